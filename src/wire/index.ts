@@ -1,0 +1,4 @@
+/** The wire codecs: views, records and parse/emit per header. */
+export * from './parse-result.js';
+export * from './checksum.js';
+export * from './ethernet.js';
