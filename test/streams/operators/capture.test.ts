@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { from, Subject, type SchedulerLike } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { LinkType, readPcap } from '../../../src/wire/pcap.js';
+import { createMemoryWire } from '../../../streams/links/memory-wire.js';
+import { capture, captureLink } from '../../../streams/operators/capture.js';
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function frame(id: number, length: number): Uint8Array {
+  const f = new Uint8Array(length);
+  for (let i = 0; i < length; i++) f[i] = (id * 13 + i * 7) & 0xff;
+  f[0] = id;
+  return f;
+}
+
+/** A clock that says 1000.5, 1001.5, ... ms: each record gets a known timestamp. */
+function steppingClock(startMs: number): SchedulerLike {
+  let t = startMs - 1;
+  const ts = new TestScheduler(() => undefined);
+  return { now: () => ++t, schedule: ts.schedule.bind(ts) };
+}
+
+describe('streams/operators/capture', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rx-netstack-capture-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes a pcap file that readPcap reads back byte-exact, passing frames on unchanged', async () => {
+    const path = join(dir, 'out.pcap');
+    const frames = [frame(1, 60), frame(2, 1514), frame(3, 42)];
+    const passed: Uint8Array[] = [];
+    const closed = new Promise<Error | undefined>((resolve) => {
+      from(frames)
+        .pipe(capture(path, { scheduler: steppingClock(1000.5), onClose: resolve }))
+        .subscribe((f) => passed.push(f));
+    });
+    assert.equal(await closed, undefined);
+    passed.forEach((f, i) => assert.equal(f, frames[i], 'same object passed on'));
+
+    const file = readPcap(new Uint8Array(await readFile(path)));
+    assert.ok(file.ok, file.ok ? '' : file.reason);
+    assert.equal(file.linkType, LinkType.ETHERNET);
+    assert.equal(file.linkType, 1);
+    assert.equal(file.records.length, 3);
+    file.records.forEach((r, i) => {
+      assert.deepEqual(r.data, frames[i]);
+      assert.equal(r.origLength, frames[i].length);
+      assert.equal(r.timestampUs, 1_000_500 + i * 1000);
+    });
+  });
+
+  it('closes the file on unsubscribe, with the frames seen so far', async () => {
+    const path = join(dir, 'partial.pcap');
+    const source = new Subject<Uint8Array>();
+    let onClose!: (e?: Error) => void;
+    const closed = new Promise<Error | undefined>((resolve) => (onClose = resolve));
+    const sub = source.pipe(capture(path, { onClose })).subscribe();
+    source.next(frame(1, 60));
+    source.next(frame(2, 60));
+    sub.unsubscribe();
+    source.next(frame(3, 60));
+    assert.equal(await closed, undefined);
+    const file = readPcap(new Uint8Array(await readFile(path)));
+    assert.ok(file.ok);
+    assert.deepEqual(file.records.map((r) => r.data[0]), [1, 2]);
+  });
+
+  it('writes to any byte sink, truncating to snaplen, with virtual-time stamps', () => {
+    const ts = new TestScheduler((a, e) => assert.deepStrictEqual(a, e));
+    const chunks: Uint8Array[] = [];
+    ts.run(({ cold, expectObservable }) => {
+      const values = { a: frame(1, 100), b: frame(2, 30) };
+      const source = cold('a 9ms b|', values);
+      expectObservable(source.pipe(capture({ write: (b: Uint8Array) => chunks.push(b) }, { snaplen: 64, scheduler: ts }))).toBe('a 9ms b|', values);
+    });
+    const file = readPcap(concat(chunks));
+    assert.ok(file.ok);
+    assert.equal(file.snaplen, 64);
+    assert.deepEqual(
+      file.records.map((r) => [r.timestampUs, r.data.length, r.origLength]),
+      [
+        [0, 64, 100],
+        [10_000, 30, 30],
+      ],
+    );
+    assert.deepEqual(file.records[0].data, frame(1, 100).subarray(0, 64));
+  });
+
+  it('a failing file does not stop the frames: onError, then onClose with the error', async () => {
+    const path = join(dir, 'no-such-dir', 'x.pcap');
+    const errors: Error[] = [];
+    const passed: number[] = [];
+    let onClose!: (e?: Error) => void;
+    const closed = new Promise<Error | undefined>((resolve) => (onClose = resolve));
+    const completed = new Promise<void>((resolve) => {
+      const source = new Subject<Uint8Array>();
+      source
+        .pipe(capture(path, { onError: (e) => errors.push(e), onClose }))
+        .subscribe({ next: (f) => passed.push(f[0]), complete: resolve });
+      source.next(frame(1, 60));
+      setTimeout(() => {
+        source.next(frame(2, 60)); // after the open failed
+        source.complete();
+      }, 20);
+    });
+    const err = await closed;
+    await completed;
+    assert.equal((err as NodeJS.ErrnoException | undefined)?.code, 'ENOENT');
+    assert.equal(errors.length, 1);
+    assert.deepEqual(passed, [1, 2]);
+  });
+
+  it('captureLink records both directions of a link into one pcap, in order', async () => {
+    const path = join(dir, 'link.pcap');
+    const [a, b] = createMemoryWire();
+    let onClose!: (e?: Error) => void;
+    const closed = new Promise<Error | undefined>((resolve) => (onClose = resolve));
+    const tapped = captureLink(b, path, { onClose });
+    const received: number[] = [];
+    tapped.frames$.subscribe((f) => {
+      received.push(f[0]);
+      tapped.send(frame(f[0] + 100, 60)); // answer each frame
+    });
+    const answers: number[] = [];
+    a.frames$.subscribe((f) => answers.push(f[0]));
+    a.send(frame(1, 60));
+    a.send(frame(2, 64));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    tapped.close();
+    assert.equal(await closed, undefined);
+    assert.deepEqual(received, [1, 2]);
+    assert.deepEqual(answers, [101, 102]);
+    const file = readPcap(new Uint8Array(await readFile(path)));
+    assert.ok(file.ok);
+    assert.deepEqual(file.records.map((r) => r.data[0]), [1, 101, 2, 102]);
+    assert.deepEqual(file.records[1].data, frame(101, 60));
+  });
+});
