@@ -1,0 +1,161 @@
+/**
+ * Tunables of one TCP connection, with the defaults a Linux user would expect. Resolve a partial
+ * configuration once (per stack or per listener) with `resolveTcpConfig` and share the frozen
+ * result between connections: the core never copies or validates it per segment.
+ */
+
+import { NetstackError } from '../errors.js';
+
+export interface TcpConfig {
+  /**
+   * Largest segment payload this host accepts and sends: the MSS option we advertise, and the cap
+   * on what we send (the effective send MSS is min(this, the peer's MSS option or 536)).
+   * The wiring clamps it to the interface MTU with `clampMssToMtu`. Default 1460 (Ethernet).
+   */
+  readonly mss: number;
+  /** Bytes written by the user and not yet acknowledged, at most. Default 256 KiB. */
+  readonly sendBufferSize: number;
+  /** Bytes received and not yet read, at most: the largest window we advertise. Default 256 KiB. */
+  readonly receiveBufferSize: number;
+  /** Offer the window scale option (RFC 7323) so windows above 64 KiB work. Default true. */
+  readonly windowScaling: boolean;
+  /** Out-of-order segments held for reassembly, at most (their bytes are bounded by the window). Default 256. */
+  readonly maxOutOfOrderSegments: number;
+  /** Initial retransmission timeout (RFC 6298 2.1), ms. Default 1000. */
+  readonly rtoInitial: number;
+  /** Lower bound of the RTO, ms. RFC 6298 says 1 s; Linux (and we) use 200 ms. */
+  readonly rtoMin: number;
+  /** Upper bound of the RTO and of backoff, ms. Default 60000. */
+  readonly rtoMax: number;
+  /** Longest an ACK is delayed (RFC 1122 4.2.3.2 allows up to 500 ms), ms; 0 acks every segment at once. Default 40. */
+  readonly delayedAckTimeout: number;
+  /** Maximum segment lifetime, ms; TIME-WAIT lasts 2 * msl. Default 30000 (TIME-WAIT 60 s, as Linux). */
+  readonly msl: number;
+  /** Retransmissions of an unanswered SYN before `ETIMEDOUT`. Default 6 (1+2+...+64 s = 127 s, as Linux). */
+  readonly synRetries: number;
+  /** Retransmissions of an unanswered SYN-ACK before the half-open connection is dropped. Default 5. */
+  readonly synAckRetries: number;
+  /** Consecutive retransmission timeouts of data or FIN before `ETIMEDOUT`. Default 15 (Linux tcp_retries2). */
+  readonly dataRetries: number;
+  /** RFC 5482 user timeout, ms: sent data unacknowledged this long ends in `ETIMEDOUT`; 0 = off. Default 0. */
+  readonly userTimeout: number;
+  /** Send keepalive probes on an idle connection. Default false. */
+  readonly keepalive: boolean;
+  /** Idle time before the first keepalive probe, ms. Default 7200000 (2 h). */
+  readonly keepaliveIdle: number;
+  /** Time between unanswered keepalive probes, ms. Default 75000. */
+  readonly keepaliveInterval: number;
+  /** Unanswered keepalive probes before `ETIMEDOUT`. Default 9. */
+  readonly keepaliveProbes: number;
+  /** Disable Nagle's algorithm (send small segments at once). Default false. */
+  readonly noDelay: boolean;
+  /** Initial congestion window in segments (RFC 6928). Default 10. */
+  readonly initialCwndSegments: number;
+  /** How long a connection closed by the user (`close`) may wait in FIN-WAIT-2, ms. Default 60000. */
+  readonly finWait2Timeout: number;
+}
+
+export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
+  mss: 1460,
+  sendBufferSize: 256 * 1024,
+  receiveBufferSize: 256 * 1024,
+  windowScaling: true,
+  maxOutOfOrderSegments: 256,
+  rtoInitial: 1000,
+  rtoMin: 200,
+  rtoMax: 60_000,
+  delayedAckTimeout: 40,
+  msl: 30_000,
+  synRetries: 6,
+  synAckRetries: 5,
+  dataRetries: 15,
+  userTimeout: 0,
+  keepalive: false,
+  keepaliveIdle: 7_200_000,
+  keepaliveInterval: 75_000,
+  keepaliveProbes: 9,
+  noDelay: false,
+  initialCwndSegments: 10,
+  finWait2Timeout: 60_000,
+});
+
+/** Smallest MSS we accept from a peer or a configuration (Linux tcp_min_snd_mss is 48). */
+export const MIN_MSS = 64;
+/** MSS assumed when the peer sends no MSS option (RFC 9293 3.7.1, IPv4). */
+export const DEFAULT_PEER_MSS = 536;
+/** IPv4 header + TCP header without options. */
+const IPV4_TCP_HEADERS = 40;
+/** Largest receive buffer window scaling can express: 65535 << 14 (RFC 7323 2.3). */
+const MAX_SCALED_WINDOW = 65535 * 2 ** 14;
+
+/** Integer ranges of the numeric options: [min, max]. */
+const RANGES: { readonly [K in keyof TcpConfig]?: readonly [number, number] } = {
+  mss: [MIN_MSS, 65495],
+  sendBufferSize: [1, 2 ** 30],
+  receiveBufferSize: [1, MAX_SCALED_WINDOW],
+  maxOutOfOrderSegments: [0, 1 << 20],
+  rtoInitial: [1, 3_600_000],
+  rtoMin: [1, 3_600_000],
+  rtoMax: [1, 3_600_000],
+  delayedAckTimeout: [0, 500],
+  msl: [0, 3_600_000],
+  synRetries: [0, 255],
+  synAckRetries: [0, 255],
+  dataRetries: [0, 255],
+  userTimeout: [0, 2 ** 31],
+  keepaliveIdle: [1, 2 ** 31],
+  keepaliveInterval: [1, 2 ** 31],
+  keepaliveProbes: [1, 255],
+  initialCwndSegments: [1, 1000],
+  finWait2Timeout: [0, 2 ** 31],
+};
+
+/**
+ * Fills in defaults and validates. Throws NetstackError `ERR_INVALID_CONFIG` naming every bad
+ * option (unknown keys included), so a bad configuration fails at once rather than per segment.
+ */
+export function resolveTcpConfig(partial?: Readonly<Partial<TcpConfig>>): TcpConfig {
+  if (partial === undefined) return DEFAULT_TCP_CONFIG;
+  const merged: Record<string, unknown> = { ...DEFAULT_TCP_CONFIG };
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(partial)) {
+    if (value === undefined) continue;
+    if (!(key in DEFAULT_TCP_CONFIG)) {
+      problems.push(`${key}: unknown option`);
+      continue;
+    }
+    merged[key] = value;
+  }
+  for (const key of Object.keys(DEFAULT_TCP_CONFIG) as (keyof TcpConfig)[]) {
+    const value = merged[key];
+    const range = RANGES[key];
+    if (range === undefined) {
+      if (typeof value !== 'boolean') problems.push(`${key}: expected a boolean`);
+    } else if (typeof value !== 'number' || !Number.isInteger(value) || value < range[0] || value > range[1]) {
+      problems.push(`${key}: expected an integer in [${range[0]}, ${range[1]}], got ${String(value)}`);
+    }
+  }
+  if (problems.length === 0 && (merged.rtoMin as number) > (merged.rtoMax as number)) {
+    problems.push('rtoMin: must not exceed rtoMax');
+  }
+  if (problems.length > 0) {
+    throw new NetstackError('ERR_INVALID_CONFIG', `invalid TCP configuration: ${problems.join('; ')}`);
+  }
+  return Object.freeze(merged as unknown as TcpConfig);
+}
+
+/** The MSS for an interface MTU: min(config.mss, mtu - 40), never below MIN_MSS. */
+export function clampMssToMtu(config: TcpConfig, mtu: number): TcpConfig {
+  const mss = Math.max(MIN_MSS, Math.min(config.mss, mtu - IPV4_TCP_HEADERS));
+  return mss === config.mss ? config : Object.freeze({ ...config, mss });
+}
+
+/**
+ * The window scale shift we offer for a receive buffer: the smallest shift that lets the
+ * 16-bit window field express the whole buffer (RFC 7323 2.2; at most 14).
+ */
+export function windowScaleFor(receiveBufferSize: number): number {
+  let shift = 0;
+  while (shift < 14 && receiveBufferSize >> shift > 65535) shift++;
+  return shift;
+}

@@ -1,0 +1,192 @@
+/**
+ * Received bytes not yet read by the user, plus out-of-order segments waiting for the gap
+ * before them to fill (RFC 9293 3.10.7.4 step 7: "segments with higher beginning sequence numbers
+ * may be held for later processing").
+ *
+ * Zero-copy where it pays: a large payload is kept as the view into the received frame it came
+ * in (the link never reuses frame memory) and `read` returns it as is. Small payloads are copied
+ * into a shared tail block instead, so a flood of tiny segments cannot pin one frame each.
+ *
+ * Positions are counted in bytes since the start of the stream (a float64 integer, exact up to
+ * 2^53), so the buffer never deals with sequence-number wraparound: the core translates
+ * `seq - rcvNxt` into an offset from the in-order end.
+ */
+
+/** Payloads shorter than this are copied rather than kept as views of their frame. */
+const COPY_BELOW = 512;
+/** Size of the blocks small payloads are copied into. */
+const TAIL_BLOCK = 4096;
+
+interface Piece {
+  /** Stream position of data[0]. */
+  start: number;
+  data: Uint8Array;
+}
+
+export class ReceiveBuffer {
+  /** Bytes of in-order data the buffer holds before the window closes. */
+  readonly capacity: number;
+  /** Most out-of-order pieces held at once. */
+  readonly maxOutOfOrder: number;
+
+  private chunks: Uint8Array[] = [];
+  /** Index of the first unread chunk in `chunks` (a cheap queue without shift()). */
+  private first = 0;
+  private unread = 0;
+  /** Stream position just after the last in-order byte. */
+  private end = 0;
+  private readonly ooo: Piece[] = [];
+  private oooBytes = 0;
+
+  private tail: Uint8Array | undefined;
+  private tailUsed = 0;
+  /** True while the last chunk is a view of `tail` ending at `tailUsed` (so it can grow). */
+  private tailOpen = false;
+
+  constructor(capacity: number, maxOutOfOrder: number) {
+    this.capacity = capacity;
+    this.maxOutOfOrder = maxOutOfOrder;
+  }
+
+  /** In-order bytes waiting to be read. */
+  get readable(): number {
+    return this.unread;
+  }
+
+  /** Room left for in-order data (the largest window we could advertise now). */
+  get free(): number {
+    return Math.max(0, this.capacity - this.unread);
+  }
+
+  /** Out-of-order pieces held. */
+  get outOfOrderCount(): number {
+    return this.ooo.length;
+  }
+
+  /** Bytes held out of order. */
+  get outOfOrderBytes(): number {
+    return this.oooBytes;
+  }
+
+  /**
+   * Appends in-order data (the bytes at the in-order end), then any out-of-order pieces that
+   * have become contiguous. Returns how far the in-order end advanced (>= data.length).
+   */
+  append(data: Uint8Array): number {
+    const before = this.end;
+    this.pushInOrder(data);
+    while (this.ooo.length > 0 && this.ooo[0].start <= this.end) {
+      const piece = this.ooo.shift() as Piece;
+      this.oooBytes -= piece.data.length;
+      const skip = this.end - piece.start;
+      if (skip < piece.data.length) this.pushInOrder(skip === 0 ? piece.data : piece.data.subarray(skip));
+    }
+    return this.end - before;
+  }
+
+  /**
+   * Holds `data`, which starts `offset` (> 0) bytes after the in-order end. Bytes already held
+   * are kept and only the new parts are stored. Returns false (and stores nothing) when that
+   * would exceed `maxOutOfOrder` pieces.
+   */
+  insertOutOfOrder(offset: number, data: Uint8Array): boolean {
+    if (data.length === 0) return true;
+    const start = this.end + offset;
+    const stop = start + data.length;
+    // Find the new parts: walk the sorted, non-overlapping pieces that intersect [start, stop).
+    let i = 0;
+    while (i < this.ooo.length && this.ooo[i].start + this.ooo[i].data.length <= start) i++;
+    const additions: Piece[] = [];
+    const insertAt: number[] = [];
+    let cursor = start;
+    let j = i;
+    for (; j < this.ooo.length && this.ooo[j].start < stop; j++) {
+      const piece = this.ooo[j];
+      if (piece.start > cursor) {
+        additions.push({ start: cursor, data: data.subarray(cursor - start, piece.start - start) });
+        insertAt.push(j);
+      }
+      cursor = Math.max(cursor, piece.start + piece.data.length);
+    }
+    if (cursor < stop) {
+      additions.push({ start: cursor, data: data.subarray(cursor - start) });
+      insertAt.push(j);
+    }
+    if (additions.length === 0) return true; // a duplicate of what we hold
+    if (this.ooo.length + additions.length > this.maxOutOfOrder) return false;
+    // Insert from the back so earlier indices stay valid.
+    for (let k = additions.length - 1; k >= 0; k--) {
+      const piece = additions[k];
+      if (piece.data.length < COPY_BELOW) piece.data = piece.data.slice();
+      this.oooBytes += piece.data.length;
+      this.ooo.splice(insertAt[k], 0, piece);
+    }
+    return true;
+  }
+
+  /**
+   * Takes up to `max` in-order bytes: at most one contiguous chunk, without copying. Call again
+   * for more. Undefined when nothing is readable.
+   */
+  read(max = Number.POSITIVE_INFINITY): Uint8Array | undefined {
+    if (this.unread === 0 || max <= 0) return undefined;
+    const chunk = this.chunks[this.first];
+    let out: Uint8Array;
+    if (chunk.length <= max) {
+      out = chunk;
+      this.first++;
+      if (this.first === this.chunks.length) {
+        this.chunks.length = 0;
+        this.first = 0;
+        this.tailOpen = false;
+      } else if (this.first >= 64 && this.first * 2 >= this.chunks.length) {
+        this.chunks.splice(0, this.first);
+        this.first = 0;
+      }
+    } else {
+      out = chunk.subarray(0, max);
+      this.chunks[this.first] = chunk.subarray(max);
+    }
+    this.unread -= out.length;
+    return out;
+  }
+
+  /** Discards everything (on reset or abort). */
+  clear(): void {
+    this.chunks.length = 0;
+    this.first = 0;
+    this.unread = 0;
+    this.ooo.length = 0;
+    this.oooBytes = 0;
+    this.tail = undefined;
+    this.tailUsed = 0;
+    this.tailOpen = false;
+  }
+
+  private pushInOrder(data: Uint8Array): void {
+    const n = data.length;
+    if (n === 0) return;
+    if (n < COPY_BELOW) {
+      if (this.tail === undefined || this.tail.length - this.tailUsed < n) {
+        this.tail = new Uint8Array(TAIL_BLOCK);
+        this.tailUsed = 0;
+        this.tailOpen = false;
+      }
+      this.tail.set(data, this.tailUsed);
+      const last = this.chunks.length - 1;
+      if (this.tailOpen && last >= this.first) {
+        const grown = this.chunks[last].length + n;
+        this.chunks[last] = this.tail.subarray(this.tailUsed + n - grown, this.tailUsed + n);
+      } else {
+        this.chunks.push(this.tail.subarray(this.tailUsed, this.tailUsed + n));
+        this.tailOpen = true;
+      }
+      this.tailUsed += n;
+    } else {
+      this.chunks.push(data);
+      this.tailOpen = false;
+    }
+    this.unread += n;
+    this.end += n;
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Round-trip time estimation and the retransmission timeout (RFC 6298).
+ *
+ * One segment at a time is timed (RFC 6298 3: "at least one RTT measurement per RTT"). Karn's
+ * algorithm (RFC 6298 3, 5): a retransmission cancels the measurement, because its ACK cannot
+ * tell which copy it answers, and the backed-off RTO is kept until a fresh sample arrives.
+ */
+
+import { seqGeq } from './seq.js';
+
+/** Clock granularity G of RFC 6298 2, ms (`now` is in ms). */
+const CLOCK_GRANULARITY = 1;
+/** RFC 6298 5.7: after a SYN timed out, data starts with an RTO of at least 3 s. */
+const RTO_AFTER_SYN_TIMEOUT = 3000;
+
+export interface RttConfig {
+  readonly rtoInitial: number;
+  readonly rtoMin: number;
+  readonly rtoMax: number;
+}
+
+export class RttEstimator {
+  /** Smoothed RTT, ms (0 until the first sample). */
+  srtt = 0;
+  /** RTT variation, ms. */
+  rttvar = 0;
+  /** Samples taken. */
+  samples = 0;
+  /** Times the RTO has been doubled since the last sample. */
+  backoffCount = 0;
+
+  private baseRto: number;
+  private timing = false;
+  private timedEnd = 0;
+  private timedAt = 0;
+
+  constructor(private readonly config: RttConfig) {
+    this.baseRto = clamp(config.rtoInitial, config.rtoMin, config.rtoMax);
+  }
+
+  /** The current retransmission timeout, with backoff applied, within [rtoMin, rtoMax]. */
+  get rto(): number {
+    return Math.min(this.baseRto * 2 ** this.backoffCount, this.config.rtoMax);
+  }
+
+  /** True while a segment is being timed. */
+  get isTiming(): boolean {
+    return this.timing;
+  }
+
+  /** Starts timing the segment ending at `seqEnd` unless one is already being timed. */
+  startTiming(seqEnd: number, now: number): void {
+    if (this.timing) return;
+    this.timing = true;
+    this.timedEnd = seqEnd;
+    this.timedAt = now;
+  }
+
+  /**
+   * An ACK arrived: takes a sample if it covers the timed segment. Returns true when it did
+   * (and the backoff was cleared).
+   */
+  onAck(ack: number, now: number): boolean {
+    if (!this.timing || !seqGeq(ack, this.timedEnd)) return false;
+    this.timing = false;
+    this.sample(Math.max(0, now - this.timedAt));
+    return true;
+  }
+
+  /** Karn: a retransmission makes the running measurement ambiguous. */
+  cancelTiming(): void {
+    this.timing = false;
+  }
+
+  /** Feeds one RTT measurement (RFC 6298 2.2, 2.3) and clears the backoff. */
+  sample(r: number): void {
+    if (this.samples === 0) {
+      this.srtt = r;
+      this.rttvar = r / 2;
+    } else {
+      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
+      this.srtt = 0.875 * this.srtt + 0.125 * r;
+    }
+    this.samples++;
+    this.backoffCount = 0;
+    this.baseRto = clamp(this.srtt + Math.max(CLOCK_GRANULARITY, 4 * this.rttvar), this.config.rtoMin, this.config.rtoMax);
+  }
+
+  /** The timer expired (RFC 6298 5.5): double the RTO, up to rtoMax. */
+  backoff(): void {
+    if (this.baseRto * 2 ** this.backoffCount < this.config.rtoMax) this.backoffCount++;
+    this.timing = false;
+  }
+
+  /**
+   * The handshake completed: data transmission starts with the backoff cleared, and, if the SYN
+   * had timed out and no sample exists, with an RTO of at least 3 s (RFC 6298 5.7).
+   */
+  onHandshakeComplete(synTimedOut: boolean): void {
+    this.backoffCount = 0;
+    if (synTimedOut && this.samples === 0) {
+      this.baseRto = clamp(Math.max(this.baseRto, RTO_AFTER_SYN_TIMEOUT), this.config.rtoMin, this.config.rtoMax);
+    }
+  }
+}
+
+function clamp(x: number, lo: number, hi: number): number {
+  return x < lo ? lo : x > hi ? hi : x;
+}

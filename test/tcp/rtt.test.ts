@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { RttEstimator } from '../../src/tcp/rtt.js';
+
+const CONFIG = { rtoInitial: 1000, rtoMin: 200, rtoMax: 60_000 };
+
+describe('tcp/rtt (RFC 6298)', () => {
+  it('starts at the initial RTO', () => {
+    assert.equal(new RttEstimator(CONFIG).rto, 1000);
+  });
+
+  it('first sample: SRTT = R, RTTVAR = R/2, RTO = SRTT + 4 RTTVAR', () => {
+    const rtt = new RttEstimator(CONFIG);
+    rtt.sample(100);
+    assert.equal(rtt.srtt, 100);
+    assert.equal(rtt.rttvar, 50);
+    assert.equal(rtt.rto, 300);
+  });
+
+  it('later samples smooth with alpha 1/8 and beta 1/4', () => {
+    const rtt = new RttEstimator(CONFIG);
+    rtt.sample(100);
+    rtt.sample(200);
+    assert.equal(rtt.rttvar, 0.75 * 50 + 0.25 * 100);
+    assert.equal(rtt.srtt, 0.875 * 100 + 0.125 * 200);
+    assert.equal(rtt.rto, rtt.srtt + 4 * rtt.rttvar);
+  });
+
+  it('clamps to rtoMin and rtoMax', () => {
+    const rtt = new RttEstimator(CONFIG);
+    rtt.sample(1);
+    assert.equal(rtt.rto, 200);
+    const slow = new RttEstimator(CONFIG);
+    slow.sample(50_000);
+    assert.equal(slow.rto, 60_000);
+  });
+
+  it('backs off exponentially up to rtoMax, and a sample clears the backoff', () => {
+    const rtt = new RttEstimator(CONFIG);
+    const seen: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      seen.push(rtt.rto);
+      rtt.backoff();
+    }
+    assert.deepEqual(seen, [1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000]);
+    rtt.sample(100);
+    assert.equal(rtt.rto, 300);
+  });
+
+  it('times one segment at a time and samples when the ACK covers it', () => {
+    const rtt = new RttEstimator(CONFIG);
+    rtt.startTiming(1000, 0);
+    rtt.startTiming(2000, 5); // ignored: already timing
+    assert.equal(rtt.onAck(999, 50), false);
+    assert.equal(rtt.onAck(1000, 80), true);
+    assert.equal(rtt.srtt, 80);
+    assert.equal(rtt.onAck(2000, 90), false, 'the second segment was never timed');
+  });
+
+  it("Karn: a retransmission cancels the measurement", () => {
+    const rtt = new RttEstimator(CONFIG);
+    rtt.startTiming(0xffff_fff0, 0);
+    rtt.cancelTiming();
+    assert.equal(rtt.onAck(0x10, 3000), false);
+    assert.equal(rtt.samples, 0);
+  });
+
+  it('times across the sequence wrap', () => {
+    const rtt = new RttEstimator(CONFIG);
+    rtt.startTiming(0x10, 0); // the segment ends just after the wrap
+    assert.equal(rtt.onAck(0xffff_fff0, 10), false);
+    assert.equal(rtt.onAck(0x10, 20), true);
+  });
+
+  it('after a SYN timeout, data starts with an RTO of 3 s (RFC 6298 5.7)', () => {
+    const rtt = new RttEstimator(CONFIG);
+    rtt.backoff();
+    rtt.onHandshakeComplete(true);
+    assert.equal(rtt.rto, 3000);
+    const clean = new RttEstimator(CONFIG);
+    clean.onHandshakeComplete(false);
+    assert.equal(clean.rto, 1000);
+  });
+});

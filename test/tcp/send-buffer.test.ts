@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { SendBuffer } from '../../src/tcp/send-buffer.js';
+
+function bytes(from: number, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (from + i) & 0xff;
+  return out;
+}
+
+describe('tcp/send-buffer', () => {
+  it('accepts up to capacity and reports free space', () => {
+    const sb = new SendBuffer(10);
+    assert.equal(sb.write(bytes(0, 6)), 6);
+    assert.equal(sb.free, 4);
+    assert.equal(sb.write(bytes(6, 6)), 4, 'only the room left is taken');
+    assert.equal(sb.length, 10);
+    assert.equal(sb.write(bytes(0, 1)), 0);
+  });
+
+  it('copies on write, so the caller may reuse its buffer', () => {
+    const sb = new SendBuffer(100);
+    const user = bytes(0, 8);
+    sb.write(user);
+    user.fill(0xee);
+    assert.deepEqual([...sb.peek(0, 8)], [...bytes(0, 8)]);
+  });
+
+  it('peek returns a view (no copy) when the range is contiguous', () => {
+    const sb = new SendBuffer(64 * 1024);
+    sb.write(bytes(0, 3000));
+    const a = sb.peek(100, 1000);
+    const b = sb.peek(100, 1000);
+    assert.equal(a.buffer, b.buffer, 'both are views of the same storage');
+    assert.equal(a[0], 100);
+  });
+
+  it('wraps around the ring and still returns the right bytes', () => {
+    const sb = new SendBuffer(16);
+    sb.write(bytes(0, 12));
+    sb.consume(10);
+    sb.write(bytes(12, 12)); // wraps: holds 10..23
+    assert.equal(sb.length, 14);
+    assert.deepEqual([...sb.peek(0, 14)], [...bytes(10, 14)]);
+    assert.deepEqual([...sb.peek(5, 4)], [...bytes(15, 4)]);
+  });
+
+  it('grows its storage lazily while keeping content', () => {
+    const sb = new SendBuffer(256 * 1024);
+    sb.write(bytes(0, 10_000));
+    sb.consume(9_000);
+    sb.write(bytes(10_000, 100_000));
+    assert.equal(sb.length, 101_000);
+    assert.deepEqual([...sb.peek(0, 50)], [...bytes(9_000, 50)]);
+    assert.deepEqual([...sb.peek(100_950, 50)], [...bytes(109_950, 50)]);
+  });
+
+  it('behaves like a byte queue under random writes, consumes and peeks (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 5000 }),
+        fc.array(fc.tuple(fc.constantFrom('w', 'c', 'p'), fc.nat(3000), fc.nat(3000)), { maxLength: 60 }),
+        (capacity, ops) => {
+          const sb = new SendBuffer(capacity);
+          const model: number[] = [];
+          let next = 0;
+          for (const [op, a, b] of ops) {
+            if (op === 'w') {
+              const data = bytes(next, a);
+              const took = sb.write(data);
+              assert.equal(took, Math.min(a, capacity - model.length));
+              for (let i = 0; i < took; i++) model.push(data[i]);
+              next += took;
+            } else if (op === 'c') {
+              const n = Math.min(a, model.length);
+              sb.consume(n);
+              model.splice(0, n);
+            } else if (model.length > 0) {
+              const off = a % model.length;
+              const len = Math.min(b, model.length - off);
+              assert.deepEqual([...sb.peek(off, len)], model.slice(off, off + len));
+            }
+            assert.equal(sb.length, model.length);
+            assert.equal(sb.free, capacity - model.length);
+          }
+        },
+      ),
+    );
+  });
+});
