@@ -1,0 +1,167 @@
+/**
+ * Local port reservations for one transport protocol (one PortManager for UDP, one for TCP).
+ *
+ * A reservation is (local address, port). Address 0 (INADDR_ANY) means every local address, so
+ * it conflicts with any specific address on the same port and the other way round, as bind(2)
+ * does. A reservation made with `shared: true` may coexist with other shared reservations of
+ * the same (or an overlapping) address and port, like SO_REUSEADDR on a UDP socket in Node
+ * (`dgram.createSocket({ reuseAddr: true })`); every holder must ask for sharing, and each
+ * holder releases once.
+ *
+ * Ports are reserved exclusively per address, not per connection: a TCP connection accepted on
+ * a listener uses the listener's port without a reservation of its own, and uniqueness of the
+ * 4-tuple is the EndpointTable's job (its `insert` answers EADDRINUSE). A connection left in
+ * TIME_WAIT holds only its endpoint-table entry, so a new listener may bind its port again at
+ * once, as Node's servers do (they set SO_REUSEADDR).
+ */
+import type { Ipv4Addr } from '../ipv4/address.js';
+import { IPV4_ANY } from '../ipv4/address.js';
+import { NetstackError } from '../errors.js';
+
+/** The IANA dynamic range (RFC 6335), the default for ephemeral ports. */
+export const DEFAULT_EPHEMERAL_RANGE: readonly [number, number] = Object.freeze([49152, 65535] as const);
+
+export type PortReservation = 'ok' | 'EADDRINUSE';
+
+export interface PortManagerOptions {
+  /** Inclusive range ephemeral ports are drawn from. Default 49152..65535. */
+  readonly ephemeralRange?: readonly [number, number];
+  /** Source of randomness in [0, 1) for the search start. Default `Math.random`. */
+  readonly random?: () => number;
+}
+
+export interface ReserveOptions {
+  /** Share the (address, port) with other holders that also asked to share. Default false. */
+  readonly shared?: boolean;
+}
+
+/** Holders of one (address, port). */
+interface Holders {
+  count: number;
+  shared: boolean;
+}
+
+export class PortManager {
+  readonly ephemeralRange: readonly [number, number];
+  readonly #random: () => number;
+  /** port -> (address -> holders). Per-port maps stay tiny: one entry per bound address. */
+  readonly #ports = new Map<number, Map<Ipv4Addr, Holders>>();
+
+  constructor(options: PortManagerOptions = {}) {
+    const [lo, hi] = options.ephemeralRange ?? DEFAULT_EPHEMERAL_RANGE;
+    if (!isPort(lo) || !isPort(hi) || lo < 1 || lo > hi) {
+      throw new NetstackError('ERR_INVALID_ARG_VALUE', `ephemeral port range [${lo}, ${hi}] is not 1 <= lo <= hi <= 65535`);
+    }
+    this.ephemeralRange = Object.freeze([lo, hi] as const);
+    this.#random = options.random ?? Math.random;
+  }
+
+  /**
+   * Reserves `port` on `addr` (0 = every address). Answers 'EADDRINUSE' when an overlapping
+   * reservation exists and the two do not both share. Throws ERR_INVALID_ARG_VALUE for a port
+   * outside 1..65535 (port 0 means "pick one": use `allocateEphemeral`).
+   */
+  reserve(addr: Ipv4Addr, port: number, options?: ReserveOptions): PortReservation {
+    checkPort(port);
+    const shared = options?.shared === true;
+    if (!this.#free(addr, port, shared)) return 'EADDRINUSE';
+    this.#add(addr, port, shared);
+    return 'ok';
+  }
+
+  /** True when `reserve(addr, port, options)` would succeed. Reserves nothing. */
+  isFree(addr: Ipv4Addr, port: number, options?: ReserveOptions): boolean {
+    checkPort(port);
+    return this.#free(addr, port, options?.shared === true);
+  }
+
+  /** True when anything holds `port` on exactly `addr`. */
+  isReserved(addr: Ipv4Addr, port: number): boolean {
+    return this.#ports.get(port)?.has(addr) === true;
+  }
+
+  /**
+   * Reserves a free port from the ephemeral range for `addr` and returns it, or undefined when
+   * every port is taken (the caller raises EADDRINUSE or EADDRNOTAVAIL). Like RFC 6056's
+   * algorithm 1, the search starts at a random offset and walks the range in order, so the next
+   * port is hard to guess off-path. `filter` may veto a port (e.g. TCP checking a 4-tuple).
+   */
+  allocateEphemeral(addr: Ipv4Addr, filter?: (port: number) => boolean, options?: ReserveOptions): number | undefined {
+    const [lo, hi] = this.ephemeralRange;
+    const count = hi - lo + 1;
+    const shared = options?.shared === true;
+    const start = Math.floor(this.#random() * count) % count;
+    for (let i = 0; i < count; i++) {
+      let port = lo + start + i;
+      if (port > hi) port -= count;
+      if (this.#free(addr, port, shared) && (filter === undefined || filter(port))) {
+        this.#add(addr, port, shared);
+        return port;
+      }
+    }
+    return undefined;
+  }
+
+  /** Drops one hold on (addr, port). Returns false when nothing held it. */
+  release(addr: Ipv4Addr, port: number): boolean {
+    const byAddr = this.#ports.get(port);
+    const holders = byAddr?.get(addr);
+    if (byAddr === undefined || holders === undefined) return false;
+    if (--holders.count === 0) {
+      byAddr.delete(addr);
+      if (byAddr.size === 0) this.#ports.delete(port);
+    }
+    return true;
+  }
+
+  /** Number of distinct (address, port) pairs held. */
+  get size(): number {
+    let n = 0;
+    for (const byAddr of this.#ports.values()) n += byAddr.size;
+    return n;
+  }
+
+  /** Every held (address, port), for snapshots and debugging. */
+  *entries(): IterableIterator<{ addr: Ipv4Addr; port: number; holders: number; shared: boolean }> {
+    for (const [port, byAddr] of this.#ports) {
+      for (const [addr, h] of byAddr) yield { addr, port, holders: h.count, shared: h.shared };
+    }
+  }
+
+  #free(addr: Ipv4Addr, port: number, shared: boolean): boolean {
+    const byAddr = this.#ports.get(port);
+    if (byAddr === undefined) return true;
+    if (addr === IPV4_ANY) {
+      // The wildcard overlaps every address bound on this port.
+      if (!shared) return false;
+      for (const h of byAddr.values()) if (!h.shared) return false;
+      return true;
+    }
+    const exact = byAddr.get(addr);
+    if (exact !== undefined && !(shared && exact.shared)) return false;
+    const any = byAddr.get(IPV4_ANY);
+    if (any !== undefined && !(shared && any.shared)) return false;
+    return true;
+  }
+
+  #add(addr: Ipv4Addr, port: number, shared: boolean): void {
+    let byAddr = this.#ports.get(port);
+    if (byAddr === undefined) {
+      byAddr = new Map();
+      this.#ports.set(port, byAddr);
+    }
+    const holders = byAddr.get(addr);
+    if (holders === undefined) byAddr.set(addr, { count: 1, shared });
+    else holders.count++;
+  }
+}
+
+function isPort(n: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n <= 65535;
+}
+
+function checkPort(port: number): void {
+  if (!isPort(port) || port === 0) {
+    throw new NetstackError('ERR_INVALID_ARG_VALUE', `port ${port} is not in 1..65535`);
+  }
+}
