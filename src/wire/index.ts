@@ -2,3 +2,6 @@
 export * from './parse-result.js';
 export * from './checksum.js';
 export * from './ethernet.js';
+export * from './arp.js';
+export * from './ipv4.js';
+export * from './icmp.js';

@@ -1,0 +1,312 @@
+/**
+ * IPv4 header (RFC 791 3.1). Addresses are uint32 numbers (src/ipv4/address.ts). Options are
+ * not interpreted: a host may ignore the ones it does not implement (RFC 1122 3.2.1.8), so the
+ * view exposes their raw bytes and the payload starts after them.
+ */
+
+import { readIpv4, writeIpv4, type Ipv4Addr } from '../ipv4/address.js';
+import type { PacketBuffer } from '../packet-buffer.js';
+import { internetChecksum, onesSum } from './checksum.js';
+import { malformed, ok, type ParseResult } from './parse-result.js';
+
+/** Byte offsets of the header fields. */
+const F = {
+  VER_IHL: 0,
+  DSCP_ECN: 1,
+  TOTAL_LENGTH: 2,
+  IDENT: 4,
+  FLAGS_FRAG: 6,
+  TTL: 8,
+  PROTOCOL: 9,
+  CHECKSUM: 10,
+  SRC: 12,
+  DST: 16,
+  OPTIONS: 20,
+} as const;
+
+export const IPV4_MIN_HEADER_LEN = 20;
+export const IPV4_MAX_HEADER_LEN = 60;
+/** Largest datagram the 16-bit total length can describe. */
+export const IPV4_MAX_DATAGRAM_LEN = 65535;
+
+/** Flag bits in the 16-bit flags/fragment-offset field. */
+const DF = 0x4000;
+const MF = 0x2000;
+const FRAG_OFFSET_MASK = 0x1fff;
+
+/** IP protocol numbers we know. Others are carried as plain numbers, not errors. */
+export const IpProtocol = {
+  ICMP: 1,
+  TCP: 6,
+  UDP: 17,
+} as const;
+export type IpProtocol = (typeof IpProtocol)[keyof typeof IpProtocol];
+
+export type Ipv4MalformedReason =
+  | 'truncated'
+  | 'bad-version'
+  | 'bad-ihl'
+  | 'bad-total-length'
+  | 'bad-checksum';
+
+/** What an IPv4 header means. */
+export interface Ipv4Repr {
+  readonly src: Ipv4Addr;
+  readonly dst: Ipv4Addr;
+  /** IpProtocol value (any 0..255). */
+  readonly protocol: number;
+  readonly ttl: number;
+  /** Identification field. */
+  readonly ident: number;
+  readonly dontFragment: boolean;
+  readonly moreFragments: boolean;
+  /** Fragment offset in bytes (the field times 8). */
+  readonly fragmentOffset: number;
+  /** Differentiated services code point, 6 bits (default 0). */
+  readonly dscp?: number;
+  /** Explicit congestion notification, 2 bits (default 0). */
+  readonly ecn?: number;
+  /**
+   * Raw option bytes. On parse: a view (empty when none). On emit: written as given and padded
+   * with zeros (end of option list) to a multiple of 4; at most 40 bytes.
+   */
+  readonly options?: Uint8Array;
+}
+
+/** A parsed header, with the payload cut at the total length (Ethernet padding dropped). */
+export type ParsedIpv4 = Ipv4Repr & {
+  readonly dscp: number;
+  readonly ecn: number;
+  readonly options: Uint8Array;
+  /** Header length in bytes (IHL * 4). */
+  readonly headerLength: number;
+  readonly payload: Uint8Array;
+};
+
+export interface Ipv4ParseOptions {
+  /** Verify the header checksum (default true). */
+  readonly verifyChecksum?: boolean;
+}
+
+/**
+ * A view over an IPv4 packet. Rebind with `reset()` to reuse one instance per stream.
+ * Getters other than `check()` and the first-byte ones assume `check()` returned undefined.
+ */
+export class Ipv4Packet {
+  bytes: Uint8Array;
+
+  constructor(bytes: Uint8Array = new Uint8Array(0)) {
+    this.bytes = bytes;
+  }
+
+  /** Rebinds the view to other bytes without allocating. */
+  reset(bytes: Uint8Array): this {
+    this.bytes = bytes;
+    return this;
+  }
+
+  /**
+   * Undefined when the lengths make every getter safe: version 4, IHL >= 5, the header fits,
+   * and IHL*4 <= total length <= the bytes available (more bytes are allowed: link padding).
+   * The checksum is checked separately by `verifyChecksum()`.
+   */
+  check(): Ipv4MalformedReason | undefined {
+    const len = this.bytes.length;
+    if (len < IPV4_MIN_HEADER_LEN) return 'truncated';
+    if (this.version !== 4) return 'bad-version';
+    const hl = this.headerLength;
+    if (hl < IPV4_MIN_HEADER_LEN) return 'bad-ihl';
+    if (hl > len) return 'truncated';
+    const total = this.totalLength;
+    if (total < hl || total > len) return 'bad-total-length';
+    return undefined;
+  }
+
+  get version(): number {
+    return this.bytes[F.VER_IHL] >>> 4;
+  }
+
+  /** Header length in bytes (IHL * 4). */
+  get headerLength(): number {
+    return (this.bytes[F.VER_IHL] & 0x0f) << 2;
+  }
+
+  get dscp(): number {
+    return this.bytes[F.DSCP_ECN] >>> 2;
+  }
+
+  get ecn(): number {
+    return this.bytes[F.DSCP_ECN] & 3;
+  }
+
+  get totalLength(): number {
+    return (this.bytes[F.TOTAL_LENGTH] << 8) | this.bytes[F.TOTAL_LENGTH + 1];
+  }
+
+  set totalLength(value: number) {
+    this.bytes[F.TOTAL_LENGTH] = value >>> 8;
+    this.bytes[F.TOTAL_LENGTH + 1] = value & 0xff;
+  }
+
+  get ident(): number {
+    return (this.bytes[F.IDENT] << 8) | this.bytes[F.IDENT + 1];
+  }
+
+  set ident(value: number) {
+    this.bytes[F.IDENT] = value >>> 8;
+    this.bytes[F.IDENT + 1] = value & 0xff;
+  }
+
+  private get flagsFrag(): number {
+    return (this.bytes[F.FLAGS_FRAG] << 8) | this.bytes[F.FLAGS_FRAG + 1];
+  }
+
+  get dontFragment(): boolean {
+    return (this.flagsFrag & DF) !== 0;
+  }
+
+  get moreFragments(): boolean {
+    return (this.flagsFrag & MF) !== 0;
+  }
+
+  /** Fragment offset in bytes. */
+  get fragmentOffset(): number {
+    return (this.flagsFrag & FRAG_OFFSET_MASK) << 3;
+  }
+
+  /** True for any fragment (MF set or a non-zero offset). */
+  get isFragment(): boolean {
+    return (this.flagsFrag & (MF | FRAG_OFFSET_MASK)) !== 0;
+  }
+
+  get ttl(): number {
+    return this.bytes[F.TTL];
+  }
+
+  set ttl(value: number) {
+    this.bytes[F.TTL] = value;
+  }
+
+  get protocol(): number {
+    return this.bytes[F.PROTOCOL];
+  }
+
+  get checksum(): number {
+    return (this.bytes[F.CHECKSUM] << 8) | this.bytes[F.CHECKSUM + 1];
+  }
+
+  get src(): Ipv4Addr {
+    return readIpv4(this.bytes, F.SRC);
+  }
+
+  set src(addr: Ipv4Addr) {
+    writeIpv4(this.bytes, F.SRC, addr);
+  }
+
+  get dst(): Ipv4Addr {
+    return readIpv4(this.bytes, F.DST);
+  }
+
+  set dst(addr: Ipv4Addr) {
+    writeIpv4(this.bytes, F.DST, addr);
+  }
+
+  /** Raw option bytes as a view (empty when IHL is 5). */
+  get options(): Uint8Array {
+    return this.bytes.subarray(F.OPTIONS, this.headerLength);
+  }
+
+  /** The payload, cut at the total length (trailing link padding excluded). */
+  get payload(): Uint8Array {
+    return this.bytes.subarray(this.headerLength, this.totalLength);
+  }
+
+  /** True when the header checksum is right. */
+  verifyChecksum(): boolean {
+    return onesSum(this.bytes, 0, this.headerLength) === 0xffff;
+  }
+
+  /** Recomputes the header checksum in place (after setters changed the header). */
+  fillChecksum(): void {
+    const b = this.bytes;
+    b[F.CHECKSUM] = 0;
+    b[F.CHECKSUM + 1] = 0;
+    const c = internetChecksum(b, 0, this.headerLength);
+    b[F.CHECKSUM] = c >>> 8;
+    b[F.CHECKSUM + 1] = c & 0xff;
+  }
+}
+
+/**
+ * Parses and validates a packet: lengths, version, IHL, and (unless turned off) the header
+ * checksum. Never throws; options and payload are views into `bytes`.
+ */
+export function parseIpv4(bytes: Uint8Array, opts?: Ipv4ParseOptions): ParseResult<ParsedIpv4, Ipv4MalformedReason> {
+  const p = new Ipv4Packet(bytes);
+  const reason = p.check();
+  if (reason !== undefined) return malformed(reason);
+  if (opts?.verifyChecksum !== false && !p.verifyChecksum()) return malformed('bad-checksum');
+  const ff = (bytes[F.FLAGS_FRAG] << 8) | bytes[F.FLAGS_FRAG + 1];
+  const hl = p.headerLength;
+  return ok({
+    src: p.src,
+    dst: p.dst,
+    protocol: p.protocol,
+    ttl: p.ttl,
+    ident: p.ident,
+    dontFragment: (ff & DF) !== 0,
+    moreFragments: (ff & MF) !== 0,
+    fragmentOffset: (ff & FRAG_OFFSET_MASK) << 3,
+    dscp: p.dscp,
+    ecn: p.ecn,
+    options: bytes.subarray(F.OPTIONS, hl),
+    headerLength: hl,
+    payload: bytes.subarray(hl, p.totalLength),
+  });
+}
+
+/** Header length `emitIpv4` will prepend for `repr` (20 + options padded to 4). */
+export function ipv4HeaderLen(repr: Ipv4Repr): number {
+  const n = repr.options ? repr.options.length : 0;
+  return IPV4_MIN_HEADER_LEN + ((n + 3) & ~3);
+}
+
+/**
+ * Prepends the IPv4 header in front of what `pb` holds (the payload) and fills in the total
+ * length (header + everything in `pb`) and the header checksum.
+ * Throws RangeError for options over 40 bytes, a datagram over 65,535 bytes or a fragment offset
+ * that is not a multiple of 8 below 65,536: those are caller bugs, not wire input.
+ */
+export function emitIpv4(repr: Ipv4Repr, pb: PacketBuffer): void {
+  const optLen = repr.options ? repr.options.length : 0;
+  const hl = ipv4HeaderLen(repr);
+  if (hl > IPV4_MAX_HEADER_LEN) throw new RangeError(`IPv4 options too long: ${optLen} bytes`);
+  const total = hl + pb.length;
+  if (total > IPV4_MAX_DATAGRAM_LEN) throw new RangeError(`IPv4 datagram too long: ${total} bytes`);
+  const fo = repr.fragmentOffset;
+  if ((fo & 7) !== 0 || fo < 0 || fo > 0xffff) throw new RangeError(`IPv4 fragment offset ${fo} not a multiple of 8`);
+  const at = pb.prepend(hl);
+  const b = pb.buf;
+  b[at + F.VER_IHL] = 0x40 | (hl >>> 2);
+  b[at + F.DSCP_ECN] = (((repr.dscp ?? 0) & 0x3f) << 2) | ((repr.ecn ?? 0) & 3);
+  b[at + F.TOTAL_LENGTH] = total >>> 8;
+  b[at + F.TOTAL_LENGTH + 1] = total & 0xff;
+  b[at + F.IDENT] = (repr.ident >>> 8) & 0xff;
+  b[at + F.IDENT + 1] = repr.ident & 0xff;
+  const ff = (repr.dontFragment ? DF : 0) | (repr.moreFragments ? MF : 0) | (fo >>> 3);
+  b[at + F.FLAGS_FRAG] = ff >>> 8;
+  b[at + F.FLAGS_FRAG + 1] = ff & 0xff;
+  b[at + F.TTL] = repr.ttl;
+  b[at + F.PROTOCOL] = repr.protocol;
+  b[at + F.CHECKSUM] = 0;
+  b[at + F.CHECKSUM + 1] = 0;
+  writeIpv4(b, at + F.SRC, repr.src);
+  writeIpv4(b, at + F.DST, repr.dst);
+  if (repr.options && optLen > 0) {
+    b.set(repr.options, at + F.OPTIONS);
+    b.fill(0, at + F.OPTIONS + optLen, at + hl);
+  }
+  const c = internetChecksum(b, at, hl);
+  b[at + F.CHECKSUM] = c >>> 8;
+  b[at + F.CHECKSUM + 1] = c & 0xff;
+}
