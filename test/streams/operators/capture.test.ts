@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { from, Subject, type SchedulerLike } from 'rxjs';
+import { firstValueFrom, from, Subject, take, toArray, type SchedulerLike } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { LinkType, readPcap } from '../../../src/wire/pcap.js';
 import { createMemoryWire } from '../../../streams/links/memory-wire.js';
@@ -137,15 +137,13 @@ describe('streams/operators/capture', () => {
       received.push(f[0]);
       tapped.send(frame(f[0] + 100, 60)); // answer each frame
     });
-    const answers: number[] = [];
-    a.frames$.subscribe((f) => answers.push(f[0]));
+    const answers = firstValueFrom(a.frames$.pipe(take(2), toArray()));
     a.send(frame(1, 60));
     a.send(frame(2, 64));
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual((await answers).map((f) => f[0]), [101, 102]);
     tapped.close();
     assert.equal(await closed, undefined);
     assert.deepEqual(received, [1, 2]);
-    assert.deepEqual(answers, [101, 102]);
     const file = readPcap(new Uint8Array(await readFile(path)));
     assert.ok(file.ok);
     assert.deepEqual(file.records.map((r) => r.data[0]), [1, 101, 2, 102]);
