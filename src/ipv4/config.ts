@@ -34,7 +34,11 @@ export interface NeighborCacheConfig {
   maxQueuePerDestination: number;
   /** Packets held across all addresses being resolved; when full the oldest overall is dropped. Default 256. */
   maxQueuedPackets: number;
-  /** Entries in the cache (all states). A full cache evicts the least recently confirmed dynamic entry. Default 1024. */
+  /**
+   * Dynamic entries in the cache (static ones do not count). A full cache evicts the least
+   * recently confirmed resolved entry; when only resolutions in progress remain, the packet
+   * that needed a new entry is dropped. Default 1024.
+   */
   maxEntries: number;
   /** ARP requests per second across all addresses (token bucket refill rate). Default 50. */
   requestRatePerSecond: number;
