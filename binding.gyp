@@ -1,0 +1,18 @@
+{
+  "targets": [
+    {
+      "target_name": "rx_tap",
+      "sources": [
+        "native/rx-tap.c",
+        "native/tap-sys.c",
+        "native/write-queue.c",
+        "native/errno-name.c"
+      ],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "conditions": [
+        ["OS!='linux'", { "type": "none", "sources": [] }]
+      ]
+    }
+  ]
+}

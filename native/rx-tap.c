@@ -1,0 +1,819 @@
+/*
+ * rx_tap: a TAP device for Node.js, as an N-API class (`TapHandle`).
+ *
+ * Receive: the queue fd is non-blocking and watched by a uv_poll. On each readable wake-up we
+ * read every ready frame (one read() is one frame) into a scratch buffer, up to `batchLimit`
+ * frames, then copy the used part into ONE Node Buffer and call JavaScript ONCE with
+ * (buffer, count); the frame lengths are in a Uint32Array shared with JavaScript (`lengths`),
+ * which JavaScript cuts into Uint8Array views. One native->JS transition, one allocation and
+ * one memcpy per batch; the views are made by JIT-compiled JavaScript, which is cheaper than
+ * creating one typed array per frame through N-API calls.
+ *
+ * Send: write() straight to the fd. On EAGAIN (the queue's socket send buffer is full) the
+ * frame is copied into a bounded FIFO and the poll also waits for UV_WRITABLE; the FIFO is
+ * flushed in order when the fd is writable. Beyond the bound, frames are dropped and counted.
+ *
+ * Lifetime: while open, the JS object is held by a strong reference (an open device is not
+ * garbage collected, like a listening socket). close() stops the poll and closes both fds at
+ * once; nothing is delivered after it. The C struct is freed when both the JS object has been
+ * finalized and the uv handle has finished closing.
+ */
+#ifndef NAPI_VERSION
+#define NAPI_VERSION 8
+#endif
+#include <errno.h>
+#include <node_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "errno-name.h"
+#include "tap-sys.h"
+#include "write-queue.h"
+
+/* Largest frame a TAP device without IFF_VNET_HDR hands us: 65535 MTU + Ethernet + 802.1Q. */
+#define RX_MAX_FRAME 65556
+#define RX_DEFAULT_BATCH 256
+#define RX_MAX_BATCH 4096
+#define RX_DEFAULT_QUEUE 1024
+
+/* write() results, shared with tap-device.ts. Negative values are -errno. */
+#define RX_WRITE_SENT 0
+#define RX_WRITE_QUEUED 1
+#define RX_WRITE_DROPPED 2
+
+typedef struct {
+  double rx_frames, rx_bytes, rx_batches;
+  double tx_frames, tx_bytes, tx_queued_total, tx_dropped, tx_errors;
+} rx_stats_t;
+
+typedef struct rx_tap {
+  napi_env env;
+  napi_ref wrapper;          /* the JS object; strong while open, weak after close */
+  napi_ref on_frames;        /* (buffer, count) => void */
+  napi_ref on_error;         /* (error) => void */
+  napi_ref lengths_ref;      /* Uint32Array shared with JS */
+  uint32_t *lengths;
+  napi_async_context async_ctx;
+  napi_async_cleanup_hook_handle cleanup;
+  uv_loop_t *loop;
+  int in_callback;           /* depth of JS calls in progress from the poll */
+  int release_pending;       /* close() ran inside a callback: release JS state after it */
+
+  int fd, ctl;
+  char name[IFNAMSIZ];
+  int existed;
+
+  uv_poll_t poll;
+  int poll_open;             /* uv_poll_init done and its close callback not yet run */
+  int reading;
+  int hold_writes;           /* test switch: queue every write as if the fd said EAGAIN */
+  int unrefd;
+  int closed;
+  int finalized;
+
+  uint8_t *scratch;
+  size_t scratch_size;
+  unsigned batch_limit;
+  rx_write_queue_t queue;
+  rx_stats_t stats;
+} rx_tap_t;
+
+/* ---------- errors ---------- */
+
+static napi_value make_error(napi_env env, int err, const char *syscall, const char *detail) {
+  const char *name = rx_errno_name(err);
+  char code_buf[24];
+  if (name == NULL) {
+    snprintf(code_buf, sizeof code_buf, "E%d", err);
+    name = code_buf;
+  }
+  char msg[320];
+  snprintf(msg, sizeof msg, "%s %s: %s (%s)", syscall, name, detail, strerror(err));
+  napi_value code, message, error, errno_value, syscall_value;
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+  napi_create_error(env, code, message, &error);
+  napi_set_named_property(env, error, "code", code);
+  napi_create_int32(env, -err, &errno_value);
+  napi_set_named_property(env, error, "errno", errno_value);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value);
+  napi_set_named_property(env, error, "syscall", syscall_value);
+  return error;
+}
+
+static napi_value throw_tap_error(napi_env env, const rx_tap_error_t *e) {
+  napi_throw(env, make_error(env, e->err, e->syscall, e->detail));
+  return NULL;
+}
+
+static napi_value throw_code(napi_env env, const char *code, const char *msg) {
+  napi_throw_error(env, code, msg);
+  return NULL;
+}
+
+/* ---------- lifetime ---------- */
+
+static void maybe_free(rx_tap_t *t) {
+  if (t->finalized && !t->poll_open) free(t);
+}
+
+static void remove_cleanup_hook(rx_tap_t *t) {
+  if (t->cleanup != NULL) {
+    napi_remove_async_cleanup_hook(t->cleanup);
+    t->cleanup = NULL;
+  }
+}
+
+static void on_poll_closed(uv_handle_t *h) {
+  rx_tap_t *t = h->data;
+  t->poll_open = 0;
+  remove_cleanup_hook(t);
+  maybe_free(t);
+}
+
+/* Releases the OS resources; no JavaScript is touched, so it is safe at environment teardown. */
+static void shutdown_device(rx_tap_t *t) {
+  if (t->closed) return;
+  t->closed = 1;
+  t->reading = 0;
+  if (t->poll_open) {
+    uv_poll_stop(&t->poll);
+    uv_close((uv_handle_t *)&t->poll, on_poll_closed);
+  }
+  if (t->fd >= 0) close(t->fd);
+  if (t->ctl >= 0) close(t->ctl);
+  t->fd = t->ctl = -1;
+  rx_wq_free(&t->queue);
+  free(t->scratch);
+  t->scratch = NULL;
+  if (!t->poll_open) remove_cleanup_hook(t);
+}
+
+static void delete_ref(napi_env env, napi_ref *ref) {
+  if (*ref != NULL) {
+    napi_delete_reference(env, *ref);
+    *ref = NULL;
+  }
+}
+
+/* Drops what keeps JavaScript objects alive; after this the wrapper may be collected. */
+static void release_js(rx_tap_t *t) {
+  napi_env env = t->env;
+  if (t->in_callback > 0) {
+    /* Not while napi_make_callback is using our async context: call_js finishes the job. */
+    t->release_pending = 1;
+    return;
+  }
+  t->release_pending = 0;
+  delete_ref(env, &t->on_frames);
+  delete_ref(env, &t->on_error);
+  if (t->async_ctx != NULL) {
+    napi_async_destroy(env, t->async_ctx);
+    t->async_ctx = NULL;
+  }
+  uint32_t count = 0;
+  if (t->wrapper != NULL) napi_reference_unref(env, t->wrapper, &count);
+}
+
+static void on_env_teardown(napi_async_cleanup_hook_handle handle, void *arg) {
+  rx_tap_t *t = arg;
+  (void)handle;
+  shutdown_device(t); /* removes the hook now, or from on_poll_closed */
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  rx_tap_t *t = data;
+  (void)hint;
+  delete_ref(env, &t->lengths_ref);
+  delete_ref(env, &t->wrapper);
+  shutdown_device(t);
+  t->finalized = 1;
+  maybe_free(t);
+}
+
+/* ---------- calling JavaScript from the poll ---------- */
+
+static void call_js(rx_tap_t *t, napi_ref fn_ref, size_t argc, napi_value *argv) {
+  napi_env env = t->env;
+  napi_value fn, recv;
+  if (fn_ref == NULL || napi_get_reference_value(env, fn_ref, &fn) != napi_ok || fn == NULL) return;
+  if (t->wrapper == NULL || napi_get_reference_value(env, t->wrapper, &recv) != napi_ok || recv == NULL)
+    napi_get_undefined(env, &recv);
+  /* make_callback runs nextTicks and microtasks afterwards, as for any Node I/O callback. */
+  t->in_callback++;
+  napi_status status = napi_make_callback(env, t->async_ctx, recv, fn, argc, argv, NULL);
+  t->in_callback--;
+  if (status == napi_pending_exception) {
+    napi_value exception;
+    napi_get_and_clear_last_exception(env, &exception);
+    napi_fatal_exception(env, exception); /* 'uncaughtException', like a throwing listener */
+  }
+  if (t->release_pending && t->in_callback == 0) release_js(t);
+}
+
+/* A fatal device error: shut down first (so nothing more is emitted), then tell JavaScript. */
+static void fail_device(rx_tap_t *t, int err, const char *syscall, const char *detail) {
+  if (t->closed) return;
+  napi_env env = t->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  char gone[96];
+  if (err == EBADFD) {
+    /* What the tun driver answers once its device was deleted: report it as Node users know it. */
+    snprintf(gone, sizeof gone, "TAP device %s was deleted (the queue fd reports EBADFD)", t->name);
+    err = ENODEV;
+    detail = gone;
+  }
+  napi_value error = make_error(env, err, syscall, detail);
+  napi_ref on_error = t->on_error;
+  t->on_error = NULL;
+  shutdown_device(t);
+  if (on_error != NULL) {
+    call_js(t, on_error, 1, &error);
+    napi_delete_reference(env, on_error);
+  }
+  release_js(t);
+  napi_close_handle_scope(env, scope);
+}
+
+/* ---------- the poll ---------- */
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static void update_poll(rx_tap_t *t) {
+  if (t->closed) return;
+  int events = (t->reading ? UV_READABLE : 0) | (t->queue.count > 0 && !t->hold_writes ? UV_WRITABLE : 0);
+  if (!t->poll_open) {
+    if (events == 0) return;
+    if (uv_poll_init(t->loop, &t->poll, t->fd) != 0) return;
+    t->poll.data = t;
+    t->poll_open = 1;
+    if (t->unrefd) uv_unref((uv_handle_t *)&t->poll);
+  }
+  if (events == 0) uv_poll_stop(&t->poll);
+  else uv_poll_start(&t->poll, events, on_poll);
+}
+
+static int is_fatal(int err) {
+  /* EBADFD: the device was deleted under us; the others mean the fd itself is unusable. */
+  return err == EBADFD || err == EBADF || err == ENODEV || err == ENXIO;
+}
+
+static int is_transient(int err) {
+  return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS || err == ENOMEM;
+}
+
+static void flush_queue(rx_tap_t *t) {
+  while (!t->closed && !t->hold_writes && t->queue.count > 0) {
+    rx_frame_t *f = rx_wq_front(&t->queue);
+    ssize_t r;
+    do r = write(t->fd, f->data, f->len);
+    while (r < 0 && errno == EINTR);
+    if (r < 0 && is_transient(errno)) break;
+    if (r < 0 && is_fatal(errno)) {
+      fail_device(t, errno, "write", "writing a queued frame");
+      return;
+    }
+    if (r < 0) t->stats.tx_errors++;
+    else {
+      t->stats.tx_frames++;
+      t->stats.tx_bytes += (double)f->len;
+    }
+    rx_wq_pop(&t->queue);
+  }
+  update_poll(t);
+}
+
+static void deliver(rx_tap_t *t, size_t total, uint32_t count) {
+  napi_env env = t->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value argv[2];
+  void *copy;
+  if (napi_create_buffer_copy(env, total, t->scratch, &copy, &argv[0]) == napi_ok) {
+    napi_create_uint32(env, count, &argv[1]);
+    t->stats.rx_batches++;
+    call_js(t, t->on_frames, 2, argv);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void read_batch(rx_tap_t *t) {
+  size_t off = 0;
+  uint32_t n = 0;
+  int err = 0;
+  while (n < t->batch_limit && t->scratch_size - off >= RX_MAX_FRAME) {
+    ssize_t r = read(t->fd, t->scratch + off, RX_MAX_FRAME);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
+      break;
+    }
+    if (r == 0) break;
+    t->lengths[n++] = (uint32_t)r;
+    off += (size_t)r;
+    t->stats.rx_frames++;
+    t->stats.rx_bytes += (double)r;
+  }
+  if (n > 0) deliver(t, off, n);
+  if (err != 0 && !t->closed) fail_device(t, err, "read", "reading a frame");
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  rx_tap_t *t = h->data;
+  if (t->closed) return;
+  if (status < 0) {
+    /* libuv turns EPOLLERR into UV_EBADF; a read tells the real cause (EBADFD: device deleted). */
+    uint8_t probe[64];
+    ssize_t r = read(t->fd, probe, sizeof probe);
+    if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) fail_device(t, errno, "read", "reading a frame");
+    else fail_device(t, -status, "poll", "watching the TAP fd");
+    return;
+  }
+  if (events & UV_WRITABLE) flush_queue(t);
+  if (!t->closed && t->reading && (events & UV_READABLE)) read_batch(t);
+}
+
+/* ---------- writing ---------- */
+
+static int write_one(rx_tap_t *t, const uint8_t *data, size_t len) {
+  if (t->queue.count == 0 && !t->hold_writes) {
+    ssize_t r;
+    do r = write(t->fd, data, len);
+    while (r < 0 && errno == EINTR);
+    if (r >= 0) {
+      t->stats.tx_frames++;
+      t->stats.tx_bytes += (double)len;
+      return RX_WRITE_SENT;
+    }
+    if (!is_transient(errno)) {
+      int err = errno == EBADFD ? ENODEV : errno; /* EBADFD: the device was deleted */
+      t->stats.tx_errors++;
+      return -err;
+    }
+  }
+  if (rx_wq_push(&t->queue, data, len) != 0) {
+    t->stats.tx_dropped++;
+    return RX_WRITE_DROPPED;
+  }
+  t->stats.tx_queued_total++;
+  if (t->queue.count == 1) update_poll(t);
+  return RX_WRITE_QUEUED;
+}
+
+/* ---------- N-API plumbing ---------- */
+
+static rx_tap_t *this_tap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+  napi_value self;
+  void *data = NULL;
+  if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok) return NULL;
+  if (napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
+    throw_code(env, "ERR_INVALID_THIS", "not a TapHandle");
+    return NULL;
+  }
+  return data;
+}
+
+static rx_tap_t *open_tap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+  rx_tap_t *t = this_tap(env, info, argc, argv);
+  if (t != NULL && t->closed) {
+    throw_code(env, "ERR_LINK_CLOSED", "TAP device is closed");
+    return NULL;
+  }
+  return t;
+}
+
+static int get_uint8_array(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  void *ptr;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return -1;
+  if (napi_get_typedarray_info(env, v, &type, len, &ptr, NULL, NULL) != napi_ok) return -1;
+  if (type != napi_uint8_array) return -1;
+  *data = ptr;
+  return 0;
+}
+
+static int get_string(napi_env env, napi_value v, char *buf, size_t size) {
+  size_t len;
+  napi_valuetype type;
+  if (napi_typeof(env, v, &type) != napi_ok || type != napi_string) return -1;
+  if (napi_get_value_string_utf8(env, v, buf, size, &len) != napi_ok) return -1;
+  return len + 1 >= size ? -2 : 0; /* -2: too long for the buffer */
+}
+
+static uint32_t get_uint_prop(napi_env env, napi_value obj, const char *key, uint32_t fallback) {
+  napi_value v;
+  napi_valuetype type;
+  bool has = false;
+  uint32_t out = fallback;
+  if (napi_has_named_property(env, obj, key, &has) != napi_ok || !has) return fallback;
+  napi_get_named_property(env, obj, key, &v);
+  if (napi_typeof(env, v, &type) == napi_ok && type == napi_number) napi_get_value_uint32(env, v, &out);
+  return out;
+}
+
+/* new TapHandle(name, netns | undefined, { batchLimit?, queueLimit? }) */
+static napi_value tap_new(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], self;
+  napi_get_cb_info(env, info, &argc, argv, &self, NULL);
+  char name[64], netns[256];
+  int rc = argc >= 1 ? get_string(env, argv[0], name, sizeof name) : -1;
+  if (rc == -1) return throw_code(env, "ERR_INVALID_ARG_TYPE", "name must be a string");
+  if (rc == -2) name[IFNAMSIZ] = '\0'; /* surely too long: rx_tap_open rejects with EINVAL */
+  const char *ns = NULL;
+  napi_valuetype type = napi_undefined;
+  if (argc >= 2) napi_typeof(env, argv[1], &type);
+  if (type != napi_undefined && type != napi_null) {
+    rc = get_string(env, argv[1], netns, sizeof netns);
+    if (rc == -1) return throw_code(env, "ERR_INVALID_ARG_TYPE", "netns must be a string");
+    if (rc == -2) return throw_code(env, "ERR_INVALID_ARG_VALUE", "netns name too long");
+    ns = netns;
+  }
+  uint32_t batch = RX_DEFAULT_BATCH, queue = RX_DEFAULT_QUEUE;
+  if (argc >= 3) {
+    napi_typeof(env, argv[2], &type);
+    if (type == napi_object) {
+      batch = get_uint_prop(env, argv[2], "batchLimit", RX_DEFAULT_BATCH);
+      queue = get_uint_prop(env, argv[2], "queueLimit", RX_DEFAULT_QUEUE);
+    }
+  }
+  if (batch < 1 || batch > RX_MAX_BATCH) return throw_code(env, "ERR_OUT_OF_RANGE", "batchLimit must be 1..4096");
+
+  rx_tap_t *t = calloc(1, sizeof *t);
+  if (t == NULL) return throw_code(env, "ENOMEM", "out of memory");
+  t->env = env;
+  t->fd = t->ctl = -1;
+  if (napi_get_uv_event_loop(env, &t->loop) != napi_ok) {
+    free(t);
+    return throw_code(env, "ERR_INTERNAL", "no event loop");
+  }
+  t->batch_limit = batch;
+  /* Room for a full batch of ordinary 1518-byte frames plus one frame of the largest size. */
+  t->scratch_size = (size_t)batch * 1536 + RX_MAX_FRAME;
+  t->scratch = malloc(t->scratch_size);
+  if (t->scratch == NULL || rx_wq_init(&t->queue, queue) != 0) {
+    free(t->scratch);
+    free(t);
+    return throw_code(env, "ENOMEM", "out of memory");
+  }
+
+  rx_tap_open_t opened;
+  rx_tap_error_t e;
+  if (rx_tap_open(name, ns, &opened, &e) != 0) {
+    rx_wq_free(&t->queue);
+    free(t->scratch);
+    free(t);
+    return throw_tap_error(env, &e);
+  }
+  t->fd = opened.fd;
+  t->ctl = opened.ctl;
+  t->existed = opened.existed;
+  memcpy(t->name, opened.name, IFNAMSIZ);
+
+  napi_value lengths_ab, lengths, resource_name;
+  void *lengths_data;
+  napi_create_arraybuffer(env, (size_t)batch * sizeof(uint32_t), &lengths_data, &lengths_ab);
+  napi_create_typedarray(env, napi_uint32_array, batch, lengths_ab, 0, &lengths);
+  t->lengths = lengths_data;
+  napi_create_reference(env, lengths, 1, &t->lengths_ref);
+  napi_set_named_property(env, self, "lengths", lengths);
+  napi_value existed;
+  napi_get_boolean(env, t->existed, &existed);
+  napi_set_named_property(env, self, "existed", existed);
+
+  napi_create_string_utf8(env, "rx_tap", NAPI_AUTO_LENGTH, &resource_name);
+  napi_async_init(env, self, resource_name, &t->async_ctx);
+  napi_wrap(env, self, t, finalize, NULL, &t->wrapper);
+  uint32_t refs;
+  napi_reference_ref(env, t->wrapper, &refs); /* strong while open */
+  napi_add_async_cleanup_hook(env, on_env_teardown, t, &t->cleanup);
+  return self;
+}
+
+static napi_value tap_name(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  rx_tap_t *t = this_tap(env, info, &argc, NULL);
+  if (t == NULL) return NULL;
+  if (!t->closed) {
+    rx_tap_error_t e;
+    char now[IFNAMSIZ];
+    if (rx_tap_current_name(t->fd, now, &e) == 0) memcpy(t->name, now, IFNAMSIZ);
+  }
+  napi_value out;
+  napi_create_string_utf8(env, t->name, NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+static napi_value tap_rename(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  rx_tap_t *t = open_tap(env, info, &argc, argv);
+  if (t == NULL) return NULL;
+  char name[64];
+  int rc = argc >= 1 ? get_string(env, argv[0], name, sizeof name) : -1;
+  if (rc == -1) return throw_code(env, "ERR_INVALID_ARG_TYPE", "name must be a string");
+  if (rc == -2) name[IFNAMSIZ] = '\0';
+  rx_tap_error_t e;
+  if (rx_tap_rename(t->fd, t->ctl, name, &e) != 0) return throw_tap_error(env, &e);
+  rx_tap_current_name(t->fd, t->name, &e);
+  return NULL;
+}
+
+static napi_value tap_get_mac(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  rx_tap_t *t = open_tap(env, info, &argc, NULL);
+  if (t == NULL) return NULL;
+  uint8_t mac[6];
+  rx_tap_error_t e;
+  if (rx_tap_get_mac(t->fd, mac, &e) != 0) return throw_tap_error(env, &e);
+  napi_value out;
+  void *copy;
+  napi_create_buffer_copy(env, 6, mac, &copy, &out);
+  return out;
+}
+
+static napi_value tap_set_mac(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  rx_tap_t *t = open_tap(env, info, &argc, argv);
+  if (t == NULL) return NULL;
+  uint8_t *mac;
+  size_t len;
+  if (argc < 1 || get_uint8_array(env, argv[0], &mac, &len) != 0 || len != 6)
+    return throw_code(env, "ERR_INVALID_ARG_VALUE", "mac must be a 6-byte Uint8Array");
+  rx_tap_error_t e;
+  if (rx_tap_set_mac(t->fd, mac, &e) != 0) return throw_tap_error(env, &e);
+  return NULL;
+}
+
+static napi_value tap_get_mtu(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  rx_tap_t *t = open_tap(env, info, &argc, NULL);
+  if (t == NULL) return NULL;
+  int mtu;
+  rx_tap_error_t e;
+  if (rx_tap_get_mtu(t->fd, t->ctl, &mtu, &e) != 0) return throw_tap_error(env, &e);
+  napi_value out;
+  napi_create_int32(env, mtu, &out);
+  return out;
+}
+
+static napi_value tap_set_mtu(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  rx_tap_t *t = open_tap(env, info, &argc, argv);
+  if (t == NULL) return NULL;
+  int32_t mtu;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &mtu) != napi_ok)
+    return throw_code(env, "ERR_INVALID_ARG_TYPE", "mtu must be a number");
+  rx_tap_error_t e;
+  if (rx_tap_set_mtu(t->fd, t->ctl, mtu, &e) != 0) return throw_tap_error(env, &e);
+  return NULL;
+}
+
+static napi_value tap_get_flags(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  rx_tap_t *t = open_tap(env, info, &argc, NULL);
+  if (t == NULL) return NULL;
+  int flags;
+  rx_tap_error_t e;
+  if (rx_tap_get_flags(t->fd, t->ctl, &flags, &e) != 0) return throw_tap_error(env, &e);
+  napi_value out;
+  napi_create_int32(env, flags, &out);
+  return out;
+}
+
+static napi_value tap_set_up(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  rx_tap_t *t = open_tap(env, info, &argc, argv);
+  if (t == NULL) return NULL;
+  bool up = false;
+  if (argc < 1 || napi_get_value_bool(env, argv[0], &up) != napi_ok)
+    return throw_code(env, "ERR_INVALID_ARG_TYPE", "up must be a boolean");
+  rx_tap_error_t e;
+  if (rx_tap_set_up(t->fd, t->ctl, up, &e) != 0) return throw_tap_error(env, &e);
+  return NULL;
+}
+
+static napi_value tap_set_sndbuf(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  rx_tap_t *t = open_tap(env, info, &argc, argv);
+  if (t == NULL) return NULL;
+  int32_t bytes;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &bytes) != napi_ok || bytes <= 0)
+    return throw_code(env, "ERR_INVALID_ARG_VALUE", "sndbuf must be a positive number");
+  rx_tap_error_t e;
+  if (rx_tap_set_sndbuf(t->fd, bytes, &e) != 0) return throw_tap_error(env, &e);
+  return NULL;
+}
+
+/*
+ * holdWrites(bool): while true, writes queue as if the fd said EAGAIN; false lets the poll flush
+ * the queue when the fd is writable. For tests: a TAP fd on Linux consumes each write at once
+ * (the kernel processes the frame inside write()), so a real EAGAIN cannot be provoked on demand.
+ */
+static napi_value tap_hold_writes(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  rx_tap_t *t = open_tap(env, info, &argc, argv);
+  if (t == NULL) return NULL;
+  bool hold = false;
+  if (argc < 1 || napi_get_value_bool(env, argv[0], &hold) != napi_ok)
+    return throw_code(env, "ERR_INVALID_ARG_TYPE", "hold must be a boolean");
+  t->hold_writes = hold;
+  update_poll(t);
+  return NULL;
+}
+
+/* start(onFrames, onError): begin reading; replaces earlier callbacks. */
+static napi_value tap_start(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  rx_tap_t *t = open_tap(env, info, &argc, argv);
+  if (t == NULL) return NULL;
+  napi_valuetype a = napi_undefined, b = napi_undefined;
+  if (argc >= 2) {
+    napi_typeof(env, argv[0], &a);
+    napi_typeof(env, argv[1], &b);
+  }
+  if (a != napi_function || b != napi_function)
+    return throw_code(env, "ERR_INVALID_ARG_TYPE", "start(onFrames, onError) takes two functions");
+  delete_ref(env, &t->on_frames);
+  delete_ref(env, &t->on_error);
+  napi_create_reference(env, argv[0], 1, &t->on_frames);
+  napi_create_reference(env, argv[1], 1, &t->on_error);
+  t->reading = 1;
+  update_poll(t);
+  return NULL;
+}
+
+/* stop(): stop reading (frames wait in the kernel queue, which drops beyond its length). */
+static napi_value tap_stop(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  rx_tap_t *t = this_tap(env, info, &argc, NULL);
+  if (t == NULL || t->closed) return NULL;
+  t->reading = 0;
+  update_poll(t);
+  return NULL;
+}
+
+/* write(frame): RX_WRITE_SENT | RX_WRITE_QUEUED | RX_WRITE_DROPPED, or -errno. */
+static napi_value tap_write(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  rx_tap_t *t = open_tap(env, info, &argc, argv);
+  if (t == NULL) return NULL;
+  uint8_t *data;
+  size_t len;
+  if (argc < 1 || get_uint8_array(env, argv[0], &data, &len) != 0)
+    return throw_code(env, "ERR_INVALID_ARG_TYPE", "frame must be a Uint8Array");
+  napi_value out;
+  napi_create_int32(env, write_one(t, data, len), &out);
+  return out;
+}
+
+/* writeBatch(frames): how many were sent or queued; -errno at the first fatal error. */
+static napi_value tap_write_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  rx_tap_t *t = open_tap(env, info, &argc, argv);
+  if (t == NULL) return NULL;
+  bool is_array = false;
+  if (argc < 1 || napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array)
+    return throw_code(env, "ERR_INVALID_ARG_TYPE", "frames must be an array of Uint8Array");
+  uint32_t n;
+  napi_get_array_length(env, argv[0], &n);
+  int32_t accepted = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value item;
+    uint8_t *data;
+    size_t len;
+    napi_get_element(env, argv[0], i, &item);
+    if (get_uint8_array(env, item, &data, &len) != 0)
+      return throw_code(env, "ERR_INVALID_ARG_TYPE", "frames must be an array of Uint8Array");
+    int rc = write_one(t, data, len);
+    if (rc == RX_WRITE_SENT || rc == RX_WRITE_QUEUED) accepted++;
+    else if (rc < 0 && is_fatal(-rc)) {
+      accepted = rc;
+      break;
+    }
+  }
+  napi_value out;
+  napi_create_int32(env, accepted, &out);
+  return out;
+}
+
+static void set_number(napi_env env, napi_value obj, const char *key, double value) {
+  napi_value v;
+  napi_create_double(env, value, &v);
+  napi_set_named_property(env, obj, key, v);
+}
+
+static napi_value tap_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  rx_tap_t *t = this_tap(env, info, &argc, NULL);
+  if (t == NULL) return NULL;
+  napi_value out;
+  napi_create_object(env, &out);
+  set_number(env, out, "rxFrames", t->stats.rx_frames);
+  set_number(env, out, "rxBytes", t->stats.rx_bytes);
+  set_number(env, out, "rxBatches", t->stats.rx_batches);
+  set_number(env, out, "txFrames", t->stats.tx_frames);
+  set_number(env, out, "txBytes", t->stats.tx_bytes);
+  set_number(env, out, "txQueued", (double)t->queue.count);
+  set_number(env, out, "txQueuedTotal", t->stats.tx_queued_total);
+  set_number(env, out, "txDropped", t->stats.tx_dropped);
+  set_number(env, out, "txErrors", t->stats.tx_errors);
+  return out;
+}
+
+static napi_value tap_ref(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  rx_tap_t *t = this_tap(env, info, &argc, NULL);
+  if (t == NULL) return NULL;
+  t->unrefd = 0;
+  if (t->poll_open && !t->closed) uv_ref((uv_handle_t *)&t->poll);
+  return NULL;
+}
+
+static napi_value tap_unref(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  rx_tap_t *t = this_tap(env, info, &argc, NULL);
+  if (t == NULL) return NULL;
+  t->unrefd = 1;
+  if (t->poll_open && !t->closed) uv_unref((uv_handle_t *)&t->poll);
+  return NULL;
+}
+
+/* close(): idempotent; frames still queued for writing are dropped (and counted). */
+static napi_value tap_close(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  rx_tap_t *t = this_tap(env, info, &argc, NULL);
+  if (t == NULL || t->closed) return NULL;
+  t->stats.tx_dropped += (double)t->queue.count;
+  shutdown_device(t);
+  release_js(t);
+  return NULL;
+}
+
+static napi_value tap_closed(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  rx_tap_t *t = this_tap(env, info, &argc, NULL);
+  if (t == NULL) return NULL;
+  napi_value out;
+  napi_get_boolean(env, t->closed, &out);
+  return out;
+}
+
+/* errorFor(errno, syscall, detail): the same Error shape the handle throws, for tap-device.ts. */
+static napi_value error_for(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t err = 0;
+  char syscall[32] = "unknown", detail[208] = "";
+  if (argc >= 1) napi_get_value_int32(env, argv[0], &err);
+  if (argc >= 2) get_string(env, argv[1], syscall, sizeof syscall);
+  if (argc >= 3) get_string(env, argv[2], detail, sizeof detail);
+  return make_error(env, err < 0 ? -err : err, syscall, detail);
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor methods[] = {
+    { "name", NULL, NULL, tap_name, NULL, NULL, napi_default, NULL },
+    { "closed", NULL, NULL, tap_closed, NULL, NULL, napi_default, NULL },
+    { "rename", NULL, tap_rename, NULL, NULL, NULL, napi_default, NULL },
+    { "getMac", NULL, tap_get_mac, NULL, NULL, NULL, napi_default, NULL },
+    { "setMac", NULL, tap_set_mac, NULL, NULL, NULL, napi_default, NULL },
+    { "getMtu", NULL, tap_get_mtu, NULL, NULL, NULL, napi_default, NULL },
+    { "setMtu", NULL, tap_set_mtu, NULL, NULL, NULL, napi_default, NULL },
+    { "getFlags", NULL, tap_get_flags, NULL, NULL, NULL, napi_default, NULL },
+    { "setUp", NULL, tap_set_up, NULL, NULL, NULL, napi_default, NULL },
+    { "setSndbuf", NULL, tap_set_sndbuf, NULL, NULL, NULL, napi_default, NULL },
+    { "holdWrites", NULL, tap_hold_writes, NULL, NULL, NULL, napi_default, NULL },
+    { "start", NULL, tap_start, NULL, NULL, NULL, napi_default, NULL },
+    { "stop", NULL, tap_stop, NULL, NULL, NULL, napi_default, NULL },
+    { "write", NULL, tap_write, NULL, NULL, NULL, napi_default, NULL },
+    { "writeBatch", NULL, tap_write_batch, NULL, NULL, NULL, napi_default, NULL },
+    { "stats", NULL, tap_stats, NULL, NULL, NULL, napi_default, NULL },
+    { "ref", NULL, tap_ref, NULL, NULL, NULL, napi_default, NULL },
+    { "unref", NULL, tap_unref, NULL, NULL, NULL, napi_default, NULL },
+    { "close", NULL, tap_close, NULL, NULL, NULL, napi_default, NULL },
+  };
+  napi_value cls, fn;
+  napi_define_class(env, "TapHandle", NAPI_AUTO_LENGTH, tap_new, NULL,
+                    sizeof methods / sizeof methods[0], methods, &cls);
+  napi_set_named_property(env, exports, "TapHandle", cls);
+  napi_create_function(env, "errorFor", NAPI_AUTO_LENGTH, error_for, NULL, &fn);
+  napi_set_named_property(env, exports, "errorFor", fn);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
