@@ -27,12 +27,13 @@ export interface NeighborCacheConfig {
    */
   maxRequests: number;
   /**
-   * Packets held per address while it is resolved; when full the oldest is dropped. Default 16:
-   * larger than Linux's historic 3 so that one fragmented datagram (an 8000-byte ping is 6
-   * fragments at MTU 1500) survives a resolution, and RFC 1122 asks for at least 1.
+   * Packets held per address while it is resolved; when full the oldest is dropped. Default 64:
+   * larger than Linux's historic 3 so that one fragmented datagram survives a resolution (a
+   * 65,507-byte ping is 45 fragments at MTU 1500; Linux now bounds the queue by bytes, 208 KiB),
+   * and RFC 1122 asks for at least 1.
    */
   maxQueuePerDestination: number;
-  /** Packets held across all addresses being resolved; when full the oldest overall is dropped. Default 256. */
+  /** Packets held across all addresses being resolved; when full the oldest overall is dropped. Default 512. */
   maxQueuedPackets: number;
   /**
    * Dynamic entries in the cache (static ones do not count). A full cache evicts the least
@@ -51,8 +52,8 @@ export const NEIGHBOR_CACHE_DEFAULTS: Readonly<NeighborCacheConfig> = Object.fre
   expireTimeMs: 60_000,
   retransmitIntervalMs: 1_000,
   maxRequests: 3,
-  maxQueuePerDestination: 16,
-  maxQueuedPackets: 256,
+  maxQueuePerDestination: 64,
+  maxQueuedPackets: 512,
   maxEntries: 1024,
   requestRatePerSecond: 50,
   requestBurst: 50,

@@ -9,7 +9,11 @@ export interface Link {
   readonly name: string;
   /** Link MTU: the largest IP packet (frame minus Ethernet header) the link carries. */
   readonly mtu: number;
-  /** The link's hardware address when the link has one of its own (TAP), else undefined. */
+  /**
+   * The MAC the stack should use on this link, when the link prescribes one (each end of the
+   * memory wire has its own). Undefined for a TAP link: the TAP device's own MAC belongs to the
+   * kernel side, and the stack, a separate host behind it, needs another one.
+   */
   readonly mac?: Uint8Array;
   /**
    * Inbound frames. Hot and shared: every subscriber sees frames arriving while it is

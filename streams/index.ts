@@ -1,0 +1,11 @@
+/** rx-netstack: the public API. */
+export { createStack, Stack, type StackOptions, type StackHooks, type ArpEntryInfo } from './stack/create-stack.js';
+export type { EchoReply, PingOptions, IcmpErrorReport } from './stack/icmp-layer.js';
+export type { Ipv4Datagram, Ipv4Outbound } from './stack/ipv4-layer.js';
+export type { NetInterface } from './stack/net-interface.js';
+export type { Link } from './links/link.js';
+export { createMemoryWire, type MemoryWireEnd, type MemoryWireOptions } from './links/memory-wire.js';
+export { impair, impairLink, type ImpairOptions } from './operators/impair.js';
+export { capture, captureLink } from './operators/capture.js';
+export { createDemux, type Demux } from './operators/demux.js';
+export { NetstackError } from '../src/errors.js';

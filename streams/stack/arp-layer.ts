@@ -1,0 +1,190 @@
+import { Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import type { EthernetLayer } from './ethernet-layer.js';
+import type { NetInterface } from './net-interface.js';
+import { DeadlineTimer } from './deadline-timer.js';
+import { NeighborCache, type NeighborAction, type NeighborChange, type NeighborEntry } from '../../src/arp/neighbor-cache.js';
+import type { NeighborCacheConfig } from '../../src/ipv4/config.js';
+import { ArpOp, ArpPacket, ARP_PACKET_LEN, emitArp } from '../../src/wire/arp.js';
+import { EtherType } from '../../src/wire/ethernet.js';
+import { PacketBuffer } from '../../src/packet-buffer.js';
+import { type Ipv4Addr, IPV4_BROADCAST, isMulticast, formatIpv4 } from '../../src/ipv4/address.js';
+import { MAC_BROADCAST, MAC_ZERO, type MacAddr } from '../../src/mac.js';
+import { createCounters, countDrop } from '../../src/stats.js';
+import { log } from '../../src/log.js';
+import { netError, type NetstackError } from '../../src/errors.js';
+
+/** A packet waiting for its next hop's MAC, and whom to tell if it never gets one. */
+export interface PendingPacket {
+  readonly pb: PacketBuffer;
+  readonly onError: ((err: NetstackError) => void) | undefined;
+}
+
+export const ARP_DROP_REASONS = ['truncated', 'bad-hardware-type', 'bad-protocol-type', 'bad-address-length', 'unknownOp', 'unresolved', 'queueFull'] as const;
+
+function createArpCounters() {
+  return createCounters(['rxPackets', 'rxRequests', 'rxReplies', 'txRequests', 'txReplies', 'txGratuitous'], ARP_DROP_REASONS);
+}
+
+/**
+ * ARP on one interface: answers requests for our addresses (broadcast or unicast, since Linux
+ * re-validates neighbours with unicast requests), learns per RFC 826's merge rule through the
+ * pure NeighborCache, and resolves next hops for IPv4 output, queueing packets meanwhile.
+ * The cache's one deadline (retries, aging, failures) is kept on one DeadlineTimer.
+ */
+export class ArpLayer {
+  readonly counters = createArpCounters();
+  readonly cache: NeighborCache<PendingPacket>;
+  readonly #changes = new Subject<NeighborChange>();
+  readonly #iface: NetInterface;
+  readonly #eth: EthernetLayer;
+  readonly #scheduler: SchedulerLike;
+  readonly #timer: DeadlineTimer;
+  readonly #view = new ArpPacket();
+  #subscription: Subscription | undefined;
+
+  constructor(iface: NetInterface, eth: EthernetLayer, scheduler: SchedulerLike, config: Readonly<Partial<NeighborCacheConfig>>) {
+    this.#iface = iface;
+    this.#eth = eth;
+    this.#scheduler = scheduler;
+    this.cache = new NeighborCache<PendingPacket>(config);
+    this.cache.onChange = (change) => this.#changes.next(change);
+    this.#timer = new DeadlineTimer(scheduler, (now) => {
+      this.#carryOut(this.cache.expire(now));
+      this.#rearm();
+    });
+  }
+
+  /** Changes to the neighbour table as they happen. */
+  get changes$(): Observable<NeighborChange> {
+    return this.#changes.asObservable();
+  }
+
+  start(): void {
+    this.#subscription = this.#eth.protocol$(EtherType.ARP).subscribe((frame) => this.#input(frame));
+  }
+
+  close(): void {
+    this.#subscription?.unsubscribe();
+    this.#timer.close();
+    this.#changes.complete();
+  }
+
+  entries(): NeighborEntry[] {
+    return this.cache.entries();
+  }
+
+  addStatic(ip: Ipv4Addr, mac: MacAddr): void {
+    this.#carryOut(this.cache.addStatic(ip, mac, this.#scheduler.now()));
+  }
+
+  remove(ip: Ipv4Addr): void {
+    this.#carryOut(this.cache.remove(ip));
+  }
+
+  /** Announces `ip` as ours (gratuitous ARP request, RFC 5227 2.4), so neighbours update caches. */
+  announce(ip: Ipv4Addr): void {
+    this.counters.txGratuitous++;
+    this.#sendArp(ArpOp.REQUEST, MAC_BROADCAST, MAC_ZERO, ip, ip);
+  }
+
+  /**
+   * Sends an IPv4 packet (already holding its IPv4 header) to `nextHop` on this link: broadcast
+   * and multicast map to group MACs; unicast next hops go through the neighbour cache, waiting
+   * for resolution when needed. A failed resolution calls `onError` with EHOSTUNREACH.
+   */
+  sendIpv4(nextHop: Ipv4Addr, pb: PacketBuffer, onError?: (err: NetstackError) => void): void {
+    if (nextHop === IPV4_BROADCAST || this.#iface.isDirectedBroadcast(nextHop)) {
+      this.#eth.send(MAC_BROADCAST, EtherType.IPV4, pb);
+      return;
+    }
+    if (isMulticast(nextHop)) {
+      // RFC 1112 6.4: 01:00:5e + the low 23 bits of the group address.
+      const mac = new Uint8Array([0x01, 0x00, 0x5e, (nextHop >>> 16) & 0x7f, (nextHop >>> 8) & 0xff, nextHop & 0xff]);
+      this.#eth.send(mac, EtherType.IPV4, pb);
+      return;
+    }
+    const r = this.cache.resolve(nextHop, { pb, onError }, this.#scheduler.now());
+    if (r.mac !== undefined) this.#eth.send(r.mac, EtherType.IPV4, pb);
+    if (r.actions.length > 0) {
+      this.#carryOut(r.actions);
+      this.#rearm();
+    }
+  }
+
+  /** An upper layer saw `ip` answer (e.g. TCP progress): its entry is still good. */
+  confirm(ip: Ipv4Addr): void {
+    this.cache.confirm(ip, this.#scheduler.now());
+  }
+
+  #input(frame: Uint8Array): void {
+    const c = this.counters;
+    c.rxPackets++;
+    const p = this.#view.reset(frame.subarray(14));
+    const reason = p.check();
+    if (reason !== undefined) {
+      countDrop(c, reason);
+      if (log.arp.enabled) log.arp('%s: drop malformed ARP (%s)', this.#iface.name, reason);
+      return;
+    }
+    const op = p.op;
+    if (op !== ArpOp.REQUEST && op !== ArpOp.REPLY) {
+      c.drops.unknownOp++;
+      return;
+    }
+    const senderIp = p.senderIp;
+    const targetIp = p.targetIp;
+    const targetIsOurs = this.#iface.hasAddress(targetIp);
+    if (op === ArpOp.REQUEST) c.rxRequests++;
+    else c.rxReplies++;
+    // Copy the sender MAC: the cache keeps it, and the frame's bytes are the link's.
+    const senderMac = p.senderMac.slice();
+    if (this.#iface.hasAddress(senderIp)) {
+      // Someone else claims our address (or our own announcement looped back): learn nothing.
+      if (log.arp.enabled) log.arp('%s: ARP from our own address %s', this.#iface.name, formatIpv4(senderIp));
+      return;
+    }
+    this.#carryOut(this.cache.receive(senderIp, senderMac, targetIsOurs, this.#scheduler.now()));
+    this.#rearm();
+    if (op === ArpOp.REQUEST && targetIsOurs) {
+      c.txReplies++;
+      this.#sendArp(ArpOp.REPLY, senderMac, senderMac, targetIp, senderIp);
+    }
+  }
+
+  #sendArp(op: number, ethDst: Uint8Array, targetMac: Uint8Array, senderIp: Ipv4Addr, targetIp: Ipv4Addr): void {
+    const pb = PacketBuffer.alloc(0, 14 + ARP_PACKET_LEN);
+    emitArp({ op, senderMac: this.#iface.mac, senderIp, targetMac, targetIp }, pb);
+    this.#eth.send(ethDst, EtherType.ARP, pb);
+  }
+
+  #carryOut(actions: readonly NeighborAction<PendingPacket>[]): void {
+    for (const a of actions) {
+      switch (a.kind) {
+        case 'request': {
+          this.counters.txRequests++;
+          const src = this.#iface.sourceFor(a.ip);
+          if (src === undefined) break;
+          this.#sendArp(ArpOp.REQUEST, a.mac ?? MAC_BROADCAST, MAC_ZERO, src, a.ip);
+          break;
+        }
+        case 'send':
+          for (const p of a.packets) this.#eth.send(a.mac, EtherType.IPV4, p.pb);
+          break;
+        case 'fail': {
+          this.counters.drops.unresolved += a.packets.length;
+          if (log.arp.enabled) log.arp('%s: %s unreachable, %d packets failed', this.#iface.name, formatIpv4(a.ip), a.packets.length);
+          for (const p of a.packets) p.onError?.(netError('EHOSTUNREACH', `no ARP reply from ${formatIpv4(a.ip)}`));
+          break;
+        }
+        case 'drop':
+          this.counters.drops.queueFull += a.packets.length;
+          for (const p of a.packets) p.onError?.(netError('ENOBUFS', `ARP queue for ${formatIpv4(a.ip)} full`));
+          break;
+      }
+    }
+  }
+
+  #rearm(): void {
+    this.#timer.set(this.cache.nextDeadline());
+  }
+}

@@ -1,0 +1,283 @@
+import { Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import type { Ipv4Datagram, Ipv4Layer } from './ipv4-layer.js';
+import type { NetInterface } from './net-interface.js';
+import { emitIcmp, IcmpPacket, IcmpType, IcmpUnreachableCode, IcmpTimeExceededCode, parseIcmpQuote, type IcmpRepr } from '../../src/wire/icmp.js';
+import { IpProtocol } from '../../src/wire/ipv4.js';
+import type { ExpiredDatagram } from '../../src/ipv4/reassembly.js';
+import { TokenBucket } from '../../src/icmp/rate-limiter.js';
+import type { IcmpConfig } from '../../src/ipv4/config.js';
+import { type Ipv4Addr, formatIpv4, parseIpv4 } from '../../src/ipv4/address.js';
+import { PacketBuffer } from '../../src/packet-buffer.js';
+import { createCounters, countDrop } from '../../src/stats.js';
+import { log } from '../../src/log.js';
+import { NetstackError, netError } from '../../src/errors.js';
+
+/** An ICMP error received for a datagram we sent, as handed to the transport that sent it. */
+export interface IcmpErrorReport {
+  readonly type: number;
+  readonly code: number;
+  /** Who sent the error (a router or the destination). */
+  readonly from: Ipv4Addr;
+  /** From the quoted datagram: our address and port, and the peer's. */
+  readonly localAddress: Ipv4Addr;
+  readonly localPort: number;
+  readonly remoteAddress: Ipv4Addr;
+  readonly remotePort: number;
+  /** Next-hop MTU of a "fragmentation needed" error (RFC 1191), else 0. */
+  readonly nextHopMtu: number;
+}
+
+/** One answered echo request. */
+export interface EchoReply {
+  readonly from: string;
+  readonly seq: number;
+  /** Echo data bytes. */
+  readonly bytes: number;
+  readonly ttl: number;
+  /** Round-trip time in ms (scheduler time). */
+  readonly rttMs: number;
+}
+
+export interface PingOptions {
+  /** Requests to send. Default 1. */
+  readonly count?: number;
+  /** Echo data bytes. Default 56 (as ping(8)). */
+  readonly size?: number;
+  /** ms between requests. Default 1000. */
+  readonly interval?: number;
+  /** ms to wait for each reply before erroring with ETIMEDOUT. Default 2000. */
+  readonly timeout?: number;
+}
+
+export const ICMP_DROP_REASONS = ['truncated', 'bad-checksum', 'bad-quote', 'broadcastEcho', 'unknownType', 'noListener'] as const;
+
+function createIcmpCounters() {
+  return createCounters(
+    ['rxMessages', 'rxEchoRequests', 'rxEchoReplies', 'rxErrors', 'txEchoReplies', 'txEchoRequests', 'txErrors', 'errorsRateLimited', 'errorsSuppressed'],
+    ICMP_DROP_REASONS,
+  );
+}
+
+/** Largest ICMP error datagram (RFC 1812 4.3.2.3: at most 576 bytes with the IP header). */
+const MAX_ERROR_DATAGRAM = 576;
+
+/**
+ * ICMP (RFC 792, RFC 1122 3.2.2): echo replies for any size (reassembly and fragmentation make
+ * large ones work), `ping()`, error generation with a token-bucket rate limit and RFC 1122's
+ * "never in answer to" rules, and hand-off of received errors to the transport named by the
+ * quoted header.
+ */
+export class IcmpLayer {
+  readonly counters = createIcmpCounters();
+  /** Received errors by transport protocol: UDP and TCP register here. */
+  readonly errorHandlers = new Map<number, (report: IcmpErrorReport) => void>();
+
+  readonly #ipv4: Ipv4Layer;
+  readonly #scheduler: SchedulerLike;
+  readonly #bucket: TokenBucket;
+  readonly #view = new IcmpPacket();
+  readonly #pings = new Map<number, (d: Ipv4Datagram, seq: number, dataLength: number) => void>();
+  #nextIdent = Math.floor(Math.random() * 0x10000);
+  readonly #subscriptions: Subscription[] = [];
+
+  constructor(ipv4: Ipv4Layer, scheduler: SchedulerLike, config: Readonly<IcmpConfig>) {
+    this.#ipv4 = ipv4;
+    this.#scheduler = scheduler;
+    this.#bucket = new TokenBucket(config.errorRatePerSecond, config.errorBurst);
+  }
+
+  start(): void {
+    this.#subscriptions.push(this.#ipv4.protocol$(IpProtocol.ICMP).subscribe((d) => this.#input(d)));
+    // Datagrams for a protocol nobody speaks: protocol unreachable (RFC 1122 3.2.2.1).
+    this.#subscriptions.push(
+      this.#ipv4.demux.unmatched$.subscribe((d) => this.sendUnreachable(d, IcmpUnreachableCode.PROTOCOL_UNREACHABLE)),
+    );
+    this.#ipv4.onReassemblyTimeout = (e, iface) => this.#reassemblyTimeout(e, iface);
+  }
+
+  close(): void {
+    for (const s of this.#subscriptions) s.unsubscribe();
+    this.#subscriptions.length = 0;
+  }
+
+  /** Sends a destination unreachable error about datagram `d` (subject to the rules and the rate limit). */
+  sendUnreachable(d: Ipv4Datagram, code: number): void {
+    this.#sendError(d.iface, d.src, d.dst, d.broadcast, d.header, d.payload, { kind: 'dest-unreachable', code, nextHopMtu: 0, quoted: EMPTY }, d.protocol);
+  }
+
+  /**
+   * Echo requests to `address`: emits one EchoReply per answered request and completes after
+   * `count` replies; errors with ETIMEDOUT when a reply is `timeout` ms late, or with the
+   * routing/ARP error (EHOSTUNREACH, ENETUNREACH) when a request cannot be sent.
+   */
+  ping(address: string, options: PingOptions = {}): Observable<EchoReply> {
+    const count = options.count ?? 1;
+    const size = options.size ?? 56;
+    const interval = options.interval ?? 1000;
+    const timeout = options.timeout ?? 2000;
+    const dst = parseIpv4(address);
+    const problems: string[] = [];
+    if (dst === undefined) problems.push(`address: "${address}" is not an IPv4 address`);
+    if (!Number.isInteger(count) || count < 1) problems.push(`count: ${count} is not a positive integer`);
+    if (!Number.isInteger(size) || size < 0 || size > 65507) problems.push(`size: ${size} is not in 0..65507`);
+    if (!(interval >= 0)) problems.push(`interval: ${interval} is not >= 0`);
+    if (!(timeout > 0)) problems.push(`timeout: ${timeout} is not > 0`);
+    return new Observable<EchoReply>((subscriber) => {
+      if (problems.length > 0) {
+        subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `ping: ${problems.join('; ')}`));
+        return;
+      }
+      const target = dst as Ipv4Addr;
+      const ident = this.#allocateIdent();
+      const sentAt = new Map<number, number>();
+      const timers: Subscription[] = [];
+      let seq = 0;
+      let replies = 0;
+      const fail = (err: NetstackError) => subscriber.error(err);
+      this.#pings.set(ident, (d, replySeq, dataLength) => {
+        const t0 = sentAt.get(replySeq);
+        if (t0 === undefined || d.src !== target) return;
+        sentAt.delete(replySeq);
+        replies++;
+        subscriber.next({ from: formatIpv4(d.src), seq: replySeq, bytes: dataLength, ttl: d.ttl, rttMs: this.#scheduler.now() - t0 });
+        if (replies === count) subscriber.complete();
+      });
+      const sendOne = () => {
+        if (subscriber.closed) return;
+        const mySeq = seq++ & 0xffff;
+        const pb = PacketBuffer.alloc(size);
+        // A recognisable pattern, as ping(8) fills its data.
+        for (let i = 0; i < size; i++) pb.buf[pb.head + i] = i & 0xff;
+        emitIcmp({ kind: 'echo-request', ident, seq: mySeq, data: EMPTY }, pb);
+        sentAt.set(mySeq, this.#scheduler.now());
+        this.counters.txEchoRequests++;
+        const err = this.#ipv4.send(pb, { dst: target, protocol: IpProtocol.ICMP }, fail);
+        if (err !== undefined) {
+          fail(err);
+          return;
+        }
+        timers.push(
+          this.#scheduler.schedule(() => {
+            if (sentAt.has(mySeq)) fail(netError('ETIMEDOUT', `no echo reply from ${address} for seq ${mySeq} within ${timeout} ms`));
+          }, timeout),
+        );
+        if (seq < count) timers.push(this.#scheduler.schedule(sendOne, interval));
+      };
+      sendOne();
+      return () => {
+        this.#pings.delete(ident);
+        for (const t of timers) t.unsubscribe();
+      };
+    });
+  }
+
+  #allocateIdent(): number {
+    for (let i = 0; i < 0x10000; i++) {
+      const ident = (this.#nextIdent++) & 0xffff;
+      if (!this.#pings.has(ident)) return ident;
+    }
+    throw new NetstackError('ENOBUFS', 'ping: every ICMP identifier is in use');
+  }
+
+  #input(d: Ipv4Datagram): void {
+    const c = this.counters;
+    c.rxMessages++;
+    const p = this.#view.reset(d.payload);
+    const reason = p.check() ?? (p.verifyChecksum() ? undefined : 'bad-checksum');
+    if (reason !== undefined) {
+      countDrop(c, reason);
+      return;
+    }
+    switch (p.type) {
+      case IcmpType.ECHO_REQUEST: {
+        c.rxEchoRequests++;
+        // Like Linux's icmp_echo_ignore_broadcasts: broadcast pings are a smurf amplifier.
+        if (d.broadcast) {
+          c.drops.broadcastEcho++;
+          return;
+        }
+        const pb = PacketBuffer.withPayload(p.data);
+        emitIcmp({ kind: 'echo-reply', ident: p.ident, seq: p.seq, data: EMPTY }, pb);
+        c.txEchoReplies++;
+        this.#ipv4.send(pb, { dst: d.src, src: d.dst, protocol: IpProtocol.ICMP, dscp: d.header[1] >>> 2 });
+        return;
+      }
+      case IcmpType.ECHO_REPLY: {
+        c.rxEchoReplies++;
+        const handler = this.#pings.get(p.ident);
+        if (handler === undefined) c.drops.noListener++;
+        else handler(d, p.seq, p.data.length);
+        return;
+      }
+      case IcmpType.DEST_UNREACHABLE:
+      case IcmpType.TIME_EXCEEDED:
+      case IcmpType.PARAMETER_PROBLEM: {
+        c.rxErrors++;
+        const q = parseIcmpQuote(p.data);
+        if (!q.ok) {
+          c.drops['bad-quote']++;
+          return;
+        }
+        const quote = q.value;
+        const handler = this.errorHandlers.get(quote.protocol);
+        if (handler === undefined) {
+          c.drops.noListener++;
+          return;
+        }
+        handler({
+          type: p.type,
+          code: p.code,
+          from: d.src,
+          localAddress: quote.src,
+          localPort: quote.srcPort,
+          remoteAddress: quote.dst,
+          remotePort: quote.dstPort,
+          nextHopMtu: p.type === IcmpType.DEST_UNREACHABLE && p.code === IcmpUnreachableCode.FRAGMENTATION_NEEDED ? p.nextHopMtu : 0,
+        });
+        return;
+      }
+      default:
+        c.drops.unknownType++;
+    }
+  }
+
+  #reassemblyTimeout(e: ExpiredDatagram<Uint8Array>, iface: NetInterface): void {
+    if (e.first === undefined) return;
+    this.#sendError(iface, e.src, e.dst, false, e.first.header, e.first.payload,
+      { kind: 'time-exceeded', code: IcmpTimeExceededCode.REASSEMBLY_TIME_EXCEEDED, quoted: EMPTY }, e.protocol);
+  }
+
+  /**
+   * RFC 1122 3.2.2: never answer an ICMP error, a broadcast/multicast datagram, a non-first
+   * fragment, or a datagram whose source does not name a single host; rate-limit the rest.
+   */
+  #sendError(iface: NetInterface, src: Ipv4Addr, dst: Ipv4Addr, broadcast: boolean, header: Uint8Array, payload: Uint8Array, repr: IcmpRepr, protocol: number): void {
+    const c = this.counters;
+    const fragOffset = ((header[6] & 0x1f) << 8) | header[7];
+    if (broadcast || src === 0 || fragOffset !== 0 || (protocol === IpProtocol.ICMP && isIcmpError(payload))) {
+      c.errorsSuppressed++;
+      return;
+    }
+    if (!this.#bucket.take(this.#scheduler.now())) {
+      c.errorsRateLimited++;
+      return;
+    }
+    const quoteData = Math.min(payload.length, MAX_ERROR_DATAGRAM - 20 - 8 - header.length);
+    const pb = PacketBuffer.alloc(header.length + quoteData);
+    pb.buf.set(header, pb.head);
+    pb.buf.set(payload.subarray(0, quoteData), pb.head + header.length);
+    emitIcmp(repr, pb);
+    c.txErrors++;
+    if (log.icmp.enabled) log.icmp('%s: error type %d to %s', iface.name, pb.buf[pb.head], formatIpv4(src));
+    this.#ipv4.send(pb, { dst: src, src: dst, protocol: IpProtocol.ICMP });
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** True when an ICMP message is an error (or too short to tell), so it must not be answered. */
+function isIcmpError(payload: Uint8Array): boolean {
+  if (payload.length < 1) return true;
+  const t = payload[0];
+  return t !== IcmpType.ECHO_REQUEST && t !== IcmpType.ECHO_REPLY && t !== IcmpType.TIMESTAMP && t !== IcmpType.TIMESTAMP_REPLY && t !== 13 && t !== 15 && t !== 17;
+}
