@@ -5,3 +5,5 @@ export * from './ethernet.js';
 export * from './arp.js';
 export * from './ipv4.js';
 export * from './icmp.js';
+export * from './udp.js';
+export * from './tcp.js';

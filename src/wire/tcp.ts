@@ -3,6 +3,12 @@
  * and the sans-IO TCP core; the view and parse/emit live below them.
  */
 
+import type { Ipv4Addr } from '../ipv4/address.js';
+import type { PacketBuffer } from '../packet-buffer.js';
+import { foldChecksum, onesSum, pseudoHeaderSum } from './checksum.js';
+import { IpProtocol } from './ipv4.js';
+import { malformed, ok, type ParseResult } from './parse-result.js';
+
 /** Control bits, as they sit in the low byte of header offset 13. */
 export const TcpFlags = {
   FIN: 0x01,
@@ -38,4 +44,375 @@ export interface TcpRepr {
   timestamp?: { readonly tsVal: number; readonly tsEcr: number };
   /** The segment's data: a view into the received frame, or the bytes to send. */
   payload: Uint8Array;
+}
+
+/** Byte offsets of the header fields. */
+const F = {
+  SRC_PORT: 0,
+  DST_PORT: 2,
+  SEQ: 4,
+  ACK: 8,
+  /** Data offset in the high nibble (32-bit words). */
+  DATA_OFFSET: 12,
+  FLAGS: 13,
+  WINDOW: 14,
+  CHECKSUM: 16,
+  URGENT: 18,
+  OPTIONS: 20,
+} as const;
+
+export const TCP_MIN_HEADER_LEN = 20;
+export const TCP_MAX_HEADER_LEN = 60;
+/** Room for options: 40 bytes. */
+const MAX_OPTIONS_LEN = TCP_MAX_HEADER_LEN - TCP_MIN_HEADER_LEN;
+
+/** Option kinds (RFC 9293 3.2, RFC 7323, RFC 2018). Unknown kinds are skipped on parse. */
+export const TcpOptionKind = {
+  EOL: 0,
+  NOP: 1,
+  MSS: 2,
+  WINDOW_SCALE: 3,
+  SACK_PERMITTED: 4,
+  SACK: 5,
+  TIMESTAMPS: 8,
+} as const;
+export type TcpOptionKind = (typeof TcpOptionKind)[keyof typeof TcpOptionKind];
+
+export type TcpMalformedReason = 'truncated' | 'bad-data-offset' | 'bad-checksum' | 'bad-option';
+
+export interface TcpParseOptions {
+  /** Verify the checksum against the pseudo-header (default true). */
+  readonly verifyChecksum?: boolean;
+}
+
+/**
+ * A view over a TCP segment (the IPv4 payload, already cut at the IP total length). Rebind with
+ * `reset()`. Getters other than `check()` assume it returned undefined.
+ */
+export class TcpSegment {
+  bytes: Uint8Array;
+
+  constructor(bytes: Uint8Array = new Uint8Array(0)) {
+    this.bytes = bytes;
+  }
+
+  /** Rebinds the view to other bytes without allocating. */
+  reset(bytes: Uint8Array): this {
+    this.bytes = bytes;
+    return this;
+  }
+
+  /** Undefined when the header, with its options, is all there. Options are checked by parse. */
+  check(): TcpMalformedReason | undefined {
+    if (this.bytes.length < TCP_MIN_HEADER_LEN) return 'truncated';
+    const hl = this.headerLength;
+    if (hl < TCP_MIN_HEADER_LEN) return 'bad-data-offset';
+    if (hl > this.bytes.length) return 'truncated';
+    return undefined;
+  }
+
+  get srcPort(): number {
+    return (this.bytes[F.SRC_PORT] << 8) | this.bytes[F.SRC_PORT + 1];
+  }
+
+  set srcPort(value: number) {
+    this.bytes[F.SRC_PORT] = value >>> 8;
+    this.bytes[F.SRC_PORT + 1] = value & 0xff;
+  }
+
+  get dstPort(): number {
+    return (this.bytes[F.DST_PORT] << 8) | this.bytes[F.DST_PORT + 1];
+  }
+
+  set dstPort(value: number) {
+    this.bytes[F.DST_PORT] = value >>> 8;
+    this.bytes[F.DST_PORT + 1] = value & 0xff;
+  }
+
+  get seq(): number {
+    return readU32(this.bytes, F.SEQ);
+  }
+
+  set seq(value: number) {
+    writeU32(this.bytes, F.SEQ, value);
+  }
+
+  get ack(): number {
+    return readU32(this.bytes, F.ACK);
+  }
+
+  set ack(value: number) {
+    writeU32(this.bytes, F.ACK, value);
+  }
+
+  /** Header length in bytes (data offset * 4). */
+  get headerLength(): number {
+    return (this.bytes[F.DATA_OFFSET] >>> 4) << 2;
+  }
+
+  /** Control bits (TcpFlags). The experimental NS bit (offset 12 bit 0) is not included. */
+  get flags(): number {
+    return this.bytes[F.FLAGS];
+  }
+
+  set flags(value: number) {
+    this.bytes[F.FLAGS] = value;
+  }
+
+  get window(): number {
+    return (this.bytes[F.WINDOW] << 8) | this.bytes[F.WINDOW + 1];
+  }
+
+  set window(value: number) {
+    this.bytes[F.WINDOW] = value >>> 8;
+    this.bytes[F.WINDOW + 1] = value & 0xff;
+  }
+
+  get checksum(): number {
+    return (this.bytes[F.CHECKSUM] << 8) | this.bytes[F.CHECKSUM + 1];
+  }
+
+  get urgent(): number {
+    return (this.bytes[F.URGENT] << 8) | this.bytes[F.URGENT + 1];
+  }
+
+  /** Raw option bytes as a view. */
+  get options(): Uint8Array {
+    return this.bytes.subarray(F.OPTIONS, this.headerLength);
+  }
+
+  /** The data after the header, as a view. */
+  get payload(): Uint8Array {
+    return this.bytes.subarray(this.headerLength);
+  }
+
+  /** True when the checksum over pseudo-header, header and data is right. */
+  verifyChecksum(src: Ipv4Addr, dst: Ipv4Addr): boolean {
+    const len = this.bytes.length;
+    return onesSum(this.bytes, 0, len, pseudoHeaderSum(src, dst, IpProtocol.TCP, len)) === 0xffff;
+  }
+
+  /** Recomputes the checksum in place (after setters changed the segment). */
+  fillChecksum(src: Ipv4Addr, dst: Ipv4Addr): void {
+    const b = this.bytes;
+    b[F.CHECKSUM] = 0;
+    b[F.CHECKSUM + 1] = 0;
+    const c = foldChecksum(onesSum(b, 0, b.length, pseudoHeaderSum(src, dst, IpProtocol.TCP, b.length)));
+    b[F.CHECKSUM] = c >>> 8;
+    b[F.CHECKSUM + 1] = c & 0xff;
+  }
+}
+
+function readU32(b: Uint8Array, at: number): number {
+  return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+}
+
+function writeU32(b: Uint8Array, at: number, value: number): void {
+  b[at] = value >>> 24;
+  b[at + 1] = (value >>> 16) & 0xff;
+  b[at + 2] = (value >>> 8) & 0xff;
+  b[at + 3] = value & 0xff;
+}
+
+/** Option fields as parse fills them in. */
+interface MutableTcpOptions {
+  mss: number | undefined;
+  windowScale: number | undefined;
+  sackPermitted: boolean;
+  sackBlocks: Array<readonly [number, number]> | undefined;
+  timestamp: { readonly tsVal: number; readonly tsEcr: number } | undefined;
+}
+
+/**
+ * Walks the option list into `out`. Known kinds must have their defined length; any option
+ * whose length byte is missing, below 2 or runs past the header is 'bad-option'. Unknown kinds
+ * are skipped by their length. A repeated option overwrites the earlier one.
+ */
+function parseOptions(b: Uint8Array, start: number, end: number, out: MutableTcpOptions): TcpMalformedReason | undefined {
+  let i = start;
+  while (i < end) {
+    const kind = b[i];
+    if (kind === TcpOptionKind.EOL) break;
+    if (kind === TcpOptionKind.NOP) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= end) return 'bad-option';
+    const len = b[i + 1];
+    if (len < 2 || i + len > end) return 'bad-option';
+    switch (kind) {
+      case TcpOptionKind.MSS:
+        if (len !== 4) return 'bad-option';
+        out.mss = (b[i + 2] << 8) | b[i + 3];
+        break;
+      case TcpOptionKind.WINDOW_SCALE:
+        if (len !== 3) return 'bad-option';
+        // Kept as sent; RFC 7323 2.3 says a receiver clamps values above 14, which is the core's job.
+        out.windowScale = b[i + 2];
+        break;
+      case TcpOptionKind.SACK_PERMITTED:
+        if (len !== 2) return 'bad-option';
+        out.sackPermitted = true;
+        break;
+      case TcpOptionKind.SACK: {
+        if (len < 10 || (len - 2) % 8 !== 0) return 'bad-option';
+        const blocks: Array<readonly [number, number]> = [];
+        for (let j = i + 2; j < i + len; j += 8) blocks.push([readU32(b, j), readU32(b, j + 4)]);
+        out.sackBlocks = blocks;
+        break;
+      }
+      case TcpOptionKind.TIMESTAMPS:
+        if (len !== 10) return 'bad-option';
+        out.timestamp = { tsVal: readU32(b, i + 2), tsEcr: readU32(b, i + 6) };
+        break;
+      default:
+        break;
+    }
+    i += len;
+  }
+  return undefined;
+}
+
+/**
+ * Parses a segment (the IPv4 payload, cut at the IP total length) from `src` to `dst`. Never
+ * throws. The result always has every TcpRepr key: absent options are `undefined`, and
+ * `sackPermitted` is a boolean. The payload is a view into `bytes`. Values are as sent (no
+ * clamping of the window scale, options reported whatever the flags).
+ */
+export function parseTcp(
+  bytes: Uint8Array, src: Ipv4Addr, dst: Ipv4Addr, opts?: TcpParseOptions,
+): ParseResult<TcpRepr, TcpMalformedReason> {
+  const s = new TcpSegment(bytes);
+  const reason = s.check();
+  if (reason !== undefined) return malformed(reason);
+  if (opts?.verifyChecksum !== false && !s.verifyChecksum(src, dst)) return malformed('bad-checksum');
+  const o: MutableTcpOptions = {
+    mss: undefined, windowScale: undefined, sackPermitted: false, sackBlocks: undefined, timestamp: undefined,
+  };
+  const hl = s.headerLength;
+  if (hl > TCP_MIN_HEADER_LEN) {
+    const bad = parseOptions(bytes, F.OPTIONS, hl, o);
+    if (bad !== undefined) return malformed(bad);
+  }
+  return ok({
+    srcPort: s.srcPort,
+    dstPort: s.dstPort,
+    seq: s.seq,
+    ack: s.ack,
+    flags: s.flags,
+    window: s.window,
+    urgent: s.urgent,
+    mss: o.mss,
+    windowScale: o.windowScale,
+    sackPermitted: o.sackPermitted,
+    sackBlocks: o.sackBlocks,
+    timestamp: o.timestamp,
+    payload: bytes.subarray(hl),
+  });
+}
+
+/** How many SACK blocks `emitTcp` writes for `repr`: as many as fit after the other options. */
+function sackBlocksThatFit(repr: TcpRepr, otherLen: number): number {
+  const n = repr.sackBlocks ? repr.sackBlocks.length : 0;
+  if (n === 0) return 0;
+  return Math.max(0, Math.min(n, Math.floor((MAX_OPTIONS_LEN - otherLen - 4) / 8)));
+}
+
+/** Option bytes other than SACK blocks (each piece is already 4-byte aligned). */
+function fixedOptionsLen(repr: TcpRepr): number {
+  let n = 0;
+  if (repr.mss !== undefined) n += 4;
+  if (repr.timestamp !== undefined) n += 12;
+  else if (repr.sackPermitted) n += 4;
+  if (repr.windowScale !== undefined) n += 4;
+  return n;
+}
+
+/** Header length `emitTcp` will prepend for `repr` (20 + options, a multiple of 4, <= 60). */
+export function tcpHeaderLen(repr: TcpRepr): number {
+  const fixed = fixedOptionsLen(repr);
+  const blocks = sackBlocksThatFit(repr, fixed);
+  return TCP_MIN_HEADER_LEN + fixed + (blocks > 0 ? 4 + 8 * blocks : 0);
+}
+
+/**
+ * Prepends the TCP header and options in front of the data already in `pb` (repr.payload is
+ * ignored: write the data into the buffer first) and computes the checksum with the
+ * pseudo-header for src -> dst.
+ *
+ * Options are laid out as Linux does, each piece padded with NOPs to 4 bytes: MSS; SACK-permitted
+ * folded into the timestamps' padding (`04 02 08 0a ...`, else `01 01 08 0a ...` or
+ * `01 01 04 02`); `01 03 03 ws`; `01 01 05 len blocks...`. SACK blocks beyond the 40-byte
+ * option space are left out (the first ones are kept: RFC 2018 puts the newest first).
+ */
+export function emitTcp(repr: TcpRepr, pb: PacketBuffer, src: Ipv4Addr, dst: Ipv4Addr): void {
+  const hl = tcpHeaderLen(repr);
+  const at = pb.prepend(hl);
+  const b = pb.buf;
+  b[at + F.SRC_PORT] = (repr.srcPort >>> 8) & 0xff;
+  b[at + F.SRC_PORT + 1] = repr.srcPort & 0xff;
+  b[at + F.DST_PORT] = (repr.dstPort >>> 8) & 0xff;
+  b[at + F.DST_PORT + 1] = repr.dstPort & 0xff;
+  writeU32(b, at + F.SEQ, repr.seq);
+  writeU32(b, at + F.ACK, repr.ack);
+  b[at + F.DATA_OFFSET] = (hl >>> 2) << 4;
+  b[at + F.FLAGS] = repr.flags & 0xff;
+  b[at + F.WINDOW] = (repr.window >>> 8) & 0xff;
+  b[at + F.WINDOW + 1] = repr.window & 0xff;
+  b[at + F.CHECKSUM] = 0;
+  b[at + F.CHECKSUM + 1] = 0;
+  b[at + F.URGENT] = (repr.urgent >>> 8) & 0xff;
+  b[at + F.URGENT + 1] = repr.urgent & 0xff;
+  let i = at + F.OPTIONS;
+  if (repr.mss !== undefined) {
+    b[i] = TcpOptionKind.MSS;
+    b[i + 1] = 4;
+    b[i + 2] = (repr.mss >>> 8) & 0xff;
+    b[i + 3] = repr.mss & 0xff;
+    i += 4;
+  }
+  if (repr.timestamp !== undefined) {
+    if (repr.sackPermitted) {
+      b[i] = TcpOptionKind.SACK_PERMITTED;
+      b[i + 1] = 2;
+    } else {
+      b[i] = TcpOptionKind.NOP;
+      b[i + 1] = TcpOptionKind.NOP;
+    }
+    b[i + 2] = TcpOptionKind.TIMESTAMPS;
+    b[i + 3] = 10;
+    writeU32(b, i + 4, repr.timestamp.tsVal);
+    writeU32(b, i + 8, repr.timestamp.tsEcr);
+    i += 12;
+  } else if (repr.sackPermitted) {
+    b[i] = TcpOptionKind.NOP;
+    b[i + 1] = TcpOptionKind.NOP;
+    b[i + 2] = TcpOptionKind.SACK_PERMITTED;
+    b[i + 3] = 2;
+    i += 4;
+  }
+  if (repr.windowScale !== undefined) {
+    b[i] = TcpOptionKind.NOP;
+    b[i + 1] = TcpOptionKind.WINDOW_SCALE;
+    b[i + 2] = 3;
+    b[i + 3] = repr.windowScale & 0xff;
+    i += 4;
+  }
+  const blocks = sackBlocksThatFit(repr, fixedOptionsLen(repr));
+  if (blocks > 0 && repr.sackBlocks) {
+    b[i] = TcpOptionKind.NOP;
+    b[i + 1] = TcpOptionKind.NOP;
+    b[i + 2] = TcpOptionKind.SACK;
+    b[i + 3] = 2 + 8 * blocks;
+    i += 4;
+    for (let k = 0; k < blocks; k++) {
+      writeU32(b, i, repr.sackBlocks[k][0]);
+      writeU32(b, i + 4, repr.sackBlocks[k][1]);
+      i += 8;
+    }
+  }
+  const len = pb.end - at;
+  const c = foldChecksum(onesSum(b, at, len, pseudoHeaderSum(src, dst, IpProtocol.TCP, len)));
+  b[at + F.CHECKSUM] = c >>> 8;
+  b[at + F.CHECKSUM + 1] = c & 0xff;
 }

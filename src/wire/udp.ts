@@ -1,0 +1,137 @@
+/**
+ * UDP header (RFC 768). The checksum covers the IPv4 pseudo-header, the header and the data.
+ * A received checksum of 0 means the sender computed none, and is accepted; a computed
+ * checksum of 0 is sent as 0xffff, its other one's complement form.
+ */
+
+import type { Ipv4Addr } from '../ipv4/address.js';
+import type { PacketBuffer } from '../packet-buffer.js';
+import { foldChecksum, onesSum, pseudoHeaderSum } from './checksum.js';
+import { IpProtocol } from './ipv4.js';
+import { malformed, ok, type ParseResult } from './parse-result.js';
+
+/** Byte offsets of the header fields. */
+const F = {
+  SRC_PORT: 0,
+  DST_PORT: 2,
+  LENGTH: 4,
+  CHECKSUM: 6,
+  PAYLOAD: 8,
+} as const;
+
+export const UDP_HEADER_LEN = 8;
+
+export type UdpMalformedReason = 'truncated' | 'bad-length' | 'bad-checksum';
+
+/** What a UDP datagram means. */
+export interface UdpRepr {
+  readonly srcPort: number;
+  readonly dstPort: number;
+  /**
+   * The data. On parse: a view into the packet, cut at the UDP length. On emit: ignored, the
+   * data must already be in the PacketBuffer.
+   */
+  readonly payload: Uint8Array;
+}
+
+export interface UdpParseOptions {
+  /** Verify the checksum when the sender set one (default true). */
+  readonly verifyChecksum?: boolean;
+}
+
+/** A view over a UDP datagram. Getters other than `check()` assume it returned undefined. */
+export class UdpDatagram {
+  bytes: Uint8Array;
+
+  constructor(bytes: Uint8Array = new Uint8Array(0)) {
+    this.bytes = bytes;
+  }
+
+  /** Rebinds the view to other bytes without allocating. */
+  reset(bytes: Uint8Array): this {
+    this.bytes = bytes;
+    return this;
+  }
+
+  /** Undefined when the header is present and 8 <= length field <= the bytes available. */
+  check(): UdpMalformedReason | undefined {
+    if (this.bytes.length < UDP_HEADER_LEN) return 'truncated';
+    const len = this.length;
+    if (len < UDP_HEADER_LEN || len > this.bytes.length) return 'bad-length';
+    return undefined;
+  }
+
+  get srcPort(): number {
+    return (this.bytes[F.SRC_PORT] << 8) | this.bytes[F.SRC_PORT + 1];
+  }
+
+  set srcPort(value: number) {
+    this.bytes[F.SRC_PORT] = value >>> 8;
+    this.bytes[F.SRC_PORT + 1] = value & 0xff;
+  }
+
+  get dstPort(): number {
+    return (this.bytes[F.DST_PORT] << 8) | this.bytes[F.DST_PORT + 1];
+  }
+
+  set dstPort(value: number) {
+    this.bytes[F.DST_PORT] = value >>> 8;
+    this.bytes[F.DST_PORT + 1] = value & 0xff;
+  }
+
+  /** The length field: header + data. */
+  get length(): number {
+    return (this.bytes[F.LENGTH] << 8) | this.bytes[F.LENGTH + 1];
+  }
+
+  get checksum(): number {
+    return (this.bytes[F.CHECKSUM] << 8) | this.bytes[F.CHECKSUM + 1];
+  }
+
+  /** The data, cut at the length field. */
+  get payload(): Uint8Array {
+    return this.bytes.subarray(F.PAYLOAD, this.length);
+  }
+
+  /** True when the checksum is right, or absent (0). */
+  verifyChecksum(src: Ipv4Addr, dst: Ipv4Addr): boolean {
+    if (this.checksum === 0) return true;
+    const len = this.length;
+    return onesSum(this.bytes, 0, len, pseudoHeaderSum(src, dst, IpProtocol.UDP, len)) === 0xffff;
+  }
+}
+
+/** Parses a datagram (the IPv4 payload). Never throws; the payload is a view. */
+export function parseUdp(
+  bytes: Uint8Array, src: Ipv4Addr, dst: Ipv4Addr, opts?: UdpParseOptions,
+): ParseResult<UdpRepr, UdpMalformedReason> {
+  const d = new UdpDatagram(bytes);
+  const reason = d.check();
+  if (reason !== undefined) return malformed(reason);
+  if (opts?.verifyChecksum !== false && !d.verifyChecksum(src, dst)) return malformed('bad-checksum');
+  return ok({ srcPort: d.srcPort, dstPort: d.dstPort, payload: d.payload });
+}
+
+/**
+ * Prepends the 8-byte UDP header in front of the data already in `pb` (repr.payload is
+ * ignored), sets the length and computes the checksum with the pseudo-header for src -> dst.
+ * Throws RangeError when the datagram would exceed 65,535 bytes (a caller bug).
+ */
+export function emitUdp(repr: UdpRepr, pb: PacketBuffer, src: Ipv4Addr, dst: Ipv4Addr): void {
+  const len = UDP_HEADER_LEN + pb.length;
+  if (len > 0xffff) throw new RangeError(`UDP datagram too long: ${len} bytes`);
+  const at = pb.prepend(UDP_HEADER_LEN);
+  const b = pb.buf;
+  b[at + F.SRC_PORT] = (repr.srcPort >>> 8) & 0xff;
+  b[at + F.SRC_PORT + 1] = repr.srcPort & 0xff;
+  b[at + F.DST_PORT] = (repr.dstPort >>> 8) & 0xff;
+  b[at + F.DST_PORT + 1] = repr.dstPort & 0xff;
+  b[at + F.LENGTH] = len >>> 8;
+  b[at + F.LENGTH + 1] = len & 0xff;
+  b[at + F.CHECKSUM] = 0;
+  b[at + F.CHECKSUM + 1] = 0;
+  let c = foldChecksum(onesSum(b, at, len, pseudoHeaderSum(src, dst, IpProtocol.UDP, len)));
+  if (c === 0) c = 0xffff; // 0 on the wire would mean "no checksum" (RFC 768)
+  b[at + F.CHECKSUM] = c >>> 8;
+  b[at + F.CHECKSUM + 1] = c & 0xff;
+}
