@@ -33,7 +33,7 @@ export function refinement<A, O>(
   description: string,
   test: (u: unknown) => A | undefined,
   encode: (a: A) => O,
-  is: (u: unknown) => u is A = (u): u is A => test(u) === u,
+  is: (u: unknown) => u is A = (u): u is A => u !== undefined && test(u) === u,
 ): t.Type<A, O, unknown> {
   const codec = new t.Type<A, O, unknown>(
     name,

@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { parseIpv4 } from '../../src/ipv4/address.js';
+import { EndpointTable, halfKey } from '../../src/transport/endpoint-table.js';
+
+const A = parseIpv4('198.18.0.2')!; // a local address
+const B = parseIpv4('198.18.0.3')!; // another local address
+const PEER = parseIpv4('198.18.0.1')!;
+const OTHER_PEER = parseIpv4('198.18.0.9')!;
+
+describe('transport/endpoint-table', () => {
+  it('halfKey packs address and port exactly, even for 255.255.255.255:65535', () => {
+    assert.equal(halfKey(0xffffffff, 65535), 2 ** 48 - 1);
+    assert.equal(halfKey(A, 80), A * 65536 + 80);
+    assert.notEqual(halfKey(A, 1), halfKey(A + 1, 1));
+  });
+
+  it('finds endpoints in gVisor order: exact, wildcard local + remote, listener on addr:port, listener on *:port', () => {
+    const t = new EndpointTable<string>();
+    t.insert(0, 80, 0, 0, 'any-listener');
+    assert.equal(t.lookup(A, 80, PEER, 5000), 'any-listener');
+
+    t.insert(A, 80, 0, 0, 'addr-listener');
+    assert.equal(t.lookup(A, 80, PEER, 5000), 'addr-listener');
+    // The address-specific listener does not catch traffic to another local address.
+    assert.equal(t.lookup(B, 80, PEER, 5000), 'any-listener');
+
+    t.insert(0, 80, PEER, 5000, 'any-local-connected');
+    assert.equal(t.lookup(A, 80, PEER, 5000), 'any-local-connected');
+    assert.equal(t.lookup(B, 80, PEER, 5000), 'any-local-connected');
+    assert.equal(t.lookup(A, 80, PEER, 5001), 'addr-listener', 'another remote port falls back to the listener');
+
+    t.insert(A, 80, PEER, 5000, 'exact');
+    assert.equal(t.lookup(A, 80, PEER, 5000), 'exact');
+    assert.equal(t.lookup(B, 80, PEER, 5000), 'any-local-connected');
+    assert.equal(t.lookup(A, 80, OTHER_PEER, 5000), 'addr-listener');
+
+    assert.equal(t.lookup(A, 81, PEER, 5000), undefined, 'nothing on another port');
+  });
+
+  it('a connected endpoint matches only its own remote', () => {
+    const t = new EndpointTable<string>();
+    t.insert(A, 53, PEER, 40000, 'connected');
+    assert.equal(t.lookup(A, 53, PEER, 40000), 'connected');
+    assert.equal(t.lookup(A, 53, PEER, 40001), undefined);
+    assert.equal(t.lookup(A, 53, OTHER_PEER, 40000), undefined);
+  });
+
+  it('insert answers EADDRINUSE for a taken exact key only', () => {
+    const t = new EndpointTable<string>();
+    assert.equal(t.insert(A, 80, 0, 0, 'one'), 'ok');
+    assert.equal(t.insert(A, 80, 0, 0, 'two'), 'EADDRINUSE');
+    assert.equal(t.lookup(A, 80, PEER, 1), 'one', 'the first stays');
+    assert.equal(t.insert(0, 80, 0, 0, 'wild'), 'ok', 'the wildcard address is a different key');
+    assert.equal(t.insert(A, 80, PEER, 1, 'conn'), 'ok', 'a connection on a listening port is a different key');
+    assert.equal(t.size, 3);
+    assert.equal(t.has(A, 80, PEER, 1), true);
+    assert.equal(t.has(A, 80, PEER, 2), false);
+    assert.equal(t.get(A, 80, 0, 0), 'one');
+    assert.equal(t.get(B, 80, 0, 0), undefined, 'get does not match wildcards');
+  });
+
+  it('remove takes out one key, only for the endpoint given, and lookups fall back', () => {
+    const t = new EndpointTable<string>();
+    t.insert(A, 80, 0, 0, 'listener');
+    t.insert(A, 80, PEER, 5000, 'conn');
+    assert.equal(t.remove(A, 80, PEER, 5000, 'someone-else'), false);
+    assert.equal(t.lookup(A, 80, PEER, 5000), 'conn');
+    assert.equal(t.remove(A, 80, PEER, 5000, 'conn'), true);
+    assert.equal(t.lookup(A, 80, PEER, 5000), 'listener');
+    assert.equal(t.remove(A, 80, PEER, 5000), false, 'second remove finds nothing');
+    assert.equal(t.remove(A, 80, 0, 0), true);
+    assert.equal(t.lookup(A, 80, PEER, 5000), undefined);
+    assert.equal(t.size, 0);
+    assert.deepEqual([...t], []);
+    assert.equal(t.insert(A, 80, 0, 0, 'again'), 'ok', 'the key is free again');
+  });
+
+  it('iterates every entry with its decoded key', () => {
+    const t = new EndpointTable<number>();
+    t.insert(0xffffffff, 65535, 0xfffffffe, 65534, 1);
+    t.insert(0, 7, 0, 0, 2);
+    t.insert(A, 7, PEER, 1234, 3);
+    const rows = [...t.entries()].sort((x, y) => x.endpoint - y.endpoint);
+    assert.deepEqual(rows, [
+      { localAddr: 0xffffffff, localPort: 65535, remoteAddr: 0xfffffffe, remotePort: 65534, endpoint: 1 },
+      { localAddr: 0, localPort: 7, remoteAddr: 0, remotePort: 0, endpoint: 2 },
+      { localAddr: A, localPort: 7, remoteAddr: PEER, remotePort: 1234, endpoint: 3 },
+    ]);
+    t.clear();
+    assert.equal(t.size, 0);
+    assert.equal(t.lookup(A, 7, PEER, 1234), undefined);
+  });
+
+  describe('property: agrees with a brute-force reference', () => {
+    interface Row { la: number; lp: number; ra: number; rp: number; e: number }
+
+    // The reference: scan every row, in gVisor's order of preference.
+    function reference(rows: Row[], la: number, lp: number, ra: number, rp: number): number | undefined {
+      const find = (qla: number, qra: number, qrp: number) =>
+        rows.find((r) => r.la === qla && r.lp === lp && r.ra === qra && r.rp === qrp)?.e;
+      return find(la, ra, rp) ?? find(0, ra, rp) ?? find(la, 0, 0) ?? find(0, 0, 0);
+    }
+
+    // Small domains so that collisions, wildcards and fall-backs happen often.
+    const addr = fc.constantFrom(0, A, B, 0xffffffff);
+    const remoteAddr = fc.constantFrom(PEER, OTHER_PEER, 0xffffffff);
+    const port = fc.constantFrom(1, 80, 65535);
+    const remote = fc.oneof(fc.constant([0, 0] as const), fc.tuple(remoteAddr, port));
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('insert' as const), la: addr, lp: port, r: remote }),
+      fc.record({ kind: fc.constant('remove' as const), la: addr, lp: port, r: remote }),
+      fc.record({ kind: fc.constant('lookup' as const), la: fc.constantFrom(A, B, 0xffffffff), lp: port, r: fc.tuple(remoteAddr, port) }),
+    );
+
+    it('insert/remove/lookup/size over random operation sequences', () => {
+      fc.assert(
+        fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+          const table = new EndpointTable<number>();
+          let rows: Row[] = [];
+          let next = 1;
+          for (const o of ops) {
+            const [ra, rp] = o.r;
+            if (o.kind === 'insert') {
+              const taken = rows.some((r) => r.la === o.la && r.lp === o.lp && r.ra === ra && r.rp === rp);
+              const e = next++;
+              assert.equal(table.insert(o.la, o.lp, ra, rp, e), taken ? 'EADDRINUSE' : 'ok');
+              if (!taken) rows.push({ la: o.la, lp: o.lp, ra, rp, e });
+            } else if (o.kind === 'remove') {
+              const before = rows.length;
+              rows = rows.filter((r) => !(r.la === o.la && r.lp === o.lp && r.ra === ra && r.rp === rp));
+              assert.equal(table.remove(o.la, o.lp, ra, rp), rows.length < before);
+            } else {
+              assert.equal(table.lookup(o.la, o.lp, ra, rp), reference(rows, o.la, o.lp, ra, rp));
+            }
+            assert.equal(table.size, rows.length);
+          }
+          const listed = [...table].map((x) => x.endpoint).sort((a, b) => a - b);
+          assert.deepEqual(listed, rows.map((r) => r.e).sort((a, b) => a - b));
+        }),
+        { numRuns: 300 },
+      );
+    });
+  });
+});

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { parseIpv4 } from '../../src/ipv4/address.js';
+import { NetstackError } from '../../src/errors.js';
+import { DEFAULT_EPHEMERAL_RANGE, PortManager } from '../../src/transport/port-manager.js';
+
+const A = parseIpv4('198.18.0.2')!;
+const B = parseIpv4('198.18.0.3')!;
+
+/** A deterministic "random" source returning the given values in turn. */
+function sequence(...values: number[]): () => number {
+  let i = 0;
+  return () => values[i++ % values.length];
+}
+
+describe('transport/port-manager', () => {
+  it('reserves a port once per address and frees it on release', () => {
+    const pm = new PortManager();
+    assert.equal(pm.reserve(A, 80), 'ok');
+    assert.equal(pm.reserve(A, 80), 'EADDRINUSE');
+    assert.equal(pm.reserve(B, 80), 'ok', 'another specific address is independent');
+    assert.equal(pm.reserve(A, 81), 'ok');
+    assert.equal(pm.size, 3);
+    assert.equal(pm.release(A, 80), true);
+    assert.equal(pm.release(A, 80), false, 'releasing twice finds nothing');
+    assert.equal(pm.reserve(A, 80), 'ok');
+  });
+
+  it('the wildcard address conflicts with any specific address on the same port, both ways', () => {
+    const pm = new PortManager();
+    assert.equal(pm.reserve(A, 53), 'ok');
+    assert.equal(pm.reserve(0, 53), 'EADDRINUSE');
+    assert.equal(pm.isFree(0, 53), false);
+    pm.release(A, 53);
+    assert.equal(pm.reserve(0, 53), 'ok');
+    assert.equal(pm.reserve(A, 53), 'EADDRINUSE');
+    assert.equal(pm.reserve(B, 53), 'EADDRINUSE');
+    assert.equal(pm.reserve(0, 53), 'EADDRINUSE');
+    assert.equal(pm.reserve(A, 54), 'ok', 'other ports are unaffected');
+  });
+
+  it('shared reservations coexist only with other shared ones and are counted', () => {
+    const pm = new PortManager();
+    assert.equal(pm.reserve(0, 5353, { shared: true }), 'ok');
+    assert.equal(pm.reserve(0, 5353, { shared: true }), 'ok');
+    assert.equal(pm.reserve(A, 5353, { shared: true }), 'ok', 'shared specific under shared wildcard');
+    assert.equal(pm.reserve(A, 5353), 'EADDRINUSE', 'an exclusive request does not join');
+    assert.equal(pm.reserve(B, 5353), 'EADDRINUSE');
+    assert.deepEqual(
+      [...pm.entries()].map((e) => [e.addr, e.port, e.holders, e.shared]),
+      [[0, 5353, 2, true], [A, 5353, 1, true]],
+    );
+    pm.release(0, 5353);
+    assert.equal(pm.isReserved(0, 5353), true, 'one holder remains');
+    pm.release(0, 5353);
+    pm.release(A, 5353);
+    assert.equal(pm.size, 0);
+    assert.equal(pm.reserve(A, 5353), 'ok');
+    assert.equal(pm.reserve(A, 5353, { shared: true }), 'EADDRINUSE', 'cannot share an exclusive hold');
+  });
+
+  it('rejects ports outside 1..65535 with ERR_INVALID_ARG_VALUE', () => {
+    const pm = new PortManager();
+    for (const bad of [0, -1, 65536, 1.5, NaN]) {
+      assert.throws(() => pm.reserve(A, bad), (e: unknown) => e instanceof NetstackError && e.code === 'ERR_INVALID_ARG_VALUE');
+    }
+  });
+
+  it('rejects a bad ephemeral range', () => {
+    for (const range of [[0, 10], [100, 99], [1, 65536]] as [number, number][]) {
+      assert.throws(() => new PortManager({ ephemeralRange: range }), (e: unknown) => e instanceof NetstackError && e.code === 'ERR_INVALID_ARG_VALUE');
+    }
+  });
+
+  it('allocates ephemeral ports from the default range 49152..65535, starting at a random offset', () => {
+    assert.deepEqual(DEFAULT_EPHEMERAL_RANGE, [49152, 65535]);
+    const first = new PortManager({ random: () => 0 });
+    assert.equal(first.allocateEphemeral(A), 49152);
+    const mid = new PortManager({ random: () => 0.5 });
+    assert.equal(mid.allocateEphemeral(A), 49152 + Math.floor(0.5 * 16384));
+    const last = new PortManager({ random: () => 0.99999999 });
+    assert.equal(last.allocateEphemeral(A), 65535);
+  });
+
+  it('skips taken ports, wraps around the range, and answers undefined when exhausted', () => {
+    const pm = new PortManager({ ephemeralRange: [1000, 1003], random: sequence(0.5) });
+    pm.reserve(A, 1002);
+    assert.equal(pm.allocateEphemeral(A), 1003, 'start 1002 is taken, next is 1003');
+    assert.equal(pm.allocateEphemeral(A), 1000, 'wraps to the bottom');
+    assert.equal(pm.allocateEphemeral(A), 1001);
+    assert.equal(pm.allocateEphemeral(A), undefined, 'all four are held');
+    assert.equal(pm.allocateEphemeral(B), 1002, 'another address has its own ports');
+    pm.release(A, 1000);
+    assert.equal(pm.allocateEphemeral(A), 1000);
+  });
+
+  it('an ephemeral port for the wildcard address avoids ports held on any address', () => {
+    const pm = new PortManager({ ephemeralRange: [2000, 2002], random: () => 0 });
+    pm.reserve(A, 2000);
+    pm.reserve(B, 2001);
+    assert.equal(pm.allocateEphemeral(0), 2002);
+    assert.equal(pm.allocateEphemeral(0), undefined);
+    // For A: 2000 is A's own, 2002 is held by the wildcard; 2001 is only B's, so A may have it.
+    assert.equal(pm.allocateEphemeral(A), 2001);
+    assert.equal(pm.allocateEphemeral(A), undefined);
+  });
+
+  it('lets a filter veto ports (e.g. a 4-tuple already in use)', () => {
+    const pm = new PortManager({ ephemeralRange: [3000, 3009], random: () => 0 });
+    const seen: number[] = [];
+    const port = pm.allocateEphemeral(A, (p) => {
+      seen.push(p);
+      return p % 2 === 1;
+    });
+    assert.equal(port, 3001);
+    assert.deepEqual(seen, [3000, 3001]);
+    assert.equal(pm.isReserved(A, 3000), false, 'a vetoed port is not reserved');
+    assert.equal(pm.allocateEphemeral(A, () => false), undefined);
+  });
+
+  it('spreads starting points: 1000 allocations with Math.random are distinct and in range', () => {
+    const pm = new PortManager();
+    const ports = new Set<number>();
+    for (let i = 0; i < 1000; i++) {
+      const p = pm.allocateEphemeral(A);
+      assert.ok(p !== undefined && p >= 49152 && p <= 65535);
+      ports.add(p);
+    }
+    assert.equal(ports.size, 1000);
+    assert.equal(pm.size, 1000);
+  });
+});
