@@ -1,0 +1,342 @@
+/**
+ * A Linux TAP device, with a surface like the `tuntap2` package's Tap: name, mac, mtu and isUp as
+ * properties, whole Ethernet frames in and out.
+ *
+ * Opening attaches to the device NAME when it exists (a persistent device made with
+ * `ip tuntap add dev NAME mode tap`) or creates it (it then lives as long as this object stays
+ * open). With `netns`, the device is opened inside the network namespace /var/run/netns/NETNS
+ * while this process stays in its own: a program in the root namespace can drive a TAP device
+ * that exists only inside a test namespace.
+ *
+ * Frames arrive in batches: every frame ready when the fd wakes up is read at once (up to
+ * `batchLimit`) and handed to the `onFrames` callback as one array. Each frame is a view on a
+ * buffer made for that batch alone, so a receiver may keep it (keeping one frame keeps its whole
+ * batch's buffer alive). Writes go straight to the fd; if the kernel is not ready (EAGAIN) they
+ * wait in a bounded queue and are flushed in order when the fd is writable.
+ *
+ * Errors have Node-style `code`, `errno` and `syscall` (`EPERM` without CAP_NET_ADMIN, `ENOENT`
+ * for a missing /dev/net/tun or namespace, `EINVAL` for a bad name, `EBUSY` when another process
+ * holds a single-queue device, `ENODEV` once the device is deleted under us).
+ *
+ * @example
+ * const tap = new TapDevice({ name: 'tap0', netns: 'testns', mtu: 1500, up: true });
+ * tap.onFrames((frames) => { for (const f of frames) console.log(f.length); });
+ * tap.write(frame);
+ * tap.close();
+ */
+import { constants as osConstants } from 'node:os';
+import createDebug from 'debug';
+import { NetstackError } from '../../src/errors.js';
+import { formatMac, parseMac } from '../../src/mac.js';
+import {
+  WRITE_QUEUED,
+  WRITE_SENT,
+  loadTapAddon,
+  type NativeTapHandle,
+  type NativeTapStats,
+} from './tap-native.js';
+
+const log = createDebug('rx-netstack:link:tap');
+
+/** IFF_UP from <linux/if.h>. */
+const IFF_UP = 0x1;
+/** IFF_RUNNING: the device has carrier (someone holds its fd). */
+const IFF_RUNNING = 0x40;
+
+const { ENODEV, EBADF, ENXIO } = osConstants.errno;
+const FATAL_ERRNOS: ReadonlySet<number> = new Set([ENODEV, EBADF, ENXIO]);
+
+export interface TapDeviceOptions {
+  /** Device name, 1 to 15 bytes; a pattern such as `tap%d` lets the kernel choose. */
+  readonly name: string;
+  /** Open the device inside /var/run/netns/<netns>; this process stays in its own namespace. */
+  readonly netns?: string;
+  /** Set the device's MTU after opening. Default: leave it. */
+  readonly mtu?: number;
+  /** Set the device's own (kernel side) MAC, `aa:bb:cc:dd:ee:ff` or 6 bytes. Default: leave it. */
+  readonly mac?: string | Uint8Array;
+  /** Bring the device up (true) or down (false) after opening. Default: leave it. */
+  readonly up?: boolean;
+  /** Most frames read per fd wake-up (and so per `onFrames` call), 1..4096. Default 256. */
+  readonly batchLimit?: number;
+  /** Most frames waiting for the fd to become writable; more are dropped. Default 1024. */
+  readonly writeQueueLimit?: number;
+  /**
+   * On close, put back the MTU, MAC, name and up/down state a pre-existing (persistent) device
+   * had when we attached. Default true. A device we created disappears on close anyway.
+   */
+  readonly restoreOnClose?: boolean;
+}
+
+export type TapStats = NativeTapStats;
+
+interface FoundState {
+  readonly name: string;
+  readonly mac: Uint8Array;
+  readonly mtu: number;
+  readonly up: boolean;
+}
+
+export class TapDevice {
+  readonly #handle: NativeTapHandle;
+  readonly #netns: string | undefined;
+  readonly #created: boolean;
+  readonly #found: FoundState | undefined;
+  readonly #restoreOnClose: boolean;
+  #lastName: string;
+  #framesCb: ((frames: Uint8Array[]) => void) | undefined;
+  #errorCb: ((error: Error) => void) | undefined;
+  #closed = false;
+
+  /** Opens (attaches to or creates) the device; throws a coded Error when it cannot. */
+  constructor(options: TapDeviceOptions) {
+    const mac = options.mac === undefined ? undefined : toMacBytes(options.mac);
+    const { TapHandle } = loadTapAddon();
+    this.#handle = new TapHandle(options.name, options.netns, {
+      batchLimit: options.batchLimit,
+      queueLimit: options.writeQueueLimit,
+    });
+    this.#netns = options.netns;
+    this.#created = !this.#handle.existed;
+    this.#restoreOnClose = options.restoreOnClose ?? true;
+    this.#lastName = this.#handle.name;
+    try {
+      if (!this.#created) {
+        this.#found = {
+          name: this.#lastName,
+          mac: this.#handle.getMac(),
+          mtu: this.#handle.getMtu(),
+          up: (this.#handle.getFlags() & IFF_UP) !== 0,
+        };
+      }
+      if (options.mtu !== undefined) this.mtu = options.mtu;
+      if (mac !== undefined) this.#handle.setMac(mac);
+      if (options.up !== undefined) this.#handle.setUp(options.up);
+    } catch (error) {
+      this.close();
+      throw error;
+    }
+    log('%s %s%s', this.#created ? 'created' : 'attached to', this.#lastName, this.#netns ? ` in netns ${this.#netns}` : '');
+  }
+
+  /** The device's current name. Setting it renames the device (it must be down, else EBUSY). */
+  get name(): string {
+    if (!this.#closed) this.#lastName = this.#handle.name;
+    return this.#lastName;
+  }
+
+  set name(name: string) {
+    this.#handle.rename(name);
+    this.#lastName = this.#handle.name;
+  }
+
+  /** The namespace the device was opened in (undefined: this process's own). */
+  get netns(): string | undefined {
+    return this.#netns;
+  }
+
+  /** True when opening created the device (it disappears on close); false for a persistent one. */
+  get created(): boolean {
+    return this.#created;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The device's own (kernel side) MAC as `aa:bb:cc:dd:ee:ff`. */
+  get mac(): string {
+    return formatMac(this.#handle.getMac());
+  }
+
+  set mac(mac: string | Uint8Array) {
+    this.#handle.setMac(toMacBytes(mac));
+  }
+
+  /** The device's own (kernel side) MAC as 6 bytes (a fresh copy). */
+  get macBytes(): Uint8Array {
+    return new Uint8Array(this.#handle.getMac());
+  }
+
+  /** Largest IP packet the device carries (frames are up to mtu + 14 bytes). */
+  get mtu(): number {
+    return this.#handle.getMtu();
+  }
+
+  set mtu(mtu: number) {
+    if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
+      throw new NetstackError('ERR_INVALID_ARG_VALUE', `mtu must be an integer 68..65535, got ${mtu}`);
+    }
+    this.#handle.setMtu(mtu);
+  }
+
+  /** Administrative state (IFF_UP). Setting it is `up()` / `down()`. */
+  get isUp(): boolean {
+    return (this.#handle.getFlags() & IFF_UP) !== 0;
+  }
+
+  set isUp(up: boolean) {
+    this.#handle.setUp(up);
+  }
+
+  /** Carrier (IFF_RUNNING): true while a process, such as this one, holds the device's fd. */
+  get isRunning(): boolean {
+    return (this.#handle.getFlags() & IFF_RUNNING) !== 0;
+  }
+
+  up(): void {
+    this.#handle.setUp(true);
+  }
+
+  down(): void {
+    this.#handle.setUp(false);
+  }
+
+  /**
+   * Receives every frame batch from now on (one callback per fd wake-up). Replaces an earlier
+   * callback. Reading starts with the first call; frames that arrive before are left to the
+   * kernel's queue (which drops beyond its length).
+   */
+  onFrames(callback: (frames: Uint8Array[]) => void): void {
+    this.#framesCb = callback;
+    this.#handle.start(this.#deliver, this.#fail);
+  }
+
+  /**
+   * Receives the fatal error (device deleted, fd unusable) that closes the device. Without a
+   * callback such an error is thrown as an uncaught exception, like an EventEmitter 'error'.
+   */
+  onError(callback: (error: Error) => void): void {
+    this.#errorCb = callback;
+  }
+
+  /**
+   * Writes one whole frame. True when the kernel took it or it waits in the write queue; false
+   * when it was dropped (queue full, device down, frame refused) and counted in `stats()`.
+   * Throws ERR_LINK_CLOSED after close.
+   */
+  write(frame: Uint8Array): boolean {
+    const result = this.#handle.write(frame);
+    if (result === WRITE_SENT || result === WRITE_QUEUED) return true;
+    if (result < 0) this.#writeFailed(-result);
+    return false;
+  }
+
+  /** Writes frames in order; returns how many were taken (sent or queued). */
+  writeBatch(frames: readonly Uint8Array[]): number {
+    const result = this.#handle.writeBatch(frames);
+    if (result >= 0) return result;
+    this.#writeFailed(-result);
+    return 0;
+  }
+
+  stats(): TapStats {
+    return this.#handle.stats();
+  }
+
+  /** Lets the process exit while the device is open (like `socket.unref()`). */
+  unref(): this {
+    this.#handle.unref();
+    return this;
+  }
+
+  ref(): this {
+    this.#handle.ref();
+    return this;
+  }
+
+  /** For tests: while true, every write waits in the queue as if the kernel said EAGAIN. */
+  holdWrites(hold: boolean): void {
+    this.#handle.holdWrites(hold);
+  }
+
+  /**
+   * Releases the device. Nothing is delivered afterwards; queued writes are dropped. A device we
+   * created disappears; a pre-existing one stays, put back as found (see `restoreOnClose`).
+   * Idempotent.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#framesCb = undefined;
+    if (!this.#handle.closed) {
+      this.#lastName = this.#handle.name;
+      this.#handle.stop();
+      if (this.#found !== undefined && this.#restoreOnClose) this.#restore(this.#found);
+      this.#handle.close();
+    }
+    log('closed %s', this.#lastName);
+  }
+
+  #restore(found: FoundState): void {
+    const h = this.#handle;
+    const attempt = (what: string, action: () => void): void => {
+      try {
+        action();
+      } catch (error) {
+        log('could not restore %s of %s: %s', what, found.name, (error as Error).message);
+      }
+    };
+    const isUp = (): boolean => (h.getFlags() & IFF_UP) !== 0;
+    if (h.name !== found.name) {
+      attempt('name', () => {
+        const wasUp = isUp();
+        if (wasUp) h.setUp(false);
+        h.rename(found.name);
+        if (wasUp) h.setUp(true);
+      });
+    }
+    attempt('mtu', () => {
+      if (h.getMtu() !== found.mtu) h.setMtu(found.mtu);
+    });
+    attempt('mac', () => {
+      if (formatMac(h.getMac()) !== formatMac(found.mac)) h.setMac(found.mac);
+    });
+    attempt('up/down state', () => {
+      if (isUp() !== found.up) h.setUp(found.up);
+    });
+  }
+
+  // Arrow properties: handed to the addon once, bound to this device.
+  readonly #deliver = (batch: Uint8Array, count: number): void => {
+    const callback = this.#framesCb;
+    if (callback === undefined) return;
+    const lengths = this.#handle.lengths;
+    const buffer = batch.buffer;
+    let offset = batch.byteOffset;
+    const frames = new Array<Uint8Array>(count);
+    for (let i = 0; i < count; i++) {
+      const length = lengths[i];
+      frames[i] = new Uint8Array(buffer, offset, length);
+      offset += length;
+    }
+    callback(frames);
+  };
+
+  readonly #fail = (error: Error): void => {
+    log('fatal error on %s: %s', this.#lastName, error.message);
+    this.close();
+    const callback = this.#errorCb;
+    if (callback !== undefined) callback(error);
+    else throw error;
+  };
+
+  #writeFailed(errno: number): void {
+    if (!FATAL_ERRNOS.has(errno)) return; // counted by the addon as txErrors
+    const error = loadTapAddon().errorFor(errno, 'write', `TAP device ${this.#lastName} is gone`);
+    // Not from inside write(): the caller should not see its error handler run re-entrantly.
+    queueMicrotask(() => {
+      if (!this.#closed) this.#fail(error);
+    });
+  }
+}
+
+function toMacBytes(mac: string | Uint8Array): Uint8Array {
+  if (typeof mac !== 'string') {
+    if (mac.length !== 6) throw new NetstackError('ERR_INVALID_ARG_VALUE', `mac must have 6 bytes, got ${mac.length}`);
+    return mac;
+  }
+  const bytes = parseMac(mac);
+  if (bytes === undefined) throw new NetstackError('ERR_INVALID_ARG_VALUE', `bad MAC address "${mac}"`);
+  return bytes;
+}

@@ -1,0 +1,93 @@
+/**
+ * Loads the rx_tap N-API addon (native/, built into build/Release/rx_tap.node by node-gyp during
+ * `npm install`) and describes its shape. Loaded on first use, so importing the package on a
+ * machine without the addon fails only when a TAP device is actually opened.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NetstackError } from '../../src/errors.js';
+
+/** `write()` results of the addon; negative results are `-errno`. */
+export const WRITE_SENT = 0;
+export const WRITE_QUEUED = 1;
+export const WRITE_DROPPED = 2;
+
+export interface NativeTapStats {
+  rxFrames: number;
+  rxBytes: number;
+  /** Wake-ups that delivered at least one frame (rxFrames / rxBatches = mean batch). */
+  rxBatches: number;
+  txFrames: number;
+  txBytes: number;
+  /** Frames waiting in the write queue now. */
+  txQueued: number;
+  /** Frames that ever had to wait in the write queue. */
+  txQueuedTotal: number;
+  /** Frames dropped because the write queue was full (or still queued at close). */
+  txDropped: number;
+  /** Frames the kernel refused (EIO while the device is down, EINVAL for a runt, ...). */
+  txErrors: number;
+}
+
+/** One open TAP queue. Methods throw Errors with `code`, `errno` and `syscall` like node:fs. */
+export interface NativeTapHandle {
+  readonly name: string;
+  readonly closed: boolean;
+  /** True when the device existed before we attached (a persistent device). */
+  readonly existed: boolean;
+  /** Frame lengths of the batch being delivered (shared with C, overwritten per batch). */
+  readonly lengths: Uint32Array;
+  rename(name: string): void;
+  getMac(): Uint8Array;
+  setMac(mac: Uint8Array): void;
+  getMtu(): number;
+  setMtu(mtu: number): void;
+  getFlags(): number;
+  setUp(up: boolean): void;
+  setSndbuf(bytes: number): void;
+  holdWrites(hold: boolean): void;
+  start(onFrames: (batch: Uint8Array, count: number) => void, onError: (error: Error) => void): void;
+  stop(): void;
+  write(frame: Uint8Array): number;
+  writeBatch(frames: readonly Uint8Array[]): number;
+  stats(): NativeTapStats;
+  ref(): void;
+  unref(): void;
+  close(): void;
+}
+
+export interface NativeTapModule {
+  TapHandle: new (
+    name: string,
+    netns: string | undefined,
+    options: { batchLimit?: number; queueLimit?: number },
+  ) => NativeTapHandle;
+  /** The Error the addon would make for `errno` (positive) in `syscall`. */
+  errorFor(errno: number, syscall: string, detail: string): Error & { code: string };
+}
+
+let cached: NativeTapModule | undefined;
+
+/** The addon, searched upward from this file (works from the sources and from dist/). */
+export function loadTapAddon(): NativeTapModule {
+  if (cached !== undefined) return cached;
+  const here = dirname(fileURLToPath(import.meta.url));
+  const tried: string[] = [];
+  for (let dir = here, i = 0; i < 5; i++, dir = dirname(dir)) {
+    for (const kind of ['Release', 'Debug']) {
+      const candidate = join(dir, 'build', kind, 'rx_tap.node');
+      tried.push(candidate);
+      if (existsSync(candidate)) {
+        cached = createRequire(import.meta.url)(candidate) as NativeTapModule;
+        return cached;
+      }
+    }
+  }
+  throw new NetstackError(
+    'ENOENT',
+    `the rx_tap addon is not built (run \`npm install\` or \`npm run build\`); looked for ${tried.join(', ')}`,
+    { syscall: 'dlopen' },
+  );
+}
