@@ -1,0 +1,11 @@
+/** rx-netstack/core: the pure protocol core (no RxJS, no I/O), for use under any I/O model. */
+export * from './config/index.js';
+export * from './log.js';
+export * from './stats.js';
+export * from './errors.js';
+export * from './mac.js';
+export * from './packet-buffer.js';
+export * from './ipv4/address.js';
+export * from './transport/endpoint-table.js';
+export * from './transport/port-manager.js';
+export * as wire from './wire/index.js';
