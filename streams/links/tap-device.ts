@@ -119,7 +119,7 @@ export class TapDevice {
     log('%s %s%s', this.#created ? 'created' : 'attached to', this.#lastName, this.#netns ? ` in netns ${this.#netns}` : '');
   }
 
-  /** The device's current name. Setting it renames the device (it must be down, else EBUSY). */
+  /** The device's current name. Setting it renames the device (kernels before 6.x: only when down, else EBUSY). */
   get name(): string {
     if (!this.#closed) this.#lastName = this.#handle.name;
     return this.#lastName;

@@ -1,0 +1,279 @@
+/**
+ * TapDevice against the real kernel, in namespaces the tests make (test/helpers/netns.ts).
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { TapDevice } from '../../../streams/links/tap-device.js';
+import { delay, waitFor } from '../../helpers/wait-for.js';
+import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../../helpers/netns.js';
+
+/** A 42-byte gratuitous ARP from 198.18.0.2 (02:00:00:00:00:02): harmless for the kernel. */
+const GARP = Uint8Array.from(Buffer.from(
+  'ffffffffffff' + '020000000002' + '0806' + '0001' + '0800' + '06' + '04' + '0001' +
+  '020000000002' + 'c6120002' + '000000000000' + 'c6120002', 'hex'));
+
+/**
+ * Python that sends one UDP datagram to 198.18.0.<n>:9 every 20 ms, `count` times (each makes
+ * the kernel broadcast an ARP request); it keeps going when the device vanishes.
+ */
+const trickle = (count: number): string => `import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(${count}):
+    try:
+        s.sendto(b'x', ('198.18.0.%d' % (10 + i), 9))
+    except OSError:
+        pass
+    time.sleep(0.02)`;
+
+async function expectCode(fn: () => unknown, code: string, syscall?: string): Promise<Error & { code: string }> {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof Error, `expected an error with code ${code}`);
+  const error = caught as Error & { code: string; syscall?: string };
+  assert.equal(error.code, code, error.message);
+  if (syscall !== undefined) assert.equal(error.syscall, syscall);
+  return error;
+}
+
+describeKernelPeer('TapDevice: a device we create', () => {
+  const peer = useKernelPeer({ createTap: false, tapName: 'rxdev0' });
+  const open = (p: KernelPeer, extra: Partial<ConstructorParameters<typeof TapDevice>[0]> = {}): TapDevice =>
+    new TapDevice({ name: p.tapName, netns: p.netns, ...extra });
+
+  it('is created inside the namespace, not in the root one, and disappears on close', async () => {
+    const device = open(peer());
+    try {
+      assert.equal(device.created, true);
+      assert.equal(device.name, 'rxdev0');
+      assert.equal(device.netns, peer().netns);
+      assert.equal((await peer().linkInfo())?.name, 'rxdev0');
+      const inRoot = await new Promise<number | null>((resolve) => {
+        execFile('ip', ['link', 'show', 'dev', 'rxdev0'], (error) => resolve(error === null ? 0 : 1));
+      });
+      assert.equal(inRoot, 1, 'no device of that name in the root namespace');
+    } finally {
+      device.close();
+    }
+    assert.equal(await peer().linkInfo(), undefined);
+  });
+
+  it('sets and reads back MTU and MAC, as the kernel reports them', async () => {
+    const device = open(peer(), { mtu: 1400, mac: '02:aa:bb:cc:dd:01' });
+    try {
+      assert.equal(device.mtu, 1400);
+      assert.equal(device.mac, '02:aa:bb:cc:dd:01');
+      let info = await peer().linkInfo();
+      assert.equal(info?.mtu, 1400);
+      assert.equal(info?.address, '02:aa:bb:cc:dd:01');
+      device.mtu = 9000;
+      device.mac = '02:aa:bb:cc:dd:02';
+      assert.deepEqual([...device.macBytes], [0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x02]);
+      info = await peer().linkInfo();
+      assert.equal(info?.mtu, 9000);
+      assert.equal(info?.address, '02:aa:bb:cc:dd:02');
+      await expectCode(() => { device.mtu = 20; }, 'ERR_INVALID_ARG_VALUE');
+      await expectCode(() => { device.mac = 'zz:00:00:00:00:00'; }, 'ERR_INVALID_ARG_VALUE');
+      // The kernel refuses a multicast MAC: its errno comes through.
+      await expectCode(() => { device.mac = '01:00:5e:00:00:01'; }, 'EADDRNOTAVAIL', 'ioctl');
+    } finally {
+      device.close();
+    }
+  });
+
+  it('goes up and down, and shows carrier while we hold it', async () => {
+    const device = open(peer());
+    try {
+      assert.equal(device.isUp, false);
+      device.up();
+      assert.equal(device.isUp, true);
+      assert.ok((await peer().linkInfo())?.flags.includes('UP'));
+      assert.equal(device.isRunning, true);
+      device.down();
+      assert.equal(device.isUp, false);
+      assert.ok(!(await peer().linkInfo())?.flags.includes('UP'));
+      device.isUp = true;
+      assert.ok((await peer().linkInfo())?.flags.includes('UP'));
+    } finally {
+      device.close();
+    }
+  });
+
+  it('renames the device, and keeps following it when renamed by someone else', async () => {
+    const device = open(peer());
+    try {
+      device.name = 'rxdev1';
+      assert.equal(device.name, 'rxdev1');
+      assert.equal((await peer().linkInfo('rxdev1'))?.name, 'rxdev1');
+      await peer().ip(['link', 'set', 'rxdev1', 'name', 'rxdev2']);
+      assert.equal(device.name, 'rxdev2');
+      device.mtu = 1300; // ioctls use the current name
+      assert.equal((await peer().linkInfo('rxdev2'))?.mtu, 1300);
+      await expectCode(() => { device.name = 'x'.repeat(16); }, 'EINVAL', 'ioctl');
+    } finally {
+      device.close();
+    }
+  });
+
+  it('writing while the device is down drops the frame and counts it, without throwing', () => {
+    const device = open(peer());
+    try {
+      assert.equal(device.write(GARP), false);
+      assert.equal(device.stats().txErrors, 1);
+      device.up();
+      assert.equal(device.write(GARP), true);
+      assert.equal(device.stats().txFrames, 1);
+    } finally {
+      device.close();
+    }
+  });
+
+  it('after close: no more frames, a second close is harmless, writing throws ERR_LINK_CLOSED', async () => {
+    const device = open(peer(), { up: true });
+    await peer().configureHost();
+    let batches = 0;
+    device.onFrames(() => {
+      batches++;
+    });
+    const sender = peer().python(trickle(40)); // 0.8 s of ARP requests
+    await waitFor('a first frame', () => (batches > 0 ? true : undefined));
+    device.close();
+    const atClose = batches;
+    device.close();
+    assert.equal(device.closed, true);
+    await delay(300);
+    assert.equal(batches, atClose, 'no frame delivered after close');
+    await expectCode(() => device.write(GARP), 'ERR_LINK_CLOSED');
+    await sender;
+  });
+
+  it('a device deleted under us reports ENODEV through onError and closes', async () => {
+    const device = open(peer(), { up: true });
+    const failed = new Promise<Error & { code?: string }>((resolve) => device.onError(resolve));
+    device.onFrames(() => undefined);
+    await peer().ip(['link', 'del', 'rxdev0']);
+    const error = await Promise.race([failed, delay(3000).then(() => undefined)]);
+    assert.ok(error !== undefined, 'onError was called');
+    assert.equal(error.code, 'ENODEV');
+    assert.equal(device.closed, true);
+  });
+
+  it('queues writes the kernel cannot take yet, in order, bounded, and flushes them when writable', async () => {
+    const device = open(peer(), { up: true, writeQueueLimit: 100 });
+    try {
+      await peer().configureHost();
+      const before = await peer().counters();
+      // A TAP fd takes every write at once on Linux (the frame is processed inside write()), so
+      // the test holds the queue closed as EAGAIN would, then lets the poll flush it.
+      device.holdWrites(true);
+      const frames = Array.from({ length: 150 }, (_, i) => {
+        const f = GARP.slice();
+        f[41] = i; // distinct target IPs 198.18.0.<i>, so each frame is recognisable
+        return f;
+      });
+      assert.equal(device.writeBatch(frames), 100);
+      assert.equal(device.write(GARP), false, 'full queue drops');
+      let stats = device.stats();
+      assert.equal(stats.txQueued, 100);
+      assert.equal(stats.txDropped, 51);
+      assert.equal(stats.txFrames, 0);
+      // A packet socket in the namespace records the order in which the kernel receives them.
+      const listener = peer().spawn('python3', ['-c', `import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+s.bind(('rxdev0', 0))
+s.settimeout(5)
+print('ready', flush=True)
+seen = []
+while len(seen) < 100:
+    seen.append(s.recv(2048)[41])
+print(' '.join(map(str, seen)), flush=True)`]);
+      let out = '';
+      listener.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      await waitFor('the packet socket', () => (out.startsWith('ready') ? true : undefined));
+      device.holdWrites(false);
+      await waitFor('the queue to drain', () => (device.stats().txQueued === 0 ? true : undefined));
+      stats = device.stats();
+      assert.equal(stats.txFrames, 100);
+      assert.equal(stats.txQueuedTotal, 100);
+      await waitFor('the order seen by the kernel', () => (out.split('\n').length > 2 ? true : undefined));
+      assert.equal(out.split('\n')[1], Array.from({ length: 100 }, (_, i) => i).join(' '), 'first in, first out');
+      const after = await peer().counters();
+      assert.equal(after.rxPackets - before.rxPackets, 100, 'the kernel received the 100 queued frames');
+    } finally {
+      device.close();
+    }
+  });
+});
+
+describeKernelPeer('TapDevice: a persistent device', () => {
+  const peer = useKernelPeer({ tapName: 'rxper0' });
+
+  it('attaches, and on close leaves the device in place with its MTU, MAC and state as found', async () => {
+    const found = (await peer().linkInfo())!;
+    assert.ok(found.flags.includes('UP'));
+    const device = new TapDevice({ name: 'rxper0', netns: peer().netns, mtu: 1280, mac: '02:12:34:56:78:9a', up: false });
+    assert.equal(device.created, false);
+    assert.equal((await peer().linkInfo())?.mtu, 1280);
+    assert.ok(!(await peer().linkInfo())?.flags.includes('UP'));
+    device.close();
+    const after = (await peer().linkInfo())!;
+    assert.equal(after.mtu, found.mtu);
+    assert.equal(after.address, found.address);
+    assert.ok(after.flags.includes('UP'));
+    // The kernel side address set by the harness is untouched.
+    assert.match(await peer().ip(['-4', 'addr', 'show', 'dev', 'rxper0']), /198\.18\.0\.1\/24/);
+  });
+
+  it('a second holder of a single-queue device gets EBUSY', async () => {
+    const first = new TapDevice({ name: 'rxper0', netns: peer().netns });
+    try {
+      await expectCode(() => new TapDevice({ name: 'rxper0', netns: peer().netns }), 'EBUSY', 'ioctl');
+    } finally {
+      first.close();
+    }
+  });
+});
+
+describeKernelPeer('TapDevice: opening errors', () => {
+  const peer = useKernelPeer({ createTap: false, perTest: false });
+
+  it('a name longer than 15 bytes is EINVAL', async () => {
+    const error = await expectCode(() => new TapDevice({ name: 'x'.repeat(16), netns: peer().netns }), 'EINVAL');
+    assert.match(error.message, /1 to 15/);
+  });
+
+  it('a name the kernel refuses is EINVAL from TUNSETIFF', async () => {
+    const error = await expectCode(() => new TapDevice({ name: 'bad/name', netns: peer().netns }), 'EINVAL', 'ioctl');
+    assert.match(error.message, /TUNSETIFF/);
+  });
+
+  it('a namespace that does not exist is ENOENT, and nothing is created anywhere', async () => {
+    const error = await expectCode(() => new TapDevice({ name: 'rxnone0', netns: `${peer().netns}-missing` }), 'ENOENT', 'open');
+    assert.match(error.message, /no network namespace/);
+    assert.equal(await peer().linkInfo('rxnone0'), undefined);
+  });
+
+  it('a namespace name that is a path is EINVAL', async () => {
+    await expectCode(() => new TapDevice({ name: 'rxnone0', netns: '../../proc/1/ns/net' }), 'EINVAL', 'setns');
+  });
+
+  it('without privileges it is EPERM, as an error and not a crash', async function () {
+    // A child process as user nobody (65534) loads the addon and tries to enter our namespace.
+    const addon = fileURLToPath(new URL('../../../build/Release/rx_tap.node', import.meta.url));
+    const script = `
+      const { TapHandle } = require(${JSON.stringify(addon)});
+      try { new TapHandle('rxnope0', ${JSON.stringify(peer().netns)}); console.log('opened'); }
+      catch (e) { console.log(JSON.stringify({ code: e.code, syscall: e.syscall, errno: e.errno })); }`;
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['-e', script], { uid: 65534, gid: 65534, timeout: 10_000 }, (error, stdout, stderr) => {
+        if (error) reject(new Error(`child failed: ${stderr || error.message}`));
+        else resolve(stdout.trim());
+      });
+    });
+    assert.deepEqual(JSON.parse(out), { code: 'EPERM', syscall: 'setns', errno: -1 });
+  });
+});
