@@ -105,10 +105,10 @@ export class ArpLayer {
     }
     const r = this.cache.resolve(nextHop, { pb, onError }, this.#scheduler.now());
     if (r.mac !== undefined) this.#eth.send(r.mac, EtherType.IPV4, pb);
-    if (r.actions.length > 0) {
-      this.#carryOut(r.actions);
-      this.#rearm();
-    }
+    if (r.actions.length > 0) this.#carryOut(r.actions);
+    // Re-arm whenever the packet waits: a new resolution whose first request the rate limit
+    // refused comes back with no action, yet its retry/failure deadline must be armed.
+    if (r.mac === undefined || r.actions.length > 0) this.#rearm();
   }
 
   /** An upper layer saw `ip` answer (e.g. TCP progress): its entry is still good. */
