@@ -2,6 +2,9 @@
 export { createStack, Stack, type StackOptions, type StackHooks, type ArpEntryInfo } from './stack/create-stack.js';
 export type { EchoReply, PingOptions, IcmpErrorReport } from './stack/icmp-layer.js';
 export type { Ipv4Datagram, Ipv4Outbound } from './stack/ipv4-layer.js';
+export { UDP_MAX_PAYLOAD, type Udp, type UdpBindOptions } from './stack/udp-layer.js';
+export { UdpSocket, type UdpRemote, type UdpAddressInfo, type UdpSocketStats } from './stack/udp-socket.js';
+export type { ReceivedDatagram, ReceiveQueueOptions } from './stack/udp-endpoint.js';
 export type { NetInterface } from './stack/net-interface.js';
 export type { Link } from './links/link.js';
 export { createMemoryWire, type MemoryWireEnd, type MemoryWireOptions } from './links/memory-wire.js';

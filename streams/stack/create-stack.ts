@@ -4,6 +4,7 @@ import { EthernetLayer, type EthernetHooks } from './ethernet-layer.js';
 import { ArpLayer } from './arp-layer.js';
 import { Ipv4Layer, type Ipv4Hooks } from './ipv4-layer.js';
 import { IcmpLayer, type EchoReply, type PingOptions } from './icmp-layer.js';
+import { UdpLayer, type Udp } from './udp-layer.js';
 import type { Link } from '../links/link.js';
 import { decodeStackConfig, type StackConfigInput, type DecodedStackConfig } from '../../src/config/stack-config.js';
 import { StatsRegistry, type StatsSnapshot } from '../../src/stats.js';
@@ -55,6 +56,9 @@ export class Stack {
   readonly interfaces: readonly NetInterface[];
   readonly ipv4: Ipv4Layer;
   readonly icmpLayer: IcmpLayer;
+  readonly udpLayer: UdpLayer;
+  /** UDP: `bind(options)`, `bind$(options)`. */
+  readonly udp: Udp;
   readonly statsRegistry = new StatsRegistry();
   readonly #layers: InterfaceLayers[] = [];
   #closed = false;
@@ -90,6 +94,10 @@ export class Stack {
     this.statsRegistry.register('ipv4', this.ipv4.counters);
     this.statsRegistry.register('reassembly', this.ipv4.reassembler.counters);
     this.statsRegistry.register('icmp', this.icmpLayer.counters);
+    this.udpLayer = new UdpLayer(this.ipv4, this.icmpLayer, config.udp);
+    const udp = this.udpLayer;
+    this.udp = Object.freeze({ bind: udp.bind.bind(udp), bind$: udp.bind$.bind(udp) });
+    this.statsRegistry.register('udp', this.udpLayer.counters);
 
     // Claim the protocol keys before the links start delivering.
     for (const l of this.#layers) {
@@ -97,6 +105,7 @@ export class Stack {
       this.ipv4.attach(l.iface, l.eth, l.arp);
     }
     this.icmpLayer.start();
+    this.udpLayer.start();
     for (const r of config.routes) {
       const index = ifaces.findIndex((i) => i.name === r.interface);
       this.ipv4.routes.add({ destination: r.destination, prefixLength: r.prefixLength, gateway: r.gateway, interfaceIndex: index });
@@ -163,6 +172,7 @@ export class Stack {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.udpLayer.close();
     this.icmpLayer.close();
     this.ipv4.close();
     for (const l of this.#layers) {

@@ -1,0 +1,307 @@
+import { Observable, type Observer, type Subscription } from 'rxjs';
+import type { Ipv4Datagram, Ipv4Layer, Ipv4SendOptions } from './ipv4-layer.js';
+import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
+import { UdpEndpoint, DEFAULT_RECEIVE_QUEUE, type ReceiveQueueOptions, type ReceivedDatagram } from './udp-endpoint.js';
+import { UdpSocket, type UdpSocketHost } from './udp-socket.js';
+import { udpErrorFor } from './udp-icmp-errors.js';
+import { UdpDatagram, UDP_HEADER_LEN, emitUdp } from '../../src/wire/udp.js';
+import { IpProtocol, IPV4_MIN_HEADER_LEN } from '../../src/wire/ipv4.js';
+import { IcmpUnreachableCode } from '../../src/wire/icmp.js';
+import { EndpointTable } from '../../src/transport/endpoint-table.js';
+import { PortManager } from '../../src/transport/port-manager.js';
+import type { UdpConfig } from '../../src/config/protocol-config.js';
+import { type Ipv4Addr, IPV4_ANY, IPV4_BROADCAST, formatIpv4, isMulticast, parseIpv4 } from '../../src/ipv4/address.js';
+import { PacketBuffer } from '../../src/packet-buffer.js';
+import { createCounters, countDrop } from '../../src/stats.js';
+import { log } from '../../src/log.js';
+import { NetstackError, netError } from '../../src/errors.js';
+
+/** Options of `stack.udp.bind()`. */
+export interface UdpBindOptions {
+  /** Local address: one of the stack's, or `0.0.0.0` for all of them. Default `0.0.0.0`. */
+  readonly address?: string;
+  /** Local port; 0 or absent picks a free one from the ephemeral range. */
+  readonly port?: number;
+  /** SO_BROADCAST: may send to broadcast addresses. Default false (sending to one is EACCES). */
+  readonly broadcast?: boolean;
+  /** Limits of the receive queue that holds datagrams while nobody subscribes. */
+  readonly receiveQueue?: ReceiveQueueOptions;
+}
+
+/** What `stack.udp` offers. */
+export interface Udp {
+  /**
+   * Binds a socket now and returns it. @throws NetstackError EADDRINUSE (port taken, or no
+   * ephemeral port left), EADDRNOTAVAIL (not one of our addresses), ERR_INVALID_ARG_VALUE,
+   * ERR_SOCKET_CLOSED (the stack is closed).
+   */
+  bind(options?: UdpBindOptions): UdpSocket;
+  /**
+   * The same, tied to a subscription: subscribing binds and emits the socket once,
+   * unsubscribing closes it (freeing the port); completes when the socket is closed otherwise;
+   * errors with what `bind` throws.
+   */
+  bind$(options?: UdpBindOptions): Observable<UdpSocket>;
+}
+
+export const UDP_DROP_REASONS = ['truncated', 'bad-length', 'bad-checksum', 'noPort', 'queueFull'] as const;
+
+function createUdpCounters() {
+  return createCounters(
+    ['rxDatagrams', 'rxDelivered', 'rxBytes', 'rxBroadcast', 'txDatagrams', 'txBytes', 'txErrors',
+      'icmpErrors', 'icmpErrorsReported', 'icmpErrorsIgnored', 'socketsOpened', 'socketsClosed'],
+    UDP_DROP_REASONS,
+  );
+}
+
+/** Largest UDP payload in one IPv4 datagram: 65,535 - 20 - 8. */
+export const UDP_MAX_PAYLOAD = 0xffff - IPV4_MIN_HEADER_LEN - UDP_HEADER_LEN;
+
+/**
+ * UDP (RFC 768, RFC 1122 4.1) over the stack's IPv4 layer.
+ *
+ * Input: one reused header view, the checksum verified when present (a zero checksum means
+ * none and is accepted), then ONE lookup in the endpoint table (gVisor's order: connected
+ * 4-tuple, wildcard-local connected, bound address:port, bound *:port). Broadcast datagrams find
+ * only wildcard-bound sockets, as on Linux, since nobody binds a broadcast address. Unmatched
+ * unicast datagrams get an ICMP port unreachable (rate-limited by the ICMP layer); unmatched
+ * broadcasts are dropped silently (RFC 1122 3.2.2). Every drop is counted by reason.
+ *
+ * Output: the payload is copied once into a buffer with headroom, the header and checksum
+ * (0 sent as 0xFFFF) are prepended, and IPv4 fragments whatever exceeds the MTU.
+ *
+ * Ports: one PortManager (ephemeral range from the `udp` config, EADDRINUSE on conflict; a
+ * wildcard bind conflicts with every specific bind of the port and the other way round).
+ */
+export class UdpLayer implements Udp {
+  readonly counters = createUdpCounters();
+  readonly ports: PortManager;
+  readonly endpoints = new EndpointTable<UdpEndpoint>();
+
+  readonly #ipv4: Ipv4Layer;
+  readonly #icmp: IcmpLayer;
+  readonly #view = new UdpDatagram();
+  readonly #host: UdpSocketHost;
+  readonly #sockets = new Set<UdpEndpoint>();
+  readonly #subscriptions: Subscription[] = [];
+  // Scratch records reused by every send: ipv4.send and emitUdp read them synchronously.
+  readonly #txRepr = { srcPort: 0, dstPort: 0, payload: new Uint8Array(0) };
+  readonly #txOptions: { dst: Ipv4Addr; protocol: number; src: Ipv4Addr } = { dst: 0, protocol: IpProtocol.UDP, src: 0 };
+  // One-entry cache: consecutive datagrams mostly come from the same sender.
+  #lastSrc = -1;
+  #lastSrcText = '';
+  #closed = false;
+
+  constructor(ipv4: Ipv4Layer, icmp: IcmpLayer, config: UdpConfig) {
+    this.#ipv4 = ipv4;
+    this.#icmp = icmp;
+    this.ports = new PortManager({ ephemeralRange: config.ephemeralPortRange });
+    this.#host = {
+      send: (ep, bytes, dst, dstPort) => this.#send(ep, bytes, dst, dstPort),
+      rekey: (ep, remoteAddr, remotePort) => this.#rekey(ep, remoteAddr, remotePort),
+      close: (ep) => this.#closeEndpoint(ep),
+    };
+  }
+
+  /** Claims IPv4 protocol 17 and ICMP errors about UDP. */
+  start(): void {
+    const observer: Partial<Observer<Ipv4Datagram>> = { next: (d) => this.#input(d) };
+    this.#subscriptions.push(this.#ipv4.protocol$(IpProtocol.UDP).subscribe(observer));
+    this.#icmp.errorHandlers.set(IpProtocol.UDP, (r) => this.#icmpError(r));
+  }
+
+  /** Closes every socket and lets go of IPv4 and ICMP. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const s of this.#subscriptions) s.unsubscribe();
+    this.#subscriptions.length = 0;
+    if (this.#icmp.errorHandlers.get(IpProtocol.UDP) !== undefined) this.#icmp.errorHandlers.delete(IpProtocol.UDP);
+    for (const ep of [...this.#sockets]) this.#closeEndpoint(ep);
+  }
+
+  bind(options: UdpBindOptions = {}): UdpSocket {
+    return new UdpSocket(this.#host, this.#open(options));
+  }
+
+  bind$(options: UdpBindOptions = {}): Observable<UdpSocket> {
+    return new Observable<UdpSocket>((subscriber) => {
+      let ep: UdpEndpoint;
+      try {
+        ep = this.#open(options);
+      } catch (err) {
+        subscriber.error(err);
+        return undefined;
+      }
+      ep.onEnd = () => subscriber.complete();
+      subscriber.next(new UdpSocket(this.#host, ep));
+      return () => this.#closeEndpoint(ep);
+    });
+  }
+
+  #open(options: UdpBindOptions): UdpEndpoint {
+    if (this.#closed) throw new NetstackError('ERR_SOCKET_CLOSED', 'bind: the stack is closed', { syscall: 'bind' });
+    const { addr, port, broadcast, queue } = this.#checkBind(options);
+    let localPort = port;
+    if (localPort === 0) {
+      const picked = this.ports.allocateEphemeral(addr);
+      if (picked === undefined) {
+        const [lo, hi] = this.ports.ephemeralRange;
+        throw netError('EADDRINUSE', `bind ${formatIpv4(addr)}:0: every port in ${lo}..${hi} is taken`, 'bind');
+      }
+      localPort = picked;
+    } else if (this.ports.reserve(addr, localPort) === 'EADDRINUSE') {
+      throw netError('EADDRINUSE', `bind ${formatIpv4(addr)}:${localPort}: address already in use`, 'bind');
+    }
+    const ep = new UdpEndpoint(addr, localPort, broadcast, queue);
+    if (this.endpoints.insert(addr, localPort, 0, 0, ep) === 'EADDRINUSE') {
+      // The port manager rules out overlaps, so this is a bookkeeping bug; fail loudly, leak nothing.
+      this.ports.release(addr, localPort);
+      throw netError('EADDRINUSE', `bind ${formatIpv4(addr)}:${localPort}: endpoint key taken`, 'bind');
+    }
+    this.#sockets.add(ep);
+    this.counters.socketsOpened++;
+    if (log.udp.enabled) log.udp('bound %s:%d', formatIpv4(addr), localPort);
+    return ep;
+  }
+
+  #checkBind(o: UdpBindOptions): { addr: Ipv4Addr; port: number; broadcast: boolean; queue: Required<ReceiveQueueOptions> } {
+    const problems: string[] = [];
+    let addr: Ipv4Addr = IPV4_ANY;
+    if (o.address !== undefined) {
+      const parsed = typeof o.address === 'string' ? parseIpv4(o.address) : undefined;
+      if (parsed === undefined) problems.push(`address: "${String(o.address)}" is not an IPv4 address`);
+      else addr = parsed;
+    }
+    const port = o.port ?? 0;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`port: ${String(port)} is not in 0..65535`);
+    const maxDatagrams = o.receiveQueue?.maxDatagrams ?? DEFAULT_RECEIVE_QUEUE.maxDatagrams;
+    const maxBytes = o.receiveQueue?.maxBytes ?? DEFAULT_RECEIVE_QUEUE.maxBytes;
+    if (!Number.isInteger(maxDatagrams) || maxDatagrams < 0) problems.push(`receiveQueue.maxDatagrams: ${String(maxDatagrams)} is not an integer >= 0`);
+    if (!Number.isInteger(maxBytes) || maxBytes < 0) problems.push(`receiveQueue.maxBytes: ${String(maxBytes)} is not an integer >= 0`);
+    if (problems.length > 0) throw new NetstackError('ERR_INVALID_ARG_VALUE', `bind: ${problems.join('; ')}`, { syscall: 'bind' });
+    if (addr !== IPV4_ANY && !this.#ipv4.isLocal(addr)) {
+      throw netError('EADDRNOTAVAIL', `bind ${formatIpv4(addr)}: not an address of this stack`, 'bind');
+    }
+    return { addr, port, broadcast: o.broadcast === true, queue: { maxDatagrams, maxBytes } };
+  }
+
+  #input(d: Ipv4Datagram): void {
+    const c = this.counters;
+    c.rxDatagrams++;
+    const v = this.#view.reset(d.payload);
+    const reason = v.check() ?? (v.verifyChecksum(d.src, d.dst) ? undefined : 'bad-checksum');
+    if (reason !== undefined) {
+      countDrop(c, reason);
+      if (log.udp.enabled) log.udp('%s: drop from %s (%s)', d.iface.name, formatIpv4(d.src), reason);
+      return;
+    }
+    const srcPort = v.srcPort;
+    const dstPort = v.dstPort;
+    if (d.broadcast) c.rxBroadcast++;
+    const ep = this.endpoints.lookup(d.dst, dstPort, d.src, srcPort);
+    if (ep === undefined) {
+      c.drops.noPort++;
+      if (log.udp.enabled) log.udp('%s: no socket for %s:%d', d.iface.name, formatIpv4(d.dst), dstPort);
+      // RFC 1122 4.1.3.1; never for a broadcast (RFC 1122 3.2.2, the ICMP layer checks too).
+      if (!d.broadcast) this.#icmp.sendUnreachable(d, IcmpUnreachableCode.PORT_UNREACHABLE);
+      return;
+    }
+    const payload = v.payload;
+    c.rxBytes += payload.length;
+    if (ep.deliver({ payload, address: this.#format(d.src), port: srcPort, interface: d.iface.name })) c.rxDelivered++;
+    else c.drops.queueFull++;
+  }
+
+  #format(addr: Ipv4Addr): string {
+    if (addr !== this.#lastSrc) {
+      this.#lastSrc = addr;
+      this.#lastSrcText = formatIpv4(addr);
+    }
+    return this.#lastSrcText;
+  }
+
+  #send(ep: UdpEndpoint, bytes: Uint8Array, dst: Ipv4Addr, dstPort: number): boolean {
+    const c = this.counters;
+    const err = this.#sendChecked(ep, bytes, dst, dstPort);
+    if (err === undefined) {
+      c.txDatagrams++;
+      c.txBytes += bytes.length;
+      ep.counters.txDatagrams++;
+      ep.counters.txBytes += bytes.length;
+      return true;
+    }
+    c.txErrors++;
+    ep.fail(err);
+    return false;
+  }
+
+  #sendChecked(ep: UdpEndpoint, bytes: Uint8Array, dst: Ipv4Addr, dstPort: number): NetstackError | undefined {
+    if (bytes.length > UDP_MAX_PAYLOAD) {
+      return netError('EMSGSIZE', `send: ${bytes.length} bytes exceed the UDP maximum of ${UDP_MAX_PAYLOAD}`, 'send');
+    }
+    const check = this.#checkDestination(ep, dst);
+    if (typeof check !== 'number') return check;
+    const src = check;
+    const pb = PacketBuffer.withPayload(bytes);
+    const repr = this.#txRepr;
+    repr.srcPort = ep.localPort;
+    repr.dstPort = dstPort;
+    emitUdp(repr, pb, src, dst);
+    const o = this.#txOptions;
+    o.dst = dst;
+    o.src = src;
+    return this.#ipv4.send(pb, o as Ipv4SendOptions, ep.onSendError);
+  }
+
+  /** The source address for `dst`, or why the socket may not send there (as sendto(2) answers). */
+  #checkDestination(ep: UdpEndpoint, dst: Ipv4Addr): Ipv4Addr | NetstackError {
+    if (isMulticast(dst)) return netError('ENETUNREACH', `${formatIpv4(dst)}: multicast is not supported`);
+    const route = this.#ipv4.routeFor(dst);
+    if (!('iface' in route)) return route;
+    if ((dst === IPV4_BROADCAST || route.iface.isDirectedBroadcast(dst)) && !ep.broadcast) {
+      return netError('EACCES', `${formatIpv4(dst)} is a broadcast address and the socket was not bound with broadcast: true`);
+    }
+    return ep.localAddr === IPV4_ANY ? route.src : ep.localAddr;
+  }
+
+  #rekey(ep: UdpEndpoint, remoteAddr: Ipv4Addr, remotePort: number): void {
+    if (remotePort !== 0) {
+      const check = this.#checkDestination(ep, remoteAddr);
+      if (typeof check !== 'number') throw check;
+    }
+    const t = this.endpoints;
+    t.remove(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort, ep);
+    if (t.insert(ep.localAddr, ep.localPort, remoteAddr, remotePort, ep) === 'EADDRINUSE') {
+      t.insert(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort, ep);
+      throw netError('EADDRINUSE', `connect ${formatIpv4(remoteAddr)}:${remotePort}: the 4-tuple is taken`, 'connect');
+    }
+    ep.remoteAddr = remoteAddr;
+    ep.remotePort = remotePort;
+  }
+
+  #closeEndpoint(ep: UdpEndpoint): void {
+    if (ep.closed) return;
+    this.endpoints.remove(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort, ep);
+    this.ports.release(ep.localAddr, ep.localPort);
+    this.#sockets.delete(ep);
+    this.counters.socketsClosed++;
+    if (log.udp.enabled) log.udp('closed %s:%d', formatIpv4(ep.localAddr), ep.localPort);
+    ep.end();
+  }
+
+  /** An ICMP error quoting one of our datagrams: reported to a connected socket for that peer. */
+  #icmpError(r: IcmpErrorReport): void {
+    const c = this.counters;
+    c.icmpErrors++;
+    const ep = this.endpoints.lookup(r.localAddress, r.localPort, r.remoteAddress, r.remotePort);
+    const code = udpErrorFor(r.type, r.code);
+    // Unconnected sockets hear nothing (as on Linux without IP_RECVERR, and in node:dgram).
+    if (ep === undefined || !ep.connected || ep.remoteAddr !== r.remoteAddress || ep.remotePort !== r.remotePort || code === undefined) {
+      c.icmpErrorsIgnored++;
+      return;
+    }
+    c.icmpErrorsReported++;
+    ep.fail(netError(code, `${formatIpv4(r.remoteAddress)}:${r.remotePort}: ICMP type ${r.type} code ${r.code} from ${formatIpv4(r.from)}`, 'recv'));
+  }
+}
