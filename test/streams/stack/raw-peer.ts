@@ -232,3 +232,13 @@ export function stat(stack: Stack, ...path: string[]): number {
   if (typeof v !== 'number') throw new Error(`stats: ${path.join('.')} is not a number`);
   return v;
 }
+
+/**
+ * Fragments of one IPv4 datagram peer -> stack, as frames: `pieces` are [offset, length] byte
+ * ranges of `payload` (offsets multiples of 8); MF is set on all but the piece that ends the payload.
+ */
+export function fragmentFrames(payload: Uint8Array, pieces: readonly (readonly [number, number])[], ipRepr: Partial<Ipv4Repr> & { readonly protocol: number }): Uint8Array[] {
+  return pieces.map(([offset, length]) =>
+    ipv4Frame(ipv4Packet({ ident: 0x4242, ...ipRepr, fragmentOffset: offset, moreFragments: offset + length < payload.length }, payload.subarray(offset, offset + length))),
+  );
+}
