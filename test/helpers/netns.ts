@@ -380,7 +380,7 @@ async function removeStaleNamespaces(): Promise<void> {
     return;
   }
   for (const name of names) {
-    const m = /^rxns-(\d+)-[0-9a-f]+$/.exec(name);
+    const m = /^rxns-(\d+)-/.exec(name);
     if (m === null || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
     await run('ip', ['netns', 'del', name]);
   }

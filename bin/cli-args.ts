@@ -1,0 +1,207 @@
+/**
+ * `rx-netstack serve` options: parsing with node:util parseArgs, then validation that names
+ * every bad option at once (the user fixes them in one go, not one per run).
+ */
+import { parseArgs } from 'node:util';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { formatIpv4, inSubnet, parseIpv4 } from '../src/ipv4/address.js';
+import { parseMac } from '../src/mac.js';
+import { parseIpv4Cidr } from '../src/config/codecs.js';
+
+export const SERVE_USAGE = `usage: rx-netstack serve --tap NAME --ip CIDR [options]
+
+  --tap NAME         TAP device to attach to (created when absent)
+  --ip CIDR          the stack's address, e.g. 198.18.0.2/24
+  --gateway A        default gateway (must lie in --ip's subnet)
+  --mac M            the stack's MAC (default: random, locally administered)
+  --mtu N            set the TAP device's MTU (68..65535)
+  --netns NS         open the TAP device inside network namespace NS (created when absent)
+  --host-ip CIDR     with --netns: the kernel side address on the TAP device in NS
+  --services LIST    e.g. echo:7,discard:9,chargen:19,http:80,udp-echo:7
+  --pcap FILE        record every frame in and out to FILE (classic pcap)
+  -h, --help         this text
+
+Prints "ready" on stdout once attached; runs until SIGINT or SIGTERM.`;
+
+/** Services `--services` knows, with their default ports. */
+export const KNOWN_SERVICES = {
+  echo: 7,
+  discard: 9,
+  chargen: 19,
+  http: 80,
+  'udp-echo': 7,
+} as const;
+export type ServiceName = keyof typeof KNOWN_SERVICES;
+
+export interface ServiceSpec {
+  readonly name: ServiceName;
+  readonly port: number;
+}
+
+/** Validated `serve` options (strings kept in their canonical text form). */
+export interface ServeArgs {
+  readonly tap: string;
+  readonly ip: string;
+  readonly gateway?: string;
+  readonly mac?: string;
+  readonly mtu?: number;
+  readonly netns?: string;
+  readonly hostIp?: string;
+  readonly services: readonly ServiceSpec[];
+  readonly pcap?: string;
+}
+
+export type ParsedCommand =
+  | { readonly kind: 'serve'; readonly args: ServeArgs }
+  | { readonly kind: 'help' }
+  | { readonly kind: 'invalid'; readonly problems: readonly string[] };
+
+const OPTIONS = {
+  tap: { type: 'string' },
+  ip: { type: 'string' },
+  gateway: { type: 'string' },
+  mac: { type: 'string' },
+  mtu: { type: 'string' },
+  netns: { type: 'string' },
+  'host-ip': { type: 'string' },
+  services: { type: 'string' },
+  pcap: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Parses `rx-netstack <argv>`; never throws. */
+export function parseCommand(argv: readonly string[]): ParsedCommand {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') return { kind: 'help' };
+  if (command !== 'serve') return { kind: 'invalid', problems: [`unknown command "${command}" (the command is: serve)`] };
+  return parseServe(rest);
+}
+
+/** Parses and validates the options of `serve`. */
+export function parseServe(argv: readonly string[]): ParsedCommand {
+  const problems: string[] = [];
+  // strict: false so that every unknown option is reported, not only the first one.
+  const { values, tokens } = parseArgs({ args: [...argv], options: OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  for (const token of tokens) {
+    if (token.kind === 'option' && !(token.name in OPTIONS)) problems.push(`${token.rawName}: unknown option`);
+    if (token.kind === 'positional') problems.push(`unexpected argument "${token.value}"`);
+    if (token.kind === 'option' && token.name in OPTIONS && token.name !== 'help' && token.value === undefined) {
+      problems.push(`--${token.name}: needs a value`);
+    }
+  }
+  if (values.help === true) return { kind: 'help' };
+  const text = (name: keyof typeof OPTIONS): string | undefined => {
+    const v = values[name];
+    return typeof v === 'string' ? v : undefined;
+  };
+
+  const tap = text('tap');
+  if (tap === undefined) problems.push('--tap: required (the TAP device name)');
+  else if (!validInterfaceName(tap)) problems.push(`--tap: "${tap}" is not a valid interface name (1 to 15 bytes, no "/", ":" or spaces)`);
+
+  const ipText = text('ip');
+  const ip = ipText === undefined ? undefined : parseIpv4Cidr(ipText);
+  if (ipText === undefined) problems.push('--ip: required (the stack\'s address, e.g. 198.18.0.2/24)');
+  else if (ip === undefined || ip.prefixLength === 0) problems.push(`--ip: "${ipText}" is not an IPv4 address with prefix, like 198.18.0.2/24`);
+
+  const gateway = text('gateway');
+  if (gateway !== undefined) {
+    const g = parseIpv4(gateway);
+    if (g === undefined) problems.push(`--gateway: "${gateway}" is not an IPv4 address`);
+    else if (ip !== undefined && !inSubnet(g, ip.network, ip.prefixLength)) {
+      problems.push(`--gateway: ${gateway} is not in ${formatIpv4(ip.network)}/${ip.prefixLength}, the subnet of --ip`);
+    }
+  }
+
+  const mac = text('mac');
+  if (mac !== undefined) {
+    const bytes = parseMac(mac);
+    if (bytes === undefined) problems.push(`--mac: "${mac}" is not a MAC address like 02:00:00:00:00:02`);
+    else if ((bytes[0] & 1) !== 0 || bytes.every((b) => b === 0)) problems.push(`--mac: ${mac} is not a unicast address`);
+  }
+
+  const mtuText = text('mtu');
+  let mtu: number | undefined;
+  if (mtuText !== undefined) {
+    mtu = /^[0-9]+$/.test(mtuText) ? Number(mtuText) : NaN;
+    if (!(mtu >= 68 && mtu <= 65535)) problems.push(`--mtu: "${mtuText}" is not an integer from 68 to 65535`);
+  }
+
+  const netns = text('netns');
+  if (netns !== undefined && !validNetnsName(netns)) {
+    problems.push(`--netns: "${netns}" is not a valid namespace name (no "/", at most 127 bytes)`);
+  }
+
+  const hostIp = text('host-ip');
+  if (hostIp !== undefined) {
+    const h = parseIpv4Cidr(hostIp);
+    if (h === undefined || h.prefixLength === 0) problems.push(`--host-ip: "${hostIp}" is not an IPv4 address with prefix, like 198.18.0.1/24`);
+    else {
+      if (netns === undefined) {
+        problems.push('--host-ip: needs --netns (addresses are only ever set inside a network namespace)');
+      }
+      if (ip !== undefined && h.address === ip.address) problems.push(`--host-ip: ${hostIp} is the stack's own address (--ip)`);
+      else if (ip !== undefined && !inSubnet(h.address, ip.network, ip.prefixLength)) {
+        problems.push(`--host-ip: ${hostIp} is not in the subnet of --ip (${formatIpv4(ip.network)}/${ip.prefixLength})`);
+      }
+    }
+  }
+
+  const services = parseServices(text('services'), problems);
+
+  const pcapText = text('pcap');
+  let pcap: string | undefined;
+  if (pcapText !== undefined) {
+    pcap = resolve(pcapText);
+    const dir = dirname(pcap);
+    if (pcapText === '' || !existsSync(dir) || !statSync(dir).isDirectory()) problems.push(`--pcap: directory ${dir} does not exist`);
+    else if (existsSync(pcap) && statSync(pcap).isDirectory()) problems.push(`--pcap: ${pcap} is a directory`);
+  }
+
+  if (problems.length > 0) return { kind: 'invalid', problems };
+  return {
+    kind: 'serve',
+    args: {
+      tap: tap!,
+      ip: ipText!,
+      ...(gateway === undefined ? {} : { gateway }),
+      ...(mac === undefined ? {} : { mac: mac.toLowerCase().replaceAll('-', ':') }),
+      ...(mtu === undefined ? {} : { mtu }),
+      ...(netns === undefined ? {} : { netns }),
+      ...(hostIp === undefined ? {} : { hostIp }),
+      services,
+      ...(pcap === undefined ? {} : { pcap }),
+    },
+  };
+}
+
+function parseServices(list: string | undefined, problems: string[]): ServiceSpec[] {
+  if (list === undefined) return [];
+  const out: ServiceSpec[] = [];
+  for (const item of list.split(',')) {
+    const [name, portText, ...extra] = item.trim().split(':');
+    if (!(name in KNOWN_SERVICES) || extra.length > 0) {
+      problems.push(`--services: unknown service "${item}" (known: ${Object.keys(KNOWN_SERVICES).join(', ')}; form name[:port])`);
+      continue;
+    }
+    const service = name as ServiceName;
+    const port = portText === undefined ? KNOWN_SERVICES[service] : /^[0-9]+$/.test(portText) ? Number(portText) : NaN;
+    if (!(port >= 1 && port <= 65535)) {
+      problems.push(`--services: "${item}" has a bad port (1..65535)`);
+      continue;
+    }
+    out.push({ name: service, port });
+  }
+  return out;
+}
+
+/** What the kernel's dev_valid_name() accepts. */
+export function validInterfaceName(name: string): boolean {
+  return Buffer.byteLength(name) >= 1 && Buffer.byteLength(name) <= 15 && name !== '.' && name !== '..' && !/[/:\s]/.test(name);
+}
+
+/** A file name under /var/run/netns (the addon's own rule). */
+export function validNetnsName(name: string): boolean {
+  return Buffer.byteLength(name) >= 1 && Buffer.byteLength(name) < 128 && name !== '.' && name !== '..' && !name.includes('/');
+}

@@ -1,0 +1,160 @@
+/**
+ * The body of `rx-netstack serve`: set up the namespace (when asked), attach to the TAP device,
+ * start the stack on it, and undo all of it on close, leaving the device and namespace as found.
+ *
+ * Everything done to the system is recorded as an undo step at the moment it is done, and
+ * `close()` runs the steps in reverse: a failure half-way through setup undoes what was done.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import createDebug from 'debug';
+import type { Link } from '../streams/links/link.js';
+import { tapLink, type TapLink } from '../streams/links/tap-link.js';
+import { captureLink } from '../streams/operators/capture.js';
+import type { ServeArgs } from './cli-args.js';
+
+const log = createDebug('rx-netstack:cli');
+
+export type ServeOptions = ServeArgs & {
+  /** Where progress lines go (not stdout, which carries only `ready`). Default: nowhere. */
+  readonly report?: (line: string) => void;
+  /** Called once if the link fails for good (device deleted...). */
+  readonly onFatal?: (error: Error) => void;
+};
+
+/** What runs on the link: today a frame counter, later the whole stack. */
+export interface RunningStack {
+  /** Frames received from the link so far. */
+  readonly framesIn: () => number;
+  close(): void;
+}
+
+export interface Server {
+  readonly link: Link;
+  readonly tap: TapLink;
+  readonly stack: RunningStack;
+  /** Namespace created by this server (deleted again on close), if any. */
+  readonly createdNetns: boolean;
+  /** Stops the stack, releases the device, undoes the setup. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * THE one place where the stack is created on the attached link.
+ *
+ * For issue 2 it only counts the frames it receives. The full stack (streams/stack/
+ * create-stack.ts) plugs in here: `createStack({ interfaces: [{ name: options.tap, link,
+ * mac: options.mac, ipv4: [options.ip] }], routes: gateway ? [...] : [] })`, then the services
+ * in `options.services`.
+ */
+export function startStack(link: Link, options: ServeOptions): RunningStack {
+  let frames = 0;
+  const subscription = link.frames$.subscribe({
+    next: () => {
+      frames++;
+    },
+    error: (error: Error) => options.onFatal?.(error),
+  });
+  if (options.services.length > 0) {
+    options.report?.(`services not served yet (the stack above Ethernet is in progress): ${options.services.map((s) => `${s.name}:${s.port}`).join(',')}`);
+  }
+  return {
+    framesIn: () => frames,
+    close: () => subscription.unsubscribe(),
+  };
+}
+
+/** Sets up and attaches; resolves once the TAP device is attached and the stack runs. */
+export async function serve(options: ServeOptions): Promise<Server> {
+  const undo: Array<{ what: string; run: () => Promise<void> | void }> = [];
+  let createdNetns = false;
+  let closing: Promise<void> | undefined;
+
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      for (const step of undo.reverse()) {
+        try {
+          await step.run();
+        } catch (error) {
+          options.report?.(`while undoing "${step.what}": ${(error as Error).message}`);
+        }
+      }
+    })();
+    return closing;
+  };
+
+  try {
+    const { netns } = options;
+    if (netns !== undefined && !existsSync(`/var/run/netns/${netns}`)) {
+      await ip(['netns', 'add', netns]);
+      createdNetns = true;
+      undo.push({ what: `create netns ${netns}`, run: () => ip(['netns', 'del', netns]).then(() => undefined) });
+      // A namespace of our own: loopback up, no IPv6 chatter on the TAP device.
+      await ip(['-n', netns, 'link', 'set', 'lo', 'up']);
+      await ip(['netns', 'exec', netns, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+      options.report?.(`created network namespace ${netns}`);
+    }
+
+    const tap = tapLink({
+      name: options.tap,
+      ...(netns === undefined ? {} : { netns }),
+      ...(options.mtu === undefined ? {} : { mtu: options.mtu }),
+      ...(options.mac === undefined ? {} : { mac: options.mac }),
+      up: true,
+    });
+    // tapLink.close() also puts a pre-existing device back as found (MTU, MAC, up/down).
+    undo.push({ what: `attach ${options.tap}`, run: () => tap.close() });
+    options.report?.(
+      `${tap.device.created ? 'created' : 'attached to'} TAP device ${tap.name}${netns === undefined ? '' : ` in netns ${netns}`}` +
+        ` (kernel side MAC ${tap.device.mac}, MTU ${tap.mtu})`,
+    );
+
+    if (options.hostIp !== undefined && netns !== undefined) {
+      const device = tap.name;
+      const present = await hasAddress(netns, device, options.hostIp);
+      if (!present) {
+        await ip(['-n', netns, 'addr', 'add', options.hostIp, 'dev', device]);
+        undo.push({
+          what: `address ${options.hostIp}`,
+          // A device we created is gone with its addresses once closed: only undo on one that stays.
+          run: async () => {
+            if (!tap.device.created && existsSync(`/var/run/netns/${netns}`)) {
+              await ip(['-n', netns, 'addr', 'del', options.hostIp!, 'dev', device]).catch(() => undefined);
+            }
+          },
+        });
+        options.report?.(`kernel side address ${options.hostIp} on ${device} in netns ${netns}`);
+      }
+    }
+
+    const link: Link = options.pcap === undefined ? tap : captureLink(tap, options.pcap);
+    if (options.pcap !== undefined) {
+      // captureLink.close() closes the capture file and the TAP link (already in undo: idempotent).
+      undo.push({ what: `capture ${options.pcap}`, run: () => link.close() });
+      options.report?.(`capturing to ${options.pcap}`);
+    }
+
+    const stack = startStack(link, options);
+    undo.push({ what: 'stack', run: () => stack.close() });
+    log('serving on %s', tap.name);
+    return { link, tap, stack, createdNetns, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+function ip(args: readonly string[]): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    execFile('ip', [...args], { timeout: 10_000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`ip ${args.join(' ')}: ${stderr.trim() || error.message}`));
+      else resolvePromise(stdout);
+    });
+  });
+}
+
+async function hasAddress(netns: string, device: string, cidr: string): Promise<boolean> {
+  const out = await ip(['-n', netns, '-j', 'addr', 'show', 'dev', device]);
+  const [entry] = JSON.parse(out || '[]') as Array<{ addr_info?: Array<{ local: string; prefixlen: number }> }>;
+  return (entry?.addr_info ?? []).some((a) => `${a.local}/${a.prefixlen}` === cidr);
+}

@@ -1,0 +1,156 @@
+/**
+ * The compiled command line (dist/bin/*.js) under plain `node`, as a user runs it: no tsx.
+ * `npm test` compiles first; run `npm run build:ts` before running this file alone.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from '../helpers/wait-for.js';
+import { describeKernelPeer, useKernelPeer } from '../helpers/netns.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = join(root, 'dist/bin/rx-netstack.js');
+const START = join(root, 'dist/bin/start.js');
+
+function assertBuilt(): void {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build:ts\` (npm test does it)`);
+}
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function runNode(args: readonly string[], options: { uid?: number } = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [...args],
+      { timeout: 15_000, ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }) },
+      (error, stdout, stderr) => resolve({ code: error === null ? 0 : (error.code as number | null), stdout, stderr }),
+    );
+  });
+}
+
+/** Collects a child's output and resolves `ready` when it prints the line `ready`. */
+function watch(child: ChildProcess): { out: () => string; err: () => string; ready: Promise<number>; exit: Promise<number | null> } {
+  let out = '';
+  let err = '';
+  const started = Date.now();
+  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const ready = new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (/^ready$/m.test(out)) resolve(Date.now() - started);
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code} before ready: ${err}`)));
+  });
+  ready.catch(() => undefined);
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { out: () => out, err: () => err, ready, exit };
+}
+
+describe('bin/rx-netstack (compiled, plain node)', () => {
+  before(assertBuilt);
+
+  it('bad options exit 2 and name every bad option', async () => {
+    const { code, stderr, stdout } = await runNode([
+      CLI, 'serve', '--ip', '198.18.0.300/24', '--mtu', '20', '--mac', 'nope', '--frob', '--services', 'echo:7,gopher',
+    ]);
+    assert.equal(code, 2);
+    assert.equal(stdout, '');
+    for (const option of ['--tap', '--ip', '--mtu', '--mac', '--frob', '--services']) {
+      assert.match(stderr, new RegExp(`^  ${option}: `, 'm'), `${option} named in:\n${stderr}`);
+    }
+    assert.match(stderr, /gopher/);
+  });
+
+  it('--host-ip without --netns is refused: addresses are set only inside a namespace', async () => {
+    const { code, stderr } = await runNode([CLI, 'serve', '--tap', 'rxt9', '--ip', '198.18.0.2/24', '--host-ip', '198.18.0.1/24']);
+    assert.equal(code, 2);
+    assert.match(stderr, /--host-ip: needs --netns/);
+  });
+
+  it('an unknown command exits 2; --help prints the usage and exits 0', async () => {
+    assert.equal((await runNode([CLI, 'frobnicate'])).code, 2);
+    const help = await runNode([CLI, '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /rx-netstack serve --tap NAME --ip CIDR/);
+  });
+
+  it('npm start without root says what it needs and names the no-root demo', async () => {
+    const { code, stderr } = await runNode([START], process.getuid?.() === 0 ? { uid: 65534 } : {});
+    assert.equal(code, 1);
+    assert.match(stderr, /sudo npm start/);
+    assert.match(stderr, /examples\/memory-pair\.ts/);
+  });
+});
+
+describeKernelPeer('bin/rx-netstack serve against a namespace', () => {
+  before(assertBuilt);
+  const peer = useKernelPeer({ tapName: 'rxcli0' });
+
+  it('inside the namespace: attaches to the persistent device, "ready" within 5 s, SIGTERM exits 0 leaving it as found', async () => {
+    const found = (await peer().linkInfo())!;
+    const child = peer().spawn(process.execPath, [CLI, 'serve', '--tap', 'rxcli0', '--ip', '198.18.0.2/24', '--mtu', '1400']);
+    const run = watch(child);
+    const elapsed = await run.ready;
+    assert.ok(elapsed < 5000, `ready after ${elapsed} ms`);
+    const attached = (await peer().linkInfo())!;
+    assert.equal(attached.mtu, 1400);
+    assert.ok(attached.flags.includes('LOWER_UP'), 'carrier while the CLI holds the device');
+    assert.match(run.err(), /attached to TAP device rxcli0/);
+
+    child.kill('SIGTERM');
+    assert.equal(await run.exit, 0, run.err());
+    const after = (await peer().linkInfo())!;
+    assert.equal(after.mtu, found.mtu);
+    assert.equal(after.address, found.address);
+    assert.deepEqual(after.flags.filter((f) => f !== 'LOWER_UP' && f !== 'NO-CARRIER'),
+      found.flags.filter((f) => f !== 'LOWER_UP' && f !== 'NO-CARRIER'));
+    assert.match(await peer().ip(['-4', 'addr', 'show', 'dev', 'rxcli0']), /198\.18\.0\.1\/24/);
+  });
+
+  it('--netns NS from outside: creates NS, the device and the host address there, captures, and removes it all on SIGINT', async () => {
+    const netns = `${peer().netns}-cli`;
+    const dir = mkdtempSync(join(tmpdir(), 'rx-cli-'));
+    const pcap = join(dir, 'serve.pcap');
+    let child: ChildProcess | undefined;
+    try {
+      assert.equal(existsSync(`/var/run/netns/${netns}`), false);
+      child = spawn(process.execPath, [
+        CLI, 'serve', '--tap', 'rxcli1', '--ip', '198.18.0.2/24', '--netns', netns, '--host-ip', '198.18.0.1/24', '--pcap', pcap,
+      ], { stdio: 'pipe' });
+      const run = watch(child);
+      assert.ok((await run.ready) < 5000);
+      const addr = await new Promise<string>((resolve, reject) =>
+        execFile('ip', ['-n', netns, '-4', 'addr', 'show', 'dev', 'rxcli1'], (e, out) => (e ? reject(e) : resolve(out))));
+      assert.match(addr, /inet 198\.18\.0\.1\/24/);
+      // The kernel there ARPs for the stack: one frame at least reaches the CLI and the capture.
+      await new Promise<void>((resolve, reject) =>
+        execFile('ip', ['netns', 'exec', netns, 'python3', '-c',
+          "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('198.18.0.2', 9))"],
+        (e) => (e ? reject(e) : resolve())));
+      await waitFor('a captured frame', () => (existsSync(pcap) && readFileSync(pcap).length > 24 ? true : undefined));
+
+      child.kill('SIGINT');
+      assert.equal(await run.exit, 0, run.err());
+      assert.match(run.err(), /stopped \([1-9][0-9]* frames received\)/);
+      assert.equal(existsSync(`/var/run/netns/${netns}`), false, 'the namespace it created is gone');
+      const bytes = readFileSync(pcap);
+      assert.equal(bytes.readUInt32LE(0), 0xa1b2c3d4, 'classic pcap magic');
+      assert.equal(bytes.readUInt32LE(20), 1, 'LINKTYPE_ETHERNET');
+      assert.equal(bytes.readUInt16BE(24 + 16 + 12), 0x0806, 'the first record is the ARP request');
+    } finally {
+      if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (existsSync(`/var/run/netns/${netns}`)) {
+        await new Promise((resolve) => execFile('ip', ['netns', 'del', netns], resolve));
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
