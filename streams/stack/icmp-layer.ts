@@ -92,7 +92,7 @@ export class IcmpLayer {
     this.#subscriptions.push(
       this.#ipv4.demux.unmatched$.subscribe((d) => this.sendUnreachable(d, IcmpUnreachableCode.PROTOCOL_UNREACHABLE)),
     );
-    this.#ipv4.onReassemblyTimeout = (e, iface) => this.#reassemblyTimeout(e, iface);
+    this.#ipv4.onReassemblyTimeout = (e, iface, broadcast) => this.#reassemblyTimeout(e, iface, broadcast);
   }
 
   close(): void {
@@ -241,9 +241,9 @@ export class IcmpLayer {
     }
   }
 
-  #reassemblyTimeout(e: ExpiredDatagram<Uint8Array>, iface: NetInterface): void {
+  #reassemblyTimeout(e: ExpiredDatagram<Uint8Array>, iface: NetInterface, broadcast: boolean): void {
     if (e.first === undefined) return;
-    this.#sendError(iface, e.src, e.dst, false, e.first.header, e.first.payload,
+    this.#sendError(iface, e.src, e.dst, broadcast, e.first.header, e.first.payload,
       { kind: 'time-exceeded', code: IcmpTimeExceededCode.REASSEMBLY_TIME_EXCEEDED, quoted: EMPTY }, e.protocol);
   }
 

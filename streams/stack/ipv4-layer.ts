@@ -105,8 +105,12 @@ export class Ipv4Layer {
   readonly reassembler: Reassembler<Uint8Array>;
   /** Delivered datagrams by protocol number; unclaimed ones go to `unmatched$` (ICMP answers them). */
   readonly demux: Demux<Ipv4Datagram, number>;
-  /** Called for a partial datagram that timed out after its first fragment arrived. */
-  onReassemblyTimeout: ((expired: ExpiredDatagram<Uint8Array>, iface: NetInterface) => void) | undefined;
+  /**
+   * Called for a partial datagram that timed out after its first fragment arrived, with the
+   * interface that fragment came in by and whether it was sent to a broadcast/multicast address
+   * (IP or link level), which no ICMP error may answer.
+   */
+  onReassemblyTimeout: ((expired: ExpiredDatagram<Uint8Array>, iface: NetInterface, broadcast: boolean) => void) | undefined;
 
   readonly #attached: Attached[] = [];
   readonly #input$ = new Subject<Ipv4Datagram>();
@@ -116,8 +120,8 @@ export class Ipv4Layer {
   readonly #view = new Ipv4Packet();
   readonly #timer: DeadlineTimer;
   readonly #subscriptions: Subscription[] = [];
-  /** Reassembly keeps no interface; remember where each partial datagram's first piece came in. */
-  readonly #fragmentIface = new Map<string, NetInterface>();
+  /** Reassembly keeps no interface; remember where (and how addressed) each first piece came in. */
+  readonly #fragmentIface = new Map<string, { readonly iface: NetInterface; readonly broadcast: boolean }>();
 
   constructor(opts: Ipv4LayerOptions) {
     this.#opts = opts;
@@ -303,7 +307,7 @@ export class Ipv4Layer {
       this.#fragmentIface.delete(fragmentKey(src, dst, protocol, id));
       this.#input$.next({ iface, src, dst, protocol, ttl, header: result.header, payload: result.payload, broadcast, reassembled: true });
     } else {
-      if (p.fragmentOffset === 0) this.#fragmentIface.set(fragmentKey(src, dst, protocol, id), iface);
+      if (p.fragmentOffset === 0) this.#fragmentIface.set(fragmentKey(src, dst, protocol, id), { iface, broadcast });
     }
     this.#timer.set(this.reassembler.nextDeadline());
     // The side table only needs entries for datagrams still held.
@@ -314,9 +318,9 @@ export class Ipv4Layer {
     for (const e of this.reassembler.expire(now)) {
       this.counters.reassemblyTimeouts++;
       const key = fragmentKey(e.src, e.dst, e.protocol, e.id);
-      const iface = this.#fragmentIface.get(key);
+      const arrival = this.#fragmentIface.get(key);
       this.#fragmentIface.delete(key);
-      if (e.first !== undefined && iface !== undefined) this.onReassemblyTimeout?.(e, iface);
+      if (e.first !== undefined && arrival !== undefined) this.onReassemblyTimeout?.(e, arrival.iface, arrival.broadcast);
     }
     this.#timer.set(this.reassembler.nextDeadline());
   }
