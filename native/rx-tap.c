@@ -419,8 +419,10 @@ static uint32_t get_uint_prop(napi_env env, napi_value obj, const char *key, uin
 /* new TapHandle(name, netns | undefined, { batchLimit?, queueLimit? }) */
 static napi_value tap_new(napi_env env, napi_callback_info info) {
   size_t argc = 3;
-  napi_value argv[3], self;
+  napi_value argv[3], self, new_target;
   napi_get_cb_info(env, info, &argc, argv, &self, NULL);
+  if (napi_get_new_target(env, info, &new_target) != napi_ok || new_target == NULL)
+    return throw_code(env, "ERR_CONSTRUCT_CALL_REQUIRED", "TapHandle must be called with new");
   char name[64], netns[256];
   int rc = argc >= 1 ? get_string(env, argv[0], name, sizeof name) : -1;
   if (rc == -1) return throw_code(env, "ERR_INVALID_ARG_TYPE", "name must be a string");

@@ -162,6 +162,37 @@ describeKernelPeer('TapDevice: a device we create', () => {
     assert.equal(device.closed, true);
   });
 
+  it('a worker thread ended with the device open releases it without crashing; unref() lets a process exit', async () => {
+    const addon = fileURLToPath(new URL('../../../build/Release/rx_tap.node', import.meta.url));
+    const netns = peer().netns;
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const w = new Worker(\`
+        const { TapHandle } = require(\${JSON.stringify(${JSON.stringify(addon)})});
+        const h = new TapHandle('rxdev0', ${JSON.stringify(netns)});
+        h.setUp(true);
+        h.start(() => {}, () => {});
+        require('node:worker_threads').parentPort.postMessage('open');
+      \`, { eval: true });
+      w.once('message', () => w.terminate().then(() => {
+        const { TapHandle } = require(${JSON.stringify(addon)});
+        const h = new TapHandle('rxdev1', ${JSON.stringify(netns)});
+        h.setUp(true);
+        h.start(() => {}, () => {});
+        h.unref(); // nothing else keeps the loop alive: the process must end by itself
+        console.log('done');
+      }));`;
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['-e', script], { timeout: 10_000 }, (error, stdout, stderr) => {
+        if (error) reject(new Error(`child failed (${error.code ?? error.signal}): ${stderr}`));
+        else resolve(stdout.trim());
+      });
+    });
+    assert.equal(out, 'done');
+    assert.equal(await peer().linkInfo('rxdev0'), undefined, 'the worker\'s device was released');
+    assert.equal(await peer().linkInfo('rxdev1'), undefined);
+  });
+
   it('queues writes the kernel cannot take yet, in order, bounded, and flushes them when writable', async () => {
     const device = open(peer(), { up: true, writeQueueLimit: 100 });
     try {
