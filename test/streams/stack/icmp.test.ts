@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
-import { firstValueFrom, lastValueFrom, toArray, filter } from 'rxjs';
+import { catchError, firstValueFrom, lastValueFrom, toArray, filter, map, of } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
 import { memoryPair } from './memory-pair.js';
+import { rawPeer, advance, stat, ip, PEER_IP } from './raw-peer.js';
+import { PacketBuffer } from '../../../src/packet-buffer.js';
+import { ArpOp } from '../../../src/wire/arp.js';
+import type { IcmpErrorReport } from '../../../streams/stack/icmp-layer.js';
+import type { NetstackError } from '../../../src/errors.js';
+
+function newScheduler(): TestScheduler {
+  return new TestScheduler((actual, expected) => assert.deepStrictEqual(actual, expected));
+}
 
 describe('stack: ARP + IPv4 + ICMP over the memory wire', () => {
   it('a pings b: replies come back with RTTs, ARP learned both ways', async () => {
@@ -12,88 +22,145 @@ describe('stack: ARP + IPv4 + ICMP over the memory wire', () => {
       for (const r of replies) {
         assert.equal(r.from, '198.18.0.2');
         assert.equal(r.bytes, 56);
+        assert.equal(r.ttl, 64);
         assert.ok(r.rttMs >= 0);
       }
       assert.ok(p.a.arp.entries().some((e) => e.ip === '198.18.0.2' && e.mac !== undefined));
       assert.ok(p.b.arp.entries().some((e) => e.ip === '198.18.0.1' && e.mac !== undefined));
-      const sb = p.b.stats() as any;
-      assert.equal(sb.icmp.rxEchoRequests, 3);
-      assert.equal(sb.icmp.txEchoReplies, 3);
+      assert.equal(stat(p.b, 'icmp', 'rxEchoRequests'), 3);
+      assert.equal(stat(p.b, 'icmp', 'txEchoReplies'), 3);
     } finally {
       p.close();
     }
   });
 
-  for (const size of [1472, 4000, 8000, 65507]) {
+  for (const size of [0, 1472, 1473, 4000, 8000, 65507]) {
     it(`echoes a ${size}-byte payload (fragmented both ways when large)`, async () => {
       const p = memoryPair();
       try {
         const r = await firstValueFrom(p.a.icmp.ping('198.18.0.2', { size, timeout: 2000 }));
         assert.equal(r.bytes, size);
-        const sb = p.b.stats() as any;
         if (size > 1472) {
-          assert.ok(sb.ipv4.rxReassembled >= 1, 'b reassembled the request');
-          assert.ok(sb.ipv4.txFragments > 1, 'b fragmented the reply');
+          assert.ok(stat(p.b, 'ipv4', 'rxReassembled') >= 1, 'b reassembled the request');
+          assert.ok(stat(p.b, 'ipv4', 'txFragments') > 1, 'b fragmented the reply');
+          assert.equal(stat(p.a, 'ipv4', 'rxReassembled'), 1, 'a reassembled the reply');
         } else {
-          assert.equal(sb.ipv4.rxFragments, 0);
+          assert.equal(stat(p.b, 'ipv4', 'rxFragments'), 0);
         }
+        assert.equal(p.a.ipv4.reassembler.bytesHeld, 0);
+        assert.equal(p.b.ipv4.reassembler.bytesHeld, 0);
       } finally {
         p.close();
       }
     });
   }
 
-  it('ping to an address nobody answers fails with EHOSTUNREACH after ARP gives up', async () => {
-    const p = memoryPair();
-    try {
-      await assert.rejects(firstValueFrom(p.a.icmp.ping('198.18.0.77', { timeout: 10_000 })), (err: any) => err.code === 'EHOSTUNREACH');
-    } finally {
-      p.close();
-    }
-  }).timeout(8000);
+  describe('ping() in virtual time', () => {
+    // The first request waits for ARP: b's gratuitous ARP reaches a at 5 ms and resolves a's
+    // pending entry (merge rule), so it leaves at 5 and its reply arrives at 15.
+    it('count 3, interval 1 s over a 5 ms wire: replies at 15 (after ARP), 1010, 2010 ms', () => {
+      const ts = newScheduler();
+      ts.run(({ expectObservable }) => {
+        const p = memoryPair({ scheduler: ts, wire: { latencyMs: 5 } });
+        const rtts$ = p.a.icmp.ping('198.18.0.2', { count: 3, interval: 1000 }).pipe(map((r) => `${r.seq}:${r.rttMs}`));
+        expectObservable(rtts$).toBe('15ms a 994ms b 999ms (c|)', { a: '0:15', b: '1:10', c: '2:10' });
+        ts.schedule(() => p.close(), 5000);
+      });
+    });
 
-  it('off-subnet ping goes to the gateway MAC (and fails when no gateway answers)', async () => {
-    const p = memoryPair();
-    try {
-      const requests: number[] = [];
-      const sub = p.b.ethernetProtocol$(0x9999).subscribe(); // claim something unrelated: must not interfere
-      const err = await firstValueFrom(p.a.icmp.ping('203.0.113.9', { timeout: 10_000 })).catch((e) => e);
+    it('errors with ETIMEDOUT when a reply is `timeout` ms late', () => {
+      const ts = newScheduler();
+      ts.run(({ expectObservable }) => {
+        // The raw peer answers ARP but not pings.
+        const p = rawPeer({ scheduler: ts });
+        expectObservable(p.stack.icmp.ping(PEER_IP, { timeout: 1500 }).pipe(catchError((e: NetstackError) => of(e.code))))
+          .toBe('1500ms (e|)', { e: 'ETIMEDOUT' });
+        ts.schedule(() => p.close(), 5000);
+      });
+    });
+
+    it('fails with EHOSTUNREACH when ARP gives up on the destination (3 s)', () => {
+      const ts = newScheduler();
+      ts.run(({ expectObservable }) => {
+        const p = memoryPair({ scheduler: ts });
+        expectObservable(p.a.icmp.ping('198.18.0.77', { timeout: 10_000 }).pipe(catchError((e: NetstackError) => of(e.code))))
+          .toBe('3000ms (e|)', { e: 'EHOSTUNREACH' });
+        ts.schedule(() => p.close(), 5000);
+      });
+    });
+
+    it('unsubscribing stops the requests and frees the identifier', () => {
+      const ts = newScheduler();
+      const p = rawPeer({ scheduler: ts });
+      const sub = p.stack.icmp.ping(PEER_IP, { count: 10, interval: 100, timeout: 10_000 }).subscribe({ error: () => undefined });
+      advance(ts, 250);
       sub.unsubscribe();
-      assert.equal(err.code, 'EHOSTUNREACH');
-      const entries = p.a.arp.entries();
-      assert.ok(!entries.some((e) => e.ip === '203.0.113.9'), 'never ARPs for an off-link address');
-      assert.ok((p.a.stats() as any)['arp:eth0'].txRequests >= 1);
-      void requests;
-    } finally {
+      advance(ts, 2000);
+      assert.equal(p.seen.filter((s) => s.icmp?.kind === 'echo-request').length, 3, 'at 0, 100 and 200 ms');
+      assert.equal(stat(p.stack, 'icmp', 'txEchoRequests'), 3);
       p.close();
-    }
-  }).timeout(8000);
+    });
+
+    it('rejects bad options at subscription, naming each', async () => {
+      const p = rawPeer();
+      try {
+        await assert.rejects(firstValueFrom(p.stack.icmp.ping('nope', { count: 0, size: 70000 })), (err: NetstackError) =>
+          err.code === 'ERR_INVALID_ARG_VALUE' && /address/.test(err.message) && /count/.test(err.message) && /size/.test(err.message));
+      } finally {
+        p.close();
+      }
+    });
+  });
+
+  it('off-subnet ping goes to the gateway (ARP for the gateway, never the destination) and fails when no gateway answers', () => {
+    const ts = newScheduler();
+    // a's default route points at 198.18.0.254, which nobody has.
+    const p = memoryPair({ scheduler: ts });
+    let err: NetstackError | undefined;
+    p.a.icmp.ping('203.0.113.9', { timeout: 10_000 }).subscribe({ error: (e: NetstackError) => (err = e) });
+    advance(ts, 10_000);
+    assert.equal(err?.code, 'EHOSTUNREACH');
+    assert.ok(!p.a.arp.entries().some((e) => e.ip === '203.0.113.9'), 'never ARPs for an off-link address');
+    assert.equal(stat(p.a, 'arp:eth0', 'txRequests'), 3);
+    assert.equal(stat(p.b, 'arp:eth0', 'rxRequests'), 3 + 1, 'three for the gateway, plus a’s gratuitous ARP');
+    p.close();
+  });
+
+  it('off-subnet ping goes out to the gateway MAC when a gateway answers', () => {
+    const ts = newScheduler();
+    const p = rawPeer({ scheduler: ts, config: { routes: [{ destination: '0.0.0.0/0', gateway: PEER_IP }] } });
+    p.stack.icmp.ping('203.0.113.9', { timeout: 100 }).subscribe({ error: () => undefined });
+    advance(ts, 200);
+    const req = p.seen.filter((s) => s.icmp?.kind === 'echo-request');
+    assert.equal(req.length, 1);
+    assert.equal(req[0].ipv4?.dst, ip('203.0.113.9'));
+    assert.deepEqual(req[0].eth.dst, p.link.mac, 'the gateway’s MAC');
+    assert.deepEqual(p.arp(ArpOp.REQUEST).filter((s) => s.arp?.senderIp !== s.arp?.targetIp).map((s) => s.arp?.targetIp), [ip(PEER_IP)]);
+    p.close();
+  });
 
   it('a user hook at IPv4 input can drop by source (firewall)', async () => {
-    const p = memoryPair({ hooksB: { ipv4Input: filter((d) => d.src !== 0xc6120001) } });
+    const p = memoryPair({ hooksB: { ipv4Input: filter((d) => d.src !== ip('198.18.0.1')) } });
     try {
-      await assert.rejects(firstValueFrom(p.a.icmp.ping('198.18.0.2', { timeout: 200 })), (err: any) => err.code === 'ETIMEDOUT');
-      assert.equal((p.b.stats() as any).icmp.rxEchoRequests, 0);
+      await assert.rejects(firstValueFrom(p.a.icmp.ping('198.18.0.2', { timeout: 200 })), (err: NetstackError) => err.code === 'ETIMEDOUT');
+      assert.equal(stat(p.b, 'icmp', 'rxEchoRequests'), 0);
     } finally {
       p.close();
     }
   });
 
-  it('a datagram for an unknown protocol gets protocol unreachable', async () => {
-    const p = memoryPair();
-    try {
-      // Claim ICMP errors for protocol 200 on a, send a protocol-200 datagram to b.
-      const reports: any[] = [];
-      p.a.icmpLayer.errorHandlers.set(200, (r) => reports.push(r));
-      const { PacketBuffer } = await import('../../../src/packet-buffer.js');
-      const err = p.a.ipv4.send(PacketBuffer.withPayload(new Uint8Array(16)), { dst: 0xc6120002, protocol: 200 });
-      assert.equal(err, undefined);
-      await new Promise((r) => setTimeout(r, 50));
-      assert.equal(reports.length, 1);
-      assert.equal(reports[0].type, 3);
-      assert.equal(reports[0].code, 2);
-    } finally {
-      p.close();
-    }
+  it('a datagram for an unknown protocol gets protocol unreachable, reported to the sender’s transport', () => {
+    const ts = newScheduler();
+    const p = memoryPair({ scheduler: ts });
+    const reports: IcmpErrorReport[] = [];
+    p.a.icmpLayer.errorHandlers.set(200, (r) => reports.push(r));
+    const err = p.a.ipv4.send(PacketBuffer.withPayload(new Uint8Array(16)), { dst: ip('198.18.0.2'), protocol: 200 });
+    assert.equal(err, undefined);
+    advance(ts, 10);
+    assert.equal(reports.length, 1);
+    assert.equal(reports[0].type, 3);
+    assert.equal(reports[0].code, 2);
+    assert.equal(reports[0].from, ip('198.18.0.2'));
+    p.close();
   });
 });
