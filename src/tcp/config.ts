@@ -31,7 +31,7 @@ export interface TcpConfig {
   readonly delayedAckTimeout: number;
   /** Maximum segment lifetime, ms; TIME-WAIT lasts 2 * msl. Default 30000 (TIME-WAIT 60 s, as Linux). */
   readonly msl: number;
-  /** Retransmissions of an unanswered SYN before `ETIMEDOUT`. Default 6 (1+2+...+64 s = 127 s, as Linux). */
+  /** Retransmissions of an unanswered SYN before `ETIMEDOUT`. Default 6 (as Linux): with the default RTOs it gives up after 1+2+4+8+16+32+60 = 123 s. */
   readonly synRetries: number;
   /** Retransmissions of an unanswered SYN-ACK before the half-open connection is dropped. Default 5. */
   readonly synAckRetries: number;

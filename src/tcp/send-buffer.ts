@@ -79,6 +79,13 @@ export class SendBuffer {
     }
   }
 
+  /** Drops everything and returns the storage to its initial size (on reset or abort). */
+  clear(): void {
+    this.used = 0;
+    this.head = 0;
+    if (this.storage.length > INITIAL_STORAGE) this.storage = new Uint8Array(INITIAL_STORAGE);
+  }
+
   private grow(needed: number): void {
     let size = this.storage.length;
     while (size < needed) size *= 2;

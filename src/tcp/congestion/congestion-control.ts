@@ -1,0 +1,53 @@
+/**
+ * The small interface between the TCP core and a congestion-control algorithm (one file per
+ * algorithm, as in gVisor's tcp package). The core owns sequence numbers, timers and
+ * retransmission; the algorithm owns cwnd/ssthresh and decides when a loss-recovery
+ * retransmission is due. All sizes are bytes, all sequence numbers uint32.
+ */
+
+/** What the core must do after telling the algorithm about an ACK. */
+export type CongestionAction = 'none' | 'retransmit';
+
+export interface CongestionControl {
+  /** Algorithm name, for logs and counters. */
+  readonly name: string;
+  /** Congestion window: bytes the core may have in flight. */
+  readonly cwnd: number;
+  /** Slow-start threshold. */
+  readonly ssthresh: number;
+  /** True while in fast recovery. */
+  readonly inRecovery: boolean;
+
+  /**
+   * The connection is established and the send MSS known. `synLost` when the SYN or SYN-ACK had
+   * to be retransmitted (RFC 5681 3.1: the initial window is then one segment). `iss` seeds the
+   * recovery point.
+   */
+  init(mss: number, synLost: boolean, iss: number): void;
+
+  /**
+   * The cumulative ACK advanced: `acked` sequence numbers newly acknowledged, `ack` the new
+   * SND.UNA, `flightBefore` the bytes outstanding before this ACK, `sndMax` the highest sequence
+   * number sent (exclusive). Returns 'retransmit' when the segment at `ack` must be resent now
+   * (a NewReno partial ACK).
+   */
+  onAck(acked: number, ack: number, flightBefore: number, sndMax: number): CongestionAction;
+
+  /**
+   * A duplicate ACK per RFC 5681 2 (outstanding data, no payload, no SYN/FIN, same ACK, same
+   * window). Returns 'retransmit' when the segment at `ack` must be fast-retransmitted now.
+   */
+  onDupAck(ack: number, flight: number, sndMax: number): CongestionAction;
+
+  /**
+   * The retransmission timer expired. `firstTimeout` is false when the segment had already been
+   * retransmitted by a timeout (ssthresh is then held, RFC 5681 3.1).
+   */
+  onTimeout(flight: number, sndMax: number, firstTimeout: boolean): void;
+
+  /** Sending resumes after an idle period longer than the RTO (RFC 5681 4.1). */
+  onIdleRestart(): void;
+}
+
+/** Builds the algorithm for one connection. */
+export type CongestionControlFactory = (initialWindowSegments: number) => CongestionControl;

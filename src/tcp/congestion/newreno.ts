@@ -1,0 +1,110 @@
+/**
+ * NewReno: slow start and congestion avoidance (RFC 5681 3.1), fast retransmit on the third
+ * duplicate ACK and fast recovery with NewReno's partial-ACK handling (RFC 6582), so several
+ * losses in one window recover without a timeout.
+ */
+
+import { seqGeq } from '../seq.js';
+import type { CongestionAction, CongestionControl } from './congestion-control.js';
+
+/** RFC 5681 3.2: fast retransmit on the third duplicate ACK. */
+const DUPACK_THRESHOLD = 3;
+/** RFC 3465 appropriate byte counting limit L, in segments, during slow start. */
+const ABC_LIMIT_SEGMENTS = 2;
+
+export class NewReno implements CongestionControl {
+  readonly name = 'newreno';
+  cwnd: number;
+  /** "Arbitrarily high" at first (RFC 5681 3.1). */
+  ssthresh = Number.MAX_SAFE_INTEGER;
+  inRecovery = false;
+  /** Duplicate ACKs seen in a row. */
+  dupAcks = 0;
+  /**
+   * RFC 6582 `recover`, kept exclusive: the SND.MAX at the time recovery (or a timeout) began;
+   * an ACK at or beyond it covers everything that was outstanding then.
+   */
+  recover = 0;
+
+  private mss = 536;
+  /** Bytes acknowledged in congestion avoidance since cwnd last grew. */
+  private bytesAcked = 0;
+
+  constructor(private readonly initialWindowSegments = 10) {
+    this.cwnd = initialWindowSegments * this.mss;
+  }
+
+  init(mss: number, synLost: boolean, iss: number): void {
+    this.mss = mss;
+    this.cwnd = synLost ? mss : this.initialWindowSegments * mss;
+    this.recover = iss;
+    this.dupAcks = 0;
+    this.inRecovery = false;
+    this.bytesAcked = 0;
+  }
+
+  onAck(acked: number, ack: number, flightBefore: number, _sndMax: number): CongestionAction {
+    this.dupAcks = 0;
+    if (this.inRecovery) {
+      if (seqGeq(ack, this.recover)) {
+        // Full ACK (RFC 6582 3.2 step 3): leave recovery with cwnd = min(ssthresh, FlightSize + SMSS).
+        this.inRecovery = false;
+        const flightAfter = Math.max(flightBefore - acked, 0);
+        this.cwnd = Math.min(this.ssthresh, Math.max(flightAfter, this.mss) + this.mss);
+        return 'none';
+      }
+      // Partial ACK (step 4): retransmit the next hole, deflate by the amount acknowledged and
+      // add back one SMSS if that was at least one SMSS.
+      this.cwnd = Math.max(this.cwnd - acked + (acked >= this.mss ? this.mss : 0), this.mss);
+      return 'retransmit';
+    }
+    if (this.cwnd < this.ssthresh) {
+      // Slow start, with byte counting limited to L = 2 SMSS per ACK (RFC 3465).
+      this.cwnd += Math.min(acked, ABC_LIMIT_SEGMENTS * this.mss);
+    } else {
+      // Congestion avoidance: about one SMSS per RTT (RFC 5681 3.1, byte-counting variant).
+      this.bytesAcked += acked;
+      if (this.bytesAcked >= this.cwnd) {
+        this.bytesAcked -= this.cwnd;
+        this.cwnd += this.mss;
+      }
+    }
+    return 'none';
+  }
+
+  onDupAck(ack: number, flight: number, sndMax: number): CongestionAction {
+    this.dupAcks++;
+    if (this.inRecovery) {
+      // Each further duplicate means a segment left the network: inflate (RFC 6582 3.2 step 3).
+      this.cwnd += this.mss;
+      return 'none';
+    }
+    if (this.dupAcks !== DUPACK_THRESHOLD) return 'none';
+    // RFC 6582 3.2 step 2: only if the ACK covers more than `recover`, so duplicates caused by
+    // a timeout's go-back-N retransmissions do not trigger a second reduction.
+    if (!seqGeq(ack, this.recover)) return 'none';
+    this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.mss);
+    this.recover = sndMax;
+    this.inRecovery = true;
+    this.cwnd = this.ssthresh + DUPACK_THRESHOLD * this.mss;
+    return 'retransmit';
+  }
+
+  onTimeout(flight: number, sndMax: number, firstTimeout: boolean): void {
+    if (firstTimeout) this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.mss);
+    this.cwnd = this.mss; // loss window (RFC 5681 3.1)
+    this.inRecovery = false;
+    this.dupAcks = 0;
+    this.bytesAcked = 0;
+    this.recover = sndMax; // RFC 6582 4: ignore duplicates from the go-back-N that follows
+  }
+
+  onIdleRestart(): void {
+    this.cwnd = Math.min(this.cwnd, this.initialWindowSegments * this.mss);
+  }
+}
+
+/** The default algorithm's factory. */
+export function newReno(initialWindowSegments: number): NewReno {
+  return new NewReno(initialWindowSegments);
+}

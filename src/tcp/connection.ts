@@ -1,0 +1,1287 @@
+/**
+ * One TCP connection as a pure state machine (RFC 9293), in the sans-IO style of smoltcp:
+ * segments, user calls and timer expirations go in, with the time `now` (ms) passed by the
+ * caller; segments and events come out through a host object. No I/O, no timers, no clocks.
+ *
+ * Driving it (the wiring does this; see also src/tcp/index.ts):
+ *
+ * ```ts
+ * const conn = new TcpConnectionCore({ localAddr, localPort, remoteAddr, remotePort, iss, host, config });
+ * conn.connect(now);                 // active open: sends SYN
+ * conn.handleSegment(seg, now);      // every segment of this 4-tuple
+ * conn.write(bytes, now);            // returns bytes accepted (less when the send buffer is full)
+ * conn.read(max);                    // in-order bytes; reading reopens the window
+ * conn.shutdown(now);                // FIN after queued data (half-close)
+ * conn.abort(now);                   // RST
+ * // after EVERY call above: re-arm the connection's single timer
+ * const at = conn.nextDeadline();    // undefined = no timer
+ * // when it fires:
+ * conn.handleTimer(now);
+ * ```
+ *
+ * Outgoing segments go to `host.send(conn, seg)`. The record is fresh, but its payload is a view
+ * into the send buffer that stays valid only until those bytes are acknowledged: encode (copy)
+ * it into the packet buffer before `send` returns. Events (`onReadable`, `onClosed`, ...) are
+ * delivered at the end of the call that caused them, when the connection is consistent, so a
+ * handler may call back into the connection.
+ *
+ * Layout of the processing follows RFC 9293 3.10.7 ("SEGMENT ARRIVES"), with RFC 5961 for RST,
+ * SYN and ACK validation, RFC 1337 in TIME-WAIT, RFC 6298 timers, RFC 5681/6582 congestion
+ * control (behind src/tcp/congestion), RFC 7323 window scaling and RFC 1122 delayed ACKs and
+ * silly-window avoidance. Not implemented: SACK, timestamps, urgent data (URG is ignored and the
+ * data delivered inline), data on SYN (not acknowledged; the peer resends it).
+ */
+
+import { netError, type NetstackError, type NetstackErrorCode } from '../errors.js';
+import { formatIpv4, type Ipv4Addr } from '../ipv4/address.js';
+import { log } from '../log.js';
+import { TcpFlags, type TcpRepr } from '../wire/tcp.js';
+import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, MIN_MSS, windowScaleFor, type TcpConfig } from './config.js';
+import type { CongestionControl, CongestionControlFactory } from './congestion/congestion-control.js';
+import { newReno } from './congestion/newreno.js';
+import { createTcpCounters, type TcpCounters } from './counters.js';
+import { ReceiveBuffer } from './receive-buffer.js';
+import { RttEstimator } from './rtt.js';
+import { SendBuffer } from './send-buffer.js';
+import { seqAdd, seqDiff, seqGt, seqInRange, seqLeq, seqLt } from './seq.js';
+import { acceptsText, canUserSend, type TcpState } from './state.js';
+
+const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
+const EMPTY = new Uint8Array(0);
+const NEVER = Number.POSITIVE_INFINITY;
+
+// Pending events, delivered together at the end of each public call.
+const EV_ESTABLISHED = 1;
+const EV_READABLE = 2;
+const EV_WRITABLE = 4;
+const EV_PEER_FIN = 8;
+const EV_CLOSED = 16;
+
+/** What the core needs from its surroundings: a way out for segments, and event handlers. */
+export interface TcpHost {
+  /**
+   * Transmit `seg` to the connection's remote address. The payload is a view into the send
+   * buffer: copy it (encode the segment) before returning.
+   */
+  send(conn: TcpConnectionCore, seg: TcpRepr): void;
+  /** Every state change, synchronously, as it happens: observe only, do not call back. */
+  onStateChange?(conn: TcpConnectionCore, from: TcpState, to: TcpState): void;
+  /** The handshake completed (both active and passive opens). */
+  onEstablished?(conn: TcpConnectionCore): void;
+  /** New in-order bytes can be read. */
+  onReadable?(conn: TcpConnectionCore): void;
+  /** Send-buffer space was freed after a `write` had accepted less than it was given. */
+  onWritable?(conn: TcpConnectionCore): void;
+  /** The peer's FIN arrived in order: after the readable bytes, the stream ends. */
+  onPeerFin?(conn: TcpConnectionCore): void;
+  /**
+   * The connection reached CLOSED: gracefully (no error; after TIME-WAIT, LAST-ACK, or `abort`)
+   * or with ECONNREFUSED, ECONNRESET or ETIMEDOUT. Release the 4-tuple now.
+   */
+  onClosed?(conn: TcpConnectionCore, error: NetstackError | undefined): void;
+}
+
+/** How a listener follows the children it created (see TcpListener). */
+export interface TcpChildObserver {
+  childEstablished(conn: TcpConnectionCore): void;
+  childClosed(conn: TcpConnectionCore): void;
+}
+
+export interface TcpConnectionOptions {
+  readonly localAddr: Ipv4Addr;
+  readonly localPort: number;
+  readonly remoteAddr: Ipv4Addr;
+  readonly remotePort: number;
+  /** Initial send sequence number (from IsnGenerator). */
+  readonly iss: number;
+  readonly host: TcpHost;
+  /** A resolved configuration (resolveTcpConfig); default DEFAULT_TCP_CONFIG. */
+  readonly config?: TcpConfig;
+  /** Congestion control; default NewReno. */
+  readonly congestion?: CongestionControlFactory;
+}
+
+/** What a SYN cookie remembered of the SYN (see TcpListener). */
+export interface SynCookieParams {
+  readonly irs: number;
+  /** The MSS encoded in the cookie. */
+  readonly mss: number;
+  /** The raw window we put in the stateless SYN-ACK. */
+  readonly window: number;
+}
+
+export class TcpConnectionCore {
+  readonly localAddr: Ipv4Addr;
+  readonly localPort: number;
+  readonly remoteAddr: Ipv4Addr;
+  readonly remotePort: number;
+  readonly config: TcpConfig;
+  /** Where segments and events go; the wiring may swap it (e.g. when a connection is accepted). */
+  host: TcpHost;
+  /** The listener that created this connection, if any. */
+  parent: TcpChildObserver | undefined;
+  readonly counters: TcpCounters = createTcpCounters();
+
+  // Send sequence space (RFC 9293 3.3.1). Public for inspection; only the core writes them.
+  readonly iss: number;
+  sndUna: number;
+  sndNxt: number;
+  /** Highest sequence number sent (exclusive): SND.NXT can go back to SND.UNA after a timeout. */
+  sndMax: number;
+  /** Send window in bytes (already scaled). */
+  sndWnd = 0;
+  sndWl1 = 0;
+  sndWl2 = 0;
+  /** Largest window the peer has offered (RFC 9293 3.8.6.2.1, RFC 5961 5.2). */
+  maxSndWnd = 0;
+  sndWndScale = 0;
+  /** Effective send MSS: min(peer's MSS option or 536, config.mss). */
+  sndMss: number;
+
+  // Receive sequence space.
+  irs = 0;
+  rcvNxt = 0;
+  rcvWndScale = 0;
+  /** RCV.NXT + the window last advertised: never moved left (RFC 9293 3.8.6). */
+  private rcvAdvRight = 0;
+  private maxRcvWnd = 0;
+  /** Largest segment seen from the peer (for "every second full-sized segment"). */
+  private rcvMss = DEFAULT_PEER_MSS;
+
+  private _state: TcpState = 'CLOSED';
+  private _error: NetstackError | undefined;
+
+  private readonly sendBuf: SendBuffer;
+  private readonly recvBuf: ReceiveBuffer;
+  private readonly rtt: RttEstimator;
+  private readonly cc: CongestionControl;
+
+  /** Window scale we put in our SYN / SYN-ACK; undefined = no option. */
+  private wsOption: number | undefined;
+  private synWindowSent = 0;
+  private synAcked = false;
+  private synRetransmitted = false;
+  private passiveOpen = false;
+  /** The user called shutdown/close: a FIN follows the queued data at `finSeq`. */
+  private finQueued = false;
+  private finSeq = 0;
+  private finSent = false;
+  private finAcked = false;
+  private finReceived = false;
+  /** The peer's FIN arrived out of order at `peerFinSeq`. */
+  private peerFinPending = false;
+  private peerFinSeq = 0;
+  /** `close` was called: no more reads; data arriving now resets the connection. */
+  private orphaned = false;
+
+  // Timers: absolute times in ms, NEVER when off. nextDeadline() is their minimum.
+  private rtxAt = NEVER;
+  private persistAt = NEVER;
+  private delackAt = NEVER;
+  private keepaliveAt = NEVER;
+  /** TIME-WAIT expiry, or the FIN-WAIT-2 limit of a closed connection. */
+  private closeAt = NEVER;
+
+  /** Consecutive timeouts (SYN or data) without progress. */
+  private retries = 0;
+  private persistBackoff = 0;
+  private probesUnanswered = 0;
+  private keepaliveSent = 0;
+  /** When the oldest outstanding data was last known to progress (user timeout). */
+  private progressAt = 0;
+  private lastSendAt = NEVER;
+
+  private ackNow = false;
+  /** In-order bytes received since we last sent an ACK. */
+  private unackedBytes = 0;
+  /** The raw window field of the peer's last acceptable segment (duplicate-ACK test). */
+  private lastPeerWindow = -1;
+
+  private events = 0;
+  private wantWritable = false;
+  /** connect/listen/fromSynCookie was used: a core opens once. */
+  private opened = false;
+
+  constructor(options: TcpConnectionOptions) {
+    this.localAddr = options.localAddr;
+    this.localPort = options.localPort;
+    this.remoteAddr = options.remoteAddr;
+    this.remotePort = options.remotePort;
+    this.host = options.host;
+    this.config = options.config ?? DEFAULT_TCP_CONFIG;
+    this.iss = options.iss >>> 0;
+    this.sndUna = this.iss;
+    this.sndNxt = this.iss;
+    this.sndMax = this.iss;
+    this.sndMss = Math.min(DEFAULT_PEER_MSS, this.config.mss);
+    this.sendBuf = new SendBuffer(this.config.sendBufferSize);
+    this.recvBuf = new ReceiveBuffer(this.config.receiveBufferSize, this.config.maxOutOfOrderSegments);
+    this.rtt = new RttEstimator(this.config);
+    this.cc = (options.congestion ?? newReno)(this.config.initialCwndSegments);
+  }
+
+  /**
+   * A connection completing a SYN-cookie handshake (the listener validated the cookie in the
+   * ACK): it starts in SYN-RECEIVED as if its SYN-ACK had been sent; pass the ACK to
+   * `handleSegment` next. Options of the SYN are lost except the MSS (no window scaling).
+   */
+  static fromSynCookie(options: TcpConnectionOptions, params: SynCookieParams): TcpConnectionCore {
+    const conn = new TcpConnectionCore(options);
+    conn.irs = params.irs >>> 0;
+    conn.rcvNxt = seqAdd(conn.irs, 1);
+    conn.sndMss = Math.max(MIN_MSS, Math.min(params.mss, conn.config.mss));
+    conn.sndNxt = seqAdd(conn.iss, 1);
+    conn.sndMax = conn.sndNxt;
+    conn.sndWl1 = conn.irs;
+    conn.sndWl2 = conn.iss;
+    conn.synWindowSent = params.window;
+    conn.rcvAdvRight = seqAdd(conn.rcvNxt, params.window);
+    conn.maxRcvWnd = params.window;
+    conn.passiveOpen = true;
+    conn.opened = true;
+    conn.setState('SYN-RECEIVED');
+    return conn;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Inspection
+
+  get state(): TcpState {
+    return this._state;
+  }
+
+  /** Why the connection closed, if it closed on an error. */
+  get error(): NetstackError | undefined {
+    return this._error;
+  }
+
+  /** In-order bytes ready for `read`. */
+  get readableLength(): number {
+    return this.recvBuf.readable;
+  }
+
+  /** Bytes `write` would accept now. */
+  get writableLength(): number {
+    return canUserSend(this._state) && !this.finQueued ? this.sendBuf.free : 0;
+  }
+
+  /** Bytes written and not yet acknowledged (sent or not). */
+  get bufferedLength(): number {
+    return this.sendBuf.length;
+  }
+
+  /** The peer's FIN has arrived (in order). */
+  get peerFinished(): boolean {
+    return this.finReceived;
+  }
+
+  /** Everything the peer sent has been read and its FIN seen: end of stream. */
+  get readEnded(): boolean {
+    return this.finReceived && this.recvBuf.readable === 0;
+  }
+
+  /** Current retransmission timeout, ms. */
+  get rto(): number {
+    return this.rtt.rto;
+  }
+
+  /** Smoothed RTT, ms (0 before the first sample). */
+  get srtt(): number {
+    return this.rtt.srtt;
+  }
+
+  get cwnd(): number {
+    return this.cc.cwnd;
+  }
+
+  get ssthresh(): number {
+    return this.cc.ssthresh;
+  }
+
+  /** The window we last advertised, in bytes. */
+  get rcvWnd(): number {
+    return Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
+  }
+
+  toString(): string {
+    return `${formatIpv4(this.localAddr)}:${this.localPort}-${formatIpv4(this.remoteAddr)}:${this.remotePort}`;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // User calls
+
+  /** Active open (RFC 9293 3.10.1): CLOSED -> SYN-SENT, sends SYN. */
+  connect(now: number): void {
+    this.requireClosed('connect');
+    this.sndNxt = seqAdd(this.iss, 1);
+    this.sndMax = this.sndNxt;
+    this.wsOption = this.config.windowScaling ? windowScaleFor(this.config.receiveBufferSize) : undefined;
+    this.setState('SYN-SENT');
+    this.sendSyn();
+    this.rtt.startTiming(this.sndNxt, now);
+    this.rtxAt = now + this.rtt.rto;
+    this.flushEvents();
+  }
+
+  /** Passive open of this one connection (RFC 9293 3.10.1): CLOSED -> LISTEN; a SYN then opens it. */
+  listen(): void {
+    this.requireClosed('listen');
+    this.setState('LISTEN');
+  }
+
+  /**
+   * Queues bytes to send. Returns how many were accepted: fewer than given when the send buffer
+   * is full (then `onWritable` fires when space frees up). Data written before the handshake
+   * completes goes out once it does.
+   * @throws NetstackError EPIPE after shutdown/close or once the connection is closed.
+   */
+  write(data: Uint8Array, now: number): number {
+    if (!canUserSend(this._state) || this.finQueued) {
+      throw netError('EPIPE', `write after end on ${this.toString()} (${this._state})`, 'write');
+    }
+    const n = this.sendBuf.write(data);
+    if (n < data.length) this.wantWritable = true;
+    if (n > 0 && (this._state === 'ESTABLISHED' || this._state === 'CLOSE-WAIT')) this.output(now);
+    this.flushEvents();
+    return n;
+  }
+
+  /**
+   * Takes up to `maxBytes` in-order received bytes (at most one contiguous chunk, usually the
+   * payload view of one segment: no copy). Undefined when nothing is readable. Reading frees
+   * receive window; when it opens significantly a window update is sent at once
+   * (RFC 1122 4.2.3.3, receiver silly-window avoidance).
+   */
+  read(maxBytes?: number): Uint8Array | undefined {
+    const chunk = this.recvBuf.read(maxBytes);
+    if (chunk === undefined) return undefined;
+    if (acceptsText(this._state) && !this.orphaned) {
+      const current = Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
+      const free = this.recvBuf.free;
+      if (free - current >= this.swsThreshold() && free >= 2 * current) {
+        this.counters.windowUpdates++;
+        this.sendAck();
+      }
+    }
+    this.flushEvents();
+    return chunk;
+  }
+
+  /**
+   * Half-close (RFC 9293 3.10.4 CLOSE): a FIN follows the data already queued; reading goes on
+   * until the peer's FIN. Before the handshake completes the FIN waits for it. Idempotent.
+   */
+  shutdown(now: number): void {
+    switch (this._state) {
+      case 'LISTEN':
+        this.closeWith(undefined);
+        break;
+      case 'SYN-SENT':
+      case 'SYN-RECEIVED':
+        this.queueFin();
+        break;
+      case 'ESTABLISHED':
+        this.queueFin();
+        this.setState('FIN-WAIT-1');
+        this.output(now);
+        break;
+      case 'CLOSE-WAIT':
+        this.queueFin();
+        this.setState('LAST-ACK');
+        this.output(now);
+        break;
+      default:
+        break; // already closing or closed
+    }
+    this.flushEvents();
+  }
+
+  /**
+   * Full close: like `shutdown`, but the user will read no more. Unread data makes it an abort
+   * (RST, as RFC 2525 2.17 and Linux do), data arriving later resets the connection, and
+   * FIN-WAIT-2 is bounded by `finWait2Timeout`.
+   */
+  close(now: number): void {
+    if (this._state === 'CLOSED') return;
+    if (this.recvBuf.readable > 0 || this._state === 'SYN-SENT' || this._state === 'LISTEN') {
+      this.abort(now);
+      return;
+    }
+    this.orphaned = true;
+    if (this._state === 'FIN-WAIT-2') this.closeAt = now + this.config.finWait2Timeout;
+    this.shutdown(now);
+  }
+
+  /** Abort (RFC 9293 3.10.5): RST to the peer if it knows us, then CLOSED with no error. */
+  abort(_now: number): void {
+    const s = this._state;
+    if (s === 'CLOSED') return;
+    if (s === 'SYN-RECEIVED' || s === 'ESTABLISHED' || s === 'FIN-WAIT-1' || s === 'FIN-WAIT-2' || s === 'CLOSE-WAIT') {
+      this.emit(this.sndMax, RST | ACK, EMPTY);
+    }
+    this.recvBuf.clear();
+    this.closeWith(undefined);
+    this.flushEvents();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Time
+
+  /** The earliest time `handleTimer` must run, or undefined when no timer is armed. */
+  nextDeadline(): number | undefined {
+    let d = this.rtxAt;
+    if (this.persistAt < d) d = this.persistAt;
+    if (this.delackAt < d) d = this.delackAt;
+    if (this.keepaliveAt < d) d = this.keepaliveAt;
+    if (this.closeAt < d) d = this.closeAt;
+    const user = this.userTimeoutAt();
+    if (user < d) d = user;
+    return d === NEVER ? undefined : d;
+  }
+
+  /** Runs every timer due at `now` (calling it early is harmless). */
+  handleTimer(now: number): void {
+    if (this._state === 'CLOSED') return;
+    if (this.closeAt <= now) {
+      this.closeAt = NEVER;
+      this.closeWith(undefined);
+    } else if (this.userTimeoutAt() <= now) {
+      this.fail('ETIMEDOUT', 'user timeout: data unacknowledged');
+    } else {
+      if (this.rtxAt <= now) {
+        this.rtxAt = NEVER;
+        this.onRetransmitTimeout(now);
+      }
+      if (this.persistAt <= now && !this.isClosed()) {
+        this.persistAt = NEVER;
+        this.onPersistTimeout(now);
+      }
+      if (this.delackAt <= now && !this.isClosed()) {
+        this.delackAt = NEVER;
+        this.counters.delayedAcks++;
+        this.ackNow = true;
+      }
+      if (this.keepaliveAt <= now && !this.isClosed()) this.onKeepaliveTimeout(now);
+      if (!this.isClosed()) this.output(now);
+    }
+    this.flushEvents();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Segment arrival (RFC 9293 3.10.7)
+
+  /**
+   * Processes one segment of this 4-tuple. Returns false in one case only: the connection was in
+   * TIME-WAIT and `seg` is a new SYN that may start a new incarnation (RFC 9293 3.10.7.4, RFC
+   * 6191): the connection is now CLOSED and the wiring should hand `seg` to the listener.
+   */
+  handleSegment(seg: TcpRepr, now: number): boolean {
+    this.counters.segmentsReceived++;
+    let consumed = true;
+    switch (this._state) {
+      case 'CLOSED':
+        this.counters.droppedClosed++; // the wiring answers with rstForSegment
+        return true;
+      case 'LISTEN':
+        this.onListen(seg, now);
+        break;
+      case 'SYN-SENT':
+        this.onSynSent(seg, now);
+        break;
+      default:
+        consumed = this.onSynchronized(seg, now);
+    }
+    if (!this.isClosed()) this.output(now);
+    this.flushEvents();
+    return consumed;
+  }
+
+  /** LISTEN (3.10.7.2): RST ignored, ACK answered with RST, SYN opens. */
+  private onListen(seg: TcpRepr, now: number): void {
+    const flags = seg.flags;
+    if ((flags & RST) !== 0) return;
+    if ((flags & ACK) !== 0) {
+      this.counters.droppedBadAck++;
+      this.emit(seg.ack, RST, EMPTY);
+      return;
+    }
+    if ((flags & SYN) === 0) {
+      this.counters.droppedNoAck++;
+      return;
+    }
+    // Data or FIN on the SYN is not acknowledged; the peer sends it again (no TFO).
+    this.irs = seg.seq;
+    this.rcvNxt = seqAdd(seg.seq, 1);
+    this.negotiate(seg, true);
+    this.sndNxt = seqAdd(this.iss, 1);
+    this.sndMax = this.sndNxt;
+    this.sndWnd = seg.window; // never scaled in a SYN (RFC 7323 2.2)
+    this.maxSndWnd = seg.window;
+    this.sndWl1 = seg.seq;
+    this.sndWl2 = this.iss;
+    this.lastPeerWindow = seg.window;
+    this.passiveOpen = true;
+    this.setState('SYN-RECEIVED');
+    this.sendSyn();
+    this.rtt.startTiming(this.sndNxt, now);
+    this.rtxAt = now + this.rtt.rto;
+  }
+
+  /** SYN-SENT (3.10.7.3). */
+  private onSynSent(seg: TcpRepr, now: number): void {
+    const flags = seg.flags;
+    const hasAck = (flags & ACK) !== 0;
+    // First, the ACK: it must acknowledge our SYN and nothing else.
+    if (hasAck && (seqLeq(seg.ack, this.iss) || seqGt(seg.ack, this.sndMax))) {
+      this.counters.droppedBadAck++;
+      if ((flags & RST) === 0) this.emit(seg.ack, RST, EMPTY);
+      return;
+    }
+    // Second, RST: only with an acceptable ACK (RFC 9293 3.10.7.3, RFC 5961 3.2).
+    if ((flags & RST) !== 0) {
+      this.counters.rstReceived++;
+      if (hasAck) this.fail('ECONNREFUSED', 'connection refused');
+      else this.counters.rstOutOfWindow++;
+      return;
+    }
+    if ((flags & SYN) === 0) {
+      this.counters.droppedNoAck++;
+      return;
+    }
+    this.irs = seg.seq;
+    this.rcvNxt = seqAdd(seg.seq, 1);
+    this.rcvAdvRight = seqAdd(this.rcvNxt, this.synWindowSent);
+    this.maxRcvWnd = this.synWindowSent;
+    this.negotiate(seg, false);
+    this.sndWnd = seg.window;
+    this.maxSndWnd = seg.window;
+    this.sndWl1 = seg.seq;
+    this.sndWl2 = hasAck ? seg.ack : this.iss;
+    this.lastPeerWindow = seg.window;
+    if (!hasAck) {
+      // Simultaneous open (RFC 9293 figure 8): answer with SYN-ACK, keep the SYN timer.
+      this.setState('SYN-RECEIVED');
+      this.sendSyn();
+      return;
+    }
+    this.sndUna = seg.ack;
+    this.synAcked = true;
+    this.rtt.onAck(seg.ack, now);
+    this.rtxAt = NEVER;
+    this.establish(now);
+    this.ackNow = true;
+    // Data or FIN riding on the SYN-ACK: process as text (3.10.7.3 "continue at step 6").
+    let data = seg.payload;
+    let fin = (flags & FIN) !== 0;
+    if (data.length > 0 || fin) {
+      const room = this.receiveWindow();
+      if (data.length > room) {
+        this.counters.trimmedBytes += data.length - room;
+        data = data.subarray(0, room);
+        fin = false;
+      }
+      this.processText(this.rcvNxt, data, fin, now);
+    }
+  }
+
+  /** SYN-RECEIVED and every synchronized state (3.10.7.4). */
+  private onSynchronized(seg: TcpRepr, now: number): boolean {
+    let flags = seg.flags;
+    let seq = seg.seq;
+    let data = seg.payload;
+
+    // First, RST (RFC 5961 3.2: exact match resets, in-window gets a challenge ACK).
+    if ((flags & RST) !== 0) {
+      this.onRst(seq);
+      return true;
+    }
+
+    // SYN: a copy of the peer's SYN (retransmitted SYN, or SYN-ACK whose ACK we sent was lost)
+    // is trimmed like duplicate data and answered (BSD does the same); any other SYN in a
+    // synchronized state gets a challenge ACK (RFC 5961 4), except a new SYN in TIME-WAIT.
+    if ((flags & SYN) !== 0) {
+      if (seq === this.irs) {
+        flags &= ~SYN;
+        seq = seqAdd(seq, 1);
+        this.ackNow = true;
+        this.counters.duplicateSyns++;
+      } else if (this._state === 'TIME-WAIT' && (flags & ACK) === 0 && seqGt(seq, this.rcvNxt)) {
+        this.counters.timeWaitReopens++;
+        this.closeWith(undefined);
+        return false;
+      } else {
+        this.counters.challengeAcks++;
+        this.ackNow = true;
+        return true;
+      }
+    }
+    let fin = (flags & FIN) !== 0;
+
+    // Sequence-number acceptability (3.10.7.4 first), as trimming to the window.
+    const wnd = this.receiveWindow();
+    const before = seqDiff(this.rcvNxt, seq);
+    if (before > 0) {
+      const segLen = data.length + (fin ? 1 : 0);
+      if (before >= segLen) {
+        // Entirely old. Its ACK and window still count, unless it is older than any window
+        // we ever offered; if it carried anything, the peer missed our ACK: send it again.
+        if (seqLt(seqAdd(seq, segLen), seqAdd(this.rcvNxt, -this.maxRcvWnd - 1))) {
+          this.counters.droppedNotAcceptable++;
+          this.ackNow = true;
+          return true;
+        }
+        if (segLen > 0) {
+          this.counters.duplicateSegments++;
+          this.ackNow = true;
+          if (fin && this._state === 'TIME-WAIT') this.closeAt = now + 2 * this.config.msl;
+        }
+        data = EMPTY;
+        fin = false;
+      } else {
+        data = data.subarray(before);
+        this.ackNow = true;
+      }
+      seq = this.rcvNxt;
+    }
+    const room = seqDiff(seqAdd(this.rcvNxt, wnd), seq);
+    if (data.length > 0 || fin) {
+      if (room <= 0) {
+        if (wnd === 0 && seq === this.rcvNxt) {
+          // A zero-window probe: not acceptable, but its ACK is (3.10.7.4 "special allowance").
+          this.counters.zeroWindowProbesReceived++;
+          data = EMPTY;
+          fin = false;
+          this.ackNow = true;
+        } else {
+          this.counters.droppedNotAcceptable++;
+          this.ackNow = true;
+          return true;
+        }
+      } else if (data.length + (fin ? 1 : 0) > room) {
+        if (data.length > room) {
+          this.counters.trimmedBytes += data.length - room;
+          data = data.subarray(0, room);
+        }
+        fin = false;
+        this.ackNow = true;
+      }
+    } else if (room < 0) {
+      this.counters.droppedNotAcceptable++;
+      this.ackNow = true;
+      return true;
+    }
+
+    // Fifth, the ACK field.
+    if ((flags & ACK) === 0) {
+      this.counters.droppedNoAck++;
+      return true;
+    }
+    if (this._state === 'SYN-RECEIVED') {
+      if (seqGt(seg.ack, this.sndUna) && seqLeq(seg.ack, this.sndMax)) {
+        this.establish(now);
+      } else {
+        this.counters.droppedBadAck++;
+        this.emit(seg.ack, RST, EMPTY);
+        return true;
+      }
+    }
+    if (!this.processAck(seg, data.length > 0 || fin, now)) return true;
+
+    // Any acceptable segment proves the peer alive.
+    this.keepaliveSent = 0;
+    if (this.keepaliveAt !== NEVER) this.keepaliveAt = now + this.config.keepaliveIdle;
+
+    // Seventh and eighth, text and FIN.
+    if (data.length > 0 || fin) this.processText(seq, data, fin, now);
+    return true;
+  }
+
+  /** RST in SYN-RECEIVED or a synchronized state. */
+  private onRst(seq: number): void {
+    this.counters.rstReceived++;
+    if (this._state === 'TIME-WAIT') {
+      this.counters.rstIgnoredTimeWait++; // RFC 1337: TIME-WAIT assassination hazard
+      return;
+    }
+    if (seq === this.rcvNxt) {
+      switch (this._state) {
+        case 'SYN-RECEIVED':
+          // A passive open "returns to LISTEN": for a listener's child that means it is gone.
+          this.fail(this.passiveOpen ? 'ECONNRESET' : 'ECONNREFUSED', 'connection reset during handshake');
+          return;
+        case 'CLOSING':
+        case 'LAST-ACK':
+          this.closeWith(undefined);
+          return;
+        default:
+          this.fail('ECONNRESET', 'connection reset by peer');
+          return;
+      }
+    }
+    if (seqInRange(seq, this.rcvNxt, seqAdd(this.rcvNxt, Math.max(this.receiveWindow(), 1)))) {
+      this.counters.challengeAcks++;
+      this.ackNow = true;
+    } else {
+      this.counters.rstOutOfWindow++;
+    }
+  }
+
+  /**
+   * ACK processing for ESTABLISHED and later (3.10.7.4 fifth). Returns false when the segment
+   * must be dropped (or the connection closed).
+   */
+  private processAck(seg: TcpRepr, hasText: boolean, now: number): boolean {
+    const ack = seg.ack;
+    if (seqGt(ack, this.sndMax)) {
+      this.counters.droppedAckUnsent++;
+      this.ackNow = true;
+      return false;
+    }
+    if (seqLt(ack, seqAdd(this.sndUna, -this.maxSndWnd))) {
+      this.counters.droppedOldAck++;
+      this.ackNow = true;
+      return false;
+    }
+    this.probesUnanswered = 0;
+    const window = seg.window;
+    if (seqGt(ack, this.sndUna)) {
+      this.onNewAck(ack, now);
+    } else if (
+      ack === this.sndUna &&
+      !hasText &&
+      (seg.flags & (SYN | FIN)) === 0 &&
+      seqGt(this.sndNxt, this.sndUna) &&
+      window === this.lastPeerWindow &&
+      this.sndWnd > 0
+    ) {
+      // A duplicate ACK (RFC 5681 2).
+      this.counters.dupAcksReceived++;
+      if (this.cc.onDupAck(ack, seqDiff(this.sndMax, this.sndUna), this.sndMax) === 'retransmit') {
+        this.counters.fastRetransmits++;
+        this.retransmitFirst(now);
+      }
+    }
+    // Window update (3.10.7.4): only from a segment newer than the last one that set it.
+    if (seqLeq(this.sndUna, ack) && (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLeq(this.sndWl2, ack)))) {
+      const wasZero = this.sndWnd === 0;
+      this.sndWnd = window * 2 ** this.sndWndScale;
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = ack;
+      if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
+      if (this.sndWnd > 0) {
+        this.persistBackoff = 0;
+        if (wasZero) this.persistAt = NEVER;
+      }
+    }
+    this.lastPeerWindow = window;
+
+    if (this.finAcked) {
+      switch (this._state) {
+        case 'FIN-WAIT-1':
+          this.setState('FIN-WAIT-2');
+          if (this.orphaned) this.closeAt = now + this.config.finWait2Timeout;
+          break;
+        case 'CLOSING':
+          this.enterTimeWait(now);
+          break;
+        case 'LAST-ACK':
+          this.closeWith(undefined);
+          return false;
+        default:
+          break;
+      }
+    }
+    return true;
+  }
+
+  /** SND.UNA advances to `ack`. */
+  private onNewAck(ack: number, now: number): void {
+    const acked = seqDiff(ack, this.sndUna);
+    let dataAcked = acked;
+    if (!this.synAcked) {
+      this.synAcked = true;
+      dataAcked--;
+    }
+    if (this.finSent && !this.finAcked && seqGt(ack, this.finSeq)) {
+      this.finAcked = true;
+      dataAcked--;
+    }
+    if (dataAcked > 0) {
+      this.sendBuf.consume(dataAcked);
+      this.counters.bytesAcked += dataAcked;
+    }
+    const flightBefore = seqDiff(this.sndMax, this.sndUna);
+    this.sndUna = ack;
+    if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
+    this.rtt.onAck(ack, now);
+    this.retries = 0;
+    this.progressAt = now;
+    const wasRecovering = this.cc.inRecovery;
+    let action: 'none' | 'retransmit' = 'none';
+    if (dataAcked > 0 || wasRecovering) action = this.cc.onAck(Math.max(dataAcked, 0), ack, flightBefore, this.sndMax);
+    if (wasRecovering) {
+      if (action === 'retransmit') this.counters.partialAcks++;
+      else if (!this.cc.inRecovery) this.counters.recoveries++;
+    }
+    // RFC 6298 5.2, 5.3: stop the timer when all is acknowledged, else restart it.
+    this.rtxAt = seqGt(this.sndNxt, this.sndUna) ? now + this.rtt.rto : NEVER;
+    if (action === 'retransmit') this.retransmitFirst(now);
+    if (this.wantWritable && this.sendBuf.free > 0 && canUserSend(this._state) && !this.finQueued) {
+      this.wantWritable = false;
+      this.events |= EV_WRITABLE;
+    }
+  }
+
+  /** Text and FIN (3.10.7.4 seventh and eighth), `data` already trimmed to the window. */
+  private processText(seq: number, data: Uint8Array, fin: boolean, now: number): void {
+    let stored = true;
+    if (data.length > 0) {
+      if (!acceptsText(this._state)) {
+        this.counters.droppedAfterFin++;
+        return;
+      }
+      if (this.orphaned) {
+        // The user closed: nobody will read this. Reset, as Linux does (TCPAbortOnData).
+        this.emit(this.sndMax, RST | ACK, EMPTY);
+        this.recvBuf.clear();
+        this.closeWith(undefined);
+        return;
+      }
+      stored = this.receiveText(seq, data, now);
+    }
+    if (!fin || this.finReceived) return;
+    const finSeq = seqAdd(seq, data.length);
+    if (finSeq === this.rcvNxt) this.receiveFin(now);
+    else if (stored && seqGt(finSeq, this.rcvNxt) && acceptsText(this._state)) {
+      this.peerFinPending = true;
+      this.peerFinSeq = finSeq;
+      this.ackNow = true;
+    }
+  }
+
+  /** Stores in-window data; returns false when an out-of-order piece had to be dropped. */
+  private receiveText(seq: number, data: Uint8Array, now: number): boolean {
+    const offset = seqDiff(seq, this.rcvNxt);
+    if (offset > 0) {
+      this.ackNow = true; // RFC 5681 4.2: an immediate duplicate ACK for out-of-order data
+      if (this.recvBuf.insertOutOfOrder(offset, data)) {
+        this.counters.outOfOrderSegments++;
+        return true;
+      }
+      this.counters.outOfOrderDropped++;
+      return false;
+    }
+    const fillsGap = this.recvBuf.outOfOrderCount > 0;
+    const advanced = this.recvBuf.append(data);
+    this.rcvNxt = seqAdd(this.rcvNxt, advanced);
+    this.counters.bytesReceived += advanced;
+    this.events |= EV_READABLE;
+    if (data.length > this.rcvMss) this.rcvMss = Math.min(data.length, this.config.mss);
+    if (fillsGap) {
+      this.ackNow = true; // RFC 5681 4.2: ACK at once when a gap (partly) fills
+    } else {
+      // RFC 1122 4.2.3.2: ACK at least every second full-sized segment, else within the delay.
+      this.unackedBytes += data.length;
+      if (this.unackedBytes >= 2 * this.rcvMss || this.config.delayedAckTimeout === 0) this.ackNow = true;
+      else if (this.delackAt === NEVER) this.delackAt = now + this.config.delayedAckTimeout;
+    }
+    if (this.peerFinPending && this.rcvNxt === this.peerFinSeq) this.receiveFin(now);
+    return true;
+  }
+
+  /** The peer's FIN, in order (3.10.7.4 eighth). */
+  private receiveFin(now: number): void {
+    this.rcvNxt = seqAdd(this.rcvNxt, 1);
+    this.finReceived = true;
+    this.peerFinPending = false;
+    this.ackNow = true; // never delay the ACK of a FIN
+    this.events |= EV_PEER_FIN;
+    switch (this._state) {
+      case 'SYN-RECEIVED':
+      case 'ESTABLISHED':
+        this.setState('CLOSE-WAIT');
+        break;
+      case 'FIN-WAIT-1':
+        this.setState('CLOSING'); // simultaneous close: our FIN is not acknowledged yet
+        break;
+      case 'FIN-WAIT-2':
+        this.enterTimeWait(now);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Output
+
+  /** Sends what the state, windows and algorithms allow, then an ACK if one is owed. */
+  private output(now: number): void {
+    const s = this._state;
+    if (s === 'CLOSED' || s === 'LISTEN' || s === 'SYN-SENT') return;
+    if (s === 'SYN-RECEIVED') {
+      if (this.ackNow) this.sendSyn();
+      return;
+    }
+    if (s === 'ESTABLISHED' || s === 'CLOSE-WAIT' || s === 'FIN-WAIT-1' || s === 'CLOSING' || s === 'LAST-ACK') {
+      this.transmitData(now, false);
+      // Nothing in flight, data waiting, window too small to send it: the persist timer
+      // guarantees we ask again (RFC 9293 3.8.6.1, also RFC 1122's SWS override timeout).
+      if (this.rtxAt === NEVER && this.persistAt === NEVER && this.sndNxt === this.sndUna && this.unsentBytes() > 0) {
+        this.persistAt = now + this.persistInterval();
+      }
+    }
+    if (this.ackNow) this.sendAck();
+  }
+
+  /** Data and FIN from SND.NXT, as far as windows, Nagle and SWS avoidance allow. */
+  private transmitData(now: number, force: boolean): void {
+    const mss = this.sndMss;
+    if (this.sndUna === this.sndMax && now - this.lastSendAt > this.rtt.rto && this.unsentBytes() > 0) {
+      this.cc.onIdleRestart(); // RFC 5681 4.1: restart from the initial window after idling
+    }
+    for (;;) {
+      const unsent = this.unsentBytes();
+      const wantFin = this.finQueued && !this.finAcked && seqLeq(this.sndNxt, this.finSeq);
+      if (unsent === 0 && !wantFin) return;
+      const inFlight = seqDiff(this.sndNxt, this.sndUna);
+      const usable = Math.min(seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt), this.cc.cwnd - inFlight);
+      const len = Math.min(unsent, mss, Math.max(usable, 0));
+      const fin = wantFin && len === unsent;
+      if (len === 0 && !fin) return;
+      const retransmission = seqLt(this.sndNxt, this.sndMax);
+      if (len > 0 && len < mss && !retransmission && !force && !fin) {
+        // Sender SWS avoidance and Nagle (RFC 9293 3.8.6.2.1, RFC 1122 4.2.3.4): a short
+        // segment goes out only if it carries everything queued and nothing is unacknowledged
+        // (or Nagle is off), or if it is at least half the largest window the peer offered.
+        const idle = this.sndUna === this.sndMax;
+        const allQueued = len === unsent;
+        if (!(allQueued && (idle || this.config.noDelay)) && len * 2 < this.maxSndWnd) return;
+      }
+      this.sendSegment(this.sndNxt, len, fin, now);
+      if (fin || force) return;
+    }
+  }
+
+  /** Bytes queued beyond SND.NXT. */
+  private unsentBytes(): number {
+    const start = this.synAcked ? this.sndUna : seqAdd(this.iss, 1);
+    const n = seqDiff(seqAdd(start, this.sendBuf.length), this.sndNxt);
+    return n > 0 ? n : 0;
+  }
+
+  /** One data/FIN segment at `seq` (new or retransmitted). */
+  private sendSegment(seq: number, len: number, fin: boolean, now: number): void {
+    const start = this.synAcked ? this.sndUna : seqAdd(this.iss, 1);
+    const offset = seqDiff(seq, start);
+    const payload = len > 0 ? this.sendBuf.peek(offset, len) : EMPTY;
+    let flags = ACK;
+    if (fin) flags |= FIN;
+    if (len > 0 && offset + len === this.sendBuf.length) flags |= PSH;
+    const end = seqAdd(seq, len + (fin ? 1 : 0));
+    if (seqLt(seq, this.sndMax)) {
+      this.counters.retransmits++;
+      this.counters.retransmittedBytes += Math.min(len, seqDiff(this.sndMax, seq));
+      this.rtt.cancelTiming(); // Karn
+    }
+    this.emit(seq, flags, payload);
+    this.lastSendAt = now;
+    if (seqGt(end, this.sndMax)) {
+      this.counters.bytesSent += Math.min(len, seqDiff(end, this.sndMax));
+      if (this.sndUna === this.sndMax) this.progressAt = now;
+      if (!seqLt(seq, this.sndMax)) this.rtt.startTiming(end, now);
+      this.sndMax = end;
+    }
+    if (seqGt(end, this.sndNxt)) this.sndNxt = end;
+    if (fin) this.finSent = true;
+    if (this.rtxAt === NEVER) this.rtxAt = now + this.rtt.rto;
+    this.persistAt = NEVER;
+  }
+
+  /** Resends the first unacknowledged segment (fast retransmit, NewReno partial ACK). */
+  private retransmitFirst(now: number): void {
+    const outstanding = seqDiff(this.sndMax, this.sndUna);
+    const len = Math.min(this.sndMss, this.sendBuf.length, outstanding);
+    const fin = this.finSent && !this.finAcked && seqAdd(this.sndUna, len) === this.finSeq && outstanding > len;
+    if (len === 0 && !fin) return;
+    this.sendSegment(this.sndUna, len, fin, now);
+    this.rtxAt = now + this.rtt.rto;
+  }
+
+  /** A pure ACK (a SYN-ACK while in SYN-RECEIVED). Its window is the current one. */
+  private sendAck(): void {
+    if (this._state === 'SYN-RECEIVED') this.sendSyn();
+    else this.emit(this.sndMax, ACK, EMPTY);
+  }
+
+  /** Our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED). */
+  private sendSyn(): void {
+    this.emit(this.iss, this._state === 'SYN-SENT' ? SYN : SYN | ACK, EMPTY);
+  }
+
+  /** Builds and hands one segment to the host. */
+  private emit(seq: number, flags: number, payload: Uint8Array): void {
+    const seg: TcpRepr = {
+      srcPort: this.localPort,
+      dstPort: this.remotePort,
+      seq,
+      ack: (flags & ACK) !== 0 ? this.rcvNxt : 0,
+      flags,
+      window: (flags & RST) !== 0 ? 0 : (flags & SYN) !== 0 ? this.synWindow() : this.windowField(),
+      urgent: 0,
+      payload,
+    };
+    if ((flags & SYN) !== 0) {
+      seg.mss = this.config.mss;
+      if (this.wsOption !== undefined) seg.windowScale = this.wsOption;
+    }
+    if ((flags & ACK) !== 0) {
+      this.ackNow = false;
+      this.delackAt = NEVER;
+      this.unackedBytes = 0;
+    }
+    this.counters.segmentsSent++;
+    if ((flags & RST) !== 0) this.counters.rstSent++;
+    this.host.send(this, seg);
+  }
+
+  /** The window in a SYN or SYN-ACK: never scaled (RFC 7323 2.2). */
+  private synWindow(): number {
+    const w = Math.min(this.recvBuf.free, 0xffff);
+    this.synWindowSent = w;
+    if (this._state === 'SYN-RECEIVED') {
+      this.rcvAdvRight = seqAdd(this.rcvNxt, w);
+      if (w > this.maxRcvWnd) this.maxRcvWnd = w;
+    }
+    return w;
+  }
+
+  /**
+   * The raw window field to advertise. Receiver SWS avoidance (RFC 9293 3.8.6.2.2): the right
+   * edge moves only in steps of at least min(buffer/2, MSS), and never moves left.
+   */
+  private windowField(): number {
+    const free = this.recvBuf.free;
+    const current = Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
+    const wnd = free - current >= this.swsThreshold() ? free : current;
+    const unit = 2 ** this.rcvWndScale;
+    let raw = Math.floor(wnd / unit);
+    if (raw * unit < current) raw = Math.ceil(current / unit);
+    if (raw > 0xffff) raw = 0xffff;
+    const right = seqAdd(this.rcvNxt, raw * unit);
+    if (seqGt(right, this.rcvAdvRight)) this.rcvAdvRight = right;
+    if (raw * unit > this.maxRcvWnd) this.maxRcvWnd = raw * unit;
+    return raw;
+  }
+
+  private swsThreshold(): number {
+    return Math.min(this.recvBuf.capacity >>> 1, this.config.mss);
+  }
+
+  /** The window incoming data is checked against: what we advertised, or more if the reader freed it. */
+  private receiveWindow(): number {
+    const advertised = Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
+    const free = this.recvBuf.free;
+    return free > advertised ? free : advertised;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Timers
+
+  private onRetransmitTimeout(now: number): void {
+    const s = this._state;
+    if (s === 'SYN-SENT' || s === 'SYN-RECEIVED') {
+      const limit = this.passiveOpen ? this.config.synAckRetries : this.config.synRetries;
+      if (this.retries >= limit) {
+        this.fail('ETIMEDOUT', s === 'SYN-SENT' ? 'connect timed out' : 'handshake timed out');
+        return;
+      }
+      this.retries++;
+      this.counters.synRetransmits++;
+      this.synRetransmitted = true;
+      this.rtt.backoff();
+      this.sendSyn();
+      this.rtxAt = now + this.rtt.rto;
+      return;
+    }
+    if (!seqGt(this.sndMax, this.sndUna)) return;
+    if (this.retries >= this.config.dataRetries) {
+      this.fail('ETIMEDOUT', 'retransmission limit reached');
+      return;
+    }
+    this.retries++;
+    this.counters.timeouts++;
+    this.cc.onTimeout(seqDiff(this.sndMax, this.sndUna), this.sndMax, this.retries === 1);
+    this.rtt.backoff();
+    // Go back N (RFC 5681 3.1 / RFC 6298 5.4): resend from the oldest unacknowledged byte,
+    // as the congestion window (now one segment) grows again.
+    this.sndNxt = this.sndUna;
+    this.transmitData(now, false); // sends nothing into a zero window, except a lone FIN
+    if (this.rtxAt === NEVER && seqGt(this.sndNxt, this.sndUna)) this.rtxAt = now + this.rtt.rto;
+  }
+
+  private onPersistTimeout(now: number): void {
+    if (this.unsentBytes() === 0 || this.rtxAt !== NEVER) return;
+    if (this.probesUnanswered > this.config.dataRetries) {
+      this.fail('ETIMEDOUT', 'zero-window probes unanswered');
+      return;
+    }
+    const usable = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+    if (usable > 0) {
+      this.transmitData(now, true); // override SWS avoidance: send what fits
+    } else {
+      // One byte beyond the closed window (RFC 9293 3.8.6.1). SND.NXT stays: if the peer
+      // takes the byte its ACK covers it (SND.MAX), else it answers with its window.
+      const start = this.synAcked ? this.sndUna : seqAdd(this.iss, 1);
+      const payload = this.sendBuf.peek(seqDiff(this.sndNxt, start), 1);
+      this.counters.zeroWindowProbes++;
+      this.emit(this.sndNxt, ACK, payload);
+      const end = seqAdd(this.sndNxt, 1);
+      if (seqGt(end, this.sndMax)) {
+        if (this.sndUna === this.sndMax) this.progressAt = now;
+        this.sndMax = end;
+        this.counters.bytesSent++;
+      }
+    }
+    this.probesUnanswered++;
+    this.persistBackoff++;
+    if (this.rtxAt === NEVER) this.persistAt = now + this.persistInterval();
+  }
+
+  private persistInterval(): number {
+    return Math.min(this.rtt.rto * 2 ** this.persistBackoff, this.config.rtoMax);
+  }
+
+  private onKeepaliveTimeout(now: number): void {
+    if (!(this._state === 'ESTABLISHED' || this._state === 'CLOSE-WAIT')) {
+      this.keepaliveAt = NEVER;
+      return;
+    }
+    if (this.sndMax !== this.sndUna || this.unsentBytes() > 0) {
+      this.keepaliveAt = now + this.config.keepaliveIdle; // retransmission watches liveness
+      return;
+    }
+    if (this.keepaliveSent >= this.config.keepaliveProbes) {
+      this.fail('ETIMEDOUT', 'keepalive probes unanswered');
+      return;
+    }
+    this.keepaliveSent++;
+    this.counters.keepaliveProbes++;
+    // An old sequence number forces the peer to answer with an ACK (RFC 1122 4.2.3.6).
+    this.emit(seqAdd(this.sndUna, -1), ACK, EMPTY);
+    this.keepaliveAt = now + this.config.keepaliveInterval;
+  }
+
+  private userTimeoutAt(): number {
+    if (this.config.userTimeout === 0 || this.sndMax === this.sndUna || this._state === 'CLOSED') return NEVER;
+    if (this._state === 'SYN-SENT' || this._state === 'SYN-RECEIVED') return NEVER;
+    return this.progressAt + this.config.userTimeout;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // State changes
+
+  private establish(now: number): void {
+    this.setState('ESTABLISHED');
+    this.retries = 0;
+    this.cc.init(this.sndMss, this.synRetransmitted, this.iss);
+    this.rtt.onHandshakeComplete(this.synRetransmitted);
+    if (this.config.keepalive) this.keepaliveAt = now + this.config.keepaliveIdle;
+    this.events |= EV_ESTABLISHED;
+    if (this.finQueued) this.setState('FIN-WAIT-1');
+  }
+
+  private enterTimeWait(now: number): void {
+    this.setState('TIME-WAIT');
+    this.rtxAt = NEVER;
+    this.persistAt = NEVER;
+    this.keepaliveAt = NEVER;
+    this.closeAt = now + 2 * this.config.msl;
+  }
+
+  private queueFin(): void {
+    if (this.finQueued) return;
+    this.finQueued = true;
+    const start = this.synAcked ? this.sndUna : seqAdd(this.iss, 1);
+    this.finSeq = seqAdd(start, this.sendBuf.length);
+  }
+
+  /** Negotiates MSS and window scaling from the peer's SYN (RFC 9293 3.7.1, RFC 7323 1.3). */
+  private negotiate(seg: TcpRepr, passive: boolean): void {
+    this.sndMss = Math.max(MIN_MSS, Math.min(seg.mss ?? DEFAULT_PEER_MSS, this.config.mss));
+    this.rcvMss = Math.min(DEFAULT_PEER_MSS, this.sndMss);
+    const offered = passive ? this.config.windowScaling : this.wsOption !== undefined;
+    if (offered && seg.windowScale !== undefined) {
+      this.sndWndScale = Math.min(seg.windowScale, 14);
+      this.rcvWndScale = windowScaleFor(this.config.receiveBufferSize);
+      if (passive) this.wsOption = this.rcvWndScale;
+    } else {
+      this.sndWndScale = 0;
+      this.rcvWndScale = 0;
+      if (passive) this.wsOption = undefined;
+    }
+  }
+
+  private fail(code: NetstackErrorCode, message: string): void {
+    this._error = netError(code, `${message} (${this.toString()})`);
+    this.closeWith(this._error);
+  }
+
+  /** Enters CLOSED; timers stop, unsent data is dropped, unread data stays readable. */
+  private closeWith(error: NetstackError | undefined): void {
+    if (error !== undefined) this._error = error;
+    this.rtxAt = NEVER;
+    this.persistAt = NEVER;
+    this.delackAt = NEVER;
+    this.keepaliveAt = NEVER;
+    this.closeAt = NEVER;
+    this.ackNow = false;
+    this.sendBuf.clear();
+    this.setState('CLOSED');
+    this.events |= EV_CLOSED;
+  }
+
+  /** A method, not a comparison, so TypeScript does not narrow `_state` across calls that change it. */
+  private isClosed(): boolean {
+    return this._state === 'CLOSED';
+  }
+
+  private setState(next: TcpState): void {
+    const prev = this._state;
+    if (prev === next) return;
+    this._state = next;
+    if (log.tcp.enabled) log.tcp('%s %s => %s', this.toString(), prev, next);
+    this.host.onStateChange?.(this, prev, next);
+  }
+
+  private requireClosed(call: string): void {
+    this.checkFresh(call);
+    this.opened = true;
+  }
+
+  private checkFresh(call: string): void {
+    if (!this.isClosed() || this.opened) {
+      throw netError('EINVAL', `${call} on a connection that is not fresh (${this._state})`, call);
+    }
+  }
+
+  /** Delivers pending events; handlers may call back into the connection. */
+  private flushEvents(): void {
+    while (this.events !== 0) {
+      const ev = this.events;
+      this.events = 0;
+      const host = this.host;
+      if ((ev & EV_ESTABLISHED) !== 0) {
+        this.parent?.childEstablished(this);
+        host.onEstablished?.(this);
+      }
+      if ((ev & EV_READABLE) !== 0 && this.recvBuf.readable > 0) host.onReadable?.(this);
+      if ((ev & EV_PEER_FIN) !== 0) host.onPeerFin?.(this);
+      if ((ev & EV_WRITABLE) !== 0) host.onWritable?.(this);
+      if ((ev & EV_CLOSED) !== 0) {
+        this.parent?.childClosed(this);
+        host.onClosed?.(this, this._error);
+      }
+    }
+  }
+}

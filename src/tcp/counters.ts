@@ -1,0 +1,127 @@
+/**
+ * Named counters of one TCP connection: every drop and every recovery event has its own name,
+ * so `stats$` can say why a transfer stalled. Plain mutable numbers (cheap to bump on the hot
+ * path); the wiring sums them per stack.
+ */
+
+export interface TcpCounters {
+  // Traffic
+  segmentsReceived: number;
+  segmentsSent: number;
+  /** In-order payload bytes accepted into the receive buffer. */
+  bytesReceived: number;
+  /** Payload bytes sent for the first time. */
+  bytesSent: number;
+  /** Payload bytes the peer acknowledged. */
+  bytesAcked: number;
+
+  // Loss recovery
+  /** Segments sent again, for any reason (timeout, fast retransmit, partial ACK). */
+  retransmits: number;
+  retransmittedBytes: number;
+  /** Retransmission timer expirations on data or FIN. */
+  timeouts: number;
+  /** SYN or SYN-ACK retransmissions. */
+  synRetransmits: number;
+  /** Fast retransmits on the third duplicate ACK (entries into fast recovery). */
+  fastRetransmits: number;
+  /** NewReno partial ACKs (each retransmits the next hole). */
+  partialAcks: number;
+  /** Fast recoveries completed by a full ACK. */
+  recoveries: number;
+  dupAcksReceived: number;
+
+  // Receive side
+  outOfOrderSegments: number;
+  /** Out-of-order segments dropped because the reassembly queue was full. */
+  outOfOrderDropped: number;
+  /** Segments entirely duplicate (already received). */
+  duplicateSegments: number;
+  /** Retransmitted SYNs / SYN-ACKs of the peer seen after the handshake. */
+  duplicateSyns: number;
+  /** Segments outside the receive window (dropped and answered with an ACK). */
+  droppedNotAcceptable: number;
+  /** Bytes cut off a segment because they lay beyond the receive window. */
+  trimmedBytes: number;
+  /** Segments without ACK in a synchronized state. */
+  droppedNoAck: number;
+  /** Segments acknowledging data never sent. */
+  droppedAckUnsent: number;
+  /** Segments with an ACK older than the send window allows (RFC 5961 5.2). */
+  droppedOldAck: number;
+  /** Unacceptable ACK during the handshake (answered with RST). */
+  droppedBadAck: number;
+  /** Data arriving after the peer's FIN. */
+  droppedAfterFin: number;
+  /** Segments handed to a CLOSED connection. */
+  droppedClosed: number;
+  /** Zero-window probes from the peer (data dropped, window re-announced). */
+  zeroWindowProbesReceived: number;
+
+  // Control
+  rstReceived: number;
+  /** RSTs with a sequence number outside the window (RFC 5961 3.2). */
+  rstOutOfWindow: number;
+  /** RSTs ignored in TIME-WAIT (RFC 1337). */
+  rstIgnoredTimeWait: number;
+  rstSent: number;
+  /** ACKs sent in answer to a suspicious RST or SYN (RFC 5961). */
+  challengeAcks: number;
+  /** TIME-WAIT connections ended early by a new SYN. */
+  timeWaitReopens: number;
+
+  // Flow control and timers
+  /** Zero-window probes we sent (persist timer). */
+  zeroWindowProbes: number;
+  /** Window updates sent because the reader freed space. */
+  windowUpdates: number;
+  /** ACKs sent by the delayed-ACK timer. */
+  delayedAcks: number;
+  keepaliveProbes: number;
+}
+
+export function createTcpCounters(): TcpCounters {
+  return {
+    segmentsReceived: 0,
+    segmentsSent: 0,
+    bytesReceived: 0,
+    bytesSent: 0,
+    bytesAcked: 0,
+    retransmits: 0,
+    retransmittedBytes: 0,
+    timeouts: 0,
+    synRetransmits: 0,
+    fastRetransmits: 0,
+    partialAcks: 0,
+    recoveries: 0,
+    dupAcksReceived: 0,
+    outOfOrderSegments: 0,
+    outOfOrderDropped: 0,
+    duplicateSegments: 0,
+    duplicateSyns: 0,
+    droppedNotAcceptable: 0,
+    trimmedBytes: 0,
+    droppedNoAck: 0,
+    droppedAckUnsent: 0,
+    droppedOldAck: 0,
+    droppedBadAck: 0,
+    droppedAfterFin: 0,
+    droppedClosed: 0,
+    zeroWindowProbesReceived: 0,
+    rstReceived: 0,
+    rstOutOfWindow: 0,
+    rstIgnoredTimeWait: 0,
+    rstSent: 0,
+    challengeAcks: 0,
+    timeWaitReopens: 0,
+    zeroWindowProbes: 0,
+    windowUpdates: 0,
+    delayedAcks: 0,
+    keepaliveProbes: 0,
+  };
+}
+
+/** Adds `from` into `into` (for per-stack totals). */
+export function addTcpCounters(into: TcpCounters, from: Readonly<TcpCounters>): void {
+  for (const key of Object.keys(from) as (keyof TcpCounters)[]) into[key] += from[key];
+}
