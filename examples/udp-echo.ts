@@ -33,7 +33,7 @@ try {
     const shown = text.length > 20 ? `${text.slice(0, 20)}... (${text.length} bytes)` : text;
     console.log(`echo from ${d.address}:${d.port} on ${d.interface}: ${shown}`);
   }
-  const stats = client.stats().udp as { txDatagrams: number; rxDatagrams: number };
+  const stats = socket.stats();
   console.log(`client sent ${stats.txDatagrams} datagrams, received ${stats.rxDatagrams}`);
 } catch (err) {
   console.error(`no echo: ${(err as Error).message}`);

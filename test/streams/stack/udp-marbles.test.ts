@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { catchError, map, of, Subject, tap } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { memoryPair } from './memory-pair.js';
+import { stat } from './raw-peer.js';
 import type { NetstackError } from '../../../src/errors.js';
 import type { Ipv4Datagram } from '../../../streams/stack/ipv4-layer.js';
 
@@ -72,8 +73,7 @@ describe('stack: UDP demux in virtual time (marbles)', () => {
       expectObservable(connected.errors$.pipe(map((e) => e.code)), '^ 100ms !').toBe('20ms e', { e: 'ECONNREFUSED' });
       ts.schedule(() => {
         assert.equal(connected.closed, false);
-        const sb = p.b.stats().udp as { drops: { noPort: number } };
-        assert.equal(sb.drops.noPort, 2);
+        assert.equal(stat(p.b, 'udp', 'drops', 'noPort'), 2);
         p.close();
       }, 200);
     });

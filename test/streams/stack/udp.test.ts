@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { firstValueFrom, take, timeout, toArray, type Observable } from 'rxjs';
 import { memoryPair } from './memory-pair.js';
+import { stat } from './raw-peer.js';
 import { createMemoryWire } from '../../../streams/links/memory-wire.js';
 import { createStack, type Stack } from '../../../streams/stack/create-stack.js';
 import type { Ipv4Datagram } from '../../../streams/stack/ipv4-layer.js';
@@ -30,10 +31,6 @@ function pattern(size: number): Uint8Array {
   return b;
 }
 
-/** Counters of one stack's UDP layer. */
-function udpStats(stack: Stack): any {
-  return stack.stats().udp;
-}
 
 /** A raw UDP datagram with the header as given (checksum verbatim), sent by a's IPv4 layer. */
 function sendRawUdp(stack: Stack, srcPort: number, dstPort: number, payload: Uint8Array, opts: { checksum?: number; length?: number } = {}): void {
@@ -76,10 +73,9 @@ describe('stack: UDP over the memory wire', () => {
       assert.equal(d.address, B);
       assert.equal(d.port, 7);
     }
-    assert.equal(p.b.stats().ipv4 && (p.b.stats().ipv4 as any).rxFragments, 0);
-    const sb = udpStats(p.b);
-    assert.equal(sb.rxDelivered, 1473);
-    assert.equal(sb.txDatagrams, 1473);
+    assert.equal(stat(p.b, 'ipv4', 'rxFragments'), 0);
+    assert.equal(stat(p.b, 'udp', 'rxDelivered'), 1473);
+    assert.equal(stat(p.b, 'udp', 'txDatagrams'), 1473);
   }).timeout(20_000);
 
   for (const size of [4000, 60_000, 65_507]) {
@@ -91,9 +87,9 @@ describe('stack: UDP over the memory wire', () => {
       assert.equal(client.send(pattern(size), { address: B, port: 7 }), true);
       const [d] = await echo;
       assert.deepEqual(d.payload, pattern(size));
-      assert.ok((p.b.stats().ipv4 as any).rxReassembled >= 1, 'b reassembled');
-      assert.ok((p.b.stats().ipv4 as any).txFragments > 1, 'b fragmented the echo');
-      assert.ok((p.a.stats().ipv4 as any).rxReassembled >= 1, 'a reassembled the echo');
+      assert.ok(stat(p.b, 'ipv4', 'rxReassembled') >= 1, 'b reassembled');
+      assert.ok(stat(p.b, 'ipv4', 'txFragments') > 1, 'b fragmented the echo');
+      assert.ok(stat(p.a, 'ipv4', 'rxReassembled') >= 1, 'a reassembled the echo');
     });
   }
 
@@ -103,7 +99,7 @@ describe('stack: UDP over the memory wire', () => {
     const errors = collect(s.errors$, 1);
     assert.equal(s.send(new Uint8Array(65_508), { address: B, port: 7 }), false);
     assert.equal((await errors)[0].code, 'EMSGSIZE');
-    assert.equal(udpStats(p.a).txErrors, 1);
+    assert.equal(stat(p.a, 'udp', 'txErrors'), 1);
   });
 
   it('two sockets on different ports receive only their own datagrams', async () => {
@@ -133,7 +129,7 @@ describe('stack: UDP over the memory wire', () => {
     const [err] = await refused;
     assert.equal(err.code, 'ECONNREFUSED');
     assert.equal(s.closed, false);
-    assert.equal(udpStats(p.a).icmpErrorsReported, 1);
+    assert.equal(stat(p.a, 'udp', 'icmpErrorsReported'), 1);
 
     // Now somebody listens: the same socket talks to it.
     udpEchoService(p.b, 4000);
@@ -154,7 +150,7 @@ describe('stack: UDP over the memory wire', () => {
     peer.send(enc('peer-2'), { address: B, port: 2000 });
     assert.deepEqual((await got).map(text), ['peer-1', 'peer-2']);
     // The stranger's datagram found no socket: port unreachable, not delivered.
-    assert.equal(udpStats(p.b).drops.noPort, 1);
+    assert.equal(stat(p.b, 'udp', 'drops', 'noPort'), 1);
 
     s.disconnect();
     assert.throws(() => s.remoteAddress(), { code: 'ENOTCONN' });
@@ -171,8 +167,8 @@ describe('stack: UDP over the memory wire', () => {
     s.send(enc('x'), { address: B, port: 4000 });
     await settle(50);
     assert.deepEqual(errors, []);
-    assert.equal((p.b.stats().icmp as any).txErrors, 1);
-    assert.equal(udpStats(p.a).icmpErrorsIgnored, 1);
+    assert.equal(stat(p.b, 'icmp', 'txErrors'), 1);
+    assert.equal(stat(p.a, 'udp', 'icmpErrorsIgnored'), 1);
   });
 
   it('EADDRINUSE: same port, wildcard against specific address, both ways; free again after close', () => {
@@ -252,10 +248,9 @@ describe('stack: UDP over the memory wire', () => {
     assert.equal(d[0].address, A);
     await settle(50);
     assert.deepEqual(unicastGot, []);
-    const sb = udpStats(p.b);
-    assert.equal(sb.rxBroadcast, 3);
-    assert.equal(sb.drops.noPort, 1);
-    assert.equal((p.b.stats().icmp as any).txErrors, 0, 'no ICMP for a broadcast');
+    assert.equal(stat(p.b, 'udp', 'rxBroadcast'), 3);
+    assert.equal(stat(p.b, 'udp', 'drops', 'noPort'), 1);
+    assert.equal(stat(p.b, 'icmp', 'txErrors'), 0, 'no ICMP for a broadcast');
   });
 
   it('sending to a broadcast address without broadcast: true is EACCES; setBroadcast(true) allows it', async () => {
@@ -298,9 +293,8 @@ describe('stack: UDP over the memory wire', () => {
     sendRawUdp(p.a, 1111, 7000, enc('none'), { checksum: 0 });
     assert.deepEqual((await got).map(text), ['good', 'none']);
     await settle();
-    const sb = udpStats(p.b);
-    assert.equal(sb.drops['bad-checksum'], 1);
-    assert.equal(sb.rxDelivered, 2);
+    assert.equal(stat(p.b, 'udp', 'drops', 'bad-checksum'), 1);
+    assert.equal(stat(p.b, 'udp', 'rxDelivered'), 2);
   });
 
   it('drops datagrams whose length field is wrong, and ignores bytes beyond it', async () => {
@@ -313,7 +307,7 @@ describe('stack: UDP over the memory wire', () => {
     sendRawUdp(p.a, 1111, 7000, enc('okPADDING'), { length: 10, checksum: 0 });
     assert.deepEqual((await got).map(text), ['ok']);
     await settle();
-    assert.equal(udpStats(p.b).drops['bad-length'], 2);
+    assert.equal(stat(p.b, 'udp', 'drops', 'bad-length'), 2);
   });
 
   it('sends a computed checksum of 0 as 0xFFFF', async () => {
@@ -330,7 +324,7 @@ describe('stack: UDP over the memory wire', () => {
     const [d] = await got;
     assert.deepEqual([...d.payload], [w >> 8, w & 0xff]);
     assert.deepEqual(seen, [0xffff]);
-    assert.equal(udpStats(p.b).drops['bad-checksum'], 0);
+    assert.equal(stat(p.b, 'udp', 'drops', 'bad-checksum'), 0);
   });
 
   it('queues datagrams until the first subscriber, drops beyond the limit, and counts the drops', async () => {
@@ -342,7 +336,7 @@ describe('stack: UDP over the memory wire', () => {
     assert.equal(s.stats().queued, 3);
     assert.equal(s.stats().queuedBytes, 3);
     assert.equal(s.stats().queueFull, 2);
-    assert.equal(udpStats(p.b).drops.queueFull, 2);
+    assert.equal(stat(p.b, 'udp', 'drops', 'queueFull'), 2);
     const got = collect(s.datagrams$, 4);
     client.send(enc('6'), { address: B, port: 7000 });
     assert.deepEqual((await got).map(text), ['1', '2', '3', '6']);
@@ -395,9 +389,8 @@ describe('stack: UDP over the memory wire', () => {
     assert.equal(await td, 'complete');
     assert.equal(t.closed, true);
     assert.throws(() => p.b.udp.bind(), { code: 'ERR_SOCKET_CLOSED' });
-    const sb = udpStats(p.b);
-    assert.equal(sb.socketsOpened, 2);
-    assert.equal(sb.socketsClosed, 2);
+    assert.equal(stat(p.b, 'udp', 'socketsOpened'), 2);
+    assert.equal(stat(p.b, 'udp', 'socketsClosed'), 2);
   });
 
   it('a socket can send to its own stack (loopback) and to itself', async () => {
@@ -419,10 +412,10 @@ describe('stack: UDP over the memory wire', () => {
     await settle(20);
     for (let i = 1; i < 200; i++) client.send(enc('x'), { address: B, port: 4000 });
     await settle(100);
-    const icmp = p.b.stats().icmp as any;
-    assert.equal(udpStats(p.b).drops.noPort, 200);
-    assert.ok(icmp.errorsRateLimited > 0, 'some were rate limited');
-    assert.equal(icmp.txErrors + icmp.errorsRateLimited, 200);
+    assert.equal(stat(p.b, 'udp', 'drops', 'noPort'), 200);
+    const limited = stat(p.b, 'icmp', 'errorsRateLimited');
+    assert.ok(limited > 0, 'some were rate limited');
+    assert.equal(stat(p.b, 'icmp', 'txErrors') + limited, 200);
   });
 
 });
