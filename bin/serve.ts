@@ -12,6 +12,9 @@ import type { Link } from '../streams/links/link.js';
 import { tapLink, type TapLink } from '../streams/links/tap-link.js';
 import { captureLink } from '../streams/operators/capture.js';
 import type { ServeArgs } from './cli-args.js';
+import type { Subscription } from 'rxjs';
+import { createStack, type Stack } from '../streams/stack/create-stack.js';
+import { startServices } from '../streams/services/index.js';
 
 const log = createDebug('rx-netstack:cli');
 
@@ -22,8 +25,9 @@ export type ServeOptions = ServeArgs & {
   readonly onFatal?: (error: Error) => void;
 };
 
-/** What runs on the link: today a frame counter, later the whole stack. */
+/** The stack running on the link, with its services. */
 export interface RunningStack {
+  readonly stack: Stack;
   /** Frames received from the link so far. */
   readonly framesIn: () => number;
   close(): void;
@@ -40,27 +44,30 @@ export interface Server {
 }
 
 /**
- * THE one place where the stack is created on the attached link.
- *
- * For issue 2 it only counts the frames it receives. The full stack (streams/stack/
- * create-stack.ts) plugs in here: `createStack({ interfaces: [{ name: options.tap, link,
- * mac: options.mac, ipv4: [options.ip] }], routes: gateway ? [...] : [] })`, then the services
- * in `options.services`.
+ * THE one place where the stack is created on the attached link: one interface with the
+ * stack's address (and its own MAC, never the TAP device's), a default route when --gateway is
+ * given, and the services of --services. Throws (before `ready`) when a service cannot start.
  */
 export function startStack(link: Link, options: ServeOptions): RunningStack {
-  let frames = 0;
-  const subscription = link.frames$.subscribe({
-    next: () => {
-      frames++;
-    },
-    error: (error: Error) => options.onFatal?.(error),
+  const stack = createStack({
+    interfaces: [{ name: options.tap, link, ipv4: [options.ip], ...(options.mac === undefined ? {} : { mac: options.mac }) }],
+    routes: options.gateway === undefined ? [] : [{ destination: '0.0.0.0/0', gateway: options.gateway }],
   });
-  if (options.services.length > 0) {
-    options.report?.(`services not served yet (the stack above Ethernet is in progress): ${options.services.map((s) => `${s.name}:${s.port}`).join(',')}`);
+  let services: Subscription;
+  try {
+    services = startServices(stack, options.services);
+  } catch (err) {
+    stack.close();
+    throw err;
   }
+  const linkStats = stack.statsRegistry.get(`eth:${options.tap}`) as { rxFrames: number } | undefined;
   return {
-    framesIn: () => frames,
-    close: () => subscription.unsubscribe(),
+    stack,
+    framesIn: () => linkStats?.rxFrames ?? 0,
+    close: () => {
+      services.unsubscribe();
+      stack.close();
+    },
   };
 }
 

@@ -1,0 +1,31 @@
+import { Subscription } from 'rxjs';
+import type { Stack } from '../stack/create-stack.js';
+import { NetstackError } from '../../src/errors.js';
+
+/** A service: starts on `port` of `stack` at once (throwing e.g. EADDRINUSE), stops on unsubscribe. */
+export type ServiceStarter = (stack: Stack, port: number) => Subscription;
+
+/**
+ * The services `rx-netstack serve --services` can run, by name. Each is a plain function over the
+ * public API, usable from a program as well.
+ */
+export const SERVICES: Readonly<Record<string, ServiceStarter>> = {};
+
+/** Starts every listed service; on a failure stops those already started and rethrows. */
+export function startServices(stack: Stack, specs: ReadonlyArray<{ readonly name: string; readonly port: number }>): Subscription {
+  const all = new Subscription();
+  for (const spec of specs) {
+    const start = SERVICES[spec.name];
+    if (start === undefined) {
+      all.unsubscribe();
+      throw new NetstackError('ERR_INVALID_ARG_VALUE', `service "${spec.name}" is not available (available: ${Object.keys(SERVICES).join(', ') || 'none'})`);
+    }
+    try {
+      all.add(start(stack, spec.port));
+    } catch (err) {
+      all.unsubscribe();
+      throw err;
+    }
+  }
+  return all;
+}
