@@ -1,5 +1,5 @@
 import { Observable, type Observer, type Subscription } from 'rxjs';
-import type { Ipv4Datagram, Ipv4Layer, Ipv4SendOptions } from './ipv4-layer.js';
+import type { Ipv4Datagram, Ipv4Layer } from './ipv4-layer.js';
 import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
 import { UdpEndpoint, DEFAULT_RECEIVE_QUEUE, type ReceiveQueueOptions, type ReceivedDatagram } from './udp-endpoint.js';
 import { UdpSocket, type UdpSocketHost } from './udp-socket.js';
@@ -251,7 +251,7 @@ export class UdpLayer implements Udp {
     const o = this.#txOptions;
     o.dst = dst;
     o.src = src;
-    return this.#ipv4.send(pb, o as Ipv4SendOptions, ep.onSendError);
+    return this.#ipv4.send(pb, o, ep.onSendError);
   }
 
   /** The source address for `dst`, or why the socket may not send there (as sendto(2) answers). */
