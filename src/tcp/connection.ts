@@ -340,7 +340,7 @@ export class TcpConnectionCore {
       throw netError('EPIPE', `write after end on ${this.toString()} (${this._state})`, 'write');
     }
     const n = this.sendBuf.write(data);
-    if (n < data.length) this.wantWritable = true;
+    if (n < data.length || this.sendBuf.free === 0) this.wantWritable = true;
     if (n > 0 && (this._state === 'ESTABLISHED' || this._state === 'CLOSE-WAIT')) this.output(now);
     this.flushEvents();
     return n;

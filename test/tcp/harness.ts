@@ -77,6 +77,8 @@ export function bytes(n: number, from = 0): Uint8Array {
 
 export interface HarnessOptions {
   config?: Partial<TcpConfig>;
+  /** Round-trip time of the handshake in fixtures (gives the RTO estimator its first sample). */
+  rtt?: number;
   iss?: number;
   remoteIss?: number;
 }
@@ -180,6 +182,13 @@ export function fireNext(h: Harness): number {
   return h.now;
 }
 
+/** Length, first bytes and an FNV-1a hash: exact enough to compare, short enough to read. */
+function payloadDigest(p: Uint8Array): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < p.length; i++) hash = Math.imul(hash ^ p[i], 0x01000193);
+  return `len=${p.length} ${Buffer.from(p.subarray(0, 8)).toString('hex')}${p.length > 8 ? '...' : ''} fnv=${(hash >>> 0).toString(16)}`;
+}
+
 function flagNames(flags: number): string {
   const names: string[] = [];
   for (const [name, bit] of Object.entries(TcpFlags)) if ((flags & bit) !== 0) names.push(name);
@@ -202,7 +211,7 @@ function normalize(seg: TcpRepr): Record<string, unknown> {
     flags: flagNames(seg.flags),
     window: seg.window,
     urgent: seg.urgent,
-    payload: Buffer.from(seg.payload).toString('hex'),
+    payload: payloadDigest(seg.payload),
   };
   if (seg.mss !== undefined) out.mss = seg.mss;
   if (seg.windowScale !== undefined) out.windowScale = seg.windowScale;
@@ -249,6 +258,7 @@ export function established(options?: HarnessOptions): Harness {
   const h = synSent(options);
   const iss = options?.iss ?? LOCAL_ISS;
   const riss = options?.remoteIss ?? REMOTE_ISS;
+  h.now += options?.rtt ?? 0;
   send(h, { ...SEND, flags: SYN | ACK, seq: riss, ack: seqAdd(iss, 1), mss: MSS });
   recv(h, { ...RECV, seq: seqAdd(iss, 1), ack: seqAdd(riss, 1) });
   assert.equal(h.state, 'ESTABLISHED');
