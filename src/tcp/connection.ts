@@ -116,6 +116,8 @@ export class TcpConnectionCore {
   readonly remoteAddr: Ipv4Addr;
   readonly remotePort: number;
   readonly config: TcpConfig;
+  /** Nagle off; see setNoDelay. */
+  private noDelay: boolean;
   /** Where segments and events go; the wiring may swap it (e.g. when a connection is accepted). */
   host: TcpHost;
   /** The listener that created this connection, if any. */
@@ -209,6 +211,7 @@ export class TcpConnectionCore {
     this.remotePort = options.remotePort;
     this.host = options.host;
     this.config = options.config ?? DEFAULT_TCP_CONFIG;
+    this.noDelay = this.config.noDelay;
     this.iss = options.iss >>> 0;
     this.sndUna = this.iss;
     this.sndNxt = this.iss;
@@ -410,6 +413,14 @@ export class TcpConnectionCore {
     this.orphaned = true;
     if (this._state === 'FIN-WAIT-2') this.closeAt = now + this.config.finWait2Timeout;
     this.shutdown(now);
+  }
+
+  /** Nagle's algorithm off (true) or on (false) for this connection; starts as `config.noDelay`. */
+  setNoDelay(noDelay: boolean, now: number): void {
+    this.noDelay = noDelay;
+    // Bytes Nagle was holding back may go now.
+    if (noDelay && (this._state === 'ESTABLISHED' || this._state === 'CLOSE-WAIT')) this.output(now);
+    this.flushEvents();
   }
 
   /** Abort (RFC 9293 3.10.5): RST to the peer if it knows us, then CLOSED with no error. */
@@ -956,7 +967,7 @@ export class TcpConnectionCore {
         // (or Nagle is off), or if it is at least half the largest window the peer offered.
         const idle = this.sndUna === this.sndMax;
         const allQueued = len === unsent;
-        if (!(allQueued && (idle || this.config.noDelay)) && len * 2 < this.maxSndWnd) return;
+        if (!(allQueued && (idle || this.noDelay)) && len * 2 < this.maxSndWnd) return;
       }
       this.sendSegment(this.sndNxt, len, fin, now);
       if (fin || force) return;

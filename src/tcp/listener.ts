@@ -1,0 +1,279 @@
+/**
+ * A listening port: turns SYNs into connections, bounds the half-open (SYN-RECEIVED) queue and
+ * the queue of established connections nobody has taken yet, and answers with SYN cookies when
+ * the half-open queue is full (RFC 4987), so a SYN flood costs service but never memory.
+ *
+ * The wiring's demux looks up the exact 4-tuple first; only segments for no connection reach
+ * `handleSegment`. A 'created' verdict hands back a new connection to register under its 4-tuple
+ * (its SYN-ACK already went out through the host); 'reply' is a stateless segment (RST or cookie
+ * SYN-ACK) to send back to the segment's source.
+ */
+
+import type { Ipv4Addr } from '../ipv4/address.js';
+import { TcpFlags, type TcpRepr } from '../wire/tcp.js';
+import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, type TcpConfig } from './config.js';
+import type { CongestionControlFactory } from './congestion/congestion-control.js';
+import { TcpConnectionCore, type TcpChildObserver, type TcpConnectionOptions, type TcpHost } from './connection.js';
+import type { IsnGenerator } from './isn.js';
+import { rstForSegment } from './rst.js';
+import { seqAdd } from './seq.js';
+import { SynCookies } from './syn-cookie.js';
+
+const { SYN, RST, ACK } = TcpFlags;
+const EMPTY = new Uint8Array(0);
+
+export interface TcpListenerOptions {
+  /** The address listened on (0 = any address of the stack). */
+  readonly localAddr: Ipv4Addr;
+  readonly localPort: number;
+  /** Established connections waiting for `accept`, at most. Default 128. */
+  readonly backlog?: number;
+  /** Half-open (SYN-RECEIVED) connections, at most. Default 256. */
+  readonly maxHalfOpen?: number;
+  /** Answer with SYN cookies when the half-open queue is full (else drop the SYN). Default true. */
+  readonly synCookies?: boolean;
+  /** Resolved configuration for the connections. Default DEFAULT_TCP_CONFIG. */
+  readonly config?: TcpConfig;
+  /** Host given to every connection the listener creates. */
+  readonly host: TcpHost;
+  /** ISN source (RFC 6528). */
+  readonly isn: IsnGenerator;
+  /** 16 random bytes keying the SYN cookies. */
+  readonly cookieSecret: Uint8Array;
+  readonly congestion?: CongestionControlFactory;
+  /** A connection entered the accept queue. */
+  readonly onAcceptable?: (listener: TcpListener) => void;
+}
+
+export type TcpListenerVerdict =
+  | { readonly kind: 'created'; readonly conn: TcpConnectionCore }
+  | { readonly kind: 'reply'; readonly seg: TcpRepr }
+  | { readonly kind: 'dropped'; readonly reason: TcpListenerDropReason };
+
+export type TcpListenerDropReason = 'rst' | 'not-syn' | 'accept-queue-full' | 'half-open-full' | 'cookie-unusable';
+
+export interface TcpListenerCounters {
+  synReceived: number;
+  /** SYNs dropped: half-open queue full and cookies off. */
+  synDropped: number;
+  /** SYNs dropped because the accept queue was full. */
+  listenOverflows: number;
+  synCookiesSent: number;
+  synCookiesAccepted: number;
+  /** ACKs whose cookie was forged or expired (answered with RST). */
+  synCookiesRejected: number;
+  /** Connections reset because they completed while the accept queue was full. */
+  acceptQueueOverflows: number;
+  /** Half-open connections that died (RST or SYN-ACK retries exhausted). */
+  halfOpenFailed: number;
+  rstSent: number;
+  /** RSTs and segments with neither SYN nor ACK, ignored. */
+  ignored: number;
+}
+
+export class TcpListener implements TcpChildObserver {
+  readonly localAddr: Ipv4Addr;
+  readonly localPort: number;
+  readonly backlog: number;
+  readonly maxHalfOpen: number;
+  readonly counters: TcpListenerCounters = {
+    synReceived: 0,
+    synDropped: 0,
+    listenOverflows: 0,
+    synCookiesSent: 0,
+    synCookiesAccepted: 0,
+    synCookiesRejected: 0,
+    acceptQueueOverflows: 0,
+    halfOpenFailed: 0,
+    rstSent: 0,
+    ignored: 0,
+  };
+
+  private readonly options: TcpListenerOptions;
+  private readonly config: TcpConfig;
+  private readonly cookies: SynCookies | undefined;
+  private readonly halfOpen = new Set<TcpConnectionCore>();
+  private readonly acceptQueue: TcpConnectionCore[] = [];
+  private closed = false;
+  private lastNow = 0;
+
+  constructor(options: TcpListenerOptions) {
+    this.options = options;
+    this.localAddr = options.localAddr;
+    this.localPort = options.localPort;
+    this.backlog = options.backlog ?? 128;
+    this.maxHalfOpen = options.maxHalfOpen ?? 256;
+    this.config = options.config ?? DEFAULT_TCP_CONFIG;
+    this.cookies = options.synCookies === false ? undefined : new SynCookies(options.cookieSecret);
+  }
+
+  /** Half-open connections (SYN-RECEIVED). */
+  get halfOpenCount(): number {
+    return this.halfOpen.size;
+  }
+
+  /** Established connections waiting for `accept`. */
+  get acceptQueueLength(): number {
+    return this.acceptQueue.length;
+  }
+
+  /**
+   * A segment addressed to this port from a 4-tuple that has no connection. `localAddr` is the
+   * segment's destination address (the connection's local address).
+   */
+  handleSegment(seg: TcpRepr, remoteAddr: Ipv4Addr, localAddr: Ipv4Addr, now: number): TcpListenerVerdict {
+    this.lastNow = now;
+    const flags = seg.flags;
+    if ((flags & RST) !== 0) {
+      this.counters.ignored++;
+      return { kind: 'dropped', reason: 'rst' };
+    }
+    if (this.closed) return this.reset(seg);
+    if ((flags & SYN) !== 0 && (flags & ACK) === 0) return this.onSyn(seg, remoteAddr, localAddr, now);
+    if ((flags & ACK) !== 0) {
+      // SYN-ACK, or an ACK that may complete a cookie handshake.
+      if ((flags & SYN) === 0 && this.cookies !== undefined) {
+        const verdict = this.onCookieAck(seg, remoteAddr, localAddr, now);
+        if (verdict !== undefined) return verdict;
+      }
+      return this.reset(seg);
+    }
+    this.counters.ignored++;
+    return { kind: 'dropped', reason: 'not-syn' };
+  }
+
+  /** Takes the oldest established connection, if any. The connection stops reporting to the listener. */
+  accept(): TcpConnectionCore | undefined {
+    const conn = this.acceptQueue.shift();
+    if (conn !== undefined) conn.parent = undefined;
+    return conn;
+  }
+
+  /** Stops listening: half-open and unaccepted connections are reset; later SYNs get RST. */
+  close(now: number): void {
+    this.closed = true;
+    this.lastNow = now;
+    const doomed = [...this.halfOpen, ...this.acceptQueue];
+    this.halfOpen.clear();
+    this.acceptQueue.length = 0;
+    for (const conn of doomed) {
+      conn.parent = undefined;
+      conn.abort(now);
+    }
+  }
+
+  /** @internal Called by a child connection when its handshake completes. */
+  childEstablished(conn: TcpConnectionCore): void {
+    this.halfOpen.delete(conn);
+    if (this.acceptQueue.length >= this.backlog) {
+      this.counters.acceptQueueOverflows++;
+      conn.parent = undefined;
+      conn.abort(this.lastNow);
+      return;
+    }
+    this.acceptQueue.push(conn);
+    this.options.onAcceptable?.(this);
+  }
+
+  /** @internal Called by a child connection when it reaches CLOSED before being accepted. */
+  childClosed(conn: TcpConnectionCore): void {
+    if (this.halfOpen.delete(conn)) this.counters.halfOpenFailed++;
+    const i = this.acceptQueue.indexOf(conn);
+    if (i >= 0) this.acceptQueue.splice(i, 1);
+  }
+
+  private onSyn(seg: TcpRepr, remoteAddr: Ipv4Addr, localAddr: Ipv4Addr, now: number): TcpListenerVerdict {
+    this.counters.synReceived++;
+    if (this.acceptQueue.length >= this.backlog) {
+      this.counters.listenOverflows++;
+      return { kind: 'dropped', reason: 'accept-queue-full' };
+    }
+    if (this.halfOpen.size >= this.maxHalfOpen) {
+      if (this.cookies === undefined) {
+        this.counters.synDropped++;
+        return { kind: 'dropped', reason: 'half-open-full' };
+      }
+      const iss = this.cookies.encode(localAddr, this.localPort, remoteAddr, seg.srcPort, seg.seq, seg.mss ?? DEFAULT_PEER_MSS, now);
+      this.counters.synCookiesSent++;
+      return {
+        kind: 'reply',
+        seg: {
+          srcPort: this.localPort,
+          dstPort: seg.srcPort,
+          seq: iss,
+          ack: seqAdd(seg.seq, 1),
+          flags: SYN | ACK,
+          window: this.cookieWindow(),
+          urgent: 0,
+          mss: this.config.mss,
+          payload: EMPTY,
+        },
+      };
+    }
+    const conn = this.createChild(remoteAddr, localAddr, seg.srcPort, this.options.isn.isn(localAddr, this.localPort, remoteAddr, seg.srcPort, now));
+    conn.listen();
+    this.halfOpen.add(conn);
+    conn.handleSegment(seg, now);
+    return { kind: 'created', conn };
+  }
+
+  /** An ACK for no connection: a completed cookie handshake, or undefined if not a valid cookie. */
+  private onCookieAck(seg: TcpRepr, remoteAddr: Ipv4Addr, localAddr: Ipv4Addr, now: number): TcpListenerVerdict | undefined {
+    const cookies = this.cookies as SynCookies;
+    const irs = seqAdd(seg.seq, -1);
+    const iss = seqAdd(seg.ack, -1);
+    const mss = cookies.decode(localAddr, this.localPort, remoteAddr, seg.srcPort, irs, iss, now);
+    if (mss === undefined) {
+      this.counters.synCookiesRejected++;
+      return undefined;
+    }
+    if (this.acceptQueue.length >= this.backlog) {
+      this.counters.listenOverflows++;
+      return { kind: 'dropped', reason: 'accept-queue-full' };
+    }
+    this.counters.synCookiesAccepted++;
+    const options = this.childOptions(remoteAddr, localAddr, seg.srcPort, iss);
+    const conn = TcpConnectionCore.fromSynCookie(options, { irs, mss, window: this.cookieWindow() });
+    conn.parent = this;
+    conn.handleSegment(seg, now);
+    if (conn.state === 'SYN-RECEIVED') {
+      conn.parent = undefined;
+      conn.abort(now);
+      return { kind: 'dropped', reason: 'cookie-unusable' };
+    }
+    return { kind: 'created', conn };
+  }
+
+  private createChild(remoteAddr: Ipv4Addr, localAddr: Ipv4Addr, remotePort: number, iss: number): TcpConnectionCore {
+    const conn = new TcpConnectionCore(this.childOptions(remoteAddr, localAddr, remotePort, iss));
+    conn.parent = this;
+    return conn;
+  }
+
+  private childOptions(remoteAddr: Ipv4Addr, localAddr: Ipv4Addr, remotePort: number, iss: number): TcpConnectionOptions {
+    return {
+      localAddr,
+      localPort: this.localPort,
+      remoteAddr,
+      remotePort,
+      iss,
+      host: this.options.host,
+      config: this.config,
+      ...(this.options.congestion !== undefined ? { congestion: this.options.congestion } : {}),
+    };
+  }
+
+  private cookieWindow(): number {
+    return Math.min(this.config.receiveBufferSize, 0xffff);
+  }
+
+  private reset(seg: TcpRepr): TcpListenerVerdict {
+    const rst = rstForSegment(seg);
+    if (rst === undefined) {
+      this.counters.ignored++;
+      return { kind: 'dropped', reason: 'rst' };
+    }
+    this.counters.rstSent++;
+    return { kind: 'reply', seg: rst };
+  }
+}

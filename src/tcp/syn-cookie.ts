@@ -1,0 +1,79 @@
+/**
+ * SYN cookies (RFC 4987 3.6): when the half-open queue is full, the listener answers a SYN
+ * without keeping state, encoding what it must remember in the ISS of its SYN-ACK. The ACK that
+ * completes the handshake brings it back (ack - 1) and the connection is created then.
+ *
+ * Layout of the 32-bit cookie (our own, in the spirit of the RFC):
+ *   bits 31..27  t: a counter of 64-second periods (mod 32), so cookies expire
+ *   bits 26..24  index of the MSS in MSS_TABLE (the largest entry not above the peer's MSS)
+ *   bits 23..0   low 24 bits of SipHash(secret; local ip, remote ip, local port, remote port,
+ *                the client's ISN, t, MSS index)
+ * Window scaling and other SYN options are not encoded: a cookie connection runs without them.
+ */
+
+import type { Ipv4Addr } from '../ipv4/address.js';
+import { SipHash24 } from './siphash.js';
+
+/** MSS values a cookie can carry (common path MTUs minus 40). */
+export const MSS_TABLE = [536, 1200, 1300, 1400, 1440, 1460, 4312, 8960] as const;
+const PERIOD_MS = 64_000;
+/** Cookies older than this many periods are refused (2-3 minutes). */
+const MAX_AGE_PERIODS = 2;
+
+export class SynCookies {
+  private readonly prf: SipHash24;
+  private readonly msg = new Uint8Array(18);
+
+  /** `secret`: 16 random bytes. */
+  constructor(secret: Uint8Array) {
+    this.prf = new SipHash24(secret);
+  }
+
+  /** The ISS to put in a stateless SYN-ACK answering a SYN with sequence number `irs`. */
+  encode(localAddr: Ipv4Addr, localPort: number, remoteAddr: Ipv4Addr, remotePort: number, irs: number, peerMss: number, now: number): number {
+    let index = 0;
+    for (let i = MSS_TABLE.length - 1; i >= 0; i--) {
+      if (MSS_TABLE[i] <= peerMss) {
+        index = i;
+        break;
+      }
+    }
+    const t = Math.floor(now / PERIOD_MS) & 31;
+    const mac = this.mac(localAddr, localPort, remoteAddr, remotePort, irs, t, index);
+    return ((t << 27) | (index << 24) | mac) >>> 0;
+  }
+
+  /**
+   * Checks the cookie of a completing ACK (`cookie` = SEG.ACK - 1, `irs` = SEG.SEQ - 1).
+   * Returns the MSS it carries, or undefined when it is forged or expired.
+   */
+  decode(localAddr: Ipv4Addr, localPort: number, remoteAddr: Ipv4Addr, remotePort: number, irs: number, cookie: number, now: number): number | undefined {
+    const t = cookie >>> 27;
+    const index = (cookie >>> 24) & 7;
+    const age = (Math.floor(now / PERIOD_MS) - t) & 31;
+    if (age > MAX_AGE_PERIODS) return undefined;
+    if ((cookie & 0xffffff) !== this.mac(localAddr, localPort, remoteAddr, remotePort, irs, t, index)) return undefined;
+    return MSS_TABLE[index];
+  }
+
+  private mac(localAddr: Ipv4Addr, localPort: number, remoteAddr: Ipv4Addr, remotePort: number, irs: number, t: number, index: number): number {
+    const m = this.msg;
+    writeBe32(m, 0, localAddr);
+    writeBe32(m, 4, remoteAddr);
+    m[8] = localPort >>> 8;
+    m[9] = localPort & 0xff;
+    m[10] = remotePort >>> 8;
+    m[11] = remotePort & 0xff;
+    writeBe32(m, 12, irs);
+    m[16] = t;
+    m[17] = index;
+    return this.prf.hash32(m) & 0xffffff;
+  }
+}
+
+function writeBe32(b: Uint8Array, i: number, x: number): void {
+  b[i] = x >>> 24;
+  b[i + 1] = (x >>> 16) & 0xff;
+  b[i + 2] = (x >>> 8) & 0xff;
+  b[i + 3] = x & 0xff;
+}
