@@ -1,6 +1,7 @@
 import { Subscription } from 'rxjs';
 import type { Stack } from '../stack/create-stack.js';
 import { NetstackError } from '../../src/errors.js';
+import { udpEchoService } from './udp-echo.js';
 
 /** A service: starts on `port` of `stack` at once (throwing e.g. EADDRINUSE), stops on unsubscribe. */
 export type ServiceStarter = (stack: Stack, port: number) => Subscription;
@@ -9,7 +10,9 @@ export type ServiceStarter = (stack: Stack, port: number) => Subscription;
  * The services `rx-netstack serve --services` can run, by name. Each is a plain function over the
  * public API, usable from a program as well.
  */
-export const SERVICES: Readonly<Record<string, ServiceStarter>> = {};
+export const SERVICES: Readonly<Record<string, ServiceStarter>> = {
+  'udp-echo': (stack, port) => udpEchoService(stack, port),
+};
 
 /** Starts every listed service; on a failure stops those already started and rethrows. */
 export function startServices(stack: Stack, specs: ReadonlyArray<{ readonly name: string; readonly port: number }>): Subscription {

@@ -5,9 +5,10 @@ import { ArpLayer } from './arp-layer.js';
 import { Ipv4Layer, type Ipv4Hooks } from './ipv4-layer.js';
 import { IcmpLayer, type EchoReply, type PingOptions } from './icmp-layer.js';
 import { UdpLayer, type Udp } from './udp-layer.js';
+import { TcpLayer, type Tcp } from './tcp-layer.js';
 import type { Link } from '../links/link.js';
 import { decodeStackConfig, type StackConfigInput, type DecodedStackConfig } from '../../src/config/stack-config.js';
-import { StatsRegistry, type StatsSnapshot } from '../../src/stats.js';
+import { StatsRegistry, frozenCopy, type StatsSnapshot } from '../../src/stats.js';
 import { randomMac, parseMac, formatMac } from '../../src/mac.js';
 import { parseIpv4, formatIpv4 } from '../../src/ipv4/address.js';
 import { NetstackError } from '../../src/errors.js';
@@ -59,6 +60,9 @@ export class Stack {
   readonly udpLayer: UdpLayer;
   /** UDP: `bind(options)`, `bind$(options)`. */
   readonly udp: Udp;
+  readonly tcpLayer: TcpLayer;
+  /** TCP: `listen(options)`, `connect(options)`. */
+  readonly tcp: Tcp;
   readonly statsRegistry = new StatsRegistry();
   readonly #layers: InterfaceLayers[] = [];
   #closed = false;
@@ -98,6 +102,10 @@ export class Stack {
     const udp = this.udpLayer;
     this.udp = Object.freeze({ bind: udp.bind.bind(udp), bind$: udp.bind$.bind(udp) });
     this.statsRegistry.register('udp', this.udpLayer.counters);
+    this.tcpLayer = new TcpLayer(this.ipv4, this.icmpLayer, scheduler, config.tcp);
+    const tcp = this.tcpLayer;
+    this.tcp = Object.freeze({ listen: tcp.listen.bind(tcp), connect: tcp.connect.bind(tcp) });
+    this.statsRegistry.register('tcp', this.tcpLayer.counters);
 
     // Claim the protocol keys before the links start delivering.
     for (const l of this.#layers) {
@@ -106,6 +114,7 @@ export class Stack {
     }
     this.icmpLayer.start();
     this.udpLayer.start();
+    this.tcpLayer.start();
     for (const r of config.routes) {
       const index = ifaces.findIndex((i) => i.name === r.interface);
       this.ipv4.routes.add({ destination: r.destination, prefixLength: r.prefixLength, gateway: r.gateway, interfaceIndex: index });
@@ -160,7 +169,8 @@ export class Stack {
 
   /** A frozen copy of every counter, drops by reason. */
   stats(): StatsSnapshot {
-    return this.statsRegistry.snapshot();
+    // Per-connection TCP counters are summed at snapshot time (closed connections included).
+    return Object.freeze({ ...this.statsRegistry.snapshot(), tcpConnections: frozenCopy(this.tcpLayer.connectionCounters()) });
   }
 
   /** `stats()` every `periodMs` on the stack's scheduler. */
@@ -172,6 +182,7 @@ export class Stack {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.tcpLayer.close();
     this.udpLayer.close();
     this.icmpLayer.close();
     this.ipv4.close();

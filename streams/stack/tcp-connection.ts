@@ -1,0 +1,354 @@
+import { BehaviorSubject, Observable, Subject, type SchedulerLike } from 'rxjs';
+import type { TcpConnectionCore, TcpHost } from '../../src/tcp/connection.js';
+import type { TcpState } from '../../src/tcp/state.js';
+import type { TcpCounters } from '../../src/tcp/counters.js';
+import type { TcpRepr } from '../../src/wire/tcp.js';
+import { formatIpv4 } from '../../src/ipv4/address.js';
+import { NetstackError, netError } from '../../src/errors.js';
+import { DeadlineTimer } from './deadline-timer.js';
+import type { TcpSocket } from './tcp-socket.js';
+
+/** Where received bytes go: `data$`'s subscriber, or the socket adapter. */
+export interface TcpReader {
+  /** Takes a chunk; false asks for no more until `resumeReading()` (backpressure). */
+  push(chunk: Uint8Array): boolean;
+  /** The peer's FIN, after every byte. */
+  end(): void;
+  error(err: NetstackError): void;
+}
+
+/** What the connection needs from the TCP layer that owns it. */
+export interface TcpConnectionOwner {
+  readonly scheduler: SchedulerLike;
+  transmit(conn: TcpConnection, seg: TcpRepr): void;
+  /** The connection reached CLOSED: release its 4-tuple (and port). */
+  released(conn: TcpConnection): void;
+  established(conn: TcpConnection): void;
+}
+
+/**
+ * A TCP connection as the user holds it, wrapping one sans-IO TcpConnectionCore.
+ *
+ * Reading: received bytes wait in the core's receive buffer (the advertised window shrinks)
+ * until a reader takes them: `data$` (push: every chunk as it arrives) or `toSocket()` (pull: a
+ * node:stream Readable that reads only when its consumer wants more). There is one reader at a
+ * time: a second concurrent subscriber to `data$` errors with ERR_SOCKET_CLOSED... no: with
+ * `EBUSY`; after the first unsubscribes, the next reader continues where it stopped, so no byte
+ * is lost or delivered twice.
+ *
+ * Writing: `write(bytes)` queues bytes; it returns false when they did not all fit in the send
+ * buffer. The rest waits here, in order, and `drain$` emits once it has all gone into the send
+ * buffer. Nothing accepted is dropped, unless the connection itself fails (then `data$`
+ * and `closed$` carry the error).
+ */
+export class TcpConnection implements TcpHost {
+  readonly core: TcpConnectionCore;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+
+  readonly #owner: TcpConnectionOwner;
+  readonly #timer: DeadlineTimer;
+  readonly #state$: BehaviorSubject<TcpState>;
+  readonly #drain$ = new Subject<void>();
+  readonly #closed$ = new Subject<NetstackError | undefined>();
+  #reader: TcpReader | undefined;
+  #paused = false;
+  #pumping = false;
+  #readEnded = false;
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #endRequested = false;
+  #closed = false;
+  #error: NetstackError | undefined;
+  /** Set before aborting the core for an error found outside it (ICMP, ARP). */
+  #externalError: NetstackError | undefined;
+  #socket: TcpSocket | undefined;
+
+  constructor(core: TcpConnectionCore, owner: TcpConnectionOwner) {
+    this.core = core;
+    this.#owner = owner;
+    core.host = this;
+    this.localAddress = formatIpv4(core.localAddr);
+    this.localPort = core.localPort;
+    this.remoteAddress = formatIpv4(core.remoteAddr);
+    this.remotePort = core.remotePort;
+    this.#state$ = new BehaviorSubject<TcpState>(core.state);
+    this.#timer = new DeadlineTimer(owner.scheduler, (now) => {
+      this.core.handleTimer(now);
+      this.rearm();
+    });
+  }
+
+  /** The RFC 9293 state, now and at every change (completes when CLOSED). */
+  get state$(): Observable<TcpState> {
+    return this.#state$.asObservable();
+  }
+
+  get state(): TcpState {
+    return this.core.state;
+  }
+
+  /** Emits (the error, or undefined for a clean close) once the connection is CLOSED, then completes. */
+  get closed$(): Observable<NetstackError | undefined> {
+    return new Observable((subscriber) => {
+      if (this.#closed) {
+        subscriber.next(this.#error);
+        subscriber.complete();
+        return;
+      }
+      return this.#closed$.subscribe(subscriber);
+    });
+  }
+
+  /** Emits each time bytes that `write()` could not place have all gone into the send buffer. */
+  get drain$(): Observable<void> {
+    return this.#drain$.asObservable();
+  }
+
+  /** Per-connection counters (live). */
+  get counters(): Readonly<TcpCounters> {
+    return this.core.counters;
+  }
+
+  /** Bytes written but not yet in the send buffer, plus those in it not yet acknowledged. */
+  get bufferedLength(): number {
+    return this.#pendingBytes + this.core.bufferedLength;
+  }
+
+  /**
+   * Received bytes as they arrive; completes after the peer's FIN, errors with ECONNRESET or
+   * ETIMEDOUT. One subscriber at a time (EBUSY for a second); unsubscribing stops reading (the
+   * window closes as bytes pile up) without closing the connection.
+   */
+  get data$(): Observable<Uint8Array> {
+    return new Observable<Uint8Array>((subscriber) => {
+      const reader: TcpReader = {
+        push: (chunk) => {
+          subscriber.next(chunk);
+          return true;
+        },
+        end: () => subscriber.complete(),
+        error: (err) => subscriber.error(err),
+      };
+      const err = this.attachReader(reader);
+      if (err) {
+        subscriber.error(err);
+        return;
+      }
+      return () => this.detachReader(reader);
+    });
+  }
+
+  /** @internal Claims the reader slot; returns an error when taken. */
+  attachReader(reader: TcpReader): NetstackError | undefined {
+    if (this.#reader !== undefined) return netError('EBUSY', `${this} already has a reader (data$ or toSocket())`);
+    this.#reader = reader;
+    this.#paused = false;
+    this.#pump();
+    return undefined;
+  }
+
+  /** @internal */
+  detachReader(reader: TcpReader): void {
+    if (this.#reader === reader) this.#reader = undefined;
+  }
+
+  /** @internal A pull reader that said "no more" wants more now. */
+  resumeReading(): void {
+    this.#paused = false;
+    this.#pump();
+  }
+
+  /**
+   * Queues `bytes` for sending (they are not copied until they enter the send buffer: do not
+   * modify them afterwards). Returns false when they did not all fit: wait for `drain$`.
+   * @throws NetstackError EPIPE after `end()` or `destroy()`.
+   */
+  write(bytes: Uint8Array): boolean {
+    if (this.#endRequested) throw netError('EPIPE', `write after end on ${this}`, 'write');
+    if (this.#closed) return false;
+    if (this.#pending.length > 0) {
+      this.#pending.push(bytes);
+      this.#pendingBytes += bytes.length;
+      return false;
+    }
+    let n: number;
+    try {
+      n = this.core.write(bytes, this.#owner.scheduler.now());
+    } catch (err) {
+      // The peer closed or reset meanwhile: the failure reaches the user through data$/closed$.
+      this.rearm();
+      return false;
+    }
+    this.rearm();
+    if (n < bytes.length) {
+      this.#pending.push(bytes.subarray(n));
+      this.#pendingBytes += bytes.length - n;
+      return false;
+    }
+    return true;
+  }
+
+  /** Like `write`, as an Observable that completes once the bytes are in the send buffer. */
+  write$(bytes: Uint8Array): Observable<void> {
+    return new Observable<void>((subscriber) => {
+      if (this.write(bytes)) {
+        subscriber.complete();
+        return;
+      }
+      if (this.#closed) {
+        subscriber.error(this.#error ?? netError('EPIPE', `${this} is closed`, 'write'));
+        return;
+      }
+      const d = this.#drain$.subscribe(() => subscriber.complete());
+      const c = this.#closed$.subscribe((err) => subscriber.error(err ?? netError('EPIPE', `${this} closed`, 'write')));
+      return () => {
+        d.unsubscribe();
+        c.unsubscribe();
+      };
+    });
+  }
+
+  /** Sends FIN after everything written (half-close: reading goes on). Idempotent. */
+  end(): void {
+    if (this.#endRequested) return;
+    this.#endRequested = true;
+    if (this.#pending.length === 0) {
+      this.core.shutdown(this.#owner.scheduler.now());
+      this.rearm();
+    }
+  }
+
+  /** Aborts: RST to the peer, everything queued is dropped. Idempotent. */
+  destroy(): void {
+    this.#endRequested = true;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.core.abort(this.#owner.scheduler.now());
+    this.rearm();
+  }
+
+  /** Turns Nagle's algorithm off (true) or on (false). */
+  setNoDelay(noDelay = true): void {
+    this.core.setNoDelay(noDelay, this.#owner.scheduler.now());
+    this.rearm();
+  }
+
+  /** A node:stream Duplex over this connection (claims the reader slot). */
+  toSocket(): TcpSocket {
+    if (this.#socket === undefined) {
+      // Imported lazily in the layer (see tcp-layer.ts) to keep node:stream off the core path.
+      this.#socket = TcpConnection.socketFactory(this);
+    }
+    return this.#socket;
+  }
+
+  /** Set by tcp-socket.ts at load time. */
+  static socketFactory: (conn: TcpConnection) => TcpSocket;
+
+  toString(): string {
+    return `tcp ${this.localAddress}:${this.localPort} <-> ${this.remoteAddress}:${this.remotePort}`;
+  }
+
+  /** @internal Fails the connection with an error found outside the core (ICMP, ARP). */
+  failWith(err: NetstackError): void {
+    if (this.#closed) return;
+    this.#externalError = err;
+    this.core.abort(this.#owner.scheduler.now());
+    this.rearm();
+  }
+
+  /** @internal Re-arms the one timer after any call into the core. */
+  rearm(): void {
+    if (!this.#closed) this.#timer.set(this.core.nextDeadline());
+  }
+
+  // --- TcpHost: called by the core -------------------------------------------------------------
+
+  send(_core: TcpConnectionCore, seg: TcpRepr): void {
+    this.#owner.transmit(this, seg);
+  }
+
+  onStateChange(_core: TcpConnectionCore, _from: TcpState, to: TcpState): void {
+    this.#state$.next(to);
+  }
+
+  onEstablished(): void {
+    this.#owner.established(this);
+  }
+
+  onReadable(): void {
+    this.#pump();
+  }
+
+  onPeerFin(): void {
+    this.#pump();
+  }
+
+  onWritable(): void {
+    const now = this.#owner.scheduler.now();
+    while (this.#pending.length > 0) {
+      const head = this.#pending[0];
+      let n: number;
+      try {
+        n = this.core.write(head, now);
+      } catch {
+        return;
+      }
+      this.#pendingBytes -= n;
+      if (n < head.length) {
+        this.#pending[0] = head.subarray(n);
+        return;
+      }
+      this.#pending.shift();
+    }
+    if (this.#endRequested && !this.#closed) this.core.shutdown(now);
+    this.#drain$.next();
+  }
+
+  onClosed(_core: TcpConnectionCore, error: NetstackError | undefined): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const err = error ?? this.#externalError;
+    this.#error = err;
+    this.#timer.close();
+    this.#owner.released(this);
+    if (err !== undefined) {
+      this.#reader?.error(err);
+    } else {
+      this.#pump();
+      // A clean close (or our own abort) with the reader still open: end it.
+      if (!this.#readEnded) {
+        this.#readEnded = true;
+        this.#reader?.end();
+      }
+    }
+    this.#state$.complete();
+    this.#closed$.next(err);
+    this.#closed$.complete();
+    this.#drain$.complete();
+  }
+
+  #pump(): void {
+    if (this.#pumping || this.#readEnded) return;
+    this.#pumping = true;
+    try {
+      while (this.#reader !== undefined && !this.#paused) {
+        const chunk = this.core.read();
+        if (chunk === undefined) break;
+        if (!this.#reader.push(chunk)) this.#paused = true;
+      }
+      if (this.#reader !== undefined && this.core.readEnded && this.core.readableLength === 0) {
+        this.#readEnded = true;
+        this.#reader.end();
+      }
+    } finally {
+      this.#pumping = false;
+    }
+    this.rearm();
+  }
+}
+
+export { NetstackError };

@@ -1,0 +1,385 @@
+import { Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
+import { randomBytes } from 'node:crypto';
+import type { Ipv4Datagram, Ipv4Layer } from './ipv4-layer.js';
+import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
+import { TcpConnection, type TcpConnectionOwner } from './tcp-connection.js';
+import './tcp-socket.js';
+import { TcpConnectionCore } from '../../src/tcp/connection.js';
+import { clampMssToMtu, resolveTcpConfig, type TcpConfig } from '../../src/tcp/config.js';
+import { IsnGenerator } from '../../src/tcp/isn.js';
+import { rstForSegment } from '../../src/tcp/rst.js';
+import { createTcpCounters, addTcpCounters } from '../../src/tcp/counters.js';
+import type { TcpStackConfig } from '../../src/config/protocol-config.js';
+import { TcpFlags, TcpSegment, emitTcp, parseTcp, type TcpRepr } from '../../src/wire/tcp.js';
+import { IpProtocol } from '../../src/wire/ipv4.js';
+import { IcmpType, IcmpUnreachableCode } from '../../src/wire/icmp.js';
+import { EndpointTable } from '../../src/transport/endpoint-table.js';
+import { PortManager } from '../../src/transport/port-manager.js';
+import { type Ipv4Addr, IPV4_ANY, formatIpv4, parseIpv4 } from '../../src/ipv4/address.js';
+import { PacketBuffer } from '../../src/packet-buffer.js';
+import { createCounters, countDrop } from '../../src/stats.js';
+import { log } from '../../src/log.js';
+import { NetstackError, netError } from '../../src/errors.js';
+
+export interface TcpListenOptions {
+  /** Local address to listen on; default 0.0.0.0 (all). */
+  readonly address?: string;
+  readonly port: number;
+  /** Half-open (SYN-RECEIVED) connections held at once; more SYNs are dropped. Default 128. */
+  readonly backlog?: number;
+  /** Per-connection options (Nagle, buffers...), on top of the stack's `tcp` config. */
+  readonly noDelay?: boolean;
+}
+
+export interface TcpConnectOptions {
+  readonly address: string;
+  readonly port: number;
+  readonly localAddress?: string;
+  /** Default: an ephemeral port. */
+  readonly localPort?: number;
+  readonly noDelay?: boolean;
+}
+
+/** What `stack.tcp` offers. */
+export interface Tcp {
+  /**
+   * Listens while subscribed: emits each connection once established. Unsubscribing stops
+   * listening (connections already emitted live on; half-open ones are reset). Errors with
+   * EADDRINUSE / EADDRNOTAVAIL / ERR_INVALID_ARG_VALUE.
+   */
+  listen(options: TcpListenOptions): Observable<TcpConnection>;
+  /**
+   * Opens a connection on subscribe; emits it once established and completes. Errors with
+   * ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH. Unsubscribing before it is established
+   * aborts it.
+   */
+  connect(options: TcpConnectOptions): Observable<TcpConnection>;
+}
+
+export const TCP_LAYER_DROP_REASONS = ['truncated', 'bad-data-offset', 'bad-checksum', 'bad-option', 'broadcast', 'noEndpoint', 'synBacklogFull', 'listenerNotSyn'] as const;
+
+function createTcpLayerCounters() {
+  return createCounters(
+    ['rxSegments', 'txSegments', 'rstSent', 'connectionsOpened', 'connectionsAccepted', 'connectionsClosed', 'connectionsFailed', 'icmpErrors', 'activeConnections'],
+    TCP_LAYER_DROP_REASONS,
+  );
+}
+
+/** A listening endpoint in the table. */
+class TcpListener {
+  halfOpen = 0;
+  constructor(
+    readonly address: Ipv4Addr,
+    readonly port: number,
+    readonly backlog: number,
+    readonly subscriber: Subscriber<TcpConnection>,
+    readonly config: TcpConfig,
+  ) {}
+}
+
+type Endpoint = TcpConnection | TcpListener;
+
+/** Bookkeeping per connection the layer keeps beside it. */
+interface ConnectionEntry {
+  readonly listener: TcpListener | undefined;
+  /** A port the connection reserved itself (active open): released when it closes. */
+  readonly ownPort: boolean;
+  established: boolean;
+  onEstablished: ((conn: TcpConnection) => void) | undefined;
+}
+
+/**
+ * TCP for the stack: the endpoint table (gVisor's lookup order), listeners with a bounded SYN
+ * backlog, active opens with ephemeral ports, RSTs for segments nobody owns, ICMP errors to the
+ * connection they name, and the one-copy output path (payload view from the send buffer ->
+ * packet buffer with headroom -> header and checksum prepended -> IPv4).
+ */
+export class TcpLayer implements Tcp, TcpConnectionOwner {
+  readonly counters = createTcpLayerCounters();
+  /** Sum of the counters of every connection closed so far; live ones are added in stats(). */
+  readonly closedConnectionCounters = createTcpCounters();
+  readonly ports: PortManager;
+  readonly endpoints = new EndpointTable<Endpoint>();
+  readonly scheduler: SchedulerLike;
+  readonly #ipv4: Ipv4Layer;
+  readonly #icmp: IcmpLayer;
+  readonly #config: TcpConfig;
+  readonly #isn = new IsnGenerator(randomBytes(16));
+  readonly #view = new TcpSegment();
+  readonly #entries = new Map<TcpConnection, ConnectionEntry>();
+  #subscription: Subscription | undefined;
+  #closed = false;
+
+  constructor(ipv4: Ipv4Layer, icmp: IcmpLayer, scheduler: SchedulerLike, config: TcpStackConfig) {
+    this.#ipv4 = ipv4;
+    this.#icmp = icmp;
+    this.scheduler = scheduler;
+    const { ephemeralPortRange, ...core } = config;
+    this.#config = resolveTcpConfig(core);
+    this.ports = new PortManager({ ephemeralRange: ephemeralPortRange });
+  }
+
+  start(): void {
+    this.#subscription = this.#ipv4.protocol$(IpProtocol.TCP).subscribe((d) => this.#input(d));
+    this.#icmp.errorHandlers.set(IpProtocol.TCP, (r) => this.#icmpError(r));
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#subscription?.unsubscribe();
+    this.#icmp.errorHandlers.delete(IpProtocol.TCP);
+    for (const conn of [...this.#entries.keys()]) conn.destroy();
+    for (const e of this.endpoints.entries()) {
+      if (e.endpoint instanceof TcpListener) e.endpoint.subscriber.complete();
+    }
+    this.endpoints.clear();
+  }
+
+  /** Live connections (a snapshot). */
+  connections(): TcpConnection[] {
+    return [...this.#entries.keys()];
+  }
+
+  /** Stack-wide TCP counters: closed connections plus live ones. */
+  connectionCounters() {
+    const sum = createTcpCounters();
+    addTcpCounters(sum, this.closedConnectionCounters);
+    for (const c of this.#entries.keys()) addTcpCounters(sum, c.counters);
+    return sum;
+  }
+
+  listen(options: TcpListenOptions): Observable<TcpConnection> {
+    return new Observable<TcpConnection>((subscriber) => {
+      if (this.#closed) return subscriber.error(netError('ERR_SOCKET_CLOSED', 'the stack is closed'));
+      const problems: string[] = [];
+      const address = options.address === undefined ? IPV4_ANY : parseIpv4(options.address);
+      if (address === undefined) problems.push(`address: "${options.address}" is not an IPv4 address`);
+      if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) problems.push(`port: ${options.port} is not in 1..65535`);
+      const backlog = options.backlog ?? 128;
+      if (!Number.isInteger(backlog) || backlog < 1) problems.push(`backlog: ${backlog} is not a positive integer`);
+      if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `listen: ${problems.join('; ')}`));
+      const addr = address as Ipv4Addr;
+      if (addr !== IPV4_ANY && !this.#ipv4.isLocal(addr)) {
+        return subscriber.error(netError('EADDRNOTAVAIL', `listen ${options.address}:${options.port}: not an address of this stack`, 'listen'));
+      }
+      if (this.ports.reserve(addr, options.port) !== 'ok') {
+        return subscriber.error(netError('EADDRINUSE', `listen ${formatIpv4(addr)}:${options.port}: address in use`, 'listen'));
+      }
+      const config = options.noDelay === undefined ? this.#config : Object.freeze({ ...this.#config, noDelay: options.noDelay });
+      const listener = new TcpListener(addr, options.port, backlog, subscriber, config);
+      this.endpoints.insert(addr, options.port, IPV4_ANY, 0, listener);
+      if (log.tcp.enabled) log.tcp('listening on %s:%d', formatIpv4(addr), options.port);
+      return () => {
+        this.endpoints.remove(addr, options.port, IPV4_ANY, 0, listener);
+        this.ports.release(addr, options.port);
+        // Half-open children die with their listener: nobody would ever accept them.
+        for (const [conn, entry] of this.#entries) if (entry.listener === listener && !entry.established) conn.destroy();
+      };
+    });
+  }
+
+  connect(options: TcpConnectOptions): Observable<TcpConnection> {
+    return new Observable<TcpConnection>((subscriber) => {
+      if (this.#closed) return subscriber.error(netError('ERR_SOCKET_CLOSED', 'the stack is closed'));
+      const problems: string[] = [];
+      const remote = parseIpv4(options.address ?? '');
+      if (remote === undefined || remote === IPV4_ANY) problems.push(`address: "${options.address}" is not a unicast IPv4 address`);
+      if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) problems.push(`port: ${options.port} is not in 1..65535`);
+      const localWanted = options.localAddress === undefined ? undefined : parseIpv4(options.localAddress);
+      if (options.localAddress !== undefined && localWanted === undefined) problems.push(`localAddress: "${options.localAddress}" is not an IPv4 address`);
+      if (options.localPort !== undefined && (!Number.isInteger(options.localPort) || options.localPort < 1 || options.localPort > 65535)) {
+        problems.push(`localPort: ${options.localPort} is not in 1..65535`);
+      }
+      if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `connect: ${problems.join('; ')}`));
+      const dst = remote as Ipv4Addr;
+      const route = this.#ipv4.routeFor(dst);
+      if (!('iface' in route)) return subscriber.error(route);
+      let src = route.src;
+      if (localWanted !== undefined && localWanted !== IPV4_ANY) {
+        if (!this.#ipv4.isLocal(localWanted)) return subscriber.error(netError('EADDRNOTAVAIL', `connect: ${options.localAddress} is not an address of this stack`, 'connect'));
+        src = localWanted;
+      }
+      let localPort: number;
+      if (options.localPort !== undefined) {
+        if (this.ports.reserve(src, options.localPort) !== 'ok') {
+          return subscriber.error(netError('EADDRINUSE', `connect: local port ${options.localPort} in use`, 'connect'));
+        }
+        localPort = options.localPort;
+      } else {
+        const picked = this.ports.allocateEphemeral(src, (p) => !this.endpoints.has(src, p, dst, options.port));
+        if (picked === undefined) return subscriber.error(netError('EADDRNOTAVAIL', 'connect: no ephemeral port left', 'connect'));
+        localPort = picked;
+      }
+      const now = this.scheduler.now();
+      let config = clampMssToMtu(this.#config, route.iface.mtu);
+      if (options.noDelay !== undefined) config = Object.freeze({ ...config, noDelay: options.noDelay });
+      const core = new TcpConnectionCore({
+        localAddr: src, localPort, remoteAddr: dst, remotePort: options.port,
+        iss: this.#isn.isn(src, localPort, dst, options.port, now), host: NO_HOST, config,
+      });
+      const conn = new TcpConnection(core, this);
+      const entry: ConnectionEntry = {
+        listener: undefined, ownPort: true, established: false,
+        onEstablished: (c) => {
+          subscriber.next(c);
+          subscriber.complete();
+        },
+      };
+      this.#entries.set(conn, entry);
+      this.endpoints.insert(src, localPort, dst, options.port, conn);
+      this.counters.connectionsOpened++;
+      this.counters.activeConnections++;
+      const closedSub = conn.closed$.subscribe((err) => {
+        if (!entry.established) subscriber.error(err ?? netError('ECONNABORTED', `connect ${options.address}:${options.port}: aborted`, 'connect'));
+      });
+      core.connect(now);
+      conn.rearm();
+      return () => {
+        closedSub.unsubscribe();
+        if (!entry.established) conn.destroy();
+      };
+    });
+  }
+
+  // --- TcpConnectionOwner ----------------------------------------------------------------------
+
+  transmit(conn: TcpConnection, seg: TcpRepr): void {
+    this.#send(seg, conn.core.localAddr, conn.core.remoteAddr, conn);
+  }
+
+  established(conn: TcpConnection): void {
+    const entry = this.#entries.get(conn);
+    if (entry === undefined || entry.established) return;
+    entry.established = true;
+    if (entry.listener !== undefined) {
+      entry.listener.halfOpen--;
+      this.counters.connectionsAccepted++;
+      entry.listener.subscriber.next(conn);
+    } else {
+      entry.onEstablished?.(conn);
+    }
+  }
+
+  released(conn: TcpConnection): void {
+    const entry = this.#entries.get(conn);
+    if (entry === undefined) return;
+    this.#entries.delete(conn);
+    const core = conn.core;
+    this.endpoints.remove(core.localAddr, core.localPort, core.remoteAddr, core.remotePort, conn);
+    if (entry.ownPort) this.ports.release(core.localAddr, core.localPort);
+    if (entry.listener !== undefined && !entry.established) entry.listener.halfOpen--;
+    addTcpCounters(this.closedConnectionCounters, core.counters);
+    this.counters.activeConnections--;
+    this.counters.connectionsClosed++;
+    if (core.error !== undefined) this.counters.connectionsFailed++;
+  }
+
+  // --- Input -----------------------------------------------------------------------------------
+
+  #input(d: Ipv4Datagram): void {
+    const c = this.counters;
+    c.rxSegments++;
+    const v = this.#view.reset(d.payload);
+    const reason = v.check() ?? (v.verifyChecksum(d.src, d.dst) ? undefined : 'bad-checksum');
+    if (reason !== undefined) {
+      countDrop(c, reason);
+      return;
+    }
+    if (d.broadcast) {
+      // RFC 9293 3.9.1.3 / 1122 4.2.3.10: TCP is unicast only; a SYN to a broadcast is ignored.
+      c.drops.broadcast++;
+      return;
+    }
+    const parsed = parseTcp(d.payload, d.src, d.dst, { verifyChecksum: false });
+    if (!parsed.ok) {
+      countDrop(c, parsed.reason);
+      return;
+    }
+    const seg = parsed.value;
+    const now = this.scheduler.now();
+    let ep = this.endpoints.lookup(d.dst, seg.dstPort, d.src, seg.srcPort);
+    if (ep instanceof TcpConnection) {
+      const consumed = ep.core.handleSegment(seg, now);
+      ep.rearm();
+      if (consumed) return;
+      // A new SYN for a 4-tuple in TIME-WAIT: the old incarnation is gone; offer it to a listener.
+      ep = this.endpoints.lookup(d.dst, seg.dstPort, d.src, seg.srcPort);
+      if (ep instanceof TcpConnection) return;
+    }
+    if (ep instanceof TcpListener) {
+      this.#toListener(ep, d, seg, now);
+      return;
+    }
+    c.drops.noEndpoint++;
+    this.#reset(seg, d.dst, d.src);
+  }
+
+  #toListener(listener: TcpListener, d: Ipv4Datagram, seg: TcpRepr, now: number): void {
+    const flags = seg.flags;
+    if ((flags & TcpFlags.RST) !== 0) return;
+    if ((flags & TcpFlags.ACK) !== 0 || (flags & TcpFlags.SYN) === 0) {
+      // RFC 9293 3.10.7.2: an ACK to a listener gets a RST; anything else without SYN is dropped.
+      this.counters.drops.listenerNotSyn++;
+      if ((flags & TcpFlags.ACK) !== 0) this.#reset(seg, d.dst, d.src);
+      return;
+    }
+    if (listener.halfOpen >= listener.backlog) {
+      // The peer retransmits its SYN; by then a slot may be free.
+      this.counters.drops.synBacklogFull++;
+      return;
+    }
+    const config = clampMssToMtu(listener.config, d.iface.mtu);
+    const core = new TcpConnectionCore({
+      localAddr: d.dst, localPort: seg.dstPort, remoteAddr: d.src, remotePort: seg.srcPort,
+      iss: this.#isn.isn(d.dst, seg.dstPort, d.src, seg.srcPort, now), host: NO_HOST, config,
+    });
+    const conn = new TcpConnection(core, this);
+    listener.halfOpen++;
+    this.#entries.set(conn, { listener, ownPort: false, established: false, onEstablished: undefined });
+    this.endpoints.insert(d.dst, seg.dstPort, d.src, seg.srcPort, conn);
+    this.counters.activeConnections++;
+    core.listen();
+    core.handleSegment(seg, now);
+    conn.rearm();
+  }
+
+  #icmpError(r: IcmpErrorReport): void {
+    this.counters.icmpErrors++;
+    const ep = this.endpoints.get(r.localAddress, r.localPort, r.remoteAddress, r.remotePort);
+    if (!(ep instanceof TcpConnection)) return;
+    // RFC 1122 4.2.3.9: unreachable codes 2-4 are hard errors; the rest are soft and only matter
+    // while connecting (Linux reports them to a connect in SYN-SENT, as do we).
+    if (r.type !== IcmpType.DEST_UNREACHABLE) return;
+    const hard = r.code === IcmpUnreachableCode.PROTOCOL_UNREACHABLE || r.code === IcmpUnreachableCode.PORT_UNREACHABLE;
+    if (hard) ep.failWith(netError('ECONNREFUSED', `connect ${ep.remoteAddress}:${ep.remotePort}: ICMP unreachable`, 'connect'));
+    else if (ep.state === 'SYN-SENT') ep.failWith(netError(r.code === IcmpUnreachableCode.NET_UNREACHABLE ? 'ENETUNREACH' : 'EHOSTUNREACH', `connect ${ep.remoteAddress}:${ep.remotePort}: ICMP unreachable code ${r.code}`, 'connect'));
+  }
+
+  // --- Output ----------------------------------------------------------------------------------
+
+  #reset(seg: TcpRepr, local: Ipv4Addr, remote: Ipv4Addr): void {
+    const rst = rstForSegment(seg);
+    if (rst === undefined) return;
+    this.counters.rstSent++;
+    this.#send(rst, local, remote, undefined);
+  }
+
+  #send(seg: TcpRepr, src: Ipv4Addr, dst: Ipv4Addr, conn: TcpConnection | undefined): void {
+    this.counters.txSegments++;
+    const payload = seg.payload;
+    const pb = PacketBuffer.alloc(payload.length);
+    if (payload.length > 0) pb.buf.set(payload, pb.head);
+    emitTcp(seg, pb, src, dst);
+    const err = this.#ipv4.send(pb, { dst, src, protocol: IpProtocol.TCP }, conn === undefined ? undefined : (e) => this.#sendFailed(conn, e));
+    if (err !== undefined && conn !== undefined) this.#sendFailed(conn, err);
+  }
+
+  /** Routing or ARP failed for a segment: fatal only while connecting (then TCP would just retry). */
+  #sendFailed(conn: TcpConnection, err: NetstackError): void {
+    if (conn.state === 'SYN-SENT') conn.failWith(err);
+  }
+}
+
+/** Placeholder host until the TcpConnection wrapper installs itself (it does so in its constructor). */
+const NO_HOST = { send: () => undefined };
