@@ -43,7 +43,7 @@ import { createTcpCounters, type TcpCounters } from './counters.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import { RttEstimator } from './rtt.js';
 import { SendBuffer } from './send-buffer.js';
-import { seqAdd, seqDiff, seqGt, seqInRange, seqLeq, seqLt } from './seq.js';
+import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt } from './seq.js';
 import { acceptsText, canUserSend, type TcpState } from './state.js';
 
 const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
@@ -118,6 +118,8 @@ export class TcpConnectionCore {
   readonly config: TcpConfig;
   /** Nagle off; see setNoDelay. */
   private noDelay: boolean;
+  private keepaliveOn: boolean;
+  private keepaliveIdle: number;
   /** Where segments and events go; the wiring may swap it (e.g. when a connection is accepted). */
   host: TcpHost;
   /** The listener that created this connection, if any. */
@@ -196,6 +198,8 @@ export class TcpConnectionCore {
   private ackNow = false;
   /** In-order bytes received since we last sent an ACK. */
   private unackedBytes = 0;
+  /** Duplicate ACKs in a row, for Limited Transmit (RFC 3042). */
+  private dupAcks = 0;
   /** The raw window field of the peer's last acceptable segment (duplicate-ACK test). */
   private lastPeerWindow = -1;
 
@@ -212,6 +216,8 @@ export class TcpConnectionCore {
     this.host = options.host;
     this.config = options.config ?? DEFAULT_TCP_CONFIG;
     this.noDelay = this.config.noDelay;
+    this.keepaliveOn = this.config.keepalive;
+    this.keepaliveIdle = this.config.keepaliveIdle;
     this.iss = options.iss >>> 0;
     this.sndUna = this.iss;
     this.sndNxt = this.iss;
@@ -405,8 +411,24 @@ export class TcpConnectionCore {
    * FIN-WAIT-2 is bounded by `finWait2Timeout`.
    */
   close(now: number): void {
-    if (this._state === 'CLOSED') return;
-    if (this.recvBuf.readable > 0 || this._state === 'SYN-SENT' || this._state === 'LISTEN') {
+    switch (this._state) {
+      case 'CLOSED':
+        return;
+      case 'LISTEN':
+      case 'SYN-SENT':
+        this.abort(now);
+        return;
+      case 'CLOSING':
+      case 'LAST-ACK':
+      case 'TIME-WAIT':
+        // Both FINs are out: nothing left to tell the peer. Unread data is simply dropped.
+        this.recvBuf.clear();
+        this.orphaned = true;
+        return;
+      default:
+        break;
+    }
+    if (this.recvBuf.readable > 0) {
       this.abort(now);
       return;
     }
@@ -421,6 +443,18 @@ export class TcpConnectionCore {
     // Bytes Nagle was holding back may go now.
     if (noDelay && (this._state === 'ESTABLISHED' || this._state === 'CLOSE-WAIT')) this.output(now);
     this.flushEvents();
+  }
+
+  /**
+   * Keepalive on or off for this connection (starts as `config.keepalive`), optionally with a new
+   * idle time before the first probe (like net.Socket#setKeepAlive).
+   */
+  setKeepAlive(enable: boolean, idleMs: number | undefined, now: number): void {
+    this.keepaliveOn = enable;
+    if (idleMs !== undefined && idleMs > 0) this.keepaliveIdle = idleMs;
+    this.keepaliveSent = 0;
+    const active = this._state === 'ESTABLISHED' || this._state === 'CLOSE-WAIT';
+    this.keepaliveAt = enable && active ? now + this.keepaliveIdle : NEVER;
   }
 
   /** Abort (RFC 9293 3.10.5): RST to the peer if it knows us, then CLOSED with no error. */
@@ -601,6 +635,26 @@ export class TcpConnectionCore {
     let seq = seg.seq;
     let data = seg.payload;
 
+    // Header prediction (Van Jacobson's fast path, as in BSD tcp_input): in ESTABLISHED, a
+    // segment with only ACK (and PSH) set, exactly at RCV.NXT, fitting the window, with nothing
+    // held out of order and an ACK within [SND.UNA, SND.MAX], needs no RST/SYN checks and no
+    // trimming: straight to ACK processing and in-order delivery.
+    if (
+      this._state === 'ESTABLISHED' &&
+      (flags & ~PSH) === ACK &&
+      seq === this.rcvNxt &&
+      this.recvBuf.outOfOrderCount === 0 &&
+      data.length <= this.receiveWindow() &&
+      seqGeq(seg.ack, this.sndUna) &&
+      seqLeq(seg.ack, this.sndMax)
+    ) {
+      this.processAck(seg, data.length > 0, now);
+      this.keepaliveSent = 0;
+      if (this.keepaliveAt !== NEVER) this.keepaliveAt = now + this.keepaliveIdle;
+      if (data.length > 0) this.processText(seq, data, false, now);
+      return true;
+    }
+
     // First, RST (RFC 5961 3.2: exact match resets, in-window gets a challenge ACK).
     if ((flags & RST) !== 0) {
       this.onRst(seq);
@@ -700,7 +754,7 @@ export class TcpConnectionCore {
 
     // Any acceptable segment proves the peer alive.
     this.keepaliveSent = 0;
-    if (this.keepaliveAt !== NEVER) this.keepaliveAt = now + this.config.keepaliveIdle;
+    if (this.keepaliveAt !== NEVER) this.keepaliveAt = now + this.keepaliveIdle;
 
     // Seventh and eighth, text and FIN.
     if (data.length > 0 || fin) this.processText(seq, data, fin, now);
@@ -767,6 +821,7 @@ export class TcpConnectionCore {
     ) {
       // A duplicate ACK (RFC 5681 2).
       this.counters.dupAcksReceived++;
+      this.dupAcks++;
       if (this.cc.onDupAck(ack, seqDiff(this.sndMax, this.sndUna), this.sndMax) === 'retransmit') {
         this.counters.fastRetransmits++;
         this.retransmitFirst(now);
@@ -775,7 +830,7 @@ export class TcpConnectionCore {
     // Window update (3.10.7.4): only from a segment newer than the last one that set it.
     if (seqLeq(this.sndUna, ack) && (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLeq(this.sndWl2, ack)))) {
       const wasZero = this.sndWnd === 0;
-      this.sndWnd = window * 2 ** this.sndWndScale;
+      this.sndWnd = window << this.sndWndScale; // at most 65535 << 14 < 2^30
       this.sndWl1 = seg.seq;
       this.sndWl2 = ack;
       if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
@@ -822,6 +877,7 @@ export class TcpConnectionCore {
       this.counters.bytesAcked += dataAcked;
     }
     const flightBefore = seqDiff(this.sndMax, this.sndUna);
+    this.dupAcks = 0;
     this.sndUna = ack;
     if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
     this.rtt.onAck(ack, now);
@@ -956,7 +1012,10 @@ export class TcpConnectionCore {
       const wantFin = this.finQueued && !this.finAcked && seqLeq(this.sndNxt, this.finSeq);
       if (unsent === 0 && !wantFin) return;
       const inFlight = seqDiff(this.sndNxt, this.sndUna);
-      const usable = Math.min(seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt), this.cc.cwnd - inFlight);
+      // Limited Transmit (RFC 3042): on the first two duplicate ACKs, one new segment each
+      // beyond cwnd, so a small window still produces the three duplicates fast retransmit needs.
+      const extra = this.dupAcks > 0 && this.dupAcks < 3 && this.sndNxt === this.sndMax && !this.cc.inRecovery ? this.dupAcks * mss : 0;
+      const usable = Math.min(seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt), this.cc.cwnd + extra - inFlight);
       const len = Math.min(unsent, mss, Math.max(usable, 0));
       const fin = wantFin && len === unsent;
       if (len === 0 && !fin) return;
@@ -1075,13 +1134,15 @@ export class TcpConnectionCore {
     const free = this.recvBuf.free;
     const current = Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
     const wnd = free - current >= this.swsThreshold() ? free : current;
-    const unit = 2 ** this.rcvWndScale;
-    let raw = Math.floor(wnd / unit);
-    if (raw * unit < current) raw = Math.ceil(current / unit);
+    // Windows stay below 2^30 (RFC 7323 2.3), so shifts are exact.
+    const shift = this.rcvWndScale;
+    let raw = wnd >>> shift;
+    if (raw << shift < current) raw = (current + (1 << shift) - 1) >>> shift;
     if (raw > 0xffff) raw = 0xffff;
-    const right = seqAdd(this.rcvNxt, raw * unit);
+    const bytes = raw << shift;
+    const right = seqAdd(this.rcvNxt, bytes);
     if (seqGt(right, this.rcvAdvRight)) this.rcvAdvRight = right;
-    if (raw * unit > this.maxRcvWnd) this.maxRcvWnd = raw * unit;
+    if (bytes > this.maxRcvWnd) this.maxRcvWnd = bytes;
     return raw;
   }
 
@@ -1122,6 +1183,7 @@ export class TcpConnectionCore {
     }
     this.retries++;
     this.counters.timeouts++;
+    this.dupAcks = 0;
     this.cc.onTimeout(seqDiff(this.sndMax, this.sndUna), this.sndMax, this.retries === 1);
     this.rtt.backoff();
     // Go back N (RFC 5681 3.1 / RFC 6298 5.4): resend from the oldest unacknowledged byte,
@@ -1169,7 +1231,7 @@ export class TcpConnectionCore {
       return;
     }
     if (this.sndMax !== this.sndUna || this.unsentBytes() > 0) {
-      this.keepaliveAt = now + this.config.keepaliveIdle; // retransmission watches liveness
+      this.keepaliveAt = now + this.keepaliveIdle; // retransmission watches liveness
       return;
     }
     if (this.keepaliveSent >= this.config.keepaliveProbes) {
@@ -1197,7 +1259,7 @@ export class TcpConnectionCore {
     this.retries = 0;
     this.cc.init(this.sndMss, this.synRetransmitted, this.iss);
     this.rtt.onHandshakeComplete(this.synRetransmitted);
-    if (this.config.keepalive) this.keepaliveAt = now + this.config.keepaliveIdle;
+    if (this.keepaliveOn) this.keepaliveAt = now + this.keepaliveIdle;
     this.events |= EV_ESTABLISHED;
     if (this.finQueued) this.setState('FIN-WAIT-1');
   }

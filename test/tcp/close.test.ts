@@ -217,6 +217,17 @@ describe('tcp/connection: closing', () => {
       assert.equal(h.state, 'CLOSED');
     });
 
+    it('close in TIME-WAIT drops unread data but keeps TIME-WAIT (no RST)', () => {
+      const h = finWait2();
+      send(h, { ...SEND, ack: LOCAL_ISS + 2, flags: FIN | ACK, payload: bytes(10) });
+      recv(h, { ...RECV, seq: LOCAL_ISS + 2, ack: REMOTE_ISS + 12, window: RCV_BUF - 11 });
+      assert.equal(h.state, 'TIME-WAIT');
+      h.conn.close(h.now);
+      recvNothing(h);
+      assert.equal(h.state, 'TIME-WAIT');
+      assert.equal(h.conn.readableLength, 0);
+    });
+
     it('a closed connection gives up FIN-WAIT-2 after finWait2Timeout', () => {
       const h = established({ config: { finWait2Timeout: 3000 } });
       h.conn.close(h.now);

@@ -246,6 +246,19 @@ describe('tcp/connection: sending', () => {
       assert.equal(h.conn.bufferedLength, 0);
     });
 
+    it('Limited Transmit (RFC 3042): each of the first two duplicates releases one new segment', () => {
+      const h = established({ rtt: 100 });
+      h.conn.write(bytes(SND_BUF), h.now);
+      for (let i = 0; i < 10; i++) take(h); // cwnd (10 segments) is full
+      send(h, ackOf(0));
+      recv(h, data(10_000, MSS));
+      send(h, ackOf(0));
+      recv(h, data(11_000, MSS));
+      send(h, ackOf(0));
+      recv(h, data(0, MSS), 'the third duplicate: fast retransmit');
+      recvNothing(h);
+    });
+
     it('no second fast retransmit for duplicates caused by a timeout (RFC 6582 recover)', () => {
       const h = inFlight();
       fireNext(h); // RTO: go back to 1000

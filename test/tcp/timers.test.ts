@@ -47,8 +47,14 @@ describe('tcp/connection: one timer, many deadlines', () => {
       assert.equal(h.conn.error?.code, 'ETIMEDOUT');
     });
 
-    it('is off by default', () => {
+    it('is off by default, and setKeepAlive turns it on per connection', () => {
       const h = established();
+      assert.equal(h.conn.nextDeadline(), undefined);
+      h.conn.setKeepAlive(true, 5000, h.now);
+      assert.equal(h.conn.nextDeadline(), h.now + 5000);
+      tick(h, 5000);
+      recv(h, { ...RECV, seq: LOCAL_ISS });
+      h.conn.setKeepAlive(false, undefined, h.now);
       assert.equal(h.conn.nextDeadline(), undefined);
     });
   });
