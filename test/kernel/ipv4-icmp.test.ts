@@ -196,7 +196,7 @@ print(ping(1, 56))`);
     );
     const s = stack;
     // The kernel does not forward (ip_forward is 0 in a new namespace): no reply, just the frame.
-    await assert.rejects(lastValueFrom(s.icmp.ping('198.18.0.200', { timeout: 500 })), (err: Error & { code?: string }) => err.code === 'ETIMEDOUT');
+    await assert.rejects(lastValueFrom(s.icmp.ping('198.18.0.200', { timeout: 3000 })), (err: Error & { code?: string }) => err.code === 'ETIMEDOUT');
     const toFar = sent.filter((f) => f.ipDst === (198 << 24 | 18 << 16 | 200) >>> 0);
     assert.equal(toFar.length, 1);
     assert.equal(toFar[0].dst, link.device.mac, 'the TAP device’s (kernel side) MAC, the gateway');
