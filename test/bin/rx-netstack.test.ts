@@ -115,6 +115,57 @@ describeKernelPeer('bin/rx-netstack serve against a namespace', () => {
     assert.match(await peer().ip(['-4', 'addr', 'show', 'dev', 'rxcli0']), /198\.18\.0\.1\/24/);
   });
 
+  it('the served stack answers ARP and ping, echoes UDP, and RSTs a closed TCP port', async () => {
+    const child = peer().spawn(process.execPath, [CLI, 'serve', '--tap', 'rxcli0', '--ip', '198.18.0.2/24', '--services', 'udp-echo:7']);
+    const run = watch(child);
+    await run.ready;
+    try {
+      const out = await peer().python(`
+import socket, struct, os, time, errno
+def csum(b):
+    if len(b) % 2: b += b'\\0'
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+icmp.settimeout(2)
+ident = os.getpid() & 0xffff
+ok = 0
+for seq in range(5):
+    body = struct.pack('!BBHHH', 8, 0, 0, ident, seq) + b'x' * 56
+    body = body[:2] + struct.pack('!H', csum(body)) + body[4:]
+    icmp.sendto(body, ('198.18.0.2', 0))
+    while True:
+        buf, _ = icmp.recvfrom(2000)
+        ihl = (buf[0] & 15) * 4
+        t, _, _, rid, rseq = struct.unpack('!BBHHH', buf[ihl:ihl + 8])
+        if t == 0 and rid == ident and rseq == seq:
+            ok += 1
+            break
+print('ping', ok)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(2)
+u.sendto(b'hello rx', ('198.18.0.2', 7))
+print('udp', u.recvfrom(100)[0].decode())
+t = socket.socket()
+t.settimeout(2)
+try:
+    t.connect(('198.18.0.2', 9))
+    print('tcp connected')
+except ConnectionRefusedError:
+    print('tcp refused')
+`);
+      assert.match(out, /^ping 5$/m);
+      assert.match(out, /^udp hello rx$/m);
+      assert.match(out, /^tcp refused$/m);
+      const neigh = await peer().ip(['neigh', 'show', '198.18.0.2']);
+      assert.match(neigh, /lladdr [0-9a-f:]{17}/, 'the kernel learned the stack\'s MAC');
+    } finally {
+      child.kill('SIGTERM');
+      assert.equal(await run.exit, 0, run.err());
+    }
+  });
+
   it('--netns NS from outside: creates NS, the device and the host address there, captures, and removes it all on SIGINT', async () => {
     const netns = `${peer().netns}-cli`;
     const dir = mkdtempSync(join(tmpdir(), 'rx-cli-'));
