@@ -127,7 +127,10 @@ export class TcpConnection implements TcpHost {
       const reader: TcpReader = {
         push: (chunk) => {
           subscriber.next(chunk);
-          return true;
+          // A subscriber that unsubscribed in its next() (take, takeUntil...) must get no more:
+          // its teardown (detachReader) may not be registered yet while attachReader still
+          // pumps, and a chunk pushed to a closed subscriber would be lost.
+          return !subscriber.closed;
         },
         end: () => subscriber.complete(),
         error: (err) => subscriber.error(err),

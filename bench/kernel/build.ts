@@ -1,0 +1,37 @@
+/**
+ * Compiles the kernel-side client and server (C, standard library and Linux headers only) at
+ * bench time into a cache directory under the OS temp dir, keyed by a hash of the sources: no
+ * binary is ever written into the repository.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run } from './netns.js';
+
+export interface KernelTools {
+  readonly client: string;
+  readonly server: string;
+}
+
+const SOURCES = ['kclient.c', 'kserver.c'] as const;
+
+/** Builds (or reuses) the binaries; throws with the compiler's message when it cannot. */
+export async function buildKernelTools(): Promise<KernelTools> {
+  const dir = fileURLToPath(new URL('.', import.meta.url));
+  const hash = createHash('sha256');
+  for (const s of SOURCES) hash.update(readFileSync(join(dir, s)));
+  const out = join(tmpdir(), `rx-netstack-bench-${hash.digest('hex').slice(0, 12)}`);
+  mkdirSync(out, { recursive: true });
+  const tools: KernelTools = { client: join(out, 'kclient'), server: join(out, 'kserver') };
+  for (const [source, binary] of [['kclient.c', tools.client], ['kserver.c', tools.server]] as const) {
+    if (existsSync(binary)) continue;
+    // Build beside and rename: a concurrent run never sees a half-written binary.
+    const partial = `${binary}.${process.pid}.tmp`;
+    const r = await run('cc', ['-O2', '-Wall', '-o', partial, join(dir, source)], 60_000);
+    if (r.code !== 0) throw new Error(`cc ${source} failed: ${r.stderr.trim()}`);
+    renameSync(partial, binary);
+  }
+  return tools;
+}

@@ -1,0 +1,213 @@
+/**
+ * Per-frame cost of the stack alone: one stack on a fake link, frames built before the clock
+ * starts and handed over in batches as a TAP wake-up would, a scripted peer on the other side.
+ *
+ * - inbound: full-sized in-order data segments of an established connection through
+ *   Ethernet -> IPv4 -> TCP -> `data$` (the stack's ACKs are counted, not sent anywhere);
+ * - outbound: `write()` of a large buffer until every byte has left as frames, the peer
+ *   acknowledging every second segment (those ACKs are part of the cost, as on a real link);
+ * - checksum: the Internet checksum over 1,500-byte and 64 KiB buffers.
+ */
+import type { Subscription } from 'rxjs';
+import { createStack, type Stack } from '../streams/stack/create-stack.js';
+import type { TcpConnection } from '../streams/stack/tcp-connection.js';
+import { parseIpv4 } from '../src/ipv4/address.js';
+import { parseMac } from '../src/mac.js';
+import { onesSum, pseudoHeaderSum, foldChecksum } from '../src/wire/checksum.js';
+import { IpProtocol } from '../src/wire/ipv4.js';
+import { fakeLink, peerTcpFrame, readStackSegment, TcpFlags, type FakeLink, type PeerEndpoints } from './lib/fake-peer.js';
+import { median, nowNs, turn } from './lib/stats.js';
+
+const { SYN, ACK, PSH } = TcpFlags;
+const MSS = 1460;
+/** Frames per batch: what one TAP wake-up delivers under load. */
+const BATCH = 64;
+
+export interface PerFrameOptions {
+  /** Frames per timed run. */
+  readonly frames: number;
+  readonly runs: number;
+  /** Payload bytes per data segment. Default 1460. */
+  readonly payload?: number;
+}
+
+export interface PerFrameResult {
+  /** Median ns per frame. */
+  readonly nsPerFrame: number;
+  readonly runs: readonly number[];
+  /** Frames the stack sent while processing (ACKs inbound, data outbound). */
+  readonly framesSent: number;
+}
+
+interface Established {
+  readonly stack: Stack;
+  readonly link: FakeLink;
+  readonly conn: TcpConnection;
+  readonly e: PeerEndpoints;
+  /** Next sequence number the peer sends. */
+  peerSeq: number;
+  /** The stack's SND.NXT as the peer last saw it (what the peer acknowledges). */
+  stackSeq: number;
+  readonly subs: Subscription[];
+  close(): void;
+}
+
+async function establish(): Promise<Established> {
+  const link = fakeLink('bench0');
+  const e: PeerEndpoints = {
+    peerMac: parseMac('02:00:00:00:00:01')!,
+    stackMac: parseMac('02:00:00:00:00:02')!,
+    peerIp: parseIpv4('198.18.0.1')!,
+    stackIp: parseIpv4('198.18.0.2')!,
+    peerPort: 40000,
+    stackPort: 5001,
+  };
+  const stack = createStack({ interfaces: [{ name: 'eth0', link, ipv4: ['198.18.0.2/24'], mac: '02:00:00:00:00:02' }] });
+  stack.arp.addStatic('198.18.0.1', '02:00:00:00:00:01');
+  let conn: TcpConnection | undefined;
+  const subs: Subscription[] = [stack.tcp.listen({ port: e.stackPort }).subscribe((c) => (conn = c))];
+  const sent: Uint8Array[] = [];
+  link.onSend = (f) => sent.push(f);
+  const isn = 1000;
+  link.deliver([peerTcpFrame(e, { seq: isn, ack: 0, flags: SYN, mss: MSS, windowScale: 7 })]);
+  const synAck = sent.map(readStackSegment).find((s) => s !== undefined && s.flags === (SYN | ACK));
+  if (synAck === undefined) throw new Error('per-frame bench: the stack sent no SYN-ACK');
+  link.deliver([peerTcpFrame(e, { seq: isn + 1, ack: (synAck.seq + 1) >>> 0, flags: ACK })]);
+  await turn();
+  if (conn === undefined) throw new Error('per-frame bench: the connection was not accepted');
+  link.onSend = () => undefined;
+  const est: Established = {
+    stack, link, conn, e, subs,
+    peerSeq: isn + 1,
+    stackSeq: (synAck.seq + 1) >>> 0,
+    close: () => {
+      for (const s of subs) s.unsubscribe();
+      stack.close();
+    },
+  };
+  return est;
+}
+
+/** Inbound: ns per full-sized data frame, Ethernet in to `data$` out. */
+export async function inboundPerFrame(options: PerFrameOptions): Promise<PerFrameResult> {
+  const est = await establish();
+  const payloadLength = options.payload ?? MSS;
+  let received = 0;
+  est.subs.push(est.conn.data$.subscribe((chunk) => (received += chunk.length)));
+  let acks = 0;
+  est.link.onSend = () => acks++;
+  const payload = new Uint8Array(payloadLength).fill(0x61);
+  const samples: number[] = [];
+  try {
+    // One untimed run first: the JIT warms up on the same path.
+    for (let run = 0; run <= options.runs; run++) {
+      const frames: Uint8Array[] = new Array(options.frames);
+      for (let i = 0; i < options.frames; i++) {
+        frames[i] = peerTcpFrame(est.e, { seq: est.peerSeq, ack: est.stackSeq, flags: ACK | PSH, window: 0xffff, payload });
+        est.peerSeq = (est.peerSeq + payloadLength) >>> 0;
+      }
+      const before = received;
+      const t0 = nowNs();
+      for (let i = 0; i < frames.length; i += BATCH) est.link.deliver(frames.slice(i, i + BATCH));
+      const t1 = nowNs();
+      if (received - before !== options.frames * payloadLength) {
+        throw new Error(`inbound bench: ${received - before} bytes reached data$, expected ${options.frames * payloadLength}`);
+      }
+      if (run > 0) samples.push((t1 - t0) / options.frames);
+      await turn();
+    }
+  } finally {
+    est.close();
+  }
+  return { nsPerFrame: median(samples), runs: samples, framesSent: acks };
+}
+
+/** Patches a pure-ACK template from the peer with a new ACK number and fixes its checksum. */
+function ackFramer(est: Established): (ack: number) => Uint8Array {
+  const template = peerTcpFrame(est.e, { seq: est.peerSeq, ack: 0, flags: ACK, window: 0xffff });
+  const t = 14 + 20;
+  const pseudo = pseudoHeaderSum(est.e.peerIp, est.e.stackIp, IpProtocol.TCP, 20);
+  return (ack: number): Uint8Array => {
+    const f = template.slice();
+    f[t + 8] = ack >>> 24;
+    f[t + 9] = (ack >>> 16) & 0xff;
+    f[t + 10] = (ack >>> 8) & 0xff;
+    f[t + 11] = ack & 0xff;
+    f[t + 16] = 0;
+    f[t + 17] = 0;
+    const c = foldChecksum(onesSum(f, t, 20, pseudo));
+    f[t + 16] = c >>> 8;
+    f[t + 17] = c & 0xff;
+    return f;
+  };
+}
+
+/** Outbound: ns per data frame from `write()` to the link, ACK processing included. */
+export async function outboundPerFrame(options: PerFrameOptions): Promise<PerFrameResult> {
+  const est = await establish();
+  const makeAck = ackFramer(est);
+  let ends: number[] = [];
+  est.link.onSend = (f) => {
+    const s = readStackSegment(f);
+    if (s !== undefined && s.payloadLength > 0) ends.push((s.seq + s.payloadLength) >>> 0);
+  };
+  const total = options.frames * MSS;
+  const data = new Uint8Array(total).fill(0x62);
+  const samples: number[] = [];
+  let frames = 0;
+  try {
+    for (let run = 0; run <= options.runs; run++) {
+      ends = [];
+      const t0 = nowNs();
+      est.conn.write(data);
+      let next = 0;
+      let acked = 0;
+      // Acknowledge every second segment, as a Linux receiver does in bulk; each ACK lets the
+      // stack send more, synchronously, until every byte is out and acknowledged.
+      while (acked < total) {
+        if (next >= ends.length) throw new Error(`outbound bench: stalled after ${acked} of ${total} bytes`);
+        const upTo = Math.min(next + 1, ends.length - 1);
+        const ack = ends[upTo];
+        acked += ((ack - est.stackSeq) >>> 0);
+        est.stackSeq = ack;
+        next = upTo + 1;
+        est.link.deliver([makeAck(ack)]);
+      }
+      const t1 = nowNs();
+      frames = ends.length;
+      if (run > 0) samples.push((t1 - t0) / ends.length);
+      await turn();
+    }
+  } finally {
+    est.close();
+  }
+  return { nsPerFrame: median(samples), runs: samples, framesSent: frames };
+}
+
+export interface ChecksumResult {
+  /** GB/s (10^9 bytes per second) over 1,500-byte buffers. */
+  readonly gbps1500: number;
+  /** GB/s over 64 KiB buffers. */
+  readonly gbps64k: number;
+}
+
+function checksumRate(size: number, totalBytes: number, runs: number): number {
+  const buf = new Uint8Array(size + 2);
+  for (let i = 0; i < buf.length; i++) buf[i] = (i * 131) & 0xff;
+  const view = buf.subarray(0, size);
+  const iterations = Math.max(1, Math.floor(totalBytes / size));
+  const rates: number[] = [];
+  let sink = 0;
+  for (let run = 0; run <= runs; run++) {
+    const t0 = nowNs();
+    for (let i = 0; i < iterations; i++) sink ^= onesSum(view, 0, size, i & 0xff);
+    const t1 = nowNs();
+    if (run > 0) rates.push((iterations * size) / (t1 - t0));
+  }
+  if (sink === -1) console.log('');
+  return median(rates);
+}
+
+export function checksumThroughput(totalBytes: number, runs: number): ChecksumResult {
+  return { gbps1500: checksumRate(1500, totalBytes, runs), gbps64k: checksumRate(65536, totalBytes, runs) };
+}

@@ -1,0 +1,301 @@
+/**
+ * `npm run bench`: every benchmark of issue 6, a table on stdout, the results as JSON in
+ * bench/results/latest.json and a dated copy beside it, and the table in docs/benchmarks.md.
+ *
+ * Sections (all by default):
+ *   frame   per-frame cost of one stack on a fake link (inbound, outbound) and checksum speed
+ *   memory  two stacks on the memory wire: TCP bulk, request/response, connect/close rate
+ *   idle    memory per idle established connection (child process with --expose-gc)
+ *   tap     rx-netstack over TAP vs the Linux kernel over veth, same client (root only)
+ *   scale   10,000 concurrent echo connections from the kernel to the stack (root only)
+ *
+ * Options:
+ *   --sections a,b   run only these sections
+ *   --quick          short runs (a smoke test of the harness; figures are rough)
+ *   --runs N         runs per figure (median reported; default 5, quick 1)
+ *   --duration S     seconds per run of a rate figure (default 2, quick 0.3)
+ *   --connections N  idle-memory and scale connections (default 10000)
+ *   --no-pin         do not pin the TAP benchmarks to CPU 0
+ *   --no-build       do not rebuild dist/ (the CLI the TAP benchmarks run)
+ *   --out DIR        where results go (default bench/results)
+ *   --no-docs        leave docs/benchmarks.md alone (it is only updated by a full run anyway)
+ */
+import { parseArgs } from 'node:util';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { machineInfo } from './lib/machine.js';
+import { markdownTable, textTable, type Row } from './lib/table.js';
+import { checksumThroughput, inboundPerFrame, outboundPerFrame } from './per-frame.js';
+import { memoryBulk, memoryCrr, memoryIdle, memoryRr } from './memory.js';
+import { tapBench, type Figure, type TapBenchResult } from './kernel/tap-bench.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const ALL_SECTIONS = ['frame', 'memory', 'idle', 'tap', 'scale'] as const;
+type Section = (typeof ALL_SECTIONS)[number];
+
+/** gVisor netstack over TAP, as a ratio to Linux over veth, pinned, on this kind of machine (issue 6). */
+export const GVISOR_RATIOS = {
+  bulkToStack: 0.076,
+  bulkFromStack: 0.049,
+  tcpRr: 0.4,
+  tcpCrr: 0.46,
+  udpRr: 0.51,
+  ping: 0.25,
+} as const;
+
+const { values } = parseArgs({
+  options: {
+    sections: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    runs: { type: 'string' },
+    duration: { type: 'string' },
+    connections: { type: 'string' },
+    'no-pin': { type: 'boolean', default: false },
+    'no-build': { type: 'boolean', default: false },
+    out: { type: 'string' },
+    'no-docs': { type: 'boolean', default: false },
+  },
+});
+
+function fail(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(2);
+}
+
+const sections = new Set<Section>(
+  values.sections === undefined
+    ? ALL_SECTIONS
+    : values.sections.split(',').map((s) => {
+        if (!(ALL_SECTIONS as readonly string[]).includes(s)) fail(`unknown section "${s}" (sections: ${ALL_SECTIONS.join(', ')})`);
+        return s as Section;
+      }),
+);
+const quick = values.quick;
+const runs = values.runs === undefined ? (quick ? 1 : 5) : Number(values.runs);
+const duration = values.duration === undefined ? (quick ? 0.3 : 2) : Number(values.duration);
+const connections = values.connections === undefined ? (quick ? 500 : 10_000) : Number(values.connections);
+if (!Number.isInteger(runs) || runs < 1 || runs > 50) fail('--runs must be 1..50');
+if (!(duration > 0 && duration <= 30)) fail('--duration must be in (0, 30] seconds');
+if (!Number.isInteger(connections) || connections < 1 || connections > 50_000) fail('--connections must be 1..50000');
+const outDir = resolve(values.out ?? join(ROOT, 'bench', 'results'));
+
+const log = (line: string): void => {
+  process.stderr.write(`bench: ${line}\n`);
+};
+
+function kernelUnavailable(): string | undefined {
+  if (process.platform !== 'linux') return `not Linux (${process.platform})`;
+  if (process.getuid?.() !== 0) return 'not root (TAP devices and namespaces need CAP_NET_ADMIN/CAP_SYS_ADMIN: run `sudo npm run bench`)';
+  if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun';
+  for (const tool of ['ip', 'taskset', 'cc']) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    } catch {
+      return `no \`${tool}\` command (apt-get install ${tool === 'ip' ? 'iproute2' : tool === 'cc' ? 'gcc' : 'util-linux'})`;
+    }
+  }
+  return undefined;
+}
+
+/** Compiles the TypeScript to dist/ so the CLI the TAP benchmarks start is the current code. */
+function buildDist(): string {
+  const cli = join(ROOT, 'dist', 'bin', 'rx-netstack.js');
+  if (!values['no-build']) {
+    log('building dist/ (tsc -p tsconfig.build.json)');
+    try {
+      execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'pipe', cwd: ROOT });
+    } catch (error) {
+      // Type errors still emit JavaScript; only a missing CLI is fatal.
+      const out = String((error as { stdout?: Buffer }).stdout ?? '').split('\n').slice(0, 5).join('\n');
+      log(`tsc reported errors (continuing with what it emitted):\n${out}`);
+    }
+  }
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\``);
+  return cli;
+}
+
+interface Results {
+  perFrame?: {
+    inboundNsPerFrame: number;
+    outboundNsPerFrame: number;
+    inboundRuns: readonly number[];
+    outboundRuns: readonly number[];
+    checksumGBps1500: number;
+    checksumGBps64k: number;
+  };
+  memory?: { bulkGbps: number; rrPerSecond: number; crrPerSecond: number; runs: Record<string, readonly number[]> };
+  idle?: { connections: number; bytesPerConnection: number; heapBytesPerConnection: number; arrayBufferBytesPerConnection: number };
+  tap?: TapBenchResult | { skipped: string } | { failed: string };
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const machine = machineInfo();
+  log(`${machine.cpuModel}, ${machine.cores} CPUs, Linux ${machine.kernel}, Node ${machine.node}`);
+  const results: Results = {};
+  const rows: Row[] = [];
+
+  if (sections.has('frame')) {
+    const frames = quick ? 2000 : 20_000;
+    const frameRuns = quick ? 2 : 7;
+    log(`per-frame: ${frameRuns} runs of ${frames} frames`);
+    const inbound = await inboundPerFrame({ frames, runs: frameRuns });
+    const outbound = await outboundPerFrame({ frames, runs: frameRuns });
+    const sum = checksumThroughput(quick ? 20e6 : 300e6, quick ? 2 : 7);
+    results.perFrame = {
+      inboundNsPerFrame: inbound.nsPerFrame,
+      outboundNsPerFrame: outbound.nsPerFrame,
+      inboundRuns: inbound.runs,
+      outboundRuns: outbound.runs,
+      checksumGBps1500: sum.gbps1500,
+      checksumGBps64k: sum.gbps64k,
+    };
+    rows.push(
+      { group: 'per frame', name: 'inbound 1460-byte TCP data (eth->data$)', unit: 'ns/frame', value: inbound.nsPerFrame },
+      { group: 'per frame', name: 'outbound 1460-byte TCP data (write->link)', unit: 'ns/frame', value: outbound.nsPerFrame },
+      { group: 'per frame', name: 'checksum, 1500-byte buffers', unit: 'GB/s', value: sum.gbps1500 },
+      { group: 'per frame', name: 'checksum, 64 KiB buffers', unit: 'GB/s', value: sum.gbps64k },
+    );
+  }
+
+  if (sections.has('memory')) {
+    const ms = duration * 1000;
+    log(`memory wire: ${runs} runs of ${duration} s per figure`);
+    const bulk = await memoryBulk(ms, runs);
+    const rr = await memoryRr(ms, runs);
+    const crr = await memoryCrr(ms, runs);
+    results.memory = { bulkGbps: bulk.value, rrPerSecond: rr.value, crrPerSecond: crr.value, runs: { bulk: bulk.runs, rr: rr.runs, crr: crr.runs } };
+    rows.push(
+      { group: 'memory wire', name: 'TCP bulk', unit: 'Gbit/s', value: bulk.value },
+      { group: 'memory wire', name: 'TCP request/response (1 byte)', unit: '/s', value: rr.value },
+      { group: 'memory wire', name: 'TCP connect + 1-byte echo + close', unit: '/s', value: crr.value },
+    );
+  }
+
+  if (sections.has('idle')) {
+    log(`idle memory: ${connections} connections`);
+    const idle = await memoryIdle(connections);
+    results.idle = idle;
+    rows.push({
+      group: 'memory wire',
+      name: `memory per idle connection (${connections.toLocaleString('en-US')} open)`,
+      unit: 'bytes',
+      value: idle.bytesPerConnection,
+      note: `heap ${Math.round(idle.heapBytesPerConnection)} + buffers ${Math.round(idle.arrayBufferBytesPerConnection)}`,
+    });
+  }
+
+  if (sections.has('tap') || sections.has('scale')) {
+    const missing = kernelUnavailable();
+    if (missing !== undefined) {
+      log(`SKIPPING the TAP benchmarks: ${missing}`);
+      results.tap = { skipped: missing };
+      rows.push({ group: 'TAP vs kernel', name: 'all TAP figures', unit: '', value: Number.NaN, note: `skipped: ${missing}` });
+    } else {
+      try {
+        const cli = buildDist();
+        const tap = await tapBench({
+          durationS: duration,
+          runs: sections.has('tap') ? runs : 1,
+          pingCount: quick ? 200 : 2000,
+          cpu: values['no-pin'] ? undefined : 0,
+          cli,
+          log,
+          scaleConnections: sections.has('scale') ? connections : 0,
+        });
+        results.tap = tap;
+        if (sections.has('tap')) rows.push(...tapRows(tap));
+        if (tap.scale !== undefined) {
+          rows.push({
+            group: 'TAP vs kernel',
+            name: `${tap.scale.requested.toLocaleString('en-US')} concurrent echo connections`,
+            unit: 'bytes RSS/conn',
+            value: tap.scale.rssBytesPerConnection,
+            note: `${tap.scale.passed ? 'PASS' : 'FAIL'}: ${tap.scale.verified} echoed correctly, ${tap.scale.failed} failed, ${tap.scale.seconds.toFixed(1)} s`,
+          });
+        }
+      } catch (error) {
+        const message = (error as Error).message;
+        log(`TAP benchmarks FAILED: ${message}`);
+        results.tap = { failed: message };
+        rows.push({ group: 'TAP vs kernel', name: 'all TAP figures', unit: '', value: Number.NaN, note: `failed: ${message.split('\n')[0]}` });
+      }
+    }
+  }
+
+  const report = {
+    date: started.toISOString(),
+    machine,
+    options: { sections: [...sections], quick, runs, durationS: duration, connections, pinnedCpu: values['no-pin'] ? null : 0 },
+    gvisorRatios: GVISOR_RATIOS,
+    results,
+    rows,
+  };
+  const table = textTable(rows);
+  console.log(table);
+  mkdirSync(outDir, { recursive: true });
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  writeFileSync(join(outDir, 'latest.json'), json);
+  const dated = join(outDir, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(dated, json);
+  log(`results written to ${join(outDir, 'latest.json')} and ${dated}`);
+
+  const complete = !quick && ALL_SECTIONS.every((s) => sections.has(s)) && results.tap !== undefined && !('skipped' in results.tap) && !('failed' in results.tap);
+  if (!values['no-docs'] && complete) {
+    updateDocs(markdownTable(rows), report.date, machine);
+  } else if (!values['no-docs']) {
+    log('docs/benchmarks.md left as is (only a full run with the TAP benchmarks updates it)');
+  }
+}
+
+function tapRows(t: TapBenchResult): Row[] {
+  const g = 'TAP vs kernel';
+  const row = (name: string, unit: string, f: Figure, gvisorRatio: number): Row => ({
+    group: g, name, unit, value: f.stack, kernel: f.kernel, ratio: f.ratio, gvisorRatio,
+  });
+  return [
+    row('bulk to the stack (discard:9)', 'Gbit/s', t.bulkToStack, GVISOR_RATIOS.bulkToStack),
+    row('bulk from the stack (chargen:19)', 'Gbit/s', t.bulkFromStack, GVISOR_RATIOS.bulkFromStack),
+    row('TCP_RR 1 byte (echo:7)', '/s', t.tcpRr, GVISOR_RATIOS.tcpRr),
+    row('TCP_CRR connect+echo+close (echo:7)', '/s', t.tcpCrr, GVISOR_RATIOS.tcpCrr),
+    row('UDP_RR 1 byte (udp-echo:7)', '/s', t.udpRr, GVISOR_RATIOS.udpRr),
+    row('ping RTT (ratio = kernel/stack)', 'ms', t.ping, GVISOR_RATIOS.ping),
+  ];
+}
+
+const BEGIN = '<!-- bench:latest:begin -->';
+const END = '<!-- bench:latest:end -->';
+
+function updateDocs(table: string, date: string, machine: ReturnType<typeof machineInfo>): void {
+  const path = join(ROOT, 'docs', 'benchmarks.md');
+  if (!existsSync(path)) {
+    log(`${path} is missing; not updated`);
+    return;
+  }
+  const doc = readFileSync(path, 'utf8');
+  const a = doc.indexOf(BEGIN);
+  const b = doc.indexOf(END);
+  if (a < 0 || b < a) {
+    log(`${path} has no ${BEGIN} ... ${END} markers; not updated`);
+    return;
+  }
+  const body = [
+    BEGIN,
+    '',
+    `Measured ${date} on ${machine.cpuModel} (${machine.cores} vCPUs), Linux ${machine.kernel}, Node ${machine.node}` +
+      `${machine.distro === undefined ? '' : `, ${machine.distro}`}.`,
+    '',
+    table,
+    '',
+    END,
+  ].join('\n');
+  writeFileSync(path, doc.slice(0, a) + body + doc.slice(b + END.length));
+  log(`${path} updated`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
