@@ -2,6 +2,10 @@ import { Subscription } from 'rxjs';
 import type { Stack } from '../stack/create-stack.js';
 import { NetstackError } from '../../src/errors.js';
 import { udpEchoService } from './udp-echo.js';
+import { echoService } from './echo.js';
+import { discardService } from './discard.js';
+import { chargenService } from './chargen.js';
+import { httpService } from './http.js';
 
 /** A service: starts on `port` of `stack` at once (throwing e.g. EADDRINUSE), stops on unsubscribe. */
 export type ServiceStarter = (stack: Stack, port: number) => Subscription;
@@ -11,8 +15,19 @@ export type ServiceStarter = (stack: Stack, port: number) => Subscription;
  * public API, usable from a program as well.
  */
 export const SERVICES: Readonly<Record<string, ServiceStarter>> = {
+  echo: (stack, port) => echoService(stack, port),
+  discard: (stack, port) => discardService(stack, port),
+  chargen: (stack, port) => chargenService(stack, port),
+  http: (stack, port) => httpService(stack, port),
   'udp-echo': (stack, port) => udpEchoService(stack, port),
 };
+
+export { echoService, echoConnection } from './echo.js';
+export { discardService, discardConnection } from './discard.js';
+export { chargenService, chargenConnection, CHARGEN_CYCLE } from './chargen.js';
+export { httpService, httpServiceHandler, HTTP_SERVICE_BODY } from './http.js';
+export { udpEchoService } from './udp-echo.js';
+export { tcpService, type ConnectionHandler } from './tcp-service.js';
 
 /** Starts every listed service; on a failure stops those already started and rethrows. */
 export function startServices(stack: Stack, specs: ReadonlyArray<{ readonly name: string; readonly port: number }>): Subscription {
