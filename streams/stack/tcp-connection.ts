@@ -32,9 +32,10 @@ export interface TcpConnectionOwner {
  * Reading: received bytes wait in the core's receive buffer (the advertised window shrinks)
  * until a reader takes them: `data$` (push: every chunk as it arrives) or `toSocket()` (pull: a
  * node:stream Readable that reads only when its consumer wants more). There is one reader at a
- * time: a second concurrent subscriber to `data$` errors with ERR_SOCKET_CLOSED... no: with
- * `EBUSY`; after the first unsubscribes, the next reader continues where it stopped, so no byte
- * is lost or delivered twice.
+ * time: a second concurrent subscriber to `data$` (or `toSocket()` while `data$` is subscribed)
+ * gets `EBUSY`. After a reader leaves, the next one continues where it stopped, so no byte is
+ * lost or delivered twice. A reader that comes after the end gets the bytes still unread, then
+ * the end (complete) or the error the connection closed with.
  *
  * Writing: `write(bytes)` queues bytes; it returns false when they did not all fit in the send
  * buffer. The rest waits here, in order, and `drain$` emits once it has all gone into the send
@@ -54,12 +55,16 @@ export class TcpConnection implements TcpHost {
   readonly #drain$ = new Subject<void>();
   readonly #closed$ = new Subject<NetstackError | undefined>();
   #reader: TcpReader | undefined;
+  /** The current reader said "no more" (pull mode) until resumeReading(). */
   #paused = false;
   #pumping = false;
-  #readEnded = false;
+  /** The current reader has had its end (or error): tell it only once. */
+  #readerDone = false;
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   #endRequested = false;
+  /** close() was called: the FIN goes with close semantics (no more reading). */
+  #closeRequested = false;
   #closed = false;
   #error: NetstackError | undefined;
   /** Set before aborting the core for an error found outside it (ICMP, ARP). */
@@ -107,6 +112,16 @@ export class TcpConnection implements TcpHost {
     return this.#drain$.asObservable();
   }
 
+  /** The error the connection closed with (undefined while open or after a clean close). */
+  get error(): NetstackError | undefined {
+    return this.#error;
+  }
+
+  /** @internal The stack's scheduler (the socket adapter's idle timer runs on it). */
+  get scheduler(): SchedulerLike {
+    return this.#owner.scheduler;
+  }
+
   /** Per-connection counters (live). */
   get counters(): Readonly<TcpCounters> {
     return this.core.counters;
@@ -118,9 +133,10 @@ export class TcpConnection implements TcpHost {
   }
 
   /**
-   * Received bytes as they arrive; completes after the peer's FIN, errors with ECONNRESET or
-   * ETIMEDOUT. One subscriber at a time (EBUSY for a second); unsubscribing stops reading (the
-   * window closes as bytes pile up) without closing the connection.
+   * Received bytes as they arrive (views: copy a chunk to keep it past the next one); completes
+   * after the peer's FIN, errors with ECONNRESET or ETIMEDOUT. One subscriber at a time (EBUSY
+   * for a second); unsubscribing stops reading (the window closes as bytes pile up) without
+   * closing the connection, and the next subscriber continues with the first unread byte.
    */
   get data$(): Observable<Uint8Array> {
     return new Observable<Uint8Array>((subscriber) => {
@@ -149,6 +165,7 @@ export class TcpConnection implements TcpHost {
     if (this.#reader !== undefined) return netError('EBUSY', `${this} already has a reader (data$ or toSocket())`);
     this.#reader = reader;
     this.#paused = false;
+    this.#readerDone = false;
     this.#pump();
     return undefined;
   }
@@ -167,24 +184,18 @@ export class TcpConnection implements TcpHost {
   /**
    * Queues `bytes` for sending (they are not copied until they enter the send buffer: do not
    * modify them afterwards). Returns false when they did not all fit: wait for `drain$`.
-   * @throws NetstackError EPIPE after `end()` or `destroy()`.
+   * @throws NetstackError EPIPE after `end()` or `destroy()`, or once the connection is closed.
    */
   write(bytes: Uint8Array): boolean {
     if (this.#endRequested) throw netError('EPIPE', `write after end on ${this}`, 'write');
-    if (this.#closed) return false;
+    if (this.#closed) throw netError('EPIPE', `write on ${this}: closed${this.#error ? ` (${this.#error.code})` : ''}`, 'write');
     if (this.#pending.length > 0) {
       this.#pending.push(bytes);
       this.#pendingBytes += bytes.length;
       return false;
     }
-    let n: number;
-    try {
-      n = this.core.write(bytes, this.#owner.scheduler.now());
-    } catch (err) {
-      // The peer closed or reset meanwhile: the failure reaches the user through data$/closed$.
-      this.rearm();
-      return false;
-    }
+    // Cannot throw: the core refuses writes only after shutdown (end()) or once CLOSED.
+    const n = this.core.write(bytes, this.#owner.scheduler.now());
     this.rearm();
     if (n < bytes.length) {
       this.#pending.push(bytes.subarray(n));
@@ -224,6 +235,21 @@ export class TcpConnection implements TcpHost {
     }
   }
 
+  /**
+   * Full close, as close(2) on a kernel socket: FIN after everything written, and no more
+   * reading: bytes left unread, or arriving later, reset the connection (RST), as Linux does.
+   * The current reader's data$ completes when the connection reaches CLOSED. Idempotent.
+   */
+  close(): void {
+    if (this.#closeRequested || this.#closed) return;
+    this.#closeRequested = true;
+    this.#endRequested = true;
+    if (this.#pending.length === 0) {
+      this.core.close(this.#owner.scheduler.now());
+      this.rearm();
+    }
+  }
+
   /** Aborts: RST to the peer, everything queued is dropped. Idempotent. */
   destroy(): void {
     this.#endRequested = true;
@@ -239,9 +265,24 @@ export class TcpConnection implements TcpHost {
     this.rearm();
   }
 
-  /** A node:stream Duplex over this connection (claims the reader slot). */
+  /**
+   * Keepalive probes on or off, as net.Socket#setKeepAlive: `initialDelay` ms of idleness before
+   * the first probe (default: the stack's `tcp.keepaliveIdle`); unanswered probes end the
+   * connection with ETIMEDOUT.
+   */
+  setKeepAlive(enable = false, initialDelay?: number): void {
+    this.core.setKeepAlive(enable, initialDelay, this.#owner.scheduler.now());
+    this.rearm();
+  }
+
+  /**
+   * A node:stream Duplex over this connection (claims the reader slot; the same socket on every
+   * call).
+   * @throws NetstackError EBUSY while `data$` is subscribed.
+   */
   toSocket(): TcpSocket {
     if (this.#socket === undefined) {
+      if (this.#reader !== undefined) throw netError('EBUSY', `${this} already has a reader (data$)`);
       // Imported lazily in the layer (see tcp-layer.ts) to keep node:stream off the core path.
       this.#socket = TcpConnection.socketFactory(this);
     }
@@ -307,7 +348,10 @@ export class TcpConnection implements TcpHost {
       }
       this.#pending.shift();
     }
-    if (this.#endRequested && !this.#closed) this.core.shutdown(now);
+    if (this.#endRequested && !this.#closed) {
+      if (this.#closeRequested) this.core.close(now);
+      else this.core.shutdown(now);
+    }
     this.#drain$.next();
   }
 
@@ -318,24 +362,20 @@ export class TcpConnection implements TcpHost {
     this.#error = err;
     this.#timer.close();
     this.#owner.released(this);
-    if (err !== undefined) {
-      this.#reader?.error(err);
-    } else {
-      this.#pump();
-      // A clean close (or our own abort) with the reader still open: end it.
-      if (!this.#readEnded) {
-        this.#readEnded = true;
-        this.#reader?.end();
-      }
-    }
+    // The reader gets what is still readable, then the end or the error.
+    this.#pump();
     this.#state$.complete();
     this.#closed$.next(err);
     this.#closed$.complete();
     this.#drain$.complete();
   }
 
+  /**
+   * Moves readable bytes to the reader while it wants them; once none are left and the stream
+   * is over (the peer's FIN, or CLOSED), gives the reader its end or the connection's error.
+   */
   #pump(): void {
-    if (this.#pumping || this.#readEnded) return;
+    if (this.#pumping) return;
     this.#pumping = true;
     try {
       while (this.#reader !== undefined && !this.#paused) {
@@ -343,9 +383,11 @@ export class TcpConnection implements TcpHost {
         if (chunk === undefined) break;
         if (!this.#reader.push(chunk)) this.#paused = true;
       }
-      if (this.#reader !== undefined && this.core.readEnded && this.core.readableLength === 0) {
-        this.#readEnded = true;
-        this.#reader.end();
+      const reader = this.#reader;
+      if (reader !== undefined && !this.#readerDone && this.core.readableLength === 0 && (this.#closed || this.core.readEnded)) {
+        this.#readerDone = true;
+        if (this.#error !== undefined) reader.error(this.#error);
+        else reader.end();
       }
     } finally {
       this.#pumping = false;

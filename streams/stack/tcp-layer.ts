@@ -272,7 +272,8 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
     addTcpCounters(this.closedConnectionCounters, core.counters);
     this.counters.activeConnections--;
     this.counters.connectionsClosed++;
-    if (core.error !== undefined) this.counters.connectionsFailed++;
+    // conn.error, not core.error: it includes errors found outside the core (ICMP, ARP).
+    if (conn.error !== undefined) this.counters.connectionsFailed++;
   }
 
   // --- Input -----------------------------------------------------------------------------------
