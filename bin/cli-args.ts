@@ -18,7 +18,13 @@ export const SERVE_USAGE = `usage: rx-netstack serve --tap NAME --ip CIDR [optio
   --mtu N            set the TAP device's MTU (68..65535)
   --netns NS         open the TAP device inside network namespace NS (created when absent)
   --host-ip CIDR     with --netns: the kernel side address on the TAP device in NS
-  --services LIST    e.g. echo:7,discard:9,chargen:19,http:80,udp-echo:7
+  --services LIST    name[:port],... e.g. echo:7,discard:9,chargen:19,http:80,udp-echo:7
+                     (without :port, the standard port shown here):
+                       echo      TCP echo, RFC 862
+                       discard   TCP discard, RFC 863
+                       chargen   TCP character generator, RFC 864
+                       http      node:http on the stack: GET / answers 200
+                       udp-echo  UDP echo, RFC 862
   --pcap FILE        record every frame in and out to FILE (classic pcap)
   -h, --help         this text
 

@@ -2,7 +2,8 @@
 /**
  * `npm start`: `rx-netstack serve` with safe defaults, in a network namespace of its own.
  *
- *   namespace rxnetstack, TAP device rxtap0 in it, kernel side 198.18.0.1/24, stack 198.18.0.2/24
+ *   namespace rxnetstack, TAP device rxtap0 in it, kernel side 198.18.0.1/24, stack 198.18.0.2/24,
+ *   services echo:7, discard:9, chargen:19, http:80 and udp-echo:7
  *
  * Nothing is configured outside that namespace; on Ctrl-C it is removed again (when this program
  * created it). Needs root; without it, says so and points to the in-memory demo.
@@ -16,7 +17,13 @@ const DEFAULTS: ServeArgs = {
   tap: 'rxtap0',
   hostIp: '198.18.0.1/24',
   ip: '198.18.0.2/24',
-  services: [],
+  services: [
+    { name: 'echo', port: 7 },
+    { name: 'discard', port: 9 },
+    { name: 'chargen', port: 19 },
+    { name: 'http', port: 80 },
+    { name: 'udp-echo', port: 7 },
+  ],
 };
 
 const missing: string[] = [];
@@ -28,7 +35,7 @@ if (missing.length > 0) {
       missing.map((m) => `  - ${m}\n`).join('') +
       `Run it as root:   sudo npm start\n` +
       `No root? Two stacks talking over an in-memory wire need nothing special:\n` +
-      `                  npx tsx examples/memory-pair.ts\n`,
+      `                  node --import tsx examples/memory-pair.ts\n`,
   );
   process.exit(1);
 }
@@ -36,7 +43,9 @@ if (missing.length > 0) {
 await runServer(DEFAULTS, {
   afterReady: () => [
     `stack at 198.18.0.2 on ${DEFAULTS.tap}, kernel side 198.18.0.1, inside network namespace ${DEFAULTS.netns}`,
+    `services: echo 7, discard 9, chargen 19, http 80 (TCP), echo 7 (UDP)`,
     `reach it from the kernel side (another terminal):`,
+    `  sudo ip netns exec ${DEFAULTS.netns} curl http://198.18.0.2/`,
     `  sudo ip netns exec ${DEFAULTS.netns} ping 198.18.0.2          (ping: apt-get install iputils-ping)`,
     `  sudo ip netns exec ${DEFAULTS.netns} ip neigh                 (the kernel's view of the stack)`,
     `Ctrl-C stops it and removes what it set up.`,

@@ -166,6 +166,65 @@ except ConnectionRefusedError:
     }
   });
 
+  it('--services echo:7,discard:9,chargen:19,http:80,udp-echo:7 serves them all; other ports answer RST', async () => {
+    const child = peer().spawn(process.execPath, [
+      CLI, 'serve', '--tap', 'rxcli0', '--ip', '198.18.0.2/24', '--services', 'echo:7,discard:9,chargen:19,http:80,udp-echo:7',
+    ]);
+    const run = watch(child);
+    await run.ready;
+    try {
+      const out = await peer().python(`
+import socket, threading, urllib.request
+S = '198.18.0.2'
+data = bytes((i * 7 + (i >> 9)) & 0xff for i in range(300000))
+e = socket.create_connection((S, 7), timeout=10)
+threading.Thread(target=lambda: (e.sendall(data), e.shutdown(socket.SHUT_WR))).start()
+got = bytearray()
+while True:
+    chunk = e.recv(65536)
+    if not chunk:
+        break
+    got += chunk
+print('echo', 'ok' if bytes(got) == data else 'mismatch %d' % len(got))
+d = socket.create_connection((S, 9), timeout=10)
+d.sendall(data)
+d.shutdown(socket.SHUT_WR)
+print('discard', len(d.recv(100)))
+c = socket.create_connection((S, 19), timeout=10)
+line = b''
+while len(line) < 74:
+    line += c.recv(74 - len(line))
+print('chargen', line.decode().rstrip())
+c.close()
+with urllib.request.urlopen('http://%s/' % S, timeout=10) as r:
+    print('http', r.status, r.read().decode().strip())
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(2)
+u.sendto(b'udp hello', (S, 7))
+print('udp-echo', u.recvfrom(100)[0].decode())
+t = socket.socket()
+t.settimeout(2)
+try:
+    t.connect((S, 23))
+    print('23 connected')
+except ConnectionRefusedError:
+    print('23 refused')
+`, [], { timeoutMs: 30_000 });
+      assert.equal(out, [
+        'echo ok',
+        'discard 0',
+        `chargen ${Array.from({ length: 72 }, (_, i) => String.fromCharCode(32 + i)).join('')}`,
+        'http 200 hello from rx-netstack',
+        'udp-echo udp hello',
+        '23 refused',
+        '',
+      ].join('\n'));
+    } finally {
+      child.kill('SIGTERM');
+      assert.equal(await run.exit, 0, run.err());
+    }
+  }).timeout(40_000);
+
   it('--netns NS from outside: creates NS, the device and the host address there, captures, and removes it all on SIGINT', async () => {
     const netns = `${peer().netns}-cli`;
     const dir = mkdtempSync(join(tmpdir(), 'rx-cli-'));
