@@ -12,3 +12,14 @@ export { impair, impairLink, type ImpairOptions } from './operators/impair.js';
 export { capture, captureLink } from './operators/capture.js';
 export { createDemux, type Demux } from './operators/demux.js';
 export { NetstackError } from '../src/errors.js';
+export type { Tcp, TcpListenOptions, TcpConnectOptions } from './stack/tcp-layer.js';
+export { TcpConnection } from './stack/tcp-connection.js';
+export { TcpSocket } from './stack/tcp-socket.js';
+export type { TcpState } from '../src/tcp/state.js';
+export type { TcpCounters } from '../src/tcp/counters.js';
+export { tapLink, type TapLink, type TapLinkOptions, type TapLinkStats } from './links/tap-link.js';
+export { TapDevice, type TapDeviceOptions } from './links/tap-device.js';
+export {
+  echoService, echoConnection, discardService, discardConnection, chargenService, chargenConnection, CHARGEN_CYCLE,
+  httpService, httpServiceHandler, HTTP_SERVICE_BODY, udpEchoService, tcpService, type ConnectionHandler,
+} from './services/index.js';
