@@ -56,6 +56,7 @@ const EV_READABLE = 2;
 const EV_WRITABLE = 4;
 const EV_PEER_FIN = 8;
 const EV_CLOSED = 16;
+const EV_STATE = 32;
 
 /** What the core needs from its surroundings: a way out for segments, and event handlers. */
 export interface TcpHost {
@@ -64,7 +65,10 @@ export interface TcpHost {
    * buffer: copy it (encode the segment) before returning.
    */
   send(conn: TcpConnectionCore, seg: TcpRepr): void;
-  /** Every state change, synchronously, as it happens: observe only, do not call back. */
+  /**
+   * Every state change, in order, delivered with the other events at the end of the call that
+   * caused it (before onEstablished/onReadable/.../onClosed of the same call).
+   */
   onStateChange?(conn: TcpConnectionCore, from: TcpState, to: TcpState): void;
   /** The handshake completed (both active and passive opens). */
   onEstablished?(conn: TcpConnectionCore): void;
@@ -204,6 +208,8 @@ export class TcpConnectionCore {
   private lastPeerWindow = -1;
 
   private events = 0;
+  /** State transitions not yet reported: [from, to, from, to, ...]. */
+  private transitions: TcpState[] = [];
   private wantWritable = false;
   /** connect/listen/fromSynCookie was used: a core opens once. */
   private opened = false;
@@ -336,6 +342,7 @@ export class TcpConnectionCore {
   listen(): void {
     this.requireClosed('listen');
     this.setState('LISTEN');
+    this.flushEvents();
   }
 
   /**
@@ -1324,7 +1331,8 @@ export class TcpConnectionCore {
     if (prev === next) return;
     this._state = next;
     if (log.tcp.enabled) log.tcp('%s %s => %s', this.toString(), prev, next);
-    this.host.onStateChange?.(this, prev, next);
+    this.transitions.push(prev, next);
+    this.events |= EV_STATE;
   }
 
   private requireClosed(call: string): void {
@@ -1344,6 +1352,11 @@ export class TcpConnectionCore {
       const ev = this.events;
       this.events = 0;
       const host = this.host;
+      if ((ev & EV_STATE) !== 0) {
+        const list = this.transitions;
+        this.transitions = [];
+        for (let i = 0; i < list.length; i += 2) host.onStateChange?.(this, list[i], list[i + 1]);
+      }
       if ((ev & EV_ESTABLISHED) !== 0) {
         this.parent?.childEstablished(this);
         host.onEstablished?.(this);
