@@ -9,6 +9,36 @@
 /** Ethernet (14, or 18 with an 802.1Q tag) + IPv4 with options (60) + TCP with options (60). */
 export const MAX_HEADROOM = 18 + 60 + 60;
 
+/**
+ * Packets up to this size are carved out of a shared slab. V8 gives a typed array of more than
+ * 64 bytes a backing store of its own (calloc plus ArrayBuffer bookkeeping and a finalizer for
+ * the GC): about 0.8 us for a 138-byte ACK on the machines we measure, against about 0.05 us for
+ * a view into an existing ArrayBuffer. Larger packets are rare enough to get their own store.
+ */
+const SLAB_MAX_PACKET = 2048;
+/**
+ * Slab size: 16 full-sized frames. A packet someone keeps (a frame queued on a link, a payload
+ * kept as a view by a receiver on the memory wire) keeps its whole slab alive, so slabs stay
+ * small; a slab is never reused, only dropped when every packet in it is unreachable.
+ */
+const SLAB_SIZE = 32 * 1024;
+
+let slab = new ArrayBuffer(SLAB_SIZE);
+let slabUsed = 0;
+
+/** `size` zeroed bytes: a view into the current slab (a fresh slab is zero-filled). */
+function allocBytes(size: number): Uint8Array {
+  if (size > SLAB_MAX_PACKET) return new Uint8Array(size);
+  if (slabUsed + size > SLAB_SIZE) {
+    slab = new ArrayBuffer(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const bytes = new Uint8Array(slab, slabUsed, size);
+  // 8-byte alignment keeps 32-bit word access (the checksum's fast path) aligned.
+  slabUsed += (size + 7) & ~7;
+  return bytes;
+}
+
 export class PacketBuffer {
   /** Offset of the first byte written so far (moves down on prepend). */
   head: number;
@@ -25,9 +55,13 @@ export class PacketBuffer {
     this.end = end;
   }
 
-  /** A buffer with `headroom` free bytes in front of a `payloadLength`-byte payload area. */
+  /**
+   * A buffer with `headroom` free bytes in front of a `payloadLength`-byte payload area, all
+   * zero. `buf` has exactly that length, but small buffers share their ArrayBuffer with other
+   * packets (see SLAB_MAX_PACKET): use `buf`, never `buf.buffer` as a whole.
+   */
   static alloc(payloadLength: number, headroom: number = MAX_HEADROOM): PacketBuffer {
-    return new PacketBuffer(new Uint8Array(headroom + payloadLength), headroom, headroom + payloadLength);
+    return new PacketBuffer(allocBytes(headroom + payloadLength), headroom, headroom + payloadLength);
   }
 
   /** A buffer whose payload is a copy of `payload`, with headroom in front of it. */
