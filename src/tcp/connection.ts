@@ -62,7 +62,8 @@ const EV_STATE = 32;
 export interface TcpHost {
   /**
    * Transmit `seg` to the connection's remote address. The payload is a view into the send
-   * buffer: copy it (encode the segment) before returning.
+   * buffer: copy it (encode the segment) before returning. Deliver asynchronously: a `send`
+   * that synchronously feeds a segment back into a core (loopback) re-enters it mid-call.
    */
   send(conn: TcpConnectionCore, seg: TcpRepr): void;
   /**
@@ -1061,7 +1062,7 @@ export class TcpConnectionCore {
       this.counters.retransmittedBytes += Math.min(len, seqDiff(this.sndMax, seq));
       this.rtt.cancelTiming(); // Karn
     }
-    this.emit(seq, flags, payload);
+    // State first, then the segment: the connection is consistent whatever `send` does.
     this.lastSendAt = now;
     if (seqGt(end, this.sndMax)) {
       this.counters.bytesSent += Math.min(len, seqDiff(end, this.sndMax));
@@ -1073,6 +1074,7 @@ export class TcpConnectionCore {
     if (fin) this.finSent = true;
     if (this.rtxAt === NEVER) this.rtxAt = now + this.rtt.rto;
     this.persistAt = NEVER;
+    this.emit(seq, flags, payload);
   }
 
   /** Resends the first unacknowledged segment (fast retransmit, NewReno partial ACK). */
@@ -1215,13 +1217,18 @@ export class TcpConnectionCore {
       const start = this.synAcked ? this.sndUna : seqAdd(this.iss, 1);
       const payload = this.sendBuf.peek(seqDiff(this.sndNxt, start), 1);
       this.counters.zeroWindowProbes++;
-      this.emit(this.sndNxt, ACK, payload);
-      const end = seqAdd(this.sndNxt, 1);
+      const seq = this.sndNxt;
+      const end = seqAdd(seq, 1);
       if (seqGt(end, this.sndMax)) {
         if (this.sndUna === this.sndMax) this.progressAt = now;
         this.sndMax = end;
         this.counters.bytesSent++;
       }
+      this.probesUnanswered++;
+      this.persistBackoff++;
+      this.persistAt = now + this.persistInterval();
+      this.emit(seq, ACK, payload);
+      return;
     }
     this.probesUnanswered++;
     this.persistBackoff++;
