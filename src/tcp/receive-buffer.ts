@@ -58,6 +58,11 @@ export class ReceiveBuffer {
     return Math.max(0, this.capacity - this.unread);
   }
 
+  /** Whether a block for small payloads is held (memory accounting: it is let go when drained). */
+  get holdsTailBlock(): boolean {
+    return this.tail !== undefined;
+  }
+
   /** Out-of-order pieces held. */
   get outOfOrderCount(): number {
     return this.ooo.length;
@@ -138,6 +143,9 @@ export class ReceiveBuffer {
       if (this.first === this.chunks.length) {
         this.chunks.length = 0;
         this.first = 0;
+        // Drained: hold no memory for an idle connection (the reader keeps what it took).
+        this.tail = undefined;
+        this.tailUsed = 0;
         this.tailOpen = false;
       } else if (this.first >= 64 && this.first * 2 >= this.chunks.length) {
         this.chunks.splice(0, this.first);

@@ -5,11 +5,13 @@
  *
  * A ring buffer: `write` copies the user's bytes once (the user may reuse their buffer at once),
  * `peek` hands out segments as views into the ring without copying, except for the rare segment
- * that straddles the end of the ring. Storage grows by doubling up to the capacity, so an idle
- * connection costs little memory.
+ * that straddles the end of the ring. Storage is allocated when needed, grows by doubling up to
+ * the capacity and is let go once everything is acknowledged, so an idle connection holds no
+ * buffer memory (views handed out earlier stay valid: the old storage is never reused).
  */
 
-const INITIAL_STORAGE = 16 * 1024;
+const MIN_STORAGE = 4 * 1024;
+const NONE = new Uint8Array(0);
 
 export class SendBuffer {
   /** Most bytes the buffer holds. */
@@ -21,12 +23,17 @@ export class SendBuffer {
 
   constructor(capacity: number) {
     this.capacity = capacity;
-    this.storage = new Uint8Array(Math.min(capacity, INITIAL_STORAGE));
+    this.storage = NONE;
   }
 
   /** Bytes held (unacknowledged, sent or not). */
   get length(): number {
     return this.used;
+  }
+
+  /** Bytes of storage currently allocated (memory accounting). */
+  get allocated(): number {
+    return this.storage.length;
   }
 
   /** Bytes that `write` would accept now. */
@@ -57,7 +64,7 @@ export class SendBuffer {
   peek(offset: number, length: number): Uint8Array {
     const size = this.storage.length;
     let start = this.head + offset;
-    if (start >= size) start -= size;
+    if (start >= size && size > 0) start -= size;
     if (start + length <= size) return this.storage.subarray(start, start + length);
     const out = new Uint8Array(length);
     const first = size - start;
@@ -72,7 +79,8 @@ export class SendBuffer {
     if (n > this.used) n = this.used;
     this.used -= n;
     if (this.used === 0) {
-      this.head = 0; // keeps later segments contiguous more often
+      this.head = 0;
+      this.storage = NONE;
     } else {
       this.head += n;
       if (this.head >= this.storage.length) this.head -= this.storage.length;
@@ -83,11 +91,11 @@ export class SendBuffer {
   clear(): void {
     this.used = 0;
     this.head = 0;
-    if (this.storage.length > INITIAL_STORAGE) this.storage = new Uint8Array(INITIAL_STORAGE);
+    this.storage = NONE;
   }
 
   private grow(needed: number): void {
-    let size = this.storage.length;
+    let size = Math.max(this.storage.length, MIN_STORAGE);
     while (size < needed) size *= 2;
     size = Math.min(size, this.capacity);
     const next = new Uint8Array(size);

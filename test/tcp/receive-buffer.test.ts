@@ -37,6 +37,17 @@ describe('tcp/receive-buffer', () => {
     assert.equal(rb.read(), undefined);
   });
 
+  it('lets go of its small-payload block once drained', () => {
+    const rb = new ReceiveBuffer(64 * 1024, 8);
+    rb.append(bytes(0, 10));
+    assert.ok(rb.holdsTailBlock);
+    const first = rb.read() as Uint8Array;
+    assert.ok(!rb.holdsTailBlock);
+    rb.append(bytes(10, 10));
+    assert.deepEqual([...first], [...bytes(0, 10)], 'what the reader took stays intact');
+    assert.deepEqual([...(rb.read() as Uint8Array)], [...bytes(10, 10)]);
+  });
+
   it('reads at most max bytes and keeps the rest', () => {
     const rb = new ReceiveBuffer(64 * 1024, 8);
     rb.append(bytes(0, 1000));

@@ -55,6 +55,19 @@ describe('tcp/send-buffer', () => {
     assert.deepEqual([...sb.peek(100_950, 50)], [...bytes(109_950, 50)]);
   });
 
+  it('allocates on demand and lets go of its storage once empty (idle connections hold nothing)', () => {
+    const sb = new SendBuffer(256 * 1024);
+    assert.equal(sb.allocated, 0);
+    sb.write(bytes(0, 100));
+    assert.equal(sb.allocated, 4096);
+    const view = sb.peek(0, 100);
+    sb.write(bytes(100, 10_000));
+    assert.equal(sb.allocated, 16_384, 'doubled as needed');
+    sb.consume(10_100);
+    assert.equal(sb.allocated, 0);
+    assert.equal(view[5], 5, 'a view handed out earlier is still intact');
+  });
+
   it('behaves like a byte queue under random writes, consumes and peeks (property)', () => {
     fc.assert(
       fc.property(
