@@ -4,7 +4,8 @@ import type { Ipv4Datagram, Ipv4Layer } from './ipv4-layer.js';
 import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
 import { TcpConnection, type TcpConnectionOwner } from './tcp-connection.js';
 import './tcp-socket.js';
-import { TcpConnectionCore } from '../../src/tcp/connection.js';
+import { TcpConnectionCore, type TcpHost } from '../../src/tcp/connection.js';
+import { TcpListener as TcpListenerCore, type TcpListenerCounters, type TcpListenerVerdict } from '../../src/tcp/listener.js';
 import { clampMssToMtu, resolveTcpConfig, type TcpConfig } from '../../src/tcp/config.js';
 import { IsnGenerator } from '../../src/tcp/isn.js';
 import { rstForSegment } from '../../src/tcp/rst.js';
@@ -25,9 +26,14 @@ export interface TcpListenOptions {
   /** Local address to listen on; default 0.0.0.0 (all). */
   readonly address?: string;
   readonly port: number;
-  /** Half-open (SYN-RECEIVED) connections held at once; more SYNs are dropped. Default 128. */
+  /**
+   * Half-open (SYN-RECEIVED) connections held at once. When they are this many, further SYNs
+   * are answered with SYN cookies (or dropped, with `synCookies: false`). Default 128.
+   */
   readonly backlog?: number;
-  /** Per-connection options (Nagle, buffers...), on top of the stack's `tcp` config. */
+  /** Answer SYNs with SYN cookies (RFC 4987) while the backlog is full. Default true. */
+  readonly synCookies?: boolean;
+  /** Nagle off for the accepted connections (default: the stack's `tcp.noDelay`). */
   readonly noDelay?: boolean;
 }
 
@@ -56,32 +62,48 @@ export interface Tcp {
   connect(options: TcpConnectOptions): Observable<TcpConnection>;
 }
 
-export const TCP_LAYER_DROP_REASONS = ['truncated', 'bad-data-offset', 'bad-checksum', 'bad-option', 'broadcast', 'noEndpoint', 'synBacklogFull', 'listenerNotSyn'] as const;
+export const TCP_LAYER_DROP_REASONS = [
+  'truncated', 'bad-data-offset', 'bad-checksum', 'bad-option', 'broadcast', 'noEndpoint',
+  /** A SYN found the listener's half-open queue full with SYN cookies off. */
+  'synBacklogFull',
+  /** A SYN (or cookie ACK) found the listener's accept queue full. */
+  'acceptQueueFull',
+  /** A segment with neither SYN nor ACK (or a RST) to a listener. */
+  'listenerNotSyn',
+  /** A valid cookie ACK that could not complete the handshake. */
+  'cookieUnusable',
+] as const;
+
+/** Listener counters summed into the layer's (see #syncListenerCounters). */
+const LISTENER_FIELDS = ['synReceived', 'synCookiesSent', 'synCookiesAccepted', 'synCookiesRejected', 'halfOpenFailed', 'acceptQueueOverflows'] as const;
 
 function createTcpLayerCounters() {
   return createCounters(
-    ['rxSegments', 'txSegments', 'rstSent', 'connectionsOpened', 'connectionsAccepted', 'connectionsClosed', 'connectionsFailed', 'icmpErrors', 'activeConnections'],
+    [
+      'rxSegments', 'txSegments', 'rstSent', 'connectionsOpened', 'connectionsAccepted', 'connectionsClosed', 'connectionsFailed',
+      'icmpErrors', 'activeConnections', 'halfOpenConnections', ...LISTENER_FIELDS,
+    ],
     TCP_LAYER_DROP_REASONS,
   );
 }
 
-/** A listening endpoint in the table. */
-class TcpListener {
-  halfOpen = 0;
+/** A listening endpoint in the table: the sans-IO listener and who gets its connections. */
+class ListenEndpoint {
+  /** The listener's counters as last added into the layer's. */
+  readonly synced: Record<(typeof LISTENER_FIELDS)[number], number> = {
+    synReceived: 0, synCookiesSent: 0, synCookiesAccepted: 0, synCookiesRejected: 0, halfOpenFailed: 0, acceptQueueOverflows: 0,
+  };
   constructor(
-    readonly address: Ipv4Addr,
-    readonly port: number,
-    readonly backlog: number,
+    readonly core: TcpListenerCore,
     readonly subscriber: Subscriber<TcpConnection>,
-    readonly config: TcpConfig,
   ) {}
 }
 
-type Endpoint = TcpConnection | TcpListener;
+type Endpoint = TcpConnection | ListenEndpoint;
 
 /** Bookkeeping per connection the layer keeps beside it. */
 interface ConnectionEntry {
-  readonly listener: TcpListener | undefined;
+  readonly listener: ListenEndpoint | undefined;
   /** A port the connection reserved itself (active open): released when it closes. */
   readonly ownPort: boolean;
   established: boolean;
@@ -105,6 +127,12 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
   readonly #icmp: IcmpLayer;
   readonly #config: TcpConfig;
   readonly #isn = new IsnGenerator(randomBytes(16));
+  readonly #cookieSecret = randomBytes(16);
+  /**
+   * Host of a listener's children until their TcpConnection wraps them (the SYN-ACK, or a cookie
+   * handshake completed by the ACK, happens inside the listener's call, before the wrapper).
+   */
+  readonly #childHost: TcpHost = { send: (core, seg) => this.#send(seg, core.localAddr, core.remoteAddr, undefined) };
   readonly #view = new TcpSegment();
   readonly #entries = new Map<TcpConnection, ConnectionEntry>();
   #subscription: Subscription | undefined;
@@ -131,7 +159,7 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
     this.#icmp.errorHandlers.delete(IpProtocol.TCP);
     for (const conn of [...this.#entries.keys()]) conn.destroy();
     for (const e of this.endpoints.entries()) {
-      if (e.endpoint instanceof TcpListener) e.endpoint.subscriber.complete();
+      if (e.endpoint instanceof ListenEndpoint) e.endpoint.subscriber.complete();
     }
     this.endpoints.clear();
   }
@@ -158,6 +186,7 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
       if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) problems.push(`port: ${options.port} is not in 1..65535`);
       const backlog = options.backlog ?? 128;
       if (!Number.isInteger(backlog) || backlog < 1) problems.push(`backlog: ${backlog} is not a positive integer`);
+      if (options.synCookies !== undefined && typeof options.synCookies !== 'boolean') problems.push(`synCookies: ${String(options.synCookies)} is not a boolean`);
       if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `listen: ${problems.join('; ')}`));
       const addr = address as Ipv4Addr;
       if (addr !== IPV4_ANY && !this.#ipv4.isLocal(addr)) {
@@ -166,15 +195,27 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
       if (this.ports.reserve(addr, options.port) !== 'ok') {
         return subscriber.error(netError('EADDRINUSE', `listen ${formatIpv4(addr)}:${options.port}: address in use`, 'listen'));
       }
-      const config = options.noDelay === undefined ? this.#config : Object.freeze({ ...this.#config, noDelay: options.noDelay });
-      const listener = new TcpListener(addr, options.port, backlog, subscriber, config);
+      let config = clampMssToMtu(this.#config, this.#listenMtu(addr));
+      if (options.noDelay !== undefined) config = Object.freeze({ ...config, noDelay: options.noDelay });
+      const core: TcpListenerCore = new TcpListenerCore({
+        localAddr: addr, localPort: options.port,
+        // Accepting is immediate (each connection is emitted once established), so the accept
+        // queue only ever holds the connection being handed over.
+        backlog, maxHalfOpen: backlog, synCookies: options.synCookies ?? true,
+        config, host: this.#childHost, isn: this.#isn, cookieSecret: this.#cookieSecret,
+        onAcceptable: (l) => {
+          while (l.accept() !== undefined);
+        },
+      });
+      const listener = new ListenEndpoint(core, subscriber);
       this.endpoints.insert(addr, options.port, IPV4_ANY, 0, listener);
       if (log.tcp.enabled) log.tcp('listening on %s:%d', formatIpv4(addr), options.port);
       return () => {
         this.endpoints.remove(addr, options.port, IPV4_ANY, 0, listener);
         this.ports.release(addr, options.port);
-        // Half-open children die with their listener: nobody would ever accept them.
-        for (const [conn, entry] of this.#entries) if (entry.listener === listener && !entry.established) conn.destroy();
+        // Half-open children die with their listener (RST): nobody would ever accept them.
+        core.close(this.scheduler.now());
+        this.#syncListenerCounters(listener);
       };
     });
   }
@@ -253,7 +294,7 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
     if (entry === undefined || entry.established) return;
     entry.established = true;
     if (entry.listener !== undefined) {
-      entry.listener.halfOpen--;
+      this.counters.halfOpenConnections--;
       this.counters.connectionsAccepted++;
       entry.listener.subscriber.next(conn);
     } else {
@@ -268,7 +309,10 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
     const core = conn.core;
     this.endpoints.remove(core.localAddr, core.localPort, core.remoteAddr, core.remotePort, conn);
     if (entry.ownPort) this.ports.release(core.localAddr, core.localPort);
-    if (entry.listener !== undefined && !entry.established) entry.listener.halfOpen--;
+    if (entry.listener !== undefined && !entry.established) {
+      this.counters.halfOpenConnections--;
+      this.#syncListenerCounters(entry.listener); // it counted the failed handshake
+    }
     addTcpCounters(this.closedConnectionCounters, core.counters);
     this.counters.activeConnections--;
     this.counters.connectionsClosed++;
@@ -308,7 +352,7 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
       ep = this.endpoints.lookup(d.dst, seg.dstPort, d.src, seg.srcPort);
       if (ep instanceof TcpConnection) return;
     }
-    if (ep instanceof TcpListener) {
+    if (ep instanceof ListenEndpoint) {
       this.#toListener(ep, d, seg, now);
       return;
     }
@@ -316,33 +360,69 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
     this.#reset(seg, d.dst, d.src);
   }
 
-  #toListener(listener: TcpListener, d: Ipv4Datagram, seg: TcpRepr, now: number): void {
-    const flags = seg.flags;
-    if ((flags & TcpFlags.RST) !== 0) return;
-    if ((flags & TcpFlags.ACK) !== 0 || (flags & TcpFlags.SYN) === 0) {
-      // RFC 9293 3.10.7.2: an ACK to a listener gets a RST; anything else without SYN is dropped.
-      this.counters.drops.listenerNotSyn++;
-      if ((flags & TcpFlags.ACK) !== 0) this.#reset(seg, d.dst, d.src);
-      return;
+  #toListener(listener: ListenEndpoint, d: Ipv4Datagram, seg: TcpRepr, now: number): void {
+    const verdict = listener.core.handleSegment(seg, d.src, d.dst, now);
+    this.#syncListenerCounters(listener);
+    this.#onListenerVerdict(listener, verdict, d);
+  }
+
+  #onListenerVerdict(listener: ListenEndpoint, verdict: TcpListenerVerdict, d: Ipv4Datagram): void {
+    const c = this.counters;
+    switch (verdict.kind) {
+      case 'created': {
+        const core = verdict.conn;
+        const conn = new TcpConnection(core, this); // becomes the core's host
+        this.#entries.set(conn, { listener, ownPort: false, established: false, onEstablished: undefined });
+        this.endpoints.insert(core.localAddr, core.localPort, core.remoteAddr, core.remotePort, conn);
+        c.activeConnections++;
+        c.halfOpenConnections++;
+        // A SYN-cookie handshake completes inside the listener's call, before the wrapper existed.
+        if (core.state !== 'SYN-RECEIVED') this.established(conn);
+        conn.rearm();
+        return;
+      }
+      case 'reply':
+        // A RST (an ACK or stray segment to the listener) or a cookie SYN-ACK.
+        if ((verdict.seg.flags & TcpFlags.RST) !== 0) c.rstSent++;
+        this.#send(verdict.seg, d.dst, d.src, undefined);
+        return;
+      case 'dropped':
+        switch (verdict.reason) {
+          case 'half-open-full':
+            c.drops.synBacklogFull++; // the peer retransmits its SYN; by then a slot may be free
+            return;
+          case 'accept-queue-full':
+            c.drops.acceptQueueFull++;
+            return;
+          case 'cookie-unusable':
+            c.drops.cookieUnusable++;
+            return;
+          default:
+            c.drops.listenerNotSyn++;
+            return;
+        }
     }
-    if (listener.halfOpen >= listener.backlog) {
-      // The peer retransmits its SYN; by then a slot may be free.
-      this.counters.drops.synBacklogFull++;
-      return;
+  }
+
+  /** Adds what a listener counted since the last sync into the layer's counters. */
+  #syncListenerCounters(listener: ListenEndpoint): void {
+    const from: Readonly<TcpListenerCounters> = listener.core.counters;
+    for (const f of LISTENER_FIELDS) {
+      const delta = from[f] - listener.synced[f];
+      if (delta !== 0) {
+        this.counters[f] += delta;
+        listener.synced[f] = from[f];
+      }
     }
-    const config = clampMssToMtu(listener.config, d.iface.mtu);
-    const core = new TcpConnectionCore({
-      localAddr: d.dst, localPort: seg.dstPort, remoteAddr: d.src, remotePort: seg.srcPort,
-      iss: this.#isn.isn(d.dst, seg.dstPort, d.src, seg.srcPort, now), host: NO_HOST, config,
-    });
-    const conn = new TcpConnection(core, this);
-    listener.halfOpen++;
-    this.#entries.set(conn, { listener, ownPort: false, established: false, onEstablished: undefined });
-    this.endpoints.insert(d.dst, seg.dstPort, d.src, seg.srcPort, conn);
-    this.counters.activeConnections++;
-    core.listen();
-    core.handleSegment(seg, now);
-    conn.rearm();
+  }
+
+  /** The MTU a listener's MSS is clamped to: its address's interface, or the smallest of all. */
+  #listenMtu(addr: Ipv4Addr): number {
+    let mtu = Number.POSITIVE_INFINITY;
+    for (const iface of this.#ipv4.interfaces) {
+      if (addr === IPV4_ANY || iface.addresses.some((a) => a.address === addr)) mtu = Math.min(mtu, iface.mtu);
+    }
+    return Number.isFinite(mtu) ? mtu : 1500;
   }
 
   #icmpError(r: IcmpErrorReport): void {
