@@ -9,3 +9,4 @@ export * from './ipv4/address.js';
 export * from './transport/endpoint-table.js';
 export * from './transport/port-manager.js';
 export * as wire from './wire/index.js';
+export * as tcp from './tcp/index.js';
