@@ -267,8 +267,12 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
           subscriber.complete();
         },
       };
+      if (this.endpoints.insert(src, localPort, dst, options.port, conn) !== 'ok') {
+        // The 4-tuple is taken (e.g. an accepted connection in TIME-WAIT on an explicit localPort).
+        this.ports.release(src, localPort);
+        return subscriber.error(netError('EADDRINUSE', `connect ${options.address}:${options.port} from port ${localPort}: connection exists`, 'connect'));
+      }
       this.#entries.set(conn, entry);
-      this.endpoints.insert(src, localPort, dst, options.port, conn);
       this.counters.connectionsOpened++;
       this.counters.activeConnections++;
       const closedSub = conn.closed$.subscribe((err) => {
@@ -429,12 +433,17 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
     this.counters.icmpErrors++;
     const ep = this.endpoints.get(r.localAddress, r.localPort, r.remoteAddress, r.remotePort);
     if (!(ep instanceof TcpConnection)) return;
-    // RFC 1122 4.2.3.9: unreachable codes 2-4 are hard errors; the rest are soft and only matter
-    // while connecting (Linux reports them to a connect in SYN-SENT, as do we).
-    if (r.type !== IcmpType.DEST_UNREACHABLE) return;
-    const hard = r.code === IcmpUnreachableCode.PROTOCOL_UNREACHABLE || r.code === IcmpUnreachableCode.PORT_UNREACHABLE;
-    if (hard) ep.failWith(netError('ECONNREFUSED', `connect ${ep.remoteAddress}:${ep.remotePort}: ICMP unreachable`, 'connect'));
-    else if (ep.state === 'SYN-SENT') ep.failWith(netError(r.code === IcmpUnreachableCode.NET_UNREACHABLE ? 'ENETUNREACH' : 'EHOSTUNREACH', `connect ${ep.remoteAddress}:${ep.remotePort}: ICMP unreachable code ${r.code}`, 'connect'));
+    // Only a connect in progress fails on an ICMP unreachable, as in Linux: RFC 1122 4.2.3.9
+    // calls codes 2-4 hard errors, but RFC 5927 4.2/5.2 (blind connection-reset attacks: the
+    // quote proves nothing about the sequence space) has synchronized connections treat every
+    // one as soft, that is, ignore it and let retransmission decide.
+    if (r.type !== IcmpType.DEST_UNREACHABLE || ep.state !== 'SYN-SENT') return;
+    // "Fragmentation needed" is about path MTU, not reachability (and TCP sends without DF).
+    if (r.code === IcmpUnreachableCode.FRAGMENTATION_NEEDED) return;
+    const code = r.code === IcmpUnreachableCode.PROTOCOL_UNREACHABLE || r.code === IcmpUnreachableCode.PORT_UNREACHABLE
+      ? 'ECONNREFUSED'
+      : r.code === IcmpUnreachableCode.NET_UNREACHABLE ? 'ENETUNREACH' : 'EHOSTUNREACH';
+    ep.failWith(netError(code, `connect ${ep.remoteAddress}:${ep.remotePort}: ICMP destination unreachable (code ${r.code}) from ${formatIpv4(r.from)}`, 'connect'));
   }
 
   // --- Output ----------------------------------------------------------------------------------

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { firstValueFrom, lastValueFrom, toArray, type Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { memoryPair } from './memory-pair.js';
-import { advance, stat } from './raw-peer.js';
-import { tcpPair, tcpInputTap, pattern, concat, codeOf, enc, dec, B_IP, type SeenSegment } from './tcp-helpers.js';
+import { advance, stat, rawPeer, ipv4Frame, ipv4Packet, icmpMessage, ip, PEER_IP, type RawPeer } from './raw-peer.js';
+import { tcpPair, tcpInputTap, pattern, concat, codeOf, enc, dec, A_IP, B_IP, type SeenSegment } from './tcp-helpers.js';
 import { TcpFlags } from '../../../src/wire/tcp.js';
+import { PacketBuffer } from '../../../src/packet-buffer.js';
 import type { TcpConnection } from '../../../streams/stack/tcp-connection.js';
 import type { Stack } from '../../../streams/stack/create-stack.js';
 
@@ -168,14 +169,68 @@ describe('stack: TCP connect and listen errors', () => {
     p.close();
   });
 
-  it('connect from a local port in use is EADDRINUSE', () => {
+  /** Answers the stack's SYN with ICMP destination unreachable `code`, quoting it. */
+  function unreachable(peer: RawPeer, code: number): void {
+    const syn = peer.seen.find((s) => s.ipv4?.protocol === 6);
+    assert.ok(syn, 'the stack sent its SYN');
+    const ihl = (syn.frame[14] & 0x0f) * 4;
+    const quoted = syn.frame.slice(14, 14 + ihl + 8);
+    peer.send(ipv4Frame(ipv4Packet({ protocol: 1 }, icmpMessage({ kind: 'dest-unreachable', code, nextHopMtu: 0, quoted }, quoted))));
+  }
+
+  it('an ICMP unreachable answering the SYN fails the connect: port -> ECONNREFUSED, host -> EHOSTUNREACH, net -> ENETUNREACH', () => {
+    for (const [code, want] of [[3, 'ECONNREFUSED'], [2, 'ECONNREFUSED'], [1, 'EHOSTUNREACH'], [0, 'ENETUNREACH'], [10, 'EHOSTUNREACH']] as const) {
+      const ts = new TestScheduler((x, y) => assert.deepStrictEqual(x, y));
+      const peer = rawPeer({ scheduler: ts });
+      const o = outcome(peer.stack, { address: PEER_IP, port: 80 });
+      advance(ts, 1);
+      assert.equal(o.result, undefined);
+      unreachable(peer, code);
+      advance(ts, 1);
+      assert.equal(o.result, want, `code ${code}`);
+      assert.equal(stat(peer.stack, 'tcp', 'icmpErrors'), 1);
+      assert.equal(stat(peer.stack, 'tcp', 'connectionsFailed'), 1);
+      peer.close();
+    }
+  });
+
+  it('an ICMP unreachable for an established connection is ignored (RFC 5927: no blind resets)', () => {
     const ts = new TestScheduler((x, y) => assert.deepStrictEqual(x, y));
     const p = tcpPair({ scheduler: ts });
     echoOn(p.b);
+    const o = outcome(p.a, { address: B_IP, port: 7 });
+    advance(ts, 1);
+    const conn = o.conn as TcpConnection;
+    // Forge b's port unreachable about the connection, quoting a segment a sent.
+    const quoted = new Uint8Array(28);
+    quoted.set([0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2]);
+    quoted.set([conn.localPort >> 8, conn.localPort & 0xff, 0, 7], 20);
+    const message = icmpMessage({ kind: 'dest-unreachable', code: 3, nextHopMtu: 0, quoted }, quoted);
+    assert.equal(p.b.ipv4.send(PacketBuffer.withPayload(message), { dst: ip(A_IP), protocol: 1 }), undefined);
+    advance(ts, 1);
+    assert.equal(stat(p.a, 'tcp', 'icmpErrors'), 1, 'the error reached TCP');
+    assert.equal(conn.state, 'ESTABLISHED');
+    const got: Uint8Array[] = [];
+    conn.data$.subscribe((c) => got.push(c.slice()));
+    conn.write(enc('alive'));
+    advance(ts, 10);
+    assert.equal(dec(concat(got)), 'alive');
+    p.close();
+  });
+
+  it('connect from a local port in use, or onto a 4-tuple in use, is EADDRINUSE', () => {
+    const ts = new TestScheduler((x, y) => assert.deepStrictEqual(x, y));
+    const p = tcpPair({ scheduler: ts });
+    const listening = echoOn(p.b);
     const first = outcome(p.a, { address: B_IP, port: 7, localPort: 40_000 });
     advance(ts, 1);
     assert.equal(first.result, 'ok');
     assert.equal(outcome(p.a, { address: B_IP, port: 7, localPort: 40_000 }).result, 'EADDRINUSE');
+    // b's accepted connection holds no port reservation of its own, only its 4-tuple: with the
+    // listener gone port 7 is free, but that 4-tuple, connected the other way, is not.
+    listening.unsubscribe();
+    assert.equal(outcome(p.b, { address: A_IP, port: 40_000, localPort: 7 }).result, 'EADDRINUSE');
+    assert.equal(p.b.tcpLayer.ports.size, 0, 'the port reserved for the attempt is released');
     p.close();
   });
 
