@@ -17,6 +17,7 @@ import { NetstackError } from '../../src/errors.js';
 import { parseMac } from '../../src/mac.js';
 import type { Link } from './link.js';
 import { TapDevice, type TapStats } from './tap-device.js';
+import { AckCoalescer } from './ack-coalescer.js';
 
 export interface TapLinkOptions {
   /** TAP device name (attached when it exists, created otherwise). */
@@ -35,11 +36,18 @@ export interface TapLinkOptions {
   readonly batchLimit?: number;
   /** Most frames waiting for the fd to become writable. Default 1024. */
   readonly writeQueueLimit?: number;
+  /**
+   * Drop a pure TCP ACK that a later pure ACK of the same connection, sent while the same
+   * inbound batch is processed, supersedes (see ack-coalescer.ts). Default true.
+   */
+  readonly coalesceAcks?: boolean;
 }
 
 export interface TapLinkStats extends TapStats {
   /** Sends dropped because the link was already closed. */
   txAfterClose: number;
+  /** Pure ACKs not written because a later ACK of the same batch superseded them. */
+  txAcksCoalesced: number;
 }
 
 export interface TapLink extends Link {
@@ -69,9 +77,36 @@ export function tapLink(options: TapLinkOptions): TapLink {
   const mtu = device.mtu;
   let txAfterClose = 0;
 
+  // Frames sent while an inbound batch is being processed (the replies to it) wait here and go
+  // out together when the batch is done: one call into the addon instead of one per frame, and
+  // superseded ACKs are dropped on the way. Sends at any other time are written at once.
+  const coalescer = options.coalesceAcks === false ? undefined : new AckCoalescer();
+  const pending: Array<Uint8Array | null> = [];
+  let inBatch = false;
+  const flush = (): void => {
+    if (pending.length === 0) return;
+    if (device.closed) {
+      txAfterClose += pending.length;
+    } else {
+      let n = 0;
+      for (let i = 0; i < pending.length; i++) if (pending[i] !== null) pending[n++] = pending[i];
+      pending.length = n;
+      if (n === 1) device.write(pending[0]!);
+      else if (n > 1) device.writeBatch(pending as Uint8Array[]);
+    }
+    pending.length = 0;
+    coalescer?.reset();
+  };
+
   device.onError((error) => frames.error(error));
   device.onFrames((batch) => {
-    for (let i = 0; i < batch.length; i++) frames.next(batch[i]);
+    inBatch = true;
+    try {
+      for (let i = 0; i < batch.length; i++) frames.next(batch[i]);
+    } finally {
+      inBatch = false;
+      flush();
+    }
   });
 
   return {
@@ -85,10 +120,12 @@ export function tapLink(options: TapLinkOptions): TapLink {
         txAfterClose++;
         return;
       }
-      device.write(frame);
+      if (!inBatch) device.write(frame);
+      else if (coalescer === undefined) pending.push(frame);
+      else coalescer.push(pending, frame);
     },
     stats(): TapLinkStats {
-      return { ...device.stats(), txAfterClose };
+      return { ...device.stats(), txAfterClose, txAcksCoalesced: coalescer?.coalesced ?? 0 };
     },
     close(): void {
       if (device.closed) return;

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { AckCoalescer, isPureAck } from '../../../streams/links/ack-coalescer.js';
+import { PacketBuffer } from '../../../src/packet-buffer.js';
+import { emitTcp, TcpFlags, type TcpRepr } from '../../../src/wire/tcp.js';
+import { emitIpv4, IpProtocol } from '../../../src/wire/ipv4.js';
+import { emitEthernet, EtherType } from '../../../src/wire/ethernet.js';
+import { parseIpv4 } from '../../../src/ipv4/address.js';
+
+const A = parseIpv4('198.18.0.2')!;
+const B = parseIpv4('198.18.0.1')!;
+const MAC_A = new Uint8Array([2, 0, 0, 0, 0, 2]);
+const MAC_B = new Uint8Array([2, 0, 0, 0, 0, 1]);
+
+function frame(seg: Partial<TcpRepr> & { ack: number }, opts: { dstPort?: number; fragment?: boolean } = {}): Uint8Array {
+  const payload = seg.payload ?? new Uint8Array(0);
+  const repr: TcpRepr = { srcPort: 9, dstPort: opts.dstPort ?? 40000, seq: 1000, flags: TcpFlags.ACK, window: 1000, urgent: 0, ...seg, payload };
+  const pb = PacketBuffer.alloc(payload.length);
+  pb.buf.set(payload, pb.head);
+  emitTcp(repr, pb, A, B);
+  emitIpv4({ src: A, dst: B, protocol: IpProtocol.TCP, ttl: 64, ident: 1, dontFragment: !opts.fragment, moreFragments: opts.fragment ?? false, fragmentOffset: 0 }, pb);
+  emitEthernet({ dst: MAC_B, src: MAC_A, ethertype: EtherType.IPV4 }, pb);
+  return pb.bytes().slice();
+}
+
+function run(frames: Uint8Array[], maxSpan?: number): { kept: Uint8Array[]; coalesced: number } {
+  const c = new AckCoalescer(maxSpan);
+  const batch: Array<Uint8Array | null> = [];
+  for (const f of frames) c.push(batch, f);
+  return { kept: batch.filter((f): f is Uint8Array => f !== null), coalesced: c.coalesced };
+}
+
+describe('AckCoalescer', () => {
+  it('recognises pure ACKs only', () => {
+    assert.equal(isPureAck(frame({ ack: 5 })), true);
+    assert.equal(isPureAck(frame({ ack: 5, timestamp: { tsVal: 1, tsEcr: 2 } })), true);
+    assert.equal(isPureAck(frame({ ack: 5, payload: new Uint8Array([1]) })), false, 'data');
+    assert.equal(isPureAck(frame({ ack: 5, flags: TcpFlags.ACK | TcpFlags.FIN })), false, 'FIN');
+    assert.equal(isPureAck(frame({ ack: 5, flags: TcpFlags.ACK | TcpFlags.PSH })), false, 'other flags');
+    assert.equal(isPureAck(frame({ ack: 5, sackBlocks: [[10, 20]] })), false, 'SACK');
+    assert.equal(isPureAck(frame({ ack: 5 }, { fragment: true })), false, 'a fragment');
+    const arp = new Uint8Array(60);
+    arp[12] = 0x08;
+    arp[13] = 0x06;
+    assert.equal(isPureAck(arp), false);
+  });
+
+  it('a later pure ACK of the same connection supersedes the one waiting; order is kept', () => {
+    const a1 = frame({ ack: 1000 });
+    const data = frame({ ack: 1500, payload: new Uint8Array(10) });
+    const a2 = frame({ ack: 2000 });
+    const a3 = frame({ ack: 3000 });
+    const { kept, coalesced } = run([a1, data, a2, a3]);
+    assert.deepEqual(kept, [data, a3]);
+    assert.equal(coalesced, 2);
+  });
+
+  it('keeps duplicate ACKs (same ACK number) and ACKs of other connections', () => {
+    const a1 = frame({ ack: 1000 });
+    const dup = frame({ ack: 1000 });
+    const other = frame({ ack: 5000 }, { dstPort: 40001 });
+    const a2 = frame({ ack: 1200 });
+    const { kept } = run([a1, dup, other, a2]);
+    assert.deepEqual(kept, [a1, dup, other, a2], 'a duplicate ACK is never dropped');
+    const a3 = frame({ ack: 1400 });
+    assert.deepEqual(run([a1, dup, a2, a3]).kept, [a1, dup, a3], 'after the duplicate, a new chain starts');
+  });
+
+  it('never replaces an ACK by an older one, across the sequence-number wrap too', () => {
+    const a1 = frame({ ack: 0xffffff00 });
+    const older = frame({ ack: 0xfffffe00 });
+    assert.deepEqual(run([a1, older]).kept, [a1, older]);
+    const newer = frame({ ack: 0x00000100 }); // after a1 modulo 2^32
+    assert.deepEqual(run([a1, newer]).kept, [newer]);
+  });
+
+  it('starts a new chain after maxSpan bytes, so the sender hears from us that often', () => {
+    const acks = [0, 1, 2, 3, 4, 5].map((k) => frame({ ack: 10_000 + k * 1000 }));
+    const { kept } = run(acks, 2500);
+    // Chain 10000..12000 (span 2000), then 13000 starts a new one: 13000..15000.
+    assert.deepEqual(kept, [acks[2], acks[5]]);
+  });
+});
