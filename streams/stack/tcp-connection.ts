@@ -86,9 +86,16 @@ export class TcpConnection implements TcpHost {
     });
   }
 
-  /** The RFC 9293 state, now and at every change (completes when CLOSED). */
+  /** The RFC 9293 state, now and at every change; completes after CLOSED (a late subscriber gets 'CLOSED'). */
   get state$(): Observable<TcpState> {
-    return this.#state$.asObservable();
+    return new Observable<TcpState>((subscriber) => {
+      if (this.#closed) {
+        subscriber.next('CLOSED');
+        subscriber.complete();
+        return;
+      }
+      return this.#state$.subscribe(subscriber);
+    });
   }
 
   get state(): TcpState {

@@ -129,6 +129,9 @@ describe('stack: a TCP connection as the user holds it', () => {
       assert.deepEqual(r.bytes(), pattern(100, 1), 'bytes before the RST were delivered');
       assert.equal(r.error, 'ECONNRESET');
       assert.deepEqual(states, ['ESTABLISHED', 'CLOSED', '|']);
+      const late: string[] = [];
+      server.state$.subscribe({ next: (s) => late.push(s), complete: () => late.push('|') });
+      assert.deepEqual(late, ['CLOSED', '|'], 'a late state$ subscriber');
       assert.deepEqual(closed, ['ECONNRESET']);
       assert.equal(collect(server).error, 'ECONNRESET');
       assert.equal(stat(p.b, 'tcp', 'connectionsFailed'), 1);
@@ -208,6 +211,59 @@ describe('stack: a TCP connection as the user holds it', () => {
       assert.ok(fromServer.completed);
       assert.equal(client.state, 'TIME-WAIT');
       p.close();
+    });
+
+    it('close() is close(2): FIN when everything was read; RST when bytes were left unread or arrive later', () => {
+      // Everything read: a clean FIN.
+      let c = connected();
+      const fromClient = collect(c.server);
+      const fromServer = collect(c.client);
+      c.client.write(pattern(10, 1));
+      c.client.close();
+      advance(c.ts, 10);
+      assert.ok(fromClient.completed, 'the peer saw a clean end');
+      assert.equal(c.client.state, 'FIN-WAIT-2');
+      // ... and bytes arriving after close() reset the connection (nobody would read them).
+      c.server.write(pattern(10, 2));
+      advance(c.ts, 10);
+      assert.equal(c.client.state, 'CLOSED');
+      assert.equal(fromServer.completed, true, 'our reader ends when the connection closes');
+      assert.equal(stat(c.p.b, 'tcpConnections', 'rstReceived'), 1);
+      c.p.close();
+
+      // Bytes left unread: RST at once, and the peer hears ECONNRESET.
+      c = connected();
+      const peer = collect(c.server);
+      c.server.write(pattern(100, 3));
+      advance(c.ts, 10);
+      assert.equal(c.client.core.readableLength, 100);
+      c.client.close();
+      advance(c.ts, 10);
+      assert.equal(c.client.state, 'CLOSED');
+      assert.equal(peer.error, 'ECONNRESET');
+      c.p.close();
+    });
+
+    it('setKeepAlive(true, ms): probes after ms idle; when the peer has gone silent, ETIMEDOUT after the probes', () => {
+      let vanished = false;
+      const c = connected((ts) => ({
+        tcpA: { keepaliveInterval: 1000, keepaliveProbes: 3 },
+        hooksB: { ipv4Input: tcpInputTap(ts, [], () => vanished) },
+      }));
+      // b vanishes once connected: whatever a sends from now on is lost.
+      vanished = true;
+      const r = collect(c.client);
+      c.client.setKeepAlive(true, 5000);
+      advance(c.ts, 4990);
+      assert.equal(stat(c.p.a, 'tcpConnections', 'keepaliveProbes'), 0, 'idle for less than 5 s');
+      // Probes at 5, 6 and 7 s after connecting, unanswered; at 8 s the connection gives up.
+      advance(c.ts, 2500);
+      assert.equal(stat(c.p.a, 'tcpConnections', 'keepaliveProbes'), 3);
+      assert.equal(c.client.state, 'ESTABLISHED');
+      advance(c.ts, 1000);
+      assert.equal(c.client.state, 'CLOSED');
+      assert.equal(r.error, 'ETIMEDOUT');
+      c.p.close();
     });
 
     it('Nagle holds a second small write until the first is acknowledged; setNoDelay(true) sends it at once', () => {
