@@ -707,6 +707,11 @@ export class TcpConnectionCore {
           this.counters.duplicateSegments++;
           this.ackNow = true;
           if (fin && this._state === 'TIME-WAIT') this.closeAt = now + 2 * this.config.msl;
+        } else {
+          // A zero-length segment below RCV.NXT is unacceptable (3.10.7.4) and must be answered
+          // with an ACK: this is how a keepalive probe (SEG.SEQ = RCV.NXT - 1) gets its answer.
+          this.counters.keepaliveProbesAnswered++;
+          this.ackNow = true;
         }
         data = EMPTY;
         fin = false;

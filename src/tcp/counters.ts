@@ -78,6 +78,8 @@ export interface TcpCounters {
   /** ACKs sent by the delayed-ACK timer. */
   delayedAcks: number;
   keepaliveProbes: number;
+  /** Zero-length segments below RCV.NXT (keepalive probes) answered with an ACK. */
+  keepaliveProbesAnswered: number;
 }
 
 export function createTcpCounters(): TcpCounters {
@@ -118,6 +120,7 @@ export function createTcpCounters(): TcpCounters {
     windowUpdates: 0,
     delayedAcks: 0,
     keepaliveProbes: 0,
+    keepaliveProbesAnswered: 0,
   };
 }
 

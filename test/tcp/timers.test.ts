@@ -47,6 +47,14 @@ describe('tcp/connection: one timer, many deadlines', () => {
       assert.equal(h.conn.error?.code, 'ETIMEDOUT');
     });
 
+    it('answers a keepalive probe from the peer (SEG.SEQ = RCV.NXT - 1, no data) with an ACK', () => {
+      const h = established();
+      send(h, { ...SEND, seq: REMOTE_ISS }); // the peer's probe: one below RCV.NXT
+      recv(h, { ...RECV }); // RFC 9293 3.10.7.4: an unacceptable segment is answered with an ACK
+      assert.equal(h.conn.counters.keepaliveProbesAnswered, 1);
+      assert.equal(h.state, 'ESTABLISHED');
+    });
+
     it('is off by default, and setKeepAlive turns it on per connection', () => {
       const h = established();
       assert.equal(h.conn.nextDeadline(), undefined);
