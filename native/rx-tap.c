@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -33,8 +34,13 @@
 #include "tap-sys.h"
 #include "write-queue.h"
 
-/* Largest frame a TAP device without IFF_VNET_HDR hands us: 65535 MTU + Ethernet + 802.1Q. */
+/* Largest frame a TAP device hands us: 65535 MTU (or a 64 KiB GSO frame) + Ethernet + 802.1Q. */
 #define RX_MAX_FRAME 65556
+/* The virtio_net_hdr in front of every read and write with IFF_VNET_HDR (without MRG_RXBUF). */
+#define RX_VNET_HDR_LEN 10
+#define RX_MAX_READ (RX_MAX_FRAME + RX_VNET_HDR_LEN)
+/* Most pieces of one gathered frame (writev). */
+#define RX_MAX_PARTS 64
 #define RX_DEFAULT_BATCH 256
 #define RX_MAX_BATCH 4096
 #define RX_DEFAULT_QUEUE 1024
@@ -65,6 +71,7 @@ typedef struct rx_tap {
   int fd, ctl;
   char name[IFNAMSIZ];
   int existed;
+  int vnet;                  /* IFF_VNET_HDR: reads and writes carry a virtio_net_hdr */
 
   uv_poll_t poll;
   int poll_open;             /* uv_poll_init done and its close callback not yet run */
@@ -266,6 +273,8 @@ static int is_transient(int err) {
   return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS || err == ENOMEM;
 }
 
+static const uint8_t zero_vnet_hdr[RX_VNET_HDR_LEN];
+
 static void flush_queue(rx_tap_t *t) {
   while (!t->closed && !t->hold_writes && t->queue.count > 0) {
     rx_frame_t *f = rx_wq_front(&t->queue);
@@ -305,8 +314,8 @@ static void read_batch(rx_tap_t *t) {
   size_t off = 0;
   uint32_t n = 0;
   int err = 0;
-  while (n < t->batch_limit && t->scratch_size - off >= RX_MAX_FRAME) {
-    ssize_t r = read(t->fd, t->scratch + off, RX_MAX_FRAME);
+  while (n < t->batch_limit && t->scratch_size - off >= RX_MAX_READ) {
+    ssize_t r = read(t->fd, t->scratch + off, RX_MAX_READ);
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
@@ -339,10 +348,14 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 
 /* ---------- writing ---------- */
 
-static int write_one(rx_tap_t *t, const uint8_t *data, size_t len) {
+/* Writes one frame gathered from `n` pieces (one writev: the TAP device takes a frame per call). */
+static int write_iov(rx_tap_t *t, const struct iovec *iov, int n) {
+  size_t len = 0;
+  for (int i = 0; i < n; i++) len += iov[i].iov_len;
+  if (t->vnet) len -= RX_VNET_HDR_LEN; /* count frame bytes only */
   if (t->queue.count == 0 && !t->hold_writes) {
     ssize_t r;
-    do r = write(t->fd, data, len);
+    do r = n == 1 ? write(t->fd, iov[0].iov_base, iov[0].iov_len) : writev(t->fd, iov, n);
     while (r < 0 && errno == EINTR);
     if (r >= 0) {
       t->stats.tx_frames++;
@@ -355,13 +368,22 @@ static int write_one(rx_tap_t *t, const uint8_t *data, size_t len) {
       return -err;
     }
   }
-  if (rx_wq_push(&t->queue, data, len) != 0) {
+  if (rx_wq_push_iov(&t->queue, iov, n) != 0) {
     t->stats.tx_dropped++;
     return RX_WRITE_DROPPED;
   }
   t->stats.tx_queued_total++;
   if (t->queue.count == 1) update_poll(t);
   return RX_WRITE_QUEUED;
+}
+
+/* A plain Ethernet frame; with IFF_VNET_HDR an all-zero header (no offload) goes in front. */
+static int write_one(rx_tap_t *t, const uint8_t *data, size_t len) {
+  struct iovec iov[2];
+  int n = 0;
+  if (t->vnet) iov[n++] = (struct iovec){ (void *)zero_vnet_hdr, RX_VNET_HDR_LEN };
+  iov[n++] = (struct iovec){ (void *)data, len };
+  return write_iov(t, iov, n);
 }
 
 /* ---------- N-API plumbing ---------- */
@@ -405,6 +427,15 @@ static int get_string(napi_env env, napi_value v, char *buf, size_t size) {
   return len + 1 >= size ? -2 : 0; /* -2: too long for the buffer */
 }
 
+static bool get_bool_prop(napi_env env, napi_value obj, const char *key) {
+  napi_value v;
+  bool has = false, out = false;
+  if (napi_has_named_property(env, obj, key, &has) != napi_ok || !has) return false;
+  napi_get_named_property(env, obj, key, &v);
+  if (napi_get_value_bool(env, v, &out) != napi_ok) return false;
+  return out;
+}
+
 static uint32_t get_uint_prop(napi_env env, napi_value obj, const char *key, uint32_t fallback) {
   napi_value v;
   napi_valuetype type;
@@ -416,7 +447,7 @@ static uint32_t get_uint_prop(napi_env env, napi_value obj, const char *key, uin
   return out;
 }
 
-/* new TapHandle(name, netns | undefined, { batchLimit?, queueLimit? }) */
+/* new TapHandle(name, netns | undefined, { batchLimit?, queueLimit?, vnetHdr? }) */
 static napi_value tap_new(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3], self, new_target;
@@ -437,11 +468,13 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
     ns = netns;
   }
   uint32_t batch = RX_DEFAULT_BATCH, queue = RX_DEFAULT_QUEUE;
+  bool vnet = false;
   if (argc >= 3) {
     napi_typeof(env, argv[2], &type);
     if (type == napi_object) {
       batch = get_uint_prop(env, argv[2], "batchLimit", RX_DEFAULT_BATCH);
       queue = get_uint_prop(env, argv[2], "queueLimit", RX_DEFAULT_QUEUE);
+      vnet = get_bool_prop(env, argv[2], "vnetHdr");
     }
   }
   if (batch < 1 || batch > RX_MAX_BATCH) return throw_code(env, "ERR_OUT_OF_RANGE", "batchLimit must be 1..4096");
@@ -455,8 +488,14 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
     return throw_code(env, "ERR_INTERNAL", "no event loop");
   }
   t->batch_limit = batch;
-  /* Room for a full batch of ordinary 1518-byte frames plus one frame of the largest size. */
-  t->scratch_size = (size_t)batch * 1536 + RX_MAX_FRAME;
+  t->vnet = vnet;
+  /*
+   * Room for a full batch of ordinary 1518-byte frames plus one read of the largest size; with
+   * offloads (IFF_VNET_HDR) frames may be 64 KiB GSO frames: at least 1 MiB then.
+   */
+  size_t room = (size_t)batch * 1536;
+  if (vnet && room < (1u << 20)) room = 1u << 20;
+  t->scratch_size = room + RX_MAX_READ;
   t->scratch = malloc(t->scratch_size);
   if (t->scratch == NULL || rx_wq_init(&t->queue, queue) != 0) {
     free(t->scratch);
@@ -466,7 +505,7 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
 
   rx_tap_open_t opened;
   rx_tap_error_t e;
-  if (rx_tap_open(name, ns, &opened, &e) != 0) {
+  if (rx_tap_open(name, ns, vnet, &opened, &e) != 0) {
     rx_wq_free(&t->queue);
     free(t->scratch);
     free(t);
@@ -484,9 +523,11 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
   t->lengths = lengths_data;
   napi_create_reference(env, lengths, 1, &t->lengths_ref);
   napi_set_named_property(env, self, "lengths", lengths);
-  napi_value existed;
+  napi_value existed, vnet_value;
   napi_get_boolean(env, t->existed, &existed);
   napi_set_named_property(env, self, "existed", existed);
+  napi_get_boolean(env, t->vnet, &vnet_value);
+  napi_set_named_property(env, self, "vnetHdr", vnet_value);
 
   napi_create_string_utf8(env, "rx_tap", NAPI_AUTO_LENGTH, &resource_name);
   napi_async_init(env, self, resource_name, &t->async_ctx);
@@ -616,6 +657,21 @@ static napi_value tap_set_sndbuf(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* setOffload(flags): TUNSETOFFLOAD (TUN_F_CSUM 1, TUN_F_TSO4 2, ...); only with vnetHdr. */
+static napi_value tap_set_offload(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  rx_tap_t *t = open_tap(env, info, &argc, argv);
+  if (t == NULL) return NULL;
+  uint32_t flags;
+  if (argc < 1 || napi_get_value_uint32(env, argv[0], &flags) != napi_ok)
+    return throw_code(env, "ERR_INVALID_ARG_TYPE", "offload flags must be a number");
+  if (!t->vnet && flags != 0) return throw_code(env, "ERR_INVALID_STATE", "offloads need a handle opened with vnetHdr");
+  rx_tap_error_t e;
+  if (rx_tap_set_offload(t->fd, flags, &e) != 0) return throw_tap_error(env, &e);
+  return NULL;
+}
+
 /*
  * holdWrites(bool): while true, writes queue as if the fd said EAGAIN; false lets the poll flush
  * the queue when the fd is writable. For tests: a TAP fd on Linux consumes each write at once
@@ -681,7 +737,10 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* writeBatch(frames): how many were sent or queued; -errno at the first fatal error. */
+/*
+ * writeBatch(frames): how many were sent or queued; -errno at the first fatal error. Each item
+ * is a frame (Uint8Array) or a frame gathered from pieces (array of Uint8Array).
+ */
 static napi_value tap_write_batch(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -698,9 +757,27 @@ static napi_value tap_write_batch(napi_env env, napi_callback_info info) {
     uint8_t *data;
     size_t len;
     napi_get_element(env, argv[0], i, &item);
-    if (get_uint8_array(env, item, &data, &len) != 0)
-      return throw_code(env, "ERR_INVALID_ARG_TYPE", "frames must be an array of Uint8Array");
-    int rc = write_one(t, data, len);
+    int rc;
+    if (get_uint8_array(env, item, &data, &len) == 0) {
+      rc = write_one(t, data, len);
+    } else {
+      /* A gathered frame: an array of pieces written with one writev (the caller supplies the
+         virtio_net_hdr as the first piece when the handle has vnetHdr). */
+      bool parts_array = false;
+      uint32_t parts = 0;
+      if (napi_is_array(env, item, &parts_array) != napi_ok || !parts_array ||
+          napi_get_array_length(env, item, &parts) != napi_ok || parts == 0 || parts > RX_MAX_PARTS)
+        return throw_code(env, "ERR_INVALID_ARG_TYPE", "frames must be Uint8Arrays or arrays of 1..64 Uint8Arrays");
+      struct iovec iov[RX_MAX_PARTS];
+      for (uint32_t k = 0; k < parts; k++) {
+        napi_value piece;
+        napi_get_element(env, item, k, &piece);
+        if (get_uint8_array(env, piece, &data, &len) != 0)
+          return throw_code(env, "ERR_INVALID_ARG_TYPE", "frames must be Uint8Arrays or arrays of 1..64 Uint8Arrays");
+        iov[k] = (struct iovec){ data, len };
+      }
+      rc = write_iov(t, iov, (int)parts);
+    }
     if (rc == RX_WRITE_SENT || rc == RX_WRITE_QUEUED) accepted++;
     else if (rc < 0 && is_fatal(-rc)) {
       accepted = rc;
@@ -800,6 +877,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "setUp", NULL, tap_set_up, NULL, NULL, NULL, napi_default, NULL },
     { "setSndbuf", NULL, tap_set_sndbuf, NULL, NULL, NULL, napi_default, NULL },
     { "holdWrites", NULL, tap_hold_writes, NULL, NULL, NULL, napi_default, NULL },
+    { "setOffload", NULL, tap_set_offload, NULL, NULL, NULL, napi_default, NULL },
     { "start", NULL, tap_start, NULL, NULL, NULL, napi_default, NULL },
     { "stop", NULL, tap_stop, NULL, NULL, NULL, napi_default, NULL },
     { "write", NULL, tap_write, NULL, NULL, NULL, napi_default, NULL },

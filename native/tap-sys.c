@@ -57,20 +57,21 @@ static void restore_netns(int own) {
 }
 
 /* Open the queue and the control socket in whatever namespace this thread is in now. */
-static int open_here(const char *name, rx_tap_open_t *out, rx_tap_error_t *e) {
+static int open_here(const char *name, int vnet_hdr, rx_tap_open_t *out, rx_tap_error_t *e) {
   struct ifreq ifr;
   out->existed = strchr(name, '%') == NULL && if_nametoindex(name) != 0;
 
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return fail(e, errno, "open", "cannot open /dev/net/tun%s", "");
 
+  short base = IFF_TAP | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0);
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  ifr.ifr_flags = base;
   strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
   int rc = ioctl(fd, TUNSETIFF, &ifr);
   if (rc != 0 && errno == EINVAL && out->existed) {
     /* An existing multi-queue device only accepts queues that ask for IFF_MULTI_QUEUE too. */
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE;
+    ifr.ifr_flags = base | IFF_MULTI_QUEUE;
     rc = ioctl(fd, TUNSETIFF, &ifr);
     if (rc != 0) errno = EINVAL; /* report the first failure: the device is not a TAP we can use */
   }
@@ -93,11 +94,11 @@ static int open_here(const char *name, rx_tap_open_t *out, rx_tap_error_t *e) {
   return 0;
 }
 
-int rx_tap_open(const char *name, const char *netns, rx_tap_open_t *out, rx_tap_error_t *e) {
+int rx_tap_open(const char *name, const char *netns, int vnet_hdr, rx_tap_open_t *out, rx_tap_error_t *e) {
   out->fd = -1;
   out->ctl = -1;
   if (!name_ok(name)) return fail(e, EINVAL, "ioctl", "bad interface name \"%s\" (1 to 15 bytes)", name);
-  if (netns == NULL) return open_here(name, out, e);
+  if (netns == NULL) return open_here(name, vnet_hdr, out, e);
 
   if (!netns_name_ok(netns)) return fail(e, EINVAL, "setns", "bad network namespace name \"%s\"", netns);
   char path[160]; /* netns_name_ok keeps the name under 128 bytes */
@@ -116,7 +117,7 @@ int rx_tap_open(const char *name, const char *netns, rx_tap_open_t *out, rx_tap_
     close(own);
     return fail(e, err, "setns", "cannot enter network namespace %s", netns);
   }
-  int rc = open_here(name, out, e);
+  int rc = open_here(name, vnet_hdr, out, e);
   restore_netns(own);
   close(target);
   close(own);
@@ -200,5 +201,10 @@ int rx_tap_rename(int fd, int ctl, const char *new_name, rx_tap_error_t *e) {
 
 int rx_tap_set_sndbuf(int fd, int bytes, rx_tap_error_t *e) {
   if (ioctl(fd, TUNSETSNDBUF, &bytes) != 0) return fail(e, errno, "ioctl", "TUNSETSNDBUF%s", "");
+  return 0;
+}
+
+int rx_tap_set_offload(int fd, unsigned flags, rx_tap_error_t *e) {
+  if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)flags) != 0) return fail(e, errno, "ioctl", "TUNSETOFFLOAD%s", "");
   return 0;
 }

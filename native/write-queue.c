@@ -23,6 +23,24 @@ int rx_wq_push(rx_write_queue_t *q, const uint8_t *data, size_t len) {
   return 0;
 }
 
+int rx_wq_push_iov(rx_write_queue_t *q, const struct iovec *iov, int n) {
+  if (q->count >= q->limit) return -1;
+  size_t len = 0;
+  for (int i = 0; i < n; i++) len += iov[i].iov_len;
+  uint8_t *copy = malloc(len == 0 ? 1 : len);
+  if (copy == NULL) return -1;
+  size_t off = 0;
+  for (int i = 0; i < n; i++) {
+    memcpy(copy + off, iov[i].iov_base, iov[i].iov_len);
+    off += iov[i].iov_len;
+  }
+  rx_frame_t *slot = &q->slots[(q->head + q->count) % q->limit];
+  slot->data = copy;
+  slot->len = len;
+  q->count++;
+  return 0;
+}
+
 rx_frame_t *rx_wq_front(rx_write_queue_t *q) {
   return &q->slots[q->head];
 }

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 typedef struct {
   uint8_t *data;
@@ -24,6 +25,8 @@ typedef struct {
 int rx_wq_init(rx_write_queue_t *q, size_t limit);
 /* Copies `len` bytes in. Returns 0, or -1 when the queue is full or memory is short. */
 int rx_wq_push(rx_write_queue_t *q, const uint8_t *data, size_t len);
+/* Copies the `n` pieces of one frame in, back to back. Same results as rx_wq_push. */
+int rx_wq_push_iov(rx_write_queue_t *q, const struct iovec *iov, int n);
 /* The oldest frame; only valid while count > 0. */
 rx_frame_t *rx_wq_front(rx_write_queue_t *q);
 /* Drops the oldest frame. */

@@ -35,6 +35,7 @@ import {
   type NativeTapHandle,
   type NativeTapStats,
 } from './tap-native.js';
+import { TunOffload, VNET_HDR_LEN } from './virtio-net-hdr.js';
 
 const log = createDebug('rx-netstack:link:tap');
 
@@ -62,6 +63,13 @@ export interface TapDeviceOptions {
   /** Most frames waiting for the fd to become writable; more are dropped. Default 1024. */
   readonly writeQueueLimit?: number;
   /**
+   * Open with IFF_VNET_HDR and take checksum and TCP segmentation offload from the kernel
+   * (TUNSETOFFLOAD TUN_F_CSUM | TUN_F_TSO4): frames may then arrive as 64 KiB TCP segments with
+   * partial checksums, described by the virtio_net_hdr that `onFrames` hands over beside each
+   * frame, and `writeBatch` may send such frames. Default false (plain frames, full checksums).
+   */
+  readonly offload?: boolean;
+  /**
    * On close, put back the MTU, MAC, name and up/down state a pre-existing (persistent) device
    * had when we attached. Default true. A device we created disappears on close anyway.
    */
@@ -84,7 +92,8 @@ export class TapDevice {
   readonly #found: FoundState | undefined;
   readonly #restoreOnClose: boolean;
   #lastName: string;
-  #framesCb: ((frames: Uint8Array[]) => void) | undefined;
+  #framesCb: ((frames: Uint8Array[], headers: Uint8Array[] | undefined) => void) | undefined;
+  readonly #offload: boolean;
   #errorCb: ((error: Error) => void) | undefined;
   #closed = false;
 
@@ -92,9 +101,11 @@ export class TapDevice {
   constructor(options: TapDeviceOptions) {
     const mac = options.mac === undefined ? undefined : toMacBytes(options.mac);
     const { TapHandle } = loadTapAddon();
+    this.#offload = options.offload === true;
     this.#handle = new TapHandle(options.name, options.netns, {
       batchLimit: options.batchLimit,
       queueLimit: options.writeQueueLimit,
+      vnetHdr: this.#offload,
     });
     this.#netns = options.netns;
     this.#created = !this.#handle.existed;
@@ -109,6 +120,7 @@ export class TapDevice {
           up: (this.#handle.getFlags() & IFF_UP) !== 0,
         };
       }
+      if (this.#offload) this.#handle.setOffload(TunOffload.CSUM | TunOffload.TSO4);
       if (options.mtu !== undefined) this.mtu = options.mtu;
       if (mac !== undefined) this.#handle.setMac(mac);
       if (options.up !== undefined) this.#handle.setUp(options.up);
@@ -142,6 +154,11 @@ export class TapDevice {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Opened with offloads (IFF_VNET_HDR, checksum and TSO): see `TapDeviceOptions.offload`. */
+  get offload(): boolean {
+    return this.#offload;
   }
 
   /** The device's own (kernel side) MAC as `aa:bb:cc:dd:ee:ff`. */
@@ -195,9 +212,10 @@ export class TapDevice {
   /**
    * Receives every frame batch from now on (one callback per fd wake-up). Replaces an earlier
    * callback. Reading starts with the first call; frames that arrive before are left to the
-   * kernel's queue (which drops beyond its length).
+   * kernel's queue (which drops beyond its length). With `offload`, `headers[i]` is the 10-byte
+   * virtio_net_hdr of `frames[i]` (see virtio-net-hdr.ts); without, `headers` is undefined.
    */
-  onFrames(callback: (frames: Uint8Array[]) => void): void {
+  onFrames(callback: (frames: Uint8Array[], headers: Uint8Array[] | undefined) => void): void {
     this.#framesCb = callback;
     this.#handle.start(this.#deliver, this.#fail);
   }
@@ -222,8 +240,11 @@ export class TapDevice {
     return false;
   }
 
-  /** Writes frames in order; returns how many were taken (sent or queued). */
-  writeBatch(frames: readonly Uint8Array[]): number {
+  /**
+   * Writes frames in order; returns how many were taken (sent or queued). With `offload`, an
+   * item may also be the pieces of one frame, the first starting with its virtio_net_hdr.
+   */
+  writeBatch(frames: ReadonlyArray<Uint8Array | readonly Uint8Array[]>): number {
     const result = this.#handle.writeBatch(frames);
     if (result >= 0) return result;
     this.#writeFailed(-result);
@@ -305,12 +326,23 @@ export class TapDevice {
     const buffer = batch.buffer;
     let offset = batch.byteOffset;
     const frames = new Array<Uint8Array>(count);
+    if (!this.#offload) {
+      for (let i = 0; i < count; i++) {
+        const length = lengths[i];
+        frames[i] = new Uint8Array(buffer, offset, length);
+        offset += length;
+      }
+      callback(frames, undefined);
+      return;
+    }
+    const headers = new Array<Uint8Array>(count);
     for (let i = 0; i < count; i++) {
       const length = lengths[i];
-      frames[i] = new Uint8Array(buffer, offset, length);
+      headers[i] = new Uint8Array(buffer, offset, VNET_HDR_LEN);
+      frames[i] = new Uint8Array(buffer, offset + VNET_HDR_LEN, length - VNET_HDR_LEN);
       offset += length;
     }
-    callback(frames);
+    callback(frames, headers);
   };
 
   readonly #fail = (error: Error): void => {

@@ -18,6 +18,9 @@ import { parseMac } from '../../src/mac.js';
 import type { Link } from './link.js';
 import { TapDevice, type TapStats } from './tap-device.js';
 import { AckCoalescer } from './ack-coalescer.js';
+import { markChecksumVerified } from './rx-checksum.js';
+import { completePartialChecksum, mergeTcpRuns, type OutItem } from './tso-merge.js';
+import { VnetFlags, VnetGso, vnetCsumOffset, vnetCsumStart } from './virtio-net-hdr.js';
 
 export interface TapLinkOptions {
   /** TAP device name (attached when it exists, created otherwise). */
@@ -41,6 +44,14 @@ export interface TapLinkOptions {
    * inbound batch is processed, supersedes (see ack-coalescer.ts). Default true.
    */
   readonly coalesceAcks?: boolean;
+  /**
+   * Checksum and TCP segmentation offload with the kernel (IFF_VNET_HDR, TUN_F_CSUM|TUN_F_TSO4):
+   * the kernel hands over its TCP as segments of up to 64 KiB with partial checksums (their
+   * checksums are vouched for, see rx-checksum.ts), and runs of full-sized TCP segments the
+   * stack sends in one batch go out as one frame the kernel cuts (tso-merge.ts). Default true,
+   * unless the environment variable RX_NETSTACK_TAP_OFFLOAD is `0` (for comparisons).
+   */
+  readonly offload?: boolean;
 }
 
 export interface TapLinkStats extends TapStats {
@@ -48,6 +59,19 @@ export interface TapLinkStats extends TapStats {
   txAfterClose: number;
   /** Pure ACKs not written because a later ACK of the same batch superseded them. */
   txAcksCoalesced: number;
+  /** TCP segments that went out inside a merged (TSO) frame, and those frames. */
+  txSegmentsMerged: number;
+  txSuperFrames: number;
+  /** Frames received as one large (GSO) TCP segment. */
+  rxSuperFrames: number;
+  /** Frames with a GSO type we did not ask for (dropped). */
+  rxGsoDropped: number;
+}
+
+/** Offload unless told otherwise (option, else RX_NETSTACK_TAP_OFFLOAD=0). */
+function offloadWanted(option: boolean | undefined): boolean {
+  if (option !== undefined) return option;
+  return process.env.RX_NETSTACK_TAP_OFFLOAD !== '0';
 }
 
 export interface TapLink extends Link {
@@ -70,6 +94,7 @@ export function tapLink(options: TapLinkOptions): TapLink {
     up: options.up ?? true,
     batchLimit: options.batchLimit,
     writeQueueLimit: options.writeQueueLimit,
+    offload: offloadWanted(options.offload),
   });
   const frames = new Subject<Uint8Array>();
   const name = device.name;
@@ -77,16 +102,27 @@ export function tapLink(options: TapLinkOptions): TapLink {
   const mtu = device.mtu;
   let txAfterClose = 0;
 
-  // Frames sent while an inbound batch is being processed (the replies to it) wait here and go
-  // out together when the batch is done: one call into the addon instead of one per frame, and
-  // superseded ACKs are dropped on the way. Sends at any other time are written at once.
+  // Frames wait here and go out together: those sent while an inbound batch is processed (the
+  // replies to it) when the batch is done, others at the end of the current task (a microtask),
+  // so one call into the addon carries them all, superseded ACKs are dropped on the way and,
+  // with offload, runs of TCP segments become one frame.
+  const offload = device.offload;
   const coalescer = options.coalesceAcks === false ? undefined : new AckCoalescer();
   const pending: Array<Uint8Array | null> = [];
+  const mergeStats = { merged: 0, superFrames: 0 };
+  let rxSuperFrames = 0;
+  let rxGsoDropped = 0;
   let inBatch = false;
+  let flushQueued = false;
   const flush = (): void => {
+    flushQueued = false;
     if (pending.length === 0) return;
     if (device.closed) {
-      txAfterClose += pending.length;
+      for (const f of pending) if (f !== null) txAfterClose++;
+    } else if (offload) {
+      const items: OutItem[] = mergeTcpRuns(pending, mergeStats);
+      if (items.length === 1 && items[0] instanceof Uint8Array) device.write(items[0]);
+      else if (items.length > 0) device.writeBatch(items);
     } else {
       let n = 0;
       for (let i = 0; i < pending.length; i++) if (pending[i] !== null) pending[n++] = pending[i];
@@ -98,11 +134,44 @@ export function tapLink(options: TapLinkOptions): TapLink {
     coalescer?.reset();
   };
 
+  /** What the virtio_net_hdr says about a received frame; false: drop it. */
+  const acceptOffloaded = (frame: Uint8Array, h: Uint8Array): boolean => {
+    const gso = h[1] & ~VnetGso.ECN;
+    if (gso !== VnetGso.NONE) {
+      if (gso !== VnetGso.TCPV4) {
+        rxGsoDropped++;
+        return false;
+      }
+      rxSuperFrames++;
+    }
+    const flags = h[0];
+    if ((flags & VnetFlags.NEEDS_CSUM) !== 0) {
+      const start = vnetCsumStart(h);
+      const offset = vnetCsumOffset(h);
+      if (start + offset + 2 > frame.length) {
+        rxGsoDropped++;
+        return false;
+      }
+      // TCP or UDP right after a plain IPv4 header: the stack may skip the check (the kernel
+      // sent it and never summed the data). Anything else: complete the checksum here.
+      const transport = frame[12] === 0x08 && frame[13] === 0x00 && start === 14 + (frame[14] & 0x0f) * 4 &&
+        ((frame[23] === 6 && offset === 16) || (frame[23] === 17 && offset === 6));
+      if (transport) markChecksumVerified(frame);
+      else completePartialChecksum(frame, start, offset);
+    } else if ((flags & VnetFlags.DATA_VALID) !== 0) {
+      markChecksumVerified(frame);
+    }
+    return true;
+  };
+
   device.onError((error) => frames.error(error));
-  device.onFrames((batch) => {
+  device.onFrames((batch, headers) => {
     inBatch = true;
     try {
-      for (let i = 0; i < batch.length; i++) frames.next(batch[i]);
+      for (let i = 0; i < batch.length; i++) {
+        if (headers !== undefined && !acceptOffloaded(batch[i], headers[i])) continue;
+        frames.next(batch[i]);
+      }
     } finally {
       inBatch = false;
       flush();
@@ -120,15 +189,27 @@ export function tapLink(options: TapLinkOptions): TapLink {
         txAfterClose++;
         return;
       }
-      if (!inBatch) device.write(frame);
-      else if (coalescer === undefined) pending.push(frame);
+      if (coalescer === undefined) pending.push(frame);
       else coalescer.push(pending, frame);
+      if (!inBatch && !flushQueued) {
+        flushQueued = true;
+        queueMicrotask(flush);
+      }
     },
     stats(): TapLinkStats {
-      return { ...device.stats(), txAfterClose, txAcksCoalesced: coalescer?.coalesced ?? 0 };
+      return {
+        ...device.stats(),
+        txAfterClose,
+        txAcksCoalesced: coalescer?.coalesced ?? 0,
+        txSegmentsMerged: mergeStats.merged,
+        txSuperFrames: mergeStats.superFrames,
+        rxSuperFrames,
+        rxGsoDropped,
+      };
     },
     close(): void {
       if (device.closed) return;
+      flush(); // what was sent before close (an RST, a FIN) still goes out
       device.close();
       frames.complete();
     },

@@ -39,6 +39,8 @@ export interface NativeTapHandle {
   readonly existed: boolean;
   /** Frame lengths of the batch being delivered (shared with C, overwritten per batch). */
   readonly lengths: Uint32Array;
+  /** Opened with IFF_VNET_HDR: each delivered frame starts with a 10-byte virtio_net_hdr. */
+  readonly vnetHdr: boolean;
   rename(name: string): void;
   getMac(): Uint8Array;
   setMac(mac: Uint8Array): void;
@@ -48,10 +50,17 @@ export interface NativeTapHandle {
   setUp(up: boolean): void;
   setSndbuf(bytes: number): void;
   holdWrites(hold: boolean): void;
+  /** TUNSETOFFLOAD (TunOffload flags); only on a handle opened with `vnetHdr`. */
+  setOffload(flags: number): void;
   start(onFrames: (batch: Uint8Array, count: number) => void, onError: (error: Error) => void): void;
   stop(): void;
   write(frame: Uint8Array): number;
-  writeBatch(frames: readonly Uint8Array[]): number;
+  /**
+   * Writes frames in order. An item is a frame, or a frame gathered from pieces (one writev;
+   * with `vnetHdr`, the first piece starts with the virtio_net_hdr). A plain frame gets an
+   * all-zero virtio_net_hdr in front when the handle has `vnetHdr`.
+   */
+  writeBatch(frames: ReadonlyArray<Uint8Array | readonly Uint8Array[]>): number;
   stats(): NativeTapStats;
   ref(): void;
   unref(): void;
@@ -62,7 +71,7 @@ export interface NativeTapModule {
   TapHandle: new (
     name: string,
     netns: string | undefined,
-    options: { batchLimit?: number; queueLimit?: number },
+    options: { batchLimit?: number; queueLimit?: number; vnetHdr?: boolean },
   ) => NativeTapHandle;
   /** The Error the addon would make for `errno` (positive) in `syscall`. */
   errorFor(errno: number, syscall: string, detail: string): Error & { code: string };

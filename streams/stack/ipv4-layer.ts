@@ -16,6 +16,7 @@ import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { netError, type NetstackError } from '../../src/errors.js';
+import { isChecksumVerified } from '../links/rx-checksum.js';
 
 /** A received IPv4 datagram (reassembled if it came in fragments), as the transports see it. */
 export interface Ipv4Datagram {
@@ -32,6 +33,11 @@ export interface Ipv4Datagram {
   readonly broadcast: boolean;
   /** Came in fragments. */
   readonly reassembled: boolean;
+  /**
+   * The link vouched for the transport checksum (checksum offload: the kernel's own packet, its
+   * checksum partial or already verified; see streams/links/rx-checksum.ts): skip verifying it.
+   */
+  readonly checksumVerified: boolean;
 }
 
 /** A datagram on its way out, after routing and header, before the next hop's MAC. */
@@ -241,7 +247,7 @@ export class Ipv4Layer {
     if (this.isLocal(o.dst)) {
       // Loopback: a datagram to one of our own addresses never touches the link.
       const bytes = o.pb.bytes().slice();
-      this.#opts.scheduler.schedule(() => this.#inputPacket(o.iface, bytes, false));
+      this.#opts.scheduler.schedule(() => this.#inputPacket(o.iface, bytes, false, false));
       return;
     }
     attached.arp.sendIpv4(o.nextHop, o.pb, o.onError);
@@ -249,10 +255,10 @@ export class Ipv4Layer {
 
   #input(iface: NetInterface, frame: Uint8Array): void {
     // Link-level broadcast/multicast: the group bit of the destination MAC.
-    this.#inputPacket(iface, frame.subarray(14), (frame[0] & 1) !== 0);
+    this.#inputPacket(iface, frame.subarray(14), (frame[0] & 1) !== 0, isChecksumVerified(frame));
   }
 
-  #inputPacket(iface: NetInterface, bytes: Uint8Array, linkBroadcast: boolean): void {
+  #inputPacket(iface: NetInterface, bytes: Uint8Array, linkBroadcast: boolean, checksumVerified: boolean): void {
     const c = this.counters;
     c.rxPackets++;
     const p = this.#view.reset(bytes);
@@ -287,7 +293,7 @@ export class Ipv4Layer {
     const header = bytes.subarray(0, hl);
     if (!p.isFragment) {
       c.rxDelivered++;
-      this.#input$.next({ iface, src, dst, protocol: p.protocol, ttl, header, payload: p.payload, broadcast, reassembled: false });
+      this.#input$.next({ iface, src, dst, protocol: p.protocol, ttl, header, payload: p.payload, broadcast, reassembled: false, checksumVerified });
       return;
     }
     c.rxFragments++;
@@ -305,7 +311,7 @@ export class Ipv4Layer {
       c.rxReassembled++;
       c.rxDelivered++;
       this.#fragmentIface.delete(fragmentKey(src, dst, protocol, id));
-      this.#input$.next({ iface, src, dst, protocol, ttl, header: result.header, payload: result.payload, broadcast, reassembled: true });
+      this.#input$.next({ iface, src, dst, protocol, ttl, header: result.header, payload: result.payload, broadcast, reassembled: true, checksumVerified: false });
     } else {
       if (p.fragmentOffset === 0) this.#fragmentIface.set(fragmentKey(src, dst, protocol, id), { iface, broadcast });
     }

@@ -330,7 +330,7 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
     const c = this.counters;
     c.rxSegments++;
     const v = this.#view.reset(d.payload);
-    const reason = v.check() ?? (v.verifyChecksum(d.src, d.dst) ? undefined : 'bad-checksum');
+    const reason = v.check() ?? (d.checksumVerified || v.verifyChecksum(d.src, d.dst) ? undefined : 'bad-checksum');
     if (reason !== undefined) {
       countDrop(c, reason);
       return;

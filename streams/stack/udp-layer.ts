@@ -190,7 +190,7 @@ export class UdpLayer implements Udp {
     const c = this.counters;
     c.rxDatagrams++;
     const v = this.#view.reset(d.payload);
-    const reason = v.check() ?? (v.verifyChecksum(d.src, d.dst) ? undefined : 'bad-checksum');
+    const reason = v.check() ?? (d.checksumVerified || v.verifyChecksum(d.src, d.dst) ? undefined : 'bad-checksum');
     if (reason !== undefined) {
       countDrop(c, reason);
       if (log.udp.enabled) log.udp('%s: drop from %s (%s)', d.iface.name, formatIpv4(d.src), reason);

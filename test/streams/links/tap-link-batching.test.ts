@@ -2,6 +2,7 @@
  * tapLink's write batching against the kernel: replies to an inbound batch go out together at
  * its end, and pure ACKs a later ACK supersedes are dropped (ack-coalescer.ts) without costing
  * a byte: a 4 MiB transfer from the kernel arrives intact with far fewer ACKs than segments.
+ * Without offload (one segment per frame); tap-offload.test.ts covers the offloaded link.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -21,8 +22,8 @@ while s.recv(65536):
 print(hashlib.sha256(data).hexdigest())
 `;
 
-async function transfer(peer: KernelPeer, coalesceAcks: boolean) {
-  const link = peer.attach({ mac: '02:00:00:00:00:02', coalesceAcks });
+async function transfer(peer: KernelPeer, coalesceAcks: boolean, offload = false) {
+  const link = peer.attach({ mac: '02:00:00:00:00:02', coalesceAcks, offload });
   const stack = createStack({ interfaces: [{ name: 'eth0', link, ipv4: ['198.18.0.2/24'] }] });
   const hash = createHash('sha256');
   let received = 0;
@@ -48,6 +49,7 @@ async function transfer(peer: KernelPeer, coalesceAcks: boolean) {
       received,
       sameBytes: hash.digest('hex') === sent,
       acksCoalesced: link.stats().txAcksCoalesced,
+      rxSuperFrames: link.stats().rxSuperFrames,
       // Frames the kernel sent us (tx) and frames we wrote (rx), as the kernel counts them.
       kernelSent: after.txPackets - before.txPackets,
       weWrote: after.rxPackets - before.rxPackets,

@@ -59,6 +59,7 @@ describeKernelPeer('tapLink', () => {
     let completed = false;
     link.frames$.subscribe({ complete: () => (completed = true) });
     link.send(GARP);
+    await Promise.resolve(); // sends are written together at the end of the task
     assert.equal(link.stats().txFrames, 1);
     link.close();
     link.close();

@@ -1,0 +1,91 @@
+/**
+ * The virtio_net_hdr that a TAP device opened with IFF_VNET_HDR puts in front of every frame it
+ * hands us and expects in front of every frame we write (include/uapi/linux/virtio_net.h; the
+ * 10-byte form, without num_buffers). With offloads enabled (TUNSETOFFLOAD) it says:
+ *
+ * - NEEDS_CSUM: the transport checksum is partial. The checksum field at
+ *   `csumStart + csumOffset` holds only the pseudo-header sum; the bytes from `csumStart` to the
+ *   end still have to be summed in. The kernel sends its own TCP and UDP this way and takes ours
+ *   the same way.
+ * - DATA_VALID: the checksum was already verified.
+ * - gsoType TCPV4 with gsoSize: a TCP segment of up to 64 KiB to be cut into gsoSize-byte
+ *   segments (the IPv4 header and TCP header are those of the first; hdrLen covers them).
+ *
+ * Fields are in the host's byte order on a legacy (non-VERSION_1) TAP device: little-endian on
+ * every machine Node runs a TAP device on; we check.
+ */
+import { endianness } from 'node:os';
+
+export const VNET_HDR_LEN = 10;
+
+export const VnetFlags = {
+  NEEDS_CSUM: 0x01,
+  DATA_VALID: 0x02,
+} as const;
+
+export const VnetGso = {
+  NONE: 0,
+  TCPV4: 1,
+  UDP: 3,
+  TCPV6: 4,
+  UDP_L4: 5,
+  ECN: 0x80,
+} as const;
+
+/** TUNSETOFFLOAD flags (include/uapi/linux/if_tun.h). */
+export const TunOffload = {
+  CSUM: 0x01,
+  TSO4: 0x02,
+  TSO6: 0x04,
+  TSO_ECN: 0x08,
+  UFO: 0x10,
+} as const;
+
+if (endianness() !== 'LE') {
+  // A big-endian host would need TUNSETVNETLE or byte swaps here; nobody runs Node there.
+  throw new Error('virtio-net-hdr: only little-endian hosts are supported');
+}
+
+const u16 = (b: Uint8Array, i: number): number => b[i] | (b[i + 1] << 8);
+
+export function vnetFlags(h: Uint8Array): number {
+  return h[0];
+}
+export function vnetGsoType(h: Uint8Array): number {
+  return h[1];
+}
+export function vnetHdrLen(h: Uint8Array): number {
+  return u16(h, 2);
+}
+export function vnetGsoSize(h: Uint8Array): number {
+  return u16(h, 4);
+}
+export function vnetCsumStart(h: Uint8Array): number {
+  return u16(h, 6);
+}
+export function vnetCsumOffset(h: Uint8Array): number {
+  return u16(h, 8);
+}
+
+export interface VnetHdr {
+  readonly flags: number;
+  readonly gsoType: number;
+  readonly hdrLen: number;
+  readonly gsoSize: number;
+  readonly csumStart: number;
+  readonly csumOffset: number;
+}
+
+/** Writes `hdr` into `out` at `at` (10 bytes). */
+export function writeVnetHdr(out: Uint8Array, at: number, hdr: VnetHdr): void {
+  out[at] = hdr.flags;
+  out[at + 1] = hdr.gsoType;
+  const put = (i: number, v: number): void => {
+    out[at + i] = v & 0xff;
+    out[at + i + 1] = (v >>> 8) & 0xff;
+  };
+  put(2, hdr.hdrLen);
+  put(4, hdr.gsoSize);
+  put(6, hdr.csumStart);
+  put(8, hdr.csumOffset);
+}

@@ -1,0 +1,148 @@
+/**
+ * tapLink with offloads (IFF_VNET_HDR, TUN_F_CSUM | TUN_F_TSO4) against the kernel: the kernel's
+ * TCP arrives as GSO segments of up to 64 KiB with partial checksums, ours leaves as TSO frames
+ * the kernel cuts; both directions byte-exact. UDP from the kernel (partial checksum too) and
+ * ICMP work as well. The plain path (offload: false) is what the other kernel tests also run.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { firstValueFrom, type Subscription } from 'rxjs';
+import { createStack, type Stack } from '../../../streams/stack/create-stack.js';
+import type { TapLink } from '../../../streams/links/tap-link.js';
+import { udpEchoService } from '../../../streams/services/udp-echo.js';
+import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../../helpers/netns.js';
+import { waitFor } from '../../helpers/wait-for.js';
+
+const SIZE = 4 * 1024 * 1024;
+const PY_DATA = `data = bytes((i * 31 + 7) & 0xff for i in range(${SIZE}))`;
+
+function pattern(): Uint8Array {
+  const b = new Uint8Array(SIZE);
+  for (let i = 0; i < SIZE; i++) b[i] = (i * 31 + 7) & 0xff;
+  return b;
+}
+
+function stackOn(peer: KernelPeer, offload: boolean): { link: TapLink; stack: Stack } {
+  const link = peer.attach({ mac: '02:00:00:00:00:02', offload });
+  return { link, stack: createStack({ interfaces: [{ name: 'eth0', link, ipv4: ['198.18.0.2/24'] }] }) };
+}
+
+describeKernelPeer('tapLink with checksum and segmentation offload', function () {
+  this.timeout(60_000);
+  const peer = useKernelPeer({ tapName: 'rxoff0' });
+  let stack: Stack | undefined;
+  let sub: Subscription | undefined;
+  afterEach(() => {
+    sub?.unsubscribe();
+    stack?.close();
+    sub = undefined;
+    stack = undefined;
+  });
+
+  it('receives the kernel\'s TCP as GSO segments, byte-exact (4 MiB)', async () => {
+    const s = stackOn(peer(), true);
+    stack = s.stack;
+    assert.equal(s.link.device.offload, true);
+    const hash = createHash('sha256');
+    let received = 0;
+    let done = false;
+    sub = stack.tcp.listen({ port: 9 }).subscribe((c) => {
+      c.data$.subscribe({
+        next: (chunk) => {
+          hash.update(chunk);
+          received += chunk.length;
+        },
+        complete: () => {
+          done = true;
+          c.end();
+        },
+      });
+    });
+    const sent = (await peer().python(`import socket, hashlib
+${PY_DATA}
+s = socket.create_connection(('198.18.0.2', 9), timeout=20)
+s.sendall(data)
+s.shutdown(socket.SHUT_WR)
+while s.recv(65536):
+    pass
+print(hashlib.sha256(data).hexdigest())`, [], { timeoutMs: 30_000 })).trim();
+    await waitFor('the FIN', () => (done ? true : undefined));
+    assert.equal(received, SIZE);
+    assert.equal(hash.digest('hex'), sent);
+    const st = s.link.stats();
+    assert.ok(st.rxSuperFrames > 0, 'some frames were GSO segments');
+    assert.ok(st.rxFrames < SIZE / 1460 / 2, `${st.rxFrames} frames for ${SIZE} bytes`);
+    assert.equal(stack.tcpLayer.counters.drops['bad-checksum'], 0, 'partial checksums were not mistaken for bad ones');
+  });
+
+  it('sends TSO frames the kernel cuts, byte-exact (4 MiB), when the stack connects out', async () => {
+    const s = stackOn(peer(), true);
+    stack = s.stack;
+    const server = peer().spawn('python3', ['-u', '-c', `import socket, hashlib
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(('198.18.0.1', 5001))
+l.listen(1)
+print('ready', flush=True)
+c, _ = l.accept()
+h = hashlib.sha256()
+n = 0
+while True:
+    b = c.recv(262144)
+    if not b:
+        break
+    h.update(b)
+    n += len(b)
+print(n, h.hexdigest(), flush=True)
+c.close()`]);
+    let out = '';
+    server.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    await waitFor('the server', () => (out.includes('ready') ? true : undefined));
+    const conn = await firstValueFrom(stack.tcp.connect({ address: '198.18.0.1', port: 5001 }));
+    const data = pattern();
+    await firstValueFrom(conn.write$(data), { defaultValue: undefined });
+    conn.end();
+    const line = await waitFor('the server\'s digest', () => out.split('\n').find((l) => /^\d+ [0-9a-f]{64}$/.test(l)), { timeoutMs: 20_000 });
+    const [n, digest] = line.split(' ');
+    assert.equal(Number(n), SIZE);
+    assert.equal(digest, createHash('sha256').update(data).digest('hex'));
+    const st = s.link.stats();
+    assert.ok(st.txSuperFrames > 0, 'some runs went out as one TSO frame');
+    assert.ok(st.txSegmentsMerged > st.txSuperFrames * 2);
+  });
+
+  it('UDP from the kernel (partial checksums) and ping work over the offloaded link', async () => {
+    const s = stackOn(peer(), true);
+    stack = s.stack;
+    sub = udpEchoService(stack, 7);
+    const out = await peer().python(`import socket
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(3)
+ok = 0
+for size in (1, 100, 1472, 3000):
+    msg = bytes((i * 5) & 0xff for i in range(size))
+    u.sendto(msg, ('198.18.0.2', 7))
+    got, _ = u.recvfrom(65536)
+    ok += got == msg
+print(ok)`, [], { timeoutMs: 20_000 });
+    assert.equal(out.trim(), '4');
+    assert.equal(stack.udpLayer.counters.drops['bad-checksum'], 0);
+    const reply = await firstValueFrom(stack.icmp.ping('198.18.0.1', { count: 1 }));
+    assert.equal(reply.from, '198.18.0.1');
+    assert.ok(reply.rttMs >= 0);
+  });
+
+  it('offload: false opens the device without the virtio header and takes plain frames', async () => {
+    const s = stackOn(peer(), false);
+    stack = s.stack;
+    assert.equal(s.link.device.offload, false);
+    sub = udpEchoService(stack, 7);
+    const out = await peer().python(`import socket
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(3)
+u.sendto(b'plain', ('198.18.0.2', 7))
+print(u.recvfrom(100)[0].decode())`, [], { timeoutMs: 20_000 });
+    assert.equal(out.trim(), 'plain');
+    assert.equal(s.link.stats().rxSuperFrames, 0);
+  });
+});
