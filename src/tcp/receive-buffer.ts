@@ -12,6 +12,8 @@
  * `seq - rcvNxt` into an offset from the in-order end.
  */
 
+import { allocBytes } from '../packet-buffer.js';
+
 /** Payloads shorter than this are copied rather than kept as views of their frame. */
 const COPY_BELOW = 512;
 /** Size of the blocks small payloads are copied into. */
@@ -176,7 +178,7 @@ export class ReceiveBuffer {
     if (n === 0) return;
     if (n < COPY_BELOW) {
       if (this.tail === undefined || this.tail.length - this.tailUsed < n) {
-        this.tail = new Uint8Array(TAIL_BLOCK);
+        this.tail = allocBytes(TAIL_BLOCK); // a slab view: cheap to take and let go (packet-buffer.ts)
         this.tailUsed = 0;
         this.tailOpen = false;
       }
