@@ -16,6 +16,7 @@
  *   --duration S     seconds per run of a rate figure (default 2, quick 0.3)
  *   --connections N  idle-memory and scale connections (default 10000)
  *   --no-pin         do not pin the TAP benchmarks to CPU 0
+ *   --no-plain       do not also measure the stack with the TAP offloads off
  *   --no-build       do not rebuild dist/ (the CLI the TAP benchmarks run)
  *   --out DIR        where results go (default bench/results)
  *   --no-docs        leave docs/benchmarks.md alone (it is only updated by a full run anyway)
@@ -53,6 +54,7 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     connections: { type: 'string' },
     'no-pin': { type: 'boolean', default: false },
+    'no-plain': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
     out: { type: 'string' },
     'no-docs': { type: 'boolean', default: false },
@@ -204,6 +206,7 @@ async function main(): Promise<void> {
           cli,
           log,
           scaleConnections: sections.has('scale') ? connections : 0,
+          plain: sections.has('tap') && !values['no-plain'] && !quick,
         });
         results.tap = tap;
         if (sections.has('tap')) rows.push(...tapRows(tap));
@@ -251,18 +254,22 @@ async function main(): Promise<void> {
 }
 
 function tapRows(t: TapBenchResult): Row[] {
-  const g = 'TAP vs kernel';
-  const row = (name: string, unit: string, f: Figure, gvisorRatio: number): Row => ({
-    group: g, name, unit, value: f.stack, kernel: f.kernel, ratio: f.ratio, gvisorRatio,
-  });
-  return [
-    row('bulk to the stack (discard:9)', 'Gbit/s', t.bulkToStack, GVISOR_RATIOS.bulkToStack),
-    row('bulk from the stack (chargen:19)', 'Gbit/s', t.bulkFromStack, GVISOR_RATIOS.bulkFromStack),
-    row('TCP_RR 1 byte (echo:7)', '/s', t.tcpRr, GVISOR_RATIOS.tcpRr),
-    row('TCP_CRR connect+echo+close (echo:7)', '/s', t.tcpCrr, GVISOR_RATIOS.tcpCrr),
-    row('UDP_RR 1 byte (udp-echo:7)', '/s', t.udpRr, GVISOR_RATIOS.udpRr),
-    row('ping RTT (ratio = kernel/stack)', 'ms', t.ping, GVISOR_RATIOS.ping),
+  const figures: Array<[string, string, Figure, number]> = [
+    ['bulk to the stack (discard:9)', 'Gbit/s', t.bulkToStack, GVISOR_RATIOS.bulkToStack],
+    ['bulk from the stack (chargen:19)', 'Gbit/s', t.bulkFromStack, GVISOR_RATIOS.bulkFromStack],
+    ['TCP_RR 1 byte (echo:7)', '/s', t.tcpRr, GVISOR_RATIOS.tcpRr],
+    ['TCP_CRR connect+echo+close (echo:7)', '/s', t.tcpCrr, GVISOR_RATIOS.tcpCrr],
+    ['UDP_RR 1 byte (udp-echo:7)', '/s', t.udpRr, GVISOR_RATIOS.udpRr],
+    ['ping RTT (ratio = kernel/stack)', 'ms', t.ping, GVISOR_RATIOS.ping],
   ];
+  const rows: Row[] = figures.map(([name, unit, f, gvisorRatio]) => ({
+    group: 'TAP vs kernel', name, unit, value: f.stack, kernel: f.kernel, ratio: f.ratio, gvisorRatio,
+  }));
+  for (const [name, unit, f, gvisorRatio] of figures) {
+    if (f.plain === undefined) continue;
+    rows.push({ group: 'TAP, no offload', name, unit, value: f.plain, kernel: f.kernel, ratio: f.plainRatio, gvisorRatio });
+  }
+  return rows;
 }
 
 const BEGIN = '<!-- bench:latest:begin -->';

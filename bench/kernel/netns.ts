@@ -101,10 +101,13 @@ export class Netns {
   }
 
   /** Starts a long-running program in the namespace; `destroy()` kills it by PID. */
-  spawn(program: string, args: readonly string[]): ChildProcess {
+  spawn(program: string, args: readonly string[], env: Record<string, string> = {}): ChildProcess {
     if (this.#deleted) throw new Error(`namespace ${this.name} is deleted`);
     // `ip netns exec` execs the program, so the PID is the program's own.
-    const child = spawn('ip', ['netns', 'exec', this.name, program, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', this.name, program, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     this.#children.add(child);
     child.once('exit', () => this.#children.delete(child));
     return child;

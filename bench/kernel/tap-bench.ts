@@ -4,11 +4,12 @@
  *
  *   namespace S:  TAP device rxb0, kernel side 198.18.0.1/24 + the client
  *                 `rx-netstack serve` attached to rxb0 at 198.18.0.2 (the compiled CLI)
+ *   namespace P:  the same, with the TAP offloads off (RX_NETSTACK_TAP_OFFLOAD=0)
  *   namespace C:  veth rxv0 198.18.0.1/24 + the client          } the kernel reference
  *   namespace K:  veth rxv1 198.18.0.2/24 + kserver.c           }
  *
- * Runs alternate between the two targets (stack, kernel, stack, kernel...) so drift affects
- * both alike; each figure is the median of its runs. With `cpu` set, the stack, the kernel
+ * Runs alternate between the targets (stack, stack without offload, kernel, stack...) so drift
+ * affects all alike; each figure is the median of its runs. With `cpu` set, the stack, the kernel
  * server and the client are all pinned to that CPU (`taskset -c`): on a 2-vCPU machine a
  * cross-CPU wake-up costs tens of microseconds and makes request/response figures jump.
  */
@@ -31,6 +32,8 @@ export interface TapBenchOptions {
   readonly log: (line: string) => void;
   /** Also run the 10,000-connection scale test with this many connections (0: skip). */
   readonly scaleConnections: number;
+  /** Also measure the stack with the TAP offloads off. */
+  readonly plain: boolean;
 }
 
 export interface Figure {
@@ -42,6 +45,10 @@ export interface Figure {
   readonly ratio: number;
   readonly stackRuns: readonly number[];
   readonly kernelRuns: readonly number[];
+  /** The stack with the TAP offloads off, when measured. */
+  readonly plain?: number;
+  readonly plainRatio?: number;
+  readonly plainRuns?: readonly number[];
 }
 
 export interface ScaleResult {
@@ -72,6 +79,8 @@ const STACK_IP = '198.18.0.2';
 interface Setup {
   readonly tools: KernelTools;
   readonly s: Netns;
+  /** The stack without offloads, when measured. */
+  readonly p: Netns | undefined;
   readonly c: Netns;
   readonly k: Netns;
   readonly serve: ChildProcess;
@@ -81,18 +90,25 @@ function pinned(cpu: number | undefined, program: string, args: readonly string[
   return cpu === undefined ? [program, [...args]] : ['taskset', ['-c', String(cpu), program, ...args]];
 }
 
-async function setUp(o: TapBenchOptions, made: Netns[]): Promise<Setup> {
-  const tools = await buildKernelTools();
-  const s = await Netns.create('s');
-  made.push(s);
-  await s.ip(['tuntap', 'add', 'dev', TAP, 'mode', 'tap']);
-  await s.addAddress('198.18.0.1/24', TAP);
-  await s.ip(['link', 'set', TAP, 'up']);
+/** A namespace with a TAP device and `rx-netstack serve` on it; `offload` false turns the TAP offloads off. */
+async function stackNamespace(o: TapBenchOptions, made: Netns[], role: string, offload: boolean): Promise<{ ns: Netns; serve: ChildProcess }> {
+  const ns = await Netns.create(role);
+  made.push(ns);
+  await ns.ip(['tuntap', 'add', 'dev', TAP, 'mode', 'tap']);
+  await ns.addAddress('198.18.0.1/24', TAP);
+  await ns.ip(['link', 'set', TAP, 'up']);
   const [prog, args] = pinned(o.cpu, process.execPath, [
     o.cli, 'serve', '--tap', TAP, '--ip', `${STACK_IP}/24`, '--services', 'echo:7,discard:9,chargen:19,udp-echo:7',
   ]);
-  const serve = s.spawn(prog, args);
-  await waitForLine(serve, 'ready', 15_000, 'rx-netstack serve');
+  const serve = ns.spawn(prog, args, { RX_NETSTACK_TAP_OFFLOAD: offload ? '1' : '0' });
+  await waitForLine(serve, 'ready', 15_000, `rx-netstack serve (offload ${offload ? 'on' : 'off'})`);
+  return { ns, serve };
+}
+
+async function setUp(o: TapBenchOptions, made: Netns[]): Promise<Setup> {
+  const tools = await buildKernelTools();
+  const { ns: s, serve } = await stackNamespace(o, made, 's', true);
+  const p = o.plain ? (await stackNamespace(o, made, 'p', false)).ns : undefined;
 
   const c = await Netns.create('c');
   made.push(c);
@@ -107,7 +123,7 @@ async function setUp(o: TapBenchOptions, made: Netns[]): Promise<Setup> {
   const [kprog, kargs] = pinned(o.cpu, tools.server, ['7', '9', '19', '7']);
   const server = k.spawn(kprog, kargs);
   await waitForLine(server, 'ready', 5_000, 'kserver');
-  return { tools, s, c, k, serve };
+  return { tools, s, p, c, k, serve };
 }
 
 async function client(ns: Netns, o: TapBenchOptions, tools: KernelTools, args: readonly string[], timeoutMs: number): Promise<Record<string, number | string>> {
@@ -124,10 +140,14 @@ async function client(ns: Netns, o: TapBenchOptions, tools: KernelTools, args: r
   return parsed;
 }
 
-function figure(stackRuns: number[], kernelRuns: number[], lowerIsBetter = false): Figure {
+function figure(stackRuns: number[], kernelRuns: number[], plainRuns: number[], lowerIsBetter = false): Figure {
   const stack = median(stackRuns);
   const kernel = median(kernelRuns);
-  return { stack, kernel, ratio: lowerIsBetter ? kernel / stack : stack / kernel, stackRuns, kernelRuns };
+  const ratioOf = (x: number): number => (lowerIsBetter ? kernel / x : x / kernel);
+  const f: Figure = { stack, kernel, ratio: ratioOf(stack), stackRuns, kernelRuns };
+  if (plainRuns.length === 0) return f;
+  const plain = median(plainRuns);
+  return { ...f, plain, plainRatio: ratioOf(plain), plainRuns };
 }
 
 function rssBytes(pid: number): number {
@@ -139,25 +159,30 @@ export async function tapBench(o: TapBenchOptions): Promise<TapBenchResult> {
   const made: Netns[] = [];
   try {
     const setup = await setUp(o, made);
-    const { tools, s, c } = setup;
+    const { tools, s, p, c } = setup;
     const d = String(o.durationS);
     const timeout = (o.durationS + 15) * 1000;
     const measure = async (name: string, args: readonly string[], key: string, lowerIsBetter = false): Promise<Figure> => {
       const stackRuns: number[] = [];
+      const plainRuns: number[] = [];
       const kernelRuns: number[] = [];
       for (let i = 0; i < o.runs; i++) {
         stackRuns.push(Number((await client(s, o, tools, args, timeout))[key]));
+        if (p !== undefined) plainRuns.push(Number((await client(p, o, tools, args, timeout))[key]));
         kernelRuns.push(Number((await client(c, o, tools, args, timeout))[key]));
       }
-      const f = figure(stackRuns, kernelRuns, lowerIsBetter);
-      o.log(`${name}: stack ${fmt(f.stack)}, kernel ${fmt(f.kernel)}, ratio ${f.ratio.toFixed(3)}`);
+      const f = figure(stackRuns, kernelRuns, plainRuns, lowerIsBetter);
+      const plainText = f.plain === undefined ? '' : `, without offload ${fmt(f.plain)} (ratio ${f.plainRatio!.toFixed(3)})`;
+      o.log(`${name}: stack ${fmt(f.stack)}, kernel ${fmt(f.kernel)}, ratio ${f.ratio.toFixed(3)}${plainText}`);
       return f;
     };
     // Warm-up (ARP on both sides, the stack's JIT), not measured.
-    await client(s, o, tools, ['ping', STACK_IP, '50'], 20_000);
+    for (const ns of p === undefined ? [s] : [s, p]) {
+      await client(ns, o, tools, ['ping', STACK_IP, '50'], 20_000);
+      await client(ns, o, tools, ['rr', STACK_IP, '7', '0.5'], 20_000);
+      await client(ns, o, tools, ['stream-to', STACK_IP, '9', '0.5'], 20_000);
+    }
     await client(c, o, tools, ['ping', STACK_IP, '5'], 20_000);
-    await client(s, o, tools, ['rr', STACK_IP, '7', '0.5'], 20_000);
-    await client(s, o, tools, ['stream-to', STACK_IP, '9', '0.5'], 20_000);
 
     const bulkToStack = await measure('bulk to stack (Gbit/s)', ['stream-to', STACK_IP, '9', d], 'gbps');
     const bulkFromStack = await measure('bulk from stack (Gbit/s)', ['stream-from', STACK_IP, '19', d], 'gbps');
