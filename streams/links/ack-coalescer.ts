@@ -7,8 +7,10 @@
  * it with an ACK per two segments, each one a write() system call in which the kernel processes
  * the ACK. Here, a pure ACK (no data, no SYN/FIN/RST, no options but timestamps) supersedes a
  * pure ACK of the same connection still waiting in the batch when it acknowledges strictly more
- * (an ACK is cumulative: the later one says everything the earlier one said). The earlier frame
- * is dropped; order is otherwise kept.
+ * (an ACK is cumulative: the later one says everything the earlier one said); and any later
+ * segment of that connection that carries the ACK flag (data, a FIN) supersedes it when it
+ * acknowledges at least as much: the ACK of a peer's FIN and our own FIN, made one after the
+ * other, leave as one segment. The earlier frame is dropped; order is otherwise kept.
  *
  * Never coalesced: duplicate ACKs (same ACK number: they signal loss to the sender, RFC 5681;
  * neither dropped nor used to drop another),
@@ -53,7 +55,10 @@ export class AckCoalescer {
   push(batch: Array<Uint8Array | null>, frame: Uint8Array): void {
     const index = batch.length;
     batch.push(frame);
-    if (!isPureAck(frame)) return;
+    if (!isPureAck(frame)) {
+      if (this.#pending.length > 0 && carriesAck(frame)) this.#piggyback(batch, frame);
+      return;
+    }
     const src = readU32(frame, 26);
     const dst = readU32(frame, 30);
     const ports = readU32(frame, 34);
@@ -77,6 +82,26 @@ export class AckCoalescer {
     if (list.length < MAX_FLOWS) list.push({ index, src, dst, ports, ack, chainStart: ack, duplicate: false });
   }
 
+  /** A segment with the ACK flag (and data or FIN): it carries what a waiting pure ACK says. */
+  #piggyback(batch: Array<Uint8Array | null>, frame: Uint8Array): void {
+    const src = readU32(frame, 26);
+    const dst = readU32(frame, 30);
+    const ports = readU32(frame, 34);
+    const list = this.#pending;
+    for (let i = 0; i < list.length; i++) {
+      const p = list[i];
+      if (p.src !== src || p.dst !== dst || p.ports !== ports) continue;
+      if (!p.duplicate && ((readU32(frame, 42) - p.ack) | 0) >= 0) {
+        batch[p.index] = null;
+        this.coalesced++;
+      }
+      // Either way no pure ACK of this connection waits any more.
+      list[i] = list[list.length - 1];
+      list.pop();
+      return;
+    }
+  }
+
   /** Forgets the batch (call after writing it). */
   reset(): void {
     this.#pending.length = 0;
@@ -85,6 +110,12 @@ export class AckCoalescer {
 
 function readU32(b: Uint8Array, i: number): number {
   return ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
+}
+
+/** Ethernet/IPv4 (no options, not fragmented)/TCP with ACK set and neither SYN nor RST. */
+function carriesAck(f: Uint8Array): boolean {
+  return f.length >= 54 && f[12] === 0x08 && f[13] === 0x00 && f[14] === 0x45 && f[23] === 6 &&
+    (f[20] & 0x3f) === 0 && f[21] === 0 && (f[47] & 0x16) === 0x10;
 }
 
 /** Ethernet/IPv4 (no options, not fragmented)/TCP with only ACK set, no data, no SACK. */

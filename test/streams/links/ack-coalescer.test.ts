@@ -73,6 +73,25 @@ describe('AckCoalescer', () => {
     assert.deepEqual(run([a1, newer]).kept, [newer]);
   });
 
+  it('a later data or FIN segment acknowledging as much carries a waiting pure ACK along', () => {
+    const ack = frame({ ack: 1000 });
+    const fin = frame({ ack: 1000, flags: TcpFlags.ACK | TcpFlags.FIN });
+    assert.deepEqual(run([ack, fin]).kept, [fin], 'ACK of the peer\'s FIN, then our FIN: one segment');
+    const data = frame({ ack: 1200, payload: new Uint8Array(5) });
+    assert.deepEqual(run([ack, data]).kept, [data]);
+    const older = frame({ ack: 900, payload: new Uint8Array(5) });
+    assert.deepEqual(run([ack, older]).kept, [ack, older], 'a segment acknowledging less does not');
+    const other = frame({ ack: 5000, flags: TcpFlags.ACK | TcpFlags.FIN }, { dstPort: 40001 });
+    assert.deepEqual(run([ack, other]).kept, [ack, other], 'another connection does not');
+    const rst = frame({ ack: 1000, flags: TcpFlags.ACK | TcpFlags.RST });
+    assert.deepEqual(run([ack, rst]).kept, [ack, rst], 'an RST does not');
+    const dup = frame({ ack: 1000 });
+    assert.deepEqual(run([ack, dup, fin]).kept, [ack, dup, fin], 'a duplicate ACK is never dropped');
+    // After the piggyback, a later pure ACK starts afresh (nothing of the old chain to drop).
+    const later = frame({ ack: 1500 });
+    assert.deepEqual(run([ack, fin, later]).kept, [fin, later]);
+  });
+
   it('starts a new chain after maxSpan bytes, so the sender hears from us that often', () => {
     const acks = [0, 1, 2, 3, 4, 5].map((k) => frame({ ack: 10_000 + k * 1000 }));
     const { kept } = run(acks, 2500);
