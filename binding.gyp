@@ -6,6 +6,7 @@
         "native/rx-tap.c",
         "native/tap-sys.c",
         "native/write-queue.c",
+        "native/rx-slab.c",
         "native/errno-name.c"
       ],
       "defines": ["NAPI_VERSION=8"],

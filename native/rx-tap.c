@@ -2,12 +2,13 @@
  * rx_tap: a TAP device for Node.js, as an N-API class (`TapHandle`).
  *
  * Receive: the queue fd is non-blocking and watched by a uv_poll. On each readable wake-up we
- * read every ready frame (one read() is one frame) into a scratch buffer, up to `batchLimit`
- * frames, then copy the used part into ONE Node Buffer and call JavaScript ONCE with
- * (buffer, count); the frame lengths are in a Uint32Array shared with JavaScript (`lengths`),
- * which JavaScript cuts into Uint8Array views. One native->JS transition, one allocation and
- * one memcpy per batch; the views are made by JIT-compiled JavaScript, which is cheaper than
- * creating one typed array per frame through N-API calls.
+ * read every ready frame (one read() is one frame), up to `batchLimit` frames, straight into a
+ * receive slab that JavaScript owns as an external ArrayBuffer (rx-slab.h), and call
+ * JavaScript ONCE with (a Uint8Array over the batch, count); the frame lengths are in a
+ * Uint32Array shared with JavaScript (`lengths`), which JavaScript cuts into Uint8Array views.
+ * One native->JS transition per batch and no copy after the kernel's: the views are made by
+ * JIT-compiled JavaScript, which is cheaper than creating one typed array per frame through
+ * N-API calls. Slabs freed by the garbage collector are reused.
  *
  * Send: write() straight to the fd. On EAGAIN (the queue's socket send buffer is full) the
  * frame is copied into a bounded FIFO and the poll also waits for UV_WRITABLE; the FIFO is
@@ -31,6 +32,7 @@
 #include <uv.h>
 
 #include "errno-name.h"
+#include "rx-slab.h"
 #include "tap-sys.h"
 #include "write-queue.h"
 
@@ -41,6 +43,9 @@
 #define RX_MAX_READ (RX_MAX_FRAME + RX_VNET_HDR_LEN)
 /* Most pieces of one gathered frame (writev). */
 #define RX_MAX_PARTS 64
+/* Receive slabs: 2 MiB (several batches of ordinary frames, 30 GSO frames), 4 kept for reuse. */
+#define RX_SLAB_SIZE (2u << 20)
+#define RX_SLABS_KEPT 4
 #define RX_DEFAULT_BATCH 256
 #define RX_MAX_BATCH 4096
 #define RX_DEFAULT_QUEUE 1024
@@ -81,8 +86,10 @@ typedef struct rx_tap {
   int closed;
   int finalized;
 
-  uint8_t *scratch;
-  size_t scratch_size;
+  rx_slab_pool_t *pool;
+  rx_slab_t *cur;            /* the slab being filled */
+  napi_ref cur_ref;          /* its ArrayBuffer, held until the slab is retired */
+  size_t cur_off;            /* first free byte in it */
   unsigned batch_limit;
   rx_write_queue_t queue;
   rx_stats_t stats;
@@ -154,8 +161,11 @@ static void shutdown_device(rx_tap_t *t) {
   if (t->ctl >= 0) close(t->ctl);
   t->fd = t->ctl = -1;
   rx_wq_free(&t->queue);
-  free(t->scratch);
-  t->scratch = NULL;
+  if (t->pool != NULL) {
+    /* The current slab stays alive through cur_ref (released with the other JS references). */
+    rx_slab_pool_close(t->pool);
+    t->pool = NULL;
+  }
   if (!t->poll_open) remove_cleanup_hook(t);
 }
 
@@ -175,6 +185,8 @@ static void release_js(rx_tap_t *t) {
     return;
   }
   t->release_pending = 0;
+  delete_ref(env, &t->cur_ref);
+  t->cur = NULL;
   delete_ref(env, &t->on_frames);
   delete_ref(env, &t->on_error);
   if (t->async_ctx != NULL) {
@@ -296,26 +308,61 @@ static void flush_queue(rx_tap_t *t) {
   update_poll(t);
 }
 
+/* The garbage collector freed a slab's ArrayBuffer: nothing in JavaScript sees it any more. */
+static void slab_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)data;
+  rx_slab_give_back(hint);
+}
+
+/* Makes sure the current slab has room for one more read of the largest size. */
+static int ensure_slab(rx_tap_t *t) {
+  if (t->cur != NULL && t->cur->size - t->cur_off >= RX_MAX_READ) return 0;
+  napi_env env = t->env;
+  /* Retire the full one: the views JavaScript holds keep it alive until collected. */
+  delete_ref(env, &t->cur_ref);
+  t->cur = NULL;
+  rx_slab_t *slab = rx_slab_take(t->pool);
+  if (slab == NULL) return -1;
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, slab->data, slab->size, slab_finalize, slab, &ab) != napi_ok) {
+    rx_slab_give_back(slab);
+    return -1;
+  }
+  napi_create_reference(env, ab, 1, &t->cur_ref);
+  t->cur = slab;
+  t->cur_off = 0;
+  return 0;
+}
+
 static void deliver(rx_tap_t *t, size_t total, uint32_t count) {
   napi_env env = t->env;
-  napi_handle_scope scope;
-  napi_open_handle_scope(env, &scope);
-  napi_value argv[2];
-  void *copy;
-  if (napi_create_buffer_copy(env, total, t->scratch, &copy, &argv[0]) == napi_ok) {
-    napi_create_uint32(env, count, &argv[1]);
-    t->stats.rx_batches++;
-    call_js(t, t->on_frames, 2, argv);
-  }
-  napi_close_handle_scope(env, scope);
+  napi_value argv[2], ab;
+  size_t start = t->cur_off;
+  /* Keep the next batch 64-byte aligned (word access in the checksum, cache lines). */
+  t->cur_off += (total + 63) & ~(size_t)63;
+  if (napi_get_reference_value(env, t->cur_ref, &ab) != napi_ok || ab == NULL) return;
+  if (napi_create_typedarray(env, napi_uint8_array, total, ab, start, &argv[0]) != napi_ok) return;
+  napi_create_uint32(env, count, &argv[1]);
+  t->stats.rx_batches++;
+  call_js(t, t->on_frames, 2, argv);
 }
 
 static void read_batch(rx_tap_t *t) {
+  napi_handle_scope scope;
+  napi_open_handle_scope(t->env, &scope);
+  if (ensure_slab(t) != 0) {
+    napi_close_handle_scope(t->env, scope);
+    fail_device(t, ENOMEM, "read", "allocating a receive slab");
+    return;
+  }
+  uint8_t *base = t->cur->data + t->cur_off;
+  size_t room = t->cur->size - t->cur_off;
   size_t off = 0;
   uint32_t n = 0;
   int err = 0;
-  while (n < t->batch_limit && t->scratch_size - off >= RX_MAX_READ) {
-    ssize_t r = read(t->fd, t->scratch + off, RX_MAX_READ);
+  while (n < t->batch_limit && room - off >= RX_MAX_READ) {
+    ssize_t r = read(t->fd, base + off, RX_MAX_READ);
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
@@ -328,6 +375,7 @@ static void read_batch(rx_tap_t *t) {
     t->stats.rx_bytes += (double)r;
   }
   if (n > 0) deliver(t, off, n);
+  napi_close_handle_scope(t->env, scope);
   if (err != 0 && !t->closed) fail_device(t, err, "read", "reading a frame");
 }
 
@@ -489,16 +537,9 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
   }
   t->batch_limit = batch;
   t->vnet = vnet;
-  /*
-   * Room for a full batch of ordinary 1518-byte frames plus one read of the largest size; with
-   * offloads (IFF_VNET_HDR) frames may be 64 KiB GSO frames: at least 1 MiB then.
-   */
-  size_t room = (size_t)batch * 1536;
-  if (vnet && room < (1u << 20)) room = 1u << 20;
-  t->scratch_size = room + RX_MAX_READ;
-  t->scratch = malloc(t->scratch_size);
-  if (t->scratch == NULL || rx_wq_init(&t->queue, queue) != 0) {
-    free(t->scratch);
+  t->pool = rx_slab_pool_new(RX_SLAB_SIZE, RX_SLABS_KEPT);
+  if (t->pool == NULL || rx_wq_init(&t->queue, queue) != 0) {
+    if (t->pool != NULL) rx_slab_pool_close(t->pool);
     free(t);
     return throw_code(env, "ENOMEM", "out of memory");
   }
@@ -507,7 +548,7 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
   rx_tap_error_t e;
   if (rx_tap_open(name, ns, vnet, &opened, &e) != 0) {
     rx_wq_free(&t->queue);
-    free(t->scratch);
+    rx_slab_pool_close(t->pool);
     free(t);
     return throw_tap_error(env, &e);
   }
