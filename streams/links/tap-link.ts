@@ -86,16 +86,31 @@ export function tapLink(options: TapLinkOptions): TapLink {
     mac = parseMac(options.mac);
     if (mac === undefined) throw new NetstackError('ERR_INVALID_ARG_VALUE', `bad MAC address "${options.mac}"`);
   }
-  const device = new TapDevice({
-    name: options.name,
-    netns: options.netns,
-    mtu: options.mtu,
-    mac: options.deviceMac,
-    up: options.up ?? true,
-    batchLimit: options.batchLimit,
-    writeQueueLimit: options.writeQueueLimit,
-    offload: offloadWanted(options.offload),
-  });
+  const open = (offload: boolean): TapDevice =>
+    new TapDevice({
+      name: options.name,
+      netns: options.netns,
+      mtu: options.mtu,
+      mac: options.deviceMac,
+      up: options.up ?? true,
+      batchLimit: options.batchLimit,
+      writeQueueLimit: options.writeQueueLimit,
+      offload,
+    });
+  let device: TapDevice;
+  if (options.offload !== undefined || !offloadWanted(undefined)) {
+    device = open(offloadWanted(options.offload));
+  } else {
+    // Offload by default, but a kernel that refuses it (an old or unusual tun driver answers
+    // TUNSETOFFLOAD or IFF_VNET_HDR with EINVAL) still gets a working plain link.
+    try {
+      device = open(true);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code !== 'EINVAL' && code !== 'EOPNOTSUPP' && code !== 'ENOTTY') throw error;
+      device = open(false);
+    }
+  }
   const frames = new Subject<Uint8Array>();
   const name = device.name;
   // Read once: the stack may consult `mtu` per packet, and an ioctl each time would cost.
