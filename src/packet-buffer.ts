@@ -6,6 +6,8 @@
  * no concatenation. `bytes()` is a view (no copy) of what has been written so far.
  */
 
+import { foldChecksum, onesSum } from './wire/checksum.js';
+
 /** Ethernet (14, or 18 with an 802.1Q tag) + IPv4 with options (60) + TCP with options (60). */
 export const MAX_HEADROOM = 18 + 60 + 60;
 
@@ -49,6 +51,15 @@ export class PacketBuffer {
   head: number;
   /** Offset one past the last byte of the packet. */
   end: number;
+  /**
+   * A transport checksum left partial (Linux's CHECKSUM_PARTIAL): -1 when none. Otherwise the
+   * offset in `buf` where the checksummed bytes start (the transport header); the checksum field
+   * at `csumStart + csumOffset` holds only the pseudo-header sum. Whoever hands the packet to
+   * something that cannot finish it (a link without checksum offload, a fragmenter, a hook)
+   * calls `completeChecksum()` first.
+   */
+  csumStart = -1;
+  csumOffset = 0;
 
   constructor(
     /** The whole backing store. Bytes before `head` are free headroom. */
@@ -100,5 +111,16 @@ export class PacketBuffer {
   /** View of the packet as written so far (no copy). */
   bytes(): Uint8Array {
     return this.buf.subarray(this.head, this.end);
+  }
+
+  /** Finishes a partial checksum (see `csumStart`); nothing to do when there is none. */
+  completeChecksum(): void {
+    const start = this.csumStart;
+    if (start < 0) return;
+    this.csumStart = -1;
+    const at = start + this.csumOffset;
+    const c = foldChecksum(onesSum(this.buf, start, this.end - start));
+    this.buf[at] = c >>> 8;
+    this.buf[at + 1] = c & 0xff;
   }
 }

@@ -345,7 +345,7 @@ export function tcpHeaderLen(repr: TcpRepr): number {
  * `01 01 04 02`); `01 03 03 ws`; `01 01 05 len blocks...`. SACK blocks beyond the 40-byte
  * option space are left out (the first ones are kept: RFC 2018 puts the newest first).
  */
-export function emitTcp(repr: TcpRepr, pb: PacketBuffer, src: Ipv4Addr, dst: Ipv4Addr): void {
+export function emitTcp(repr: TcpRepr, pb: PacketBuffer, src: Ipv4Addr, dst: Ipv4Addr, options?: TcpEmitOptions): void {
   const hl = tcpHeaderLen(repr);
   const at = pb.prepend(hl);
   const b = pb.buf;
@@ -412,7 +412,26 @@ export function emitTcp(repr: TcpRepr, pb: PacketBuffer, src: Ipv4Addr, dst: Ipv
     }
   }
   const len = pb.end - at;
+  if (options?.partialChecksum === true) {
+    // Only the pseudo-header sum (folded, not complemented): the link, or pb.completeChecksum(),
+    // adds the header and data in later.
+    const p = pseudoHeaderSum(src, dst, IpProtocol.TCP, len);
+    b[at + F.CHECKSUM] = p >>> 8;
+    b[at + F.CHECKSUM + 1] = p & 0xff;
+    pb.csumStart = at;
+    pb.csumOffset = F.CHECKSUM;
+    return;
+  }
   const c = foldChecksum(onesSum(b, at, len, pseudoHeaderSum(src, dst, IpProtocol.TCP, len)));
   b[at + F.CHECKSUM] = c >>> 8;
   b[at + F.CHECKSUM + 1] = c & 0xff;
+}
+
+export interface TcpEmitOptions {
+  /**
+   * Leave the checksum partial (pseudo-header sum only) and record where it is in
+   * `pb.csumStart`/`csumOffset`, for a link that completes it (checksum offload) or a later
+   * `pb.completeChecksum()`. Default false: the full checksum.
+   */
+  readonly partialChecksum?: boolean;
 }

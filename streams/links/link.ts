@@ -26,6 +26,14 @@ export interface Link {
    * not modify it. Never throws for a full queue: a link that cannot take more counts a drop.
    */
   send(frame: Uint8Array): void;
+  /**
+   * Optional, for links with transmit checksum offload: like `send`, for a frame whose
+   * transport checksum is partial: the field at `csumStart + csumOffset` (offsets in `frame`)
+   * holds the pseudo-header sum, and the one's complement sum of the bytes from `csumStart` to
+   * the end is still to be folded in. The link (or its device) completes it. Links without it
+   * are only ever given complete frames.
+   */
+  sendPartial?(frame: Uint8Array, csumStart: number, csumOffset: number): void;
   /** Releases the device; frames$ completes and later sends are dropped. Idempotent. */
   close(): void;
 }

@@ -124,6 +124,8 @@ export function tapLink(options: TapLinkOptions): TapLink {
   const offload = device.offload;
   const coalescer = options.coalesceAcks === false ? undefined : new AckCoalescer();
   const pending: Array<Uint8Array | null> = [];
+  /** Per pending frame: -1, or its partial checksum as csumStart * 256 + csumOffset. */
+  const partial: number[] = [];
   const mergeStats = { merged: 0, superFrames: 0 };
   let rxSuperFrames = 0;
   let rxGsoDropped = 0;
@@ -135,7 +137,7 @@ export function tapLink(options: TapLinkOptions): TapLink {
     if (device.closed) {
       for (const f of pending) if (f !== null) txAfterClose++;
     } else if (offload) {
-      const items: OutItem[] = mergeTcpRuns(pending, mergeStats);
+      const items: OutItem[] = mergeTcpRuns(pending, mergeStats, partial);
       if (items.length === 1 && items[0] instanceof Uint8Array) device.write(items[0]);
       else if (items.length > 0) device.writeBatch(items);
     } else {
@@ -146,7 +148,19 @@ export function tapLink(options: TapLinkOptions): TapLink {
       else if (n > 1) device.writeBatch(pending as Uint8Array[]);
     }
     pending.length = 0;
+    partial.length = 0;
     coalescer?.reset();
+  };
+
+  const enqueue = (frame: Uint8Array, csum: number): void => {
+    const index = pending.length;
+    if (coalescer === undefined) pending.push(frame);
+    else coalescer.push(pending, frame);
+    partial[index] = csum;
+    if (!inBatch && !flushQueued) {
+      flushQueued = true;
+      queueMicrotask(flush);
+    }
   };
 
   /** What the virtio_net_hdr says about a received frame; false: drop it. */
@@ -204,13 +218,23 @@ export function tapLink(options: TapLinkOptions): TapLink {
         txAfterClose++;
         return;
       }
-      if (coalescer === undefined) pending.push(frame);
-      else coalescer.push(pending, frame);
-      if (!inBatch && !flushQueued) {
-        flushQueued = true;
-        queueMicrotask(flush);
-      }
+      enqueue(frame, -1);
     },
+    // Transmit checksum offload: only a device with the virtio_net_hdr can finish a checksum.
+    ...(offload
+      ? {
+          sendPartial(frame: Uint8Array, csumStart: number, csumOffset: number): void {
+            if (device.closed) {
+              txAfterClose++;
+              return;
+            }
+            if (csumStart > 0xffff || csumOffset > 0xff || csumStart + csumOffset + 2 > frame.length) {
+              throw new RangeError(`sendPartial: checksum at ${csumStart}+${csumOffset} outside a ${frame.length}-byte frame`);
+            }
+            enqueue(frame, csumStart * 256 + csumOffset);
+          },
+        }
+      : {}),
     stats(): TapLinkStats {
       return {
         ...device.stats(),

@@ -58,10 +58,22 @@ function sameFlow(a: Uint8Array, b: Uint8Array, tcpLen: number): boolean {
 
 /**
  * Rewrites `frames` (nulls skipped) into write items, merging runs as described above.
- * `merged` counts the segments that went out inside a merged frame.
+ * `merged` counts the segments that went out inside a merged frame. `partial[i]`, when given
+ * and not -1, says frame i's transport checksum is partial (`csumStart * 256 + csumOffset`):
+ * a frame that is not merged then goes out behind a virtio_net_hdr asking the kernel to finish
+ * it (a merged frame always does).
  */
-export function mergeTcpRuns(frames: ReadonlyArray<Uint8Array | null>, stats: { merged: number; superFrames: number }): OutItem[] {
+export function mergeTcpRuns(
+  frames: ReadonlyArray<Uint8Array | null>,
+  stats: { merged: number; superFrames: number },
+  partial?: ArrayLike<number>,
+): OutItem[] {
   const out: OutItem[] = [];
+  const single = (i: number): OutItem => {
+    const f = frames[i]!;
+    const p = partial === undefined ? -1 : partial[i];
+    return p < 0 ? f : [csumHeader(p >>> 8, p & 0xff), f];
+  };
   let i = 0;
   const n = frames.length;
   while (i < n) {
@@ -72,7 +84,7 @@ export function mergeTcpRuns(frames: ReadonlyArray<Uint8Array | null>, stats: { 
     }
     const head = tcpData(first);
     if (head === undefined || (first[47] & FIN) !== 0) {
-      out.push(first);
+      out.push(single(i));
       i++;
       continue;
     }
@@ -104,7 +116,7 @@ export function mergeTcpRuns(frames: ReadonlyArray<Uint8Array | null>, stats: { 
       if (d.payload < gsoSize || (f[47] & FIN) !== 0) break; // a short or final segment ends it
     }
     if (count === 1) {
-      out.push(first);
+      out.push(single(i));
       i++;
       continue;
     }
@@ -114,6 +126,19 @@ export function mergeTcpRuns(frames: ReadonlyArray<Uint8Array | null>, stats: { 
     i = last + 1;
   }
   return out;
+}
+
+/** The virtio_net_hdr that asks for a checksum to be finished; the common TCP one is shared. */
+const TCP_CSUM_HEADER = makeCsumHeader(34, 16);
+
+function csumHeader(start: number, offset: number): Uint8Array {
+  return start === 34 && offset === 16 ? TCP_CSUM_HEADER : makeCsumHeader(start, offset);
+}
+
+function makeCsumHeader(start: number, offset: number): Uint8Array {
+  const h = new Uint8Array(VNET_HDR_LEN);
+  writeVnetHdr(h, 0, { flags: VnetFlags.NEEDS_CSUM, gsoType: VnetGso.NONE, hdrLen: 0, gsoSize: 0, csumStart: start, csumOffset: offset });
+  return h;
 }
 
 function buildSuperFrame(frames: ReadonlyArray<Uint8Array | null>, from: number, to: number, tcpLen: number, gsoSize: number, total: number): Uint8Array[] {

@@ -94,6 +94,18 @@ export class EthernetLayer {
     b.set(this.#iface.mac, at + 6);
     b[at + 12] = ethertype >>> 8;
     b[at + 13] = ethertype & 0xff;
+    if (pb.csumStart >= 0) {
+      const link = this.#iface.link;
+      if (this.#egress$ === undefined && link.sendPartial !== undefined) {
+        // Transmit checksum offload: the link's device finishes the checksum.
+        const frame = pb.bytes();
+        this.counters.txFrames++;
+        this.counters.txBytes += frame.length;
+        link.sendPartial(frame, pb.csumStart - pb.head, pb.csumOffset);
+        return;
+      }
+      pb.completeChecksum();
+    }
     this.writeFrame(pb.bytes());
   }
 

@@ -210,6 +210,7 @@ export class Ipv4Layer {
       this.#out({ iface, nextHop, src, dst: o.dst, protocol: o.protocol, pb, onError });
       return undefined;
     }
+    pb.completeChecksum(); // fragments carry the finished transport checksum
     const plans = planFragments(payloadLength, IPV4_MIN_HEADER_LEN, iface.mtu, { dontFragment: df });
     if (isFragmentError(plans)) {
       this.counters.txErrors++;
@@ -237,8 +238,12 @@ export class Ipv4Layer {
 
   #out(o: Ipv4Outbound): void {
     this.counters.txPackets++;
-    if (this.#output$) this.#output$.next(o);
-    else this.#transmit(o);
+    if (this.#output$) {
+      o.pb.completeChecksum(); // a hook sees (and may log or capture) a finished packet
+      this.#output$.next(o);
+    } else {
+      this.#transmit(o);
+    }
   }
 
   #transmit(o: Ipv4Outbound): void {
@@ -246,6 +251,7 @@ export class Ipv4Layer {
     if (attached === undefined) return;
     if (this.isLocal(o.dst)) {
       // Loopback: a datagram to one of our own addresses never touches the link.
+      o.pb.completeChecksum();
       const bytes = o.pb.bytes().slice();
       this.#opts.scheduler.schedule(() => this.#inputPacket(o.iface, bytes, false, false));
       return;

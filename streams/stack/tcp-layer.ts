@@ -460,7 +460,8 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
     const payload = seg.payload;
     const pb = PacketBuffer.alloc(payload.length);
     if (payload.length > 0) pb.buf.set(payload, pb.head);
-    emitTcp(seg, pb, src, dst);
+    // Partial checksum: finished by the TAP device (offload) or by the Ethernet layer.
+    emitTcp(seg, pb, src, dst, PARTIAL_CHECKSUM);
     const err = this.#ipv4.send(pb, { dst, src, protocol: IpProtocol.TCP }, conn === undefined ? undefined : (e) => this.#sendFailed(conn, e));
     if (err !== undefined && conn !== undefined) this.#sendFailed(conn, err);
   }
@@ -470,6 +471,8 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
     if (conn.state === 'SYN-SENT') conn.failWith(err);
   }
 }
+
+const PARTIAL_CHECKSUM = Object.freeze({ partialChecksum: true });
 
 /** Placeholder host until the TcpConnection wrapper installs itself (it does so in its constructor). */
 const NO_HOST = { send: () => undefined };

@@ -151,6 +151,25 @@ describe('mergeTcpRuns (TSO for a batch of outbound frames)', () => {
     assert.equal(stats.merged + (items.length - stats.superFrames), 100);
   });
 
+  it('sends a frame with a partial checksum that is not merged behind a NEEDS_CSUM header', () => {
+    const ack = seg(1, new Uint8Array(0));
+    const one = seg(9000, bytes(100, 1));
+    const frames = [ack, one, ...run(2, 1000)];
+    const partial = [34 * 256 + 16, -1, 34 * 256 + 16, 34 * 256 + 16];
+    const out = mergeTcpRuns(frames, { merged: 0, superFrames: 0 }, partial);
+    assert.equal(out.length, 3);
+    const [first, second, third] = out;
+    assert.ok(Array.isArray(first));
+    const [h, f] = first as Uint8Array[];
+    assert.equal(f, ack);
+    assert.equal(h[0], VnetFlags.NEEDS_CSUM);
+    assert.equal(vnetGsoType(h), VnetGso.NONE);
+    assert.equal(vnetCsumStart(h), 34);
+    assert.equal(vnetCsumOffset(h), 16);
+    assert.equal(second, one, 'a frame with a full checksum goes as it is');
+    assert.equal(vnetGsoType((third as Uint8Array[])[0]), VnetGso.TCPV4, 'a merged run is a TSO frame either way');
+  });
+
   it('skips nulls (superseded ACKs) inside a run', () => {
     const frames = run(3, 1000);
     const { items } = merge([frames[0], null, frames[1], null, frames[2]]);
