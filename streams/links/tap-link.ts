@@ -68,6 +68,12 @@ export interface TapLinkStats extends TapStats {
   rxGsoDropped: number;
 }
 
+/**
+ * Received frames at least this long have their partial checksums vouched for (rx-checksum.ts)
+ * instead of completed: summing a short frame is cheaper than the WeakSet entry.
+ */
+const MARK_ABOVE = 512;
+
 /** Offload unless told otherwise (option, else RX_NETSTACK_TAP_OFFLOAD=0). */
 function offloadWanted(option: boolean | undefined): boolean {
   if (option !== undefined) return option;
@@ -181,13 +187,15 @@ export function tapLink(options: TapLinkOptions): TapLink {
         rxGsoDropped++;
         return false;
       }
-      // TCP or UDP right after a plain IPv4 header: the stack may skip the check (the kernel
-      // sent it and never summed the data). Anything else: complete the checksum here.
-      const transport = frame[12] === 0x08 && frame[13] === 0x00 && start === 14 + (frame[14] & 0x0f) * 4 &&
-        ((frame[23] === 6 && offset === 16) || (frame[23] === 17 && offset === 6));
+      // Large TCP or UDP right after a plain IPv4 header: the stack may skip the check (the
+      // kernel sent it and never summed the data). Small ones, and anything else: the checksum
+      // is completed here, which costs less than the mark (a WeakSet entry per frame weighs on
+      // the garbage collector) and keeps the frame valid wherever it goes.
+      const transport = frame.length >= MARK_ABOVE && frame[12] === 0x08 && frame[13] === 0x00 &&
+        start === 14 + (frame[14] & 0x0f) * 4 && ((frame[23] === 6 && offset === 16) || (frame[23] === 17 && offset === 6));
       if (transport) markChecksumVerified(frame);
       else completePartialChecksum(frame, start, offset);
-    } else if ((flags & VnetFlags.DATA_VALID) !== 0) {
+    } else if ((flags & VnetFlags.DATA_VALID) !== 0 && frame.length >= MARK_ABOVE) {
       markChecksumVerified(frame);
     }
     return true;
