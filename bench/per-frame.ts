@@ -108,8 +108,14 @@ export async function inboundPerFrame(options: PerFrameOptions): Promise<PerFram
       for (let done = 0; done < options.frames; done += BATCH) {
         const n = Math.min(BATCH, options.frames - done);
         batch.length = n;
+        // Frames of one batch share one buffer, back to back, as the TAP addon delivers them.
+        const store = new Uint8Array(n * (payloadLength + 64));
+        let at = 0;
         for (let i = 0; i < n; i++) {
-          batch[i] = peerTcpFrame(est.e, { seq: est.peerSeq, ack: est.stackSeq, flags: ACK | PSH, window: 0xffff, payload });
+          const f = peerTcpFrame(est.e, { seq: est.peerSeq, ack: est.stackSeq, flags: ACK | PSH, window: 0xffff, payload });
+          store.set(f, at);
+          batch[i] = store.subarray(at, at + f.length);
+          at += f.length;
           est.peerSeq = (est.peerSeq + payloadLength) >>> 0;
         }
         const t0 = nowNs();
