@@ -8,7 +8,7 @@
 import { readIpv4, type Ipv4Addr } from '../ipv4/address.js';
 import type { PacketBuffer } from '../packet-buffer.js';
 import { internetChecksum, onesSum } from './checksum.js';
-import { malformed, ok, type ParseResult } from './parse-result.js';
+import { malformed, ok, type ChecksumParseOptions, type ParseResult } from './parse-result.js';
 
 /** Byte offsets of the header fields. */
 const F = {
@@ -139,10 +139,8 @@ export interface IcmpQuote {
   readonly dstPort: number;
 }
 
-export interface IcmpParseOptions {
-  /** Verify the checksum (default true). */
-  readonly verifyChecksum?: boolean;
-}
+/** `verifyChecksum`: verify the checksum (default true). */
+export type IcmpParseOptions = ChecksumParseOptions;
 
 /** A view over an ICMP message. Getters other than `check()` assume it returned undefined. */
 export class IcmpPacket {

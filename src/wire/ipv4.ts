@@ -7,7 +7,7 @@
 import { readIpv4, writeIpv4, type Ipv4Addr } from '../ipv4/address.js';
 import type { PacketBuffer } from '../packet-buffer.js';
 import { internetChecksum, onesSum } from './checksum.js';
-import { malformed, ok, type ParseResult } from './parse-result.js';
+import { malformed, ok, type ChecksumParseOptions, type ParseResult } from './parse-result.js';
 
 /** Byte offsets of the header fields. */
 const F = {
@@ -83,10 +83,8 @@ export type ParsedIpv4 = Ipv4Repr & {
   readonly payload: Uint8Array;
 };
 
-export interface Ipv4ParseOptions {
-  /** Verify the header checksum (default true). */
-  readonly verifyChecksum?: boolean;
-}
+/** `verifyChecksum`: verify the header checksum (default true). */
+export type Ipv4ParseOptions = ChecksumParseOptions;
 
 /**
  * A view over an IPv4 packet. Rebind with `reset()` to reuse one instance per stream.

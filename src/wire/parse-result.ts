@@ -16,3 +16,9 @@ export function ok<T>(value: T): { readonly ok: true; readonly value: T } {
 export function malformed<R extends string>(reason: R): { readonly ok: false; readonly reason: R } {
   return { ok: false, reason };
 }
+
+/** The options of the parsers whose header carries a checksum (IPv4, ICMP, UDP, TCP). */
+export interface ChecksumParseOptions {
+  /** Verify the checksum (default true). */
+  readonly verifyChecksum?: boolean;
+}

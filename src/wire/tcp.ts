@@ -7,7 +7,7 @@ import type { Ipv4Addr } from '../ipv4/address.js';
 import type { PacketBuffer } from '../packet-buffer.js';
 import { foldChecksum, onesSum, pseudoHeaderSum } from './checksum.js';
 import { IpProtocol } from './ipv4.js';
-import { malformed, ok, type ParseResult } from './parse-result.js';
+import { malformed, ok, type ChecksumParseOptions, type ParseResult } from './parse-result.js';
 
 /** Control bits, as they sit in the low byte of header offset 13. */
 export const TcpFlags = {
@@ -80,10 +80,8 @@ export type TcpOptionKind = (typeof TcpOptionKind)[keyof typeof TcpOptionKind];
 
 export type TcpMalformedReason = 'truncated' | 'bad-data-offset' | 'bad-checksum' | 'bad-option';
 
-export interface TcpParseOptions {
-  /** Verify the checksum against the pseudo-header (default true). */
-  readonly verifyChecksum?: boolean;
-}
+/** `verifyChecksum`: verify the checksum against the pseudo-header (default true). */
+export type TcpParseOptions = ChecksumParseOptions;
 
 /**
  * A view over a TCP segment (the IPv4 payload, already cut at the IP total length). Rebind with

@@ -8,7 +8,7 @@ import type { Ipv4Addr } from '../ipv4/address.js';
 import type { PacketBuffer } from '../packet-buffer.js';
 import { foldChecksum, onesSum, pseudoHeaderSum } from './checksum.js';
 import { IpProtocol } from './ipv4.js';
-import { malformed, ok, type ParseResult } from './parse-result.js';
+import { malformed, ok, type ChecksumParseOptions, type ParseResult } from './parse-result.js';
 
 /** Byte offsets of the header fields. */
 const F = {
@@ -34,10 +34,8 @@ export interface UdpRepr {
   readonly payload: Uint8Array;
 }
 
-export interface UdpParseOptions {
-  /** Verify the checksum when the sender set one (default true). */
-  readonly verifyChecksum?: boolean;
-}
+/** `verifyChecksum`: verify the checksum when the sender set one (default true). */
+export type UdpParseOptions = ChecksumParseOptions;
 
 /** A view over a UDP datagram. Getters other than `check()` assume it returned undefined. */
 export class UdpDatagram {
