@@ -635,16 +635,23 @@ static napi_value tap_set_mac(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value tap_get_mtu(napi_env env, napi_callback_info info) {
+/* What getMtu() and getFlags() share: an int read through the control socket, or a throw. */
+typedef int (*tap_int_getter)(int fd, int ctl, int *out, rx_tap_error_t *e);
+
+static napi_value get_int(napi_env env, napi_callback_info info, tap_int_getter get) {
   size_t argc = 0;
   rx_tap_t *t = open_tap(env, info, &argc, NULL);
   if (t == NULL) return NULL;
-  int mtu;
+  int value;
   rx_tap_error_t e;
-  if (rx_tap_get_mtu(t->fd, t->ctl, &mtu, &e) != 0) return throw_tap_error(env, &e);
+  if (get(t->fd, t->ctl, &value, &e) != 0) return throw_tap_error(env, &e);
   napi_value out;
-  napi_create_int32(env, mtu, &out);
+  napi_create_int32(env, value, &out);
   return out;
+}
+
+static napi_value tap_get_mtu(napi_env env, napi_callback_info info) {
+  return get_int(env, info, rx_tap_get_mtu);
 }
 
 static napi_value tap_set_mtu(napi_env env, napi_callback_info info) {
@@ -661,15 +668,7 @@ static napi_value tap_set_mtu(napi_env env, napi_callback_info info) {
 }
 
 static napi_value tap_get_flags(napi_env env, napi_callback_info info) {
-  size_t argc = 0;
-  rx_tap_t *t = open_tap(env, info, &argc, NULL);
-  if (t == NULL) return NULL;
-  int flags;
-  rx_tap_error_t e;
-  if (rx_tap_get_flags(t->fd, t->ctl, &flags, &e) != 0) return throw_tap_error(env, &e);
-  napi_value out;
-  napi_create_int32(env, flags, &out);
-  return out;
+  return get_int(env, info, rx_tap_get_flags);
 }
 
 static napi_value tap_set_up(napi_env env, napi_callback_info info) {
@@ -854,22 +853,25 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   return out;
 }
 
-static napi_value tap_ref(napi_env env, napi_callback_info info) {
+/* ref()/unref(): remembered for a poll started later, applied now to a running one. */
+static napi_value set_unrefd(napi_env env, napi_callback_info info, int unrefd) {
   size_t argc = 0;
   rx_tap_t *t = this_tap(env, info, &argc, NULL);
   if (t == NULL) return NULL;
-  t->unrefd = 0;
-  if (t->poll_open && !t->closed) uv_ref((uv_handle_t *)&t->poll);
+  t->unrefd = unrefd;
+  if (t->poll_open && !t->closed) {
+    if (unrefd) uv_unref((uv_handle_t *)&t->poll);
+    else uv_ref((uv_handle_t *)&t->poll);
+  }
   return NULL;
 }
 
+static napi_value tap_ref(napi_env env, napi_callback_info info) {
+  return set_unrefd(env, info, 0);
+}
+
 static napi_value tap_unref(napi_env env, napi_callback_info info) {
-  size_t argc = 0;
-  rx_tap_t *t = this_tap(env, info, &argc, NULL);
-  if (t == NULL) return NULL;
-  t->unrefd = 1;
-  if (t->poll_open && !t->closed) uv_unref((uv_handle_t *)&t->poll);
-  return NULL;
+  return set_unrefd(env, info, 1);
 }
 
 /* close(): idempotent; frames still queued for writing are dropped (and counted). */
