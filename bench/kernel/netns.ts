@@ -7,44 +7,30 @@
  * 'exit' / SIGINT / SIGTERM hooks that kill what we spawned (by PID) and delete what is left.
  * Namespaces of an earlier run whose process is gone are deleted on the next start.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
-import { inSubnet, parseIpv4 } from '../../src/ipv4/address.js';
+// The safety rules are the test harness's (see the comment at the top of netns-core.ts).
+import {
+  checkedCommand, isSafeCidr, killChildrenSync, runCommand, staleNamespaces, stopChild, type CommandResult,
+} from '../../test/helpers/netns-core.js';
 
 const PREFIX = 'rxbench-';
-const SAFE_NETWORK = parseIpv4('198.18.0.0')!;
+/** Children get this long after SIGTERM before SIGKILL. */
+const STOP_GRACE_MS = 2000;
 
-export interface RunResult {
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly code: number | null;
-}
+export type RunResult = CommandResult;
 
 export function run(program: string, args: readonly string[], timeoutMs = 20_000, input?: string): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = execFile(program, [...args], { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
-      resolve({ stdout, stderr: stderr || (error !== null && code === null ? String(error.message) : ''), code });
-    });
-    child.stdin?.end(input);
-  });
+  return runCommand(program, args, timeoutMs, input);
 }
 
-async function checked(program: string, args: readonly string[]): Promise<string> {
-  const r = await run(program, args);
-  if (r.code !== 0) throw new Error(`${program} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
-  return r.stdout;
+function checked(program: string, args: readonly string[]): Promise<string> {
+  return checkedCommand(program, args, 20_000);
 }
 
 /** Throws unless `cidr` lies inside 198.18.0.0/24. */
 export function assertSafeCidr(cidr: string): void {
-  const [address, prefix] = cidr.split('/');
-  const addr = parseIpv4(address ?? '');
-  const length = Number(prefix);
-  if (addr === undefined || !Number.isInteger(length) || length < 24 || length > 32 || !inSubnet(addr, SAFE_NETWORK, 24)) {
-    throw new Error(`refusing ${cidr}: benchmark addresses must lie in 198.18.0.0/24`);
-  }
+  if (!isSafeCidr(cidr)) throw new Error(`refusing ${cidr}: benchmark addresses must lie in 198.18.0.0/24`);
 }
 
 const live = new Set<Netns>();
@@ -116,7 +102,7 @@ export class Netns {
   async destroy(): Promise<void> {
     if (this.#deleted) return;
     this.#deleted = true;
-    await Promise.all([...this.#children].map(stopChild));
+    await Promise.all([...this.#children].map((c) => stopChild(c, STOP_GRACE_MS)));
     await run('ip', ['netns', 'del', this.name]);
     live.delete(this);
   }
@@ -124,7 +110,7 @@ export class Netns {
   destroySync(): void {
     if (this.#deleted) return;
     this.#deleted = true;
-    for (const c of this.#children) if (c.exitCode === null && c.pid !== undefined) c.kill('SIGKILL');
+    killChildrenSync(this.#children);
     try {
       execFileSync('ip', ['netns', 'del', this.name], { stdio: 'ignore' });
     } catch {
@@ -162,18 +148,6 @@ export function waitForLine(child: ChildProcess, line: string, timeoutMs: number
   });
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), 2000);
-    child.once('exit', () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
 function installHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
@@ -191,21 +165,7 @@ function installHooks(): void {
 
 /** Namespaces of an earlier benchmark whose process is gone (a crash skipped the cleanup). */
 function removeStale(): void {
-  let names: string[];
-  try {
-    names = readdirSync('/var/run/netns');
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const m = /^rxbench-(\d+)-/.exec(name);
-    if (m === null || Number(m[1]) === process.pid) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-      continue; // its process lives
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EPERM') continue;
-    }
+  for (const name of staleNamespaces(PREFIX)) {
     try {
       execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
     } catch {

@@ -18,15 +18,19 @@
  *   });
  * });
  */
-import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants as fsConstants, existsSync, readdirSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { inSubnet, parseIpv4 } from '../../src/ipv4/address.js';
 import { tapLink, type TapLink, type TapLinkOptions } from '../../streams/links/tap-link.js';
+import {
+  checkedCommand, isSafeCidr, killChildrenSync, runCommand, staleNamespaces, stopChild, type CommandResult,
+} from './netns-core.js';
 
-const SAFE_NETWORK = parseIpv4('198.18.0.0')!;
 const NETNS_PREFIX = 'rxns-';
+/** Default time limit of a command, and how long a child gets after SIGTERM before SIGKILL. */
+const EXEC_TIMEOUT_MS = 10_000;
+const STOP_GRACE_MS = 1000;
 
 export interface KernelPeerOptions {
   /** TAP device name inside the namespace. Default `rxtap0`. */
@@ -43,12 +47,7 @@ export interface KernelPeerOptions {
   readonly mtu?: number;
 }
 
-export interface ExecResult {
-  readonly stdout: string;
-  readonly stderr: string;
-  /** Exit code, or null when killed by a signal. */
-  readonly code: number | null;
-}
+export type ExecResult = CommandResult;
 
 export interface ExecOptions {
   /** Kill the program after this long. Default 10 s. */
@@ -192,7 +191,7 @@ export class KernelPeer {
     this.#destroyed = true;
     for (const link of this.#links) link.close();
     this.#links.clear();
-    await Promise.all([...this.#children].map((child) => stopChild(child)));
+    await Promise.all([...this.#children].map((child) => stopChild(child, STOP_GRACE_MS)));
     // Deleting the namespace deletes the virtual devices in it (the TAP device included).
     await run('ip', ['netns', 'del', this.netns]);
     live.delete(this);
@@ -203,7 +202,7 @@ export class KernelPeer {
     if (this.#destroyed) return;
     this.#destroyed = true;
     for (const link of this.#links) link.close();
-    for (const child of this.#children) if (child.exitCode === null && child.pid !== undefined) child.kill('SIGKILL');
+    killChildrenSync(this.#children);
     try {
       execFileSync('ip', ['netns', 'del', this.netns], { stdio: 'ignore' });
     } catch {
@@ -316,11 +315,7 @@ export function useKernelPeer(options: KernelPeerOptions & { readonly perTest?: 
 
 /** Throws unless `cidr` is an address/prefix inside 198.18.0.0/24 (the only range tests use). */
 export function assertSafeCidr(cidr: string): void {
-  const [address, prefix, ...rest] = cidr.split('/');
-  const addr = parseIpv4(address ?? '');
-  const length = Number(prefix);
-  if (rest.length > 0 || addr === undefined || !Number.isInteger(length) || length < 24 || length > 32 ||
-      !inSubnet(addr, SAFE_NETWORK, 24)) {
+  if (!isSafeCidr(cidr)) {
     throw new Error(`refusing ${cidr}: test addresses must lie in 198.18.0.0/24 (prefix 24..32)`);
   }
 }
@@ -338,61 +333,16 @@ function onPath(program: string): boolean {
 }
 
 function run(program: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      program,
-      [...args],
-      { timeout: options.timeoutMs ?? 10_000, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
-        resolve({ stdout, stderr: stderr || (error !== null && code === null ? String(error.message) : ''), code });
-      },
-    );
-    if (options.input !== undefined) child.stdin?.end(options.input);
-    else child.stdin?.end();
-  });
+  return runCommand(program, args, options.timeoutMs ?? EXEC_TIMEOUT_MS, options.input);
 }
 
-async function checked(program: string, args: readonly string[], options: ExecOptions = {}): Promise<string> {
-  const result = await run(program, args, options);
-  if (result.code !== 0) throw new Error(`${program} ${args.join(' ')} exited ${result.code}: ${result.stderr.trim()}`);
-  return result.stdout;
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), 1000);
-    child.once('exit', () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
+function checked(program: string, args: readonly string[], options: ExecOptions = {}): Promise<string> {
+  return checkedCommand(program, args, options.timeoutMs ?? EXEC_TIMEOUT_MS, options.input);
 }
 
 /** Namespaces of earlier runs whose process is gone (a crash or a kill -9 skipped cleanup). */
 async function removeStaleNamespaces(): Promise<void> {
-  let names: string[];
-  try {
-    names = readdirSync('/var/run/netns');
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const m = /^rxns-(\d+)-/.exec(name);
-    if (m === null || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
-    await run('ip', ['netns', 'del', name]);
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0); // signal 0: existence check only
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  for (const name of staleNamespaces(NETNS_PREFIX)) await run('ip', ['netns', 'del', name]);
 }
 
 function installExitHook(): void {
