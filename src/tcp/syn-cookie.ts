@@ -13,6 +13,7 @@
 
 import type { Ipv4Addr } from '../ipv4/address.js';
 import { SipHash24 } from './siphash.js';
+import { TUPLE_BYTES_LEN, writeBe32, writeTupleBytes } from './tuple-bytes.js';
 
 /** MSS values a cookie can carry (common path MTUs minus 40). */
 export const MSS_TABLE = [536, 1200, 1300, 1400, 1440, 1460, 4312, 8960] as const;
@@ -22,7 +23,8 @@ const MAX_AGE_PERIODS = 2;
 
 export class SynCookies {
   private readonly prf: SipHash24;
-  private readonly msg = new Uint8Array(18);
+  /** The 4-tuple, then irs (4 bytes), t and the MSS index. */
+  private readonly msg = new Uint8Array(TUPLE_BYTES_LEN + 6);
 
   /** `secret`: 16 random bytes. */
   constructor(secret: Uint8Array) {
@@ -58,22 +60,10 @@ export class SynCookies {
 
   private mac(localAddr: Ipv4Addr, localPort: number, remoteAddr: Ipv4Addr, remotePort: number, irs: number, t: number, index: number): number {
     const m = this.msg;
-    writeBe32(m, 0, localAddr);
-    writeBe32(m, 4, remoteAddr);
-    m[8] = localPort >>> 8;
-    m[9] = localPort & 0xff;
-    m[10] = remotePort >>> 8;
-    m[11] = remotePort & 0xff;
+    writeTupleBytes(m, localAddr, localPort, remoteAddr, remotePort);
     writeBe32(m, 12, irs);
     m[16] = t;
     m[17] = index;
     return this.prf.hash32(m) & 0xffffff;
   }
-}
-
-function writeBe32(b: Uint8Array, i: number, x: number): void {
-  b[i] = x >>> 24;
-  b[i + 1] = (x >>> 16) & 0xff;
-  b[i + 2] = (x >>> 8) & 0xff;
-  b[i + 3] = x & 0xff;
 }
