@@ -72,11 +72,11 @@ const server = createStack(
   },
   {
     hooks: {
-      linkIngress: logFrames((line) => console.log(`[server ingress] ${line}`)),
-      ipv4Input: dropFrom(['198.18.1.66'], (d) => {
+      link: { up: logFrames((line) => console.log(`[server ingress] ${line}`)) },
+      transport: { up: dropFrom(['198.18.1.66'], (d) => {
         dropped++;
         console.log(`[firewall] dropped a datagram from ${formatIpv4(d.src)} to ${formatIpv4(d.dst)} (protocol ${d.protocol})`);
-      }),
+      }) },
     },
   },
 );

@@ -26,7 +26,8 @@ export type NetstackErrorCode =
   | 'ERR_INVALID_ARG_VALUE'
   | 'ERR_SOCKET_CLOSED'
   | 'ERR_STREAM_DESTROYED'
-  | 'ERR_LINK_CLOSED';
+  | 'ERR_LINK_CLOSED'
+  | 'ERR_INVALID_STATE';
 
 /** An error with a stable Node-style `code` (and errno-like `syscall` where one applies). */
 export class NetstackError extends Error {

@@ -34,6 +34,14 @@ export interface Link {
    * are only ever given complete frames.
    */
   sendPartial?(frame: Uint8Array, csumStart: number, csumOffset: number): void;
+  /**
+   * Optional, for links with receive checksum offload: true when the link vouches for the
+   * transport (TCP/UDP) checksum of `frame`, one of the frames it delivered (the kernel's own
+   * packet over TAP, its checksum partial or already verified). The stack then skips verifying
+   * it. Keyed by the frame object: an operator that passes frames on unchanged keeps the
+   * vouching, a modified copy loses it and is verified as usual.
+   */
+  checksumVerified?(frame: Uint8Array): boolean;
   /** Releases the device; frames$ completes and later sends are dropped. Idempotent. */
   close(): void;
 }

@@ -18,7 +18,6 @@ import { parseMac } from '../../src/mac.js';
 import type { Link } from './link.js';
 import { TapDevice, type TapStats } from './tap-device.js';
 import { AckCoalescer } from './ack-coalescer.js';
-import { markChecksumVerified } from './rx-checksum.js';
 import { completePartialChecksum, mergeTcpRuns, type OutItem } from './tso-merge.js';
 import { VnetFlags, VnetGso, vnetCsumOffset, vnetCsumStart } from './virtio-net-hdr.js';
 
@@ -170,6 +169,11 @@ export function tapLink(options: TapLinkOptions): TapLink {
   };
 
   /** What the virtio_net_hdr says about a received frame; false: drop it. */
+  /**
+   * Frames whose transport checksum this link vouches for (see Link.checksumVerified): a
+   * WeakSet keyed by the frame object, so nothing is retained once the frame is garbage.
+   */
+  const verified = new WeakSet<Uint8Array>();
   const acceptOffloaded = (frame: Uint8Array, h: Uint8Array): boolean => {
     const gso = h[1] & ~VnetGso.ECN;
     if (gso !== VnetGso.NONE) {
@@ -193,10 +197,10 @@ export function tapLink(options: TapLinkOptions): TapLink {
       // the garbage collector) and keeps the frame valid wherever it goes.
       const transport = frame.length >= MARK_ABOVE && frame[12] === 0x08 && frame[13] === 0x00 &&
         start === 14 + (frame[14] & 0x0f) * 4 && ((frame[23] === 6 && offset === 16) || (frame[23] === 17 && offset === 6));
-      if (transport) markChecksumVerified(frame);
+      if (transport) verified.add(frame);
       else completePartialChecksum(frame, start, offset);
     } else if ((flags & VnetFlags.DATA_VALID) !== 0 && frame.length >= MARK_ABOVE) {
-      markChecksumVerified(frame);
+      verified.add(frame);
     }
     return true;
   };
@@ -221,6 +225,7 @@ export function tapLink(options: TapLinkOptions): TapLink {
     mac,
     mtu,
     frames$: frames.asObservable() as Observable<Uint8Array>,
+    checksumVerified: (frame: Uint8Array): boolean => verified.has(frame),
     send(frame: Uint8Array): void {
       if (device.closed) {
         txAfterClose++;

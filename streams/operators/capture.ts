@@ -161,6 +161,8 @@ export function captureLink(link: Link, target: PcapTarget, options: CaptureOpti
     mtu: link.mtu,
     mac: link.mac,
     frames$,
+    // Unchanged frames keep the vouching of the link below; changed copies are not in its set.
+    checksumVerified: link.checksumVerified?.bind(link),
     send(frame: Uint8Array) {
       if (closed) return;
       writer.record(now(), frame);

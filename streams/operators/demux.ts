@@ -54,6 +54,12 @@ export interface Demux<T, K> {
   endpoint(key: K): Observable<T>;
   /** Items that no endpoint claimed (hot; unobserved items are dropped and counted). */
   readonly unmatched$: Observable<T>;
+  /**
+   * Observe-only: every item of `key` (every item at all when `key` is omitted) as it passes,
+   * before it is routed, whether or not anyone claimed the key. Claims nothing, keeps nothing,
+   * does not keep the source subscribed by itself (it sees items while the demux runs).
+   */
+  observe$(key?: K): Observable<T>;
   /** Whether `key` is currently claimed by a subscriber. */
   has(key: K): boolean;
   /** Number of claimed keys. */
@@ -81,6 +87,11 @@ export function createDemux<T, K>(
 
   let connected = false;
   let sourceSubscription: Subscription | null = null;
+  // Observe-only taps: one Subject for all items, one per observed key; `taps` counts them so
+  // the per-item path tests one number while nobody observes.
+  const observeAll = new Subject<T>();
+  const observeKey = new Map<K, Subject<T>>();
+  let taps = 0;
 
   // One observer object for the life of the demux: the per-item path creates nothing.
   const sourceObserver: Observer<T> = {
@@ -92,6 +103,7 @@ export function createDemux<T, K>(
         terminate(err, true);
         return;
       }
+      if (taps > 0) notifyTaps(key, item);
       if (key !== undefined) {
         const endpoint = endpoints.get(key);
         if (endpoint !== undefined) {
@@ -114,6 +126,28 @@ export function createDemux<T, K>(
       terminate(undefined, false);
     },
   };
+
+  function notifyTaps(key: K | undefined, item: T): void {
+    if (observeAll.observed) observeAll.next(item);
+    if (key !== undefined) observeKey.get(key)?.next(item);
+  }
+
+  function observe$(key?: K): Observable<T> {
+    return new Observable<T>((subscriber) => {
+      let subject = observeAll;
+      if (key !== undefined) {
+        subject = observeKey.get(key) ?? new Subject<T>();
+        observeKey.set(key, subject);
+      }
+      const inner = subject.subscribe(subscriber);
+      taps++;
+      return () => {
+        inner.unsubscribe();
+        taps--;
+        if (key !== undefined && !subject.observed && observeKey.get(key) === subject) observeKey.delete(key);
+      };
+    });
+  }
 
   function connect(): void {
     if (connected) return;
@@ -187,6 +221,7 @@ export function createDemux<T, K>(
   return {
     endpoint,
     unmatched$,
+    observe$,
     has: (key: K) => endpoints.has(key),
     get size() {
       return endpoints.size;

@@ -291,6 +291,8 @@ export function impairLink(link: Link, options: ImpairLinkOptions): Link {
     mtu: link.mtu,
     mac: link.mac,
     frames$,
+    // Unchanged frames keep the vouching of the link below; changed copies are not in its set.
+    checksumVerified: link.checksumVerified?.bind(link),
     send,
     close() {
       if (closed) return;

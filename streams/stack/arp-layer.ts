@@ -1,23 +1,31 @@
 import { Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import type { EthernetLayer } from './ethernet-layer.js';
+import type { EthernetOut } from './ethernet-layer.js';
+import type { Boundary, Sink } from '../pipeline/boundary.js';
 import type { NetInterface } from './net-interface.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { NeighborCache, type NeighborAction, type NeighborChange, type NeighborEntry } from '../../src/arp/neighbor-cache.js';
 import type { NeighborCacheConfig } from '../../src/ipv4/config.js';
 import { ArpOp, ArpPacket, ARP_PACKET_LEN, emitArp } from '../../src/wire/arp.js';
-import { EtherType } from '../../src/wire/ethernet.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import { type Ipv4Addr, IPV4_BROADCAST, isMulticast, formatIpv4 } from '../../src/ipv4/address.js';
 import { MAC_BROADCAST, MAC_ZERO, type MacAddr } from '../../src/mac.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
-import { netError, type NetstackError } from '../../src/errors.js';
+import { NetstackError, netError } from '../../src/errors.js';
 
 /** A packet waiting for its next hop's MAC, and whom to tell if it never gets one. */
 export interface PendingPacket {
   readonly pb: PacketBuffer;
   readonly onError: ((err: NetstackError) => void) | undefined;
 }
+
+/** What IPv4 hands to neighbour resolution: a packet (IPv4 header included) for `nextHop`. */
+export interface NextHopPacket extends PendingPacket {
+  readonly nextHop: Ipv4Addr;
+}
+
+/** The boundary under IPv4 on one interface: IPv4 frames up, packets for a next hop down. */
+export type NeighborBoundary = Boundary<Uint8Array, NextHopPacket>;
 
 export const ARP_DROP_REASONS = ['truncated', 'bad-hardware-type', 'bad-protocol-type', 'bad-address-length', 'unknownOp', 'unresolved', 'queueFull'] as const;
 
@@ -36,15 +44,20 @@ export class ArpLayer {
   readonly cache: NeighborCache<PendingPacket>;
   readonly #changes = new Subject<NeighborChange>();
   readonly #iface: NetInterface;
-  readonly #eth: EthernetLayer;
+  readonly #arp: Boundary<Uint8Array, EthernetOut>;
+  /** Where resolved IPv4 packets go: the IPv4 EtherType's boundary (see `resolver`). */
+  #ipv4Down: Sink<EthernetOut> | undefined;
   readonly #scheduler: SchedulerLike;
   readonly #timer: DeadlineTimer;
   readonly #view = new ArpPacket();
   #subscription: Subscription | undefined;
 
-  constructor(iface: NetInterface, eth: EthernetLayer, scheduler: SchedulerLike, config: Readonly<Partial<NeighborCacheConfig>>) {
+  /**
+   * @param arp the boundary of the ARP EtherType (claimed by `start()`): requests and replies.
+   */
+  constructor(iface: NetInterface, arp: Boundary<Uint8Array, EthernetOut>, scheduler: SchedulerLike, config: Readonly<Partial<NeighborCacheConfig>>) {
     this.#iface = iface;
-    this.#eth = eth;
+    this.#arp = arp;
     this.#scheduler = scheduler;
     this.cache = new NeighborCache<PendingPacket>(config);
     this.cache.onChange = (change) => this.#changes.next(change);
@@ -60,7 +73,18 @@ export class ArpLayer {
   }
 
   start(): void {
-    this.#subscription = this.#eth.protocol$(EtherType.ARP).subscribe((frame) => this.#input(frame));
+    this.#subscription = this.#arp.up$.subscribe((frame) => this.#input(frame));
+  }
+
+  /**
+   * Neighbour resolution over `lower` (the IPv4 EtherType's boundary): the boundary IPv4 sits
+   * on. Its frames pass up untouched; a packet going down gets its next hop's MAC from the
+   * cache, or waits (bounded) while ARP asks for it. One resolver per interface.
+   */
+  resolver(lower: Boundary<Uint8Array, EthernetOut>): NeighborBoundary {
+    this.#ipv4Down = lower.down;
+    const partialChecksum = lower.down.partialChecksum === true;
+    return { up$: lower.up$, down: { next: (p: NextHopPacket) => this.sendIpv4(p.nextHop, p.pb, p.onError), partialChecksum } };
   }
 
   close(): void {
@@ -93,18 +117,20 @@ export class ArpLayer {
    * for resolution when needed. A failed resolution calls `onError` with EHOSTUNREACH.
    */
   sendIpv4(nextHop: Ipv4Addr, pb: PacketBuffer, onError?: (err: NetstackError) => void): void {
+    const down = this.#ipv4Down;
+    if (down === undefined) throw new NetstackError('ERR_INVALID_STATE', 'ArpLayer: sendIpv4 before resolver()');
     if (nextHop === IPV4_BROADCAST || this.#iface.isDirectedBroadcast(nextHop)) {
-      this.#eth.send(MAC_BROADCAST, EtherType.IPV4, pb);
+      down.next({ dst: MAC_BROADCAST, pb });
       return;
     }
     if (isMulticast(nextHop)) {
       // RFC 1112 6.4: 01:00:5e + the low 23 bits of the group address.
       const mac = new Uint8Array([0x01, 0x00, 0x5e, (nextHop >>> 16) & 0x7f, (nextHop >>> 8) & 0xff, nextHop & 0xff]);
-      this.#eth.send(mac, EtherType.IPV4, pb);
+      down.next({ dst: mac, pb });
       return;
     }
     const r = this.cache.resolve(nextHop, { pb, onError }, this.#scheduler.now());
-    if (r.mac !== undefined) this.#eth.send(r.mac, EtherType.IPV4, pb);
+    if (r.mac !== undefined) down.next({ dst: r.mac, pb });
     if (r.actions.length > 0) this.#carryOut(r.actions);
     // Re-arm whenever the packet waits: a new resolution whose first request the rate limit
     // refused comes back with no action, yet its retry/failure deadline must be armed.
@@ -154,7 +180,7 @@ export class ArpLayer {
   #sendArp(op: number, ethDst: Uint8Array, targetMac: Uint8Array, senderIp: Ipv4Addr, targetIp: Ipv4Addr): void {
     const pb = PacketBuffer.alloc(0, 14 + ARP_PACKET_LEN);
     emitArp({ op, senderMac: this.#iface.mac, senderIp, targetMac, targetIp }, pb);
-    this.#eth.send(ethDst, EtherType.ARP, pb);
+    this.#arp.down.next({ dst: ethDst, pb });
   }
 
   #carryOut(actions: readonly NeighborAction<PendingPacket>[]): void {
@@ -167,9 +193,11 @@ export class ArpLayer {
           this.#sendArp(ArpOp.REQUEST, a.mac ?? MAC_BROADCAST, MAC_ZERO, src, a.ip);
           break;
         }
-        case 'send':
-          for (const p of a.packets) this.#eth.send(a.mac, EtherType.IPV4, p.pb);
+        case 'send': {
+          const down = this.#ipv4Down;
+          if (down !== undefined) for (const p of a.packets) down.next({ dst: a.mac, pb: p.pb });
           break;
+        }
         case 'fail': {
           this.counters.drops.unresolved += a.packets.length;
           if (log.arp.enabled) log.arp('%s: %s unreachable, %d packets failed', this.#iface.name, formatIpv4(a.ip), a.packets.length);

@@ -1,29 +1,57 @@
 import { asyncScheduler, interval, map, Observable, type SchedulerLike } from 'rxjs';
-import { NetInterface } from './net-interface.js';
-import { EthernetLayer, type EthernetHooks } from './ethernet-layer.js';
+import { interfaceFromConfig, type NetInterface } from './net-interface.js';
+import { EthernetLayer } from './ethernet-layer.js';
 import { ArpLayer } from './arp-layer.js';
-import { Ipv4Layer, type Ipv4Hooks } from './ipv4-layer.js';
+import { Ipv4Layer, type Ipv4Datagram, type Ipv4Network, type Ipv4Outbound, type Ipv4Send } from './ipv4-layer.js';
 import { IcmpLayer, type EchoReply, type PingOptions } from './icmp-layer.js';
-import { UdpLayer, type Udp } from './udp-layer.js';
-import { TcpLayer, type Tcp } from './tcp-layer.js';
+import { UdpLayer, type Udp, type UdpDatagramIn, type UdpDatagramOut } from './udp-layer.js';
+import { TcpLayer, type Tcp, type TcpSegmentIn, type TcpSegmentOut } from './tcp-layer.js';
 import type { Link } from '../links/link.js';
+import { between, type BoundaryOperators } from '../pipeline/boundary.js';
+import { linkBoundary } from '../pipeline/link-boundary.js';
+import type { ProtocolMux } from '../pipeline/protocol-mux.js';
+import { TapPoint, type BoundaryTaps } from '../pipeline/taps.js';
+import { EtherType } from '../../src/wire/ethernet.js';
+import { IpProtocol } from '../../src/wire/ipv4.js';
 import { decodeStackConfig, type StackConfigInput, type DecodedStackConfig } from '../../src/config/stack-config.js';
 import { StatsRegistry, frozenCopy, type StatsSnapshot } from '../../src/stats.js';
-import { randomMac, parseMac, formatMac } from '../../src/mac.js';
+import { parseMac, formatMac } from '../../src/mac.js';
 import { parseIpv4, formatIpv4 } from '../../src/ipv4/address.js';
 import { NetstackError } from '../../src/errors.js';
 import type { NeighborChange } from '../../src/arp/neighbor-cache.js';
 
-/** Operators a user inserts into the stack's pipelines (the netfilter idea). */
+/**
+ * Operators a user inserts into the stack at its boundaries (the netfilter idea, in RxJS):
+ * each takes `up` (inbound) and `down` (outbound) operators. See docs/pipelines.md.
+ */
 export interface StackHooks {
-  /** Frames as they come off any link (before the destination-MAC filter). */
-  readonly linkIngress?: EthernetHooks['ingress'];
-  /** Frames about to be written to any link. */
-  readonly linkEgress?: EthernetHooks['egress'];
-  /** Datagrams addressed to us, before the transports. */
-  readonly ipv4Input?: Ipv4Hooks['input'];
-  /** Packets we send, after routing, before ARP. */
-  readonly ipv4Output?: Ipv4Hooks['output'];
+  /** Frames between each link and its Ethernet layer: `up` as they come off the link, `down` just before it. */
+  readonly link?: BoundaryOperators<Uint8Array, Uint8Array>;
+  /**
+   * Between IPv4 and the link layer under it, on each interface: `up` Ethernet frames carrying
+   * IPv4 (before validation), `down` routed packets with their IPv4 header, before the next
+   * hop's MAC is looked up.
+   */
+  readonly network?: BoundaryOperators<Uint8Array, Ipv4Outbound>;
+  /**
+   * Between IPv4 and the transports, every protocol: `up` datagrams addressed to us (validated,
+   * reassembled) before the protocol demux, `down` what a transport sends, before routing.
+   */
+  readonly transport?: BoundaryOperators<Ipv4Datagram, Ipv4Send>;
+  /** TCP segments: `up` checked and parsed, before the endpoint lookup; `down` before the header is written. */
+  readonly tcp?: BoundaryOperators<TcpSegmentIn, TcpSegmentOut>;
+  /** UDP datagrams: `up` checked, before the socket lookup; `down` before the header is written. */
+  readonly udp?: BoundaryOperators<UdpDatagramIn, UdpDatagramOut>;
+}
+
+/** Observe-only taps at the stack's boundaries (they claim nothing, change nothing). */
+export interface StackTaps {
+  /** Frames of every interface, as the links see them. */
+  readonly link: BoundaryTaps<Uint8Array, Uint8Array>;
+  /** IPv4 frames in, routed packets out (every interface). */
+  readonly network: BoundaryTaps<Uint8Array, Ipv4Outbound>;
+  /** Datagrams delivered to the transports, and what they send. */
+  readonly transport: BoundaryTaps<Ipv4Datagram, Ipv4Send>;
 }
 
 export interface StackOptions {
@@ -40,97 +68,140 @@ export interface ArpEntryInfo {
   readonly state: string;
 }
 
-/** What each interface carries in the stack. */
-interface InterfaceLayers {
+/** The layers of one interface. */
+export interface InterfaceLayers {
   readonly iface: NetInterface;
-  readonly eth: EthernetLayer;
+  readonly ethernet: EthernetLayer;
   readonly arp: ArpLayer;
 }
 
+/** @internal What `createStack` assembled, handed to the Stack that runs it. */
+export interface StackParts {
+  readonly config: DecodedStackConfig<Link>;
+  readonly scheduler: SchedulerLike;
+  readonly interfaces: readonly InterfaceLayers[];
+  readonly ipv4: Ipv4Layer;
+  readonly icmp: IcmpLayer;
+  readonly udp: UdpLayer;
+  readonly tcp: TcpLayer;
+  readonly taps: { readonly link: TapPoint<Uint8Array, Uint8Array>; readonly network: TapPoint<Uint8Array, Ipv4Outbound>; readonly transport: TapPoint<Ipv4Datagram, Ipv4Send> };
+}
+
 /**
- * A running stack: interfaces with their Ethernet and ARP layers, one IPv4 layer, ICMP, and the
- * transports. Created by `createStack`, which validates the configuration first.
+ * Creates a stack. The configuration is validated at once: a bad one throws a NetstackError
+ * (code ERR_INVALID_CONFIG) naming every bad field.
+ *
+ * The stack is assembled here from the public layers, as docs/architecture.md draws it; a
+ * program that wants another arrangement assembles its own from the same pieces
+ * (docs/pipelines.md).
+ */
+export function createStack(input: StackConfigInput<Link>, options: StackOptions = {}): Stack {
+  const config = decodeStackConfig<Link>(input);
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const hooks = options.hooks ?? {};
+  const taps = { link: new TapPoint<Uint8Array, Uint8Array>(), network: new TapPoint<Uint8Array, Ipv4Outbound>(), transport: new TapPoint<Ipv4Datagram, Ipv4Send>() };
+
+  // IPv4, one for the whole stack; above it the boundary of every transport.
+  const ipv4 = new Ipv4Layer({ scheduler, ...config.ipv4, idTableSize: config.ipv4.idTableSize, transport: hooks.transport, taps: taps.transport });
+
+  // Each interface:  link ── Ethernet ──┬── 0x0806 ARP
+  //                                     └── 0x0800 neighbour resolution (ARP's cache) ── IPv4
+  const interfaces = config.interfaces.map((c, index): InterfaceLayers => {
+    const iface = interfaceFromConfig(index, c);
+    const ethernet = new EthernetLayer(iface, between(taps.link.wrap(linkBoundary(c.link)), hooks.link));
+    const arp = new ArpLayer(iface, ethernet.protocol(EtherType.ARP), scheduler, config.arp);
+    ipv4.attach(iface, between(taps.network.wrap(arp.resolver(ethernet.protocol(EtherType.IPV4))), hooks.network));
+    return { iface, ethernet, arp };
+  });
+
+  // The transports, each on its IPv4 protocol's boundary; ICMP reports errors to them.
+  const icmp = new IcmpLayer(ipv4.protocol(IpProtocol.ICMP), scheduler, config.icmp, ipv4);
+  const udp = new UdpLayer(ipv4.protocol(IpProtocol.UDP), config.udp, { icmp, datagrams: hooks.udp });
+  const tcp = new TcpLayer(ipv4.protocol(IpProtocol.TCP), scheduler, config.tcp, { icmp, segments: hooks.tcp });
+
+  // Claim the protocols before the links start delivering.
+  for (const l of interfaces) l.arp.start();
+  icmp.start();
+  udp.start();
+  tcp.start();
+  for (const r of config.routes) {
+    const index = interfaces.findIndex((l) => l.iface.name === r.interface);
+    ipv4.routes.add({ destination: r.destination, prefixLength: r.prefixLength, gateway: r.gateway, interfaceIndex: index });
+  }
+  // Gratuitous ARP for every address (RFC 5227 2.4): neighbours learn or refresh our MAC.
+  for (const l of interfaces) for (const a of l.iface.addresses) l.arp.announce(a.address);
+  return new Stack({ config, scheduler, interfaces, ipv4, icmp, udp, tcp, taps });
+}
+
+/**
+ * A running stack, made by `createStack`: its interfaces, the TCP, UDP and ICMP APIs, the
+ * neighbour tables, taps, counters, and `close()`.
  */
 export class Stack {
   readonly config: DecodedStackConfig<Link>;
   readonly scheduler: SchedulerLike;
   readonly interfaces: readonly NetInterface[];
-  readonly ipv4: Ipv4Layer;
-  readonly icmpLayer: IcmpLayer;
-  readonly udpLayer: UdpLayer;
   /** UDP: `bind(options)`, `bind$(options)`. */
   readonly udp: Udp;
-  readonly tcpLayer: TcpLayer;
   /** TCP: `listen(options)`, `connect(options)`. */
   readonly tcp: Tcp;
+  /** Observe-only taps at the link, network and transport boundaries. */
+  readonly taps: StackTaps;
+  /** @internal */
+  readonly ipv4: Ipv4Layer;
+  /** @internal */
+  readonly icmpLayer: IcmpLayer;
+  /** @internal */
+  readonly udpLayer: UdpLayer;
+  /** @internal */
+  readonly tcpLayer: TcpLayer;
+  /** @internal */
   readonly statsRegistry = new StatsRegistry();
-  readonly #layers: InterfaceLayers[] = [];
+  readonly #parts: StackParts;
   #closed = false;
 
-  constructor(config: DecodedStackConfig<Link>, options: StackOptions = {}) {
-    this.config = config;
-    const scheduler = options.scheduler ?? asyncScheduler;
-    this.scheduler = scheduler;
-    const hooks = options.hooks ?? {};
-    this.ipv4 = new Ipv4Layer({
-      scheduler,
-      defaultTtl: config.ipv4.defaultTtl,
-      reassembly: config.ipv4.reassembly,
-      idTableSize: config.ipv4.idTableSize,
-      hooks: { input: hooks.ipv4Input, output: hooks.ipv4Output },
-    });
-    const ifaces: NetInterface[] = [];
-    config.interfaces.forEach((c, index) => {
-      // Configured, else what the link prescribes, else a random locally administered one.
-      const mac = c.mac ?? c.link.mac?.slice() ?? randomMac();
-      const iface = new NetInterface(index, c.name, c.link, mac, Math.min(c.mtu, c.link.mtu ?? c.mtu));
-      for (const a of c.ipv4) iface.addAddress(a.address, a.prefixLength);
-      const eth = new EthernetLayer(iface, { ingress: hooks.linkIngress, egress: hooks.linkEgress });
-      const arp = new ArpLayer(iface, eth, scheduler, config.arp);
-      this.#layers.push({ iface, eth, arp });
-      ifaces.push(iface);
-      this.statsRegistry.register(`eth:${c.name}`, eth.counters);
-      this.statsRegistry.register(`arp:${c.name}`, arp.counters);
-      this.statsRegistry.register(`neighbors:${c.name}`, arp.cache.counters);
-    });
-    this.interfaces = ifaces;
-    this.icmpLayer = new IcmpLayer(this.ipv4, scheduler, config.icmp);
-    this.statsRegistry.register('ipv4', this.ipv4.counters);
-    this.statsRegistry.register('reassembly', this.ipv4.reassembler.counters);
-    this.statsRegistry.register('icmp', this.icmpLayer.counters);
-    this.udpLayer = new UdpLayer(this.ipv4, this.icmpLayer, config.udp);
-    const udp = this.udpLayer;
+  /** @internal Use `createStack`. */
+  constructor(parts: StackParts) {
+    this.#parts = parts;
+    this.config = parts.config;
+    this.scheduler = parts.scheduler;
+    this.interfaces = parts.interfaces.map((l) => l.iface);
+    this.ipv4 = parts.ipv4;
+    this.icmpLayer = parts.icmp;
+    this.udpLayer = parts.udp;
+    this.tcpLayer = parts.tcp;
+    this.taps = parts.taps;
+    const udp = parts.udp;
     this.udp = Object.freeze({ bind: udp.bind.bind(udp), bind$: udp.bind$.bind(udp) });
-    this.statsRegistry.register('udp', this.udpLayer.counters);
-    this.tcpLayer = new TcpLayer(this.ipv4, this.icmpLayer, scheduler, config.tcp);
-    const tcp = this.tcpLayer;
+    const tcp = parts.tcp;
     this.tcp = Object.freeze({ listen: tcp.listen.bind(tcp), connect: tcp.connect.bind(tcp) });
-    this.statsRegistry.register('tcp', this.tcpLayer.counters);
+    const r = this.statsRegistry;
+    for (const l of parts.interfaces) {
+      r.register(`eth:${l.iface.name}`, l.ethernet.counters);
+      r.register(`arp:${l.iface.name}`, l.arp.counters);
+      r.register(`neighbors:${l.iface.name}`, l.arp.cache.counters);
+    }
+    r.register('ipv4', parts.ipv4.counters);
+    r.register('reassembly', parts.ipv4.reassembler.counters);
+    r.register('icmp', parts.icmp.counters);
+    r.register('udp', parts.udp.counters);
+    r.register('tcp', parts.tcp.counters);
+  }
 
-    // Claim the protocol keys before the links start delivering.
-    for (const l of this.#layers) {
-      l.arp.start();
-      this.ipv4.attach(l.iface, l.eth, l.arp);
-    }
-    this.icmpLayer.start();
-    this.udpLayer.start();
-    this.tcpLayer.start();
-    for (const r of config.routes) {
-      const index = ifaces.findIndex((i) => i.name === r.interface);
-      this.ipv4.routes.add({ destination: r.destination, prefixLength: r.prefixLength, gateway: r.gateway, interfaceIndex: index });
-    }
-    // Gratuitous ARP for every address (RFC 5227 2.4): neighbours learn or refresh our MAC.
-    for (const l of this.#layers) for (const a of l.iface.addresses) l.arp.announce(a.address);
+  /** The layers, for adding to the stack: a protocol on an EtherType or an IP protocol number. */
+  get layers(): { readonly interfaces: readonly InterfaceLayers[]; readonly ipv4: ProtocolMux<number, Ipv4Datagram, Ipv4Send> & Ipv4Network } {
+    return { interfaces: this.#parts.interfaces, ipv4: this.#parts.ipv4 };
   }
 
   /** ICMP: `ping(address, options)`. */
   get icmp(): { ping(address: string, options?: PingOptions): Observable<EchoReply> } {
-    return { ping: (address, options) => this.icmpLayer.ping(address, options) };
+    const icmp = this.#parts.icmp;
+    return { ping: (address, options) => icmp.ping(address, options) };
   }
 
   /** The neighbour (ARP) tables. */
   get arp() {
-    const layers = this.#layers;
+    const layers = this.#parts.interfaces;
     return {
       /** A snapshot of every interface's table. */
       entries: (): ArpEntryInfo[] =>
@@ -162,9 +233,10 @@ export class Stack {
 
   /** Frames of a custom EtherType on an interface (claims it). */
   ethernetProtocol$(ethertype: number, interfaceName?: string): Observable<Uint8Array> {
-    const layer = interfaceName === undefined ? this.#layers[0] : this.#layers.find((l) => l.iface.name === interfaceName);
+    const layers = this.#parts.interfaces;
+    const layer = interfaceName === undefined ? layers[0] : layers.find((l) => l.iface.name === interfaceName);
     if (layer === undefined) throw new NetstackError('ERR_INVALID_ARG_VALUE', `no interface named "${interfaceName}"`);
-    return layer.eth.protocol$(ethertype);
+    return layer.ethernet.protocol(ethertype).up$;
   }
 
   /** A frozen copy of every counter, drops by reason. */
@@ -182,22 +254,18 @@ export class Stack {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.tcpLayer.close();
-    this.udpLayer.close();
-    this.icmpLayer.close();
-    this.ipv4.close();
-    for (const l of this.#layers) {
+    const p = this.#parts;
+    p.tcp.close();
+    p.udp.close();
+    p.icmp.close();
+    p.ipv4.close();
+    for (const l of p.interfaces) {
       l.arp.close();
-      l.eth.close();
+      l.ethernet.close();
       l.iface.link.close();
     }
+    p.taps.link.complete();
+    p.taps.network.complete();
+    p.taps.transport.complete();
   }
-}
-
-/**
- * Creates a stack. The configuration is validated at once: a bad one throws a NetstackError
- * (code ERR_INVALID_CONFIG) naming every bad field.
- */
-export function createStack(config: StackConfigInput<Link>, options: StackOptions = {}): Stack {
-  return new Stack(decodeStackConfig<Link>(config), options);
 }

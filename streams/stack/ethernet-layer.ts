@@ -1,4 +1,4 @@
-import { Observable, Subject, type MonoTypeOperatorFunction, type Subscription } from 'rxjs';
+import { Observable, type Subscription } from 'rxjs';
 import { createDemux, type Demux } from '../operators/demux.js';
 import type { NetInterface } from './net-interface.js';
 import { createCounters } from '../../src/stats.js';
@@ -6,6 +6,9 @@ import { log } from '../../src/log.js';
 import { EtherType, ETHERNET_HEADER_LEN } from '../../src/wire/ethernet.js';
 import { formatMac, macEquals, macKey } from '../../src/mac.js';
 import type { PacketBuffer } from '../../src/packet-buffer.js';
+import type { Boundary } from '../pipeline/boundary.js';
+import type { FrameBoundary, FrameSink } from '../pipeline/link-boundary.js';
+import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 
 export const ETHERNET_DROP_REASONS = ['truncated', 'notForUs', 'vlanTagged', 'unknownEthertype', 'linkClosed'] as const;
 
@@ -17,40 +20,41 @@ export type EthernetCounters = ReturnType<typeof createEthernetCounters>;
 /** 01:00:5e:00:00:01, the all-hosts group (224.0.0.1): every IPv4 host is a member. */
 const ALL_HOSTS_MAC = macKey(new Uint8Array([0x01, 0x00, 0x5e, 0x00, 0x00, 0x01]));
 
-export interface EthernetHooks {
-  /** Operators applied to every frame as it comes off the link, before anything else. */
-  readonly ingress?: MonoTypeOperatorFunction<Uint8Array>;
-  /** Operators applied to every frame the stack writes, just before the link. */
-  readonly egress?: MonoTypeOperatorFunction<Uint8Array>;
+/** What a protocol above Ethernet hands down: a packet for the MAC `dst` (six bytes from 0). */
+export interface EthernetOut {
+  readonly dst: Uint8Array;
+  readonly pb: PacketBuffer;
 }
 
 /**
- * Ethernet input and output of one interface.
+ * Ethernet input and output of one interface, over the boundary of its link.
  *
- * Inbound: the link's frames (through the ingress hook) are filtered by destination MAC (ours,
- * broadcast, or a joined multicast group; the rest dropped as `notForUs`), then split by
- * EtherType with a keyed demux: the ARP and IPv4 layers claim their EtherTypes, a user may claim
- * any other with `protocol$(ethertype)`, and unclaimed ones are counted as `unknownEthertype`.
- * Tagged (802.1Q) frames are dropped: the stack is a host without VLAN configuration.
+ * Inbound: frames are filtered by destination MAC (ours, broadcast, or a joined multicast
+ * group; the rest dropped as `notForUs`), then split by EtherType with a keyed demux: ARP and
+ * IPv4 claim theirs through `protocol(ethertype)`, a user may claim any other, and unclaimed
+ * ones are counted as `unknownEthertype`. Tagged (802.1Q) frames are dropped: the stack is a
+ * host without VLAN configuration. Each protocol gets the whole frame (the header included:
+ * the layer above reads the link-level broadcast bit from it).
  *
- * Outbound: `send()` prepends the header into the packet's headroom and writes the frame,
- * through a Subject piped into the egress hook when one is installed, else straight to the link.
+ * Outbound: a protocol's `down` prepends the header into the packet's headroom and hands the
+ * frame to the link's boundary. A transport checksum left partial is finished here unless the
+ * boundary below is the link itself and the link can finish it (checksum offload).
  */
-export class EthernetLayer {
+export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOut> {
   readonly counters: EthernetCounters = createEthernetCounters();
-  /** Accepted inbound frames keyed by EtherType. */
-  readonly demux: Demux<Uint8Array, number>;
   /** Multicast MACs (as `macKey` numbers) this interface accepts besides broadcast. */
   readonly multicast = new Set<number>([ALL_HOSTS_MAC]);
 
   readonly #iface: NetInterface;
-  readonly #egress$: Subject<Uint8Array> | undefined;
+  readonly #down: FrameSink;
+  readonly #demux: Demux<Uint8Array, number>;
   readonly #subscriptions: Subscription[] = [];
+  #closed = false;
 
-  constructor(iface: NetInterface, hooks: EthernetHooks = {}) {
+  constructor(iface: NetInterface, lower: FrameBoundary) {
     this.#iface = iface;
-    const link = iface.link;
-    const raw$ = hooks.ingress ? link.frames$.pipe(hooks.ingress) : link.frames$;
+    this.#down = lower.down;
+    const raw$ = lower.up$;
     const accepted$ = new Observable<Uint8Array>((subscriber) =>
       raw$.subscribe({
         next: (frame) => {
@@ -60,67 +64,77 @@ export class EthernetLayer {
         complete: () => subscriber.complete(),
       }),
     );
-    this.demux = createDemux(accepted$, frameEthertype, {
+    this.#demux = createDemux(accepted$, frameEthertype, {
       name: `${iface.name} ethertype`,
       formatKey: (k) => `0x${k.toString(16).padStart(4, '0')}`,
     });
     // Unclaimed EtherTypes are counted; keeping a subscriber here makes the demux count them as
     // `unmatched` instead of `dropped`, so the number below is the one the user reads.
     this.#subscriptions.push(
-      this.demux.unmatched$.subscribe((frame) => {
+      this.#demux.unmatched$.subscribe((frame) => {
         if (frame[12] === 0x81 && frame[13] === 0x00) this.counters.drops.vlanTagged++;
         else this.counters.drops.unknownEthertype++;
       }),
     );
-    if (hooks.egress) {
-      this.#egress$ = new Subject<Uint8Array>();
-      this.#subscriptions.push(this.#egress$.pipe(hooks.egress).subscribe((frame) => link.send(frame)));
-    }
   }
 
-  /** Frames of one EtherType, for custom protocols (claims it: EADDRINUSE if taken). */
-  protocol$(ethertype: number): Observable<Uint8Array> {
-    return this.demux.endpoint(ethertype);
+  get iface(): NetInterface {
+    return this.#iface;
   }
 
   /**
-   * Prepends an Ethernet header (dst, our MAC, `ethertype`) to `pb` and writes the frame.
-   * `dst` may be a view into a longer array: six bytes are read from `dstOffset`.
+   * The boundary of one EtherType: its frames going up (subscribing claims it: EADDRINUSE if
+   * taken), `{ dst, pb }` going down as frames of that EtherType.
    */
-  send(dst: Uint8Array, ethertype: number, pb: PacketBuffer, dstOffset = 0): void {
+  protocol(ethertype: number): Boundary<Uint8Array, EthernetOut> {
+    return {
+      up$: this.#demux.endpoint(ethertype),
+      down: { next: (o: EthernetOut) => this.send(o.dst, ethertype, o.pb), partialChecksum: true },
+    };
+  }
+
+  get unmatched$(): Observable<Uint8Array> {
+    return this.#demux.unmatched$;
+  }
+
+  observe$(ethertype?: number): Observable<Uint8Array> {
+    return this.#demux.observe$(ethertype);
+  }
+
+  /** Prepends an Ethernet header (dst, our MAC, `ethertype`) to `pb` and writes the frame. */
+  send(dst: Uint8Array, ethertype: number, pb: PacketBuffer): void {
+    if (this.#closed) {
+      this.counters.drops.linkClosed++;
+      return;
+    }
     const at = pb.prepend(ETHERNET_HEADER_LEN);
     const b = pb.buf;
-    for (let i = 0; i < 6; i++) b[at + i] = dst[dstOffset + i];
+    for (let i = 0; i < 6; i++) b[at + i] = dst[i];
     b.set(this.#iface.mac, at + 6);
     b[at + 12] = ethertype >>> 8;
     b[at + 13] = ethertype & 0xff;
+    const down = this.#down;
     if (pb.csumStart >= 0) {
-      const link = this.#iface.link;
-      if (this.#egress$ === undefined && link.sendPartial !== undefined) {
+      if (down.sendPartial !== undefined) {
         // Transmit checksum offload: the link's device finishes the checksum.
         const frame = pb.bytes();
         this.counters.txFrames++;
         this.counters.txBytes += frame.length;
-        link.sendPartial(frame, pb.csumStart - pb.head, pb.csumOffset);
+        down.sendPartial(frame, pb.csumStart - pb.head, pb.csumOffset);
         return;
       }
       pb.completeChecksum();
     }
-    this.writeFrame(pb.bytes());
-  }
-
-  /** Writes a complete frame (header included). */
-  writeFrame(frame: Uint8Array): void {
+    const frame = pb.bytes();
     this.counters.txFrames++;
     this.counters.txBytes += frame.length;
-    if (this.#egress$) this.#egress$.next(frame);
-    else this.#iface.link.send(frame);
+    down.next(frame);
   }
 
   close(): void {
+    this.#closed = true;
     for (const s of this.#subscriptions) s.unsubscribe();
     this.#subscriptions.length = 0;
-    this.#egress$?.complete();
   }
 
   #accept(frame: Uint8Array): boolean {

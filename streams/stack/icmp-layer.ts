@@ -1,9 +1,9 @@
-import { Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import type { Ipv4Datagram, Ipv4Layer } from './ipv4-layer.js';
+import { Observable, Subject, type SchedulerLike, type Subscription } from 'rxjs';
+import type { Ipv4Datagram, Ipv4Port, ReassemblyTimeout } from './ipv4-layer.js';
+import { createDemux, type Demux } from '../operators/demux.js';
 import type { NetInterface } from './net-interface.js';
 import { emitIcmp, IcmpPacket, IcmpType, IcmpUnreachableCode, IcmpTimeExceededCode, parseIcmpQuote, type IcmpRepr } from '../../src/wire/icmp.js';
 import { IpProtocol } from '../../src/wire/ipv4.js';
-import type { ExpiredDatagram } from '../../src/ipv4/reassembly.js';
 import { TokenBucket } from '../../src/icmp/rate-limiter.js';
 import type { IcmpConfig } from '../../src/ipv4/config.js';
 import { type Ipv4Addr, formatIpv4, parseIpv4 } from '../../src/ipv4/address.js';
@@ -14,6 +14,8 @@ import { NetstackError, netError } from '../../src/errors.js';
 
 /** An ICMP error received for a datagram we sent, as handed to the transport that sent it. */
 export interface IcmpErrorReport {
+  /** The transport protocol of the quoted datagram (the key of `errors$`). */
+  readonly protocol: number;
   readonly type: number;
   readonly code: number;
   /** Who sent the error (a router or the destination). */
@@ -67,12 +69,21 @@ const MAX_ERROR_DATAGRAM = 576;
  * "never in answer to" rules, and hand-off of received errors to the transport named by the
  * quoted header.
  */
+/** What the ICMP layer answers besides its own protocol: what IPv4 could not deliver. */
+export interface IcmpSources {
+  /** Datagrams of protocols nobody claimed: protocol unreachable. */
+  readonly unmatched$?: Observable<Ipv4Datagram>;
+  /** Partial datagrams IPv4 gave up on: time exceeded (reassembly). */
+  readonly reassemblyTimeouts$?: Observable<ReassemblyTimeout>;
+}
+
 export class IcmpLayer {
   readonly counters = createIcmpCounters();
-  /** Received errors by transport protocol: UDP and TCP register here. */
-  readonly errorHandlers = new Map<number, (report: IcmpErrorReport) => void>();
 
-  readonly #ipv4: Ipv4Layer;
+  readonly #port: Ipv4Port;
+  readonly #sources: IcmpSources;
+  readonly #reports = new Subject<IcmpErrorReport>();
+  readonly #errors: Demux<IcmpErrorReport, number>;
   readonly #scheduler: SchedulerLike;
   readonly #bucket: TokenBucket;
   readonly #view = new IcmpPacket();
@@ -80,24 +91,45 @@ export class IcmpLayer {
   #nextIdent = Math.floor(Math.random() * 0x10000);
   readonly #subscriptions: Subscription[] = [];
 
-  constructor(ipv4: Ipv4Layer, scheduler: SchedulerLike, config: Readonly<IcmpConfig>) {
-    this.#ipv4 = ipv4;
+  /**
+   * @param port the boundary of IPv4 protocol 1 (claimed by `start()`).
+   * @param sources what IPv4 could not deliver, to answer with errors (each optional).
+   */
+  constructor(port: Ipv4Port, scheduler: SchedulerLike, config: Readonly<IcmpConfig>, sources: IcmpSources = {}) {
+    this.#port = port;
+    this.#sources = sources;
     this.#scheduler = scheduler;
     this.#bucket = new TokenBucket(config.errorRatePerSecond, config.errorBurst);
+    this.#errors = createDemux(this.#reports.asObservable(), (r) => r.protocol, { name: 'icmp errors' });
+    // Nobody claimed the quoted protocol: count it (a subscriber here makes the demux deliver).
+    this.#subscriptions.push(this.#errors.unmatched$.subscribe(() => this.counters.drops.noListener++));
   }
 
   start(): void {
-    this.#subscriptions.push(this.#ipv4.protocol$(IpProtocol.ICMP).subscribe((d) => this.#input(d)));
+    this.#subscriptions.push(this.#port.up$.subscribe((d) => this.#input(d)));
     // Datagrams for a protocol nobody speaks: protocol unreachable (RFC 1122 3.2.2.1).
-    this.#subscriptions.push(
-      this.#ipv4.demux.unmatched$.subscribe((d) => this.sendUnreachable(d, IcmpUnreachableCode.PROTOCOL_UNREACHABLE)),
-    );
-    this.#ipv4.onReassemblyTimeout = (e, iface, broadcast) => this.#reassemblyTimeout(e, iface, broadcast);
+    const { unmatched$, reassemblyTimeouts$ } = this.#sources;
+    if (unmatched$ !== undefined) {
+      this.#subscriptions.push(unmatched$.subscribe((d) => this.sendUnreachable(d, IcmpUnreachableCode.PROTOCOL_UNREACHABLE)));
+    }
+    if (reassemblyTimeouts$ !== undefined) {
+      this.#subscriptions.push(reassemblyTimeouts$.subscribe((t) => this.#reassemblyTimeout(t)));
+    }
+  }
+
+  /**
+   * ICMP errors received about datagrams of transport `protocol` we sent (the protocol of the
+   * quoted header): TCP and UDP claim theirs, a user may claim any other. Subscribing claims
+   * the protocol (EADDRINUSE if taken); errors nobody claimed are counted as `noListener`.
+   */
+  errors$(protocol: number): Observable<IcmpErrorReport> {
+    return this.#errors.endpoint(protocol);
   }
 
   close(): void {
     for (const s of this.#subscriptions) s.unsubscribe();
     this.#subscriptions.length = 0;
+    this.#reports.complete();
   }
 
   /** Sends a destination unreachable error about datagram `d` (subject to the rules and the rate limit). */
@@ -151,11 +183,8 @@ export class IcmpLayer {
         emitIcmp({ kind: 'echo-request', ident, seq: mySeq, data: EMPTY }, pb);
         sentAt.set(mySeq, this.#scheduler.now());
         this.counters.txEchoRequests++;
-        const err = this.#ipv4.send(pb, { dst: target, protocol: IpProtocol.ICMP }, fail);
-        if (err !== undefined) {
-          fail(err);
-          return;
-        }
+        this.#port.down.next({ pb, dst: target, protocol: IpProtocol.ICMP, onError: fail });
+        if (subscriber.closed) return;
         timers.push(
           this.#scheduler.schedule(() => {
             if (sentAt.has(mySeq)) fail(netError('ETIMEDOUT', `no echo reply from ${address} for seq ${mySeq} within ${timeout} ms`));
@@ -199,7 +228,7 @@ export class IcmpLayer {
         const pb = PacketBuffer.withPayload(p.data);
         emitIcmp({ kind: 'echo-reply', ident: p.ident, seq: p.seq, data: EMPTY }, pb);
         c.txEchoReplies++;
-        this.#ipv4.send(pb, { dst: d.src, src: d.dst, protocol: IpProtocol.ICMP, dscp: d.header[1] >>> 2 });
+        this.#port.down.next({ pb, dst: d.src, src: d.dst, protocol: IpProtocol.ICMP, dscp: d.header[1] >>> 2 });
         return;
       }
       case IcmpType.ECHO_REPLY: {
@@ -219,12 +248,8 @@ export class IcmpLayer {
           return;
         }
         const quote = q.value;
-        const handler = this.errorHandlers.get(quote.protocol);
-        if (handler === undefined) {
-          c.drops.noListener++;
-          return;
-        }
-        handler({
+        this.#reports.next({
+          protocol: quote.protocol,
           type: p.type,
           code: p.code,
           from: d.src,
@@ -241,7 +266,8 @@ export class IcmpLayer {
     }
   }
 
-  #reassemblyTimeout(e: ExpiredDatagram<Uint8Array>, iface: NetInterface, broadcast: boolean): void {
+  #reassemblyTimeout(t: ReassemblyTimeout): void {
+    const { expired: e, iface, broadcast } = t;
     if (e.first === undefined) return;
     this.#sendError(iface, e.src, e.dst, broadcast, e.first.header, e.first.payload,
       { kind: 'time-exceeded', code: IcmpTimeExceededCode.REASSEMBLY_TIME_EXCEEDED, quoted: EMPTY }, e.protocol);
@@ -269,7 +295,7 @@ export class IcmpLayer {
     emitIcmp(repr, pb);
     c.txErrors++;
     if (log.icmp.enabled) log.icmp('%s: error type %d to %s', iface.name, pb.buf[pb.head], formatIpv4(src));
-    this.#ipv4.send(pb, { dst: src, src: dst, protocol: IpProtocol.ICMP });
+    this.#port.down.next({ pb, dst: src, src: dst, protocol: IpProtocol.ICMP });
   }
 }
 

@@ -1,11 +1,12 @@
-import { Subject, type MonoTypeOperatorFunction, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { createDemux, type Demux } from '../operators/demux.js';
 import type { NetInterface } from './net-interface.js';
-import type { ArpLayer } from './arp-layer.js';
-import type { EthernetLayer } from './ethernet-layer.js';
+import type { NeighborBoundary } from './arp-layer.js';
 import { DeadlineTimer } from './deadline-timer.js';
+import { between, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
+import type { ProtocolMux } from '../pipeline/protocol-mux.js';
+import type { TapPoint } from '../pipeline/taps.js';
 import { Ipv4Packet, emitIpv4, IPV4_MIN_HEADER_LEN } from '../../src/wire/ipv4.js';
-import { EtherType } from '../../src/wire/ethernet.js';
 import { Reassembler, type ExpiredDatagram } from '../../src/ipv4/reassembly.js';
 import { RouteTable } from '../../src/ipv4/route-table.js';
 import { planFragments, isFragmentError } from '../../src/ipv4/fragmenter.js';
@@ -16,7 +17,6 @@ import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { netError, type NetstackError } from '../../src/errors.js';
-import { isChecksumVerified } from '../links/rx-checksum.js';
 
 /** A received IPv4 datagram (reassembled if it came in fragments), as the transports see it. */
 export interface Ipv4Datagram {
@@ -40,23 +40,19 @@ export interface Ipv4Datagram {
   readonly checksumVerified: boolean;
 }
 
-/** A datagram on its way out, after routing and header, before the next hop's MAC. */
+/**
+ * A datagram on its way out, after routing and header, before the next hop's MAC: what crosses
+ * the boundary under IPv4 (see `NeighborBoundary`).
+ */
 export interface Ipv4Outbound {
   readonly iface: NetInterface;
   readonly nextHop: Ipv4Addr;
   readonly src: Ipv4Addr;
   readonly dst: Ipv4Addr;
   readonly protocol: number;
-  /** Header and payload (one fragment when fragmented). The hook may read or drop it, not resize it. */
+  /** Header and payload (one fragment when fragmented). An operator may read or drop it, not resize it. */
   readonly pb: PacketBuffer;
   readonly onError: ((err: NetstackError) => void) | undefined;
-}
-
-export interface Ipv4Hooks {
-  /** Operators on every datagram addressed to us, before the protocol demux (a firewall, a logger). */
-  readonly input?: MonoTypeOperatorFunction<Ipv4Datagram>;
-  /** Operators on every packet we send, after routing, before ARP. */
-  readonly output?: MonoTypeOperatorFunction<Ipv4Outbound>;
 }
 
 export interface Ipv4SendOptions {
@@ -69,6 +65,46 @@ export interface Ipv4SendOptions {
   readonly dscp?: number;
   /** Outgoing interface for the limited broadcast 255.255.255.255 (default: the first). */
   readonly iface?: NetInterface;
+}
+
+/**
+ * What a transport hands down to IPv4: the transport packet in `pb` (its header written) and
+ * where it goes. Errors known at once (no route, too big with DF) and later ones (no ARP
+ * answer) go to `onError`.
+ */
+export interface Ipv4Send extends Ipv4SendOptions {
+  readonly pb: PacketBuffer;
+  readonly onError?: ((err: NetstackError) => void) | undefined;
+}
+
+/** What a transport may ask of the network layer besides sending: routes and addresses. */
+export interface Ipv4Network {
+  /** True when `addr` is one of the stack's addresses (on any interface). */
+  isLocal(addr: Ipv4Addr): boolean;
+  /** The interface, next hop and source address a datagram to `dst` would leave by. */
+  routeFor(dst: Ipv4Addr, iface?: NetInterface): Ipv4Route | NetstackError;
+  /** The interfaces IPv4 runs on. */
+  readonly interfaces: readonly NetInterface[];
+}
+
+export interface Ipv4Route {
+  readonly iface: NetInterface;
+  readonly nextHop: Ipv4Addr;
+  readonly src: Ipv4Addr;
+}
+
+/** The boundary between IPv4 and one transport protocol, with the network's routing services. */
+export interface Ipv4Port extends Boundary<Ipv4Datagram, Ipv4Send> {
+  readonly network: Ipv4Network;
+}
+
+/** A partial datagram given up on after its first fragment arrived (ICMP answers it). */
+export interface ReassemblyTimeout {
+  readonly expired: ExpiredDatagram<Uint8Array>;
+  /** The interface the first fragment came in by. */
+  readonly iface: NetInterface;
+  /** It was sent to a broadcast/multicast address (IP or link level): no ICMP error may answer. */
+  readonly broadcast: boolean;
 }
 
 export const IPV4_DROP_REASONS = [
@@ -88,13 +124,19 @@ export interface Ipv4LayerOptions {
   readonly defaultTtl: number;
   readonly reassembly: Readonly<Partial<ReassemblyConfig>>;
   readonly idTableSize?: number;
-  readonly hooks?: Ipv4Hooks;
+  /**
+   * Operators at the boundary above IPv4, for every protocol: `up` on each datagram addressed
+   * to us before the protocol demux (a firewall, a logger), `down` on each datagram a
+   * transport sends, before routing.
+   */
+  readonly transport?: BoundaryOperators<Ipv4Datagram, Ipv4Send>;
+  /** Observers of that boundary, on IPv4's side of the operators (createStack's `taps.transport`). */
+  readonly taps?: TapPoint<Ipv4Datagram, Ipv4Send>;
 }
 
 interface Attached {
   readonly iface: NetInterface;
-  readonly eth: EthernetLayer;
-  readonly arp: ArpLayer;
+  readonly down: Sink<Ipv4Outbound>;
 }
 
 /**
@@ -105,22 +147,17 @@ interface Attached {
  * Weak host model, like Linux: a datagram for any of our addresses is accepted on any
  * interface. A host does not forward: anything else is dropped as `notForUs`.
  */
-export class Ipv4Layer {
+export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, Ipv4Network {
   readonly counters = createIpv4Counters();
   readonly routes = new RouteTable();
   readonly reassembler: Reassembler<Uint8Array>;
-  /** Delivered datagrams by protocol number; unclaimed ones go to `unmatched$` (ICMP answers them). */
-  readonly demux: Demux<Ipv4Datagram, number>;
-  /**
-   * Called for a partial datagram that timed out after its first fragment arrived, with the
-   * interface that fragment came in by and whether it was sent to a broadcast/multicast address
-   * (IP or link level), which no ICMP error may answer.
-   */
-  onReassemblyTimeout: ((expired: ExpiredDatagram<Uint8Array>, iface: NetInterface, broadcast: boolean) => void) | undefined;
 
+  readonly #demux: Demux<Ipv4Datagram, number>;
   readonly #attached: Attached[] = [];
   readonly #input$ = new Subject<Ipv4Datagram>();
-  readonly #output$: Subject<Ipv4Outbound> | undefined;
+  /** Where every transport's datagrams enter (through the `transport.down` operator if any). */
+  readonly #down: Sink<Ipv4Send>;
+  readonly #reassemblyTimeouts$ = new Subject<ReassemblyTimeout>();
   readonly #opts: Ipv4LayerOptions;
   readonly #ids: IpIdGenerator;
   readonly #view = new Ipv4Packet();
@@ -133,29 +170,49 @@ export class Ipv4Layer {
     this.#opts = opts;
     this.reassembler = new Reassembler<Uint8Array>(opts.reassembly);
     this.#ids = new IpIdGenerator(opts.idTableSize === undefined ? {} : { tableSize: opts.idTableSize });
-    const delivered$ = opts.hooks?.input ? this.#input$.pipe(opts.hooks.input) : this.#input$.asObservable();
-    this.demux = createDemux(delivered$, protocolOf, { name: 'ipv4 protocol' });
-    if (opts.hooks?.output) {
-      this.#output$ = new Subject<Ipv4Outbound>();
-      this.#subscriptions.push(this.#output$.pipe(opts.hooks.output).subscribe((o) => this.#transmit(o)));
-    }
+    // The boundary above IPv4 for all protocols at once: the demux sits on top of it.
+    const send: Sink<Ipv4Send> = { next: (s) => this.#sendItem(s), partialChecksum: true };
+    const own = { up$: this.#input$.asObservable(), down: send };
+    const above = between(opts.taps === undefined ? own : opts.taps.wrap(own), opts.transport);
+    this.#down = above.down;
+    this.#demux = createDemux(above.up$, protocolOf, { name: 'ipv4 protocol' });
     this.#timer = new DeadlineTimer(opts.scheduler, (now) => this.#expire(now));
   }
 
-  /** Datagrams of one protocol (claims it). */
-  protocol$(protocol: number): Observable<Ipv4Datagram> {
-    return this.demux.endpoint(protocol);
+  /**
+   * The boundary of one transport protocol: its datagrams going up (subscribing claims the
+   * protocol number: EADDRINUSE if taken), `Ipv4Send`s going down, and the routing services.
+   */
+  protocol(protocol: number): Ipv4Port {
+    return { up$: this.#demux.endpoint(protocol), down: this.#down, network: this };
+  }
+
+  /** Datagrams of protocols nobody claimed (ICMP answers them with protocol unreachable). */
+  get unmatched$(): Observable<Ipv4Datagram> {
+    return this.#demux.unmatched$;
+  }
+
+  observe$(protocol?: number): Observable<Ipv4Datagram> {
+    return this.#demux.observe$(protocol);
+  }
+
+  /** Partial datagrams given up on (after their first fragment came): ICMP time exceeded. */
+  get reassemblyTimeouts$(): Observable<ReassemblyTimeout> {
+    return this.#reassemblyTimeouts$.asObservable();
   }
 
   get interfaces(): readonly NetInterface[] {
-    return this.#attached.map((a) => a.iface);
+    return this.#attached.filter((a) => a !== undefined).map((a) => a.iface);
   }
 
-  /** Starts taking IPv4 frames from an interface and adds routes for its subnets. */
-  attach(iface: NetInterface, eth: EthernetLayer, arp: ArpLayer): void {
-    this.#attached[iface.index] = { iface, eth, arp };
+  /**
+   * Runs IPv4 on an interface, over the boundary below it (neighbour resolution: ARP's
+   * `resolver()`, or `staticNeighbors()`), and adds routes for the interface's subnets.
+   */
+  attach(iface: NetInterface, lower: NeighborBoundary): void {
+    this.#attached[iface.index] = { iface, down: lower.down };
     for (const a of iface.addresses) this.routes.addOnLink(iface.index, a.address, a.prefixLength);
-    this.#subscriptions.push(eth.protocol$(EtherType.IPV4).subscribe((frame) => this.#input(iface, frame)));
+    this.#subscriptions.push(lower.up$.subscribe((frame) => this.#input(iface, frame)));
   }
 
   /** True when `addr` is one of the stack's addresses (on any interface). */
@@ -166,7 +223,7 @@ export class Ipv4Layer {
   }
 
   /** The interface and source address a datagram to `dst` would leave by. */
-  routeFor(dst: Ipv4Addr, iface?: NetInterface): { iface: NetInterface; nextHop: Ipv4Addr; src: Ipv4Addr } | NetstackError {
+  routeFor(dst: Ipv4Addr, iface?: NetInterface): Ipv4Route | NetstackError {
     let out: NetInterface | undefined;
     let nextHop = dst;
     if (dst === IPV4_BROADCAST) {
@@ -184,11 +241,21 @@ export class Ipv4Layer {
   }
 
   /**
-   * Sends the transport payload held in `pb`: routes it, prepends the IPv4 header, fragments it
-   * when it exceeds the interface MTU, and hands each packet to ARP. Returns an error for what
-   * is known at once (no route, DF and too big); later failures (ARP) go to `onError`.
+   * Sends the transport packet held in `pb`: routes it, prepends the IPv4 header, fragments it
+   * when it exceeds the interface MTU, and hands each packet to the boundary below. Returns an
+   * error for what is known at once (no route, DF and too big); later failures (ARP) go to
+   * `onError`. (The protocol boundaries' `down` does the same, with every error to `onError`.)
    */
   send(pb: PacketBuffer, o: Ipv4SendOptions, onError?: (err: NetstackError) => void): NetstackError | undefined {
+    return this.#route(pb, o, onError);
+  }
+
+  #sendItem(s: Ipv4Send): void {
+    const err = this.#route(s.pb, s, s.onError);
+    if (err !== undefined) s.onError?.(err);
+  }
+
+  #route(pb: PacketBuffer, o: Ipv4SendOptions, onError: ((err: NetstackError) => void) | undefined): NetstackError | undefined {
     const route = this.routeFor(o.dst, o.iface);
     if (!('iface' in route)) {
       this.counters.txErrors++;
@@ -232,21 +299,12 @@ export class Ipv4Layer {
     this.#subscriptions.length = 0;
     this.#timer.close();
     this.#input$.complete();
-    this.#output$?.complete();
+    this.#reassemblyTimeouts$.complete();
     this.reassembler.clear();
   }
 
   #out(o: Ipv4Outbound): void {
     this.counters.txPackets++;
-    if (this.#output$) {
-      o.pb.completeChecksum(); // a hook sees (and may log or capture) a finished packet
-      this.#output$.next(o);
-    } else {
-      this.#transmit(o);
-    }
-  }
-
-  #transmit(o: Ipv4Outbound): void {
     const attached = this.#attached[o.iface.index];
     if (attached === undefined) return;
     if (this.isLocal(o.dst)) {
@@ -256,12 +314,17 @@ export class Ipv4Layer {
       this.#opts.scheduler.schedule(() => this.#inputPacket(o.iface, bytes, false, false));
       return;
     }
-    attached.arp.sendIpv4(o.nextHop, o.pb, o.onError);
+    const down = attached.down;
+    // An operator inserted below sees (and may log or capture) a finished packet.
+    if (down.partialChecksum !== true) o.pb.completeChecksum();
+    down.next(o);
   }
 
   #input(iface: NetInterface, frame: Uint8Array): void {
-    // Link-level broadcast/multicast: the group bit of the destination MAC.
-    this.#inputPacket(iface, frame.subarray(14), (frame[0] & 1) !== 0, isChecksumVerified(frame));
+    // Link-level broadcast/multicast: the group bit of the destination MAC. A link with
+    // checksum offload may vouch for the transport checksum of the frame it delivered.
+    const verified = iface.link.checksumVerified?.(frame) === true;
+    this.#inputPacket(iface, frame.subarray(14), (frame[0] & 1) !== 0, verified);
   }
 
   #inputPacket(iface: NetInterface, bytes: Uint8Array, linkBroadcast: boolean, checksumVerified: boolean): void {
@@ -332,7 +395,7 @@ export class Ipv4Layer {
       const key = fragmentKey(e.src, e.dst, e.protocol, e.id);
       const arrival = this.#fragmentIface.get(key);
       this.#fragmentIface.delete(key);
-      if (e.first !== undefined && arrival !== undefined) this.onReassemblyTimeout?.(e, arrival.iface, arrival.broadcast);
+      if (e.first !== undefined && arrival !== undefined) this.#reassemblyTimeouts$.next({ expired: e, iface: arrival.iface, broadcast: arrival.broadcast });
     }
     this.#timer.set(this.reassembler.nextDeadline());
   }

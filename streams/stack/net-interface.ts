@@ -1,4 +1,6 @@
 import type { Link } from '../links/link.js';
+import { decodeStackConfig, type DecodedInterface, type InterfaceConfigInput } from '../../src/config/stack-config.js';
+import { randomMac } from '../../src/mac.js';
 import { type Ipv4Addr, prefixMask, IPV4_BROADCAST } from '../../src/ipv4/address.js';
 
 /** One IPv4 address of an interface, with what is derived from its prefix precomputed. */
@@ -74,4 +76,32 @@ export class NetInterface {
     }
     return list.length > 0 ? list[0].address : undefined;
   }
+}
+
+/**
+ * The interface an `interfaces[]` entry of the stack configuration describes: the MAC as
+ * configured, else what the link prescribes, else a random locally administered one; the MTU
+ * no larger than the link's; its IPv4 addresses. `index` is its position in the stack (routes
+ * name interfaces by it).
+ */
+export function interfaceFromConfig(index: number, c: DecodedInterface<Link>): NetInterface {
+  const mac = c.mac ?? c.link.mac?.slice() ?? randomMac();
+  const iface = new NetInterface(index, c.name, c.link, mac, Math.min(c.mtu, c.link.mtu ?? c.mtu));
+  for (const a of c.ipv4) iface.addAddress(a.address, a.prefixLength);
+  return iface;
+}
+
+/** What `netInterface()` takes: one entry of the stack configuration's `interfaces`. */
+export type NetInterfaceOptions = InterfaceConfigInput<Link>;
+
+/**
+ * An interface for a stack you assemble yourself (see docs/pipelines.md): validated like an
+ * entry of `createStack`'s `interfaces` (a bad one throws ERR_INVALID_CONFIG naming every bad
+ * field).
+ *
+ * @example
+ * const eth0 = netInterface({ name: 'eth0', link, ipv4: ['198.18.0.2/24'] });
+ */
+export function netInterface(options: NetInterfaceOptions, index = 0): NetInterface {
+  return interfaceFromConfig(index, decodeStackConfig<Link>({ interfaces: [options] }).interfaces[0]);
 }

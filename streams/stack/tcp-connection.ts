@@ -311,6 +311,14 @@ export class TcpConnection implements TcpHost {
     this.rearm();
   }
 
+  /**
+   * @internal Where routing or ARP failures of this connection's segments go: fatal only while
+   * connecting (afterwards TCP just retransmits). One function per connection, made once.
+   */
+  readonly onSendError = (err: NetstackError): void => {
+    if (this.state === 'SYN-SENT') this.failWith(err);
+  };
+
   /** @internal Re-arms the one timer after any call into the core. */
   rearm(): void {
     if (!this.#closed) this.#timer.set(this.core.nextDeadline());

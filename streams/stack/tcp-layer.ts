@@ -1,7 +1,8 @@
 import { Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import { randomBytes } from 'node:crypto';
-import type { Ipv4Datagram, Ipv4Layer } from './ipv4-layer.js';
+import type { Ipv4Datagram, Ipv4Network, Ipv4Port, Ipv4Send } from './ipv4-layer.js';
 import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
+import { hookPoint, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
 import { TcpConnection, type TcpConnectionOwner } from './tcp-connection.js';
 import './tcp-socket.js';
 import { TcpConnectionCore, type TcpHost } from '../../src/tcp/connection.js';
@@ -60,6 +61,33 @@ export interface Tcp {
    * aborts it.
    */
   connect(options: TcpConnectOptions): Observable<TcpConnection>;
+}
+
+/** A TCP segment that passed the header and checksum checks, on its way to its endpoint. */
+export interface TcpSegmentIn {
+  /** The IPv4 datagram it came in (addresses, interface). */
+  readonly datagram: Ipv4Datagram;
+  /** The parsed segment; `payload` is a view into the datagram. */
+  readonly segment: TcpRepr;
+}
+
+/** A TCP segment the stack sends, before its header is written. */
+export interface TcpSegmentOut {
+  readonly src: Ipv4Addr;
+  readonly dst: Ipv4Addr;
+  readonly segment: TcpRepr;
+  /** Where a routing or ARP failure goes (the connection's, or nobody's for a RST). */
+  readonly onError: ((err: NetstackError) => void) | undefined;
+}
+
+/** What the TCP layer needs of ICMP: the errors about TCP segments. */
+export type TcpIcmp = Pick<IcmpLayer, 'errors$'>;
+
+export interface TcpLayerOptions {
+  /** ICMP, when the stack has it: destination unreachable fails a connect. */
+  readonly icmp?: TcpIcmp;
+  /** Operators on TCP segments: `up` between the checks and the endpoints, `down` before the header. */
+  readonly segments?: BoundaryOperators<TcpSegmentIn, TcpSegmentOut>;
 }
 
 export const TCP_LAYER_DROP_REASONS = [
@@ -123,8 +151,14 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
   readonly ports: PortManager;
   readonly endpoints = new EndpointTable<Endpoint>();
   readonly scheduler: SchedulerLike;
-  readonly #ipv4: Ipv4Layer;
-  readonly #icmp: IcmpLayer;
+  readonly #port: Ipv4Port;
+  readonly #network: Ipv4Network;
+  readonly #down: Sink<Ipv4Send>;
+  readonly #icmp: TcpIcmp | undefined;
+  readonly #hooks: { readonly up: (s: TcpSegmentIn) => void; readonly down: (s: TcpSegmentOut) => void };
+  /** Whether IPv4 and what is below it finish a partial checksum (false when an operator is inserted). */
+  readonly #partialChecksum: boolean;
+  readonly #copyPayloads: boolean;
   readonly #config: TcpConfig;
   readonly #isn = new IsnGenerator(randomBytes(16));
   readonly #cookieSecret = randomBytes(16);
@@ -132,15 +166,25 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
    * Host of a listener's children until their TcpConnection wraps them (the SYN-ACK, or a cookie
    * handshake completed by the ACK, happens inside the listener's call, before the wrapper).
    */
-  readonly #childHost: TcpHost = { send: (core, seg) => this.#send(seg, core.localAddr, core.remoteAddr, undefined) };
+  readonly #childHost: TcpHost = { send: (core, seg) => this.#hooks.down({ segment: seg, src: core.localAddr, dst: core.remoteAddr, onError: undefined }) };
   readonly #view = new TcpSegment();
   readonly #entries = new Map<TcpConnection, ConnectionEntry>();
-  #subscription: Subscription | undefined;
+  readonly #subscriptions: Subscription[] = [];
   #closed = false;
 
-  constructor(ipv4: Ipv4Layer, icmp: IcmpLayer, scheduler: SchedulerLike, config: TcpStackConfig) {
-    this.#ipv4 = ipv4;
-    this.#icmp = icmp;
+  /**
+   * @param port the boundary of IPv4 protocol 6 (claimed by `start()`).
+   */
+  constructor(port: Ipv4Port, scheduler: SchedulerLike, config: TcpStackConfig, options: TcpLayerOptions = {}) {
+    this.#port = port;
+    this.#network = port.network;
+    this.#down = port.down;
+    this.#partialChecksum = port.down.partialChecksum === true;
+    this.#icmp = options.icmp;
+    this.#hooks = hookPoint(options.segments, (s) => this.#dispatch(s.datagram, s.segment), (s) => this.#emit(s));
+    // A segment's payload is a view into the send buffer, valid until acknowledged: an operator
+    // that may hold segments gets copies it owns.
+    this.#copyPayloads = options.segments?.down !== undefined;
     this.scheduler = scheduler;
     const { ephemeralPortRange, ...core } = config;
     this.#config = resolveTcpConfig(core);
@@ -148,15 +192,15 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
   }
 
   start(): void {
-    this.#subscription = this.#ipv4.protocol$(IpProtocol.TCP).subscribe((d) => this.#input(d));
-    this.#icmp.errorHandlers.set(IpProtocol.TCP, (r) => this.#icmpError(r));
+    this.#subscriptions.push(this.#port.up$.subscribe((d) => this.#input(d)));
+    if (this.#icmp !== undefined) this.#subscriptions.push(this.#icmp.errors$(IpProtocol.TCP).subscribe((r) => this.#icmpError(r)));
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#subscription?.unsubscribe();
-    this.#icmp.errorHandlers.delete(IpProtocol.TCP);
+    for (const sub of this.#subscriptions) sub.unsubscribe();
+    this.#subscriptions.length = 0;
     for (const conn of [...this.#entries.keys()]) conn.destroy();
     for (const e of this.endpoints.entries()) {
       if (e.endpoint instanceof ListenEndpoint) e.endpoint.subscriber.complete();
@@ -189,7 +233,7 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
       if (options.synCookies !== undefined && typeof options.synCookies !== 'boolean') problems.push(`synCookies: ${String(options.synCookies)} is not a boolean`);
       if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `listen: ${problems.join('; ')}`));
       const addr = address as Ipv4Addr;
-      if (addr !== IPV4_ANY && !this.#ipv4.isLocal(addr)) {
+      if (addr !== IPV4_ANY && !this.#network.isLocal(addr)) {
         return subscriber.error(netError('EADDRNOTAVAIL', `listen ${options.address}:${options.port}: not an address of this stack`, 'listen'));
       }
       if (this.ports.reserve(addr, options.port) !== 'ok') {
@@ -234,11 +278,11 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
       }
       if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `connect: ${problems.join('; ')}`));
       const dst = remote as Ipv4Addr;
-      const route = this.#ipv4.routeFor(dst);
+      const route = this.#network.routeFor(dst);
       if (!('iface' in route)) return subscriber.error(route);
       let src = route.src;
       if (localWanted !== undefined && localWanted !== IPV4_ANY) {
-        if (!this.#ipv4.isLocal(localWanted)) return subscriber.error(netError('EADDRNOTAVAIL', `connect: ${options.localAddress} is not an address of this stack`, 'connect'));
+        if (!this.#network.isLocal(localWanted)) return subscriber.error(netError('EADDRNOTAVAIL', `connect: ${options.localAddress} is not an address of this stack`, 'connect'));
         src = localWanted;
       }
       let localPort: number;
@@ -290,7 +334,8 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
   // --- TcpConnectionOwner ----------------------------------------------------------------------
 
   transmit(conn: TcpConnection, seg: TcpRepr): void {
-    this.#send(seg, conn.core.localAddr, conn.core.remoteAddr, conn);
+    const segment = this.#copyPayloads && seg.payload.length > 0 ? { ...seg, payload: seg.payload.slice() } : seg;
+    this.#hooks.down({ segment, src: conn.core.localAddr, dst: conn.core.remoteAddr, onError: conn.onSendError });
   }
 
   established(conn: TcpConnection): void {
@@ -345,7 +390,12 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
       countDrop(c, parsed.reason);
       return;
     }
-    const seg = parsed.value;
+    this.#hooks.up({ datagram: d, segment: parsed.value });
+  }
+
+  /** Hands a checked segment to its endpoint: a connection, a listener, or nobody (RST). */
+  #dispatch(d: Ipv4Datagram, seg: TcpRepr): void {
+    const c = this.counters;
     const now = this.scheduler.now();
     let ep = this.endpoints.lookup(d.dst, seg.dstPort, d.src, seg.srcPort);
     if (ep instanceof TcpConnection) {
@@ -388,7 +438,7 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
       case 'reply':
         // A RST (an ACK or stray segment to the listener) or a cookie SYN-ACK.
         if ((verdict.seg.flags & TcpFlags.RST) !== 0) c.rstSent++;
-        this.#send(verdict.seg, d.dst, d.src, undefined);
+        this.#hooks.down({ segment: verdict.seg, src: d.dst, dst: d.src, onError: undefined });
         return;
       case 'dropped':
         switch (verdict.reason) {
@@ -423,7 +473,7 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
   /** The MTU a listener's MSS is clamped to: its address's interface, or the smallest of all. */
   #listenMtu(addr: Ipv4Addr): number {
     let mtu = Number.POSITIVE_INFINITY;
-    for (const iface of this.#ipv4.interfaces) {
+    for (const iface of this.#network.interfaces) {
       if (addr === IPV4_ANY || iface.addresses.some((a) => a.address === addr)) mtu = Math.min(mtu, iface.mtu);
     }
     return Number.isFinite(mtu) ? mtu : 1500;
@@ -452,23 +502,20 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
     const rst = rstForSegment(seg);
     if (rst === undefined) return;
     this.counters.rstSent++;
-    this.#send(rst, local, remote, undefined);
+    this.#hooks.down({ segment: rst, src: local, dst: remote, onError: undefined });
   }
 
-  #send(seg: TcpRepr, src: Ipv4Addr, dst: Ipv4Addr, conn: TcpConnection | undefined): void {
+  /** Writes the segment into a packet (the payload's one copy) and hands it to IPv4. */
+  #emit(out: TcpSegmentOut): void {
     this.counters.txSegments++;
+    const seg = out.segment;
     const payload = seg.payload;
     const pb = PacketBuffer.alloc(payload.length);
     if (payload.length > 0) pb.buf.set(payload, pb.head);
-    // Partial checksum: finished by the TAP device (offload) or by the Ethernet layer.
-    emitTcp(seg, pb, src, dst, PARTIAL_CHECKSUM);
-    const err = this.#ipv4.send(pb, { dst, src, protocol: IpProtocol.TCP }, conn === undefined ? undefined : (e) => this.#sendFailed(conn, e));
-    if (err !== undefined && conn !== undefined) this.#sendFailed(conn, err);
-  }
-
-  /** Routing or ARP failed for a segment: fatal only while connecting (then TCP would just retry). */
-  #sendFailed(conn: TcpConnection, err: NetstackError): void {
-    if (conn.state === 'SYN-SENT') conn.failWith(err);
+    // Partial checksum, when what is below finishes it (the TAP device with offload, or the
+    // Ethernet layer): the bytes are summed once, where they are written last.
+    emitTcp(seg, pb, out.src, out.dst, this.#partialChecksum ? PARTIAL_CHECKSUM : undefined);
+    this.#down.next({ pb, dst: out.dst, src: out.src, protocol: IpProtocol.TCP, onError: out.onError });
   }
 }
 

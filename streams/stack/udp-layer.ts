@@ -1,6 +1,7 @@
 import { Observable, type Observer, type Subscription } from 'rxjs';
-import type { Ipv4Datagram, Ipv4Layer } from './ipv4-layer.js';
+import type { Ipv4Datagram, Ipv4Network, Ipv4Port, Ipv4Send } from './ipv4-layer.js';
 import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
+import { hookPoint, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
 import { UdpEndpoint, DEFAULT_RECEIVE_QUEUE, type ReceiveQueueOptions, type ReceivedDatagram } from './udp-endpoint.js';
 import { UdpSocket, type UdpSocketHost } from './udp-socket.js';
 import { udpErrorFor } from './udp-icmp-errors.js';
@@ -44,6 +45,37 @@ export interface Udp {
   bind$(options?: UdpBindOptions): Observable<UdpSocket>;
 }
 
+/** A UDP datagram that passed the header and checksum checks, on its way to the sockets. */
+export interface UdpDatagramIn {
+  /** The IPv4 datagram it came in (addresses, interface, broadcast). */
+  readonly datagram: Ipv4Datagram;
+  readonly srcPort: number;
+  readonly dstPort: number;
+  /** The UDP payload: a view into the datagram. */
+  readonly payload: Uint8Array;
+}
+
+/** A UDP datagram a socket sends, before its header is written. */
+export interface UdpDatagramOut {
+  readonly src: Ipv4Addr;
+  readonly dst: Ipv4Addr;
+  readonly srcPort: number;
+  readonly dstPort: number;
+  readonly payload: Uint8Array;
+  /** Where a later failure (no ARP answer, no route) goes: the sending socket. */
+  readonly onError: ((err: NetstackError) => void) | undefined;
+}
+
+/** What the UDP layer needs of ICMP: errors about UDP, and port unreachable for strangers. */
+export type UdpIcmp = Pick<IcmpLayer, 'errors$' | 'sendUnreachable'>;
+
+export interface UdpLayerOptions {
+  /** ICMP, when the stack has it: port unreachable out, errors in. */
+  readonly icmp?: UdpIcmp;
+  /** Operators on UDP datagrams: `up` between the checks and the sockets, `down` before the header. */
+  readonly datagrams?: BoundaryOperators<UdpDatagramIn, UdpDatagramOut>;
+}
+
 export const UDP_DROP_REASONS = ['truncated', 'bad-length', 'bad-checksum', 'noPort', 'queueFull'] as const;
 
 function createUdpCounters() {
@@ -78,23 +110,31 @@ export class UdpLayer implements Udp {
   readonly ports: PortManager;
   readonly endpoints = new EndpointTable<UdpEndpoint>();
 
-  readonly #ipv4: Ipv4Layer;
-  readonly #icmp: IcmpLayer;
+  readonly #port: Ipv4Port;
+  readonly #network: Ipv4Network;
+  readonly #down: Sink<Ipv4Send>;
+  readonly #icmp: UdpIcmp | undefined;
+  readonly #hooks: { readonly up: (d: UdpDatagramIn) => void; readonly down: (d: UdpDatagramOut) => void };
   readonly #view = new UdpDatagram();
   readonly #host: UdpSocketHost;
   readonly #sockets = new Set<UdpEndpoint>();
   readonly #subscriptions: Subscription[] = [];
-  // Scratch records reused by every send: ipv4.send and emitUdp read them synchronously.
+  // Scratch record reused by every send: emitUdp reads it synchronously.
   readonly #txRepr = { srcPort: 0, dstPort: 0, payload: new Uint8Array(0) };
-  readonly #txOptions: { dst: Ipv4Addr; protocol: number; src: Ipv4Addr } = { dst: 0, protocol: IpProtocol.UDP, src: 0 };
   // One-entry cache: consecutive datagrams mostly come from the same sender.
   #lastSrc = -1;
   #lastSrcText = '';
   #closed = false;
 
-  constructor(ipv4: Ipv4Layer, icmp: IcmpLayer, config: UdpConfig) {
-    this.#ipv4 = ipv4;
-    this.#icmp = icmp;
+  /**
+   * @param port the boundary of IPv4 protocol 17 (claimed by `start()`).
+   */
+  constructor(port: Ipv4Port, config: UdpConfig, options: UdpLayerOptions = {}) {
+    this.#port = port;
+    this.#network = port.network;
+    this.#down = port.down;
+    this.#icmp = options.icmp;
+    this.#hooks = hookPoint(options.datagrams, (d) => this.#toSocket(d), (d) => this.#emit(d));
     this.ports = new PortManager({ ephemeralRange: config.ephemeralPortRange });
     this.#host = {
       send: (ep, bytes, dst, dstPort) => this.#send(ep, bytes, dst, dstPort),
@@ -106,8 +146,8 @@ export class UdpLayer implements Udp {
   /** Claims IPv4 protocol 17 and ICMP errors about UDP. */
   start(): void {
     const observer: Partial<Observer<Ipv4Datagram>> = { next: (d) => this.#input(d) };
-    this.#subscriptions.push(this.#ipv4.protocol$(IpProtocol.UDP).subscribe(observer));
-    this.#icmp.errorHandlers.set(IpProtocol.UDP, (r) => this.#icmpError(r));
+    this.#subscriptions.push(this.#port.up$.subscribe(observer));
+    if (this.#icmp !== undefined) this.#subscriptions.push(this.#icmp.errors$(IpProtocol.UDP).subscribe((r) => this.#icmpError(r)));
   }
 
   /** Closes every socket and lets go of IPv4 and ICMP. Idempotent. */
@@ -116,7 +156,6 @@ export class UdpLayer implements Udp {
     this.#closed = true;
     for (const s of this.#subscriptions) s.unsubscribe();
     this.#subscriptions.length = 0;
-    if (this.#icmp.errorHandlers.get(IpProtocol.UDP) !== undefined) this.#icmp.errorHandlers.delete(IpProtocol.UDP);
     for (const ep of [...this.#sockets]) this.#closeEndpoint(ep);
   }
 
@@ -180,7 +219,7 @@ export class UdpLayer implements Udp {
     if (!Number.isInteger(maxDatagrams) || maxDatagrams < 0) problems.push(`receiveQueue.maxDatagrams: ${String(maxDatagrams)} is not an integer >= 0`);
     if (!Number.isInteger(maxBytes) || maxBytes < 0) problems.push(`receiveQueue.maxBytes: ${String(maxBytes)} is not an integer >= 0`);
     if (problems.length > 0) throw new NetstackError('ERR_INVALID_ARG_VALUE', `bind: ${problems.join('; ')}`, { syscall: 'bind' });
-    if (addr !== IPV4_ANY && !this.#ipv4.isLocal(addr)) {
+    if (addr !== IPV4_ANY && !this.#network.isLocal(addr)) {
       throw netError('EADDRNOTAVAIL', `bind ${formatIpv4(addr)}: not an address of this stack`, 'bind');
     }
     return { addr, port, broadcast: o.broadcast === true, queue: { maxDatagrams, maxBytes } };
@@ -196,18 +235,22 @@ export class UdpLayer implements Udp {
       if (log.udp.enabled) log.udp('%s: drop from %s (%s)', d.iface.name, formatIpv4(d.src), reason);
       return;
     }
-    const srcPort = v.srcPort;
-    const dstPort = v.dstPort;
     if (d.broadcast) c.rxBroadcast++;
+    this.#hooks.up({ datagram: d, srcPort: v.srcPort, dstPort: v.dstPort, payload: v.payload });
+  }
+
+  #toSocket(u: UdpDatagramIn): void {
+    const c = this.counters;
+    const d = u.datagram;
+    const { srcPort, dstPort, payload } = u;
     const ep = this.endpoints.lookup(d.dst, dstPort, d.src, srcPort);
     if (ep === undefined) {
       c.drops.noPort++;
       if (log.udp.enabled) log.udp('%s: no socket for %s:%d', d.iface.name, formatIpv4(d.dst), dstPort);
       // RFC 1122 4.1.3.1; never for a broadcast (RFC 1122 3.2.2, the ICMP layer checks too).
-      if (!d.broadcast) this.#icmp.sendUnreachable(d, IcmpUnreachableCode.PORT_UNREACHABLE);
+      if (!d.broadcast) this.#icmp?.sendUnreachable(d, IcmpUnreachableCode.PORT_UNREACHABLE);
       return;
     }
-    const payload = v.payload;
     c.rxBytes += payload.length;
     if (ep.deliver({ payload, address: this.#format(d.src), port: srcPort, interface: d.iface.name })) c.rxDelivered++;
     else c.drops.queueFull++;
@@ -242,22 +285,24 @@ export class UdpLayer implements Udp {
     }
     const check = this.#checkDestination(ep, dst);
     if (typeof check !== 'number') return check;
-    const src = check;
-    const pb = PacketBuffer.withPayload(bytes);
+    this.#hooks.down({ src: check, dst, srcPort: ep.localPort, dstPort, payload: bytes, onError: ep.onSendError });
+    return undefined;
+  }
+
+  /** Writes the header (and checksum: 0 is sent as 0xFFFF) and hands the datagram to IPv4. */
+  #emit(u: UdpDatagramOut): void {
+    const pb = PacketBuffer.withPayload(u.payload);
     const repr = this.#txRepr;
-    repr.srcPort = ep.localPort;
-    repr.dstPort = dstPort;
-    emitUdp(repr, pb, src, dst);
-    const o = this.#txOptions;
-    o.dst = dst;
-    o.src = src;
-    return this.#ipv4.send(pb, o, ep.onSendError);
+    repr.srcPort = u.srcPort;
+    repr.dstPort = u.dstPort;
+    emitUdp(repr, pb, u.src, u.dst);
+    this.#down.next({ pb, dst: u.dst, src: u.src, protocol: IpProtocol.UDP, onError: u.onError });
   }
 
   /** The source address for `dst`, or why the socket may not send there (as sendto(2) answers). */
   #checkDestination(ep: UdpEndpoint, dst: Ipv4Addr): Ipv4Addr | NetstackError {
     if (isMulticast(dst)) return netError('ENETUNREACH', `${formatIpv4(dst)}: multicast is not supported`);
-    const route = this.#ipv4.routeFor(dst);
+    const route = this.#network.routeFor(dst);
     if (!('iface' in route)) return route;
     if ((dst === IPV4_BROADCAST || route.iface.isDirectedBroadcast(dst)) && !ep.broadcast) {
       return netError('EACCES', `${formatIpv4(dst)} is a broadcast address and the socket was not bound with broadcast: true`);

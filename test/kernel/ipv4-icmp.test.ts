@@ -157,12 +157,12 @@ print(ping(1, 56))`);
     const unicastRequests: number[] = [];
     const { stack: s } = stackOn(peer(), {}, {
       hooks: {
-        linkIngress: tap((frame) => {
+        link: { up: tap((frame) => {
           const e = parseEthernet(frame);
           if (!e.ok || e.value.ethertype !== EtherType.ARP || (e.value.dst[0] & 1) === 1) return;
           const a = parseArp(e.value.payload);
           if (a.ok && a.value.op === ArpOp.REQUEST) unicastRequests.push(Date.now());
-        }),
+        }) },
       },
     });
     // Keep using the entry: once its reachable time (~0.5 s) is over, the kernel moves it to
@@ -186,11 +186,11 @@ print(ping(1, 56))`);
       { interfaces: [{ name: 'eth0', link, mac: STACK_MAC, ipv4: [`${STACK_IP}/25`] }], routes: [{ destination: '0.0.0.0/0', gateway: HOST_IP }] },
       {
         hooks: {
-          linkEgress: tap((frame) => {
+          link: { down: tap((frame) => {
             const e = parseEthernet(frame);
             const ip = e.ok && e.value.ethertype === EtherType.IPV4 ? parseIpv4(e.value.payload) : undefined;
             if (e.ok && ip?.ok) sent.push({ dst: formatMac(e.value.dst), ipDst: ip.value.dst });
-          }),
+          }) },
         },
       },
     );

@@ -106,13 +106,13 @@ describe('stack: ICMP errors at the wire', () => {
   it('hands a received error to the transport named by the quote, and never answers it', () => {
     const { ts, p } = setup();
     const reports: IcmpErrorReport[] = [];
-    p.stack.icmpLayer.errorHandlers.set(253, (r) => reports.push(r));
+    p.stack.icmpLayer.errors$(253).subscribe((r) => reports.push(r));
     p.send(errorFrame('dest-unreachable', 4, { nextHopMtu: 1280 }));
     p.send(errorFrame('time-exceeded', 0));
     advance(ts, 100);
     assert.deepEqual(reports, [
-      { type: 3, code: 4, from: ip(PEER_IP), localAddress: ip(STACK_IP), localPort: 1000, remoteAddress: ip(PEER_IP), remotePort: 2000, nextHopMtu: 1280 },
-      { type: 11, code: 0, from: ip(PEER_IP), localAddress: ip(STACK_IP), localPort: 1000, remoteAddress: ip(PEER_IP), remotePort: 2000, nextHopMtu: 0 },
+      { protocol: 253, type: 3, code: 4, from: ip(PEER_IP), localAddress: ip(STACK_IP), localPort: 1000, remoteAddress: ip(PEER_IP), remotePort: 2000, nextHopMtu: 1280 },
+      { protocol: 253, type: 11, code: 0, from: ip(PEER_IP), localAddress: ip(STACK_IP), localPort: 1000, remoteAddress: ip(PEER_IP), remotePort: 2000, nextHopMtu: 0 },
     ]);
     assert.equal(stat(p.stack, 'icmp', 'rxErrors'), 2);
     assert.equal(p.seen.filter((s) => s.ipv4).length, 0, 'no ICMP (or anything) in answer');

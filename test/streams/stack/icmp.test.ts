@@ -140,7 +140,7 @@ describe('stack: ARP + IPv4 + ICMP over the memory wire', () => {
   });
 
   it('a user hook at IPv4 input can drop by source (firewall)', async () => {
-    const p = memoryPair({ hooksB: { ipv4Input: filter((d) => d.src !== ip('198.18.0.1')) } });
+    const p = memoryPair({ hooksB: { transport: { up: filter((d) => d.src !== ip('198.18.0.1')) } } });
     try {
       await assert.rejects(firstValueFrom(p.a.icmp.ping('198.18.0.2', { timeout: 200 })), (err: NetstackError) => err.code === 'ETIMEDOUT');
       assert.equal(stat(p.b, 'icmp', 'rxEchoRequests'), 0);
@@ -153,7 +153,7 @@ describe('stack: ARP + IPv4 + ICMP over the memory wire', () => {
     const ts = newScheduler();
     const p = memoryPair({ scheduler: ts });
     const reports: IcmpErrorReport[] = [];
-    p.a.icmpLayer.errorHandlers.set(200, (r) => reports.push(r));
+    p.a.icmpLayer.errors$(200).subscribe((r) => reports.push(r));
     const err = p.a.ipv4.send(PacketBuffer.withPayload(new Uint8Array(16)), { dst: ip('198.18.0.2'), protocol: 200 });
     assert.equal(err, undefined);
     advance(ts, 10);

@@ -144,7 +144,7 @@ describe('stack: IPv4 at the wire', () => {
   it('delivers a directed broadcast to the transport as broadcast, and never answers it with an ICMP error', () => {
     const { ts, p } = setup();
     const got: Ipv4Datagram[] = [];
-    const sub = p.stack.ipv4.protocol$(253).subscribe((d) => got.push(d));
+    const sub = p.stack.ipv4.protocol(253).up$.subscribe((d) => got.push(d));
     p.send(ipv4Frame(ipv4Packet({ protocol: 253, dst: ip('198.18.0.255') }, new Uint8Array([1, 2, 3, 4])), 'ff:ff:ff:ff:ff:ff'));
     // Nobody speaks protocol 254: a unicast datagram gets protocol unreachable, a broadcast one nothing.
     p.send(ipv4Frame(ipv4Packet({ protocol: 254, dst: ip('198.18.0.255') }, new Uint8Array(8)), 'ff:ff:ff:ff:ff:ff'));

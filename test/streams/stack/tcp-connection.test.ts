@@ -49,7 +49,7 @@ describe('stack: a TCP connection as the user holds it', () => {
   describe('data$', () => {
     it('keeps bytes that arrive before anyone subscribes (the window shrinks), and a late reader gets them all', () => {
       const toA: SeenSegment[] = [];
-      const { ts, p, client, server } = connected((ts) => ({ tcpB: { receiveBufferSize: 65_536 }, hooksA: { ipv4Input: tcpInputTap(ts, toA) } }));
+      const { ts, p, client, server } = connected((ts) => ({ tcpB: { receiveBufferSize: 65_536 }, hooksA: { transport: { up: tcpInputTap(ts, toA) } } }));
       const payload = pattern(40_000, 5);
       client.write(payload);
       advance(ts, 100);
@@ -142,7 +142,7 @@ describe('stack: a TCP connection as the user holds it', () => {
     it('destroy() completes our own data$ and sends RST', () => {
       const sent: SeenSegment[] = [];
       const ts = new TestScheduler((x, y) => assert.deepStrictEqual(x, y));
-      const p = tcpPair({ scheduler: ts, hooksA: { ipv4Output: tcpOutputTap(ts, sent) } });
+      const p = tcpPair({ scheduler: ts, hooksA: { network: { down: tcpOutputTap(ts, sent) } } });
       p.b.tcp.listen({ port: 7 }).subscribe((c) => c.data$.subscribe({ error: () => undefined }));
       let client: TcpConnection | undefined;
       p.a.tcp.connect({ address: B_IP, port: 7 }).subscribe((c) => (client = c));
@@ -248,7 +248,7 @@ describe('stack: a TCP connection as the user holds it', () => {
       let vanished = false;
       const c = connected((ts) => ({
         tcpA: { keepaliveInterval: 1000, keepaliveProbes: 3 },
-        hooksB: { ipv4Input: tcpInputTap(ts, [], () => vanished) },
+        hooksB: { transport: { up: tcpInputTap(ts, [], () => vanished) } },
       }));
       // b vanishes once connected: whatever a sends from now on is lost.
       vanished = true;
@@ -270,7 +270,7 @@ describe('stack: a TCP connection as the user holds it', () => {
       const run = (noDelay: boolean): number[] => {
         const sent: SeenSegment[] = [];
         const ts = new TestScheduler((x, y) => assert.deepStrictEqual(x, y));
-        const p = tcpPair({ scheduler: ts, hooksA: { ipv4Output: tcpOutputTap(ts, sent) } });
+        const p = tcpPair({ scheduler: ts, hooksA: { network: { down: tcpOutputTap(ts, sent) } } });
         // b does not read: reading would send a window update (its SYN-ACK offered 64 KiB of its
         // 256 KiB buffer), and that ACK would release Nagle early.
         p.b.tcp.listen({ port: 7 }).subscribe();

@@ -22,10 +22,10 @@ describe('stack: TCP timers in virtual time (marbles)', () => {
       const p = tcpPair({
         scheduler: ts,
         hooksB: {
-          ipv4Input: tcpInputTap(ts, seen, (s) => {
+          transport: { up: tcpInputTap(ts, seen, (s) => {
             if (isSyn(s)) syns.next(flagNames(s.flags));
             return true;
-          }),
+          }) },
         },
       });
       const result = p.a.tcp.connect({ address: B_IP, port: 80 }).pipe(
@@ -58,7 +58,7 @@ describe('stack: TCP timers in virtual time (marbles)', () => {
       const p = tcpPair({
         scheduler: ts,
         tcpA: { rtoInitial: 250, synRetries: 3 },
-        hooksB: { ipv4Input: tcpInputTap(ts, seen, (s) => (isSyn(s) && syns.next(s.at), true)) },
+        hooksB: { transport: { up: tcpInputTap(ts, seen, (s) => (isSyn(s) && syns.next(s.at), true)) } },
       });
       const result = p.a.tcp.connect({ address: B_IP, port: 80 }).pipe(catchError((err: unknown) => of(codeOf(err))));
       // 0, 250, 750, 1750; gives up one more RTO (2 s) later, at 3750.
@@ -84,8 +84,8 @@ describe('stack: TCP timers in virtual time (marbles)', () => {
         scheduler: ts,
         tcpB: { receiveBufferSize: 8192 },
         // A one-byte segment from a is a zero-window probe (the last window b offered was 0).
-        hooksB: { ipv4Input: tcpInputTap(ts, toB, (s) => (s.len === 1 && probes.next(s.at), false)) },
-        hooksA: { ipv4Input: tcpInputTap(ts, toA, (s) => ((s.flags & TcpFlags.SYN) === 0 && windows.next(s.window), false)) },
+        hooksB: { transport: { up: tcpInputTap(ts, toB, (s) => (s.len === 1 && probes.next(s.at), false)) } },
+        hooksA: { transport: { up: tcpInputTap(ts, toA, (s) => ((s.flags & TcpFlags.SYN) === 0 && windows.next(s.window), false)) } },
       });
       let server: TcpConnection | undefined;
       // b accepts but nobody reads: the bytes wait in b's receive buffer and its window closes.
@@ -177,8 +177,8 @@ describe('stack: TCP timers in virtual time (marbles)', () => {
         tcpA: { msl: 500 },
         // b loses a's ACK of b's FIN (the first pure ACK after a's FIN): b sends its FIN again
         // one RTO (200 ms) later, and a, in TIME-WAIT, acknowledges it and starts 2*MSL anew.
-        hooksB: { ipv4Input: tcpInputTap(ts, toB, (s) => s.len === 0 && (s.flags & (TcpFlags.FIN | TcpFlags.SYN)) === 0 && toB.some(isFin) && dropped++ === 0) },
-        hooksA: { ipv4Input: tcpInputTap(ts, toA) },
+        hooksB: { transport: { up: tcpInputTap(ts, toB, (s) => s.len === 0 && (s.flags & (TcpFlags.FIN | TcpFlags.SYN)) === 0 && toB.some(isFin) && dropped++ === 0) } },
+        hooksA: { transport: { up: tcpInputTap(ts, toA) } },
       });
       p.b.tcp.listen({ port: 7 }).subscribe((c) => c.data$.subscribe({ complete: () => c.end() }));
       p.a.tcp.connect({ address: B_IP, port: 7 }).subscribe((c) => {

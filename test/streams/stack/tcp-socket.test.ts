@@ -108,7 +108,7 @@ describe('stack: toSocket(), the node:stream adapter', () => {
   it('pipeline() both ways with a slow consumer: the window closes, write() returns false, drain follows, nothing is lost', async function () {
     this.timeout(30_000);
     const toA: SeenSegment[] = [];
-    const p = tcpPair({ tcpA: { receiveBufferSize: 64 * KiB }, tcpB: { receiveBufferSize: 64 * KiB, sendBufferSize: 64 * KiB }, hooksA: { ipv4Input: tcpInputTap(asyncScheduler, toA) } });
+    const p = tcpPair({ tcpA: { receiveBufferSize: 64 * KiB }, tcpB: { receiveBufferSize: 64 * KiB, sendBufferSize: 64 * KiB }, hooksA: { transport: { up: tcpInputTap(asyncScheduler, toA) } } });
     try {
       const { client, server } = await socketPair(p, 9000);
       const data = pattern(2 * MiB, 42);
@@ -313,7 +313,7 @@ describe('stack: toSocket() in virtual time', () => {
   /** A connected socket pair on a TestScheduler (streams still tick on the real event loop). */
   function virtualPair(sent: SeenSegment[]) {
     const ts = new TestScheduler((x, y) => assert.deepStrictEqual(x, y));
-    const p = tcpPair({ scheduler: ts, hooksA: { ipv4Output: tcpOutputTap(ts, sent) } });
+    const p = tcpPair({ scheduler: ts, hooksA: { network: { down: tcpOutputTap(ts, sent) } } });
     let server: TcpConnection | undefined;
     let client: TcpConnection | undefined;
     p.b.tcp.listen({ port: 7 }).subscribe((c) => (server = c));

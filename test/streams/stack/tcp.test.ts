@@ -285,7 +285,7 @@ describe('stack: TCP listen backlog (half-open connections)', () => {
     const p = tcpPair({
       scheduler: ts,
       hooksB: {
-        ipv4Input: tcpInputTap(ts, toB, (s) => blocking && (s.srcPort === 40_001 || s.srcPort === 40_002) && s.flags === TcpFlags.ACK && s.len === 0),
+        transport: { up: tcpInputTap(ts, toB, (s) => blocking && (s.srcPort === 40_001 || s.srcPort === 40_002) && s.flags === TcpFlags.ACK && s.len === 0) },
       },
     });
     const accepted: TcpConnection[] = [];

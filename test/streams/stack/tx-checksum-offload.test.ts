@@ -120,7 +120,7 @@ describe('TCP transmit checksum offload', () => {
   it('a link without sendPartial, and any link behind an egress hook, get finished checksums', () => {
     for (const [withPartial, hooks] of [
       [false, {}],
-      [true, { linkEgress: tap<Uint8Array>(() => undefined) }],
+      [true, { link: { down: tap<Uint8Array>(() => undefined) } }],
     ] as const) {
       const link = fakeLink(withPartial);
       const stack = stackOn(link, hooks);
@@ -142,11 +142,11 @@ describe('TCP transmit checksum offload', () => {
     const link = fakeLink(true);
     const seen: boolean[] = [];
     const stack = stackOn(link, {
-      ipv4Output: map((o: { pb: PacketBuffer }) => {
+      network: { down: map((o: { pb: PacketBuffer }) => {
         const b = o.pb.bytes();
         seen.push(parseTcp(b.subarray(20), STACK, PEER).ok);
         return o;
-      }),
+      }) },
     });
     const sub = stack.tcp.listen({ port: 7 }).subscribe();
     try {

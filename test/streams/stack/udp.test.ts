@@ -313,7 +313,7 @@ describe('stack: UDP over the memory wire', () => {
   it('sends a computed checksum of 0 as 0xFFFF', async () => {
     const seen: number[] = [];
     const { tap } = await import('rxjs');
-    p = memoryPair({ hooksB: { ipv4Input: tap((d: Ipv4Datagram) => d.protocol === 17 && seen.push((d.payload[6] << 8) | d.payload[7])) } });
+    p = memoryPair({ hooksB: { transport: { up: tap((d: Ipv4Datagram) => d.protocol === 17 && seen.push((d.payload[6] << 8) | d.payload[7])) } } });
     // Two data bytes chosen so that the one's complement sum of everything is 0xFFFF.
     const probe = new Uint8Array([0x50, 0x00, 0x1f, 0x40, 0x00, 0x0a, 0x00, 0x00, 0x00, 0x00]); // 20480 -> 8000, len 10
     const s0 = onesSum(probe, 0, 10, pseudoHeaderSum(A_ADDR, B_ADDR, 17, 10));

@@ -1,0 +1,25 @@
+import type { Link } from '../links/link.js';
+import type { Boundary, Sink } from './boundary.js';
+
+/**
+ * The sink of a link's boundary. `sendPartial` is there when the link can finish a transport
+ * checksum itself (TAP checksum offload): the Ethernet layer uses it only when nothing was
+ * inserted below it, since an inserted operator must see complete frames (`between()` puts a
+ * plain Subject in front, which has no `sendPartial`).
+ */
+export interface FrameSink extends Sink<Uint8Array> {
+  sendPartial?(frame: Uint8Array, csumStart: number, csumOffset: number): void;
+}
+
+/** A link as the lowest boundary of a stack: frames up, frames down. */
+export type FrameBoundary = Boundary<Uint8Array, Uint8Array>;
+
+/** The boundary of a link: its `frames$` going up, `send()` (and `sendPartial()`) going down. */
+export function linkBoundary(link: Link): FrameBoundary {
+  const down: FrameSink = { next: (frame) => link.send(frame) };
+  if (link.sendPartial !== undefined) {
+    const partial = link.sendPartial.bind(link);
+    down.sendPartial = partial;
+  }
+  return { up$: link.frames$, down };
+}

@@ -1,0 +1,69 @@
+import { Observable, Subject } from 'rxjs';
+import type { Boundary, Sink } from './boundary.js';
+
+/** Observe-only views of a boundary: what crosses it upward and downward. They claim nothing. */
+export interface BoundaryTaps<Up, Down> {
+  /** Every inbound item as it crosses (hot). */
+  readonly up$: Observable<Up>;
+  /** Every outbound item as it crosses (hot). A TCP or UDP packet may carry a partial checksum here. */
+  readonly down$: Observable<Down>;
+}
+
+/**
+ * A place where what crosses one or more boundaries can be observed without taking part: the
+ * observers see each item as it passes and cannot drop or change it (for that, insert an
+ * operator with `between()`). `wrap()` one boundary or several (the same boundary of every
+ * interface): their items meet here. While nobody observes, an item costs one boolean test.
+ */
+export class TapPoint<Up, Down> implements BoundaryTaps<Up, Down> {
+  readonly #up = new Subject<Up>();
+  readonly #down = new Subject<Down>();
+
+  get up$(): Observable<Up> {
+    return this.#up.asObservable();
+  }
+
+  get down$(): Observable<Down> {
+    return this.#down.asObservable();
+  }
+
+  /** `boundary`, with what crosses it shown to this point's observers. */
+  wrap<B extends Boundary<Up, Down>>(boundary: B): B {
+    const upTap = this.#up;
+    const downTap = this.#down;
+    const below = boundary.down;
+    const source$ = boundary.up$;
+    const up$ = new Observable<Up>((subscriber) =>
+      source$.subscribe({
+        next(item) {
+          if (upTap.observed) upTap.next(item);
+          subscriber.next(item);
+        },
+        error: (err) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      }),
+    );
+    const down: Sink<Down> & { sendPartial?: unknown } = {
+      next(item) {
+        if (downTap.observed) downTap.next(item);
+        below.next(item);
+      },
+      partialChecksum: below.partialChecksum,
+    };
+    // The link's checksum offload stays usable through a tap: the tap sees the frame as sent.
+    const partial = (below as { sendPartial?: (frame: Uint8Array, start: number, offset: number) => void }).sendPartial;
+    if (partial !== undefined) {
+      down.sendPartial = (frame: Uint8Array, start: number, offset: number) => {
+        if (downTap.observed) downTap.next(frame as Down);
+        partial(frame, start, offset);
+      };
+    }
+    return { ...boundary, up$, down };
+  }
+
+  /** Ends the observers' streams (the stack closed). */
+  complete(): void {
+    this.#up.complete();
+    this.#down.complete();
+  }
+}
