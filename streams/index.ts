@@ -1,14 +1,43 @@
 /** rx-netstack: the public API. */
-export { createStack, Stack, type StackOptions, type StackHooks, type ArpEntryInfo } from './stack/create-stack.js';
-export type { EchoReply, PingOptions, IcmpErrorReport } from './stack/icmp-layer.js';
-export type { Ipv4Datagram, Ipv4Outbound } from './stack/ipv4-layer.js';
-export { UDP_MAX_PAYLOAD, type Udp, type UdpBindOptions } from './stack/udp-layer.js';
+export {
+  createStack, Stack, type StackOptions, type StackHooks, type StackTaps, type ArpEntryInfo, type InterfaceLayers,
+} from './stack/create-stack.js';
+export type { StackStats, CountersSnapshot } from './stack/stack-stats.js';
+
+// The pipeline: the contract between layers, and the layers themselves (docs/pipelines.md).
+export { between, type Boundary, type BoundaryOperators, type Sink } from './pipeline/boundary.js';
+export { linkBoundary, type FrameBoundary } from './pipeline/link-boundary.js';
+export type { ProtocolMux } from './pipeline/protocol-mux.js';
+export { TapPoint, type BoundaryTaps } from './pipeline/taps.js';
+export { netInterface, NetInterface, type NetInterfaceOptions, type InterfaceAddress } from './stack/net-interface.js';
+export { EthernetLayer, ETHERNET_DROP_REASONS, type EthernetOut, type EthernetCounters } from './stack/ethernet-layer.js';
+export { ArpLayer, ARP_DROP_REASONS, type NextHopPacket, type NeighborBoundary, type PendingPacket } from './stack/arp-layer.js';
+export { staticNeighbors } from './stack/static-neighbors.js';
+export {
+  Ipv4Layer, IPV4_DROP_REASONS, type Ipv4LayerOptions, type Ipv4Datagram, type Ipv4Outbound, type Ipv4Send,
+  type Ipv4SendOptions, type Ipv4Port, type Ipv4Network, type Ipv4Route, type ReassemblyTimeout,
+} from './stack/ipv4-layer.js';
+export { IcmpLayer, ICMP_DROP_REASONS, type IcmpSources, type EchoReply, type PingOptions, type IcmpErrorReport } from './stack/icmp-layer.js';
+export {
+  UdpLayer, UDP_DROP_REASONS, UDP_MAX_PAYLOAD, type Udp, type UdpBindOptions, type UdpLayerOptions, type UdpIcmp,
+  type UdpDatagramIn, type UdpDatagramOut,
+} from './stack/udp-layer.js';
+export {
+  TcpLayer, TCP_LAYER_DROP_REASONS, type TcpLayerOptions, type TcpIcmp, type TcpSegmentIn, type TcpSegmentOut,
+} from './stack/tcp-layer.js';
+export { EtherType } from '../src/wire/ethernet.js';
+export { IpProtocol } from '../src/wire/ipv4.js';
+export { adjustChecksum } from '../src/wire/checksum.js';
+export { ipv4Addr, ipv4Matcher, formatIpv4, parseIpv4, type Ipv4Addr } from '../src/ipv4/address.js';
+export { PacketBuffer } from '../src/packet-buffer.js';
+export { DEFAULT_PROTOCOL_CONFIGS } from '../src/config/protocol-config.js';
+
 export { UdpSocket, type UdpRemote, type UdpAddressInfo, type UdpSocketStats } from './stack/udp-socket.js';
 export type { ReceivedDatagram, ReceiveQueueOptions } from './stack/udp-endpoint.js';
-export type { NetInterface } from './stack/net-interface.js';
 export type { Link } from './links/link.js';
 export { createMemoryWire, type MemoryWireEnd, type MemoryWireOptions } from './links/memory-wire.js';
 export { impair, impairLink, type ImpairOptions } from './operators/impair.js';
+export { shape, type ShapeOptions } from './operators/shape.js';
 export { capture, captureLink } from './operators/capture.js';
 export { createDemux, type Demux } from './operators/demux.js';
 export { NetstackError } from '../src/errors.js';

@@ -3,6 +3,8 @@
  * allocating. Strings appear only at the user's API and in logs.
  */
 
+import { NetstackError } from '../errors.js';
+
 /** An IPv4 address as an unsigned 32-bit integer (0..2^32-1). */
 export type Ipv4Addr = number;
 
@@ -53,4 +55,44 @@ export function inSubnet(addr: Ipv4Addr, network: Ipv4Addr, prefixLength: number
 
 export function isMulticast(addr: Ipv4Addr): boolean {
   return addr >>> 28 === 0xe;
+}
+
+/**
+ * `text` as an address, for code that knows it is one (a constant in a hook, a test): like
+ * `parseIpv4`, but a bad one throws NetstackError ERR_INVALID_ARG_VALUE instead of returning
+ * undefined, so the result is always a number to compare with.
+ *
+ * @example
+ * const blocked = ipv4Addr('198.18.0.66');
+ * hooks: { transport: { up: filter((d) => d.src !== blocked) } }
+ */
+export function ipv4Addr(text: string): Ipv4Addr {
+  const addr = parseIpv4(text);
+  if (addr === undefined) throw new NetstackError('ERR_INVALID_ARG_VALUE', `"${text}" is not an IPv4 address`);
+  return addr;
+}
+
+/**
+ * A predicate that is true for addresses inside any of `cidrs` (`'198.18.0.0/24'`; a plain
+ * address is a /32). Bad entries throw ERR_INVALID_ARG_VALUE naming every one.
+ *
+ * @example
+ * const lan = ipv4Matcher(['198.18.0.0/24']);
+ * hooks: { transport: { up: filter((d) => lan(d.src)) } }
+ */
+export function ipv4Matcher(cidrs: readonly string[]): (addr: Ipv4Addr) => boolean {
+  const nets: Array<{ network: number; mask: number }> = [];
+  const bad: string[] = [];
+  for (const c of cidrs) {
+    const [a, p, extra] = c.split('/');
+    const addr = parseIpv4(a);
+    const prefix = p === undefined ? 32 : /^\d{1,2}$/.test(p) ? Number(p) : NaN;
+    if (addr === undefined || extra !== undefined || !(prefix >= 0 && prefix <= 32)) bad.push(`"${c}"`);
+    else nets.push({ network: (addr & prefixMask(prefix)) >>> 0, mask: prefixMask(prefix) });
+  }
+  if (bad.length > 0) throw new NetstackError('ERR_INVALID_ARG_VALUE', `not IPv4 CIDRs: ${bad.join(', ')}`);
+  return (addr) => {
+    for (const n of nets) if (((addr & n.mask) >>> 0) === n.network) return true;
+    return false;
+  };
 }

@@ -129,3 +129,19 @@ export function internetChecksum(bytes: Uint8Array, offset: number, length: numb
 export function pseudoHeaderSum(src: Ipv4Addr, dst: Ipv4Addr, protocol: number, length: number): number {
   return fold((src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + protocol + length);
 }
+
+/**
+ * The checksum field after a 32-bit value it covers (an address in a pseudo-header, a header
+ * word) changed from `oldValue` to `newValue`, without summing the message again: RFC 1624's
+ * incremental update HC' = ~(~HC + ~m + m'), for each 16-bit half. What a NAT does to TCP and
+ * UDP checksums when it rewrites an address. A UDP checksum of 0 ("none") must be left alone
+ * by the caller; a result of 0 for UDP is sent as 0xffff.
+ */
+export function adjustChecksum(checksum: number, oldValue: number, newValue: number): number {
+  let sum = ~checksum & 0xffff;
+  sum += (~oldValue >>> 16) & 0xffff;
+  sum += ~oldValue & 0xffff;
+  sum += newValue >>> 16;
+  sum += newValue & 0xffff;
+  return ~fold(sum) & 0xffff;
+}

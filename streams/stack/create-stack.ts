@@ -1,20 +1,21 @@
 import { asyncScheduler, interval, map, Observable, type SchedulerLike } from 'rxjs';
 import { interfaceFromConfig, type NetInterface } from './net-interface.js';
-import { EthernetLayer } from './ethernet-layer.js';
+import { EthernetLayer, type EthernetOut } from './ethernet-layer.js';
 import { ArpLayer } from './arp-layer.js';
-import { Ipv4Layer, type Ipv4Datagram, type Ipv4Network, type Ipv4Outbound, type Ipv4Send } from './ipv4-layer.js';
+import { Ipv4Layer, type Ipv4Datagram, type Ipv4Network, type Ipv4Outbound, type Ipv4Port, type Ipv4Send } from './ipv4-layer.js';
 import { IcmpLayer, type EchoReply, type PingOptions } from './icmp-layer.js';
 import { UdpLayer, type Udp, type UdpDatagramIn, type UdpDatagramOut } from './udp-layer.js';
 import { TcpLayer, type Tcp, type TcpSegmentIn, type TcpSegmentOut } from './tcp-layer.js';
 import type { Link } from '../links/link.js';
-import { between, type BoundaryOperators } from '../pipeline/boundary.js';
+import { between, type Boundary, type BoundaryOperators } from '../pipeline/boundary.js';
 import { linkBoundary } from '../pipeline/link-boundary.js';
 import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 import { TapPoint, type BoundaryTaps } from '../pipeline/taps.js';
 import { EtherType } from '../../src/wire/ethernet.js';
 import { IpProtocol } from '../../src/wire/ipv4.js';
 import { decodeStackConfig, type StackConfigInput, type DecodedStackConfig } from '../../src/config/stack-config.js';
-import { StatsRegistry, frozenCopy, type StatsSnapshot } from '../../src/stats.js';
+import { StatsRegistry, frozenCopy } from '../../src/stats.js';
+import type { StackStats } from './stack-stats.js';
 import { parseMac, formatMac } from '../../src/mac.js';
 import { parseIpv4, formatIpv4 } from '../../src/ipv4/address.js';
 import { NetstackError } from '../../src/errors.js';
@@ -231,22 +232,44 @@ export class Stack {
     };
   }
 
-  /** Frames of a custom EtherType on an interface (claims it). */
-  ethernetProtocol$(ethertype: number, interfaceName?: string): Observable<Uint8Array> {
+  /**
+   * A protocol of your own on an EtherType: its frames going up (subscribing claims the
+   * EtherType on that interface: EADDRINUSE if taken), `{ dst, pb }` going down. Default: the
+   * first interface.
+   */
+  ethernetProtocol(ethertype: number, interfaceName?: string): Boundary<Uint8Array, EthernetOut> {
     const layers = this.#parts.interfaces;
     const layer = interfaceName === undefined ? layers[0] : layers.find((l) => l.iface.name === interfaceName);
     if (layer === undefined) throw new NetstackError('ERR_INVALID_ARG_VALUE', `no interface named "${interfaceName}"`);
-    return layer.ethernet.protocol(ethertype).up$;
+    return layer.ethernet.protocol(ethertype);
+  }
+
+  /** The frames of a custom EtherType (claims it): `ethernetProtocol(ethertype).up$`. */
+  ethernetProtocol$(ethertype: number, interfaceName?: string): Observable<Uint8Array> {
+    return this.ethernetProtocol(ethertype, interfaceName).up$;
+  }
+
+  /**
+   * A transport of your own on an IP protocol number: datagrams addressed to us going up
+   * (subscribing claims the number: EADDRINUSE if taken, e.g. 6 and 17 by TCP and UDP),
+   * `Ipv4Send`s going down, and routing services.
+   */
+  ipv4Protocol(protocol: number): Ipv4Port {
+    if (!Number.isInteger(protocol) || protocol < 0 || protocol > 255) {
+      throw new NetstackError('ERR_INVALID_ARG_VALUE', `ipv4Protocol: ${protocol} is not in 0..255`);
+    }
+    return this.#parts.ipv4.protocol(protocol);
   }
 
   /** A frozen copy of every counter, drops by reason. */
-  stats(): StatsSnapshot {
+  stats(): StackStats {
     // Per-connection TCP counters are summed at snapshot time (closed connections included).
-    return Object.freeze({ ...this.statsRegistry.snapshot(), tcpConnections: frozenCopy(this.tcpLayer.connectionCounters()) });
+    const snapshot = { ...this.statsRegistry.snapshot(), tcpConnections: frozenCopy(this.tcpLayer.connectionCounters()) };
+    return Object.freeze(snapshot) as unknown as StackStats;
   }
 
   /** `stats()` every `periodMs` on the stack's scheduler. */
-  stats$(periodMs = 1000): Observable<StatsSnapshot> {
+  stats$(periodMs = 1000): Observable<StackStats> {
     return interval(periodMs, this.scheduler).pipe(map(() => this.stats()));
   }
 

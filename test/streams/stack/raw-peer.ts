@@ -224,7 +224,7 @@ export function advance(ts: TestScheduler, ms: number): void {
 
 /** A counter from `stack.stats()` by path (`stat(s, 'arp:eth0', 'drops', 'truncated')`); throws when absent. */
 export function stat(stack: Stack, ...path: string[]): number {
-  let v: Snapshot | undefined = stack.stats();
+  let v: Snapshot | undefined = stack.stats() as unknown as Snapshot;
   for (const key of path) {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`stats: ${path.join('.')} not found`);
     v = (v as { readonly [k: string]: Snapshot })[key];
