@@ -11,7 +11,8 @@
  */
 import type { SchedulerLike } from 'rxjs';
 import { createMemoryWire, createStack, type MemoryWireEnd, type MemoryWireOptions, type Stack, type StackOptions } from '../index.js';
-import { ipv4Text, macText, type MacLike } from './addresses.js';
+import { parseIpv4 } from '../../src/index.js';
+import { macText, type MacLike } from './addresses.js';
 import { createTestPeer, type TestPeer } from './peer.js';
 
 /** What `createStack` takes, apart from the interfaces a bench makes itself. */
@@ -103,6 +104,12 @@ export interface StackAndPeerOptions {
   readonly answerArpFor?: readonly string[];
 }
 
+/** The address part of the first CIDR, or 0.0.0.0 when it is bad (createStack then says why). */
+function firstAddress(cidrs: readonly string[]): string {
+  const text = typeof cidrs[0] === 'string' ? cidrs[0].split('/')[0] : '';
+  return parseIpv4(text) === undefined ? '0.0.0.0' : text;
+}
+
 /** A stack and the raw peer facing it. */
 export interface StackAndPeer {
   readonly stack: Stack;
@@ -127,7 +134,7 @@ export function createStackAndPeer(options: StackAndPeerOptions = {}): StackAndP
   const peer = createTestPeer(peerEnd, {
     ip: options.peerIp ?? '198.18.0.1',
     mac: peerMac,
-    remoteIp: ipv4Text(addresses[0]?.split('/')[0] ?? '198.18.0.2'),
+    remoteIp: firstAddress(addresses),
     remoteMac: stackMac,
     answerArpFor: options.answerArpFor,
     scheduler,
