@@ -53,6 +53,9 @@ export interface PeerOverrides {
 /**
  * The far end of a link, driven by the test. Create it with `createTestPeer` (any link) or
  * `createStackAndPeer` (a stack and a peer on a memory wire).
+ *
+ * It keeps every frame it receives until it is closed (`received`): for bulk transfers, test
+ * with a pair of stacks instead, and keep the peer for what must be seen byte by byte.
  */
 export class TestPeer {
   /** The peer's end of the link. */

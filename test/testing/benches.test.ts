@@ -56,6 +56,21 @@ describe('testing kit: benches in virtual and real time', () => {
     });
   });
 
+  it('marbles: inside run(), waitForState$ times out in virtual time without being given the scheduler', () => {
+    const ts = newScheduler();
+    ts.run(({ expectObservable }) => {
+      const { a, b, close } = createStackPair({ scheduler: ts });
+      b.tcp.listen({ port: 7 }).subscribe();
+      const wait$ = a.tcp.connect({ address: '198.18.0.2', port: 7 }).pipe(
+        // Nobody closes: CLOSE-WAIT never comes, and the wait gives up 300 virtual ms later.
+        concatMap((c) => waitForState$(c, 'CLOSE-WAIT', { timeoutMs: 300 })),
+        catchError((err: unknown) => of(err instanceof AssertionError && /^no CLOSE-WAIT on \d+->7 \(states: ESTABLISHED\) within 300 ms/.test(err.message) ? 'timeout' : String(err))),
+      );
+      expectObservable(wait$).toBe('300ms (t|)', { t: 'timeout' });
+      ts.schedule(() => close(), 1000);
+    });
+  });
+
   it('real time: two stacks, an echo server on b, a client on a', async () => {
     const { a, b, links, close } = createStackPair();
     try {
