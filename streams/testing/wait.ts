@@ -8,7 +8,7 @@
  */
 import { AssertionError } from 'node:assert';
 import {
-  asyncScheduler, defer, filter, firstValueFrom, lastValueFrom, Observable, of, take, tap, throwError, timeout, timer,
+  asyncScheduler, defer, filter, firstValueFrom, lastValueFrom, Observable, of, take, tap, throwError, throwIfEmpty, timeout, timer,
   type MonoTypeOperatorFunction, type SchedulerLike, type VirtualTimeScheduler,
 } from 'rxjs';
 import type { TcpConnection, TcpState } from '../index.js';
@@ -73,6 +73,7 @@ export function nextFrame$<T extends DecodedFrame>(peer: TestPeer, matcher: Fram
       // Still pending: an earlier waiter may have taken it in the same emission.
       filter((f): f is T & ReceivedFrame => matcher(f) && peer.claim(f)),
       take(1),
+      throwIfEmpty(() => new AssertionError({ message: `the link closed before a frame matching ${matcher.description} arrived` })),
       failAfter(ms, peer.scheduler, () => `frame matching ${matcher.description} (${recent(peer)})`),
     );
   });
@@ -157,6 +158,7 @@ export function waitFor$<T>(source$: Observable<T>, predicate: (value: T) => boo
   return source$.pipe(
     filter(predicate),
     take(1),
+    throwIfEmpty(() => new AssertionError({ message: `the source completed without ${options.what ?? 'a matching value'}` })),
     failAfter(ms, options.scheduler ?? asyncScheduler, () => options.what ?? 'matching value'),
   );
 }

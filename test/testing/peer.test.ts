@@ -3,7 +3,7 @@ import { AssertionError } from 'node:assert';
 import { TestScheduler } from 'rxjs/testing';
 import type { TcpConnection } from '../../streams/index.js';
 import {
-  advance, createStackAndPeer, expectNoFrame, isArp, isIcmp, isTcp, isUdp, nextFrame, waitForState,
+  advance, createStackAndPeer, expectNoFrame, isArp, isIcmp, isTcp, isUdp, nextFrame, waitFor, waitForState,
 } from '../../streams/testing/index.js';
 
 function newScheduler(): TestScheduler {
@@ -124,6 +124,19 @@ describe('testing kit: a stack and a raw peer', () => {
     } finally {
       close();
     }
+  });
+
+  it('nextFrame and waitFor fail clearly when what they watch ends first', async () => {
+    const ts = newScheduler();
+    const { stack, peer, close } = createStackAndPeer({ scheduler: ts });
+    const frame = nextFrame(peer, isUdp({ dstPort: 53 })).then(() => undefined, (err: unknown) => err);
+    const conn = waitFor(stack.tcp.listen({ port: 80 }), () => true, { scheduler: ts, what: 'a connection' }).then(() => undefined, (err: unknown) => err);
+    close();
+    const [e1, e2] = await Promise.all([frame, conn]);
+    assert.ok(e1 instanceof AssertionError);
+    assert.equal(e1.message, 'the link closed before a frame matching UDP to port 53 arrived');
+    assert.ok(e2 instanceof AssertionError);
+    assert.equal(e2.message, 'the source completed without a connection');
   });
 
   it('two waiters for the same kind of frame get one frame each', async () => {
