@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const DOCS = ['docs/testing.md', 'docs/core.md'];
+const DOCS = ['docs/testing.md', 'docs/core.md', 'docs/pipelines.md'];
 /** Bounded: tsc on the whole tree takes a few seconds, the samples' tests about as long. */
 const TSC_TIMEOUT_MS = 120_000;
 const RUN_TIMEOUT_MS = 120_000;
@@ -112,7 +112,7 @@ describe('docs: the TypeScript samples compile and run', function () {
     assert.equal(skipped, 1);
   });
 
-  it('every ```ts block of docs/testing.md and docs/core.md type-checks', async () => {
+  it('every ```ts block of the guides (testing, core, pipelines) type-checks', async () => {
     const { code, output } = await run([join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')], ROOT, TSC_TIMEOUT_MS);
     assert.notEqual(code, null, `tsc did not finish within ${TSC_TIMEOUT_MS} ms`);
     const errors = output.split('\n').filter((l) => /error TS\d+/.test(l));
