@@ -13,6 +13,8 @@ import { randomMac, parseMac, formatMac } from '../../src/mac.js';
 import { parseIpv4, formatIpv4 } from '../../src/ipv4/address.js';
 import { NetstackError } from '../../src/errors.js';
 import type { NeighborChange } from '../../src/arp/neighbor-cache.js';
+import { createStackNet } from '../net/stack-net.js';
+import type { NetModule } from '../net/create-net.js';
 
 /** Operators a user inserts into the stack's pipelines (the netfilter idea). */
 export interface StackHooks {
@@ -66,6 +68,7 @@ export class Stack {
   readonly statsRegistry = new StatsRegistry();
   readonly #layers: InterfaceLayers[] = [];
   #closed = false;
+  #net: NetModule | undefined;
 
   constructor(config: DecodedStackConfig<Link>, options: StackOptions = {}) {
     this.config = config;
@@ -121,6 +124,11 @@ export class Stack {
     }
     // Gratuitous ARP for every address (RFC 5227 2.4): neighbours learn or refresh our MAC.
     for (const l of this.#layers) for (const a of l.iface.addresses) l.arp.announce(a.address);
+  }
+
+  /** The node:net module over this stack: `const net = stack.net` (see docs/api.md). */
+  get net(): NetModule {
+    return (this.#net ??= createStackNet(this));
   }
 
   /** ICMP: `ping(address, options)`. */
