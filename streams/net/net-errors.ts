@@ -36,9 +36,14 @@ export function withErrno<E extends Error>(err: E): E & NetErrorFields {
   return e;
 }
 
-/** Adds `address`, `port` and `errno` to a connect or listen error, as node:net does. */
-export function withEndpoint<E extends Error>(err: E, address: string, port: number): E & NetErrorFields {
+/**
+ * Adds `address`, `port`, `errno` (and `syscall` when the error has none) to a connect or
+ * listen error, as node:net does.
+ */
+export function withEndpoint<E extends Error>(err: E, address: string, port: number, syscall: string): E & NetErrorFields {
   const e = withErrno(err);
+  const s = e as { syscall?: string };
+  if (s.syscall === undefined) s.syscall = syscall;
   e.address ??= address;
   e.port ??= port;
   return e;

@@ -58,9 +58,17 @@ export function resolveHost(
     return;
   }
   let called = false;
+  let returned = false;
   lookup(host, { family: 4, hints: 0, all: false }, (err, address) => {
     if (called) return;
     called = true;
+    // A lookup that answers synchronously still answers after connect() returned.
+    if (!returned) return process.nextTick(answer, err, address);
+    answer(err, address);
+  });
+  returned = true;
+
+  function answer(err: NodeJS.ErrnoException | null, address: string | LookupAddress[]): void {
     if (err) return done(err, undefined);
     const first = typeof address === 'string' ? address : address.find((a) => a.family === 4 || isIPv4(a.address))?.address;
     if (first === undefined || !isIPv4(first)) {
@@ -68,7 +76,7 @@ export function resolveHost(
     }
     if (isLoopbackLiteral(first)) return done(noLoopback(first), undefined);
     done(null, { address: first, lookedUp: true });
-  });
+  }
 }
 
 /** `localhost`, `LOCALHOST`, `localhost.` (and names under .localhost, RFC 6761 6.3). */

@@ -113,7 +113,7 @@ export class NetServer extends EventEmitter {
     const subscription = this.#net.tcp.listen({ address, port, backlog }).subscribe({
       next: (conn) => this.#accept(conn),
       error: (err: Error) => {
-        error = withEndpoint(err, address, port);
+        error = withEndpoint(err, address, port, 'listen');
         if (this.#listener !== undefined) this.#stopped();
       },
       // The stack closed: the listener is gone, as if close() was called.

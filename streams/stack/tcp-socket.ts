@@ -207,7 +207,7 @@ export class TcpSocket extends Duplex {
           },
           error: (e: Error) => {
             this.#connectSubscription = undefined;
-            this.destroy(withEndpoint(e, address, port));
+            this.destroy(withEndpoint(e, address, port, 'connect'));
           },
         });
     });

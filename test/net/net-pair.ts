@@ -1,0 +1,39 @@
+/**
+ * Two stacks on an in-memory wire (no root, no TAP), for stack.net tests:
+ *
+ *   a 198.18.0.1  <== memory wire ==>  b 198.18.0.2
+ */
+import { once } from 'node:events';
+import { createMemoryWire, createStack, type NetServer, type Stack } from '../../streams/index.js';
+import type { TcpConfig } from '../../src/tcp/config.js';
+
+export const A_IP = '198.18.0.1';
+export const B_IP = '198.18.0.2';
+
+export interface NetPair {
+  readonly a: Stack;
+  readonly b: Stack;
+  close(): void;
+}
+
+export function netPair(tcp: { a?: Partial<TcpConfig>; b?: Partial<TcpConfig> } = {}): NetPair {
+  const [wa, wb] = createMemoryWire();
+  const a = createStack({ interfaces: [{ name: 'eth0', link: wa, ipv4: [`${A_IP}/24`] }], tcp: tcp.a });
+  const b = createStack({ interfaces: [{ name: 'eth0', link: wb, ipv4: [`${B_IP}/24`] }], tcp: tcp.b });
+  return { a, b, close: () => { a.close(); b.close(); } };
+}
+
+/** Resolves once `server` is listening, with its port. */
+export async function listening(server: NetServer): Promise<number> {
+  if (!server.listening) await once(server, 'listening');
+  const address = server.address();
+  if (address === null) throw new Error('not listening');
+  return address.port;
+}
+
+/** Everything a readable gives until its end, as one Buffer. */
+export async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of stream) parts.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+  return Buffer.concat(parts);
+}
