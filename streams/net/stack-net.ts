@@ -3,9 +3,11 @@ import { formatIpv4, parseIpv4 } from '../../src/ipv4/address.js';
 import { createNet, type NetModule } from './create-net.js';
 import { KeepAliveHolder } from './keep-alive.js';
 
-/** `stack.net` for a stack (made once, on first use). */
-export function createStackNet(stack: Stack): NetModule {
-  const keepAlive = new KeepAliveHolder();
+/**
+ * `stack.net` for a stack (made once, on first use). `keepAlive` is the stack's holder (tests
+ * pass their own to watch it).
+ */
+export function createStackNet(stack: Stack, keepAlive = new KeepAliveHolder()): NetModule {
   return createNet({
     tcp: stack.tcp,
     scheduler: stack.scheduler,
