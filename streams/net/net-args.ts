@@ -15,7 +15,8 @@ export interface NetConnectOptions {
   readonly noDelay?: boolean;
   readonly keepAlive?: boolean;
   readonly keepAliveInitialDelay?: number;
-  /** Default false: the peer's FIN ends our side too once everything written is sent. */
+  /** Default false: the peer's FIN ends our side too once everything written is sent. Taken by
+   * `net.connect()` / `createConnection()`, which make the socket; `socket.connect()` ignores it (as node:net). */
   readonly allowHalfOpen?: boolean;
   /** Accepted and ignored: the stack is IPv4 only. */
   readonly family?: number;

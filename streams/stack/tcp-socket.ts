@@ -1,4 +1,5 @@
 import { Duplex } from 'node:stream';
+import { isIP } from 'node:net';
 import type { EventEmitter } from 'node:events';
 import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 import { TcpConnection, type TcpReader } from './tcp-connection.js';
@@ -188,11 +189,11 @@ export class TcpSocket extends Duplex {
     this.#connecting = true;
     this.#keepAlive?.setActive(true);
     if (options.timeout !== undefined) this.setTimeout(options.timeout);
-    if (options.allowHalfOpen !== undefined) this.allowHalfOpen = options.allowHalfOpen;
     resolveHost(host, options.lookup, net.localhostAddress(), (err, resolved) => {
       if (this.destroyed) return;
       if (resolved === undefined) {
-        if (err && (err as { syscall?: string }).syscall === 'getaddrinfo') this.emit('lookup', err, undefined, undefined, host);
+        // A name that did not resolve: 'lookup' with the error, as node:net (not for literals).
+        if (err && !isIP(host)) this.emit('lookup', err, undefined, undefined, host);
         this.destroy(err === null ? undefined : withErrno(err));
         return;
       }

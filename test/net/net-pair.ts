@@ -16,10 +16,17 @@ export interface NetPair {
   close(): void;
 }
 
-export function netPair(tcp: { a?: Partial<TcpConfig>; b?: Partial<TcpConfig> } = {}): NetPair {
+export interface NetPairOptions {
+  readonly tcpA?: Partial<TcpConfig>;
+  readonly tcpB?: Partial<TcpConfig>;
+  /** ARP of stack a (e.g. quick failure: `{ maxRequests: 1, retransmitIntervalMs: 50 }`). */
+  readonly arpA?: { maxRequests?: number; retransmitIntervalMs?: number };
+}
+
+export function netPair(options: NetPairOptions = {}): NetPair {
   const [wa, wb] = createMemoryWire();
-  const a = createStack({ interfaces: [{ name: 'eth0', link: wa, ipv4: [`${A_IP}/24`] }], tcp: tcp.a });
-  const b = createStack({ interfaces: [{ name: 'eth0', link: wb, ipv4: [`${B_IP}/24`] }], tcp: tcp.b });
+  const a = createStack({ interfaces: [{ name: 'eth0', link: wa, ipv4: [`${A_IP}/24`] }], tcp: options.tcpA, arp: options.arpA });
+  const b = createStack({ interfaces: [{ name: 'eth0', link: wb, ipv4: [`${B_IP}/24`] }], tcp: options.tcpB });
   return { a, b, close: () => { a.close(); b.close(); } };
 }
 

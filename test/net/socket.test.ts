@@ -86,6 +86,21 @@ describe('stack.net: Socket and connect', () => {
     assert.equal(socket.destroyed, true);
   });
 
+  it('EHOSTUNREACH as node:net: an on-link address nobody answers ARP for', async () => {
+    const q = netPair({ arpA: { maxRequests: 1, retransmitIntervalMs: 50 } });
+    try {
+      const socket = q.a.net.connect(80, '198.18.0.3');
+      const [err] = (await once(socket, 'error')) as [NetSystemError];
+      assert.equal(err.code, 'EHOSTUNREACH');
+      assert.equal(err.errno, -113);
+      assert.equal(err.syscall, 'connect');
+      assert.equal(err.address, '198.18.0.3');
+      assert.equal(err.port, 80);
+    } finally {
+      q.close();
+    }
+  });
+
   it('a peer reset gives ECONNRESET (errno set) to the other side; resetAndDestroy() sends it', async () => {
     const server = p.b.net.createServer((s) => {
       s.once('data', () => s.resetAndDestroy());
