@@ -101,6 +101,23 @@ describe('stack.net: Socket and connect', () => {
     }
   });
 
+  it('ETIMEDOUT as node:net: SYNs to a host that never answers', async () => {
+    const q = netPair({ tcpA: { synRetries: 1, rtoInitial: 50, rtoMin: 50 } });
+    try {
+      // A neighbour that exists for ARP but never answers: b's Ethernet layer drops its frames.
+      q.a.arp.addStatic('198.18.0.3', '02:00:00:00:00:99');
+      const socket = q.a.net.connect(80, '198.18.0.3');
+      const [err] = (await once(socket, 'error')) as [NetSystemError];
+      assert.equal(err.code, 'ETIMEDOUT');
+      assert.equal(err.errno, -110);
+      assert.equal(err.syscall, 'connect');
+      assert.equal(err.address, '198.18.0.3');
+      assert.equal(err.port, 80);
+    } finally {
+      q.close();
+    }
+  });
+
   it('a peer reset gives ECONNRESET (errno set) to the other side; resetAndDestroy() sends it', async () => {
     const server = p.b.net.createServer((s) => {
       s.once('data', () => s.resetAndDestroy());
