@@ -22,11 +22,18 @@ export type NetstackErrorCode =
   | 'EACCES'
   | 'ENODEV'
   | 'EBUSY'
+  | 'ENOTFOUND'
+  | 'EAFNOSUPPORT'
+  | 'EISCONN'
   | 'ERR_INVALID_CONFIG'
   | 'ERR_INVALID_ARG_VALUE'
   | 'ERR_SOCKET_CLOSED'
   | 'ERR_STREAM_DESTROYED'
   | 'ERR_LINK_CLOSED'
+  | 'ERR_INVALID_ARG_TYPE'
+  | 'ERR_SOCKET_BAD_PORT'
+  | 'ERR_SERVER_ALREADY_LISTEN'
+  | 'ERR_SERVER_NOT_RUNNING'
   | 'ERR_INVALID_STATE';
 
 /** An error with a stable Node-style `code` (and errno-like `syscall` where one applies). */

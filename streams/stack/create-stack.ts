@@ -20,6 +20,8 @@ import { parseMac, formatMac } from '../../src/mac.js';
 import { parseIpv4, formatIpv4 } from '../../src/ipv4/address.js';
 import { NetstackError } from '../../src/errors.js';
 import type { NeighborChange } from '../../src/arp/neighbor-cache.js';
+import { createStackNet } from '../net/stack-net.js';
+import type { NetModule } from '../net/create-net.js';
 
 /**
  * Operators a user inserts into the stack at its boundaries (the netfilter idea, in RxJS):
@@ -160,6 +162,7 @@ export class Stack {
   readonly statsRegistry = new StatsRegistry();
   readonly #parts: StackParts;
   #closed = false;
+  #net: NetModule | undefined;
 
   /** @internal Use `createStack`. */
   constructor(parts: StackParts) {
@@ -192,6 +195,11 @@ export class Stack {
   /** The layers, for adding to the stack: a protocol on an EtherType or an IP protocol number. */
   get layers(): { readonly interfaces: readonly InterfaceLayers[]; readonly ipv4: ProtocolMux<number, Ipv4Datagram, Ipv4Send> & Ipv4Network } {
     return { interfaces: this.#parts.interfaces, ipv4: this.#parts.ipv4 };
+  }
+
+  /** The node:net module over this stack: `const net = stack.net` (see docs/api.md). */
+  get net(): NetModule {
+    return (this.#net ??= createStackNet(this));
   }
 
   /** ICMP: `ping(address, options)`. */

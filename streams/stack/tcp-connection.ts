@@ -296,6 +296,11 @@ export class TcpConnection implements TcpHost {
     return this.#socket;
   }
 
+  /** @internal A socket made over this connection by stack.net: `toSocket()` returns it. */
+  adoptSocket(socket: TcpSocket): void {
+    this.#socket ??= socket;
+  }
+
   /** Set by tcp-socket.ts at load time. */
   static socketFactory: (conn: TcpConnection) => TcpSocket;
 

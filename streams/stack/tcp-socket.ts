@@ -1,13 +1,42 @@
 import { Duplex } from 'node:stream';
-import type { Subscription } from 'rxjs';
+import { isIP } from 'node:net';
+import type { EventEmitter } from 'node:events';
+import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 import { TcpConnection, type TcpReader } from './tcp-connection.js';
 import { DeadlineTimer } from './deadline-timer.js';
-import { netError, type NetstackError } from '../../src/errors.js';
+import { NetstackError, netError } from '../../src/errors.js';
+import type { NetContext } from '../net/net-context.js';
+import { KeepAliveRef } from '../net/keep-alive.js';
+import { connectPort, normalizeConnectArgs, type NetConnectOptions } from '../net/net-args.js';
+import { resolveHost } from '../net/resolve-host.js';
+import { withEndpoint, withErrno } from '../net/net-errors.js';
+
+/** Options of `new stack.net.Socket(options)` (and of the sockets a server accepts). */
+export interface TcpSocketOptions {
+  /**
+   * When false (the default, as node:net), the peer's FIN ends our writable side too, once
+   * everything written is sent. Sockets made by `conn.toSocket()` are half-open (true).
+   */
+  readonly allowHalfOpen?: boolean;
+  /** Accepted and ignored (node:net's options for sockets over an existing fd). */
+  readonly readable?: boolean;
+  readonly writable?: boolean;
+  /** Readable-side buffer (bytes); default Node's. */
+  readonly highWaterMark?: number;
+  /** @internal An established connection to wrap (a server's accepted one). */
+  readonly connection?: TcpConnection;
+}
+
+/** A write (or end) that came before the connection existed; replayed once it does. */
+type PendingWrite = { chunk: Buffer; callback: (error?: Error | null) => void };
 
 /**
- * A node:stream Duplex over a TcpConnection that behaves like `net.Socket` closely enough for
- * `http.createServer().emit('connection', socket)`, `http.request({ createConnection })` and
- * `stream.pipeline`.
+ * The one TCP socket class: a node:stream Duplex that is `net.Socket` for the stack. It is made
+ * three ways:
+ * - `conn.toSocket()` over an established TcpConnection (half-open: `allowHalfOpen: true`);
+ * - by `stack.net`: a server's accepted connections, and `stack.net.connect()`;
+ * - unconnected, `new stack.net.Socket()`, then `socket.connect(...)` (as undici and
+ *   `http.Agent` do). Writes and `end()` made while connecting wait and go out once connected.
  *
  * Backpressure both ways:
  * - reading is pull: bytes move from the connection's receive buffer into the Readable only
@@ -17,33 +46,44 @@ import { netError, type NetstackError } from '../../src/errors.js';
  *   so `write()` returns false and 'drain' follows as for a net.Socket.
  *
  * Closing, as with a kernel socket:
- * - `end()` sends FIN after everything written (half-close: reading goes on; the socket is
- *   created with `allowHalfOpen: true`, so the peer's FIN ends only the readable side, which is
- *   what `node:http` servers expect);
+ * - `end()` sends FIN after everything written (half-close: reading goes on while
+ *   `allowHalfOpen`; otherwise the peer's FIN also ends our side);
  * - `destroy()` closes the connection as close(2) does: FIN after what was written, or RST if
  *   received bytes were left unread; `destroy(err)` and `resetAndDestroy()` send RST;
  * - the connection failing (ECONNRESET, ETIMEDOUT...) destroys the socket with that error;
  * - 'close' comes last, with `hadError` as its argument.
  */
 export class TcpSocket extends Duplex {
-  readonly connection: TcpConnection;
-  readonly remoteFamily = 'IPv4';
-  readonly localFamily = 'IPv4';
-  /** Always connected: a socket is made from an established connection. */
-  readonly connecting = false;
-  readonly pending = false;
+  /** The server that accepted this socket (set by stack.net servers), as net.Socket#server. */
+  server: EventEmitter | null = null;
+  readonly #net: NetContext | undefined;
+  #connection: TcpConnection | undefined;
+  #connecting = false;
+  /** The handshake in progress (unsubscribing aborts it). */
+  #connectSubscription: Subscription | undefined;
+  #pendingWrite: PendingWrite | undefined;
+  #pendingFinal: ((error?: Error | null) => void) | undefined;
   #bytesRead = 0;
   #bytesWritten = 0;
   #timeoutMs = 0;
+  readonly #scheduler: SchedulerLike;
   readonly #idle: DeadlineTimer;
+  readonly #keepAlive: KeepAliveRef | undefined;
   #subscriptions: Subscription[] = [];
   readonly #reader: TcpReader;
 
-  constructor(connection: TcpConnection) {
+  /**
+   * @param options a TcpConnection (what `toSocket()` passes), or options.
+   * @param net @internal the stack's net context (stack.net's Socket class passes it).
+   */
+  constructor(options: TcpConnection | TcpSocketOptions = {}, net?: NetContext) {
+    const opts: TcpSocketOptions = options instanceof TcpConnection ? { connection: options, allowHalfOpen: true } : options;
     // emitClose: false because, like net.Socket, we emit 'close' ourselves with `hadError`.
-    super({ allowHalfOpen: true, emitClose: false });
-    this.connection = connection;
-    this.#idle = new DeadlineTimer(connection.scheduler, () => this.emit('timeout'));
+    super({ allowHalfOpen: opts.allowHalfOpen === true, emitClose: false, highWaterMark: opts.highWaterMark });
+    this.#net = net;
+    this.#scheduler = net?.scheduler ?? opts.connection?.scheduler ?? asyncScheduler;
+    this.#idle = new DeadlineTimer(this.#scheduler, () => this.emit('timeout'));
+    this.#keepAlive = net === undefined ? undefined : new KeepAliveRef(net.keepAlive);
     this.#reader = {
       push: (chunk) => {
         this.#bytesRead += chunk.length;
@@ -54,31 +94,49 @@ export class TcpSocket extends Duplex {
       end: () => this.push(null),
       error: (err: NetstackError) => this.destroy(err),
     };
-    const err = connection.attachReader(this.#reader);
-    if (err) throw err;
-    // A connection that fails takes the socket with it (its reader may be paused, so the error
-    // would otherwise wait behind unread bytes).
-    this.#subscriptions.push(
-      connection.closed$.subscribe((error) => {
-        if (error) this.destroy(error);
-      }),
-    );
+    if (opts.connection !== undefined) {
+      this.#attach(opts.connection);
+      this.#keepAlive?.setActive(true);
+    }
   }
 
-  get remoteAddress(): string {
-    return this.connection.remoteAddress;
+  /** The TcpConnection under the socket; undefined until connected. */
+  get connection(): TcpConnection | undefined {
+    return this.#connection;
   }
 
-  get remotePort(): number {
-    return this.connection.remotePort;
+  /** True from `connect()` until 'connect' (or the failure). */
+  get connecting(): boolean {
+    return this.#connecting;
   }
 
-  get localAddress(): string {
-    return this.connection.localAddress;
+  /** True until the socket is connected (and again never after: node:net's `pending`). */
+  get pending(): boolean {
+    return this.#connection === undefined || this.#connecting;
   }
 
-  get localPort(): number {
-    return this.connection.localPort;
+  get remoteAddress(): string | undefined {
+    return this.#connection?.remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.#connection?.remotePort;
+  }
+
+  get remoteFamily(): string | undefined {
+    return this.#connection === undefined ? undefined : 'IPv4';
+  }
+
+  get localAddress(): string | undefined {
+    return this.#connection?.localAddress;
+  }
+
+  get localPort(): number | undefined {
+    return this.#connection?.localPort;
+  }
+
+  get localFamily(): string | undefined {
+    return this.#connection === undefined ? undefined : 'IPv4';
   }
 
   get bytesRead(): number {
@@ -94,30 +152,86 @@ export class TcpSocket extends Duplex {
     return this.#timeoutMs > 0 ? this.#timeoutMs : undefined;
   }
 
+  /** As net.Socket: 'opening' while connecting, then 'open', 'readOnly', 'writeOnly' or 'closed'. */
   get readyState(): string {
+    if (this.#connecting) return 'opening';
     if (this.destroyed) return 'closed';
     const readable = !this.readableEnded;
     const writable = !this.writableEnded;
     return readable && writable ? 'open' : readable ? 'readOnly' : writable ? 'writeOnly' : 'closed';
   }
 
-  address(): { address: string; family: string; port: number } {
-    return { address: this.localAddress, family: 'IPv4', port: this.localPort };
+  /** The local end, as net.Socket#address(); `{}` before the socket is connected. */
+  address(): { address: string; family: string; port: number } | Record<string, never> {
+    const c = this.#connection;
+    return c === undefined ? {} : { address: c.localAddress, family: 'IPv4', port: c.localPort };
+  }
+
+  /**
+   * Connects, as net.Socket#connect: `(options[, connectListener])` or
+   * `(port[, host][, connectListener])`. Emits 'lookup' for a host name, then 'connect' and
+   * 'ready', or 'error' and 'close'. Only sockets made by `stack.net` can connect.
+   * @throws NetstackError ERR_SOCKET_BAD_PORT, ERR_INVALID_ARG_VALUE (a `path`: no unix
+   * sockets), EISCONN (connected or connecting already), ERR_SOCKET_CLOSED (destroyed).
+   */
+  connect(options: NetConnectOptions, connectListener?: () => void): this;
+  connect(port: number | string, host?: string, connectListener?: () => void): this;
+  connect(port: number | string, connectListener?: () => void): this;
+  connect(...args: unknown[]): this {
+    const { options, callback } = normalizeConnectArgs(args);
+    const net = this.#net;
+    if (net === undefined) throw new NetstackError('ERR_INVALID_ARG_VALUE', 'connect: this socket is not from stack.net (use new stack.net.Socket())');
+    if (this.#connection !== undefined || this.#connecting) throw netError('EISCONN', 'connect: the socket is connected or connecting already', 'connect');
+    if (this.destroyed) throw new NetstackError('ERR_SOCKET_CLOSED', 'connect: the socket is destroyed');
+    const port = connectPort(options.port);
+    const host = options.host ?? 'localhost';
+    if (callback !== undefined) this.once('connect', callback);
+    this.#connecting = true;
+    this.#keepAlive?.setActive(true);
+    if (options.timeout !== undefined) this.setTimeout(options.timeout);
+    resolveHost(host, options.lookup, net.localhostAddress(), (err, resolved) => {
+      if (this.destroyed) return;
+      if (resolved === undefined) {
+        // A name that did not resolve: 'lookup' with the error, as node:net (not for literals).
+        if (err && !isIP(host)) this.emit('lookup', err, undefined, undefined, host);
+        this.destroy(err === null ? undefined : withErrno(err));
+        return;
+      }
+      const address = resolved.address;
+      if (resolved.lookedUp) this.emit('lookup', null, address, 4, host);
+      this.#connectSubscription = net.tcp
+        .connect({ address, port, localAddress: options.localAddress, localPort: options.localPort, noDelay: options.noDelay })
+        .subscribe({
+          next: (conn) => {
+            this.#connectSubscription = undefined;
+            this.#established(conn, options);
+          },
+          error: (e: Error) => {
+            this.#connectSubscription = undefined;
+            this.destroy(withEndpoint(e, address, port, 'connect'));
+          },
+        });
+    });
+    return this;
   }
 
   setNoDelay(noDelay = true): this {
-    if (!this.destroyed && this.connection.state !== 'CLOSED') this.connection.setNoDelay(noDelay);
+    const c = this.#connection;
+    if (!this.destroyed && c !== undefined && c.state !== 'CLOSED') c.setNoDelay(noDelay);
     return this;
   }
 
   setKeepAlive(enable = false, initialDelay?: number): this {
-    if (!this.destroyed && this.connection.state !== 'CLOSED') this.connection.setKeepAlive(enable, initialDelay);
+    const c = this.#connection;
+    // node:net takes 0 as "the system's default"; the connection takes undefined for that.
+    if (!this.destroyed && c !== undefined && c.state !== 'CLOSED') c.setKeepAlive(enable, initialDelay || undefined);
     return this;
   }
 
   /**
-   * As net.Socket: emits 'timeout' after `ms` of inactivity (no byte read or written; 0 turns
-   * it off); does not close the socket. The timer runs on the stack's scheduler.
+   * As net.Socket: emits 'timeout' after `ms` of inactivity (no byte read or written, and while
+   * connecting); 0 turns it off; does not close the socket. The timer runs on the stack's
+   * scheduler.
    */
   setTimeout(ms: number, callback?: () => void): this {
     this.#timeoutMs = ms > 0 ? ms : 0;
@@ -130,17 +244,24 @@ export class TcpSocket extends Duplex {
     return this;
   }
 
+  /**
+   * As net.Socket: a ref'd socket (the default) keeps the process alive while it is connecting
+   * or connected; `unref()` lets the process exit. Sockets made by `conn.toSocket()` hold
+   * nothing (these are no-ops for them).
+   */
   ref(): this {
+    this.#keepAlive?.ref();
     return this;
   }
 
   unref(): this {
+    this.#keepAlive?.unref();
     return this;
   }
 
   /** Closes with RST at once, whatever is queued or unread (net.Socket#resetAndDestroy). */
   resetAndDestroy(): this {
-    this.connection.destroy();
+    this.#connection?.destroy();
     return this.destroy();
   }
 
@@ -152,15 +273,21 @@ export class TcpSocket extends Duplex {
   }
 
   override _read(): void {
-    this.connection.resumeReading();
+    this.#connection?.resumeReading();
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    const connection = this.#connection;
+    if (connection === undefined) {
+      // Still connecting: the Writable calls _write one chunk at a time, so one slot suffices.
+      this.#pendingWrite = { chunk, callback };
+      return;
+    }
     this.#touch();
     const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     let accepted: boolean;
     try {
-      accepted = this.connection.write(bytes);
+      accepted = connection.write(bytes);
     } catch (err) {
       callback(err as Error);
       return;
@@ -172,7 +299,6 @@ export class TcpSocket extends Duplex {
     }
     // The rest of the chunk waits in the connection: call back when it has gone into the send
     // buffer, or fail if the connection closes first.
-    const connection = this.connection;
     const wait = connection.drain$.subscribe({
       next: () => {
         wait.unsubscribe();
@@ -183,26 +309,72 @@ export class TcpSocket extends Duplex {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.connection.end();
+    const connection = this.#connection;
+    if (connection === undefined) {
+      this.#pendingFinal = callback;
+      return;
+    }
+    connection.end();
     callback();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#idle.close();
+    this.#connecting = false;
+    this.#connectSubscription?.unsubscribe(); // aborts a handshake in progress
+    this.#connectSubscription = undefined;
+    this.#pendingWrite = undefined;
+    this.#pendingFinal = undefined;
+    this.#keepAlive?.setActive(false);
     for (const s of this.#subscriptions) s.unsubscribe();
-    this.connection.detachReader(this.#reader);
-    if (this.connection.state !== 'CLOSED') {
-      // An error aborts; a plain destroy() closes like close(2): FIN, or RST if bytes were unread.
-      if (error) this.connection.destroy();
-      else this.connection.close();
+    const connection = this.#connection;
+    if (connection !== undefined) {
+      connection.detachReader(this.#reader);
+      if (connection.state !== 'CLOSED') {
+        // An error aborts; a plain destroy() closes like close(2): FIN, or RST if bytes were unread.
+        if (error) connection.destroy();
+        else connection.close();
+      }
     }
-    callback(error);
+    callback(error === null ? null : withErrno(error));
     // After 'error' (emitted on the next tick by the stream machinery), as net.Socket does.
     process.nextTick(() => this.emit('close', error != null));
   }
 
+  /** Takes the reader slot of `connection`: from now on the socket is connected. */
+  #attach(connection: TcpConnection): void {
+    const err = connection.attachReader(this.#reader);
+    if (err) throw err;
+    this.#connection = connection;
+    connection.adoptSocket(this);
+    // A connection that fails takes the socket with it (its reader may be paused, so the error
+    // would otherwise wait behind unread bytes).
+    this.#subscriptions.push(
+      connection.closed$.subscribe((error) => {
+        if (error) this.destroy(error);
+      }),
+    );
+  }
+
+  /** The handshake of `connect()` completed. */
+  #established(connection: TcpConnection, options: NetConnectOptions): void {
+    this.#attach(connection);
+    this.#connecting = false;
+    if (options.keepAlive) this.setKeepAlive(true, options.keepAliveInitialDelay);
+    this.#touch();
+    // What was written (or ended) while connecting goes first.
+    const write = this.#pendingWrite;
+    this.#pendingWrite = undefined;
+    if (write !== undefined) this._write(write.chunk, 'binary', write.callback);
+    const final = this.#pendingFinal;
+    this.#pendingFinal = undefined;
+    if (final !== undefined) this._final(final);
+    this.emit('connect');
+    this.emit('ready');
+  }
+
   #touch(): void {
-    if (this.#timeoutMs > 0) this.#idle.set(this.connection.scheduler.now() + this.#timeoutMs);
+    if (this.#timeoutMs > 0) this.#idle.set(this.#scheduler.now() + this.#timeoutMs);
   }
 }
 
