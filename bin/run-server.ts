@@ -60,7 +60,7 @@ export async function runServer(args: ServeArgs, options: RunOptions = {}): Prom
     const now = Date.now();
     if (stopRequest === undefined) {
       stopRequest = { at: now, code: 0 };
-      if (server === undefined) say(`${signal}: stopping once setup is done (undoing it)`);
+      say(server === undefined ? `${signal}: stopping once setup is done (then undoing it)` : `${signal}: stopping (undoing the setup)`);
       void stop(0);
     } else if (now - stopRequest.at > REPEAT_GRACE_MS) {
       say(`${signal} again: quitting without finishing cleanup${args.netns === undefined ? '' : ` (namespace ${args.netns} may be left)`}`);
