@@ -106,6 +106,36 @@ describe('npm start: the privilege decision (bin/privilege.ts)', () => {
   });
 });
 
+describe('npm test: scripts/test.mjs runs mocha as root, or says why not', () => {
+  const TEST_RUNNER = join(root, 'scripts/test.mjs');
+  let bins: ReturnType<typeof makeBins>;
+  before(() => {
+    bins = makeBins();
+  });
+  after(() => rmSync(bins.dir, { recursive: true, force: true }));
+
+  const runAsUser = (env: NodeJS.ProcessEnv): Promise<Run> => {
+    const asNobody = process.getuid?.() === 0 ? { uid: NOBODY, gid: NOBODY } : {};
+    return new Promise((resolve) => {
+      execFile(process.execPath, [TEST_RUNNER, '--version'], { cwd: root, env, timeout: 15_000, ...asNobody }, (error, stdout, stderr) =>
+        resolve({ code: error === null ? 0 : (error.code as number | null), stdout, stderr }));
+    });
+  };
+
+  it('not root, sudo on PATH: mocha (with its arguments) through sudo, its status returned', async () => {
+    const run = await runAsUser({ PATH: bins.stub, CI: 'true' });
+    assert.equal(run.code, 7, run.stderr);
+    assert.match(run.stdout, new RegExp(`^stub-sudo -- env CI=true RX_NETSTACK_VIA_SUDO=1 ${process.execPath} \\S+/node_modules/mocha/bin/mocha\\.js --version$`, 'm'));
+  });
+
+  it('not root, no sudo: mocha runs here after a banner saying the kernel-peer tests are skipped', async () => {
+    const run = await runAsUser({ PATH: bins.empty });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^\d+\.\d+\.\d+$/m, 'mocha ran');
+    assert.match(run.stderr, /no sudo: the kernel-peer tests .* will be SKIPPED/s);
+  });
+});
+
 describe('npm start: namespace owner records (bin/netns-owner.ts)', () => {
   let dir: string;
   let places: { netnsDir: string; ownerDir: string };
