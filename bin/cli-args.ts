@@ -40,6 +40,15 @@ export const KNOWN_SERVICES = {
 } as const;
 export type ServiceName = keyof typeof KNOWN_SERVICES;
 
+/** The transport each service listens on: two services may share a port number, not a port. */
+export const SERVICE_PROTOCOL: Readonly<Record<ServiceName, 'TCP' | 'UDP'>> = {
+  echo: 'TCP',
+  discard: 'TCP',
+  chargen: 'TCP',
+  http: 'TCP',
+  'udp-echo': 'UDP',
+};
+
 export interface ServiceSpec {
   readonly name: ServiceName;
   readonly port: number;
@@ -60,7 +69,10 @@ export interface ServeArgs {
 
 export type ParsedCommand =
   | { readonly kind: 'serve'; readonly args: ServeArgs }
+  /** `--help`: the usage on stdout, exit 0. */
   | { readonly kind: 'help' }
+  /** No command at all: the usage on stderr, exit 2 (a script that forgot its arguments fails). */
+  | { readonly kind: 'usage' }
   | { readonly kind: 'invalid'; readonly problems: readonly string[] };
 
 const OPTIONS = {
@@ -79,7 +91,8 @@ const OPTIONS = {
 /** Parses `rx-netstack <argv>`; never throws. */
 export function parseCommand(argv: readonly string[]): ParsedCommand {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '-h' || command === '--help' || command === 'help') return { kind: 'help' };
+  if (command === undefined) return { kind: 'usage' };
+  if (command === '-h' || command === '--help' || command === 'help') return { kind: 'help' };
   if (command !== 'serve') return { kind: 'invalid', problems: [`unknown command "${command}" (the command is: serve)`] };
   return parseServe(rest);
 }
@@ -195,6 +208,11 @@ function parseServices(list: string | undefined, problems: string[]): ServiceSpe
     const port = portText === undefined ? KNOWN_SERVICES[service] : /^[0-9]+$/.test(portText) ? Number(portText) : NaN;
     if (!(port >= 1 && port <= 65535)) {
       problems.push(`--services: "${item}" has a bad port (1..65535)`);
+      continue;
+    }
+    const clash = out.find((s) => s.port === port && SERVICE_PROTOCOL[s.name] === SERVICE_PROTOCOL[service]);
+    if (clash !== undefined) {
+      problems.push(`--services: "${item.trim()}" wants ${SERVICE_PROTOCOL[service]} port ${port}, already taken by "${clash.name}:${clash.port}"`);
       continue;
     }
     out.push({ name: service, port });

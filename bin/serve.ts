@@ -5,7 +5,7 @@
  * Everything done to the system is recorded as an undo step at the moment it is done, and
  * `close()` runs the steps in reverse: a failure half-way through setup undoes what was done.
  */
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import createDebug from 'debug';
 import type { Link } from '../streams/links/link.js';
@@ -93,9 +93,15 @@ export async function serve(options: ServeOptions): Promise<Server> {
   try {
     const { netns } = options;
     if (netns !== undefined && !existsSync(`/var/run/netns/${netns}`)) {
+      // The undo step goes in first: an `ip netns add` that fails half-way must not leave it.
+      undo.push({
+        what: `create netns ${netns}`,
+        run: async () => {
+          if (existsSync(`/var/run/netns/${netns}`)) await ip(['netns', 'del', netns]);
+        },
+      });
       await ip(['netns', 'add', netns]);
       createdNetns = true;
-      undo.push({ what: `create netns ${netns}`, run: () => ip(['netns', 'del', netns]).then(() => undefined) });
       // A namespace of our own: loopback up, no IPv6 chatter on the TAP device.
       await ip(['-n', netns, 'link', 'set', 'lo', 'up']);
       await ip(['netns', 'exec', netns, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
@@ -111,6 +117,9 @@ export async function serve(options: ServeOptions): Promise<Server> {
     });
     // tapLink.close() also puts a pre-existing device back as found (MTU, MAC, up/down).
     undo.push({ what: `attach ${options.tap}`, run: () => tap.close() });
+    // The device dying (deleted under us...) errors frames$: the program ends with status 1.
+    const fatal = tap.frames$.subscribe({ error: (error: Error) => options.onFatal?.(error) });
+    undo.push({ what: 'watch the device', run: () => fatal.unsubscribe() });
     options.report?.(
       `${tap.device.created ? 'created' : 'attached to'} TAP device ${tap.name}${netns === undefined ? '' : ` in netns ${netns}`}` +
         ` (kernel side MAC ${tap.device.mac}, MTU ${tap.mtu})`,
@@ -134,10 +143,25 @@ export async function serve(options: ServeOptions): Promise<Server> {
       }
     }
 
-    const link: Link = options.pcap === undefined ? tap : captureLink(tap, options.pcap);
+    let link: Link = tap;
     if (options.pcap !== undefined) {
-      // captureLink.close() closes the capture file and the TAP link (already in undo: idempotent).
-      undo.push({ what: `capture ${options.pcap}`, run: () => link.close() });
+      let captureClosed!: () => void;
+      const flushed = new Promise<void>((resolve) => (captureClosed = resolve));
+      link = captureLink(tap, options.pcap, {
+        onClose: () => captureClosed(),
+        onError: (error) => options.report?.(`capture stopped: ${error.message}`),
+      });
+      const capturing = link;
+      // captureLink.close() ends the capture file and closes the TAP link (already in undo:
+      // idempotent). The file is complete once its stream has closed: wait for that (bounded),
+      // or process.exit() would cut off the records still being written.
+      undo.push({
+        what: `capture ${options.pcap}`,
+        run: async () => {
+          capturing.close();
+          await Promise.race([flushed, new Promise((resolve) => setTimeout(resolve, CAPTURE_FLUSH_MS).unref())]);
+        },
+      });
       options.report?.(`capturing to ${options.pcap}`);
     }
 
@@ -151,11 +175,32 @@ export async function serve(options: ServeOptions): Promise<Server> {
   }
 }
 
+/** An `ip` command that takes longer is killed. */
+const IP_TIMEOUT_MS = 10_000;
+/** How long closing waits for the capture file to be written out. */
+const CAPTURE_FLUSH_MS = 5000;
+
+/**
+ * Runs `ip`. In a process group of its own (detached): a Ctrl-C typed at the terminal goes to
+ * the whole foreground group, and would kill an `ip netns add` half-way; this program decides
+ * what a Ctrl-C means (finish setup, then undo it).
+ */
 function ip(args: readonly string[]): Promise<string> {
   return new Promise((resolvePromise, reject) => {
-    execFile('ip', [...args], { timeout: 10_000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`ip ${args.join(' ')}: ${stderr.trim() || error.message}`));
-      else resolvePromise(stdout);
+    const child = spawn('ip', [...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    const timer = setTimeout(() => child.kill('SIGKILL'), IP_TIMEOUT_MS);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(new Error(`ip ${args.join(' ')}: ${error.message}`));
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolvePromise(stdout);
+      else reject(new Error(`ip ${args.join(' ')}: ${stderr.trim() || (signal === null ? `exit status ${code}` : `killed by ${signal}`)}`));
     });
   });
 }

@@ -36,6 +36,11 @@ if (values.tap === undefined) {
   console.error('usage: echo-server.ts --tap NAME [--netns NS] [--ip CIDR] [--port N]');
   process.exit(2);
 }
+// A TAP device needs root (CAP_NET_ADMIN): say so in one line rather than with a stack trace.
+if (process.getuid?.() !== 0) {
+  console.error('echo-server.ts needs root for its TAP device: run it with sudo or as root (examples/memory-pair.ts needs none)');
+  process.exit(1);
+}
 
 // Opens the TAP device (inside the namespace when --netns is given; this process stays where
 // it is). The stack gets its own MAC: the device's MAC belongs to the kernel side.

@@ -37,6 +37,11 @@ if (values.tap === undefined) {
   console.error('usage: http-server.ts --tap NAME [--netns NS] [--ip CIDR] [--port N]');
   process.exit(2);
 }
+// A TAP device needs root (CAP_NET_ADMIN): say so in one line rather than with a stack trace.
+if (process.getuid?.() !== 0) {
+  console.error('http-server.ts needs root for its TAP device: run it with sudo or as root (examples/memory-pair.ts needs none)');
+  process.exit(1);
+}
 
 const link = tapLink({ name: values.tap, ...(values.netns === undefined ? {} : { netns: values.netns }) });
 const stack = createStack({ interfaces: [{ name: 'eth0', link, ipv4: [values.ip] }] });

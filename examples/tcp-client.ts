@@ -39,6 +39,11 @@ if (values.tap === undefined || target === null) {
   console.error('usage: tcp-client.ts --tap NAME [--netns NS] [--ip CIDR] --to ADDRESS:PORT [--message TEXT]');
   process.exit(2);
 }
+// A TAP device needs root (CAP_NET_ADMIN): say so in one line rather than with a stack trace.
+if (process.getuid?.() !== 0) {
+  console.error('tcp-client.ts needs root for its TAP device: run it with sudo or as root (examples/memory-pair.ts needs none)');
+  process.exit(1);
+}
 const [, address, port] = target;
 
 const link = tapLink({ name: values.tap, ...(values.netns === undefined ? {} : { netns: values.netns }) });

@@ -13,7 +13,6 @@ import { describeKernelPeer, useKernelPeer } from '../helpers/netns.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(root, 'dist/bin/rx-netstack.js');
-const START = join(root, 'dist/bin/start.js');
 
 function assertBuilt(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build:ts\` (npm test does it)`);
@@ -25,6 +24,7 @@ interface Run {
   readonly stderr: string;
 }
 
+/** Runs the compiled program to its end; `uid` runs it as that user (and group). */
 function runNode(args: readonly string[], options: { uid?: number } = {}): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
@@ -82,11 +82,34 @@ describe('bin/rx-netstack (compiled, plain node)', () => {
     assert.match(help.stdout, /rx-netstack serve --tap NAME --ip CIDR/);
   });
 
-  it('npm start without root says what it needs and names the no-root demo', async () => {
-    const { code, stderr } = await runNode([START], process.getuid?.() === 0 ? { uid: 65534 } : {});
-    assert.equal(code, 1);
-    assert.match(stderr, /sudo npm start/);
-    assert.match(stderr, /examples\/memory-pair\.ts/);
+  it('no arguments at all: the usage on stderr, exit 2', async () => {
+    const run = await runNode([CLI]);
+    assert.equal(run.code, 2);
+    assert.equal(run.stdout, '');
+    assert.match(run.stderr, /^usage: rx-netstack serve --tap NAME --ip CIDR/);
+  });
+
+  it('--services naming a port and protocol twice is a bad option, reported with the others before any device is touched', async () => {
+    // As a user who is not root: had it got as far as the TAP device, it would say EPERM instead.
+    const run = await runNode([CLI, 'serve', '--tap', 'rxt9', '--ip', '198.18.0.2/24', '--mtu', 'x',
+      '--services', 'echo:7,udp-echo:7,echo:7,discard:7'], process.getuid?.() === 0 ? { uid: 65534 } : {});
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /^ {2}--services: "echo:7" wants TCP port 7, already taken by "echo:7"$/m);
+    assert.match(run.stderr, /^ {2}--services: "discard:7" wants TCP port 7, already taken by "echo:7"$/m);
+    assert.match(run.stderr, /^ {2}--mtu: /m, 'every bad option at once');
+    assert.doesNotMatch(run.stderr, /udp-echo:7" wants/, 'UDP 7 next to TCP 7 is fine');
+    assert.doesNotMatch(run.stderr, /EPERM|TAP device/);
+  });
+
+  it('--netns without root: one line saying what to run instead, nothing touched', async () => {
+    const args = ['serve', '--tap', 'rxt9', '--ip', '198.18.0.2/24', '--netns', 'rxns-never-made'];
+    const run = await runNode([CLI, ...args], process.getuid?.() === 0 ? { uid: 65534 } : {});
+    assert.equal(run.code, 1);
+    assert.equal(run.stdout, '');
+    const lines = run.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 1, run.stderr);
+    assert.match(lines[0], /^rx-netstack: --netns needs root .*: run (sudo )?rx-netstack serve --tap rxt9 --ip 198\.18\.0\.2\/24 --netns rxns-never-made( as root)?$/);
+    assert.equal(existsSync('/var/run/netns/rxns-never-made'), false);
   });
 });
 
@@ -224,6 +247,49 @@ except ConnectionRefusedError:
       assert.equal(await run.exit, 0, run.err());
     }
   }).timeout(40_000);
+
+  it('SIGINT during setup (--netns made, device not yet): setup finishes and is undone, exit 0, nothing left', async () => {
+    const netns = `${peer().netns}-setup`;
+    const child = spawn(process.execPath, [
+      CLI, 'serve', '--tap', 'rxcli1', '--ip', '198.18.0.2/24', '--netns', netns, '--host-ip', '198.18.0.1/24',
+    ], { stdio: 'pipe' });
+    const run = watch(child);
+    try {
+      // The namespace exists, the device and the address are still to come.
+      await new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (!/created network namespace/.test(run.err())) return;
+          child.stderr!.off('data', check);
+          resolve();
+        };
+        child.stderr!.on('data', check);
+      });
+      child.kill('SIGINT');
+      assert.equal(await run.exit, 0, run.err());
+      assert.match(run.err(), /SIGINT: stopping/);
+      assert.equal(existsSync(`/var/run/netns/${netns}`), false, `namespace removed: ${run.err()}`);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (existsSync(`/var/run/netns/${netns}`)) await new Promise((resolve) => execFile('ip', ['netns', 'del', netns], resolve));
+    }
+  });
+
+  it('the device deleted under it: "link failed", the rest undone, exit 1', async () => {
+    const netns = `${peer().netns}-gone`;
+    const child = spawn(process.execPath, [CLI, 'serve', '--tap', 'rxcli1', '--ip', '198.18.0.2/24', '--netns', netns], { stdio: 'pipe' });
+    const run = watch(child);
+    try {
+      await run.ready;
+      await new Promise<void>((resolve, reject) =>
+        execFile('ip', ['-n', netns, 'link', 'del', 'rxcli1'], (e) => (e ? reject(e) : resolve())));
+      assert.equal(await run.exit, 1, run.err());
+      assert.match(run.err(), /link failed: /);
+      assert.equal(existsSync(`/var/run/netns/${netns}`), false, 'the namespace it made is removed');
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (existsSync(`/var/run/netns/${netns}`)) await new Promise((resolve) => execFile('ip', ['netns', 'del', netns], resolve));
+    }
+  });
 
   it('--netns NS from outside: creates NS, the device and the host address there, captures, and removes it all on SIGINT', async () => {
     const netns = `${peer().netns}-cli`;

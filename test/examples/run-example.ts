@@ -14,10 +14,11 @@ export interface Finished {
   readonly stderr: string;
 }
 
-/** Runs an example to its end (killed after `timeoutMs`). */
-export function runExample(file: string, args: readonly string[] = [], timeoutMs = 20_000): Promise<Finished> {
+/** Runs an example to its end (killed after `timeoutMs`); `uid` runs it as that user and group. */
+export function runExample(file: string, args: readonly string[] = [], timeoutMs = 20_000, options: { uid?: number } = {}): Promise<Finished> {
+  const user = options.uid === undefined ? {} : { uid: options.uid, gid: options.uid };
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, timeout: timeoutMs }, (error, stdout, stderr) => {
+    execFile(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, timeout: timeoutMs, ...user }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
       resolve({ code, signal: (error?.signal as NodeJS.Signals | undefined) ?? null, stdout, stderr });
     });

@@ -248,7 +248,7 @@ export async function createKernelPeer(options: KernelPeerOptions = {}): Promise
 /** Why kernel-peer tests cannot run here, or undefined when they can. */
 export function kernelPeerUnavailable(): string | undefined {
   if (process.platform !== 'linux') return `not Linux (${process.platform})`;
-  if (process.getuid?.() !== 0) return 'not running as root (they need CAP_NET_ADMIN and CAP_SYS_ADMIN: run `sudo npm test`)';
+  if (process.getuid?.() !== 0) return 'not running as root (they need CAP_NET_ADMIN and CAP_SYS_ADMIN: run `npm test` as root, or through sudo)';
   if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun (TUN/TAP driver missing)';
   if (!onPath('ip')) return 'no `ip` command (apt-get install iproute2)';
   if (!onPath('python3')) return 'no `python3` command (apt-get install python3)';
