@@ -71,7 +71,9 @@ export interface TcpListenerCounters {
   ignored: number;
 }
 
-export class TcpListener implements TcpChildObserver {
+// The children call childEstablished/childClosed (TcpChildObserver, checked where a child is
+// made): not part of the published class, hence no `implements` here.
+export class TcpListener {
   readonly localAddr: Ipv4Addr;
   readonly localPort: number;
   readonly backlog: number;

@@ -112,6 +112,7 @@ export class ArpLayer {
   }
 
   /**
+   * @internal (IPv4 sends through `resolver()`'s boundary)
    * Sends an IPv4 packet (already holding its IPv4 header) to `nextHop` on this link: broadcast
    * and multicast map to group MACs; unicast next hops go through the neighbour cache, waiting
    * for resolution when needed. A failed resolution calls `onError` with EHOSTUNREACH.

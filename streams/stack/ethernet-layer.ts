@@ -101,7 +101,7 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
     return this.#demux.observe$(ethertype);
   }
 
-  /** Prepends an Ethernet header (dst, our MAC, `ethertype`) to `pb` and writes the frame. */
+  /** @internal (protocols send through their boundary's `down`) Prepends an Ethernet header (dst, our MAC, `ethertype`) to `pb` and writes the frame. */
   send(dst: Uint8Array, ethertype: number, pb: PacketBuffer): void {
     if (this.#closed) {
       this.counters.drops.linkClosed++;

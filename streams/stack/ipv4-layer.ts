@@ -241,6 +241,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
   }
 
   /**
+   * @internal (transports use their port's `down`; tests call this directly)
    * Sends the transport packet held in `pb`: routes it, prepends the IPv4 header, fragments it
    * when it exceeds the interface MTU, and hands each packet to the boundary below. Returns an
    * error for what is known at once (no route, DF and too big); later failures (ARP) go to

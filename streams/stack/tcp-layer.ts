@@ -144,7 +144,7 @@ interface ConnectionEntry {
  * connection they name, and the one-copy output path (payload view from the send buffer ->
  * packet buffer with headroom -> header and checksum prepended -> IPv4).
  */
-export class TcpLayer implements Tcp, TcpConnectionOwner {
+export class TcpLayer implements Tcp {
   readonly counters = createTcpLayerCounters();
   /** Sum of the counters of every connection closed so far; live ones are added in stats(). */
   readonly closedConnectionCounters = createTcpCounters();
@@ -167,6 +167,8 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
    * handshake completed by the ACK, happens inside the listener's call, before the wrapper).
    */
   readonly #childHost: TcpHost = { send: (core, seg) => this.#hooks.down({ segment: seg, src: core.localAddr, dst: core.remoteAddr, onError: undefined }) };
+  /** What every connection of this layer calls back: kept private, one object for all. */
+  readonly #owner: TcpConnectionOwner;
   readonly #view = new TcpSegment();
   readonly #entries = new Map<TcpConnection, ConnectionEntry>();
   readonly #subscriptions: Subscription[] = [];
@@ -186,6 +188,12 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
     // that may hold segments gets copies it owns.
     this.#copyPayloads = options.segments?.down !== undefined;
     this.scheduler = scheduler;
+    this.#owner = {
+      scheduler,
+      transmit: (conn, seg) => this.#transmit(conn, seg),
+      established: (conn) => this.#established(conn),
+      released: (conn) => this.#released(conn),
+    };
     const { ephemeralPortRange, ...core } = config;
     this.#config = resolveTcpConfig(core);
     this.ports = new PortManager({ ephemeralRange: ephemeralPortRange });
@@ -303,7 +311,7 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
         localAddr: src, localPort, remoteAddr: dst, remotePort: options.port,
         iss: this.#isn.isn(src, localPort, dst, options.port, now), host: NO_HOST, config,
       });
-      const conn = new TcpConnection(core, this);
+      const conn = new TcpConnection(core, this.#owner);
       const entry: ConnectionEntry = {
         listener: undefined, ownPort: true, established: false,
         onEstablished: (c) => {
@@ -331,14 +339,14 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
     });
   }
 
-  // --- TcpConnectionOwner ----------------------------------------------------------------------
+  // --- What the connections call (their owner) ---------------------------------------------------
 
-  transmit(conn: TcpConnection, seg: TcpRepr): void {
+  #transmit(conn: TcpConnection, seg: TcpRepr): void {
     const segment = this.#copyPayloads && seg.payload.length > 0 ? { ...seg, payload: seg.payload.slice() } : seg;
     this.#hooks.down({ segment, src: conn.core.localAddr, dst: conn.core.remoteAddr, onError: conn.onSendError });
   }
 
-  established(conn: TcpConnection): void {
+  #established(conn: TcpConnection): void {
     const entry = this.#entries.get(conn);
     if (entry === undefined || entry.established) return;
     entry.established = true;
@@ -351,7 +359,7 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
     }
   }
 
-  released(conn: TcpConnection): void {
+  #released(conn: TcpConnection): void {
     const entry = this.#entries.get(conn);
     if (entry === undefined) return;
     this.#entries.delete(conn);
@@ -425,13 +433,13 @@ export class TcpLayer implements Tcp, TcpConnectionOwner {
     switch (verdict.kind) {
       case 'created': {
         const core = verdict.conn;
-        const conn = new TcpConnection(core, this); // becomes the core's host
+        const conn = new TcpConnection(core, this.#owner); // becomes the core's host
         this.#entries.set(conn, { listener, ownPort: false, established: false, onEstablished: undefined });
         this.endpoints.insert(core.localAddr, core.localPort, core.remoteAddr, core.remotePort, conn);
         c.activeConnections++;
         c.halfOpenConnections++;
         // A SYN-cookie handshake completes inside the listener's call, before the wrapper existed.
-        if (core.state !== 'SYN-RECEIVED') this.established(conn);
+        if (core.state !== 'SYN-RECEIVED') this.#established(conn);
         conn.rearm();
         return;
       }
