@@ -1,4 +1,4 @@
-import { asyncScheduler, interval, map, Observable, type SchedulerLike } from 'rxjs';
+import { interval, map, Observable, type SchedulerLike } from 'rxjs';
 import { NetInterface } from './net-interface.js';
 import { EthernetLayer, type EthernetHooks } from './ethernet-layer.js';
 import { ArpLayer } from './arp-layer.js';
@@ -13,6 +13,7 @@ import { randomMac, parseMac, formatMac } from '../../src/mac.js';
 import { parseIpv4, formatIpv4 } from '../../src/ipv4/address.js';
 import { NetstackError } from '../../src/errors.js';
 import type { NeighborChange } from '../../src/arp/neighbor-cache.js';
+import { unrefScheduler } from './unref-scheduler.js';
 
 /** Operators a user inserts into the stack's pipelines (the netfilter idea). */
 export interface StackHooks {
@@ -27,7 +28,7 @@ export interface StackHooks {
 }
 
 export interface StackOptions {
-  /** Every timer of the stack runs on it. Default asyncScheduler; tests pass a TestScheduler. */
+  /** Every timer of the stack runs on it. Default unrefScheduler (asyncScheduler, unref'd timers); tests pass a TestScheduler. */
   readonly scheduler?: SchedulerLike;
   readonly hooks?: StackHooks;
 }
@@ -69,7 +70,7 @@ export class Stack {
 
   constructor(config: DecodedStackConfig<Link>, options: StackOptions = {}) {
     this.config = config;
-    const scheduler = options.scheduler ?? asyncScheduler;
+    const scheduler = options.scheduler ?? unrefScheduler;
     this.scheduler = scheduler;
     const hooks = options.hooks ?? {};
     this.ipv4 = new Ipv4Layer({
