@@ -124,6 +124,21 @@ describe('stack: TcpConnection as web streams and async iterable', () => {
     });
   });
 
+  describe('pipeTo', () => {
+    it('a.readable.pipeTo(b.writable) relays every byte and ends b after a\'s FIN', async () => {
+      const c = await connected();
+      p = c.p;
+      // On b's stack: bytes from the client come back to it through the server's own writable.
+      const data = pattern(200_000, 9);
+      const relayed = c.server.readable.pipeTo(c.server.writable);
+      c.client.write(data);
+      c.client.end();
+      const back = await lastValueFrom(c.client.data$.pipe(toArray()));
+      await relayed;
+      assert.deepEqual(concat(back), data);
+    });
+  });
+
   describe('for await (const chunk of conn)', () => {
     it('iterates every byte and ends after the peer FIN', async () => {
       const c = await connected();
