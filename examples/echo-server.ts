@@ -22,7 +22,7 @@
  */
 import { parseArgs } from 'node:util';
 import { EMPTY, catchError, ignoreElements, merge, mergeMap, tap } from 'rxjs';
-import { createStack, echoConnection, tapLink } from '../streams/index.js';
+import { createStack, relayTo, tapLink } from '../streams/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -59,10 +59,10 @@ const server = stack.tcp
         tap((err) => console.log(`- ${peer}: ${conn.counters.bytesReceived} bytes echoed${err ? ` (${err.code})` : ''}`)),
         ignoreElements(),
       );
-      // echoConnection writes back what it reads, stops reading while the send buffer is full
-      // (so a client that never reads cannot make us buffer without bound), and answers the
-      // client's FIN with ours. A reset ends this connection only: catch it here.
-      return merge(echoConnection(conn), closed$).pipe(catchError(() => EMPTY));
+      // relayTo writes back what it reads and reads no more while a write waits for room in
+      // the send buffer (so a client that never reads cannot make us buffer without bound), and
+      // answers the client's FIN with ours. A reset ends this connection only: catch it here.
+      return merge(conn.data$.pipe(relayTo(conn)), closed$).pipe(catchError(() => EMPTY));
     }),
   )
   .subscribe({ error: (err: Error) => console.error(`listen failed: ${err.message}`) });

@@ -22,7 +22,7 @@
  * listens, ETIMEDOUT, EHOSTUNREACH when nobody answers ARP, ECONNRESET).
  */
 import { parseArgs } from 'node:util';
-import { firstValueFrom, lastValueFrom, reduce, timeout } from 'rxjs';
+import { firstValueFrom } from 'rxjs';
 import { createStack, tapLink } from '../streams/index.js';
 
 const { values } = parseArgs({
@@ -55,18 +55,23 @@ try {
   const conn = await firstValueFrom(stack.tcp.connect({ address, port: Number(port) }));
   console.log(`connected ${conn.localAddress}:${conn.localPort} -> ${conn.remoteAddress}:${conn.remotePort}`);
 
-  // Subscribe to data$ before writing: every chunk the server sends, decoded as it comes.
-  const decoder = new TextDecoder();
-  const reply = lastValueFrom(
-    conn.data$.pipe(
-      reduce((text, chunk) => text + decoder.decode(chunk, { stream: true }), ''),
-      timeout(10_000),
-    ),
-  );
   conn.write(new TextEncoder().encode(values.message));
   conn.end(); // FIN after the message; we still read until the server's FIN
 
-  const text = (await reply) + decoder.decode();
+  // Bytes the server sends wait in the receive buffer until read: iterate them, decoded as they
+  // come; the loop ends with the server's FIN (and throws ECONNRESET if it resets). A server
+  // that never answers is cut off after 10 s.
+  let timedOut = false;
+  const giveUp = setTimeout(() => {
+    timedOut = true;
+    conn.destroy();
+  }, 10_000);
+  const decoder = new TextDecoder();
+  let text = '';
+  for await (const chunk of conn) text += decoder.decode(chunk, { stream: true });
+  clearTimeout(giveUp);
+  if (timedOut) throw new Error('no complete reply within 10 s');
+  text += decoder.decode();
   console.log(`reply (${Buffer.byteLength(text)} bytes): ${JSON.stringify(text)}`);
   console.log(`closed (${conn.counters.bytesSent} bytes sent, ${conn.counters.bytesReceived} received)`);
 } catch (err) {

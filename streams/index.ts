@@ -40,6 +40,11 @@ export { impair, impairLink, type ImpairOptions } from './operators/impair.js';
 export { shape, type ShapeOptions } from './operators/shape.js';
 export { capture, captureLink } from './operators/capture.js';
 export { createDemux, type Demux } from './operators/demux.js';
+export { relayTo, type RelayTarget, type RelayOptions } from './operators/relay-to.js';
+export {
+  pacedConcatMap, pacedRead, isPaced, type PacedObservable, type PacedReader, type PacedSubscription,
+} from './operators/paced-concat-map.js';
+export { unrefScheduler, refTimer } from './stack/unref-scheduler.js';
 export { NetstackError } from '../src/errors.js';
 export type { Tcp, TcpListenOptions, TcpConnectOptions } from './stack/tcp-layer.js';
 export { TcpConnection } from './stack/tcp-connection.js';

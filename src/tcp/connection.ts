@@ -49,6 +49,12 @@ import { acceptsText, canUserSend, type TcpState } from './state.js';
 const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
 const EMPTY = new Uint8Array(0);
 const NEVER = Number.POSITIVE_INFINITY;
+/**
+ * At most one ACK per this many ms in answer to out-of-window pure ACKs (Linux's
+ * tcp_invalid_ratelimit, 500 ms). Without it two ends that both probe a zero window answer each
+ * other's unacceptable ACK with one of their own, forever.
+ */
+const OUT_OF_WINDOW_ACK_INTERVAL = 500;
 
 // Pending events, delivered together at the end of each public call.
 const EV_ESTABLISHED = 1;
@@ -190,6 +196,8 @@ export class TcpConnectionCore {
   private keepaliveAt = NEVER;
   /** TIME-WAIT expiry, or the FIN-WAIT-2 limit of a closed connection. */
   private closeAt = NEVER;
+  /** When we last answered an out-of-window pure ACK (rate limit). */
+  private outOfWindowAckAt = -NEVER;
 
   /** Consecutive timeouts (SYN or data) without progress. */
   private retries = 0;
@@ -745,7 +753,10 @@ export class TcpConnectionCore {
       }
     } else if (room < 0) {
       this.counters.droppedNotAcceptable++;
-      this.ackNow = true;
+      if (now - this.outOfWindowAckAt >= OUT_OF_WINDOW_ACK_INTERVAL) {
+        this.outOfWindowAckAt = now;
+        this.ackNow = true;
+      }
       return true;
     }
 

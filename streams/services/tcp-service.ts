@@ -40,20 +40,28 @@ export function tcpService(
   return subscription;
 }
 
-/** Completes when `conn` is CLOSED; unsubscribed earlier (service stopped), it aborts `conn`. */
+/**
+ * Completes when `conn` is finished (closed$: TIME-WAIT, CLOSED or failed); unsubscribed
+ * earlier (service stopped), it aborts `conn`. A finished connection is left alone: TIME-WAIT
+ * runs its course in the stack.
+ */
 function connectionLifetime(conn: TcpConnection, handle: ConnectionHandler): Observable<never> {
   return new Observable<never>((subscriber) => {
+    let finished = false;
     const work = handle(conn).subscribe({
       error: (err: unknown) => {
         // The connection failed (reset, timeout): closed$ follows and ends this lifetime.
         if (log.enabled) log('%s: %s', conn.toString(), (err as Error).message);
       },
     });
-    const closed = conn.closed$.subscribe(() => subscriber.complete());
+    const closed = conn.closed$.subscribe(() => {
+      finished = true;
+      subscriber.complete();
+    });
     return () => {
       work.unsubscribe();
       closed.unsubscribe();
-      if (conn.state !== 'CLOSED') conn.destroy();
+      if (!finished) conn.destroy();
     };
   });
 }

@@ -1,4 +1,4 @@
-import { asyncScheduler, interval, map, Observable, type SchedulerLike } from 'rxjs';
+import { interval, map, Observable, type SchedulerLike } from 'rxjs';
 import { interfaceFromConfig, type NetInterface } from './net-interface.js';
 import { EthernetLayer, type EthernetOut } from './ethernet-layer.js';
 import { ArpLayer } from './arp-layer.js';
@@ -22,6 +22,7 @@ import { NetstackError } from '../../src/errors.js';
 import type { NeighborChange } from '../../src/arp/neighbor-cache.js';
 import { createStackNet } from '../net/stack-net.js';
 import type { NetModule } from '../net/create-net.js';
+import { unrefScheduler } from './unref-scheduler.js';
 
 /**
  * Operators a user inserts into the stack at its boundaries (the netfilter idea, in RxJS):
@@ -58,7 +59,7 @@ export interface StackTaps {
 }
 
 export interface StackOptions {
-  /** Every timer of the stack runs on it. Default asyncScheduler; tests pass a TestScheduler. */
+  /** Every timer of the stack runs on it. Default unrefScheduler (asyncScheduler, unref'd timers); tests pass a TestScheduler. */
   readonly scheduler?: SchedulerLike;
   readonly hooks?: StackHooks;
 }
@@ -100,7 +101,7 @@ export interface StackParts {
  */
 export function createStack(input: StackConfigInput<Link>, options: StackOptions = {}): Stack {
   const config = decodeStackConfig<Link>(input);
-  const scheduler = options.scheduler ?? asyncScheduler;
+  const scheduler = options.scheduler ?? unrefScheduler;
   const hooks = options.hooks ?? {};
   const taps = { link: new TapPoint<Uint8Array, Uint8Array>(), network: new TapPoint<Uint8Array, Ipv4Outbound>(), transport: new TapPoint<Ipv4Datagram, Ipv4Send>() };
 

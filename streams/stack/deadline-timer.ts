@@ -1,4 +1,5 @@
 import type { SchedulerLike, Subscription } from 'rxjs';
+import { refTimer } from './unref-scheduler.js';
 
 /**
  * One re-armable timer on the stack's scheduler, for a sans-IO core that reports its next
@@ -14,6 +15,7 @@ export class DeadlineTimer {
   #subscription: Subscription | undefined;
   #wanted: number | undefined;
   #closed = false;
+  #keepAlive = false;
 
   constructor(
     private readonly scheduler: SchedulerLike,
@@ -33,6 +35,20 @@ export class DeadlineTimer {
     this.#arm(deadline);
   }
 
+  /**
+   * Whether an armed wake-up keeps the process alive (default false: the stack's timers never
+   * do, see unref-scheduler.ts). Only the default scheduler has a process to keep alive.
+   */
+  set keepAlive(on: boolean) {
+    if (on === this.#keepAlive) return;
+    this.#keepAlive = on;
+    if (this.#subscription !== undefined) refTimer(this.#subscription, on);
+  }
+
+  get keepAlive(): boolean {
+    return this.#keepAlive;
+  }
+
   /** Cancels for good: no call after this. */
   close(): void {
     this.#closed = true;
@@ -47,6 +63,7 @@ export class DeadlineTimer {
     const delay = Math.max(0, deadline - this.scheduler.now());
     this.#armedAt = deadline;
     this.#subscription = this.scheduler.schedule(() => this.#onWake(), delay);
+    if (this.#keepAlive) refTimer(this.#subscription);
   }
 
   #onWake(): void {

@@ -11,6 +11,7 @@ import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { NetstackError, netError } from '../../src/errors.js';
+import { refTimer } from './unref-scheduler.js';
 
 /** An ICMP error received for a datagram we sent, as handed to the transport that sent it. */
 export interface IcmpErrorReport {
@@ -185,12 +186,13 @@ export class IcmpLayer {
         this.counters.txEchoRequests++;
         this.#port.down.next({ pb, dst: target, protocol: IpProtocol.ICMP, onError: fail });
         if (subscriber.closed) return;
+        // A ping in progress keeps the process alive (the stack's other timers do not).
         timers.push(
-          this.#scheduler.schedule(() => {
+          refTimer(this.#scheduler.schedule(() => {
             if (sentAt.has(mySeq)) fail(netError('ETIMEDOUT', `no echo reply from ${address} for seq ${mySeq} within ${timeout} ms`));
-          }, timeout),
+          }, timeout)),
         );
-        if (seq < count) timers.push(this.#scheduler.schedule(sendOne, interval));
+        if (seq < count) timers.push(refTimer(this.#scheduler.schedule(sendOne, interval)));
       };
       sendOne();
       return () => {

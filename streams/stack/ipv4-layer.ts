@@ -17,6 +17,7 @@ import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { netError, type NetstackError } from '../../src/errors.js';
+import { refTimer } from './unref-scheduler.js';
 
 /** A received IPv4 datagram (reassembled if it came in fragments), as the transports see it. */
 export interface Ipv4Datagram {
@@ -312,7 +313,8 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       // Loopback: a datagram to one of our own addresses never touches the link.
       o.pb.completeChecksum();
       const bytes = o.pb.bytes().slice();
-      this.#opts.scheduler.schedule(() => this.#inputPacket(o.iface, bytes, false, false));
+      // A datagram in flight keeps the process alive, as one on a link would.
+      refTimer(this.#opts.scheduler.schedule(() => this.#inputPacket(o.iface, bytes, false, false)));
       return;
     }
     const down = attached.down;

@@ -7,6 +7,9 @@ import { formatIpv4 } from '../../src/ipv4/address.js';
 import { NetstackError, netError } from '../../src/errors.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import type { TcpSocket } from './tcp-socket.js';
+import { pacedRead, type PacedObservable, type PacedReader, type PacedSubscription } from '../operators/paced-concat-map.js';
+import { tcpReadable, tcpWritable, tcpChunks } from './tcp-web-streams.js';
+import type { ReadableStream, WritableStream } from 'node:stream/web';
 
 /** Where received bytes go: `data$`'s subscriber, or the socket adapter. */
 export interface TcpReader {
@@ -30,12 +33,14 @@ export interface TcpConnectionOwner {
  * A TCP connection as the user holds it, wrapping one sans-IO TcpConnectionCore.
  *
  * Reading: received bytes wait in the core's receive buffer (the advertised window shrinks)
- * until a reader takes them: `data$` (push: every chunk as it arrives) or `toSocket()` (pull: a
- * node:stream Readable that reads only when its consumer wants more). There is one reader at a
- * time: a second concurrent subscriber to `data$` (or `toSocket()` while `data$` is subscribed)
- * gets `EBUSY`. After a reader leaves, the next one continues where it stopped, so no byte is
- * lost or delivered twice. A reader that comes after the end gets the bytes still unread, then
- * the end (complete) or the error the connection closed with.
+ * until a reader takes them: `data$` (push: every chunk as it arrives; paced under
+ * `pacedConcatMap`/`relayTo`), `readable` (a WHATWG ReadableStream), `for await` over the
+ * connection, or `toSocket()` (a node:stream Readable); all but plain `data$` read only when
+ * their consumer wants more. There is one reader at a time: a second one (a second concurrent
+ * subscriber to `data$`, or `toSocket()`/`readable` while `data$` is subscribed...) gets
+ * `EBUSY`. After a reader leaves, the next one continues where it stopped, so no byte is lost or
+ * delivered twice. A reader that comes after the end gets the bytes still unread, then the end
+ * (complete) or the error the connection closed with.
  *
  * Writing: `write(bytes)` queues bytes; it returns false when they did not all fit in the send
  * buffer. The rest waits here, in order, and `drain$` emits once it has all gone into the send
@@ -54,6 +59,9 @@ export class TcpConnection implements TcpHost {
   readonly #state$: BehaviorSubject<TcpState>;
   readonly #drain$ = new Subject<void>();
   readonly #closed$ = new Subject<NetstackError | undefined>();
+  #data$: PacedObservable<Uint8Array> | undefined;
+  #readable: ReadableStream<Uint8Array> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
   #reader: TcpReader | undefined;
   /** The current reader said "no more" (pull mode) until resumeReading(). */
   #paused = false;
@@ -65,7 +73,10 @@ export class TcpConnection implements TcpHost {
   #endRequested = false;
   /** close() was called: the FIN goes with close semantics (no more reading). */
   #closeRequested = false;
+  /** The core reached CLOSED. */
   #closed = false;
+  /** Finished for the user (TIME-WAIT, CLOSED or failed): closed$ has emitted. */
+  #finished = false;
   #error: NetstackError | undefined;
   /** Set before aborting the core for an error found outside it (ICMP, ARP). */
   #externalError: NetstackError | undefined;
@@ -84,6 +95,7 @@ export class TcpConnection implements TcpHost {
       this.core.handleTimer(now);
       this.rearm();
     });
+    this.#timer.keepAlive = keepsProcessAlive(core.state);
   }
 
   /** The RFC 9293 state, now and at every change; completes after CLOSED (a late subscriber gets 'CLOSED'). */
@@ -102,10 +114,15 @@ export class TcpConnection implements TcpHost {
     return this.core.state;
   }
 
-  /** Emits (the error, or undefined for a clean close) once the connection is CLOSED, then completes. */
+  /**
+   * Emits once the connection is finished for its user, then completes: both directions done
+   * (TIME-WAIT, or CLOSED after LAST-ACK), with undefined; or failed or aborted (CLOSED), with
+   * the error (undefined after `destroy()`). TIME-WAIT itself goes on in the stack, keeping the
+   * 4-tuple reserved for 2*MSL, but nobody waits for it. A late subscriber gets it at once.
+   */
   get closed$(): Observable<NetstackError | undefined> {
     return new Observable((subscriber) => {
-      if (this.#closed) {
+      if (this.#finished) {
         subscriber.next(this.#error);
         subscriber.complete();
         return;
@@ -146,7 +163,12 @@ export class TcpConnection implements TcpHost {
    * closing the connection, and the next subscriber continues with the first unread byte.
    */
   get data$(): Observable<Uint8Array> {
-    return new Observable<Uint8Array>((subscriber) => {
+    this.#data$ ??= this.#makeData$();
+    return this.#data$;
+  }
+
+  #makeData$(): PacedObservable<Uint8Array> {
+    const data$ = new Observable<Uint8Array>((subscriber) => {
       const reader: TcpReader = {
         push: (chunk) => {
           subscriber.next(chunk);
@@ -164,14 +186,73 @@ export class TcpConnection implements TcpHost {
         return;
       }
       return () => this.detachReader(reader);
-    });
+    }) as PacedObservable<Uint8Array>;
+    data$[pacedRead] = (reader) => this.#readPaced(reader);
+    return data$;
   }
 
-  /** @internal Claims the reader slot; returns an error when taken. */
-  attachReader(reader: TcpReader): NetstackError | undefined {
-    if (this.#reader !== undefined) return netError('EBUSY', `${this} already has a reader (data$ or toSocket())`);
+  /** `data$` read at its consumer's pace (pacedConcatMap, relayTo): the same reader slot. */
+  #readPaced(paced: PacedReader<Uint8Array>): PacedSubscription {
+    const reader: TcpReader = {
+      push: (chunk) => paced.next(chunk),
+      end: () => paced.complete(),
+      error: (err) => paced.error(err),
+    };
+    const err = this.attachReader(reader);
+    if (err) {
+      paced.error(err);
+      return { resume: () => undefined, unsubscribe: () => undefined };
+    }
+    return {
+      resume: () => {
+        if (this.#reader === reader) this.resumeReading();
+      },
+      unsubscribe: () => this.detachReader(reader),
+    };
+  }
+
+  /**
+   * Received bytes as a WHATWG ReadableStream (the same stream on every access). Pull-based:
+   * bytes leave the receive buffer only when the stream's consumer reads, so a consumer that
+   * stops reading closes the advertised window. Closes after the peer's FIN; errors with the
+   * connection's error (`err.code` ECONNRESET, ETIMEDOUT...). `cancel()` stops reading without
+   * closing the connection (as unsubscribing `data$` does). Claims the reader slot.
+   * @throws NetstackError EBUSY when another reader (data$, toSocket(), iteration) holds it.
+   */
+  get readable(): ReadableStream<Uint8Array> {
+    this.#readable ??= tcpReadable(this);
+    return this.#readable;
+  }
+
+  /**
+   * A WHATWG WritableStream into the connection (the same stream on every access): `write()`
+   * resolves once the chunk is in the send buffer (rejects with EPIPE or the connection's error
+   * if it closes first); `close()` sends FIN after everything written (half-close: reading goes
+   * on); `abort()` resets the connection (RST).
+   */
+  get writable(): WritableStream<Uint8Array> {
+    this.#writable ??= tcpWritable(this);
+    return this.#writable;
+  }
+
+  /**
+   * `for await (const chunk of conn)`: received bytes, pulled one chunk per iteration (the
+   * window closes while the loop body runs long); ends after the peer's FIN, throws the
+   * connection's error. Leaving the loop (`break`) stops reading without closing the connection.
+   * @throws NetstackError EBUSY (from the first `next()`) when another reader holds the slot.
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    return tcpChunks(this);
+  }
+
+  /**
+   * @internal Claims the reader slot; returns an error when taken. A reader attached `paused`
+   * gets nothing until its first `resumeReading()`.
+   */
+  attachReader(reader: TcpReader, paused = false): NetstackError | undefined {
+    if (this.#reader !== undefined) return netError('EBUSY', `${this} already has a reader (data$, readable, iteration or toSocket())`);
     this.#reader = reader;
-    this.#paused = false;
+    this.#paused = paused;
     this.#readerDone = false;
     this.#pump();
     return undefined;
@@ -336,7 +417,14 @@ export class TcpConnection implements TcpHost {
   }
 
   onStateChange(_core: TcpConnectionCore, _from: TcpState, to: TcpState): void {
+    this.#timer.keepAlive = keepsProcessAlive(to);
     this.#state$.next(to);
+    if (to === 'TIME-WAIT') {
+      // Both directions are done: the reader gets its end first, then closed$ (TIME-WAIT goes
+      // on in the stack, unnoticed by the user).
+      this.#pump();
+      this.#finish(undefined);
+    }
   }
 
   onEstablished(): void {
@@ -385,9 +473,15 @@ export class TcpConnection implements TcpHost {
     // The reader gets what is still readable, then the end or the error.
     this.#pump();
     this.#state$.complete();
+    this.#finish(err);
+    this.#drain$.complete();
+  }
+
+  #finish(err: NetstackError | undefined): void {
+    if (this.#finished) return;
+    this.#finished = true;
     this.#closed$.next(err);
     this.#closed$.complete();
-    this.#drain$.complete();
   }
 
   /**
@@ -413,6 +507,26 @@ export class TcpConnection implements TcpHost {
       this.#pumping = false;
     }
     this.rearm();
+  }
+}
+
+/**
+ * Whether the connection's timers keep the process alive (see unref-scheduler.ts): while it
+ * connects, or has data or a FIN not yet acknowledged, or is open for the user, a program
+ * waiting on it must not exit under it. Half-open connections of a listener, FIN-WAIT-2 (all of
+ * ours acknowledged) and TIME-WAIT do not hold the process.
+ */
+function keepsProcessAlive(state: TcpState): boolean {
+  switch (state) {
+    case 'SYN-SENT':
+    case 'ESTABLISHED':
+    case 'CLOSE-WAIT':
+    case 'FIN-WAIT-1':
+    case 'CLOSING':
+    case 'LAST-ACK':
+      return true;
+    default:
+      return false;
   }
 }
 

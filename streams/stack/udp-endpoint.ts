@@ -68,6 +68,10 @@ export class UdpEndpoint {
 
   /** Copy-on-write: deliver() iterates the array it read, subscribe/unsubscribe replace it. */
   #subscribers: Subscriber<ReceivedDatagram>[] = [];
+  /** Async iterators in progress: while there is one, datagrams also go to the receive queue. */
+  #pullers = 0;
+  /** `next()` calls waiting for a datagram, oldest first. */
+  #waiting: ((d: ReceivedDatagram | undefined) => void)[] = [];
   readonly #errors = new Subject<NetstackError>();
 
   constructor(localAddr: Ipv4Addr, localPort: number, broadcast: boolean, queue: Required<ReceiveQueueOptions>) {
@@ -103,13 +107,60 @@ export class UdpEndpoint {
     c.rxDatagrams++;
     c.rxBytes += d.payload.length;
     const subs = this.#subscribers;
-    if (subs.length === 1) subs[0].next(d);
-    else if (subs.length > 1) for (let i = 0; i < subs.length; i++) subs[i].next(d);
+    if (subs.length > 0) {
+      if (subs.length === 1) subs[0].next(d);
+      else for (let i = 0; i < subs.length; i++) subs[i].next(d);
+      if (this.#pullers === 0) return true;
+    }
+    // Nobody subscribed, or an iterator reads too: a waiting next() takes it, else the queue.
+    const waiter = this.#waiting.shift();
+    if (waiter !== undefined) waiter(d);
     else if (!this.queue.push(d)) {
       c.queueFull++;
       return false;
     }
     return true;
+  }
+
+  /**
+   * `for await (const d of socket)`: datagrams pulled from the receive queue, one per `next()`
+   * (bounded by the queue's limits while the loop body runs: beyond them datagrams are dropped
+   * and counted as `queueFull`). Several iterators share the queue (each datagram goes to one
+   * of them, as recvmsg(2) from several threads); `datagrams$` subscribers still get every
+   * datagram. Ends on close(); `break` (return()) stops it without closing the socket.
+   */
+  datagrams(): AsyncIterableIterator<ReceivedDatagram> {
+    let done = this.closed;
+    if (!done) this.#pullers++;
+    const stop = (): void => {
+      if (done) return;
+      done = true;
+      this.#pullers--;
+    };
+    const iterator: AsyncIterableIterator<ReceivedDatagram> = {
+      next: () => {
+        const queued = this.queue.shift();
+        if (queued !== undefined) return Promise.resolve({ value: queued, done: false });
+        if (done || this.closed) {
+          stop();
+          return Promise.resolve({ value: undefined, done: true });
+        }
+        return new Promise<IteratorResult<ReceivedDatagram>>((resolve) => {
+          this.#waiting.push((d) => {
+            if (d === undefined) {
+              stop();
+              resolve({ value: undefined, done: true });
+            } else resolve({ value: d, done: false });
+          });
+        });
+      },
+      return: () => {
+        stop();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   /** Reports a non-fatal error on `errors$` (the socket keeps working). */
@@ -132,6 +183,9 @@ export class UdpEndpoint {
     const subs = this.#subscribers;
     this.#subscribers = [];
     for (const s of subs) s.complete();
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const w of waiting) w(undefined);
     this.#errors.complete();
     const onEnd = this.onEnd;
     this.onEnd = undefined;

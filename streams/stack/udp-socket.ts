@@ -145,6 +145,15 @@ export class UdpSocket {
     return Object.freeze({ ...ep.counters, queued: ep.queue.length, queuedBytes: ep.queue.bytes });
   }
 
+  /**
+   * `for await (const d of socket)`: received datagrams, pulled from the receive queue (bounded
+   * by `receiveQueue`; drops counted as `queueFull`). Ends on `close()`; leaving the loop does
+   * not close the socket. See UdpEndpoint#datagrams for sharing with `datagrams$`.
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<ReceivedDatagram> {
+    return this.#ep.datagrams();
+  }
+
   /** Unbinds: frees the port, completes `datagrams$` and `errors$`, drops queued datagrams. Idempotent. */
   close(): void {
     this.#host.close(this.#ep);

@@ -118,6 +118,22 @@ describe('tcp/connection: receiving', () => {
       assert.equal(h.conn.readableLength, RCV_BUF);
     });
 
+    it('answers out-of-window pure ACKs at most once per 500 ms (no ACK war between two zero windows)', () => {
+      const h = full();
+      // The peer's pure ACK one beyond RCV.NXT (it sent a probe byte we did not take, and now
+      // sends from SND.MAX): unacceptable into a zero window.
+      const beyond = { ...SEND, seq: R + RCV_BUF + 1 };
+      send(h, beyond);
+      recv(h, { ...RECV, ack: R + RCV_BUF, window: 0 }, 'the first one is answered');
+      send(h, beyond);
+      send(h, beyond);
+      recvNothing(h, 'the next ones within 500 ms are not');
+      assert.equal(h.conn.counters.droppedNotAcceptable, 3);
+      tick(h, 500);
+      send(h, beyond);
+      recv(h, { ...RECV, ack: R + RCV_BUF, window: 0 }, 'answered again after 500 ms');
+    });
+
     it('receiver SWS avoidance: no window update until at least one MSS is free', () => {
       const h = full();
       h.conn.read(MSS - 1);

@@ -1,0 +1,75 @@
+import { Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
+
+/**
+ * The stack's default scheduler: `asyncScheduler`'s behaviour (Node timers, `Date.now()` as
+ * `now()`, actions that may reschedule themselves) except that its timers are unref'd, so a
+ * timer of the stack never keeps the process alive. A program whose connections are finished
+ * exits even though TIME-WAIT, ARP aging or a reassembly timeout is still pending, as a program
+ * using kernel sockets does.
+ *
+ * A timer that someone is waiting for (a connection still sending, a ping) is made to keep the
+ * process alive with `refTimer()`, which does nothing on other schedulers (a TestScheduler).
+ */
+class UnrefAction<T> extends Subscription implements SchedulerAction<T> {
+  #timer: NodeJS.Timeout | undefined;
+  #state: T | undefined;
+  #ref = false;
+
+  constructor(private readonly work: (this: SchedulerAction<T>, state?: T) => void) {
+    super();
+    this.add(() => this.#clear());
+  }
+
+  schedule(state?: T, delay = 0): Subscription {
+    if (this.closed) return this;
+    this.#state = state;
+    this.#clear();
+    const timer = setTimeout(() => this.#run(), delay);
+    if (!this.#ref) timer.unref();
+    this.#timer = timer;
+    return this;
+  }
+
+  /** Makes this action's timers keep the process alive (true) or not (false, the default). */
+  setRef(on: boolean): void {
+    this.#ref = on;
+    if (on) this.#timer?.ref();
+    else this.#timer?.unref();
+  }
+
+  #run(): void {
+    this.#timer = undefined;
+    if (this.closed) return;
+    try {
+      this.work(this.#state);
+    } catch (err) {
+      // As asyncScheduler: the action ends and the error surfaces from the timer.
+      this.unsubscribe();
+      throw err;
+    }
+  }
+
+  #clear(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+}
+
+/** An asyncScheduler whose timers do not keep the process alive (see the file comment). */
+export const unrefScheduler: SchedulerLike = {
+  now: () => Date.now(),
+  schedule<T>(work: (this: SchedulerAction<T>, state?: T) => void, delay = 0, state?: T): Subscription {
+    return new UnrefAction<T>(work).schedule(state, delay);
+  },
+};
+
+/**
+ * Makes a timer scheduled on `unrefScheduler` keep the process alive (`on`, the default) or
+ * stop doing so; any other scheduler's subscription is left as it is. Returns `sub`.
+ */
+export function refTimer<S extends Subscription>(sub: S, on = true): S {
+  if (sub instanceof UnrefAction) sub.setRef(on);
+  return sub;
+}

@@ -1,0 +1,83 @@
+/**
+ * The stack's default scheduler: asyncScheduler's behaviour with unref'd timers, so a program
+ * whose connections are finished exits although TIME-WAIT is still running.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { interval, take, toArray, lastValueFrom } from 'rxjs';
+import { unrefScheduler, refTimer } from '../../../streams/stack/unref-scheduler.js';
+import { DeadlineTimer } from '../../../streams/stack/deadline-timer.js';
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/exits-when-done.ts', import.meta.url));
+
+/** Runs the fixture; resolves with its exit code and output, or 'timeout' (after killing it) when it is still running after `ms`. */
+function runFixture(env: Record<string, string>, ms: number): Promise<{ code: number | null | 'timeout'; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const timer = setTimeout(() => {
+      // Still alive: stop it (by its PID) and report.
+      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+      resolve({ code: 'timeout', out });
+    }, ms);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+describe('stack: unrefScheduler (the default scheduler)', () => {
+  it('runs work after the delay, reschedules from inside the work, and cancels on unsubscribe', async () => {
+    const t0 = unrefScheduler.now();
+    const ticks = await lastValueFrom(interval(5, unrefScheduler).pipe(take(3), toArray()));
+    assert.deepEqual(ticks, [0, 1, 2]);
+    assert.ok(unrefScheduler.now() - t0 >= 15, 'three periods went by');
+    let ran = false;
+    const sub = unrefScheduler.schedule(() => (ran = true), 5);
+    sub.unsubscribe();
+    // A ref'd timer of our own keeps the test alive while we wait past the cancelled one.
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(ran, false);
+    let state: number | undefined;
+    await new Promise<void>((resolve) =>
+      unrefScheduler.schedule(
+        function (n) {
+          state = n;
+          if (n! < 3) this.schedule(n! + 1, 1);
+          else resolve();
+        },
+        0,
+        0,
+      ),
+    );
+    assert.equal(state, 3);
+    // refTimer leaves other schedulers' subscriptions alone.
+    const plain = unrefScheduler.schedule(() => undefined, 1);
+    assert.equal(refTimer(plain), plain);
+    const timer = new DeadlineTimer(unrefScheduler, () => undefined);
+    timer.keepAlive = true;
+    assert.equal(timer.keepAlive, true);
+    timer.close();
+  });
+
+  it('a program that made two stacks, exchanged over TCP and closed the connection exits by itself (TIME-WAIT does not hold it)', async function () {
+    this.timeout(40_000);
+    const done = await runFixture({}, 15_000);
+    assert.notEqual(done.code, 'timeout', `the program did not exit within 15 s: ${done.out}`);
+    assert.equal(done.code, 0, done.out);
+    assert.match(done.out, /^hello TIME-WAIT$/m, 'it did the exchange and was in TIME-WAIT when done');
+    // The same program on asyncScheduler is still running (its TIME-WAIT timer is ref'd): the
+    // check above can fail.
+    const held = await runFixture({ SCHEDULER: 'async' }, 4_000);
+    assert.equal(held.code, 'timeout', `with asyncScheduler it exited: ${held.out}`);
+    assert.match(held.out, /^hello TIME-WAIT$/m);
+  });
+});
