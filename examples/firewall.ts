@@ -5,9 +5,9 @@
  *   alice   198.18.0.1  ==wire==  eth0 198.18.0.2 [server] eth1 198.18.1.2  ==wire==  198.18.1.66  mallory
  *
  * The server gets two hooks, plain RxJS operators:
- * - `linkIngress: logFrames()` sees every frame as it comes off any link, before anything else,
+ * - `link: { up: logFrames() }` sees every frame as it comes off any link, before anything else,
  *   and prints one line per frame (a `tap`: it passes everything on);
- * - `ipv4Input: dropFrom(['198.18.1.66'])` sees every datagram addressed to the server, after
+ * - `transport: { up: dropFrom(['198.18.1.66']) }` sees every datagram addressed to the server, after
  *   validation and reassembly, before ICMP/UDP/TCP, and drops those from a blocked source
  *   (a `filter`). ARP is below IPv4, so mallory can still resolve the server's MAC.
  *

@@ -46,7 +46,7 @@ export interface TapLinkOptions {
   /**
    * Checksum and TCP segmentation offload with the kernel (IFF_VNET_HDR, TUN_F_CSUM|TUN_F_TSO4):
    * the kernel hands over its TCP as segments of up to 64 KiB with partial checksums (their
-   * checksums are vouched for, see rx-checksum.ts), and runs of full-sized TCP segments the
+   * checksums are vouched for through Link.checksumVerified), and runs of full-sized TCP segments the
    * stack sends in one batch go out as one frame the kernel cuts (tso-merge.ts). Default true,
    * unless the environment variable RX_NETSTACK_TAP_OFFLOAD is `0` (for comparisons).
    */
@@ -68,7 +68,7 @@ export interface TapLinkStats extends TapStats {
 }
 
 /**
- * Received frames at least this long have their partial checksums vouched for (rx-checksum.ts)
+ * Received frames at least this long have their partial checksums vouched for (Link.checksumVerified)
  * instead of completed: summing a short frame is cheaper than the WeakSet entry.
  */
 const MARK_ABOVE = 512;

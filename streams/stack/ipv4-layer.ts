@@ -36,7 +36,7 @@ export interface Ipv4Datagram {
   readonly reassembled: boolean;
   /**
    * The link vouched for the transport checksum (checksum offload: the kernel's own packet, its
-   * checksum partial or already verified; see streams/links/rx-checksum.ts): skip verifying it.
+   * checksum partial or already verified; see Link.checksumVerified): skip verifying it.
    */
   readonly checksumVerified: boolean;
 }

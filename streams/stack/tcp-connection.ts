@@ -47,7 +47,8 @@ export interface TcpConnectionOwner {
  * buffer. Nothing accepted is dropped, unless the connection itself fails (then `data$`
  * and `closed$` carry the error).
  */
-export class TcpConnection implements TcpHost {
+export class TcpConnection {
+  /** @internal The sans-IO connection this wraps. */
   readonly core: TcpConnectionCore;
   readonly localAddress: string;
   readonly localPort: number;
@@ -85,7 +86,17 @@ export class TcpConnection implements TcpHost {
   constructor(core: TcpConnectionCore, owner: TcpConnectionOwner) {
     this.core = core;
     this.#owner = owner;
-    core.host = this;
+    // What the core calls: private to this wrapper, one object per connection.
+    const host: TcpHost = {
+      send: (_core, seg) => this.#owner.transmit(this, seg),
+      onStateChange: (_core, _from, to) => this.#onStateChange(to),
+      onEstablished: () => this.#owner.established(this),
+      onReadable: () => this.#pump(),
+      onPeerFin: () => this.#pump(),
+      onWritable: () => this.#onWritable(),
+      onClosed: (_core, error) => this.#onClosed(error),
+    };
+    core.host = host;
     this.localAddress = formatIpv4(core.localAddr);
     this.localPort = core.localPort;
     this.remoteAddress = formatIpv4(core.remoteAddr);
@@ -383,6 +394,7 @@ export class TcpConnection implements TcpHost {
   }
 
   /** Set by tcp-socket.ts at load time. */
+  /** @internal Set by tcp-socket.ts (it imports this module, not the other way round). */
   static socketFactory: (conn: TcpConnection) => TcpSocket;
 
   toString(): string {
@@ -410,13 +422,9 @@ export class TcpConnection implements TcpHost {
     if (!this.#closed) this.#timer.set(this.core.nextDeadline());
   }
 
-  // --- TcpHost: called by the core -------------------------------------------------------------
+  // --- Called by the core (through the host object made in the constructor) -------------------
 
-  send(_core: TcpConnectionCore, seg: TcpRepr): void {
-    this.#owner.transmit(this, seg);
-  }
-
-  onStateChange(_core: TcpConnectionCore, _from: TcpState, to: TcpState): void {
+  #onStateChange(to: TcpState): void {
     this.#timer.keepAlive = keepsProcessAlive(to);
     this.#state$.next(to);
     if (to === 'TIME-WAIT') {
@@ -427,19 +435,7 @@ export class TcpConnection implements TcpHost {
     }
   }
 
-  onEstablished(): void {
-    this.#owner.established(this);
-  }
-
-  onReadable(): void {
-    this.#pump();
-  }
-
-  onPeerFin(): void {
-    this.#pump();
-  }
-
-  onWritable(): void {
+  #onWritable(): void {
     const now = this.#owner.scheduler.now();
     while (this.#pending.length > 0) {
       const head = this.#pending[0];
@@ -463,7 +459,7 @@ export class TcpConnection implements TcpHost {
     this.#drain$.next();
   }
 
-  onClosed(_core: TcpConnectionCore, error: NetstackError | undefined): void {
+  #onClosed(error: NetstackError | undefined): void {
     if (this.#closed) return;
     this.#closed = true;
     const err = error ?? this.#externalError;

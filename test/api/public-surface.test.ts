@@ -55,6 +55,14 @@ describe('the published API surface (dist declarations)', function () {
     for (const name of ['statsRegistry', 'tcpLayer', 'udpLayer', 'icmpLayer', 'ipv4']) assert.ok(!stack.has(name), `Stack.${name} is internal`);
   });
 
+  it('TcpConnection offers the user API, not the callbacks of its core or its owner', () => {
+    const conn = members(dts('streams/stack/tcp-connection.d.ts'), 'TcpConnection');
+    for (const name of ['data$', 'state$', 'closed$', 'write', 'write$', 'end', 'destroy', 'readable', 'writable', 'toSocket']) assert.ok(conn.has(name), `TcpConnection.${name} is public`);
+    for (const name of ['core', 'send', 'onReadable', 'onWritable', 'onClosed', 'onStateChange', 'failWith', 'rearm', 'attachReader', 'socketFactory']) {
+      assert.ok(!conn.has(name), `TcpConnection.${name} is internal`);
+    }
+  });
+
   it('layer building blocks expose their boundaries, not their plumbing', () => {
     const tcp = members(dts('streams/stack/tcp-layer.d.ts'), 'TcpLayer');
     assert.ok(tcp.has('listen') && tcp.has('connect') && tcp.has('start'));

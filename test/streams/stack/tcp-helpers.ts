@@ -104,7 +104,7 @@ function seenOf(at: number, src: number, dst: number, payload: Uint8Array): Seen
   return { at, src, dst, srcPort: s.srcPort, dstPort: s.dstPort, flags: s.flags, seq: s.seq, ack: s.ack, window: s.window, len: s.payload.length };
 }
 
-/** An `ipv4Input` hook that records every TCP segment and, when `drop` says so, drops it. */
+/** A `transport.up` hook that records every TCP segment and, when `drop` says so, drops it. */
 export function tcpInputTap(scheduler: SchedulerLike, into: SeenSegment[], drop: (s: SeenSegment) => boolean = () => false): MonoTypeOperatorFunction<Ipv4Datagram> {
   return filter((d: Ipv4Datagram) => {
     if (d.protocol !== 6) return true;
@@ -115,7 +115,7 @@ export function tcpInputTap(scheduler: SchedulerLike, into: SeenSegment[], drop:
   });
 }
 
-/** An `ipv4Output` hook that records every TCP segment sent (unfragmented, as TCP sends them). */
+/** A `network.down` hook that records every TCP segment sent (unfragmented, as TCP sends them). */
 export function tcpOutputTap(scheduler: SchedulerLike, into: SeenSegment[]): MonoTypeOperatorFunction<Ipv4Outbound> {
   return tap((o: Ipv4Outbound) => {
     if (o.protocol !== 6) return;
