@@ -7,18 +7,27 @@ import type { MacAddr } from '../mac.js';
 import type { PacketBuffer } from '../packet-buffer.js';
 import { malformed, ok, type ParseResult } from './parse-result.js';
 
-/** Byte offsets of the header fields. */
-const F = {
+/**
+ * Byte offsets of the Ethernet header fields from the start of the frame, for code that reads
+ * raw frames without a view (`frame[EthernetField.TYPE]`). Multi-byte fields are big-endian.
+ */
+export const EthernetField = Object.freeze({
+  /** Destination MAC, 6 bytes. */
   DST: 0,
+  /** Source MAC, 6 bytes. */
   SRC: 6,
+  /** EtherType, 2 bytes (0x8100 when an 802.1Q tag follows). */
   TYPE: 12,
+  /** The payload of an untagged frame. */
   PAYLOAD: 14,
-  /** With an 802.1Q tag: TPID 0x8100 at TYPE, then the tag control information... */
+  /** With an 802.1Q tag: TPID 0x8100 at TYPE, then the tag control information (2 bytes)... */
   VLAN_TCI: 14,
-  /** ...then the EtherType of what the frame really carries. */
+  /** ...then the EtherType of what the frame really carries (2 bytes)... */
   VLAN_TYPE: 16,
+  /** ...then the payload. */
   VLAN_PAYLOAD: 18,
-} as const;
+} as const);
+const F = EthernetField;
 
 export const ETHERNET_HEADER_LEN = 14;
 export const VLAN_TAG_LEN = 4;

@@ -9,30 +9,55 @@ import type { PacketBuffer } from '../packet-buffer.js';
 import { internetChecksum, onesSum } from './checksum.js';
 import { malformed, ok, type ChecksumParseOptions, type ParseResult } from './parse-result.js';
 
-/** Byte offsets of the header fields. */
-const F = {
+/**
+ * Byte offsets of the IPv4 header fields from the start of the header, for code that reads raw
+ * packets without a view (`frame[ETHERNET_HEADER_LEN + Ipv4Field.PROTOCOL]`). Multi-byte fields
+ * are big-endian.
+ */
+export const Ipv4Field = Object.freeze({
+  /** Version in the high nibble (4), header length in 32-bit words (IHL) in the low one. */
   VER_IHL: 0,
+  /** DSCP in the high 6 bits, ECN in the low 2. */
   DSCP_ECN: 1,
+  /** Total length of the datagram, header included, 2 bytes. */
   TOTAL_LENGTH: 2,
+  /** Identification, 2 bytes. */
   IDENT: 4,
+  /** Flags and fragment offset, 2 bytes (bits in Ipv4FlagsFrag). */
   FLAGS_FRAG: 6,
   TTL: 8,
+  /** IpProtocol of the payload. */
   PROTOCOL: 9,
+  /** Header checksum, 2 bytes. */
   CHECKSUM: 10,
+  /** Source address, 4 bytes. */
   SRC: 12,
+  /** Destination address, 4 bytes. */
   DST: 16,
+  /** Options, when IHL is above 5; otherwise the payload starts here. */
   OPTIONS: 20,
-} as const;
+} as const);
+const F = Ipv4Field;
 
+/** The version number in the high nibble of the first byte. */
+export const IPV4_VERSION = 4;
 export const IPV4_MIN_HEADER_LEN = 20;
 export const IPV4_MAX_HEADER_LEN = 60;
 /** Largest datagram the 16-bit total length can describe. */
 export const IPV4_MAX_DATAGRAM_LEN = 65535;
 
-/** Flag bits in the 16-bit flags/fragment-offset field. */
-const DF = 0x4000;
-const MF = 0x2000;
-const FRAG_OFFSET_MASK = 0x1fff;
+/** Bits of the 16-bit flags/fragment-offset field (at Ipv4Field.FLAGS_FRAG). */
+export const Ipv4FlagsFrag = Object.freeze({
+  /** Don't fragment. */
+  DF: 0x4000,
+  /** More fragments follow. */
+  MF: 0x2000,
+  /** The fragment offset, in 8-byte units. */
+  OFFSET_MASK: 0x1fff,
+} as const);
+const DF = Ipv4FlagsFrag.DF;
+const MF = Ipv4FlagsFrag.MF;
+const FRAG_OFFSET_MASK = Ipv4FlagsFrag.OFFSET_MASK;
 
 /** IP protocol numbers we know. Others are carried as plain numbers, not errors. */
 export const IpProtocol = {
@@ -111,7 +136,7 @@ export class Ipv4Packet {
   check(): Ipv4MalformedReason | undefined {
     const len = this.bytes.length;
     if (len < IPV4_MIN_HEADER_LEN) return 'truncated';
-    if (this.version !== 4) return 'bad-version';
+    if (this.version !== IPV4_VERSION) return 'bad-version';
     const hl = this.headerLength;
     if (hl < IPV4_MIN_HEADER_LEN) return 'bad-ihl';
     if (hl > len) return 'truncated';
@@ -285,7 +310,7 @@ export function emitIpv4(repr: Ipv4Repr, pb: PacketBuffer): void {
   if ((fo & 7) !== 0 || fo < 0 || fo > 0xffff) throw new RangeError(`IPv4 fragment offset ${fo} not a multiple of 8`);
   const at = pb.prepend(hl);
   const b = pb.buf;
-  b[at + F.VER_IHL] = 0x40 | (hl >>> 2);
+  b[at + F.VER_IHL] = (IPV4_VERSION << 4) | (hl >>> 2);
   b[at + F.DSCP_ECN] = (((repr.dscp ?? 0) & 0x3f) << 2) | ((repr.ecn ?? 0) & 3);
   b[at + F.TOTAL_LENGTH] = total >>> 8;
   b[at + F.TOTAL_LENGTH + 1] = total & 0xff;

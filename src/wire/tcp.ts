@@ -46,20 +46,33 @@ export interface TcpRepr {
   payload: Uint8Array;
 }
 
-/** Byte offsets of the header fields. */
-const F = {
+/**
+ * Byte offsets of the TCP header fields from the start of the header, for code that reads raw
+ * segments without a view (`frame[tcpAt + TcpField.FLAGS]`). Multi-byte fields are big-endian.
+ */
+export const TcpField = Object.freeze({
+  /** Source port, 2 bytes (the destination port follows: 4 bytes hold both). */
   SRC_PORT: 0,
+  /** Destination port, 2 bytes. */
   DST_PORT: 2,
+  /** Sequence number, 4 bytes. */
   SEQ: 4,
+  /** Acknowledgment number, 4 bytes. */
   ACK: 8,
   /** Data offset in the high nibble (32-bit words). */
   DATA_OFFSET: 12,
+  /** Control bits (TcpFlags). */
   FLAGS: 13,
+  /** Window, 2 bytes (before any window scaling). */
   WINDOW: 14,
+  /** Checksum, 2 bytes. */
   CHECKSUM: 16,
+  /** Urgent pointer, 2 bytes. */
   URGENT: 18,
+  /** Options, when the data offset is above 5; otherwise the data starts here. */
   OPTIONS: 20,
-} as const;
+} as const);
+const F = TcpField;
 
 export const TCP_MIN_HEADER_LEN = 20;
 export const TCP_MAX_HEADER_LEN = 60;
@@ -77,6 +90,17 @@ export const TcpOptionKind = {
   TIMESTAMPS: 8,
 } as const;
 export type TcpOptionKind = (typeof TcpOptionKind)[keyof typeof TcpOptionKind];
+
+/**
+ * The length byte each fixed-size option carries (kind and length bytes included). SACK's
+ * varies: 2 + 8 per block.
+ */
+export const TcpOptionLen = Object.freeze({
+  MSS: 4,
+  WINDOW_SCALE: 3,
+  SACK_PERMITTED: 2,
+  TIMESTAMPS: 10,
+} as const);
 
 export type TcpMalformedReason = 'truncated' | 'bad-data-offset' | 'bad-checksum' | 'bad-option';
 
@@ -240,16 +264,16 @@ function parseOptions(b: Uint8Array, start: number, end: number, out: MutableTcp
     if (len < 2 || i + len > end) return 'bad-option';
     switch (kind) {
       case TcpOptionKind.MSS:
-        if (len !== 4) return 'bad-option';
+        if (len !== TcpOptionLen.MSS) return 'bad-option';
         out.mss = (b[i + 2] << 8) | b[i + 3];
         break;
       case TcpOptionKind.WINDOW_SCALE:
-        if (len !== 3) return 'bad-option';
+        if (len !== TcpOptionLen.WINDOW_SCALE) return 'bad-option';
         // Kept as sent; RFC 7323 2.3 says a receiver clamps values above 14, which is the core's job.
         out.windowScale = b[i + 2];
         break;
       case TcpOptionKind.SACK_PERMITTED:
-        if (len !== 2) return 'bad-option';
+        if (len !== TcpOptionLen.SACK_PERMITTED) return 'bad-option';
         out.sackPermitted = true;
         break;
       case TcpOptionKind.SACK: {
@@ -260,7 +284,7 @@ function parseOptions(b: Uint8Array, start: number, end: number, out: MutableTcp
         break;
       }
       case TcpOptionKind.TIMESTAMPS:
-        if (len !== 10) return 'bad-option';
+        if (len !== TcpOptionLen.TIMESTAMPS) return 'bad-option';
         out.timestamp = { tsVal: readU32(b, i + 2), tsEcr: readU32(b, i + 6) };
         break;
       default:
@@ -364,7 +388,7 @@ export function emitTcp(repr: TcpRepr, pb: PacketBuffer, src: Ipv4Addr, dst: Ipv
   let i = at + F.OPTIONS;
   if (repr.mss !== undefined) {
     b[i] = TcpOptionKind.MSS;
-    b[i + 1] = 4;
+    b[i + 1] = TcpOptionLen.MSS;
     b[i + 2] = (repr.mss >>> 8) & 0xff;
     b[i + 3] = repr.mss & 0xff;
     i += 4;
@@ -372,13 +396,13 @@ export function emitTcp(repr: TcpRepr, pb: PacketBuffer, src: Ipv4Addr, dst: Ipv
   if (repr.timestamp !== undefined) {
     if (repr.sackPermitted) {
       b[i] = TcpOptionKind.SACK_PERMITTED;
-      b[i + 1] = 2;
+      b[i + 1] = TcpOptionLen.SACK_PERMITTED;
     } else {
       b[i] = TcpOptionKind.NOP;
       b[i + 1] = TcpOptionKind.NOP;
     }
     b[i + 2] = TcpOptionKind.TIMESTAMPS;
-    b[i + 3] = 10;
+    b[i + 3] = TcpOptionLen.TIMESTAMPS;
     writeU32(b, i + 4, repr.timestamp.tsVal);
     writeU32(b, i + 8, repr.timestamp.tsEcr);
     i += 12;
@@ -386,13 +410,13 @@ export function emitTcp(repr: TcpRepr, pb: PacketBuffer, src: Ipv4Addr, dst: Ipv
     b[i] = TcpOptionKind.NOP;
     b[i + 1] = TcpOptionKind.NOP;
     b[i + 2] = TcpOptionKind.SACK_PERMITTED;
-    b[i + 3] = 2;
+    b[i + 3] = TcpOptionLen.SACK_PERMITTED;
     i += 4;
   }
   if (repr.windowScale !== undefined) {
     b[i] = TcpOptionKind.NOP;
     b[i + 1] = TcpOptionKind.WINDOW_SCALE;
-    b[i + 2] = 3;
+    b[i + 2] = TcpOptionLen.WINDOW_SCALE;
     b[i + 3] = repr.windowScale & 0xff;
     i += 4;
   }

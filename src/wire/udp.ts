@@ -10,14 +10,23 @@ import { foldChecksum, onesSum, pseudoHeaderSum } from './checksum.js';
 import { IpProtocol } from './ipv4.js';
 import { malformed, ok, type ChecksumParseOptions, type ParseResult } from './parse-result.js';
 
-/** Byte offsets of the header fields. */
-const F = {
+/**
+ * Byte offsets of the UDP header fields from the start of the header, for code that reads raw
+ * datagrams without a view. Multi-byte fields are big-endian.
+ */
+export const UdpField = Object.freeze({
+  /** Source port, 2 bytes. */
   SRC_PORT: 0,
+  /** Destination port, 2 bytes. */
   DST_PORT: 2,
+  /** Length of header and data, 2 bytes. */
   LENGTH: 4,
+  /** Checksum, 2 bytes (0: none computed). */
   CHECKSUM: 6,
+  /** The data. */
   PAYLOAD: 8,
-} as const;
+} as const);
+const F = UdpField;
 
 export const UDP_HEADER_LEN = 8;
 

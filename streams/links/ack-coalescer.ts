@@ -18,14 +18,40 @@
  * `maxSpan` bytes (default 64 KiB, one GSO super-segment): the sender still gets an ACK at least
  * that often, so its congestion window keeps growing.
  *
- * Pure logic over bytes (Ethernet + IPv4 without options + TCP), no I/O: the TAP link uses it.
+ * Pure logic over bytes (Ethernet + IPv4 without options + TCP, offsets in ipv4-tcp-frame.ts),
+ * no I/O: the TAP link uses it.
  */
+import { ETHERNET_HEADER_LEN } from '../../src/wire/ethernet.js';
+import { IPV4_MIN_HEADER_LEN, Ipv4Field } from '../../src/wire/ipv4.js';
+import { TCP_MIN_HEADER_LEN, TcpField, TcpFlags, TcpOptionKind, TcpOptionLen } from '../../src/wire/tcp.js';
+import { ipTotalLength, isPlainIpv4Tcp, readU32, tcpFlags, tcpHeaderLength } from './ipv4-tcp-frame.js';
+
+// The frame's layout and the values looked for, composed once from the wire modules' names:
+// per-frame code reads only these module-level numbers (ipv4-tcp-frame.ts says why).
+const IP_AT = ETHERNET_HEADER_LEN;
+const IP_HEADER_LEN = IPV4_MIN_HEADER_LEN; // no options
+const TCP_AT = IP_AT + IP_HEADER_LEN;
+const TCP_HEADER_LEN = TCP_MIN_HEADER_LEN; // without options
+/** The flow: IPv4 source and destination addresses, then both TCP ports (4 bytes). */
+const SRC_AT = IP_AT + Ipv4Field.SRC;
+const DST_AT = IP_AT + Ipv4Field.DST;
+const PORTS_AT = TCP_AT + TcpField.SRC_PORT;
+const ACK_AT = TCP_AT + TcpField.ACK;
+const OPTIONS_AT = TCP_AT + TcpField.OPTIONS;
+/** A pure ACK's TCP header with the timestamps option in the usual layout: NOP, NOP, timestamps. */
+const TIMESTAMPS_ONLY_HEADER_LEN = TCP_HEADER_LEN + 2 /* NOP NOP */ + TcpOptionLen.TIMESTAMPS;
+const NOP = TcpOptionKind.NOP;
+const TIMESTAMPS = TcpOptionKind.TIMESTAMPS;
+const TIMESTAMPS_LEN = TcpOptionLen.TIMESTAMPS;
+const ACK = TcpFlags.ACK;
+/** The bits that say "ACK, and neither SYN nor RST" when only ACK of them is set. */
+const ACK_SYN_RST = TcpFlags.ACK | TcpFlags.SYN | TcpFlags.RST;
 
 /** A pure ACK waiting in the batch. */
 interface PendingAck {
   /** Index of the frame in the batch. */
   index: number;
-  /** The flow: IPv4 source and destination (bytes 26..33) and ports (34..37), as numbers. */
+  /** The flow: IPv4 source and destination addresses and TCP ports (both), as numbers. */
   src: number;
   dst: number;
   ports: number;
@@ -59,10 +85,10 @@ export class AckCoalescer {
       if (this.#pending.length > 0 && carriesAck(frame)) this.#piggyback(batch, frame);
       return;
     }
-    const src = readU32(frame, 26);
-    const dst = readU32(frame, 30);
-    const ports = readU32(frame, 34);
-    const ack = readU32(frame, 42);
+    const src = readU32(frame, SRC_AT);
+    const dst = readU32(frame, DST_AT);
+    const ports = readU32(frame, PORTS_AT);
+    const ack = readU32(frame, ACK_AT);
     const list = this.#pending;
     for (let i = 0; i < list.length; i++) {
       const p = list[i];
@@ -84,14 +110,14 @@ export class AckCoalescer {
 
   /** A segment with the ACK flag (and data or FIN): it carries what a waiting pure ACK says. */
   #piggyback(batch: Array<Uint8Array | null>, frame: Uint8Array): void {
-    const src = readU32(frame, 26);
-    const dst = readU32(frame, 30);
-    const ports = readU32(frame, 34);
+    const src = readU32(frame, SRC_AT);
+    const dst = readU32(frame, DST_AT);
+    const ports = readU32(frame, PORTS_AT);
     const list = this.#pending;
     for (let i = 0; i < list.length; i++) {
       const p = list[i];
       if (p.src !== src || p.dst !== dst || p.ports !== ports) continue;
-      if (!p.duplicate && ((readU32(frame, 42) - p.ack) | 0) >= 0) {
+      if (!p.duplicate && ((readU32(frame, ACK_AT) - p.ack) | 0) >= 0) {
         batch[p.index] = null;
         this.coalesced++;
       }
@@ -108,25 +134,19 @@ export class AckCoalescer {
   }
 }
 
-function readU32(b: Uint8Array, i: number): number {
-  return ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
-}
-
 /** Ethernet/IPv4 (no options, not fragmented)/TCP with ACK set and neither SYN nor RST. */
 function carriesAck(f: Uint8Array): boolean {
-  return f.length >= 54 && f[12] === 0x08 && f[13] === 0x00 && f[14] === 0x45 && f[23] === 6 &&
-    (f[20] & 0x3f) === 0 && f[21] === 0 && (f[47] & 0x16) === 0x10;
+  return isPlainIpv4Tcp(f) && (tcpFlags(f) & ACK_SYN_RST) === ACK;
 }
 
 /** Ethernet/IPv4 (no options, not fragmented)/TCP with only ACK set, no data, no SACK. */
 export function isPureAck(f: Uint8Array): boolean {
-  if (f.length < 54 || f[12] !== 0x08 || f[13] !== 0x00 || f[14] !== 0x45 || f[23] !== 6) return false;
-  if ((f[20] & 0x3f) !== 0 || f[21] !== 0) return false; // MF or a fragment offset
-  if (f[47] !== 0x10) return false; // exactly ACK
-  const dataOffset = (f[46] >>> 4) * 4;
-  const totalLength = (f[16] << 8) | f[17];
-  if (totalLength !== 20 + dataOffset || f.length < 34 + dataOffset) return false;
-  if (dataOffset === 20) return true;
+  if (!isPlainIpv4Tcp(f)) return false;
+  if (tcpFlags(f) !== ACK) return false; // exactly ACK
+  const tcpLen = tcpHeaderLength(f);
+  if (ipTotalLength(f) !== IP_HEADER_LEN + tcpLen || f.length < TCP_AT + tcpLen) return false;
+  if (tcpLen === TCP_HEADER_LEN) return true;
   // Timestamps only, in the usual layout (NOP NOP TS): the later ACK's are the newer ones.
-  return dataOffset === 32 && f[54] === 1 && f[55] === 1 && f[56] === 8 && f[57] === 10;
+  return tcpLen === TIMESTAMPS_ONLY_HEADER_LEN && f[OPTIONS_AT] === NOP && f[OPTIONS_AT + 1] === NOP &&
+    f[OPTIONS_AT + 2] === TIMESTAMPS && f[OPTIONS_AT + 3] === TIMESTAMPS_LEN;
 }

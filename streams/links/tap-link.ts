@@ -15,11 +15,15 @@
 import { Subject, type Observable } from 'rxjs';
 import { NetstackError } from '../../src/errors.js';
 import { parseMac } from '../../src/mac.js';
+import { ETHERNET_HEADER_LEN, EthernetField, EtherType } from '../../src/wire/ethernet.js';
+import { IpProtocol, Ipv4Field } from '../../src/wire/ipv4.js';
+import { TcpField } from '../../src/wire/tcp.js';
+import { UdpField } from '../../src/wire/udp.js';
 import type { Link } from './link.js';
 import { TapDevice, type TapStats } from './tap-device.js';
 import { AckCoalescer } from './ack-coalescer.js';
 import { completePartialChecksum, mergeTcpRuns, type OutItem } from './tso-merge.js';
-import { VnetFlags, VnetGso, vnetCsumOffset, vnetCsumStart } from './virtio-net-hdr.js';
+import { VnetFlags, VnetGso, vnetCsumOffset, vnetCsumStart, vnetFlags, vnetGsoType } from './virtio-net-hdr.js';
 
 export interface TapLinkOptions {
   /** TAP device name (attached when it exists, created otherwise). */
@@ -72,6 +76,18 @@ export interface TapLinkStats extends TapStats {
  * instead of completed: summing a short frame is cheaper than the WeakSet entry.
  */
 const MARK_ABOVE = 512;
+
+// Where acceptOffloaded looks in a received frame and what it looks for, composed once from the
+// wire modules' names: per-frame code reads only module-level numbers (ipv4-tcp-frame.ts says why).
+const ETHERTYPE_AT = EthernetField.TYPE;
+const ETHERTYPE_IPV4 = EtherType.IPV4;
+const IP_AT = ETHERNET_HEADER_LEN;
+const VER_IHL_AT = IP_AT + Ipv4Field.VER_IHL;
+const PROTOCOL_AT = IP_AT + Ipv4Field.PROTOCOL;
+const TCP = IpProtocol.TCP;
+const TCP_CHECKSUM = TcpField.CHECKSUM;
+const UDP = IpProtocol.UDP;
+const UDP_CHECKSUM = UdpField.CHECKSUM;
 
 /** Offload unless told otherwise (option, else RX_NETSTACK_TAP_OFFLOAD=0). */
 function offloadWanted(option: boolean | undefined): boolean {
@@ -175,7 +191,7 @@ export function tapLink(options: TapLinkOptions): TapLink {
    */
   const verified = new WeakSet<Uint8Array>();
   const acceptOffloaded = (frame: Uint8Array, h: Uint8Array): boolean => {
-    const gso = h[1] & ~VnetGso.ECN;
+    const gso = vnetGsoType(h) & ~VnetGso.ECN;
     if (gso !== VnetGso.NONE) {
       if (gso !== VnetGso.TCPV4) {
         rxGsoDropped++;
@@ -183,7 +199,7 @@ export function tapLink(options: TapLinkOptions): TapLink {
       }
       rxSuperFrames++;
     }
-    const flags = h[0];
+    const flags = vnetFlags(h);
     if ((flags & VnetFlags.NEEDS_CSUM) !== 0) {
       const start = vnetCsumStart(h);
       const offset = vnetCsumOffset(h);
@@ -195,8 +211,9 @@ export function tapLink(options: TapLinkOptions): TapLink {
       // kernel sent it and never summed the data). Small ones, and anything else: the checksum
       // is completed here, which costs less than the mark (a WeakSet entry per frame weighs on
       // the garbage collector) and keeps the frame valid wherever it goes.
-      const transport = frame.length >= MARK_ABOVE && frame[12] === 0x08 && frame[13] === 0x00 &&
-        start === 14 + (frame[14] & 0x0f) * 4 && ((frame[23] === 6 && offset === 16) || (frame[23] === 17 && offset === 6));
+      const transport = frame.length >= MARK_ABOVE && ((frame[ETHERTYPE_AT] << 8) | frame[ETHERTYPE_AT + 1]) === ETHERTYPE_IPV4 &&
+        start === IP_AT + ((frame[VER_IHL_AT] & 0x0f) << 2) && // IHL: the low nibble, in 32-bit words
+        ((frame[PROTOCOL_AT] === TCP && offset === TCP_CHECKSUM) || (frame[PROTOCOL_AT] === UDP && offset === UDP_CHECKSUM));
       if (transport) verified.add(frame);
       else completePartialChecksum(frame, start, offset);
     } else if ((flags & VnetFlags.DATA_VALID) !== 0 && frame.length >= MARK_ABOVE) {

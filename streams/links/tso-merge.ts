@@ -5,9 +5,9 @@
  * way a virtual machine's network driver hands its TSO frames to a TAP device. One write()
  * instead of dozens, and the kernel takes the whole run into its TCP receive path at once.
  *
- * Pure logic over bytes (Ethernet + IPv4 without options + TCP): no copy of payload bytes, the
- * merged frame is a list of pieces (one new header, then views of each segment's payload) for a
- * gathered write.
+ * Pure logic over bytes (Ethernet + IPv4 without options + TCP, offsets in ipv4-tcp-frame.ts):
+ * no copy of payload bytes, the merged frame is a list of pieces (one new header, then views of
+ * each segment's payload) for a gathered write.
  *
  * A run is merged when its segments: share the Ethernet header, IPv4 addresses and TCP ports;
  * follow each other in sequence; carry the same ACK number, window and TCP options; all carry
@@ -15,44 +15,65 @@
  * last, which may be shorter; and add up to at most 64 KiB.
  */
 import { foldChecksum, internetChecksum, onesSum, pseudoHeaderSum } from '../../src/wire/checksum.js';
+import { ETHERNET_HEADER_LEN } from '../../src/wire/ethernet.js';
+import { IPV4_MAX_DATAGRAM_LEN, IPV4_MIN_HEADER_LEN, IpProtocol, Ipv4Field } from '../../src/wire/ipv4.js';
+import { TCP_MIN_HEADER_LEN, TcpField, TcpFlags } from '../../src/wire/tcp.js';
+import { ipTotalLength, isPlainIpv4Tcp, readU32, tcpFlags, tcpHeaderLength } from './ipv4-tcp-frame.js';
 import { VNET_HDR_LEN, VnetFlags, VnetGso, writeVnetHdr } from './virtio-net-hdr.js';
 
 /** Largest IPv4 datagram a merged frame may become. */
-const MAX_IP_LENGTH = 65535;
+const MAX_IP_LENGTH = IPV4_MAX_DATAGRAM_LEN;
 /** Pieces in one gathered write: the header and the payloads (the addon takes at most 64). */
 const MAX_SEGMENTS = 63;
 
-const ACK = 0x10;
-const PSH = 0x08;
-const FIN = 0x01;
+const { ACK, PSH, FIN } = TcpFlags;
+
+// The frame's layout, composed once from the wire modules' names: per-frame code reads only
+// these module-level numbers (ipv4-tcp-frame.ts says why).
+const ETH_HEADER_LEN = ETHERNET_HEADER_LEN;
+const IP_AT = ETH_HEADER_LEN;
+const IP_HEADER_LEN = IPV4_MIN_HEADER_LEN; // no options
+const TCP_AT = IP_AT + IP_HEADER_LEN;
+const MIN_TCP_HEADER_LEN = TCP_MIN_HEADER_LEN;
+const TCP_CHECKSUM_OFFSET = TcpField.CHECKSUM;
+const PROTOCOL_TCP = IpProtocol.TCP;
+/** Frame offsets of the fields read or rewritten here. */
+const IP_TOTAL_LENGTH_AT = IP_AT + Ipv4Field.TOTAL_LENGTH;
+const IP_CHECKSUM_AT = IP_AT + Ipv4Field.CHECKSUM;
+const IP_SRC_AT = IP_AT + Ipv4Field.SRC;
+const IP_DST_AT = IP_AT + Ipv4Field.DST;
+const TCP_SEQ_AT = TCP_AT + TcpField.SEQ;
+const TCP_ACK_AT = TCP_AT + TcpField.ACK;
+const TCP_DATA_OFFSET_AT = TCP_AT + TcpField.DATA_OFFSET;
+const TCP_FLAGS_AT = TCP_AT + TcpField.FLAGS;
+const TCP_WINDOW_AT = TCP_AT + TcpField.WINDOW;
+const TCP_CHECKSUM_AT = TCP_AT + TcpField.CHECKSUM;
+const TCP_OPTIONS_AT = TCP_AT + TcpField.OPTIONS;
 
 /** A frame the batch writer accepts: a whole frame, or the pieces of one (header first). */
 export type OutItem = Uint8Array | Uint8Array[];
 
 /** TCP data segment layout, or undefined when `f` is not one we may merge. */
 function tcpData(f: Uint8Array): { tcpLen: number; payload: number } | undefined {
-  if (f.length < 54 || f[12] !== 0x08 || f[13] !== 0x00 || f[14] !== 0x45 || f[23] !== 6) return undefined;
-  if ((f[20] & 0x3f) !== 0 || f[21] !== 0) return undefined; // a fragment
-  const flags = f[47];
+  if (!isPlainIpv4Tcp(f)) return undefined; // also: not a fragment
+  const flags = tcpFlags(f);
   if ((flags & ~(ACK | PSH | FIN)) !== 0 || (flags & ACK) === 0) return undefined;
-  const tcpLen = (f[46] >>> 4) * 4;
-  const ipLen = (f[16] << 8) | f[17];
-  const payload = ipLen - 20 - tcpLen;
-  if (tcpLen < 20 || payload <= 0 || 14 + ipLen > f.length) return undefined;
+  const tcpLen = tcpHeaderLength(f);
+  const ipLen = ipTotalLength(f);
+  const payload = ipLen - IP_HEADER_LEN - tcpLen;
+  if (tcpLen < MIN_TCP_HEADER_LEN || payload <= 0 || IP_AT + ipLen > f.length) return undefined;
   return { tcpLen, payload };
-}
-
-function u32(b: Uint8Array, i: number): number {
-  return ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
 }
 
 /** True when `b` continues the run headed by `a` (headers equal where they must be). */
 function sameFlow(a: Uint8Array, b: Uint8Array, tcpLen: number): boolean {
-  for (let i = 0; i < 14; i++) if (a[i] !== b[i]) return false; // MACs and EtherType
-  for (let i = 26; i < 38; i++) if (a[i] !== b[i]) return false; // addresses, ports
-  for (let i = 42; i < 46; i++) if (a[i] !== b[i]) return false; // ACK number
-  if (a[46] !== b[46] || a[48] !== b[48] || a[49] !== b[49]) return false; // data offset, window
-  for (let i = 54; i < 34 + tcpLen; i++) if (a[i] !== b[i]) return false; // options
+  for (let i = 0; i < ETH_HEADER_LEN; i++) if (a[i] !== b[i]) return false; // MACs and EtherType
+  // IPv4 addresses, then (the TCP header follows them) the ports.
+  for (let i = IP_SRC_AT; i < TCP_SEQ_AT; i++) if (a[i] !== b[i]) return false;
+  for (let i = TCP_ACK_AT; i < TCP_DATA_OFFSET_AT; i++) if (a[i] !== b[i]) return false; // ACK number
+  if (a[TCP_DATA_OFFSET_AT] !== b[TCP_DATA_OFFSET_AT]) return false;
+  if (a[TCP_WINDOW_AT] !== b[TCP_WINDOW_AT] || a[TCP_WINDOW_AT + 1] !== b[TCP_WINDOW_AT + 1]) return false;
+  for (let i = TCP_OPTIONS_AT; i < TCP_AT + tcpLen; i++) if (a[i] !== b[i]) return false; // options
   return true;
 }
 
@@ -83,13 +104,13 @@ export function mergeTcpRuns(
       continue;
     }
     const head = tcpData(first);
-    if (head === undefined || (first[47] & FIN) !== 0) {
+    if (head === undefined || (tcpFlags(first) & FIN) !== 0) {
       out.push(single(i));
       i++;
       continue;
     }
     const gsoSize = head.payload;
-    let seqNext = (u32(first, 38) + gsoSize) >>> 0;
+    let seqNext = (readU32(first, TCP_SEQ_AT) + gsoSize) >>> 0;
     let total = gsoSize;
     let last = i;
     let count = 1;
@@ -103,17 +124,17 @@ export function mergeTcpRuns(
       }
       const d = tcpData(f);
       if (d === undefined || d.tcpLen !== head.tcpLen || d.payload > gsoSize) break;
-      if (u32(f, 38) !== seqNext || !sameFlow(first, f, head.tcpLen)) break;
-      if (20 + head.tcpLen + total + d.payload > MAX_IP_LENGTH) break;
+      if (readU32(f, TCP_SEQ_AT) !== seqNext || !sameFlow(first, f, head.tcpLen)) break;
+      if (IP_HEADER_LEN + head.tcpLen + total + d.payload > MAX_IP_LENGTH) break;
       // The frame before this one must have been full-sized and without FIN.
       const prev = frames[last]!;
-      if ((prev[47] & FIN) !== 0 || (last !== i && tcpData(prev)!.payload !== gsoSize)) break;
+      if ((tcpFlags(prev) & FIN) !== 0 || (last !== i && tcpData(prev)!.payload !== gsoSize)) break;
       total += d.payload;
       seqNext = (seqNext + d.payload) >>> 0;
       last = j;
       count++;
       j++;
-      if (d.payload < gsoSize || (f[47] & FIN) !== 0) break; // a short or final segment ends it
+      if (d.payload < gsoSize || (tcpFlags(f) & FIN) !== 0) break; // a short or final segment ends it
     }
     if (count === 1) {
       out.push(single(i));
@@ -129,10 +150,10 @@ export function mergeTcpRuns(
 }
 
 /** The virtio_net_hdr that asks for a checksum to be finished; the common TCP one is shared. */
-const TCP_CSUM_HEADER = makeCsumHeader(34, 16);
+const TCP_CSUM_HEADER = makeCsumHeader(TCP_AT, TCP_CHECKSUM_OFFSET);
 
 function csumHeader(start: number, offset: number): Uint8Array {
-  return start === 34 && offset === 16 ? TCP_CSUM_HEADER : makeCsumHeader(start, offset);
+  return start === TCP_AT && offset === TCP_CHECKSUM_OFFSET ? TCP_CSUM_HEADER : makeCsumHeader(start, offset);
 }
 
 function makeCsumHeader(start: number, offset: number): Uint8Array {
@@ -144,42 +165,41 @@ function makeCsumHeader(start: number, offset: number): Uint8Array {
 function buildSuperFrame(frames: ReadonlyArray<Uint8Array | null>, from: number, to: number, tcpLen: number, gsoSize: number, total: number): Uint8Array[] {
   const first = frames[from]!;
   const lastFrame = frames[to]!;
-  const hdrLen = 14 + 20 + tcpLen;
+  const hdrLen = TCP_AT + tcpLen;
   const head = new Uint8Array(VNET_HDR_LEN + hdrLen);
   writeVnetHdr(head, 0, {
     flags: VnetFlags.NEEDS_CSUM,
     gsoType: VnetGso.TCPV4,
     hdrLen,
     gsoSize,
-    csumStart: 34,
-    csumOffset: 16,
+    csumStart: TCP_AT,
+    csumOffset: TCP_CHECKSUM_OFFSET,
   });
   const h = VNET_HDR_LEN;
   head.set(first.subarray(0, hdrLen), h);
   // IPv4: the length of the whole; a new header checksum.
-  const ipLen = 20 + tcpLen + total;
-  head[h + 16] = ipLen >>> 8;
-  head[h + 17] = ipLen & 0xff;
-  head[h + 24] = 0;
-  head[h + 25] = 0;
-  const ipSum = internetChecksum(head, h + 14, 20);
-  head[h + 24] = ipSum >>> 8;
-  head[h + 25] = ipSum & 0xff;
+  const ipLen = IP_HEADER_LEN + tcpLen + total;
+  head[h + IP_TOTAL_LENGTH_AT] = ipLen >>> 8;
+  head[h + IP_TOTAL_LENGTH_AT + 1] = ipLen & 0xff;
+  head[h + IP_CHECKSUM_AT] = 0;
+  head[h + IP_CHECKSUM_AT + 1] = 0;
+  const ipSum = internetChecksum(head, h + IP_AT, IP_HEADER_LEN);
+  head[h + IP_CHECKSUM_AT] = ipSum >>> 8;
+  head[h + IP_CHECKSUM_AT + 1] = ipSum & 0xff;
   // TCP: PSH/FIN of the last segment (the kernel keeps them for the last piece it cuts); the
   // checksum field holds the pseudo-header sum only (NEEDS_CSUM), not complemented.
-  head[h + 47] = (first[47] & ~(PSH | FIN)) | (lastFrame[47] & (PSH | FIN));
-  const src = u32(head, h + 26);
-  const dst = u32(head, h + 30);
-  const pseudo = pseudoHeaderSum(src, dst, 6, tcpLen + total);
+  head[h + TCP_FLAGS_AT] = (tcpFlags(first) & ~(PSH | FIN)) | (tcpFlags(lastFrame) & (PSH | FIN));
+  const src = readU32(head, h + IP_SRC_AT);
+  const dst = readU32(head, h + IP_DST_AT);
+  const pseudo = pseudoHeaderSum(src, dst, PROTOCOL_TCP, tcpLen + total);
   const partial = ~foldChecksum(pseudo) & 0xffff; // the folded sum itself
-  head[h + 50] = partial >>> 8;
-  head[h + 51] = partial & 0xff;
+  head[h + TCP_CHECKSUM_AT] = partial >>> 8;
+  head[h + TCP_CHECKSUM_AT + 1] = partial & 0xff;
   const parts: Uint8Array[] = [head];
   for (let k = from; k <= to; k++) {
     const f = frames[k];
     if (f === null) continue;
-    const ipL = (f[16] << 8) | f[17];
-    parts.push(f.subarray(hdrLen, 14 + ipL));
+    parts.push(f.subarray(hdrLen, IP_AT + ipTotalLength(f)));
   }
   return parts;
 }

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { parseMac } from '../../src/mac.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import {
-  ETHERNET_HEADER_LEN, EtherType, EthernetFrame, emitEthernet, ethernetHeaderLen, parseEthernet,
+  ETHERNET_HEADER_LEN, EtherType, EthernetField, EthernetFrame, emitEthernet, ethernetHeaderLen, parseEthernet,
   type EthernetRepr,
 } from '../../src/wire/ethernet.js';
 
@@ -96,6 +96,20 @@ describe('wire/ethernet', () => {
     assert.deepEqual([...bytes.subarray(0, 14)], [1, 2, 3, 4, 5, 6, 10, 11, 12, 13, 14, 15, 0x86, 0xdd]);
     assert.equal(view.ethertype, EtherType.IPV6);
     assert.equal(view.payload.length, 6);
+  });
+
+  it('EthernetField gives the offsets of the fields in real frames (frozen)', () => {
+    const u16 = (b: Uint8Array, at: number): number => (b[at] << 8) | b[at + 1];
+    const arp = ARP_REQUEST_FRAME;
+    assert.deepEqual(arp.subarray(EthernetField.DST, EthernetField.DST + 6), new Uint8Array(6).fill(0xff));
+    assert.deepEqual(arp.subarray(EthernetField.SRC, EthernetField.SRC + 6), parseMac('02:00:00:00:00:01'));
+    assert.equal(u16(arp, EthernetField.TYPE), EtherType.ARP);
+    assert.equal(EthernetField.PAYLOAD, ETHERNET_HEADER_LEN);
+    assert.equal(u16(VLAN_FRAME, EthernetField.TYPE), EtherType.VLAN);
+    assert.equal(u16(VLAN_FRAME, EthernetField.VLAN_TCI), 0xa064);
+    assert.equal(u16(VLAN_FRAME, EthernetField.VLAN_TYPE), EtherType.IPV4);
+    assert.equal(VLAN_FRAME[EthernetField.VLAN_PAYLOAD], 0x45);
+    assert.equal(Object.isFrozen(EthernetField), true);
   });
 
   it('never throws on random bytes', () => {
