@@ -3,14 +3,14 @@ import { wire } from '../src/index.js';
 
 describe('rx-netstack/core', () => {
   it('exposes the header field tables under wire, for code that reads raw frames', () => {
-    assert.equal(wire.EthernetField.TYPE, 12);
-    assert.equal(wire.Ipv4Field.PROTOCOL, 9);
+    assert.equal(wire.EthernetOffset.TYPE, 12);
+    assert.equal(wire.Ipv4Offset.PROTOCOL, 9);
     assert.equal(wire.Ipv4FlagsFrag.MF, 0x2000);
     assert.equal(wire.IPV4_VERSION, 4);
-    assert.equal(wire.TcpField.FLAGS, 13);
+    assert.equal(wire.TcpOffset.FLAGS, 13);
     assert.equal(wire.TcpOptionLen.TIMESTAMPS, 10);
-    assert.equal(wire.UdpField.CHECKSUM, 6);
+    assert.equal(wire.UdpOffset.CHECKSUM, 6);
     // Composed as the TAP link composes them: the TCP flags of an untagged IPv4 frame without options.
-    assert.equal(wire.ETHERNET_HEADER_LEN + wire.IPV4_MIN_HEADER_LEN + wire.TcpField.FLAGS, 47);
+    assert.equal(wire.ETHERNET_HEADER_LEN + wire.IPV4_MIN_HEADER_LEN + wire.TcpOffset.FLAGS, 47);
   });
 });

@@ -9,9 +9,9 @@ import { malformed, ok, type ParseResult } from './parse-result.js';
 
 /**
  * Byte offsets of the Ethernet header fields from the start of the frame, for code that reads
- * raw frames without a view (`frame[EthernetField.TYPE]`). Multi-byte fields are big-endian.
+ * raw frames without a view (`frame[EthernetOffset.TYPE]`). Multi-byte fields are big-endian.
  */
-export const EthernetField = Object.freeze({
+export const EthernetOffset = Object.freeze({
   /** Destination MAC, 6 bytes. */
   DST: 0,
   /** Source MAC, 6 bytes. */
@@ -27,7 +27,7 @@ export const EthernetField = Object.freeze({
   /** ...then the payload. */
   VLAN_PAYLOAD: 18,
 } as const);
-const F = EthernetField;
+const F = EthernetOffset;
 
 export const ETHERNET_HEADER_LEN = 14;
 export const VLAN_TAG_LEN = 4;

@@ -11,10 +11,10 @@ import { malformed, ok, type ChecksumParseOptions, type ParseResult } from './pa
 
 /**
  * Byte offsets of the IPv4 header fields from the start of the header, for code that reads raw
- * packets without a view (`frame[ETHERNET_HEADER_LEN + Ipv4Field.PROTOCOL]`). Multi-byte fields
+ * packets without a view (`frame[ETHERNET_HEADER_LEN + Ipv4Offset.PROTOCOL]`). Multi-byte fields
  * are big-endian.
  */
-export const Ipv4Field = Object.freeze({
+export const Ipv4Offset = Object.freeze({
   /** Version in the high nibble (4), header length in 32-bit words (IHL) in the low one. */
   VER_IHL: 0,
   /** DSCP in the high 6 bits, ECN in the low 2. */
@@ -37,7 +37,7 @@ export const Ipv4Field = Object.freeze({
   /** Options, when IHL is above 5; otherwise the payload starts here. */
   OPTIONS: 20,
 } as const);
-const F = Ipv4Field;
+const F = Ipv4Offset;
 
 /** The version number in the high nibble of the first byte. */
 export const IPV4_VERSION = 4;
@@ -46,7 +46,7 @@ export const IPV4_MAX_HEADER_LEN = 60;
 /** Largest datagram the 16-bit total length can describe. */
 export const IPV4_MAX_DATAGRAM_LEN = 65535;
 
-/** Bits of the 16-bit flags/fragment-offset field (at Ipv4Field.FLAGS_FRAG). */
+/** Bits of the 16-bit flags/fragment-offset field (at Ipv4Offset.FLAGS_FRAG). */
 export const Ipv4FlagsFrag = Object.freeze({
   /** Don't fragment. */
   DF: 0x4000,

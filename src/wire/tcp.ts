@@ -48,9 +48,9 @@ export interface TcpRepr {
 
 /**
  * Byte offsets of the TCP header fields from the start of the header, for code that reads raw
- * segments without a view (`frame[tcpAt + TcpField.FLAGS]`). Multi-byte fields are big-endian.
+ * segments without a view (`frame[tcpAt + TcpOffset.FLAGS]`). Multi-byte fields are big-endian.
  */
-export const TcpField = Object.freeze({
+export const TcpOffset = Object.freeze({
   /** Source port, 2 bytes (the destination port follows: 4 bytes hold both). */
   SRC_PORT: 0,
   /** Destination port, 2 bytes. */
@@ -72,7 +72,7 @@ export const TcpField = Object.freeze({
   /** Options, when the data offset is above 5; otherwise the data starts here. */
   OPTIONS: 20,
 } as const);
-const F = TcpField;
+const F = TcpOffset;
 
 export const TCP_MIN_HEADER_LEN = 20;
 export const TCP_MAX_HEADER_LEN = 60;

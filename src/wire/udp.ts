@@ -14,7 +14,7 @@ import { malformed, ok, type ChecksumParseOptions, type ParseResult } from './pa
  * Byte offsets of the UDP header fields from the start of the header, for code that reads raw
  * datagrams without a view. Multi-byte fields are big-endian.
  */
-export const UdpField = Object.freeze({
+export const UdpOffset = Object.freeze({
   /** Source port, 2 bytes. */
   SRC_PORT: 0,
   /** Destination port, 2 bytes. */
@@ -26,7 +26,7 @@ export const UdpField = Object.freeze({
   /** The data. */
   PAYLOAD: 8,
 } as const);
-const F = UdpField;
+const F = UdpOffset;
 
 export const UDP_HEADER_LEN = 8;
 

@@ -22,8 +22,8 @@
  * no I/O: the TAP link uses it.
  */
 import { ETHERNET_HEADER_LEN } from '../../src/wire/ethernet.js';
-import { IPV4_MIN_HEADER_LEN, Ipv4Field } from '../../src/wire/ipv4.js';
-import { TCP_MIN_HEADER_LEN, TcpField, TcpFlags, TcpOptionKind, TcpOptionLen } from '../../src/wire/tcp.js';
+import { IPV4_MIN_HEADER_LEN, Ipv4Offset } from '../../src/wire/ipv4.js';
+import { TCP_MIN_HEADER_LEN, TcpOffset, TcpFlags, TcpOptionKind, TcpOptionLen } from '../../src/wire/tcp.js';
 import { ipTotalLength, isPlainIpv4Tcp, readU32, tcpFlags, tcpHeaderLength } from './ipv4-tcp-frame.js';
 
 // The frame's layout and the values looked for, composed once from the wire modules' names:
@@ -33,11 +33,11 @@ const IP_HEADER_LEN = IPV4_MIN_HEADER_LEN; // no options
 const TCP_AT = IP_AT + IP_HEADER_LEN;
 const TCP_HEADER_LEN = TCP_MIN_HEADER_LEN; // without options
 /** The flow: IPv4 source and destination addresses, then both TCP ports (4 bytes). */
-const SRC_AT = IP_AT + Ipv4Field.SRC;
-const DST_AT = IP_AT + Ipv4Field.DST;
-const PORTS_AT = TCP_AT + TcpField.SRC_PORT;
-const ACK_AT = TCP_AT + TcpField.ACK;
-const OPTIONS_AT = TCP_AT + TcpField.OPTIONS;
+const SRC_AT = IP_AT + Ipv4Offset.SRC;
+const DST_AT = IP_AT + Ipv4Offset.DST;
+const PORTS_AT = TCP_AT + TcpOffset.SRC_PORT;
+const ACK_AT = TCP_AT + TcpOffset.ACK;
+const OPTIONS_AT = TCP_AT + TcpOffset.OPTIONS;
 /** A pure ACK's TCP header with the timestamps option in the usual layout: NOP, NOP, timestamps. */
 const TIMESTAMPS_ONLY_HEADER_LEN = TCP_HEADER_LEN + 2 /* NOP NOP */ + TcpOptionLen.TIMESTAMPS;
 const NOP = TcpOptionKind.NOP;

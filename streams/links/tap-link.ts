@@ -15,10 +15,10 @@
 import { Subject, type Observable } from 'rxjs';
 import { NetstackError } from '../../src/errors.js';
 import { parseMac } from '../../src/mac.js';
-import { ETHERNET_HEADER_LEN, EthernetField, EtherType } from '../../src/wire/ethernet.js';
-import { IpProtocol, Ipv4Field } from '../../src/wire/ipv4.js';
-import { TcpField } from '../../src/wire/tcp.js';
-import { UdpField } from '../../src/wire/udp.js';
+import { ETHERNET_HEADER_LEN, EthernetOffset, EtherType } from '../../src/wire/ethernet.js';
+import { IpProtocol, Ipv4Offset } from '../../src/wire/ipv4.js';
+import { TcpOffset } from '../../src/wire/tcp.js';
+import { UdpOffset } from '../../src/wire/udp.js';
 import type { Link } from './link.js';
 import { TapDevice, type TapStats } from './tap-device.js';
 import { AckCoalescer } from './ack-coalescer.js';
@@ -79,15 +79,15 @@ const MARK_ABOVE = 512;
 
 // Where acceptOffloaded looks in a received frame and what it looks for, composed once from the
 // wire modules' names: per-frame code reads only module-level numbers (ipv4-tcp-frame.ts says why).
-const ETHERTYPE_AT = EthernetField.TYPE;
+const ETHERTYPE_AT = EthernetOffset.TYPE;
 const ETHERTYPE_IPV4 = EtherType.IPV4;
 const IP_AT = ETHERNET_HEADER_LEN;
-const VER_IHL_AT = IP_AT + Ipv4Field.VER_IHL;
-const PROTOCOL_AT = IP_AT + Ipv4Field.PROTOCOL;
+const VER_IHL_AT = IP_AT + Ipv4Offset.VER_IHL;
+const PROTOCOL_AT = IP_AT + Ipv4Offset.PROTOCOL;
 const TCP = IpProtocol.TCP;
-const TCP_CHECKSUM = TcpField.CHECKSUM;
+const TCP_CHECKSUM = TcpOffset.CHECKSUM;
 const UDP = IpProtocol.UDP;
-const UDP_CHECKSUM = UdpField.CHECKSUM;
+const UDP_CHECKSUM = UdpOffset.CHECKSUM;
 
 /** Offload unless told otherwise (option, else RX_NETSTACK_TAP_OFFLOAD=0). */
 function offloadWanted(option: boolean | undefined): boolean {

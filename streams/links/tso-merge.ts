@@ -16,8 +16,8 @@
  */
 import { foldChecksum, internetChecksum, onesSum, pseudoHeaderSum } from '../../src/wire/checksum.js';
 import { ETHERNET_HEADER_LEN } from '../../src/wire/ethernet.js';
-import { IPV4_MAX_DATAGRAM_LEN, IPV4_MIN_HEADER_LEN, IpProtocol, Ipv4Field } from '../../src/wire/ipv4.js';
-import { TCP_MIN_HEADER_LEN, TcpField, TcpFlags } from '../../src/wire/tcp.js';
+import { IPV4_MAX_DATAGRAM_LEN, IPV4_MIN_HEADER_LEN, IpProtocol, Ipv4Offset } from '../../src/wire/ipv4.js';
+import { TCP_MIN_HEADER_LEN, TcpOffset, TcpFlags } from '../../src/wire/tcp.js';
 import { ipTotalLength, isPlainIpv4Tcp, readU32, tcpFlags, tcpHeaderLength } from './ipv4-tcp-frame.js';
 import { VNET_HDR_LEN, VnetFlags, VnetGso, writeVnetHdr } from './virtio-net-hdr.js';
 
@@ -35,20 +35,20 @@ const IP_AT = ETH_HEADER_LEN;
 const IP_HEADER_LEN = IPV4_MIN_HEADER_LEN; // no options
 const TCP_AT = IP_AT + IP_HEADER_LEN;
 const MIN_TCP_HEADER_LEN = TCP_MIN_HEADER_LEN;
-const TCP_CHECKSUM_OFFSET = TcpField.CHECKSUM;
+const TCP_CHECKSUM_OFFSET = TcpOffset.CHECKSUM;
 const PROTOCOL_TCP = IpProtocol.TCP;
 /** Frame offsets of the fields read or rewritten here. */
-const IP_TOTAL_LENGTH_AT = IP_AT + Ipv4Field.TOTAL_LENGTH;
-const IP_CHECKSUM_AT = IP_AT + Ipv4Field.CHECKSUM;
-const IP_SRC_AT = IP_AT + Ipv4Field.SRC;
-const IP_DST_AT = IP_AT + Ipv4Field.DST;
-const TCP_SEQ_AT = TCP_AT + TcpField.SEQ;
-const TCP_ACK_AT = TCP_AT + TcpField.ACK;
-const TCP_DATA_OFFSET_AT = TCP_AT + TcpField.DATA_OFFSET;
-const TCP_FLAGS_AT = TCP_AT + TcpField.FLAGS;
-const TCP_WINDOW_AT = TCP_AT + TcpField.WINDOW;
-const TCP_CHECKSUM_AT = TCP_AT + TcpField.CHECKSUM;
-const TCP_OPTIONS_AT = TCP_AT + TcpField.OPTIONS;
+const IP_TOTAL_LENGTH_AT = IP_AT + Ipv4Offset.TOTAL_LENGTH;
+const IP_CHECKSUM_AT = IP_AT + Ipv4Offset.CHECKSUM;
+const IP_SRC_AT = IP_AT + Ipv4Offset.SRC;
+const IP_DST_AT = IP_AT + Ipv4Offset.DST;
+const TCP_SEQ_AT = TCP_AT + TcpOffset.SEQ;
+const TCP_ACK_AT = TCP_AT + TcpOffset.ACK;
+const TCP_DATA_OFFSET_AT = TCP_AT + TcpOffset.DATA_OFFSET;
+const TCP_FLAGS_AT = TCP_AT + TcpOffset.FLAGS;
+const TCP_WINDOW_AT = TCP_AT + TcpOffset.WINDOW;
+const TCP_CHECKSUM_AT = TCP_AT + TcpOffset.CHECKSUM;
+const TCP_OPTIONS_AT = TCP_AT + TcpOffset.OPTIONS;
 
 /** A frame the batch writer accepts: a whole frame, or the pieces of one (header first). */
 export type OutItem = Uint8Array | Uint8Array[];

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { parseMac } from '../../src/mac.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import {
-  ETHERNET_HEADER_LEN, EtherType, EthernetField, EthernetFrame, emitEthernet, ethernetHeaderLen, parseEthernet,
+  ETHERNET_HEADER_LEN, EtherType, EthernetOffset, EthernetFrame, emitEthernet, ethernetHeaderLen, parseEthernet,
   type EthernetRepr,
 } from '../../src/wire/ethernet.js';
 
@@ -98,18 +98,18 @@ describe('wire/ethernet', () => {
     assert.equal(view.payload.length, 6);
   });
 
-  it('EthernetField gives the offsets of the fields in real frames (frozen)', () => {
+  it('EthernetOffset gives the offsets of the fields in real frames (frozen)', () => {
     const u16 = (b: Uint8Array, at: number): number => (b[at] << 8) | b[at + 1];
     const arp = ARP_REQUEST_FRAME;
-    assert.deepEqual(arp.subarray(EthernetField.DST, EthernetField.DST + 6), new Uint8Array(6).fill(0xff));
-    assert.deepEqual(arp.subarray(EthernetField.SRC, EthernetField.SRC + 6), parseMac('02:00:00:00:00:01'));
-    assert.equal(u16(arp, EthernetField.TYPE), EtherType.ARP);
-    assert.equal(EthernetField.PAYLOAD, ETHERNET_HEADER_LEN);
-    assert.equal(u16(VLAN_FRAME, EthernetField.TYPE), EtherType.VLAN);
-    assert.equal(u16(VLAN_FRAME, EthernetField.VLAN_TCI), 0xa064);
-    assert.equal(u16(VLAN_FRAME, EthernetField.VLAN_TYPE), EtherType.IPV4);
-    assert.equal(VLAN_FRAME[EthernetField.VLAN_PAYLOAD], 0x45);
-    assert.equal(Object.isFrozen(EthernetField), true);
+    assert.deepEqual(arp.subarray(EthernetOffset.DST, EthernetOffset.DST + 6), new Uint8Array(6).fill(0xff));
+    assert.deepEqual(arp.subarray(EthernetOffset.SRC, EthernetOffset.SRC + 6), parseMac('02:00:00:00:00:01'));
+    assert.equal(u16(arp, EthernetOffset.TYPE), EtherType.ARP);
+    assert.equal(EthernetOffset.PAYLOAD, ETHERNET_HEADER_LEN);
+    assert.equal(u16(VLAN_FRAME, EthernetOffset.TYPE), EtherType.VLAN);
+    assert.equal(u16(VLAN_FRAME, EthernetOffset.VLAN_TCI), 0xa064);
+    assert.equal(u16(VLAN_FRAME, EthernetOffset.VLAN_TYPE), EtherType.IPV4);
+    assert.equal(VLAN_FRAME[EthernetOffset.VLAN_PAYLOAD], 0x45);
+    assert.equal(Object.isFrozen(EthernetOffset), true);
   });
 
   it('never throws on random bytes', () => {

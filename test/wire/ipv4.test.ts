@@ -4,7 +4,7 @@ import { parseIpv4 as parseAddr } from '../../src/ipv4/address.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import { onesSum } from '../../src/wire/checksum.js';
 import {
-  IPV4_MIN_HEADER_LEN, IPV4_VERSION, IpProtocol, Ipv4Field, Ipv4FlagsFrag, Ipv4Packet, emitIpv4, ipv4HeaderLen,
+  IPV4_MIN_HEADER_LEN, IPV4_VERSION, IpProtocol, Ipv4Offset, Ipv4FlagsFrag, Ipv4Packet, emitIpv4, ipv4HeaderLen,
   parseIpv4, type Ipv4Repr,
 } from '../../src/wire/ipv4.js';
 
@@ -167,30 +167,30 @@ describe('wire/ipv4', () => {
     assert.equal(p.check(), undefined);
   });
 
-  it('Ipv4Field gives the offsets of the fields in a real header (frozen)', () => {
+  it('Ipv4Offset gives the offsets of the fields in a real header (frozen)', () => {
     const b = WITH_OPTIONS;
     const u16 = (at: number): number => (b[at] << 8) | b[at + 1];
-    assert.equal(b[Ipv4Field.VER_IHL] >>> 4, IPV4_VERSION);
-    assert.equal((b[Ipv4Field.VER_IHL] & 0x0f) * 4, 32);
-    assert.equal(b[Ipv4Field.DSCP_ECN], 0);
-    assert.equal(u16(Ipv4Field.TOTAL_LENGTH), 57);
-    assert.equal(u16(Ipv4Field.IDENT), 0x5f8e);
-    assert.equal(u16(Ipv4Field.FLAGS_FRAG), Ipv4FlagsFrag.DF);
-    assert.equal(b[Ipv4Field.TTL], 64);
-    assert.equal(b[Ipv4Field.PROTOCOL], IpProtocol.UDP);
-    assert.equal(u16(Ipv4Field.CHECKSUM), 0x292c);
-    assert.equal(u16(Ipv4Field.SRC) * 0x10000 + u16(Ipv4Field.SRC + 2), A1);
-    assert.equal(u16(Ipv4Field.DST) * 0x10000 + u16(Ipv4Field.DST + 2), A2);
-    assert.equal(b[Ipv4Field.OPTIONS], 0x07, 'Record Route');
-    assert.equal(Ipv4Field.OPTIONS, IPV4_MIN_HEADER_LEN);
-    assert.equal(Object.isFrozen(Ipv4Field), true);
+    assert.equal(b[Ipv4Offset.VER_IHL] >>> 4, IPV4_VERSION);
+    assert.equal((b[Ipv4Offset.VER_IHL] & 0x0f) * 4, 32);
+    assert.equal(b[Ipv4Offset.DSCP_ECN], 0);
+    assert.equal(u16(Ipv4Offset.TOTAL_LENGTH), 57);
+    assert.equal(u16(Ipv4Offset.IDENT), 0x5f8e);
+    assert.equal(u16(Ipv4Offset.FLAGS_FRAG), Ipv4FlagsFrag.DF);
+    assert.equal(b[Ipv4Offset.TTL], 64);
+    assert.equal(b[Ipv4Offset.PROTOCOL], IpProtocol.UDP);
+    assert.equal(u16(Ipv4Offset.CHECKSUM), 0x292c);
+    assert.equal(u16(Ipv4Offset.SRC) * 0x10000 + u16(Ipv4Offset.SRC + 2), A1);
+    assert.equal(u16(Ipv4Offset.DST) * 0x10000 + u16(Ipv4Offset.DST + 2), A2);
+    assert.equal(b[Ipv4Offset.OPTIONS], 0x07, 'Record Route');
+    assert.equal(Ipv4Offset.OPTIONS, IPV4_MIN_HEADER_LEN);
+    assert.equal(Object.isFrozen(Ipv4Offset), true);
   });
 
   it('Ipv4FlagsFrag gives the bits of the flags/fragment-offset field', () => {
     const pb = PacketBuffer.alloc(8);
     emitIpv4({ ...OPTIONS_REPR, options: undefined, dontFragment: false, moreFragments: true, fragmentOffset: 1480 }, pb);
     const b = pb.bytes();
-    const ff = (b[Ipv4Field.FLAGS_FRAG] << 8) | b[Ipv4Field.FLAGS_FRAG + 1];
+    const ff = (b[Ipv4Offset.FLAGS_FRAG] << 8) | b[Ipv4Offset.FLAGS_FRAG + 1];
     assert.equal(ff & Ipv4FlagsFrag.MF, Ipv4FlagsFrag.MF);
     assert.equal(ff & Ipv4FlagsFrag.DF, 0);
     assert.equal((ff & Ipv4FlagsFrag.OFFSET_MASK) * 8, 1480);

@@ -4,7 +4,7 @@ import { parseIpv4 } from '../../src/ipv4/address.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import { emitIpv4, IpProtocol, parseIpv4 as parseIpv4Packet } from '../../src/wire/ipv4.js';
 import {
-  TCP_MIN_HEADER_LEN, TcpField, TcpFlags, TcpOptionKind, TcpOptionLen, TcpSegment, emitTcp, parseTcp, tcpHeaderLen,
+  TCP_MIN_HEADER_LEN, TcpOffset, TcpFlags, TcpOptionKind, TcpOptionLen, TcpSegment, emitTcp, parseTcp, tcpHeaderLen,
   type TcpRepr,
 } from '../../src/wire/tcp.js';
 
@@ -215,27 +215,27 @@ describe('wire/tcp', () => {
     assert.equal(r.value.ack, 0xce7f3688);
   });
 
-  it('TcpField and TcpOptionLen give the offsets and option lengths of a real SYN (frozen)', () => {
+  it('TcpOffset and TcpOptionLen give the offsets and option lengths of a real SYN (frozen)', () => {
     const b = LINUX_SYN;
     const u16 = (at: number): number => (b[at] << 8) | b[at + 1];
     const u32 = (at: number): number => u16(at) * 0x10000 + u16(at + 2);
-    assert.equal(u16(TcpField.SRC_PORT), 35884);
-    assert.equal(u16(TcpField.DST_PORT), 80);
-    assert.equal(u32(TcpField.SEQ), 0xce7f3687);
-    assert.equal(u32(TcpField.ACK), 0);
-    assert.equal((b[TcpField.DATA_OFFSET] >>> 4) * 4, 40);
-    assert.equal(b[TcpField.FLAGS], TcpFlags.SYN);
-    assert.equal(u16(TcpField.WINDOW), 64240);
-    assert.equal(u16(TcpField.CHECKSUM), 0xfd83);
-    assert.equal(u16(TcpField.URGENT), 0);
-    assert.equal(TcpField.OPTIONS, TCP_MIN_HEADER_LEN);
+    assert.equal(u16(TcpOffset.SRC_PORT), 35884);
+    assert.equal(u16(TcpOffset.DST_PORT), 80);
+    assert.equal(u32(TcpOffset.SEQ), 0xce7f3687);
+    assert.equal(u32(TcpOffset.ACK), 0);
+    assert.equal((b[TcpOffset.DATA_OFFSET] >>> 4) * 4, 40);
+    assert.equal(b[TcpOffset.FLAGS], TcpFlags.SYN);
+    assert.equal(u16(TcpOffset.WINDOW), 64240);
+    assert.equal(u16(TcpOffset.CHECKSUM), 0xfd83);
+    assert.equal(u16(TcpOffset.URGENT), 0);
+    assert.equal(TcpOffset.OPTIONS, TCP_MIN_HEADER_LEN);
     // Options as Linux lays them out: MSS, SACK-permitted, timestamps, NOP, window scale.
-    const o = TcpField.OPTIONS;
+    const o = TcpOffset.OPTIONS;
     assert.deepEqual([b[o], b[o + 1]], [TcpOptionKind.MSS, TcpOptionLen.MSS]);
     assert.deepEqual([b[o + 4], b[o + 5]], [TcpOptionKind.SACK_PERMITTED, TcpOptionLen.SACK_PERMITTED]);
     assert.deepEqual([b[o + 6], b[o + 7]], [TcpOptionKind.TIMESTAMPS, TcpOptionLen.TIMESTAMPS]);
     assert.deepEqual([b[o + 16], b[o + 17], b[o + 18]], [TcpOptionKind.NOP, TcpOptionKind.WINDOW_SCALE, TcpOptionLen.WINDOW_SCALE]);
-    assert.equal(Object.isFrozen(TcpField), true);
+    assert.equal(Object.isFrozen(TcpOffset), true);
     assert.equal(Object.isFrozen(TcpOptionLen), true);
   });
 

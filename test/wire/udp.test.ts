@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseIpv4 } from '../../src/ipv4/address.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
-import { UDP_HEADER_LEN, UdpDatagram, UdpField, emitUdp, parseUdp } from '../../src/wire/udp.js';
+import { UDP_HEADER_LEN, UdpDatagram, UdpOffset, emitUdp, parseUdp } from '../../src/wire/udp.js';
 
 const A1 = parseIpv4('198.18.0.1')!;
 const A2 = parseIpv4('198.18.0.2')!;
@@ -88,16 +88,16 @@ describe('wire/udp', () => {
     assert.ok(d.verifyChecksum(A2, A1));
   });
 
-  it('UdpField gives the offsets of the fields in a real datagram (frozen)', () => {
+  it('UdpOffset gives the offsets of the fields in a real datagram (frozen)', () => {
     const b = HELLO_DATAGRAM;
     const u16 = (at: number): number => (b[at] << 8) | b[at + 1];
-    assert.equal(u16(UdpField.SRC_PORT), 57359);
-    assert.equal(u16(UdpField.DST_PORT), 7);
-    assert.equal(u16(UdpField.LENGTH), 13);
-    assert.equal(u16(UdpField.CHECKSUM), 0x4fc3);
-    assert.deepEqual(b.subarray(UdpField.PAYLOAD), HELLO);
-    assert.equal(UdpField.PAYLOAD, UDP_HEADER_LEN);
-    assert.equal(Object.isFrozen(UdpField), true);
+    assert.equal(u16(UdpOffset.SRC_PORT), 57359);
+    assert.equal(u16(UdpOffset.DST_PORT), 7);
+    assert.equal(u16(UdpOffset.LENGTH), 13);
+    assert.equal(u16(UdpOffset.CHECKSUM), 0x4fc3);
+    assert.deepEqual(b.subarray(UdpOffset.PAYLOAD), HELLO);
+    assert.equal(UdpOffset.PAYLOAD, UDP_HEADER_LEN);
+    assert.equal(Object.isFrozen(UdpOffset), true);
   });
 
   it('never throws on random bytes', () => {
