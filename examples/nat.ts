@@ -71,7 +71,7 @@ try {
   const echoed = firstValueFrom(conn.data$);
   conn.write(new TextEncoder().encode('hello through the NAT'));
   console.log(`client: echo "${new TextDecoder().decode(await echoed)}"`);
-  console.log(`server: checksum errors ${server.stats().tcp.drops['bad-checksum']}`);
+  console.log(`server: checksum errors ${server.stats().tcp.drops['badChecksum']}`);
   conn.destroy();
 } catch (err) {
   console.error(`failed: ${(err as Error).message}`);

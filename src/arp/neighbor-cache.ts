@@ -69,7 +69,7 @@ export type NeighborChange =
   | { readonly kind: 'updated'; readonly entry: NeighborEntry }
   | { readonly kind: 'removed'; readonly entry: NeighborEntry; readonly reason: NeighborRemoveReason };
 
-export type NeighborDropReason = 'queue-full' | 'table-full';
+export type NeighborDropReason = 'queueFull' | 'tableFull';
 
 export type NeighborAction<T> =
   | { readonly kind: 'request'; readonly ip: Ipv4Addr; readonly mac: MacAddr | undefined }
@@ -182,7 +182,7 @@ export class NeighborCache<T> {
       const actions: NeighborAction<T>[] = [];
       if (!this.makeRoom()) {
         this.counters.tableFullDrops++;
-        actions.push({ kind: 'drop', ip, reason: 'table-full', packets: [packet] });
+        actions.push({ kind: 'drop', ip, reason: 'tableFull', packets: [packet] });
         return { mac: undefined, actions };
       }
       e = {
@@ -404,7 +404,7 @@ export class NeighborCache<T> {
       if (e.queue.length === 0) {
         // A bound of 0: nothing may wait.
         this.counters.queueDrops++;
-        actions.push({ kind: 'drop', ip: e.ip, reason: 'queue-full', packets: [packet] });
+        actions.push({ kind: 'drop', ip: e.ip, reason: 'queueFull', packets: [packet] });
         return;
       }
       this.dropOldestOf(e, actions);
@@ -426,7 +426,7 @@ export class NeighborCache<T> {
     this.queuedTotal--;
     if (e.queue.length === 0) this.pending.delete(e);
     this.counters.queueDrops++;
-    actions.push({ kind: 'drop', ip: e.ip, reason: 'queue-full', packets: [dropped] });
+    actions.push({ kind: 'drop', ip: e.ip, reason: 'queueFull', packets: [dropped] });
   }
 
   /** Detaches the queue (the caller keeps the array it read before). */

@@ -12,7 +12,7 @@
  *   made by attackers and evasion tools). Exact duplicates are ignored ('duplicate').
  * - inconsistent: two different ends (MF=0 fragments disagreeing, or data past the known end)
  *   drop the whole datagram.
- * - too-big: a fragment whose data would end past 65,535 bytes with its header, or a completed
+ * - tooBig: a fragment whose data would end past 65,535 bytes with its header, or a completed
  *   datagram longer than 65,535 bytes with the first fragment's header, drops the datagram.
  * - malformed: a non-last fragment whose length is 0 or not a multiple of 8 is dropped (alone).
  * - timeout: `timeoutMs` after its first fragment arrived a partial datagram is dropped; `expire`
@@ -50,7 +50,7 @@ export interface Fragment<H> {
   readonly header: H;
 }
 
-export type ReassemblyDropReason = 'overlap' | 'inconsistent' | 'too-big' | 'malformed' | 'memory';
+export type ReassemblyDropReason = 'overlap' | 'inconsistent' | 'tooBig' | 'malformed' | 'memory';
 
 export type ReassemblyResult<H> =
   /** The fragment was stored; the datagram is not complete yet (or it was an exact duplicate). */
@@ -92,7 +92,7 @@ export interface ReassemblyCounters {
   duplicate: number;
   overlap: number;
   inconsistent: number;
-  'too-big': number;
+  'tooBig': number;
   malformed: number;
   memory: number;
   /** Partial datagrams dropped by expire(). */
@@ -131,7 +131,7 @@ const PENDING = Object.freeze({ kind: 'pending' as const });
 const DROPPED: { readonly [R in ReassemblyDropReason]: { readonly kind: 'dropped'; readonly reason: R } } = {
   overlap: Object.freeze({ kind: 'dropped', reason: 'overlap' }),
   inconsistent: Object.freeze({ kind: 'dropped', reason: 'inconsistent' }),
-  'too-big': Object.freeze({ kind: 'dropped', reason: 'too-big' }),
+  'tooBig': Object.freeze({ kind: 'dropped', reason: 'tooBig' }),
   malformed: Object.freeze({ kind: 'dropped', reason: 'malformed' }),
   memory: Object.freeze({ kind: 'dropped', reason: 'memory' }),
 };
@@ -144,7 +144,7 @@ export class Reassembler<H> {
     duplicate: 0,
     overlap: 0,
     inconsistent: 0,
-    'too-big': 0,
+    'tooBig': 0,
     malformed: 0,
     memory: 0,
     timeout: 0,
@@ -188,7 +188,7 @@ export class Reassembler<H> {
     let dgram = this.datagrams.get(key);
 
     if (end + headerLength > IPV4_LIMITS.MAX_DATAGRAM) {
-      return this.drop(dgram, 'too-big');
+      return this.drop(dgram, 'tooBig');
     }
 
     if (dgram === undefined) {
@@ -260,7 +260,7 @@ export class Reassembler<H> {
 
     // Complete: pieces are contiguous from 0 to total.
     const first = pieces[0];
-    if (first.headerLength + dgram.total > IPV4_LIMITS.MAX_DATAGRAM) return this.drop(dgram, 'too-big');
+    if (first.headerLength + dgram.total > IPV4_LIMITS.MAX_DATAGRAM) return this.drop(dgram, 'tooBig');
     const data = new Uint8Array(dgram.total);
     for (const p of pieces) data.set(p.payload, p.start);
     this.remove(dgram);

@@ -50,7 +50,7 @@ export type TcpListenerVerdict =
   | { readonly kind: 'reply'; readonly seg: TcpRepr }
   | { readonly kind: 'dropped'; readonly reason: TcpListenerDropReason };
 
-export type TcpListenerDropReason = 'rst' | 'not-syn' | 'accept-queue-full' | 'half-open-full' | 'cookie-unusable';
+export type TcpListenerDropReason = 'rst' | 'notSyn' | 'acceptQueueFull' | 'halfOpenFull' | 'cookieUnusable';
 
 export interface TcpListenerCounters {
   synReceived: number;
@@ -141,7 +141,7 @@ export class TcpListener {
       return this.reset(seg);
     }
     this.counters.ignored++;
-    return { kind: 'dropped', reason: 'not-syn' };
+    return { kind: 'dropped', reason: 'notSyn' };
   }
 
   /** Takes the oldest established connection, if any. The connection stops reporting to the listener. */
@@ -188,12 +188,12 @@ export class TcpListener {
     this.counters.synReceived++;
     if (this.acceptQueue.length >= this.backlog) {
       this.counters.listenOverflows++;
-      return { kind: 'dropped', reason: 'accept-queue-full' };
+      return { kind: 'dropped', reason: 'acceptQueueFull' };
     }
     if (this.halfOpen.size >= this.maxHalfOpen) {
       if (this.cookies === undefined) {
         this.counters.synDropped++;
-        return { kind: 'dropped', reason: 'half-open-full' };
+        return { kind: 'dropped', reason: 'halfOpenFull' };
       }
       const iss = this.cookies.encode(localAddr, this.localPort, remoteAddr, seg.srcPort, seg.seq, seg.mss ?? DEFAULT_PEER_MSS, now);
       this.counters.synCookiesSent++;
@@ -231,7 +231,7 @@ export class TcpListener {
     }
     if (this.acceptQueue.length >= this.backlog) {
       this.counters.listenOverflows++;
-      return { kind: 'dropped', reason: 'accept-queue-full' };
+      return { kind: 'dropped', reason: 'acceptQueueFull' };
     }
     this.counters.synCookiesAccepted++;
     const options = this.childOptions(remoteAddr, localAddr, seg.srcPort, iss);
@@ -241,7 +241,7 @@ export class TcpListener {
     if (conn.state === 'SYN-RECEIVED') {
       conn.parent = undefined;
       conn.abort(now);
-      return { kind: 'dropped', reason: 'cookie-unusable' };
+      return { kind: 'dropped', reason: 'cookieUnusable' };
     }
     return { kind: 'created', conn };
   }

@@ -35,9 +35,9 @@ export type ArpOp = (typeof ArpOp)[keyof typeof ArpOp];
 
 export type ArpMalformedReason =
   | 'truncated'
-  | 'bad-hardware-type'
-  | 'bad-protocol-type'
-  | 'bad-address-length';
+  | 'badHardwareType'
+  | 'badProtocolType'
+  | 'badAddressLength';
 
 /** What an Ethernet/IPv4 ARP packet means. Unknown operations are kept as numbers. */
 export interface ArpRepr {
@@ -68,9 +68,9 @@ export class ArpPacket {
   /** Undefined for a complete Ethernet/IPv4 ARP packet, otherwise why not. */
   check(): ArpMalformedReason | undefined {
     if (this.bytes.length < ARP_PACKET_LEN) return 'truncated';
-    if (this.hardwareType !== HTYPE_ETHERNET) return 'bad-hardware-type';
-    if (this.protocolType !== PTYPE_IPV4) return 'bad-protocol-type';
-    if (this.bytes[F.HLEN] !== 6 || this.bytes[F.PLEN] !== 4) return 'bad-address-length';
+    if (this.hardwareType !== HTYPE_ETHERNET) return 'badHardwareType';
+    if (this.protocolType !== PTYPE_IPV4) return 'badProtocolType';
+    if (this.bytes[F.HLEN] !== 6 || this.bytes[F.PLEN] !== 4) return 'badAddressLength';
     return undefined;
   }
 

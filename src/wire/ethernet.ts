@@ -41,7 +41,7 @@ export const EtherType = {
 } as const;
 export type EtherType = (typeof EtherType)[keyof typeof EtherType];
 
-export type EthernetMalformedReason = 'truncated' | 'truncated-vlan';
+export type EthernetMalformedReason = 'truncated' | 'truncatedVlan';
 
 /** An 802.1Q tag. */
 export interface VlanTag {
@@ -89,7 +89,7 @@ export class EthernetFrame {
   check(): EthernetMalformedReason | undefined {
     const b = this.bytes;
     if (b.length < ETHERNET_HEADER_LEN) return 'truncated';
-    if (this.rawEthertype === EtherType.VLAN && b.length < ETHERNET_HEADER_LEN + VLAN_TAG_LEN) return 'truncated-vlan';
+    if (this.rawEthertype === EtherType.VLAN && b.length < ETHERNET_HEADER_LEN + VLAN_TAG_LEN) return 'truncatedVlan';
     return undefined;
   }
 

@@ -71,7 +71,7 @@ export const IcmpTimeExceededCode = {
 } as const;
 export type IcmpTimeExceededCode = (typeof IcmpTimeExceededCode)[keyof typeof IcmpTimeExceededCode];
 
-export type IcmpMalformedReason = 'truncated' | 'bad-checksum' | 'bad-quote';
+export type IcmpMalformedReason = 'truncated' | 'badChecksum' | 'badQuote';
 
 export interface IcmpEcho {
   readonly kind: 'echo-request' | 'echo-reply';
@@ -230,13 +230,13 @@ function quoteIsComplete(quoted: Uint8Array): boolean {
 
 /**
  * Parses an ICMP message (the IPv4 payload). Never throws; data and quotes are views.
- * Error messages whose quote lacks an IPv4 header plus 8 bytes are 'bad-quote'.
+ * Error messages whose quote lacks an IPv4 header plus 8 bytes are 'badQuote'.
  */
 export function parseIcmp(bytes: Uint8Array, opts?: IcmpParseOptions): ParseResult<IcmpRepr, IcmpMalformedReason> {
   const p = new IcmpPacket(bytes);
   const reason = p.check();
   if (reason !== undefined) return malformed(reason);
-  if (opts?.verifyChecksum !== false && !p.verifyChecksum()) return malformed('bad-checksum');
+  if (opts?.verifyChecksum !== false && !p.verifyChecksum()) return malformed('badChecksum');
   const type = p.type;
   switch (type) {
     case IcmpType.ECHO_REQUEST:
@@ -251,7 +251,7 @@ export function parseIcmp(bytes: Uint8Array, opts?: IcmpParseOptions): ParseResu
     case IcmpType.TIME_EXCEEDED:
     case IcmpType.PARAMETER_PROBLEM: {
       const quoted = p.data;
-      if (!quoteIsComplete(quoted)) return malformed('bad-quote');
+      if (!quoteIsComplete(quoted)) return malformed('badQuote');
       if (type === IcmpType.DEST_UNREACHABLE) {
         const code = p.code;
         return ok({
@@ -273,8 +273,8 @@ export function parseIcmp(bytes: Uint8Array, opts?: IcmpParseOptions): ParseResu
  * Reads the endpoint named by an error's quoted datagram: its IPv4 header (addresses,
  * protocol) and the first 8 bytes after it (ports). Never throws.
  */
-export function parseIcmpQuote(quoted: Uint8Array): ParseResult<IcmpQuote, 'bad-quote'> {
-  if (!quoteIsComplete(quoted)) return malformed('bad-quote');
+export function parseIcmpQuote(quoted: Uint8Array): ParseResult<IcmpQuote, 'badQuote'> {
+  if (!quoteIsComplete(quoted)) return malformed('badQuote');
   const hl = (quoted[0] & 0x0f) << 2;
   return ok({
     src: readIpv4(quoted, 12),

@@ -69,10 +69,10 @@ export type IpProtocol = (typeof IpProtocol)[keyof typeof IpProtocol];
 
 export type Ipv4MalformedReason =
   | 'truncated'
-  | 'bad-version'
-  | 'bad-ihl'
-  | 'bad-total-length'
-  | 'bad-checksum';
+  | 'badVersion'
+  | 'badIhl'
+  | 'badTotalLength'
+  | 'badChecksum';
 
 /** What an IPv4 header means. */
 export interface Ipv4Repr {
@@ -136,12 +136,12 @@ export class Ipv4Packet {
   check(): Ipv4MalformedReason | undefined {
     const len = this.bytes.length;
     if (len < IPV4_MIN_HEADER_LEN) return 'truncated';
-    if (this.version !== IPV4_VERSION) return 'bad-version';
+    if (this.version !== IPV4_VERSION) return 'badVersion';
     const hl = this.headerLength;
-    if (hl < IPV4_MIN_HEADER_LEN) return 'bad-ihl';
+    if (hl < IPV4_MIN_HEADER_LEN) return 'badIhl';
     if (hl > len) return 'truncated';
     const total = this.totalLength;
-    if (total < hl || total > len) return 'bad-total-length';
+    if (total < hl || total > len) return 'badTotalLength';
     return undefined;
   }
 
@@ -268,7 +268,7 @@ export function parseIpv4(bytes: Uint8Array, opts?: Ipv4ParseOptions): ParseResu
   const p = new Ipv4Packet(bytes);
   const reason = p.check();
   if (reason !== undefined) return malformed(reason);
-  if (opts?.verifyChecksum !== false && !p.verifyChecksum()) return malformed('bad-checksum');
+  if (opts?.verifyChecksum !== false && !p.verifyChecksum()) return malformed('badChecksum');
   const ff = (bytes[F.FLAGS_FRAG] << 8) | bytes[F.FLAGS_FRAG + 1];
   const hl = p.headerLength;
   return ok({

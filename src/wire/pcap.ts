@@ -135,12 +135,12 @@ export interface PcapRecord {
 }
 
 export const PcapReadError = {
-  TOO_SHORT: 'too-short',
-  BAD_MAGIC: 'bad-magic',
-  BAD_VERSION: 'bad-version',
-  TRUNCATED_RECORD_HEADER: 'truncated-record-header',
-  TRUNCATED_RECORD_DATA: 'truncated-record-data',
-  RECORD_TOO_LARGE: 'record-too-large',
+  TOO_SHORT: 'tooShort',
+  BAD_MAGIC: 'badMagic',
+  BAD_VERSION: 'badVersion',
+  TRUNCATED_RECORD_HEADER: 'truncatedRecordHeader',
+  TRUNCATED_RECORD_DATA: 'truncatedRecordData',
+  RECORD_TOO_LARGE: 'recordTooLarge',
 } as const;
 export type PcapReadError = (typeof PcapReadError)[keyof typeof PcapReadError];
 

@@ -102,7 +102,7 @@ export const TcpOptionLen = Object.freeze({
   TIMESTAMPS: 10,
 } as const);
 
-export type TcpMalformedReason = 'truncated' | 'bad-data-offset' | 'bad-checksum' | 'bad-option';
+export type TcpMalformedReason = 'truncated' | 'badDataOffset' | 'badChecksum' | 'badOption';
 
 /** `verifyChecksum`: verify the checksum against the pseudo-header (default true). */
 export type TcpParseOptions = ChecksumParseOptions;
@@ -128,7 +128,7 @@ export class TcpSegment {
   check(): TcpMalformedReason | undefined {
     if (this.bytes.length < TCP_MIN_HEADER_LEN) return 'truncated';
     const hl = this.headerLength;
-    if (hl < TCP_MIN_HEADER_LEN) return 'bad-data-offset';
+    if (hl < TCP_MIN_HEADER_LEN) return 'badDataOffset';
     if (hl > this.bytes.length) return 'truncated';
     return undefined;
   }
@@ -247,7 +247,7 @@ interface MutableTcpOptions {
 
 /**
  * Walks the option list into `out`. Known kinds must have their defined length; any option
- * whose length byte is missing, below 2 or runs past the header is 'bad-option'. Unknown kinds
+ * whose length byte is missing, below 2 or runs past the header is 'badOption'. Unknown kinds
  * are skipped by their length. A repeated option overwrites the earlier one.
  */
 function parseOptions(b: Uint8Array, start: number, end: number, out: MutableTcpOptions): TcpMalformedReason | undefined {
@@ -259,32 +259,32 @@ function parseOptions(b: Uint8Array, start: number, end: number, out: MutableTcp
       i++;
       continue;
     }
-    if (i + 1 >= end) return 'bad-option';
+    if (i + 1 >= end) return 'badOption';
     const len = b[i + 1];
-    if (len < 2 || i + len > end) return 'bad-option';
+    if (len < 2 || i + len > end) return 'badOption';
     switch (kind) {
       case TcpOptionKind.MSS:
-        if (len !== TcpOptionLen.MSS) return 'bad-option';
+        if (len !== TcpOptionLen.MSS) return 'badOption';
         out.mss = (b[i + 2] << 8) | b[i + 3];
         break;
       case TcpOptionKind.WINDOW_SCALE:
-        if (len !== TcpOptionLen.WINDOW_SCALE) return 'bad-option';
+        if (len !== TcpOptionLen.WINDOW_SCALE) return 'badOption';
         // Kept as sent; RFC 7323 2.3 says a receiver clamps values above 14, which is the core's job.
         out.windowScale = b[i + 2];
         break;
       case TcpOptionKind.SACK_PERMITTED:
-        if (len !== TcpOptionLen.SACK_PERMITTED) return 'bad-option';
+        if (len !== TcpOptionLen.SACK_PERMITTED) return 'badOption';
         out.sackPermitted = true;
         break;
       case TcpOptionKind.SACK: {
-        if (len < 10 || (len - 2) % 8 !== 0) return 'bad-option';
+        if (len < 10 || (len - 2) % 8 !== 0) return 'badOption';
         const blocks: Array<readonly [number, number]> = [];
         for (let j = i + 2; j < i + len; j += 8) blocks.push([readU32(b, j), readU32(b, j + 4)]);
         out.sackBlocks = blocks;
         break;
       }
       case TcpOptionKind.TIMESTAMPS:
-        if (len !== TcpOptionLen.TIMESTAMPS) return 'bad-option';
+        if (len !== TcpOptionLen.TIMESTAMPS) return 'badOption';
         out.timestamp = { tsVal: readU32(b, i + 2), tsEcr: readU32(b, i + 6) };
         break;
       default:
@@ -307,7 +307,7 @@ export function parseTcp(
   const s = new TcpSegment(bytes);
   const reason = s.check();
   if (reason !== undefined) return malformed(reason);
-  if (opts?.verifyChecksum !== false && !s.verifyChecksum(src, dst)) return malformed('bad-checksum');
+  if (opts?.verifyChecksum !== false && !s.verifyChecksum(src, dst)) return malformed('badChecksum');
   const o: MutableTcpOptions = {
     mss: undefined, windowScale: undefined, sackPermitted: false, sackBlocks: undefined, timestamp: undefined,
   };

@@ -30,7 +30,7 @@ const F = UdpOffset;
 
 export const UDP_HEADER_LEN = 8;
 
-export type UdpMalformedReason = 'truncated' | 'bad-length' | 'bad-checksum';
+export type UdpMalformedReason = 'truncated' | 'badLength' | 'badChecksum';
 
 /** What a UDP datagram means. */
 export interface UdpRepr {
@@ -64,7 +64,7 @@ export class UdpDatagram {
   check(): UdpMalformedReason | undefined {
     if (this.bytes.length < UDP_HEADER_LEN) return 'truncated';
     const len = this.length;
-    if (len < UDP_HEADER_LEN || len > this.bytes.length) return 'bad-length';
+    if (len < UDP_HEADER_LEN || len > this.bytes.length) return 'badLength';
     return undefined;
   }
 
@@ -115,7 +115,7 @@ export function parseUdp(
   const d = new UdpDatagram(bytes);
   const reason = d.check();
   if (reason !== undefined) return malformed(reason);
-  if (opts?.verifyChecksum !== false && !d.verifyChecksum(src, dst)) return malformed('bad-checksum');
+  if (opts?.verifyChecksum !== false && !d.verifyChecksum(src, dst)) return malformed('badChecksum');
   return ok({ srcPort: d.srcPort, dstPort: d.dstPort, payload: d.payload });
 }
 

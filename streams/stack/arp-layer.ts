@@ -27,7 +27,7 @@ export interface NextHopPacket extends PendingPacket {
 /** The boundary under IPv4 on one interface: IPv4 frames up, packets for a next hop down. */
 export type NeighborBoundary = Boundary<Uint8Array, NextHopPacket>;
 
-export const ARP_DROP_REASONS = ['truncated', 'bad-hardware-type', 'bad-protocol-type', 'bad-address-length', 'unknownOp', 'unresolved', 'queueFull'] as const;
+export const ARP_DROP_REASONS = ['truncated', 'badHardwareType', 'badProtocolType', 'badAddressLength', 'unknownOp', 'unresolved', 'queueFull'] as const;
 
 function createArpCounters() {
   return createCounters(['rxPackets', 'rxRequests', 'rxReplies', 'txRequests', 'txReplies', 'txGratuitous'], ARP_DROP_REASONS);

@@ -52,7 +52,7 @@ export interface PingOptions {
   readonly timeout?: number;
 }
 
-export const ICMP_DROP_REASONS = ['truncated', 'bad-checksum', 'bad-quote', 'broadcastEcho', 'unknownType', 'noListener'] as const;
+export const ICMP_DROP_REASONS = ['truncated', 'badChecksum', 'badQuote', 'broadcastEcho', 'unknownType', 'noListener'] as const;
 
 function createIcmpCounters() {
   return createCounters(
@@ -214,7 +214,7 @@ export class IcmpLayer {
     const c = this.counters;
     c.rxMessages++;
     const p = this.#view.reset(d.payload);
-    const reason = p.check() ?? (p.verifyChecksum() ? undefined : 'bad-checksum');
+    const reason = p.check() ?? (p.verifyChecksum() ? undefined : 'badChecksum');
     if (reason !== undefined) {
       countDrop(c, reason);
       return;
@@ -246,7 +246,7 @@ export class IcmpLayer {
         c.rxErrors++;
         const q = parseIcmpQuote(p.data);
         if (!q.ok) {
-          c.drops['bad-quote']++;
+          c.drops['badQuote']++;
           return;
         }
         const quote = q.value;

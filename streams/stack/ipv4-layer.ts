@@ -109,7 +109,7 @@ export interface ReassemblyTimeout {
 }
 
 export const IPV4_DROP_REASONS = [
-  'truncated', 'bad-version', 'bad-ihl', 'bad-total-length', 'bad-checksum',
+  'truncated', 'badVersion', 'badIhl', 'badTotalLength', 'badChecksum',
   'ttlZero', 'badSource', 'notForUs', 'fragmentDropped',
 ] as const;
 
@@ -334,7 +334,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     const c = this.counters;
     c.rxPackets++;
     const p = this.#view.reset(bytes);
-    const reason = p.check() ?? (p.verifyChecksum() ? undefined : 'bad-checksum');
+    const reason = p.check() ?? (p.verifyChecksum() ? undefined : 'badChecksum');
     if (reason !== undefined) {
       countDrop(c, reason);
       if (log.ipv4.enabled) log.ipv4('%s: drop malformed (%s)', iface.name, reason);

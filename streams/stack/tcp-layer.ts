@@ -91,7 +91,7 @@ export interface TcpLayerOptions {
 }
 
 export const TCP_LAYER_DROP_REASONS = [
-  'truncated', 'bad-data-offset', 'bad-checksum', 'bad-option', 'broadcast', 'noEndpoint',
+  'truncated', 'badDataOffset', 'badChecksum', 'badOption', 'broadcast', 'noEndpoint',
   /** A SYN found the listener's half-open queue full with SYN cookies off. */
   'synBacklogFull',
   /** A SYN (or cookie ACK) found the listener's accept queue full. */
@@ -383,7 +383,7 @@ export class TcpLayer implements Tcp {
     const c = this.counters;
     c.rxSegments++;
     const v = this.#view.reset(d.payload);
-    const reason = v.check() ?? (d.checksumVerified || v.verifyChecksum(d.src, d.dst) ? undefined : 'bad-checksum');
+    const reason = v.check() ?? (d.checksumVerified || v.verifyChecksum(d.src, d.dst) ? undefined : 'badChecksum');
     if (reason !== undefined) {
       countDrop(c, reason);
       return;
@@ -450,13 +450,13 @@ export class TcpLayer implements Tcp {
         return;
       case 'dropped':
         switch (verdict.reason) {
-          case 'half-open-full':
+          case 'halfOpenFull':
             c.drops.synBacklogFull++; // the peer retransmits its SYN; by then a slot may be free
             return;
-          case 'accept-queue-full':
+          case 'acceptQueueFull':
             c.drops.acceptQueueFull++;
             return;
-          case 'cookie-unusable':
+          case 'cookieUnusable':
             c.drops.cookieUnusable++;
             return;
           default:

@@ -76,7 +76,7 @@ export interface UdpLayerOptions {
   readonly datagrams?: BoundaryOperators<UdpDatagramIn, UdpDatagramOut>;
 }
 
-export const UDP_DROP_REASONS = ['truncated', 'bad-length', 'bad-checksum', 'noPort', 'queueFull'] as const;
+export const UDP_DROP_REASONS = ['truncated', 'badLength', 'badChecksum', 'noPort', 'queueFull'] as const;
 
 function createUdpCounters() {
   return createCounters(
@@ -229,7 +229,7 @@ export class UdpLayer implements Udp {
     const c = this.counters;
     c.rxDatagrams++;
     const v = this.#view.reset(d.payload);
-    const reason = v.check() ?? (d.checksumVerified || v.verifyChecksum(d.src, d.dst) ? undefined : 'bad-checksum');
+    const reason = v.check() ?? (d.checksumVerified || v.verifyChecksum(d.src, d.dst) ? undefined : 'badChecksum');
     if (reason !== undefined) {
       countDrop(c, reason);
       if (log.udp.enabled) log.udp('%s: drop from %s (%s)', d.iface.name, formatIpv4(d.src), reason);

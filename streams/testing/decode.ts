@@ -2,7 +2,7 @@
  * Frames taken apart for assertions: `decodeFrame(bytes)` parses every header it can with the
  * wire codecs of `rx-netstack/core` (checksums verified) and gives addresses as text, so a test
  * reads `assert.equal(f.ipv4?.dst, '198.18.0.1')` and `assert.equal(f.tcp?.flagNames, 'SYN|ACK')`.
- * A header that does not parse is reported in `malformed` (`'tcp: bad-checksum'`), never thrown:
+ * A header that does not parse is reported in `malformed` (`'tcp: badChecksum'`), never thrown:
  * a test of what the stack sends wants to see a bad frame, not crash on it.
  */
 import { formatIpv4, formatMac, wire } from '../../src/index.js';
@@ -87,7 +87,7 @@ export interface DecodedFrame {
   readonly icmp?: wire.IcmpRepr;
   readonly udp?: DecodedUdp;
   readonly tcp?: DecodedTcp;
-  /** The first header that failed to parse and why, e.g. `'ipv4: bad-checksum'`. */
+  /** The first header that failed to parse and why, e.g. `'ipv4: badChecksum'`. */
   readonly malformed?: string;
 }
 

@@ -94,7 +94,7 @@ describe('NeighborCache', () => {
       cache.resolve(PEER, 'p1', 0);
       cache.resolve(PEER, 'p2', 0);
       const r = cache.resolve(PEER, 'p3', 0);
-      assert.deepEqual(show(r.actions), [{ drop: ['p0'], reason: 'queue-full' }]);
+      assert.deepEqual(show(r.actions), [{ drop: ['p0'], reason: 'queueFull' }]);
       assert.equal(cache.counters.queueDrops, 1);
       assert.deepEqual(show(cache.receive(PEER, PEER_MAC, false, 1)), [{ send: ['p1', 'p2', 'p3'], to: '02:00:00:00:00:01' }]);
     });
@@ -105,10 +105,10 @@ describe('NeighborCache', () => {
       cache.resolve(OTHER, 'b0', 1);
       cache.resolve(PEER, 'a1', 2);
       const r = cache.resolve(OTHER, 'b1', 3);
-      assert.deepEqual(show(r.actions), [{ drop: ['a0'], reason: 'queue-full' }]);
+      assert.deepEqual(show(r.actions), [{ drop: ['a0'], reason: 'queueFull' }]);
       assert.equal(cache.queuedPackets, 3);
       const r2 = cache.resolve(PEER, 'a2', 4);
-      assert.deepEqual(show(r2.actions), [{ drop: ['b0'], reason: 'queue-full' }]);
+      assert.deepEqual(show(r2.actions), [{ drop: ['b0'], reason: 'queueFull' }]);
       assert.deepEqual(show(cache.receive(PEER, PEER_MAC, true, 5)), [{ send: ['a1', 'a2'], to: '02:00:00:00:00:01' }]);
       assert.deepEqual(show(cache.receive(OTHER, OTHER_MAC, true, 5)), [{ send: ['b1'], to: '02:00:00:00:00:03' }]);
     });
@@ -288,7 +288,7 @@ describe('NeighborCache', () => {
       assert.equal(cache.counters.evicted, 1);
       cache.resolve(ip('198.18.0.51'), 'm', 31); // evicts PEER
       const r = cache.resolve(ip('198.18.0.52'), 'k', 32); // only static + incomplete left
-      assert.deepEqual(show(r.actions), [{ drop: ['k'], reason: 'table-full' }]);
+      assert.deepEqual(show(r.actions), [{ drop: ['k'], reason: 'tableFull' }]);
       assert.equal(cache.counters.tableFullDrops, 1);
       assert.equal(cache.size, 3);
     });

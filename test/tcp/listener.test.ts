@@ -72,7 +72,7 @@ describe('tcp/listener', () => {
     const f = new Fixture({ maxHalfOpen: 2, synCookies: false });
     created(f.syn(1));
     created(f.syn(2));
-    assert.deepEqual(f.syn(3), { kind: 'dropped', reason: 'half-open-full' });
+    assert.deepEqual(f.syn(3), { kind: 'dropped', reason: 'halfOpenFull' });
     assert.equal(f.listener.counters.synDropped, 1);
     assert.equal(f.listener.halfOpenCount, 2);
   });
@@ -81,7 +81,7 @@ describe('tcp/listener', () => {
     const f = new Fixture({ backlog: 1 });
     const conn = created(f.syn(1));
     conn.handleSegment({ ...SEND, srcPort: 1, seq: 1001, ack: conn.iss + 1 }, 0);
-    assert.deepEqual(f.syn(2), { kind: 'dropped', reason: 'accept-queue-full' });
+    assert.deepEqual(f.syn(2), { kind: 'dropped', reason: 'acceptQueueFull' });
     assert.equal(f.listener.counters.listenOverflows, 1);
   });
 

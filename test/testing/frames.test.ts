@@ -81,7 +81,7 @@ describe('testing kit: frame builders and decoding', () => {
     const frame = tcpFrame({ eth, ip, tcp: { srcPort: 1, dstPort: 2, seq: 0, flags: 'ACK' }, payload: 'data' });
     frame[frame.length - 1] ^= 0xff;
     const f = decodeFrame(frame);
-    assert.equal(f.malformed, 'tcp: bad-checksum');
+    assert.equal(f.malformed, 'tcp: badChecksum');
     assert.equal(f.tcp, undefined);
     assert.ok(!isTcp()(f));
     assert.equal(decodeFrame(new Uint8Array(5)).malformed, 'ethernet: truncated');

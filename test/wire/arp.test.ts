@@ -72,10 +72,10 @@ describe('wire/arp', () => {
       return b;
     };
     assert.deepEqual(parseArp(REQUEST.subarray(0, 27)), { ok: false, reason: 'truncated' });
-    assert.deepEqual(parseArp(bad(1, 6)), { ok: false, reason: 'bad-hardware-type' }); // IEEE 802
-    assert.deepEqual(parseArp(bad(2, 0x86)), { ok: false, reason: 'bad-protocol-type' });
-    assert.deepEqual(parseArp(bad(4, 8)), { ok: false, reason: 'bad-address-length' });
-    assert.deepEqual(parseArp(bad(5, 16)), { ok: false, reason: 'bad-address-length' });
+    assert.deepEqual(parseArp(bad(1, 6)), { ok: false, reason: 'badHardwareType' }); // IEEE 802
+    assert.deepEqual(parseArp(bad(2, 0x86)), { ok: false, reason: 'badProtocolType' });
+    assert.deepEqual(parseArp(bad(4, 8)), { ok: false, reason: 'badAddressLength' });
+    assert.deepEqual(parseArp(bad(5, 16)), { ok: false, reason: 'badAddressLength' });
   });
 
   it('carries unknown operations as numbers (RARP request 3)', () => {

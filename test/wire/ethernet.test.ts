@@ -57,7 +57,7 @@ describe('wire/ethernet', () => {
   it('rejects frames shorter than the header, and a tag without room', () => {
     assert.deepEqual(parseEthernet(ARP_REQUEST_FRAME.subarray(0, 13)), { ok: false, reason: 'truncated' });
     assert.deepEqual(parseEthernet(new Uint8Array(0)), { ok: false, reason: 'truncated' });
-    assert.deepEqual(parseEthernet(VLAN_FRAME.subarray(0, 17)), { ok: false, reason: 'truncated-vlan' });
+    assert.deepEqual(parseEthernet(VLAN_FRAME.subarray(0, 17)), { ok: false, reason: 'truncatedVlan' });
     // Exactly 14 bytes is a frame with an empty payload.
     const r = parseEthernet(ARP_REQUEST_FRAME.subarray(0, 14));
     assert.ok(r.ok);

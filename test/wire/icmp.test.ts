@@ -69,7 +69,7 @@ describe('wire/icmp', () => {
   it('fails the checksum on a flipped bit, unless verification is off', () => {
     const b = ECHO_REQUEST.slice();
     b[30] ^= 0x10;
-    assert.deepEqual(parseIcmp(b), { ok: false, reason: 'bad-checksum' });
+    assert.deepEqual(parseIcmp(b), { ok: false, reason: 'badChecksum' });
     assert.ok(parseIcmp(b, { verifyChecksum: false }).ok);
     assert.equal(new IcmpPacket(ECHO_REQUEST).verifyChecksum(), true);
   });
@@ -125,13 +125,13 @@ describe('wire/icmp', () => {
     const short = PORT_UNREACHABLE_PACKET.subarray(28, 28 + 27); // one byte short
     const pb = PacketBuffer.withPayload(short);
     emitIcmp({ kind: 'time-exceeded', code: 0, quoted: short }, pb);
-    assert.deepEqual(parseIcmp(pb.bytes()), { ok: false, reason: 'bad-quote' });
+    assert.deepEqual(parseIcmp(pb.bytes()), { ok: false, reason: 'badQuote' });
     const notIp = PORT_UNREACHABLE_PACKET.slice(28);
     notIp[0] = 0x60;
     const pb2 = PacketBuffer.withPayload(notIp);
     emitIcmp({ kind: 'time-exceeded', code: 0, quoted: notIp }, pb2);
-    assert.deepEqual(parseIcmp(pb2.bytes()), { ok: false, reason: 'bad-quote' });
-    assert.deepEqual(parseIcmpQuote(notIp), { ok: false, reason: 'bad-quote' });
+    assert.deepEqual(parseIcmp(pb2.bytes()), { ok: false, reason: 'badQuote' });
+    assert.deepEqual(parseIcmpQuote(notIp), { ok: false, reason: 'badQuote' });
     assert.deepEqual(parseIcmp(ECHO_REQUEST.subarray(0, 7)), { ok: false, reason: 'truncated' });
   });
 

@@ -138,16 +138,16 @@ describe('wire/ipv4', () => {
       return fix ? withChecksum(b) : b;
     };
     assert.deepEqual(parseIpv4(PLAIN_PADDED.subarray(0, 19)), { ok: false, reason: 'truncated' });
-    assert.deepEqual(parseIpv4(bad((b) => { b[0] = 0x65; }, false)), { ok: false, reason: 'bad-version' });
-    assert.deepEqual(parseIpv4(bad((b) => { b[0] = 0x44; }, false)), { ok: false, reason: 'bad-ihl' });
+    assert.deepEqual(parseIpv4(bad((b) => { b[0] = 0x65; }, false)), { ok: false, reason: 'badVersion' });
+    assert.deepEqual(parseIpv4(bad((b) => { b[0] = 0x44; }, false)), { ok: false, reason: 'badIhl' });
     // IHL 15 (60 bytes) in a 33-byte packet.
     assert.deepEqual(parseIpv4(bad((b) => { b[0] = 0x4f; }, false)), { ok: false, reason: 'truncated' });
     // Total length beyond the bytes received.
-    assert.deepEqual(parseIpv4(bad((b) => { b[3] = 34; })), { ok: false, reason: 'bad-total-length' });
+    assert.deepEqual(parseIpv4(bad((b) => { b[3] = 34; })), { ok: false, reason: 'badTotalLength' });
     // Total length shorter than the header.
-    assert.deepEqual(parseIpv4(bad((b) => { b[3] = 19; })), { ok: false, reason: 'bad-total-length' });
+    assert.deepEqual(parseIpv4(bad((b) => { b[3] = 19; })), { ok: false, reason: 'badTotalLength' });
     // A flipped bit in the source address.
-    assert.deepEqual(parseIpv4(bad((b) => { b[13] ^= 0x01; }, false)), { ok: false, reason: 'bad-checksum' });
+    assert.deepEqual(parseIpv4(bad((b) => { b[13] ^= 0x01; }, false)), { ok: false, reason: 'badChecksum' });
     // ...accepted when checksum verification is off (offload, memory wire).
     assert.ok(parseIpv4(bad((b) => { b[13] ^= 0x01; }, false), { verifyChecksum: false }).ok);
     // Total length exactly the header: an empty payload is fine.

@@ -100,13 +100,13 @@ describe('wire/tcp', () => {
     assert.equal(ip.value.protocol, IpProtocol.TCP);
     assert.ok(parseTcp(ip.value.payload, ip.value.src, ip.value.dst).ok);
     // The same bytes claimed by another destination fail.
-    assert.deepEqual(parseTcp(ip.value.payload, ip.value.src, A1), { ok: false, reason: 'bad-checksum' });
+    assert.deepEqual(parseTcp(ip.value.payload, ip.value.src, A1), { ok: false, reason: 'badChecksum' });
   });
 
   it('fails the checksum on a flipped bit, unless verification is off', () => {
     const b = LINUX_SYN.slice();
     b[5] ^= 0x80;
-    assert.deepEqual(parseTcp(b, A1, A2), { ok: false, reason: 'bad-checksum' });
+    assert.deepEqual(parseTcp(b, A1, A2), { ok: false, reason: 'badChecksum' });
     const r = parseTcp(b, A1, A2, { verifyChecksum: false });
     assert.ok(r.ok);
     assert.equal(r.value.seq, 0xceff3687);
@@ -167,7 +167,7 @@ describe('wire/tcp', () => {
     assert.equal(r.value.windowScale, undefined);
   });
 
-  it('rejects malformed options as bad-option', () => {
+  it('rejects malformed options as badOption', () => {
     const cases: number[][] = [
       [0x02, 0x00, 0x00, 0x00], //       length 0
       [0x1e, 0x01, 0x00, 0x00], //       length 1
@@ -181,7 +181,7 @@ describe('wire/tcp', () => {
       [0x08, 0x08, 0, 0, 0, 0, 0, 0], // timestamps of length 8
     ];
     for (const options of cases) {
-      assert.deepEqual(parseTcp(segmentWithOptions(options), A1, A2), { ok: false, reason: 'bad-option' }, `${options}`);
+      assert.deepEqual(parseTcp(segmentWithOptions(options), A1, A2), { ok: false, reason: 'badOption' }, `${options}`);
     }
   });
 
@@ -189,7 +189,7 @@ describe('wire/tcp', () => {
     assert.deepEqual(parseTcp(LINUX_SYN.subarray(0, 19), A1, A2), { ok: false, reason: 'truncated' });
     const low = LINUX_SYN.slice();
     low[12] = 0x40; // data offset 4
-    assert.deepEqual(parseTcp(low, A1, A2, { verifyChecksum: false }), { ok: false, reason: 'bad-data-offset' });
+    assert.deepEqual(parseTcp(low, A1, A2, { verifyChecksum: false }), { ok: false, reason: 'badDataOffset' });
     // Data offset 10 (40 bytes) in a 39-byte segment.
     assert.deepEqual(parseTcp(LINUX_SYN.subarray(0, 39), A1, A2), { ok: false, reason: 'truncated' });
   });

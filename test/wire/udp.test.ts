@@ -34,10 +34,10 @@ describe('wire/udp', () => {
   it('fails the checksum on a flipped bit, or for the wrong addresses', () => {
     const b = HELLO_DATAGRAM.slice();
     b[10] ^= 0x20;
-    assert.deepEqual(parseUdp(b, A1, A2), { ok: false, reason: 'bad-checksum' });
+    assert.deepEqual(parseUdp(b, A1, A2), { ok: false, reason: 'badChecksum' });
     assert.ok(parseUdp(b, A1, A2, { verifyChecksum: false }).ok);
     // The pseudo-header is covered: the same bytes from another source fail.
-    assert.deepEqual(parseUdp(HELLO_DATAGRAM, parseIpv4('198.18.0.3')!, A2), { ok: false, reason: 'bad-checksum' });
+    assert.deepEqual(parseUdp(HELLO_DATAGRAM, parseIpv4('198.18.0.3')!, A2), { ok: false, reason: 'badChecksum' });
   });
 
   it('accepts a zero checksum as "none"', () => {
@@ -69,10 +69,10 @@ describe('wire/udp', () => {
     assert.ok(r.ok);
     assert.deepEqual(r.value.payload, HELLO);
     assert.deepEqual(parseUdp(HELLO_DATAGRAM.subarray(0, 7), A1, A2), { ok: false, reason: 'truncated' });
-    assert.deepEqual(parseUdp(HELLO_DATAGRAM.subarray(0, 12), A1, A2), { ok: false, reason: 'bad-length' });
+    assert.deepEqual(parseUdp(HELLO_DATAGRAM.subarray(0, 12), A1, A2), { ok: false, reason: 'badLength' });
     const short = HELLO_DATAGRAM.slice();
     short[5] = 7;
-    assert.deepEqual(parseUdp(short, A1, A2), { ok: false, reason: 'bad-length' });
+    assert.deepEqual(parseUdp(short, A1, A2), { ok: false, reason: 'badLength' });
   });
 
   it('view setters change ports in place', () => {

@@ -74,7 +74,7 @@ describe('pipeline: the stack as composed layers', () => {
     assert.equal(all.length, data.length);
     assert.deepEqual(all, data);
     assert.ok(flags.some((f) => (f & TcpFlags.SYN) !== 0) && flags.some((f) => (f & TcpFlags.FIN) !== 0));
-    assert.equal(p.b.stats().tcp.drops['bad-checksum'], 0, 'TCP wrote whole checksums under the operator');
+    assert.equal(p.b.stats().tcp.drops['badChecksum'], 0, 'TCP wrote whole checksums under the operator');
     p.close();
   });
 

@@ -206,7 +206,7 @@ describe('stack: ARP', () => {
     p.send(badOp);
     advance(ts, 1);
     assert.equal(stat(p.stack, 'arp:eth0', 'drops', 'truncated'), 1);
-    assert.equal(stat(p.stack, 'arp:eth0', 'drops', 'bad-hardware-type'), 1);
+    assert.equal(stat(p.stack, 'arp:eth0', 'drops', 'badHardwareType'), 1);
     assert.equal(stat(p.stack, 'arp:eth0', 'drops', 'unknownOp'), 1);
     assert.equal(p.arp(ArpOp.REPLY).length, 0);
     assert.deepEqual(p.stack.arp.entries(), []);

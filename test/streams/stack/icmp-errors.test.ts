@@ -125,7 +125,7 @@ describe('stack: ICMP errors at the wire', () => {
     p.send(errorFrame('dest-unreachable', 3, { quoteLength: 24 })); // header + 4 bytes: too short
     advance(ts, 100);
     assert.equal(stat(p.stack, 'icmp', 'drops', 'noListener'), 1);
-    assert.equal(stat(p.stack, 'icmp', 'drops', 'bad-quote'), 1);
+    assert.equal(stat(p.stack, 'icmp', 'drops', 'badQuote'), 1);
     assert.equal(p.seen.filter((s) => s.ipv4).length, 0);
     p.close();
   });

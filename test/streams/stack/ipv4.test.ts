@@ -53,7 +53,7 @@ describe('stack: IPv4 at the wire', () => {
     p.send(frame);
     advance(ts, 100);
     assert.equal(replies(p).length, 0);
-    assert.equal(stat(p.stack, 'ipv4', 'drops', 'bad-checksum'), 1);
+    assert.equal(stat(p.stack, 'ipv4', 'drops', 'badChecksum'), 1);
     assert.equal(stat(p.stack, 'icmp', 'rxMessages'), 0);
     p.close();
   });
@@ -65,7 +65,7 @@ describe('stack: IPv4 at the wire', () => {
     p.send(frame);
     advance(ts, 100);
     assert.equal(replies(p).length, 0);
-    assert.equal(stat(p.stack, 'icmp', 'drops', 'bad-checksum'), 1);
+    assert.equal(stat(p.stack, 'icmp', 'drops', 'badChecksum'), 1);
     p.close();
   });
 
@@ -109,9 +109,9 @@ describe('stack: IPv4 at the wire', () => {
     for (const f of [version, ihl, total, runt]) p.send(f);
     advance(ts, 1);
     assert.equal(replies(p).length, 0);
-    assert.equal(stat(p.stack, 'ipv4', 'drops', 'bad-version'), 1);
-    assert.equal(stat(p.stack, 'ipv4', 'drops', 'bad-ihl'), 1);
-    assert.equal(stat(p.stack, 'ipv4', 'drops', 'bad-total-length'), 1);
+    assert.equal(stat(p.stack, 'ipv4', 'drops', 'badVersion'), 1);
+    assert.equal(stat(p.stack, 'ipv4', 'drops', 'badIhl'), 1);
+    assert.equal(stat(p.stack, 'ipv4', 'drops', 'badTotalLength'), 1);
     assert.equal(stat(p.stack, 'ipv4', 'drops', 'truncated'), 1);
     p.close();
   });
@@ -305,7 +305,7 @@ describe('stack: IPv4 at the wire', () => {
       p.send(fragmentFrames(message, [[0, 32]], { protocol: 1 })[0]);
       p.send(ipv4Frame(ipv4Packet({ protocol: 1, ident: 0x4242, fragmentOffset: 65_520, moreFragments: false }, new Uint8Array(16))));
       advance(ts, 1);
-      assert.equal(stat(p.stack, 'reassembly', 'too-big'), 1);
+      assert.equal(stat(p.stack, 'reassembly', 'tooBig'), 1);
       assert.equal(p.stack.ipv4.reassembler.size, 0);
       assert.equal(p.stack.ipv4.reassembler.bytesHeld, 0);
       p.close();

@@ -111,7 +111,7 @@ describe('stack: TCP over the memory wire', () => {
         assert.equal(stat(s, 'tcpConnections', 'bytesReceived'), 30_000);
         assert.ok(stat(s, 'tcp', 'rxSegments') > 20);
         assert.ok(stat(s, 'tcp', 'txSegments') > 20);
-        assert.equal(stat(s, 'tcp', 'drops', 'bad-checksum'), 0);
+        assert.equal(stat(s, 'tcp', 'drops', 'badChecksum'), 0);
       }
       assert.equal(stat(p.a, 'tcp', 'connectionsOpened'), 1);
       assert.equal(stat(p.a, 'tcp', 'activeConnections'), 1, 'TIME-WAIT still counts');

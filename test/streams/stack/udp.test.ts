@@ -293,7 +293,7 @@ describe('stack: UDP over the memory wire', () => {
     sendRawUdp(p.a, 1111, 7000, enc('none'), { checksum: 0 });
     assert.deepEqual((await got).map(text), ['good', 'none']);
     await settle();
-    assert.equal(stat(p.b, 'udp', 'drops', 'bad-checksum'), 1);
+    assert.equal(stat(p.b, 'udp', 'drops', 'badChecksum'), 1);
     assert.equal(stat(p.b, 'udp', 'rxDelivered'), 2);
   });
 
@@ -307,7 +307,7 @@ describe('stack: UDP over the memory wire', () => {
     sendRawUdp(p.a, 1111, 7000, enc('okPADDING'), { length: 10, checksum: 0 });
     assert.deepEqual((await got).map(text), ['ok']);
     await settle();
-    assert.equal(stat(p.b, 'udp', 'drops', 'bad-length'), 2);
+    assert.equal(stat(p.b, 'udp', 'drops', 'badLength'), 2);
   });
 
   it('sends a computed checksum of 0 as 0xFFFF', async () => {
@@ -324,7 +324,7 @@ describe('stack: UDP over the memory wire', () => {
     const [d] = await got;
     assert.deepEqual([...d.payload], [w >> 8, w & 0xff]);
     assert.deepEqual(seen, [0xffff]);
-    assert.equal(stat(p.b, 'udp', 'drops', 'bad-checksum'), 0);
+    assert.equal(stat(p.b, 'udp', 'drops', 'badChecksum'), 0);
   });
 
   it('queues datagrams until the first subscriber, drops beyond the limit, and counts the drops', async () => {
