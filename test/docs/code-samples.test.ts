@@ -6,7 +6,10 @@
  * samples are mocha tests, or scripts that assert). Marks after the language:
  *
  * - ```ts norun: type-checked, not run (a sample that needs root or the network);
- * - ```ts nocheck: neither (a fragment that cannot stand alone: keep those rare).
+ * - ```ts fragment: a reference snippet that uses `stack`, `conn`, `link`... without making
+ *   them: type-checked (never run) after FRAGMENT_PRELUDE, which imports the package and
+ *   declares those names; such a block has no imports of its own;
+ * - ```ts nocheck: neither (a block that cannot stand alone: keep those rare).
  *
  * A deliberately wrong block is checked alongside, so a checker that silently checks nothing
  * fails this test too.
@@ -19,7 +22,27 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const DOCS = ['docs/testing.md', 'docs/core.md', 'docs/pipelines.md'];
+const DOCS = ['docs/testing.md', 'docs/core.md', 'docs/pipelines.md', 'docs/api.md', 'docs/arp-ipv4-icmp.md', 'README.md'];
+/** Each doc needs this many samples at least (a guide is mostly samples; a reference has some). */
+const MIN_SAMPLES: Readonly<Record<string, number>> = { 'docs/arp-ipv4-icmp.md': 1, 'README.md': 1 };
+
+/** What a ```ts fragment block may use without making it. */
+const FRAGMENT_PRELUDE = [
+  "import * as http from 'node:http';",
+  "import { EMPTY, catchError, filter, firstValueFrom, map, merge, mergeMap, switchMap, tap, type Observable, type SchedulerLike } from 'rxjs';",
+  "import * as rx from 'rx-netstack';",
+  "import { createStack, createMemoryWire, relayTo, shape, between, ipv4Addr, ipv4Matcher, type Link, type Stack, type StackHooks, type TcpConnection } from 'rx-netstack';",
+  'declare const stack: Stack;',
+  'declare const link: Link;',
+  'declare const scheduler: SchedulerLike;',
+  'declare const hooks: StackHooks;',
+  'declare const a: TcpConnection, b: TcpConnection;',
+  'declare function reply(payload: Uint8Array): Uint8Array;',
+  'void http; void EMPTY; void catchError; void filter; void firstValueFrom; void map; void merge; void mergeMap; void switchMap; void tap;',
+  'void rx; void createStack; void createMemoryWire; void relayTo; void shape; void between; void ipv4Addr; void ipv4Matcher;',
+  'void stack; void link; void scheduler; void hooks; void a; void b; void reply;',
+  'export type { Observable };',
+].join('\n');
 /** Bounded: tsc on the whole tree takes a few seconds, the samples' tests about as long. */
 const TSC_TIMEOUT_MS = 120_000;
 const RUN_TIMEOUT_MS = 120_000;
@@ -30,6 +53,8 @@ interface Sample {
   readonly line: number;
   readonly code: string;
   readonly run: boolean;
+  /** Checked after FRAGMENT_PRELUDE. */
+  readonly fragment?: boolean;
 }
 
 /** The ```ts blocks of a Markdown text, without the ones marked nocheck. */
@@ -43,8 +68,12 @@ function extractSamples(doc: string, text: string): { samples: Sample[]; skipped
     const start = i + 1;
     let end = start;
     while (end < lines.length && !/^```\s*$/.test(lines[end])) end++;
+    const fragment = /\bfragment\b/.test(open[2]);
     if (/\bnocheck\b/.test(open[2])) skipped++;
-    else samples.push({ doc, line: start + 1, code: lines.slice(start, end).join('\n'), run: !/\bnorun\b/.test(open[2]) });
+    else {
+      const sample: Sample = { doc, line: start + 1, code: lines.slice(start, end).join('\n'), run: !fragment && !/\bnorun\b/.test(open[2]) };
+      samples.push(fragment ? { ...sample, fragment } : sample);
+    }
     i = end;
   }
   return { samples, skipped };
@@ -70,11 +99,13 @@ describe('docs: the TypeScript samples compile and run', function () {
     dir = mkdtempSync(join(tmpdir(), 'rx-netstack-doc-samples-'));
     for (const doc of DOCS) {
       const found = extractSamples(doc, readFileSync(join(ROOT, doc), 'utf8')).samples;
-      assert.ok(found.length >= 3, `${doc}: expected at least 3 ts samples, found ${found.length}`);
+      const least = MIN_SAMPLES[doc] ?? 3;
+      assert.ok(found.length >= least, `${doc}: expected at least ${least} ts samples, found ${found.length}`);
       found.forEach((s, n) => samples.push({ ...s, file: fileOf(s, n + 1) }));
     }
     // Each block is a module of its own (`export {}`), so blocks may reuse names.
-    for (const s of samples) writeFileSync(join(dir, s.file), `${s.code}\nexport {};\n`);
+    // A fragment's prelude goes on its first line, so tsc's line numbers still match the doc.
+    for (const s of samples) writeFileSync(join(dir, s.file), `${s.fragment === true ? FRAGMENT_PRELUDE.replaceAll('\n', ' ') + ' ' : ''}${s.code}\nexport {};\n`);
     writeFileSync(join(dir, 'canary.ts'), "import { createStack } from 'rx-netstack';\nconst n: number = createStack;\nexport { n };\n");
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module', private: true }));
     symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
@@ -112,7 +143,7 @@ describe('docs: the TypeScript samples compile and run', function () {
     assert.equal(skipped, 1);
   });
 
-  it('every ```ts block of the guides (testing, core, pipelines) type-checks', async () => {
+  it('every ```ts block of the guides, the API reference and the README type-checks', async () => {
     const { code, output } = await run([join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')], ROOT, TSC_TIMEOUT_MS);
     assert.notEqual(code, null, `tsc did not finish within ${TSC_TIMEOUT_MS} ms`);
     const errors = output.split('\n').filter((l) => /error TS\d+/.test(l));
@@ -121,7 +152,7 @@ describe('docs: the TypeScript samples compile and run', function () {
     const problems = errors.filter((l) => !l.includes('canary.ts')).map((l) => {
       const m = /([\w.-]+\.ts)\((\d+),(\d+)\): (.*)$/.exec(l);
       const s = m === null ? undefined : samples.find((x) => x.file === m[1]);
-      return s === undefined || m === null ? l : `${s.doc}:${s.line + Number(m[2]) - 1}:${m[3]}: ${m[4]}`;
+      return s === undefined || m === null ? l : `${s.doc}:${s.line + Number(m[2]) - 1}:${s.fragment === true && m[2] === '1' ? '~' : m[3]}: ${m[4]}`;
     });
     assert.deepEqual(problems, [], `doc samples that do not compile:\n${problems.join('\n')}`);
   });
