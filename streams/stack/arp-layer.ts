@@ -1,5 +1,5 @@
 import { Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import type { EthernetOut } from './ethernet-layer.js';
+import type { EthernetOut, EthernetSink } from './ethernet-layer.js';
 import type { Boundary, Sink } from '../pipeline/boundary.js';
 import type { NetInterface } from './net-interface.js';
 import { DeadlineTimer } from './deadline-timer.js';
@@ -45,8 +45,11 @@ export class ArpLayer {
   readonly #changes = new Subject<NeighborChange>();
   readonly #iface: NetInterface;
   readonly #arp: Boundary<Uint8Array, EthernetOut>;
-  /** Where resolved IPv4 packets go: the IPv4 EtherType's boundary (see `resolver`). */
-  #ipv4Down: Sink<EthernetOut> | undefined;
+  /**
+   * Where resolved IPv4 packets go: the IPv4 EtherType's boundary (see `resolver`), record-free
+   * when the Ethernet layer is right below (see EthernetSink).
+   */
+  #ipv4SendTo: ((dst: Uint8Array, pb: PacketBuffer) => void) | undefined;
   readonly #scheduler: SchedulerLike;
   readonly #timer: DeadlineTimer;
   readonly #view = new ArpPacket();
@@ -82,7 +85,9 @@ export class ArpLayer {
    * cache, or waits (bounded) while ARP asks for it. One resolver per interface.
    */
   resolver(lower: Boundary<Uint8Array, EthernetOut>): NeighborBoundary {
-    this.#ipv4Down = lower.down;
+    const sendTo = (lower.down as EthernetSink).sendTo;
+    const down = lower.down;
+    this.#ipv4SendTo = sendTo !== undefined ? sendTo : (dst, pb) => down.next({ dst, pb });
     const partialChecksum = lower.down.partialChecksum === true;
     return { up$: lower.up$, down: { next: (p: NextHopPacket) => this.sendIpv4(p.nextHop, p.pb, p.onError), partialChecksum } };
   }
@@ -118,20 +123,20 @@ export class ArpLayer {
    * for resolution when needed. A failed resolution calls `onError` with EHOSTUNREACH.
    */
   sendIpv4(nextHop: Ipv4Addr, pb: PacketBuffer, onError?: (err: NetstackError) => void): void {
-    const down = this.#ipv4Down;
-    if (down === undefined) throw new NetstackError('ERR_INVALID_STATE', 'ArpLayer: sendIpv4 before resolver()');
+    const sendTo = this.#ipv4SendTo;
+    if (sendTo === undefined) throw new NetstackError('ERR_INVALID_STATE', 'ArpLayer: sendIpv4 before resolver()');
     if (nextHop === IPV4_BROADCAST || this.#iface.isDirectedBroadcast(nextHop)) {
-      down.next({ dst: MAC_BROADCAST, pb });
+      sendTo(MAC_BROADCAST, pb);
       return;
     }
     if (isMulticast(nextHop)) {
       // RFC 1112 6.4: 01:00:5e + the low 23 bits of the group address.
       const mac = new Uint8Array([0x01, 0x00, 0x5e, (nextHop >>> 16) & 0x7f, (nextHop >>> 8) & 0xff, nextHop & 0xff]);
-      down.next({ dst: mac, pb });
+      sendTo(mac, pb);
       return;
     }
     const r = this.cache.resolve(nextHop, { pb, onError }, this.#scheduler.now());
-    if (r.mac !== undefined) down.next({ dst: r.mac, pb });
+    if (r.mac !== undefined) sendTo(r.mac, pb);
     if (r.actions.length > 0) this.#carryOut(r.actions);
     // Re-arm whenever the packet waits: a new resolution whose first request the rate limit
     // refused comes back with no action, yet its retry/failure deadline must be armed.
@@ -195,8 +200,8 @@ export class ArpLayer {
           break;
         }
         case 'send': {
-          const down = this.#ipv4Down;
-          if (down !== undefined) for (const p of a.packets) down.next({ dst: a.mac, pb: p.pb });
+          const sendTo = this.#ipv4SendTo;
+          if (sendTo !== undefined) for (const p of a.packets) sendTo(a.mac, p.pb);
           break;
         }
         case 'fail': {

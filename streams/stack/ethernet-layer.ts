@@ -6,7 +6,7 @@ import { log } from '../../src/log.js';
 import { EtherType, ETHERNET_HEADER_LEN } from '../../src/wire/ethernet.js';
 import { formatMac, macEquals, macKey } from '../../src/mac.js';
 import type { PacketBuffer } from '../../src/packet-buffer.js';
-import type { Boundary } from '../pipeline/boundary.js';
+import type { Boundary, Sink } from '../pipeline/boundary.js';
 import type { FrameBoundary, FrameSink } from '../pipeline/link-boundary.js';
 import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 
@@ -24,6 +24,16 @@ const ALL_HOSTS_MAC = macKey(new Uint8Array([0x01, 0x00, 0x5e, 0x00, 0x00, 0x01]
 export interface EthernetOut {
   readonly dst: Uint8Array;
   readonly pb: PacketBuffer;
+}
+
+/**
+ * @internal The sink of an EtherType's boundary as the Ethernet layer makes it: besides
+ * `next({ dst, pb })`, `sendTo(dst, pb)` does the same without the record. Layers right above
+ * (ARP's resolver) use it when they find it, the clean path's fused form; a sink from
+ * `between()` has none, so inserted operators always get records.
+ */
+export interface EthernetSink extends Sink<EthernetOut> {
+  sendTo?(dst: Uint8Array, pb: PacketBuffer): void;
 }
 
 /**
@@ -87,10 +97,12 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
    * taken), `{ dst, pb }` going down as frames of that EtherType.
    */
   protocol(ethertype: number): Boundary<Uint8Array, EthernetOut> {
-    return {
-      up$: this.#demux.endpoint(ethertype),
-      down: { next: (o: EthernetOut) => this.send(o.dst, ethertype, o.pb), partialChecksum: true },
+    const down: EthernetSink = {
+      next: (o: EthernetOut) => this.send(o.dst, ethertype, o.pb),
+      sendTo: (dst: Uint8Array, pb: PacketBuffer) => this.send(dst, ethertype, pb),
+      partialChecksum: true,
     };
+    return { up$: this.#demux.endpoint(ethertype), down };
   }
 
   get unmatched$(): Observable<Uint8Array> {

@@ -1,7 +1,8 @@
-import type { EthernetOut } from './ethernet-layer.js';
+import type { EthernetOut, EthernetSink } from './ethernet-layer.js';
 import type { NeighborBoundary, NextHopPacket } from './arp-layer.js';
 import type { Boundary } from '../pipeline/boundary.js';
 import { netError } from '../../src/errors.js';
+import type { PacketBuffer } from '../../src/packet-buffer.js';
 import { formatIpv4, type Ipv4Addr } from '../../src/ipv4/address.js';
 
 /**
@@ -15,6 +16,7 @@ import { formatIpv4, type Ipv4Addr } from '../../src/ipv4/address.js';
  */
 export function staticNeighbors(lower: Boundary<Uint8Array, EthernetOut>, macFor: (nextHop: Ipv4Addr) => Uint8Array | undefined): NeighborBoundary {
   const down = lower.down;
+  const sendTo = (down as EthernetSink).sendTo ?? ((dst: Uint8Array, pb: PacketBuffer) => down.next({ dst, pb }));
   return {
     up$: lower.up$,
     down: {
@@ -22,7 +24,7 @@ export function staticNeighbors(lower: Boundary<Uint8Array, EthernetOut>, macFor
       next(p: NextHopPacket): void {
         const mac = macFor(p.nextHop);
         if (mac === undefined) p.onError?.(netError('EHOSTUNREACH', `no static neighbour for ${formatIpv4(p.nextHop)}`));
-        else down.next({ dst: mac, pb: p.pb });
+        else sendTo(mac, p.pb);
       },
     },
   };

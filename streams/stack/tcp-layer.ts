@@ -159,6 +159,8 @@ export class TcpLayer implements Tcp {
   /** Whether IPv4 and what is below it finish a partial checksum (false when an operator is inserted). */
   readonly #partialChecksum: boolean;
   readonly #copyPayloads: boolean;
+  readonly #hookedUp: boolean;
+  readonly #hookedDown: boolean;
   readonly #config: TcpConfig;
   readonly #isn = new IsnGenerator(randomBytes(16));
   readonly #cookieSecret = randomBytes(16);
@@ -166,7 +168,7 @@ export class TcpLayer implements Tcp {
    * Host of a listener's children until their TcpConnection wraps them (the SYN-ACK, or a cookie
    * handshake completed by the ACK, happens inside the listener's call, before the wrapper).
    */
-  readonly #childHost: TcpHost = { send: (core, seg) => this.#hooks.down({ segment: seg, src: core.localAddr, dst: core.remoteAddr, onError: undefined }) };
+  readonly #childHost: TcpHost = { send: (core, seg) => this.#out(seg, core.localAddr, core.remoteAddr, undefined) };
   /** What every connection of this layer calls back: kept private, one object for all. */
   readonly #owner: TcpConnectionOwner;
   readonly #view = new TcpSegment();
@@ -183,7 +185,11 @@ export class TcpLayer implements Tcp {
     this.#down = port.down;
     this.#partialChecksum = port.down.partialChecksum === true;
     this.#icmp = options.icmp;
-    this.#hooks = hookPoint(options.segments, (s) => this.#dispatch(s.datagram, s.segment), (s) => this.#emit(s));
+    this.#hooks = hookPoint(options.segments, (s) => this.#dispatch(s.datagram, s.segment), (s) => this.#emit(s.segment, s.src, s.dst, s.onError));
+    // Without operators the records of the hook items are never made (one less allocation per
+    // segment each way: the garbage collector's work per segment is what the clean path pays).
+    this.#hookedUp = options.segments?.up !== undefined;
+    this.#hookedDown = options.segments?.down !== undefined;
     // A segment's payload is a view into the send buffer, valid until acknowledged: an operator
     // that may hold segments gets copies it owns.
     this.#copyPayloads = options.segments?.down !== undefined;
@@ -342,8 +348,7 @@ export class TcpLayer implements Tcp {
   // --- What the connections call (their owner) ---------------------------------------------------
 
   #transmit(conn: TcpConnection, seg: TcpRepr): void {
-    const segment = this.#copyPayloads && seg.payload.length > 0 ? { ...seg, payload: seg.payload.slice() } : seg;
-    this.#hooks.down({ segment, src: conn.core.localAddr, dst: conn.core.remoteAddr, onError: conn.onSendError });
+    this.#out(seg, conn.core.localAddr, conn.core.remoteAddr, conn.onSendError);
   }
 
   #established(conn: TcpConnection): void {
@@ -398,7 +403,8 @@ export class TcpLayer implements Tcp {
       countDrop(c, parsed.reason);
       return;
     }
-    this.#hooks.up({ datagram: d, segment: parsed.value });
+    if (this.#hookedUp) this.#hooks.up({ datagram: d, segment: parsed.value });
+    else this.#dispatch(d, parsed.value);
   }
 
   /** Hands a checked segment to its endpoint: a connection, a listener, or nobody (RST). */
@@ -446,7 +452,7 @@ export class TcpLayer implements Tcp {
       case 'reply':
         // A RST (an ACK or stray segment to the listener) or a cookie SYN-ACK.
         if ((verdict.seg.flags & TcpFlags.RST) !== 0) c.rstSent++;
-        this.#hooks.down({ segment: verdict.seg, src: d.dst, dst: d.src, onError: undefined });
+        this.#out(verdict.seg, d.dst, d.src, undefined);
         return;
       case 'dropped':
         switch (verdict.reason) {
@@ -510,20 +516,31 @@ export class TcpLayer implements Tcp {
     const rst = rstForSegment(seg);
     if (rst === undefined) return;
     this.counters.rstSent++;
-    this.#hooks.down({ segment: rst, src: local, dst: remote, onError: undefined });
+    this.#out(rst, local, remote, undefined);
+  }
+
+  /** A segment to send: through the `segments.down` operators when there are any, else straight to #emit. */
+  #out(seg: TcpRepr, src: Ipv4Addr, dst: Ipv4Addr, onError: ((err: NetstackError) => void) | undefined): void {
+    if (!this.#hookedDown) {
+      this.#emit(seg, src, dst, onError);
+      return;
+    }
+    // A segment's payload is a view into the send buffer, valid until acknowledged: an operator
+    // that may hold segments gets a copy it owns.
+    const segment = this.#copyPayloads && seg.payload.length > 0 ? { ...seg, payload: seg.payload.slice() } : seg;
+    this.#hooks.down({ segment, src, dst, onError });
   }
 
   /** Writes the segment into a packet (the payload's one copy) and hands it to IPv4. */
-  #emit(out: TcpSegmentOut): void {
+  #emit(seg: TcpRepr, src: Ipv4Addr, dst: Ipv4Addr, onError: ((err: NetstackError) => void) | undefined): void {
     this.counters.txSegments++;
-    const seg = out.segment;
     const payload = seg.payload;
     const pb = PacketBuffer.alloc(payload.length);
     if (payload.length > 0) pb.buf.set(payload, pb.head);
     // Partial checksum, when what is below finishes it (the TAP device with offload, or the
     // Ethernet layer): the bytes are summed once, where they are written last.
-    emitTcp(seg, pb, out.src, out.dst, this.#partialChecksum ? PARTIAL_CHECKSUM : undefined);
-    this.#down.next({ pb, dst: out.dst, src: out.src, protocol: IpProtocol.TCP, onError: out.onError });
+    emitTcp(seg, pb, src, dst, this.#partialChecksum ? PARTIAL_CHECKSUM : undefined);
+    this.#down.next({ pb, dst, src, protocol: IpProtocol.TCP, onError });
   }
 }
 
