@@ -1,5 +1,6 @@
-import { Observable, type OperatorFunction } from 'rxjs';
-import { pacedConcatMap } from './paced-concat-map.js';
+import { Observable, type OperatorFunction, type Subscription } from 'rxjs';
+import { isPaced, pacedConcatMap, pacedRead, type PacedObservable, type PacedSubscription } from './paced-concat-map.js';
+import { netError } from '../../src/errors.js';
 
 /** Where `relayTo` writes: a `TcpConnection`, or anything with the same two methods. */
 export interface RelayTarget {
@@ -7,6 +8,23 @@ export interface RelayTarget {
   write$(bytes: Uint8Array): Observable<void>;
   /** Called when the source completes (for a connection: FIN after everything written). */
   end(): void;
+}
+
+/**
+ * A target that also takes bytes synchronously, as a `TcpConnection` does: `write` queues them
+ * and says whether there is room for more, `drain$` emits when there is again (and completes
+ * without a value when the target closes). `relayTo` then writes each chunk directly and only
+ * waits when `write` said false: no Observable per chunk on a request/response path.
+ */
+interface DirectTarget extends RelayTarget {
+  write(bytes: Uint8Array): boolean;
+  readonly drain$: Observable<void>;
+  readonly error?: Error;
+}
+
+function isDirect(target: RelayTarget): target is DirectTarget {
+  const t = target as Partial<DirectTarget>;
+  return typeof t.write === 'function' && typeof t.drain$ === 'object';
 }
 
 export interface RelayOptions {
@@ -35,8 +53,9 @@ export interface RelayOptions {
  */
 export function relayTo(target: RelayTarget, options: RelayOptions = {}): OperatorFunction<Uint8Array, never> {
   const end = options.end ?? true;
-  return (source) =>
-    new Observable<never>((subscriber) =>
+  return (source) => {
+    if (isPaced(source) && isDirect(target)) return directRelay(source, target, end);
+    return new Observable<never>((subscriber) =>
       source.pipe(pacedConcatMap((chunk) => target.write$(chunk))).subscribe({
         error: (err: unknown) => subscriber.error(err),
         complete: () => {
@@ -45,4 +64,46 @@ export function relayTo(target: RelayTarget, options: RelayOptions = {}): Operat
         },
       }),
     );
+  };
+}
+
+/** The relay for a paced source and a target that writes synchronously (see DirectTarget). */
+function directRelay(source: PacedObservable<Uint8Array>, target: DirectTarget, end: boolean): Observable<never> {
+  return new Observable<never>((subscriber) => {
+    let paced: PacedSubscription | undefined;
+    let waiting: Subscription | undefined;
+    let resumeWanted = false;
+    const wait = (): void => {
+      let drained = false;
+      waiting = target.drain$.subscribe({
+        next: () => {
+          drained = true;
+          waiting?.unsubscribe();
+          waiting = undefined;
+          if (paced === undefined) resumeWanted = true;
+          else paced.resume();
+        },
+        complete: () => {
+          if (!drained) subscriber.error(target.error ?? netError('EPIPE', 'relayTo: the target closed', 'write'));
+        },
+      });
+    };
+    paced = source[pacedRead]({
+      next: (chunk) => {
+        if (target.write(chunk)) return true;
+        wait();
+        return false;
+      },
+      error: (err) => subscriber.error(err),
+      complete: () => {
+        if (end) target.end();
+        subscriber.complete();
+      },
+    });
+    if (resumeWanted && !subscriber.closed) paced.resume();
+    return () => {
+      waiting?.unsubscribe();
+      paced?.unsubscribe();
+    };
+  });
 }

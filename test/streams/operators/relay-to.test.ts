@@ -8,7 +8,7 @@
  *   echo:   client (a) ──► b:7 [conn ─relay─► conn] ──► back to the client, which never reads
  */
 import assert from 'node:assert/strict';
-import { concatMap, interval, map, mergeMap, Observable, of, take, toArray, type OperatorFunction } from 'rxjs';
+import { concatMap, interval, map, mergeMap, Observable, of, Subject, take, toArray, type OperatorFunction } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { tcpPair, pattern, concat, codeOf, A_IP, B_IP } from '../stack/tcp-helpers.js';
 import { advance } from '../stack/raw-peer.js';
@@ -229,4 +229,42 @@ describe('operators: pacedConcatMap', () => {
     of(1, 2, 3).pipe(pacedConcatMap((x) => of(x * 10)), toArray()).subscribe((v) => (out = v));
     assert.deepEqual(out, [10, 20, 30]);
   });
+
+  it('writes to a connection directly (no write$ per chunk), waits on drain$ when write says false, ends it on the FIN', () => {
+    const ts = newScheduler();
+    const p = tcpPair({ scheduler: ts, tcpB: small });
+    let server: TcpConnection | undefined;
+    p.b.tcp.listen({ port: 7 }).subscribe((c) => (server = c));
+    let client: TcpConnection | undefined;
+    p.a.tcp.connect({ address: B_IP, port: 7 }).subscribe((c) => (client = c));
+    advance(ts, 10);
+    // A target that writes like a connection but whose write$ must never be used.
+    const written: number[] = [];
+    let room = true;
+    const drain = new Subject<void>();
+    let ended = false;
+    const target = {
+      write: (b: Uint8Array) => (written.push(b.length), room),
+      drain$: drain.asObservable(),
+      write$: (): Observable<void> => {
+        throw new Error('write$ used');
+      },
+      end: () => (ended = true),
+    };
+    let completed = false;
+    server!.data$.pipe(relayTo(target)).subscribe({ complete: () => (completed = true) });
+    room = false;
+    client!.write(pattern(3 * MSS));
+    advance(ts, 50);
+    assert.equal(written.length, 1, 'one chunk taken; write said false: reading waits');
+    room = true;
+    drain.next();
+    advance(ts, 50);
+    assert.ok(written.length >= 2 && written.reduce((a, b) => a + b, 0) === 3 * MSS, 'the rest after drain$');
+    client!.end();
+    advance(ts, 50);
+    assert.ok(ended && completed, 'the FIN ends the target and completes the relay');
+    p.close();
+  });
 });
+
