@@ -236,13 +236,26 @@ export function tapLink(options: TapLinkOptions): TapLink {
     }
   });
 
+  // Transmit checksum offload: only a device with the virtio_net_hdr can finish a checksum.
+  const sendPartial = (frame: Uint8Array, csumStart: number, csumOffset: number): void => {
+    if (device.closed) {
+      txAfterClose++;
+      return;
+    }
+    if (csumStart > 0xffff || csumOffset > 0xff || csumStart + csumOffset + 2 > frame.length) {
+      throw new RangeError(`sendPartial: checksum at ${csumStart}+${csumOffset} outside a ${frame.length}-byte frame`);
+    }
+    enqueue(frame, csumStart * 256 + csumOffset);
+  };
+  // One object literal with every member present (sendPartial undefined without offload), so
+  // the link has one shape whatever its options: it is on every frame's path, and the offloaded
+  // TAP figures proved sensitive to such details (docs/benchmarks.md, "The composed stack").
   return {
     name,
     device,
     mac,
     mtu,
     frames$: frames.asObservable() as Observable<Uint8Array>,
-    checksumVerified: (frame: Uint8Array): boolean => verified.has(frame),
     send(frame: Uint8Array): void {
       if (device.closed) {
         txAfterClose++;
@@ -250,21 +263,7 @@ export function tapLink(options: TapLinkOptions): TapLink {
       }
       enqueue(frame, -1);
     },
-    // Transmit checksum offload: only a device with the virtio_net_hdr can finish a checksum.
-    ...(offload
-      ? {
-          sendPartial(frame: Uint8Array, csumStart: number, csumOffset: number): void {
-            if (device.closed) {
-              txAfterClose++;
-              return;
-            }
-            if (csumStart > 0xffff || csumOffset > 0xff || csumStart + csumOffset + 2 > frame.length) {
-              throw new RangeError(`sendPartial: checksum at ${csumStart}+${csumOffset} outside a ${frame.length}-byte frame`);
-            }
-            enqueue(frame, csumStart * 256 + csumOffset);
-          },
-        }
-      : {}),
+    sendPartial: offload ? sendPartial : undefined,
     stats(): TapLinkStats {
       return {
         ...device.stats(),
@@ -282,5 +281,7 @@ export function tapLink(options: TapLinkOptions): TapLink {
       device.close();
       frames.complete();
     },
+    checksumVerified: (frame: Uint8Array): boolean => verified.has(frame),
   };
+
 }
