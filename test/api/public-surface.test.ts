@@ -5,8 +5,9 @@
  * skipLibCheck off.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { ensureDist } from '../helpers/dist.js';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,14 +41,7 @@ stack.close();
 describe('the published API surface (dist declarations)', function () {
   this.timeout(180_000);
 
-  before(() => {
-    // npm test builds dist/ before mocha; when run alone, build it if it is older than the sources.
-    const built = join(ROOT, 'dist/streams/index.d.ts');
-    const source = join(ROOT, 'streams/stack/create-stack.ts');
-    if (!existsSync(built) || statSync(built).mtimeMs < statSync(source).mtimeMs) {
-      execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
-    }
-  });
+  before(() => ensureDist(['streams/stack/create-stack.ts', 'streams/stack/tcp-connection.ts', 'streams/stack/tcp-layer.ts', 'streams/index.ts']));
 
   it('Stack keeps its layers and stats registry to itself', () => {
     const stack = members(dts('streams/stack/create-stack.d.ts'), 'Stack');

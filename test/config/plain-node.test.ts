@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { ensureDist } from '../helpers/dist.js';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,12 +19,6 @@ const SOURCES = [
   'src/transport/endpoint-table.ts',
 ].filter((f) => f.endsWith('.ts'));
 
-function stale(): boolean {
-  return SOURCES.some((src) => {
-    const out = join(ROOT, 'dist', src.replace(/\.ts$/, '.js'));
-    return !existsSync(out) || statSync(out).mtimeMs < statSync(join(ROOT, src)).mtimeMs;
-  });
-}
 
 const SCRIPT = `
 const config = await import('./dist/src/config/index.js');
@@ -49,16 +44,7 @@ console.log(JSON.stringify({
 describe('config, log, stats, transport under plain node (compiled)', function () {
   this.timeout(180_000);
 
-  before(() => {
-    if (!stale()) return;
-    try {
-      execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
-    } catch {
-      // tsc still emits when some other file of the tree has a type error; the check below
-      // decides whether what we need was built.
-    }
-    assert.equal(stale(), false, 'dist/ is missing or stale after `tsc -p tsconfig.build.json`');
-  });
+  before(() => ensureDist(SOURCES));
 
   it('imports and runs without tsx', () => {
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', SCRIPT], { cwd: ROOT, encoding: 'utf8' });

@@ -6,19 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { ensureDist } from '../helpers/dist.js';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SOURCES = readdirSync(join(ROOT, 'streams/testing')).filter((f) => f.endsWith('.ts')).map((f) => `streams/testing/${f}`);
 
-function stale(): boolean {
-  return SOURCES.some((src) => {
-    const out = join(ROOT, 'dist', src.replace(/\.ts$/, '.js'));
-    return !existsSync(out) || statSync(out).mtimeMs < statSync(join(ROOT, src)).mtimeMs;
-  });
-}
 
 const SCRIPT = `
 import { createStackAndPeer, isTcp, nextFrame } from 'rx-netstack/testing';
@@ -33,15 +28,7 @@ close();
 describe('rx-netstack/testing under plain node (compiled, imported by package name)', function () {
   this.timeout(180_000);
 
-  before(() => {
-    if (!stale()) return;
-    try {
-      execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
-    } catch {
-      // tsc emits even when another file of the tree has a type error; the check below decides.
-    }
-    assert.equal(stale(), false, 'dist/ is missing or stale after `tsc -p tsconfig.build.json`');
-  });
+  before(() => ensureDist(SOURCES));
 
   it('a SYN from the peer gets a SYN-ACK from the stack', () => {
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', SCRIPT], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
