@@ -20,6 +20,8 @@ export interface RttConfig {
 }
 
 export class RttEstimator {
+  /** The latest sample, ms (0 until the first). */
+  latest = 0;
   /** Smoothed RTT, ms (0 until the first sample). */
   srtt = 0;
   /** RTT variation, ms. */
@@ -74,6 +76,7 @@ export class RttEstimator {
 
   /** Feeds one RTT measurement (RFC 6298 2.2, 2.3) and clears the backoff. */
   sample(r: number): void {
+    this.latest = r;
     if (this.samples === 0) {
       this.srtt = r;
       this.rttvar = r / 2;
