@@ -322,6 +322,11 @@ export class TcpConnectionCore {
     return this.cc.ssthresh;
   }
 
+  /** Name of the congestion-control algorithm ('cubic', 'newreno' or a factory's own). */
+  get congestionControl(): string {
+    return this.cc.name;
+  }
+
   /** The window we last advertised, in bytes. */
   get rcvWnd(): number {
     return Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
