@@ -63,6 +63,7 @@ export type {
   CongestionControlFactory,
   CongestionControlName,
   CongestionControlParams,
+  CongestionCounters,
 } from '../src/tcp/congestion/congestion-control.js';
 export { tapLink, type TapLink, type TapLinkOptions, type TapLinkStats } from './links/tap-link.js';
 export { TapDevice, type TapDeviceOptions } from './links/tap-device.js';

@@ -241,7 +241,7 @@ export class TcpConnectionCore {
     this.sendBuf = new SendBuffer(this.config.sendBufferSize);
     this.recvBuf = new ReceiveBuffer(this.config.receiveBufferSize, this.config.maxOutOfOrderSegments);
     this.rtt = new RttEstimator(this.config);
-    this.cc = (options.congestion ?? congestionControlFactory(this.config.congestionControl))({ initialWindowSegments: this.config.initialCwndSegments });
+    this.cc = (options.congestion ?? congestionControlFactory(this.config.congestionControl))({ initialWindowSegments: this.config.initialCwndSegments, counters: this.counters });
   }
 
   /**

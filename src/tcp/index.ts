@@ -70,6 +70,7 @@ export type {
   CongestionControlFactory,
   CongestionControlName,
   CongestionControlParams,
+  CongestionCounters,
 } from './congestion/congestion-control.js';
 export { NewReno, newReno } from './congestion/newreno.js';
 export { Cubic, cubic, CUBIC_ALPHA, CUBIC_BETA, CUBIC_C } from './congestion/cubic.js';

@@ -55,10 +55,18 @@ export interface CongestionControl {
   onRttSample?(rtt: number, srtt: number): void;
 }
 
+/** Counters of the connection an algorithm may bump (they appear in `conn.counters`). */
+export interface CongestionCounters {
+  hystartCssEntries: number;
+  hystartExits: number;
+}
+
 /** What a congestion-control factory gets for one connection. */
 export interface CongestionControlParams {
   /** Initial congestion window in segments (the `initialCwndSegments` option, RFC 6928). */
   readonly initialWindowSegments: number;
+  /** The connection's counters for algorithm events; absent outside a connection. */
+  readonly counters?: CongestionCounters;
 }
 
 /** Builds the algorithm for one connection. */

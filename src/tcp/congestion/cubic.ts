@@ -8,7 +8,7 @@
  * Windows are bytes here; the equations work in segments (W / MSS) and seconds, as the RFC's.
  */
 
-import type { CongestionControlParams } from './congestion-control.js';
+import type { CongestionControlParams, CongestionCounters } from './congestion-control.js';
 import { HyStartPlusPlus } from './hystart.js';
 import { ABC_LIMIT_SEGMENTS, NewReno } from './newreno.js';
 
@@ -41,7 +41,11 @@ export class Cubic extends NewReno {
   /** RFC 9438 4.8: the first epoch after a timeout starts at K = 0 from the current cwnd. */
   private afterTimeout = false;
 
-  constructor(initialWindowSegments = 10, hystart: HyStartPlusPlus = new HyStartPlusPlus()) {
+  constructor(
+    initialWindowSegments = 10,
+    hystart: HyStartPlusPlus = new HyStartPlusPlus(),
+    private readonly counters?: CongestionCounters,
+  ) {
     super(initialWindowSegments);
     this.hystart = hystart;
   }
@@ -104,10 +108,13 @@ export class Cubic extends NewReno {
       this.cwnd += inc;
       return;
     }
+    const before = this.hystart.phase;
     if (this.hystart.onAck(ack, sndMax)) {
       this.ssthresh = this.cwnd; // CSS rounds done: congestion avoidance from here
+      if (this.counters !== undefined) this.counters.hystartExits++;
       return;
     }
+    if (before === 'slow-start' && this.hystart.phase === 'css' && this.counters !== undefined) this.counters.hystartCssEntries++;
     this.cwnd += this.hystart.increment(inc);
   }
 
@@ -148,5 +155,5 @@ export class Cubic extends NewReno {
 
 /** CUBIC's factory. */
 export function cubic(params: CongestionControlParams): Cubic {
-  return new Cubic(params.initialWindowSegments);
+  return new Cubic(params.initialWindowSegments, new HyStartPlusPlus(), params.counters);
 }

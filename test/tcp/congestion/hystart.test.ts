@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { HyStartPlusPlus, HYSTART_CSS_ROUNDS } from '../../../src/tcp/congestion/hystart.js';
-import { Cubic } from '../../../src/tcp/congestion/cubic.js';
+import { Cubic, cubic } from '../../../src/tcp/congestion/cubic.js';
 
 const MSS = 1000;
 
@@ -101,10 +101,13 @@ describe('CUBIC slow start with HyStart++', () => {
   }
 
   it('an RTT rise (queue building) ends slow start after the CSS rounds, without a loss', () => {
-    const c = fresh();
+    const counters = { hystartCssEntries: 0, hystartExits: 0 };
+    const c = cubic({ initialWindowSegments: 10, counters });
+    c.init(MSS, false, 0);
     slowStart(c, 12, (r) => (r < 3 ? 100 : 100 + 20 * (r - 2)));
     assert.notEqual(c.ssthresh, Number.MAX_SAFE_INTEGER, 'slow start ended');
     assert.equal(c.hystart.phase, 'done');
+    assert.deepEqual(counters, { hystartCssEntries: 1, hystartExits: 1 });
     // Three plain doublings (10 -> 80), about a round of 1.5x growth into CSS, then CSS at 1.25x per round.
     assert.ok(c.cwnd < 400 * MSS, `cwnd ${c.cwnd}`);
     const plain = fresh();
