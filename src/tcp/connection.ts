@@ -242,6 +242,8 @@ export class TcpConnectionCore {
     this.recvBuf = new ReceiveBuffer(this.config.receiveBufferSize, this.config.maxOutOfOrderSegments);
     this.rtt = new RttEstimator(this.config);
     this.cc = (options.congestion ?? congestionControlFactory(this.config.congestionControl))({ initialWindowSegments: this.config.initialCwndSegments, counters: this.counters });
+    // Every RTT sample, whatever measured it, reaches an algorithm that wants them.
+    if (this.cc.onRttSample !== undefined) this.rtt.onSample = this.cc.onRttSample.bind(this.cc);
   }
 
   /**
@@ -909,7 +911,7 @@ export class TcpConnectionCore {
     this.dupAcks = 0;
     this.sndUna = ack;
     if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
-    if (this.rtt.onAck(ack, now) && this.cc.onRttSample !== undefined) this.cc.onRttSample(this.rtt.latest, this.rtt.srtt);
+    this.rtt.onAck(ack, now);
     this.retries = 0;
     this.progressAt = now;
     const wasRecovering = this.cc.inRecovery;
