@@ -56,6 +56,15 @@ export type { LookupFunction } from './net/resolve-host.js';
 export type { NetErrorFields, NetSystemError } from './net/net-errors.js';
 export type { TcpState } from '../src/tcp/state.js';
 export type { TcpCounters } from '../src/tcp/counters.js';
+export type {
+  CongestionAction,
+  CongestionControl,
+  CongestionControlChoice,
+  CongestionControlFactory,
+  CongestionControlName,
+  CongestionControlParams,
+  CongestionCounters,
+} from '../src/tcp/congestion/congestion-control.js';
 export { tapLink, type TapLink, type TapLinkOptions, type TapLinkStats } from './links/tap-link.js';
 export { TapDevice, type TapDeviceOptions } from './links/tap-device.js';
 export {

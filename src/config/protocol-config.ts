@@ -21,10 +21,11 @@ import {
   type ReassemblyConfig,
 } from '../ipv4/config.js';
 import { DEFAULT_TCP_CONFIG, resolveTcpConfig, type TcpConfig } from '../tcp/config.js';
+import { isCongestionControlChoice, type CongestionControlChoice } from '../tcp/congestion/congestion-control.js';
 import { DEFAULT_EPHEMERAL_RANGE } from '../transport/port-manager.js';
 import { NetstackError } from '../errors.js';
 import { Bool, DurationMs, Mtu, NonNegativeInt, NonNegativeNumber, PortRange, PositiveInt, PowerOfTwo, Ttl } from './codecs.js';
-import { closedObject } from './object-codec.js';
+import { closedObject, refinement } from './object-codec.js';
 import type { ConfigProblem } from './problems.js';
 
 // --- Codecs ------------------------------------------------------------------------------------
@@ -67,9 +68,19 @@ export const UdpOptions = closedObject('UdpOptions', 'UDP options (an object)', 
 
 type TcpFieldCodecs = { [K in keyof TcpConfig]: t.Type<TcpConfig[K], TcpConfig[K], unknown> };
 // Structure only (type per field, unknown keys): ranges are resolveTcpConfig's.
-const tcpFieldCodecs = Object.fromEntries(
-  Object.entries(DEFAULT_TCP_CONFIG).map(([key, value]) => [key, typeof value === 'boolean' ? Bool : NonNegativeNumber]),
-) as TcpFieldCodecs;
+/** A built-in algorithm's name or a factory (a function, checked no further). */
+const CongestionControl = refinement<CongestionControlChoice, CongestionControlChoice>(
+  'CongestionControl',
+  "'cubic', 'newreno' or a congestion-control factory function",
+  (u) => (isCongestionControlChoice(u) ? u : undefined),
+  (a) => a,
+);
+const tcpFieldCodecs = {
+  ...Object.fromEntries(
+    Object.entries(DEFAULT_TCP_CONFIG).map(([key, value]) => [key, typeof value === 'boolean' ? Bool : NonNegativeNumber]),
+  ),
+  congestionControl: CongestionControl,
+} as TcpFieldCodecs;
 
 export const TcpOptions = closedObject('TcpOptions', 'TCP options (an object)', {}, {
   ...tcpFieldCodecs,

@@ -5,6 +5,7 @@
  */
 
 import { NetstackError } from '../errors.js';
+import { isCongestionControlChoice, type CongestionControlChoice } from './congestion/congestion-control.js';
 
 export interface TcpConfig {
   /**
@@ -53,6 +54,11 @@ export interface TcpConfig {
   readonly initialCwndSegments: number;
   /** How long a connection closed by the user (`close`) may wait in FIN-WAIT-2, ms. Default 60000. */
   readonly finWait2Timeout: number;
+  /**
+   * Congestion control: 'cubic' (RFC 9438 with HyStart++, as Linux), 'newreno' (RFC 5681/6582)
+   * or a factory `(params) => CongestionControl` of one's own. Default 'cubic'.
+   */
+  readonly congestionControl: CongestionControlChoice;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
@@ -77,6 +83,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   noDelay: false,
   initialCwndSegments: 10,
   finWait2Timeout: 60_000,
+  congestionControl: 'cubic',
 });
 
 /** Smallest MSS we accept from a peer or a configuration (Linux tcp_min_snd_mss is 48). */
@@ -129,7 +136,9 @@ export function resolveTcpConfig(partial?: Readonly<Partial<TcpConfig>>): TcpCon
   for (const key of Object.keys(DEFAULT_TCP_CONFIG) as (keyof TcpConfig)[]) {
     const value = merged[key];
     const range = RANGES[key];
-    if (range === undefined) {
+    if (key === 'congestionControl') {
+      if (!isCongestionControlChoice(value)) problems.push(`${key}: expected 'cubic', 'newreno' or a factory function, got ${String(value)}`);
+    } else if (range === undefined) {
       if (typeof value !== 'boolean') problems.push(`${key}: expected a boolean`);
     } else if (typeof value !== 'number' || !Number.isInteger(value) || value < range[0] || value > range[1]) {
       problems.push(`${key}: expected an integer in [${range[0]}, ${range[1]}], got ${String(value)}`);

@@ -38,7 +38,7 @@ import { log } from '../log.js';
 import { TcpFlags, type TcpRepr } from '../wire/tcp.js';
 import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, MIN_MSS, windowScaleFor, type TcpConfig } from './config.js';
 import type { CongestionControl, CongestionControlFactory } from './congestion/congestion-control.js';
-import { newReno } from './congestion/newreno.js';
+import { congestionControlFactory } from './congestion/select.js';
 import { createTcpCounters, type TcpCounters } from './counters.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import { RttEstimator } from './rtt.js';
@@ -108,7 +108,7 @@ export interface TcpConnectionOptions {
   readonly host: TcpHost;
   /** A resolved configuration (resolveTcpConfig); default DEFAULT_TCP_CONFIG. */
   readonly config?: TcpConfig;
-  /** Congestion control; default NewReno. */
+  /** Congestion control; default the configuration's `congestionControl`. */
   readonly congestion?: CongestionControlFactory;
 }
 
@@ -241,7 +241,9 @@ export class TcpConnectionCore {
     this.sendBuf = new SendBuffer(this.config.sendBufferSize);
     this.recvBuf = new ReceiveBuffer(this.config.receiveBufferSize, this.config.maxOutOfOrderSegments);
     this.rtt = new RttEstimator(this.config);
-    this.cc = (options.congestion ?? newReno)(this.config.initialCwndSegments);
+    this.cc = (options.congestion ?? congestionControlFactory(this.config.congestionControl))({ initialWindowSegments: this.config.initialCwndSegments, counters: this.counters });
+    // Every RTT sample, whatever measured it, reaches an algorithm that wants them.
+    if (this.cc.onRttSample !== undefined) this.rtt.onSample = this.cc.onRttSample.bind(this.cc);
   }
 
   /**
@@ -320,6 +322,11 @@ export class TcpConnectionCore {
 
   get ssthresh(): number {
     return this.cc.ssthresh;
+  }
+
+  /** Name of the congestion-control algorithm ('cubic', 'newreno' or a factory's own). */
+  get congestionControl(): string {
+    return this.cc.name;
   }
 
   /** The window we last advertised, in bytes. */
@@ -909,7 +916,7 @@ export class TcpConnectionCore {
     this.progressAt = now;
     const wasRecovering = this.cc.inRecovery;
     let action: 'none' | 'retransmit' = 'none';
-    if (dataAcked > 0 || wasRecovering) action = this.cc.onAck(Math.max(dataAcked, 0), ack, flightBefore, this.sndMax);
+    if (dataAcked > 0 || wasRecovering) action = this.cc.onAck(Math.max(dataAcked, 0), ack, flightBefore, this.sndMax, now);
     if (wasRecovering) {
       if (action === 'retransmit') this.counters.partialAcks++;
       else if (!this.cc.inRecovery) this.counters.recoveries++;

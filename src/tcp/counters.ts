@@ -30,6 +30,10 @@ export interface TcpCounters {
   /** Fast recoveries completed by a full ACK. */
   recoveries: number;
   dupAcksReceived: number;
+  /** HyStart++ saw the RTT rise and entered conservative slow start (RFC 9406). */
+  hystartCssEntries: number;
+  /** HyStart++ ended slow start without a loss (after its conservative rounds). */
+  hystartExits: number;
 
   // Receive side
   outOfOrderSegments: number;
@@ -97,6 +101,8 @@ export function createTcpCounters(): TcpCounters {
     partialAcks: 0,
     recoveries: 0,
     dupAcksReceived: 0,
+    hystartCssEntries: 0,
+    hystartExits: 0,
     outOfOrderSegments: 0,
     outOfOrderDropped: 0,
     duplicateSegments: 0,

@@ -63,5 +63,15 @@ export { SipHash24 } from './siphash.js';
 export { RttEstimator, type RttConfig } from './rtt.js';
 export { SendBuffer } from './send-buffer.js';
 export { ReceiveBuffer } from './receive-buffer.js';
-export type { CongestionAction, CongestionControl, CongestionControlFactory } from './congestion/congestion-control.js';
+export type {
+  CongestionAction,
+  CongestionControl,
+  CongestionControlChoice,
+  CongestionControlFactory,
+  CongestionControlName,
+  CongestionControlParams,
+  CongestionCounters,
+} from './congestion/congestion-control.js';
 export { NewReno, newReno } from './congestion/newreno.js';
+export { Cubic, cubic, CUBIC_ALPHA, CUBIC_BETA, CUBIC_C } from './congestion/cubic.js';
+export { HyStartPlusPlus, type HyStartPhase } from './congestion/hystart.js';

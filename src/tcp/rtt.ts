@@ -20,6 +20,8 @@ export interface RttConfig {
 }
 
 export class RttEstimator {
+  /** Called with each sample and the SRTT after it (the congestion control's RTT feed). */
+  onSample: ((rtt: number, srtt: number) => void) | undefined = undefined;
   /** Smoothed RTT, ms (0 until the first sample). */
   srtt = 0;
   /** RTT variation, ms. */
@@ -84,6 +86,7 @@ export class RttEstimator {
     this.samples++;
     this.backoffCount = 0;
     this.baseRto = clamp(this.srtt + Math.max(CLOCK_GRANULARITY, 4 * this.rttvar), this.config.rtoMin, this.config.rtoMax);
+    if (this.onSample !== undefined) this.onSample(r, this.srtt);
   }
 
   /** The timer expired (RFC 6298 5.5): double the RTO, up to rtoMax. */

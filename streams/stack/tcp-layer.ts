@@ -8,6 +8,7 @@ import './tcp-socket.js';
 import { TcpConnectionCore, type TcpHost } from '../../src/tcp/connection.js';
 import { TcpListener as TcpListenerCore, type TcpListenerCounters, type TcpListenerVerdict } from '../../src/tcp/listener.js';
 import { clampMssToMtu, resolveTcpConfig, type TcpConfig } from '../../src/tcp/config.js';
+import { isCongestionControlChoice, type CongestionControlChoice } from '../../src/tcp/congestion/congestion-control.js';
 import { IsnGenerator } from '../../src/tcp/isn.js';
 import { rstForSegment } from '../../src/tcp/rst.js';
 import { createTcpCounters, addTcpCounters } from '../../src/tcp/counters.js';
@@ -36,6 +37,11 @@ export interface TcpListenOptions {
   readonly synCookies?: boolean;
   /** Nagle off for the accepted connections (default: the stack's `tcp.noDelay`). */
   readonly noDelay?: boolean;
+  /**
+   * Congestion control of the accepted connections: 'cubic', 'newreno' or a factory
+   * (default: the stack's `tcp.congestionControl`).
+   */
+  readonly congestionControl?: CongestionControlChoice;
 }
 
 export interface TcpConnectOptions {
@@ -45,6 +51,15 @@ export interface TcpConnectOptions {
   /** Default: an ephemeral port. */
   readonly localPort?: number;
   readonly noDelay?: boolean;
+  /** 'cubic', 'newreno' or a factory (default: the stack's `tcp.congestionControl`). */
+  readonly congestionControl?: CongestionControlChoice;
+}
+
+/** listen/connect: a `congestionControl` that is neither a built-in name nor a function. */
+function congestionControlProblem(value: unknown, problems: string[]): void {
+  if (value !== undefined && !isCongestionControlChoice(value)) {
+    problems.push(`congestionControl: ${typeof value === 'string' ? `"${value}"` : String(value)} is not 'cubic', 'newreno' or a factory function`);
+  }
 }
 
 /** What `stack.tcp` offers. */
@@ -245,6 +260,7 @@ export class TcpLayer implements Tcp {
       const backlog = options.backlog ?? 128;
       if (!Number.isInteger(backlog) || backlog < 1) problems.push(`backlog: ${backlog} is not a positive integer`);
       if (options.synCookies !== undefined && typeof options.synCookies !== 'boolean') problems.push(`synCookies: ${String(options.synCookies)} is not a boolean`);
+      congestionControlProblem(options.congestionControl, problems);
       if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `listen: ${problems.join('; ')}`));
       const addr = address as Ipv4Addr;
       if (addr !== IPV4_ANY && !this.#network.isLocal(addr)) {
@@ -255,6 +271,7 @@ export class TcpLayer implements Tcp {
       }
       let config = clampMssToMtu(this.#config, this.#listenMtu(addr));
       if (options.noDelay !== undefined) config = Object.freeze({ ...config, noDelay: options.noDelay });
+      if (options.congestionControl !== undefined) config = Object.freeze({ ...config, congestionControl: options.congestionControl });
       const core: TcpListenerCore = new TcpListenerCore({
         localAddr: addr, localPort: options.port,
         // Accepting is immediate (each connection is emitted once established), so the accept
@@ -290,6 +307,7 @@ export class TcpLayer implements Tcp {
       if (options.localPort !== undefined && (!Number.isInteger(options.localPort) || options.localPort < 1 || options.localPort > 65535)) {
         problems.push(`localPort: ${options.localPort} is not in 1..65535`);
       }
+      congestionControlProblem(options.congestionControl, problems);
       if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `connect: ${problems.join('; ')}`));
       const dst = remote as Ipv4Addr;
       const route = this.#network.routeFor(dst);
@@ -313,6 +331,7 @@ export class TcpLayer implements Tcp {
       const now = this.scheduler.now();
       let config = clampMssToMtu(this.#config, route.iface.mtu);
       if (options.noDelay !== undefined) config = Object.freeze({ ...config, noDelay: options.noDelay });
+      if (options.congestionControl !== undefined) config = Object.freeze({ ...config, congestionControl: options.congestionControl });
       const core = new TcpConnectionCore({
         localAddr: src, localPort, remoteAddr: dst, remotePort: options.port,
         iss: this.#isn.isn(src, localPort, dst, options.port, now), host: NO_HOST, config,

@@ -3,6 +3,7 @@ import { Subject } from 'rxjs';
 import { parseIpv4 } from '../../src/ipv4/address.js';
 import { NEIGHBOR_CACHE_DEFAULTS, REASSEMBLY_DEFAULTS } from '../../src/ipv4/config.js';
 import { DEFAULT_TCP_CONFIG } from '../../src/tcp/config.js';
+import { NewReno } from '../../src/tcp/congestion/newreno.js';
 import { NetstackError } from '../../src/errors.js';
 import {
   ConfigError,
@@ -248,6 +249,16 @@ describe('config/stack-config', () => {
         { path: 'tcp.mss', message: 'expected an integer in [64, 65495], got 10' },
       ].sort(byPath),
     );
+  });
+
+  it('tcp.congestionControl: a name or a factory decodes; anything else fails at its path', () => {
+    assert.deepEqual(problemsOf({ ...GOOD, tcp: { congestionControl: 'reno' } }), [
+      { path: 'tcp.congestionControl', message: '"reno" is not \'cubic\', \'newreno\' or a congestion-control factory function' },
+    ]);
+    assert.equal(decodeStackConfig(GOOD).tcp.congestionControl, 'cubic');
+    assert.equal(decodeStackConfig({ ...GOOD, tcp: { congestionControl: 'newreno' } }).tcp.congestionControl, 'newreno');
+    const factory = () => new NewReno();
+    assert.equal(decodeStackConfig({ ...GOOD, tcp: { congestionControl: factory } }).tcp.congestionControl, factory);
   });
 
   it("accepts streams' Link where a LinkLike is expected (types) and passes any generic link through", () => {

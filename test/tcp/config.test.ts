@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { NetstackError } from '../../src/errors.js';
 import { clampMssToMtu, DEFAULT_TCP_CONFIG, resolveTcpConfig, windowScaleFor } from '../../src/tcp/config.js';
+import { NewReno } from '../../src/tcp/congestion/newreno.js';
 
 describe('tcp/config', () => {
   it('defaults are the documented ones', () => {
@@ -34,6 +35,21 @@ describe('tcp/config', () => {
       assert.equal(err.code, 'ERR_INVALID_CONFIG');
       for (const name of ['mss', 'rtoMin', 'noDelay', 'bogus']) assert.match(err.message, new RegExp(name));
     }
+  });
+
+  it('congestionControl: cubic by default; a name or a factory, anything else named in the error', () => {
+    assert.equal(resolveTcpConfig().congestionControl, 'cubic');
+    assert.equal(resolveTcpConfig({ congestionControl: 'newreno' }).congestionControl, 'newreno');
+    const factory = () => new NewReno();
+    assert.equal(resolveTcpConfig({ congestionControl: factory }).congestionControl, factory);
+    assert.throws(
+      () => resolveTcpConfig({ congestionControl: 'bbr' as never, mss: 10 }),
+      (err: unknown) =>
+        err instanceof NetstackError &&
+        err.code === 'ERR_INVALID_CONFIG' &&
+        /congestionControl: expected 'cubic', 'newreno' or a factory function, got bbr/.test(err.message) &&
+        /mss/.test(err.message),
+    );
   });
 
   it('rejects rtoMin above rtoMax', () => {

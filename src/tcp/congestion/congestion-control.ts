@@ -2,7 +2,7 @@
  * The small interface between the TCP core and a congestion-control algorithm (one file per
  * algorithm, as in gVisor's tcp package). The core owns sequence numbers, timers and
  * retransmission; the algorithm owns cwnd/ssthresh and decides when a loss-recovery
- * retransmission is due. All sizes are bytes, all sequence numbers uint32.
+ * retransmission is due. All sizes are bytes, all sequence numbers uint32, all times ms.
  */
 
 /** What the core must do after telling the algorithm about an ACK. */
@@ -28,10 +28,10 @@ export interface CongestionControl {
   /**
    * The cumulative ACK advanced: `acked` sequence numbers newly acknowledged, `ack` the new
    * SND.UNA, `flightBefore` the bytes outstanding before this ACK, `sndMax` the highest sequence
-   * number sent (exclusive). Returns 'retransmit' when the segment at `ack` must be resent now
-   * (a NewReno partial ACK).
+   * number sent (exclusive), `now` the time of the ACK. Returns 'retransmit' when the segment at
+   * `ack` must be resent now (a NewReno partial ACK).
    */
-  onAck(acked: number, ack: number, flightBefore: number, sndMax: number): CongestionAction;
+  onAck(acked: number, ack: number, flightBefore: number, sndMax: number, now: number): CongestionAction;
 
   /**
    * A duplicate ACK per RFC 5681 2 (outstanding data, no payload, no SYN/FIN, same ACK, same
@@ -47,7 +47,38 @@ export interface CongestionControl {
 
   /** Sending resumes after an idle period longer than the RTO (RFC 5681 4.1). */
   onIdleRestart(): void;
+
+  /**
+   * Optional: an RTT measurement was taken (`rtt` the sample, `srtt` the smoothed RTT after it,
+   * both ms). Called before the `onAck` of the ACK that produced it.
+   */
+  onRttSample?(rtt: number, srtt: number): void;
+}
+
+/** Counters of the connection an algorithm may bump (they appear in `conn.counters`). */
+export interface CongestionCounters {
+  hystartCssEntries: number;
+  hystartExits: number;
+}
+
+/** What a congestion-control factory gets for one connection. */
+export interface CongestionControlParams {
+  /** Initial congestion window in segments (the `initialCwndSegments` option, RFC 6928). */
+  readonly initialWindowSegments: number;
+  /** The connection's counters for algorithm events; absent outside a connection. */
+  readonly counters?: CongestionCounters;
 }
 
 /** Builds the algorithm for one connection. */
-export type CongestionControlFactory = (initialWindowSegments: number) => CongestionControl;
+export type CongestionControlFactory = (params: CongestionControlParams) => CongestionControl;
+
+/** Names of the built-in algorithms. */
+export type CongestionControlName = 'newreno' | 'cubic';
+
+/** The `congestionControl` option: a built-in algorithm's name or a factory of one's own. */
+export type CongestionControlChoice = CongestionControlName | CongestionControlFactory;
+
+/** True for a valid `congestionControl` value. */
+export function isCongestionControlChoice(value: unknown): value is CongestionControlChoice {
+  return value === 'newreno' || value === 'cubic' || typeof value === 'function';
+}

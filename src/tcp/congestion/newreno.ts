@@ -5,15 +5,15 @@
  */
 
 import { seqGeq } from '../seq.js';
-import type { CongestionAction, CongestionControl } from './congestion-control.js';
+import type { CongestionAction, CongestionControl, CongestionControlParams } from './congestion-control.js';
 
 /** RFC 5681 3.2: fast retransmit on the third duplicate ACK. */
 const DUPACK_THRESHOLD = 3;
 /** RFC 3465 appropriate byte counting limit L, in segments, during slow start. */
-const ABC_LIMIT_SEGMENTS = 2;
+export const ABC_LIMIT_SEGMENTS = 2;
 
 export class NewReno implements CongestionControl {
-  readonly name = 'newreno';
+  readonly name: string = 'newreno';
   cwnd: number;
   /** "Arbitrarily high" at first (RFC 5681 3.1). */
   ssthresh = Number.MAX_SAFE_INTEGER;
@@ -26,11 +26,11 @@ export class NewReno implements CongestionControl {
    */
   recover = 0;
 
-  private mss = 536;
+  protected mss = 536;
   /** Bytes acknowledged in congestion avoidance since cwnd last grew. */
-  private bytesAcked = 0;
+  protected bytesAcked = 0;
 
-  constructor(private readonly initialWindowSegments = 10) {
+  constructor(protected readonly initialWindowSegments = 10) {
     this.cwnd = initialWindowSegments * this.mss;
   }
 
@@ -43,7 +43,7 @@ export class NewReno implements CongestionControl {
     this.bytesAcked = 0;
   }
 
-  onAck(acked: number, ack: number, flightBefore: number, _sndMax: number): CongestionAction {
+  onAck(acked: number, ack: number, flightBefore: number, sndMax: number, now = 0): CongestionAction {
     this.dupAcks = 0;
     if (this.inRecovery) {
       if (seqGeq(ack, this.recover)) {
@@ -58,6 +58,12 @@ export class NewReno implements CongestionControl {
       this.cwnd = Math.max(this.cwnd - acked + (acked >= this.mss ? this.mss : 0), this.mss);
       return 'retransmit';
     }
+    this.increaseWindow(acked, ack, flightBefore, sndMax, now);
+    return 'none';
+  }
+
+  /** Window growth outside recovery (subclasses change the curve, not the loss recovery). */
+  protected increaseWindow(acked: number, _ack: number, _flightBefore: number, _sndMax: number, _now: number): void {
     if (this.cwnd < this.ssthresh) {
       // Slow start, with byte counting limited to L = 2 SMSS per ACK (RFC 3465).
       this.cwnd += Math.min(acked, ABC_LIMIT_SEGMENTS * this.mss);
@@ -69,7 +75,11 @@ export class NewReno implements CongestionControl {
         this.cwnd += this.mss;
       }
     }
-    return 'none';
+  }
+
+  /** The ssthresh after a loss (third duplicate ACK or first timeout): RFC 5681 (4). */
+  protected ssthreshAfterLoss(flight: number, _timeout: boolean): number {
+    return Math.max(Math.floor(flight / 2), 2 * this.mss);
   }
 
   onDupAck(ack: number, flight: number, sndMax: number): CongestionAction {
@@ -83,7 +93,7 @@ export class NewReno implements CongestionControl {
     // RFC 6582 3.2 step 2: only if the ACK covers more than `recover`, so duplicates caused by
     // a timeout's go-back-N retransmissions do not trigger a second reduction.
     if (!seqGeq(ack, this.recover)) return 'none';
-    this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.mss);
+    this.ssthresh = this.ssthreshAfterLoss(flight, false);
     this.recover = sndMax;
     this.inRecovery = true;
     this.cwnd = this.ssthresh + DUPACK_THRESHOLD * this.mss;
@@ -91,7 +101,7 @@ export class NewReno implements CongestionControl {
   }
 
   onTimeout(flight: number, sndMax: number, firstTimeout: boolean): void {
-    if (firstTimeout) this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.mss);
+    if (firstTimeout) this.ssthresh = this.ssthreshAfterLoss(flight, true);
     this.cwnd = this.mss; // loss window (RFC 5681 3.1)
     this.inRecovery = false;
     this.dupAcks = 0;
@@ -104,7 +114,7 @@ export class NewReno implements CongestionControl {
   }
 }
 
-/** The default algorithm's factory. */
-export function newReno(initialWindowSegments: number): NewReno {
-  return new NewReno(initialWindowSegments);
+/** NewReno's factory. */
+export function newReno(params: CongestionControlParams): NewReno {
+  return new NewReno(params.initialWindowSegments);
 }
