@@ -6,6 +6,8 @@
  *   frame   per-frame cost of one stack on a fake link (inbound, outbound) and checksum speed
  *   memory  two stacks on the memory wire: TCP bulk, request/response, connect/close rate
  *   idle    memory per idle established connection (child process with --expose-gc)
+ *   lossy   goodput and RTOs of a bulk transfer over lossy, slow, reordering paths (memory wire,
+ *           virtual time: deterministic, NewReno and CUBIC)
  *   tap     rx-netstack over TAP vs the Linux kernel over veth, same client (root only)
  *   scale   10,000 concurrent echo connections from the kernel to the stack (root only)
  *
@@ -31,9 +33,10 @@ import { markdownTable, textTable, type Row } from './lib/table.js';
 import { checksumThroughput, inboundPerFrame, outboundPerFrame } from './per-frame.js';
 import { memoryBulk, memoryCrr, memoryIdle, memoryRr } from './memory.js';
 import { tapBench, type Figure, type TapBenchResult } from './kernel/tap-bench.js';
+import { lossyBench, type LossyResult } from './lossy.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const ALL_SECTIONS = ['frame', 'memory', 'idle', 'tap', 'scale'] as const;
+const ALL_SECTIONS = ['frame', 'memory', 'idle', 'lossy', 'tap', 'scale'] as const;
 type Section = (typeof ALL_SECTIONS)[number];
 
 /** gVisor netstack over TAP, as a ratio to Linux over veth, pinned, on this kind of machine (issue 6). */
@@ -130,6 +133,7 @@ interface Results {
   memory?: { bulkGbps: number; rrPerSecond: number; crrPerSecond: number; runs: Record<string, readonly number[]> };
   idle?: { connections: number; bytesPerConnection: number; heapBytesPerConnection: number; arrayBufferBytesPerConnection: number };
   tap?: TapBenchResult | { skipped: string } | { failed: string };
+  lossy?: readonly LossyResult[];
 }
 
 async function main(): Promise<void> {
@@ -187,6 +191,23 @@ async function main(): Promise<void> {
       value: idle.bytesPerConnection,
       note: `heap ${Math.round(idle.heapBytesPerConnection)} + buffers ${Math.round(idle.arrayBufferBytesPerConnection)}`,
     });
+  }
+
+  if (sections.has('lossy')) {
+    // Virtual time: the figures depend on the seed and the code, not on this machine's load.
+    const mib = quick ? 2 : 8;
+    log(`lossy paths: ${mib} MiB per case, two stacks on the memory wire in virtual time`);
+    const lossy = lossyBench(quick, mib, log);
+    results.lossy = lossy;
+    for (const r of lossy) {
+      rows.push({
+        group: 'lossy paths',
+        name: `RTT ${r.rttMs} ms, loss ${(r.loss * 100).toFixed(1)} %${r.reorder > 0 ? `, reorder ${(r.reorder * 100).toFixed(0)} %` : ''}, ${r.congestionControl}`,
+        unit: 'Mbit/s',
+        value: r.goodputMbps,
+        note: `${r.finished ? '' : 'not finished; '}${r.rtos} RTOs, ${r.retransmits} retransmits`,
+      });
+    }
   }
 
   if (sections.has('tap') || sections.has('scale')) {
