@@ -39,6 +39,8 @@ export const TEST_CONFIG: Partial<TcpConfig> = {
   receiveBufferSize: RCV_BUF,
   sendBufferSize: SND_BUF,
   windowScaling: false,
+  timestamps: false,
+  sack: false,
   msl: MSL,
 };
 
