@@ -1011,7 +1011,8 @@ export class TcpConnectionCore {
       if (this.recvBuf.insertOutOfOrder(offset, data)) {
         this.counters.outOfOrderSegments++;
         if (duplicate) this.sackReport.onDuplicate(seq, seqAdd(seq, data.length));
-        else if (this.sackOk) this.sackReport.onOutOfOrder(seq, this.rcvNxt, this.recvBuf);
+        // The run holding the segment goes first (after a D-SACK block, RFC 2883 4).
+        if (this.sackOk) this.sackReport.onOutOfOrder(seq, this.rcvNxt, this.recvBuf);
         return true;
       }
       this.counters.outOfOrderDropped++;
