@@ -123,6 +123,12 @@ export interface SynCookieParams {
   readonly mss: number;
   /** The raw window we put in the stateless SYN-ACK. */
   readonly window: number;
+  /** The peer's window scale from the cookie's timestamp; undefined = no window scaling. */
+  readonly peerWindowScale?: number;
+  /** The SYN offered SACK-permitted (and our SYN-ACK answered it). */
+  readonly sackPermitted?: boolean;
+  /** TSval of the completing ACK when timestamps are in use (they were in SYN and SYN-ACK). */
+  readonly tsVal?: number;
 }
 
 export class TcpConnectionCore {
@@ -262,7 +268,8 @@ export class TcpConnectionCore {
   /**
    * A connection completing a SYN-cookie handshake (the listener validated the cookie in the
    * ACK): it starts in SYN-RECEIVED as if its SYN-ACK had been sent; pass the ACK to
-   * `handleSegment` next. Options of the SYN are lost except the MSS (no window scaling).
+   * `handleSegment` next. The SYN's options come back from the cookie: the MSS, and when
+   * timestamps were in use window scaling and SACK-permitted (see syn-cookie.ts).
    */
   static fromSynCookie(options: TcpConnectionOptions, params: SynCookieParams): TcpConnectionCore {
     const conn = new TcpConnectionCore(options);
@@ -278,6 +285,18 @@ export class TcpConnectionCore {
     conn.maxRcvWnd = params.window;
     conn.passiveOpen = true;
     conn.opened = true;
+    if (params.peerWindowScale !== undefined && conn.config.windowScaling) {
+      conn.sndWndScale = Math.min(params.peerWindowScale, 14);
+      conn.rcvWndScale = windowScaleFor(conn.config.receiveBufferSize);
+      conn.wsOption = conn.rcvWndScale;
+    }
+    conn.sackOk = params.sackPermitted === true && conn.config.sack;
+    if (params.tsVal !== undefined && conn.config.timestamps) {
+      // TS.Recent is the ACK's own TSval (it is acceptable and at Last.ACK.sent = RCV.NXT).
+      conn.tsOk = true;
+      conn.ts.start(params.tsVal, 0);
+      conn.ts.lastAckSent = conn.rcvNxt;
+    }
     conn.setState('SYN-RECEIVED');
     return conn;
   }

@@ -33,6 +33,11 @@ export function timestampOffset(iss: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/** The TSval of a clock starting at `offset`, at `now` (ms). */
+export function timestampAt(offset: number, now: number): number {
+  return (Math.floor(now) + offset) >>> 0;
+}
+
 export class TcpTimestamps {
   /** The peer's TSval to echo (RFC 7323 4.3 TS.Recent). */
   tsRecent = 0;
@@ -45,7 +50,7 @@ export class TcpTimestamps {
 
   /** Our TSval at `now` (ms). */
   tsVal(now: number): number {
-    return (Math.floor(now) + this.offset) >>> 0;
+    return timestampAt(this.offset, now);
   }
 
   /** Takes the TSval of the peer's SYN or SYN-ACK as the first TS.Recent. */
