@@ -57,6 +57,8 @@ const NEVER = Number.POSITIVE_INFINITY;
  * other's unacceptable ACK with one of their own, forever.
  */
 const OUT_OF_WINDOW_ACK_INTERVAL = 500;
+/** The timestamps option with its padding, in every segment once negotiated. */
+const TIMESTAMP_OPTION_BYTES = 12;
 
 // Pending events, delivered together at the end of each public call.
 const EV_ESTABLISHED = 1;
@@ -160,7 +162,10 @@ export class TcpConnectionCore {
   /** Largest window the peer has offered (RFC 9293 3.8.6.2.1, RFC 5961 5.2). */
   maxSndWnd = 0;
   sndWndScale = 0;
-  /** Effective send MSS: min(peer's MSS option or 536, config.mss). */
+  /**
+   * Effective send MSS: min(peer's MSS option or 536, config.mss), less the 12 bytes of the
+   * timestamps option when it is in use (RFC 6691: the MSS counts data and options together).
+   */
   sndMss: number;
 
   // Receive sequence space.
@@ -294,6 +299,7 @@ export class TcpConnectionCore {
     if (params.tsVal !== undefined && conn.config.timestamps) {
       // TS.Recent is the ACK's own TSval (it is acceptable and at Last.ACK.sent = RCV.NXT).
       conn.tsOk = true;
+      conn.sndMss = Math.max(MIN_MSS, conn.sndMss - TIMESTAMP_OPTION_BYTES);
       conn.ts.start(params.tsVal, 0);
       conn.ts.lastAckSent = conn.rcvNxt;
     }
@@ -1214,7 +1220,12 @@ export class TcpConnectionCore {
     if ((flags & ACK) !== 0) {
       if (this.sackOk && (flags & (SYN | RST)) === 0 && (this.recvBuf.outOfOrderCount > 0 || this.sackReport.hasDsack)) {
         const dsack = this.sackReport.hasDsack;
-        const blocks = this.sackReport.take(this.rcvNxt, this.recvBuf, this.tsOk ? MAX_SACK_BLOCKS_WITH_TIMESTAMPS : MAX_SACK_BLOCKS);
+        // On a data segment only the blocks that fit within the MSS beside the payload (2 + 8 n
+        // bytes, padded): a full-sized segment carries none, the pure ACKs around it do.
+        const room = payload.length === 0 ? 40 : this.sndMss - payload.length;
+        const fit = room >= 12 ? (room - 4) >>> 3 : 0;
+        const limit = this.tsOk ? MAX_SACK_BLOCKS_WITH_TIMESTAMPS : MAX_SACK_BLOCKS;
+        const blocks = fit === 0 ? undefined : this.sackReport.take(this.rcvNxt, this.recvBuf, fit < limit ? fit : limit);
         if (blocks !== undefined) {
           seg.sackBlocks = blocks;
           this.counters.sackAcksSent++;
@@ -1408,8 +1419,11 @@ export class TcpConnectionCore {
   private negotiate(seg: TcpRepr, passive: boolean, now: number): void {
     this.sackOk = this.config.sack && seg.sackPermitted === true;
     this.tsOk = this.config.timestamps && seg.timestamp !== undefined;
-    if (this.tsOk) this.ts.start((seg.timestamp as { tsVal: number }).tsVal, now);
     this.sndMss = Math.max(MIN_MSS, Math.min(seg.mss ?? DEFAULT_PEER_MSS, this.config.mss));
+    if (this.tsOk) {
+      this.ts.start((seg.timestamp as { tsVal: number }).tsVal, now);
+      this.sndMss = Math.max(MIN_MSS, this.sndMss - TIMESTAMP_OPTION_BYTES);
+    }
     this.rcvMss = Math.min(DEFAULT_PEER_MSS, this.sndMss);
     const offered = passive ? this.config.windowScaling : this.wsOption !== undefined;
     if (offered && seg.windowScale !== undefined) {

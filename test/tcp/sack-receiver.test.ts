@@ -116,6 +116,11 @@ describe('tcp/connection: SACK receiver (RFC 2018, RFC 2883)', () => {
       const seg = take(h);
       assert.equal(seg.payload.length, 10);
       assert.deepEqual(blocks(seg), [[1000, 1100]]);
+      // A full-sized segment has no room for the option (the MSS counts options too).
+      h.conn.write(bytes(MSS), h.now);
+      const full = take(h);
+      assert.equal(full.payload.length, MSS);
+      assert.equal(full.sackBlocks, undefined);
     });
   });
 

@@ -93,6 +93,13 @@ describe('tcp/timestamps (RFC 7323)', () => {
     }
   });
 
+  it('data segments carry MSS - 12 bytes beside the timestamps option (RFC 6691)', () => {
+    const h = tsEstablished();
+    assert.equal(h.conn.sndMss, MSS - 12);
+    h.conn.write(bytes(3 * MSS), h.now);
+    assert.equal(take(h).payload.length, MSS - 12);
+  });
+
   describe('TS.Recent and TSecr', () => {
     it('every segment carries TSopt; a delayed ACK echoes the earliest unacknowledged segment (Last.ACK.sent)', () => {
       const h = tsEstablished();
