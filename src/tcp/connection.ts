@@ -28,8 +28,9 @@
  * Layout of the processing follows RFC 9293 3.10.7 ("SEGMENT ARRIVES"), with RFC 5961 for RST,
  * SYN and ACK validation, RFC 1337 in TIME-WAIT, RFC 6298 timers, RFC 5681/6582 congestion
  * control (behind src/tcp/congestion), RFC 7323 window scaling and RFC 1122 delayed ACKs and
- * silly-window avoidance. Not implemented: SACK, timestamps, urgent data (URG is ignored and the
- * data delivered inline), data on SYN (not acknowledged; the peer resends it).
+ * silly-window avoidance, RFC 7323 timestamps and PAWS (timestamps.ts), RFC 2018/2883 SACK blocks
+ * on our ACKs (sack-blocks.ts). Not implemented: SACK on the sending side, urgent data (URG is
+ * ignored and the data delivered inline), data on SYN (not acknowledged; the peer resends it).
  */
 
 import { netError, type NetstackError, type NetstackErrorCode } from '../errors.js';
@@ -1273,8 +1274,9 @@ export class TcpConnectionCore {
     return raw;
   }
 
+  /** One full segment the peer can send us (our MSS less its timestamps option), or half the buffer. */
   private swsThreshold(): number {
-    return Math.min(this.recvBuf.capacity >>> 1, this.config.mss);
+    return Math.min(this.recvBuf.capacity >>> 1, this.tsOk ? this.config.mss - TIMESTAMP_OPTION_BYTES : this.config.mss);
   }
 
   /** The window incoming data is checked against: what we advertised, or more if the reader freed it. */

@@ -100,6 +100,24 @@ describe('tcp/timestamps (RFC 7323)', () => {
     assert.equal(take(h).payload.length, MSS - 12);
   });
 
+  it('reading one full segment (MSS - 12) reopens a closed window (receiver SWS threshold)', () => {
+    const h = tsEstablished();
+    const seg = MSS - 12;
+    let at = 0;
+    while (at < RCV_BUF) {
+      const n = Math.min(seg, RCV_BUF - at);
+      send(h, { ...SEND, seq: R + at, payload: bytes(n, at), timestamp: ts(PEER_TS, OFF) });
+      at += n;
+    }
+    tick(h, 40);
+    assert.equal(h.conn.rcvWnd, 0);
+    h.outbox.length = 0;
+    assert.equal(h.conn.read()?.length, seg);
+    const update = take(h);
+    assert.equal(update.window, seg, 'a window update for one segment');
+    assert.equal(h.conn.counters.windowUpdates, 1);
+  });
+
   describe('TS.Recent and TSecr', () => {
     it('every segment carries TSopt; a delayed ACK echoes the earliest unacknowledged segment (Last.ACK.sent)', () => {
       const h = tsEstablished();
