@@ -132,6 +132,8 @@ export interface SynCookieParams {
   readonly sackPermitted?: boolean;
   /** TSval of the completing ACK when timestamps are in use (they were in SYN and SYN-ACK). */
   readonly tsVal?: number;
+  /** Its TSecr: the cookie SYN-ACK's TSval, not a clock reading (no RTT sample from it). */
+  readonly tsEcr?: number;
 }
 
 export class TcpConnectionCore {
@@ -303,6 +305,7 @@ export class TcpConnectionCore {
       conn.sndMss = Math.max(MIN_MSS, conn.sndMss - TIMESTAMP_OPTION_BYTES);
       conn.ts.start(params.tsVal, 0);
       conn.ts.lastAckSent = conn.rcvNxt;
+      conn.ts.unusableEcr = params.tsEcr;
     }
     conn.setState('SYN-RECEIVED');
     return conn;

@@ -260,7 +260,7 @@ export class TcpListener {
    * or undefined when they cannot be ours: an echo from the future, or an option we would not
    * have offered. Without TSopt the connection runs without window scaling and SACK.
    */
-  private cookieSynOptions(seg: TcpRepr, iss: number, now: number): { peerWindowScale?: number; sackPermitted?: boolean; tsVal?: number } | undefined {
+  private cookieSynOptions(seg: TcpRepr, iss: number, now: number): { peerWindowScale?: number; sackPermitted?: boolean; tsVal?: number; tsEcr?: number } | undefined {
     if (seg.timestamp === undefined) return {};
     if (!this.config.timestamps) return undefined;
     const tsEcr = seg.timestamp.tsEcr;
@@ -271,6 +271,7 @@ export class TcpListener {
       ...(o.windowScale !== undefined ? { peerWindowScale: o.windowScale } : {}),
       sackPermitted: o.sackPermitted,
       tsVal: seg.timestamp.tsVal,
+      tsEcr,
     };
   }
 

@@ -45,6 +45,11 @@ export class TcpTimestamps {
   tsRecentAt = 0;
   /** The ACK field of the last ACK we sent (RFC 7323 4.3 Last.ACK.sent). */
   lastAckSent = 0;
+  /**
+   * An echo that measures nothing: a SYN cookie's TSval, whose low bits carry options rather
+   * than the clock (up to 63 ms off). Undefined for other connections.
+   */
+  unusableEcr: number | undefined;
 
   constructor(readonly offset: number) {}
 
@@ -90,7 +95,7 @@ export class TcpTimestamps {
    * peer echoed nothing yet, as Linux treats it) or from the future.
    */
   rttSample(tsEcr: number, now: number): number | undefined {
-    if (tsEcr === 0) return undefined;
+    if (tsEcr === 0 || tsEcr === this.unusableEcr) return undefined;
     const r = (this.tsVal(now) - tsEcr) >>> 0;
     return r > MAX_RTT_SAMPLE_MS ? undefined : r;
   }

@@ -75,6 +75,7 @@ describe('tcp/syn-cookie: SYN options kept in the timestamp (as Linux)', () => {
     assert.equal(conn.sndWnd, 100 << 7, "the ACK's window was scaled");
     assert.equal(conn.timestampsNegotiated, true);
     assert.equal(conn.sackNegotiated, true);
+    assert.equal(conn.srtt, 0, "no RTT sample from the cookie's TSval (its low bits are options, not time)");
     // Later segments: TSvals from the same clock, at or after the cookie's; TSecr the ACK's TSval.
     conn.write(bytes(10), 1030);
     const seg = f.sent.at(-1) as TcpRepr;
