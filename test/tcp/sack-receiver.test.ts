@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { createRandom } from '../../src/random.js';
 import { ReceiveBuffer } from '../../src/tcp/receive-buffer.js';
+import { SackReporter } from '../../src/tcp/sack-blocks.js';
+import { seqDiff } from '../../src/tcp/seq.js';
 import { timestampOffset } from '../../src/tcp/timestamps.js';
 import type { TcpRepr } from '../../src/wire/tcp.js';
 import {
@@ -173,4 +176,39 @@ describe('tcp/connection: SACK receiver (RFC 2018, RFC 2883)', () => {
       assert.equal(b.holdsOutOfOrder(300, 10), true);
     });
   });
+});
+
+describe('SackReporter against a model (random arrivals)', () => {
+  for (const seed of [1, 2, 3, 4, 5]) {
+    it(`seed ${seed}: blocks are held runs, disjoint, the latest arrival's first, at most max`, () => {
+      const rng = createRandom(seed);
+      const rcvNxt0 = 0xffff_f000; // across the wrap
+      const buf = new ReceiveBuffer(1 << 20, 64);
+      const reporter = new SackReporter();
+      const held = new Uint8Array(20_000); // the model: which stream bytes are held out of order
+      for (let step = 0; step < 300; step++) {
+        const offset = 1 + rng.below(19_000);
+        const len = 1 + rng.below(800);
+        const end = Math.min(offset + len, held.length);
+        if (!buf.insertOutOfOrder(offset, bytes(end - offset))) continue;
+        held.fill(1, offset, end);
+        const seq = (rcvNxt0 + offset) >>> 0;
+        reporter.onOutOfOrder(seq, rcvNxt0, buf);
+        const max = 1 + rng.below(4);
+        const blocks = reporter.take(rcvNxt0, buf, max) ?? [];
+        assert.ok(blocks.length >= 1 && blocks.length <= max);
+        const runs = blocks.map(([l, r]) => [seqDiff(l, rcvNxt0), seqDiff(r, rcvNxt0)]);
+        assert.ok(runs[0][0] <= offset && offset < runs[0][1], 'the first block holds the latest arrival');
+        for (const [a, b] of runs) {
+          assert.ok(a < b);
+          for (let i = a; i < b; i++) assert.equal(held[i], 1, `byte ${i} reported but not held`);
+          assert.ok(a === 0 || held[a - 1] === 0, 'a block starts where its run starts');
+          assert.ok(held[b] === 0, 'a block ends where its run ends');
+        }
+        for (let i = 0; i < runs.length; i++) {
+          for (let k = i + 1; k < runs.length; k++) assert.ok(runs[i][1] <= runs[k][0] || runs[k][1] <= runs[i][0], 'disjoint');
+        }
+      }
+    });
+  }
 });
