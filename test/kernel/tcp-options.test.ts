@@ -86,9 +86,9 @@ async function tcpExt(peer: KernelPeer): Promise<Record<string, number>> {
 
 /**
  * Runs a python3 server in the namespace that prints `ready` once listening; resolves then, with
- * a promise of its end (rejected on a non-zero exit).
+ * `done`, the promise of its end (rejected on a non-zero exit).
  */
-async function startServer(peer: KernelPeer, source: string, timeoutMs: number): Promise<Promise<string>> {
+async function startServer(peer: KernelPeer, source: string, timeoutMs: number): Promise<{ done: Promise<string> }> {
   const child = peer.spawn('python3', ['-u', '-c', source]);
   let out = '';
   let err = '';
@@ -109,7 +109,7 @@ async function startServer(peer: KernelPeer, source: string, timeoutMs: number):
     });
     done.then(() => reject(new Error(`python ended before ready: ${out}`)), reject);
   });
-  return done;
+  return { done }; // wrapped: an async function returning `done` itself would wait for it
 }
 
 const isSyn = (s: TcpRepr) => (s.flags & (SYN | ACK)) === SYN;
@@ -168,7 +168,7 @@ c.close()`, 15_000);
     conn.write(new TextEncoder().encode('ping'));
     conn.end();
     assert.equal(Buffer.concat((await back).map((c) => Buffer.from(c))).toString(), 'ping');
-    await server;
+    await server.done;
     const syn = s.w.out.filter(isSyn).at(-1);
     const synAck = s.w.in.filter(isSynAck).at(-1);
     assert.ok(syn && synAck);
@@ -203,7 +203,7 @@ c.sendall(bytes(i % 251 for i in range(${size})))
 c.close()`, 30_000);
     const conn: TcpConnection = await firstValueFrom(stack.tcp.connect({ address: HOST_IP, port: 5003 }));
     const got = Buffer.concat((await lastValueFrom(conn.data$.pipe(toArray()))).map((c) => Buffer.from(c)));
-    await server;
+    await server.done;
     assert.equal(got.length, size);
     assert.ok(got.every((b, i) => b === i % 251), 'byte-exact');
     assert.ok(dropped !== undefined, 'a data segment was dropped');
