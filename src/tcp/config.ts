@@ -20,6 +20,16 @@ export interface TcpConfig {
   readonly receiveBufferSize: number;
   /** Offer the window scale option (RFC 7323) so windows above 64 KiB work. Default true. */
   readonly windowScaling: boolean;
+  /**
+   * Offer the timestamps option (RFC 7323) in our SYN and SYN-ACK; used when both sides sent it,
+   * for RTT measurement on every ACK and PAWS. Default true (as Linux).
+   */
+  readonly timestamps: boolean;
+  /**
+   * Offer SACK-permitted (RFC 2018) in our SYN and SYN-ACK; when both sides sent it, our ACKs
+   * carry SACK blocks (and D-SACK, RFC 2883) while data is held out of order. Default true.
+   */
+  readonly sack: boolean;
   /** Out-of-order segments held for reassembly, at most (their bytes are bounded by the window). Default 256. */
   readonly maxOutOfOrderSegments: number;
   /** Initial retransmission timeout (RFC 6298 2.1), ms. Default 1000. */
@@ -66,6 +76,8 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   sendBufferSize: 256 * 1024,
   receiveBufferSize: 256 * 1024,
   windowScaling: true,
+  timestamps: true,
+  sack: true,
   maxOutOfOrderSegments: 256,
   rtoInitial: 1000,
   rtoMin: 200,

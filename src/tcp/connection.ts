@@ -28,8 +28,9 @@
  * Layout of the processing follows RFC 9293 3.10.7 ("SEGMENT ARRIVES"), with RFC 5961 for RST,
  * SYN and ACK validation, RFC 1337 in TIME-WAIT, RFC 6298 timers, RFC 5681/6582 congestion
  * control (behind src/tcp/congestion), RFC 7323 window scaling and RFC 1122 delayed ACKs and
- * silly-window avoidance. Not implemented: SACK, timestamps, urgent data (URG is ignored and the
- * data delivered inline), data on SYN (not acknowledged; the peer resends it).
+ * silly-window avoidance, RFC 7323 timestamps and PAWS (timestamps.ts), RFC 2018/2883 SACK blocks
+ * on our ACKs (sack-blocks.ts). Not implemented: SACK on the sending side, urgent data (URG is
+ * ignored and the data delivered inline), data on SYN (not acknowledged; the peer resends it).
  */
 
 import { netError, type NetstackError, type NetstackErrorCode } from '../errors.js';
@@ -42,9 +43,11 @@ import { congestionControlFactory } from './congestion/select.js';
 import { createTcpCounters, type TcpCounters } from './counters.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import { RttEstimator } from './rtt.js';
+import { MAX_SACK_BLOCKS, MAX_SACK_BLOCKS_WITH_TIMESTAMPS, SackReporter } from './sack-blocks.js';
 import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt } from './seq.js';
 import { acceptsText, canUserSend, type TcpState } from './state.js';
+import { TcpTimestamps, timestampOffset } from './timestamps.js';
 
 const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
 const EMPTY = new Uint8Array(0);
@@ -55,6 +58,8 @@ const NEVER = Number.POSITIVE_INFINITY;
  * other's unacceptable ACK with one of their own, forever.
  */
 const OUT_OF_WINDOW_ACK_INTERVAL = 500;
+/** The timestamps option with its padding, in every segment once negotiated. */
+const TIMESTAMP_OPTION_BYTES = 12;
 
 // Pending events, delivered together at the end of each public call.
 const EV_ESTABLISHED = 1;
@@ -110,6 +115,8 @@ export interface TcpConnectionOptions {
   readonly config?: TcpConfig;
   /** Congestion control; default the configuration's `congestionControl`. */
   readonly congestion?: CongestionControlFactory;
+  /** Offset of our timestamp clock (RFC 7323); default timestampOffset(iss). */
+  readonly tsOffset?: number;
 }
 
 /** What a SYN cookie remembered of the SYN (see TcpListener). */
@@ -119,6 +126,14 @@ export interface SynCookieParams {
   readonly mss: number;
   /** The raw window we put in the stateless SYN-ACK. */
   readonly window: number;
+  /** The peer's window scale from the cookie's timestamp; undefined = no window scaling. */
+  readonly peerWindowScale?: number;
+  /** The SYN offered SACK-permitted (and our SYN-ACK answered it). */
+  readonly sackPermitted?: boolean;
+  /** TSval of the completing ACK when timestamps are in use (they were in SYN and SYN-ACK). */
+  readonly tsVal?: number;
+  /** Its TSecr: the cookie SYN-ACK's TSval, not a clock reading (no RTT sample from it). */
+  readonly tsEcr?: number;
 }
 
 export class TcpConnectionCore {
@@ -150,7 +165,10 @@ export class TcpConnectionCore {
   /** Largest window the peer has offered (RFC 9293 3.8.6.2.1, RFC 5961 5.2). */
   maxSndWnd = 0;
   sndWndScale = 0;
-  /** Effective send MSS: min(peer's MSS option or 536, config.mss). */
+  /**
+   * Effective send MSS: min(peer's MSS option or 536, config.mss), less the 12 bytes of the
+   * timestamps option when it is in use (RFC 6691: the MSS counts data and options together).
+   */
   sndMss: number;
 
   // Receive sequence space.
@@ -173,6 +191,14 @@ export class TcpConnectionCore {
 
   /** Window scale we put in our SYN / SYN-ACK; undefined = no option. */
   private wsOption: number | undefined;
+  /** Both sides sent SACK-permitted (RFC 2018): our ACKs carry SACK blocks. */
+  private sackOk = false;
+  /** Both sides sent the timestamps option (RFC 7323): every segment carries it. */
+  private tsOk = false;
+  /** TSval clock, TS.Recent, Last.ACK.sent, PAWS (used only when tsOk). */
+  private readonly ts: TcpTimestamps;
+  /** Which SACK / D-SACK blocks our next ACK reports (used only when sackOk). */
+  private readonly sackReport = new SackReporter();
   private synWindowSent = 0;
   private synAcked = false;
   private synRetransmitted = false;
@@ -196,6 +222,8 @@ export class TcpConnectionCore {
   private keepaliveAt = NEVER;
   /** TIME-WAIT expiry, or the FIN-WAIT-2 limit of a closed connection. */
   private closeAt = NEVER;
+  /** The latest `now` any call passed in: the TSval clock for segments sent from `read`. */
+  private clock = 0;
   /** When we last answered an out-of-window pure ACK (rate limit). */
   private outOfWindowAckAt = -NEVER;
 
@@ -244,12 +272,14 @@ export class TcpConnectionCore {
     this.cc = (options.congestion ?? congestionControlFactory(this.config.congestionControl))({ initialWindowSegments: this.config.initialCwndSegments, counters: this.counters });
     // Every RTT sample, whatever measured it, reaches an algorithm that wants them.
     if (this.cc.onRttSample !== undefined) this.rtt.onSample = this.cc.onRttSample.bind(this.cc);
+    this.ts = new TcpTimestamps(options.tsOffset ?? timestampOffset(this.iss));
   }
 
   /**
    * A connection completing a SYN-cookie handshake (the listener validated the cookie in the
    * ACK): it starts in SYN-RECEIVED as if its SYN-ACK had been sent; pass the ACK to
-   * `handleSegment` next. Options of the SYN are lost except the MSS (no window scaling).
+   * `handleSegment` next. The SYN's options come back from the cookie: the MSS, and when
+   * timestamps were in use window scaling and SACK-permitted (see syn-cookie.ts).
    */
   static fromSynCookie(options: TcpConnectionOptions, params: SynCookieParams): TcpConnectionCore {
     const conn = new TcpConnectionCore(options);
@@ -265,6 +295,20 @@ export class TcpConnectionCore {
     conn.maxRcvWnd = params.window;
     conn.passiveOpen = true;
     conn.opened = true;
+    if (params.peerWindowScale !== undefined && conn.config.windowScaling) {
+      conn.sndWndScale = Math.min(params.peerWindowScale, 14);
+      conn.rcvWndScale = windowScaleFor(conn.config.receiveBufferSize);
+      conn.wsOption = conn.rcvWndScale;
+    }
+    conn.sackOk = params.sackPermitted === true && conn.config.sack;
+    if (params.tsVal !== undefined && conn.config.timestamps) {
+      // TS.Recent is the ACK's own TSval (it is acceptable and at Last.ACK.sent = RCV.NXT).
+      conn.tsOk = true;
+      conn.sndMss = Math.max(MIN_MSS, conn.sndMss - TIMESTAMP_OPTION_BYTES);
+      conn.ts.start(params.tsVal, 0);
+      conn.ts.lastAckSent = conn.rcvNxt;
+      conn.ts.unusableEcr = params.tsEcr;
+    }
     conn.setState('SYN-RECEIVED');
     return conn;
   }
@@ -329,6 +373,16 @@ export class TcpConnectionCore {
     return this.cc.name;
   }
 
+  /** Both sides sent the timestamps option (RFC 7323). */
+  get timestampsNegotiated(): boolean {
+    return this.tsOk;
+  }
+
+  /** Both sides sent SACK-permitted (RFC 2018). */
+  get sackNegotiated(): boolean {
+    return this.sackOk;
+  }
+
   /** The window we last advertised, in bytes. */
   get rcvWnd(): number {
     return Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
@@ -344,6 +398,7 @@ export class TcpConnectionCore {
   /** Active open (RFC 9293 3.10.1): CLOSED -> SYN-SENT, sends SYN. */
   connect(now: number): void {
     this.requireClosed('connect');
+    if (now > this.clock) this.clock = now;
     this.sndNxt = seqAdd(this.iss, 1);
     this.sndMax = this.sndNxt;
     this.wsOption = this.config.windowScaling ? windowScaleFor(this.config.receiveBufferSize) : undefined;
@@ -371,6 +426,7 @@ export class TcpConnectionCore {
     if (!canUserSend(this._state) || this.finQueued) {
       throw netError('EPIPE', `write after end on ${this.toString()} (${this._state})`, 'write');
     }
+    if (now > this.clock) this.clock = now;
     const n = this.sendBuf.write(data);
     if (n < data.length || this.sendBuf.free === 0) this.wantWritable = true;
     if (n > 0 && (this._state === 'ESTABLISHED' || this._state === 'CLOSE-WAIT')) this.output(now);
@@ -404,6 +460,7 @@ export class TcpConnectionCore {
    * until the peer's FIN. Before the handshake completes the FIN waits for it. Idempotent.
    */
   shutdown(now: number): void {
+    if (now > this.clock) this.clock = now;
     switch (this._state) {
       case 'LISTEN':
         this.closeWith(undefined);
@@ -434,6 +491,7 @@ export class TcpConnectionCore {
    * FIN-WAIT-2 is bounded by `finWait2Timeout`.
    */
   close(now: number): void {
+    if (now > this.clock) this.clock = now;
     switch (this._state) {
       case 'CLOSED':
         return;
@@ -463,6 +521,7 @@ export class TcpConnectionCore {
   /** Nagle's algorithm off (true) or on (false) for this connection; starts as `config.noDelay`. */
   setNoDelay(noDelay: boolean, now: number): void {
     this.noDelay = noDelay;
+    if (now > this.clock) this.clock = now;
     // Bytes Nagle was holding back may go now.
     if (noDelay && (this._state === 'ESTABLISHED' || this._state === 'CLOSE-WAIT')) this.output(now);
     this.flushEvents();
@@ -481,7 +540,8 @@ export class TcpConnectionCore {
   }
 
   /** Abort (RFC 9293 3.10.5): RST to the peer if it knows us, then CLOSED with no error. */
-  abort(_now: number): void {
+  abort(now: number): void {
+    if (now > this.clock) this.clock = now;
     const s = this._state;
     if (s === 'CLOSED') return;
     if (s === 'SYN-RECEIVED' || s === 'ESTABLISHED' || s === 'FIN-WAIT-1' || s === 'FIN-WAIT-2' || s === 'CLOSE-WAIT') {
@@ -510,6 +570,7 @@ export class TcpConnectionCore {
   /** Runs every timer due at `now` (calling it early is harmless). */
   handleTimer(now: number): void {
     if (this._state === 'CLOSED') return;
+    if (now > this.clock) this.clock = now;
     if (this.closeAt <= now) {
       this.closeAt = NEVER;
       this.closeWith(undefined);
@@ -545,6 +606,7 @@ export class TcpConnectionCore {
    */
   handleSegment(seg: TcpRepr, now: number): boolean {
     this.counters.segmentsReceived++;
+    if (now > this.clock) this.clock = now;
     let consumed = true;
     switch (this._state) {
       case 'CLOSED':
@@ -580,7 +642,7 @@ export class TcpConnectionCore {
     // Data or FIN on the SYN is not acknowledged; the peer sends it again (no TFO).
     this.irs = seg.seq;
     this.rcvNxt = seqAdd(seg.seq, 1);
-    this.negotiate(seg, true);
+    this.negotiate(seg, true, now);
     this.sndNxt = seqAdd(this.iss, 1);
     this.sndMax = this.sndNxt;
     this.sndWnd = seg.window; // never scaled in a SYN (RFC 7323 2.2)
@@ -620,7 +682,7 @@ export class TcpConnectionCore {
     this.rcvNxt = seqAdd(seg.seq, 1);
     this.rcvAdvRight = seqAdd(this.rcvNxt, this.synWindowSent);
     this.maxRcvWnd = this.synWindowSent;
-    this.negotiate(seg, false);
+    this.negotiate(seg, false, now);
     this.sndWnd = seg.window;
     this.maxSndWnd = seg.window;
     this.sndWl1 = seg.seq;
@@ -634,7 +696,7 @@ export class TcpConnectionCore {
     }
     this.sndUna = seg.ack;
     this.synAcked = true;
-    this.rtt.onAck(seg.ack, now);
+    this.rttOnAck(seg, seg.ack, now);
     this.rtxAt = NEVER;
     this.establish(now);
     this.ackNow = true;
@@ -669,12 +731,26 @@ export class TcpConnectionCore {
       this.recvBuf.outOfOrderCount === 0 &&
       data.length <= this.receiveWindow() &&
       seqGeq(seg.ack, this.sndUna) &&
-      seqLeq(seg.ack, this.sndMax)
+      seqLeq(seg.ack, this.sndMax) &&
+      (!this.tsOk || (seg.timestamp !== undefined && seqGeq(seg.timestamp.tsVal, this.ts.tsRecent)))
     ) {
+      if (this.tsOk) this.ts.onAcceptable((seg.timestamp as { tsVal: number }).tsVal, seq, now);
       this.processAck(seg, data.length > 0, now);
       this.keepaliveSent = 0;
       if (this.keepaliveAt !== NEVER) this.keepaliveAt = now + this.keepaliveIdle;
       if (data.length > 0) this.processText(seq, data, false, now);
+      return true;
+    }
+
+    // PAWS (RFC 7323 5.3 R1): a segment whose TSval is older than TS.Recent is an old
+    // duplicate: drop it and ACK (rate limited when it carries nothing, like any unacceptable
+    // segment). A RST is exempt, as in Linux: RFC 5961 already guards it.
+    if (this.tsOk && seg.timestamp !== undefined && (flags & RST) === 0 && this.ts.isOld(seg.timestamp.tsVal, now)) {
+      this.counters.pawsDropped++;
+      if (data.length > 0 || (flags & (SYN | FIN)) !== 0 || now - this.outOfWindowAckAt >= OUT_OF_WINDOW_ACK_INTERVAL) {
+        if (data.length === 0) this.outOfWindowAckAt = now;
+        this.ackNow = true;
+      }
       return true;
     }
 
@@ -721,6 +797,7 @@ export class TcpConnectionCore {
         if (segLen > 0) {
           this.counters.duplicateSegments++;
           this.ackNow = true;
+          if (this.sackOk && data.length > 0) this.sackReport.onDuplicate(seq, seqAdd(seq, data.length));
           if (fin && this._state === 'TIME-WAIT') this.closeAt = now + 2 * this.config.msl;
         } else {
           // A zero-length segment below RCV.NXT is unacceptable (3.10.7.4) and must be answered
@@ -731,6 +808,7 @@ export class TcpConnectionCore {
         data = EMPTY;
         fin = false;
       } else {
+        if (this.sackOk && before <= data.length) this.sackReport.onDuplicate(seq, this.rcvNxt);
         data = data.subarray(before);
         this.ackNow = true;
       }
@@ -766,6 +844,9 @@ export class TcpConnectionCore {
       }
       return true;
     }
+
+    // The segment is acceptable: its TSval may become TS.Recent (RFC 7323 4.3, 5.3 R3).
+    if (this.tsOk && seg.timestamp !== undefined) this.ts.onAcceptable(seg.timestamp.tsVal, seg.seq, now);
 
     // Fifth, the ACK field.
     if ((flags & ACK) === 0) {
@@ -841,7 +922,7 @@ export class TcpConnectionCore {
     this.probesUnanswered = 0;
     const window = seg.window;
     if (seqGt(ack, this.sndUna)) {
-      this.onNewAck(ack, now);
+      this.onNewAck(ack, now, seg);
     } else if (
       ack === this.sndUna &&
       !hasText &&
@@ -892,7 +973,7 @@ export class TcpConnectionCore {
   }
 
   /** SND.UNA advances to `ack`. */
-  private onNewAck(ack: number, now: number): void {
+  private onNewAck(ack: number, now: number, seg: TcpRepr): void {
     const acked = seqDiff(ack, this.sndUna);
     let dataAcked = acked;
     if (!this.synAcked) {
@@ -911,7 +992,7 @@ export class TcpConnectionCore {
     this.dupAcks = 0;
     this.sndUna = ack;
     if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
-    this.rtt.onAck(ack, now);
+    this.rttOnAck(seg, ack, now);
     this.retries = 0;
     this.progressAt = now;
     const wasRecovering = this.cc.inRecovery;
@@ -962,8 +1043,12 @@ export class TcpConnectionCore {
     const offset = seqDiff(seq, this.rcvNxt);
     if (offset > 0) {
       this.ackNow = true; // RFC 5681 4.2: an immediate duplicate ACK for out-of-order data
+      const duplicate = this.sackOk && this.recvBuf.holdsOutOfOrder(offset, data.length);
       if (this.recvBuf.insertOutOfOrder(offset, data)) {
         this.counters.outOfOrderSegments++;
+        if (duplicate) this.sackReport.onDuplicate(seq, seqAdd(seq, data.length));
+        // The run holding the segment goes first (after a D-SACK block, RFC 2883 4).
+        if (this.sackOk) this.sackReport.onOutOfOrder(seq, this.rcvNxt, this.recvBuf);
         return true;
       }
       this.counters.outOfOrderDropped++;
@@ -1136,8 +1221,29 @@ export class TcpConnectionCore {
     if ((flags & SYN) !== 0) {
       seg.mss = this.config.mss;
       if (this.wsOption !== undefined) seg.windowScale = this.wsOption;
+      // Offered in our SYN as configured; in a SYN-ACK only when the peer's SYN offered them.
+      const active = (flags & ACK) === 0;
+      if (active ? this.config.sack : this.sackOk) seg.sackPermitted = true;
+      if (active ? this.config.timestamps : this.tsOk) seg.timestamp = { tsVal: this.ts.tsVal(this.clock), tsEcr: active ? 0 : this.ts.tsRecent };
+    } else if (this.tsOk && (flags & RST) === 0) {
+      seg.timestamp = { tsVal: this.ts.tsVal(this.clock), tsEcr: this.ts.tsRecent };
     }
     if ((flags & ACK) !== 0) {
+      if (this.sackOk && (flags & (SYN | RST)) === 0 && (this.recvBuf.outOfOrderCount > 0 || this.sackReport.hasDsack)) {
+        const dsack = this.sackReport.hasDsack;
+        // On a data segment only the blocks that fit within the MSS beside the payload (2 + 8 n
+        // bytes, padded): a full-sized segment carries none, the pure ACKs around it do.
+        const room = payload.length === 0 ? 40 : this.sndMss - payload.length;
+        const fit = room >= 12 ? (room - 4) >>> 3 : 0;
+        const limit = this.tsOk ? MAX_SACK_BLOCKS_WITH_TIMESTAMPS : MAX_SACK_BLOCKS;
+        const blocks = fit === 0 ? undefined : this.sackReport.take(this.rcvNxt, this.recvBuf, fit < limit ? fit : limit);
+        if (blocks !== undefined) {
+          seg.sackBlocks = blocks;
+          this.counters.sackAcksSent++;
+          if (dsack) this.counters.dsacksSent++;
+        }
+      }
+      this.ts.lastAckSent = this.rcvNxt;
       this.ackNow = false;
       this.delackAt = NEVER;
       this.unackedBytes = 0;
@@ -1178,8 +1284,9 @@ export class TcpConnectionCore {
     return raw;
   }
 
+  /** One full segment the peer can send us (our MSS less its timestamps option), or half the buffer. */
   private swsThreshold(): number {
-    return Math.min(this.recvBuf.capacity >>> 1, this.config.mss);
+    return Math.min(this.recvBuf.capacity >>> 1, this.tsOk ? this.config.mss - TIMESTAMP_OPTION_BYTES : this.config.mss);
   }
 
   /** The window incoming data is checked against: what we advertised, or more if the reader freed it. */
@@ -1316,9 +1423,19 @@ export class TcpConnectionCore {
     this.finSeq = seqAdd(start, this.sendBuf.length);
   }
 
-  /** Negotiates MSS and window scaling from the peer's SYN (RFC 9293 3.7.1, RFC 7323 1.3). */
-  private negotiate(seg: TcpRepr, passive: boolean): void {
+  /**
+   * Negotiates MSS, window scaling, timestamps and SACK from the peer's SYN (RFC 9293 3.7.1,
+   * RFC 7323 1.3 and 3.2, RFC 2018 2). We offer timestamps and SACK-permitted in our SYN exactly
+   * when configured, so for both ends "used when both sent it" reads the same.
+   */
+  private negotiate(seg: TcpRepr, passive: boolean, now: number): void {
+    this.sackOk = this.config.sack && seg.sackPermitted === true;
+    this.tsOk = this.config.timestamps && seg.timestamp !== undefined;
     this.sndMss = Math.max(MIN_MSS, Math.min(seg.mss ?? DEFAULT_PEER_MSS, this.config.mss));
+    if (this.tsOk) {
+      this.ts.start((seg.timestamp as { tsVal: number }).tsVal, now);
+      this.sndMss = Math.max(MIN_MSS, this.sndMss - TIMESTAMP_OPTION_BYTES);
+    }
     this.rcvMss = Math.min(DEFAULT_PEER_MSS, this.sndMss);
     const offered = passive ? this.config.windowScaling : this.wsOption !== undefined;
     if (offered && seg.windowScale !== undefined) {
@@ -1330,6 +1447,23 @@ export class TcpConnectionCore {
       this.rcvWndScale = 0;
       if (passive) this.wsOption = undefined;
     }
+  }
+
+  /**
+   * RTT measurement for an ACK of new data: from the echoed TSecr when timestamps are in use
+   * (every such ACK, retransmissions included: the echo says which copy it answers, RFC 7323
+   * 4.1), else from the one timed segment with Karn's rule.
+   */
+  private rttOnAck(seg: TcpRepr, ack: number, now: number): void {
+    if (this.tsOk && seg.timestamp !== undefined) {
+      const r = this.ts.rttSample(seg.timestamp.tsEcr, now);
+      if (r !== undefined) {
+        this.rtt.cancelTiming();
+        this.rtt.sample(r);
+        return;
+      }
+    }
+    this.rtt.onAck(ack, now);
   }
 
   private fail(code: NetstackErrorCode, message: string): void {

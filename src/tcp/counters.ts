@@ -43,6 +43,12 @@ export interface TcpCounters {
   duplicateSegments: number;
   /** Retransmitted SYNs / SYN-ACKs of the peer seen after the handshake. */
   duplicateSyns: number;
+  /** Segments dropped by PAWS (RFC 7323 5): their TSval was older than TS.Recent. */
+  pawsDropped: number;
+  /** ACKs we sent carrying SACK blocks (RFC 2018). */
+  sackAcksSent: number;
+  /** ACKs we sent reporting a duplicate segment with a D-SACK block (RFC 2883). */
+  dsacksSent: number;
   /** Segments outside the receive window (dropped and answered with an ACK). */
   droppedNotAcceptable: number;
   /** Bytes cut off a segment because they lay beyond the receive window. */
@@ -107,6 +113,9 @@ export function createTcpCounters(): TcpCounters {
     outOfOrderDropped: 0,
     duplicateSegments: 0,
     duplicateSyns: 0,
+    pawsDropped: 0,
+    sackAcksSent: 0,
+    dsacksSent: 0,
     droppedNotAcceptable: 0,
     trimmedBytes: 0,
     droppedNoAck: 0,

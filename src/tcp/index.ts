@@ -58,7 +58,9 @@ export { TcpListener, type TcpListenerCounters, type TcpListenerDropReason, type
 export { addTcpCounters, createTcpCounters, type TcpCounters } from './counters.js';
 export { rstForSegment } from './rst.js';
 export { IsnGenerator } from './isn.js';
-export { SynCookies, MSS_TABLE } from './syn-cookie.js';
+export { SynCookies, MSS_TABLE, cookieOptionsFromEcr, cookieTimestamp, type CookieSynOptions } from './syn-cookie.js';
+export { TcpTimestamps, timestampAt, timestampOffset, PAWS_IDLE_LIMIT_MS } from './timestamps.js';
+export { SackReporter, MAX_SACK_BLOCKS, MAX_SACK_BLOCKS_WITH_TIMESTAMPS, type SackBlock } from './sack-blocks.js';
 export { SipHash24 } from './siphash.js';
 export { RttEstimator, type RttConfig } from './rtt.js';
 export { SendBuffer } from './send-buffer.js';

@@ -11,13 +11,14 @@
 
 import type { Ipv4Addr } from '../ipv4/address.js';
 import { TcpFlags, type TcpRepr } from '../wire/tcp.js';
-import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, type TcpConfig } from './config.js';
+import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, windowScaleFor, type TcpConfig } from './config.js';
 import type { CongestionControlFactory } from './congestion/congestion-control.js';
 import { TcpConnectionCore, type TcpChildObserver, type TcpConnectionOptions, type TcpHost } from './connection.js';
 import type { IsnGenerator } from './isn.js';
 import { rstForSegment } from './rst.js';
-import { seqAdd } from './seq.js';
-import { SynCookies } from './syn-cookie.js';
+import { seqAdd, seqGt } from './seq.js';
+import { cookieOptionsFromEcr, cookieTimestamp, SynCookies } from './syn-cookie.js';
+import { timestampAt, timestampOffset } from './timestamps.js';
 
 const { SYN, RST, ACK } = TcpFlags;
 const EMPTY = new Uint8Array(0);
@@ -197,20 +198,27 @@ export class TcpListener {
       }
       const iss = this.cookies.encode(localAddr, this.localPort, remoteAddr, seg.srcPort, seg.seq, seg.mss ?? DEFAULT_PEER_MSS, now);
       this.counters.synCookiesSent++;
-      return {
-        kind: 'reply',
-        seg: {
-          srcPort: this.localPort,
-          dstPort: seg.srcPort,
-          seq: iss,
-          ack: seqAdd(seg.seq, 1),
-          flags: SYN | ACK,
-          window: this.cookieWindow(),
-          urgent: 0,
-          mss: this.config.mss,
-          payload: EMPTY,
-        },
+      const reply: TcpRepr = {
+        srcPort: this.localPort,
+        dstPort: seg.srcPort,
+        seq: iss,
+        ack: seqAdd(seg.seq, 1),
+        flags: SYN | ACK,
+        window: this.cookieWindow(),
+        urgent: 0,
+        mss: this.config.mss,
+        payload: EMPTY,
       };
+      // The other options need the timestamp to come back (syn-cookie.ts): only with TSopt.
+      if (this.config.timestamps && seg.timestamp !== undefined) {
+        const windowScale = this.config.windowScaling ? seg.windowScale : undefined;
+        const sackPermitted = this.config.sack && seg.sackPermitted === true;
+        const tsNow = timestampAt(timestampOffset(iss), now);
+        reply.timestamp = { tsVal: cookieTimestamp(tsNow, { windowScale, sackPermitted, ecn: false }), tsEcr: seg.timestamp.tsVal };
+        if (windowScale !== undefined) reply.windowScale = windowScaleFor(this.config.receiveBufferSize);
+        if (sackPermitted) reply.sackPermitted = true;
+      }
+      return { kind: 'reply', seg: reply };
     }
     const conn = this.createChild(remoteAddr, localAddr, seg.srcPort, this.options.isn.isn(localAddr, this.localPort, remoteAddr, seg.srcPort, now));
     conn.listen();
@@ -225,7 +233,8 @@ export class TcpListener {
     const irs = seqAdd(seg.seq, -1);
     const iss = seqAdd(seg.ack, -1);
     const mss = cookies.decode(localAddr, this.localPort, remoteAddr, seg.srcPort, irs, iss, now);
-    if (mss === undefined) {
+    const synOptions = mss === undefined ? undefined : this.cookieSynOptions(seg, iss, now);
+    if (mss === undefined || synOptions === undefined) {
       this.counters.synCookiesRejected++;
       return undefined;
     }
@@ -235,7 +244,7 @@ export class TcpListener {
     }
     this.counters.synCookiesAccepted++;
     const options = this.childOptions(remoteAddr, localAddr, seg.srcPort, iss);
-    const conn = TcpConnectionCore.fromSynCookie(options, { irs, mss, window: this.cookieWindow() });
+    const conn = TcpConnectionCore.fromSynCookie(options, { irs, mss, window: this.cookieWindow(), ...synOptions });
     conn.parent = this;
     conn.handleSegment(seg, now);
     if (conn.state === 'SYN-RECEIVED') {
@@ -244,6 +253,26 @@ export class TcpListener {
       return { kind: 'dropped', reason: 'cookieUnusable' };
     }
     return { kind: 'created', conn };
+  }
+
+  /**
+   * The SYN options a cookie ACK brings back in its TSecr (as Linux's cookie_timestamp_decode),
+   * or undefined when they cannot be ours: an echo from the future, or an option we would not
+   * have offered. Without TSopt the connection runs without window scaling and SACK.
+   */
+  private cookieSynOptions(seg: TcpRepr, iss: number, now: number): { peerWindowScale?: number; sackPermitted?: boolean; tsVal?: number; tsEcr?: number } | undefined {
+    if (seg.timestamp === undefined) return {};
+    if (!this.config.timestamps) return undefined;
+    const tsEcr = seg.timestamp.tsEcr;
+    if (seqGt(tsEcr, timestampAt(timestampOffset(iss), now))) return undefined;
+    const o = cookieOptionsFromEcr(tsEcr);
+    if ((o.sackPermitted && !this.config.sack) || (o.windowScale !== undefined && !this.config.windowScaling)) return undefined;
+    return {
+      ...(o.windowScale !== undefined ? { peerWindowScale: o.windowScale } : {}),
+      sackPermitted: o.sackPermitted,
+      tsVal: seg.timestamp.tsVal,
+      tsEcr,
+    };
   }
 
   private createChild(remoteAddr: Ipv4Addr, localAddr: Ipv4Addr, remotePort: number, iss: number): TcpConnectionCore {

@@ -75,6 +75,43 @@ export class ReceiveBuffer {
     return this.oooBytes;
   }
 
+  /** Stream position just after the last in-order byte (where RCV.NXT points). */
+  get inOrderEnd(): number {
+    return this.end;
+  }
+
+  /**
+   * The run of contiguous out-of-order bytes that contains stream position `pos` (pieces that
+   * touch count as one run, as a SACK block must cover them), written to `out` as [start, end).
+   * False when `pos` is not held out of order. Walks the pieces: call it only while some are held.
+   */
+  outOfOrderRunAt(pos: number, out: { start: number; end: number }): boolean {
+    const pieces = this.ooo;
+    let i = 0;
+    while (i < pieces.length && pieces[i].start + pieces[i].data.length <= pos) i++;
+    if (i === pieces.length || pieces[i].start > pos) return false;
+    let lo = i;
+    while (lo > 0 && pieces[lo - 1].start + pieces[lo - 1].data.length === pieces[lo].start) lo--;
+    let hi = i;
+    while (hi + 1 < pieces.length && pieces[hi].start + pieces[hi].data.length === pieces[hi + 1].start) hi++;
+    out.start = pieces[lo].start;
+    out.end = pieces[hi].start + pieces[hi].data.length;
+    return true;
+  }
+
+  /** Whether every byte of [offset, offset + length) after the in-order end is already held. */
+  holdsOutOfOrder(offset: number, length: number): boolean {
+    let pos = this.end + offset;
+    const stop = pos + length;
+    for (const piece of this.ooo) {
+      if (piece.start > pos) return false;
+      const end = piece.start + piece.data.length;
+      if (end > pos) pos = end;
+      if (pos >= stop) return true;
+    }
+    return pos >= stop;
+  }
+
   /**
    * Appends in-order data (the bytes at the in-order end), then any out-of-order pieces that
    * have become contiguous. Returns how far the in-order end advanced (>= data.length).

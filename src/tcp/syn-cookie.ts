@@ -8,10 +8,16 @@
  *   bits 26..24  index of the MSS in MSS_TABLE (the largest entry not above the peer's MSS)
  *   bits 23..0   low 24 bits of SipHash(secret; local ip, remote ip, local port, remote port,
  *                the client's ISN, t, MSS index)
- * Window scaling and other SYN options are not encoded: a cookie connection runs without them.
+ *
+ * The other SYN options travel in our SYN-ACK's timestamp, as Linux does (cookie_init_timestamp,
+ * cookie_timestamp_decode): when the SYN offered timestamps, the low 6 bits of our TSval carry
+ * the peer's window scale (bits 0-3, 15 = none), SACK-permitted (bit 4) and ECN (bit 5); the
+ * peer echoes that TSval in the TSecr of its ACK, and the options come back from there. Without
+ * timestamps a cookie connection runs without window scaling and SACK.
  */
 
 import type { Ipv4Addr } from '../ipv4/address.js';
+import { seqGt } from './seq.js';
 import { SipHash24 } from './siphash.js';
 import { TUPLE_BYTES_LEN, writeBe32, writeTupleBytes } from './tuple-bytes.js';
 
@@ -66,4 +72,44 @@ export class SynCookies {
     m[17] = index;
     return this.prf.hash32(m) & 0xffffff;
   }
+}
+
+/** Low bits of a cookie TSval that carry the SYN's options. */
+const TS_OPTION_BITS = 6;
+const TS_OPTION_MASK = (1 << TS_OPTION_BITS) - 1;
+/** Window scale field value meaning "the SYN had no window scale option". */
+const TS_NO_WSCALE = 0xf;
+const TS_SACK = 1 << 4;
+const TS_ECN = 1 << 5;
+
+/** SYN options a cookie keeps through the timestamp. */
+export interface CookieSynOptions {
+  /** The peer's window scale shift, undefined when it sent none. */
+  readonly windowScale: number | undefined;
+  readonly sackPermitted: boolean;
+  readonly ecn: boolean;
+}
+
+/**
+ * The TSval of a cookie SYN-ACK: our timestamp clock `tsNow` with its low 6 bits replaced by the
+ * options, moved back one step of 64 if that would put it ahead of the clock, so the TSvals the
+ * connection sends later never go backwards.
+ */
+export function cookieTimestamp(tsNow: number, options: CookieSynOptions): number {
+  let bits = options.windowScale === undefined ? TS_NO_WSCALE : Math.min(options.windowScale, 14);
+  if (options.sackPermitted) bits |= TS_SACK;
+  if (options.ecn) bits |= TS_ECN;
+  let ts = ((tsNow & ~TS_OPTION_MASK) | bits) >>> 0;
+  if (seqGt(ts, tsNow)) ts = (ts - (1 << TS_OPTION_BITS)) >>> 0;
+  return ts;
+}
+
+/** The options a cookie SYN-ACK's TSval carried, read back from the TSecr of the ACK. */
+export function cookieOptionsFromEcr(tsEcr: number): CookieSynOptions {
+  const ws = tsEcr & 0xf;
+  return {
+    windowScale: ws === TS_NO_WSCALE ? undefined : ws,
+    sackPermitted: (tsEcr & TS_SACK) !== 0,
+    ecn: (tsEcr & TS_ECN) !== 0,
+  };
 }

@@ -39,6 +39,8 @@ export const TEST_CONFIG: Partial<TcpConfig> = {
   receiveBufferSize: RCV_BUF,
   sendBufferSize: SND_BUF,
   windowScaling: false,
+  timestamps: false,
+  sack: false,
   msl: MSL,
   // The core's tests check RFC 5681/6582 numbers; CUBIC has tests of its own (cubic.test.ts).
   congestionControl: 'newreno',

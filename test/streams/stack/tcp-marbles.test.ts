@@ -98,13 +98,15 @@ describe('stack: TCP timers in virtual time (marbles)', () => {
         assert.equal(server?.state, 'ESTABLISHED', 'the FIN waits behind the closed window');
         server?.data$.subscribe({ next: (chunk) => received.push(chunk.slice()), complete: () => received.push(new Uint8Array(0)) });
       }, 5000);
-      // RTO 200 ms on this zero-latency wire. The SWS-held tail (892 bytes) goes at 240 ms by
+      // RTO 200 ms on this zero-latency wire. The SWS-held tail (952 bytes) goes at 240 ms by
       // the persist timer; then b offers a zero window and a's probes back off: 400, 800, 1600 ms.
       expectObservable(probes, '^ 4999ms !').toBe('680ms a 799ms b 1599ms c', { a: 680, b: 1480, c: 3080 });
       // b's advertised window shrinks as unread bytes pile up (an ACK every second segment, the
       // fifth segment's by the 40 ms delayed-ACK timer), and stays 0 in answer to each probe.
+      // Segments carry 1460 - 12 bytes: the timestamps option takes the rest.
+      const seg = 1460 - 12;
       expectObservable(windows, '^ 4999ms !').toBe('(ab) 36ms c 239ms z 399ms z 799ms z 1599ms z', {
-        a: 8192 - 2 * 1460, b: 8192 - 4 * 1460, c: 8192 - 5 * 1460, z: 0,
+        a: 8192 - 2 * seg, b: 8192 - 4 * seg, c: 8192 - 5 * seg, z: 0,
       });
       ts.schedule(() => {
         const got = concat(received);
