@@ -56,6 +56,7 @@ export type { LookupFunction } from './net/resolve-host.js';
 export type { NetErrorFields, NetSystemError } from './net/net-errors.js';
 export type { TcpState } from '../src/tcp/state.js';
 export type { TcpCounters } from '../src/tcp/counters.js';
+export type { TcpInfo } from '../src/tcp/info.js';
 export type {
   CongestionAction,
   CongestionControl,

@@ -360,6 +360,16 @@ export class TcpConnectionCore {
     return this.rtt.srtt;
   }
 
+  /** RTT variation (RFC 6298 RTTVAR), ms; 0 before the first sample. */
+  get rttvar(): number {
+    return this.rtt.rttvar;
+  }
+
+  /** The MSS we announced: the largest segment we expect to receive. */
+  get receiveMss(): number {
+    return this.rcvMss;
+  }
+
   get cwnd(): number {
     return this.cc.cwnd;
   }

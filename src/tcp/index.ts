@@ -63,6 +63,7 @@ export { TcpTimestamps, timestampAt, timestampOffset, PAWS_IDLE_LIMIT_MS } from 
 export { SackReporter, MAX_SACK_BLOCKS, MAX_SACK_BLOCKS_WITH_TIMESTAMPS, type SackBlock } from './sack-blocks.js';
 export { SipHash24 } from './siphash.js';
 export { RttEstimator, type RttConfig } from './rtt.js';
+export { tcpInfo, type TcpInfo } from './info.js';
 export { SendBuffer } from './send-buffer.js';
 export { ReceiveBuffer } from './receive-buffer.js';
 export type {

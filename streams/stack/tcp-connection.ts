@@ -1,5 +1,6 @@
 import { BehaviorSubject, Observable, Subject, type SchedulerLike } from 'rxjs';
 import type { TcpConnectionCore, TcpHost } from '../../src/tcp/connection.js';
+import { tcpInfo, type TcpInfo } from '../../src/tcp/info.js';
 import type { TcpState } from '../../src/tcp/state.js';
 import type { TcpCounters } from '../../src/tcp/counters.js';
 import type { TcpRepr } from '../../src/wire/tcp.js';
@@ -163,6 +164,14 @@ export class TcpConnection {
   }
 
   /** Bytes written but not yet in the send buffer, plus those in it not yet acknowledged. */
+  /**
+   * A TCP_INFO-like snapshot (state, RTT, RTO, windows, segment sizes, negotiated options,
+   * totals): what `ss -ti` shows for a kernel socket. Frozen; take another for later figures.
+   */
+  info(): TcpInfo {
+    return tcpInfo(this.core);
+  }
+
   get bufferedLength(): number {
     return this.#pendingBytes + this.core.bufferedLength;
   }

@@ -1,0 +1,82 @@
+/**
+ * A TCP_INFO-like snapshot of one connection (Linux's `struct tcp_info`, the figures a user
+ * reads with `ss -ti`): state, timers, windows, segment sizes, what was negotiated, and the
+ * totals. Plain numbers and strings, frozen, safe to log or serialise.
+ */
+import type { TcpConnectionCore } from './connection.js';
+import type { TcpState } from './state.js';
+
+export interface TcpInfo {
+  readonly state: TcpState;
+  /** Smoothed RTT and its variation (RFC 6298), ms; 0 before the first sample. */
+  readonly rttMs: number;
+  readonly rttvarMs: number;
+  /** The current retransmission timeout, ms (with backoff). */
+  readonly rtoMs: number;
+  /** Congestion window and slow-start threshold, bytes. */
+  readonly cwnd: number;
+  readonly ssthresh: number;
+  /** The congestion-control algorithm ('cubic', 'newreno' or a factory's own). */
+  readonly congestionControl: string;
+  /** Largest segment we send (options taken into account) and the one we announced. */
+  readonly sendMss: number;
+  readonly receiveMss: number;
+  /** The peer's last advertised window and the window we last advertised, bytes. */
+  readonly sendWindow: number;
+  readonly receiveWindow: number;
+  /** Bytes written and not yet acknowledged (sent or not), and bytes received and not yet read. */
+  readonly unacked: number;
+  readonly unread: number;
+  /** What the handshake settled. */
+  readonly options: {
+    readonly windowScale: boolean;
+    /** The shift we apply to the peer's window and the one the peer applies to ours. */
+    readonly sendWindowScale: number;
+    readonly receiveWindowScale: number;
+    readonly timestamps: boolean;
+    readonly sack: boolean;
+  };
+  /** Retransmitted segments and retransmission timeouts so far. */
+  readonly retransmits: number;
+  readonly timeouts: number;
+  /** Bytes acknowledged by the peer (delivered), sent (first transmissions and again) and received. */
+  readonly bytesAcked: number;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly segmentsSent: number;
+  readonly segmentsReceived: number;
+}
+
+/** The snapshot of `core` now. */
+export function tcpInfo(core: TcpConnectionCore): TcpInfo {
+  const c = core.counters;
+  return Object.freeze({
+    state: core.state,
+    rttMs: core.srtt,
+    rttvarMs: core.rttvar,
+    rtoMs: core.rto,
+    cwnd: core.cwnd,
+    ssthresh: core.ssthresh,
+    congestionControl: core.congestionControl,
+    sendMss: core.sndMss,
+    receiveMss: core.receiveMss,
+    sendWindow: core.sndWnd,
+    receiveWindow: core.rcvWnd,
+    unacked: core.bufferedLength,
+    unread: core.readableLength,
+    options: Object.freeze({
+      windowScale: core.sndWndScale > 0 || core.rcvWndScale > 0,
+      sendWindowScale: core.sndWndScale,
+      receiveWindowScale: core.rcvWndScale,
+      timestamps: core.timestampsNegotiated,
+      sack: core.sackNegotiated,
+    }),
+    retransmits: c.retransmits,
+    timeouts: c.timeouts,
+    bytesAcked: c.bytesAcked,
+    bytesSent: c.bytesSent,
+    bytesReceived: c.bytesReceived,
+    segmentsSent: c.segmentsSent,
+    segmentsReceived: c.segmentsReceived,
+  });
+}
