@@ -53,6 +53,13 @@ export interface TcpConfig {
   readonly initialCwndSegments: number;
   /** How long a connection closed by the user (`close`) may wait in FIN-WAIT-2, ms. Default 60000. */
   readonly finWait2Timeout: number;
+  /**
+   * Challenge ACKs (RFC 5961: answers to in-window RSTs, SYNs and out-of-window ACKs) the whole
+   * stack sends per second, on average (RFC 5961 7; each second's budget is randomised between
+   * half and 1.5 times this). Default 1000, Linux's tcp_challenge_ack_limit before 6.0 (since
+   * then Linux leaves it unlimited by default).
+   */
+  readonly challengeAckLimit: number;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
@@ -77,6 +84,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   noDelay: false,
   initialCwndSegments: 10,
   finWait2Timeout: 60_000,
+  challengeAckLimit: 1000,
 });
 
 /** Smallest MSS we accept from a peer or a configuration (Linux tcp_min_snd_mss is 48). */
@@ -108,6 +116,7 @@ const RANGES: { readonly [K in keyof TcpConfig]?: readonly [number, number] } = 
   keepaliveProbes: [1, 255],
   initialCwndSegments: [1, 1000],
   finWait2Timeout: [0, 2 ** 31],
+  challengeAckLimit: [1, 2 ** 31],
 };
 
 /**

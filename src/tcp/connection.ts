@@ -39,6 +39,7 @@ import { TcpFlags, type TcpRepr } from '../wire/tcp.js';
 import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, MIN_MSS, windowScaleFor, type TcpConfig } from './config.js';
 import type { CongestionControl, CongestionControlFactory } from './congestion/congestion-control.js';
 import { newReno } from './congestion/newreno.js';
+import type { ChallengeAckLimiter } from './challenge-ack-limit.js';
 import { createTcpCounters, type TcpCounters } from './counters.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import { RttEstimator } from './rtt.js';
@@ -110,6 +111,8 @@ export interface TcpConnectionOptions {
   readonly config?: TcpConfig;
   /** Congestion control; default NewReno. */
   readonly congestion?: CongestionControlFactory;
+  /** The stack's shared challenge-ACK budget (RFC 5961 7); default none (no limit). */
+  readonly challengeAcks?: ChallengeAckLimiter;
 }
 
 /** What a SYN cookie remembered of the SYN (see TcpListener). */
@@ -170,6 +173,7 @@ export class TcpConnectionCore {
   private readonly recvBuf: ReceiveBuffer;
   private readonly rtt: RttEstimator;
   private readonly cc: CongestionControl;
+  private readonly challengeAckLimiter: ChallengeAckLimiter | undefined;
 
   /** Window scale we put in our SYN / SYN-ACK; undefined = no option. */
   private wsOption: number | undefined;
@@ -242,6 +246,7 @@ export class TcpConnectionCore {
     this.recvBuf = new ReceiveBuffer(this.config.receiveBufferSize, this.config.maxOutOfOrderSegments);
     this.rtt = new RttEstimator(this.config);
     this.cc = (options.congestion ?? newReno)(this.config.initialCwndSegments);
+    this.challengeAckLimiter = options.challengeAcks;
   }
 
   /**
@@ -673,7 +678,7 @@ export class TcpConnectionCore {
 
     // First, RST (RFC 5961 3.2: exact match resets, in-window gets a challenge ACK).
     if ((flags & RST) !== 0) {
-      this.onRst(seq);
+      this.onRst(seq, now);
       return true;
     }
 
@@ -691,8 +696,7 @@ export class TcpConnectionCore {
         this.closeWith(undefined);
         return false;
       } else {
-        this.counters.challengeAcks++;
-        this.ackNow = true;
+        if (this.allowChallengeAck(now)) this.counters.challengeAcks++;
         return true;
       }
     }
@@ -786,7 +790,7 @@ export class TcpConnectionCore {
   }
 
   /** RST in SYN-RECEIVED or a synchronized state. */
-  private onRst(seq: number): void {
+  private onRst(seq: number, now: number): void {
     this.counters.rstReceived++;
     if (this._state === 'TIME-WAIT') {
       this.counters.rstIgnoredTimeWait++; // RFC 1337: TIME-WAIT assassination hazard
@@ -808,8 +812,7 @@ export class TcpConnectionCore {
       }
     }
     if (seqInRange(seq, this.rcvNxt, seqAdd(this.rcvNxt, Math.max(this.receiveWindow(), 1)))) {
-      this.counters.challengeAcks++;
-      this.ackNow = true;
+      if (this.allowChallengeAck(now)) this.counters.challengeAcks++;
     } else {
       this.counters.rstOutOfWindow++;
     }
@@ -823,12 +826,12 @@ export class TcpConnectionCore {
     const ack = seg.ack;
     if (seqGt(ack, this.sndMax)) {
       this.counters.droppedAckUnsent++;
-      this.ackNow = true;
+      this.allowChallengeAck(now);
       return false;
     }
     if (seqLt(ack, seqAdd(this.sndUna, -this.maxSndWnd))) {
       this.counters.droppedOldAck++;
-      this.ackNow = true;
+      this.allowChallengeAck(now);
       return false;
     }
     this.probesUnanswered = 0;
@@ -881,6 +884,19 @@ export class TcpConnectionCore {
           break;
       }
     }
+    return true;
+  }
+
+  /**
+   * Owes the peer a challenge ACK (RFC 5961 3.2, 4.2, 5.2) if the stack's budget allows
+   * (RFC 5961 7); returns whether it does.
+   */
+  private allowChallengeAck(now: number): boolean {
+    if (this.challengeAckLimiter !== undefined && !this.challengeAckLimiter.take(now)) {
+      this.counters.challengeAcksSuppressed++;
+      return false;
+    }
+    this.ackNow = true;
     return true;
   }
 

@@ -67,6 +67,11 @@ export interface TcpCounters {
   rstSent: number;
   /** ACKs sent in answer to a suspicious RST or SYN (RFC 5961). */
   challengeAcks: number;
+  /**
+   * ACKs owed to a suspicious RST or SYN, or to an ACK outside the send window (RFC 5961 5.2),
+   * not sent because the stack's challenge-ACK budget was spent (RFC 5961 7).
+   */
+  challengeAcksSuppressed: number;
   /** TIME-WAIT connections ended early by a new SYN. */
   timeWaitReopens: number;
 
@@ -115,6 +120,7 @@ export function createTcpCounters(): TcpCounters {
     rstIgnoredTimeWait: 0,
     rstSent: 0,
     challengeAcks: 0,
+    challengeAcksSuppressed: 0,
     timeWaitReopens: 0,
     zeroWindowProbes: 0,
     windowUpdates: 0,

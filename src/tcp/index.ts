@@ -57,6 +57,7 @@ export {
 export { TcpListener, type TcpListenerCounters, type TcpListenerDropReason, type TcpListenerOptions, type TcpListenerVerdict } from './listener.js';
 export { addTcpCounters, createTcpCounters, type TcpCounters } from './counters.js';
 export { rstForSegment } from './rst.js';
+export { ChallengeAckLimiter } from './challenge-ack-limit.js';
 export { IsnGenerator } from './isn.js';
 export { SynCookies, MSS_TABLE } from './syn-cookie.js';
 export { SipHash24 } from './siphash.js';

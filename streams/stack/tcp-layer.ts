@@ -9,6 +9,7 @@ import { TcpConnectionCore, type TcpHost } from '../../src/tcp/connection.js';
 import { TcpListener as TcpListenerCore, type TcpListenerCounters, type TcpListenerVerdict } from '../../src/tcp/listener.js';
 import { clampMssToMtu, resolveTcpConfig, type TcpConfig } from '../../src/tcp/config.js';
 import { IsnGenerator } from '../../src/tcp/isn.js';
+import { ChallengeAckLimiter } from '../../src/tcp/challenge-ack-limit.js';
 import { rstForSegment } from '../../src/tcp/rst.js';
 import { createTcpCounters, addTcpCounters } from '../../src/tcp/counters.js';
 import type { TcpStackConfig } from '../../src/config/protocol-config.js';
@@ -164,6 +165,8 @@ export class TcpLayer implements Tcp {
   readonly #config: TcpConfig;
   readonly #isn = new IsnGenerator(randomBytes(16));
   readonly #cookieSecret = randomBytes(16);
+  /** One challenge-ACK budget for every connection of the stack (RFC 5961 7). */
+  readonly #challengeAcks: ChallengeAckLimiter;
   /**
    * Host of a listener's children until their TcpConnection wraps them (the SYN-ACK, or a cookie
    * handshake completed by the ACK, happens inside the listener's call, before the wrapper).
@@ -202,6 +205,7 @@ export class TcpLayer implements Tcp {
     };
     const { ephemeralPortRange, ...core } = config;
     this.#config = resolveTcpConfig(core);
+    this.#challengeAcks = new ChallengeAckLimiter(this.#config.challengeAckLimit);
     this.ports = new PortManager({ ephemeralRange: ephemeralPortRange });
   }
 
@@ -260,7 +264,7 @@ export class TcpLayer implements Tcp {
         // Accepting is immediate (each connection is emitted once established), so the accept
         // queue only ever holds the connection being handed over.
         backlog, maxHalfOpen: backlog, synCookies: options.synCookies ?? true,
-        config, host: this.#childHost, isn: this.#isn, cookieSecret: this.#cookieSecret,
+        config, host: this.#childHost, isn: this.#isn, cookieSecret: this.#cookieSecret, challengeAcks: this.#challengeAcks,
         onAcceptable: (l) => {
           while (l.accept() !== undefined);
         },
@@ -315,7 +319,7 @@ export class TcpLayer implements Tcp {
       if (options.noDelay !== undefined) config = Object.freeze({ ...config, noDelay: options.noDelay });
       const core = new TcpConnectionCore({
         localAddr: src, localPort, remoteAddr: dst, remotePort: options.port,
-        iss: this.#isn.isn(src, localPort, dst, options.port, now), host: NO_HOST, config,
+        iss: this.#isn.isn(src, localPort, dst, options.port, now), host: NO_HOST, config, challengeAcks: this.#challengeAcks,
       });
       const conn = new TcpConnection(core, this.#owner);
       const entry: ConnectionEntry = {

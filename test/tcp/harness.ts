@@ -14,6 +14,7 @@
 import assert from 'node:assert/strict';
 import type { NetstackError } from '../../src/errors.js';
 import { resolveTcpConfig, windowScaleFor, type TcpConfig } from '../../src/tcp/config.js';
+import type { ChallengeAckLimiter } from '../../src/tcp/challenge-ack-limit.js';
 import { TcpConnectionCore, type TcpHost } from '../../src/tcp/connection.js';
 import { seqAdd } from '../../src/tcp/seq.js';
 import type { TcpState } from '../../src/tcp/state.js';
@@ -81,6 +82,8 @@ export interface HarnessOptions {
   rtt?: number;
   iss?: number;
   remoteIss?: number;
+  /** A challenge-ACK budget (shared between harnesses to model one stack). */
+  challengeAcks?: ChallengeAckLimiter;
 }
 
 export class Harness {
@@ -114,6 +117,7 @@ export class Harness {
       iss: options.iss ?? LOCAL_ISS,
       host,
       config: resolveTcpConfig({ ...TEST_CONFIG, ...options.config }),
+      ...(options.challengeAcks !== undefined ? { challengeAcks: options.challengeAcks } : {}),
     });
   }
 
