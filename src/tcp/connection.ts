@@ -41,6 +41,7 @@ import type { CongestionControl, CongestionControlFactory } from './congestion/c
 import { newReno } from './congestion/newreno.js';
 import type { ChallengeAckLimiter } from './challenge-ack-limit.js';
 import { createTcpCounters, type TcpCounters } from './counters.js';
+import { PathMtu, TCP_IPV4_HEADERS } from './pmtu.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import { RttEstimator } from './rtt.js';
 import { SendBuffer } from './send-buffer.js';
@@ -124,6 +125,11 @@ export interface SynCookieParams {
   readonly window: number;
 }
 
+/** States where an ICMP error about our segments may act: the handshake is done (data can be in flight). */
+function isSynchronizedForIcmp(s: TcpState): boolean {
+  return s !== 'CLOSED' && s !== 'LISTEN' && s !== 'SYN-SENT' && s !== 'SYN-RECEIVED' && s !== 'TIME-WAIT';
+}
+
 export class TcpConnectionCore {
   readonly localAddr: Ipv4Addr;
   readonly localPort: number;
@@ -174,6 +180,12 @@ export class TcpConnectionCore {
   private readonly rtt: RttEstimator;
   private readonly cc: CongestionControl;
   private readonly challengeAckLimiter: ChallengeAckLimiter | undefined;
+  private readonly pathMtu = new PathMtu();
+  /** The MSS negotiated with the peer, remembered when the path first lowered sndMss. */
+  private mssCeiling = 0;
+  /** The last ICMP error about an established connection (RFC 1122 4.2.3.9 soft error). */
+  private softErrorCode: NetstackErrorCode | undefined;
+  private softErrorText = '';
 
   /** Window scale we put in our SYN / SYN-ACK; undefined = no option. */
   private wsOption: number | undefined;
@@ -325,6 +337,16 @@ export class TcpConnectionCore {
 
   get ssthresh(): number {
     return this.cc.ssthresh;
+  }
+
+  /** Path MTU estimate (IPv4 packet bytes) from ICMP; Infinity while nothing lowered it. */
+  get pmtu(): number {
+    return this.pathMtu.mtu;
+  }
+
+  /** Whether segments go out with DF: false once ICMP asked for less than the 552-byte floor. */
+  get dontFragment(): boolean {
+    return this.pathMtu.dontFragment;
   }
 
   /** The window we last advertised, in bytes. */
@@ -531,6 +553,63 @@ export class TcpConnectionCore {
       if (!this.isClosed()) this.output(now);
     }
     this.flushEvents();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // ICMP errors (the wiring parses them; RFC 5927)
+
+  /**
+   * An ICMP "fragmentation needed" quoting our segment with sequence number `seq`. Believed only
+   * when `seq` lies in SND.UNA..SND.MAX (RFC 5927 4.1: a blind attacker rarely guesses it), and
+   * only on a synchronized connection; then the MSS drops to the new path MTU and the data in
+   * flight, now too big, is sent again at once in smaller segments. Returns whether it was taken.
+   */
+  handleFragNeeded(seq: number, nextHopMtu: number, now: number): boolean {
+    if (!this.icmpQuoteValid(seq)) return false;
+    if (this.pathMtu.onFragNeeded(nextHopMtu, this.sndMss + TCP_IPV4_HEADERS) === 'lowered') {
+      this.setPathMss(this.pathMtu.mss(this.mssCeiling || this.sndMss));
+      // RFC 1191 6.5 / Linux tcp_simple_retransmit: not a congestion signal (cwnd unchanged),
+      // but what is in flight was dropped: resend it now rather than after an RTO.
+      if (seqGt(this.sndMax, this.sndUna)) {
+        this.sndNxt = this.sndUna;
+        this.transmitData(now, false);
+      }
+    }
+    this.flushEvents();
+    return true;
+  }
+
+  /**
+   * Any other ICMP error about a segment of this connection (unreachable, time exceeded,
+   * parameter problem). A synchronized connection does not die of it (RFC 5927 4.2, RFC 1122
+   * 4.2.3.9: soft errors): it is remembered, and if the connection later times out it fails with
+   * this error instead of ETIMEDOUT, as Linux reports sk_err_soft. Returns whether it was taken.
+   */
+  handleIcmpSoftError(seq: number, code: NetstackErrorCode, description: string): boolean {
+    if (!this.icmpQuoteValid(seq)) return false;
+    this.counters.icmpSoftErrors++;
+    this.softErrorCode = code;
+    this.softErrorText = description;
+    return true;
+  }
+
+  /** RFC 5927 4.1 (and Linux): an ICMP error counts only if it quotes a sequence number in flight. */
+  private icmpQuoteValid(seq: number): boolean {
+    if (!isSynchronizedForIcmp(this._state) || !seqGeq(seq, this.sndUna) || !seqLt(seq, this.sndMax)) {
+      this.counters.icmpIgnored++;
+      return false;
+    }
+    return true;
+  }
+
+  /** A new send MSS from the path (ICMP or PLPMTUD). */
+  private setPathMss(mss: number): void {
+    if (this.mssCeiling === 0) this.mssCeiling = this.sndMss;
+    if (mss === this.sndMss) return;
+    this.counters.pmtuChanges++;
+    if (log.tcp.enabled) log.tcp('%s path MSS %d => %d', this.toString(), this.sndMss, mss);
+    this.sndMss = mss;
+    this.cc.onMssChange?.(mss);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1342,6 +1421,11 @@ export class TcpConnectionCore {
   }
 
   private fail(code: NetstackErrorCode, message: string): void {
+    // A timeout after an ICMP error reports that error, as Linux does (sk_err_soft).
+    if (code === 'ETIMEDOUT' && this.softErrorCode !== undefined) {
+      code = this.softErrorCode;
+      message = `${message} after ${this.softErrorText}`;
+    }
     this._error = netError(code, `${message} (${this.toString()})`);
     this.closeWith(this._error);
   }

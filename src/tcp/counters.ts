@@ -75,6 +75,14 @@ export interface TcpCounters {
   /** TIME-WAIT connections ended early by a new SYN. */
   timeWaitReopens: number;
 
+  // Path MTU and ICMP
+  /** Send MSS changes from the path: ICMP "fragmentation needed", black-hole fallback, probes. */
+  pmtuChanges: number;
+  /** ICMP errors ignored: the quoted sequence number was not in flight (RFC 5927 4.1), or the state was not synchronized. */
+  icmpIgnored: number;
+  /** ICMP errors other than "fragmentation needed" recorded as the soft error. */
+  icmpSoftErrors: number;
+
   // Flow control and timers
   /** Zero-window probes we sent (persist timer). */
   zeroWindowProbes: number;
@@ -122,6 +130,9 @@ export function createTcpCounters(): TcpCounters {
     challengeAcks: 0,
     challengeAcksSuppressed: 0,
     timeWaitReopens: 0,
+    pmtuChanges: 0,
+    icmpIgnored: 0,
+    icmpSoftErrors: 0,
     zeroWindowProbes: 0,
     windowUpdates: 0,
     delayedAcks: 0,

@@ -47,6 +47,11 @@ export interface CongestionControl {
 
   /** Sending resumes after an idle period longer than the RTO (RFC 5681 4.1). */
   onIdleRestart(): void;
+  /**
+   * The send MSS changed (path MTU): later increments use the new size. Not a congestion signal:
+   * cwnd (bytes) is kept. Optional for algorithms that do not care.
+   */
+  onMssChange?(mss: number): void;
 }
 
 /** Builds the algorithm for one connection. */

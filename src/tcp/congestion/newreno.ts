@@ -102,6 +102,11 @@ export class NewReno implements CongestionControl {
   onIdleRestart(): void {
     this.cwnd = Math.min(this.cwnd, this.initialWindowSegments * this.mss);
   }
+
+  onMssChange(mss: number): void {
+    this.mss = mss;
+    if (this.cwnd < mss) this.cwnd = mss; // at least one segment of the new size
+  }
 }
 
 /** The default algorithm's factory. */
