@@ -20,11 +20,11 @@ import {
   type NeighborCacheConfig,
   type ReassemblyConfig,
 } from '../ipv4/config.js';
-import { DEFAULT_TCP_CONFIG, resolveTcpConfig, type TcpConfig } from '../tcp/config.js';
+import { DEFAULT_TCP_CONFIG, TCP_ECN_MODES, resolveTcpConfig, type TcpConfig, type TcpEcnMode } from '../tcp/config.js';
 import { DEFAULT_EPHEMERAL_RANGE } from '../transport/port-manager.js';
 import { NetstackError } from '../errors.js';
 import { Bool, DurationMs, Mtu, NonNegativeInt, NonNegativeNumber, PortRange, PositiveInt, PowerOfTwo, Ttl } from './codecs.js';
-import { closedObject } from './object-codec.js';
+import { closedObject, refinement } from './object-codec.js';
 import type { ConfigProblem } from './problems.js';
 
 // --- Codecs ------------------------------------------------------------------------------------
@@ -69,10 +69,19 @@ type TcpFieldCodecs = { [K in keyof TcpConfig]: t.Type<TcpConfig[K], TcpConfig[K
 // Structure only (type per field, unknown keys): ranges are resolveTcpConfig's.
 const tcpFieldCodecs = Object.fromEntries(
   Object.entries(DEFAULT_TCP_CONFIG).map(([key, value]) => [key, typeof value === 'boolean' ? Bool : NonNegativeNumber]),
-) as TcpFieldCodecs;
+) as unknown as TcpFieldCodecs; // `ecn` (a string) is replaced below
+
+/** `tcp.ecn`: the one TCP option that is neither a number nor a boolean. */
+const TcpEcn = refinement<TcpEcnMode, TcpEcnMode>(
+  'TcpEcnMode',
+  "'off', 'passive' or 'on'",
+  (u) => (TCP_ECN_MODES.includes(u as TcpEcnMode) ? (u as TcpEcnMode) : undefined),
+  (a) => a,
+);
 
 export const TcpOptions = closedObject('TcpOptions', 'TCP options (an object)', {}, {
   ...tcpFieldCodecs,
+  ecn: TcpEcn,
   ephemeralPortRange: PortRange,
 });
 

@@ -6,6 +6,10 @@
 
 import { NetstackError } from '../errors.js';
 
+/** ECN (RFC 3168) use: never; answer a peer that asks (Linux's default, tcp_ecn=2); also ask on connect (tcp_ecn=1). */
+export type TcpEcnMode = 'off' | 'passive' | 'on';
+export const TCP_ECN_MODES: readonly TcpEcnMode[] = Object.freeze(['off', 'passive', 'on']);
+
 export interface TcpConfig {
   /**
    * Largest segment payload this host accepts and sends: the MSS option we advertise, and the cap
@@ -60,6 +64,13 @@ export interface TcpConfig {
    * then Linux leaves it unlimited by default).
    */
   readonly challengeAckLimit: number;
+  /**
+   * Explicit Congestion Notification (RFC 3168): 'passive' (default, as Linux) answers an
+   * ECN-setup SYN; 'on' also asks for it on connect; 'off' never uses it. On an ECN connection
+   * data goes out ECT(0), a CE mark is echoed with ECE until the peer's CWR, and an ECE makes
+   * the sender reduce its window once per round trip.
+   */
+  readonly ecn: TcpEcnMode;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
@@ -85,6 +96,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   initialCwndSegments: 10,
   finWait2Timeout: 60_000,
   challengeAckLimit: 1000,
+  ecn: 'passive',
 });
 
 /** Smallest MSS we accept from a peer or a configuration (Linux tcp_min_snd_mss is 48). */
@@ -138,7 +150,9 @@ export function resolveTcpConfig(partial?: Readonly<Partial<TcpConfig>>): TcpCon
   for (const key of Object.keys(DEFAULT_TCP_CONFIG) as (keyof TcpConfig)[]) {
     const value = merged[key];
     const range = RANGES[key];
-    if (range === undefined) {
+    if (key === 'ecn') {
+      if (!TCP_ECN_MODES.includes(value as TcpEcnMode)) problems.push(`ecn: expected one of 'off', 'passive', 'on', got ${String(value)}`);
+    } else if (range === undefined) {
       if (typeof value !== 'boolean') problems.push(`${key}: expected a boolean`);
     } else if (typeof value !== 'number' || !Number.isInteger(value) || value < range[0] || value > range[1]) {
       problems.push(`${key}: expected an integer in [${range[0]}, ${range[1]}], got ${String(value)}`);

@@ -41,6 +41,7 @@ import type { CongestionControl, CongestionControlFactory } from './congestion/c
 import { newReno } from './congestion/newreno.js';
 import type { ChallengeAckLimiter } from './challenge-ack-limit.js';
 import { createTcpCounters, type TcpCounters } from './counters.js';
+import { EcnState, isEcnSetupSyn, isEcnSetupSynAck } from './ecn.js';
 import { PathMtu, TCP_IPV4_HEADERS } from './pmtu.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import { RttEstimator } from './rtt.js';
@@ -48,7 +49,7 @@ import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt } from './seq.js';
 import { acceptsText, canUserSend, type TcpState } from './state.js';
 
-const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
+const { FIN, SYN, RST, PSH, ACK, ECE, CWR } = TcpFlags;
 const EMPTY = new Uint8Array(0);
 const NEVER = Number.POSITIVE_INFINITY;
 /**
@@ -72,8 +73,9 @@ export interface TcpHost {
    * Transmit `seg` to the connection's remote address. The payload is a view into the send
    * buffer: copy it (encode the segment) before returning. Deliver asynchronously: a `send`
    * that synchronously feeds a segment back into a core (loopback) re-enters it mid-call.
+   * `ect`: send it ECN-capable, ECT(0) in the IP header (new data on an ECN connection).
    */
-  send(conn: TcpConnectionCore, seg: TcpRepr): void;
+  send(conn: TcpConnectionCore, seg: TcpRepr, ect: boolean): void;
   /**
    * Every state change, in order, delivered with the other events at the end of the call that
    * caused it (before onEstablished/onReadable/.../onClosed of the same call).
@@ -181,6 +183,7 @@ export class TcpConnectionCore {
   private readonly cc: CongestionControl;
   private readonly challengeAckLimiter: ChallengeAckLimiter | undefined;
   private readonly pathMtu = new PathMtu();
+  private readonly ecn = new EcnState();
   /** The MSS negotiated with the peer, remembered when the path first lowered sndMss. */
   private mssCeiling = 0;
   /** The last ICMP error about an established connection (RFC 1122 4.2.3.9 soft error). */
@@ -342,6 +345,11 @@ export class TcpConnectionCore {
   /** Path MTU estimate (IPv4 packet bytes) from ICMP; Infinity while nothing lowered it. */
   get pmtu(): number {
     return this.pathMtu.mtu;
+  }
+
+  /** ECN (RFC 3168) was negotiated in the handshake. */
+  get ecnActive(): boolean {
+    return this.ecn.active;
   }
 
   /** Whether segments go out with DF: false once ICMP asked for less than the 552-byte floor. */
@@ -620,8 +628,13 @@ export class TcpConnectionCore {
    * TIME-WAIT and `seg` is a new SYN that may start a new incarnation (RFC 9293 3.10.7.4, RFC
    * 6191): the connection is now CLOSED and the wiring should hand `seg` to the listener.
    */
-  handleSegment(seg: TcpRepr, now: number): boolean {
+  handleSegment(seg: TcpRepr, now: number, ce = false): boolean {
     this.counters.segmentsReceived++;
+    // `ce`: the datagram was marked Congestion Experienced (RFC 3168 6.1.3): echo it.
+    if (ce && this._state !== 'CLOSED') {
+      this.counters.ecnCeReceived++;
+      if (this.ecn.onCongestionExperienced()) this.ackNow = true;
+    }
     let consumed = true;
     switch (this._state) {
       case 'CLOSED':
@@ -666,6 +679,7 @@ export class TcpConnectionCore {
     this.sndWl2 = this.iss;
     this.lastPeerWindow = seg.window;
     this.passiveOpen = true;
+    this.ecn.active = this.config.ecn !== 'off' && isEcnSetupSyn(flags);
     this.setState('SYN-RECEIVED');
     this.sendSyn();
     this.rtt.startTiming(this.sndNxt, now);
@@ -711,6 +725,7 @@ export class TcpConnectionCore {
     }
     this.sndUna = seg.ack;
     this.synAcked = true;
+    this.ecn.active = this.config.ecn === 'on' && !this.synRetransmitted && isEcnSetupSynAck(flags);
     this.rtt.onAck(seg.ack, now);
     this.rtxAt = NEVER;
     this.establish(now);
@@ -914,6 +929,7 @@ export class TcpConnectionCore {
       return false;
     }
     this.probesUnanswered = 0;
+    if ((seg.flags & (ECE | CWR)) !== 0) this.onEcnFlags(seg.flags, ack);
     const window = seg.window;
     if (seqGt(ack, this.sndUna)) {
       this.onNewAck(ack, now);
@@ -977,6 +993,14 @@ export class TcpConnectionCore {
     }
     this.ackNow = true;
     return true;
+  }
+
+  /** ECE (the peer saw CE: reduce once per round trip, RFC 3168 6.1.2) and CWR (stop echoing). */
+  private onEcnFlags(flags: number, ack: number): void {
+    if (!this.ecn.onPeerFlags(flags, ack) || this.cc.inRecovery || this.cc.onEcnEcho === undefined) return;
+    this.cc.onEcnEcho(seqDiff(this.sndMax, this.sndUna));
+    this.ecn.reduced(this.sndMax);
+    this.counters.ecnReductions++;
   }
 
   /** SND.UNA advances to `ack`. */
@@ -1168,6 +1192,13 @@ export class TcpConnectionCore {
     if (fin) flags |= FIN;
     if (len > 0 && offset + len === this.sendBuf.length) flags |= PSH;
     const end = seqAdd(seq, len + (fin ? 1 : 0));
+    // RFC 3168 6.1.5: only new data is ECN-capable (not retransmissions, probes or pure ACKs);
+    // the first new data after a reduction tells the receiver with CWR.
+    const ect = this.ecn.active && len > 0 && !seqLt(seq, this.sndMax);
+    if (ect && this.ecn.cwrPending) {
+      flags |= CWR;
+      this.ecn.cwrPending = false;
+    }
     if (seqLt(seq, this.sndMax)) {
       this.counters.retransmits++;
       this.counters.retransmittedBytes += Math.min(len, seqDiff(this.sndMax, seq));
@@ -1185,7 +1216,7 @@ export class TcpConnectionCore {
     if (fin) this.finSent = true;
     if (this.rtxAt === NEVER) this.rtxAt = now + this.rtt.rto;
     this.persistAt = NEVER;
-    this.emit(seq, flags, payload);
+    this.emit(seq, flags, payload, ect);
   }
 
   /** Resends the first unacknowledged segment (fast retransmit, NewReno partial ACK). */
@@ -1206,11 +1237,19 @@ export class TcpConnectionCore {
 
   /** Our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED). */
   private sendSyn(): void {
-    this.emit(this.iss, this._state === 'SYN-SENT' ? SYN : SYN | ACK, EMPTY);
+    // ECN setup (RFC 3168 6.1.1): ECE|CWR on our SYN when asked to, but not on retransmissions
+    // (a path that drops ECN-setup SYNs still lets us connect); ECE on an ECN SYN-ACK.
+    if (this._state === 'SYN-SENT') {
+      this.emit(this.iss, this.config.ecn === 'on' && !this.synRetransmitted ? SYN | ECE | CWR : SYN, EMPTY);
+    } else {
+      this.emit(this.iss, this.ecn.active ? SYN | ACK | ECE : SYN | ACK, EMPTY);
+    }
   }
 
   /** Builds and hands one segment to the host. */
-  private emit(seq: number, flags: number, payload: Uint8Array): void {
+  private emit(seq: number, flags: number, payload: Uint8Array, ect = false): void {
+    // The receiver's echo of CE (RFC 3168 6.1.3): on every segment but SYNs and RSTs.
+    if (this.ecn.echo && (flags & (SYN | RST)) === 0) flags |= ECE;
     const seg: TcpRepr = {
       srcPort: this.localPort,
       dstPort: this.remotePort,
@@ -1232,7 +1271,7 @@ export class TcpConnectionCore {
     }
     this.counters.segmentsSent++;
     if ((flags & RST) !== 0) this.counters.rstSent++;
-    this.host.send(this, seg);
+    this.host.send(this, seg, ect);
   }
 
   /** The window in a SYN or SYN-ACK: never scaled (RFC 7323 2.2). */
@@ -1381,6 +1420,7 @@ export class TcpConnectionCore {
 
   private establish(now: number): void {
     this.setState('ESTABLISHED');
+    this.ecn.start(this.iss);
     this.retries = 0;
     this.cc.init(this.sndMss, this.synRetransmitted, this.iss);
     this.rtt.onHandshakeComplete(this.synRetransmitted);

@@ -83,6 +83,12 @@ export interface TcpCounters {
   /** ICMP errors other than "fragmentation needed" recorded as the soft error. */
   icmpSoftErrors: number;
 
+  // ECN (RFC 3168)
+  /** Segments that arrived in a datagram marked Congestion Experienced. */
+  ecnCeReceived: number;
+  /** Window reductions in answer to the peer's ECE (at most one per round trip). */
+  ecnReductions: number;
+
   // Flow control and timers
   /** Zero-window probes we sent (persist timer). */
   zeroWindowProbes: number;
@@ -133,6 +139,8 @@ export function createTcpCounters(): TcpCounters {
     pmtuChanges: 0,
     icmpIgnored: 0,
     icmpSoftErrors: 0,
+    ecnCeReceived: 0,
+    ecnReductions: 0,
     zeroWindowProbes: 0,
     windowUpdates: 0,
     delayedAcks: 0,

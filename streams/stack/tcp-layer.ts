@@ -9,6 +9,7 @@ import { TcpConnectionCore, type TcpHost } from '../../src/tcp/connection.js';
 import { TcpListener as TcpListenerCore, type TcpListenerCounters, type TcpListenerVerdict } from '../../src/tcp/listener.js';
 import { clampMssToMtu, resolveTcpConfig, type TcpConfig } from '../../src/tcp/config.js';
 import { IsnGenerator } from '../../src/tcp/isn.js';
+import { IpEcn } from '../../src/tcp/ecn.js';
 import { ChallengeAckLimiter } from '../../src/tcp/challenge-ack-limit.js';
 import { rstForSegment } from '../../src/tcp/rst.js';
 import { createTcpCounters, addTcpCounters } from '../../src/tcp/counters.js';
@@ -84,6 +85,8 @@ export interface TcpSegmentOut {
    * path asked for less than 552 bytes (then routers may fragment). Absent: true.
    */
   readonly dontFragment?: boolean;
+  /** The IPv4 ECN field: 2, ECT(0), for new data on an ECN connection (RFC 3168); absent: 0. */
+  readonly ecn?: number;
 }
 
 /** What the TCP layer needs of ICMP: the errors about TCP segments. */
@@ -193,7 +196,7 @@ export class TcpLayer implements Tcp {
     this.#down = port.down;
     this.#partialChecksum = port.down.partialChecksum === true;
     this.#icmp = options.icmp;
-    this.#hooks = hookPoint(options.segments, (s) => this.#dispatch(s.datagram, s.segment), (s) => this.#emit(s.segment, s.src, s.dst, s.onError, s.dontFragment ?? true));
+    this.#hooks = hookPoint(options.segments, (s) => this.#dispatch(s.datagram, s.segment), (s) => this.#emit(s.segment, s.src, s.dst, s.onError, s.dontFragment ?? true, s.ecn ?? 0));
     // Without operators the records of the hook items are never made (one less allocation per
     // segment each way: the garbage collector's work per segment is what the clean path pays).
     this.#hookedUp = options.segments?.up !== undefined;
@@ -204,7 +207,7 @@ export class TcpLayer implements Tcp {
     this.scheduler = scheduler;
     this.#owner = {
       scheduler,
-      transmit: (conn, seg) => this.#transmit(conn, seg),
+      transmit: (conn, seg, ect) => this.#transmit(conn, seg, ect),
       established: (conn) => this.#established(conn),
       released: (conn) => this.#released(conn),
     };
@@ -356,9 +359,9 @@ export class TcpLayer implements Tcp {
 
   // --- What the connections call (their owner) ---------------------------------------------------
 
-  #transmit(conn: TcpConnection, seg: TcpRepr): void {
+  #transmit(conn: TcpConnection, seg: TcpRepr, ect: boolean): void {
     const core = conn.core;
-    this.#out(seg, core.localAddr, core.remoteAddr, conn.onSendError, core.dontFragment);
+    this.#out(seg, core.localAddr, core.remoteAddr, conn.onSendError, core.dontFragment, ect ? IpEcn.ECT0 : IpEcn.NOT_ECT);
   }
 
   #established(conn: TcpConnection): void {
@@ -423,7 +426,8 @@ export class TcpLayer implements Tcp {
     const now = this.scheduler.now();
     let ep = this.endpoints.lookup(d.dst, seg.dstPort, d.src, seg.srcPort);
     if (ep instanceof TcpConnection) {
-      const consumed = ep.core.handleSegment(seg, now);
+      // The ECN field of the datagram (RFC 3168 5): CE is echoed by the connection.
+      const consumed = ep.core.handleSegment(seg, now, (d.header[1] & 3) === IpEcn.CE);
       ep.rearm();
       if (consumed) return;
       // A new SYN for a 4-tuple in TIME-WAIT: the old incarnation is gone; offer it to a listener.
@@ -534,19 +538,19 @@ export class TcpLayer implements Tcp {
   }
 
   /** A segment to send: through the `segments.down` operators when there are any, else straight to #emit. */
-  #out(seg: TcpRepr, src: Ipv4Addr, dst: Ipv4Addr, onError: ((err: NetstackError) => void) | undefined, dontFragment = true): void {
+  #out(seg: TcpRepr, src: Ipv4Addr, dst: Ipv4Addr, onError: ((err: NetstackError) => void) | undefined, dontFragment = true, ecn = 0): void {
     if (!this.#hookedDown) {
-      this.#emit(seg, src, dst, onError, dontFragment);
+      this.#emit(seg, src, dst, onError, dontFragment, ecn);
       return;
     }
     // A segment's payload is a view into the send buffer, valid until acknowledged: an operator
     // that may hold segments gets a copy it owns.
     const segment = this.#copyPayloads && seg.payload.length > 0 ? { ...seg, payload: seg.payload.slice() } : seg;
-    this.#hooks.down({ segment, src, dst, onError, dontFragment });
+    this.#hooks.down({ segment, src, dst, onError, dontFragment, ecn });
   }
 
   /** Writes the segment into a packet (the payload's one copy) and hands it to IPv4. */
-  #emit(seg: TcpRepr, src: Ipv4Addr, dst: Ipv4Addr, onError: ((err: NetstackError) => void) | undefined, dontFragment: boolean): void {
+  #emit(seg: TcpRepr, src: Ipv4Addr, dst: Ipv4Addr, onError: ((err: NetstackError) => void) | undefined, dontFragment: boolean, ecn: number): void {
     this.counters.txSegments++;
     const payload = seg.payload;
     const pb = PacketBuffer.alloc(payload.length);
@@ -554,7 +558,7 @@ export class TcpLayer implements Tcp {
     // Partial checksum, when what is below finishes it (the TAP device with offload, or the
     // Ethernet layer): the bytes are summed once, where they are written last.
     emitTcp(seg, pb, src, dst, this.#partialChecksum ? PARTIAL_CHECKSUM : undefined);
-    this.#down.next({ pb, dst, src, protocol: IpProtocol.TCP, onError, dontFragment });
+    this.#down.next({ pb, dst, src, protocol: IpProtocol.TCP, onError, dontFragment, ecn });
   }
 }
 

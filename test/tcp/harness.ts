@@ -90,6 +90,8 @@ export class Harness {
   now = 0;
   /** Segments the core emitted and the test has not yet taken with `recv`. */
   readonly outbox: TcpRepr[] = [];
+  /** The emitted segments the core sent ECN-capable (ECT(0)). */
+  readonly ect = new WeakSet<TcpRepr>();
   /** Events in order: 'established', 'readable', 'writable', 'peer-fin', 'closed[:CODE]', and state changes 'A => B'. */
   readonly events: string[] = [];
   readonly conn: TcpConnectionCore;
@@ -98,7 +100,11 @@ export class Harness {
   constructor(options: HarnessOptions = {}) {
     const host: TcpHost = {
       // The payload is a view into the send buffer: copy it, as the wiring must.
-      send: (_c, seg) => this.outbox.push({ ...seg, payload: seg.payload.slice() }),
+      send: (_c, seg, ect) => {
+        const copy = { ...seg, payload: seg.payload.slice() };
+        if (ect) this.ect.add(copy);
+        this.outbox.push(copy);
+      },
       onStateChange: (_c, from, to) => this.events.push(`${from} => ${to}`),
       onEstablished: () => this.events.push('established'),
       onReadable: () => this.events.push('readable'),

@@ -52,6 +52,12 @@ export interface CongestionControl {
    * cwnd (bytes) is kept. Optional for algorithms that do not care.
    */
   onMssChange?(mss: number): void;
+  /**
+   * The peer echoed a CE mark (ECE, RFC 3168 6.1.2) with `flight` bytes outstanding: reduce the
+   * window as for a loss, without retransmitting. The core calls it at most once per round trip
+   * and not during fast recovery. Optional: without it ECE changes nothing.
+   */
+  onEcnEcho?(flight: number): void;
 }
 
 /** Builds the algorithm for one connection. */

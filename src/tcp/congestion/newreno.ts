@@ -103,6 +103,12 @@ export class NewReno implements CongestionControl {
     this.cwnd = Math.min(this.cwnd, this.initialWindowSegments * this.mss);
   }
 
+  onEcnEcho(flight: number): void {
+    this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.mss); // RFC 5681 (4), as for a loss
+    this.cwnd = this.ssthresh;
+    this.bytesAcked = 0;
+  }
+
   onMssChange(mss: number): void {
     this.mss = mss;
     if (this.cwnd < mss) this.cwnd = mss; // at least one segment of the new size
