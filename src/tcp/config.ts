@@ -71,6 +71,14 @@ export interface TcpConfig {
    * the sender reduce its window once per round trip.
    */
   readonly ecn: TcpEcnMode;
+  /**
+   * Black-hole detection (RFC 4821): after 3 consecutive retransmission timeouts with a
+   * full-sized segment in flight, fall back to a smaller MSS (1024, then halving, never below
+   * 512) and later probe larger sizes again. Default true (Linux's tcp_mtu_probing defaults to 0).
+   */
+  readonly mtuProbing: boolean;
+  /** Time after a fallback (or a failed probe) before a larger MSS is tried, ms. Default 600000 (Linux's tcp_probe_interval). */
+  readonly mtuProbeInterval: number;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
@@ -97,6 +105,8 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   finWait2Timeout: 60_000,
   challengeAckLimit: 1000,
   ecn: 'passive',
+  mtuProbing: true,
+  mtuProbeInterval: 600_000,
 });
 
 /** Smallest MSS we accept from a peer or a configuration (Linux tcp_min_snd_mss is 48). */
@@ -129,6 +139,7 @@ const RANGES: { readonly [K in keyof TcpConfig]?: readonly [number, number] } = 
   initialCwndSegments: [1, 1000],
   finWait2Timeout: [0, 2 ** 31],
   challengeAckLimit: [1, 2 ** 31],
+  mtuProbeInterval: [1, 2 ** 31],
 };
 
 /**

@@ -42,6 +42,7 @@ import { newReno } from './congestion/newreno.js';
 import type { ChallengeAckLimiter } from './challenge-ack-limit.js';
 import { createTcpCounters, type TcpCounters } from './counters.js';
 import { EcnState, isEcnSetupSyn, isEcnSetupSynAck } from './ecn.js';
+import { BlackHoleDetector } from './plpmtud.js';
 import { PathMtu, TCP_IPV4_HEADERS } from './pmtu.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import { RttEstimator } from './rtt.js';
@@ -184,6 +185,8 @@ export class TcpConnectionCore {
   private readonly challengeAckLimiter: ChallengeAckLimiter | undefined;
   private readonly pathMtu = new PathMtu();
   private readonly ecn = new EcnState();
+  /** RFC 4821 black-hole detection and probing (undefined with `mtuProbing` off). */
+  private readonly blackHole: BlackHoleDetector | undefined;
   /** The MSS negotiated with the peer, remembered when the path first lowered sndMss. */
   private mssCeiling = 0;
   /** The last ICMP error about an established connection (RFC 1122 4.2.3.9 soft error). */
@@ -262,6 +265,7 @@ export class TcpConnectionCore {
     this.rtt = new RttEstimator(this.config);
     this.cc = (options.congestion ?? newReno)(this.config.initialCwndSegments);
     this.challengeAckLimiter = options.challengeAcks;
+    this.blackHole = this.config.mtuProbing ? new BlackHoleDetector(this.config.mtuProbeInterval) : undefined;
   }
 
   /**
@@ -532,6 +536,7 @@ export class TcpConnectionCore {
     if (this.closeAt < d) d = this.closeAt;
     const user = this.userTimeoutAt();
     if (user < d) d = user;
+    if (this.blackHole !== undefined && this.blackHole.probeAt < d) d = this.blackHole.probeAt;
     return d === NEVER ? undefined : d;
   }
 
@@ -558,6 +563,7 @@ export class TcpConnectionCore {
         this.ackNow = true;
       }
       if (this.keepaliveAt <= now && !this.isClosed()) this.onKeepaliveTimeout(now);
+      if (this.blackHole !== undefined && this.blackHole.probeAt <= now && !this.isClosed()) this.onMtuProbeTimer();
       if (!this.isClosed()) this.output(now);
     }
     this.flushEvents();
@@ -608,6 +614,19 @@ export class TcpConnectionCore {
       return false;
     }
     return true;
+  }
+
+  /** Time to try a larger MSS (RFC 4821 probing): up to the negotiated MSS and ICMP's path MTU. */
+  private onMtuProbeTimer(): void {
+    const bh = this.blackHole as BlackHoleDetector;
+    if (!(this._state === 'ESTABLISHED' || this._state === 'CLOSE-WAIT')) {
+      bh.probeAt = NEVER;
+      return;
+    }
+    const mss = bh.startProbe(this.pathMtu.mss(this.mssCeiling || this.sndMss));
+    if (mss === undefined || mss <= this.sndMss) return;
+    this.counters.pmtuProbes++;
+    this.setPathMss(mss);
   }
 
   /** A new send MSS from the path (ICMP or PLPMTUD). */
@@ -1026,6 +1045,8 @@ export class TcpConnectionCore {
     this.rtt.onAck(ack, now);
     this.retries = 0;
     this.progressAt = now;
+    const bh = this.blackHole;
+    if (bh !== undefined && (bh.timeouts !== 0 || bh.probeMss !== 0)) bh.onAck(ack, now);
     const wasRecovering = this.cc.inRecovery;
     let action: 'none' | 'retransmit' = 'none';
     if (dataAcked > 0 || wasRecovering) action = this.cc.onAck(Math.max(dataAcked, 0), ack, flightBefore, this.sndMax);
@@ -1213,6 +1234,7 @@ export class TcpConnectionCore {
       this.sndMax = end;
     }
     if (seqGt(end, this.sndNxt)) this.sndNxt = end;
+    if (this.blackHole !== undefined && this.blackHole.probeMss !== 0) this.blackHole.onSend(len, end);
     if (fin) this.finSent = true;
     if (this.rtxAt === NEVER) this.rtxAt = now + this.rtt.rto;
     this.persistAt = NEVER;
@@ -1343,6 +1365,16 @@ export class TcpConnectionCore {
     this.retries++;
     this.counters.timeouts++;
     this.dupAcks = 0;
+    if (this.blackHole !== undefined) {
+      // RFC 4821 black hole: full-sized segments keep timing out (or a probe was lost).
+      const probing = this.blackHole.probeMss !== 0;
+      const mss = this.blackHole.onTimeout(this.sndMss, seqDiff(this.sndMax, this.sndUna) >= this.sndMss, now);
+      if (mss !== undefined && mss !== this.sndMss) {
+        if (probing) this.counters.pmtuProbeFailures++;
+        else this.counters.pmtuBlackHoles++;
+        this.setPathMss(mss);
+      }
+    }
     this.cc.onTimeout(seqDiff(this.sndMax, this.sndUna), this.sndMax, this.retries === 1);
     this.rtt.backoff();
     // Go back N (RFC 5681 3.1 / RFC 6298 5.4): resend from the oldest unacknowledged byte,

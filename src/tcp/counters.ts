@@ -82,6 +82,11 @@ export interface TcpCounters {
   icmpIgnored: number;
   /** ICMP errors other than "fragmentation needed" recorded as the soft error. */
   icmpSoftErrors: number;
+  /** Falls back to a smaller MSS after repeated timeouts of full-sized segments (RFC 4821 black hole). */
+  pmtuBlackHoles: number;
+  /** Larger MSS sizes tried after a fallback, and those that failed (timed out). */
+  pmtuProbes: number;
+  pmtuProbeFailures: number;
 
   // ECN (RFC 3168)
   /** Segments that arrived in a datagram marked Congestion Experienced. */
@@ -139,6 +144,9 @@ export function createTcpCounters(): TcpCounters {
     pmtuChanges: 0,
     icmpIgnored: 0,
     icmpSoftErrors: 0,
+    pmtuBlackHoles: 0,
+    pmtuProbes: 0,
+    pmtuProbeFailures: 0,
     ecnCeReceived: 0,
     ecnReductions: 0,
     zeroWindowProbes: 0,
