@@ -1045,6 +1045,7 @@ export class TcpConnectionCore {
     this.rtt.onAck(ack, now);
     this.retries = 0;
     this.progressAt = now;
+    this.softErrorCode = undefined; // data got through: the ICMP error is history (as Linux)
     const bh = this.blackHole;
     if (bh !== undefined && (bh.timeouts !== 0 || bh.probeMss !== 0)) bh.onAck(ack, now);
     const wasRecovering = this.cc.inRecovery;

@@ -125,6 +125,18 @@ describe('tcp/connection: ICMP soft errors (RFC 1122 4.2.3.9)', () => {
     assert.match(h.conn.error?.message ?? '', /retransmission limit reached after ICMP destination unreachable \(code 1\)/);
   });
 
+  it('progress forgets the soft error: a later timeout is ETIMEDOUT again', () => {
+    const h = established({ rtt: 100, config: { dataRetries: 2 } });
+    h.conn.write(bytes(100), h.now);
+    take(h);
+    h.conn.handleIcmpSoftError(L, 'EHOSTUNREACH', 'ICMP destination unreachable (code 1)');
+    send(h, { ...SEND, ack: L + 100 });
+    h.conn.write(bytes(100, 100), h.now);
+    take(h);
+    tick(h, 60_000);
+    assert.equal(h.conn.error?.code, 'ETIMEDOUT');
+  });
+
   it('an error quoting a sequence number not in flight is ignored: the timeout stays ETIMEDOUT', () => {
     const h = established({ rtt: 100, config: { dataRetries: 2 } });
     h.conn.write(bytes(100), h.now);
