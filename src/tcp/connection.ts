@@ -580,10 +580,12 @@ export class TcpConnectionCore {
    */
   handleFragNeeded(seq: number, nextHopMtu: number, now: number): boolean {
     if (!this.icmpQuoteValid(seq)) return false;
-    if (this.pathMtu.onFragNeeded(nextHopMtu, this.sndMss + TCP_IPV4_HEADERS) === 'lowered') {
-      this.setPathMss(this.pathMtu.mss(this.mssCeiling || this.sndMss));
+    const dfBefore = this.pathMtu.dontFragment;
+    const lowered = this.pathMtu.onFragNeeded(nextHopMtu, this.sndMss + TCP_IPV4_HEADERS) === 'lowered';
+    if (lowered) this.setPathMss(this.pathMtu.mss(this.mssCeiling || this.sndMss));
+    if (lowered || dfBefore !== this.pathMtu.dontFragment) {
       // RFC 1191 6.5 / Linux tcp_simple_retransmit: not a congestion signal (cwnd unchanged),
-      // but what is in flight was dropped: resend it now rather than after an RTO.
+      // but what is in flight was dropped: resend it now (smaller, or without DF), not after an RTO.
       if (seqGt(this.sndMax, this.sndUna)) {
         this.sndNxt = this.sndUna;
         this.transmitData(now, false);

@@ -103,6 +103,17 @@ describe('tcp/connection: ICMP fragmentation needed (RFC 1191, RFC 5927)', () =>
     recv(h, data(0, 512));
   });
 
+  it('at the floor already, a smaller MTU turns DF off and resends at once', () => {
+    const h = inFlight();
+    assert.equal(h.conn.handleFragNeeded(L, 552, h.now), true);
+    assert.equal(h.conn.dontFragment, true);
+    h.outbox.length = 0;
+    assert.equal(h.conn.handleFragNeeded(L, 296, h.now), true);
+    assert.equal(h.conn.dontFragment, false);
+    assert.equal(h.conn.sndMss, 512);
+    assert.equal(take(h).seq, L, 'resent without waiting for the RTO');
+  });
+
   it('does nothing before the handshake completes', () => {
     const h = synSent();
     assert.equal(h.conn.handleFragNeeded(LOCAL_ISS, 576, h.now), false);
