@@ -13,6 +13,7 @@ export type NetstackErrorCode =
   | 'EHOSTUNREACH'
   | 'ENETUNREACH'
   | 'EMSGSIZE'
+  | 'EPROTO'
   | 'EPIPE'
   | 'ENOTCONN'
   | 'EINVAL'

@@ -20,7 +20,7 @@ import {
   type NeighborCacheConfig,
   type ReassemblyConfig,
 } from '../ipv4/config.js';
-import { DEFAULT_TCP_CONFIG, resolveTcpConfig, type TcpConfig } from '../tcp/config.js';
+import { DEFAULT_TCP_CONFIG, TCP_ECN_MODES, resolveTcpConfig, type TcpConfig, type TcpEcnMode } from '../tcp/config.js';
 import { isCongestionControlChoice, type CongestionControlChoice } from '../tcp/congestion/congestion-control.js';
 import { DEFAULT_EPHEMERAL_RANGE } from '../transport/port-manager.js';
 import { NetstackError } from '../errors.js';
@@ -75,12 +75,23 @@ const CongestionControl = refinement<CongestionControlChoice, CongestionControlC
   (u) => (isCongestionControlChoice(u) ? u : undefined),
   (a) => a,
 );
+
+/** `tcp.ecn`: 'off', 'passive' or 'on'. */
+const TcpEcn = refinement<TcpEcnMode, TcpEcnMode>(
+  'TcpEcnMode',
+  "'off', 'passive' or 'on'",
+  (u) => (TCP_ECN_MODES.includes(u as TcpEcnMode) ? (u as TcpEcnMode) : undefined),
+  (a) => a,
+);
+
+// Numbers and booleans by the type of their default; the two that are neither, by name.
 const tcpFieldCodecs = {
   ...Object.fromEntries(
     Object.entries(DEFAULT_TCP_CONFIG).map(([key, value]) => [key, typeof value === 'boolean' ? Bool : NonNegativeNumber]),
   ),
   congestionControl: CongestionControl,
-} as TcpFieldCodecs;
+  ecn: TcpEcn,
+} as unknown as TcpFieldCodecs;
 
 export const TcpOptions = closedObject('TcpOptions', 'TCP options (an object)', {}, {
   ...tcpFieldCodecs,

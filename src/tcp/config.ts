@@ -7,6 +7,10 @@
 import { NetstackError } from '../errors.js';
 import { isCongestionControlChoice, type CongestionControlChoice } from './congestion/congestion-control.js';
 
+/** ECN (RFC 3168) use: never; answer a peer that asks (Linux's default, tcp_ecn=2); also ask on connect (tcp_ecn=1). */
+export type TcpEcnMode = 'off' | 'passive' | 'on';
+export const TCP_ECN_MODES: readonly TcpEcnMode[] = Object.freeze(['off', 'passive', 'on']);
+
 export interface TcpConfig {
   /**
    * Largest segment payload this host accepts and sends: the MSS option we advertise, and the cap
@@ -69,6 +73,28 @@ export interface TcpConfig {
    * or a factory `(params) => CongestionControl` of one's own. Default 'cubic'.
    */
   readonly congestionControl: CongestionControlChoice;
+  /**
+   * Challenge ACKs (RFC 5961: answers to in-window RSTs, SYNs and out-of-window ACKs) the whole
+   * stack sends per second, on average (RFC 5961 7; each second's budget is randomised between
+   * half and 1.5 times this). Default 1000, Linux's tcp_challenge_ack_limit before 6.0 (since
+   * then Linux leaves it unlimited by default).
+   */
+  readonly challengeAckLimit: number;
+  /**
+   * Explicit Congestion Notification (RFC 3168): 'passive' (default, as Linux) answers an
+   * ECN-setup SYN; 'on' also asks for it on connect; 'off' never uses it. On an ECN connection
+   * data goes out ECT(0), a CE mark is echoed with ECE until the peer's CWR, and an ECE makes
+   * the sender reduce its window once per round trip.
+   */
+  readonly ecn: TcpEcnMode;
+  /**
+   * Black-hole detection (RFC 4821): after 3 consecutive retransmission timeouts with a
+   * full-sized segment in flight, fall back to a smaller MSS (1024, then halving, never below
+   * 512) and later probe larger sizes again. Default true (Linux's tcp_mtu_probing defaults to 0).
+   */
+  readonly mtuProbing: boolean;
+  /** Time after a fallback (or a failed probe) before a larger MSS is tried, ms. Default 600000 (Linux's tcp_probe_interval). */
+  readonly mtuProbeInterval: number;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
@@ -96,6 +122,10 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   initialCwndSegments: 10,
   finWait2Timeout: 60_000,
   congestionControl: 'cubic',
+  challengeAckLimit: 1000,
+  ecn: 'passive',
+  mtuProbing: true,
+  mtuProbeInterval: 600_000,
 });
 
 /** Smallest MSS we accept from a peer or a configuration (Linux tcp_min_snd_mss is 48). */
@@ -127,6 +157,8 @@ const RANGES: { readonly [K in keyof TcpConfig]?: readonly [number, number] } = 
   keepaliveProbes: [1, 255],
   initialCwndSegments: [1, 1000],
   finWait2Timeout: [0, 2 ** 31],
+  challengeAckLimit: [1, 2 ** 31],
+  mtuProbeInterval: [1, 2 ** 31],
 };
 
 /**
@@ -150,6 +182,8 @@ export function resolveTcpConfig(partial?: Readonly<Partial<TcpConfig>>): TcpCon
     const range = RANGES[key];
     if (key === 'congestionControl') {
       if (!isCongestionControlChoice(value)) problems.push(`${key}: expected 'cubic', 'newreno' or a factory function, got ${String(value)}`);
+    } else if (key === 'ecn') {
+      if (!TCP_ECN_MODES.includes(value as TcpEcnMode)) problems.push(`ecn: expected one of 'off', 'passive', 'on', got ${String(value)}`);
     } else if (range === undefined) {
       if (typeof value !== 'boolean') problems.push(`${key}: expected a boolean`);
     } else if (typeof value !== 'number' || !Number.isInteger(value) || value < range[0] || value > range[1]) {

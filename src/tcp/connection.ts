@@ -40,7 +40,11 @@ import { TcpFlags, type TcpRepr } from '../wire/tcp.js';
 import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, MIN_MSS, windowScaleFor, type TcpConfig } from './config.js';
 import type { CongestionControl, CongestionControlFactory } from './congestion/congestion-control.js';
 import { congestionControlFactory } from './congestion/select.js';
+import type { ChallengeAckLimiter } from './challenge-ack-limit.js';
 import { createTcpCounters, type TcpCounters } from './counters.js';
+import { EcnState, isEcnSetupSyn, isEcnSetupSynAck } from './ecn.js';
+import { BlackHoleDetector } from './plpmtud.js';
+import { PathMtu, TCP_IPV4_HEADERS } from './pmtu.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import { RttEstimator } from './rtt.js';
 import { MAX_SACK_BLOCKS, MAX_SACK_BLOCKS_WITH_TIMESTAMPS, SackReporter } from './sack-blocks.js';
@@ -49,7 +53,7 @@ import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt } from './seq
 import { acceptsText, canUserSend, type TcpState } from './state.js';
 import { TcpTimestamps, timestampOffset } from './timestamps.js';
 
-const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
+const { FIN, SYN, RST, PSH, ACK, ECE, CWR } = TcpFlags;
 const EMPTY = new Uint8Array(0);
 const NEVER = Number.POSITIVE_INFINITY;
 /**
@@ -75,8 +79,9 @@ export interface TcpHost {
    * Transmit `seg` to the connection's remote address. The payload is a view into the send
    * buffer: copy it (encode the segment) before returning. Deliver asynchronously: a `send`
    * that synchronously feeds a segment back into a core (loopback) re-enters it mid-call.
+   * `ect`: send it ECN-capable, ECT(0) in the IP header (new data on an ECN connection).
    */
-  send(conn: TcpConnectionCore, seg: TcpRepr): void;
+  send(conn: TcpConnectionCore, seg: TcpRepr, ect: boolean): void;
   /**
    * Every state change, in order, delivered with the other events at the end of the call that
    * caused it (before onEstablished/onReadable/.../onClosed of the same call).
@@ -117,6 +122,8 @@ export interface TcpConnectionOptions {
   readonly congestion?: CongestionControlFactory;
   /** Offset of our timestamp clock (RFC 7323); default timestampOffset(iss). */
   readonly tsOffset?: number;
+  /** The stack's shared challenge-ACK budget (RFC 5961 7); default none (no limit). */
+  readonly challengeAcks?: ChallengeAckLimiter;
 }
 
 /** What a SYN cookie remembered of the SYN (see TcpListener). */
@@ -134,6 +141,11 @@ export interface SynCookieParams {
   readonly tsVal?: number;
   /** Its TSecr: the cookie SYN-ACK's TSval, not a clock reading (no RTT sample from it). */
   readonly tsEcr?: number;
+}
+
+/** States where an ICMP error about our segments may act: the handshake is done (data can be in flight). */
+function isSynchronizedForIcmp(s: TcpState): boolean {
+  return s !== 'CLOSED' && s !== 'LISTEN' && s !== 'SYN-SENT' && s !== 'SYN-RECEIVED' && s !== 'TIME-WAIT';
 }
 
 export class TcpConnectionCore {
@@ -188,6 +200,16 @@ export class TcpConnectionCore {
   private readonly recvBuf: ReceiveBuffer;
   private readonly rtt: RttEstimator;
   private readonly cc: CongestionControl;
+  private readonly challengeAckLimiter: ChallengeAckLimiter | undefined;
+  private readonly pathMtu = new PathMtu();
+  private readonly ecn = new EcnState();
+  /** RFC 4821 black-hole detection and probing (undefined with `mtuProbing` off). */
+  private readonly blackHole: BlackHoleDetector | undefined;
+  /** The MSS negotiated with the peer, remembered when the path first lowered sndMss. */
+  private mssCeiling = 0;
+  /** The last ICMP error about an established connection (RFC 1122 4.2.3.9 soft error). */
+  private softErrorCode: NetstackErrorCode | undefined;
+  private softErrorText = '';
 
   /** Window scale we put in our SYN / SYN-ACK; undefined = no option. */
   private wsOption: number | undefined;
@@ -273,6 +295,8 @@ export class TcpConnectionCore {
     // Every RTT sample, whatever measured it, reaches an algorithm that wants them.
     if (this.cc.onRttSample !== undefined) this.rtt.onSample = this.cc.onRttSample.bind(this.cc);
     this.ts = new TcpTimestamps(options.tsOffset ?? timestampOffset(this.iss));
+    this.challengeAckLimiter = options.challengeAcks;
+    this.blackHole = this.config.mtuProbing ? new BlackHoleDetector(this.config.mtuProbeInterval) : undefined;
   }
 
   /**
@@ -391,6 +415,21 @@ export class TcpConnectionCore {
   /** Both sides sent SACK-permitted (RFC 2018). */
   get sackNegotiated(): boolean {
     return this.sackOk;
+  }
+
+  /** Path MTU estimate (IPv4 packet bytes) from ICMP; Infinity while nothing lowered it. */
+  get pmtu(): number {
+    return this.pathMtu.mtu;
+  }
+
+  /** ECN (RFC 3168) was negotiated in the handshake. */
+  get ecnActive(): boolean {
+    return this.ecn.active;
+  }
+
+  /** Whether segments go out with DF: false once ICMP asked for less than the 552-byte floor. */
+  get dontFragment(): boolean {
+    return this.pathMtu.dontFragment;
   }
 
   /** The window we last advertised, in bytes. */
@@ -574,6 +613,7 @@ export class TcpConnectionCore {
     if (this.closeAt < d) d = this.closeAt;
     const user = this.userTimeoutAt();
     if (user < d) d = user;
+    if (this.blackHole !== undefined && this.blackHole.probeAt < d) d = this.blackHole.probeAt;
     return d === NEVER ? undefined : d;
   }
 
@@ -601,9 +641,82 @@ export class TcpConnectionCore {
         this.ackNow = true;
       }
       if (this.keepaliveAt <= now && !this.isClosed()) this.onKeepaliveTimeout(now);
+      if (this.blackHole !== undefined && this.blackHole.probeAt <= now && !this.isClosed()) this.onMtuProbeTimer();
       if (!this.isClosed()) this.output(now);
     }
     this.flushEvents();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // ICMP errors (the wiring parses them; RFC 5927)
+
+  /**
+   * An ICMP "fragmentation needed" quoting our segment with sequence number `seq`. Believed only
+   * when `seq` lies in SND.UNA..SND.MAX (RFC 5927 4.1: a blind attacker rarely guesses it), and
+   * only on a synchronized connection; then the MSS drops to the new path MTU and the data in
+   * flight, now too big, is sent again at once in smaller segments. Returns whether it was taken.
+   */
+  handleFragNeeded(seq: number, nextHopMtu: number, now: number): boolean {
+    if (!this.icmpQuoteValid(seq)) return false;
+    const dfBefore = this.pathMtu.dontFragment;
+    const lowered = this.pathMtu.onFragNeeded(nextHopMtu, this.sndMss + TCP_IPV4_HEADERS) === 'lowered';
+    if (lowered) this.setPathMss(this.pathMtu.mss(this.mssCeiling || this.sndMss));
+    if (lowered || dfBefore !== this.pathMtu.dontFragment) {
+      // RFC 1191 6.5 / Linux tcp_simple_retransmit: not a congestion signal (cwnd unchanged),
+      // but what is in flight was dropped: resend it now (smaller, or without DF), not after an RTO.
+      if (seqGt(this.sndMax, this.sndUna)) {
+        this.sndNxt = this.sndUna;
+        this.transmitData(now, false);
+      }
+    }
+    this.flushEvents();
+    return true;
+  }
+
+  /**
+   * Any other ICMP error about a segment of this connection (unreachable, time exceeded,
+   * parameter problem). A synchronized connection does not die of it (RFC 5927 4.2, RFC 1122
+   * 4.2.3.9: soft errors): it is remembered, and if the connection later times out it fails with
+   * this error instead of ETIMEDOUT, as Linux reports sk_err_soft. Returns whether it was taken.
+   */
+  handleIcmpSoftError(seq: number, code: NetstackErrorCode, description: string): boolean {
+    if (!this.icmpQuoteValid(seq)) return false;
+    this.counters.icmpSoftErrors++;
+    this.softErrorCode = code;
+    this.softErrorText = description;
+    return true;
+  }
+
+  /** RFC 5927 4.1 (and Linux): an ICMP error counts only if it quotes a sequence number in flight. */
+  private icmpQuoteValid(seq: number): boolean {
+    if (!isSynchronizedForIcmp(this._state) || !seqGeq(seq, this.sndUna) || !seqLt(seq, this.sndMax)) {
+      this.counters.icmpIgnored++;
+      return false;
+    }
+    return true;
+  }
+
+  /** Time to try a larger MSS (RFC 4821 probing): up to the negotiated MSS and ICMP's path MTU. */
+  private onMtuProbeTimer(): void {
+    const bh = this.blackHole as BlackHoleDetector;
+    if (!(this._state === 'ESTABLISHED' || this._state === 'CLOSE-WAIT')) {
+      bh.probeAt = NEVER;
+      return;
+    }
+    const mss = bh.startProbe(this.pathMtu.mss(this.mssCeiling || this.sndMss));
+    if (mss === undefined || mss <= this.sndMss) return;
+    this.counters.pmtuProbes++;
+    this.setPathMss(mss);
+  }
+
+  /** A new send MSS from the path (ICMP or PLPMTUD). */
+  private setPathMss(mss: number): void {
+    if (this.mssCeiling === 0) this.mssCeiling = this.sndMss;
+    if (mss === this.sndMss) return;
+    this.counters.pmtuChanges++;
+    if (log.tcp.enabled) log.tcp('%s path MSS %d => %d', this.toString(), this.sndMss, mss);
+    this.sndMss = mss;
+    this.cc.onMssChange?.(mss);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -614,9 +727,14 @@ export class TcpConnectionCore {
    * TIME-WAIT and `seg` is a new SYN that may start a new incarnation (RFC 9293 3.10.7.4, RFC
    * 6191): the connection is now CLOSED and the wiring should hand `seg` to the listener.
    */
-  handleSegment(seg: TcpRepr, now: number): boolean {
+  handleSegment(seg: TcpRepr, now: number, ce = false): boolean {
     this.counters.segmentsReceived++;
     if (now > this.clock) this.clock = now;
+    // `ce`: the datagram was marked Congestion Experienced (RFC 3168 6.1.3): echo it.
+    if (ce && this._state !== 'CLOSED') {
+      this.counters.ecnCeReceived++;
+      if (this.ecn.onCongestionExperienced()) this.ackNow = true;
+    }
     let consumed = true;
     switch (this._state) {
       case 'CLOSED':
@@ -661,6 +779,7 @@ export class TcpConnectionCore {
     this.sndWl2 = this.iss;
     this.lastPeerWindow = seg.window;
     this.passiveOpen = true;
+    this.ecn.active = this.config.ecn !== 'off' && isEcnSetupSyn(flags);
     this.setState('SYN-RECEIVED');
     this.sendSyn();
     this.rtt.startTiming(this.sndNxt, now);
@@ -706,6 +825,7 @@ export class TcpConnectionCore {
     }
     this.sndUna = seg.ack;
     this.synAcked = true;
+    this.ecn.active = this.config.ecn === 'on' && !this.synRetransmitted && isEcnSetupSynAck(flags);
     this.rttOnAck(seg, seg.ack, now);
     this.rtxAt = NEVER;
     this.establish(now);
@@ -766,7 +886,7 @@ export class TcpConnectionCore {
 
     // First, RST (RFC 5961 3.2: exact match resets, in-window gets a challenge ACK).
     if ((flags & RST) !== 0) {
-      this.onRst(seq);
+      this.onRst(seq, now);
       return true;
     }
 
@@ -784,8 +904,7 @@ export class TcpConnectionCore {
         this.closeWith(undefined);
         return false;
       } else {
-        this.counters.challengeAcks++;
-        this.ackNow = true;
+        if (this.allowChallengeAck(now)) this.counters.challengeAcks++;
         return true;
       }
     }
@@ -884,7 +1003,7 @@ export class TcpConnectionCore {
   }
 
   /** RST in SYN-RECEIVED or a synchronized state. */
-  private onRst(seq: number): void {
+  private onRst(seq: number, now: number): void {
     this.counters.rstReceived++;
     if (this._state === 'TIME-WAIT') {
       this.counters.rstIgnoredTimeWait++; // RFC 1337: TIME-WAIT assassination hazard
@@ -906,8 +1025,7 @@ export class TcpConnectionCore {
       }
     }
     if (seqInRange(seq, this.rcvNxt, seqAdd(this.rcvNxt, Math.max(this.receiveWindow(), 1)))) {
-      this.counters.challengeAcks++;
-      this.ackNow = true;
+      if (this.allowChallengeAck(now)) this.counters.challengeAcks++;
     } else {
       this.counters.rstOutOfWindow++;
     }
@@ -921,15 +1039,16 @@ export class TcpConnectionCore {
     const ack = seg.ack;
     if (seqGt(ack, this.sndMax)) {
       this.counters.droppedAckUnsent++;
-      this.ackNow = true;
+      this.allowChallengeAck(now);
       return false;
     }
     if (seqLt(ack, seqAdd(this.sndUna, -this.maxSndWnd))) {
       this.counters.droppedOldAck++;
-      this.ackNow = true;
+      this.allowChallengeAck(now);
       return false;
     }
     this.probesUnanswered = 0;
+    if ((seg.flags & (ECE | CWR)) !== 0) this.onEcnFlags(seg.flags, ack);
     const window = seg.window;
     if (seqGt(ack, this.sndUna)) {
       this.onNewAck(ack, now, seg);
@@ -982,6 +1101,27 @@ export class TcpConnectionCore {
     return true;
   }
 
+  /**
+   * Owes the peer a challenge ACK (RFC 5961 3.2, 4.2, 5.2) if the stack's budget allows
+   * (RFC 5961 7); returns whether it does.
+   */
+  private allowChallengeAck(now: number): boolean {
+    if (this.challengeAckLimiter !== undefined && !this.challengeAckLimiter.take(now)) {
+      this.counters.challengeAcksSuppressed++;
+      return false;
+    }
+    this.ackNow = true;
+    return true;
+  }
+
+  /** ECE (the peer saw CE: reduce once per round trip, RFC 3168 6.1.2) and CWR (stop echoing). */
+  private onEcnFlags(flags: number, ack: number): void {
+    if (!this.ecn.onPeerFlags(flags, ack) || this.cc.inRecovery || this.cc.onEcnEcho === undefined) return;
+    this.cc.onEcnEcho(seqDiff(this.sndMax, this.sndUna));
+    this.ecn.reduced(this.sndMax);
+    this.counters.ecnReductions++;
+  }
+
   /** SND.UNA advances to `ack`. */
   private onNewAck(ack: number, now: number, seg: TcpRepr): void {
     const acked = seqDiff(ack, this.sndUna);
@@ -1005,6 +1145,9 @@ export class TcpConnectionCore {
     this.rttOnAck(seg, ack, now);
     this.retries = 0;
     this.progressAt = now;
+    this.softErrorCode = undefined; // data got through: the ICMP error is history (as Linux)
+    const bh = this.blackHole;
+    if (bh !== undefined && (bh.timeouts !== 0 || bh.probeMss !== 0)) bh.onAck(ack, now);
     const wasRecovering = this.cc.inRecovery;
     let action: 'none' | 'retransmit' = 'none';
     if (dataAcked > 0 || wasRecovering) action = this.cc.onAck(Math.max(dataAcked, 0), ack, flightBefore, this.sndMax, now);
@@ -1175,6 +1318,13 @@ export class TcpConnectionCore {
     if (fin) flags |= FIN;
     if (len > 0 && offset + len === this.sendBuf.length) flags |= PSH;
     const end = seqAdd(seq, len + (fin ? 1 : 0));
+    // RFC 3168 6.1.5: only new data is ECN-capable (not retransmissions, probes or pure ACKs);
+    // the first new data after a reduction tells the receiver with CWR.
+    const ect = this.ecn.active && len > 0 && !seqLt(seq, this.sndMax);
+    if (ect && this.ecn.cwrPending) {
+      flags |= CWR;
+      this.ecn.cwrPending = false;
+    }
     if (seqLt(seq, this.sndMax)) {
       this.counters.retransmits++;
       this.counters.retransmittedBytes += Math.min(len, seqDiff(this.sndMax, seq));
@@ -1189,10 +1339,11 @@ export class TcpConnectionCore {
       this.sndMax = end;
     }
     if (seqGt(end, this.sndNxt)) this.sndNxt = end;
+    if (this.blackHole !== undefined && this.blackHole.probeMss !== 0) this.blackHole.onSend(len, end);
     if (fin) this.finSent = true;
     if (this.rtxAt === NEVER) this.rtxAt = now + this.rtt.rto;
     this.persistAt = NEVER;
-    this.emit(seq, flags, payload);
+    this.emit(seq, flags, payload, ect);
   }
 
   /** Resends the first unacknowledged segment (fast retransmit, NewReno partial ACK). */
@@ -1213,11 +1364,19 @@ export class TcpConnectionCore {
 
   /** Our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED). */
   private sendSyn(): void {
-    this.emit(this.iss, this._state === 'SYN-SENT' ? SYN : SYN | ACK, EMPTY);
+    // ECN setup (RFC 3168 6.1.1): ECE|CWR on our SYN when asked to, but not on retransmissions
+    // (a path that drops ECN-setup SYNs still lets us connect); ECE on an ECN SYN-ACK.
+    if (this._state === 'SYN-SENT') {
+      this.emit(this.iss, this.config.ecn === 'on' && !this.synRetransmitted ? SYN | ECE | CWR : SYN, EMPTY);
+    } else {
+      this.emit(this.iss, this.ecn.active ? SYN | ACK | ECE : SYN | ACK, EMPTY);
+    }
   }
 
   /** Builds and hands one segment to the host. */
-  private emit(seq: number, flags: number, payload: Uint8Array): void {
+  private emit(seq: number, flags: number, payload: Uint8Array, ect = false): void {
+    // The receiver's echo of CE (RFC 3168 6.1.3): on every segment but SYNs and RSTs.
+    if (this.ecn.echo && (flags & (SYN | RST)) === 0) flags |= ECE;
     const seg: TcpRepr = {
       srcPort: this.localPort,
       dstPort: this.remotePort,
@@ -1260,7 +1419,7 @@ export class TcpConnectionCore {
     }
     this.counters.segmentsSent++;
     if ((flags & RST) !== 0) this.counters.rstSent++;
-    this.host.send(this, seg);
+    this.host.send(this, seg, ect);
   }
 
   /** The window in a SYN or SYN-ACK: never scaled (RFC 7323 2.2). */
@@ -1333,6 +1492,16 @@ export class TcpConnectionCore {
     this.retries++;
     this.counters.timeouts++;
     this.dupAcks = 0;
+    if (this.blackHole !== undefined) {
+      // RFC 4821 black hole: full-sized segments keep timing out (or a probe was lost).
+      const probing = this.blackHole.probeMss !== 0;
+      const mss = this.blackHole.onTimeout(this.sndMss, seqDiff(this.sndMax, this.sndUna) >= this.sndMss, now);
+      if (mss !== undefined && mss !== this.sndMss) {
+        if (probing) this.counters.pmtuProbeFailures++;
+        else this.counters.pmtuBlackHoles++;
+        this.setPathMss(mss);
+      }
+    }
     this.cc.onTimeout(seqDiff(this.sndMax, this.sndUna), this.sndMax, this.retries === 1);
     this.rtt.backoff();
     // Go back N (RFC 5681 3.1 / RFC 6298 5.4): resend from the oldest unacknowledged byte,
@@ -1410,6 +1579,7 @@ export class TcpConnectionCore {
 
   private establish(now: number): void {
     this.setState('ESTABLISHED');
+    this.ecn.start(this.iss);
     this.retries = 0;
     this.cc.init(this.sndMss, this.synRetransmitted, this.iss);
     this.rtt.onHandshakeComplete(this.synRetransmitted);
@@ -1477,6 +1647,11 @@ export class TcpConnectionCore {
   }
 
   private fail(code: NetstackErrorCode, message: string): void {
+    // A timeout after an ICMP error reports that error, as Linux does (sk_err_soft).
+    if (code === 'ETIMEDOUT' && this.softErrorCode !== undefined) {
+      code = this.softErrorCode;
+      message = `${message} after ${this.softErrorText}`;
+    }
     this._error = netError(code, `${message} (${this.toString()})`);
     this.closeWith(this._error);
   }

@@ -77,8 +77,32 @@ export interface TcpCounters {
   rstSent: number;
   /** ACKs sent in answer to a suspicious RST or SYN (RFC 5961). */
   challengeAcks: number;
+  /**
+   * ACKs owed to a suspicious RST or SYN, or to an ACK outside the send window (RFC 5961 5.2),
+   * not sent because the stack's challenge-ACK budget was spent (RFC 5961 7).
+   */
+  challengeAcksSuppressed: number;
   /** TIME-WAIT connections ended early by a new SYN. */
   timeWaitReopens: number;
+
+  // Path MTU and ICMP
+  /** Send MSS changes from the path: ICMP "fragmentation needed", black-hole fallback, probes. */
+  pmtuChanges: number;
+  /** ICMP errors ignored: the quoted sequence number was not in flight (RFC 5927 4.1), or the state was not synchronized. */
+  icmpIgnored: number;
+  /** ICMP errors other than "fragmentation needed" recorded as the soft error. */
+  icmpSoftErrors: number;
+  /** Falls back to a smaller MSS after repeated timeouts of full-sized segments (RFC 4821 black hole). */
+  pmtuBlackHoles: number;
+  /** Larger MSS sizes tried after a fallback, and those that failed (timed out). */
+  pmtuProbes: number;
+  pmtuProbeFailures: number;
+
+  // ECN (RFC 3168)
+  /** Segments that arrived in a datagram marked Congestion Experienced. */
+  ecnCeReceived: number;
+  /** Window reductions in answer to the peer's ECE (at most one per round trip). */
+  ecnReductions: number;
 
   // Flow control and timers
   /** Zero-window probes we sent (persist timer). */
@@ -130,7 +154,16 @@ export function createTcpCounters(): TcpCounters {
     rstIgnoredTimeWait: 0,
     rstSent: 0,
     challengeAcks: 0,
+    challengeAcksSuppressed: 0,
     timeWaitReopens: 0,
+    pmtuChanges: 0,
+    icmpIgnored: 0,
+    icmpSoftErrors: 0,
+    pmtuBlackHoles: 0,
+    pmtuProbes: 0,
+    pmtuProbeFailures: 0,
+    ecnCeReceived: 0,
+    ecnReductions: 0,
     zeroWindowProbes: 0,
     windowUpdates: 0,
     delayedAcks: 0,

@@ -7,7 +7,7 @@
  *
  * ```ts
  * const host: TcpHost = {
- *   send(conn, seg) { encodeIntoPacketNow(conn.localAddr, conn.remoteAddr, seg); }, // copy seg.payload here
+ *   send(conn, seg, ect) { encodeIntoPacketNow(conn.localAddr, conn.remoteAddr, seg, { df: conn.dontFragment, ecn: ect ? 2 : 0 }); }, // copy seg.payload here
  *   onEstablished(conn) {}, onReadable(conn) { for (let c = conn.read(); c; c = conn.read()) deliver(c); },
  *   onWritable(conn) {}, onPeerFin(conn) {}, onClosed(conn, err) { demux.delete(conn); },
  *   onStateChange(conn, from, to) {},                          // optional, observe only
@@ -16,8 +16,10 @@
  *   iss: isn.isn(localAddr, localPort, remoteAddr, remotePort, now), host, config });
  * conn.connect(now);                                 // or conn.listen() then handleSegment(syn)
  * rearm(conn.nextDeadline());                        // after EVERY call into the core
- * // inbound segment for this 4-tuple:
- * if (!conn.handleSegment(seg, now)) listener.handleSegment(...)   // false: TIME-WAIT reopened by a SYN
+ * // inbound segment for this 4-tuple (ce: the IPv4 ECN field was CE):
+ * if (!conn.handleSegment(seg, now, ce)) listener.handleSegment(...)   // false: TIME-WAIT reopened by a SYN
+ * // ICMP error quoting one of its segments (sequence number from the quote):
+ * conn.handleFragNeeded(quotedSeq, nextHopMtu, now);  or  conn.handleIcmpSoftError(quotedSeq, 'EHOSTUNREACH', text);
  * // timer fired:
  * conn.handleTimer(now);
  * // user: conn.write(bytes, now) -> accepted count; conn.read(max); conn.shutdown(now) (half-close);
@@ -46,7 +48,7 @@
 
 export { TcpStates, isSynchronized, type TcpState } from './state.js';
 export { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt, seqMax, seqMin } from './seq.js';
-export { DEFAULT_TCP_CONFIG, MIN_MSS, DEFAULT_PEER_MSS, clampMssToMtu, resolveTcpConfig, windowScaleFor, type TcpConfig } from './config.js';
+export { DEFAULT_TCP_CONFIG, MIN_MSS, DEFAULT_PEER_MSS, TCP_ECN_MODES, clampMssToMtu, resolveTcpConfig, windowScaleFor, type TcpConfig, type TcpEcnMode } from './config.js';
 export {
   TcpConnectionCore,
   type SynCookieParams,
@@ -57,6 +59,10 @@ export {
 export { TcpListener, type TcpListenerCounters, type TcpListenerDropReason, type TcpListenerOptions, type TcpListenerVerdict } from './listener.js';
 export { addTcpCounters, createTcpCounters, type TcpCounters } from './counters.js';
 export { rstForSegment } from './rst.js';
+export { ChallengeAckLimiter } from './challenge-ack-limit.js';
+export { MIN_PATH_MTU, MTU_PLATEAUS, PathMtu, plateauBelow } from './pmtu.js';
+export { BlackHoleDetector } from './plpmtud.js';
+export { EcnState, IpEcn, isEcnSetupSyn, isEcnSetupSynAck } from './ecn.js';
 export { IsnGenerator } from './isn.js';
 export { SynCookies, MSS_TABLE, cookieOptionsFromEcr, cookieTimestamp, type CookieSynOptions } from './syn-cookie.js';
 export { TcpTimestamps, timestampAt, timestampOffset, PAWS_IDLE_LIMIT_MS } from './timestamps.js';

@@ -12,6 +12,7 @@
 import type { Ipv4Addr } from '../ipv4/address.js';
 import { TcpFlags, type TcpRepr } from '../wire/tcp.js';
 import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, windowScaleFor, type TcpConfig } from './config.js';
+import type { ChallengeAckLimiter } from './challenge-ack-limit.js';
 import type { CongestionControlFactory } from './congestion/congestion-control.js';
 import { TcpConnectionCore, type TcpChildObserver, type TcpConnectionOptions, type TcpHost } from './connection.js';
 import type { IsnGenerator } from './isn.js';
@@ -42,6 +43,8 @@ export interface TcpListenerOptions {
   /** 16 random bytes keying the SYN cookies. */
   readonly cookieSecret: Uint8Array;
   readonly congestion?: CongestionControlFactory;
+  /** The stack's challenge-ACK budget, shared with every connection (RFC 5961 7). */
+  readonly challengeAcks?: ChallengeAckLimiter;
   /** A connection entered the accept queue. */
   readonly onAcceptable?: (listener: TcpListener) => void;
 }
@@ -291,6 +294,7 @@ export class TcpListener {
       host: this.options.host,
       config: this.config,
       ...(this.options.congestion !== undefined ? { congestion: this.options.congestion } : {}),
+      ...(this.options.challengeAcks !== undefined ? { challengeAcks: this.options.challengeAcks } : {}),
     };
   }
 

@@ -137,6 +137,8 @@ export interface IcmpQuote {
   readonly srcPort: number;
   /** Bytes 2-3 of `transport` (the destination port for TCP and UDP). */
   readonly dstPort: number;
+  /** Bytes 4-7 of `transport` as an unsigned 32-bit number (TCP's sequence number; RFC 5927 checks it). */
+  readonly word1: number;
 }
 
 /** `verifyChecksum`: verify the checksum (default true). */
@@ -284,6 +286,7 @@ export function parseIcmpQuote(quoted: Uint8Array): ParseResult<IcmpQuote, 'badQ
     transport: quoted.subarray(hl),
     srcPort: (quoted[hl] << 8) | quoted[hl + 1],
     dstPort: (quoted[hl + 2] << 8) | quoted[hl + 3],
+    word1: ((quoted[hl + 4] << 24) | (quoted[hl + 5] << 16) | (quoted[hl + 6] << 8) | quoted[hl + 7]) >>> 0,
   });
 }
 

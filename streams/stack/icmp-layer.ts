@@ -28,6 +28,11 @@ export interface IcmpErrorReport {
   readonly remotePort: number;
   /** Next-hop MTU of a "fragmentation needed" error (RFC 1191), else 0. */
   readonly nextHopMtu: number;
+  /**
+   * Bytes 4-7 of the quoted transport header as an unsigned number: for TCP the quoted segment's
+   * sequence number, which TCP checks against what it has in flight (RFC 5927 4.1).
+   */
+  readonly quotedSequence: number;
 }
 
 /** One answered echo request. */
@@ -260,6 +265,7 @@ export class IcmpLayer {
           remoteAddress: quote.dst,
           remotePort: quote.dstPort,
           nextHopMtu: p.type === IcmpType.DEST_UNREACHABLE && p.code === IcmpUnreachableCode.FRAGMENTATION_NEEDED ? p.nextHopMtu : 0,
+          quotedSequence: quote.word1,
         });
         return;
       }

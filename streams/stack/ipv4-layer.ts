@@ -64,6 +64,8 @@ export interface Ipv4SendOptions {
   readonly ttl?: number;
   readonly dontFragment?: boolean;
   readonly dscp?: number;
+  /** The ECN field (RFC 3168): 0 not ECN-capable (default), 2 ECT(0), 1 ECT(1), 3 CE. */
+  readonly ecn?: number;
   /** Outgoing interface for the limited broadcast 255.255.255.255 (default: the first). */
   readonly iface?: NetInterface;
 }
@@ -275,7 +277,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     const now = this.#opts.scheduler.now();
     if (IPV4_MIN_HEADER_LEN + payloadLength <= iface.mtu) {
       const ident = this.#ids.next(src, o.dst, o.protocol, df, now);
-      emitIpv4({ src, dst: o.dst, protocol: o.protocol, ttl, ident, dontFragment: df, moreFragments: false, fragmentOffset: 0, dscp: o.dscp }, pb);
+      emitIpv4({ src, dst: o.dst, protocol: o.protocol, ttl, ident, dontFragment: df, moreFragments: false, fragmentOffset: 0, dscp: o.dscp, ecn: o.ecn }, pb);
       this.#out({ iface, nextHop, src, dst: o.dst, protocol: o.protocol, pb, onError });
       return undefined;
     }
@@ -289,7 +291,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     const payload = pb.bytes();
     for (const plan of plans) {
       const frag = PacketBuffer.withPayload(payload.subarray(plan.offset, plan.offset + plan.length));
-      emitIpv4({ src, dst: o.dst, protocol: o.protocol, ttl, ident, dontFragment: false, moreFragments: plan.more, fragmentOffset: plan.offset, dscp: o.dscp }, frag);
+      emitIpv4({ src, dst: o.dst, protocol: o.protocol, ttl, ident, dontFragment: false, moreFragments: plan.more, fragmentOffset: plan.offset, dscp: o.dscp, ecn: o.ecn }, frag);
       this.counters.txFragments++;
       this.#out({ iface, nextHop, src, dst: o.dst, protocol: o.protocol, pb: frag, onError });
     }

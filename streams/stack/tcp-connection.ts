@@ -24,7 +24,8 @@ export interface TcpReader {
 /** What the connection needs from the TCP layer that owns it. */
 export interface TcpConnectionOwner {
   readonly scheduler: SchedulerLike;
-  transmit(conn: TcpConnection, seg: TcpRepr): void;
+  /** `ect`: ECN-capable transport, ECT(0) in the IP header (see TcpHost.send). */
+  transmit(conn: TcpConnection, seg: TcpRepr, ect: boolean): void;
   /** The connection reached CLOSED: release its 4-tuple (and port). */
   released(conn: TcpConnection): void;
   established(conn: TcpConnection): void;
@@ -89,7 +90,7 @@ export class TcpConnection {
     this.#owner = owner;
     // What the core calls: private to this wrapper, one object per connection.
     const host: TcpHost = {
-      send: (_core, seg) => this.#owner.transmit(this, seg),
+      send: (_core, seg, ect) => this.#owner.transmit(this, seg, ect),
       onStateChange: (_core, _from, to) => this.#onStateChange(to),
       onEstablished: () => this.#owner.established(this),
       onReadable: () => this.#pump(),

@@ -10,6 +10,8 @@ import { TcpListener as TcpListenerCore, type TcpListenerCounters, type TcpListe
 import { clampMssToMtu, resolveTcpConfig, type TcpConfig } from '../../src/tcp/config.js';
 import { isCongestionControlChoice, type CongestionControlChoice } from '../../src/tcp/congestion/congestion-control.js';
 import { IsnGenerator } from '../../src/tcp/isn.js';
+import { IpEcn } from '../../src/tcp/ecn.js';
+import { ChallengeAckLimiter } from '../../src/tcp/challenge-ack-limit.js';
 import { rstForSegment } from '../../src/tcp/rst.js';
 import { createTcpCounters, addTcpCounters } from '../../src/tcp/counters.js';
 import type { TcpStackConfig } from '../../src/config/protocol-config.js';
@@ -22,7 +24,7 @@ import { type Ipv4Addr, IPV4_ANY, formatIpv4, parseIpv4 } from '../../src/ipv4/a
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
-import { NetstackError, netError } from '../../src/errors.js';
+import { NetstackError, netError, type NetstackErrorCode } from '../../src/errors.js';
 
 export interface TcpListenOptions {
   /** Local address to listen on; default 0.0.0.0 (all). */
@@ -93,6 +95,13 @@ export interface TcpSegmentOut {
   readonly segment: TcpRepr;
   /** Where a routing or ARP failure goes (the connection's, or nobody's for a RST). */
   readonly onError: ((err: NetstackError) => void) | undefined;
+  /**
+   * DF in the IPv4 header (path MTU discovery, RFC 1191): true except for a connection whose
+   * path asked for less than 552 bytes (then routers may fragment). Absent: true.
+   */
+  readonly dontFragment?: boolean;
+  /** The IPv4 ECN field: 2, ECT(0), for new data on an ECN connection (RFC 3168); absent: 0. */
+  readonly ecn?: number;
 }
 
 /** What the TCP layer needs of ICMP: the errors about TCP segments. */
@@ -179,6 +188,8 @@ export class TcpLayer implements Tcp {
   readonly #config: TcpConfig;
   readonly #isn = new IsnGenerator(randomBytes(16));
   readonly #cookieSecret = randomBytes(16);
+  /** One challenge-ACK budget for every connection of the stack (RFC 5961 7). */
+  readonly #challengeAcks: ChallengeAckLimiter;
   /**
    * Host of a listener's children until their TcpConnection wraps them (the SYN-ACK, or a cookie
    * handshake completed by the ACK, happens inside the listener's call, before the wrapper).
@@ -200,7 +211,7 @@ export class TcpLayer implements Tcp {
     this.#down = port.down;
     this.#partialChecksum = port.down.partialChecksum === true;
     this.#icmp = options.icmp;
-    this.#hooks = hookPoint(options.segments, (s) => this.#dispatch(s.datagram, s.segment), (s) => this.#emit(s.segment, s.src, s.dst, s.onError));
+    this.#hooks = hookPoint(options.segments, (s) => this.#dispatch(s.datagram, s.segment), (s) => this.#emit(s.segment, s.src, s.dst, s.onError, s.dontFragment ?? true, s.ecn ?? 0));
     // Without operators the records of the hook items are never made (one less allocation per
     // segment each way: the garbage collector's work per segment is what the clean path pays).
     this.#hookedUp = options.segments?.up !== undefined;
@@ -211,12 +222,13 @@ export class TcpLayer implements Tcp {
     this.scheduler = scheduler;
     this.#owner = {
       scheduler,
-      transmit: (conn, seg) => this.#transmit(conn, seg),
+      transmit: (conn, seg, ect) => this.#transmit(conn, seg, ect),
       established: (conn) => this.#established(conn),
       released: (conn) => this.#released(conn),
     };
     const { ephemeralPortRange, ...core } = config;
     this.#config = resolveTcpConfig(core);
+    this.#challengeAcks = new ChallengeAckLimiter(this.#config.challengeAckLimit);
     this.ports = new PortManager({ ephemeralRange: ephemeralPortRange });
   }
 
@@ -277,7 +289,7 @@ export class TcpLayer implements Tcp {
         // Accepting is immediate (each connection is emitted once established), so the accept
         // queue only ever holds the connection being handed over.
         backlog, maxHalfOpen: backlog, synCookies: options.synCookies ?? true,
-        config, host: this.#childHost, isn: this.#isn, cookieSecret: this.#cookieSecret,
+        config, host: this.#childHost, isn: this.#isn, cookieSecret: this.#cookieSecret, challengeAcks: this.#challengeAcks,
         onAcceptable: (l) => {
           while (l.accept() !== undefined);
         },
@@ -334,7 +346,7 @@ export class TcpLayer implements Tcp {
       if (options.congestionControl !== undefined) config = Object.freeze({ ...config, congestionControl: options.congestionControl });
       const core = new TcpConnectionCore({
         localAddr: src, localPort, remoteAddr: dst, remotePort: options.port,
-        iss: this.#isn.isn(src, localPort, dst, options.port, now), host: NO_HOST, config,
+        iss: this.#isn.isn(src, localPort, dst, options.port, now), host: NO_HOST, config, challengeAcks: this.#challengeAcks,
       });
       const conn = new TcpConnection(core, this.#owner);
       const entry: ConnectionEntry = {
@@ -366,8 +378,9 @@ export class TcpLayer implements Tcp {
 
   // --- What the connections call (their owner) ---------------------------------------------------
 
-  #transmit(conn: TcpConnection, seg: TcpRepr): void {
-    this.#out(seg, conn.core.localAddr, conn.core.remoteAddr, conn.onSendError);
+  #transmit(conn: TcpConnection, seg: TcpRepr, ect: boolean): void {
+    const core = conn.core;
+    this.#out(seg, core.localAddr, core.remoteAddr, conn.onSendError, core.dontFragment, ect ? IpEcn.ECT0 : IpEcn.NOT_ECT);
   }
 
   #established(conn: TcpConnection): void {
@@ -432,7 +445,8 @@ export class TcpLayer implements Tcp {
     const now = this.scheduler.now();
     let ep = this.endpoints.lookup(d.dst, seg.dstPort, d.src, seg.srcPort);
     if (ep instanceof TcpConnection) {
-      const consumed = ep.core.handleSegment(seg, now);
+      // The ECN field of the datagram (RFC 3168 5): CE is echoed by the connection.
+      const consumed = ep.core.handleSegment(seg, now, (d.header[1] & 3) === IpEcn.CE);
       ep.rearm();
       if (consumed) return;
       // A new SYN for a 4-tuple in TIME-WAIT: the old incarnation is gone; offer it to a listener.
@@ -516,17 +530,21 @@ export class TcpLayer implements Tcp {
     this.counters.icmpErrors++;
     const ep = this.endpoints.get(r.localAddress, r.localPort, r.remoteAddress, r.remotePort);
     if (!(ep instanceof TcpConnection)) return;
-    // Only a connect in progress fails on an ICMP unreachable, as in Linux: RFC 1122 4.2.3.9
-    // calls codes 2-4 hard errors, but RFC 5927 4.2/5.2 (blind connection-reset attacks: the
-    // quote proves nothing about the sequence space) has synchronized connections treat every
-    // one as soft, that is, ignore it and let retransmission decide.
-    if (r.type !== IcmpType.DEST_UNREACHABLE || ep.state !== 'SYN-SENT') return;
-    // "Fragmentation needed" is about path MTU, not reachability (and TCP sends without DF).
-    if (r.code === IcmpUnreachableCode.FRAGMENTATION_NEEDED) return;
-    const code = r.code === IcmpUnreachableCode.PROTOCOL_UNREACHABLE || r.code === IcmpUnreachableCode.PORT_UNREACHABLE
-      ? 'ECONNREFUSED'
-      : r.code === IcmpUnreachableCode.NET_UNREACHABLE ? 'ENETUNREACH' : 'EHOSTUNREACH';
-    ep.failWith(netError(code, `connect ${ep.remoteAddress}:${ep.remotePort}: ICMP destination unreachable (code ${r.code}) from ${formatIpv4(r.from)}`, 'connect'));
+    const fragNeeded = r.type === IcmpType.DEST_UNREACHABLE && r.code === IcmpUnreachableCode.FRAGMENTATION_NEEDED;
+    if (ep.state !== 'SYN-SENT') {
+      // Synchronized: the core checks the quoted sequence number (RFC 5927 4.1). "Fragmentation
+      // needed" lowers the MSS; anything else is a soft error (RFC 1122 4.2.3.9, RFC 5927 4.2:
+      // the quote proves too little to reset a connection on), reported only if it times out.
+      const now = this.scheduler.now();
+      if (fragNeeded) ep.core.handleFragNeeded(r.quotedSequence, r.nextHopMtu, now);
+      else ep.core.handleIcmpSoftError(r.quotedSequence, icmpErrorCode(r), `${icmpErrorName(r)} from ${formatIpv4(r.from)}`);
+      ep.rearm();
+      return;
+    }
+    // A connect in progress fails on an ICMP unreachable, as in Linux. "Fragmentation needed"
+    // is about path MTU, not reachability (and a SYN is small).
+    if (r.type !== IcmpType.DEST_UNREACHABLE || fragNeeded) return;
+    ep.failWith(netError(icmpErrorCode(r), `connect ${ep.remoteAddress}:${ep.remotePort}: ICMP destination unreachable (code ${r.code}) from ${formatIpv4(r.from)}`, 'connect'));
   }
 
   // --- Output ----------------------------------------------------------------------------------
@@ -539,19 +557,19 @@ export class TcpLayer implements Tcp {
   }
 
   /** A segment to send: through the `segments.down` operators when there are any, else straight to #emit. */
-  #out(seg: TcpRepr, src: Ipv4Addr, dst: Ipv4Addr, onError: ((err: NetstackError) => void) | undefined): void {
+  #out(seg: TcpRepr, src: Ipv4Addr, dst: Ipv4Addr, onError: ((err: NetstackError) => void) | undefined, dontFragment = true, ecn = 0): void {
     if (!this.#hookedDown) {
-      this.#emit(seg, src, dst, onError);
+      this.#emit(seg, src, dst, onError, dontFragment, ecn);
       return;
     }
     // A segment's payload is a view into the send buffer, valid until acknowledged: an operator
     // that may hold segments gets a copy it owns.
     const segment = this.#copyPayloads && seg.payload.length > 0 ? { ...seg, payload: seg.payload.slice() } : seg;
-    this.#hooks.down({ segment, src, dst, onError });
+    this.#hooks.down({ segment, src, dst, onError, dontFragment, ecn });
   }
 
   /** Writes the segment into a packet (the payload's one copy) and hands it to IPv4. */
-  #emit(seg: TcpRepr, src: Ipv4Addr, dst: Ipv4Addr, onError: ((err: NetstackError) => void) | undefined): void {
+  #emit(seg: TcpRepr, src: Ipv4Addr, dst: Ipv4Addr, onError: ((err: NetstackError) => void) | undefined, dontFragment: boolean, ecn: number): void {
     this.counters.txSegments++;
     const payload = seg.payload;
     const pb = PacketBuffer.alloc(payload.length);
@@ -559,11 +577,37 @@ export class TcpLayer implements Tcp {
     // Partial checksum, when what is below finishes it (the TAP device with offload, or the
     // Ethernet layer): the bytes are summed once, where they are written last.
     emitTcp(seg, pb, src, dst, this.#partialChecksum ? PARTIAL_CHECKSUM : undefined);
-    this.#down.next({ pb, dst, src, protocol: IpProtocol.TCP, onError });
+    this.#down.next({ pb, dst, src, protocol: IpProtocol.TCP, onError, dontFragment, ecn });
   }
 }
 
 const PARTIAL_CHECKSUM = Object.freeze({ partialChecksum: true });
+
+/** The errno an ICMP error stands for (as Linux's icmp_err_convert, with our codes). */
+function icmpErrorCode(r: IcmpErrorReport): NetstackErrorCode {
+  if (r.type === IcmpType.PARAMETER_PROBLEM) return 'EPROTO';
+  if (r.type !== IcmpType.DEST_UNREACHABLE) return 'EHOSTUNREACH'; // time exceeded
+  switch (r.code) {
+    case IcmpUnreachableCode.PROTOCOL_UNREACHABLE:
+    case IcmpUnreachableCode.PORT_UNREACHABLE:
+      return 'ECONNREFUSED';
+    case IcmpUnreachableCode.NET_UNREACHABLE:
+    case IcmpUnreachableCode.DEST_NET_UNKNOWN:
+    case IcmpUnreachableCode.NET_PROHIBITED:
+    case IcmpUnreachableCode.NET_UNREACHABLE_FOR_TOS:
+      return 'ENETUNREACH';
+    case IcmpUnreachableCode.FRAGMENTATION_NEEDED:
+      return 'EMSGSIZE';
+    default:
+      return 'EHOSTUNREACH';
+  }
+}
+
+/** For messages: "ICMP destination unreachable (code 1)". */
+function icmpErrorName(r: IcmpErrorReport): string {
+  const name = r.type === IcmpType.DEST_UNREACHABLE ? 'destination unreachable' : r.type === IcmpType.TIME_EXCEEDED ? 'time exceeded' : 'parameter problem';
+  return `ICMP ${name} (code ${r.code})`;
+}
 
 /** Placeholder host until the TcpConnection wrapper installs itself (it does so in its constructor). */
 const NO_HOST = { send: () => undefined };

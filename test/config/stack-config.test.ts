@@ -261,6 +261,15 @@ describe('config/stack-config', () => {
     assert.equal(decodeStackConfig({ ...GOOD, tcp: { congestionControl: factory } }).tcp.congestionControl, factory);
   });
 
+  it('tcp: ecn is one of off/passive/on, and the new TCP knobs are checked with the rest', () => {
+    assert.equal(decodeStackConfig({ ...GOOD, tcp: { ecn: 'on' } }).tcp.ecn, 'on');
+    assert.deepEqual(
+      problemsOf({ ...GOOD, tcp: { ecn: 'yes', mtuProbing: 'no', challengeAckLimit: 0, mtuProbeInterval: 0.5 } }).map((p) => p.path).sort(),
+      ['tcp.challengeAckLimit', 'tcp.ecn', 'tcp.mtuProbeInterval', 'tcp.mtuProbing'],
+      'every bad field named at once',
+    );
+  });
+
   it("accepts streams' Link where a LinkLike is expected (types) and passes any generic link through", () => {
     const link: Link = fakeLink();
     const asLinkLike: LinkLike = link;

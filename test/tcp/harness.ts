@@ -14,6 +14,7 @@
 import assert from 'node:assert/strict';
 import type { NetstackError } from '../../src/errors.js';
 import { resolveTcpConfig, windowScaleFor, type TcpConfig } from '../../src/tcp/config.js';
+import type { ChallengeAckLimiter } from '../../src/tcp/challenge-ack-limit.js';
 import { TcpConnectionCore, type TcpHost } from '../../src/tcp/connection.js';
 import { seqAdd } from '../../src/tcp/seq.js';
 import type { TcpState } from '../../src/tcp/state.js';
@@ -85,12 +86,16 @@ export interface HarnessOptions {
   rtt?: number;
   iss?: number;
   remoteIss?: number;
+  /** A challenge-ACK budget (shared between harnesses to model one stack). */
+  challengeAcks?: ChallengeAckLimiter;
 }
 
 export class Harness {
   now = 0;
   /** Segments the core emitted and the test has not yet taken with `recv`. */
   readonly outbox: TcpRepr[] = [];
+  /** The emitted segments the core sent ECN-capable (ECT(0)). */
+  readonly ect = new WeakSet<TcpRepr>();
   /** Events in order: 'established', 'readable', 'writable', 'peer-fin', 'closed[:CODE]', and state changes 'A => B'. */
   readonly events: string[] = [];
   readonly conn: TcpConnectionCore;
@@ -99,7 +104,11 @@ export class Harness {
   constructor(options: HarnessOptions = {}) {
     const host: TcpHost = {
       // The payload is a view into the send buffer: copy it, as the wiring must.
-      send: (_c, seg) => this.outbox.push({ ...seg, payload: seg.payload.slice() }),
+      send: (_c, seg, ect) => {
+        const copy = { ...seg, payload: seg.payload.slice() };
+        if (ect) this.ect.add(copy);
+        this.outbox.push(copy);
+      },
       onStateChange: (_c, from, to) => this.events.push(`${from} => ${to}`),
       onEstablished: () => this.events.push('established'),
       onReadable: () => this.events.push('readable'),
@@ -118,6 +127,7 @@ export class Harness {
       iss: options.iss ?? LOCAL_ISS,
       host,
       config: resolveTcpConfig({ ...TEST_CONFIG, ...options.config }),
+      ...(options.challengeAcks !== undefined ? { challengeAcks: options.challengeAcks } : {}),
     });
   }
 

@@ -92,6 +92,7 @@ describe('wire/icmp', () => {
     assert.deepEqual({ ...q.value, transport: [...q.value.transport] }, {
       src: parseAddr('198.18.0.2'), dst: parseAddr('198.18.0.1'), protocol: IpProtocol.UDP, ident: 0x1234,
       srcPort: 40001, dstPort: 9, transport: [...PORT_UNREACHABLE_PACKET.subarray(48)],
+      word1: 0x000cf892, // UDP length and checksum here; for TCP the sequence number
     });
   });
 

@@ -53,6 +53,18 @@ export interface CongestionControl {
    * both ms). Called before the `onAck` of the ACK that produced it.
    */
   onRttSample?(rtt: number, srtt: number): void;
+
+  /**
+   * The send MSS changed (path MTU): later increments use the new size. Not a congestion signal:
+   * cwnd (bytes) is kept. Optional for algorithms that do not care.
+   */
+  onMssChange?(mss: number): void;
+  /**
+   * The peer echoed a CE mark (ECE, RFC 3168 6.1.2) with `flight` bytes outstanding: reduce the
+   * window as for a loss, without retransmitting. The core calls it at most once per round trip
+   * and not during fast recovery. Optional: without it ECE changes nothing.
+   */
+  onEcnEcho?(flight: number): void;
 }
 
 /** Counters of the connection an algorithm may bump (they appear in `conn.counters`). */

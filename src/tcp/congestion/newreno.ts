@@ -112,6 +112,18 @@ export class NewReno implements CongestionControl {
   onIdleRestart(): void {
     this.cwnd = Math.min(this.cwnd, this.initialWindowSegments * this.mss);
   }
+
+  onEcnEcho(flight: number): void {
+    // As for a loss (RFC 3168 6.1.2): RFC 5681 (4) here, CUBIC's beta and W_max in the subclass.
+    this.ssthresh = this.ssthreshAfterLoss(flight, false);
+    this.cwnd = this.ssthresh;
+    this.bytesAcked = 0;
+  }
+
+  onMssChange(mss: number): void {
+    this.mss = mss;
+    if (this.cwnd < mss) this.cwnd = mss; // at least one segment of the new size
+  }
 }
 
 /** NewReno's factory. */

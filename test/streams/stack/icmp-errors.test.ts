@@ -27,7 +27,7 @@ const unknownProtocol = (size = 8, repr: Parameters<typeof ipv4Packet>[0] = { pr
 /** An ICMP error from the peer quoting a datagram we sent (protocol 253, "ports" 1000 -> 2000). */
 function errorFrame(type: 'dest-unreachable' | 'time-exceeded', code: number, opts: { nextHopMtu?: number; quoteLength?: number } = {}): Uint8Array {
   const transport = new Uint8Array(8);
-  transport.set([0x03, 0xe8, 0x07, 0xd0]); // 1000, 2000
+  transport.set([0x03, 0xe8, 0x07, 0xd0, 0x89, 0xab, 0xcd, 0xef]); // 1000, 2000, then a TCP sequence number 0x89abcdef
   const quote = ipv4Packet({ protocol: 253, src: ip(STACK_IP), dst: ip(PEER_IP) }, transport).subarray(0, opts.quoteLength ?? 28);
   const repr = type === 'dest-unreachable'
     ? { kind: type, code, nextHopMtu: opts.nextHopMtu ?? 0, quoted: quote }
@@ -111,8 +111,8 @@ describe('stack: ICMP errors at the wire', () => {
     p.send(errorFrame('time-exceeded', 0));
     advance(ts, 100);
     assert.deepEqual(reports, [
-      { protocol: 253, type: 3, code: 4, from: ip(PEER_IP), localAddress: ip(STACK_IP), localPort: 1000, remoteAddress: ip(PEER_IP), remotePort: 2000, nextHopMtu: 1280 },
-      { protocol: 253, type: 11, code: 0, from: ip(PEER_IP), localAddress: ip(STACK_IP), localPort: 1000, remoteAddress: ip(PEER_IP), remotePort: 2000, nextHopMtu: 0 },
+      { protocol: 253, type: 3, code: 4, from: ip(PEER_IP), localAddress: ip(STACK_IP), localPort: 1000, remoteAddress: ip(PEER_IP), remotePort: 2000, nextHopMtu: 1280, quotedSequence: 0x89abcdef },
+      { protocol: 253, type: 11, code: 0, from: ip(PEER_IP), localAddress: ip(STACK_IP), localPort: 1000, remoteAddress: ip(PEER_IP), remotePort: 2000, nextHopMtu: 0, quotedSequence: 0x89abcdef },
     ]);
     assert.equal(stat(p.stack, 'icmp', 'rxErrors'), 2);
     assert.equal(p.seen.filter((s) => s.ipv4).length, 0, 'no ICMP (or anything) in answer');

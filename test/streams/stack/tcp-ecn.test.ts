@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { map, type Subscription } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { advance } from './raw-peer.js';
+import { tcpPair, pattern, concat, B_IP } from './tcp-helpers.js';
+import { TcpFlags } from '../../../src/wire/tcp.js';
+import type { Ipv4Datagram } from '../../../streams/stack/ipv4-layer.js';
+import type { TcpConnection } from '../../../streams/stack/tcp-connection.js';
+
+describe('stack: TCP ECN over the memory wire', () => {
+  it('negotiates ECN, sends data ECT(0), and a CE mark on the way makes the sender reduce once', () => {
+    const ts = new TestScheduler((x, y) => assert.deepStrictEqual(x, y));
+    const synFlags: number[] = [];
+    const ecnOfData: number[] = [];
+    let marked = 0;
+    // b's input records a's SYN and the ECN field of a's data, and marks the fifth data datagram CE
+    // (a router under load would; RFC 3168 5).
+    const router = map((d: Ipv4Datagram) => {
+      if (d.protocol !== 6) return d;
+      const flags = d.payload[13];
+      if ((flags & TcpFlags.SYN) !== 0) synFlags.push(flags);
+      const dataLength = d.payload.length - ((d.payload[12] >> 4) << 2);
+      if (dataLength > 0) {
+        ecnOfData.push(d.header[1] & 3);
+        if (ecnOfData.length === 5) {
+          d.header[1] |= 3;
+          marked++;
+        }
+      }
+      return d;
+    });
+    const p = tcpPair({ scheduler: ts, tcpA: { ecn: 'on' }, hooksB: { transport: { up: router } } });
+    const got: Uint8Array[] = [];
+    let server: TcpConnection | undefined;
+    const subs: Subscription[] = [p.b.tcp.listen({ port: 9 }).subscribe((c) => {
+      server = c;
+      c.data$.subscribe((x) => got.push(x.slice()));
+    })];
+    let conn: TcpConnection | undefined;
+    subs.push(p.a.tcp.connect({ address: B_IP, port: 9 }).subscribe((c) => (conn = c)));
+    advance(ts, 10);
+    assert.ok(conn && server);
+    assert.equal(synFlags[0] & (TcpFlags.ECE | TcpFlags.CWR), TcpFlags.ECE | TcpFlags.CWR, 'an ECN-setup SYN');
+    assert.equal(conn.core.ecnActive, true);
+    assert.equal(server.core.ecnActive, true);
+    const payload = pattern(100_000);
+    conn.write(payload);
+    advance(ts, 1000);
+    assert.deepEqual(concat(got), payload);
+    assert.equal(marked, 1);
+    assert.ok(ecnOfData.length > 5 && ecnOfData.every((e) => e === 2), 'data is ECT(0)');
+    assert.equal(server.counters.ecnCeReceived, 1);
+    assert.equal(conn.counters.ecnReductions, 1);
+    assert.equal(conn.counters.retransmits, 0, 'a reduction without loss');
+    for (const s of subs) s.unsubscribe();
+    p.close();
+  });
+});
