@@ -90,7 +90,8 @@ export interface TcpConfig {
   /**
    * Black-hole detection (RFC 4821): after 3 consecutive retransmission timeouts with a
    * full-sized segment in flight, fall back to a smaller MSS (1024, then halving, never below
-   * 512) and later probe larger sizes again. Default true (Linux's tcp_mtu_probing defaults to 0).
+   * 512) and later probe larger sizes again. Default false, as Linux (tcp_mtu_probing=0): heavy
+   * random loss would otherwise shrink the segments of a healthy path for ten minutes.
    */
   readonly mtuProbing: boolean;
   /** Time after a fallback (or a failed probe) before a larger MSS is tried, ms. Default 600000 (Linux's tcp_probe_interval). */
@@ -124,7 +125,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   congestionControl: 'cubic',
   challengeAckLimit: 1000,
   ecn: 'passive',
-  mtuProbing: true,
+  mtuProbing: false,
   mtuProbeInterval: 600_000,
 });
 

@@ -660,7 +660,7 @@ export class TcpConnectionCore {
     if (!this.icmpQuoteValid(seq)) return false;
     const dfBefore = this.pathMtu.dontFragment;
     const lowered = this.pathMtu.onFragNeeded(nextHopMtu, this.sndMss + TCP_IPV4_HEADERS) === 'lowered';
-    if (lowered) this.setPathMss(this.pathMtu.mss(this.mssCeiling || this.sndMss));
+    if (lowered) this.setPathMss(this.pathSegmentSize(this.mssCeiling || this.sndMss));
     if (lowered || dfBefore !== this.pathMtu.dontFragment) {
       // RFC 1191 6.5 / Linux tcp_simple_retransmit: not a congestion signal (cwnd unchanged),
       // but what is in flight was dropped: resend it now (smaller, or without DF), not after an RTO.
@@ -703,10 +703,19 @@ export class TcpConnectionCore {
       bh.probeAt = NEVER;
       return;
     }
-    const mss = bh.startProbe(this.pathMtu.mss(this.mssCeiling || this.sndMss));
+    const mss = bh.startProbe(this.pathSegmentSize(this.mssCeiling || this.sndMss));
     if (mss === undefined || mss <= this.sndMss) return;
     this.counters.pmtuProbes++;
     this.setPathMss(mss);
+  }
+
+  /**
+   * The largest payload a segment may carry on the path: the path MTU less the IPv4 and TCP
+   * headers and the options every segment carries (the timestamp option's 12 bytes), at most
+   * `ceiling` (the MSS negotiated, options already taken off).
+   */
+  private pathSegmentSize(ceiling: number): number {
+    return Math.min(ceiling, this.pathMtu.mss(Number.POSITIVE_INFINITY) - (this.tsOk ? TIMESTAMP_OPTION_BYTES : 0));
   }
 
   /** A new send MSS from the path (ICMP or PLPMTUD). */

@@ -13,7 +13,7 @@ function nextSent(h: Harness) {
 
 /** Established, 6000 bytes written, the first full segments lost until the black hole is detected. */
 function fellBack(config = {}): Harness {
-  const h = established({ rtt: 100, config: { mtuProbeInterval: INTERVAL, ...config } });
+  const h = established({ rtt: 100, config: { mtuProbing: true, mtuProbeInterval: INTERVAL, ...config } });
   h.conn.write(bytes(6000), h.now);
   for (let i = 0; i < 6; i++) assert.equal(take(h).payload.length, MSS);
   for (let i = 1; i < BLACK_HOLE_TIMEOUTS; i++) {
