@@ -53,6 +53,11 @@ export interface TcpConfig {
   readonly initialCwndSegments: number;
   /** How long a connection closed by the user (`close`) may wait in FIN-WAIT-2, ms. Default 60000. */
   readonly finWait2Timeout: number;
+  /**
+   * Offer selective acknowledgments (RFC 2018) in our SYN; when the peer agrees, loss recovery
+   * uses the SACK scoreboard (RFC 6675) and a timeout resends only the holes. Default true.
+   */
+  readonly sack: boolean;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
@@ -77,6 +82,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   noDelay: false,
   initialCwndSegments: 10,
   finWait2Timeout: 60_000,
+  sack: true,
 });
 
 /** Smallest MSS we accept from a peer or a configuration (Linux tcp_min_snd_mss is 48). */

@@ -42,9 +42,16 @@ import { newReno } from './congestion/newreno.js';
 import { createTcpCounters, type TcpCounters } from './counters.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import { RttEstimator } from './rtt.js';
+import { DUP_THRESH, NextSegKind, SackScoreboard } from './sack-scoreboard.js';
 import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt } from './seq.js';
 import { acceptsText, canUserSend, type TcpState } from './state.js';
+
+/** RFC 6675 loss episodes (SACK only): none, fast recovery, holes resent after a timeout. */
+const EPISODE_NONE = 0;
+const EPISODE_RECOVERY = 1;
+const EPISODE_RTO = 2;
+type LossEpisode = typeof EPISODE_NONE | typeof EPISODE_RECOVERY | typeof EPISODE_RTO;
 
 const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
 const EMPTY = new Uint8Array(0);
@@ -222,6 +229,15 @@ export class TcpConnectionCore {
   private wantWritable = false;
   /** connect/listen/fromSynCookie was used: a core opens once. */
   private opened = false;
+
+  /** SACK negotiated: we offered SACK-permitted (config `sack`) and the peer's SYN carried it. */
+  private sackOk = false;
+  /** The SACK scoreboard, created when SACK is negotiated. */
+  private sack: SackScoreboard | undefined;
+  /** RFC 6675 loss episode: none, fast recovery, or resending holes after a timeout. */
+  private lossEpisode: LossEpisode = EPISODE_NONE;
+  /** RFC 6675 RecoveryPoint, exclusive: the episode ends when SND.UNA reaches it. */
+  private recoveryPoint = 0;
 
   constructor(options: TcpConnectionOptions) {
     this.localAddr = options.localAddr;
@@ -833,6 +849,7 @@ export class TcpConnectionCore {
     }
     this.probesUnanswered = 0;
     const window = seg.window;
+    const sacked = this.sack !== undefined && seg.sackBlocks !== undefined && this.onSackBlocks(seg.sackBlocks, ack);
     if (seqGt(ack, this.sndUna)) {
       this.onNewAck(ack, now);
     } else if (
@@ -846,7 +863,7 @@ export class TcpConnectionCore {
       // A duplicate ACK (RFC 5681 2).
       this.counters.dupAcksReceived++;
       this.dupAcks++;
-      if (this.cc.onDupAck(ack, seqDiff(this.sndMax, this.sndUna), this.sndMax) === 'retransmit') {
+      if (this.sack === undefined && this.cc.onDupAck(ack, seqDiff(this.sndMax, this.sndUna), this.sndMax) === 'retransmit') {
         this.counters.fastRetransmits++;
         this.retransmitFirst(now);
       }
@@ -864,6 +881,7 @@ export class TcpConnectionCore {
       }
     }
     this.lastPeerWindow = window;
+    if (this.sack !== undefined) this.sackRecoveryOnAck(sacked, now);
 
     if (this.finAcked) {
       switch (this._state) {
@@ -907,9 +925,11 @@ export class TcpConnectionCore {
     this.rtt.onAck(ack, now);
     this.retries = 0;
     this.progressAt = now;
-    const wasRecovering = this.cc.inRecovery;
+    if (this.sack !== undefined) this.sack.advance(ack);
+    const wasRecovering = this.cc.inRecovery && this.lossEpisode !== EPISODE_RECOVERY;
     let action: 'none' | 'retransmit' = 'none';
-    if (dataAcked > 0 || wasRecovering) action = this.cc.onAck(Math.max(dataAcked, 0), ack, flightBefore, this.sndMax);
+    // In SACK recovery the scoreboard paces sending and cwnd holds at ssthresh (RFC 6675).
+    if ((dataAcked > 0 || wasRecovering) && this.lossEpisode !== EPISODE_RECOVERY) action = this.cc.onAck(Math.max(dataAcked, 0), ack, flightBefore, this.sndMax);
     if (wasRecovering) {
       if (action === 'retransmit') this.counters.partialAcks++;
       else if (!this.cc.inRecovery) this.counters.recoveries++;
@@ -1028,6 +1048,10 @@ export class TcpConnectionCore {
   /** Data and FIN from SND.NXT, as far as windows, Nagle and SWS avoidance allow. */
   private transmitData(now: number, force: boolean): void {
     const mss = this.sndMss;
+    if (this.lossEpisode !== EPISODE_NONE) {
+      this.sackTransmit(now);
+      return;
+    }
     if (this.sndUna === this.sndMax && now - this.lastSendAt > this.rtt.rto && this.unsentBytes() > 0) {
       this.cc.onIdleRestart(); // RFC 5681 4.1: restart from the initial window after idling
     }
@@ -1129,6 +1153,7 @@ export class TcpConnectionCore {
     if ((flags & SYN) !== 0) {
       seg.mss = this.config.mss;
       if (this.wsOption !== undefined) seg.windowScale = this.wsOption;
+      if (this._state === 'SYN-SENT' ? this.config.sack : this.sackOk) seg.sackPermitted = true;
     }
     if ((flags & ACK) !== 0) {
       this.ackNow = false;
@@ -1183,6 +1208,109 @@ export class TcpConnectionCore {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // SACK loss recovery (RFC 6675; the scoreboard is sack-scoreboard.ts)
+
+  /** Takes one ACK's SACK blocks; true when they SACKed new data. */
+  private onSackBlocks(blocks: ReadonlyArray<readonly [number, number]>, ack: number): boolean {
+    const sb = this.sack as SackScoreboard;
+    const una = seqGt(ack, this.sndUna) ? ack : this.sndUna;
+    const u = sb.update(blocks, una, this.sndMax);
+    if (u.dsack) this.counters.dsacksReceived++;
+    return u.newlySacked > 0;
+  }
+
+  /** After an ACK: ends an episode that reached its recovery point, or starts fast recovery. */
+  private sackRecoveryOnAck(sacked: boolean, now: number): void {
+    const sb = this.sack as SackScoreboard;
+    if (this.lossEpisode !== EPISODE_NONE && seqGeq(this.sndUna, this.recoveryPoint)) {
+      if (this.lossEpisode === EPISODE_RECOVERY) {
+        this.cc.exitRecovery();
+        this.counters.recoveries++;
+      }
+      this.lossEpisode = EPISODE_NONE;
+      sb.allLost = false;
+    }
+    if (this.lossEpisode !== EPISODE_NONE || !seqGt(this.sndMax, this.sndUna)) return;
+    // RFC 6675 5: DupThresh duplicates, or SACKs showing the first segment lost; not again
+    // for data sent before the previous episode's recovery point (RFC 6675 5, RFC 6582 4).
+    if (!(this.dupAcks >= DUP_THRESH || (sacked && sb.isLost(this.sndUna, this.sndUna, this.sndMax, this.sndMss)))) return;
+    if (seqLt(this.sndUna, this.recoveryPoint)) return;
+    this.lossEpisode = EPISODE_RECOVERY;
+    this.recoveryPoint = this.sndMax;
+    this.counters.sackRecoveries++;
+    this.counters.fastRetransmits++;
+    this.cc.enterRecovery(seqDiff(this.sndMax, this.sndUna), this.sndMax);
+    sb.startEpisode(this.sndUna);
+    // The first hole goes out whatever the pipe (RFC 6675 5 step 4.2); output() sends the rest.
+    const len = this.holeAt(this.sndUna);
+    if (len > 0) this.sackSend(NextSegKind.LOST, this.sndUna, len, now);
+  }
+
+  /** Retransmission timeout with SACK: resend only what the peer has not SACKed (RFC 6675 5.1). */
+  private sackOnTimeout(now: number): void {
+    const sb = this.sack as SackScoreboard;
+    // A peer that drops data it SACKed (RFC 2018 8) would stall us: forget its SACKs when it
+    // holds SND.UNA unacknowledged or a timeout repeats.
+    if (this.retries > 1 || sb.isSacked(this.sndUna)) sb.clear();
+    this.sndNxt = this.sndMax;
+    this.lossEpisode = EPISODE_RTO;
+    this.recoveryPoint = this.sndMax;
+    sb.allLost = true;
+    sb.startEpisode(this.sndUna);
+    this.rtxAt = NEVER;
+    this.sackTransmit(now);
+    if (this.rtxAt === NEVER && seqGt(this.sndMax, this.sndUna)) this.rtxAt = now + this.rtt.rto;
+  }
+
+  /** RFC 6675 5 step (C): while cwnd - pipe allows a segment, send what NextSeg chooses. */
+  private sackTransmit(now: number): void {
+    const sb = this.sack as SackScoreboard;
+    const mss = this.sndMss;
+    for (let guard = 0; guard < 1024; guard++) {
+      const pipe = sb.pipe(this.sndUna, this.sndMax, mss);
+      if (this.cc.cwnd - pipe < mss) return;
+      const wantFin = this.finQueued && !this.finSent;
+      const room = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+      const unsent = this.unsentBytes();
+      const newData = (unsent > 0 && room > 0) || (wantFin && unsent === 0);
+      const kind = sb.nextSeg(this.sndUna, this.sndMax, mss, newData, this.recoveryPoint);
+      if (kind === NextSegKind.NONE) return;
+      if (kind === NextSegKind.NEW) {
+        const len = Math.min(unsent, mss, Math.max(room, 0));
+        this.sendSegment(this.sndNxt, len, wantFin && len === unsent, now);
+        continue;
+      }
+      this.sackSend(kind, sb.segSeq, sb.segLen, now);
+    }
+  }
+
+  /** Resends [seq, seq + len) chosen by the scoreboard, with our FIN if the range covers it. */
+  private sackSend(kind: NextSegKind, seq: number, len: number, now: number): void {
+    (this.sack as SackScoreboard).onRetransmit(kind, seq, len);
+    let fin = false;
+    if (this.finSent && seqGeq(seqAdd(seq, len), seqAdd(this.finSeq, 1)) && seqLeq(seq, this.finSeq)) {
+      fin = true;
+      len = seqDiff(this.finSeq, seq);
+    }
+    this.counters.sackRetransmits++;
+    this.sendSegment(seq, len, fin, now);
+  }
+
+  /** Length of the unSACKed run at `seq`, at most one MSS. */
+  private holeAt(seq: number): number {
+    const sb = this.sack as SackScoreboard;
+    let len = Math.min(this.sndMss, seqDiff(this.sndMax, seq));
+    for (let i = 0; i < sb.ranges; i++) {
+      const start = sb.range(i)[0];
+      if (seqGt(start, seq)) {
+        len = Math.min(len, seqDiff(start, seq));
+        break;
+      }
+    }
+    return len;
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Timers
 
   private onRetransmitTimeout(now: number): void {
@@ -1211,6 +1339,10 @@ export class TcpConnectionCore {
     this.dupAcks = 0;
     this.cc.onTimeout(seqDiff(this.sndMax, this.sndUna), this.sndMax, this.retries === 1);
     this.rtt.backoff();
+    if (this.sack !== undefined) {
+      this.sackOnTimeout(now);
+      return;
+    }
     // Go back N (RFC 5681 3.1 / RFC 6298 5.4): resend from the oldest unacknowledged byte,
     // as the congestion window (now one segment) grows again.
     this.sndNxt = this.sndUna;
@@ -1313,6 +1445,8 @@ export class TcpConnectionCore {
   private negotiate(seg: TcpRepr, passive: boolean): void {
     this.sndMss = Math.max(MIN_MSS, Math.min(seg.mss ?? DEFAULT_PEER_MSS, this.config.mss));
     this.rcvMss = Math.min(DEFAULT_PEER_MSS, this.sndMss);
+    this.sackOk = this.config.sack && seg.sackPermitted === true;
+    if (this.sackOk && this.sack === undefined) this.sack = new SackScoreboard();
     const offered = passive ? this.config.windowScaling : this.wsOption !== undefined;
     if (offered && seg.windowScale !== undefined) {
       this.sndWndScale = Math.min(seg.windowScale, 14);

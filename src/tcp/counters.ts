@@ -30,6 +30,12 @@ export interface TcpCounters {
   /** Fast recoveries completed by a full ACK. */
   recoveries: number;
   dupAcksReceived: number;
+  /** SACK-based fast recoveries entered (RFC 6675; also counted in fastRetransmits). */
+  sackRecoveries: number;
+  /** Segments resent as the SACK scoreboard chose (holes, rescue, holes after a timeout). */
+  sackRetransmits: number;
+  /** ACKs whose first SACK block was a D-SACK (RFC 2883): the peer got something twice. */
+  dsacksReceived: number;
 
   // Receive side
   outOfOrderSegments: number;
@@ -96,6 +102,9 @@ export function createTcpCounters(): TcpCounters {
     fastRetransmits: 0,
     partialAcks: 0,
     recoveries: 0,
+    sackRecoveries: 0,
+    sackRetransmits: 0,
+    dsacksReceived: 0,
     dupAcksReceived: 0,
     outOfOrderSegments: 0,
     outOfOrderDropped: 0,

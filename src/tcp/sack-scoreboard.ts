@@ -51,8 +51,8 @@ export class SackScoreboard {
   /** [start0, end0, start1, end1, ...], ascending from SND.UNA, disjoint and not adjacent. */
   private readonly edges: number[];
   private count = 0;
-  /** Every hole counts as lost (after an RTO) until the scoreboard is cleared. */
-  private allLost = false;
+  /** Every hole below SND.MAX counts as lost (set after an RTO, cleared when its episode ends). */
+  allLost = false;
 
   /** RFC 6675 HighRxt, kept exclusive: the end of the highest byte retransmitted in this episode. */
   rxtNext = 0;
@@ -138,7 +138,6 @@ export class SackScoreboard {
       this.count -= drop;
     }
     if (this.count > 0 && seqLt(this.edges[0], sndUna)) this.edges[0] = sndUna;
-    if (this.count === 0) this.allLost = false;
   }
 
   /** Every hole below SND.MAX is lost from now on (RFC 6675 5.1, after an RTO). */

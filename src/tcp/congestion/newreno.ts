@@ -90,6 +90,20 @@ export class NewReno implements CongestionControl {
     return 'retransmit';
   }
 
+  enterRecovery(flight: number, sndMax: number): void {
+    this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.mss);
+    this.cwnd = this.ssthresh;
+    this.recover = sndMax;
+    this.inRecovery = true;
+    this.dupAcks = 0;
+    this.bytesAcked = 0;
+  }
+
+  exitRecovery(): void {
+    this.inRecovery = false;
+    this.cwnd = this.ssthresh;
+  }
+
   onTimeout(flight: number, sndMax: number, firstTimeout: boolean): void {
     if (firstTimeout) this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.mss);
     this.cwnd = this.mss; // loss window (RFC 5681 3.1)

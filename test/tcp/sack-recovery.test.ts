@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import {
+  ACK, bytes, fireNext, Harness, LOCAL_ISS, MSS, PSH, RECV, recv, recvNothing, REMOTE_ISS, send, SEND, SYN, take,
+  type HarnessOptions,
+} from './harness.js';
+import type { TcpRepr } from '../../src/wire/tcp.js';
+
+const L = LOCAL_ISS + 1; // our first data sequence number
+/** Our data segment carrying stream bytes [from, from+len). */
+const data = (from: number, len: number, last = false): TcpRepr => ({
+  ...RECV, seq: L + from, flags: last ? ACK | PSH : ACK, payload: bytes(len, from),
+});
+/** The peer's ACK of stream bytes up to `n`, SACKing the given [from, to) stream ranges. */
+const sackAck = (n: number, ...blocks: Array<[number, number]>): TcpRepr => ({
+  ...SEND, ack: L + n, ...(blocks.length > 0 ? { sackBlocks: blocks.map(([a, b]) => [L + a, L + b] as const) } : {}),
+});
+
+/** Active open with SACK negotiated (the peer's SYN-ACK carries SACK-permitted), RTT 100 ms. */
+function sackEstablished(options: HarnessOptions = {}, peerSack = true): Harness {
+  const h = new Harness({ ...options, config: { sack: true, ...options.config } });
+  h.conn.connect(h.now);
+  const syn = take(h);
+  assert.equal(syn.sackPermitted, true, 'our SYN offers SACK');
+  h.now += 100;
+  send(h, { ...SEND, flags: SYN | ACK, seq: REMOTE_ISS, ack: L, mss: MSS, ...(peerSack ? { sackPermitted: true } : {}) });
+  recv(h, { ...RECV });
+  assert.equal(h.state, 'ESTABLISHED');
+  h.events.length = 0;
+  return h;
+}
+
+/** Takes every segment emitted, as [stream offset, length] pairs. */
+function sent(h: Harness): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  while (h.outbox.length > 0) {
+    const s = take(h);
+    if (s.payload.length > 0) out.push([s.seq - L, s.payload.length]);
+  }
+  return out;
+}
+
+describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
+  describe('negotiation', () => {
+    it('the SYN-ACK carries SACK-permitted only when the SYN did', () => {
+      for (const offered of [true, false]) {
+        const h = new Harness({ config: { sack: true } });
+        h.conn.listen();
+        send(h, { ...SEND, flags: SYN, seq: REMOTE_ISS, ack: 0, mss: MSS, ...(offered ? { sackPermitted: true } : {}) });
+        assert.equal(take(h).sackPermitted === true, offered);
+      }
+    });
+
+    it('with sack off, the SYN does not offer it', () => {
+      const h = new Harness({ config: { sack: false } });
+      h.conn.connect(h.now);
+      assert.equal(take(h).sackPermitted, undefined);
+    });
+
+    it('without the peer agreeing, SACK blocks are ignored and NewReno recovers', () => {
+      const h = sackEstablished({}, false);
+      h.conn.write(bytes(5000), h.now);
+      sent(h);
+      for (let i = 0; i < 3; i++) send(h, sackAck(0, [1000, 2000 + 1000 * i]));
+      assert.deepEqual(sent(h), [[0, MSS]]);
+      assert.equal(h.conn.counters.sackRecoveries, 0);
+      assert.equal(h.conn.cwnd, 2500 + 3 * MSS, 'NewReno inflation');
+    });
+  });
+
+  it('enters recovery once SACKs show the first segment lost, then sends as the pipe allows', () => {
+    const h = sackEstablished();
+    h.conn.write(bytes(16_000), h.now);
+    assert.equal(sent(h).length, 10, 'initial window');
+    // Segments 0 and 2 are lost; the others arrive and are SACKed.
+    send(h, sackAck(0, [1000, 2000]));
+    assert.deepEqual(sent(h), [[10_000, MSS]], 'Limited Transmit');
+    send(h, sackAck(0, [3000, 4000], [1000, 2000]));
+    assert.deepEqual(sent(h), [[11_000, MSS]], 'Limited Transmit');
+    send(h, sackAck(0, [3000, 5000], [1000, 2000]));
+    assert.deepEqual(sent(h), [[0, MSS]], '3000 bytes SACKed above it: segment 0 is lost');
+    assert.equal(h.conn.counters.sackRecoveries, 1);
+    assert.equal(h.conn.ssthresh, 6000, 'flight 12000 / 2');
+    assert.equal(h.conn.cwnd, 6000, 'cwnd = ssthresh, no inflation');
+    // pipe: unSACKed and not lost 3000..12000 less SACKed = 6000, plus the retransmission.
+    send(h, sackAck(0, [3000, 6000], [1000, 2000]));
+    assert.deepEqual(sent(h), [], 'pipe 7000 > cwnd');
+    send(h, sackAck(0, [3000, 7000], [1000, 2000]));
+    assert.deepEqual(sent(h), [], 'pipe 6000 = cwnd');
+    send(h, sackAck(0, [3000, 8000], [1000, 2000]));
+    assert.deepEqual(sent(h), [[2000, MSS]], 'segment 2 is lost now; pipe 5000 leaves room');
+    send(h, sackAck(0, [3000, 9000], [1000, 2000]));
+    assert.deepEqual(sent(h), [[12_000, MSS]], 'no lost hole left: new data');
+    assert.equal(h.conn.counters.fastRetransmits, 1);
+    assert.equal(h.conn.counters.partialAcks, 0, 'no NewReno partial-ACK retransmissions');
+    // Both retransmissions arrive: a cumulative ACK beyond the recovery point (12000) ends it.
+    send(h, sackAck(12_000));
+    assert.equal(h.conn.counters.recoveries, 1);
+    assert.equal(h.conn.cwnd, 6000);
+    assert.equal(h.conn.counters.timeouts, 0);
+  });
+
+  it('rescue retransmission: a lost tail is resent without waiting for the RTO', () => {
+    const h = sackEstablished();
+    h.conn.write(bytes(5000), h.now);
+    sent(h);
+    // Segments 0 and 4 (the tail) are lost.
+    send(h, sackAck(0, [1000, 2000]));
+    send(h, sackAck(0, [1000, 3000]));
+    send(h, sackAck(0, [1000, 4000]));
+    assert.deepEqual(sent(h), [[0, MSS]]);
+    send(h, sackAck(4000));
+    assert.deepEqual(sent(h), [[4000, MSS]], 'rule 4: the highest unSACKed segment');
+    send(h, sackAck(4000));
+    assert.deepEqual(sent(h), [], 'one rescue per episode');
+    send(h, sackAck(5000));
+    assert.equal(h.conn.counters.timeouts, 0);
+    assert.equal(h.conn.bufferedLength, 0);
+  });
+
+  it('after a timeout only the holes are resent, not the SACKed data', () => {
+    const h = sackEstablished();
+    h.conn.write(bytes(10_000), h.now);
+    sent(h);
+    // Segment 0 and 5 lost; 1..4 SACKed (recovery starts), then every ACK is lost.
+    send(h, sackAck(0, [1000, 5000]));
+    assert.deepEqual(sent(h), [[0, MSS]]);
+    fireNext(h);
+    assert.equal(h.conn.counters.timeouts, 1);
+    assert.deepEqual(sent(h), [[0, MSS]], 'cwnd one segment: the first hole');
+    send(h, sackAck(1000, [1000, 5000], [6000, 10_000]));
+    assert.deepEqual(sent(h), [[5000, MSS]], 'cwnd 2 segments, but the only hole is 5000');
+    send(h, sackAck(10_000));
+    assert.equal(h.conn.bufferedLength, 0);
+    assert.equal(h.conn.counters.retransmits, 3);
+  });
+
+  it('a repeated timeout forgets the SACKs (the peer may have reneged) and resends from SND.UNA', () => {
+    const h = sackEstablished();
+    h.conn.write(bytes(3000), h.now);
+    sent(h);
+    send(h, sackAck(0, [1000, 2000]));
+    fireNext(h);
+    assert.deepEqual(sent(h), [[0, MSS]]);
+    fireNext(h);
+    assert.deepEqual(sent(h), [[0, MSS]]);
+    send(h, sackAck(1000));
+    assert.deepEqual(sent(h), [[1000, MSS], [2000, MSS]], 'the SACKed segment 1000 is resent too');
+  });
+
+  it('counts D-SACK blocks (RFC 2883)', () => {
+    const h = sackEstablished();
+    h.conn.write(bytes(2000), h.now);
+    sent(h);
+    send(h, sackAck(2000, [0, 1000]));
+    assert.equal(h.conn.counters.dsacksReceived, 1);
+    recvNothing(h);
+  });
+});
