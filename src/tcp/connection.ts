@@ -850,7 +850,8 @@ export class TcpConnectionCore {
     this.probesUnanswered = 0;
     const window = seg.window;
     const sacked = this.sack !== undefined && seg.sackBlocks !== undefined && this.onSackBlocks(seg.sackBlocks, ack);
-    if (seqGt(ack, this.sndUna)) {
+    const advanced = seqGt(ack, this.sndUna);
+    if (advanced) {
       this.onNewAck(ack, now);
     } else if (
       ack === this.sndUna &&
@@ -881,7 +882,7 @@ export class TcpConnectionCore {
       }
     }
     this.lastPeerWindow = window;
-    if (this.sack !== undefined) this.sackRecoveryOnAck(sacked, now);
+    if (this.sack !== undefined) this.sackRecoveryOnAck(sacked, advanced, now);
 
     if (this.finAcked) {
       switch (this._state) {
@@ -1220,7 +1221,7 @@ export class TcpConnectionCore {
   }
 
   /** After an ACK: ends an episode that reached its recovery point, or starts fast recovery. */
-  private sackRecoveryOnAck(sacked: boolean, now: number): void {
+  private sackRecoveryOnAck(sacked: boolean, advanced: boolean, now: number): void {
     const sb = this.sack as SackScoreboard;
     if (this.lossEpisode !== EPISODE_NONE && seqGeq(this.sndUna, this.recoveryPoint)) {
       if (this.lossEpisode === EPISODE_RECOVERY) {
@@ -1229,6 +1230,15 @@ export class TcpConnectionCore {
       }
       this.lossEpisode = EPISODE_NONE;
       sb.allLost = false;
+    }
+    if (this.lossEpisode === EPISODE_RECOVERY && advanced && seqGeq(this.sndUna, sb.rxtNext)) {
+      // A partial ACK (RFC 6582 3.2 step 4, kept with SACK as Linux does): the segment now at
+      // SND.UNA was sent before the retransmission just acknowledged, so it is lost too. Without
+      // this a peer sending few SACK blocks would leave the next hole to the RTO.
+      this.counters.partialAcks++;
+      const len = this.holeAt(this.sndUna);
+      if (len > 0) this.sackSend(NextSegKind.LOST, this.sndUna, len, now);
+      return;
     }
     if (this.lossEpisode !== EPISODE_NONE || !seqGt(this.sndMax, this.sndUna)) return;
     // RFC 6675 5: DupThresh duplicates, or SACKs showing the first segment lost; not again

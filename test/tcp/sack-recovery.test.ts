@@ -99,7 +99,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
     assert.equal(h.conn.counters.timeouts, 0);
   });
 
-  it('rescue retransmission: a lost tail is resent without waiting for the RTO', () => {
+  it('a partial ACK resends the hole now at SND.UNA without waiting for the RTO', () => {
     const h = sackEstablished();
     h.conn.write(bytes(5000), h.now);
     sent(h);
@@ -109,12 +109,31 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
     send(h, sackAck(0, [1000, 4000]));
     assert.deepEqual(sent(h), [[0, MSS]]);
     send(h, sackAck(4000));
-    assert.deepEqual(sent(h), [[4000, MSS]], 'rule 4: the highest unSACKed segment');
-    send(h, sackAck(4000));
-    assert.deepEqual(sent(h), [], 'one rescue per episode');
+    assert.deepEqual(sent(h), [[4000, MSS]]);
+    assert.equal(h.conn.counters.partialAcks, 1);
     send(h, sackAck(5000));
     assert.equal(h.conn.counters.timeouts, 0);
     assert.equal(h.conn.bufferedLength, 0);
+  });
+
+  it('rescue retransmission (rule 4): once per episode, the highest unSACKed segment', () => {
+    const h = sackEstablished();
+    h.conn.write(bytes(10_000), h.now);
+    sent(h);
+    // Segment 0 lost, 9 (the tail) not yet SACKed.
+    send(h, sackAck(0, [1000, 2000]));
+    send(h, sackAck(0, [1000, 3000]));
+    send(h, sackAck(0, [1000, 4000]));
+    assert.deepEqual(sent(h), [[0, MSS]]);
+    assert.equal(h.conn.cwnd, 5000);
+    for (const top of [5000, 6000]) {
+      send(h, sackAck(0, [1000, top]));
+      assert.deepEqual(sent(h), [], `pipe >= cwnd at ${top}`);
+    }
+    send(h, sackAck(0, [1000, 7000]));
+    assert.deepEqual(sent(h), [[9000, MSS]], 'no hole below the highest SACK, no new data: rescue');
+    send(h, sackAck(0, [1000, 8000]));
+    assert.deepEqual(sent(h), [], 'one rescue per episode');
   });
 
   it('after a timeout only the holes are resent, not the SACKed data', () => {
