@@ -1457,6 +1457,7 @@ export class TcpConnectionCore {
     this.rcvMss = Math.min(DEFAULT_PEER_MSS, this.sndMss);
     this.sackOk = this.config.sack && seg.sackPermitted === true;
     if (this.sackOk && this.sack === undefined) this.sack = new SackScoreboard();
+    this.recoveryPoint = this.iss; // no episode yet: any SND.UNA past the SYN may start one
     const offered = passive ? this.config.windowScaling : this.wsOption !== undefined;
     if (offered && seg.windowScale !== undefined) {
       this.sndWndScale = Math.min(seg.windowScale, 14);

@@ -1,29 +1,28 @@
 import assert from 'node:assert/strict';
 import {
-  ACK, bytes, fireNext, Harness, LOCAL_ISS, MSS, PSH, RECV, recv, recvNothing, REMOTE_ISS, send, SEND, SYN, take,
+  ACK, bytes, fireNext, Harness, LOCAL_ISS, MSS, RECV, recv, recvNothing, REMOTE_ISS, send, SEND, SYN, take,
   type HarnessOptions,
 } from './harness.js';
 import type { TcpRepr } from '../../src/wire/tcp.js';
+import { seqAdd, seqDiff } from '../../src/tcp/seq.js';
 
-const L = LOCAL_ISS + 1; // our first data sequence number
-/** Our data segment carrying stream bytes [from, from+len). */
-const data = (from: number, len: number, last = false): TcpRepr => ({
-  ...RECV, seq: L + from, flags: last ? ACK | PSH : ACK, payload: bytes(len, from),
-});
+/** Our first data sequence number (set by `sackEstablished`). */
+let L = LOCAL_ISS + 1;
 /** The peer's ACK of stream bytes up to `n`, SACKing the given [from, to) stream ranges. */
 const sackAck = (n: number, ...blocks: Array<[number, number]>): TcpRepr => ({
-  ...SEND, ack: L + n, ...(blocks.length > 0 ? { sackBlocks: blocks.map(([a, b]) => [L + a, L + b] as const) } : {}),
+  ...SEND, ack: seqAdd(L, n), ...(blocks.length > 0 ? { sackBlocks: blocks.map(([a, b]) => [seqAdd(L, a), seqAdd(L, b)] as const) } : {}),
 });
 
 /** Active open with SACK negotiated (the peer's SYN-ACK carries SACK-permitted), RTT 100 ms. */
 function sackEstablished(options: HarnessOptions = {}, peerSack = true): Harness {
   const h = new Harness({ ...options, config: { sack: true, ...options.config } });
+  L = seqAdd(options.iss ?? LOCAL_ISS, 1);
   h.conn.connect(h.now);
   const syn = take(h);
   assert.equal(syn.sackPermitted, true, 'our SYN offers SACK');
   h.now += 100;
   send(h, { ...SEND, flags: SYN | ACK, seq: REMOTE_ISS, ack: L, mss: MSS, ...(peerSack ? { sackPermitted: true } : {}) });
-  recv(h, { ...RECV });
+  recv(h, { ...RECV, seq: L });
   assert.equal(h.state, 'ESTABLISHED');
   h.events.length = 0;
   return h;
@@ -34,7 +33,7 @@ function sent(h: Harness): Array<[number, number]> {
   const out: Array<[number, number]> = [];
   while (h.outbox.length > 0) {
     const s = take(h);
-    if (s.payload.length > 0) out.push([s.seq - L, s.payload.length]);
+    if (s.payload.length > 0) out.push([seqDiff(s.seq, L), s.payload.length]);
   }
   return out;
 }
@@ -67,8 +66,8 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
     });
   });
 
-  it('enters recovery once SACKs show the first segment lost, then sends as the pipe allows', () => {
-    const h = sackEstablished();
+  for (const iss of [LOCAL_ISS, 0xffff_e000]) it(`enters recovery once SACKs show the first segment lost, then sends as the pipe allows (ISS ${iss})`, () => {
+    const h = sackEstablished({ iss });
     h.conn.write(bytes(16_000), h.now);
     assert.equal(sent(h).length, 10, 'initial window');
     // Segments 0 and 2 are lost; the others arrive and are SACKed.
