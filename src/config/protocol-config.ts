@@ -20,11 +20,11 @@ import {
   type NeighborCacheConfig,
   type ReassemblyConfig,
 } from '../ipv4/config.js';
-import { DEFAULT_TCP_CONFIG, resolveTcpConfig, type TcpConfig } from '../tcp/config.js';
+import { DEFAULT_TCP_CONFIG, resolveTcpConfig, TCP_LOSS_DETECTIONS, type TcpConfig, type TcpLossDetection } from '../tcp/config.js';
 import { DEFAULT_EPHEMERAL_RANGE } from '../transport/port-manager.js';
 import { NetstackError } from '../errors.js';
 import { Bool, DurationMs, Mtu, NonNegativeInt, NonNegativeNumber, PortRange, PositiveInt, PowerOfTwo, Ttl } from './codecs.js';
-import { closedObject } from './object-codec.js';
+import { closedObject, refinement } from './object-codec.js';
 import type { ConfigProblem } from './problems.js';
 
 // --- Codecs ------------------------------------------------------------------------------------
@@ -66,10 +66,19 @@ export const UdpOptions = closedObject('UdpOptions', 'UDP options (an object)', 
 });
 
 type TcpFieldCodecs = { [K in keyof TcpConfig]: t.Type<TcpConfig[K], TcpConfig[K], unknown> };
+const TcpLossDetectionCodec = refinement<TcpLossDetection, TcpLossDetection>(
+  'TcpLossDetection',
+  TCP_LOSS_DETECTIONS.map((v) => `'${v}'`).join(' or '),
+  (u) => (TCP_LOSS_DETECTIONS.includes(u as TcpLossDetection) ? (u as TcpLossDetection) : undefined),
+  (a) => a,
+);
 // Structure only (type per field, unknown keys): ranges are resolveTcpConfig's.
 const tcpFieldCodecs = Object.fromEntries(
-  Object.entries(DEFAULT_TCP_CONFIG).map(([key, value]) => [key, typeof value === 'boolean' ? Bool : NonNegativeNumber]),
-) as TcpFieldCodecs;
+  Object.entries(DEFAULT_TCP_CONFIG).map(([key, value]) => [
+    key,
+    typeof value === 'boolean' ? Bool : typeof value === 'string' ? TcpLossDetectionCodec : NonNegativeNumber,
+  ]),
+) as unknown as TcpFieldCodecs;
 
 export const TcpOptions = closedObject('TcpOptions', 'TCP options (an object)', {}, {
   ...tcpFieldCodecs,

@@ -58,7 +58,16 @@ export interface TcpConfig {
    * uses the SACK scoreboard (RFC 6675) and a timeout resends only the holes. Default true.
    */
   readonly sack: boolean;
+  /**
+   * How losses are detected with SACK: 'rack' (RFC 8985 RACK-TLP: tail loss probes) or 'dupack'
+   * (RFC 6675 only: three duplicate ACKs or DupThresh SACKed segments). Default 'rack'.
+   */
+  readonly lossDetection: TcpLossDetection;
 }
+
+/** Values of `TcpConfig.lossDetection`. */
+export type TcpLossDetection = 'rack' | 'dupack';
+export const TCP_LOSS_DETECTIONS: readonly TcpLossDetection[] = ['rack', 'dupack'];
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   mss: 1460,
@@ -83,6 +92,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   initialCwndSegments: 10,
   finWait2Timeout: 60_000,
   sack: true,
+  lossDetection: 'rack',
 });
 
 /** Smallest MSS we accept from a peer or a configuration (Linux tcp_min_snd_mss is 48). */
@@ -135,7 +145,9 @@ export function resolveTcpConfig(partial?: Readonly<Partial<TcpConfig>>): TcpCon
   for (const key of Object.keys(DEFAULT_TCP_CONFIG) as (keyof TcpConfig)[]) {
     const value = merged[key];
     const range = RANGES[key];
-    if (range === undefined) {
+    if (key === 'lossDetection') {
+      if (!TCP_LOSS_DETECTIONS.includes(value as TcpLossDetection)) problems.push(`${key}: expected one of ${TCP_LOSS_DETECTIONS.join(', ')}, got ${String(value)}`);
+    } else if (range === undefined) {
       if (typeof value !== 'boolean') problems.push(`${key}: expected a boolean`);
     } else if (typeof value !== 'number' || !Number.isInteger(value) || value < range[0] || value > range[1]) {
       problems.push(`${key}: expected an integer in [${range[0]}, ${range[1]}], got ${String(value)}`);

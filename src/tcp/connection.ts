@@ -44,6 +44,7 @@ import { createTcpCounters, type TcpCounters } from './counters.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import { RttEstimator } from './rtt.js';
 import { DUP_THRESH, NextSegKind, SackScoreboard } from './sack-scoreboard.js';
+import { probeTimeout } from './rack.js';
 import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt } from './seq.js';
 import { acceptsText, canUserSend, type TcpState } from './state.js';
@@ -239,6 +240,9 @@ export class TcpConnectionCore {
   private lossEpisode: LossEpisode = EPISODE_NONE;
   /** RFC 6675 RecoveryPoint, exclusive: the episode ends when SND.UNA reaches it. */
   private recoveryPoint = 0;
+  /** Tail loss probe timer (RFC 8985 7), and whether a probe awaits its ACK. */
+  private tlpAt = NEVER;
+  private tlpOutstanding = false;
 
   constructor(options: TcpConnectionOptions) {
     this.localAddr = options.localAddr;
@@ -512,6 +516,7 @@ export class TcpConnectionCore {
     if (this.delackAt < d) d = this.delackAt;
     if (this.keepaliveAt < d) d = this.keepaliveAt;
     if (this.closeAt < d) d = this.closeAt;
+    if (this.tlpAt < d) d = this.tlpAt;
     const user = this.userTimeoutAt();
     if (user < d) d = user;
     return d === NEVER ? undefined : d;
@@ -529,6 +534,10 @@ export class TcpConnectionCore {
       if (this.rtxAt <= now) {
         this.rtxAt = NEVER;
         this.onRetransmitTimeout(now);
+      }
+      if (this.tlpAt <= now && !this.isClosed()) {
+        this.tlpAt = NEVER;
+        this.onProbeTimeout(now);
       }
       if (this.persistAt <= now && !this.isClosed()) {
         this.persistAt = NEVER;
@@ -922,6 +931,8 @@ export class TcpConnectionCore {
     }
     const flightBefore = seqDiff(this.sndMax, this.sndUna);
     this.dupAcks = 0;
+    this.tlpAt = NEVER; // rescheduled from this ACK (RFC 8985 7.2)
+    this.tlpOutstanding = false;
     this.sndUna = ack;
     if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
     this.rtt.onAck(ack, now);
@@ -1038,6 +1049,7 @@ export class TcpConnectionCore {
     }
     if (s === 'ESTABLISHED' || s === 'CLOSE-WAIT' || s === 'FIN-WAIT-1' || s === 'CLOSING' || s === 'LAST-ACK') {
       this.transmitData(now, false);
+      if (this.tlpAt === NEVER && this.sack !== undefined) this.armProbe(now);
       // Nothing in flight, data waiting, window too small to send it: the persist timer
       // guarantees we ask again (RFC 9293 3.8.6.1, also RFC 1122's SWS override timeout).
       if (this.rtxAt === NEVER && this.persistAt === NEVER && this.sndNxt === this.sndUna && this.unsentBytes() > 0) {
@@ -1111,6 +1123,7 @@ export class TcpConnectionCore {
       if (this.sndUna === this.sndMax) this.progressAt = now;
       if (!seqLt(seq, this.sndMax)) this.rtt.startTiming(end, now);
       this.sndMax = end;
+      this.tlpAt = NEVER; // rescheduled after new data (RFC 8985 7.2)
     }
     if (seqGt(end, this.sndNxt)) this.sndNxt = end;
     if (fin) this.finSent = true;
@@ -1298,13 +1311,46 @@ export class TcpConnectionCore {
   /** Resends [seq, seq + len) chosen by the scoreboard, with our FIN if the range covers it. */
   private sackSend(kind: NextSegKind, seq: number, len: number, now: number): void {
     (this.sack as SackScoreboard).onRetransmit(kind, seq, len);
+    this.counters.sackRetransmits++;
+    this.resend(seq, len, now);
+  }
+
+  /** Resends sequence space [seq, seq + len), with our FIN if the range covers it. */
+  private resend(seq: number, len: number, now: number): void {
     let fin = false;
     if (this.finSent && seqGeq(seqAdd(seq, len), seqAdd(this.finSeq, 1)) && seqLeq(seq, this.finSeq)) {
       fin = true;
       len = seqDiff(this.finSeq, seq);
     }
-    this.counters.sackRetransmits++;
     this.sendSegment(seq, len, fin, now);
+  }
+
+  /** Schedules a tail loss probe (RFC 8985 7.2) when one may go out before the RTO. */
+  private armProbe(now: number): void {
+    if (this.tlpOutstanding || this.lossEpisode !== EPISODE_NONE || this.config.lossDetection !== 'rack') return;
+    if (this.rtxAt === NEVER || !seqGt(this.sndMax, this.sndUna)) return;
+    const at = now + probeTimeout(this.rtt.srtt, seqDiff(this.sndMax, this.sndUna), this.sndMss);
+    if (at < this.rtxAt) this.tlpAt = at;
+  }
+
+  /**
+   * The probe timer fired (RFC 8985 7.3): send one new segment if the windows allow, else the
+   * last segment again; its ACK shows the peer's holes. The RTO restarts from now.
+   */
+  private onProbeTimeout(now: number): void {
+    if (this.lossEpisode !== EPISODE_NONE || !seqGt(this.sndMax, this.sndUna) || this.tlpOutstanding) return;
+    this.counters.tlpProbes++;
+    this.tlpOutstanding = true;
+    const unsent = this.unsentBytes();
+    const room = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+    if (unsent > 0 && room > 0 && this.sndNxt === this.sndMax) {
+      const len = Math.min(unsent, this.sndMss, room);
+      this.sendSegment(this.sndNxt, len, this.finQueued && !this.finSent && len === unsent, now);
+    } else {
+      const len = Math.min(this.sndMss + (this.finSent ? 1 : 0), seqDiff(this.sndMax, this.sndUna));
+      this.resend(seqAdd(this.sndMax, -len), len, now);
+    }
+    this.rtxAt = now + this.rtt.rto;
   }
 
   /** Length of the unSACKed run at `seq`, at most one MSS. */
@@ -1348,6 +1394,7 @@ export class TcpConnectionCore {
     this.retries++;
     this.counters.timeouts++;
     this.dupAcks = 0;
+    this.tlpAt = NEVER;
     this.cc.onTimeout(seqDiff(this.sndMax, this.sndUna), this.sndMax, this.retries === 1);
     this.rtt.backoff();
     if (this.sack !== undefined) {
@@ -1484,6 +1531,7 @@ export class TcpConnectionCore {
     this.delackAt = NEVER;
     this.keepaliveAt = NEVER;
     this.closeAt = NEVER;
+    this.tlpAt = NEVER;
     this.ackNow = false;
     this.sendBuf.clear();
     this.setState('CLOSED');

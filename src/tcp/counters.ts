@@ -36,6 +36,8 @@ export interface TcpCounters {
   sackRetransmits: number;
   /** ACKs whose first SACK block was a D-SACK (RFC 2883): the peer got something twice. */
   dsacksReceived: number;
+  /** Tail loss probes sent (RFC 8985 7). */
+  tlpProbes: number;
 
   // Receive side
   outOfOrderSegments: number;
@@ -105,6 +107,7 @@ export function createTcpCounters(): TcpCounters {
     sackRecoveries: 0,
     sackRetransmits: 0,
     dsacksReceived: 0,
+    tlpProbes: 0,
     dupAcksReceived: 0,
     outOfOrderSegments: 0,
     outOfOrderDropped: 0,

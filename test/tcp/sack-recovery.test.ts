@@ -5,6 +5,7 @@ import {
 } from './harness.js';
 import type { TcpRepr } from '../../src/wire/tcp.js';
 import { seqAdd, seqDiff } from '../../src/tcp/seq.js';
+import { resolveTcpConfig } from '../../src/tcp/config.js';
 
 /** Our first data sequence number (set by `sackEstablished`). */
 let L = LOCAL_ISS + 1;
@@ -136,7 +137,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
   });
 
   it('after a timeout only the holes are resent, not the SACKed data', () => {
-    const h = sackEstablished();
+    const h = sackEstablished({ config: { lossDetection: 'dupack' } }); // no tail loss probe first
     h.conn.write(bytes(10_000), h.now);
     sent(h);
     // Segment 0 and 5 lost; 1..4 SACKed (recovery starts), then every ACK is lost.
@@ -153,7 +154,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
   });
 
   it('a repeated timeout forgets the SACKs (the peer may have reneged) and resends from SND.UNA', () => {
-    const h = sackEstablished();
+    const h = sackEstablished({ config: { lossDetection: 'dupack' } });
     h.conn.write(bytes(3000), h.now);
     sent(h);
     send(h, sackAck(0, [1000, 2000]));
@@ -172,5 +173,70 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
     send(h, sackAck(2000, [0, 1000]));
     assert.equal(h.conn.counters.dsacksReceived, 1);
     recvNothing(h);
+  });
+
+  describe('tail loss probe (RFC 8985 7)', () => {
+    it('two SRTTs after the last ACK, the last segment is sent again; a lost tail recovers without an RTO', () => {
+      const h = sackEstablished();
+      h.conn.write(bytes(3000), h.now);
+      sent(h);
+      h.now += 100;
+      send(h, sackAck(1000));
+      const ackedAt = h.now;
+      assert.deepEqual(sent(h), []);
+      const firedAt = fireNext(h);
+      assert.equal(firedAt - ackedAt, 2 * h.conn.srtt, 'PTO = 2 * SRTT');
+      assert.ok(firedAt - ackedAt < h.conn.rto, 'before the RTO');
+      assert.deepEqual(sent(h), [[2000, MSS]], 'the last segment');
+      assert.equal(h.conn.counters.tlpProbes, 1);
+      send(h, sackAck(3000));
+      assert.equal(h.conn.bufferedLength, 0);
+      assert.equal(h.conn.counters.timeouts, 0);
+      assert.equal(h.conn.nextDeadline(), undefined, 'nothing in flight: no timer');
+    });
+
+    it('the probe carries new data when the peer window allows, beyond cwnd', () => {
+      const h = sackEstablished();
+      h.conn.write(bytes(12_000), h.now);
+      assert.equal(sent(h).length, 10, 'cwnd full');
+      const t0 = h.now;
+      fireNext(h);
+      assert.equal(h.now - t0, 2 * h.conn.srtt);
+      assert.deepEqual(sent(h), [[10_000, MSS]]);
+      assert.equal(h.conn.counters.tlpProbes, 1);
+      fireNext(h);
+      assert.equal(h.conn.counters.timeouts, 1, 'one probe per flight, then the RTO');
+    });
+
+    it('one segment in flight: the PTO allows for a delayed ACK (+200 ms); never later than the RTO', () => {
+      const late = sackEstablished();
+      late.conn.write(bytes(500), late.now);
+      sent(late);
+      fireNext(late);
+      assert.equal(late.conn.counters.timeouts, 1, 'PTO 400 ms >= RTO 300 ms: no probe');
+      const h = sackEstablished({ config: { rtoMin: 1000 } });
+      h.conn.write(bytes(500), h.now);
+      sent(h);
+      const t0 = h.now;
+      fireNext(h);
+      assert.equal(h.now - t0, 2 * h.conn.srtt + 200);
+      assert.deepEqual(sent(h), [[0, 500]]);
+    });
+
+    it("no probes with lossDetection 'dupack'", () => {
+      const h = sackEstablished({ config: { lossDetection: 'dupack' } });
+      h.conn.write(bytes(3000), h.now);
+      sent(h);
+      fireNext(h);
+      assert.equal(h.conn.counters.tlpProbes, 0);
+      assert.equal(h.conn.counters.timeouts, 1);
+    });
+
+    it('a bad lossDetection is named by the configuration error', () => {
+      assert.throws(
+        () => resolveTcpConfig({ lossDetection: 'fast' as never, mss: 1 }),
+        (e: Error & { code?: string }) => e.code === 'ERR_INVALID_CONFIG' && /lossDetection: expected one of rack, dupack/.test(e.message) && /mss/.test(e.message),
+      );
+    });
   });
 });
