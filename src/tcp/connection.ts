@@ -44,7 +44,7 @@ import { createTcpCounters, type TcpCounters } from './counters.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import { RttEstimator } from './rtt.js';
 import { DUP_THRESH, NextSegKind, SackScoreboard } from './sack-scoreboard.js';
-import { probeTimeout } from './rack.js';
+import { probeTimeout, Rack } from './rack.js';
 import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt } from './seq.js';
 import { acceptsText, canUserSend, type TcpState } from './state.js';
@@ -243,6 +243,10 @@ export class TcpConnectionCore {
   /** Tail loss probe timer (RFC 8985 7), and whether a probe awaits its ACK. */
   private tlpAt = NEVER;
   private tlpOutstanding = false;
+  /** RACK (RFC 8985), with SACK and lossDetection 'rack': transmit times and loss marking. */
+  private rack: Rack | undefined;
+  /** RACK reordering timer: when the next segment in flight would be deemed lost. */
+  private rackAt = NEVER;
 
   constructor(options: TcpConnectionOptions) {
     this.localAddr = options.localAddr;
@@ -517,6 +521,7 @@ export class TcpConnectionCore {
     if (this.keepaliveAt < d) d = this.keepaliveAt;
     if (this.closeAt < d) d = this.closeAt;
     if (this.tlpAt < d) d = this.tlpAt;
+    if (this.rackAt < d) d = this.rackAt;
     const user = this.userTimeoutAt();
     if (user < d) d = user;
     return d === NEVER ? undefined : d;
@@ -538,6 +543,11 @@ export class TcpConnectionCore {
       if (this.tlpAt <= now && !this.isClosed()) {
         this.tlpAt = NEVER;
         this.onProbeTimeout(now);
+      }
+      if (this.rackAt <= now && !this.isClosed()) {
+        this.rackAt = NEVER;
+        this.rackDetectLoss(now);
+        this.maybeEnterRecovery(false, now);
       }
       if (this.persistAt <= now && !this.isClosed()) {
         this.persistAt = NEVER;
@@ -892,7 +902,7 @@ export class TcpConnectionCore {
       }
     }
     this.lastPeerWindow = window;
-    if (this.sack !== undefined) this.sackRecoveryOnAck(sacked, advanced, now);
+    if (this.sack !== undefined) this.sackRecoveryOnAck(sacked, advanced, seg.sackBlocks !== undefined && this.sack.lastUpdate.dsack, now);
 
     if (this.finAcked) {
       switch (this._state) {
@@ -1117,6 +1127,7 @@ export class TcpConnectionCore {
       this.rtt.cancelTiming(); // Karn
     }
     // State first, then the segment: the connection is consistent whatever `send` does.
+    if (this.rack !== undefined && seqGt(end, seq)) this.rack.onSend(seq, end, now, this.sndMax);
     this.lastSendAt = now;
     if (seqGt(end, this.sndMax)) {
       this.counters.bytesSent += Math.min(len, seqDiff(end, this.sndMax));
@@ -1235,12 +1246,19 @@ export class TcpConnectionCore {
   }
 
   /** After an ACK: ends an episode that reached its recovery point, or starts fast recovery. */
-  private sackRecoveryOnAck(sacked: boolean, advanced: boolean, now: number): void {
+  private sackRecoveryOnAck(sacked: boolean, advanced: boolean, dsack: boolean, now: number): void {
     const sb = this.sack as SackScoreboard;
+    const rack = this.rack;
+    if (rack !== undefined) {
+      rack.onAck(this.sndUna, sb, sacked, dsack, this.sndNxt, now);
+      // Detection costs a pass over the flight: only when SACKs or an episode say a loss may be.
+      if (!sb.empty || this.lossEpisode !== EPISODE_NONE || this.rackAt !== NEVER) this.rackDetectLoss(now);
+    }
     if (this.lossEpisode !== EPISODE_NONE && seqGeq(this.sndUna, this.recoveryPoint)) {
       if (this.lossEpisode === EPISODE_RECOVERY) {
         this.cc.exitRecovery();
         this.counters.recoveries++;
+        if (rack !== undefined) rack.onRecoveryEnd();
       }
       this.lossEpisode = EPISODE_NONE;
       sb.allLost = false;
@@ -1254,10 +1272,21 @@ export class TcpConnectionCore {
       if (len > 0) this.sackSend(NextSegKind.LOST, this.sndUna, len, now);
       return;
     }
+    this.maybeEnterRecovery(sacked, now);
+  }
+
+  /**
+   * Starts fast recovery on DupThresh duplicates, or when the loss detection marks data lost:
+   * RACK's timing (RFC 8985), or RFC 6675 IsLost(SND.UNA) from this ACK's SACKs; never for
+   * data sent before the previous episode's recovery point (RFC 6675 5, RFC 6582 4).
+   */
+  private maybeEnterRecovery(sacked: boolean, now: number): void {
+    const sb = this.sack as SackScoreboard;
     if (this.lossEpisode !== EPISODE_NONE || !seqGt(this.sndMax, this.sndUna)) return;
-    // RFC 6675 5: DupThresh duplicates, or SACKs showing the first segment lost; not again
-    // for data sent before the previous episode's recovery point (RFC 6675 5, RFC 6582 4).
-    if (!(this.dupAcks >= DUP_THRESH || (sacked && sb.isLost(this.sndUna, this.sndUna, this.sndMax, this.sndMss)))) return;
+    const lost = this.rack !== undefined
+      ? seqGt(this.rack.lostEdge, this.sndUna)
+      : sacked && sb.isLost(this.sndUna, this.sndUna, this.sndMax, this.sndMss);
+    if (!(this.dupAcks >= DUP_THRESH || lost)) return;
     if (seqLt(this.sndUna, this.recoveryPoint)) return;
     this.lossEpisode = EPISODE_RECOVERY;
     this.recoveryPoint = this.sndMax;
@@ -1351,6 +1380,23 @@ export class TcpConnectionCore {
       this.resend(seqAdd(this.sndMax, -len), len, now);
     }
     this.rtxAt = now + this.rtt.rto;
+  }
+
+  /** Runs RACK's loss detection (RFC 8985 6.2 step 5), hands the result to the scoreboard, arms its timer. */
+  private rackDetectLoss(now: number): void {
+    const rack = this.rack as Rack;
+    const sb = this.sack as SackScoreboard;
+    const flight = seqDiff(this.sndMax, this.sndUna);
+    const sackedBytes = flight - sb.unsackedIn(this.sndUna, this.sndMax);
+    const reo = rack.reoWnd(this.lossEpisode !== EPISODE_NONE, sackedBytes, this.sndMss, this.rtt.srtt);
+    const before = sb.externalEdge;
+    const timeout = rack.detectLoss(now, reo, this.sndUna);
+    sb.externalEdge = rack.lostEdge;
+    if (seqGt(rack.lostEdge, before) && seqGt(rack.lostEdge, this.sndUna)) this.counters.rackLosses++;
+    // A lost retransmission is sent again: NextSeg resumes from it (RFC 8985 6.2 step 5).
+    const again = rack.lostRetransmission;
+    if (again !== undefined && seqLt(again, sb.rxtNext)) sb.rxtNext = again;
+    this.rackAt = timeout > 0 ? now + timeout : NEVER;
   }
 
   /** Length of the unSACKed run at `seq`, at most one MSS. */
@@ -1505,6 +1551,12 @@ export class TcpConnectionCore {
     this.rcvMss = Math.min(DEFAULT_PEER_MSS, this.sndMss);
     this.sackOk = this.config.sack && seg.sackPermitted === true;
     if (this.sackOk && this.sack === undefined) this.sack = new SackScoreboard();
+    if (this.sackOk && this.config.lossDetection === 'rack' && this.rack === undefined) {
+      this.rack = new Rack();
+      this.rack.clear(this.iss);
+      (this.sack as SackScoreboard).externalLoss = true;
+      (this.sack as SackScoreboard).externalEdge = this.iss;
+    }
     this.recoveryPoint = this.iss; // no episode yet: any SND.UNA past the SYN may start one
     const offered = passive ? this.config.windowScaling : this.wsOption !== undefined;
     if (offered && seg.windowScale !== undefined) {
@@ -1532,6 +1584,7 @@ export class TcpConnectionCore {
     this.keepaliveAt = NEVER;
     this.closeAt = NEVER;
     this.tlpAt = NEVER;
+    this.rackAt = NEVER;
     this.ackNow = false;
     this.sendBuf.clear();
     this.setState('CLOSED');

@@ -38,6 +38,8 @@ export interface TcpCounters {
   dsacksReceived: number;
   /** Tail loss probes sent (RFC 8985 7). */
   tlpProbes: number;
+  /** RACK loss detections that marked more data lost (RFC 8985 6). */
+  rackLosses: number;
 
   // Receive side
   outOfOrderSegments: number;
@@ -108,6 +110,7 @@ export function createTcpCounters(): TcpCounters {
     sackRetransmits: 0,
     dsacksReceived: 0,
     tlpProbes: 0,
+    rackLosses: 0,
     dupAcksReceived: 0,
     outOfOrderSegments: 0,
     outOfOrderDropped: 0,

@@ -53,6 +53,12 @@ export class SackScoreboard {
   private count = 0;
   /** Every hole below SND.MAX counts as lost (set after an RTO, cleared when its episode ends). */
   allLost = false;
+  /**
+   * Loss is decided outside (RACK, RFC 8985): unSACKed data below `externalEdge` is lost, and
+   * RFC 6675's DupThresh rule is not used.
+   */
+  externalLoss = false;
+  externalEdge = 0;
 
   /** RFC 6675 HighRxt, kept exclusive: the end of the highest byte retransmitted in this episode. */
   rxtNext = 0;
@@ -138,6 +144,7 @@ export class SackScoreboard {
       this.count -= drop;
     }
     if (this.count > 0 && seqLt(this.edges[0], sndUna)) this.edges[0] = sndUna;
+    if (seqLt(this.externalEdge, sndUna)) this.externalEdge = sndUna;
   }
 
   /** Every hole below SND.MAX is lost from now on (RFC 6675 5.1, after an RTO). */
@@ -160,6 +167,7 @@ export class SackScoreboard {
    */
   lostEdge(sndUna: number, sndMax: number, mss: number): number {
     if (this.allLost) return sndMax;
+    if (this.externalLoss) return seqGt(this.externalEdge, sndUna) ? seqMin(this.externalEdge, sndMax) : sndUna;
     const limit = (DUP_THRESH - 1) * mss;
     let bytes = 0;
     for (let i = this.count - 1; i >= 0; i--) {

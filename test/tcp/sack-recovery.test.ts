@@ -14,9 +14,12 @@ const sackAck = (n: number, ...blocks: Array<[number, number]>): TcpRepr => ({
   ...SEND, ack: seqAdd(L, n), ...(blocks.length > 0 ? { sackBlocks: blocks.map(([a, b]) => [seqAdd(L, a), seqAdd(L, b)] as const) } : {}),
 });
 
+const RACK = { config: { lossDetection: 'rack' } } as const;
+
 /** Active open with SACK negotiated (the peer's SYN-ACK carries SACK-permitted), RTT 100 ms. */
 function sackEstablished(options: HarnessOptions = {}, peerSack = true): Harness {
-  const h = new Harness({ ...options, config: { sack: true, ...options.config } });
+  // RFC 6675 loss marking unless a test asks for RACK.
+  const h = new Harness({ ...options, config: { sack: true, lossDetection: 'dupack', ...options.config } });
   L = seqAdd(options.iss ?? LOCAL_ISS, 1);
   h.conn.connect(h.now);
   const syn = take(h);
@@ -137,7 +140,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
   });
 
   it('after a timeout only the holes are resent, not the SACKed data', () => {
-    const h = sackEstablished({ config: { lossDetection: 'dupack' } }); // no tail loss probe first
+    const h = sackEstablished(); // 'dupack': no tail loss probe first
     h.conn.write(bytes(10_000), h.now);
     sent(h);
     // Segment 0 and 5 lost; 1..4 SACKed (recovery starts), then every ACK is lost.
@@ -154,7 +157,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
   });
 
   it('a repeated timeout forgets the SACKs (the peer may have reneged) and resends from SND.UNA', () => {
-    const h = sackEstablished({ config: { lossDetection: 'dupack' } });
+    const h = sackEstablished();
     h.conn.write(bytes(3000), h.now);
     sent(h);
     send(h, sackAck(0, [1000, 2000]));
@@ -177,7 +180,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
 
   describe('tail loss probe (RFC 8985 7)', () => {
     it('two SRTTs after the last ACK, the last segment is sent again; a lost tail recovers without an RTO', () => {
-      const h = sackEstablished();
+      const h = sackEstablished(RACK);
       h.conn.write(bytes(3000), h.now);
       sent(h);
       h.now += 100;
@@ -196,7 +199,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
     });
 
     it('the probe carries new data when the peer window allows, beyond cwnd', () => {
-      const h = sackEstablished();
+      const h = sackEstablished(RACK);
       h.conn.write(bytes(12_000), h.now);
       assert.equal(sent(h).length, 10, 'cwnd full');
       const t0 = h.now;
@@ -209,12 +212,12 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
     });
 
     it('one segment in flight: the PTO allows for a delayed ACK (+200 ms); never later than the RTO', () => {
-      const late = sackEstablished();
+      const late = sackEstablished(RACK);
       late.conn.write(bytes(500), late.now);
       sent(late);
       fireNext(late);
       assert.equal(late.conn.counters.timeouts, 1, 'PTO 400 ms >= RTO 300 ms: no probe');
-      const h = sackEstablished({ config: { rtoMin: 1000 } });
+      const h = sackEstablished({ config: { lossDetection: 'rack', rtoMin: 1000 } });
       h.conn.write(bytes(500), h.now);
       sent(h);
       const t0 = h.now;
