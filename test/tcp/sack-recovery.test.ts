@@ -242,4 +242,63 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
       );
     });
   });
+
+  describe('RACK (RFC 8985 6)', () => {
+    it('a segment sent before a SACKed one is lost after RACK.rtt + reo_wnd: the RACK timer', () => {
+      const h = sackEstablished(RACK);
+      h.conn.write(bytes(10_000), h.now);
+      sent(h);
+      h.now += 100;
+      send(h, sackAck(0, [1000, 2000])); // segment 1 delivered after 100 ms; 0 not (yet)
+      assert.deepEqual(sent(h), [], 'reordering window: min_RTT / 4 = 25 ms');
+      const at = fireNext(h);
+      assert.equal(at, 100 + 100 + 25, 'sent at 100 (after the handshake) + RACK.rtt 100 + reo_wnd 25');
+      assert.deepEqual(sent(h), [[0, MSS]], 'deemed lost by time, retransmitted at once');
+      assert.equal(h.conn.counters.rackLosses, 1);
+      assert.equal(h.conn.counters.sackRecoveries, 1);
+    });
+
+    it('reordering within the window is not a loss', () => {
+      const h = sackEstablished(RACK);
+      h.conn.write(bytes(10_000), h.now);
+      sent(h);
+      h.now += 100;
+      send(h, sackAck(0, [1000, 2000]));
+      h.now += 10;
+      send(h, sackAck(2000)); // segment 0 arrives 10 ms later: reordered, not lost
+      h.now += 100;
+      send(h, sackAck(10_000));
+      assert.equal(h.conn.counters.retransmits, 0);
+      assert.equal(h.conn.counters.rackLosses, 0);
+    });
+
+    it('DupThresh segments SACKed and no reordering seen: reo_wnd is 0, the loss is marked at once', () => {
+      const h = sackEstablished(RACK);
+      h.conn.write(bytes(10_000), h.now);
+      sent(h);
+      h.now += 100;
+      // Segments 1..3 SACKed together: reo_wnd drops to 0 (DupThresh SACKed, no reordering seen).
+      send(h, sackAck(0, [1000, 4000]));
+      assert.deepEqual(sent(h), [[0, MSS]]);
+      assert.equal(h.conn.counters.rackLosses, 1);
+    });
+
+    it('tail loss: the probe is SACKed, RACK marks the segments before it lost, recovery without an RTO', () => {
+      const h = sackEstablished({ config: { lossDetection: 'rack', rtoMin: 1000 } });
+      h.conn.write(bytes(10_000), h.now);
+      sent(h);
+      h.now += 100;
+      send(h, sackAck(7000)); // 7, 8 and 9 lost
+      assert.deepEqual(sent(h), []);
+      fireNext(h);
+      assert.deepEqual(sent(h), [[9000, MSS]], 'the probe');
+      h.now += 100;
+      send(h, sackAck(7000, [9000, 10_000]));
+      assert.deepEqual(sent(h), [[7000, MSS], [8000, MSS]], 'both sent before the delivered probe: lost');
+      send(h, sackAck(10_000));
+      assert.equal(h.conn.counters.timeouts, 0);
+      assert.equal(h.conn.counters.tlpProbes, 1);
+      assert.equal(h.conn.bufferedLength, 0);
+    });
+  });
 });
