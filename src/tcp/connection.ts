@@ -44,6 +44,7 @@ import { createTcpCounters, type TcpCounters } from './counters.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import { RttEstimator } from './rtt.js';
 import { DUP_THRESH, NextSegKind, SackScoreboard } from './sack-scoreboard.js';
+import { Prr } from './prr.js';
 import { probeTimeout, Rack } from './rack.js';
 import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt } from './seq.js';
@@ -247,6 +248,8 @@ export class TcpConnectionCore {
   private rack: Rack | undefined;
   /** RACK reordering timer: when the next segment in flight would be deemed lost. */
   private rackAt = NEVER;
+  /** Proportional Rate Reduction (RFC 6937): the sending budget during fast recovery. */
+  private prr: Prr | undefined;
 
   constructor(options: TcpConnectionOptions) {
     this.localAddr = options.localAddr;
@@ -869,6 +872,9 @@ export class TcpConnectionCore {
     }
     this.probesUnanswered = 0;
     const window = seg.window;
+    // PRR's DeliveredData (RFC 6937): change in SND.UNA plus change in SACKed bytes.
+    const unaBefore = this.sndUna;
+    const sackedBefore = this.sack !== undefined ? this.sackedBytes() : 0;
     const sacked = this.sack !== undefined && seg.sackBlocks !== undefined && this.onSackBlocks(seg.sackBlocks, ack);
     const advanced = seqGt(ack, this.sndUna);
     if (advanced) {
@@ -902,7 +908,14 @@ export class TcpConnectionCore {
       }
     }
     this.lastPeerWindow = window;
-    if (this.sack !== undefined) this.sackRecoveryOnAck(sacked, advanced, seg.sackBlocks !== undefined && this.sack.lastUpdate.dsack, now);
+    if (this.sack !== undefined) {
+      this.sackRecoveryOnAck(sacked, advanced, seg.sackBlocks !== undefined && this.sack.lastUpdate.dsack, now);
+      if (this.lossEpisode === EPISODE_RECOVERY) {
+        const delivered = seqDiff(this.sndUna, unaBefore) + this.sackedBytes() - sackedBefore;
+        const sb = this.sack;
+        (this.prr as Prr).onAck(Math.max(delivered, 0), sb.pipe(this.sndUna, this.sndMax, this.sndMss), this.cc.ssthresh, this.sndMss);
+      }
+    }
 
     if (this.finAcked) {
       switch (this._state) {
@@ -1294,6 +1307,8 @@ export class TcpConnectionCore {
     this.counters.fastRetransmits++;
     this.cc.enterRecovery(seqDiff(this.sndMax, this.sndUna), this.sndMax);
     sb.startEpisode(this.sndUna);
+    if (this.prr === undefined) this.prr = new Prr();
+    this.prr.start(seqDiff(this.sndMax, this.sndUna));
     // The first hole goes out whatever the pipe (RFC 6675 5 step 4.2); output() sends the rest.
     const len = this.holeAt(this.sndUna);
     if (len > 0) this.sackSend(NextSegKind.LOST, this.sndUna, len, now);
@@ -1315,13 +1330,20 @@ export class TcpConnectionCore {
     if (this.rtxAt === NEVER && seqGt(this.sndMax, this.sndUna)) this.rtxAt = now + this.rtt.rto;
   }
 
-  /** RFC 6675 5 step (C): while cwnd - pipe allows a segment, send what NextSeg chooses. */
+  /**
+   * RFC 6675 5 step (C): while the budget allows a segment, send what NextSeg chooses. The
+   * budget is PRR's in fast recovery (RFC 6937), cwnd - pipe after a timeout.
+   */
   private sackTransmit(now: number): void {
     const sb = this.sack as SackScoreboard;
     const mss = this.sndMss;
+    const prr = this.lossEpisode === EPISODE_RECOVERY ? this.prr : undefined;
     for (let guard = 0; guard < 1024; guard++) {
-      const pipe = sb.pipe(this.sndUna, this.sndMax, mss);
-      if (this.cc.cwnd - pipe < mss) return;
+      if (prr !== undefined) {
+        if (prr.budget < mss) return;
+      } else if (this.cc.cwnd - sb.pipe(this.sndUna, this.sndMax, mss) < mss) {
+        return;
+      }
       const wantFin = this.finQueued && !this.finSent;
       const room = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
       const unsent = this.unsentBytes();
@@ -1331,6 +1353,7 @@ export class TcpConnectionCore {
       if (kind === NextSegKind.NEW) {
         const len = Math.min(unsent, mss, Math.max(room, 0));
         this.sendSegment(this.sndNxt, len, wantFin && len === unsent, now);
+        if (prr !== undefined) prr.onSend(len);
         continue;
       }
       this.sackSend(kind, sb.segSeq, sb.segLen, now);
@@ -1341,6 +1364,7 @@ export class TcpConnectionCore {
   private sackSend(kind: NextSegKind, seq: number, len: number, now: number): void {
     (this.sack as SackScoreboard).onRetransmit(kind, seq, len);
     this.counters.sackRetransmits++;
+    if (this.lossEpisode === EPISODE_RECOVERY && this.prr !== undefined) this.prr.onSend(len);
     this.resend(seq, len, now);
   }
 
@@ -1397,6 +1421,12 @@ export class TcpConnectionCore {
     const again = rack.lostRetransmission;
     if (again !== undefined && seqLt(again, sb.rxtNext)) sb.rxtNext = again;
     this.rackAt = timeout > 0 ? now + timeout : NEVER;
+  }
+
+  /** Bytes SACKed above SND.UNA. */
+  private sackedBytes(): number {
+    const sb = this.sack as SackScoreboard;
+    return sb.empty ? 0 : seqDiff(this.sndMax, this.sndUna) - sb.unsackedIn(this.sndUna, this.sndMax);
   }
 
   /** Length of the unSACKed run at `seq`, at most one MSS. */

@@ -70,7 +70,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
     });
   });
 
-  for (const iss of [LOCAL_ISS, 0xffff_e000]) it(`enters recovery once SACKs show the first segment lost, then sends as the pipe allows (ISS ${iss})`, () => {
+  for (const iss of [LOCAL_ISS, 0xffff_e000]) it(`enters recovery once SACKs show the first segment lost, then sends as PRR allows (ISS ${iss})`, () => {
     const h = sackEstablished({ iss });
     h.conn.write(bytes(16_000), h.now);
     assert.equal(sent(h).length, 10, 'initial window');
@@ -84,13 +84,15 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
     assert.equal(h.conn.counters.sackRecoveries, 1);
     assert.equal(h.conn.ssthresh, 6000, 'flight 12000 / 2');
     assert.equal(h.conn.cwnd, 6000, 'cwnd = ssthresh, no inflation');
-    // pipe: unSACKed and not lost 3000..12000 less SACKed = 6000, plus the retransmission.
+    // PRR (RFC 6937), pipe above ssthresh: ceil(delivered x 6000 / 12000) - sent, the fast
+    // retransmit counting as sent.
     send(h, sackAck(0, [3000, 6000], [1000, 2000]));
-    assert.deepEqual(sent(h), [], 'pipe 7000 > cwnd');
+    assert.deepEqual(sent(h), [], 'delivered 2000: budget 0');
     send(h, sackAck(0, [3000, 7000], [1000, 2000]));
-    assert.deepEqual(sent(h), [], 'pipe 6000 = cwnd');
+    assert.deepEqual(sent(h), [], 'delivered 3000: budget 500');
     send(h, sackAck(0, [3000, 8000], [1000, 2000]));
-    assert.deepEqual(sent(h), [[2000, MSS]], 'segment 2 is lost now; pipe 5000 leaves room');
+    assert.deepEqual(sent(h), [[2000, MSS]], 'delivered 4000: one segment; segment 2 is lost now');
+    // pipe 5000 <= ssthresh: PRR-SSRB, min(ssthresh - pipe, max(delivered - out, 1000) + MSS).
     send(h, sackAck(0, [3000, 9000], [1000, 2000]));
     assert.deepEqual(sent(h), [[12_000, MSS]], 'no lost hole left: new data');
     assert.equal(h.conn.counters.fastRetransmits, 1);
@@ -145,7 +147,9 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
     sent(h);
     // Segment 0 and 5 lost; 1..4 SACKed (recovery starts), then every ACK is lost.
     send(h, sackAck(0, [1000, 5000]));
-    assert.deepEqual(sent(h), [[0, MSS]]);
+    // PRR: 4000 delivered x ssthresh 5000 / RecoverFS 10000 = 2000, one segment more than the
+    // fast retransmit: nothing else is below the highest SACK, so the rescue of the tail.
+    assert.deepEqual(sent(h), [[0, MSS], [9000, MSS]]);
     fireNext(h);
     assert.equal(h.conn.counters.timeouts, 1);
     assert.deepEqual(sent(h), [[0, MSS]], 'cwnd one segment: the first hole');
@@ -153,7 +157,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
     assert.deepEqual(sent(h), [[5000, MSS]], 'cwnd 2 segments, but the only hole is 5000');
     send(h, sackAck(10_000));
     assert.equal(h.conn.bufferedLength, 0);
-    assert.equal(h.conn.counters.retransmits, 3);
+    assert.equal(h.conn.counters.retransmits, 4);
   });
 
   it('a repeated timeout forgets the SACKs (the peer may have reneged) and resends from SND.UNA', () => {
