@@ -250,6 +250,14 @@ export class TcpConnectionCore {
   private rackAt = NEVER;
   /** Proportional Rate Reduction (RFC 6937): the sending budget during fast recovery. */
   private prr: Prr | undefined;
+  /**
+   * D-SACK undo (RFC 2883, RFC 3708): the last episode's start (SND.UNA), the end of what it
+   * retransmitted, and its retransmissions not yet reported duplicate; undefined once undone or
+   * when a new episode replaces it.
+   */
+  private undoMarker: number | undefined;
+  private undoHigh = 0;
+  private undoRetrans = 0;
 
   constructor(options: TcpConnectionOptions) {
     this.localAddr = options.localAddr;
@@ -1254,7 +1262,10 @@ export class TcpConnectionCore {
     const sb = this.sack as SackScoreboard;
     const una = seqGt(ack, this.sndUna) ? ack : this.sndUna;
     const u = sb.update(blocks, una, this.sndMax);
-    if (u.dsack) this.counters.dsacksReceived++;
+    if (u.dsack) {
+      this.counters.dsacksReceived++;
+      this.onDsack(u.dsackStart, u.dsackEnd);
+    }
     return u.newlySacked > 0;
   }
 
@@ -1306,6 +1317,7 @@ export class TcpConnectionCore {
     this.counters.sackRecoveries++;
     this.counters.fastRetransmits++;
     this.cc.enterRecovery(seqDiff(this.sndMax, this.sndUna), this.sndMax);
+    this.startUndo();
     sb.startEpisode(this.sndUna);
     if (this.prr === undefined) this.prr = new Prr();
     this.prr.start(seqDiff(this.sndMax, this.sndUna));
@@ -1321,6 +1333,7 @@ export class TcpConnectionCore {
     // holds SND.UNA unacknowledged or a timeout repeats.
     if (this.retries > 1 || sb.isSacked(this.sndUna)) sb.clear();
     this.sndNxt = this.sndMax;
+    if (this.lossEpisode !== EPISODE_RTO) this.startUndo(); // a repeated timeout keeps counting
     this.lossEpisode = EPISODE_RTO;
     this.recoveryPoint = this.sndMax;
     sb.allLost = true;
@@ -1364,6 +1377,11 @@ export class TcpConnectionCore {
   private sackSend(kind: NextSegKind, seq: number, len: number, now: number): void {
     (this.sack as SackScoreboard).onRetransmit(kind, seq, len);
     this.counters.sackRetransmits++;
+    if (this.undoMarker !== undefined) {
+      this.undoRetrans++;
+      const end = seqAdd(seq, len);
+      if (seqGt(end, this.undoHigh)) this.undoHigh = end;
+    }
     if (this.lossEpisode === EPISODE_RECOVERY && this.prr !== undefined) this.prr.onSend(len);
     this.resend(seq, len, now);
   }
@@ -1421,6 +1439,34 @@ export class TcpConnectionCore {
     const again = rack.lostRetransmission;
     if (again !== undefined && seqLt(again, sb.rxtNext)) sb.rxtNext = again;
     this.rackAt = timeout > 0 ? now + timeout : NEVER;
+  }
+
+  /** A loss episode (fast recovery or timeout) begins: its retransmissions may yet prove spurious. */
+  private startUndo(): void {
+    this.undoMarker = this.sndUna;
+    this.undoHigh = this.sndUna;
+    this.undoRetrans = 0;
+  }
+
+  /**
+   * A D-SACK for [start, end): if it reports one of the episode's retransmissions, one fewer is
+   * unexplained; when none is left, every retransmission was needless (the originals arrived)
+   * and the reduction is undone (RFC 3708 style, as Linux's D-SACK undo).
+   */
+  private onDsack(start: number, end: number): void {
+    const marker = this.undoMarker;
+    if (marker === undefined || this.undoRetrans === 0) return;
+    if (seqLt(start, marker) || seqGt(end, this.undoHigh)) return;
+    this.undoRetrans -= Math.max(1, Math.ceil(seqDiff(end, start) / this.sndMss));
+    if (this.undoRetrans > 0) return;
+    this.undoMarker = undefined;
+    this.counters.spuriousUndos++;
+    this.cc.undoRecovery();
+    if (this.lossEpisode !== EPISODE_NONE) {
+      // The episode ends here: nothing was lost.
+      this.lossEpisode = EPISODE_NONE;
+      (this.sack as SackScoreboard).allLost = false;
+    }
   }
 
   /** Bytes SACKed above SND.UNA. */

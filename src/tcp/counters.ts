@@ -40,6 +40,8 @@ export interface TcpCounters {
   tlpProbes: number;
   /** RACK loss detections that marked more data lost (RFC 8985 6). */
   rackLosses: number;
+  /** Loss episodes undone because every retransmission was reported duplicate (D-SACK, RFC 3708). */
+  spuriousUndos: number;
 
   // Receive side
   outOfOrderSegments: number;
@@ -111,6 +113,7 @@ export function createTcpCounters(): TcpCounters {
     dsacksReceived: 0,
     tlpProbes: 0,
     rackLosses: 0,
+    spuriousUndos: 0,
     dupAcksReceived: 0,
     outOfOrderSegments: 0,
     outOfOrderDropped: 0,

@@ -305,4 +305,37 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
       assert.equal(h.conn.bufferedLength, 0);
     });
   });
+
+  describe('D-SACK undo (RFC 2883, RFC 3708)', () => {
+    /** Recovery on segment 0 (only it retransmitted), then the late original fills the hole. */
+    function spuriousRecovery(): Harness {
+      const h = sackEstablished();
+      h.conn.write(bytes(10_000), h.now);
+      sent(h);
+      send(h, sackAck(0, [1000, 2000]));
+      send(h, sackAck(0, [1000, 3000]));
+      send(h, sackAck(0, [1000, 4000]));
+      assert.deepEqual(sent(h), [[0, MSS]]);
+      assert.equal(h.conn.ssthresh, 5000);
+      send(h, sackAck(10_000)); // the original segment 0 was only late
+      assert.equal(h.conn.cwnd, 5000, 'recovery ended reduced');
+      return h;
+    }
+
+    it('every retransmission of the episode reported duplicate: cwnd and ssthresh are restored', () => {
+      const h = spuriousRecovery();
+      send(h, sackAck(10_000, [0, 1000])); // D-SACK: the retransmission was a duplicate
+      assert.equal(h.conn.counters.spuriousUndos, 1);
+      assert.equal(h.conn.cwnd, 10_000, 'the cwnd before the reduction');
+      assert.ok(h.conn.ssthresh > 10_000, 'ssthresh as before (still initial)');
+    });
+
+    it('a D-SACK of data never retransmitted (a network duplicate) undoes nothing', () => {
+      const h = spuriousRecovery();
+      send(h, sackAck(10_000, [5000, 6000]));
+      assert.equal(h.conn.counters.dsacksReceived, 1);
+      assert.equal(h.conn.counters.spuriousUndos, 0);
+      assert.equal(h.conn.cwnd, 5000);
+    });
+  });
 });

@@ -56,6 +56,13 @@ export interface CongestionControl {
   /** SACK-based loss recovery ended (the cumulative ACK reached the recovery point): cwnd = ssthresh. */
   exitRecovery(): void;
 
+  /**
+   * The last reduction (`enterRecovery`, or the first `onTimeout` of an episode) was spurious:
+   * every retransmission was reported duplicate (D-SACK, RFC 3708). Restore cwnd and ssthresh
+   * to at least what they were before it and leave recovery.
+   */
+  undoRecovery(): void;
+
   /** Sending resumes after an idle period longer than the RTO (RFC 5681 4.1). */
   onIdleRestart(): void;
 }

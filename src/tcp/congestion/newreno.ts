@@ -27,6 +27,9 @@ export class NewReno implements CongestionControl {
   recover = 0;
 
   private mss = 536;
+  /** cwnd and ssthresh before the last reduction, for `undoRecovery` (0: nothing to undo). */
+  private priorCwnd = 0;
+  private priorSsthresh = 0;
   /** Bytes acknowledged in congestion avoidance since cwnd last grew. */
   private bytesAcked = 0;
 
@@ -91,6 +94,8 @@ export class NewReno implements CongestionControl {
   }
 
   enterRecovery(flight: number, sndMax: number): void {
+    this.priorCwnd = this.cwnd;
+    this.priorSsthresh = this.ssthresh;
     this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.mss);
     this.cwnd = this.ssthresh;
     this.recover = sndMax;
@@ -104,8 +109,21 @@ export class NewReno implements CongestionControl {
     this.cwnd = this.ssthresh;
   }
 
+  undoRecovery(): void {
+    if (this.priorCwnd === 0) return;
+    this.cwnd = Math.max(this.cwnd, this.priorCwnd);
+    this.ssthresh = Math.max(this.ssthresh, this.priorSsthresh);
+    this.priorCwnd = 0;
+    this.inRecovery = false;
+    this.dupAcks = 0;
+  }
+
   onTimeout(flight: number, sndMax: number, firstTimeout: boolean): void {
-    if (firstTimeout) this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.mss);
+    if (firstTimeout) {
+      this.priorCwnd = this.cwnd;
+      this.priorSsthresh = this.ssthresh;
+      this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.mss);
+    }
     this.cwnd = this.mss; // loss window (RFC 5681 3.1)
     this.inRecovery = false;
     this.dupAcks = 0;
