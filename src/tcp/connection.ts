@@ -28,7 +28,8 @@
  * Layout of the processing follows RFC 9293 3.10.7 ("SEGMENT ARRIVES"), with RFC 5961 for RST,
  * SYN and ACK validation, RFC 1337 in TIME-WAIT, RFC 6298 timers, RFC 5681/6582 congestion
  * control (behind src/tcp/congestion), RFC 7323 window scaling and RFC 1122 delayed ACKs and
- * silly-window avoidance, RFC 6675 SACK-based loss recovery as a sender (sack-scoreboard.ts).
+ * silly-window avoidance, SACK-based loss recovery as a sender: RFC 6675 (sack-scoreboard.ts),
+ * RACK-TLP (RFC 8985, rack.ts), PRR (RFC 6937, prr.ts) and D-SACK undo (RFC 2883/3708).
  * Not implemented: SACK blocks as a receiver, timestamps, urgent data (URG is ignored and the
  * data delivered inline), data on SYN (not acknowledged; the peer resends it).
  */
