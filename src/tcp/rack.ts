@@ -15,16 +15,18 @@ import type { SackScoreboard } from './sack-scoreboard.js';
 export const WC_DEL_ACK_T = 200;
 /** RFC 8985 7.2: the PTO with no RTT sample yet, ms. */
 export const PTO_WITHOUT_SRTT = 1000;
+/** Smallest PTO, ms (as Linux): on sub-millisecond paths 2 * SRTT is below ACK-clock jitter. */
+export const MIN_PTO = 10;
 
 /**
  * The probe timeout (RFC 8985 7.2): 2 * SRTT, plus WCDelAckT when only one segment is in
- * flight (its ACK may be delayed); 1 s without an RTT sample.
+ * flight (its ACK may be delayed); 1 s without an RTT sample; never below MIN_PTO.
  */
 export function probeTimeout(srtt: number, flightBytes: number, mss: number): number {
   if (srtt <= 0) return PTO_WITHOUT_SRTT;
   let pto = 2 * srtt;
   if (flightBytes <= mss) pto += WC_DEL_ACK_T;
-  return Math.ceil(pto);
+  return Math.max(Math.ceil(pto), MIN_PTO);
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { probeTimeout, Rack, PTO_WITHOUT_SRTT, WC_DEL_ACK_T } from '../../src/tcp/rack.js';
+import { MIN_PTO, probeTimeout, Rack, PTO_WITHOUT_SRTT, WC_DEL_ACK_T } from '../../src/tcp/rack.js';
 import { SackScoreboard } from '../../src/tcp/sack-scoreboard.js';
 
 const MSS = 100;
@@ -9,6 +9,7 @@ describe('tcp/rack', () => {
     assert.equal(probeTimeout(50, 5 * MSS, MSS), 100);
     assert.equal(probeTimeout(50, MSS, MSS), 100 + WC_DEL_ACK_T);
     assert.equal(probeTimeout(0, 5 * MSS, MSS), PTO_WITHOUT_SRTT);
+    assert.equal(probeTimeout(0.4, 5 * MSS, MSS), MIN_PTO);
   });
 
   it('keeps one record per segment in a ring that grows, and drops them as they are acknowledged', () => {
