@@ -227,10 +227,12 @@ export class SackScoreboard {
     if (newData) return NextSegKind.NEW;
     // Rule 3: the first unSACKed byte at or above HighRxt below the highest SACK.
     if (this.firstHole(from, high, mss)) return NextSegKind.HOLE;
-    // Rule 4: one rescue retransmission per episode, of the highest unSACKed data.
-    if (!this.rescueDone && seqGt(sndMax, sndUna) && seqGt(sndMax, high) && seqGt(sndMax, this.rxtNext)) {
-      const len = Math.min(mss, seqDiff(sndMax, seqMax(high, sndUna)));
-      this.segSeq = seqAdd(sndMax, -len);
+    // Rule 4: one rescue retransmission per episode, of the highest unSACKed data sent before
+    // the episode began (data sent during it is not yet overdue).
+    const top = seqMin(sndMax, recoveryPoint);
+    if (!this.rescueDone && seqGt(top, sndUna) && seqGt(top, high) && seqGt(top, this.rxtNext)) {
+      const len = Math.min(mss, seqDiff(top, seqMax(seqMax(high, sndUna), this.rxtNext)));
+      this.segSeq = seqAdd(top, -len);
       this.segLen = len;
       this.rescueRxt = recoveryPoint;
       return NextSegKind.RESCUE;

@@ -287,6 +287,31 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
       assert.equal(h.conn.counters.rackLosses, 1);
     });
 
+    it('a lost retransmission is detected once data sent after it is delivered, and sent again', () => {
+      const h = sackEstablished({ config: { lossDetection: 'rack', rtoMin: 1000 } });
+      h.conn.write(bytes(14_000), h.now);
+      assert.equal(sent(h).length, 10);
+      h.now += 100;
+      send(h, sackAck(0, [1000, 4000]));
+      assert.deepEqual(sent(h), [[0, MSS]], 'segment 0 lost; retransmitted at 200');
+      // The retransmission is lost too. Later segments arrive; new data goes out under PRR.
+      const more: Array<[number, number]> = [];
+      for (let top = 5000; top <= 10_000; top += 1000) {
+        h.now += 10;
+        send(h, sackAck(0, [1000, top]));
+        more.push(...sent(h));
+      }
+      assert.deepEqual(more, [[10_000, MSS], [11_000, MSS], [12_000, MSS]]);
+      assert.equal(h.conn.counters.rackLosses, 1);
+      // Segment 10000 (sent at 210, after the retransmission) is delivered: the retransmission,
+      // older by more than RACK.rtt, is lost. It goes again before new data (NextSeg rule 1).
+      h.now += 60;
+      send(h, sackAck(0, [1000, 11_000]));
+      assert.deepEqual(sent(h), [[0, MSS], [13_000, MSS]]);
+      assert.equal(h.conn.counters.rackLosses, 2);
+      assert.equal(h.conn.counters.timeouts, 0);
+    });
+
     it('tail loss: the probe is SACKed, RACK marks the segments before it lost, recovery without an RTO', () => {
       const h = sackEstablished({ config: { lossDetection: 'rack', rtoMin: 1000 } });
       h.conn.write(bytes(10_000), h.now);

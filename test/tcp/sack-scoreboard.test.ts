@@ -116,6 +116,16 @@ describe('tcp/sack-scoreboard', () => {
     assert.equal(sb.nextSeg(UNA, MAX, MSS, false, MAX), NextSegKind.NONE, 'one rescue per episode');
   });
 
+  it('the rescue is of data sent before the episode began, not of new data sent during it', () => {
+    const sb = new SackScoreboard();
+    sb.update([[1100, 1500]], UNA, MAX);
+    sb.startEpisode(UNA);
+    sb.onRetransmit(NextSegKind.LOST, 1000, 100);
+    // Recovery began with SND.MAX 1800; 1800..2000 was sent during recovery.
+    assert.equal(sb.nextSeg(UNA, MAX, MSS, false, 1800), NextSegKind.RESCUE);
+    assert.deepEqual([sb.segSeq, sb.segLen], [1700, 100]);
+  });
+
   it('NextSeg rule 3: a hole below the highest SACK that is not yet lost', () => {
     const sb = new SackScoreboard();
     sb.update([[1100, 1200]], UNA, MAX);
