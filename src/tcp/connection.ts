@@ -1258,6 +1258,21 @@ export class TcpConnectionCore {
   // ---------------------------------------------------------------------------------------------
   // SACK loss recovery (RFC 6675; the scoreboard is sack-scoreboard.ts)
 
+  /**
+   * SACK was negotiated (wherever `sackOk` becomes true): the scoreboard, and RACK when loss
+   * detection is 'rack', take over loss recovery.
+   */
+  private enableSackRecovery(): void {
+    if (this.sack === undefined) this.sack = new SackScoreboard();
+    if (this.config.lossDetection === 'rack' && this.rack === undefined) {
+      this.rack = new Rack();
+      this.rack.clear(this.iss);
+      this.sack.externalLoss = true;
+      this.sack.externalEdge = this.iss;
+    }
+    this.recoveryPoint = this.iss; // no episode yet: any SND.UNA past the SYN may start one
+  }
+
   /** Takes one ACK's SACK blocks; true when they SACKed new data. */
   private onSackBlocks(blocks: ReadonlyArray<readonly [number, number]>, ack: number): boolean {
     const sb = this.sack as SackScoreboard;
@@ -1627,14 +1642,7 @@ export class TcpConnectionCore {
     this.sndMss = Math.max(MIN_MSS, Math.min(seg.mss ?? DEFAULT_PEER_MSS, this.config.mss));
     this.rcvMss = Math.min(DEFAULT_PEER_MSS, this.sndMss);
     this.sackOk = this.config.sack && seg.sackPermitted === true;
-    if (this.sackOk && this.sack === undefined) this.sack = new SackScoreboard();
-    if (this.sackOk && this.config.lossDetection === 'rack' && this.rack === undefined) {
-      this.rack = new Rack();
-      this.rack.clear(this.iss);
-      (this.sack as SackScoreboard).externalLoss = true;
-      (this.sack as SackScoreboard).externalEdge = this.iss;
-    }
-    this.recoveryPoint = this.iss; // no episode yet: any SND.UNA past the SYN may start one
+    if (this.sackOk) this.enableSackRecovery();
     const offered = passive ? this.config.windowScaling : this.wsOption !== undefined;
     if (offered && seg.windowScale !== undefined) {
       this.sndWndScale = Math.min(seg.windowScale, 14);
