@@ -1149,7 +1149,8 @@ export class TcpConnectionCore {
       this.rtt.cancelTiming(); // Karn
     }
     // State first, then the segment: the connection is consistent whatever `send` does.
-    if (this.rack !== undefined && seqGt(end, seq)) this.rack.onSend(seq, end, now, this.sndMax);
+    // RACK's record ends with the data (a SACK block never covers the FIN).
+    if (this.rack !== undefined && seqGt(end, seq)) this.rack.onSend(seq, len > 0 ? seqAdd(seq, len) : end, now, this.sndMax);
     this.lastSendAt = now;
     if (seqGt(end, this.sndMax)) {
       this.counters.bytesSent += Math.min(len, seqDiff(end, this.sndMax));
@@ -1434,7 +1435,10 @@ export class TcpConnectionCore {
       const len = Math.min(unsent, this.sndMss, room);
       this.sendSegment(this.sndNxt, len, this.finQueued && !this.finSent && len === unsent, now);
     } else {
-      const len = Math.min(this.sndMss + (this.finSent ? 1 : 0), seqDiff(this.sndMax, this.sndUna));
+      // The last segment as it was sent (RACK's record), else the last MSS of the flight.
+      let len = Math.min(this.sndMss + (this.finSent ? 1 : 0), seqDiff(this.sndMax, this.sndUna));
+      const last = this.rack !== undefined ? this.rack.lastStart() : undefined;
+      if (last !== undefined && seqGeq(last, this.sndUna)) len = seqDiff(this.sndMax, last);
       this.resend(seqAdd(this.sndMax, -len), len, now);
     }
     this.rtxAt = now + this.rtt.rto;

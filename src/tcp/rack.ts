@@ -50,12 +50,19 @@ export class Rack {
   private starts = new Uint32Array(INITIAL_RECORDS);
   private ends = new Uint32Array(INITIAL_RECORDS);
   private times = new Float64Array(INITIAL_RECORDS);
+  /**
+   * Transmission order (a counter): "sent after" must not depend on the clock's resolution (two
+   * segments sent in the same millisecond, or in the same instant of virtual time).
+   */
+  private orders = new Float64Array(INITIAL_RECORDS);
   private flags = new Uint8Array(INITIAL_RECORDS);
+  private sends = 0;
   private head = 0;
   private count = 0;
 
-  /** RACK.xmit_ts / RACK.end_seq: the most recently sent segment known delivered. */
+  /** RACK.xmit_ts / RACK.end_seq: the most recently sent segment known delivered (and its order). */
   xmitTs = -Infinity;
+  xmitOrder = -1;
   endSeq = 0;
   /** RACK.rtt: the RTT of that segment. */
   rtt = 0;
@@ -87,6 +94,11 @@ export class Rack {
     this.endSeq = una;
   }
 
+  /** Start of the last segment sent for the first time, or undefined when none is in flight. */
+  lastStart(): number | undefined {
+    return this.count === 0 ? undefined : this.starts[(this.head + this.count - 1) & (this.starts.length - 1)];
+  }
+
   /** A segment [start, end) went out at `now` (new data, or a retransmission). */
   onSend(start: number, end: number, now: number, sndMaxBefore: number): void {
     if (seqLt(start, sndMaxBefore)) {
@@ -97,6 +109,7 @@ export class Rack {
         if (!seqLt(this.starts[i], end)) break;
         if (seqGt(this.ends[i], start)) {
           this.times[i] = now;
+          this.orders[i] = this.sends++;
           this.flags[i] = (this.flags[i] | F_RETRANSMITTED) & ~F_LOST;
         }
       }
@@ -108,6 +121,7 @@ export class Rack {
     this.starts[i] = start;
     this.ends[i] = end;
     this.times[i] = now;
+    this.orders[i] = this.sends++;
     this.flags[i] = 0;
     this.count++;
   }
@@ -176,7 +190,7 @@ export class Rack {
       if ((f & F_DELIVERED) !== 0) continue;
       const t = this.times[i];
       if ((f & F_LOST) === 0) {
-        if (!(this.xmitTs > t || (this.xmitTs === t && seqGt(this.endSeq, this.ends[i])))) continue;
+        if (!(this.xmitOrder > this.orders[i])) continue; // not sent before RACK's segment
         const remaining = t + this.rtt + reoWnd - now;
         if (remaining > 0) {
           if (remaining > timeout) timeout = remaining;
@@ -197,8 +211,9 @@ export class Rack {
     if ((this.flags[i] & F_RETRANSMITTED) !== 0 && rtt < this.minRtt) return;
     if (rtt < this.minRtt) this.minRtt = rtt;
     const end = this.ends[i];
-    if (t > this.xmitTs || (t === this.xmitTs && seqGt(end, this.endSeq))) {
+    if (this.orders[i] > this.xmitOrder) {
       this.xmitTs = t;
+      this.xmitOrder = this.orders[i];
       this.endSeq = end;
       this.rtt = rtt;
     }
@@ -213,17 +228,20 @@ export class Rack {
     const starts = new Uint32Array(n);
     const ends = new Uint32Array(n);
     const times = new Float64Array(n);
+    const orders = new Float64Array(n);
     const flags = new Uint8Array(n);
     for (let k = 0; k < this.count; k++) {
       const i = (this.head + k) & mask;
       starts[k] = this.starts[i];
       ends[k] = this.ends[i];
       times[k] = this.times[i];
+      orders[k] = this.orders[i];
       flags[k] = this.flags[i];
     }
     this.starts = starts;
     this.ends = ends;
     this.times = times;
+    this.orders = orders;
     this.flags = flags;
     this.head = 0;
   }
