@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {
-  ACK, bytes, fireNext, Harness, LOCAL_ISS, MSS, RECV, recv, recvNothing, REMOTE_ISS, send, SEND, SYN, take,
+  ACK, FIN, bytes, fireNext, Harness, LOCAL_ISS, MSS, RECV, recv, recvNothing, REMOTE_ISS, send, SEND, SYN, take,
   type HarnessOptions,
 } from './harness.js';
 import type { TcpRepr } from '../../src/wire/tcp.js';
@@ -310,6 +310,32 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
       assert.deepEqual(sent(h), [[0, MSS], [13_000, MSS]]);
       assert.equal(h.conn.counters.rackLosses, 2);
       assert.equal(h.conn.counters.timeouts, 0);
+    });
+
+    it('a retransmission in the same instant as the delivery that triggered it is not lost again', () => {
+      const h = sackEstablished(RACK);
+      h.conn.write(bytes(10_000), h.now);
+      sent(h);
+      send(h, sackAck(0, [1000, 4000])); // RTT 0: everything happens at one time
+      assert.deepEqual(sent(h), [[0, MSS]]);
+      send(h, sackAck(0, [1000, 5000]));
+      send(h, sackAck(0, [1000, 6000]));
+      assert.ok(!sent(h).some(([off]) => off === 0), 'segment 0 was resent after segment 4 was sent');
+      assert.equal(h.conn.counters.rackLosses, 1);
+    });
+
+    it('the probe resends the last segment as it was sent, FIN included', () => {
+      const h = sackEstablished({ config: { lossDetection: 'rack', rtoMin: 1000 } });
+      h.conn.write(bytes(2500), h.now);
+      h.conn.shutdown(h.now);
+      sent(h);
+      h.now += 100;
+      send(h, sackAck(1000));
+      fireNext(h);
+      const probe = take(h);
+      assert.equal(seqDiff(probe.seq, L), 2000);
+      assert.equal(probe.payload.length, 500);
+      assert.ok((probe.flags & FIN) !== 0);
     });
 
     it('tail loss: the probe is SACKed, RACK marks the segments before it lost, recovery without an RTO', () => {
