@@ -46,7 +46,9 @@
 
 export { TcpStates, isSynchronized, type TcpState } from './state.js';
 export { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt, seqMax, seqMin } from './seq.js';
-export { DEFAULT_TCP_CONFIG, MIN_MSS, DEFAULT_PEER_MSS, clampMssToMtu, resolveTcpConfig, windowScaleFor, type TcpConfig } from './config.js';
+export {
+  DEFAULT_TCP_CONFIG, MIN_MSS, DEFAULT_PEER_MSS, TCP_LOSS_DETECTIONS, clampMssToMtu, resolveTcpConfig, windowScaleFor, type TcpConfig, type TcpLossDetection,
+} from './config.js';
 export {
   TcpConnectionCore,
   type SynCookieParams,
@@ -65,3 +67,6 @@ export { SendBuffer } from './send-buffer.js';
 export { ReceiveBuffer } from './receive-buffer.js';
 export type { CongestionAction, CongestionControl, CongestionControlFactory } from './congestion/congestion-control.js';
 export { NewReno, newReno } from './congestion/newreno.js';
+export { SackScoreboard, NextSegKind, DUP_THRESH, type SackUpdate } from './sack-scoreboard.js';
+export { Rack, probeTimeout } from './rack.js';
+export { Prr } from './prr.js';
