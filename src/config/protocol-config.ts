@@ -20,7 +20,7 @@ import {
   type NeighborCacheConfig,
   type ReassemblyConfig,
 } from '../ipv4/config.js';
-import { DEFAULT_TCP_CONFIG, TCP_ECN_MODES, resolveTcpConfig, type TcpConfig, type TcpEcnMode } from '../tcp/config.js';
+import { DEFAULT_TCP_CONFIG, TCP_ECN_MODES, TCP_LOSS_DETECTIONS, resolveTcpConfig, type TcpConfig, type TcpEcnMode, type TcpLossDetection } from '../tcp/config.js';
 import { isCongestionControlChoice, type CongestionControlChoice } from '../tcp/congestion/congestion-control.js';
 import { DEFAULT_EPHEMERAL_RANGE } from '../transport/port-manager.js';
 import { NetstackError } from '../errors.js';
@@ -67,6 +67,12 @@ export const UdpOptions = closedObject('UdpOptions', 'UDP options (an object)', 
 });
 
 type TcpFieldCodecs = { [K in keyof TcpConfig]: t.Type<TcpConfig[K], TcpConfig[K], unknown> };
+const TcpLossDetectionCodec = refinement<TcpLossDetection, TcpLossDetection>(
+  'TcpLossDetection',
+  TCP_LOSS_DETECTIONS.map((v) => `'${v}'`).join(' or '),
+  (u) => (TCP_LOSS_DETECTIONS.includes(u as TcpLossDetection) ? (u as TcpLossDetection) : undefined),
+  (a) => a,
+);
 // Structure only (type per field, unknown keys): ranges are resolveTcpConfig's.
 /** A built-in algorithm's name or a factory (a function, checked no further). */
 const CongestionControl = refinement<CongestionControlChoice, CongestionControlChoice>(
@@ -84,13 +90,14 @@ const TcpEcn = refinement<TcpEcnMode, TcpEcnMode>(
   (a) => a,
 );
 
-// Numbers and booleans by the type of their default; the two that are neither, by name.
+// Numbers and booleans by the type of their default; the three that are neither, by name.
 const tcpFieldCodecs = {
   ...Object.fromEntries(
     Object.entries(DEFAULT_TCP_CONFIG).map(([key, value]) => [key, typeof value === 'boolean' ? Bool : NonNegativeNumber]),
   ),
   congestionControl: CongestionControl,
   ecn: TcpEcn,
+  lossDetection: TcpLossDetectionCodec,
 } as unknown as TcpFieldCodecs;
 
 export const TcpOptions = closedObject('TcpOptions', 'TCP options (an object)', {}, {

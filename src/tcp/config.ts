@@ -31,7 +31,8 @@ export interface TcpConfig {
   readonly timestamps: boolean;
   /**
    * Offer SACK-permitted (RFC 2018) in our SYN and SYN-ACK; when both sides sent it, our ACKs
-   * carry SACK blocks (and D-SACK, RFC 2883) while data is held out of order. Default true.
+   * carry SACK blocks (and D-SACK, RFC 2883) while data is held out of order, and loss recovery
+   * uses the SACK scoreboard (RFC 6675): a timeout resends only the holes. Default true.
    */
   readonly sack: boolean;
   /** Out-of-order segments held for reassembly, at most (their bytes are bounded by the window). Default 256. */
@@ -96,7 +97,16 @@ export interface TcpConfig {
   readonly mtuProbing: boolean;
   /** Time after a fallback (or a failed probe) before a larger MSS is tried, ms. Default 600000 (Linux's tcp_probe_interval). */
   readonly mtuProbeInterval: number;
+  /**
+   * How losses are detected with SACK: 'rack' (RFC 8985 RACK-TLP: tail loss probes) or 'dupack'
+   * (RFC 6675 only: three duplicate ACKs or DupThresh SACKed segments). Default 'rack'.
+   */
+  readonly lossDetection: TcpLossDetection;
 }
+
+/** Values of `TcpConfig.lossDetection`. */
+export type TcpLossDetection = 'rack' | 'dupack';
+export const TCP_LOSS_DETECTIONS: readonly TcpLossDetection[] = ['rack', 'dupack'];
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   mss: 1460,
@@ -127,6 +137,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   ecn: 'passive',
   mtuProbing: false,
   mtuProbeInterval: 600_000,
+  lossDetection: 'rack',
 });
 
 /** Smallest MSS we accept from a peer or a configuration (Linux tcp_min_snd_mss is 48). */
@@ -185,6 +196,8 @@ export function resolveTcpConfig(partial?: Readonly<Partial<TcpConfig>>): TcpCon
       if (!isCongestionControlChoice(value)) problems.push(`${key}: expected 'cubic', 'newreno' or a factory function, got ${String(value)}`);
     } else if (key === 'ecn') {
       if (!TCP_ECN_MODES.includes(value as TcpEcnMode)) problems.push(`ecn: expected one of 'off', 'passive', 'on', got ${String(value)}`);
+    } else if (key === 'lossDetection') {
+      if (!TCP_LOSS_DETECTIONS.includes(value as TcpLossDetection)) problems.push(`${key}: expected one of ${TCP_LOSS_DETECTIONS.join(', ')}, got ${String(value)}`);
     } else if (range === undefined) {
       if (typeof value !== 'boolean') problems.push(`${key}: expected a boolean`);
     } else if (typeof value !== 'number' || !Number.isInteger(value) || value < range[0] || value > range[1]) {

@@ -29,8 +29,10 @@
  * SYN and ACK validation, RFC 1337 in TIME-WAIT, RFC 6298 timers, RFC 5681/6582 congestion
  * control (behind src/tcp/congestion), RFC 7323 window scaling and RFC 1122 delayed ACKs and
  * silly-window avoidance, RFC 7323 timestamps and PAWS (timestamps.ts), RFC 2018/2883 SACK blocks
- * on our ACKs (sack-blocks.ts). Not implemented: SACK on the sending side, urgent data (URG is
- * ignored and the data delivered inline), data on SYN (not acknowledged; the peer resends it).
+ * on our ACKs (sack-blocks.ts), SACK-based loss recovery as a sender: RFC 6675
+ * (sack-scoreboard.ts), RACK-TLP (RFC 8985, rack.ts), PRR (RFC 6937, prr.ts) and D-SACK undo
+ * (RFC 2883/3708). Not implemented: urgent data (URG is ignored and the data delivered inline),
+ * data on SYN (not acknowledged; the peer resends it).
  */
 
 import { netError, type NetstackError, type NetstackErrorCode } from '../errors.js';
@@ -48,10 +50,19 @@ import { PathMtu, TCP_IPV4_HEADERS } from './pmtu.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import { RttEstimator } from './rtt.js';
 import { MAX_SACK_BLOCKS, MAX_SACK_BLOCKS_WITH_TIMESTAMPS, SackReporter } from './sack-blocks.js';
+import { DUP_THRESH, NextSegKind, SackScoreboard } from './sack-scoreboard.js';
+import { Prr } from './prr.js';
+import { probeTimeout, Rack } from './rack.js';
 import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt } from './seq.js';
 import { acceptsText, canUserSend, type TcpState } from './state.js';
 import { TcpTimestamps, timestampOffset } from './timestamps.js';
+
+/** RFC 6675 loss episodes (SACK only): none, fast recovery, holes resent after a timeout. */
+const EPISODE_NONE = 0;
+const EPISODE_RECOVERY = 1;
+const EPISODE_RTO = 2;
+type LossEpisode = typeof EPISODE_NONE | typeof EPISODE_RECOVERY | typeof EPISODE_RTO;
 
 const { FIN, SYN, RST, PSH, ACK, ECE, CWR } = TcpFlags;
 const EMPTY = new Uint8Array(0);
@@ -213,7 +224,10 @@ export class TcpConnectionCore {
 
   /** Window scale we put in our SYN / SYN-ACK; undefined = no option. */
   private wsOption: number | undefined;
-  /** Both sides sent SACK-permitted (RFC 2018): our ACKs carry SACK blocks. */
+  /**
+   * Both sides sent SACK-permitted (RFC 2018): our ACKs carry SACK blocks, and our loss recovery
+   * uses the peer's (the scoreboard, see enableSackRecovery).
+   */
   private sackOk = false;
   /** Both sides sent the timestamps option (RFC 7323): every segment carries it. */
   private tsOk = false;
@@ -273,6 +287,30 @@ export class TcpConnectionCore {
   /** connect/listen/fromSynCookie was used: a core opens once. */
   private opened = false;
 
+  /** The SACK scoreboard, created when SACK is negotiated. */
+  private sack: SackScoreboard | undefined;
+  /** RFC 6675 loss episode: none, fast recovery, or resending holes after a timeout. */
+  private lossEpisode: LossEpisode = EPISODE_NONE;
+  /** RFC 6675 RecoveryPoint, exclusive: the episode ends when SND.UNA reaches it. */
+  private recoveryPoint = 0;
+  /** Tail loss probe timer (RFC 8985 7), and whether a probe awaits its ACK. */
+  private tlpAt = NEVER;
+  private tlpOutstanding = false;
+  /** RACK (RFC 8985), with SACK and lossDetection 'rack': transmit times and loss marking. */
+  private rack: Rack | undefined;
+  /** RACK reordering timer: when the next segment in flight would be deemed lost. */
+  private rackAt = NEVER;
+  /** Proportional Rate Reduction (RFC 6937): the sending budget during fast recovery. */
+  private prr: Prr | undefined;
+  /**
+   * D-SACK undo (RFC 2883, RFC 3708): the last episode's start (SND.UNA), the end of what it
+   * retransmitted, and its retransmissions not yet reported duplicate; undefined once undone or
+   * when a new episode replaces it.
+   */
+  private undoMarker: number | undefined;
+  private undoHigh = 0;
+  private undoRetrans = 0;
+
   constructor(options: TcpConnectionOptions) {
     this.localAddr = options.localAddr;
     this.localPort = options.localPort;
@@ -325,6 +363,7 @@ export class TcpConnectionCore {
       conn.wsOption = conn.rcvWndScale;
     }
     conn.sackOk = params.sackPermitted === true && conn.config.sack;
+    if (conn.sackOk) conn.enableSackRecovery();
     if (params.tsVal !== undefined && conn.config.timestamps) {
       // TS.Recent is the ACK's own TSval (it is acceptable and at Last.ACK.sent = RCV.NXT).
       conn.tsOk = true;
@@ -611,6 +650,8 @@ export class TcpConnectionCore {
     if (this.delackAt < d) d = this.delackAt;
     if (this.keepaliveAt < d) d = this.keepaliveAt;
     if (this.closeAt < d) d = this.closeAt;
+    if (this.tlpAt < d) d = this.tlpAt;
+    if (this.rackAt < d) d = this.rackAt;
     const user = this.userTimeoutAt();
     if (user < d) d = user;
     if (this.blackHole !== undefined && this.blackHole.probeAt < d) d = this.blackHole.probeAt;
@@ -630,6 +671,15 @@ export class TcpConnectionCore {
       if (this.rtxAt <= now) {
         this.rtxAt = NEVER;
         this.onRetransmitTimeout(now);
+      }
+      if (this.tlpAt <= now && !this.isClosed()) {
+        this.tlpAt = NEVER;
+        this.onProbeTimeout(now);
+      }
+      if (this.rackAt <= now && !this.isClosed()) {
+        this.rackAt = NEVER;
+        this.rackDetectLoss(now);
+        this.maybeEnterRecovery(false, now);
       }
       if (this.persistAt <= now && !this.isClosed()) {
         this.persistAt = NEVER;
@@ -1059,7 +1109,12 @@ export class TcpConnectionCore {
     this.probesUnanswered = 0;
     if ((seg.flags & (ECE | CWR)) !== 0) this.onEcnFlags(seg.flags, ack);
     const window = seg.window;
-    if (seqGt(ack, this.sndUna)) {
+    // PRR's DeliveredData (RFC 6937): change in SND.UNA plus change in SACKed bytes.
+    const unaBefore = this.sndUna;
+    const sackedBefore = this.sack !== undefined ? this.sackedBytes() : 0;
+    const sacked = this.sack !== undefined && seg.sackBlocks !== undefined && this.onSackBlocks(seg.sackBlocks, ack);
+    const advanced = seqGt(ack, this.sndUna);
+    if (advanced) {
       this.onNewAck(ack, now, seg);
     } else if (
       ack === this.sndUna &&
@@ -1072,7 +1127,7 @@ export class TcpConnectionCore {
       // A duplicate ACK (RFC 5681 2).
       this.counters.dupAcksReceived++;
       this.dupAcks++;
-      if (this.cc.onDupAck(ack, seqDiff(this.sndMax, this.sndUna), this.sndMax) === 'retransmit') {
+      if (this.sack === undefined && this.cc.onDupAck(ack, seqDiff(this.sndMax, this.sndUna), this.sndMax) === 'retransmit') {
         this.counters.fastRetransmits++;
         this.retransmitFirst(now);
       }
@@ -1090,6 +1145,14 @@ export class TcpConnectionCore {
       }
     }
     this.lastPeerWindow = window;
+    if (this.sack !== undefined) {
+      this.sackRecoveryOnAck(sacked, advanced, seg.sackBlocks !== undefined && this.sack.lastUpdate.dsack, now);
+      if (this.lossEpisode === EPISODE_RECOVERY) {
+        const delivered = seqDiff(this.sndUna, unaBefore) + this.sackedBytes() - sackedBefore;
+        const sb = this.sack;
+        (this.prr as Prr).onAck(Math.max(delivered, 0), sb.pipe(this.sndUna, this.sndMax, this.sndMss), this.cc.ssthresh, this.sndMss);
+      }
+    }
 
     if (this.finAcked) {
       switch (this._state) {
@@ -1149,6 +1212,8 @@ export class TcpConnectionCore {
     }
     const flightBefore = seqDiff(this.sndMax, this.sndUna);
     this.dupAcks = 0;
+    this.tlpAt = NEVER; // rescheduled from this ACK (RFC 8985 7.2)
+    this.tlpOutstanding = false;
     this.sndUna = ack;
     if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
     this.rttOnAck(seg, ack, now);
@@ -1157,9 +1222,11 @@ export class TcpConnectionCore {
     this.softErrorCode = undefined; // data got through: the ICMP error is history (as Linux)
     const bh = this.blackHole;
     if (bh !== undefined && (bh.timeouts !== 0 || bh.probeMss !== 0)) bh.onAck(ack, now);
-    const wasRecovering = this.cc.inRecovery;
+    if (this.sack !== undefined) this.sack.advance(ack);
+    const wasRecovering = this.cc.inRecovery && this.lossEpisode !== EPISODE_RECOVERY;
     let action: 'none' | 'retransmit' = 'none';
-    if (dataAcked > 0 || wasRecovering) action = this.cc.onAck(Math.max(dataAcked, 0), ack, flightBefore, this.sndMax, now);
+    // In SACK recovery the scoreboard paces sending and cwnd holds at ssthresh (RFC 6675).
+    if ((dataAcked > 0 || wasRecovering) && this.lossEpisode !== EPISODE_RECOVERY) action = this.cc.onAck(Math.max(dataAcked, 0), ack, flightBefore, this.sndMax, now);
     if (wasRecovering) {
       if (action === 'retransmit') this.counters.partialAcks++;
       else if (!this.cc.inRecovery) this.counters.recoveries++;
@@ -1270,6 +1337,7 @@ export class TcpConnectionCore {
     }
     if (s === 'ESTABLISHED' || s === 'CLOSE-WAIT' || s === 'FIN-WAIT-1' || s === 'CLOSING' || s === 'LAST-ACK') {
       this.transmitData(now, false);
+      if (this.tlpAt === NEVER && this.sack !== undefined) this.armProbe(now);
       // Nothing in flight, data waiting, window too small to send it: the persist timer
       // guarantees we ask again (RFC 9293 3.8.6.1, also RFC 1122's SWS override timeout).
       if (this.rtxAt === NEVER && this.persistAt === NEVER && this.sndNxt === this.sndUna && this.unsentBytes() > 0) {
@@ -1282,6 +1350,10 @@ export class TcpConnectionCore {
   /** Data and FIN from SND.NXT, as far as windows, Nagle and SWS avoidance allow. */
   private transmitData(now: number, force: boolean): void {
     const mss = this.sndMss;
+    if (this.lossEpisode !== EPISODE_NONE) {
+      this.sackTransmit(now);
+      return;
+    }
     if (this.sndUna === this.sndMax && now - this.lastSendAt > this.rtt.rto && this.unsentBytes() > 0) {
       this.cc.onIdleRestart(); // RFC 5681 4.1: restart from the initial window after idling
     }
@@ -1340,12 +1412,15 @@ export class TcpConnectionCore {
       this.rtt.cancelTiming(); // Karn
     }
     // State first, then the segment: the connection is consistent whatever `send` does.
+    // RACK's record ends with the data (a SACK block never covers the FIN).
+    if (this.rack !== undefined && seqGt(end, seq)) this.rack.onSend(seq, len > 0 ? seqAdd(seq, len) : end, now, this.sndMax);
     this.lastSendAt = now;
     if (seqGt(end, this.sndMax)) {
       this.counters.bytesSent += Math.min(len, seqDiff(end, this.sndMax));
       if (this.sndUna === this.sndMax) this.progressAt = now;
       if (!seqLt(seq, this.sndMax)) this.rtt.startTiming(end, now);
       this.sndMax = end;
+      this.tlpAt = NEVER; // rescheduled after new data (RFC 8985 7.2)
     }
     if (seqGt(end, this.sndNxt)) this.sndNxt = end;
     if (this.blackHole !== undefined && this.blackHole.probeMss !== 0) this.blackHole.onSend(len, end);
@@ -1475,6 +1550,259 @@ export class TcpConnectionCore {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // SACK loss recovery (RFC 6675; the scoreboard is sack-scoreboard.ts)
+
+  /**
+   * SACK was negotiated (wherever `sackOk` becomes true): the scoreboard, and RACK when loss
+   * detection is 'rack', take over loss recovery.
+   */
+  private enableSackRecovery(): void {
+    if (this.sack === undefined) this.sack = new SackScoreboard();
+    if (this.config.lossDetection === 'rack' && this.rack === undefined) {
+      this.rack = new Rack();
+      this.rack.clear(this.iss);
+      this.sack.externalLoss = true;
+      this.sack.externalEdge = this.iss;
+    }
+    this.recoveryPoint = this.iss; // no episode yet: any SND.UNA past the SYN may start one
+  }
+
+  /** Takes one ACK's SACK blocks; true when they SACKed new data. */
+  private onSackBlocks(blocks: ReadonlyArray<readonly [number, number]>, ack: number): boolean {
+    const sb = this.sack as SackScoreboard;
+    const una = seqGt(ack, this.sndUna) ? ack : this.sndUna;
+    const u = sb.update(blocks, una, this.sndMax);
+    if (u.dsack) {
+      this.counters.dsacksReceived++;
+      this.onDsack(u.dsackStart, u.dsackEnd);
+    }
+    return u.newlySacked > 0;
+  }
+
+  /** After an ACK: ends an episode that reached its recovery point, or starts fast recovery. */
+  private sackRecoveryOnAck(sacked: boolean, advanced: boolean, dsack: boolean, now: number): void {
+    const sb = this.sack as SackScoreboard;
+    const rack = this.rack;
+    if (rack !== undefined) {
+      rack.onAck(this.sndUna, sb, sacked, dsack, this.sndNxt, now);
+      // Detection costs a pass over the flight: only when SACKs or an episode say a loss may be.
+      if (!sb.empty || this.lossEpisode !== EPISODE_NONE || this.rackAt !== NEVER) this.rackDetectLoss(now);
+    }
+    if (this.lossEpisode !== EPISODE_NONE && seqGeq(this.sndUna, this.recoveryPoint)) {
+      if (this.lossEpisode === EPISODE_RECOVERY) {
+        this.cc.exitRecovery();
+        this.counters.recoveries++;
+        if (rack !== undefined) rack.onRecoveryEnd();
+      }
+      this.lossEpisode = EPISODE_NONE;
+      sb.allLost = false;
+    }
+    if (this.lossEpisode === EPISODE_RECOVERY && advanced && seqGeq(this.sndUna, sb.rxtNext)) {
+      // A partial ACK (RFC 6582 3.2 step 4, kept with SACK as Linux does): the segment now at
+      // SND.UNA was sent before the retransmission just acknowledged, so it is lost too. Without
+      // this a peer sending few SACK blocks would leave the next hole to the RTO.
+      this.counters.partialAcks++;
+      const len = this.holeAt(this.sndUna);
+      if (len > 0) this.sackSend(NextSegKind.LOST, this.sndUna, len, now);
+      return;
+    }
+    this.maybeEnterRecovery(sacked, now);
+  }
+
+  /**
+   * Starts fast recovery on DupThresh duplicates, or when the loss detection marks data lost:
+   * RACK's timing (RFC 8985), or RFC 6675 IsLost(SND.UNA) from this ACK's SACKs; never for
+   * data sent before the previous episode's recovery point (RFC 6675 5, RFC 6582 4).
+   */
+  private maybeEnterRecovery(sacked: boolean, now: number): void {
+    const sb = this.sack as SackScoreboard;
+    if (this.lossEpisode !== EPISODE_NONE || !seqGt(this.sndMax, this.sndUna)) return;
+    const lost = this.rack !== undefined
+      ? seqGt(this.rack.lostEdge, this.sndUna)
+      : sacked && sb.isLost(this.sndUna, this.sndUna, this.sndMax, this.sndMss);
+    if (!(this.dupAcks >= DUP_THRESH || lost)) return;
+    if (seqLt(this.sndUna, this.recoveryPoint)) return;
+    this.lossEpisode = EPISODE_RECOVERY;
+    this.recoveryPoint = this.sndMax;
+    this.counters.sackRecoveries++;
+    this.counters.fastRetransmits++;
+    this.cc.enterRecovery(seqDiff(this.sndMax, this.sndUna), this.sndMax);
+    this.startUndo();
+    sb.startEpisode(this.sndUna);
+    if (this.prr === undefined) this.prr = new Prr();
+    this.prr.start(seqDiff(this.sndMax, this.sndUna));
+    // The first hole goes out whatever the pipe (RFC 6675 5 step 4.2); output() sends the rest.
+    const len = this.holeAt(this.sndUna);
+    if (len > 0) this.sackSend(NextSegKind.LOST, this.sndUna, len, now);
+  }
+
+  /** Retransmission timeout with SACK: resend only what the peer has not SACKed (RFC 6675 5.1). */
+  private sackOnTimeout(now: number): void {
+    const sb = this.sack as SackScoreboard;
+    // A peer that drops data it SACKed (RFC 2018 8) would stall us: forget its SACKs when it
+    // holds SND.UNA unacknowledged or a timeout repeats.
+    if (this.retries > 1 || sb.isSacked(this.sndUna)) sb.clear();
+    this.sndNxt = this.sndMax;
+    if (this.lossEpisode !== EPISODE_RTO) this.startUndo(); // a repeated timeout keeps counting
+    this.lossEpisode = EPISODE_RTO;
+    this.recoveryPoint = this.sndMax;
+    sb.allLost = true;
+    sb.startEpisode(this.sndUna);
+    this.rtxAt = NEVER;
+    this.sackTransmit(now);
+    if (this.rtxAt === NEVER && seqGt(this.sndMax, this.sndUna)) this.rtxAt = now + this.rtt.rto;
+  }
+
+  /**
+   * RFC 6675 5 step (C): while the budget allows a segment, send what NextSeg chooses. The
+   * budget is PRR's in fast recovery (RFC 6937), cwnd - pipe after a timeout.
+   */
+  private sackTransmit(now: number): void {
+    const sb = this.sack as SackScoreboard;
+    const mss = this.sndMss;
+    const prr = this.lossEpisode === EPISODE_RECOVERY ? this.prr : undefined;
+    for (let guard = 0; guard < 1024; guard++) {
+      if (prr !== undefined) {
+        if (prr.budget < mss) return;
+      } else if (this.cc.cwnd - sb.pipe(this.sndUna, this.sndMax, mss) < mss) {
+        return;
+      }
+      const wantFin = this.finQueued && !this.finSent;
+      const room = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+      const unsent = this.unsentBytes();
+      const newData = (unsent > 0 && room > 0) || (wantFin && unsent === 0);
+      const kind = sb.nextSeg(this.sndUna, this.sndMax, mss, newData, this.recoveryPoint);
+      if (kind === NextSegKind.NONE) return;
+      if (kind === NextSegKind.NEW) {
+        const len = Math.min(unsent, mss, Math.max(room, 0));
+        this.sendSegment(this.sndNxt, len, wantFin && len === unsent, now);
+        if (prr !== undefined) prr.onSend(len);
+        continue;
+      }
+      this.sackSend(kind, sb.segSeq, sb.segLen, now);
+    }
+  }
+
+  /** Resends [seq, seq + len) chosen by the scoreboard, with our FIN if the range covers it. */
+  private sackSend(kind: NextSegKind, seq: number, len: number, now: number): void {
+    (this.sack as SackScoreboard).onRetransmit(kind, seq, len);
+    this.counters.sackRetransmits++;
+    if (this.undoMarker !== undefined) {
+      this.undoRetrans++;
+      const end = seqAdd(seq, len);
+      if (seqGt(end, this.undoHigh)) this.undoHigh = end;
+    }
+    if (this.lossEpisode === EPISODE_RECOVERY && this.prr !== undefined) this.prr.onSend(len);
+    this.resend(seq, len, now);
+  }
+
+  /** Resends sequence space [seq, seq + len), with our FIN if the range covers it. */
+  private resend(seq: number, len: number, now: number): void {
+    let fin = false;
+    if (this.finSent && seqGeq(seqAdd(seq, len), seqAdd(this.finSeq, 1)) && seqLeq(seq, this.finSeq)) {
+      fin = true;
+      len = seqDiff(this.finSeq, seq);
+    }
+    this.sendSegment(seq, len, fin, now);
+  }
+
+  /** Schedules a tail loss probe (RFC 8985 7.2) when one may go out before the RTO. */
+  private armProbe(now: number): void {
+    if (this.tlpOutstanding || this.lossEpisode !== EPISODE_NONE || this.config.lossDetection !== 'rack') return;
+    if (this.rtxAt === NEVER || !seqGt(this.sndMax, this.sndUna)) return;
+    const at = now + probeTimeout(this.rtt.srtt, seqDiff(this.sndMax, this.sndUna), this.sndMss);
+    if (at < this.rtxAt) this.tlpAt = at;
+  }
+
+  /**
+   * The probe timer fired (RFC 8985 7.3): send one new segment if the windows allow, else the
+   * last segment again; its ACK shows the peer's holes. The RTO restarts from now.
+   */
+  private onProbeTimeout(now: number): void {
+    if (this.lossEpisode !== EPISODE_NONE || !seqGt(this.sndMax, this.sndUna) || this.tlpOutstanding) return;
+    this.counters.tlpProbes++;
+    this.tlpOutstanding = true;
+    const unsent = this.unsentBytes();
+    const room = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+    if (unsent > 0 && room > 0 && this.sndNxt === this.sndMax) {
+      const len = Math.min(unsent, this.sndMss, room);
+      this.sendSegment(this.sndNxt, len, this.finQueued && !this.finSent && len === unsent, now);
+    } else {
+      // The last segment as it was sent (RACK's record), else the last MSS of the flight.
+      let len = Math.min(this.sndMss + (this.finSent ? 1 : 0), seqDiff(this.sndMax, this.sndUna));
+      const last = this.rack !== undefined ? this.rack.lastStart() : undefined;
+      if (last !== undefined && seqGeq(last, this.sndUna)) len = seqDiff(this.sndMax, last);
+      this.resend(seqAdd(this.sndMax, -len), len, now);
+    }
+    this.rtxAt = now + this.rtt.rto;
+  }
+
+  /** Runs RACK's loss detection (RFC 8985 6.2 step 5), hands the result to the scoreboard, arms its timer. */
+  private rackDetectLoss(now: number): void {
+    const rack = this.rack as Rack;
+    const sb = this.sack as SackScoreboard;
+    const flight = seqDiff(this.sndMax, this.sndUna);
+    const sackedBytes = flight - sb.unsackedIn(this.sndUna, this.sndMax);
+    const reo = rack.reoWnd(this.lossEpisode !== EPISODE_NONE, sackedBytes, this.sndMss, this.rtt.srtt);
+    const before = sb.externalEdge;
+    const timeout = rack.detectLoss(now, reo, this.sndUna);
+    sb.externalEdge = rack.lostEdge;
+    if (seqGt(rack.lostEdge, before) && seqGt(rack.lostEdge, this.sndUna)) this.counters.rackLosses++;
+    // A lost retransmission is sent again: NextSeg resumes from it (RFC 8985 6.2 step 5).
+    const again = rack.lostRetransmission;
+    if (again !== undefined && seqLt(again, sb.rxtNext)) sb.rxtNext = again;
+    this.rackAt = timeout > 0 ? now + timeout : NEVER;
+  }
+
+  /** A loss episode (fast recovery or timeout) begins: its retransmissions may yet prove spurious. */
+  private startUndo(): void {
+    this.undoMarker = this.sndUna;
+    this.undoHigh = this.sndUna;
+    this.undoRetrans = 0;
+  }
+
+  /**
+   * A D-SACK for [start, end): if it reports one of the episode's retransmissions, one fewer is
+   * unexplained; when none is left, every retransmission was needless (the originals arrived)
+   * and the reduction is undone (RFC 3708 style, as Linux's D-SACK undo).
+   */
+  private onDsack(start: number, end: number): void {
+    const marker = this.undoMarker;
+    if (marker === undefined || this.undoRetrans === 0) return;
+    if (seqLt(start, marker) || seqGt(end, this.undoHigh)) return;
+    this.undoRetrans -= Math.max(1, Math.ceil(seqDiff(end, start) / this.sndMss));
+    if (this.undoRetrans > 0) return;
+    this.undoMarker = undefined;
+    this.counters.spuriousUndos++;
+    this.cc.undoRecovery();
+    if (this.lossEpisode !== EPISODE_NONE) {
+      // The episode ends here: nothing was lost.
+      this.lossEpisode = EPISODE_NONE;
+      (this.sack as SackScoreboard).allLost = false;
+    }
+  }
+
+  /** Bytes SACKed above SND.UNA. */
+  private sackedBytes(): number {
+    const sb = this.sack as SackScoreboard;
+    return sb.empty ? 0 : seqDiff(this.sndMax, this.sndUna) - sb.unsackedIn(this.sndUna, this.sndMax);
+  }
+
+  /** Length of the unSACKed run at `seq`, at most one MSS. */
+  private holeAt(seq: number): number {
+    const sb = this.sack as SackScoreboard;
+    let len = Math.min(this.sndMss, seqDiff(this.sndMax, seq));
+    for (let i = 0; i < sb.ranges; i++) {
+      const start = sb.range(i)[0];
+      if (seqGt(start, seq)) {
+        len = Math.min(len, seqDiff(start, seq));
+        break;
+      }
+    }
+    return len;
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Timers
 
   private onRetransmitTimeout(now: number): void {
@@ -1511,8 +1839,13 @@ export class TcpConnectionCore {
         this.setPathMss(mss);
       }
     }
+    this.tlpAt = NEVER;
     this.cc.onTimeout(seqDiff(this.sndMax, this.sndUna), this.sndMax, this.retries === 1);
     this.rtt.backoff();
+    if (this.sack !== undefined) {
+      this.sackOnTimeout(now);
+      return;
+    }
     // Go back N (RFC 5681 3.1 / RFC 6298 5.4): resend from the oldest unacknowledged byte,
     // as the congestion window (now one segment) grows again.
     this.sndNxt = this.sndUna;
@@ -1626,6 +1959,7 @@ export class TcpConnectionCore {
       this.sndMss = Math.max(MIN_MSS, this.sndMss - TIMESTAMP_OPTION_BYTES);
     }
     this.rcvMss = Math.min(DEFAULT_PEER_MSS, this.sndMss);
+    if (this.sackOk) this.enableSackRecovery();
     const offered = passive ? this.config.windowScaling : this.wsOption !== undefined;
     if (offered && seg.windowScale !== undefined) {
       this.sndWndScale = Math.min(seg.windowScale, 14);
@@ -1673,6 +2007,8 @@ export class TcpConnectionCore {
     this.delackAt = NEVER;
     this.keepaliveAt = NEVER;
     this.closeAt = NEVER;
+    this.tlpAt = NEVER;
+    this.rackAt = NEVER;
     this.ackNow = false;
     this.sendBuf.clear();
     this.setState('CLOSED');

@@ -34,6 +34,18 @@ export interface TcpCounters {
   hystartCssEntries: number;
   /** HyStart++ ended slow start without a loss (after its conservative rounds). */
   hystartExits: number;
+  /** SACK-based fast recoveries entered (RFC 6675; also counted in fastRetransmits). */
+  sackRecoveries: number;
+  /** Segments resent as the SACK scoreboard chose (holes, rescue, holes after a timeout). */
+  sackRetransmits: number;
+  /** ACKs whose first SACK block was a D-SACK (RFC 2883): the peer got something twice. */
+  dsacksReceived: number;
+  /** Tail loss probes sent (RFC 8985 7). */
+  tlpProbes: number;
+  /** RACK loss detections that marked more data lost (RFC 8985 6). */
+  rackLosses: number;
+  /** Loss episodes undone because every retransmission was reported duplicate (D-SACK, RFC 3708). */
+  spuriousUndos: number;
 
   // Receive side
   outOfOrderSegments: number;
@@ -130,6 +142,12 @@ export function createTcpCounters(): TcpCounters {
     fastRetransmits: 0,
     partialAcks: 0,
     recoveries: 0,
+    sackRecoveries: 0,
+    sackRetransmits: 0,
+    dsacksReceived: 0,
+    tlpProbes: 0,
+    rackLosses: 0,
+    spuriousUndos: 0,
     dupAcksReceived: 0,
     hystartCssEntries: 0,
     hystartExits: 0,

@@ -48,7 +48,10 @@
 
 export { TcpStates, isSynchronized, type TcpState } from './state.js';
 export { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt, seqMax, seqMin } from './seq.js';
-export { DEFAULT_TCP_CONFIG, MIN_MSS, DEFAULT_PEER_MSS, TCP_ECN_MODES, clampMssToMtu, resolveTcpConfig, windowScaleFor, type TcpConfig, type TcpEcnMode } from './config.js';
+export {
+  DEFAULT_TCP_CONFIG, MIN_MSS, DEFAULT_PEER_MSS, TCP_ECN_MODES, TCP_LOSS_DETECTIONS, clampMssToMtu, resolveTcpConfig, windowScaleFor,
+  type TcpConfig, type TcpEcnMode, type TcpLossDetection,
+} from './config.js';
 export {
   TcpConnectionCore,
   type SynCookieParams,
@@ -84,3 +87,6 @@ export type {
 export { NewReno, newReno } from './congestion/newreno.js';
 export { Cubic, cubic, CUBIC_ALPHA, CUBIC_BETA, CUBIC_C } from './congestion/cubic.js';
 export { HyStartPlusPlus, type HyStartPhase } from './congestion/hystart.js';
+export { SackScoreboard, NextSegKind, DUP_THRESH, type SackUpdate } from './sack-scoreboard.js';
+export { Rack, probeTimeout } from './rack.js';
+export { Prr } from './prr.js';

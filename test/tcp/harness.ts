@@ -40,6 +40,7 @@ export const TEST_CONFIG: Partial<TcpConfig> = {
   receiveBufferSize: RCV_BUF,
   sendBufferSize: SND_BUF,
   windowScaling: false,
+  // Byte vectors of the handshake stay option-exact; the timestamp and SACK tests turn them on.
   timestamps: false,
   sack: false,
   msl: MSL,

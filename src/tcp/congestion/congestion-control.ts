@@ -45,6 +45,24 @@ export interface CongestionControl {
    */
   onTimeout(flight: number, sndMax: number, firstTimeout: boolean): void;
 
+  /**
+   * SACK-based loss recovery (RFC 6675 5) begins: `flight` bytes were outstanding. Set ssthresh
+   * (the algorithm's multiplicative decrease), cwnd = ssthresh and `inRecovery`. Until
+   * `exitRecovery` the core calls neither `onAck` nor `onDupAck`: it paces recovery itself
+   * from the scoreboard's pipe.
+   */
+  enterRecovery(flight: number, sndMax: number): void;
+
+  /** SACK-based loss recovery ended (the cumulative ACK reached the recovery point): cwnd = ssthresh. */
+  exitRecovery(): void;
+
+  /**
+   * The last reduction (`enterRecovery`, or the first `onTimeout` of an episode) was spurious:
+   * every retransmission was reported duplicate (D-SACK, RFC 3708). Restore cwnd and ssthresh
+   * to at least what they were before it and leave recovery.
+   */
+  undoRecovery(): void;
+
   /** Sending resumes after an idle period longer than the RTO (RFC 5681 4.1). */
   onIdleRestart(): void;
 

@@ -27,6 +27,9 @@ export class NewReno implements CongestionControl {
   recover = 0;
 
   protected mss = 536;
+  /** cwnd and ssthresh before the last reduction, for `undoRecovery` (0: nothing to undo). */
+  private priorCwnd = 0;
+  private priorSsthresh = 0;
   /** Bytes acknowledged in congestion avoidance since cwnd last grew. */
   protected bytesAcked = 0;
 
@@ -100,8 +103,38 @@ export class NewReno implements CongestionControl {
     return 'retransmit';
   }
 
+  enterRecovery(flight: number, sndMax: number): void {
+    this.priorCwnd = this.cwnd;
+    this.priorSsthresh = this.ssthresh;
+    // RFC 5681 (4) here; CUBIC's beta and W_max in its override of ssthreshAfterLoss.
+    this.ssthresh = this.ssthreshAfterLoss(flight, false);
+    this.cwnd = this.ssthresh;
+    this.recover = sndMax;
+    this.inRecovery = true;
+    this.dupAcks = 0;
+    this.bytesAcked = 0;
+  }
+
+  exitRecovery(): void {
+    this.inRecovery = false;
+    this.cwnd = this.ssthresh;
+  }
+
+  undoRecovery(): void {
+    if (this.priorCwnd === 0) return;
+    this.cwnd = Math.max(this.cwnd, this.priorCwnd);
+    this.ssthresh = Math.max(this.ssthresh, this.priorSsthresh);
+    this.priorCwnd = 0;
+    this.inRecovery = false;
+    this.dupAcks = 0;
+  }
+
   onTimeout(flight: number, sndMax: number, firstTimeout: boolean): void {
-    if (firstTimeout) this.ssthresh = this.ssthreshAfterLoss(flight, true);
+    if (firstTimeout) {
+      this.priorCwnd = this.cwnd;
+      this.priorSsthresh = this.ssthresh;
+      this.ssthresh = this.ssthreshAfterLoss(flight, true);
+    }
     this.cwnd = this.mss; // loss window (RFC 5681 3.1)
     this.inRecovery = false;
     this.dupAcks = 0;

@@ -1,0 +1,312 @@
+/**
+ * The sender's SACK scoreboard (RFC 6675): which bytes of SND.UNA..SND.MAX the peer holds out of
+ * order, and from it which holes count as lost, the data in the network ("pipe") and the next
+ * segment loss recovery should send ("NextSeg").
+ *
+ * SACKed ranges are kept as a sorted list of disjoint [start, end) sequence pairs in one
+ * preallocated array (no allocation per ACK). Memory is bounded: past `maxRanges` the highest
+ * range is forgotten, which is safe (that data may be resent, never skipped).
+ *
+ * Loss (IsLost, RFC 6675 4): an unSACKed byte is lost when at least `dupThresh` discontiguous
+ * SACKed ranges, or more than (dupThresh - 1) * SMSS SACKed bytes, lie above it. Both counts only
+ * grow towards SND.UNA, so the lost bytes are exactly the holes below one edge (`lostEdge`).
+ * After a retransmission timeout every hole is lost (`markAllLost`).
+ */
+
+import { seqAdd, seqDiff, seqGt, seqLt, seqMax, seqMin } from './seq.js';
+
+/** RFC 6675 DupThresh. */
+export const DUP_THRESH = 3;
+/** Default bound on SACKed ranges remembered. */
+export const DEFAULT_MAX_SACK_RANGES = 64;
+
+/** What `nextSeg` chose (RFC 6675 4 NextSeg rules). */
+export const NextSegKind = {
+  /** Nothing may be sent. */
+  NONE: 0,
+  /** Rule 1: a lost hole, at `segSeq`/`segLen`. */
+  LOST: 1,
+  /** Rule 2: new data (the caller sends it from SND.NXT). */
+  NEW: 2,
+  /** Rule 3: a hole not yet deemed lost, at `segSeq`/`segLen`. */
+  HOLE: 3,
+  /** Rule 4: the rescue retransmission, at `segSeq`/`segLen`. */
+  RESCUE: 4,
+} as const;
+export type NextSegKind = (typeof NextSegKind)[keyof typeof NextSegKind];
+
+/** What one ACK's SACK blocks told the scoreboard. */
+export interface SackUpdate {
+  /** Bytes SACKed for the first time. */
+  newlySacked: number;
+  /** The first block was a D-SACK (RFC 2883): a duplicate the peer received. */
+  dsack: boolean;
+  /** The D-SACK block's edges, when `dsack`. */
+  dsackStart: number;
+  dsackEnd: number;
+}
+
+export class SackScoreboard {
+  readonly maxRanges: number;
+  /** [start0, end0, start1, end1, ...], ascending from SND.UNA, disjoint and not adjacent. */
+  private readonly edges: number[];
+  private count = 0;
+  /** Every hole below SND.MAX counts as lost (set after an RTO, cleared when its episode ends). */
+  allLost = false;
+  /**
+   * Loss is decided outside (RACK, RFC 8985): unSACKed data below `externalEdge` is lost, and
+   * RFC 6675's DupThresh rule is not used.
+   */
+  externalLoss = false;
+  externalEdge = 0;
+
+  /** RFC 6675 HighRxt, kept exclusive: the end of the highest byte retransmitted in this episode. */
+  rxtNext = 0;
+  /** RFC 6675 RescueRxt, exclusive; `rescueDone` false means undefined. */
+  rescueRxt = 0;
+  rescueDone = false;
+
+  /** Result of `nextSeg` for the kinds that name a retransmission. */
+  segSeq = 0;
+  segLen = 0;
+
+  /** Result of the last `update` (reused, not allocated per ACK). */
+  readonly lastUpdate: SackUpdate = { newlySacked: 0, dsack: false, dsackStart: 0, dsackEnd: 0 };
+
+  constructor(maxRanges = DEFAULT_MAX_SACK_RANGES) {
+    this.maxRanges = maxRanges;
+    this.edges = new Array<number>(maxRanges * 2).fill(0);
+  }
+
+  /** Number of SACKed ranges held. */
+  get ranges(): number {
+    return this.count;
+  }
+
+  /** True when nothing is SACKed. */
+  get empty(): boolean {
+    return this.count === 0;
+  }
+
+  /** Start and end of range `i` (tests, debugging). */
+  range(i: number): [number, number] {
+    return [this.edges[2 * i], this.edges[2 * i + 1]];
+  }
+
+  /** Highest SACKed byte, exclusive (RFC 6675's "highest octet covered by any SACK" + 1); `sndUna` when none. */
+  highSacked(sndUna: number): number {
+    return this.count === 0 ? sndUna : this.edges[2 * this.count - 1];
+  }
+
+  /** Forgets everything (connection start, or the peer reneged). */
+  clear(): void {
+    this.count = 0;
+    this.allLost = false;
+    this.rescueDone = false;
+  }
+
+  /**
+   * Takes the SACK blocks of one ACK whose cumulative ACK is `sndUna` (already advanced).
+   * Blocks outside (SND.UNA, SND.MAX] are ignored, except that the first block is checked for a
+   * D-SACK (RFC 2883 4: below the cumulative ACK, or inside the second block).
+   */
+  update(blocks: ReadonlyArray<readonly [number, number]>, sndUna: number, sndMax: number): SackUpdate {
+    const u = this.lastUpdate;
+    u.newlySacked = 0;
+    u.dsack = false;
+    for (let i = 0; i < blocks.length; i++) {
+      const s = blocks[i][0];
+      const e = blocks[i][1];
+      if (!seqLt(s, e)) continue;
+      if (i === 0) {
+        const inSecond = blocks.length > 1 && !seqLt(s, blocks[1][0]) && !seqGt(e, blocks[1][1]);
+        if (!seqGt(e, sndUna) || inSecond) {
+          u.dsack = true;
+          u.dsackStart = s;
+          u.dsackEnd = e;
+          continue;
+        }
+      }
+      if (seqGt(e, sndMax)) continue; // SACKs data we never sent: bogus
+      const start = seqMax(s, sndUna);
+      if (!seqLt(start, e)) continue;
+      u.newlySacked += this.add(start, e);
+    }
+    return u;
+  }
+
+  /** Drops what the cumulative ACK now covers. */
+  advance(sndUna: number): void {
+    let drop = 0;
+    while (drop < this.count && !seqGt(this.edges[2 * drop + 1], sndUna)) drop++;
+    if (drop > 0) {
+      this.edges.copyWithin(0, 2 * drop, 2 * this.count);
+      this.count -= drop;
+    }
+    if (this.count > 0 && seqLt(this.edges[0], sndUna)) this.edges[0] = sndUna;
+    if (seqLt(this.externalEdge, sndUna)) this.externalEdge = sndUna;
+  }
+
+  /** Every hole below SND.MAX is lost from now on (RFC 6675 5.1, after an RTO). */
+  markAllLost(): void {
+    this.allLost = true;
+  }
+
+  /** True if byte `seq` is SACKed. */
+  isSacked(seq: number): boolean {
+    for (let i = 0; i < this.count; i++) {
+      if (seqLt(seq, this.edges[2 * i])) return false;
+      if (seqLt(seq, this.edges[2 * i + 1])) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Unsacked bytes below this edge are lost (RFC 6675 IsLost). `sndUna` when none is;
+   * `sndMax` after `markAllLost`.
+   */
+  lostEdge(sndUna: number, sndMax: number, mss: number): number {
+    if (this.allLost) return sndMax;
+    if (this.externalLoss) return seqGt(this.externalEdge, sndUna) ? seqMin(this.externalEdge, sndMax) : sndUna;
+    const limit = (DUP_THRESH - 1) * mss;
+    let bytes = 0;
+    for (let i = this.count - 1; i >= 0; i--) {
+      bytes += seqDiff(this.edges[2 * i + 1], this.edges[2 * i]);
+      if (this.count - i >= DUP_THRESH || bytes > limit) return this.edges[2 * i];
+    }
+    return sndUna;
+  }
+
+  /** RFC 6675 IsLost(seq). */
+  isLost(seq: number, sndUna: number, sndMax: number, mss: number): boolean {
+    return !this.isSacked(seq) && seqLt(seq, this.lostEdge(sndUna, sndMax, mss));
+  }
+
+  /** Unsacked bytes in [from, to). */
+  unsackedIn(from: number, to: number): number {
+    if (!seqLt(from, to)) return 0;
+    let n = seqDiff(to, from);
+    for (let i = 0; i < this.count; i++) {
+      const s = seqMax(this.edges[2 * i], from);
+      const e = seqMin(this.edges[2 * i + 1], to);
+      if (seqLt(s, e)) n -= seqDiff(e, s);
+    }
+    return n;
+  }
+
+  /**
+   * RFC 6675 SetPipe, in bytes: unsacked bytes not deemed lost, plus unsacked bytes
+   * retransmitted in this episode (below `rxtNext`).
+   */
+  pipe(sndUna: number, sndMax: number, mss: number): number {
+    const edge = seqMax(this.lostEdge(sndUna, sndMax, mss), sndUna);
+    let p = this.unsackedIn(edge, sndMax);
+    if (seqGt(this.rxtNext, sndUna)) p += this.unsackedIn(sndUna, seqMin(this.rxtNext, sndMax));
+    return p;
+  }
+
+  /** Starts a loss-recovery episode (or the retransmissions after an RTO) at `sndUna`. */
+  startEpisode(sndUna: number): void {
+    this.rxtNext = sndUna;
+    this.rescueDone = false;
+  }
+
+  /**
+   * RFC 6675 NextSeg. `newData` says whether new data may be sent (rule 2: data queued and the
+   * peer's window has room). Sets `segSeq`/`segLen` for LOST, HOLE and RESCUE. Call
+   * `onRetransmit` when the segment is actually sent.
+   */
+  nextSeg(sndUna: number, sndMax: number, mss: number, newData: boolean, recoveryPoint: number): NextSegKind {
+    const from = seqMax(this.rxtNext, sndUna);
+    const high = this.highSacked(sndUna);
+    const lost = this.lostEdge(sndUna, sndMax, mss);
+    // Rule 1: the first unSACKed byte at or above HighRxt, below the highest SACK, and lost.
+    // (After an RTO every hole up to SND.MAX is lost, SACKed or not above it.)
+    const lostLimit = this.allLost ? sndMax : seqMin(high, lost);
+    if (this.firstHole(from, lostLimit, mss)) return NextSegKind.LOST;
+    if (newData) return NextSegKind.NEW;
+    // Rule 3: the first unSACKed byte at or above HighRxt below the highest SACK.
+    if (this.firstHole(from, high, mss)) return NextSegKind.HOLE;
+    // Rule 4: one rescue retransmission per episode, of the highest unSACKed data sent before
+    // the episode began (data sent during it is not yet overdue).
+    const top = seqMin(sndMax, recoveryPoint);
+    if (!this.rescueDone && seqGt(top, sndUna) && seqGt(top, high) && seqGt(top, this.rxtNext)) {
+      const len = Math.min(mss, seqDiff(top, seqMax(seqMax(high, sndUna), this.rxtNext)));
+      this.segSeq = seqAdd(top, -len);
+      this.segLen = len;
+      this.rescueRxt = recoveryPoint;
+      return NextSegKind.RESCUE;
+    }
+    return NextSegKind.NONE;
+  }
+
+  /** A segment chosen by `nextSeg` went out. */
+  onRetransmit(kind: NextSegKind, seq: number, len: number): void {
+    if (kind === NextSegKind.RESCUE) {
+      this.rescueDone = true; // HighRxt is not moved by the rescue (RFC 6675 4 rule 4)
+      return;
+    }
+    const end = seqAdd(seq, len);
+    if (seqGt(end, this.rxtNext)) this.rxtNext = end;
+  }
+
+  /** Finds the first unsacked byte in [from, to) and sets segSeq/segLen (at most `mss`, not into SACKed data). */
+  private firstHole(from: number, to: number, mss: number): boolean {
+    let s = from;
+    for (let i = 0; i < this.count && seqLt(s, to); i++) {
+      const rs = this.edges[2 * i];
+      const re = this.edges[2 * i + 1];
+      if (!seqGt(re, s)) continue;
+      if (seqLt(s, rs)) {
+        this.segSeq = s;
+        this.segLen = Math.min(mss, seqDiff(seqMin(rs, to), s));
+        return true;
+      }
+      s = re; // s is inside range i: skip it
+    }
+    if (!seqLt(s, to)) return false;
+    this.segSeq = s;
+    this.segLen = Math.min(mss, seqDiff(to, s));
+    return true;
+  }
+
+  /** Merges [s, e) into the list; returns the bytes newly covered. */
+  private add(s: number, e: number): number {
+    const edges = this.edges;
+    // First range whose end reaches s (ranges before it end below s, not touching).
+    let i = 0;
+    while (i < this.count && seqLt(edges[2 * i + 1], s)) i++;
+    // Ranges i..j-1 overlap or touch [s, e).
+    let j = i;
+    let covered = 0;
+    let ns = s;
+    let ne = e;
+    while (j < this.count && !seqGt(edges[2 * j], e)) {
+      const rs = edges[2 * j];
+      const re = edges[2 * j + 1];
+      const os = seqMax(rs, s);
+      const oe = seqMin(re, e);
+      if (seqLt(os, oe)) covered += seqDiff(oe, os);
+      ns = seqMin(ns, rs);
+      ne = seqMax(ne, re);
+      j++;
+    }
+    const added = seqDiff(e, s) - covered;
+    const merged = j - i;
+    if (merged === 0) {
+      if (this.count === this.maxRanges) {
+        // Full: forget the highest range (or this one, if it would be the highest).
+        if (i === this.count) return 0;
+        this.count--;
+      }
+      edges.copyWithin(2 * i + 2, 2 * i, 2 * this.count);
+      this.count++;
+    } else if (merged > 1) {
+      edges.copyWithin(2 * i + 2, 2 * j, 2 * this.count);
+      this.count -= merged - 1;
+    }
+    edges[2 * i] = ns;
+    edges[2 * i + 1] = ne;
+    return added;
+  }
+}
