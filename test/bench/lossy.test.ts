@@ -13,7 +13,6 @@ describe('bench/lossy (virtual time)', () => {
     assert.equal(clean.finished, true);
     assert.equal(clean.rtos, 0);
     assert.equal(clean.retransmits, 0);
-    assert.ok(clean.goodputMbps > one.goodputMbps, `clean ${clean.goodputMbps} > lossy ${one.goodputMbps}`);
   });
 
   it('covers RTT 1/10/50 ms x loss 0/0.1/1/3/5 % x reordering x NewReno/CUBIC (quick: a subset)', () => {
