@@ -35,7 +35,12 @@ export interface TcpConfig {
    * uses the SACK scoreboard (RFC 6675): a timeout resends only the holes. Default true.
    */
   readonly sack: boolean;
-  /** Out-of-order segments held for reassembly, at most (their bytes are bounded by the window). Default 256. */
+  /**
+   * Out-of-order segments held for reassembly, at most: this many, or as many full-sized
+   * segments as the receive buffer holds, whichever is more (their bytes are bounded by the
+   * window either way). Default 256. A fixed count below the window's worth made a large window
+   * drop most of what followed a loss, and the sender resend it all.
+   */
   readonly maxOutOfOrderSegments: number;
   /** Initial retransmission timeout (RFC 6298 2.1), ms. Default 1000. */
   readonly rtoInitial: number;

@@ -327,7 +327,8 @@ export class TcpConnectionCore {
     this.sndMax = this.iss;
     this.sndMss = Math.min(DEFAULT_PEER_MSS, this.config.mss);
     this.sendBuf = new SendBuffer(this.config.sendBufferSize);
-    this.recvBuf = new ReceiveBuffer(this.config.receiveBufferSize, this.config.maxOutOfOrderSegments);
+    const windowSegments = Math.ceil(this.config.receiveBufferSize / this.config.mss);
+    this.recvBuf = new ReceiveBuffer(this.config.receiveBufferSize, Math.max(this.config.maxOutOfOrderSegments, windowSegments));
     this.rtt = new RttEstimator(this.config);
     this.cc = (options.congestion ?? congestionControlFactory(this.config.congestionControl))({ initialWindowSegments: this.config.initialCwndSegments, counters: this.counters });
     // Every RTT sample, whatever measured it, reaches an algorithm that wants them.

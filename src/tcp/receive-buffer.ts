@@ -137,6 +137,15 @@ export class ReceiveBuffer {
     if (data.length === 0) return true;
     const start = this.end + offset;
     const stop = start + data.length;
+    // The common case after a hole: each segment lands right after the last piece held.
+    const last = this.ooo.length > 0 ? this.ooo[this.ooo.length - 1] : undefined;
+    if (last !== undefined && start >= last.start + last.data.length) {
+      if (this.ooo.length + 1 > this.maxOutOfOrder) return false;
+      const piece = { start, data: data.length < COPY_BELOW ? data.slice() : data };
+      this.oooBytes += piece.data.length;
+      this.ooo.push(piece);
+      return true;
+    }
     // Find the new parts: walk the sorted, non-overlapping pieces that intersect [start, stop).
     let i = 0;
     while (i < this.ooo.length && this.ooo[i].start + this.ooo[i].data.length <= start) i++;

@@ -198,12 +198,12 @@ describe('tcp/connection: receiving', () => {
     });
   });
 
-  it('bounds the out-of-order queue', () => {
+  it('bounds the out-of-order queue: the larger of the count and the buffer in full segments', () => {
+    // RCV_BUF holds RCV_BUF / MSS full segments: that bound is larger than the count (2) here.
+    const held = RCV_BUF / MSS;
     const h = established({ config: { maxOutOfOrderSegments: 2 } });
-    send(h, { ...SEND, seq: R + 100, payload: bytes(10) });
-    send(h, { ...SEND, seq: R + 200, payload: bytes(10) });
-    send(h, { ...SEND, seq: R + 300, payload: bytes(10) });
-    assert.equal(h.conn.counters.outOfOrderSegments, 2);
+    for (let k = 1; k <= held + 1; k++) send(h, { ...SEND, seq: R + 100 * k, payload: bytes(10) });
+    assert.equal(h.conn.counters.outOfOrderSegments, held);
     assert.equal(h.conn.counters.outOfOrderDropped, 1);
   });
 });
