@@ -190,7 +190,13 @@ export function createTcpCounters(): TcpCounters {
   };
 }
 
+/** The counter names, listed once: summing runs at every connection's end. */
+const KEYS = Object.keys(createTcpCounters()) as (keyof TcpCounters)[];
+
 /** Adds `from` into `into` (for per-stack totals). */
 export function addTcpCounters(into: TcpCounters, from: Readonly<TcpCounters>): void {
-  for (const key of Object.keys(from) as (keyof TcpCounters)[]) into[key] += from[key];
+  for (let i = 0; i < KEYS.length; i++) {
+    const key = KEYS[i];
+    into[key] += from[key];
+  }
 }

@@ -9,6 +9,7 @@
  */
 
 import { seqGt, seqLeq, seqLt } from './seq.js';
+import { allocBytes } from '../packet-buffer.js';
 import type { SackScoreboard } from './sack-scoreboard.js';
 
 /** RFC 8985 7.2 WCDelAckT: the worst-case delayed-ACK time of a peer, ms. */
@@ -47,18 +48,27 @@ const REO_WND_PERSIST = 16;
  * for. Retransmissions update the records they overlap.
  */
 export class Rack {
-  private starts = new Uint32Array(INITIAL_RECORDS);
-  private ends = new Uint32Array(INITIAL_RECORDS);
-  private times = new Float64Array(INITIAL_RECORDS);
+  private times!: Float64Array;
   /**
    * Transmission order (a counter): "sent after" must not depend on the clock's resolution (two
    * segments sent in the same millisecond, or in the same instant of virtual time).
    */
-  private orders = new Float64Array(INITIAL_RECORDS);
-  private flags = new Uint8Array(INITIAL_RECORDS);
+  private orders!: Float64Array;
+  private starts!: Uint32Array;
+  private ends!: Uint32Array;
+  private flags!: Uint8Array;
   private sends = 0;
   private head = 0;
   private count = 0;
+
+  constructor() {
+    const r = records(INITIAL_RECORDS);
+    this.times = r.times;
+    this.orders = r.orders;
+    this.starts = r.starts;
+    this.ends = r.ends;
+    this.flags = r.flags;
+  }
 
   /** RACK.xmit_ts / RACK.end_seq: the most recently sent segment known delivered (and its order). */
   xmitTs = -Infinity;
@@ -225,11 +235,7 @@ export class Rack {
   private grow(): void {
     const n = this.starts.length * 2;
     const mask = this.starts.length - 1;
-    const starts = new Uint32Array(n);
-    const ends = new Uint32Array(n);
-    const times = new Float64Array(n);
-    const orders = new Float64Array(n);
-    const flags = new Uint8Array(n);
+    const { starts, ends, times, orders, flags } = records(n);
     for (let k = 0; k < this.count; k++) {
       const i = (this.head + k) & mask;
       starts[k] = this.starts[i];
@@ -245,4 +251,24 @@ export class Rack {
     this.flags = flags;
     this.head = 0;
   }
+}
+
+/**
+ * The five record arrays of `n` entries as views of ONE allocation, from the packet slab while
+ * small (allocBytes): a connection makes them when SACK is negotiated, i.e. on nearly every
+ * connection, and five typed arrays with their own backing stores cost more to make and to
+ * collect than the rest of a short connection. Layout: 8-byte fields first, so every view is
+ * aligned (allocBytes returns 8-byte aligned memory).
+ */
+function records(n: number): { times: Float64Array; orders: Float64Array; starts: Uint32Array; ends: Uint32Array; flags: Uint8Array } {
+  const bytes = allocBytes(n * (8 + 8 + 4 + 4 + 1));
+  const buf = bytes.buffer;
+  const at = bytes.byteOffset;
+  return {
+    times: new Float64Array(buf, at, n),
+    orders: new Float64Array(buf, at + 8 * n, n),
+    starts: new Uint32Array(buf, at + 16 * n, n),
+    ends: new Uint32Array(buf, at + 20 * n, n),
+    flags: new Uint8Array(buf, at + 24 * n, n),
+  };
 }
