@@ -14,6 +14,7 @@ import { echoService } from '../../streams/services/echo.js';
 import type { TcpConnection } from '../../streams/stack/tcp-connection.js';
 import { parseTcp, TcpFlags, type TcpRepr } from '../../src/wire/tcp.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../helpers/netns.js';
+import { startPython } from '../helpers/python.js';
 
 const STACK_IP = '198.18.0.2';
 const HOST_IP = '198.18.0.1';
@@ -84,31 +85,9 @@ async function tcpExt(peer: KernelPeer): Promise<Record<string, number>> {
   return Object.fromEntries(names.map((n, i) => [n, values[i]]));
 }
 
-/**
- * Runs a python3 server in the namespace that prints `ready` once listening; resolves then, with
- * `done`, the promise of its end (rejected on a non-zero exit).
- */
+/** A python3 server in the namespace, running once it printed `ready` (see startPython). */
 async function startServer(peer: KernelPeer, source: string, timeoutMs: number): Promise<{ done: Promise<string> }> {
-  const child = peer.spawn('python3', ['-u', '-c', source]);
-  let out = '';
-  let err = '';
-  child.stderr?.on('data', (b: Buffer) => (err += b.toString()));
-  const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const done = new Promise<string>((resolve, reject) => {
-    child.once('exit', (code, signal) => {
-      clearTimeout(killer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`python exited ${code ?? signal}: ${err}${out}`));
-    });
-  });
-  done.catch(() => undefined);
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on('data', (b: Buffer) => {
-      out += b.toString();
-      if (out.includes('ready\n')) resolve();
-    });
-    done.then(() => reject(new Error(`python ended before ready: ${out}`)), reject);
-  });
+  const { done } = await startPython(peer, source, timeoutMs);
   return { done }; // wrapped: an async function returning `done` itself would wait for it
 }
 

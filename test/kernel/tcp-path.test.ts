@@ -5,7 +5,6 @@
  * device (198.18.0.2), the kernel at 198.18.0.1, in a namespace of the test's own.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { filter, firstValueFrom, lastValueFrom, map, toArray } from 'rxjs';
 import type { Ipv4Datagram, Ipv4Outbound } from '../../streams/stack/ipv4-layer.js';
 import { TcpFlags } from '../../src/wire/tcp.js';
@@ -13,6 +12,7 @@ import { createStack, type Stack, type StackOptions } from '../../streams/stack/
 import type { TcpConfig } from '../../src/tcp/config.js';
 import { echoService } from '../../streams/services/echo.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../helpers/netns.js';
+import { startPython } from '../helpers/python.js';
 
 const STACK_IP = '198.18.0.2';
 const HOST_IP = '198.18.0.1';
@@ -32,32 +32,6 @@ def pattern(n, seed):
 function stackOn(peer: KernelPeer, tcp: Partial<TcpConfig>, offload: boolean, options: StackOptions = {}): Stack {
   const link = peer.attach({ mac: '02:00:00:00:00:02', offload });
   return createStack({ interfaces: [{ name: 'eth0', link, ipv4: [`${STACK_IP}/24`] }], tcp }, options);
-}
-
-/** Starts a python3 program in the namespace; resolves once it prints `ready`. */
-async function startPython(peer: KernelPeer, source: string, timeoutMs: number): Promise<{ child: ChildProcess; done: Promise<string> }> {
-  const child = peer.spawn('python3', ['-u', '-c', source]);
-  let out = '';
-  let err = '';
-  child.stderr?.on('data', (b: Buffer) => (err += b.toString()));
-  const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const done = new Promise<string>((resolve, reject) => {
-    child.once('exit', (code, signal) => {
-      clearTimeout(killer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`python exited ${code ?? signal}: ${err}${out}`));
-    });
-  });
-  done.catch(() => undefined);
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on('data', (b: Buffer) => {
-      out += b.toString();
-      if (out.includes('ready\n')) resolve();
-    });
-    done.then(() => reject(new Error(`python ended before ready: ${out}`)), reject);
-    setTimeout(() => reject(new Error(`python never printed ready: ${err}`)), 5000);
-  });
-  return { child, done };
 }
 
 /** tcp_info's tcpi_options bits (linux/tcp.h). */

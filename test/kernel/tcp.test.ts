@@ -8,7 +8,7 @@
  * pattern both sides compute (`pattern` here, `pattern` in PY_PATTERN).
  */
 import assert from 'node:assert/strict';
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import { createStack, type Stack } from '../../streams/stack/create-stack.js';
 import type { Link } from '../../streams/links/link.js';
@@ -21,6 +21,7 @@ import { chargenService } from '../../streams/services/chargen.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { httpService, HTTP_SERVICE_BODY } from '../../streams/services/http.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../helpers/netns.js';
+import { startPython } from '../helpers/python.js';
 
 const STACK_IP = '198.18.0.2';
 const HOST_IP = '198.18.0.1';
@@ -89,32 +90,6 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 function concat(chunks: readonly Uint8Array[]): Uint8Array {
   return Buffer.concat(chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)));
-}
-
-/** Starts a python3 program in the namespace; resolves once it prints `ready`. */
-async function startPython(peer: KernelPeer, source: string, timeoutMs: number): Promise<{ child: ChildProcess; done: Promise<string> }> {
-  const child = peer.spawn('python3', ['-u', '-c', source]);
-  let out = '';
-  let err = '';
-  child.stderr?.on('data', (b: Buffer) => (err += b.toString()));
-  const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const done = new Promise<string>((resolve, reject) => {
-    child.once('exit', (code, signal) => {
-      clearTimeout(killer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`python exited ${code ?? signal}: ${err}${out}`));
-    });
-  });
-  done.catch(() => undefined);
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on('data', (b: Buffer) => {
-      out += b.toString();
-      if (out.includes('ready\n')) resolve();
-    });
-    done.then(() => reject(new Error(`python ended before ready: ${out}`)), reject);
-    setTimeout(() => reject(new Error(`python never printed ready: ${err}`)), 5000);
-  });
-  return { child, done };
 }
 
 function curlPath(): string | undefined {
