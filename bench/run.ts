@@ -10,6 +10,8 @@
  *           virtual time: deterministic, NewReno and CUBIC)
  *   tap     rx-netstack over TAP vs the Linux kernel over veth, same client (root only)
  *   scale   10,000 concurrent echo connections from the kernel to the stack (root only)
+ *   latency p50/p99 RTT of ping, UDP and TCP request/response at 0, 1, 2, 5, 10 ms intervals,
+ *           stack over TAP and kernel over veth in the same run, pinned (root only)
  *
  * Options:
  *   --sections a,b   run only these sections
@@ -34,9 +36,10 @@ import { checksumThroughput, inboundPerFrame, outboundPerFrame } from './per-fra
 import { memoryBulk, memoryCrr, memoryIdle, memoryRr } from './memory.js';
 import { tapBench, type Figure, type TapBenchResult } from './kernel/tap-bench.js';
 import { lossyBench, type LossyResult } from './lossy.js';
+import { latencyBench, type LatencyCell } from './kernel/latency-bench.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const ALL_SECTIONS = ['frame', 'memory', 'idle', 'lossy', 'tap', 'scale'] as const;
+const ALL_SECTIONS = ['frame', 'memory', 'idle', 'lossy', 'tap', 'scale', 'latency'] as const;
 type Section = (typeof ALL_SECTIONS)[number];
 
 /** gVisor netstack over TAP, as a ratio to Linux over veth, pinned, on this kind of machine (issue 6). */
@@ -104,10 +107,13 @@ function kernelUnavailable(): string | undefined {
   return undefined;
 }
 
-/** Compiles the TypeScript to dist/ so the CLI the TAP benchmarks start is the current code. */
+let distBuilt = false;
+
+/** Compiles the TypeScript to dist/ (once per run) so the CLI the TAP benchmarks start is the current code. */
 function buildDist(): string {
   const cli = join(ROOT, 'dist', 'bin', 'rx-netstack.js');
-  if (!values['no-build']) {
+  if (!values['no-build'] && !distBuilt) {
+    distBuilt = true;
     log('building dist/ (tsc -p tsconfig.build.json)');
     try {
       execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'pipe', cwd: ROOT });
@@ -134,6 +140,7 @@ interface Results {
   idle?: { connections: number; bytesPerConnection: number; heapBytesPerConnection: number; arrayBufferBytesPerConnection: number };
   tap?: TapBenchResult | { skipped: string } | { failed: string };
   lossy?: readonly LossyResult[];
+  latency?: readonly LatencyCell[] | { skipped: string } | { failed: string };
 }
 
 async function main(): Promise<void> {
@@ -245,6 +252,42 @@ async function main(): Promise<void> {
         log(`TAP benchmarks FAILED: ${message}`);
         results.tap = { failed: message };
         rows.push({ group: 'TAP vs kernel', name: 'all TAP figures', unit: '', value: Number.NaN, note: `failed: ${message.split('\n')[0]}` });
+      }
+    }
+  }
+
+  if (sections.has('latency')) {
+    const missing = kernelUnavailable();
+    if (missing !== undefined) {
+      log(`SKIPPING the latency benchmarks: ${missing}`);
+      results.latency = { skipped: missing };
+      rows.push({ group: 'latency', name: 'all latency figures', unit: '', value: Number.NaN, note: `skipped: ${missing}` });
+    } else {
+      try {
+        const cells = await latencyBench({
+          runs: quick ? 1 : Math.min(runs, 3),
+          cpu: values['no-pin'] ? undefined : 0,
+          cli: buildDist(),
+          shrink: quick ? 20 : 1,
+          log,
+        });
+        results.latency = cells;
+        for (const c of cells) {
+          rows.push({
+            group: 'latency',
+            name: `${c.kind === 'ping' ? 'ping' : c.kind === 'udp' ? 'UDP 1-byte echo' : 'TCP 1-byte echo'}, ${c.intervalMs === 0 ? 'back to back' : `every ${c.intervalMs} ms`}: p50`,
+            unit: 'ms',
+            value: c.stack.p50,
+            kernel: c.kernel.p50,
+            ratio: c.ratioP50,
+            note: `p99 ${c.stack.p99.toFixed(3)} ms (kernel ${c.kernel.p99.toFixed(3)})`,
+          });
+        }
+      } catch (error) {
+        const message = (error as Error).message;
+        log(`latency benchmarks FAILED: ${message}`);
+        results.latency = { failed: message };
+        rows.push({ group: 'latency', name: 'all latency figures', unit: '', value: Number.NaN, note: `failed: ${message.split('\n')[0]}` });
       }
     }
   }

@@ -95,4 +95,26 @@ describe('bench harness (quick smoke run)', function () {
       assert.ok(f.stack > 0 && f.kernel > 0 && Number.isFinite(f.ratio), `${key}: ${JSON.stringify(f)}`);
     }
   });
+
+  it('latency section: p50 and p99 of ping, UDP and TCP at every interval, stack and kernel (as root)', async () => {
+    const { stdout } = await runBench(['--quick', '--sections', 'latency', '--no-build', '--out', out, '--no-docs'], 55_000);
+    const report = readReport();
+    const latency = report.results.latency as Record<string, unknown> | Array<Record<string, unknown>>;
+    if (!isRoot()) {
+      assert.match(String((latency as Record<string, unknown>).skipped), /root/);
+      assert.match(stdout, /skipped/);
+      return;
+    }
+    assert.ok(Array.isArray(latency), `latency benchmarks failed: ${JSON.stringify(latency)}`);
+    const seen = new Set<string>();
+    for (const cell of latency as Array<{ kind: string; intervalMs: number; stack: { p50: number; p99: number }; kernel: { p50: number; p99: number } }>) {
+      seen.add(`${cell.kind}@${cell.intervalMs}`);
+      for (const [who, p] of [['stack', cell.stack], ['kernel', cell.kernel]] as const) {
+        assert.ok(p.p50 > 0 && Number.isFinite(p.p50), `${cell.kind}@${cell.intervalMs} ${who} p50 ${p.p50}`);
+        assert.ok(p.p99 >= p.p50, `${cell.kind}@${cell.intervalMs} ${who}: p99 ${p.p99} below p50 ${p.p50}`);
+      }
+    }
+    for (const kind of ['ping', 'udp', 'tcp']) for (const i of [0, 1, 2, 5, 10]) assert.ok(seen.has(`${kind}@${i}`), `${kind} every ${i} ms measured`);
+    assert.equal(report.rows.filter((r) => r.group === 'latency').length, 15);
+  });
 });
