@@ -52,7 +52,7 @@ import { RttEstimator } from './rtt.js';
 import { MAX_SACK_BLOCKS, MAX_SACK_BLOCKS_WITH_TIMESTAMPS, SackReporter } from './sack-blocks.js';
 import { DUP_THRESH, NextSegKind, SackScoreboard } from './sack-scoreboard.js';
 import { Prr } from './prr.js';
-import { probeTimeout, Rack } from './rack.js';
+import { probeTimeout, Rack, recoveryProbeTimeout } from './rack.js';
 import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt } from './seq.js';
 import { acceptsText, canUserSend, type TcpState } from './state.js';
@@ -679,8 +679,7 @@ export class TcpConnectionCore {
       }
       if (this.rackAt <= now && !this.isClosed()) {
         this.rackAt = NEVER;
-        this.rackDetectLoss(now);
-        this.maybeEnterRecovery(false, now);
+        this.onRackTimer(now);
       }
       if (this.persistAt <= now && !this.isClosed()) {
         this.persistAt = NEVER;
@@ -1584,6 +1583,10 @@ export class TcpConnectionCore {
   private sackRecoveryOnAck(sacked: boolean, advanced: boolean, dsack: boolean, now: number): void {
     const sb = this.sack as SackScoreboard;
     const rack = this.rack;
+    if (this.lossEpisode === EPISODE_RECOVERY && (sacked || advanced)) {
+      this.tlpAt = NEVER; // the ACK clock runs: the recovery probe waits again from now
+      this.tlpOutstanding = false;
+    }
     if (rack !== undefined) {
       rack.onAck(this.sndUna, sb, sacked, dsack, this.sndNxt, now);
       // Detection costs a pass over the flight: only when SACKs or an episode say a loss may be.
@@ -1709,9 +1712,9 @@ export class TcpConnectionCore {
 
   /** Schedules a tail loss probe (RFC 8985 7.2) when one may go out before the RTO. */
   private armProbe(now: number): void {
-    if (this.tlpOutstanding || this.lossEpisode !== EPISODE_NONE || this.config.lossDetection !== 'rack') return;
+    if (this.tlpOutstanding || this.lossEpisode === EPISODE_RTO || this.config.lossDetection !== 'rack') return;
     if (this.rtxAt === NEVER || !seqGt(this.sndMax, this.sndUna)) return;
-    const at = now + probeTimeout(this.rtt.srtt, seqDiff(this.sndMax, this.sndUna), this.sndMss);
+    const at = now + (this.lossEpisode === EPISODE_RECOVERY ? recoveryProbeTimeout(this.rtt.srtt) : probeTimeout(this.rtt.srtt, seqDiff(this.sndMax, this.sndUna), this.sndMss));
     if (at < this.rtxAt) this.tlpAt = at;
   }
 
@@ -1720,6 +1723,10 @@ export class TcpConnectionCore {
    * last segment again; its ACK shows the peer's holes. The RTO restarts from now.
    */
   private onProbeTimeout(now: number): void {
+    if (this.lossEpisode === EPISODE_RECOVERY && this.rack !== undefined) {
+      this.onRecoveryProbeTimeout(now);
+      return;
+    }
     if (this.lossEpisode !== EPISODE_NONE || !seqGt(this.sndMax, this.sndUna) || this.tlpOutstanding) return;
     this.counters.tlpProbes++;
     this.tlpOutstanding = true;
@@ -1738,6 +1745,22 @@ export class TcpConnectionCore {
     this.rtxAt = now + this.rtt.rto;
   }
 
+  /**
+   * Fast recovery went quiet: no ACK for two round trips, so everything in flight (typically
+   * the retransmissions and the few segments PRR let out) was lost, or its ACKs were. RACK cannot
+   * see a lost retransmission when nothing sent after it is delivered, and this would wait for the
+   * RTO (at least 200 ms, then a restart from one segment). Instead the hole at SND.UNA goes
+   * again, once per quiet spell (as a tail loss probe, which RFC 8985 sends only outside
+   * recovery); its ACK restarts the recovery's ACK clock, and the RTO still runs behind it.
+   */
+  private onRecoveryProbeTimeout(now: number): void {
+    if (!seqGt(this.sndMax, this.sndUna) || this.tlpOutstanding) return;
+    this.tlpOutstanding = true;
+    this.counters.recoveryProbes++;
+    const len = this.holeAt(this.sndUna);
+    if (len > 0) this.sackSend(NextSegKind.LOST, this.sndUna, len, now);
+  }
+
   /** Runs RACK's loss detection (RFC 8985 6.2 step 5), hands the result to the scoreboard, arms its timer. */
   private rackDetectLoss(now: number): void {
     const rack = this.rack as Rack;
@@ -1753,6 +1776,21 @@ export class TcpConnectionCore {
     const again = rack.lostRetransmission;
     if (again !== undefined && seqLt(again, sb.rxtNext)) sb.rxtNext = again;
     this.rackAt = timeout > 0 ? now + timeout : NEVER;
+  }
+
+  /**
+   * RACK's timer (RFC 8985 6.3): segments are now overdue without an ACK. In fast recovery what
+   * was just marked lost left the pipe, and PRR gets the chance to send for it (an event with no
+   * data delivered: PRR-SSRB allows one segment when pipe is below ssthresh), as Linux's cwnd
+   * (pipe + sndcnt) does; otherwise a lost retransmission with nothing else in flight would wait
+   * for an ACK that never comes, then for the RTO.
+   */
+  private onRackTimer(now: number): void {
+    this.rackDetectLoss(now);
+    if (this.lossEpisode === EPISODE_RECOVERY && this.prr !== undefined) {
+      this.prr.onAck(0, (this.sack as SackScoreboard).pipe(this.sndUna, this.sndMax, this.sndMss), this.cc.ssthresh, this.sndMss);
+    }
+    this.maybeEnterRecovery(false, now);
   }
 
   /** A loss episode (fast recovery or timeout) begins: its retransmissions may yet prove spurious. */
@@ -1776,6 +1814,8 @@ export class TcpConnectionCore {
     this.undoMarker = undefined;
     this.counters.spuriousUndos++;
     this.cc.undoRecovery();
+    // Nothing was lost: a loss of data sent before the episode's recovery point may start one.
+    if (seqLt(this.sndUna, this.recoveryPoint)) this.recoveryPoint = this.sndUna;
     if (this.lossEpisode !== EPISODE_NONE) {
       // The episode ends here: nothing was lost.
       this.lossEpisode = EPISODE_NONE;

@@ -46,6 +46,8 @@ export interface TcpCounters {
   rackLosses: number;
   /** Loss episodes undone because every retransmission was reported duplicate (D-SACK, RFC 3708). */
   spuriousUndos: number;
+  /** Fast recovery went quiet for two round trips and the hole at SND.UNA was sent again before the RTO. */
+  recoveryProbes: number;
 
   // Receive side
   outOfOrderSegments: number;
@@ -148,6 +150,7 @@ export function createTcpCounters(): TcpCounters {
     tlpProbes: 0,
     rackLosses: 0,
     spuriousUndos: 0,
+    recoveryProbes: 0,
     dupAcksReceived: 0,
     hystartCssEntries: 0,
     hystartExits: 0,
