@@ -304,12 +304,15 @@ export class TcpConnectionCore {
   private prr: Prr | undefined;
   /**
    * D-SACK undo (RFC 2883, RFC 3708): the last episode's start (SND.UNA), the end of what it
-   * retransmitted, and its retransmissions not yet reported duplicate; undefined once undone or
+   * retransmitted, and the bytes it retransmitted not yet reported duplicate (bytes, so a D-SACK
+   * covering only part of a retransmission leaves the rest unexplained); undefined once undone or
    * when a new episode replaces it.
    */
   private undoMarker: number | undefined;
   private undoHigh = 0;
   private undoRetrans = 0;
+  /** Eifel (RFC 3522): the TSval of the first retransmission after a timeout, until its first ACK. */
+  private eifelTsVal: number | undefined;
 
   constructor(options: TcpConnectionOptions) {
     this.localAddr = options.localAddr;
@@ -1145,6 +1148,7 @@ export class TcpConnectionCore {
       }
     }
     this.lastPeerWindow = window;
+    if (this.eifelTsVal !== undefined && advanced) this.eifelOnAck(seg);
     if (this.sack !== undefined) {
       this.sackRecoveryOnAck(sacked, advanced, seg.sackBlocks !== undefined && this.sack.lastUpdate.dsack, now);
       if (this.lossEpisode === EPISODE_RECOVERY) {
@@ -1631,6 +1635,8 @@ export class TcpConnectionCore {
     this.counters.sackRecoveries++;
     this.counters.fastRetransmits++;
     this.cc.enterRecovery(seqDiff(this.sndMax, this.sndUna), this.sndMax);
+    this.tlpAt = NEVER; // a tail loss probe armed before is void; the recovery probe waits from now
+    this.tlpOutstanding = false;
     this.startUndo();
     sb.startEpisode(this.sndUna);
     if (this.prr === undefined) this.prr = new Prr();
@@ -1647,7 +1653,14 @@ export class TcpConnectionCore {
     // holds SND.UNA unacknowledged or a timeout repeats.
     if (this.retries > 1 || sb.isSacked(this.sndUna)) sb.clear();
     this.sndNxt = this.sndMax;
-    if (this.lossEpisode !== EPISODE_RTO) this.startUndo(); // a repeated timeout keeps counting
+    if (this.lossEpisode !== EPISODE_RTO) {
+      this.startUndo(); // a repeated timeout keeps counting
+      // Eifel detection (RFC 3522): the retransmission below carries this TSval; an ACK of it
+      // echoing an older one was for the original, which was only late.
+      if (this.tsOk) this.eifelTsVal = this.ts.tsVal(now);
+    } else {
+      this.eifelTsVal = undefined; // a second timeout: the retransmission's TSval is ambiguous now
+    }
     this.lossEpisode = EPISODE_RTO;
     this.recoveryPoint = this.sndMax;
     sb.allLost = true;
@@ -1692,7 +1705,7 @@ export class TcpConnectionCore {
     (this.sack as SackScoreboard).onRetransmit(kind, seq, len);
     this.counters.sackRetransmits++;
     if (this.undoMarker !== undefined) {
-      this.undoRetrans++;
+      this.undoRetrans += len;
       const end = seqAdd(seq, len);
       if (seqGt(end, this.undoHigh)) this.undoHigh = end;
     }
@@ -1793,6 +1806,22 @@ export class TcpConnectionCore {
     this.maybeEnterRecovery(false, now);
   }
 
+  /**
+   * The first ACK of new data after a timeout (RFC 3522 Eifel detection): a TSecr older than the
+   * retransmission's TSval acknowledges the original, so the timeout was spurious (a delayed ACK
+   * clock, not a loss). Response (RFC 4015, as Linux): cwnd and ssthresh restored, the episode
+   * ends, so the data after SND.UNA is not resent; the RTO is taken from this ACK's RTT sample.
+   */
+  private eifelOnAck(seg: TcpRepr): void {
+    const sent = this.eifelTsVal as number;
+    this.eifelTsVal = undefined;
+    const ts = seg.timestamp;
+    if (ts === undefined || this.lossEpisode !== EPISODE_RTO || this.undoMarker === undefined) return;
+    if (((ts.tsEcr - sent) | 0) >= 0) return; // echoes the retransmission (or later): a real loss
+    this.counters.spuriousRtoUndos++;
+    this.undoEpisode();
+  }
+
   /** A loss episode (fast recovery or timeout) begins: its retransmissions may yet prove spurious. */
   private startUndo(): void {
     this.undoMarker = this.sndUna;
@@ -1808,11 +1837,21 @@ export class TcpConnectionCore {
   private onDsack(start: number, end: number): void {
     const marker = this.undoMarker;
     if (marker === undefined || this.undoRetrans === 0) return;
-    if (seqLt(start, marker) || seqGt(end, this.undoHigh)) return;
-    this.undoRetrans -= Math.max(1, Math.ceil(seqDiff(end, start) / this.sndMss));
+    // Only the part within what the episode retransmitted counts (RFC 2883 allows any range).
+    const covered = seqDiff(seqLt(end, this.undoHigh) ? end : this.undoHigh, seqGt(start, marker) ? start : marker);
+    if (covered <= 0) return;
+    this.undoRetrans -= covered;
     if (this.undoRetrans > 0) return;
-    this.undoMarker = undefined;
     this.counters.spuriousUndos++;
+    this.undoEpisode();
+  }
+
+  /**
+   * The last loss episode was spurious (D-SACK or Eifel): the congestion response is undone
+   * and the episode, if still running, ends: no more retransmissions of data that arrived.
+   */
+  private undoEpisode(): void {
+    this.undoMarker = undefined;
     this.cc.undoRecovery();
     // Nothing was lost: a loss of data sent before the episode's recovery point may start one.
     if (seqLt(this.sndUna, this.recoveryPoint)) this.recoveryPoint = this.sndUna;

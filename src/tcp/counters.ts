@@ -48,6 +48,8 @@ export interface TcpCounters {
   spuriousUndos: number;
   /** Fast recovery went quiet for two round trips and the hole at SND.UNA was sent again before the RTO. */
   recoveryProbes: number;
+  /** Timeouts found spurious by Eifel detection (RFC 3522: the ACK echoed a TSval older than the retransmission's) and undone. */
+  spuriousRtoUndos: number;
 
   // Receive side
   outOfOrderSegments: number;
@@ -151,6 +153,7 @@ export function createTcpCounters(): TcpCounters {
     rackLosses: 0,
     spuriousUndos: 0,
     recoveryProbes: 0,
+    spuriousRtoUndos: 0,
     dupAcksReceived: 0,
     hystartCssEntries: 0,
     hystartExits: 0,
