@@ -19,7 +19,7 @@ const SIZE = 64 * MIB;
 /** A prime: the pattern never lines up with segment or buffer sizes. */
 const BLOCK = 65521;
 /**
- * The bound on the whole exchange. On this machine (2 shared cores) it takes about 30-60 s; the
+ * The bound on the whole exchange. On this machine (2 shared cores) it took 23-34 s; the
  * bound leaves room for a loaded machine, but a sender stalling in repeated timeouts (each at
  * least 200 ms, doubling) would not finish in it.
  */
