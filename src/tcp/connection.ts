@@ -52,7 +52,7 @@ import { RttEstimator } from './rtt.js';
 import { MAX_SACK_BLOCKS, MAX_SACK_BLOCKS_WITH_TIMESTAMPS, SackReporter } from './sack-blocks.js';
 import { DUP_THRESH, NextSegKind, SackScoreboard } from './sack-scoreboard.js';
 import { Prr } from './prr.js';
-import { probeTimeout, Rack } from './rack.js';
+import { probeTimeout, Rack, recoveryProbeTimeout } from './rack.js';
 import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt } from './seq.js';
 import { acceptsText, canUserSend, type TcpState } from './state.js';
@@ -304,12 +304,15 @@ export class TcpConnectionCore {
   private prr: Prr | undefined;
   /**
    * D-SACK undo (RFC 2883, RFC 3708): the last episode's start (SND.UNA), the end of what it
-   * retransmitted, and its retransmissions not yet reported duplicate; undefined once undone or
+   * retransmitted, and the bytes it retransmitted not yet reported duplicate (bytes, so a D-SACK
+   * covering only part of a retransmission leaves the rest unexplained); undefined once undone or
    * when a new episode replaces it.
    */
   private undoMarker: number | undefined;
   private undoHigh = 0;
   private undoRetrans = 0;
+  /** Eifel (RFC 3522): the TSval of the first retransmission after a timeout, until its first ACK. */
+  private eifelTsVal: number | undefined;
 
   constructor(options: TcpConnectionOptions) {
     this.localAddr = options.localAddr;
@@ -679,8 +682,7 @@ export class TcpConnectionCore {
       }
       if (this.rackAt <= now && !this.isClosed()) {
         this.rackAt = NEVER;
-        this.rackDetectLoss(now);
-        this.maybeEnterRecovery(false, now);
+        this.onRackTimer(now);
       }
       if (this.persistAt <= now && !this.isClosed()) {
         this.persistAt = NEVER;
@@ -1146,6 +1148,7 @@ export class TcpConnectionCore {
       }
     }
     this.lastPeerWindow = window;
+    if (this.eifelTsVal !== undefined && advanced) this.eifelOnAck(seg);
     if (this.sack !== undefined) {
       this.sackRecoveryOnAck(sacked, advanced, seg.sackBlocks !== undefined && this.sack.lastUpdate.dsack, now);
       if (this.lossEpisode === EPISODE_RECOVERY) {
@@ -1584,6 +1587,10 @@ export class TcpConnectionCore {
   private sackRecoveryOnAck(sacked: boolean, advanced: boolean, dsack: boolean, now: number): void {
     const sb = this.sack as SackScoreboard;
     const rack = this.rack;
+    if (this.lossEpisode === EPISODE_RECOVERY && (sacked || advanced)) {
+      this.tlpAt = NEVER; // the ACK clock runs: the recovery probe waits again from now
+      this.tlpOutstanding = false;
+    }
     if (rack !== undefined) {
       rack.onAck(this.sndUna, sb, sacked, dsack, this.sndNxt, now);
       // Detection costs a pass over the flight: only when SACKs or an episode say a loss may be.
@@ -1628,6 +1635,8 @@ export class TcpConnectionCore {
     this.counters.sackRecoveries++;
     this.counters.fastRetransmits++;
     this.cc.enterRecovery(seqDiff(this.sndMax, this.sndUna), this.sndMax);
+    this.tlpAt = NEVER; // a tail loss probe armed before is void; the recovery probe waits from now
+    this.tlpOutstanding = false;
     this.startUndo();
     sb.startEpisode(this.sndUna);
     if (this.prr === undefined) this.prr = new Prr();
@@ -1644,7 +1653,14 @@ export class TcpConnectionCore {
     // holds SND.UNA unacknowledged or a timeout repeats.
     if (this.retries > 1 || sb.isSacked(this.sndUna)) sb.clear();
     this.sndNxt = this.sndMax;
-    if (this.lossEpisode !== EPISODE_RTO) this.startUndo(); // a repeated timeout keeps counting
+    if (this.lossEpisode !== EPISODE_RTO) {
+      this.startUndo(); // a repeated timeout keeps counting
+      // Eifel detection (RFC 3522): the retransmission below carries this TSval; an ACK of it
+      // echoing an older one was for the original, which was only late.
+      if (this.tsOk) this.eifelTsVal = this.ts.tsVal(now);
+    } else {
+      this.eifelTsVal = undefined; // a second timeout: the retransmission's TSval is ambiguous now
+    }
     this.lossEpisode = EPISODE_RTO;
     this.recoveryPoint = this.sndMax;
     sb.allLost = true;
@@ -1689,7 +1705,7 @@ export class TcpConnectionCore {
     (this.sack as SackScoreboard).onRetransmit(kind, seq, len);
     this.counters.sackRetransmits++;
     if (this.undoMarker !== undefined) {
-      this.undoRetrans++;
+      this.undoRetrans += len;
       const end = seqAdd(seq, len);
       if (seqGt(end, this.undoHigh)) this.undoHigh = end;
     }
@@ -1709,9 +1725,9 @@ export class TcpConnectionCore {
 
   /** Schedules a tail loss probe (RFC 8985 7.2) when one may go out before the RTO. */
   private armProbe(now: number): void {
-    if (this.tlpOutstanding || this.lossEpisode !== EPISODE_NONE || this.config.lossDetection !== 'rack') return;
+    if (this.tlpOutstanding || this.lossEpisode === EPISODE_RTO || this.config.lossDetection !== 'rack') return;
     if (this.rtxAt === NEVER || !seqGt(this.sndMax, this.sndUna)) return;
-    const at = now + probeTimeout(this.rtt.srtt, seqDiff(this.sndMax, this.sndUna), this.sndMss);
+    const at = now + (this.lossEpisode === EPISODE_RECOVERY ? recoveryProbeTimeout(this.rtt.srtt) : probeTimeout(this.rtt.srtt, seqDiff(this.sndMax, this.sndUna), this.sndMss));
     if (at < this.rtxAt) this.tlpAt = at;
   }
 
@@ -1720,6 +1736,10 @@ export class TcpConnectionCore {
    * last segment again; its ACK shows the peer's holes. The RTO restarts from now.
    */
   private onProbeTimeout(now: number): void {
+    if (this.lossEpisode === EPISODE_RECOVERY && this.rack !== undefined) {
+      this.onRecoveryProbeTimeout(now);
+      return;
+    }
     if (this.lossEpisode !== EPISODE_NONE || !seqGt(this.sndMax, this.sndUna) || this.tlpOutstanding) return;
     this.counters.tlpProbes++;
     this.tlpOutstanding = true;
@@ -1736,6 +1756,22 @@ export class TcpConnectionCore {
       this.resend(seqAdd(this.sndMax, -len), len, now);
     }
     this.rtxAt = now + this.rtt.rto;
+  }
+
+  /**
+   * Fast recovery went quiet: no ACK for two round trips, so everything in flight (typically
+   * the retransmissions and the few segments PRR let out) was lost, or its ACKs were. RACK cannot
+   * see a lost retransmission when nothing sent after it is delivered, and this would wait for the
+   * RTO (at least 200 ms, then a restart from one segment). Instead the hole at SND.UNA goes
+   * again, once per quiet spell (as a tail loss probe, which RFC 8985 sends only outside
+   * recovery); its ACK restarts the recovery's ACK clock, and the RTO still runs behind it.
+   */
+  private onRecoveryProbeTimeout(now: number): void {
+    if (!seqGt(this.sndMax, this.sndUna) || this.tlpOutstanding) return;
+    this.tlpOutstanding = true;
+    this.counters.recoveryProbes++;
+    const len = this.holeAt(this.sndUna);
+    if (len > 0) this.sackSend(NextSegKind.LOST, this.sndUna, len, now);
   }
 
   /** Runs RACK's loss detection (RFC 8985 6.2 step 5), hands the result to the scoreboard, arms its timer. */
@@ -1755,6 +1791,37 @@ export class TcpConnectionCore {
     this.rackAt = timeout > 0 ? now + timeout : NEVER;
   }
 
+  /**
+   * RACK's timer (RFC 8985 6.3): segments are now overdue without an ACK. In fast recovery what
+   * was just marked lost left the pipe, and PRR gets the chance to send for it (an event with no
+   * data delivered: PRR-SSRB allows one segment when pipe is below ssthresh), as Linux's cwnd
+   * (pipe + sndcnt) does; otherwise a lost retransmission with nothing else in flight would wait
+   * for an ACK that never comes, then for the RTO.
+   */
+  private onRackTimer(now: number): void {
+    this.rackDetectLoss(now);
+    if (this.lossEpisode === EPISODE_RECOVERY && this.prr !== undefined) {
+      this.prr.onAck(0, (this.sack as SackScoreboard).pipe(this.sndUna, this.sndMax, this.sndMss), this.cc.ssthresh, this.sndMss);
+    }
+    this.maybeEnterRecovery(false, now);
+  }
+
+  /**
+   * The first ACK of new data after a timeout (RFC 3522 Eifel detection): a TSecr older than the
+   * retransmission's TSval acknowledges the original, so the timeout was spurious (a delayed ACK
+   * clock, not a loss). Response (RFC 4015, as Linux): cwnd and ssthresh restored, the episode
+   * ends, so the data after SND.UNA is not resent; the RTO is taken from this ACK's RTT sample.
+   */
+  private eifelOnAck(seg: TcpRepr): void {
+    const sent = this.eifelTsVal as number;
+    this.eifelTsVal = undefined;
+    const ts = seg.timestamp;
+    if (ts === undefined || this.lossEpisode !== EPISODE_RTO || this.undoMarker === undefined) return;
+    if (((ts.tsEcr - sent) | 0) >= 0) return; // echoes the retransmission (or later): a real loss
+    this.counters.spuriousRtoUndos++;
+    this.undoEpisode();
+  }
+
   /** A loss episode (fast recovery or timeout) begins: its retransmissions may yet prove spurious. */
   private startUndo(): void {
     this.undoMarker = this.sndUna;
@@ -1770,12 +1837,24 @@ export class TcpConnectionCore {
   private onDsack(start: number, end: number): void {
     const marker = this.undoMarker;
     if (marker === undefined || this.undoRetrans === 0) return;
-    if (seqLt(start, marker) || seqGt(end, this.undoHigh)) return;
-    this.undoRetrans -= Math.max(1, Math.ceil(seqDiff(end, start) / this.sndMss));
+    // Only the part within what the episode retransmitted counts (RFC 2883 allows any range).
+    const covered = seqDiff(seqLt(end, this.undoHigh) ? end : this.undoHigh, seqGt(start, marker) ? start : marker);
+    if (covered <= 0) return;
+    this.undoRetrans -= covered;
     if (this.undoRetrans > 0) return;
-    this.undoMarker = undefined;
     this.counters.spuriousUndos++;
+    this.undoEpisode();
+  }
+
+  /**
+   * The last loss episode was spurious (D-SACK or Eifel): the congestion response is undone
+   * and the episode, if still running, ends: no more retransmissions of data that arrived.
+   */
+  private undoEpisode(): void {
+    this.undoMarker = undefined;
     this.cc.undoRecovery();
+    // Nothing was lost: a loss of data sent before the episode's recovery point may start one.
+    if (seqLt(this.sndUna, this.recoveryPoint)) this.recoveryPoint = this.sndUna;
     if (this.lossEpisode !== EPISODE_NONE) {
       // The episode ends here: nothing was lost.
       this.lossEpisode = EPISODE_NONE;

@@ -46,6 +46,10 @@ export interface TcpCounters {
   rackLosses: number;
   /** Loss episodes undone because every retransmission was reported duplicate (D-SACK, RFC 3708). */
   spuriousUndos: number;
+  /** Fast recovery went quiet for two round trips and the hole at SND.UNA was sent again before the RTO. */
+  recoveryProbes: number;
+  /** Timeouts found spurious by Eifel detection (RFC 3522: the ACK echoed a TSval older than the retransmission's) and undone. */
+  spuriousRtoUndos: number;
 
   // Receive side
   outOfOrderSegments: number;
@@ -148,6 +152,8 @@ export function createTcpCounters(): TcpCounters {
     tlpProbes: 0,
     rackLosses: 0,
     spuriousUndos: 0,
+    recoveryProbes: 0,
+    spuriousRtoUndos: 0,
     dupAcksReceived: 0,
     hystartCssEntries: 0,
     hystartExits: 0,

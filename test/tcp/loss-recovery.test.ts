@@ -1,0 +1,169 @@
+/**
+ * Loss recovery at heavy loss (issue 10): the recovery probe, the recovery point after an undo,
+ * D-SACK undo by bytes (a D-SACK covering part of a retransmission), Eifel detection after a
+ * timeout (RFC 3522 / RFC 4015), and RACK's reordering rule for retransmissions.
+ */
+import assert from 'node:assert/strict';
+import { ACK, bytes, fireNext, Harness, LOCAL_ISS, MSS, RECV, recv, REMOTE_ISS, send, SEND, SYN, take, type HarnessOptions } from './harness.js';
+import type { TcpRepr } from '../../src/wire/tcp.js';
+import { seqAdd, seqDiff } from '../../src/tcp/seq.js';
+import { timestampOffset } from '../../src/tcp/timestamps.js';
+import { Rack } from '../../src/tcp/rack.js';
+import { SackScoreboard } from '../../src/tcp/sack-scoreboard.js';
+
+const L = LOCAL_ISS + 1;
+/** Our TSval clock starts here (the default offset for LOCAL_ISS). */
+const OFF = timestampOffset(LOCAL_ISS);
+const PEER_TS = 7_000;
+
+/** The peer's ACK of stream bytes up to `n`, SACKing the given [from, to) stream ranges. */
+const sackAck = (n: number, ...blocks: Array<[number, number]>): TcpRepr => ({
+  ...SEND, ack: seqAdd(L, n), ...(blocks.length > 0 ? { sackBlocks: blocks.map(([a, b]) => [seqAdd(L, a), seqAdd(L, b)] as const) } : {}),
+});
+
+/** Active open with SACK (and timestamps when asked), RTT 100 ms. */
+function established(options: HarnessOptions = {}, timestamps = false): Harness {
+  const h = new Harness({ ...options, config: { sack: true, timestamps, lossDetection: 'dupack', ...options.config } });
+  h.conn.connect(h.now);
+  take(h);
+  h.now += 100;
+  send(h, {
+    ...SEND, flags: SYN | ACK, seq: REMOTE_ISS, ack: L, mss: MSS, sackPermitted: true,
+    ...(timestamps ? { timestamp: { tsVal: PEER_TS, tsEcr: OFF } } : {}),
+  });
+  if (timestamps) take(h);
+  else recv(h, { ...RECV, seq: L });
+  assert.equal(h.state, 'ESTABLISHED');
+  h.events.length = 0;
+  return h;
+}
+
+/** Takes every segment emitted, as [stream offset, length] pairs. */
+function sent(h: Harness): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  while (h.outbox.length > 0) {
+    const s = take(h);
+    if (s.payload.length > 0) out.push([seqDiff(s.seq, L), s.payload.length]);
+  }
+  return out;
+}
+
+/** Recovery on segment 0 (only it retransmitted), then the late original fills the hole. */
+function spuriousRecovery(): Harness {
+  const h = established();
+  h.conn.write(bytes(10_000), h.now);
+  sent(h);
+  send(h, sackAck(0, [1000, 2000]));
+  send(h, sackAck(0, [1000, 3000]));
+  send(h, sackAck(0, [1000, 4000]));
+  assert.deepEqual(sent(h), [[0, MSS]]);
+  send(h, sackAck(10_000));
+  assert.equal(h.conn.cwnd, 5000, 'recovery ended reduced');
+  return h;
+}
+
+describe('tcp/connection: loss recovery at heavy loss', () => {
+  it('RACK: a retransmission delivered below RACK.fack is not reordering; an original is', () => {
+    for (const retransmitted of [true, false]) {
+      const r = new Rack();
+      r.clear(0);
+      for (let i = 0; i < 4; i++) r.onSend(i * MSS, (i + 1) * MSS, 0, i * MSS);
+      const sb = new SackScoreboard();
+      sb.update([[MSS, 4 * MSS]], 0, 4 * MSS);
+      r.onAck(0, sb, true, false, 4 * MSS, 100); // 1..3 SACKed: RACK.fack = 4 MSS, min_RTT 100
+      if (retransmitted) r.onSend(0, MSS, 100, 4 * MSS); // segment 0 resent
+      sb.advance(4 * MSS);
+      r.onAck(4 * MSS, sb, false, false, 4 * MSS, 250);
+      assert.equal(r.reorderingSeen, !retransmitted, retransmitted ? 'the repaired hole' : 'the original arrived late: reordered');
+    }
+  });
+
+  it('after a D-SACK undo, a new loss below the old recovery point starts fast recovery at once', () => {
+    const h = established();
+    h.conn.write(bytes(20_000), h.now);
+    sent(h);
+    send(h, sackAck(0, [1000, 2000]));
+    send(h, sackAck(0, [1000, 3000]));
+    send(h, sackAck(0, [1000, 4000]));
+    assert.ok(sent(h).some(([off]) => off === 0), 'fast recovery; its recovery point is above 10000');
+    // The original segment 0 was only late; the ACK of it was lost, the next one has a D-SACK
+    // for the retransmission, which was needless.
+    send(h, sackAck(4000, [0, 1000]));
+    assert.equal(h.conn.counters.spuriousUndos, 1);
+    sent(h);
+    // Segment 4000 (sent before the undone episode's recovery point) is lost now.
+    send(h, sackAck(4000, [5000, 6000]));
+    send(h, sackAck(4000, [5000, 7000]));
+    send(h, sackAck(4000, [5000, 8000]));
+    assert.ok(sent(h).some(([off]) => off === 4000), 'segment 4000 retransmitted by fast recovery');
+    assert.equal(h.conn.counters.sackRecoveries, 2);
+  });
+
+  it('D-SACK undo counts bytes: a D-SACK covering half the retransmission undoes nothing, the other half does', () => {
+    const h = spuriousRecovery();
+    send(h, sackAck(10_000, [0, 500]));
+    assert.equal(h.conn.counters.dsacksReceived, 1);
+    assert.equal(h.conn.counters.spuriousUndos, 0, 'half the retransmission may have been needed');
+    assert.equal(h.conn.cwnd, 5000);
+    send(h, sackAck(10_000, [500, 1000]));
+    assert.equal(h.conn.counters.spuriousUndos, 1);
+    assert.equal(h.conn.cwnd, 10_000);
+  });
+
+  it('recovery probe: fast recovery quiet for 2 * SRTT resends the hole at SND.UNA before the RTO', () => {
+    const h = established({ config: { lossDetection: 'rack', rtoMin: 1000 } });
+    h.conn.write(bytes(10_000), h.now);
+    assert.equal(sent(h).length, 10);
+    h.now += 100;
+    send(h, sackAck(0, [1000, 4000]));
+    assert.deepEqual(sent(h), [[0, MSS]], 'segment 0 lost, retransmitted at 200');
+    // The retransmission is lost too, and nothing else comes back.
+    const at = fireNext(h);
+    assert.equal(at, 200 + 2 * 100, 'two SRTTs after the last ACK');
+    assert.deepEqual(sent(h), [[0, MSS]], 'the hole again, without a timeout');
+    assert.equal(h.conn.counters.recoveryProbes, 1);
+    assert.equal(h.conn.counters.timeouts, 0);
+    // One probe per quiet spell: the next timer is the RTO.
+    fireNext(h);
+    assert.equal(h.conn.counters.recoveryProbes, 1);
+    assert.equal(h.conn.counters.timeouts, 1);
+  });
+
+  describe('Eifel detection (RFC 3522, RFC 4015)', () => {
+    /** Three segments sent at 100 (TSval OFF + 100), no ACK: the RTO fires at 1100 and resends segment 0. */
+    function timedOut(): Harness {
+      const h = established({ config: { rtoMin: 1000 } }, true);
+      h.conn.write(bytes(3 * (MSS - 12)), h.now);
+      assert.equal(sent(h).length, 3);
+      assert.equal(h.conn.cwnd, 10 * (MSS - 12), 'the initial window (segments MSS - 12 beside TSopt)');
+      const at = fireNext(h);
+      assert.equal(at, 1100);
+      assert.equal(h.conn.counters.timeouts, 1);
+      const rtx = take(h);
+      assert.equal(seqDiff(rtx.seq, L), 0);
+      assert.equal(rtx.timestamp?.tsVal, OFF + 1100);
+      return h;
+    }
+    const ackWithTs = (n: number, tsEcr: number): TcpRepr => ({ ...sackAck(n), timestamp: { tsVal: PEER_TS + 50, tsEcr } });
+
+    it('the first ACK echoes the original transmission: the timeout was spurious, undone, nothing resent', () => {
+      const h = timedOut();
+      h.now += 10;
+      send(h, ackWithTs(MSS - 12, OFF + 100));
+      assert.equal(h.conn.counters.spuriousRtoUndos, 1);
+      assert.equal(h.conn.cwnd, 10 * (MSS - 12), 'cwnd as before the timeout');
+      assert.deepEqual(sent(h), [], 'segments 1 and 2 are not resent (no go-back-N)');
+      send(h, ackWithTs(3 * (MSS - 12), OFF + 100));
+      assert.equal(h.conn.counters.retransmits, 1);
+    });
+
+    it('the first ACK echoes the retransmission: a real loss, the timeout response stands', () => {
+      const h = timedOut();
+      h.now += 10;
+      send(h, ackWithTs(MSS - 12, OFF + 1100));
+      assert.equal(h.conn.counters.spuriousRtoUndos, 0);
+      assert.ok(h.conn.cwnd < 10 * (MSS - 12));
+      assert.deepEqual(sent(h), [[MSS - 12, MSS - 12], [2 * (MSS - 12), MSS - 12]], 'the rest of the flight is resent');
+    });
+  });
+});
