@@ -16,7 +16,7 @@
  * Send side: the idea of Linux's tcp_sndbuf_expand. While the writer is held back by a full
  * buffer, the buffer is raised to twice the congestion window (what is in flight, plus as much
  * again to send in the next round trip, when slow start may double the window), never below
- * twice the initial window.
+ * twice the initial window; the connection grows it in steps of at least a quarter.
  *
  * Pure arithmetic on numbers the connection passes in; no allocation after construction.
  */

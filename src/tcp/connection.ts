@@ -1613,9 +1613,14 @@ export class TcpConnectionCore {
 
   /** The writer is held back by a full send buffer: grow it with cwnd (up to sendBufferMax). */
   private expandSendBuffer(): void {
+    const capacity = this.sendBuf.capacity;
     const target = sendBufferTarget(this.cc.cwnd, this.sndMss, this.config.initialCwndSegments);
-    const size = target < this.config.sendBufferMax ? target : this.config.sendBufferMax;
-    if (size <= this.sendBuf.capacity) return;
+    if (target <= capacity) return;
+    // Steps of at least a quarter: cwnd grows on every ACK, the buffer need not follow each one.
+    const step = capacity + (capacity >>> 2);
+    const wanted = target > step ? target : step;
+    const size = wanted < this.config.sendBufferMax ? wanted : this.config.sendBufferMax;
+    if (size <= capacity) return;
     this.sendBuf.growCapacity(size);
     this.counters.sendBufferGrown++;
   }
