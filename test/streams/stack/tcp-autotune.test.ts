@@ -98,6 +98,24 @@ describe('stack: TCP buffer auto-tuning on a 50 ms path (memory wire, virtual ti
     assert.ok(r.bytesPerSecond > 5 * initialRate, `${Math.round(r.bytesPerSecond)} B/s vs ${Math.round(initialRate)} B/s`);
   });
 
+  it('listen / connect name each bad buffer size (ERR_INVALID_ARG_VALUE)', () => {
+    const ts = new TestScheduler(() => undefined);
+    const [la] = createMemoryWire({ scheduler: ts });
+    const a = createStack({ interfaces: [{ name: 'eth0', link: la, ipv4: ['198.18.0.1/24'] }] }, { scheduler: ts });
+    try {
+      const errors: { code?: string; message: string }[] = [];
+      a.tcp.listen({ port: 9, receiveBufferSize: 0, sendBufferSize: 1.5 }).subscribe({ error: (e: { code?: string; message: string }) => errors.push(e) });
+      a.tcp.connect({ address: '198.18.0.2', port: 9, receiveBufferSize: -1 }).subscribe({ error: (e: { code?: string; message: string }) => errors.push(e) });
+      assert.equal(errors.length, 2);
+      assert.equal(errors[0].code, 'ERR_INVALID_ARG_VALUE');
+      assert.match(errors[0].message, /receiveBufferSize: .*; sendBufferSize: /);
+      assert.equal(errors[1].code, 'ERR_INVALID_ARG_VALUE');
+      assert.match(errors[1].message, /connect: receiveBufferSize: /);
+    } finally {
+      a.close();
+    }
+  });
+
   it('a listener that fixes its receive buffer keeps the window, and the rate, of its initial size', () => {
     const r = run(4 * MiB, true);
     assert.equal(r.receiverGrown, 0);
