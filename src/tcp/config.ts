@@ -261,11 +261,6 @@ export function receiveAutoTuning(config: TcpConfig): boolean {
   return config.receiveBufferMax > config.receiveBufferSize;
 }
 
-/** Whether send-buffer auto-tuning is on for `config` (the cap is above the initial size). */
-export function sendAutoTuning(config: TcpConfig): boolean {
-  return config.sendBufferMax > config.sendBufferSize;
-}
-
 /** Buffer sizes a user fixes for one connection or listener (`listen` / `connect` options). */
 export interface FixedBufferSizes {
   readonly receiveBufferSize?: number;

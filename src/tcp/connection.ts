@@ -1558,7 +1558,15 @@ export class TcpConnectionCore {
     // Windows stay below 2^30 (RFC 7323 2.3), so shifts are exact.
     const shift = this.rcvWndScale;
     let raw = wnd >>> shift;
-    if (raw << shift < current) raw = (current + (1 << shift) - 1) >>> shift;
+    if (raw << shift < current) {
+      // Not a whole number of granules: rounding up keeps the edge, but when the buffer has no
+      // room for the extra bytes it would move the edge right by up to 2^shift - 1 bytes on
+      // every ACK (with scale 7, 3 % beyond a full 6 MiB buffer). Then round down: the peer sees
+      // the edge less than one granule left of the last (the retraction RFC 7323 2.4 describes),
+      // and we still accept data up to the old edge (rcvAdvRight does not move left).
+      const up = (current + (1 << shift) - 1) >>> shift;
+      if (up << shift <= free) raw = up;
+    }
     if (raw > 0xffff) raw = 0xffff;
     const bytes = raw << shift;
     const right = seqAdd(this.rcvNxt, bytes);
@@ -1613,6 +1621,11 @@ export class TcpConnectionCore {
 
   /** The writer is held back by a full send buffer: grow it with cwnd (up to sendBufferMax). */
   private expandSendBuffer(): void {
+    // Only when the buffer is what limits sending: its unsent bytes do not fill what cwnd and
+    // the peer's window allow now. Behind a closed window or a full cwnd, more buffer is only memory.
+    const flight = seqDiff(this.sndMax, this.sndUna);
+    const allowed = (this.cc.cwnd < this.sndWnd ? this.cc.cwnd : this.sndWnd) - flight;
+    if (this.sendBuf.length - flight >= allowed) return;
     const capacity = this.sendBuf.capacity;
     const target = sendBufferTarget(this.cc.cwnd, this.sndMss, this.config.initialCwndSegments);
     if (target <= capacity) return;

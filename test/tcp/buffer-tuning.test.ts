@@ -130,6 +130,8 @@ function transfer(options: {
   /** B reads at most this many bytes every `readEveryMs` (a slow reader); default all at once. */
   readBytes?: number;
   readEveryMs?: number;
+  /** B's reader stops for good at this time. */
+  stopReadingAt?: number;
   untilMs: number;
 }): Transfer {
   const queue: { at: number; to: 'a' | 'b'; seg: TcpRepr }[] = [];
@@ -169,7 +171,7 @@ function transfer(options: {
     queue.push({ at: now + options.oneWayMs, to, seg: { ...seg, payload: seg.payload.slice() } });
   };
   const aHost: TcpHost = { send: link('b'), onEstablished: () => pump(), onWritable: () => pump() };
-  const bHost: TcpHost = { send: link('a'), onReadable: () => { if (options.readBytes === undefined) drain(Infinity); } };
+  const bHost: TcpHost = { send: link('a'), onReadable: () => { if (options.readBytes === undefined && now < (options.stopReadingAt ?? Infinity)) drain(Infinity); } };
   const base = { delayedAckTimeout: 40, congestionControl: 'newreno' as const };
   const a = new TcpConnectionCore({ localAddr: 1, localPort: 1000, remoteAddr: 2, remotePort: 2000, iss: 1, host: aHost, config: resolveTcpConfig({ ...base, ...options.aConfig }) });
   const b = new TcpConnectionCore({ localAddr: 2, localPort: 2000, remoteAddr: 1, remotePort: 1000, iss: 7, host: bHost, config: resolveTcpConfig({ ...base, ...options.bConfig }) });
@@ -250,6 +252,18 @@ describe('tcp/buffer-tuning: the receive window follows the reader (50 ms RTT, v
       assert.ok(t.rightEdges[i] >= t.rightEdges[i - 1], `edge moved left at ACK ${i}: ${t.rightEdges[i - 1]} -> ${t.rightEdges[i]}`);
     }
     assert.ok(t.rightEdges[t.rightEdges.length - 1] > 4 * INITIAL);
+  });
+
+  it('a reader that stops after the buffer grew: the window closes within the buffer (scale rounding does not creep past it)', () => {
+    const t = transfer({
+      bytes: 1024 * MiB, oneWayMs: RTT / 2, untilMs: 4000, stopReadingAt: 1500,
+      aConfig: BIG_SENDER,
+      bConfig: { receiveBufferSize: INITIAL, receiveBufferMax: 2 * MiB },
+    });
+    assert.equal(t.b.receiveBufferSize, 2 * MiB);
+    assert.equal(t.b.rcvWndScale, 6);
+    assert.ok(t.b.readableLength > 2 * MiB - 1000, `the buffer filled: ${t.b.readableLength}`);
+    assert.ok(t.b.readableLength <= t.b.receiveBufferSize, `${t.b.readableLength} unread in a ${t.b.receiveBufferSize}-byte buffer`);
   });
 
   it('a slow reader (less than the initial window per RTT) does not grow the buffer', () => {
