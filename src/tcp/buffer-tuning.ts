@@ -14,9 +14,10 @@
  * right edge never has to move left.
  *
  * Send side: the idea of Linux's tcp_sndbuf_expand. While the writer is held back by a full
- * buffer, the buffer is raised to twice the congestion window (what is in flight, plus as much
- * again to send in the next round trip, when slow start may double the window), never below
- * twice the initial window; the connection grows it in steps of at least a quarter.
+ * buffer and the buffer is what limits sending (not cwnd, not the peer's window), it is
+ * raised to twice the congestion window (what is in flight, plus as much again to send in the
+ * next round trip, when slow start may double the window), never below twice the initial
+ * window; the connection grows it in steps of at least a quarter.
  *
  * Pure arithmetic on numbers the connection passes in; no allocation after construction.
  */
