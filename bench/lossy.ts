@@ -8,14 +8,18 @@
  * same seed gives the same figures on any machine, and a 50 ms path does not take 50 ms a round
  * trip to measure. Goodput is bytes delivered in order to the reader per virtual second.
  *
- * Run alone: `node --import tsx bench/lossy.ts [--quick] [--mib N]`; `npm run bench -- --sections lossy`
- * puts the table in the bench output.
+ * Run alone: `node --import tsx bench/lossy.ts [--quick] [--mib N] [--autotune | --small]`; `npm run bench --
+ * --sections lossy` puts the table in the bench output. `--autotune` starts both sides from 64 KiB
+ * buffers and lets auto-tuning grow them (default caps) instead of fixing them at 4 MiB;
+ * `--small` fixes them at 64 KiB.
  */
 import { TestScheduler } from 'rxjs/testing';
 import { createMemoryWire } from '../streams/links/memory-wire.js';
 import { impairLink } from '../streams/operators/impair.js';
 import { createStack } from '../streams/stack/create-stack.js';
 import type { TcpConnection } from '../streams/stack/tcp-connection.js';
+
+export type LossyBuffers = 'fixed' | 'autotune' | 'small';
 
 export interface LossyCase {
   /** Round-trip time of the path (half each way), ms. */
@@ -26,6 +30,11 @@ export interface LossyCase {
   readonly reorder: number;
   /** The sender's congestion control. */
   readonly congestionControl: 'newreno' | 'cubic';
+  /**
+   * 'fixed' (default): 4 MiB buffers, no auto-tuning; 'autotune': 64 KiB to start, grown up to
+   * the default caps; 'small': 64 KiB, no auto-tuning (what 'autotune' starts from).
+   */
+  readonly buffers?: LossyBuffers;
 }
 
 export interface LossyResult extends LossyCase {
@@ -51,7 +60,9 @@ export function runLossyCase(c: LossyCase, bytes: number, seed: number): LossyRe
   const impairment = { loss: c.loss, reorder: c.reorder, reorderTimeout: Math.max(1, c.rttMs / 4) };
   const wrap = (link: typeof la, s: number) =>
     c.loss === 0 && c.reorder === 0 ? link : impairLink(link, { inbound: { ...impairment, seed: s }, outbound: { ...impairment, seed: s + 1 }, scheduler: ts });
-  const tcp = { congestionControl: c.congestionControl, receiveBufferSize: 4 * 1024 * 1024, sendBufferSize: 4 * 1024 * 1024 };
+  const size = c.buffers === 'autotune' || c.buffers === 'small' ? 64 * 1024 : 4 * 1024 * 1024;
+  const caps = c.buffers === 'autotune' ? {} : { receiveBufferMax: size, sendBufferMax: size };
+  const tcp = { congestionControl: c.congestionControl, receiveBufferSize: size, sendBufferSize: size, ...caps };
   let a;
   let b;
   try {
@@ -105,24 +116,24 @@ export function runLossyCase(c: LossyCase, bytes: number, seed: number): LossyRe
 }
 
 /** The grid of cases: full, or the quick subset (10 ms RTT only). */
-export function lossyCases(quick: boolean): LossyCase[] {
+export function lossyCases(quick: boolean, buffers: LossyBuffers = 'fixed'): LossyCase[] {
   const rtts = quick ? [10] : [1, 10, 50];
   const losses = quick ? [0, 0.01, 0.05] : [0, 0.001, 0.01, 0.03, 0.05];
   const reorders = quick ? [0] : [0, 0.01];
   const ccs = ['newreno', 'cubic'] as const;
   const out: LossyCase[] = [];
-  for (const rttMs of rtts) for (const loss of losses) for (const reorder of reorders) for (const congestionControl of ccs) out.push({ rttMs, loss, reorder, congestionControl });
+  for (const rttMs of rtts) for (const loss of losses) for (const reorder of reorders) for (const congestionControl of ccs) out.push({ rttMs, loss, reorder, congestionControl, buffers });
   return out;
 }
 
 /** Runs every case; `log` gets one line per case. */
-export function lossyBench(quick: boolean, mib: number, log: (line: string) => void): LossyResult[] {
+export function lossyBench(quick: boolean, mib: number, log: (line: string) => void, buffers: LossyBuffers = 'fixed'): LossyResult[] {
   const results: LossyResult[] = [];
-  for (const c of lossyCases(quick)) {
+  for (const c of lossyCases(quick, buffers)) {
     const r = runLossyCase(c, mib * 1024 * 1024, 1);
     results.push(r);
     log(
-      `lossy: rtt ${c.rttMs} ms, loss ${(c.loss * 100).toFixed(1)} %, reorder ${(c.reorder * 100).toFixed(0)} %, ${c.congestionControl}: ` +
+      `lossy: rtt ${c.rttMs} ms, loss ${(c.loss * 100).toFixed(1)} %, reorder ${(c.reorder * 100).toFixed(0)} %, ${c.congestionControl}, ${buffers} buffers: ` +
         (r.finished ? `${r.goodputMbps.toFixed(1)} Mbit/s` : `not done in ${BOUND_MS / 1000} s`) +
         `, ${r.rtos} RTOs, ${r.retransmits} retransmits`,
     );
@@ -134,5 +145,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const quick = process.argv.includes('--quick');
   const at = process.argv.indexOf('--mib');
   const mib = at > 0 ? Number(process.argv[at + 1]) : quick ? 2 : 8;
-  lossyBench(quick, mib, (line) => console.log(line));
+  lossyBench(quick, mib, (line) => console.log(line), process.argv.includes('--autotune') ? 'autotune' : process.argv.includes('--small') ? 'small' : 'fixed');
 }

@@ -39,7 +39,8 @@ import { netError, type NetstackError, type NetstackErrorCode } from '../errors.
 import { formatIpv4, type Ipv4Addr } from '../ipv4/address.js';
 import { log } from '../log.js';
 import { TcpFlags, type TcpRepr } from '../wire/tcp.js';
-import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, MIN_MSS, windowScaleFor, type TcpConfig } from './config.js';
+import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, MIN_MSS, receiveAutoTuning, receiveBufferLimit, windowScaleFor, type TcpConfig } from './config.js';
+import { ReceiveBufferTuner, sendBufferTarget } from './buffer-tuning.js';
 import type { CongestionControl, CongestionControlFactory } from './congestion/congestion-control.js';
 import { congestionControlFactory } from './congestion/select.js';
 import type { ChallengeAckLimiter } from './challenge-ack-limit.js';
@@ -313,6 +314,8 @@ export class TcpConnectionCore {
   private undoRetrans = 0;
   /** Eifel (RFC 3522): the TSval of the first retransmission after a timeout, until its first ACK. */
   private eifelTsVal: number | undefined;
+  /** Receive-buffer auto-tuning (buffer-tuning.ts), from the first in-order data when on. */
+  private rcvTuner: ReceiveBufferTuner | undefined;
 
   constructor(options: TcpConnectionOptions) {
     this.localAddr = options.localAddr;
@@ -363,7 +366,7 @@ export class TcpConnectionCore {
     conn.opened = true;
     if (params.peerWindowScale !== undefined && conn.config.windowScaling) {
       conn.sndWndScale = Math.min(params.peerWindowScale, 14);
-      conn.rcvWndScale = windowScaleFor(conn.config.receiveBufferSize);
+      conn.rcvWndScale = windowScaleFor(receiveBufferLimit(conn.config));
       conn.wsOption = conn.rcvWndScale;
     }
     conn.sackOk = params.sackPermitted === true && conn.config.sack;
@@ -480,6 +483,26 @@ export class TcpConnectionCore {
     return Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
   }
 
+  /** The receive buffer's current size, bytes: `receiveBufferSize`, raised by auto-tuning. */
+  get receiveBufferSize(): number {
+    return this.recvBuf.capacity;
+  }
+
+  /** The send buffer's current size, bytes: `sendBufferSize`, raised by auto-tuning. */
+  get sendBufferSize(): number {
+    return this.sendBuf.capacity;
+  }
+
+  /** The receiver's own RTT estimate for auto-tuning (Linux's rcv_rtt), ms; 0 while none. */
+  get receiveRtt(): number {
+    return this.rcvTuner === undefined ? 0 : this.rcvTuner.rttMs;
+  }
+
+  /** Bytes read in one RTT that the receive buffer was last sized for (Linux's rcv_space); 0 while not tuning. */
+  get receiveSpace(): number {
+    return this.rcvTuner === undefined ? 0 : this.rcvTuner.space;
+  }
+
   toString(): string {
     return `${formatIpv4(this.localAddr)}:${this.localPort}-${formatIpv4(this.remoteAddr)}:${this.remotePort}`;
   }
@@ -493,7 +516,7 @@ export class TcpConnectionCore {
     if (now > this.clock) this.clock = now;
     this.sndNxt = seqAdd(this.iss, 1);
     this.sndMax = this.sndNxt;
-    this.wsOption = this.config.windowScaling ? windowScaleFor(this.config.receiveBufferSize) : undefined;
+    this.wsOption = this.config.windowScaling ? windowScaleFor(receiveBufferLimit(this.config)) : undefined;
     this.setState('SYN-SENT');
     this.sendSyn();
     this.rtt.startTiming(this.sndNxt, now);
@@ -530,11 +553,14 @@ export class TcpConnectionCore {
    * Takes up to `maxBytes` in-order received bytes (at most one contiguous chunk, usually the
    * payload view of one segment: no copy). Undefined when nothing is readable. Reading frees
    * receive window; when it opens significantly a window update is sent at once
-   * (RFC 1122 4.2.3.3, receiver silly-window avoidance).
+   * (RFC 1122 4.2.3.3, receiver silly-window avoidance). `now` (default: the latest time any
+   * call passed in) times the reader's rate for receive-buffer auto-tuning.
    */
-  read(maxBytes?: number): Uint8Array | undefined {
+  read(maxBytes?: number, now?: number): Uint8Array | undefined {
     const chunk = this.recvBuf.read(maxBytes);
     if (chunk === undefined) return undefined;
+    if (now !== undefined && now > this.clock) this.clock = now;
+    if (this.rcvTuner !== undefined) this.tuneReceiveBuffer(this.clock);
     if (acceptsText(this._state) && !this.orphaned) {
       const current = Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
       const free = this.recvBuf.free;
@@ -798,6 +824,7 @@ export class TcpConnectionCore {
       if (this.ecn.onCongestionExperienced()) this.ackNow = true;
     }
     let consumed = true;
+    const inOrderBefore = this.recvBuf.inOrderEnd;
     switch (this._state) {
       case 'CLOSED':
         this.counters.droppedClosed++; // the wiring answers with rstForSegment
@@ -811,6 +838,7 @@ export class TcpConnectionCore {
       default:
         consumed = this.onSynchronized(seg, now);
     }
+    if (this.recvBuf.inOrderEnd !== inOrderBefore && receiveAutoTuning(this.config)) this.measureReceiveRtt(seg, now);
     if (!this.isClosed()) this.output(now);
     this.flushEvents();
     return consumed;
@@ -1238,6 +1266,7 @@ export class TcpConnectionCore {
     // RFC 6298 5.2, 5.3: stop the timer when all is acknowledged, else restart it.
     this.rtxAt = seqGt(this.sndNxt, this.sndUna) ? now + this.rtt.rto : NEVER;
     if (action === 'retransmit') this.retransmitFirst(now);
+    if (this.wantWritable && this.config.sendBufferMax > this.sendBuf.capacity) this.expandSendBuffer();
     if (this.wantWritable && this.sendBuf.free > 0 && canUserSend(this._state) && !this.finQueued) {
       this.wantWritable = false;
       this.events |= EV_WRITABLE;
@@ -1532,7 +1561,15 @@ export class TcpConnectionCore {
     // Windows stay below 2^30 (RFC 7323 2.3), so shifts are exact.
     const shift = this.rcvWndScale;
     let raw = wnd >>> shift;
-    if (raw << shift < current) raw = (current + (1 << shift) - 1) >>> shift;
+    if (raw << shift < current) {
+      // Not a whole number of granules: rounding up keeps the edge, but when the buffer has no
+      // room for the extra bytes it would move the edge right by up to 2^shift - 1 bytes on
+      // every ACK (with scale 7, 3 % beyond a full 6 MiB buffer). Then round down: the peer sees
+      // the edge less than one granule left of the last (the retraction RFC 7323 2.4 describes),
+      // and we still accept data up to the old edge (rcvAdvRight does not move left).
+      const up = (current + (1 << shift) - 1) >>> shift;
+      if (up << shift <= free) raw = up;
+    }
     if (raw > 0xffff) raw = 0xffff;
     const bytes = raw << shift;
     const right = seqAdd(this.rcvNxt, bytes);
@@ -1551,6 +1588,57 @@ export class TcpConnectionCore {
     const advertised = Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
     const free = this.recvBuf.free;
     return free > advertised ? free : advertised;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Buffer auto-tuning (buffer-tuning.ts)
+
+  /** In-order data arrived (auto-tuning on): the receiver's own RTT measurement. */
+  private measureReceiveRtt(seg: TcpRepr, now: number): void {
+    let tuner = this.rcvTuner;
+    if (tuner === undefined) tuner = this.rcvTuner = new ReceiveBufferTuner(this.config.mss, this.recvBuf.capacity);
+    tuner.onData(this.recvBuf.consumed, now);
+    if (this.tsOk) {
+      // Only full-sized segments: a short one may have waited for the user or for Nagle.
+      const ts = seg.timestamp;
+      if (ts !== undefined && seg.payload.length >= this.rcvMss) {
+        const sample = this.ts.rttSample(ts.tsEcr, now);
+        if (sample !== undefined) tuner.onTimestampSample(ts.tsEcr, sample);
+      }
+    } else {
+      tuner.onWindowData(this.recvBuf.inOrderEnd, this.rcvWnd, now);
+    }
+  }
+
+  /** The user read: once per receiver RTT, grow the buffer with the reader's rate (never shrink). */
+  private tuneReceiveBuffer(now: number): void {
+    const target = (this.rcvTuner as ReceiveBufferTuner).onRead(this.recvBuf.consumed, now);
+    if (target <= this.recvBuf.capacity) return;
+    // The window field can say no more than 65535 << the scale we offered in the SYN.
+    const cap = Math.min(this.config.receiveBufferMax, 0xffff << this.rcvWndScale);
+    const size = target < cap ? target : cap;
+    if (size <= this.recvBuf.capacity) return;
+    this.recvBuf.grow(size, Math.ceil(size / this.config.mss));
+    this.counters.receiveBufferGrown++;
+  }
+
+  /** The writer is held back by a full send buffer: grow it with cwnd (up to sendBufferMax). */
+  private expandSendBuffer(): void {
+    // Only when the buffer is what limits sending: its unsent bytes do not fill what cwnd and
+    // the peer's window allow now. Behind a closed window or a full cwnd, more buffer is only memory.
+    const flight = seqDiff(this.sndMax, this.sndUna);
+    const allowed = (this.cc.cwnd < this.sndWnd ? this.cc.cwnd : this.sndWnd) - flight;
+    if (this.sendBuf.length - flight >= allowed) return;
+    const capacity = this.sendBuf.capacity;
+    const target = sendBufferTarget(this.cc.cwnd, this.sndMss, this.config.initialCwndSegments);
+    if (target <= capacity) return;
+    // Steps of at least a quarter: cwnd grows on every ACK, the buffer need not follow each one.
+    const step = capacity + (capacity >>> 2);
+    const wanted = target > step ? target : step;
+    const size = wanted < this.config.sendBufferMax ? wanted : this.config.sendBufferMax;
+    if (size <= capacity) return;
+    this.sendBuf.growCapacity(size);
+    this.counters.sendBufferGrown++;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -2043,7 +2131,7 @@ export class TcpConnectionCore {
     const offered = passive ? this.config.windowScaling : this.wsOption !== undefined;
     if (offered && seg.windowScale !== undefined) {
       this.sndWndScale = Math.min(seg.windowScale, 14);
-      this.rcvWndScale = windowScaleFor(this.config.receiveBufferSize);
+      this.rcvWndScale = windowScaleFor(receiveBufferLimit(this.config));
       if (passive) this.wsOption = this.rcvWndScale;
     } else {
       this.sndWndScale = 0;

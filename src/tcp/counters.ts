@@ -130,6 +130,12 @@ export interface TcpCounters {
   keepaliveProbes: number;
   /** Zero-length segments below RCV.NXT (keepalive probes) answered with an ACK. */
   keepaliveProbesAnswered: number;
+
+  // Buffer auto-tuning
+  /** The receive buffer (and the window) grew with the measured delivery per RTT. */
+  receiveBufferGrown: number;
+  /** The send buffer grew with the congestion window while the writer was held back. */
+  sendBufferGrown: number;
 }
 
 export function createTcpCounters(): TcpCounters {
@@ -193,6 +199,8 @@ export function createTcpCounters(): TcpCounters {
     delayedAcks: 0,
     keepaliveProbes: 0,
     keepaliveProbesAnswered: 0,
+    receiveBufferGrown: 0,
+    sendBufferGrown: 0,
   };
 }
 

@@ -50,8 +50,10 @@ export { TcpStates, isSynchronized, type TcpState } from './state.js';
 export { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt, seqMax, seqMin } from './seq.js';
 export {
   DEFAULT_TCP_CONFIG, MIN_MSS, DEFAULT_PEER_MSS, TCP_ECN_MODES, TCP_LOSS_DETECTIONS, clampMssToMtu, resolveTcpConfig, windowScaleFor,
-  type TcpConfig, type TcpEcnMode, type TcpLossDetection,
+  receiveBufferLimit, receiveAutoTuning, fixedBufferProblems, withFixedBuffers,
+  type FixedBufferSizes, type TcpConfig, type TcpEcnMode, type TcpLossDetection,
 } from './config.js';
+export { ReceiveBufferTuner, sendBufferTarget } from './buffer-tuning.js';
 export {
   TcpConnectionCore,
   type SynCookieParams,

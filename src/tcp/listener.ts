@@ -11,7 +11,7 @@
 
 import type { Ipv4Addr } from '../ipv4/address.js';
 import { TcpFlags, type TcpRepr } from '../wire/tcp.js';
-import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, windowScaleFor, type TcpConfig } from './config.js';
+import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, receiveBufferLimit, windowScaleFor, type TcpConfig } from './config.js';
 import type { ChallengeAckLimiter } from './challenge-ack-limit.js';
 import type { CongestionControlFactory } from './congestion/congestion-control.js';
 import { TcpConnectionCore, type TcpChildObserver, type TcpConnectionOptions, type TcpHost } from './connection.js';
@@ -218,7 +218,7 @@ export class TcpListener {
         const sackPermitted = this.config.sack && seg.sackPermitted === true;
         const tsNow = timestampAt(timestampOffset(iss), now);
         reply.timestamp = { tsVal: cookieTimestamp(tsNow, { windowScale, sackPermitted, ecn: false }), tsEcr: seg.timestamp.tsVal };
-        if (windowScale !== undefined) reply.windowScale = windowScaleFor(this.config.receiveBufferSize);
+        if (windowScale !== undefined) reply.windowScale = windowScaleFor(receiveBufferLimit(this.config));
         if (sackPermitted) reply.sackPermitted = true;
       }
       return { kind: 'reply', seg: reply };

@@ -498,8 +498,10 @@ export class TcpConnection {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
+      // The reader's pace, timed on the stack's clock, sizes the receive buffer (auto-tuning).
+      const now = this.#owner.scheduler.now();
       while (this.#reader !== undefined && !this.#paused) {
-        const chunk = this.core.read();
+        const chunk = this.core.read(undefined, now);
         if (chunk === undefined) break;
         if (!this.#reader.push(chunk)) this.#paused = true;
       }

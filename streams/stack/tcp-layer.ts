@@ -7,7 +7,7 @@ import { TcpConnection, type TcpConnectionOwner } from './tcp-connection.js';
 import './tcp-socket.js';
 import { TcpConnectionCore, type TcpHost } from '../../src/tcp/connection.js';
 import { TcpListener as TcpListenerCore, type TcpListenerCounters, type TcpListenerVerdict } from '../../src/tcp/listener.js';
-import { clampMssToMtu, resolveTcpConfig, type TcpConfig } from '../../src/tcp/config.js';
+import { clampMssToMtu, fixedBufferProblems, resolveTcpConfig, withFixedBuffers, type TcpConfig } from '../../src/tcp/config.js';
 import { isCongestionControlChoice, type CongestionControlChoice } from '../../src/tcp/congestion/congestion-control.js';
 import { IsnGenerator } from '../../src/tcp/isn.js';
 import { IpEcn } from '../../src/tcp/ecn.js';
@@ -44,6 +44,14 @@ export interface TcpListenOptions {
    * (default: the stack's `tcp.congestionControl`).
    */
   readonly congestionControl?: CongestionControlChoice;
+  /**
+   * Receive / send buffer of the accepted connections, bytes: fixed at this size, with its
+   * auto-tuning off (as SO_RCVBUF / SO_SNDBUF on Linux). Default: the stack's
+   * `tcp.receiveBufferSize` / `tcp.sendBufferSize`, auto-tuned up to `tcp.receiveBufferMax` /
+   * `tcp.sendBufferMax`.
+   */
+  readonly receiveBufferSize?: number;
+  readonly sendBufferSize?: number;
 }
 
 export interface TcpConnectOptions {
@@ -55,6 +63,9 @@ export interface TcpConnectOptions {
   readonly noDelay?: boolean;
   /** 'cubic', 'newreno' or a factory (default: the stack's `tcp.congestionControl`). */
   readonly congestionControl?: CongestionControlChoice;
+  /** Receive / send buffer, bytes: fixed, auto-tuning off (see TcpListenOptions). */
+  readonly receiveBufferSize?: number;
+  readonly sendBufferSize?: number;
 }
 
 /** listen/connect: a `congestionControl` that is neither a built-in name nor a function. */
@@ -273,6 +284,7 @@ export class TcpLayer implements Tcp {
       if (!Number.isInteger(backlog) || backlog < 1) problems.push(`backlog: ${backlog} is not a positive integer`);
       if (options.synCookies !== undefined && typeof options.synCookies !== 'boolean') problems.push(`synCookies: ${String(options.synCookies)} is not a boolean`);
       congestionControlProblem(options.congestionControl, problems);
+      fixedBufferProblems(options, problems);
       if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `listen: ${problems.join('; ')}`));
       const addr = address as Ipv4Addr;
       if (addr !== IPV4_ANY && !this.#network.isLocal(addr)) {
@@ -284,6 +296,7 @@ export class TcpLayer implements Tcp {
       let config = clampMssToMtu(this.#config, this.#listenMtu(addr));
       if (options.noDelay !== undefined) config = Object.freeze({ ...config, noDelay: options.noDelay });
       if (options.congestionControl !== undefined) config = Object.freeze({ ...config, congestionControl: options.congestionControl });
+      config = withFixedBuffers(config, options);
       const core: TcpListenerCore = new TcpListenerCore({
         localAddr: addr, localPort: options.port,
         // Accepting is immediate (each connection is emitted once established), so the accept
@@ -320,6 +333,7 @@ export class TcpLayer implements Tcp {
         problems.push(`localPort: ${options.localPort} is not in 1..65535`);
       }
       congestionControlProblem(options.congestionControl, problems);
+      fixedBufferProblems(options, problems);
       if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `connect: ${problems.join('; ')}`));
       const dst = remote as Ipv4Addr;
       const route = this.#network.routeFor(dst);
@@ -344,6 +358,7 @@ export class TcpLayer implements Tcp {
       let config = clampMssToMtu(this.#config, route.iface.mtu);
       if (options.noDelay !== undefined) config = Object.freeze({ ...config, noDelay: options.noDelay });
       if (options.congestionControl !== undefined) config = Object.freeze({ ...config, congestionControl: options.congestionControl });
+      config = withFixedBuffers(config, options);
       const core = new TcpConnectionCore({
         localAddr: src, localPort, remoteAddr: dst, remotePort: options.port,
         iss: this.#isn.isn(src, localPort, dst, options.port, now), host: NO_HOST, config, challengeAcks: this.#challengeAcks,

@@ -46,7 +46,7 @@ describe('stack: TcpConnection as web streams and async iterable', () => {
     });
 
     it('is pull-based: while nobody reads, the bytes stay in the receive buffer and the window closes', async () => {
-      const c = await connected({ receiveBufferSize: BUF, sendBufferSize: BUF });
+      const c = await connected({ receiveBufferSize: BUF, sendBufferSize: BUF, receiveBufferMax: BUF, sendBufferMax: BUF });
       p = c.p;
       const data = pattern(200_000, 3);
       c.server.write(data);
@@ -93,7 +93,7 @@ describe('stack: TcpConnection as web streams and async iterable', () => {
 
   describe('writable', () => {
     it('write() resolves once the send buffer took the chunk; close() sends FIN', async () => {
-      const c = await connected({ receiveBufferSize: BUF, sendBufferSize: BUF });
+      const c = await connected({ receiveBufferSize: BUF, sendBufferSize: BUF, receiveBufferMax: BUF, sendBufferMax: BUF });
       p = c.p;
       const writer = c.client.writable.getWriter();
       await writer.write(pattern(1000, 5));
@@ -152,7 +152,7 @@ describe('stack: TcpConnection as web streams and async iterable', () => {
     });
 
     it('pulls one chunk per iteration: a slow loop body closes the window; break keeps the connection and the rest', async () => {
-      const c = await connected({ receiveBufferSize: BUF, sendBufferSize: BUF });
+      const c = await connected({ receiveBufferSize: BUF, sendBufferSize: BUF, receiveBufferMax: BUF, sendBufferMax: BUF });
       p = c.p;
       const data = pattern(150_000, 8);
       c.server.write(data);
