@@ -10,7 +10,7 @@
 
 import type { CongestionControlParams, CongestionCounters } from './congestion-control.js';
 import { HyStartPlusPlus } from './hystart.js';
-import { ABC_LIMIT_SEGMENTS, NewReno } from './newreno.js';
+import { ABC_LIMIT_SEGMENTS, NewReno, cwndLimited } from './newreno.js';
 
 /** RFC 9438 4.1 constants. */
 export const CUBIC_C = 0.4;
@@ -71,7 +71,7 @@ export class Cubic extends NewReno {
     const prevAckAt = this.lastAckAt;
     this.lastAckAt = now;
     if (this.cwnd < this.ssthresh) {
-      this.slowStart(acked, ack, sndMax);
+      if (cwndLimited(this.cwnd, this.ssthresh, flightBefore, this.mss)) this.slowStart(acked, ack, sndMax);
       return;
     }
     if (flightBefore + this.mss <= this.cwnd) {
