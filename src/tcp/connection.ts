@@ -53,6 +53,7 @@ import { MAX_SACK_BLOCKS, MAX_SACK_BLOCKS_WITH_TIMESTAMPS, SackReporter } from '
 import { DUP_THRESH, NextSegKind, SackScoreboard } from './sack-scoreboard.js';
 import { Prr } from './prr.js';
 import { probeTimeout, Rack, recoveryProbeTimeout } from './rack.js';
+import { TLP_REPAIRED, TLP_SPURIOUS, TlpEpisode } from './tlp.js';
 import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt } from './seq.js';
 import { acceptsText, canUserSend, type TcpState } from './state.js';
@@ -296,6 +297,8 @@ export class TcpConnectionCore {
   /** Tail loss probe timer (RFC 8985 7), and whether a probe awaits its ACK. */
   private tlpAt = NEVER;
   private tlpOutstanding = false;
+  /** TLP loss detection (RFC 8985 7.4): made by the first probe that resends data. */
+  private tlp: TlpEpisode | undefined;
   /** RACK (RFC 8985), with SACK and lossDetection 'rack': transmit times and loss marking. */
   private rack: Rack | undefined;
   /** RACK reordering timer: when the next segment in flight would be deemed lost. */
@@ -1156,6 +1159,7 @@ export class TcpConnectionCore {
         const sb = this.sack;
         (this.prr as Prr).onAck(Math.max(delivered, 0), sb.pipe(this.sndUna, this.sndMax, this.sndMss), this.cc.ssthresh, this.sndMss);
       }
+      if (this.tlp !== undefined && this.tlp.active) this.tlpOnAck(ack, seg.sackBlocks !== undefined && this.sack.lastUpdate.dsack, !advanced && !sacked && !hasText);
     }
 
     if (this.finAcked) {
@@ -1754,8 +1758,34 @@ export class TcpConnectionCore {
       const last = this.rack !== undefined ? this.rack.lastStart() : undefined;
       if (last !== undefined && seqGeq(last, this.sndUna)) len = seqDiff(this.sndMax, last);
       this.resend(seqAdd(this.sndMax, -len), len, now);
+      // It may repair a loss nothing else would show (RFC 8985 7.4): its episode tells.
+      if (this.tlp === undefined) this.tlp = new TlpEpisode();
+      this.tlp.onProbe(seqAdd(this.sndMax, -len), this.sndMax, seqDiff(this.sndMax, this.sndUna));
     }
     this.rtxAt = now + this.rtt.rto;
+  }
+
+  /**
+   * An ACK during a TLP episode (RFC 8985 7.4.2): a probe that repaired a loss gets the
+   * congestion response fast recovery would have made (as Linux: cwnd = ssthresh after one
+   * reduction, no recovery episode); a needless one none. Fast recovery or a timeout since the
+   * probe made the response already.
+   */
+  private tlpOnAck(ack: number, dsack: boolean, duplicate: boolean): void {
+    const tlp = this.tlp as TlpEpisode;
+    if (this.lossEpisode !== EPISODE_NONE) {
+      tlp.end();
+      return;
+    }
+    const u = (this.sack as SackScoreboard).lastUpdate;
+    const outcome = tlp.onAck(ack, dsack, u.dsackStart, u.dsackEnd, duplicate);
+    if (outcome === TLP_SPURIOUS) {
+      this.counters.tlpSpuriousProbes++;
+    } else if (outcome === TLP_REPAIRED) {
+      this.counters.tlpLossesRepaired++;
+      this.cc.enterRecovery(tlp.flight, this.sndMax);
+      this.cc.exitRecovery();
+    }
   }
 
   /**

@@ -50,6 +50,10 @@ export interface TcpCounters {
   recoveryProbes: number;
   /** Timeouts found spurious by Eifel detection (RFC 3522: the ACK echoed a TSval older than the retransmission's) and undone. */
   spuriousRtoUndos: number;
+  /** Tail loss probes that resent data and repaired a loss (no D-SACK for them; RFC 8985 7.4): cwnd reduced then. */
+  tlpLossesRepaired: number;
+  /** Tail loss probes that resent data both copies of which arrived (a D-SACK or duplicate ACK for them): no reduction. */
+  tlpSpuriousProbes: number;
 
   // Receive side
   outOfOrderSegments: number;
@@ -154,6 +158,8 @@ export function createTcpCounters(): TcpCounters {
     spuriousUndos: 0,
     recoveryProbes: 0,
     spuriousRtoUndos: 0,
+    tlpLossesRepaired: 0,
+    tlpSpuriousProbes: 0,
     dupAcksReceived: 0,
     hystartCssEntries: 0,
     hystartExits: 0,
