@@ -61,6 +61,8 @@ export interface TcpCounters {
   outOfOrderDropped: number;
   /** Segments entirely duplicate (already received). */
   duplicateSegments: number;
+  /** In-order segments ACKed at once in quick-ACK mode (after a filled hole or a duplicate), not delayed. */
+  quickAcks: number;
   /** Retransmitted SYNs / SYN-ACKs of the peer seen after the handshake. */
   duplicateSyns: number;
   /** Segments dropped by PAWS (RFC 7323 5): their TSval was older than TS.Recent. */
@@ -166,6 +168,7 @@ export function createTcpCounters(): TcpCounters {
     outOfOrderSegments: 0,
     outOfOrderDropped: 0,
     duplicateSegments: 0,
+    quickAcks: 0,
     duplicateSyns: 0,
     pawsDropped: 0,
     sackAcksSent: 0,
