@@ -232,4 +232,37 @@ describe('tcp/connection: loss recovery at heavy loss', () => {
       assert.equal(e.endSeq, 10_000, 'one episode at a time');
     });
   });
+
+  it('PRR may send when the RACK timer marks data lost in fast recovery (no ACK needed)', () => {
+    const h = established({ config: { lossDetection: 'rack', rtoMin: 1000 } });
+    // Reordering seen first: segment 0 arrives after segment 1, not retransmitted. RACK's
+    // window is then min_RTT / 4 = 25 ms, in recovery too, so losses are marked by its timer.
+    h.now = 100;
+    h.conn.write(bytes(2000), h.now);
+    sent(h);
+    h.now = 200;
+    send(h, sackAck(0, [1000, 2000]));
+    send(h, sackAck(2000));
+    assert.deepEqual(sent(h), []);
+    // Segments 2-5 at 200, 6-13 at 250, 5000 bytes more waiting for cwnd (12000).
+    h.conn.write(bytes(4000, 2000), h.now);
+    h.now = 250;
+    h.conn.write(bytes(13_000, 6000), h.now);
+    assert.equal(sent(h).length, 12);
+    h.now = 300;
+    send(h, sackAck(2000, [3000, 6000])); // segment 2 lost: overdue at 325
+    assert.deepEqual(sent(h), [[14_000, MSS]], 'limited transmit (RFC 3042)');
+    assert.equal(fireNext(h), 325);
+    assert.deepEqual(sent(h), [[2000, MSS]], 'fast recovery, segment 2 resent');
+    h.now = 350;
+    send(h, sackAck(2000, [3000, 6000], [7000, 14_000])); // segment 6 lost: overdue at 375
+    assert.deepEqual(sent(h), [[15_000, MSS], [16_000, MSS]], 'PRR: what its budget allows (less than a segment left)');
+    assert.equal(h.conn.counters.rackLosses, 1);
+    // No ACK comes: the RACK timer marks segment 6 lost, and PRR lets it go at once.
+    assert.equal(fireNext(h), 375);
+    assert.equal(h.conn.counters.rackLosses, 2);
+    // PRR-SSRB (pipe below ssthresh): the lost segment, and one more, without waiting for an ACK.
+    assert.deepEqual(sent(h), [[6000, MSS], [17_000, MSS]]);
+    assert.equal(h.conn.counters.timeouts, 0);
+  });
 });
