@@ -1,7 +1,8 @@
 /**
  * Loss recovery at heavy loss (issue 10): the recovery probe, the recovery point after an undo,
  * D-SACK undo by bytes (a D-SACK covering part of a retransmission), Eifel detection after a
- * timeout (RFC 3522 / RFC 4015), and RACK's reordering rule for retransmissions.
+ * timeout (RFC 3522 / RFC 4015), RACK's reordering rule for retransmissions, TLP loss detection
+ * (RFC 8985 7.4), and PRR sending for losses the RACK timer marks.
  */
 import assert from 'node:assert/strict';
 import { ACK, bytes, fireNext, Harness, LOCAL_ISS, MSS, RECV, recv, REMOTE_ISS, send, SEND, SYN, take, type HarnessOptions } from './harness.js';
