@@ -24,6 +24,7 @@
  *   --no-build       do not rebuild dist/ (the CLI the TAP benchmarks run)
  *   --out DIR        where results go (default bench/results)
  *   --no-docs        leave docs/benchmarks.md alone (it is only updated by a full run anyway)
+ *   --seed N         the lossy section's loss/reordering seed (default 1)
  */
 import { parseArgs } from 'node:util';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -64,6 +65,7 @@ const { values } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     out: { type: 'string' },
     'no-docs': { type: 'boolean', default: false },
+    seed: { type: 'string' },
   },
 });
 
@@ -87,6 +89,8 @@ const connections = values.connections === undefined ? (quick ? 500 : 10_000) : 
 if (!Number.isInteger(runs) || runs < 1 || runs > 50) fail('--runs must be 1..50');
 if (!(duration > 0 && duration <= 30)) fail('--duration must be in (0, 30] seconds');
 if (!Number.isInteger(connections) || connections < 1 || connections > 50_000) fail('--connections must be 1..50000');
+const seed = values.seed === undefined ? 1 : Number(values.seed);
+if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 31) fail('--seed must be an integer 0..2^31');
 const outDir = resolve(values.out ?? join(ROOT, 'bench', 'results'));
 
 const log = (line: string): void => {
@@ -203,8 +207,8 @@ async function main(): Promise<void> {
   if (sections.has('lossy')) {
     // Virtual time: the figures depend on the seed and the code, not on this machine's load.
     const mib = quick ? 2 : 8;
-    log(`lossy paths: ${mib} MiB per case, two stacks on the memory wire in virtual time`);
-    const lossy = lossyBench(quick, mib, log);
+    log(`lossy paths: ${mib} MiB per case, two stacks on the memory wire in virtual time, seed ${seed}`);
+    const lossy = lossyBench(quick, mib, log, seed);
     results.lossy = lossy;
     for (const r of lossy) {
       rows.push({

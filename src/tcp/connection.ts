@@ -54,6 +54,8 @@ import { MAX_SACK_BLOCKS, MAX_SACK_BLOCKS_WITH_TIMESTAMPS, SackReporter } from '
 import { DUP_THRESH, NextSegKind, SackScoreboard } from './sack-scoreboard.js';
 import { Prr } from './prr.js';
 import { probeTimeout, Rack, recoveryProbeTimeout } from './rack.js';
+import { TLP_REPAIRED, TLP_SPURIOUS, TlpEpisode } from './tlp.js';
+import { quickAckBudget } from './quick-ack.js';
 import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt } from './seq.js';
 import { acceptsText, canUserSend, type TcpState } from './state.js';
@@ -276,6 +278,8 @@ export class TcpConnectionCore {
   private ackNow = false;
   /** In-order bytes received since we last sent an ACK. */
   private unackedBytes = 0;
+  /** Quick-ACK mode (quick-ack.ts): in-order segments still to be ACKed without delay. */
+  private quickAcks = 0;
   /** Duplicate ACKs in a row, for Limited Transmit (RFC 3042). */
   private dupAcks = 0;
   /** The raw window field of the peer's last acceptable segment (duplicate-ACK test). */
@@ -297,6 +301,8 @@ export class TcpConnectionCore {
   /** Tail loss probe timer (RFC 8985 7), and whether a probe awaits its ACK. */
   private tlpAt = NEVER;
   private tlpOutstanding = false;
+  /** TLP loss detection (RFC 8985 7.4): made by the first probe that resends data. */
+  private tlp: TlpEpisode | undefined;
   /** RACK (RFC 8985), with SACK and lossDetection 'rack': transmit times and loss marking. */
   private rack: Rack | undefined;
   /** RACK reordering timer: when the next segment in flight would be deemed lost. */
@@ -698,6 +704,11 @@ export class TcpConnectionCore {
     } else if (this.userTimeoutAt() <= now) {
       this.fail('ETIMEDOUT', 'user timeout: data unacknowledged');
     } else {
+      if (this.tlpAt <= now && this.rtxAt <= now) {
+        // A probe armed for the RTO's time (armProbe) goes first and restarts the RTO.
+        this.tlpAt = NEVER;
+        this.onProbeTimeout(now);
+      }
       if (this.rtxAt <= now) {
         this.rtxAt = NEVER;
         this.onRetransmitTimeout(now);
@@ -1016,6 +1027,7 @@ export class TcpConnectionCore {
         if (segLen > 0) {
           this.counters.duplicateSegments++;
           this.ackNow = true;
+          this.quickAcks = quickAckBudget(this.recvBuf.free, this.rcvMss); // the peer missed our ACK
           if (this.sackOk && data.length > 0) this.sackReport.onDuplicate(seq, seqAdd(seq, data.length));
           if (fin && this._state === 'TIME-WAIT') this.closeAt = now + 2 * this.config.msl;
         } else {
@@ -1184,6 +1196,7 @@ export class TcpConnectionCore {
         const sb = this.sack;
         (this.prr as Prr).onAck(Math.max(delivered, 0), sb.pipe(this.sndUna, this.sndMax, this.sndMss), this.cc.ssthresh, this.sndMss);
       }
+      if (this.tlp !== undefined && this.tlp.active) this.tlpOnAck(ack, seg.sackBlocks !== undefined && this.sack.lastUpdate.dsack, !advanced && !sacked && !hasText);
     }
 
     if (this.finAcked) {
@@ -1324,6 +1337,11 @@ export class TcpConnectionCore {
     if (data.length > this.rcvMss) this.rcvMss = Math.min(data.length, this.config.mss);
     if (fillsGap) {
       this.ackNow = true; // RFC 5681 4.2: ACK at once when a gap (partly) fills
+      if (this.recvBuf.outOfOrderCount === 0) this.quickAcks = quickAckBudget(this.recvBuf.free, this.rcvMss);
+    } else if (this.quickAcks > 0) {
+      this.quickAcks--;
+      this.counters.quickAcks++;
+      this.ackNow = true;
     } else {
       // RFC 1122 4.2.3.2: ACK at least every second full-sized segment, else within the delay.
       this.unackedBytes += data.length;
@@ -1816,7 +1834,10 @@ export class TcpConnectionCore {
     if (this.tlpOutstanding || this.lossEpisode === EPISODE_RTO || this.config.lossDetection !== 'rack') return;
     if (this.rtxAt === NEVER || !seqGt(this.sndMax, this.sndUna)) return;
     const at = now + (this.lossEpisode === EPISODE_RECOVERY ? recoveryProbeTimeout(this.rtt.srtt) : probeTimeout(this.rtt.srtt, seqDiff(this.sndMax, this.sndUna), this.sndMss));
-    if (at < this.rtxAt) this.tlpAt = at;
+    // When the RTO would fire first, the probe goes out at its time instead (as Linux: PTO =
+    // min(PTO, time to the RTO)): with one segment in flight 2 * SRTT + WCDelAckT is often past the
+    // RTO, and the probe answers for it without collapsing the window.
+    this.tlpAt = at < this.rtxAt ? at : this.rtxAt;
   }
 
   /**
@@ -1842,8 +1863,34 @@ export class TcpConnectionCore {
       const last = this.rack !== undefined ? this.rack.lastStart() : undefined;
       if (last !== undefined && seqGeq(last, this.sndUna)) len = seqDiff(this.sndMax, last);
       this.resend(seqAdd(this.sndMax, -len), len, now);
+      // It may repair a loss nothing else would show (RFC 8985 7.4): its episode tells.
+      if (this.tlp === undefined) this.tlp = new TlpEpisode();
+      this.tlp.onProbe(seqAdd(this.sndMax, -len), this.sndMax, seqDiff(this.sndMax, this.sndUna));
     }
     this.rtxAt = now + this.rtt.rto;
+  }
+
+  /**
+   * An ACK during a TLP episode (RFC 8985 7.4.2): a probe that repaired a loss gets the
+   * congestion response fast recovery would have made (as Linux: cwnd = ssthresh after one
+   * reduction, no recovery episode); a needless one none. Fast recovery or a timeout since the
+   * probe made the response already.
+   */
+  private tlpOnAck(ack: number, dsack: boolean, duplicate: boolean): void {
+    const tlp = this.tlp as TlpEpisode;
+    if (this.lossEpisode !== EPISODE_NONE) {
+      tlp.end();
+      return;
+    }
+    const u = (this.sack as SackScoreboard).lastUpdate;
+    const outcome = tlp.onAck(ack, dsack, u.dsackStart, u.dsackEnd, duplicate);
+    if (outcome === TLP_SPURIOUS) {
+      this.counters.tlpSpuriousProbes++;
+    } else if (outcome === TLP_REPAIRED) {
+      this.counters.tlpLossesRepaired++;
+      this.cc.enterRecovery(tlp.flight, this.sndMax);
+      this.cc.exitRecovery();
+    }
   }
 
   /**
@@ -1860,6 +1907,7 @@ export class TcpConnectionCore {
     this.counters.recoveryProbes++;
     const len = this.holeAt(this.sndUna);
     if (len > 0) this.sackSend(NextSegKind.LOST, this.sndUna, len, now);
+    if (this.rtxAt <= now) this.rtxAt = now + this.rtt.rto; // sent in the RTO's place (armProbe)
   }
 
   /** Runs RACK's loss detection (RFC 8985 6.2 step 5), hands the result to the scoreboard, arms its timer. */

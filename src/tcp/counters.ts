@@ -50,6 +50,10 @@ export interface TcpCounters {
   recoveryProbes: number;
   /** Timeouts found spurious by Eifel detection (RFC 3522: the ACK echoed a TSval older than the retransmission's) and undone. */
   spuriousRtoUndos: number;
+  /** Tail loss probes that resent data and repaired a loss (no D-SACK for them; RFC 8985 7.4): cwnd reduced then. */
+  tlpLossesRepaired: number;
+  /** Tail loss probes that resent data both copies of which arrived (a D-SACK or duplicate ACK for them): no reduction. */
+  tlpSpuriousProbes: number;
 
   // Receive side
   outOfOrderSegments: number;
@@ -57,6 +61,8 @@ export interface TcpCounters {
   outOfOrderDropped: number;
   /** Segments entirely duplicate (already received). */
   duplicateSegments: number;
+  /** In-order segments ACKed at once in quick-ACK mode (after a filled hole or a duplicate), not delayed. */
+  quickAcks: number;
   /** Retransmitted SYNs / SYN-ACKs of the peer seen after the handshake. */
   duplicateSyns: number;
   /** Segments dropped by PAWS (RFC 7323 5): their TSval was older than TS.Recent. */
@@ -160,12 +166,15 @@ export function createTcpCounters(): TcpCounters {
     spuriousUndos: 0,
     recoveryProbes: 0,
     spuriousRtoUndos: 0,
+    tlpLossesRepaired: 0,
+    tlpSpuriousProbes: 0,
     dupAcksReceived: 0,
     hystartCssEntries: 0,
     hystartExits: 0,
     outOfOrderSegments: 0,
     outOfOrderDropped: 0,
     duplicateSegments: 0,
+    quickAcks: 0,
     duplicateSyns: 0,
     pawsDropped: 0,
     sackAcksSent: 0,

@@ -1,7 +1,8 @@
 /**
  * Loss recovery at heavy loss (issue 10): the recovery probe, the recovery point after an undo,
  * D-SACK undo by bytes (a D-SACK covering part of a retransmission), Eifel detection after a
- * timeout (RFC 3522 / RFC 4015), and RACK's reordering rule for retransmissions.
+ * timeout (RFC 3522 / RFC 4015), RACK's reordering rule for retransmissions, TLP loss detection
+ * (RFC 8985 7.4), and PRR sending for losses the RACK timer marks.
  */
 import assert from 'node:assert/strict';
 import { ACK, bytes, fireNext, Harness, LOCAL_ISS, MSS, RECV, recv, REMOTE_ISS, send, SEND, SYN, take, type HarnessOptions } from './harness.js';
@@ -10,6 +11,7 @@ import { seqAdd, seqDiff } from '../../src/tcp/seq.js';
 import { timestampOffset } from '../../src/tcp/timestamps.js';
 import { Rack } from '../../src/tcp/rack.js';
 import { SackScoreboard } from '../../src/tcp/sack-scoreboard.js';
+import { TLP_PENDING, TLP_REPAIRED, TLP_SPURIOUS, TlpEpisode } from '../../src/tcp/tlp.js';
 
 const L = LOCAL_ISS + 1;
 /** Our TSval clock starts here (the default offset for LOCAL_ISS). */
@@ -165,5 +167,103 @@ describe('tcp/connection: loss recovery at heavy loss', () => {
       assert.ok(h.conn.cwnd < 10 * (MSS - 12));
       assert.deepEqual(sent(h), [[MSS - 12, MSS - 12], [2 * (MSS - 12), MSS - 12]], 'the rest of the flight is resent');
     });
+  });
+
+  describe('TLP loss detection (RFC 8985 7.4)', () => {
+    /** Ten segments out, the peer ACKs nine; the tail loss probe resends the last one. */
+    function probed(): Harness {
+      const h = established({ config: { lossDetection: 'rack', rtoMin: 1000 } });
+      h.conn.write(bytes(10_000), h.now);
+      assert.equal(sent(h).length, 10);
+      h.now += 100;
+      send(h, sackAck(9000));
+      const at = fireNext(h);
+      assert.equal(at, 200 + 2 * 100 + 200, 'PTO: 2 * SRTT + WCDelAckT (one segment in flight)');
+      assert.deepEqual(sent(h), [[9000, MSS]], 'the probe resends the last segment');
+      assert.equal(h.conn.counters.tlpProbes, 1);
+      return h;
+    }
+
+    it('the probe repaired a loss (no D-SACK for it): the window is reduced once the episode ends', () => {
+      const h = probed();
+      h.now += 100;
+      send(h, sackAck(10_000)); // the probe's ACK: the original was lost
+      const cwnd = h.conn.cwnd;
+      assert.ok(cwnd > 10_000, 'slow start so far');
+      h.conn.write(bytes(1000, 10_000), h.now);
+      assert.deepEqual(sent(h), [[10_000, MSS]]);
+      assert.equal(h.conn.counters.tlpLossesRepaired, 0, 'undecided until an ACK beyond TLP.end_seq');
+      h.now += 100;
+      send(h, sackAck(11_000));
+      assert.equal(h.conn.counters.tlpLossesRepaired, 1);
+      assert.equal(h.conn.ssthresh, 2 * MSS, 'RFC 5681 (4) over the flight when the probe went out (one segment)');
+      assert.equal(h.conn.cwnd, 2 * MSS);
+      assert.equal(h.conn.counters.timeouts, 0);
+    });
+
+    it('a D-SACK for the probe: both copies arrived, nothing was lost, no reduction', () => {
+      const h = probed();
+      h.now += 100;
+      send(h, sackAck(10_000)); // the original's ACK, late
+      send(h, sackAck(10_000, [9000, 10_000])); // then the probe, a duplicate
+      assert.equal(h.conn.counters.tlpSpuriousProbes, 1);
+      const cwnd = h.conn.cwnd;
+      h.conn.write(bytes(1000, 10_000), h.now);
+      sent(h);
+      h.now += 100;
+      send(h, sackAck(11_000));
+      assert.equal(h.conn.counters.tlpLossesRepaired, 0);
+      assert.ok(h.conn.cwnd >= cwnd, 'not reduced');
+    });
+
+    it('TlpEpisode: D-SACK at any time, a pure duplicate ACK of TLP.end_seq, an ACK beyond it', () => {
+      const e = new TlpEpisode();
+      e.onProbe(9000, 10_000, 1000);
+      assert.equal(e.onAck(9500, false, 0, 0, false), TLP_PENDING, 'below TLP.end_seq');
+      assert.equal(e.onAck(10_000, false, 0, 0, false), TLP_PENDING, 'the ACK of the probe or of the original');
+      assert.equal(e.onAck(10_000, false, 0, 0, true), TLP_SPURIOUS, 'a duplicate of it: both arrived (peer without D-SACK)');
+      assert.equal(e.active, false);
+      e.onProbe(9000, 10_000, 1000);
+      assert.equal(e.onAck(9000, true, 9000, 10_000, false), TLP_PENDING, 'D-SACK noted before the episode ends');
+      assert.equal(e.onAck(12_000, false, 0, 0, false), TLP_SPURIOUS);
+      e.onProbe(9000, 10_000, 1000);
+      assert.equal(e.onAck(12_000, true, 5000, 6000, false), TLP_REPAIRED, 'a D-SACK of other data does not count');
+      e.onProbe(9000, 10_000, 1000);
+      e.onProbe(11_000, 12_000, 3000);
+      assert.equal(e.endSeq, 10_000, 'one episode at a time');
+    });
+  });
+
+  it('PRR may send when the RACK timer marks data lost in fast recovery (no ACK needed)', () => {
+    const h = established({ config: { lossDetection: 'rack', rtoMin: 1000 } });
+    // Reordering seen first: segment 0 arrives after segment 1, not retransmitted. RACK's
+    // window is then min_RTT / 4 = 25 ms, in recovery too, so losses are marked by its timer.
+    h.now = 100;
+    h.conn.write(bytes(2000), h.now);
+    sent(h);
+    h.now = 200;
+    send(h, sackAck(0, [1000, 2000]));
+    send(h, sackAck(2000));
+    assert.deepEqual(sent(h), []);
+    // Segments 2-5 at 200, 6-13 at 250, 5000 bytes more waiting for cwnd (12000).
+    h.conn.write(bytes(4000, 2000), h.now);
+    h.now = 250;
+    h.conn.write(bytes(13_000, 6000), h.now);
+    assert.equal(sent(h).length, 12);
+    h.now = 300;
+    send(h, sackAck(2000, [3000, 6000])); // segment 2 lost: overdue at 325
+    assert.deepEqual(sent(h), [[14_000, MSS]], 'limited transmit (RFC 3042)');
+    assert.equal(fireNext(h), 325);
+    assert.deepEqual(sent(h), [[2000, MSS]], 'fast recovery, segment 2 resent');
+    h.now = 350;
+    send(h, sackAck(2000, [3000, 6000], [7000, 14_000])); // segment 6 lost: overdue at 375
+    assert.deepEqual(sent(h), [[15_000, MSS], [16_000, MSS]], 'PRR: what its budget allows (less than a segment left)');
+    assert.equal(h.conn.counters.rackLosses, 1);
+    // No ACK comes: the RACK timer marks segment 6 lost, and PRR lets it go at once.
+    assert.equal(fireNext(h), 375);
+    assert.equal(h.conn.counters.rackLosses, 2);
+    // PRR-SSRB (pipe below ssthresh): the lost segment, and one more, without waiting for an ACK.
+    assert.deepEqual(sent(h), [[6000, MSS], [17_000, MSS]]);
+    assert.equal(h.conn.counters.timeouts, 0);
   });
 });

@@ -219,8 +219,16 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
       const late = sackEstablished(RACK);
       late.conn.write(bytes(500), late.now);
       sent(late);
+      const t1 = late.now;
+      const rto = late.conn.rto;
       fireNext(late);
-      assert.equal(late.conn.counters.timeouts, 1, 'PTO 400 ms >= RTO 300 ms: no probe');
+      assert.equal(late.now - t1, rto, 'PTO 400 ms >= RTO 300 ms: the probe goes at the RTO time, in its place');
+      assert.equal(late.conn.counters.tlpProbes, 1);
+      assert.equal(late.conn.counters.timeouts, 0);
+      assert.deepEqual(sent(late), [[0, 500]]);
+      fireNext(late);
+      assert.equal(late.now - t1, 2 * rto, 'the RTO restarted from the probe');
+      assert.equal(late.conn.counters.timeouts, 1);
       const h = sackEstablished({ config: { lossDetection: 'rack', rtoMin: 1000 } });
       h.conn.write(bytes(500), h.now);
       sent(h);
