@@ -235,7 +235,9 @@ describe('tcp/connection: loss recovery at heavy loss', () => {
   });
 
   it('PRR may send when the RACK timer marks data lost in fast recovery (no ACK needed)', () => {
-    const h = established({ config: { lossDetection: 'rack', rtoMin: 1000 } });
+    // An initial window of 12 segments: the first two segments' ACK does not grow it (the
+    // flight was far below cwnd, RFC 7661), so cwnd is 12000 below.
+    const h = established({ config: { lossDetection: 'rack', rtoMin: 1000, initialCwndSegments: 12 } });
     // Reordering seen first: segment 0 arrives after segment 1, not retransmitted. RACK's
     // window is then min_RTT / 4 = 25 ms, in recovery too, so losses are marked by its timer.
     h.now = 100;
