@@ -23,6 +23,7 @@ import type { NeighborChange } from '../../src/arp/neighbor-cache.js';
 import { createStackNet } from '../net/stack-net.js';
 import type { NetModule } from '../net/create-net.js';
 import { unrefScheduler } from './unref-scheduler.js';
+import { pointToPoint } from './point-to-point.js';
 
 /**
  * Operators a user inserts into the stack at its boundaries (the netfilter idea, in RxJS):
@@ -72,11 +73,14 @@ export interface ArpEntryInfo {
   readonly state: string;
 }
 
-/** The layers of one interface. */
+/**
+ * The layers of one interface: Ethernet and ARP over an Ethernet link; neither over a link of
+ * bare IP packets (`link.layer` 'ip', a TUN device), where IPv4 sits on the link itself.
+ */
 export interface InterfaceLayers {
   readonly iface: NetInterface;
-  readonly ethernet: EthernetLayer;
-  readonly arp: ArpLayer;
+  readonly ethernet: EthernetLayer | undefined;
+  readonly arp: ArpLayer | undefined;
 }
 
 /** @internal What `createStack` assembled, handed to the Stack that runs it. */
@@ -110,8 +114,14 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
 
   // Each interface:  link ── Ethernet ──┬── 0x0806 ARP
   //                                     └── 0x0800 neighbour resolution (ARP's cache) ── IPv4
+  // or, over a link of bare IP packets (TUN):  link ── point-to-point ── IPv4
   const interfaces = config.interfaces.map((c, index): InterfaceLayers => {
     const iface = interfaceFromConfig(index, c);
+    if (c.link.layer === 'ip') {
+      const lower = between(taps.link.wrap(linkBoundary(c.link)), hooks.link);
+      ipv4.attach(iface, between(taps.network.wrap(pointToPoint(lower)), hooks.network));
+      return { iface, ethernet: undefined, arp: undefined };
+    }
     const ethernet = new EthernetLayer(iface, between(taps.link.wrap(linkBoundary(c.link)), hooks.link));
     const arp = new ArpLayer(iface, ethernet.protocol(EtherType.ARP), scheduler, config.arp);
     ipv4.attach(iface, between(taps.network.wrap(arp.resolver(ethernet.protocol(EtherType.IPV4))), hooks.network));
@@ -124,7 +134,7 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
   const tcp = new TcpLayer(ipv4.protocol(IpProtocol.TCP), scheduler, config.tcp, { icmp, segments: hooks.tcp });
 
   // Claim the protocols before the links start delivering.
-  for (const l of interfaces) l.arp.start();
+  for (const l of interfaces) l.arp?.start();
   icmp.start();
   udp.start();
   tcp.start();
@@ -133,7 +143,7 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
     ipv4.routes.add({ destination: r.destination, prefixLength: r.prefixLength, gateway: r.gateway, interfaceIndex: index });
   }
   // Gratuitous ARP for every address (RFC 5227 2.4): neighbours learn or refresh our MAC.
-  for (const l of interfaces) for (const a of l.iface.addresses) l.arp.announce(a.address);
+  for (const l of interfaces) for (const a of l.iface.addresses) l.arp?.announce(a.address);
   return new Stack({ config, scheduler, interfaces, ipv4, icmp, udp, tcp, taps });
 }
 
@@ -182,7 +192,8 @@ export class Stack {
     this.tcp = Object.freeze({ listen: tcp.listen.bind(tcp), connect: tcp.connect.bind(tcp) });
     const r = this.statsRegistry;
     for (const l of parts.interfaces) {
-      r.register(`eth:${l.iface.name}`, l.ethernet.counters);
+      if (l.ethernet !== undefined) r.register(`eth:${l.iface.name}`, l.ethernet.counters);
+      if (l.arp === undefined) continue;
       r.register(`arp:${l.iface.name}`, l.arp.counters);
       r.register(`neighbors:${l.iface.name}`, l.arp.cache.counters);
     }
@@ -211,9 +222,9 @@ export class Stack {
 
   /** The neighbour (ARP) tables. */
   get arp() {
-    const layers = this.#parts.interfaces;
+    const layers = this.#parts.interfaces.filter((l): l is InterfaceLayers & { readonly arp: ArpLayer } => l.arp !== undefined);
     return {
-      /** A snapshot of every interface's table. */
+      /** A snapshot of every interface's table (interfaces with ARP). */
       entries: (): ArpEntryInfo[] =>
         layers.flatMap((l) =>
           l.arp.entries().map((e) => ({ interface: l.iface.name, ip: formatIpv4(e.ip), mac: e.mac && formatMac(e.mac), state: e.state })),
@@ -250,6 +261,7 @@ export class Stack {
     const layers = this.#parts.interfaces;
     const layer = interfaceName === undefined ? layers[0] : layers.find((l) => l.iface.name === interfaceName);
     if (layer === undefined) throw new NetstackError('ERR_INVALID_ARG_VALUE', `no interface named "${interfaceName}"`);
+    if (layer.ethernet === undefined) throw new NetstackError('ERR_INVALID_ARG_VALUE', `interface "${layer.iface.name}" has no Ethernet layer (its link carries IP packets)`);
     return layer.ethernet.protocol(ethertype);
   }
 
@@ -292,8 +304,8 @@ export class Stack {
     p.icmp.close();
     p.ipv4.close();
     for (const l of p.interfaces) {
-      l.arp.close();
-      l.ethernet.close();
+      l.arp?.close();
+      l.ethernet?.close();
       l.iface.link.close();
     }
     p.taps.link.complete();

@@ -215,7 +215,11 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
   attach(iface: NetInterface, lower: NeighborBoundary): void {
     this.#attached[iface.index] = { iface, down: lower.down };
     for (const a of iface.addresses) this.routes.addOnLink(iface.index, a.address, a.prefixLength);
-    this.#subscriptions.push(lower.up$.subscribe((frame) => this.#input(iface, frame)));
+    // A link of bare IP packets (no link header) has no link-level broadcast either.
+    const input = lower.linkHeaderLength === 0
+      ? (packet: Uint8Array) => this.#inputPacket(iface, packet, false, iface.link.checksumVerified?.(packet) === true)
+      : (frame: Uint8Array) => this.#input(iface, frame);
+    this.#subscriptions.push(lower.up$.subscribe(input));
   }
 
   /** True when `addr` is one of the stack's addresses (on any interface). */
