@@ -157,7 +157,7 @@ export class Stack {
   readonly interfaces: readonly NetInterface[];
   /** UDP: `bind(options)`, `bind$(options)`. */
   readonly udp: Udp;
-  /** TCP: `listen(options)`, `connect(options)`. */
+  /** TCP: `listen(options)`, `connect(options)`, `forward(options)`. */
   readonly tcp: Tcp;
   /** Observe-only taps at the link, network and transport boundaries. */
   readonly taps: StackTaps;
@@ -189,7 +189,7 @@ export class Stack {
     const udp = parts.udp;
     this.udp = Object.freeze({ bind: udp.bind.bind(udp), bind$: udp.bind$.bind(udp) });
     const tcp = parts.tcp;
-    this.tcp = Object.freeze({ listen: tcp.listen.bind(tcp), connect: tcp.connect.bind(tcp) });
+    this.tcp = Object.freeze({ listen: tcp.listen.bind(tcp), connect: tcp.connect.bind(tcp), forward: tcp.forward.bind(tcp) });
     const r = this.statsRegistry;
     for (const l of parts.interfaces) {
       if (l.ethernet !== undefined) r.register(`eth:${l.iface.name}`, l.ethernet.counters);
@@ -202,6 +202,7 @@ export class Stack {
     r.register('icmp', parts.icmp.counters);
     r.register('udp', parts.udp.counters);
     r.register('tcp', parts.tcp.counters);
+    r.register('tcpForward', parts.tcp.forwardCounters);
   }
 
   /** The layers, for adding to the stack: a protocol on an EtherType or an IP protocol number. */

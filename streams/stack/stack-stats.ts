@@ -32,6 +32,8 @@ export interface StackStats {
   readonly udp: CountersSnapshot<UdpLayer['counters']>;
   /** The TCP layer: segments, demux drops, listeners, connections opened and closed. */
   readonly tcp: CountersSnapshot<TcpLayer['counters']>;
+  /** The TCP forwarder (`stack.tcp.forward()`): requests, decisions, handshakes in flight. */
+  readonly tcpForward: CountersSnapshot<TcpLayer['forwardCounters']>;
   /** Every TCP connection's own counters summed, closed ones included. */
   readonly tcpConnections: CountersSnapshot<TcpCounters>;
   readonly [ethernet: `eth:${string}`]: CountersSnapshot<EthernetCounters>;
