@@ -130,7 +130,7 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
 
   // The transports, each on its IPv4 protocol's boundary; ICMP reports errors to them.
   const icmp = new IcmpLayer(ipv4.protocol(IpProtocol.ICMP), scheduler, config.icmp, ipv4);
-  const udp = new UdpLayer(ipv4.protocol(IpProtocol.UDP), config.udp, { icmp, datagrams: hooks.udp });
+  const udp = new UdpLayer(ipv4.protocol(IpProtocol.UDP), config.udp, { icmp, datagrams: hooks.udp, scheduler });
   const tcp = new TcpLayer(ipv4.protocol(IpProtocol.TCP), scheduler, config.tcp, { icmp, segments: hooks.tcp });
 
   // Claim the protocols before the links start delivering.
@@ -155,7 +155,7 @@ export class Stack {
   readonly config: DecodedStackConfig<Link>;
   readonly scheduler: SchedulerLike;
   readonly interfaces: readonly NetInterface[];
-  /** UDP: `bind(options)`, `bind$(options)`. */
+  /** UDP: `bind(options)`, `bind$(options)`, `forward(options)`. */
   readonly udp: Udp;
   /** TCP: `listen(options)`, `connect(options)`, `forward(options)`. */
   readonly tcp: Tcp;
@@ -187,7 +187,7 @@ export class Stack {
     this.tcpLayer = parts.tcp;
     this.taps = parts.taps;
     const udp = parts.udp;
-    this.udp = Object.freeze({ bind: udp.bind.bind(udp), bind$: udp.bind$.bind(udp) });
+    this.udp = Object.freeze({ bind: udp.bind.bind(udp), bind$: udp.bind$.bind(udp), forward: udp.forward.bind(udp) });
     const tcp = parts.tcp;
     this.tcp = Object.freeze({ listen: tcp.listen.bind(tcp), connect: tcp.connect.bind(tcp), forward: tcp.forward.bind(tcp) });
     const r = this.statsRegistry;
@@ -201,6 +201,7 @@ export class Stack {
     r.register('reassembly', parts.ipv4.reassembler.counters);
     r.register('icmp', parts.icmp.counters);
     r.register('udp', parts.udp.counters);
+    r.register('udpForward', parts.udp.forwardCounters);
     r.register('tcp', parts.tcp.counters);
     r.register('tcpForward', parts.tcp.forwardCounters);
   }

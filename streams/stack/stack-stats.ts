@@ -30,6 +30,8 @@ export interface StackStats {
   readonly reassembly: CountersSnapshot<Ipv4Layer['reassembler']['counters']>;
   readonly icmp: CountersSnapshot<IcmpLayer['counters']>;
   readonly udp: CountersSnapshot<UdpLayer['counters']>;
+  /** The UDP forwarder (`stack.udp.forward()`): sessions, datagrams each way, limits. */
+  readonly udpForward: CountersSnapshot<UdpLayer['forwardCounters']>;
   /** The TCP layer: segments, demux drops, listeners, connections opened and closed. */
   readonly tcp: CountersSnapshot<TcpLayer['counters']>;
   /** The TCP forwarder (`stack.tcp.forward()`): requests, decisions, handshakes in flight. */
