@@ -24,6 +24,7 @@ import { createStackNet } from '../net/stack-net.js';
 import type { NetModule } from '../net/create-net.js';
 import { unrefScheduler } from './unref-scheduler.js';
 import { pointToPoint } from './point-to-point.js';
+import type { EchoForwardOptions, EchoResponder } from './icmp-echo-forwarder.js';
 
 /**
  * Operators a user inserts into the stack at its boundaries (the netfilter idea, in RxJS):
@@ -200,6 +201,7 @@ export class Stack {
     r.register('ipv4', parts.ipv4.counters);
     r.register('reassembly', parts.ipv4.reassembler.counters);
     r.register('icmp', parts.icmp.counters);
+    r.register('icmpForward', parts.icmp.forwardCounters);
     r.register('udp', parts.udp.counters);
     r.register('udpForward', parts.udp.forwardCounters);
     r.register('tcp', parts.tcp.counters);
@@ -216,10 +218,13 @@ export class Stack {
     return (this.#net ??= createStackNet(this));
   }
 
-  /** ICMP: `ping(address, options)`. */
-  get icmp(): { ping(address: string, options?: PingOptions): Observable<EchoReply> } {
+  /** ICMP: `ping(address, options)`, `forwardEcho(responder, options)`. */
+  get icmp(): {
+    ping(address: string, options?: PingOptions): Observable<EchoReply>;
+    forwardEcho(responder: EchoResponder, options?: EchoForwardOptions): Observable<never>;
+  } {
     const icmp = this.#parts.icmp;
-    return { ping: (address, options) => icmp.ping(address, options) };
+    return { ping: (address, options) => icmp.ping(address, options), forwardEcho: (responder, options) => icmp.forwardEcho(responder, options) };
   }
 
   /** The neighbour (ARP) tables. */

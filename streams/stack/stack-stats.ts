@@ -29,6 +29,8 @@ export interface StackStats {
   readonly ipv4: CountersSnapshot<Ipv4Layer['counters']>;
   readonly reassembly: CountersSnapshot<Ipv4Layer['reassembler']['counters']>;
   readonly icmp: CountersSnapshot<IcmpLayer['counters']>;
+  /** Echo forwarding (`stack.icmp.forwardEcho()`). */
+  readonly icmpForward: CountersSnapshot<IcmpLayer['forwardCounters']>;
   readonly udp: CountersSnapshot<UdpLayer['counters']>;
   /** The UDP forwarder (`stack.udp.forward()`): sessions, datagrams each way, limits. */
   readonly udpForward: CountersSnapshot<UdpLayer['forwardCounters']>;
