@@ -90,6 +90,8 @@ export class IcmpLayer {
   readonly forwardCounters = createIcmpForwardCounters();
   /** While `forwardEcho()` is subscribed: answers echo requests to addresses not ours. */
   #echoForwarder: EchoForwarder | undefined;
+  /** Completes the `forwardEcho()` subscriber (the stack closed); its teardown stops forwarding. */
+  #echoForwardEnd: (() => void) | undefined;
 
   readonly #port: Ipv4Port;
   readonly #sources: IcmpSources;
@@ -140,7 +142,7 @@ export class IcmpLayer {
   close(): void {
     for (const s of this.#subscriptions) s.unsubscribe();
     this.#subscriptions.length = 0;
-    this.#echoForwarder?.close();
+    this.#echoForwardEnd?.();
     this.#reports.complete();
   }
 
@@ -163,8 +165,12 @@ export class IcmpLayer {
       const release = acceptForeign.call(this.#port.network, IpProtocol.ICMP);
       const forwarder = new EchoForwarder(this.forwardCounters, responder, maxInFlight, (r) => this.#forwardedReply(r));
       this.#echoForwarder = forwarder;
+      this.#echoForwardEnd = () => subscriber.complete();
       return () => {
-        if (this.#echoForwarder === forwarder) this.#echoForwarder = undefined;
+        if (this.#echoForwarder === forwarder) {
+          this.#echoForwarder = undefined;
+          this.#echoForwardEnd = undefined;
+        }
         forwarder.close();
         release();
       };

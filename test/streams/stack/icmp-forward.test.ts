@@ -53,8 +53,11 @@ describe('stack: ICMP echo forwarding', () => {
       let second = '';
       const a = p.gateway.icmp.forwardEcho(() => true).subscribe();
       p.gateway.icmp.forwardEcho(() => true).subscribe({ error: (e: unknown) => (second = codeOf(e)) });
-      a.unsubscribe();
       assert.equal(second, 'EADDRINUSE');
+      let completed = false;
+      a.add(() => (completed = true));
+      p.gateway.close();
+      assert.ok(completed, 'closing the stack completes forwardEcho');
     } finally {
       fwd.unsubscribe();
       p.close();
