@@ -25,6 +25,7 @@ import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { NetstackError, netError, type NetstackErrorCode } from '../../src/errors.js';
+import { TcpForwarder, createTcpForwardCounters, type TcpAcceptOptions, type TcpForwardOptions, type TcpForwardRequest } from './tcp-forwarder.js';
 
 export interface TcpListenOptions {
   /** Local address to listen on; default 0.0.0.0 (all). */
@@ -89,6 +90,13 @@ export interface Tcp {
    * aborts it.
    */
   connect(options: TcpConnectOptions): Observable<TcpConnection>;
+  /**
+   * Forwarding: while subscribed, every SYN that no connection or listener owns, to ANY address
+   * and port (not only the stack's), is emitted as a request carrying the original 4-tuple, to
+   * `accept()` (a connection whose local side is the original destination) or `refuse()`. One
+   * subscriber at a time (EADDRINUSE); without one, such SYNs get a RST as before.
+   */
+  forward(options?: TcpForwardOptions): Observable<TcpForwardRequest>;
 }
 
 /** A TCP segment that passed the header and checksum checks, on its way to its endpoint. */
@@ -115,8 +123,8 @@ export interface TcpSegmentOut {
   readonly ecn?: number;
 }
 
-/** What the TCP layer needs of ICMP: the errors about TCP segments. */
-export type TcpIcmp = Pick<IcmpLayer, 'errors$'>;
+/** What the TCP layer needs of ICMP: the errors about TCP segments (and, to refuse forwarded SYNs with, unreachables). */
+export type TcpIcmp = Pick<IcmpLayer, 'errors$'> & Partial<Pick<IcmpLayer, 'sendUnreachable'>>;
 
 export interface TcpLayerOptions {
   /** ICMP, when the stack has it: destination unreachable fails a connect. */
@@ -183,6 +191,8 @@ export class TcpLayer implements Tcp {
   readonly counters = createTcpLayerCounters();
   /** Sum of the counters of every connection closed so far; live ones are added in stats(). */
   readonly closedConnectionCounters = createTcpCounters();
+  /** The forwarder's counters (`stack.stats().tcpForward`), kept across forward() subscriptions. */
+  readonly forwardCounters = createTcpForwardCounters();
   readonly ports: PortManager;
   readonly endpoints = new EndpointTable<Endpoint>();
   readonly scheduler: SchedulerLike;
@@ -212,6 +222,8 @@ export class TcpLayer implements Tcp {
   readonly #entries = new Map<TcpConnection, ConnectionEntry>();
   readonly #subscriptions: Subscription[] = [];
   #closed = false;
+  /** The forwarder while `forward()` is subscribed: offered the SYNs nobody owns. */
+  #forwarder: TcpForwarder | undefined;
 
   /**
    * @param port the boundary of IPv4 protocol 6 (claimed by `start()`).
@@ -253,6 +265,7 @@ export class TcpLayer implements Tcp {
     this.#closed = true;
     for (const sub of this.#subscriptions) sub.unsubscribe();
     this.#subscriptions.length = 0;
+    this.#forwarder?.subscriber.complete();
     for (const conn of [...this.#entries.keys()]) conn.destroy();
     for (const e of this.endpoints.entries()) {
       if (e.endpoint instanceof ListenEndpoint) e.endpoint.subscriber.complete();
@@ -391,6 +404,67 @@ export class TcpLayer implements Tcp {
     });
   }
 
+  forward(options: TcpForwardOptions = {}): Observable<TcpForwardRequest> {
+    return new Observable<TcpForwardRequest>((subscriber) => {
+      if (this.#closed) return subscriber.error(netError('ERR_SOCKET_CLOSED', 'the stack is closed'));
+      const maxInFlight = options.maxInFlight ?? 1024;
+      const decisionTimeoutMs = options.decisionTimeoutMs ?? 30_000;
+      const problems: string[] = [];
+      if (!Number.isInteger(maxInFlight) || maxInFlight < 1) problems.push(`maxInFlight: ${String(maxInFlight)} is not a positive integer`);
+      if (!(typeof decisionTimeoutMs === 'number' && decisionTimeoutMs > 0)) problems.push(`decisionTimeoutMs: ${String(decisionTimeoutMs)} is not a positive number`);
+      if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `forward: ${problems.join('; ')}`));
+      if (this.#forwarder !== undefined) return subscriber.error(netError('EADDRINUSE', 'forward: TCP is already forwarded to another subscriber'));
+      const acceptForeign = this.#network.acceptForeign;
+      if (acceptForeign === undefined) return subscriber.error(new NetstackError('ERR_INVALID_STATE', 'forward: the network layer has no forwarding mode'));
+      const release = acceptForeign.call(this.#network, IpProtocol.TCP);
+      const forwarder = new TcpForwarder(this.forwardCounters, {
+        scheduler: this.scheduler,
+        open: (syn, local, remote, o, onEstablished) => this.#openForwarded(syn, local, remote, o, onEstablished),
+        reset: (syn, local, remote) => this.#reset(syn, local, remote),
+        unreachable: (d, code) => this.#icmp?.sendUnreachable?.(d, code),
+      }, subscriber, maxInFlight, decisionTimeoutMs);
+      this.#forwarder = forwarder;
+      return () => {
+        forwarder.close();
+        if (this.#forwarder === forwarder) this.#forwarder = undefined;
+        release();
+      };
+    });
+  }
+
+  /** An accepted forward request: the SYN answered as a listener on its destination would. */
+  #openForwarded(syn: TcpRepr, local: Ipv4Addr, remote: Ipv4Addr, options: TcpAcceptOptions, onEstablished: (conn: TcpConnection) => void): TcpConnection | NetstackError {
+    if (this.#closed) return netError('ERR_SOCKET_CLOSED', 'the stack is closed');
+    const problems: string[] = [];
+    congestionControlProblem(options.congestionControl, problems);
+    if (options.noDelay !== undefined && typeof options.noDelay !== 'boolean') problems.push(`noDelay: ${String(options.noDelay)} is not a boolean`);
+    if (problems.length > 0) return new NetstackError('ERR_INVALID_ARG_VALUE', `accept: ${problems.join('; ')}`);
+    if (this.endpoints.get(local, syn.dstPort, remote, syn.srcPort) !== undefined) {
+      return netError('EADDRINUSE', `accept ${formatIpv4(local)}:${syn.dstPort}: the 4-tuple is taken`, 'accept');
+    }
+    const route = this.#network.routeFor(remote);
+    if (!('iface' in route)) return route;
+    let config = clampMssToMtu(this.#config, route.iface.mtu);
+    if (options.noDelay !== undefined) config = Object.freeze({ ...config, noDelay: options.noDelay });
+    if (options.congestionControl !== undefined) config = Object.freeze({ ...config, congestionControl: options.congestionControl });
+    // A listener of one SYN: it negotiates the options and sends the SYN-ACK, as for a listen().
+    const core = new TcpListenerCore({
+      localAddr: local, localPort: syn.dstPort, backlog: 1, maxHalfOpen: 1, synCookies: false,
+      config, host: this.#childHost, isn: this.#isn, cookieSecret: this.#cookieSecret, challengeAcks: this.#challengeAcks,
+      onAcceptable: (l) => {
+        while (l.accept() !== undefined);
+      },
+    });
+    const verdict = core.handleSegment(syn, remote, local, this.scheduler.now());
+    if (verdict.kind !== 'created') return netError('ECONNABORTED', `accept ${formatIpv4(local)}:${syn.dstPort}: the SYN was not acceptable`, 'accept');
+    const conn = new TcpConnection(verdict.conn, this.#owner);
+    this.#entries.set(conn, { listener: undefined, ownPort: false, established: false, onEstablished });
+    this.endpoints.insert(local, syn.dstPort, remote, syn.srcPort, conn);
+    this.counters.activeConnections++;
+    conn.rearm();
+    return conn;
+  }
+
   // --- What the connections call (their owner) ---------------------------------------------------
 
   #transmit(conn: TcpConnection, seg: TcpRepr, ect: boolean): void {
@@ -472,6 +546,8 @@ export class TcpLayer implements Tcp {
       this.#toListener(ep, d, seg, now);
       return;
     }
+    // Forwarding: a SYN nobody owns (to any address) becomes a request instead of a RST.
+    if (this.#forwarder !== undefined && this.#forwarder.offer(d, seg)) return;
     c.drops.noEndpoint++;
     this.#reset(seg, d.dst, d.src);
   }
