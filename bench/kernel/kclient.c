@@ -12,9 +12,10 @@
  *   kclient ping        HOST COUNT          ICMP echo (56 bytes), back to back: median RTT, ms
  *   kclient scale       HOST PORT N SECONDS N concurrent echo connections, each checked byte
  *                                           for byte, all held open at once, then closed
- *   kclient send-for    HOST PORT SECONDS   lossy paths: send as fast as TCP lets us until the
+ *   kclient send-for    HOST PORT SECONDS [CC]  lossy paths: send as fast as TCP lets us until the
  *                                           peer resets the connection (the receiver measures)
- *                                           or SECONDS pass; bytes written, options negotiated
+ *                                           or SECONDS pass; bytes written, options negotiated;
+ *                                           CC: the congestion control (default: the system's)
  *   kclient recv-for    HOST PORT SECONDS   lossy paths: read for SECONDS from the first byte
  *                                           on, then reset: Mbit/s received, first to last byte
  */
@@ -359,9 +360,12 @@ static int scale(struct sockaddr_in *a, int n, double seconds) {
 /* The lossy-path modes: a path that drops 5 % of the frames can stall for seconds (a lost SYN
  * costs 1 s, a lost retransmission an RTO with backoff), so connect waits long, and reads and
  * writes wake up every 200 ms only to check the deadline. */
-static int tcp_connect_patient(const char *mode, struct sockaddr_in *a) {
+static int tcp_connect_patient(const char *mode, struct sockaddr_in *a, const char *cc) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) fail(mode, "socket");
+  /* Per socket: a namespace's default may only be one of the host's "allowed" algorithms, a
+   * socket of a privileged process may use any the kernel has. */
+  if (cc != NULL && setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, strlen(cc)) != 0) fail(mode, "TCP_CONGESTION");
   struct timeval tv = { 15, 0 };
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   if (connect(fd, (struct sockaddr *)a, sizeof *a) != 0) fail(mode, "connect");
@@ -378,6 +382,10 @@ static void print_tcp_info(int fd) {
   socklen_t len = sizeof info;
   memset(&info, 0, sizeof info);
   getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len);
+  char cc[32] = "";
+  socklen_t cclen = sizeof cc - 1;
+  getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, &cclen);
+  printf("\"congestionControl\":\"%s\",", cc);
   printf("\"sack\":%d,\"timestamps\":%d,\"windowScale\":%d,\"rttMs\":%.3f,\"cwnd\":%u,\"ssthresh\":%u,\"mss\":%u",
          (info.tcpi_options & TCPI_OPT_SACK) != 0, (info.tcpi_options & TCPI_OPT_TIMESTAMPS) != 0,
          (info.tcpi_options & TCPI_OPT_WSCALE) != 0, info.tcpi_rtt / 1000.0, info.tcpi_snd_cwnd,
@@ -390,10 +398,10 @@ static void reset_close(int fd) {
   close(fd);
 }
 
-static int send_for(struct sockaddr_in *a, double seconds) {
+static int send_for(struct sockaddr_in *a, double seconds, const char *cc) {
   static char buf[65536];
   memset(buf, 'x', sizeof buf);
-  int fd = tcp_connect_patient("send-for", a);
+  int fd = tcp_connect_patient("send-for", a, cc);
   double start = now();
   uint64_t written = 0;
   int reset = 0;
@@ -418,7 +426,7 @@ static int send_for(struct sockaddr_in *a, double seconds) {
 
 static int recv_for(struct sockaddr_in *a, double seconds) {
   static char buf[262144];
-  int fd = tcp_connect_patient("recv-for", a);
+  int fd = tcp_connect_patient("recv-for", a, NULL);
   double connected = now(), t0 = 0, last = 0, t;
   uint64_t total = 0;
   int early = 0;
@@ -480,7 +488,7 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "rr") == 0) return rr(&a, seconds);
   if (strcmp(mode, "crr") == 0) return crr(&a, seconds);
   if (strcmp(mode, "udp-rr") == 0) return udp_rr(&a, seconds);
-  if (strcmp(mode, "send-for") == 0) return send_for(&a, seconds);
+  if (strcmp(mode, "send-for") == 0) return send_for(&a, seconds, argc > 5 ? argv[5] : NULL);
   if (strcmp(mode, "recv-for") == 0) return recv_for(&a, seconds);
   fprintf(stderr, "unknown mode %s\n", mode);
   return 2;

@@ -49,6 +49,11 @@ export interface LossyTapOptions {
   readonly runs: number;
   /** Seed of run 0 (run i uses seed + i). Default 1. */
   readonly seed?: number;
+  /**
+   * Linux's congestion controls for the bulk to the stack, each measured; the first is the one
+   * our sender is compared with. Default ['cubic'] (Linux's stock default, and ours).
+   */
+  readonly linuxCongestionControls?: readonly string[];
   readonly log: (line: string) => void;
 }
 
@@ -81,6 +86,8 @@ export interface TransferRun {
   readonly sender: SenderFigures;
   /** The receiver's reassembly and SACK counters (ours by name; Linux's by nstat name). */
   readonly receiver: Readonly<Record<string, number>>;
+  /** The sender's congestion control. */
+  readonly congestionControl: string;
   /** What the stack and Linux each report as negotiated on this connection. */
   readonly stackOptions: NegotiatedOptions;
   readonly linuxOptions: NegotiatedOptions;
@@ -111,10 +118,12 @@ export interface DirectionResult {
 export interface LossyTapCase {
   readonly rttMs: number;
   readonly loss: number;
-  /** Bulk from the stack: our sender. */
+  /** Bulk from the stack: our sender (CUBIC). */
   readonly fromStack: DirectionResult;
-  /** Bulk to the stack: Linux's sender. */
+  /** Bulk to the stack: Linux's sender, with the first of the congestion controls. */
   readonly toStack: DirectionResult;
+  /** Bulk to the stack for every congestion control measured, by name (toStack among them). */
+  readonly toStackBy: Readonly<Record<string, DirectionResult>>;
 }
 
 export interface LossyTapResult {
@@ -127,6 +136,7 @@ export interface LossyTapResult {
     readonly mtu: number;
     readonly stackBufferBytes: number;
     readonly impairment: string;
+    readonly linuxCongestionControls: readonly string[];
   };
 }
 
@@ -144,6 +154,9 @@ const LINUX_SENDER = [
   'TcpRetransSegs', 'TcpExtTCPTimeouts', 'TcpExtTCPSackRecovery', 'TcpExtTCPRenoRecovery', 'TcpExtTCPLossProbes',
   'TcpExtTCPLossProbeRecovery', 'TcpExtTCPFastRetrans', 'TcpExtTCPSlowStartRetrans', 'TcpExtTCPLostRetransmit',
   'TcpExtTCPSpuriousRTOs', 'TcpExtTCPDSACKUndo', 'TcpExtTCPSackRecoveryFail', 'TcpExtTCPDSACKRecv',
+  // Undoing a window reduction (Linux decided the loss was not one) and reordering it inferred:
+  'TcpExtTCPFullUndo', 'TcpExtTCPPartialUndo', 'TcpExtTCPLossUndo', 'TcpExtTCPSACKReorder', 'TcpExtTCPTSReorder',
+  'TcpExtTCPSpuriousRtxHostQueues',
 ] as const;
 /** Linux's receiver counters kept in the report. */
 const LINUX_RECEIVER = ['TcpExtTCPOFOQueue', 'TcpExtTCPOFODrop', 'TcpExtTCPDSACKOldSent', 'TcpExtTCPDSACKOfoSent'] as const;
@@ -160,10 +173,13 @@ interface Setup {
   readonly tools: KernelTools;
 }
 
-type Direction = 'fromStack' | 'toStack';
+/** Our sender, or Linux's with the congestion control named. */
+type Direction = { readonly to: 'kernel' } | { readonly to: 'stack'; readonly linuxCc: string };
 
 export async function lossyTapBench(o: LossyTapOptions): Promise<LossyTapResult> {
   const seed = o.seed ?? 1;
+  const ccs = o.linuxCongestionControls ?? ['cubic'];
+  if (ccs.length === 0) throw new Error('lossy TAP: no Linux congestion control to measure');
   let ns: Netns | undefined;
   try {
     const tools = await buildKernelTools();
@@ -178,18 +194,25 @@ export async function lossyTapBench(o: LossyTapOptions): Promise<LossyTapResult>
     const cases: LossyTapCase[] = [];
     for (const rttMs of o.rttsMs) {
       for (const loss of o.losses) {
-        const runs: Record<Direction, TransferRun[]> = { fromStack: [], toStack: [] };
+        const ours: TransferRun[] = [];
+        const linux = new Map<string, TransferRun[]>(ccs.map((cc) => [cc, []]));
         for (let i = 0; i < o.runs; i++) {
-          // Both directions of a run see the same seeded path; alternating spreads drift evenly.
-          const order: Direction[] = i % 2 === 0 ? ['fromStack', 'toStack'] : ['toStack', 'fromStack'];
-          for (const d of order) runs[d].push(await transfer(setup, d, rttMs, loss, seed + i, o.seconds));
+          // Every direction of a run sees the same seeded path; alternating spreads drift evenly.
+          const order: Direction[] = [{ to: 'kernel' }, ...ccs.map((linuxCc) => ({ to: 'stack' as const, linuxCc }))];
+          if (i % 2 === 1) order.reverse();
+          for (const d of order) {
+            const run = await transfer(setup, d, rttMs, loss, seed + i, o.seconds);
+            if (d.to === 'kernel') ours.push(run);
+            else linux.get(d.linuxCc)!.push(run);
+          }
         }
-        const c: LossyTapCase = { rttMs, loss, fromStack: summarise(runs.fromStack), toStack: summarise(runs.toStack) };
+        const toStackBy = Object.fromEntries([...linux].map(([cc, runs]) => [cc, summarise(runs)]));
+        const c: LossyTapCase = { rttMs, loss, fromStack: summarise(ours), toStack: toStackBy[ccs[0]], toStackBy };
         cases.push(c);
+        const text = (r: DirectionResult): string => `${r.goodputMbps.toFixed(2)} Mbit/s (${r.rtos} RTOs, ${r.retransmits} retransmits)`;
         o.log(
-          `lossy TAP: rtt ${rttMs} ms, loss ${(loss * 100).toFixed(1)} %: ` +
-            `our sender ${c.fromStack.goodputMbps.toFixed(2)} Mbit/s (${c.fromStack.rtos} RTOs, ${c.fromStack.retransmits} retransmits), ` +
-            `Linux's ${c.toStack.goodputMbps.toFixed(2)} Mbit/s (${c.toStack.rtos} RTOs, ${c.toStack.retransmits} retransmits)`,
+          `lossy TAP: rtt ${rttMs} ms, loss ${(loss * 100).toFixed(1)} %: our sender ${text(c.fromStack)}, ` +
+            ccs.map((cc) => `Linux's (${cc}) ${text(toStackBy[cc])}`).join(', '),
         );
       }
     }
@@ -204,6 +227,7 @@ export async function lossyTapBench(o: LossyTapOptions): Promise<LossyTapResult>
         mtu,
         stackBufferBytes: BUFFER_BYTES,
         impairment: 'impairLink on the stack\'s TAP link, both directions: loss, delay RTT/2; inbound seed s, outbound s+1',
+        linuxCongestionControls: ccs,
       },
     };
   } finally {
@@ -245,7 +269,7 @@ function startStack(setup: Setup, rttMs: number, loss: number, seed: number): St
 async function transfer(setup: Setup, d: Direction, rttMs: number, loss: number, seed: number, seconds: number): Promise<TransferRun> {
   const stack = startStack(setup, rttMs, loss, seed);
   try {
-    return d === 'fromStack' ? await fromStack(setup, stack, seed, seconds) : await toStack(setup, stack, seed, seconds);
+    return d.to === 'kernel' ? await fromStack(setup, stack, seed, seconds) : await toStack(setup, stack, seed, seconds, d.linuxCc);
   } finally {
     stack.close();
   }
@@ -287,6 +311,7 @@ async function fromStack(setup: Setup, stack: Stack, seed: number, seconds: numb
     const dropsAfter = await tapTxDropped(ns);
     return {
       seed,
+      congestionControl: info.congestionControl,
       goodputMbps: Number(r.mbps),
       bytes: Number(r.bytes),
       seconds: Number(r.seconds),
@@ -308,7 +333,7 @@ async function fromStack(setup: Setup, stack: Stack, seed: number, seconds: numb
 }
 
 /** Linux's sender: kclient writes until the stack, having read for `seconds`, resets. */
-async function toStack(setup: Setup, stack: Stack, seed: number, seconds: number): Promise<TransferRun> {
+async function toStack(setup: Setup, stack: Stack, seed: number, seconds: number, cc: string): Promise<TransferRun> {
   const { ns } = setup;
   let conn: TcpConnection | undefined;
   let measured: { bytes: number; seconds: number; receiver: Record<string, number>; options: NegotiatedOptions } | undefined;
@@ -350,13 +375,15 @@ async function toStack(setup: Setup, stack: Stack, seed: number, seconds: number
     const before = await readProcCounters(ns);
     const dropsBefore = await tapTxDropped(ns);
     // kclient's own bound is far beyond `seconds`: it normally ends on the stack's reset.
-    const r = await kclient(setup, ['send-for', STACK_IP, String(SINK_PORT), String(seconds + 20)], seconds + 20);
+    const r = await kclient(setup, ['send-for', STACK_IP, String(SINK_PORT), String(seconds + 20), cc], seconds + 20);
     const after = await readProcCounters(ns);
     const dropsAfter = await tapTxDropped(ns);
     if (measured === undefined) throw new Error(`lossy TAP: Linux's sender ended before the stack had measured (${JSON.stringify(r)})`);
     const detail = counterDelta(before, after, LINUX_SENDER);
+    if (r.congestionControl !== cc) throw new Error(`lossy TAP: Linux's sender used ${String(r.congestionControl)}, not ${cc}`);
     return {
       seed,
+      congestionControl: cc,
       goodputMbps: (measured.bytes * 8) / measured.seconds / 1e6,
       bytes: measured.bytes,
       seconds: measured.seconds,
@@ -414,9 +441,10 @@ function pick(from: Record<string, number>, names: readonly string[]): Record<st
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  // Alone (as root): `node --import tsx bench/kernel/lossy-tap.ts [seconds] [runs] [loss,...]`
-  const [seconds = '2', runs = '1', losses = '0,0.01,0.05'] = process.argv.slice(2);
-  lossyTapBench({ rttsMs: [10], losses: losses.split(',').map(Number), seconds: Number(seconds), runs: Number(runs), log: (l) => console.error(l) })
+  // Alone (as root): `node --import tsx bench/kernel/lossy-tap.ts [seconds] [runs] [loss,...] [cc,...]`
+  const [seconds = '2', runs = '1', losses = '0,0.01,0.05', ccs = 'cubic'] = process.argv.slice(2);
+  const options = { rttsMs: [10], losses: losses.split(',').map(Number), seconds: Number(seconds), runs: Number(runs), linuxCongestionControls: ccs.split(',') };
+  lossyTapBench({ ...options, log: (l) => console.error(l) })
     .then((r) => console.log(JSON.stringify(r, null, 2)))
     .catch((error) => {
       console.error(error);
