@@ -28,7 +28,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Subscription } from 'rxjs';
-import { tapLink } from '../../streams/links/tap-link.js';
+import { tapLink, type TapLink } from '../../streams/links/tap-link.js';
 import { impairLink } from '../../streams/operators/impair.js';
 import { createStack, type Stack } from '../../streams/stack/create-stack.js';
 import type { TcpConnection } from '../../streams/stack/tcp-connection.js';
@@ -98,6 +98,13 @@ export interface TransferRun {
    * the stack did not read them in time: loss the impairment did not make.
    */
   readonly tapTxDropped: number;
+  /**
+   * Frames the stack wrote that were lost before Linux's TCP saw them, also loss the impairment
+   * did not make: the TAP link's write queue was full (`txDropped` + `txErrors` of the link), or
+   * the kernel dropped them on receipt (the device's `rx_dropped`: a full backlog).
+   */
+  readonly stackTxDropped: number;
+  readonly tapRxDropped: number;
 }
 
 export interface SenderState {
@@ -245,7 +252,7 @@ function summarise(runs: readonly TransferRun[]): DirectionResult {
 }
 
 /** The stack on the TAP device, impaired, with static neighbours both ways. */
-function startStack(setup: Setup, rttMs: number, loss: number, seed: number): Stack {
+function startStack(setup: Setup, rttMs: number, loss: number, seed: number): { stack: Stack; tap: TapLink } {
   const tap = tapLink({ name: TAP, netns: setup.ns.name, offload: false, up: true });
   let link: Link = tap;
   if (loss > 0 || rttMs > 0) {
@@ -263,20 +270,26 @@ function startStack(setup: Setup, rttMs: number, loss: number, seed: number): St
     throw error;
   }
   stack.arp.addStatic(KERNEL_IP, tap.device.mac);
-  return stack;
+  return { stack, tap };
 }
 
 async function transfer(setup: Setup, d: Direction, rttMs: number, loss: number, seed: number, seconds: number): Promise<TransferRun> {
-  const stack = startStack(setup, rttMs, loss, seed);
+  const { stack, tap } = startStack(setup, rttMs, loss, seed);
   try {
-    return d.to === 'kernel' ? await fromStack(setup, stack, seed, seconds) : await toStack(setup, stack, seed, seconds, d.linuxCc);
+    const rxDroppedBefore = await deviceCounter(setup.ns, 'rx_dropped');
+    const run = d.to === 'kernel' ? await fromStack(setup, stack, seed, seconds) : await toStack(setup, stack, seed, seconds, d.linuxCc);
+    const link = tap.stats();
+    return { ...run, stackTxDropped: link.txDropped + link.txErrors, tapRxDropped: (await deviceCounter(setup.ns, 'rx_dropped')) - rxDroppedBefore };
   } finally {
     stack.close();
   }
 }
 
 /** Our sender: the stack writes as fast as it can; kclient reads for `seconds`, then resets. */
-async function fromStack(setup: Setup, stack: Stack, seed: number, seconds: number): Promise<TransferRun> {
+/** A run's figures but the link's drop counts, which transfer() adds. */
+type RunFigures = Omit<TransferRun, 'stackTxDropped' | 'tapRxDropped'>;
+
+async function fromStack(setup: Setup, stack: Stack, seed: number, seconds: number): Promise<RunFigures> {
   const { ns, tools } = setup;
   let conn: TcpConnection | undefined;
   const chunk = new Uint8Array(64 * 1024).fill(0x78);
@@ -333,7 +346,7 @@ async function fromStack(setup: Setup, stack: Stack, seed: number, seconds: numb
 }
 
 /** Linux's sender: kclient writes until the stack, having read for `seconds`, resets. */
-async function toStack(setup: Setup, stack: Stack, seed: number, seconds: number, cc: string): Promise<TransferRun> {
+async function toStack(setup: Setup, stack: Stack, seed: number, seconds: number, cc: string): Promise<RunFigures> {
   const { ns } = setup;
   let conn: TcpConnection | undefined;
   let measured: { bytes: number; seconds: number; receiver: Record<string, number>; options: NegotiatedOptions } | undefined;
@@ -425,8 +438,13 @@ async function kclient(setup: Setup, args: readonly string[], seconds: number): 
   return parsed;
 }
 
-async function tapTxDropped(ns: Netns): Promise<number> {
-  const r = await ns.exec('cat', [`/sys/class/net/${TAP}/statistics/tx_dropped`], 10_000);
+function tapTxDropped(ns: Netns): Promise<number> {
+  return deviceCounter(ns, 'tx_dropped');
+}
+
+/** One of the TAP device's counters as the kernel keeps them (tx: towards the stack). */
+async function deviceCounter(ns: Netns, name: 'tx_dropped' | 'rx_dropped'): Promise<number> {
+  const r = await ns.exec('cat', [`/sys/class/net/${TAP}/statistics/${name}`], 10_000);
   return Number(r.stdout.trim());
 }
 

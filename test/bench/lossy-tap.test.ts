@@ -78,6 +78,7 @@ describeKernelPeer('bench lossy-tap section (kernel peer)', function () {
         assert.equal(run.congestionControl, 'cubic');
         assert.ok(run.stackOptions.sack && run.linuxOptions.sack, `${who}: SACK negotiated both ways`);
         assert.ok(Number.isInteger(run.sender.retransmits) && Number.isInteger(run.sender.rtos));
+        for (const drops of [run.tapTxDropped, run.tapRxDropped, run.stackTxDropped]) assert.ok(Number.isInteger(drops) && drops >= 0);
       }
       assert.deepEqual(Object.keys(c.toStackBy), ['cubic']);
     }
