@@ -285,9 +285,10 @@ async function transfer(setup: Setup, d: Direction, rttMs: number, loss: number,
   }
 }
 
-/** Our sender: the stack writes as fast as it can; kclient reads for `seconds`, then resets. */
 /** A run's figures but the link's drop counts, which transfer() adds. */
 type RunFigures = Omit<TransferRun, 'stackTxDropped' | 'tapRxDropped'>;
+
+/** Our sender: the stack writes as fast as it can; kclient reads for `seconds`, then resets. */
 
 async function fromStack(setup: Setup, stack: Stack, seed: number, seconds: number): Promise<RunFigures> {
   const { ns, tools } = setup;
@@ -301,7 +302,9 @@ async function fromStack(setup: Setup, stack: Stack, seed: number, seconds: numb
       let open = true;
       const pump = (): void => {
         try {
-          while (open && c.write(chunk));
+          while (open && c.write(chunk)) {
+            // the send buffer took all of it: write more until it is full (then drain$)
+          }
         } catch {
           open = false; // reset by the receiver: done
         }
