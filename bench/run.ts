@@ -9,6 +9,8 @@
  *   lossy   goodput and RTOs of a bulk transfer over lossy, slow, reordering paths (memory wire,
  *           virtual time: deterministic, NewReno and CUBIC)
  *   tap     rx-netstack over TAP vs the Linux kernel over veth, same client (root only)
+ *   lossy-tap  over TAP against Linux, loss and delay on the stack's link: our sender's goodput
+ *           next to Linux's sender's on the same path, retransmissions and RTOs (root only)
  *   scale   10,000 concurrent echo connections from the kernel to the stack (root only)
  *   latency p50/p99 RTT of ping, UDP and TCP request/response at 0, 1, 2, 5, 10 ms intervals,
  *           stack over TAP and kernel over veth in the same run, pinned (root only)
@@ -25,6 +27,11 @@
  *   --out DIR        where results go (default bench/results)
  *   --no-docs        leave docs/benchmarks.md alone (it is only updated by a full run anyway)
  *   --seed N         the lossy section's loss/reordering seed (default 1)
+ *   --lossy-seconds S  seconds of each lossy-tap transfer (default 5, quick 1)
+ *   --lossy-rtts a,b   lossy-tap round-trip times, ms (default 10)
+ *   --lossy-losses a,b lossy-tap loss probabilities (default 0,0.01,0.05)
+ *   --lossy-linux-cc a,b  Linux's congestion controls for lossy-tap; the first is compared with
+ *                    ours (default cubic,bbr; quick cubic)
  */
 import { parseArgs } from 'node:util';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -32,15 +39,16 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { machineInfo } from './lib/machine.js';
-import { markdownTable, textTable, type Row } from './lib/table.js';
+import { formatValue, markdownTable, textTable, type Row } from './lib/table.js';
 import { checksumThroughput, inboundPerFrame, outboundPerFrame } from './per-frame.js';
 import { memoryBulk, memoryCrr, memoryIdle, memoryRr } from './memory.js';
 import { tapBench, type Figure, type TapBenchResult } from './kernel/tap-bench.js';
 import { lossyBench, type LossyResult } from './lossy.js';
 import { latencyBench, type LatencyCell } from './kernel/latency-bench.js';
+import { lossyTapBench, type LossyTapResult } from './kernel/lossy-tap.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const ALL_SECTIONS = ['frame', 'memory', 'idle', 'lossy', 'tap', 'scale', 'latency'] as const;
+const ALL_SECTIONS = ['frame', 'memory', 'idle', 'lossy', 'tap', 'scale', 'lossy-tap', 'latency'] as const;
 type Section = (typeof ALL_SECTIONS)[number];
 
 /** gVisor netstack over TAP, as a ratio to Linux over veth, pinned, on this kind of machine (issue 6). */
@@ -66,6 +74,10 @@ const { values } = parseArgs({
     out: { type: 'string' },
     'no-docs': { type: 'boolean', default: false },
     seed: { type: 'string' },
+    'lossy-seconds': { type: 'string' },
+    'lossy-rtts': { type: 'string' },
+    'lossy-losses': { type: 'string' },
+    'lossy-linux-cc': { type: 'string' },
   },
 });
 
@@ -92,6 +104,20 @@ if (!Number.isInteger(connections) || connections < 1 || connections > 50_000) f
 const seed = values.seed === undefined ? 1 : Number(values.seed);
 if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 31) fail('--seed must be an integer 0..2^31');
 const outDir = resolve(values.out ?? join(ROOT, 'bench', 'results'));
+const lossySeconds = values['lossy-seconds'] === undefined ? (quick ? 1 : 5) : Number(values['lossy-seconds']);
+const numberList = (text: string): number[] => text.split(',').map(Number);
+const lossyRtts = numberList(values['lossy-rtts'] ?? '10');
+const lossyLosses = numberList(values['lossy-losses'] ?? '0,0.01,0.05');
+const lossyLinuxCcs = (values['lossy-linux-cc'] ?? (quick ? 'cubic' : 'cubic,bbr')).split(',');
+{
+  // Every bad lossy-tap option at once.
+  const problems: string[] = [];
+  if (!(lossySeconds > 0 && lossySeconds <= 30)) problems.push('--lossy-seconds must be in (0, 30]');
+  if (!lossyRtts.every((r) => Number.isFinite(r) && r >= 0 && r <= 1000)) problems.push('--lossy-rtts must be numbers of ms in [0, 1000]');
+  if (!lossyLosses.every((l) => l >= 0 && l < 1)) problems.push('--lossy-losses must be probabilities in [0, 1)');
+  if (!lossyLinuxCcs.every((c) => /^[a-z0-9_]+$/.test(c))) problems.push('--lossy-linux-cc must be congestion-control names (reno, cubic, bbr...)');
+  if (problems.length > 0) fail(problems.join('; '));
+}
 
 const log = (line: string): void => {
   process.stderr.write(`bench: ${line}\n`);
@@ -143,6 +169,7 @@ interface Results {
   memory?: { bulkGbps: number; rrPerSecond: number; crrPerSecond: number; runs: Record<string, readonly number[]> };
   idle?: { connections: number; bytesPerConnection: number; heapBytesPerConnection: number; arrayBufferBytesPerConnection: number };
   tap?: TapBenchResult | { skipped: string } | { failed: string };
+  lossyTap?: LossyTapResult | { skipped: string } | { failed: string };
   lossy?: readonly LossyResult[];
   latency?: readonly LatencyCell[] | { skipped: string } | { failed: string };
 }
@@ -296,10 +323,41 @@ async function main(): Promise<void> {
     }
   }
 
+  if (sections.has('lossy-tap')) {
+    const missing = kernelUnavailable();
+    if (missing !== undefined) {
+      log(`SKIPPING the lossy TAP benchmark: ${missing}`);
+      results.lossyTap = { skipped: missing };
+      rows.push({ group: 'lossy paths, TAP', name: 'all lossy TAP figures', unit: '', value: Number.NaN, note: `skipped: ${missing}` });
+    } else {
+      log(`lossy paths over TAP: ${runs} runs of ${lossySeconds} s per direction, RTT ${lossyRtts.join('/')} ms, Linux ${lossyLinuxCcs.join('/')}`);
+      try {
+        const lossyTap = await lossyTapBench({
+          rttsMs: lossyRtts,
+          losses: lossyLosses,
+          seconds: lossySeconds,
+          runs,
+          linuxCongestionControls: lossyLinuxCcs,
+          log,
+        });
+        results.lossyTap = lossyTap;
+        rows.push(...lossyTapRows(lossyTap));
+      } catch (error) {
+        const message = (error as Error).message;
+        log(`lossy TAP benchmark FAILED: ${message}`);
+        results.lossyTap = { failed: message };
+        rows.push({ group: 'lossy paths, TAP', name: 'all lossy TAP figures', unit: '', value: Number.NaN, note: `failed: ${message.split('\n')[0]}` });
+      }
+    }
+  }
+
   const report = {
     date: started.toISOString(),
     machine,
-    options: { sections: [...sections], quick, runs, durationS: duration, connections, pinnedCpu: values['no-pin'] ? null : 0 },
+    options: {
+      sections: [...sections], quick, runs, durationS: duration, connections, pinnedCpu: values['no-pin'] ? null : 0,
+      lossySeconds, lossyRtts, lossyLosses, lossyLinuxCcs,
+    },
     gvisorRatios: GVISOR_RATIOS,
     results,
     rows,
@@ -338,6 +396,33 @@ function tapRows(t: TapBenchResult): Row[] {
     rows.push({ group: 'TAP, no offload', name, unit, value: f.plain, kernel: f.kernel, ratio: f.plainRatio, gvisorRatio });
   }
   return rows;
+}
+
+/**
+ * One row per RTT x loss: our sender's goodput in the rx-netstack column, Linux's sender's (the
+ * first congestion control) in the Linux column; other congestion controls in the note.
+ */
+function lossyTapRows(t: LossyTapResult): Row[] {
+  return t.cases.map((c) => {
+    const others = Object.entries(c.toStackBy)
+      .filter(([, r]) => r !== c.toStack)
+      .map(([cc, r]) => `Linux ${cc} ${formatValue(r.goodputMbps)} Mbit/s, ${r.rtos} RTOs`);
+    const ours = c.fromStack.runs[0]?.congestionControl ?? '?';
+    const theirs = c.toStack.runs[0]?.congestionControl ?? '?';
+    return {
+      group: 'lossy paths, TAP',
+      name: `bulk, RTT ${c.rttMs} ms, loss ${(c.loss * 100).toFixed(1)} % (our ${ours} vs Linux ${theirs} sender)`,
+      unit: 'Mbit/s',
+      value: c.fromStack.goodputMbps,
+      kernel: c.toStack.goodputMbps,
+      ratio: c.fromStack.goodputMbps / c.toStack.goodputMbps,
+      note: [
+        `RTOs ${c.fromStack.rtos} vs ${c.toStack.rtos}`,
+        `retransmits ${c.fromStack.retransmits} vs ${c.toStack.retransmits}`,
+        ...others,
+      ].join('; '),
+    };
+  });
 }
 
 const BEGIN = '<!-- bench:latest:begin -->';

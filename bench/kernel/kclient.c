@@ -17,6 +17,12 @@
  *                                           echo; udp: 1 byte to a UDP echo; tcp: 1 byte on one
  *                                           TCP echo connection), one every INTERVAL_MS (0: back
  *                                           to back), each timed alone: p50, p99, min, max in ms
+ *   kclient send-for    HOST PORT SECONDS [CC]  lossy paths: send as fast as TCP lets us until the
+ *                                           peer resets the connection (the receiver measures)
+ *                                           or SECONDS pass; bytes written, options negotiated;
+ *                                           CC: the congestion control (default: the system's)
+ *   kclient recv-for    HOST PORT SECONDS   lossy paths: read for SECONDS from the first byte
+ *                                           on, then reset: Mbit/s received, first to last byte
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -450,6 +456,108 @@ static int scale(struct sockaddr_in *a, int n, double seconds) {
   return verified == n ? 0 : 1;
 }
 
+/* The lossy-path modes: a path that drops 5 % of the frames can stall for seconds (a lost SYN
+ * costs 1 s, a lost retransmission an RTO with backoff), so connect waits long, and reads and
+ * writes wake up every 200 ms only to check the deadline. */
+static int tcp_connect_patient(const char *mode, struct sockaddr_in *a, const char *cc) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail(mode, "socket");
+  /* Per socket: a namespace's default may only be one of the host's "allowed" algorithms, a
+   * socket of a privileged process may use any the kernel has. */
+  if (cc != NULL && setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, strlen(cc)) != 0) fail(mode, "TCP_CONGESTION");
+  struct timeval tv = { 15, 0 };
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (connect(fd, (struct sockaddr *)a, sizeof *a) != 0) fail(mode, "connect");
+  struct timeval tick = { 0, 200000 };
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof tick);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tick, sizeof tick);
+  return fd;
+}
+
+/* What Linux negotiated on this connection and where its sender stands, from TCP_INFO (still
+ * readable after a reset: the figures are those of the connection's last moment). */
+static void print_tcp_info(int fd) {
+  struct tcp_info info;
+  socklen_t len = sizeof info;
+  memset(&info, 0, sizeof info);
+  getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len);
+  char cc[32] = "";
+  socklen_t cclen = sizeof cc - 1;
+  getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, &cclen);
+  printf("\"congestionControl\":\"%s\",", cc);
+  printf("\"sack\":%d,\"timestamps\":%d,\"windowScale\":%d,\"rttMs\":%.3f,\"cwnd\":%u,\"ssthresh\":%u,\"mss\":%u",
+         (info.tcpi_options & TCPI_OPT_SACK) != 0, (info.tcpi_options & TCPI_OPT_TIMESTAMPS) != 0,
+         (info.tcpi_options & TCPI_OPT_WSCALE) != 0, info.tcpi_rtt / 1000.0, info.tcpi_snd_cwnd,
+         info.tcpi_snd_ssthresh, info.tcpi_snd_mss);
+}
+
+static void reset_close(int fd) {
+  struct linger lg = { 1, 0 };
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg); /* RST: the peer stops at once */
+  close(fd);
+}
+
+static int send_for(struct sockaddr_in *a, double seconds, const char *cc) {
+  static char buf[65536];
+  memset(buf, 'x', sizeof buf);
+  int fd = tcp_connect_patient("send-for", a, cc);
+  double start = now();
+  uint64_t written = 0;
+  int reset = 0;
+  while (now() - start < seconds) {
+    ssize_t n = send(fd, buf, sizeof buf, MSG_NOSIGNAL);
+    if (n >= 0) {
+      written += (uint64_t)n;
+    } else if (errno == ECONNRESET || errno == EPIPE) {
+      reset = 1; /* the receiver has measured and reset the connection: done */
+      break;
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      fail("send-for", "send");
+    }
+  }
+  printf("{\"mode\":\"send-for\",\"bytes\":%llu,\"seconds\":%.6f,\"reset\":%d,",
+         (unsigned long long)written, now() - start, reset);
+  print_tcp_info(fd);
+  printf("}\n");
+  reset_close(fd);
+  return 0;
+}
+
+static int recv_for(struct sockaddr_in *a, double seconds) {
+  static char buf[262144];
+  int fd = tcp_connect_patient("recv-for", a, NULL);
+  double connected = now(), t0 = 0, last = 0, t;
+  uint64_t total = 0;
+  int early = 0;
+  /* Bounded even if no byte ever comes: the first byte must arrive within 30 s. */
+  while ((t = now()) - (t0 == 0 ? connected : t0) < (t0 == 0 ? 30 : seconds)) {
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    double left = (t0 == 0 ? connected + 30 : t0 + seconds) - t;
+    int r = poll(&p, 1, (int)(left * 1000) + 1);
+    if (r < 0 && errno != EINTR) fail("recv-for", "poll");
+    if (r <= 0) continue;
+    t = now();
+    if (t0 != 0 && t - t0 >= seconds) break; /* arrived after the deadline: not counted */
+    ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+    if (n <= 0) {
+      early = 1;
+      break;
+    }
+    if (t0 == 0) t0 = t;
+    total += (uint64_t)n;
+    last = t;
+  }
+  double span = t0 == 0 ? 0 : (early ? last - t0 : seconds);
+  printf("{\"mode\":\"recv-for\",\"bytes\":%llu,\"seconds\":%.6f,\"mbps\":%.6f,\"firstByteMs\":%.3f,\"early\":%d,",
+         (unsigned long long)total, span, span > 0 ? (double)total * 8 / span / 1e6 : 0,
+         t0 == 0 ? -1 : (t0 - connected) * 1000, early);
+  print_tcp_info(fd);
+  printf("}\n");
+  reset_close(fd);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   if (argc < 4) {
@@ -487,6 +595,8 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "rr") == 0) return rr(&a, seconds);
   if (strcmp(mode, "crr") == 0) return crr(&a, seconds);
   if (strcmp(mode, "udp-rr") == 0) return udp_rr(&a, seconds);
+  if (strcmp(mode, "send-for") == 0) return send_for(&a, seconds, argc > 5 ? argv[5] : NULL);
+  if (strcmp(mode, "recv-for") == 0) return recv_for(&a, seconds);
   fprintf(stderr, "unknown mode %s\n", mode);
   return 2;
 }
