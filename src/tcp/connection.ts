@@ -1406,7 +1406,7 @@ export class TcpConnectionCore {
       return;
     }
     if (this.sndUna === this.sndMax && now - this.lastSendAt > this.rtt.rto && this.unsentBytes() > 0) {
-      this.cc.onIdleRestart(); // RFC 5681 4.1: restart from the initial window after idling
+      this.cc.onIdleRestart(now); // RFC 5681 4.1: restart from the initial window after idling
     }
     for (;;) {
       const unsent = this.unsentBytes();

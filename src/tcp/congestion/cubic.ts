@@ -145,6 +145,17 @@ export class Cubic extends NewReno {
     return Math.max(Math.floor(cwnd * CUBIC_BETA), 2 * this.mss);
   }
 
+  /**
+   * The idle period does not count on the curve's clock (RFC 9438 5.8: t excludes the time the
+   * flow was application-limited): without this, the first ACKs after an idle restart found
+   * W_cubic(t) far past W_max and grew cwnd by half a window per RTT.
+   */
+  override onIdleRestart(now: number): void {
+    super.onIdleRestart(now);
+    if (this.epochStart >= 0 && now > this.lastAckAt) this.epochStart += now - this.lastAckAt;
+    this.lastAckAt = now;
+  }
+
   override onTimeout(flight: number, sndMax: number, firstTimeout: boolean): void {
     super.onTimeout(flight, sndMax, firstTimeout);
     this.epochStart = -1;

@@ -143,7 +143,7 @@ export class NewReno implements CongestionControl {
     this.recover = sndMax; // RFC 6582 4: ignore duplicates from the go-back-N that follows
   }
 
-  onIdleRestart(): void {
+  onIdleRestart(_now: number): void {
     this.cwnd = Math.min(this.cwnd, this.initialWindowSegments * this.mss);
   }
 

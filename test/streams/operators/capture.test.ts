@@ -109,17 +109,16 @@ describe('streams/operators/capture', () => {
     const passed: number[] = [];
     let onClose!: (e?: Error) => void;
     const closed = new Promise<Error | undefined>((resolve) => (onClose = resolve));
+    let onError!: (e: Error) => void;
+    const failed = new Promise<void>((resolve) => (onError = (e) => (errors.push(e), resolve())));
+    const source = new Subject<Uint8Array>();
     const completed = new Promise<void>((resolve) => {
-      const source = new Subject<Uint8Array>();
-      source
-        .pipe(capture(path, { onError: (e) => errors.push(e), onClose }))
-        .subscribe({ next: (f) => passed.push(f[0]), complete: resolve });
-      source.next(frame(1, 60));
-      setTimeout(() => {
-        source.next(frame(2, 60)); // after the open failed
-        source.complete();
-      }, 20);
+      source.pipe(capture(path, { onError, onClose })).subscribe({ next: (f) => passed.push(f[0]), complete: resolve });
     });
+    source.next(frame(1, 60));
+    await failed;
+    source.next(frame(2, 60)); // after the open failed
+    source.complete();
     const err = await closed;
     await completed;
     assert.equal((err as NodeJS.ErrnoException | undefined)?.code, 'ENOENT');
