@@ -69,7 +69,7 @@ const hasData = (s: SeenSegment) => s.len > 0;
 const pureAck = (s: SeenSegment) => s.len === 0 && s.flags === TcpFlags.ACK;
 
 describe('stack: TCP timers of an established connection in virtual time (marbles)', () => {
-  it('data RTO: unacknowledged data is resent after 200, 400, 800 ms, then ETIMEDOUT after dataRetries (3)', () => {
+  it('data RTO: a tail loss probe at the RTO\'s time, then resent after 200, 400, 800 ms, then ETIMEDOUT after dataRetries (3)', () => {
     const ts = newScheduler();
     ts.run(({ expectObservable }) => {
       const t = bench(ts, { dataRetries: 3 });
@@ -79,15 +79,17 @@ describe('stack: TCP timers of an established connection in virtual time (marble
         tap((s) => seqs.push(s.seq)),
         map(() => 'd'),
       );
-      // Written at 100, arriving at 110; the copies leave at 300, 700, 1500 (RTO 200, doubled);
-      // the fourth timeout, at 1500 + 1600, ends it.
+      // Written at 100, arriving at 110. The tail loss probe (RFC 8985 7.3) would come at 2 SRTT
+      // + 200 ms, after the RTO, so it goes out at the RTO's time instead (300, as Linux) and
+      // restarts the RTO; the timeouts then resend at 500, 900, 1700 (RTO 200, doubled); the
+      // fourth timeout, at 1700 + 1600, ends it.
       const failed$ = t.conn$.pipe(
         tap((c) => ts.schedule(() => ((t.blackHole = true), c.write(new Uint8Array(100))), 100 - ts.now())),
         switchMap((c) => c.closed$),
         map((e) => e?.code),
       );
-      expectObservable(data$, '^ 5s !').toBe('110ms d 199ms d 399ms d 799ms d');
-      expectObservable(failed$).toBe('3100ms (e|)', { e: 'ETIMEDOUT' });
+      expectObservable(data$, '^ 5s !').toBe('110ms d 199ms d 199ms d 399ms d 799ms d');
+      expectObservable(failed$).toBe('3300ms (e|)', { e: 'ETIMEDOUT' });
       ts.schedule(() => {
         assert.equal(new Set(seqs).size, 1, 'the same bytes every time');
         t.close();
@@ -172,9 +174,9 @@ describe('stack: TCP timers of an established connection in virtual time (marble
         switchMap((c) => c.closed$),
         map((e) => e?.code),
       );
-      // Resent at 300, 700, 1500 as above; 2000 ms after the write (at 2100), before the RTO due
-      // at 3100, it gives up.
-      expectObservable(data$, '^ 5s !').toBe('110ms d 199ms d 399ms d 799ms d');
+      // Probed at 300 and resent at 500, 900, 1700 as above; 2000 ms after the write (at 2100),
+      // before the RTO due at 3300, it gives up.
+      expectObservable(data$, '^ 5s !').toBe('110ms d 199ms d 199ms d 399ms d 799ms d');
       expectObservable(failed$).toBe('2100ms (e|)', { e: 'ETIMEDOUT' });
       ts.schedule(() => t.close(), 6000);
     });
