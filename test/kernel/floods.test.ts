@@ -123,6 +123,42 @@ after = echo()
 print(sent[0], during, after)
 `;
 
+/**
+ * A connection flood from real kernel sockets: N non-blocking connects at once, held 1 s, then
+ * closed; then an echo round trip. Prints `connected ok-after`.
+ */
+const PY_CONNECTIONS = String.raw`
+import socket, sys, time
+N = int(sys.argv[1])
+socks = []
+for i in range(N):
+    s = socket.socket()
+    s.setblocking(False)
+    s.connect_ex(('${STACK_IP}', 7))
+    socks.append(s)
+time.sleep(1.0)
+connected = 0
+for s in socks:
+    try:
+        s.getpeername()
+        connected += 1
+    except OSError:
+        pass
+for s in socks:
+    s.close()
+data = bytes((i * 5 + 1) & 0xff for i in range(65536))
+c = socket.create_connection(('${STACK_IP}', 7), timeout=15)
+c.sendall(data)
+c.shutdown(socket.SHUT_WR)
+got = bytearray()
+while True:
+    chunk = c.recv(65536)
+    if not chunk:
+        break
+    got += chunk
+print(connected, bytes(got) == data)
+`;
+
 interface Sample {
   readonly heap: number;
   readonly rss: number;
@@ -177,6 +213,21 @@ describeKernelPeer('kernel peer: floods against the stack', function () {
     ['udp', 10_000, (s, b) => assert.ok(s.udp.drops.noPort - b.udp.drops.noPort > 1000, 'datagrams to closed ports were counted')],
     ['arp', 10_000, (s, b) => assert.ok(s['arp:eth0'].rxRequests - b['arp:eth0'].rxRequests > 1000)],
   ];
+
+  it('connection flood (700 kernel sockets against maxConnections 512): the excess SYNs are dropped and counted, an echo is served after', async () => {
+    const before = stack.stats();
+    const m0 = sample();
+    const out = await peer().python(PY_CONNECTIONS, ['700'], { timeoutMs: 25_000 });
+    const m1 = sample();
+    const [connected, ok] = out.trim().split(/\s+/);
+    assert.ok(Number(connected) <= LIMITS.maxConnections, `the kernel got ${connected} connections`);
+    assert.ok(Number(connected) >= LIMITS.maxConnections - 10, `the stack served up to its limit (${connected})`);
+    assert.equal(ok, 'True', 'an echo after the flood came back byte-exact');
+    const s = stack.stats();
+    assert.ok(s.tcp.drops.connectionLimit - before.tcp.drops.connectionLimit > 0, 'SYNs beyond the limit were counted');
+    assertTablesBounded();
+    assert.ok(m1.heap - m0.heap < 64 * MIB, `heap grew ${((m1.heap - m0.heap) / MIB).toFixed(1)} MiB`);
+  });
 
   for (const [kind, n, check] of FLOODS) {
     it(`${kind} flood (${n} frames): memory flat, tables bounded, a legitimate echo served during and after`, async () => {
