@@ -253,16 +253,6 @@ export class TcpLayer implements Tcp {
     // that may hold segments gets copies it owns.
     this.#copyPayloads = options.segments?.down !== undefined;
     this.scheduler = scheduler;
-    this.#owner = {
-      scheduler,
-      transmit: (conn, seg, ect) => this.#transmit(conn, seg, ect),
-      established: (conn) => this.#established(conn),
-      released: (conn) => this.#released(conn),
-      timeWait: (conn) => this.limits.enteredTimeWait(conn)?.destroy(),
-      get limits() {
-        return limits;
-      },
-    };
     const { ephemeralPortRange, ...rest } = config;
     const { limits: limitOptions, core } = splitTcpLimits(rest);
     this.#config = resolveTcpConfig(core);
@@ -271,8 +261,17 @@ export class TcpLayer implements Tcp {
     if (limitProblems.length > 0) {
       throw new NetstackError('ERR_INVALID_CONFIG', `invalid TCP configuration: ${limitProblems.map(([k, m]) => `${k}: ${m}`).join('; ')}`);
     }
-    const limits = (this.limits = new TcpLayerLimits(limitConfig, this.counters));
+    this.limits = new TcpLayerLimits(limitConfig, this.counters);
     this.#maxPerListener = limitConfig.maxConnectionsPerListener;
+    this.#owner = {
+      scheduler,
+      transmit: (conn, seg, ect) => this.#transmit(conn, seg, ect),
+      established: (conn) => this.#established(conn),
+      released: (conn) => this.#released(conn),
+      // A TIME-WAIT entry recycled to make room is closed quietly (no RST from TIME-WAIT).
+      timeWait: (conn) => this.limits.enteredTimeWait(conn)?.destroy(),
+      limits: this.limits,
+    };
     this.#challengeAcks = new ChallengeAckLimiter(this.#config.challengeAckLimit);
     this.ports = new PortManager({ ephemeralRange: ephemeralPortRange });
   }
