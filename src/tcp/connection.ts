@@ -138,6 +138,13 @@ export interface TcpConnectionOptions {
   readonly tsOffset?: number;
   /** The stack's shared challenge-ACK budget (RFC 5961 7); default none (no limit). */
   readonly challengeAcks?: ChallengeAckLimiter;
+  /** The stack's buffer memory (limits.ts): under pressure, auto-tuning grows no buffer. */
+  readonly memory?: TcpMemoryPressure;
+}
+
+/** What the core asks of the stack's memory account (src/tcp/limits.ts). */
+export interface TcpMemoryPressure {
+  readonly pressure: boolean;
 }
 
 /** What a SYN cookie remembered of the SYN (see TcpListener). */
@@ -215,6 +222,7 @@ export class TcpConnectionCore {
   private readonly rtt: RttEstimator;
   private readonly cc: CongestionControl;
   private readonly challengeAckLimiter: ChallengeAckLimiter | undefined;
+  private readonly memory: TcpMemoryPressure | undefined;
   private readonly pathMtu = new PathMtu();
   private readonly ecn = new EcnState();
   /** RFC 4821 black-hole detection and probing (undefined with `mtuProbing` off). */
@@ -347,6 +355,7 @@ export class TcpConnectionCore {
     if (this.cc.onRttSample !== undefined) this.rtt.onSample = this.cc.onRttSample.bind(this.cc);
     this.ts = new TcpTimestamps(options.tsOffset ?? timestampOffset(this.iss));
     this.challengeAckLimiter = options.challengeAcks;
+    this.memory = options.memory;
     this.blackHole = this.config.mtuProbing ? new BlackHoleDetector(this.config.mtuProbeInterval) : undefined;
   }
 
@@ -414,6 +423,11 @@ export class TcpConnectionCore {
   /** Bytes written and not yet acknowledged (sent or not). */
   get bufferedLength(): number {
     return this.sendBuf.length;
+  }
+
+  /** Bytes received out of order, held until the gap before them fills (memory accounting). */
+  get outOfOrderBytes(): number {
+    return this.recvBuf.outOfOrderBytes;
   }
 
   /** The peer's FIN has arrived (in order). */
@@ -1632,6 +1646,10 @@ export class TcpConnectionCore {
   private tuneReceiveBuffer(now: number): void {
     const target = (this.rcvTuner as ReceiveBufferTuner).onRead(this.recvBuf.consumed, now);
     if (target <= this.recvBuf.capacity) return;
+    if (this.memory?.pressure === true) {
+      this.counters.bufferGrowthRefused++; // the stack's buffers are above their soft mark
+      return;
+    }
     // The window field can say no more than 65535 << the scale we offered in the SYN.
     const cap = Math.min(this.config.receiveBufferMax, 0xffff << this.rcvWndScale);
     const size = target < cap ? target : cap;
@@ -1650,6 +1668,10 @@ export class TcpConnectionCore {
     const capacity = this.sendBuf.capacity;
     const target = sendBufferTarget(this.cc.cwnd, this.sndMss, this.config.initialCwndSegments);
     if (target <= capacity) return;
+    if (this.memory?.pressure === true) {
+      this.counters.bufferGrowthRefused++; // the stack's buffers are above their soft mark
+      return;
+    }
     // Steps of at least a quarter: cwnd grows on every ACK, the buffer need not follow each one.
     const step = capacity + (capacity >>> 2);
     const wanted = target > step ? target : step;

@@ -142,6 +142,8 @@ export interface TcpCounters {
   receiveBufferGrown: number;
   /** The send buffer grew with the congestion window while the writer was held back. */
   sendBufferGrown: number;
+  /** Buffer growths auto-tuning wanted but the stack's memory pressure refused (tcp.memorySoftLimit). */
+  bufferGrowthRefused: number;
 }
 
 export function createTcpCounters(): TcpCounters {
@@ -210,6 +212,7 @@ export function createTcpCounters(): TcpCounters {
     keepaliveProbesAnswered: 0,
     receiveBufferGrown: 0,
     sendBufferGrown: 0,
+    bufferGrowthRefused: 0,
   };
 }
 

@@ -65,6 +65,7 @@ export { TcpListener, type TcpListenerCounters, type TcpListenerDropReason, type
 export { addTcpCounters, createTcpCounters, type TcpCounters } from './counters.js';
 export { rstForSegment } from './rst.js';
 export { ChallengeAckLimiter } from './challenge-ack-limit.js';
+export { DEFAULT_TCP_LIMITS, TcpMemoryAccount, TimeWaitTable, resolveTcpLimits, type TcpLimitsConfig } from './limits.js';
 export { MIN_PATH_MTU, MTU_PLATEAUS, PathMtu, plateauBelow } from './pmtu.js';
 export { BlackHoleDetector } from './plpmtud.js';
 export { EcnState, IpEcn, isEcnSetupSyn, isEcnSetupSynAck } from './ecn.js';

@@ -14,7 +14,7 @@ import { TcpFlags, type TcpRepr } from '../wire/tcp.js';
 import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, receiveBufferLimit, windowScaleFor, type TcpConfig } from './config.js';
 import type { ChallengeAckLimiter } from './challenge-ack-limit.js';
 import type { CongestionControlFactory } from './congestion/congestion-control.js';
-import { TcpConnectionCore, type TcpChildObserver, type TcpConnectionOptions, type TcpHost } from './connection.js';
+import { TcpConnectionCore, type TcpChildObserver, type TcpConnectionOptions, type TcpHost, type TcpMemoryPressure } from './connection.js';
 import type { IsnGenerator } from './isn.js';
 import { rstForSegment } from './rst.js';
 import { seqAdd, seqGt } from './seq.js';
@@ -45,6 +45,8 @@ export interface TcpListenerOptions {
   readonly congestion?: CongestionControlFactory;
   /** The stack's challenge-ACK budget, shared with every connection (RFC 5961 7). */
   readonly challengeAcks?: ChallengeAckLimiter;
+  /** The stack's buffer memory, given to every connection (auto-tuning stops under pressure). */
+  readonly memory?: TcpMemoryPressure;
   /** A connection entered the accept queue. */
   readonly onAcceptable?: (listener: TcpListener) => void;
 }
@@ -295,6 +297,7 @@ export class TcpListener {
       config: this.config,
       ...(this.options.congestion !== undefined ? { congestion: this.options.congestion } : {}),
       ...(this.options.challengeAcks !== undefined ? { challengeAcks: this.options.challengeAcks } : {}),
+      ...(this.options.memory !== undefined ? { memory: this.options.memory } : {}),
     };
   }
 

@@ -14,7 +14,9 @@ import { IpEcn } from '../../src/tcp/ecn.js';
 import { ChallengeAckLimiter } from '../../src/tcp/challenge-ack-limit.js';
 import { rstForSegment } from '../../src/tcp/rst.js';
 import { createTcpCounters, addTcpCounters } from '../../src/tcp/counters.js';
-import type { TcpStackConfig } from '../../src/config/protocol-config.js';
+import { splitTcpLimits, type TcpStackConfig } from '../../src/config/protocol-config.js';
+import { resolveTcpLimits } from '../../src/tcp/limits.js';
+import { TcpLayerLimits, type ListenerSlots } from './tcp-limits.js';
 import { TcpFlags, TcpSegment, emitTcp, parseTcp, type TcpRepr } from '../../src/wire/tcp.js';
 import { IpProtocol } from '../../src/wire/ipv4.js';
 import { IcmpType, IcmpUnreachableCode } from '../../src/wire/icmp.js';
@@ -53,6 +55,11 @@ export interface TcpListenOptions {
    */
   readonly receiveBufferSize?: number;
   readonly sendBufferSize?: number;
+  /**
+   * Connections this listener holds at once (half-open, plus accepted and not yet finished);
+   * SYNs beyond it are dropped and counted. Default: the stack's `tcp.maxConnectionsPerListener`.
+   */
+  readonly maxConnections?: number;
 }
 
 export interface TcpConnectOptions {
@@ -143,6 +150,12 @@ export const TCP_LAYER_DROP_REASONS = [
   'listenerNotSyn',
   /** A valid cookie ACK that could not complete the handshake. */
   'cookieUnusable',
+  /** A SYN (or cookie ACK) beyond `tcp.maxConnections`. */
+  'connectionLimit',
+  /** A SYN beyond the listener's connection limit. */
+  'listenerLimit',
+  /** A segment's payload refused above `tcp.memoryHardLimit` (its ACK was kept). */
+  'memoryLimit',
 ] as const;
 
 /** Listener counters summed into the layer's (see #syncListenerCounters). */
@@ -153,13 +166,18 @@ function createTcpLayerCounters() {
     [
       'rxSegments', 'txSegments', 'rstSent', 'connectionsOpened', 'connectionsAccepted', 'connectionsClosed', 'connectionsFailed',
       'icmpErrors', 'activeConnections', 'halfOpenConnections', ...LISTENER_FIELDS,
+      // Stack-wide limits (tcp-limits.ts): gauges and what they refused.
+      'connections', 'timeWaitConnections', 'timeWaitRecycled', 'memoryBytes', 'memoryPeakBytes',
+      'connectRefused', 'writesHeld', 'writesRefused',
     ],
     TCP_LAYER_DROP_REASONS,
   );
 }
 
 /** A listening endpoint in the table: the sans-IO listener and who gets its connections. */
-class ListenEndpoint {
+class ListenEndpoint implements ListenerSlots {
+  /** Connections it made that are not finished yet (the limits count them). */
+  children = 0;
   /** The listener's counters as last added into the layer's. */
   readonly synced: Record<(typeof LISTENER_FIELDS)[number], number> = {
     synReceived: 0, synCookiesSent: 0, synCookiesAccepted: 0, synCookiesRejected: 0, halfOpenFailed: 0, acceptQueueOverflows: 0,
@@ -167,6 +185,7 @@ class ListenEndpoint {
   constructor(
     readonly core: TcpListenerCore,
     readonly subscriber: Subscriber<TcpConnection>,
+    readonly maxChildren: number,
   ) {}
 }
 
@@ -207,6 +226,7 @@ export class TcpLayer implements Tcp {
   readonly #hookedUp: boolean;
   readonly #hookedDown: boolean;
   readonly #config: TcpConfig;
+  readonly #maxPerListener: number;
   readonly #isn = new IsnGenerator(randomBytes(16));
   readonly #cookieSecret = randomBytes(16);
   /** One challenge-ACK budget for every connection of the stack (RFC 5961 7). */
@@ -220,6 +240,8 @@ export class TcpLayer implements Tcp {
   readonly #owner: TcpConnectionOwner;
   readonly #view = new TcpSegment();
   readonly #entries = new Map<TcpConnection, ConnectionEntry>();
+  /** Stack-wide limits: connections, TIME-WAIT, buffer memory, pending writes. */
+  readonly limits: TcpLayerLimits;
   readonly #subscriptions: Subscription[] = [];
   #closed = false;
   /** The forwarder while `forward()` is subscribed: offered the SYNs nobody owns. */
@@ -243,14 +265,25 @@ export class TcpLayer implements Tcp {
     // that may hold segments gets copies it owns.
     this.#copyPayloads = options.segments?.down !== undefined;
     this.scheduler = scheduler;
+    const { ephemeralPortRange, ...rest } = config;
+    const { limits: limitOptions, core } = splitTcpLimits(rest);
+    this.#config = resolveTcpConfig(core);
+    const limitProblems: [string, string][] = [];
+    const limitConfig = resolveTcpLimits(limitOptions, limitProblems);
+    if (limitProblems.length > 0) {
+      throw new NetstackError('ERR_INVALID_CONFIG', `invalid TCP configuration: ${limitProblems.map(([k, m]) => `${k}: ${m}`).join('; ')}`);
+    }
+    this.limits = new TcpLayerLimits(limitConfig, this.counters);
+    this.#maxPerListener = limitConfig.maxConnectionsPerListener;
     this.#owner = {
       scheduler,
       transmit: (conn, seg, ect) => this.#transmit(conn, seg, ect),
       established: (conn) => this.#established(conn),
       released: (conn) => this.#released(conn),
+      // A TIME-WAIT entry recycled to make room is closed quietly (no RST from TIME-WAIT).
+      timeWait: (conn) => this.limits.enteredTimeWait(conn)?.destroy(),
+      limits: this.limits,
     };
-    const { ephemeralPortRange, ...core } = config;
-    this.#config = resolveTcpConfig(core);
     this.#challengeAcks = new ChallengeAckLimiter(this.#config.challengeAckLimit);
     this.ports = new PortManager({ ephemeralRange: ephemeralPortRange });
   }
@@ -267,6 +300,7 @@ export class TcpLayer implements Tcp {
     this.#subscriptions.length = 0;
     this.#forwarder?.subscriber.complete();
     for (const conn of [...this.#entries.keys()]) conn.destroy();
+    this.limits.clear();
     for (const e of this.endpoints.entries()) {
       if (e.endpoint instanceof ListenEndpoint) e.endpoint.subscriber.complete();
     }
@@ -296,6 +330,8 @@ export class TcpLayer implements Tcp {
       const backlog = options.backlog ?? 128;
       if (!Number.isInteger(backlog) || backlog < 1) problems.push(`backlog: ${backlog} is not a positive integer`);
       if (options.synCookies !== undefined && typeof options.synCookies !== 'boolean') problems.push(`synCookies: ${String(options.synCookies)} is not a boolean`);
+      const maxChildren = options.maxConnections ?? this.#maxPerListener;
+      if (!Number.isInteger(maxChildren) || maxChildren < 1) problems.push(`maxConnections: ${String(maxChildren)} is not a positive integer`);
       congestionControlProblem(options.congestionControl, problems);
       fixedBufferProblems(options, problems);
       if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `listen: ${problems.join('; ')}`));
@@ -315,12 +351,12 @@ export class TcpLayer implements Tcp {
         // Accepting is immediate (each connection is emitted once established), so the accept
         // queue only ever holds the connection being handed over.
         backlog, maxHalfOpen: backlog, synCookies: options.synCookies ?? true,
-        config, host: this.#childHost, isn: this.#isn, cookieSecret: this.#cookieSecret, challengeAcks: this.#challengeAcks,
+        config, host: this.#childHost, isn: this.#isn, cookieSecret: this.#cookieSecret, challengeAcks: this.#challengeAcks, memory: this.limits.memory,
         onAcceptable: (l) => {
           while (l.accept() !== undefined);
         },
       });
-      const listener = new ListenEndpoint(core, subscriber);
+      const listener = new ListenEndpoint(core, subscriber, maxChildren);
       this.endpoints.insert(addr, options.port, IPV4_ANY, 0, listener);
       if (log.tcp.enabled) log.tcp('listening on %s:%d', formatIpv4(addr), options.port);
       return () => {
@@ -348,6 +384,10 @@ export class TcpLayer implements Tcp {
       congestionControlProblem(options.congestionControl, problems);
       fixedBufferProblems(options, problems);
       if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `connect: ${problems.join('; ')}`));
+      if (this.limits.full) {
+        this.limits.refuseConnect();
+        return subscriber.error(netError('EMFILE', `connect ${options.address}:${options.port}: the stack holds tcp.maxConnections connections already`, 'connect'));
+      }
       const dst = remote as Ipv4Addr;
       const route = this.#network.routeFor(dst);
       if (!('iface' in route)) return subscriber.error(route);
@@ -375,6 +415,7 @@ export class TcpLayer implements Tcp {
       const core = new TcpConnectionCore({
         localAddr: src, localPort, remoteAddr: dst, remotePort: options.port,
         iss: this.#isn.isn(src, localPort, dst, options.port, now), host: NO_HOST, config, challengeAcks: this.#challengeAcks,
+        memory: this.limits.memory,
       });
       const conn = new TcpConnection(core, this.#owner);
       const entry: ConnectionEntry = {
@@ -390,6 +431,7 @@ export class TcpLayer implements Tcp {
         return subscriber.error(netError('EADDRINUSE', `connect ${options.address}:${options.port} from port ${localPort}: connection exists`, 'connect'));
       }
       this.#entries.set(conn, entry);
+      this.limits.opened(conn, undefined);
       this.counters.connectionsOpened++;
       this.counters.activeConnections++;
       const closedSub = conn.closed$.subscribe((err) => {
@@ -489,6 +531,7 @@ export class TcpLayer implements Tcp {
     const entry = this.#entries.get(conn);
     if (entry === undefined) return;
     this.#entries.delete(conn);
+    this.limits.released(conn);
     const core = conn.core;
     this.endpoints.remove(core.localAddr, core.localPort, core.remoteAddr, core.remotePort, conn);
     if (entry.ownPort) this.ports.release(core.localAddr, core.localPort);
@@ -534,6 +577,8 @@ export class TcpLayer implements Tcp {
     const now = this.scheduler.now();
     let ep = this.endpoints.lookup(d.dst, seg.dstPort, d.src, seg.srcPort);
     if (ep instanceof TcpConnection) {
+      // Above the memory hard mark, new data waits at the peer (its ACK still counts here).
+      if (seg.payload.length > 0 && this.limits.exhausted) seg = this.limits.refuseData(seg);
       // The ECN field of the datagram (RFC 3168 5): CE is echoed by the connection.
       const consumed = ep.core.handleSegment(seg, now, (d.header[1] & 3) === IpEcn.CE);
       ep.rearm();
@@ -553,6 +598,9 @@ export class TcpLayer implements Tcp {
   }
 
   #toListener(listener: ListenEndpoint, d: Ipv4Datagram, seg: TcpRepr, now: number): void {
+    // A SYN beyond the stack's or the listener's connection limit: dropped like one to a full
+    // backlog (the peer resends it). Nothing is allocated for it.
+    if ((seg.flags & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)) === TcpFlags.SYN && !this.limits.admitSyn(listener)) return;
     const verdict = listener.core.handleSegment(seg, d.src, d.dst, now);
     this.#syncListenerCounters(listener);
     this.#onListenerVerdict(listener, verdict, d);
@@ -563,9 +611,15 @@ export class TcpLayer implements Tcp {
     switch (verdict.kind) {
       case 'created': {
         const core = verdict.conn;
+        // A SYN-cookie handshake completed while the limits are reached: reset it.
+        if (core.state !== 'SYN-RECEIVED' && !this.limits.admitCookie(listener)) {
+          core.abort(this.scheduler.now());
+          return;
+        }
         const conn = new TcpConnection(core, this.#owner); // becomes the core's host
         this.#entries.set(conn, { listener, ownPort: false, established: false, onEstablished: undefined });
         this.endpoints.insert(core.localAddr, core.localPort, core.remoteAddr, core.remotePort, conn);
+        this.limits.opened(conn, listener);
         c.activeConnections++;
         c.halfOpenConnections++;
         // A SYN-cookie handshake completes inside the listener's call, before the wrapper existed.

@@ -10,7 +10,8 @@ import { IpProtocol, IPV4_MIN_HEADER_LEN } from '../../src/wire/ipv4.js';
 import { IcmpUnreachableCode } from '../../src/wire/icmp.js';
 import { EndpointTable } from '../../src/transport/endpoint-table.js';
 import { PortManager } from '../../src/transport/port-manager.js';
-import type { UdpConfig } from '../../src/config/protocol-config.js';
+import { DEFAULT_UDP_QUEUE_LIMITS, type UdpConfig } from '../../src/config/protocol-config.js';
+import { QueueBudget } from './udp-receive-queue.js';
 import { type Ipv4Addr, IPV4_ANY, IPV4_BROADCAST, formatIpv4, isMulticast, parseIpv4 } from '../../src/ipv4/address.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
@@ -87,12 +88,18 @@ export interface UdpLayerOptions {
   readonly scheduler?: SchedulerLike;
 }
 
-export const UDP_DROP_REASONS = ['truncated', 'badLength', 'badChecksum', 'noPort', 'queueFull'] as const;
+export const UDP_DROP_REASONS = [
+  'truncated', 'badLength', 'badChecksum', 'noPort', 'queueFull',
+  /** The receive queues of all sockets together hold `udp.maxQueuedBytes` / `maxQueuedDatagrams`. */
+  'stackQueueFull',
+] as const;
 
 function createUdpCounters() {
   return createCounters(
     ['rxDatagrams', 'rxDelivered', 'rxBytes', 'rxBroadcast', 'txDatagrams', 'txBytes', 'txErrors',
-      'icmpErrors', 'icmpErrorsReported', 'icmpErrorsIgnored', 'socketsOpened', 'socketsClosed'],
+      'icmpErrors', 'icmpErrorsReported', 'icmpErrorsIgnored', 'socketsOpened', 'socketsClosed',
+      /** Gauges: what all receive queues hold now (see QueueBudget). */
+      'queuedDatagrams', 'queuedBytes'],
     UDP_DROP_REASONS,
   );
 }
@@ -143,6 +150,8 @@ export class UdpLayer implements Udp {
   /** The forwarder while `forward()` is subscribed: offered the unicast datagrams no socket takes. */
   #forwarder: UdpForwarder | undefined;
   readonly #scheduler: SchedulerLike | undefined;
+  /** What every socket's receive queue holds, together (stack-wide limits). */
+  readonly #budget: QueueBudget;
 
   /**
    * @param port the boundary of IPv4 protocol 17 (claimed by `start()`).
@@ -158,6 +167,7 @@ export class UdpLayer implements Udp {
     this.#hookedDown = options.datagrams?.down !== undefined;
     this.ports = new PortManager({ ephemeralRange: config.ephemeralPortRange });
     this.#scheduler = options.scheduler;
+    this.#budget = new QueueBudget(config.maxQueuedBytes ?? DEFAULT_UDP_QUEUE_LIMITS.maxQueuedBytes, config.maxQueuedDatagrams ?? DEFAULT_UDP_QUEUE_LIMITS.maxQueuedDatagrams, this.counters);
     this.#host = {
       send: (ep, bytes, dst, dstPort) => this.#send(ep, bytes, dst, dstPort),
       rekey: (ep, remoteAddr, remotePort) => this.#rekey(ep, remoteAddr, remotePort),
@@ -253,7 +263,7 @@ export class UdpLayer implements Udp {
     } else if (this.ports.reserve(addr, localPort) === 'EADDRINUSE') {
       throw netError('EADDRINUSE', `bind ${formatIpv4(addr)}:${localPort}: address already in use`, 'bind');
     }
-    const ep = new UdpEndpoint(addr, localPort, broadcast, queue);
+    const ep = new UdpEndpoint(addr, localPort, broadcast, queue, this.#budget);
     if (this.endpoints.insert(addr, localPort, 0, 0, ep) === 'EADDRINUSE') {
       // The port manager rules out overlaps, so this is a bookkeeping bug; fail loudly, leak nothing.
       this.ports.release(addr, localPort);
@@ -317,8 +327,9 @@ export class UdpLayer implements Udp {
       return;
     }
     c.rxBytes += payload.length;
-    if (ep.deliver({ payload, address: this.#format(d.src), port: srcPort, interface: d.iface.name })) c.rxDelivered++;
-    else c.drops.queueFull++;
+    const verdict = ep.deliver({ payload, address: this.#format(d.src), port: srcPort, interface: d.iface.name });
+    if (verdict === 'ok') c.rxDelivered++;
+    else c.drops[verdict]++;
   }
 
   #format(addr: Ipv4Addr): string {
