@@ -32,7 +32,8 @@ const SUBNET = 0xc6120000; // 198.18.0.0/24
 
 /** Weights of the kinds, in the order of `KINDS`. */
 const KINDS: readonly GeneratedKind[] = ['arp', 'icmp', 'udp', 'tcp', 'ipv4', 'ethernet', 'nearly-valid', 'mutated', 'fragment-storm'];
-const WEIGHTS = [6, 8, 10, 22, 6, 3, 12, 28, 5];
+// A storm is a burst of up to 64 frames: its weight is per burst.
+const WEIGHTS = [60, 80, 100, 220, 60, 30, 120, 280, 5];
 const TOTAL_WEIGHT = WEIGHTS.reduce((a, b) => a + b, 0);
 
 export class FrameGrammar {
