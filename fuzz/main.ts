@@ -63,6 +63,7 @@ if (frames > 0) {
   stackFrames = r.frames;
   stackSeconds = r.elapsedMs / 1000;
   log(`  by kind: ${Object.entries(r.byKind).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  log(`  by protocol: ${Object.entries(r.byProtocol).sort().map(([k, v]) => `${k} ${v}`).join(', ')}`);
   log(`  live transfer: ${r.liveBytes} bytes echoed byte-exact over ${(r.virtualMs / 1000).toFixed(1)} s of virtual time; ${r.segmentsChecked} emitted TCP segments checked`);
   failures += r.failures.length;
   for (const f of r.failures.slice(0, 10)) log(`  FAIL [${f.invariant}] after frame ${f.afterFrame}: ${f.message}`);

@@ -35,6 +35,8 @@ export interface FuzzRunResult {
   readonly elapsedMs: number;
   readonly failures: readonly Failure[];
   readonly byKind: Readonly<Record<string, number>>;
+  /** Frames by what they carry (EtherType, IP protocol; `fragment` for non-first fragments). */
+  readonly byProtocol: Readonly<Record<string, number>>;
   /** The last frames injected, oldest first (for replay when something failed). */
   readonly recent: readonly RecordedFrame[];
   readonly liveBytes: number;
@@ -57,6 +59,7 @@ export async function runFuzz(o: FuzzRunOptions): Promise<FuzzRunResult> {
   const ring: RecordedFrame[] = [];
   let ringAt = 0;
   const byKind: Record<string, number> = {};
+  const byProtocol: Record<string, number> = {};
   const session = new FuzzSession();
   const started = performance.now();
   const progressEvery = Math.max(checkEvery, Math.floor(o.frames / 10 / checkEvery) * checkEvery);
@@ -73,6 +76,8 @@ export async function runFuzz(o: FuzzRunOptions): Promise<FuzzRunResult> {
       else ring[ringAt] = rec;
       ringAt = (ringAt + 1) % keep;
       session.inject(bytes);
+      const p = protocolOf(bytes);
+      byProtocol[p] = (byProtocol[p] ?? 0) + 1;
       n++;
       if (n % checkEvery === 0) {
         session.check();
@@ -81,7 +86,7 @@ export async function runFuzz(o: FuzzRunOptions): Promise<FuzzRunResult> {
       if (n % heapEvery === 0) session.sampleHeap();
       if (o.log !== undefined && n % progressEvery === 0) {
         const s = (performance.now() - started) / 1000;
-        o.log(`  ${n} frames, ${Math.round(n / s)} frames/s, live transfer ${session.liveBytes} bytes echoed, ${session.checker.checked} segments checked`);
+        o.log(`  ${n} frames, ${Math.round(n / s)} frames/s, live transfer ${session.liveBytes} bytes echoed, ${session.checker.checked} segments checked; ${session.tables()}`);
       }
     }
   }
@@ -93,7 +98,7 @@ export async function runFuzz(o: FuzzRunOptions): Promise<FuzzRunResult> {
   await yieldToTimers();
   const recent = ring.length < keep ? ring : [...ring.slice(ringAt), ...ring.slice(0, ringAt)];
   return {
-    seed: o.seed, frames: n, elapsedMs: performance.now() - started, failures: session.failures, byKind, recent,
+    seed: o.seed, frames: n, elapsedMs: performance.now() - started, failures: session.failures, byKind, byProtocol, recent,
     liveBytes: session.liveBytes, segmentsChecked: session.checker.checked, virtualMs,
   };
 }
@@ -121,3 +126,19 @@ export async function replay(frames: readonly RecordedFrame[], options: { readon
 }
 
 export type { GeneratedKind };
+
+/** What a frame carries, by its headers as they are (however broken the rest). */
+export function protocolOf(f: Uint8Array): string {
+  if (f.length < 14) return 'runt';
+  const type = (f[12] << 8) | f[13];
+  if (type === 0x0806) return 'arp';
+  if (type !== 0x0800) return 'other-ethertype';
+  if (f.length < 34) return 'ipv4';
+  if ((((f[20] << 8) | f[21]) & 0x1fff) !== 0) return 'ipv4-fragment';
+  switch (f[23]) {
+    case 1: return 'icmp';
+    case 6: return 'tcp';
+    case 17: return 'udp';
+    default: return 'ipv4';
+  }
+}

@@ -322,6 +322,14 @@ export class FuzzSession {
     this.close();
   }
 
+  /** The sizes of A's tables, for progress lines. */
+  tables(): string {
+    const r = this.a.ipv4.reassembler;
+    const cache = this.a.layers.interfaces[0].arp.cache;
+    const heap = process.memoryUsage().heapUsed;
+    return `tcp ${this.a.tcpLayer.connections().length} conns, reassembly ${r.size}/${r.bytesHeld} B, neighbours ${cache.size} (${cache.queuedPackets} queued), heap ${mb(heap)} MiB`;
+  }
+
   /** Bytes of the live transfer echoed so far. */
   get liveBytes(): number {
     return this.#echoed;

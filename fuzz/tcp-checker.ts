@@ -119,10 +119,9 @@ export class EmittedTcpChecker {
     if (s.windowScale !== undefined && s.windowScale > 14) this.fail('emitted-tcp-options', `window scale ${s.windowScale} > 14: ${where}`);
     this.#checkAnswer(src, dst, s, where);
     const k = key(src, s.srcPort, dst, s.dstPort);
-    if ((f & RST) !== 0) {
-      this.#out.delete(k);
-      return;
-    }
+    // A RST does not end the flow: the connection may live on (a RST answering a bad ACK in
+    // SYN-RECEIVED); a new connection on the tuple shows itself by a SYN with another ISS.
+    if ((f & RST) !== 0) return;
     this.#advance(this.#out, k, s, true);
     const flow = this.#out.get(k);
     if (flow === undefined) return;
