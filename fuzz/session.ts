@@ -11,15 +11,15 @@ import { TestScheduler } from 'rxjs/testing';
 import { createMemoryWire, type MemoryWireEnd } from '../streams/links/memory-wire.js';
 import type { Link } from '../streams/links/link.js';
 import { createStack, type Stack } from '../streams/stack/create-stack.js';
-import type { TcpConnection } from '../streams/stack/tcp-connection.js';
+import { TcpConnection } from '../streams/stack/tcp-connection.js';
 import { echoService, echoConnection } from '../streams/services/echo.js';
 import { discardService } from '../streams/services/discard.js';
 import { udpEchoService } from '../streams/services/udp-echo.js';
 import { tcpService } from '../streams/services/tcp-service.js';
 import { advance } from '../streams/testing/wait.js';
 import { totalDrops } from '../src/stats.js';
-import { A_IP, A_MAC, B_IP, B_MAC, LIVE_TCP_PORT, LIVE_UDP_PORT, TCP_DISCARD_PORT, TCP_ECHO_PORT, UDP_ECHO_PORT } from './addresses.js';
-import { EmittedTcpChecker, tcpKeyOf } from './tcp-checker.js';
+import { A_IP, A_IP_NUM, A_MAC, B_IP, B_IP_NUM, B_MAC, LIVE_TCP_PORT, LIVE_UDP_PORT, TCP_DISCARD_PORT, TCP_ECHO_PORT, UDP_ECHO_PORT } from './addresses.js';
+import { EmittedTcpChecker } from './tcp-checker.js';
 
 /** An invariant that did not hold. */
 export interface Failure {
@@ -58,7 +58,6 @@ export class FuzzSession {
   /** Datagrams IPv4 delivered to each transport protocol, as the transport tap saw them. */
   readonly #delivered = new Map<number, number>();
   #live: TcpConnection | undefined;
-  #liveKey: string | undefined;
   #written = 0;
   #echoed = 0;
   #echoDone = false;
@@ -114,9 +113,12 @@ export class FuzzSession {
     return this.failures.length > 0;
   }
 
+  readonly #hasConnection = (src: number, srcPort: number, dst: number, dstPort: number): boolean =>
+    this.a.tcpLayer.endpoints.lookup(dst, dstPort, src, srcPort) instanceof TcpConnection;
+
   /** Feeds one frame to A as if it came off the wire. */
   inject(frame: Uint8Array): void {
-    this.checker.injected(frame);
+    this.checker.injected(frame, this.#hasConnection);
     try {
       this.#inject.next(frame);
     } catch (err) {
@@ -151,8 +153,7 @@ export class FuzzSession {
       this.b.tcp.connect({ address: A_IP, port: LIVE_TCP_PORT }).subscribe({
         next: (conn) => {
           this.#live = conn;
-          this.#liveKey = `${0xc6120002}:${conn.localPort}>${0xc6120001}:${LIVE_TCP_PORT}`;
-          const live = this.#liveKey;
+          const live = `${B_IP_NUM}:${conn.localPort}>${A_IP_NUM}:${LIVE_TCP_PORT}`;
           this.checker.setLive((k) => k === live);
           conn.data$.subscribe({
             next: (chunk) => {
@@ -345,9 +346,6 @@ export class FuzzSession {
     rxConfig.onUnhandledError = this.#previousOnUnhandled;
     process.off('uncaughtException', this.#uncaught);
   }
-
-  /** `tcpKeyOf` for callers that look at frames. */
-  static tcpKeyOf = tcpKeyOf;
 }
 
 function udpPayload(n: number): Uint8Array {

@@ -14,8 +14,8 @@
  */
 import { parseIpv4 } from '../src/wire/ipv4.js';
 import { parseTcp, TcpFlags, type TcpRepr } from '../src/wire/tcp.js';
-import { seqAdd, seqGeq, seqGt, seqLeq } from '../src/tcp/seq.js';
-import { ETH, readU16 } from './raw.js';
+import { seqAdd, seqGeq, seqGt } from '../src/tcp/seq.js';
+import { ETH } from './raw.js';
 
 const { FIN, SYN, RST, ACK } = TcpFlags;
 
@@ -75,9 +75,18 @@ export class EmittedTcpChecker {
     this.#advance(this.#peer, k, p.seg, false);
   }
 
-  /** Parses an injected frame as TCP when it is one (for the answer checks). */
-  injected(frame: Uint8Array): void {
-    this.current = this.#tcpOf(frame, false);
+  /** Whether the stack had a connection on the injected segment's tuple before it arrived. */
+  #hadConnection = false;
+
+  /**
+   * Parses an injected frame as TCP when it is one (for the answer checks). `hasConnection`
+   * says whether the stack has a connection for a tuple (src, srcPort, dst, dstPort) as the
+   * segment names it.
+   */
+  injected(frame: Uint8Array, hasConnection: (src: number, srcPort: number, dst: number, dstPort: number) => boolean): void {
+    const c = this.#tcpOf(frame, false);
+    this.current = c;
+    this.#hadConnection = c !== undefined && hasConnection(c.src, c.seg.srcPort, c.dst, c.seg.dstPort);
   }
 
   /** A frame the stack sent. */
@@ -189,20 +198,9 @@ export class EmittedTcpChecker {
     }
     // A SYN-ACK answering a SYN for a tuple without a connection acks that SYN. (A half-open
     // connection meeting another SYN may send its own SYN-ACK again, acking the first one.)
-    const fresh = !this.#out.has(key(src, s.srcPort, dst, s.dstPort));
+    const fresh = !this.#hadConnection;
     if (fresh && (f & SYN) !== 0 && (f & ACK) !== 0 && (seg.flags & (SYN | ACK | RST)) === SYN && s.ack !== seqAdd(seg.seq, 1)) {
       this.fail('emitted-tcp-synack', `SYN-ACK must ack SEG.SEQ+1 ${seqAdd(seg.seq, 1)}: ${where}`);
     }
   }
 }
-
-/** `src:port>dst:port` of a frame's TCP segment (for finding the live connection), or undefined. */
-export function tcpKeyOf(frame: Uint8Array): string | undefined {
-  if (frame.length < ETH + 40 || frame[12] !== 0x08 || frame[13] !== 0x00 || frame[ETH + 9] !== 6) return undefined;
-  const ihl = (frame[ETH] & 15) * 4;
-  const t = ETH + ihl;
-  const v = new DataView(frame.buffer, frame.byteOffset);
-  return key(v.getUint32(ETH + 12), readU16(frame, t), v.getUint32(ETH + 16), readU16(frame, t + 2));
-}
-
-export { key as tupleKey, seqLeq };
