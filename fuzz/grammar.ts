@@ -26,23 +26,46 @@ export interface Generated {
   readonly frames: Uint8Array[];
 }
 
-export type GeneratedKind = 'arp' | 'icmp' | 'udp' | 'tcp' | 'ipv4' | 'ethernet' | 'nearly-valid' | 'mutated' | 'fragment-storm';
+export type GeneratedKind = 'arp' | 'icmp' | 'udp' | 'tcp' | 'tcp-session' | 'ipv4' | 'ethernet' | 'nearly-valid' | 'mutated' | 'fragment-storm';
+
+/** A SYN-ACK the fuzzed stack sent to a stranger: what it takes to complete that handshake. */
+export interface SynAckSeen {
+  readonly local: number;
+  readonly localPort: number;
+  readonly remote: number;
+  readonly remotePort: number;
+  /** The stack's ISS. */
+  readonly iss: number;
+  /** What it acked: the stranger's ISN + 1. */
+  readonly ack: number;
+  /** Its TSval, when it sent timestamps (echoed as TSecr). */
+  readonly tsVal: number | undefined;
+}
+
+/** Strangers that announce themselves by ARP (so the stack can answer them): 198.18.0.3..10. */
+const RESOLVABLE = 8;
 
 const SUBNET = 0xc6120000; // 198.18.0.0/24
 
 /** Weights of the kinds, in the order of `KINDS`. */
-const KINDS: readonly GeneratedKind[] = ['arp', 'icmp', 'udp', 'tcp', 'ipv4', 'ethernet', 'nearly-valid', 'mutated', 'fragment-storm'];
-// A storm is a burst of up to 64 frames: its weight is per burst.
-const WEIGHTS = [60, 80, 100, 220, 60, 30, 120, 280, 5];
+const KINDS: readonly GeneratedKind[] = ['arp', 'icmp', 'udp', 'tcp', 'tcp-session', 'ipv4', 'ethernet', 'nearly-valid', 'mutated', 'fragment-storm'];
+// Storms (up to 64 frames) and TCP sessions (up to 9) are bursts: their weight is per burst.
+const WEIGHTS = [60, 80, 100, 180, 40, 60, 30, 120, 280, 5];
 const TOTAL_WEIGHT = WEIGHTS.reduce((a, b) => a + b, 0);
 
 export class FrameGrammar {
   readonly #rng: Random;
   readonly #corpus = seedCorpus();
+  readonly #synAcks: () => readonly SynAckSeen[];
   #ident = 1;
 
-  constructor(rng: Random) {
+  /**
+   * @param synAcks the SYN-ACKs the fuzzed stack sent lately (most recent last): the TCP
+   *   sessions complete those handshakes and go on inside the connections.
+   */
+  constructor(rng: Random, synAcks: () => readonly SynAckSeen[] = () => []) {
     this.#rng = rng;
+    this.#synAcks = synAcks;
   }
 
   /** One step of the grammar. */
@@ -62,6 +85,7 @@ export class FrameGrammar {
       case 'icmp': return [this.icmp()];
       case 'udp': return [this.udp()];
       case 'tcp': return [this.tcp()];
+      case 'tcp-session': return this.tcpSession();
       case 'ipv4': return [this.ipv4()];
       case 'ethernet': return [this.ethernet()];
       case 'nearly-valid': return [this.nearlyValid()];
@@ -89,9 +113,14 @@ export class FrameGrammar {
   /** A source address: a stranger on the subnet mostly, sometimes off-link or odd. */
   #srcIp(): number {
     const r = this.#rng.next();
+    if (r < 0.3) return this.#resolvable();
     if (r < 0.75) return (SUBNET | (3 + this.#rng.below(250))) >>> 0;
     if (r < 0.85) return this.#rng.uint32();
     return this.#pick([0, A_IP_NUM, 0xc61200ff, 0xffffffff, 0xe0000001, 0x7f000001]);
+  }
+
+  #resolvable(): number {
+    return (SUBNET | (3 + this.#rng.below(RESOLVABLE))) >>> 0;
   }
 
   #dstIp(): number {
@@ -150,9 +179,10 @@ export class FrameGrammar {
 
   arp(): Uint8Array {
     const rng = this.#rng;
-    const senderIp = this.#chance(0.9) ? (SUBNET | (3 + rng.below(250))) >>> 0 : this.#srcIp();
+    const resolvable = this.#chance(0.5);
+    const senderIp = resolvable ? this.#resolvable() : this.#chance(0.9) ? (SUBNET | (3 + rng.below(250))) >>> 0 : this.#srcIp();
     const targetIp = this.#chance(0.7) ? A_IP_NUM : this.#chance(0.5) ? senderIp : this.#srcIp();
-    const senderMac = this.#srcMac();
+    const senderMac = resolvable ? strangerMac(senderIp) : this.#srcMac();
     const op = this.#chance(0.9) ? this.#pick(['request', 'reply'] as const) : rng.below(0x10000);
     return arpFrame({
       op, senderMac, senderIp, targetIp,
@@ -252,6 +282,69 @@ export class FrameGrammar {
     const ethertype = this.#pick([0x86dd, 0x8100, 0x88cc, 0x0842, 0x0000, 0x05dc, 0xffff, this.#rng.below(0x10000)]);
     const eth = { src: this.#srcMac(), dst: this.#pick([A_MAC, 'ff:ff:ff:ff:ff:ff', '33:33:00:00:00:01']) };
     return ethernetFrame({ eth, ethertype, payload: this.#payload(200) });
+  }
+
+  /**
+   * A burst inside a connection the stack opened: the ACK that completes a handshake it started
+   * (from a SYN-ACK it sent lately), then segments in and around the window: data in order, out
+   * of order, overlapping, beyond the window; FIN; RST and SYN in and out of the window; ACKs of
+   * data it sent, old and from the future; zero windows, SACK blocks, timestamps going back.
+   */
+  tcpSession(): Uint8Array[] {
+    const seen = this.#synAcks();
+    if (seen.length === 0) return [this.tcp()];
+    const rng = this.#rng;
+    // The latest SYN-ACKs mostly (those handshakes are still open).
+    const h = seen[Math.max(0, seen.length - 1 - rng.below(Math.min(seen.length, 4)))];
+    const eth = { src: strangerMac(h.remote), dst: A_MAC };
+    const ip = (): Ipv4Fields => ({ src: h.remote, dst: h.local, ident: rng.below(0x10000), dontFragment: true, ecn: this.#chance(0.05) ? 3 : 0 });
+    const ackBase = (h.iss + 1) >>> 0;
+    let seq = h.ack;
+    let tsVal = 1000 + rng.below(1000);
+    const frames: Uint8Array[] = [];
+    const segment = (fields: { seq: number; ack: number; flags: number; payload?: Uint8Array; window?: number; sack?: Array<[number, number]> }) => {
+      tsVal += rng.below(3);
+      frames.push(tcpFrame({
+        eth, ip: ip(),
+        tcp: {
+          srcPort: h.remotePort, dstPort: h.localPort, seq: fields.seq >>> 0, ack: fields.ack >>> 0, flags: fields.flags,
+          window: fields.window ?? 8192 + rng.below(57344),
+          timestamp: h.tsVal !== undefined && this.#chance(0.95) ? { tsVal: this.#chance(0.05) ? tsVal - 100000 : tsVal, tsEcr: h.tsVal } : undefined,
+          sackBlocks: fields.sack,
+        },
+        payload: fields.payload,
+      }));
+    };
+    if (this.#chance(0.9)) segment({ seq, ack: ackBase, flags: 0x10 });
+    const n = 1 + rng.below(8);
+    for (let i = 0; i < n; i++) {
+      const ack = this.#chance(0.8) ? (ackBase + rng.below(4000)) >>> 0 : (ackBase + rng.below(0x20000) - 0x10000) >>> 0;
+      const r = rng.below(12);
+      if (r < 4) {
+        const payload = this.#bytes(1 + rng.below(1400));
+        segment({ seq, ack, flags: this.#chance(0.5) ? 0x18 : 0x10, payload });
+        seq = (seq + payload.length) >>> 0;
+      } else if (r === 4) {
+        segment({ seq: (seq + 1 + rng.below(70000)) >>> 0, ack, flags: 0x10, payload: this.#bytes(1 + rng.below(1400)) }); // out of order or beyond the window
+      } else if (r === 5) {
+        segment({ seq: (seq - rng.below(2000)) >>> 0, ack, flags: 0x18, payload: this.#bytes(1 + rng.below(2000)) }); // overlapping what came before
+      } else if (r === 6) {
+        segment({ seq, ack, flags: 0x11 });
+        seq = (seq + 1) >>> 0;
+      } else if (r === 7) {
+        segment({ seq: this.#chance(0.5) ? seq : (seq + rng.below(100000)) >>> 0, ack, flags: this.#pick([0x04, 0x14]) });
+      } else if (r === 8) {
+        segment({ seq: (seq + rng.below(3)) >>> 0, ack, flags: this.#pick([0x02, 0x12]) }); // a SYN inside the connection
+      } else if (r === 9) {
+        segment({ seq, ack, flags: 0x10, window: 0 });
+      } else if (r === 10) {
+        const left = (ackBase + rng.below(8000)) >>> 0;
+        segment({ seq, ack: ackBase, flags: 0x10, sack: [[left, (left + 1 + rng.below(3000)) >>> 0]] });
+      } else {
+        segment({ seq, ack, flags: 0x30, payload: this.#bytes(1 + rng.below(100)) }); // urgent data
+      }
+    }
+    return frames;
   }
 
   // --- nearly valid --------------------------------------------------------------------------
@@ -387,6 +480,11 @@ export class FrameGrammar {
     }
     return out;
   }
+}
+
+/** The MAC a resolvable stranger announces: 02:00:00:00:<last byte of its address>:03. */
+function strangerMac(ip: number): string {
+  return `02:00:00:00:${(ip & 0xff).toString(16).padStart(2, '0')}:03`;
 }
 
 function fixIpOnly(f: Uint8Array): void {

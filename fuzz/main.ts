@@ -68,11 +68,18 @@ if (frames > 0) {
   failures += r.failures.length;
   for (const f of r.failures.slice(0, 10)) log(`  FAIL [${f.invariant}] after frame ${f.afterFrame}: ${f.message}`);
   const first = r.failures[0];
-  if (first !== undefined && first.invariant !== 'bounds') {
-    log(`reproducing with the last ${r.recent.length} frames...`);
-    const again = await replay(r.recent);
-    if (again.some((f) => f.invariant === first.invariant)) {
-      const reduced = await reduceFailure(r.recent, { invariant: first.invariant, budgetMs: budget, log });
+  if (first !== undefined) {
+    // The shortest tail of the run that fails the same way, doubling from 1,000 frames.
+    let tail: typeof r.recent | undefined;
+    for (let n = 1000; tail === undefined; n *= 2) {
+      const candidate = r.recent.slice(-n);
+      log(`reproducing with the last ${candidate.length} frames...`);
+      const again = await replay(candidate);
+      if (again.some((f) => f.invariant === first.invariant)) tail = candidate;
+      else if (candidate.length === r.recent.length) break;
+    }
+    if (tail !== undefined) {
+      const reduced = await reduceFailure(tail, { invariant: first.invariant, budgetMs: budget, log });
       const path = writeFixture(`${first.invariant}-seed${seed}`, reduced);
       log(`  reproducer: ${path}`);
     } else {

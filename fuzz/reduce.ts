@@ -69,7 +69,7 @@ export async function reduceFailure(frames: readonly RecordedFrame[], o: ReduceO
     const left = await ddmin(indices, (idx) => fails(withBytes(idx)), outOfTime);
     kept = withBytes(left);
   }
-  o.log?.(`  bytes reduced: ${kept.map((f) => f.bytes.length).join(', ')} (${runs} replays)`);
+  o.log?.(`  bytes reduced: ${kept.length <= 20 ? kept.map((f) => f.bytes.length).join(', ') : `${kept.reduce((n, f) => n + f.bytes.length, 0)} in all`} (${runs} replays)`);
   return kept;
 }
 

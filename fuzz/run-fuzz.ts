@@ -17,7 +17,7 @@ export interface FuzzRunOptions {
   readonly checkEvery?: number;
   /** The heap is sampled every this many frames. Default 20 000. */
   readonly heapEvery?: number;
-  /** Frames remembered for replay and reduction. Default 4000. */
+  /** Frames remembered for replay and reduction. Default 64 000. */
   readonly keep?: number;
   /** Progress lines (about every 10 % of the run). */
   readonly log?: (line: string) => void;
@@ -51,16 +51,17 @@ export function yieldToTimers(): Promise<void> {
 
 export async function runFuzz(o: FuzzRunOptions): Promise<FuzzRunResult> {
   const rng = createRandom(o.seed);
-  const grammar = new FrameGrammar(rng);
+
   const perMs = o.framesPerMs ?? 10;
   const checkEvery = o.checkEvery ?? 500;
   const heapEvery = o.heapEvery ?? 20_000;
-  const keep = o.keep ?? 4000;
+  const keep = o.keep ?? 64_000;
   const ring: RecordedFrame[] = [];
   let ringAt = 0;
   const byKind: Record<string, number> = {};
   const byProtocol: Record<string, number> = {};
   const session = new FuzzSession();
+  const grammar = new FrameGrammar(rng, () => session.synAcks);
   const started = performance.now();
   const progressEvery = Math.max(checkEvery, Math.floor(o.frames / 10 / checkEvery) * checkEvery);
   let n = 0;

@@ -11,6 +11,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { createMemoryWire, type MemoryWireEnd } from '../streams/links/memory-wire.js';
 import type { Link } from '../streams/links/link.js';
 import { createStack, type Stack } from '../streams/stack/create-stack.js';
+import type { StackStats } from '../streams/stack/stack-stats.js';
 import { TcpConnection } from '../streams/stack/tcp-connection.js';
 import { echoService, echoConnection } from '../streams/services/echo.js';
 import { discardService } from '../streams/services/discard.js';
@@ -20,6 +21,9 @@ import { advance } from '../streams/testing/wait.js';
 import { totalDrops } from '../src/stats.js';
 import { A_IP, A_IP_NUM, A_MAC, B_IP, B_IP_NUM, B_MAC, LIVE_TCP_PORT, LIVE_UDP_PORT, TCP_DISCARD_PORT, TCP_ECHO_PORT, UDP_ECHO_PORT } from './addresses.js';
 import { EmittedTcpChecker } from './tcp-checker.js';
+import { withSeededRandomBytes } from './seeded-crypto.js';
+import type { SynAckSeen } from './grammar.js';
+import { parseTcp } from '../src/wire/tcp.js';
 
 /** An invariant that did not hold. */
 export interface Failure {
@@ -37,9 +41,29 @@ function liveByte(i: number): number {
 /** Bytes B writes per millisecond of virtual time, and how often it sends a UDP datagram. */
 const LIVE_BYTES_PER_MS = 512;
 const UDP_EVERY_MS = 10;
-/** Limits of A that the table checks compare with (A runs with defaults but these). */
-const A_TCP_CONFIG = { maxOutOfOrderSegments: 64 } as const;
+/**
+ * A's TCP configuration: defaults, but a smaller out-of-order queue and timeouts that end a
+ * stranger's forgotten connection within MAX_CONNECTION_AGE_MS of virtual time (keepalive on an
+ * idle one, the user timeout on one with data outstanding, a short TIME-WAIT), so that a run of
+ * minutes shows whether every connection does end.
+ */
+const A_TCP_CONFIG = {
+  maxOutOfOrderSegments: 64,
+  keepalive: true,
+  keepaliveIdle: 5_000,
+  keepaliveInterval: 1_000,
+  keepaliveProbes: 2,
+  userTimeout: 10_000,
+  msl: 5_000,
+} as const;
+/**
+ * Longest a stranger's connection may live: SYN-ACK retries (1+2+4+8+16+32 s), or the user
+ * timeout plus the last RTO, or keepalive, or FIN-WAIT-2 (60 s), or TIME-WAIT, with room to spare.
+ */
+const MAX_CONNECTION_AGE_MS = 150_000;
 const LISTENERS = 4;
+/** Seed of the stacks' secrets (ISNs, SYN cookies): fixed, so that every session is alike. */
+const STACK_SEED = 0x5eed;
 const BACKLOG = 128;
 
 export class FuzzSession {
@@ -68,12 +92,20 @@ export class FuzzSession {
   readonly #uncaught = (err: unknown) => this.fail('exception', `uncaught: ${describe(err)}`);
   readonly #previousOnUnhandled = rxConfig.onUnhandledError;
   readonly heap: number[] = [];
+  /** When each of A's connections was first seen (virtual ms). */
+  readonly #born = new WeakMap<TcpConnection, number>();
 
   constructor() {
     const scheduler = this.scheduler;
     const [aEnd, bEnd] = createMemoryWire({ scheduler, macs: [A_MAC, B_MAC], latencyMs: 1 });
     this.#aEnd = aEnd;
-    this.checker = new EmittedTcpChecker((inv, msg) => this.fail(inv, msg));
+    this.checker = new EmittedTcpChecker(
+      (inv, msg) => this.fail(inv, msg),
+      (src, srcPort, dst, dstPort) => {
+        const ep = this.a.tcpLayer.endpoints.lookup(src, srcPort, dst, dstPort);
+        return ep instanceof TcpConnection ? { iss: ep.core.iss, id: ep } : undefined;
+      },
+    );
     rxConfig.onUnhandledError = (err) => this.fail('exception', `unhandled in an RxJS subscriber: ${describe(err)}`);
     process.on('uncaughtException', this.#uncaught);
     // A's link: the wire end, with the fuzzer's frames merged in and A's sends watched.
@@ -91,17 +123,38 @@ export class FuzzSession {
       close: () => aEnd.close(),
     };
     this.#subs.push(aEnd.frames$.subscribe((f) => checker.peerFrame(f)));
-    this.a = createStack(
-      { interfaces: [{ name: 'eth0', link: aLink, mac: A_MAC, ipv4: [`${A_IP}/24`] }], tcp: A_TCP_CONFIG },
-      { scheduler },
+    // The same ISN and cookie secrets in every session: recorded answers to A's SYN-ACKs replay.
+    [this.a, this.b] = withSeededRandomBytes(STACK_SEED, () => [
+      createStack({ interfaces: [{ name: 'eth0', link: aLink, mac: A_MAC, ipv4: [`${A_IP}/24`] }], tcp: A_TCP_CONFIG }, { scheduler }),
+      createStack({ interfaces: [{ name: 'eth0', link: bEnd, mac: B_MAC, ipv4: [`${B_IP}/24`] }] }, { scheduler }),
+    ]);
+    this.#subs.push(
+      this.a.taps.network.down$.subscribe((o) => {
+        this.#networkDown++;
+        if (o.protocol !== 6) return;
+        const packet = o.pb.bytes();
+        this.checker.routed(packet);
+        if (o.dst !== B_IP_NUM) this.#noteSynAck(packet, o.src, o.dst);
+      }),
     );
-    this.b = createStack({ interfaces: [{ name: 'eth0', link: bEnd, mac: B_MAC, ipv4: [`${B_IP}/24`] }] }, { scheduler });
-    this.#subs.push(this.a.taps.network.down$.subscribe(() => this.#networkDown++));
     this.#subs.push(this.a.taps.transport.up$.subscribe((d) => this.#delivered.set(d.protocol, (this.#delivered.get(d.protocol) ?? 0) + 1)));
     // A's services: echo and discard for the fuzzer to find, the live ones for B.
     this.#subs.push(echoService(this.a, TCP_ECHO_PORT), discardService(this.a, TCP_DISCARD_PORT), udpEchoService(this.a, UDP_ECHO_PORT));
     this.#subs.push(tcpService(this.a, LIVE_TCP_PORT, echoConnection), udpEchoService(this.a, LIVE_UDP_PORT));
     this.#startLive();
+  }
+
+  /** SYN-ACKs A sent lately to strangers, oldest first (the grammar's TCP sessions answer them). */
+  readonly synAcks: SynAckSeen[] = [];
+
+  #noteSynAck(packet: Uint8Array, src: number, dst: number): void {
+    const ihl = (packet[0] & 15) * 4;
+    if (packet.length < ihl + 20 || (packet[ihl + 13] & 0x12) !== 0x12) return;
+    const t = parseTcp(packet.subarray(ihl), src, dst, { verifyChecksum: false });
+    if (!t.ok) return;
+    const seg = t.value;
+    if (this.synAcks.length >= 16) this.synAcks.shift();
+    this.synAcks.push({ local: src, localPort: seg.srcPort, remote: dst, remotePort: seg.dstPort, iss: seg.seq, ack: seg.ack, tsVal: seg.timestamp?.tsVal });
   }
 
   /** Records a failed invariant. */
@@ -221,7 +274,9 @@ export class FuzzSession {
     } catch (err) {
       this.fail('exception', `thrown by a timer or delivery: ${describe(err)}`);
     }
-    const s = this.a.stats();
+    // The registry's snapshot: stats() would also sum every connection's counters, which the
+    // checks do not use and which costs more than the checks with thousands of connections.
+    const s = this.a.statsRegistry.snapshot() as unknown as StackStats;
     const eth = s['eth:eth0'];
     const arp = s['arp:eth0'];
     const fromLink = this.#aEnd.stats.rxFrames + this.injected;
@@ -272,15 +327,22 @@ export class FuzzSession {
       if (cache.queuedPackets > cache.config.maxQueuedPackets) this.fail('bounds', `neighbour cache queues ${cache.queuedPackets} packets (limit ${cache.config.maxQueuedPackets})`);
     }
     const conns = this.a.tcpLayer.connections();
-    const maxConns = LISTENERS * 2 * BACKLOG + 16;
-    if (conns.length > maxConns) this.fail('bounds', `${conns.length} TCP connections (bound ${maxConns})`);
+    const now = this.now;
+    let halfOpen = 0;
     for (const c of conns) {
+      if (c.state === 'SYN-RECEIVED') halfOpen++;
+      let born = this.#born.get(c);
+      if (born === undefined) this.#born.set(c, (born = now));
+      if (c.remoteAddress !== B_IP && now - born > MAX_CONNECTION_AGE_MS) {
+        this.fail('bounds', `${c} still ${c.state} after ${now - born} ms (its timeouts end it within ${MAX_CONNECTION_AGE_MS})`);
+      }
       // Test-only look inside the core: its receive buffer's out-of-order queue.
       const recv = (c.core as unknown as { recvBuf: { outOfOrderCount: number; maxOutOfOrder: number; capacity: number; readable: number } }).recvBuf;
       if (recv.outOfOrderCount > recv.maxOutOfOrder) this.fail('bounds', `${c}: ${recv.outOfOrderCount} out-of-order pieces (limit ${recv.maxOutOfOrder})`);
       if (recv.readable > recv.capacity) this.fail('bounds', `${c}: ${recv.readable} unread bytes (buffer ${recv.capacity})`);
       if (c.bufferedLength > c.core.config.sendBufferSize + 64 * 1024) this.fail('bounds', `${c}: ${c.bufferedLength} bytes waiting to be sent`);
     }
+    if (halfOpen > LISTENERS * BACKLOG) this.fail('bounds', `${halfOpen} half-open connections (backlogs allow ${LISTENERS * BACKLOG})`);
   }
 
   /** Samples the heap (after a collection when `gc` is exposed). */

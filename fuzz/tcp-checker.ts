@@ -25,6 +25,8 @@ interface Flow {
   /** Highest sequence number sent + 1 (SYN and FIN count). */
   sndMax: number;
   lastAck: number | undefined;
+  /** The stack's connection that sends this flow, once known. */
+  owner: object | undefined;
   /** Window scale this side applies to its window field (after the handshake), or -1 unknown. */
   scale: number;
   offeredScale: number | undefined;
@@ -59,7 +61,17 @@ export class EmittedTcpChecker {
   current: InjectedSegment | undefined;
   checked = 0;
 
-  constructor(private readonly fail: (invariant: string, message: string) => void) {}
+  /**
+   * @param connectionOf the stack's connection on a tuple (as the stack sends: local address and
+   *   port first) and its ISS, undefined when it has none. A connection made from a SYN cookie
+   *   has an ISS the checker may never have seen in a SYN-ACK (a later SYN-ACK on the tuple took
+   *   its place), and the same cookie ACK sent again makes a new connection with the same ISS:
+   *   the stack says which incarnation speaks.
+   */
+  constructor(
+    private readonly fail: (invariant: string, message: string) => void,
+    private readonly connectionOf: (src: number, srcPort: number, dst: number, dstPort: number) => { readonly iss: number; readonly id: object } | undefined = () => undefined,
+  ) {}
 
   /** Tells the checker which tuple (`src:port>dst:port` from the peer's side) is the live one. */
   setLive(isLive: (peerKey: string) => boolean): void {
@@ -89,7 +101,11 @@ export class EmittedTcpChecker {
     this.#hadConnection = c !== undefined && hasConnection(c.src, c.seg.srcPort, c.dst, c.seg.dstPort);
   }
 
-  /** A frame the stack sent. */
+  /**
+   * A frame the stack put on the wire: headers and checksums as they are on the wire. (The
+   * sequence rules are checked where IPv4 routes the packet, `routed`: a packet waiting for
+   * ARP may never reach the wire, yet it moved the connection on.)
+   */
   emitted(frame: Uint8Array): void {
     if (frame.length < ETH || frame[12] !== 0x08 || frame[13] !== 0x00) return;
     const ip = parseIpv4(frame.subarray(ETH));
@@ -105,6 +121,19 @@ export class EmittedTcpChecker {
       return;
     }
     this.checked++;
+  }
+
+  /** A TCP packet (IPv4 header and segment) as IPv4 routes it, before the next hop is resolved. */
+  routed(packet: Uint8Array): void {
+    const ip = parseIpv4(packet, { verifyChecksum: false });
+    if (!ip.ok || ip.value.protocol !== 6 || ip.value.moreFragments || ip.value.fragmentOffset !== 0) return;
+    const h = ip.value;
+    // The transport checksum may still be partial here (the link finishes it): not checked.
+    const parsed = parseTcp(h.payload, h.src, h.dst, { verifyChecksum: false });
+    if (!parsed.ok) {
+      this.fail('emitted-tcp', `the stack routed a TCP segment that does not parse (${parsed.reason})`);
+      return;
+    }
     this.#check(h.src, h.dst, parsed.value);
   }
 
@@ -131,6 +160,17 @@ export class EmittedTcpChecker {
     // A RST does not end the flow: the connection may live on (a RST answering a bad ACK in
     // SYN-RECEIVED); a new connection on the tuple shows itself by a SYN with another ISS.
     if ((f & RST) !== 0) return;
+    if ((f & SYN) === 0) {
+      const conn = this.connectionOf(src, s.srcPort, dst, s.dstPort);
+      const known = this.#out.get(k);
+      if (conn !== undefined && known !== undefined && known.owner === undefined && known.iss === conn.iss) {
+        known.owner = conn.id; // the connection its SYN-ACK started
+      } else if (conn !== undefined && (known === undefined || known.owner !== conn.id)) {
+        // An incarnation the checker did not see start (a SYN-cookie connection): from here on.
+        if (this.#out.size >= MAX_FLOWS) this.#out.delete(this.#out.keys().next().value as string);
+        this.#out.set(k, { iss: conn.iss, sndMax: seqAdd(conn.iss, 1), lastAck: undefined, owner: conn.id, scale: -1, offeredScale: undefined, rightEdge: undefined });
+      }
+    }
     this.#advance(this.#out, k, s, true);
     const flow = this.#out.get(k);
     if (flow === undefined) return;
@@ -157,7 +197,7 @@ export class EmittedTcpChecker {
     if ((f & SYN) !== 0) {
       if (flow === undefined || flow.iss !== s.seq) {
         if (flows.size >= MAX_FLOWS) flows.delete(flows.keys().next().value as string);
-        flow = { iss: s.seq, sndMax: seqAdd(s.seq, 1), lastAck: undefined, scale: -1, offeredScale: s.windowScale, rightEdge: undefined };
+        flow = { iss: s.seq, sndMax: seqAdd(s.seq, 1), lastAck: undefined, owner: undefined, scale: -1, offeredScale: s.windowScale, rightEdge: undefined };
         flows.set(k, flow);
       }
       if ((f & ACK) !== 0) flow.lastAck = s.ack;

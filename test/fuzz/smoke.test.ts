@@ -17,7 +17,7 @@ describe('fuzz: smoke run', function () {
     assert.deepEqual(r.failures.map((f) => `[${f.invariant}] after frame ${f.afterFrame}: ${f.message}`), []);
     assert.equal(r.frames, 10_000);
     // The run did reach the depths it claims to: every kind of frame, a transfer, checked segments.
-    for (const kind of ['arp', 'icmp', 'udp', 'tcp', 'ipv4', 'ethernet', 'nearly-valid', 'mutated', 'fragment-storm']) {
+    for (const kind of ['arp', 'icmp', 'udp', 'tcp', 'tcp-session', 'ipv4', 'ethernet', 'nearly-valid', 'mutated', 'fragment-storm']) {
       assert.ok((r.byKind[kind] ?? 0) > 0, `frames of kind ${kind} were generated`);
     }
     assert.ok(r.liveBytes > 100_000, `the live transfer moved (${r.liveBytes} bytes)`);
