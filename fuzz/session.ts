@@ -92,6 +92,9 @@ export class FuzzSession {
   readonly #uncaught = (err: unknown) => this.fail('exception', `uncaught: ${describe(err)}`);
   readonly #previousOnUnhandled = rxConfig.onUnhandledError;
   readonly heap: number[] = [];
+  /** Numbers for A's connections (the checker keeps numbers, not connections). */
+  readonly #connectionIds = new WeakMap<TcpConnection, number>();
+  #nextConnectionId = 1;
   /** When each of A's connections was first seen (virtual ms). */
   readonly #born = new WeakMap<TcpConnection, number>();
 
@@ -103,7 +106,10 @@ export class FuzzSession {
       (inv, msg) => this.fail(inv, msg),
       (src, srcPort, dst, dstPort) => {
         const ep = this.a.tcpLayer.endpoints.lookup(src, srcPort, dst, dstPort);
-        return ep instanceof TcpConnection ? { iss: ep.core.iss, id: ep } : undefined;
+        if (!(ep instanceof TcpConnection)) return undefined;
+        let id = this.#connectionIds.get(ep);
+        if (id === undefined) this.#connectionIds.set(ep, (id = this.#nextConnectionId++));
+        return { iss: ep.core.iss, id };
       },
     );
     rxConfig.onUnhandledError = (err) => this.fail('exception', `unhandled in an RxJS subscriber: ${describe(err)}`);

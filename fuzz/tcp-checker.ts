@@ -25,8 +25,8 @@ interface Flow {
   /** Highest sequence number sent + 1 (SYN and FIN count). */
   sndMax: number;
   lastAck: number | undefined;
-  /** The stack's connection that sends this flow, once known. */
-  owner: object | undefined;
+  /** Id of the stack's connection that sends this flow, once known (an id: the checker must not keep closed connections alive). */
+  owner: number | undefined;
   /** Window scale this side applies to its window field (after the handshake), or -1 unknown. */
   scale: number;
   offeredScale: number | undefined;
@@ -70,7 +70,7 @@ export class EmittedTcpChecker {
    */
   constructor(
     private readonly fail: (invariant: string, message: string) => void,
-    private readonly connectionOf: (src: number, srcPort: number, dst: number, dstPort: number) => { readonly iss: number; readonly id: object } | undefined = () => undefined,
+    private readonly connectionOf: (src: number, srcPort: number, dst: number, dstPort: number) => { readonly iss: number; readonly id: number } | undefined = () => undefined,
   ) {}
 
   /** Tells the checker which tuple (`src:port>dst:port` from the peer's side) is the live one. */
@@ -166,9 +166,11 @@ export class EmittedTcpChecker {
       if (conn !== undefined && known !== undefined && known.owner === undefined && known.iss === conn.iss) {
         known.owner = conn.id; // the connection its SYN-ACK started
       } else if (conn !== undefined && (known === undefined || known.owner !== conn.id)) {
-        // An incarnation the checker did not see start (a SYN-cookie connection): from here on.
+        // An incarnation the checker did not see start (a SYN-cookie connection, or one whose
+        // flow it forgot): from this segment on, which it takes as the highest sent so far.
         if (this.#out.size >= MAX_FLOWS) this.#out.delete(this.#out.keys().next().value as string);
-        this.#out.set(k, { iss: conn.iss, sndMax: seqAdd(conn.iss, 1), lastAck: undefined, owner: conn.id, scale: -1, offeredScale: undefined, rightEdge: undefined });
+        const sndMax = seqGt(s.seq, seqAdd(conn.iss, 1)) ? s.seq : seqAdd(conn.iss, 1);
+        this.#out.set(k, { iss: conn.iss, sndMax, lastAck: undefined, owner: conn.id, scale: -1, offeredScale: undefined, rightEdge: undefined });
       }
     }
     this.#advance(this.#out, k, s, true);
@@ -204,6 +206,9 @@ export class EmittedTcpChecker {
       return;
     }
     if (flow === undefined) return;
+    // Least recently used first in the map: a busy flow is never the one forgotten.
+    flows.delete(k);
+    flows.set(k, flow);
     const where = `${k} flags=0x${f.toString(16)} seq=${s.seq} ack=${s.ack} (ISS ${flow.iss}, SND.MAX ${flow.sndMax})`;
     if (strict) {
       if (!seqGeq(s.seq, flow.iss) || seqGt(s.seq, flow.sndMax)) this.fail('emitted-tcp-seq', `sequence number outside [ISS, SND.MAX]: ${where}`);
