@@ -326,7 +326,7 @@ export class FuzzSession {
     if (r.size > r.config.maxDatagrams) this.fail('bounds', `reassembly holds ${r.size} datagrams (limit ${r.config.maxDatagrams})`);
     if (r.bytesHeld > r.config.maxBytes) this.fail('bounds', `reassembly holds ${r.bytesHeld} bytes (limit ${r.config.maxBytes})`);
     for (const l of this.a.layers.interfaces) {
-      const cache = l.arp.cache;
+      const cache = l.arp!.cache;
       const entries = cache.entries().filter((e) => e.state !== 'static').length;
       if (entries > cache.config.maxEntries) this.fail('bounds', `neighbour cache has ${entries} entries (limit ${cache.config.maxEntries})`);
       if (cache.queuedPackets > cache.config.maxQueuedPackets) this.fail('bounds', `neighbour cache queues ${cache.queuedPackets} packets (limit ${cache.config.maxQueuedPackets})`);
@@ -393,7 +393,7 @@ export class FuzzSession {
   /** The sizes of A's tables, for progress lines. */
   tables(): string {
     const r = this.a.ipv4.reassembler;
-    const cache = this.a.layers.interfaces[0].arp.cache;
+    const cache = this.a.layers.interfaces[0].arp!.cache;
     const heap = process.memoryUsage().heapUsed;
     return `tcp ${this.a.tcpLayer.connections().length} conns, reassembly ${r.size}/${r.bytesHeld} B, neighbours ${cache.size} (${cache.queuedPackets} queued), heap ${mb(heap)} MiB`;
   }

@@ -34,7 +34,7 @@ describe('fuzz: smoke run', function () {
     const session = new FuzzSession();
     try {
       // Tamper with a counter as a bug would: one frame more accepted than the link delivered.
-      const eth = session.a.layers.interfaces[0].ethernet.counters;
+      const eth = session.a.layers.interfaces[0].ethernet!.counters;
       eth.rxFrames++;
       session.check();
       assert.ok(session.failures.some((f) => f.invariant === 'counters'), 'the counter check fails');
