@@ -39,6 +39,12 @@ export interface LossyCase {
    * the default caps; 'small': 64 KiB, no auto-tuning (what 'autotune' starts from).
    */
   readonly buffers?: LossyBuffers;
+  /** Probability each way that a frame is delivered twice. Default 0. */
+  readonly duplicate?: number;
+  /** Probability each way that one bit of a frame is flipped (checksums must catch it). Default 0. */
+  readonly corrupt?: number;
+  /** The wire's rate, bit/s. Default 1 Gbit/s. */
+  readonly bandwidthBitsPerSecond?: number;
 }
 
 export interface LossyResult extends LossyCase {
@@ -50,6 +56,8 @@ export interface LossyResult extends LossyCase {
   /** Virtual seconds the transfer took (or the bound). */
   readonly seconds: number;
   readonly finished: boolean;
+  /** Every byte the reader got equals what was written, in order (none missing up to the end). */
+  readonly intact: boolean;
 }
 
 /** The path's bottleneck: fast enough that loss and RTT, not the wire, limit goodput. */
@@ -60,11 +68,12 @@ const BOUND_MS = 600_000;
 /** One transfer of `bytes` from a to b over the case's path; deterministic for a seed. */
 export function runLossyCase(c: LossyCase, bytes: number, seed: number): LossyResult {
   const ts = new TestScheduler(() => undefined);
-  const [la, lb] = createMemoryWire({ scheduler: ts, latencyMs: c.rttMs / 2, bandwidthBitsPerSecond: BANDWIDTH, queueLimit: 4096 });
-  const impairment = { loss: c.loss, reorder: c.reorder, reorderTimeout: Math.max(1, c.rttMs / 4) };
+  const [la, lb] = createMemoryWire({ scheduler: ts, latencyMs: c.rttMs / 2, bandwidthBitsPerSecond: c.bandwidthBitsPerSecond ?? BANDWIDTH, queueLimit: 4096 });
+  const impairment = { loss: c.loss, reorder: c.reorder, reorderTimeout: Math.max(1, c.rttMs / 4), duplicate: c.duplicate ?? 0, corrupt: c.corrupt ?? 0 };
+  const clean = c.loss === 0 && c.reorder === 0 && impairment.duplicate === 0 && impairment.corrupt === 0;
   // One impairment per direction: each end's outbound side (a -> b on a, b -> a on b).
   const wrap = (link: typeof la, s: number) =>
-    c.loss === 0 && c.reorder === 0 ? link : impairLink(link, { outbound: { ...impairment, seed: s + 1 }, scheduler: ts });
+    clean ? link : impairLink(link, { outbound: { ...impairment, seed: s + 1 }, scheduler: ts });
   const size = c.buffers === 'autotune' || c.buffers === 'small' ? 64 * 1024 : 4 * 1024 * 1024;
   const caps = c.buffers === 'autotune' ? {} : { receiveBufferMax: size, sendBufferMax: size };
   const tcp = { congestionControl: c.congestionControl, receiveBufferSize: size, sendBufferSize: size, ...caps };
@@ -78,10 +87,12 @@ export function runLossyCase(c: LossyCase, bytes: number, seed: number): LossyRe
     throw new Error(`lossy: ${(err as Error).message}`);
   }
   let received = 0;
+  let intact = true;
   let doneAt: number | undefined;
   b.tcp.listen({ port: 9 }).subscribe((conn) =>
     conn.data$.subscribe({
       next: (chunk) => {
+        for (let i = 0; i < chunk.length; i++) if (chunk[i] !== patternByte(received + i)) intact = false;
         received += chunk.length;
         if (received >= bytes && doneAt === undefined) doneAt = ts.now();
       },
@@ -91,6 +102,7 @@ export function runLossyCase(c: LossyCase, bytes: number, seed: number): LossyRe
   let sender: TcpConnection | undefined;
   let startedAt = 0;
   const data = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i++) data[i] = patternByte(i);
   a.tcp.connect({ address: '198.18.0.2', port: 9 }).subscribe({
     next: (conn) => {
       sender = conn;
@@ -117,7 +129,13 @@ export function runLossyCase(c: LossyCase, bytes: number, seed: number): LossyRe
     retransmits: counters?.retransmits ?? 0,
     seconds,
     finished,
+    intact: intact && received === (finished ? bytes : received),
   };
+}
+
+/** The transfer's byte at `offset`: varied, so a misplaced or corrupted byte shows. */
+function patternByte(offset: number): number {
+  return (offset * 131 + (offset >>> 9)) & 0xff;
 }
 
 /** The grid of cases: full, or the quick subset (10 ms RTT only). */
