@@ -56,6 +56,9 @@ export type TcpListenerVerdict =
   | { readonly kind: 'reply'; readonly seg: TcpRepr }
   | { readonly kind: 'dropped'; readonly reason: TcpListenerDropReason };
 
+/** How long after the last cookie sent an ACK may still complete a cookie handshake (Linux: TCP_SYNCOOKIE_VALID, 2 min). */
+export const SYN_COOKIE_RECENT_MS = 120_000;
+
 export type TcpListenerDropReason = 'rst' | 'notSyn' | 'acceptQueueFull' | 'halfOpenFull' | 'cookieUnusable';
 
 export interface TcpListenerCounters {
@@ -100,6 +103,8 @@ export class TcpListener {
   private readonly options: TcpListenerOptions;
   private readonly config: TcpConfig;
   private readonly cookies: SynCookies | undefined;
+  /** When this listener last answered with a cookie (its half-open queue overflowed). */
+  private lastCookieSentAt = Number.NEGATIVE_INFINITY;
   private readonly halfOpen = new Set<TcpConnectionCore>();
   private readonly acceptQueue: TcpConnectionCore[] = [];
   private closed = false;
@@ -203,6 +208,7 @@ export class TcpListener {
       }
       const iss = this.cookies.encode(localAddr, this.localPort, remoteAddr, seg.srcPort, seg.seq, seg.mss ?? DEFAULT_PEER_MSS, now);
       this.counters.synCookiesSent++;
+      this.lastCookieSentAt = now;
       const reply: TcpRepr = {
         srcPort: this.localPort,
         dstPort: seg.srcPort,
@@ -234,6 +240,11 @@ export class TcpListener {
 
   /** An ACK for no connection: a completed cookie handshake, or undefined if not a valid cookie. */
   private onCookieAck(seg: TcpRepr, remoteAddr: Ipv4Addr, localAddr: Ipv4Addr, now: number): TcpListenerVerdict | undefined {
+    // Cookies are honoured only while the listener has recently overflowed (as Linux's
+    // tcp_synq_no_recent_overflow): a listener that never sent one, or not for two minutes,
+    // treats such an ACK as any stray ACK (RST), so a captured cookie cannot reopen a
+    // connection at will outside a SYN flood.
+    if (now - this.lastCookieSentAt > SYN_COOKIE_RECENT_MS) return undefined;
     const cookies = this.cookies as SynCookies;
     const irs = seqAdd(seg.seq, -1);
     const iss = seqAdd(seg.ack, -1);
