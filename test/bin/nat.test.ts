@@ -251,4 +251,20 @@ print(u.recvfrom(100)[0].decode())`);
     assert.doesNotMatch(await ns.ip(['link', 'show']), /tun0/);
     assert.equal((await ns.ip(['route', 'show', 'default'])).trim(), '');
   });
+
+  it('--tap: the same over a TAP device (the stack answers ARP for the gateway); cleaned up on SIGTERM', async () => {
+    const tap = h.spawn(process.execPath, [CLI, 'nat', '--netns', ns.netns, '--tap', 'tap0', '--cidr', '198.18.0.0/25', '--disable-dns']);
+    let err = '';
+    tap.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const exit = new Promise<number | null>((resolve) => tap.once('exit', (code) => resolve(code)));
+    await printed(tap, 'ready', 'rx-netstack nat --tap');
+    try {
+      assert.equal(await ns.run('curl', ['-sS', '-m', '10', `http://${SERVER}:8000/`]), 'hello from H\n');
+      assert.match(await ns.ip(['neigh', 'show', '198.18.0.2', 'dev', 'tap0']), /lladdr [0-9a-f:]{17}/);
+    } finally {
+      tap.kill('SIGTERM');
+    }
+    assert.equal(await exit, 0, err);
+    assert.doesNotMatch(await ns.ip(['link', 'show']), /tap0/);
+  });
 });
