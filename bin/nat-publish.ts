@@ -8,7 +8,7 @@ import { createServer, type Server, type Socket as NetSocket } from 'node:net';
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import type { Stack } from '../streams/stack/create-stack.js';
 import type { UdpSocket } from '../streams/stack/udp-socket.js';
-import { joinSockets } from './nat-tcp.js';
+import { spliceTcp } from './splice.js';
 import type { PublishSpec } from './nat-args.js';
 
 /** A UDP client of a published port with no datagram either way for this long is forgotten. */
@@ -32,7 +32,7 @@ function publishTcp(stack: Stack, guest: string, spec: PublishSpec, description:
     clients.add(client);
     client.on('error', () => undefined);
     const attempt = stack.tcp.connect({ address: guest, port: spec.guestPort, noDelay: true }).subscribe({
-      next: (conn) => joinSockets(conn.toSocket(), client),
+      next: (conn) => spliceTcp(conn, client),
       // Refused or unreachable in the namespace: the host's client sees a reset.
       error: () => client.resetAndDestroy(),
     });

@@ -5,11 +5,11 @@
  * the way the host's connect failed (RST, ICMP unreachable, or silence for a timeout).
  */
 import { connect, type Socket } from 'node:net';
-import { pipeline, type Duplex } from 'node:stream';
 import type { Subscription } from 'rxjs';
 import type { Stack } from '../streams/stack/create-stack.js';
 import type { TcpConnection } from '../streams/stack/tcp-connection.js';
 import type { TcpRefusal } from '../streams/stack/tcp-forwarder.js';
+import { spliceTcp } from './splice.js';
 
 export interface TcpRelayOptions {
   /** The gateway's address in the namespace: connections to it go to 127.0.0.1 here (or are refused). */
@@ -39,17 +39,6 @@ export function refusalFor(code: string | undefined): TcpRefusal {
       // EHOSTUNREACH, EACCES/EPERM (a firewall here), and anything else: the host is not reachable.
       return 'unreachable';
   }
-}
-
-/**
- * Joins a connection of the namespace with a host socket, both ways, half-closes passed on.
- * A reset on either side resets the other.
- */
-export function joinSockets(inner: Duplex & { resetAndDestroy(): unknown }, outer: Socket): void {
-  // Registered before pipeline's own listeners: a reset is passed on as a reset, not as a FIN.
-  inner.once('error', () => outer.resetAndDestroy());
-  outer.once('error', () => inner.resetAndDestroy());
-  pipeline(outer, inner, outer, () => undefined);
 }
 
 /** Starts relaying the namespace's TCP; unsubscribing stops it and resets the relayed connections. */
@@ -84,7 +73,7 @@ export function relayTcp(stack: Stack, options: TcpRelayOptions): Subscription {
       decided = true;
       upstream.setTimeout(0);
       req.accept({ noDelay: true }).subscribe({
-        next: (conn: TcpConnection) => joinSockets(conn.toSocket(), upstream),
+        next: (conn: TcpConnection) => spliceTcp(conn, upstream),
         // The namespace's side gave up (reset, timed out, nat stopping): so does the host's.
         error: () => upstream.resetAndDestroy(),
       });

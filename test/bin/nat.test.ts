@@ -73,7 +73,15 @@ def dns():
             u.sendto(q[:2] + struct.pack('!HHHHH', 0x8180, 1, 1, 0, 0) + question + struct.pack('!HHHIH', 0xc00c, 1, 1, 60, 4) + socket.inet_aton('198.18.0.123'), a)
         else:
             u.sendto(q[:2] + struct.pack('!HHHHH', 0x8183, 1, 0, 0, 0) + question, a)
-for f in (tcp_echo, udp_echo, dns):
+def resetter():
+    ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(('${SERVER}', 8002)); ls.listen(4)
+    while True:
+        c, _ = ls.accept()
+        c.recv(1)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        c.close()
+for f in (tcp_echo, udp_echo, dns, resetter):
     threading.Thread(target=f, daemon=True).start()
 handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
 handler.log_message = lambda *a: None
@@ -219,6 +227,17 @@ try:
 except ConnectionRefusedError:
     print('refused')`);
     assert.equal(out.trim(), 'refused');
+  });
+
+  it('a reset by the server in H reaches NS as a reset (ECONNRESET)', async () => {
+    const out = await ns.python(`import socket
+s = socket.create_connection(('${SERVER}', 8002), timeout=5)
+s.sendall(b'x')
+try:
+    print('read', len(s.recv(10)))
+except ConnectionResetError:
+    print('reset')`);
+    assert.equal(out.trim(), 'reset');
   });
 
   it('an unreachable host: NS gets EHOSTUNREACH at once (ICMP host unreachable from the stack)', async () => {
