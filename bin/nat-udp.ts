@@ -24,6 +24,8 @@ export interface UdpRelayOptions {
 const DNS_PORT = 53;
 const MAX_SESSIONS = 1024;
 const IDLE_TIMEOUT_MS = 60_000;
+/** Datagrams kept while the socket connects (an address, no lookup: one turn of the event loop). */
+const MAX_HELD = 64;
 
 /** Starts relaying the namespace's UDP; unsubscribing ends every flow and closes its socket. */
 export function relayUdp(stack: Stack, options: UdpRelayOptions): Subscription {
@@ -42,15 +44,21 @@ export function relayUdp(stack: Stack, options: UdpRelayOptions): Subscription {
       const { address, port } = target;
       const socket = createSocket('udp4');
       sockets.add(socket);
-      // A send that fails (no route here, ICMP errors are not reported on unconnected sockets)
-      // loses that datagram, as it would on the wire.
+      // A send that fails (no route here, an ICMP error on the connected socket) loses that
+      // datagram, as it would on the wire.
       socket.on('error', () => undefined);
-      // Only the destination's datagrams go back: the flow is to it, not a port open to all.
-      socket.on('message', (payload, from) => {
-        if (from.port === port && from.address === address) session.send(payload);
+      // Connected: only the destination's datagrams arrive, and sending needs no address lookup.
+      let held: Uint8Array[] | undefined = [];
+      socket.connect(port, address, () => {
+        for (const payload of held ?? []) socket.send(payload);
+        held = undefined;
       });
+      socket.on('message', (payload) => session.send(payload));
       session.datagrams$.subscribe({
-        next: (payload) => socket.send(payload, port, address),
+        next: (payload) => {
+          if (held === undefined) socket.send(payload);
+          else if (held.length < MAX_HELD) held.push(payload);
+        },
         complete: () => {
           sockets.delete(socket);
           closeQuietly(socket);
