@@ -13,6 +13,8 @@ import type { PublishSpec } from './nat-args.js';
 
 /** A UDP client of a published port with no datagram either way for this long is forgotten. */
 const UDP_IDLE_MS = 60_000;
+/** UDP clients of one published port at once (each holds a port of the stack); more are dropped. */
+const MAX_UDP_CLIENTS = 1024;
 
 export interface Published {
   /** `tcp 0.0.0.0:8080 -> 10.0.2.100:80` */
@@ -75,6 +77,7 @@ function publishUdp(stack: Stack, guest: string, spec: PublishSpec, description:
     const key = `${from.address}:${from.port}`;
     let client = clients.get(key);
     if (client === undefined) {
+      if (clients.size >= MAX_UDP_CLIENTS) return;
       const inner = stack.udp.bind();
       inner.connect({ address: guest, port: spec.guestPort });
       inner.datagrams$.subscribe((d) => {
