@@ -286,4 +286,20 @@ print(u.recvfrom(100)[0].decode())`);
     assert.equal(await exit, 0, err);
     assert.doesNotMatch(await ns.ip(['link', 'show']), /tap0/);
   });
+
+  it('a failed setup (NS has a default route already) exits 1 and leaves NS as found', async () => {
+    await ns.ip(['route', 'add', 'blackhole', 'default']);
+    try {
+      const child = h.spawn(process.execPath, [CLI, 'nat', '--netns', ns.netns, '--cidr', '198.18.0.0/25']);
+      let err = '';
+      child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      assert.equal(code, 1, err);
+      assert.match(err, /cannot start: cannot add the default route/);
+      assert.doesNotMatch(await ns.ip(['link', 'show']), /tun0/);
+      assert.match(await ns.ip(['route', 'show', 'default']), /^blackhole default/);
+    } finally {
+      await ns.ip(['route', 'del', 'blackhole', 'default']);
+    }
+  });
 });
