@@ -14,6 +14,8 @@
  *   scale   10,000 concurrent echo connections from the kernel to the stack (root only)
  *   latency p50/p99 RTT of ping, UDP and TCP request/response at 0, 1, 2, 5, 10 ms intervals,
  *           stack over TAP and kernel over veth in the same run, pinned (root only)
+ *   nat     `rx-netstack nat` vs `slirp4netns` on the same topology: bulk both ways, TCP_RR,
+ *           TCP_CRR, UDP_RR (root and slirp4netns only; not part of a default run)
  *
  * Options:
  *   --sections a,b   run only these sections
@@ -46,10 +48,13 @@ import { tapBench, type Figure, type TapBenchResult } from './kernel/tap-bench.j
 import { lossyBench, type LossyResult } from './lossy.js';
 import { latencyBench, type LatencyCell } from './kernel/latency-bench.js';
 import { lossyTapBench, type LossyTapResult } from './kernel/lossy-tap.js';
+import { natBench, natBenchUnavailable, type NatBenchResult, type NatFigure } from './kernel/nat-bench.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ALL_SECTIONS = ['frame', 'memory', 'idle', 'lossy', 'tap', 'scale', 'lossy-tap', 'latency'] as const;
-type Section = (typeof ALL_SECTIONS)[number];
+/** Sections run only when named in --sections. */
+const EXTRA_SECTIONS = ['nat'] as const;
+type Section = (typeof ALL_SECTIONS)[number] | (typeof EXTRA_SECTIONS)[number];
 
 /** gVisor netstack over TAP, as a ratio to Linux over veth, pinned, on this kind of machine (issue 6). */
 export const GVISOR_RATIOS = {
@@ -90,7 +95,7 @@ const sections = new Set<Section>(
   values.sections === undefined
     ? ALL_SECTIONS
     : values.sections.split(',').map((s) => {
-        if (!(ALL_SECTIONS as readonly string[]).includes(s)) fail(`unknown section "${s}" (sections: ${ALL_SECTIONS.join(', ')})`);
+        if (![...ALL_SECTIONS, ...EXTRA_SECTIONS].includes(s as Section)) fail(`unknown section "${s}" (sections: ${[...ALL_SECTIONS, ...EXTRA_SECTIONS].join(', ')})`);
         return s as Section;
       }),
 );
@@ -172,6 +177,7 @@ interface Results {
   lossyTap?: LossyTapResult | { skipped: string } | { failed: string };
   lossy?: readonly LossyResult[];
   latency?: readonly LatencyCell[] | { skipped: string } | { failed: string };
+  nat?: NatBenchResult | { skipped: string } | { failed: string };
 }
 
 async function main(): Promise<void> {
@@ -351,6 +357,26 @@ async function main(): Promise<void> {
     }
   }
 
+  if (sections.has('nat')) {
+    const missing = kernelUnavailable() ?? natBenchUnavailable();
+    if (missing !== undefined) {
+      log(`SKIPPING nat vs slirp4netns: ${missing}`);
+      results.nat = { skipped: missing };
+      rows.push({ group: 'nat vs slirp4netns', name: 'all nat figures', unit: '', value: Number.NaN, note: `skipped: ${missing}` });
+    } else {
+      try {
+        const nat = await natBench({ durationS: duration, runs, cpu: values['no-pin'] ? undefined : 0, cli: buildDist(), log });
+        results.nat = nat;
+        rows.push(...natRows(nat));
+      } catch (error) {
+        const message = (error as Error).message;
+        log(`nat benchmark FAILED: ${message}`);
+        results.nat = { failed: message };
+        rows.push({ group: 'nat vs slirp4netns', name: 'all nat figures', unit: '', value: Number.NaN, note: `failed: ${message.split('\n')[0]}` });
+      }
+    }
+  }
+
   const report = {
     date: started.toISOString(),
     machine,
@@ -396,6 +422,21 @@ function tapRows(t: TapBenchResult): Row[] {
     rows.push({ group: 'TAP, no offload', name, unit, value: f.plain, kernel: f.kernel, ratio: f.plainRatio, gvisorRatio });
   }
   return rows;
+}
+
+/** rx-netstack nat in the rx-netstack column; slirp4netns and the ratio (nat / slirp4netns) in the note. */
+function natRows(t: NatBenchResult): Row[] {
+  const figures: Array<[string, string, NatFigure]> = [
+    ['bulk out, namespace to host (discard:9)', 'Gbit/s', t.bulkOut],
+    ['bulk in, host to namespace (chargen:19)', 'Gbit/s', t.bulkIn],
+    ['TCP_RR 1 byte (echo:7)', '/s', t.tcpRr],
+    ['TCP_CRR connect+echo+close (echo:7)', '/s', t.tcpCrr],
+    ['UDP_RR 1 byte (udp echo:7)', '/s', t.udpRr],
+  ];
+  return figures.map(([name, unit, f]) => ({
+    group: 'nat vs slirp4netns', name, unit, value: f.nat,
+    note: `slirp4netns ${formatValue(f.slirp)}; nat/slirp4netns ${f.ratio.toFixed(2)}`,
+  }));
 }
 
 /**

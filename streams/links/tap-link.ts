@@ -22,8 +22,8 @@ import { UdpOffset } from '../../src/wire/udp.js';
 import type { Link } from './link.js';
 import { TapDevice, type TapStats } from './tap-device.js';
 import { AckCoalescer } from './ack-coalescer.js';
-import { completePartialChecksum, mergeTcpRuns, type OutItem } from './tso-merge.js';
-import { VNET_HDR_LEN, VnetFlags, VnetGso, vnetCsumOffset, vnetCsumStart, vnetFlags, vnetGsoType, writeVnetHdr } from './virtio-net-hdr.js';
+import { completePartialChecksum, createTcpRunMerger, mergeTcpRuns, type OutItem } from './tso-merge.js';
+import { VnetFlags, VnetGso, vnetCsumOffset, vnetCsumStart, vnetFlags, vnetGsoType } from './virtio-net-hdr.js';
 
 export interface TapLinkOptions {
   /** TAP device name (attached when it exists, created otherwise). */
@@ -88,6 +88,8 @@ const TCP = IpProtocol.TCP;
 const TCP_CHECKSUM = TcpOffset.CHECKSUM;
 const UDP = IpProtocol.UDP;
 const UDP_CHECKSUM = UdpOffset.CHECKSUM;
+/** TSO on TUN links: runs of TCP segments in bare IPv4 packets merged (tso-merge.ts). */
+const mergeIpTcpRuns = createTcpRunMerger('ip');
 
 /** Offload unless told otherwise (option, else RX_NETSTACK_TAP_OFFLOAD=0). */
 /** @internal */
@@ -140,8 +142,8 @@ export function tapLink(options: TapLinkOptions): TapLink {
 /**
  * @internal The Link over an open TAP or TUN device, shared by `tapLink` and `tunLink`: read
  * batches to `frames$`, the write batching, offload headers. `layer` 'ip' (TUN): packets carry
- * no Ethernet header, so the TCP merge and ACK coalescing (which read Ethernet offsets) are off
- * and a partial checksum goes out behind its own virtio_net_hdr.
+ * no Ethernet header, so ACK coalescing (which reads Ethernet offsets) is off, and the TCP merge
+ * reads bare IPv4 packets.
  */
 export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Array | undefined; readonly coalesceAcks: boolean | undefined; readonly layer: 'ethernet' | 'ip' }): TapLink {
   const mac = options.mac;
@@ -158,6 +160,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   // with offload, runs of TCP segments become one frame.
   const offload = device.offload;
   const coalescer = options.coalesceAcks === false || ipLayer ? undefined : new AckCoalescer();
+  const merge = ipLayer ? mergeIpTcpRuns : mergeTcpRuns;
   const pending: Array<Uint8Array | null> = [];
   /** Per pending frame: -1, or its partial checksum as csumStart * 256 + csumOffset. */
   const partial: number[] = [];
@@ -171,10 +174,8 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     if (pending.length === 0) return;
     if (device.closed) {
       for (const f of pending) if (f !== null) txAfterClose++;
-    } else if (offload && ipLayer) {
-      device.writeBatch(withCsumHeaders(pending, partial));
     } else if (offload) {
-      const items: OutItem[] = mergeTcpRuns(pending, mergeStats, partial);
+      const items: OutItem[] = merge(pending, mergeStats, partial);
       if (items.length === 1 && items[0] instanceof Uint8Array) device.write(items[0]);
       else if (items.length > 0) device.writeBatch(items);
     } else {
@@ -309,26 +310,4 @@ function isIpTransportAt(packet: Uint8Array, start: number, offset: number): boo
   const protocol = packet[Ipv4Offset.PROTOCOL];
   return start === ((packet[Ipv4Offset.VER_IHL] & 0x0f) << 2) &&
     ((protocol === TCP && offset === TCP_CHECKSUM) || (protocol === UDP && offset === UDP_CHECKSUM));
-}
-
-/**
- * The write items of a TUN batch with offload: each packet behind a virtio_net_hdr, one asking
- * the kernel to finish its checksum when it is partial (`partial[i]` = csumStart * 256 +
- * csumOffset, else -1), an all-zero one otherwise (the addon adds it to a plain packet).
- */
-function withCsumHeaders(pending: ReadonlyArray<Uint8Array | null>, partial: readonly number[]): OutItem[] {
-  const items: OutItem[] = [];
-  for (let i = 0; i < pending.length; i++) {
-    const p = pending[i];
-    if (p === null) continue;
-    const csum = partial[i];
-    if (csum < 0) {
-      items.push(p);
-      continue;
-    }
-    const h = new Uint8Array(VNET_HDR_LEN);
-    writeVnetHdr(h, 0, { flags: VnetFlags.NEEDS_CSUM, gsoType: VnetGso.NONE, hdrLen: 0, gsoSize: 0, csumStart: csum >>> 8, csumOffset: csum & 0xff });
-    items.push([h, p]);
-  }
-  return items;
 }

@@ -1,8 +1,8 @@
 /**
  * The TUN device as a Link with `layer: 'ip'`: `frames$` emits bare IPv4 packets read from the
  * device, `send` writes them. It shares the TAP link's machinery (tap-link.ts `deviceLink`:
- * read batches, write batching per inbound batch, offload headers), without what reads Ethernet
- * headers (TCP segment merging, ACK coalescing).
+ * read batches, write batching per inbound batch, offload headers, TCP segment merging over bare
+ * IPv4 packets), without ACK coalescing, which reads Ethernet headers.
  *
  * An interface of the stack over this link has no MAC and no ARP: IPv4 runs straight on it,
  * and every packet routed to it goes to the kernel side whatever its next hop.
@@ -30,8 +30,8 @@ export interface TunLinkOptions {
   /**
    * Checksum and segmentation offload with the kernel (IFF_VNET_HDR, TUN_F_CSUM|TUN_F_TSO4): the
    * kernel hands over its TCP in segments of up to 64 KiB with partial checksums (vouched for
-   * through Link.checksumVerified), and takes ours with partial checksums (Link.sendPartial).
-   * Default true, unless RX_NETSTACK_TAP_OFFLOAD is `0`; a kernel that refuses gets a plain link.
+   * through Link.checksumVerified), and takes ours with partial checksums (Link.sendPartial),
+   * runs of full-sized TCP segments as one TSO packet it cuts (tso-merge.ts). Default true, unless RX_NETSTACK_TAP_OFFLOAD is `0`; a kernel that refuses gets a plain link.
    */
   readonly offload?: boolean;
 }

@@ -104,6 +104,23 @@ describe('bench harness (quick smoke run)', function () {
     }
   });
 
+  it('nat section: rx-netstack nat and slirp4netns measured on the same topology (as root), or says why it skipped', async () => {
+    const { stdout } = await runBench(['--quick', '--sections', 'nat', '--no-build', '--duration', '0.2', '--out', out, '--no-docs'], 55_000);
+    const report = readReport();
+    const nat = report.results.nat as Record<string, unknown>;
+    if (nat.skipped !== undefined) {
+      assert.match(String(nat.skipped), /root|slirp4netns/);
+      assert.match(stdout, /skipped/);
+      return;
+    }
+    assert.equal(nat.failed, undefined, `nat benchmark failed: ${String(nat.failed)}`);
+    assert.equal(report.rows.filter((r) => r.group === 'nat vs slirp4netns').length, 5);
+    for (const key of ['bulkOut', 'bulkIn', 'tcpRr', 'tcpCrr', 'udpRr']) {
+      const f = nat[key] as { nat: number; slirp: number; ratio: number };
+      assert.ok(f.nat > 0 && f.slirp > 0 && Number.isFinite(f.ratio), `${key}: ${JSON.stringify(f)}`);
+    }
+  });
+
   it('latency section: p50 and p99 of ping, UDP and TCP at every interval, stack and kernel (as root)', async () => {
     const { stdout } = await runBench(['--quick', '--sections', 'latency', '--no-build', '--out', out, '--no-docs'], 55_000);
     const report = readReport();
