@@ -136,14 +136,24 @@ for i in range(N):
     s.setblocking(False)
     s.connect_ex(('${STACK_IP}', 7))
     socks.append(s)
-time.sleep(1.0)
-connected = 0
-for s in socks:
-    try:
-        s.getpeername()
-        connected += 1
-    except OSError:
-        pass
+def count():
+    n = 0
+    for s in socks:
+        try:
+            s.getpeername()
+            n += 1
+        except OSError:
+            pass
+    return n
+# Wait for the handshakes the stack will complete (up to its limit, argv[2]), bounded in time:
+# a busy machine needs longer than an idle one, and a fixed sleep would be a guess.
+deadline = time.monotonic() + 15
+connected = count()
+while connected < int(sys.argv[2]) and time.monotonic() < deadline:
+    time.sleep(0.1)
+    connected = count()
+time.sleep(0.3)  # a few more would show a limit that does not hold
+connected = count()
 for s in socks:
     s.close()
 data = bytes((i * 5 + 1) & 0xff for i in range(65536))
@@ -217,7 +227,7 @@ describeKernelPeer('kernel peer: floods against the stack', function () {
   it('connection flood (700 kernel sockets against maxConnections 512): the excess SYNs are dropped and counted, an echo is served after', async () => {
     const before = stack.stats();
     const m0 = sample();
-    const out = await peer().python(PY_CONNECTIONS, ['700'], { timeoutMs: 25_000 });
+    const out = await peer().python(PY_CONNECTIONS, ['700', String(LIMITS.maxConnections)], { timeoutMs: 40_000 });
     const m1 = sample();
     const [connected, ok] = out.trim().split(/\s+/);
     assert.ok(Number(connected) <= LIMITS.maxConnections, `the kernel got ${connected} connections`);
