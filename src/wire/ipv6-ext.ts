@@ -104,6 +104,8 @@ export interface Ipv6ParamProblem {
 export interface Ipv6FragmentInfo {
   /** Where the fragment header starts: the unfragmentable part is everything before it. */
   readonly headerAt: number;
+  /** Offset of the Next Header field that named the fragment header (rewritten on reassembly). */
+  readonly nextHeaderAt: number;
   /** The Next Header field of the fragment header: the first header of the fragmentable part. */
   readonly nextHeader: number;
   /** Byte offset of this fragment's data in the original fragmentable part. */
@@ -302,6 +304,7 @@ export function walkIpv6Chain(packet: Uint8Array, limits: Readonly<Ipv6ChainLimi
         }
         fragment = {
           headerAt: at,
+          nextHeaderAt: nextAt,
           nextHeader: packet[at],
           offset,
           more,

@@ -123,14 +123,14 @@ describe('wire/ipv6-ext', () => {
       const r = walkIpv6Chain(packet(FRAGMENT, [...frag(UDP, 0, true), ...UDP_HEADER, ...new Array(8).fill(7)]));
       assert.deepEqual(r, {
         kind: 'fragment', routerAlert: undefined, headers: 1,
-        fragment: { headerAt: 40, nextHeader: UDP, offset: 0, more: true, ident: 0x01020304, dataAt: 48 },
+        fragment: { headerAt: 40, nextHeaderAt: 6, nextHeader: UDP, offset: 0, more: true, ident: 0x01020304, dataAt: 48 },
       });
     });
 
     it('hands a later fragment to reassembly without looking inside', () => {
       const r = walkIpv6Chain(packet(FRAGMENT, [...frag(UDP, 1232, false, 0xfffffffe), 1, 2, 3]));
       assert.equal(r.kind, 'fragment');
-      if (r.kind === 'fragment') assert.deepEqual(r.fragment, { headerAt: 40, nextHeader: UDP, offset: 1232, more: false, ident: 0xfffffffe, dataAt: 48 });
+      if (r.kind === 'fragment') assert.deepEqual(r.fragment, { headerAt: 40, nextHeaderAt: 6, nextHeader: UDP, offset: 1232, more: false, ident: 0xfffffffe, dataAt: 48 });
     });
 
     it('refuses a first fragment whose chain does not reach the upper layer (RFC 7112)', () => {
