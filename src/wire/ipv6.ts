@@ -11,6 +11,7 @@
 
 import { IPV6_ADDR_LEN, type Ipv6Addr } from '../ipv6/address.js';
 import type { PacketBuffer } from '../packet-buffer.js';
+import { foldChecksum, onesSum } from './checksum.js';
 import { malformed, ok, type ParseResult } from './parse-result.js';
 
 /** Byte offsets of the fixed header's fields. Multi-byte fields are big-endian. */
@@ -237,4 +238,33 @@ export function ipv6PseudoHeaderSum(
   sum = (sum & 0xffff) + (sum >>> 16);
   sum = (sum & 0xffff) + (sum >>> 16);
   return (sum & 0xffff) + (sum >>> 16);
+}
+
+/**
+ * True when the checksum of the upper-layer message `message` (a TCP segment, UDP datagram or
+ * ICMPv6 message, its checksum field included) is right for the packet whose header is at
+ * `header[0..40)`. Over IPv6 the UDP checksum is mandatory (RFC 8200 8.1): a UDP checksum field
+ * of 0 fails here, as the receiver must discard it.
+ */
+export function ipv6UpperChecksumOk(header: Uint8Array, message: Uint8Array, protocol: number): boolean {
+  const len = message.length;
+  const sum = onesSum(message, 0, len, ipv6PseudoHeaderSum(header, Ipv6Offset.SRC, header, Ipv6Offset.DST, protocol, len));
+  if (sum !== 0xffff) return false;
+  // A zero UDP checksum field means "none" to IPv4, but is invalid over IPv6.
+  return !(protocol === 17 && len >= 8 && message[6] === 0 && message[7] === 0);
+}
+
+/**
+ * Fills the checksum field at `checksumOffset` of the upper-layer message at `buf[at..at+length)`
+ * for the addresses `src` and `dst`. A UDP result of 0 is sent as 0xffff (RFC 8200 8.1, RFC 768).
+ */
+export function fillIpv6UpperChecksum(
+  buf: Uint8Array, at: number, length: number, checksumOffset: number, src: Ipv6Addr, dst: Ipv6Addr, protocol: number,
+): void {
+  buf[at + checksumOffset] = 0;
+  buf[at + checksumOffset + 1] = 0;
+  let c = foldChecksum(onesSum(buf, at, length, ipv6PseudoHeaderSum(src, 0, dst, 0, protocol, length)));
+  if (c === 0 && protocol === 17) c = 0xffff;
+  buf[at + checksumOffset] = c >>> 8;
+  buf[at + checksumOffset + 1] = c & 0xff;
 }

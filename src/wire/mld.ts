@@ -6,7 +6,8 @@
  *
  * Both are ICMPv6 messages. They travel with hop limit 1, a link-local source (or :: before one
  * exists, RFC 3810 5.2.13) and a hop-by-hop Router Alert option (RFC 3810 5); reports go to
- * ff02::16.
+ * ff02::16. `parseMldQuery` checks the hop limit; the wiring checks the rest of RFC 3810 5.1.14
+ * and 6.2 that needs the IP header (a link-local source, the Router Alert option).
  */
 
 import { IPV6_ADDR_LEN, type Ipv6Addr } from '../ipv6/address.js';

@@ -4,8 +4,8 @@ import { formatIpv6, ipv6Addr } from '../../src/ipv6/address.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import { onesSum } from '../../src/wire/checksum.js';
 import {
-  IPV6_HEADER_LEN, Ipv6NextHeader, Ipv6Offset, Ipv6Packet, emitIpv6Header, ipv6PseudoHeaderSum, parseIpv6Header,
-  type Ipv6Repr,
+  IPV6_HEADER_LEN, Ipv6NextHeader, Ipv6Offset, Ipv6Packet, emitIpv6Header, fillIpv6UpperChecksum, ipv6PseudoHeaderSum,
+  ipv6UpperChecksumOk, parseIpv6Header, type Ipv6Repr,
 } from '../../src/wire/ipv6.js';
 
 // An IPv6 header carrying 8 bytes of UDP, then 6 bytes of Ethernet padding.
@@ -82,6 +82,32 @@ describe('wire/ipv6', () => {
     pseudo.set([0x00, 0x01, 0x00, 0x08], 32); // upper-layer length 65544 (needs 32 bits)
     pseudo[39] = 17;
     assert.equal(ipv6PseudoHeaderSum(HEADER, Ipv6Offset.SRC, HEADER, Ipv6Offset.DST, 17, 65544), onesSum(pseudo, 0, 40));
+  });
+
+  it('fills and verifies upper-layer checksums; a zero UDP checksum is invalid over IPv6', () => {
+    const pkt = HEADER.slice(0, 48);
+    const udp = pkt.subarray(40);
+    assert.ok(!ipv6UpperChecksumOk(pkt, udp, 17)); // field 0: "no checksum" is not allowed
+    fillIpv6UpperChecksum(pkt, 40, 8, 6, REPR.src, REPR.dst, 17);
+    assert.ok(ipv6UpperChecksumOk(pkt, udp, 17));
+    assert.ok(!ipv6UpperChecksumOk(pkt, udp, 6)); // the protocol is in the pseudo-header
+    udp[7] ^= 1;
+    assert.ok(!ipv6UpperChecksumOk(pkt, udp, 17));
+  });
+
+  it('sends a UDP checksum that sums to 0 as 0xffff', () => {
+    // Find a port pair whose datagram checksums to 0, then check the substitute verifies.
+    const pkt = HEADER.slice(0, 48);
+    for (let port = 0; port < 0x10000; port++) {
+      pkt[40] = port >>> 8;
+      pkt[41] = port & 0xff;
+      fillIpv6UpperChecksum(pkt, 40, 8, 6, REPR.src, REPR.dst, 17);
+      if (pkt[46] === 0xff && pkt[47] === 0xff) {
+        assert.ok(ipv6UpperChecksumOk(pkt, pkt.subarray(40), 17));
+        return;
+      }
+    }
+    assert.fail('no port gave a zero checksum');
   });
 
   it('never throws on random bytes (property)', () => {
