@@ -26,7 +26,9 @@
  *   wiring hands it to reassembly; the first fragment (offset 0) must hold the whole chain up to
  *   the upper-layer header (RFC 7112: 'incompleteChain', code 3, pointer 0), which the walk
  *   checks by going on past the fragment header inside this fragment, up to the fixed part of a
- *   TCP, UDP or ICMPv6 header. A second fragment header there is 'nestedFragment'. A fragment header whose
+ *   TCP, UDP or ICMPv6 header (only the shape: the options and routing headers of the
+ *   fragmentable part are processed on the reassembled packet). A second fragment header there
+ *   is 'nestedFragment'. A fragment header whose
  *   data is not a multiple of 8 bytes while M is set is 'badFragmentLength' (code 0, pointer at
  *   the Payload Length field, RFC 8200 4.5); one whose data would end past 65,535 bytes is
  *   'fragmentTooLong' (code 0, pointer at the Fragment Offset field).
@@ -273,13 +275,16 @@ export function walkIpv6Chain(packet: Uint8Array, limits: Readonly<Ipv6ChainLimi
         if (next === Ipv6NextHeader.HOP_BY_HOP && at !== IPV6_HEADER_LEN) {
           return drop('hopByHopNotFirst', Icmpv6ParamProblemCode.UNRECOGNIZED_NEXT_HEADER, nextAt);
         }
+        // Inside a first fragment only the chain's shape is checked (RFC 7112); options of the
+        // fragmentable part are processed once, on the reassembled packet.
+        if (fragment !== undefined) break;
         const v = walkIpv6Options(packet, at, at + len, dstMulticast, limits.maxOptions,
           next === Ipv6NextHeader.HOP_BY_HOP ? onRouterAlert : undefined);
         if (v !== undefined) return v.reason === 'truncated' ? TRUNCATED : { kind: 'drop', reason: v.reason, icmp: v.icmp };
         break;
       }
       case Ipv6NextHeader.ROUTING: {
-        if (at + 4 > at + len) return incomplete(fragment);
+        if (fragment !== undefined) break; // processed after reassembly
         const segmentsLeft = packet[at + 3];
         if (segmentsLeft !== 0) return drop('unknownRoutingType', Icmpv6ParamProblemCode.ERRONEOUS_HEADER_FIELD, at + 2);
         break;

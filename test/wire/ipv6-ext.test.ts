@@ -127,6 +127,13 @@ describe('wire/ipv6-ext', () => {
       });
     });
 
+    it('checks only the shape of the chain inside a first fragment: its options wait for reassembly', () => {
+      // Destination options with an option whose action is "discard": not acted on here.
+      const r = walkIpv6Chain(packet(FRAGMENT, [...frag(DST_OPTS, 0, true), ...optionsHeader(UDP, [0x5e, 0]), ...UDP_HEADER]));
+      assert.equal(r.kind, 'fragment');
+      if (r.kind === 'fragment') assert.equal(r.headers, 2);
+    });
+
     it('hands a later fragment to reassembly without looking inside', () => {
       const r = walkIpv6Chain(packet(FRAGMENT, [...frag(UDP, 1232, false, 0xfffffffe), 1, 2, 3]));
       assert.equal(r.kind, 'fragment');
