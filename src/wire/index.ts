@@ -8,3 +8,8 @@ export * from './icmp.js';
 export * from './udp.js';
 export * from './tcp.js';
 export * from './pcap.js';
+export * from './ipv6.js';
+export * from './ipv6-ext.js';
+export * from './icmpv6.js';
+export * from './ndp.js';
+export * from './mld.js';

@@ -27,7 +27,7 @@ function members(text: string, className: string): Set<string> {
 
 const CONSUMER = `
 import { createStack, createMemoryWire, between, shape, ipv4Addr, type StackStats } from 'rx-netstack';
-import { wire, arp, ipv4, icmp } from 'rx-netstack/core';
+import { wire, arp, ipv4, ipv6, icmp } from 'rx-netstack/core';
 import { createStackPair } from 'rx-netstack/testing';
 const [a] = createMemoryWire();
 const stack = createStack({ interfaces: [{ name: 'eth0', link: a, ipv4: ['198.18.0.2/24'] }] },
@@ -38,7 +38,9 @@ const routes = new ipv4.RouteTable();
 const bucket = new icmp.TokenBucket(1, 1);
 const cache: arp.NeighborCache<Uint8Array> | undefined = undefined;
 const pcap = wire.readPcap(wire.pcapGlobalHeader());
-void between; void createStackPair; void n; void routes; void bucket; void cache; void pcap;
+const nd = new ipv6.Ipv6NeighborCache<Uint8Array>();
+const chain: wire.Ipv6ChainResult = wire.walkIpv6Chain(new Uint8Array(40));
+void between; void createStackPair; void n; void routes; void bucket; void cache; void pcap; void nd; void chain;
 stack.close();
 `;
 
