@@ -1728,7 +1728,7 @@ export class TcpConnectionCore {
    * RACK's timing (RFC 8985), or RFC 6675 IsLost(SND.UNA) from this ACK's SACKs; never for
    * data sent before the previous episode's recovery point (RFC 6675 5, RFC 6582 4).
    */
-  private maybeEnterRecovery(sacked: boolean, now: number): void {
+  private maybeEnterRecovery(sacked: boolean, now: number, reoTimeout = false): void {
     const sb = this.sack as SackScoreboard;
     if (this.lossEpisode !== EPISODE_NONE || !seqGt(this.sndMax, this.sndUna)) return;
     const lost = this.rack !== undefined
@@ -1747,6 +1747,11 @@ export class TcpConnectionCore {
     sb.startEpisode(this.sndUna);
     if (this.prr === undefined) this.prr = new Prr();
     this.prr.start(seqDiff(this.sndMax, this.sndUna));
+    // Entered on RACK's reordering timer, no ACK delivered anything: count it as one segment
+    // delivered (as Linux), so the hole and one new segment go out. Otherwise, with the rest of
+    // the flight SACKed, no ACK would come to grow PRR's budget, and a lost retransmission with
+    // nothing sent after it could only be found by the RTO.
+    if (reoTimeout) this.prr.onAck(this.sndMss, sb.pipe(this.sndUna, this.sndMax, this.sndMss), this.cc.ssthresh, this.sndMss);
     // The first hole goes out whatever the pipe (RFC 6675 5 step 4.2); output() sends the rest.
     const len = this.holeAt(this.sndUna);
     if (len > 0) this.sackSend(NextSegKind.LOST, this.sndUna, len, now);
@@ -1939,7 +1944,7 @@ export class TcpConnectionCore {
     if (this.lossEpisode === EPISODE_RECOVERY && this.prr !== undefined) {
       this.prr.onAck(0, (this.sack as SackScoreboard).pipe(this.sndUna, this.sndMax, this.sndMss), this.cc.ssthresh, this.sndMss);
     }
-    this.maybeEnterRecovery(false, now);
+    this.maybeEnterRecovery(false, now, true);
   }
 
   /**

@@ -196,10 +196,16 @@ export class SackScoreboard {
 
   /**
    * RFC 6675 SetPipe, in bytes: unsacked bytes not deemed lost, plus unsacked bytes
-   * retransmitted in this episode (below `rxtNext`).
+   * retransmitted in this episode (below `rxtNext`). With external (RACK) loss detection a
+   * retransmitted hole counts once, for its retransmission: RACK forgets that the original was
+   * lost once it is resent (its record follows the latest transmission), and counting the
+   * original as in flight too would make pipe one segment per hole too high, which in a small
+   * window leaves PRR no room for the new segment whose SACK would reveal a lost retransmission
+   * (as Linux's packets_in_flight: a lost segment stays lost while its retransmission is out).
    */
   pipe(sndUna: number, sndMax: number, mss: number): number {
-    const edge = seqMax(this.lostEdge(sndUna, sndMax, mss), sndUna);
+    let edge = seqMax(this.lostEdge(sndUna, sndMax, mss), sndUna);
+    if (this.externalLoss && seqGt(this.rxtNext, edge)) edge = seqMin(this.rxtNext, sndMax);
     let p = this.unsackedIn(edge, sndMax);
     if (seqGt(this.rxtNext, sndUna)) p += this.unsackedIn(sndUna, seqMin(this.rxtNext, sndMax));
     return p;

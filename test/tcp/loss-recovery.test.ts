@@ -259,13 +259,61 @@ describe('tcp/connection: loss recovery at heavy loss', () => {
     assert.deepEqual(sent(h), [[2000, MSS]], 'fast recovery, segment 2 resent');
     h.now = 350;
     send(h, sackAck(2000, [3000, 6000], [7000, 14_000])); // segment 6 lost: overdue at 375
-    assert.deepEqual(sent(h), [[15_000, MSS], [16_000, MSS]], 'PRR: what its budget allows (less than a segment left)');
+    // In flight: the retransmission, segments 6 and 14 (pipe 3000, ssthresh 6000); the RACK
+    // timeout that started recovery counted as one segment delivered.
+    assert.deepEqual(sent(h), [[15_000, MSS], [16_000, MSS], [17_000, MSS]], 'PRR: what its budget allows (nothing left)');
     assert.equal(h.conn.counters.rackLosses, 1);
     // No ACK comes: the RACK timer marks segment 6 lost, and PRR lets it go at once.
     assert.equal(fireNext(h), 375);
     assert.equal(h.conn.counters.rackLosses, 2);
-    // PRR-SSRB (pipe below ssthresh): the lost segment, and one more, without waiting for an ACK.
-    assert.deepEqual(sent(h), [[6000, MSS], [17_000, MSS]]);
+    // PRR-SSRB (pipe 5000 below ssthresh 6000): the lost segment, without waiting for an ACK.
+    assert.deepEqual(sent(h), [[6000, MSS]]);
     assert.equal(h.conn.counters.timeouts, 0);
+  });
+  it('fast recovery entered on the RACK reordering timer sends the hole and one new segment', () => {
+    // A three-segment window; the peer SACKs 1 and 2 with a grown window (not duplicate ACKs,
+    // so no limited transmit): segment 0 is overdue only after RACK's reordering window.
+    const h = established({ config: { lossDetection: 'rack', rtoMin: 1000, initialCwndSegments: 3 } });
+    h.conn.write(bytes(10_000), h.now);
+    assert.equal(sent(h).length, 3);
+    h.now = 200;
+    send(h, { ...sackAck(0, [1000, 3000]), window: 20_001 });
+    assert.deepEqual(sent(h), []);
+    assert.equal(fireNext(h), 225, 'min_RTT / 4 after segment 1 was delivered');
+    // Everything else in flight is SACKed: no ACK will come to grow PRR's budget. The timeout
+    // counts as one segment delivered (as Linux): the hole and one new segment.
+    assert.deepEqual(sent(h), [[0, MSS], [3000, MSS]]);
+    assert.equal(h.conn.counters.sackRecoveries, 1);
+    // The retransmission is lost; the new segment's SACK shows it, without a timeout.
+    h.now = 325;
+    send(h, { ...sackAck(0, [1000, 4000]), window: 20_001 });
+    assert.ok(sent(h).some(([off]) => off === 0), 'the lost retransmission is sent again');
+    assert.equal(h.conn.counters.timeouts, 0);
+    assert.equal(h.conn.counters.recoveryProbes, 0);
+  });
+
+  it('small window: a resent hole counts once in pipe, so PRR sends the segment that exposes its loss', () => {
+    const h = established({ config: { lossDetection: 'rack', rtoMin: 1000, initialCwndSegments: 3 } });
+    h.conn.write(bytes(10_000), h.now);
+    assert.equal(sent(h).length, 3);
+    h.now = 200;
+    send(h, sackAck(0, [1000, 2000]));
+    send(h, sackAck(0, [1000, 3000]));
+    assert.deepEqual(sent(h), [[3000, MSS], [4000, MSS]], 'limited transmit (RFC 3042)');
+    send(h, sackAck(0, [1000, 4000]));
+    // Fast recovery over a five-segment flight: ssthresh 2500, segment 0 resent.
+    assert.deepEqual(sent(h), [[0, MSS]]);
+    assert.equal(h.conn.ssthresh, 2500);
+    // Segment 4 is SACKed: in flight are the retransmission only (pipe 1000, not 2000 counting
+    // the lost original too), so there is room for a segment below ssthresh.
+    h.now = 300;
+    send(h, sackAck(0, [1000, 5000]));
+    assert.deepEqual(sent(h), [[5000, MSS]]);
+    // The retransmission was lost; segment 5's SACK shows it (RACK), no timeout, no probe.
+    h.now = 400;
+    send(h, sackAck(0, [1000, 6000]));
+    assert.ok(sent(h).some(([off]) => off === 0), 'the lost retransmission is sent again');
+    assert.equal(h.conn.counters.timeouts, 0);
+    assert.equal(h.conn.counters.recoveryProbes, 0);
   });
 });
