@@ -1774,7 +1774,7 @@ export class TcpConnectionCore {
     }
     this.lossEpisode = EPISODE_RTO;
     this.recoveryPoint = this.sndMax;
-    sb.allLost = true;
+    sb.markAllLost(this.sndMax);
     sb.startEpisode(this.sndUna);
     this.rtxAt = NEVER;
     this.sackTransmit(now);

@@ -10,7 +10,7 @@
  * Loss (IsLost, RFC 6675 4): an unSACKed byte is lost when at least `dupThresh` discontiguous
  * SACKed ranges, or more than (dupThresh - 1) * SMSS SACKed bytes, lie above it. Both counts only
  * grow towards SND.UNA, so the lost bytes are exactly the holes below one edge (`lostEdge`).
- * After a retransmission timeout every hole is lost (`markAllLost`).
+ * After a retransmission timeout every hole in the data sent before it is lost (`markAllLost`).
  */
 
 import { seqAdd, seqDiff, seqGt, seqLt, seqMax, seqMin } from './seq.js';
@@ -51,8 +51,14 @@ export class SackScoreboard {
   /** [start0, end0, start1, end1, ...], ascending from SND.UNA, disjoint and not adjacent. */
   private readonly edges: number[];
   private count = 0;
-  /** Every hole below SND.MAX counts as lost (set after an RTO, cleared when its episode ends). */
+  /**
+   * Every hole below `allLostEnd` (SND.MAX at the timeout) counts as lost: set after an RTO,
+   * cleared when its episode ends. Data sent after the timeout is not lost by it: counted lost,
+   * it would leave the pipe at once (new data sent without limit) and NextSeg would resend it
+   * as a lost hole right after sending it.
+   */
   allLost = false;
+  allLostEnd = 0;
   /**
    * Loss is decided outside (RACK, RFC 8985): unSACKed data below `externalEdge` is lost, and
    * RFC 6675's DupThresh rule is not used.
@@ -147,9 +153,10 @@ export class SackScoreboard {
     if (seqLt(this.externalEdge, sndUna)) this.externalEdge = sndUna;
   }
 
-  /** Every hole below SND.MAX is lost from now on (RFC 6675 5.1, after an RTO). */
-  markAllLost(): void {
+  /** Every hole below `sndMax` (now) is lost from now on (RFC 6675 5.1, after an RTO). */
+  markAllLost(sndMax: number): void {
     this.allLost = true;
+    this.allLostEnd = sndMax;
   }
 
   /** True if byte `seq` is SACKed. */
@@ -163,10 +170,13 @@ export class SackScoreboard {
 
   /**
    * Unsacked bytes below this edge are lost (RFC 6675 IsLost). `sndUna` when none is;
-   * `sndMax` after `markAllLost`.
+   * at least the SND.MAX of the timeout after `markAllLost`.
    */
   lostEdge(sndUna: number, sndMax: number, mss: number): number {
-    if (this.allLost) return sndMax;
+    if (this.allLost) {
+      const edge = this.externalLoss && seqGt(this.externalEdge, this.allLostEnd) ? this.externalEdge : this.allLostEnd;
+      return seqMin(seqMax(edge, sndUna), sndMax);
+    }
     if (this.externalLoss) return seqGt(this.externalEdge, sndUna) ? seqMin(this.externalEdge, sndMax) : sndUna;
     const limit = (DUP_THRESH - 1) * mss;
     let bytes = 0;
@@ -227,8 +237,8 @@ export class SackScoreboard {
     const high = this.highSacked(sndUna);
     const lost = this.lostEdge(sndUna, sndMax, mss);
     // Rule 1: the first unSACKed byte at or above HighRxt, below the highest SACK, and lost.
-    // (After an RTO every hole up to SND.MAX is lost, SACKed or not above it.)
-    const lostLimit = this.allLost ? sndMax : seqMin(high, lost);
+    // (After an RTO every hole sent before it is lost, SACKed or not above it.)
+    const lostLimit = this.allLost ? lost : seqMin(high, lost);
     if (this.firstHole(from, lostLimit, mss)) return NextSegKind.LOST;
     if (newData) return NextSegKind.NEW;
     // Rule 3: the first unSACKed byte at or above HighRxt below the highest SACK.

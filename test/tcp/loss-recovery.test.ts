@@ -316,4 +316,24 @@ describe('tcp/connection: loss recovery at heavy loss', () => {
     assert.equal(h.conn.counters.timeouts, 0);
     assert.equal(h.conn.counters.recoveryProbes, 0);
   });
+  it('after a timeout only the holes sent before it are lost: new data is sent once, within cwnd', () => {
+    const h = established({ config: { rtoMin: 1000 } });
+    h.conn.write(bytes(16_000), h.now);
+    assert.equal(sent(h).length, 10);
+    h.now = 200;
+    // Segments 0 and 5 lost: fast recovery resends them (RFC 6675 IsLost); both are lost again.
+    send(h, sackAck(0, [1000, 5000], [6000, 10_000]));
+    const fr = sent(h);
+    assert.deepEqual(fr.slice(0, 2), [[0, MSS], [5000, MSS]]);
+    const sndMax = 10_000 + (fr.length - 2) * MSS;
+    assert.equal(fireNext(h), 1100);
+    assert.equal(h.conn.counters.timeouts, 1);
+    assert.deepEqual(sent(h), [[0, MSS]], 'the hole at SND.UNA, cwnd one segment');
+    h.now = 1300;
+    send(h, sackAck(5000, [6000, sndMax]));
+    // cwnd 3000 (slow start from one segment): the other hole and two new segments, each once
+    // (new data counted lost at once was resent as a "hole" right after going out).
+    assert.equal(h.conn.cwnd, 3 * MSS);
+    assert.deepEqual(sent(h), [[5000, MSS], [sndMax, MSS], [sndMax + MSS, MSS]]);
+  });
 });
