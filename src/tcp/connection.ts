@@ -53,6 +53,7 @@ import { RttEstimator } from './rtt.js';
 import { MAX_SACK_BLOCKS, MAX_SACK_BLOCKS_WITH_TIMESTAMPS, SackReporter } from './sack-blocks.js';
 import { DUP_THRESH, NextSegKind, SackScoreboard } from './sack-scoreboard.js';
 import { Prr } from './prr.js';
+import { Frto, FRTO_NEW_SENT, FRTO_OFF, FRTO_SPURIOUS } from './frto.js';
 import { probeTimeout, Rack, recoveryProbeTimeout } from './rack.js';
 import { TLP_REPAIRED, TLP_SPURIOUS, TlpEpisode } from './tlp.js';
 import { quickAckBudget } from './quick-ack.js';
@@ -320,6 +321,8 @@ export class TcpConnectionCore {
   private undoRetrans = 0;
   /** Eifel (RFC 3522): the TSval of the first retransmission after a timeout, until its first ACK. */
   private eifelTsVal: number | undefined;
+  /** F-RTO (RFC 5682, with SACK): after a first timeout, whether it was spurious. */
+  private frto: Frto | undefined;
   /** Receive-buffer auto-tuning (buffer-tuning.ts), from the first in-order data when on. */
   private rcvTuner: ReceiveBufferTuner | undefined;
 
@@ -1155,6 +1158,7 @@ export class TcpConnectionCore {
     // PRR's DeliveredData (RFC 6937): change in SND.UNA plus change in SACKed bytes.
     const unaBefore = this.sndUna;
     const sackedBefore = this.sack !== undefined ? this.sackedBytes() : 0;
+    if (this.frto !== undefined && this.frto.step !== FRTO_OFF) this.frto.before(this.sack as SackScoreboard, this.sndUna);
     const sacked = this.sack !== undefined && seg.sackBlocks !== undefined && this.onSackBlocks(seg.sackBlocks, ack);
     const advanced = seqGt(ack, this.sndUna);
     if (advanced) {
@@ -1189,6 +1193,7 @@ export class TcpConnectionCore {
     }
     this.lastPeerWindow = window;
     if (this.eifelTsVal !== undefined && advanced) this.eifelOnAck(seg);
+    if (this.frto !== undefined && this.frto.step !== FRTO_OFF) this.frtoOnAck(advanced, sacked, !advanced && !hasText);
     if (this.sack !== undefined) {
       this.sackRecoveryOnAck(sacked, advanced, seg.sackBlocks !== undefined && this.sack.lastUpdate.dsack, now);
       if (this.lossEpisode === EPISODE_RECOVERY) {
@@ -1760,9 +1765,15 @@ export class TcpConnectionCore {
   /** Retransmission timeout with SACK: resend only what the peer has not SACKed (RFC 6675 5.1). */
   private sackOnTimeout(now: number): void {
     const sb = this.sack as SackScoreboard;
+    // F-RTO (RFC 5682 3.1 step 1): on a first timeout outside any loss episode (as Linux: not in
+    // fast recovery), with the SACKs kept (forgotten ones would come back as "new").
+    let frto = this.config.frto && this.lossEpisode === EPISODE_NONE && this.retries === 1;
     // A peer that drops data it SACKed (RFC 2018 8) would stall us: forget its SACKs when it
     // holds SND.UNA unacknowledged or a timeout repeats.
-    if (this.retries > 1 || sb.isSacked(this.sndUna)) sb.clear();
+    if (this.retries > 1 || sb.isSacked(this.sndUna)) {
+      sb.clear();
+      frto = false;
+    }
     this.sndNxt = this.sndMax;
     if (this.lossEpisode !== EPISODE_RTO) {
       this.startUndo(); // a repeated timeout keeps counting
@@ -1777,7 +1788,12 @@ export class TcpConnectionCore {
     sb.markAllLost(this.sndMax);
     sb.startEpisode(this.sndUna);
     this.rtxAt = NEVER;
+    if (this.frto !== undefined) this.frto.end();
     this.sackTransmit(now);
+    if (frto && seqGt(sb.rxtNext, this.sndUna)) {
+      if (this.frto === undefined) this.frto = new Frto();
+      this.frto.start(this.recoveryPoint, sb.rxtNext);
+    }
     if (this.rtxAt === NEVER && seqGt(this.sndMax, this.sndUna)) this.rtxAt = now + this.rtt.rto;
   }
 
@@ -1799,7 +1815,10 @@ export class TcpConnectionCore {
       const room = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
       const unsent = this.unsentBytes();
       const newData = (unsent > 0 && room > 0) || (wantFin && unsent === 0);
-      const kind = sb.nextSeg(this.sndUna, this.sndMax, mss, newData, this.recoveryPoint);
+      // F-RTO step 2b: new data, not retransmissions, until the next ACK tells.
+      const kind = this.frto !== undefined && this.frto.step === FRTO_NEW_SENT
+        ? (newData ? NextSegKind.NEW : NextSegKind.NONE)
+        : sb.nextSeg(this.sndUna, this.sndMax, mss, newData, this.recoveryPoint);
       if (kind === NextSegKind.NONE) return;
       if (kind === NextSegKind.NEW) {
         const len = Math.min(unsent, mss, Math.max(room, 0));
@@ -1960,6 +1979,28 @@ export class TcpConnectionCore {
     if (ts === undefined || this.lossEpisode !== EPISODE_RTO || this.undoMarker === undefined) return;
     if (((ts.tsEcr - sent) | 0) >= 0) return; // echoes the retransmission (or later): a real loss
     this.counters.spuriousRtoUndos++;
+    this.undoEpisode();
+  }
+
+  /**
+   * An ACK while F-RTO runs (RFC 5682 3.1 steps 2 and 3): data sent before the timeout and never
+   * resent arrived, so the timeout was spurious (the ACKs were late or lost): its reduction is
+   * undone and the episode ends; holes that are really lost are left to RACK / fast recovery.
+   * Otherwise the first ACK that advances lets new data out in place of retransmissions (the
+   * scoreboard's `sackTransmit` sends only new data in that step), and the ACK after it, showing
+   * only that data, confirms the loss: the conventional recovery goes on.
+   */
+  private frtoOnAck(advanced: boolean, sacked: boolean, duplicate: boolean): void {
+    const f = this.frto as Frto;
+    if (this.lossEpisode !== EPISODE_RTO) {
+      f.end(); // undone already (D-SACK, Eifel), or the episode ended
+      return;
+    }
+    const room = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+    const canSendNew = (this.unsentBytes() > 0 && room > 0) || (this.finQueued && !this.finSent);
+    if (f.onAck(this.sack as SackScoreboard, this.sndUna, advanced, sacked, duplicate, canSendNew) !== FRTO_SPURIOUS) return;
+    this.counters.frtoSpuriousRtos++;
+    this.eifelTsVal = undefined;
     this.undoEpisode();
   }
 

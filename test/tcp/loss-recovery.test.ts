@@ -336,4 +336,73 @@ describe('tcp/connection: loss recovery at heavy loss', () => {
     assert.equal(h.conn.cwnd, 3 * MSS);
     assert.deepEqual(sent(h), [[5000, MSS], [sndMax, MSS], [sndMax + MSS, MSS]]);
   });
+  describe('F-RTO (RFC 5682, SACK-enhanced)', () => {
+    /**
+     * Ten segments out at 100 and 5000 bytes more queued; no ACK: the tail loss probe sends
+     * segment 10 (new data), then the RTO resends segment 0. Eleven segments sent before it.
+     */
+    function timedOut(config: HarnessOptions['config'] = {}): Harness {
+      const h = established({ config: { lossDetection: 'rack', rtoMin: 1000, ...config } });
+      h.conn.write(bytes(15_000), h.now);
+      assert.equal(sent(h).length, 10);
+      fireNext(h);
+      assert.deepEqual(sent(h), [[10_000, MSS]], 'the tail loss probe');
+      fireNext(h);
+      assert.equal(h.conn.counters.timeouts, 1);
+      assert.deepEqual(sent(h), [[0, MSS]]);
+      assert.equal(h.conn.cwnd, MSS, 'loss window');
+      h.now += 100;
+      return h;
+    }
+
+    it('a delay spike: the ACK of the original lets new data out, the next one proves the timeout spurious', () => {
+      const h = timedOut();
+      const retransmits = h.conn.counters.retransmits;
+      send(h, sackAck(1000)); // the original segment 0's ACK, late
+      assert.deepEqual(sent(h), [[11_000, MSS], [12_000, MSS]], 'new data, not segments 1 and 2 again');
+      send(h, sackAck(2000)); // segment 1, sent before the timeout and never resent
+      assert.equal(h.conn.counters.frtoSpuriousRtos, 1);
+      assert.equal(h.conn.cwnd, 10 * MSS, 'cwnd as before the timeout');
+      assert.equal(h.conn.ssthresh, Number.MAX_SAFE_INTEGER, 'ssthresh as before');
+      for (let n = 3000; n <= 13_000; n += 1000) send(h, sackAck(n));
+      sent(h);
+      assert.equal(h.conn.counters.retransmits, retransmits, 'nothing resent after the timeout');
+    });
+
+    it('ACKs lost, the flight delivered (peer without D-SACK): the ACK of the resent segment covers it all, undone', () => {
+      const h = timedOut();
+      send(h, sackAck(11_000));
+      assert.equal(h.conn.counters.frtoSpuriousRtos, 1);
+      assert.ok(h.conn.cwnd >= 10 * MSS, 'cwnd as before the timeout (and slow start from there)');
+    });
+
+    it('the flight was lost: new data arrives alone, the conventional recovery resends the holes', () => {
+      const h = timedOut();
+      send(h, sackAck(1000)); // the retransmission's ACK; 1..9 lost
+      assert.deepEqual(sent(h), [[11_000, MSS], [12_000, MSS]]);
+      send(h, sackAck(1000, [11_000, 12_000]));
+      assert.equal(h.conn.counters.frtoSpuriousRtos, 0);
+      assert.ok(h.conn.cwnd <= 3 * MSS, 'the timeout response stands');
+      assert.equal(h.conn.ssthresh, 5500, "RFC 5681 (4) over the eleven segments");
+      assert.deepEqual(sent(h), [[1000, MSS]], 'the first hole (cwnd 2000, segment 12000 in flight)');
+    });
+
+    it('off (frto: false): go-back-N of the flight after the ACK of the original', () => {
+      const h = timedOut({ frto: false });
+      send(h, sackAck(1000));
+      assert.deepEqual(sent(h), [[1000, MSS], [2000, MSS]]);
+      send(h, sackAck(2000));
+      assert.equal(h.conn.counters.frtoSpuriousRtos, 0);
+      assert.ok(h.conn.cwnd < 10 * MSS);
+    });
+
+    it('D-SACKs for every retransmission after a timeout undo its reduction (without F-RTO too)', () => {
+      for (const frto of [true, false]) {
+        const h = timedOut({ frto });
+        send(h, sackAck(11_000, [0, 1000])); // the flight had arrived: the resent segment is a duplicate
+        assert.equal(h.conn.counters.spuriousUndos, 1, `frto ${frto}`);
+        assert.ok(h.conn.cwnd >= 10 * MSS);
+      }
+    });
+  });
 });
