@@ -1716,10 +1716,12 @@ export class TcpConnectionCore {
       this.lossEpisode = EPISODE_NONE;
       sb.allLost = false;
     }
-    if (this.lossEpisode === EPISODE_RECOVERY && advanced && seqGeq(this.sndUna, sb.rxtNext)) {
-      // A partial ACK (RFC 6582 3.2 step 4, kept with SACK as Linux does): the segment now at
-      // SND.UNA was sent before the retransmission just acknowledged, so it is lost too. Without
-      // this a peer sending few SACK blocks would leave the next hole to the RTO.
+    if (this.lossEpisode === EPISODE_RECOVERY && advanced && rack === undefined && seqGeq(this.sndUna, sb.rxtNext)) {
+      // A partial ACK (RFC 6582 3.2 step 4, kept with SACK without RACK, as Linux does): the
+      // segment now at SND.UNA was sent before the retransmission just acknowledged, so it is
+      // lost too. Without this a peer sending few SACK blocks would leave the next hole to the
+      // RTO. RACK decides that by time (and sees when the ACK was the late original's: after a
+      // spurious retransmission the rule resent a segment in flight on every ACK).
       this.counters.partialAcks++;
       const len = this.holeAt(this.sndUna);
       if (len > 0) this.sackSend(NextSegKind.LOST, this.sndUna, len, now);

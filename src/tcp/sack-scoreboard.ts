@@ -237,10 +237,14 @@ export class SackScoreboard {
     const high = this.highSacked(sndUna);
     const lost = this.lostEdge(sndUna, sndMax, mss);
     // Rule 1: the first unSACKed byte at or above HighRxt, below the highest SACK, and lost.
-    // (After an RTO every hole sent before it is lost, SACKed or not above it.)
-    const lostLimit = this.allLost ? lost : seqMin(high, lost);
+    // (After an RTO every hole sent before it is lost, SACKed or not above it; RACK's time rule
+    // marks data above the highest SACK lost too, when a later transmission was acknowledged.)
+    const lostLimit = this.allLost || this.externalLoss ? lost : seqMin(high, lost);
     if (this.firstHole(from, lostLimit, mss)) return NextSegKind.LOST;
     if (newData) return NextSegKind.NEW;
+    // With RACK (as Linux) only data found lost is resent: a hole not yet lost is within the
+    // reordering window, and a quiet tail gets the recovery probe.
+    if (this.externalLoss) return NextSegKind.NONE;
     // Rule 3: the first unSACKed byte at or above HighRxt below the highest SACK.
     if (this.firstHole(from, high, mss)) return NextSegKind.HOLE;
     // Rule 4: one rescue retransmission per episode, of the highest unSACKed data sent before

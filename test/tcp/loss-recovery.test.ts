@@ -405,4 +405,38 @@ describe('tcp/connection: loss recovery at heavy loss', () => {
       }
     });
   });
+  describe('partial ACKs with RACK (no NewReno rule: RACK decides)', () => {
+    /** Ten segments at 100; at 200 segments 1-3 SACKed: segment 0 lost (reo_wnd 0), resent. */
+    function recovering(): Harness {
+      const h = established({ config: { lossDetection: 'rack', rtoMin: 1000 } });
+      h.conn.write(bytes(10_000), h.now);
+      sent(h);
+      h.now = 200;
+      send(h, sackAck(0, [1000, 4000]));
+      assert.deepEqual(sent(h), [[0, MSS]]);
+      return h;
+    }
+
+    it('the late original fills the hole: the segment now at SND.UNA is not resent', () => {
+      const h = recovering();
+      h.now = 210;
+      send(h, sackAck(4000)); // 10 ms after the retransmission: the original's ACK (RFC 8985 6.2 step 2)
+      assert.deepEqual(sent(h), [], 'segment 4 is in flight, not lost');
+      assert.equal(h.conn.counters.retransmits, 1);
+      assert.equal(h.conn.counters.partialAcks, 0);
+      send(h, sackAck(5000, [0, 1000]));
+      assert.equal(h.conn.counters.spuriousUndos, 1);
+    });
+
+    it('the retransmission fills the hole and segment 4 was lost: RACK resends it at once', () => {
+      const h = recovering();
+      h.now = 300;
+      send(h, sackAck(4000)); // the retransmission's ACK, one RTT later
+      // Segments 4-9, sent before the retransmission and not delivered a round trip after it,
+      // are lost (above the highest SACK: RACK's time rule holds there too); PRR sends four.
+      assert.deepEqual(sent(h), [[4000, MSS], [5000, MSS], [6000, MSS], [7000, MSS]]);
+      assert.equal(h.conn.counters.rackLosses, 2);
+      assert.equal(h.conn.counters.timeouts, 0);
+    });
+  });
 });
