@@ -237,9 +237,12 @@ export class SackScoreboard {
     const high = this.highSacked(sndUna);
     const lost = this.lostEdge(sndUna, sndMax, mss);
     // Rule 1: the first unSACKed byte at or above HighRxt, below the highest SACK, and lost.
-    // (After an RTO every hole sent before it is lost, SACKed or not above it; RACK's time rule
-    // marks data above the highest SACK lost too, when a later transmission was acknowledged.)
-    const lostLimit = this.allLost || this.externalLoss ? lost : seqMin(high, lost);
+    // (After an RTO every hole sent before it is lost, SACKed or not above it.) With RACK, the
+    // segment at SND.UNA also when RACK marked it lost above the highest SACK (an acknowledged
+    // retransmission was sent after it): the partial-ACK rule, decided by time. Further up,
+    // RACK's single lost edge would take segments in flight for lost (measured: many D-SACKs).
+    let lostLimit = this.allLost ? lost : seqMin(high, lost);
+    if (this.externalLoss && from === sndUna && !seqGt(lostLimit, from)) lostLimit = lost;
     if (this.firstHole(from, lostLimit, mss)) return NextSegKind.LOST;
     if (newData) return NextSegKind.NEW;
     // With RACK (as Linux) only data found lost is resent: a hole not yet lost is within the
