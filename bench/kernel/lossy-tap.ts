@@ -170,7 +170,7 @@ const LINUX_RECEIVER = ['TcpExtTCPOFOQueue', 'TcpExtTCPOFODrop', 'TcpExtTCPDSACK
 /** Our sender counters kept in the report. */
 const OUR_SENDER = [
   'retransmits', 'timeouts', 'fastRetransmits', 'sackRecoveries', 'sackRetransmits', 'recoveries', 'partialAcks',
-  'rackLosses', 'tlpProbes', 'spuriousUndos', 'dsacksReceived', 'dupAcksReceived',
+  'rackLosses', 'tlpProbes', 'recoveryProbes', 'spuriousUndos', 'spuriousRtoUndos', 'frtoSpuriousRtos', 'dsacksReceived', 'dupAcksReceived',
 ] as const;
 /** Our receiver counters kept in the report. */
 const OUR_RECEIVER = ['outOfOrderSegments', 'outOfOrderDropped', 'duplicateSegments', 'sackAcksSent', 'dsacksSent'] as const;

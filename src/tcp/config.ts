@@ -127,6 +127,12 @@ export interface TcpConfig {
    * (RFC 6675 only: three duplicate ACKs or DupThresh SACKed segments). Default 'rack'.
    */
   readonly lossDetection: TcpLossDetection;
+  /**
+   * F-RTO (RFC 5682, with SACK): after a first timeout, send new data instead of more
+   * retransmissions once the resent segment is acknowledged, and undo the timeout if data sent
+   * before it arrives without a retransmission (it was spurious: ACKs late or lost). Default true.
+   */
+  readonly frto: boolean;
 }
 
 /** Values of `TcpConfig.lossDetection`. */
@@ -165,6 +171,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   mtuProbing: false,
   mtuProbeInterval: 600_000,
   lossDetection: 'rack',
+  frto: true,
 });
 
 /** Smallest MSS we accept from a peer or a configuration (Linux tcp_min_snd_mss is 48). */

@@ -53,6 +53,7 @@ import { RttEstimator } from './rtt.js';
 import { MAX_SACK_BLOCKS, MAX_SACK_BLOCKS_WITH_TIMESTAMPS, SackReporter } from './sack-blocks.js';
 import { DUP_THRESH, NextSegKind, SackScoreboard } from './sack-scoreboard.js';
 import { Prr } from './prr.js';
+import { Frto, FRTO_NEW_SENT, FRTO_OFF, FRTO_SPURIOUS } from './frto.js';
 import { probeTimeout, Rack, recoveryProbeTimeout } from './rack.js';
 import { TLP_REPAIRED, TLP_SPURIOUS, TlpEpisode } from './tlp.js';
 import { quickAckBudget } from './quick-ack.js';
@@ -328,6 +329,8 @@ export class TcpConnectionCore {
   private undoRetrans = 0;
   /** Eifel (RFC 3522): the TSval of the first retransmission after a timeout, until its first ACK. */
   private eifelTsVal: number | undefined;
+  /** F-RTO (RFC 5682, with SACK): after a first timeout, whether it was spurious. */
+  private frto: Frto | undefined;
   /** Receive-buffer auto-tuning (buffer-tuning.ts), from the first in-order data when on. */
   private rcvTuner: ReceiveBufferTuner | undefined;
 
@@ -1169,6 +1172,7 @@ export class TcpConnectionCore {
     // PRR's DeliveredData (RFC 6937): change in SND.UNA plus change in SACKed bytes.
     const unaBefore = this.sndUna;
     const sackedBefore = this.sack !== undefined ? this.sackedBytes() : 0;
+    if (this.frto !== undefined && this.frto.step !== FRTO_OFF) this.frto.before(this.sack as SackScoreboard, this.sndUna);
     const sacked = this.sack !== undefined && seg.sackBlocks !== undefined && this.onSackBlocks(seg.sackBlocks, ack);
     const advanced = seqGt(ack, this.sndUna);
     if (advanced) {
@@ -1203,6 +1207,7 @@ export class TcpConnectionCore {
     }
     this.lastPeerWindow = window;
     if (this.eifelTsVal !== undefined && advanced) this.eifelOnAck(seg);
+    if (this.frto !== undefined && this.frto.step !== FRTO_OFF) this.frtoOnAck(advanced, sacked, !advanced && !hasText);
     if (this.sack !== undefined) {
       this.sackRecoveryOnAck(sacked, advanced, seg.sackBlocks !== undefined && this.sack.lastUpdate.dsack, now);
       if (this.lossEpisode === EPISODE_RECOVERY) {
@@ -1733,10 +1738,12 @@ export class TcpConnectionCore {
       this.lossEpisode = EPISODE_NONE;
       sb.allLost = false;
     }
-    if (this.lossEpisode === EPISODE_RECOVERY && advanced && seqGeq(this.sndUna, sb.rxtNext)) {
-      // A partial ACK (RFC 6582 3.2 step 4, kept with SACK as Linux does): the segment now at
-      // SND.UNA was sent before the retransmission just acknowledged, so it is lost too. Without
-      // this a peer sending few SACK blocks would leave the next hole to the RTO.
+    if (this.lossEpisode === EPISODE_RECOVERY && advanced && rack === undefined && seqGeq(this.sndUna, sb.rxtNext)) {
+      // A partial ACK (RFC 6582 3.2 step 4, kept with SACK without RACK, as Linux does): the
+      // segment now at SND.UNA was sent before the retransmission just acknowledged, so it is
+      // lost too. Without this a peer sending few SACK blocks would leave the next hole to the
+      // RTO. RACK decides that by time (and sees when the ACK was the late original's: after a
+      // spurious retransmission the rule resent a segment in flight on every ACK).
       this.counters.partialAcks++;
       const len = this.holeAt(this.sndUna);
       if (len > 0) this.sackSend(NextSegKind.LOST, this.sndUna, len, now);
@@ -1750,7 +1757,7 @@ export class TcpConnectionCore {
    * RACK's timing (RFC 8985), or RFC 6675 IsLost(SND.UNA) from this ACK's SACKs; never for
    * data sent before the previous episode's recovery point (RFC 6675 5, RFC 6582 4).
    */
-  private maybeEnterRecovery(sacked: boolean, now: number): void {
+  private maybeEnterRecovery(sacked: boolean, now: number, reoTimeout = false): void {
     const sb = this.sack as SackScoreboard;
     if (this.lossEpisode !== EPISODE_NONE || !seqGt(this.sndMax, this.sndUna)) return;
     const lost = this.rack !== undefined
@@ -1769,6 +1776,11 @@ export class TcpConnectionCore {
     sb.startEpisode(this.sndUna);
     if (this.prr === undefined) this.prr = new Prr();
     this.prr.start(seqDiff(this.sndMax, this.sndUna));
+    // Entered on RACK's reordering timer, no ACK delivered anything: count it as one segment
+    // delivered (as Linux), so the hole and one new segment go out. Otherwise, with the rest of
+    // the flight SACKed, no ACK would come to grow PRR's budget, and a lost retransmission with
+    // nothing sent after it could only be found by the RTO.
+    if (reoTimeout) this.prr.onAck(this.sndMss, sb.pipe(this.sndUna, this.sndMax, this.sndMss), this.cc.ssthresh, this.sndMss);
     // The first hole goes out whatever the pipe (RFC 6675 5 step 4.2); output() sends the rest.
     const len = this.holeAt(this.sndUna);
     if (len > 0) this.sackSend(NextSegKind.LOST, this.sndUna, len, now);
@@ -1777,9 +1789,15 @@ export class TcpConnectionCore {
   /** Retransmission timeout with SACK: resend only what the peer has not SACKed (RFC 6675 5.1). */
   private sackOnTimeout(now: number): void {
     const sb = this.sack as SackScoreboard;
+    // F-RTO (RFC 5682 3.1 step 1): on a first timeout outside any loss episode (as Linux: not in
+    // fast recovery), with the SACKs kept (forgotten ones would come back as "new").
+    let frto = this.config.frto && this.lossEpisode === EPISODE_NONE && this.retries === 1;
     // A peer that drops data it SACKed (RFC 2018 8) would stall us: forget its SACKs when it
     // holds SND.UNA unacknowledged or a timeout repeats.
-    if (this.retries > 1 || sb.isSacked(this.sndUna)) sb.clear();
+    if (this.retries > 1 || sb.isSacked(this.sndUna)) {
+      sb.clear();
+      frto = false;
+    }
     this.sndNxt = this.sndMax;
     if (this.lossEpisode !== EPISODE_RTO) {
       this.startUndo(); // a repeated timeout keeps counting
@@ -1791,10 +1809,15 @@ export class TcpConnectionCore {
     }
     this.lossEpisode = EPISODE_RTO;
     this.recoveryPoint = this.sndMax;
-    sb.allLost = true;
+    sb.markAllLost(this.sndMax);
     sb.startEpisode(this.sndUna);
     this.rtxAt = NEVER;
+    if (this.frto !== undefined) this.frto.end();
     this.sackTransmit(now);
+    if (frto && seqGt(sb.rxtNext, this.sndUna)) {
+      if (this.frto === undefined) this.frto = new Frto();
+      this.frto.start(this.recoveryPoint, sb.rxtNext);
+    }
     if (this.rtxAt === NEVER && seqGt(this.sndMax, this.sndUna)) this.rtxAt = now + this.rtt.rto;
   }
 
@@ -1816,7 +1839,10 @@ export class TcpConnectionCore {
       const room = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
       const unsent = this.unsentBytes();
       const newData = (unsent > 0 && room > 0) || (wantFin && unsent === 0);
-      const kind = sb.nextSeg(this.sndUna, this.sndMax, mss, newData, this.recoveryPoint);
+      // F-RTO step 2b: new data, not retransmissions, until the next ACK tells.
+      const kind = this.frto !== undefined && this.frto.step === FRTO_NEW_SENT
+        ? (newData ? NextSegKind.NEW : NextSegKind.NONE)
+        : sb.nextSeg(this.sndUna, this.sndMax, mss, newData, this.recoveryPoint);
       if (kind === NextSegKind.NONE) return;
       if (kind === NextSegKind.NEW) {
         const len = Math.min(unsent, mss, Math.max(room, 0));
@@ -1961,7 +1987,7 @@ export class TcpConnectionCore {
     if (this.lossEpisode === EPISODE_RECOVERY && this.prr !== undefined) {
       this.prr.onAck(0, (this.sack as SackScoreboard).pipe(this.sndUna, this.sndMax, this.sndMss), this.cc.ssthresh, this.sndMss);
     }
-    this.maybeEnterRecovery(false, now);
+    this.maybeEnterRecovery(false, now, true);
   }
 
   /**
@@ -1977,6 +2003,28 @@ export class TcpConnectionCore {
     if (ts === undefined || this.lossEpisode !== EPISODE_RTO || this.undoMarker === undefined) return;
     if (((ts.tsEcr - sent) | 0) >= 0) return; // echoes the retransmission (or later): a real loss
     this.counters.spuriousRtoUndos++;
+    this.undoEpisode();
+  }
+
+  /**
+   * An ACK while F-RTO runs (RFC 5682 3.1 steps 2 and 3): data sent before the timeout and never
+   * resent arrived, so the timeout was spurious (the ACKs were late or lost): its reduction is
+   * undone and the episode ends; holes that are really lost are left to RACK / fast recovery.
+   * Otherwise the first ACK that advances lets new data out in place of retransmissions (the
+   * scoreboard's `sackTransmit` sends only new data in that step), and the ACK after it, showing
+   * only that data, confirms the loss: the conventional recovery goes on.
+   */
+  private frtoOnAck(advanced: boolean, sacked: boolean, duplicate: boolean): void {
+    const f = this.frto as Frto;
+    if (this.lossEpisode !== EPISODE_RTO) {
+      f.end(); // undone already (D-SACK, Eifel), or the episode ended
+      return;
+    }
+    const room = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+    const canSendNew = (this.unsentBytes() > 0 && room > 0) || (this.finQueued && !this.finSent);
+    if (f.onAck(this.sack as SackScoreboard, this.sndUna, advanced, sacked, duplicate, canSendNew) !== FRTO_SPURIOUS) return;
+    this.counters.frtoSpuriousRtos++;
+    this.eifelTsVal = undefined;
     this.undoEpisode();
   }
 

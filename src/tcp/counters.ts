@@ -50,6 +50,8 @@ export interface TcpCounters {
   recoveryProbes: number;
   /** Timeouts found spurious by Eifel detection (RFC 3522: the ACK echoed a TSval older than the retransmission's) and undone. */
   spuriousRtoUndos: number;
+  /** Timeouts found spurious by F-RTO (RFC 5682: data sent before the timeout and never resent was (S)ACKed after it) and undone. */
+  frtoSpuriousRtos: number;
   /** Tail loss probes that resent data and repaired a loss (no D-SACK for them; RFC 8985 7.4): cwnd reduced then. */
   tlpLossesRepaired: number;
   /** Tail loss probes that resent data both copies of which arrived (a D-SACK or duplicate ACK for them): no reduction. */
@@ -168,6 +170,7 @@ export function createTcpCounters(): TcpCounters {
     spuriousUndos: 0,
     recoveryProbes: 0,
     spuriousRtoUndos: 0,
+    frtoSpuriousRtos: 0,
     tlpLossesRepaired: 0,
     tlpSpuriousProbes: 0,
     dupAcksReceived: 0,

@@ -259,13 +259,185 @@ describe('tcp/connection: loss recovery at heavy loss', () => {
     assert.deepEqual(sent(h), [[2000, MSS]], 'fast recovery, segment 2 resent');
     h.now = 350;
     send(h, sackAck(2000, [3000, 6000], [7000, 14_000])); // segment 6 lost: overdue at 375
-    assert.deepEqual(sent(h), [[15_000, MSS], [16_000, MSS]], 'PRR: what its budget allows (less than a segment left)');
+    // In flight: the retransmission, segments 6 and 14 (pipe 3000, ssthresh 6000); the RACK
+    // timeout that started recovery counted as one segment delivered.
+    assert.deepEqual(sent(h), [[15_000, MSS], [16_000, MSS], [17_000, MSS]], 'PRR: what its budget allows (nothing left)');
     assert.equal(h.conn.counters.rackLosses, 1);
     // No ACK comes: the RACK timer marks segment 6 lost, and PRR lets it go at once.
     assert.equal(fireNext(h), 375);
     assert.equal(h.conn.counters.rackLosses, 2);
-    // PRR-SSRB (pipe below ssthresh): the lost segment, and one more, without waiting for an ACK.
-    assert.deepEqual(sent(h), [[6000, MSS], [17_000, MSS]]);
+    // PRR-SSRB (pipe 5000 below ssthresh 6000): the lost segment, without waiting for an ACK.
+    assert.deepEqual(sent(h), [[6000, MSS]]);
     assert.equal(h.conn.counters.timeouts, 0);
+  });
+  it('fast recovery entered on the RACK reordering timer sends the hole and one new segment', () => {
+    // A three-segment window; the peer SACKs 1 and 2 with a grown window (not duplicate ACKs,
+    // so no limited transmit): segment 0 is overdue only after RACK's reordering window.
+    const h = established({ config: { lossDetection: 'rack', rtoMin: 1000, initialCwndSegments: 3 } });
+    h.conn.write(bytes(10_000), h.now);
+    assert.equal(sent(h).length, 3);
+    h.now = 200;
+    send(h, { ...sackAck(0, [1000, 3000]), window: 20_001 });
+    assert.deepEqual(sent(h), []);
+    assert.equal(fireNext(h), 225, 'min_RTT / 4 after segment 1 was delivered');
+    // Everything else in flight is SACKed: no ACK will come to grow PRR's budget. The timeout
+    // counts as one segment delivered (as Linux): the hole and one new segment.
+    assert.deepEqual(sent(h), [[0, MSS], [3000, MSS]]);
+    assert.equal(h.conn.counters.sackRecoveries, 1);
+    // The retransmission is lost; the new segment's SACK shows it, without a timeout.
+    h.now = 325;
+    send(h, { ...sackAck(0, [1000, 4000]), window: 20_001 });
+    assert.ok(sent(h).some(([off]) => off === 0), 'the lost retransmission is sent again');
+    assert.equal(h.conn.counters.timeouts, 0);
+    assert.equal(h.conn.counters.recoveryProbes, 0);
+  });
+
+  it('small window: a resent hole counts once in pipe, so PRR sends the segment that exposes its loss', () => {
+    const h = established({ config: { lossDetection: 'rack', rtoMin: 1000, initialCwndSegments: 3 } });
+    h.conn.write(bytes(10_000), h.now);
+    assert.equal(sent(h).length, 3);
+    h.now = 200;
+    send(h, sackAck(0, [1000, 2000]));
+    send(h, sackAck(0, [1000, 3000]));
+    assert.deepEqual(sent(h), [[3000, MSS], [4000, MSS]], 'limited transmit (RFC 3042)');
+    send(h, sackAck(0, [1000, 4000]));
+    // Fast recovery over a five-segment flight: ssthresh 2500, segment 0 resent.
+    assert.deepEqual(sent(h), [[0, MSS]]);
+    assert.equal(h.conn.ssthresh, 2500);
+    // Segment 4 is SACKed: in flight are the retransmission only (pipe 1000, not 2000 counting
+    // the lost original too), so there is room for a segment below ssthresh.
+    h.now = 300;
+    send(h, sackAck(0, [1000, 5000]));
+    assert.deepEqual(sent(h), [[5000, MSS]]);
+    // The retransmission was lost; segment 5's SACK shows it (RACK), no timeout, no probe.
+    h.now = 400;
+    send(h, sackAck(0, [1000, 6000]));
+    assert.ok(sent(h).some(([off]) => off === 0), 'the lost retransmission is sent again');
+    assert.equal(h.conn.counters.timeouts, 0);
+    assert.equal(h.conn.counters.recoveryProbes, 0);
+  });
+  it('after a timeout only the holes sent before it are lost: new data is sent once, within cwnd', () => {
+    const h = established({ config: { rtoMin: 1000 } });
+    h.conn.write(bytes(16_000), h.now);
+    assert.equal(sent(h).length, 10);
+    h.now = 200;
+    // Segments 0 and 5 lost: fast recovery resends them (RFC 6675 IsLost); both are lost again.
+    send(h, sackAck(0, [1000, 5000], [6000, 10_000]));
+    const fr = sent(h);
+    assert.deepEqual(fr.slice(0, 2), [[0, MSS], [5000, MSS]]);
+    const sndMax = 10_000 + (fr.length - 2) * MSS;
+    assert.equal(fireNext(h), 1100);
+    assert.equal(h.conn.counters.timeouts, 1);
+    assert.deepEqual(sent(h), [[0, MSS]], 'the hole at SND.UNA, cwnd one segment');
+    h.now = 1300;
+    send(h, sackAck(5000, [6000, sndMax]));
+    // cwnd 3000 (slow start from one segment): the other hole and two new segments, each once
+    // (new data counted lost at once was resent as a "hole" right after going out).
+    assert.equal(h.conn.cwnd, 3 * MSS);
+    assert.deepEqual(sent(h), [[5000, MSS], [sndMax, MSS], [sndMax + MSS, MSS]]);
+  });
+  describe('F-RTO (RFC 5682, SACK-enhanced)', () => {
+    /**
+     * Ten segments out at 100 and 5000 bytes more queued; no ACK: the tail loss probe sends
+     * segment 10 (new data), then the RTO resends segment 0. Eleven segments sent before it.
+     */
+    function timedOut(config: HarnessOptions['config'] = {}): Harness {
+      const h = established({ config: { lossDetection: 'rack', rtoMin: 1000, ...config } });
+      h.conn.write(bytes(15_000), h.now);
+      assert.equal(sent(h).length, 10);
+      fireNext(h);
+      assert.deepEqual(sent(h), [[10_000, MSS]], 'the tail loss probe');
+      fireNext(h);
+      assert.equal(h.conn.counters.timeouts, 1);
+      assert.deepEqual(sent(h), [[0, MSS]]);
+      assert.equal(h.conn.cwnd, MSS, 'loss window');
+      h.now += 100;
+      return h;
+    }
+
+    it('a delay spike: the ACK of the original lets new data out, the next one proves the timeout spurious', () => {
+      const h = timedOut();
+      const retransmits = h.conn.counters.retransmits;
+      send(h, sackAck(1000)); // the original segment 0's ACK, late
+      assert.deepEqual(sent(h), [[11_000, MSS], [12_000, MSS]], 'new data, not segments 1 and 2 again');
+      send(h, sackAck(2000)); // segment 1, sent before the timeout and never resent
+      assert.equal(h.conn.counters.frtoSpuriousRtos, 1);
+      assert.equal(h.conn.cwnd, 10 * MSS, 'cwnd as before the timeout');
+      assert.equal(h.conn.ssthresh, Number.MAX_SAFE_INTEGER, 'ssthresh as before');
+      for (let n = 3000; n <= 13_000; n += 1000) send(h, sackAck(n));
+      sent(h);
+      assert.equal(h.conn.counters.retransmits, retransmits, 'nothing resent after the timeout');
+    });
+
+    it('ACKs lost, the flight delivered (peer without D-SACK): the ACK of the resent segment covers it all, undone', () => {
+      const h = timedOut();
+      send(h, sackAck(11_000));
+      assert.equal(h.conn.counters.frtoSpuriousRtos, 1);
+      assert.ok(h.conn.cwnd >= 10 * MSS, 'cwnd as before the timeout (and slow start from there)');
+    });
+
+    it('the flight was lost: new data arrives alone, the conventional recovery resends the holes', () => {
+      const h = timedOut();
+      send(h, sackAck(1000)); // the retransmission's ACK; 1..9 lost
+      assert.deepEqual(sent(h), [[11_000, MSS], [12_000, MSS]]);
+      send(h, sackAck(1000, [11_000, 12_000]));
+      assert.equal(h.conn.counters.frtoSpuriousRtos, 0);
+      assert.ok(h.conn.cwnd <= 3 * MSS, 'the timeout response stands');
+      assert.equal(h.conn.ssthresh, 5500, "RFC 5681 (4) over the eleven segments");
+      assert.deepEqual(sent(h), [[1000, MSS]], 'the first hole (cwnd 2000, segment 12000 in flight)');
+    });
+
+    it('off (frto: false): go-back-N of the flight after the ACK of the original', () => {
+      const h = timedOut({ frto: false });
+      send(h, sackAck(1000));
+      assert.deepEqual(sent(h), [[1000, MSS], [2000, MSS]]);
+      send(h, sackAck(2000));
+      assert.equal(h.conn.counters.frtoSpuriousRtos, 0);
+      assert.ok(h.conn.cwnd < 10 * MSS);
+    });
+
+    it('D-SACKs for every retransmission after a timeout undo its reduction (without F-RTO too)', () => {
+      for (const frto of [true, false]) {
+        const h = timedOut({ frto });
+        send(h, sackAck(11_000, [0, 1000])); // the flight had arrived: the resent segment is a duplicate
+        assert.equal(h.conn.counters.spuriousUndos, 1, `frto ${frto}`);
+        assert.ok(h.conn.cwnd >= 10 * MSS);
+      }
+    });
+  });
+  describe('partial ACKs with RACK (no NewReno rule: RACK decides)', () => {
+    /** Ten segments at 100; at 200 segments 1-3 SACKed: segment 0 lost (reo_wnd 0), resent. */
+    function recovering(): Harness {
+      const h = established({ config: { lossDetection: 'rack', rtoMin: 1000 } });
+      h.conn.write(bytes(10_000), h.now);
+      sent(h);
+      h.now = 200;
+      send(h, sackAck(0, [1000, 4000]));
+      assert.deepEqual(sent(h), [[0, MSS]]);
+      return h;
+    }
+
+    it('the late original fills the hole: the segment now at SND.UNA is not resent', () => {
+      const h = recovering();
+      h.now = 210;
+      send(h, sackAck(4000)); // 10 ms after the retransmission: the original's ACK (RFC 8985 6.2 step 2)
+      assert.deepEqual(sent(h), [], 'segment 4 is in flight, not lost');
+      assert.equal(h.conn.counters.retransmits, 1);
+      assert.equal(h.conn.counters.partialAcks, 0);
+      send(h, sackAck(5000, [0, 1000]));
+      assert.equal(h.conn.counters.spuriousUndos, 1);
+    });
+
+    it('the retransmission fills the hole and segment 4 was lost: RACK resends it at once', () => {
+      const h = recovering();
+      h.now = 300;
+      send(h, sackAck(4000)); // the retransmission's ACK, one RTT later
+      // Segment 4, sent before the retransmission and not delivered a round trip after it, is
+      // lost (RACK's time rule, above the highest SACK too): resent at once, as the partial-ACK
+      // rule would, without a rescue retransmission of the tail.
+      assert.deepEqual(sent(h), [[4000, MSS]]);
+      assert.equal(h.conn.counters.rackLosses, 2);
+      assert.equal(h.conn.counters.timeouts, 0);
+    });
   });
 });
