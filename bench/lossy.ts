@@ -45,6 +45,12 @@ export interface LossyCase {
   readonly corrupt?: number;
   /** The wire's rate, bit/s. Default 1 Gbit/s. */
   readonly bandwidthBitsPerSecond?: number;
+  /**
+   * 'sack-rack' (default): SACK with RACK-TLP loss detection, as configured by default;
+   * 'dupack': SACK off, loss found by three duplicate ACKs (NewReno recovery, RFC 6582): the
+   * 1990s baseline the issue compares with.
+   */
+  readonly recovery?: 'sack-rack' | 'dupack';
 }
 
 export interface LossyResult extends LossyCase {
@@ -76,7 +82,8 @@ export function runLossyCase(c: LossyCase, bytes: number, seed: number): LossyRe
     clean ? link : impairLink(link, { outbound: { ...impairment, seed: s + 1 }, scheduler: ts });
   const size = c.buffers === 'autotune' || c.buffers === 'small' ? 64 * 1024 : 4 * 1024 * 1024;
   const caps = c.buffers === 'autotune' ? {} : { receiveBufferMax: size, sendBufferMax: size };
-  const tcp = { congestionControl: c.congestionControl, receiveBufferSize: size, sendBufferSize: size, ...caps };
+  const recovery = c.recovery === 'dupack' ? { sack: false, lossDetection: 'dupack' as const } : {};
+  const tcp = { congestionControl: c.congestionControl, receiveBufferSize: size, sendBufferSize: size, ...caps, ...recovery };
   let a;
   let b;
   try {
@@ -147,6 +154,8 @@ export function lossyCases(quick: boolean, buffers: LossyBuffers = 'fixed'): Los
   const ccs = ['newreno', 'cubic'] as const;
   const out: LossyCase[] = [];
   for (const rttMs of rtts) for (const loss of losses) for (const reorder of reorders) for (const congestionControl of ccs) out.push({ rttMs, loss, reorder, congestionControl, buffers });
+  // SACK and RACK off, for comparison (no reordering, CUBIC): what the modern recovery buys.
+  if (!quick) for (const rttMs of rtts) for (const loss of losses) out.push({ rttMs, loss, reorder: 0, congestionControl: 'cubic', buffers, recovery: 'dupack' });
   return out;
 }
 
@@ -158,7 +167,7 @@ export function lossyBench(quick: boolean, mib: number, log: (line: string) => v
     const r = runLossyCase(c, mib * 1024 * 1024, seed);
     results.push(r);
     log(
-      `lossy: rtt ${c.rttMs} ms, loss ${(c.loss * 100).toFixed(1)} %, reorder ${(c.reorder * 100).toFixed(0)} %, ${c.congestionControl}, ${buffers} buffers: ` +
+      `lossy: rtt ${c.rttMs} ms, loss ${(c.loss * 100).toFixed(1)} %, reorder ${(c.reorder * 100).toFixed(0)} %, ${c.congestionControl}${c.recovery === 'dupack' ? ', SACK+RACK off' : ''}, ${buffers} buffers: ` +
         (r.finished ? `${r.goodputMbps.toFixed(1)} Mbit/s` : `not done in ${BOUND_MS / 1000} s`) +
         `, ${r.rtos} RTOs, ${r.retransmits} retransmits`,
     );

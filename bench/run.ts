@@ -246,7 +246,7 @@ async function main(): Promise<void> {
     for (const r of lossy) {
       rows.push({
         group: 'lossy paths',
-        name: `RTT ${r.rttMs} ms, loss ${(r.loss * 100).toFixed(1)} %${r.reorder > 0 ? `, reorder ${(r.reorder * 100).toFixed(0)} %` : ''}, ${r.congestionControl}`,
+        name: `RTT ${r.rttMs} ms, loss ${(r.loss * 100).toFixed(1)} %${r.reorder > 0 ? `, reorder ${(r.reorder * 100).toFixed(0)} %` : ''}, ${r.congestionControl}${r.recovery === 'dupack' ? ', SACK+RACK off' : ''}`,
         unit: 'Mbit/s',
         value: r.goodputMbps,
         note: `${r.finished ? '' : 'not finished; '}${r.rtos} RTOs, ${r.retransmits} retransmits`,

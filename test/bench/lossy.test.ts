@@ -15,8 +15,17 @@ describe('bench/lossy (virtual time)', () => {
     assert.equal(clean.retransmits, 0);
   });
 
-  it('covers RTT 1/10/50 ms x loss 0/0.1/1/3/5/10 % x reordering x NewReno/CUBIC (quick: a subset)', () => {
-    assert.equal(lossyCases(false).length, 3 * 6 * 2 * 2);
+  it('covers RTT 1/10/50 ms x loss 0/0.1/1/3/5/10 % x reordering x NewReno/CUBIC, and CUBIC with SACK+RACK off (quick: a subset)', () => {
+    assert.equal(lossyCases(false).length, 3 * 6 * 2 * 2 + 3 * 6);
+    assert.equal(lossyCases(false).filter((c) => c.recovery === 'dupack').length, 3 * 6);
     assert.ok(lossyCases(true).length < lossyCases(false).length);
+  });
+
+  it('SACK+RACK off is a real baseline: at 5 % loss it takes RTOs the default recovery avoids', () => {
+    const c = { rttMs: 10, loss: 0.05, reorder: 0, congestionControl: 'cubic' } as const;
+    const modern = runLossyCase(c, 1024 * 1024, 3);
+    const old = runLossyCase({ ...c, recovery: 'dupack' }, 1024 * 1024, 3);
+    assert.ok(modern.finished && old.finished);
+    assert.ok(old.rtos > modern.rtos, `RTOs with SACK+RACK off ${old.rtos}, on ${modern.rtos}`);
   });
 });
