@@ -128,7 +128,9 @@ export class NdpLayer {
     const r = this.cache.resolve(nextHop, { pb, onError }, this.#scheduler.now());
     if (r.mac !== undefined) sendTo(r.mac, pb);
     if (r.actions.length > 0) this.#carryOut(r.actions);
-    if (r.mac === undefined || r.actions.length > 0) this.#rearm();
+    // Always: unlike ARP, a first use of a stale entry moves it to DELAY without any action,
+    // and its probe deadline must be armed (a lazy DeadlineTimer makes this a compare).
+    this.#rearm();
   }
 
   /** An NDP message (the whole ICMPv6 message, checksum verified) received on this interface. */

@@ -236,6 +236,32 @@ describe('stack: IPv6 over the memory wire', () => {
     }
   });
 
+  it('unreachability detection: a lapsed entry is used at once, then probed by unicast NS, and the NA makes it reachable again', async () => {
+    const p = ipv6Pair({ a: { ipv6: { neighbors: { reachableTimeMs: 20, delayFirstProbeMs: 10, retransTimerMs: 10 } } } });
+    const fromA: Uint8Array[] = [];
+    const sub = p.a.taps.link.down$.subscribe((f) => fromA.push(f.slice()));
+    const states: string[] = [];
+    const sub2 = p.a.ndp.changes$.subscribe((c) => states.push(c.change.entry.state));
+    try {
+      await firstValueFrom(p.a.icmp.ping(B6, { timeout: 1000 }));
+      await new Promise((r) => setTimeout(r, 30)); // past reachableTimeMs
+      fromA.length = 0;
+      await firstValueFrom(p.a.icmp.ping(B6, { timeout: 1000 }));
+      assert.equal(formatMac(icmpv6Of(fromA)[0].eth.dst), B_MAC, 'the stale entry was used without waiting');
+      await until(() => icmpv6Of(fromA).some((m) => m.icmp.kind === 'other' && m.icmp.type === Icmpv6Type.NEIGHBOR_SOLICIT));
+      const probe = icmpv6Of(fromA).find((m) => m.icmp.kind === 'other' && m.icmp.type === Icmpv6Type.NEIGHBOR_SOLICIT)!;
+      assert.equal(formatMac(probe.eth.dst), B_MAC, 'the probe is unicast to the cached MAC');
+      assert.equal(formatIpv6(probe.ip.dst), B6);
+      await until(() => p.a.ndp.entries().some((e) => e.ip === B6 && e.state === 'reachable'));
+      // RFC 4861 7.3.2's path: the lapsed entry is STALE; its first use, DELAY; then PROBE; the NA, REACHABLE.
+      assert.deepEqual(states.slice(0, 6), ['incomplete', 'reachable', 'stale', 'delay', 'probe', 'reachable']);
+    } finally {
+      sub.unsubscribe();
+      sub2.unsubscribe();
+      p.close();
+    }
+  });
+
   describe('against a raw peer', () => {
     it('an unknown next header is answered with Parameter Problem code 1 pointing at the Next Header field', async () => {
       const r = rawPair();
