@@ -299,6 +299,36 @@ describe('stack: IPv6 over the memory wire', () => {
       }
     });
 
+    it('errors pass through ICMPv6\'s own rate limiter', async () => {
+      const r = rawPair({ ipv6: { icmp: { errorRatePerSecond: 0, errorBurst: 1 } } });
+      try {
+        r.peer.send(ipv6Frame(new Uint8Array(8), { nextHeader: 253 }));
+        r.peer.send(ipv6Frame(new Uint8Array(8), { nextHeader: 253 }));
+        await until(() => stat(r.stack, 'icmpv6', 'errorsRateLimited') === 1);
+        assert.equal(stat(r.stack, 'icmpv6', 'txErrors'), 1);
+        assert.equal(stat(r.stack, 'icmp', 'errorsRateLimited'), 0, 'IPv4\'s bucket is another one');
+      } finally {
+        r.close();
+      }
+    });
+
+    it('a datagram whose other fragments never come earns Time Exceeded code 1, quoting the first fragment', async () => {
+      const r = rawPair({ ipv6: { reassembly: { timeoutMs: 20 } } });
+      try {
+        const first = ipv6Frame(new Uint8Array([Ipv6NextHeader.ICMPV6, 0, 0, 1, 0, 0, 0, 9, ...new Uint8Array(64)]), { nextHeader: Ipv6NextHeader.FRAGMENT });
+        r.peer.send(first);
+        await until(() => icmpv6Of(r.frames).length > 0);
+        const [te] = icmpv6Of(r.frames);
+        assert.ok(te.icmp.kind === 'time-exceeded');
+        assert.equal(te.icmp.code, 1);
+        assert.deepEqual(te.icmp.quoted, first.subarray(14));
+        assert.equal(stat(r.stack, 'ipv6', 'reassemblyTimeouts'), 1);
+        assert.equal(r.stack.ipv6!.reassembler.bytesHeld, 0);
+      } finally {
+        r.close();
+      }
+    });
+
     it('a fragmented echo request from the peer is reassembled and answered', async () => {
       const r = rawPair();
       try {
