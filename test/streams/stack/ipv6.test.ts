@@ -158,6 +158,19 @@ describe('stack: IPv6 over the memory wire', () => {
     }
   });
 
+  it('a ping to one of its own addresses loops back without touching the link', async () => {
+    const p = ipv6Pair();
+    try {
+      const before = stat(p.a, 'eth:eth0', 'txFrames'); // the gratuitous ARP
+      const r = await firstValueFrom(p.a.icmp.ping(A6, { timeout: 1000 }));
+      assert.equal(r.from, A6);
+      assert.equal(stat(p.a, 'eth:eth0', 'txFrames'), before);
+      assert.equal(stat(p.a, 'icmpv6', 'txEchoReplies'), 1);
+    } finally {
+      p.close();
+    }
+  });
+
   it('link-local addresses: a stable identifier (RFC 7217) by default, the MAC\'s EUI-64 on request', () => {
     const secret = '00112233445566778899aabbccddeeff';
     const make = (linkLocal: 'stable' | 'eui64') => {
@@ -366,6 +379,19 @@ describe('stack: IPv6 over the memory wire', () => {
         };
         r.peer.send(ns('fd00:198:18::77'));
         r.peer.send(ns(B6));
+        // A DAD probe for our address (from ::, no source link-layer option): answered to all-nodes, unsolicited.
+        const dad = new Uint8Array(24);
+        dad.set(ipv6Addr(B6), 8);
+        const dpb = PacketBuffer.withPayload(dad.subarray(4));
+        emitIcmpv6({ kind: 'other', type: Icmpv6Type.NEIGHBOR_SOLICIT, code: 0, message: new Uint8Array(0) }, dpb, { src: ipv6Addr('::'), dst: ipv6Addr('ff02::1:ff00:2') });
+        r.peer.send(ipv6Frame(dpb.bytes(), { nextHeader: Ipv6NextHeader.ICMPV6, src: '::', dst: 'ff02::1:ff00:2', hopLimit: 255, ethDst: '33:33:ff:00:00:02' }));
+        await until(() => icmpv6Of(r.frames).length === 2);
+        const dadNa = icmpv6Of(r.frames)[1];
+        assert.equal(formatIpv6(dadNa.ip.dst), 'ff02::1');
+        assert.equal(formatMac(dadNa.eth.dst), '33:33:00:00:00:01');
+        assert.ok(dadNa.icmp.kind === 'other');
+        const dadRepr = parseNdp(dadNa.icmp.message, dadNa.ip);
+        assert.ok(dadRepr.ok && dadRepr.value.kind === 'neighbor-advert' && !dadRepr.value.solicited);
         await until(() => icmpv6Of(r.frames).length > 0);
         const [na] = icmpv6Of(r.frames);
         assert.ok(na.icmp.kind === 'other' && na.icmp.type === Icmpv6Type.NEIGHBOR_ADVERT);
@@ -374,7 +400,7 @@ describe('stack: IPv6 over the memory wire', () => {
         assert.equal(formatIpv6(repr.value.target), B6);
         assert.equal(repr.value.solicited, true);
         assert.equal(drop(r.stack, 'ndp:eth0', 'notOurTarget'), 1);
-        assert.equal(icmpv6Of(r.frames).length, 1, 'one NA only');
+        assert.equal(icmpv6Of(r.frames).length, 2, 'no NA for the other address');
       } finally {
         r.close();
       }
