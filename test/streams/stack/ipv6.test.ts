@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { firstValueFrom, lastValueFrom, toArray, catchError, of } from 'rxjs';
 import { createMemoryWire, type MemoryWireEnd } from '../../../streams/links/memory-wire.js';
 import { createStack, type Stack } from '../../../streams/stack/create-stack.js';
@@ -401,6 +402,26 @@ describe('stack: IPv6 over the memory wire', () => {
         assert.equal(repr.value.solicited, true);
         assert.equal(drop(r.stack, 'ndp:eth0', 'notOurTarget'), 1);
         assert.equal(icmpv6Of(r.frames).length, 2, 'no NA for the other address');
+      } finally {
+        r.close();
+      }
+    });
+
+    it('random extension header chains and payloads never throw; every packet is counted and any answer is well formed (property)', async () => {
+      const r = rawPair({ ipv6: { icmp: { errorRatePerSecond: 0, errorBurst: 1_000_000 } } });
+      try {
+        const frames = fc.sample(
+          fc.record({
+            nextHeader: fc.constantFrom(0, 43, 44, 60, 58, 59, 6, 17, 253),
+            body: fc.uint8Array({ maxLength: 120 }),
+            dst: fc.constantFrom(B6, 'ff02::1', 'fd00:198:18::9'),
+          }),
+          { numRuns: 300, seed: 14 },
+        ).map((x) => ipv6Frame(x.body, { nextHeader: x.nextHeader, dst: x.dst, ethDst: x.dst === 'ff02::1' ? '33:33:00:00:00:01' : B_MAC }));
+        for (const f of frames) r.peer.send(f);
+        await until(() => stat(r.stack, 'ipv6', 'rxPackets') === frames.length);
+        icmpv6Of(r.frames); // asserts every ICMPv6 message the stack sent has a right checksum
+        assert.ok(stat(r.stack, 'icmpv6', 'txErrors') > 0, 'some of them earned parameter problems');
       } finally {
         r.close();
       }
