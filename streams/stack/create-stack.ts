@@ -139,7 +139,7 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
 
   // IPv6, when enabled: one for the stack, as IPv4. Its link-local addresses share one RFC 7217 secret.
   const ipv6 = config.ipv6.enabled ? new Ipv6Layer({ scheduler, hopLimit: config.ipv6.hopLimit, reassembly: config.ipv6.reassembly }) : undefined;
-  const stableSecret = config.ipv6.stableSecret ?? globalThis.crypto.getRandomValues(new Uint8Array(16));
+  const stableSecret = ipv6 === undefined ? new Uint8Array(16) : config.ipv6.stableSecret ?? globalThis.crypto.getRandomValues(new Uint8Array(16));
 
   // Each interface:  link ── Ethernet ──┬── 0x0806 ARP
   //                                     └── 0x0800 neighbour resolution (ARP's cache) ── IPv4
