@@ -1,6 +1,6 @@
 /** rx-netstack: the public API. */
 export {
-  createStack, Stack, type StackOptions, type StackHooks, type StackTaps, type ArpEntryInfo, type InterfaceLayers,
+  createStack, Stack, type StackOptions, type StackHooks, type StackTaps, type ArpEntryInfo, type NdpEntryInfo, type InterfaceLayers,
 } from './stack/create-stack.js';
 export type { StackStats, CountersSnapshot } from './stack/stack-stats.js';
 
@@ -9,7 +9,7 @@ export { between, type Boundary, type BoundaryOperators, type Sink } from './pip
 export { linkBoundary, type FrameBoundary } from './pipeline/link-boundary.js';
 export type { ProtocolMux } from './pipeline/protocol-mux.js';
 export { TapPoint, type BoundaryTaps } from './pipeline/taps.js';
-export { netInterface, NetInterface, type NetInterfaceOptions, type InterfaceAddress } from './stack/net-interface.js';
+export { netInterface, NetInterface, type NetInterfaceOptions, type InterfaceAddress, type InterfaceIpv6Address } from './stack/net-interface.js';
 export { EthernetLayer, ETHERNET_DROP_REASONS, type EthernetOut, type EthernetCounters } from './stack/ethernet-layer.js';
 export { ArpLayer, ARP_DROP_REASONS, type NextHopPacket, type NeighborBoundary, type PendingPacket } from './stack/arp-layer.js';
 export { staticNeighbors } from './stack/static-neighbors.js';
@@ -19,6 +19,12 @@ export {
   type Ipv4SendOptions, type Ipv4Port, type Ipv4Network, type Ipv4Route, type ReassemblyTimeout,
 } from './stack/ipv4-layer.js';
 export { IcmpLayer, ICMP_DROP_REASONS, type IcmpSources, type EchoReply, type PingOptions, type IcmpErrorReport } from './stack/icmp-layer.js';
+export {
+  Ipv6Layer, IPV6_DROP_REASONS, type Ipv6LayerOptions, type Ipv6Datagram, type Ipv6Send, type Ipv6NextHopPacket, type Ipv6NeighborBoundary,
+  type Ipv6Port, type Ipv6Network, type Ipv6Route, type Ipv6ParamProblemEvent, type Ipv6ReassemblyTimeout,
+} from './stack/ipv6-layer.js';
+export { NdpLayer, NDP_DROP_REASONS } from './stack/ndp-layer.js';
+export { Icmpv6Layer, ICMPV6_DROP_REASONS, type Icmpv6Sources } from './stack/icmpv6-layer.js';
 export {
   UdpLayer, UDP_DROP_REASONS, UDP_MAX_PAYLOAD, type Udp, type UdpBindOptions, type UdpLayerOptions, type UdpIcmp,
   type UdpDatagramIn, type UdpDatagramOut,

@@ -6,3 +6,4 @@ export { ConfigError, decodeOrThrow, formatProblems, problemsFromErrors } from '
 export type { ConfigErrorCode, ConfigProblem } from './problems.js';
 export * from './protocol-config.js';
 export * from './stack-config.js';
+export * from './ipv6-config.js';

@@ -47,6 +47,7 @@ import {
   type ProtocolConfigs,
   type ProtocolOptions,
 } from './protocol-config.js';
+import { Ipv6Cidr, Ipv6Options, checkIpv6Addresses, ipv6CidrValue, resolveIpv6Config, type InterfaceIpv6Address, type Ipv6StackConfig } from './ipv6-config.js';
 
 // --- The link, opaque ---------------------------------------------------------------------------
 
@@ -89,7 +90,7 @@ export const InterfaceConfigCodec = closedObject(
   'InterfaceConfig',
   'an interface (an object)',
   { name: InterfaceName, link: LinkCodec, ipv4: listOf(Ipv4Cidr, 'a list of IPv4 CIDRs like ["198.18.0.2/24"]') },
-  { mac: MacAddress, mtu: Mtu },
+  { mac: MacAddress, mtu: Mtu, ipv6: listOf(Ipv6Cidr, 'a list of IPv6 addresses with prefix lengths like ["fd00:198:18::2/64"]') },
 );
 
 export const RouteConfigCodec = closedObject(
@@ -110,6 +111,7 @@ export const StackConfigCodec = closedObject(
     icmp: IcmpOptions,
     udp: UdpOptions,
     tcp: TcpOptions,
+    ipv6: Ipv6Options,
   },
 );
 
@@ -127,6 +129,11 @@ export interface InterfaceConfigInput<L extends LinkLike = LinkLike> {
   readonly mtu?: number;
   /** The interface's addresses with their prefix lengths (`198.18.0.2/24`); may be empty. */
   readonly ipv4: readonly string[];
+  /**
+   * Static IPv6 addresses with their prefix lengths (`fd00:198:18::2/64`); the prefix is
+   * on-link. A link-local address (fe80::/64) is added to every interface when IPv6 is on.
+   */
+  readonly ipv6?: readonly string[];
 }
 
 /** One route as the user writes it; it needs a gateway, an interface, or both. */
@@ -151,6 +158,8 @@ export interface StackConfigInput<L extends LinkLike = LinkLike> {
   readonly icmp?: t.OutputOf<typeof IcmpOptions>;
   readonly udp?: t.OutputOf<typeof UdpOptions>;
   readonly tcp?: t.OutputOf<typeof TcpOptions>;
+  /** IPv6 options (link-local mode, hop limit, neighbour cache, reassembly, ICMPv6 errors). */
+  readonly ipv6?: t.OutputOf<typeof Ipv6Options>;
 }
 
 // --- What the stack gets ------------------------------------------------------------------------
@@ -169,6 +178,8 @@ export interface DecodedInterface<L extends LinkLike = LinkLike> {
   /** The configured MTU, else the link's, else 1500 (`ipv4.defaultMtu`). */
   readonly mtu: number;
   readonly ipv4: readonly InterfaceAddress[];
+  /** Static IPv6 addresses as configured (the link-local one is added by the stack). */
+  readonly ipv6: readonly InterfaceIpv6Address[];
 }
 
 export interface DecodedRoute {
@@ -185,6 +196,7 @@ export interface DecodedStackConfig<L extends LinkLike = LinkLike> extends Proto
   readonly interfaces: readonly DecodedInterface<L>[];
   /** The configured routes only; the routes to each interface's own subnets are not added here. */
   readonly routes: readonly DecodedRoute[];
+  readonly ipv6: Ipv6StackConfig;
 }
 
 // --- Decoding -----------------------------------------------------------------------------------
@@ -208,12 +220,18 @@ export function decodeStackConfig<L extends LinkLike = LinkLike>(input: unknown)
   const interfaces = checkInterfaces(raw?.interfaces, problems);
   const routes = checkRoutes(raw?.routes, interfaces, problems);
   const protocols = resolveProtocolConfigs(decodedSections(raw), problems);
+  checkIpv6Addresses(raw?.interfaces, problems);
+  const anyIpv6 = Array.isArray(raw?.interfaces) && raw.interfaces.some((i) => Array.isArray(asRecord(i)?.ipv6) && (asRecord(i)?.ipv6 as unknown[]).length > 0);
+  if (anyIpv6 && asRecord(raw?.ipv6)?.enabled === false) {
+    problems.push({ path: 'ipv6.enabled', message: 'is false, yet interfaces list IPv6 addresses' });
+  }
 
   if (problems.length > 0 || isLeft(result)) throw new ConfigError(sortProblems(problems));
 
   const defaultMtu = protocols.ipv4.defaultMtu;
   const decoded: DecodedStackConfig<L> = {
     ...protocols,
+    ipv6: resolveIpv6Config(result.right.ipv6, anyIpv6),
     interfaces: Object.freeze(
       result.right.interfaces.map((i) =>
         Object.freeze({
@@ -222,6 +240,7 @@ export function decodeStackConfig<L extends LinkLike = LinkLike>(input: unknown)
           mac: i.mac === undefined ? undefined : macAddressBytes(i.mac),
           mtu: i.mtu ?? (typeof i.link.mtu === 'number' ? i.link.mtu : defaultMtu),
           ipv4: Object.freeze(i.ipv4.map((text) => Object.freeze({ ...ipv4CidrValue(text), text }))),
+          ipv6: Object.freeze((i.ipv6 ?? []).map(ipv6CidrValue)),
         }),
       ),
     ),
@@ -437,7 +456,7 @@ function asRecord(u: unknown): Record<string, unknown> | undefined {
   return u !== null && typeof u === 'object' && !Array.isArray(u) ? (u as Record<string, unknown>) : undefined;
 }
 
-const SECTION_ORDER = ['', 'interfaces', 'routes', 'arp', 'ipv4', 'icmp', 'udp', 'tcp'];
+const SECTION_ORDER = ['', 'interfaces', 'routes', 'arp', 'ipv4', 'icmp', 'udp', 'tcp', 'ipv6'];
 
 /** Groups problems by section, then by list index, keeping discovery order within a group. */
 function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {

@@ -4,6 +4,16 @@ import { EthernetLayer, type EthernetOut } from './ethernet-layer.js';
 import { ArpLayer } from './arp-layer.js';
 import { Ipv4Layer, type Ipv4Datagram, type Ipv4Network, type Ipv4Outbound, type Ipv4Port, type Ipv4Send } from './ipv4-layer.js';
 import { IcmpLayer, type EchoReply, type PingOptions } from './icmp-layer.js';
+import { Ipv6Layer, type Ipv6Port } from './ipv6-layer.js';
+import { NdpLayer } from './ndp-layer.js';
+import { Icmpv6Layer } from './icmpv6-layer.js';
+import { Ipv6NextHeader } from '../../src/wire/ipv6.js';
+import {
+  Ipv6Addresses, eui64InterfaceId, formatIpv6, ipv6MulticastMac, linkLocalAddress, parseIpv6, stableInterfaceId,
+} from '../../src/ipv6/address.js';
+import type { Ipv6NeighborChange } from '../../src/ipv6/neighbor-cache.js';
+import { macKey } from '../../src/mac.js';
+import type { Ipv6StackConfig } from '../../src/config/ipv6-config.js';
 import { UdpLayer, type Udp, type UdpDatagramIn, type UdpDatagramOut } from './udp-layer.js';
 import { TcpLayer, type Tcp, type TcpSegmentIn, type TcpSegmentOut } from './tcp-layer.js';
 import type { Link } from '../links/link.js';
@@ -18,7 +28,7 @@ import { StatsRegistry, frozenCopy } from '../../src/stats.js';
 import type { StackStats } from './stack-stats.js';
 import { parseMac, formatMac } from '../../src/mac.js';
 import { parseIpv4, formatIpv4 } from '../../src/ipv4/address.js';
-import { NetstackError } from '../../src/errors.js';
+import { NetstackError, netError } from '../../src/errors.js';
 import type { NeighborChange } from '../../src/arp/neighbor-cache.js';
 import { createStackNet } from '../net/stack-net.js';
 import type { NetModule } from '../net/create-net.js';
@@ -82,6 +92,17 @@ export interface InterfaceLayers {
   readonly iface: NetInterface;
   readonly ethernet: EthernetLayer | undefined;
   readonly arp: ArpLayer | undefined;
+  /** Neighbour Discovery, when IPv6 runs on the interface (an Ethernet link and IPv6 enabled). */
+  readonly ndp?: NdpLayer | undefined;
+}
+
+/** An IPv6 neighbour table row as the user reads it. */
+export interface NdpEntryInfo {
+  readonly interface: string;
+  readonly ip: string;
+  readonly mac: string | undefined;
+  readonly state: string;
+  readonly isRouter: boolean;
 }
 
 /** @internal What `createStack` assembled, handed to the Stack that runs it. */
@@ -93,6 +114,9 @@ export interface StackParts {
   readonly icmp: IcmpLayer;
   readonly udp: UdpLayer;
   readonly tcp: TcpLayer;
+  /** IPv6 and ICMPv6, when enabled (`ipv6` addresses on an interface, or `ipv6.enabled`). */
+  readonly ipv6: Ipv6Layer | undefined;
+  readonly icmpv6: Icmpv6Layer | undefined;
   readonly taps: { readonly link: TapPoint<Uint8Array, Uint8Array>; readonly network: TapPoint<Uint8Array, Ipv4Outbound>; readonly transport: TapPoint<Ipv4Datagram, Ipv4Send> };
 }
 
@@ -113,6 +137,10 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
   // IPv4, one for the whole stack; above it the boundary of every transport.
   const ipv4 = new Ipv4Layer({ scheduler, ...config.ipv4, idTableSize: config.ipv4.idTableSize, transport: hooks.transport, taps: taps.transport });
 
+  // IPv6, when enabled: one for the stack, as IPv4. Its link-local addresses share one RFC 7217 secret.
+  const ipv6 = config.ipv6.enabled ? new Ipv6Layer({ scheduler, hopLimit: config.ipv6.hopLimit, reassembly: config.ipv6.reassembly }) : undefined;
+  const stableSecret = ipv6 === undefined ? new Uint8Array(16) : config.ipv6.stableSecret ?? globalThis.crypto.getRandomValues(new Uint8Array(16));
+
   // Each interface:  link ── Ethernet ──┬── 0x0806 ARP
   //                                     └── 0x0800 neighbour resolution (ARP's cache) ── IPv4
   // or, over a link of bare IP packets (TUN):  link ── point-to-point ── IPv4
@@ -126,17 +154,29 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
     const ethernet = new EthernetLayer(iface, between(taps.link.wrap(linkBoundary(c.link)), hooks.link));
     const arp = new ArpLayer(iface, ethernet.protocol(EtherType.ARP), scheduler, config.arp);
     ipv4.attach(iface, between(taps.network.wrap(arp.resolver(ethernet.protocol(EtherType.IPV4))), hooks.network));
-    return { iface, ethernet, arp };
+    // IPv6 beside it:  Ethernet ── 0x86DD neighbour discovery (NdpLayer) ── IPv6
+    let ndp: NdpLayer | undefined;
+    if (ipv6 !== undefined) {
+      addLinkLocal(iface, config.ipv6, stableSecret);
+      joinIpv6Groups(ethernet, iface);
+      ndp = new NdpLayer(iface, scheduler, config.ipv6.neighbors);
+      ipv6.attach(iface, ndp.resolver(ethernet.protocol(EtherType.IPV6)));
+    }
+    return { iface, ethernet, arp, ndp };
   });
 
   // The transports, each on its IPv4 protocol's boundary; ICMP reports errors to them.
   const icmp = new IcmpLayer(ipv4.protocol(IpProtocol.ICMP), scheduler, config.icmp, ipv4);
   const udp = new UdpLayer(ipv4.protocol(IpProtocol.UDP), config.udp, { icmp, datagrams: hooks.udp, scheduler });
   const tcp = new TcpLayer(ipv4.protocol(IpProtocol.TCP), scheduler, config.tcp, { icmp, segments: hooks.tcp });
+  const icmpv6 = ipv6 === undefined
+    ? undefined
+    : new Icmpv6Layer(ipv6.protocol(Ipv6NextHeader.ICMPV6), scheduler, config.ipv6.icmp, (iface) => interfaces[iface.index]?.ndp, ipv6);
 
   // Claim the protocols before the links start delivering.
   for (const l of interfaces) l.arp?.start();
   icmp.start();
+  icmpv6?.start();
   udp.start();
   tcp.start();
   for (const r of config.routes) {
@@ -145,7 +185,30 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
   }
   // Gratuitous ARP for every address (RFC 5227 2.4): neighbours learn or refresh our MAC.
   for (const l of interfaces) for (const a of l.iface.addresses) l.arp?.announce(a.address);
-  return new Stack({ config, scheduler, interfaces, ipv4, icmp, udp, tcp, taps });
+  return new Stack({ config, scheduler, interfaces, ipv4, icmp, udp, tcp, ipv6, icmpv6, taps });
+}
+
+/**
+ * The interface's link-local address (RFC 4862 5.3), always there once IPv6 is on: fe80::/64
+ * with an RFC 7217 stable identifier (the default; RFC 8064) or the MAC's modified EUI-64.
+ * (Duplicate address detection comes with SLAAC, the next step.)
+ */
+function addLinkLocal(iface: NetInterface, config: Ipv6StackConfig, secretKey: Uint8Array): void {
+  const prefix = linkLocalAddress(new Uint8Array(8));
+  const iid = config.linkLocal === 'eui64'
+    ? eui64InterfaceId(iface.mac)
+    : stableInterfaceId({ prefix, netIface: iface.name, dadCounter: 0, secretKey });
+  iface.addIpv6Address(linkLocalAddress(iid), 64);
+}
+
+/**
+ * The Ethernet groups IPv6 needs (RFC 2464 7): all-nodes (33:33:00:00:00:01) and the
+ * solicited-node group of every address (33:33:ff:xx:xx:xx), where neighbour solicitations
+ * for it arrive. (MLD reports announcing them to switches come with the next step.)
+ */
+function joinIpv6Groups(ethernet: EthernetLayer, iface: NetInterface): void {
+  ethernet.multicast.add(macKey(ipv6MulticastMac(Ipv6Addresses.ALL_NODES)));
+  for (const a of iface.ipv6Addresses) ethernet.multicast.add(macKey(ipv6MulticastMac(a.solicitedNode)));
 }
 
 /**
@@ -170,6 +233,10 @@ export class Stack {
   readonly udpLayer: UdpLayer;
   /** @internal */
   readonly tcpLayer: TcpLayer;
+  /** @internal IPv6, when enabled. */
+  readonly ipv6: Ipv6Layer | undefined;
+  /** @internal */
+  readonly icmpv6Layer: Icmpv6Layer | undefined;
   /** @internal */
   readonly statsRegistry = new StatsRegistry();
   readonly #parts: StackParts;
@@ -186,6 +253,8 @@ export class Stack {
     this.icmpLayer = parts.icmp;
     this.udpLayer = parts.udp;
     this.tcpLayer = parts.tcp;
+    this.ipv6 = parts.ipv6;
+    this.icmpv6Layer = parts.icmpv6;
     this.taps = parts.taps;
     const udp = parts.udp;
     this.udp = Object.freeze({ bind: udp.bind.bind(udp), bind$: udp.bind$.bind(udp), forward: udp.forward.bind(udp) });
@@ -206,6 +275,16 @@ export class Stack {
     r.register('udpForward', parts.udp.forwardCounters);
     r.register('tcp', parts.tcp.counters);
     r.register('tcpForward', parts.tcp.forwardCounters);
+    if (parts.ipv6 !== undefined) {
+      r.register('ipv6', parts.ipv6.counters);
+      r.register('reassembly6', parts.ipv6.reassembler.counters);
+    }
+    if (parts.icmpv6 !== undefined) r.register('icmpv6', parts.icmpv6.counters);
+    for (const l of parts.interfaces) {
+      if (l.ndp === undefined) continue;
+      r.register(`ndp:${l.iface.name}`, l.ndp.counters);
+      r.register(`neighbors6:${l.iface.name}`, l.ndp.cache.counters);
+    }
   }
 
   /** The layers, for adding to the stack: a protocol on an EtherType or an IP protocol number. */
@@ -224,7 +303,58 @@ export class Stack {
     forwardEcho(responder: EchoResponder, options?: EchoForwardOptions): Observable<never>;
   } {
     const icmp = this.#parts.icmp;
-    return { ping: (address, options) => icmp.ping(address, options), forwardEcho: (responder, options) => icmp.forwardEcho(responder, options) };
+    const icmpv6 = this.#parts.icmpv6;
+    // One ping for both families: the address says which (an IPv6 literal has a colon).
+    const ping = (address: string, options?: PingOptions): Observable<EchoReply> => {
+      if (typeof address !== 'string' || !address.includes(':')) return icmp.ping(address, options);
+      if (icmpv6 === undefined) {
+        return new Observable<EchoReply>((s) => s.error(netError('EAFNOSUPPORT', `ping: ${address} is an IPv6 address and IPv6 is not enabled on this stack`)));
+      }
+      return icmpv6.ping(address, options);
+    };
+    return { ping, forwardEcho: (responder, options) => icmp.forwardEcho(responder, options) };
+  }
+
+  /** The IPv6 neighbour (NDP) tables; empty when IPv6 is not enabled. */
+  get ndp() {
+    const layers = this.#parts.interfaces.filter((l): l is InterfaceLayers & { readonly ndp: NdpLayer } => l.ndp !== undefined);
+    return {
+      /** A snapshot of every interface's table. */
+      entries: (): NdpEntryInfo[] =>
+        layers.flatMap((l) =>
+          l.ndp.entries().map((e) => ({ interface: l.iface.name, ip: formatIpv6(e.ip), mac: e.mac && formatMac(e.mac), state: e.state, isRouter: e.isRouter })),
+        ),
+      /** Changes to any interface's table as they happen. */
+      changes$: new Observable<{ interface: string; change: Ipv6NeighborChange }>((subscriber) => {
+        const subs = layers.map((l) => l.ndp.changes$.subscribe((change) => subscriber.next({ interface: l.iface.name, change })));
+        return () => subs.forEach((s) => s.unsubscribe());
+      }),
+      /** Adds a static entry (never expires, never changed by NDP traffic). Default: the first interface. */
+      addStatic: (ip: string, mac: string, interfaceName?: string): void => {
+        const addr = parseIpv6(ip);
+        const bytes = parseMac(mac);
+        const problems: string[] = [];
+        if (addr === undefined) problems.push(`ip: "${ip}" is not an IPv6 address`);
+        if (bytes === undefined) problems.push(`mac: "${mac}" is not a MAC address`);
+        const layer = interfaceName === undefined ? layers[0] : layers.find((l) => l.iface.name === interfaceName);
+        if (layer === undefined) problems.push(`interface: no interface with IPv6 named "${interfaceName ?? '(any)'}"`);
+        if (problems.length > 0) throw new NetstackError('ERR_INVALID_ARG_VALUE', `ndp.addStatic: ${problems.join('; ')}`);
+        layer!.ndp.addStatic(addr!, bytes!);
+      },
+    };
+  }
+
+  /**
+   * A protocol of your own on an IPv6 next header number: packets addressed to us going up
+   * (subscribing claims the number: EADDRINUSE if taken; 58 by ICMPv6), `Ipv6Send`s going
+   * down. ERR_INVALID_STATE when IPv6 is not enabled.
+   */
+  ipv6Protocol(protocol: number): Ipv6Port {
+    if (!Number.isInteger(protocol) || protocol < 0 || protocol > 255) {
+      throw new NetstackError('ERR_INVALID_ARG_VALUE', `ipv6Protocol: ${protocol} is not in 0..255`);
+    }
+    if (this.#parts.ipv6 === undefined) throw new NetstackError('ERR_INVALID_STATE', 'ipv6Protocol: IPv6 is not enabled on this stack');
+    return this.#parts.ipv6.protocol(protocol);
   }
 
   /** The neighbour (ARP) tables. */
@@ -309,9 +439,12 @@ export class Stack {
     p.tcp.close();
     p.udp.close();
     p.icmp.close();
+    p.icmpv6?.close();
     p.ipv4.close();
+    p.ipv6?.close();
     for (const l of p.interfaces) {
       l.arp?.close();
+      l.ndp?.close();
       l.ethernet?.close();
       l.iface.link.close();
     }

@@ -2,6 +2,21 @@ import type { Link } from '../links/link.js';
 import { decodeStackConfig, type DecodedInterface, type InterfaceConfigInput } from '../../src/config/stack-config.js';
 import { randomMac } from '../../src/mac.js';
 import { type Ipv4Addr, prefixMask, IPV4_BROADCAST } from '../../src/ipv4/address.js';
+import {
+  type Ipv6Addr, Ipv6Addresses, ipv6CommonPrefixLength, ipv6EqualsAt, ipv6InPrefix, ipv6Network, isIpv6LinkLocal, solicitedNodeAddress,
+} from '../../src/ipv6/address.js';
+
+/** One IPv6 address of an interface. */
+export interface InterfaceIpv6Address {
+  /** 16 bytes, owned by the interface: never written. */
+  readonly address: Ipv6Addr;
+  readonly prefixLength: number;
+  /** The prefix with the host bits cleared (on-link check). */
+  readonly network: Ipv6Addr;
+  /** Its solicited-node group (RFC 4291 2.7.1): NS for it are sent there. */
+  readonly solicitedNode: Ipv6Addr;
+  readonly linkLocal: boolean;
+}
 
 /** One IPv4 address of an interface, with what is derived from its prefix precomputed. */
 export interface InterfaceAddress {
@@ -19,6 +34,8 @@ export interface InterfaceAddress {
  */
 export class NetInterface {
   readonly addresses: InterfaceAddress[] = [];
+  /** IPv6 addresses (with the link-local one once IPv6 is on); empty on an IPv4-only stack. */
+  readonly ipv6Addresses: InterfaceIpv6Address[] = [];
 
   constructor(
     /** Position in the stack's interface list; routes name interfaces by it. */
@@ -39,6 +56,67 @@ export class NetInterface {
     const entry: InterfaceAddress = { address, prefixLength, network, broadcast };
     this.addresses.push(entry);
     return entry;
+  }
+
+  /** Adds an IPv6 address (the caller checked it is a unicast address). */
+  addIpv6Address(address: Ipv6Addr, prefixLength: number): InterfaceIpv6Address {
+    const entry: InterfaceIpv6Address = {
+      address: address.slice(),
+      prefixLength,
+      network: ipv6Network(address, prefixLength),
+      solicitedNode: solicitedNodeAddress(address),
+      linkLocal: isIpv6LinkLocal(address),
+    };
+    this.ipv6Addresses.push(entry);
+    return entry;
+  }
+
+  /** The IPv6 address whose 16 bytes are at `bytes[offset..]`, if it is one of ours. */
+  ipv6AddressAt(bytes: Uint8Array, offset = 0): InterfaceIpv6Address | undefined {
+    const list = this.ipv6Addresses;
+    for (let i = 0; i < list.length; i++) if (ipv6EqualsAt(list[i].address, 0, bytes, offset)) return list[i];
+    return undefined;
+  }
+
+  /**
+   * True when the multicast address at `bytes[offset..]` is a group this interface is in:
+   * all-nodes (ff02::1) and the solicited-node group of each of its addresses.
+   */
+  isIpv6GroupMember(bytes: Uint8Array, offset = 0): boolean {
+    if (ipv6EqualsAt(Ipv6Addresses.ALL_NODES, 0, bytes, offset)) return true;
+    const list = this.ipv6Addresses;
+    for (let i = 0; i < list.length; i++) if (ipv6EqualsAt(list[i].solicitedNode, 0, bytes, offset)) return true;
+    return false;
+  }
+
+  /** True when `dst` is on this link: link-local, or inside one of the interface's prefixes. */
+  isIpv6OnLink(dst: Ipv6Addr): boolean {
+    if (isIpv6LinkLocal(dst)) return this.ipv6Addresses.length > 0;
+    const list = this.ipv6Addresses;
+    for (let i = 0; i < list.length; i++) if (!list[i].linkLocal && ipv6InPrefix(dst, 0, list[i].network, list[i].prefixLength)) return true;
+    return false;
+  }
+
+  /**
+   * The source address towards `dst` (RFC 6724 5, the rules that apply to static addresses):
+   * the same scope first (rule 2: a link-local destination gets the link-local source, a
+   * global one a non-link-local source), then the longest common prefix (rule 8). Undefined
+   * with no IPv6 address.
+   */
+  ipv6SourceFor(dst: Ipv6Addr): Ipv6Addr | undefined {
+    const list = this.ipv6Addresses;
+    const wantLinkLocal = isIpv6LinkLocal(dst) || (dst[0] === 0xff && (dst[1] & 0x0f) <= 2);
+    let best: InterfaceIpv6Address | undefined;
+    let bestScore = -1;
+    for (let i = 0; i < list.length; i++) {
+      const a = list[i];
+      const score = (a.linkLocal === wantLinkLocal ? 256 : 0) + ipv6CommonPrefixLength(a.address, dst);
+      if (score > bestScore) {
+        best = a;
+        bestScore = score;
+      }
+    }
+    return best?.address;
   }
 
   /** True when `addr` is one of this interface's addresses. */
@@ -88,6 +166,7 @@ export function interfaceFromConfig(index: number, c: DecodedInterface<Link>): N
   const mac = c.mac ?? c.link.mac?.slice() ?? randomMac();
   const iface = new NetInterface(index, c.name, c.link, mac, Math.min(c.mtu, c.link.mtu ?? c.mtu));
   for (const a of c.ipv4) iface.addAddress(a.address, a.prefixLength);
+  for (const a of c.ipv6) iface.addIpv6Address(a.address, a.prefixLength);
   return iface;
 }
 

@@ -5,6 +5,9 @@ import type { IcmpLayer } from './icmp-layer.js';
 import type { UdpLayer } from './udp-layer.js';
 import type { TcpLayer } from './tcp-layer.js';
 import type { TcpCounters } from '../../src/tcp/counters.js';
+import type { Ipv6Layer } from './ipv6-layer.js';
+import type { Icmpv6Layer } from './icmpv6-layer.js';
+import type { NdpLayer } from './ndp-layer.js';
 
 /**
  * A counter object as `stack.stats()` shows it: frozen, numbers as they were, `drops` by
@@ -23,7 +26,8 @@ export type CountersSnapshot<C> = {
 /**
  * What `stack.stats()` returns: every layer's counters, typed, so that documented accesses
  * such as `stats.tcp.drops.noEndpoint` or `stats['eth:eth0'].rxFrames` compile under strict.
- * Per-interface sections are named `eth:NAME`, `arp:NAME` and `neighbors:NAME`.
+ * Per-interface sections are named `eth:NAME`, `arp:NAME` and `neighbors:NAME`, and with IPv6
+ * `ndp:NAME` and `neighbors6:NAME`.
  */
 export interface StackStats {
   readonly ipv4: CountersSnapshot<Ipv4Layer['counters']>;
@@ -40,6 +44,12 @@ export interface StackStats {
   readonly tcpForward: CountersSnapshot<TcpLayer['forwardCounters']>;
   /** Every TCP connection's own counters summed, closed ones included. */
   readonly tcpConnections: CountersSnapshot<TcpCounters>;
+  /** IPv6, ICMPv6 and IPv6 reassembly: present when IPv6 is enabled. */
+  readonly ipv6?: CountersSnapshot<Ipv6Layer['counters']>;
+  readonly reassembly6?: CountersSnapshot<Ipv6Layer['reassembler']['counters']>;
+  readonly icmpv6?: CountersSnapshot<Icmpv6Layer['counters']>;
+  readonly [ndp: `ndp:${string}`]: CountersSnapshot<NdpLayer['counters']>;
+  readonly [neighbors6: `neighbors6:${string}`]: CountersSnapshot<NdpLayer['cache']['counters']>;
   readonly [ethernet: `eth:${string}`]: CountersSnapshot<EthernetCounters>;
   readonly [arp: `arp:${string}`]: CountersSnapshot<ArpLayer['counters']>;
   readonly [neighbors: `neighbors:${string}`]: CountersSnapshot<ArpLayer['cache']['counters']>;

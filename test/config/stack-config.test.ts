@@ -66,7 +66,8 @@ describe('config/stack-config', () => {
     assert.deepEqual(c.icmp, { errorRatePerSecond: 1000, errorBurst: 50 });
     assert.deepEqual(c.udp.ephemeralPortRange, [49152, 65535]);
     assert.deepEqual(c.tcp, { ...DEFAULT_TCP_CONFIG, ...DEFAULT_TCP_LIMITS, ephemeralPortRange: [49152, 65535] });
-    assert.deepEqual({ ...c, interfaces: undefined, routes: undefined }, { ...DEFAULT_PROTOCOL_CONFIGS, interfaces: undefined, routes: undefined });
+    assert.deepEqual({ ...c, interfaces: undefined, routes: undefined, ipv6: undefined }, { ...DEFAULT_PROTOCOL_CONFIGS, interfaces: undefined, routes: undefined, ipv6: undefined });
+    assert.equal(c.ipv6.enabled, false, 'no IPv6 address, no ipv6.enabled: an IPv4-only stack');
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.interfaces) && Object.isFrozen(c.routes[0]) && Object.isFrozen(c.tcp));
     assert.equal(Object.isFrozen(LINK), false, "the user's link is not frozen");
   });
@@ -143,7 +144,7 @@ describe('config/stack-config', () => {
         { path: 'interfaces.0.ipv4', message: '"198.18.0.2/24" is not a list of IPv4 CIDRs like ["198.18.0.2/24"]' },
         { path: 'interfaces.0.mac', message: '"zz" is not a MAC address like 02:00:00:00:00:02' },
         { path: 'interfaces.0.mtu', message: '40 is not an MTU (an integer 68..65535)' },
-        { path: 'interfaces.0.address', message: 'unknown option (an interface (an object) takes name, link, ipv4, mac, mtu)' },
+        { path: 'interfaces.0.address', message: 'unknown option (an interface (an object) takes name, link, ipv4, mac, mtu, ipv6)' },
         { path: 'interfaces.1.name', message: 'missing: expected an interface name (1 to 32 letters, digits, "_", ".", ":" or "-")' },
         { path: 'interfaces.1.link', message: 'missing: expected a link (an object with frames$ and send(frame))' },
         { path: 'interfaces.1.ipv4', message: 'missing: expected a list of IPv4 CIDRs like ["198.18.0.2/24"]' },

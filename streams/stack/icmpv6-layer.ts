@@ -1,0 +1,280 @@
+import { Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import type { Ipv6Datagram, Ipv6ParamProblemEvent, Ipv6Port, Ipv6ReassemblyTimeout } from './ipv6-layer.js';
+import type { NetInterface } from './net-interface.js';
+import type { NdpLayer } from './ndp-layer.js';
+import type { EchoReply, PingOptions } from './icmp-layer.js';
+import { emitIcmpv6, icmpv6QuoteLength, Icmpv6Type, Icmpv6TimeExceededCode, parseIcmpv6, parseIcmpv6Quote, type Icmpv6Repr } from '../../src/wire/icmpv6.js';
+import { Icmpv6ParamProblemCode } from '../../src/wire/ipv6-ext.js';
+import { Ipv6NextHeader } from '../../src/wire/ipv6.js';
+import { TokenBucket } from '../../src/icmp/rate-limiter.js';
+import type { IcmpConfig } from '../../src/ipv4/config.js';
+import { type Ipv6Addr, formatIpv6, ipv6Equals, isIpv6Multicast, isIpv6Unspecified, parseIpv6 } from '../../src/ipv6/address.js';
+import { PacketBuffer } from '../../src/packet-buffer.js';
+import { createCounters, countDrop } from '../../src/stats.js';
+import { logger } from '../../src/log.js';
+import { NetstackError, netError } from '../../src/errors.js';
+import { refTimer } from './unref-scheduler.js';
+
+const log = logger('icmpv6');
+
+export const ICMPV6_DROP_REASONS = ['truncated', 'badChecksum', 'badQuote', 'multicastEcho', 'unknownType', 'noListener', 'noNdp'] as const;
+
+function createIcmpv6Counters() {
+  return createCounters(
+    ['rxMessages', 'rxEchoRequests', 'rxEchoReplies', 'rxErrors', 'rxNdp', 'txEchoReplies', 'txEchoRequests', 'txErrors', 'errorsRateLimited', 'errorsSuppressed'],
+    ICMPV6_DROP_REASONS,
+  );
+}
+export type Icmpv6Counters = ReturnType<typeof createIcmpv6Counters>;
+
+/** What ICMPv6 answers besides its own protocol: what IPv6 could not deliver. */
+export interface Icmpv6Sources {
+  /** Packets of protocols nobody claimed: Parameter Problem code 1 (RFC 8200 4). */
+  readonly unmatched$?: Observable<Ipv6Datagram>;
+  /** Packets the extension header walk or reassembly refused with a Parameter Problem. */
+  readonly paramProblems$?: Observable<Ipv6ParamProblemEvent>;
+  /** Partial datagrams given up on: Time Exceeded code 1 (RFC 8200 4.5). */
+  readonly reassemblyTimeouts$?: Observable<Ipv6ReassemblyTimeout>;
+}
+
+/**
+ * ICMPv6 (RFC 4443): echo replies, `ping()` to IPv6 addresses, errors (Parameter Problem from
+ * the extension header walk and for unknown next headers, Time Exceeded for reassembly) under
+ * RFC 4443 2.4's "never in answer to" rules and a token bucket of its own, and Neighbour
+ * Discovery messages handed to the NdpLayer of the interface they came in by.
+ *
+ * Received errors are counted; handing them to TCP and UDP comes with those transports over
+ * IPv6 (the next step).
+ */
+export class Icmpv6Layer {
+  readonly counters = createIcmpv6Counters();
+
+  readonly #port: Ipv6Port;
+  readonly #sources: Icmpv6Sources;
+  readonly #ndp: (iface: NetInterface) => NdpLayer | undefined;
+  readonly #scheduler: SchedulerLike;
+  readonly #bucket: TokenBucket;
+  readonly #pings = new Map<number, (d: Ipv6Datagram, seq: number, dataLength: number) => void>();
+  #nextIdent = Math.floor(Math.random() * 0x10000);
+  readonly #subscriptions: Subscription[] = [];
+
+  /**
+   * @param port the boundary of IPv6 protocol 58 (claimed by `start()`).
+   * @param ndp the NdpLayer of an interface, for the NDP messages that come in by it.
+   */
+  constructor(port: Ipv6Port, scheduler: SchedulerLike, config: Readonly<IcmpConfig>, ndp: (iface: NetInterface) => NdpLayer | undefined, sources: Icmpv6Sources = {}) {
+    this.#port = port;
+    this.#sources = sources;
+    this.#ndp = ndp;
+    this.#scheduler = scheduler;
+    this.#bucket = new TokenBucket(config.errorRatePerSecond, config.errorBurst);
+  }
+
+  start(): void {
+    this.#subscriptions.push(this.#port.up$.subscribe((d) => this.#input(d)));
+    const { unmatched$, paramProblems$, reassemblyTimeouts$ } = this.#sources;
+    if (unmatched$ !== undefined) {
+      this.#subscriptions.push(unmatched$.subscribe((d) =>
+        this.#sendError(d.packet, d.multicast, { kind: 'parameter-problem', code: Icmpv6ParamProblemCode.UNRECOGNIZED_NEXT_HEADER, pointer: d.nextHeaderAt, quoted: EMPTY })));
+    }
+    if (paramProblems$ !== undefined) {
+      this.#subscriptions.push(paramProblems$.subscribe((e) =>
+        // RFC 4443 2.4 e.3: an unknown option whose action bits say "even to multicast" is answered.
+        this.#sendError(e.packet, e.multicast && !(e.code === Icmpv6ParamProblemCode.UNRECOGNIZED_OPTION && unknownOptionAnswersMulticast(e)),
+          { kind: 'parameter-problem', code: e.code, pointer: e.pointer, quoted: EMPTY })));
+    }
+    if (reassemblyTimeouts$ !== undefined) {
+      this.#subscriptions.push(reassemblyTimeouts$.subscribe((t) => {
+        const first = t.expired.firstPacket;
+        if (first !== undefined) this.#sendError(first, isIpv6Multicast(t.expired.dst), { kind: 'time-exceeded', code: Icmpv6TimeExceededCode.REASSEMBLY_TIME_EXCEEDED, quoted: EMPTY });
+      }));
+    }
+  }
+
+  close(): void {
+    for (const s of this.#subscriptions) s.unsubscribe();
+    this.#subscriptions.length = 0;
+  }
+
+  /**
+   * Echo requests to the IPv6 `address`: one EchoReply per answer (its `ttl` is the reply's hop
+   * limit), completing after `count`; ETIMEDOUT when a reply is `timeout` ms late, or the
+   * routing/neighbour error (ENETUNREACH, EHOSTUNREACH) when a request cannot be sent.
+   */
+  ping(address: string, options: PingOptions = {}): Observable<EchoReply> {
+    const count = options.count ?? 1;
+    const size = options.size ?? 56;
+    const interval = options.interval ?? 1000;
+    const timeout = options.timeout ?? 2000;
+    const dst = parseIpv6(address);
+    const problems: string[] = [];
+    if (dst === undefined) problems.push(`address: "${address}" is not an IPv6 address`);
+    if (!Number.isInteger(count) || count < 1) problems.push(`count: ${count} is not a positive integer`);
+    // 65,535 bytes of payload, less the 8-byte echo header.
+    if (!Number.isInteger(size) || size < 0 || size > 65527) problems.push(`size: ${size} is not in 0..65527`);
+    if (!(interval >= 0)) problems.push(`interval: ${interval} is not >= 0`);
+    if (!(timeout > 0)) problems.push(`timeout: ${timeout} is not > 0`);
+    return new Observable<EchoReply>((subscriber) => {
+      if (problems.length > 0) {
+        subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `ping: ${problems.join('; ')}`));
+        return;
+      }
+      const target = dst as Ipv6Addr;
+      const ident = this.#allocateIdent();
+      const sentAt = new Map<number, number>();
+      const timers: Subscription[] = [];
+      let seq = 0;
+      let replies = 0;
+      const fail = (err: NetstackError) => subscriber.error(err);
+      this.#pings.set(ident, (d, replySeq, dataLength) => {
+        const t0 = sentAt.get(replySeq);
+        if (t0 === undefined || (!isIpv6Multicast(target) && !ipv6Equals(d.src, target))) return;
+        sentAt.delete(replySeq);
+        replies++;
+        subscriber.next({ from: formatIpv6(d.src), seq: replySeq, bytes: dataLength, ttl: d.hopLimit, rttMs: this.#scheduler.now() - t0 });
+        if (replies === count) subscriber.complete();
+      });
+      const sendOne = () => {
+        if (subscriber.closed) return;
+        const route = this.#port.network.routeFor(target);
+        if (!('iface' in route)) {
+          fail(route);
+          return;
+        }
+        const mySeq = seq++ & 0xffff;
+        const pb = PacketBuffer.alloc(size);
+        for (let i = 0; i < size; i++) pb.buf[pb.head + i] = i & 0xff;
+        emitIcmpv6({ kind: 'echo-request', ident, seq: mySeq, data: EMPTY }, pb, { src: route.src, dst: target });
+        sentAt.set(mySeq, this.#scheduler.now());
+        this.counters.txEchoRequests++;
+        this.#port.down.next({ pb, dst: target, src: route.src, protocol: Ipv6NextHeader.ICMPV6, onError: fail });
+        if (subscriber.closed) return;
+        timers.push(
+          refTimer(this.#scheduler.schedule(() => {
+            if (sentAt.has(mySeq)) fail(netError('ETIMEDOUT', `no echo reply from ${address} for seq ${mySeq} within ${timeout} ms`));
+          }, timeout)),
+        );
+        if (seq < count) timers.push(refTimer(this.#scheduler.schedule(sendOne, interval)));
+      };
+      sendOne();
+      return () => {
+        this.#pings.delete(ident);
+        for (const t of timers) t.unsubscribe();
+      };
+    });
+  }
+
+  #allocateIdent(): number {
+    for (let i = 0; i < 0x10000; i++) {
+      const ident = (this.#nextIdent++) & 0xffff;
+      if (!this.#pings.has(ident)) return ident;
+    }
+    throw new NetstackError('ENOBUFS', 'ping: every ICMPv6 identifier is in use');
+  }
+
+  #input(d: Ipv6Datagram): void {
+    const c = this.counters;
+    c.rxMessages++;
+    const parsed = parseIcmpv6(d.payload, d);
+    if (!parsed.ok) {
+      countDrop(c, parsed.reason);
+      return;
+    }
+    const m = parsed.value;
+    switch (m.kind) {
+      case 'echo-request': {
+        c.rxEchoRequests++;
+        // As IPv4 with broadcasts: an echo to a group is an amplifier; not answered.
+        if (d.multicast) {
+          c.drops.multicastEcho++;
+          return;
+        }
+        const pb = PacketBuffer.withPayload(m.data);
+        const src = d.dst.slice();
+        const dst = d.src.slice();
+        emitIcmpv6({ kind: 'echo-reply', ident: m.ident, seq: m.seq, data: EMPTY }, pb, { src, dst });
+        c.txEchoReplies++;
+        this.#port.down.next({ pb, dst, src, protocol: Ipv6NextHeader.ICMPV6, trafficClass: ((d.packet[0] & 0x0f) << 4) | (d.packet[1] >>> 4), iface: d.iface });
+        return;
+      }
+      case 'echo-reply': {
+        c.rxEchoReplies++;
+        const handler = this.#pings.get(m.ident);
+        if (handler === undefined) c.drops.noListener++;
+        else handler(d, m.seq, m.data.length);
+        return;
+      }
+      case 'dest-unreachable':
+      case 'packet-too-big':
+      case 'time-exceeded':
+      case 'parameter-problem': {
+        c.rxErrors++;
+        const q = parseIcmpv6Quote(m.quoted);
+        if (!q.ok) c.drops.badQuote++;
+        else c.drops.noListener++; // no transport over IPv6 yet to tell
+        return;
+      }
+      case 'other': {
+        if (m.type >= Icmpv6Type.ROUTER_SOLICIT && m.type <= Icmpv6Type.REDIRECT) {
+          c.rxNdp++;
+          const ndp = this.#ndp(d.iface);
+          if (ndp === undefined) c.drops.noNdp++;
+          else ndp.input(d);
+          return;
+        }
+        // MLD queries and reports, and informational types we do not know (RFC 4443 2.4 b: silently dropped).
+        c.drops.unknownType++;
+      }
+    }
+  }
+
+  /**
+   * RFC 4443 2.4 e: never answer an ICMPv6 error or a redirect, a packet to a multicast address
+   * or in a link-level group frame (`multicast`: the exceptions are decided by the caller), or a
+   * packet whose source is not a unicast address; rate-limit the rest (f). The quote is cut so
+   * the error fits the minimum MTU (c).
+   */
+  #sendError(invoking: Uint8Array, multicast: boolean, repr: Icmpv6Repr): void {
+    const c = this.counters;
+    const src = invoking.subarray(8, 24);
+    const dst = invoking.subarray(24, 40);
+    if (multicast || isIpv6Unspecified(src) || isIpv6Multicast(src) || isErrorMessage(invoking)) {
+      c.errorsSuppressed++;
+      return;
+    }
+    if (!this.#bucket.take(this.#scheduler.now())) {
+      c.errorsRateLimited++;
+      return;
+    }
+    // Answer from the address the packet was sent to, when it is ours (not a group).
+    const from = isIpv6Multicast(dst) || !this.#port.network.isLocal(dst) ? undefined : dst.slice();
+    const to = src.slice();
+    const route = this.#port.network.routeFor(to);
+    if (!('iface' in route)) {
+      c.errorsSuppressed++;
+      return;
+    }
+    const srcAddr = from ?? route.src;
+    const pb = PacketBuffer.withPayload(invoking.subarray(0, icmpv6QuoteLength(invoking.length)));
+    emitIcmpv6(repr, pb, { src: srcAddr, dst: to });
+    c.txErrors++;
+    if (log.enabled) log('error type %d to %s', pb.buf[pb.head], formatIpv6(to));
+    this.#port.down.next({ pb, dst: to, src: srcAddr, protocol: Ipv6NextHeader.ICMPV6 });
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** True when the invoking packet is itself an ICMPv6 error or a redirect (never answered). */
+function isErrorMessage(packet: Uint8Array): boolean {
+  if (packet[6] !== Ipv6NextHeader.ICMPV6) return false; // an ICMPv6 message behind extension headers is rare: treated as not an error
+  if (packet.length < 41) return true;
+  const type = packet[40];
+  return type < 128 || type === Icmpv6Type.REDIRECT;
+}
+
+/** For code 2: the option type's high-order bits 10 ask for an answer even to multicast (RFC 8200 4.2). */
+function unknownOptionAnswersMulticast(e: Ipv6ParamProblemEvent): boolean {
+  const type = e.packet[e.pointer];
+  return type !== undefined && type >>> 6 === 2;
+}

@@ -1,0 +1,430 @@
+import { Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { createDemux, type Demux } from '../operators/demux.js';
+import type { NetInterface } from './net-interface.js';
+import type { Boundary, Sink } from '../pipeline/boundary.js';
+import type { ProtocolMux } from '../pipeline/protocol-mux.js';
+import type { PendingPacket } from './arp-layer.js';
+import { DeadlineTimer } from './deadline-timer.js';
+import { refTimer } from './unref-scheduler.js';
+import { Ipv6Packet, emitIpv6Header, IPV6_HEADER_LEN, Ipv6NextHeader } from '../../src/wire/ipv6.js';
+import { walkIpv6Chain, IPV6_CHAIN_DEFAULTS, type Ipv6ChainLimits } from '../../src/wire/ipv6-ext.js';
+import { Ipv6Reassembler, type Ipv6ExpiredDatagram } from '../../src/ipv6/reassembly.js';
+import { IPV6_LIMITS } from '../../src/ipv6/config.js';
+import type { ReassemblyConfig } from '../../src/ipv4/config.js';
+import { type Ipv6Addr, formatIpv6, isIpv6LinkLocal, isIpv6Multicast, isIpv6Unspecified } from '../../src/ipv6/address.js';
+import { IpProtocol } from '../../src/wire/ipv4.js';
+import { PacketBuffer } from '../../src/packet-buffer.js';
+import { createCounters, countDrop } from '../../src/stats.js';
+import { logger } from '../../src/log.js';
+import { netError, type NetstackError } from '../../src/errors.js';
+
+const log = logger('ipv6');
+
+/** A received IPv6 packet addressed to us (reassembled if it came in fragments), as the protocols above see it. */
+export interface Ipv6Datagram {
+  readonly iface: NetInterface;
+  /** Views into `packet`. */
+  readonly src: Ipv6Addr;
+  readonly dst: Ipv6Addr;
+  /** The upper-layer protocol (after the extension headers). */
+  readonly protocol: number;
+  readonly hopLimit: number;
+  /** The whole packet from its fixed header (ICMPv6 errors quote it). */
+  readonly packet: Uint8Array;
+  /** The upper-layer bytes: a view into `packet`. */
+  readonly payload: Uint8Array;
+  /** Offset in `packet` of the Next Header field that named `protocol` (Parameter Problem code 1 points there). */
+  readonly nextHeaderAt: number;
+  /** Sent to a multicast address, or in a link-level group frame: never answered with an error (RFC 4443 2.4 e). */
+  readonly multicast: boolean;
+  readonly reassembled: boolean;
+}
+
+/** What a protocol hands down to IPv6: its message in `pb` and where it goes. */
+export interface Ipv6Send {
+  readonly pb: PacketBuffer;
+  readonly dst: Ipv6Addr;
+  readonly protocol: number;
+  /** Default: chosen from the outgoing interface (RFC 6724). Must be ours. */
+  readonly src?: Ipv6Addr;
+  /** Default: the stack's `ipv6.hopLimit`. */
+  readonly hopLimit?: number;
+  /** DSCP and ECN as the 8-bit traffic class. Default 0. */
+  readonly trafficClass?: number;
+  /** Outgoing interface for link-local and multicast destinations (default: the first with IPv6). */
+  readonly iface?: NetInterface;
+  readonly onError?: ((err: NetstackError) => void) | undefined;
+}
+
+/** A packet on its way out, IPv6 header written, before its next hop's MAC (see `Ipv6NeighborBoundary`). */
+export interface Ipv6NextHopPacket extends PendingPacket {
+  readonly nextHop: Ipv6Addr;
+}
+
+/** The boundary under IPv6 on one interface: IPv6 frames up, packets for a next hop down. */
+export type Ipv6NeighborBoundary = Boundary<Uint8Array, Ipv6NextHopPacket>;
+
+export interface Ipv6Route {
+  readonly iface: NetInterface;
+  readonly nextHop: Ipv6Addr;
+  readonly src: Ipv6Addr;
+}
+
+/** What a protocol over IPv6 may ask besides sending. */
+export interface Ipv6Network {
+  isLocal(addr: Ipv6Addr): boolean;
+  routeFor(dst: Ipv6Addr, iface?: NetInterface): Ipv6Route | NetstackError;
+  readonly interfaces: readonly NetInterface[];
+}
+
+/** The boundary between IPv6 and one upper-layer protocol, with the routing services. */
+export interface Ipv6Port extends Boundary<Ipv6Datagram, Ipv6Send> {
+  readonly network: Ipv6Network;
+}
+
+/** A packet the extension header walk (or reassembly) refused with a Parameter Problem to send back. */
+export interface Ipv6ParamProblemEvent {
+  readonly iface: NetInterface;
+  /** The invoking packet from its fixed header (a view: copy to keep). */
+  readonly packet: Uint8Array;
+  readonly code: number;
+  readonly pointer: number;
+  readonly multicast: boolean;
+}
+
+/** A partial datagram given up on after its first fragment came (ICMPv6 Time Exceeded code 1). */
+export interface Ipv6ReassemblyTimeout {
+  readonly expired: Ipv6ExpiredDatagram;
+}
+
+export const IPV6_DROP_REASONS = [
+  'truncated', 'badVersion', 'badPayloadLength', 'badSource', 'notForUs',
+  // The extension header walk (src/wire/ipv6-ext.ts), by its reasons.
+  'hopByHopNotFirst', 'unknownOption', 'excessPadding', 'tooManyOptions', 'unknownRoutingType',
+  'badFragmentLength', 'fragmentTooLong', 'incompleteChain', 'nestedFragment', 'tooManyHeaders', 'chainTooLong',
+  'fragmentDropped',
+] as const;
+
+function createIpv6Counters() {
+  return createCounters(
+    ['rxPackets', 'rxDelivered', 'rxNoNextHeader', 'rxFragments', 'rxReassembled', 'txPackets', 'txFragments', 'txErrors', 'reassemblyTimeouts'],
+    IPV6_DROP_REASONS,
+  );
+}
+export type Ipv6Counters = ReturnType<typeof createIpv6Counters>;
+
+export interface Ipv6LayerOptions {
+  readonly scheduler: SchedulerLike;
+  readonly hopLimit: number;
+  readonly reassembly: Readonly<Partial<ReassemblyConfig>>;
+  readonly chain?: Readonly<Ipv6ChainLimits>;
+}
+
+interface Attached {
+  readonly iface: NetInterface;
+  readonly down: Sink<Ipv6NextHopPacket>;
+}
+
+/**
+ * IPv6 for the whole stack (RFC 8200), beside Ipv4Layer: header validation, the extension
+ * header chain, reassembly, delivery to the upper-layer protocols through a keyed demux on the
+ * protocol number; for output, the route (on-link prefixes and link-local; routers come with
+ * the next step), source address selection, the header, and fragmentation at the source.
+ *
+ * The common case costs no walk: when the fixed header's Next Header is TCP, UDP or ICMPv6 the
+ * upper layer starts at byte 40. Anything else is walked (`walkIpv6Chain`); a walk that asks
+ * for a Parameter Problem emits it on `paramProblems$` (ICMPv6 answers it, within its rules
+ * and rate limit), and a protocol nobody claimed goes to `unmatched$` (Parameter Problem code 1).
+ *
+ * Weak host model as for IPv4: a packet for any of our unicast addresses is taken on any
+ * interface; multicast only for the groups of the interface it came in by.
+ */
+export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, Ipv6Network {
+  readonly counters = createIpv6Counters();
+  readonly reassembler: Ipv6Reassembler;
+
+  readonly #demux: Demux<Ipv6Datagram, number>;
+  readonly #attached: Attached[] = [];
+  readonly #input$ = new Subject<Ipv6Datagram>();
+  readonly #down: Sink<Ipv6Send>;
+  readonly #paramProblems$ = new Subject<Ipv6ParamProblemEvent>();
+  readonly #reassemblyTimeouts$ = new Subject<Ipv6ReassemblyTimeout>();
+  readonly #opts: Ipv6LayerOptions;
+  readonly #chain: Readonly<Ipv6ChainLimits>;
+  readonly #view = new Ipv6Packet();
+  readonly #timer: DeadlineTimer;
+  readonly #subscriptions: Subscription[] = [];
+  /** Fragment identifications (RFC 8200 4.5): a counter from a random start (RFC 7739 3.1's simplest choice). */
+  #nextIdent = (Math.random() * 0x100000000) >>> 0;
+
+  constructor(opts: Ipv6LayerOptions) {
+    this.#opts = opts;
+    this.#chain = opts.chain ?? IPV6_CHAIN_DEFAULTS;
+    this.reassembler = new Ipv6Reassembler(opts.reassembly);
+    this.#down = { next: (s: Ipv6Send) => this.#sendItem(s), partialChecksum: true };
+    this.#demux = createDemux(this.#input$.asObservable(), protocolOf, { name: 'ipv6 protocol' });
+    this.#timer = new DeadlineTimer(opts.scheduler, (now) => this.#expire(now));
+  }
+
+  /** The boundary of one upper-layer protocol (subscribing claims it: EADDRINUSE if taken). */
+  protocol(protocol: number): Ipv6Port {
+    return { up$: this.#demux.endpoint(protocol), down: this.#down, network: this };
+  }
+
+  /** Packets for a protocol nobody claimed (ICMPv6 answers Parameter Problem code 1). */
+  get unmatched$(): Observable<Ipv6Datagram> {
+    return this.#demux.unmatched$;
+  }
+
+  observe$(protocol?: number): Observable<Ipv6Datagram> {
+    return this.#demux.observe$(protocol);
+  }
+
+  /** Packets the chain walk or reassembly refused with a Parameter Problem to answer. */
+  get paramProblems$(): Observable<Ipv6ParamProblemEvent> {
+    return this.#paramProblems$.asObservable();
+  }
+
+  get reassemblyTimeouts$(): Observable<Ipv6ReassemblyTimeout> {
+    return this.#reassemblyTimeouts$.asObservable();
+  }
+
+  get interfaces(): readonly NetInterface[] {
+    return this.#attached.filter((a) => a !== undefined).map((a) => a.iface);
+  }
+
+  /** Runs IPv6 on an interface, over the boundary below it (`NdpLayer.resolver()`). */
+  attach(iface: NetInterface, lower: Ipv6NeighborBoundary): void {
+    this.#attached[iface.index] = { iface, down: lower.down };
+    this.#subscriptions.push(lower.up$.subscribe((frame) => this.#inputFrame(iface, frame)));
+  }
+
+  isLocal(addr: Ipv6Addr): boolean {
+    const list = this.#attached;
+    for (let i = 0; i < list.length; i++) if (list[i] !== undefined && list[i].iface.ipv6AddressAt(addr) !== undefined) return true;
+    return false;
+  }
+
+  /**
+   * The interface, next hop and source towards `dst`: a multicast or link-local destination
+   * leaves by `iface` (default: the first interface with IPv6); a global one by the interface
+   * whose prefix holds it. No routers yet: anything else is ENETUNREACH.
+   */
+  routeFor(dst: Ipv6Addr, iface?: NetInterface): Ipv6Route | NetstackError {
+    let out: NetInterface | undefined;
+    if (isIpv6Multicast(dst) || isIpv6LinkLocal(dst)) {
+      out = iface ?? this.#attached.find((a) => a !== undefined && a.iface.ipv6Addresses.length > 0)?.iface;
+    } else {
+      const own = this.#attached.find((a) => a !== undefined && a.iface.ipv6AddressAt(dst) !== undefined);
+      out = own?.iface ?? this.#attached.find((a) => a !== undefined && a.iface.isIpv6OnLink(dst))?.iface;
+    }
+    if (out === undefined) return netError('ENETUNREACH', `no route to ${formatIpv6(dst)}`);
+    const src = out.ipv6SourceFor(dst);
+    if (src === undefined) return netError('EADDRNOTAVAIL', `interface ${out.name} has no IPv6 address`);
+    return { iface: out, nextHop: dst, src };
+  }
+
+  /**
+   * @internal (protocols use their port's `down`) Routes the message in `pb`, prepends the
+   * IPv6 header (fragmenting at the source when it exceeds the interface MTU) and hands it to
+   * the neighbour boundary. Returns the error known at once; later ones go to `onError`.
+   */
+  send(s: Ipv6Send): NetstackError | undefined {
+    const route = this.routeFor(s.dst, s.iface);
+    if (!('iface' in route)) {
+      this.counters.txErrors++;
+      return route;
+    }
+    const { iface, nextHop } = route;
+    let src = route.src;
+    if (s.src !== undefined && !isIpv6Unspecified(s.src)) {
+      if (!this.isLocal(s.src)) {
+        this.counters.txErrors++;
+        return netError('EADDRNOTAVAIL', `${formatIpv6(s.src)} is not a local address`);
+      }
+      src = s.src;
+    }
+    const hopLimit = s.hopLimit ?? this.#opts.hopLimit;
+    const tc = s.trafficClass ?? 0;
+    const pb = s.pb;
+    const length = pb.length;
+    if (IPV6_HEADER_LEN + length <= iface.mtu) {
+      emitIpv6Header({ src, dst: s.dst, nextHeader: s.protocol, hopLimit, dscp: tc >>> 2, ecn: tc & 3 }, pb);
+      this.#out(iface, nextHop, s.dst, pb, s.onError);
+      return undefined;
+    }
+    // Source fragmentation (RFC 8200 4.5): 8-byte units, every fragment but the last full.
+    if (length > IPV6_LIMITS.MAX_PAYLOAD - IPV6_LIMITS.FRAGMENT_HEADER) {
+      this.counters.txErrors++;
+      return netError('EMSGSIZE', `packet of ${length} bytes exceeds the IPv6 maximum`);
+    }
+    pb.completeChecksum();
+    const data = pb.bytes();
+    const per = Math.floor((iface.mtu - IPV6_HEADER_LEN - IPV6_LIMITS.FRAGMENT_HEADER) / IPV6_LIMITS.FRAGMENT_UNIT) * IPV6_LIMITS.FRAGMENT_UNIT;
+    const ident = this.#nextIdent;
+    this.#nextIdent = (this.#nextIdent + 1) >>> 0;
+    for (let offset = 0; offset < length; offset += per) {
+      const end = Math.min(length, offset + per);
+      const more = end < length;
+      const frag = PacketBuffer.withPayload(data.subarray(offset, end));
+      const at = frag.prepend(IPV6_LIMITS.FRAGMENT_HEADER);
+      const b = frag.buf;
+      b[at] = s.protocol;
+      b[at + 1] = 0;
+      const field = offset | (more ? 1 : 0); // offset in 8-byte units sits in the high 13 bits
+      b[at + 2] = field >>> 8;
+      b[at + 3] = field & 0xff;
+      b[at + 4] = ident >>> 24;
+      b[at + 5] = (ident >>> 16) & 0xff;
+      b[at + 6] = (ident >>> 8) & 0xff;
+      b[at + 7] = ident & 0xff;
+      emitIpv6Header({ src, dst: s.dst, nextHeader: Ipv6NextHeader.FRAGMENT, hopLimit, dscp: tc >>> 2, ecn: tc & 3 }, frag);
+      this.counters.txFragments++;
+      this.#out(iface, nextHop, s.dst, frag, s.onError);
+    }
+    return undefined;
+  }
+
+  close(): void {
+    for (const s of this.#subscriptions) s.unsubscribe();
+    this.#subscriptions.length = 0;
+    this.#timer.close();
+    this.#input$.complete();
+    this.#paramProblems$.complete();
+    this.#reassemblyTimeouts$.complete();
+    this.reassembler.clear();
+  }
+
+  #sendItem(s: Ipv6Send): void {
+    const err = this.send(s);
+    if (err !== undefined) s.onError?.(err);
+  }
+
+  #out(iface: NetInterface, nextHop: Ipv6Addr, dst: Ipv6Addr, pb: PacketBuffer, onError: ((err: NetstackError) => void) | undefined): void {
+    this.counters.txPackets++;
+    const attached = this.#attached[iface.index];
+    if (attached === undefined) return;
+    if (!isIpv6Multicast(dst) && this.isLocal(dst)) {
+      // Loopback: a packet to one of our own addresses never touches the link.
+      pb.completeChecksum();
+      const bytes = pb.bytes().slice();
+      refTimer(this.#opts.scheduler.schedule(() => this.#inputPacket(iface, bytes, false)));
+      return;
+    }
+    const down = attached.down;
+    if (down.partialChecksum !== true) pb.completeChecksum();
+    down.next({ nextHop, pb, onError });
+  }
+
+  #inputFrame(iface: NetInterface, frame: Uint8Array): void {
+    // The group bit of the destination MAC: a link-level multicast or broadcast frame.
+    this.#inputPacket(iface, frame.subarray(14), (frame[0] & 1) !== 0);
+  }
+
+  #inputPacket(iface: NetInterface, bytes: Uint8Array, linkMulticast: boolean): void {
+    const c = this.counters;
+    c.rxPackets++;
+    const p = this.#view.reset(bytes);
+    const reason = p.check();
+    if (reason !== undefined) {
+      countDrop(c, reason);
+      if (log.enabled) log('%s: drop malformed (%s)', iface.name, reason);
+      return;
+    }
+    let multicast = linkMulticast;
+    if (bytes[24] === 0xff) {
+      if (!iface.isIpv6GroupMember(bytes, 24)) {
+        c.drops.notForUs++;
+        return;
+      }
+      multicast = true;
+    } else if (iface.ipv6AddressAt(bytes, 24) === undefined && !this.#isLocalAt(bytes, 24)) {
+      c.drops.notForUs++;
+      if (log.enabled) log('%s: drop packet for %s', iface.name, formatIpv6(bytes, 24));
+      return;
+    }
+    // RFC 4291 2.7: a multicast address is never a source.
+    if (bytes[8] === 0xff) {
+      c.drops.badSource++;
+      return;
+    }
+    this.#deliver(iface, p.packet, multicast, false);
+  }
+
+  /** Past the checks on the fixed header: the chain (when there is one), reassembly, the demux. */
+  #deliver(iface: NetInterface, packet: Uint8Array, multicast: boolean, reassembled: boolean): void {
+    const c = this.counters;
+    const nh = packet[6];
+    if (nh === IpProtocol.TCP || nh === IpProtocol.UDP || nh === Ipv6NextHeader.ICMPV6) {
+      c.rxDelivered++;
+      this.#input$.next(datagram(iface, packet, nh, IPV6_HEADER_LEN, 6, multicast, reassembled));
+      return;
+    }
+    const walk = walkIpv6Chain(packet, this.#chain);
+    switch (walk.kind) {
+      case 'drop':
+        countDrop(c, walk.reason);
+        if (log.enabled) log('%s: drop (%s)', iface.name, walk.reason);
+        if (walk.icmp !== undefined) this.#paramProblems$.next({ iface, packet, code: walk.icmp.code, pointer: walk.icmp.pointer, multicast });
+        return;
+      case 'upper':
+        if (walk.protocol === Ipv6NextHeader.NO_NEXT_HEADER) {
+          c.rxNoNextHeader++; // RFC 8200 4.7: nothing to deliver, and nothing to answer
+          return;
+        }
+        c.rxDelivered++;
+        this.#input$.next(datagram(iface, packet, walk.protocol, walk.offset, walk.nextHeaderAt, multicast, reassembled));
+        return;
+      case 'fragment': {
+        c.rxFragments++;
+        const now = this.#opts.scheduler.now();
+        const r = this.reassembler.add(packet, walk.fragment, now);
+        if (r.kind === 'dropped') {
+          c.drops.fragmentDropped++;
+          if (log.enabled) log('%s: fragment dropped (%s)', iface.name, r.reason);
+          if (r.icmp !== undefined) this.#paramProblems$.next({ iface, packet, code: r.icmp.code, pointer: r.icmp.pointer, multicast });
+        } else if (r.kind === 'complete') {
+          c.rxReassembled++;
+          this.#deliver(iface, r.packet, multicast, true);
+        }
+        this.#timer.set(this.reassembler.nextDeadline());
+        return;
+      }
+    }
+  }
+
+  #isLocalAt(bytes: Uint8Array, offset: number): boolean {
+    const list = this.#attached;
+    for (let i = 0; i < list.length; i++) if (list[i] !== undefined && list[i].iface.ipv6AddressAt(bytes, offset) !== undefined) return true;
+    return false;
+  }
+
+  #expire(now: number): void {
+    for (const e of this.reassembler.expire(now)) {
+      this.counters.reassemblyTimeouts++;
+      if (e.firstPacket !== undefined) this.#reassemblyTimeouts$.next({ expired: e });
+    }
+    this.#timer.set(this.reassembler.nextDeadline());
+  }
+}
+
+function datagram(
+  iface: NetInterface, packet: Uint8Array, protocol: number, offset: number, nextHeaderAt: number, multicast: boolean, reassembled: boolean,
+): Ipv6Datagram {
+  return {
+    iface,
+    src: packet.subarray(8, 24),
+    dst: packet.subarray(24, 40),
+    protocol,
+    hopLimit: packet[7],
+    packet,
+    payload: packet.subarray(offset),
+    nextHeaderAt,
+    multicast,
+    reassembled,
+  };
+}
+
+function protocolOf(d: Ipv6Datagram): number {
+  return d.protocol;
+}
