@@ -37,7 +37,12 @@ export function probeTimeout(srtt: number, flightBytes: number, mss: number): nu
 const F_RETRANSMITTED = 1;
 const F_DELIVERED = 2;
 const F_LOST = 4;
-const INITIAL_RECORDS = 64;
+/** Records made at the first send; the ring doubles from there (a short connection sends few segments). */
+const INITIAL_RECORDS = 8;
+/** The empty ring of a Rack that has sent nothing yet (shared, never written: length 0). */
+const NO_F64 = new Float64Array(0);
+const NO_U32 = new Uint32Array(0);
+const NO_U8 = new Uint8Array(0);
 /** RFC 8985 6.2: reordering window persistence, in recoveries, after a D-SACK widened it. */
 const REO_WND_PERSIST = 16;
 
@@ -62,12 +67,13 @@ export class Rack {
   private count = 0;
 
   constructor() {
-    const r = records(INITIAL_RECORDS);
-    this.times = r.times;
-    this.orders = r.orders;
-    this.starts = r.starts;
-    this.ends = r.ends;
-    this.flags = r.flags;
+    // No records until the first segment is sent (see grow): a connection that never sends
+    // data costs no record storage, and a short one only the first few records.
+    this.times = NO_F64;
+    this.orders = NO_F64;
+    this.starts = NO_U32;
+    this.ends = NO_U32;
+    this.flags = NO_U8;
   }
 
   /** RACK.xmit_ts / RACK.end_seq: the most recently sent segment known delivered (and its order). */
@@ -233,7 +239,7 @@ export class Rack {
   }
 
   private grow(): void {
-    const n = this.starts.length * 2;
+    const n = this.starts.length === 0 ? INITIAL_RECORDS : this.starts.length * 2;
     const mask = this.starts.length - 1;
     const { starts, ends, times, orders, flags } = records(n);
     for (let k = 0; k < this.count; k++) {
