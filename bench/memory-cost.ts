@@ -38,8 +38,10 @@ interface Pair {
 /** As bench/memory.ts: A is the client (TIME-WAIT 20 ms), B serves discard :9 and echo :7. */
 function pair(): Pair {
   const [la, lb] = createMemoryWire({ mtu: 1500 });
-  const a = createStack({ interfaces: [{ name: 'eth0', link: la, ipv4: ['198.18.0.1/24'] }], tcp: { msl: 10 } });
-  const b = createStack({ interfaces: [{ name: 'eth0', link: lb, ipv4: ['198.18.0.2/24'] }] });
+  // COST_TCP='{"sack":false}': TCP options for both stacks, to see what one mechanism costs.
+  const tcp = JSON.parse(process.env.COST_TCP ?? '{}') as Record<string, unknown>;
+  const a = createStack({ interfaces: [{ name: 'eth0', link: la, ipv4: ['198.18.0.1/24'] }], tcp: { ...tcp, msl: 10 } });
+  const b = createStack({ interfaces: [{ name: 'eth0', link: lb, ipv4: ['198.18.0.2/24'] }], tcp });
   return { a, b };
 }
 

@@ -1462,6 +1462,9 @@ export class TcpConnectionCore {
   private emit(seq: number, flags: number, payload: Uint8Array, ect = false): void {
     // The receiver's echo of CE (RFC 3168 6.1.3): on every segment but SYNs and RSTs.
     if (this.ecn.echo && (flags & (SYN | RST)) === 0) flags |= ECE;
+    // Every TcpRepr key in parseTcp's order, the absent options undefined: every segment (ours
+    // and parsed ones) has one hidden class, and setting an option adds no property (adding
+    // `timestamp` to every segment was a map transition and a property array each time).
     const seg: TcpRepr = {
       srcPort: this.localPort,
       dstPort: this.remotePort,
@@ -1470,6 +1473,11 @@ export class TcpConnectionCore {
       flags,
       window: (flags & RST) !== 0 ? 0 : (flags & SYN) !== 0 ? this.synWindow() : this.windowField(),
       urgent: 0,
+      mss: undefined,
+      windowScale: undefined,
+      sackPermitted: undefined,
+      sackBlocks: undefined,
+      timestamp: undefined,
       payload,
     };
     if ((flags & SYN) !== 0) {
