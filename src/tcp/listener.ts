@@ -293,8 +293,9 @@ export class TcpListener {
       iss,
       host: this.options.host,
       config: this.config,
-      ...(this.options.congestion !== undefined ? { congestion: this.options.congestion } : {}),
-      ...(this.options.challengeAcks !== undefined ? { challengeAcks: this.options.challengeAcks } : {}),
+      // Undefined when not set (the core takes that as absent): one shape, no spread per SYN.
+      congestion: this.options.congestion,
+      challengeAcks: this.options.challengeAcks,
     };
   }
 
