@@ -7,8 +7,8 @@
  *   node --import tsx bench/core-cost.ts crr 2000    # connect, 1 byte each way, close, TIME-WAIT
  *   node --import tsx bench/core-cost.ts bulk 64     # 64 MiB one way on one connection
  *
- * With COST_DIST=<compiled tree> the core is the compiled code. Prints one JSON line; measure
- * instructions with bench/cost.sh's method (valgrind, difference of two sizes).
+ * With COST_DIST=<compiled tree> the core is the compiled code. Prints one JSON line.
+ * `WHAT=core bench/cost.sh` counts its instructions and allocations.
  */
 import type { TcpRepr } from '../src/wire/tcp.js';
 import type { TcpConnectionCore as Core, TcpHost } from '../src/tcp/connection.js';
@@ -129,9 +129,15 @@ const [mode = 'crr', sizeArg = '1000'] = process.argv.slice(2);
 const size = Number(sizeArg);
 if (mode === 'crr') for (let i = 0; i < 500; i++) crrOnce();
 else bulk(16 * 1024 * 1024);
+// Marks for bench/cost.sh's allocation sum, with a full GC at each when --expose-gc is on.
+const gc = (globalThis as { gc?: () => void }).gc;
+gc?.();
+console.error('MEASURE-START');
 const seg0 = segments;
 const t0 = process.hrtime.bigint();
 if (mode === 'crr') for (let i = 0; i < size; i++) crrOnce();
 else bulk(size * 1024 * 1024);
 const ns = Number(process.hrtime.bigint() - t0);
+gc?.();
+console.error('MEASURE-END');
 console.log(JSON.stringify({ mode, size, ms: ns / 1e6, perUnitUs: mode === 'crr' ? ns / size / 1000 : undefined, segments: segments - seg0 }));

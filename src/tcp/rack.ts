@@ -53,9 +53,9 @@ const REO_WND_PERSIST = 16;
 
 /**
  * Transmit times of the segments in flight, and the RACK state built from them. Records live in
- * a ring of typed arrays aligned with the send buffer (one per segment sent, oldest first): no
- * allocation per segment, the ring doubles when a window holds more segments than it has room
- * for. Retransmissions update the records they overlap.
+ * a ring in one typed array, aligned with the send buffer (one per segment sent, oldest first):
+ * no allocation per segment, the ring doubles when a window holds more segments than it has
+ * room for. Retransmissions update the records they overlap.
  */
 export class Rack {
   /**
