@@ -235,6 +235,8 @@ export class TcpConnectionCore {
   private readonly ts: TcpTimestamps;
   /** Which SACK / D-SACK blocks our next ACK reports (used only when sackOk). */
   private readonly sackReport = new SackReporter();
+  /** The timestamps option of the last segment sent (see timestampOption). */
+  private lastTimestampOption: { readonly tsVal: number; readonly tsEcr: number } | undefined;
   private synWindowSent = 0;
   private synAcked = false;
   private synRetransmitted = false;
@@ -1488,7 +1490,7 @@ export class TcpConnectionCore {
       if (active ? this.config.sack : this.sackOk) seg.sackPermitted = true;
       if (active ? this.config.timestamps : this.tsOk) seg.timestamp = { tsVal: this.ts.tsVal(this.clock), tsEcr: active ? 0 : this.ts.tsRecent };
     } else if (this.tsOk && (flags & RST) === 0) {
-      seg.timestamp = { tsVal: this.ts.tsVal(this.clock), tsEcr: this.ts.tsRecent };
+      seg.timestamp = this.timestampOption(this.ts.tsVal(this.clock), this.ts.tsRecent);
     }
     if ((flags & ACK) !== 0) {
       if (this.sackOk && (flags & (SYN | RST)) === 0 && (this.recvBuf.outOfOrderCount > 0 || this.sackReport.hasDsack)) {
@@ -1513,6 +1515,17 @@ export class TcpConnectionCore {
     this.counters.segmentsSent++;
     if ((flags & RST) !== 0) this.counters.rstSent++;
     this.host.send(this, seg, ect);
+  }
+
+  /**
+   * The timestamps option of a segment: the previous segment's record again when the values are
+   * the same (a burst sent within one millisecond, with TS.Recent unchanged), as records are
+   * read-only (TcpRepr). Saves an object and its two numbers on most segments of a transfer.
+   */
+  private timestampOption(tsVal: number, tsEcr: number): { readonly tsVal: number; readonly tsEcr: number } {
+    const last = this.lastTimestampOption;
+    if (last !== undefined && last.tsVal === tsVal && last.tsEcr === tsEcr) return last;
+    return (this.lastTimestampOption = { tsVal, tsEcr });
   }
 
   /** The window in a SYN or SYN-ACK: never scaled (RFC 7323 2.2). */
