@@ -285,6 +285,7 @@ export class TcpConnectionCore {
   private events = 0;
   /** State transitions not yet reported: [from, to, from, to, ...]. */
   private transitions: TcpState[] = [];
+  private spareTransitions: TcpState[] | undefined;
   private wantWritable = false;
   /** connect/listen/fromSynCookie was used: a core opens once. */
   private opened = false;
@@ -2069,9 +2070,15 @@ export class TcpConnectionCore {
       this.events = 0;
       const host = this.host;
       if ((ev & EV_STATE) !== 0) {
+        // Handlers may change the state again (a nested call reports those itself): they go to
+        // the spare list while this one is read; emptied, it is the next spare (no array per
+        // flush).
         const list = this.transitions;
-        this.transitions = [];
+        this.transitions = this.spareTransitions ?? [];
+        this.spareTransitions = undefined;
         for (let i = 0; i < list.length; i += 2) host.onStateChange?.(this, list[i], list[i + 1]);
+        list.length = 0;
+        this.spareTransitions = list;
       }
       if ((ev & EV_ESTABLISHED) !== 0) {
         this.parent?.childEstablished(this);
