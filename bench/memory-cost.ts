@@ -1,15 +1,16 @@
 /**
  * A fixed amount of TCP work on the memory wire, for measuring cost by counting (instructions,
  * allocations) instead of by the clock: a rate on a busy 2-core machine moves with whatever
- * else runs, an instruction count does not.
+ * else runs, an instruction count much less (the wire's timers still run on the wall clock, so
+ * counts of repeated runs differ by up to ~15 %; bench/core-cost.ts is the repeatable one).
  *
  *   node --import tsx bench/memory-cost.ts crr 2000      # 2,000 connect / 1-byte echo / close
  *   node --import tsx bench/memory-cost.ts bulk 64       # 64 MiB A -> B (discarding listener)
  *
  * Each run first does a fixed warm-up (500 connections, or 16 MiB) so that the compiler's work
- * is mostly done, then the measured part, then prints one JSON line (wall time, rate, segments
- * sent by A, bytes allocated by the measured part as reported by the garbage collector's own
- * accounting when run with --trace-gc-nvp, see bench/cost.sh).
+ * is mostly done, then the measured part (between MEASURE-START and MEASURE-END on stderr,
+ * where bench/cost.sh sums the GC trace's allocation), then prints one JSON line (wall time,
+ * rate, segments sent by A).
  *
  * Per-connection or per-segment cost is the difference of two runs of different sizes divided
  * by the difference in work: the start-up, the warm-up and the compiler mostly cancel out.
