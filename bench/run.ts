@@ -9,7 +9,13 @@
  *   lossy   goodput and RTOs of a bulk transfer over lossy, slow, reordering paths (memory wire,
  *           virtual time: deterministic, NewReno and CUBIC)
  *   tap     rx-netstack over TAP vs the Linux kernel over veth, same client (root only)
+ *   lossy-tap  over TAP against Linux, loss and delay on the stack's link: our sender's goodput
+ *           next to Linux's sender's on the same path, retransmissions and RTOs (root only)
  *   scale   10,000 concurrent echo connections from the kernel to the stack (root only)
+ *   latency p50/p99 RTT of ping, UDP and TCP request/response at 0, 1, 2, 5, 10 ms intervals,
+ *           stack over TAP and kernel over veth in the same run, pinned (root only)
+ *   nat     `rx-netstack nat` vs `slirp4netns` on the same topology: bulk both ways, TCP_RR,
+ *           TCP_CRR, UDP_RR (root and slirp4netns only; not part of a default run)
  *
  * Options:
  *   --sections a,b   run only these sections
@@ -22,6 +28,12 @@
  *   --no-build       do not rebuild dist/ (the CLI the TAP benchmarks run)
  *   --out DIR        where results go (default bench/results)
  *   --no-docs        leave docs/benchmarks.md alone (it is only updated by a full run anyway)
+ *   --seed N         the lossy section's loss/reordering seed (default 1)
+ *   --lossy-seconds S  seconds of each lossy-tap transfer (default 5, quick 1)
+ *   --lossy-rtts a,b   lossy-tap round-trip times, ms (default 10)
+ *   --lossy-losses a,b lossy-tap loss probabilities (default 0,0.01,0.05)
+ *   --lossy-linux-cc a,b  Linux's congestion controls for lossy-tap; the first is compared with
+ *                    ours (default cubic,bbr; quick cubic)
  */
 import { parseArgs } from 'node:util';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -29,15 +41,20 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { machineInfo } from './lib/machine.js';
-import { markdownTable, textTable, type Row } from './lib/table.js';
+import { formatValue, markdownTable, textTable, type Row } from './lib/table.js';
 import { checksumThroughput, inboundPerFrame, outboundPerFrame } from './per-frame.js';
 import { memoryBulk, memoryCrr, memoryIdle, memoryRr } from './memory.js';
 import { tapBench, type Figure, type TapBenchResult } from './kernel/tap-bench.js';
 import { lossyBench, type LossyResult } from './lossy.js';
+import { latencyBench, type LatencyCell } from './kernel/latency-bench.js';
+import { lossyTapBench, type LossyTapResult } from './kernel/lossy-tap.js';
+import { natBench, natBenchUnavailable, type NatBenchResult, type NatFigure } from './kernel/nat-bench.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const ALL_SECTIONS = ['frame', 'memory', 'idle', 'lossy', 'tap', 'scale'] as const;
-type Section = (typeof ALL_SECTIONS)[number];
+const ALL_SECTIONS = ['frame', 'memory', 'idle', 'lossy', 'tap', 'scale', 'lossy-tap', 'latency'] as const;
+/** Sections run only when named in --sections. */
+const EXTRA_SECTIONS = ['nat'] as const;
+type Section = (typeof ALL_SECTIONS)[number] | (typeof EXTRA_SECTIONS)[number];
 
 /** gVisor netstack over TAP, as a ratio to Linux over veth, pinned, on this kind of machine (issue 6). */
 export const GVISOR_RATIOS = {
@@ -61,6 +78,11 @@ const { values } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     out: { type: 'string' },
     'no-docs': { type: 'boolean', default: false },
+    seed: { type: 'string' },
+    'lossy-seconds': { type: 'string' },
+    'lossy-rtts': { type: 'string' },
+    'lossy-losses': { type: 'string' },
+    'lossy-linux-cc': { type: 'string' },
   },
 });
 
@@ -73,7 +95,7 @@ const sections = new Set<Section>(
   values.sections === undefined
     ? ALL_SECTIONS
     : values.sections.split(',').map((s) => {
-        if (!(ALL_SECTIONS as readonly string[]).includes(s)) fail(`unknown section "${s}" (sections: ${ALL_SECTIONS.join(', ')})`);
+        if (![...ALL_SECTIONS, ...EXTRA_SECTIONS].includes(s as Section)) fail(`unknown section "${s}" (sections: ${[...ALL_SECTIONS, ...EXTRA_SECTIONS].join(', ')})`);
         return s as Section;
       }),
 );
@@ -84,7 +106,23 @@ const connections = values.connections === undefined ? (quick ? 500 : 10_000) : 
 if (!Number.isInteger(runs) || runs < 1 || runs > 50) fail('--runs must be 1..50');
 if (!(duration > 0 && duration <= 30)) fail('--duration must be in (0, 30] seconds');
 if (!Number.isInteger(connections) || connections < 1 || connections > 50_000) fail('--connections must be 1..50000');
+const seed = values.seed === undefined ? 1 : Number(values.seed);
+if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 31) fail('--seed must be an integer 0..2^31');
 const outDir = resolve(values.out ?? join(ROOT, 'bench', 'results'));
+const lossySeconds = values['lossy-seconds'] === undefined ? (quick ? 1 : 5) : Number(values['lossy-seconds']);
+const numberList = (text: string): number[] => text.split(',').map(Number);
+const lossyRtts = numberList(values['lossy-rtts'] ?? '10');
+const lossyLosses = numberList(values['lossy-losses'] ?? '0,0.01,0.05');
+const lossyLinuxCcs = (values['lossy-linux-cc'] ?? (quick ? 'cubic' : 'cubic,bbr')).split(',');
+{
+  // Every bad lossy-tap option at once.
+  const problems: string[] = [];
+  if (!(lossySeconds > 0 && lossySeconds <= 30)) problems.push('--lossy-seconds must be in (0, 30]');
+  if (!lossyRtts.every((r) => Number.isFinite(r) && r >= 0 && r <= 1000)) problems.push('--lossy-rtts must be numbers of ms in [0, 1000]');
+  if (!lossyLosses.every((l) => l >= 0 && l < 1)) problems.push('--lossy-losses must be probabilities in [0, 1)');
+  if (!lossyLinuxCcs.every((c) => /^[a-z0-9_]+$/.test(c))) problems.push('--lossy-linux-cc must be congestion-control names (reno, cubic, bbr...)');
+  if (problems.length > 0) fail(problems.join('; '));
+}
 
 const log = (line: string): void => {
   process.stderr.write(`bench: ${line}\n`);
@@ -104,10 +142,13 @@ function kernelUnavailable(): string | undefined {
   return undefined;
 }
 
-/** Compiles the TypeScript to dist/ so the CLI the TAP benchmarks start is the current code. */
+let distBuilt = false;
+
+/** Compiles the TypeScript to dist/ (once per run) so the CLI the TAP benchmarks start is the current code. */
 function buildDist(): string {
   const cli = join(ROOT, 'dist', 'bin', 'rx-netstack.js');
-  if (!values['no-build']) {
+  if (!values['no-build'] && !distBuilt) {
+    distBuilt = true;
     log('building dist/ (tsc -p tsconfig.build.json)');
     try {
       execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'pipe', cwd: ROOT });
@@ -133,7 +174,10 @@ interface Results {
   memory?: { bulkGbps: number; rrPerSecond: number; crrPerSecond: number; runs: Record<string, readonly number[]> };
   idle?: { connections: number; bytesPerConnection: number; heapBytesPerConnection: number; arrayBufferBytesPerConnection: number };
   tap?: TapBenchResult | { skipped: string } | { failed: string };
+  lossyTap?: LossyTapResult | { skipped: string } | { failed: string };
   lossy?: readonly LossyResult[];
+  latency?: readonly LatencyCell[] | { skipped: string } | { failed: string };
+  nat?: NatBenchResult | { skipped: string } | { failed: string };
 }
 
 async function main(): Promise<void> {
@@ -196,8 +240,8 @@ async function main(): Promise<void> {
   if (sections.has('lossy')) {
     // Virtual time: the figures depend on the seed and the code, not on this machine's load.
     const mib = quick ? 2 : 8;
-    log(`lossy paths: ${mib} MiB per case, two stacks on the memory wire in virtual time`);
-    const lossy = lossyBench(quick, mib, log);
+    log(`lossy paths: ${mib} MiB per case, two stacks on the memory wire in virtual time, seed ${seed}`);
+    const lossy = lossyBench(quick, mib, log, seed);
     results.lossy = lossy;
     for (const r of lossy) {
       rows.push({
@@ -249,10 +293,97 @@ async function main(): Promise<void> {
     }
   }
 
+  if (sections.has('latency')) {
+    const missing = kernelUnavailable();
+    if (missing !== undefined) {
+      log(`SKIPPING the latency benchmarks: ${missing}`);
+      results.latency = { skipped: missing };
+      rows.push({ group: 'latency', name: 'all latency figures', unit: '', value: Number.NaN, note: `skipped: ${missing}` });
+    } else {
+      try {
+        const cells = await latencyBench({
+          runs: quick ? 1 : Math.min(runs, 3),
+          cpu: values['no-pin'] ? undefined : 0,
+          cli: buildDist(),
+          shrink: quick ? 20 : 1,
+          log,
+        });
+        results.latency = cells;
+        for (const c of cells) {
+          rows.push({
+            group: 'latency',
+            name: `${c.kind === 'ping' ? 'ping' : c.kind === 'udp' ? 'UDP 1-byte echo' : 'TCP 1-byte echo'}, ${c.intervalMs === 0 ? 'back to back' : `every ${c.intervalMs} ms`}: p50`,
+            unit: 'ms',
+            value: c.stack.p50,
+            kernel: c.kernel.p50,
+            ratio: c.ratioP50,
+            note: `p99 ${c.stack.p99.toFixed(3)} ms (kernel ${c.kernel.p99.toFixed(3)})`,
+          });
+        }
+      } catch (error) {
+        const message = (error as Error).message;
+        log(`latency benchmarks FAILED: ${message}`);
+        results.latency = { failed: message };
+        rows.push({ group: 'latency', name: 'all latency figures', unit: '', value: Number.NaN, note: `failed: ${message.split('\n')[0]}` });
+      }
+    }
+  }
+
+  if (sections.has('lossy-tap')) {
+    const missing = kernelUnavailable();
+    if (missing !== undefined) {
+      log(`SKIPPING the lossy TAP benchmark: ${missing}`);
+      results.lossyTap = { skipped: missing };
+      rows.push({ group: 'lossy paths, TAP', name: 'all lossy TAP figures', unit: '', value: Number.NaN, note: `skipped: ${missing}` });
+    } else {
+      log(`lossy paths over TAP: ${runs} runs of ${lossySeconds} s per direction, RTT ${lossyRtts.join('/')} ms, Linux ${lossyLinuxCcs.join('/')}`);
+      try {
+        const lossyTap = await lossyTapBench({
+          rttsMs: lossyRtts,
+          losses: lossyLosses,
+          seconds: lossySeconds,
+          runs,
+          linuxCongestionControls: lossyLinuxCcs,
+          log,
+        });
+        results.lossyTap = lossyTap;
+        rows.push(...lossyTapRows(lossyTap));
+      } catch (error) {
+        const message = (error as Error).message;
+        log(`lossy TAP benchmark FAILED: ${message}`);
+        results.lossyTap = { failed: message };
+        rows.push({ group: 'lossy paths, TAP', name: 'all lossy TAP figures', unit: '', value: Number.NaN, note: `failed: ${message.split('\n')[0]}` });
+      }
+    }
+  }
+
+  if (sections.has('nat')) {
+    const missing = kernelUnavailable() ?? natBenchUnavailable();
+    if (missing !== undefined) {
+      log(`SKIPPING nat vs slirp4netns: ${missing}`);
+      results.nat = { skipped: missing };
+      rows.push({ group: 'nat vs slirp4netns', name: 'all nat figures', unit: '', value: Number.NaN, note: `skipped: ${missing}` });
+    } else {
+      try {
+        const nat = await natBench({ durationS: duration, runs, cpu: values['no-pin'] ? undefined : 0, cli: buildDist(), log });
+        results.nat = nat;
+        rows.push(...natRows(nat));
+      } catch (error) {
+        const message = (error as Error).message;
+        log(`nat benchmark FAILED: ${message}`);
+        results.nat = { failed: message };
+        rows.push({ group: 'nat vs slirp4netns', name: 'all nat figures', unit: '', value: Number.NaN, note: `failed: ${message.split('\n')[0]}` });
+      }
+    }
+  }
+
   const report = {
     date: started.toISOString(),
     machine,
-    options: { sections: [...sections], quick, runs, durationS: duration, connections, pinnedCpu: values['no-pin'] ? null : 0 },
+    options: {
+      sections: [...sections], quick, runs, durationS: duration, connections, pinnedCpu: values['no-pin'] ? null : 0,
+      lossySeconds, lossyRtts, lossyLosses, lossyLinuxCcs,
+    },
     gvisorRatios: GVISOR_RATIOS,
     results,
     rows,
@@ -291,6 +422,48 @@ function tapRows(t: TapBenchResult): Row[] {
     rows.push({ group: 'TAP, no offload', name, unit, value: f.plain, kernel: f.kernel, ratio: f.plainRatio, gvisorRatio });
   }
   return rows;
+}
+
+/** rx-netstack nat in the rx-netstack column; slirp4netns and the ratio (nat / slirp4netns) in the note. */
+function natRows(t: NatBenchResult): Row[] {
+  const figures: Array<[string, string, NatFigure]> = [
+    ['bulk out, namespace to host (discard:9)', 'Gbit/s', t.bulkOut],
+    ['bulk in, host to namespace (chargen:19)', 'Gbit/s', t.bulkIn],
+    ['TCP_RR 1 byte (echo:7)', '/s', t.tcpRr],
+    ['TCP_CRR connect+echo+close (echo:7)', '/s', t.tcpCrr],
+    ['UDP_RR 1 byte (udp echo:7)', '/s', t.udpRr],
+  ];
+  return figures.map(([name, unit, f]) => ({
+    group: 'nat vs slirp4netns', name, unit, value: f.nat,
+    note: `slirp4netns ${formatValue(f.slirp)}; nat/slirp4netns ${f.ratio.toFixed(2)}`,
+  }));
+}
+
+/**
+ * One row per RTT x loss: our sender's goodput in the rx-netstack column, Linux's sender's (the
+ * first congestion control) in the Linux column; other congestion controls in the note.
+ */
+function lossyTapRows(t: LossyTapResult): Row[] {
+  return t.cases.map((c) => {
+    const others = Object.entries(c.toStackBy)
+      .filter(([, r]) => r !== c.toStack)
+      .map(([cc, r]) => `Linux ${cc} ${formatValue(r.goodputMbps)} Mbit/s, ${r.rtos} RTOs`);
+    const ours = c.fromStack.runs[0]?.congestionControl ?? '?';
+    const theirs = c.toStack.runs[0]?.congestionControl ?? '?';
+    return {
+      group: 'lossy paths, TAP',
+      name: `bulk, RTT ${c.rttMs} ms, loss ${(c.loss * 100).toFixed(1)} % (our ${ours} vs Linux ${theirs} sender)`,
+      unit: 'Mbit/s',
+      value: c.fromStack.goodputMbps,
+      kernel: c.toStack.goodputMbps,
+      ratio: c.fromStack.goodputMbps / c.toStack.goodputMbps,
+      note: [
+        `RTOs ${c.fromStack.rtos} vs ${c.toStack.rtos}`,
+        `retransmits ${c.fromStack.retransmits} vs ${c.toStack.retransmits}`,
+        ...others,
+      ].join('; '),
+    };
+  });
 }
 
 const BEGIN = '<!-- bench:latest:begin -->';

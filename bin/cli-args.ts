@@ -8,6 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { formatIpv4, inSubnet, parseIpv4 } from '../src/ipv4/address.js';
 import { parseMac } from '../src/mac.js';
 import { parseIpv4Cidr } from '../src/config/codecs.js';
+import { parseNat, type NatArgs } from './nat-args.js';
 
 export const SERVE_USAGE = `usage: rx-netstack serve --tap NAME --ip CIDR [options]
 
@@ -69,8 +70,9 @@ export interface ServeArgs {
 
 export type ParsedCommand =
   | { readonly kind: 'serve'; readonly args: ServeArgs }
-  /** `--help`: the usage on stdout, exit 0. */
-  | { readonly kind: 'help' }
+  | { readonly kind: 'nat'; readonly args: NatArgs }
+  /** `--help`: the usage (of `command`, or of all) on stdout, exit 0. */
+  | { readonly kind: 'help'; readonly command?: 'serve' | 'nat' }
   /** No command at all: the usage on stderr, exit 2 (a script that forgot its arguments fails). */
   | { readonly kind: 'usage' }
   | { readonly kind: 'invalid'; readonly problems: readonly string[] };
@@ -93,7 +95,11 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
   const [command, ...rest] = argv;
   if (command === undefined) return { kind: 'usage' };
   if (command === '-h' || command === '--help' || command === 'help') return { kind: 'help' };
-  if (command !== 'serve') return { kind: 'invalid', problems: [`unknown command "${command}" (the command is: serve)`] };
+  if (command === 'nat') {
+    const nat = parseNat(rest);
+    return nat.kind === 'help' ? { kind: 'help', command: 'nat' } : nat;
+  }
+  if (command !== 'serve') return { kind: 'invalid', problems: [`unknown command "${command}" (the commands are: serve, nat)`] };
   return parseServe(rest);
 }
 
@@ -109,7 +115,7 @@ export function parseServe(argv: readonly string[]): ParsedCommand {
       problems.push(`--${token.name}: needs a value`);
     }
   }
-  if (values.help === true) return { kind: 'help' };
+  if (values.help === true) return { kind: 'help', command: 'serve' };
   const text = (name: keyof typeof OPTIONS): string | undefined => {
     const v = values[name];
     return typeof v === 'string' ? v : undefined;

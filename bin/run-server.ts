@@ -41,18 +41,51 @@ export function hintFor(error: Error & { code?: string }): string | undefined {
   }
 }
 
+/** What `runProgram` runs: set up, then stopped once. */
+export interface Running {
+  /** Undoes the setup. */
+  close(): Promise<void>;
+  /** The last line, after stopping (`stopped (...)`). */
+  summary(): string;
+}
+
+export interface Starter<R extends Running> {
+  /** Sets up; rejects (having undone what it did) when it cannot. */
+  start(report: (line: string) => void, onFatal: (error: Error) => void): Promise<R>;
+  /** Named when a second signal quits before the cleanup is done. */
+  readonly leftBehind?: string;
+  /** Lines printed on stderr right after `ready`. */
+  afterReady?(running: R): readonly string[];
+}
+
 export async function runServer(args: ServeArgs, options: RunOptions = {}): Promise<void> {
-  let server: Server | undefined;
-  /** Set by the first SIGINT/SIGTERM or a fatal link error. */
+  await runProgram<Server & Running>({
+    start: async (report, onFatal) => {
+      const server = await serve({ ...args, report, onFatal });
+      const frames = (): number => server.stack.framesIn();
+      return Object.assign(server, { summary: () => `stopped (${frames()} frames received)` });
+    },
+    ...(args.netns === undefined ? {} : { leftBehind: `namespace ${args.netns}` }),
+    afterReady: (server) => options.afterReady?.(server) ?? [],
+  });
+}
+
+/**
+ * Runs a program that sets something up and keeps it until SIGINT/SIGTERM: `ready` on stdout
+ * once set up, exit 0 after a signal (the setup undone), 1 when setup fails or `onFatal` is
+ * called. See the file comment for the signal rules.
+ */
+export async function runProgram<R extends Running>(starter: Starter<R>): Promise<void> {
+  let running: R | undefined;
+  /** Set by the first SIGINT/SIGTERM or a fatal error. */
   let stopRequest: { readonly at: number; readonly code: number } | undefined;
   let stopping = false;
 
   const stop = async (code: number): Promise<void> => {
-    if (stopping || server === undefined) return;
+    if (stopping || running === undefined) return;
     stopping = true;
-    const frames = server.stack.framesIn();
-    await server.close();
-    say(`stopped (${frames} frames received)`);
+    await running.close();
+    say(running.summary());
     process.exit(code);
   };
 
@@ -60,10 +93,10 @@ export async function runServer(args: ServeArgs, options: RunOptions = {}): Prom
     const now = Date.now();
     if (stopRequest === undefined) {
       stopRequest = { at: now, code: 0 };
-      say(server === undefined ? `${signal}: stopping once setup is done (then undoing it)` : `${signal}: stopping (undoing the setup)`);
+      say(running === undefined ? `${signal}: stopping once setup is done (then undoing it)` : `${signal}: stopping (undoing the setup)`);
       void stop(0);
     } else if (now - stopRequest.at > REPEAT_GRACE_MS) {
-      say(`${signal} again: quitting without finishing cleanup${args.netns === undefined ? '' : ` (namespace ${args.netns} may be left)`}`);
+      say(`${signal} again: quitting without finishing cleanup${starter.leftBehind === undefined ? '' : ` (${starter.leftBehind} may be left)`}`);
       process.exit(130);
     }
   };
@@ -71,19 +104,15 @@ export async function runServer(args: ServeArgs, options: RunOptions = {}): Prom
   process.on('SIGTERM', onSignal);
 
   try {
-    server = await serve({
-      ...args,
-      report: say,
-      onFatal: (error) => {
-        say(`link failed: ${error.message}`);
-        stopRequest ??= { at: Date.now(), code: 1 };
-        void stop(1);
-      },
+    running = await starter.start(say, (error) => {
+      say(`link failed: ${error.message}`);
+      stopRequest ??= { at: Date.now(), code: 1 };
+      void stop(1);
     });
   } catch (error) {
     const e = error as Error & { code?: string };
     if (stopRequest !== undefined) {
-      // Interrupted setup (an `ip` child killed by the same Ctrl-C): serve() has undone it.
+      // Interrupted setup (an `ip` child killed by the same Ctrl-C): the starter has undone it.
       say('stopped during setup');
       process.exit(stopRequest.code);
     }
@@ -97,5 +126,5 @@ export async function runServer(args: ServeArgs, options: RunOptions = {}): Prom
     return;
   }
   process.stdout.write('ready\n');
-  for (const line of options.afterReady?.(server) ?? []) say(line);
+  for (const line of starter.afterReady?.(running) ?? []) say(line);
 }

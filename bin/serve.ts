@@ -5,13 +5,13 @@
  * Everything done to the system is recorded as an undo step at the moment it is done, and
  * `close()` runs the steps in reverse: a failure half-way through setup undoes what was done.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import createDebug from 'debug';
 import type { Link } from '../streams/links/link.js';
 import { tapLink, type TapLink } from '../streams/links/tap-link.js';
 import { captureLink } from '../streams/operators/capture.js';
 import type { ServeArgs } from './cli-args.js';
+import { hasAddress, ip } from './ip-command.js';
 import type { Subscription } from 'rxjs';
 import { createStack, type Stack } from '../streams/stack/create-stack.js';
 import { startServices } from '../streams/services/index.js';
@@ -175,38 +175,5 @@ export async function serve(options: ServeOptions): Promise<Server> {
   }
 }
 
-/** An `ip` command that takes longer is killed. */
-const IP_TIMEOUT_MS = 10_000;
 /** How long closing waits for the capture file to be written out. */
 const CAPTURE_FLUSH_MS = 5000;
-
-/**
- * Runs `ip`. In a process group of its own (detached): a Ctrl-C typed at the terminal goes to
- * the whole foreground group, and would kill an `ip netns add` half-way; this program decides
- * what a Ctrl-C means (finish setup, then undo it).
- */
-function ip(args: readonly string[]): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('ip', [...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    const timer = setTimeout(() => child.kill('SIGKILL'), IP_TIMEOUT_MS);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(new Error(`ip ${args.join(' ')}: ${error.message}`));
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolvePromise(stdout);
-      else reject(new Error(`ip ${args.join(' ')}: ${stderr.trim() || (signal === null ? `exit status ${code}` : `killed by ${signal}`)}`));
-    });
-  });
-}
-
-async function hasAddress(netns: string, device: string, cidr: string): Promise<boolean> {
-  const out = await ip(['-n', netns, '-j', 'addr', 'show', 'dev', device]);
-  const [entry] = JSON.parse(out || '[]') as Array<{ addr_info?: Array<{ local: string; prefixlen: number }> }>;
-  return (entry?.addr_info ?? []).some((a) => `${a.local}/${a.prefixlen}` === cidr);
-}

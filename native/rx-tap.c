@@ -77,6 +77,7 @@ typedef struct rx_tap {
   char name[IFNAMSIZ];
   int existed;
   int vnet;                  /* IFF_VNET_HDR: reads and writes carry a virtio_net_hdr */
+  int tun;                   /* IFF_TUN: bare IP packets instead of Ethernet frames */
 
   uv_poll_t poll;
   int poll_open;             /* uv_poll_init done and its close callback not yet run */
@@ -495,7 +496,7 @@ static uint32_t get_uint_prop(napi_env env, napi_value obj, const char *key, uin
   return out;
 }
 
-/* new TapHandle(name, netns | undefined, { batchLimit?, queueLimit?, vnetHdr? }) */
+/* new TapHandle(name, netns | undefined, { batchLimit?, queueLimit?, vnetHdr?, tun? }) */
 static napi_value tap_new(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3], self, new_target;
@@ -516,13 +517,14 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
     ns = netns;
   }
   uint32_t batch = RX_DEFAULT_BATCH, queue = RX_DEFAULT_QUEUE;
-  bool vnet = false;
+  bool vnet = false, tun = false;
   if (argc >= 3) {
     napi_typeof(env, argv[2], &type);
     if (type == napi_object) {
       batch = get_uint_prop(env, argv[2], "batchLimit", RX_DEFAULT_BATCH);
       queue = get_uint_prop(env, argv[2], "queueLimit", RX_DEFAULT_QUEUE);
       vnet = get_bool_prop(env, argv[2], "vnetHdr");
+      tun = get_bool_prop(env, argv[2], "tun");
     }
   }
   if (batch < 1 || batch > RX_MAX_BATCH) return throw_code(env, "ERR_OUT_OF_RANGE", "batchLimit must be 1..4096");
@@ -537,6 +539,7 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
   }
   t->batch_limit = batch;
   t->vnet = vnet;
+  t->tun = tun;
   t->pool = rx_slab_pool_new(RX_SLAB_SIZE, RX_SLABS_KEPT);
   if (t->pool == NULL || rx_wq_init(&t->queue, queue) != 0) {
     if (t->pool != NULL) rx_slab_pool_close(t->pool);
@@ -546,7 +549,7 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
 
   rx_tap_open_t opened;
   rx_tap_error_t e;
-  if (rx_tap_open(name, ns, vnet, &opened, &e) != 0) {
+  if (rx_tap_open(name, ns, vnet, tun, &opened, &e) != 0) {
     rx_wq_free(&t->queue);
     rx_slab_pool_close(t->pool);
     free(t);
@@ -564,11 +567,13 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
   t->lengths = lengths_data;
   napi_create_reference(env, lengths, 1, &t->lengths_ref);
   napi_set_named_property(env, self, "lengths", lengths);
-  napi_value existed, vnet_value;
+  napi_value existed, vnet_value, tun_value;
   napi_get_boolean(env, t->existed, &existed);
   napi_set_named_property(env, self, "existed", existed);
   napi_get_boolean(env, t->vnet, &vnet_value);
   napi_set_named_property(env, self, "vnetHdr", vnet_value);
+  napi_get_boolean(env, t->tun, &tun_value);
+  napi_set_named_property(env, self, "tun", tun_value);
 
   napi_create_string_utf8(env, "rx_tap", NAPI_AUTO_LENGTH, &resource_name);
   napi_async_init(env, self, resource_name, &t->async_ctx);

@@ -57,14 +57,14 @@ static void restore_netns(int own) {
 }
 
 /* Open the queue and the control socket in whatever namespace this thread is in now. */
-static int open_here(const char *name, int vnet_hdr, rx_tap_open_t *out, rx_tap_error_t *e) {
+static int open_here(const char *name, int vnet_hdr, int tun, rx_tap_open_t *out, rx_tap_error_t *e) {
   struct ifreq ifr;
   out->existed = strchr(name, '%') == NULL && if_nametoindex(name) != 0;
 
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return fail(e, errno, "open", "cannot open /dev/net/tun%s", "");
 
-  short base = IFF_TAP | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0);
+  short base = (tun ? IFF_TUN : IFF_TAP) | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0);
   memset(&ifr, 0, sizeof ifr);
   ifr.ifr_flags = base;
   strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
@@ -78,7 +78,7 @@ static int open_here(const char *name, int vnet_hdr, rx_tap_open_t *out, rx_tap_
   if (rc != 0) {
     int err = errno;
     close(fd);
-    return fail(e, err, "ioctl", "TUNSETIFF %s (attach or create TAP device)", name);
+    return fail(e, err, "ioctl", tun ? "TUNSETIFF %s (attach or create TUN device)" : "TUNSETIFF %s (attach or create TAP device)", name);
   }
 
   int ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -94,11 +94,11 @@ static int open_here(const char *name, int vnet_hdr, rx_tap_open_t *out, rx_tap_
   return 0;
 }
 
-int rx_tap_open(const char *name, const char *netns, int vnet_hdr, rx_tap_open_t *out, rx_tap_error_t *e) {
+int rx_tap_open(const char *name, const char *netns, int vnet_hdr, int tun, rx_tap_open_t *out, rx_tap_error_t *e) {
   out->fd = -1;
   out->ctl = -1;
   if (!name_ok(name)) return fail(e, EINVAL, "ioctl", "bad interface name \"%s\" (1 to 15 bytes)", name);
-  if (netns == NULL) return open_here(name, vnet_hdr, out, e);
+  if (netns == NULL) return open_here(name, vnet_hdr, tun, out, e);
 
   if (!netns_name_ok(netns)) return fail(e, EINVAL, "setns", "bad network namespace name \"%s\"", netns);
   char path[160]; /* netns_name_ok keeps the name under 128 bytes */
@@ -117,7 +117,7 @@ int rx_tap_open(const char *name, const char *netns, int vnet_hdr, rx_tap_open_t
     close(own);
     return fail(e, err, "setns", "cannot enter network namespace %s", netns);
   }
-  int rc = open_here(name, vnet_hdr, out, e);
+  int rc = open_here(name, vnet_hdr, tun, out, e);
   restore_netns(own);
   close(target);
   close(own);

@@ -24,13 +24,15 @@ typedef struct {
 } rx_tap_open_t;
 
 /*
- * Opens (attaching or creating) TAP device `name` with IFF_TAP | IFF_NO_PI, plus IFF_VNET_HDR
- * when `vnet_hdr` is set (every read and write then starts with a 10-byte virtio_net_hdr). When
+ * Opens (attaching or creating) TAP device `name` with IFF_TAP | IFF_NO_PI, or a TUN device
+ * (IFF_TUN | IFF_NO_PI: bare IP packets, no Ethernet header) when `tun` is set, plus
+ * IFF_VNET_HDR when `vnet_hdr` is set (every read and write then starts with a 10-byte
+ * virtio_net_hdr). When
  * `netns` is not NULL, the calling thread enters /var/run/netns/<netns> for the open and the
  * control socket and returns to its own namespace before this function returns. Returns 0, or -1
  * with `*e` filled.
  */
-int rx_tap_open(const char *name, const char *netns, int vnet_hdr, rx_tap_open_t *out, rx_tap_error_t *e);
+int rx_tap_open(const char *name, const char *netns, int vnet_hdr, int tun, rx_tap_open_t *out, rx_tap_error_t *e);
 
 /* TUNSETOFFLOAD: which offloads (TUN_F_CSUM, TUN_F_TSO4, ...) the reader takes; needs IFF_VNET_HDR. */
 int rx_tap_set_offload(int fd, unsigned flags, rx_tap_error_t *e);

@@ -18,6 +18,7 @@ export type NetstackErrorCode =
   | 'ENOTCONN'
   | 'EINVAL'
   | 'ENOBUFS'
+  | 'EMFILE'
   | 'ENOENT'
   | 'EPERM'
   | 'EACCES'

@@ -10,3 +10,7 @@ export * from './transport/endpoint-table.js';
 export * from './transport/port-manager.js';
 export * as wire from './wire/index.js';
 export * as tcp from './tcp/index.js';
+export * as arp from './arp/index.js';
+export * as ipv4 from './ipv4/index.js';
+export * as ipv6 from './ipv6/index.js';
+export * as icmp from './icmp/index.js';

@@ -13,6 +13,7 @@ export { netInterface, NetInterface, type NetInterfaceOptions, type InterfaceAdd
 export { EthernetLayer, ETHERNET_DROP_REASONS, type EthernetOut, type EthernetCounters } from './stack/ethernet-layer.js';
 export { ArpLayer, ARP_DROP_REASONS, type NextHopPacket, type NeighborBoundary, type PendingPacket } from './stack/arp-layer.js';
 export { staticNeighbors } from './stack/static-neighbors.js';
+export { pointToPoint } from './stack/point-to-point.js';
 export {
   Ipv4Layer, IPV4_DROP_REASONS, type Ipv4LayerOptions, type Ipv4Datagram, type Ipv4Outbound, type Ipv4Send,
   type Ipv4SendOptions, type Ipv4Port, type Ipv4Network, type Ipv4Route, type ReassemblyTimeout,
@@ -68,6 +69,8 @@ export type {
 } from '../src/tcp/congestion/congestion-control.js';
 export { tapLink, type TapLink, type TapLinkOptions, type TapLinkStats } from './links/tap-link.js';
 export { TapDevice, type TapDeviceOptions } from './links/tap-device.js';
+export { tunLink, type TunLink, type TunLinkOptions } from './links/tun-link.js';
+export { TunDevice, type TunDeviceOptions } from './links/tun-device.js';
 export {
   echoService, echoConnection, discardService, discardConnection, chargenService, chargenConnection, CHARGEN_CYCLE,
   httpService, httpServiceHandler, HTTP_SERVICE_BODY, udpEchoService, tcpService, type ConnectionHandler,

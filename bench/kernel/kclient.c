@@ -12,6 +12,17 @@
  *   kclient ping        HOST COUNT          ICMP echo (56 bytes), back to back: median RTT, ms
  *   kclient scale       HOST PORT N SECONDS N concurrent echo connections, each checked byte
  *                                           for byte, all held open at once, then closed
+ *   kclient latency     KIND HOST PORT COUNT INTERVAL_MS
+ *                                           COUNT request/response exchanges (KIND ping: ICMP
+ *                                           echo; udp: 1 byte to a UDP echo; tcp: 1 byte on one
+ *                                           TCP echo connection), one every INTERVAL_MS (0: back
+ *                                           to back), each timed alone: p50, p99, min, max in ms
+ *   kclient send-for    HOST PORT SECONDS [CC]  lossy paths: send as fast as TCP lets us until the
+ *                                           peer resets the connection (the receiver measures)
+ *                                           or SECONDS pass; bytes written, options negotiated;
+ *                                           CC: the congestion control (default: the system's)
+ *   kclient recv-for    HOST PORT SECONDS   lossy paths: read for SECONDS from the first byte
+ *                                           on, then reset: Mbit/s received, first to last byte
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -249,6 +260,100 @@ static int ping(struct sockaddr_in *a, int count) {
   return 0;
 }
 
+/* One ICMP echo with sequence `seq` on raw socket `fd`; its RTT in ms, or -1 when none came in 1 s. */
+static double ping_once(int fd, struct sockaddr_in *a, uint16_t id, int seq) {
+  uint8_t pkt[64];
+  memset(pkt, 0, sizeof pkt);
+  struct icmphdr *h = (struct icmphdr *)pkt;
+  h->type = ICMP_ECHO;
+  h->un.echo.id = htons(id);
+  h->un.echo.sequence = htons((uint16_t)seq);
+  for (int i = 8; i < 64; i++) pkt[i] = (uint8_t)i;
+  h->checksum = icmp_checksum(pkt, sizeof pkt);
+  double t0 = now();
+  if (sendto(fd, pkt, sizeof pkt, 0, (struct sockaddr *)a, sizeof *a) != (ssize_t)sizeof pkt) fail("latency", "sendto");
+  for (;;) {
+    struct pollfd pf = { fd, POLLIN, 0 };
+    int remaining = (int)((t0 + 1.0 - now()) * 1000);
+    if (remaining <= 0 || poll(&pf, 1, remaining) <= 0) return -1;
+    uint8_t in[1500];
+    ssize_t n = recv(fd, in, sizeof in, 0);
+    if (n < 28) continue;
+    int ihl = (in[0] & 0x0f) * 4;
+    struct icmphdr *r = (struct icmphdr *)(in + ihl);
+    if (n < ihl + 8 || r->type != ICMP_ECHOREPLY || ntohs(r->un.echo.id) != id || ntohs(r->un.echo.sequence) != (uint16_t)seq) continue;
+    return (now() - t0) * 1e3;
+  }
+}
+
+/*
+ * latency: exchanges spaced INTERVAL_MS apart on an absolute schedule (a slow reply does not
+ * shift the ones after it), so the server sees the same idle time before every request; with
+ * 0 they go back to back. Every exchange is timed on its own.
+ */
+static int latency(const char *kind, struct sockaddr_in *a, int count, double interval_ms) {
+  int k = strcmp(kind, "ping") == 0 ? 0 : strcmp(kind, "udp") == 0 ? 1 : strcmp(kind, "tcp") == 0 ? 2 : -1;
+  if (k < 0) {
+    printf("{\"mode\":\"latency\",\"error\":\"unknown kind %s\"}\n", kind);
+    return 2;
+  }
+  int fd;
+  if (k == 0) {
+    fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+    if (fd < 0) fail("latency", "socket(SOCK_RAW)");
+  } else if (k == 1) {
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) fail("latency", "socket");
+    if (connect(fd, (struct sockaddr *)a, sizeof *a) != 0) fail("latency", "connect");
+    struct timeval tv = { 1, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  } else {
+    fd = tcp_connect("latency", a, 1);
+  }
+  double *rtt = calloc((size_t)count, sizeof *rtt);
+  uint16_t id = (uint16_t)getpid();
+  int got = 0, lost = 0;
+  struct timespec next;
+  clock_gettime(CLOCK_MONOTONIC, &next);
+  long step_ns = (long)(interval_ms * 1e6);
+  for (int i = 0; i < count; i++) {
+    if (step_ns > 0) {
+      next.tv_nsec += step_ns;
+      while (next.tv_nsec >= 1000000000L) {
+        next.tv_nsec -= 1000000000L;
+        next.tv_sec++;
+      }
+      while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR) {
+      }
+    }
+    double ms = -1;
+    if (k == 0) {
+      ms = ping_once(fd, a, id, i);
+    } else {
+      char c = 'l';
+      double t0 = now();
+      if (send(fd, &c, 1, 0) != 1) fail("latency", "send");
+      ssize_t n = recv(fd, &c, 1, 0);
+      if (n == 1) ms = (now() - t0) * 1e3;
+      else if (k == 2 || errno != EAGAIN) fail("latency", "recv");
+    }
+    if (ms < 0) {
+      if (++lost > 10) fail("latency", "too many lost replies");
+      continue;
+    }
+    rtt[got++] = ms;
+  }
+  if (got == 0) fail("latency", "no replies");
+  qsort(rtt, (size_t)got, sizeof *rtt, cmp_double);
+  int p99 = (int)((double)got * 0.99);
+  if (p99 >= got) p99 = got - 1;
+  printf("{\"mode\":\"latency\",\"kind\":\"%s\",\"intervalMs\":%g,\"replies\":%d,\"lost\":%d,"
+         "\"p50Ms\":%.6f,\"p99Ms\":%.6f,\"minMs\":%.6f,\"maxMs\":%.6f}\n",
+         kind, interval_ms, got, lost, rtt[got / 2], rtt[p99], rtt[0], rtt[got - 1]);
+  close(fd);
+  return 0;
+}
+
 /* scale: N connections open at once, each echoing its own 8-byte tag. */
 typedef struct {
   int fd;
@@ -351,6 +456,108 @@ static int scale(struct sockaddr_in *a, int n, double seconds) {
   return verified == n ? 0 : 1;
 }
 
+/* The lossy-path modes: a path that drops 5 % of the frames can stall for seconds (a lost SYN
+ * costs 1 s, a lost retransmission an RTO with backoff), so connect waits long, and reads and
+ * writes wake up every 200 ms only to check the deadline. */
+static int tcp_connect_patient(const char *mode, struct sockaddr_in *a, const char *cc) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail(mode, "socket");
+  /* Per socket: a namespace's default may only be one of the host's "allowed" algorithms, a
+   * socket of a privileged process may use any the kernel has. */
+  if (cc != NULL && setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, strlen(cc)) != 0) fail(mode, "TCP_CONGESTION");
+  struct timeval tv = { 15, 0 };
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (connect(fd, (struct sockaddr *)a, sizeof *a) != 0) fail(mode, "connect");
+  struct timeval tick = { 0, 200000 };
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof tick);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tick, sizeof tick);
+  return fd;
+}
+
+/* What Linux negotiated on this connection and where its sender stands, from TCP_INFO (still
+ * readable after a reset: the figures are those of the connection's last moment). */
+static void print_tcp_info(int fd) {
+  struct tcp_info info;
+  socklen_t len = sizeof info;
+  memset(&info, 0, sizeof info);
+  getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len);
+  char cc[32] = "";
+  socklen_t cclen = sizeof cc - 1;
+  getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, &cclen);
+  printf("\"congestionControl\":\"%s\",", cc);
+  printf("\"sack\":%d,\"timestamps\":%d,\"windowScale\":%d,\"rttMs\":%.3f,\"cwnd\":%u,\"ssthresh\":%u,\"mss\":%u",
+         (info.tcpi_options & TCPI_OPT_SACK) != 0, (info.tcpi_options & TCPI_OPT_TIMESTAMPS) != 0,
+         (info.tcpi_options & TCPI_OPT_WSCALE) != 0, info.tcpi_rtt / 1000.0, info.tcpi_snd_cwnd,
+         info.tcpi_snd_ssthresh, info.tcpi_snd_mss);
+}
+
+static void reset_close(int fd) {
+  struct linger lg = { 1, 0 };
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg); /* RST: the peer stops at once */
+  close(fd);
+}
+
+static int send_for(struct sockaddr_in *a, double seconds, const char *cc) {
+  static char buf[65536];
+  memset(buf, 'x', sizeof buf);
+  int fd = tcp_connect_patient("send-for", a, cc);
+  double start = now();
+  uint64_t written = 0;
+  int reset = 0;
+  while (now() - start < seconds) {
+    ssize_t n = send(fd, buf, sizeof buf, MSG_NOSIGNAL);
+    if (n >= 0) {
+      written += (uint64_t)n;
+    } else if (errno == ECONNRESET || errno == EPIPE) {
+      reset = 1; /* the receiver has measured and reset the connection: done */
+      break;
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      fail("send-for", "send");
+    }
+  }
+  printf("{\"mode\":\"send-for\",\"bytes\":%llu,\"seconds\":%.6f,\"reset\":%d,",
+         (unsigned long long)written, now() - start, reset);
+  print_tcp_info(fd);
+  printf("}\n");
+  reset_close(fd);
+  return 0;
+}
+
+static int recv_for(struct sockaddr_in *a, double seconds) {
+  static char buf[262144];
+  int fd = tcp_connect_patient("recv-for", a, NULL);
+  double connected = now(), t0 = 0, last = 0, t;
+  uint64_t total = 0;
+  int early = 0;
+  /* Bounded even if no byte ever comes: the first byte must arrive within 30 s. */
+  while ((t = now()) - (t0 == 0 ? connected : t0) < (t0 == 0 ? 30 : seconds)) {
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    double left = (t0 == 0 ? connected + 30 : t0 + seconds) - t;
+    int r = poll(&p, 1, (int)(left * 1000) + 1);
+    if (r < 0 && errno != EINTR) fail("recv-for", "poll");
+    if (r <= 0) continue;
+    t = now();
+    if (t0 != 0 && t - t0 >= seconds) break; /* arrived after the deadline: not counted */
+    ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+    if (n <= 0) {
+      early = 1;
+      break;
+    }
+    if (t0 == 0) t0 = t;
+    total += (uint64_t)n;
+    last = t;
+  }
+  double span = t0 == 0 ? 0 : (early ? last - t0 : seconds);
+  printf("{\"mode\":\"recv-for\",\"bytes\":%llu,\"seconds\":%.6f,\"mbps\":%.6f,\"firstByteMs\":%.3f,\"early\":%d,",
+         (unsigned long long)total, span, span > 0 ? (double)total * 8 / span / 1e6 : 0,
+         t0 == 0 ? -1 : (t0 - connected) * 1000, early);
+  print_tcp_info(fd);
+  printf("}\n");
+  reset_close(fd);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   if (argc < 4) {
@@ -358,6 +565,14 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *mode = argv[1];
+  if (strcmp(mode, "latency") == 0) {
+    if (argc < 7) return 2;
+    struct sockaddr_in la = addr_of(argv[3], atoi(argv[4]));
+    int count = atoi(argv[5]);
+    double interval = atof(argv[6]);
+    if (count < 1 || count > 100000 || interval < 0 || interval > 1000) return 2;
+    return latency(argv[2], &la, count, interval);
+  }
   if (strcmp(mode, "ping") == 0) {
     struct sockaddr_in a = addr_of(argv[2], 0);
     int count = atoi(argv[3]);
@@ -380,6 +595,8 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "rr") == 0) return rr(&a, seconds);
   if (strcmp(mode, "crr") == 0) return crr(&a, seconds);
   if (strcmp(mode, "udp-rr") == 0) return udp_rr(&a, seconds);
+  if (strcmp(mode, "send-for") == 0) return send_for(&a, seconds, argc > 5 ? argv[5] : NULL);
+  if (strcmp(mode, "recv-for") == 0) return recv_for(&a, seconds);
   fprintf(stderr, "unknown mode %s\n", mode);
   return 2;
 }

@@ -74,9 +74,10 @@ export interface TapBenchResult {
 }
 
 const TAP = 'rxb0';
-const STACK_IP = '198.18.0.2';
+export const STACK_IP = '198.18.0.2';
 
-interface Setup {
+/** The namespaces of a TAP benchmark run (also used by the latency section). */
+export interface Setup {
   readonly tools: KernelTools;
   readonly s: Netns;
   /** The stack without offloads, when measured. */
@@ -91,7 +92,7 @@ function pinned(cpu: number | undefined, program: string, args: readonly string[
 }
 
 /** A namespace with a TAP device and `rx-netstack serve` on it; `offload` false turns the TAP offloads off. */
-async function stackNamespace(o: TapBenchOptions, made: Netns[], role: string, offload: boolean): Promise<{ ns: Netns; serve: ChildProcess }> {
+async function stackNamespace(o: Pick<TapBenchOptions, 'cpu' | 'cli'>, made: Netns[], role: string, offload: boolean): Promise<{ ns: Netns; serve: ChildProcess }> {
   const ns = await Netns.create(role);
   made.push(ns);
   await ns.ip(['tuntap', 'add', 'dev', TAP, 'mode', 'tap']);
@@ -105,7 +106,8 @@ async function stackNamespace(o: TapBenchOptions, made: Netns[], role: string, o
   return { ns, serve };
 }
 
-async function setUp(o: TapBenchOptions, made: Netns[]): Promise<Setup> {
+/** Builds the topology above; every namespace made is pushed to `made` (the caller destroys them). */
+export async function setUp(o: Pick<TapBenchOptions, 'cpu' | 'cli' | 'plain'>, made: Netns[]): Promise<Setup> {
   const tools = await buildKernelTools();
   const { ns: s, serve } = await stackNamespace(o, made, 's', true);
   const p = o.plain ? (await stackNamespace(o, made, 'p', false)).ns : undefined;
@@ -126,7 +128,8 @@ async function setUp(o: TapBenchOptions, made: Netns[]): Promise<Setup> {
   return { tools, s, p, c, k, serve };
 }
 
-async function client(ns: Netns, o: TapBenchOptions, tools: KernelTools, args: readonly string[], timeoutMs: number): Promise<Record<string, number | string>> {
+/** Runs kclient in `ns` (pinned like everything else) and returns its JSON line. */
+export async function client(ns: Netns, o: Pick<TapBenchOptions, 'cpu'>, tools: KernelTools, args: readonly string[], timeoutMs: number): Promise<Record<string, number | string>> {
   const [prog, pargs] = pinned(o.cpu, tools.client, args);
   const r = await ns.exec(prog, pargs, timeoutMs);
   const line = r.stdout.trim().split('\n').pop() ?? '';

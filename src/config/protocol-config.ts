@@ -22,6 +22,7 @@ import {
 } from '../ipv4/config.js';
 import { DEFAULT_TCP_CONFIG, TCP_ECN_MODES, TCP_LOSS_DETECTIONS, resolveTcpConfig, type TcpConfig, type TcpEcnMode, type TcpLossDetection } from '../tcp/config.js';
 import { isCongestionControlChoice, type CongestionControlChoice } from '../tcp/congestion/congestion-control.js';
+import { DEFAULT_TCP_LIMITS, TCP_LIMIT_KEYS, resolveTcpLimits, type TcpLimitsConfig } from '../tcp/limits.js';
 import { DEFAULT_EPHEMERAL_RANGE } from '../transport/port-manager.js';
 import { NetstackError } from '../errors.js';
 import { Bool, DurationMs, Mtu, NonNegativeInt, NonNegativeNumber, PortRange, PositiveInt, PowerOfTwo, Ttl } from './codecs.js';
@@ -64,6 +65,8 @@ export const IcmpOptions = closedObject('IcmpOptions', 'ICMP options (an object)
 
 export const UdpOptions = closedObject('UdpOptions', 'UDP options (an object)', {}, {
   ephemeralPortRange: PortRange,
+  maxQueuedBytes: NonNegativeInt,
+  maxQueuedDatagrams: NonNegativeInt,
 });
 
 type TcpFieldCodecs = { [K in keyof TcpConfig]: t.Type<TcpConfig[K], TcpConfig[K], unknown> };
@@ -100,8 +103,14 @@ const tcpFieldCodecs = {
   lossDetection: TcpLossDetectionCodec,
 } as unknown as TcpFieldCodecs;
 
+// The stack-wide limits: numbers, ranges checked by resolveTcpLimits (every bad one named).
+const tcpLimitCodecs = Object.fromEntries(TCP_LIMIT_KEYS.map((key) => [key, NonNegativeNumber])) as unknown as {
+  [K in keyof TcpLimitsConfig]: t.Type<number, number, unknown>;
+};
+
 export const TcpOptions = closedObject('TcpOptions', 'TCP options (an object)', {}, {
   ...tcpFieldCodecs,
+  ...tcpLimitCodecs,
   ephemeralPortRange: PortRange,
 });
 
@@ -120,10 +129,21 @@ export type { IcmpConfig };
 export interface UdpConfig {
   /** Ports handed out for port 0, inclusive. Default [49152, 65535] (IANA dynamic range). */
   readonly ephemeralPortRange: readonly [number, number];
+  /**
+   * Payload bytes queued in all sockets' receive queues together (each socket also has its own
+   * `receiveQueue` limit); a datagram beyond it is dropped and counted (`drops.stackQueueFull`).
+   * Default 16 MiB.
+   */
+  readonly maxQueuedBytes: number;
+  /** Datagrams queued in all sockets together (a flood of empty datagrams costs memory too). Default 65536. */
+  readonly maxQueuedDatagrams: number;
 }
 
-/** `tcp` after defaults: the TCP core's own config plus the ephemeral port range. */
-export interface TcpStackConfig extends TcpConfig {
+/** Defaults of the stack-wide UDP queue limits. */
+export const DEFAULT_UDP_QUEUE_LIMITS = Object.freeze({ maxQueuedBytes: 16 * 1024 * 1024, maxQueuedDatagrams: 65_536 });
+
+/** `tcp` after defaults: the TCP core's own config, the stack-wide limits and the ephemeral port range. */
+export interface TcpStackConfig extends TcpConfig, TcpLimitsConfig {
   /** Ports handed out for port 0 and connect(), inclusive. Default [49152, 65535]. */
   readonly ephemeralPortRange: readonly [number, number];
 }
@@ -149,8 +169,8 @@ export const DEFAULT_PROTOCOL_CONFIGS: ProtocolConfigs = Object.freeze({
   arp: NEIGHBOR_CACHE_DEFAULTS,
   ipv4: Object.freeze({ ...IPV4_OUTPUT_DEFAULTS, reassembly: REASSEMBLY_DEFAULTS }),
   icmp: ICMP_DEFAULTS,
-  udp: Object.freeze({ ephemeralPortRange: DEFAULT_EPHEMERAL_RANGE }),
-  tcp: Object.freeze({ ...DEFAULT_TCP_CONFIG, ephemeralPortRange: DEFAULT_EPHEMERAL_RANGE }),
+  udp: Object.freeze({ ephemeralPortRange: DEFAULT_EPHEMERAL_RANGE, ...DEFAULT_UDP_QUEUE_LIMITS }),
+  tcp: Object.freeze({ ...DEFAULT_TCP_CONFIG, ...DEFAULT_TCP_LIMITS, ephemeralPortRange: DEFAULT_EPHEMERAL_RANGE }),
 });
 
 /**
@@ -173,9 +193,14 @@ export function resolveProtocolConfigs(options: ProtocolOptions, problems: Confi
   });
 
   const icmp = Object.freeze({ ...ICMP_DEFAULTS, ...options.icmp });
-  const udp: UdpConfig = Object.freeze({ ephemeralPortRange: options.udp?.ephemeralPortRange ?? DEFAULT_EPHEMERAL_RANGE });
+  const udp: UdpConfig = Object.freeze({
+    ephemeralPortRange: options.udp?.ephemeralPortRange ?? DEFAULT_EPHEMERAL_RANGE,
+    maxQueuedBytes: options.udp?.maxQueuedBytes ?? DEFAULT_UDP_QUEUE_LIMITS.maxQueuedBytes,
+    maxQueuedDatagrams: options.udp?.maxQueuedDatagrams ?? DEFAULT_UDP_QUEUE_LIMITS.maxQueuedDatagrams,
+  });
 
-  const { ephemeralPortRange, ...tcpOptions } = options.tcp ?? {};
+  const { ephemeralPortRange, ...tcpRest } = options.tcp ?? {};
+  const { limits: limitOptions, core: tcpOptions } = splitTcpLimits(tcpRest);
   let tcpCore: TcpConfig = DEFAULT_TCP_CONFIG;
   try {
     tcpCore = resolveTcpConfig(tcpOptions);
@@ -183,9 +208,23 @@ export function resolveProtocolConfigs(options: ProtocolOptions, problems: Confi
     if (!(err instanceof NetstackError)) throw err;
     problems.push(...tcpProblems(err.message));
   }
-  const tcp: TcpStackConfig = Object.freeze({ ...tcpCore, ephemeralPortRange: ephemeralPortRange ?? DEFAULT_EPHEMERAL_RANGE });
+  const limitProblems: [string, string][] = [];
+  const tcpLimits = resolveTcpLimits(limitOptions, limitProblems);
+  for (const [key, message] of limitProblems) problems.push({ path: `tcp.${key}`, message });
+  const tcp: TcpStackConfig = Object.freeze({ ...tcpCore, ...tcpLimits, ephemeralPortRange: ephemeralPortRange ?? DEFAULT_EPHEMERAL_RANGE });
 
   return Object.freeze({ arp, ipv4, icmp, udp, tcp });
+}
+
+/** Separates the stack-wide limits from the per-connection options of the `tcp` section. */
+export function splitTcpLimits<T extends object>(options: T): { limits: Partial<TcpLimitsConfig>; core: Omit<T, keyof TcpLimitsConfig> } {
+  const limits: Record<string, unknown> = {};
+  const core: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if ((TCP_LIMIT_KEYS as readonly string[]).includes(key)) limits[key] = value;
+    else core[key] = value;
+  }
+  return { limits: limits as Partial<TcpLimitsConfig>, core: core as Omit<T, keyof TcpLimitsConfig> };
 }
 
 /**
@@ -214,6 +253,6 @@ const sameFields: [
   Same<Required<t.OutputOf<typeof ReassemblyOptions>>, ReassemblyConfig>,
   Same<Omit<Required<t.OutputOf<typeof Ipv4Options>>, 'reassembly'>, Ipv4OutputConfig>,
   Same<Required<t.OutputOf<typeof IcmpOptions>>, IcmpConfig>,
-  Same<Omit<Required<t.OutputOf<typeof TcpOptions>>, 'ephemeralPortRange'>, TcpConfig>,
+  Same<Omit<Required<t.OutputOf<typeof TcpOptions>>, 'ephemeralPortRange' | keyof TcpLimitsConfig>, TcpConfig>,
 ] = [true, true, true, true, true];
 void sameFields;

@@ -25,6 +25,9 @@
  * the oldest is first both for eviction and for expiry: `nextDeadline` is O(1), `expire` touches
  * only what it drops.
  *
+ * The same rules serve IPv6 (src/ipv6/reassembly.ts): `ReassemblerOptions` changes the
+ * datagram's identity and size limit, nothing else.
+ *
  * Memory note: fragments are held as the views the caller passes. A view keeps its whole
  * underlying buffer alive; a link that reads frames into large shared buffers should pass copies.
  */
@@ -33,9 +36,9 @@ import type { Ipv4Addr } from './address.js';
 import { IPV4_LIMITS, REASSEMBLY_DEFAULTS, type ReassemblyConfig } from './config.js';
 
 /** One received fragment, as the IPv4 layer parsed it. */
-export interface Fragment<H> {
-  readonly src: Ipv4Addr;
-  readonly dst: Ipv4Addr;
+export interface Fragment<H, A = Ipv4Addr> {
+  readonly src: A;
+  readonly dst: A;
   readonly protocol: number;
   readonly id: number;
   /** Byte offset of the data (fragment offset field * 8). */
@@ -52,7 +55,7 @@ export interface Fragment<H> {
 
 export type ReassemblyDropReason = 'overlap' | 'inconsistent' | 'tooBig' | 'malformed' | 'memory';
 
-export type ReassemblyResult<H> =
+export type ReassemblyResult<H, A = Ipv4Addr> =
   /** The fragment was stored; the datagram is not complete yet (or it was an exact duplicate). */
   | { readonly kind: 'pending' }
   /** The fragment, and for every reason but 'malformed' its whole partial datagram, was dropped. */
@@ -64,16 +67,16 @@ export type ReassemblyResult<H> =
       /** The first fragment's header info and header length. */
       readonly header: H;
       readonly headerLength: number;
-      readonly src: Ipv4Addr;
-      readonly dst: Ipv4Addr;
+      readonly src: A;
+      readonly dst: A;
       readonly protocol: number;
       readonly id: number;
     };
 
 /** A partial datagram dropped by `expire`. */
-export interface ExpiredDatagram<H> {
-  readonly src: Ipv4Addr;
-  readonly dst: Ipv4Addr;
+export interface ExpiredDatagram<H, A = Ipv4Addr> {
+  readonly src: A;
+  readonly dst: A;
   readonly protocol: number;
   readonly id: number;
   /**
@@ -110,10 +113,10 @@ interface Piece<H> {
   readonly headerLength: number;
 }
 
-interface PartialDatagram<H> {
+interface PartialDatagram<H, A> {
   readonly key: string;
-  readonly src: Ipv4Addr;
-  readonly dst: Ipv4Addr;
+  readonly src: A;
+  readonly dst: A;
   readonly protocol: number;
   readonly id: number;
   readonly deadline: number;
@@ -136,7 +139,25 @@ const DROPPED: { readonly [R in ReassemblyDropReason]: { readonly kind: 'dropped
   memory: Object.freeze({ kind: 'dropped', reason: 'memory' }),
 };
 
-export class Reassembler<H> {
+/**
+ * What makes the reassembler serve another IP version (IPv6 uses it with 16-byte addresses).
+ * The defaults are IPv4's.
+ */
+export interface ReassemblerOptions<H, A> {
+  /**
+   * The identity of a fragment's datagram. Default: src, dst, protocol and id (RFC 791); IPv6
+   * leaves the protocol out (RFC 8200 4.5: the Next Header of later fragments may differ).
+   */
+  readonly keyOf?: (fragment: Fragment<H, A>) => string;
+  /** Largest datagram: header length + data. Default 65,535 (IPv4's total length). */
+  readonly maxDatagram?: number;
+}
+
+function ipv4Key(f: Fragment<unknown, unknown>): string {
+  return `${f.src}/${f.dst}/${f.protocol}/${f.id}`;
+}
+
+export class Reassembler<H, A = Ipv4Addr> {
   readonly config: Readonly<ReassemblyConfig>;
   readonly counters: ReassemblyCounters = {
     fragments: 0,
@@ -151,11 +172,15 @@ export class Reassembler<H> {
     evicted: 0,
   };
   /** In creation order, which is also deadline order. */
-  private readonly datagrams = new Map<string, PartialDatagram<H>>();
+  private readonly datagrams = new Map<string, PartialDatagram<H, A>>();
   private held = 0;
+  private readonly keyOf: (fragment: Fragment<H, A>) => string;
+  private readonly maxDatagram: number;
 
-  constructor(config: Readonly<Partial<ReassemblyConfig>> = {}) {
+  constructor(config: Readonly<Partial<ReassemblyConfig>> = {}, options: ReassemblerOptions<H, A> = {}) {
     this.config = { ...REASSEMBLY_DEFAULTS, ...config };
+    this.keyOf = options.keyOf ?? ipv4Key;
+    this.maxDatagram = options.maxDatagram ?? IPV4_LIMITS.MAX_DATAGRAM;
   }
 
   /** Bytes charged for all partial datagrams (payload bytes + per-fragment overhead). */
@@ -169,7 +194,7 @@ export class Reassembler<H> {
   }
 
   /** Adds a fragment received at `now` (ms). */
-  add(fragment: Fragment<H>, now: number): ReassemblyResult<H> {
+  add(fragment: Fragment<H, A>, now: number): ReassemblyResult<H, A> {
     const { offset, more, payload, headerLength } = fragment;
     const length = payload.length;
     const end = offset + length;
@@ -184,10 +209,10 @@ export class Reassembler<H> {
       return DROPPED.malformed;
     }
 
-    const key = `${fragment.src}/${fragment.dst}/${fragment.protocol}/${fragment.id}`;
+    const key = this.keyOf(fragment);
     let dgram = this.datagrams.get(key);
 
-    if (end + headerLength > IPV4_LIMITS.MAX_DATAGRAM) {
+    if (end + headerLength > this.maxDatagram) {
       return this.drop(dgram, 'tooBig');
     }
 
@@ -260,7 +285,7 @@ export class Reassembler<H> {
 
     // Complete: pieces are contiguous from 0 to total.
     const first = pieces[0];
-    if (first.headerLength + dgram.total > IPV4_LIMITS.MAX_DATAGRAM) return this.drop(dgram, 'tooBig');
+    if (first.headerLength + dgram.total > this.maxDatagram) return this.drop(dgram, 'tooBig');
     const data = new Uint8Array(dgram.total);
     for (const p of pieces) data.set(p.payload, p.start);
     this.remove(dgram);
@@ -278,8 +303,8 @@ export class Reassembler<H> {
   }
 
   /** Drops every partial datagram whose deadline is <= now, and returns them (oldest first). */
-  expire(now: number): ExpiredDatagram<H>[] {
-    const out: ExpiredDatagram<H>[] = [];
+  expire(now: number): ExpiredDatagram<H, A>[] {
+    const out: ExpiredDatagram<H, A>[] = [];
     for (const dgram of this.datagrams.values()) {
       if (dgram.deadline > now) break;
       this.remove(dgram);
@@ -308,7 +333,7 @@ export class Reassembler<H> {
     this.held = 0;
   }
 
-  private drop(dgram: PartialDatagram<H> | undefined, reason: ReassemblyDropReason): ReassemblyResult<H> {
+  private drop(dgram: PartialDatagram<H, A> | undefined, reason: ReassemblyDropReason): ReassemblyResult<H, A> {
     if (dgram !== undefined) this.remove(dgram);
     this.counters[reason]++;
     return DROPPED[reason];
@@ -321,12 +346,12 @@ export class Reassembler<H> {
     this.counters.evicted++;
   }
 
-  private remove(dgram: PartialDatagram<H>): void {
+  private remove(dgram: PartialDatagram<H, A>): void {
     if (this.datagrams.delete(dgram.key)) this.held -= dgram.cost;
   }
 }
 
-function complete<H>(fragment: Fragment<H>, payload: Uint8Array): ReassemblyResult<H> {
+function complete<H, A>(fragment: Fragment<H, A>, payload: Uint8Array): ReassemblyResult<H, A> {
   return {
     kind: 'complete',
     payload,

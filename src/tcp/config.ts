@@ -18,10 +18,30 @@ export interface TcpConfig {
    * The wiring clamps it to the interface MTU with `clampMssToMtu`. Default 1460 (Ethernet).
    */
   readonly mss: number;
-  /** Bytes written by the user and not yet acknowledged, at most. Default 256 KiB. */
+  /**
+   * Bytes written by the user and not yet acknowledged, at most, at the start: the send buffer
+   * grows from here with the congestion window up to `sendBufferMax`. Default 256 KiB.
+   */
   readonly sendBufferSize: number;
-  /** Bytes received and not yet read, at most: the largest window we advertise. Default 256 KiB. */
+  /**
+   * Bytes received and not yet read, at most, at the start: the largest window we advertise
+   * until receive auto-tuning raises it (up to `receiveBufferMax`). Default 256 KiB.
+   */
   readonly receiveBufferSize: number;
+  /**
+   * Cap of receive-buffer auto-tuning (dynamic right-sizing, as Linux's tcp_rcv_space_adjust):
+   * once per receiver-measured RTT, when the reader consumed more than in the last growth, the
+   * buffer (and so the window) rises to about twice what was read in that RTT. Auto-tuning is
+   * off when this is not above `receiveBufferSize`. The window scale we offer is chosen for the
+   * larger of the two (it is fixed at SYN time). Default 6 MiB (Linux's tcp_rmem maximum).
+   */
+  readonly receiveBufferMax: number;
+  /**
+   * Cap of send-buffer auto-tuning (as Linux's tcp_sndbuf_expand): while the writer is held back
+   * by a full buffer, each ACK may raise the buffer to twice the congestion window. Off when
+   * this is not above `sendBufferSize`. Default 4 MiB (Linux's tcp_wmem maximum).
+   */
+  readonly sendBufferMax: number;
   /** Offer the window scale option (RFC 7323) so windows above 64 KiB work. Default true. */
   readonly windowScaling: boolean;
   /**
@@ -107,6 +127,12 @@ export interface TcpConfig {
    * (RFC 6675 only: three duplicate ACKs or DupThresh SACKed segments). Default 'rack'.
    */
   readonly lossDetection: TcpLossDetection;
+  /**
+   * F-RTO (RFC 5682, with SACK): after a first timeout, send new data instead of more
+   * retransmissions once the resent segment is acknowledged, and undo the timeout if data sent
+   * before it arrives without a retransmission (it was spurious: ACKs late or lost). Default true.
+   */
+  readonly frto: boolean;
 }
 
 /** Values of `TcpConfig.lossDetection`. */
@@ -117,6 +143,8 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   mss: 1460,
   sendBufferSize: 256 * 1024,
   receiveBufferSize: 256 * 1024,
+  receiveBufferMax: 6 * 1024 * 1024,
+  sendBufferMax: 4 * 1024 * 1024,
   windowScaling: true,
   timestamps: true,
   sack: true,
@@ -143,6 +171,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   mtuProbing: false,
   mtuProbeInterval: 600_000,
   lossDetection: 'rack',
+  frto: true,
 });
 
 /** Smallest MSS we accept from a peer or a configuration (Linux tcp_min_snd_mss is 48). */
@@ -159,6 +188,8 @@ const RANGES: { readonly [K in keyof TcpConfig]?: readonly [number, number] } = 
   mss: [MIN_MSS, 65495],
   sendBufferSize: [1, 2 ** 30],
   receiveBufferSize: [1, MAX_SCALED_WINDOW],
+  receiveBufferMax: [1, MAX_SCALED_WINDOW],
+  sendBufferMax: [1, 2 ** 30],
   maxOutOfOrderSegments: [0, 1 << 20],
   rtoInitial: [1, 3_600_000],
   rtoMin: [1, 3_600_000],
@@ -222,6 +253,51 @@ export function resolveTcpConfig(partial?: Readonly<Partial<TcpConfig>>): TcpCon
 export function clampMssToMtu(config: TcpConfig, mtu: number): TcpConfig {
   const mss = Math.max(MIN_MSS, Math.min(config.mss, mtu - IPV4_TCP_HEADERS));
   return mss === config.mss ? config : Object.freeze({ ...config, mss });
+}
+
+/**
+ * The largest the receive buffer of a connection with `config` can become: the auto-tuning cap,
+ * or the fixed size when auto-tuning is off. The window scale we offer is chosen for it.
+ */
+export function receiveBufferLimit(config: TcpConfig): number {
+  return config.receiveBufferMax > config.receiveBufferSize ? config.receiveBufferMax : config.receiveBufferSize;
+}
+
+/** Whether receive-buffer auto-tuning is on for `config` (the cap is above the initial size). */
+export function receiveAutoTuning(config: TcpConfig): boolean {
+  return config.receiveBufferMax > config.receiveBufferSize;
+}
+
+/** Buffer sizes a user fixes for one connection or listener (`listen` / `connect` options). */
+export interface FixedBufferSizes {
+  readonly receiveBufferSize?: number;
+  readonly sendBufferSize?: number;
+}
+
+/** Pushes a problem for each size in `sizes` that is not a valid buffer size, naming the field. */
+export function fixedBufferProblems(sizes: FixedBufferSizes, problems: string[]): void {
+  for (const key of ['receiveBufferSize', 'sendBufferSize'] as const) {
+    const value: unknown = sizes[key];
+    const range = RANGES[key] as readonly [number, number];
+    if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value < range[0] || value > range[1])) {
+      problems.push(`${key}: expected an integer in [${range[0]}, ${range[1]}], got ${String(value)}`);
+    }
+  }
+}
+
+/**
+ * `config` with the buffer sizes a user chose for one connection or listener (validated with
+ * `fixedBufferProblems`): each one given is fixed, its auto-tuning off, as setting SO_RCVBUF /
+ * SO_SNDBUF does on Linux.
+ */
+export function withFixedBuffers(config: TcpConfig, sizes: FixedBufferSizes): TcpConfig {
+  const { receiveBufferSize: rcv, sendBufferSize: snd } = sizes;
+  if (rcv === undefined && snd === undefined) return config;
+  return Object.freeze({
+    ...config,
+    ...(rcv !== undefined ? { receiveBufferSize: rcv, receiveBufferMax: rcv } : {}),
+    ...(snd !== undefined ? { sendBufferSize: snd, sendBufferMax: snd } : {}),
+  });
 }
 
 /**

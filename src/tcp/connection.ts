@@ -39,7 +39,8 @@ import { netError, type NetstackError, type NetstackErrorCode } from '../errors.
 import { formatIpv4, type Ipv4Addr } from '../ipv4/address.js';
 import { log } from '../log.js';
 import { TcpFlags, type TcpRepr } from '../wire/tcp.js';
-import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, MIN_MSS, windowScaleFor, type TcpConfig } from './config.js';
+import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, MIN_MSS, receiveAutoTuning, receiveBufferLimit, windowScaleFor, type TcpConfig } from './config.js';
+import { ReceiveBufferTuner, sendBufferTarget } from './buffer-tuning.js';
 import type { CongestionControl, CongestionControlFactory } from './congestion/congestion-control.js';
 import { congestionControlFactory } from './congestion/select.js';
 import type { ChallengeAckLimiter } from './challenge-ack-limit.js';
@@ -52,7 +53,10 @@ import { RttEstimator } from './rtt.js';
 import { MAX_SACK_BLOCKS, MAX_SACK_BLOCKS_WITH_TIMESTAMPS, SackReporter } from './sack-blocks.js';
 import { DUP_THRESH, NextSegKind, SackScoreboard } from './sack-scoreboard.js';
 import { Prr } from './prr.js';
-import { probeTimeout, Rack } from './rack.js';
+import { Frto, FRTO_NEW_SENT, FRTO_OFF, FRTO_SPURIOUS } from './frto.js';
+import { probeTimeout, Rack, recoveryProbeTimeout } from './rack.js';
+import { TLP_REPAIRED, TLP_SPURIOUS, TlpEpisode } from './tlp.js';
+import { quickAckBudget } from './quick-ack.js';
 import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt } from './seq.js';
 import { acceptsText, canUserSend, type TcpState } from './state.js';
@@ -135,6 +139,13 @@ export interface TcpConnectionOptions {
   readonly tsOffset?: number;
   /** The stack's shared challenge-ACK budget (RFC 5961 7); default none (no limit). */
   readonly challengeAcks?: ChallengeAckLimiter;
+  /** The stack's buffer memory (limits.ts): under pressure, auto-tuning grows no buffer. */
+  readonly memory?: TcpMemoryPressure;
+}
+
+/** What the core asks of the stack's memory account (src/tcp/limits.ts). */
+export interface TcpMemoryPressure {
+  readonly pressure: boolean;
 }
 
 /** What a SYN cookie remembered of the SYN (see TcpListener). */
@@ -212,6 +223,7 @@ export class TcpConnectionCore {
   private readonly rtt: RttEstimator;
   private readonly cc: CongestionControl;
   private readonly challengeAckLimiter: ChallengeAckLimiter | undefined;
+  private readonly memory: TcpMemoryPressure | undefined;
   private readonly pathMtu = new PathMtu();
   private readonly ecn = new EcnState();
   /** RFC 4821 black-hole detection and probing (undefined with `mtuProbing` off). */
@@ -277,6 +289,8 @@ export class TcpConnectionCore {
   private ackNow = false;
   /** In-order bytes received since we last sent an ACK. */
   private unackedBytes = 0;
+  /** Quick-ACK mode (quick-ack.ts): in-order segments still to be ACKed without delay. */
+  private quickAcks = 0;
   /** Duplicate ACKs in a row, for Limited Transmit (RFC 3042). */
   private dupAcks = 0;
   /** The raw window field of the peer's last acceptable segment (duplicate-ACK test). */
@@ -299,6 +313,8 @@ export class TcpConnectionCore {
   /** Tail loss probe timer (RFC 8985 7), and whether a probe awaits its ACK. */
   private tlpAt = NEVER;
   private tlpOutstanding = false;
+  /** TLP loss detection (RFC 8985 7.4): made by the first probe that resends data. */
+  private tlp: TlpEpisode | undefined;
   /** RACK (RFC 8985), with SACK and lossDetection 'rack': transmit times and loss marking. */
   private rack: Rack | undefined;
   /** RACK reordering timer: when the next segment in flight would be deemed lost. */
@@ -307,12 +323,19 @@ export class TcpConnectionCore {
   private prr: Prr | undefined;
   /**
    * D-SACK undo (RFC 2883, RFC 3708): the last episode's start (SND.UNA), the end of what it
-   * retransmitted, and its retransmissions not yet reported duplicate; undefined once undone or
+   * retransmitted, and the bytes it retransmitted not yet reported duplicate (bytes, so a D-SACK
+   * covering only part of a retransmission leaves the rest unexplained); undefined once undone or
    * when a new episode replaces it.
    */
   private undoMarker: number | undefined;
   private undoHigh = 0;
   private undoRetrans = 0;
+  /** Eifel (RFC 3522): the TSval of the first retransmission after a timeout, until its first ACK. */
+  private eifelTsVal: number | undefined;
+  /** F-RTO (RFC 5682, with SACK): after a first timeout, whether it was spurious. */
+  private frto: Frto | undefined;
+  /** Receive-buffer auto-tuning (buffer-tuning.ts), from the first in-order data when on. */
+  private rcvTuner: ReceiveBufferTuner | undefined;
 
   constructor(options: TcpConnectionOptions) {
     this.localAddr = options.localAddr;
@@ -338,6 +361,7 @@ export class TcpConnectionCore {
     if (this.cc.onRttSample !== undefined) this.rtt.onSample = this.cc.onRttSample.bind(this.cc);
     this.ts = new TcpTimestamps(options.tsOffset ?? timestampOffset(this.iss));
     this.challengeAckLimiter = options.challengeAcks;
+    this.memory = options.memory;
     this.blackHole = this.config.mtuProbing ? new BlackHoleDetector(this.config.mtuProbeInterval) : undefined;
   }
 
@@ -363,7 +387,7 @@ export class TcpConnectionCore {
     conn.opened = true;
     if (params.peerWindowScale !== undefined && conn.config.windowScaling) {
       conn.sndWndScale = Math.min(params.peerWindowScale, 14);
-      conn.rcvWndScale = windowScaleFor(conn.config.receiveBufferSize);
+      conn.rcvWndScale = windowScaleFor(receiveBufferLimit(conn.config));
       conn.wsOption = conn.rcvWndScale;
     }
     conn.sackOk = params.sackPermitted === true && conn.config.sack;
@@ -405,6 +429,11 @@ export class TcpConnectionCore {
   /** Bytes written and not yet acknowledged (sent or not). */
   get bufferedLength(): number {
     return this.sendBuf.length;
+  }
+
+  /** Bytes received out of order, held until the gap before them fills (memory accounting). */
+  get outOfOrderBytes(): number {
+    return this.recvBuf.outOfOrderBytes;
   }
 
   /** The peer's FIN has arrived (in order). */
@@ -480,6 +509,26 @@ export class TcpConnectionCore {
     return Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
   }
 
+  /** The receive buffer's current size, bytes: `receiveBufferSize`, raised by auto-tuning. */
+  get receiveBufferSize(): number {
+    return this.recvBuf.capacity;
+  }
+
+  /** The send buffer's current size, bytes: `sendBufferSize`, raised by auto-tuning. */
+  get sendBufferSize(): number {
+    return this.sendBuf.capacity;
+  }
+
+  /** The receiver's own RTT estimate for auto-tuning (Linux's rcv_rtt), ms; 0 while none. */
+  get receiveRtt(): number {
+    return this.rcvTuner === undefined ? 0 : this.rcvTuner.rttMs;
+  }
+
+  /** Bytes read in one RTT that the receive buffer was last sized for (Linux's rcv_space); 0 while not tuning. */
+  get receiveSpace(): number {
+    return this.rcvTuner === undefined ? 0 : this.rcvTuner.space;
+  }
+
   toString(): string {
     return `${formatIpv4(this.localAddr)}:${this.localPort}-${formatIpv4(this.remoteAddr)}:${this.remotePort}`;
   }
@@ -493,7 +542,7 @@ export class TcpConnectionCore {
     if (now > this.clock) this.clock = now;
     this.sndNxt = seqAdd(this.iss, 1);
     this.sndMax = this.sndNxt;
-    this.wsOption = this.config.windowScaling ? windowScaleFor(this.config.receiveBufferSize) : undefined;
+    this.wsOption = this.config.windowScaling ? windowScaleFor(receiveBufferLimit(this.config)) : undefined;
     this.setState('SYN-SENT');
     this.sendSyn();
     this.rtt.startTiming(this.sndNxt, now);
@@ -530,11 +579,14 @@ export class TcpConnectionCore {
    * Takes up to `maxBytes` in-order received bytes (at most one contiguous chunk, usually the
    * payload view of one segment: no copy). Undefined when nothing is readable. Reading frees
    * receive window; when it opens significantly a window update is sent at once
-   * (RFC 1122 4.2.3.3, receiver silly-window avoidance).
+   * (RFC 1122 4.2.3.3, receiver silly-window avoidance). `now` (default: the latest time any
+   * call passed in) times the reader's rate for receive-buffer auto-tuning.
    */
-  read(maxBytes?: number): Uint8Array | undefined {
+  read(maxBytes?: number, now?: number): Uint8Array | undefined {
     const chunk = this.recvBuf.read(maxBytes);
     if (chunk === undefined) return undefined;
+    if (now !== undefined && now > this.clock) this.clock = now;
+    if (this.rcvTuner !== undefined) this.tuneReceiveBuffer(this.clock);
     if (acceptsText(this._state) && !this.orphaned) {
       const current = Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
       const free = this.recvBuf.free;
@@ -672,6 +724,11 @@ export class TcpConnectionCore {
     } else if (this.userTimeoutAt() <= now) {
       this.fail('ETIMEDOUT', 'user timeout: data unacknowledged');
     } else {
+      if (this.tlpAt <= now && this.rtxAt <= now) {
+        // A probe armed for the RTO's time (armProbe) goes first and restarts the RTO.
+        this.tlpAt = NEVER;
+        this.onProbeTimeout(now);
+      }
       if (this.rtxAt <= now) {
         this.rtxAt = NEVER;
         this.onRetransmitTimeout(now);
@@ -682,8 +739,7 @@ export class TcpConnectionCore {
       }
       if (this.rackAt <= now && !this.isClosed()) {
         this.rackAt = NEVER;
-        this.rackDetectLoss(now);
-        this.maybeEnterRecovery(false, now);
+        this.onRackTimer(now);
       }
       if (this.persistAt <= now && !this.isClosed()) {
         this.persistAt = NEVER;
@@ -799,6 +855,7 @@ export class TcpConnectionCore {
       if (this.ecn.onCongestionExperienced()) this.ackNow = true;
     }
     let consumed = true;
+    const inOrderBefore = this.recvBuf.inOrderEnd;
     switch (this._state) {
       case 'CLOSED':
         this.counters.droppedClosed++; // the wiring answers with rstForSegment
@@ -812,6 +869,7 @@ export class TcpConnectionCore {
       default:
         consumed = this.onSynchronized(seg, now);
     }
+    if (this.recvBuf.inOrderEnd !== inOrderBefore && receiveAutoTuning(this.config)) this.measureReceiveRtt(seg, now);
     if (!this.isClosed()) this.output(now);
     this.flushEvents();
     return consumed;
@@ -989,6 +1047,7 @@ export class TcpConnectionCore {
         if (segLen > 0) {
           this.counters.duplicateSegments++;
           this.ackNow = true;
+          this.quickAcks = quickAckBudget(this.recvBuf.free, this.rcvMss); // the peer missed our ACK
           if (this.sackOk && data.length > 0) this.sackReport.onDuplicate(seq, seqAdd(seq, data.length));
           if (fin && this._state === 'TIME-WAIT') this.closeAt = now + 2 * this.config.msl;
         } else {
@@ -1116,6 +1175,7 @@ export class TcpConnectionCore {
     // PRR's DeliveredData (RFC 6937): change in SND.UNA plus change in SACKed bytes.
     const unaBefore = this.sndUna;
     const sackedBefore = this.sack !== undefined ? this.sackedBytes() : 0;
+    if (this.frto !== undefined && this.frto.step !== FRTO_OFF) this.frto.before(this.sack as SackScoreboard, this.sndUna);
     const sacked = this.sack !== undefined && seg.sackBlocks !== undefined && this.onSackBlocks(seg.sackBlocks, ack);
     const advanced = seqGt(ack, this.sndUna);
     if (advanced) {
@@ -1149,6 +1209,8 @@ export class TcpConnectionCore {
       }
     }
     this.lastPeerWindow = window;
+    if (this.eifelTsVal !== undefined && advanced) this.eifelOnAck(seg);
+    if (this.frto !== undefined && this.frto.step !== FRTO_OFF) this.frtoOnAck(advanced, sacked, !advanced && !hasText);
     if (this.sack !== undefined) {
       this.sackRecoveryOnAck(sacked, advanced, seg.sackBlocks !== undefined && this.sack.lastUpdate.dsack, now);
       if (this.lossEpisode === EPISODE_RECOVERY) {
@@ -1156,6 +1218,7 @@ export class TcpConnectionCore {
         const sb = this.sack;
         (this.prr as Prr).onAck(Math.max(delivered, 0), sb.pipe(this.sndUna, this.sndMax, this.sndMss), this.cc.ssthresh, this.sndMss);
       }
+      if (this.tlp !== undefined && this.tlp.active) this.tlpOnAck(ack, seg.sackBlocks !== undefined && this.sack.lastUpdate.dsack, !advanced && !sacked && !hasText);
     }
 
     if (this.finAcked) {
@@ -1238,6 +1301,7 @@ export class TcpConnectionCore {
     // RFC 6298 5.2, 5.3: stop the timer when all is acknowledged, else restart it.
     this.rtxAt = seqGt(this.sndNxt, this.sndUna) ? now + this.rtt.rto : NEVER;
     if (action === 'retransmit') this.retransmitFirst(now);
+    if (this.wantWritable && this.config.sendBufferMax > this.sendBuf.capacity) this.expandSendBuffer();
     if (this.wantWritable && this.sendBuf.free > 0 && canUserSend(this._state) && !this.finQueued) {
       this.wantWritable = false;
       this.events |= EV_WRITABLE;
@@ -1295,6 +1359,11 @@ export class TcpConnectionCore {
     if (data.length > this.rcvMss) this.rcvMss = Math.min(data.length, this.config.mss);
     if (fillsGap) {
       this.ackNow = true; // RFC 5681 4.2: ACK at once when a gap (partly) fills
+      if (this.recvBuf.outOfOrderCount === 0) this.quickAcks = quickAckBudget(this.recvBuf.free, this.rcvMss);
+    } else if (this.quickAcks > 0) {
+      this.quickAcks--;
+      this.counters.quickAcks++;
+      this.ackNow = true;
     } else {
       // RFC 1122 4.2.3.2: ACK at least every second full-sized segment, else within the delay.
       this.unackedBytes += data.length;
@@ -1359,7 +1428,7 @@ export class TcpConnectionCore {
       return;
     }
     if (this.sndUna === this.sndMax && now - this.lastSendAt > this.rtt.rto && this.unsentBytes() > 0) {
-      this.cc.onIdleRestart(); // RFC 5681 4.1: restart from the initial window after idling
+      this.cc.onIdleRestart(now); // RFC 5681 4.1: restart from the initial window after idling
     }
     for (;;) {
       const unsent = this.unsentBytes();
@@ -1551,7 +1620,15 @@ export class TcpConnectionCore {
     // Windows stay below 2^30 (RFC 7323 2.3), so shifts are exact.
     const shift = this.rcvWndScale;
     let raw = wnd >>> shift;
-    if (raw << shift < current) raw = (current + (1 << shift) - 1) >>> shift;
+    if (raw << shift < current) {
+      // Not a whole number of granules: rounding up keeps the edge, but when the buffer has no
+      // room for the extra bytes it would move the edge right by up to 2^shift - 1 bytes on
+      // every ACK (with scale 7, 3 % beyond a full 6 MiB buffer). Then round down: the peer sees
+      // the edge less than one granule left of the last (the retraction RFC 7323 2.4 describes),
+      // and we still accept data up to the old edge (rcvAdvRight does not move left).
+      const up = (current + (1 << shift) - 1) >>> shift;
+      if (up << shift <= free) raw = up;
+    }
     if (raw > 0xffff) raw = 0xffff;
     const bytes = raw << shift;
     const right = seqAdd(this.rcvNxt, bytes);
@@ -1570,6 +1647,65 @@ export class TcpConnectionCore {
     const advertised = Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
     const free = this.recvBuf.free;
     return free > advertised ? free : advertised;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Buffer auto-tuning (buffer-tuning.ts)
+
+  /** In-order data arrived (auto-tuning on): the receiver's own RTT measurement. */
+  private measureReceiveRtt(seg: TcpRepr, now: number): void {
+    let tuner = this.rcvTuner;
+    if (tuner === undefined) tuner = this.rcvTuner = new ReceiveBufferTuner(this.config.mss, this.recvBuf.capacity);
+    tuner.onData(this.recvBuf.consumed, now);
+    if (this.tsOk) {
+      // Only full-sized segments: a short one may have waited for the user or for Nagle.
+      const ts = seg.timestamp;
+      if (ts !== undefined && seg.payload.length >= this.rcvMss) {
+        const sample = this.ts.rttSample(ts.tsEcr, now);
+        if (sample !== undefined) tuner.onTimestampSample(ts.tsEcr, sample);
+      }
+    } else {
+      tuner.onWindowData(this.recvBuf.inOrderEnd, this.rcvWnd, now);
+    }
+  }
+
+  /** The user read: once per receiver RTT, grow the buffer with the reader's rate (never shrink). */
+  private tuneReceiveBuffer(now: number): void {
+    const target = (this.rcvTuner as ReceiveBufferTuner).onRead(this.recvBuf.consumed, now);
+    if (target <= this.recvBuf.capacity) return;
+    if (this.memory?.pressure === true) {
+      this.counters.bufferGrowthRefused++; // the stack's buffers are above their soft mark
+      return;
+    }
+    // The window field can say no more than 65535 << the scale we offered in the SYN.
+    const cap = Math.min(this.config.receiveBufferMax, 0xffff << this.rcvWndScale);
+    const size = target < cap ? target : cap;
+    if (size <= this.recvBuf.capacity) return;
+    this.recvBuf.grow(size, Math.ceil(size / this.config.mss));
+    this.counters.receiveBufferGrown++;
+  }
+
+  /** The writer is held back by a full send buffer: grow it with cwnd (up to sendBufferMax). */
+  private expandSendBuffer(): void {
+    // Only when the buffer is what limits sending: its unsent bytes do not fill what cwnd and
+    // the peer's window allow now. Behind a closed window or a full cwnd, more buffer is only memory.
+    const flight = seqDiff(this.sndMax, this.sndUna);
+    const allowed = (this.cc.cwnd < this.sndWnd ? this.cc.cwnd : this.sndWnd) - flight;
+    if (this.sendBuf.length - flight >= allowed) return;
+    const capacity = this.sendBuf.capacity;
+    const target = sendBufferTarget(this.cc.cwnd, this.sndMss, this.config.initialCwndSegments);
+    if (target <= capacity) return;
+    if (this.memory?.pressure === true) {
+      this.counters.bufferGrowthRefused++; // the stack's buffers are above their soft mark
+      return;
+    }
+    // Steps of at least a quarter: cwnd grows on every ACK, the buffer need not follow each one.
+    const step = capacity + (capacity >>> 2);
+    const wanted = target > step ? target : step;
+    const size = wanted < this.config.sendBufferMax ? wanted : this.config.sendBufferMax;
+    if (size <= capacity) return;
+    this.sendBuf.growCapacity(size);
+    this.counters.sendBufferGrown++;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1606,6 +1742,10 @@ export class TcpConnectionCore {
   private sackRecoveryOnAck(sacked: boolean, advanced: boolean, dsack: boolean, now: number): void {
     const sb = this.sack as SackScoreboard;
     const rack = this.rack;
+    if (this.lossEpisode === EPISODE_RECOVERY && (sacked || advanced)) {
+      this.tlpAt = NEVER; // the ACK clock runs: the recovery probe waits again from now
+      this.tlpOutstanding = false;
+    }
     if (rack !== undefined) {
       rack.onAck(this.sndUna, sb, sacked, dsack, this.sndNxt, now);
       // Detection costs a pass over the flight: only when SACKs or an episode say a loss may be.
@@ -1620,10 +1760,12 @@ export class TcpConnectionCore {
       this.lossEpisode = EPISODE_NONE;
       sb.allLost = false;
     }
-    if (this.lossEpisode === EPISODE_RECOVERY && advanced && seqGeq(this.sndUna, sb.rxtNext)) {
-      // A partial ACK (RFC 6582 3.2 step 4, kept with SACK as Linux does): the segment now at
-      // SND.UNA was sent before the retransmission just acknowledged, so it is lost too. Without
-      // this a peer sending few SACK blocks would leave the next hole to the RTO.
+    if (this.lossEpisode === EPISODE_RECOVERY && advanced && rack === undefined && seqGeq(this.sndUna, sb.rxtNext)) {
+      // A partial ACK (RFC 6582 3.2 step 4, kept with SACK without RACK, as Linux does): the
+      // segment now at SND.UNA was sent before the retransmission just acknowledged, so it is
+      // lost too. Without this a peer sending few SACK blocks would leave the next hole to the
+      // RTO. RACK decides that by time (and sees when the ACK was the late original's: after a
+      // spurious retransmission the rule resent a segment in flight on every ACK).
       this.counters.partialAcks++;
       const len = this.holeAt(this.sndUna);
       if (len > 0) this.sackSend(NextSegKind.LOST, this.sndUna, len, now);
@@ -1637,7 +1779,7 @@ export class TcpConnectionCore {
    * RACK's timing (RFC 8985), or RFC 6675 IsLost(SND.UNA) from this ACK's SACKs; never for
    * data sent before the previous episode's recovery point (RFC 6675 5, RFC 6582 4).
    */
-  private maybeEnterRecovery(sacked: boolean, now: number): void {
+  private maybeEnterRecovery(sacked: boolean, now: number, reoTimeout = false): void {
     const sb = this.sack as SackScoreboard;
     if (this.lossEpisode !== EPISODE_NONE || !seqGt(this.sndMax, this.sndUna)) return;
     const lost = this.rack !== undefined
@@ -1650,10 +1792,17 @@ export class TcpConnectionCore {
     this.counters.sackRecoveries++;
     this.counters.fastRetransmits++;
     this.cc.enterRecovery(seqDiff(this.sndMax, this.sndUna), this.sndMax);
+    this.tlpAt = NEVER; // a tail loss probe armed before is void; the recovery probe waits from now
+    this.tlpOutstanding = false;
     this.startUndo();
     sb.startEpisode(this.sndUna);
     if (this.prr === undefined) this.prr = new Prr();
     this.prr.start(seqDiff(this.sndMax, this.sndUna));
+    // Entered on RACK's reordering timer, no ACK delivered anything: count it as one segment
+    // delivered (as Linux), so the hole and one new segment go out. Otherwise, with the rest of
+    // the flight SACKed, no ACK would come to grow PRR's budget, and a lost retransmission with
+    // nothing sent after it could only be found by the RTO.
+    if (reoTimeout) this.prr.onAck(this.sndMss, sb.pipe(this.sndUna, this.sndMax, this.sndMss), this.cc.ssthresh, this.sndMss);
     // The first hole goes out whatever the pipe (RFC 6675 5 step 4.2); output() sends the rest.
     const len = this.holeAt(this.sndUna);
     if (len > 0) this.sackSend(NextSegKind.LOST, this.sndUna, len, now);
@@ -1662,17 +1811,35 @@ export class TcpConnectionCore {
   /** Retransmission timeout with SACK: resend only what the peer has not SACKed (RFC 6675 5.1). */
   private sackOnTimeout(now: number): void {
     const sb = this.sack as SackScoreboard;
+    // F-RTO (RFC 5682 3.1 step 1): on a first timeout outside any loss episode (as Linux: not in
+    // fast recovery), with the SACKs kept (forgotten ones would come back as "new").
+    let frto = this.config.frto && this.lossEpisode === EPISODE_NONE && this.retries === 1;
     // A peer that drops data it SACKed (RFC 2018 8) would stall us: forget its SACKs when it
     // holds SND.UNA unacknowledged or a timeout repeats.
-    if (this.retries > 1 || sb.isSacked(this.sndUna)) sb.clear();
+    if (this.retries > 1 || sb.isSacked(this.sndUna)) {
+      sb.clear();
+      frto = false;
+    }
     this.sndNxt = this.sndMax;
-    if (this.lossEpisode !== EPISODE_RTO) this.startUndo(); // a repeated timeout keeps counting
+    if (this.lossEpisode !== EPISODE_RTO) {
+      this.startUndo(); // a repeated timeout keeps counting
+      // Eifel detection (RFC 3522): the retransmission below carries this TSval; an ACK of it
+      // echoing an older one was for the original, which was only late.
+      if (this.tsOk) this.eifelTsVal = this.ts.tsVal(now);
+    } else {
+      this.eifelTsVal = undefined; // a second timeout: the retransmission's TSval is ambiguous now
+    }
     this.lossEpisode = EPISODE_RTO;
     this.recoveryPoint = this.sndMax;
-    sb.allLost = true;
+    sb.markAllLost(this.sndMax);
     sb.startEpisode(this.sndUna);
     this.rtxAt = NEVER;
+    if (this.frto !== undefined) this.frto.end();
     this.sackTransmit(now);
+    if (frto && seqGt(sb.rxtNext, this.sndUna)) {
+      if (this.frto === undefined) this.frto = new Frto();
+      this.frto.start(this.recoveryPoint, sb.rxtNext);
+    }
     if (this.rtxAt === NEVER && seqGt(this.sndMax, this.sndUna)) this.rtxAt = now + this.rtt.rto;
   }
 
@@ -1694,7 +1861,10 @@ export class TcpConnectionCore {
       const room = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
       const unsent = this.unsentBytes();
       const newData = (unsent > 0 && room > 0) || (wantFin && unsent === 0);
-      const kind = sb.nextSeg(this.sndUna, this.sndMax, mss, newData, this.recoveryPoint);
+      // F-RTO step 2b: new data, not retransmissions, until the next ACK tells.
+      const kind = this.frto !== undefined && this.frto.step === FRTO_NEW_SENT
+        ? (newData ? NextSegKind.NEW : NextSegKind.NONE)
+        : sb.nextSeg(this.sndUna, this.sndMax, mss, newData, this.recoveryPoint);
       if (kind === NextSegKind.NONE) return;
       if (kind === NextSegKind.NEW) {
         const len = Math.min(unsent, mss, Math.max(room, 0));
@@ -1711,7 +1881,7 @@ export class TcpConnectionCore {
     (this.sack as SackScoreboard).onRetransmit(kind, seq, len);
     this.counters.sackRetransmits++;
     if (this.undoMarker !== undefined) {
-      this.undoRetrans++;
+      this.undoRetrans += len;
       const end = seqAdd(seq, len);
       if (seqGt(end, this.undoHigh)) this.undoHigh = end;
     }
@@ -1731,10 +1901,13 @@ export class TcpConnectionCore {
 
   /** Schedules a tail loss probe (RFC 8985 7.2) when one may go out before the RTO. */
   private armProbe(now: number): void {
-    if (this.tlpOutstanding || this.lossEpisode !== EPISODE_NONE || this.config.lossDetection !== 'rack') return;
+    if (this.tlpOutstanding || this.lossEpisode === EPISODE_RTO || this.config.lossDetection !== 'rack') return;
     if (this.rtxAt === NEVER || !seqGt(this.sndMax, this.sndUna)) return;
-    const at = now + probeTimeout(this.rtt.srtt, seqDiff(this.sndMax, this.sndUna), this.sndMss);
-    if (at < this.rtxAt) this.tlpAt = at;
+    const at = now + (this.lossEpisode === EPISODE_RECOVERY ? recoveryProbeTimeout(this.rtt.srtt) : probeTimeout(this.rtt.srtt, seqDiff(this.sndMax, this.sndUna), this.sndMss));
+    // When the RTO would fire first, the probe goes out at its time instead (as Linux: PTO =
+    // min(PTO, time to the RTO)): with one segment in flight 2 * SRTT + WCDelAckT is often past the
+    // RTO, and the probe answers for it without collapsing the window.
+    this.tlpAt = at < this.rtxAt ? at : this.rtxAt;
   }
 
   /**
@@ -1742,6 +1915,10 @@ export class TcpConnectionCore {
    * last segment again; its ACK shows the peer's holes. The RTO restarts from now.
    */
   private onProbeTimeout(now: number): void {
+    if (this.lossEpisode === EPISODE_RECOVERY && this.rack !== undefined) {
+      this.onRecoveryProbeTimeout(now);
+      return;
+    }
     if (this.lossEpisode !== EPISODE_NONE || !seqGt(this.sndMax, this.sndUna) || this.tlpOutstanding) return;
     this.counters.tlpProbes++;
     this.tlpOutstanding = true;
@@ -1756,8 +1933,51 @@ export class TcpConnectionCore {
       const last = this.rack !== undefined ? this.rack.lastStart() : undefined;
       if (last !== undefined && seqGeq(last, this.sndUna)) len = seqDiff(this.sndMax, last);
       this.resend(seqAdd(this.sndMax, -len), len, now);
+      // It may repair a loss nothing else would show (RFC 8985 7.4): its episode tells.
+      if (this.tlp === undefined) this.tlp = new TlpEpisode();
+      this.tlp.onProbe(seqAdd(this.sndMax, -len), this.sndMax, seqDiff(this.sndMax, this.sndUna));
     }
     this.rtxAt = now + this.rtt.rto;
+  }
+
+  /**
+   * An ACK during a TLP episode (RFC 8985 7.4.2): a probe that repaired a loss gets the
+   * congestion response fast recovery would have made (as Linux: cwnd = ssthresh after one
+   * reduction, no recovery episode); a needless one none. Fast recovery or a timeout since the
+   * probe made the response already.
+   */
+  private tlpOnAck(ack: number, dsack: boolean, duplicate: boolean): void {
+    const tlp = this.tlp as TlpEpisode;
+    if (this.lossEpisode !== EPISODE_NONE) {
+      tlp.end();
+      return;
+    }
+    const u = (this.sack as SackScoreboard).lastUpdate;
+    const outcome = tlp.onAck(ack, dsack, u.dsackStart, u.dsackEnd, duplicate);
+    if (outcome === TLP_SPURIOUS) {
+      this.counters.tlpSpuriousProbes++;
+    } else if (outcome === TLP_REPAIRED) {
+      this.counters.tlpLossesRepaired++;
+      this.cc.enterRecovery(tlp.flight, this.sndMax);
+      this.cc.exitRecovery();
+    }
+  }
+
+  /**
+   * Fast recovery went quiet: no ACK for two round trips, so everything in flight (typically
+   * the retransmissions and the few segments PRR let out) was lost, or its ACKs were. RACK cannot
+   * see a lost retransmission when nothing sent after it is delivered, and this would wait for the
+   * RTO (at least 200 ms, then a restart from one segment). Instead the hole at SND.UNA goes
+   * again, once per quiet spell (as a tail loss probe, which RFC 8985 sends only outside
+   * recovery); its ACK restarts the recovery's ACK clock, and the RTO still runs behind it.
+   */
+  private onRecoveryProbeTimeout(now: number): void {
+    if (!seqGt(this.sndMax, this.sndUna) || this.tlpOutstanding) return;
+    this.tlpOutstanding = true;
+    this.counters.recoveryProbes++;
+    const len = this.holeAt(this.sndUna);
+    if (len > 0) this.sackSend(NextSegKind.LOST, this.sndUna, len, now);
+    if (this.rtxAt <= now) this.rtxAt = now + this.rtt.rto; // sent in the RTO's place (armProbe)
   }
 
   /** Runs RACK's loss detection (RFC 8985 6.2 step 5), hands the result to the scoreboard, arms its timer. */
@@ -1777,6 +1997,59 @@ export class TcpConnectionCore {
     this.rackAt = timeout > 0 ? now + timeout : NEVER;
   }
 
+  /**
+   * RACK's timer (RFC 8985 6.3): segments are now overdue without an ACK. In fast recovery what
+   * was just marked lost left the pipe, and PRR gets the chance to send for it (an event with no
+   * data delivered: PRR-SSRB allows one segment when pipe is below ssthresh), as Linux's cwnd
+   * (pipe + sndcnt) does; otherwise a lost retransmission with nothing else in flight would wait
+   * for an ACK that never comes, then for the RTO.
+   */
+  private onRackTimer(now: number): void {
+    this.rackDetectLoss(now);
+    if (this.lossEpisode === EPISODE_RECOVERY && this.prr !== undefined) {
+      this.prr.onAck(0, (this.sack as SackScoreboard).pipe(this.sndUna, this.sndMax, this.sndMss), this.cc.ssthresh, this.sndMss);
+    }
+    this.maybeEnterRecovery(false, now, true);
+  }
+
+  /**
+   * The first ACK of new data after a timeout (RFC 3522 Eifel detection): a TSecr older than the
+   * retransmission's TSval acknowledges the original, so the timeout was spurious (a delayed ACK
+   * clock, not a loss). Response (RFC 4015, as Linux): cwnd and ssthresh restored, the episode
+   * ends, so the data after SND.UNA is not resent; the RTO is taken from this ACK's RTT sample.
+   */
+  private eifelOnAck(seg: TcpRepr): void {
+    const sent = this.eifelTsVal as number;
+    this.eifelTsVal = undefined;
+    const ts = seg.timestamp;
+    if (ts === undefined || this.lossEpisode !== EPISODE_RTO || this.undoMarker === undefined) return;
+    if (((ts.tsEcr - sent) | 0) >= 0) return; // echoes the retransmission (or later): a real loss
+    this.counters.spuriousRtoUndos++;
+    this.undoEpisode();
+  }
+
+  /**
+   * An ACK while F-RTO runs (RFC 5682 3.1 steps 2 and 3): data sent before the timeout and never
+   * resent arrived, so the timeout was spurious (the ACKs were late or lost): its reduction is
+   * undone and the episode ends; holes that are really lost are left to RACK / fast recovery.
+   * Otherwise the first ACK that advances lets new data out in place of retransmissions (the
+   * scoreboard's `sackTransmit` sends only new data in that step), and the ACK after it, showing
+   * only that data, confirms the loss: the conventional recovery goes on.
+   */
+  private frtoOnAck(advanced: boolean, sacked: boolean, duplicate: boolean): void {
+    const f = this.frto as Frto;
+    if (this.lossEpisode !== EPISODE_RTO) {
+      f.end(); // undone already (D-SACK, Eifel), or the episode ended
+      return;
+    }
+    const room = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+    const canSendNew = (this.unsentBytes() > 0 && room > 0) || (this.finQueued && !this.finSent);
+    if (f.onAck(this.sack as SackScoreboard, this.sndUna, advanced, sacked, duplicate, canSendNew) !== FRTO_SPURIOUS) return;
+    this.counters.frtoSpuriousRtos++;
+    this.eifelTsVal = undefined;
+    this.undoEpisode();
+  }
+
   /** A loss episode (fast recovery or timeout) begins: its retransmissions may yet prove spurious. */
   private startUndo(): void {
     this.undoMarker = this.sndUna;
@@ -1792,12 +2065,24 @@ export class TcpConnectionCore {
   private onDsack(start: number, end: number): void {
     const marker = this.undoMarker;
     if (marker === undefined || this.undoRetrans === 0) return;
-    if (seqLt(start, marker) || seqGt(end, this.undoHigh)) return;
-    this.undoRetrans -= Math.max(1, Math.ceil(seqDiff(end, start) / this.sndMss));
+    // Only the part within what the episode retransmitted counts (RFC 2883 allows any range).
+    const covered = seqDiff(seqLt(end, this.undoHigh) ? end : this.undoHigh, seqGt(start, marker) ? start : marker);
+    if (covered <= 0) return;
+    this.undoRetrans -= covered;
     if (this.undoRetrans > 0) return;
-    this.undoMarker = undefined;
     this.counters.spuriousUndos++;
+    this.undoEpisode();
+  }
+
+  /**
+   * The last loss episode was spurious (D-SACK or Eifel): the congestion response is undone
+   * and the episode, if still running, ends: no more retransmissions of data that arrived.
+   */
+  private undoEpisode(): void {
+    this.undoMarker = undefined;
     this.cc.undoRecovery();
+    // Nothing was lost: a loss of data sent before the episode's recovery point may start one.
+    if (seqLt(this.sndUna, this.recoveryPoint)) this.recoveryPoint = this.sndUna;
     if (this.lossEpisode !== EPISODE_NONE) {
       // The episode ends here: nothing was lost.
       this.lossEpisode = EPISODE_NONE;
@@ -1986,7 +2271,7 @@ export class TcpConnectionCore {
     const offered = passive ? this.config.windowScaling : this.wsOption !== undefined;
     if (offered && seg.windowScale !== undefined) {
       this.sndWndScale = Math.min(seg.windowScale, 14);
-      this.rcvWndScale = windowScaleFor(this.config.receiveBufferSize);
+      this.rcvWndScale = windowScaleFor(receiveBufferLimit(this.config));
       if (passive) this.wsOption = this.rcvWndScale;
     } else {
       this.sndWndScale = 0;

@@ -46,6 +46,16 @@ export interface TcpCounters {
   rackLosses: number;
   /** Loss episodes undone because every retransmission was reported duplicate (D-SACK, RFC 3708). */
   spuriousUndos: number;
+  /** Fast recovery went quiet for two round trips and the hole at SND.UNA was sent again before the RTO. */
+  recoveryProbes: number;
+  /** Timeouts found spurious by Eifel detection (RFC 3522: the ACK echoed a TSval older than the retransmission's) and undone. */
+  spuriousRtoUndos: number;
+  /** Timeouts found spurious by F-RTO (RFC 5682: data sent before the timeout and never resent was (S)ACKed after it) and undone. */
+  frtoSpuriousRtos: number;
+  /** Tail loss probes that resent data and repaired a loss (no D-SACK for them; RFC 8985 7.4): cwnd reduced then. */
+  tlpLossesRepaired: number;
+  /** Tail loss probes that resent data both copies of which arrived (a D-SACK or duplicate ACK for them): no reduction. */
+  tlpSpuriousProbes: number;
 
   // Receive side
   outOfOrderSegments: number;
@@ -53,6 +63,8 @@ export interface TcpCounters {
   outOfOrderDropped: number;
   /** Segments entirely duplicate (already received). */
   duplicateSegments: number;
+  /** In-order segments ACKed at once in quick-ACK mode (after a filled hole or a duplicate), not delayed. */
+  quickAcks: number;
   /** Retransmitted SYNs / SYN-ACKs of the peer seen after the handshake. */
   duplicateSyns: number;
   /** Segments dropped by PAWS (RFC 7323 5): their TSval was older than TS.Recent. */
@@ -126,6 +138,14 @@ export interface TcpCounters {
   keepaliveProbes: number;
   /** Zero-length segments below RCV.NXT (keepalive probes) answered with an ACK. */
   keepaliveProbesAnswered: number;
+
+  // Buffer auto-tuning
+  /** The receive buffer (and the window) grew with the measured delivery per RTT. */
+  receiveBufferGrown: number;
+  /** The send buffer grew with the congestion window while the writer was held back. */
+  sendBufferGrown: number;
+  /** Buffer growths auto-tuning wanted but the stack's memory pressure refused (tcp.memorySoftLimit). */
+  bufferGrowthRefused: number;
 }
 
 export function createTcpCounters(): TcpCounters {
@@ -148,12 +168,18 @@ export function createTcpCounters(): TcpCounters {
     tlpProbes: 0,
     rackLosses: 0,
     spuriousUndos: 0,
+    recoveryProbes: 0,
+    spuriousRtoUndos: 0,
+    frtoSpuriousRtos: 0,
+    tlpLossesRepaired: 0,
+    tlpSpuriousProbes: 0,
     dupAcksReceived: 0,
     hystartCssEntries: 0,
     hystartExits: 0,
     outOfOrderSegments: 0,
     outOfOrderDropped: 0,
     duplicateSegments: 0,
+    quickAcks: 0,
     duplicateSyns: 0,
     pawsDropped: 0,
     sackAcksSent: 0,
@@ -187,14 +213,17 @@ export function createTcpCounters(): TcpCounters {
     delayedAcks: 0,
     keepaliveProbes: 0,
     keepaliveProbesAnswered: 0,
+    receiveBufferGrown: 0,
+    sendBufferGrown: 0,
+    bufferGrowthRefused: 0,
   };
 }
 
 /**
  * Adds `from` into `into` (per-stack totals: runs when every connection ends). Written out field
  * by field: a loop over the names (`into[key] += from[key]`) makes every access a megamorphic
- * keyed lookup, about 5 us for the 57 counters, as much as a short connection's handshake. A
- * new counter must be added here too (test/tcp/counters.test.ts checks that none is missing).
+ * keyed lookup, about 5 us for 57 counters, as much as a short connection's handshake. A new
+ * counter must be added here too (test/tcp/counters.test.ts checks that none is missing).
  */
 export function addTcpCounters(into: TcpCounters, from: Readonly<TcpCounters>): void {
   into.segmentsReceived += from.segmentsReceived;
@@ -215,12 +244,18 @@ export function addTcpCounters(into: TcpCounters, from: Readonly<TcpCounters>): 
   into.tlpProbes += from.tlpProbes;
   into.rackLosses += from.rackLosses;
   into.spuriousUndos += from.spuriousUndos;
+  into.recoveryProbes += from.recoveryProbes;
+  into.spuriousRtoUndos += from.spuriousRtoUndos;
+  into.frtoSpuriousRtos += from.frtoSpuriousRtos;
+  into.tlpLossesRepaired += from.tlpLossesRepaired;
+  into.tlpSpuriousProbes += from.tlpSpuriousProbes;
   into.dupAcksReceived += from.dupAcksReceived;
   into.hystartCssEntries += from.hystartCssEntries;
   into.hystartExits += from.hystartExits;
   into.outOfOrderSegments += from.outOfOrderSegments;
   into.outOfOrderDropped += from.outOfOrderDropped;
   into.duplicateSegments += from.duplicateSegments;
+  into.quickAcks += from.quickAcks;
   into.duplicateSyns += from.duplicateSyns;
   into.pawsDropped += from.pawsDropped;
   into.sackAcksSent += from.sackAcksSent;
@@ -254,4 +289,7 @@ export function addTcpCounters(into: TcpCounters, from: Readonly<TcpCounters>): 
   into.delayedAcks += from.delayedAcks;
   into.keepaliveProbes += from.keepaliveProbes;
   into.keepaliveProbesAnswered += from.keepaliveProbesAnswered;
+  into.receiveBufferGrown += from.receiveBufferGrown;
+  into.sendBufferGrown += from.sendBufferGrown;
+  into.bufferGrowthRefused += from.bufferGrowthRefused;
 }

@@ -50,8 +50,10 @@ export { TcpStates, isSynchronized, type TcpState } from './state.js';
 export { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt, seqMax, seqMin } from './seq.js';
 export {
   DEFAULT_TCP_CONFIG, MIN_MSS, DEFAULT_PEER_MSS, TCP_ECN_MODES, TCP_LOSS_DETECTIONS, clampMssToMtu, resolveTcpConfig, windowScaleFor,
-  type TcpConfig, type TcpEcnMode, type TcpLossDetection,
+  receiveBufferLimit, receiveAutoTuning, fixedBufferProblems, withFixedBuffers,
+  type FixedBufferSizes, type TcpConfig, type TcpEcnMode, type TcpLossDetection,
 } from './config.js';
+export { ReceiveBufferTuner, sendBufferTarget } from './buffer-tuning.js';
 export {
   TcpConnectionCore,
   type SynCookieParams,
@@ -63,6 +65,7 @@ export { TcpListener, type TcpListenerCounters, type TcpListenerDropReason, type
 export { addTcpCounters, createTcpCounters, type TcpCounters } from './counters.js';
 export { rstForSegment } from './rst.js';
 export { ChallengeAckLimiter } from './challenge-ack-limit.js';
+export { DEFAULT_TCP_LIMITS, TcpMemoryAccount, TimeWaitTable, resolveTcpLimits, type TcpLimitsConfig } from './limits.js';
 export { MIN_PATH_MTU, MTU_PLATEAUS, PathMtu, plateauBelow } from './pmtu.js';
 export { BlackHoleDetector } from './plpmtud.js';
 export { EcnState, IpEcn, isEcnSetupSyn, isEcnSetupSynAck } from './ecn.js';

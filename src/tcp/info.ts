@@ -27,6 +27,16 @@ export interface TcpInfo {
   /** Bytes written and not yet acknowledged (sent or not), and bytes received and not yet read. */
   readonly unacked: number;
   readonly unread: number;
+  /**
+   * The receive and send buffers' current sizes, bytes (the configured sizes, raised by
+   * auto-tuning), the receiver's own RTT estimate that paces receive tuning (ms, 0 while none;
+   * Linux's rcv_rtt) and the per-RTT delivery the receive buffer was last sized for (Linux's
+   * rcv_space; 0 while not tuning).
+   */
+  readonly receiveBuffer: number;
+  readonly sendBuffer: number;
+  readonly receiveRttMs: number;
+  readonly receiveSpace: number;
   /** What the handshake settled. */
   readonly options: {
     readonly windowScale: boolean;
@@ -64,6 +74,10 @@ export function tcpInfo(core: TcpConnectionCore): TcpInfo {
     receiveWindow: core.rcvWnd,
     unacked: core.bufferedLength,
     unread: core.readableLength,
+    receiveBuffer: core.receiveBufferSize,
+    sendBuffer: core.sendBufferSize,
+    receiveRttMs: core.receiveRtt,
+    receiveSpace: core.receiveSpace,
     options: Object.freeze({
       windowScale: core.sndWndScale > 0 || core.rcvWndScale > 0,
       sendWindowScale: core.sndWndScale,

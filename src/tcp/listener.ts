@@ -11,10 +11,10 @@
 
 import type { Ipv4Addr } from '../ipv4/address.js';
 import { TcpFlags, type TcpRepr } from '../wire/tcp.js';
-import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, windowScaleFor, type TcpConfig } from './config.js';
+import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, receiveBufferLimit, windowScaleFor, type TcpConfig } from './config.js';
 import type { ChallengeAckLimiter } from './challenge-ack-limit.js';
 import type { CongestionControlFactory } from './congestion/congestion-control.js';
-import { TcpConnectionCore, type TcpChildObserver, type TcpConnectionOptions, type TcpHost } from './connection.js';
+import { TcpConnectionCore, type TcpChildObserver, type TcpConnectionOptions, type TcpHost, type TcpMemoryPressure } from './connection.js';
 import type { IsnGenerator } from './isn.js';
 import { rstForSegment } from './rst.js';
 import { seqAdd, seqGt } from './seq.js';
@@ -45,6 +45,8 @@ export interface TcpListenerOptions {
   readonly congestion?: CongestionControlFactory;
   /** The stack's challenge-ACK budget, shared with every connection (RFC 5961 7). */
   readonly challengeAcks?: ChallengeAckLimiter;
+  /** The stack's buffer memory, given to every connection (auto-tuning stops under pressure). */
+  readonly memory?: TcpMemoryPressure;
   /** A connection entered the accept queue. */
   readonly onAcceptable?: (listener: TcpListener) => void;
 }
@@ -53,6 +55,9 @@ export type TcpListenerVerdict =
   | { readonly kind: 'created'; readonly conn: TcpConnectionCore }
   | { readonly kind: 'reply'; readonly seg: TcpRepr }
   | { readonly kind: 'dropped'; readonly reason: TcpListenerDropReason };
+
+/** How long after the last cookie sent an ACK may still complete a cookie handshake (Linux: TCP_SYNCOOKIE_VALID, 2 min). */
+export const SYN_COOKIE_RECENT_MS = 120_000;
 
 export type TcpListenerDropReason = 'rst' | 'notSyn' | 'acceptQueueFull' | 'halfOpenFull' | 'cookieUnusable';
 
@@ -98,6 +103,8 @@ export class TcpListener {
   private readonly options: TcpListenerOptions;
   private readonly config: TcpConfig;
   private readonly cookies: SynCookies | undefined;
+  /** When this listener last answered with a cookie (its half-open queue overflowed). */
+  private lastCookieSentAt = Number.NEGATIVE_INFINITY;
   private readonly halfOpen = new Set<TcpConnectionCore>();
   private readonly acceptQueue: TcpConnectionCore[] = [];
   private closed = false;
@@ -201,6 +208,7 @@ export class TcpListener {
       }
       const iss = this.cookies.encode(localAddr, this.localPort, remoteAddr, seg.srcPort, seg.seq, seg.mss ?? DEFAULT_PEER_MSS, now);
       this.counters.synCookiesSent++;
+      this.lastCookieSentAt = now;
       const reply: TcpRepr = {
         srcPort: this.localPort,
         dstPort: seg.srcPort,
@@ -218,7 +226,7 @@ export class TcpListener {
         const sackPermitted = this.config.sack && seg.sackPermitted === true;
         const tsNow = timestampAt(timestampOffset(iss), now);
         reply.timestamp = { tsVal: cookieTimestamp(tsNow, { windowScale, sackPermitted, ecn: false }), tsEcr: seg.timestamp.tsVal };
-        if (windowScale !== undefined) reply.windowScale = windowScaleFor(this.config.receiveBufferSize);
+        if (windowScale !== undefined) reply.windowScale = windowScaleFor(receiveBufferLimit(this.config));
         if (sackPermitted) reply.sackPermitted = true;
       }
       return { kind: 'reply', seg: reply };
@@ -232,6 +240,11 @@ export class TcpListener {
 
   /** An ACK for no connection: a completed cookie handshake, or undefined if not a valid cookie. */
   private onCookieAck(seg: TcpRepr, remoteAddr: Ipv4Addr, localAddr: Ipv4Addr, now: number): TcpListenerVerdict | undefined {
+    // Cookies are honoured only while the listener has recently overflowed (as Linux's
+    // tcp_synq_no_recent_overflow): a listener that never sent one, or not for two minutes,
+    // treats such an ACK as any stray ACK (RST), so a captured cookie cannot reopen a
+    // connection at will outside a SYN flood.
+    if (now - this.lastCookieSentAt > SYN_COOKIE_RECENT_MS) return undefined;
     const cookies = this.cookies as SynCookies;
     const irs = seqAdd(seg.seq, -1);
     const iss = seqAdd(seg.ack, -1);
@@ -296,6 +309,7 @@ export class TcpListener {
       // Undefined when not set (the core takes that as absent): one shape, no spread per SYN.
       congestion: this.options.congestion,
       challengeAcks: this.options.challengeAcks,
+      memory: this.options.memory,
     };
   }
 

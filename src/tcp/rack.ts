@@ -30,6 +30,15 @@ export function probeTimeout(srtt: number, flightBytes: number, mss: number): nu
   return Math.max(Math.ceil(pto), MIN_PTO);
 }
 
+/**
+ * The probe timeout in fast recovery: 2 * SRTT (never below MIN_PTO). No delayed-ACK allowance:
+ * a receiver holding out-of-order data acknowledges every segment at once.
+ */
+export function recoveryProbeTimeout(srtt: number): number {
+  if (srtt <= 0) return PTO_WITHOUT_SRTT;
+  return Math.max(Math.ceil(2 * srtt), MIN_PTO);
+}
+
 // -------------------------------------------------------------------------------------------------
 // RACK: time-based loss detection (RFC 8985 6)
 
@@ -235,9 +244,10 @@ export class Rack {
       this.endSeq = end;
       this.rtt = rtt;
     }
-    // Step 3: a segment delivered below one delivered earlier was reordered.
-    if (seqLt(end, this.fack)) this.reorderingSeen = true;
-    else this.fack = end;
+    // Step 3: a segment delivered below one delivered earlier was reordered, unless it was
+    // retransmitted (a repaired hole is always delivered below the data SACKed above it).
+    if (!seqLt(end, this.fack)) this.fack = end;
+    else if ((this.rec[i * RECORD + FLAGS] & F_RETRANSMITTED) === 0) this.reorderingSeen = true;
   }
 
   private grow(): void {

@@ -31,10 +31,10 @@ interface Piece {
 }
 
 export class ReceiveBuffer {
-  /** Bytes of in-order data the buffer holds before the window closes. */
-  readonly capacity: number;
+  /** Bytes of in-order data the buffer holds before the window closes (raised by `grow`). */
+  capacity: number;
   /** Most out-of-order pieces held at once. */
-  readonly maxOutOfOrder: number;
+  maxOutOfOrder: number;
 
   private chunks: Uint8Array[] = [];
   /** Index of the first unread chunk in `chunks` (a cheap queue without shift()). */
@@ -210,6 +210,20 @@ export class ReceiveBuffer {
     }
     this.unread -= out.length;
     return out;
+  }
+
+  /**
+   * Raises the capacity (receive auto-tuning) and the out-of-order piece limit with it. Never
+   * lowers either: a window already advertised must stay receivable.
+   */
+  grow(capacity: number, maxOutOfOrder: number): void {
+    if (capacity > this.capacity) this.capacity = capacity;
+    if (maxOutOfOrder > this.maxOutOfOrder) this.maxOutOfOrder = maxOutOfOrder;
+  }
+
+  /** Bytes the user has read so far (the stream position of the next unread byte). */
+  get consumed(): number {
+    return this.end - this.unread;
   }
 
   /** Discards everything (on reset or abort). */

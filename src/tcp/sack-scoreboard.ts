@@ -10,7 +10,7 @@
  * Loss (IsLost, RFC 6675 4): an unSACKed byte is lost when at least `dupThresh` discontiguous
  * SACKed ranges, or more than (dupThresh - 1) * SMSS SACKed bytes, lie above it. Both counts only
  * grow towards SND.UNA, so the lost bytes are exactly the holes below one edge (`lostEdge`).
- * After a retransmission timeout every hole is lost (`markAllLost`).
+ * After a retransmission timeout every hole in the data sent before it is lost (`markAllLost`).
  */
 
 import { seqAdd, seqDiff, seqGt, seqLt, seqMax, seqMin } from './seq.js';
@@ -57,8 +57,14 @@ export class SackScoreboard {
    */
   private edges: number[] = NO_EDGES;
   private count = 0;
-  /** Every hole below SND.MAX counts as lost (set after an RTO, cleared when its episode ends). */
+  /**
+   * Every hole below `allLostEnd` (SND.MAX at the timeout) counts as lost: set after an RTO,
+   * cleared when its episode ends. Data sent after the timeout is not lost by it: counted lost,
+   * it would leave the pipe at once (new data sent without limit) and NextSeg would resend it
+   * as a lost hole right after sending it.
+   */
   allLost = false;
+  allLostEnd = 0;
   /**
    * Loss is decided outside (RACK, RFC 8985): unSACKed data below `externalEdge` is lost, and
    * RFC 6675's DupThresh rule is not used.
@@ -152,9 +158,10 @@ export class SackScoreboard {
     if (seqLt(this.externalEdge, sndUna)) this.externalEdge = sndUna;
   }
 
-  /** Every hole below SND.MAX is lost from now on (RFC 6675 5.1, after an RTO). */
-  markAllLost(): void {
+  /** Every hole below `sndMax` (now) is lost from now on (RFC 6675 5.1, after an RTO). */
+  markAllLost(sndMax: number): void {
     this.allLost = true;
+    this.allLostEnd = sndMax;
   }
 
   /** True if byte `seq` is SACKed. */
@@ -168,10 +175,13 @@ export class SackScoreboard {
 
   /**
    * Unsacked bytes below this edge are lost (RFC 6675 IsLost). `sndUna` when none is;
-   * `sndMax` after `markAllLost`.
+   * at least the SND.MAX of the timeout after `markAllLost`.
    */
   lostEdge(sndUna: number, sndMax: number, mss: number): number {
-    if (this.allLost) return sndMax;
+    if (this.allLost) {
+      const edge = this.externalLoss && seqGt(this.externalEdge, this.allLostEnd) ? this.externalEdge : this.allLostEnd;
+      return seqMin(seqMax(edge, sndUna), sndMax);
+    }
     if (this.externalLoss) return seqGt(this.externalEdge, sndUna) ? seqMin(this.externalEdge, sndMax) : sndUna;
     const limit = (DUP_THRESH - 1) * mss;
     let bytes = 0;
@@ -201,10 +211,16 @@ export class SackScoreboard {
 
   /**
    * RFC 6675 SetPipe, in bytes: unsacked bytes not deemed lost, plus unsacked bytes
-   * retransmitted in this episode (below `rxtNext`).
+   * retransmitted in this episode (below `rxtNext`). With external (RACK) loss detection a
+   * retransmitted hole counts once, for its retransmission: RACK forgets that the original was
+   * lost once it is resent (its record follows the latest transmission), and counting the
+   * original as in flight too would make pipe one segment per hole too high, which in a small
+   * window leaves PRR no room for the new segment whose SACK would reveal a lost retransmission
+   * (as Linux's packets_in_flight: a lost segment stays lost while its retransmission is out).
    */
   pipe(sndUna: number, sndMax: number, mss: number): number {
-    const edge = seqMax(this.lostEdge(sndUna, sndMax, mss), sndUna);
+    let edge = seqMax(this.lostEdge(sndUna, sndMax, mss), sndUna);
+    if (this.externalLoss && seqGt(this.rxtNext, edge)) edge = seqMin(this.rxtNext, sndMax);
     let p = this.unsackedIn(edge, sndMax);
     if (seqGt(this.rxtNext, sndUna)) p += this.unsackedIn(sndUna, seqMin(this.rxtNext, sndMax));
     return p;
@@ -226,10 +242,17 @@ export class SackScoreboard {
     const high = this.highSacked(sndUna);
     const lost = this.lostEdge(sndUna, sndMax, mss);
     // Rule 1: the first unSACKed byte at or above HighRxt, below the highest SACK, and lost.
-    // (After an RTO every hole up to SND.MAX is lost, SACKed or not above it.)
-    const lostLimit = this.allLost ? sndMax : seqMin(high, lost);
+    // (After an RTO every hole sent before it is lost, SACKed or not above it.) With RACK, the
+    // segment at SND.UNA also when RACK marked it lost above the highest SACK (an acknowledged
+    // retransmission was sent after it): the partial-ACK rule, decided by time. Further up,
+    // RACK's single lost edge would take segments in flight for lost (measured: many D-SACKs).
+    let lostLimit = this.allLost ? lost : seqMin(high, lost);
+    if (this.externalLoss && from === sndUna && !seqGt(lostLimit, from)) lostLimit = lost;
     if (this.firstHole(from, lostLimit, mss)) return NextSegKind.LOST;
     if (newData) return NextSegKind.NEW;
+    // With RACK (as Linux) only data found lost is resent: a hole not yet lost is within the
+    // reordering window, and a quiet tail gets the recovery probe.
+    if (this.externalLoss) return NextSegKind.NONE;
     // Rule 3: the first unSACKed byte at or above HighRxt below the highest SACK.
     if (this.firstHole(from, high, mss)) return NextSegKind.HOLE;
     // Rule 4: one rescue retransmission per episode, of the highest unSACKed data sent before

@@ -22,8 +22,8 @@ const MIN_STORAGE = 512;
 const NONE = new Uint8Array(0);
 
 export class SendBuffer {
-  /** Most bytes the buffer holds. */
-  readonly capacity: number;
+  /** Most bytes the buffer holds (raised by `grow`, send auto-tuning). */
+  capacity: number;
   private storage: Uint8Array;
   /** Index in `storage` of offset 0. */
   private head = 0;
@@ -47,6 +47,14 @@ export class SendBuffer {
   /** Bytes that `write` would accept now. */
   get free(): number {
     return this.capacity - this.used;
+  }
+
+  /**
+   * Raises the capacity (never lowers it). Storage is not touched: it grows on the next write
+   * that needs it.
+   */
+  growCapacity(capacity: number): void {
+    if (capacity > this.capacity) this.capacity = capacity;
   }
 
   /** Copies as much of `data` as fits; returns the number of bytes taken. */

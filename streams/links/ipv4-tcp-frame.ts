@@ -63,3 +63,38 @@ export function tcpHeaderLength(f: Uint8Array): number {
 export function tcpFlags(f: Uint8Array): number {
   return f[FLAGS_AT];
 }
+
+/** The helpers above for one layout: the IPv4 header at `ipAt` (14 after Ethernet, 0 on a TUN link). */
+export interface Ipv4TcpFrameReader {
+  isPlainIpv4Tcp(f: Uint8Array): boolean;
+  ipTotalLength(f: Uint8Array): number;
+  tcpHeaderLength(f: Uint8Array): number;
+  tcpFlags(f: Uint8Array): number;
+}
+
+/** The Ethernet layout (the functions above). */
+export const ETHERNET_FRAME_READER: Ipv4TcpFrameReader = { isPlainIpv4Tcp, ipTotalLength, tcpHeaderLength, tcpFlags };
+
+/**
+ * The same helpers for bare IPv4 packets (a TUN link: no Ethernet header, so no EtherType to
+ * check; the version nibble says IPv4). The offsets are numbers of this closure, read like the
+ * module-level ones above.
+ */
+export function bareIpv4TcpReader(): Ipv4TcpFrameReader {
+  const tcpAt = IPV4_MIN_HEADER_LEN;
+  const minLen = tcpAt + TCP_MIN_HEADER_LEN;
+  const verIhlAt = Ipv4Offset.VER_IHL;
+  const totalLengthAt = Ipv4Offset.TOTAL_LENGTH;
+  const flagsFragAt = Ipv4Offset.FLAGS_FRAG;
+  const protocolAt = Ipv4Offset.PROTOCOL;
+  const dataOffsetAt = tcpAt + TcpOffset.DATA_OFFSET;
+  const flagsAt = tcpAt + TcpOffset.FLAGS;
+  return {
+    isPlainIpv4Tcp: (f) =>
+      f.length >= minLen && f[verIhlAt] === VER_IHL_NO_OPTIONS && f[protocolAt] === PROTOCOL_TCP &&
+      (f[flagsFragAt] & FRAGMENT_BITS_HI) === 0 && (f[flagsFragAt + 1] & FRAGMENT_BITS_LO) === 0,
+    ipTotalLength: (f) => (f[totalLengthAt] << 8) | f[totalLengthAt + 1],
+    tcpHeaderLength: (f) => (f[dataOffsetAt] >>> 4) << 2,
+    tcpFlags: (f) => f[flagsAt],
+  };
+}

@@ -1,13 +1,20 @@
 import type { Observable } from 'rxjs';
 
 /**
- * A link: where whole Ethernet frames come in and go out. The TAP device, one end of the
- * in-memory wire, and any decorator (impairment, capture) all offer this shape.
+ * A link: where whole frames come in and go out. The TAP device, one end of the in-memory wire,
+ * the TUN device, and any decorator (impairment, capture) all offer this shape. What a frame is
+ * depends on `layer`: an Ethernet frame (the default), or a bare IPv4 packet on a point-to-point
+ * link without link-layer addresses (a TUN device): a "frame" below means either.
  */
 export interface Link {
   /** Name for logs and stats (`tap0`, `wire-a`). */
   readonly name: string;
-  /** Link MTU: the largest IP packet (frame minus Ethernet header) the link carries. */
+  /**
+   * What the frames are: 'ethernet' (absent means the same) or 'ip' (bare IPv4 packets: the
+   * stack runs IPv4 straight on the link, with no Ethernet header and no ARP).
+   */
+  readonly layer?: 'ethernet' | 'ip';
+  /** Link MTU: the largest IP packet (a frame minus its Ethernet header, if any) the link carries. */
   readonly mtu: number;
   /**
    * The MAC the stack should use on this link, when the link prescribes one (each end of the

@@ -80,7 +80,8 @@ export type TapStats = NativeTapStats;
 
 interface FoundState {
   readonly name: string;
-  readonly mac: Uint8Array;
+  /** Undefined for a TUN device: it has no link-layer address. */
+  readonly mac: Uint8Array | undefined;
   readonly mtu: number;
   readonly up: boolean;
 }
@@ -94,18 +95,24 @@ export class TapDevice {
   #lastName: string;
   #framesCb: ((frames: Uint8Array[], headers: Uint8Array[] | undefined) => void) | undefined;
   readonly #offload: boolean;
+  readonly #kind: 'tap' | 'tun';
   #errorCb: ((error: Error) => void) | undefined;
   #closed = false;
 
   /** Opens (attaches to or creates) the device; throws a coded Error when it cannot. */
-  constructor(options: TapDeviceOptions) {
+  constructor(options: TapDeviceOptions);
+  /** @internal `kind` 'tun': a TUN device (see TunDevice), bare IP packets instead of frames. */
+  constructor(options: TapDeviceOptions, kind: 'tap' | 'tun');
+  constructor(options: TapDeviceOptions, kind: 'tap' | 'tun' = 'tap') {
     const mac = options.mac === undefined ? undefined : toMacBytes(options.mac);
     const { TapHandle } = loadTapAddon();
     this.#offload = options.offload === true;
+    this.#kind = kind;
     this.#handle = new TapHandle(options.name, options.netns, {
       batchLimit: options.batchLimit,
       queueLimit: options.writeQueueLimit,
       vnetHdr: this.#offload,
+      tun: kind === 'tun',
     });
     this.#netns = options.netns;
     this.#created = !this.#handle.existed;
@@ -115,7 +122,7 @@ export class TapDevice {
       if (!this.#created) {
         this.#found = {
           name: this.#lastName,
-          mac: this.#handle.getMac(),
+          mac: kind === 'tun' ? undefined : this.#handle.getMac(),
           mtu: this.#handle.getMtu(),
           up: (this.#handle.getFlags() & IFF_UP) !== 0,
         };
@@ -154,6 +161,11 @@ export class TapDevice {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** 'tun' for a TUN device (IP packets, no Ethernet header), else 'tap'. */
+  get kind(): 'tap' | 'tun' {
+    return this.#kind;
   }
 
   /** Opened with offloads (IFF_VNET_HDR, checksum and TSO): see `TapDeviceOptions.offload`. */
@@ -310,9 +322,12 @@ export class TapDevice {
     attempt('mtu', () => {
       if (h.getMtu() !== found.mtu) h.setMtu(found.mtu);
     });
-    attempt('mac', () => {
-      if (formatMac(h.getMac()) !== formatMac(found.mac)) h.setMac(found.mac);
-    });
+    const mac = found.mac;
+    if (mac !== undefined) {
+      attempt('mac', () => {
+        if (formatMac(h.getMac()) !== formatMac(mac)) h.setMac(mac);
+      });
+    }
     attempt('up/down state', () => {
       if (isUp() !== found.up) h.setUp(found.up);
     });

@@ -22,7 +22,7 @@ import { UdpOffset } from '../../src/wire/udp.js';
 import type { Link } from './link.js';
 import { TapDevice, type TapStats } from './tap-device.js';
 import { AckCoalescer } from './ack-coalescer.js';
-import { completePartialChecksum, mergeTcpRuns, type OutItem } from './tso-merge.js';
+import { completePartialChecksum, createTcpRunMerger, mergeTcpRuns, type OutItem } from './tso-merge.js';
 import { VnetFlags, VnetGso, vnetCsumOffset, vnetCsumStart, vnetFlags, vnetGsoType } from './virtio-net-hdr.js';
 
 export interface TapLinkOptions {
@@ -88,15 +88,19 @@ const TCP = IpProtocol.TCP;
 const TCP_CHECKSUM = TcpOffset.CHECKSUM;
 const UDP = IpProtocol.UDP;
 const UDP_CHECKSUM = UdpOffset.CHECKSUM;
+/** TSO on TUN links: runs of TCP segments in bare IPv4 packets merged (tso-merge.ts). */
+const mergeIpTcpRuns = createTcpRunMerger('ip');
 
 /** Offload unless told otherwise (option, else RX_NETSTACK_TAP_OFFLOAD=0). */
-function offloadWanted(option: boolean | undefined): boolean {
+/** @internal */
+export function offloadWanted(option: boolean | undefined): boolean {
   if (option !== undefined) return option;
   return process.env.RX_NETSTACK_TAP_OFFLOAD !== '0';
 }
 
 export interface TapLink extends Link {
   readonly device: TapDevice;
+  readonly layer: 'ethernet' | 'ip';
   stats(): TapLinkStats;
 }
 
@@ -132,6 +136,18 @@ export function tapLink(options: TapLinkOptions): TapLink {
       device = open(false);
     }
   }
+  return deviceLink(device, { mac, coalesceAcks: options.coalesceAcks, layer: 'ethernet' });
+}
+
+/**
+ * @internal The Link over an open TAP or TUN device, shared by `tapLink` and `tunLink`: read
+ * batches to `frames$`, the write batching, offload headers. `layer` 'ip' (TUN): packets carry
+ * no Ethernet header, so ACK coalescing (which reads Ethernet offsets) is off, and the TCP merge
+ * reads bare IPv4 packets.
+ */
+export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Array | undefined; readonly coalesceAcks: boolean | undefined; readonly layer: 'ethernet' | 'ip' }): TapLink {
+  const mac = options.mac;
+  const ipLayer = options.layer === 'ip';
   const frames = new Subject<Uint8Array>();
   const name = device.name;
   // Read once: the stack may consult `mtu` per packet, and an ioctl each time would cost.
@@ -143,7 +159,8 @@ export function tapLink(options: TapLinkOptions): TapLink {
   // so one call into the addon carries them all, superseded ACKs are dropped on the way and,
   // with offload, runs of TCP segments become one frame.
   const offload = device.offload;
-  const coalescer = options.coalesceAcks === false ? undefined : new AckCoalescer();
+  const coalescer = options.coalesceAcks === false || ipLayer ? undefined : new AckCoalescer();
+  const merge = ipLayer ? mergeIpTcpRuns : mergeTcpRuns;
   const pending: Array<Uint8Array | null> = [];
   /** Per pending frame: -1, or its partial checksum as csumStart * 256 + csumOffset. */
   const partial: number[] = [];
@@ -158,7 +175,7 @@ export function tapLink(options: TapLinkOptions): TapLink {
     if (device.closed) {
       for (const f of pending) if (f !== null) txAfterClose++;
     } else if (offload) {
-      const items: OutItem[] = mergeTcpRuns(pending, mergeStats, partial);
+      const items: OutItem[] = merge(pending, mergeStats, partial);
       if (items.length === 1 && items[0] instanceof Uint8Array) device.write(items[0]);
       else if (items.length > 0) device.writeBatch(items);
     } else {
@@ -211,9 +228,10 @@ export function tapLink(options: TapLinkOptions): TapLink {
       // kernel sent it and never summed the data). Small ones, and anything else: the checksum
       // is completed here, which costs less than the mark (a WeakSet entry per frame weighs on
       // the garbage collector) and keeps the frame valid wherever it goes.
-      const transport = frame.length >= MARK_ABOVE && ((frame[ETHERTYPE_AT] << 8) | frame[ETHERTYPE_AT + 1]) === ETHERTYPE_IPV4 &&
+      const transport = frame.length >= MARK_ABOVE && (ipLayer ? isIpTransportAt(frame, start, offset) :
+        ((frame[ETHERTYPE_AT] << 8) | frame[ETHERTYPE_AT + 1]) === ETHERTYPE_IPV4 &&
         start === IP_AT + ((frame[VER_IHL_AT] & 0x0f) << 2) && // IHL: the low nibble, in 32-bit words
-        ((frame[PROTOCOL_AT] === TCP && offset === TCP_CHECKSUM) || (frame[PROTOCOL_AT] === UDP && offset === UDP_CHECKSUM));
+        ((frame[PROTOCOL_AT] === TCP && offset === TCP_CHECKSUM) || (frame[PROTOCOL_AT] === UDP && offset === UDP_CHECKSUM)));
       if (transport) verified.add(frame);
       else completePartialChecksum(frame, start, offset);
     } else if ((flags & VnetFlags.DATA_VALID) !== 0 && frame.length >= MARK_ABOVE) {
@@ -255,6 +273,7 @@ export function tapLink(options: TapLinkOptions): TapLink {
     device,
     mac,
     mtu,
+    layer: options.layer,
     frames$: frames.asObservable() as Observable<Uint8Array>,
     send(frame: Uint8Array): void {
       if (device.closed) {
@@ -284,4 +303,11 @@ export function tapLink(options: TapLinkOptions): TapLink {
     checksumVerified: (frame: Uint8Array): boolean => verified.has(frame),
   };
 
+}
+
+/** A bare IPv4 packet (TUN) whose partial checksum is TCP's or UDP's, right after its IPv4 header. */
+function isIpTransportAt(packet: Uint8Array, start: number, offset: number): boolean {
+  const protocol = packet[Ipv4Offset.PROTOCOL];
+  return start === ((packet[Ipv4Offset.VER_IHL] & 0x0f) << 2) &&
+    ((protocol === TCP && offset === TCP_CHECKSUM) || (protocol === UDP && offset === UDP_CHECKSUM));
 }

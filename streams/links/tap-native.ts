@@ -41,6 +41,8 @@ export interface NativeTapHandle {
   readonly lengths: Uint32Array;
   /** Opened with IFF_VNET_HDR: each delivered frame starts with a 10-byte virtio_net_hdr. */
   readonly vnetHdr: boolean;
+  /** Opened with IFF_TUN: IP packets without an Ethernet header. */
+  readonly tun: boolean;
   rename(name: string): void;
   getMac(): Uint8Array;
   setMac(mac: Uint8Array): void;
@@ -71,7 +73,7 @@ export interface NativeTapModule {
   TapHandle: new (
     name: string,
     netns: string | undefined,
-    options: { batchLimit?: number; queueLimit?: number; vnetHdr?: boolean },
+    options: { batchLimit?: number; queueLimit?: number; vnetHdr?: boolean; tun?: boolean },
   ) => NativeTapHandle;
   /** The Error the addon would make for `errno` (positive) in `syscall`. */
   errorFor(errno: number, syscall: string, detail: string): Error & { code: string };

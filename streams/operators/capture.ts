@@ -168,6 +168,14 @@ export function captureLink(link: Link, target: PcapTarget, options: CaptureOpti
       writer.record(now(), frame);
       link.send(frame);
     },
+    // Kept when the link below has it, so capturing does not turn checksum offload off: such a
+    // frame is recorded as it leaves, its transport checksum holding only the pseudo-header sum
+    // (tcpdump on an offloading Linux interface shows the same; Wireshark flags it as offloaded).
+    sendPartial: link.sendPartial === undefined ? undefined : (frame: Uint8Array, csumStart: number, csumOffset: number) => {
+      if (closed) return;
+      writer.record(now(), frame);
+      link.sendPartial!(frame, csumStart, csumOffset);
+    },
     close() {
       if (closed) return;
       closed = true;

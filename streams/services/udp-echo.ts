@@ -16,6 +16,9 @@ export function udpEchoService(stack: { readonly udp: Udp }, port: number, optio
   const subscription = new Subscription(() => socket.close());
   subscription.add(
     socket.datagrams$.subscribe((d) => {
+      // A datagram from 0.0.0.0 (a host without an address yet, RFC 1122 3.2.1.3) or from
+      // port 0 cannot be answered: send() would throw for that destination.
+      if (d.port === 0 || d.address === '0.0.0.0') return;
       // Failures (no route, ARP gave up) go to errors$, which nobody needs to watch here.
       socket.send(d.payload, d);
     }),

@@ -25,7 +25,13 @@ export interface NextHopPacket extends PendingPacket {
 }
 
 /** The boundary under IPv4 on one interface: IPv4 frames up, packets for a next hop down. */
-export type NeighborBoundary = Boundary<Uint8Array, NextHopPacket>;
+export interface NeighborBoundary extends Boundary<Uint8Array, NextHopPacket> {
+  /**
+   * Bytes of link header in front of each IPv4 packet going up: 14 (Ethernet, the default when
+   * absent) or 0 (a link of bare IP packets, see `pointToPoint`).
+   */
+  readonly linkHeaderLength?: number;
+}
 
 export const ARP_DROP_REASONS = ['truncated', 'badHardwareType', 'badProtocolType', 'badAddressLength', 'unknownOp', 'unresolved', 'queueFull'] as const;
 

@@ -23,6 +23,8 @@ import type { NeighborChange } from '../../src/arp/neighbor-cache.js';
 import { createStackNet } from '../net/stack-net.js';
 import type { NetModule } from '../net/create-net.js';
 import { unrefScheduler } from './unref-scheduler.js';
+import { pointToPoint } from './point-to-point.js';
+import type { EchoForwardOptions, EchoResponder } from './icmp-echo-forwarder.js';
 
 /**
  * Operators a user inserts into the stack at its boundaries (the netfilter idea, in RxJS):
@@ -72,11 +74,14 @@ export interface ArpEntryInfo {
   readonly state: string;
 }
 
-/** The layers of one interface. */
+/**
+ * The layers of one interface: Ethernet and ARP over an Ethernet link; neither over a link of
+ * bare IP packets (`link.layer` 'ip', a TUN device), where IPv4 sits on the link itself.
+ */
 export interface InterfaceLayers {
   readonly iface: NetInterface;
-  readonly ethernet: EthernetLayer;
-  readonly arp: ArpLayer;
+  readonly ethernet: EthernetLayer | undefined;
+  readonly arp: ArpLayer | undefined;
 }
 
 /** @internal What `createStack` assembled, handed to the Stack that runs it. */
@@ -110,8 +115,14 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
 
   // Each interface:  link ── Ethernet ──┬── 0x0806 ARP
   //                                     └── 0x0800 neighbour resolution (ARP's cache) ── IPv4
+  // or, over a link of bare IP packets (TUN):  link ── point-to-point ── IPv4
   const interfaces = config.interfaces.map((c, index): InterfaceLayers => {
     const iface = interfaceFromConfig(index, c);
+    if (c.link.layer === 'ip') {
+      const lower = between(taps.link.wrap(linkBoundary(c.link)), hooks.link);
+      ipv4.attach(iface, between(taps.network.wrap(pointToPoint(lower)), hooks.network));
+      return { iface, ethernet: undefined, arp: undefined };
+    }
     const ethernet = new EthernetLayer(iface, between(taps.link.wrap(linkBoundary(c.link)), hooks.link));
     const arp = new ArpLayer(iface, ethernet.protocol(EtherType.ARP), scheduler, config.arp);
     ipv4.attach(iface, between(taps.network.wrap(arp.resolver(ethernet.protocol(EtherType.IPV4))), hooks.network));
@@ -120,11 +131,11 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
 
   // The transports, each on its IPv4 protocol's boundary; ICMP reports errors to them.
   const icmp = new IcmpLayer(ipv4.protocol(IpProtocol.ICMP), scheduler, config.icmp, ipv4);
-  const udp = new UdpLayer(ipv4.protocol(IpProtocol.UDP), config.udp, { icmp, datagrams: hooks.udp });
+  const udp = new UdpLayer(ipv4.protocol(IpProtocol.UDP), config.udp, { icmp, datagrams: hooks.udp, scheduler });
   const tcp = new TcpLayer(ipv4.protocol(IpProtocol.TCP), scheduler, config.tcp, { icmp, segments: hooks.tcp });
 
   // Claim the protocols before the links start delivering.
-  for (const l of interfaces) l.arp.start();
+  for (const l of interfaces) l.arp?.start();
   icmp.start();
   udp.start();
   tcp.start();
@@ -133,7 +144,7 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
     ipv4.routes.add({ destination: r.destination, prefixLength: r.prefixLength, gateway: r.gateway, interfaceIndex: index });
   }
   // Gratuitous ARP for every address (RFC 5227 2.4): neighbours learn or refresh our MAC.
-  for (const l of interfaces) for (const a of l.iface.addresses) l.arp.announce(a.address);
+  for (const l of interfaces) for (const a of l.iface.addresses) l.arp?.announce(a.address);
   return new Stack({ config, scheduler, interfaces, ipv4, icmp, udp, tcp, taps });
 }
 
@@ -145,9 +156,9 @@ export class Stack {
   readonly config: DecodedStackConfig<Link>;
   readonly scheduler: SchedulerLike;
   readonly interfaces: readonly NetInterface[];
-  /** UDP: `bind(options)`, `bind$(options)`. */
+  /** UDP: `bind(options)`, `bind$(options)`, `forward(options)`. */
   readonly udp: Udp;
-  /** TCP: `listen(options)`, `connect(options)`. */
+  /** TCP: `listen(options)`, `connect(options)`, `forward(options)`. */
   readonly tcp: Tcp;
   /** Observe-only taps at the link, network and transport boundaries. */
   readonly taps: StackTaps;
@@ -177,20 +188,24 @@ export class Stack {
     this.tcpLayer = parts.tcp;
     this.taps = parts.taps;
     const udp = parts.udp;
-    this.udp = Object.freeze({ bind: udp.bind.bind(udp), bind$: udp.bind$.bind(udp) });
+    this.udp = Object.freeze({ bind: udp.bind.bind(udp), bind$: udp.bind$.bind(udp), forward: udp.forward.bind(udp) });
     const tcp = parts.tcp;
-    this.tcp = Object.freeze({ listen: tcp.listen.bind(tcp), connect: tcp.connect.bind(tcp) });
+    this.tcp = Object.freeze({ listen: tcp.listen.bind(tcp), connect: tcp.connect.bind(tcp), forward: tcp.forward.bind(tcp) });
     const r = this.statsRegistry;
     for (const l of parts.interfaces) {
-      r.register(`eth:${l.iface.name}`, l.ethernet.counters);
+      if (l.ethernet !== undefined) r.register(`eth:${l.iface.name}`, l.ethernet.counters);
+      if (l.arp === undefined) continue;
       r.register(`arp:${l.iface.name}`, l.arp.counters);
       r.register(`neighbors:${l.iface.name}`, l.arp.cache.counters);
     }
     r.register('ipv4', parts.ipv4.counters);
     r.register('reassembly', parts.ipv4.reassembler.counters);
     r.register('icmp', parts.icmp.counters);
+    r.register('icmpForward', parts.icmp.forwardCounters);
     r.register('udp', parts.udp.counters);
+    r.register('udpForward', parts.udp.forwardCounters);
     r.register('tcp', parts.tcp.counters);
+    r.register('tcpForward', parts.tcp.forwardCounters);
   }
 
   /** The layers, for adding to the stack: a protocol on an EtherType or an IP protocol number. */
@@ -203,17 +218,20 @@ export class Stack {
     return (this.#net ??= createStackNet(this));
   }
 
-  /** ICMP: `ping(address, options)`. */
-  get icmp(): { ping(address: string, options?: PingOptions): Observable<EchoReply> } {
+  /** ICMP: `ping(address, options)`, `forwardEcho(responder, options)`. */
+  get icmp(): {
+    ping(address: string, options?: PingOptions): Observable<EchoReply>;
+    forwardEcho(responder: EchoResponder, options?: EchoForwardOptions): Observable<never>;
+  } {
     const icmp = this.#parts.icmp;
-    return { ping: (address, options) => icmp.ping(address, options) };
+    return { ping: (address, options) => icmp.ping(address, options), forwardEcho: (responder, options) => icmp.forwardEcho(responder, options) };
   }
 
   /** The neighbour (ARP) tables. */
   get arp() {
-    const layers = this.#parts.interfaces;
+    const layers = this.#parts.interfaces.filter((l): l is InterfaceLayers & { readonly arp: ArpLayer } => l.arp !== undefined);
     return {
-      /** A snapshot of every interface's table. */
+      /** A snapshot of every interface's table (interfaces with ARP). */
       entries: (): ArpEntryInfo[] =>
         layers.flatMap((l) =>
           l.arp.entries().map((e) => ({ interface: l.iface.name, ip: formatIpv4(e.ip), mac: e.mac && formatMac(e.mac), state: e.state })),
@@ -250,6 +268,7 @@ export class Stack {
     const layers = this.#parts.interfaces;
     const layer = interfaceName === undefined ? layers[0] : layers.find((l) => l.iface.name === interfaceName);
     if (layer === undefined) throw new NetstackError('ERR_INVALID_ARG_VALUE', `no interface named "${interfaceName}"`);
+    if (layer.ethernet === undefined) throw new NetstackError('ERR_INVALID_ARG_VALUE', `interface "${layer.iface.name}" has no Ethernet layer (its link carries IP packets)`);
     return layer.ethernet.protocol(ethertype);
   }
 
@@ -292,8 +311,8 @@ export class Stack {
     p.icmp.close();
     p.ipv4.close();
     for (const l of p.interfaces) {
-      l.arp.close();
-      l.ethernet.close();
+      l.arp?.close();
+      l.ethernet?.close();
       l.iface.link.close();
     }
     p.taps.link.complete();

@@ -12,6 +12,7 @@ import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { NetstackError, netError } from '../../src/errors.js';
 import { refTimer } from './unref-scheduler.js';
+import { EchoForwarder, createIcmpForwardCounters, type EchoForwardOptions, type EchoForwardRequest, type EchoResponder } from './icmp-echo-forwarder.js';
 
 /** An ICMP error received for a datagram we sent, as handed to the transport that sent it. */
 export interface IcmpErrorReport {
@@ -85,6 +86,12 @@ export interface IcmpSources {
 
 export class IcmpLayer {
   readonly counters = createIcmpCounters();
+  /** Echo forwarding's counters (`stack.stats().icmpForward`). */
+  readonly forwardCounters = createIcmpForwardCounters();
+  /** While `forwardEcho()` is subscribed: answers echo requests to addresses not ours. */
+  #echoForwarder: EchoForwarder | undefined;
+  /** Completes the `forwardEcho()` subscriber (the stack closed); its teardown stops forwarding. */
+  #echoForwardEnd: (() => void) | undefined;
 
   readonly #port: Ipv4Port;
   readonly #sources: IcmpSources;
@@ -135,7 +142,49 @@ export class IcmpLayer {
   close(): void {
     for (const s of this.#subscriptions) s.unsubscribe();
     this.#subscriptions.length = 0;
+    this.#echoForwardEnd?.();
     this.#reports.complete();
+  }
+
+  /**
+   * Echo forwarding, while subscribed (nothing is emitted): echo requests to ANY address that
+   * is not the stack's are handed to `responder`, and answered from that address when it says
+   * so. Echo requests to our own addresses are answered as always. One responder at a time
+   * (EADDRINUSE).
+   */
+  forwardEcho(responder: EchoResponder, options: EchoForwardOptions = {}): Observable<never> {
+    return new Observable<never>((subscriber) => {
+      const maxInFlight = options.maxInFlight ?? 256;
+      const problems: string[] = [];
+      if (typeof responder !== 'function') problems.push('responder: not a function');
+      if (!Number.isInteger(maxInFlight) || maxInFlight < 1) problems.push(`maxInFlight: ${String(maxInFlight)} is not a positive integer`);
+      if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `forwardEcho: ${problems.join('; ')}`));
+      if (this.#echoForwarder !== undefined) return subscriber.error(netError('EADDRINUSE', 'forwardEcho: a responder is already installed'));
+      const acceptForeign = this.#port.network.acceptForeign;
+      if (acceptForeign === undefined) return subscriber.error(new NetstackError('ERR_INVALID_STATE', 'forwardEcho: the network layer has no forwarding mode'));
+      const release = acceptForeign.call(this.#port.network, IpProtocol.ICMP);
+      const forwarder = new EchoForwarder(this.forwardCounters, responder, maxInFlight, (r) => this.#forwardedReply(r));
+      this.#echoForwarder = forwarder;
+      this.#echoForwardEnd = () => subscriber.complete();
+      return () => {
+        if (this.#echoForwarder === forwarder) {
+          this.#echoForwarder = undefined;
+          this.#echoForwardEnd = undefined;
+        }
+        forwarder.close();
+        release();
+      };
+    });
+  }
+
+  #forwardedReply(r: EchoForwardRequest): void {
+    const src = parseIpv4(r.to);
+    const dst = parseIpv4(r.from);
+    if (src === undefined || dst === undefined) return;
+    const pb = PacketBuffer.withPayload(r.data);
+    emitIcmp({ kind: 'echo-reply', ident: r.ident, seq: r.seq, data: EMPTY }, pb);
+    this.counters.txEchoReplies++;
+    this.#port.down.next({ pb, dst, src, protocol: IpProtocol.ICMP });
   }
 
   /** Sends a destination unreachable error about datagram `d` (subject to the rules and the rate limit). */
@@ -230,6 +279,12 @@ export class IcmpLayer {
         // Like Linux's icmp_echo_ignore_broadcasts: broadcast pings are a smurf amplifier.
         if (d.broadcast) {
           c.drops.broadcastEcho++;
+          return;
+        }
+        // Echo forwarding: a request to an address not ours is the responder's to answer.
+        const forwarder = this.#echoForwarder;
+        if (forwarder !== undefined && !this.#port.network.isLocal(d.dst)) {
+          forwarder.offer({ from: formatIpv4(d.src), to: formatIpv4(d.dst), ident: p.ident, seq: p.seq, data: p.data.slice(), ttl: d.ttl });
           return;
         }
         const pb = PacketBuffer.withPayload(p.data);

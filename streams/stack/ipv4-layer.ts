@@ -88,6 +88,13 @@ export interface Ipv4Network {
   routeFor(dst: Ipv4Addr, iface?: NetInterface): Ipv4Route | NetstackError;
   /** The interfaces IPv4 runs on. */
   readonly interfaces: readonly NetInterface[];
+  /**
+   * Forwarding mode for one transport protocol, until the returned function is called: its
+   * datagrams to ANY unicast address are delivered (not dropped as `notForUs`), and it may send
+   * from addresses that are not ours (the original destinations of the flows it terminates).
+   * Calls nest: the mode lasts while any caller holds it. Optional for a network of your own.
+   */
+  acceptForeign?(protocol: number): () => void;
 }
 
 export interface Ipv4Route {
@@ -115,9 +122,11 @@ export const IPV4_DROP_REASONS = [
   'ttlZero', 'badSource', 'notForUs', 'fragmentDropped',
 ] as const;
 
+/** Counters beside the drops: `rxForeign` datagrams for other hosts delivered to a forwarder. */
+
 function createIpv4Counters() {
   return createCounters(
-    ['rxPackets', 'rxDelivered', 'rxFragments', 'rxReassembled', 'txPackets', 'txFragments', 'txErrors', 'reassemblyTimeouts'],
+    ['rxPackets', 'rxDelivered', 'rxForeign', 'rxFragments', 'rxReassembled', 'txPackets', 'txFragments', 'txErrors', 'reassemblyTimeouts'],
     IPV4_DROP_REASONS,
   );
 }
@@ -148,7 +157,10 @@ interface Attached {
  * selection, fragmentation and next-hop resolution for output.
  *
  * Weak host model, like Linux: a datagram for any of our addresses is accepted on any
- * interface. A host does not forward: anything else is dropped as `notForUs`.
+ * interface. A host does not forward: anything else is dropped as `notForUs`, unless a
+ * transport holds the forwarding mode for its protocol (`acceptForeign`: the TCP and UDP
+ * forwarders, ICMP echo forwarding), which terminates flows to any address, as a userspace
+ * NAT (slirp, gVisor's forwarders) does. Only the `notForUs` path looks at that mode.
  */
 export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, Ipv4Network {
   readonly counters = createIpv4Counters();
@@ -168,6 +180,10 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
   readonly #subscriptions: Subscription[] = [];
   /** Reassembly keeps no interface; remember where (and how addressed) each first piece came in. */
   readonly #fragmentIface = new Map<string, { readonly iface: NetInterface; readonly broadcast: boolean }>();
+  /** Per protocol number: how many holders of the forwarding mode (see `acceptForeign`). */
+  readonly #foreign = new Uint16Array(256);
+  /** Holders of the forwarding mode, every protocol: while any, we may send from any address. */
+  #foreignHolders = 0;
 
   constructor(opts: Ipv4LayerOptions) {
     this.#opts = opts;
@@ -215,7 +231,23 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
   attach(iface: NetInterface, lower: NeighborBoundary): void {
     this.#attached[iface.index] = { iface, down: lower.down };
     for (const a of iface.addresses) this.routes.addOnLink(iface.index, a.address, a.prefixLength);
-    this.#subscriptions.push(lower.up$.subscribe((frame) => this.#input(iface, frame)));
+    // A link of bare IP packets (no link header) has no link-level broadcast either.
+    const input = lower.linkHeaderLength === 0
+      ? (packet: Uint8Array) => this.#inputPacket(iface, packet, false, iface.link.checksumVerified?.(packet) === true)
+      : (frame: Uint8Array) => this.#input(iface, frame);
+    this.#subscriptions.push(lower.up$.subscribe(input));
+  }
+
+  acceptForeign(protocol: number): () => void {
+    this.#foreign[protocol]++;
+    this.#foreignHolders++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#foreign[protocol]--;
+      this.#foreignHolders--;
+    };
   }
 
   /** True when `addr` is one of the stack's addresses (on any interface). */
@@ -268,7 +300,8 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     const { iface, nextHop } = route;
     let src = route.src;
     if (o.src !== undefined && o.src !== 0) {
-      if (!this.isLocal(o.src)) return netError('EADDRNOTAVAIL', `${formatIpv4(o.src)} is not a local address`);
+      // A forwarder answers (and refuses, by ICMP) from the addresses its flows were sent to.
+      if (!this.isLocal(o.src) && this.#foreignHolders === 0) return netError('EADDRNOTAVAIL', `${formatIpv4(o.src)} is not a local address`);
       src = o.src;
     }
     const ttl = o.ttl ?? this.#opts.defaultTtl;
@@ -347,7 +380,9 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     let broadcast = linkBroadcast;
     if (!iface.hasAddress(dst) && !this.isLocal(dst)) {
       if (dst === IPV4_BROADCAST || iface.isDirectedBroadcast(dst) || dst === ALL_HOSTS) broadcast = true;
-      else {
+      else if (this.#foreign[p.protocol] !== 0 && !isMulticast(dst) && dst !== 0) {
+        c.rxForeign++; // for another host, taken by a forwarder: delivered as to us
+      } else {
         c.drops.notForUs++;
         if (log.ipv4.enabled) log.ipv4('%s: drop datagram for %s', iface.name, formatIpv4(dst));
         return;

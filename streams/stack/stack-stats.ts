@@ -29,9 +29,15 @@ export interface StackStats {
   readonly ipv4: CountersSnapshot<Ipv4Layer['counters']>;
   readonly reassembly: CountersSnapshot<Ipv4Layer['reassembler']['counters']>;
   readonly icmp: CountersSnapshot<IcmpLayer['counters']>;
+  /** Echo forwarding (`stack.icmp.forwardEcho()`). */
+  readonly icmpForward: CountersSnapshot<IcmpLayer['forwardCounters']>;
   readonly udp: CountersSnapshot<UdpLayer['counters']>;
+  /** The UDP forwarder (`stack.udp.forward()`): sessions, datagrams each way, limits. */
+  readonly udpForward: CountersSnapshot<UdpLayer['forwardCounters']>;
   /** The TCP layer: segments, demux drops, listeners, connections opened and closed. */
   readonly tcp: CountersSnapshot<TcpLayer['counters']>;
+  /** The TCP forwarder (`stack.tcp.forward()`): requests, decisions, handshakes in flight. */
+  readonly tcpForward: CountersSnapshot<TcpLayer['forwardCounters']>;
   /** Every TCP connection's own counters summed, closed ones included. */
   readonly tcpConnections: CountersSnapshot<TcpCounters>;
   readonly [ethernet: `eth:${string}`]: CountersSnapshot<EthernetCounters>;

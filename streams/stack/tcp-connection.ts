@@ -8,6 +8,7 @@ import { formatIpv4 } from '../../src/ipv4/address.js';
 import { NetstackError, netError } from '../../src/errors.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import type { TcpSocket } from './tcp-socket.js';
+import type { TcpConnectionLimits } from './tcp-limits.js';
 import { pacedRead, type PacedObservable, type PacedReader, type PacedSubscription } from '../operators/paced-concat-map.js';
 import { tcpReadable, tcpWritable, tcpChunks } from './tcp-web-streams.js';
 import type { ReadableStream, WritableStream } from 'node:stream/web';
@@ -29,6 +30,10 @@ export interface TcpConnectionOwner {
   /** The connection reached CLOSED: release its 4-tuple (and port). */
   released(conn: TcpConnection): void;
   established(conn: TcpConnection): void;
+  /** The connection entered TIME-WAIT (the TIME-WAIT table may recycle an older one). */
+  timeWait(conn: TcpConnection): void;
+  /** The stack-wide limits: memory accounting, held writes, the pending-write cap. */
+  readonly limits: TcpConnectionLimits;
 }
 
 /**
@@ -47,7 +52,9 @@ export interface TcpConnectionOwner {
  * Writing: `write(bytes)` queues bytes; it returns false when they did not all fit in the send
  * buffer. The rest waits here, in order, and `drain$` emits once it has all gone into the send
  * buffer. Nothing accepted is dropped, unless the connection itself fails (then `data$`
- * and `closed$` carry the error).
+ * and `closed$` carry the error). What waits here is bounded (`tcp.maxPendingWrite`): a write
+ * that would pass the bound throws ENOBUFS and queues nothing. While the stack's buffers are
+ * above their hard mark (`tcp.memoryHardLimit`) writes wait here too.
  */
 export class TcpConnection {
   /** @internal The sans-IO connection this wraps. */
@@ -298,7 +305,21 @@ export class TcpConnection {
   write(bytes: Uint8Array): boolean {
     if (this.#endRequested) throw netError('EPIPE', `write after end on ${this}`, 'write');
     if (this.#closed) throw netError('EPIPE', `write on ${this}: closed${this.#error ? ` (${this.#error.code})` : ''}`, 'write');
-    if (this.#pending.length > 0) {
+    const limits = this.#owner.limits;
+    const held = this.#pending.length > 0 || limits.exhausted;
+    // What would wait here after this write: all of it when writes wait already, else what
+    // does not fit in the send buffer.
+    const excess = this.#pendingBytes + bytes.length - (held ? 0 : this.core.writableLength);
+    if (excess > limits.maxPendingWrite) {
+      limits.writeRefused();
+      throw netError('ENOBUFS', `write of ${bytes.length} bytes on ${this}: ${this.#pendingBytes} bytes already wait for the send buffer (tcp.maxPendingWrite ${limits.maxPendingWrite}); wait for drain$ after write() returns false`, 'write');
+    }
+    if (held) {
+      if (this.#pending.length === 0) {
+        // The stack's buffers are above their hard mark: wait until they are below it.
+        limits.writeHeld();
+        limits.waitForMemory(this);
+      }
       this.#pending.push(bytes);
       this.#pendingBytes += bytes.length;
       return false;
@@ -429,7 +450,9 @@ export class TcpConnection {
 
   /** @internal Re-arms the one timer after any call into the core. */
   rearm(): void {
-    if (!this.#closed) this.#timer.set(this.core.nextDeadline());
+    if (this.#closed) return;
+    this.#timer.set(this.core.nextDeadline());
+    this.#owner.limits.account(this);
   }
 
   // --- Called by the core (through the host object made in the constructor) -------------------
@@ -442,12 +465,22 @@ export class TcpConnection {
       // on in the stack, unnoticed by the user).
       this.#pump();
       this.#finish(undefined);
+      this.#owner.timeWait(this);
     }
+  }
+
+  /** @internal The stack's memory fell below its hard mark: writes held back go on. */
+  retryPending(): void {
+    if (!this.#closed && this.#pending.length > 0) this.#onWritable();
   }
 
   #onWritable(): void {
     const now = this.#owner.scheduler.now();
     while (this.#pending.length > 0) {
+      if (this.#owner.limits.exhausted) {
+        this.#owner.limits.waitForMemory(this);
+        return;
+      }
       const head = this.#pending[0];
       let n: number;
       try {
@@ -498,8 +531,10 @@ export class TcpConnection {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
+      // The reader's pace, timed on the stack's clock, sizes the receive buffer (auto-tuning).
+      const now = this.#owner.scheduler.now();
       while (this.#reader !== undefined && !this.#paused) {
-        const chunk = this.core.read();
+        const chunk = this.core.read(undefined, now);
         if (chunk === undefined) break;
         if (!this.#reader.push(chunk)) this.#paused = true;
       }

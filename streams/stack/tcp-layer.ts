@@ -7,14 +7,16 @@ import { TcpConnection, type TcpConnectionOwner } from './tcp-connection.js';
 import './tcp-socket.js';
 import { TcpConnectionCore, type TcpHost } from '../../src/tcp/connection.js';
 import { TcpListener as TcpListenerCore, type TcpListenerCounters, type TcpListenerVerdict } from '../../src/tcp/listener.js';
-import { clampMssToMtu, resolveTcpConfig, type TcpConfig } from '../../src/tcp/config.js';
+import { clampMssToMtu, fixedBufferProblems, resolveTcpConfig, withFixedBuffers, type TcpConfig } from '../../src/tcp/config.js';
 import { isCongestionControlChoice, type CongestionControlChoice } from '../../src/tcp/congestion/congestion-control.js';
 import { IsnGenerator } from '../../src/tcp/isn.js';
 import { IpEcn } from '../../src/tcp/ecn.js';
 import { ChallengeAckLimiter } from '../../src/tcp/challenge-ack-limit.js';
 import { rstForSegment } from '../../src/tcp/rst.js';
 import { createTcpCounters, addTcpCounters } from '../../src/tcp/counters.js';
-import type { TcpStackConfig } from '../../src/config/protocol-config.js';
+import { splitTcpLimits, type TcpStackConfig } from '../../src/config/protocol-config.js';
+import { resolveTcpLimits } from '../../src/tcp/limits.js';
+import { TcpLayerLimits, type ListenerSlots } from './tcp-limits.js';
 import { TcpFlags, TcpSegment, emitTcp, parseTcp, type TcpRepr } from '../../src/wire/tcp.js';
 import { IpProtocol } from '../../src/wire/ipv4.js';
 import { IcmpType, IcmpUnreachableCode } from '../../src/wire/icmp.js';
@@ -25,6 +27,7 @@ import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { NetstackError, netError, type NetstackErrorCode } from '../../src/errors.js';
+import { TcpForwarder, createTcpForwardCounters, type TcpAcceptOptions, type TcpForwardOptions, type TcpForwardRequest } from './tcp-forwarder.js';
 
 export interface TcpListenOptions {
   /** Local address to listen on; default 0.0.0.0 (all). */
@@ -44,6 +47,19 @@ export interface TcpListenOptions {
    * (default: the stack's `tcp.congestionControl`).
    */
   readonly congestionControl?: CongestionControlChoice;
+  /**
+   * Receive / send buffer of the accepted connections, bytes: fixed at this size, with its
+   * auto-tuning off (as SO_RCVBUF / SO_SNDBUF on Linux). Default: the stack's
+   * `tcp.receiveBufferSize` / `tcp.sendBufferSize`, auto-tuned up to `tcp.receiveBufferMax` /
+   * `tcp.sendBufferMax`.
+   */
+  readonly receiveBufferSize?: number;
+  readonly sendBufferSize?: number;
+  /**
+   * Connections this listener holds at once (half-open, plus accepted and not yet finished);
+   * SYNs beyond it are dropped and counted. Default: the stack's `tcp.maxConnectionsPerListener`.
+   */
+  readonly maxConnections?: number;
 }
 
 export interface TcpConnectOptions {
@@ -55,6 +71,9 @@ export interface TcpConnectOptions {
   readonly noDelay?: boolean;
   /** 'cubic', 'newreno' or a factory (default: the stack's `tcp.congestionControl`). */
   readonly congestionControl?: CongestionControlChoice;
+  /** Receive / send buffer, bytes: fixed, auto-tuning off (see TcpListenOptions). */
+  readonly receiveBufferSize?: number;
+  readonly sendBufferSize?: number;
 }
 
 /** listen/connect: a `congestionControl` that is neither a built-in name nor a function. */
@@ -78,6 +97,13 @@ export interface Tcp {
    * aborts it.
    */
   connect(options: TcpConnectOptions): Observable<TcpConnection>;
+  /**
+   * Forwarding: while subscribed, every SYN that no connection or listener owns, to ANY address
+   * and port (not only the stack's), is emitted as a request carrying the original 4-tuple, to
+   * `accept()` (a connection whose local side is the original destination) or `refuse()`. One
+   * subscriber at a time (EADDRINUSE); without one, such SYNs get a RST as before.
+   */
+  forward(options?: TcpForwardOptions): Observable<TcpForwardRequest>;
 }
 
 /** A TCP segment that passed the header and checksum checks, on its way to its endpoint. */
@@ -104,8 +130,8 @@ export interface TcpSegmentOut {
   readonly ecn?: number;
 }
 
-/** What the TCP layer needs of ICMP: the errors about TCP segments. */
-export type TcpIcmp = Pick<IcmpLayer, 'errors$'>;
+/** What the TCP layer needs of ICMP: the errors about TCP segments (and, to refuse forwarded SYNs with, unreachables). */
+export type TcpIcmp = Pick<IcmpLayer, 'errors$'> & Partial<Pick<IcmpLayer, 'sendUnreachable'>>;
 
 export interface TcpLayerOptions {
   /** ICMP, when the stack has it: destination unreachable fails a connect. */
@@ -124,6 +150,12 @@ export const TCP_LAYER_DROP_REASONS = [
   'listenerNotSyn',
   /** A valid cookie ACK that could not complete the handshake. */
   'cookieUnusable',
+  /** A SYN (or cookie ACK) beyond `tcp.maxConnections`. */
+  'connectionLimit',
+  /** A SYN beyond the listener's connection limit. */
+  'listenerLimit',
+  /** A segment's payload refused above `tcp.memoryHardLimit` (its ACK was kept). */
+  'memoryLimit',
 ] as const;
 
 /** Listener counters summed into the layer's (see #syncListenerCounters). */
@@ -134,13 +166,18 @@ function createTcpLayerCounters() {
     [
       'rxSegments', 'txSegments', 'rstSent', 'connectionsOpened', 'connectionsAccepted', 'connectionsClosed', 'connectionsFailed',
       'icmpErrors', 'activeConnections', 'halfOpenConnections', ...LISTENER_FIELDS,
+      // Stack-wide limits (tcp-limits.ts): gauges and what they refused.
+      'connections', 'timeWaitConnections', 'timeWaitRecycled', 'memoryBytes', 'memoryPeakBytes',
+      'connectRefused', 'writesHeld', 'writesRefused',
     ],
     TCP_LAYER_DROP_REASONS,
   );
 }
 
 /** A listening endpoint in the table: the sans-IO listener and who gets its connections. */
-class ListenEndpoint {
+class ListenEndpoint implements ListenerSlots {
+  /** Connections it made that are not finished yet (the limits count them). */
+  children = 0;
   /** The listener's counters as last added into the layer's. */
   readonly synced: Record<(typeof LISTENER_FIELDS)[number], number> = {
     synReceived: 0, synCookiesSent: 0, synCookiesAccepted: 0, synCookiesRejected: 0, halfOpenFailed: 0, acceptQueueOverflows: 0,
@@ -148,6 +185,7 @@ class ListenEndpoint {
   constructor(
     readonly core: TcpListenerCore,
     readonly subscriber: Subscriber<TcpConnection>,
+    readonly maxChildren: number,
   ) {}
 }
 
@@ -172,6 +210,8 @@ export class TcpLayer implements Tcp {
   readonly counters = createTcpLayerCounters();
   /** Sum of the counters of every connection closed so far; live ones are added in stats(). */
   readonly closedConnectionCounters = createTcpCounters();
+  /** The forwarder's counters (`stack.stats().tcpForward`), kept across forward() subscriptions. */
+  readonly forwardCounters = createTcpForwardCounters();
   readonly ports: PortManager;
   readonly endpoints = new EndpointTable<Endpoint>();
   readonly scheduler: SchedulerLike;
@@ -186,6 +226,7 @@ export class TcpLayer implements Tcp {
   readonly #hookedUp: boolean;
   readonly #hookedDown: boolean;
   readonly #config: TcpConfig;
+  readonly #maxPerListener: number;
   readonly #isn = new IsnGenerator(randomBytes(16));
   readonly #cookieSecret = randomBytes(16);
   /** One challenge-ACK budget for every connection of the stack (RFC 5961 7). */
@@ -199,8 +240,12 @@ export class TcpLayer implements Tcp {
   readonly #owner: TcpConnectionOwner;
   readonly #view = new TcpSegment();
   readonly #entries = new Map<TcpConnection, ConnectionEntry>();
+  /** Stack-wide limits: connections, TIME-WAIT, buffer memory, pending writes. */
+  readonly limits: TcpLayerLimits;
   readonly #subscriptions: Subscription[] = [];
   #closed = false;
+  /** The forwarder while `forward()` is subscribed: offered the SYNs nobody owns. */
+  #forwarder: TcpForwarder | undefined;
 
   /**
    * @param port the boundary of IPv4 protocol 6 (claimed by `start()`).
@@ -220,14 +265,25 @@ export class TcpLayer implements Tcp {
     // that may hold segments gets copies it owns.
     this.#copyPayloads = options.segments?.down !== undefined;
     this.scheduler = scheduler;
+    const { ephemeralPortRange, ...rest } = config;
+    const { limits: limitOptions, core } = splitTcpLimits(rest);
+    this.#config = resolveTcpConfig(core);
+    const limitProblems: [string, string][] = [];
+    const limitConfig = resolveTcpLimits(limitOptions, limitProblems);
+    if (limitProblems.length > 0) {
+      throw new NetstackError('ERR_INVALID_CONFIG', `invalid TCP configuration: ${limitProblems.map(([k, m]) => `${k}: ${m}`).join('; ')}`);
+    }
+    this.limits = new TcpLayerLimits(limitConfig, this.counters);
+    this.#maxPerListener = limitConfig.maxConnectionsPerListener;
     this.#owner = {
       scheduler,
       transmit: (conn, seg, ect) => this.#transmit(conn, seg, ect),
       established: (conn) => this.#established(conn),
       released: (conn) => this.#released(conn),
+      // A TIME-WAIT entry recycled to make room is closed quietly (no RST from TIME-WAIT).
+      timeWait: (conn) => this.limits.enteredTimeWait(conn)?.destroy(),
+      limits: this.limits,
     };
-    const { ephemeralPortRange, ...core } = config;
-    this.#config = resolveTcpConfig(core);
     this.#challengeAcks = new ChallengeAckLimiter(this.#config.challengeAckLimit);
     this.ports = new PortManager({ ephemeralRange: ephemeralPortRange });
   }
@@ -242,7 +298,9 @@ export class TcpLayer implements Tcp {
     this.#closed = true;
     for (const sub of this.#subscriptions) sub.unsubscribe();
     this.#subscriptions.length = 0;
+    this.#forwarder?.subscriber.complete();
     for (const conn of [...this.#entries.keys()]) conn.destroy();
+    this.limits.clear();
     for (const e of this.endpoints.entries()) {
       if (e.endpoint instanceof ListenEndpoint) e.endpoint.subscriber.complete();
     }
@@ -272,7 +330,10 @@ export class TcpLayer implements Tcp {
       const backlog = options.backlog ?? 128;
       if (!Number.isInteger(backlog) || backlog < 1) problems.push(`backlog: ${backlog} is not a positive integer`);
       if (options.synCookies !== undefined && typeof options.synCookies !== 'boolean') problems.push(`synCookies: ${String(options.synCookies)} is not a boolean`);
+      const maxChildren = options.maxConnections ?? this.#maxPerListener;
+      if (!Number.isInteger(maxChildren) || maxChildren < 1) problems.push(`maxConnections: ${String(maxChildren)} is not a positive integer`);
       congestionControlProblem(options.congestionControl, problems);
+      fixedBufferProblems(options, problems);
       if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `listen: ${problems.join('; ')}`));
       const addr = address as Ipv4Addr;
       if (addr !== IPV4_ANY && !this.#network.isLocal(addr)) {
@@ -284,17 +345,18 @@ export class TcpLayer implements Tcp {
       let config = clampMssToMtu(this.#config, this.#listenMtu(addr));
       if (options.noDelay !== undefined) config = Object.freeze({ ...config, noDelay: options.noDelay });
       if (options.congestionControl !== undefined) config = Object.freeze({ ...config, congestionControl: options.congestionControl });
+      config = withFixedBuffers(config, options);
       const core: TcpListenerCore = new TcpListenerCore({
         localAddr: addr, localPort: options.port,
         // Accepting is immediate (each connection is emitted once established), so the accept
         // queue only ever holds the connection being handed over.
         backlog, maxHalfOpen: backlog, synCookies: options.synCookies ?? true,
-        config, host: this.#childHost, isn: this.#isn, cookieSecret: this.#cookieSecret, challengeAcks: this.#challengeAcks,
+        config, host: this.#childHost, isn: this.#isn, cookieSecret: this.#cookieSecret, challengeAcks: this.#challengeAcks, memory: this.limits.memory,
         onAcceptable: (l) => {
           while (l.accept() !== undefined);
         },
       });
-      const listener = new ListenEndpoint(core, subscriber);
+      const listener = new ListenEndpoint(core, subscriber, maxChildren);
       this.endpoints.insert(addr, options.port, IPV4_ANY, 0, listener);
       if (log.tcp.enabled) log.tcp('listening on %s:%d', formatIpv4(addr), options.port);
       return () => {
@@ -320,7 +382,12 @@ export class TcpLayer implements Tcp {
         problems.push(`localPort: ${options.localPort} is not in 1..65535`);
       }
       congestionControlProblem(options.congestionControl, problems);
+      fixedBufferProblems(options, problems);
       if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `connect: ${problems.join('; ')}`));
+      if (this.limits.full) {
+        this.limits.refuseConnect();
+        return subscriber.error(netError('EMFILE', `connect ${options.address}:${options.port}: the stack holds tcp.maxConnections connections already`, 'connect'));
+      }
       const dst = remote as Ipv4Addr;
       const route = this.#network.routeFor(dst);
       if (!('iface' in route)) return subscriber.error(route);
@@ -344,9 +411,11 @@ export class TcpLayer implements Tcp {
       let config = clampMssToMtu(this.#config, route.iface.mtu);
       if (options.noDelay !== undefined) config = Object.freeze({ ...config, noDelay: options.noDelay });
       if (options.congestionControl !== undefined) config = Object.freeze({ ...config, congestionControl: options.congestionControl });
+      config = withFixedBuffers(config, options);
       const core = new TcpConnectionCore({
         localAddr: src, localPort, remoteAddr: dst, remotePort: options.port,
         iss: this.#isn.isn(src, localPort, dst, options.port, now), host: NO_HOST, config, challengeAcks: this.#challengeAcks,
+        memory: this.limits.memory,
       });
       const conn = new TcpConnection(core, this.#owner);
       const entry: ConnectionEntry = {
@@ -362,6 +431,7 @@ export class TcpLayer implements Tcp {
         return subscriber.error(netError('EADDRINUSE', `connect ${options.address}:${options.port} from port ${localPort}: connection exists`, 'connect'));
       }
       this.#entries.set(conn, entry);
+      this.limits.opened(conn, undefined);
       this.counters.connectionsOpened++;
       this.counters.activeConnections++;
       const closedSub = conn.closed$.subscribe((err) => {
@@ -374,6 +444,67 @@ export class TcpLayer implements Tcp {
         if (!entry.established) conn.destroy();
       };
     });
+  }
+
+  forward(options: TcpForwardOptions = {}): Observable<TcpForwardRequest> {
+    return new Observable<TcpForwardRequest>((subscriber) => {
+      if (this.#closed) return subscriber.error(netError('ERR_SOCKET_CLOSED', 'the stack is closed'));
+      const maxInFlight = options.maxInFlight ?? 1024;
+      const decisionTimeoutMs = options.decisionTimeoutMs ?? 30_000;
+      const problems: string[] = [];
+      if (!Number.isInteger(maxInFlight) || maxInFlight < 1) problems.push(`maxInFlight: ${String(maxInFlight)} is not a positive integer`);
+      if (!(typeof decisionTimeoutMs === 'number' && decisionTimeoutMs > 0)) problems.push(`decisionTimeoutMs: ${String(decisionTimeoutMs)} is not a positive number`);
+      if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `forward: ${problems.join('; ')}`));
+      if (this.#forwarder !== undefined) return subscriber.error(netError('EADDRINUSE', 'forward: TCP is already forwarded to another subscriber'));
+      const acceptForeign = this.#network.acceptForeign;
+      if (acceptForeign === undefined) return subscriber.error(new NetstackError('ERR_INVALID_STATE', 'forward: the network layer has no forwarding mode'));
+      const release = acceptForeign.call(this.#network, IpProtocol.TCP);
+      const forwarder = new TcpForwarder(this.forwardCounters, {
+        scheduler: this.scheduler,
+        open: (syn, local, remote, o, onEstablished) => this.#openForwarded(syn, local, remote, o, onEstablished),
+        reset: (syn, local, remote) => this.#reset(syn, local, remote),
+        unreachable: (d, code) => this.#icmp?.sendUnreachable?.(d, code),
+      }, subscriber, maxInFlight, decisionTimeoutMs);
+      this.#forwarder = forwarder;
+      return () => {
+        forwarder.close();
+        if (this.#forwarder === forwarder) this.#forwarder = undefined;
+        release();
+      };
+    });
+  }
+
+  /** An accepted forward request: the SYN answered as a listener on its destination would. */
+  #openForwarded(syn: TcpRepr, local: Ipv4Addr, remote: Ipv4Addr, options: TcpAcceptOptions, onEstablished: (conn: TcpConnection) => void): TcpConnection | NetstackError {
+    if (this.#closed) return netError('ERR_SOCKET_CLOSED', 'the stack is closed');
+    const problems: string[] = [];
+    congestionControlProblem(options.congestionControl, problems);
+    if (options.noDelay !== undefined && typeof options.noDelay !== 'boolean') problems.push(`noDelay: ${String(options.noDelay)} is not a boolean`);
+    if (problems.length > 0) return new NetstackError('ERR_INVALID_ARG_VALUE', `accept: ${problems.join('; ')}`);
+    if (this.endpoints.get(local, syn.dstPort, remote, syn.srcPort) !== undefined) {
+      return netError('EADDRINUSE', `accept ${formatIpv4(local)}:${syn.dstPort}: the 4-tuple is taken`, 'accept');
+    }
+    const route = this.#network.routeFor(remote);
+    if (!('iface' in route)) return route;
+    let config = clampMssToMtu(this.#config, route.iface.mtu);
+    if (options.noDelay !== undefined) config = Object.freeze({ ...config, noDelay: options.noDelay });
+    if (options.congestionControl !== undefined) config = Object.freeze({ ...config, congestionControl: options.congestionControl });
+    // A listener of one SYN: it negotiates the options and sends the SYN-ACK, as for a listen().
+    const core = new TcpListenerCore({
+      localAddr: local, localPort: syn.dstPort, backlog: 1, maxHalfOpen: 1, synCookies: false,
+      config, host: this.#childHost, isn: this.#isn, cookieSecret: this.#cookieSecret, challengeAcks: this.#challengeAcks,
+      onAcceptable: (l) => {
+        while (l.accept() !== undefined);
+      },
+    });
+    const verdict = core.handleSegment(syn, remote, local, this.scheduler.now());
+    if (verdict.kind !== 'created') return netError('ECONNABORTED', `accept ${formatIpv4(local)}:${syn.dstPort}: the SYN was not acceptable`, 'accept');
+    const conn = new TcpConnection(verdict.conn, this.#owner);
+    this.#entries.set(conn, { listener: undefined, ownPort: false, established: false, onEstablished });
+    this.endpoints.insert(local, syn.dstPort, remote, syn.srcPort, conn);
+    this.counters.activeConnections++;
+    conn.rearm();
+    return conn;
   }
 
   // --- What the connections call (their owner) ---------------------------------------------------
@@ -400,6 +531,7 @@ export class TcpLayer implements Tcp {
     const entry = this.#entries.get(conn);
     if (entry === undefined) return;
     this.#entries.delete(conn);
+    this.limits.released(conn);
     const core = conn.core;
     this.endpoints.remove(core.localAddr, core.localPort, core.remoteAddr, core.remotePort, conn);
     if (entry.ownPort) this.ports.release(core.localAddr, core.localPort);
@@ -445,6 +577,8 @@ export class TcpLayer implements Tcp {
     const now = this.scheduler.now();
     let ep = this.endpoints.lookup(d.dst, seg.dstPort, d.src, seg.srcPort);
     if (ep instanceof TcpConnection) {
+      // Above the memory hard mark, new data waits at the peer (its ACK still counts here).
+      if (seg.payload.length > 0 && this.limits.exhausted) seg = this.limits.refuseData(seg);
       // The ECN field of the datagram (RFC 3168 5): CE is echoed by the connection.
       const consumed = ep.core.handleSegment(seg, now, (d.header[1] & 3) === IpEcn.CE);
       ep.rearm();
@@ -457,11 +591,16 @@ export class TcpLayer implements Tcp {
       this.#toListener(ep, d, seg, now);
       return;
     }
+    // Forwarding: a SYN nobody owns (to any address) becomes a request instead of a RST.
+    if (this.#forwarder !== undefined && this.#forwarder.offer(d, seg)) return;
     c.drops.noEndpoint++;
     this.#reset(seg, d.dst, d.src);
   }
 
   #toListener(listener: ListenEndpoint, d: Ipv4Datagram, seg: TcpRepr, now: number): void {
+    // A SYN beyond the stack's or the listener's connection limit: dropped like one to a full
+    // backlog (the peer resends it). Nothing is allocated for it.
+    if ((seg.flags & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)) === TcpFlags.SYN && !this.limits.admitSyn(listener)) return;
     const verdict = listener.core.handleSegment(seg, d.src, d.dst, now);
     this.#syncListenerCounters(listener);
     this.#onListenerVerdict(listener, verdict, d);
@@ -472,9 +611,15 @@ export class TcpLayer implements Tcp {
     switch (verdict.kind) {
       case 'created': {
         const core = verdict.conn;
+        // A SYN-cookie handshake completed while the limits are reached: reset it.
+        if (core.state !== 'SYN-RECEIVED' && !this.limits.admitCookie(listener)) {
+          core.abort(this.scheduler.now());
+          return;
+        }
         const conn = new TcpConnection(core, this.#owner); // becomes the core's host
         this.#entries.set(conn, { listener, ownPort: false, established: false, onEstablished: undefined });
         this.endpoints.insert(core.localAddr, core.localPort, core.remoteAddr, core.remotePort, conn);
+        this.limits.opened(conn, listener);
         c.activeConnections++;
         c.halfOpenConnections++;
         // A SYN-cookie handshake completes inside the listener's call, before the wrapper existed.

@@ -348,9 +348,12 @@ export class TcpSocket extends Duplex {
     this.#connection = connection;
     connection.adoptSocket(this);
     // A connection that fails takes the socket with it (its reader may be paused, so the error
-    // would otherwise wait behind unread bytes).
+    // would otherwise wait behind unread bytes). A connection that is gone no longer holds the
+    // process either, even while unread bytes wait in the socket: without this, a socket whose
+    // stack was closed under it (the stack destroys its connections) kept the process alive.
     this.#subscriptions.push(
       connection.closed$.subscribe((error) => {
+        this.#keepAlive?.setActive(false);
         if (error) this.destroy(error);
       }),
     );

@@ -1,5 +1,5 @@
 import { Observable, Subject, type Subscriber } from 'rxjs';
-import { DatagramQueue } from './udp-receive-queue.js';
+import { DatagramQueue, type QueueBudget } from './udp-receive-queue.js';
 import type { Ipv4Addr } from '../../src/ipv4/address.js';
 import type { NetstackError } from '../../src/errors.js';
 import { log } from '../../src/log.js';
@@ -74,11 +74,12 @@ export class UdpEndpoint {
   #waiting: ((d: ReceivedDatagram | undefined) => void)[] = [];
   readonly #errors = new Subject<NetstackError>();
 
-  constructor(localAddr: Ipv4Addr, localPort: number, broadcast: boolean, queue: Required<ReceiveQueueOptions>) {
+  /** @param budget the stack-wide limit of all receive queues. */
+  constructor(localAddr: Ipv4Addr, localPort: number, broadcast: boolean, queue: Required<ReceiveQueueOptions>, budget?: QueueBudget) {
     this.localAddr = localAddr;
     this.localPort = localPort;
     this.broadcast = broadcast;
-    this.queue = new DatagramQueue(queue.maxDatagrams, queue.maxBytes);
+    this.queue = new DatagramQueue(queue.maxDatagrams, queue.maxBytes, budget);
     this.errors$ = this.#errors.asObservable();
     this.datagrams$ = new Observable<ReceivedDatagram>((subscriber) => {
       if (this.closed) {
@@ -101,8 +102,11 @@ export class UdpEndpoint {
     return this.remotePort !== 0;
   }
 
-  /** Hands a datagram to the subscribers, or queues it. False when it was dropped (queue full). */
-  deliver(d: ReceivedDatagram): boolean {
+  /**
+   * Hands a datagram to the subscribers, or queues it. 'ok', or why it was dropped: the
+   * socket's queue is full, or the stack's budget of queued datagrams is spent.
+   */
+  deliver(d: ReceivedDatagram): 'ok' | 'queueFull' | 'stackQueueFull' {
     const c = this.counters;
     c.rxDatagrams++;
     c.rxBytes += d.payload.length;
@@ -110,16 +114,17 @@ export class UdpEndpoint {
     if (subs.length > 0) {
       if (subs.length === 1) subs[0].next(d);
       else for (let i = 0; i < subs.length; i++) subs[i].next(d);
-      if (this.#pullers === 0) return true;
+      if (this.#pullers === 0) return 'ok';
     }
     // Nobody subscribed, or an iterator reads too: a waiting next() takes it, else the queue.
     const waiter = this.#waiting.shift();
-    if (waiter !== undefined) waiter(d);
-    else if (!this.queue.push(d)) {
-      c.queueFull++;
-      return false;
+    if (waiter !== undefined) {
+      waiter(d);
+      return 'ok';
     }
-    return true;
+    const queued = this.queue.pushOrWhyNot(d);
+    if (queued !== 'ok') c.queueFull++;
+    return queued;
   }
 
   /**

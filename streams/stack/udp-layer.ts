@@ -1,4 +1,4 @@
-import { Observable, type Observer, type Subscription } from 'rxjs';
+import { Observable, type Observer, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Ipv4Datagram, Ipv4Network, Ipv4Port, Ipv4Send } from './ipv4-layer.js';
 import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
 import { hookPoint, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
@@ -10,12 +10,14 @@ import { IpProtocol, IPV4_MIN_HEADER_LEN } from '../../src/wire/ipv4.js';
 import { IcmpUnreachableCode } from '../../src/wire/icmp.js';
 import { EndpointTable } from '../../src/transport/endpoint-table.js';
 import { PortManager } from '../../src/transport/port-manager.js';
-import type { UdpConfig } from '../../src/config/protocol-config.js';
+import { DEFAULT_UDP_QUEUE_LIMITS, type UdpConfig } from '../../src/config/protocol-config.js';
+import { QueueBudget } from './udp-receive-queue.js';
 import { type Ipv4Addr, IPV4_ANY, IPV4_BROADCAST, formatIpv4, isMulticast, parseIpv4 } from '../../src/ipv4/address.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { NetstackError, netError } from '../../src/errors.js';
+import { UdpForwarder, createUdpForwardCounters, type UdpForwardOptions, type UdpForwardSession } from './udp-forwarder.js';
 
 /** Options of `stack.udp.bind()`. */
 export interface UdpBindOptions {
@@ -43,6 +45,14 @@ export interface Udp {
    * errors with what `bind` throws.
    */
   bind$(options?: UdpBindOptions): Observable<UdpSocket>;
+  /**
+   * Forwarding: while subscribed, unicast datagrams that no socket takes, to ANY address and
+   * port, are grouped by 4-tuple into sessions, each emitted once with its first datagram;
+   * replies go out from the original destination. One subscriber at a time (EADDRINUSE);
+   * unsubscribing ends every session. Without one, such datagrams are dropped as before (not
+   * for us) or answered with port unreachable (ours).
+   */
+  forward(options?: UdpForwardOptions): Observable<UdpForwardSession>;
 }
 
 /** A UDP datagram that passed the header and checksum checks, on its way to the sockets. */
@@ -74,14 +84,22 @@ export interface UdpLayerOptions {
   readonly icmp?: UdpIcmp;
   /** Operators on UDP datagrams: `up` between the checks and the sockets, `down` before the header. */
   readonly datagrams?: BoundaryOperators<UdpDatagramIn, UdpDatagramOut>;
+  /** The stack's scheduler: the forwarder's idle timers run on it (needed for `forward()`). */
+  readonly scheduler?: SchedulerLike;
 }
 
-export const UDP_DROP_REASONS = ['truncated', 'badLength', 'badChecksum', 'noPort', 'queueFull'] as const;
+export const UDP_DROP_REASONS = [
+  'truncated', 'badLength', 'badChecksum', 'noPort', 'queueFull',
+  /** The receive queues of all sockets together hold `udp.maxQueuedBytes` / `maxQueuedDatagrams`. */
+  'stackQueueFull',
+] as const;
 
 function createUdpCounters() {
   return createCounters(
     ['rxDatagrams', 'rxDelivered', 'rxBytes', 'rxBroadcast', 'txDatagrams', 'txBytes', 'txErrors',
-      'icmpErrors', 'icmpErrorsReported', 'icmpErrorsIgnored', 'socketsOpened', 'socketsClosed'],
+      'icmpErrors', 'icmpErrorsReported', 'icmpErrorsIgnored', 'socketsOpened', 'socketsClosed',
+      /** Gauges: what all receive queues hold now (see QueueBudget). */
+      'queuedDatagrams', 'queuedBytes'],
     UDP_DROP_REASONS,
   );
 }
@@ -109,6 +127,8 @@ export class UdpLayer implements Udp {
   readonly counters = createUdpCounters();
   readonly ports: PortManager;
   readonly endpoints = new EndpointTable<UdpEndpoint>();
+  /** The forwarder's counters (`stack.stats().udpForward`), kept across forward() subscriptions. */
+  readonly forwardCounters = createUdpForwardCounters();
 
   readonly #port: Ipv4Port;
   readonly #network: Ipv4Network;
@@ -127,6 +147,11 @@ export class UdpLayer implements Udp {
   #lastSrc = -1;
   #lastSrcText = '';
   #closed = false;
+  /** The forwarder while `forward()` is subscribed: offered the unicast datagrams no socket takes. */
+  #forwarder: UdpForwarder | undefined;
+  readonly #scheduler: SchedulerLike | undefined;
+  /** What every socket's receive queue holds, together (stack-wide limits). */
+  readonly #budget: QueueBudget;
 
   /**
    * @param port the boundary of IPv4 protocol 17 (claimed by `start()`).
@@ -141,6 +166,8 @@ export class UdpLayer implements Udp {
     this.#hookedUp = options.datagrams?.up !== undefined;
     this.#hookedDown = options.datagrams?.down !== undefined;
     this.ports = new PortManager({ ephemeralRange: config.ephemeralPortRange });
+    this.#scheduler = options.scheduler;
+    this.#budget = new QueueBudget(config.maxQueuedBytes ?? DEFAULT_UDP_QUEUE_LIMITS.maxQueuedBytes, config.maxQueuedDatagrams ?? DEFAULT_UDP_QUEUE_LIMITS.maxQueuedDatagrams, this.counters);
     this.#host = {
       send: (ep, bytes, dst, dstPort) => this.#send(ep, bytes, dst, dstPort),
       rekey: (ep, remoteAddr, remotePort) => this.#rekey(ep, remoteAddr, remotePort),
@@ -161,7 +188,46 @@ export class UdpLayer implements Udp {
     this.#closed = true;
     for (const s of this.#subscriptions) s.unsubscribe();
     this.#subscriptions.length = 0;
+    this.#forwarder?.subscriber.complete();
     for (const ep of [...this.#sockets]) this.#closeEndpoint(ep);
+  }
+
+  forward(options: UdpForwardOptions = {}): Observable<UdpForwardSession> {
+    return new Observable<UdpForwardSession>((subscriber) => {
+      if (this.#closed) return subscriber.error(netError('ERR_SOCKET_CLOSED', 'the stack is closed'));
+      const o = { maxSessions: options.maxSessions ?? 1024, idleTimeoutMs: options.idleTimeoutMs ?? 60_000, queueLimit: options.queueLimit ?? 64 };
+      const problems: string[] = [];
+      if (!Number.isInteger(o.maxSessions) || o.maxSessions < 1) problems.push(`maxSessions: ${String(o.maxSessions)} is not a positive integer`);
+      if (!(typeof o.idleTimeoutMs === 'number' && o.idleTimeoutMs > 0)) problems.push(`idleTimeoutMs: ${String(o.idleTimeoutMs)} is not a positive number`);
+      if (!Number.isInteger(o.queueLimit) || o.queueLimit < 0) problems.push(`queueLimit: ${String(o.queueLimit)} is not an integer >= 0`);
+      if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `forward: ${problems.join('; ')}`));
+      if (this.#forwarder !== undefined) return subscriber.error(netError('EADDRINUSE', 'forward: UDP is already forwarded to another subscriber'));
+      const scheduler = this.#scheduler;
+      const acceptForeign = this.#network.acceptForeign;
+      if (acceptForeign === undefined || scheduler === undefined) {
+        return subscriber.error(new NetstackError('ERR_INVALID_STATE', 'forward: needs a network layer with a forwarding mode and the stack scheduler'));
+      }
+      const release = acceptForeign.call(this.#network, IpProtocol.UDP);
+      const forwarder = new UdpForwarder(this.forwardCounters, { scheduler, send: (src, dst, sp, dp, payload) => this.#sendForwarded(src, dst, sp, dp, payload) }, subscriber, o);
+      this.#forwarder = forwarder;
+      return () => {
+        if (this.#forwarder === forwarder) this.#forwarder = undefined;
+        forwarder.close();
+        release();
+      };
+    });
+  }
+
+  /** A forwarded session's reply: from the original destination (any address: the mode is held). */
+  #sendForwarded(src: Ipv4Addr, dst: Ipv4Addr, srcPort: number, dstPort: number, payload: Uint8Array): NetstackError | undefined {
+    if (payload.length > UDP_MAX_PAYLOAD) return netError('EMSGSIZE', `send: ${payload.length} bytes exceed the UDP maximum of ${UDP_MAX_PAYLOAD}`, 'send');
+    const route = this.#network.routeFor(dst);
+    if (!('iface' in route)) return route;
+    this.counters.txDatagrams++;
+    this.counters.txBytes += payload.length;
+    if (this.#hookedDown) this.#hooks.down({ src, dst, srcPort, dstPort, payload, onError: undefined });
+    else this.#emit(src, dst, srcPort, dstPort, payload, undefined);
+    return undefined;
   }
 
   bind(options: UdpBindOptions = {}): UdpSocket {
@@ -197,7 +263,7 @@ export class UdpLayer implements Udp {
     } else if (this.ports.reserve(addr, localPort) === 'EADDRINUSE') {
       throw netError('EADDRINUSE', `bind ${formatIpv4(addr)}:${localPort}: address already in use`, 'bind');
     }
-    const ep = new UdpEndpoint(addr, localPort, broadcast, queue);
+    const ep = new UdpEndpoint(addr, localPort, broadcast, queue, this.#budget);
     if (this.endpoints.insert(addr, localPort, 0, 0, ep) === 'EADDRINUSE') {
       // The port manager rules out overlaps, so this is a bookkeeping bug; fail loudly, leak nothing.
       this.ports.release(addr, localPort);
@@ -249,6 +315,11 @@ export class UdpLayer implements Udp {
     const c = this.counters;
     const ep = this.endpoints.lookup(d.dst, dstPort, d.src, srcPort);
     if (ep === undefined) {
+      // Forwarding: a unicast datagram no socket takes (to any address) goes to its session.
+      if (this.#forwarder !== undefined && !d.broadcast) {
+        this.#forwarder.offer(d, srcPort, dstPort, payload);
+        return;
+      }
       c.drops.noPort++;
       if (log.udp.enabled) log.udp('%s: no socket for %s:%d', d.iface.name, formatIpv4(d.dst), dstPort);
       // RFC 1122 4.1.3.1; never for a broadcast (RFC 1122 3.2.2, the ICMP layer checks too).
@@ -256,8 +327,9 @@ export class UdpLayer implements Udp {
       return;
     }
     c.rxBytes += payload.length;
-    if (ep.deliver({ payload, address: this.#format(d.src), port: srcPort, interface: d.iface.name })) c.rxDelivered++;
-    else c.drops.queueFull++;
+    const verdict = ep.deliver({ payload, address: this.#format(d.src), port: srcPort, interface: d.iface.name });
+    if (verdict === 'ok') c.rxDelivered++;
+    else c.drops[verdict]++;
   }
 
   #format(addr: Ipv4Addr): string {

@@ -27,21 +27,27 @@ function members(text: string, className: string): Set<string> {
 
 const CONSUMER = `
 import { createStack, createMemoryWire, between, shape, ipv4Addr, type StackStats } from 'rx-netstack';
-import { wire } from 'rx-netstack/core';
+import { wire, arp, ipv4, ipv6, icmp } from 'rx-netstack/core';
 import { createStackPair } from 'rx-netstack/testing';
 const [a] = createMemoryWire();
 const stack = createStack({ interfaces: [{ name: 'eth0', link: a, ipv4: ['198.18.0.2/24'] }] },
   { hooks: { link: { down: shape({ bytesPerSecond: 1e6 }) } } });
 const stats: StackStats = stack.stats();
 const n: number = stats.tcp.drops.noEndpoint + stats['eth:eth0'].rxFrames + ipv4Addr('198.18.0.1') + wire.ETHERNET_HEADER_LEN;
-void between; void createStackPair; void n;
+const routes = new ipv4.RouteTable();
+const bucket = new icmp.TokenBucket(1, 1);
+const cache: arp.NeighborCache<Uint8Array> | undefined = undefined;
+const pcap = wire.readPcap(wire.pcapGlobalHeader());
+const nd = new ipv6.Ipv6NeighborCache<Uint8Array>();
+const chain: wire.Ipv6ChainResult = wire.walkIpv6Chain(new Uint8Array(40));
+void between; void createStackPair; void n; void routes; void bucket; void cache; void pcap; void nd; void chain;
 stack.close();
 `;
 
 describe('the published API surface (dist declarations)', function () {
   this.timeout(180_000);
 
-  before(() => ensureDist(['streams/stack/create-stack.ts', 'streams/stack/tcp-connection.ts', 'streams/stack/tcp-layer.ts', 'streams/index.ts']));
+  before(() => ensureDist(['streams/stack/create-stack.ts', 'streams/stack/tcp-connection.ts', 'streams/stack/tcp-layer.ts', 'streams/index.ts', 'src/index.ts', 'src/wire/index.ts']));
 
   it('Stack keeps its layers and stats registry to itself', () => {
     const stack = members(dts('streams/stack/create-stack.d.ts'), 'Stack');

@@ -15,8 +15,8 @@ describe('bench/lossy (virtual time)', () => {
     assert.equal(clean.retransmits, 0);
   });
 
-  it('covers RTT 1/10/50 ms x loss 0/0.1/1/3/5 % x reordering x NewReno/CUBIC (quick: a subset)', () => {
-    assert.equal(lossyCases(false).length, 3 * 5 * 2 * 2);
+  it('covers RTT 1/10/50 ms x loss 0/0.1/1/3/5/10 % x reordering x NewReno/CUBIC (quick: a subset)', () => {
+    assert.equal(lossyCases(false).length, 3 * 6 * 2 * 2);
     assert.ok(lossyCases(true).length < lossyCases(false).length);
   });
 });

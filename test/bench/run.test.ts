@@ -34,6 +34,12 @@ function runBench(args: string[], timeoutMs: number): Promise<{ stdout: string; 
   });
 }
 
+/** CI as test/helpers/netns.ts reads it: CI set and not '', '0' or 'false'. */
+function underCI(): boolean {
+  const ci = process.env.CI;
+  return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
+}
+
 function isRoot(): boolean {
   return process.platform === 'linux' && process.getuid?.() === 0;
 }
@@ -78,11 +84,13 @@ describe('bench harness (quick smoke run)', function () {
     }
   });
 
-  it('TAP section: measures the stack and the kernel (as root), or says why it skipped', async () => {
+  it('TAP section: measures the stack and the kernel (as root); elsewhere says why it skipped, and fails under CI', async () => {
     const { stdout } = await runBench(['--quick', '--sections', 'tap', '--no-build', '--duration', '0.2', '--out', out, '--no-docs'], 50_000);
     const report = readReport();
     const tap = report.results.tap as Record<string, unknown>;
     if (!isRoot()) {
+      // A CI run must measure, not pass on a skip (the kernel-peer tests fail the same way).
+      assert.ok(!underCI(), `the TAP benchmarks cannot run under CI: ${String(tap.skipped)}`);
       assert.match(String(tap.skipped), /root/);
       assert.match(stdout, /skipped/);
       return;
@@ -94,5 +102,46 @@ describe('bench harness (quick smoke run)', function () {
       const f = tap[key] as { stack: number; kernel: number; ratio: number };
       assert.ok(f.stack > 0 && f.kernel > 0 && Number.isFinite(f.ratio), `${key}: ${JSON.stringify(f)}`);
     }
+  });
+
+  it('nat section: rx-netstack nat and slirp4netns measured on the same topology (as root); elsewhere says why it skipped, and fails under CI', async () => {
+    const { stdout } = await runBench(['--quick', '--sections', 'nat', '--no-build', '--duration', '0.2', '--out', out, '--no-docs'], 55_000);
+    const report = readReport();
+    const nat = report.results.nat as Record<string, unknown>;
+    if (nat.skipped !== undefined) {
+      // .ci/run installs slirp4netns: a CI run must measure, not pass on a skip.
+      assert.ok(!underCI(), `the nat benchmark cannot run under CI: ${String(nat.skipped)}`);
+      assert.match(String(nat.skipped), /root|slirp4netns/);
+      assert.match(stdout, /skipped/);
+      return;
+    }
+    assert.equal(nat.failed, undefined, `nat benchmark failed: ${String(nat.failed)}`);
+    assert.equal(report.rows.filter((r) => r.group === 'nat vs slirp4netns').length, 5);
+    for (const key of ['bulkOut', 'bulkIn', 'tcpRr', 'tcpCrr', 'udpRr']) {
+      const f = nat[key] as { nat: number; slirp: number; ratio: number };
+      assert.ok(f.nat > 0 && f.slirp > 0 && Number.isFinite(f.ratio), `${key}: ${JSON.stringify(f)}`);
+    }
+  });
+
+  it('latency section: p50 and p99 of ping, UDP and TCP at every interval, stack and kernel (as root)', async () => {
+    const { stdout } = await runBench(['--quick', '--sections', 'latency', '--no-build', '--out', out, '--no-docs'], 55_000);
+    const report = readReport();
+    const latency = report.results.latency as Record<string, unknown> | Array<Record<string, unknown>>;
+    if (!isRoot()) {
+      assert.match(String((latency as Record<string, unknown>).skipped), /root/);
+      assert.match(stdout, /skipped/);
+      return;
+    }
+    assert.ok(Array.isArray(latency), `latency benchmarks failed: ${JSON.stringify(latency)}`);
+    const seen = new Set<string>();
+    for (const cell of latency as Array<{ kind: string; intervalMs: number; stack: { p50: number; p99: number }; kernel: { p50: number; p99: number } }>) {
+      seen.add(`${cell.kind}@${cell.intervalMs}`);
+      for (const [who, p] of [['stack', cell.stack], ['kernel', cell.kernel]] as const) {
+        assert.ok(p.p50 > 0 && Number.isFinite(p.p50), `${cell.kind}@${cell.intervalMs} ${who} p50 ${p.p50}`);
+        assert.ok(p.p99 >= p.p50, `${cell.kind}@${cell.intervalMs} ${who}: p99 ${p.p99} below p50 ${p.p50}`);
+      }
+    }
+    for (const kind of ['ping', 'udp', 'tcp']) for (const i of [0, 1, 2, 5, 10]) assert.ok(seen.has(`${kind}@${i}`), `${kind} every ${i} ms measured`);
+    assert.equal(report.rows.filter((r) => r.group === 'latency').length, 15);
   });
 });

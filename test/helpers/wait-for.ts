@@ -23,7 +23,19 @@ export async function waitFor<T>(
   }
 }
 
-/** Resolves after `ms`. */
+/** Polls until `condition` holds, or fails after `timeoutMs` naming `what`. */
+export async function waitUntil(
+  what: string,
+  condition: () => boolean,
+  options: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<void> {
+  await waitFor(what, () => (condition() ? true : undefined), options);
+}
+
+/**
+ * Resolves after `ms`. Not for synchronisation: only where the time itself is what is tested (a
+ * process must stay alive that long, nothing may arrive within it).
+ */
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

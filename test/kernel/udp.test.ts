@@ -4,12 +4,12 @@
  * The kernel side is python3 with the standard library.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { firstValueFrom, take, timeout, toArray } from 'rxjs';
 import { createStack, type Stack } from '../../streams/stack/create-stack.js';
 import { udpEchoService } from '../../streams/services/udp-echo.js';
 import { stat } from '../streams/stack/raw-peer.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../helpers/netns.js';
+import { startPython } from '../helpers/python.js';
 
 const STACK_IP = '198.18.0.2';
 const HOST_IP = '198.18.0.1';
@@ -32,25 +32,8 @@ function stackOn(peer: KernelPeer): Stack {
   return createStack({ interfaces: [{ name: 'eth0', link, ipv4: [`${STACK_IP}/24`] }] });
 }
 
-/** Starts a python3 program in the namespace; resolves once it prints `ready`. */
-async function startPython(peer: KernelPeer, source: string): Promise<{ child: ChildProcess; done: Promise<string> }> {
-  const child = peer.spawn('python3', ['-u', '-c', source]);
-  let out = '';
-  let err = '';
-  child.stderr?.on('data', (b: Buffer) => (err += b.toString()));
-  const done = new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`python exited ${code}: ${err}${out}`))));
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on('data', (b: Buffer) => {
-      out += b.toString();
-      if (out.includes('ready\n')) resolve();
-    });
-    done.catch(reject);
-    setTimeout(() => reject(new Error(`python never printed ready: ${err}`)), 5000);
-  });
-  return { child, done };
-}
+/** The kernel-side programs answer within their own 10 s socket timeouts; killed after 20 s. */
+const PYTHON_MS = 20_000;
 
 describeKernelPeer('kernel peer: UDP', () => {
   const peer = useKernelPeer();
@@ -159,7 +142,7 @@ print('ready')
 for i in range(3):
     data, addr = s.recvfrom(65535)
     s.sendto(data.upper(), addr)
-    print('served', addr[0], addr[1], len(data))`);
+    print('served', addr[0], addr[1], len(data))`, PYTHON_MS);
     const socket = stack.udp.bind();
     const answers = firstValueFrom(socket.datagrams$.pipe(take(3), toArray(), timeout(8000)));
     const big = 'q'.repeat(30_000);
@@ -192,7 +175,7 @@ s.bind(('${HOST_IP}', 6666))
 s.settimeout(10)
 print('ready')
 data, addr = s.recvfrom(100)
-s.sendto(data[::-1], addr)`);
+s.sendto(data[::-1], addr)`, PYTHON_MS);
     const answer = firstValueFrom(socket.datagrams$.pipe(timeout(5000)));
     socket.send(enc('olleh'));
     assert.equal(text(await answer), 'hello');

@@ -78,6 +78,26 @@ describe('stack.net: ref/unref keep the process alive as node:net handles do', (
     }
   });
 
+  it('closing the stack gives back every hold, even of a socket with unread bytes and a FIN pending', async () => {
+    const p = netPair();
+    const holdA = new KeepAliveHolder();
+    const holdB = new KeepAliveHolder();
+    const netA = createStackNet(p.a, holdA);
+    const netB = createStackNet(p.b, holdB);
+    const server = netB.createServer({ pauseOnConnect: true });
+    await listening(server.listen(0, B_IP));
+    const client = netA.connect(server.address()!.port, B_IP);
+    const [[accepted]] = await Promise.all([once(server, 'connection'), once(client, 'connect')]);
+    client.end('unread');
+    await once(client, 'finish');
+    assert.equal(holdB.holds, 2, 'the server and the paused socket that never read its bytes');
+    p.close();
+    assert.equal(holdB.holds, 0, 'the stack is gone: nothing can happen on them any more');
+    assert.equal(holdA.holds, 0);
+    (accepted as { destroy(): void }).destroy();
+    client.destroy();
+  });
+
   it('a program whose server and sockets are unref\'d exits by itself', async () => {
     const run = await runExample('test/net/fixtures/keep-alive-program.ts', ['unref'], 15_000);
     assert.equal(run.stdout, 'connected\n');

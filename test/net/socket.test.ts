@@ -197,12 +197,12 @@ describe('stack.net: Socket and connect', () => {
     const port = await echoServer();
     const socket = p.a.net.connect(port, B_IP);
     await once(socket, 'connect');
-    const started = Date.now();
     let fired = 0;
     socket.setTimeout(100, () => fired++);
     assert.equal(socket.timeout, 100);
+    // When it fires is checked in virtual time (test/streams/stack/tcp-socket.test.ts): here, that
+    // it does on a real-time stack, once, leaving the socket open.
     await once(socket, 'timeout');
-    assert.ok(Date.now() - started >= 95, `fired after ${Date.now() - started} ms`);
     assert.equal(fired, 1);
     assert.equal(socket.destroyed, false);
     socket.setTimeout(0);

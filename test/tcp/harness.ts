@@ -13,7 +13,7 @@
 
 import assert from 'node:assert/strict';
 import type { NetstackError } from '../../src/errors.js';
-import { resolveTcpConfig, windowScaleFor, type TcpConfig } from '../../src/tcp/config.js';
+import { receiveBufferLimit, resolveTcpConfig, windowScaleFor, type TcpConfig } from '../../src/tcp/config.js';
 import type { ChallengeAckLimiter } from '../../src/tcp/challenge-ack-limit.js';
 import { TcpConnectionCore, type TcpHost } from '../../src/tcp/connection.js';
 import { seqAdd } from '../../src/tcp/seq.js';
@@ -39,6 +39,9 @@ export const TEST_CONFIG: Partial<TcpConfig> = {
   mss: MSS,
   receiveBufferSize: RCV_BUF,
   sendBufferSize: SND_BUF,
+  // Fixed buffers: the windows in the byte vectors stay put (buffer-tuning.test.ts turns it on).
+  receiveBufferMax: RCV_BUF,
+  sendBufferMax: SND_BUF,
   windowScaling: false,
   // Byte vectors of the handshake stay option-exact; the timestamp and SACK tests turn them on.
   timestamps: false,
@@ -250,7 +253,7 @@ export function synSent(options?: HarnessOptions): Harness {
     ack: 0,
     window: Math.min(config.receiveBufferSize, 65535),
     mss: MSS,
-    ...(config.windowScaling ? { windowScale: windowScaleFor(config.receiveBufferSize) } : {}),
+    ...(config.windowScaling ? { windowScale: windowScaleFor(receiveBufferLimit(config)) } : {}),
   });
   assert.equal(h.state, 'SYN-SENT');
   return h;

@@ -117,7 +117,8 @@ describe('tcp/listener', () => {
     assert.equal(v.kind, 'reply');
     assert.equal((v as { seg: TcpRepr }).seg.flags, RST);
     assert.equal((v as { seg: TcpRepr }).seg.seq, 12345);
-    assert.equal(f.listener.counters.synCookiesRejected, 1);
+    // No cookie was ever sent: the ACK is not even checked as one (see 'are honoured only within...').
+    assert.equal(f.listener.counters.synCookiesRejected, 0);
     assert.deepEqual(f.listener.handleSegment({ ...SEND, flags: RST }, REMOTE_ADDR, LOCAL_ADDR, 0), { kind: 'dropped', reason: 'rst' });
   });
 
@@ -151,9 +152,30 @@ describe('tcp/listener', () => {
       const ack = { ...SEND, srcPort: 2, seq: 5001, ack: (synAck.seq + 2) >>> 0 };
       assert.equal(f.listener.handleSegment(ack, REMOTE_ADDR, LOCAL_ADDR, 0).kind, 'reply', 'forged: RST');
       const late = { ...ack, ack: synAck.seq + 1 };
+      f.syn(9, 4 * 64_000 - 1000, 9000); // still overflowing then: cookies are checked
       assert.equal(f.listener.handleSegment(late, REMOTE_ADDR, LOCAL_ADDR, 4 * 64_000).kind, 'reply', 'expired: RST');
       assert.equal(f.listener.counters.synCookiesRejected, 2);
       assert.equal(created(f.listener.handleSegment(late, REMOTE_ADDR, LOCAL_ADDR, 64_000)).state, 'ESTABLISHED', 'one period old is fine');
+    });
+
+    it('are honoured only within two minutes of the listener\'s last cookie (no recent overflow: RST)', () => {
+      const f = new Fixture({ maxHalfOpen: 0 });
+      const synAck = (f.syn(2, 0, 5000) as { seg: TcpRepr }).seg;
+      const ack = { ...SEND, srcPort: 2, seq: 5001, ack: synAck.seq + 1 };
+      // A listener with the same secret that never overflowed: the valid cookie is a stray ACK.
+      const calm = new Fixture({ maxHalfOpen: 10 });
+      const v = calm.listener.handleSegment(ack, REMOTE_ADDR, LOCAL_ADDR, 1000);
+      assert.equal(v.kind, 'reply');
+      assert.equal((v as { seg: TcpRepr }).seg.flags & RST, RST);
+      assert.equal(calm.listener.counters.synCookiesAccepted, 0);
+      // The listener that sent it: within two minutes, accepted; the same ACK replayed after two
+      // more minutes of calm (the cookie itself still young enough) is not.
+      assert.equal(created(f.listener.handleSegment(ack, REMOTE_ADDR, LOCAL_ADDR, 60_000)).state, 'ESTABLISHED');
+      const replay = new Fixture({ maxHalfOpen: 0 });
+      const synAck2 = (replay.syn(3, 0, 7000) as { seg: TcpRepr }).seg;
+      const ack2 = { ...SEND, srcPort: 3, seq: 7001, ack: synAck2.seq + 1 };
+      assert.equal(replay.listener.handleSegment(ack2, REMOTE_ADDR, LOCAL_ADDR, 120_001).kind, 'reply');
+      assert.equal(replay.listener.counters.synCookiesAccepted, 0);
     });
 
     it('encode the largest table MSS not above the peer MSS, and bind the 4-tuple and ISN', () => {

@@ -138,7 +138,7 @@ describe('tcp/sack-scoreboard', () => {
   it('after an RTO every hole is lost and only holes are resent', () => {
     const sb = new SackScoreboard();
     sb.update([[1100, 1500], [1700, 1800]], UNA, MAX);
-    sb.markAllLost();
+    sb.markAllLost(MAX);
     sb.startEpisode(UNA);
     const sent: Array<[number, number]> = [];
     for (let k = sb.nextSeg(UNA, MAX, MSS, false, MAX); k === NextSegKind.LOST; k = sb.nextSeg(UNA, MAX, MSS, false, MAX)) {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { resolveTcpConfig, windowScaleFor, type TcpConfig } from '../../src/tcp/config.js';
+import { DEFAULT_TCP_CONFIG, resolveTcpConfig, windowScaleFor, type TcpConfig } from '../../src/tcp/config.js';
 import type { TcpConnectionCore, TcpHost } from '../../src/tcp/connection.js';
 import { IsnGenerator } from '../../src/tcp/isn.js';
 import { TcpListener } from '../../src/tcp/listener.js';
@@ -62,7 +62,8 @@ describe('tcp/syn-cookie: SYN options kept in the timestamp (as Linux)', () => {
   it('a cookie connection keeps window scaling, SACK and timestamps', () => {
     const f = new Fixture();
     const synAck = f.syn({ windowScale: 7, sackPermitted: true, timestamp: { tsVal: PEER_TS, tsEcr: 0 } }, 1000);
-    assert.equal(synAck.windowScale, windowScaleFor(RCV_BUF));
+    // Chosen for the auto-tuning cap, not the initial buffer: the scale cannot change later.
+    assert.equal(synAck.windowScale, windowScaleFor(DEFAULT_TCP_CONFIG.receiveBufferMax));
     assert.equal(synAck.sackPermitted, true);
     const cookieTs = synAck.timestamp?.tsVal as number;
     assert.equal(synAck.timestamp?.tsEcr, PEER_TS);
@@ -71,7 +72,7 @@ describe('tcp/syn-cookie: SYN options kept in the timestamp (as Linux)', () => {
     assert.ok(typeof conn !== 'string', `connection created (${String(conn)})`);
     assert.equal(conn.state, 'ESTABLISHED');
     assert.equal(conn.sndWndScale, 7);
-    assert.equal(conn.rcvWndScale, windowScaleFor(RCV_BUF));
+    assert.equal(conn.rcvWndScale, windowScaleFor(DEFAULT_TCP_CONFIG.receiveBufferMax));
     assert.equal(conn.sndWnd, 100 << 7, "the ACK's window was scaled");
     assert.equal(conn.timestampsNegotiated, true);
     assert.equal(conn.sackNegotiated, true);

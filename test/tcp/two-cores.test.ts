@@ -77,9 +77,12 @@ function run(options: {
   bytes: number;
   impairment: Impairment;
   config?: Partial<TcpConfig>;
-  /** When set, B reads only this many bytes every 5 ms (a slow reader: the window closes). */
+  /** When set, B reads only this many bytes every `readEveryMs` (a slow reader: the window closes). */
   slowReader?: number;
+  readEveryMs?: number;
   maxVirtualMs?: number;
+  /** Sees every segment a side sends (before the network decides its fate) and every delivery. */
+  trace?: { sent?(from: 'A' | 'B', seg: TcpRepr, now: number): void; delivered?(to: 'A' | 'B', seg: TcpRepr, now: number): void };
 }): { a: Side; b: Side; now: number; aConn: TcpConnectionCore; bConn: TcpConnectionCore } {
   const rng: Random = createRandom(options.seed);
   const config = resolveTcpConfig({ delayedAckTimeout: 40, msl: 1000, ...options.config });
@@ -92,6 +95,7 @@ function run(options: {
   const b = new Side('B', 1, options.bytes, options.slowReader);
 
   const transmit = (to: Side, seg: TcpRepr): void => {
+    options.trace?.sent?.(to === b ? 'A' : 'B', seg, now);
     if (rng.next() < imp.loss) return;
     const copies = rng.next() < imp.duplicate ? 2 : 1;
     for (let c = 0; c < copies; c++) {
@@ -142,13 +146,14 @@ function run(options: {
     now = Math.max(now, next);
     while (queue.length > 0 && queue[0].at <= now) {
       const item = queue.shift() as InFlight;
+      options.trace?.delivered?.(item.to === a ? 'A' : 'B', item.seg, now);
       item.to.conn.handleSegment(item.seg, now);
     }
     if ((a.conn.nextDeadline() ?? Infinity) <= now) a.conn.handleTimer(now);
     if ((b.conn.nextDeadline() ?? Infinity) <= now) b.conn.handleTimer(now);
     if (options.slowReader !== undefined && nextRead <= now) {
       b.drain(options.slowReader);
-      nextRead = now + 5;
+      nextRead = now + (options.readEveryMs ?? 5);
     }
   }
   return { a, b, now, aConn: a.conn, bConn: b.conn };
@@ -187,14 +192,39 @@ describe('tcp: two cores over a lossy, reordering network', function () {
   }
 
   it('a slow reader: the window closes and reopens (zero-window probes), data stays exact', () => {
+    // What A sends while the last window it got from B was zero: probes only.
+    let aSeesZero = false;
+    let zeroAdvertised = 0;
+    const whileClosed: { at: number; seq: number; len: number }[] = [];
     const { aConn, bConn } = run({
       seed: 5,
-      bytes: 512 * 1024,
-      slowReader: 2000,
+      bytes: 128 * 1024,
+      slowReader: 8000,
+      readEveryMs: 1000,
       impairment: { loss: 0.02, duplicate: 0, delay: 2, jitter: 1 },
       config: { receiveBufferSize: 32 * 1024 },
+      trace: {
+        delivered: (to, seg) => {
+          if (to !== 'A') return;
+          aSeesZero = seg.window === 0;
+          if (aSeesZero) zeroAdvertised++;
+        },
+        sent: (from, seg, now) => {
+          if (from === 'A' && aSeesZero && (seg.flags & 0x01) === 0) whileClosed.push({ at: now, seq: seg.seq, len: seg.payload.length });
+        },
+      },
     });
-    assert.ok(aConn.counters.zeroWindowProbes > 0 || bConn.counters.windowUpdates > 0);
+    assert.ok(zeroAdvertised > 0, 'B advertised a zero window');
+    assert.ok(aConn.counters.zeroWindowProbes > 0, 'A probed the closed window');
+    assert.ok(bConn.counters.windowUpdates > 0, 'B reopened it with window updates');
+    const probes = whileClosed.filter((s) => s.len > 0);
+    assert.ok(probes.length > 0, 'probes carried data into the closed window');
+    for (const s of probes) assert.equal(s.len, 1, `A sent ${s.len} bytes at ${s.at} ms into a zero window: only 1-byte probes may go`);
+    // A probe that goes unanswered is repeated on the persist timer, never in a burst.
+    for (let i = 1; i < probes.length; i++) {
+      if (probes[i].seq !== probes[i - 1].seq) continue;
+      assert.ok(probes[i].at - probes[i - 1].at >= 200, `probes of byte ${probes[i].seq} at ${probes[i - 1].at} and ${probes[i].at} ms`);
+    }
   });
 
   it('sequence numbers wrap during the transfer (ISS 0xfffff000)', () => {

@@ -63,8 +63,8 @@ export interface CongestionControl {
    */
   undoRecovery(): void;
 
-  /** Sending resumes after an idle period longer than the RTO (RFC 5681 4.1). */
-  onIdleRestart(): void;
+  /** Sending resumes at `now` (ms) after an idle period longer than the RTO (RFC 5681 4.1). */
+  onIdleRestart(now: number): void;
 
   /**
    * Optional: an RTT measurement was taken (`rtt` the sample, `srtt` the smoothed RTT after it,

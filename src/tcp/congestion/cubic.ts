@@ -10,7 +10,7 @@
 
 import type { CongestionControlParams, CongestionCounters } from './congestion-control.js';
 import { HyStartPlusPlus } from './hystart.js';
-import { ABC_LIMIT_SEGMENTS, NewReno } from './newreno.js';
+import { ABC_LIMIT_SEGMENTS, NewReno, cwndLimited } from './newreno.js';
 
 /** RFC 9438 4.1 constants. */
 export const CUBIC_C = 0.4;
@@ -71,7 +71,7 @@ export class Cubic extends NewReno {
     const prevAckAt = this.lastAckAt;
     this.lastAckAt = now;
     if (this.cwnd < this.ssthresh) {
-      this.slowStart(acked, ack, sndMax);
+      if (cwndLimited(this.cwnd, this.ssthresh, flightBefore, this.mss)) this.slowStart(acked, ack, sndMax);
       return;
     }
     if (flightBefore + this.mss <= this.cwnd) {
@@ -143,6 +143,17 @@ export class Cubic extends NewReno {
     if (timeout) this.afterTimeout = true;
     this.hystart.stop();
     return Math.max(Math.floor(cwnd * CUBIC_BETA), 2 * this.mss);
+  }
+
+  /**
+   * The idle period does not count on the curve's clock (RFC 9438 5.8: t excludes the time the
+   * flow was application-limited): without this, the first ACKs after an idle restart found
+   * W_cubic(t) far past W_max and grew cwnd by half a window per RTT.
+   */
+  override onIdleRestart(now: number): void {
+    super.onIdleRestart(now);
+    if (this.epochStart >= 0 && now > this.lastAckAt) this.epochStart += now - this.lastAckAt;
+    this.lastAckAt = now;
   }
 
   override onTimeout(flight: number, sndMax: number, firstTimeout: boolean): void {

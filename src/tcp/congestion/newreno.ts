@@ -66,7 +66,8 @@ export class NewReno implements CongestionControl {
   }
 
   /** Window growth outside recovery (subclasses change the curve, not the loss recovery). */
-  protected increaseWindow(acked: number, _ack: number, _flightBefore: number, _sndMax: number, _now: number): void {
+  protected increaseWindow(acked: number, _ack: number, flightBefore: number, _sndMax: number, _now: number): void {
+    if (!cwndLimited(this.cwnd, this.ssthresh, flightBefore, this.mss)) return;
     if (this.cwnd < this.ssthresh) {
       // Slow start, with byte counting limited to L = 2 SMSS per ACK (RFC 3465).
       this.cwnd += Math.min(acked, ABC_LIMIT_SEGMENTS * this.mss);
@@ -142,7 +143,7 @@ export class NewReno implements CongestionControl {
     this.recover = sndMax; // RFC 6582 4: ignore duplicates from the go-back-N that follows
   }
 
-  onIdleRestart(): void {
+  onIdleRestart(_now: number): void {
     this.cwnd = Math.min(this.cwnd, this.initialWindowSegments * this.mss);
   }
 
@@ -162,4 +163,16 @@ export class NewReno implements CongestionControl {
 /** NewReno's factory. */
 export function newReno(params: CongestionControlParams): NewReno {
   return new NewReno(params.initialWindowSegments);
+}
+
+/**
+ * Was the sender using its window (RFC 7661; Linux's tcp_is_cwnd_limited)? Only then may cwnd
+ * grow: a sender held back by the peer's window or by its application would otherwise raise
+ * cwnd without limit (megabytes beyond anything it ever sent), and the first burst after the
+ * limit lifts would be sent at a rate the path never carried. In slow start the window may still
+ * double from what is in flight (growth while cwnd < 2 x flight, as Linux); in congestion
+ * avoidance the flight must fill cwnd but for one segment.
+ */
+export function cwndLimited(cwnd: number, ssthresh: number, flightBefore: number, mss: number): boolean {
+  return cwnd < ssthresh ? cwnd < 2 * flightBefore : flightBefore + mss > cwnd;
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { TapDevice } from '../../../streams/links/tap-device.js';
-import { delay, waitFor } from '../../helpers/wait-for.js';
+import { waitFor } from '../../helpers/wait-for.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../../helpers/netns.js';
 
 /** A 42-byte gratuitous ARP from 198.18.0.2 (02:00:00:00:00:02): harmless for the kernel. */
@@ -145,10 +145,10 @@ describeKernelPeer('TapDevice: a device we create', () => {
     const atClose = batches;
     device.close();
     assert.equal(device.closed, true);
-    await delay(300);
+    // The kernel goes on sending for the rest of the 0.8 s: none of it may come through.
+    await sender;
     assert.equal(batches, atClose, 'no frame delivered after close');
     await expectCode(() => device.write(GARP), 'ERR_LINK_CLOSED');
-    await sender;
   });
 
   it('a device deleted under us reports ENODEV through onError and closes', async () => {
@@ -156,8 +156,7 @@ describeKernelPeer('TapDevice: a device we create', () => {
     const failed = new Promise<Error & { code?: string }>((resolve) => device.onError(resolve));
     device.onFrames(() => undefined);
     await peer().ip(['link', 'del', 'rxdev0']);
-    const error = await Promise.race([failed, delay(3000).then(() => undefined)]);
-    assert.ok(error !== undefined, 'onError was called');
+    const error = await failed;
     assert.equal(error.code, 'ENODEV');
     assert.equal(device.closed, true);
   });

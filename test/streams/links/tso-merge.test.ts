@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mergeTcpRuns, completePartialChecksum, type OutItem } from '../../../streams/links/tso-merge.js';
+import { createTcpRunMerger, mergeTcpRuns, completePartialChecksum, type OutItem } from '../../../streams/links/tso-merge.js';
 import { VNET_HDR_LEN, VnetFlags, VnetGso, vnetCsumOffset, vnetCsumStart, vnetGsoSize, vnetGsoType, vnetHdrLen, writeVnetHdr } from '../../../streams/links/virtio-net-hdr.js';
 import { PacketBuffer } from '../../../src/packet-buffer.js';
 import { emitTcp, TcpFlags, type TcpRepr } from '../../../src/wire/tcp.js';
@@ -175,6 +175,44 @@ describe('mergeTcpRuns (TSO for a batch of outbound frames)', () => {
     const { items } = merge([frames[0], null, frames[1], null, frames[2]]);
     assert.equal(items.length, 1);
     assert.deepEqual(segmentLikeLinux(items[0] as Uint8Array[]), frames);
+  });
+});
+
+describe("createTcpRunMerger('ip') (TSO for bare IPv4 packets, a TUN link)", () => {
+  const mergeIp = createTcpRunMerger('ip');
+  const bare = (frames: Uint8Array[]): Uint8Array[] => frames.map((f) => f.subarray(14));
+  /** The TSO item of bare packets with the Ethernet header put back, for segmentLikeLinux. */
+  const withEthernet = (parts: Uint8Array[], ethernet: Uint8Array): Uint8Array[] => {
+    const h = parts[0].slice(0, VNET_HDR_LEN);
+    writeVnetHdr(h, 0, {
+      flags: h[0], gsoType: vnetGsoType(h), hdrLen: vnetHdrLen(h) + 14, gsoSize: vnetGsoSize(h),
+      csumStart: vnetCsumStart(h) + 14, csumOffset: vnetCsumOffset(h),
+    });
+    return [h, ethernet.subarray(0, 14), parts[0].subarray(VNET_HDR_LEN), ...parts.slice(1)];
+  };
+
+  it('merges a run of IPv4 packets into one TSO packet (csum_start counted from the IPv4 header) that cuts back into the same packets', () => {
+    const frames = run(10, 1460, 700);
+    const stats = { merged: 0, superFrames: 0 };
+    const items = mergeIp(bare(frames), stats);
+    assert.equal(items.length, 1);
+    assert.deepEqual(stats, { merged: 10, superFrames: 1 });
+    const parts = items[0] as Uint8Array[];
+    assert.equal(vnetCsumStart(parts[0]), 20);
+    assert.equal(vnetHdrLen(parts[0]), 40);
+    assert.equal(vnetGsoSize(parts[0]), 1460);
+    assert.deepEqual(segmentLikeLinux(withEthernet(parts, frames[0])), frames);
+  });
+
+  it('breaks runs and leaves other packets alone as the Ethernet merger does', () => {
+    const a = bare(run(2, 1000, 1000, ACK, 1000));
+    const other = bare([seg(3000, bytes(1000, 9), { dstPort: 40001 })]);
+    assert.equal(mergeIp([...a, ...other], { merged: 0, superFrames: 0 }).length, 2);
+    const ack = bare([seg(1, new Uint8Array(0))]);
+    assert.deepEqual(mergeIp(ack, { merged: 0, superFrames: 0 }), ack);
+    // An Ethernet frame is not a bare IPv4 packet (its first byte is a MAC's): left as it is.
+    const eth = run(2, 1000);
+    assert.deepEqual(mergeIp(eth, { merged: 0, superFrames: 0 }), eth);
   });
 });
 

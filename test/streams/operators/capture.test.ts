@@ -7,6 +7,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { LinkType, readPcap } from '../../../src/wire/pcap.js';
 import { createMemoryWire } from '../../../streams/links/memory-wire.js';
 import { capture, captureLink } from '../../../streams/operators/capture.js';
+import type { Link } from '../../../streams/links/link.js';
 
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -108,17 +109,16 @@ describe('streams/operators/capture', () => {
     const passed: number[] = [];
     let onClose!: (e?: Error) => void;
     const closed = new Promise<Error | undefined>((resolve) => (onClose = resolve));
+    let onError!: (e: Error) => void;
+    const failed = new Promise<void>((resolve) => (onError = (e) => (errors.push(e), resolve())));
+    const source = new Subject<Uint8Array>();
     const completed = new Promise<void>((resolve) => {
-      const source = new Subject<Uint8Array>();
-      source
-        .pipe(capture(path, { onError: (e) => errors.push(e), onClose }))
-        .subscribe({ next: (f) => passed.push(f[0]), complete: resolve });
-      source.next(frame(1, 60));
-      setTimeout(() => {
-        source.next(frame(2, 60)); // after the open failed
-        source.complete();
-      }, 20);
+      source.pipe(capture(path, { onError, onClose })).subscribe({ next: (f) => passed.push(f[0]), complete: resolve });
     });
+    source.next(frame(1, 60));
+    await failed;
+    source.next(frame(2, 60)); // after the open failed
+    source.complete();
     const err = await closed;
     await completed;
     assert.equal((err as NodeJS.ErrnoException | undefined)?.code, 'ENOENT');
@@ -148,5 +148,37 @@ describe('streams/operators/capture', () => {
     assert.ok(file.ok);
     assert.deepEqual(file.records.map((r) => r.data[0]), [1, 101, 2, 102]);
     assert.deepEqual(file.records[1].data, frame(101, 60));
+  });
+
+  it('captureLink keeps the checksum offload of the link below (sendPartial), recording those frames too', async () => {
+    const path = join(dir, 'partial.pcap');
+    const partials: Array<[number, number, number]> = [];
+    const plain: number[] = [];
+    const below: Link = {
+      name: 'fake0',
+      mtu: 1500,
+      frames$: new Subject<Uint8Array>(),
+      send: (f) => plain.push(f[0]),
+      sendPartial: (f, start, offset) => partials.push([f[0], start, offset]),
+      close: () => undefined,
+    };
+    let onClose!: (e?: Error) => void;
+    const closed = new Promise<Error | undefined>((resolve) => (onClose = resolve));
+    const tapped = captureLink(below, path, { onClose });
+    assert.equal(typeof tapped.sendPartial, 'function');
+    tapped.sendPartial!(frame(7, 80), 34, 16);
+    tapped.send(frame(8, 60));
+    tapped.close();
+    assert.equal(await closed, undefined);
+    assert.deepEqual(partials, [[7, 34, 16]]);
+    assert.deepEqual(plain, [8]);
+    const file = readPcap(new Uint8Array(await readFile(path)));
+    assert.ok(file.ok);
+    assert.deepEqual(file.records.map((r) => r.data[0]), [7, 8]);
+    // Without sendPartial below, none above: the stack then finishes every checksum itself.
+    const [a] = createMemoryWire();
+    const plainCapture = captureLink(a, join(dir, 'plain.pcap'));
+    assert.equal(plainCapture.sendPartial, undefined);
+    plainCapture.close();
   });
 });

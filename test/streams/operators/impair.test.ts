@@ -218,8 +218,19 @@ describe('streams/operators/impair', () => {
       );
     });
 
-    it('accepts the boundaries 0 and 1', () => {
-      assert.doesNotThrow(() => impair({ loss: 0, duplicate: 1, reorder: 0, corrupt: 1, delay: 0, jitter: 0, seed: 0 }));
+    it('accepts the boundaries 0 and 1, and they mean never and always', () => {
+      const input = Array.from({ length: 20 }, (_, i) => frame(i));
+      const out: Uint8Array[] = [];
+      from(input)
+        .pipe(impair<Uint8Array>({ loss: 0, duplicate: 1, reorder: 0, corrupt: 1, delay: 0, jitter: 0, seed: 0 }))
+        .subscribe((f) => out.push(f));
+      // Nothing lost or reordered, every frame twice, every copy corrupted by one bit.
+      assert.equal(out.length, 40);
+      out.forEach((f, i) => {
+        const original = input[i >> 1];
+        assert.equal(f.length, original.length);
+        assert.equal(bitDistance(f, original), 1, `output ${i} is frame ${i >> 1} with one bit flipped`);
+      });
     });
   });
 

@@ -31,8 +31,8 @@ function newScheduler(): TestScheduler {
   return new TestScheduler((actual, expected) => assert.deepStrictEqual(actual, expected));
 }
 
-/** Small buffers on b (the relay's stack) and on a (the far side and the sender). */
-const small = { receiveBufferSize: BUF, sendBufferSize: BUF };
+/** Small, fixed buffers (no auto-tuning) on b (the relay's stack) and on a (the far side and the sender). */
+const small = { receiveBufferSize: BUF, sendBufferSize: BUF, receiveBufferMax: BUF, sendBufferMax: BUF };
 
 /**
  * The proxy set-up: returns a probe of what the proxy holds (bytes its inbound connection

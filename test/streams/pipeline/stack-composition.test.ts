@@ -123,7 +123,7 @@ describe('pipeline: the stack as composed layers', () => {
     const ts = newScheduler();
     const p = memoryPair({ scheduler: ts });
     const arpFrames: number[] = [];
-    p.b.layers.interfaces[0].ethernet.observe$(EtherType.ARP).subscribe((f) => arpFrames.push(f.length));
+    p.b.layers.interfaces[0].ethernet!.observe$(EtherType.ARP).subscribe((f) => arpFrames.push(f.length));
     const replies: number[] = [];
     p.a.icmp.ping('198.18.0.2').subscribe((r) => replies.push(r.seq));
     advance(ts, 100);

@@ -176,7 +176,7 @@ describe('stack: a TCP connection as the user holds it', () => {
     });
 
     it('write() returns false when the send buffer is full, keeps the rest in order, and drain$ follows once it went in', () => {
-      const { ts, p, client, server } = connected({ tcpA: { sendBufferSize: 16_384 }, tcpB: { receiveBufferSize: 16_384 } });
+      const { ts, p, client, server } = connected({ tcpA: { sendBufferSize: 16_384, sendBufferMax: 16_384 }, tcpB: { receiveBufferSize: 16_384, receiveBufferMax: 16_384 } });
       const payload = pattern(100_000, 4);
       // Nobody reads on b: its window closes after 16 KiB, a's send buffer fills after 16 KiB more.
       assert.equal(client.write(payload), false);

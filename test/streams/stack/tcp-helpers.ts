@@ -6,6 +6,7 @@
  *   a 198.18.0.1  <== memory wire (optionally impaired each way) ==>  b 198.18.0.2
  */
 import { filter, tap, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
+import type { TcpLimitsConfig } from '../../../src/tcp/limits.js';
 import { createMemoryWire, type MemoryWireOptions } from '../../../streams/links/memory-wire.js';
 import { impairLink, type ImpairOptions } from '../../../streams/operators/impair.js';
 import { createStack, type Stack, type StackHooks } from '../../../streams/stack/create-stack.js';
@@ -21,8 +22,8 @@ export interface TcpPairOptions {
   readonly scheduler?: SchedulerLike;
   readonly wire?: MemoryWireOptions;
   /** TCP options of each stack. */
-  readonly tcpA?: Partial<TcpConfig>;
-  readonly tcpB?: Partial<TcpConfig>;
+  readonly tcpA?: Partial<TcpConfig & TcpLimitsConfig>;
+  readonly tcpB?: Partial<TcpConfig & TcpLimitsConfig>;
   readonly hooksA?: StackHooks;
   readonly hooksB?: StackHooks;
   /** Impairment of what a sends (towards b) and of what b sends (towards a). */

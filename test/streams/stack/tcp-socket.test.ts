@@ -108,7 +108,7 @@ describe('stack: toSocket(), the node:stream adapter', () => {
   it('pipeline() both ways with a slow consumer: the window closes, write() returns false, drain follows, nothing is lost', async function () {
     this.timeout(30_000);
     const toA: SeenSegment[] = [];
-    const p = tcpPair({ tcpA: { receiveBufferSize: 64 * KiB }, tcpB: { receiveBufferSize: 64 * KiB, sendBufferSize: 64 * KiB }, hooksA: { transport: { up: tcpInputTap(asyncScheduler, toA) } } });
+    const p = tcpPair({ tcpA: { receiveBufferSize: 64 * KiB, receiveBufferMax: 64 * KiB }, tcpB: { receiveBufferSize: 64 * KiB, sendBufferSize: 64 * KiB, receiveBufferMax: 64 * KiB, sendBufferMax: 64 * KiB }, hooksA: { transport: { up: tcpInputTap(asyncScheduler, toA) } } });
     try {
       const { client, server } = await socketPair(p, 9000);
       const data = pattern(2 * MiB, 42);
@@ -132,7 +132,7 @@ describe('stack: toSocket(), the node:stream adapter', () => {
       assert.equal(sha(sink.bytes()), sha(data), 'echoed byte-exact');
       assert.ok(falseWrites > 0, 'write() returned false');
       assert.ok(drains > 0, "'drain' followed");
-      // Window scale 1 for a 64 KiB buffer. Receiver SWS avoidance never offers a sliver, so the
+      // Window scale 1 for a fixed 64 KiB buffer. Receiver SWS avoidance never offers a sliver, so the
       // window that is left when the sender stops may be below one MSS rather than 0.
       const smallest = Math.min(...toA.filter((s) => (s.flags & TcpFlags.SYN) === 0).map((s) => s.window << windowScaleFor(64 * KiB)));
       assert.ok(smallest < 1460, `b's window closed while its reader stalled (smallest offered: ${smallest} bytes)`);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import { tcpPair, pattern, concat, codeOf, B_IP, type TcpPair } from './tcp-helpers.js';
-import { waitFor, delay } from '../../helpers/wait-for.js';
+import { waitFor } from '../../helpers/wait-for.js';
 import type { TcpConnection } from '../../../streams/stack/tcp-connection.js';
 import type { TcpConfig } from '../../../src/tcp/config.js';
 
@@ -46,13 +46,15 @@ describe('stack: TcpConnection as web streams and async iterable', () => {
     });
 
     it('is pull-based: while nobody reads, the bytes stay in the receive buffer and the window closes', async () => {
-      const c = await connected({ receiveBufferSize: BUF, sendBufferSize: BUF });
+      const c = await connected({ receiveBufferSize: BUF, sendBufferSize: BUF, receiveBufferMax: BUF, sendBufferMax: BUF });
       p = c.p;
       const data = pattern(200_000, 3);
       c.server.write(data);
       const readable = c.client.readable; // claimed, not read
       await unreadAtLeast(c.client, BUF);
-      await delay(50);
+      // The sender learning of the closed window takes a round trip: time for the stream to have
+      // pulled on its own, had it been going to.
+      await waitFor('the server to see the window closed', () => (c.server.core.sndWnd === 0 ? true : undefined));
       assert.equal(c.client.core.readableLength, BUF, 'the stream took nothing on its own');
       assert.equal(c.client.core.rcvWnd, 0, 'the advertised window is closed');
       assert.ok(c.server.bufferedLength > 100_000, `the sender still holds ${c.server.bufferedLength}`);
@@ -93,7 +95,7 @@ describe('stack: TcpConnection as web streams and async iterable', () => {
 
   describe('writable', () => {
     it('write() resolves once the send buffer took the chunk; close() sends FIN', async () => {
-      const c = await connected({ receiveBufferSize: BUF, sendBufferSize: BUF });
+      const c = await connected({ receiveBufferSize: BUF, sendBufferSize: BUF, receiveBufferMax: BUF, sendBufferMax: BUF });
       p = c.p;
       const writer = c.client.writable.getWriter();
       await writer.write(pattern(1000, 5));
@@ -101,7 +103,7 @@ describe('stack: TcpConnection as web streams and async iterable', () => {
       let resolved = false;
       const big = writer.write(pattern(200_000, 6)).then(() => (resolved = true));
       await unreadAtLeast(c.server, BUF);
-      await delay(50);
+      await waitFor('the client to see the window closed', () => (c.client.core.sndWnd === 0 ? true : undefined));
       assert.equal(resolved, false, 'pending while the send buffer is full');
       const got = lastValueFrom(c.server.data$.pipe(toArray()));
       await big;
@@ -152,7 +154,7 @@ describe('stack: TcpConnection as web streams and async iterable', () => {
     });
 
     it('pulls one chunk per iteration: a slow loop body closes the window; break keeps the connection and the rest', async () => {
-      const c = await connected({ receiveBufferSize: BUF, sendBufferSize: BUF });
+      const c = await connected({ receiveBufferSize: BUF, sendBufferSize: BUF, receiveBufferMax: BUF, sendBufferMax: BUF });
       p = c.p;
       const data = pattern(150_000, 8);
       c.server.write(data);
@@ -173,13 +175,12 @@ describe('stack: TcpConnection as web streams and async iterable', () => {
     it('throws ECONNRESET when the peer resets; EBUSY when another reader holds the slot', async () => {
       const c = await connected();
       p = c.p;
-      setTimeout(() => c.server.destroy(), 10);
-      await assert.rejects(
-        (async () => {
-          for await (const _ of c.client);
-        })(),
-        (err: unknown) => codeOf(err) === 'ECONNRESET',
-      );
+      // The loop is waiting for its first chunk when the reset comes.
+      const iterating = (async () => {
+        for await (const _ of c.client);
+      })();
+      c.server.destroy();
+      await assert.rejects(iterating, (err: unknown) => codeOf(err) === 'ECONNRESET');
       const other = await connected();
       other.client.data$.subscribe();
       await assert.rejects(other.client[Symbol.asyncIterator]().next(), (err: unknown) => codeOf(err) === 'EBUSY');

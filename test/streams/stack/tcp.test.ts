@@ -5,6 +5,7 @@ import { memoryPair } from './memory-pair.js';
 import { advance, stat, rawPeer, ipv4Frame, ipv4Packet, icmpMessage, ip, PEER_IP, type RawPeer } from './raw-peer.js';
 import { tcpPair, tcpInputTap, pattern, concat, codeOf, enc, dec, A_IP, B_IP, type SeenSegment } from './tcp-helpers.js';
 import { TcpFlags } from '../../../src/wire/tcp.js';
+import { waitFor } from '../../helpers/wait-for.js';
 import { PacketBuffer } from '../../../src/packet-buffer.js';
 import type { TcpConnection } from '../../../streams/stack/tcp-connection.js';
 import type { Stack } from '../../../streams/stack/create-stack.js';
@@ -105,7 +106,7 @@ describe('stack: TCP over the memory wire', () => {
       conn.end();
       await rx;
       // b leaves LAST-ACK when our ACK of its FIN arrives, a moment after our data$ completed.
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await waitFor('b to leave LAST-ACK', () => (p.b.tcpLayer.connections().length === 0 ? true : undefined));
       for (const s of [p.a, p.b]) {
         assert.equal(stat(s, 'tcpConnections', 'bytesSent'), 30_000);
         assert.equal(stat(s, 'tcpConnections', 'bytesReceived'), 30_000);

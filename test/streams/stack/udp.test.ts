@@ -10,6 +10,7 @@ import { udpEchoService } from '../../../streams/services/udp-echo.js';
 import { PacketBuffer } from '../../../src/packet-buffer.js';
 import { onesSum, pseudoHeaderSum } from '../../../src/wire/checksum.js';
 import type { NetstackError } from '../../../src/errors.js';
+import { waitUntil } from '../../helpers/wait-for.js';
 
 const A = '198.18.0.1';
 const B = '198.18.0.2';
@@ -18,7 +19,6 @@ const B_ADDR = 0xc6120002;
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const text = (d: { payload: Uint8Array }): string => new TextDecoder().decode(d.payload);
-const settle = (ms = 20): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function collect<T>(source$: Observable<T>, n: number, ms = 3000): Promise<T[]> {
   return firstValueFrom(source$.pipe(take(n), toArray(), timeout(ms)));
@@ -114,7 +114,7 @@ describe('stack: UDP over the memory wire', () => {
     }
     assert.deepEqual((await got1).map(text), ['a', 'c', 'e']);
     assert.deepEqual((await got2).map(text), ['b', 'd']);
-    await settle();
+    await waitUntil('b delivered all five', () => stat(p.b, 'udp', 'rxDelivered') === 5);
     assert.equal(s1.stats().rxDatagrams, 3);
     assert.equal(s2.stats().rxDatagrams, 2);
   });
@@ -165,7 +165,8 @@ describe('stack: UDP over the memory wire', () => {
     const errors: NetstackError[] = [];
     s.errors$.subscribe((e) => errors.push(e));
     s.send(enc('x'), { address: B, port: 4000 });
-    await settle(50);
+    // The port unreachable has come back and been handled: not passed on.
+    await waitUntil('a handled the ICMP error', () => stat(p.a, 'udp', 'icmpErrorsIgnored') === 1);
     assert.deepEqual(errors, []);
     assert.equal(stat(p.b, 'icmp', 'txErrors'), 1);
     assert.equal(stat(p.a, 'udp', 'icmpErrorsIgnored'), 1);
@@ -246,7 +247,7 @@ describe('stack: UDP over the memory wire', () => {
     const d = await got;
     assert.deepEqual(d.map(text), ['directed', 'limited']);
     assert.equal(d[0].address, A);
-    await settle(50);
+    await waitUntil('b received all three broadcasts', () => stat(p.b, 'udp', 'rxBroadcast') === 3);
     assert.deepEqual(unicastGot, []);
     assert.equal(stat(p.b, 'udp', 'rxBroadcast'), 3);
     assert.equal(stat(p.b, 'udp', 'drops', 'noPort'), 1);
@@ -292,7 +293,7 @@ describe('stack: UDP over the memory wire', () => {
     sendRawUdp(p.a, 1111, 7000, enc('bad'), { checksum: 0x1234 });
     sendRawUdp(p.a, 1111, 7000, enc('none'), { checksum: 0 });
     assert.deepEqual((await got).map(text), ['good', 'none']);
-    await settle();
+    await waitUntil('the bad one dropped', () => stat(p.b, 'udp', 'drops', 'badChecksum') === 1);
     assert.equal(stat(p.b, 'udp', 'drops', 'badChecksum'), 1);
     assert.equal(stat(p.b, 'udp', 'rxDelivered'), 2);
   });
@@ -306,7 +307,7 @@ describe('stack: UDP over the memory wire', () => {
     // Length 10: two data bytes; the rest is padding the receiver must ignore.
     sendRawUdp(p.a, 1111, 7000, enc('okPADDING'), { length: 10, checksum: 0 });
     assert.deepEqual((await got).map(text), ['ok']);
-    await settle();
+    await waitUntil('both bad lengths dropped', () => stat(p.b, 'udp', 'drops', 'badLength') === 2);
     assert.equal(stat(p.b, 'udp', 'drops', 'badLength'), 2);
   });
 
@@ -332,7 +333,7 @@ describe('stack: UDP over the memory wire', () => {
     const s = p.b.udp.bind({ port: 7000, receiveQueue: { maxDatagrams: 3 } });
     const client = p.a.udp.bind();
     for (const m of ['1', '2', '3', '4', '5']) client.send(enc(m), { address: B, port: 7000 });
-    await settle(50);
+    await waitUntil('all five queued or dropped', () => s.stats().queued + s.stats().queueFull === 5);
     assert.equal(s.stats().queued, 3);
     assert.equal(s.stats().queuedBytes, 3);
     assert.equal(s.stats().queueFull, 2);
@@ -349,7 +350,7 @@ describe('stack: UDP over the memory wire', () => {
     const client = p.a.udp.bind();
     client.send(new Uint8Array(5000), { address: B, port: 7000 });
     client.send(new Uint8Array(1), { address: B, port: 7000 });
-    await settle(50);
+    await waitUntil('both queued or dropped', () => s.stats().queued + s.stats().queueFull === 2);
     assert.equal(s.stats().queued, 1);
     assert.equal(s.stats().queuedBytes, 5000);
     assert.equal(s.stats().queueFull, 1);
@@ -360,7 +361,7 @@ describe('stack: UDP over the memory wire', () => {
     const s = p.b.udp.bind({ port: 7000 });
     const client = p.a.udp.bind();
     client.send(enc('early'), { address: B, port: 7000 });
-    await settle(20);
+    await waitUntil('"early" queued', () => s.stats().queued === 1);
     const first = collect(s.datagrams$, 2);
     const second = collect(s.datagrams$, 1);
     client.send(enc('live'), { address: B, port: 7000 });
@@ -368,7 +369,7 @@ describe('stack: UDP over the memory wire', () => {
     assert.deepEqual((await second).map(text), ['live']);
     // Unsubscribing does not unbind: the next datagram is queued again.
     client.send(enc('later'), { address: B, port: 7000 });
-    await settle(20);
+    await waitUntil('"later" arrived', () => stat(p.b, 'udp', 'rxDelivered') === 3);
     assert.equal(s.stats().queued, 1);
     assert.equal(text((await collect(s.datagrams$, 1))[0]), 'later');
   });
@@ -409,9 +410,9 @@ describe('stack: UDP over the memory wire', () => {
     const client = p.a.udp.bind();
     // Resolve ARP first: a's ARP layer queues only a few packets while it resolves.
     client.send(enc('x'), { address: B, port: 4000 });
-    await settle(20);
+    await waitUntil('the first one reached b', () => stat(p.b, 'udp', 'drops', 'noPort') === 1);
     for (let i = 1; i < 200; i++) client.send(enc('x'), { address: B, port: 4000 });
-    await settle(100);
+    await waitUntil('all 200 reached b', () => stat(p.b, 'udp', 'drops', 'noPort') === 200);
     assert.equal(stat(p.b, 'udp', 'drops', 'noPort'), 200);
     const limited = stat(p.b, 'icmp', 'errorsRateLimited');
     assert.ok(limited > 0, 'some were rate limited');

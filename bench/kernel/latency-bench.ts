@@ -1,0 +1,107 @@
+/**
+ * Latency at low load: request/response round trips spaced 0 (back to back), 1, 2, 5 and 10 ms
+ * apart, for ping, UDP echo and TCP echo, against rx-netstack over TAP and the Linux kernel over
+ * veth in the same run (the topology of tap-bench.ts, everything pinned to one CPU).
+ *
+ * Sporadic requests are what most servers see; between them the stack's process sleeps, and the
+ * wake-up (epoll, libuv, cold caches and code) is part of every reply. Back-to-back figures hide
+ * that cost; spaced ones show it. Each exchange is timed on its own by kclient's `latency` mode;
+ * a figure is the median over runs of each run's p50 (and p99).
+ */
+import { client, setUp, STACK_IP } from './tap-bench.js';
+import type { Netns } from './netns.js';
+import { median } from '../lib/stats.js';
+
+export type LatencyKind = 'ping' | 'udp' | 'tcp';
+export const LATENCY_KINDS: readonly LatencyKind[] = ['ping', 'udp', 'tcp'];
+export const LATENCY_INTERVALS_MS: readonly number[] = [0, 1, 2, 5, 10];
+
+export interface LatencyBenchOptions {
+  readonly runs: number;
+  /** CPU to pin everything to; undefined: no pinning. */
+  readonly cpu: number | undefined;
+  /** Path of the compiled CLI (dist/bin/rx-netstack.js). */
+  readonly cli: string;
+  /** Exchanges per figure and run are scaled down by this factor (quick runs). Default 1. */
+  readonly shrink?: number;
+  readonly intervalsMs?: readonly number[];
+  readonly log: (line: string) => void;
+}
+
+export interface LatencyPercentiles {
+  /** Median over runs of the run's p50 RTT, ms. */
+  readonly p50: number;
+  /** Median over runs of the run's p99 RTT, ms. */
+  readonly p99: number;
+  readonly p50Runs: readonly number[];
+  readonly p99Runs: readonly number[];
+}
+
+export interface LatencyCell {
+  readonly kind: LatencyKind;
+  readonly intervalMs: number;
+  /** Exchanges per run. */
+  readonly count: number;
+  readonly stack: LatencyPercentiles;
+  readonly kernel: LatencyPercentiles;
+  /** kernel p50 / stack p50 (higher is better; 1 means as fast as the kernel). */
+  readonly ratioP50: number;
+}
+
+/** Exchanges per run at an interval: about 2 s of requests each (2,000 back to back). */
+export function exchangesFor(intervalMs: number, shrink = 1): number {
+  const n = intervalMs === 0 ? 2000 : Math.max(200, Math.round(2000 / intervalMs));
+  return Math.max(20, Math.round(n / shrink));
+}
+
+const PORT: Record<LatencyKind, string> = { ping: '0', udp: '7', tcp: '7' };
+
+export async function latencyBench(o: LatencyBenchOptions): Promise<LatencyCell[]> {
+  const made: Netns[] = [];
+  try {
+    const { tools, s, c } = await setUp({ cpu: o.cpu, cli: o.cli, plain: false }, made);
+    const once = async (ns: Netns, kind: LatencyKind, count: number, intervalMs: number): Promise<{ p50: number; p99: number }> => {
+      const timeout = 20_000 + count * (intervalMs + 5);
+      const r = await client(ns, o, tools, ['latency', kind, STACK_IP, PORT[kind], String(count), String(intervalMs)], timeout);
+      return { p50: Number(r.p50Ms), p99: Number(r.p99Ms) };
+    };
+    // Warm-up (ARP on both sides, the stack's JIT on every path), not measured.
+    for (const ns of [s, c]) for (const kind of LATENCY_KINDS) await once(ns, kind, 200, 0);
+
+    const intervals = o.intervalsMs ?? LATENCY_INTERVALS_MS;
+    const samples = new Map<string, { stack: Array<{ p50: number; p99: number }>; kernel: Array<{ p50: number; p99: number }> }>();
+    for (let run = 0; run < o.runs; run++) {
+      for (const intervalMs of intervals) {
+        for (const kind of LATENCY_KINDS) {
+          const key = `${kind}@${intervalMs}`;
+          const entry = samples.get(key) ?? { stack: [], kernel: [] };
+          samples.set(key, entry);
+          const count = exchangesFor(intervalMs, o.shrink);
+          // Alternate the targets so drift affects both alike.
+          entry.stack.push(await once(s, kind, count, intervalMs));
+          entry.kernel.push(await once(c, kind, count, intervalMs));
+        }
+      }
+    }
+    const cells: LatencyCell[] = [];
+    for (const intervalMs of intervals) {
+      for (const kind of LATENCY_KINDS) {
+        const entry = samples.get(`${kind}@${intervalMs}`)!;
+        const stack = percentiles(entry.stack);
+        const kernel = percentiles(entry.kernel);
+        const cell: LatencyCell = { kind, intervalMs, count: exchangesFor(intervalMs, o.shrink), stack, kernel, ratioP50: kernel.p50 / stack.p50 };
+        o.log(`latency ${kind} every ${intervalMs} ms: stack p50 ${stack.p50.toFixed(3)} p99 ${stack.p99.toFixed(3)} ms, kernel p50 ${kernel.p50.toFixed(3)} p99 ${kernel.p99.toFixed(3)} ms`);
+        cells.push(cell);
+      }
+    }
+    return cells;
+  } finally {
+    for (const ns of made.reverse()) await ns.destroy();
+  }
+}
+
+function percentiles(runs: ReadonlyArray<{ p50: number; p99: number }>): LatencyPercentiles {
+  const p50Runs = runs.map((r) => r.p50);
+  const p99Runs = runs.map((r) => r.p99);
+  return { p50: median(p50Runs), p99: median(p99Runs), p50Runs, p99Runs };
+}

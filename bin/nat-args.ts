@@ -1,0 +1,204 @@
+/**
+ * `rx-netstack nat` options: parsing with node:util parseArgs, then validation that names every
+ * bad option at once. The addresses inside the namespace follow slirp4netns: in the network of
+ * --cidr, the gateway is .2, the DNS forwarder .3 and the namespace's own address .100.
+ */
+import { parseArgs } from 'node:util';
+import { formatIpv4, parseIpv4 } from '../src/ipv4/address.js';
+import { parseIpv4Cidr } from '../src/config/codecs.js';
+import { validInterfaceName, validNetnsName } from './cli-args.js';
+
+export const NAT_USAGE = `usage: rx-netstack nat --netns NS [options]
+
+  Outbound networking for network namespace NS through this process's own sockets (like
+  slirp4netns): a TUN (or TAP) device in NS with the address .100 of --cidr and a default route
+  to the gateway .2; NS's TCP and UDP leave from here, DNS queries to .3 go to the resolvers of
+  this host.
+
+  --netns NS                the namespace (must exist; only it is configured)
+  --tun NAME | --tap NAME   the device in NS (default: --tun tun0; created when absent)
+  --cidr C                  the network inside NS (default 10.0.2.0/24; prefix at most /25)
+  --mtu N                   the device's MTU (default 1500; 68..65521)
+  --dns                     answer DNS at .3 of --cidr (the default)
+  --disable-dns             no DNS forwarder
+  --dns-upstream A[:P]      where DNS queries go (default: first nameserver of /etc/resolv.conf)
+  --disable-host-loopback   refuse connections to the gateway (by default they reach 127.0.0.1 here)
+  --publish [A:]H:N[/udp]   host port H (on address A, default all) to port N of NS; repeatable
+  -h, --help                this text
+
+Prints "ready" on stdout once NS is connected; runs until SIGINT or SIGTERM, then removes what it
+set up in NS.`;
+
+export interface PublishSpec {
+  readonly protocol: 'tcp' | 'udp';
+  /** Host address to listen on; undefined: every address. */
+  readonly hostAddress?: string;
+  readonly hostPort: number;
+  readonly guestPort: number;
+}
+
+/** Validated `nat` options, with the addresses derived from --cidr. */
+export interface NatArgs {
+  readonly netns: string;
+  readonly device: { readonly kind: 'tun' | 'tap'; readonly name: string };
+  /** `10.0.2.0/24` (network, canonical). */
+  readonly cidr: string;
+  readonly prefixLength: number;
+  readonly gateway: string;
+  readonly dns: string;
+  readonly guest: string;
+  readonly mtu: number;
+  readonly dnsEnabled: boolean;
+  /** From --dns-upstream; undefined: read /etc/resolv.conf at start. */
+  readonly dnsUpstream?: { readonly address: string; readonly port: number };
+  readonly hostLoopback: boolean;
+  readonly publish: readonly PublishSpec[];
+}
+
+export const NAT_DEFAULTS = { device: 'tun0', cidr: '10.0.2.0/24', mtu: 1500 } as const;
+/** Offsets in the network, as slirp4netns has them. */
+const GATEWAY_OFFSET = 2;
+const DNS_OFFSET = 3;
+const GUEST_OFFSET = 100;
+/** The largest MTU slirp4netns accepts; the TUN driver takes more, but nobody needs it. */
+const MAX_MTU = 65521;
+
+const OPTIONS = {
+  netns: { type: 'string' },
+  tun: { type: 'string' },
+  tap: { type: 'string' },
+  cidr: { type: 'string' },
+  mtu: { type: 'string' },
+  dns: { type: 'boolean' },
+  'disable-dns': { type: 'boolean' },
+  'dns-upstream': { type: 'string' },
+  'disable-host-loopback': { type: 'boolean' },
+  publish: { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const FLAGS: ReadonlySet<string> = new Set(['dns', 'disable-dns', 'disable-host-loopback', 'help']);
+
+export type ParsedNat =
+  | { readonly kind: 'nat'; readonly args: NatArgs }
+  | { readonly kind: 'help' }
+  | { readonly kind: 'invalid'; readonly problems: readonly string[] };
+
+/** Parses and validates the options of `nat`; never throws. */
+export function parseNat(argv: readonly string[]): ParsedNat {
+  const problems: string[] = [];
+  // strict: false so that every unknown option is reported, not only the first one.
+  const { values, tokens } = parseArgs({ args: [...argv], options: OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  for (const token of tokens) {
+    if (token.kind === 'option' && !(token.name in OPTIONS)) problems.push(`${token.rawName}: unknown option`);
+    if (token.kind === 'positional') problems.push(`unexpected argument "${token.value}"`);
+    if (token.kind === 'option' && token.name in OPTIONS) {
+      if (FLAGS.has(token.name) && token.value !== undefined) problems.push(`--${token.name}: takes no value`);
+      if (!FLAGS.has(token.name) && token.value === undefined) problems.push(`--${token.name}: needs a value`);
+    }
+  }
+  if (values.help === true) return { kind: 'help' };
+  const text = (name: 'netns' | 'tun' | 'tap' | 'cidr' | 'mtu' | 'dns-upstream'): string | undefined => {
+    const v = values[name];
+    return typeof v === 'string' ? v : undefined;
+  };
+
+  const netns = text('netns');
+  if (netns === undefined) problems.push('--netns: required (the namespace to connect)');
+  else if (!validNetnsName(netns)) problems.push(`--netns: "${netns}" is not a valid namespace name (no "/", at most 127 bytes)`);
+
+  const tun = text('tun');
+  const tap = text('tap');
+  if (tun !== undefined && tap !== undefined) problems.push('--tun, --tap: give one of them, not both');
+  const device = tap !== undefined ? { kind: 'tap' as const, name: tap } : { kind: 'tun' as const, name: tun ?? NAT_DEFAULTS.device };
+  for (const [option, name] of [['tun', tun], ['tap', tap]] as const) {
+    if (name !== undefined && !validInterfaceName(name)) {
+      problems.push(`--${option}: "${name}" is not a valid interface name (1 to 15 bytes, no "/", ":" or spaces)`);
+    }
+  }
+
+  const cidrText = text('cidr') ?? NAT_DEFAULTS.cidr;
+  const cidr = parseIpv4Cidr(cidrText);
+  if (cidr === undefined) problems.push(`--cidr: "${cidrText}" is not an IPv4 network with prefix, like 10.0.2.0/24`);
+  else if (cidr.prefixLength < 1 || cidr.prefixLength > 25) {
+    problems.push(`--cidr: ${cidrText} must have a prefix from /1 to /25 (the namespace's address is .${GUEST_OFFSET} of it)`);
+  }
+
+  const mtuText = text('mtu');
+  let mtu: number = NAT_DEFAULTS.mtu;
+  if (mtuText !== undefined) {
+    mtu = /^[0-9]+$/.test(mtuText) ? Number(mtuText) : NaN;
+    if (!(mtu >= 68 && mtu <= MAX_MTU)) problems.push(`--mtu: "${mtuText}" is not an integer from 68 to ${MAX_MTU}`);
+  }
+
+  if (values.dns === true && values['disable-dns'] === true) problems.push('--dns, --disable-dns: give one of them, not both');
+  const dnsEnabled = values['disable-dns'] !== true;
+  const upstreamText = text('dns-upstream');
+  const dnsUpstream = upstreamText === undefined ? undefined : parseHostPort(upstreamText, 53);
+  if (upstreamText !== undefined && dnsUpstream === undefined) {
+    problems.push(`--dns-upstream: "${upstreamText}" is not an IPv4 address with an optional :port, like 192.0.2.53 or 192.0.2.53:5353`);
+  }
+  if (upstreamText !== undefined && !dnsEnabled) problems.push('--dns-upstream: not with --disable-dns');
+
+  const publish = parsePublish((values.publish as string[] | undefined) ?? [], problems);
+
+  if (problems.length > 0 || cidr === undefined) return { kind: 'invalid', problems };
+  const at = (offset: number): string => formatIpv4((cidr.network + offset) >>> 0);
+  return {
+    kind: 'nat',
+    args: {
+      netns: netns!,
+      device,
+      cidr: `${formatIpv4(cidr.network)}/${cidr.prefixLength}`,
+      prefixLength: cidr.prefixLength,
+      gateway: at(GATEWAY_OFFSET),
+      dns: at(DNS_OFFSET),
+      guest: at(GUEST_OFFSET),
+      mtu,
+      dnsEnabled,
+      ...(dnsUpstream === undefined ? {} : { dnsUpstream }),
+      hostLoopback: values['disable-host-loopback'] !== true,
+      publish,
+    },
+  };
+}
+
+/** `192.0.2.1` or `192.0.2.1:5353`. */
+function parseHostPort(text: string, defaultPort: number): { address: string; port: number } | undefined {
+  const [addressText, portText, ...extra] = text.split(':');
+  if (extra.length > 0 || parseIpv4(addressText) === undefined) return undefined;
+  const port = portText === undefined ? defaultPort : parsePort(portText);
+  return port === undefined ? undefined : { address: formatIpv4(parseIpv4(addressText)!), port };
+}
+
+function parsePort(text: string): number | undefined {
+  const port = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN;
+  return port >= 1 && port <= 65535 ? port : undefined;
+}
+
+/** `[A:]H:N[/tcp|/udp]`, each once per host port and protocol. */
+function parsePublish(items: readonly string[], problems: string[]): PublishSpec[] {
+  const out: PublishSpec[] = [];
+  for (const item of items) {
+    const [ports, protocolText, ...extraSlash] = item.split('/');
+    const parts = ports.split(':');
+    const protocol = protocolText === undefined ? 'tcp' : protocolText.toLowerCase();
+    const hostAddress = parts.length === 3 ? parts[0] : undefined;
+    const hostPort = parsePort(parts.at(-2) ?? '');
+    const guestPort = parsePort(parts.at(-1) ?? '');
+    if (
+      extraSlash.length > 0 || (protocol !== 'tcp' && protocol !== 'udp') || parts.length < 2 || parts.length > 3 ||
+      hostPort === undefined || guestPort === undefined || (hostAddress !== undefined && parseIpv4(hostAddress) === undefined)
+    ) {
+      problems.push(`--publish: "${item}" is not [ADDRESS:]HOSTPORT:PORT[/tcp|/udp] with ports 1..65535, like 8080:80 or 127.0.0.1:5353:53/udp`);
+      continue;
+    }
+    const clash = out.find((p) => p.protocol === protocol && p.hostPort === hostPort);
+    if (clash !== undefined) {
+      problems.push(`--publish: "${item}" publishes ${protocol} port ${hostPort} twice`);
+      continue;
+    }
+    out.push({ protocol, ...(hostAddress === undefined ? {} : { hostAddress }), hostPort, guestPort });
+  }
+  return out;
+}

@@ -1,0 +1,80 @@
+/**
+ * The body of `rx-netstack nat`: the device and addresses in the namespace (nat-device.ts), a
+ * stack on the device that is the namespace's gateway (.2) and DNS forwarder (.3), and the
+ * relays that terminate whatever the namespace sends anywhere and carry it on through this
+ * process's own sockets (nat-tcp.ts, nat-udp.ts), plus the published ports (nat-publish.ts).
+ *
+ * ICMP: the stack answers echo requests to the gateway and DNS addresses itself; echo requests
+ * to other addresses go unanswered (Node has no ICMP socket to carry them on).
+ */
+import type { Subscription } from 'rxjs';
+import type { TapLink } from '../streams/links/tap-link.js';
+import { createStack, type Stack } from '../streams/stack/create-stack.js';
+import type { NatArgs } from './nat-args.js';
+import { plumbNamespace, UndoList } from './nat-device.js';
+import { publish } from './nat-publish.js';
+import { relayTcp } from './nat-tcp.js';
+import { relayUdp } from './nat-udp.js';
+import { hostNameserver } from './resolv-conf.js';
+import type { Running } from './run-server.js';
+
+export interface NatOptions {
+  /** Where progress lines go. Default: nowhere. */
+  readonly report?: (line: string) => void;
+  /** Called once if the device fails for good (deleted under us, the namespace gone...). */
+  readonly onFatal?: (error: Error) => void;
+  /** Where the host's resolvers are read when there is no --dns-upstream. Default /etc/resolv.conf. */
+  readonly resolvConf?: string;
+}
+
+export interface Nat extends Running {
+  readonly stack: Stack;
+  readonly link: TapLink;
+  /** Where DNS queries go (undefined: DNS off, or no resolver known). */
+  readonly dnsUpstream: { readonly address: string; readonly port: number } | undefined;
+}
+
+/** Sets it all up; rejects (having undone what it did) when something fails. */
+export async function startNat(args: NatArgs, options: NatOptions = {}): Promise<Nat> {
+  const report = options.report ?? (() => undefined);
+  const undo = new UndoList(report);
+  try {
+    const link = await plumbNamespace(args, undo, report);
+    const fatal = link.frames$.subscribe({ error: (error: Error) => options.onFatal?.(error) });
+    undo.push('watch the device', () => fatal.unsubscribe());
+
+    const addresses = [args.gateway, ...(args.dnsEnabled ? [args.dns] : [])];
+    const stack = createStack({
+      interfaces: [{ name: args.device.name, link, ipv4: addresses.map((a) => `${a}/${args.prefixLength}`) }],
+    });
+    undo.push('stack', () => stack.close());
+
+    let dnsUpstream: Nat['dnsUpstream'];
+    if (args.dnsEnabled) {
+      const fromHost = args.dnsUpstream === undefined ? hostNameserver(options.resolvConf) : undefined;
+      dnsUpstream = args.dnsUpstream ?? (fromHost === undefined ? undefined : { address: fromHost, port: 53 });
+      if (dnsUpstream === undefined) report(`no IPv4 nameserver in ${options.resolvConf ?? '/etc/resolv.conf'}: DNS queries to ${args.dns} go unanswered`);
+    }
+    const relays: Subscription[] = [
+      relayTcp(stack, { gateway: args.gateway, hostLoopback: args.hostLoopback, refused: args.dnsEnabled ? [args.dns] : [] }),
+      relayUdp(stack, {
+        gateway: args.gateway,
+        hostLoopback: args.hostLoopback,
+        ...(args.dnsEnabled ? { dns: args.dns } : {}),
+        ...(dnsUpstream === undefined ? {} : { dnsUpstream }),
+      }),
+    ];
+    undo.push('relays', () => relays.forEach((r) => r.unsubscribe()));
+    if (dnsUpstream !== undefined) report(`DNS at ${args.dns}:53 goes to ${dnsUpstream.address}:${dnsUpstream.port}`);
+
+    for (const spec of args.publish) {
+      const published = await publish(stack, args.guest, spec);
+      undo.push(`publish ${published.description}`, () => published.close());
+      report(`published ${published.description}`);
+    }
+    return { stack, link, dnsUpstream, close: () => undo.run(), summary: () => `stopped (${stack.stats().ipv4.rxForeign} datagrams relayed from ${args.netns})` };
+  } catch (error) {
+    await undo.run();
+    throw error;
+  }
+}

@@ -1,0 +1,231 @@
+import { Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
+import type { Ipv4Datagram } from './ipv4-layer.js';
+import { type Ipv4Addr, formatIpv4 } from '../../src/ipv4/address.js';
+import { createCounters } from '../../src/stats.js';
+import { log } from '../../src/log.js';
+import type { NetstackError } from '../../src/errors.js';
+
+/** Options of `stack.udp.forward()`. */
+export interface UdpForwardOptions {
+  /** Sessions at once; a datagram that would open one more is dropped (`drops.sessionLimit`). Default 1024. */
+  readonly maxSessions?: number;
+  /** A session with no datagram either way for this long ends (`sessionsExpired`). Default 60,000 ms. */
+  readonly idleTimeoutMs?: number;
+  /** Datagrams a session holds while its `datagrams$` has no subscriber (more: `drops.queueFull`). Default 64. */
+  readonly queueLimit?: number;
+}
+
+/**
+ * One UDP flow to an address and port nobody bound: the client's datagrams to the original
+ * destination come out of `datagrams$`; `send()` answers from that destination.
+ */
+export interface UdpForwardSession {
+  /** The original destination address and port (what the client sent to). */
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** The client. */
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** The interface the first datagram came in by. */
+  readonly interface: string;
+  /**
+   * The client's payloads, the first one included. Held (up to `queueLimit`) until the first
+   * subscriber, who gets them at once; one subscriber at a time sees each. Completes when the
+   * session ends: idle timeout, `close()`, or the forwarder stopped.
+   */
+  readonly datagrams$: Observable<Uint8Array>;
+  /**
+   * Sends `payload` to the client from the original destination. False (and counted as
+   * `txErrors`) when it cannot go: too big, no route, session ended. Refreshes the idle timer.
+   */
+  send(payload: Uint8Array): boolean;
+  /** Ends the session now (datagrams$ completes; the next datagram of the flow opens a new one). */
+  close(): void;
+}
+
+export const UDP_FORWARD_DROP_REASONS = ['sessionLimit', 'queueFull'] as const;
+
+export function createUdpForwardCounters() {
+  return createCounters(
+    ['sessionsOpened', 'sessionsClosed', 'sessionsExpired', 'sessions', 'rxDatagrams', 'rxBytes', 'txDatagrams', 'txBytes', 'txErrors'],
+    UDP_FORWARD_DROP_REASONS,
+  );
+}
+export type UdpForwardCounters = ReturnType<typeof createUdpForwardCounters>;
+
+/** What the forwarder needs of the UDP layer. */
+export interface UdpForwarderHost {
+  readonly scheduler: SchedulerLike;
+  /** Sends a datagram from any address (the forwarding mode is held); an error when it cannot. */
+  send(src: Ipv4Addr, dst: Ipv4Addr, srcPort: number, dstPort: number, payload: Uint8Array): NetstackError | undefined;
+}
+
+/**
+ * The UDP forwarder (gVisor's udp.Forwarder, with sessions): datagrams that no socket takes,
+ * to any unicast address, are grouped by 4-tuple into sessions emitted to the one subscriber.
+ * Two Maps keyed by numbers (client address and port, then destination address and port) find
+ * a datagram's session without making a key object.
+ */
+export class UdpForwarder {
+  readonly #byClient = new Map<number, Map<number, Session>>();
+  #count = 0;
+
+  constructor(
+    readonly counters: UdpForwardCounters,
+    readonly host: UdpForwarderHost,
+    readonly subscriber: Subscriber<UdpForwardSession>,
+    readonly options: Required<UdpForwardOptions>,
+  ) {}
+
+  /** A unicast datagram no socket took: into its session (opened on the first datagram). */
+  offer(d: Ipv4Datagram, srcPort: number, dstPort: number, payload: Uint8Array): void {
+    const c = this.counters;
+    const clientKey = d.src * 65536 + srcPort;
+    const flowKey = d.dst * 65536 + dstPort;
+    let flows = this.#byClient.get(clientKey);
+    let session = flows?.get(flowKey);
+    if (session === undefined) {
+      if (this.#count >= this.options.maxSessions) {
+        c.drops.sessionLimit++;
+        if (log.udp.enabled) log.udp('forward: %d sessions, datagram to %s:%d dropped', this.#count, formatIpv4(d.dst), dstPort);
+        return;
+      }
+      if (flows === undefined) {
+        flows = new Map();
+        this.#byClient.set(clientKey, flows);
+      }
+      session = new Session(this, d, srcPort, dstPort);
+      flows.set(flowKey, session);
+      this.#count++;
+      c.sessions = this.#count;
+      c.sessionsOpened++;
+      session.deliver(payload);
+      this.subscriber.next(session);
+      return;
+    }
+    session.deliver(payload);
+  }
+
+  /** Ends every session (the forwarder stopped). */
+  close(): void {
+    for (const flows of [...this.#byClient.values()]) for (const s of [...flows.values()]) s.close();
+  }
+
+  /** @internal A session ended: out of the tables. */
+  remove(s: Session): void {
+    const flows = this.#byClient.get(s.clientKey);
+    if (flows === undefined || flows.get(s.flowKey) !== s) return;
+    flows.delete(s.flowKey);
+    if (flows.size === 0) this.#byClient.delete(s.clientKey);
+    this.#count--;
+    this.counters.sessions = this.#count;
+    this.counters.sessionsClosed++;
+  }
+}
+
+class Session implements UdpForwardSession {
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly interface: string;
+  readonly clientKey: number;
+  readonly flowKey: number;
+  readonly datagrams$: Observable<Uint8Array>;
+  readonly #forwarder: UdpForwarder;
+  readonly #local: Ipv4Addr;
+  readonly #remote: Ipv4Addr;
+  #queue: Uint8Array[] = [];
+  #reader: Subscriber<Uint8Array> | undefined;
+  #last: number;
+  #timer: Subscription | undefined;
+  #closed = false;
+
+  constructor(forwarder: UdpForwarder, d: Ipv4Datagram, srcPort: number, dstPort: number) {
+    this.#forwarder = forwarder;
+    this.#local = d.dst;
+    this.#remote = d.src;
+    this.localAddress = formatIpv4(d.dst);
+    this.localPort = dstPort;
+    this.remoteAddress = formatIpv4(d.src);
+    this.remotePort = srcPort;
+    this.interface = d.iface.name;
+    this.clientKey = d.src * 65536 + srcPort;
+    this.flowKey = d.dst * 65536 + dstPort;
+    this.#last = forwarder.host.scheduler.now();
+    this.#arm(forwarder.options.idleTimeoutMs);
+    this.datagrams$ = new Observable<Uint8Array>((subscriber) => {
+      if (this.#closed && this.#queue.length === 0) {
+        subscriber.complete();
+        return undefined;
+      }
+      this.#reader = subscriber;
+      const held = this.#queue;
+      this.#queue = [];
+      for (const p of held) subscriber.next(p);
+      if (this.#closed) subscriber.complete();
+      return () => {
+        if (this.#reader === subscriber) this.#reader = undefined;
+      };
+    });
+  }
+
+  deliver(payload: Uint8Array): void {
+    const f = this.#forwarder;
+    const c = f.counters;
+    c.rxDatagrams++;
+    c.rxBytes += payload.length;
+    this.#last = f.host.scheduler.now();
+    const reader = this.#reader;
+    if (reader !== undefined) reader.next(payload);
+    else if (this.#queue.length < f.options.queueLimit) this.#queue.push(payload);
+    else c.drops.queueFull++;
+  }
+
+  send(payload: Uint8Array): boolean {
+    const f = this.#forwarder;
+    const c = f.counters;
+    if (this.#closed) {
+      c.txErrors++;
+      return false;
+    }
+    const err = f.host.send(this.#local, this.#remote, this.localPort, this.remotePort, payload);
+    if (err !== undefined) {
+      c.txErrors++;
+      if (log.udp.enabled) log.udp('forward: reply to %s:%d failed: %s', this.remoteAddress, this.remotePort, err.message);
+      return false;
+    }
+    c.txDatagrams++;
+    c.txBytes += payload.length;
+    this.#last = f.host.scheduler.now();
+    return true;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#timer?.unsubscribe();
+    this.#timer = undefined;
+    this.#forwarder.remove(this);
+    this.#queue = [];
+    const reader = this.#reader;
+    this.#reader = undefined;
+    reader?.complete();
+  }
+
+  /** One timer per session, re-armed only when it fires early (activity moved the deadline). */
+  #arm(delay: number): void {
+    this.#timer = this.#forwarder.host.scheduler.schedule(() => {
+      this.#timer = undefined;
+      if (this.#closed) return;
+      const idle = this.#forwarder.options.idleTimeoutMs;
+      const left = this.#last + idle - this.#forwarder.host.scheduler.now();
+      if (left > 0) {
+        this.#arm(left);
+        return;
+      }
+      this.#forwarder.counters.sessionsExpired++;
+      this.close();
+    }, delay);
+  }
+}

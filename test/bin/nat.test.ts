@@ -1,0 +1,305 @@
+/**
+ * `rx-netstack nat` (compiled, plain node) between two namespaces of the test's own: H plays the
+ * host (the nat process runs there, servers listen on 198.18.0.200, an address of H's loopback,
+ * and 198.18.0.201 is routed "unreachable"), NS is the namespace being connected (--cidr
+ * 198.18.0.0/25: NS is 198.18.0.100, the gateway 198.18.0.2, DNS 198.18.0.3). Nothing is
+ * configured in the root namespace. From NS: HTTP and a byte-exact TCP echo to H, UDP echo,
+ * DNS through the forwarder to a resolver in H, a refused port, an unreachable host; from H:
+ * published ports into NS. Then SIGTERM, and NS is left as found.
+ */
+import assert from 'node:assert/strict';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureDist, ROOT } from '../helpers/dist.js';
+import { createKernelPeer, describeKernelPeer, type KernelPeer } from '../helpers/netns.js';
+
+const CLI = join(ROOT, 'dist/bin/rx-netstack.js');
+const SOURCES = ['bin/rx-netstack.ts', 'bin/nat.ts', 'bin/nat-args.ts', 'bin/nat-device.ts', 'bin/nat-tcp.ts', 'bin/nat-udp.ts', 'bin/nat-publish.ts'];
+const SERVER = '198.18.0.200';
+const UNREACHABLE = '198.18.0.201';
+
+function runNode(args: readonly string[], uid?: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [...args], { timeout: 15_000, ...(uid === undefined ? {} : { uid, gid: uid }) }, (error, stdout, stderr) =>
+      resolve({ code: error === null ? 0 : (error.code as number | null), stdout, stderr }));
+  });
+}
+
+/** Resolves once the child prints `line` on stdout (a server saying it listens, nat saying ready). */
+function printed(child: ChildProcess, line: string, what: string): Promise<void> {
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.split('\n').includes(line)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`${what} exited ${code} before "${line}": ${err}`)));
+  });
+}
+
+/** python3 servers in H: HTTP (a file), TCP echo, UDP echo, and a DNS responder for one name. */
+const PY_H_SERVERS = `import socket, struct, threading, http.server, functools, sys
+root = sys.argv[1]
+def tcp_echo():
+    ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(('${SERVER}', 7)); ls.listen(16)
+    def serve(c):
+        while True:
+            d = c.recv(1 << 16)
+            if not d: break
+            c.sendall(d)
+        c.shutdown(socket.SHUT_WR); c.close()
+    while True:
+        c, _ = ls.accept()
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+def udp_echo():
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('${SERVER}', 7))
+    while True:
+        d, a = u.recvfrom(65535); u.sendto(b're:' + d, a)
+def dns():
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('${SERVER}', 53))
+    while True:
+        q, a = u.recvfrom(512)
+        i = 12; labels = []
+        while q[i]:
+            labels.append(q[i + 1:i + 1 + q[i]].decode()); i += 1 + q[i]
+        question = q[12:i + 5]
+        name = '.'.join(labels)
+        if name == 'svc.nat.test':
+            u.sendto(q[:2] + struct.pack('!HHHHH', 0x8180, 1, 1, 0, 0) + question + struct.pack('!HHHIH', 0xc00c, 1, 1, 60, 4) + socket.inet_aton('198.18.0.123'), a)
+        else:
+            u.sendto(q[:2] + struct.pack('!HHHHH', 0x8183, 1, 0, 0, 0) + question, a)
+def resetter():
+    ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(('${SERVER}', 8002)); ls.listen(4)
+    while True:
+        c, _ = ls.accept()
+        c.recv(1)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        c.close()
+for f in (tcp_echo, udp_echo, dns, resetter):
+    threading.Thread(target=f, daemon=True).start()
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
+handler.log_message = lambda *a: None
+httpd = http.server.ThreadingHTTPServer(('${SERVER}', 8000), handler)
+print('listening', flush=True)
+httpd.serve_forever()
+`;
+
+/** python3 servers in NS, reached through published ports: TCP (says who called) and UDP echo. */
+const PY_NS_SERVERS = `import socket, threading
+def tcp():
+    ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(('0.0.0.0', 8080)); ls.listen(4)
+    while True:
+        c, a = ls.accept()
+        c.sendall(('inside NS, you are %s\\n' % a[0]).encode()); c.close()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('0.0.0.0', 5353))
+threading.Thread(target=tcp, daemon=True).start()
+print('listening', flush=True)
+while True:
+    d, a = u.recvfrom(65535); u.sendto(b'ns:' + d, a)
+`;
+
+describe('bin/rx-netstack nat: options (compiled, plain node)', () => {
+  before(() => ensureDist(SOURCES));
+
+  it('bad options exit 2 naming every one; nothing touched', async () => {
+    const run = await runNode([CLI, 'nat', '--tun', 'a/b', '--tap', 'x', '--cidr', '10.0.0.0/28', '--mtu', '9', '--frob',
+      '--publish', '8080:80', '--publish', '8080:81', '--publish', 'nope', '--dns-upstream', 'x:y', '--disable-dns']);
+    assert.equal(run.code, 2);
+    assert.equal(run.stdout, '');
+    for (const option of ['--netns', '--tun', '--tun, --tap', '--cidr', '--mtu', '--frob', '--dns-upstream']) {
+      assert.match(run.stderr, new RegExp(`^ {2}${option}: `, 'm'), `${option} named in:\n${run.stderr}`);
+    }
+    assert.match(run.stderr, /--publish: "8080:81" publishes tcp port 8080 twice/);
+    assert.match(run.stderr, /--publish: "nope" is not/);
+    assert.match(run.stderr, /--dns-upstream: not with --disable-dns/);
+  });
+
+  it('nat --help prints its usage; --netns without root says to use sudo', async () => {
+    const help = await runNode([CLI, 'nat', '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^usage: rx-netstack nat --netns NS/);
+    const run = await runNode([CLI, 'nat', '--netns', 'rxns-never-made'], process.getuid?.() === 0 ? 65534 : undefined);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /--netns needs root/);
+    assert.equal(existsSync('/var/run/netns/rxns-never-made'), false);
+  });
+});
+
+describeKernelPeer('bin/rx-netstack nat: a namespace reaches the host through it', function () {
+  this.timeout(60_000);
+  let h: KernelPeer;
+  let ns: KernelPeer;
+  let nat: ChildProcess;
+  let natExit: Promise<number | null>;
+  let natErr = '';
+  let www: string;
+
+  before(async function () {
+    this.timeout(30_000);
+    ensureDist(SOURCES);
+    www = mkdtempSync(join(tmpdir(), 'rx-nat-www-'));
+    writeFileSync(join(www, 'index.html'), 'hello from H\n');
+    writeFileSync(join(www, 'big.bin'), Buffer.from(Array.from({ length: 3 << 20 }, (_, i) => (i * 131) >> 3)));
+    h = await createKernelPeer({ createTap: false });
+    ns = await createKernelPeer({ createTap: false });
+    await h.ip(['addr', 'add', `${SERVER}/32`, 'dev', 'lo']);
+    await h.ip(['route', 'add', 'unreachable', `${UNREACHABLE}/32`]);
+    const servers = h.spawn('python3', ['-u', '-c', PY_H_SERVERS, www]);
+    await printed(servers, 'listening', 'servers in H');
+    nat = h.spawn(process.execPath, [CLI, 'nat', '--netns', ns.netns, '--cidr', '198.18.0.0/25', '--dns-upstream', SERVER,
+      '--publish', `${SERVER}:9090:8080`, '--publish', `${SERVER}:9091:5353/udp`]);
+    nat.stderr!.on('data', (chunk: Buffer) => (natErr += chunk.toString()));
+    natExit = new Promise((resolve) => nat.once('exit', (code) => resolve(code)));
+    await printed(nat, 'ready', 'rx-netstack nat');
+  });
+
+  after(async () => {
+    await ns?.destroy();
+    await h?.destroy();
+    if (www !== undefined) rmSync(www, { recursive: true, force: true });
+  });
+
+  it('plumbs NS like slirp4netns --configure: 198.18.0.100/25 on tun0, default route via 198.18.0.2', async () => {
+    assert.match(await ns.ip(['-4', 'addr', 'show', 'dev', 'tun0']), /inet 198\.18\.0\.100\/25/);
+    assert.match(await ns.ip(['route', 'show', 'default']), /^default via 198\.18\.0\.2 dev tun0/);
+  });
+
+  it('curl in NS fetches from an HTTP server in H (small page, and 3 MiB byte-exact)', async () => {
+    assert.equal(await ns.run('curl', ['-sS', '-m', '10', `http://${SERVER}:8000/`]), 'hello from H\n');
+    const sum = await ns.run('sh', ['-c', `curl -sS -m 20 http://${SERVER}:8000/big.bin | sha256sum`]);
+    const expected = await h.run('sh', ['-c', `sha256sum < ${join(www, 'big.bin')}`]);
+    assert.equal(sum.split(' ')[0], expected.split(' ')[0]);
+  });
+
+  it('TCP both ways at once, half-close passed on: 2 MiB echoed byte-exact by H', async () => {
+    const out = await ns.python(`import socket, threading
+data = bytes(((i * 31) ^ (i >> 9)) & 0xff for i in range(2 << 20))
+s = socket.create_connection(('${SERVER}', 7), timeout=20)
+def send():
+    s.sendall(data); s.shutdown(socket.SHUT_WR)
+t = threading.Thread(target=send); t.start()
+got = bytearray()
+while True:
+    c = s.recv(1 << 20)
+    if not c: break
+    got += c
+t.join()
+print('exact' if bytes(got) == data else 'differ', len(got))`, [], { timeoutMs: 30_000 });
+    assert.equal(out.trim(), `exact ${2 << 20}`);
+  });
+
+  it('UDP: an echo in H answers NS, from the address NS sent to', async () => {
+    const out = await ns.python(`import socket
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5)
+for i in range(3):
+    u.sendto(b'ping%d' % i, ('${SERVER}', 7))
+    d, a = u.recvfrom(100)
+    print(d.decode(), a[0], a[1])`);
+    assert.deepEqual(out.trim().split('\n'), [0, 1, 2].map((i) => `re:ping${i} ${SERVER} 7`));
+  });
+
+  it('DNS: a query to 198.18.0.3 is answered by the resolver in H (a name it knows, and NXDOMAIN)', async () => {
+    const out = await ns.python(`import socket, struct
+def resolve(name, qid):
+    q = struct.pack('!HHHHHH', qid, 0x0100, 1, 0, 0, 0) + b''.join(bytes([len(p)]) + p.encode() for p in name.split('.')) + b'\\0' + struct.pack('!HH', 1, 1)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5)
+    u.sendto(q, ('198.18.0.3', 53))
+    r, a = u.recvfrom(512)
+    rid, flags, _, an = struct.unpack('!HHHH', r[:8])
+    assert rid == qid and a == ('198.18.0.3', 53)
+    if flags & 15: return 'rcode%d' % (flags & 15)
+    return socket.inet_ntoa(r[-4:])
+print(resolve('svc.nat.test', 77), resolve('nope.nat.test', 78))`);
+    assert.equal(out.trim(), '198.18.0.123 rcode3');
+  });
+
+  it('a closed port in H: NS gets ECONNREFUSED (the host RST passed on as RST)', async () => {
+    const out = await ns.python(`import socket
+try:
+    socket.create_connection(('${SERVER}', 8001), timeout=5); print('connected')
+except ConnectionRefusedError:
+    print('refused')`);
+    assert.equal(out.trim(), 'refused');
+  });
+
+  it('a reset by the server in H reaches NS as a reset (ECONNRESET)', async () => {
+    const out = await ns.python(`import socket
+s = socket.create_connection(('${SERVER}', 8002), timeout=5)
+s.sendall(b'x')
+try:
+    print('read', len(s.recv(10)))
+except ConnectionResetError:
+    print('reset')`);
+    assert.equal(out.trim(), 'reset');
+  });
+
+  it('an unreachable host: NS gets EHOSTUNREACH at once (ICMP host unreachable from the stack)', async () => {
+    const out = await ns.python(`import socket, errno, time
+t = time.time()
+try:
+    socket.create_connection(('${UNREACHABLE}', 80), timeout=5); print('connected')
+except OSError as e:
+    print(errno.errorcode.get(e.errno, e), time.time() - t < 3)`);
+    assert.equal(out.trim(), 'EHOSTUNREACH True');
+  });
+
+  it('published ports: H reaches a TCP and a UDP server in NS; the TCP peer NS sees is the gateway', async () => {
+    const servers = ns.spawn('python3', ['-u', '-c', PY_NS_SERVERS]);
+    await printed(servers, 'listening', 'servers in NS');
+    const out = await h.python(`import socket
+s = socket.create_connection(('${SERVER}', 9090), timeout=5)
+print(s.makefile().readline().strip())
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5)
+u.sendto(b'hi', ('${SERVER}', 9091))
+print(u.recvfrom(100)[0].decode())`);
+    assert.deepEqual(out.trim().split('\n'), ['inside NS, you are 198.18.0.2', 'ns:hi']);
+    servers.kill('SIGTERM');
+  });
+
+  it('SIGTERM: exits 0 and NS is left as found (no tun0, no default route)', async () => {
+    nat.kill('SIGTERM');
+    assert.equal(await natExit, 0, natErr);
+    assert.match(natErr, /stopped \(\d+ datagrams relayed/);
+    assert.doesNotMatch(await ns.ip(['link', 'show']), /tun0/);
+    assert.equal((await ns.ip(['route', 'show', 'default'])).trim(), '');
+  });
+
+  it('--tap: the same over a TAP device (the stack answers ARP for the gateway); cleaned up on SIGTERM', async () => {
+    const tap = h.spawn(process.execPath, [CLI, 'nat', '--netns', ns.netns, '--tap', 'tap0', '--cidr', '198.18.0.0/25', '--disable-dns']);
+    let err = '';
+    tap.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const exit = new Promise<number | null>((resolve) => tap.once('exit', (code) => resolve(code)));
+    await printed(tap, 'ready', 'rx-netstack nat --tap');
+    try {
+      assert.equal(await ns.run('curl', ['-sS', '-m', '10', `http://${SERVER}:8000/`]), 'hello from H\n');
+      assert.match(await ns.ip(['neigh', 'show', '198.18.0.2', 'dev', 'tap0']), /lladdr [0-9a-f:]{17}/);
+    } finally {
+      tap.kill('SIGTERM');
+    }
+    assert.equal(await exit, 0, err);
+    assert.doesNotMatch(await ns.ip(['link', 'show']), /tap0/);
+  });
+
+  it('a failed setup (NS has a default route already) exits 1 and leaves NS as found', async () => {
+    await ns.ip(['route', 'add', 'blackhole', 'default']);
+    try {
+      const child = h.spawn(process.execPath, [CLI, 'nat', '--netns', ns.netns, '--cidr', '198.18.0.0/25']);
+      let err = '';
+      child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      assert.equal(code, 1, err);
+      assert.match(err, /cannot start: cannot add the default route/);
+      assert.doesNotMatch(await ns.ip(['link', 'show']), /tun0/);
+      assert.match(await ns.ip(['route', 'show', 'default']), /^blackhole default/);
+    } finally {
+      await ns.ip(['route', 'del', 'blackhole', 'default']);
+    }
+  });
+});

@@ -1,0 +1,31 @@
+/**
+ * Two stacks on the memory wire for the forwarder tests: a "client" whose default route goes
+ * through the "gateway", which forwards. The client's destinations (198.18.0.200 and the rest
+ * of 198.18.0.128/25) belong to nobody: only the gateway's forwarders can answer them.
+ *
+ *   client 198.18.0.1/25 (default via .2)  <== memory wire ==>  gateway 198.18.0.2/25
+ */
+import type { SchedulerLike } from 'rxjs';
+import { createMemoryWire } from '../../../streams/links/memory-wire.js';
+import { createStack, type Stack } from '../../../streams/stack/create-stack.js';
+
+export const CLIENT_IP = '198.18.0.1';
+export const GATEWAY_IP = '198.18.0.2';
+/** An address nobody owns, reached through the gateway. */
+export const FAR_IP = '198.18.0.200';
+
+export interface ForwardPair {
+  readonly client: Stack;
+  readonly gateway: Stack;
+  close(): void;
+}
+
+export function forwardPair(opts: { scheduler?: SchedulerLike } = {}): ForwardPair {
+  const [lc, lg] = createMemoryWire({ scheduler: opts.scheduler });
+  const client = createStack(
+    { interfaces: [{ name: 'eth0', link: lc, ipv4: [`${CLIENT_IP}/25`] }], routes: [{ destination: '0.0.0.0/0', gateway: GATEWAY_IP }] },
+    { scheduler: opts.scheduler },
+  );
+  const gateway = createStack({ interfaces: [{ name: 'eth0', link: lg, ipv4: [`${GATEWAY_IP}/25`] }] }, { scheduler: opts.scheduler });
+  return { client, gateway, close: () => { client.close(); gateway.close(); } };
+}
