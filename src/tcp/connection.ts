@@ -247,6 +247,8 @@ export class TcpConnectionCore {
   private readonly ts: TcpTimestamps;
   /** Which SACK / D-SACK blocks our next ACK reports (used only when sackOk). */
   private readonly sackReport = new SackReporter();
+  /** The timestamps option of the last segment sent (see timestampOption). */
+  private lastTimestampOption: { readonly tsVal: number; readonly tsEcr: number } | undefined;
   private synWindowSent = 0;
   private synAcked = false;
   private synRetransmitted = false;
@@ -297,6 +299,7 @@ export class TcpConnectionCore {
   private events = 0;
   /** State transitions not yet reported: [from, to, from, to, ...]. */
   private transitions: TcpState[] = [];
+  private spareTransitions: TcpState[] | undefined;
   private wantWritable = false;
   /** connect/listen/fromSynCookie was used: a core opens once. */
   private opened = false;
@@ -1531,6 +1534,9 @@ export class TcpConnectionCore {
   private emit(seq: number, flags: number, payload: Uint8Array, ect = false): void {
     // The receiver's echo of CE (RFC 3168 6.1.3): on every segment but SYNs and RSTs.
     if (this.ecn.echo && (flags & (SYN | RST)) === 0) flags |= ECE;
+    // Every TcpRepr key in parseTcp's order, the absent options undefined: every segment (ours
+    // and parsed ones) has one hidden class, and setting an option adds no property (adding
+    // `timestamp` to every segment was a map transition and a property array each time).
     const seg: TcpRepr = {
       srcPort: this.localPort,
       dstPort: this.remotePort,
@@ -1539,6 +1545,11 @@ export class TcpConnectionCore {
       flags,
       window: (flags & RST) !== 0 ? 0 : (flags & SYN) !== 0 ? this.synWindow() : this.windowField(),
       urgent: 0,
+      mss: undefined,
+      windowScale: undefined,
+      sackPermitted: undefined,
+      sackBlocks: undefined,
+      timestamp: undefined,
       payload,
     };
     if ((flags & SYN) !== 0) {
@@ -1549,7 +1560,7 @@ export class TcpConnectionCore {
       if (active ? this.config.sack : this.sackOk) seg.sackPermitted = true;
       if (active ? this.config.timestamps : this.tsOk) seg.timestamp = { tsVal: this.ts.tsVal(this.clock), tsEcr: active ? 0 : this.ts.tsRecent };
     } else if (this.tsOk && (flags & RST) === 0) {
-      seg.timestamp = { tsVal: this.ts.tsVal(this.clock), tsEcr: this.ts.tsRecent };
+      seg.timestamp = this.timestampOption(this.ts.tsVal(this.clock), this.ts.tsRecent);
     }
     if ((flags & ACK) !== 0) {
       if (this.sackOk && (flags & (SYN | RST)) === 0 && (this.recvBuf.outOfOrderCount > 0 || this.sackReport.hasDsack)) {
@@ -1574,6 +1585,17 @@ export class TcpConnectionCore {
     this.counters.segmentsSent++;
     if ((flags & RST) !== 0) this.counters.rstSent++;
     this.host.send(this, seg, ect);
+  }
+
+  /**
+   * The timestamps option of a segment: the previous segment's record again when the values are
+   * the same (a burst sent within one millisecond, with TS.Recent unchanged), as records are
+   * read-only (TcpRepr). Saves an object and its two numbers on most segments of a transfer.
+   */
+  private timestampOption(tsVal: number, tsEcr: number): { readonly tsVal: number; readonly tsEcr: number } {
+    const last = this.lastTimestampOption;
+    if (last !== undefined && last.tsVal === tsVal && last.tsEcr === tsEcr) return last;
+    return (this.lastTimestampOption = { tsVal, tsEcr });
   }
 
   /** The window in a SYN or SYN-ACK: never scaled (RFC 7323 2.2). */
@@ -2333,9 +2355,15 @@ export class TcpConnectionCore {
       this.events = 0;
       const host = this.host;
       if ((ev & EV_STATE) !== 0) {
+        // Handlers may change the state again (a nested call reports those itself): they go to
+        // the spare list while this one is read; emptied, it is the next spare (no array per
+        // flush).
         const list = this.transitions;
-        this.transitions = [];
+        this.transitions = this.spareTransitions ?? [];
+        this.spareTransitions = undefined;
         for (let i = 0; i < list.length; i += 2) host.onStateChange?.(this, list[i], list[i + 1]);
+        list.length = 0;
+        this.spareTransitions = list;
       }
       if ((ev & EV_ESTABLISHED) !== 0) {
         this.parent?.childEstablished(this);

@@ -306,9 +306,10 @@ export class TcpListener {
       iss,
       host: this.options.host,
       config: this.config,
-      ...(this.options.congestion !== undefined ? { congestion: this.options.congestion } : {}),
-      ...(this.options.challengeAcks !== undefined ? { challengeAcks: this.options.challengeAcks } : {}),
-      ...(this.options.memory !== undefined ? { memory: this.options.memory } : {}),
+      // Undefined when not set (the core takes that as absent): one shape, no spread per SYN.
+      congestion: this.options.congestion,
+      challengeAcks: this.options.challengeAcks,
+      memory: this.options.memory,
     };
   }
 

@@ -46,37 +46,45 @@ export function recoveryProbeTimeout(srtt: number): number {
 const F_RETRANSMITTED = 1;
 const F_DELIVERED = 2;
 const F_LOST = 4;
-const INITIAL_RECORDS = 64;
+/** Records made at the first send; the ring doubles from there (a short connection sends few segments). */
+const INITIAL_RECORDS = 8;
+/** A record's fields, RECORD doubles each (see Rack.rec). */
+const RECORD = 5;
+const TIME = 0;
+const ORDER = 1;
+const START = 2;
+const END = 3;
+const FLAGS = 4;
+/** The records of a Rack that has sent nothing yet (shared, never written: length 0). */
+const NO_RECORDS = new Float64Array(0);
 /** RFC 8985 6.2: reordering window persistence, in recoveries, after a D-SACK widened it. */
 const REO_WND_PERSIST = 16;
 
 /**
  * Transmit times of the segments in flight, and the RACK state built from them. Records live in
- * a ring of typed arrays aligned with the send buffer (one per segment sent, oldest first): no
- * allocation per segment, the ring doubles when a window holds more segments than it has room
- * for. Retransmissions update the records they overlap.
+ * a ring in one typed array, aligned with the send buffer (one per segment sent, oldest first):
+ * no allocation per segment, the ring doubles when a window holds more segments than it has
+ * room for. Retransmissions update the records they overlap.
  */
 export class Rack {
-  private times!: Float64Array;
   /**
-   * Transmission order (a counter): "sent after" must not depend on the clock's resolution (two
-   * segments sent in the same millisecond, or in the same instant of virtual time).
+   * The records, RECORD fields each ([time, order, start, end, flags]) in one Float64Array (one
+   * object per connection rather than one per field: a typed array costs about 0.1 us to make).
+   * Times are ms; the order is a transmission counter: "sent after" must not depend on the
+   * clock's resolution (two segments sent in the same millisecond, or in the same instant of
+   * virtual time); start and end are sequence numbers (exact in a double).
    */
-  private orders!: Float64Array;
-  private starts!: Uint32Array;
-  private ends!: Uint32Array;
-  private flags!: Uint8Array;
+  private rec: Float64Array;
+  /** Records `rec` has room for: 0 until the first send (see grow), then a power of two. */
+  private capacity = 0;
   private sends = 0;
   private head = 0;
   private count = 0;
 
   constructor() {
-    const r = records(INITIAL_RECORDS);
-    this.times = r.times;
-    this.orders = r.orders;
-    this.starts = r.starts;
-    this.ends = r.ends;
-    this.flags = r.flags;
+    // No records until the first segment is sent (see grow): a connection that never sends
+    // data costs no record storage, and a short one only the first few records.
+    this.rec = NO_RECORDS;
   }
 
   /** RACK.xmit_ts / RACK.end_seq: the most recently sent segment known delivered (and its order). */
@@ -115,33 +123,33 @@ export class Rack {
 
   /** Start of the last segment sent for the first time, or undefined when none is in flight. */
   lastStart(): number | undefined {
-    return this.count === 0 ? undefined : this.starts[(this.head + this.count - 1) & (this.starts.length - 1)];
+    return this.count === 0 ? undefined : this.rec[((this.head + this.count - 1) & (this.capacity - 1)) * RECORD + START];
   }
 
   /** A segment [start, end) went out at `now` (new data, or a retransmission). */
   onSend(start: number, end: number, now: number, sndMaxBefore: number): void {
     if (seqLt(start, sndMaxBefore)) {
       // A retransmission: restamp what it covers (RACK looks at the latest transmission).
-      const mask = this.starts.length - 1;
+      const mask = this.capacity - 1;
       for (let k = 0; k < this.count; k++) {
         const i = (this.head + k) & mask;
-        if (!seqLt(this.starts[i], end)) break;
-        if (seqGt(this.ends[i], start)) {
-          this.times[i] = now;
-          this.orders[i] = this.sends++;
-          this.flags[i] = (this.flags[i] | F_RETRANSMITTED) & ~F_LOST;
+        if (!seqLt(this.rec[i * RECORD + START], end)) break;
+        if (seqGt(this.rec[i * RECORD + END], start)) {
+          this.rec[i * RECORD + TIME] = now;
+          this.rec[i * RECORD + ORDER] = this.sends++;
+          this.rec[i * RECORD + FLAGS] = (this.rec[i * RECORD + FLAGS] | F_RETRANSMITTED) & ~F_LOST;
         }
       }
       if (!seqGt(end, sndMaxBefore)) return;
       start = sndMaxBefore;
     }
-    if (this.count === this.starts.length) this.grow();
-    const i = (this.head + this.count) & (this.starts.length - 1);
-    this.starts[i] = start;
-    this.ends[i] = end;
-    this.times[i] = now;
-    this.orders[i] = this.sends++;
-    this.flags[i] = 0;
+    if (this.count === this.capacity) this.grow();
+    const i = (this.head + this.count) & (this.capacity - 1);
+    this.rec[i * RECORD + START] = start >>> 0; // as stored in 32 bits before
+    this.rec[i * RECORD + END] = end >>> 0;
+    this.rec[i * RECORD + TIME] = now;
+    this.rec[i * RECORD + ORDER] = this.sends++;
+    this.rec[i * RECORD + FLAGS] = 0;
     this.count++;
   }
 
@@ -151,18 +159,18 @@ export class Rack {
    * `scanSacked` is false when the ACK SACKed nothing new (the SACK scan is skipped).
    */
   onAck(una: number, sb: SackScoreboard | undefined, scanSacked: boolean, dsack: boolean, sndNxt: number, now: number): void {
-    const mask = this.starts.length - 1;
-    while (this.count > 0 && seqLeq(this.ends[this.head], una)) {
-      if ((this.flags[this.head] & F_DELIVERED) === 0) this.delivered(this.head, now);
+    const mask = this.capacity - 1;
+    while (this.count > 0 && seqLeq(this.rec[this.head * RECORD + END], una)) {
+      if ((this.rec[this.head * RECORD + FLAGS] & F_DELIVERED) === 0) this.delivered(this.head, now);
       this.head = (this.head + 1) & mask;
       this.count--;
     }
     if (scanSacked && sb !== undefined && !sb.empty) {
       for (let k = 0; k < this.count; k++) {
         const i = (this.head + k) & mask;
-        if ((this.flags[i] & F_DELIVERED) !== 0) continue;
-        if (sb.isSacked(this.starts[i]) && sb.isSacked((this.ends[i] - 1) >>> 0)) {
-          this.flags[i] |= F_DELIVERED;
+        if ((this.rec[i * RECORD + FLAGS] & F_DELIVERED) !== 0) continue;
+        if (sb.isSacked(this.rec[i * RECORD + START]) && sb.isSacked((this.rec[i * RECORD + END] - 1) >>> 0)) {
+          this.rec[i * RECORD + FLAGS] |= F_DELIVERED;
           this.delivered(i, now);
         }
       }
@@ -199,86 +207,69 @@ export class Rack {
    * next segment would be lost (arm the RACK timer), or 0.
    */
   detectLoss(now: number, reoWnd: number, una: number): number {
-    const mask = this.starts.length - 1;
+    const mask = this.capacity - 1;
     let timeout = 0;
     this.lostEdge = una;
     this.lostRetransmission = undefined;
     for (let k = 0; k < this.count; k++) {
       const i = (this.head + k) & mask;
-      const f = this.flags[i];
+      const f = this.rec[i * RECORD + FLAGS];
       if ((f & F_DELIVERED) !== 0) continue;
-      const t = this.times[i];
+      const t = this.rec[i * RECORD + TIME];
       if ((f & F_LOST) === 0) {
-        if (!(this.xmitOrder > this.orders[i])) continue; // not sent before RACK's segment
+        if (!(this.xmitOrder > this.rec[i * RECORD + ORDER])) continue; // not sent before RACK's segment
         const remaining = t + this.rtt + reoWnd - now;
         if (remaining > 0) {
           if (remaining > timeout) timeout = remaining;
           continue;
         }
-        this.flags[i] = f | F_LOST;
+        this.rec[i * RECORD + FLAGS] = f | F_LOST;
       }
-      if ((f & F_RETRANSMITTED) !== 0 && this.lostRetransmission === undefined) this.lostRetransmission = this.starts[i];
-      if (seqGt(this.ends[i], this.lostEdge)) this.lostEdge = this.ends[i];
+      if ((f & F_RETRANSMITTED) !== 0 && this.lostRetransmission === undefined) this.lostRetransmission = this.rec[i * RECORD + START];
+      if (seqGt(this.rec[i * RECORD + END], this.lostEdge)) this.lostEdge = this.rec[i * RECORD + END];
     }
     return Math.ceil(timeout);
   }
 
   private delivered(i: number, now: number): void {
-    const t = this.times[i];
+    const t = this.rec[i * RECORD + TIME];
     const rtt = now - t;
     // RFC 8985 6.2 step 2: an ACK sooner than min_RTT after a retransmission was for the original.
-    if ((this.flags[i] & F_RETRANSMITTED) !== 0 && rtt < this.minRtt) return;
+    if ((this.rec[i * RECORD + FLAGS] & F_RETRANSMITTED) !== 0 && rtt < this.minRtt) return;
     if (rtt < this.minRtt) this.minRtt = rtt;
-    const end = this.ends[i];
-    if (this.orders[i] > this.xmitOrder) {
+    const end = this.rec[i * RECORD + END];
+    if (this.rec[i * RECORD + ORDER] > this.xmitOrder) {
       this.xmitTs = t;
-      this.xmitOrder = this.orders[i];
+      this.xmitOrder = this.rec[i * RECORD + ORDER];
       this.endSeq = end;
       this.rtt = rtt;
     }
     // Step 3: a segment delivered below one delivered earlier was reordered, unless it was
     // retransmitted (a repaired hole is always delivered below the data SACKed above it).
     if (!seqLt(end, this.fack)) this.fack = end;
-    else if ((this.flags[i] & F_RETRANSMITTED) === 0) this.reorderingSeen = true;
+    else if ((this.rec[i * RECORD + FLAGS] & F_RETRANSMITTED) === 0) this.reorderingSeen = true;
   }
 
   private grow(): void {
-    const n = this.starts.length * 2;
-    const mask = this.starts.length - 1;
-    const { starts, ends, times, orders, flags } = records(n);
+    const n = this.capacity === 0 ? INITIAL_RECORDS : this.capacity * 2;
+    const mask = this.capacity - 1;
+    const rec = records(n);
     for (let k = 0; k < this.count; k++) {
       const i = (this.head + k) & mask;
-      starts[k] = this.starts[i];
-      ends[k] = this.ends[i];
-      times[k] = this.times[i];
-      orders[k] = this.orders[i];
-      flags[k] = this.flags[i];
+      rec.set(this.rec.subarray(i * RECORD, i * RECORD + RECORD), k * RECORD);
     }
-    this.starts = starts;
-    this.ends = ends;
-    this.times = times;
-    this.orders = orders;
-    this.flags = flags;
+    this.rec = rec;
+    this.capacity = n;
     this.head = 0;
   }
 }
 
 /**
- * The five record arrays of `n` entries as views of ONE allocation, from the packet slab while
- * small (allocBytes): a connection makes them when SACK is negotiated, i.e. on nearly every
- * connection, and five typed arrays with their own backing stores cost more to make and to
- * collect than the rest of a short connection. Layout: 8-byte fields first, so every view is
- * aligned (allocBytes returns 8-byte aligned memory).
+ * Room for `n` records, from the packet slab while small (allocBytes): a connection makes them
+ * at its first send, i.e. nearly every connection, and a typed array with a backing store of
+ * its own costs more to make and to collect than the rest of a short connection.
  */
-function records(n: number): { times: Float64Array; orders: Float64Array; starts: Uint32Array; ends: Uint32Array; flags: Uint8Array } {
-  const bytes = allocBytes(n * (8 + 8 + 4 + 4 + 1));
-  const buf = bytes.buffer;
-  const at = bytes.byteOffset;
-  return {
-    times: new Float64Array(buf, at, n),
-    orders: new Float64Array(buf, at + 8 * n, n),
-    starts: new Uint32Array(buf, at + 16 * n, n),
-    ends: new Uint32Array(buf, at + 20 * n, n),
-    flags: new Uint8Array(buf, at + 24 * n, n),
-  };
+function records(n: number): Float64Array {
+  const bytes = allocBytes(n * RECORD * 8);
+  return new Float64Array(bytes.buffer, bytes.byteOffset, n * RECORD);
 }

@@ -16,7 +16,12 @@ import { allocBytes } from '../packet-buffer.js';
 
 /** Payloads shorter than this are copied rather than kept as views of their frame. */
 const COPY_BELOW = 512;
-/** Size of the blocks small payloads are copied into. */
+/**
+ * Sizes of the blocks small payloads are copied into: the first is TAIL_FIRST (no smaller than
+ * COPY_BELOW), each next one twice the last, up to TAIL_BLOCK. A connection that receives a few
+ * bytes (a request, a reply) takes 512 bytes of the packet slab rather than 4 KiB.
+ */
+const TAIL_FIRST = COPY_BELOW;
 const TAIL_BLOCK = 4096;
 
 interface Piece {
@@ -238,7 +243,8 @@ export class ReceiveBuffer {
     if (n === 0) return;
     if (n < COPY_BELOW) {
       if (this.tail === undefined || this.tail.length - this.tailUsed < n) {
-        this.tail = allocBytes(TAIL_BLOCK); // a slab view: cheap to take and let go (packet-buffer.ts)
+        // A slab view: cheap to take and let go (packet-buffer.ts).
+        this.tail = allocBytes(this.tail === undefined ? TAIL_FIRST : Math.min(this.tail.length * 2, TAIL_BLOCK));
         this.tailUsed = 0;
         this.tailOpen = false;
       }

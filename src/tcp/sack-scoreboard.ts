@@ -46,10 +46,16 @@ export interface SackUpdate {
   dsackEnd: number;
 }
 
+/** The edges of a scoreboard that never held a range (shared, never written). */
+const NO_EDGES: number[] = [];
+
 export class SackScoreboard {
   readonly maxRanges: number;
-  /** [start0, end0, start1, end1, ...], ascending from SND.UNA, disjoint and not adjacent. */
-  private readonly edges: number[];
+  /**
+   * [start0, end0, start1, end1, ...], ascending from SND.UNA, disjoint and not adjacent.
+   * Empty until the first SACKed range (most connections never see one); then maxRanges * 2.
+   */
+  private edges: number[] = NO_EDGES;
   private count = 0;
   /**
    * Every hole below `allLostEnd` (SND.MAX at the timeout) counts as lost: set after an RTO,
@@ -81,7 +87,6 @@ export class SackScoreboard {
 
   constructor(maxRanges = DEFAULT_MAX_SACK_RANGES) {
     this.maxRanges = maxRanges;
-    this.edges = new Array<number>(maxRanges * 2).fill(0);
   }
 
   /** Number of SACKed ranges held. */
@@ -295,6 +300,7 @@ export class SackScoreboard {
 
   /** Merges [s, e) into the list; returns the bytes newly covered. */
   private add(s: number, e: number): number {
+    if (this.edges === NO_EDGES) this.edges = new Array<number>(this.maxRanges * 2).fill(0);
     const edges = this.edges;
     // First range whose end reaches s (ranges before it end below s, not touching).
     let i = 0;
