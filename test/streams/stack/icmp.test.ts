@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { catchError, firstValueFrom, lastValueFrom, toArray, filter, map, of } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { memoryPair } from './memory-pair.js';
+import { createStackPair } from '../../../streams/testing/setups.js';
 import { rawPeer, advance, stat, ip, PEER_IP } from './raw-peer.js';
 import { PacketBuffer } from '../../../src/packet-buffer.js';
 import { ArpOp } from '../../../src/wire/arp.js';
@@ -13,6 +14,18 @@ function newScheduler(): TestScheduler {
 }
 
 describe('stack: ARP + IPv4 + ICMP over the memory wire', () => {
+  it('the RTT of a ping is the path\'s round trip (virtual time, 7 ms each way)', () => {
+    const ts = new TestScheduler((a, e) => assert.deepStrictEqual(a, e));
+    ts.run(({ expectObservable }) => {
+      const p = createStackPair({ scheduler: ts, wire: { latencyMs: 7 } });
+      // The first echo waits for b's MAC (b's gratuitous ARP from its start arrives after one
+      // way, 7 ms): three one-way trips. The second, at 100, goes at once: one round trip.
+      const rtts$ = p.a.icmp.ping('198.18.0.2', { count: 2, interval: 100, timeout: 1000 }).pipe(map((r) => r.rttMs));
+      expectObservable(rtts$).toBe('21ms a 92ms (b|)', { a: 21, b: 14 });
+      ts.schedule(() => p.close(), 500);
+    });
+  });
+
   it('a pings b: replies come back with RTTs, ARP learned both ways', async () => {
     const p = memoryPair();
     try {
@@ -23,7 +36,9 @@ describe('stack: ARP + IPv4 + ICMP over the memory wire', () => {
         assert.equal(r.from, '198.18.0.2');
         assert.equal(r.bytes, 56);
         assert.equal(r.ttl, 64);
-        assert.ok(r.rttMs >= 0);
+        // Real time here (the exact RTT is checked in virtual time below): a number, and within
+        // the ping's timeout (a later reply would have been reported as lost).
+        assert.ok(Number.isFinite(r.rttMs) && r.rttMs >= 0 && r.rttMs <= 1000, `rtt ${r.rttMs}`);
       }
       assert.ok(p.a.arp.entries().some((e) => e.ip === '198.18.0.2' && e.mac !== undefined));
       assert.ok(p.b.arp.entries().some((e) => e.ip === '198.18.0.1' && e.mac !== undefined));
