@@ -127,3 +127,52 @@ export function sendBufferTarget(cwnd: number, mss: number, initialCwndSegments:
   const initial = initialCwndSegments * mss;
   return 2 * (cwnd > initial ? cwnd : initial);
 }
+
+/**
+ * Bytes the path delivers in one minimum RTT (its bandwidth-delay product, measured): the
+ * cumulative ACK's progress over windows of at least a minimum RTT, the largest of the last two
+ * windows. A send buffer need not hold more than a few of these: beyond that, data only queues
+ * (in the peer's receive queue when its reader is slower than the path), and a larger buffer
+ * then buys nothing but memory touched per byte. cwnd alone cannot tell: without loss it grows
+ * without bound while the peer's window allows.
+ */
+export class DeliveryMeter {
+  /** Bytes per minimum RTT, 0 until a window has been measured. */
+  bdp = 0;
+  private windowAt = -1;
+  private windowAcked = 0;
+  private last = 0;
+
+  /** `acked`: bytes acknowledged in all; `minRtt`: ms (Infinity without a sample). */
+  onAck(acked: number, now: number, minRtt: number): void {
+    if (!(minRtt < Number.POSITIVE_INFINITY)) return;
+    if (this.windowAt < 0) {
+      this.windowAt = now;
+      this.windowAcked = acked;
+      return;
+    }
+    const span = now - this.windowAt;
+    // At least one minimum RTT, and at least 1 ms so a coarse clock still measures a rate.
+    if (span < minRtt || span < 1) return;
+    const perRtt = ((acked - this.windowAcked) * minRtt) / span;
+    this.bdp = perRtt > this.last ? perRtt : this.last;
+    this.last = perRtt;
+    this.windowAt = now;
+    this.windowAcked = acked;
+  }
+}
+
+/**
+ * The send buffer to grow to: Linux's 2 x cwnd (sendBufferTarget), but no more than
+ * DELIVERY_BUFFER_RTTS x the measured BDP (DeliveryMeter) plus the initial window once a BDP has
+ * been measured: enough to keep the path full through a loss and a slow start round.
+ */
+export const DELIVERY_BUFFER_RTTS = 4;
+
+export function sendBufferTargetFor(cwnd: number, mss: number, initialCwndSegments: number, bdp: number): number {
+  const byCwnd = sendBufferTarget(cwnd, mss, initialCwndSegments);
+  if (bdp <= 0) return byCwnd;
+  // Whole bytes: a buffer's capacity is a byte count (a fraction would leak into every length).
+  const byPath = Math.floor(DELIVERY_BUFFER_RTTS * bdp) + initialCwndSegments * mss;
+  return byPath < byCwnd ? byPath : byCwnd;
+}

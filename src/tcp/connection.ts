@@ -40,7 +40,7 @@ import { formatIpv4, type Ipv4Addr } from '../ipv4/address.js';
 import { log } from '../log.js';
 import { TcpFlags, type TcpRepr } from '../wire/tcp.js';
 import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, MIN_MSS, receiveAutoTuning, receiveBufferLimit, windowScaleFor, type TcpConfig } from './config.js';
-import { ReceiveBufferTuner, sendBufferTarget } from './buffer-tuning.js';
+import { DeliveryMeter, ReceiveBufferTuner, sendBufferTargetFor } from './buffer-tuning.js';
 import type { CongestionControl, CongestionControlFactory } from './congestion/congestion-control.js';
 import { congestionControlFactory } from './congestion/select.js';
 import type { ChallengeAckLimiter } from './challenge-ack-limit.js';
@@ -336,6 +336,8 @@ export class TcpConnectionCore {
   private frto: Frto | undefined;
   /** Receive-buffer auto-tuning (buffer-tuning.ts), from the first in-order data when on. */
   private rcvTuner: ReceiveBufferTuner | undefined;
+  /** The path's delivery per minimum RTT, measured while send-buffer tuning is on. */
+  private delivery: DeliveryMeter | undefined;
 
   constructor(options: TcpConnectionOptions) {
     this.localAddr = options.localAddr;
@@ -1301,6 +1303,15 @@ export class TcpConnectionCore {
     // RFC 6298 5.2, 5.3: stop the timer when all is acknowledged, else restart it.
     this.rtxAt = seqGt(this.sndNxt, this.sndUna) ? now + this.rtt.rto : NEVER;
     if (action === 'retransmit') this.retransmitFirst(now);
+    if (this.config.sendBufferMax > this.config.sendBufferSize) {
+      // The path's delivery per minimum RTT bounds how far the send buffer grows (buffer-tuning.ts).
+      const meter = this.delivery ?? (this.delivery = new DeliveryMeter());
+      // RACK's minimum RTT when it runs: taken from each segment's send time on this clock, it
+      // resolves microseconds, where an RTT from the timestamp echo only resolves milliseconds.
+      const rack = this.rack;
+      const minRtt = rack !== undefined && rack.minRtt > 0 ? rack.minRtt : this.rtt.minRtt;
+      meter.onAck(this.counters.bytesAcked, now, minRtt > 0 ? minRtt : Number.POSITIVE_INFINITY);
+    }
     if (this.wantWritable && this.config.sendBufferMax > this.sendBuf.capacity) this.expandSendBuffer();
     if (this.wantWritable && this.sendBuf.free > 0 && canUserSend(this._state) && !this.finQueued) {
       this.wantWritable = false;
@@ -1693,7 +1704,8 @@ export class TcpConnectionCore {
     const allowed = (this.cc.cwnd < this.sndWnd ? this.cc.cwnd : this.sndWnd) - flight;
     if (this.sendBuf.length - flight >= allowed) return;
     const capacity = this.sendBuf.capacity;
-    const target = sendBufferTarget(this.cc.cwnd, this.sndMss, this.config.initialCwndSegments);
+    const meter = this.delivery;
+    const target = sendBufferTargetFor(this.cc.cwnd, this.sndMss, this.config.initialCwndSegments, meter === undefined ? 0 : meter.bdp);
     if (target <= capacity) return;
     if (this.memory?.pressure === true) {
       this.counters.bufferGrowthRefused++; // the stack's buffers are above their soft mark

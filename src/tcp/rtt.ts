@@ -28,6 +28,8 @@ export class RttEstimator {
   rttvar = 0;
   /** Samples taken. */
   samples = 0;
+  /** The smallest sample so far, ms (Infinity until the first): the path's delay without queues. */
+  minRtt = Number.POSITIVE_INFINITY;
   /** Times the RTO has been doubled since the last sample. */
   backoffCount = 0;
 
@@ -84,6 +86,7 @@ export class RttEstimator {
       this.srtt = 0.875 * this.srtt + 0.125 * r;
     }
     this.samples++;
+    if (r < this.minRtt) this.minRtt = r;
     this.backoffCount = 0;
     this.baseRto = clamp(this.srtt + Math.max(CLOCK_GRANULARITY, 4 * this.rttvar), this.config.rtoMin, this.config.rtoMax);
     if (this.onSample !== undefined) this.onSample(r, this.srtt);

@@ -54,6 +54,9 @@ export class SendBuffer {
    * that needs it.
    */
   growCapacity(capacity: number): void {
+    // Whole bytes only: a fractional capacity would make `free`, and so the byte counts of every
+    // later write, fractional (and the ring's indices with them).
+    capacity = Math.floor(capacity);
     if (capacity > this.capacity) this.capacity = capacity;
   }
 

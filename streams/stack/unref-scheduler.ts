@@ -59,7 +59,10 @@ class UnrefAction<T> extends Subscription implements SchedulerAction<T> {
 
 /** An asyncScheduler whose timers do not keep the process alive (see the file comment). */
 export const unrefScheduler: SchedulerLike = {
-  now: () => Date.now(),
+  // Wall-clock milliseconds like Date.now(), with sub-millisecond resolution: RTTs on a local
+  // link are tens of microseconds, and the TCP core's path measurements (minimum RTT, delivery
+  // per RTT) need them. Timers still run on Node's millisecond timers.
+  now: () => performance.timeOrigin + performance.now(),
   schedule<T>(work: (this: SchedulerAction<T>, state?: T) => void, delay = 0, state?: T): Subscription {
     return new UnrefAction<T>(work).schedule(state, delay);
   },

@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { DEFAULT_TCP_CONFIG, fixedBufferProblems, receiveBufferLimit, resolveTcpConfig, windowScaleFor, withFixedBuffers, type TcpConfig } from '../../src/tcp/config.js';
-import { ReceiveBufferTuner, sendBufferTarget } from '../../src/tcp/buffer-tuning.js';
+import { DeliveryMeter, ReceiveBufferTuner, sendBufferTarget, sendBufferTargetFor } from '../../src/tcp/buffer-tuning.js';
 import { TcpConnectionCore, type TcpHost } from '../../src/tcp/connection.js';
 import { tcpInfo } from '../../src/tcp/info.js';
 import { seqDiff } from '../../src/tcp/seq.js';
@@ -323,5 +323,34 @@ describe('tcp/buffer-tuning: the send buffer follows cwnd', function () {
     assert.equal(t.a.counters.sendBufferGrown, 0);
     assert.equal(t.a.sendBufferSize, SMALL);
     assert.ok(goodput(t, 1000, 2000) <= (SMALL * 1000) / RTT * 1.01);
+  });
+});
+
+describe('tcp/buffer-tuning: the send buffer follows what the path delivers, not cwnd alone', () => {
+  it('DeliveryMeter: bytes per minimum RTT over windows of at least one RTT (and 1 ms), the larger of the last two', () => {
+    const m = new DeliveryMeter();
+    m.onAck(0, 0, Number.POSITIVE_INFINITY);
+    assert.equal(m.bdp, 0, 'no RTT sample yet: nothing measured');
+    m.onAck(0, 0, 0.05);
+    m.onAck(1_000_000, 0.5, 0.05); // shorter than 1 ms: not a window yet
+    assert.equal(m.bdp, 0);
+    m.onAck(1_250_000, 1, 0.05); // 1.25 MB in 1 ms, 50 us RTT: 62.5 kB per RTT
+    assert.equal(m.bdp, 62_500);
+    m.onAck(1_750_000, 2, 0.05); // slower window: the larger of the last two stays
+    assert.equal(m.bdp, 62_500);
+    m.onAck(2_250_000, 3, 0.05);
+    assert.equal(m.bdp, 25_000);
+  });
+
+  it('sendBufferTargetFor: 2 x cwnd, capped at 4 BDP + the initial window in whole bytes once a BDP is known', () => {
+    assert.equal(sendBufferTargetFor(1_000_000, 1448, 10, 0), 2_000_000, 'no BDP yet: Linux\'s 2 x cwnd');
+    assert.equal(sendBufferTargetFor(1_000_000, 1448, 10, 62_500.3), 250_001 + 14_480);
+    assert.equal(sendBufferTargetFor(50_000, 1448, 10, 1_000_000), 100_000, 'a large BDP: cwnd limits');
+  });
+
+  it('with the cap, a bulk sender on a 50 ms path still grows its buffer to megabytes (the path delivers that much per RTT)', () => {
+    const long = transfer({ bytes: 24 * MiB, oneWayMs: 25, aConfig: { sendBufferSize: INITIAL, receiveBufferSize: INITIAL }, bConfig: { receiveBufferSize: INITIAL }, untilMs: 20_000 });
+    assert.ok(tcpInfo(long.a).sendBuffer > 2 * MiB, `50 ms: send buffer ${tcpInfo(long.a).sendBuffer}`);
+    assert.ok(Number.isInteger(tcpInfo(long.a).sendBuffer));
   });
 });

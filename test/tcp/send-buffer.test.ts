@@ -100,4 +100,14 @@ describe('tcp/send-buffer', () => {
       ),
     );
   });
+
+  it('a fractional capacity is taken as whole bytes (a fraction made every later length fractional and bytes went astray)', () => {
+    const b = new SendBuffer(1000);
+    b.growCapacity(1500.7);
+    assert.equal(b.capacity, 1500);
+    const data = Uint8Array.from({ length: 3000 }, (_, i) => i & 0xff);
+    assert.equal(b.write(data), 1500);
+    assert.ok(Number.isInteger(b.free) && b.free === 0);
+    assert.deepEqual([...b.peek(1490, 10)], [...data.subarray(1490, 1500)]);
+  });
 });
