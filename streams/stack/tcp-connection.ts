@@ -263,23 +263,39 @@ export class TcpConnection {
 
   /** `data$` read at its consumer's pace (pacedConcatMap, relayTo): the same reader slot. */
   #readPaced(paced: PacedReader<Uint8Array>): PacedSubscription {
-    const reader: TcpReader = {
-      push: (chunk) => paced.next(chunk),
-      end: () => paced.complete(),
-      error: (err) => paced.error(err),
-    };
+    // One object is both the reader and the subscription (an echo or relay makes one per
+    // connection: methods instead of five closures).
+    const reader = new TcpConnection.#PacedReading(this, paced);
     const err = this.attachReader(reader);
     if (err) {
       paced.error(err);
-      return { resume: () => undefined, unsubscribe: () => undefined };
+      return NOT_READING;
     }
-    return {
-      resume: () => {
-        if (this.#reader === reader) this.resumeReading();
-      },
-      unsubscribe: () => this.detachReader(reader),
-    };
+    return reader;
   }
+
+  /** A paced reader in the reader slot, and the handle its consumer resumes or leaves it by. */
+  static readonly #PacedReading = class PacedReading implements TcpReader, PacedSubscription {
+    constructor(
+      readonly conn: TcpConnection,
+      readonly paced: PacedReader<Uint8Array>,
+    ) {}
+    push(chunk: Uint8Array): boolean {
+      return this.paced.next(chunk);
+    }
+    end(): void {
+      this.paced.complete();
+    }
+    error(err: NetstackError): void {
+      this.paced.error(err);
+    }
+    resume(): void {
+      if (this.conn.#reader === this) this.conn.resumeReading();
+    }
+    unsubscribe(): void {
+      this.conn.detachReader(this);
+    }
+  };
 
   /**
    * Received bytes as a WHATWG ReadableStream (the same stream on every access). Pull-based:
@@ -600,6 +616,9 @@ export class TcpConnection {
     this.rearm();
   }
 }
+
+/** What a paced read that could not claim the reader slot returns (it got the EBUSY error). */
+const NOT_READING: PacedSubscription = Object.freeze({ resume: () => undefined, unsubscribe: () => undefined });
 
 /**
  * Whether the connection's timers keep the process alive (see unref-scheduler.ts): while it
