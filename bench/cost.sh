@@ -9,6 +9,7 @@
 #   ONLY=crr bench/cost.sh               # or ONLY=bulk
 #   CRR="200 2200" BULK="8 72" bench/cost.sh
 #   COST_TCP='{"sack":false}' bench/cost.sh   # TCP options for both ends
+#   COST_ECHO=service bench/cost.sh           # B echoes with streams/services/echo.ts
 #
 # The workload script is taken from this checkout and run against the tree's compiled code, so
 # an older tree runs exactly the same workload. Everything runs compiled, without a TypeScript
@@ -54,7 +55,7 @@ alloc() { # mode size -> "bytes gcs json" of the measured part
   printf ' %s\n' "$(grep '^{' "$tmp/all" | tail -1)"
 }
 
-echo "tree: $tree ($(git -C "$tree" rev-parse --short HEAD)), $what, COST_TCP=${COST_TCP:-}"
+echo "tree: $tree ($(git -C "$tree" rev-parse --short HEAD 2>/dev/null || echo 'not a git checkout')), $what, COST_TCP=${COST_TCP:-}, COST_ECHO=${COST_ECHO:-}"
 if [ "${ONLY:-crr}" = crr ]; then
   read -r i1 _ < <(instr crr "$c1"); read -r i2 _ < <(instr crr "$c2")
   echo "crr instructions: $c1 -> $i1, $c2 -> $i2; per connection $(( (i2 - i1) / (c2 - c1) ))"

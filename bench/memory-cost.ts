@@ -46,10 +46,17 @@ function pair(): Pair {
   return { a, b };
 }
 
-function serve(b: Stack, onDiscard: (n: number) => void): void {
+async function serve(b: Stack, onDiscard: (n: number) => void): Promise<void> {
   b.tcp.listen({ port: 9 }).subscribe((c) => {
     c.data$.subscribe({ next: (chunk) => onDiscard(chunk.length), complete: () => c.end(), error: () => undefined });
   });
+  // COST_ECHO=service: the echo service as `rx-netstack serve` runs it (tcpService, relayTo)
+  // instead of the hand-written echo below.
+  if (process.env.COST_ECHO === 'service') {
+    const { echoService } = (await import(`${root}streams/services/echo.js`)) as typeof import('../streams/services/echo.js');
+    echoService(b, 7, { noDelay: true });
+    return;
+  }
   b.tcp.listen({ port: 7, noDelay: true }).subscribe((c) => {
     c.data$.subscribe({ next: (chunk) => c.write(chunk), complete: () => c.end(), error: () => undefined });
   });
@@ -136,7 +143,7 @@ async function main(): Promise<void> {
   }
   const p = pair();
   let received = 0;
-  serve(p.b, (n) => (received += n));
+  await serve(p.b, (n) => (received += n));
   if (mode === 'crr') {
     for (let i = 0; i < CRR_WARMUP; i++) await crrOnce(p);
   } else {

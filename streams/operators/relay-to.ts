@@ -1,5 +1,5 @@
-import { Observable, type OperatorFunction, type Subscription } from 'rxjs';
-import { isPaced, pacedConcatMap, pacedRead, type PacedObservable, type PacedSubscription } from './paced-concat-map.js';
+import { Observable, type OperatorFunction, type Subscriber, type Subscription, type Unsubscribable } from 'rxjs';
+import { isPaced, pacedConcatMap, pacedRead, type PacedObservable, type PacedReader, type PacedSubscription } from './paced-concat-map.js';
 import { netError } from '../../src/errors.js';
 
 /** Where `relayTo` writes: a `TcpConnection`, or anything with the same two methods. */
@@ -69,41 +69,66 @@ export function relayTo(target: RelayTarget, options: RelayOptions = {}): Operat
 
 /** The relay for a paced source and a target that writes synchronously (see DirectTarget). */
 function directRelay(source: PacedObservable<Uint8Array>, target: DirectTarget, end: boolean): Observable<never> {
-  return new Observable<never>((subscriber) => {
-    let paced: PacedSubscription | undefined;
-    let waiting: Subscription | undefined;
-    let resumeWanted = false;
-    const wait = (): void => {
-      let drained = false;
-      waiting = target.drain$.subscribe({
-        next: () => {
-          drained = true;
-          waiting?.unsubscribe();
-          waiting = undefined;
-          if (paced === undefined) resumeWanted = true;
-          else paced.resume();
-        },
-        complete: () => {
-          if (!drained) subscriber.error(target.error ?? netError('EPIPE', 'relayTo: the target closed', 'write'));
-        },
-      });
-    };
-    paced = source[pacedRead]({
-      next: (chunk) => {
-        if (target.write(chunk)) return true;
-        wait();
-        return false;
+  return new Observable<never>((subscriber) => new DirectRelay(target, end, subscriber).start(source));
+}
+
+/**
+ * One relay's state, and the paced reader of its source: an echo service makes one per
+ * connection, so its callbacks are methods rather than closures made for each.
+ */
+class DirectRelay implements PacedReader<Uint8Array>, Unsubscribable {
+  #paced: PacedSubscription | undefined;
+  #waiting: Subscription | undefined;
+  /** The target drained while the source was still handing over its first chunks. */
+  #resumeWanted = false;
+
+  constructor(
+    readonly target: DirectTarget,
+    readonly endTarget: boolean,
+    readonly subscriber: Subscriber<never>,
+  ) {}
+
+  start(source: PacedObservable<Uint8Array>): Unsubscribable {
+    const paced = source[pacedRead](this);
+    this.#paced = paced;
+    if (this.#resumeWanted && !this.subscriber.closed) paced.resume();
+    return this;
+  }
+
+  next(chunk: Uint8Array): boolean {
+    if (this.target.write(chunk)) return true;
+    this.#wait();
+    return false;
+  }
+
+  error(err: unknown): void {
+    this.subscriber.error(err);
+  }
+
+  complete(): void {
+    if (this.endTarget) this.target.end();
+    this.subscriber.complete();
+  }
+
+  unsubscribe(): void {
+    this.#waiting?.unsubscribe();
+    this.#paced?.unsubscribe();
+  }
+
+  /** The target is full: reading waits for its drain (rare on a request/response path). */
+  #wait(): void {
+    let drained = false;
+    this.#waiting = this.target.drain$.subscribe({
+      next: () => {
+        drained = true;
+        this.#waiting?.unsubscribe();
+        this.#waiting = undefined;
+        if (this.#paced === undefined) this.#resumeWanted = true;
+        else this.#paced.resume();
       },
-      error: (err) => subscriber.error(err),
       complete: () => {
-        if (end) target.end();
-        subscriber.complete();
+        if (!drained) this.subscriber.error(this.target.error ?? netError('EPIPE', 'relayTo: the target closed', 'write'));
       },
     });
-    if (resumeWanted && !subscriber.closed) paced.resume();
-    return () => {
-      waiting?.unsubscribe();
-      paced?.unsubscribe();
-    };
-  });
+  }
 }

@@ -62,9 +62,12 @@ export class DeadlineTimer {
     this.#subscription?.unsubscribe();
     const delay = Math.max(0, deadline - this.scheduler.now());
     this.#armedAt = deadline;
-    this.#subscription = this.scheduler.schedule(() => this.#onWake(), delay);
+    this.#subscription = this.scheduler.schedule(this.#wake, delay);
     if (this.#keepAlive) refTimer(this.#subscription);
   }
+
+  /** The scheduled work, made once per timer rather than once per arming. */
+  readonly #wake = (): void => this.#onWake();
 
   #onWake(): void {
     this.#subscription = undefined;

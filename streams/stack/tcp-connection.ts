@@ -59,16 +59,25 @@ export interface TcpConnectionOwner {
 export class TcpConnection {
   /** @internal The sans-IO connection this wraps. */
   readonly core: TcpConnectionCore;
-  readonly localAddress: string;
   readonly localPort: number;
-  readonly remoteAddress: string;
   readonly remotePort: number;
 
   readonly #owner: TcpConnectionOwner;
   readonly #timer: DeadlineTimer;
-  readonly #state$: BehaviorSubject<TcpState>;
-  readonly #drain$ = new Subject<void>();
-  readonly #closed$ = new Subject<NetstackError | undefined>();
+  // Made on the first subscription (most connections are never watched for their state or
+  // drain, and their closed$ only by the one who opened them): a connection is cheap to make.
+  #state$: BehaviorSubject<TcpState> | undefined;
+  #drain$: Subject<void> | undefined;
+  /** drain$ has completed (the connection closed): a late subscriber gets the completion. */
+  #drainDone = false;
+  #closed$: Subject<NetstackError | undefined> | undefined;
+  /**
+   * The last state the core reported (state$'s current value): the core delivers transitions
+   * after the fact, so core.state may already be further on while they are delivered.
+   */
+  #deliveredState: TcpState;
+  #localAddress: string | undefined;
+  #remoteAddress: string | undefined;
   #data$: PacedObservable<Uint8Array> | undefined;
   #readable: ReadableStream<Uint8Array> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
@@ -95,27 +104,50 @@ export class TcpConnection {
   constructor(core: TcpConnectionCore, owner: TcpConnectionOwner) {
     this.core = core;
     this.#owner = owner;
-    // What the core calls: private to this wrapper, one object per connection.
-    const host: TcpHost = {
-      send: (_core, seg, ect) => this.#owner.transmit(this, seg, ect),
-      onStateChange: (_core, _from, to) => this.#onStateChange(to),
-      onEstablished: () => this.#owner.established(this),
-      onReadable: () => this.#pump(),
-      onPeerFin: () => this.#pump(),
-      onWritable: () => this.#onWritable(),
-      onClosed: (_core, error) => this.#onClosed(error),
-    };
-    core.host = host;
-    this.localAddress = formatIpv4(core.localAddr);
+    // What the core calls: private to this wrapper (its methods are shared by all connections).
+    core.host = new TcpConnection.#Host(this);
     this.localPort = core.localPort;
-    this.remoteAddress = formatIpv4(core.remoteAddr);
     this.remotePort = core.remotePort;
-    this.#state$ = new BehaviorSubject<TcpState>(core.state);
-    this.#timer = new DeadlineTimer(owner.scheduler, (now) => {
-      this.core.handleTimer(now);
-      this.rearm();
-    });
+    this.#deliveredState = core.state;
+    this.#timer = new DeadlineTimer(owner.scheduler, this.#onDeadline);
     this.#timer.keepAlive = keepsProcessAlive(core.state);
+  }
+
+  /**
+   * The core's host: one small object per connection whose methods, shared by every connection,
+   * call back into its TcpConnection (per-connection closures cost an allocation each).
+   */
+  static readonly #Host = class ConnectionHost implements TcpHost {
+    constructor(readonly conn: TcpConnection) {}
+    send(_core: TcpConnectionCore, seg: TcpRepr, ect: boolean): void {
+      this.conn.#owner.transmit(this.conn, seg, ect);
+    }
+    onStateChange(_core: TcpConnectionCore, _from: TcpState, to: TcpState): void {
+      this.conn.#onStateChange(to);
+    }
+    onEstablished(): void {
+      this.conn.#owner.established(this.conn);
+    }
+    onReadable(): void {
+      this.conn.#pump();
+    }
+    onPeerFin(): void {
+      this.conn.#pump();
+    }
+    onWritable(): void {
+      this.conn.#onWritable();
+    }
+    onClosed(_core: TcpConnectionCore, error: NetstackError | undefined): void {
+      this.conn.#onClosed(error);
+    }
+  };
+
+  get localAddress(): string {
+    return (this.#localAddress ??= formatIpv4(this.core.localAddr));
+  }
+
+  get remoteAddress(): string {
+    return (this.#remoteAddress ??= formatIpv4(this.core.remoteAddr));
   }
 
   /** The RFC 9293 state, now and at every change; completes after CLOSED (a late subscriber gets 'CLOSED'). */
@@ -126,6 +158,7 @@ export class TcpConnection {
         subscriber.complete();
         return;
       }
+      this.#state$ ??= new BehaviorSubject<TcpState>(this.#deliveredState);
       return this.#state$.subscribe(subscriber);
     });
   }
@@ -147,13 +180,22 @@ export class TcpConnection {
         subscriber.complete();
         return;
       }
-      return this.#closed$.subscribe(subscriber);
+      return (this.#closed$ ??= new Subject()).subscribe(subscriber);
     });
   }
 
   /** Emits each time bytes that `write()` could not place have all gone into the send buffer. */
   get drain$(): Observable<void> {
-    return this.#drain$.asObservable();
+    return new Observable<void>((subscriber) => this.#drainSubject().subscribe(subscriber));
+  }
+
+  /** drain$'s Subject, made on first use (completed at once when the connection is closed). */
+  #drainSubject(): Subject<void> {
+    if (this.#drain$ === undefined) {
+      this.#drain$ = new Subject<void>();
+      if (this.#drainDone) this.#drain$.complete();
+    }
+    return this.#drain$;
   }
 
   /** The error the connection closed with (undefined while open or after a clean close). */
@@ -221,23 +263,39 @@ export class TcpConnection {
 
   /** `data$` read at its consumer's pace (pacedConcatMap, relayTo): the same reader slot. */
   #readPaced(paced: PacedReader<Uint8Array>): PacedSubscription {
-    const reader: TcpReader = {
-      push: (chunk) => paced.next(chunk),
-      end: () => paced.complete(),
-      error: (err) => paced.error(err),
-    };
+    // One object is both the reader and the subscription (an echo or relay makes one per
+    // connection: methods instead of five closures).
+    const reader = new TcpConnection.#PacedReading(this, paced);
     const err = this.attachReader(reader);
     if (err) {
       paced.error(err);
-      return { resume: () => undefined, unsubscribe: () => undefined };
+      return NOT_READING;
     }
-    return {
-      resume: () => {
-        if (this.#reader === reader) this.resumeReading();
-      },
-      unsubscribe: () => this.detachReader(reader),
-    };
+    return reader;
   }
+
+  /** A paced reader in the reader slot, and the handle its consumer resumes or leaves it by. */
+  static readonly #PacedReading = class PacedReading implements TcpReader, PacedSubscription {
+    constructor(
+      readonly conn: TcpConnection,
+      readonly paced: PacedReader<Uint8Array>,
+    ) {}
+    push(chunk: Uint8Array): boolean {
+      return this.paced.next(chunk);
+    }
+    end(): void {
+      this.paced.complete();
+    }
+    error(err: NetstackError): void {
+      this.paced.error(err);
+    }
+    resume(): void {
+      if (this.conn.#reader === this) this.conn.resumeReading();
+    }
+    unsubscribe(): void {
+      this.conn.detachReader(this);
+    }
+  };
 
   /**
    * Received bytes as a WHATWG ReadableStream (the same stream on every access). Pull-based:
@@ -346,8 +404,8 @@ export class TcpConnection {
         subscriber.error(this.#error ?? netError('EPIPE', `${this} is closed`, 'write'));
         return;
       }
-      const d = this.#drain$.subscribe(() => subscriber.complete());
-      const c = this.#closed$.subscribe((err) => subscriber.error(err ?? netError('EPIPE', `${this} closed`, 'write')));
+      const d = this.#drainSubject().subscribe(() => subscriber.complete());
+      const c = (this.#closed$ ??= new Subject()).subscribe((err) => subscriber.error(err ?? netError('EPIPE', `${this} closed`, 'write')));
       return () => {
         d.unsubscribe();
         c.unsubscribe();
@@ -448,6 +506,12 @@ export class TcpConnection {
     if (this.state === 'SYN-SENT') this.failWith(err);
   };
 
+  /** The timer's call (one function per connection, made with it). */
+  readonly #onDeadline = (now: number): void => {
+    this.core.handleTimer(now);
+    this.rearm();
+  };
+
   /** @internal Re-arms the one timer after any call into the core. */
   rearm(): void {
     if (this.#closed) return;
@@ -459,7 +523,8 @@ export class TcpConnection {
 
   #onStateChange(to: TcpState): void {
     this.#timer.keepAlive = keepsProcessAlive(to);
-    this.#state$.next(to);
+    this.#deliveredState = to;
+    this.#state$?.next(to);
     if (to === 'TIME-WAIT') {
       // Both directions are done: the reader gets its end first, then closed$ (TIME-WAIT goes
       // on in the stack, unnoticed by the user).
@@ -499,7 +564,7 @@ export class TcpConnection {
       if (this.#closeRequested) this.core.close(now);
       else this.core.shutdown(now);
     }
-    this.#drain$.next();
+    this.#drain$?.next();
   }
 
   #onClosed(error: NetstackError | undefined): void {
@@ -511,16 +576,17 @@ export class TcpConnection {
     this.#owner.released(this);
     // The reader gets what is still readable, then the end or the error.
     this.#pump();
-    this.#state$.complete();
+    this.#state$?.complete();
     this.#finish(err);
-    this.#drain$.complete();
+    this.#drainDone = true;
+    this.#drain$?.complete();
   }
 
   #finish(err: NetstackError | undefined): void {
     if (this.#finished) return;
     this.#finished = true;
-    this.#closed$.next(err);
-    this.#closed$.complete();
+    this.#closed$?.next(err);
+    this.#closed$?.complete();
   }
 
   /**
@@ -550,6 +616,9 @@ export class TcpConnection {
     this.rearm();
   }
 }
+
+/** What a paced read that could not claim the reader slot returns (it got the EBUSY error). */
+const NOT_READING: PacedSubscription = Object.freeze({ resume: () => undefined, unsubscribe: () => undefined });
 
 /**
  * Whether the connection's timers keep the process alive (see unref-scheduler.ts): while it

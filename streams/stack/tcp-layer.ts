@@ -227,6 +227,8 @@ export class TcpLayer implements Tcp {
   readonly #hookedDown: boolean;
   readonly #config: TcpConfig;
   readonly #maxPerListener: number;
+  /** See #connectConfig: key `mtu * 3 + (noDelay undefined 0, true 1, false 2)`. */
+  readonly #connectConfigs = new Map<number, TcpConfig>();
   readonly #isn = new IsnGenerator(randomBytes(16));
   readonly #cookieSecret = randomBytes(16);
   /** One challenge-ACK budget for every connection of the stack (RFC 5961 7). */
@@ -408,8 +410,7 @@ export class TcpLayer implements Tcp {
         localPort = picked;
       }
       const now = this.scheduler.now();
-      let config = clampMssToMtu(this.#config, route.iface.mtu);
-      if (options.noDelay !== undefined) config = Object.freeze({ ...config, noDelay: options.noDelay });
+      let config = this.#connectConfig(route.iface.mtu, options.noDelay);
       if (options.congestionControl !== undefined) config = Object.freeze({ ...config, congestionControl: options.congestionControl });
       config = withFixedBuffers(config, options);
       const core = new TcpConnectionCore({
@@ -505,6 +506,22 @@ export class TcpLayer implements Tcp {
     this.counters.activeConnections++;
     conn.rearm();
     return conn;
+  }
+
+  /**
+   * The stack's configuration with the MSS clamped to `mtu` and Nagle as asked: made once for
+   * each (MTU, noDelay) and shared, not copied for every connect (the configuration has some
+   * 60 fields; a copy per connection was most of what connect() itself allocated).
+   */
+  #connectConfig(mtu: number, noDelay: boolean | undefined): TcpConfig {
+    const key = mtu * 3 + (noDelay === undefined ? 0 : noDelay ? 1 : 2);
+    let config = this.#connectConfigs.get(key);
+    if (config === undefined) {
+      config = clampMssToMtu(this.#config, mtu);
+      if (noDelay !== undefined) config = Object.freeze({ ...config, noDelay });
+      this.#connectConfigs.set(key, config);
+    }
+    return config;
   }
 
   // --- What the connections call (their owner) ---------------------------------------------------

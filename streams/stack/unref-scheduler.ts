@@ -17,14 +17,22 @@ class UnrefAction<T> extends Subscription implements SchedulerAction<T> {
 
   constructor(private readonly work: (this: SchedulerAction<T>, state?: T) => void) {
     super();
-    this.add(() => this.#clear());
+  }
+
+  // The timer is cleared here rather than by a teardown added in the constructor, and the
+  // timeout calls a shared function with the action as its argument: a connection arms a
+  // few timers in its life, each without closures of its own.
+  override unsubscribe(): void {
+    if (this.closed) return;
+    this.#clear();
+    super.unsubscribe();
   }
 
   schedule(state?: T, delay = 0): Subscription {
     if (this.closed) return this;
     this.#state = state;
     this.#clear();
-    const timer = setTimeout(() => this.#run(), delay);
+    const timer = setTimeout(runAction, delay, this);
     if (!this.#ref) timer.unref();
     this.#timer = timer;
     return this;
@@ -37,7 +45,8 @@ class UnrefAction<T> extends Subscription implements SchedulerAction<T> {
     else this.#timer?.unref();
   }
 
-  #run(): void {
+  /** @internal Called by the timer (see runAction). */
+  run(): void {
     this.#timer = undefined;
     if (this.closed) return;
     try {
@@ -55,6 +64,10 @@ class UnrefAction<T> extends Subscription implements SchedulerAction<T> {
       this.#timer = undefined;
     }
   }
+}
+
+function runAction(action: { run(): void }): void {
+  action.run();
 }
 
 /** An asyncScheduler whose timers do not keep the process alive (see the file comment). */
