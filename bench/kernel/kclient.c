@@ -219,49 +219,8 @@ static int cmp_double(const void *x, const void *y) {
   return a < b ? -1 : a > b;
 }
 
-static int ping(struct sockaddr_in *a, int count) {
-  int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
-  if (fd < 0) fail("ping", "socket(SOCK_RAW)");
-  double *rtt = calloc((size_t)count, sizeof *rtt);
-  uint16_t id = (uint16_t)getpid();
-  int got = 0, lost = 0;
-  for (int seq = 0; seq < count; seq++) {
-    uint8_t pkt[64];
-    memset(pkt, 0, sizeof pkt);
-    struct icmphdr *h = (struct icmphdr *)pkt;
-    h->type = ICMP_ECHO;
-    h->un.echo.id = htons(id);
-    h->un.echo.sequence = htons((uint16_t)seq);
-    for (int i = 8; i < 64; i++) pkt[i] = (uint8_t)i;
-    h->checksum = icmp_checksum(pkt, sizeof pkt);
-    double t0 = now();
-    if (sendto(fd, pkt, sizeof pkt, 0, (struct sockaddr *)a, sizeof *a) != (ssize_t)sizeof pkt) fail("ping", "sendto");
-    for (;;) {
-      struct pollfd pf = { fd, POLLIN, 0 };
-      int remaining = (int)((t0 + 1.0 - now()) * 1000);
-      if (remaining <= 0 || poll(&pf, 1, remaining) <= 0) {
-        lost++;
-        break;
-      }
-      uint8_t in[1500];
-      ssize_t n = recv(fd, in, sizeof in, 0);
-      if (n < 28) continue;
-      int ihl = (in[0] & 0x0f) * 4;
-      struct icmphdr *r = (struct icmphdr *)(in + ihl);
-      if (n < ihl + 8 || r->type != ICMP_ECHOREPLY || ntohs(r->un.echo.id) != id || ntohs(r->un.echo.sequence) != seq) continue;
-      rtt[got++] = (now() - t0) * 1e3;
-      break;
-    }
-    if (lost > 10) fail("ping", "too many lost echoes");
-  }
-  qsort(rtt, (size_t)got, sizeof *rtt, cmp_double);
-  printf("{\"mode\":\"ping\",\"replies\":%d,\"lost\":%d,\"medianMs\":%.6f,\"minMs\":%.6f}\n", got, lost,
-         got ? rtt[got / 2] : -1.0, got ? rtt[0] : -1.0);
-  return 0;
-}
-
 /* One ICMP echo with sequence `seq` on raw socket `fd`; its RTT in ms, or -1 when none came in 1 s. */
-static double ping_once(int fd, struct sockaddr_in *a, uint16_t id, int seq) {
+static double ping_once(const char *mode, int fd, struct sockaddr_in *a, uint16_t id, int seq) {
   uint8_t pkt[64];
   memset(pkt, 0, sizeof pkt);
   struct icmphdr *h = (struct icmphdr *)pkt;
@@ -271,7 +230,7 @@ static double ping_once(int fd, struct sockaddr_in *a, uint16_t id, int seq) {
   for (int i = 8; i < 64; i++) pkt[i] = (uint8_t)i;
   h->checksum = icmp_checksum(pkt, sizeof pkt);
   double t0 = now();
-  if (sendto(fd, pkt, sizeof pkt, 0, (struct sockaddr *)a, sizeof *a) != (ssize_t)sizeof pkt) fail("latency", "sendto");
+  if (sendto(fd, pkt, sizeof pkt, 0, (struct sockaddr *)a, sizeof *a) != (ssize_t)sizeof pkt) fail(mode, "sendto");
   for (;;) {
     struct pollfd pf = { fd, POLLIN, 0 };
     int remaining = (int)((t0 + 1.0 - now()) * 1000);
@@ -284,6 +243,26 @@ static double ping_once(int fd, struct sockaddr_in *a, uint16_t id, int seq) {
     if (n < ihl + 8 || r->type != ICMP_ECHOREPLY || ntohs(r->un.echo.id) != id || ntohs(r->un.echo.sequence) != (uint16_t)seq) continue;
     return (now() - t0) * 1e3;
   }
+}
+
+static int ping(struct sockaddr_in *a, int count) {
+  int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+  if (fd < 0) fail("ping", "socket(SOCK_RAW)");
+  double *rtt = calloc((size_t)count, sizeof *rtt);
+  uint16_t id = (uint16_t)getpid();
+  int got = 0, lost = 0;
+  for (int seq = 0; seq < count; seq++) {
+    double ms = ping_once("ping", fd, a, id, seq);
+    if (ms < 0) {
+      if (++lost > 10) fail("ping", "too many lost echoes");
+      continue;
+    }
+    rtt[got++] = ms;
+  }
+  qsort(rtt, (size_t)got, sizeof *rtt, cmp_double);
+  printf("{\"mode\":\"ping\",\"replies\":%d,\"lost\":%d,\"medianMs\":%.6f,\"minMs\":%.6f}\n", got, lost,
+         got ? rtt[got / 2] : -1.0, got ? rtt[0] : -1.0);
+  return 0;
 }
 
 /*
@@ -328,7 +307,7 @@ static int latency(const char *kind, struct sockaddr_in *a, int count, double in
     }
     double ms = -1;
     if (k == 0) {
-      ms = ping_once(fd, a, id, i);
+      ms = ping_once("latency", fd, a, id, i);
     } else {
       char c = 'l';
       double t0 = now();
