@@ -11,34 +11,18 @@ import { createStack, type Stack } from '../../streams/stack/create-stack.js';
 import { impairLink } from '../../streams/operators/impair.js';
 import { describeKernelPeer, useKernelPeer } from '../helpers/netns.js';
 import { startPython } from '../helpers/python.js';
+import { pattern, PY_PATTERN } from '../helpers/pattern.js';
 
 const STACK_IP = '198.18.0.2';
 const HOST_IP = '198.18.0.1';
 const MIB = 1024 * 1024;
 const SIZE = 64 * MIB;
-/** A prime: the pattern never lines up with segment or buffer sizes. */
-const BLOCK = 65521;
 /**
  * The bound on the whole exchange. On this machine (2 shared cores) it took 23-34 s; the
  * bound leaves room for a loaded machine, but a sender stalling in repeated timeouts (each at
  * least 200 ms, doubling) would not finish in it.
  */
 const BOUND_MS = 150_000;
-
-/** `n` bytes of a prime-length block of `seed`-dependent bytes, repeated (as the Python below). */
-function pattern(n: number, seed: number): Uint8Array {
-  const block = new Uint8Array(BLOCK);
-  for (let i = 0; i < BLOCK; i++) block[i] = (((i * 31 + seed) * 17) + (i >> 8)) & 0xff;
-  const out = new Uint8Array(n);
-  for (let o = 0; o < n; o += BLOCK) out.set(block.subarray(0, Math.min(BLOCK, n - o)), o);
-  return out;
-}
-
-const PY_PATTERN = `
-def pattern(n, seed):
-    block = bytes((((i * 31 + seed) * 17) + (i >> 8)) & 0xff for i in range(${BLOCK}))
-    return (block * (n // ${BLOCK} + 1))[:n]
-`;
 
 describeKernelPeer('kernel peer: TCP through 5 % loss', () => {
   const peer = useKernelPeer();

@@ -22,27 +22,11 @@ import { waitFor } from '../helpers/wait-for.js';
 import { httpService, HTTP_SERVICE_BODY } from '../../streams/services/http.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../helpers/netns.js';
 import { startPython } from '../helpers/python.js';
+import { pattern, PY_PATTERN } from '../helpers/pattern.js';
 
 const STACK_IP = '198.18.0.2';
 const HOST_IP = '198.18.0.1';
 const MIB = 1024 * 1024;
-/** A prime: the pattern never lines up with segment or buffer sizes. */
-const BLOCK = 65521;
-
-/** `n` bytes: a prime-length block of `seed`-dependent bytes, repeated. */
-function pattern(n: number, seed: number): Uint8Array {
-  const block = new Uint8Array(BLOCK);
-  for (let i = 0; i < BLOCK; i++) block[i] = (((i * 31 + seed) * 17) + (i >> 8)) & 0xff;
-  const out = new Uint8Array(n);
-  for (let o = 0; o < n; o += BLOCK) out.set(block.subarray(0, Math.min(BLOCK, n - o)), o);
-  return out;
-}
-
-const PY_PATTERN = `
-def pattern(n, seed):
-    block = bytes((((i * 31 + seed) * 17) + (i >> 8)) & 0xff for i in range(${BLOCK}))
-    return (block * (n // ${BLOCK} + 1))[:n]
-`;
 
 /**
  * Python: `echo_once(n, seed)` sends `n` bytes to the echo port from a thread (then half-closes)
