@@ -3,7 +3,9 @@ import type { Ipv4Datagram } from './ipv4-layer.js';
 import { type Ipv4Addr, formatIpv4 } from '../../src/ipv4/address.js';
 import { createCounters } from '../../src/stats.js';
 import { log } from '../../src/log.js';
-import type { NetstackError } from '../../src/errors.js';
+import { NetstackError } from '../../src/errors.js';
+import { IcmpUnreachableCode } from '../../src/wire/icmp.js';
+import { IpProtocol } from '../../src/wire/ipv4.js';
 
 /** Options of `stack.udp.forward()`. */
 export interface UdpForwardOptions {
@@ -14,6 +16,12 @@ export interface UdpForwardOptions {
   /** Datagrams a session holds while its `datagrams$` has no subscriber (more: `drops.queueFull`). Default 64. */
   readonly queueLimit?: number;
 }
+
+/**
+ * How a flow is refused (the words of the TCP forwarder's `refuse`): an ICMP destination
+ * unreachable of that code, from the original destination; 'unreachable' is 'host-unreachable'.
+ */
+export type UdpRefusal = 'port-unreachable' | 'host-unreachable' | 'net-unreachable' | 'unreachable';
 
 /**
  * One UDP flow to an address and port nobody bound: the client's datagrams to the original
@@ -39,6 +47,16 @@ export interface UdpForwardSession {
    * `txErrors`) when it cannot go: too big, no route, session ended. Refreshes the idle timer.
    */
   send(payload: Uint8Array): boolean;
+  /**
+   * Answers the flow with an ICMP destination unreachable (default 'port-unreachable') from the
+   * original destination, quoting the last datagram the session received (as a host quotes the
+   * datagram that caused the error), subject to the ICMP error rate limit. What the client sees
+   * is its stack's: a connected socket gets ECONNREFUSED for port unreachable. The session stays
+   * open (a later datagram may still get through, as after a connected socket's error); `close()`
+   * ends it. False when the session had ended (nothing sent). Counted as `refused`.
+   * @throws NetstackError ERR_INVALID_ARG_VALUE for an unknown refusal.
+   */
+  refuse(how?: UdpRefusal): boolean;
   /** Ends the session now (datagrams$ completes; the next datagram of the flow opens a new one). */
   close(): void;
 }
@@ -47,7 +65,7 @@ export const UDP_FORWARD_DROP_REASONS = ['sessionLimit', 'queueFull'] as const;
 
 export function createUdpForwardCounters() {
   return createCounters(
-    ['sessionsOpened', 'sessionsClosed', 'sessionsExpired', 'sessions', 'rxDatagrams', 'rxBytes', 'txDatagrams', 'txBytes', 'txErrors'],
+    ['sessionsOpened', 'sessionsClosed', 'sessionsExpired', 'sessions', 'rxDatagrams', 'rxBytes', 'txDatagrams', 'txBytes', 'txErrors', 'refused'],
     UDP_FORWARD_DROP_REASONS,
   );
 }
@@ -58,7 +76,14 @@ export interface UdpForwarderHost {
   readonly scheduler: SchedulerLike;
   /** Sends a datagram from any address (the forwarding mode is held); an error when it cannot. */
   send(src: Ipv4Addr, dst: Ipv4Addr, srcPort: number, dstPort: number, payload: Uint8Array): NetstackError | undefined;
+  /** An ICMP destination unreachable about `datagram`, from its destination (rate limited). */
+  unreachable(datagram: Ipv4Datagram, code: number): void;
 }
+
+/** Bytes of a datagram's UDP part kept for an ICMP quote (RFC 1812 asks for 8 at least; Linux quotes more). */
+const QUOTE_BYTES = 64;
+/** The longest IPv4 header (with options). */
+const MAX_IP_HEADER = 60;
 
 /**
  * The UDP forwarder (gVisor's udp.Forwarder, with sessions): datagrams that no socket takes,
@@ -95,6 +120,7 @@ export class UdpForwarder {
         this.#byClient.set(clientKey, flows);
       }
       session = new Session(this, d, srcPort, dstPort);
+      session.remember(d);
       flows.set(flowKey, session);
       this.#count++;
       c.sessions = this.#count;
@@ -103,6 +129,7 @@ export class UdpForwarder {
       this.subscriber.next(session);
       return;
     }
+    session.remember(d);
     session.deliver(payload);
   }
 
@@ -140,6 +167,11 @@ class Session implements UdpForwardSession {
   #last: number;
   #timer: Subscription | undefined;
   #closed = false;
+  /** The last datagram received: its IPv4 header and the start of its UDP part, for `refuse()`. */
+  #lastIface: Ipv4Datagram['iface'];
+  readonly #quote = new Uint8Array(MAX_IP_HEADER + QUOTE_BYTES);
+  #quoteHeader = 0;
+  #quoteLength = 0;
 
   constructor(forwarder: UdpForwarder, d: Ipv4Datagram, srcPort: number, dstPort: number) {
     this.#forwarder = forwarder;
@@ -150,6 +182,7 @@ class Session implements UdpForwardSession {
     this.remoteAddress = formatIpv4(d.src);
     this.remotePort = srcPort;
     this.interface = d.iface.name;
+    this.#lastIface = d.iface;
     this.clientKey = d.src * 65536 + srcPort;
     this.flowKey = d.dst * 65536 + dstPort;
     this.#last = forwarder.host.scheduler.now();
@@ -168,6 +201,39 @@ class Session implements UdpForwardSession {
         if (this.#reader === subscriber) this.#reader = undefined;
       };
     });
+  }
+
+  /**
+   * Keeps what `refuse()` quotes of `d`: copied into the session's own buffer (the frame's slab
+   * is reused), a hundred bytes at most and no allocation.
+   */
+  remember(d: Ipv4Datagram): void {
+    const header = d.header.length <= MAX_IP_HEADER ? d.header.length : MAX_IP_HEADER;
+    const data = d.payload.length <= QUOTE_BYTES ? d.payload.length : QUOTE_BYTES;
+    const q = this.#quote;
+    q.set(header === d.header.length ? d.header : d.header.subarray(0, header), 0);
+    q.set(data === d.payload.length ? d.payload : d.payload.subarray(0, data), header);
+    this.#quoteHeader = header;
+    this.#quoteLength = header + data;
+    this.#lastIface = d.iface;
+  }
+
+  refuse(how: UdpRefusal = 'port-unreachable'): boolean {
+    const code = refusalCode(how);
+    if (code === undefined) {
+      throw new NetstackError('ERR_INVALID_ARG_VALUE', `refuse: "${String(how)}" is not 'port-unreachable', 'host-unreachable', 'net-unreachable' or 'unreachable'`);
+    }
+    if (this.#closed) return false;
+    const f = this.#forwarder;
+    f.counters.refused++;
+    if (log.udp.enabled) log.udp('forward: %s:%d refused (%s) to %s:%d', this.localAddress, this.localPort, how, this.remoteAddress, this.remotePort);
+    const q = this.#quote;
+    f.host.unreachable({
+      iface: this.#lastIface, src: this.#remote, dst: this.#local, protocol: IpProtocol.UDP, ttl: 0,
+      header: q.subarray(0, this.#quoteHeader), payload: q.subarray(this.#quoteHeader, this.#quoteLength),
+      broadcast: false, reassembled: false, checksumVerified: false,
+    }, code);
+    return true;
   }
 
   deliver(payload: Uint8Array): void {
@@ -227,5 +293,19 @@ class Session implements UdpForwardSession {
       this.#forwarder.counters.sessionsExpired++;
       this.close();
     }, delay);
+  }
+}
+
+function refusalCode(how: UdpRefusal): number | undefined {
+  switch (how) {
+    case 'port-unreachable':
+      return IcmpUnreachableCode.PORT_UNREACHABLE;
+    case 'unreachable':
+    case 'host-unreachable':
+      return IcmpUnreachableCode.HOST_UNREACHABLE;
+    case 'net-unreachable':
+      return IcmpUnreachableCode.NET_UNREACHABLE;
+    default:
+      return undefined;
   }
 }

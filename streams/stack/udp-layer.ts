@@ -208,7 +208,11 @@ export class UdpLayer implements Udp {
         return subscriber.error(new NetstackError('ERR_INVALID_STATE', 'forward: needs a network layer with a forwarding mode and the stack scheduler'));
       }
       const release = acceptForeign.call(this.#network, IpProtocol.UDP);
-      const forwarder = new UdpForwarder(this.forwardCounters, { scheduler, send: (src, dst, sp, dp, payload) => this.#sendForwarded(src, dst, sp, dp, payload) }, subscriber, o);
+      const forwarder = new UdpForwarder(this.forwardCounters, {
+        scheduler,
+        send: (src, dst, sp, dp, payload) => this.#sendForwarded(src, dst, sp, dp, payload),
+        unreachable: (d, code) => this.#icmp?.sendUnreachable(d, code),
+      }, subscriber, o);
       this.#forwarder = forwarder;
       return () => {
         if (this.#forwarder === forwarder) this.#forwarder = undefined;

@@ -4,7 +4,8 @@
  * and 198.18.0.201 is routed "unreachable"), NS is the namespace being connected (--cidr
  * 198.18.0.0/25: NS is 198.18.0.100, the gateway 198.18.0.2, DNS 198.18.0.3). Nothing is
  * configured in the root namespace. From NS: HTTP and a byte-exact TCP echo to H, UDP echo,
- * DNS through the forwarder to a resolver in H, a refused port, an unreachable host; from H:
+ * DNS through the forwarder to a resolver in H, a refused port, an unreachable host (TCP and
+ * UDP: the ICMP errors slirp4netns sends too); from H:
  * published ports into NS. Then SIGTERM, and NS is left as found.
  */
 import assert from 'node:assert/strict';
@@ -218,6 +219,37 @@ def resolve(name, qid):
     return socket.inet_ntoa(r[-4:])
 print(resolve('svc.nat.test', 77), resolve('nope.nat.test', 78))`);
     assert.equal(out.trim(), '198.18.0.123 rcode3');
+  });
+
+  it('UDP to a closed port in H: a connected socket in NS gets ECONNREFUSED at once (ICMP port unreachable passed on)', async () => {
+    const out = await ns.python(`import socket, time
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5)
+u.connect(('${SERVER}', 8001))
+t = time.time()
+u.send(b'anyone?')
+try:
+    u.recv(100); print('answered')
+except ConnectionRefusedError:
+    print('refused', time.time() - t < 3)
+except socket.timeout:
+    print('timeout')`);
+    assert.equal(out.trim(), 'refused True');
+  });
+
+  it('UDP to an unreachable host: NS gets ICMP host unreachable (EHOSTUNREACH with IP_RECVERR, as from a router)', async () => {
+    const out = await ns.python(`import socket, errno, time
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5)
+u.setsockopt(socket.IPPROTO_IP, 11, 1)  # IP_RECVERR: soft errors reported too
+u.connect(('${UNREACHABLE}', 9))
+t = time.time()
+u.send(b'anyone?')
+try:
+    u.recv(100); print('answered')
+except socket.timeout:
+    print('timeout')
+except OSError as e:
+    print(errno.errorcode.get(e.errno, e), time.time() - t < 3)`);
+    assert.equal(out.trim(), 'EHOSTUNREACH True');
   });
 
   it('a closed port in H: NS gets ECONNREFUSED (the host RST passed on as RST)', async () => {

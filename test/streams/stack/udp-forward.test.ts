@@ -6,9 +6,12 @@ import { advance, stat } from './raw-peer.js';
 import { codeOf } from './tcp-helpers.js';
 import { waitFor } from '../../helpers/wait-for.js';
 import type { UdpForwardSession } from '../../../streams/stack/udp-forwarder.js';
+import { IpProtocol } from '../../../src/wire/ipv4.js';
+import { formatIpv4, type Ipv4Addr } from '../../../src/ipv4/address.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
+const ipAt = (b: Uint8Array, at: number) => (((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0) as Ipv4Addr;
 
 describe('stack: UDP forwarder', () => {
   it('groups a flow into one session and answers from the original destination', async () => {
@@ -123,6 +126,78 @@ describe('stack: UDP forwarder', () => {
       fwd.unsubscribe();
       assert.equal(completed, 2);
       assert.equal(stat(p.gateway, 'udpForward', 'sessions'), 0);
+    } finally {
+      sock.close();
+      fwd.unsubscribe();
+      p.close();
+    }
+  });
+
+  it('refuse(): an ICMP error from the original destination quoting the last datagram; the client socket gets ECONNREFUSED', async () => {
+    const p = forwardPair();
+    const sessions: UdpForwardSession[] = [];
+    const fwd = p.gateway.udp.forward().subscribe((s) => {
+      sessions.push(s);
+      s.datagrams$.subscribe();
+    });
+    const sock = p.client.udp.bind({ port: 9000 });
+    // The gateway's ICMP errors as sent (Ethernet, IPv4 without options, ICMP, the quote).
+    const reports: { from: string; type: number; code: number; quoted: string }[] = [];
+    const icmp = p.gateway.taps.link.down$.subscribe((f) => {
+      if (f[12] !== 0x08 || f[13] !== 0x00 || f[14 + 9] !== IpProtocol.ICMP) return;
+      const q = 14 + 20 + 8;
+      reports.push({ from: formatIpv4(ipAt(f, 14 + 12)), type: f[34], code: f[35], quoted: dec(f.subarray(q + 20 + 8)) });
+    });
+    try {
+      sock.connect({ address: FAR_IP, port: 53 });
+      const refused = firstValueFrom(sock.errors$);
+      sock.send(enc('first'));
+      sock.send(enc('the second, longer'));
+      await waitFor('two datagrams forwarded', () => (stat(p.gateway, 'udpForward', 'rxDatagrams') === 2 ? true : undefined));
+      assert.equal(sessions.length, 1);
+      assert.equal(sessions[0].refuse(), true);
+      const err = await refused;
+      assert.equal(codeOf(err), 'ECONNREFUSED');
+      // Port unreachable (3/3), from the original destination, quoting the last datagram (its UDP length).
+      assert.deepEqual(reports, [{ from: FAR_IP, type: 3, code: 3, quoted: 'the second, longer' }]);
+      assert.equal(stat(p.gateway, 'udpForward', 'refused'), 1);
+      assert.equal(stat(p.gateway, 'icmp', 'txErrors'), 1);
+      // The session stays open: the flow goes on.
+      assert.equal(sessions[0].send(enc('still here')), true);
+      // Host unreachable is a soft error for a UDP socket (as on Linux): counted by the client, not reported.
+      assert.equal(sessions[0].refuse('host-unreachable'), true);
+      await waitFor('the second error reached the client', () => (reports.length === 2 ? true : undefined));
+      assert.deepEqual([reports[1].type, reports[1].code], [3, 1]);
+      await waitFor('the client counted it', () => (stat(p.client, 'udp', 'icmpErrors') === 2 ? true : undefined));
+      assert.equal(stat(p.client, 'udp', 'icmpErrorsIgnored'), 1);
+      assert.throws(() => sessions[0].refuse('rst' as never), (e: unknown) => codeOf(e) === 'ERR_INVALID_ARG_VALUE');
+      sessions[0].close();
+      assert.equal(sessions[0].refuse('net-unreachable'), false, 'an ended session refuses nothing');
+      assert.equal(stat(p.gateway, 'udpForward', 'refused'), 2);
+    } finally {
+      icmp.unsubscribe();
+      sock.close();
+      fwd.unsubscribe();
+      p.close();
+    }
+  });
+
+  it('refuse() goes through the ICMP error rate limit', async () => {
+    const ts = new TestScheduler(() => undefined);
+    const p = forwardPair({ scheduler: ts });
+    const sessions: UdpForwardSession[] = [];
+    const fwd = p.gateway.udp.forward().subscribe((s) => sessions.push(s));
+    const sock = p.client.udp.bind({ port: 9001 });
+    try {
+      sock.send(enc('x'), { address: FAR_IP, port: 9 });
+      advance(ts, 10);
+      assert.equal(sessions.length, 1);
+      for (let i = 0; i < 500; i++) sessions[0].refuse();
+      advance(ts, 10);
+      const sent = stat(p.gateway, 'icmp', 'txErrors');
+      assert.ok(sent > 0 && sent < 500, `some sent (${sent}), the rest rate limited`);
+      assert.equal(sent + stat(p.gateway, 'icmp', 'errorsRateLimited'), 500);
+      assert.equal(stat(p.gateway, 'udpForward', 'refused'), 500);
     } finally {
       sock.close();
       fwd.unsubscribe();
