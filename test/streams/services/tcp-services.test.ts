@@ -66,7 +66,9 @@ describe('services: TCP over the memory wire', () => {
     it('stops reading while its send buffer is full: a client that never reads cannot grow its memory', async () => {
       const service = echoService(p.b, 7);
       const conn = await connect(p.a, 7);
-      const data = pattern(3 * 1024 * 1024, 9);
+      // More than the echo's buffers can ever hold (auto-tuning caps: 6 MiB to receive, 4 MiB to
+      // send), so the windows must close whatever the buffers grew to while the echo kept up.
+      const data = pattern(16 * 1024 * 1024, 9);
       conn.write(data);
       // The transfer stalls (nobody reads the echoes on a): a's full receive buffer closes its
       // window to the echo, whose send buffer fills, so it stops reading and b's window closes too.
