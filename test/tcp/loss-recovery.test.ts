@@ -5,50 +5,20 @@
  * (RFC 8985 7.4), and PRR sending for losses the RACK timer marks.
  */
 import assert from 'node:assert/strict';
-import { ACK, bytes, fireNext, Harness, LOCAL_ISS, MSS, RECV, recv, REMOTE_ISS, send, SEND, SYN, take, type HarnessOptions } from './harness.js';
+import { bytes, fireNext, Harness, LOCAL_ISS, MSS, send, take, type HarnessOptions } from './harness.js';
 import type { TcpRepr } from '../../src/wire/tcp.js';
-import { seqAdd, seqDiff } from '../../src/tcp/seq.js';
+import { seqDiff } from '../../src/tcp/seq.js';
 import { timestampOffset } from '../../src/tcp/timestamps.js';
 import { Rack } from '../../src/tcp/rack.js';
 import { SackScoreboard } from '../../src/tcp/sack-scoreboard.js';
 import { TLP_PENDING, TLP_REPAIRED, TLP_SPURIOUS, TlpEpisode } from '../../src/tcp/tlp.js';
+import { L, PEER_TS, sackAck, sackEstablished, sent } from './sack-harness.js';
 
-const L = LOCAL_ISS + 1;
 /** Our TSval clock starts here (the default offset for LOCAL_ISS). */
 const OFF = timestampOffset(LOCAL_ISS);
-const PEER_TS = 7_000;
-
-/** The peer's ACK of stream bytes up to `n`, SACKing the given [from, to) stream ranges. */
-const sackAck = (n: number, ...blocks: Array<[number, number]>): TcpRepr => ({
-  ...SEND, ack: seqAdd(L, n), ...(blocks.length > 0 ? { sackBlocks: blocks.map(([a, b]) => [seqAdd(L, a), seqAdd(L, b)] as const) } : {}),
-});
 
 /** Active open with SACK (and timestamps when asked), RTT 100 ms. */
-function established(options: HarnessOptions = {}, timestamps = false): Harness {
-  const h = new Harness({ ...options, config: { sack: true, timestamps, lossDetection: 'dupack', ...options.config } });
-  h.conn.connect(h.now);
-  take(h);
-  h.now += 100;
-  send(h, {
-    ...SEND, flags: SYN | ACK, seq: REMOTE_ISS, ack: L, mss: MSS, sackPermitted: true,
-    ...(timestamps ? { timestamp: { tsVal: PEER_TS, tsEcr: OFF } } : {}),
-  });
-  if (timestamps) take(h);
-  else recv(h, { ...RECV, seq: L });
-  assert.equal(h.state, 'ESTABLISHED');
-  h.events.length = 0;
-  return h;
-}
-
-/** Takes every segment emitted, as [stream offset, length] pairs. */
-function sent(h: Harness): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  while (h.outbox.length > 0) {
-    const s = take(h);
-    if (s.payload.length > 0) out.push([seqDiff(s.seq, L), s.payload.length]);
-  }
-  return out;
-}
+const established = (options: HarnessOptions = {}, timestamps = false): Harness => sackEstablished(options, { timestamps });
 
 /** Recovery on segment 0 (only it retransmitted), then the late original fills the hole. */
 function spuriousRecovery(): Harness {

@@ -1,46 +1,10 @@
 import assert from 'node:assert/strict';
-import {
-  ACK, FIN, bytes, fireNext, Harness, LOCAL_ISS, MSS, RECV, recv, recvNothing, REMOTE_ISS, send, SEND, SYN, take,
-  type HarnessOptions,
-} from './harness.js';
-import type { TcpRepr } from '../../src/wire/tcp.js';
-import { seqAdd, seqDiff } from '../../src/tcp/seq.js';
+import { FIN, bytes, fireNext, Harness, LOCAL_ISS, MSS, recvNothing, REMOTE_ISS, send, SEND, SYN, take } from './harness.js';
+import { seqDiff } from '../../src/tcp/seq.js';
 import { resolveTcpConfig } from '../../src/tcp/config.js';
-
-/** Our first data sequence number (set by `sackEstablished`). */
-let L = LOCAL_ISS + 1;
-/** The peer's ACK of stream bytes up to `n`, SACKing the given [from, to) stream ranges. */
-const sackAck = (n: number, ...blocks: Array<[number, number]>): TcpRepr => ({
-  ...SEND, ack: seqAdd(L, n), ...(blocks.length > 0 ? { sackBlocks: blocks.map(([a, b]) => [seqAdd(L, a), seqAdd(L, b)] as const) } : {}),
-});
+import { L, sackAck, sackEstablished, sent } from './sack-harness.js';
 
 const RACK = { config: { lossDetection: 'rack' } } as const;
-
-/** Active open with SACK negotiated (the peer's SYN-ACK carries SACK-permitted), RTT 100 ms. */
-function sackEstablished(options: HarnessOptions = {}, peerSack = true): Harness {
-  // RFC 6675 loss marking unless a test asks for RACK.
-  const h = new Harness({ ...options, config: { sack: true, lossDetection: 'dupack', ...options.config } });
-  L = seqAdd(options.iss ?? LOCAL_ISS, 1);
-  h.conn.connect(h.now);
-  const syn = take(h);
-  assert.equal(syn.sackPermitted, true, 'our SYN offers SACK');
-  h.now += 100;
-  send(h, { ...SEND, flags: SYN | ACK, seq: REMOTE_ISS, ack: L, mss: MSS, ...(peerSack ? { sackPermitted: true } : {}) });
-  recv(h, { ...RECV, seq: L });
-  assert.equal(h.state, 'ESTABLISHED');
-  h.events.length = 0;
-  return h;
-}
-
-/** Takes every segment emitted, as [stream offset, length] pairs. */
-function sent(h: Harness): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  while (h.outbox.length > 0) {
-    const s = take(h);
-    if (s.payload.length > 0) out.push([seqDiff(s.seq, L), s.payload.length]);
-  }
-  return out;
-}
 
 describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
   describe('negotiation', () => {
@@ -60,7 +24,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
     });
 
     it('without the peer agreeing, SACK blocks are ignored and NewReno recovers', () => {
-      const h = sackEstablished({}, false);
+      const h = sackEstablished({}, { peerSack: false });
       h.conn.write(bytes(5000), h.now);
       sent(h);
       for (let i = 0; i < 3; i++) send(h, sackAck(0, [1000, 2000 + 1000 * i]));
