@@ -11,7 +11,7 @@ import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { NetstackError, netError } from '../../src/errors.js';
-import { refTimer } from './unref-scheduler.js';
+import { pingSession, type EchoReply, type PingOptions } from './ping-session.js';
 import { EchoForwarder, createIcmpForwardCounters, type EchoForwardOptions, type EchoForwardRequest, type EchoResponder } from './icmp-echo-forwarder.js';
 
 /** An ICMP error received for a datagram we sent, as handed to the transport that sent it. */
@@ -36,27 +36,7 @@ export interface IcmpErrorReport {
   readonly quotedSequence: number;
 }
 
-/** One answered echo request. */
-export interface EchoReply {
-  readonly from: string;
-  readonly seq: number;
-  /** Echo data bytes. */
-  readonly bytes: number;
-  readonly ttl: number;
-  /** Round-trip time in ms (scheduler time). */
-  readonly rttMs: number;
-}
-
-export interface PingOptions {
-  /** Requests to send. Default 1. */
-  readonly count?: number;
-  /** Echo data bytes. Default 56 (as ping(8)). */
-  readonly size?: number;
-  /** ms between requests. Default 1000. */
-  readonly interval?: number;
-  /** ms to wait for each reply before erroring with ETIMEDOUT. Default 2000. */
-  readonly timeout?: number;
-}
+export type { EchoReply, PingOptions } from './ping-session.js';
 
 export const ICMP_DROP_REASONS = ['truncated', 'badChecksum', 'badQuote', 'broadcastEcho', 'unknownType', 'noListener'] as const;
 
@@ -198,61 +178,27 @@ export class IcmpLayer {
    * routing/ARP error (EHOSTUNREACH, ENETUNREACH) when a request cannot be sent.
    */
   ping(address: string, options: PingOptions = {}): Observable<EchoReply> {
-    const count = options.count ?? 1;
-    const size = options.size ?? 56;
-    const interval = options.interval ?? 1000;
-    const timeout = options.timeout ?? 2000;
-    const dst = parseIpv4(address);
-    const problems: string[] = [];
-    if (dst === undefined) problems.push(`address: "${address}" is not an IPv4 address`);
-    if (!Number.isInteger(count) || count < 1) problems.push(`count: ${count} is not a positive integer`);
-    if (!Number.isInteger(size) || size < 0 || size > 65507) problems.push(`size: ${size} is not in 0..65507`);
-    if (!(interval >= 0)) problems.push(`interval: ${interval} is not >= 0`);
-    if (!(timeout > 0)) problems.push(`timeout: ${timeout} is not > 0`);
-    return new Observable<EchoReply>((subscriber) => {
-      if (problems.length > 0) {
-        subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `ping: ${problems.join('; ')}`));
-        return;
-      }
-      const target = dst as Ipv4Addr;
-      const ident = this.#allocateIdent();
-      const sentAt = new Map<number, number>();
-      const timers: Subscription[] = [];
-      let seq = 0;
-      let replies = 0;
-      const fail = (err: NetstackError) => subscriber.error(err);
-      this.#pings.set(ident, (d, replySeq, dataLength) => {
-        const t0 = sentAt.get(replySeq);
-        if (t0 === undefined || d.src !== target) return;
-        sentAt.delete(replySeq);
-        replies++;
-        subscriber.next({ from: formatIpv4(d.src), seq: replySeq, bytes: dataLength, ttl: d.ttl, rttMs: this.#scheduler.now() - t0 });
-        if (replies === count) subscriber.complete();
-      });
-      const sendOne = () => {
-        if (subscriber.closed) return;
-        const mySeq = seq++ & 0xffff;
+    const target = parseIpv4(address);
+    return pingSession<Ipv4Datagram>(address, options, {
+      scheduler: this.#scheduler,
+      maxSize: 65507, // 65,535 less the IPv4 and ICMP headers
+      addressProblem: () => (target === undefined ? `address: "${address}" is not an IPv4 address` : undefined),
+      open: (onReply) => {
+        const ident = this.#allocateIdent();
+        this.#pings.set(ident, onReply);
+        return ident;
+      },
+      close: (ident) => this.#pings.delete(ident),
+      send: (ident, seq, size, onError) => {
         const pb = PacketBuffer.alloc(size);
         // A recognisable pattern, as ping(8) fills its data.
         for (let i = 0; i < size; i++) pb.buf[pb.head + i] = i & 0xff;
-        emitIcmp({ kind: 'echo-request', ident, seq: mySeq, data: EMPTY }, pb);
-        sentAt.set(mySeq, this.#scheduler.now());
+        emitIcmp({ kind: 'echo-request', ident, seq, data: EMPTY }, pb);
         this.counters.txEchoRequests++;
-        this.#port.down.next({ pb, dst: target, protocol: IpProtocol.ICMP, onError: fail });
-        if (subscriber.closed) return;
-        // A ping in progress keeps the process alive (the stack's other timers do not).
-        timers.push(
-          refTimer(this.#scheduler.schedule(() => {
-            if (sentAt.has(mySeq)) fail(netError('ETIMEDOUT', `no echo reply from ${address} for seq ${mySeq} within ${timeout} ms`));
-          }, timeout)),
-        );
-        if (seq < count) timers.push(refTimer(this.#scheduler.schedule(sendOne, interval)));
-      };
-      sendOne();
-      return () => {
-        this.#pings.delete(ident);
-        for (const t of timers) t.unsubscribe();
-      };
+        this.#port.down.next({ pb, dst: target as Ipv4Addr, protocol: IpProtocol.ICMP, onError });
+      },
+      fromTarget: (d) => d.src === target,
+      reply: (d, seq, bytes, rttMs) => ({ from: formatIpv4(d.src), seq, bytes, ttl: d.ttl, rttMs }),
     });
   }
 

@@ -2,7 +2,7 @@ import { Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Ipv6Datagram, Ipv6ParamProblemEvent, Ipv6Port, Ipv6ReassemblyTimeout } from './ipv6-layer.js';
 import type { NetInterface } from './net-interface.js';
 import type { NdpLayer } from './ndp-layer.js';
-import type { EchoReply, PingOptions } from './icmp-layer.js';
+import { pingSession, type EchoReply, type PingOptions } from './ping-session.js';
 import { emitIcmpv6, icmpv6QuoteLength, Icmpv6Type, Icmpv6TimeExceededCode, parseIcmpv6, parseIcmpv6Quote, type Icmpv6Repr } from '../../src/wire/icmpv6.js';
 import { Icmpv6ParamProblemCode } from '../../src/wire/ipv6-ext.js';
 import { Ipv6NextHeader } from '../../src/wire/ipv6.js';
@@ -12,8 +12,7 @@ import { type Ipv6Addr, formatIpv6, ipv6Equals, isIpv6Multicast, isIpv6Unspecifi
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { logger } from '../../src/log.js';
-import { NetstackError, netError } from '../../src/errors.js';
-import { refTimer } from './unref-scheduler.js';
+import { NetstackError } from '../../src/errors.js';
 
 const log = logger('icmpv6');
 
@@ -102,65 +101,32 @@ export class Icmpv6Layer {
    * routing/neighbour error (ENETUNREACH, EHOSTUNREACH) when a request cannot be sent.
    */
   ping(address: string, options: PingOptions = {}): Observable<EchoReply> {
-    const count = options.count ?? 1;
-    const size = options.size ?? 56;
-    const interval = options.interval ?? 1000;
-    const timeout = options.timeout ?? 2000;
-    const dst = parseIpv6(address);
-    const problems: string[] = [];
-    if (dst === undefined) problems.push(`address: "${address}" is not an IPv6 address`);
-    if (!Number.isInteger(count) || count < 1) problems.push(`count: ${count} is not a positive integer`);
-    // 65,535 bytes of payload, less the 8-byte echo header.
-    if (!Number.isInteger(size) || size < 0 || size > 65527) problems.push(`size: ${size} is not in 0..65527`);
-    if (!(interval >= 0)) problems.push(`interval: ${interval} is not >= 0`);
-    if (!(timeout > 0)) problems.push(`timeout: ${timeout} is not > 0`);
-    return new Observable<EchoReply>((subscriber) => {
-      if (problems.length > 0) {
-        subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `ping: ${problems.join('; ')}`));
-        return;
-      }
-      const target = dst as Ipv6Addr;
-      const ident = this.#allocateIdent();
-      const sentAt = new Map<number, number>();
-      const timers: Subscription[] = [];
-      let seq = 0;
-      let replies = 0;
-      const fail = (err: NetstackError) => subscriber.error(err);
-      this.#pings.set(ident, (d, replySeq, dataLength) => {
-        const t0 = sentAt.get(replySeq);
-        if (t0 === undefined || (!isIpv6Multicast(target) && !ipv6Equals(d.src, target))) return;
-        sentAt.delete(replySeq);
-        replies++;
-        subscriber.next({ from: formatIpv6(d.src), seq: replySeq, bytes: dataLength, ttl: d.hopLimit, rttMs: this.#scheduler.now() - t0 });
-        if (replies === count) subscriber.complete();
-      });
-      const sendOne = () => {
-        if (subscriber.closed) return;
-        const route = this.#port.network.routeFor(target);
+    const target = parseIpv6(address);
+    return pingSession<Ipv6Datagram>(address, options, {
+      scheduler: this.#scheduler,
+      maxSize: 65527, // 65,535 bytes of payload, less the 8-byte echo header
+      addressProblem: () => (target === undefined ? `address: "${address}" is not an IPv6 address` : undefined),
+      open: (onReply) => {
+        const ident = this.#allocateIdent();
+        this.#pings.set(ident, onReply);
+        return ident;
+      },
+      close: (ident) => this.#pings.delete(ident),
+      send: (ident, seq, size, onError) => {
+        const dst = target as Ipv6Addr;
+        const route = this.#port.network.routeFor(dst);
         if (!('iface' in route)) {
-          fail(route);
+          onError(route);
           return;
         }
-        const mySeq = seq++ & 0xffff;
         const pb = PacketBuffer.alloc(size);
         for (let i = 0; i < size; i++) pb.buf[pb.head + i] = i & 0xff;
-        emitIcmpv6({ kind: 'echo-request', ident, seq: mySeq, data: EMPTY }, pb, { src: route.src, dst: target });
-        sentAt.set(mySeq, this.#scheduler.now());
+        emitIcmpv6({ kind: 'echo-request', ident, seq, data: EMPTY }, pb, { src: route.src, dst });
         this.counters.txEchoRequests++;
-        this.#port.down.next({ pb, dst: target, src: route.src, protocol: Ipv6NextHeader.ICMPV6, onError: fail });
-        if (subscriber.closed) return;
-        timers.push(
-          refTimer(this.#scheduler.schedule(() => {
-            if (sentAt.has(mySeq)) fail(netError('ETIMEDOUT', `no echo reply from ${address} for seq ${mySeq} within ${timeout} ms`));
-          }, timeout)),
-        );
-        if (seq < count) timers.push(refTimer(this.#scheduler.schedule(sendOne, interval)));
-      };
-      sendOne();
-      return () => {
-        this.#pings.delete(ident);
-        for (const t of timers) t.unsubscribe();
-      };
+        this.#port.down.next({ pb, dst, src: route.src, protocol: Ipv6NextHeader.ICMPV6, onError });
+      },
+      fromTarget: (d) => isIpv6Multicast(target as Ipv6Addr) || ipv6Equals(d.src, target as Ipv6Addr),
+      reply: (d, seq, bytes, rttMs) => ({ from: formatIpv6(d.src), seq, bytes, ttl: d.hopLimit, rttMs }),
     });
   }
 
