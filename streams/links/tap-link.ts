@@ -105,6 +105,22 @@ export interface TapLink extends Link {
 }
 
 /** Opens the TAP device and wraps it as a Link; throws the device's coded Error on failure. */
+/**
+ * Opens a device with offload when asked (`option`, else RX_NETSTACK_TAP_OFFLOAD), by default
+ * with offload but falling back to a plain device when the kernel refuses it (an old or unusual
+ * tun driver answers TUNSETOFFLOAD or IFF_VNET_HDR with EINVAL): TAP and TUN links alike.
+ */
+export function openWithOffload<D>(open: (offload: boolean) => D, option: boolean | undefined): D {
+  if (option !== undefined || !offloadWanted(undefined)) return open(offloadWanted(option));
+  try {
+    return open(true);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code !== 'EINVAL' && code !== 'EOPNOTSUPP' && code !== 'ENOTTY') throw error;
+    return open(false);
+  }
+}
+
 export function tapLink(options: TapLinkOptions): TapLink {
   let mac: Uint8Array | undefined;
   if (options.mac !== undefined) {
@@ -122,20 +138,7 @@ export function tapLink(options: TapLinkOptions): TapLink {
       writeQueueLimit: options.writeQueueLimit,
       offload,
     });
-  let device: TapDevice;
-  if (options.offload !== undefined || !offloadWanted(undefined)) {
-    device = open(offloadWanted(options.offload));
-  } else {
-    // Offload by default, but a kernel that refuses it (an old or unusual tun driver answers
-    // TUNSETOFFLOAD or IFF_VNET_HDR with EINVAL) still gets a working plain link.
-    try {
-      device = open(true);
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code !== 'EINVAL' && code !== 'EOPNOTSUPP' && code !== 'ENOTTY') throw error;
-      device = open(false);
-    }
-  }
+  const device = openWithOffload(open, options.offload);
   return deviceLink(device, { mac, coalesceAcks: options.coalesceAcks, layer: 'ethernet' });
 }
 

@@ -12,7 +12,7 @@
  * const stack = createStack({ interfaces: [{ name: 'tun0', link, ipv4: ['198.18.0.2/24'] }] });
  */
 import { TunDevice } from './tun-device.js';
-import { deviceLink, offloadWanted, type TapLink } from './tap-link.js';
+import { deviceLink, openWithOffload, type TapLink } from './tap-link.js';
 
 export interface TunLinkOptions {
   /** TUN device name (attached when it exists, created otherwise). */
@@ -54,17 +54,6 @@ export function tunLink(options: TunLinkOptions): TunLink {
       writeQueueLimit: options.writeQueueLimit,
       offload,
     });
-  let device: TunDevice;
-  if (options.offload !== undefined || !offloadWanted(undefined)) {
-    device = open(offloadWanted(options.offload));
-  } else {
-    try {
-      device = open(true);
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code !== 'EINVAL' && code !== 'EOPNOTSUPP' && code !== 'ENOTTY') throw error;
-      device = open(false);
-    }
-  }
+  const device = openWithOffload(open, options.offload);
   return deviceLink(device, { mac: undefined, coalesceAcks: false, layer: 'ip' }) as TunLink;
 }
