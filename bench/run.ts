@@ -16,6 +16,9 @@
  *           stack over TAP and kernel over veth in the same run, pinned (root only)
  *   nat     `rx-netstack nat` vs `slirp4netns` on the same topology: bulk both ways, TCP_RR,
  *           TCP_CRR, UDP_RR (root and slirp4netns only; not part of a default run)
+ *   busy-poll  p50/p99 RTT and the stack's CPU time per exchange without and with
+ *           `serve --busy-poll US` (stack on CPU 1, client on CPU 0; root and 2 CPUs; not part
+ *           of a default run)
  *
  * Options:
  *   --sections a,b   run only these sections
@@ -32,6 +35,7 @@
  *   --lossy-seconds S  seconds of each lossy-tap transfer (default 5, quick 1)
  *   --lossy-rtts a,b   lossy-tap round-trip times, ms (default 10)
  *   --lossy-losses a,b lossy-tap loss probabilities (default 0,0.01,0.05)
+ *   --busy-poll-us US  the busy-poll section's window (default 2000)
  *   --lossy-linux-cc a,b  Linux's congestion controls for lossy-tap; the first is compared with
  *                    ours (default cubic,bbr; quick cubic)
  */
@@ -40,6 +44,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
+import os from 'node:os';
 import { machineInfo } from './lib/machine.js';
 import { formatValue, markdownTable, textTable, type Row } from './lib/table.js';
 import { checksumThroughput, inboundPerFrame, outboundPerFrame } from './per-frame.js';
@@ -47,13 +52,14 @@ import { memoryBulk, memoryCrr, memoryIdle, memoryRr } from './memory.js';
 import { tapBench, type Figure, type TapBenchResult } from './kernel/tap-bench.js';
 import { lossyBench, type LossyResult } from './lossy.js';
 import { latencyBench, type LatencyCell } from './kernel/latency-bench.js';
+import { busyPollBench, type BusyPollCell } from './kernel/busy-poll-bench.js';
 import { lossyTapBench, type LossyTapResult } from './kernel/lossy-tap.js';
 import { natBench, natBenchUnavailable, type NatBenchResult, type NatFigure } from './kernel/nat-bench.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ALL_SECTIONS = ['frame', 'memory', 'idle', 'lossy', 'tap', 'scale', 'lossy-tap', 'latency'] as const;
 /** Sections run only when named in --sections. */
-const EXTRA_SECTIONS = ['nat'] as const;
+const EXTRA_SECTIONS = ['nat', 'busy-poll'] as const;
 type Section = (typeof ALL_SECTIONS)[number] | (typeof EXTRA_SECTIONS)[number];
 
 /** gVisor netstack over TAP, as a ratio to Linux over veth, pinned, on this kind of machine (issue 6). */
@@ -83,6 +89,7 @@ const { values } = parseArgs({
     'lossy-rtts': { type: 'string' },
     'lossy-losses': { type: 'string' },
     'lossy-linux-cc': { type: 'string' },
+    'busy-poll-us': { type: 'string' },
   },
 });
 
@@ -178,6 +185,7 @@ interface Results {
   lossy?: readonly LossyResult[];
   latency?: readonly LatencyCell[] | { skipped: string } | { failed: string };
   nat?: NatBenchResult | { skipped: string } | { failed: string };
+  busyPoll?: readonly BusyPollCell[] | { skipped: string } | { failed: string };
 }
 
 async function main(): Promise<void> {
@@ -353,6 +361,38 @@ async function main(): Promise<void> {
         log(`lossy TAP benchmark FAILED: ${message}`);
         results.lossyTap = { failed: message };
         rows.push({ group: 'lossy paths, TAP', name: 'all lossy TAP figures', unit: '', value: Number.NaN, note: `failed: ${message.split('\n')[0]}` });
+      }
+    }
+  }
+
+  if (sections.has('busy-poll')) {
+    const missing = kernelUnavailable() ?? (os.cpus().length < 2 ? 'fewer than 2 CPUs (busy polling needs a CPU of its own)' : undefined);
+    if (missing !== undefined) {
+      log(`SKIPPING the busy-poll benchmark: ${missing}`);
+      results.busyPoll = { skipped: missing };
+    } else {
+      try {
+        const busyPollUs = values['busy-poll-us'] === undefined ? 2000 : Number(values['busy-poll-us']);
+        const cells = await busyPollBench({
+          runs: quick ? 1 : Math.min(runs, 3), cli: buildDist(), busyPollUs, clientCpu: 0, stackCpu: 1,
+          intervalsMs: [0, 1, 2, 10], kinds: ['ping', 'udp', 'tcp'], shrink: quick ? 20 : 1, log,
+        });
+        results.busyPoll = cells;
+        for (const c of cells) {
+          rows.push({
+            group: `busy poll ${busyPollUs} us`,
+            name: `${c.kind === 'ping' ? 'ping' : c.kind === 'udp' ? 'UDP 1-byte echo' : 'TCP 1-byte echo'}, ${c.intervalMs === 0 ? 'back to back' : `every ${c.intervalMs} ms`}: p50 (off -> on)`,
+            unit: 'ms',
+            value: c.busy.p50,
+            kernel: c.kernel.p50,
+            ratio: c.kernel.p50 / c.busy.p50,
+            note: `off ${c.plain.p50.toFixed(3)} ms; p99 ${c.plain.p99.toFixed(3)} -> ${c.busy.p99.toFixed(3)}; CPU ${(c.plainCpuMsPerExchange * 1000).toFixed(0)} -> ${(c.busyCpuMsPerExchange * 1000).toFixed(0)} us/exchange`,
+          });
+        }
+      } catch (error) {
+        const message = (error as Error).message;
+        log(`busy-poll benchmark FAILED: ${message}`);
+        results.busyPoll = { failed: message };
       }
     }
   }

@@ -27,6 +27,8 @@ export const SERVE_USAGE = `usage: rx-netstack serve --tap NAME --ip CIDR [optio
                        http      node:http on the stack: GET / answers 200
                        udp-echo  UDP echo, RFC 862
   --pcap FILE        record every frame in and out to FILE (classic pcap)
+  --busy-poll US     after each batch keep polling the device for US microseconds
+                     instead of sleeping (lower latency at low load, more CPU; default off)
   -h, --help         this text
 
 Prints "ready" on stdout once attached; runs until SIGINT or SIGTERM.`;
@@ -66,6 +68,8 @@ export interface ServeArgs {
   readonly hostIp?: string;
   readonly services: readonly ServiceSpec[];
   readonly pcap?: string;
+  /** Busy-poll window in microseconds (TapLinkOptions.busyPollUs); absent: off. */
+  readonly busyPollUs?: number;
 }
 
 export type ParsedCommand =
@@ -87,6 +91,7 @@ const OPTIONS = {
   'host-ip': { type: 'string' },
   services: { type: 'string' },
   pcap: { type: 'string' },
+  'busy-poll': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -184,6 +189,13 @@ export function parseServe(argv: readonly string[]): ParsedCommand {
     else if (existsSync(pcap) && statSync(pcap).isDirectory()) problems.push(`--pcap: ${pcap} is a directory`);
   }
 
+  const busyText = text('busy-poll');
+  let busyPollUs: number | undefined;
+  if (busyText !== undefined) {
+    busyPollUs = /^[0-9]+$/.test(busyText) ? Number(busyText) : NaN;
+    if (!(busyPollUs >= 0 && busyPollUs <= 1_000_000)) problems.push(`--busy-poll: "${busyText}" is not an integer from 0 to 1000000 (microseconds)`);
+  }
+
   if (problems.length > 0) return { kind: 'invalid', problems };
   return {
     kind: 'serve',
@@ -197,6 +209,7 @@ export function parseServe(argv: readonly string[]): ParsedCommand {
       ...(hostIp === undefined ? {} : { hostIp }),
       services,
       ...(pcap === undefined ? {} : { pcap }),
+      ...(busyPollUs === undefined || busyPollUs === 0 ? {} : { busyPollUs }),
     },
   };
 }

@@ -113,6 +113,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
       ...(netns === undefined ? {} : { netns }),
       ...(options.mtu === undefined ? {} : { mtu: options.mtu }),
       ...(options.mac === undefined ? {} : { mac: options.mac }),
+      ...(options.busyPollUs === undefined ? {} : { busyPollUs: options.busyPollUs }),
       up: true,
     });
     // tapLink.close() also puts a pre-existing device back as found (MTU, MAC, up/down).

@@ -49,6 +49,8 @@
 #define RX_DEFAULT_BATCH 256
 #define RX_MAX_BATCH 4096
 #define RX_DEFAULT_QUEUE 1024
+/* Longest busy-poll window after a batch: 1 s (a larger one is surely a unit mistake). */
+#define RX_MAX_BUSY_POLL_US 1000000u
 
 /* write() results, shared with tap-device.ts. Negative values are -errno. */
 #define RX_WRITE_SENT 0
@@ -58,6 +60,7 @@
 typedef struct {
   double rx_frames, rx_bytes, rx_batches;
   double tx_frames, tx_bytes, tx_queued_total, tx_dropped, tx_errors;
+  double busy_poll_hits; /* batches read while a busy-poll window was open */
 } rx_stats_t;
 
 typedef struct rx_tap {
@@ -92,6 +95,14 @@ typedef struct rx_tap {
   napi_ref cur_ref;          /* its ArrayBuffer, held until the slab is retired */
   size_t cur_off;            /* first free byte in it */
   unsigned batch_limit;
+
+  /* Busy polling (opt-in): after each batch an idle handle keeps the event loop from sleeping
+   * for busy_poll_ns, so the next frame is picked up by a non-blocking poll instead of a wake-up
+   * from sleep. Unref'd: it never keeps the process alive on its own. */
+  uv_idle_t idle;
+  int idle_open;             /* uv_idle_init done and its close callback not yet run */
+  uint64_t busy_poll_ns;     /* 0: off */
+  uint64_t busy_until;       /* uv_hrtime() at which the current window closes */
   rx_write_queue_t queue;
   rx_stats_t stats;
 } rx_tap_t;
@@ -132,7 +143,7 @@ static napi_value throw_code(napi_env env, const char *code, const char *msg) {
 /* ---------- lifetime ---------- */
 
 static void maybe_free(rx_tap_t *t) {
-  if (t->finalized && !t->poll_open) free(t);
+  if (t->finalized && !t->poll_open && !t->idle_open) free(t);
 }
 
 static void remove_cleanup_hook(rx_tap_t *t) {
@@ -145,7 +156,14 @@ static void remove_cleanup_hook(rx_tap_t *t) {
 static void on_poll_closed(uv_handle_t *h) {
   rx_tap_t *t = h->data;
   t->poll_open = 0;
-  remove_cleanup_hook(t);
+  if (!t->idle_open) remove_cleanup_hook(t);
+  maybe_free(t);
+}
+
+static void on_idle_closed(uv_handle_t *h) {
+  rx_tap_t *t = h->data;
+  t->idle_open = 0;
+  if (!t->poll_open) remove_cleanup_hook(t);
   maybe_free(t);
 }
 
@@ -158,6 +176,10 @@ static void shutdown_device(rx_tap_t *t) {
     uv_poll_stop(&t->poll);
     uv_close((uv_handle_t *)&t->poll, on_poll_closed);
   }
+  if (t->idle_open) {
+    uv_idle_stop(&t->idle);
+    uv_close((uv_handle_t *)&t->idle, on_idle_closed);
+  }
   if (t->fd >= 0) close(t->fd);
   if (t->ctl >= 0) close(t->ctl);
   t->fd = t->ctl = -1;
@@ -167,7 +189,7 @@ static void shutdown_device(rx_tap_t *t) {
     rx_slab_pool_close(t->pool);
     t->pool = NULL;
   }
-  if (!t->poll_open) remove_cleanup_hook(t);
+  if (!t->poll_open && !t->idle_open) remove_cleanup_hook(t);
 }
 
 static void delete_ref(napi_env env, napi_ref *ref) {
@@ -349,6 +371,26 @@ static void deliver(rx_tap_t *t, size_t total, uint32_t count) {
   call_js(t, t->on_frames, 2, argv);
 }
 
+/* ---------- busy polling ---------- */
+
+static void on_idle(uv_idle_t *h) {
+  rx_tap_t *t = h->data;
+  /* Nothing to do here: an active idle handle makes the loop's poll phase non-blocking. */
+  if (t->closed || !t->reading || uv_hrtime() >= t->busy_until) uv_idle_stop(h);
+}
+
+/* Opens (or extends) the busy-poll window after a batch. */
+static void arm_busy_poll(rx_tap_t *t) {
+  t->busy_until = uv_hrtime() + t->busy_poll_ns;
+  if (!t->idle_open) {
+    if (uv_idle_init(t->loop, &t->idle) != 0) return;
+    t->idle.data = t;
+    t->idle_open = 1;
+    uv_unref((uv_handle_t *)&t->idle);
+  }
+  if (!uv_is_active((uv_handle_t *)&t->idle)) uv_idle_start(&t->idle, on_idle);
+}
+
 static void read_batch(rx_tap_t *t) {
   napi_handle_scope scope;
   napi_open_handle_scope(t->env, &scope);
@@ -375,7 +417,11 @@ static void read_batch(rx_tap_t *t) {
     t->stats.rx_frames++;
     t->stats.rx_bytes += (double)r;
   }
-  if (n > 0) deliver(t, off, n);
+  if (n > 0) {
+    if (t->idle_open && uv_is_active((uv_handle_t *)&t->idle)) t->stats.busy_poll_hits++;
+    deliver(t, off, n);
+    if (t->busy_poll_ns != 0 && !t->closed && t->reading) arm_busy_poll(t);
+  }
   napi_close_handle_scope(t->env, scope);
   if (err != 0 && !t->closed) fail_device(t, err, "read", "reading a frame");
 }
@@ -496,7 +542,7 @@ static uint32_t get_uint_prop(napi_env env, napi_value obj, const char *key, uin
   return out;
 }
 
-/* new TapHandle(name, netns | undefined, { batchLimit?, queueLimit?, vnetHdr?, tun? }) */
+/* new TapHandle(name, netns | undefined, { batchLimit?, queueLimit?, vnetHdr?, tun?, busyPollUs? }) */
 static napi_value tap_new(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3], self, new_target;
@@ -516,7 +562,7 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
     if (rc == -2) return throw_code(env, "ERR_INVALID_ARG_VALUE", "netns name too long");
     ns = netns;
   }
-  uint32_t batch = RX_DEFAULT_BATCH, queue = RX_DEFAULT_QUEUE;
+  uint32_t batch = RX_DEFAULT_BATCH, queue = RX_DEFAULT_QUEUE, busy_us = 0;
   bool vnet = false, tun = false;
   if (argc >= 3) {
     napi_typeof(env, argv[2], &type);
@@ -525,9 +571,11 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
       queue = get_uint_prop(env, argv[2], "queueLimit", RX_DEFAULT_QUEUE);
       vnet = get_bool_prop(env, argv[2], "vnetHdr");
       tun = get_bool_prop(env, argv[2], "tun");
+      busy_us = get_uint_prop(env, argv[2], "busyPollUs", 0);
     }
   }
   if (batch < 1 || batch > RX_MAX_BATCH) return throw_code(env, "ERR_OUT_OF_RANGE", "batchLimit must be 1..4096");
+  if (busy_us > RX_MAX_BUSY_POLL_US) return throw_code(env, "ERR_OUT_OF_RANGE", "busyPollUs must be 0..1000000");
 
   rx_tap_t *t = calloc(1, sizeof *t);
   if (t == NULL) return throw_code(env, "ENOMEM", "out of memory");
@@ -538,6 +586,7 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
     return throw_code(env, "ERR_INTERNAL", "no event loop");
   }
   t->batch_limit = batch;
+  t->busy_poll_ns = (uint64_t)busy_us * 1000;
   t->vnet = vnet;
   t->tun = tun;
   t->pool = rx_slab_pool_new(RX_SLAB_SIZE, RX_SLABS_KEPT);
@@ -855,6 +904,7 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   set_number(env, out, "txQueuedTotal", t->stats.tx_queued_total);
   set_number(env, out, "txDropped", t->stats.tx_dropped);
   set_number(env, out, "txErrors", t->stats.tx_errors);
+  set_number(env, out, "busyPollHits", t->stats.busy_poll_hits);
   return out;
 }
 

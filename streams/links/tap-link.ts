@@ -42,6 +42,8 @@ export interface TapLinkOptions {
   readonly batchLimit?: number;
   /** Most frames waiting for the fd to become writable. Default 1024. */
   readonly writeQueueLimit?: number;
+  /** Busy-poll window after each batch, in microseconds (TapDeviceOptions.busyPollUs). Default 0 (off). */
+  readonly busyPollUs?: number;
   /**
    * Drop a pure TCP ACK that a later pure ACK of the same connection, sent while the same
    * inbound batch is processed, supersedes (see ack-coalescer.ts). Default true.
@@ -136,6 +138,7 @@ export function tapLink(options: TapLinkOptions): TapLink {
       up: options.up ?? true,
       batchLimit: options.batchLimit,
       writeQueueLimit: options.writeQueueLimit,
+      busyPollUs: options.busyPollUs,
       offload,
     });
   const device = openWithOffload(open, options.offload);

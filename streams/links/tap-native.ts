@@ -29,6 +29,8 @@ export interface NativeTapStats {
   txDropped: number;
   /** Frames the kernel refused (EIO while the device is down, EINVAL for a runt, ...). */
   txErrors: number;
+  /** Batches read while a busy-poll window was open (TapDeviceOptions.busyPollUs). */
+  busyPollHits: number;
 }
 
 /** One open TAP queue. Methods throw Errors with `code`, `errno` and `syscall` like node:fs. */
@@ -73,7 +75,7 @@ export interface NativeTapModule {
   TapHandle: new (
     name: string,
     netns: string | undefined,
-    options: { batchLimit?: number; queueLimit?: number; vnetHdr?: boolean; tun?: boolean },
+    options: { batchLimit?: number; queueLimit?: number; vnetHdr?: boolean; tun?: boolean; busyPollUs?: number },
   ) => NativeTapHandle;
   /** The Error the addon would make for `errno` (positive) in `syscall`. */
   errorFor(errno: number, syscall: string, detail: string): Error & { code: string };

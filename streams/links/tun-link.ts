@@ -27,6 +27,8 @@ export interface TunLinkOptions {
   readonly batchLimit?: number;
   /** Most packets waiting for the fd to become writable. Default 1024. */
   readonly writeQueueLimit?: number;
+  /** Busy-poll window after each batch, in microseconds (TapDeviceOptions.busyPollUs). Default 0 (off). */
+  readonly busyPollUs?: number;
   /**
    * Checksum and segmentation offload with the kernel (IFF_VNET_HDR, TUN_F_CSUM|TUN_F_TSO4): the
    * kernel hands over its TCP in segments of up to 64 KiB with partial checksums (vouched for
@@ -52,6 +54,7 @@ export function tunLink(options: TunLinkOptions): TunLink {
       up: options.up ?? true,
       batchLimit: options.batchLimit,
       writeQueueLimit: options.writeQueueLimit,
+      busyPollUs: options.busyPollUs,
       offload,
     });
   const device = openWithOffload(open, options.offload);

@@ -59,10 +59,11 @@ describe('bin/rx-netstack (compiled, plain node)', () => {
   it('bad options exit 2 and name every bad option', async () => {
     const { code, stderr, stdout } = await runNode([
       CLI, 'serve', '--ip', '198.18.0.300/24', '--mtu', '20', '--mac', 'nope', '--frob', '--services', 'echo:7,gopher',
+      '--busy-poll', '-5',
     ]);
     assert.equal(code, 2);
     assert.equal(stdout, '');
-    for (const option of ['--tap', '--ip', '--mtu', '--mac', '--frob', '--services']) {
+    for (const option of ['--tap', '--ip', '--mtu', '--mac', '--frob', '--services', '--busy-poll']) {
       assert.match(stderr, new RegExp(`^  ${option}: `, 'm'), `${option} named in:\n${stderr}`);
     }
     assert.match(stderr, /gopher/);

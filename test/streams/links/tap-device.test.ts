@@ -2,7 +2,7 @@
  * TapDevice against the real kernel, in namespaces the tests make (test/helpers/netns.ts).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { TapDevice } from '../../../streams/links/tap-device.js';
 import { waitFor } from '../../helpers/wait-for.js';
@@ -149,6 +149,67 @@ describeKernelPeer('TapDevice: a device we create', () => {
     await sender;
     assert.equal(batches, atClose, 'no frame delivered after close');
     await expectCode(() => device.write(GARP), 'ERR_LINK_CLOSED');
+  });
+
+  it('busy polling (opt-in): batches that arrive within the window are read while the loop spins', async () => {
+    // The kernel sends a frame every 20 ms for 0.3 s; with a 100 ms window every batch after the
+    // first finds the loop still spinning. Without the option none does.
+    const run = async (busyPollUs: number | undefined): Promise<{ batches: number; hits: number }> => {
+      const device = open(peer(), busyPollUs === undefined ? { up: true } : { up: true, busyPollUs });
+      try {
+        await peer().configureHost();
+        let batches = 0;
+        device.onFrames(() => {
+          batches++;
+        });
+        await peer().python(trickle(15));
+        await waitFor('the trickle to arrive', () => (batches >= 5 ? true : undefined));
+        return { batches, hits: device.stats().busyPollHits };
+      } finally {
+        device.close();
+      }
+    };
+    const off = await run(undefined);
+    assert.equal(off.hits, 0, 'no busy polling unless asked for');
+    const on = await run(100_000);
+    assert.ok(on.hits >= on.batches / 2, `most batches found the loop spinning (${on.hits} of ${on.batches})`);
+  });
+
+  it('busyPollUs outside 0..1000000 or not an integer is ERR_INVALID_ARG_VALUE, and nothing is opened', async () => {
+    await expectCode(() => open(peer(), { busyPollUs: -1 }), 'ERR_INVALID_ARG_VALUE');
+    await expectCode(() => open(peer(), { busyPollUs: 1_000_001 }), 'ERR_INVALID_ARG_VALUE');
+    await expectCode(() => open(peer(), { busyPollUs: 2.5 }), 'ERR_INVALID_ARG_VALUE');
+    assert.equal(await peer().linkInfo(), undefined);
+  });
+
+  it('a busy-polling device does not keep the process alive once unref\'d, nor after close mid-window', async () => {
+    const addon = fileURLToPath(new URL('../../../build/Release/rx_tap.node', import.meta.url));
+    const netns = peer().netns;
+    // The child takes frames with a 1 s busy-poll window that every frame re-opens, for as long as
+    // the kernel trickles (3 s). At its first frame it unrefs one device and closes the other:
+    // nothing is left that should keep it alive, so it must end at once, not when the trickle stops.
+    const script = `
+      const { TapHandle } = require(${JSON.stringify(addon)});
+      const a = new TapHandle('rxdev0', ${JSON.stringify(netns)}, { busyPollUs: 1000000 });
+      const b = new TapHandle('rxdev1', ${JSON.stringify(netns)}, { busyPollUs: 1000000 });
+      b.setUp(true);
+      b.start(() => {}, () => {});
+      a.setUp(true);
+      a.start(() => { a.unref(); b.close(); }, () => {});
+      console.log('open');`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    const opened = Date.now();
+    await peer().configureHost();
+    const trickling = peer().python(trickle(150));
+    const code = await exited;
+    const lasted = Date.now() - opened;
+    await trickling;
+    assert.equal(code, 0, stderr);
+    assert.ok(lasted < 2_500, `the child ended at its first frame, not with the 3 s trickle (lasted ${lasted} ms)`);
   });
 
   it('a device deleted under us reports ENODEV through onError and closes', async () => {
