@@ -345,6 +345,27 @@ describe('stack: IPv6 autoconfiguration (memory wire, virtual time)', () => {
     assert.equal(dropOf(w.stack, 'mld:eth0', 'badQuerySource'), 1);
   });
 
+  it('acceptRedirects: a redirect from the first hop becomes a host route to the better router; one from another node is ignored', () => {
+    const OTHER_MAC = '02:00:00:00:00:09';
+    let via = '';
+    const w = run({ ipv6: { dadTransmits: 0, acceptRedirects: true } }, (w) => {
+      w.ts.schedule(() => w.peer.send(raFrame({ prefixes: [{ prefix: PREFIX }] })), 10);
+      const slaac = () => w.stack.inet6.addresses().find((a) => a.origin === 'slaac')!.address;
+      const redirect = (from: string, destination: string) =>
+        ndpFrame({ kind: 'redirect', target: ipv6Addr('fe80::9'), destination: ipv6Addr(destination), targetLinkAddr: parseMac(OTHER_MAC)! }, from, slaac(), STACK_MAC);
+      w.ts.schedule(() => w.peer.send(redirect('fe80::5', '2001:db8:77::1')), 20); // not our router for it
+      w.ts.schedule(() => w.peer.send(redirect(ROUTER_LL, FAR)), 30);
+      w.ts.schedule(() => w.stack.icmp.ping(FAR, { timeout: 100 }).pipe(catchError(() => of(0))).subscribe(), 40);
+      w.subs.push(w.peer.frames$.subscribe((f) => {
+        const s = seen(w.ts.now(), f);
+        if (s?.type === 128) via = s.ethDst;
+      }));
+    });
+    assert.deepEqual(w.stack.inet6.routes().filter((r) => r.origin === 'redirect'), [{ destination: `${FAR}/128`, gateway: 'fe80::9', interface: 'eth0', origin: 'redirect' }]);
+    assert.equal(via, OTHER_MAC, 'the echo request went to the better first hop');
+    assert.equal(stat(w.stack, 'ndp:eth0', 'redirectsIgnored'), 1);
+  });
+
   it('redirects are ignored and counted by default', () => {
     const w = run({ ipv6: { dadTransmits: 0 } }, (w) => {
       w.ts.schedule(() => w.peer.send(raFrame({ prefixes: [{ prefix: PREFIX }] })), 10);
