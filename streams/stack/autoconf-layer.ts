@@ -14,6 +14,9 @@ import { logger } from '../../src/log.js';
 
 const log = logger('ipv6:autoconf');
 
+/** Host routes from redirects kept per interface. */
+const MAX_REDIRECT_ROUTES = 256;
+
 /** An address change on an interface, as the stack's `inet6.changes$` reports it. */
 export interface Ipv6AddressChange {
   readonly kind: 'added' | 'state' | 'removed';
@@ -131,6 +134,12 @@ export class AutoconfLayer implements NdpAutoconf {
     const route = this.#ipv6.routeFor(rd.destination);
     if (!('iface' in route) || route.iface !== this.#iface || !ipv6Equals(route.nextHop, src)) return false;
     const onLink = ipv6Equals(rd.target, rd.destination);
+    // Bounded: a router sending redirects for ever more destinations costs at most this many routes (oldest go first).
+    const mine = this.#ipv6.routes.entries().filter((r) => r.origin === 'redirect' && r.interfaceIndex === this.#iface.index);
+    if (mine.length >= MAX_REDIRECT_ROUTES && !mine.some((r) => ipv6Equals(r.destination, rd.destination))) {
+      const oldest = mine[0];
+      this.#ipv6.routes.remove((r) => r === oldest);
+    }
     this.#ipv6.routes.add({
       destination: rd.destination.slice(), prefixLength: 128, gateway: onLink ? undefined : rd.target.slice(), interfaceIndex: this.#iface.index, origin: 'redirect',
     });
