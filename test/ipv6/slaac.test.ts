@@ -128,6 +128,14 @@ describe('ipv6/slaac (RFC 4862, RFC 4861 6.3, RFC 7217)', () => {
       assert.deepEqual(show(m.expire(1000)), [`state ${LL} preferred`], 'the duplicate never becomes preferred');
     });
 
+    it('a static address added later is probed at once, without the start delay', () => {
+      const m = up({ acceptRa: false });
+      assert.deepEqual(show(m.addStatic(STATIC, 64, 5000)), ['add fd00:198:18::2/64 static']);
+      assert.deepEqual(show(m.expire(5000)), ['dad fd00:198:18::2']);
+      assert.deepEqual(show(m.expire(6000)), ['state fd00:198:18::2 preferred']);
+      assert.deepEqual(m.addStatic(STATIC, 64, 7000), [], 'already there');
+    });
+
     it('an NA for an address that passed DAD is a conflict counted, nothing more (RFC 4862 5.4.4)', () => {
       const m = up({ acceptRa: false });
       assert.deepEqual(m.duplicate(ipv6Addr(LL), 2000), []);
