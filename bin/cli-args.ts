@@ -8,6 +8,10 @@ import { dirname, resolve } from 'node:path';
 import { formatIpv4, inSubnet, parseIpv4 } from '../src/ipv4/address.js';
 import { parseMac } from '../src/mac.js';
 import { parseIpv4Cidr } from '../src/config/codecs.js';
+import {
+  formatIpv6, ipv6InPrefix, ipv6Network, isIpv4MappedAt, isIpv6LinkLocal, isIpv6Loopback, isIpv6Multicast, isIpv6Unspecified, parseIpv6,
+  parseIpv6Prefix, type Ipv6Addr,
+} from '../src/ipv6/address.js';
 import { parseNat, type NatArgs } from './nat-args.js';
 
 export const SERVE_USAGE = `usage: rx-netstack serve --tap NAME --ip CIDR [options]
@@ -15,6 +19,12 @@ export const SERVE_USAGE = `usage: rx-netstack serve --tap NAME --ip CIDR [optio
   --tap NAME         TAP device to attach to (created when absent)
   --ip CIDR          the stack's address, e.g. 198.18.0.2/24
   --gateway A        default gateway (must lie in --ip's subnet)
+  --ip6 CIDR         an IPv6 address of the stack, e.g. fd00:198:18::2/64 (repeatable);
+                     turns IPv6 on: a link-local address, DAD, router discovery, SLAAC
+  --gw6 A            IPv6 default gateway: link-local (fe80::1) or on an --ip6 prefix;
+                     turns IPv6 on
+  --no-slaac         with IPv6: form no addresses from router advertisements (routers,
+                     on-link prefixes and the MTU are still learnt from them)
   --mac M            the stack's MAC (default: random, locally administered)
   --mtu N            set the TAP device's MTU (68..65535)
   --netns NS         open the TAP device inside network namespace NS (created when absent)
@@ -62,6 +72,11 @@ export interface ServeArgs {
   readonly tap: string;
   readonly ip: string;
   readonly gateway?: string;
+  /** Static IPv6 addresses (`--ip6`, canonical text with prefix length); IPv6 is on when any is given or `gw6`. */
+  readonly ip6?: readonly string[];
+  readonly gw6?: string;
+  /** SLAAC from router advertisements (default true; `--no-slaac`). */
+  readonly slaac?: boolean;
   readonly mac?: string;
   readonly mtu?: number;
   readonly netns?: string;
@@ -85,6 +100,9 @@ const OPTIONS = {
   tap: { type: 'string' },
   ip: { type: 'string' },
   gateway: { type: 'string' },
+  ip6: { type: 'string', multiple: true },
+  gw6: { type: 'string' },
+  'no-slaac': { type: 'boolean' },
   mac: { type: 'string' },
   mtu: { type: 'string' },
   netns: { type: 'string' },
@@ -116,7 +134,7 @@ export function parseServe(argv: readonly string[]): ParsedCommand {
   for (const token of tokens) {
     if (token.kind === 'option' && !(token.name in OPTIONS)) problems.push(`${token.rawName}: unknown option`);
     if (token.kind === 'positional') problems.push(`unexpected argument "${token.value}"`);
-    if (token.kind === 'option' && token.name in OPTIONS && token.name !== 'help' && token.value === undefined) {
+    if (token.kind === 'option' && token.name in OPTIONS && OPTIONS[token.name as keyof typeof OPTIONS].type === 'string' && token.value === undefined) {
       problems.push(`--${token.name}: needs a value`);
     }
   }
@@ -143,6 +161,20 @@ export function parseServe(argv: readonly string[]): ParsedCommand {
       problems.push(`--gateway: ${gateway} is not in ${formatIpv4(ip.network)}/${ip.prefixLength}, the subnet of --ip`);
     }
   }
+
+  const ip6 = parseIp6List(values.ip6, problems);
+  const gw6 = text('gw6');
+  if (gw6 !== undefined) {
+    const g = parseIpv6(gw6);
+    if (g === undefined) problems.push(`--gw6: "${gw6}" is not an IPv6 address`);
+    else if (isIpv6Multicast(g) || isIpv6Unspecified(g) || isIpv6Loopback(g)) problems.push(`--gw6: ${gw6} cannot be a next hop (multicast, unspecified or loopback)`);
+    else if (ip6.some((a) => formatIpv6(a.address) === formatIpv6(g))) problems.push(`--gw6: ${gw6} is one of the stack's own addresses (--ip6)`);
+    else if (!isIpv6LinkLocal(g) && !ip6.some((a) => ipv6InPrefix(g, 0, ipv6Network(a.address, a.prefixLength), a.prefixLength))) {
+      problems.push(`--gw6: ${gw6} is neither link-local nor on the prefix of an --ip6 address`);
+    }
+  }
+  const noSlaac = values['no-slaac'] === true;
+  if (noSlaac && ip6.length === 0 && gw6 === undefined) problems.push('--no-slaac: IPv6 is off without --ip6 or --gw6');
 
   const mac = text('mac');
   if (mac !== undefined) {
@@ -203,6 +235,9 @@ export function parseServe(argv: readonly string[]): ParsedCommand {
       tap: tap!,
       ip: ipText!,
       ...(gateway === undefined ? {} : { gateway }),
+      ip6: ip6.map((a) => `${formatIpv6(a.address)}/${a.prefixLength}`),
+      ...(gw6 === undefined ? {} : { gw6: formatIpv6(parseIpv6(gw6)!) }),
+      slaac: !noSlaac,
       ...(mac === undefined ? {} : { mac: mac.toLowerCase().replaceAll('-', ':') }),
       ...(mtu === undefined ? {} : { mtu }),
       ...(netns === undefined ? {} : { netns }),
@@ -212,6 +247,30 @@ export function parseServe(argv: readonly string[]): ParsedCommand {
       ...(busyPollUs === undefined || busyPollUs === 0 ? {} : { busyPollUs }),
     },
   };
+}
+
+/** The `--ip6` values: host addresses with a prefix length, each once. */
+function parseIp6List(raw: unknown, problems: string[]): { address: Ipv6Addr; prefixLength: number }[] {
+  const list = Array.isArray(raw) ? raw.filter((v): v is string => typeof v === 'string') : [];
+  const out: { address: Ipv6Addr; prefixLength: number }[] = [];
+  for (const text of list) {
+    const p = parseIpv6Prefix(text);
+    if (p === undefined || p.prefixLength === 0) {
+      problems.push(`--ip6: "${text}" is not an IPv6 address with prefix, like fd00:198:18::2/64`);
+      continue;
+    }
+    const a = p.address;
+    if (isIpv6Multicast(a) || isIpv6Unspecified(a) || isIpv6Loopback(a) || isIpv4MappedAt(a)) {
+      problems.push(`--ip6: ${text} cannot be a host's own address (multicast, unspecified, loopback or IPv4-mapped)`);
+      continue;
+    }
+    if (out.some((x) => formatIpv6(x.address) === formatIpv6(a))) {
+      problems.push(`--ip6: ${formatIpv6(a)} is given twice`);
+      continue;
+    }
+    out.push(p);
+  }
+  return out;
 }
 
 function parseServices(list: string | undefined, problems: string[]): ServiceSpec[] {

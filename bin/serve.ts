@@ -43,15 +43,27 @@ export interface Server {
   close(): Promise<void>;
 }
 
+/** True when the options ask for IPv6 (`--ip6` or `--gw6`). */
+export function wantsIpv6(options: Pick<ServeArgs, 'ip6' | 'gw6'>): boolean {
+  return (options.ip6?.length ?? 0) > 0 || options.gw6 !== undefined;
+}
+
 /**
  * THE one place where the stack is created on the attached link: one interface with the
- * stack's address (and its own MAC, never the TAP device's), a default route when --gateway is
- * given, and the services of --services. Throws (before `ready`) when a service cannot start.
+ * stack's address (and its own MAC, never the TAP device's), default routes when --gateway or
+ * --gw6 is given (a link-local IPv6 gateway names the interface), IPv6 addresses of --ip6 and
+ * SLAAC unless --no-slaac, and the services of --services. Throws (before `ready`) when a
+ * service cannot start.
  */
 export function startStack(link: Link, options: ServeOptions): RunningStack {
+  const ip6 = options.ip6 ?? [];
+  const routes: { destination: string; gateway: string; interface?: string }[] = [];
+  if (options.gateway !== undefined) routes.push({ destination: '0.0.0.0/0', gateway: options.gateway });
+  if (options.gw6 !== undefined) routes.push({ destination: '::/0', gateway: options.gw6, interface: options.tap });
   const stack = createStack({
-    interfaces: [{ name: options.tap, link, ipv4: [options.ip], ...(options.mac === undefined ? {} : { mac: options.mac }) }],
-    routes: options.gateway === undefined ? [] : [{ destination: '0.0.0.0/0', gateway: options.gateway }],
+    interfaces: [{ name: options.tap, link, ipv4: [options.ip], ...(ip6.length > 0 ? { ipv6: ip6 } : {}), ...(options.mac === undefined ? {} : { mac: options.mac }) }],
+    routes,
+    ...(wantsIpv6(options) ? { ipv6: { enabled: true, slaac: options.slaac !== false } } : {}),
   });
   let services: Subscription;
   try {
@@ -71,7 +83,7 @@ export function startStack(link: Link, options: ServeOptions): RunningStack {
   };
 }
 
-/** Sets up and attaches; resolves once the TAP device is attached and the stack runs. */
+/** Sets up and attaches; resolves once the TAP device is attached, the stack runs and its IPv6 addresses (if any) passed DAD. */
 export async function serve(options: ServeOptions): Promise<Server> {
   const undo: Array<{ what: string; run: () => Promise<void> | void }> = [];
   let createdNetns = false;
@@ -102,9 +114,12 @@ export async function serve(options: ServeOptions): Promise<Server> {
       });
       await ip(['netns', 'add', netns]);
       createdNetns = true;
-      // A namespace of our own: loopback up, no IPv6 chatter on the TAP device.
+      // A namespace of our own: loopback up, no IPv6 chatter on the TAP device unless the stack
+      // speaks IPv6 (--ip6, --gw6): then the kernel side keeps it, to be a peer.
       await ip(['-n', netns, 'link', 'set', 'lo', 'up']);
-      await ip(['netns', 'exec', netns, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+      if (!wantsIpv6(options)) {
+        await ip(['netns', 'exec', netns, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+      }
       options.report?.(`created network namespace ${netns}`);
     }
 
@@ -168,6 +183,8 @@ export async function serve(options: ServeOptions): Promise<Server> {
 
     const stack = startStack(link, options);
     undo.push({ what: 'stack', run: () => stack.close() });
+    // `ready` means the addresses answer: IPv6 ones only after DAD (a second or two).
+    await stack.stack.inet6.ready();
     log('serving on %s', tap.name);
     return { link, tap, stack, createdNetns, close };
   } catch (error) {

@@ -1,6 +1,7 @@
 /** rx-netstack: the public API. */
 export {
   createStack, Stack, type StackOptions, type StackHooks, type StackTaps, type ArpEntryInfo, type NdpEntryInfo, type InterfaceLayers,
+  type Inet6AddressInfo, type Inet6RouteInfo,
 } from './stack/create-stack.js';
 export type { StackStats, CountersSnapshot } from './stack/stack-stats.js';
 
@@ -23,7 +24,9 @@ export {
   Ipv6Layer, IPV6_DROP_REASONS, type Ipv6LayerOptions, type Ipv6Datagram, type Ipv6Send, type Ipv6NextHopPacket, type Ipv6NeighborBoundary,
   type Ipv6Port, type Ipv6Network, type Ipv6Route, type Ipv6ParamProblemEvent, type Ipv6ReassemblyTimeout,
 } from './stack/ipv6-layer.js';
-export { NdpLayer, NDP_DROP_REASONS } from './stack/ndp-layer.js';
+export { NdpLayer, NDP_DROP_REASONS, type NdpAutoconf } from './stack/ndp-layer.js';
+export { MldLayer, MLD_DROP_REASONS } from './stack/mld-layer.js';
+export { AutoconfLayer, type AutoconfOptions, type Ipv6AddressChange } from './stack/autoconf-layer.js';
 export { Icmpv6Layer, ICMPV6_DROP_REASONS, type Icmpv6Sources } from './stack/icmpv6-layer.js';
 export {
   UdpLayer, UDP_DROP_REASONS, UDP_MAX_PAYLOAD, type Udp, type UdpBindOptions, type UdpLayerOptions, type UdpIcmp,

@@ -79,10 +79,22 @@ export const Icmpv6Options = closedObject('Icmpv6Options', 'ICMPv6 options (an o
   errorBurst: NonNegativeInt,
 });
 
+/** DupAddrDetectTransmits: 0 (no DAD) to 10 (RFC 4862 5.1 sets no bound; more only delays addresses). */
+const DadTransmits = refinement<number, number>(
+  'DadTransmits',
+  'a whole number from 0 to 10',
+  (u) => (typeof u === 'number' && Number.isInteger(u) && u >= 0 && u <= 10 ? u : undefined),
+  identity,
+);
+
 export const Ipv6Options = closedObject('Ipv6Options', 'IPv6 options (an object)', {}, {
   enabled: Bool,
   linkLocal: LinkLocalModeCodec,
   stableSecret: StableSecret,
+  slaac: Bool,
+  acceptRa: Bool,
+  acceptRedirects: Bool,
+  dadTransmits: DadTransmits,
   hopLimit: Ttl,
   reassembly: ReassemblyOptions,
   neighbors: Ipv6NeighborOptions,
@@ -97,6 +109,14 @@ export interface Ipv6StackConfig {
   readonly linkLocal: LinkLocalMode;
   /** The 16-byte RFC 7217 secret; undefined: random per stack (addresses then change per run). */
   readonly stableSecret: Uint8Array | undefined;
+  /** Form addresses from router advertisements' autonomous prefixes (RFC 4862). Default true. */
+  readonly slaac: boolean;
+  /** Learn default routers, on-link prefixes, timers and the MTU from RAs (and solicit them). Default true. */
+  readonly acceptRa: boolean;
+  /** Honour redirects (RFC 4861 8.3) with a host route; else ignore and count them. Default false. */
+  readonly acceptRedirects: boolean;
+  /** DupAddrDetectTransmits (RFC 4862 5.1): NS per address before it is used; 0 disables DAD. Default 1. */
+  readonly dadTransmits: number;
   /** Hop limit of packets we originate. Default 64. */
   readonly hopLimit: number;
   readonly reassembly: Readonly<ReassemblyConfig>;
@@ -158,6 +178,14 @@ export function checkIpv6Addresses(rawInterfaces: unknown, problems: ConfigProbl
   });
 }
 
+/** Options that contradict `enabled: false`: each is a problem of its own. */
+export function checkIpv6Switches(rawIpv6: unknown, problems: ConfigProblem[]): void {
+  if (rawIpv6 === null || typeof rawIpv6 !== 'object') return;
+  const o = rawIpv6 as Record<string, unknown>;
+  if (o.enabled !== false) return;
+  if (o.slaac === true) problems.push({ path: 'ipv6.slaac', message: 'is true, yet ipv6.enabled is false' });
+}
+
 /** Hex text to bytes (the codec already checked the form). */
 function hexBytes(text: string): Uint8Array {
   const out = new Uint8Array(text.length / 2);
@@ -165,13 +193,20 @@ function hexBytes(text: string): Uint8Array {
   return out;
 }
 
-/** The `ipv6` section with defaults; `anyAddress`: some interface lists an IPv6 address. */
+/**
+ * The `ipv6` section with defaults; `anyAddress`: some interface lists an IPv6 address or a
+ * route is IPv6. Without either, IPv6 is on only when `enabled` or `slaac` says so explicitly.
+ */
 export function resolveIpv6Config(options: t.TypeOf<typeof Ipv6Options> | undefined, anyAddress: boolean): Ipv6StackConfig {
   const o = options ?? {};
   return Object.freeze({
-    enabled: o.enabled ?? anyAddress,
+    enabled: o.enabled ?? (anyAddress || o.slaac === true),
     linkLocal: o.linkLocal ?? 'stable',
     stableSecret: o.stableSecret === undefined ? undefined : hexBytes(o.stableSecret),
+    slaac: o.slaac ?? true,
+    acceptRa: o.acceptRa ?? true,
+    acceptRedirects: o.acceptRedirects ?? false,
+    dadTransmits: o.dadTransmits ?? 1,
     hopLimit: o.hopLimit ?? 64,
     reassembly: Object.freeze({ ...IPV6_REASSEMBLY_DEFAULTS, ...o.reassembly }),
     neighbors: Object.freeze({ ...IPV6_NEIGHBOR_CACHE_DEFAULTS, ...o.neighbors }),

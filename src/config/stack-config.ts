@@ -35,7 +35,7 @@ import {
   type Ipv4CidrValue,
 } from './codecs.js';
 import { describeValue } from './describe.js';
-import { closedObject, describedAs, listOf, type ClosedObjectCodec } from './object-codec.js';
+import { closedObject, describedAs, listOf, refinement, type ClosedObjectCodec } from './object-codec.js';
 import { ConfigError, problemsFromErrors, type ConfigProblem } from './problems.js';
 import {
   ArpOptions,
@@ -47,7 +47,13 @@ import {
   type ProtocolConfigs,
   type ProtocolOptions,
 } from './protocol-config.js';
-import { Ipv6Cidr, Ipv6Options, checkIpv6Addresses, ipv6CidrValue, resolveIpv6Config, type InterfaceIpv6Address, type Ipv6StackConfig } from './ipv6-config.js';
+import {
+  Ipv6Cidr, Ipv6Options, checkIpv6Addresses, checkIpv6Switches, ipv6CidrValue, resolveIpv6Config, type InterfaceIpv6Address, type Ipv6StackConfig,
+} from './ipv6-config.js';
+import {
+  formatIpv6, ipv6Equals, ipv6InPrefix, ipv6Network, isIpv6LinkLocal, isIpv6Loopback, isIpv6Multicast, isIpv6Unspecified, parseIpv6,
+  parseIpv6Prefix, type Ipv6Addr,
+} from '../ipv6/address.js';
 
 // --- The link, opaque ---------------------------------------------------------------------------
 
@@ -93,11 +99,27 @@ export const InterfaceConfigCodec = closedObject(
   { mac: MacAddress, mtu: Mtu, ipv6: listOf(Ipv6Cidr, 'a list of IPv6 addresses with prefix lengths like ["fd00:198:18::2/64"]') },
 );
 
+/** A route's destination: an IPv4 CIDR, or an IPv6 prefix (`::/0`, `2001:db8::/32`). */
+const RouteDestination = refinement<string, string>(
+  'RouteDestination',
+  'an IPv4 CIDR like 0.0.0.0/0 or an IPv6 prefix like ::/0',
+  (u) => (typeof u === 'string' && (parseIpv4Cidr(u) !== undefined || parseIpv6Prefix(u) !== undefined) ? u : undefined),
+  (a) => a,
+);
+
+/** A route's gateway: an IPv4 or IPv6 address. */
+const RouteGateway = refinement<string, string>(
+  'RouteGateway',
+  'an IPv4 address like 198.18.0.1 or an IPv6 address like fe80::1',
+  (u) => (typeof u === 'string' && (parseIpv4(u) !== undefined || parseIpv6(u) !== undefined) ? u : undefined),
+  (a) => a,
+);
+
 export const RouteConfigCodec = closedObject(
   'RouteConfig',
   'a route (an object)',
-  { destination: Ipv4Cidr },
-  { gateway: Ipv4Address, interface: InterfaceName },
+  { destination: RouteDestination },
+  { gateway: RouteGateway, interface: InterfaceName },
 );
 
 export const StackConfigCodec = closedObject(
@@ -136,11 +158,18 @@ export interface InterfaceConfigInput<L extends LinkLike = LinkLike> {
   readonly ipv6?: readonly string[];
 }
 
-/** One route as the user writes it; it needs a gateway, an interface, or both. */
+/**
+ * One route as the user writes it; it needs a gateway, an interface, or both. IPv4 or IPv6:
+ * the destination says which, and the gateway must be of the same family.
+ */
 export interface RouteConfigInput {
-  /** The network it reaches (`0.0.0.0/0` for the default route); no host bits set. */
+  /** The network it reaches (`0.0.0.0/0`, `::/0` for the default routes); no host bits set. */
   readonly destination: string;
-  /** The next hop; must lie on a subnet of the route's interface (or of some interface). */
+  /**
+   * The next hop; must lie on a subnet of the route's interface (or of some interface). An IPv6
+   * gateway may be link-local (`fe80::1`, what routers advertise from): then `interface` is
+   * required, since every interface has fe80::/64.
+   */
   readonly gateway?: string;
   /** The interface it leaves by. Default: the interface whose subnet holds the gateway. */
   readonly interface?: string;
@@ -192,10 +221,22 @@ export interface DecodedRoute {
   readonly interface: InterfaceName;
 }
 
+/** An IPv6 route of the configuration. */
+export interface DecodedIpv6Route {
+  /** The prefix (host bits zero). */
+  readonly destination: Ipv6Addr;
+  readonly prefixLength: number;
+  /** Next hop (link-local or on one of the interface's prefixes); undefined: on-link. */
+  readonly gateway: Ipv6Addr | undefined;
+  readonly interface: InterfaceName;
+}
+
 export interface DecodedStackConfig<L extends LinkLike = LinkLike> extends ProtocolConfigs {
   readonly interfaces: readonly DecodedInterface<L>[];
-  /** The configured routes only; the routes to each interface's own subnets are not added here. */
+  /** The configured IPv4 routes only; the routes to each interface's own subnets are not added here. */
   readonly routes: readonly DecodedRoute[];
+  /** The configured IPv6 routes (same `routes` list in the input). */
+  readonly routes6: readonly DecodedIpv6Route[];
   readonly ipv6: Ipv6StackConfig;
 }
 
@@ -221,9 +262,13 @@ export function decodeStackConfig<L extends LinkLike = LinkLike>(input: unknown)
   const routes = checkRoutes(raw?.routes, interfaces, problems);
   const protocols = resolveProtocolConfigs(decodedSections(raw), problems);
   checkIpv6Addresses(raw?.interfaces, problems);
+  checkIpv6Switches(raw?.ipv6, problems);
   const anyIpv6 = Array.isArray(raw?.interfaces) && raw.interfaces.some((i) => Array.isArray(asRecord(i)?.ipv6) && (asRecord(i)?.ipv6 as unknown[]).length > 0);
+  const anyIpv6Route = Array.isArray(raw?.routes) && raw.routes.some((r) => isIpv6Text(asRecord(r)?.destination));
   if (anyIpv6 && asRecord(raw?.ipv6)?.enabled === false) {
     problems.push({ path: 'ipv6.enabled', message: 'is false, yet interfaces list IPv6 addresses' });
+  } else if (anyIpv6Route && asRecord(raw?.ipv6)?.enabled === false) {
+    problems.push({ path: 'ipv6.enabled', message: 'is false, yet routes list IPv6 destinations' });
   }
 
   if (problems.length > 0 || isLeft(result)) throw new ConfigError(sortProblems(problems));
@@ -231,7 +276,7 @@ export function decodeStackConfig<L extends LinkLike = LinkLike>(input: unknown)
   const defaultMtu = protocols.ipv4.defaultMtu;
   const decoded: DecodedStackConfig<L> = {
     ...protocols,
-    ipv6: resolveIpv6Config(result.right.ipv6, anyIpv6),
+    ipv6: resolveIpv6Config(result.right.ipv6, anyIpv6 || anyIpv6Route),
     interfaces: Object.freeze(
       result.right.interfaces.map((i) =>
         Object.freeze({
@@ -245,15 +290,28 @@ export function decodeStackConfig<L extends LinkLike = LinkLike>(input: unknown)
       ),
     ),
     routes: Object.freeze(
-      (result.right.routes ?? []).map((r, index) => {
-        const dest = ipv4CidrValue(r.destination);
-        return Object.freeze({
+      (result.right.routes ?? []).flatMap((r, index) => {
+        if (isIpv6Text(r.destination)) return [];
+        const dest = ipv4CidrValue(r.destination as Ipv4Cidr);
+        return [Object.freeze({
           destination: dest.network,
           prefixLength: dest.prefixLength,
-          gateway: r.gateway === undefined ? undefined : ipv4AddressValue(r.gateway),
+          gateway: r.gateway === undefined ? undefined : ipv4AddressValue(r.gateway as Ipv4Address),
           // checkRoutes resolved every route or reported a problem, so this is defined here.
           interface: routes[index] as InterfaceName,
-        });
+        })];
+      }),
+    ),
+    routes6: Object.freeze(
+      (result.right.routes ?? []).flatMap((r, index) => {
+        if (!isIpv6Text(r.destination)) return [];
+        const dest = parseIpv6Prefix(r.destination) as { address: Ipv6Addr; prefixLength: number };
+        return [Object.freeze({
+          destination: dest.address,
+          prefixLength: dest.prefixLength,
+          gateway: r.gateway === undefined ? undefined : parseIpv6(r.gateway),
+          interface: routes[index] as InterfaceName,
+        })];
       }),
     ),
   };
@@ -266,6 +324,8 @@ export function decodeStackConfig<L extends LinkLike = LinkLike>(input: unknown)
 interface InterfaceFacts {
   readonly name: string | undefined;
   readonly subnets: readonly Ipv4CidrValue[];
+  /** IPv6 addresses that parsed, with their prefix lengths. */
+  readonly subnets6: readonly { readonly address: Ipv6Addr; readonly prefixLength: number }[];
 }
 
 function checkInterfaces(rawList: unknown, problems: ConfigProblem[]): InterfaceFacts[] {
@@ -315,7 +375,12 @@ function checkInterfaces(rawList: unknown, problems: ConfigProblem[]): Interface
       else addressAt.set(cidr.address, path);
       subnets.push(cidr);
     });
-    facts.push({ name, subnets });
+    const list6 = Array.isArray(iface?.ipv6) ? (iface.ipv6 as unknown[]) : [];
+    const subnets6 = list6.flatMap((text) => {
+      const p = typeof text === 'string' ? parseIpv6Prefix(text) : undefined;
+      return p === undefined || p.prefixLength === 0 ? [] : [p];
+    });
+    facts.push({ name, subnets, subnets6 });
   });
   return facts;
 }
@@ -346,6 +411,7 @@ function checkRoutes(rawList: unknown, interfaces: readonly InterfaceFacts[], pr
     const at = `routes.${i}`;
 
     const destText = typeof route?.destination === 'string' ? route.destination : undefined;
+    if (isIpv6Text(destText)) return checkIpv6Route(route, at, destText as string, interfaces, destinationAt, problems);
     const dest = destText === undefined ? undefined : parseIpv4Cidr(destText);
     if (dest !== undefined) {
       if (dest.address !== dest.network) {
@@ -379,6 +445,10 @@ function checkRoutes(rawList: unknown, interfaces: readonly InterfaceFacts[], pr
       }
     }
 
+    if (isIpv6Text(route?.gateway) && dest !== undefined) {
+      problems.push({ path: `${at}.gateway`, message: `${route?.gateway as string} is an IPv6 address; the destination ${destText as string} is IPv4` });
+      return undefined;
+    }
     const gateway = typeof route?.gateway === 'string' ? parseIpv4(route.gateway) : undefined;
     if (gateway === undefined) return hasGateway ? undefined : iface?.name;
 
@@ -399,6 +469,91 @@ function checkRoutes(rawList: unknown, interfaces: readonly InterfaceFacts[], pr
     }
     return owner.name;
   });
+}
+
+/** True for text that reads as IPv6 (an address or prefix with a colon). */
+function isIpv6Text(u: unknown): boolean {
+  return typeof u === 'string' && u.includes(':');
+}
+
+/**
+ * An IPv6 route: the destination a prefix without host bits, not a duplicate; a gateway of the
+ * same family that is link-local (then the route must name its interface: every interface has
+ * fe80::/64) or on an IPv6 prefix of its interface (or of some interface), never ours, never
+ * multicast. Returns the route's interface name, or undefined after reporting a problem.
+ */
+function checkIpv6Route(
+  route: Record<string, unknown> | undefined, at: string, destText: string, interfaces: readonly InterfaceFacts[],
+  destinationAt: Map<string, number>, problems: ConfigProblem[],
+): string | undefined {
+  const dest = parseIpv6Prefix(destText);
+  if (dest !== undefined) {
+    const network = ipv6Network(dest.address, dest.prefixLength);
+    const key = `${formatIpv6(network)}/${dest.prefixLength}`;
+    if (!ipv6Equals(network, dest.address)) {
+      problems.push({ path: `${at}.destination`, message: `"${destText}" has host bits set (did you mean ${key}?)` });
+    } else {
+      const first = destinationAt.get(key);
+      if (first !== undefined) problems.push({ path: `${at}.destination`, message: `${key} is already the destination of routes.${first}` });
+      else destinationAt.set(key, Number(at.slice('routes.'.length)));
+    }
+  }
+  const hasGateway = route?.gateway !== undefined;
+  const ifaceName = typeof route?.interface === 'string' ? route.interface : undefined;
+  if (route !== undefined && !hasGateway && route.interface === undefined) {
+    problems.push({ path: at, message: 'needs a gateway, an interface, or both' });
+    return undefined;
+  }
+  let iface: InterfaceFacts | undefined;
+  if (ifaceName !== undefined && InterfaceName.is(ifaceName)) {
+    iface = interfaces.find((f) => f.name === ifaceName);
+    if (iface === undefined) {
+      const names = interfaces.flatMap((f) => (f.name === undefined ? [] : [`"${f.name}"`]));
+      problems.push({ path: `${at}.interface`, message: `"${ifaceName}" is not an interface (there ${names.length === 1 ? 'is' : 'are'} ${names.join(', ') || 'none'})` });
+      return undefined;
+    }
+  }
+  if (!hasGateway) return iface?.name;
+  const gwText = typeof route?.gateway === 'string' ? route.gateway : undefined;
+  const gateway = gwText === undefined ? undefined : parseIpv6(gwText);
+  if (gateway === undefined) {
+    if (gwText !== undefined && parseIpv4(gwText) !== undefined) {
+      problems.push({ path: `${at}.gateway`, message: `${gwText} is an IPv4 address; the destination ${destText} is IPv6` });
+    }
+    return undefined;
+  }
+  if (isIpv6Multicast(gateway) || isIpv6Unspecified(gateway) || isIpv6Loopback(gateway)) {
+    problems.push({ path: `${at}.gateway`, message: `${gwText as string} cannot be a next hop (multicast, unspecified or loopback)` });
+    return undefined;
+  }
+  if (isIpv6LinkLocal(gateway)) {
+    if (iface === undefined) {
+      problems.push({ path: `${at}.interface`, message: `is required: the gateway ${gwText as string} is link-local, on every interface's fe80::/64` });
+      return undefined;
+    }
+    return iface.name;
+  }
+  const candidates = iface === undefined ? interfaces : [iface];
+  if (candidates.some((f) => f.subnets6.some((p) => ipv6Equals(p.address, gateway)))) {
+    problems.push({ path: `${at}.gateway`, message: `${formatIpv6(gateway)} is one of this stack's own addresses` });
+    return undefined;
+  }
+  let owner: InterfaceFacts | undefined;
+  let best = -1;
+  for (const f of candidates) {
+    for (const p of f.subnets6) {
+      if (p.prefixLength > best && ipv6InPrefix(gateway, 0, ipv6Network(p.address, p.prefixLength), p.prefixLength)) {
+        owner = f;
+        best = p.prefixLength;
+      }
+    }
+  }
+  if (owner === undefined) {
+    const where = iface === undefined ? 'any interface' : `interface "${iface.name}"`;
+    problems.push({ path: `${at}.gateway`, message: `${formatIpv6(gateway)} is neither link-local nor on an IPv6 prefix of ${where}` });
+    return undefined;
+  }
+  return owner.name;
 }
 
 /** The interface with the longest prefix holding `addr`. */

@@ -192,3 +192,36 @@ export function parseMldQuery(message: Uint8Array, hopLimit: number): ParseResul
     queryIntervalS: decodeQqic(message[25]),
   });
 }
+
+/** An MLDv1 report (type 131) or done (type 132) message (RFC 2710 3): 24 bytes. */
+export interface MldV1Message {
+  readonly type: typeof Icmpv6Type.MLDV1_REPORT | typeof Icmpv6Type.MLDV1_DONE;
+  /** The group reported or left. A view on parse. */
+  readonly group: Ipv6Addr;
+}
+
+/** The length of an MLDv1 report or done message. */
+export const MLDV1_MESSAGE_LEN = V1_QUERY_LEN;
+
+/**
+ * Prepends an MLDv1 report or done (used while an MLDv1 querier is present, RFC 3810 8.2.1) in
+ * front of what `pb` holds and fills the ICMPv6 checksum. Reports go to the group itself, done
+ * messages to ff02::2 (RFC 2710 4). Throws RangeError when the headroom is too small.
+ */
+export function emitMldV1(m: MldV1Message, pb: PacketBuffer, addrs: Icmpv6Addresses): void {
+  const at = pb.prepend(V1_QUERY_LEN);
+  const b = pb.buf;
+  b.fill(0, at, at + V1_QUERY_LEN);
+  b[at] = m.type;
+  b.set(m.group.subarray(0, IPV6_ADDR_LEN), at + 8);
+  fillIcmpv6Checksum(b, at, pb.end - at, addrs.src, addrs.dst);
+}
+
+/** Parses an MLDv1 report or done (checksum verified by parseIcmpv6). Never throws. */
+export function parseMldV1(message: Uint8Array): ParseResult<MldV1Message, MldMalformedReason> {
+  if (message.length < V1_QUERY_LEN) return malformed('truncated');
+  const type = message[0];
+  if (type !== Icmpv6Type.MLDV1_REPORT && type !== Icmpv6Type.MLDV1_DONE) return malformed('notMld');
+  if (message[1] !== 0) return malformed('badCode');
+  return ok({ type, group: message.subarray(8, 24) });
+}

@@ -6,14 +6,12 @@ import { Ipv4Layer, type Ipv4Datagram, type Ipv4Network, type Ipv4Outbound, type
 import { IcmpLayer, type EchoReply, type PingOptions } from './icmp-layer.js';
 import { Ipv6Layer, type Ipv6Port } from './ipv6-layer.js';
 import { NdpLayer } from './ndp-layer.js';
+import { MldLayer } from './mld-layer.js';
+import { AutoconfLayer, type Ipv6AddressChange } from './autoconf-layer.js';
 import { Icmpv6Layer } from './icmpv6-layer.js';
 import { Ipv6NextHeader } from '../../src/wire/ipv6.js';
-import {
-  Ipv6Addresses, eui64InterfaceId, formatIpv6, ipv6MulticastMac, linkLocalAddress, parseIpv6, stableInterfaceId,
-} from '../../src/ipv6/address.js';
+import { formatIpv6, parseIpv6 } from '../../src/ipv6/address.js';
 import type { Ipv6NeighborChange } from '../../src/ipv6/neighbor-cache.js';
-import { macKey } from '../../src/mac.js';
-import type { Ipv6StackConfig } from '../../src/config/ipv6-config.js';
 import { UdpLayer, type Udp, type UdpDatagramIn, type UdpDatagramOut } from './udp-layer.js';
 import { TcpLayer, type Tcp, type TcpSegmentIn, type TcpSegmentOut } from './tcp-layer.js';
 import type { Link } from '../links/link.js';
@@ -94,6 +92,38 @@ export interface InterfaceLayers {
   readonly arp: ArpLayer | undefined;
   /** Neighbour Discovery, when IPv6 runs on the interface (an Ethernet link and IPv6 enabled). */
   readonly ndp?: NdpLayer | undefined;
+  /** MLD reports for the interface's groups, with IPv6. */
+  readonly mld?: MldLayer | undefined;
+  /** DAD, router discovery and SLAAC, with IPv6. */
+  readonly autoconf?: AutoconfLayer | undefined;
+}
+
+/** An IPv6 address of an interface as the user reads it (`stack.inet6.addresses()`). */
+export interface Inet6AddressInfo {
+  readonly interface: string;
+  /** `fd00:198:18::2/64`. */
+  readonly cidr: string;
+  readonly address: string;
+  readonly prefixLength: number;
+  /** 'link-local', 'static' (configured) or 'slaac' (formed from a router advertisement). */
+  readonly origin: string;
+  /** 'tentative' (DAD running: not usable yet), 'preferred', 'deprecated' (not chosen for new communication), 'duplicate' (DAD failed). */
+  readonly state: string;
+  /** ms (scheduler time) when the address goes; Infinity for static and link-local addresses. */
+  readonly validUntil: number;
+  /** ms when it becomes deprecated; Infinity likewise. */
+  readonly preferredUntil: number;
+}
+
+/** An IPv6 route as the user reads it (`stack.inet6.routes()`). */
+export interface Inet6RouteInfo {
+  /** `::/0`, `2001:db8:1::/64`. */
+  readonly destination: string;
+  /** The next hop, or undefined for an on-link prefix. */
+  readonly gateway: string | undefined;
+  readonly interface: string;
+  /** 'static' (configured), 'ra' (router advertisement) or 'redirect'. */
+  readonly origin: string;
 }
 
 /** An IPv6 neighbour table row as the user reads it. */
@@ -155,14 +185,17 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
     const arp = new ArpLayer(iface, ethernet.protocol(EtherType.ARP), scheduler, config.arp);
     ipv4.attach(iface, between(taps.network.wrap(arp.resolver(ethernet.protocol(EtherType.IPV4))), hooks.network));
     // IPv6 beside it:  Ethernet ── 0x86DD neighbour discovery (NdpLayer) ── IPv6
-    let ndp: NdpLayer | undefined;
-    if (ipv6 !== undefined) {
-      addLinkLocal(iface, config.ipv6, stableSecret);
-      joinIpv6Groups(ethernet, iface);
-      ndp = new NdpLayer(iface, scheduler, config.ipv6.neighbors);
-      ipv6.attach(iface, ndp.resolver(ethernet.protocol(EtherType.IPV6)));
-    }
-    return { iface, ethernet, arp, ndp };
+    // with MLD (the groups' reports) and autoconfiguration (addresses, DAD, routers) on it.
+    if (ipv6 === undefined) return { iface, ethernet, arp };
+    const v6 = config.ipv6;
+    const ndp = new NdpLayer(iface, scheduler, v6.neighbors);
+    ipv6.attach(iface, ndp.resolver(ethernet.protocol(EtherType.IPV6)));
+    const mld = new MldLayer(iface, ndp, ethernet, scheduler);
+    const autoconf = new AutoconfLayer(iface, ndp, mld, ipv6, scheduler, {
+      slaac: { dadTransmits: v6.dadTransmits, retransTimerMs: v6.neighbors.retransTimerMs, acceptRa: v6.acceptRa, slaac: v6.slaac },
+      linkLocal: v6.linkLocal, secretKey: stableSecret, acceptRedirects: v6.acceptRedirects,
+    });
+    return { iface, ethernet, arp, ndp, mld, autoconf };
   });
 
   // The transports, each on its IPv4 protocol's boundary; ICMP reports errors to them.
@@ -171,7 +204,7 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
   const tcp = new TcpLayer(ipv4.protocol(IpProtocol.TCP), scheduler, config.tcp, { icmp, segments: hooks.tcp });
   const icmpv6 = ipv6 === undefined
     ? undefined
-    : new Icmpv6Layer(ipv6.protocol(Ipv6NextHeader.ICMPV6), scheduler, config.ipv6.icmp, (iface) => interfaces[iface.index]?.ndp, ipv6);
+    : new Icmpv6Layer(ipv6.protocol(Ipv6NextHeader.ICMPV6), scheduler, config.ipv6.icmp, (iface) => interfaces[iface.index]?.ndp, ipv6, (iface) => interfaces[iface.index]?.mld);
 
   // Claim the protocols before the links start delivering.
   for (const l of interfaces) l.arp?.start();
@@ -183,32 +216,15 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
     const index = interfaces.findIndex((l) => l.iface.name === r.interface);
     ipv4.routes.add({ destination: r.destination, prefixLength: r.prefixLength, gateway: r.gateway, interfaceIndex: index });
   }
+  for (const r of config.routes6) {
+    const index = interfaces.findIndex((l) => l.iface.name === r.interface);
+    ipv6?.routes.add({ destination: r.destination, prefixLength: r.prefixLength, gateway: r.gateway, interfaceIndex: index, origin: 'static' });
+  }
   // Gratuitous ARP for every address (RFC 5227 2.4): neighbours learn or refresh our MAC.
   for (const l of interfaces) for (const a of l.iface.addresses) l.arp?.announce(a.address);
+  // IPv6 addresses: link-local added, all tentative until DAD passes; router solicitations.
+  for (const l of interfaces) l.autoconf?.start();
   return new Stack({ config, scheduler, interfaces, ipv4, icmp, udp, tcp, ipv6, icmpv6, taps });
-}
-
-/**
- * The interface's link-local address (RFC 4862 5.3), always there once IPv6 is on: fe80::/64
- * with an RFC 7217 stable identifier (the default; RFC 8064) or the MAC's modified EUI-64.
- * (Duplicate address detection comes with SLAAC, the next step.)
- */
-function addLinkLocal(iface: NetInterface, config: Ipv6StackConfig, secretKey: Uint8Array): void {
-  const prefix = linkLocalAddress(new Uint8Array(8));
-  const iid = config.linkLocal === 'eui64'
-    ? eui64InterfaceId(iface.mac)
-    : stableInterfaceId({ prefix, netIface: iface.name, dadCounter: 0, secretKey });
-  iface.addIpv6Address(linkLocalAddress(iid), 64);
-}
-
-/**
- * The Ethernet groups IPv6 needs (RFC 2464 7): all-nodes (33:33:00:00:00:01) and the
- * solicited-node group of every address (33:33:ff:xx:xx:xx), where neighbour solicitations
- * for it arrive. (MLD reports announcing them to switches come with the next step.)
- */
-function joinIpv6Groups(ethernet: EthernetLayer, iface: NetInterface): void {
-  ethernet.multicast.add(macKey(ipv6MulticastMac(Ipv6Addresses.ALL_NODES)));
-  for (const a of iface.ipv6Addresses) ethernet.multicast.add(macKey(ipv6MulticastMac(a.solicitedNode)));
 }
 
 /**
@@ -284,6 +300,8 @@ export class Stack {
       if (l.ndp === undefined) continue;
       r.register(`ndp:${l.iface.name}`, l.ndp.counters);
       r.register(`neighbors6:${l.iface.name}`, l.ndp.cache.counters);
+      if (l.mld !== undefined) r.register(`mld:${l.iface.name}`, l.mld.counters);
+      if (l.autoconf !== undefined) r.register(`autoconf:${l.iface.name}`, l.autoconf.machine.counters);
     }
   }
 
@@ -341,6 +359,54 @@ export class Stack {
         if (problems.length > 0) throw new NetstackError('ERR_INVALID_ARG_VALUE', `ndp.addStatic: ${problems.join('; ')}`);
         layer!.ndp.addStatic(addr!, bytes!);
       },
+    };
+  }
+
+  /**
+   * IPv6 addresses, routes and default routers of every interface, read-only (empty when IPv6
+   * is not enabled): what `ip -6 addr` and `ip -6 route` show. Addresses carry their RFC 4862
+   * state; `ready()` resolves when no address is tentative any more (DAD done).
+   */
+  get inet6() {
+    const layers = this.#parts.interfaces.filter((l): l is InterfaceLayers & { readonly autoconf: AutoconfLayer } => l.autoconf !== undefined);
+    const ipv6 = this.#parts.ipv6;
+    const ifaces = this.#parts.interfaces;
+    const addresses = (): Inet6AddressInfo[] =>
+      layers.flatMap((l) =>
+        l.autoconf.addresses().map((a) => ({
+          interface: l.iface.name, cidr: `${formatIpv6(a.address)}/${a.prefixLength}`, address: formatIpv6(a.address), prefixLength: a.prefixLength,
+          origin: a.origin, state: a.state, validUntil: a.validUntil, preferredUntil: a.preferredUntil,
+        })),
+      );
+    const changes$ = new Observable<{ interface: string; change: Ipv6AddressChange }>((subscriber) => {
+      const subs = layers.map((l) => l.autoconf.changes$.subscribe((change) => subscriber.next({ interface: l.iface.name, change })));
+      return () => subs.forEach((s) => s.unsubscribe());
+    });
+    return {
+      /** Every interface's IPv6 addresses with their states and lifetimes (a snapshot). */
+      addresses,
+      /** IPv6 routes beyond the interfaces' own prefixes: configured, from RAs, from redirects (a snapshot). */
+      routes: (): Inet6RouteInfo[] =>
+        (ipv6?.routes.entries() ?? []).map((r) => ({
+          destination: `${formatIpv6(r.destination)}/${r.prefixLength}`, gateway: r.gateway && formatIpv6(r.gateway),
+          interface: ifaces[r.interfaceIndex]?.iface.name ?? '?', origin: r.origin,
+        })),
+      /** The default router lists learnt from RAs (a snapshot). */
+      routers: (): { interface: string; address: string; expiresAt: number; unreachable: boolean }[] =>
+        layers.flatMap((l) => l.autoconf.routers().map((r) => ({ interface: l.iface.name, address: formatIpv6(r.address), expiresAt: r.expiresAt, unreachable: r.unreachable }))),
+      /** Address changes (added, state, removed) as they happen. */
+      changes$,
+      /** Resolves when no address is tentative (at once when none is, or IPv6 is off). */
+      ready: (): Promise<void> =>
+        new Promise<void>((resolve) => {
+          const done = () => !addresses().some((a) => a.state === 'tentative');
+          if (done()) return resolve();
+          const sub = changes$.subscribe(() => {
+            if (!done()) return;
+            sub.unsubscribe();
+            resolve();
+          });
+        }),
     };
   }
 
@@ -444,6 +510,8 @@ export class Stack {
     p.ipv6?.close();
     for (const l of p.interfaces) {
       l.arp?.close();
+      l.autoconf?.close();
+      l.mld?.close();
       l.ndp?.close();
       l.ethernet?.close();
       l.iface.link.close();

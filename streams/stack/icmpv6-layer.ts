@@ -2,6 +2,7 @@ import { Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Ipv6Datagram, Ipv6ParamProblemEvent, Ipv6Port, Ipv6ReassemblyTimeout } from './ipv6-layer.js';
 import type { NetInterface } from './net-interface.js';
 import type { NdpLayer } from './ndp-layer.js';
+import type { MldLayer } from './mld-layer.js';
 import { pingSession, type EchoReply, type PingOptions } from './ping-session.js';
 import { emitIcmpv6, icmpv6QuoteLength, Icmpv6Type, Icmpv6TimeExceededCode, parseIcmpv6, parseIcmpv6Quote, type Icmpv6Repr } from '../../src/wire/icmpv6.js';
 import { Icmpv6ParamProblemCode } from '../../src/wire/ipv6-ext.js';
@@ -16,11 +17,11 @@ import { NetstackError } from '../../src/errors.js';
 
 const log = logger('icmpv6');
 
-export const ICMPV6_DROP_REASONS = ['truncated', 'badChecksum', 'badQuote', 'multicastEcho', 'unknownType', 'noListener', 'noNdp'] as const;
+export const ICMPV6_DROP_REASONS = ['truncated', 'badChecksum', 'badQuote', 'multicastEcho', 'unknownType', 'noListener', 'noNdp', 'noMld'] as const;
 
 function createIcmpv6Counters() {
   return createCounters(
-    ['rxMessages', 'rxEchoRequests', 'rxEchoReplies', 'rxErrors', 'rxNdp', 'txEchoReplies', 'txEchoRequests', 'txErrors', 'errorsRateLimited', 'errorsSuppressed'],
+    ['rxMessages', 'rxEchoRequests', 'rxEchoReplies', 'rxErrors', 'rxNdp', 'rxMld', 'txEchoReplies', 'txEchoRequests', 'txErrors', 'errorsRateLimited', 'errorsSuppressed'],
     ICMPV6_DROP_REASONS,
   );
 }
@@ -40,7 +41,7 @@ export interface Icmpv6Sources {
  * ICMPv6 (RFC 4443): echo replies, `ping()` to IPv6 addresses, errors (Parameter Problem from
  * the extension header walk and for unknown next headers, Time Exceeded for reassembly) under
  * RFC 4443 2.4's "never in answer to" rules and a token bucket of its own, and Neighbour
- * Discovery messages handed to the NdpLayer of the interface they came in by.
+ * Discovery and MLD messages handed to the NdpLayer and MldLayer of the interface they came in by.
  *
  * Received errors are counted; handing them to TCP and UDP comes with those transports over
  * IPv6 (the next step).
@@ -51,6 +52,7 @@ export class Icmpv6Layer {
   readonly #port: Ipv6Port;
   readonly #sources: Icmpv6Sources;
   readonly #ndp: (iface: NetInterface) => NdpLayer | undefined;
+  readonly #mld: (iface: NetInterface) => MldLayer | undefined;
   readonly #scheduler: SchedulerLike;
   readonly #bucket: TokenBucket;
   readonly #pings = new Map<number, (d: Ipv6Datagram, seq: number, dataLength: number) => void>();
@@ -60,11 +62,16 @@ export class Icmpv6Layer {
   /**
    * @param port the boundary of IPv6 protocol 58 (claimed by `start()`).
    * @param ndp the NdpLayer of an interface, for the NDP messages that come in by it.
+   * @param mld the MldLayer of an interface, for MLD queries and reports (default: none, counted as `noMld`).
    */
-  constructor(port: Ipv6Port, scheduler: SchedulerLike, config: Readonly<IcmpConfig>, ndp: (iface: NetInterface) => NdpLayer | undefined, sources: Icmpv6Sources = {}) {
+  constructor(
+    port: Ipv6Port, scheduler: SchedulerLike, config: Readonly<IcmpConfig>, ndp: (iface: NetInterface) => NdpLayer | undefined,
+    sources: Icmpv6Sources = {}, mld: (iface: NetInterface) => MldLayer | undefined = () => undefined,
+  ) {
     this.#port = port;
     this.#sources = sources;
     this.#ndp = ndp;
+    this.#mld = mld;
     this.#scheduler = scheduler;
     this.#bucket = new TokenBucket(config.errorRatePerSecond, config.errorBurst);
   }
@@ -188,7 +195,14 @@ export class Icmpv6Layer {
           else ndp.input(d);
           return;
         }
-        // MLD queries and reports, and informational types we do not know (RFC 4443 2.4 b: silently dropped).
+        if (m.type === Icmpv6Type.MLD_QUERY || m.type === Icmpv6Type.MLDV1_REPORT || m.type === Icmpv6Type.MLDV1_DONE || m.type === Icmpv6Type.MLDV2_REPORT) {
+          c.rxMld++;
+          const mld = this.#mld(d.iface);
+          if (mld === undefined) c.drops.noMld++;
+          else mld.input(d);
+          return;
+        }
+        // Informational types we do not know (RFC 4443 2.4 b: silently dropped).
         c.drops.unknownType++;
       }
     }

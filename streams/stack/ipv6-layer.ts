@@ -1,6 +1,7 @@
 import { Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { createDemux, type Demux } from '../operators/demux.js';
-import type { NetInterface } from './net-interface.js';
+import { isAssigned, type NetInterface } from './net-interface.js';
+import { Ipv6RouteTable, type Ipv6RouteEntry } from '../../src/ipv6/route-table.js';
 import type { Boundary, Sink } from '../pipeline/boundary.js';
 import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 import type { PendingPacket } from './arp-layer.js';
@@ -11,7 +12,7 @@ import { walkIpv6Chain, IPV6_CHAIN_DEFAULTS, type Ipv6ChainLimits } from '../../
 import { Ipv6Reassembler, type Ipv6ExpiredDatagram } from '../../src/ipv6/reassembly.js';
 import { IPV6_LIMITS } from '../../src/ipv6/config.js';
 import type { ReassemblyConfig } from '../../src/ipv4/config.js';
-import { type Ipv6Addr, formatIpv6, isIpv6LinkLocal, isIpv6Multicast, isIpv6Unspecified } from '../../src/ipv6/address.js';
+import { type Ipv6Addr, formatIpv6, ipv6EqualsAt, isIpv6LinkLocal, isIpv6Multicast, isIpv6Unspecified } from '../../src/ipv6/address.js';
 import { IpProtocol } from '../../src/wire/ipv4.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
@@ -99,6 +100,8 @@ export interface Ipv6ReassemblyTimeout {
 
 export const IPV6_DROP_REASONS = [
   'truncated', 'badVersion', 'badPayloadLength', 'badSource', 'notForUs',
+  /** For an address still under duplicate address detection (RFC 4862 5.4: silently discarded). */
+  'tentativeAddress',
   // The extension header walk (src/wire/ipv6-ext.ts), by its reasons.
   'hopByHopNotFirst', 'unknownOption', 'excessPadding', 'tooManyOptions', 'unknownRoutingType',
   'badFragmentLength', 'fragmentTooLong', 'incompleteChain', 'nestedFragment', 'tooManyHeaders', 'chainTooLong',
@@ -128,8 +131,8 @@ interface Attached {
 /**
  * IPv6 for the whole stack (RFC 8200), beside Ipv4Layer: header validation, the extension
  * header chain, reassembly, delivery to the upper-layer protocols through a keyed demux on the
- * protocol number; for output, the route (on-link prefixes and link-local; routers come with
- * the next step), source address selection, the header, and fragmentation at the source.
+ * protocol number; for output, the route (on-link prefixes, link-local, `routes`: configured
+ * ones and what router advertisements teach), source address selection, the header, and fragmentation at the source.
  *
  * The common case costs no walk: when the fixed header's Next Header is TCP, UDP or ICMPv6 the
  * upper layer starts at byte 40. Anything else is walked (`walkIpv6Chain`); a walk that asks
@@ -142,6 +145,11 @@ interface Attached {
 export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, Ipv6Network {
   readonly counters = createIpv6Counters();
   readonly reassembler: Ipv6Reassembler;
+  /**
+   * Routes beyond the interfaces' own prefixes: configured ones, and what router
+   * advertisements teach (on-link prefixes, the default router, redirects).
+   */
+  readonly routes = new Ipv6RouteTable();
 
   readonly #demux: Demux<Ipv6Datagram, number>;
   readonly #attached: Attached[] = [];
@@ -199,29 +207,48 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     this.#subscriptions.push(lower.up$.subscribe((frame) => this.#inputFrame(iface, frame)));
   }
 
+  /** True when `addr` is one of our assigned addresses (a tentative one is not, RFC 4862 5.4). */
   isLocal(addr: Ipv6Addr): boolean {
-    const list = this.#attached;
-    for (let i = 0; i < list.length; i++) if (list[i] !== undefined && list[i].iface.ipv6AddressAt(addr) !== undefined) return true;
-    return false;
+    return this.#isLocalAt(addr, 0);
   }
 
   /**
    * The interface, next hop and source towards `dst`: a multicast or link-local destination
    * leaves by `iface` (default: the first interface with IPv6); a global one by the interface
-   * whose prefix holds it. No routers yet: anything else is ENETUNREACH.
+   * whose static prefix holds it, else by the longest matching route (`routes`: configured,
+   * on-link prefixes and the default router from RAs). Else ENETUNREACH.
    */
   routeFor(dst: Ipv6Addr, iface?: NetInterface): Ipv6Route | NetstackError {
     let out: NetInterface | undefined;
+    let nextHop = dst;
     if (isIpv6Multicast(dst) || isIpv6LinkLocal(dst)) {
       out = iface ?? this.#attached.find((a) => a !== undefined && a.iface.ipv6Addresses.length > 0)?.iface;
     } else {
       const own = this.#attached.find((a) => a !== undefined && a.iface.ipv6AddressAt(dst) !== undefined);
       out = own?.iface ?? this.#attached.find((a) => a !== undefined && a.iface.isIpv6OnLink(dst))?.iface;
+      if (out === undefined) {
+        const r = this.routes.lookup(dst);
+        out = r === undefined ? undefined : this.#attached[r.interfaceIndex]?.iface;
+        if (r?.gateway !== undefined) nextHop = r.gateway;
+      }
     }
     if (out === undefined) return netError('ENETUNREACH', `no route to ${formatIpv6(dst)}`);
     const src = out.ipv6SourceFor(dst);
-    if (src === undefined) return netError('EADDRNOTAVAIL', `interface ${out.name} has no IPv6 address`);
-    return { iface: out, nextHop: dst, src };
+    if (src === undefined) return netError('EADDRNOTAVAIL', `interface ${out.name} has no usable IPv6 address`);
+    return { iface: out, nextHop, src };
+  }
+
+  /** Sets (or with `router` undefined, clears) the default route learnt from RAs on `iface`. */
+  setDefaultRouter(iface: NetInterface, router: Ipv6Addr | undefined): void {
+    this.routes.remove((r) => r.interfaceIndex === iface.index && r.origin === 'ra' && r.prefixLength === 0);
+    if (router !== undefined) this.routes.add({ destination: new Uint8Array(16), prefixLength: 0, gateway: router, interfaceIndex: iface.index, origin: 'ra' });
+  }
+
+  /** An RA's on-link prefix on `iface` comes (`present`) or goes. */
+  setOnLinkPrefix(iface: NetInterface, prefix: Ipv6Addr, prefixLength: number, present: boolean): void {
+    const route: Ipv6RouteEntry = { destination: prefix, prefixLength, gateway: undefined, interfaceIndex: iface.index, origin: 'ra' };
+    if (present) this.routes.add(route);
+    else this.routes.remove((r) => r.interfaceIndex === iface.index && r.origin === 'ra' && r.prefixLength === prefixLength && r.gateway === undefined && ipv6EqualsAt(r.destination, 0, prefix, 0));
   }
 
   /**
@@ -248,7 +275,8 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     const tc = s.trafficClass ?? 0;
     const pb = s.pb;
     const length = pb.length;
-    if (IPV6_HEADER_LEN + length <= iface.mtu) {
+    const mtu = iface.ipv6Mtu;
+    if (IPV6_HEADER_LEN + length <= mtu) {
       emitIpv6Header({ src, dst: s.dst, nextHeader: s.protocol, hopLimit, dscp: tc >>> 2, ecn: tc & 3 }, pb);
       this.#out(iface, nextHop, s.dst, pb, s.onError);
       return undefined;
@@ -260,7 +288,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     }
     pb.completeChecksum();
     const data = pb.bytes();
-    const per = Math.floor((iface.mtu - IPV6_HEADER_LEN - IPV6_LIMITS.FRAGMENT_HEADER) / IPV6_LIMITS.FRAGMENT_UNIT) * IPV6_LIMITS.FRAGMENT_UNIT;
+    const per = Math.floor((mtu - IPV6_HEADER_LEN - IPV6_LIMITS.FRAGMENT_HEADER) / IPV6_LIMITS.FRAGMENT_UNIT) * IPV6_LIMITS.FRAGMENT_UNIT;
     const ident = this.#nextIdent;
     this.#nextIdent = (this.#nextIdent + 1) >>> 0;
     for (let offset = 0; offset < length; offset += per) {
@@ -338,10 +366,14 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
         return;
       }
       multicast = true;
-    } else if (iface.ipv6AddressAt(bytes, 24) === undefined && !this.#isLocalAt(bytes, 24)) {
-      c.drops.notForUs++;
-      if (log.enabled) log('%s: drop packet for %s', iface.name, formatIpv6(bytes, 24));
-      return;
+    } else {
+      const own = iface.ipv6AddressAt(bytes, 24);
+      if (own !== undefined ? !isAssigned(own) : !this.#isLocalAt(bytes, 24)) {
+        if (own !== undefined) c.drops.tentativeAddress++;
+        else c.drops.notForUs++;
+        if (log.enabled) log('%s: drop packet for %s', iface.name, formatIpv6(bytes, 24));
+        return;
+      }
     }
     // RFC 4291 2.7: a multicast address is never a source.
     if (bytes[8] === 0xff) {
@@ -395,7 +427,11 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
 
   #isLocalAt(bytes: Uint8Array, offset: number): boolean {
     const list = this.#attached;
-    for (let i = 0; i < list.length; i++) if (list[i] !== undefined && list[i].iface.ipv6AddressAt(bytes, offset) !== undefined) return true;
+    for (let i = 0; i < list.length; i++) {
+      if (list[i] === undefined) continue;
+      const a = list[i].iface.ipv6AddressAt(bytes, offset);
+      if (a !== undefined && isAssigned(a)) return true;
+    }
     return false;
   }
 

@@ -1,14 +1,14 @@
 import { Subject, type Observable, type SchedulerLike } from 'rxjs';
 import type { EthernetOut, EthernetSink } from './ethernet-layer.js';
 import type { Boundary } from '../pipeline/boundary.js';
-import type { NetInterface } from './net-interface.js';
+import { isAssigned, type NetInterface } from './net-interface.js';
 import type { PendingPacket } from './arp-layer.js';
 import type { Ipv6Datagram, Ipv6NeighborBoundary, Ipv6NextHopPacket } from './ipv6-layer.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import {
   Ipv6NeighborCache, type Ipv6NeighborAction, type Ipv6NeighborCacheConfig, type Ipv6NeighborChange, type Ipv6NeighborEntry,
 } from '../../src/ipv6/neighbor-cache.js';
-import { emitNdp, ndpMessageLen, parseNdp, NDP_HOP_LIMIT, type NdpRepr } from '../../src/wire/ndp.js';
+import { emitNdp, ndpMessageLen, parseNdp, NDP_HOP_LIMIT, type NdpRedirect, type NdpRepr, type NdpRouterAdvert } from '../../src/wire/ndp.js';
 import { emitIpv6Header, IPV6_HEADER_LEN, Ipv6NextHeader } from '../../src/wire/ipv6.js';
 import { Ipv6Addresses, formatIpv6, ipv6MulticastMac, isIpv6Multicast, isIpv6Unspecified, solicitedNodeAddress, type Ipv6Addr } from '../../src/ipv6/address.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
@@ -24,6 +24,8 @@ export const NDP_DROP_REASONS = [
   'notNdp', 'badHopLimit', 'badCode', 'truncated', 'badOptionLength', 'multicastTarget', 'badDadProbe', 'solicitedToMulticast', 'badSource',
   /** An NS for an address that is not ours (RFC 4861 7.2.3: silently discarded). */
   'notOurTarget',
+  /** An NS from a unicast source for an address still under DAD (RFC 4862 5.4.3: silently discarded). */
+  'tentativeTarget',
   /** Resolution gave up (no NA after maxMulticastSolicit NS): the queued packets failed. */
   'unresolved',
   'queueFull',
@@ -32,11 +34,24 @@ export const NDP_DROP_REASONS = [
 
 function createNdpCounters() {
   return createCounters(
-    ['rxMessages', 'rxSolicits', 'rxAdverts', 'rxRouterMessages', 'txSolicits', 'txAdverts', 'duplicateAddress'],
+    [
+      'rxMessages', 'rxSolicits', 'rxAdverts', 'rxRouterSolicits', 'rxRouterAdverts', 'rxRedirects', 'redirectsIgnored',
+      'txSolicits', 'txAdverts', 'txDadProbes', 'txRouterSolicits', 'duplicateAddress',
+    ],
     NDP_DROP_REASONS,
   );
 }
 export type NdpCounters = ReturnType<typeof createNdpCounters>;
+
+/** What autoconfiguration wants to hear from Neighbour Discovery (streams/stack/autoconf-layer.ts). */
+export interface NdpAutoconf {
+  /** Another node uses `target`, one of our addresses: an NA for it, or a DAD probe for it while ours is tentative. */
+  duplicate(target: Ipv6Addr): void;
+  /** A valid RA from the link-local `src` (its source link-layer address already learnt). */
+  routerAdvert(ra: NdpRouterAdvert, src: Ipv6Addr): void;
+  /** A valid redirect from `src`; false when ignored (not accepted by configuration, or not from the first hop). */
+  redirect(rd: NdpRedirect, src: Ipv6Addr): boolean;
+}
 
 /**
  * Neighbour Discovery on one interface (RFC 4861): the IPv6 twin of ArpLayer, on the pure
@@ -52,8 +67,11 @@ export type NdpCounters = ReturnType<typeof createNdpCounters>;
  *
  * NDP messages arrive through ICMPv6 (Icmpv6Layer hands them here by interface) and leave by
  * the IPv6 EtherType's boundary directly, with their own header (hop limit 255, RFC 4861 6.1):
- * resolving the next hop of a solicitation would be circular. Router messages (RS, RA,
- * redirect) are counted and not acted on yet (SLAAC and routers are the next step).
+ * resolving the next hop of a solicitation would be circular. Router advertisements and
+ * redirects, and evidence of duplicate addresses, go to `autoconf` (the autoconfiguration of the
+ * interface); router solicitations are for routers, counted and ignored. An address under DAD
+ * (tentative) is never answered for: another node's probe for it is a duplicate, anything else
+ * is dropped (RFC 4862 5.4.3).
  */
 export class NdpLayer {
   readonly counters = createNdpCounters();
@@ -63,6 +81,8 @@ export class NdpLayer {
   readonly #scheduler: SchedulerLike;
   readonly #timer: DeadlineTimer;
   #sendTo: ((dst: Uint8Array, pb: PacketBuffer) => void) | undefined;
+  /** Set by the autoconfiguration of the interface. */
+  autoconf: NdpAutoconf | undefined;
 
   constructor(iface: NetInterface, scheduler: SchedulerLike, config: Readonly<Partial<Ipv6NeighborCacheConfig>>) {
     this.#iface = iface;
@@ -148,11 +168,18 @@ export class NdpLayer {
     switch (m.kind) {
       case 'neighbor-solicit': {
         c.rxSolicits++;
-        if (this.#iface.ipv6AddressAt(m.target) === undefined) {
+        const own = this.#iface.ipv6AddressAt(m.target);
+        if (own === undefined) {
           c.drops.notOurTarget++;
           return;
         }
         const fromDad = isIpv6Unspecified(d.src);
+        if (!isAssigned(own)) {
+          // RFC 4862 5.4.3: a probe for our tentative address means someone else wants it too.
+          if (fromDad) this.autoconf?.duplicate(own.address);
+          else c.drops.tentativeTarget++;
+          return;
+        }
         if (!fromDad && m.sourceLinkAddr !== undefined) {
           this.#carryOut(this.cache.learn(d.src.slice(), m.sourceLinkAddr, now));
           this.#rearm();
@@ -169,17 +196,57 @@ export class NdpLayer {
       case 'neighbor-advert':
         c.rxAdverts++;
         if (this.#iface.ipv6AddressAt(m.target) !== undefined) {
-          // Someone else claims one of our addresses (DAD proper is the next step): say so.
+          // Someone else claims one of our addresses (RFC 4862 5.4.4).
           c.duplicateAddress++;
           if (log.enabled) log('%s: NA from another node for our %s', this.#iface.name, formatIpv6(m.target));
+          this.autoconf?.duplicate(m.target.slice());
           return;
         }
         this.#carryOut(this.cache.advert(m.target, m, m.targetLinkAddr, now));
         this.#rearm();
         return;
+      case 'router-advert':
+        c.rxRouterAdverts++;
+        // RFC 4861 6.3.4: the router's link-layer address, and that it is a router.
+        if (m.sourceLinkAddr !== undefined) {
+          this.#carryOut(this.cache.learn(d.src.slice(), m.sourceLinkAddr, now, true));
+          this.#rearm();
+        }
+        this.autoconf?.routerAdvert(m, d.src.slice());
+        return;
+      case 'redirect':
+        c.rxRedirects++;
+        if (this.autoconf?.redirect(m, d.src.slice()) !== true) {
+          c.redirectsIgnored++;
+          return;
+        }
+        // RFC 4861 8.3: the target's link-layer address, when given.
+        if (m.targetLinkAddr !== undefined) {
+          this.#carryOut(this.cache.learn(m.target.slice(), m.targetLinkAddr, now));
+          this.#rearm();
+        }
+        return;
       default:
-        c.rxRouterMessages++;
+        c.rxRouterSolicits++; // for routers; a host ignores them (RFC 4861 6.2.6)
     }
+  }
+
+  /** Sends a DAD probe for `target` (RFC 4862 5.4.2): an NS from :: to its solicited-node group, no source link-layer option. */
+  sendDadProbe(target: Ipv6Addr): void {
+    this.counters.txDadProbes++;
+    const dst = solicitedNodeAddress(target);
+    this.#sendNdp({ kind: 'neighbor-solicit', target }, Ipv6Addresses.UNSPECIFIED, dst, ipv6MulticastMac(dst));
+  }
+
+  /**
+   * Sends a router solicitation to ff02::2 (RFC 4861 6.3.7) from `src`, with our link-layer
+   * address; from :: without it while no link-local address is assigned (RFC 4861 4.1).
+   */
+  sendRouterSolicit(src: Ipv6Addr | undefined): void {
+    this.counters.txRouterSolicits++;
+    const dst = Ipv6Addresses.ALL_ROUTERS;
+    const repr: NdpRepr = src === undefined ? { kind: 'router-solicit' } : { kind: 'router-solicit', sourceLinkAddr: this.#iface.mac };
+    this.#sendNdp(repr, src ?? Ipv6Addresses.UNSPECIFIED, dst, ipv6MulticastMac(dst));
   }
 
   /**

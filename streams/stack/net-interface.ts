@@ -5,6 +5,7 @@ import { type Ipv4Addr, prefixMask, IPV4_BROADCAST } from '../../src/ipv4/addres
 import {
   type Ipv6Addr, Ipv6Addresses, ipv6CommonPrefixLength, ipv6EqualsAt, ipv6InPrefix, ipv6Network, isIpv6LinkLocal, solicitedNodeAddress,
 } from '../../src/ipv6/address.js';
+import type { Ipv6AddressOrigin, Ipv6AddressState } from '../../src/ipv6/slaac.js';
 
 /** One IPv6 address of an interface. */
 export interface InterfaceIpv6Address {
@@ -16,6 +17,23 @@ export interface InterfaceIpv6Address {
   /** Its solicited-node group (RFC 4291 2.7.1): NS for it are sent there. */
   readonly solicitedNode: Ipv6Addr;
   readonly linkLocal: boolean;
+  /**
+   * Whether the prefix is on-link: true for static addresses; false for SLAAC ones, whose
+   * prefix is on-link only when an RA says so (RFC 5942).
+   */
+  readonly onLink: boolean;
+  readonly origin: Ipv6AddressOrigin;
+  /**
+   * RFC 4862's states, kept by the autoconfiguration: a tentative address is neither a source
+   * nor a destination (DAD only); a deprecated one is a destination but not a source for new
+   * communication. Addresses added without autoconfiguration are preferred.
+   */
+  state: Ipv6AddressState;
+}
+
+/** True for states in which an address is assigned (RFC 4862 2): it receives and may send. */
+export function isAssigned(a: InterfaceIpv6Address): boolean {
+  return a.state === 'preferred' || a.state === 'deprecated';
 }
 
 /** One IPv4 address of an interface, with what is derived from its prefix precomputed. */
@@ -46,7 +64,12 @@ export class NetInterface {
     readonly mac: Uint8Array,
     /** Largest IPv4 packet this interface sends (the link MTU unless configured lower). */
     readonly mtu: number,
-  ) {}
+  ) {
+    this.ipv6Mtu = mtu;
+  }
+
+  /** Largest IPv6 packet this interface sends: `mtu`, or lower when a router advertised so (RFC 4861 6.3.4). */
+  ipv6Mtu: number;
 
   addAddress(address: Ipv4Addr, prefixLength: number): InterfaceAddress {
     const mask = prefixMask(prefixLength);
@@ -58,20 +81,34 @@ export class NetInterface {
     return entry;
   }
 
-  /** Adds an IPv6 address (the caller checked it is a unicast address). */
-  addIpv6Address(address: Ipv6Addr, prefixLength: number): InterfaceIpv6Address {
+  /**
+   * Adds an IPv6 address (the caller checked it is a unicast address): preferred unless `state`
+   * says otherwise; `origin` 'static' by default (its prefix on-link).
+   */
+  addIpv6Address(address: Ipv6Addr, prefixLength: number, origin: Ipv6AddressOrigin = 'static', state: Ipv6AddressState = 'preferred'): InterfaceIpv6Address {
+    const linkLocal = isIpv6LinkLocal(address);
     const entry: InterfaceIpv6Address = {
       address: address.slice(),
       prefixLength,
       network: ipv6Network(address, prefixLength),
       solicitedNode: solicitedNodeAddress(address),
-      linkLocal: isIpv6LinkLocal(address),
+      linkLocal,
+      onLink: origin === 'static' && !linkLocal,
+      origin: linkLocal && origin === 'static' ? 'link-local' : origin,
+      state,
     };
     this.ipv6Addresses.push(entry);
     return entry;
   }
 
-  /** The IPv6 address whose 16 bytes are at `bytes[offset..]`, if it is one of ours. */
+  /** Removes an IPv6 address; the entry removed, or undefined when it was not there. */
+  removeIpv6Address(address: Ipv6Addr): InterfaceIpv6Address | undefined {
+    const i = this.ipv6Addresses.findIndex((a) => ipv6EqualsAt(a.address, 0, address, 0));
+    if (i < 0) return undefined;
+    return this.ipv6Addresses.splice(i, 1)[0];
+  }
+
+  /** The IPv6 address whose 16 bytes are at `bytes[offset..]`, if it is one of ours (in any state: check `state`). */
   ipv6AddressAt(bytes: Uint8Array, offset = 0): InterfaceIpv6Address | undefined {
     const list = this.ipv6Addresses;
     for (let i = 0; i < list.length; i++) if (ipv6EqualsAt(list[i].address, 0, bytes, offset)) return list[i];
@@ -92,16 +129,18 @@ export class NetInterface {
   /** True when `dst` is on this link: link-local, or inside one of the interface's prefixes. */
   isIpv6OnLink(dst: Ipv6Addr): boolean {
     if (isIpv6LinkLocal(dst)) return this.ipv6Addresses.length > 0;
+    // Static prefixes only: RA-learnt on-link prefixes are routes in Ipv6Layer.
     const list = this.ipv6Addresses;
-    for (let i = 0; i < list.length; i++) if (!list[i].linkLocal && ipv6InPrefix(dst, 0, list[i].network, list[i].prefixLength)) return true;
+    for (let i = 0; i < list.length; i++) if (list[i].onLink && ipv6InPrefix(dst, 0, list[i].network, list[i].prefixLength)) return true;
     return false;
   }
 
   /**
-   * The source address towards `dst` (RFC 6724 5, the rules that apply to static addresses):
-   * the same scope first (rule 2: a link-local destination gets the link-local source, a
-   * global one a non-link-local source), then the longest common prefix (rule 8). Undefined
-   * with no IPv6 address.
+   * The source address towards `dst` (RFC 6724 5) among the assigned addresses (never a
+   * tentative one, RFC 4862 5.4): the same scope first (rule 2: a link-local destination gets
+   * the link-local source, a global one a non-link-local source), then a preferred address over
+   * a deprecated one (rule 3), then the longest common prefix (rule 8). Undefined with no
+   * assigned IPv6 address.
    */
   ipv6SourceFor(dst: Ipv6Addr): Ipv6Addr | undefined {
     const list = this.ipv6Addresses;
@@ -110,7 +149,8 @@ export class NetInterface {
     let bestScore = -1;
     for (let i = 0; i < list.length; i++) {
       const a = list[i];
-      const score = (a.linkLocal === wantLinkLocal ? 256 : 0) + ipv6CommonPrefixLength(a.address, dst);
+      if (!isAssigned(a)) continue;
+      const score = (a.linkLocal === wantLinkLocal ? 512 : 0) + (a.state === 'preferred' ? 256 : 0) + ipv6CommonPrefixLength(a.address, dst);
       if (score > bestScore) {
         best = a;
         bestScore = score;

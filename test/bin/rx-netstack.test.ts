@@ -69,6 +69,17 @@ describe('bin/rx-netstack (compiled, plain node)', () => {
     assert.match(stderr, /gopher/);
   });
 
+  it('bad IPv6 options exit 2 and name every one: --ip6 (each bad value), --gw6, --no-slaac without IPv6', async () => {
+    const bad = await runNode([CLI, 'serve', '--tap', 'rxt9', '--ip', '198.18.0.2/24', '--ip6', 'fd00::1/129', '--ip6', 'ff02::1/64', '--gw6', '2001:db8::1']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^ {2}--ip6: "fd00::1\/129" is not an IPv6 address with prefix/m);
+    assert.match(bad.stderr, /^ {2}--ip6: ff02::1\/64 cannot be a host's own address/m);
+    assert.match(bad.stderr, /^ {2}--gw6: 2001:db8::1 is neither link-local nor on the prefix of an --ip6 address/m);
+    const lone = await runNode([CLI, 'serve', '--tap', 'rxt9', '--ip', '198.18.0.2/24', '--no-slaac']);
+    assert.equal(lone.code, 2);
+    assert.match(lone.stderr, /^ {2}--no-slaac: IPv6 is off without --ip6 or --gw6/m);
+  });
+
   it('--host-ip without --netns is refused: addresses are set only inside a namespace', async () => {
     const { code, stderr } = await runNode([CLI, 'serve', '--tap', 'rxt9', '--ip', '198.18.0.2/24', '--host-ip', '198.18.0.1/24']);
     assert.equal(code, 2);

@@ -66,7 +66,8 @@ describe('config/stack-config', () => {
     assert.deepEqual(c.icmp, { errorRatePerSecond: 1000, errorBurst: 50 });
     assert.deepEqual(c.udp.ephemeralPortRange, [49152, 65535]);
     assert.deepEqual(c.tcp, { ...DEFAULT_TCP_CONFIG, ...DEFAULT_TCP_LIMITS, ephemeralPortRange: [49152, 65535] });
-    assert.deepEqual({ ...c, interfaces: undefined, routes: undefined, ipv6: undefined }, { ...DEFAULT_PROTOCOL_CONFIGS, interfaces: undefined, routes: undefined, ipv6: undefined });
+    assert.deepEqual({ ...c, interfaces: undefined, routes: undefined, routes6: undefined, ipv6: undefined }, { ...DEFAULT_PROTOCOL_CONFIGS, interfaces: undefined, routes: undefined, routes6: undefined, ipv6: undefined });
+    assert.deepEqual(c.routes6, []);
     assert.equal(c.ipv6.enabled, false, 'no IPv6 address, no ipv6.enabled: an IPv4-only stack');
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.interfaces) && Object.isFrozen(c.routes[0]) && Object.isFrozen(c.tcp));
     assert.equal(Object.isFrozen(LINK), false, "the user's link is not frozen");
@@ -208,6 +209,63 @@ describe('config/stack-config', () => {
         { path: 'routes.6.gateway', message: "198.18.0.2 is one of this stack's own addresses" },
         { path: 'routes.7.gateway', message: '203.0.113.1 is not on a subnet of any interface (198.18.0.0/24, 198.18.1.0/24)' },
       ],
+    );
+  });
+
+  it('IPv6 routes: a link-local gateway names its interface, a global one lies on an IPv6 prefix; IPv4 routes unchanged', () => {
+    const c = decodeStackConfig<Link>({
+      interfaces: [{ name: 'eth0', link: fakeLink(), ipv4: ['198.18.0.2/24'], ipv6: ['fd00:198:18::2/64'] }],
+      routes: [
+        { destination: '0.0.0.0/0', gateway: '198.18.0.1' },
+        { destination: '::/0', gateway: 'fe80::1', interface: 'eth0' },
+        { destination: '2001:db8::/32', gateway: 'fd00:198:18::1' },
+      ],
+    });
+    assert.deepEqual(c.routes, [{ destination: 0, prefixLength: 0, gateway: ip('198.18.0.1'), interface: 'eth0' }]);
+    assert.deepEqual(c.routes6.map((r) => [[...r.destination], r.prefixLength, r.gateway && [...r.gateway], r.interface]), [
+      [[...new Uint8Array(16)], 0, [0xfe, 0x80, ...new Array(13).fill(0), 1], 'eth0'],
+      [[0x20, 0x01, 0x0d, 0xb8, ...new Array(12).fill(0)], 32, [0xfd, 0, 1, 0x98, 0, 0x18, ...new Array(9).fill(0), 1], 'eth0'],
+    ]);
+    assert.equal(c.ipv6.enabled, true);
+    assert.deepEqual([c.ipv6.slaac, c.ipv6.acceptRa, c.ipv6.acceptRedirects, c.ipv6.dadTransmits], [true, true, false, 1]);
+    // An IPv6 route alone turns IPv6 on.
+    assert.equal(decodeStackConfig({ interfaces: [{ name: 'eth0', link: fakeLink(), ipv4: [] }], routes: [{ destination: '::/0', gateway: 'fe80::1', interface: 'eth0' }] }).ipv6.enabled, true);
+  });
+
+  it('IPv6 routes and switches: every bad field named', () => {
+    assert.deepEqual(
+      problemsOf({
+        interfaces: [{ name: 'eth0', link: fakeLink(), ipv4: ['198.18.0.2/24'], ipv6: ['fd00:198:18::2/64'] }],
+        routes: [
+          { destination: '::/0', gateway: 'fe80::1' },
+          { destination: '2001:db8::1/32', gateway: 'fd00:198:18::1' },
+          { destination: '2001:db9::/32', gateway: 'fd00:1::1' },
+          { destination: '2001:dba::/32', gateway: '198.18.0.1' },
+          { destination: '10.0.0.0/8', gateway: 'fd00:198:18::1' },
+          { destination: '2001:dbb::/32', gateway: 'ff02::2', interface: 'eth0' },
+          { destination: '2001:dbc::/32', gateway: 'fd00:198:18::2' },
+          { destination: '2001:dbd::/129', gateway: 'fe80::1', interface: 'eth0' },
+        ],
+        ipv6: { slaac: 'yes', acceptRa: 1, acceptRedirects: null, dadTransmits: 11 },
+      }).map((p) => p.path),
+      [
+        'routes.0.interface',
+        'routes.1.destination',
+        'routes.2.gateway',
+        'routes.3.gateway',
+        'routes.4.gateway',
+        'routes.5.gateway',
+        'routes.6.gateway',
+        'routes.7.destination',
+        'ipv6.slaac',
+        'ipv6.acceptRa',
+        'ipv6.acceptRedirects',
+        'ipv6.dadTransmits',
+      ],
+    );
+    assert.deepEqual(
+      problemsOf({ interfaces: [{ name: 'eth0', link: fakeLink(), ipv4: [] }], ipv6: { enabled: false, slaac: true } }),
+      [{ path: 'ipv6.slaac', message: 'is true, yet ipv6.enabled is false' }],
     );
   });
 

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { formatIpv6, ipv6Addr, Ipv6Addresses, solicitedNodeAddress } from '../../src/ipv6/address.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import { parseIcmpv6 } from '../../src/wire/icmpv6.js';
-import { MldRecordType, emitMldReport, mldReportLen, parseMldQuery, parseMldReport, type MldReport } from '../../src/wire/mld.js';
+import { MldRecordType, MLDV1_MESSAGE_LEN, emitMldReport, emitMldV1, mldReportLen, parseMldQuery, parseMldReport, parseMldV1, type MldReport } from '../../src/wire/mld.js';
 import { referenceChecksum } from '../helpers/icmpv6-checksum.js';
 
 const LL = ipv6Addr('fe80::5054:ff:fe12:3456');
@@ -92,10 +92,35 @@ describe('wire/mld', () => {
     assert.deepEqual(parseMldQuery(Uint8Array.from([...q, 0, 0]), 1), { ok: false, reason: 'truncated' }); // neither v1 nor v2
   });
 
+  it('encodes an MLDv1 report byte for byte, and a done; both parse back', () => {
+    const group = ipv6Addr('ff02::1:ff12:3456');
+    const pb = PacketBuffer.alloc(0, MLDV1_MESSAGE_LEN);
+    emitMldV1({ type: 131, group }, pb, { src: LL, dst: group });
+    const bytes = pb.bytes();
+    const expected = new Uint8Array([
+      0x83, 0x00, 0x00, 0x00, // type 131 (MLDv1 report), code 0, checksum (below)
+      0x00, 0x00, 0x00, 0x00, // maximum response delay 0, reserved
+      ...group,
+    ]);
+    const sum = referenceChecksum(LL, group, expected);
+    expected[2] = sum >>> 8;
+    expected[3] = sum & 0xff;
+    assert.deepEqual(bytes, expected);
+    assert.ok(parseIcmpv6(bytes, { src: LL, dst: group }).ok);
+    const r = parseMldV1(bytes);
+    assert.ok(r.ok && r.value.type === 131 && formatIpv6(r.value.group) === 'ff02::1:ff12:3456');
+    const done = PacketBuffer.alloc(0, MLDV1_MESSAGE_LEN);
+    emitMldV1({ type: 132, group }, done, { src: LL, dst: Ipv6Addresses.ALL_ROUTERS });
+    assert.ok(parseIcmpv6(done.bytes(), { src: LL, dst: Ipv6Addresses.ALL_ROUTERS }).ok);
+    assert.equal(parseMldV1(done.bytes()).ok && (parseMldV1(done.bytes()) as { value: { type: number } }).value.type, 132);
+    assert.deepEqual(parseMldV1(bytes.subarray(0, 20)), { ok: false, reason: 'truncated' });
+  });
+
   it('never throws on random messages (property)', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 120 }), fc.nat(255), (rest, hop) => {
       parseMldReport(Uint8Array.from([143, 0, 0, 0, ...rest]));
       parseMldQuery(Uint8Array.from([130, 0, 0, 0, ...rest]), hop);
+      parseMldV1(Uint8Array.from([131, 0, 0, 0, ...rest]));
     }));
   });
 });

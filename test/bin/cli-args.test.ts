@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { parseServe } from '../../bin/cli-args.js';
+import { startStack } from '../../bin/serve.js';
+import { createMemoryWire } from '../../streams/links/memory-wire.js';
+
+const BASE = ['--tap', 'rxt9', '--ip', '198.18.0.2/24'];
+
+describe('bin/cli-args: serve IPv6 options', () => {
+  it('--ip6 (repeatable, canonical text), --gw6, --no-slaac', () => {
+    const r = parseServe([...BASE, '--ip6', 'FD00:198:18:0::2/64', '--ip6', '2001:db8::7/64', '--gw6', 'FE80::1', '--no-slaac']);
+    assert.equal(r.kind, 'serve');
+    assert.ok(r.kind === 'serve');
+    assert.deepEqual(r.args.ip6, ['fd00:198:18::2/64', '2001:db8::7/64']);
+    assert.equal(r.args.gw6, 'fe80::1');
+    assert.equal(r.args.slaac, false);
+    const plain = parseServe(BASE);
+    assert.ok(plain.kind === 'serve');
+    assert.deepEqual([plain.args.ip6, plain.args.gw6, plain.args.slaac], [[], undefined, true], 'IPv6 off, SLAAC would be on');
+  });
+
+  it('names every bad IPv6 option at once', () => {
+    const r = parseServe([...BASE, '--ip6', 'nope', '--ip6', '::/64', '--ip6', 'fd00::2/0', '--ip6', 'fd00::3/64', '--ip6', 'fd00::3/64', '--gw6', 'ff02::2', '--no-slaac=yes']);
+    assert.ok(r.kind === 'invalid');
+    assert.deepEqual(r.problems.filter((p) => /--ip6|--gw6|--no-slaac/.test(p)), [
+      '--ip6: "nope" is not an IPv6 address with prefix, like fd00:198:18::2/64',
+      '--ip6: ::/64 cannot be a host\'s own address (multicast, unspecified, loopback or IPv4-mapped)',
+      '--ip6: "fd00::2/0" is not an IPv6 address with prefix, like fd00:198:18::2/64',
+      '--ip6: fd00::3 is given twice',
+      '--gw6: ff02::2 cannot be a next hop (multicast, unspecified or loopback)',
+    ]);
+    const gw = parseServe([...BASE, '--ip6', 'fd00::2/64', '--gw6', 'fd00::2']);
+    assert.ok(gw.kind === 'invalid' && gw.problems[0] === "--gw6: fd00::2 is one of the stack's own addresses (--ip6)");
+    const off = parseServe([...BASE, '--gw6', 'fd01::1', '--ip6', 'fd00::2/64']);
+    assert.ok(off.kind === 'invalid' && off.problems[0] === '--gw6: fd01::1 is neither link-local nor on the prefix of an --ip6 address');
+    const lone = parseServe([...BASE, '--no-slaac']);
+    assert.ok(lone.kind === 'invalid' && lone.problems[0] === '--no-slaac: IPv6 is off without --ip6 or --gw6');
+    const noValue = parseServe([...BASE, '--ip6']);
+    assert.ok(noValue.kind === 'invalid' && noValue.problems.includes('--ip6: needs a value'));
+  });
+
+  it('startStack: --ip6 addresses, a default route via the link-local --gw6 on the interface, SLAAC per --no-slaac', () => {
+    const [link] = createMemoryWire();
+    const running = startStack(link, { tap: 'tap0', ip: '198.18.0.2/24', ip6: ['fd00:198:18::2/64'], gw6: 'fe80::1', slaac: false, services: [] });
+    try {
+      const s = running.stack;
+      assert.equal(s.config.ipv6.enabled, true);
+      assert.equal(s.config.ipv6.slaac, false);
+      assert.deepEqual(s.inet6.addresses().map((a) => [a.origin, a.state]).sort(), [['link-local', 'tentative'], ['static', 'tentative']]);
+      assert.ok(s.inet6.addresses().some((a) => a.cidr === 'fd00:198:18::2/64'));
+      assert.deepEqual(s.inet6.routes(), [{ destination: '::/0', gateway: 'fe80::1', interface: 'tap0', origin: 'static' }]);
+    } finally {
+      running.close();
+    }
+    const [l2] = createMemoryWire();
+    const v4 = startStack(l2, { tap: 'tap0', ip: '198.18.0.2/24', services: [] });
+    assert.equal(v4.stack.config.ipv6.enabled, false, 'without --ip6/--gw6 the stack stays IPv4-only');
+    v4.close();
+  });
+});
