@@ -8,6 +8,7 @@ import { Ipv6Layer, type Ipv6Port } from './ipv6-layer.js';
 import { NdpLayer } from './ndp-layer.js';
 import { Icmpv6Layer } from './icmpv6-layer.js';
 import { Ipv6NextHeader } from '../../src/wire/ipv6.js';
+import { AddressBook } from '../../src/ip/address-book.js';
 import {
   Ipv6Addresses, eui64InterfaceId, formatIpv6, ipv6MulticastMac, linkLocalAddress, parseIpv6, stableInterfaceId,
 } from '../../src/ipv6/address.js';
@@ -167,11 +168,14 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
 
   // The transports, each on its IPv4 protocol's boundary; ICMP reports errors to them.
   const icmp = new IcmpLayer(ipv4.protocol(IpProtocol.ICMP), scheduler, config.icmp, ipv4);
-  const udp = new UdpLayer(ipv4.protocol(IpProtocol.UDP), config.udp, { icmp, datagrams: hooks.udp, scheduler });
-  const tcp = new TcpLayer(ipv4.protocol(IpProtocol.TCP), scheduler, config.tcp, { icmp, segments: hooks.tcp });
+  // IPv6 addresses reach the transports as ids of one address book (src/ip/address-book.ts).
+  const book = new AddressBook();
   const icmpv6 = ipv6 === undefined
     ? undefined
     : new Icmpv6Layer(ipv6.protocol(Ipv6NextHeader.ICMPV6), scheduler, config.ipv6.icmp, (iface) => interfaces[iface.index]?.ndp, ipv6);
+  const over6 = (protocol: number) => (ipv6 === undefined ? undefined : { port: ipv6.protocol(protocol), book, icmp: icmpv6 });
+  const udp = new UdpLayer(ipv4.protocol(IpProtocol.UDP), config.udp, { icmp, datagrams: hooks.udp, scheduler, ipv6: over6(IpProtocol.UDP) });
+  const tcp = new TcpLayer(ipv4.protocol(IpProtocol.TCP), scheduler, config.tcp, { icmp, segments: hooks.tcp, ipv6: over6(IpProtocol.TCP) });
 
   // Claim the protocols before the links start delivering.
   for (const l of interfaces) l.arp?.start();

@@ -130,6 +130,15 @@ export class Icmpv6Layer {
     });
   }
 
+  /**
+   * Destination Unreachable (RFC 4443 3.1) for a packet a transport could not deliver (code 4,
+   * port unreachable, for UDP to a closed port), under the same suppression rules and rate
+   * limit as every error. `packet` is the invoking packet from its fixed header.
+   */
+  sendUnreachable(packet: Uint8Array, multicast: boolean, code: number): void {
+    this.#sendError(packet, multicast, { kind: 'dest-unreachable', code, quoted: EMPTY });
+  }
+
   #allocateIdent(): number {
     for (let i = 0; i < 0x10000; i++) {
       const ident = (this.#nextIdent++) & 0xffff;
