@@ -35,7 +35,7 @@ export function isIpv6(addr: IpAddr): boolean {
 }
 
 /** The wildcard of `addr`'s family. */
-export function anyOf(addr: IpAddr): IpAddr {
+export function ipAnyOf(addr: IpAddr): IpAddr {
   return addr >= IPV6_ID_BASE ? IP_ANY6 : IP_ANY4;
 }
 

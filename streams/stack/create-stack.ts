@@ -8,7 +8,7 @@ import { Ipv6Layer, type Ipv6Port } from './ipv6-layer.js';
 import { NdpLayer } from './ndp-layer.js';
 import { Icmpv6Layer } from './icmpv6-layer.js';
 import { Ipv6NextHeader } from '../../src/wire/ipv6.js';
-import { AddressBook } from '../../src/ip/address-book.js';
+import { AddressBook, formatIpAddr, type IpAddr } from '../../src/ip/address-book.js';
 import {
   Ipv6Addresses, eui64InterfaceId, formatIpv6, ipv6MulticastMac, linkLocalAddress, parseIpv6, stableInterfaceId,
 } from '../../src/ipv6/address.js';
@@ -294,6 +294,15 @@ export class Stack {
   /** The layers, for adding to the stack: a protocol on an EtherType or an IP protocol number. */
   get layers(): { readonly interfaces: readonly InterfaceLayers[]; readonly ipv4: ProtocolMux<number, Ipv4Datagram, Ipv4Send> & Ipv4Network } {
     return { interfaces: this.#parts.interfaces, ipv4: this.#parts.ipv4 };
+  }
+
+  /**
+   * Text of an `IpAddr` as TCP and UDP hooks see it (`TcpSegmentIn.datagram.src`,
+   * `UdpDatagramOut.dst`...): dotted quad for IPv4, canonical IPv6 for an id of the stack's
+   * address book ('?' for an id no longer held).
+   */
+  formatAddress(addr: IpAddr): string {
+    return formatIpAddr(addr, this.#parts.tcp.book);
   }
 
   /** The node:net module over this stack: `const net = stack.net` (see docs/api.md). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  AddressBook, IP_ANY4, IP_ANY6, IPV6_ID_BASE, anyOf, formatIpAddr, isIpAny, isIpv6, parseIpAddr,
+  AddressBook, IP_ANY4, IP_ANY6, IPV6_ID_BASE, ipAnyOf, formatIpAddr, isIpAny, isIpv6, parseIpAddr,
 } from '../../src/ip/address-book.js';
 import { ipv6Addr } from '../../src/ipv6/address.js';
 import { parseIpv4 } from '../../src/ipv4/address.js';
@@ -17,8 +17,8 @@ describe('ip/address-book', () => {
     assert.equal(book.size, 1);
     assert.equal(isIpv6(IP_ANY6), true);
     assert.equal(isIpv6(0xffffffff), false);
-    assert.equal(anyOf(parseIpv4('198.18.0.2')!), IP_ANY4);
-    assert.equal(anyOf(IP_ANY6 + 7), IP_ANY6);
+    assert.equal(ipAnyOf(parseIpv4('198.18.0.2')!), IP_ANY4);
+    assert.equal(ipAnyOf(IP_ANY6 + 7), IP_ANY6);
     assert.equal(isIpAny(IP_ANY4) && isIpAny(IP_ANY6), true);
     assert.equal(isIpAny(1), false);
   });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { firstValueFrom, lastValueFrom, filter, toArray, type Subscription } from 'rxjs';
+import { firstValueFrom, lastValueFrom, filter, tap, toArray, type Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { createMemoryWire } from '../../../streams/links/memory-wire.js';
 import { createStack, type Stack, type StackHooks } from '../../../streams/stack/create-stack.js';
@@ -315,6 +315,21 @@ describe('stack: TCP and UDP over IPv6 (memory wire)', () => {
       // And a's connection, gone, gave its reference on b's address back.
       assert.equal(p.a.tcpLayer.book.idOf(ipv6Addr(B6)), undefined);
     } finally {
+      p.close();
+    }
+  });
+
+  it('TCP and UDP hooks see both families; stack.formatAddress prints their IpAddr addresses', async () => {
+    const seen = new Set<string>();
+    const record = tap((s: TcpSegmentIn) => seen.add(`${p.b.formatAddress(s.datagram.src)} > ${p.b.formatAddress(s.datagram.dst)}`));
+    const p = dualPair({ hooksB: { tcp: { up: record } } });
+    const sub = echo(p.b, { port: 7 });
+    try {
+      await roundTrip(p.a, B6, 7, pattern(10));
+      await roundTrip(p.a, B4, 7, pattern(10));
+      assert.deepEqual([...seen].sort(), [`${A4} > ${B4}`, `${A6} > ${B6}`]);
+    } finally {
+      sub.unsubscribe();
       p.close();
     }
   });
