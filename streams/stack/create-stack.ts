@@ -172,7 +172,7 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
   const book = new AddressBook();
   const icmpv6 = ipv6 === undefined
     ? undefined
-    : new Icmpv6Layer(ipv6.protocol(Ipv6NextHeader.ICMPV6), scheduler, config.ipv6.icmp, (iface) => interfaces[iface.index]?.ndp, ipv6);
+    : new Icmpv6Layer(ipv6.protocol(Ipv6NextHeader.ICMPV6), scheduler, config.ipv6.icmp, (iface) => interfaces[iface.index]?.ndp, ipv6, book);
   const over6 = (protocol: number) => (ipv6 === undefined ? undefined : { port: ipv6.protocol(protocol), book, icmp: icmpv6 });
   const udp = new UdpLayer(ipv4.protocol(IpProtocol.UDP), config.udp, { icmp, datagrams: hooks.udp, scheduler, ipv6: over6(IpProtocol.UDP) });
   const tcp = new TcpLayer(ipv4.protocol(IpProtocol.TCP), scheduler, config.tcp, { icmp, segments: hooks.tcp, ipv6: over6(IpProtocol.TCP) });

@@ -1,4 +1,6 @@
+import type { Observable } from 'rxjs';
 import type { NetInterface } from './net-interface.js';
+import type { IcmpErrorReport } from './icmp-layer.js';
 import type { Ipv4Network } from './ipv4-layer.js';
 import type { Ipv6Datagram, Ipv6Network, Ipv6Port } from './ipv6-layer.js';
 import { AddressBook, IPV6_ID_BASE, IP_ANY4, IP_ANY6, parseIpAddr, type IpAddr } from '../../src/ip/address-book.js';
@@ -32,9 +34,10 @@ export interface IpRoute {
   readonly src: IpAddr;
 }
 
-/** What ICMPv6 does for a transport: port unreachable for what no socket takes. */
+/** What ICMPv6 does for a transport: port unreachable for what no socket takes, and the errors about what it sent. */
 export interface Ipv6TransportIcmp {
   sendUnreachable(packet: Uint8Array, multicast: boolean, code: number): void;
+  errors$?(protocol: number): Observable<IcmpErrorReport>;
 }
 
 /** The IPv6 side of a transport layer (TCP, UDP): its protocol's boundary and the stack's address book. */

@@ -337,6 +337,8 @@ export class TcpLayer implements Tcp {
   start(): void {
     this.#subscriptions.push(this.#port.up$.subscribe((d) => this.#input(d)));
     if (this.#v6 !== undefined) this.#subscriptions.push(this.#v6.port.up$.subscribe((d) => this.#inputIpv6(d)));
+    const errors6 = this.#v6?.icmp?.errors$?.(IpProtocol.TCP);
+    if (errors6 !== undefined) this.#subscriptions.push(errors6.subscribe((r) => this.#icmpError(r)));
     if (this.#icmp !== undefined) this.#subscriptions.push(this.#icmp.errors$(IpProtocol.TCP).subscribe((r) => this.#icmpError(r)));
   }
 
@@ -809,14 +811,14 @@ export class TcpLayer implements Tcp {
       // the quote proves too little to reset a connection on), reported only if it times out.
       const now = this.scheduler.now();
       if (fragNeeded) ep.core.handleFragNeeded(r.quotedSequence, r.nextHopMtu, now);
-      else ep.core.handleIcmpSoftError(r.quotedSequence, icmpErrorCode(r), `${icmpErrorName(r)} from ${formatIpv4(r.from)}`);
+      else ep.core.handleIcmpSoftError(r.quotedSequence, icmpErrorCode(r), `${icmpErrorName(r)} from ${r.fromText ?? formatIpv4(r.from)}`);
       ep.rearm();
       return;
     }
     // A connect in progress fails on an ICMP unreachable, as in Linux. "Fragmentation needed"
     // is about path MTU, not reachability (and a SYN is small).
     if (r.type !== IcmpType.DEST_UNREACHABLE || fragNeeded) return;
-    ep.failWith(netError(icmpErrorCode(r), `connect ${ep.remoteAddress}:${ep.remotePort}: ICMP destination unreachable (code ${r.code}) from ${formatIpv4(r.from)}`, 'connect'));
+    ep.failWith(netError(icmpErrorCode(r), `connect ${ep.remoteAddress}:${ep.remotePort}: ICMP destination unreachable (code ${r.code}) from ${r.fromText ?? formatIpv4(r.from)}`, 'connect'));
   }
 
   // --- Output ----------------------------------------------------------------------------------

@@ -214,6 +214,8 @@ export class UdpLayer implements Udp {
     const observer: Partial<Observer<IpDatagram>> = { next: (d) => this.#input(d) };
     this.#subscriptions.push(this.#port.up$.subscribe(observer));
     if (this.#v6 !== undefined) this.#subscriptions.push(this.#v6.port.up$.subscribe((d) => this.#inputIpv6(d)));
+    const errors6 = this.#v6?.icmp?.errors$?.(IpProtocol.UDP);
+    if (errors6 !== undefined) this.#subscriptions.push(errors6.subscribe((r) => this.#icmpError(r)));
     if (this.#icmp !== undefined) this.#subscriptions.push(this.#icmp.errors$(IpProtocol.UDP).subscribe((r) => this.#icmpError(r)));
   }
 
@@ -546,6 +548,6 @@ export class UdpLayer implements Udp {
       return;
     }
     c.icmpErrorsReported++;
-    ep.fail(netError(code, `${formatIpv4(r.remoteAddress)}:${r.remotePort}: ICMP type ${r.type} code ${r.code} from ${formatIpv4(r.from)}`, 'recv'));
+    ep.fail(netError(code, `${this.book.format(r.remoteAddress)}:${r.remotePort}: ICMP type ${r.type} code ${r.code} from ${r.fromText ?? formatIpv4(r.from)}`, 'recv'));
   }
 }

@@ -265,6 +265,33 @@ describe('stack: TCP and UDP over IPv6 (memory wire)', () => {
     }
   });
 
+  it('ICMPv6 errors reach the transports: a connected UDP socket hears ECONNREFUSED, a connect fails with EHOSTUNREACH', async () => {
+    // b answers SYNs to port 5555 with ICMPv6 address unreachable (code 3) instead of taking them.
+    let bStack: Stack | undefined;
+    const refuse = filter((s: TcpSegmentIn) => {
+      if (s.segment.dstPort !== 5555) return true;
+      bStack?.icmpv6Layer?.sendUnreachable(s.datagram.header, false, 3);
+      return false;
+    });
+    const p = dualPair({ hooksB: { tcp: { up: refuse } } });
+    bStack = p.b;
+    const client = p.a.udp.bind({ address: A6 });
+    try {
+      client.connect({ address: B6, port: 9999 });
+      const err = firstValueFrom(client.errors$);
+      client.send(new Uint8Array([1]));
+      const e = await err;
+      assert.equal(e.code, 'ECONNREFUSED');
+      assert.match(e.message, new RegExp(`from ${B6}`));
+      assert.equal(stat(p.a, 'udp', 'icmpErrorsReported'), 1);
+      await assert.rejects(firstValueFrom(p.a.tcp.connect({ address: B6, port: 5555 })), { code: 'EHOSTUNREACH' });
+      assert.equal(stat(p.a, 'tcp', 'icmpErrors'), 1);
+    } finally {
+      client.close();
+      p.close();
+    }
+  });
+
   it('SYN cookies over IPv6: with the backlog full, a third client connects through a cookie and moves data', () => {
     const ts = new TestScheduler((x, y) => assert.deepStrictEqual(x, y));
     let blocking = true;
