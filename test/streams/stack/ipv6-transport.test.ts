@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { firstValueFrom, lastValueFrom, filter, tap, toArray, type Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { createMemoryWire } from '../../../streams/links/memory-wire.js';
@@ -357,6 +358,46 @@ describe('stack: TCP and UDP over IPv6 (memory wire)', () => {
       assert.deepEqual([...seen].sort(), [`${A4} > ${B4}`, `${A6} > ${B6}`]);
     } finally {
       sub.unsubscribe();
+      p.close();
+    }
+  });
+
+  it('random TCP and UDP packets over IPv6 from random sources (right checksums) never throw, and leave nothing interned (property)', async () => {
+    const p = dualPair();
+    const listen = echo(p.b, { port: 7 });
+    const sock = p.b.udp.bind({ address: '::', port: 7 });
+    try {
+      const samples = fc.sample(fc.record({
+        udp: fc.boolean(),
+        src: fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        body: fc.uint8Array({ minLength: 0, maxLength: 80 }),
+        port: fc.constantFrom(7, 9, 80),
+      }), 300);
+      const before = stat(p.b, 'ipv6', 'rxPackets');
+      for (const x of samples) {
+        const proto = x.udp ? IpProtocol.UDP : IpProtocol.TCP;
+        const header = new Uint8Array(x.udp ? 8 : 20);
+        header[2] = 0;
+        header[3] = x.port;
+        if (!x.udp) header[12] = 0x50; // data offset 5
+        const msg = new Uint8Array([...header, ...x.body]);
+        if (x.udp) { msg[4] = msg.length >>> 8; msg[5] = msg.length & 0xff; }
+        x.src[0] = 0xfd; // unicast, not ours
+        const pb = PacketBuffer.withPayload(msg);
+        fillIpv6UpperChecksum(pb.buf, pb.head, pb.length, x.udp ? 6 : 16, x.src, ipv6Addr(B6), proto);
+        emitIpv6Header({ src: x.src, dst: ipv6Addr(B6), nextHeader: proto, hopLimit: 64 }, pb);
+        emitEthernet({ dst: parseMac('02:00:00:00:00:02')!, src: parseMac('02:00:00:00:00:01')!, ethertype: EtherType.IPV6 }, pb);
+        p.wireA.send(pb.bytes().slice());
+      }
+      await waitFor('every packet', () => (stat(p.b, 'ipv6', 'rxPackets') - before >= samples.length ? true : undefined));
+      // Once the packets are handled the book holds :: and b's own address, plus one peer per
+      // connection the random SYNs opened (each holds its peer until it is gone).
+      const held = p.b.tcpLayer.book.size;
+      assert.ok(held <= 2 + stat(p.b, 'tcp', 'halfOpenConnections') + stat(p.b, 'tcp', 'activeConnections'), `book holds ${held}`);
+      assert.ok(stat(p.b, 'tcp', 'rxSegments') + stat(p.b, 'udp', 'rxDatagrams') >= samples.length);
+    } finally {
+      listen.unsubscribe();
+      sock.close();
       p.close();
     }
   });
