@@ -180,6 +180,8 @@ export const MIN_MSS = 64;
 export const DEFAULT_PEER_MSS = 536;
 /** IPv4 header + TCP header without options. */
 const IPV4_TCP_HEADERS = 40;
+/** IPv6 header + TCP header without options: MSS = MTU - 60 over IPv6. */
+export const IPV6_TCP_HEADERS = 60;
 /** Largest receive buffer window scaling can express: 65535 << 14 (RFC 7323 2.3). */
 const MAX_SCALED_WINDOW = 65535 * 2 ** 14;
 
@@ -249,9 +251,13 @@ export function resolveTcpConfig(partial?: Readonly<Partial<TcpConfig>>): TcpCon
   return Object.freeze(merged as unknown as TcpConfig);
 }
 
-/** The MSS for an interface MTU: min(config.mss, mtu - 40), never below MIN_MSS. */
-export function clampMssToMtu(config: TcpConfig, mtu: number): TcpConfig {
-  const mss = Math.max(MIN_MSS, Math.min(config.mss, mtu - IPV4_TCP_HEADERS));
+/**
+ * The MSS for an interface MTU: min(config.mss, mtu - headers), never below MIN_MSS. `headers`
+ * is the IP and TCP headers without options: 40 over IPv4 (the default), `IPV6_TCP_HEADERS`
+ * (60) over IPv6 (RFC 8200's 40-byte header, RFC 9293 3.7.1).
+ */
+export function clampMssToMtu(config: TcpConfig, mtu: number, headers: number = IPV4_TCP_HEADERS): TcpConfig {
+  const mss = Math.max(MIN_MSS, Math.min(config.mss, mtu - headers));
   return mss === config.mss ? config : Object.freeze({ ...config, mss });
 }
 

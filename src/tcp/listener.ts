@@ -16,6 +16,7 @@ import type { ChallengeAckLimiter } from './challenge-ack-limit.js';
 import type { CongestionControlFactory } from './congestion/congestion-control.js';
 import { TcpConnectionCore, type TcpChildObserver, type TcpConnectionOptions, type TcpHost, type TcpMemoryPressure } from './connection.js';
 import type { IsnGenerator } from './isn.js';
+import type { AddressBytes } from './tuple-bytes.js';
 import { rstForSegment } from './rst.js';
 import { seqAdd, seqGt } from './seq.js';
 import { cookieOptionsFromEcr, cookieTimestamp, SynCookies } from './syn-cookie.js';
@@ -42,6 +43,8 @@ export interface TcpListenerOptions {
   readonly isn: IsnGenerator;
   /** 16 random bytes keying the SYN cookies. */
   readonly cookieSecret: Uint8Array;
+  /** The bytes of IPv6 address ids (the stack's AddressBook), for cookies over IPv6. */
+  readonly addressBytes?: AddressBytes;
   readonly congestion?: CongestionControlFactory;
   /** The stack's challenge-ACK budget, shared with every connection (RFC 5961 7). */
   readonly challengeAcks?: ChallengeAckLimiter;
@@ -117,7 +120,7 @@ export class TcpListener {
     this.backlog = options.backlog ?? 128;
     this.maxHalfOpen = options.maxHalfOpen ?? 256;
     this.config = options.config ?? DEFAULT_TCP_CONFIG;
-    this.cookies = options.synCookies === false ? undefined : new SynCookies(options.cookieSecret);
+    this.cookies = options.synCookies === false ? undefined : new SynCookies(options.cookieSecret, options.addressBytes);
   }
 
   /** Half-open connections (SYN-RECEIVED). */

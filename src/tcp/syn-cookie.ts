@@ -16,10 +16,10 @@
  * timestamps a cookie connection runs without window scaling and SACK.
  */
 
-import type { Ipv4Addr } from '../ipv4/address.js';
+import type { IpAddr } from '../ip/address-book.js';
 import { seqGt } from './seq.js';
 import { SipHash24 } from './siphash.js';
-import { TUPLE_BYTES_LEN, writeBe32, writeTupleBytes } from './tuple-bytes.js';
+import { TUPLE6_BYTES_LEN, TUPLE_BYTES_LEN, ipv6TupleAddresses, writeBe32, writeTuple6Bytes, writeTupleBytes, type AddressBytes } from './tuple-bytes.js';
 
 /** MSS values a cookie can carry (common path MTUs minus 40). */
 export const MSS_TABLE = [536, 1200, 1300, 1400, 1440, 1460, 4312, 8960] as const;
@@ -31,14 +31,18 @@ export class SynCookies {
   private readonly prf: SipHash24;
   /** The 4-tuple, then irs (4 bytes), t and the MSS index. */
   private readonly msg = new Uint8Array(TUPLE_BYTES_LEN + 6);
+  /** The same after a 36-byte IPv6 tuple. */
+  private readonly msg6 = new Uint8Array(TUPLE6_BYTES_LEN + 6);
+  private readonly addressBytes: AddressBytes | undefined;
 
-  /** `secret`: 16 random bytes. */
-  constructor(secret: Uint8Array) {
+  /** `secret`: 16 random bytes. `addressBytes`: the bytes of IPv6 ids (for IPv6 tuples). */
+  constructor(secret: Uint8Array, addressBytes?: AddressBytes) {
     this.prf = new SipHash24(secret);
+    this.addressBytes = addressBytes;
   }
 
   /** The ISS to put in a stateless SYN-ACK answering a SYN with sequence number `irs`. */
-  encode(localAddr: Ipv4Addr, localPort: number, remoteAddr: Ipv4Addr, remotePort: number, irs: number, peerMss: number, now: number): number {
+  encode(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number, irs: number, peerMss: number, now: number): number {
     let index = 0;
     for (let i = MSS_TABLE.length - 1; i >= 0; i--) {
       if (MSS_TABLE[i] <= peerMss) {
@@ -55,7 +59,7 @@ export class SynCookies {
    * Checks the cookie of a completing ACK (`cookie` = SEG.ACK - 1, `irs` = SEG.SEQ - 1).
    * Returns the MSS it carries, or undefined when it is forged or expired.
    */
-  decode(localAddr: Ipv4Addr, localPort: number, remoteAddr: Ipv4Addr, remotePort: number, irs: number, cookie: number, now: number): number | undefined {
+  decode(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number, irs: number, cookie: number, now: number): number | undefined {
     const t = cookie >>> 27;
     const index = (cookie >>> 24) & 7;
     const age = (Math.floor(now / PERIOD_MS) - t) & 31;
@@ -64,12 +68,22 @@ export class SynCookies {
     return MSS_TABLE[index];
   }
 
-  private mac(localAddr: Ipv4Addr, localPort: number, remoteAddr: Ipv4Addr, remotePort: number, irs: number, t: number, index: number): number {
-    const m = this.msg;
-    writeTupleBytes(m, localAddr, localPort, remoteAddr, remotePort);
-    writeBe32(m, 12, irs);
-    m[16] = t;
-    m[17] = index;
+  private mac(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number, irs: number, t: number, index: number): number {
+    const v6 = ipv6TupleAddresses(this.addressBytes, localAddr, remoteAddr);
+    let m: Uint8Array;
+    let at: number;
+    if (v6 === undefined) {
+      m = this.msg;
+      writeTupleBytes(m, localAddr, localPort, remoteAddr, remotePort);
+      at = TUPLE_BYTES_LEN;
+    } else {
+      m = this.msg6;
+      writeTuple6Bytes(m, v6[0], localPort, v6[1], remotePort);
+      at = TUPLE6_BYTES_LEN;
+    }
+    writeBe32(m, at, irs);
+    m[at + 4] = t;
+    m[at + 5] = index;
     return this.prf.hash32(m) & 0xffffff;
   }
 }

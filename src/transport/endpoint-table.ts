@@ -1,11 +1,17 @@
 /**
  * The transport demux table: endpoints by (local address, local port, remote address, remote
- * port), with 0 as the wildcard, looked up for an incoming packet in gVisor's order:
+ * port), addresses being `IpAddr` numbers (IPv4, or IPv6 ids), looked up for an incoming
+ * packet in gVisor's order:
  *
  *   1. the exact 4-tuple (an established TCP connection, a connected UDP socket);
- *   2. the wildcard local address with the packet's remote (connected, bound to 0.0.0.0);
+ *   2. the wildcard local address with the packet's remote (connected, bound to 0.0.0.0 / ::);
  *   3. a listener on (local address, local port), any remote;
- *   4. a listener on (0.0.0.0, local port), any remote.
+ *   4. a listener on (wildcard, local port), any remote.
+ *
+ * The wildcard is per family: `IP_ANY4` (0) for IPv4 packets, `IP_ANY6` (2^32) for IPv6 ones,
+ * chosen by one compare on the packet's destination. A dual-stack endpoint (a listener or a UDP
+ * socket on `::` without ipv6Only, as Linux with bindv6only = 0) is stored under both
+ * wildcards (`insertDualStack`).
  *
  * Layout: a Map keyed by the local half `localAddr * 65536 + localPort` (48 bits, exact in a
  * double) holding a Map keyed by the remote half `remoteAddr * 65536 + remotePort` (0 for "any
@@ -17,21 +23,21 @@
  *
  * Pure and generic: E is whatever the wiring stores (a Subject, a TCP control block, ...).
  */
-import type { Ipv4Addr } from '../ipv4/address.js';
+import { IP_ANY4, IP_ANY6, IPV6_ID_BASE, type IpAddr } from '../ip/address-book.js';
 
 export type EndpointInsert = 'ok' | 'EADDRINUSE';
 
 /** One row of the table, as iteration yields it. */
 export interface EndpointEntry<E> {
-  readonly localAddr: Ipv4Addr;
+  readonly localAddr: IpAddr;
   readonly localPort: number;
-  readonly remoteAddr: Ipv4Addr;
+  readonly remoteAddr: IpAddr;
   readonly remotePort: number;
   readonly endpoint: E;
 }
 
 /** The number key of an (address, port) half: 48 bits, exact in a double. */
-export function halfKey(addr: Ipv4Addr, port: number): number {
+export function halfKey(addr: IpAddr, port: number): number {
   return addr * 65536 + port;
 }
 
@@ -40,16 +46,17 @@ export class EndpointTable<E extends {}> {
   readonly #byLocal = new Map<number, Map<number, E>>();
   #size = 0;
 
-  /** Number of endpoints stored. */
+  /** Number of entries stored (a dual-stack endpoint counts twice). */
   get size(): number {
     return this.#size;
   }
 
   /**
    * Stores `endpoint` under the exact key. A remote of (0, 0) makes it a listener (any remote);
-   * a local address of 0 makes it match every local address. 'EADDRINUSE' when the key is taken.
+   * a local address of IP_ANY4 (IP_ANY6) makes it match every local address of its family.
+   * 'EADDRINUSE' when the key is taken.
    */
-  insert(localAddr: Ipv4Addr, localPort: number, remoteAddr: Ipv4Addr, remotePort: number, endpoint: E): EndpointInsert {
+  insert(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number, endpoint: E): EndpointInsert {
     const lk = halfKey(localAddr, localPort);
     const rk = halfKey(remoteAddr, remotePort);
     let inner = this.#byLocal.get(lk);
@@ -68,7 +75,7 @@ export class EndpointTable<E extends {}> {
    * Removes the entry under the exact key. With `endpoint` given, removes only if that very
    * endpoint is stored there (a late teardown must not evict a newer endpoint on the same key).
    */
-  remove(localAddr: Ipv4Addr, localPort: number, remoteAddr: Ipv4Addr, remotePort: number, endpoint?: E): boolean {
+  remove(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number, endpoint?: E): boolean {
     const lk = halfKey(localAddr, localPort);
     const inner = this.#byLocal.get(lk);
     if (inner === undefined) return false;
@@ -81,13 +88,31 @@ export class EndpointTable<E extends {}> {
     return true;
   }
 
+  /**
+   * Stores a dual-stack endpoint under both wildcards, `(IP_ANY4, localPort)` and
+   * `(IP_ANY6, localPort)`, with the given remote: both or neither ('EADDRINUSE').
+   */
+  insertDualStack(localPort: number, remoteAddr: IpAddr, remotePort: number, endpoint: E): EndpointInsert {
+    if (this.has(IP_ANY4, localPort, remoteAddr, remotePort) || this.has(IP_ANY6, localPort, remoteAddr, remotePort)) return 'EADDRINUSE';
+    this.insert(IP_ANY4, localPort, remoteAddr, remotePort, endpoint);
+    this.insert(IP_ANY6, localPort, remoteAddr, remotePort, endpoint);
+    return 'ok';
+  }
+
+  /** Removes what `insertDualStack` stored (only entries holding `endpoint`). */
+  removeDualStack(localPort: number, remoteAddr: IpAddr, remotePort: number, endpoint: E): boolean {
+    const a = this.remove(IP_ANY4, localPort, remoteAddr, remotePort, endpoint);
+    const b = this.remove(IP_ANY6, localPort, remoteAddr, remotePort, endpoint);
+    return a || b;
+  }
+
   /** The endpoint under exactly this key (no wildcard matching). */
-  get(localAddr: Ipv4Addr, localPort: number, remoteAddr: Ipv4Addr, remotePort: number): E | undefined {
+  get(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): E | undefined {
     return this.#byLocal.get(halfKey(localAddr, localPort))?.get(halfKey(remoteAddr, remotePort));
   }
 
   /** True when the exact key is taken: `insert` would answer EADDRINUSE. */
-  has(localAddr: Ipv4Addr, localPort: number, remoteAddr: Ipv4Addr, remotePort: number): boolean {
+  has(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): boolean {
     return this.#byLocal.get(halfKey(localAddr, localPort))?.has(halfKey(remoteAddr, remotePort)) === true;
   }
 
@@ -96,7 +121,7 @@ export class EndpointTable<E extends {}> {
    * destination, `remoteAddr`/`remotePort` its source. Undefined when nothing matches (the
    * protocol then answers with a RST or an ICMP port unreachable).
    */
-  lookup(localAddr: Ipv4Addr, localPort: number, remoteAddr: Ipv4Addr, remotePort: number): E | undefined {
+  lookup(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): E | undefined {
     const rk = remoteAddr * 65536 + remotePort;
     // E excludes undefined and null (`E extends {}`), so `!== undefined` means found.
     const exactLocal = this.#byLocal.get(localAddr * 65536 + localPort);
@@ -104,7 +129,9 @@ export class EndpointTable<E extends {}> {
       const e = exactLocal.get(rk); // 1. exact 4-tuple
       if (e !== undefined) return e;
     }
-    const anyLocal = localAddr === 0 ? undefined : this.#byLocal.get(localPort);
+    // The wildcard of the packet's family: one compare, no extra lookup.
+    const any = localAddr >= IPV6_ID_BASE ? IP_ANY6 : IP_ANY4;
+    const anyLocal = localAddr === any ? undefined : this.#byLocal.get(any * 65536 + localPort);
     if (anyLocal !== undefined) {
       const e = anyLocal.get(rk); // 2. wildcard local address, this remote
       if (e !== undefined) return e;
@@ -113,7 +140,7 @@ export class EndpointTable<E extends {}> {
       const e = exactLocal.get(0); // 3. listener on (localAddr, localPort)
       if (e !== undefined) return e;
     }
-    if (anyLocal !== undefined) return anyLocal.get(0); // 4. listener on (0, localPort)
+    if (anyLocal !== undefined) return anyLocal.get(0); // 4. listener on (wildcard, localPort)
     return undefined;
   }
 

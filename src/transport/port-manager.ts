@@ -1,9 +1,13 @@
 /**
  * Local port reservations for one transport protocol (one PortManager for UDP, one for TCP).
  *
- * A reservation is (local address, port). Address 0 (INADDR_ANY) means every local address, so
- * it conflicts with any specific address on the same port and the other way round, as bind(2)
- * does. A reservation made with `shared: true` may coexist with other shared reservations of
+ * A reservation is (local address, port), the address an `IpAddr` (IPv4, or an IPv6 id). A
+ * wildcard (`0.0.0.0`, `::`) means every local address of its family, so it conflicts with any
+ * specific address of that family on the same port and the other way round, as bind(2) does.
+ * A dual-stack reservation (`::` with `dualStack: true`: Linux's bindv6only = 0, Node's default
+ * for a server on `::`) covers both families: it conflicts with everything on its port, and
+ * everything on the port conflicts with it. The families are otherwise independent (`0.0.0.0`
+ * and `::` with ipv6Only coexist). A reservation made with `shared: true` may coexist with other shared reservations of
  * the same (or an overlapping) address and port, like SO_REUSEADDR on a UDP socket in Node
  * (`dgram.createSocket({ reuseAddr: true })`); every holder must ask for sharing, and each
  * holder releases once.
@@ -14,8 +18,7 @@
  * TIME_WAIT holds only its endpoint-table entry, so a new listener may bind its port again at
  * once, as Node's servers do (they set SO_REUSEADDR).
  */
-import type { Ipv4Addr } from '../ipv4/address.js';
-import { IPV4_ANY } from '../ipv4/address.js';
+import { IP_ANY4, IP_ANY6, IPV6_ID_BASE, type IpAddr } from '../ip/address-book.js';
 import { NetstackError } from '../errors.js';
 
 /** The IANA dynamic range (RFC 6335), the default for ephemeral ports. */
@@ -33,19 +36,23 @@ export interface PortManagerOptions {
 export interface ReserveOptions {
   /** Share the (address, port) with other holders that also asked to share. Default false. */
   readonly shared?: boolean;
+  /** With `::`: hold the port on every address of both families (dual stack). Default false. */
+  readonly dualStack?: boolean;
 }
 
 /** Holders of one (address, port). */
 interface Holders {
   count: number;
   shared: boolean;
+  /** A dual-stack `::` (covers IPv4 too). */
+  dual: boolean;
 }
 
 export class PortManager {
   readonly ephemeralRange: readonly [number, number];
   readonly #random: () => number;
   /** port -> (address -> holders). Per-port maps stay tiny: one entry per bound address. */
-  readonly #ports = new Map<number, Map<Ipv4Addr, Holders>>();
+  readonly #ports = new Map<number, Map<IpAddr, Holders>>();
 
   constructor(options: PortManagerOptions = {}) {
     const [lo, hi] = options.ephemeralRange ?? DEFAULT_EPHEMERAL_RANGE;
@@ -57,26 +64,28 @@ export class PortManager {
   }
 
   /**
-   * Reserves `port` on `addr` (0 = every address). Answers 'EADDRINUSE' when an overlapping
+   * Reserves `port` on `addr` (a wildcard = every address of its family; `::` with
+   * `dualStack` = every address). Answers 'EADDRINUSE' when an overlapping
    * reservation exists and the two do not both share. Throws ERR_INVALID_ARG_VALUE for a port
    * outside 1..65535 (port 0 means "pick one": use `allocateEphemeral`).
    */
-  reserve(addr: Ipv4Addr, port: number, options?: ReserveOptions): PortReservation {
+  reserve(addr: IpAddr, port: number, options?: ReserveOptions): PortReservation {
     checkPort(port);
     const shared = options?.shared === true;
-    if (!this.#free(addr, port, shared)) return 'EADDRINUSE';
-    this.#add(addr, port, shared);
+    const dual = isDual(addr, options);
+    if (!this.#free(addr, port, shared, dual)) return 'EADDRINUSE';
+    this.#add(addr, port, shared, dual);
     return 'ok';
   }
 
   /** True when `reserve(addr, port, options)` would succeed. Reserves nothing. */
-  isFree(addr: Ipv4Addr, port: number, options?: ReserveOptions): boolean {
+  isFree(addr: IpAddr, port: number, options?: ReserveOptions): boolean {
     checkPort(port);
-    return this.#free(addr, port, options?.shared === true);
+    return this.#free(addr, port, options?.shared === true, isDual(addr, options));
   }
 
   /** True when anything holds `port` on exactly `addr`. */
-  isReserved(addr: Ipv4Addr, port: number): boolean {
+  isReserved(addr: IpAddr, port: number): boolean {
     return this.#ports.get(port)?.has(addr) === true;
   }
 
@@ -86,16 +95,17 @@ export class PortManager {
    * algorithm 1, the search starts at a random offset and walks the range in order, so the next
    * port is hard to guess off-path. `filter` may veto a port (e.g. TCP checking a 4-tuple).
    */
-  allocateEphemeral(addr: Ipv4Addr, filter?: (port: number) => boolean, options?: ReserveOptions): number | undefined {
+  allocateEphemeral(addr: IpAddr, filter?: (port: number) => boolean, options?: ReserveOptions): number | undefined {
     const [lo, hi] = this.ephemeralRange;
     const count = hi - lo + 1;
     const shared = options?.shared === true;
+    const dual = isDual(addr, options);
     const start = Math.floor(this.#random() * count) % count;
     for (let i = 0; i < count; i++) {
       let port = lo + start + i;
       if (port > hi) port -= count;
-      if (this.#free(addr, port, shared) && (filter === undefined || filter(port))) {
-        this.#add(addr, port, shared);
+      if (this.#free(addr, port, shared, dual) && (filter === undefined || filter(port))) {
+        this.#add(addr, port, shared, dual);
         return port;
       }
     }
@@ -103,7 +113,7 @@ export class PortManager {
   }
 
   /** Drops one hold on (addr, port). Returns false when nothing held it. */
-  release(addr: Ipv4Addr, port: number): boolean {
+  release(addr: IpAddr, port: number): boolean {
     const byAddr = this.#ports.get(port);
     const holders = byAddr?.get(addr);
     if (byAddr === undefined || holders === undefined) return false;
@@ -122,38 +132,46 @@ export class PortManager {
   }
 
   /** Every held (address, port), for snapshots and debugging. */
-  *entries(): IterableIterator<{ addr: Ipv4Addr; port: number; holders: number; shared: boolean }> {
+  *entries(): IterableIterator<{ addr: IpAddr; port: number; holders: number; shared: boolean; dualStack: boolean }> {
     for (const [port, byAddr] of this.#ports) {
-      for (const [addr, h] of byAddr) yield { addr, port, holders: h.count, shared: h.shared };
+      for (const [addr, h] of byAddr) yield { addr, port, holders: h.count, shared: h.shared, dualStack: h.dual };
     }
   }
 
-  #free(addr: Ipv4Addr, port: number, shared: boolean): boolean {
+  #free(addr: IpAddr, port: number, shared: boolean, dual: boolean): boolean {
     const byAddr = this.#ports.get(port);
     if (byAddr === undefined) return true;
-    if (addr === IPV4_ANY) {
-      // The wildcard overlaps every address bound on this port.
-      if (!shared) return false;
-      for (const h of byAddr.values()) if (!h.shared) return false;
-      return true;
+    // Per-port maps hold one entry per bound address: a walk costs nothing worth a faster path.
+    for (const [held, h] of byAddr) {
+      if (!overlaps(addr, dual, held, h.dual)) continue;
+      // Two holders of the very same reservation may share it; a dual-stack `::` and a
+      // v6-only one are different reservations under one key, never merged.
+      if (!(shared && h.shared) || (held === addr && h.dual !== dual)) return false;
     }
-    const exact = byAddr.get(addr);
-    if (exact !== undefined && !(shared && exact.shared)) return false;
-    const any = byAddr.get(IPV4_ANY);
-    if (any !== undefined && !(shared && any.shared)) return false;
     return true;
   }
 
-  #add(addr: Ipv4Addr, port: number, shared: boolean): void {
+  #add(addr: IpAddr, port: number, shared: boolean, dual: boolean): void {
     let byAddr = this.#ports.get(port);
     if (byAddr === undefined) {
       byAddr = new Map();
       this.#ports.set(port, byAddr);
     }
     const holders = byAddr.get(addr);
-    if (holders === undefined) byAddr.set(addr, { count: 1, shared });
+    if (holders === undefined) byAddr.set(addr, { count: 1, shared, dual });
     else holders.count++;
   }
+}
+
+function isDual(addr: IpAddr, options: ReserveOptions | undefined): boolean {
+  return addr === IP_ANY6 && options?.dualStack === true;
+}
+
+/** True when two reservations cover a common address (Linux's inet_bind_conflict, families apart). */
+function overlaps(a: IpAddr, aDual: boolean, b: IpAddr, bDual: boolean): boolean {
+  if (a === b || aDual || bDual) return true;
+  if ((a >= IPV6_ID_BASE) !== (b >= IPV6_ID_BASE)) return false;
+  return a === IP_ANY4 || a === IP_ANY6 || b === IP_ANY4 || b === IP_ANY6;
 }
 
 function isPort(n: number): boolean {

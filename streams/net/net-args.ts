@@ -18,7 +18,7 @@ export interface NetConnectOptions {
   /** Default false: the peer's FIN ends our side too once everything written is sent. Taken by
    * `net.connect()` / `createConnection()`, which make the socket; `socket.connect()` ignores it (as node:net). */
   readonly allowHalfOpen?: boolean;
-  /** Accepted and ignored: the stack is IPv4 only. */
+  /** For a `lookup`: 4, 6, or 0 (default) for either; literal hosts need none. */
   readonly family?: number;
   /** Unix sockets do not exist on the stack: a `path` is refused. */
   readonly path?: string | null;
@@ -27,13 +27,14 @@ export interface NetConnectOptions {
 /** Options of `server.listen(options)`. */
 export interface NetListenOptions {
   readonly port?: number | string;
-  /** Default 0.0.0.0 ('::' is taken to mean it too). */
+  /** Default `::` (both families) when the stack runs IPv6, else 0.0.0.0. */
   readonly host?: string;
   readonly backlog?: number;
   /** Unix sockets do not exist on the stack: a `path` is refused. */
   readonly path?: string;
-  /** Accepted and ignored (no cluster, no IPv6). */
+  /** Accepted and ignored (no cluster). */
   readonly exclusive?: boolean;
+  /** With `::` (or no host): IPv6 only, no IPv4 peers. Default false. */
   readonly ipv6Only?: boolean;
   /** Aborting it closes the server. */
   readonly signal?: AbortSignal;
@@ -77,6 +78,7 @@ export function normalizeListenArgs(args: readonly unknown[]): {
   host: string | undefined;
   backlog: number | undefined;
   signal: AbortSignal | undefined;
+  ipv6Only: boolean | undefined;
   callback: Callback | undefined;
 } {
   const last = args[args.length - 1];
@@ -111,7 +113,7 @@ export function normalizeListenArgs(args: readonly unknown[]): {
   if (backlog !== undefined && (!Number.isInteger(backlog) || backlog < 0)) {
     throw new NetstackError('ERR_INVALID_ARG_VALUE', `listen: backlog ${String(backlog)} is not a non-negative integer`);
   }
-  return { port, host: options.host, backlog: backlog || undefined, signal: options.signal, callback };
+  return { port, host: options.host, backlog: backlog || undefined, signal: options.signal, ipv6Only: options.ipv6Only, callback };
 }
 
 function isNumeric(s: string): boolean {

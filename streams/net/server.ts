@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { isIPv4 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import type { Subscription } from 'rxjs';
 import { NetstackError } from '../../src/errors.js';
 import type { TcpConnection } from '../stack/tcp-connection.js';
@@ -28,7 +28,7 @@ export interface NetServerOptions {
 /** `server.address()` of a listening server. */
 export interface NetAddressInfo {
   readonly address: string;
-  readonly family: 'IPv4';
+  readonly family: 'IPv4' | 'IPv6';
   readonly port: number;
 }
 
@@ -75,8 +75,10 @@ export class NetServer extends EventEmitter {
   /**
    * Listens, as net.Server#listen: `(port[, host][, backlog][, callback])`, `(options[,
    * callback])` or `([callback])`. Port 0 (or none) picks a free ephemeral port; no host means
-   * every address of the stack (0.0.0.0; '::' is taken to mean it too). 'listening' follows on
-   * the next tick; failures come as 'error'.
+   * every address of the stack: `::` in both families when the stack runs IPv6 (IPv4 peers
+   * then appear IPv4-mapped, `::ffff:198.18.0.1`, as with node:net; `ipv6Only` keeps IPv4
+   * out), else 0.0.0.0 (and '::' is taken to mean it). 'listening' follows on the next tick;
+   * failures come as 'error'.
    * @throws NetstackError ERR_SOCKET_BAD_PORT, ERR_INVALID_ARG_VALUE (a `path`, handle or fd:
    * none exist on the stack), ERR_SERVER_ALREADY_LISTEN.
    */
@@ -87,16 +89,19 @@ export class NetServer extends EventEmitter {
   listen(options: NetListenOptions, listeningListener?: () => void): this;
   listen(listeningListener?: () => void): this;
   listen(...args: unknown[]): this {
-    const { port: wanted, host, backlog, signal, callback } = normalizeListenArgs(args);
+    const { port: wanted, host, backlog, signal, ipv6Only, callback } = normalizeListenArgs(args);
     if (this.#listener !== undefined) throw new NetstackError('ERR_SERVER_ALREADY_LISTEN', 'listen: the server is listening already; close it first');
     if (callback !== undefined) this.once('listening', callback);
-    const address = host === undefined || host === '::' || host === '::0' ? '0.0.0.0' : host;
+    const any = host === undefined || host === '::' || host === '::0';
+    const address = any ? (this.#net.ipv6 ? '::' : '0.0.0.0') : host;
+    // As node:net on a host with IPv6: '::' takes IPv4 too, unless ipv6Only.
+    const dualStack = address === '::' && ipv6Only !== true;
     const failed = (err: Error): void => void process.nextTick(() => this.emit('error', err));
-    if (!isIPv4(address)) {
+    if (!isIP(address)) {
       if (isLocalhost(address)) {
         failed(netSystemError('EADDRNOTAVAIL', `listen ${address}:${wanted}: the stack has no loopback interface (listen on one of its addresses, or on 0.0.0.0)`, 'listen', { address, port: wanted }));
       } else {
-        failed(netSystemError('ENOTFOUND', `getaddrinfo ${address}: the stack has no DNS (listen on an IPv4 address)`, 'getaddrinfo', { hostname: address }));
+        failed(netSystemError('ENOTFOUND', `getaddrinfo ${address}: the stack has no DNS (listen on an IP address)`, 'getaddrinfo', { hostname: address }));
       }
       return this;
     }
@@ -104,14 +109,14 @@ export class NetServer extends EventEmitter {
       failed(netSystemError('EADDRNOTAVAIL', `listen ${address}:${wanted}: the stack has no loopback interface`, 'listen', { address, port: wanted }));
       return this;
     }
-    const port = wanted === 0 ? this.#net.freePort(address) : wanted;
+    const port = wanted === 0 ? this.#net.freePort(address, dualStack) : wanted;
     if (port === undefined) {
       failed(netSystemError('EADDRINUSE', `listen ${address}:0: no free port left`, 'listen', { address, port: 0 }));
       return this;
     }
     let error: Error | undefined;
-    const subscription = this.#net.tcp.listen({ address, port, backlog }).subscribe({
-      next: (conn) => this.#accept(conn),
+    const subscription = this.#net.tcp.listen({ address, port, backlog, ipv6Only: address === '::' ? ipv6Only === true : undefined }).subscribe({
+      next: (conn) => this.#accept(conn, dualStack),
       error: (err: Error) => {
         error = withEndpoint(err, address, port, 'listen');
         if (this.#listener !== undefined) this.#stopped();
@@ -126,7 +131,7 @@ export class NetServer extends EventEmitter {
       return this;
     }
     this.#listener = subscription;
-    this.#address = Object.freeze({ address, family: 'IPv4', port });
+    this.#address = Object.freeze({ address, family: isIPv6(address) ? 'IPv6' : 'IPv4', port });
     this.#keepAlive.setActive(true);
     if (signal !== undefined) {
       if (signal.aborted) process.nextTick(() => this.close());
@@ -186,15 +191,19 @@ export class NetServer extends EventEmitter {
     await new Promise<void>((resolve) => this.close(() => resolve()));
   }
 
-  #accept(conn: TcpConnection): void {
+  #accept(conn: TcpConnection, dualStack: boolean): void {
+    // IPv4 peers of a server on '::' appear IPv4-mapped, as node:net reports them.
+    const mapped = dualStack && conn.family === 'IPv4';
     if (this.maxConnections !== undefined && this.#sockets.size >= this.maxConnections) {
-      const drop = { localAddress: conn.localAddress, localPort: conn.localPort, localFamily: 'IPv4', remoteAddress: conn.remoteAddress, remotePort: conn.remotePort, remoteFamily: 'IPv4' };
+      const family = mapped ? 'IPv6' : conn.family;
+      const text = (a: string): string => (mapped ? `::ffff:${a}` : a);
+      const drop = { localAddress: text(conn.localAddress), localPort: conn.localPort, localFamily: family, remoteAddress: text(conn.remoteAddress), remotePort: conn.remotePort, remoteFamily: family };
       conn.close();
       this.emit('drop', drop);
       return;
     }
     const o = this.#options;
-    const socket = this.#newSocket({ connection: conn, allowHalfOpen: o.allowHalfOpen === true, highWaterMark: o.highWaterMark });
+    const socket = this.#newSocket({ connection: conn, allowHalfOpen: o.allowHalfOpen === true, highWaterMark: o.highWaterMark, ipv4Mapped: mapped });
     socket.server = this;
     if (o.noDelay) socket.setNoDelay(true);
     if (o.keepAlive) socket.setKeepAlive(true, o.keepAliveInitialDelay);

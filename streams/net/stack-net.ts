@@ -1,5 +1,7 @@
 import type { Stack } from '../stack/create-stack.js';
-import { formatIpv4, parseIpv4 } from '../../src/ipv4/address.js';
+import { formatIpv4 } from '../../src/ipv4/address.js';
+import { formatIpv6, isIpv6LinkLocal } from '../../src/ipv6/address.js';
+import { IP_ANY6, parseIpAddr } from '../../src/ip/address-book.js';
 import { createNet, type NetModule } from './create-net.js';
 import { KeepAliveHolder } from './keep-alive.js';
 
@@ -12,20 +14,29 @@ export function createStackNet(stack: Stack, keepAlive = new KeepAliveHolder()):
     tcp: stack.tcp,
     scheduler: stack.scheduler,
     keepAlive,
+    ipv6: stack.ipv6 !== undefined,
     localhostAddress: () => {
       for (const iface of stack.interfaces) {
         const first = iface.addresses[0];
         if (first !== undefined) return formatIpv4(first.address);
       }
+      if (stack.ipv6 === undefined) return undefined;
+      for (const iface of stack.interfaces) {
+        const global = iface.ipv6Addresses.find((a) => !isIpv6LinkLocal(a.address));
+        if (global !== undefined) return formatIpv6(global.address);
+      }
       return undefined;
     },
-    freePort: (address) => {
-      const addr = parseIpv4(address);
-      if (addr === undefined) return undefined;
+    freePort: (address, dualStack) => {
+      const parsed = parseIpAddr(address);
+      if (parsed === undefined) return undefined;
+      // An IPv6 address is checked as '::' (v6-only): a port free there is free on each of them.
+      const addr = parsed.family === 4 ? parsed.v4 : IP_ANY6;
+      const options = { dualStack: dualStack && addr === IP_ANY6 };
       // Found by the port manager, then released: listen() reserves it again at once
       // (synchronously, so nothing can take it in between).
       const ports = stack.tcpLayer.ports;
-      const port = ports.allocateEphemeral(addr);
+      const port = ports.allocateEphemeral(addr, undefined, options);
       if (port !== undefined) ports.release(addr, port);
       return port;
     },

@@ -10,6 +10,7 @@ import { MldLayer } from './mld-layer.js';
 import { AutoconfLayer, type Ipv6AddressChange } from './autoconf-layer.js';
 import { Icmpv6Layer } from './icmpv6-layer.js';
 import { Ipv6NextHeader } from '../../src/wire/ipv6.js';
+import { AddressBook, formatIpAddr, type IpAddr } from '../../src/ip/address-book.js';
 import { formatIpv6, parseIpv6 } from '../../src/ipv6/address.js';
 import type { Ipv6NeighborChange } from '../../src/ipv6/neighbor-cache.js';
 import { UdpLayer, type Udp, type UdpDatagramIn, type UdpDatagramOut } from './udp-layer.js';
@@ -200,11 +201,14 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
 
   // The transports, each on its IPv4 protocol's boundary; ICMP reports errors to them.
   const icmp = new IcmpLayer(ipv4.protocol(IpProtocol.ICMP), scheduler, config.icmp, ipv4);
-  const udp = new UdpLayer(ipv4.protocol(IpProtocol.UDP), config.udp, { icmp, datagrams: hooks.udp, scheduler });
-  const tcp = new TcpLayer(ipv4.protocol(IpProtocol.TCP), scheduler, config.tcp, { icmp, segments: hooks.tcp });
+  // IPv6 addresses reach the transports as ids of one address book (src/ip/address-book.ts).
+  const book = new AddressBook();
   const icmpv6 = ipv6 === undefined
     ? undefined
-    : new Icmpv6Layer(ipv6.protocol(Ipv6NextHeader.ICMPV6), scheduler, config.ipv6.icmp, (iface) => interfaces[iface.index]?.ndp, ipv6, (iface) => interfaces[iface.index]?.mld);
+    : new Icmpv6Layer(ipv6.protocol(Ipv6NextHeader.ICMPV6), scheduler, config.ipv6.icmp, (iface) => interfaces[iface.index]?.ndp, ipv6, (iface) => interfaces[iface.index]?.mld, book);
+  const over6 = (protocol: number) => (ipv6 === undefined ? undefined : { port: ipv6.protocol(protocol), book, icmp: icmpv6 });
+  const udp = new UdpLayer(ipv4.protocol(IpProtocol.UDP), config.udp, { icmp, datagrams: hooks.udp, scheduler, ipv6: over6(IpProtocol.UDP) });
+  const tcp = new TcpLayer(ipv4.protocol(IpProtocol.TCP), scheduler, config.tcp, { icmp, segments: hooks.tcp, ipv6: over6(IpProtocol.TCP) });
 
   // Claim the protocols before the links start delivering.
   for (const l of interfaces) l.arp?.start();
@@ -308,6 +312,15 @@ export class Stack {
   /** The layers, for adding to the stack: a protocol on an EtherType or an IP protocol number. */
   get layers(): { readonly interfaces: readonly InterfaceLayers[]; readonly ipv4: ProtocolMux<number, Ipv4Datagram, Ipv4Send> & Ipv4Network } {
     return { interfaces: this.#parts.interfaces, ipv4: this.#parts.ipv4 };
+  }
+
+  /**
+   * Text of an `IpAddr` as TCP and UDP hooks see it (`TcpSegmentIn.datagram.src`,
+   * `UdpDatagramOut.dst`...): dotted quad for IPv4, canonical IPv6 for an id of the stack's
+   * address book ('?' for an id no longer held).
+   */
+  formatAddress(addr: IpAddr): string {
+    return formatIpAddr(addr, this.#parts.tcp.book);
   }
 
   /** The node:net module over this stack: `const net = stack.net` (see docs/api.md). */

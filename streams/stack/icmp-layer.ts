@@ -20,9 +20,16 @@ export interface IcmpErrorReport {
   readonly protocol: number;
   readonly type: number;
   readonly code: number;
-  /** Who sent the error (a router or the destination). */
+  /** Who sent the error (a router or the destination); 0 for an ICMPv6 error (see `fromText`). */
   readonly from: Ipv4Addr;
-  /** From the quoted datagram: our address and port, and the peer's. */
+  /** The sender as text, for an ICMPv6 error (whose sender has no IpAddr of its own). */
+  readonly fromText?: string;
+  /**
+   * From the quoted datagram: our address and port, and the peer's (`IpAddr`s: for an ICMPv6
+   * error, ids of the stack's address book). An ICMPv6 error's type and code are given in
+   * ICMP's terms (destination unreachable 3, time exceeded 11, parameter problem 12), as Linux's
+   * icmpv6_err_convert maps them, so a transport handles both families alike.
+   */
   readonly localAddress: Ipv4Addr;
   readonly localPort: number;
   readonly remoteAddress: Ipv4Addr;

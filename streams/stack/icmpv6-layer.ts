@@ -1,10 +1,14 @@
-import { Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { Observable, Subject, type SchedulerLike, type Subscription } from 'rxjs';
+import { createDemux, type Demux } from '../operators/demux.js';
+import type { IcmpErrorReport } from './icmp-layer.js';
+import { IcmpType, IcmpUnreachableCode } from '../../src/wire/icmp.js';
+import type { AddressBook } from '../../src/ip/address-book.js';
 import type { Ipv6Datagram, Ipv6ParamProblemEvent, Ipv6Port, Ipv6ReassemblyTimeout } from './ipv6-layer.js';
 import type { NetInterface } from './net-interface.js';
 import type { NdpLayer } from './ndp-layer.js';
 import type { MldLayer } from './mld-layer.js';
 import { pingSession, type EchoReply, type PingOptions } from './ping-session.js';
-import { emitIcmpv6, icmpv6QuoteLength, Icmpv6Type, Icmpv6TimeExceededCode, parseIcmpv6, parseIcmpv6Quote, type Icmpv6Repr } from '../../src/wire/icmpv6.js';
+import { emitIcmpv6, icmpv6QuoteLength, Icmpv6Type, Icmpv6TimeExceededCode, Icmpv6UnreachableCode, parseIcmpv6, parseIcmpv6Quote, type Icmpv6Repr } from '../../src/wire/icmpv6.js';
 import { Icmpv6ParamProblemCode } from '../../src/wire/ipv6-ext.js';
 import { Ipv6NextHeader } from '../../src/wire/ipv6.js';
 import { TokenBucket } from '../../src/icmp/rate-limiter.js';
@@ -17,11 +21,17 @@ import { NetstackError } from '../../src/errors.js';
 
 const log = logger('icmpv6');
 
-export const ICMPV6_DROP_REASONS = ['truncated', 'badChecksum', 'badQuote', 'multicastEcho', 'unknownType', 'noListener', 'noNdp', 'noMld'] as const;
+export const ICMPV6_DROP_REASONS = [
+  'truncated', 'badChecksum', 'badQuote', 'multicastEcho', 'unknownType', 'noListener', 'noNdp', 'noMld',
+  /** An error quoting addresses no endpoint holds (not in the address book): it cannot name one. */
+  'unknownEndpoint',
+] as const;
 
 function createIcmpv6Counters() {
   return createCounters(
-    ['rxMessages', 'rxEchoRequests', 'rxEchoReplies', 'rxErrors', 'rxNdp', 'rxMld', 'txEchoReplies', 'txEchoRequests', 'txErrors', 'errorsRateLimited', 'errorsSuppressed'],
+    ['rxMessages', 'rxEchoRequests', 'rxEchoReplies', 'rxErrors', 'rxNdp', 'rxMld', 'txEchoReplies', 'txEchoRequests', 'txErrors', 'errorsRateLimited', 'errorsSuppressed',
+      /** Packet Too Big received: counted; path MTU for IPv6 comes with RFC 8201's cache. */
+      'rxPacketTooBig'],
     ICMPV6_DROP_REASONS,
   );
 }
@@ -43,8 +53,9 @@ export interface Icmpv6Sources {
  * RFC 4443 2.4's "never in answer to" rules and a token bucket of its own, and Neighbour
  * Discovery and MLD messages handed to the NdpLayer and MldLayer of the interface they came in by.
  *
- * Received errors are counted; handing them to TCP and UDP comes with those transports over
- * IPv6 (the next step).
+ * Received errors (destination unreachable, time exceeded, parameter problem) go to the
+ * transport that sent the quoted packet through `errors$(protocol)`, as ICMP's do, when the
+ * quote's addresses are in the stack's address book (else no endpoint can hold them).
  */
 export class Icmpv6Layer {
   readonly counters = createIcmpv6Counters();
@@ -58,17 +69,25 @@ export class Icmpv6Layer {
   readonly #pings = new Map<number, (d: Ipv6Datagram, seq: number, dataLength: number) => void>();
   #nextIdent = Math.floor(Math.random() * 0x10000);
   readonly #subscriptions: Subscription[] = [];
+  readonly #reports = new Subject<IcmpErrorReport>();
+  readonly #errors: Demux<IcmpErrorReport, number>;
+  readonly #book: AddressBook | undefined;
 
   /**
    * @param port the boundary of IPv6 protocol 58 (claimed by `start()`).
    * @param ndp the NdpLayer of an interface, for the NDP messages that come in by it.
    * @param mld the MldLayer of an interface, for MLD queries and reports (default: none, counted as `noMld`).
+   * @param book the stack's address book, to name the endpoints of received errors (without
+   *   it they are counted as `noListener`).
    */
   constructor(
     port: Ipv6Port, scheduler: SchedulerLike, config: Readonly<IcmpConfig>, ndp: (iface: NetInterface) => NdpLayer | undefined,
-    sources: Icmpv6Sources = {}, mld: (iface: NetInterface) => MldLayer | undefined = () => undefined,
+    sources: Icmpv6Sources = {}, mld: (iface: NetInterface) => MldLayer | undefined = () => undefined, book?: AddressBook,
   ) {
     this.#port = port;
+    this.#book = book;
+    this.#errors = createDemux(this.#reports.asObservable(), (r) => r.protocol, { name: 'icmpv6 errors' });
+    this.#subscriptions.push(this.#errors.unmatched$.subscribe(() => this.counters.drops.noListener++));
     this.#sources = sources;
     this.#ndp = ndp;
     this.#mld = mld;
@@ -100,6 +119,16 @@ export class Icmpv6Layer {
   close(): void {
     for (const s of this.#subscriptions) s.unsubscribe();
     this.#subscriptions.length = 0;
+    this.#reports.complete();
+  }
+
+  /**
+   * ICMPv6 errors about packets of upper-layer `protocol` we sent, in ICMP's terms (see
+   * IcmpErrorReport): TCP and UDP claim theirs. Subscribing claims the protocol (EADDRINUSE if
+   * taken); errors nobody claimed are counted as `noListener`.
+   */
+  errors$(protocol: number): Observable<IcmpErrorReport> {
+    return this.#errors.endpoint(protocol);
   }
 
   /**
@@ -135,6 +164,15 @@ export class Icmpv6Layer {
       fromTarget: (d) => isIpv6Multicast(target as Ipv6Addr) || ipv6Equals(d.src, target as Ipv6Addr),
       reply: (d, seq, bytes, rttMs) => ({ from: formatIpv6(d.src), seq, bytes, ttl: d.hopLimit, rttMs }),
     });
+  }
+
+  /**
+   * Destination Unreachable (RFC 4443 3.1) for a packet a transport could not deliver (code 4,
+   * port unreachable, for UDP to a closed port), under the same suppression rules and rate
+   * limit as every error. `packet` is the invoking packet from its fixed header.
+   */
+  sendUnreachable(packet: Uint8Array, multicast: boolean, code: number): void {
+    this.#sendError(packet, multicast, { kind: 'dest-unreachable', code, quoted: EMPTY });
   }
 
   #allocateIdent(): number {
@@ -183,8 +221,28 @@ export class Icmpv6Layer {
       case 'parameter-problem': {
         c.rxErrors++;
         const q = parseIcmpv6Quote(m.quoted);
-        if (!q.ok) c.drops.badQuote++;
-        else c.drops.noListener++; // no transport over IPv6 yet to tell
+        if (!q.ok) {
+          c.drops.badQuote++;
+          return;
+        }
+        if (m.kind === 'packet-too-big') {
+          c.rxPacketTooBig++;
+          return;
+        }
+        const quote = q.value;
+        const book = this.#book;
+        const local = book?.idOf(quote.src);
+        const remote = book?.idOf(quote.dst);
+        if (local === undefined || remote === undefined) {
+          c.drops.unknownEndpoint++;
+          return;
+        }
+        const [type, code] = asIcmpError(m.kind, m.code);
+        this.#reports.next({
+          protocol: quote.protocol, type, code, from: 0, fromText: formatIpv6(d.src),
+          localAddress: local, localPort: quote.srcPort, remoteAddress: remote, remotePort: quote.dstPort,
+          nextHopMtu: 0, quotedSequence: quote.word1,
+        });
         return;
       }
       case 'other': {
@@ -244,6 +302,26 @@ export class Icmpv6Layer {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * An ICMPv6 error's type and code in ICMP's terms, as Linux's icmpv6_err_convert reads them:
+ * no route -> net unreachable (ENETUNREACH); address unreachable and beyond scope -> host
+ * unreachable (EHOSTUNREACH); port unreachable -> port unreachable (ECONNREFUSED);
+ * administratively prohibited, source policy and reject route -> communication prohibited.
+ */
+function asIcmpError(kind: 'dest-unreachable' | 'time-exceeded' | 'parameter-problem', code: number): [number, number] {
+  if (kind === 'time-exceeded') return [IcmpType.TIME_EXCEEDED, code];
+  if (kind === 'parameter-problem') return [IcmpType.PARAMETER_PROBLEM, 0];
+  switch (code) {
+    case Icmpv6UnreachableCode.NO_ROUTE: return [IcmpType.DEST_UNREACHABLE, IcmpUnreachableCode.NET_UNREACHABLE];
+    case Icmpv6UnreachableCode.PORT_UNREACHABLE: return [IcmpType.DEST_UNREACHABLE, IcmpUnreachableCode.PORT_UNREACHABLE];
+    case Icmpv6UnreachableCode.ADMIN_PROHIBITED:
+    case Icmpv6UnreachableCode.SOURCE_POLICY_FAILED:
+    case Icmpv6UnreachableCode.REJECT_ROUTE:
+      return [IcmpType.DEST_UNREACHABLE, IcmpUnreachableCode.COMMUNICATION_PROHIBITED];
+    default: return [IcmpType.DEST_UNREACHABLE, IcmpUnreachableCode.HOST_UNREACHABLE];
+  }
+}
 
 /** True when the invoking packet is itself an ICMPv6 error or a redirect (never answered). */
 function isErrorMessage(packet: Uint8Array): boolean {

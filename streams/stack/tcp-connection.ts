@@ -5,6 +5,7 @@ import type { TcpState } from '../../src/tcp/state.js';
 import type { TcpCounters } from '../../src/tcp/counters.js';
 import type { TcpRepr } from '../../src/wire/tcp.js';
 import { formatIpv4 } from '../../src/ipv4/address.js';
+import { IPV6_ID_BASE } from '../../src/ip/address-book.js';
 import { NetstackError, netError } from '../../src/errors.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import type { TcpSocket } from './tcp-socket.js';
@@ -34,6 +35,8 @@ export interface TcpConnectionOwner {
   timeWait(conn: TcpConnection): void;
   /** The stack-wide limits: memory accounting, held writes, the pending-write cap. */
   readonly limits: TcpConnectionLimits;
+  /** Text of an IPv6 address id (the stack's AddressBook); IPv4 numbers are formatted here. */
+  formatAddress?(addr: number): string;
 }
 
 /**
@@ -111,6 +114,16 @@ export class TcpConnection {
     this.#deliveredState = core.state;
     this.#timer = new DeadlineTimer(owner.scheduler, this.#onDeadline);
     this.#timer.keepAlive = keepsProcessAlive(core.state);
+    if (core.remoteAddr >= IPV6_ID_BASE && owner.formatAddress !== undefined) {
+      // IPv6 ids are the book's while the connection holds them: format them now, while it does.
+      this.#localAddress = owner.formatAddress(core.localAddr);
+      this.#remoteAddress = owner.formatAddress(core.remoteAddr);
+    }
+  }
+
+  /** 'IPv4' or 'IPv6': the family of the connection's addresses. */
+  get family(): 'IPv4' | 'IPv6' {
+    return this.core.remoteAddr >= IPV6_ID_BASE ? 'IPv6' : 'IPv4';
   }
 
   /**

@@ -1,13 +1,15 @@
 import { Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import { randomBytes } from 'node:crypto';
-import type { Ipv4Datagram, Ipv4Network, Ipv4Port, Ipv4Send } from './ipv4-layer.js';
+import type { Ipv4Port, Ipv4Send } from './ipv4-layer.js';
+import type { Ipv6Datagram, Ipv6Send } from './ipv6-layer.js';
+import { IpNetwork, deliverIpv6, ecnOf, type IpDatagram, type Ipv6Transport } from './ip-network.js';
 import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
 import { hookPoint, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
 import { TcpConnection, type TcpConnectionOwner } from './tcp-connection.js';
 import './tcp-socket.js';
 import { TcpConnectionCore, type TcpHost } from '../../src/tcp/connection.js';
 import { TcpListener as TcpListenerCore, type TcpListenerCounters, type TcpListenerVerdict } from '../../src/tcp/listener.js';
-import { clampMssToMtu, fixedBufferProblems, resolveTcpConfig, withFixedBuffers, type TcpConfig } from '../../src/tcp/config.js';
+import { IPV6_TCP_HEADERS, clampMssToMtu, fixedBufferProblems, resolveTcpConfig, withFixedBuffers, type TcpConfig } from '../../src/tcp/config.js';
 import { isCongestionControlChoice, type CongestionControlChoice } from '../../src/tcp/congestion/congestion-control.js';
 import { IsnGenerator } from '../../src/tcp/isn.js';
 import { IpEcn } from '../../src/tcp/ecn.js';
@@ -22,7 +24,10 @@ import { IpProtocol } from '../../src/wire/ipv4.js';
 import { IcmpType, IcmpUnreachableCode } from '../../src/wire/icmp.js';
 import { EndpointTable } from '../../src/transport/endpoint-table.js';
 import { PortManager } from '../../src/transport/port-manager.js';
-import { type Ipv4Addr, IPV4_ANY, formatIpv4, parseIpv4 } from '../../src/ipv4/address.js';
+import { IPV4_ANY, formatIpv4 } from '../../src/ipv4/address.js';
+import { AddressBook, IPV6_ID_BASE, IP_ANY4, IP_ANY6, isIpAny, type IpAddr } from '../../src/ip/address-book.js';
+import { ipv6PseudoHeaderSum, ipv6UpperChecksumOk } from '../../src/wire/ipv6.js';
+import { TcpOffset } from '../../src/wire/tcp.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
@@ -30,9 +35,16 @@ import { NetstackError, netError, type NetstackErrorCode } from '../../src/error
 import { TcpForwarder, createTcpForwardCounters, type TcpAcceptOptions, type TcpForwardOptions, type TcpForwardRequest } from './tcp-forwarder.js';
 
 export interface TcpListenOptions {
-  /** Local address to listen on; default 0.0.0.0 (all). */
+  /**
+   * Local address to listen on: one of the stack's (IPv4 or IPv6 text), `'0.0.0.0'` (every
+   * IPv4 address) or `'::'` (every address of both families: dual stack, as Linux and Node;
+   * IPv4 peers then appear with their IPv4 addresses). Default: `'::'` when the stack has IPv6,
+   * else `'0.0.0.0'`.
+   */
   readonly address?: string;
   readonly port: number;
+  /** With `'::'` (or no address): IPv6 only, no IPv4 connections (IPV6_V6ONLY). Default false. */
+  readonly ipv6Only?: boolean;
   /**
    * Half-open (SYN-RECEIVED) connections held at once. When they are this many, further SYNs
    * are answered with SYN cookies (or dropped, with `synCookies: false`). Default 128.
@@ -63,6 +75,7 @@ export interface TcpListenOptions {
 }
 
 export interface TcpConnectOptions {
+  /** The peer: IPv4 or IPv6 text (`'fd00::1'`, `'fe80::1%eth0'`). */
   readonly address: string;
   readonly port: number;
   readonly localAddress?: string;
@@ -108,16 +121,17 @@ export interface Tcp {
 
 /** A TCP segment that passed the header and checksum checks, on its way to its endpoint. */
 export interface TcpSegmentIn {
-  /** The IPv4 datagram it came in (addresses, interface). */
-  readonly datagram: Ipv4Datagram;
+  /** The datagram it came in, either family (addresses as `IpAddr`, interface). */
+  readonly datagram: IpDatagram;
   /** The parsed segment; `payload` is a view into the datagram. */
   readonly segment: TcpRepr;
 }
 
 /** A TCP segment the stack sends, before its header is written. */
 export interface TcpSegmentOut {
-  readonly src: Ipv4Addr;
-  readonly dst: Ipv4Addr;
+  /** `IpAddr`s: IPv4 numbers, or IPv6 ids (format with the stack's address book). */
+  readonly src: IpAddr;
+  readonly dst: IpAddr;
   readonly segment: TcpRepr;
   /** Where a routing or ARP failure goes (the connection's, or nobody's for a RST). */
   readonly onError: ((err: NetstackError) => void) | undefined;
@@ -138,6 +152,8 @@ export interface TcpLayerOptions {
   readonly icmp?: TcpIcmp;
   /** Operators on TCP segments: `up` between the checks and the endpoints, `down` before the header. */
   readonly segments?: BoundaryOperators<TcpSegmentIn, TcpSegmentOut>;
+  /** TCP over IPv6: the boundary of IPv6's protocol 6 and the stack's address book. */
+  readonly ipv6?: Ipv6Transport;
 }
 
 export const TCP_LAYER_DROP_REASONS = [
@@ -169,6 +185,8 @@ function createTcpLayerCounters() {
       // Stack-wide limits (tcp-limits.ts): gauges and what they refused.
       'connections', 'timeWaitConnections', 'timeWaitRecycled', 'memoryBytes', 'memoryPeakBytes',
       'connectRefused', 'writesHeld', 'writesRefused',
+      /** Segments not sent because their IPv6 address was no longer held (an operator kept them past their peer's life). */
+      'txUnresolved',
     ],
     TCP_LAYER_DROP_REASONS,
   );
@@ -186,7 +204,14 @@ class ListenEndpoint implements ListenerSlots {
     readonly core: TcpListenerCore,
     readonly subscriber: Subscriber<TcpConnection>,
     readonly maxChildren: number,
+    /** A dual-stack listener's core for IPv4 SYNs (`core` takes the IPv6 ones). */
+    readonly core4: TcpListenerCore | undefined = undefined,
   ) {}
+
+  /** The core for a segment to `localAddr`. */
+  coreFor(localAddr: IpAddr): TcpListenerCore {
+    return this.core4 !== undefined && localAddr < IPV6_ID_BASE ? this.core4 : this.core;
+  }
 }
 
 type Endpoint = TcpConnection | ListenEndpoint;
@@ -215,9 +240,19 @@ export class TcpLayer implements Tcp {
   readonly ports: PortManager;
   readonly endpoints = new EndpointTable<Endpoint>();
   readonly scheduler: SchedulerLike;
+  /** IPv6 ids of the addresses the connections hold (the stack's, shared with UDP). */
+  readonly book: AddressBook;
   readonly #port: Ipv4Port;
-  readonly #network: Ipv4Network;
+  readonly #network: IpNetwork;
   readonly #down: Sink<Ipv4Send>;
+  readonly #v6: Ipv6Transport | undefined;
+  readonly #down6: Sink<Ipv6Send> | undefined;
+  /** Whether what is below IPv6 finishes a partial checksum. */
+  readonly #partialChecksum6: boolean;
+  readonly #input6 = (ip: IpDatagram, seg: TcpRepr): void => {
+    if (this.#hookedUp) this.#hooks.up({ datagram: ip, segment: seg });
+    else this.#dispatch(ip, seg);
+  };
   readonly #icmp: TcpIcmp | undefined;
   readonly #hooks: { readonly up: (s: TcpSegmentIn) => void; readonly down: (s: TcpSegmentOut) => void };
   /** Whether IPv4 and what is below it finish a partial checksum (false when an operator is inserted). */
@@ -229,7 +264,8 @@ export class TcpLayer implements Tcp {
   readonly #maxPerListener: number;
   /** See #connectConfig: key `mtu * 3 + (noDelay undefined 0, true 1, false 2)`. */
   readonly #connectConfigs = new Map<number, TcpConfig>();
-  readonly #isn = new IsnGenerator(randomBytes(16));
+  readonly #isn: IsnGenerator;
+  readonly #addressBytes: (addr: IpAddr) => Uint8Array | undefined;
   readonly #cookieSecret = randomBytes(16);
   /** One challenge-ACK budget for every connection of the stack (RFC 5961 7). */
   readonly #challengeAcks: ChallengeAckLimiter;
@@ -237,7 +273,7 @@ export class TcpLayer implements Tcp {
    * Host of a listener's children until their TcpConnection wraps them (the SYN-ACK, or a cookie
    * handshake completed by the ACK, happens inside the listener's call, before the wrapper).
    */
-  readonly #childHost: TcpHost = { send: (core, seg) => this.#out(seg, core.localAddr, core.remoteAddr, undefined) };
+  readonly #childHost: TcpHost = { send: (core, seg) => this.#out(seg, core.localAddr, core.remoteAddr, undefined, true, 0) };
   /** What every connection of this layer calls back: kept private, one object for all. */
   readonly #owner: TcpConnectionOwner;
   readonly #view = new TcpSegment();
@@ -254,9 +290,16 @@ export class TcpLayer implements Tcp {
    */
   constructor(port: Ipv4Port, scheduler: SchedulerLike, config: TcpStackConfig, options: TcpLayerOptions = {}) {
     this.#port = port;
-    this.#network = port.network;
+    this.#v6 = options.ipv6;
+    this.book = options.ipv6?.book ?? new AddressBook();
+    const book = this.book;
+    this.#addressBytes = (a) => book.bytesOf(a);
+    this.#isn = new IsnGenerator(randomBytes(16), this.#addressBytes);
+    this.#network = new IpNetwork(port.network, options.ipv6?.port.network, this.book);
     this.#down = port.down;
+    this.#down6 = options.ipv6?.port.down;
     this.#partialChecksum = port.down.partialChecksum === true;
+    this.#partialChecksum6 = options.ipv6?.port.down.partialChecksum === true;
     this.#icmp = options.icmp;
     this.#hooks = hookPoint(options.segments, (s) => this.#dispatch(s.datagram, s.segment), (s) => this.#emit(s.segment, s.src, s.dst, s.onError, s.dontFragment ?? true, s.ecn ?? 0));
     // Without operators the records of the hook items are never made (one less allocation per
@@ -285,6 +328,7 @@ export class TcpLayer implements Tcp {
       // A TIME-WAIT entry recycled to make room is closed quietly (no RST from TIME-WAIT).
       timeWait: (conn) => this.limits.enteredTimeWait(conn)?.destroy(),
       limits: this.limits,
+      formatAddress: (addr) => book.format(addr),
     };
     this.#challengeAcks = new ChallengeAckLimiter(this.#config.challengeAckLimit);
     this.ports = new PortManager({ ephemeralRange: ephemeralPortRange });
@@ -292,6 +336,9 @@ export class TcpLayer implements Tcp {
 
   start(): void {
     this.#subscriptions.push(this.#port.up$.subscribe((d) => this.#input(d)));
+    if (this.#v6 !== undefined) this.#subscriptions.push(this.#v6.port.up$.subscribe((d) => this.#inputIpv6(d)));
+    const errors6 = this.#v6?.icmp?.errors$?.(IpProtocol.TCP);
+    if (errors6 !== undefined) this.#subscriptions.push(errors6.subscribe((r) => this.#icmpError(r)));
     if (this.#icmp !== undefined) this.#subscriptions.push(this.#icmp.errors$(IpProtocol.TCP).subscribe((r) => this.#icmpError(r)));
   }
 
@@ -326,46 +373,69 @@ export class TcpLayer implements Tcp {
     return new Observable<TcpConnection>((subscriber) => {
       if (this.#closed) return subscriber.error(netError('ERR_SOCKET_CLOSED', 'the stack is closed'));
       const problems: string[] = [];
-      const address = options.address === undefined ? IPV4_ANY : parseIpv4(options.address);
-      if (address === undefined) problems.push(`address: "${options.address}" is not an IPv4 address`);
+      const v6 = this.#v6 !== undefined;
+      const parsed = options.address === undefined ? { addr: v6 ? IP_ANY6 : IP_ANY4, iface: undefined } : this.#network.parse(options.address);
+      if (parsed === undefined) problems.push(`address: "${options.address}" is not an IP address`);
       if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) problems.push(`port: ${options.port} is not in 1..65535`);
       const backlog = options.backlog ?? 128;
       if (!Number.isInteger(backlog) || backlog < 1) problems.push(`backlog: ${backlog} is not a positive integer`);
       if (options.synCookies !== undefined && typeof options.synCookies !== 'boolean') problems.push(`synCookies: ${String(options.synCookies)} is not a boolean`);
+      if (options.ipv6Only !== undefined && typeof options.ipv6Only !== 'boolean') problems.push(`ipv6Only: ${String(options.ipv6Only)} is not a boolean`);
       const maxChildren = options.maxConnections ?? this.#maxPerListener;
       if (!Number.isInteger(maxChildren) || maxChildren < 1) problems.push(`maxConnections: ${String(maxChildren)} is not a positive integer`);
       congestionControlProblem(options.congestionControl, problems);
       fixedBufferProblems(options, problems);
-      if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `listen: ${problems.join('; ')}`));
-      const addr = address as Ipv4Addr;
-      if (addr !== IPV4_ANY && !this.#network.isLocal(addr)) {
+      if (problems.length > 0 || parsed === undefined || !('addr' in parsed)) {
+        if (parsed !== undefined && 'addr' in parsed) this.book.release(parsed.addr);
+        if (problems.length === 0 && parsed !== undefined && !('addr' in parsed)) return subscriber.error(parsed);
+        return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `listen: ${problems.join('; ')}`));
+      }
+      const addr = parsed.addr;
+      // '::' without ipv6Only is dual stack (Linux's bindv6only = 0, Node's default).
+      const dualStack = addr === IP_ANY6 && options.ipv6Only !== true;
+      const text = this.book.format(addr);
+      if (!isIpAny(addr) && !this.#network.isLocal(addr)) {
+        this.book.release(addr);
         return subscriber.error(netError('EADDRNOTAVAIL', `listen ${options.address}:${options.port}: not an address of this stack`, 'listen'));
       }
-      if (this.ports.reserve(addr, options.port) !== 'ok') {
-        return subscriber.error(netError('EADDRINUSE', `listen ${formatIpv4(addr)}:${options.port}: address in use`, 'listen'));
+      if (this.ports.reserve(addr, options.port, { dualStack }) !== 'ok') {
+        this.book.release(addr);
+        return subscriber.error(netError('EADDRINUSE', `listen ${text}:${options.port}: address in use`, 'listen'));
       }
-      let config = clampMssToMtu(this.#config, this.#listenMtu(addr));
-      if (options.noDelay !== undefined) config = Object.freeze({ ...config, noDelay: options.noDelay });
-      if (options.congestionControl !== undefined) config = Object.freeze({ ...config, congestionControl: options.congestionControl });
-      config = withFixedBuffers(config, options);
-      const core: TcpListenerCore = new TcpListenerCore({
-        localAddr: addr, localPort: options.port,
-        // Accepting is immediate (each connection is emitted once established), so the accept
-        // queue only ever holds the connection being handed over.
-        backlog, maxHalfOpen: backlog, synCookies: options.synCookies ?? true,
-        config, host: this.#childHost, isn: this.#isn, cookieSecret: this.#cookieSecret, challengeAcks: this.#challengeAcks, memory: this.limits.memory,
-        onAcceptable: (l) => {
-          while (l.accept() !== undefined);
-        },
-      });
-      const listener = new ListenEndpoint(core, subscriber, maxChildren);
-      this.endpoints.insert(addr, options.port, IPV4_ANY, 0, listener);
-      if (log.tcp.enabled) log.tcp('listening on %s:%d', formatIpv4(addr), options.port);
+      const makeCore = (localAddr: IpAddr): TcpListenerCore => {
+        // The MSS for the family of localAddr (MTU - 40, or MTU - 60 over IPv6).
+        const { mtu, headers } = this.#network.listenMtu(localAddr, false);
+        let config = clampMssToMtu(this.#config, mtu, headers);
+        if (options.noDelay !== undefined) config = Object.freeze({ ...config, noDelay: options.noDelay });
+        if (options.congestionControl !== undefined) config = Object.freeze({ ...config, congestionControl: options.congestionControl });
+        config = withFixedBuffers(config, options);
+        return new TcpListenerCore({
+          localAddr, localPort: options.port,
+          // Accepting is immediate (each connection is emitted once established), so the accept
+          // queue only ever holds the connection being handed over.
+          backlog, maxHalfOpen: backlog, synCookies: options.synCookies ?? true,
+          config, host: this.#childHost, isn: this.#isn, cookieSecret: this.#cookieSecret, challengeAcks: this.#challengeAcks, memory: this.limits.memory,
+          addressBytes: this.#addressBytes,
+          onAcceptable: (l) => {
+            while (l.accept() !== undefined);
+          },
+        });
+      };
+      const core = makeCore(addr);
+      // A dual-stack listener answers IPv4 SYNs with a core of its own: its children get the
+      // IPv4 MSS (MTU - 40), the IPv6 ones MTU - 60.
+      const listener = new ListenEndpoint(core, subscriber, maxChildren, dualStack ? makeCore(IP_ANY4) : undefined);
+      if (dualStack) this.endpoints.insertDualStack(options.port, IP_ANY4, 0, listener);
+      else this.endpoints.insert(addr, options.port, IPV4_ANY, 0, listener);
+      if (log.tcp.enabled) log.tcp('listening on %s:%d%s', text, options.port, dualStack ? ' (dual stack)' : '');
       return () => {
-        this.endpoints.remove(addr, options.port, IPV4_ANY, 0, listener);
+        if (dualStack) this.endpoints.removeDualStack(options.port, IP_ANY4, 0, listener);
+        else this.endpoints.remove(addr, options.port, IPV4_ANY, 0, listener);
         this.ports.release(addr, options.port);
+        this.book.release(addr);
         // Half-open children die with their listener (RST): nobody would ever accept them.
         core.close(this.scheduler.now());
+        listener.core4?.close(this.scheduler.now());
         this.#syncListenerCounters(listener);
       };
     });
@@ -375,42 +445,63 @@ export class TcpLayer implements Tcp {
     return new Observable<TcpConnection>((subscriber) => {
       if (this.#closed) return subscriber.error(netError('ERR_SOCKET_CLOSED', 'the stack is closed'));
       const problems: string[] = [];
-      const remote = parseIpv4(options.address ?? '');
-      if (remote === undefined || remote === IPV4_ANY) problems.push(`address: "${options.address}" is not a unicast IPv4 address`);
+      const book = this.book;
+      // IPv6 ids parsed here hold a reference: the remote's passes to the connection, the rest
+      // are given back on every way out.
+      const remote = this.#network.parse(options.address ?? '');
+      const local = options.localAddress === undefined ? undefined : this.#network.parse(options.localAddress);
+      const fail = (err: NetstackError): void => {
+        if (remote !== undefined && 'addr' in remote) book.release(remote.addr);
+        if (local !== undefined && 'addr' in local) book.release(local.addr);
+        subscriber.error(err);
+      };
+      if (remote !== undefined && !('addr' in remote)) return fail(remote);
+      if (local !== undefined && !('addr' in local)) return fail(local);
+      if (remote === undefined || isIpAny(remote.addr) || book.bytesOf(remote.addr)?.[0] === 0xff) {
+        problems.push(`address: "${options.address}" is not a unicast IP address`);
+      }
       if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) problems.push(`port: ${options.port} is not in 1..65535`);
-      const localWanted = options.localAddress === undefined ? undefined : parseIpv4(options.localAddress);
-      if (options.localAddress !== undefined && localWanted === undefined) problems.push(`localAddress: "${options.localAddress}" is not an IPv4 address`);
+      if (options.localAddress !== undefined && local === undefined) problems.push(`localAddress: "${options.localAddress}" is not an IP address`);
+      if (remote !== undefined && local !== undefined && !isIpAny(local.addr) && (remote.addr >= IPV6_ID_BASE) !== (local.addr >= IPV6_ID_BASE)) {
+        problems.push(`localAddress: "${options.localAddress}" is not of the family of "${options.address}"`);
+      }
       if (options.localPort !== undefined && (!Number.isInteger(options.localPort) || options.localPort < 1 || options.localPort > 65535)) {
         problems.push(`localPort: ${options.localPort} is not in 1..65535`);
       }
       congestionControlProblem(options.congestionControl, problems);
       fixedBufferProblems(options, problems);
-      if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `connect: ${problems.join('; ')}`));
+      if (problems.length > 0 || remote === undefined) return fail(new NetstackError('ERR_INVALID_ARG_VALUE', `connect: ${problems.join('; ')}`));
       if (this.limits.full) {
         this.limits.refuseConnect();
-        return subscriber.error(netError('EMFILE', `connect ${options.address}:${options.port}: the stack holds tcp.maxConnections connections already`, 'connect'));
+        return fail(netError('EMFILE', `connect ${options.address}:${options.port}: the stack holds tcp.maxConnections connections already`, 'connect'));
       }
-      const dst = remote as Ipv4Addr;
-      const route = this.#network.routeFor(dst);
-      if (!('iface' in route)) return subscriber.error(route);
+      const dst = remote.addr;
+      const v6 = dst >= IPV6_ID_BASE;
+      const route = this.#network.routeFor(dst, remote.iface);
+      if (!('iface' in route)) return fail(route);
       let src = route.src;
-      if (localWanted !== undefined && localWanted !== IPV4_ANY) {
-        if (!this.#network.isLocal(localWanted)) return subscriber.error(netError('EADDRNOTAVAIL', `connect: ${options.localAddress} is not an address of this stack`, 'connect'));
-        src = localWanted;
+      if (local !== undefined && !isIpAny(local.addr)) {
+        if (!this.#network.isLocal(local.addr)) return fail(netError('EADDRNOTAVAIL', `connect: ${options.localAddress} is not an address of this stack`, 'connect'));
+        // One of ours: held by the stack for good (see IpNetwork.ownId); the parse's reference goes back.
+        src = v6 ? this.#network.ownId(book.bytes(local.addr)) : local.addr;
+        book.release(local.addr);
+      } else if (local !== undefined) {
+        book.release(local.addr);
       }
       let localPort: number;
       if (options.localPort !== undefined) {
         if (this.ports.reserve(src, options.localPort) !== 'ok') {
-          return subscriber.error(netError('EADDRINUSE', `connect: local port ${options.localPort} in use`, 'connect'));
+          return fail(netError('EADDRINUSE', `connect: local port ${options.localPort} in use`, 'connect'));
         }
         localPort = options.localPort;
       } else {
         const picked = this.ports.allocateEphemeral(src, (p) => !this.endpoints.has(src, p, dst, options.port));
-        if (picked === undefined) return subscriber.error(netError('EADDRNOTAVAIL', 'connect: no ephemeral port left', 'connect'));
+        if (picked === undefined) return fail(netError('EADDRNOTAVAIL', 'connect: no ephemeral port left', 'connect'));
         localPort = picked;
       }
       const now = this.scheduler.now();
-      let config = this.#connectConfig(route.iface.mtu, options.noDelay);
+      // MSS = MTU - 40 over IPv4, MTU - 60 over IPv6: an IPv6 path is 20 bytes "shorter".
+      let config = this.#connectConfig(route.iface.mtu - (v6 ? IPV6_TCP_HEADERS - 40 : 0), options.noDelay);
       if (options.congestionControl !== undefined) config = Object.freeze({ ...config, congestionControl: options.congestionControl });
       config = withFixedBuffers(config, options);
       const core = new TcpConnectionCore({
@@ -429,7 +520,7 @@ export class TcpLayer implements Tcp {
       if (this.endpoints.insert(src, localPort, dst, options.port, conn) !== 'ok') {
         // The 4-tuple is taken (e.g. an accepted connection in TIME-WAIT on an explicit localPort).
         this.ports.release(src, localPort);
-        return subscriber.error(netError('EADDRINUSE', `connect ${options.address}:${options.port} from port ${localPort}: connection exists`, 'connect'));
+        return fail(netError('EADDRINUSE', `connect ${options.address}:${options.port} from port ${localPort}: connection exists`, 'connect'));
       }
       this.#entries.set(conn, entry);
       this.limits.opened(conn, undefined);
@@ -457,9 +548,9 @@ export class TcpLayer implements Tcp {
       if (!(typeof decisionTimeoutMs === 'number' && decisionTimeoutMs > 0)) problems.push(`decisionTimeoutMs: ${String(decisionTimeoutMs)} is not a positive number`);
       if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `forward: ${problems.join('; ')}`));
       if (this.#forwarder !== undefined) return subscriber.error(netError('EADDRINUSE', 'forward: TCP is already forwarded to another subscriber'));
-      const acceptForeign = this.#network.acceptForeign;
+      const acceptForeign = this.#network.v4.acceptForeign;
       if (acceptForeign === undefined) return subscriber.error(new NetstackError('ERR_INVALID_STATE', 'forward: the network layer has no forwarding mode'));
-      const release = acceptForeign.call(this.#network, IpProtocol.TCP);
+      const release = acceptForeign.call(this.#network.v4, IpProtocol.TCP);
       const forwarder = new TcpForwarder(this.forwardCounters, {
         scheduler: this.scheduler,
         open: (syn, local, remote, o, onEstablished) => this.#openForwarded(syn, local, remote, o, onEstablished),
@@ -476,7 +567,7 @@ export class TcpLayer implements Tcp {
   }
 
   /** An accepted forward request: the SYN answered as a listener on its destination would. */
-  #openForwarded(syn: TcpRepr, local: Ipv4Addr, remote: Ipv4Addr, options: TcpAcceptOptions, onEstablished: (conn: TcpConnection) => void): TcpConnection | NetstackError {
+  #openForwarded(syn: TcpRepr, local: IpAddr, remote: IpAddr, options: TcpAcceptOptions, onEstablished: (conn: TcpConnection) => void): TcpConnection | NetstackError {
     if (this.#closed) return netError('ERR_SOCKET_CLOSED', 'the stack is closed');
     const problems: string[] = [];
     congestionControlProblem(options.congestionControl, problems);
@@ -552,6 +643,7 @@ export class TcpLayer implements Tcp {
     const core = conn.core;
     this.endpoints.remove(core.localAddr, core.localPort, core.remoteAddr, core.remotePort, conn);
     if (entry.ownPort) this.ports.release(core.localAddr, core.localPort);
+    this.book.release(core.remoteAddr);
     if (entry.listener !== undefined && !entry.established) {
       this.counters.halfOpenConnections--;
       this.#syncListenerCounters(entry.listener); // it counted the failed handshake
@@ -565,7 +657,32 @@ export class TcpLayer implements Tcp {
 
   // --- Input -----------------------------------------------------------------------------------
 
-  #input(d: Ipv4Datagram): void {
+  /**
+   * A TCP segment over IPv6: the checksum (over IPv6's pseudo-header) and header checked as for
+   * IPv4, then the same hooks and dispatch, with the addresses as ids (see deliverIpv6).
+   */
+  #inputIpv6(d: Ipv6Datagram): void {
+    const c = this.counters;
+    c.rxSegments++;
+    const v = this.#view.reset(d.payload);
+    const reason = v.check() ?? (ipv6UpperChecksumOk(d.packet, d.payload, IpProtocol.TCP) ? undefined : 'badChecksum');
+    if (reason !== undefined) {
+      countDrop(c, reason);
+      return;
+    }
+    if (d.packet[24] === 0xff) {
+      c.drops.broadcast++; // TCP is unicast only: a segment to a group is ignored
+      return;
+    }
+    const parsed = parseTcp(d.payload, 0, 0, { verifyChecksum: false });
+    if (!parsed.ok) {
+      countDrop(c, parsed.reason);
+      return;
+    }
+    deliverIpv6(this.book, d, parsed.value, this.#input6);
+  }
+
+  #input(d: IpDatagram): void {
     const c = this.counters;
     c.rxSegments++;
     const v = this.#view.reset(d.payload);
@@ -589,7 +706,7 @@ export class TcpLayer implements Tcp {
   }
 
   /** Hands a checked segment to its endpoint: a connection, a listener, or nobody (RST). */
-  #dispatch(d: Ipv4Datagram, seg: TcpRepr): void {
+  #dispatch(d: IpDatagram, seg: TcpRepr): void {
     const c = this.counters;
     const now = this.scheduler.now();
     let ep = this.endpoints.lookup(d.dst, seg.dstPort, d.src, seg.srcPort);
@@ -597,7 +714,7 @@ export class TcpLayer implements Tcp {
       // Above the memory hard mark, new data waits at the peer (its ACK still counts here).
       if (seg.payload.length > 0 && this.limits.exhausted) seg = this.limits.refuseData(seg);
       // The ECN field of the datagram (RFC 3168 5): CE is echoed by the connection.
-      const consumed = ep.core.handleSegment(seg, now, (d.header[1] & 3) === IpEcn.CE);
+      const consumed = ep.core.handleSegment(seg, now, ecnOf(d) === IpEcn.CE);
       ep.rearm();
       if (consumed) return;
       // A new SYN for a 4-tuple in TIME-WAIT: the old incarnation is gone; offer it to a listener.
@@ -609,21 +726,21 @@ export class TcpLayer implements Tcp {
       return;
     }
     // Forwarding: a SYN nobody owns (to any address) becomes a request instead of a RST.
-    if (this.#forwarder !== undefined && this.#forwarder.offer(d, seg)) return;
+    if (this.#forwarder !== undefined && d.dst < IPV6_ID_BASE && this.#forwarder.offer(d, seg)) return;
     c.drops.noEndpoint++;
     this.#reset(seg, d.dst, d.src);
   }
 
-  #toListener(listener: ListenEndpoint, d: Ipv4Datagram, seg: TcpRepr, now: number): void {
+  #toListener(listener: ListenEndpoint, d: IpDatagram, seg: TcpRepr, now: number): void {
     // A SYN beyond the stack's or the listener's connection limit: dropped like one to a full
     // backlog (the peer resends it). Nothing is allocated for it.
     if ((seg.flags & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)) === TcpFlags.SYN && !this.limits.admitSyn(listener)) return;
-    const verdict = listener.core.handleSegment(seg, d.src, d.dst, now);
+    const verdict = listener.coreFor(d.dst).handleSegment(seg, d.src, d.dst, now);
     this.#syncListenerCounters(listener);
     this.#onListenerVerdict(listener, verdict, d);
   }
 
-  #onListenerVerdict(listener: ListenEndpoint, verdict: TcpListenerVerdict, d: Ipv4Datagram): void {
+  #onListenerVerdict(listener: ListenEndpoint, verdict: TcpListenerVerdict, d: IpDatagram): void {
     const c = this.counters;
     switch (verdict.kind) {
       case 'created': {
@@ -633,6 +750,8 @@ export class TcpLayer implements Tcp {
           core.abort(this.scheduler.now());
           return;
         }
+        // The peer's IPv6 id is held by the packet only while it is dispatched: the connection takes its own.
+        this.book.retain(core.remoteAddr);
         const conn = new TcpConnection(core, this.#owner); // becomes the core's host
         this.#entries.set(conn, { listener, ownPort: false, established: false, onEstablished: undefined });
         this.endpoints.insert(core.localAddr, core.localPort, core.remoteAddr, core.remotePort, conn);
@@ -670,22 +789,15 @@ export class TcpLayer implements Tcp {
   /** Adds what a listener counted since the last sync into the layer's counters. */
   #syncListenerCounters(listener: ListenEndpoint): void {
     const from: Readonly<TcpListenerCounters> = listener.core.counters;
+    const from4: Readonly<TcpListenerCounters> | undefined = listener.core4?.counters;
     for (const f of LISTENER_FIELDS) {
-      const delta = from[f] - listener.synced[f];
+      const now = from[f] + (from4 === undefined ? 0 : from4[f]);
+      const delta = now - listener.synced[f];
       if (delta !== 0) {
         this.counters[f] += delta;
-        listener.synced[f] = from[f];
+        listener.synced[f] = now;
       }
     }
-  }
-
-  /** The MTU a listener's MSS is clamped to: its address's interface, or the smallest of all. */
-  #listenMtu(addr: Ipv4Addr): number {
-    let mtu = Number.POSITIVE_INFINITY;
-    for (const iface of this.#network.interfaces) {
-      if (addr === IPV4_ANY || iface.addresses.some((a) => a.address === addr)) mtu = Math.min(mtu, iface.mtu);
-    }
-    return Number.isFinite(mtu) ? mtu : 1500;
   }
 
   #icmpError(r: IcmpErrorReport): void {
@@ -699,19 +811,19 @@ export class TcpLayer implements Tcp {
       // the quote proves too little to reset a connection on), reported only if it times out.
       const now = this.scheduler.now();
       if (fragNeeded) ep.core.handleFragNeeded(r.quotedSequence, r.nextHopMtu, now);
-      else ep.core.handleIcmpSoftError(r.quotedSequence, icmpErrorCode(r), `${icmpErrorName(r)} from ${formatIpv4(r.from)}`);
+      else ep.core.handleIcmpSoftError(r.quotedSequence, icmpErrorCode(r), `${icmpErrorName(r)} from ${r.fromText ?? formatIpv4(r.from)}`);
       ep.rearm();
       return;
     }
     // A connect in progress fails on an ICMP unreachable, as in Linux. "Fragmentation needed"
     // is about path MTU, not reachability (and a SYN is small).
     if (r.type !== IcmpType.DEST_UNREACHABLE || fragNeeded) return;
-    ep.failWith(netError(icmpErrorCode(r), `connect ${ep.remoteAddress}:${ep.remotePort}: ICMP destination unreachable (code ${r.code}) from ${formatIpv4(r.from)}`, 'connect'));
+    ep.failWith(netError(icmpErrorCode(r), `connect ${ep.remoteAddress}:${ep.remotePort}: ICMP destination unreachable (code ${r.code}) from ${r.fromText ?? formatIpv4(r.from)}`, 'connect'));
   }
 
   // --- Output ----------------------------------------------------------------------------------
 
-  #reset(seg: TcpRepr, local: Ipv4Addr, remote: Ipv4Addr): void {
+  #reset(seg: TcpRepr, local: IpAddr, remote: IpAddr): void {
     const rst = rstForSegment(seg);
     if (rst === undefined) return;
     this.counters.rstSent++;
@@ -719,7 +831,7 @@ export class TcpLayer implements Tcp {
   }
 
   /** A segment to send: through the `segments.down` operators when there are any, else straight to #emit. */
-  #out(seg: TcpRepr, src: Ipv4Addr, dst: Ipv4Addr, onError: ((err: NetstackError) => void) | undefined, dontFragment = true, ecn = 0): void {
+  #out(seg: TcpRepr, src: IpAddr, dst: IpAddr, onError: ((err: NetstackError) => void) | undefined, dontFragment = true, ecn = 0): void {
     if (!this.#hookedDown) {
       this.#emit(seg, src, dst, onError, dontFragment, ecn);
       return;
@@ -731,7 +843,11 @@ export class TcpLayer implements Tcp {
   }
 
   /** Writes the segment into a packet (the payload's one copy) and hands it to IPv4. */
-  #emit(seg: TcpRepr, src: Ipv4Addr, dst: Ipv4Addr, onError: ((err: NetstackError) => void) | undefined, dontFragment: boolean, ecn: number): void {
+  #emit(seg: TcpRepr, src: IpAddr, dst: IpAddr, onError: ((err: NetstackError) => void) | undefined, dontFragment: boolean, ecn: number): void {
+    if (dst >= IPV6_ID_BASE) {
+      this.#emitIpv6(seg, src, dst, onError, ecn);
+      return;
+    }
     this.counters.txSegments++;
     const payload = seg.payload;
     const pb = PacketBuffer.alloc(payload.length);
@@ -741,9 +857,38 @@ export class TcpLayer implements Tcp {
     emitTcp(seg, pb, src, dst, this.#partialChecksum ? PARTIAL_CHECKSUM : undefined);
     this.#down.next({ pb, dst, src, protocol: IpProtocol.TCP, onError, dontFragment, ecn });
   }
+
+  /**
+   * The same over IPv6: the header written with a partial checksum, whose pseudo-header part
+   * is then replaced by IPv6's (RFC 8200 8.1); completed here unless what is below does it.
+   */
+  #emitIpv6(seg: TcpRepr, src: IpAddr, dst: IpAddr, onError: ((err: NetstackError) => void) | undefined, ecn: number): void {
+    const book = this.book;
+    const s6 = book.bytesOf(src);
+    const d6 = book.bytesOf(dst);
+    const down = this.#down6;
+    if (s6 === undefined || d6 === undefined || down === undefined) {
+      this.counters.txUnresolved++;
+      return;
+    }
+    this.counters.txSegments++;
+    const payload = seg.payload;
+    const pb = PacketBuffer.alloc(payload.length);
+    if (payload.length > 0) pb.buf.set(payload, pb.head);
+    emitTcp(seg, pb, 0, 0, PARTIAL_CHECKSUM);
+    const at = pb.csumStart;
+    const sum = ipv6PseudoHeaderSum(s6, 0, d6, 0, IpProtocol.TCP, pb.end - at);
+    pb.buf[at + TCP_CHECKSUM_AT] = sum >>> 8;
+    pb.buf[at + TCP_CHECKSUM_AT + 1] = sum & 0xff;
+    if (!this.#partialChecksum6) pb.completeChecksum();
+    // ECN in the traffic class's low bits (RFC 3168 5 and RFC 8200 7).
+    down.next({ pb, dst: d6, src: s6, protocol: IpProtocol.TCP, trafficClass: ecn, onError });
+  }
 }
 
 const PARTIAL_CHECKSUM = Object.freeze({ partialChecksum: true });
+/** Offset of the checksum field in the TCP header. */
+const TCP_CHECKSUM_AT = TcpOffset.CHECKSUM;
 
 /** The errno an ICMP error stands for (as Linux's icmp_err_convert, with our codes). */
 function icmpErrorCode(r: IcmpErrorReport): NetstackErrorCode {

@@ -25,6 +25,11 @@ export interface TcpSocketOptions {
   readonly highWaterMark?: number;
   /** @internal An established connection to wrap (a server's accepted one). */
   readonly connection?: TcpConnection;
+  /**
+   * @internal Report an IPv4 connection's addresses IPv4-mapped (`::ffff:198.18.0.1`, family
+   * 'IPv6'), as node:net does for a server listening on `::`.
+   */
+  readonly ipv4Mapped?: boolean;
 }
 
 /** A write (or end) that came before the connection existed; replayed once it does. */
@@ -64,6 +69,8 @@ export class TcpSocket extends Duplex {
   #pendingWrite: PendingWrite | undefined;
   #pendingFinal: ((error?: Error | null) => void) | undefined;
   #bytesRead = 0;
+  /** Accepted by a dual-stack server: IPv4 addresses are reported IPv4-mapped. */
+  readonly #ipv4Mapped: boolean;
   #bytesWritten = 0;
   #timeoutMs = 0;
   readonly #scheduler: SchedulerLike;
@@ -81,6 +88,7 @@ export class TcpSocket extends Duplex {
     // emitClose: false because, like net.Socket, we emit 'close' ourselves with `hadError`.
     super({ allowHalfOpen: opts.allowHalfOpen === true, emitClose: false, highWaterMark: opts.highWaterMark });
     this.#net = net;
+    this.#ipv4Mapped = opts.ipv4Mapped === true;
     this.#scheduler = net?.scheduler ?? opts.connection?.scheduler ?? asyncScheduler;
     this.#idle = new DeadlineTimer(this.#scheduler, () => this.emit('timeout'));
     this.#keepAlive = net === undefined ? undefined : new KeepAliveRef(net.keepAlive);
@@ -116,7 +124,8 @@ export class TcpSocket extends Duplex {
   }
 
   get remoteAddress(): string | undefined {
-    return this.#connection?.remoteAddress;
+    const c = this.#connection;
+    return c === undefined ? undefined : this.#mapped(c.remoteAddress, c);
   }
 
   get remotePort(): number | undefined {
@@ -124,11 +133,12 @@ export class TcpSocket extends Duplex {
   }
 
   get remoteFamily(): string | undefined {
-    return this.#connection === undefined ? undefined : 'IPv4';
+    return this.#family();
   }
 
   get localAddress(): string | undefined {
-    return this.#connection?.localAddress;
+    const c = this.#connection;
+    return c === undefined ? undefined : this.#mapped(c.localAddress, c);
   }
 
   get localPort(): number | undefined {
@@ -136,7 +146,18 @@ export class TcpSocket extends Duplex {
   }
 
   get localFamily(): string | undefined {
-    return this.#connection === undefined ? undefined : 'IPv4';
+    return this.#family();
+  }
+
+  /** 'IPv4' or 'IPv6' (an IPv4-mapped connection's is 'IPv6', as node:net's). */
+  #family(): string | undefined {
+    const c = this.#connection;
+    if (c === undefined) return undefined;
+    return this.#ipv4Mapped ? 'IPv6' : c.family;
+  }
+
+  #mapped(address: string, c: TcpConnection): string {
+    return this.#ipv4Mapped && c.family === 'IPv4' ? `::ffff:${address}` : address;
   }
 
   get bytesRead(): number {
@@ -164,7 +185,7 @@ export class TcpSocket extends Duplex {
   /** The local end, as net.Socket#address(); `{}` before the socket is connected. */
   address(): { address: string; family: string; port: number } | Record<string, never> {
     const c = this.#connection;
-    return c === undefined ? {} : { address: c.localAddress, family: 'IPv4', port: c.localPort };
+    return c === undefined ? {} : { address: this.#mapped(c.localAddress, c), family: this.#family() as string, port: c.localPort };
   }
 
   /**
@@ -189,7 +210,7 @@ export class TcpSocket extends Duplex {
     this.#connecting = true;
     this.#keepAlive?.setActive(true);
     if (options.timeout !== undefined) this.setTimeout(options.timeout);
-    resolveHost(host, options.lookup, net.localhostAddress(), (err, resolved) => {
+    resolveHost(host, { lookup: options.lookup, localhostAddress: net.localhostAddress(), ipv6: net.ipv6, family: options.family }, (err, resolved) => {
       if (this.destroyed) return;
       if (resolved === undefined) {
         // A name that did not resolve: 'lookup' with the error, as node:net (not for literals).
@@ -198,7 +219,7 @@ export class TcpSocket extends Duplex {
         return;
       }
       const address = resolved.address;
-      if (resolved.lookedUp) this.emit('lookup', null, address, 4, host);
+      if (resolved.lookedUp) this.emit('lookup', null, address, resolved.family, host);
       this.#connectSubscription = net.tcp
         .connect({ address, port, localAddress: options.localAddress, localPort: options.localPort, noDelay: options.noDelay })
         .subscribe({

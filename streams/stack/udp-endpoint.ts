@@ -1,6 +1,6 @@
 import { Observable, Subject, type Subscriber } from 'rxjs';
 import { DatagramQueue, type QueueBudget } from './udp-receive-queue.js';
-import type { Ipv4Addr } from '../../src/ipv4/address.js';
+import type { IpAddr } from '../../src/ip/address-book.js';
 import type { NetstackError } from '../../src/errors.js';
 import { log } from '../../src/log.js';
 
@@ -49,13 +49,17 @@ export interface UdpEndpointCounters {
  * on subscription, then the live ones.
  */
 export class UdpEndpoint {
-  localAddr: Ipv4Addr;
+  localAddr: IpAddr;
   localPort: number;
   /** The connected peer, or 0 / 0. */
-  remoteAddr: Ipv4Addr = 0;
+  remoteAddr: IpAddr = 0;
   remotePort = 0;
   /** SO_BROADCAST: may send to broadcast addresses. */
   broadcast: boolean;
+  /** Bound to '::' without ipv6Only: takes and sends datagrams of both families. */
+  dualStack = false;
+  /** The socket's last destination (its one-entry parse cache), an IPv6 id held until replaced or closed. */
+  lastSendAddr: IpAddr = 0;
   closed = false;
   readonly counters: UdpEndpointCounters = { rxDatagrams: 0, rxBytes: 0, txDatagrams: 0, txBytes: 0, queueFull: 0, errors: 0, errorsUnobserved: 0 };
   readonly queue: DatagramQueue<ReceivedDatagram>;
@@ -75,7 +79,7 @@ export class UdpEndpoint {
   readonly #errors = new Subject<NetstackError>();
 
   /** @param budget the stack-wide limit of all receive queues. */
-  constructor(localAddr: Ipv4Addr, localPort: number, broadcast: boolean, queue: Required<ReceiveQueueOptions>, budget?: QueueBudget) {
+  constructor(localAddr: IpAddr, localPort: number, broadcast: boolean, queue: Required<ReceiveQueueOptions>, budget?: QueueBudget) {
     this.localAddr = localAddr;
     this.localPort = localPort;
     this.broadcast = broadcast;

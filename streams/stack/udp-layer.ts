@@ -1,5 +1,7 @@
 import { Observable, type Observer, type SchedulerLike, type Subscription } from 'rxjs';
-import type { Ipv4Datagram, Ipv4Network, Ipv4Port, Ipv4Send } from './ipv4-layer.js';
+import type { Ipv4Port, Ipv4Send } from './ipv4-layer.js';
+import type { Ipv6Datagram, Ipv6Send } from './ipv6-layer.js';
+import { IpNetwork, deliverIpv6, type IpDatagram, type Ipv6Transport } from './ip-network.js';
 import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
 import { hookPoint, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
 import { UdpEndpoint, DEFAULT_RECEIVE_QUEUE, type ReceiveQueueOptions, type ReceivedDatagram } from './udp-endpoint.js';
@@ -12,7 +14,11 @@ import { EndpointTable } from '../../src/transport/endpoint-table.js';
 import { PortManager } from '../../src/transport/port-manager.js';
 import { DEFAULT_UDP_QUEUE_LIMITS, type UdpConfig } from '../../src/config/protocol-config.js';
 import { QueueBudget } from './udp-receive-queue.js';
-import { type Ipv4Addr, IPV4_ANY, IPV4_BROADCAST, formatIpv4, isMulticast, parseIpv4 } from '../../src/ipv4/address.js';
+import { IPV4_BROADCAST, formatIpv4, isMulticast } from '../../src/ipv4/address.js';
+import { AddressBook, IPV6_ID_BASE, IP_ANY4, IP_ANY6, isIpAny, type IpAddr } from '../../src/ip/address-book.js';
+import { fillIpv6UpperChecksum, ipv6UpperChecksumOk } from '../../src/wire/ipv6.js';
+import { ipv6EqualsAt, formatIpv6 } from '../../src/ipv6/address.js';
+import { Icmpv6UnreachableCode } from '../../src/wire/icmpv6.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
@@ -21,8 +27,13 @@ import { UdpForwarder, createUdpForwardCounters, type UdpForwardOptions, type Ud
 
 /** Options of `stack.udp.bind()`. */
 export interface UdpBindOptions {
-  /** Local address: one of the stack's, or `0.0.0.0` for all of them. Default `0.0.0.0`. */
+  /**
+   * Local address: one of the stack's (IPv4 or IPv6 text), `'0.0.0.0'` (every IPv4 address) or
+   * `'::'` (every address of both families: dual stack, unless `ipv6Only`). Default `'0.0.0.0'`.
+   */
   readonly address?: string;
+  /** With `'::'`: IPv6 only, no IPv4 datagrams (IPV6_V6ONLY). Default false. */
+  readonly ipv6Only?: boolean;
   /** Local port; 0 or absent picks a free one from the ephemeral range. */
   readonly port?: number;
   /** SO_BROADCAST: may send to broadcast addresses. Default false (sending to one is EACCES). */
@@ -57,8 +68,8 @@ export interface Udp {
 
 /** A UDP datagram that passed the header and checksum checks, on its way to the sockets. */
 export interface UdpDatagramIn {
-  /** The IPv4 datagram it came in (addresses, interface, broadcast). */
-  readonly datagram: Ipv4Datagram;
+  /** The datagram it came in, either family (addresses as `IpAddr`, interface, broadcast). */
+  readonly datagram: IpDatagram;
   readonly srcPort: number;
   readonly dstPort: number;
   /** The UDP payload: a view into the datagram. */
@@ -67,8 +78,9 @@ export interface UdpDatagramIn {
 
 /** A UDP datagram a socket sends, before its header is written. */
 export interface UdpDatagramOut {
-  readonly src: Ipv4Addr;
-  readonly dst: Ipv4Addr;
+  /** `IpAddr`s: IPv4 numbers, or IPv6 ids (format with the stack's address book). */
+  readonly src: IpAddr;
+  readonly dst: IpAddr;
   readonly srcPort: number;
   readonly dstPort: number;
   readonly payload: Uint8Array;
@@ -86,6 +98,8 @@ export interface UdpLayerOptions {
   readonly datagrams?: BoundaryOperators<UdpDatagramIn, UdpDatagramOut>;
   /** The stack's scheduler: the forwarder's idle timers run on it (needed for `forward()`). */
   readonly scheduler?: SchedulerLike;
+  /** UDP over IPv6: the boundary of IPv6's protocol 17, the address book, ICMPv6 for port unreachable. */
+  readonly ipv6?: Ipv6Transport;
 }
 
 export const UDP_DROP_REASONS = [
@@ -99,7 +113,9 @@ function createUdpCounters() {
     ['rxDatagrams', 'rxDelivered', 'rxBytes', 'rxBroadcast', 'txDatagrams', 'txBytes', 'txErrors',
       'icmpErrors', 'icmpErrorsReported', 'icmpErrorsIgnored', 'socketsOpened', 'socketsClosed',
       /** Gauges: what all receive queues hold now (see QueueBudget). */
-      'queuedDatagrams', 'queuedBytes'],
+      'queuedDatagrams', 'queuedBytes',
+      /** Datagrams not sent because their IPv6 address was no longer held (an operator kept them too long). */
+      'txUnresolved'],
     UDP_DROP_REASONS,
   );
 }
@@ -127,12 +143,24 @@ export class UdpLayer implements Udp {
   readonly counters = createUdpCounters();
   readonly ports: PortManager;
   readonly endpoints = new EndpointTable<UdpEndpoint>();
+  /** IPv6 ids of the addresses the sockets hold (the stack's, shared with TCP). */
+  readonly book: AddressBook;
   /** The forwarder's counters (`stack.stats().udpForward`), kept across forward() subscriptions. */
   readonly forwardCounters = createUdpForwardCounters();
 
   readonly #port: Ipv4Port;
-  readonly #network: Ipv4Network;
+  readonly #network: IpNetwork;
   readonly #down: Sink<Ipv4Send>;
+  readonly #v6: Ipv6Transport | undefined;
+  readonly #down6: Sink<Ipv6Send> | undefined;
+  readonly #input6 = (ip: IpDatagram, v: UdpDatagram): void => {
+    if (ip.broadcast) this.counters.rxBroadcast++;
+    if (this.#hookedUp) this.#hooks.up({ datagram: ip, srcPort: v.srcPort, dstPort: v.dstPort, payload: v.payload });
+    else this.#toSocket(ip, v.srcPort, v.dstPort, v.payload);
+  };
+  // The same for IPv6 senders, compared by their bytes (ids of strangers do not last).
+  readonly #lastSrc6 = new Uint8Array(16);
+  #lastSrc6Text = '';
   readonly #icmp: UdpIcmp | undefined;
   readonly #hooks: { readonly up: (d: UdpDatagramIn) => void; readonly down: (d: UdpDatagramOut) => void };
   readonly #hookedUp: boolean;
@@ -158,8 +186,11 @@ export class UdpLayer implements Udp {
    */
   constructor(port: Ipv4Port, config: UdpConfig, options: UdpLayerOptions = {}) {
     this.#port = port;
-    this.#network = port.network;
+    this.#v6 = options.ipv6;
+    this.book = options.ipv6?.book ?? new AddressBook();
+    this.#network = new IpNetwork(port.network, options.ipv6?.port.network, this.book);
     this.#down = port.down;
+    this.#down6 = options.ipv6?.port.down;
     this.#icmp = options.icmp;
     this.#hooks = hookPoint(options.datagrams, (d) => this.#toSocket(d.datagram, d.srcPort, d.dstPort, d.payload), (d) => this.#emit(d.src, d.dst, d.srcPort, d.dstPort, d.payload, d.onError));
     // Without operators no hook record is made on the way in (one allocation less per datagram).
@@ -172,13 +203,19 @@ export class UdpLayer implements Udp {
       send: (ep, bytes, dst, dstPort) => this.#send(ep, bytes, dst, dstPort),
       rekey: (ep, remoteAddr, remotePort) => this.#rekey(ep, remoteAddr, remotePort),
       close: (ep) => this.#closeEndpoint(ep),
+      parse: (text) => this.#network.parse(text),
+      release: (addr) => this.book.release(addr),
+      format: (addr) => this.book.format(addr),
     };
   }
 
   /** Claims IPv4 protocol 17 and ICMP errors about UDP. */
   start(): void {
-    const observer: Partial<Observer<Ipv4Datagram>> = { next: (d) => this.#input(d) };
+    const observer: Partial<Observer<IpDatagram>> = { next: (d) => this.#input(d) };
     this.#subscriptions.push(this.#port.up$.subscribe(observer));
+    if (this.#v6 !== undefined) this.#subscriptions.push(this.#v6.port.up$.subscribe((d) => this.#inputIpv6(d)));
+    const errors6 = this.#v6?.icmp?.errors$?.(IpProtocol.UDP);
+    if (errors6 !== undefined) this.#subscriptions.push(errors6.subscribe((r) => this.#icmpError(r)));
     if (this.#icmp !== undefined) this.#subscriptions.push(this.#icmp.errors$(IpProtocol.UDP).subscribe((r) => this.#icmpError(r)));
   }
 
@@ -203,11 +240,11 @@ export class UdpLayer implements Udp {
       if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `forward: ${problems.join('; ')}`));
       if (this.#forwarder !== undefined) return subscriber.error(netError('EADDRINUSE', 'forward: UDP is already forwarded to another subscriber'));
       const scheduler = this.#scheduler;
-      const acceptForeign = this.#network.acceptForeign;
+      const acceptForeign = this.#network.v4.acceptForeign;
       if (acceptForeign === undefined || scheduler === undefined) {
         return subscriber.error(new NetstackError('ERR_INVALID_STATE', 'forward: needs a network layer with a forwarding mode and the stack scheduler'));
       }
-      const release = acceptForeign.call(this.#network, IpProtocol.UDP);
+      const release = acceptForeign.call(this.#network.v4, IpProtocol.UDP);
       const forwarder = new UdpForwarder(this.forwardCounters, {
         scheduler,
         send: (src, dst, sp, dp, payload) => this.#sendForwarded(src, dst, sp, dp, payload),
@@ -223,7 +260,7 @@ export class UdpLayer implements Udp {
   }
 
   /** A forwarded session's reply: from the original destination (any address: the mode is held). */
-  #sendForwarded(src: Ipv4Addr, dst: Ipv4Addr, srcPort: number, dstPort: number, payload: Uint8Array): NetstackError | undefined {
+  #sendForwarded(src: IpAddr, dst: IpAddr, srcPort: number, dstPort: number, payload: Uint8Array): NetstackError | undefined {
     if (payload.length > UDP_MAX_PAYLOAD) return netError('EMSGSIZE', `send: ${payload.length} bytes exceed the UDP maximum of ${UDP_MAX_PAYLOAD}`, 'send');
     const route = this.#network.routeFor(dst);
     if (!('iface' in route)) return route;
@@ -255,52 +292,81 @@ export class UdpLayer implements Udp {
 
   #open(options: UdpBindOptions): UdpEndpoint {
     if (this.#closed) throw new NetstackError('ERR_SOCKET_CLOSED', 'bind: the stack is closed', { syscall: 'bind' });
-    const { addr, port, broadcast, queue } = this.#checkBind(options);
+    // A specific IPv6 address holds a reference from here (given back by #closeEndpoint).
+    const { addr, port, broadcast, queue, dualStack } = this.#checkBind(options);
+    const book = this.book;
+    const reserve = { dualStack };
     let localPort = port;
     if (localPort === 0) {
-      const picked = this.ports.allocateEphemeral(addr);
+      const picked = this.ports.allocateEphemeral(addr, undefined, reserve);
       if (picked === undefined) {
+        book.release(addr);
         const [lo, hi] = this.ports.ephemeralRange;
-        throw netError('EADDRINUSE', `bind ${formatIpv4(addr)}:0: every port in ${lo}..${hi} is taken`, 'bind');
+        throw netError('EADDRINUSE', `bind ${book.format(addr)}:0: every port in ${lo}..${hi} is taken`, 'bind');
       }
       localPort = picked;
-    } else if (this.ports.reserve(addr, localPort) === 'EADDRINUSE') {
-      throw netError('EADDRINUSE', `bind ${formatIpv4(addr)}:${localPort}: address already in use`, 'bind');
+    } else if (this.ports.reserve(addr, localPort, reserve) === 'EADDRINUSE') {
+      book.release(addr);
+      throw netError('EADDRINUSE', `bind ${book.format(addr)}:${localPort}: address already in use`, 'bind');
     }
     const ep = new UdpEndpoint(addr, localPort, broadcast, queue, this.#budget);
-    if (this.endpoints.insert(addr, localPort, 0, 0, ep) === 'EADDRINUSE') {
+    ep.dualStack = dualStack;
+    if ((dualStack ? this.endpoints.insertDualStack(localPort, 0, 0, ep) : this.endpoints.insert(addr, localPort, 0, 0, ep)) === 'EADDRINUSE') {
       // The port manager rules out overlaps, so this is a bookkeeping bug; fail loudly, leak nothing.
       this.ports.release(addr, localPort);
-      throw netError('EADDRINUSE', `bind ${formatIpv4(addr)}:${localPort}: endpoint key taken`, 'bind');
+      book.release(addr);
+      throw netError('EADDRINUSE', `bind ${book.format(addr)}:${localPort}: endpoint key taken`, 'bind');
     }
     this.#sockets.add(ep);
     this.counters.socketsOpened++;
-    if (log.udp.enabled) log.udp('bound %s:%d', formatIpv4(addr), localPort);
+    if (log.udp.enabled) log.udp('bound %s:%d%s', book.format(addr), localPort, dualStack ? ' (dual stack)' : '');
     return ep;
   }
 
-  #checkBind(o: UdpBindOptions): { addr: Ipv4Addr; port: number; broadcast: boolean; queue: Required<ReceiveQueueOptions> } {
+  #checkBind(o: UdpBindOptions): { addr: IpAddr; port: number; broadcast: boolean; queue: Required<ReceiveQueueOptions>; dualStack: boolean } {
     const problems: string[] = [];
-    let addr: Ipv4Addr = IPV4_ANY;
+    let addr: IpAddr = IP_ANY4;
     if (o.address !== undefined) {
-      const parsed = typeof o.address === 'string' ? parseIpv4(o.address) : undefined;
-      if (parsed === undefined) problems.push(`address: "${String(o.address)}" is not an IPv4 address`);
-      else addr = parsed;
+      const parsed = this.#network.parse(o.address);
+      if (parsed === undefined) problems.push(`address: "${String(o.address)}" is not an IP address`);
+      else if (!('addr' in parsed)) throw parsed;
+      else addr = parsed.addr;
     }
+    if (o.ipv6Only !== undefined && typeof o.ipv6Only !== 'boolean') problems.push(`ipv6Only: ${String(o.ipv6Only)} is not a boolean`);
     const port = o.port ?? 0;
     if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`port: ${String(port)} is not in 0..65535`);
     const maxDatagrams = o.receiveQueue?.maxDatagrams ?? DEFAULT_RECEIVE_QUEUE.maxDatagrams;
     const maxBytes = o.receiveQueue?.maxBytes ?? DEFAULT_RECEIVE_QUEUE.maxBytes;
     if (!Number.isInteger(maxDatagrams) || maxDatagrams < 0) problems.push(`receiveQueue.maxDatagrams: ${String(maxDatagrams)} is not an integer >= 0`);
     if (!Number.isInteger(maxBytes) || maxBytes < 0) problems.push(`receiveQueue.maxBytes: ${String(maxBytes)} is not an integer >= 0`);
-    if (problems.length > 0) throw new NetstackError('ERR_INVALID_ARG_VALUE', `bind: ${problems.join('; ')}`, { syscall: 'bind' });
-    if (addr !== IPV4_ANY && !this.#network.isLocal(addr)) {
-      throw netError('EADDRNOTAVAIL', `bind ${formatIpv4(addr)}: not an address of this stack`, 'bind');
+    if (problems.length > 0) {
+      this.book.release(addr);
+      throw new NetstackError('ERR_INVALID_ARG_VALUE', `bind: ${problems.join('; ')}`, { syscall: 'bind' });
     }
-    return { addr, port, broadcast: o.broadcast === true, queue: { maxDatagrams, maxBytes } };
+    if (!isIpAny(addr) && !this.#network.isLocal(addr)) {
+      const text = this.book.format(addr);
+      this.book.release(addr);
+      throw netError('EADDRNOTAVAIL', `bind ${text}: not an address of this stack`, 'bind');
+    }
+    // '::' without ipv6Only is dual stack (Linux's bindv6only = 0, Node's default).
+    return { addr, port, broadcast: o.broadcast === true, queue: { maxDatagrams, maxBytes }, dualStack: addr === IP_ANY6 && o.ipv6Only !== true };
   }
 
-  #input(d: Ipv4Datagram): void {
+  /** A UDP datagram over IPv6: the checksum is mandatory (RFC 8200 8.1: a zero one fails). */
+  #inputIpv6(d: Ipv6Datagram): void {
+    const c = this.counters;
+    c.rxDatagrams++;
+    const v = this.#view.reset(d.payload);
+    const reason = v.check() ?? (ipv6UpperChecksumOk(d.packet, v.length === d.payload.length ? d.payload : d.payload.subarray(0, v.length), IpProtocol.UDP) ? undefined : 'badChecksum');
+    if (reason !== undefined) {
+      countDrop(c, reason);
+      if (log.udp.enabled) log.udp('%s: drop from %s (%s)', d.iface.name, formatIpv6(d.packet, 8), reason);
+      return;
+    }
+    deliverIpv6(this.book, d, v, this.#input6);
+  }
+
+  #input(d: IpDatagram): void {
     const c = this.counters;
     c.rxDatagrams++;
     const v = this.#view.reset(d.payload);
@@ -315,28 +381,41 @@ export class UdpLayer implements Udp {
     else this.#toSocket(d, v.srcPort, v.dstPort, v.payload);
   }
 
-  #toSocket(d: Ipv4Datagram, srcPort: number, dstPort: number, payload: Uint8Array): void {
+  #toSocket(d: IpDatagram, srcPort: number, dstPort: number, payload: Uint8Array): void {
     const c = this.counters;
     const ep = this.endpoints.lookup(d.dst, dstPort, d.src, srcPort);
     if (ep === undefined) {
       // Forwarding: a unicast datagram no socket takes (to any address) goes to its session.
-      if (this.#forwarder !== undefined && !d.broadcast) {
+      if (this.#forwarder !== undefined && !d.broadcast && d.dst < IPV6_ID_BASE) {
         this.#forwarder.offer(d, srcPort, dstPort, payload);
         return;
       }
       c.drops.noPort++;
-      if (log.udp.enabled) log.udp('%s: no socket for %s:%d', d.iface.name, formatIpv4(d.dst), dstPort);
-      // RFC 1122 4.1.3.1; never for a broadcast (RFC 1122 3.2.2, the ICMP layer checks too).
-      if (!d.broadcast) this.#icmp?.sendUnreachable(d, IcmpUnreachableCode.PORT_UNREACHABLE);
+      if (log.udp.enabled) log.udp('%s: no socket for %s:%d', d.iface.name, this.book.format(d.dst), dstPort);
+      // RFC 1122 4.1.3.1 / RFC 4443 3.1; never for a broadcast or group (RFC 1122 3.2.2, RFC
+      // 4443 2.4 e; ICMP and ICMPv6 check too), each rate-limited by its layer.
+      if (d.dst >= IPV6_ID_BASE) this.#v6?.icmp?.sendUnreachable(d.header, d.broadcast, Icmpv6UnreachableCode.PORT_UNREACHABLE);
+      else if (!d.broadcast) this.#icmp?.sendUnreachable(d, IcmpUnreachableCode.PORT_UNREACHABLE);
       return;
     }
     c.rxBytes += payload.length;
-    const verdict = ep.deliver({ payload, address: this.#format(d.src), port: srcPort, interface: d.iface.name });
+    const address = d.src >= IPV6_ID_BASE ? this.#format6(d.header) : this.#format(d.src);
+    const verdict = ep.deliver({ payload, address, port: srcPort, interface: d.iface.name });
     if (verdict === 'ok') c.rxDelivered++;
     else c.drops[verdict]++;
   }
 
-  #format(addr: Ipv4Addr): string {
+  /** The source of an IPv6 packet (bytes 8-23) as text, from a one-entry cache. */
+  #format6(packet: Uint8Array): string {
+    const last = this.#lastSrc6;
+    if (this.#lastSrc6Text === '' || !ipv6EqualsAt(packet, 8, last, 0)) {
+      last.set(packet.subarray(8, 24));
+      this.#lastSrc6Text = formatIpv6(packet, 8);
+    }
+    return this.#lastSrc6Text;
+  }
+
+  #format(addr: IpAddr): string {
     if (addr !== this.#lastSrc) {
       this.#lastSrc = addr;
       this.#lastSrcText = formatIpv4(addr);
@@ -344,7 +423,7 @@ export class UdpLayer implements Udp {
     return this.#lastSrcText;
   }
 
-  #send(ep: UdpEndpoint, bytes: Uint8Array, dst: Ipv4Addr, dstPort: number): boolean {
+  #send(ep: UdpEndpoint, bytes: Uint8Array, dst: IpAddr, dstPort: number): boolean {
     const c = this.counters;
     const err = this.#sendChecked(ep, bytes, dst, dstPort);
     if (err === undefined) {
@@ -359,7 +438,7 @@ export class UdpLayer implements Udp {
     return false;
   }
 
-  #sendChecked(ep: UdpEndpoint, bytes: Uint8Array, dst: Ipv4Addr, dstPort: number): NetstackError | undefined {
+  #sendChecked(ep: UdpEndpoint, bytes: Uint8Array, dst: IpAddr, dstPort: number): NetstackError | undefined {
     if (bytes.length > UDP_MAX_PAYLOAD) {
       return netError('EMSGSIZE', `send: ${bytes.length} bytes exceed the UDP maximum of ${UDP_MAX_PAYLOAD}`, 'send');
     }
@@ -371,48 +450,89 @@ export class UdpLayer implements Udp {
   }
 
   /** Writes the header (and checksum: 0 is sent as 0xFFFF) and hands the datagram to IPv4. */
-  #emit(src: Ipv4Addr, dst: Ipv4Addr, srcPort: number, dstPort: number, payload: Uint8Array, onError: ((err: NetstackError) => void) | undefined): void {
+  #emit(src: IpAddr, dst: IpAddr, srcPort: number, dstPort: number, payload: Uint8Array, onError: ((err: NetstackError) => void) | undefined): void {
     const pb = PacketBuffer.withPayload(payload);
     const repr = this.#txRepr;
     repr.srcPort = srcPort;
     repr.dstPort = dstPort;
+    if (dst >= IPV6_ID_BASE) {
+      const s6 = this.book.bytesOf(src);
+      const d6 = this.book.bytesOf(dst);
+      const down = this.#down6;
+      if (s6 === undefined || d6 === undefined || down === undefined) {
+        this.counters.txUnresolved++;
+        return;
+      }
+      emitUdp(repr, pb, 0, 0);
+      // The checksum again over IPv6's pseudo-header (0 sent as 0xFFFF: RFC 8200 8.1).
+      fillIpv6UpperChecksum(pb.buf, pb.head, pb.length, 6, s6, d6, IpProtocol.UDP);
+      down.next({ pb, dst: d6, src: s6, protocol: IpProtocol.UDP, onError });
+      return;
+    }
     emitUdp(repr, pb, src, dst);
     this.#down.next({ pb, dst, src, protocol: IpProtocol.UDP, onError });
   }
 
   /** The source address for `dst`, or why the socket may not send there (as sendto(2) answers). */
-  #checkDestination(ep: UdpEndpoint, dst: Ipv4Addr): Ipv4Addr | NetstackError {
-    if (isMulticast(dst)) return netError('ENETUNREACH', `${formatIpv4(dst)}: multicast is not supported`);
+  #checkDestination(ep: UdpEndpoint, dst: IpAddr): IpAddr | NetstackError {
+    const v6 = dst >= IPV6_ID_BASE;
+    // A socket sends in its own family; a dual-stack '::' in both (as an AF_INET6 socket does).
+    if (!ep.dualStack && (ep.localAddr >= IPV6_ID_BASE) !== v6) {
+      return netError('EAFNOSUPPORT', `${this.book.format(dst)}: the socket is bound to ${this.book.format(ep.localAddr)}, another address family`);
+    }
+    if (v6 ? this.book.bytesOf(dst)?.[0] === 0xff : isMulticast(dst)) return netError('ENETUNREACH', `${this.book.format(dst)}: multicast is not supported`);
     const route = this.#network.routeFor(dst);
     if (!('iface' in route)) return route;
-    if ((dst === IPV4_BROADCAST || route.iface.isDirectedBroadcast(dst)) && !ep.broadcast) {
+    if (!v6 && (dst === IPV4_BROADCAST || route.iface.isDirectedBroadcast(dst)) && !ep.broadcast) {
       return netError('EACCES', `${formatIpv4(dst)} is a broadcast address and the socket was not bound with broadcast: true`);
     }
-    return ep.localAddr === IPV4_ANY ? route.src : ep.localAddr;
+    return isIpAny(ep.localAddr) ? route.src : ep.localAddr;
   }
 
-  #rekey(ep: UdpEndpoint, remoteAddr: Ipv4Addr, remotePort: number): void {
+  #rekey(ep: UdpEndpoint, remoteAddr: IpAddr, remotePort: number): void {
     if (remotePort !== 0) {
       const check = this.#checkDestination(ep, remoteAddr);
       if (typeof check !== 'number') throw check;
     }
-    const t = this.endpoints;
-    t.remove(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort, ep);
-    if (t.insert(ep.localAddr, ep.localPort, remoteAddr, remotePort, ep) === 'EADDRINUSE') {
-      t.insert(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort, ep);
-      throw netError('EADDRINUSE', `connect ${formatIpv4(remoteAddr)}:${remotePort}: the 4-tuple is taken`, 'connect');
+    this.#unkey(ep);
+    if (this.#key(ep, remoteAddr, remotePort) === 'EADDRINUSE') {
+      this.#key(ep, ep.remoteAddr, ep.remotePort);
+      throw netError('EADDRINUSE', `connect ${this.book.format(remoteAddr)}:${remotePort}: the 4-tuple is taken`, 'connect');
     }
+    // The endpoint holds its peer's IPv6 id (the caller's reference is the caller's).
+    this.book.retain(remoteAddr);
+    this.book.release(ep.remoteAddr);
     ep.remoteAddr = remoteAddr;
     ep.remotePort = remotePort;
   }
 
+  /**
+   * The table entry of `ep` with the given remote: a dual-stack socket sits under both
+   * wildcards while unconnected, and under its peer's family's wildcard once connected.
+   */
+  #key(ep: UdpEndpoint, remoteAddr: IpAddr, remotePort: number): 'ok' | 'EADDRINUSE' {
+    if (!ep.dualStack) return this.endpoints.insert(ep.localAddr, ep.localPort, remoteAddr, remotePort, ep);
+    if (remotePort === 0) return this.endpoints.insertDualStack(ep.localPort, 0, 0, ep);
+    return this.endpoints.insert(remoteAddr >= IPV6_ID_BASE ? IP_ANY6 : IP_ANY4, ep.localPort, remoteAddr, remotePort, ep);
+  }
+
+  #unkey(ep: UdpEndpoint): void {
+    if (!ep.dualStack) this.endpoints.remove(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort, ep);
+    else if (ep.remotePort === 0) this.endpoints.removeDualStack(ep.localPort, 0, 0, ep);
+    else this.endpoints.remove(ep.remoteAddr >= IPV6_ID_BASE ? IP_ANY6 : IP_ANY4, ep.localPort, ep.remoteAddr, ep.remotePort, ep);
+  }
+
   #closeEndpoint(ep: UdpEndpoint): void {
     if (ep.closed) return;
-    this.endpoints.remove(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort, ep);
+    this.#unkey(ep);
     this.ports.release(ep.localAddr, ep.localPort);
     this.#sockets.delete(ep);
     this.counters.socketsClosed++;
-    if (log.udp.enabled) log.udp('closed %s:%d', formatIpv4(ep.localAddr), ep.localPort);
+    if (log.udp.enabled) log.udp('closed %s:%d', this.book.format(ep.localAddr), ep.localPort);
+    this.book.release(ep.localAddr);
+    this.book.release(ep.remoteAddr);
+    this.book.release(ep.lastSendAddr);
+    ep.lastSendAddr = 0;
     ep.end();
   }
 
@@ -428,6 +548,6 @@ export class UdpLayer implements Udp {
       return;
     }
     c.icmpErrorsReported++;
-    ep.fail(netError(code, `${formatIpv4(r.remoteAddress)}:${r.remotePort}: ICMP type ${r.type} code ${r.code} from ${formatIpv4(r.from)}`, 'recv'));
+    ep.fail(netError(code, `${this.book.format(r.remoteAddress)}:${r.remotePort}: ICMP type ${r.type} code ${r.code} from ${r.fromText ?? formatIpv4(r.from)}`, 'recv'));
   }
 }

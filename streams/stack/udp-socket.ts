@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import type { ReceivedDatagram, UdpEndpoint } from './udp-endpoint.js';
-import { type Ipv4Addr, formatIpv4, parseIpv4 } from '../../src/ipv4/address.js';
+import { IPV6_ID_BASE, isIpAny, type IpAddr } from '../../src/ip/address-book.js';
 import { NetstackError } from '../../src/errors.js';
 
 /** A remote address and port (`send` destination, `connect` peer). */
@@ -12,7 +12,8 @@ export interface UdpRemote {
 /** What `address()` and `remoteAddress()` return, shaped like node:dgram's. */
 export interface UdpAddressInfo {
   readonly address: string;
-  readonly family: 'IPv4';
+  /** 'IPv6' for an IPv6 address, and for a socket bound to '::'. */
+  readonly family: 'IPv4' | 'IPv6';
   readonly port: number;
 }
 
@@ -32,10 +33,17 @@ export interface UdpSocketStats {
 
 /** What a socket needs from the UDP layer (kept off the layer's public surface). */
 export interface UdpSocketHost {
-  send(ep: UdpEndpoint, bytes: Uint8Array, dst: Ipv4Addr, dstPort: number): boolean;
+  send(ep: UdpEndpoint, bytes: Uint8Array, dst: IpAddr, dstPort: number): boolean;
   /** Moves the endpoint to a new remote (0/0 to disconnect); throws what connect(2) would. */
-  rekey(ep: UdpEndpoint, remoteAddr: Ipv4Addr, remotePort: number): void;
+  rekey(ep: UdpEndpoint, remoteAddr: IpAddr, remotePort: number): void;
   close(ep: UdpEndpoint): void;
+  /**
+   * Address text as an IpAddr, an IPv6 one holding a reference (see `release`); undefined when
+   * not an address; an error when its family or zone is not available.
+   */
+  parse(text: unknown): { addr: IpAddr } | NetstackError | undefined;
+  release(addr: IpAddr): void;
+  format(addr: IpAddr): string;
 }
 
 /**
@@ -64,9 +72,10 @@ export class UdpSocket {
 
   readonly #host: UdpSocketHost;
   readonly #ep: UdpEndpoint;
-  // One-entry cache: a socket usually sends to the same address again and again.
+  // One-entry cache: a socket usually sends to the same address again and again. The address
+  // is kept in the endpoint (`lastSendAddr`), which holds a reference on an IPv6 id until the
+  // cache moves on or the layer closes it.
   #lastText: string | undefined;
-  #lastAddr: Ipv4Addr = 0;
 
   /** Made by the UDP layer; use `stack.udp.bind()`. */
   constructor(host: UdpSocketHost, ep: UdpEndpoint) {
@@ -130,13 +139,15 @@ export class UdpSocket {
 
   /** The local address (`0.0.0.0` when bound to every address) and port. */
   address(): UdpAddressInfo {
-    return { address: formatIpv4(this.#ep.localAddr), family: 'IPv4', port: this.#ep.localPort };
+    const a = this.#ep.localAddr;
+    return { address: this.#host.format(a), family: a >= IPV6_ID_BASE ? 'IPv6' : 'IPv4', port: this.#ep.localPort };
   }
 
   /** The connected peer. @throws ENOTCONN when not connected. */
   remoteAddress(): UdpAddressInfo {
     if (!this.#ep.connected) throw new NetstackError('ENOTCONN', 'remoteAddress: the socket is not connected');
-    return { address: formatIpv4(this.#ep.remoteAddr), family: 'IPv4', port: this.#ep.remotePort };
+    const a = this.#ep.remoteAddr;
+    return { address: this.#host.format(a), family: a >= IPV6_ID_BASE ? 'IPv6' : 'IPv4', port: this.#ep.remotePort };
   }
 
   /** A copy of the counters and the receive queue's depth. */
@@ -157,21 +168,26 @@ export class UdpSocket {
   /** Unbinds: frees the port, completes `datagrams$` and `errors$`, drops queued datagrams. Idempotent. */
   close(): void {
     this.#host.close(this.#ep);
+    this.#lastText = undefined;
   }
 
-  #destination(to: UdpRemote, what: string): Ipv4Addr {
+  #destination(to: UdpRemote, what: string): IpAddr {
     if (to === null || typeof to !== 'object') throw new NetstackError('ERR_INVALID_ARG_VALUE', `${what}: destination must be { address, port }`);
     const { address, port } = to;
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw new NetstackError('ERR_INVALID_ARG_VALUE', `${what}: port ${String(port)} is not in 1..65535`);
     }
-    if (address === this.#lastText) return this.#lastAddr;
-    const addr = typeof address === 'string' ? parseIpv4(address) : undefined;
-    if (addr === undefined || addr === 0) {
-      throw new NetstackError('ERR_INVALID_ARG_VALUE', `${what}: "${String(address)}" is not a destination IPv4 address`);
+    const ep = this.#ep;
+    if (address === this.#lastText) return ep.lastSendAddr;
+    const parsed = this.#host.parse(address);
+    if (parsed !== undefined && !('addr' in parsed)) throw parsed;
+    if (parsed === undefined || isIpAny(parsed.addr)) {
+      if (parsed !== undefined) this.#host.release(parsed.addr);
+      throw new NetstackError('ERR_INVALID_ARG_VALUE', `${what}: "${String(address)}" is not a destination IP address`);
     }
+    this.#host.release(ep.lastSendAddr);
     this.#lastText = address;
-    this.#lastAddr = addr;
-    return addr;
+    ep.lastSendAddr = parsed.addr;
+    return parsed.addr;
   }
 }

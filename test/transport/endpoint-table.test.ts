@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseIpv4 } from '../../src/ipv4/address.js';
 import { EndpointTable, halfKey } from '../../src/transport/endpoint-table.js';
+import { IP_ANY4, IP_ANY6 } from '../../src/ip/address-book.js';
 
 const A = parseIpv4('198.18.0.2')!; // a local address
 const B = parseIpv4('198.18.0.3')!; // another local address
@@ -141,5 +142,44 @@ describe('transport/endpoint-table', () => {
         { numRuns: 300 },
       );
     });
+  });
+});
+
+describe('transport/endpoint-table: IPv6 ids and dual stack', () => {
+  const V6A = IP_ANY6 + 1; // an interned local IPv6 address
+  const V6PEER = IP_ANY6 + 2;
+
+  it('an IPv6 packet falls back to the :: wildcard, an IPv4 one to 0.0.0.0', () => {
+    const t = new EndpointTable<string>();
+    t.insert(IP_ANY6, 80, 0, 0, 'v6-any');
+    assert.equal(t.lookup(V6A, 80, V6PEER, 5000), 'v6-any');
+    assert.equal(t.lookup(A, 80, PEER, 5000), undefined, 'a v6-only listener does not take IPv4');
+    t.insert(IP_ANY4, 80, 0, 0, 'v4-any');
+    assert.equal(t.lookup(A, 80, PEER, 5000), 'v4-any');
+    assert.equal(t.lookup(V6A, 80, V6PEER, 5000), 'v6-any');
+    t.insert(V6A, 80, 0, 0, 'v6-addr');
+    assert.equal(t.lookup(V6A, 80, V6PEER, 5000), 'v6-addr');
+    t.insert(IP_ANY6, 80, V6PEER, 5000, 'v6-any-connected');
+    assert.equal(t.lookup(V6A, 80, V6PEER, 5000), 'v6-any-connected');
+    t.insert(V6A, 80, V6PEER, 5000, 'v6-exact');
+    assert.equal(t.lookup(V6A, 80, V6PEER, 5000), 'v6-exact');
+    // A packet to an address no endpoint names (a multicast group): the wildcard itself.
+    assert.equal(t.lookup(IP_ANY6, 80, V6PEER, 5001), 'v6-any');
+  });
+
+  it('insertDualStack stores one endpoint under both wildcards, both or neither', () => {
+    const t = new EndpointTable<string>();
+    assert.equal(t.insertDualStack(80, 0, 0, 'dual'), 'ok');
+    assert.equal(t.size, 2);
+    assert.equal(t.lookup(A, 80, PEER, 5000), 'dual');
+    assert.equal(t.lookup(V6A, 80, V6PEER, 5000), 'dual');
+    assert.equal(t.insertDualStack(80, 0, 0, 'again'), 'EADDRINUSE');
+    t.insert(IP_ANY4, 81, 0, 0, 'v4');
+    assert.equal(t.insertDualStack(81, 0, 0, 'dual81'), 'EADDRINUSE');
+    assert.equal(t.get(IP_ANY6, 81, 0, 0), undefined, 'nothing half-inserted');
+    assert.equal(t.removeDualStack(80, 0, 0, 'other'), false, 'only the endpoint given is removed');
+    assert.equal(t.removeDualStack(80, 0, 0, 'dual'), true);
+    assert.equal(t.lookup(A, 80, PEER, 5000), undefined);
+    assert.equal(t.size, 1);
   });
 });

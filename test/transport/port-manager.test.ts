@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { parseIpv4 } from '../../src/ipv4/address.js';
 import { NetstackError } from '../../src/errors.js';
 import { DEFAULT_EPHEMERAL_RANGE, PortManager } from '../../src/transport/port-manager.js';
+import { IP_ANY4, IP_ANY6 } from '../../src/ip/address-book.js';
 
 const A = parseIpv4('198.18.0.2')!;
 const B = parseIpv4('198.18.0.3')!;
@@ -127,5 +128,57 @@ describe('transport/port-manager', () => {
     }
     assert.equal(ports.size, 1000);
     assert.equal(pm.size, 1000);
+  });
+});
+
+describe('transport/port-manager: IPv6 and dual stack (Linux bind rules)', () => {
+  const V6A = IP_ANY6 + 1;
+  const V6B = IP_ANY6 + 2;
+  const DUAL = { dualStack: true } as const;
+
+  it('a dual-stack :: conflicts with anything on its port, and anything with it', () => {
+    for (const first of [A, IP_ANY4, V6A, IP_ANY6]) {
+      const pm = new PortManager();
+      assert.equal(pm.reserve(first, 80), 'ok');
+      assert.equal(pm.reserve(IP_ANY6, 80, DUAL), 'EADDRINUSE', `dual after ${first}`);
+      assert.equal(pm.isFree(IP_ANY6, 80, DUAL), false);
+      assert.equal(pm.reserve(IP_ANY6, 81, DUAL), 'ok', 'other ports are free');
+    }
+    const pm = new PortManager();
+    assert.equal(pm.reserve(IP_ANY6, 80, DUAL), 'ok');
+    for (const then of [A, IP_ANY4, V6A, IP_ANY6]) assert.equal(pm.reserve(then, 80), 'EADDRINUSE', `${then} after dual`);
+    assert.equal(pm.reserve(IP_ANY6, 80, DUAL), 'EADDRINUSE');
+    pm.release(IP_ANY6, 80);
+    assert.equal(pm.reserve(A, 80), 'ok');
+  });
+
+  it('families are otherwise apart: 0.0.0.0 and a v6-only :: coexist; :: covers the IPv6 addresses', () => {
+    const pm = new PortManager();
+    assert.equal(pm.reserve(IP_ANY4, 80), 'ok');
+    assert.equal(pm.reserve(IP_ANY6, 80), 'ok', 'v6-only :: beside 0.0.0.0');
+    assert.equal(pm.reserve(V6A, 80), 'EADDRINUSE');
+    assert.equal(pm.reserve(A, 80), 'EADDRINUSE');
+    pm.release(IP_ANY6, 80);
+    assert.equal(pm.reserve(V6A, 80), 'ok');
+    assert.equal(pm.reserve(V6B, 80), 'ok');
+    assert.equal(pm.reserve(V6A, 80), 'EADDRINUSE');
+    assert.equal(pm.reserve(IP_ANY6, 80), 'EADDRINUSE');
+  });
+
+  it('shared holders: a dual and a v6-only :: never merge; two dual ones do', () => {
+    const pm = new PortManager();
+    const S = { shared: true } as const;
+    assert.equal(pm.reserve(IP_ANY6, 53, { ...S, dualStack: true }), 'ok');
+    assert.equal(pm.reserve(IP_ANY6, 53, { ...S, dualStack: true }), 'ok');
+    assert.equal(pm.reserve(IP_ANY6, 53, S), 'EADDRINUSE');
+    assert.equal(pm.reserve(A, 53, S), 'ok');
+    assert.deepEqual([...pm.entries()].find((e) => e.addr === IP_ANY6), { addr: IP_ANY6, port: 53, holders: 2, shared: true, dualStack: true });
+  });
+
+  it('allocateEphemeral with dualStack picks a port free in both families', () => {
+    const pm = new PortManager({ ephemeralRange: [40000, 40001], random: () => 0 });
+    assert.equal(pm.reserve(A, 40000), 'ok');
+    assert.equal(pm.allocateEphemeral(IP_ANY6, undefined, DUAL), 40001);
+    assert.equal(pm.allocateEphemeral(IP_ANY6, undefined, DUAL), undefined);
   });
 });

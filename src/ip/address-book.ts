@@ -1,0 +1,182 @@
+/**
+ * One address type for the transports: `IpAddr` numbers.
+ *
+ *   0 .. 2^32-1         an IPv4 address, as everywhere else (`Ipv4Addr`);
+ *   2^32 .. 2^37-1      an IPv6 address, by its id in the stack's `AddressBook`.
+ *
+ * Numbers keep the endpoint table's keys (`addr * 65536 + port`, below 2^53 for ids below
+ * 2^37) and the TCP core unchanged, and one compare (`isIpv6`) tells the family wherever it
+ * matters (MSS, pseudo-header, which layer sends). The book interns an IPv6 address for as long
+ * as an endpoint refers to it (reference counts), so its size is bounded by the endpoints the
+ * stack holds, never by what peers send: `idOf` looks up without interning.
+ */
+
+import { Ipv6AddressMap } from '../ipv6/address-map.js';
+import { IPV6_ADDR_LEN, formatIpv6, parseIpv6, type Ipv6Addr } from '../ipv6/address.js';
+import { formatIpv4, parseIpv4, type Ipv4Addr } from '../ipv4/address.js';
+import { NetstackError } from '../errors.js';
+
+/** An IPv4 address (below 2^32) or the id of an interned IPv6 address (2^32 and up). */
+export type IpAddr = number;
+
+/** The first IPv6 id: also the id of `::` (interned first, never released). */
+export const IPV6_ID_BASE = 0x1_0000_0000;
+/** Ids stay below this, so `id * 65536 + port` is exact in a double. */
+export const IPV6_ID_LIMIT = 2 ** 37;
+
+/** The IPv4 wildcard `0.0.0.0`. */
+export const IP_ANY4: IpAddr = 0;
+/** The IPv6 wildcard `::` (its id in every book). */
+export const IP_ANY6: IpAddr = IPV6_ID_BASE;
+
+/** True for an IPv6 id, false for an IPv4 address. */
+export function isIpv6(addr: IpAddr): boolean {
+  return addr >= IPV6_ID_BASE;
+}
+
+/** The wildcard of `addr`'s family. */
+export function ipAnyOf(addr: IpAddr): IpAddr {
+  return addr >= IPV6_ID_BASE ? IP_ANY6 : IP_ANY4;
+}
+
+/** True for `0.0.0.0` and `::`. */
+export function isIpAny(addr: IpAddr): boolean {
+  return addr === IP_ANY4 || addr === IP_ANY6;
+}
+
+/** An address parsed from text: IPv4 as its number, IPv6 as its bytes (not yet interned). */
+export type ParsedIpAddr =
+  | { readonly family: 4; readonly v4: Ipv4Addr; readonly zone: undefined }
+  | { readonly family: 6; readonly v6: Ipv6Addr; readonly zone: string | undefined };
+
+/**
+ * Parses an address given as text: dotted-quad IPv4 first, then any IPv6 form, with an optional
+ * `%zone` (RFC 4007 11: the interface of a link-local address, `fe80::1%eth0`). Undefined when
+ * it is neither. Never throws.
+ */
+export function parseIpAddr(text: string): ParsedIpAddr | undefined {
+  if (typeof text !== 'string') return undefined;
+  const v4 = parseIpv4(text);
+  if (v4 !== undefined) return { family: 4, v4, zone: undefined };
+  const pct = text.indexOf('%');
+  const zone = pct < 0 ? undefined : text.slice(pct + 1);
+  if (zone === '') return undefined;
+  const v6 = parseIpv6(pct < 0 ? text : text.slice(0, pct));
+  return v6 === undefined ? undefined : { family: 6, v6, zone };
+}
+
+/** Canonical text of `addr` (RFC 5952 for IPv6); `'?'` for an id the book does not hold. */
+export function formatIpAddr(addr: IpAddr, book: AddressBook): string {
+  if (addr < IPV6_ID_BASE) return formatIpv4(addr);
+  const bytes = book.bytesOf(addr);
+  return bytes === undefined ? '?' : formatIpv6(bytes);
+}
+
+/**
+ * The interner of IPv6 addresses: address -> id through an `Ipv6AddressMap` (looked up from
+ * packet bytes, no allocation), id -> the 16 bytes and a reference count. Ids of released
+ * addresses are reused (last released first); the book never holds more addresses than
+ * acquisitions outstanding, plus `::`.
+ */
+export class AddressBook {
+  readonly #ids: Ipv6AddressMap<number>;
+  /** By `id - IPV6_ID_BASE`: the address (undefined when free) and its reference count. */
+  readonly #bytes: (Ipv6Addr | undefined)[] = [];
+  readonly #refs: number[] = [];
+  readonly #free: number[] = [];
+
+  /** `seed`: the address map's hash secret (default random; tests may fix it). */
+  constructor(seed?: number) {
+    this.#ids = new Ipv6AddressMap<number>(seed);
+    const any = new Uint8Array(IPV6_ADDR_LEN);
+    const id = this.acquire(any);
+    if (id !== IP_ANY6) throw new Error('the first id is not IP_ANY6'); // unreachable
+  }
+
+  /** Addresses held, `::` included. */
+  get size(): number {
+    return this.#ids.size;
+  }
+
+  /** The id of the address at `bytes[offset..offset+16)` if interned, else undefined. Interns nothing. */
+  idOf(bytes: Uint8Array, offset = 0): IpAddr | undefined {
+    return this.#ids.get(bytes, offset);
+  }
+
+  /**
+   * The id of the address at `bytes[offset..offset+16)`, interning it (copied) if new; each call
+   * takes one reference, which `release` gives back. Throws RangeError when 2^37 - 2^32 ids are
+   * in use (more endpoints than the configuration limits allow).
+   */
+  acquire(bytes: Uint8Array, offset = 0): IpAddr {
+    const known = this.#ids.get(bytes, offset);
+    if (known !== undefined) {
+      this.#refs[known - IPV6_ID_BASE]++;
+      return known;
+    }
+    const addr = bytes.slice(offset, offset + IPV6_ADDR_LEN);
+    let index = this.#free.pop();
+    if (index === undefined) {
+      index = this.#bytes.length;
+      if (IPV6_ID_BASE + index >= IPV6_ID_LIMIT) throw new RangeError('address book: no IPv6 id left');
+      this.#bytes.push(addr);
+      this.#refs.push(1);
+    } else {
+      this.#bytes[index] = addr;
+      this.#refs[index] = 1;
+    }
+    const id = IPV6_ID_BASE + index;
+    this.#ids.set(addr, id);
+    return id;
+  }
+
+  /**
+   * Takes one more reference on an id already held (an endpoint copying another's address).
+   * An IPv4 address is ignored. Returns `addr`.
+   */
+  retain(addr: IpAddr): IpAddr {
+    if (addr >= IPV6_ID_BASE) {
+      const i = addr - IPV6_ID_BASE;
+      if (this.#bytes[i] === undefined) throw new RangeError(`address book: id ${addr} is not held`);
+      this.#refs[i]++;
+    }
+    return addr;
+  }
+
+  /**
+   * Gives back one reference; at zero the address is forgotten and its id may be reused. An
+   * IPv4 address, `::` and an id not held are ignored (teardown paths call this freely).
+   */
+  release(addr: IpAddr): void {
+    if (addr <= IP_ANY6) return;
+    const i = addr - IPV6_ID_BASE;
+    const bytes = this.#bytes[i];
+    if (bytes === undefined) return;
+    if (--this.#refs[i] > 0) return;
+    this.#ids.delete(bytes);
+    this.#bytes[i] = undefined;
+    this.#free.push(i);
+  }
+
+  /** The 16 bytes of an id (the book's own copy: do not write), or undefined when not held. */
+  bytesOf(addr: IpAddr): Ipv6Addr | undefined {
+    return addr >= IPV6_ID_BASE ? this.#bytes[addr - IPV6_ID_BASE] : undefined;
+  }
+
+  /** Like `bytesOf` for an id the caller holds: throws when it is not. */
+  bytes(addr: IpAddr): Ipv6Addr {
+    const b = this.bytesOf(addr);
+    if (b === undefined) throw new NetstackError('ERR_INVALID_ARG_VALUE', `${addr} is not an IPv6 id of this stack`);
+    return b;
+  }
+
+  /** References held on an id (0 when free; IPv4 addresses have none). */
+  refCount(addr: IpAddr): number {
+    return addr >= IPV6_ID_BASE && this.#bytes[addr - IPV6_ID_BASE] !== undefined ? this.#refs[addr - IPV6_ID_BASE] : 0;
+  }
+
+  /** Canonical text of `addr`, either family. */
+  format(addr: IpAddr): string {
+    return formatIpAddr(addr, this);
+  }
+}
