@@ -60,6 +60,13 @@ export class PacketBuffer {
    */
   csumStart = -1;
   csumOffset = 0;
+  /**
+   * TCP segmentation (TSO): 0 for an ordinary packet. Otherwise the packet is one TCP segment
+   * carrying several segments' worth of payload, to be cut into segments of `gsoSize` payload
+   * bytes on the way out: by the link's device (a TAP with offload, through a virtio_net_hdr of
+   * type TCPV4) or, where the path cannot, by the software segmenter (src/wire/tcp-segmenter.ts).
+   */
+  gsoSize = 0;
 
   constructor(
     /** The whole backing store. Bytes before `head` are free headroom. */

@@ -31,7 +31,7 @@ export interface TunLinkOptions {
    * Checksum and segmentation offload with the kernel (IFF_VNET_HDR, TUN_F_CSUM|TUN_F_TSO4): the
    * kernel hands over its TCP in segments of up to 64 KiB with partial checksums (vouched for
    * through Link.checksumVerified), and takes ours with partial checksums (Link.sendPartial),
-   * runs of full-sized TCP segments as one TSO packet it cuts (tso-merge.ts). Default true, unless RX_NETSTACK_TAP_OFFLOAD is `0`; a kernel that refuses gets a plain link.
+   * the stack's large TCP segments (TSO, Link.maxGsoBytes) that it cuts. Default true, unless RX_NETSTACK_TAP_OFFLOAD is `0`; a kernel that refuses gets a plain link.
    */
   readonly offload?: boolean;
 }

@@ -107,8 +107,8 @@ c.close()`]);
     assert.equal(Number(n), SIZE);
     assert.equal(digest, createHash('sha256').update(data).digest('hex'));
     const st = s.link.stats();
-    assert.ok(st.txSuperFrames > 0, 'some runs went out as one TSO frame');
-    assert.ok(st.txSegmentsMerged > st.txSuperFrames * 2);
+    assert.ok(st.txSuperFrames > 0, 'TCP sent large segments the kernel cut');
+    assert.ok(st.txFrames < SIZE / 1448 / 2, `${st.txFrames} frames for ${SIZE} bytes`);
   });
 
   it('UDP from the kernel (partial checksums) and ping work over the offloaded link', async () => {
