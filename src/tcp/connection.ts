@@ -61,7 +61,7 @@ import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt } from './seq.js';
 import { acceptsText, canUserSend, type TcpState } from './state.js';
 import { TcpTimestamps, timestampOffset } from './timestamps.js';
-import { tsoSegmentBytes } from './tso-size.js';
+import { tsoSegmentBytes, tsoShouldDefer } from './tso-size.js';
 
 /** RFC 6675 loss episodes (SACK only): none, fast recovery, holes resent after a timeout. */
 const EPISODE_NONE = 0;
@@ -1468,7 +1468,9 @@ export class TcpConnectionCore {
       // A large segment is whole MSS pieces, unless it carries the last byte queued (as Linux's
       // tcp_mss_split_point): the link's cut leaves no short segment in mid-stream.
       if (len > mss && len < unsent) len -= len % mss;
+      // A short window for a large segment: wait for the ACK in flight (tso-size.ts).
       const fin = wantFin && len === unsent;
+      if (large > mss && unsent > mss && !fin && !retransmission && !force && tsoShouldDefer(len, large, this.cc.cwnd, inFlight)) return;
       if (len === 0 && !fin) return;
       if (len > 0 && len < mss && !retransmission && !force && !fin) {
         // Sender SWS avoidance and Nagle (RFC 9293 3.8.6.2.1, RFC 1122 4.2.3.4): a short

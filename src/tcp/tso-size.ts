@@ -48,3 +48,17 @@ export function tsoSegmentBytes(mss: number, maxBytes: number, cwnd: number, fli
   if (segs > most) segs = most;
   return segs * mss;
 }
+
+/** Linux's tcp_tso_win_divisor: a third of cwnd free is enough to send without waiting. */
+const WIN_DIVISOR = 3;
+
+/**
+ * Whether to hold back a new-data segment of `len` bytes (less than the `goal` tsoSegmentBytes
+ * chose, less than what is queued) while `inFlight` bytes are unacknowledged, as Linux's
+ * tcp_tso_should_defer: an ACK is coming that will let a larger segment go, unless a third of
+ * `cwnd` is free already. Nothing is held once the flight is empty (no timer is needed: the ACK
+ * of the flight sends it).
+ */
+export function tsoShouldDefer(len: number, goal: number, cwnd: number, inFlight: number): boolean {
+  return inFlight > 0 && len < goal && len * WIN_DIVISOR < cwnd;
+}
