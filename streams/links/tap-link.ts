@@ -22,6 +22,7 @@ import { UdpOffset } from '../../src/wire/udp.js';
 import type { Link } from './link.js';
 import { TapDevice, type TapStats } from './tap-device.js';
 import { AckCoalescer } from './ack-coalescer.js';
+import { createTcpCoalescer, type CoalesceStats } from './gro.js';
 import { completePartialChecksum, csumHeader, gsoHeader, VnetFlags, VnetGso, vnetCsumOffset, vnetCsumStart, vnetFlags, vnetGsoType } from './virtio-net-hdr.js';
 
 export interface TapLinkOptions {
@@ -54,6 +55,12 @@ export interface TapLinkOptions {
    * unless the environment variable RX_NETSTACK_TAP_OFFLOAD is `0` (for comparisons).
    */
   readonly offload?: boolean;
+  /**
+   * Without offload (frames arrive MTU-sized): coalesce consecutive in-order TCP segments of one
+   * flow read in the same batch into one segment before the stack sees them (gro.ts), so the
+   * stack runs once per run. Default true.
+   */
+  readonly coalesceReceived?: boolean;
 }
 
 export interface TapLinkStats extends TapStats {
@@ -67,6 +74,9 @@ export interface TapLinkStats extends TapStats {
   rxSuperFrames: number;
   /** Frames with a GSO type we did not ask for (dropped). */
   rxGsoDropped: number;
+  /** Received TCP segments handed up inside a coalesced one (coalesceReceived), and those made. */
+  rxSegmentsCoalesced: number;
+  rxCoalescedFrames: number;
 }
 
 /** What a large TCP segment may be, IPv4 header included: the IPv4 total length's limit. */
@@ -138,7 +148,7 @@ export function tapLink(options: TapLinkOptions): TapLink {
       offload,
     });
   const device = openWithOffload(open, options.offload);
-  return deviceLink(device, { mac, coalesceAcks: options.coalesceAcks, layer: 'ethernet' });
+  return deviceLink(device, { mac, coalesceAcks: options.coalesceAcks, coalesceReceived: options.coalesceReceived, layer: 'ethernet' });
 }
 
 /**
@@ -147,7 +157,7 @@ export function tapLink(options: TapLinkOptions): TapLink {
  * no Ethernet header, so ACK coalescing (which reads Ethernet offsets) is off, and the TCP merge
  * reads bare IPv4 packets.
  */
-export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Array | undefined; readonly coalesceAcks: boolean | undefined; readonly layer: 'ethernet' | 'ip' }): TapLink {
+export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Array | undefined; readonly coalesceAcks: boolean | undefined; readonly coalesceReceived?: boolean | undefined; readonly layer: 'ethernet' | 'ip' }): TapLink {
   const mac = options.mac;
   const ipLayer = options.layer === 'ip';
   const frames = new Subject<Uint8Array>();
@@ -259,10 +269,15 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     return true;
   };
 
+  // Receive coalescing (gro.ts), where the device hands over MTU-sized frames (no offload).
+  const coalesce = offload || options.coalesceReceived === false ? undefined : createTcpCoalescer(options.layer);
+  const groStats: CoalesceStats = { coalesced: 0, runs: 0 };
+
   device.onError((error) => frames.error(error));
   device.onFrames((batch, headers) => {
     inBatch = true;
     try {
+      if (coalesce !== undefined) batch = coalesce(batch, verified, groStats);
       for (let i = 0; i < batch.length; i++) {
         if (headers !== undefined && !acceptOffloaded(batch[i], headers[i])) continue;
         frames.next(batch[i]);
@@ -312,6 +327,8 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
         txSuperFrames,
         rxSuperFrames,
         rxGsoDropped,
+        rxSegmentsCoalesced: groStats.coalesced,
+        rxCoalescedFrames: groStats.runs,
       };
     },
     close(): void {

@@ -34,6 +34,8 @@ export interface TunLinkOptions {
    * the stack's large TCP segments (TSO, Link.maxGsoBytes) that it cuts. Default true, unless RX_NETSTACK_TAP_OFFLOAD is `0`; a kernel that refuses gets a plain link.
    */
   readonly offload?: boolean;
+  /** Coalesce in-order TCP segments of one read batch (without offload; see TapLinkOptions.coalesceReceived). Default true. */
+  readonly coalesceReceived?: boolean;
 }
 
 /** A TUN link: a TapLink whose device is a TunDevice and whose frames are IPv4 packets. */
@@ -55,5 +57,5 @@ export function tunLink(options: TunLinkOptions): TunLink {
       offload,
     });
   const device = openWithOffload(open, options.offload);
-  return deviceLink(device, { mac: undefined, coalesceAcks: false, layer: 'ip' }) as TunLink;
+  return deviceLink(device, { mac: undefined, coalesceAcks: false, coalesceReceived: options.coalesceReceived, layer: 'ip' }) as TunLink;
 }
