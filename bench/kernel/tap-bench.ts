@@ -92,7 +92,7 @@ function pinned(cpu: number | undefined, program: string, args: readonly string[
 }
 
 /** A namespace with a TAP device and `rx-netstack serve` on it; `offload` false turns the TAP offloads off. */
-async function stackNamespace(o: Pick<TapBenchOptions, 'cpu' | 'cli'>, made: Netns[], role: string, offload: boolean): Promise<{ ns: Netns; serve: ChildProcess }> {
+export async function stackNamespace(o: Pick<TapBenchOptions, 'cpu' | 'cli'>, made: Netns[], role: string, offload: boolean): Promise<{ ns: Netns; serve: ChildProcess }> {
   const ns = await Netns.create(role);
   made.push(ns);
   await ns.ip(['tuntap', 'add', 'dev', TAP, 'mode', 'tap']);
