@@ -31,10 +31,11 @@ const runs = Number(values.runs);
 const cpu = Number(values.cpu);
 const TICKS = 100; // USER_HZ
 
-function cpuSeconds(pid: number): number {
+/** [user, system] CPU seconds of `pid` so far. */
+function cpuSeconds(pid: number): [number, number] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS; // utime, stime
+  return [Number(fields[11]) / TICKS, Number(fields[12]) / TICKS]; // utime, stime
 }
 
 const tools = await buildKernelTools();
@@ -47,16 +48,21 @@ for (const offload of [true, false]) {
     await client(ns, { cpu }, tools, ['stream-from', STACK_IP, '19', '0.5'], 20_000);
     for (const [name, mode, port] of [['bulk from stack', 'stream-from', '19'], ['bulk to stack', 'stream-to', '9']] as const) {
       const perGb: number[] = [];
+      const userPerGb: number[] = [];
+      const sysPerGb: number[] = [];
       const gbps: number[] = [];
       for (let i = 0; i < runs; i++) {
-        const before = cpuSeconds(pid);
+        const [u0, s0] = cpuSeconds(pid);
         const r = await client(ns, { cpu }, tools, [mode, STACK_IP, port, String(seconds)], (seconds + 15) * 1000);
-        const used = cpuSeconds(pid) - before;
+        const [u1, s1] = cpuSeconds(pid);
         const gb = (Number(r.gbps) * seconds) / 8;
-        perGb.push(used / gb);
+        perGb.push((u1 - u0 + s1 - s0) / gb);
+        userPerGb.push((u1 - u0) / gb);
+        sysPerGb.push((s1 - s0) / gb);
         gbps.push(Number(r.gbps));
       }
-      console.log(`offload ${offload ? 'on ' : 'off'} ${name}: ${median(perGb).toFixed(3)} CPU s/GB (runs ${perGb.map((x) => x.toFixed(3)).join(' ')}), ${median(gbps).toFixed(2)} Gbit/s`);
+      const f = (x: number): string => x.toFixed(3);
+      console.log(`offload ${offload ? 'on ' : 'off'} ${name}: ${f(median(perGb))} CPU s/GB (user ${f(median(userPerGb))}, system ${f(median(sysPerGb))}; runs ${perGb.map(f).join(' ')}), ${median(gbps).toFixed(2)} Gbit/s`);
     }
     serve.kill('SIGTERM');
   } finally {
