@@ -4,7 +4,7 @@
  * rates move with the neighbours' load. Bulk from the stack (kclient stream-from, the stack's
  * chargen) and to it (stream-to, discard), with the TAP offloads on and off; median of N runs.
  *
- *   npx tsx bench/kernel/cpu-cost.ts [--cli dist/bin/rx-netstack.js] [--seconds 3] [--runs 3]
+ *   npx tsx bench/kernel/cpu-cost.ts [--cli dist/bin/rx-netstack.js] [--seconds 3] [--runs 3] [--offload on|off|both]
  *
  * Needs root; namespaces and addresses as in tap-bench.ts (198.18.0.0/24, inside namespaces made
  * for the run, deleted afterwards). `--cli` may name another tree's compiled CLI (before/after).
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '3' },
     runs: { type: 'string', default: '3' },
     cpu: { type: 'string', default: '0' },
+    offload: { type: 'string', default: 'both' },
   },
 });
 const cli = resolve(values.cli);
@@ -39,7 +40,7 @@ function cpuSeconds(pid: number): [number, number] {
 }
 
 const tools = await buildKernelTools();
-for (const offload of [true, false]) {
+for (const offload of values.offload === 'on' ? [true] : values.offload === 'off' ? [false] : [true, false]) {
   const made: Netns[] = [];
   try {
     const { ns, serve } = await stackNamespace({ cpu, cli }, made, offload ? 'o' : 'p', offload);

@@ -76,14 +76,15 @@ export function createTcpCoalescer(layer: 'ethernet' | 'ip'): TcpCoalescer {
     return payload > 0 ? payload : -1;
   }
 
-  /** The TCP checksum of `f` checks out; `sums[k]` gets the one's complement sum of its payload. */
+  /**
+   * The TCP checksum of `f` checks out; `sums[k]` gets the one's complement sum of its payload
+   * (each payload byte is summed once, here).
+   */
   function verify(f: Uint8Array, tcpLen: number, payload: number, sums: number[], k: number): boolean {
-    const len = tcpLen + payload;
-    const header = onesSum(f, TCP_AT, tcpLen);
-    const all = onesSum(f, TCP_AT + tcpLen, payload, header);
-    const pseudo = pseudoHeaderSum(readU32(f, IP_SRC_AT), readU32(f, IP_DST_AT), PROTOCOL_TCP, len);
-    if (foldChecksum(all + pseudo) !== 0) return false;
-    sums[k] = onesSum(f, TCP_AT + tcpLen, payload);
+    const data = onesSum(f, TCP_AT + tcpLen, payload);
+    const pseudo = pseudoHeaderSum(readU32(f, IP_SRC_AT), readU32(f, IP_DST_AT), PROTOCOL_TCP, tcpLen + payload);
+    if (foldChecksum(onesSum(f, TCP_AT, tcpLen, data) + pseudo) !== 0) return false;
+    sums[k] = data;
     return true;
   }
 
@@ -100,6 +101,11 @@ export function createTcpCoalescer(layer: 'ethernet' | 'ip'): TcpCoalescer {
 
   const sums: number[] = [];
 
+  /** A piece's payload sum where it lands at `at`: at an odd offset from the TCP header its bytes pair the other way (RFC 1071 2B). */
+  function swapped(s: number, at: number): number {
+    return (at - TCP_AT) & 1 ? ((s & 0xff) << 8) | (s >>> 8) : s;
+  }
+
   return function coalesce(frames: Uint8Array[], verified: WeakSet<Uint8Array>, stats: CoalesceStats): Uint8Array[] {
     const n = frames.length;
     if (n < 2) return frames;
@@ -111,18 +117,32 @@ export function createTcpCoalescer(layer: 'ethernet' | 'ip'): TcpCoalescer {
       const tcpLen = size > 0 ? tcpHeaderLength(first) : 0;
       let j = i + 1;
       let total = size;
-      if (size > 0 && (tcpFlags(first) & PSH) === 0 && i + 1 < n && verify(first, tcpLen, size, sums, 0)) {
+      if (size > 0 && (tcpFlags(first) & PSH) === 0 && i + 1 < n) {
+        // The run by its headers first (cheap), then the checksums of those in it: a frame that
+        // joins no run is left for the stack to verify, never summed twice.
         let seqNext = (readU32(first, TCP_SEQ_AT) + size) >>> 0;
         while (j < n) {
           const f = frames[j];
           const d = dataLength(f);
           if (d <= 0 || d > size || IP_HEADER_LEN + tcpLen + total + d > MAX_IP_LENGTH) break;
           if (readU32(f, TCP_SEQ_AT) !== seqNext || tcpHeaderLength(f) !== tcpLen || !sameFlow(first, f, tcpLen)) break;
-          if (!verify(f, tcpLen, d, sums, j - i)) break;
           total += d;
           seqNext = (seqNext + d) >>> 0;
           j++;
           if (d < size || (tcpFlags(f) & PSH) !== 0) break; // a short segment or a push ends the run
+        }
+        if (j - i >= 2) {
+          // A segment that fails its checksum ends the run before it (the stack drops it).
+          let k = i;
+          total = 0;
+          while (k < j) {
+            const f = frames[k];
+            const d = ipTotalLength(f) - IP_HEADER_LEN - tcpLen;
+            if (!verify(f, tcpLen, d, sums, k - i)) break;
+            total += d;
+            k++;
+          }
+          j = k;
         }
       }
       if (j - i < 2) {
@@ -140,25 +160,57 @@ export function createTcpCoalescer(layer: 'ethernet' | 'ip'): TcpCoalescer {
     return out ?? frames;
   };
 
-  /** One frame: the first segment's headers, every payload; lengths and checksums redone. */
+  /**
+   * True when frames from..to-1 lie one after the other in one buffer, each exactly its IPv4
+   * datagram long (a device's read batch: TapDevice cuts its frames that way).
+   */
+  function contiguous(frames: Uint8Array[], from: number, to: number): boolean {
+    const buffer = frames[from].buffer;
+    for (let k = from; k < to; k++) {
+      const f = frames[k];
+      if (f.buffer !== buffer || f.length !== IP_AT + ipTotalLength(f)) return false;
+      if (k > from && f.byteOffset !== frames[k - 1].byteOffset + frames[k - 1].length) return false;
+    }
+    return true;
+  }
+
+  /**
+   * One frame: the first segment's headers, every payload; lengths and checksums redone. Built
+   * in place when the frames are contiguous in their batch's buffer (each payload moved down
+   * over the headers before it: no allocation), else in a new buffer.
+   */
   function build(frames: Uint8Array[], from: number, to: number, tcpLen: number, total: number): Uint8Array {
     const first = frames[from];
     const hdrLen = TCP_AT + tcpLen;
-    const m = new Uint8Array(hdrLen + total);
-    m.set(first.subarray(0, hdrLen), 0);
-    let at = hdrLen;
+    // Read before the payloads move (in place, they overwrite the headers after the first).
+    const lastFlags = tcpFlags(frames[to - 1]);
+    let m: Uint8Array;
     let payloadSum = 0;
-    for (let k = from; k < to; k++) {
-      const f = frames[k];
-      const end = IP_AT + ipTotalLength(f);
-      m.set(f.subarray(hdrLen, end), at);
-      // A piece starting at an odd offset has its bytes swapped in the 16-bit sum (RFC 1071 2B).
-      const s = sums[k - from];
-      payloadSum += (at - TCP_AT) & 1 ? ((s & 0xff) << 8) | (s >>> 8) : s;
-      at += end - hdrLen;
+    let at = hdrLen;
+    if (contiguous(frames, from, to)) {
+      const whole = new Uint8Array(first.buffer, first.byteOffset, frames[to - 1].byteOffset + frames[to - 1].length - first.byteOffset);
+      for (let k = from; k < to; k++) {
+        const f = frames[k];
+        const start = f.byteOffset - first.byteOffset + hdrLen;
+        const end = f.byteOffset - first.byteOffset + f.length;
+        if (start !== at) whole.copyWithin(at, start, end);
+        payloadSum += swapped(sums[k - from], at);
+        at += end - start;
+      }
+      m = whole.subarray(0, hdrLen + total);
+    } else {
+      m = new Uint8Array(hdrLen + total);
+      m.set(first.subarray(0, hdrLen), 0);
+      for (let k = from; k < to; k++) {
+        const f = frames[k];
+        const end = IP_AT + ipTotalLength(f);
+        m.set(f.subarray(hdrLen, end), at);
+        payloadSum += swapped(sums[k - from], at);
+        at += end - hdrLen;
+      }
     }
     // PSH as the last segment had it.
-    m[TCP_FLAGS_AT] = tcpFlags(frames[to - 1]);
+    m[TCP_FLAGS_AT] = lastFlags;
     const ipLen = IP_HEADER_LEN + tcpLen + total;
     m[IP_TOTAL_LENGTH_AT] = ipLen >>> 8;
     m[IP_TOTAL_LENGTH_AT + 1] = ipLen & 0xff;

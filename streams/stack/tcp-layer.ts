@@ -751,7 +751,8 @@ export class TcpLayer implements Tcp {
   #emit(seg: TcpRepr, src: Ipv4Addr, dst: Ipv4Addr, onError: ((err: NetstackError) => void) | undefined, dontFragment: boolean, ecn: number, gsoSize = 0): void {
     this.counters.txSegments++;
     const payload = seg.payload;
-    const pb = PacketBuffer.alloc(payload.length);
+    // A large segment (TSO) leaves at once: from the large-packet slab.
+    const pb = gsoSize === 0 ? PacketBuffer.alloc(payload.length) : PacketBuffer.allocLarge(payload.length);
     if (payload.length > 0) pb.buf.set(payload, pb.head);
     pb.gsoSize = gsoSize;
     // Partial checksum, when what is below finishes it (the TAP device with offload, or the

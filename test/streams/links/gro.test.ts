@@ -73,6 +73,28 @@ describe('createTcpCoalescer (receive coalescing of a batch, GRO-like)', () => {
     for (let i = 0; i < s.payload.length; i++) if (s.payload[i] !== byteAt(i)) assert.fail(`byte ${i}`);
   });
 
+  it('frames read one after the other into one buffer (a device batch) are coalesced in place, byte-exact', () => {
+    for (const size of [1448, 1447]) {
+      const separate = [...stream(7, size), frame({ seq: 1000 + 7 * size, len: 11, flags: TcpFlags.ACK | TcpFlags.PSH })];
+      const buffer = new Uint8Array(separate.reduce((n, f) => n + f.length, 0));
+      const batch: Uint8Array[] = [];
+      let at = 0;
+      for (const f of separate) {
+        buffer.set(f, at);
+        batch.push(buffer.subarray(at, at + f.length));
+        at += f.length;
+      }
+      const { out } = run(batch);
+      assert.equal(out.length, 1);
+      assert.equal(out[0].buffer, buffer.buffer, 'built in the batch buffer');
+      assert.equal(out[0].byteOffset, 0);
+      const s = segOf(out[0]);
+      assert.equal(s.payload.length, 7 * size + 11);
+      assert.equal(s.flags, TcpFlags.ACK | TcpFlags.PSH, 'the last segment\'s flags');
+      for (let i = 0; i < s.payload.length; i++) if (s.payload[i] !== byteAt(i)) assert.fail(`size ${size}: byte ${i}`);
+    }
+  });
+
   it('odd segment sizes (pieces at odd offsets): the checksum is still right', () => {
     const frames = [...stream(5, 1447), frame({ seq: 1000 + 5 * 1447, len: 3 })];
     const { out } = run(frames);
