@@ -46,6 +46,28 @@ export function allocBytes(size: number): Uint8Array {
   return bytes;
 }
 
+/**
+ * Large TCP segments (TSO, `gsoSize`) are carved out of slabs of their own, 1 MiB each: a 64 KiB
+ * typed array with a backing store of its own per segment (calloc, ArrayBuffer bookkeeping, a
+ * finalizer) was a fifth of the sender's time and fed most of its garbage collection. Only
+ * for packets that leave at once (written to a device that copies them, or cut in software):
+ * anything that keeps one keeps its whole slab alive.
+ */
+const LARGE_SLAB_SIZE = 1024 * 1024;
+let largeSlab: ArrayBuffer | undefined;
+let largeSlabUsed = 0;
+
+function allocLargeBytes(size: number): Uint8Array {
+  if (size > LARGE_SLAB_SIZE >>> 2) return new Uint8Array(size);
+  if (largeSlab === undefined || largeSlabUsed + size > LARGE_SLAB_SIZE) {
+    largeSlab = new ArrayBuffer(LARGE_SLAB_SIZE);
+    largeSlabUsed = 0;
+  }
+  const bytes = new Uint8Array(largeSlab, largeSlabUsed, size);
+  largeSlabUsed += (size + 7) & ~7;
+  return bytes;
+}
+
 export class PacketBuffer {
   /** Offset of the first byte written so far (moves down on prepend). */
   head: number;
@@ -60,6 +82,13 @@ export class PacketBuffer {
    */
   csumStart = -1;
   csumOffset = 0;
+  /**
+   * TCP segmentation (TSO): 0 for an ordinary packet. Otherwise the packet is one TCP segment
+   * carrying several segments' worth of payload, to be cut into segments of `gsoSize` payload
+   * bytes on the way out: by the link's device (a TAP with offload, through a virtio_net_hdr of
+   * type TCPV4) or, where the path cannot, by the software segmenter (src/wire/tcp-segmenter.ts).
+   */
+  gsoSize = 0;
 
   constructor(
     /** The whole backing store. Bytes before `head` are free headroom. */
@@ -78,6 +107,14 @@ export class PacketBuffer {
    */
   static alloc(payloadLength: number, headroom: number = MAX_HEADROOM): PacketBuffer {
     return new PacketBuffer(allocBytes(headroom + payloadLength), headroom, headroom + payloadLength);
+  }
+
+  /**
+   * Like `alloc`, for a large TCP segment (TSO) that leaves at once: carved out of a shared
+   * 1 MiB slab (see LARGE_SLAB_SIZE), so whoever keeps it keeps the slab alive.
+   */
+  static allocLarge(payloadLength: number, headroom: number = MAX_HEADROOM): PacketBuffer {
+    return new PacketBuffer(allocLargeBytes(headroom + payloadLength), headroom, headroom + payloadLength);
   }
 
   /** A buffer whose payload is a copy of `payload`, with headroom in front of it. */

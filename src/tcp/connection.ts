@@ -61,6 +61,7 @@ import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt } from './seq.js';
 import { acceptsText, canUserSend, type TcpState } from './state.js';
 import { TcpTimestamps, timestampOffset } from './timestamps.js';
+import { tsoSegmentBytes, tsoShouldDefer } from './tso-size.js';
 
 /** RFC 6675 loss episodes (SACK only): none, fast recovery, holes resent after a timeout. */
 const EPISODE_NONE = 0;
@@ -79,6 +80,8 @@ const NEVER = Number.POSITIVE_INFINITY;
 const OUT_OF_WINDOW_ACK_INTERVAL = 500;
 /** The timestamps option with its padding, in every segment once negotiated. */
 const TIMESTAMP_OPTION_BYTES = 12;
+/** Most header bytes in front of a large segment's payload: IPv4 and TCP, options included. */
+const GSO_HEADERS_MAX = 20 + 60;
 
 // Pending events, delivered together at the end of each public call.
 const EV_ESTABLISHED = 1;
@@ -204,6 +207,13 @@ export class TcpConnectionCore {
    * timestamps option when it is in use (RFC 6691: the MSS counts data and options together).
    */
   sndMss: number;
+  /**
+   * Largest IPv4 packet (headers included) the path takes whole and cuts into segments of one
+   * MSS itself (TCP segmentation offload on the link; the wiring sets it from the route): new
+   * data then leaves in segments of several MSS, sized by tso-size.ts. 0 (the default): every
+   * segment is at most one MSS.
+   */
+  gsoMaxBytes = 0;
 
   // Receive sequence space.
   irs = 0;
@@ -1441,6 +1451,9 @@ export class TcpConnectionCore {
     if (this.sndUna === this.sndMax && now - this.lastSendAt > this.rtt.rto && this.unsentBytes() > 0) {
       this.cc.onIdleRestart(now); // RFC 5681 4.1: restart from the initial window after idling
     }
+    // TSO: new data in segments of several MSS that the link cuts (tso-size.ts says how many);
+    // retransmissions, PLPMTUD probes and fragmentable paths stay at one MSS.
+    const large = this.gsoMaxBytes === 0 ? mss : this.largeSegmentBytes(mss);
     for (;;) {
       const unsent = this.unsentBytes();
       const wantFin = this.finQueued && !this.finAcked && seqLeq(this.sndNxt, this.finSeq);
@@ -1450,10 +1463,15 @@ export class TcpConnectionCore {
       // beyond cwnd, so a small window still produces the three duplicates fast retransmit needs.
       const extra = this.dupAcks > 0 && this.dupAcks < 3 && this.sndNxt === this.sndMax && !this.cc.inRecovery ? this.dupAcks * mss : 0;
       const usable = Math.min(seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt), this.cc.cwnd + extra - inFlight);
-      const len = Math.min(unsent, mss, Math.max(usable, 0));
-      const fin = wantFin && len === unsent;
-      if (len === 0 && !fin) return;
       const retransmission = seqLt(this.sndNxt, this.sndMax);
+      let len = Math.min(unsent, retransmission ? mss : large, Math.max(usable, 0));
+      // A large segment is whole MSS pieces, unless it carries the last byte queued (as Linux's
+      // tcp_mss_split_point): the link's cut leaves no short segment in mid-stream.
+      if (len > mss && len < unsent) len -= len % mss;
+      // A short window for a large segment: wait for the ACK in flight (tso-size.ts).
+      const fin = wantFin && len === unsent;
+      if (large > mss && unsent > mss && !fin && !retransmission && !force && tsoShouldDefer(len, large, this.cc.cwnd, inFlight)) return;
+      if (len === 0 && !fin) return;
       if (len > 0 && len < mss && !retransmission && !force && !fin) {
         // Sender SWS avoidance and Nagle (RFC 9293 3.8.6.2.1, RFC 1122 4.2.3.4): a short
         // segment goes out only if it carries everything queued and nothing is unacknowledged
@@ -1465,6 +1483,13 @@ export class TcpConnectionCore {
       this.sendSegment(this.sndNxt, len, fin, now);
       if (fin || force) return;
     }
+  }
+
+  /** Payload of a new-data segment when the link segments (see gsoMaxBytes), at least `mss`. */
+  private largeSegmentBytes(mss: number): number {
+    if (!this.pathMtu.dontFragment || (this.blackHole !== undefined && this.blackHole.probeMss !== 0)) return mss;
+    const cc = this.cc;
+    return tsoSegmentBytes(mss, this.gsoMaxBytes - GSO_HEADERS_MAX, cc.cwnd, seqDiff(this.sndNxt, this.sndUna), this.rtt.srtt, this.rtt.minRtt, cc.cwnd < cc.ssthresh);
   }
 
   /** Bytes queued beyond SND.NXT. */
@@ -1511,6 +1536,11 @@ export class TcpConnectionCore {
     if (fin) this.finSent = true;
     if (this.rtxAt === NEVER) this.rtxAt = now + this.rtt.rto;
     this.persistAt = NEVER;
+    if (len > this.sndMss) {
+      // A large segment (TSO): the wire carries ceil(len / MSS) segments (emit counts one).
+      this.counters.largeSegmentsSent++;
+      this.counters.segmentsSent += Math.ceil(len / this.sndMss) - 1;
+    }
     this.emit(seq, flags, payload, ect);
   }
 

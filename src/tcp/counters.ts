@@ -8,6 +8,8 @@ export interface TcpCounters {
   // Traffic
   segmentsReceived: number;
   segmentsSent: number;
+  /** Segments of several MSS handed to a link that cuts them (TSO; each counts its pieces in segmentsSent). */
+  largeSegmentsSent: number;
   /** In-order payload bytes accepted into the receive buffer. */
   bytesReceived: number;
   /** Payload bytes sent for the first time. */
@@ -152,6 +154,7 @@ export function createTcpCounters(): TcpCounters {
   return {
     segmentsReceived: 0,
     segmentsSent: 0,
+    largeSegmentsSent: 0,
     bytesReceived: 0,
     bytesSent: 0,
     bytesAcked: 0,
@@ -228,6 +231,7 @@ export function createTcpCounters(): TcpCounters {
 export function addTcpCounters(into: TcpCounters, from: Readonly<TcpCounters>): void {
   into.segmentsReceived += from.segmentsReceived;
   into.segmentsSent += from.segmentsSent;
+  into.largeSegmentsSent += from.largeSegmentsSent;
   into.bytesReceived += from.bytesReceived;
   into.bytesSent += from.bytesSent;
   into.bytesAcked += from.bytesAcked;

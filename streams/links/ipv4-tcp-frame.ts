@@ -1,5 +1,5 @@
 /**
- * Reading the frames the TAP link's TCP byte logic works on (ack-coalescer.ts, tso-merge.ts):
+ * Reading the frames the TAP link's TCP byte logic works on (ack-coalescer.ts, gro.ts):
  * an untagged Ethernet header, an IPv4 header without options, then TCP.
  *
  * Offsets are composed from the wire modules' names (`TCP_AT + TcpOffset.FLAGS`) once, when the

@@ -38,9 +38,18 @@ export interface Link {
    * transport checksum is partial: the field at `csumStart + csumOffset` (offsets in `frame`)
    * holds the pseudo-header sum, and the one's complement sum of the bytes from `csumStart` to
    * the end is still to be folded in. The link (or its device) completes it. Links without it
-   * are only ever given complete frames.
+   * are only ever given complete frames. `gsoSize`, only on a link with `maxGsoBytes`: the
+   * frame is a large TCP segment to be cut into segments of that many payload bytes.
    */
-  sendPartial?(frame: Uint8Array, csumStart: number, csumOffset: number): void;
+  sendPartial?(frame: Uint8Array, csumStart: number, csumOffset: number, gsoSize?: number): void;
+  /**
+   * Optional, for links with TCP segmentation offload: the largest IPv4 packet (headers
+   * included) the link takes as one large TCP segment through `sendPartial` with a `gsoSize`
+   * (the payload of each segment it is to be cut into; the frame's IPv4 total length covers the
+   * whole, its TCP checksum is partial). The link's device cuts it: headers copied, sequence
+   * numbers advanced, PSH/FIN on the last piece. Absent or 0: never given such a frame.
+   */
+  readonly maxGsoBytes?: number;
   /**
    * Optional, for links with receive checksum offload: true when the link vouches for the
    * transport (TCP/UDP) checksum of `frame`, one of the frames it delivered (the kernel's own

@@ -22,8 +22,8 @@ import { UdpOffset } from '../../src/wire/udp.js';
 import type { Link } from './link.js';
 import { TapDevice, type TapStats } from './tap-device.js';
 import { AckCoalescer } from './ack-coalescer.js';
-import { completePartialChecksum, createTcpRunMerger, mergeTcpRuns, type OutItem } from './tso-merge.js';
-import { VnetFlags, VnetGso, vnetCsumOffset, vnetCsumStart, vnetFlags, vnetGsoType } from './virtio-net-hdr.js';
+import { createTcpCoalescer, type CoalesceStats } from './gro.js';
+import { completePartialChecksum, csumHeader, gsoHeader, VnetFlags, VnetGso, vnetCsumOffset, vnetCsumStart, vnetFlags, vnetGsoType } from './virtio-net-hdr.js';
 
 export interface TapLinkOptions {
   /** TAP device name (attached when it exists, created otherwise). */
@@ -52,11 +52,17 @@ export interface TapLinkOptions {
   /**
    * Checksum and TCP segmentation offload with the kernel (IFF_VNET_HDR, TUN_F_CSUM|TUN_F_TSO4):
    * the kernel hands over its TCP as segments of up to 64 KiB with partial checksums (their
-   * checksums are vouched for through Link.checksumVerified), and runs of full-sized TCP segments the
-   * stack sends in one batch go out as one frame the kernel cuts (tso-merge.ts). Default true,
+   * checksums are vouched for through Link.checksumVerified), and the stack's TCP sends large
+   * segments of up to 64 KiB the kernel cuts (Link.maxGsoBytes). Default true,
    * unless the environment variable RX_NETSTACK_TAP_OFFLOAD is `0` (for comparisons).
    */
   readonly offload?: boolean;
+  /**
+   * Without offload (frames arrive MTU-sized): coalesce consecutive in-order TCP segments of one
+   * flow read in the same batch into one segment before the stack sees them (gro.ts), so the
+   * stack runs once per run. Default true.
+   */
+  readonly coalesceReceived?: boolean;
 }
 
 export interface TapLinkStats extends TapStats {
@@ -64,14 +70,19 @@ export interface TapLinkStats extends TapStats {
   txAfterClose: number;
   /** Pure ACKs not written because a later ACK of the same batch superseded them. */
   txAcksCoalesced: number;
-  /** TCP segments that went out inside a merged (TSO) frame, and those frames. */
-  txSegmentsMerged: number;
+  /** Large TCP segments written as one frame for the kernel to cut (TSO, virtio_net_hdr GSO TCPV4). */
   txSuperFrames: number;
   /** Frames received as one large (GSO) TCP segment. */
   rxSuperFrames: number;
   /** Frames with a GSO type we did not ask for (dropped). */
   rxGsoDropped: number;
+  /** Received TCP segments handed up inside a coalesced one (coalesceReceived), and those made. */
+  rxSegmentsCoalesced: number;
+  rxCoalescedFrames: number;
 }
+
+/** What a large TCP segment may be, IPv4 header included: the IPv4 total length's limit. */
+const MAX_GSO_BYTES = 0xffff;
 
 /**
  * Received frames at least this long have their partial checksums vouched for (Link.checksumVerified)
@@ -90,8 +101,6 @@ const TCP = IpProtocol.TCP;
 const TCP_CHECKSUM = TcpOffset.CHECKSUM;
 const UDP = IpProtocol.UDP;
 const UDP_CHECKSUM = UdpOffset.CHECKSUM;
-/** TSO on TUN links: runs of TCP segments in bare IPv4 packets merged (tso-merge.ts). */
-const mergeIpTcpRuns = createTcpRunMerger('ip');
 
 /** Offload unless told otherwise (option, else RX_NETSTACK_TAP_OFFLOAD=0). */
 /** @internal */
@@ -142,7 +151,7 @@ export function tapLink(options: TapLinkOptions): TapLink {
       offload,
     });
   const device = openWithOffload(open, options.offload);
-  return deviceLink(device, { mac, coalesceAcks: options.coalesceAcks, layer: 'ethernet' });
+  return deviceLink(device, { mac, coalesceAcks: options.coalesceAcks, coalesceReceived: options.coalesceReceived, layer: 'ethernet' });
 }
 
 /**
@@ -151,7 +160,7 @@ export function tapLink(options: TapLinkOptions): TapLink {
  * no Ethernet header, so ACK coalescing (which reads Ethernet offsets) is off, and the TCP merge
  * reads bare IPv4 packets.
  */
-export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Array | undefined; readonly coalesceAcks: boolean | undefined; readonly layer: 'ethernet' | 'ip' }): TapLink {
+export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Array | undefined; readonly coalesceAcks: boolean | undefined; readonly coalesceReceived?: boolean | undefined; readonly layer: 'ethernet' | 'ip' }): TapLink {
   const mac = options.mac;
   const ipLayer = options.layer === 'ip';
   const frames = new Subject<Uint8Array>();
@@ -162,15 +171,15 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
 
   // Frames wait here and go out together: those sent while an inbound batch is processed (the
   // replies to it) when the batch is done, others at the end of the current task (a microtask),
-  // so one call into the addon carries them all, superseded ACKs are dropped on the way and,
-  // with offload, runs of TCP segments become one frame.
+  // so one call into the addon carries them all, and superseded ACKs are dropped on the way.
   const offload = device.offload;
   const coalescer = options.coalesceAcks === false || ipLayer ? undefined : new AckCoalescer();
-  const merge = ipLayer ? mergeIpTcpRuns : mergeTcpRuns;
   const pending: Array<Uint8Array | null> = [];
   /** Per pending frame: -1, or its partial checksum as csumStart * 256 + csumOffset. */
   const partial: number[] = [];
-  const mergeStats = { merged: 0, superFrames: 0 };
+  /** Per pending frame: 0, or the gsoSize of a large TCP segment for the kernel to cut. */
+  const gso: number[] = [];
+  let txSuperFrames = 0;
   let rxSuperFrames = 0;
   let rxGsoDropped = 0;
   let inBatch = false;
@@ -181,7 +190,22 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     if (device.closed) {
       for (const f of pending) if (f !== null) txAfterClose++;
     } else if (offload) {
-      const items: OutItem[] = merge(pending, mergeStats, partial);
+      // Each frame behind its virtio_net_hdr: none (a frame alone) for a complete frame, the
+      // shared NEEDS_CSUM one for a partial checksum, a GSO one for a large TCP segment.
+      const items: Array<Uint8Array | Uint8Array[]> = [];
+      for (let i = 0; i < pending.length; i++) {
+        const f = pending[i];
+        if (f === null) continue;
+        const p = partial[i];
+        if (p < 0) {
+          items.push(f);
+        } else if (gso[i] > 0) {
+          txSuperFrames++;
+          items.push([gsoHeader(f, p >>> 8, p & 0xff, gso[i]), f]);
+        } else {
+          items.push([csumHeader(p >>> 8, p & 0xff), f]);
+        }
+      }
       if (items.length === 1 && items[0] instanceof Uint8Array) device.write(items[0]);
       else if (items.length > 0) device.writeBatch(items);
     } else {
@@ -193,14 +217,16 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     }
     pending.length = 0;
     partial.length = 0;
+    gso.length = 0;
     coalescer?.reset();
   };
 
-  const enqueue = (frame: Uint8Array, csum: number): void => {
+  const enqueue = (frame: Uint8Array, csum: number, gsoSize: number): void => {
     const index = pending.length;
     if (coalescer === undefined) pending.push(frame);
     else coalescer.push(pending, frame);
     partial[index] = csum;
+    gso[index] = gsoSize;
     if (!inBatch && !flushQueued) {
       flushQueued = true;
       queueMicrotask(flush);
@@ -246,10 +272,15 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     return true;
   };
 
+  // Receive coalescing (gro.ts), where the device hands over MTU-sized frames (no offload).
+  const coalesce = offload || options.coalesceReceived === false ? undefined : createTcpCoalescer(options.layer);
+  const groStats: CoalesceStats = { coalesced: 0, runs: 0 };
+
   device.onError((error) => frames.error(error));
   device.onFrames((batch, headers) => {
     inBatch = true;
     try {
+      if (coalesce !== undefined) batch = coalesce(batch, verified, groStats);
       for (let i = 0; i < batch.length; i++) {
         if (headers !== undefined && !acceptOffloaded(batch[i], headers[i])) continue;
         frames.next(batch[i]);
@@ -261,7 +292,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   });
 
   // Transmit checksum offload: only a device with the virtio_net_hdr can finish a checksum.
-  const sendPartial = (frame: Uint8Array, csumStart: number, csumOffset: number): void => {
+  const sendPartial = (frame: Uint8Array, csumStart: number, csumOffset: number, gsoSize?: number): void => {
     if (device.closed) {
       txAfterClose++;
       return;
@@ -269,7 +300,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     if (csumStart > 0xffff || csumOffset > 0xff || csumStart + csumOffset + 2 > frame.length) {
       throw new RangeError(`sendPartial: checksum at ${csumStart}+${csumOffset} outside a ${frame.length}-byte frame`);
     }
-    enqueue(frame, csumStart * 256 + csumOffset);
+    enqueue(frame, csumStart * 256 + csumOffset, gsoSize === undefined ? 0 : gsoSize);
   };
   // One object literal with every member present (sendPartial undefined without offload), so
   // the link has one shape whatever its options: it is on every frame's path, and the offloaded
@@ -286,18 +317,21 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
         txAfterClose++;
         return;
       }
-      enqueue(frame, -1);
+      enqueue(frame, -1, 0);
     },
     sendPartial: offload ? sendPartial : undefined,
+    // The largest IPv4 packet TSO takes (its total length field's limit): the kernel cuts it.
+    maxGsoBytes: offload ? MAX_GSO_BYTES : 0,
     stats(): TapLinkStats {
       return {
         ...device.stats(),
         txAfterClose,
         txAcksCoalesced: coalescer?.coalesced ?? 0,
-        txSegmentsMerged: mergeStats.merged,
-        txSuperFrames: mergeStats.superFrames,
+        txSuperFrames,
         rxSuperFrames,
         rxGsoDropped,
+        rxSegmentsCoalesced: groStats.coalesced,
+        rxCoalescedFrames: groStats.runs,
       };
     },
     close(): void {

@@ -33,9 +33,11 @@ export interface TunLinkOptions {
    * Checksum and segmentation offload with the kernel (IFF_VNET_HDR, TUN_F_CSUM|TUN_F_TSO4): the
    * kernel hands over its TCP in segments of up to 64 KiB with partial checksums (vouched for
    * through Link.checksumVerified), and takes ours with partial checksums (Link.sendPartial),
-   * runs of full-sized TCP segments as one TSO packet it cuts (tso-merge.ts). Default true, unless RX_NETSTACK_TAP_OFFLOAD is `0`; a kernel that refuses gets a plain link.
+   * the stack's large TCP segments (TSO, Link.maxGsoBytes) that it cuts. Default true, unless RX_NETSTACK_TAP_OFFLOAD is `0`; a kernel that refuses gets a plain link.
    */
   readonly offload?: boolean;
+  /** Coalesce in-order TCP segments of one read batch (without offload; see TapLinkOptions.coalesceReceived). Default true. */
+  readonly coalesceReceived?: boolean;
 }
 
 /** A TUN link: a TapLink whose device is a TunDevice and whose frames are IPv4 packets. */
@@ -58,5 +60,5 @@ export function tunLink(options: TunLinkOptions): TunLink {
       offload,
     });
   const device = openWithOffload(open, options.offload);
-  return deviceLink(device, { mac: undefined, coalesceAcks: false, layer: 'ip' }) as TunLink;
+  return deviceLink(device, { mac: undefined, coalesceAcks: false, coalesceReceived: options.coalesceReceived, layer: 'ip' }) as TunLink;
 }

@@ -15,6 +15,7 @@
  * every machine Node runs a TAP device on; we check.
  */
 import { endianness } from 'node:os';
+import { foldChecksum, onesSum } from '../../src/wire/checksum.js';
 
 export const VNET_HDR_LEN = 10;
 
@@ -88,4 +89,51 @@ export function writeVnetHdr(out: Uint8Array, at: number, hdr: VnetHdr): void {
   put(4, hdr.gsoSize);
   put(6, hdr.csumStart);
   put(8, hdr.csumOffset);
+}
+
+/** TCP header fields read by `gsoHeader`, from the TCP header's start. */
+const TCP_DATA_OFFSET = 12;
+const TCP_FLAGS = 13;
+const TCP_CWR = 0x80;
+
+/** The last NEEDS_CSUM header made (nearly every frame asks for the same: TCP after IPv4). */
+let lastCsumKey = -1;
+let lastCsumHeader: Uint8Array = new Uint8Array(VNET_HDR_LEN);
+
+/**
+ * The header asking the device to finish a checksum at `csumStart + csumOffset`. Shared between
+ * frames (the device only reads it): callers must not modify it.
+ */
+export function csumHeader(csumStart: number, csumOffset: number): Uint8Array {
+  const key = csumStart * 256 + csumOffset;
+  if (key === lastCsumKey) return lastCsumHeader;
+  const h = new Uint8Array(VNET_HDR_LEN);
+  writeVnetHdr(h, 0, { flags: NEEDS_CSUM, gsoType: VnetGso.NONE, hdrLen: 0, gsoSize: 0, csumStart, csumOffset });
+  lastCsumKey = key;
+  lastCsumHeader = h;
+  return h;
+}
+
+const NEEDS_CSUM = VnetFlags.NEEDS_CSUM;
+
+/**
+ * The header of a large TCP segment for the device to cut (GSO TCPV4, TSO): `frame` holds the
+ * headers of the first segment (IPv4 total length covering the whole) and every payload byte,
+ * its TCP header at `csumStart` with a partial checksum; `gsoSize` is each piece's payload. The
+ * ECN bit is set when the segment carries CWR (the device keeps CWR on the first piece only).
+ */
+export function gsoHeader(frame: Uint8Array, csumStart: number, csumOffset: number, gsoSize: number): Uint8Array {
+  const h = new Uint8Array(VNET_HDR_LEN);
+  const hdrLen = csumStart + ((frame[csumStart + TCP_DATA_OFFSET] >>> 4) << 2);
+  const ecn = (frame[csumStart + TCP_FLAGS] & TCP_CWR) !== 0 ? VnetGso.ECN : 0;
+  writeVnetHdr(h, 0, { flags: NEEDS_CSUM, gsoType: VnetGso.TCPV4 | ecn, hdrLen, gsoSize, csumStart, csumOffset });
+  return h;
+}
+
+/** Completes a NEEDS_CSUM checksum in place: sums from `csumStart` to the end, the partial sum in the field included. */
+export function completePartialChecksum(frame: Uint8Array, csumStart: number, csumOffset: number): void {
+  const at = csumStart + csumOffset;
+  const c = foldChecksum(onesSum(frame, csumStart, frame.length - csumStart));
+  frame[at] = c >>> 8;
+  frame[at + 1] = c & 0xff;
 }

@@ -13,6 +13,13 @@ export interface Sink<T> {
    * never say so: inserted operators always see finished packets.
    */
   readonly partialChecksum?: boolean;
+  /**
+   * @internal Largest IPv4 packet (headers included) whatever is below takes as one large TCP
+   * segment and cuts itself (PacketBuffer.gsoSize: the link's TCP segmentation offload); absent
+   * or 0: none, large segments are cut in software above. Like `partialChecksum`, sinks made by
+   * `between()` never say so.
+   */
+  readonly maxGsoBytes?: number;
 }
 
 /**

@@ -8,7 +8,9 @@ import type { Boundary, Sink } from './boundary.js';
  * plain Subject in front, which has no `sendPartial`).
  */
 export interface FrameSink extends Sink<Uint8Array> {
-  sendPartial?(frame: Uint8Array, csumStart: number, csumOffset: number): void;
+  sendPartial?(frame: Uint8Array, csumStart: number, csumOffset: number, gsoSize?: number): void;
+  /** The link's `maxGsoBytes` (TCP segmentation offload), when nothing was inserted below. */
+  maxGsoBytes?: number;
 }
 
 /** A link as the lowest boundary of a stack: frames up, frames down. */
@@ -20,6 +22,7 @@ export function linkBoundary(link: Link): FrameBoundary {
   if (link.sendPartial !== undefined) {
     const partial = link.sendPartial.bind(link);
     down.sendPartial = partial;
+    if (link.maxGsoBytes !== undefined && link.maxGsoBytes > 0) down.maxGsoBytes = link.maxGsoBytes;
   }
   return { up$: link.frames$, down };
 }

@@ -49,13 +49,14 @@ export class TapPoint<Up, Down> implements BoundaryTaps<Up, Down> {
         below.next(item);
       },
       partialChecksum: below.partialChecksum,
+      maxGsoBytes: below.maxGsoBytes,
     };
     // The link's checksum offload stays usable through a tap: the tap sees the frame as sent.
-    const partial = (below as { sendPartial?: (frame: Uint8Array, start: number, offset: number) => void }).sendPartial;
+    const partial = (below as { sendPartial?: (frame: Uint8Array, start: number, offset: number, gsoSize?: number) => void }).sendPartial;
     if (partial !== undefined) {
-      down.sendPartial = (frame: Uint8Array, start: number, offset: number) => {
+      down.sendPartial = (frame: Uint8Array, start: number, offset: number, gsoSize?: number) => {
         if (downTap.observed) downTap.next(frame as Down);
-        partial(frame, start, offset);
+        partial(frame, start, offset, gsoSize);
       };
     }
     return { ...boundary, up$, down };

@@ -95,7 +95,8 @@ export class ArpLayer {
     const down = lower.down;
     this.#ipv4SendTo = sendTo !== undefined ? sendTo : (dst, pb) => down.next({ dst, pb });
     const partialChecksum = lower.down.partialChecksum === true;
-    return { up$: lower.up$, down: { next: (p: NextHopPacket) => this.sendIpv4(p.nextHop, p.pb, p.onError), partialChecksum } };
+    const maxGsoBytes = lower.down.maxGsoBytes;
+    return { up$: lower.up$, down: { next: (p: NextHopPacket) => this.sendIpv4(p.nextHop, p.pb, p.onError), partialChecksum, maxGsoBytes } };
   }
 
   close(): void {

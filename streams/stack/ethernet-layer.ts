@@ -101,6 +101,7 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
       next: (o: EthernetOut) => this.send(o.dst, ethertype, o.pb),
       sendTo: (dst: Uint8Array, pb: PacketBuffer) => this.send(dst, ethertype, pb),
       partialChecksum: true,
+      maxGsoBytes: this.#down.maxGsoBytes,
     };
     return { up$: this.#demux.endpoint(ethertype), down };
   }
@@ -132,7 +133,7 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
         const frame = pb.bytes();
         this.counters.txFrames++;
         this.counters.txBytes += frame.length;
-        down.sendPartial(frame, pb.csumStart - pb.head, pb.csumOffset);
+        down.sendPartial(frame, pb.csumStart - pb.head, pb.csumOffset, pb.gsoSize);
         return;
       }
       pb.completeChecksum();

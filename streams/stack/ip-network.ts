@@ -32,6 +32,8 @@ export interface IpDatagram {
 export interface IpRoute {
   readonly iface: NetInterface;
   readonly src: IpAddr;
+  /** Largest TCP segment the route's link cuts itself (TSO); absent or 0: none (IPv6 today). */
+  readonly maxGsoBytes?: number;
 }
 
 /** What ICMPv6 does for a transport: port unreachable for what no socket takes, and the errors about what it sent. */

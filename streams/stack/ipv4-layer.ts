@@ -6,10 +6,11 @@ import { DeadlineTimer } from './deadline-timer.js';
 import { between, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
 import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 import type { TapPoint } from '../pipeline/taps.js';
-import { Ipv4Packet, emitIpv4, IPV4_MIN_HEADER_LEN } from '../../src/wire/ipv4.js';
+import { Ipv4Packet, emitIpv4, IPV4_MIN_HEADER_LEN, IpProtocol } from '../../src/wire/ipv4.js';
 import { Reassembler, type ExpiredDatagram } from '../../src/ipv4/reassembly.js';
 import { RouteTable } from '../../src/ipv4/route-table.js';
 import { planFragments, isFragmentError } from '../../src/ipv4/fragmenter.js';
+import { segmentTcp } from '../../src/wire/tcp-segmenter.js';
 import { IpIdGenerator } from '../../src/ipv4/ip-id.js';
 import type { ReassemblyConfig } from '../../src/ipv4/config.js';
 import { type Ipv4Addr, IPV4_BROADCAST, isMulticast, formatIpv4 } from '../../src/ipv4/address.js';
@@ -101,6 +102,12 @@ export interface Ipv4Route {
   readonly iface: NetInterface;
   readonly nextHop: Ipv4Addr;
   readonly src: Ipv4Addr;
+  /**
+   * Largest IPv4 packet (headers included) that leaves by this route as one large TCP segment
+   * for the link to cut (TSO, PacketBuffer.gsoSize); 0 or absent: segments of one MSS. A
+   * transport may send larger segments anyway: IPv4 then cuts them in software.
+   */
+  readonly maxGsoBytes?: number;
 }
 
 /** The boundary between IPv4 and one transport protocol, with the network's routing services. */
@@ -126,7 +133,7 @@ export const IPV4_DROP_REASONS = [
 
 function createIpv4Counters() {
   return createCounters(
-    ['rxPackets', 'rxDelivered', 'rxForeign', 'rxFragments', 'rxReassembled', 'txPackets', 'txFragments', 'txErrors', 'reassemblyTimeouts'],
+    ['rxPackets', 'rxDelivered', 'rxForeign', 'rxFragments', 'rxReassembled', 'txPackets', 'txFragments', 'txSegmented', 'txErrors', 'reassemblyTimeouts'],
     IPV4_DROP_REASONS,
   );
 }
@@ -272,7 +279,8 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     if (out === undefined) return netError('ENETUNREACH', `no interface for ${formatIpv4(dst)}`);
     const src = out.sourceFor(dst);
     if (src === undefined) return netError('EADDRNOTAVAIL', `interface ${out.name} has no IPv4 address`);
-    return { iface: out, nextHop, src };
+    const gso = this.#attached[out.index]?.down.maxGsoBytes;
+    return { iface: out, nextHop, src, maxGsoBytes: gso === undefined || this.isLocal(dst) ? 0 : gso };
   }
 
   /**
@@ -308,6 +316,24 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     const df = o.dontFragment === true;
     const payloadLength = pb.length;
     const now = this.#opts.scheduler.now();
+    if (pb.gsoSize > 0 && o.protocol === IpProtocol.TCP) {
+      // A large TCP segment (TSO): whole to a link that cuts it, else cut here (never fragmented).
+      const max = this.#attached[iface.index]?.down.maxGsoBytes ?? 0;
+      if (IPV4_MIN_HEADER_LEN + payloadLength <= max && pb.csumStart >= 0 && !this.isLocal(o.dst)) {
+        const ident = this.#ids.next(src, o.dst, o.protocol, true, now);
+        emitIpv4({ src, dst: o.dst, protocol: o.protocol, ttl, ident, dontFragment: true, moreFragments: false, fragmentOffset: 0, dscp: o.dscp, ecn: o.ecn }, pb);
+        this.#out({ iface, nextHop, src, dst: o.dst, protocol: o.protocol, pb, onError });
+        return undefined;
+      }
+      const gsoSize = pb.gsoSize;
+      pb.gsoSize = 0;
+      this.counters.txSegmented++;
+      // The pieces' checksums are left partial: #out completes them where nothing below will.
+      segmentTcp(pb, gsoSize, src, o.dst, true, (piece) => {
+        this.#route(piece, o, onError);
+      });
+      return undefined;
+    }
     if (IPV4_MIN_HEADER_LEN + payloadLength <= iface.mtu) {
       const ident = this.#ids.next(src, o.dst, o.protocol, df, now);
       emitIpv4({ src, dst: o.dst, protocol: o.protocol, ttl, ident, dontFragment: df, moreFragments: false, fragmentOffset: 0, dscp: o.dscp, ecn: o.ecn }, pb);

@@ -20,11 +20,12 @@ export function pointToPoint(lower: FrameBoundary): NeighborBoundary {
     linkHeaderLength: 0,
     down: {
       partialChecksum: true,
+      maxGsoBytes: down.maxGsoBytes,
       next(p: NextHopPacket): void {
         const pb = p.pb;
         if (pb.csumStart >= 0) {
           if (sendPartial !== undefined) {
-            sendPartial(pb.bytes(), pb.csumStart - pb.head, pb.csumOffset);
+            sendPartial(pb.bytes(), pb.csumStart - pb.head, pb.csumOffset, pb.gsoSize);
             return;
           }
           pb.completeChecksum();

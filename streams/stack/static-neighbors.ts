@@ -21,6 +21,7 @@ export function staticNeighbors(lower: Boundary<Uint8Array, EthernetOut>, macFor
     up$: lower.up$,
     down: {
       partialChecksum: down.partialChecksum === true,
+      maxGsoBytes: down.maxGsoBytes,
       next(p: NextHopPacket): void {
         const mac = macFor(p.nextHop);
         if (mac === undefined) p.onError?.(netError('EHOSTUNREACH', `no static neighbour for ${formatIpv4(p.nextHop)}`));

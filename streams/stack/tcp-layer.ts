@@ -509,6 +509,8 @@ export class TcpLayer implements Tcp {
         iss: this.#isn.isn(src, localPort, dst, options.port, now), host: NO_HOST, config, challengeAcks: this.#challengeAcks,
         memory: this.limits.memory,
       });
+      core.gsoMaxBytes = route.maxGsoBytes ?? 0;
+      if (this.#hookedDown || !this.#partialChecksum) core.gsoMaxBytes = 0;
       const conn = new TcpConnection(core, this.#owner);
       const entry: ConnectionEntry = {
         listener: undefined, ownPort: true, established: false,
@@ -591,6 +593,7 @@ export class TcpLayer implements Tcp {
     });
     const verdict = core.handleSegment(syn, remote, local, this.scheduler.now());
     if (verdict.kind !== 'created') return netError('ECONNABORTED', `accept ${formatIpv4(local)}:${syn.dstPort}: the SYN was not acceptable`, 'accept');
+    verdict.conn.gsoMaxBytes = this.#gsoMaxBytes(remote);
     const conn = new TcpConnection(verdict.conn, this.#owner);
     this.#entries.set(conn, { listener: undefined, ownPort: false, established: false, onEstablished });
     this.endpoints.insert(local, syn.dstPort, remote, syn.srcPort, conn);
@@ -619,7 +622,21 @@ export class TcpLayer implements Tcp {
 
   #transmit(conn: TcpConnection, seg: TcpRepr, ect: boolean): void {
     const core = conn.core;
-    this.#out(seg, core.localAddr, core.remoteAddr, conn.onSendError, core.dontFragment, ect ? IpEcn.ECT0 : IpEcn.NOT_ECT);
+    // A segment longer than the MSS is a large one (TSO, see #gsoMaxBytes): the link cuts it.
+    const gsoSize = seg.payload.length > core.sndMss ? core.sndMss : 0;
+    this.#out(seg, core.localAddr, core.remoteAddr, conn.onSendError, core.dontFragment, ect ? IpEcn.ECT0 : IpEcn.NOT_ECT, gsoSize);
+  }
+
+  /**
+   * The core's `gsoMaxBytes` for a connection to `remote`: what its route's link takes as one
+   * large TCP segment (TSO), or 0 (segments of one MSS) when segment operators are inserted
+   * (they see the segments as they are on the wire) or checksums are not left partial below.
+   */
+  #gsoMaxBytes(remote: IpAddr): number {
+    // Not over IPv6 yet: the links' virtio headers carry GSO TCPV4 only.
+    if (this.#hookedDown || !this.#partialChecksum || remote >= IPV6_ID_BASE) return 0;
+    const route = this.#network.routeFor(remote);
+    return 'iface' in route ? (route.maxGsoBytes ?? 0) : 0;
   }
 
   #established(conn: TcpConnection): void {
@@ -752,6 +769,7 @@ export class TcpLayer implements Tcp {
         }
         // The peer's IPv6 id is held by the packet only while it is dispatched: the connection takes its own.
         this.book.retain(core.remoteAddr);
+        core.gsoMaxBytes = this.#gsoMaxBytes(core.remoteAddr);
         const conn = new TcpConnection(core, this.#owner); // becomes the core's host
         this.#entries.set(conn, { listener, ownPort: false, established: false, onEstablished: undefined });
         this.endpoints.insert(core.localAddr, core.localPort, core.remoteAddr, core.remotePort, conn);
@@ -831,9 +849,9 @@ export class TcpLayer implements Tcp {
   }
 
   /** A segment to send: through the `segments.down` operators when there are any, else straight to #emit. */
-  #out(seg: TcpRepr, src: IpAddr, dst: IpAddr, onError: ((err: NetstackError) => void) | undefined, dontFragment = true, ecn = 0): void {
+  #out(seg: TcpRepr, src: IpAddr, dst: IpAddr, onError: ((err: NetstackError) => void) | undefined, dontFragment = true, ecn = 0, gsoSize = 0): void {
     if (!this.#hookedDown) {
-      this.#emit(seg, src, dst, onError, dontFragment, ecn);
+      this.#emit(seg, src, dst, onError, dontFragment, ecn, gsoSize);
       return;
     }
     // A segment's payload is a view into the send buffer, valid until acknowledged: an operator
@@ -843,15 +861,17 @@ export class TcpLayer implements Tcp {
   }
 
   /** Writes the segment into a packet (the payload's one copy) and hands it to IPv4. */
-  #emit(seg: TcpRepr, src: IpAddr, dst: IpAddr, onError: ((err: NetstackError) => void) | undefined, dontFragment: boolean, ecn: number): void {
+  #emit(seg: TcpRepr, src: IpAddr, dst: IpAddr, onError: ((err: NetstackError) => void) | undefined, dontFragment: boolean, ecn: number, gsoSize = 0): void {
     if (dst >= IPV6_ID_BASE) {
       this.#emitIpv6(seg, src, dst, onError, ecn);
       return;
     }
     this.counters.txSegments++;
     const payload = seg.payload;
-    const pb = PacketBuffer.alloc(payload.length);
+    // A large segment (TSO) leaves at once: from the large-packet slab.
+    const pb = gsoSize === 0 ? PacketBuffer.alloc(payload.length) : PacketBuffer.allocLarge(payload.length);
     if (payload.length > 0) pb.buf.set(payload, pb.head);
+    pb.gsoSize = gsoSize;
     // Partial checksum, when what is below finishes it (the TAP device with offload, or the
     // Ethernet layer): the bytes are summed once, where they are written last.
     emitTcp(seg, pb, src, dst, this.#partialChecksum ? PARTIAL_CHECKSUM : undefined);

@@ -72,7 +72,8 @@ function watch(link: Link, dropIn: (seg: TcpRepr) => boolean = () => false): Wat
 }
 
 function stackOn(peer: KernelPeer, dropIn?: (seg: TcpRepr) => boolean): { stack: Stack; w: Watched } {
-  const w = watch(peer.attach({ mac: '02:00:00:00:00:02', offload: false }), dropIn);
+  // Per-segment watching and dropping: no receive coalescing (it would hand up whole runs).
+  const w = watch(peer.attach({ mac: '02:00:00:00:00:02', offload: false, coalesceReceived: false }), dropIn);
   return { stack: createStack({ interfaces: [{ name: 'eth0', link: w.link, ipv4: [`${STACK_IP}/24`] }] }), w };
 }
 

@@ -98,7 +98,7 @@ describeKernelPeer('TUN link against the Linux kernel', function () {
         const out = await peer().python(PY_ECHO, [STACK_IP, '7', String(3 * 1024 * 1024)], { timeoutMs: 40_000 });
         assert.match(out.trim(), /^exact 3145728 \d+$/);
         if (offload) assert.ok(link.stats().rxSuperFrames > 0, 'the kernel sent large TCP segments over TUN');
-        if (offload) assert.ok(link.stats().txSuperFrames > 0, 'runs of our TCP segments left as TSO packets the kernel cut');
+        if (offload) assert.ok(link.stats().txSuperFrames > 0, 'our TCP sent large segments the kernel cut');
         assert.equal(stack.stats().tcp.drops.badChecksum, 0);
       } finally {
         server.unsubscribe();

@@ -1,0 +1,75 @@
+/**
+ * Software TCP segmentation (what Linux calls GSO done in software): cuts one large TCP segment
+ * (a TSO segment built for a link that segments, see PacketBuffer.gsoSize) into segments of
+ * `gsoSize` payload bytes each, for a path that cannot take it whole (a link without offload,
+ * an operator inserted below IPv4, a datagram looped back to ourselves).
+ *
+ * Each piece gets a copy of the TCP header with its own sequence number; PSH and FIN stay only
+ * on the last piece and CWR only on the first (as a NIC's TSO does), and the checksum is redone
+ * for the piece: complete, or left partial (pseudo-header sum only, csumStart/csumOffset set)
+ * when `partial` says what is below finishes it. The payload is copied once into each piece.
+ */
+import type { Ipv4Addr } from '../ipv4/address.js';
+import { PacketBuffer } from '../packet-buffer.js';
+import { foldChecksum, onesSum, pseudoHeaderSum } from './checksum.js';
+import { IpProtocol } from './ipv4.js';
+import { TcpFlags, TcpOffset } from './tcp.js';
+
+const SEQ = TcpOffset.SEQ;
+const DATA_OFFSET = TcpOffset.DATA_OFFSET;
+const FLAGS = TcpOffset.FLAGS;
+const CHECKSUM = TcpOffset.CHECKSUM;
+const LAST_ONLY = TcpFlags.PSH | TcpFlags.FIN;
+const FIRST_ONLY = TcpFlags.CWR;
+const TCP = IpProtocol.TCP;
+
+/**
+ * Cuts the TCP segment in `pb` (TCP header first, no IP header yet) into pieces of `gsoSize`
+ * payload bytes (the last may be shorter) and hands each to `out`, in order. Returns the number
+ * of pieces (0 for a segment without payload: nothing to cut). `pb` itself is only read.
+ */
+export function segmentTcp(pb: PacketBuffer, gsoSize: number, src: Ipv4Addr, dst: Ipv4Addr, partial: boolean, out: (piece: PacketBuffer) => void): number {
+  const b = pb.buf;
+  const at = pb.head;
+  const hl = (b[at + DATA_OFFSET] >>> 4) << 2;
+  const total = pb.end - at - hl;
+  const seq0 = ((b[at + SEQ] << 24) | (b[at + SEQ + 1] << 16) | (b[at + SEQ + 2] << 8) | b[at + SEQ + 3]) >>> 0;
+  const flags = b[at + FLAGS];
+  const pseudoBase = pseudoHeaderSum(src, dst, TCP, 0);
+  let pieces = 0;
+  for (let off = 0; off < total; off += gsoSize) {
+    const n = total - off < gsoSize ? total - off : gsoSize;
+    const piece = PacketBuffer.alloc(n);
+    const p = piece.buf;
+    p.set(b.subarray(at + hl + off, at + hl + off + n), piece.head);
+    const h = piece.prepend(hl);
+    p.set(b.subarray(at, at + hl), h);
+    const seq = (seq0 + off) >>> 0;
+    p[h + SEQ] = seq >>> 24;
+    p[h + SEQ + 1] = (seq >>> 16) & 0xff;
+    p[h + SEQ + 2] = (seq >>> 8) & 0xff;
+    p[h + SEQ + 3] = seq & 0xff;
+    let f = flags;
+    if (off + n < total) f &= ~LAST_ONLY;
+    if (off > 0) f &= ~FIRST_ONLY;
+    p[h + FLAGS] = f;
+    // The pseudo-header sum for this piece's length (folded: one's complement addition).
+    let pseudo = pseudoBase + hl + n;
+    pseudo = (pseudo & 0xffff) + (pseudo >>> 16);
+    if (partial) {
+      p[h + CHECKSUM] = pseudo >>> 8;
+      p[h + CHECKSUM + 1] = pseudo & 0xff;
+      piece.csumStart = h;
+      piece.csumOffset = CHECKSUM;
+    } else {
+      p[h + CHECKSUM] = 0;
+      p[h + CHECKSUM + 1] = 0;
+      const c = foldChecksum(onesSum(p, h, hl + n, pseudo));
+      p[h + CHECKSUM] = c >>> 8;
+      p[h + CHECKSUM + 1] = c & 0xff;
+    }
+    pieces++;
+    out(piece);
+  }
+  return pieces;
+}

@@ -1,0 +1,158 @@
+/**
+ * Large TCP segments through the stack (virtual time, memory wire):
+ * - a link that says it segments (`maxGsoBytes`, `sendPartial` with a gsoSize: here a wrapper
+ *   that cuts like a TSO device, then loses some pieces) gets large segments whole from TCP,
+ *   through IPv4 and Ethernet;
+ * - a link that does not get only MTU-sized frames even when a connection builds large segments
+ *   (IPv4's software segmenter cuts them).
+ * Both byte-exact.
+ */
+import assert from 'node:assert/strict';
+import { VirtualTimeScheduler } from 'rxjs';
+import { createMemoryWire } from '../../../streams/links/memory-wire.js';
+import type { Link } from '../../../streams/links/link.js';
+import { impairLink } from '../../../streams/operators/impair.js';
+import { createStack, type Stack } from '../../../streams/stack/create-stack.js';
+import type { TcpConnection } from '../../../streams/stack/tcp-connection.js';
+import { PacketBuffer } from '../../../src/packet-buffer.js';
+import { emitIpv4, IpProtocol } from '../../../src/wire/ipv4.js';
+import { segmentTcp } from '../../../src/wire/tcp-segmenter.js';
+import { completePartialChecksum } from '../../../streams/links/virtio-net-hdr.js';
+import { pattern } from './tcp-helpers.js';
+import { stat } from './raw-peer.js';
+
+const MiB = 1024 * 1024;
+const IP_AT = 14;
+const TCP_AT = 34;
+
+/** `inner` with TCP segmentation offload done here, as a device would: counts the large frames. */
+function tsoLink(inner: Link): Link & { largeFrames: number; maxFrame: number } {
+  const readU32 = (b: Uint8Array, at: number): number => ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+  const link = {
+    name: inner.name,
+    mtu: inner.mtu,
+    mac: inner.mac,
+    frames$: inner.frames$,
+    largeFrames: 0,
+    maxFrame: 0,
+    maxGsoBytes: 0xffff,
+    send: (frame: Uint8Array) => inner.send(frame),
+    sendPartial(frame: Uint8Array, start: number, offset: number, gsoSize?: number): void {
+      link.maxFrame = Math.max(link.maxFrame, frame.length);
+      if (gsoSize === undefined || gsoSize === 0) {
+        completePartialChecksum(frame, start, offset);
+        inner.send(frame);
+        return;
+      }
+      assert.equal(start, TCP_AT);
+      assert.ok(frame.length - TCP_AT > gsoSize, 'a large segment');
+      link.largeFrames++;
+      const src = readU32(frame, IP_AT + 12);
+      const dst = readU32(frame, IP_AT + 16);
+      const tcp = PacketBuffer.withPayload(frame.subarray(TCP_AT));
+      segmentTcp(tcp, gsoSize, src, dst, false, (piece) => {
+        emitIpv4({ src, dst, protocol: IpProtocol.TCP, ttl: 64, ident: 0, dontFragment: true, moreFragments: false, fragmentOffset: 0 }, piece);
+        const at = piece.prepend(14);
+        piece.buf.set(frame.subarray(0, 14), at);
+        inner.send(piece.bytes());
+      });
+    },
+    close: () => inner.close(),
+  };
+  return link;
+}
+
+function bulk(a: Stack, b: Stack, size: number, onConnected?: (c: TcpConnection) => void): { received: () => number; mismatch: () => number; ended: () => boolean } {
+  const data = pattern(size, 5);
+  let received = 0;
+  let mismatch = -1;
+  let ended = false;
+  const l = b.tcp.listen({ port: 5001 }).subscribe((c) => {
+    l.unsubscribe();
+    c.data$.subscribe({
+      next: (chunk) => {
+        for (let i = 0; i < chunk.length && mismatch < 0; i++) if (chunk[i] !== data[received + i]) mismatch = received + i;
+        received += chunk.length;
+      },
+      complete: () => (ended = true),
+    });
+  });
+  a.tcp.connect({ address: '198.18.0.2', port: 5001 }).subscribe((c) => {
+    onConnected?.(c);
+    let offset = 0;
+    const pump = (): void => {
+      while (offset < size) {
+        const chunk = data.subarray(offset, Math.min(offset + 256 * 1024, size));
+        offset += chunk.length;
+        if (!c.write(chunk)) return;
+      }
+      c.end();
+    };
+    c.drain$.subscribe(pump);
+    pump();
+  });
+  return { received: () => received, mismatch: () => mismatch, ended: () => ended };
+}
+
+describe('stack: large TCP segments (TSO)', function () {
+  this.timeout(60_000);
+
+  it('a link that segments gets large segments whole; 1% of the pieces lost, 8 MiB byte-exact', () => {
+    const scheduler = new VirtualTimeScheduler();
+    const [wa, wb] = createMemoryWire({ scheduler, latencyMs: 1 });
+    const la = tsoLink(impairLink(wa, { outbound: { loss: 0.01, seed: 3 }, scheduler }));
+    const a = createStack({ interfaces: [{ name: 'eth0', link: la, ipv4: ['198.18.0.1/24'] }] }, { scheduler });
+    const b = createStack({ interfaces: [{ name: 'eth0', link: wb, ipv4: ['198.18.0.2/24'] }] }, { scheduler });
+    try {
+      const run = bulk(a, b, 8 * MiB);
+      scheduler.schedule(() => undefined, 120_000);
+      scheduler.flush();
+      assert.equal(run.mismatch(), -1);
+      assert.equal(run.received(), 8 * MiB);
+      assert.ok(run.ended());
+      assert.ok(la.largeFrames > 20, `${la.largeFrames} large frames`);
+      assert.ok(la.maxFrame > 30_000, `largest frame ${la.maxFrame} bytes`);
+      assert.ok(stat(a, 'tcpConnections', 'largeSegmentsSent') > 20);
+      assert.ok(stat(a, 'tcpConnections', 'retransmits') > 0, 'pieces were lost and resent');
+      assert.equal(stat(a, 'ipv4', 'txSegmented'), 0, 'nothing cut in software');
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('a link that does not segment: a connection building large segments still puts only MTU-sized frames on the wire', () => {
+    const scheduler = new VirtualTimeScheduler();
+    const [wa, wb] = createMemoryWire({ scheduler, latencyMs: 1 });
+    let largest = 0;
+    const seen: Link = {
+      name: wa.name, mtu: wa.mtu, mac: wa.mac, frames$: wa.frames$,
+      send: (f: Uint8Array) => {
+        largest = Math.max(largest, f.length);
+        wa.send(f);
+      },
+      close: () => wa.close(),
+    };
+    const a = createStack({ interfaces: [{ name: 'eth0', link: seen, ipv4: ['198.18.0.1/24'] }] }, { scheduler });
+    const b = createStack({ interfaces: [{ name: 'eth0', link: wb, ipv4: ['198.18.0.2/24'] }] }, { scheduler });
+    try {
+      let gsoBefore = -1;
+      const run = bulk(a, b, 4 * MiB, (c) => {
+        gsoBefore = c.core.gsoMaxBytes;
+        c.core.gsoMaxBytes = 0xffff; // as if the route had said so
+      });
+      scheduler.schedule(() => undefined, 120_000);
+      scheduler.flush();
+      assert.equal(gsoBefore, 0, 'the memory wire does not segment: the core was told MSS-sized');
+      assert.equal(run.mismatch(), -1);
+      assert.equal(run.received(), 4 * MiB);
+      assert.ok(stat(a, 'tcpConnections', 'largeSegmentsSent') > 10);
+      assert.ok(stat(a, 'ipv4', 'txSegmented') > 10, 'IPv4 cut them');
+      assert.ok(largest <= 1514, `largest frame ${largest}`);
+      assert.equal(stat(b, 'tcp', 'drops', 'badChecksum'), 0);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});
