@@ -10,7 +10,7 @@
  *
  * Hidden slabs. V8 adds every new external ArrayBuffer's bytes to its external memory count,
  * and growth of that count since the last full collection starts another one: in bulk over TAP
- * with offload, 28-42 mark-compacts per GiB received (docs/benchmarks.md), although almost every
+ * with offload, 26-38 mark-compacts per GiB received (docs/benchmarks.md), although almost every
  * slab dies young. V8 also runs a minor collection whenever young ArrayBuffers hold a few tens
  * of MiB (seen as scavenges for "external memory pressure" about every 45 MiB), which frees
  * them: that bounds their memory without a full collection. So the owner takes a new slab's
