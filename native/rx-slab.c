@@ -8,14 +8,21 @@ struct rx_slab_pool {
   int open;
   int free_count;
   rx_slab_t *free;
+  int live;                 /* slabs taken and not given back */
+  unsigned long long taken; /* slabs ever taken (a slab's serial is this count when taken) */
+  int hide_max, hide_age;
+  int hidden;               /* live slabs hidden: the list oldest..newest */
+  rx_slab_t *oldest, *newest;
   int refs; /* 1 for the owner while open, 1 per slab taken and not given back */
 };
 
-rx_slab_pool_t *rx_slab_pool_new(size_t slab_size, int keep) {
+rx_slab_pool_t *rx_slab_pool_new(size_t slab_size, int keep, int hide_max, int hide_age) {
   rx_slab_pool_t *p = calloc(1, sizeof *p);
   if (p == NULL) return NULL;
   p->slab_size = slab_size;
   p->keep = keep;
+  p->hide_max = hide_max;
+  p->hide_age = hide_age;
   p->open = 1;
   p->refs = 1;
   return p;
@@ -42,12 +49,50 @@ rx_slab_t *rx_slab_take(rx_slab_pool_t *p) {
     s->pool = p;
   }
   s->next = NULL;
+  s->older = s->newer = NULL;
+  s->hidden = 0;
+  s->serial = ++p->taken;
   p->refs++;
+  p->live++;
   return s;
 }
 
-void rx_slab_give_back(rx_slab_t *s) {
+int rx_slab_hide(rx_slab_t *s) {
   rx_slab_pool_t *p = s->pool;
+  if (s->hidden || p->hidden >= p->hide_max) return 0;
+  s->hidden = 1;
+  s->older = p->newest;
+  s->newer = NULL;
+  if (p->newest != NULL) p->newest->newer = s;
+  else p->oldest = s;
+  p->newest = s;
+  p->hidden++;
+  return 1;
+}
+
+static void unlink_hidden(rx_slab_t *s) {
+  rx_slab_pool_t *p = s->pool;
+  if (s->older != NULL) s->older->newer = s->newer;
+  else p->oldest = s->newer;
+  if (s->newer != NULL) s->newer->older = s->older;
+  else p->newest = s->older;
+  s->older = s->newer = NULL;
+  s->hidden = 0;
+  p->hidden--;
+}
+
+rx_slab_t *rx_slab_unhide_aged(rx_slab_pool_t *p) {
+  rx_slab_t *s = p->oldest;
+  if (s == NULL || p->taken - s->serial <= (unsigned long long)p->hide_age) return NULL;
+  unlink_hidden(s);
+  return s;
+}
+
+int rx_slab_give_back(rx_slab_t *s) {
+  rx_slab_pool_t *p = s->pool;
+  int was_hidden = s->hidden;
+  if (was_hidden) unlink_hidden(s);
+  p->live--;
   if (p->open && p->free_count < p->keep) {
     s->next = p->free;
     p->free = s;
@@ -57,7 +102,11 @@ void rx_slab_give_back(rx_slab_t *s) {
     free(s);
   }
   release(p);
+  return was_hidden;
 }
+
+int rx_slab_pool_live(const rx_slab_pool_t *p) { return p->live; }
+int rx_slab_pool_hidden(const rx_slab_pool_t *p) { return p->hidden; }
 
 void rx_slab_pool_close(rx_slab_pool_t *p) {
   if (!p->open) return;

@@ -7,6 +7,22 @@
  * collector frees a retired slab's ArrayBuffer, the slab comes back to its pool and is reused
  * (its pages stay mapped: no page faults and zeroing for every batch, as a fresh Buffer per
  * batch costs). The pool is reference-counted, so a slab outliving its device is still freed.
+ *
+ * Hidden slabs. V8 adds every new external ArrayBuffer's bytes to its external memory count,
+ * and growth of that count since the last full collection starts another one: in bulk over TAP
+ * with offload, 26-38 mark-compacts per GiB received (docs/benchmarks.md), although almost every
+ * slab dies young. V8 also runs a minor collection whenever young ArrayBuffers hold a few tens
+ * of MiB (seen as scavenges for "external memory pressure" about every 45 MiB), which frees
+ * them: that bounds their memory without a full collection. So the owner takes a new slab's
+ * bytes back out of V8's count (rx-tap.c) while the pool's budget allows:
+ *   - at most `hide_max` slabs are hidden at once, so memory V8 does not know about is at most
+ *     hide_max * slab_size; beyond it slabs are counted as before;
+ *   - a hidden slab still alive after `hide_age` newer slabs were taken is no longer young:
+ *     JavaScript keeps it (a receive buffer, a capture, a user's operator holding frames). It
+ *     is unhidden (its bytes go back into V8's count) and its place in the budget freed, so
+ *     retained memory is always counted and drives V8's full collections as before.
+ * Nothing here changes when a slab is reused: only the garbage collector gives slabs back, so
+ * frames JavaScript holds never see their bytes change.
  * Plain C, single-threaded (everything runs on the Node.js main thread).
  */
 #ifndef RX_SLAB_H
@@ -22,14 +38,28 @@ typedef struct rx_slab {
   uint8_t *data;
   size_t size;
   struct rx_slab *next; /* free list */
+  /* Hidden slabs, oldest first (while hidden). */
+  struct rx_slab *older, *newer;
+  unsigned long long serial; /* when it was taken: the pool's count of slabs taken */
+  int hidden;
 } rx_slab_t;
 
-/* A pool of `slab_size`-byte slabs keeping at most `keep` free ones. NULL when out of memory. */
-rx_slab_pool_t *rx_slab_pool_new(size_t slab_size, int keep);
+/*
+ * A pool of `slab_size`-byte slabs keeping at most `keep` free ones, hiding at most `hide_max`
+ * at once, none older than `hide_age` slabs. NULL when out of memory.
+ */
+rx_slab_pool_t *rx_slab_pool_new(size_t slab_size, int keep, int hide_max, int hide_age);
 /* A free slab, or a new one; NULL when out of memory. */
 rx_slab_t *rx_slab_take(rx_slab_pool_t *pool);
-/* The slab is no longer referenced: back to the free list, or freed. */
-void rx_slab_give_back(rx_slab_t *slab);
+/* Hides a slab just taken if the budget allows; returns whether it did. */
+int rx_slab_hide(rx_slab_t *slab);
+/* The oldest hidden slab if it is older than the pool's hide_age, unhidden now; else NULL. */
+rx_slab_t *rx_slab_unhide_aged(rx_slab_pool_t *pool);
+/* The slab is no longer referenced: back to the free list, or freed. Returns whether it was hidden. */
+int rx_slab_give_back(rx_slab_t *slab);
+/* Slabs taken and not given back; of them, hidden. */
+int rx_slab_pool_live(const rx_slab_pool_t *pool);
+int rx_slab_pool_hidden(const rx_slab_pool_t *pool);
 /* The owner lets go: free slabs are freed now, the pool itself once every slab is back. */
 void rx_slab_pool_close(rx_slab_pool_t *pool);
 

@@ -43,9 +43,14 @@
 #define RX_MAX_READ (RX_MAX_FRAME + RX_VNET_HDR_LEN)
 /* Most pieces of one gathered frame (writev). */
 #define RX_MAX_PARTS 64
-/* Receive slabs: 2 MiB (several batches of ordinary frames, 30 GSO frames), 4 kept for reuse. */
+/* Receive slabs: 2 MiB (several batches of ordinary frames, 30 GSO frames), 4 kept for reuse.
+ * Hidden from V8's external memory count (rx-slab.h): at most 32 (64 MiB, V8's step between
+ * full collections for external memory), each for at most the next 64 slabs taken (128 MiB
+ * received; a slab whose frames are all dropped dies in the first minor collection). */
 #define RX_SLAB_SIZE (2u << 20)
 #define RX_SLABS_KEPT 4
+#define RX_SLABS_HIDDEN 32
+#define RX_SLAB_HIDE_AGE 64
 #define RX_DEFAULT_BATCH 256
 #define RX_MAX_BATCH 4096
 #define RX_DEFAULT_QUEUE 1024
@@ -333,9 +338,11 @@ static void flush_queue(rx_tap_t *t) {
 
 /* The garbage collector freed a slab's ArrayBuffer: nothing in JavaScript sees it any more. */
 static void slab_finalize(napi_env env, void *data, void *hint) {
-  (void)env;
   (void)data;
-  rx_slab_give_back(hint);
+  int64_t size = (int64_t)((rx_slab_t *)hint)->size, ignored;
+  /* A hidden slab's bytes were taken out of V8's count when it was made, and V8 has just taken
+   * them out again as its ArrayBuffer died: they go back in (rx-slab.h). */
+  if (rx_slab_give_back(hint)) napi_adjust_external_memory(env, size, &ignored);
 }
 
 /* Makes sure the current slab has room for one more read of the largest size. */
@@ -353,6 +360,12 @@ static int ensure_slab(rx_tap_t *t) {
     return -1;
   }
   napi_create_reference(env, ab, 1, &t->cur_ref);
+  /* V8 has just counted the new slab as external memory (rx-slab.h): hidden slabs that lived
+   * too long to be young are counted again, and the new one is hidden if the budget allows. */
+  int64_t ignored;
+  rx_slab_t *aged;
+  while ((aged = rx_slab_unhide_aged(t->pool)) != NULL) napi_adjust_external_memory(env, (int64_t)aged->size, &ignored);
+  if (rx_slab_hide(slab)) napi_adjust_external_memory(env, -(int64_t)slab->size, &ignored);
   t->cur = slab;
   t->cur_off = 0;
   return 0;
@@ -589,7 +602,7 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
   t->busy_poll_ns = (uint64_t)busy_us * 1000;
   t->vnet = vnet;
   t->tun = tun;
-  t->pool = rx_slab_pool_new(RX_SLAB_SIZE, RX_SLABS_KEPT);
+  t->pool = rx_slab_pool_new(RX_SLAB_SIZE, RX_SLABS_KEPT, RX_SLABS_HIDDEN, RX_SLAB_HIDE_AGE);
   if (t->pool == NULL || rx_wq_init(&t->queue, queue) != 0) {
     if (t->pool != NULL) rx_slab_pool_close(t->pool);
     free(t);
@@ -905,6 +918,8 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   set_number(env, out, "txDropped", t->stats.tx_dropped);
   set_number(env, out, "txErrors", t->stats.tx_errors);
   set_number(env, out, "busyPollHits", t->stats.busy_poll_hits);
+  set_number(env, out, "rxSlabs", t->pool != NULL ? rx_slab_pool_live(t->pool) : 0);
+  set_number(env, out, "rxSlabsHidden", t->pool != NULL ? rx_slab_pool_hidden(t->pool) : 0);
   return out;
 }
 
@@ -962,6 +977,16 @@ static napi_value error_for(napi_env env, napi_callback_info info) {
   return make_error(env, err < 0 ? -err : err, syscall, detail);
 }
 
+/* externalMemory(): V8's count of external memory now (hidden slabs are not in it; tests). */
+static napi_value external_memory(napi_env env, napi_callback_info info) {
+  (void)info;
+  int64_t now = 0;
+  napi_value out;
+  napi_adjust_external_memory(env, 0, &now);
+  napi_create_double(env, (double)now, &out);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
     { "name", NULL, NULL, tap_name, NULL, NULL, napi_default, NULL },
@@ -991,6 +1016,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "TapHandle", cls);
   napi_create_function(env, "errorFor", NAPI_AUTO_LENGTH, error_for, NULL, &fn);
   napi_set_named_property(env, exports, "errorFor", fn);
+  napi_create_function(env, "externalMemory", NAPI_AUTO_LENGTH, external_memory, NULL, &fn);
+  napi_set_named_property(env, exports, "externalMemory", fn);
   return exports;
 }
 

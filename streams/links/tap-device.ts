@@ -10,9 +10,11 @@
  *
  * Frames arrive in batches: every frame ready when the fd wakes up is read at once (up to
  * `batchLimit`) and handed to the `onFrames` callback as one array. Each frame is a view on a
- * buffer made for that batch alone, so a receiver may keep it (keeping one frame keeps its whole
- * batch's buffer alive). Writes go straight to the fd; if the kernel is not ready (EAGAIN) they
- * wait in a bounded queue and are flushed in order when the fd is writable.
+ * 2 MiB receive slab that later batches never write to again, so a receiver may keep it
+ * (keeping one frame keeps its whole slab alive; the garbage collector gives the slab back for
+ * reuse only when no frame of it is referenced: native/rx-slab.h). Writes go straight to the
+ * fd; if the kernel is not ready (EAGAIN) they wait in a bounded queue and are flushed in order
+ * when the fd is writable.
  *
  * Errors have Node-style `code`, `errno` and `syscall` (`EPERM` without CAP_NET_ADMIN, `ENOENT`
  * for a missing /dev/net/tun or namespace, `EINVAL` for a bad name, `EBUSY` when another process

@@ -31,6 +31,10 @@ export interface NativeTapStats {
   txErrors: number;
   /** Batches read while a busy-poll window was open (TapDeviceOptions.busyPollUs). */
   busyPollHits: number;
+  /** Receive slabs (2 MiB each) alive: being filled, or held by frames JavaScript still references. */
+  rxSlabs: number;
+  /** Of them, those whose bytes are not in V8's external memory count (at most 32; see native/rx-slab.h). */
+  rxSlabsHidden: number;
 }
 
 /** One open TAP queue. Methods throw Errors with `code`, `errno` and `syscall` like node:fs. */
@@ -79,6 +83,8 @@ export interface NativeTapModule {
   ) => NativeTapHandle;
   /** The Error the addon would make for `errno` (positive) in `syscall`. */
   errorFor(errno: number, syscall: string, detail: string): Error & { code: string };
+  /** V8's count of external memory now, without the receive slabs hidden from it (native/rx-slab.h). */
+  externalMemory(): number;
 }
 
 let cached: NativeTapModule | undefined;

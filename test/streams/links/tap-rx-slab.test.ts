@@ -2,10 +2,14 @@
  * The addon reads frames straight into receive slabs that JavaScript owns (native/rx-slab.h)
  * and reuses a slab only after the garbage collector has freed every view of it. Here: frames
  * kept across many slabs stay intact while later traffic and allocation pressure make the
- * collector recycle the slabs of frames that were dropped.
+ * collector recycle the slabs of frames that were dropped. And the slabs' bytes in V8's external
+ * memory count: young slabs are kept out of it (at most 32), slabs JavaScript keeps are counted.
  */
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { TapDevice } from '../../../streams/links/tap-device.js';
+import { loadTapAddon } from '../../../streams/links/tap-native.js';
 import { describeKernelPeer, useKernelPeer } from '../../helpers/netns.js';
 import { waitFor } from '../../helpers/wait-for.js';
 
@@ -79,4 +83,95 @@ describeKernelPeer('TAP receive slabs', function () {
       }
     });
   }
+});
+
+/** Size of a receive slab (native/rx-tap.c) and how many the addon hides from V8 at most. */
+const SLAB = 2 * 1024 * 1024;
+const HIDDEN_MAX = 32;
+/** 60 kB frames per slab: a read needs room for the largest frame (64 KiB) left in the slab. */
+const PER_SLAB = 34;
+
+/**
+ * Python that sends `count` UDP datagrams of 60,000 bytes to 198.18.0.2:9 (one 60 kB frame each
+ * on a TAP with a 65,000-byte MTU: 34 fill a receive slab), pausing every 16 so that the
+ * TAP's transmit queue never overflows.
+ */
+const bulk = (count: number): string => `import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+data = b'x' * 60000
+for i in range(${count}):
+    s.sendto(data, ('198.18.0.2', 9))
+    if i % 16 == 15:
+        time.sleep(0.002)`;
+
+/** The collector, as `node --expose-gc` would give it. */
+function fullGc(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
+
+/**
+ * V8's external memory count once the garbage of earlier tests is gone: collect, let the
+ * finalisers of freed buffers run (they are queued to the event loop), until the count holds still.
+ */
+async function settledExternalMemory(): Promise<number> {
+  let last = Number.NaN;
+  return waitFor('V8\'s external memory count to settle', async () => {
+    fullGc();
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    const now = loadTapAddon().externalMemory();
+    const settled = now === last;
+    last = now;
+    return settled ? now : undefined;
+  }, { timeoutMs: 10_000, intervalMs: 10 });
+}
+
+describeKernelPeer('TAP receive slabs and V8\'s external memory count', () => {
+  const peer = useKernelPeer({ tapName: 'rxslab1', mtu: 65000 });
+
+  it('hides young slabs from V8\'s external memory count, at most 32, and counts again those JavaScript keeps', async function () {
+    this.timeout(60_000);
+    await peer().ip(['neigh', 'replace', '198.18.0.2', 'lladdr', '02:00:00:00:00:02', 'dev', 'rxslab1']);
+    const device = new TapDevice({ name: 'rxslab1', netns: peer().netns, batchLimit: 64 });
+    const kept: Uint8Array[] = [];
+    let keep = true;
+    let received = 0;
+    try {
+      device.onFrames((frames) => {
+        received += frames.length;
+        if (keep) kept.push(...frames);
+      });
+      // Phase 1: every frame is kept, ~40 slabs' worth. V8 counts all but the hidden ones.
+      const externalBefore = await settledExternalMemory();
+      await peer().python(bulk(40 * PER_SLAB), [], { timeoutMs: 30_000 });
+      await waitFor('the datagrams', () => (received >= 39 * PER_SLAB ? true : undefined));
+      const kept1 = device.stats();
+      assert.ok(kept1.rxSlabs >= 38, `slabs alive ${kept1.rxSlabs}`);
+      assert.equal(kept1.rxSlabsHidden, HIDDEN_MAX, 'as many hidden as the budget allows');
+      const counted = loadTapAddon().externalMemory() - externalBefore;
+      // Without hiding V8 would count every slab (76 MiB or more); with it, 32 fewer.
+      assert.ok(counted < (kept1.rxSlabs - HIDDEN_MAX + 3) * SLAB, `V8 counts ${counted} bytes for ${kept1.rxSlabs} slabs`);
+      assert.ok(counted > (kept1.rxSlabs - HIDDEN_MAX - 3) * SLAB, `V8 counts ${counted} bytes for ${kept1.rxSlabs} slabs`);
+
+      // Phase 2: nothing more is kept, 70 slabs' worth go by. The slabs kept since phase 1 are no
+      // longer young (64 newer slabs were taken): they are counted again; the new ones die.
+      keep = false;
+      const before2 = received;
+      await peer().python(bulk(70 * PER_SLAB), [], { timeoutMs: 30_000 });
+      await waitFor('the datagrams', () => (received - before2 >= 69 * PER_SLAB ? true : undefined));
+      const stats2 = await waitFor('the unkept slabs to be collected', () => {
+        fullGc();
+        const s = device.stats();
+        return s.rxSlabs <= kept1.rxSlabs + 1 ? s : undefined;
+      }, { timeoutMs: 10_000, intervalMs: 50 });
+      assert.ok(stats2.rxSlabsHidden <= 1, `hidden now ${stats2.rxSlabsHidden}: at most the slab being filled`);
+      const counted2 = loadTapAddon().externalMemory() - externalBefore;
+      assert.ok(counted2 > (kept1.rxSlabs - 3) * SLAB, `V8 counts ${counted2} bytes for the ${kept1.rxSlabs} slabs kept`);
+      assert.ok(kept.length >= 39 * PER_SLAB);
+    } finally {
+      device.close();
+      kept.length = 0;
+    }
+  });
 });
