@@ -1738,6 +1738,7 @@ export class TcpConnectionCore {
       this.rack.clear(this.iss);
       this.sack.externalLoss = true;
       this.sack.externalEdge = this.iss;
+      this.sack.marks = this.rack; // RACK's per-segment loss marks (rack.ts lostAt)
     }
     this.recoveryPoint = this.iss; // no episode yet: any SND.UNA past the SYN may start one
   }
