@@ -271,12 +271,16 @@ export class Rack {
     return lost;
   }
 
-  /** UnSACKed bytes at or above `una` of the segments marked lost (not in the network: pipe leaves them out). */
-  lostUnsacked(sb: SackScoreboard, una: number): number {
+  /**
+   * UnSACKed bytes at or above `una` of the segments marked lost (not in the network: pipe leaves
+   * them out). `edge`: no segment from there on is marked (RACK.lostEdge): the scan stops there.
+   */
+  lostUnsacked(sb: SackScoreboard, una: number, edge: number): number {
     const mask = this.capacity - 1;
     let n = 0;
     for (let k = 0; k < this.count; k++) {
       const i = (this.head + k) & mask;
+      if (!seqLt(this.rec[i * RECORD + START], edge)) break;
       if (!this.markedLost(i)) continue;
       n += sb.unsackedIn(seqMax(this.rec[i * RECORD + START], una), this.rec[i * RECORD + END]);
     }

@@ -56,8 +56,8 @@ export interface SegmentLossMarks {
   lostAt(seq: number): boolean;
   /** After `lostAt`: where the run of segments with that answer ends. */
   readonly runEnd: number;
-  /** UnSACKed bytes at or above `sndUna` of the lost segments. */
-  lostUnsacked(sb: SackScoreboard, sndUna: number): number;
+  /** UnSACKed bytes at or above `sndUna` of the lost segments, none of which starts at or above `edge`. */
+  lostUnsacked(sb: SackScoreboard, sndUna: number, edge: number): number;
 }
 
 /** The edges of a scoreboard that never held a range (shared, never written). */
@@ -242,7 +242,7 @@ export class SackScoreboard {
   pipe(sndUna: number, sndMax: number, mss: number): number {
     if (this.externalLoss && this.marks !== undefined && !this.allLost) {
       // Linux's packets_in_flight: unSACKed segments not marked lost (a resent one counts once).
-      return this.unsackedIn(sndUna, sndMax) - this.marks.lostUnsacked(this, sndUna);
+      return this.unsackedIn(sndUna, sndMax) - this.marks.lostUnsacked(this, sndUna, this.externalEdge);
     }
     let edge = seqMax(this.lostEdge(sndUna, sndMax, mss), sndUna);
     if (this.externalLoss && seqGt(this.rxtNext, edge)) edge = seqMin(this.rxtNext, sndMax);
