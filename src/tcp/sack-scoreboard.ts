@@ -264,9 +264,14 @@ export class SackScoreboard {
    */
   nextSeg(sndUna: number, sndMax: number, mss: number, newData: boolean, recoveryPoint: number): NextSegKind {
     if (this.externalLoss && this.marks !== undefined && !this.allLost) {
-      // Per-segment marks (RACK, as Linux's tcp_xmit_retransmit_queue): the first unSACKed
-      // segment marked lost, then new data; nothing else (a hole not marked is in flight).
-      if (this.firstMarkedHole(this.marks, sndUna, seqMin(this.externalEdge, sndMax), mss)) return NextSegKind.LOST;
+      // Per-segment marks (RACK): the first unSACKed segment marked lost, then new data; nothing
+      // else (a hole not marked is in flight). Below the highest SACK; above it only while nothing
+      // above SND.UNA is SACKed (the partial-ACK case, decided by time). Linux resends marked
+      // segments above the highest SACK too; here that measured more timeouts with reordering
+      // (lossy bench, 10 % loss, 1 % reordering, RTT 1/10/50 ms, seeds 1-6: 251 RTOs, 228 this way).
+      const edge = seqMin(this.externalEdge, sndMax);
+      const below = seqMin(edge, this.highSacked(sndUna));
+      if (this.firstMarkedHole(this.marks, sndUna, seqGt(below, sndUna) ? below : edge, mss)) return NextSegKind.LOST;
       return newData ? NextSegKind.NEW : NextSegKind.NONE;
     }
     const from = seqMax(this.rxtNext, sndUna);
