@@ -6,6 +6,9 @@
 import assert from 'node:assert/strict';
 import { bytes, Harness, send } from './harness.js';
 import { sackAck, sackEstablished, sent } from './sack-harness.js';
+import { Rack } from '../../src/tcp/rack.js';
+import { SackScoreboard } from '../../src/tcp/sack-scoreboard.js';
+import { seqAdd } from '../../src/tcp/seq.js';
 
 const established = (): Harness => sackEstablished({ config: { lossDetection: 'rack', rtoMin: 1000 } });
 
@@ -30,5 +33,35 @@ describe('tcp/rack: per-segment loss marks', () => {
     h.now = 360;
     send(h, sackAck(0, [1000, 5000], [6000, 9000], [10_000, 12_000]));
     assert.ok(sent(h).some(([off]) => off === 5000), 'B resent when its own time says so');
+  });
+
+  it('Rack.lostAt / lostUnsacked: marks by segment, runs of equal marks, across the 2^32 wrap', () => {
+    const base = 0xffff_f000; // the sequence space wraps inside the third segment
+    const at = (i: number): number => seqAdd(base, i * 1000);
+    const r = new Rack();
+    r.clear(base);
+    for (let i = 0; i < 6; i++) r.onSend(at(i), at(i + 1), 100, at(i));
+    r.onSend(at(6), at(7), 150, at(6)); // segment 6 later
+    const sb = new SackScoreboard();
+    sb.update([[at(3), at(4)], [at(6), at(7)]], base, at(7));
+    r.onAck(base, sb, true, false, at(7), 250); // segment 6 delivered: RACK.rtt 100 from 150
+    r.detectLoss(250, 0, base);
+    // 0-2 and 4-5 sent at 100, before segment 6: lost; 3 SACKed (delivered).
+    assert.equal(r.lostAt(at(0) + 10), true);
+    assert.equal(r.runEnd, at(3), 'segments 0-2 in one run');
+    assert.equal(r.lostAt(at(3)), false, 'delivered');
+    assert.equal(r.runEnd, at(4));
+    assert.equal(r.lostAt(at(5)), true);
+    assert.equal(r.runEnd, at(6));
+    assert.equal(r.lostAt(at(6)), false);
+    assert.equal(r.lostAt(at(9)), false, 'beyond every record');
+    assert.equal(r.lostUnsacked(sb, base, r.lostEdge), 5000);
+    assert.equal(r.lostUnsacked(sb, at(1), r.lostEdge), 4000, 'from SND.UNA on');
+    // A retransmission clears its segment's mark until RACK finds it lost again.
+    r.onSend(at(1), at(2), 260, at(7));
+    assert.equal(r.lostAt(at(1)), false);
+    assert.equal(r.lostAt(at(0)), true);
+    assert.equal(r.runEnd, at(1));
+    assert.equal(r.lostUnsacked(sb, base, r.lostEdge), 4000);
   });
 });
