@@ -55,6 +55,8 @@ export interface LossyTapOptions {
    */
   readonly linuxCongestionControls?: readonly string[];
   readonly log: (line: string) => void;
+  /** Wraps the link below the impairment ('tap') and above it ('impaired'): tracing (lossy-tap-trace.ts). */
+  readonly wrapLink?: (link: Link, where: 'tap' | 'impaired') => Link;
 }
 
 /** What the sending side did, in the same terms for both senders. */
@@ -178,6 +180,7 @@ const OUR_RECEIVER = ['outOfOrderSegments', 'outOfOrderDropped', 'duplicateSegme
 interface Setup {
   readonly ns: Netns;
   readonly tools: KernelTools;
+  readonly wrapLink?: (link: Link, where: 'tap' | 'impaired') => Link;
 }
 
 /** Our sender, or Linux's with the congestion control named. */
@@ -196,7 +199,7 @@ export async function lossyTapBench(o: LossyTapOptions): Promise<LossyTapResult>
     await ns.addAddress(`${KERNEL_IP}/24`, TAP);
     await ns.ip(['link', 'set', TAP, 'up']);
     await ns.ip(['neigh', 'replace', STACK_IP, 'lladdr', STACK_MAC, 'dev', TAP, 'nud', 'permanent']);
-    const setup: Setup = { ns, tools };
+    const setup: Setup = { ns, tools, wrapLink: o.wrapLink };
 
     const cases: LossyTapCase[] = [];
     for (const rttMs of o.rttsMs) {
@@ -254,10 +257,11 @@ function summarise(runs: readonly TransferRun[]): DirectionResult {
 /** The stack on the TAP device, impaired, with static neighbours both ways. */
 function startStack(setup: Setup, rttMs: number, loss: number, seed: number): { stack: Stack; tap: TapLink } {
   const tap = tapLink({ name: TAP, netns: setup.ns.name, offload: false, up: true });
-  let link: Link = tap;
+  let link: Link = setup.wrapLink !== undefined ? setup.wrapLink(tap, 'tap') : tap;
   if (loss > 0 || rttMs > 0) {
     const path = { loss, delay: rttMs / 2 };
-    link = impairLink(tap, { inbound: { ...path, seed }, outbound: { ...path, seed: seed + 1 } });
+    link = impairLink(link, { inbound: { ...path, seed }, outbound: { ...path, seed: seed + 1 } });
+    if (setup.wrapLink !== undefined) link = setup.wrapLink(link, 'impaired');
   }
   let stack: Stack;
   try {

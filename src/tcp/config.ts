@@ -128,7 +128,7 @@ export interface TcpConfig {
    */
   readonly lossDetection: TcpLossDetection;
   /**
-   * F-RTO (RFC 5682, with SACK): after a first timeout, send new data instead of more
+   * F-RTO (RFC 5682; SACK-enhanced with SACK, basic without): after a first timeout, send new data instead of more
    * retransmissions once the resent segment is acknowledged, and undo the timeout if data sent
    * before it arrives without a retransmission (it was spurious: ACKs late or lost). Default true.
    */

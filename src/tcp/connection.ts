@@ -56,6 +56,7 @@ import { Prr } from './prr.js';
 import { Frto, FRTO_NEW_SENT, FRTO_OFF, FRTO_SPURIOUS } from './frto.js';
 import { probeTimeout, Rack, recoveryProbeTimeout } from './rack.js';
 import { TLP_REPAIRED, TLP_SPURIOUS, TlpEpisode } from './tlp.js';
+import { SpuriousRtoDetector, SRTO_REAL, SRTO_SEND_NEW, SRTO_SPURIOUS_EIFEL, SRTO_SPURIOUS_FRTO } from './spurious-rto.js';
 import { quickAckBudget } from './quick-ack.js';
 import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt } from './seq.js';
@@ -344,6 +345,8 @@ export class TcpConnectionCore {
   private eifelTsVal: number | undefined;
   /** F-RTO (RFC 5682, with SACK): after a first timeout, whether it was spurious. */
   private frto: Frto | undefined;
+  /** Without SACK: basic F-RTO (RFC 5682 2) and Eifel (RFC 3522) after a timeout (spurious-rto.ts). */
+  private srto: SpuriousRtoDetector | undefined;
   /** Receive-buffer auto-tuning (buffer-tuning.ts), from the first in-order data when on. */
   private rcvTuner: ReceiveBufferTuner | undefined;
   /** The path's delivery per minimum RTT, measured while send-buffer tuning is on. */
@@ -1223,6 +1226,7 @@ export class TcpConnectionCore {
     this.lastPeerWindow = window;
     if (this.eifelTsVal !== undefined && advanced) this.eifelOnAck(seg);
     if (this.frto !== undefined && this.frto.step !== FRTO_OFF) this.frtoOnAck(advanced, sacked, !advanced && !hasText);
+    if (this.srto !== undefined && this.srto.active) this.spuriousRtoOnAck(seg, advanced, !advanced && !hasText, now);
     if (this.sack !== undefined) {
       this.sackRecoveryOnAck(sacked, advanced, seg.sackBlocks !== undefined && this.sack.lastUpdate.dsack, now);
       if (this.lossEpisode === EPISODE_RECOVERY) {
@@ -1764,6 +1768,7 @@ export class TcpConnectionCore {
       this.rack.clear(this.iss);
       this.sack.externalLoss = true;
       this.sack.externalEdge = this.iss;
+      this.sack.marks = this.rack; // RACK's per-segment loss marks (rack.ts lostAt)
     }
     this.recoveryPoint = this.iss; // no episode yet: any SND.UNA past the SYN may start one
   }
@@ -2190,6 +2195,7 @@ export class TcpConnectionCore {
       }
     }
     this.tlpAt = NEVER;
+    const fastRecovery = this.cc.inRecovery; // (without SACK, F-RTO and Eifel only outside it)
     this.cc.onTimeout(seqDiff(this.sndMax, this.sndUna), this.sndMax, this.retries === 1);
     this.rtt.backoff();
     if (this.sack !== undefined) {
@@ -2201,6 +2207,52 @@ export class TcpConnectionCore {
     this.sndNxt = this.sndUna;
     this.transmitData(now, false); // sends nothing into a zero window, except a lone FIN
     if (this.rtxAt === NEVER && seqGt(this.sndNxt, this.sndUna)) this.rtxAt = now + this.rtt.rto;
+    this.spuriousRtoOnTimeout(fastRecovery, now);
+  }
+
+  /**
+   * Without SACK, a timeout's go-back-N just resent the segment at SND.UNA: whether the timeout
+   * was spurious is tested by Eifel (RFC 3522, with timestamps) and basic F-RTO (RFC 5682 2,
+   * `frto`), on a first timeout outside fast recovery and RTO recovery (a segment resent before
+   * makes the echo and the ACKs ambiguous).
+   */
+  private spuriousRtoOnTimeout(fastRecovery: boolean, now: number): void {
+    const d = this.srto ?? (this.srto = new SpuriousRtoDetector());
+    const first = this.retries === 1 && !fastRecovery && !d.inRtoRecovery(this.sndUna);
+    const resent = seqGt(this.sndNxt, this.sndUna);
+    const tsVal = first && resent && this.tsOk ? this.ts.tsVal(now) : undefined;
+    d.onTimeout(first && resent && this.config.frto, this.sndMax, this.sndNxt, tsVal);
+  }
+
+  /**
+   * An ACK after a timeout without SACK (spurious-rto.ts). Spurious (Eifel, or F-RTO step 3b):
+   * the reduction is undone and go-back-N stops (RFC 4015: new data goes on from SND.MAX).
+   * F-RTO step 2b: up to two new segments go out in place of retransmissions; step 3a (only the
+   * new data arrived): go-back-N resumes from SND.UNA.
+   */
+  private spuriousRtoOnAck(seg: TcpRepr, advanced: boolean, duplicate: boolean, now: number): void {
+    const d = this.srto as SpuriousRtoDetector;
+    const newDataSent = d.newDataSent;
+    const room = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndMax);
+    const fresh = this.unsentBytes() - seqDiff(this.sndMax, this.sndNxt); // never sent
+    const tsEcr = this.tsOk && seg.timestamp !== undefined ? seg.timestamp.tsEcr : undefined;
+    const outcome = d.onAck(this.sndUna, advanced, duplicate, tsEcr, fresh > 0 && room > 0);
+    if (outcome === SRTO_SPURIOUS_EIFEL || outcome === SRTO_SPURIOUS_FRTO) {
+      if (outcome === SRTO_SPURIOUS_EIFEL) this.counters.spuriousRtoUndos++;
+      else this.counters.frtoSpuriousRtos++;
+      this.cc.undoRecovery();
+      if (seqLt(this.sndNxt, this.sndMax)) this.sndNxt = this.sndMax;
+    } else if (outcome === SRTO_SEND_NEW) {
+      this.sndNxt = this.sndMax;
+      for (let i = 0; i < 2; i++) {
+        const unsent = this.unsentBytes();
+        const len = Math.min(unsent, this.sndMss, seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt));
+        if (len <= 0) break;
+        this.sendSegment(this.sndNxt, len, this.finQueued && !this.finSent && len === unsent, now);
+      }
+    } else if (outcome === SRTO_REAL && newDataSent) {
+      this.sndNxt = this.sndUna;
+    }
   }
 
   private onPersistTimeout(now: number): void {

@@ -8,7 +8,7 @@
  * its ACK (with SACK blocks) shows what is missing, long before the retransmission timeout.
  */
 
-import { seqGt, seqLeq, seqLt } from './seq.js';
+import { seqAdd, seqDiff, seqGt, seqLeq, seqLt, seqMax } from './seq.js';
 import { allocBytes } from '../packet-buffer.js';
 import type { SackScoreboard } from './sack-scoreboard.js';
 
@@ -106,6 +106,8 @@ export class Rack {
   lostEdge = 0;
   /** After `detectLoss`: the lowest retransmission found lost again, or undefined. */
   lostRetransmission: number | undefined;
+  /** After `lostAt`: the end of the run of segments from the one asked about that share its mark. */
+  runEnd = 0;
 
   /** Segments tracked (tests). */
   get records(): number {
@@ -229,6 +231,64 @@ export class Rack {
       if (seqGt(this.rec[i * RECORD + END], this.lostEdge)) this.lostEdge = this.rec[i * RECORD + END];
     }
     return Math.ceil(timeout);
+  }
+
+  /**
+   * Whether the segment holding byte `seq` is marked lost and not resent since (a retransmission
+   * clears the mark until RACK finds it lost again): the scoreboard's per-segment loss marks
+   * (SegmentLossMarks). Sets `runEnd` to the end of the consecutive segments from it with the
+   * same answer; for a byte no segment holds, to the start of the next segment (or far above).
+   */
+  lostAt(seq: number): boolean {
+    const mask = this.capacity - 1;
+    // Records are in sequence order from the head: binary search for the last start <= seq.
+    let lo = 0;
+    let hi = this.count - 1;
+    let k = -1;
+    const base = this.count > 0 ? this.rec[this.head * RECORD + START] : 0;
+    const at = seqDiff(seq, base);
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (seqDiff(this.rec[((this.head + mid) & mask) * RECORD + START], base) <= at) {
+        k = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    if (k < 0 || !seqLt(seq, this.rec[((this.head + k) & mask) * RECORD + END])) {
+      this.runEnd = k + 1 < this.count ? this.rec[((this.head + k + 1) & mask) * RECORD + START] : seqAdd(seq, 0x40000000);
+      return false;
+    }
+    const lost = this.markedLost((this.head + k) & mask);
+    let end = this.rec[((this.head + k) & mask) * RECORD + END];
+    for (let j = k + 1; j < this.count; j++) {
+      const i = (this.head + j) & mask;
+      if (this.markedLost(i) !== lost || this.rec[i * RECORD + START] !== end) break;
+      end = this.rec[i * RECORD + END];
+    }
+    this.runEnd = end;
+    return lost;
+  }
+
+  /**
+   * UnSACKed bytes at or above `una` of the segments marked lost (not in the network: pipe leaves
+   * them out). `edge`: no segment from there on is marked (RACK.lostEdge): the scan stops there.
+   */
+  lostUnsacked(sb: SackScoreboard, una: number, edge: number): number {
+    const mask = this.capacity - 1;
+    let n = 0;
+    for (let k = 0; k < this.count; k++) {
+      const i = (this.head + k) & mask;
+      if (!seqLt(this.rec[i * RECORD + START], edge)) break;
+      if (!this.markedLost(i)) continue;
+      n += sb.unsackedIn(seqMax(this.rec[i * RECORD + START], una), this.rec[i * RECORD + END]);
+    }
+    return n;
+  }
+
+  private markedLost(i: number): boolean {
+    return (this.rec[i * RECORD + FLAGS] & (F_LOST | F_DELIVERED)) === F_LOST;
   }
 
   private delivered(i: number, now: number): void {

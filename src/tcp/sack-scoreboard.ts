@@ -46,6 +46,20 @@ export interface SackUpdate {
   dsackEnd: number;
 }
 
+/**
+ * Loss marks kept per segment outside the scoreboard (RACK's, rack.ts): which unSACKed data is
+ * lost, segment by segment, each by its own transmit time (RFC 8985 6.2), rather than every
+ * hole below one edge.
+ */
+export interface SegmentLossMarks {
+  /** Whether the segment holding `seq` is lost (and not resent since); sets `runEnd`. */
+  lostAt(seq: number): boolean;
+  /** After `lostAt`: where the run of segments with that answer ends. */
+  readonly runEnd: number;
+  /** UnSACKed bytes at or above `sndUna` of the lost segments, none of which starts at or above `edge`. */
+  lostUnsacked(sb: SackScoreboard, sndUna: number, edge: number): number;
+}
+
 /** The edges of a scoreboard that never held a range (shared, never written). */
 const NO_EDGES: number[] = [];
 
@@ -71,6 +85,13 @@ export class SackScoreboard {
    */
   externalLoss = false;
   externalEdge = 0;
+  /**
+   * With `externalLoss`, the per-segment marks (RACK's): outside a timeout's episode they decide
+   * what NextSeg resends and what pipe leaves out; `externalEdge` (the end of the highest lost
+   * segment) only bounds the search. Without them every unSACKed byte below the edge counted
+   * lost, and a retransmission still in flight below a later lost segment was resent again.
+   */
+  marks: SegmentLossMarks | undefined = undefined;
 
   /** RFC 6675 HighRxt, kept exclusive: the end of the highest byte retransmitted in this episode. */
   rxtNext = 0;
@@ -219,6 +240,10 @@ export class SackScoreboard {
    * (as Linux's packets_in_flight: a lost segment stays lost while its retransmission is out).
    */
   pipe(sndUna: number, sndMax: number, mss: number): number {
+    if (this.externalLoss && this.marks !== undefined && !this.allLost) {
+      // Linux's packets_in_flight: unSACKed segments not marked lost (a resent one counts once).
+      return this.unsackedIn(sndUna, sndMax) - this.marks.lostUnsacked(this, sndUna, this.externalEdge);
+    }
     let edge = seqMax(this.lostEdge(sndUna, sndMax, mss), sndUna);
     if (this.externalLoss && seqGt(this.rxtNext, edge)) edge = seqMin(this.rxtNext, sndMax);
     let p = this.unsackedIn(edge, sndMax);
@@ -238,6 +263,17 @@ export class SackScoreboard {
    * `onRetransmit` when the segment is actually sent.
    */
   nextSeg(sndUna: number, sndMax: number, mss: number, newData: boolean, recoveryPoint: number): NextSegKind {
+    if (this.externalLoss && this.marks !== undefined && !this.allLost) {
+      // Per-segment marks (RACK): the first unSACKed segment marked lost, then new data; nothing
+      // else (a hole not marked is in flight). Below the highest SACK; above it only while nothing
+      // above SND.UNA is SACKed (the partial-ACK case, decided by time). Linux resends marked
+      // segments above the highest SACK too; here that measured more timeouts with reordering
+      // (lossy bench, 10 % loss, 1 % reordering, RTT 1/10/50 ms, seeds 1-6: 251 RTOs, 228 this way).
+      const edge = seqMin(this.externalEdge, sndMax);
+      const below = seqMin(edge, this.highSacked(sndUna));
+      if (this.firstMarkedHole(this.marks, sndUna, seqGt(below, sndUna) ? below : edge, mss)) return NextSegKind.LOST;
+      return newData ? NextSegKind.NEW : NextSegKind.NONE;
+    }
     const from = seqMax(this.rxtNext, sndUna);
     const high = this.highSacked(sndUna);
     const lost = this.lostEdge(sndUna, sndMax, mss);
@@ -276,6 +312,31 @@ export class SackScoreboard {
     }
     const end = seqAdd(seq, len);
     if (seqGt(end, this.rxtNext)) this.rxtNext = end;
+  }
+
+  /** Finds the first unSACKed byte in [from, to) of a segment `marks` says is lost; sets segSeq/segLen (at most `mss`, within the hole and the lost run). */
+  private firstMarkedHole(marks: SegmentLossMarks, from: number, to: number, mss: number): boolean {
+    let s = from;
+    let i = 0;
+    while (seqLt(s, to)) {
+      while (i < this.count && !seqGt(this.edges[2 * i + 1], s)) i++;
+      if (i < this.count && !seqLt(s, this.edges[2 * i])) {
+        s = this.edges[2 * i + 1]; // inside a SACKed range: skip it
+        continue;
+      }
+      const holeEnd = i < this.count ? seqMin(this.edges[2 * i], to) : to;
+      while (seqLt(s, holeEnd)) {
+        const lost = marks.lostAt(s);
+        const runEnd = seqMin(marks.runEnd, holeEnd);
+        if (lost) {
+          this.segSeq = s;
+          this.segLen = Math.min(mss, seqDiff(runEnd, s));
+          return true;
+        }
+        s = seqGt(runEnd, s) ? runEnd : holeEnd;
+      }
+    }
+    return false;
   }
 
   /** Finds the first unsacked byte in [from, to) and sets segSeq/segLen (at most `mss`, not into SACKed data). */

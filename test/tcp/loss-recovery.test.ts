@@ -402,10 +402,11 @@ describe('tcp/connection: loss recovery at heavy loss', () => {
       const h = recovering();
       h.now = 300;
       send(h, sackAck(4000)); // the retransmission's ACK, one RTT later
-      // Segment 4, sent before the retransmission and not delivered a round trip after it, is
-      // lost (RACK's time rule, above the highest SACK too): resent at once, as the partial-ACK
-      // rule would, without a rescue retransmission of the tail.
-      assert.deepEqual(sent(h), [[4000, MSS]]);
+      // Segments 4-9, sent before the retransmission and not delivered a round trip after it,
+      // are lost (RACK's time rule, each segment by its own send time, above the highest SACK
+      // too, as Linux): resent from SND.UNA as far as PRR allows (four segments: the
+      // reduction-bound's delivered data plus one).
+      assert.deepEqual(sent(h), [[4000, MSS], [5000, MSS], [6000, MSS], [7000, MSS]]);
       assert.equal(h.conn.counters.rackLosses, 2);
       assert.equal(h.conn.counters.timeouts, 0);
     });
