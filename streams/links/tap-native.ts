@@ -69,7 +69,23 @@ export interface NativeTapHandle {
   close(): void;
 }
 
+/**
+ * The host's ICMP datagram socket (socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP)), polled by libuv.
+ * The constructor throws an Error with `code` (EACCES when net.ipv4.ping_group_range leaves out
+ * this process's group). The kernel sets the echo identifier (the socket's) and the checksum;
+ * `onReply` gets each echo reply's source (a host-order uint32) and sequence number.
+ */
+export interface NativeIcmpEchoSocket {
+  /** Sends an echo request; 0, or -errno (EHOSTUNREACH, ENETUNREACH: no route here). */
+  send(address: number, seq: number, data: Uint8Array): number;
+  ref(): void;
+  unref(): void;
+  close(): void;
+}
+
 export interface NativeTapModule {
+  IcmpEchoSocket: new (onReply: (address: number, seq: number) => void) => NativeIcmpEchoSocket;
+
   TapHandle: new (
     name: string,
     netns: string | undefined,
