@@ -30,8 +30,9 @@ function socketTarget(socket: Socket): RelayTarget & { write(bytes: Uint8Array):
     };
   });
   // The chunks of data$ are views into the stack's receive path: copied before the socket may
-  // hold on to them.
-  const write = (bytes: Uint8Array): boolean => socket.write(bytes.slice());
+  // hold on to them. Buffer.from copies a small chunk into Node's shared pool (a new
+  // ArrayBuffer per chunk with slice()), and a Buffer skips write()'s Uint8Array conversion.
+  const write = (bytes: Uint8Array): boolean => socket.write(Buffer.from(bytes));
   return {
     write,
     drain$,

@@ -15,7 +15,9 @@
  * --strace counts the nat process's system calls per transaction over one extra run of each
  * mode (strace -c; strace slows the process, so those runs are not timed); --node-arg passes an
  * option to the nat's node; --perf DIR records `perf record -g` of one extra run per mode into
- * DIR/MODE.data (`--cpu-prof --cpu-prof-dir=DIR`: the profile is written when it stops).
+ * DIR/MODE.data; --base DIR runs a second nat from another build (DIR/dist/bin/rx-netstack.js,
+ * e.g. `npx tsc -p tsconfig.build.json --outDir DIR/dist` of the commit before a change) on a
+ * namespace of its own, measured alternately with this one: the ratio of the two is the change. (`--cpu-prof --cpu-prof-dir=DIR`: the profile is written when it stops).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -55,22 +57,25 @@ interface ModeCost {
   readonly totals: readonly number[];
 }
 
-async function measureMode(ns: Netns, pid: number, tools: KernelTools, mode: string, seconds: number, runs: number): Promise<ModeCost> {
-  const rates: number[] = [];
-  const users: number[] = [];
-  const syss: number[] = [];
-  const totals: number[] = [];
+type Target = readonly [name: string, ns: Netns, pid: number];
+
+/** `runs` runs of `mode` against each target, alternating (a, b, a, b...), so that a change in the load touches all alike. */
+async function measureMode(targets: readonly Target[], tools: KernelTools, mode: string, seconds: number, runs: number): Promise<ModeCost[]> {
+  const samples = targets.map(() => ({ rates: [] as number[], users: [] as number[], syss: [] as number[], totals: [] as number[] }));
   for (let i = 0; i < runs; i++) {
-    const before = cpuSeconds(pid);
-    const r = await client(ns, { cpu: CPU }, tools, [mode, SERVER, MODES[mode].port, String(seconds)], (seconds + 15) * 1000);
-    const after = cpuSeconds(pid);
-    const n = Number(r[MODES[mode].count]);
-    rates.push(Number(r.rate));
-    users.push(((after.user - before.user) / n) * 1e4);
-    syss.push(((after.sys - before.sys) / n) * 1e4);
-    totals.push(((after.user + after.sys - before.user - before.sys) / n) * 1e4);
+    for (const [k, [, ns, pid]] of targets.entries()) {
+      const before = cpuSeconds(pid);
+      const r = await client(ns, { cpu: CPU }, tools, [mode, SERVER, MODES[mode].port, String(seconds)], (seconds + 15) * 1000);
+      const after = cpuSeconds(pid);
+      const n = Number(r[MODES[mode].count]);
+      const s = samples[k];
+      s.rates.push(Number(r.rate));
+      s.users.push(((after.user - before.user) / n) * 1e4);
+      s.syss.push(((after.sys - before.sys) / n) * 1e4);
+      s.totals.push(((after.user + after.sys - before.user - before.sys) / n) * 1e4);
+    }
   }
-  return { rate: median(rates), user: median(users), sys: median(syss), total: median(totals), totals };
+  return samples.map((s) => ({ rate: median(s.rates), user: median(s.users), sys: median(s.syss), total: median(s.totals), totals: s.totals }));
 }
 
 /** strace -c over one run: system calls per transaction, by name (the most frequent first). */
@@ -114,11 +119,13 @@ async function main(): Promise<void> {
   let slirp = false;
   let trace = false;
   let perfDir: string | undefined;
+  let base: string | undefined;
   let modes = Object.keys(MODES);
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--slirp') slirp = true;
     else if (argv[i] === '--strace') trace = true;
     else if (argv[i] === '--perf') perfDir = argv[++i];
+    else if (argv[i] === '--base') base = argv[++i];
     else if (argv[i] === '--node-arg') nodeArgs.push(argv[++i]);
     else if (argv[i] === '--modes') modes = argv[++i].split(',');
     else positional.push(argv[i]);
@@ -138,7 +145,15 @@ async function main(): Promise<void> {
     await waitForLine(h.spawn('taskset', ['-c', String(CPU), tools.server, '7', '9', '19', '7']), 'ready', 5_000, 'kserver');
     const nat = h.spawn('taskset', ['-c', String(CPU), process.execPath, ...nodeArgs, cli, 'nat', '--netns', r.name, '--cidr', CIDR, '--disable-dns']);
     await waitForLine(nat, 'ready', 15_000, 'rx-netstack nat');
-    const targets: Array<[string, Netns, number]> = [['nat', r, nat.pid!]];
+    const targets: Target[] = [['nat', r, nat.pid!]];
+    if (base !== undefined) {
+      const r2 = await Netns.create('b');
+      made.push(r2);
+      const baseCli = join(base, 'dist/bin/rx-netstack.js');
+      const other = h.spawn('taskset', ['-c', String(CPU), process.execPath, ...nodeArgs, baseCli, 'nat', '--netns', r2.name, '--cidr', CIDR, '--disable-dns']);
+      await waitForLine(other, 'ready', 15_000, `rx-netstack nat from ${base}`);
+      targets.push(['base', r2, other.pid!]);
+    }
     if (slirp) {
       const s = await Netns.create('s');
       made.push(s);
@@ -150,12 +165,14 @@ async function main(): Promise<void> {
     // Warm-up (the JIT compiles every path before it is timed).
     for (const [, ns] of targets) for (const mode of modes) await client(ns, { cpu: CPU }, tools, [mode, SERVER, MODES[mode].port, '1'], 20_000);
     for (const mode of modes) {
-      for (const [name, ns, pid] of targets) {
-        const c = await measureMode(ns, pid, tools, mode, seconds, runs);
+      const costs = await measureMode(targets, tools, mode, seconds, runs);
+      for (const [k, [name, ns, pid]] of targets.entries()) {
+        const c = costs[k];
         log(`${mode} ${name}: ${Math.round(c.rate)}/s; CPU per 10^4: user ${c.user.toFixed(3)} s, sys ${c.sys.toFixed(3)} s, total ${c.total.toFixed(3)} s (runs ${c.totals.map((t) => t.toFixed(3)).join(' ')})`);
         if (perfDir !== undefined && name === 'nat') await perfRecord(ns, pid, tools, mode, Math.min(seconds, 2), join(perfDir, `${mode}.data`));
         if (trace) log(`${mode} ${name} syscalls: ${await syscallsPerTransaction(ns, pid, tools, mode, Math.min(seconds, 2))}`);
       }
+      if (costs.length > 1) log(`${mode}: CPU per operation ${targets[0][0]} / ${targets[1][0]} = ${(costs[0].total / costs[1].total).toFixed(3)}`);
     }
     log(`load after: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
   } finally {
