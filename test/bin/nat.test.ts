@@ -83,7 +83,15 @@ def resetter():
         c.recv(1)
         c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
         c.close()
-for f in (tcp_echo, udp_echo, dns, resetter):
+def speaker():
+    # Speaks first: 1 MiB the moment a connection is accepted, before the client sends anything.
+    ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(('${SERVER}', 8003)); ls.listen(4)
+    data = bytes((i * 7 + (i >> 8)) & 0xff for i in range(1 << 20))
+    while True:
+        c, _ = ls.accept()
+        c.sendall(data); c.shutdown(socket.SHUT_WR); c.close()
+for f in (tcp_echo, udp_echo, dns, resetter, speaker):
     threading.Thread(target=f, daemon=True).start()
 handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
 handler.log_message = lambda *a: None
@@ -227,6 +235,20 @@ while True:
 t.join()
 print('exact' if bytes(got) == data else 'differ', len(got))`, [], { timeoutMs: 30_000 });
     assert.equal(out.trim(), `exact ${2 << 20}`);
+  });
+
+  it('a server in H that speaks first (1 MiB at once, then FIN): NS reads it all, byte-exact, while reading slowly', async () => {
+    const out = await ns.python(`import socket, time
+data = bytes((i * 7 + (i >> 8)) & 0xff for i in range(1 << 20))
+s = socket.create_connection(('${SERVER}', 8003), timeout=20)
+time.sleep(0.2)  # let the host side's bytes pile up before reading
+got = bytearray()
+while True:
+    c = s.recv(4096)
+    if not c: break
+    got += c
+print('exact' if bytes(got) == data else 'differ', len(got))`, [], { timeoutMs: 30_000 });
+    assert.equal(out.trim(), `exact ${1 << 20}`);
   });
 
   it('UDP: an echo in H answers NS, from the address NS sent to', async () => {
