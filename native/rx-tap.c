@@ -32,7 +32,7 @@
 #include <uv.h>
 
 #include "errno-name.h"
-#include "icmp-echo-socket.h"
+#include "datagram-socket.h"
 #include "rx-slab.h"
 #include "tap-sys.h"
 #include "write-queue.h"
@@ -942,7 +942,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "TapHandle", cls);
   napi_create_function(env, "errorFor", NAPI_AUTO_LENGTH, error_for, NULL, &fn);
   napi_set_named_property(env, exports, "errorFor", fn);
-  rx_icmp_echo_init(env, exports);
+  rx_datagram_socket_init(env, exports);
   return exports;
 }
 
