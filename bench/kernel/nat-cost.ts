@@ -55,27 +55,38 @@ interface ModeCost {
   readonly sys: number;
   readonly total: number;
   readonly totals: readonly number[];
+  /** Packets both ways on the namespace's NAT device per operation. */
+  readonly packets: number;
+}
+
+/** Packets received plus sent by the namespace's NAT device (tun0 or tap0). */
+async function devicePackets(ns: Netns): Promise<number> {
+  const links = JSON.parse(await ns.ip(['-s', '-j', 'link', 'show'])) as Array<{ ifname: string; stats64?: { rx: { packets: number }; tx: { packets: number } } }>;
+  const dev = links.find((l) => l.ifname === 'tun0' || l.ifname === 'tap0');
+  return dev?.stats64 === undefined ? 0 : dev.stats64.rx.packets + dev.stats64.tx.packets;
 }
 
 type Target = readonly [name: string, ns: Netns, pid: number];
 
 /** `runs` runs of `mode` against each target, alternating (a, b, a, b...), so that a change in the load touches all alike. */
 async function measureMode(targets: readonly Target[], tools: KernelTools, mode: string, seconds: number, runs: number): Promise<ModeCost[]> {
-  const samples = targets.map(() => ({ rates: [] as number[], users: [] as number[], syss: [] as number[], totals: [] as number[] }));
+  const samples = targets.map(() => ({ rates: [] as number[], users: [] as number[], syss: [] as number[], totals: [] as number[], packets: [] as number[] }));
   for (let i = 0; i < runs; i++) {
     for (const [k, [, ns, pid]] of targets.entries()) {
+      const packetsBefore = await devicePackets(ns);
       const before = cpuSeconds(pid);
       const r = await client(ns, { cpu: CPU }, tools, [mode, SERVER, MODES[mode].port, String(seconds)], (seconds + 15) * 1000);
       const after = cpuSeconds(pid);
       const n = Number(r[MODES[mode].count]);
       const s = samples[k];
+      s.packets.push(((await devicePackets(ns)) - packetsBefore) / n);
       s.rates.push(Number(r.rate));
       s.users.push(((after.user - before.user) / n) * 1e4);
       s.syss.push(((after.sys - before.sys) / n) * 1e4);
       s.totals.push(((after.user + after.sys - before.user - before.sys) / n) * 1e4);
     }
   }
-  return samples.map((s) => ({ rate: median(s.rates), user: median(s.users), sys: median(s.syss), total: median(s.totals), totals: s.totals }));
+  return samples.map((s) => ({ rate: median(s.rates), user: median(s.users), sys: median(s.syss), total: median(s.totals), totals: s.totals, packets: median(s.packets) }));
 }
 
 /** strace -c over one run: system calls per transaction, by name (the most frequent first). */
@@ -168,7 +179,7 @@ async function main(): Promise<void> {
       const costs = await measureMode(targets, tools, mode, seconds, runs);
       for (const [k, [name, ns, pid]] of targets.entries()) {
         const c = costs[k];
-        log(`${mode} ${name}: ${Math.round(c.rate)}/s; CPU per 10^4: user ${c.user.toFixed(3)} s, sys ${c.sys.toFixed(3)} s, total ${c.total.toFixed(3)} s (runs ${c.totals.map((t) => t.toFixed(3)).join(' ')})`);
+        log(`${mode} ${name}: ${Math.round(c.rate)}/s; CPU per 10^4: user ${c.user.toFixed(3)} s, sys ${c.sys.toFixed(3)} s, total ${c.total.toFixed(3)} s (runs ${c.totals.map((t) => t.toFixed(3)).join(' ')}); ${c.packets.toFixed(2)} packets`);
         if (perfDir !== undefined && name === 'nat') await perfRecord(ns, pid, tools, mode, Math.min(seconds, 2), join(perfDir, `${mode}.data`));
         if (trace) log(`${mode} ${name} syscalls: ${await syscallsPerTransaction(ns, pid, tools, mode, Math.min(seconds, 2))}`);
       }
