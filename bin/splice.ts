@@ -1,21 +1,20 @@
 /**
- * Joins a connection of the stack with a host TCP socket, both ways, without node:stream in
- * between: the connection's bytes go to the socket through `relayTo` (the connection read only
+ * Joins a connection of the stack with a node:net socket, both ways, without node:stream in
+ * between: `relayTo` writes the connection's bytes into the socket (reading the connection only
  * as fast as the socket takes them, so its window closes when the host side is slow), and the
- * socket's bytes into the connection, the socket paused while the connection's send buffer is
- * full. A FIN is passed on as a FIN (half-close), a reset as a reset.
+ * socket's bytes go into the connection, the socket paused while the connection's send buffer
+ * is full. A FIN is passed on as a FIN (half-close), a reset as a reset.
  *
- * Two kinds of host socket: the addon's TcpSocket (`NativeTcpJoin`), which `rx-netstack nat`
- * opens for each connection of the namespace (read into one buffer shared by all sockets,
- * handed over as views: no Buffer, stream or event per read, no Writable machinery per write);
- * and a node:net Socket (`spliceTcp`), for the connections a published port accepts.
+ * A socket this program opens itself reads through a `HostReader` (net.connect's `onread`):
+ * into one buffer shared by all such sockets, straight to the connection, with no Buffer
+ * allocated per read and no Readable stream ('data' events) in between. Sockets from a server
+ * (published ports) are read through their 'data' events.
  *
- * `stream.pipeline(socket, conn.toSocket(), socket)` does the same job at about twice the CPU
- * per connection and per request.
+ * This is what `rx-netstack nat` does per connection; `stream.pipeline(socket, conn.toSocket(),
+ * socket)` does the same job at about twice the CPU per connection and per request.
  */
 import type { Socket } from 'node:net';
-import { Observable, Subject } from 'rxjs';
-import type { NativeTcpSocket, NativeTcpSocketCallbacks } from '../streams/links/tap-native.js';
+import { Observable } from 'rxjs';
 import { relayTo, type RelayTarget } from '../streams/operators/relay-to.js';
 import type { TcpConnection } from '../streams/stack/tcp-connection.js';
 
@@ -52,131 +51,61 @@ function socketTarget(socket: Socket): RelayTarget & { write(bytes: Uint8Array):
   };
 }
 
-/** Joins `conn` and `socket` both ways until both directions have ended or either side resets. */
-export function spliceTcp(conn: TcpConnection, socket: Socket): void {
-  // Host side to the stack's connection.
-  let drainWait: { unsubscribe(): void } | undefined;
-  socket.on('data', (chunk: Buffer) => {
-    let room: boolean;
-    try {
-      room = conn.write(chunk);
-    } catch {
-      // EPIPE: the connection closed under us (reset, timed out); its error path resets the socket.
-      socket.resetAndDestroy();
-      return;
-    }
-    if (room || drainWait !== undefined) return;
-    socket.pause();
-    drainWait = conn.drain$.subscribe({
-      next: () => {
-        drainWait?.unsubscribe();
-        drainWait = undefined;
-        socket.resume();
-      },
-    });
-  });
-  socket.once('end', () => conn.end());
-  // A reset (or any failure) of the host side resets the namespace's side.
-  socket.once('error', () => conn.destroy());
-  // The stack's connection to the host side; its reset or timeout resets the socket.
-  conn.data$.pipe(relayTo(socketTarget(socket))).subscribe({ error: () => socket.resetAndDestroy() });
-}
+/**
+ * What every HostReader reads into. One for all: each read is handed to its connection before
+ * the next read of any socket, and what a connection may keep by reference is copied first.
+ */
+const SHARED_READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /**
- * A connection of the stack joined with a host TCP socket of the addon (native/tcp-socket.c),
- * which `rx-netstack nat` opens for each connection: pass `join.callbacks` to the TcpSocket,
- * then `attach(conn)` once the stack's side is established. The same contract as spliceTcp:
- * both ways with backpressure, FIN as FIN, reset as reset. Bytes the host sends before the
- * attach are copied and kept, the socket paused.
+ * The reading side of a host socket that `spliceTcp` will join: pass `reader.onread` to
+ * `net.connect()`. Bytes that arrive before the join (a server that speaks first) are copied
+ * and kept, the socket paused, until `spliceTcp` hands them on.
  */
-export class NativeTcpJoin {
-  /** The connect's outcome, for whoever opened the socket (0: connected, else the errno). */
-  onConnect: (errno: number) => void = () => undefined;
-  readonly callbacks: NativeTcpSocketCallbacks = {
-    onConnect: (errno) => this.onConnect(errno),
-    onData: (view) => this.#data(view),
-    onEnd: () => this.#end(),
-    onError: () => this.#error(),
-    onDrain: () => this.#drain$.next(),
-  };
-  #socket: NativeTcpSocket | undefined;
+export class HostReader {
+  readonly onread = { buffer: SHARED_READ_BUFFER, callback: (n: number, buf: Buffer): boolean => this.#read(n, buf) };
   #conn: TcpConnection | undefined;
+  #socket: Socket | undefined;
   #early: Buffer[] | undefined = [];
-  #endedEarly = false;
-  /** The host side failed before the attach. */
-  #failed = false;
   #drainWait: { unsubscribe(): void } | undefined;
-  readonly #drain$ = new Subject<void>();
-  /** The last write to the socket left bytes waiting in it. */
-  #socketBusy = false;
 
-  /** The socket the callbacks belong to (set right after making it). */
-  set socket(socket: NativeTcpSocket) {
-    this.#socket = socket;
-  }
-
-  /** Joins the established connection `conn` with the socket, both ways. */
-  attach(conn: TcpConnection): void {
-    const socket = this.#socket!;
+  /** @internal spliceTcp's: from now on the socket's bytes go into `conn`. */
+  attach(conn: TcpConnection, socket: Socket): void {
     this.#conn = conn;
-    if (this.#failed) {
-      conn.destroy();
-      return;
-    }
+    this.#socket = socket;
     const early = this.#early ?? [];
     this.#early = undefined;
+    // Copies, so the connection may keep them; a full send buffer resumes the socket at its drain.
     let room = true;
-    for (const chunk of early) room = this.#write(chunk, false) && room;
-    if (this.#endedEarly) conn.end();
-    else if (room && early.length > 0) socket.resume();
-    // The stack's side to the host: the socket takes every write (keeping what the kernel does
-    // not take yet); reading the connection waits for its drain while bytes wait.
-    const drain$ = this.#drain$.asObservable();
-    const target = {
-      write: (bytes: Uint8Array): boolean => (this.#socketBusy = !socket.write(bytes)) === false,
-      drain$,
-      get error(): Error | undefined {
-        return undefined;
-      },
-      write$: (bytes: Uint8Array) =>
-        new Observable<void>((subscriber) => {
-          if (target.write(bytes)) subscriber.complete();
-          else return drain$.subscribe(() => subscriber.complete());
-          return undefined;
-        }),
-      end: () => socket.end(),
-    };
-    const relay = conn.data$.pipe(relayTo(target)).subscribe({ error: () => socket.close(true) });
-    // Both directions done (or the stack's side failed): the socket goes, once what it still
-    // holds is sent (a reset of the stack's side resets it at once).
-    conn.closed$.subscribe((err) => {
-      relay.unsubscribe();
-      if (err !== undefined || !this.#socketBusy) socket.close(err !== undefined);
-      else this.#drain$.subscribe(() => socket.close(false));
-    });
+    for (const chunk of early) room = this.#write(chunk, chunk.length, false) && room;
+    if (room && early.length > 0) socket.resume();
   }
 
-  #data(view: Uint8Array): boolean {
+  /** false pauses the socket (Node's onread contract) until resume(). */
+  #read(n: number, buf: Buffer): boolean {
     if (this.#early !== undefined) {
-      this.#early.push(Buffer.from(view));
+      this.#early.push(Buffer.from(buf.subarray(0, n)));
       return false;
     }
-    return this.#write(view, true);
+    return this.#write(buf, n, true);
   }
 
-  #write(bytes: Uint8Array, shared: boolean): boolean {
+  #write(buf: Buffer, n: number, shared: boolean): boolean {
     const conn = this.#conn!;
     const socket = this.#socket!;
     let room: boolean;
     try {
       // All of it into the send buffer (copied there): the shared buffer is free again at once.
       // Otherwise the connection keeps what does not fit by reference: give it a copy.
-      room = conn.write(shared && conn.writableRoom < bytes.length ? Buffer.from(bytes) : bytes);
+      const chunk = n === buf.length ? buf : buf.subarray(0, n);
+      room = conn.write(shared && conn.writableRoom < n ? Buffer.from(chunk) : chunk);
     } catch {
-      // EPIPE: the connection closed under us (reset, timed out); its closed$ resets the socket.
+      // EPIPE: the connection closed under us (reset, timed out); its error path resets the socket.
+      socket.resetAndDestroy();
       return false;
     }
     if (room || this.#drainWait !== undefined) return room;
+    socket.pause();
     this.#drainWait = conn.drain$.subscribe({
       next: () => {
         this.#drainWait?.unsubscribe();
@@ -186,16 +115,40 @@ export class NativeTcpJoin {
     });
     return false;
   }
+}
 
-  #end(): void {
-    if (this.#conn === undefined) this.#endedEarly = true;
-    else this.#conn.end();
+/**
+ * Joins `conn` and `socket` both ways until both directions have ended or either side resets.
+ * `reader`: the HostReader the socket was opened with (its `onread`); without one, the socket
+ * is read through its 'data' events.
+ */
+export function spliceTcp(conn: TcpConnection, socket: Socket, reader?: HostReader): void {
+  // Host side to the stack's connection.
+  if (reader !== undefined) reader.attach(conn, socket);
+  else {
+    let drainWait: { unsubscribe(): void } | undefined;
+    socket.on('data', (chunk: Buffer) => {
+      let room: boolean;
+      try {
+        room = conn.write(chunk);
+      } catch {
+        socket.resetAndDestroy();
+        return;
+      }
+      if (room || drainWait !== undefined) return;
+      socket.pause();
+      drainWait = conn.drain$.subscribe({
+        next: () => {
+          drainWait?.unsubscribe();
+          drainWait = undefined;
+          socket.resume();
+        },
+      });
+    });
   }
-
-  /** The host side failed (a reset...): so does the stack's side. */
-  #error(): void {
-    this.#failed = true;
-    this.#drain$.complete();
-    this.#conn?.destroy();
-  }
+  socket.once('end', () => conn.end());
+  // A reset (or any failure) of the host side resets the namespace's side.
+  socket.once('error', () => conn.destroy());
+  // The stack's connection to the host side; its reset or timeout resets the socket.
+  conn.data$.pipe(relayTo(socketTarget(socket))).subscribe({ error: () => socket.resetAndDestroy() });
 }

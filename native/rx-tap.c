@@ -33,7 +33,6 @@
 
 #include "errno-name.h"
 #include "datagram-socket.h"
-#include "tcp-socket.h"
 #include "rx-slab.h"
 #include "tap-sys.h"
 #include "write-queue.h"
@@ -944,7 +943,6 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_create_function(env, "errorFor", NAPI_AUTO_LENGTH, error_for, NULL, &fn);
   napi_set_named_property(env, exports, "errorFor", fn);
   rx_datagram_socket_init(env, exports);
-  rx_tcp_socket_init(env, exports);
   return exports;
 }
 
