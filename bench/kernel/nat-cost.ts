@@ -10,6 +10,7 @@
  * pinned to CPU 0.
  *
  *   node --import tsx bench/kernel/nat-cost.ts [SECONDS] [RUNS] [--slirp] [--modes rr,crr,udp-rr]
+ *        (also stream-from, stream-to: bulk, per MB)
  *        [--strace] [--node-arg ARG]...      (root; `npx tsc -p tsconfig.build.json` first)
  *
  * --strace counts the nat process's system calls per transaction over one extra run of each
@@ -34,10 +35,14 @@ const CIDR = '198.18.0.0/25';
 const CPU = 0;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
-const MODES: Record<string, { port: string; count: string }> = {
+/** kclient modes: the server port, what counts as one operation, and the rate's key. */
+const MODES: Record<string, { port: string; count: string; per?: number; rate?: string }> = {
   rr: { port: '7', count: 'transactions' },
   crr: { port: '7', count: 'connections' },
   'udp-rr': { port: '7', count: 'transactions' },
+  // Bulk (only with --modes): an operation is a MB carried, the rate Gbit/s.
+  'stream-from': { port: '19', count: 'bytes', per: 1e6, rate: 'gbps' },
+  'stream-to': { port: '9', count: 'bytes', per: 1e6, rate: 'gbps' },
 };
 
 /** User and system CPU seconds of `pid` so far. */
@@ -77,10 +82,10 @@ async function measureMode(targets: readonly Target[], tools: KernelTools, mode:
       const before = cpuSeconds(pid);
       const r = await client(ns, { cpu: CPU }, tools, [mode, SERVER, MODES[mode].port, String(seconds)], (seconds + 15) * 1000);
       const after = cpuSeconds(pid);
-      const n = Number(r[MODES[mode].count]);
+      const n = Number(r[MODES[mode].count]) / (MODES[mode].per ?? 1);
       const s = samples[k];
       s.packets.push(((await devicePackets(ns)) - packetsBefore) / n);
-      s.rates.push(Number(r.rate));
+      s.rates.push(Number(r[MODES[mode].rate ?? 'rate']));
       s.users.push(((after.user - before.user) / n) * 1e4);
       s.syss.push(((after.sys - before.sys) / n) * 1e4);
       s.totals.push(((after.user + after.sys - before.user - before.sys) / n) * 1e4);
@@ -131,7 +136,7 @@ async function main(): Promise<void> {
   let trace = false;
   let perfDir: string | undefined;
   let base: string | undefined;
-  let modes = Object.keys(MODES);
+  let modes = ['rr', 'crr', 'udp-rr'];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--slirp') slirp = true;
     else if (argv[i] === '--strace') trace = true;
@@ -179,7 +184,7 @@ async function main(): Promise<void> {
       const costs = await measureMode(targets, tools, mode, seconds, runs);
       for (const [k, [name, ns, pid]] of targets.entries()) {
         const c = costs[k];
-        log(`${mode} ${name}: ${Math.round(c.rate)}/s; CPU per 10^4: user ${c.user.toFixed(3)} s, sys ${c.sys.toFixed(3)} s, total ${c.total.toFixed(3)} s (runs ${c.totals.map((t) => t.toFixed(3)).join(' ')}); ${c.packets.toFixed(2)} packets`);
+        log(`${mode} ${name}: ${c.rate >= 100 ? Math.round(c.rate) : c.rate.toFixed(2)}/s; CPU per 10^4: user ${c.user.toFixed(3)} s, sys ${c.sys.toFixed(3)} s, total ${c.total.toFixed(3)} s (runs ${c.totals.map((t) => t.toFixed(3)).join(' ')}); ${c.packets.toFixed(2)} packets`);
         if (perfDir !== undefined && name === 'nat') await perfRecord(ns, pid, tools, mode, Math.min(seconds, 2), join(perfDir, `${mode}.data`));
         if (trace) log(`${mode} ${name} syscalls: ${await syscallsPerTransaction(ns, pid, tools, mode, Math.min(seconds, 2))}`);
       }
