@@ -9,7 +9,7 @@ import type { Subscription } from 'rxjs';
 import type { Stack } from '../streams/stack/create-stack.js';
 import type { TcpConnection } from '../streams/stack/tcp-connection.js';
 import type { TcpRefusal } from '../streams/stack/tcp-forwarder.js';
-import { spliceTcp } from './splice.js';
+import { HostReader, spliceTcp } from './splice.js';
 
 export interface TcpRelayOptions {
   /** The gateway's address in the namespace: connections to it go to 127.0.0.1 here (or are refused). */
@@ -51,7 +51,8 @@ export function relayTcp(stack: Stack, options: TcpRelayOptions): Subscription {
       return;
     }
     const host = req.localAddress === options.gateway ? '127.0.0.1' : req.localAddress;
-    const upstream = connect({ host, port: req.localPort, allowHalfOpen: true, noDelay: true, timeout: timeoutMs });
+    const reader = new HostReader();
+    const upstream = connect({ host, port: req.localPort, allowHalfOpen: true, noDelay: true, timeout: timeoutMs, onread: reader.onread });
     live.add(upstream);
     // Errors after the first (a reset during teardown) are nobody's business but the socket's.
     upstream.on('error', () => undefined);
@@ -73,7 +74,7 @@ export function relayTcp(stack: Stack, options: TcpRelayOptions): Subscription {
       decided = true;
       upstream.setTimeout(0);
       req.accept({ noDelay: true }).subscribe({
-        next: (conn: TcpConnection) => spliceTcp(conn, upstream),
+        next: (conn: TcpConnection) => spliceTcp(conn, upstream, reader),
         // The namespace's side gave up (reset, timed out, nat stopping): so does the host's.
         error: () => upstream.resetAndDestroy(),
       });

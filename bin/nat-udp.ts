@@ -1,14 +1,17 @@
 /**
  * `rx-netstack nat`, UDP: each flow of the namespace (its address and port to a destination)
- * gets a node:dgram socket of its own here, so the destination's replies find their way back;
+ * gets a connected UDP socket of its own here (the addon's DatagramSocket: node:dgram costs an
+ * allocation, an address object and an event per datagram), so the destination's replies find their way back;
  * the flow and its socket end together after a quiet minute. Datagrams to the DNS forwarder's
  * address, port 53, go to the upstream resolver instead, and its answers come back from the
  * forwarder's address. When the host's socket hears that the destination refuses (the kernel's
  * ICMP port unreachable: ECONNREFUSED) or cannot be reached (EHOSTUNREACH, ENETUNREACH, also
  * from connect), the flow is answered with that ICMP error from the destination, as a router would.
  */
-import { createSocket, type Socket } from 'node:dgram';
+import { constants } from 'node:os';
 import type { Subscription } from 'rxjs';
+import { parseIpv4 } from '../src/ipv4/address.js';
+import { loadTapAddon, type NativeDatagramSocket } from '../streams/links/tap-native.js';
 import type { Stack } from '../streams/stack/create-stack.js';
 import type { UdpRefusal } from '../streams/stack/udp-forwarder.js';
 
@@ -27,8 +30,6 @@ export interface UdpRelayOptions {
 const DNS_PORT = 53;
 const MAX_SESSIONS = 1024;
 const IDLE_TIMEOUT_MS = 60_000;
-/** Datagrams kept while the socket connects (an address, no lookup: one turn of the event loop). */
-const MAX_HELD = 64;
 
 /** The ICMP error the namespace gets for the host socket's error; undefined: that datagram is just lost. */
 export function udpRefusalFor(code: string | undefined): UdpRefusal | undefined {
@@ -44,9 +45,13 @@ export function udpRefusalFor(code: string | undefined): UdpRefusal | undefined 
   }
 }
 
+/** Node's name for an errno (111 -> 'ECONNREFUSED'). */
+const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+
 /** Starts relaying the namespace's UDP; unsubscribing ends every flow and closes its socket. */
 export function relayUdp(stack: Stack, options: UdpRelayOptions): Subscription {
-  const sockets = new Set<Socket>();
+  const sockets = new Set<NativeDatagramSocket>();
+  const DatagramSocket = loadTapAddon().DatagramSocket;
   const subscription = stack.udp
     .forward({ maxSessions: MAX_SESSIONS, idleTimeoutMs: options.idleTimeoutMs ?? IDLE_TIMEOUT_MS })
     .subscribe((session) => {
@@ -54,57 +59,49 @@ export function relayUdp(stack: Stack, options: UdpRelayOptions): Subscription {
       if (session.localAddress === options.dns) target = session.localPort === DNS_PORT ? options.dnsUpstream : undefined;
       else if (session.localAddress === options.gateway) target = options.hostLoopback ? { address: '127.0.0.1', port: session.localPort } : undefined;
       else target = { address: session.localAddress, port: session.localPort };
-      if (target === undefined) {
+      const address = target === undefined ? undefined : parseIpv4(target.address);
+      if (target === undefined || address === undefined) {
         session.close();
         return;
       }
-      const { address, port } = target;
-      const socket = createSocket('udp4');
-      sockets.add(socket);
       // An error of the connected socket (an ICMP error the kernel got for an earlier datagram,
       // a send with no route here) answers the flow with its ICMP error; others lose a datagram.
-      socket.on('error', (err: NodeJS.ErrnoException) => {
-        const how = udpRefusalFor(err.code);
+      const onError = (errno: number): void => {
+        const how = udpRefusalFor(ERRNO_NAMES.get(errno));
         if (how !== undefined) session.refuse(how);
-      });
-      // Connected: only the destination's datagrams arrive, and sending needs no address lookup.
-      let held: Uint8Array[] | undefined = [];
-      // The connect failed (no route here): every datagram of the flow is answered with this.
-      let unreachable: UdpRefusal | undefined;
-      socket.connect(port, address, (err?: Error) => {
-        const pending = held ?? [];
-        held = undefined;
-        if (err !== undefined && err !== null) {
-          unreachable = udpRefusalFor((err as NodeJS.ErrnoException).code) ?? 'host-unreachable';
-          session.refuse(unreachable);
-          return;
-        }
-        for (const payload of pending) socket.send(payload);
-      });
-      socket.on('message', (payload) => session.send(payload));
+      };
+      // The view is over the addon's shared receive buffer: session.send copies it into the
+      // packet it builds before returning.
+      let socket: NativeDatagramSocket;
+      try {
+        socket = new DatagramSocket('udp', (view) => session.send(view), onError);
+      } catch {
+        session.close(); // out of sockets (EMFILE): the datagram is lost, as a router under load loses it
+        return;
+      }
+      sockets.add(socket);
+      // Connected: only the destination's datagrams arrive. A connect that fails (no route here)
+      // answers every datagram of the flow with its error.
+      const connected = socket.connect(address, target.port);
+      const unreachable: UdpRefusal | undefined = connected < 0 ? (udpRefusalFor(ERRNO_NAMES.get(-connected)) ?? 'host-unreachable') : undefined;
       session.datagrams$.subscribe({
         next: (payload) => {
-          if (unreachable !== undefined) session.refuse(unreachable);
-          else if (held === undefined) socket.send(payload);
-          else if (held.length < MAX_HELD) held.push(payload);
+          if (unreachable !== undefined) {
+            session.refuse(unreachable);
+            return;
+          }
+          const sent = socket.send(payload);
+          if (sent < 0) onError(-sent);
         },
         complete: () => {
           sockets.delete(socket);
-          closeQuietly(socket);
+          socket.close();
         },
       });
     });
   subscription.add(() => {
-    for (const socket of sockets) closeQuietly(socket);
+    for (const socket of sockets) socket.close();
     sockets.clear();
   });
   return subscription;
-}
-
-function closeQuietly(socket: Socket): void {
-  try {
-    socket.close();
-  } catch {
-    // already closed
-  }
 }

@@ -5,13 +5,15 @@
  * process's own sockets (nat-tcp.ts, nat-udp.ts), plus the published ports (nat-publish.ts).
  *
  * ICMP: the stack answers echo requests to the gateway and DNS addresses itself; echo requests
- * to other addresses go unanswered (Node has no ICMP socket to carry them on).
+ * to other addresses go out through the host's ICMP datagram socket (nat-icmp.ts), or, where the
+ * host refuses that socket, unanswered.
  */
 import type { Subscription } from 'rxjs';
 import type { TapLink } from '../streams/links/tap-link.js';
 import { createStack, type Stack } from '../streams/stack/create-stack.js';
 import type { NatArgs } from './nat-args.js';
 import { plumbNamespace, UndoList } from './nat-device.js';
+import { relayEcho } from './nat-icmp.js';
 import { publish } from './nat-publish.js';
 import { relayTcp } from './nat-tcp.js';
 import { relayUdp } from './nat-udp.js';
@@ -64,6 +66,9 @@ export async function startNat(args: NatArgs, options: NatOptions = {}): Promise
         ...(dnsUpstream === undefined ? {} : { dnsUpstream }),
       }),
     ];
+    const echo = relayEcho(stack);
+    if (echo.mode === 'host-socket') relays.push(echo.subscription);
+    else report(`pings to addresses other than ${addresses.join(', ')} go unanswered: ${echo.reason} (see net.ipv4.ping_group_range)`);
     undo.push('relays', () => relays.forEach((r) => r.unsubscribe()));
     if (dnsUpstream !== undefined) report(`DNS at ${args.dns}:53 goes to ${dnsUpstream.address}:${dnsUpstream.port}`);
 

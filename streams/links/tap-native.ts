@@ -75,7 +75,37 @@ export interface NativeTapHandle {
   close(): void;
 }
 
+/**
+ * A host datagram socket of the addon (native/datagram-socket.c), polled by libuv: 'udp', or
+ * 'icmp', the ICMP datagram ("ping") socket, whose constructor throws EACCES when
+ * net.ipv4.ping_group_range leaves out this process's group (the kernel sets the echo
+ * identifier and checksum). The constructor throws an Error with `code` when the kernel refuses
+ * the socket; afterwards nothing throws: results are 0 or -errno.
+ */
+export interface NativeDatagramSocket {
+  /** connect(2) to a host-order IPv4 address and port: 0, or -errno (ENETUNREACH...). */
+  connect(address: number, port: number): number;
+  /** Sends one datagram, to the connected peer or to `address`/`port`: 0, or -errno. */
+  send(data: Uint8Array, address?: number, port?: number): number;
+  ref(): void;
+  unref(): void;
+  close(): void;
+}
+
+/**
+ * `onMessage(view, address, port)`: `view` is over a receive buffer shared by every socket and
+ * is valid only during the call (copy what you keep). `onError(errno)`: an error the socket
+ * reported (ECONNREFUSED after an ICMP port unreachable to a connected UDP socket...).
+ */
+export type NativeDatagramSocketClass = new (
+  protocol: 'udp' | 'icmp',
+  onMessage: (view: Uint8Array, address: number, port: number) => void,
+  onError: (errno: number) => void,
+) => NativeDatagramSocket;
+
 export interface NativeTapModule {
+  DatagramSocket: NativeDatagramSocketClass;
+
   TapHandle: new (
     name: string,
     netns: string | undefined,

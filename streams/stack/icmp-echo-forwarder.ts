@@ -79,6 +79,8 @@ export class EchoForwarder {
       c.inFlight = this.#pending.size;
       if (error) c.responderErrors++;
       this.#settle(request, answer);
+      // The first value decides: the responder's teardown (its timer, its socket wait) runs now.
+      sub?.unsubscribe();
     };
     const source = isObservable(verdict) ? verdict : from(verdict);
     sub = source.subscribe({

@@ -226,7 +226,6 @@ export class TcpConnection {
     return this.core.counters;
   }
 
-  /** Bytes written but not yet in the send buffer, plus those in it not yet acknowledged. */
   /**
    * A TCP_INFO-like snapshot (state, RTT, RTO, windows, segment sizes, negotiated options,
    * totals): what `ss -ti` shows for a kernel socket. Frozen; take another for later figures.
@@ -235,8 +234,18 @@ export class TcpConnection {
     return tcpInfo(this.core);
   }
 
+  /** Bytes written but not yet in the send buffer, plus those in it not yet acknowledged. */
   get bufferedLength(): number {
     return this.#pendingBytes + this.core.bufferedLength;
+  }
+
+  /**
+   * Bytes `write()` would take into the send buffer now (copied there at once, nothing kept
+   * by reference): 0 while earlier writes wait or the stack is short of memory, and once ended.
+   * A writer that reuses its buffer (a socket read into one fixed buffer) copies only beyond it.
+   */
+  get writableRoom(): number {
+    return this.#pending.length > 0 || this.#owner.limits.exhausted ? 0 : this.core.writableLength;
   }
 
   /**

@@ -5,7 +5,8 @@
  * 198.18.0.0/25: NS is 198.18.0.100, the gateway 198.18.0.2, DNS 198.18.0.3). Nothing is
  * configured in the root namespace. From NS: HTTP and a byte-exact TCP echo to H, UDP echo,
  * DNS through the forwarder to a resolver in H, a refused port, an unreachable host (TCP and
- * UDP: the ICMP errors slirp4netns sends too); from H:
+ * UDP: the ICMP errors slirp4netns sends too), ping to H through H's ICMP datagram socket (and
+ * only to the gateway where H refuses that socket); from H:
  * published ports into NS. Then SIGTERM, and NS is left as found.
  */
 import assert from 'node:assert/strict';
@@ -17,7 +18,7 @@ import { ensureDist, ROOT } from '../helpers/dist.js';
 import { createKernelPeer, describeKernelPeer, type KernelPeer } from '../helpers/netns.js';
 
 const CLI = join(ROOT, 'dist/bin/rx-netstack.js');
-const SOURCES = ['bin/rx-netstack.ts', 'bin/nat.ts', 'bin/nat-args.ts', 'bin/nat-device.ts', 'bin/nat-tcp.ts', 'bin/nat-udp.ts', 'bin/nat-publish.ts'];
+const SOURCES = ['bin/rx-netstack.ts', 'bin/nat.ts', 'bin/nat-args.ts', 'bin/nat-device.ts', 'bin/nat-tcp.ts', 'bin/nat-udp.ts', 'bin/nat-icmp.ts', 'bin/nat-publish.ts'];
 const SERVER = '198.18.0.200';
 const UNREACHABLE = '198.18.0.201';
 
@@ -82,13 +83,50 @@ def resetter():
         c.recv(1)
         c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
         c.close()
-for f in (tcp_echo, udp_echo, dns, resetter):
+def speaker():
+    # Speaks first: 1 MiB the moment a connection is accepted, before the client sends anything.
+    ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(('${SERVER}', 8003)); ls.listen(4)
+    data = bytes((i * 7 + (i >> 8)) & 0xff for i in range(1 << 20))
+    while True:
+        c, _ = ls.accept()
+        c.sendall(data); c.shutdown(socket.SHUT_WR); c.close()
+for f in (tcp_echo, udp_echo, dns, resetter, speaker):
     threading.Thread(target=f, daemon=True).start()
 handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
 handler.log_message = lambda *a: None
 httpd = http.server.ThreadingHTTPServer(('${SERVER}', 8000), handler)
 print('listening', flush=True)
 httpd.serve_forever()
+`;
+
+/** python3 in NS: one echo request (raw socket) to argv[1], what came back within argv[2] seconds. */
+const PY_PING = `import socket, struct, sys, time
+def csum(b):
+    t = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    t = (t >> 16) + (t & 0xffff); t += t >> 16
+    return ~t & 0xffff
+dst, wait = sys.argv[1], float(sys.argv[2])
+ident, seq, payload = 0x4242, 7, b'rx-nat-ping-payload!'
+pkt = struct.pack('!BBHHH', 8, 0, 0, ident, seq) + payload
+pkt = pkt[:2] + struct.pack('!H', csum(pkt)) + pkt[4:]
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.sendto(pkt, (dst, 0))
+deadline = time.time() + wait
+while True:
+    left = deadline - time.time()
+    if left <= 0: print('no reply'); break
+    s.settimeout(left)
+    try:
+        data, a = s.recvfrom(2000)
+    except socket.timeout:
+        print('no reply'); break
+    ihl = (data[0] & 15) * 4
+    t, code, _, i, sq = struct.unpack('!BBHHH', data[ihl:ihl + 8])
+    if t == 0 and i == ident and sq == seq:
+        print('reply from', a[0], 'intact' if data[ihl + 8:] == payload else 'altered'); break
+    if t == 3:
+        print('unreachable', code, 'from', a[0]); break
 `;
 
 /** python3 servers in NS, reached through published ports: TCP (says who called) and UDP echo. */
@@ -152,6 +190,9 @@ describeKernelPeer('bin/rx-netstack nat: a namespace reaches the host through it
     ns = await createKernelPeer({ createTap: false });
     await h.ip(['addr', 'add', `${SERVER}/32`, 'dev', 'lo']);
     await h.ip(['route', 'add', 'unreachable', `${UNREACHABLE}/32`]);
+    // A new namespace allows no ICMP datagram sockets ("1 0"); H allows every group, as systemd
+    // sets up the root namespace. The --tap case below puts it back to test the fallback.
+    await h.run('sysctl', ['-qw', 'net.ipv4.ping_group_range=0 2147483647']);
     const servers = h.spawn('python3', ['-u', '-c', PY_H_SERVERS, www]);
     await printed(servers, 'listening', 'servers in H');
     nat = h.spawn(process.execPath, [CLI, 'nat', '--netns', ns.netns, '--cidr', '198.18.0.0/25', '--dns-upstream', SERVER,
@@ -194,6 +235,20 @@ while True:
 t.join()
 print('exact' if bytes(got) == data else 'differ', len(got))`, [], { timeoutMs: 30_000 });
     assert.equal(out.trim(), `exact ${2 << 20}`);
+  });
+
+  it('a server in H that speaks first (1 MiB at once, then FIN): NS reads it all, byte-exact, while reading slowly', async () => {
+    const out = await ns.python(`import socket, time
+data = bytes((i * 7 + (i >> 8)) & 0xff for i in range(1 << 20))
+s = socket.create_connection(('${SERVER}', 8003), timeout=20)
+time.sleep(0.2)  # let the host side's bytes pile up before reading
+got = bytearray()
+while True:
+    c = s.recv(4096)
+    if not c: break
+    got += c
+print('exact' if bytes(got) == data else 'differ', len(got))`, [], { timeoutMs: 30_000 });
+    assert.equal(out.trim(), `exact ${1 << 20}`);
   });
 
   it('UDP: an echo in H answers NS, from the address NS sent to', async () => {
@@ -252,6 +307,13 @@ except OSError as e:
     assert.equal(out.trim(), 'EHOSTUNREACH True');
   });
 
+  it('ping from NS to any address: answered from it through the host\'s ICMP socket; an address H cannot reach is not', async () => {
+    assert.equal((await ns.run('python3', ['-c', PY_PING, SERVER, '5'])).trim(), `reply from ${SERVER} intact`);
+    assert.equal((await ns.run('python3', ['-c', PY_PING, '198.18.0.2', '5'])).trim(), 'reply from 198.18.0.2 intact');
+    assert.equal((await ns.run('python3', ['-c', PY_PING, UNREACHABLE, '1.5'])).trim(), 'no reply');
+    assert.doesNotMatch(natErr, /pings to addresses other than/);
+  });
+
   it('a closed port in H: NS gets ECONNREFUSED (the host RST passed on as RST)', async () => {
     const out = await ns.python(`import socket
 try:
@@ -303,7 +365,8 @@ print(u.recvfrom(100)[0].decode())`);
     assert.equal((await ns.ip(['route', 'show', 'default'])).trim(), '');
   });
 
-  it('--tap: the same over a TAP device (the stack answers ARP for the gateway); cleaned up on SIGTERM', async () => {
+  it('--tap: the same over a TAP device (the stack answers ARP for the gateway); cleaned up on SIGTERM; where H refuses ICMP sockets, only the gateway answers pings', async () => {
+    await h.run('sysctl', ['-qw', 'net.ipv4.ping_group_range=1 0']);
     const tap = h.spawn(process.execPath, [CLI, 'nat', '--netns', ns.netns, '--tap', 'tap0', '--cidr', '198.18.0.0/25', '--disable-dns']);
     let err = '';
     tap.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
@@ -312,6 +375,9 @@ print(u.recvfrom(100)[0].decode())`);
     try {
       assert.equal(await ns.run('curl', ['-sS', '-m', '10', `http://${SERVER}:8000/`]), 'hello from H\n');
       assert.match(await ns.ip(['neigh', 'show', '198.18.0.2', 'dev', 'tap0']), /lladdr [0-9a-f:]{17}/);
+      assert.equal((await ns.run('python3', ['-c', PY_PING, '198.18.0.2', '5'])).trim(), 'reply from 198.18.0.2 intact');
+      assert.equal((await ns.run('python3', ['-c', PY_PING, SERVER, '1.5'])).trim(), 'no reply');
+      assert.match(err, /pings to addresses other than 198\.18\.0\.2 go unanswered: .*EACCES/);
     } finally {
       tap.kill('SIGTERM');
     }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { firstValueFrom, timer, map } from 'rxjs';
+import { firstValueFrom, timer, map, Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { forwardPair, CLIENT_IP, FAR_IP, GATEWAY_IP } from './forward-pair.js';
 import { advance, stat } from './raw-peer.js';
@@ -27,6 +27,31 @@ describe('stack: ICMP echo forwarding', () => {
       assert.equal(asked.length, 2);
       assert.equal(stat(p.gateway, 'icmpForward', 'replied'), 1);
       assert.equal(stat(p.gateway, 'icmpForward', 'unanswered'), 1);
+    } finally {
+      fwd.unsubscribe();
+      p.close();
+    }
+  });
+
+  it("the responder's first value decides and ends its Observable (its timers and waits are torn down then)", () => {
+    const ts = new TestScheduler(() => undefined);
+    const p = forwardPair({ scheduler: ts });
+    let tornDown = 0;
+    // Answers after 100 ms, and would go on emitting: only the first value counts.
+    const fwd = p.gateway.icmp.forwardEcho(() => new Observable<boolean>((subscriber) => {
+      const t = ts.schedule(() => { subscriber.next(true); subscriber.next(false); }, 100);
+      return () => { tornDown++; t.unsubscribe(); };
+    })).subscribe();
+    const replies: number[] = [];
+    try {
+      p.client.icmp.ping(FAR_IP, { timeout: 1000 }).subscribe({ next: (r) => replies.push(r.seq), error: () => undefined });
+      advance(ts, 50);
+      assert.equal(tornDown, 0);
+      advance(ts, 100);
+      assert.deepEqual(replies, [0]);
+      assert.equal(tornDown, 1, 'torn down once the answer is in, not at the stack\'s close');
+      assert.equal(stat(p.gateway, 'icmpForward', 'replied'), 1);
+      assert.equal(stat(p.gateway, 'icmpForward', 'inFlight'), 0);
     } finally {
       fwd.unsubscribe();
       p.close();

@@ -1,0 +1,199 @@
+/**
+ * CPU time of the `rx-netstack nat` process per transaction: user and system seconds (from
+ * /proc/PID/stat) per 10^4 TCP_RR / UDP_RR transactions and TCP_CRR connections, medians of
+ * RUNS runs. On a machine shared with other work, wall-clock rates move with the load; the
+ * CPU time one transaction costs the nat process moves much less, so this is the figure to
+ * compare changes with (and, with --slirp, the same for slirp4netns on the same topology).
+ *
+ * Topology as in nat-bench.ts: H (198.18.0.200 on loopback, kserver.c, the NAT programs), R
+ * connected by `rx-netstack nat` (TUN), S by slirp4netns (TAP, with --slirp); everything
+ * pinned to CPU 0.
+ *
+ *   node --import tsx bench/kernel/nat-cost.ts [SECONDS] [RUNS] [--slirp] [--modes rr,crr,udp-rr]
+ *        (also stream-from, stream-to: bulk, per MB)
+ *        [--strace] [--node-arg ARG]...      (root; `npx tsc -p tsconfig.build.json` first)
+ *
+ * --strace counts the nat process's system calls per transaction over one extra run of each
+ * mode (strace -c; strace slows the process, so those runs are not timed); --node-arg passes an
+ * option to the nat's node; --perf DIR records `perf record -g` of one extra run per mode into
+ * DIR/MODE.data; --base DIR runs a second nat from another build (DIR/dist/bin/rx-netstack.js,
+ * e.g. `npx tsc -p tsconfig.build.json --outDir DIR/dist` of the commit before a change) on a
+ * namespace of its own, measured alternately with this one: the ratio of the two is the change. (`--cpu-prof --cpu-prof-dir=DIR`: the profile is written when it stops).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildKernelTools, type KernelTools } from './build.js';
+import { Netns, waitForLine } from './netns.js';
+import { client } from './tap-bench.js';
+import { median } from '../lib/stats.js';
+
+const SERVER = '198.18.0.200';
+const CIDR = '198.18.0.0/25';
+const CPU = 0;
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+/** kclient modes: the server port, what counts as one operation, and the rate's key. */
+const MODES: Record<string, { port: string; count: string; per?: number; rate?: string }> = {
+  rr: { port: '7', count: 'transactions' },
+  crr: { port: '7', count: 'connections' },
+  'udp-rr': { port: '7', count: 'transactions' },
+  // Bulk (only with --modes): an operation is a MB carried, the rate Gbit/s.
+  'stream-from': { port: '19', count: 'bytes', per: 1e6, rate: 'gbps' },
+  'stream-to': { port: '9', count: 'bytes', per: 1e6, rate: 'gbps' },
+};
+
+/** User and system CPU seconds of `pid` so far. */
+function cpuSeconds(pid: number): { user: number; sys: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of the whole line (utime, stime) are 12 and 13 after the command.
+  return { user: Number(fields[11]) / CLK_TCK, sys: Number(fields[12]) / CLK_TCK };
+}
+
+interface ModeCost {
+  readonly rate: number;
+  /** CPU seconds per 10^4 transactions (connections for crr). */
+  readonly user: number;
+  readonly sys: number;
+  readonly total: number;
+  readonly totals: readonly number[];
+  /** Packets both ways on the namespace's NAT device per operation. */
+  readonly packets: number;
+}
+
+/** Packets received plus sent by the namespace's NAT device (tun0 or tap0). */
+async function devicePackets(ns: Netns): Promise<number> {
+  const links = JSON.parse(await ns.ip(['-s', '-j', 'link', 'show'])) as Array<{ ifname: string; stats64?: { rx: { packets: number }; tx: { packets: number } } }>;
+  const dev = links.find((l) => l.ifname === 'tun0' || l.ifname === 'tap0');
+  return dev?.stats64 === undefined ? 0 : dev.stats64.rx.packets + dev.stats64.tx.packets;
+}
+
+type Target = readonly [name: string, ns: Netns, pid: number];
+
+/** `runs` runs of `mode` against each target, alternating (a, b, a, b...), so that a change in the load touches all alike. */
+async function measureMode(targets: readonly Target[], tools: KernelTools, mode: string, seconds: number, runs: number): Promise<ModeCost[]> {
+  const samples = targets.map(() => ({ rates: [] as number[], users: [] as number[], syss: [] as number[], totals: [] as number[], packets: [] as number[] }));
+  for (let i = 0; i < runs; i++) {
+    for (const [k, [, ns, pid]] of targets.entries()) {
+      const packetsBefore = await devicePackets(ns);
+      const before = cpuSeconds(pid);
+      const r = await client(ns, { cpu: CPU }, tools, [mode, SERVER, MODES[mode].port, String(seconds)], (seconds + 15) * 1000);
+      const after = cpuSeconds(pid);
+      const n = Number(r[MODES[mode].count]) / (MODES[mode].per ?? 1);
+      const s = samples[k];
+      s.packets.push(((await devicePackets(ns)) - packetsBefore) / n);
+      s.rates.push(Number(r[MODES[mode].rate ?? 'rate']));
+      s.users.push(((after.user - before.user) / n) * 1e4);
+      s.syss.push(((after.sys - before.sys) / n) * 1e4);
+      s.totals.push(((after.user + after.sys - before.user - before.sys) / n) * 1e4);
+    }
+  }
+  return samples.map((s) => ({ rate: median(s.rates), user: median(s.users), sys: median(s.syss), total: median(s.totals), totals: s.totals, packets: median(s.packets) }));
+}
+
+/** strace -c over one run: system calls per transaction, by name (the most frequent first). */
+async function syscallsPerTransaction(ns: Netns, pid: number, tools: KernelTools, mode: string, seconds: number): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'rx-nat-strace-'));
+  const out = join(dir, 'strace.txt');
+  const tracer = spawn('strace', ['-c', '-f', '-o', out, '-p', String(pid)], { stdio: 'ignore' });
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const r = await client(ns, { cpu: CPU }, tools, [mode, SERVER, MODES[mode].port, String(seconds)], (seconds + 15) * 1000);
+  const exited = new Promise((resolve) => tracer.once('exit', resolve));
+  tracer.kill('SIGINT');
+  await exited;
+  const n = Number(r[MODES[mode].count]);
+  const lines = readFileSync(out, 'utf8').split('\n');
+  rmSync(dir, { recursive: true, force: true });
+  const calls: string[] = [];
+  let total = 0;
+  for (const line of lines) {
+    const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$/.exec(line);
+    if (m === null || m[2] === 'total') continue;
+    total += Number(m[1]);
+    calls.push(`${m[2]} ${(Number(m[1]) / n).toFixed(2)}`);
+  }
+  return `${(total / n).toFixed(2)} per ${MODES[mode].count.replace(/s$/, '')} (${calls.join(', ')})`;
+}
+
+/** `perf record -g` of the nat process over one run (run the nat with --node-arg --perf-basic-prof to name JIT frames). */
+async function perfRecord(ns: Netns, pid: number, tools: KernelTools, mode: string, seconds: number, out: string): Promise<void> {
+  const recorder = spawn('perf', ['record', '-q', '-F', '4000', '-g', ...(process.env.NAT_COST_PERF_USER === '1' ? ['--all-user'] : []), '-o', out, '-p', String(pid)], { stdio: 'ignore' });
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  await client(ns, { cpu: CPU }, tools, [mode, SERVER, MODES[mode].port, String(seconds)], (seconds + 15) * 1000);
+  const exited = new Promise((resolve) => recorder.once('exit', resolve));
+  recorder.kill('SIGINT');
+  await exited;
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const positional: string[] = [];
+  const nodeArgs: string[] = [];
+  let slirp = false;
+  let trace = false;
+  let perfDir: string | undefined;
+  let base: string | undefined;
+  let modes = ['rr', 'crr', 'udp-rr'];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--slirp') slirp = true;
+    else if (argv[i] === '--strace') trace = true;
+    else if (argv[i] === '--perf') perfDir = argv[++i];
+    else if (argv[i] === '--base') base = argv[++i];
+    else if (argv[i] === '--node-arg') nodeArgs.push(argv[++i]);
+    else if (argv[i] === '--modes') modes = argv[++i].split(',');
+    else positional.push(argv[i]);
+  }
+  const seconds = Number(positional[0] ?? '3');
+  const runs = Number(positional[1] ?? '3');
+  const cli = fileURLToPath(new URL('../../dist/bin/rx-netstack.js', import.meta.url));
+  const made: Netns[] = [];
+  const log = (line: string): void => void process.stdout.write(`${line}\n`);
+  try {
+    const tools = await buildKernelTools();
+    const h = await Netns.create('h');
+    made.push(h);
+    const r = await Netns.create('r');
+    made.push(r);
+    await h.addAddress(`${SERVER}/32`, 'lo');
+    await waitForLine(h.spawn('taskset', ['-c', String(CPU), tools.server, '7', '9', '19', '7']), 'ready', 5_000, 'kserver');
+    const nat = h.spawn('taskset', ['-c', String(CPU), process.execPath, ...nodeArgs, cli, 'nat', '--netns', r.name, '--cidr', CIDR, '--disable-dns']);
+    await waitForLine(nat, 'ready', 15_000, 'rx-netstack nat');
+    const targets: Target[] = [['nat', r, nat.pid!]];
+    if (base !== undefined) {
+      const r2 = await Netns.create('b');
+      made.push(r2);
+      const baseCli = join(base, 'dist/bin/rx-netstack.js');
+      const other = h.spawn('taskset', ['-c', String(CPU), process.execPath, ...nodeArgs, baseCli, 'nat', '--netns', r2.name, '--cidr', CIDR, '--disable-dns']);
+      await waitForLine(other, 'ready', 15_000, `rx-netstack nat from ${base}`);
+      targets.push(['base', r2, other.pid!]);
+    }
+    if (slirp) {
+      const s = await Netns.create('s');
+      made.push(s);
+      const child = h.spawn('taskset', ['-c', String(CPU), 'slirp4netns', '--configure', '--cidr', CIDR, '--disable-dns', '--netns-type=path', `/var/run/netns/${s.name}`, 'tap0']);
+      for (let i = 0; i < 300 && !(await s.ip(['route', 'show', 'default'])).includes('default'); i++) await new Promise((res) => setTimeout(res, 50));
+      targets.push(['slirp4netns', s, child.pid!]);
+    }
+    log(`load before: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+    // Warm-up (the JIT compiles every path before it is timed).
+    for (const [, ns] of targets) for (const mode of modes) await client(ns, { cpu: CPU }, tools, [mode, SERVER, MODES[mode].port, '1'], 20_000);
+    for (const mode of modes) {
+      const costs = await measureMode(targets, tools, mode, seconds, runs);
+      for (const [k, [name, ns, pid]] of targets.entries()) {
+        const c = costs[k];
+        log(`${mode} ${name}: ${c.rate >= 100 ? Math.round(c.rate) : c.rate.toFixed(2)}/s; CPU per 10^4: user ${c.user.toFixed(3)} s, sys ${c.sys.toFixed(3)} s, total ${c.total.toFixed(3)} s (runs ${c.totals.map((t) => t.toFixed(3)).join(' ')}); ${c.packets.toFixed(2)} packets`);
+        if (perfDir !== undefined && name === 'nat') await perfRecord(ns, pid, tools, mode, Math.min(seconds, 2), join(perfDir, `${mode}.data`));
+        if (trace) log(`${mode} ${name} syscalls: ${await syscallsPerTransaction(ns, pid, tools, mode, Math.min(seconds, 2))}`);
+      }
+      if (costs.length > 1) log(`${mode}: CPU per operation ${targets[0][0]} / ${targets[1][0]} = ${(costs[0].total / costs[1].total).toFixed(3)}`);
+    }
+    log(`load after: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+  } finally {
+    for (const ns of made.reverse()) await ns.destroy();
+  }
+}
+
+await main();

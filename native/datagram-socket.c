@@ -1,0 +1,329 @@
+/*
+ * DatagramSocket: a host datagram socket for `rx-netstack nat`, UDP (a flow's connected socket)
+ * or ICMP (the "ping" socket, socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP), which Node does not
+ * offer; Linux allows it to a process whose group is in net.ipv4.ping_group_range, root not
+ * exempt; the kernel sets the echo identifier and checksum and hands back only the replies to
+ * that identifier).
+ *
+ * Why not node:dgram for UDP: per datagram it allocates a 64 KiB buffer and shrinks it, builds
+ * an address object (the address formatted as a string), and goes through an EventEmitter; a
+ * request/response flow pays that on every transaction. Here a datagram is read into one
+ * buffer shared by every socket of the process and handed to JavaScript as a view over it,
+ * valid only during the callback (the nat copies it into the packet it builds).
+ *
+ * Non-blocking, watched by a uv_poll like the TAP fd: each readable wake-up reads what is
+ * waiting (a bounded number) and calls onMessage(view, address as a host-order uint32, port) per
+ * datagram, or onError(errno) for an error the socket reports (a connected UDP socket's
+ * ECONNREFUSED after the far side's ICMP port unreachable...). connect() and send() return 0 or
+ * -errno; nothing throws once open.
+ *
+ * Lifetime: the open socket holds its JS object (like a listening socket); close() stops the
+ * poll and closes the fd; the struct is freed once the object is finalized and the poll closed.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <node_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "datagram-socket.h"
+#include "errno-name.h"
+
+/* Datagrams read per wake-up at most, so a flood cannot hold the loop. */
+#define DGRAM_READS_PER_WAKE 64
+/* Largest datagram: 64 KiB. */
+#define DGRAM_MAX 65536
+
+/* The receive buffer all sockets share (one env: the process's main thread). */
+static uint8_t *shared_buf;
+static napi_ref shared_ab;
+
+typedef struct {
+  napi_env env;
+  napi_ref wrapper;   /* strong while open */
+  napi_ref on_message;
+  napi_ref on_error;
+  napi_async_context async_ctx;
+  uv_poll_t poll;
+  int poll_open;
+  int fd;
+  int closed;
+  int finalized;
+  int in_callback;
+} dgram_socket_t;
+
+static napi_value throw_errno(napi_env env, int err, const char *what) {
+  const char *name = rx_errno_name(err);
+  char code[24], msg[200];
+  if (name == NULL) {
+    snprintf(code, sizeof code, "E%d", err);
+    name = code;
+  }
+  snprintf(msg, sizeof msg, "%s %s (%s)", what, name, strerror(err));
+  napi_throw_error(env, name, msg);
+  return NULL;
+}
+
+static void maybe_free(dgram_socket_t *s) {
+  if (s->finalized && !s->poll_open) free(s);
+}
+
+static void on_poll_closed(uv_handle_t *h) {
+  dgram_socket_t *s = h->data;
+  s->poll_open = 0;
+  maybe_free(s);
+}
+
+static void delete_ref(napi_env env, napi_ref *ref) {
+  if (*ref != NULL) {
+    napi_delete_reference(env, *ref);
+    *ref = NULL;
+  }
+}
+
+static void release_js(dgram_socket_t *s) {
+  delete_ref(s->env, &s->on_message);
+  delete_ref(s->env, &s->on_error);
+  if (s->async_ctx != NULL) {
+    napi_async_destroy(s->env, s->async_ctx);
+    s->async_ctx = NULL;
+  }
+  uint32_t count = 0;
+  if (s->wrapper != NULL) napi_reference_unref(s->env, s->wrapper, &count);
+}
+
+static void shutdown_socket(dgram_socket_t *s) {
+  if (s->closed) return;
+  s->closed = 1;
+  if (s->poll_open) {
+    uv_poll_stop(&s->poll);
+    uv_close((uv_handle_t *)&s->poll, on_poll_closed);
+  }
+  if (s->fd >= 0) close(s->fd);
+  s->fd = -1;
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  dgram_socket_t *s = data;
+  (void)hint;
+  shutdown_socket(s);
+  delete_ref(env, &s->wrapper);
+  s->finalized = 1;
+  maybe_free(s);
+}
+
+static void call_js(dgram_socket_t *s, napi_ref fn_ref, size_t argc, napi_value *argv) {
+  napi_env env = s->env;
+  napi_value fn, recv;
+  if (fn_ref == NULL || napi_get_reference_value(env, fn_ref, &fn) != napi_ok || fn == NULL) return;
+  napi_get_reference_value(env, s->wrapper, &recv);
+  s->in_callback++;
+  napi_status st = napi_make_callback(env, s->async_ctx, recv, fn, argc, argv, NULL);
+  s->in_callback--;
+  if (st == napi_pending_exception) {
+    napi_value exception;
+    napi_get_and_clear_last_exception(env, &exception);
+    napi_fatal_exception(env, exception); /* 'uncaughtException', like a throwing listener */
+  }
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  dgram_socket_t *s = h->data;
+  if (s->closed) return;
+  /* A pending socket error (EPOLLERR) comes as UV_EBADF and libuv stops the poll: the reads
+     below collect the error, and the poll is started again. */
+  int errored = status < 0, fatal = 0;
+  if (!errored && !(events & UV_READABLE)) return;
+  napi_env env = s->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value ab = NULL;
+  napi_get_reference_value(env, shared_ab, &ab);
+  for (int i = 0; i < DGRAM_READS_PER_WAKE && !s->closed; i++) {
+    struct sockaddr_in from;
+    socklen_t from_len = sizeof from;
+    ssize_t r = recvfrom(s->fd, shared_buf, DGRAM_MAX, 0, (struct sockaddr *)&from, &from_len);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    napi_value argv[3];
+    if (r < 0) {
+      /* The socket's pending error (reading it clears it): tell JavaScript, read on. An fd that
+         is itself unusable is not polled again. */
+      int err = errno;
+      if (err == EBADF || err == ENOTSOCK || err == EFAULT || err == EINVAL) fatal = 1;
+      napi_create_int32(env, err, &argv[0]);
+      call_js(s, s->on_error, 1, argv);
+      if (fatal) break;
+      continue;
+    }
+    if (ab == NULL || napi_create_typedarray(env, napi_uint8_array, (size_t)r, ab, 0, &argv[0]) != napi_ok) break;
+    napi_create_uint32(env, ntohl(from.sin_addr.s_addr), &argv[1]);
+    napi_create_uint32(env, ntohs(from.sin_port), &argv[2]);
+    call_js(s, s->on_message, 3, argv);
+  }
+  napi_close_handle_scope(env, scope);
+  if (s->closed && s->in_callback == 0) release_js(s);
+  else if (fatal) uv_poll_stop(&s->poll);
+  else if (errored && !s->closed) uv_poll_start(&s->poll, UV_READABLE, on_poll);
+}
+
+static dgram_socket_t *this_socket(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+  napi_value self;
+  void *data = NULL;
+  if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok) return NULL;
+  if (napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
+    napi_throw_error(env, "ERR_INVALID_THIS", "not a DatagramSocket");
+    return NULL;
+  }
+  return data;
+}
+
+/* new DatagramSocket('udp' | 'icmp', onMessage, onError): throws an Error with the errno's code
+   when the kernel refuses the socket (EACCES for 'icmp' outside net.ipv4.ping_group_range). */
+static napi_value dgram_new(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], self, name;
+  napi_get_cb_info(env, info, &argc, argv, &self, NULL);
+  char kind[8] = "";
+  size_t len = 0;
+  napi_valuetype t1 = napi_undefined, t2 = napi_undefined;
+  if (argc >= 3) {
+    napi_typeof(env, argv[1], &t1);
+    napi_typeof(env, argv[2], &t2);
+  }
+  if (argc < 3 || napi_get_value_string_utf8(env, argv[0], kind, sizeof kind, &len) != napi_ok ||
+      (strcmp(kind, "udp") != 0 && strcmp(kind, "icmp") != 0) || t1 != napi_function || t2 != napi_function) {
+    napi_throw_error(env, "ERR_INVALID_ARG_TYPE", "DatagramSocket('udp' | 'icmp', onMessage, onError)");
+    return NULL;
+  }
+  int icmp = kind[0] == 'i';
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, icmp ? IPPROTO_ICMP : IPPROTO_UDP);
+  if (fd < 0) return throw_errno(env, errno, icmp ? "socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP)" : "socket(AF_INET, SOCK_DGRAM)");
+  dgram_socket_t *s = calloc(1, sizeof *s);
+  uv_loop_t *loop = NULL;
+  if (s == NULL || napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &s->poll, fd) != 0) {
+    free(s);
+    close(fd);
+    return throw_errno(env, ENOMEM, "DatagramSocket");
+  }
+  s->env = env;
+  s->fd = fd;
+  s->poll.data = s;
+  s->poll_open = 1;
+  napi_create_reference(env, argv[1], 1, &s->on_message);
+  napi_create_reference(env, argv[2], 1, &s->on_error);
+  napi_create_string_utf8(env, "rx_datagram_socket", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, self, name, &s->async_ctx);
+  napi_wrap(env, self, s, finalize, NULL, &s->wrapper);
+  uint32_t refs;
+  napi_reference_ref(env, s->wrapper, &refs);
+  uv_poll_start(&s->poll, UV_READABLE, on_poll);
+  return self;
+}
+
+static int get_address(napi_env env, napi_value a, napi_value p, struct sockaddr_in *to) {
+  uint32_t addr = 0, port = 0;
+  if (napi_get_value_uint32(env, a, &addr) != napi_ok || napi_get_value_uint32(env, p, &port) != napi_ok || port > 65535) return -1;
+  memset(to, 0, sizeof *to);
+  to->sin_family = AF_INET;
+  to->sin_addr.s_addr = htonl(addr);
+  to->sin_port = htons((uint16_t)port);
+  return 0;
+}
+
+static napi_value int_result(napi_env env, int32_t v) {
+  napi_value out;
+  napi_create_int32(env, v, &out);
+  return out;
+}
+
+/* connect(address: host-order uint32, port): 0, or -errno (ENETUNREACH, EHOSTUNREACH: no route). */
+static napi_value dgram_connect(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  dgram_socket_t *s = this_socket(env, info, &argc, argv);
+  if (s == NULL) return NULL;
+  struct sockaddr_in to;
+  if (argc < 2 || get_address(env, argv[0], argv[1], &to) != 0) {
+    napi_throw_error(env, "ERR_INVALID_ARG_TYPE", "connect(address: number, port: number)");
+    return NULL;
+  }
+  if (s->closed) return int_result(env, -EBADF);
+  int r;
+  do r = connect(s->fd, (struct sockaddr *)&to, sizeof to);
+  while (r < 0 && errno == EINTR);
+  return int_result(env, r < 0 ? -errno : 0);
+}
+
+/* send(data: Uint8Array[, address, port]): 0, or -errno. Without an address: to the connected peer. */
+static napi_value dgram_send(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  dgram_socket_t *s = this_socket(env, info, &argc, argv);
+  if (s == NULL) return NULL;
+  void *data = NULL;
+  size_t len = 0;
+  bool is_ta = false;
+  napi_typedarray_type type;
+  struct sockaddr_in to;
+  int has_to = argc >= 3;
+  if (argc < 1 || napi_is_typedarray(env, argv[0], &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, argv[0], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array ||
+      (has_to && get_address(env, argv[1], argv[2], &to) != 0)) {
+    napi_throw_error(env, "ERR_INVALID_ARG_TYPE", "send(data: Uint8Array[, address: number, port: number])");
+    return NULL;
+  }
+  if (s->closed) return int_result(env, -EBADF);
+  ssize_t r;
+  do r = has_to ? sendto(s->fd, data, len, 0, (struct sockaddr *)&to, sizeof to) : send(s->fd, data, len, 0);
+  while (r < 0 && errno == EINTR);
+  return int_result(env, r < 0 ? -errno : 0);
+}
+
+static napi_value dgram_close(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  dgram_socket_t *s = this_socket(env, info, &argc, NULL);
+  if (s == NULL || s->closed) return NULL;
+  shutdown_socket(s);
+  if (s->in_callback == 0) release_js(s);
+  return NULL;
+}
+
+static napi_value dgram_set_ref(napi_env env, napi_callback_info info, int ref) {
+  size_t argc = 0;
+  dgram_socket_t *s = this_socket(env, info, &argc, NULL);
+  if (s == NULL || s->closed) return NULL;
+  if (ref) uv_ref((uv_handle_t *)&s->poll);
+  else uv_unref((uv_handle_t *)&s->poll);
+  return NULL;
+}
+
+static napi_value dgram_ref(napi_env env, napi_callback_info info) {
+  return dgram_set_ref(env, info, 1);
+}
+
+static napi_value dgram_unref(napi_env env, napi_callback_info info) {
+  return dgram_set_ref(env, info, 0);
+}
+
+void rx_datagram_socket_init(napi_env env, napi_value exports) {
+  if (shared_ab == NULL) {
+    napi_value ab;
+    if (napi_create_arraybuffer(env, DGRAM_MAX, (void **)&shared_buf, &ab) != napi_ok) return;
+    napi_create_reference(env, ab, 1, &shared_ab);
+  }
+  napi_property_descriptor methods[] = {
+    { "connect", NULL, dgram_connect, NULL, NULL, NULL, napi_default, NULL },
+    { "send", NULL, dgram_send, NULL, NULL, NULL, napi_default, NULL },
+    { "close", NULL, dgram_close, NULL, NULL, NULL, napi_default, NULL },
+    { "ref", NULL, dgram_ref, NULL, NULL, NULL, napi_default, NULL },
+    { "unref", NULL, dgram_unref, NULL, NULL, NULL, napi_default, NULL },
+  };
+  napi_value cls;
+  napi_define_class(env, "DatagramSocket", NAPI_AUTO_LENGTH, dgram_new, NULL, sizeof methods / sizeof methods[0], methods, &cls);
+  napi_set_named_property(env, exports, "DatagramSocket", cls);
+}
