@@ -226,6 +226,15 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
   }
   // Gratuitous ARP for every address (RFC 5227 2.4): neighbours learn or refresh our MAC.
   for (const l of interfaces) for (const a of l.iface.addresses) l.arp?.announce(a.address);
+  // An address whose valid lifetime ended (RFC 4862 5.5.4) takes what is bound to it along:
+  // connections and sockets on it fail with EADDRNOTAVAIL. (Deprecated ones keep working.)
+  for (const l of interfaces) {
+    l.autoconf?.changes$.subscribe((c) => {
+      if (c.kind !== 'removed' || c.reason !== 'expired') return;
+      tcp.addressRemoved(c.address);
+      udp.addressRemoved(c.address);
+    });
+  }
   // IPv6 addresses: link-local added, all tentative until DAD passes; router solicitations.
   for (const l of interfaces) l.autoconf?.start();
   return new Stack({ config, scheduler, interfaces, ipv4, icmp, udp, tcp, ipv6, icmpv6, taps });

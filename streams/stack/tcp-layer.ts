@@ -360,6 +360,27 @@ export class TcpLayer implements Tcp {
     this.endpoints.clear();
   }
 
+  /**
+   * One of the stack's addresses is gone (an IPv6 address whose valid lifetime ended, RFC 4862
+   * 5.5.4): the connections using it fail with EADDRNOTAVAIL (their RST cannot leave from an
+   * address we no longer own), and listeners bound to it end with the same error. Listeners on
+   * a wildcard live on. `bytes`: the address (IPv6).
+   */
+  addressRemoved(bytes: Uint8Array): void {
+    const id = this.book.idOf(bytes);
+    if (id === undefined) return; // never used by anything: nothing holds it
+    const text = this.book.format(id);
+    for (const conn of [...this.#entries.keys()]) {
+      if (conn.core.localAddr !== id) continue;
+      conn.failWith(netError('EADDRNOTAVAIL', `${text}: the local address is gone (its valid lifetime ended)`));
+    }
+    const listeners = new Set<ListenEndpoint>();
+    for (const e of this.endpoints.entries()) {
+      if (e.endpoint instanceof ListenEndpoint && e.endpoint.core.localAddr === id) listeners.add(e.endpoint);
+    }
+    for (const l of listeners) l.subscriber.error(netError('EADDRNOTAVAIL', `listen ${text}:${l.core.localPort}: the address is gone (its valid lifetime ended)`, 'listen'));
+  }
+
   /** Live connections (a snapshot). */
   connections(): TcpConnection[] {
     return [...this.#entries.keys()];

@@ -536,6 +536,21 @@ export class UdpLayer implements Udp {
     ep.end();
   }
 
+  /**
+   * One of the stack's addresses is gone (an IPv6 address whose valid lifetime ended): each
+   * socket bound to it gets EADDRNOTAVAIL on `errors$` and is closed (it can neither send from
+   * the address nor receive for it). Sockets on a wildcard live on. `bytes`: the address (IPv6).
+   */
+  addressRemoved(bytes: Uint8Array): void {
+    const id = this.book.idOf(bytes);
+    if (id === undefined) return;
+    for (const ep of [...this.#sockets]) {
+      if (ep.localAddr !== id) continue;
+      ep.fail(netError('EADDRNOTAVAIL', `${this.book.format(id)}:${ep.localPort}: the local address is gone (its valid lifetime ended)`));
+      this.#closeEndpoint(ep);
+    }
+  }
+
   /** An ICMP error quoting one of our datagrams: reported to a connected socket for that peer. */
   #icmpError(r: IcmpErrorReport): void {
     const c = this.counters;
