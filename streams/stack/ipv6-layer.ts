@@ -63,6 +63,25 @@ export interface Ipv6NextHopPacket extends PendingPacket {
   readonly nextHop: Ipv6Addr;
 }
 
+/**
+ * What `Ipv6Layer` hands down (routed, IPv6 header written, one per fragment): the packet for a
+ * next hop, with its interface, addresses and upper-layer protocol, as the `network` hook and
+ * tap show it beside IPv4's `Ipv4Outbound` (tell them apart with `isIpv6Outbound`).
+ */
+export interface Ipv6Outbound extends Ipv6NextHopPacket {
+  readonly iface: NetInterface;
+  /** Views: do not write into them. */
+  readonly src: Ipv6Addr;
+  readonly dst: Ipv6Addr;
+  /** The upper-layer protocol (also of a fragment, whose Next Header is 44). */
+  readonly protocol: number;
+}
+
+/** True for an IPv6 packet at the `network` boundary (its next hop is 16 bytes, not an IPv4 number). */
+export function isIpv6Outbound(o: { readonly nextHop: unknown }): o is Ipv6Outbound {
+  return typeof o.nextHop !== 'number';
+}
+
 /** The boundary under IPv6 on one interface: IPv6 frames up, packets for a next hop down. */
 export type Ipv6NeighborBoundary = Boundary<Uint8Array, Ipv6NextHopPacket>;
 
@@ -315,7 +334,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     const mtu = this.pmtu.size === 0 ? iface.ipv6Mtu : this.pathMtu(s.dst, iface);
     if (IPV6_HEADER_LEN + length <= mtu) {
       emitIpv6Header({ src, dst: s.dst, nextHeader: s.protocol, hopLimit, dscp: tc >>> 2, ecn: tc & 3 }, pb);
-      this.#out(iface, nextHop, s.dst, pb, s.onError);
+      this.#out(iface, nextHop, src, s.dst, s.protocol, pb, s.onError);
       return undefined;
     }
     // Source fragmentation (RFC 8200 4.5): 8-byte units, every fragment but the last full.
@@ -345,7 +364,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
       b[at + 7] = ident & 0xff;
       emitIpv6Header({ src, dst: s.dst, nextHeader: Ipv6NextHeader.FRAGMENT, hopLimit, dscp: tc >>> 2, ecn: tc & 3 }, frag);
       this.counters.txFragments++;
-      this.#out(iface, nextHop, s.dst, frag, s.onError);
+      this.#out(iface, nextHop, src, s.dst, s.protocol, frag, s.onError);
     }
     return undefined;
   }
@@ -366,7 +385,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     if (err !== undefined) s.onError?.(err);
   }
 
-  #out(iface: NetInterface, nextHop: Ipv6Addr, dst: Ipv6Addr, pb: PacketBuffer, onError: ((err: NetstackError) => void) | undefined): void {
+  #out(iface: NetInterface, nextHop: Ipv6Addr, src: Ipv6Addr, dst: Ipv6Addr, protocol: number, pb: PacketBuffer, onError: ((err: NetstackError) => void) | undefined): void {
     this.counters.txPackets++;
     const attached = this.#attached[iface.index];
     if (attached === undefined) return;
@@ -379,7 +398,8 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     }
     const down = attached.down;
     if (down.partialChecksum !== true) pb.completeChecksum();
-    down.next({ nextHop, pb, onError });
+    const item: Ipv6Outbound = { nextHop, pb, onError, iface, src, dst, protocol };
+    down.next(item);
   }
 
   #inputFrame(iface: NetInterface, frame: Uint8Array): void {
