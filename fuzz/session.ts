@@ -11,6 +11,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { createMemoryWire, type MemoryWireEnd } from '../streams/links/memory-wire.js';
 import type { Link } from '../streams/links/link.js';
 import { createStack, type Stack } from '../streams/stack/create-stack.js';
+import { isIpv6Outbound } from '../streams/stack/ipv6-layer.js';
 import type { StackStats } from '../streams/stack/stack-stats.js';
 import { TcpConnection } from '../streams/stack/tcp-connection.js';
 import { echoService, echoConnection } from '../streams/services/echo.js';
@@ -137,7 +138,7 @@ export class FuzzSession {
     this.#subs.push(
       this.a.taps.network.down$.subscribe((o) => {
         this.#networkDown++;
-        if (o.protocol !== 6) return;
+        if (o.protocol !== 6 || isIpv6Outbound(o)) return;
         const packet = o.pb.bytes();
         this.checker.routed(packet);
         if (o.dst !== B_IP_NUM) this.#noteSynAck(packet, o.src, o.dst);

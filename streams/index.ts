@@ -1,7 +1,7 @@
 /** rx-netstack: the public API. */
 export {
   createStack, Stack, type StackOptions, type StackHooks, type StackTaps, type ArpEntryInfo, type NdpEntryInfo, type InterfaceLayers,
-  type Inet6AddressInfo, type Inet6RouteInfo,
+  type Inet6AddressInfo, type Inet6RouteInfo, type NetworkOutbound,
 } from './stack/create-stack.js';
 export type { StackStats, CountersSnapshot } from './stack/stack-stats.js';
 
@@ -21,7 +21,7 @@ export {
 } from './stack/ipv4-layer.js';
 export { IcmpLayer, ICMP_DROP_REASONS, type IcmpSources, type EchoReply, type PingOptions, type IcmpErrorReport } from './stack/icmp-layer.js';
 export {
-  Ipv6Layer, IPV6_DROP_REASONS, type Ipv6LayerOptions, type Ipv6Datagram, type Ipv6Send, type Ipv6NextHopPacket, type Ipv6NeighborBoundary,
+  Ipv6Layer, IPV6_DROP_REASONS, isIpv6Outbound, type Ipv6LayerOptions, type Ipv6Datagram, type Ipv6Send, type Ipv6NextHopPacket, type Ipv6Outbound, type Ipv6NeighborBoundary,
   type Ipv6Port, type Ipv6Network, type Ipv6Route, type Ipv6ParamProblemEvent, type Ipv6ReassemblyTimeout,
 } from './stack/ipv6-layer.js';
 export { NdpLayer, NDP_DROP_REASONS, type NdpAutoconf } from './stack/ndp-layer.js';

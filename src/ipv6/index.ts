@@ -11,3 +11,4 @@ export * from './neighbor-cache.js';
 export * from './config.js';
 export * from './slaac.js';
 export * from './mld-reporter.js';
+export * from './pmtu-cache.js';

@@ -46,8 +46,9 @@ import { congestionControlFactory } from './congestion/select.js';
 import type { ChallengeAckLimiter } from './challenge-ack-limit.js';
 import { createTcpCounters, type TcpCounters } from './counters.js';
 import { EcnState, isEcnSetupSyn, isEcnSetupSynAck } from './ecn.js';
-import { BlackHoleDetector } from './plpmtud.js';
-import { PathMtu, TCP_IPV4_HEADERS } from './pmtu.js';
+import { BlackHoleDetector, FLOOR_MSS_IPV6 } from './plpmtud.js';
+import { PathMtu } from './pmtu.js';
+import { IPV6_ID_BASE } from '../ip/address-book.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import { RttEstimator } from './rtt.js';
 import { MAX_SACK_BLOCKS, MAX_SACK_BLOCKS_WITH_TIMESTAMPS, SackReporter } from './sack-blocks.js';
@@ -235,7 +236,8 @@ export class TcpConnectionCore {
   private readonly cc: CongestionControl;
   private readonly challengeAckLimiter: ChallengeAckLimiter | undefined;
   private readonly memory: TcpMemoryPressure | undefined;
-  private readonly pathMtu = new PathMtu();
+  /** IPv4's (RFC 1191) or IPv6's (RFC 8201), by the family of the remote address. */
+  private readonly pathMtu: PathMtu;
   private readonly ecn = new EcnState();
   /** RFC 4821 black-hole detection and probing (undefined with `mtuProbing` off). */
   private readonly blackHole: BlackHoleDetector | undefined;
@@ -377,7 +379,8 @@ export class TcpConnectionCore {
     this.ts = new TcpTimestamps(options.tsOffset ?? timestampOffset(this.iss));
     this.challengeAckLimiter = options.challengeAcks;
     this.memory = options.memory;
-    this.blackHole = this.config.mtuProbing ? new BlackHoleDetector(this.config.mtuProbeInterval) : undefined;
+    this.pathMtu = new PathMtu(this.remoteAddr >= IPV6_ID_BASE);
+    this.blackHole = this.config.mtuProbing ? new BlackHoleDetector(this.config.mtuProbeInterval, this.pathMtu.headers === 40 ? undefined : FLOOR_MSS_IPV6) : undefined;
   }
 
   /**
@@ -504,7 +507,7 @@ export class TcpConnectionCore {
     return this.sackOk;
   }
 
-  /** Path MTU estimate (IPv4 packet bytes) from ICMP; Infinity while nothing lowered it. */
+  /** Path MTU estimate (IP packet bytes) from ICMP or ICMPv6; Infinity while nothing lowered it. */
   get pmtu(): number {
     return this.pathMtu.mtu;
   }
@@ -784,7 +787,7 @@ export class TcpConnectionCore {
   handleFragNeeded(seq: number, nextHopMtu: number, now: number): boolean {
     if (!this.icmpQuoteValid(seq)) return false;
     const dfBefore = this.pathMtu.dontFragment;
-    const lowered = this.pathMtu.onFragNeeded(nextHopMtu, this.sndMss + TCP_IPV4_HEADERS) === 'lowered';
+    const lowered = this.pathMtu.onFragNeeded(nextHopMtu, this.sndMss + this.pathMtu.headers) === 'lowered';
     if (lowered) this.setPathMss(this.pathSegmentSize(this.mssCeiling || this.sndMss));
     if (lowered || dfBefore !== this.pathMtu.dontFragment) {
       // RFC 1191 6.5 / Linux tcp_simple_retransmit: not a congestion signal (cwnd unchanged),

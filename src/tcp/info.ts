@@ -21,6 +21,12 @@ export interface TcpInfo {
   /** Largest segment we send (options taken into account) and the one we announced. */
   readonly sendMss: number;
   readonly receiveMss: number;
+  /**
+   * Path MTU, bytes (an IP packet with its header): the route's MTU (its interface's, or what
+   * IPv6's path MTU cache learnt from Packet Too Big), lowered by the ICMP or ICMPv6 messages
+   * this connection believed; 0 when not known (a core without a stack). Linux's tcpi_pmtu.
+   */
+  readonly pmtu: number;
   /** The peer's last advertised window and the window we last advertised, bytes. */
   readonly sendWindow: number;
   readonly receiveWindow: number;
@@ -57,8 +63,9 @@ export interface TcpInfo {
   readonly segmentsReceived: number;
 }
 
-/** The snapshot of `core` now. */
-export function tcpInfo(core: TcpConnectionCore): TcpInfo {
+/** The snapshot of `core` now; `routeMtu`: the MTU of its route, as the stack knows it. */
+export function tcpInfo(core: TcpConnectionCore, routeMtu = Number.POSITIVE_INFINITY): TcpInfo {
+  const pmtu = Math.min(core.pmtu, routeMtu);
   const c = core.counters;
   return Object.freeze({
     state: core.state,
@@ -70,6 +77,7 @@ export function tcpInfo(core: TcpConnectionCore): TcpInfo {
     congestionControl: core.congestionControl,
     sendMss: core.sndMss,
     receiveMss: core.receiveMss,
+    pmtu: Number.isFinite(pmtu) ? pmtu : 0,
     sendWindow: core.sndWnd,
     receiveWindow: core.rcvWnd,
     unacked: core.bufferedLength,

@@ -8,7 +8,7 @@
  * timeout of it goes back. Pure bookkeeping in MSS bytes; the connection applies the sizes.
  */
 
-import { MIN_PATH_MTU, TCP_IPV4_HEADERS } from './pmtu.js';
+import { IPV6_MIN_PATH_MTU, MIN_PATH_MTU, TCP_IPV4_HEADERS, TCP_IPV6_HEADERS } from './pmtu.js';
 import { seqGeq } from './seq.js';
 
 /** Consecutive timeouts of full-sized segments that mean "black hole" (Linux's tcp_retries1). */
@@ -17,6 +17,8 @@ export const BLACK_HOLE_TIMEOUTS = 3;
 export const BASE_MSS = 1024;
 /** No MSS below this from black-hole fallback: the 552-byte path MTU floor. */
 export const FLOOR_MSS = MIN_PATH_MTU - TCP_IPV4_HEADERS;
+/** The same over IPv6: its minimum MTU, 1280, less 60 bytes of headers. */
+export const FLOOR_MSS_IPV6 = IPV6_MIN_PATH_MTU - TCP_IPV6_HEADERS;
 /** Stop searching when the bounds are this close (bytes). */
 const SEARCH_RESOLUTION = 32;
 
@@ -35,7 +37,8 @@ export class BlackHoleDetector {
   private probeEnd = 0;
   private probeSent = false;
 
-  constructor(private readonly interval: number) {}
+  /** `floor`: no fallback below this MSS (default FLOOR_MSS; FLOOR_MSS_IPV6 over IPv6). */
+  constructor(private readonly interval: number, private readonly floor: number = FLOOR_MSS) {}
 
   /**
    * A retransmission timeout at `now` with `mss` the current send MSS. `fullSized`: a segment of
@@ -53,7 +56,7 @@ export class BlackHoleDetector {
     }
     if (!fullSized) return undefined;
     if (++this.timeouts < BLACK_HOLE_TIMEOUTS) return undefined;
-    const lower = mss > BASE_MSS ? BASE_MSS : Math.max(FLOOR_MSS, mss >>> 1);
+    const lower = mss > BASE_MSS ? BASE_MSS : Math.max(this.floor, mss >>> 1);
     if (lower >= mss) return undefined;
     this.timeouts = 0;
     this.high = mss;

@@ -4,7 +4,7 @@ import { EthernetLayer, type EthernetOut } from './ethernet-layer.js';
 import { ArpLayer } from './arp-layer.js';
 import { Ipv4Layer, type Ipv4Datagram, type Ipv4Network, type Ipv4Outbound, type Ipv4Port, type Ipv4Send } from './ipv4-layer.js';
 import { IcmpLayer, type EchoReply, type PingOptions } from './icmp-layer.js';
-import { Ipv6Layer, type Ipv6Port } from './ipv6-layer.js';
+import { Ipv6Layer, type Ipv6Outbound, type Ipv6Port } from './ipv6-layer.js';
 import { NdpLayer } from './ndp-layer.js';
 import { MldLayer } from './mld-layer.js';
 import { AutoconfLayer, type Ipv6AddressChange } from './autoconf-layer.js';
@@ -43,11 +43,12 @@ export interface StackHooks {
   /** Frames between each link and its Ethernet layer: `up` as they come off the link, `down` just before it. */
   readonly link?: BoundaryOperators<Uint8Array, Uint8Array>;
   /**
-   * Between IPv4 and the link layer under it, on each interface: `up` Ethernet frames carrying
-   * IPv4 (before validation), `down` routed packets with their IPv4 header, before the next
-   * hop's MAC is looked up.
+   * Between IP and the link layer under it, on each interface and for each family (one
+   * instance of the operators per interface and family): `up` Ethernet frames carrying IPv4, or
+   * IPv6 (NDP and MLD included), before validation; `down` routed packets with their IP header,
+   * before the next hop's MAC is looked up (`Ipv4Outbound` or `Ipv6Outbound`: `isIpv6Outbound`).
    */
-  readonly network?: BoundaryOperators<Uint8Array, Ipv4Outbound>;
+  readonly network?: BoundaryOperators<Uint8Array, NetworkOutbound>;
   /**
    * Between IPv4 and the transports, every protocol: `up` datagrams addressed to us (validated,
    * reassembled) before the protocol demux, `down` what a transport sends, before routing.
@@ -59,12 +60,15 @@ export interface StackHooks {
   readonly udp?: BoundaryOperators<UdpDatagramIn, UdpDatagramOut>;
 }
 
+/** A routed packet at the `network` boundary, either family (see `isIpv6Outbound`). */
+export type NetworkOutbound = Ipv4Outbound | Ipv6Outbound;
+
 /** Observe-only taps at the stack's boundaries (they claim nothing, change nothing). */
 export interface StackTaps {
   /** Frames of every interface, as the links see them. */
   readonly link: BoundaryTaps<Uint8Array, Uint8Array>;
-  /** IPv4 frames in, routed packets out (every interface). */
-  readonly network: BoundaryTaps<Uint8Array, Ipv4Outbound>;
+  /** IPv4 and IPv6 frames in, routed packets out (every interface). */
+  readonly network: BoundaryTaps<Uint8Array, NetworkOutbound>;
   /** Datagrams delivered to the transports, and what they send. */
   readonly transport: BoundaryTaps<Ipv4Datagram, Ipv4Send>;
 }
@@ -148,7 +152,7 @@ export interface StackParts {
   /** IPv6 and ICMPv6, when enabled (`ipv6` addresses on an interface, or `ipv6.enabled`). */
   readonly ipv6: Ipv6Layer | undefined;
   readonly icmpv6: Icmpv6Layer | undefined;
-  readonly taps: { readonly link: TapPoint<Uint8Array, Uint8Array>; readonly network: TapPoint<Uint8Array, Ipv4Outbound>; readonly transport: TapPoint<Ipv4Datagram, Ipv4Send> };
+  readonly taps: { readonly link: TapPoint<Uint8Array, Uint8Array>; readonly network: TapPoint<Uint8Array, NetworkOutbound>; readonly transport: TapPoint<Ipv4Datagram, Ipv4Send> };
 }
 
 /**
@@ -163,7 +167,7 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
   const config = decodeStackConfig<Link>(input);
   const scheduler = options.scheduler ?? unrefScheduler;
   const hooks = options.hooks ?? {};
-  const taps = { link: new TapPoint<Uint8Array, Uint8Array>(), network: new TapPoint<Uint8Array, Ipv4Outbound>(), transport: new TapPoint<Ipv4Datagram, Ipv4Send>() };
+  const taps = { link: new TapPoint<Uint8Array, Uint8Array>(), network: new TapPoint<Uint8Array, NetworkOutbound>(), transport: new TapPoint<Ipv4Datagram, Ipv4Send>() };
 
   // IPv4, one for the whole stack; above it the boundary of every transport.
   const ipv4 = new Ipv4Layer({ scheduler, ...config.ipv4, idTableSize: config.ipv4.idTableSize, transport: hooks.transport, taps: taps.transport });
@@ -175,22 +179,26 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
   // Each interface:  link ── Ethernet ──┬── 0x0806 ARP
   //                                     └── 0x0800 neighbour resolution (ARP's cache) ── IPv4
   // or, over a link of bare IP packets (TUN):  link ── point-to-point ── IPv4
+  // The network boundary's taps and operators serve both families; each boundary carries only
+  // its own family's items (the union is what the user's operators and observers see).
+  const net4 = { taps: taps.network as unknown as TapPoint<Uint8Array, Ipv4Outbound>, hooks: hooks.network as BoundaryOperators<Uint8Array, Ipv4Outbound> | undefined };
+  const net6 = { taps: taps.network as unknown as TapPoint<Uint8Array, Ipv6Outbound>, hooks: hooks.network as BoundaryOperators<Uint8Array, Ipv6Outbound> | undefined };
   const interfaces = config.interfaces.map((c, index): InterfaceLayers => {
     const iface = interfaceFromConfig(index, c);
     if (c.link.layer === 'ip') {
       const lower = between(taps.link.wrap(linkBoundary(c.link)), hooks.link);
-      ipv4.attach(iface, between(taps.network.wrap(pointToPoint(lower)), hooks.network));
+      ipv4.attach(iface, between(net4.taps.wrap(pointToPoint(lower)), net4.hooks));
       return { iface, ethernet: undefined, arp: undefined };
     }
     const ethernet = new EthernetLayer(iface, between(taps.link.wrap(linkBoundary(c.link)), hooks.link));
     const arp = new ArpLayer(iface, ethernet.protocol(EtherType.ARP), scheduler, config.arp);
-    ipv4.attach(iface, between(taps.network.wrap(arp.resolver(ethernet.protocol(EtherType.IPV4))), hooks.network));
+    ipv4.attach(iface, between(net4.taps.wrap(arp.resolver(ethernet.protocol(EtherType.IPV4))), net4.hooks));
     // IPv6 beside it:  Ethernet ── 0x86DD neighbour discovery (NdpLayer) ── IPv6
     // with MLD (the groups' reports) and autoconfiguration (addresses, DAD, routers) on it.
     if (ipv6 === undefined) return { iface, ethernet, arp };
     const v6 = config.ipv6;
     const ndp = new NdpLayer(iface, scheduler, v6.neighbors);
-    ipv6.attach(iface, ndp.resolver(ethernet.protocol(EtherType.IPV6)));
+    ipv6.attach(iface, between(net6.taps.wrap(ndp.resolver(ethernet.protocol(EtherType.IPV6))), net6.hooks));
     const mld = new MldLayer(iface, ndp, ethernet, scheduler);
     const autoconf = new AutoconfLayer(iface, ndp, mld, ipv6, scheduler, {
       slaac: { dadTransmits: v6.dadTransmits, retransTimerMs: v6.neighbors.retransTimerMs, acceptRa: v6.acceptRa, slaac: v6.slaac },
@@ -226,6 +234,15 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
   }
   // Gratuitous ARP for every address (RFC 5227 2.4): neighbours learn or refresh our MAC.
   for (const l of interfaces) for (const a of l.iface.addresses) l.arp?.announce(a.address);
+  // An address whose valid lifetime ended (RFC 4862 5.5.4) takes what is bound to it along:
+  // connections and sockets on it fail with EADDRNOTAVAIL. (Deprecated ones keep working.)
+  for (const l of interfaces) {
+    l.autoconf?.changes$.subscribe((c) => {
+      if (c.kind !== 'removed' || c.reason !== 'expired') return;
+      tcp.addressRemoved(c.address);
+      udp.addressRemoved(c.address);
+    });
+  }
   // IPv6 addresses: link-local added, all tentative until DAD passes; router solicitations.
   for (const l of interfaces) l.autoconf?.start();
   return new Stack({ config, scheduler, interfaces, ipv4, icmp, udp, tcp, ipv6, icmpv6, taps });

@@ -11,6 +11,7 @@ import { pingSession, type EchoReply, type PingOptions } from './ping-session.js
 import { emitIcmpv6, icmpv6QuoteLength, Icmpv6Type, Icmpv6TimeExceededCode, Icmpv6UnreachableCode, parseIcmpv6, parseIcmpv6Quote, type Icmpv6Repr } from '../../src/wire/icmpv6.js';
 import { Icmpv6ParamProblemCode } from '../../src/wire/ipv6-ext.js';
 import { Ipv6NextHeader } from '../../src/wire/ipv6.js';
+import { IpProtocol } from '../../src/wire/ipv4.js';
 import { TokenBucket } from '../../src/icmp/rate-limiter.js';
 import type { IcmpConfig } from '../../src/ipv4/config.js';
 import { type Ipv6Addr, formatIpv6, ipv6Equals, isIpv6Multicast, isIpv6Unspecified, parseIpv6 } from '../../src/ipv6/address.js';
@@ -25,12 +26,18 @@ export const ICMPV6_DROP_REASONS = [
   'truncated', 'badChecksum', 'badQuote', 'multicastEcho', 'unknownType', 'noListener', 'noNdp', 'noMld',
   /** An error quoting addresses no endpoint holds (not in the address book): it cannot name one. */
   'unknownEndpoint',
+  /** A Packet Too Big whose quote is not a packet we sent (its source is not ours). */
+  'packetTooBigNotOurs',
 ] as const;
 
 function createIcmpv6Counters() {
   return createCounters(
     ['rxMessages', 'rxEchoRequests', 'rxEchoReplies', 'rxErrors', 'rxNdp', 'rxMld', 'txEchoReplies', 'txEchoRequests', 'txErrors', 'errorsRateLimited', 'errorsSuppressed',
-      /** Packet Too Big received: counted; path MTU for IPv6 comes with RFC 8201's cache. */
+      /**
+       * Packet Too Big received (RFC 8201): about TCP and UDP handed to them to check (see
+       * `errors$`: a fragmentation-needed report), about anything else (echo) straight to the
+       * path MTU cache.
+       */
       'rxPacketTooBig'],
     ICMPV6_DROP_REASONS,
   );
@@ -55,7 +62,10 @@ export interface Icmpv6Sources {
  *
  * Received errors (destination unreachable, time exceeded, parameter problem) go to the
  * transport that sent the quoted packet through `errors$(protocol)`, as ICMP's do, when the
- * quote's addresses are in the stack's address book (else no endpoint can hold them).
+ * quote's addresses are in the stack's address book (else no endpoint can hold them). A Packet
+ * Too Big about TCP or UDP goes the same way as "fragmentation needed" (type 3 code 4 with the
+ * MTU): the transport checks that it names something in flight and tells IPv6's path MTU cache;
+ * one about anything else we sent (echo requests) goes to the cache at once.
  */
 export class Icmpv6Layer {
   readonly counters = createIcmpv6Counters();
@@ -225,11 +235,20 @@ export class Icmpv6Layer {
           c.drops.badQuote++;
           return;
         }
+        const quote = q.value;
         if (m.kind === 'packet-too-big') {
           c.rxPacketTooBig++;
-          return;
+          // RFC 8201 4 / RFC 5927: believed only about a packet we sent; TCP and UDP check
+          // further (a sequence number in flight, a socket on the port) before the cache learns.
+          if (!this.#port.network.isLocal(quote.src)) {
+            c.drops.packetTooBigNotOurs++;
+            return;
+          }
+          if (quote.protocol !== IpProtocol.TCP && quote.protocol !== IpProtocol.UDP) {
+            this.#port.network.packetTooBig?.(quote.dst, m.mtu);
+            return;
+          }
         }
-        const quote = q.value;
         const book = this.#book;
         const local = book?.idOf(quote.src);
         const remote = book?.idOf(quote.dst);
@@ -237,11 +256,12 @@ export class Icmpv6Layer {
           c.drops.unknownEndpoint++;
           return;
         }
-        const [type, code] = asIcmpError(m.kind, m.code);
+        // Packet Too Big in ICMP's terms is "fragmentation needed" with the next-hop MTU.
+        const [type, code] = m.kind === 'packet-too-big' ? PACKET_TOO_BIG_AS_ICMP : asIcmpError(m.kind, m.code);
         this.#reports.next({
           protocol: quote.protocol, type, code, from: 0, fromText: formatIpv6(d.src),
           localAddress: local, localPort: quote.srcPort, remoteAddress: remote, remotePort: quote.dstPort,
-          nextHopMtu: 0, quotedSequence: quote.word1,
+          nextHopMtu: m.kind === 'packet-too-big' ? m.mtu : 0, quotedSequence: quote.word1,
         });
         return;
       }
@@ -302,6 +322,7 @@ export class Icmpv6Layer {
 }
 
 const EMPTY = new Uint8Array(0);
+const PACKET_TOO_BIG_AS_ICMP: [number, number] = [IcmpType.DEST_UNREACHABLE, IcmpUnreachableCode.FRAGMENTATION_NEEDED];
 
 /**
  * An ICMPv6 error's type and code in ICMP's terms, as Linux's icmpv6_err_convert reads them:

@@ -92,6 +92,22 @@ export class IpNetwork {
     return { iface: r.iface, src: this.ownId(r.src) };
   }
 
+  /**
+   * The largest packet towards `dst` by `iface`: the interface's MTU over IPv4; over IPv6 its
+   * IPv6 MTU, or the lower path MTU a Packet Too Big taught (RFC 8201).
+   */
+  pathMtu(dst: IpAddr, iface: NetInterface): number {
+    if (dst < IPV6_ID_BASE) return iface.mtu;
+    const bytes = this.book.bytesOf(dst);
+    return bytes === undefined || this.v6?.pathMtu === undefined ? iface.ipv6Mtu : this.v6.pathMtu(bytes, iface);
+  }
+
+  /** A Packet Too Big a transport validated: IPv6's path MTU cache learns it (see Ipv6Network.packetTooBig). */
+  packetTooBig(dst: IpAddr, mtu: number): void {
+    const bytes = dst >= IPV6_ID_BASE ? this.book.bytesOf(dst) : undefined;
+    if (bytes !== undefined) this.v6?.packetTooBig?.(bytes, mtu);
+  }
+
   /** The id of one of our own addresses (interned and held for good on first use). */
   ownId(bytes: Uint8Array, offset = 0): IpAddr {
     return this.book.idOf(bytes, offset) ?? this.book.acquire(bytes, offset);

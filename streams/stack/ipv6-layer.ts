@@ -11,6 +11,7 @@ import { Ipv6Packet, emitIpv6Header, IPV6_HEADER_LEN, Ipv6NextHeader } from '../
 import { walkIpv6Chain, IPV6_CHAIN_DEFAULTS, type Ipv6ChainLimits } from '../../src/wire/ipv6-ext.js';
 import { Ipv6Reassembler, type Ipv6ExpiredDatagram } from '../../src/ipv6/reassembly.js';
 import { IPV6_LIMITS } from '../../src/ipv6/config.js';
+import { Ipv6PmtuCache, type Ipv6PmtuCacheConfig } from '../../src/ipv6/pmtu-cache.js';
 import type { ReassemblyConfig } from '../../src/ipv4/config.js';
 import { type Ipv6Addr, formatIpv6, ipv6EqualsAt, isIpv6LinkLocal, isIpv6Multicast, isIpv6Unspecified } from '../../src/ipv6/address.js';
 import { IpProtocol } from '../../src/wire/ipv4.js';
@@ -62,6 +63,25 @@ export interface Ipv6NextHopPacket extends PendingPacket {
   readonly nextHop: Ipv6Addr;
 }
 
+/**
+ * What `Ipv6Layer` hands down (routed, IPv6 header written, one per fragment): the packet for a
+ * next hop, with its interface, addresses and upper-layer protocol, as the `network` hook and
+ * tap show it beside IPv4's `Ipv4Outbound` (tell them apart with `isIpv6Outbound`).
+ */
+export interface Ipv6Outbound extends Ipv6NextHopPacket {
+  readonly iface: NetInterface;
+  /** Views: do not write into them. */
+  readonly src: Ipv6Addr;
+  readonly dst: Ipv6Addr;
+  /** The upper-layer protocol (also of a fragment, whose Next Header is 44). */
+  readonly protocol: number;
+}
+
+/** True for an IPv6 packet at the `network` boundary (its next hop is 16 bytes, not an IPv4 number). */
+export function isIpv6Outbound(o: { readonly nextHop: unknown }): o is Ipv6Outbound {
+  return typeof o.nextHop !== 'number';
+}
+
 /** The boundary under IPv6 on one interface: IPv6 frames up, packets for a next hop down. */
 export type Ipv6NeighborBoundary = Boundary<Uint8Array, Ipv6NextHopPacket>;
 
@@ -76,6 +96,16 @@ export interface Ipv6Network {
   isLocal(addr: Ipv6Addr): boolean;
   routeFor(dst: Ipv6Addr, iface?: NetInterface): Ipv6Route | NetstackError;
   readonly interfaces: readonly NetInterface[];
+  /**
+   * The largest packet towards `dst` leaving by `iface`: the interface's IPv6 MTU, or less when
+   * a Packet Too Big taught so (RFC 8201).
+   */
+  pathMtu?(dst: Ipv6Addr, iface: NetInterface): number;
+  /**
+   * A Packet Too Big the protocol validated (its quote names a packet it sent, in flight): the
+   * path MTU to `dst` becomes `mtu` (1280 when less) if that is lower. True when it was lowered.
+   */
+  packetTooBig?(dst: Ipv6Addr, mtu: number): boolean;
 }
 
 /** The boundary between IPv6 and one upper-layer protocol, with the routing services. */
@@ -110,7 +140,9 @@ export const IPV6_DROP_REASONS = [
 
 function createIpv6Counters() {
   return createCounters(
-    ['rxPackets', 'rxDelivered', 'rxNoNextHeader', 'rxFragments', 'rxReassembled', 'txPackets', 'txFragments', 'txErrors', 'reassemblyTimeouts'],
+    ['rxPackets', 'rxDelivered', 'rxNoNextHeader', 'rxFragments', 'rxReassembled', 'txPackets', 'txFragments', 'txErrors', 'reassemblyTimeouts',
+      /** Packet Too Big messages that lowered a destination's path MTU, and those that named no lower one. */
+      'pmtuLowered', 'pmtuNotLower'],
     IPV6_DROP_REASONS,
   );
 }
@@ -121,6 +153,8 @@ export interface Ipv6LayerOptions {
   readonly hopLimit: number;
   readonly reassembly: Readonly<Partial<ReassemblyConfig>>;
   readonly chain?: Readonly<Ipv6ChainLimits>;
+  /** The path MTU cache's age and size (default 10 minutes, 1024 destinations). */
+  readonly pmtu?: Readonly<Partial<Ipv6PmtuCacheConfig>>;
 }
 
 interface Attached {
@@ -150,6 +184,8 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
    * advertisements teach (on-link prefixes, the default router, redirects).
    */
   readonly routes = new Ipv6RouteTable();
+  /** The path MTU per destination (RFC 8201), fed by validated Packet Too Big messages. */
+  readonly pmtu: Ipv6PmtuCache;
 
   readonly #demux: Demux<Ipv6Datagram, number>;
   readonly #attached: Attached[] = [];
@@ -169,6 +205,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     this.#opts = opts;
     this.#chain = opts.chain ?? IPV6_CHAIN_DEFAULTS;
     this.reassembler = new Ipv6Reassembler(opts.reassembly);
+    this.pmtu = new Ipv6PmtuCache(opts.pmtu);
     this.#down = { next: (s: Ipv6Send) => this.#sendItem(s), partialChecksum: true };
     this.#demux = createDemux(this.#input$.asObservable(), protocolOf, { name: 'ipv6 protocol' });
     this.#timer = new DeadlineTimer(opts.scheduler, (now) => this.#expire(now));
@@ -238,6 +275,23 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     return { iface: out, nextHop, src };
   }
 
+  pathMtu(dst: Ipv6Addr, iface: NetInterface): number {
+    const learnt = this.pmtu.get(dst, 0, this.#opts.scheduler.now());
+    return learnt === undefined || learnt > iface.ipv6Mtu ? iface.ipv6Mtu : learnt;
+  }
+
+  packetTooBig(dst: Ipv6Addr, mtu: number): boolean {
+    const route = this.routeFor(dst);
+    const linkMtu = 'iface' in route ? route.iface.ipv6Mtu : IPV6_LIMITS.MAX_PAYLOAD;
+    const now = this.#opts.scheduler.now();
+    this.pmtu.expire(now);
+    const lowered = this.pmtu.packetTooBig(dst, mtu, linkMtu, now) === 'lowered';
+    if (lowered) this.counters.pmtuLowered++;
+    else this.counters.pmtuNotLower++;
+    if (lowered && log.enabled) log('path MTU to %s: %d', formatIpv6(dst), this.pmtu.get(dst, 0, now));
+    return lowered;
+  }
+
   /** Sets (or with `router` undefined, clears) the default route learnt from RAs on `iface`. */
   setDefaultRouter(iface: NetInterface, router: Ipv6Addr | undefined): void {
     this.routes.remove((r) => r.interfaceIndex === iface.index && r.origin === 'ra' && r.prefixLength === 0);
@@ -253,8 +307,9 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
 
   /**
    * @internal (protocols use their port's `down`) Routes the message in `pb`, prepends the
-   * IPv6 header (fragmenting at the source when it exceeds the interface MTU) and hands it to
-   * the neighbour boundary. Returns the error known at once; later ones go to `onError`.
+   * IPv6 header (fragmenting at the source when it exceeds the path MTU: the interface's, or
+   * what a Packet Too Big taught) and hands it to the neighbour boundary. Returns the error
+   * known at once; later ones go to `onError`.
    */
   send(s: Ipv6Send): NetstackError | undefined {
     const route = this.routeFor(s.dst, s.iface);
@@ -275,10 +330,11 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     const tc = s.trafficClass ?? 0;
     const pb = s.pb;
     const length = pb.length;
-    const mtu = iface.ipv6Mtu;
+    // The path MTU when a Packet Too Big lowered it (one lookup, none while the cache is empty).
+    const mtu = this.pmtu.size === 0 ? iface.ipv6Mtu : this.pathMtu(s.dst, iface);
     if (IPV6_HEADER_LEN + length <= mtu) {
       emitIpv6Header({ src, dst: s.dst, nextHeader: s.protocol, hopLimit, dscp: tc >>> 2, ecn: tc & 3 }, pb);
-      this.#out(iface, nextHop, s.dst, pb, s.onError);
+      this.#out(iface, nextHop, src, s.dst, s.protocol, pb, s.onError);
       return undefined;
     }
     // Source fragmentation (RFC 8200 4.5): 8-byte units, every fragment but the last full.
@@ -308,7 +364,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
       b[at + 7] = ident & 0xff;
       emitIpv6Header({ src, dst: s.dst, nextHeader: Ipv6NextHeader.FRAGMENT, hopLimit, dscp: tc >>> 2, ecn: tc & 3 }, frag);
       this.counters.txFragments++;
-      this.#out(iface, nextHop, s.dst, frag, s.onError);
+      this.#out(iface, nextHop, src, s.dst, s.protocol, frag, s.onError);
     }
     return undefined;
   }
@@ -321,6 +377,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     this.#paramProblems$.complete();
     this.#reassemblyTimeouts$.complete();
     this.reassembler.clear();
+    this.pmtu.clear();
   }
 
   #sendItem(s: Ipv6Send): void {
@@ -328,7 +385,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     if (err !== undefined) s.onError?.(err);
   }
 
-  #out(iface: NetInterface, nextHop: Ipv6Addr, dst: Ipv6Addr, pb: PacketBuffer, onError: ((err: NetstackError) => void) | undefined): void {
+  #out(iface: NetInterface, nextHop: Ipv6Addr, src: Ipv6Addr, dst: Ipv6Addr, protocol: number, pb: PacketBuffer, onError: ((err: NetstackError) => void) | undefined): void {
     this.counters.txPackets++;
     const attached = this.#attached[iface.index];
     if (attached === undefined) return;
@@ -341,7 +398,8 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     }
     const down = attached.down;
     if (down.partialChecksum !== true) pb.completeChecksum();
-    down.next({ nextHop, pb, onError });
+    const item: Ipv6Outbound = { nextHop, pb, onError, iface, src, dst, protocol };
+    down.next(item);
   }
 
   #inputFrame(iface: NetInterface, frame: Uint8Array): void {

@@ -37,6 +37,8 @@ export interface TcpConnectionOwner {
   readonly limits: TcpConnectionLimits;
   /** Text of an IPv6 address id (the stack's AddressBook); IPv4 numbers are formatted here. */
   formatAddress?(addr: number): string;
+  /** The MTU of the route to the connection's peer (the interface's, or a lower learnt path MTU). */
+  routeMtu?(conn: TcpConnection): number;
 }
 
 /**
@@ -231,7 +233,7 @@ export class TcpConnection {
    * totals): what `ss -ti` shows for a kernel socket. Frozen; take another for later figures.
    */
   info(): TcpInfo {
-    return tcpInfo(this.core);
+    return tcpInfo(this.core, this.#owner.routeMtu?.(this));
   }
 
   /** Bytes written but not yet in the send buffer, plus those in it not yet acknowledged. */

@@ -329,6 +329,10 @@ export class TcpLayer implements Tcp {
       timeWait: (conn) => this.limits.enteredTimeWait(conn)?.destroy(),
       limits: this.limits,
       formatAddress: (addr) => book.format(addr),
+      routeMtu: (conn) => {
+        const route = this.#network.routeFor(conn.core.remoteAddr);
+        return 'iface' in route ? this.#network.pathMtu(conn.core.remoteAddr, route.iface) : Number.POSITIVE_INFINITY;
+      },
     };
     this.#challengeAcks = new ChallengeAckLimiter(this.#config.challengeAckLimit);
     this.ports = new PortManager({ ephemeralRange: ephemeralPortRange });
@@ -354,6 +358,27 @@ export class TcpLayer implements Tcp {
       if (e.endpoint instanceof ListenEndpoint) e.endpoint.subscriber.complete();
     }
     this.endpoints.clear();
+  }
+
+  /**
+   * One of the stack's addresses is gone (an IPv6 address whose valid lifetime ended, RFC 4862
+   * 5.5.4): the connections using it fail with EADDRNOTAVAIL (their RST cannot leave from an
+   * address we no longer own), and listeners bound to it end with the same error. Listeners on
+   * a wildcard live on. `bytes`: the address (IPv6).
+   */
+  addressRemoved(bytes: Uint8Array): void {
+    const id = this.book.idOf(bytes);
+    if (id === undefined) return; // never used by anything: nothing holds it
+    const text = this.book.format(id);
+    for (const conn of [...this.#entries.keys()]) {
+      if (conn.core.localAddr !== id) continue;
+      conn.failWith(netError('EADDRNOTAVAIL', `${text}: the local address is gone (its valid lifetime ended)`));
+    }
+    const listeners = new Set<ListenEndpoint>();
+    for (const e of this.endpoints.entries()) {
+      if (e.endpoint instanceof ListenEndpoint && e.endpoint.core.localAddr === id) listeners.add(e.endpoint);
+    }
+    for (const l of listeners) l.subscriber.error(netError('EADDRNOTAVAIL', `listen ${text}:${l.core.localPort}: the address is gone (its valid lifetime ended)`, 'listen'));
   }
 
   /** Live connections (a snapshot). */
@@ -501,7 +526,8 @@ export class TcpLayer implements Tcp {
       }
       const now = this.scheduler.now();
       // MSS = MTU - 40 over IPv4, MTU - 60 over IPv6: an IPv6 path is 20 bytes "shorter".
-      let config = this.#connectConfig(route.iface.mtu - (v6 ? IPV6_TCP_HEADERS - 40 : 0), options.noDelay);
+      // Over IPv6 the path MTU a Packet Too Big taught, when lower than the interface's.
+      let config = this.#connectConfig(v6 ? this.#network.pathMtu(dst, route.iface) - (IPV6_TCP_HEADERS - 40) : route.iface.mtu, options.noDelay);
       if (options.congestionControl !== undefined) config = Object.freeze({ ...config, congestionControl: options.congestionControl });
       config = withFixedBuffers(config, options);
       const core = new TcpConnectionCore({
@@ -828,7 +854,13 @@ export class TcpLayer implements Tcp {
       // needed" lowers the MSS; anything else is a soft error (RFC 1122 4.2.3.9, RFC 5927 4.2:
       // the quote proves too little to reset a connection on), reported only if it times out.
       const now = this.scheduler.now();
-      if (fragNeeded) ep.core.handleFragNeeded(r.quotedSequence, r.nextHopMtu, now);
+      if (fragNeeded) {
+        // Over IPv6 this is a Packet Too Big: once the quote proved it is about a segment in
+        // flight (RFC 5927 4.1), IPv6's path MTU cache learns it for every protocol (RFC 8201).
+        if (ep.core.handleFragNeeded(r.quotedSequence, r.nextHopMtu, now) && r.remoteAddress >= IPV6_ID_BASE) {
+          this.#network.packetTooBig(r.remoteAddress, r.nextHopMtu);
+        }
+      }
       else ep.core.handleIcmpSoftError(r.quotedSequence, icmpErrorCode(r), `${icmpErrorName(r)} from ${r.fromText ?? formatIpv4(r.from)}`);
       ep.rearm();
       return;

@@ -9,7 +9,7 @@ import { UdpSocket, type UdpSocketHost } from './udp-socket.js';
 import { udpErrorFor } from './udp-icmp-errors.js';
 import { UdpDatagram, UDP_HEADER_LEN, emitUdp } from '../../src/wire/udp.js';
 import { IpProtocol, IPV4_MIN_HEADER_LEN } from '../../src/wire/ipv4.js';
-import { IcmpUnreachableCode } from '../../src/wire/icmp.js';
+import { IcmpType, IcmpUnreachableCode } from '../../src/wire/icmp.js';
 import { EndpointTable } from '../../src/transport/endpoint-table.js';
 import { PortManager } from '../../src/transport/port-manager.js';
 import { DEFAULT_UDP_QUEUE_LIMITS, type UdpConfig } from '../../src/config/protocol-config.js';
@@ -536,11 +536,33 @@ export class UdpLayer implements Udp {
     ep.end();
   }
 
+  /**
+   * One of the stack's addresses is gone (an IPv6 address whose valid lifetime ended): each
+   * socket bound to it gets EADDRNOTAVAIL on `errors$` and is closed (it can neither send from
+   * the address nor receive for it). Sockets on a wildcard live on. `bytes`: the address (IPv6).
+   */
+  addressRemoved(bytes: Uint8Array): void {
+    const id = this.book.idOf(bytes);
+    if (id === undefined) return;
+    for (const ep of [...this.#sockets]) {
+      if (ep.localAddr !== id) continue;
+      ep.fail(netError('EADDRNOTAVAIL', `${this.book.format(id)}:${ep.localPort}: the local address is gone (its valid lifetime ended)`));
+      this.#closeEndpoint(ep);
+    }
+  }
+
   /** An ICMP error quoting one of our datagrams: reported to a connected socket for that peer. */
   #icmpError(r: IcmpErrorReport): void {
     const c = this.counters;
     c.icmpErrors++;
     const ep = this.endpoints.lookup(r.localAddress, r.localPort, r.remoteAddress, r.remotePort);
+    if (r.remoteAddress >= IPV6_ID_BASE && r.type === IcmpType.DEST_UNREACHABLE && r.code === IcmpUnreachableCode.FRAGMENTATION_NEEDED) {
+      // A Packet Too Big about a datagram from a socket we have (RFC 8201 4: the quote names
+      // something we sent): later datagrams to that peer are fragmented at the source to it.
+      if (ep === undefined) c.icmpErrorsIgnored++;
+      else this.#network.packetTooBig(r.remoteAddress, r.nextHopMtu);
+      return;
+    }
     const code = udpErrorFor(r.type, r.code);
     // Unconnected sockets hear nothing (as on Linux without IP_RECVERR, and in node:dgram).
     if (ep === undefined || !ep.connected || ep.remoteAddr !== r.remoteAddress || ep.remotePort !== r.remotePort || code === undefined) {

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { filter, firstValueFrom, lastValueFrom, map, toArray } from 'rxjs';
-import type { Ipv4Datagram, Ipv4Outbound } from '../../streams/stack/ipv4-layer.js';
+import type { Ipv4Datagram } from '../../streams/stack/ipv4-layer.js';
+import type { NetworkOutbound } from '../../streams/stack/create-stack.js';
 import { TcpFlags } from '../../src/wire/tcp.js';
 import { createStack, type Stack, type StackOptions } from '../../streams/stack/create-stack.js';
 import type { TcpConfig } from '../../src/tcp/config.js';
@@ -57,7 +58,7 @@ describeKernelPeer('kernel peer: TCP path MTU and ECN', () => {
     // the frames on the wire are the stack's segments (with offload, runs of them go out as one
     // TSO frame the kernel cuts).
     let dropped = 0;
-    const narrowHop = filter((o: Ipv4Outbound) => {
+    const narrowHop = filter((o: NetworkOutbound) => {
       if (o.pb.length <= 1000) return true;
       dropped++;
       return false;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { MIN_PATH_MTU, MTU_PLATEAUS, PathMtu, plateauBelow } from '../../src/tcp/pmtu.js';
+import { IPV6_MIN_PATH_MTU, MIN_PATH_MTU, MTU_PLATEAUS, PathMtu, plateauBelow } from '../../src/tcp/pmtu.js';
 import { ACK, bytes, established, LOCAL_ISS, MSS, PSH, RECV, recv, recvNothing, send, SEND, synSent, take, tick } from './harness.js';
 
 const L = LOCAL_ISS + 1; // our first data sequence number
@@ -41,6 +41,20 @@ describe('tcp/pmtu: plateau table and path MTU arithmetic (RFC 1191)', () => {
     assert.equal(p.dontFragment, false);
     assert.equal(p.mss(1460), 512);
     assert.equal(p.mss(400), 400, 'never above what the peer negotiated');
+  });
+
+  it('over IPv6 (RFC 8201): 60 bytes of headers, below 1280 taken as 1280, DF never cleared, no plateaus', () => {
+    const p = new PathMtu(true);
+    assert.equal(p.headers, 60);
+    assert.equal(p.onFragNeeded(1400, 1500), 'lowered');
+    assert.equal(p.mss(1440), 1340);
+    assert.equal(p.onFragNeeded(1400, 1400), 'notLower');
+    assert.equal(p.onFragNeeded(0, 1400), 'lowered', 'an MTU of 0 is below 1280: 1280, not a plateau');
+    assert.equal(p.mtu, IPV6_MIN_PATH_MTU);
+    assert.equal(p.onFragNeeded(600, 1280), 'notLower');
+    assert.equal(p.mtu, 1280);
+    assert.equal(p.dontFragment, true);
+    assert.equal(p.mss(1440), 1220);
   });
 });
 

@@ -10,7 +10,9 @@ import type { TcpLimitsConfig } from '../../../src/tcp/limits.js';
 import { createMemoryWire, type MemoryWireOptions } from '../../../streams/links/memory-wire.js';
 import { impairLink, type ImpairOptions } from '../../../streams/operators/impair.js';
 import { createStack, type Stack, type StackHooks } from '../../../streams/stack/create-stack.js';
-import type { Ipv4Datagram, Ipv4Outbound } from '../../../streams/stack/ipv4-layer.js';
+import type { Ipv4Datagram } from '../../../streams/stack/ipv4-layer.js';
+import { isIpv6Outbound } from '../../../streams/stack/ipv6-layer.js';
+import type { NetworkOutbound } from '../../../streams/stack/create-stack.js';
 import type { TcpConfig } from '../../../src/tcp/config.js';
 import { parseTcp, TcpFlags } from '../../../src/wire/tcp.js';
 import { parseIpv4 } from '../../../src/wire/ipv4.js';
@@ -117,9 +119,9 @@ export function tcpInputTap(scheduler: SchedulerLike, into: SeenSegment[], drop:
 }
 
 /** A `network.down` hook that records every TCP segment sent (unfragmented, as TCP sends them). */
-export function tcpOutputTap(scheduler: SchedulerLike, into: SeenSegment[]): MonoTypeOperatorFunction<Ipv4Outbound> {
-  return tap((o: Ipv4Outbound) => {
-    if (o.protocol !== 6) return;
+export function tcpOutputTap(scheduler: SchedulerLike, into: SeenSegment[]): MonoTypeOperatorFunction<NetworkOutbound> {
+  return tap((o: NetworkOutbound) => {
+    if (isIpv6Outbound(o) || o.protocol !== 6) return;
     const ip = parseIpv4(o.pb.bytes());
     if (!ip.ok) return;
     const s = seenOf(scheduler.now(), o.src, o.dst, ip.value.payload);

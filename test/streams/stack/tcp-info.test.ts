@@ -24,6 +24,7 @@ describe('stack: TcpConnection.info() (TCP_INFO)', () => {
     assert.equal(before.options.sack, true);
     assert.equal(before.sendMss, 1448, 'MSS 1460 less the 12 bytes of the timestamp option');
     assert.equal(before.congestionControl, 'cubic');
+    assert.equal(before.pmtu, 1500, 'the interface MTU while nothing lowered it');
     assert.equal(before.bytesAcked, 0);
     assert.ok(Object.isFrozen(before) && Object.isFrozen(before.options));
 
