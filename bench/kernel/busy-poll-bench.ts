@@ -17,9 +17,9 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
-import { client, pinned, stackNamespace, STACK_IP } from './tap-bench.js';
+import { client, kernelReference, stackNamespace, STACK_IP } from './tap-bench.js';
 import { buildKernelTools } from './build.js';
-import { Netns, waitForLine } from './netns.js';
+import type { Netns } from './netns.js';
 import { median } from '../lib/stats.js';
 import { exchangesFor, type LatencyKind } from './latency-bench.js';
 
@@ -65,17 +65,7 @@ export async function busyPollBench(o: BusyPollBenchOptions): Promise<BusyPollCe
     const stackOpts = { cpu: o.stackCpu, cli: o.cli };
     const plain = await stackNamespace(stackOpts, made, 's', true);
     const busy = await stackNamespace(stackOpts, made, 'b', true, ['--busy-poll', String(o.busyPollUs)]);
-    const c = await Netns.create('c');
-    made.push(c);
-    const k = await Netns.create('k');
-    made.push(k);
-    await c.ip(['link', 'add', 'rxv0', 'type', 'veth', 'peer', 'name', 'rxv1', 'netns', k.name]);
-    await c.addAddress('198.18.0.1/24', 'rxv0');
-    await k.addAddress(`${STACK_IP}/24`, 'rxv1');
-    await c.ip(['link', 'set', 'rxv0', 'up']);
-    await k.ip(['link', 'set', 'rxv1', 'up']);
-    const [kprog, kargs] = pinned(o.clientCpu, tools.server, ['7', '9', '19', '7']);
-    await waitForLine(k.spawn(kprog, kargs), 'ready', 5_000, 'kserver');
+    const { c } = await kernelReference(o.clientCpu, tools, made);
 
     const clientOpts = { cpu: o.clientCpu };
     const once = async (ns: Netns, kind: LatencyKind, count: number, intervalMs: number): Promise<{ p50: number; p99: number }> => {

@@ -109,12 +109,11 @@ export async function stackNamespace(o: Pick<TapBenchOptions, 'cpu' | 'cli'>, ma
   return { ns, serve };
 }
 
-/** Builds the topology above; every namespace made is pushed to `made` (the caller destroys them). */
-export async function setUp(o: Pick<TapBenchOptions, 'cpu' | 'cli' | 'plain'>, made: Netns[]): Promise<Setup> {
-  const tools = await buildKernelTools();
-  const { ns: s, serve } = await stackNamespace(o, made, 's', true);
-  const p = o.plain ? (await stackNamespace(o, made, 'p', false)).ns : undefined;
-
+/**
+ * The kernel reference: namespaces C (the client's side, veth 198.18.0.1) and K (kserver on
+ * 198.18.0.2, pinned to `cpu`); both are pushed to `made`.
+ */
+export async function kernelReference(cpu: number | undefined, tools: KernelTools, made: Netns[]): Promise<{ c: Netns; k: Netns }> {
   const c = await Netns.create('c');
   made.push(c);
   const k = await Netns.create('k');
@@ -125,9 +124,18 @@ export async function setUp(o: Pick<TapBenchOptions, 'cpu' | 'cli' | 'plain'>, m
   await k.addAddress(`${STACK_IP}/24`, 'rxv1');
   await c.ip(['link', 'set', 'rxv0', 'up']);
   await k.ip(['link', 'set', 'rxv1', 'up']);
-  const [kprog, kargs] = pinned(o.cpu, tools.server, ['7', '9', '19', '7']);
-  const server = k.spawn(kprog, kargs);
-  await waitForLine(server, 'ready', 5_000, 'kserver');
+  const [kprog, kargs] = pinned(cpu, tools.server, ['7', '9', '19', '7']);
+  await waitForLine(k.spawn(kprog, kargs), 'ready', 5_000, 'kserver');
+  return { c, k };
+}
+
+/** Builds the topology above; every namespace made is pushed to `made` (the caller destroys them). */
+export async function setUp(o: Pick<TapBenchOptions, 'cpu' | 'cli' | 'plain'>, made: Netns[]): Promise<Setup> {
+  const tools = await buildKernelTools();
+  const { ns: s, serve } = await stackNamespace(o, made, 's', true);
+  const p = o.plain ? (await stackNamespace(o, made, 'p', false)).ns : undefined;
+
+  const { c, k } = await kernelReference(o.cpu, tools, made);
   return { tools, s, p, c, k, serve };
 }
 
