@@ -4,7 +4,7 @@ import { EthernetLayer, type EthernetOut } from './ethernet-layer.js';
 import { ArpLayer } from './arp-layer.js';
 import { Ipv4Layer, type Ipv4Datagram, type Ipv4Network, type Ipv4Outbound, type Ipv4Port, type Ipv4Send } from './ipv4-layer.js';
 import { IcmpLayer, type EchoReply, type PingOptions } from './icmp-layer.js';
-import { Ipv6Layer, type Ipv6Port } from './ipv6-layer.js';
+import { Ipv6Layer, type Ipv6NextHopPacket, type Ipv6Port } from './ipv6-layer.js';
 import { NdpLayer } from './ndp-layer.js';
 import { MldLayer } from './mld-layer.js';
 import { AutoconfLayer, type Ipv6AddressChange } from './autoconf-layer.js';
@@ -32,7 +32,7 @@ import type { NeighborChange } from '../../src/arp/neighbor-cache.js';
 import { createStackNet } from '../net/stack-net.js';
 import type { NetModule } from '../net/create-net.js';
 import { unrefScheduler } from './unref-scheduler.js';
-import { pointToPoint } from './point-to-point.js';
+import { pointToPoint, splitByIpVersion } from './point-to-point.js';
 import type { EchoForwardOptions, EchoResponder } from './icmp-echo-forwarder.js';
 
 /**
@@ -179,7 +179,15 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
     const iface = interfaceFromConfig(index, c);
     if (c.link.layer === 'ip') {
       const lower = between(taps.link.wrap(linkBoundary(c.link)), hooks.link);
-      ipv4.attach(iface, between(taps.network.wrap(pointToPoint(lower)), hooks.network));
+      if (ipv6 === undefined) {
+        ipv4.attach(iface, between(taps.network.wrap(pointToPoint(lower)), hooks.network));
+        return { iface, ethernet: undefined, arp: undefined };
+      }
+      // Both families on the link, by the version nibble; IPv6 without Neighbour Discovery (no
+      // link-layer addresses), so its static addresses are usable at once (no DAD).
+      const { v4, v6 } = splitByIpVersion(lower);
+      ipv4.attach(iface, between(taps.network.wrap(pointToPoint(v4)), hooks.network));
+      ipv6.attach(iface, pointToPoint<Ipv6NextHopPacket>(v6));
       return { iface, ethernet: undefined, arp: undefined };
     }
     const ethernet = new EthernetLayer(iface, between(taps.link.wrap(linkBoundary(c.link)), hooks.link));

@@ -7,7 +7,8 @@ import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 import type { PendingPacket } from './arp-layer.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { refTimer } from './unref-scheduler.js';
-import { Ipv6Packet, emitIpv6Header, IPV6_HEADER_LEN, Ipv6NextHeader } from '../../src/wire/ipv6.js';
+import { Ipv6Packet, emitIpv6Header, IPV6_HEADER_LEN, Ipv6NextHeader, ipv6PseudoHeaderSum } from '../../src/wire/ipv6.js';
+import { segmentTcpWithPseudoSum } from '../../src/wire/tcp-segmenter.js';
 import { walkIpv6Chain, IPV6_CHAIN_DEFAULTS, type Ipv6ChainLimits } from '../../src/wire/ipv6-ext.js';
 import { Ipv6Reassembler, type Ipv6ExpiredDatagram } from '../../src/ipv6/reassembly.js';
 import { IPV6_LIMITS } from '../../src/ipv6/config.js';
@@ -39,6 +40,11 @@ export interface Ipv6Datagram {
   /** Sent to a multicast address, or in a link-level group frame: never answered with an error (RFC 4443 2.4 e). */
   readonly multicast: boolean;
   readonly reassembled: boolean;
+  /**
+   * The link vouched for the transport checksum (its device's checksum offload, see
+   * Link.checksumVerified): the transport may skip verifying it. Never for a reassembled packet.
+   */
+  readonly checksumVerified: boolean;
 }
 
 /** What a protocol hands down to IPv6: its message in `pb` and where it goes. */
@@ -63,12 +69,20 @@ export interface Ipv6NextHopPacket extends PendingPacket {
 }
 
 /** The boundary under IPv6 on one interface: IPv6 frames up, packets for a next hop down. */
-export type Ipv6NeighborBoundary = Boundary<Uint8Array, Ipv6NextHopPacket>;
+export interface Ipv6NeighborBoundary extends Boundary<Uint8Array, Ipv6NextHopPacket> {
+  /** Bytes of link header in front of each packet going up: 14 (Ethernet, when absent) or 0 (bare IP packets, `pointToPoint`). */
+  readonly linkHeaderLength?: number;
+}
 
 export interface Ipv6Route {
   readonly iface: NetInterface;
   readonly nextHop: Ipv6Addr;
   readonly src: Ipv6Addr;
+  /**
+   * Largest IPv6 packet (headers included) that leaves by this route as one large TCP segment
+   * for the link to cut (TSO, PacketBuffer.gsoSize); 0: segments of one MSS.
+   */
+  readonly maxGsoBytes: number;
 }
 
 /** What a protocol over IPv6 may ask besides sending. */
@@ -110,7 +124,7 @@ export const IPV6_DROP_REASONS = [
 
 function createIpv6Counters() {
   return createCounters(
-    ['rxPackets', 'rxDelivered', 'rxNoNextHeader', 'rxFragments', 'rxReassembled', 'txPackets', 'txFragments', 'txErrors', 'reassemblyTimeouts'],
+    ['rxPackets', 'rxDelivered', 'rxNoNextHeader', 'rxFragments', 'rxReassembled', 'txPackets', 'txFragments', 'txSegmented', 'txErrors', 'reassemblyTimeouts'],
     IPV6_DROP_REASONS,
   );
 }
@@ -204,7 +218,11 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
   /** Runs IPv6 on an interface, over the boundary below it (`NdpLayer.resolver()`). */
   attach(iface: NetInterface, lower: Ipv6NeighborBoundary): void {
     this.#attached[iface.index] = { iface, down: lower.down };
-    this.#subscriptions.push(lower.up$.subscribe((frame) => this.#inputFrame(iface, frame)));
+    // A link of bare IP packets (TUN) has no link header, and no link-level multicast either.
+    const input = lower.linkHeaderLength === 0
+      ? (packet: Uint8Array) => this.#inputPacket(iface, packet, false, iface.link.checksumVerified?.(packet) === true)
+      : (frame: Uint8Array) => this.#inputFrame(iface, frame);
+    this.#subscriptions.push(lower.up$.subscribe(input));
   }
 
   /** True when `addr` is one of our assigned addresses (a tentative one is not, RFC 4862 5.4). */
@@ -235,7 +253,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     if (out === undefined) return netError('ENETUNREACH', `no route to ${formatIpv6(dst)}`);
     const src = out.ipv6SourceFor(dst);
     if (src === undefined) return netError('EADDRNOTAVAIL', `interface ${out.name} has no usable IPv6 address`);
-    return { iface: out, nextHop, src };
+    return { iface: out, nextHop, src, maxGsoBytes: this.#attached[out.index]?.down.maxGsoBytes ?? 0 };
   }
 
   /** Sets (or with `router` undefined, clears) the default route learnt from RAs on `iface`. */
@@ -276,6 +294,16 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     const pb = s.pb;
     const length = pb.length;
     const mtu = iface.ipv6Mtu;
+    if (pb.gsoSize > 0) {
+      // A large TCP segment (TSO): whole to a link that cuts it, else cut here (never fragmented).
+      if (IPV6_HEADER_LEN + length <= route.maxGsoBytes && pb.csumStart >= 0 && s.protocol === IpProtocol.TCP && !this.isLocal(s.dst)) {
+        emitIpv6Header({ src, dst: s.dst, nextHeader: s.protocol, hopLimit, dscp: tc >>> 2, ecn: tc & 3 }, pb);
+        this.#out(iface, nextHop, s.dst, pb, s.onError);
+        return undefined;
+      }
+      this.#segment(s, src);
+      return undefined;
+    }
     if (IPV6_HEADER_LEN + length <= mtu) {
       emitIpv6Header({ src, dst: s.dst, nextHeader: s.protocol, hopLimit, dscp: tc >>> 2, ecn: tc & 3 }, pb);
       this.#out(iface, nextHop, s.dst, pb, s.onError);
@@ -323,6 +351,21 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     this.reassembler.clear();
   }
 
+  /**
+   * Cuts a large TCP segment into segments of `pb.gsoSize` payload bytes (their checksums left
+   * partial for what is below, or completed by #out) and sends each as its own packet.
+   */
+  #segment(s: Ipv6Send, src: Ipv6Addr): void {
+    const gsoSize = s.pb.gsoSize;
+    s.pb.gsoSize = 0;
+    this.counters.txSegmented++;
+    const pseudo = ipv6PseudoHeaderSum(src, 0, s.dst, 0, IpProtocol.TCP, 0);
+    segmentTcpWithPseudoSum(s.pb, gsoSize, pseudo, true, (piece) => {
+      const err = this.send({ ...s, pb: piece, src });
+      if (err !== undefined) s.onError?.(err);
+    });
+  }
+
   #sendItem(s: Ipv6Send): void {
     const err = this.send(s);
     if (err !== undefined) s.onError?.(err);
@@ -346,10 +389,11 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
 
   #inputFrame(iface: NetInterface, frame: Uint8Array): void {
     // The group bit of the destination MAC: a link-level multicast or broadcast frame.
-    this.#inputPacket(iface, frame.subarray(14), (frame[0] & 1) !== 0);
+    // A link with checksum offload may vouch for the transport checksum of the frame it delivered.
+    this.#inputPacket(iface, frame.subarray(14), (frame[0] & 1) !== 0, iface.link.checksumVerified?.(frame) === true);
   }
 
-  #inputPacket(iface: NetInterface, bytes: Uint8Array, linkMulticast: boolean): void {
+  #inputPacket(iface: NetInterface, bytes: Uint8Array, linkMulticast: boolean, checksumVerified = false): void {
     const c = this.counters;
     c.rxPackets++;
     const p = this.#view.reset(bytes);
@@ -380,16 +424,16 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
       c.drops.badSource++;
       return;
     }
-    this.#deliver(iface, p.packet, multicast, false);
+    this.#deliver(iface, p.packet, multicast, false, checksumVerified);
   }
 
   /** Past the checks on the fixed header: the chain (when there is one), reassembly, the demux. */
-  #deliver(iface: NetInterface, packet: Uint8Array, multicast: boolean, reassembled: boolean): void {
+  #deliver(iface: NetInterface, packet: Uint8Array, multicast: boolean, reassembled: boolean, checksumVerified = false): void {
     const c = this.counters;
     const nh = packet[6];
     if (nh === IpProtocol.TCP || nh === IpProtocol.UDP || nh === Ipv6NextHeader.ICMPV6) {
       c.rxDelivered++;
-      this.#input$.next(datagram(iface, packet, nh, IPV6_HEADER_LEN, 6, multicast, reassembled));
+      this.#input$.next(datagram(iface, packet, nh, IPV6_HEADER_LEN, 6, multicast, reassembled, checksumVerified));
       return;
     }
     const walk = walkIpv6Chain(packet, this.#chain);
@@ -405,7 +449,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
           return;
         }
         c.rxDelivered++;
-        this.#input$.next(datagram(iface, packet, walk.protocol, walk.offset, walk.nextHeaderAt, multicast, reassembled));
+        this.#input$.next(datagram(iface, packet, walk.protocol, walk.offset, walk.nextHeaderAt, multicast, reassembled, false));
         return;
       case 'fragment': {
         c.rxFragments++;
@@ -446,6 +490,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
 
 function datagram(
   iface: NetInterface, packet: Uint8Array, protocol: number, offset: number, nextHeaderAt: number, multicast: boolean, reassembled: boolean,
+  checksumVerified: boolean,
 ): Ipv6Datagram {
   return {
     iface,
@@ -458,6 +503,7 @@ function datagram(
     nextHeaderAt,
     multicast,
     reassembled,
+    checksumVerified,
   };
 }
 
