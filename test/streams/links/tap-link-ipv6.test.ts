@@ -143,6 +143,23 @@ describe('TAP/TUN links: IPv6 offloads', () => {
     });
   }
 
+  it('a large IPv6 segment to one of our own addresses is cut in software by IPv6 (loopback), byte-exact', async function () {
+    this.timeout(20_000);
+    const p = pair('ethernet', true);
+    const sub = echo(p.a);
+    try {
+      const data = pattern(300_000, 8);
+      const got = await roundTrip(p.a, A6, data);
+      assert.ok(Buffer.from(got).equals(Buffer.from(data)), 'byte-exact');
+      assert.ok(p.a.ipv6!.counters.txSegmented > 0, 'large segments were cut by IPv6');
+      assert.equal(p.da.written.filter((w) => vnetGsoType(w.header) !== VnetGso.NONE).length, 0, 'none reached the link');
+      assert.equal(p.a.tcpLayer.counters.drops['badChecksum'], 0);
+    } finally {
+      sub.unsubscribe();
+      p.close();
+    }
+  });
+
   it('TUN without offload: IPv6 and IPv4 over one link, dispatched by the version nibble (TCP echo over both)', async function () {
     this.timeout(20_000);
     const p = pair('ip', false);
