@@ -237,23 +237,34 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
    * on-link prefixes and the default router from RAs). Else ENETUNREACH.
    */
   routeFor(dst: Ipv6Addr, iface?: NetInterface): Ipv6Route | NetstackError {
-    let out: NetInterface | undefined;
-    let nextHop = dst;
-    if (isIpv6Multicast(dst) || isIpv6LinkLocal(dst)) {
-      out = iface ?? this.#attached.find((a) => a !== undefined && a.iface.ipv6Addresses.length > 0)?.iface;
-    } else {
-      const own = this.#attached.find((a) => a !== undefined && a.iface.ipv6AddressAt(dst) !== undefined);
-      out = own?.iface ?? this.#attached.find((a) => a !== undefined && a.iface.isIpv6OnLink(dst))?.iface;
-      if (out === undefined) {
-        const r = this.routes.lookup(dst);
-        out = r === undefined ? undefined : this.#attached[r.interfaceIndex]?.iface;
-        if (r?.gateway !== undefined) nextHop = r.gateway;
-      }
-    }
+    const out = this.#outInterface(dst, iface);
     if (out === undefined) return netError('ENETUNREACH', `no route to ${formatIpv6(dst)}`);
     const src = out.ipv6SourceFor(dst);
     if (src === undefined) return netError('EADDRNOTAVAIL', `interface ${out.name} has no usable IPv6 address`);
-    return { iface: out, nextHop, src, maxGsoBytes: this.#attached[out.index]?.down.maxGsoBytes ?? 0 };
+    return { iface: out, nextHop: this.#nextHop, src, maxGsoBytes: this.#attached[out.index]?.down.maxGsoBytes ?? 0 };
+  }
+
+  /** The next hop #outInterface found (a field, not a record: it runs for every packet sent). */
+  #nextHop: Ipv6Addr = new Uint8Array(16);
+
+  /**
+   * The interface towards `dst` (see routeFor), its next hop left in `#nextHop`; undefined when
+   * there is none. Plain loops, no closure or record: every packet sent is routed.
+   */
+  #outInterface(dst: Ipv6Addr, iface: NetInterface | undefined): NetInterface | undefined {
+    const list = this.#attached;
+    this.#nextHop = dst;
+    if (isIpv6Multicast(dst) || isIpv6LinkLocal(dst)) {
+      if (iface !== undefined) return iface;
+      for (let i = 0; i < list.length; i++) if (list[i] !== undefined && list[i].iface.ipv6Addresses.length > 0) return list[i].iface;
+      return undefined;
+    }
+    for (let i = 0; i < list.length; i++) if (list[i] !== undefined && list[i].iface.ipv6AddressAt(dst) !== undefined) return list[i].iface;
+    for (let i = 0; i < list.length; i++) if (list[i] !== undefined && list[i].iface.isIpv6OnLink(dst)) return list[i].iface;
+    const r = this.routes.lookup(dst);
+    if (r === undefined) return undefined;
+    if (r.gateway !== undefined) this.#nextHop = r.gateway;
+    return list[r.interfaceIndex]?.iface;
   }
 
   /** Sets (or with `router` undefined, clears) the default route learnt from RAs on `iface`. */
@@ -275,20 +286,29 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
    * the neighbour boundary. Returns the error known at once; later ones go to `onError`.
    */
   send(s: Ipv6Send): NetstackError | undefined {
-    const route = this.routeFor(s.dst, s.iface);
-    if (!('iface' in route)) {
+    const iface = this.#outInterface(s.dst, s.iface);
+    if (iface === undefined) {
       this.counters.txErrors++;
-      return route;
+      return netError('ENETUNREACH', `no route to ${formatIpv6(s.dst)}`);
     }
-    const { iface, nextHop } = route;
-    let src = route.src;
+    const nextHop = this.#nextHop;
+    let src: Ipv6Addr;
     if (s.src !== undefined && !isIpv6Unspecified(s.src)) {
+      // The sender's source (a connection's): checked, not chosen again.
       if (!this.isLocal(s.src)) {
         this.counters.txErrors++;
         return netError('EADDRNOTAVAIL', `${formatIpv6(s.src)} is not a local address`);
       }
       src = s.src;
+    } else {
+      const chosen = iface.ipv6SourceFor(s.dst);
+      if (chosen === undefined) {
+        this.counters.txErrors++;
+        return netError('EADDRNOTAVAIL', `interface ${iface.name} has no usable IPv6 address`);
+      }
+      src = chosen;
     }
+    const maxGsoBytes = this.#attached[iface.index]?.down.maxGsoBytes ?? 0;
     const hopLimit = s.hopLimit ?? this.#opts.hopLimit;
     const tc = s.trafficClass ?? 0;
     const pb = s.pb;
@@ -296,7 +316,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     const mtu = iface.ipv6Mtu;
     if (pb.gsoSize > 0) {
       // A large TCP segment (TSO): whole to a link that cuts it, else cut here (never fragmented).
-      if (IPV6_HEADER_LEN + length <= route.maxGsoBytes && pb.csumStart >= 0 && s.protocol === IpProtocol.TCP && !this.isLocal(s.dst)) {
+      if (IPV6_HEADER_LEN + length <= maxGsoBytes && pb.csumStart >= 0 && s.protocol === IpProtocol.TCP && !this.isLocal(s.dst)) {
         emitIpv6Header({ src, dst: s.dst, nextHeader: s.protocol, hopLimit, dscp: tc >>> 2, ecn: tc & 3 }, pb);
         this.#out(iface, nextHop, s.dst, pb, s.onError);
         return undefined;
