@@ -444,7 +444,8 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
       c.drops.badSource++;
       return;
     }
-    this.#deliver(iface, p.packet, multicast, false, checksumVerified);
+    // The packet without the link's padding: the bytes themselves when there is none (no view made).
+    this.#deliver(iface, bytes.length === IPV6_HEADER_LEN + p.payloadLength ? bytes : p.packet, multicast, false, checksumVerified);
   }
 
   /** Past the checks on the fixed header: the chain (when there is one), reassembly, the demux. */
