@@ -309,6 +309,8 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
       src = chosen;
     }
     const maxGsoBytes = this.#attached[iface.index]?.down.maxGsoBytes ?? 0;
+    // To one of our own addresses: looped back (asked once per packet, for #out and TSO alike).
+    const local = !isIpv6Multicast(s.dst) && this.isLocal(s.dst);
     const hopLimit = s.hopLimit ?? this.#opts.hopLimit;
     const tc = s.trafficClass ?? 0;
     const pb = s.pb;
@@ -316,9 +318,9 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     const mtu = iface.ipv6Mtu;
     if (pb.gsoSize > 0) {
       // A large TCP segment (TSO): whole to a link that cuts it, else cut here (never fragmented).
-      if (IPV6_HEADER_LEN + length <= maxGsoBytes && pb.csumStart >= 0 && s.protocol === IpProtocol.TCP && !this.isLocal(s.dst)) {
+      if (IPV6_HEADER_LEN + length <= maxGsoBytes && pb.csumStart >= 0 && s.protocol === IpProtocol.TCP && !local) {
         emitIpv6Header({ src, dst: s.dst, nextHeader: s.protocol, hopLimit, dscp: tc >>> 2, ecn: tc & 3 }, pb);
-        this.#out(iface, nextHop, s.dst, pb, s.onError);
+        this.#out(iface, nextHop, pb, s.onError, local);
         return undefined;
       }
       this.#segment(s, src);
@@ -326,7 +328,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     }
     if (IPV6_HEADER_LEN + length <= mtu) {
       emitIpv6Header({ src, dst: s.dst, nextHeader: s.protocol, hopLimit, dscp: tc >>> 2, ecn: tc & 3 }, pb);
-      this.#out(iface, nextHop, s.dst, pb, s.onError);
+      this.#out(iface, nextHop, pb, s.onError, local);
       return undefined;
     }
     // Source fragmentation (RFC 8200 4.5): 8-byte units, every fragment but the last full.
@@ -356,7 +358,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
       b[at + 7] = ident & 0xff;
       emitIpv6Header({ src, dst: s.dst, nextHeader: Ipv6NextHeader.FRAGMENT, hopLimit, dscp: tc >>> 2, ecn: tc & 3 }, frag);
       this.counters.txFragments++;
-      this.#out(iface, nextHop, s.dst, frag, s.onError);
+      this.#out(iface, nextHop, frag, s.onError, local);
     }
     return undefined;
   }
@@ -391,11 +393,12 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     if (err !== undefined) s.onError?.(err);
   }
 
-  #out(iface: NetInterface, nextHop: Ipv6Addr, dst: Ipv6Addr, pb: PacketBuffer, onError: ((err: NetstackError) => void) | undefined): void {
+  /** `local`: the destination is one of our own unicast addresses (looped back, never on the link). */
+  #out(iface: NetInterface, nextHop: Ipv6Addr, pb: PacketBuffer, onError: ((err: NetstackError) => void) | undefined, local: boolean): void {
     this.counters.txPackets++;
     const attached = this.#attached[iface.index];
     if (attached === undefined) return;
-    if (!isIpv6Multicast(dst) && this.isLocal(dst)) {
+    if (local) {
       // Loopback: a packet to one of our own addresses never touches the link.
       pb.completeChecksum();
       const bytes = pb.bytes().slice();
