@@ -1,6 +1,8 @@
 /**
  * Two stacks in this process joined by the in-memory wire (no bandwidth or latency limit):
- * what the stack costs end to end when nothing else does. A at 198.18.0.1, B at 198.18.0.2.
+ * what the stack costs end to end when nothing else does. A at 198.18.0.1, B at 198.18.0.2;
+ * over IPv6 (`family` 6) two dual-stack stacks, A at fd00:198:18::1, B at fd00:198:18::2
+ * (addresses usable at once: no DAD), the connections over IPv6.
  *
  * - bulk: A writes as fast as backpressure allows to a discarding listener on B; bytes B read
  *   per second;
@@ -30,11 +32,17 @@ export interface MemoryPair {
  * like the kernel client's `tcp_max_tw_buckets=0`): a connection-rate run would otherwise use up
  * the ephemeral ports within seconds.
  */
-export function memoryPair(): MemoryPair {
+export function memoryPair(family: 4 | 6 = 4): MemoryPair {
   const [la, lb] = createMemoryWire({ mtu: 1500 });
-  const a = createStack({ interfaces: [{ name: 'eth0', link: la, ipv4: ['198.18.0.1/24'] }], tcp: { msl: 10 } });
-  const b = createStack({ interfaces: [{ name: 'eth0', link: lb, ipv4: ['198.18.0.2/24'] }] });
+  const v6 = family === 6 ? { ipv6: { dadTransmits: 0, acceptRa: false } } : {};
+  const a = createStack({ interfaces: [{ name: 'eth0', link: la, ipv4: ['198.18.0.1/24'], ...(family === 6 ? { ipv6: ['fd00:198:18::1/64'] } : {}) }], tcp: { msl: 10 }, ...v6 });
+  const b = createStack({ interfaces: [{ name: 'eth0', link: lb, ipv4: ['198.18.0.2/24'], ...(family === 6 ? { ipv6: ['fd00:198:18::2/64'] } : {}) }], ...v6 });
   return { a, b, close: () => { a.close(); b.close(); } };
+}
+
+/** B's address in a pair of `family`. */
+function addressOfB(family: 4 | 6): string {
+  return family === 6 ? 'fd00:198:18::2' : '198.18.0.2';
 }
 
 /** Discard on B:9 (counts bytes) and echo on B:7 (echoes, ends after the client's FIN). */
@@ -55,15 +63,48 @@ export interface RateResult {
   readonly runs: readonly number[];
 }
 
+/** One rate figure over both families, measured alternately. */
+export interface PairedRateResult {
+  readonly v4: RateResult;
+  readonly v6: RateResult;
+  /** Median over rounds of IPv6's rate / IPv4's. */
+  readonly ratio: number;
+}
+
+/**
+ * A memory-wire figure over IPv4 and IPv6 alternately, one run of each per round (the order
+ * swapped every round, so a shared machine's drift hits both alike), medians.
+ */
+export async function pairedRate(figure: (durationMs: number, runs: number, family: 4 | 6) => Promise<RateResult>, durationMs: number, runs: number): Promise<PairedRateResult> {
+  const r4: number[] = [];
+  const r6: number[] = [];
+  const ratios: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    let a: number;
+    let b: number;
+    if (run % 2 === 0) {
+      a = (await figure(durationMs, 1, 4)).value;
+      b = (await figure(durationMs, 1, 6)).value;
+    } else {
+      b = (await figure(durationMs, 1, 6)).value;
+      a = (await figure(durationMs, 1, 4)).value;
+    }
+    r4.push(a);
+    r6.push(b);
+    ratios.push(b / a);
+  }
+  return { v4: { value: median(r4), runs: r4 }, v6: { value: median(r6), runs: r6 }, ratio: median(ratios) };
+}
+
 /** Bulk A -> B, Gbit/s of payload read by B. */
-export async function memoryBulk(durationMs: number, runs: number): Promise<RateResult> {
+export async function memoryBulk(durationMs: number, runs: number, family: 4 | 6 = 4): Promise<RateResult> {
   const samples: number[] = [];
   for (let run = 0; run < runs; run++) {
-    const p = memoryPair();
+    const p = memoryPair(family);
     let received = 0;
     const subs = servers(p.b, (n) => (received += n));
     try {
-      const conn = await withTimeout(firstValueFrom(p.a.tcp.connect({ address: '198.18.0.2', port: 9 })), 5000, 'memory bulk connect');
+      const conn = await withTimeout(firstValueFrom(p.a.tcp.connect({ address: addressOfB(family), port: 9 })), 5000, 'memory bulk connect');
       const chunk = new Uint8Array(64 * 1024).fill(0x42);
       let stop = false;
       const pump = (): void => {
@@ -89,13 +130,13 @@ export async function memoryBulk(durationMs: number, runs: number): Promise<Rate
 }
 
 /** 1-byte ping-pong on one connection, transactions per second. */
-export async function memoryRr(durationMs: number, runs: number): Promise<RateResult> {
+export async function memoryRr(durationMs: number, runs: number, family: 4 | 6 = 4): Promise<RateResult> {
   const samples: number[] = [];
   for (let run = 0; run < runs; run++) {
-    const p = memoryPair();
+    const p = memoryPair(family);
     const subs = servers(p.b, () => undefined);
     try {
-      const conn = await withTimeout(firstValueFrom(p.a.tcp.connect({ address: '198.18.0.2', port: 7, noDelay: true })), 5000, 'memory rr connect');
+      const conn = await withTimeout(firstValueFrom(p.a.tcp.connect({ address: addressOfB(family), port: 7, noDelay: true })), 5000, 'memory rr connect');
       const one = new Uint8Array([0x78]);
       let count = 0;
       const t0 = nowNs();
@@ -130,11 +171,11 @@ export async function memoryRr(durationMs: number, runs: number): Promise<RateRe
 }
 
 /** connect + 1-byte echo + close, one at a time, connections per second. */
-export async function memoryCrr(durationMs: number, runs: number): Promise<RateResult> {
+export async function memoryCrr(durationMs: number, runs: number, family: 4 | 6 = 4): Promise<RateResult> {
   const samples: number[] = [];
   const one = new Uint8Array([0x79]);
   for (let run = 0; run < runs; run++) {
-    const p = memoryPair();
+    const p = memoryPair(family);
     const subs = servers(p.b, () => undefined);
     try {
       let count = 0;
@@ -142,7 +183,7 @@ export async function memoryCrr(durationMs: number, runs: number): Promise<RateR
       const deadline = t0 + durationMs * 1e6;
       let t = t0;
       while (t < deadline) {
-        const conn: TcpConnection = await firstValueFrom(p.a.tcp.connect({ address: '198.18.0.2', port: 7, noDelay: true }));
+        const conn: TcpConnection = await firstValueFrom(p.a.tcp.connect({ address: addressOfB(family), port: 7, noDelay: true }));
         await new Promise<void>((resolve, reject) => {
           let got = 0;
           conn.data$.subscribe({

@@ -3,8 +3,10 @@
  * bench/results/latest.json and a dated copy beside it, and the table in docs/benchmarks.md.
  *
  * Sections (all by default):
- *   frame   per-frame cost of one stack on a fake link (inbound, outbound) and checksum speed
- *   memory  two stacks on the memory wire: TCP bulk, request/response, connect/close rate
+ *   frame   per-frame cost of one stack on a fake link (inbound, outbound) and checksum speed,
+ *           over IPv4 and IPv6 alternately (the ratio IPv6/IPv4 in the note)
+ *   memory  two stacks on the memory wire: TCP bulk, request/response, connect/close rate,
+ *           over IPv4 and IPv6 alternately
  *   idle    memory per idle established connection (child process with --expose-gc)
  *   lossy   goodput and RTOs of a bulk transfer over lossy, slow, reordering paths (memory wire,
  *           virtual time: deterministic, NewReno and CUBIC)
@@ -47,8 +49,8 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { machineInfo } from './lib/machine.js';
 import { formatValue, markdownTable, textTable, type Row } from './lib/table.js';
-import { checksumThroughput, inboundPerFrame, outboundPerFrame } from './per-frame.js';
-import { memoryBulk, memoryCrr, memoryIdle, memoryRr } from './memory.js';
+import { checksumThroughput, pairedPerFrame } from './per-frame.js';
+import { memoryBulk, memoryCrr, memoryIdle, memoryRr, pairedRate } from './memory.js';
 import { tapBench, type Figure, type TapBenchResult } from './kernel/tap-bench.js';
 import { lossyBench, type LossyResult } from './lossy.js';
 import { latencyBench, type LatencyCell } from './kernel/latency-bench.js';
@@ -177,8 +179,13 @@ interface Results {
     outboundRuns: readonly number[];
     checksumGBps1500: number;
     checksumGBps64k: number;
+    /** The same over IPv6, measured alternately with IPv4; ratios IPv6/IPv4 (medians of the rounds'). */
+    ipv6: { inboundNsPerFrame: number; outboundNsPerFrame: number; inboundRuns: readonly number[]; outboundRuns: readonly number[]; inboundRatio: number; outboundRatio: number };
   };
-  memory?: { bulkGbps: number; rrPerSecond: number; crrPerSecond: number; runs: Record<string, readonly number[]> };
+  memory?: {
+    bulkGbps: number; rrPerSecond: number; crrPerSecond: number; runs: Record<string, readonly number[]>;
+    ipv6: { bulkGbps: number; rrPerSecond: number; crrPerSecond: number; bulkRatio: number; rrRatio: number; crrRatio: number; runs: Record<string, readonly number[]> };
+  };
   idle?: { connections: number; bytesPerConnection: number; heapBytesPerConnection: number; arrayBufferBytesPerConnection: number };
   tap?: TapBenchResult | { skipped: string } | { failed: string };
   lossyTap?: LossyTapResult | { skipped: string } | { failed: string };
@@ -199,8 +206,11 @@ async function main(): Promise<void> {
     const frames = quick ? 2000 : 20_000;
     const frameRuns = quick ? 2 : 7;
     log(`per-frame: ${frameRuns} runs of ${frames} frames`);
-    const inbound = await inboundPerFrame({ frames, runs: frameRuns });
-    const outbound = await outboundPerFrame({ frames, runs: frameRuns });
+    // IPv4 and IPv6 alternately, run for run (the IPv6 rows' note: the median of the rounds' ratios).
+    const inboundPair = await pairedPerFrame('inbound', { frames, runs: frameRuns });
+    const outboundPair = await pairedPerFrame('outbound', { frames, runs: frameRuns });
+    const inbound = inboundPair.v4;
+    const outbound = outboundPair.v4;
     const sum = checksumThroughput(quick ? 20e6 : 300e6, quick ? 2 : 7);
     results.perFrame = {
       inboundNsPerFrame: inbound.nsPerFrame,
@@ -209,10 +219,20 @@ async function main(): Promise<void> {
       outboundRuns: outbound.runs,
       checksumGBps1500: sum.gbps1500,
       checksumGBps64k: sum.gbps64k,
+      ipv6: {
+        inboundNsPerFrame: inboundPair.v6.nsPerFrame,
+        outboundNsPerFrame: outboundPair.v6.nsPerFrame,
+        inboundRuns: inboundPair.v6.runs,
+        outboundRuns: outboundPair.v6.runs,
+        inboundRatio: inboundPair.ratio,
+        outboundRatio: outboundPair.ratio,
+      },
     };
     rows.push(
       { group: 'per frame', name: 'inbound 1460-byte TCP data (eth->data$)', unit: 'ns/frame', value: inbound.nsPerFrame },
+      { group: 'per frame', name: 'inbound 1440-byte TCP data over IPv6', unit: 'ns/frame', value: inboundPair.v6.nsPerFrame, note: ipv6Note(inboundPair.ratio, 'ns') },
       { group: 'per frame', name: 'outbound 1460-byte TCP data (write->link)', unit: 'ns/frame', value: outbound.nsPerFrame },
+      { group: 'per frame', name: 'outbound 1440-byte TCP data over IPv6', unit: 'ns/frame', value: outboundPair.v6.nsPerFrame, note: ipv6Note(outboundPair.ratio, 'ns') },
       { group: 'per frame', name: 'checksum, 1500-byte buffers', unit: 'GB/s', value: sum.gbps1500 },
       { group: 'per frame', name: 'checksum, 64 KiB buffers', unit: 'GB/s', value: sum.gbps64k },
     );
@@ -221,14 +241,26 @@ async function main(): Promise<void> {
   if (sections.has('memory')) {
     const ms = duration * 1000;
     log(`memory wire: ${runs} runs of ${duration} s per figure`);
-    const bulk = await memoryBulk(ms, runs);
-    const rr = await memoryRr(ms, runs);
-    const crr = await memoryCrr(ms, runs);
-    results.memory = { bulkGbps: bulk.value, rrPerSecond: rr.value, crrPerSecond: crr.value, runs: { bulk: bulk.runs, rr: rr.runs, crr: crr.runs } };
+    // IPv4 and IPv6 alternately, run for run.
+    const bulkPair = await pairedRate(memoryBulk, ms, runs);
+    const rrPair = await pairedRate(memoryRr, ms, runs);
+    const crrPair = await pairedRate(memoryCrr, ms, runs);
+    const [bulk, rr, crr] = [bulkPair.v4, rrPair.v4, crrPair.v4];
+    results.memory = {
+      bulkGbps: bulk.value, rrPerSecond: rr.value, crrPerSecond: crr.value, runs: { bulk: bulk.runs, rr: rr.runs, crr: crr.runs },
+      ipv6: {
+        bulkGbps: bulkPair.v6.value, rrPerSecond: rrPair.v6.value, crrPerSecond: crrPair.v6.value,
+        bulkRatio: bulkPair.ratio, rrRatio: rrPair.ratio, crrRatio: crrPair.ratio,
+        runs: { bulk: bulkPair.v6.runs, rr: rrPair.v6.runs, crr: crrPair.v6.runs },
+      },
+    };
     rows.push(
       { group: 'memory wire', name: 'TCP bulk', unit: 'Gbit/s', value: bulk.value },
+      { group: 'memory wire', name: 'TCP bulk over IPv6', unit: 'Gbit/s', value: bulkPair.v6.value, note: ipv6Note(bulkPair.ratio, 'rate') },
       { group: 'memory wire', name: 'TCP request/response (1 byte)', unit: '/s', value: rr.value },
+      { group: 'memory wire', name: 'TCP request/response (1 byte) over IPv6', unit: '/s', value: rrPair.v6.value, note: ipv6Note(rrPair.ratio, 'rate') },
       { group: 'memory wire', name: 'TCP connect + 1-byte echo + close', unit: '/s', value: crr.value },
+      { group: 'memory wire', name: 'TCP connect + 1-byte echo + close over IPv6', unit: '/s', value: crrPair.v6.value, note: ipv6Note(crrPair.ratio, 'rate') },
     );
   }
 
@@ -443,6 +475,15 @@ async function main(): Promise<void> {
   } else if (!values['no-docs']) {
     log('docs/benchmarks.md left as is (only a full run with the TAP benchmarks updates it)');
   }
+}
+
+/**
+ * The note of an IPv6 row: IPv6/IPv4 of the same rounds, and whether it is within the target
+ * (issue 14: within 10 %, i.e. at most 1.10 for a cost in ns, at least 0.90 for a rate).
+ */
+function ipv6Note(ratio: number, kind: 'ns' | 'rate'): string {
+  const within = kind === 'ns' ? ratio <= 1.1 : ratio >= 0.9;
+  return `IPv6/IPv4 ${ratio.toFixed(3)} (${within ? 'within' : 'outside'} 10 %)`;
 }
 
 function tapRows(t: TapBenchResult): Row[] {

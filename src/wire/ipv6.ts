@@ -216,8 +216,13 @@ export function emitIpv6Header(repr: Ipv6Repr, pb: PacketBuffer): void {
   b[at + F.PAYLOAD_LENGTH + 1] = len & 0xff;
   b[at + F.NEXT_HEADER] = repr.nextHeader;
   b[at + F.HOP_LIMIT] = repr.hopLimit;
-  b.set(repr.src.subarray(0, IPV6_ADDR_LEN), at + F.SRC);
-  b.set(repr.dst.subarray(0, IPV6_ADDR_LEN), at + F.DST);
+  // Byte by byte: no view made per packet, and for 16 bytes cheaper than `set`.
+  const src = repr.src;
+  const dst = repr.dst;
+  for (let i = 0; i < IPV6_ADDR_LEN; i++) {
+    b[at + F.SRC + i] = src[i];
+    b[at + F.DST + i] = dst[i];
+  }
 }
 
 /**

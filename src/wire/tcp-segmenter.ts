@@ -29,13 +29,21 @@ const TCP = IpProtocol.TCP;
  * of pieces (0 for a segment without payload: nothing to cut). `pb` itself is only read.
  */
 export function segmentTcp(pb: PacketBuffer, gsoSize: number, src: Ipv4Addr, dst: Ipv4Addr, partial: boolean, out: (piece: PacketBuffer) => void): number {
+  return segmentTcpWithPseudoSum(pb, gsoSize, pseudoHeaderSum(src, dst, TCP, 0), partial, out);
+}
+
+/**
+ * `segmentTcp` for either family: `pseudoBase` is the pseudo-header sum with a length of 0
+ * (IPv4's `pseudoHeaderSum(src, dst, 6, 0)`, IPv6's `ipv6PseudoHeaderSum(src, 0, dst, 0, 6, 0)`,
+ * folded to 16 bits); each piece's length is added to it.
+ */
+export function segmentTcpWithPseudoSum(pb: PacketBuffer, gsoSize: number, pseudoBase: number, partial: boolean, out: (piece: PacketBuffer) => void): number {
   const b = pb.buf;
   const at = pb.head;
   const hl = (b[at + DATA_OFFSET] >>> 4) << 2;
   const total = pb.end - at - hl;
   const seq0 = ((b[at + SEQ] << 24) | (b[at + SEQ + 1] << 16) | (b[at + SEQ + 2] << 8) | b[at + SEQ + 3]) >>> 0;
   const flags = b[at + FLAGS];
-  const pseudoBase = pseudoHeaderSum(src, dst, TCP, 0);
   let pieces = 0;
   for (let off = 0; off < total; off += gsoSize) {
     const n = total - off < gsoSize ? total - off : gsoSize;

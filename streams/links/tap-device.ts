@@ -73,7 +73,8 @@ export interface TapDeviceOptions {
   readonly busyPollUs?: number;
   /**
    * Open with IFF_VNET_HDR and take checksum and TCP segmentation offload from the kernel
-   * (TUNSETOFFLOAD TUN_F_CSUM | TUN_F_TSO4): frames may then arrive as 64 KiB TCP segments with
+   * (TUNSETOFFLOAD TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6): frames may then arrive as 64 KiB TCP
+   * segments (over IPv4 or IPv6) with
    * partial checksums, described by the virtio_net_hdr that `onFrames` hands over beside each
    * frame, and `writeBatch` may send such frames. Default false (plain frames, full checksums).
    */
@@ -137,7 +138,7 @@ export class TapDevice {
           up: (this.#handle.getFlags() & IFF_UP) !== 0,
         };
       }
-      if (this.#offload) this.#handle.setOffload(TunOffload.CSUM | TunOffload.TSO4);
+      if (this.#offload) this.#handle.setOffload(TunOffload.CSUM | TunOffload.TSO4 | TunOffload.TSO6);
       if (options.mtu !== undefined) this.mtu = options.mtu;
       if (mac !== undefined) this.#handle.setMac(mac);
       if (options.up !== undefined) this.#handle.setUp(options.up);

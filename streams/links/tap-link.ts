@@ -17,6 +17,7 @@ import { NetstackError } from '../../src/errors.js';
 import { parseMac } from '../../src/mac.js';
 import { ETHERNET_HEADER_LEN, EthernetOffset, EtherType } from '../../src/wire/ethernet.js';
 import { IpProtocol, Ipv4Offset } from '../../src/wire/ipv4.js';
+import { IPV6_HEADER_LEN, Ipv6Offset } from '../../src/wire/ipv6.js';
 import { TcpOffset } from '../../src/wire/tcp.js';
 import { UdpOffset } from '../../src/wire/udp.js';
 import type { Link } from './link.js';
@@ -50,8 +51,9 @@ export interface TapLinkOptions {
    */
   readonly coalesceAcks?: boolean;
   /**
-   * Checksum and TCP segmentation offload with the kernel (IFF_VNET_HDR, TUN_F_CSUM|TUN_F_TSO4):
-   * the kernel hands over its TCP as segments of up to 64 KiB with partial checksums (their
+   * Checksum and TCP segmentation offload with the kernel (IFF_VNET_HDR,
+   * TUN_F_CSUM|TUN_F_TSO4|TUN_F_TSO6): the kernel hands over its TCP, over IPv4 and IPv6, as
+   * segments of up to 64 KiB with partial checksums (their
    * checksums are vouched for through Link.checksumVerified), and the stack's TCP sends large
    * segments of up to 64 KiB the kernel cuts (Link.maxGsoBytes). Default true,
    * unless the environment variable RX_NETSTACK_TAP_OFFLOAD is `0` (for comparisons).
@@ -70,7 +72,7 @@ export interface TapLinkStats extends TapStats {
   txAfterClose: number;
   /** Pure ACKs not written because a later ACK of the same batch superseded them. */
   txAcksCoalesced: number;
-  /** Large TCP segments written as one frame for the kernel to cut (TSO, virtio_net_hdr GSO TCPV4). */
+  /** Large TCP segments written as one frame for the kernel to cut (TSO, virtio_net_hdr GSO TCPV4 or TCPV6). */
   txSuperFrames: number;
   /** Frames received as one large (GSO) TCP segment. */
   rxSuperFrames: number;
@@ -94,9 +96,13 @@ const MARK_ABOVE = 512;
 // wire modules' names: per-frame code reads only module-level numbers (ipv4-tcp-frame.ts says why).
 const ETHERTYPE_AT = EthernetOffset.TYPE;
 const ETHERTYPE_IPV4 = EtherType.IPV4;
+const ETHERTYPE_IPV6 = EtherType.IPV6;
 const IP_AT = ETHERNET_HEADER_LEN;
 const VER_IHL_AT = IP_AT + Ipv4Offset.VER_IHL;
 const PROTOCOL_AT = IP_AT + Ipv4Offset.PROTOCOL;
+/** IPv6: the fixed header's length (the transport right after it when Next Header names it) and Next Header's offset. */
+const IPV6_HEADER = IPV6_HEADER_LEN;
+const IPV6_NEXT_HEADER = Ipv6Offset.NEXT_HEADER;
 const TCP = IpProtocol.TCP;
 const TCP_CHECKSUM = TcpOffset.CHECKSUM;
 const UDP = IpProtocol.UDP;
@@ -163,6 +169,8 @@ export function tapLink(options: TapLinkOptions): TapLink {
 export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Array | undefined; readonly coalesceAcks: boolean | undefined; readonly coalesceReceived?: boolean | undefined; readonly layer: 'ethernet' | 'ip' }): TapLink {
   const mac = options.mac;
   const ipLayer = options.layer === 'ip';
+  /** Where the IP header starts in a frame (its version nibble says which family). */
+  const ipAt = ipLayer ? 0 : IP_AT;
   const frames = new Subject<Uint8Array>();
   const name = device.name;
   // Read once: the stack may consult `mtu` per packet, and an ioctl each time would cost.
@@ -201,7 +209,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
           items.push(f);
         } else if (gso[i] > 0) {
           txSuperFrames++;
-          items.push([gsoHeader(f, p >>> 8, p & 0xff, gso[i]), f]);
+          items.push([gsoHeader(f, p >>> 8, p & 0xff, gso[i], ipAt), f]);
         } else {
           items.push([csumHeader(p >>> 8, p & 0xff), f]);
         }
@@ -242,7 +250,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   const acceptOffloaded = (frame: Uint8Array, h: Uint8Array): boolean => {
     const gso = vnetGsoType(h) & ~VnetGso.ECN;
     if (gso !== VnetGso.NONE) {
-      if (gso !== VnetGso.TCPV4) {
+      if (gso !== VnetGso.TCPV4 && gso !== VnetGso.TCPV6) {
         rxGsoDropped++;
         return false;
       }
@@ -256,14 +264,11 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
         rxGsoDropped++;
         return false;
       }
-      // Large TCP or UDP right after a plain IPv4 header: the stack may skip the check (the
-      // kernel sent it and never summed the data). Small ones, and anything else: the checksum
-      // is completed here, which costs less than the mark (a WeakSet entry per frame weighs on
-      // the garbage collector) and keeps the frame valid wherever it goes.
-      const transport = frame.length >= MARK_ABOVE && (ipLayer ? isIpTransportAt(frame, start, offset) :
-        ((frame[ETHERTYPE_AT] << 8) | frame[ETHERTYPE_AT + 1]) === ETHERTYPE_IPV4 &&
-        start === IP_AT + ((frame[VER_IHL_AT] & 0x0f) << 2) && // IHL: the low nibble, in 32-bit words
-        ((frame[PROTOCOL_AT] === TCP && offset === TCP_CHECKSUM) || (frame[PROTOCOL_AT] === UDP && offset === UDP_CHECKSUM)));
+      // Large TCP or UDP right after a plain IPv4 header or IPv6's fixed header: the stack may
+      // skip the check (the kernel sent it and never summed the data). Small ones, and anything
+      // else: the checksum is completed here, which costs less than the mark (a WeakSet entry
+      // per frame weighs on the garbage collector) and keeps the frame valid wherever it goes.
+      const transport = frame.length >= MARK_ABOVE && (ipLayer ? isIpTransportAt(frame, start, offset) : isEthernetTransportAt(frame, start, offset));
       if (transport) verified.add(frame);
       else completePartialChecksum(frame, start, offset);
     } else if ((flags & VnetFlags.DATA_VALID) !== 0 && frame.length >= MARK_ABOVE) {
@@ -345,9 +350,24 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
 
 }
 
-/** A bare IPv4 packet (TUN) whose partial checksum is TCP's or UDP's, right after its IPv4 header. */
+/** True when `offset` from the start of a TCP (UDP) header is its checksum field. */
+function isTransportChecksum(protocol: number, offset: number): boolean {
+  return (protocol === TCP && offset === TCP_CHECKSUM) || (protocol === UDP && offset === UDP_CHECKSUM);
+}
+
+/**
+ * An Ethernet frame whose partial checksum is TCP's or UDP's, right after a plain IPv4 header
+ * (IHL: the low nibble, in 32-bit words) or IPv6's fixed header (Next Header naming it: no
+ * extension headers in between).
+ */
+function isEthernetTransportAt(frame: Uint8Array, start: number, offset: number): boolean {
+  const type = (frame[ETHERTYPE_AT] << 8) | frame[ETHERTYPE_AT + 1];
+  if (type === ETHERTYPE_IPV4) return start === IP_AT + ((frame[VER_IHL_AT] & 0x0f) << 2) && isTransportChecksum(frame[PROTOCOL_AT], offset);
+  return type === ETHERTYPE_IPV6 && start === IP_AT + IPV6_HEADER && isTransportChecksum(frame[IP_AT + IPV6_NEXT_HEADER], offset);
+}
+
+/** A bare IP packet (TUN) whose partial checksum is TCP's or UDP's, right after its IPv4 header or IPv6's fixed header. */
 function isIpTransportAt(packet: Uint8Array, start: number, offset: number): boolean {
-  const protocol = packet[Ipv4Offset.PROTOCOL];
-  return start === ((packet[Ipv4Offset.VER_IHL] & 0x0f) << 2) &&
-    ((protocol === TCP && offset === TCP_CHECKSUM) || (protocol === UDP && offset === UDP_CHECKSUM));
+  if (packet[0] >>> 4 === 6) return start === IPV6_HEADER && isTransportChecksum(packet[IPV6_NEXT_HEADER], offset);
+  return start === ((packet[Ipv4Offset.VER_IHL] & 0x0f) << 2) && isTransportChecksum(packet[Ipv4Offset.PROTOCOL], offset);
 }

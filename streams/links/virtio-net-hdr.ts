@@ -8,8 +8,10 @@
  *   end still have to be summed in. The kernel sends its own TCP and UDP this way and takes ours
  *   the same way.
  * - DATA_VALID: the checksum was already verified.
- * - gsoType TCPV4 with gsoSize: a TCP segment of up to 64 KiB to be cut into gsoSize-byte
- *   segments (the IPv4 header and TCP header are those of the first; hdrLen covers them).
+ * - gsoType TCPV4 (TCPV6) with gsoSize: a TCP segment of up to 64 KiB over IPv4 (IPv6) to be cut
+ *   into gsoSize-byte segments (the IP header and TCP header are those of the first; hdrLen
+ *   covers them). The checksum offsets are the same for both families: csumStart is where TCP
+ *   starts (after IPv4's header, or IPv6's 40 bytes), csumOffset TCP's checksum field.
  *
  * Fields are in the host's byte order on a legacy (non-VERSION_1) TAP device: little-endian on
  * every machine Node runs a TAP device on; we check.
@@ -117,18 +119,24 @@ export function csumHeader(csumStart: number, csumOffset: number): Uint8Array {
 const NEEDS_CSUM = VnetFlags.NEEDS_CSUM;
 
 /**
- * The header of a large TCP segment for the device to cut (GSO TCPV4, TSO): `frame` holds the
- * headers of the first segment (IPv4 total length covering the whole) and every payload byte,
- * its TCP header at `csumStart` with a partial checksum; `gsoSize` is each piece's payload. The
- * ECN bit is set when the segment carries CWR (the device keeps CWR on the first piece only).
+ * The header of a large TCP segment for the device to cut (GSO TCPV4 or TCPV6, TSO): `frame`
+ * holds the headers of the first segment (the IP header's length covering the whole) and every
+ * payload byte, its IP header at `ipAt` (14 after Ethernet, 0 on a TUN link: its version nibble
+ * picks TCPV4 or TCPV6), its TCP header at `csumStart` with a partial checksum; `gsoSize` is
+ * each piece's payload. The ECN bit is set when the segment carries CWR (the device keeps CWR
+ * on the first piece only).
  */
-export function gsoHeader(frame: Uint8Array, csumStart: number, csumOffset: number, gsoSize: number): Uint8Array {
+export function gsoHeader(frame: Uint8Array, csumStart: number, csumOffset: number, gsoSize: number, ipAt: number): Uint8Array {
   const h = new Uint8Array(VNET_HDR_LEN);
   const hdrLen = csumStart + ((frame[csumStart + TCP_DATA_OFFSET] >>> 4) << 2);
   const ecn = (frame[csumStart + TCP_FLAGS] & TCP_CWR) !== 0 ? VnetGso.ECN : 0;
-  writeVnetHdr(h, 0, { flags: NEEDS_CSUM, gsoType: VnetGso.TCPV4 | ecn, hdrLen, gsoSize, csumStart, csumOffset });
+  const type = frame[ipAt] >>> 4 === IP_VERSION_6 ? VnetGso.TCPV6 : VnetGso.TCPV4;
+  writeVnetHdr(h, 0, { flags: NEEDS_CSUM, gsoType: type | ecn, hdrLen, gsoSize, csumStart, csumOffset });
   return h;
 }
+
+/** The version nibble of an IPv6 header. */
+const IP_VERSION_6 = 6;
 
 /** Completes a NEEDS_CSUM checksum in place: sums from `csumStart` to the end, the partial sum in the field included. */
 export function completePartialChecksum(frame: Uint8Array, csumStart: number, csumOffset: number): void {

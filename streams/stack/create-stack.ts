@@ -32,7 +32,7 @@ import type { NeighborChange } from '../../src/arp/neighbor-cache.js';
 import { createStackNet } from '../net/stack-net.js';
 import type { NetModule } from '../net/create-net.js';
 import { unrefScheduler } from './unref-scheduler.js';
-import { pointToPoint } from './point-to-point.js';
+import { pointToPoint, splitByIpVersion } from './point-to-point.js';
 import type { EchoForwardOptions, EchoResponder } from './icmp-echo-forwarder.js';
 
 /**
@@ -187,7 +187,15 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
     const iface = interfaceFromConfig(index, c);
     if (c.link.layer === 'ip') {
       const lower = between(taps.link.wrap(linkBoundary(c.link)), hooks.link);
-      ipv4.attach(iface, between(net4.taps.wrap(pointToPoint(lower)), net4.hooks));
+      if (ipv6 === undefined) {
+        ipv4.attach(iface, between(net4.taps.wrap(pointToPoint(lower)), net4.hooks));
+        return { iface, ethernet: undefined, arp: undefined };
+      }
+      // Both families on the link, by the version nibble; IPv6 without Neighbour Discovery (no
+      // link-layer addresses), so its static addresses are usable at once (no DAD).
+      const { v4, v6 } = splitByIpVersion(lower);
+      ipv4.attach(iface, between(net4.taps.wrap(pointToPoint(v4)), net4.hooks));
+      ipv6.attach(iface, between(net6.taps.wrap(pointToPoint<Ipv6Outbound>(v6)), net6.hooks));
       return { iface, ethernet: undefined, arp: undefined };
     }
     const ethernet = new EthernetLayer(iface, between(taps.link.wrap(linkBoundary(c.link)), hooks.link));

@@ -32,7 +32,7 @@ export interface IpDatagram {
 export interface IpRoute {
   readonly iface: NetInterface;
   readonly src: IpAddr;
-  /** Largest TCP segment the route's link cuts itself (TSO); absent or 0: none (IPv6 today). */
+  /** Largest IP packet (headers included) the route's link takes as one large TCP segment and cuts (TSO); absent or 0: none. */
   readonly maxGsoBytes?: number;
 }
 
@@ -89,7 +89,7 @@ export class IpNetwork {
     if (v6 === undefined || bytes === undefined) return netError('EAFNOSUPPORT', 'IPv6 is not enabled on this stack');
     const r = v6.routeFor(bytes, iface);
     if (!('iface' in r)) return r;
-    return { iface: r.iface, src: this.ownId(r.src) };
+    return { iface: r.iface, src: this.ownId(r.src), maxGsoBytes: r.maxGsoBytes };
   }
 
   /**
@@ -153,6 +153,7 @@ export class IpNetwork {
 export function ipDatagramOf(d: Ipv6Datagram, src: IpAddr, dst: IpAddr): IpDatagram {
   return {
     iface: d.iface, src, dst, protocol: d.protocol, ttl: d.hopLimit, header: d.packet, payload: d.payload,
+    // Verified by the transport before (or vouched for by the link: Ipv6Datagram.checksumVerified).
     broadcast: d.multicast, reassembled: d.reassembled, checksumVerified: true,
   };
 }

@@ -7,7 +7,8 @@ import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 import type { PendingPacket } from './arp-layer.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { refTimer } from './unref-scheduler.js';
-import { Ipv6Packet, emitIpv6Header, IPV6_HEADER_LEN, Ipv6NextHeader } from '../../src/wire/ipv6.js';
+import { Ipv6Packet, emitIpv6Header, IPV6_HEADER_LEN, Ipv6NextHeader, ipv6PseudoHeaderSum } from '../../src/wire/ipv6.js';
+import { segmentTcpWithPseudoSum } from '../../src/wire/tcp-segmenter.js';
 import { walkIpv6Chain, IPV6_CHAIN_DEFAULTS, type Ipv6ChainLimits } from '../../src/wire/ipv6-ext.js';
 import { Ipv6Reassembler, type Ipv6ExpiredDatagram } from '../../src/ipv6/reassembly.js';
 import { IPV6_LIMITS } from '../../src/ipv6/config.js';
@@ -40,6 +41,11 @@ export interface Ipv6Datagram {
   /** Sent to a multicast address, or in a link-level group frame: never answered with an error (RFC 4443 2.4 e). */
   readonly multicast: boolean;
   readonly reassembled: boolean;
+  /**
+   * The link vouched for the transport checksum (its device's checksum offload, see
+   * Link.checksumVerified): the transport may skip verifying it. Never for a reassembled packet.
+   */
+  readonly checksumVerified: boolean;
 }
 
 /** What a protocol hands down to IPv6: its message in `pb` and where it goes. */
@@ -83,12 +89,20 @@ export function isIpv6Outbound(o: { readonly nextHop: unknown }): o is Ipv6Outbo
 }
 
 /** The boundary under IPv6 on one interface: IPv6 frames up, packets for a next hop down. */
-export type Ipv6NeighborBoundary = Boundary<Uint8Array, Ipv6NextHopPacket>;
+export interface Ipv6NeighborBoundary extends Boundary<Uint8Array, Ipv6NextHopPacket> {
+  /** Bytes of link header in front of each packet going up: 14 (Ethernet, when absent) or 0 (bare IP packets, `pointToPoint`). */
+  readonly linkHeaderLength?: number;
+}
 
 export interface Ipv6Route {
   readonly iface: NetInterface;
   readonly nextHop: Ipv6Addr;
   readonly src: Ipv6Addr;
+  /**
+   * Largest IPv6 packet (headers included) that leaves by this route as one large TCP segment
+   * for the link to cut (TSO, PacketBuffer.gsoSize); 0: segments of one MSS.
+   */
+  readonly maxGsoBytes: number;
 }
 
 /** What a protocol over IPv6 may ask besides sending. */
@@ -140,7 +154,7 @@ export const IPV6_DROP_REASONS = [
 
 function createIpv6Counters() {
   return createCounters(
-    ['rxPackets', 'rxDelivered', 'rxNoNextHeader', 'rxFragments', 'rxReassembled', 'txPackets', 'txFragments', 'txErrors', 'reassemblyTimeouts',
+    ['rxPackets', 'rxDelivered', 'rxNoNextHeader', 'rxFragments', 'rxReassembled', 'txPackets', 'txFragments', 'txSegmented', 'txErrors', 'reassemblyTimeouts',
       /** Packet Too Big messages that lowered a destination's path MTU, and those that named no lower one. */
       'pmtuLowered', 'pmtuNotLower'],
     IPV6_DROP_REASONS,
@@ -241,7 +255,11 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
   /** Runs IPv6 on an interface, over the boundary below it (`NdpLayer.resolver()`). */
   attach(iface: NetInterface, lower: Ipv6NeighborBoundary): void {
     this.#attached[iface.index] = { iface, down: lower.down };
-    this.#subscriptions.push(lower.up$.subscribe((frame) => this.#inputFrame(iface, frame)));
+    // A link of bare IP packets (TUN) has no link header, and no link-level multicast either.
+    const input = lower.linkHeaderLength === 0
+      ? (packet: Uint8Array) => this.#inputPacket(iface, packet, false, iface.link.checksumVerified?.(packet) === true)
+      : (frame: Uint8Array) => this.#inputFrame(iface, frame);
+    this.#subscriptions.push(lower.up$.subscribe(input));
   }
 
   /** True when `addr` is one of our assigned addresses (a tentative one is not, RFC 4862 5.4). */
@@ -256,23 +274,34 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
    * on-link prefixes and the default router from RAs). Else ENETUNREACH.
    */
   routeFor(dst: Ipv6Addr, iface?: NetInterface): Ipv6Route | NetstackError {
-    let out: NetInterface | undefined;
-    let nextHop = dst;
-    if (isIpv6Multicast(dst) || isIpv6LinkLocal(dst)) {
-      out = iface ?? this.#attached.find((a) => a !== undefined && a.iface.ipv6Addresses.length > 0)?.iface;
-    } else {
-      const own = this.#attached.find((a) => a !== undefined && a.iface.ipv6AddressAt(dst) !== undefined);
-      out = own?.iface ?? this.#attached.find((a) => a !== undefined && a.iface.isIpv6OnLink(dst))?.iface;
-      if (out === undefined) {
-        const r = this.routes.lookup(dst);
-        out = r === undefined ? undefined : this.#attached[r.interfaceIndex]?.iface;
-        if (r?.gateway !== undefined) nextHop = r.gateway;
-      }
-    }
+    const out = this.#outInterface(dst, iface);
     if (out === undefined) return netError('ENETUNREACH', `no route to ${formatIpv6(dst)}`);
     const src = out.ipv6SourceFor(dst);
     if (src === undefined) return netError('EADDRNOTAVAIL', `interface ${out.name} has no usable IPv6 address`);
-    return { iface: out, nextHop, src };
+    return { iface: out, nextHop: this.#nextHop, src, maxGsoBytes: this.#attached[out.index]?.down.maxGsoBytes ?? 0 };
+  }
+
+  /** The next hop #outInterface found (a field, not a record: it runs for every packet sent). */
+  #nextHop: Ipv6Addr = new Uint8Array(16);
+
+  /**
+   * The interface towards `dst` (see routeFor), its next hop left in `#nextHop`; undefined when
+   * there is none. Plain loops, no closure or record: every packet sent is routed.
+   */
+  #outInterface(dst: Ipv6Addr, iface: NetInterface | undefined): NetInterface | undefined {
+    const list = this.#attached;
+    this.#nextHop = dst;
+    if (isIpv6Multicast(dst) || isIpv6LinkLocal(dst)) {
+      if (iface !== undefined) return iface;
+      for (let i = 0; i < list.length; i++) if (list[i] !== undefined && list[i].iface.ipv6Addresses.length > 0) return list[i].iface;
+      return undefined;
+    }
+    for (let i = 0; i < list.length; i++) if (list[i] !== undefined && list[i].iface.ipv6AddressAt(dst) !== undefined) return list[i].iface;
+    for (let i = 0; i < list.length; i++) if (list[i] !== undefined && list[i].iface.isIpv6OnLink(dst)) return list[i].iface;
+    const r = this.routes.lookup(dst);
+    if (r === undefined) return undefined;
+    if (r.gateway !== undefined) this.#nextHop = r.gateway;
+    return list[r.interfaceIndex]?.iface;
   }
 
   pathMtu(dst: Ipv6Addr, iface: NetInterface): number {
@@ -312,29 +341,50 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
    * known at once; later ones go to `onError`.
    */
   send(s: Ipv6Send): NetstackError | undefined {
-    const route = this.routeFor(s.dst, s.iface);
-    if (!('iface' in route)) {
+    const iface = this.#outInterface(s.dst, s.iface);
+    if (iface === undefined) {
       this.counters.txErrors++;
-      return route;
+      return netError('ENETUNREACH', `no route to ${formatIpv6(s.dst)}`);
     }
-    const { iface, nextHop } = route;
-    let src = route.src;
+    const nextHop = this.#nextHop;
+    let src: Ipv6Addr;
     if (s.src !== undefined && !isIpv6Unspecified(s.src)) {
+      // The sender's source (a connection's): checked, not chosen again.
       if (!this.isLocal(s.src)) {
         this.counters.txErrors++;
         return netError('EADDRNOTAVAIL', `${formatIpv6(s.src)} is not a local address`);
       }
       src = s.src;
+    } else {
+      const chosen = iface.ipv6SourceFor(s.dst);
+      if (chosen === undefined) {
+        this.counters.txErrors++;
+        return netError('EADDRNOTAVAIL', `interface ${iface.name} has no usable IPv6 address`);
+      }
+      src = chosen;
     }
+    const maxGsoBytes = this.#attached[iface.index]?.down.maxGsoBytes ?? 0;
+    // To one of our own addresses: looped back (asked once per packet, for #out and TSO alike).
+    const local = !isIpv6Multicast(s.dst) && this.isLocal(s.dst);
     const hopLimit = s.hopLimit ?? this.#opts.hopLimit;
     const tc = s.trafficClass ?? 0;
     const pb = s.pb;
     const length = pb.length;
     // The path MTU when a Packet Too Big lowered it (one lookup, none while the cache is empty).
     const mtu = this.pmtu.size === 0 ? iface.ipv6Mtu : this.pathMtu(s.dst, iface);
+    if (pb.gsoSize > 0) {
+      // A large TCP segment (TSO): whole to a link that cuts it, else cut here (never fragmented).
+      if (IPV6_HEADER_LEN + length <= maxGsoBytes && pb.csumStart >= 0 && s.protocol === IpProtocol.TCP && !local) {
+        emitIpv6Header({ src, dst: s.dst, nextHeader: s.protocol, hopLimit, dscp: tc >>> 2, ecn: tc & 3 }, pb);
+        this.#out(iface, nextHop, src, s.dst, s.protocol, pb, s.onError, local);
+        return undefined;
+      }
+      this.#segment(s, src);
+      return undefined;
+    }
     if (IPV6_HEADER_LEN + length <= mtu) {
       emitIpv6Header({ src, dst: s.dst, nextHeader: s.protocol, hopLimit, dscp: tc >>> 2, ecn: tc & 3 }, pb);
-      this.#out(iface, nextHop, src, s.dst, s.protocol, pb, s.onError);
+      this.#out(iface, nextHop, src, s.dst, s.protocol, pb, s.onError, local);
       return undefined;
     }
     // Source fragmentation (RFC 8200 4.5): 8-byte units, every fragment but the last full.
@@ -364,7 +414,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
       b[at + 7] = ident & 0xff;
       emitIpv6Header({ src, dst: s.dst, nextHeader: Ipv6NextHeader.FRAGMENT, hopLimit, dscp: tc >>> 2, ecn: tc & 3 }, frag);
       this.counters.txFragments++;
-      this.#out(iface, nextHop, src, s.dst, s.protocol, frag, s.onError);
+      this.#out(iface, nextHop, src, s.dst, s.protocol, frag, s.onError, local);
     }
     return undefined;
   }
@@ -380,16 +430,32 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     this.pmtu.clear();
   }
 
+  /**
+   * Cuts a large TCP segment into segments of `pb.gsoSize` payload bytes (their checksums left
+   * partial for what is below, or completed by #out) and sends each as its own packet.
+   */
+  #segment(s: Ipv6Send, src: Ipv6Addr): void {
+    const gsoSize = s.pb.gsoSize;
+    s.pb.gsoSize = 0;
+    this.counters.txSegmented++;
+    const pseudo = ipv6PseudoHeaderSum(src, 0, s.dst, 0, IpProtocol.TCP, 0);
+    segmentTcpWithPseudoSum(s.pb, gsoSize, pseudo, true, (piece) => {
+      const err = this.send({ ...s, pb: piece, src });
+      if (err !== undefined) s.onError?.(err);
+    });
+  }
+
   #sendItem(s: Ipv6Send): void {
     const err = this.send(s);
     if (err !== undefined) s.onError?.(err);
   }
 
-  #out(iface: NetInterface, nextHop: Ipv6Addr, src: Ipv6Addr, dst: Ipv6Addr, protocol: number, pb: PacketBuffer, onError: ((err: NetstackError) => void) | undefined): void {
+  /** `local`: the destination is one of our own unicast addresses (looped back, never on the link). */
+  #out(iface: NetInterface, nextHop: Ipv6Addr, src: Ipv6Addr, dst: Ipv6Addr, protocol: number, pb: PacketBuffer, onError: ((err: NetstackError) => void) | undefined, local: boolean): void {
     this.counters.txPackets++;
     const attached = this.#attached[iface.index];
     if (attached === undefined) return;
-    if (!isIpv6Multicast(dst) && this.isLocal(dst)) {
+    if (local) {
       // Loopback: a packet to one of our own addresses never touches the link.
       pb.completeChecksum();
       const bytes = pb.bytes().slice();
@@ -404,10 +470,11 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
 
   #inputFrame(iface: NetInterface, frame: Uint8Array): void {
     // The group bit of the destination MAC: a link-level multicast or broadcast frame.
-    this.#inputPacket(iface, frame.subarray(14), (frame[0] & 1) !== 0);
+    // A link with checksum offload may vouch for the transport checksum of the frame it delivered.
+    this.#inputPacket(iface, frame.subarray(14), (frame[0] & 1) !== 0, iface.link.checksumVerified?.(frame) === true);
   }
 
-  #inputPacket(iface: NetInterface, bytes: Uint8Array, linkMulticast: boolean): void {
+  #inputPacket(iface: NetInterface, bytes: Uint8Array, linkMulticast: boolean, checksumVerified = false): void {
     const c = this.counters;
     c.rxPackets++;
     const p = this.#view.reset(bytes);
@@ -438,16 +505,17 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
       c.drops.badSource++;
       return;
     }
-    this.#deliver(iface, p.packet, multicast, false);
+    // The packet without the link's padding: the bytes themselves when there is none (no view made).
+    this.#deliver(iface, bytes.length === IPV6_HEADER_LEN + p.payloadLength ? bytes : p.packet, multicast, false, checksumVerified);
   }
 
   /** Past the checks on the fixed header: the chain (when there is one), reassembly, the demux. */
-  #deliver(iface: NetInterface, packet: Uint8Array, multicast: boolean, reassembled: boolean): void {
+  #deliver(iface: NetInterface, packet: Uint8Array, multicast: boolean, reassembled: boolean, checksumVerified = false): void {
     const c = this.counters;
     const nh = packet[6];
     if (nh === IpProtocol.TCP || nh === IpProtocol.UDP || nh === Ipv6NextHeader.ICMPV6) {
       c.rxDelivered++;
-      this.#input$.next(datagram(iface, packet, nh, IPV6_HEADER_LEN, 6, multicast, reassembled));
+      this.#input$.next(datagram(iface, packet, nh, IPV6_HEADER_LEN, 6, multicast, reassembled, checksumVerified));
       return;
     }
     const walk = walkIpv6Chain(packet, this.#chain);
@@ -463,7 +531,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
           return;
         }
         c.rxDelivered++;
-        this.#input$.next(datagram(iface, packet, walk.protocol, walk.offset, walk.nextHeaderAt, multicast, reassembled));
+        this.#input$.next(datagram(iface, packet, walk.protocol, walk.offset, walk.nextHeaderAt, multicast, reassembled, false));
         return;
       case 'fragment': {
         c.rxFragments++;
@@ -504,6 +572,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
 
 function datagram(
   iface: NetInterface, packet: Uint8Array, protocol: number, offset: number, nextHeaderAt: number, multicast: boolean, reassembled: boolean,
+  checksumVerified: boolean,
 ): Ipv6Datagram {
   return {
     iface,
@@ -516,6 +585,7 @@ function datagram(
     nextHeaderAt,
     multicast,
     reassembled,
+    checksumVerified,
   };
 }
 

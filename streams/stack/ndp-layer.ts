@@ -113,7 +113,9 @@ export class NdpLayer {
     const down = lower.down;
     this.#sendTo = sendTo !== undefined ? sendTo : (dst, pb) => down.next({ dst, pb });
     const partialChecksum = lower.down.partialChecksum === true;
-    return { up$: lower.up$, down: { next: (p: Ipv6NextHopPacket) => this.sendIpv6(p.nextHop, p.pb, p.onError), partialChecksum } };
+    // The link's TSO limit passes through: a large TCP segment is resolved like any packet.
+    const maxGsoBytes = lower.down.maxGsoBytes;
+    return { up$: lower.up$, down: { next: (p: Ipv6NextHopPacket) => this.sendIpv6(p.nextHop, p.pb, p.onError), partialChecksum, maxGsoBytes } };
   }
 
   close(): void {

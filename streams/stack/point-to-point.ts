@@ -1,10 +1,17 @@
-import type { NeighborBoundary, NextHopPacket } from './arp-layer.js';
+import { filter, share } from 'rxjs';
+import type { NextHopPacket, PendingPacket } from './arp-layer.js';
+import type { Boundary } from '../pipeline/boundary.js';
 import type { FrameBoundary, FrameSink } from '../pipeline/link-boundary.js';
 
+/** A boundary under an IP layer on a link of bare IP packets: no link header to skip. */
+export interface PointToPointBoundary<P extends PendingPacket> extends Boundary<Uint8Array, P> {
+  readonly linkHeaderLength: 0;
+}
+
 /**
- * IPv4 straight on a link whose frames are bare IPv4 packets (`Link.layer` 'ip', a TUN device):
- * the boundary under IPv4 without Ethernet or ARP. Packets pass up as they are
- * (`linkHeaderLength` 0 tells IPv4 there is no header to skip); a packet going down is written
+ * IP straight on a link whose frames are bare IP packets (`Link.layer` 'ip', a TUN device): the
+ * boundary under IPv4 (or IPv6) without Ethernet, ARP or Neighbour Discovery. Packets pass up as
+ * they are (`linkHeaderLength` 0 tells the layer there is no header to skip); a packet going down is written
  * to the link whatever its next hop, since a point-to-point link has one peer. A partial
  * transport checksum is left to the link when it can finish it (`sendPartial`, offload), and
  * completed here otherwise.
@@ -12,7 +19,7 @@ import type { FrameBoundary, FrameSink } from '../pipeline/link-boundary.js';
  * @example
  * ipv4.attach(tun0, pointToPoint(between(linkBoundary(link), hooks.link)));
  */
-export function pointToPoint(lower: FrameBoundary): NeighborBoundary {
+export function pointToPoint<P extends PendingPacket = NextHopPacket>(lower: FrameBoundary): PointToPointBoundary<P> {
   const down: FrameSink = lower.down;
   const sendPartial = down.sendPartial?.bind(down);
   return {
@@ -21,7 +28,7 @@ export function pointToPoint(lower: FrameBoundary): NeighborBoundary {
     down: {
       partialChecksum: true,
       maxGsoBytes: down.maxGsoBytes,
-      next(p: NextHopPacket): void {
+      next(p: P): void {
         const pb = p.pb;
         if (pb.csumStart >= 0) {
           if (sendPartial !== undefined) {
@@ -33,5 +40,36 @@ export function pointToPoint(lower: FrameBoundary): NeighborBoundary {
         down.next(pb.bytes());
       },
     },
+  };
+}
+
+/** The version nibble of an IPv6 header. */
+const IP_VERSION_6 = 6;
+
+function isIpv6Packet(packet: Uint8Array): boolean {
+  return packet.length > 0 && packet[0] >>> 4 === IP_VERSION_6;
+}
+
+function isNotIpv6Packet(packet: Uint8Array): boolean {
+  return !isIpv6Packet(packet);
+}
+
+/**
+ * A link of bare IP packets carrying both families (a TUN device): its packets dispatched by the
+ * version nibble, IPv6's to `v6` and every other to `v4` (IPv4 counts a wrong version as
+ * `badVersion`, so nothing is dropped uncounted). One subscription to the link whatever the
+ * subscribers (operators inserted at the link boundary run once per packet). Both share the
+ * link's `down`.
+ *
+ * @example
+ * const { v4, v6 } = splitByIpVersion(linkBoundary(tun));
+ * ipv4.attach(tun0, pointToPoint(v4));
+ * ipv6.attach(tun0, pointToPoint(v6));
+ */
+export function splitByIpVersion(lower: FrameBoundary): { readonly v4: FrameBoundary; readonly v6: FrameBoundary } {
+  const up$ = lower.up$.pipe(share());
+  return {
+    v4: { up$: up$.pipe(filter(isNotIpv6Packet)), down: lower.down },
+    v6: { up$: up$.pipe(filter(isIpv6Packet)), down: lower.down },
   };
 }

@@ -536,7 +536,7 @@ export class TcpLayer implements Tcp {
         memory: this.limits.memory,
       });
       core.gsoMaxBytes = route.maxGsoBytes ?? 0;
-      if (this.#hookedDown || !this.#partialChecksum) core.gsoMaxBytes = 0;
+      if (this.#hookedDown || !(v6 ? this.#partialChecksum6 : this.#partialChecksum)) core.gsoMaxBytes = 0;
       const conn = new TcpConnection(core, this.#owner);
       const entry: ConnectionEntry = {
         listener: undefined, ownPort: true, established: false,
@@ -659,8 +659,7 @@ export class TcpLayer implements Tcp {
    * (they see the segments as they are on the wire) or checksums are not left partial below.
    */
   #gsoMaxBytes(remote: IpAddr): number {
-    // Not over IPv6 yet: the links' virtio headers carry GSO TCPV4 only.
-    if (this.#hookedDown || !this.#partialChecksum || remote >= IPV6_ID_BASE) return 0;
+    if (this.#hookedDown || !(remote >= IPV6_ID_BASE ? this.#partialChecksum6 : this.#partialChecksum)) return 0;
     const route = this.#network.routeFor(remote);
     return 'iface' in route ? (route.maxGsoBytes ?? 0) : 0;
   }
@@ -708,7 +707,7 @@ export class TcpLayer implements Tcp {
     const c = this.counters;
     c.rxSegments++;
     const v = this.#view.reset(d.payload);
-    const reason = v.check() ?? (ipv6UpperChecksumOk(d.packet, d.payload, IpProtocol.TCP) ? undefined : 'badChecksum');
+    const reason = v.check() ?? (d.checksumVerified || ipv6UpperChecksumOk(d.packet, d.payload, IpProtocol.TCP) ? undefined : 'badChecksum');
     if (reason !== undefined) {
       countDrop(c, reason);
       return;
@@ -895,7 +894,7 @@ export class TcpLayer implements Tcp {
   /** Writes the segment into a packet (the payload's one copy) and hands it to IPv4. */
   #emit(seg: TcpRepr, src: IpAddr, dst: IpAddr, onError: ((err: NetstackError) => void) | undefined, dontFragment: boolean, ecn: number, gsoSize = 0): void {
     if (dst >= IPV6_ID_BASE) {
-      this.#emitIpv6(seg, src, dst, onError, ecn);
+      this.#emitIpv6(seg, src, dst, onError, ecn, gsoSize);
       return;
     }
     this.counters.txSegments++;
@@ -914,7 +913,7 @@ export class TcpLayer implements Tcp {
    * The same over IPv6: the header written with a partial checksum, whose pseudo-header part
    * is then replaced by IPv6's (RFC 8200 8.1); completed here unless what is below does it.
    */
-  #emitIpv6(seg: TcpRepr, src: IpAddr, dst: IpAddr, onError: ((err: NetstackError) => void) | undefined, ecn: number): void {
+  #emitIpv6(seg: TcpRepr, src: IpAddr, dst: IpAddr, onError: ((err: NetstackError) => void) | undefined, ecn: number, gsoSize: number): void {
     const book = this.book;
     const s6 = book.bytesOf(src);
     const d6 = book.bytesOf(dst);
@@ -925,8 +924,10 @@ export class TcpLayer implements Tcp {
     }
     this.counters.txSegments++;
     const payload = seg.payload;
-    const pb = PacketBuffer.alloc(payload.length);
+    // A large segment (TSO, see #gsoMaxBytes) from the large-packet slab, as over IPv4.
+    const pb = gsoSize === 0 ? PacketBuffer.alloc(payload.length) : PacketBuffer.allocLarge(payload.length);
     if (payload.length > 0) pb.buf.set(payload, pb.head);
+    pb.gsoSize = gsoSize;
     emitTcp(seg, pb, 0, 0, PARTIAL_CHECKSUM);
     const at = pb.csumStart;
     const sum = ipv6PseudoHeaderSum(s6, 0, d6, 0, IpProtocol.TCP, pb.end - at);

@@ -357,7 +357,7 @@ export class UdpLayer implements Udp {
     const c = this.counters;
     c.rxDatagrams++;
     const v = this.#view.reset(d.payload);
-    const reason = v.check() ?? (ipv6UpperChecksumOk(d.packet, v.length === d.payload.length ? d.payload : d.payload.subarray(0, v.length), IpProtocol.UDP) ? undefined : 'badChecksum');
+    const reason = v.check() ?? (d.checksumVerified || ipv6UpperChecksumOk(d.packet, v.length === d.payload.length ? d.payload : d.payload.subarray(0, v.length), IpProtocol.UDP) ? undefined : 'badChecksum');
     if (reason !== undefined) {
       countDrop(c, reason);
       if (log.udp.enabled) log.udp('%s: drop from %s (%s)', d.iface.name, formatIpv6(d.packet, 8), reason);

@@ -113,4 +113,27 @@ describe('ip/address-book', () => {
     assert.equal(book.format(id), 'fd00:198:18::2');
     assert.equal(formatIpAddr(IPV6_ID_BASE + 1234, book), '?');
   });
+
+  it('idOf\'s last-hit cache never names a freed id, nor one reused for another address', () => {
+    const book = new AddressBook(1);
+    const a = ipv6Addr('fd00::a');
+    const b = ipv6Addr('fd00::b');
+    const c = ipv6Addr('fd00::c');
+    const idA = book.acquire(a);
+    const idC = book.acquire(c);
+    assert.equal(book.idOf(a), idA);
+    assert.equal(book.idOf(c), idC); // both cached now
+    assert.equal(book.idOf(a), idA);
+    book.release(idA);
+    assert.equal(book.idOf(a), undefined, 'freed: not found from the cache');
+    const idB = book.acquire(b);
+    assert.equal(idB, idA, 'the freed id is reused');
+    assert.equal(book.idOf(a), undefined);
+    assert.equal(book.idOf(b), idB);
+    assert.equal(book.idOf(c), idC);
+    // An address at an offset inside a packet, as the layers look them up.
+    const packet = new Uint8Array(40);
+    packet.set(c, 24);
+    assert.equal(book.idOf(packet, 24), idC);
+  });
 });

@@ -1,0 +1,196 @@
+/**
+ * IPv6 on the TAP and TUN links, without a kernel (two devices back to back, see
+ * test/helpers/fake-tap-device.ts): virtio_net_hdr GSO TCPV6 for the stack's large IPv6 TCP
+ * segments (checksum offsets from the IPv6 header), received IPv6 GSO segments taken whole with
+ * their checksums vouched for, and a TUN link carrying both families by the version nibble.
+ */
+import assert from 'node:assert/strict';
+import { firstValueFrom, lastValueFrom, toArray, type Subscription } from 'rxjs';
+import { createStack, type Stack } from '../../../streams/stack/create-stack.js';
+import { deviceLink, type TapLink } from '../../../streams/links/tap-link.js';
+import {
+  completePartialChecksum, gsoHeader, VnetFlags, VnetGso, vnetCsumOffset, vnetCsumStart, vnetFlags, vnetGsoSize, vnetGsoType, vnetHdrLen,
+} from '../../../streams/links/virtio-net-hdr.js';
+import { ipv6UpperChecksumOk } from '../../../src/wire/ipv6.js';
+import { IpProtocol } from '../../../src/wire/ipv4.js';
+import { fakeDevicePair, type FakeDevice } from '../../helpers/fake-tap-device.js';
+import { pattern } from '../../helpers/pattern.js';
+
+const NO_DAD = { dadTransmits: 0, acceptRa: false } as const;
+const A6 = 'fd00:198:18::1';
+const B6 = 'fd00:198:18::2';
+
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+interface Pair {
+  readonly a: Stack;
+  readonly b: Stack;
+  readonly la: TapLink;
+  readonly lb: TapLink;
+  readonly da: FakeDevice;
+  readonly db: FakeDevice;
+  close(): void;
+}
+
+function pair(layer: 'ethernet' | 'ip', offload: boolean): Pair {
+  const [da, db] = fakeDevicePair({ offload });
+  const la = deviceLink(da.asTapDevice(), { mac: undefined, coalesceAcks: layer === 'ethernet', layer });
+  const lb = deviceLink(db.asTapDevice(), { mac: undefined, coalesceAcks: layer === 'ethernet', layer });
+  const mac = (n: number) => (layer === 'ethernet' ? { mac: `02:00:00:00:00:0${n}` } : {});
+  const a = createStack({ interfaces: [{ name: 'if0', link: la, ...mac(1), ipv4: ['198.18.0.1/24'], ipv6: [`${A6}/64`] }], ipv6: NO_DAD });
+  const b = createStack({ interfaces: [{ name: 'if0', link: lb, ...mac(2), ipv4: ['198.18.0.2/24'], ipv6: [`${B6}/64`] }], ipv6: NO_DAD });
+  return { a, b, la, lb, da, db, close: () => { a.close(); b.close(); } };
+}
+
+/** An echo server on `stack`:7. */
+function echo(stack: Stack): Subscription {
+  return stack.tcp.listen({ port: 7 }).subscribe((c) => {
+    c.data$.subscribe({ next: (chunk) => c.write(chunk), complete: () => c.end(), error: () => undefined });
+  });
+}
+
+async function roundTrip(stack: Stack, address: string, bytes: Uint8Array): Promise<Uint8Array> {
+  const conn = await firstValueFrom(stack.tcp.connect({ address, port: 7 }));
+  const chunks = lastValueFrom(conn.data$.pipe(toArray()));
+  conn.write(bytes);
+  conn.end();
+  return concat(await chunks);
+}
+
+describe('TAP/TUN links: IPv6 offloads', () => {
+  describe('gsoHeader', () => {
+    /** A frame with `version` in the IP header's first nibble at `ipAt`, TCP (20-byte header) at `csumStart`. */
+    function frame(ipAt: number, version: number, csumStart: number, tcpFlags = 0x10): Uint8Array {
+      const f = new Uint8Array(csumStart + 20 + 100);
+      f[ipAt] = version << 4;
+      f[csumStart + 12] = 5 << 4; // data offset: 5 words
+      f[csumStart + 13] = tcpFlags;
+      return f;
+    }
+
+    it('says TCPV6 for IPv6 (after Ethernet: TCP at 54; on a TUN link: at 40) and TCPV4 for IPv4', () => {
+      const cases = [
+        { ipAt: 14, version: 6, start: 54, type: VnetGso.TCPV6 },
+        { ipAt: 0, version: 6, start: 40, type: VnetGso.TCPV6 },
+        { ipAt: 14, version: 4, start: 34, type: VnetGso.TCPV4 },
+        { ipAt: 0, version: 4, start: 20, type: VnetGso.TCPV4 },
+      ];
+      for (const c of cases) {
+        const h = gsoHeader(frame(c.ipAt, c.version, c.start), c.start, 16, 1440, c.ipAt);
+        assert.equal(vnetGsoType(h), c.type, `IPv${c.version} at ${c.ipAt}`);
+        assert.equal(vnetFlags(h), VnetFlags.NEEDS_CSUM);
+        assert.equal(vnetCsumStart(h), c.start);
+        assert.equal(vnetCsumOffset(h), 16);
+        assert.equal(vnetHdrLen(h), c.start + 20, 'headers up to the end of TCP\'s');
+        assert.equal(vnetGsoSize(h), 1440);
+      }
+    });
+
+    it('keeps the ECN bit for a segment carrying CWR over IPv6', () => {
+      const h = gsoHeader(frame(14, 6, 54, 0x10 | 0x80), 54, 16, 1440, 14);
+      assert.equal(vnetGsoType(h), VnetGso.TCPV6 | VnetGso.ECN);
+    });
+  });
+
+  for (const layer of ['ethernet', 'ip'] as const) {
+    const ipAt = layer === 'ethernet' ? 14 : 0;
+    const tcpAt = ipAt + 40;
+
+    it(`${layer === 'ethernet' ? 'TAP' : 'TUN'} with offload: IPv6 TCP leaves as GSO TCPV6 frames (checksum offsets from the IPv6 header) and is taken whole, byte-exact (1 MiB)`, async function () {
+      this.timeout(20_000);
+      const p = pair(layer, true);
+      const sub = echo(p.b);
+      try {
+        const data = pattern(1 << 20, 6);
+        const got = await roundTrip(p.a, B6, data);
+        assert.equal(got.length, data.length);
+        assert.ok(Buffer.from(got).equals(Buffer.from(data)), 'the echo is byte-exact');
+        // What A wrote: large IPv6 TCP segments with GSO TCPV6 headers.
+        const gso = p.da.written.filter((w) => (vnetGsoType(w.header) & ~VnetGso.ECN) !== VnetGso.NONE);
+        assert.ok(gso.length > 0, 'some segments left as GSO frames');
+        for (const w of gso) {
+          assert.equal(vnetGsoType(w.header) & ~VnetGso.ECN, VnetGso.TCPV6);
+          assert.equal(w.frame[ipAt] >>> 4, 6, 'an IPv6 packet');
+          assert.equal(vnetCsumStart(w.header), tcpAt, 'TCP right after the 40-byte IPv6 header');
+          assert.equal(vnetCsumOffset(w.header), 16);
+          // Each piece (the headers again, gsoSize bytes of payload) fills the 1500-byte MTU: the
+          // IPv6 MSS (1440) less the timestamps option (12).
+          const tcpHeaderLen = vnetHdrLen(w.header) - tcpAt;
+          assert.equal(40 + tcpHeaderLen + vnetGsoSize(w.header), 1500, 'pieces of one IPv6 MTU');
+          assert.ok(w.frame.length - tcpAt > vnetGsoSize(w.header) + 20, 'longer than one MSS');
+          // The partial checksum completed over the frame is IPv6's TCP checksum.
+          const f = w.frame.slice();
+          completePartialChecksum(f, vnetCsumStart(w.header), vnetCsumOffset(w.header));
+          assert.ok(ipv6UpperChecksumOk(f.subarray(ipAt), f.subarray(tcpAt), IpProtocol.TCP), 'checksum right once completed');
+        }
+        // B took them whole, and did not mistake their partial checksums for bad ones.
+        assert.ok(p.lb.stats().rxSuperFrames > 0, 'B received GSO frames');
+        assert.equal(p.lb.stats().rxGsoDropped, 0);
+        assert.equal(p.b.tcpLayer.counters.drops['badChecksum'], 0);
+        assert.equal(p.a.tcpLayer.counters.drops['badChecksum'], 0);
+      } finally {
+        sub.unsubscribe();
+        p.close();
+      }
+    });
+  }
+
+  it('a large IPv6 segment to one of our own addresses is cut in software by IPv6 (loopback), byte-exact', async function () {
+    this.timeout(20_000);
+    const p = pair('ethernet', true);
+    const sub = echo(p.a);
+    try {
+      const data = pattern(300_000, 8);
+      const got = await roundTrip(p.a, A6, data);
+      assert.ok(Buffer.from(got).equals(Buffer.from(data)), 'byte-exact');
+      assert.ok(p.a.ipv6!.counters.txSegmented > 0, 'large segments were cut by IPv6');
+      assert.equal(p.da.written.filter((w) => vnetGsoType(w.header) !== VnetGso.NONE).length, 0, 'none reached the link');
+      assert.equal(p.a.tcpLayer.counters.drops['badChecksum'], 0);
+    } finally {
+      sub.unsubscribe();
+      p.close();
+    }
+  });
+
+  it('TUN without offload: IPv6 and IPv4 over one link, dispatched by the version nibble (TCP echo over both)', async function () {
+    this.timeout(20_000);
+    const p = pair('ip', false);
+    const sub = echo(p.b);
+    try {
+      const data = pattern(200_000, 7);
+      const [v6, v4] = await Promise.all([roundTrip(p.a, B6, data), roundTrip(p.a, '198.18.0.2', data)]);
+      assert.ok(Buffer.from(v6).equals(Buffer.from(data)), 'IPv6 echo byte-exact');
+      assert.ok(Buffer.from(v4).equals(Buffer.from(data)), 'IPv4 echo byte-exact');
+      const versions = new Set(p.da.written.map((w) => w.frame[0] >>> 4));
+      assert.deepEqual([...versions].sort(), [4, 6], 'both families crossed the link as bare packets');
+      assert.equal(p.da.written.every((w) => vnetGsoType(w.header) === VnetGso.NONE), true, 'no GSO without offload');
+      assert.ok(p.b.ipv6!.counters.rxDelivered > 0);
+      assert.equal(p.b.ipv4.counters.drops['badVersion'], 0, 'IPv4 never saw an IPv6 packet');
+    } finally {
+      sub.unsubscribe();
+      p.close();
+    }
+  });
+
+  it('TUN: a packet of neither version is counted by IPv4 as badVersion, and IPv6 stays up', async () => {
+    const p = pair('ip', false);
+    try {
+      const bogus = new Uint8Array(60);
+      bogus[0] = 0x50; // version 5
+      p.da.asTapDevice().writeBatch([bogus]);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(p.b.ipv4.counters.drops['badVersion'], 1);
+      assert.equal(p.b.ipv6!.counters.rxPackets, 0);
+    } finally {
+      p.close();
+    }
+  });
+});
