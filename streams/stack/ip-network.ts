@@ -6,6 +6,8 @@ import type { Ipv6Datagram, Ipv6Network, Ipv6Port } from './ipv6-layer.js';
 import { AddressBook, IPV6_ID_BASE, IP_ANY4, IP_ANY6, parseIpAddr, type IpAddr } from '../../src/ip/address-book.js';
 import { IPV6_TCP_HEADERS } from '../../src/tcp/config.js';
 import { netError, type NetstackError } from '../../src/errors.js';
+import type { PacketBuffer } from '../../src/packet-buffer.js';
+import type { Boundary } from '../pipeline/boundary.js';
 
 /**
  * A datagram as TCP and UDP see it, either family: the very shape of `Ipv4Datagram` (the same
@@ -28,6 +30,26 @@ export interface IpDatagram {
   readonly checksumVerified: boolean;
 }
 
+/**
+ * What a transport hands down, either family, as the `transport` hook shows it: the shape of
+ * `Ipv4Send` (so IPv4's items are these) with `IpAddr` addresses. For IPv6: `ttl` is the hop
+ * limit, `dscp` and `ecn` make the traffic class, `dontFragment` means nothing (IPv6 routers
+ * never fragment).
+ */
+export interface IpSend {
+  readonly pb: PacketBuffer;
+  readonly dst: IpAddr;
+  readonly protocol: number;
+  /** Default: chosen by the route. Must be ours (or, while a forwarder runs, the flow's original destination). */
+  readonly src?: IpAddr | undefined;
+  readonly ttl?: number | undefined;
+  readonly dontFragment?: boolean | undefined;
+  readonly dscp?: number | undefined;
+  readonly ecn?: number | undefined;
+  readonly iface?: NetInterface | undefined;
+  readonly onError?: ((err: NetstackError) => void) | undefined;
+}
+
 /** The interface and our source address towards a destination, either family. */
 export interface IpRoute {
   readonly iface: NetInterface;
@@ -47,6 +69,12 @@ export interface Ipv6Transport {
   readonly port: Ipv6Port;
   readonly book: AddressBook;
   readonly icmp?: Ipv6TransportIcmp;
+  /**
+   * When operators sit at the transport boundary (`Ipv6Layer.records`): the protocol's
+   * datagrams as records, whose ids (maybe rewritten) the transport takes instead of the
+   * packet's address bytes, and where its records go down. Claimed instead of `port`.
+   */
+  readonly records?: Boundary<IpDatagram, IpSend>;
 }
 
 /**

@@ -2,7 +2,11 @@ import { Subject, type Observable, type SchedulerLike, type Subscription } from 
 import { createDemux, type Demux } from '../operators/demux.js';
 import { isAssigned, type NetInterface } from './net-interface.js';
 import { Ipv6RouteTable, type Ipv6RouteEntry } from '../../src/ipv6/route-table.js';
-import type { Boundary, Sink } from '../pipeline/boundary.js';
+import { between, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
+import type { TapPoint } from '../pipeline/taps.js';
+import { Ipv6Records, mappedDemux } from './ipv6-transport-boundary.js';
+import type { IpDatagram, IpSend } from './ip-network.js';
+import type { AddressBook } from '../../src/ip/address-book.js';
 import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 import type { PendingPacket } from './arp-layer.js';
 import { DeadlineTimer } from './deadline-timer.js';
@@ -142,7 +146,9 @@ function createIpv6Counters() {
   return createCounters(
     ['rxPackets', 'rxDelivered', 'rxNoNextHeader', 'rxFragments', 'rxReassembled', 'txPackets', 'txFragments', 'txErrors', 'reassemblyTimeouts',
       /** Packet Too Big messages that lowered a destination's path MTU, and those that named no lower one. */
-      'pmtuLowered', 'pmtuNotLower'],
+      'pmtuLowered', 'pmtuNotLower',
+      /** Items at the transport boundary naming an address id no longer held (an operator kept them too long): dropped. */
+      'unresolvedAddress'],
     IPV6_DROP_REASONS,
   );
 }
@@ -155,6 +161,17 @@ export interface Ipv6LayerOptions {
   readonly chain?: Readonly<Ipv6ChainLimits>;
   /** The path MTU cache's age and size (default 10 minutes, 1024 destinations). */
   readonly pmtu?: Readonly<Partial<Ipv6PmtuCacheConfig>>;
+  /**
+   * The boundary above IPv6 as the `transport` hook and tap show it, beside IPv4's: records
+   * with `IpAddr` ids of `book` (see Ipv6Records). With operators, every protocol's items pass
+   * through them (TCP and UDP then claim `records(n)`); with only taps, the records are made
+   * while someone observes. Absent: IPv6's own items, nothing converted.
+   */
+  readonly transport?: {
+    readonly book: AddressBook;
+    readonly operators?: BoundaryOperators<IpDatagram, IpSend> | undefined;
+    readonly taps?: TapPoint<IpDatagram, IpSend> | undefined;
+  };
 }
 
 interface Attached {
@@ -188,6 +205,10 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
   readonly pmtu: Ipv6PmtuCache;
 
   readonly #demux: Demux<Ipv6Datagram, number>;
+  /** With transport operators: the demux of records (above them), and where records go down. */
+  readonly #recordDemux: Demux<IpDatagram, number> | undefined;
+  readonly #recordDown: Sink<IpSend> | undefined;
+  readonly #records: Ipv6Records | undefined;
   readonly #attached: Attached[] = [];
   readonly #input$ = new Subject<Ipv6Datagram>();
   readonly #down: Sink<Ipv6Send>;
@@ -206,14 +227,44 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     this.#chain = opts.chain ?? IPV6_CHAIN_DEFAULTS;
     this.reassembler = new Ipv6Reassembler(opts.reassembly);
     this.pmtu = new Ipv6PmtuCache(opts.pmtu);
-    this.#down = { next: (s: Ipv6Send) => this.#sendItem(s), partialChecksum: true };
-    this.#demux = createDemux(this.#input$.asObservable(), protocolOf, { name: 'ipv6 protocol' });
+    const own: Boundary<Ipv6Datagram, Ipv6Send> = { up$: this.#input$.asObservable(), down: { next: (s: Ipv6Send) => this.#sendItem(s), partialChecksum: true } };
+    const t = opts.transport;
+    const records = t === undefined ? undefined : new Ipv6Records(t.book, this.counters);
+    this.#records = records;
+    if (records === undefined || t === undefined || (t.operators?.up === undefined && t.operators?.down === undefined)) {
+      // No operators: IPv6's own items above (shown as records to the tap's observers only).
+      const above = records === undefined || t?.taps === undefined ? own : records.tapped(own, t.taps);
+      this.#down = above.down;
+      this.#demux = createDemux(above.up$, protocolOf, { name: 'ipv6 protocol' });
+      this.#recordDemux = undefined;
+      this.#recordDown = undefined;
+    } else {
+      // Operators: every item crosses as a record, and the protocols that take IPv6's own
+      // items (ICMPv6, the user's) get them converted back from what came out.
+      const rb = records.recordBoundary(own);
+      const above = between(t.taps === undefined ? rb : t.taps.wrap(rb), t.operators);
+      const recordDown = above.down;
+      this.#recordDemux = createDemux(above.up$, protocolOfRecord, { name: 'ipv6 protocol' });
+      this.#recordDown = recordDown;
+      this.#demux = mappedDemux(this.#recordDemux, (r) => records.fromRecord(r));
+      this.#down = { next: (s: Ipv6Send) => recordDown.next(records.toSend(s)) };
+    }
     this.#timer = new DeadlineTimer(opts.scheduler, (now) => this.#expire(now));
   }
 
   /** The boundary of one upper-layer protocol (subscribing claims it: EADDRINUSE if taken). */
   protocol(protocol: number): Ipv6Port {
     return { up$: this.#demux.endpoint(protocol), down: this.#down, network: this };
+  }
+
+  /**
+   * With operators at the transport boundary: one protocol's records (IpAddr ids, as the
+   * operators left them) and where its records go down. Subscribing claims the protocol as
+   * `protocol(n)` does. Undefined without operators (take `protocol(n)`).
+   */
+  records(protocol: number): Boundary<IpDatagram, IpSend> | undefined {
+    if (this.#recordDemux === undefined || this.#recordDown === undefined) return undefined;
+    return { up$: this.#recordDemux.endpoint(protocol), down: this.#recordDown };
   }
 
   /** Packets for a protocol nobody claimed (ICMPv6 answers Parameter Problem code 1). */
@@ -378,6 +429,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     this.#reassemblyTimeouts$.complete();
     this.reassembler.clear();
     this.pmtu.clear();
+    this.#records?.close();
   }
 
   #sendItem(s: Ipv6Send): void {
@@ -520,5 +572,9 @@ function datagram(
 }
 
 function protocolOf(d: Ipv6Datagram): number {
+  return d.protocol;
+}
+
+function protocolOfRecord(d: IpDatagram): number {
   return d.protocol;
 }

@@ -2,9 +2,9 @@ import { Observable, type SchedulerLike, type Subscriber, type Subscription } fr
 import { randomBytes } from 'node:crypto';
 import type { Ipv4Port, Ipv4Send } from './ipv4-layer.js';
 import type { Ipv6Datagram, Ipv6Send } from './ipv6-layer.js';
-import { IpNetwork, deliverIpv6, ecnOf, type IpDatagram, type Ipv6Transport } from './ip-network.js';
+import { IpNetwork, deliverIpv6, ecnOf, type IpDatagram, type IpSend, type Ipv6Transport } from './ip-network.js';
 import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
-import { hookPoint, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
+import { hookPoint, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
 import { TcpConnection, type TcpConnectionOwner } from './tcp-connection.js';
 import './tcp-socket.js';
 import { TcpConnectionCore, type TcpHost } from '../../src/tcp/connection.js';
@@ -26,7 +26,7 @@ import { EndpointTable } from '../../src/transport/endpoint-table.js';
 import { PortManager } from '../../src/transport/port-manager.js';
 import { IPV4_ANY, formatIpv4 } from '../../src/ipv4/address.js';
 import { AddressBook, IPV6_ID_BASE, IP_ANY4, IP_ANY6, isIpAny, type IpAddr } from '../../src/ip/address-book.js';
-import { ipv6PseudoHeaderSum, ipv6UpperChecksumOk } from '../../src/wire/ipv6.js';
+import { ipv6ChecksumOkFor, ipv6PseudoHeaderSum, ipv6UpperChecksumOk } from '../../src/wire/ipv6.js';
 import { TcpOffset } from '../../src/wire/tcp.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
@@ -247,6 +247,8 @@ export class TcpLayer implements Tcp {
   readonly #down: Sink<Ipv4Send>;
   readonly #v6: Ipv6Transport | undefined;
   readonly #down6: Sink<Ipv6Send> | undefined;
+  /** With transport operators over IPv6: segments as records (their ids, maybe rewritten), both ways. */
+  readonly #records6: Boundary<IpDatagram, IpSend> | undefined;
   /** Whether what is below IPv6 finishes a partial checksum. */
   readonly #partialChecksum6: boolean;
   readonly #input6 = (ip: IpDatagram, seg: TcpRepr): void => {
@@ -298,8 +300,9 @@ export class TcpLayer implements Tcp {
     this.#network = new IpNetwork(port.network, options.ipv6?.port.network, this.book);
     this.#down = port.down;
     this.#down6 = options.ipv6?.port.down;
+    this.#records6 = options.ipv6?.records;
     this.#partialChecksum = port.down.partialChecksum === true;
-    this.#partialChecksum6 = options.ipv6?.port.down.partialChecksum === true;
+    this.#partialChecksum6 = (options.ipv6?.records ?? options.ipv6?.port)?.down.partialChecksum === true;
     this.#icmp = options.icmp;
     this.#hooks = hookPoint(options.segments, (s) => this.#dispatch(s.datagram, s.segment), (s) => this.#emit(s.segment, s.src, s.dst, s.onError, s.dontFragment ?? true, s.ecn ?? 0));
     // Without operators the records of the hook items are never made (one less allocation per
@@ -340,7 +343,9 @@ export class TcpLayer implements Tcp {
 
   start(): void {
     this.#subscriptions.push(this.#port.up$.subscribe((d) => this.#input(d)));
-    if (this.#v6 !== undefined) this.#subscriptions.push(this.#v6.port.up$.subscribe((d) => this.#inputIpv6(d)));
+    const records6 = this.#records6;
+    if (records6 !== undefined) this.#subscriptions.push(records6.up$.subscribe((d) => this.#inputRecord6(d)));
+    else if (this.#v6 !== undefined) this.#subscriptions.push(this.#v6.port.up$.subscribe((d) => this.#inputIpv6(d)));
     const errors6 = this.#v6?.icmp?.errors$?.(IpProtocol.TCP);
     if (errors6 !== undefined) this.#subscriptions.push(errors6.subscribe((r) => this.#icmpError(r)));
     if (this.#icmp !== undefined) this.#subscriptions.push(this.#icmp.errors$(IpProtocol.TCP).subscribe((r) => this.#icmpError(r)));
@@ -725,6 +730,34 @@ export class TcpLayer implements Tcp {
     deliverIpv6(this.book, d, parsed.value, this.#input6);
   }
 
+  /**
+   * A TCP segment over IPv6 as it came out of the transport operators: the addresses are the
+   * record's ids (an operator may have rewritten them, adjusting the checksum as for IPv4),
+   * held by the boundary while the segment is dispatched.
+   */
+  #inputRecord6(d: IpDatagram): void {
+    const c = this.counters;
+    c.rxSegments++;
+    const v = this.#view.reset(d.payload);
+    const s6 = this.book.bytesOf(d.src);
+    const d6 = this.book.bytesOf(d.dst);
+    const reason = v.check() ?? (s6 !== undefined && d6 !== undefined && ipv6ChecksumOkFor(s6, d6, d.payload, IpProtocol.TCP) ? undefined : 'badChecksum');
+    if (reason !== undefined) {
+      countDrop(c, reason);
+      return;
+    }
+    if (d.broadcast || d6![0] === 0xff) {
+      c.drops.broadcast++;
+      return;
+    }
+    const parsed = parseTcp(d.payload, 0, 0, { verifyChecksum: false });
+    if (!parsed.ok) {
+      countDrop(c, parsed.reason);
+      return;
+    }
+    this.#input6(d, parsed.value);
+  }
+
   #input(d: IpDatagram): void {
     const c = this.counters;
     c.rxSegments++;
@@ -926,6 +959,7 @@ export class TcpLayer implements Tcp {
     this.counters.txSegments++;
     const payload = seg.payload;
     const pb = PacketBuffer.alloc(payload.length);
+    const records = this.#records6;
     if (payload.length > 0) pb.buf.set(payload, pb.head);
     emitTcp(seg, pb, 0, 0, PARTIAL_CHECKSUM);
     const at = pb.csumStart;
@@ -933,6 +967,10 @@ export class TcpLayer implements Tcp {
     pb.buf[at + TCP_CHECKSUM_AT] = sum >>> 8;
     pb.buf[at + TCP_CHECKSUM_AT + 1] = sum & 0xff;
     if (!this.#partialChecksum6) pb.completeChecksum();
+    if (records !== undefined) {
+      records.down.next({ pb, dst, src, protocol: IpProtocol.TCP, ecn, onError });
+      return;
+    }
     // ECN in the traffic class's low bits (RFC 3168 5 and RFC 8200 7).
     down.next({ pb, dst: d6, src: s6, protocol: IpProtocol.TCP, trafficClass: ecn, onError });
   }
