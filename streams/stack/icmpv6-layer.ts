@@ -181,8 +181,8 @@ export class Icmpv6Layer {
    * port unreachable, for UDP to a closed port), under the same suppression rules and rate
    * limit as every error. `packet` is the invoking packet from its fixed header.
    */
-  sendUnreachable(packet: Uint8Array, multicast: boolean, code: number): void {
-    this.#sendError(packet, multicast, { kind: 'dest-unreachable', code, quoted: EMPTY });
+  sendUnreachable(packet: Uint8Array, multicast: boolean, code: number, fromDestination = false): void {
+    this.#sendError(packet, multicast, { kind: 'dest-unreachable', code, quoted: EMPTY }, fromDestination);
   }
 
   #allocateIdent(): number {
@@ -292,7 +292,8 @@ export class Icmpv6Layer {
    * packet whose source is not a unicast address; rate-limit the rest (f). The quote is cut so
    * the error fits the minimum MTU (c).
    */
-  #sendError(invoking: Uint8Array, multicast: boolean, repr: Icmpv6Repr): void {
+  /** `fromDestination`: from the invoking packet's destination even when it is not ours (a forwarder speaking for it). */
+  #sendError(invoking: Uint8Array, multicast: boolean, repr: Icmpv6Repr, fromDestination = false): void {
     const c = this.counters;
     const src = invoking.subarray(8, 24);
     const dst = invoking.subarray(24, 40);
@@ -305,7 +306,7 @@ export class Icmpv6Layer {
       return;
     }
     // Answer from the address the packet was sent to, when it is ours (not a group).
-    const from = isIpv6Multicast(dst) || !this.#port.network.isLocal(dst) ? undefined : dst.slice();
+    const from = isIpv6Multicast(dst) || (!fromDestination && !this.#port.network.isLocal(dst)) ? undefined : dst.slice();
     const to = src.slice();
     const route = this.#port.network.routeFor(to);
     if (!('iface' in route)) {

@@ -60,7 +60,8 @@ export interface IpRoute {
 
 /** What ICMPv6 does for a transport: port unreachable for what no socket takes, and the errors about what it sent. */
 export interface Ipv6TransportIcmp {
-  sendUnreachable(packet: Uint8Array, multicast: boolean, code: number): void;
+  /** `fromDestination`: sent from the packet's destination even when it is not ours (a forwarder refusing a flow). */
+  sendUnreachable(packet: Uint8Array, multicast: boolean, code: number, fromDestination?: boolean): void;
   errors$?(protocol: number): Observable<IcmpErrorReport>;
 }
 
@@ -136,6 +137,21 @@ export class IpNetwork {
     if (bytes !== undefined) this.v6?.packetTooBig?.(bytes, mtu);
   }
 
+  /**
+   * Forwarding mode for one transport protocol on both families (see
+   * `Ipv4Network.acceptForeign`), until the returned function is called; undefined when the
+   * IPv4 network has none.
+   */
+  acceptForeign(protocol: number): (() => void) | undefined {
+    const v4 = this.v4.acceptForeign?.(protocol);
+    if (v4 === undefined) return undefined;
+    const v6 = this.v6?.acceptForeign?.(protocol);
+    return () => {
+      v4();
+      v6?.();
+    };
+  }
+
   /** The id of one of our own addresses (interned and held for good on first use). */
   ownId(bytes: Uint8Array, offset = 0): IpAddr {
     return this.book.idOf(bytes, offset) ?? this.book.acquire(bytes, offset);
@@ -196,12 +212,15 @@ export function ipDatagramOf(d: Ipv6Datagram, src: IpAddr, dst: IpAddr): IpDatag
  */
 export function deliverIpv6<T>(book: AddressBook, d: Ipv6Datagram, arg: T, deliver: (ip: IpDatagram, arg: T) => void): void {
   const p = d.packet;
-  const dst = p[24] === 0xff ? IP_ANY6 : book.idOf(p, 24) ?? book.acquire(p, 24);
+  // Another host's address (a forwarder's flow) is a stranger too: held only while handled.
+  const knownDst = p[24] === 0xff ? IP_ANY6 : book.idOf(p, 24);
+  const dst = knownDst ?? book.acquire(p, 24);
   const known = book.idOf(p, 8);
   const src = known ?? book.acquire(p, 8);
   try {
     deliver(ipDatagramOf(d, src, dst), arg);
   } finally {
     if (known === undefined) book.release(src);
+    if (knownDst === undefined && d.foreign) book.release(dst);
   }
 }

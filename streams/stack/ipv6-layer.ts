@@ -44,6 +44,8 @@ export interface Ipv6Datagram {
   /** Sent to a multicast address, or in a link-level group frame: never answered with an error (RFC 4443 2.4 e). */
   readonly multicast: boolean;
   readonly reassembled: boolean;
+  /** Addressed to another host and taken for a forwarder (`acceptForeign`): its destination is not ours. */
+  readonly foreign: boolean;
 }
 
 /** What a protocol hands down to IPv6: its message in `pb` and where it goes. */
@@ -110,6 +112,12 @@ export interface Ipv6Network {
    * path MTU to `dst` becomes `mtu` (1280 when less) if that is lower. True when it was lowered.
    */
   packetTooBig?(dst: Ipv6Addr, mtu: number): boolean;
+  /**
+   * Forwarding mode for one upper-layer protocol, until the returned function is called (as
+   * `Ipv4Network.acceptForeign`): its packets to ANY unicast address are delivered, marked
+   * `foreign`, and anything may be sent from addresses that are not ours.
+   */
+  acceptForeign?(protocol: number): () => void;
 }
 
 /** The boundary between IPv6 and one upper-layer protocol, with the routing services. */
@@ -147,6 +155,8 @@ function createIpv6Counters() {
     ['rxPackets', 'rxDelivered', 'rxNoNextHeader', 'rxFragments', 'rxReassembled', 'txPackets', 'txFragments', 'txErrors', 'reassemblyTimeouts',
       /** Packet Too Big messages that lowered a destination's path MTU, and those that named no lower one. */
       'pmtuLowered', 'pmtuNotLower',
+      /** Packets for other hosts delivered to a forwarder (`acceptForeign`). */
+      'rxForeign',
       /** Items at the transport boundary naming an address id no longer held (an operator kept them too long): dropped. */
       'unresolvedAddress'],
     IPV6_DROP_REASONS,
@@ -219,6 +229,10 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
   readonly #view = new Ipv6Packet();
   readonly #timer: DeadlineTimer;
   readonly #subscriptions: Subscription[] = [];
+  /** Per protocol number: how many hold the forwarding mode (see `acceptForeign`). */
+  readonly #foreign = new Uint16Array(256);
+  /** Holders of the forwarding mode, every protocol: while any, foreign destinations pass the first check and we may send from any address. */
+  #foreignHolders = 0;
   /** Fragment identifications (RFC 8200 4.5): a counter from a random start (RFC 7739 3.1's simplest choice). */
   #nextIdent = (Math.random() * 0x100000000) >>> 0;
 
@@ -229,7 +243,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     this.pmtu = new Ipv6PmtuCache(opts.pmtu);
     const own: Boundary<Ipv6Datagram, Ipv6Send> = { up$: this.#input$.asObservable(), down: { next: (s: Ipv6Send) => this.#sendItem(s), partialChecksum: true } };
     const t = opts.transport;
-    const records = t === undefined ? undefined : new Ipv6Records(t.book, this.counters);
+    const records = t === undefined ? undefined : new Ipv6Records(t.book, this.counters, (a) => this.isLocal(a));
     this.#records = records;
     if (records === undefined || t === undefined || (t.operators?.up === undefined && t.operators?.down === undefined)) {
       // No operators: IPv6's own items above (shown as records to the tap's observers only).
@@ -293,6 +307,18 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
   attach(iface: NetInterface, lower: Ipv6NeighborBoundary): void {
     this.#attached[iface.index] = { iface, down: lower.down };
     this.#subscriptions.push(lower.up$.subscribe((frame) => this.#inputFrame(iface, frame)));
+  }
+
+  acceptForeign(protocol: number): () => void {
+    this.#foreign[protocol]++;
+    this.#foreignHolders++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#foreign[protocol]--;
+      this.#foreignHolders--;
+    };
   }
 
   /** True when `addr` is one of our assigned addresses (a tentative one is not, RFC 4862 5.4). */
@@ -371,7 +397,8 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     const { iface, nextHop } = route;
     let src = route.src;
     if (s.src !== undefined && !isIpv6Unspecified(s.src)) {
-      if (!this.isLocal(s.src)) {
+      // A forwarder answers (and refuses, by ICMPv6) from the addresses its flows were sent to.
+      if (this.#foreignHolders === 0 && !this.isLocal(s.src)) {
         this.counters.txErrors++;
         return netError('EADDRNOTAVAIL', `${formatIpv6(s.src)} is not a local address`);
       }
@@ -470,6 +497,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
       return;
     }
     let multicast = linkMulticast;
+    let foreign = false;
     if (bytes[24] === 0xff) {
       if (!iface.isIpv6GroupMember(bytes, 24)) {
         c.drops.notForUs++;
@@ -478,7 +506,9 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
       multicast = true;
     } else {
       const own = iface.ipv6AddressAt(bytes, 24);
-      if (own !== undefined ? !isAssigned(own) : !this.#isLocalAt(bytes, 24)) {
+      if (own === undefined && this.#foreignHolders !== 0 && !this.#isLocalAt(bytes, 24) && !isIpv6Unspecified(bytes.subarray(24, 40))) {
+        foreign = true; // for another host: a forwarder may take it (its protocol is checked past the chain)
+      } else if (own !== undefined ? !isAssigned(own) : !this.#isLocalAt(bytes, 24)) {
         if (own !== undefined) c.drops.tentativeAddress++;
         else c.drops.notForUs++;
         if (log.enabled) log('%s: drop packet for %s', iface.name, formatIpv6(bytes, 24));
@@ -490,16 +520,17 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
       c.drops.badSource++;
       return;
     }
-    this.#deliver(iface, p.packet, multicast, false);
+    this.#deliver(iface, p.packet, multicast, false, foreign);
   }
 
   /** Past the checks on the fixed header: the chain (when there is one), reassembly, the demux. */
-  #deliver(iface: NetInterface, packet: Uint8Array, multicast: boolean, reassembled: boolean): void {
+  #deliver(iface: NetInterface, packet: Uint8Array, multicast: boolean, reassembled: boolean, foreign: boolean): void {
     const c = this.counters;
     const nh = packet[6];
     if (nh === IpProtocol.TCP || nh === IpProtocol.UDP || nh === Ipv6NextHeader.ICMPV6) {
+      if (foreign && !this.#takeForeign(nh)) return;
       c.rxDelivered++;
-      this.#input$.next(datagram(iface, packet, nh, IPV6_HEADER_LEN, 6, multicast, reassembled));
+      this.#input$.next(datagram(iface, packet, nh, IPV6_HEADER_LEN, 6, multicast, reassembled, foreign));
       return;
     }
     const walk = walkIpv6Chain(packet, this.#chain);
@@ -514,8 +545,9 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
           c.rxNoNextHeader++; // RFC 8200 4.7: nothing to deliver, and nothing to answer
           return;
         }
+        if (foreign && !this.#takeForeign(walk.protocol)) return;
         c.rxDelivered++;
-        this.#input$.next(datagram(iface, packet, walk.protocol, walk.offset, walk.nextHeaderAt, multicast, reassembled));
+        this.#input$.next(datagram(iface, packet, walk.protocol, walk.offset, walk.nextHeaderAt, multicast, reassembled, foreign));
         return;
       case 'fragment': {
         c.rxFragments++;
@@ -527,12 +559,22 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
           if (r.icmp !== undefined) this.#paramProblems$.next({ iface, packet, code: r.icmp.code, pointer: r.icmp.pointer, multicast });
         } else if (r.kind === 'complete') {
           c.rxReassembled++;
-          this.#deliver(iface, r.packet, multicast, true);
+          this.#deliver(iface, r.packet, multicast, true, foreign);
         }
         this.#timer.set(this.reassembler.nextDeadline());
         return;
       }
     }
+  }
+
+  /** A packet for another host: delivered when a forwarder holds its protocol, else dropped as not for us. */
+  #takeForeign(protocol: number): boolean {
+    if (this.#foreign[protocol] === 0) {
+      this.counters.drops.notForUs++;
+      return false;
+    }
+    this.counters.rxForeign++;
+    return true;
   }
 
   #isLocalAt(bytes: Uint8Array, offset: number): boolean {
@@ -555,7 +597,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
 }
 
 function datagram(
-  iface: NetInterface, packet: Uint8Array, protocol: number, offset: number, nextHeaderAt: number, multicast: boolean, reassembled: boolean,
+  iface: NetInterface, packet: Uint8Array, protocol: number, offset: number, nextHeaderAt: number, multicast: boolean, reassembled: boolean, foreign: boolean,
 ): Ipv6Datagram {
   return {
     iface,
@@ -568,6 +610,7 @@ function datagram(
     nextHeaderAt,
     multicast,
     reassembled,
+    foreign,
   };
 }
 

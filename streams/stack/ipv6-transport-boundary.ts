@@ -23,9 +23,12 @@ export class Ipv6Records {
   readonly #book: AddressBook;
   readonly #hold: AddressHold;
   readonly #counters: { unresolvedAddress: number };
+  readonly #isLocal: (addr: Uint8Array) => boolean;
 
-  constructor(book: AddressBook, counters: { unresolvedAddress: number }, holdSize?: number) {
+  /** `isLocal`: whether an address is the stack's (a record for another one is `foreign`, taken for a forwarder). */
+  constructor(book: AddressBook, counters: { unresolvedAddress: number }, isLocal: (addr: Uint8Array) => boolean, holdSize?: number) {
     this.#book = book;
+    this.#isLocal = isLocal;
     this.#hold = new AddressHold(book, holdSize);
     this.#counters = counters;
   }
@@ -50,6 +53,7 @@ export class Ipv6Records {
     return {
       iface: r.iface, src, dst, protocol: r.protocol, hopLimit: r.ttl, packet: r.header, payload: r.payload,
       nextHeaderAt: nextHeaderAtOf(r.header, r.protocol), multicast: r.broadcast, reassembled: r.reassembled,
+      foreign: dst[0] !== 0xff && !this.#isLocal(dst),
     };
   }
 

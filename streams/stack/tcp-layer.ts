@@ -32,7 +32,7 @@ import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { NetstackError, netError, type NetstackErrorCode } from '../../src/errors.js';
-import { TcpForwarder, createTcpForwardCounters, type TcpAcceptOptions, type TcpForwardOptions, type TcpForwardRequest } from './tcp-forwarder.js';
+import { TcpForwarder, createTcpForwardCounters, icmpv6CodeOf, type TcpAcceptOptions, type TcpForwardOptions, type TcpForwardRequest } from './tcp-forwarder.js';
 
 export interface TcpListenOptions {
   /**
@@ -223,6 +223,8 @@ interface ConnectionEntry {
   readonly ownPort: boolean;
   established: boolean;
   onEstablished: ((conn: TcpConnection) => void) | undefined;
+  /** It holds a reference on its local IPv6 id (a forwarded flow's original destination). */
+  readonly heldLocal?: boolean;
 }
 
 /**
@@ -581,14 +583,24 @@ export class TcpLayer implements Tcp {
       if (!(typeof decisionTimeoutMs === 'number' && decisionTimeoutMs > 0)) problems.push(`decisionTimeoutMs: ${String(decisionTimeoutMs)} is not a positive number`);
       if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `forward: ${problems.join('; ')}`));
       if (this.#forwarder !== undefined) return subscriber.error(netError('EADDRINUSE', 'forward: TCP is already forwarded to another subscriber'));
-      const acceptForeign = this.#network.v4.acceptForeign;
-      if (acceptForeign === undefined) return subscriber.error(new NetstackError('ERR_INVALID_STATE', 'forward: the network layer has no forwarding mode'));
-      const release = acceptForeign.call(this.#network.v4, IpProtocol.TCP);
+      // Both families: SYNs to any IPv4 or IPv6 address.
+      const release = this.#network.acceptForeign(IpProtocol.TCP);
+      if (release === undefined) return subscriber.error(new NetstackError('ERR_INVALID_STATE', 'forward: the network layer has no forwarding mode'));
+      const book = this.book;
       const forwarder = new TcpForwarder(this.forwardCounters, {
         scheduler: this.scheduler,
         open: (syn, local, remote, o, onEstablished) => this.#openForwarded(syn, local, remote, o, onEstablished),
         reset: (syn, local, remote) => this.#reset(syn, local, remote),
-        unreachable: (d, code) => this.#icmp?.sendUnreachable?.(d, code),
+        // Over IPv6 an ICMPv6 destination unreachable, from the original destination.
+        unreachable: (d, code) => {
+          if (d.dst >= IPV6_ID_BASE) this.#v6?.icmp?.sendUnreachable(d.header, d.broadcast, icmpv6CodeOf(code), true);
+          else this.#icmp?.sendUnreachable?.(d, code);
+        },
+        format: (addr) => book.format(addr),
+        retain: (addr) => {
+          book.retain(addr);
+        },
+        release: (addr) => book.release(addr),
       }, subscriber, maxInFlight, decisionTimeoutMs);
       this.#forwarder = forwarder;
       return () => {
@@ -607,11 +619,13 @@ export class TcpLayer implements Tcp {
     if (options.noDelay !== undefined && typeof options.noDelay !== 'boolean') problems.push(`noDelay: ${String(options.noDelay)} is not a boolean`);
     if (problems.length > 0) return new NetstackError('ERR_INVALID_ARG_VALUE', `accept: ${problems.join('; ')}`);
     if (this.endpoints.get(local, syn.dstPort, remote, syn.srcPort) !== undefined) {
-      return netError('EADDRINUSE', `accept ${formatIpv4(local)}:${syn.dstPort}: the 4-tuple is taken`, 'accept');
+      return netError('EADDRINUSE', `accept ${this.book.format(local)}:${syn.dstPort}: the 4-tuple is taken`, 'accept');
     }
     const route = this.#network.routeFor(remote);
     if (!('iface' in route)) return route;
-    let config = clampMssToMtu(this.#config, route.iface.mtu);
+    // The MSS as for a connect: MTU - 40 over IPv4, the path MTU - 60 over IPv6.
+    const v6 = remote >= IPV6_ID_BASE;
+    let config = clampMssToMtu(this.#config, v6 ? this.#network.pathMtu(remote, route.iface) - (IPV6_TCP_HEADERS - 40) : route.iface.mtu);
     if (options.noDelay !== undefined) config = Object.freeze({ ...config, noDelay: options.noDelay });
     if (options.congestionControl !== undefined) config = Object.freeze({ ...config, congestionControl: options.congestionControl });
     // A listener of one SYN: it negotiates the options and sends the SYN-ACK, as for a listen().
@@ -623,10 +637,13 @@ export class TcpLayer implements Tcp {
       },
     });
     const verdict = core.handleSegment(syn, remote, local, this.scheduler.now());
-    if (verdict.kind !== 'created') return netError('ECONNABORTED', `accept ${formatIpv4(local)}:${syn.dstPort}: the SYN was not acceptable`, 'accept');
+    if (verdict.kind !== 'created') return netError('ECONNABORTED', `accept ${this.book.format(local)}:${syn.dstPort}: the SYN was not acceptable`, 'accept');
     verdict.conn.gsoMaxBytes = this.#gsoMaxBytes(remote);
+    // The connection holds both IPv6 ids: its peer's, and the original destination (not ours).
+    this.book.retain(remote);
+    this.book.retain(local);
     const conn = new TcpConnection(verdict.conn, this.#owner);
-    this.#entries.set(conn, { listener: undefined, ownPort: false, established: false, onEstablished });
+    this.#entries.set(conn, { listener: undefined, ownPort: false, established: false, onEstablished, heldLocal: true });
     this.endpoints.insert(local, syn.dstPort, remote, syn.srcPort, conn);
     this.counters.activeConnections++;
     conn.rearm();
@@ -692,6 +709,7 @@ export class TcpLayer implements Tcp {
     this.endpoints.remove(core.localAddr, core.localPort, core.remoteAddr, core.remotePort, conn);
     if (entry.ownPort) this.ports.release(core.localAddr, core.localPort);
     this.book.release(core.remoteAddr);
+    if (entry.heldLocal === true) this.book.release(core.localAddr);
     if (entry.listener !== undefined && !entry.established) {
       this.counters.halfOpenConnections--;
       this.#syncListenerCounters(entry.listener); // it counted the failed handshake
@@ -802,7 +820,7 @@ export class TcpLayer implements Tcp {
       return;
     }
     // Forwarding: a SYN nobody owns (to any address) becomes a request instead of a RST.
-    if (this.#forwarder !== undefined && d.dst < IPV6_ID_BASE && this.#forwarder.offer(d, seg)) return;
+    if (this.#forwarder !== undefined && this.#forwarder.offer(d, seg)) return;
     c.drops.noEndpoint++;
     this.#reset(seg, d.dst, d.src);
   }

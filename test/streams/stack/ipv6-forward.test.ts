@@ -1,0 +1,92 @@
+/**
+ * The forwarders over IPv6 (memory wire): a client whose IPv6 default route goes through the
+ * gateway, which forwards; FAR_IP6 belongs to nobody. The IPv4 twins are tcp-forward,
+ * udp-forward and icmp-forward.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { firstValueFrom, lastValueFrom, map, mergeMap, take, timeout, toArray } from 'rxjs';
+import { forwardPair, CLIENT_IP6, FAR_IP6, FAR_IP } from './forward-pair.js';
+import { stat } from './raw-peer.js';
+import { waitFor } from '../../helpers/wait-for.js';
+import { pattern, concat, codeOf } from './tcp-helpers.js';
+import type { TcpForwardRequest } from '../../../streams/stack/tcp-forwarder.js';
+import { parseIpv6 } from '../../../src/ipv6/address.js';
+
+describe('stack: forwarders over IPv6', () => {
+  describe('TCP', () => {
+    it('accepts a connection to an IPv6 address that is not the stack\'s, as that address, and relays byte-exact', async () => {
+      const p = forwardPair({ ipv6: true });
+      const seen: TcpForwardRequest[] = [];
+      const fwd = p.gateway.tcp.forward().pipe(
+        mergeMap((req) => {
+          seen.push(req);
+          return req.accept();
+        }),
+      ).subscribe((c) => c.data$.subscribe({ next: (chunk) => c.write(chunk), complete: () => c.end(), error: () => undefined }));
+      try {
+        const conn = await firstValueFrom(p.client.tcp.connect({ address: FAR_IP6, port: 80 }));
+        assert.equal(conn.remoteAddress, FAR_IP6);
+        assert.equal(seen.length, 1);
+        const req = seen[0];
+        assert.deepEqual(
+          { local: `${req.localAddress}:${req.localPort}`, remote: `${req.remoteAddress}:${req.remotePort}`, iface: req.interface },
+          { local: `${FAR_IP6}:80`, remote: `${CLIENT_IP6}:${conn.localPort}`, iface: 'eth0' },
+        );
+        const payload = pattern(200_000, 7);
+        const echoed = lastValueFrom(conn.data$.pipe(toArray()));
+        conn.write(payload);
+        conn.end();
+        assert.deepEqual(concat(await echoed), payload);
+        assert.equal(stat(p.gateway, 'tcpForward', 'established'), 1);
+        assert.equal(stat(p.gateway, 'tcpForward', 'inFlight'), 0);
+        assert.ok(stat(p.gateway, 'ipv6', 'rxForeign') > 0);
+        assert.equal(stat(p.gateway, 'ipv6', 'drops', 'notForUs'), 0);
+        // The forwarded connection held the far address while it lived, and gave it back after.
+        await waitFor('the gateway side closed', () => (p.gateway.tcpLayer.connections().length === 0 ? true : undefined));
+        const book = p.gateway.tcpLayer.book;
+        assert.equal(book.idOf(parseIpv6(FAR_IP6)!), undefined, 'the far address is not held any more');
+        assert.equal(book.idOf(parseIpv6(CLIENT_IP6)!), undefined, 'nor the client');
+        // IPv4 goes on being forwarded by the same subscription.
+        const c4 = await firstValueFrom(p.client.tcp.connect({ address: FAR_IP, port: 80 }));
+        assert.equal(c4.remoteAddress, FAR_IP);
+        c4.destroy();
+      } finally {
+        fwd.unsubscribe();
+        p.close();
+      }
+    });
+
+    it('refusals: rst is ECONNREFUSED; ICMPv6 unreachable codes give EHOSTUNREACH, ENETUNREACH, ECONNREFUSED', async () => {
+      const p = forwardPair({ ipv6: true });
+      const how = { 81: 'rst', 82: 'unreachable', 83: 'net-unreachable', 84: 'port-unreachable' } as const;
+      const fwd = p.gateway.tcp.forward().subscribe((req) => req.refuse(how[req.localPort as keyof typeof how]));
+      try {
+        const got: Record<number, string> = {};
+        for (const port of [81, 82, 83, 84]) got[port] = await firstValueFrom(p.client.tcp.connect({ address: FAR_IP6, port })).then(() => 'ok', codeOf);
+        assert.deepEqual(got, { 81: 'ECONNREFUSED', 82: 'EHOSTUNREACH', 83: 'ENETUNREACH', 84: 'ECONNREFUSED' });
+        assert.equal(stat(p.gateway, 'tcpForward', 'refusedRst'), 1);
+        assert.equal(stat(p.gateway, 'tcpForward', 'refusedUnreachable'), 3);
+        // The errors came from the original destination: the client's ICMPv6 took them as about its SYNs.
+        assert.equal(stat(p.client, 'icmpv6', 'rxErrors'), 3);
+        assert.equal(stat(p.gateway, 'tcpForward', 'inFlight'), 0);
+      } finally {
+        fwd.unsubscribe();
+        p.close();
+      }
+    });
+
+    it('without a subscriber, a SYN to a foreign IPv6 address is not for us (dropped)', async () => {
+      const p = forwardPair({ ipv6: true });
+      try {
+        p.gateway.tcp.forward().subscribe((req) => req.refuse('drop')).unsubscribe();
+        const before = stat(p.gateway, 'ipv6', 'drops', 'notForUs');
+        const far = p.client.tcp.connect({ address: FAR_IP6, port: 80 }).subscribe({ error: () => undefined });
+        await waitFor('the SYN dropped as not for us', () => (stat(p.gateway, 'ipv6', 'drops', 'notForUs') > before ? true : undefined));
+        far.unsubscribe();
+        assert.equal(stat(p.gateway, 'tcpForward', 'requests'), 0);
+      } finally {
+        p.close();
+      }
+    });
+  });
+});
