@@ -23,6 +23,7 @@ import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { NetstackError, netError } from '../../src/errors.js';
+import { icmpv6CodeOf } from './tcp-forwarder.js';
 import { UdpForwarder, createUdpForwardCounters, type UdpForwardOptions, type UdpForwardSession } from './udp-forwarder.js';
 
 /** Options of `stack.udp.bind()`. */
@@ -245,15 +246,25 @@ export class UdpLayer implements Udp {
       if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `forward: ${problems.join('; ')}`));
       if (this.#forwarder !== undefined) return subscriber.error(netError('EADDRINUSE', 'forward: UDP is already forwarded to another subscriber'));
       const scheduler = this.#scheduler;
-      const acceptForeign = this.#network.v4.acceptForeign;
-      if (acceptForeign === undefined || scheduler === undefined) {
+      // Both families: datagrams to any IPv4 or IPv6 address.
+      const release = scheduler === undefined ? undefined : this.#network.acceptForeign(IpProtocol.UDP);
+      if (release === undefined || scheduler === undefined) {
         return subscriber.error(new NetstackError('ERR_INVALID_STATE', 'forward: needs a network layer with a forwarding mode and the stack scheduler'));
       }
-      const release = acceptForeign.call(this.#network.v4, IpProtocol.UDP);
+      const book = this.book;
       const forwarder = new UdpForwarder(this.forwardCounters, {
         scheduler,
         send: (src, dst, sp, dp, payload) => this.#sendForwarded(src, dst, sp, dp, payload),
-        unreachable: (d, code) => this.#icmp?.sendUnreachable(d, code),
+        // Over IPv6 an ICMPv6 destination unreachable, from the original destination.
+        unreachable: (d, code) => {
+          if (d.dst >= IPV6_ID_BASE) this.#v6?.icmp?.sendUnreachable(d.header, d.broadcast, icmpv6CodeOf(code), true);
+          else this.#icmp?.sendUnreachable(d, code);
+        },
+        format: (addr) => book.format(addr),
+        retain: (addr) => {
+          book.retain(addr);
+        },
+        release: (addr) => book.release(addr),
       }, subscriber, o);
       this.#forwarder = forwarder;
       return () => {
@@ -412,7 +423,7 @@ export class UdpLayer implements Udp {
     const ep = this.endpoints.lookup(d.dst, dstPort, d.src, srcPort);
     if (ep === undefined) {
       // Forwarding: a unicast datagram no socket takes (to any address) goes to its session.
-      if (this.#forwarder !== undefined && !d.broadcast && d.dst < IPV6_ID_BASE) {
+      if (this.#forwarder !== undefined && !d.broadcast) {
         this.#forwarder.offer(d, srcPort, dstPort, payload);
         return;
       }

@@ -10,7 +10,11 @@ import { stat } from './raw-peer.js';
 import { waitFor } from '../../helpers/wait-for.js';
 import { pattern, concat, codeOf } from './tcp-helpers.js';
 import type { TcpForwardRequest } from '../../../streams/stack/tcp-forwarder.js';
-import { parseIpv6 } from '../../../src/ipv6/address.js';
+import { formatIpv6, parseIpv6 } from '../../../src/ipv6/address.js';
+import type { UdpForwardSession } from '../../../streams/stack/udp-forwarder.js';
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
 
 describe('stack: forwarders over IPv6', () => {
   describe('TCP', () => {
@@ -89,4 +93,72 @@ describe('stack: forwarders over IPv6', () => {
       }
     });
   });
+
+  describe('UDP', () => {
+    it('groups an IPv6 flow into one session, answers from the original destination, and gives its ids back at close', async () => {
+      const p = forwardPair({ ipv6: true });
+      const sessions: UdpForwardSession[] = [];
+      const fwd = p.gateway.udp.forward().subscribe((s) => {
+        sessions.push(s);
+        s.datagrams$.subscribe((d) => s.send(enc(dec(d).toUpperCase())));
+      });
+      const sock = p.client.udp.bind({ address: '::', port: 5353 });
+      try {
+        const replies = firstValueFrom(sock.datagrams$.pipe(take(3), toArray()));
+        sock.send(enc('one'), { address: FAR_IP6, port: 53 });
+        sock.send(enc('two'), { address: FAR_IP6, port: 53 });
+        sock.send(enc('four'), { address: FAR_IP, port: 53 });
+        const got = await replies;
+        assert.deepEqual(got.map((d) => `${d.address}:${d.port} ${dec(d.payload)}`).sort(), [`${FAR_IP6}:53 ONE`, `${FAR_IP6}:53 TWO`, `${FAR_IP}:53 FOUR`].sort());
+        assert.equal(sessions.length, 2, 'one session per flow, either family');
+        const s = sessions.find((x) => x.localAddress === FAR_IP6)!;
+        assert.deepEqual([s.localAddress, s.localPort, s.remoteAddress, s.remotePort, s.interface], [FAR_IP6, 53, CLIENT_IP6, 5353, 'eth0']);
+        assert.equal(stat(p.gateway, 'udp', 'drops', 'noPort'), 0);
+        const book = p.gateway.udpLayer.book;
+        assert.notEqual(book.idOf(parseIpv6(FAR_IP6)!), undefined, 'held by the session');
+        s.close();
+        assert.equal(book.idOf(parseIpv6(FAR_IP6)!), undefined, 'given back when it ended');
+        assert.equal(book.idOf(parseIpv6(CLIENT_IP6)!), undefined);
+      } finally {
+        sock.close();
+        fwd.unsubscribe();
+        p.close();
+      }
+    });
+
+    it('refuse(): ICMPv6 port unreachable (1/4) from the original destination quoting the datagram; the client gets ECONNREFUSED', async () => {
+      const p = forwardPair({ ipv6: true });
+      const sessions: UdpForwardSession[] = [];
+      const fwd = p.gateway.udp.forward().subscribe((s) => {
+        sessions.push(s);
+        s.datagrams$.subscribe();
+      });
+      // The gateway's ICMPv6 errors as sent: Ethernet, IPv6 (no extension headers), ICMPv6, the quote.
+      const reports: { from: string; type: number; code: number; quoted: string }[] = [];
+      const icmp = p.gateway.taps.link.down$.subscribe((f) => {
+        if (f[12] !== 0x86 || f[13] !== 0xdd || f[14 + 6] !== 58 || f[54] >= 128) return;
+        reports.push({ from: formatIpv6(f, 14 + 8), type: f[54], code: f[55], quoted: dec(f.subarray(54 + 8 + 40 + 8)) });
+      });
+      const sock = p.client.udp.bind({ address: '::', port: 9000 });
+      try {
+        sock.connect({ address: FAR_IP6, port: 53 });
+        const refused = firstValueFrom(sock.errors$);
+        sock.send(enc('the datagram'));
+        await waitFor('forwarded', () => (sessions.length === 1 ? true : undefined));
+        assert.equal(sessions[0].refuse(), true);
+        assert.equal(codeOf(await refused), 'ECONNREFUSED');
+        assert.deepEqual(reports, [{ from: FAR_IP6, type: 1, code: 4, quoted: 'the datagram' }]);
+        assert.equal(stat(p.gateway, 'icmpv6', 'txErrors'), 1);
+        assert.equal(sessions[0].refuse('net-unreachable'), true);
+        await waitFor('the second error', () => (reports.length === 2 ? true : undefined));
+        assert.deepEqual([reports[1].type, reports[1].code], [1, 0]);
+      } finally {
+        icmp.unsubscribe();
+        sock.close();
+        fwd.unsubscribe();
+        p.close();
+      }
+    });
+  });
 });
+
