@@ -379,7 +379,22 @@ export class Stack {
       }
       return icmpv6.ping(address, options);
     };
-    return { ping, forwardEcho: (responder, options) => icmp.forwardEcho(responder, options) };
+    // Echo forwarding for both families: IPv4's and, with IPv6, ICMPv6's beside it (one
+    // responder, the counters of `icmpForward` shared, maxInFlight per family).
+    const forwardEcho = (responder: EchoResponder, options: EchoForwardOptions = {}): Observable<never> => {
+      if (icmpv6 === undefined) return icmp.forwardEcho(responder, options);
+      return new Observable<never>((subscriber) => {
+        const end = { error: (err: unknown) => subscriber.error(err), complete: () => subscriber.complete() };
+        const v4 = icmp.forwardEcho(responder, options).subscribe(end);
+        if (v4.closed) return undefined;
+        const v6 = icmpv6.forwardEcho(responder, options, icmp.forwardCounters).subscribe(end);
+        return () => {
+          v4.unsubscribe();
+          v6.unsubscribe();
+        };
+      });
+    };
+    return { ping, forwardEcho };
   }
 
   /** The IPv6 neighbour (NDP) tables; empty when IPv6 is not enabled. */

@@ -4,8 +4,9 @@
  * udp-forward and icmp-forward.test.ts.
  */
 import assert from 'node:assert/strict';
-import { firstValueFrom, lastValueFrom, map, mergeMap, take, timeout, toArray } from 'rxjs';
-import { forwardPair, CLIENT_IP6, FAR_IP6, FAR_IP } from './forward-pair.js';
+import { firstValueFrom, lastValueFrom, mergeMap, take, toArray } from 'rxjs';
+import { forwardPair, CLIENT_IP6, FAR_IP6, FAR_IP, GATEWAY_IP6 } from './forward-pair.js';
+import type { EchoForwardRequest } from '../../../streams/stack/icmp-echo-forwarder.js';
 import { stat } from './raw-peer.js';
 import { waitFor } from '../../helpers/wait-for.js';
 import { pattern, concat, codeOf } from './tcp-helpers.js';
@@ -156,6 +157,42 @@ describe('stack: forwarders over IPv6', () => {
         icmp.unsubscribe();
         sock.close();
         fwd.unsubscribe();
+        p.close();
+      }
+    });
+  });
+
+  describe('ICMPv6 echo', () => {
+    it('answers pings to foreign IPv6 addresses as the responder decides, from the pinged address; ours as always; IPv4 beside it', async () => {
+      const p = forwardPair({ ipv6: true });
+      const asked: EchoForwardRequest[] = [];
+      const fwd = p.gateway.icmp.forwardEcho((r) => {
+        asked.push(r);
+        return r.to === FAR_IP6 || r.to === FAR_IP ? Promise.resolve(true) : false;
+      }).subscribe();
+      try {
+        const reply = await firstValueFrom(p.client.icmp.ping(FAR_IP6, { size: 100 }));
+        assert.equal(reply.from, FAR_IP6);
+        assert.equal(reply.bytes, 100);
+        assert.deepEqual([asked[0].from, asked[0].to, asked[0].data.length], [CLIENT_IP6, FAR_IP6, 100]);
+        const silent = await firstValueFrom(p.client.icmp.ping('fd00:99::201', { timeout: 200 })).then(() => 'ok', codeOf);
+        assert.equal(silent, 'ETIMEDOUT');
+        assert.equal((await firstValueFrom(p.client.icmp.ping(GATEWAY_IP6))).from, GATEWAY_IP6, 'the stack answers its own address itself');
+        assert.equal((await firstValueFrom(p.client.icmp.ping(FAR_IP))).from, FAR_IP, 'IPv4 through the same responder');
+        assert.equal(asked.length, 3);
+        assert.equal(stat(p.gateway, 'icmpForward', 'replied'), 2);
+        assert.equal(stat(p.gateway, 'icmpForward', 'unanswered'), 1);
+        // A second responder is refused; after unsubscribing, a foreign echo is not for us.
+        await assert.rejects(firstValueFrom(p.gateway.icmp.forwardEcho(() => true), { defaultValue: undefined }), (e: unknown) => codeOf(e) === 'EADDRINUSE');
+      } finally {
+        fwd.unsubscribe();
+      }
+      try {
+        const before = stat(p.gateway, 'ipv6', 'drops', 'notForUs');
+        const late = await firstValueFrom(p.client.icmp.ping(FAR_IP6, { timeout: 200 })).then(() => 'ok', codeOf);
+        assert.equal(late, 'ETIMEDOUT');
+        assert.ok(stat(p.gateway, 'ipv6', 'drops', 'notForUs') > before);
+      } finally {
         p.close();
       }
     });
