@@ -7,7 +7,7 @@
  */
 import type { SchedulerLike } from 'rxjs';
 import { createMemoryWire } from '../../../streams/links/memory-wire.js';
-import { createStack, type Stack } from '../../../streams/stack/create-stack.js';
+import { createStack, type Stack, type StackHooks } from '../../../streams/stack/create-stack.js';
 
 export const CLIENT_IP = '198.18.0.1';
 export const GATEWAY_IP = '198.18.0.2';
@@ -29,7 +29,7 @@ export interface ForwardPair {
  * `ipv6`: both dual stack as well (fd00:198:18::1 and ::2 on one /64, the client's IPv6 default
  * route via the gateway; no DAD, no RAs), FAR_IP6 beyond the gateway.
  */
-export function forwardPair(opts: { scheduler?: SchedulerLike; ipv6?: boolean } = {}): ForwardPair {
+export function forwardPair(opts: { scheduler?: SchedulerLike; ipv6?: boolean; gatewayHooks?: StackHooks } = {}): ForwardPair {
   const [lc, lg] = createMemoryWire({ scheduler: opts.scheduler });
   const v6 = opts.ipv6 === true;
   const six = { dadTransmits: 0, acceptRa: false };
@@ -43,7 +43,7 @@ export function forwardPair(opts: { scheduler?: SchedulerLike; ipv6?: boolean } 
   );
   const gateway = createStack(
     { interfaces: [{ name: 'eth0', link: lg, ipv4: [`${GATEWAY_IP}/25`], ...(v6 ? { ipv6: [`${GATEWAY_IP6}/64`] } : {}) }], ...(v6 ? { ipv6: six } : {}) },
-    { scheduler: opts.scheduler },
+    { scheduler: opts.scheduler, hooks: opts.gatewayHooks },
   );
   return { client, gateway, close: () => { client.close(); gateway.close(); } };
 }

@@ -4,7 +4,7 @@
  * udp-forward and icmp-forward.test.ts.
  */
 import assert from 'node:assert/strict';
-import { firstValueFrom, lastValueFrom, mergeMap, take, toArray } from 'rxjs';
+import { firstValueFrom, lastValueFrom, mergeMap, take, tap, toArray } from 'rxjs';
 import { forwardPair, CLIENT_IP6, FAR_IP6, FAR_IP, GATEWAY_IP6 } from './forward-pair.js';
 import type { EchoForwardRequest } from '../../../streams/stack/icmp-echo-forwarder.js';
 import { stat } from './raw-peer.js';
@@ -74,6 +74,26 @@ describe('stack: forwarders over IPv6', () => {
         // The errors came from the original destination: the client's ICMPv6 took them as about its SYNs.
         assert.equal(stat(p.client, 'icmpv6', 'rxErrors'), 3);
         assert.equal(stat(p.gateway, 'tcpForward', 'inFlight'), 0);
+      } finally {
+        fwd.unsubscribe();
+        p.close();
+      }
+    });
+
+    it('through transport operators as well: the forwarded flow crosses them as records and is relayed byte-exact', async () => {
+      let crossed = 0;
+      const p = forwardPair({ ipv6: true, gatewayHooks: { transport: { up: tap(() => crossed++), down: tap(() => crossed++) } } });
+      const fwd = p.gateway.tcp.forward().pipe(mergeMap((req) => req.accept()))
+        .subscribe((c) => c.data$.subscribe({ next: (chunk) => c.write(chunk), complete: () => c.end(), error: () => undefined }));
+      try {
+        const conn = await firstValueFrom(p.client.tcp.connect({ address: FAR_IP6, port: 443 }));
+        const payload = pattern(50_000, 9);
+        const echoed = lastValueFrom(conn.data$.pipe(toArray()));
+        conn.write(payload);
+        conn.end();
+        assert.deepEqual(concat(await echoed), payload);
+        assert.ok(crossed > 20);
+        await waitFor('the gateway side closed', () => (p.gateway.tcpLayer.connections().length === 0 ? true : undefined));
       } finally {
         fwd.unsubscribe();
         p.close();

@@ -8,7 +8,8 @@ import { waitFor } from '../../helpers/wait-for.js';
 import { adjustChecksum } from '../../../src/wire/checksum.js';
 import { IpProtocol } from '../../../src/wire/ipv4.js';
 import { Ipv6NextHeader } from '../../../src/wire/ipv6.js';
-import { parseIpv6 } from '../../../src/ipv6/address.js';
+import { formatIpv6, parseIpv6 } from '../../../src/ipv6/address.js';
+import { PacketBuffer } from '../../../src/packet-buffer.js';
 import { IPV6_ID_BASE, type IpAddr } from '../../../src/ip/address-book.js';
 
 const NO_DAD = { dadTransmits: 0, acceptRa: false } as const;
@@ -195,4 +196,28 @@ describe('stack: the transport hook and tap over IPv6 (memory wire)', () => {
       b.close();
     }
   });
+
+  it('with operators, a protocol of your own still gets IPv6 datagrams (addresses as bytes), and an unclaimed one a Parameter Problem', async () => {
+    const protocols: number[] = [];
+    const { a, b } = pair(() => ({ transport: { up: tap((d: IpDatagram) => protocols.push(d.protocol)) } }));
+    try {
+      await firstValueFrom(a.icmp.ping(B6)); // neighbours resolved both ways
+      const mine = firstValueFrom(b.ipv6Protocol(253).up$);
+      const send = (protocol: number) => {
+        const pb = PacketBuffer.withPayload(new Uint8Array([1, 2, 3, 4]));
+        a.ipv6Protocol(protocol).down.next({ pb, dst: parseIpv6(B6)!, protocol });
+      };
+      send(253);
+      const d = await mine;
+      assert.deepEqual([formatIpv6(d.src), formatIpv6(d.dst), d.protocol, d.nextHeaderAt, [...d.payload]], [A6, B6, 253, 6, [1, 2, 3, 4]]);
+      const before = b.stats().icmpv6!.txErrors;
+      send(254);
+      await waitFor('the Parameter Problem', () => (b.stats().icmpv6!.txErrors > before ? true : undefined));
+      assert.ok(protocols.includes(253) && protocols.includes(254) && protocols.includes(Ipv6NextHeader.ICMPV6));
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
 });
+
