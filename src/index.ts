@@ -7,6 +7,7 @@ export * from './mac.js';
 export * from './packet-buffer.js';
 export * from './ipv4/address.js';
 export * from './ip/address-book.js';
+export * from './ip/address-hold.js';
 export * from './transport/endpoint-table.js';
 export * from './transport/port-manager.js';
 export * as wire from './wire/index.js';

@@ -40,7 +40,7 @@ export { IpProtocol } from '../src/wire/ipv4.js';
 export { adjustChecksum } from '../src/wire/checksum.js';
 export { ipv4Addr, ipv4Matcher, formatIpv4, parseIpv4, type Ipv4Addr } from '../src/ipv4/address.js';
 export { formatIpAddr, parseIpAddr, isIpv6, IP_ANY4, IP_ANY6, type IpAddr } from '../src/ip/address-book.js';
-export { IpNetwork, type IpDatagram, type IpRoute, type Ipv6Transport } from './stack/ip-network.js';
+export { IpNetwork, type IpDatagram, type IpSend, type IpRoute, type Ipv6Transport } from './stack/ip-network.js';
 export { PacketBuffer } from '../src/packet-buffer.js';
 export { DEFAULT_PROTOCOL_CONFIGS } from '../src/config/protocol-config.js';
 

@@ -260,6 +260,17 @@ export function ipv6UpperChecksumOk(header: Uint8Array, message: Uint8Array, pro
 }
 
 /**
+ * `ipv6UpperChecksumOk` for addresses given apart from the packet (an operator at the transport
+ * boundary may have rewritten them, as a NAT does, with the checksum adjusted to match).
+ */
+export function ipv6ChecksumOkFor(src: Ipv6Addr, dst: Ipv6Addr, message: Uint8Array, protocol: number): boolean {
+  const len = message.length;
+  const sum = onesSum(message, 0, len, ipv6PseudoHeaderSum(src, 0, dst, 0, protocol, len));
+  if (sum !== 0xffff) return false;
+  return !(protocol === 17 && len >= 8 && message[6] === 0 && message[7] === 0);
+}
+
+/**
  * Fills the checksum field at `checksumOffset` of the upper-layer message at `buf[at..at+length)`
  * for the addresses `src` and `dst`. A UDP result of 0 is sent as 0xffff (RFC 8200 8.1, RFC 768).
  */

@@ -27,6 +27,26 @@ export class TapPoint<Up, Down> implements BoundaryTaps<Up, Down> {
     return this.#down.asObservable();
   }
 
+  /** @internal Whether anyone observes `up$` (a boundary that converts its items for the observers asks first). */
+  get upObserved(): boolean {
+    return this.#up.observed;
+  }
+
+  /** @internal Whether anyone observes `down$`. */
+  get downObserved(): boolean {
+    return this.#down.observed;
+  }
+
+  /** @internal Shows an item to the observers of `up$` (for a boundary whose own items are of another type). */
+  showUp(item: Up): void {
+    this.#up.next(item);
+  }
+
+  /** @internal Shows an item to the observers of `down$`. */
+  showDown(item: Down): void {
+    this.#down.next(item);
+  }
+
   /** `boundary`, with what crosses it shown to this point's observers. */
   wrap<B extends Boundary<Up, Down>>(boundary: B): B {
     const upTap = this.#up;

@@ -9,8 +9,9 @@ import { NdpLayer } from './ndp-layer.js';
 import { MldLayer } from './mld-layer.js';
 import { AutoconfLayer, type Ipv6AddressChange } from './autoconf-layer.js';
 import { Icmpv6Layer } from './icmpv6-layer.js';
+import type { IpDatagram, IpSend } from './ip-network.js';
 import { Ipv6NextHeader } from '../../src/wire/ipv6.js';
-import { AddressBook, formatIpAddr, type IpAddr } from '../../src/ip/address-book.js';
+import { AddressBook, formatIpAddr, parseIpAddr, type IpAddr } from '../../src/ip/address-book.js';
 import { formatIpv6, parseIpv6 } from '../../src/ipv6/address.js';
 import type { Ipv6NeighborChange } from '../../src/ipv6/neighbor-cache.js';
 import { UdpLayer, type Udp, type UdpDatagramIn, type UdpDatagramOut } from './udp-layer.js';
@@ -50,10 +51,13 @@ export interface StackHooks {
    */
   readonly network?: BoundaryOperators<Uint8Array, NetworkOutbound>;
   /**
-   * Between IPv4 and the transports, every protocol: `up` datagrams addressed to us (validated,
-   * reassembled) before the protocol demux, `down` what a transport sends, before routing.
+   * Between IP and the transports, every protocol and both families (one instance of the
+   * operators per family): `up` datagrams addressed to us (validated, reassembled) before the
+   * protocol demux, `down` what a transport sends, before routing. Addresses are `IpAddr`s:
+   * IPv4 numbers, or IPv6 ids of the stack's address book (`stack.ipAddr(text)` makes one,
+   * `stack.formatAddress(addr)` prints one); an `Ipv4Datagram`/`Ipv4Send` is such a record.
    */
-  readonly transport?: BoundaryOperators<Ipv4Datagram, Ipv4Send>;
+  readonly transport?: BoundaryOperators<IpDatagram, IpSend>;
   /** TCP segments: `up` checked and parsed, before the endpoint lookup; `down` before the header is written. */
   readonly tcp?: BoundaryOperators<TcpSegmentIn, TcpSegmentOut>;
   /** UDP datagrams: `up` checked, before the socket lookup; `down` before the header is written. */
@@ -69,8 +73,8 @@ export interface StackTaps {
   readonly link: BoundaryTaps<Uint8Array, Uint8Array>;
   /** IPv4 and IPv6 frames in, routed packets out (every interface). */
   readonly network: BoundaryTaps<Uint8Array, NetworkOutbound>;
-  /** Datagrams delivered to the transports, and what they send. */
-  readonly transport: BoundaryTaps<Ipv4Datagram, Ipv4Send>;
+  /** Datagrams delivered to the transports, and what they send (both families, as records). */
+  readonly transport: BoundaryTaps<IpDatagram, IpSend>;
 }
 
 export interface StackOptions {
@@ -152,7 +156,7 @@ export interface StackParts {
   /** IPv6 and ICMPv6, when enabled (`ipv6` addresses on an interface, or `ipv6.enabled`). */
   readonly ipv6: Ipv6Layer | undefined;
   readonly icmpv6: Icmpv6Layer | undefined;
-  readonly taps: { readonly link: TapPoint<Uint8Array, Uint8Array>; readonly network: TapPoint<Uint8Array, NetworkOutbound>; readonly transport: TapPoint<Ipv4Datagram, Ipv4Send> };
+  readonly taps: { readonly link: TapPoint<Uint8Array, Uint8Array>; readonly network: TapPoint<Uint8Array, NetworkOutbound>; readonly transport: TapPoint<IpDatagram, IpSend> };
 }
 
 /**
@@ -167,13 +171,18 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
   const config = decodeStackConfig<Link>(input);
   const scheduler = options.scheduler ?? unrefScheduler;
   const hooks = options.hooks ?? {};
-  const taps = { link: new TapPoint<Uint8Array, Uint8Array>(), network: new TapPoint<Uint8Array, NetworkOutbound>(), transport: new TapPoint<Ipv4Datagram, Ipv4Send>() };
+  const taps = { link: new TapPoint<Uint8Array, Uint8Array>(), network: new TapPoint<Uint8Array, NetworkOutbound>(), transport: new TapPoint<IpDatagram, IpSend>() };
 
   // IPv4, one for the whole stack; above it the boundary of every transport.
   const ipv4 = new Ipv4Layer({ scheduler, ...config.ipv4, idTableSize: config.ipv4.idTableSize, transport: hooks.transport, taps: taps.transport });
 
-  // IPv6, when enabled: one for the stack, as IPv4. Its link-local addresses share one RFC 7217 secret.
-  const ipv6 = config.ipv6.enabled ? new Ipv6Layer({ scheduler, hopLimit: config.ipv6.hopLimit, reassembly: config.ipv6.reassembly }) : undefined;
+  // IPv6 addresses reach the transports as ids of one address book (src/ip/address-book.ts).
+  const book = new AddressBook();
+  // IPv6, when enabled: one for the stack, as IPv4, with the same transport operators and tap
+  // (its items shown as records with ids of the book). Its link-local addresses share one RFC 7217 secret.
+  const ipv6 = config.ipv6.enabled
+    ? new Ipv6Layer({ scheduler, hopLimit: config.ipv6.hopLimit, reassembly: config.ipv6.reassembly, transport: { book, operators: hooks.transport, taps: taps.transport } })
+    : undefined;
   const stableSecret = ipv6 === undefined ? new Uint8Array(16) : config.ipv6.stableSecret ?? globalThis.crypto.getRandomValues(new Uint8Array(16));
 
   // Each interface:  link ── Ethernet ──┬── 0x0806 ARP
@@ -217,12 +226,10 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
 
   // The transports, each on its IPv4 protocol's boundary; ICMP reports errors to them.
   const icmp = new IcmpLayer(ipv4.protocol(IpProtocol.ICMP), scheduler, config.icmp, ipv4);
-  // IPv6 addresses reach the transports as ids of one address book (src/ip/address-book.ts).
-  const book = new AddressBook();
   const icmpv6 = ipv6 === undefined
     ? undefined
     : new Icmpv6Layer(ipv6.protocol(Ipv6NextHeader.ICMPV6), scheduler, config.ipv6.icmp, (iface) => interfaces[iface.index]?.ndp, ipv6, (iface) => interfaces[iface.index]?.mld, book);
-  const over6 = (protocol: number) => (ipv6 === undefined ? undefined : { port: ipv6.protocol(protocol), book, icmp: icmpv6 });
+  const over6 = (protocol: number) => (ipv6 === undefined ? undefined : { port: ipv6.protocol(protocol), book, icmp: icmpv6, records: ipv6.records(protocol) });
   const udp = new UdpLayer(ipv4.protocol(IpProtocol.UDP), config.udp, { icmp, datagrams: hooks.udp, scheduler, ipv6: over6(IpProtocol.UDP) });
   const tcp = new TcpLayer(ipv4.protocol(IpProtocol.TCP), scheduler, config.tcp, { icmp, segments: hooks.tcp, ipv6: over6(IpProtocol.TCP) });
 
@@ -348,6 +355,18 @@ export class Stack {
     return formatIpAddr(addr, this.#parts.tcp.book);
   }
 
+  /**
+   * An `IpAddr` for address text, as transport, TCP and UDP hooks compare and write them: the
+   * number of an IPv4 address, or the id of an IPv6 address in the stack's address book,
+   * interned and held for the stack's life (make the few a hook needs once, not per packet).
+   * Throws ERR_INVALID_ARG_VALUE for text that is not an address (a `%zone` is not taken).
+   */
+  ipAddr(text: string): IpAddr {
+    const p = typeof text === 'string' && !text.includes('%') ? parseIpAddr(text) : undefined;
+    if (p === undefined) throw new NetstackError('ERR_INVALID_ARG_VALUE', `ipAddr: ${String(text)} is not an IPv4 or IPv6 address`);
+    return p.family === 4 ? p.v4 : this.#parts.tcp.book.acquire(p.v6);
+  }
+
   /** The node:net module over this stack: `const net = stack.net` (see docs/api.md). */
   get net(): NetModule {
     return (this.#net ??= createStackNet(this));
@@ -368,7 +387,22 @@ export class Stack {
       }
       return icmpv6.ping(address, options);
     };
-    return { ping, forwardEcho: (responder, options) => icmp.forwardEcho(responder, options) };
+    // Echo forwarding for both families: IPv4's and, with IPv6, ICMPv6's beside it (one
+    // responder, the counters of `icmpForward` shared, maxInFlight per family).
+    const forwardEcho = (responder: EchoResponder, options: EchoForwardOptions = {}): Observable<never> => {
+      if (icmpv6 === undefined) return icmp.forwardEcho(responder, options);
+      return new Observable<never>((subscriber) => {
+        const end = { error: (err: unknown) => subscriber.error(err), complete: () => subscriber.complete() };
+        const v4 = icmp.forwardEcho(responder, options).subscribe(end);
+        if (v4.closed) return undefined;
+        const v6 = icmpv6.forwardEcho(responder, options, icmp.forwardCounters).subscribe(end);
+        return () => {
+          v4.unsubscribe();
+          v6.unsubscribe();
+        };
+      });
+    };
+    return { ping, forwardEcho };
   }
 
   /** The IPv6 neighbour (NDP) tables; empty when IPv6 is not enabled. */

@@ -18,7 +18,8 @@ import { type Ipv6Addr, formatIpv6, ipv6Equals, isIpv6Multicast, isIpv6Unspecifi
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { logger } from '../../src/log.js';
-import { NetstackError } from '../../src/errors.js';
+import { NetstackError, netError } from '../../src/errors.js';
+import { EchoForwarder, type EchoForwardOptions, type EchoForwardRequest, type EchoResponder, type IcmpForwardCounters } from './icmp-echo-forwarder.js';
 
 const log = logger('icmpv6');
 
@@ -28,6 +29,8 @@ export const ICMPV6_DROP_REASONS = [
   'unknownEndpoint',
   /** A Packet Too Big whose quote is not a packet we sent (its source is not ours). */
   'packetTooBigNotOurs',
+  /** A message for another host, taken in forwarding mode, that is not an echo request (only those are forwarded). */
+  'foreignNotEcho',
 ] as const;
 
 function createIcmpv6Counters() {
@@ -82,6 +85,9 @@ export class Icmpv6Layer {
   readonly #reports = new Subject<IcmpErrorReport>();
   readonly #errors: Demux<IcmpErrorReport, number>;
   readonly #book: AddressBook | undefined;
+  /** While `forwardEcho()` is subscribed: answers echo requests to addresses not ours. */
+  #echoForwarder: EchoForwarder | undefined;
+  #echoForwardEnd: (() => void) | undefined;
 
   /**
    * @param port the boundary of IPv6 protocol 58 (claimed by `start()`).
@@ -130,6 +136,48 @@ export class Icmpv6Layer {
     for (const s of this.#subscriptions) s.unsubscribe();
     this.#subscriptions.length = 0;
     this.#reports.complete();
+    this.#echoForwardEnd?.();
+  }
+
+  /**
+   * Echo forwarding over IPv6 (the twin of IcmpLayer.forwardEcho, which `stack.icmp.forwardEcho`
+   * subscribes beside this): while subscribed, echo requests to any address that is not the
+   * stack's go to `responder`, and are answered from that address when it says so. `counters`:
+   * where to count (the stack shares IPv4's `icmpForward`). One responder at a time (EADDRINUSE).
+   */
+  forwardEcho(responder: EchoResponder, options: EchoForwardOptions, counters: IcmpForwardCounters): Observable<never> {
+    return new Observable<never>((subscriber) => {
+      const maxInFlight = options.maxInFlight ?? 256;
+      const problems: string[] = [];
+      if (typeof responder !== 'function') problems.push('responder: not a function');
+      if (!Number.isInteger(maxInFlight) || maxInFlight < 1) problems.push(`maxInFlight: ${String(maxInFlight)} is not a positive integer`);
+      if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `forwardEcho: ${problems.join('; ')}`));
+      if (this.#echoForwarder !== undefined) return subscriber.error(netError('EADDRINUSE', 'forwardEcho: a responder is already installed'));
+      const release = this.#port.network.acceptForeign?.(Ipv6NextHeader.ICMPV6);
+      if (release === undefined) return subscriber.error(new NetstackError('ERR_INVALID_STATE', 'forwardEcho: the network layer has no forwarding mode'));
+      const forwarder = new EchoForwarder(counters, responder, maxInFlight, (r) => this.#forwardedReply(r));
+      this.#echoForwarder = forwarder;
+      this.#echoForwardEnd = () => subscriber.complete();
+      return () => {
+        if (this.#echoForwarder === forwarder) {
+          this.#echoForwarder = undefined;
+          this.#echoForwardEnd = undefined;
+        }
+        forwarder.close();
+        release();
+      };
+    });
+  }
+
+  /** The echo reply a responder agreed to, from the original destination (allowed while the forwarding mode is held). */
+  #forwardedReply(r: EchoForwardRequest): void {
+    const src = parseIpv6(r.to);
+    const dst = parseIpv6(r.from);
+    if (src === undefined || dst === undefined) return;
+    const pb = PacketBuffer.withPayload(r.data);
+    emitIcmpv6({ kind: 'echo-reply', ident: r.ident, seq: r.seq, data: EMPTY }, pb, { src, dst });
+    this.counters.txEchoReplies++;
+    this.#port.down.next({ pb, dst, src, protocol: Ipv6NextHeader.ICMPV6 });
   }
 
   /**
@@ -181,8 +229,8 @@ export class Icmpv6Layer {
    * port unreachable, for UDP to a closed port), under the same suppression rules and rate
    * limit as every error. `packet` is the invoking packet from its fixed header.
    */
-  sendUnreachable(packet: Uint8Array, multicast: boolean, code: number): void {
-    this.#sendError(packet, multicast, { kind: 'dest-unreachable', code, quoted: EMPTY });
+  sendUnreachable(packet: Uint8Array, multicast: boolean, code: number, fromDestination = false): void {
+    this.#sendError(packet, multicast, { kind: 'dest-unreachable', code, quoted: EMPTY }, fromDestination);
   }
 
   #allocateIdent(): number {
@@ -202,12 +250,21 @@ export class Icmpv6Layer {
       return;
     }
     const m = parsed.value;
+    if (d.foreign && m.kind !== 'echo-request') {
+      c.drops.foreignNotEcho++; // another host's message: only its echo requests are a forwarder's
+      return;
+    }
     switch (m.kind) {
       case 'echo-request': {
         c.rxEchoRequests++;
         // As IPv4 with broadcasts: an echo to a group is an amplifier; not answered.
         if (d.multicast) {
           c.drops.multicastEcho++;
+          return;
+        }
+        // Echo forwarding: a request to an address not ours is the responder's to answer.
+        if (d.foreign) {
+          this.#echoForwarder?.offer({ from: formatIpv6(d.src), to: formatIpv6(d.dst), ident: m.ident, seq: m.seq, data: m.data.slice(), ttl: d.hopLimit });
           return;
         }
         const pb = PacketBuffer.withPayload(m.data);
@@ -292,7 +349,8 @@ export class Icmpv6Layer {
    * packet whose source is not a unicast address; rate-limit the rest (f). The quote is cut so
    * the error fits the minimum MTU (c).
    */
-  #sendError(invoking: Uint8Array, multicast: boolean, repr: Icmpv6Repr): void {
+  /** `fromDestination`: from the invoking packet's destination even when it is not ours (a forwarder speaking for it). */
+  #sendError(invoking: Uint8Array, multicast: boolean, repr: Icmpv6Repr, fromDestination = false): void {
     const c = this.counters;
     const src = invoking.subarray(8, 24);
     const dst = invoking.subarray(24, 40);
@@ -305,7 +363,7 @@ export class Icmpv6Layer {
       return;
     }
     // Answer from the address the packet was sent to, when it is ours (not a group).
-    const from = isIpv6Multicast(dst) || !this.#port.network.isLocal(dst) ? undefined : dst.slice();
+    const from = isIpv6Multicast(dst) || (!fromDestination && !this.#port.network.isLocal(dst)) ? undefined : dst.slice();
     const to = src.slice();
     const route = this.#port.network.routeFor(to);
     if (!('iface' in route)) {

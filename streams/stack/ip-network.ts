@@ -6,6 +6,8 @@ import type { Ipv6Datagram, Ipv6Network, Ipv6Port } from './ipv6-layer.js';
 import { AddressBook, IPV6_ID_BASE, IP_ANY4, IP_ANY6, parseIpAddr, type IpAddr } from '../../src/ip/address-book.js';
 import { IPV6_TCP_HEADERS } from '../../src/tcp/config.js';
 import { netError, type NetstackError } from '../../src/errors.js';
+import type { PacketBuffer } from '../../src/packet-buffer.js';
+import type { Boundary } from '../pipeline/boundary.js';
 
 /**
  * A datagram as TCP and UDP see it, either family: the very shape of `Ipv4Datagram` (the same
@@ -28,6 +30,26 @@ export interface IpDatagram {
   readonly checksumVerified: boolean;
 }
 
+/**
+ * What a transport hands down, either family, as the `transport` hook shows it: the shape of
+ * `Ipv4Send` (so IPv4's items are these) with `IpAddr` addresses. For IPv6: `ttl` is the hop
+ * limit, `dscp` and `ecn` make the traffic class, `dontFragment` means nothing (IPv6 routers
+ * never fragment).
+ */
+export interface IpSend {
+  readonly pb: PacketBuffer;
+  readonly dst: IpAddr;
+  readonly protocol: number;
+  /** Default: chosen by the route. Must be ours (or, while a forwarder runs, the flow's original destination). */
+  readonly src?: IpAddr | undefined;
+  readonly ttl?: number | undefined;
+  readonly dontFragment?: boolean | undefined;
+  readonly dscp?: number | undefined;
+  readonly ecn?: number | undefined;
+  readonly iface?: NetInterface | undefined;
+  readonly onError?: ((err: NetstackError) => void) | undefined;
+}
+
 /** The interface and our source address towards a destination, either family. */
 export interface IpRoute {
   readonly iface: NetInterface;
@@ -38,7 +60,8 @@ export interface IpRoute {
 
 /** What ICMPv6 does for a transport: port unreachable for what no socket takes, and the errors about what it sent. */
 export interface Ipv6TransportIcmp {
-  sendUnreachable(packet: Uint8Array, multicast: boolean, code: number): void;
+  /** `fromDestination`: sent from the packet's destination even when it is not ours (a forwarder refusing a flow). */
+  sendUnreachable(packet: Uint8Array, multicast: boolean, code: number, fromDestination?: boolean): void;
   errors$?(protocol: number): Observable<IcmpErrorReport>;
 }
 
@@ -47,6 +70,12 @@ export interface Ipv6Transport {
   readonly port: Ipv6Port;
   readonly book: AddressBook;
   readonly icmp?: Ipv6TransportIcmp;
+  /**
+   * When operators sit at the transport boundary (`Ipv6Layer.records`): the protocol's
+   * datagrams as records, whose ids (maybe rewritten) the transport takes instead of the
+   * packet's address bytes, and where its records go down. Claimed instead of `port`.
+   */
+  readonly records?: Boundary<IpDatagram, IpSend>;
 }
 
 /**
@@ -106,6 +135,21 @@ export class IpNetwork {
   packetTooBig(dst: IpAddr, mtu: number): void {
     const bytes = dst >= IPV6_ID_BASE ? this.book.bytesOf(dst) : undefined;
     if (bytes !== undefined) this.v6?.packetTooBig?.(bytes, mtu);
+  }
+
+  /**
+   * Forwarding mode for one transport protocol on both families (see
+   * `Ipv4Network.acceptForeign`), until the returned function is called; undefined when the
+   * IPv4 network has none.
+   */
+  acceptForeign(protocol: number): (() => void) | undefined {
+    const v4 = this.v4.acceptForeign?.(protocol);
+    if (v4 === undefined) return undefined;
+    const v6 = this.v6?.acceptForeign?.(protocol);
+    return () => {
+      v4();
+      v6?.();
+    };
   }
 
   /** The id of one of our own addresses (interned and held for good on first use). */
@@ -169,12 +213,15 @@ export function ipDatagramOf(d: Ipv6Datagram, src: IpAddr, dst: IpAddr): IpDatag
  */
 export function deliverIpv6<T>(book: AddressBook, d: Ipv6Datagram, arg: T, deliver: (ip: IpDatagram, arg: T) => void): void {
   const p = d.packet;
-  const dst = p[24] === 0xff ? IP_ANY6 : book.idOf(p, 24) ?? book.acquire(p, 24);
+  // Another host's address (a forwarder's flow) is a stranger too: held only while handled.
+  const knownDst = p[24] === 0xff ? IP_ANY6 : book.idOf(p, 24);
+  const dst = knownDst ?? book.acquire(p, 24);
   const known = book.idOf(p, 8);
   const src = known ?? book.acquire(p, 8);
   try {
     deliver(ipDatagramOf(d, src, dst), arg);
   } finally {
     if (known === undefined) book.release(src);
+    if (knownDst === undefined && d.foreign) book.release(dst);
   }
 }

@@ -2,7 +2,11 @@ import { Subject, type Observable, type SchedulerLike, type Subscription } from 
 import { createDemux, type Demux } from '../operators/demux.js';
 import { isAssigned, type NetInterface } from './net-interface.js';
 import { Ipv6RouteTable, type Ipv6RouteEntry } from '../../src/ipv6/route-table.js';
-import type { Boundary, Sink } from '../pipeline/boundary.js';
+import { between, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
+import type { TapPoint } from '../pipeline/taps.js';
+import { Ipv6Records, mappedDemux } from './ipv6-transport-boundary.js';
+import type { IpDatagram, IpSend } from './ip-network.js';
+import type { AddressBook } from '../../src/ip/address-book.js';
 import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 import type { PendingPacket } from './arp-layer.js';
 import { DeadlineTimer } from './deadline-timer.js';
@@ -46,6 +50,8 @@ export interface Ipv6Datagram {
    * Link.checksumVerified): the transport may skip verifying it. Never for a reassembled packet.
    */
   readonly checksumVerified: boolean;
+  /** Addressed to another host and taken for a forwarder (`acceptForeign`): its destination is not ours. */
+  readonly foreign: boolean;
 }
 
 /** What a protocol hands down to IPv6: its message in `pb` and where it goes. */
@@ -120,6 +126,12 @@ export interface Ipv6Network {
    * path MTU to `dst` becomes `mtu` (1280 when less) if that is lower. True when it was lowered.
    */
   packetTooBig?(dst: Ipv6Addr, mtu: number): boolean;
+  /**
+   * Forwarding mode for one upper-layer protocol, until the returned function is called (as
+   * `Ipv4Network.acceptForeign`): its packets to ANY unicast address are delivered, marked
+   * `foreign`, and anything may be sent from addresses that are not ours.
+   */
+  acceptForeign?(protocol: number): () => void;
 }
 
 /** The boundary between IPv6 and one upper-layer protocol, with the routing services. */
@@ -156,7 +168,11 @@ function createIpv6Counters() {
   return createCounters(
     ['rxPackets', 'rxDelivered', 'rxNoNextHeader', 'rxFragments', 'rxReassembled', 'txPackets', 'txFragments', 'txSegmented', 'txErrors', 'reassemblyTimeouts',
       /** Packet Too Big messages that lowered a destination's path MTU, and those that named no lower one. */
-      'pmtuLowered', 'pmtuNotLower'],
+      'pmtuLowered', 'pmtuNotLower',
+      /** Packets for other hosts delivered to a forwarder (`acceptForeign`). */
+      'rxForeign',
+      /** Items at the transport boundary naming an address id no longer held (an operator kept them too long): dropped. */
+      'unresolvedAddress'],
     IPV6_DROP_REASONS,
   );
 }
@@ -169,6 +185,17 @@ export interface Ipv6LayerOptions {
   readonly chain?: Readonly<Ipv6ChainLimits>;
   /** The path MTU cache's age and size (default 10 minutes, 1024 destinations). */
   readonly pmtu?: Readonly<Partial<Ipv6PmtuCacheConfig>>;
+  /**
+   * The boundary above IPv6 as the `transport` hook and tap show it, beside IPv4's: records
+   * with `IpAddr` ids of `book` (see Ipv6Records). With operators, every protocol's items pass
+   * through them (TCP and UDP then claim `records(n)`); with only taps, the records are made
+   * while someone observes. Absent: IPv6's own items, nothing converted.
+   */
+  readonly transport?: {
+    readonly book: AddressBook;
+    readonly operators?: BoundaryOperators<IpDatagram, IpSend> | undefined;
+    readonly taps?: TapPoint<IpDatagram, IpSend> | undefined;
+  };
 }
 
 interface Attached {
@@ -202,6 +229,10 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
   readonly pmtu: Ipv6PmtuCache;
 
   readonly #demux: Demux<Ipv6Datagram, number>;
+  /** With transport operators: the demux of records (above them), and where records go down. */
+  readonly #recordDemux: Demux<IpDatagram, number> | undefined;
+  readonly #recordDown: Sink<IpSend> | undefined;
+  readonly #records: Ipv6Records | undefined;
   readonly #attached: Attached[] = [];
   readonly #input$ = new Subject<Ipv6Datagram>();
   readonly #down: Sink<Ipv6Send>;
@@ -212,6 +243,10 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
   readonly #view = new Ipv6Packet();
   readonly #timer: DeadlineTimer;
   readonly #subscriptions: Subscription[] = [];
+  /** Per protocol number: how many hold the forwarding mode (see `acceptForeign`). */
+  readonly #foreign = new Uint16Array(256);
+  /** Holders of the forwarding mode, every protocol: while any, foreign destinations pass the first check and we may send from any address. */
+  #foreignHolders = 0;
   /** Fragment identifications (RFC 8200 4.5): a counter from a random start (RFC 7739 3.1's simplest choice). */
   #nextIdent = (Math.random() * 0x100000000) >>> 0;
 
@@ -220,14 +255,44 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     this.#chain = opts.chain ?? IPV6_CHAIN_DEFAULTS;
     this.reassembler = new Ipv6Reassembler(opts.reassembly);
     this.pmtu = new Ipv6PmtuCache(opts.pmtu);
-    this.#down = { next: (s: Ipv6Send) => this.#sendItem(s), partialChecksum: true };
-    this.#demux = createDemux(this.#input$.asObservable(), protocolOf, { name: 'ipv6 protocol' });
+    const own: Boundary<Ipv6Datagram, Ipv6Send> = { up$: this.#input$.asObservable(), down: { next: (s: Ipv6Send) => this.#sendItem(s), partialChecksum: true } };
+    const t = opts.transport;
+    const records = t === undefined ? undefined : new Ipv6Records(t.book, this.counters, (a) => this.isLocal(a));
+    this.#records = records;
+    if (records === undefined || t === undefined || (t.operators?.up === undefined && t.operators?.down === undefined)) {
+      // No operators: IPv6's own items above (shown as records to the tap's observers only).
+      const above = records === undefined || t?.taps === undefined ? own : records.tapped(own, t.taps);
+      this.#down = above.down;
+      this.#demux = createDemux(above.up$, protocolOf, { name: 'ipv6 protocol' });
+      this.#recordDemux = undefined;
+      this.#recordDown = undefined;
+    } else {
+      // Operators: every item crosses as a record, and the protocols that take IPv6's own
+      // items (ICMPv6, the user's) get them converted back from what came out.
+      const rb = records.recordBoundary(own);
+      const above = between(t.taps === undefined ? rb : t.taps.wrap(rb), t.operators);
+      const recordDown = above.down;
+      this.#recordDemux = createDemux(above.up$, protocolOfRecord, { name: 'ipv6 protocol' });
+      this.#recordDown = recordDown;
+      this.#demux = mappedDemux(this.#recordDemux, (r) => records.fromRecord(r));
+      this.#down = { next: (s: Ipv6Send) => recordDown.next(records.toSend(s)) };
+    }
     this.#timer = new DeadlineTimer(opts.scheduler, (now) => this.#expire(now));
   }
 
   /** The boundary of one upper-layer protocol (subscribing claims it: EADDRINUSE if taken). */
   protocol(protocol: number): Ipv6Port {
     return { up$: this.#demux.endpoint(protocol), down: this.#down, network: this };
+  }
+
+  /**
+   * With operators at the transport boundary: one protocol's records (IpAddr ids, as the
+   * operators left them) and where its records go down. Subscribing claims the protocol as
+   * `protocol(n)` does. Undefined without operators (take `protocol(n)`).
+   */
+  records(protocol: number): Boundary<IpDatagram, IpSend> | undefined {
+    if (this.#recordDemux === undefined || this.#recordDown === undefined) return undefined;
+    return { up$: this.#recordDemux.endpoint(protocol), down: this.#recordDown };
   }
 
   /** Packets for a protocol nobody claimed (ICMPv6 answers Parameter Problem code 1). */
@@ -260,6 +325,18 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
       ? (packet: Uint8Array) => this.#inputPacket(iface, packet, false, iface.link.checksumVerified?.(packet) === true)
       : (frame: Uint8Array) => this.#inputFrame(iface, frame);
     this.#subscriptions.push(lower.up$.subscribe(input));
+  }
+
+  acceptForeign(protocol: number): () => void {
+    this.#foreign[protocol]++;
+    this.#foreignHolders++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#foreign[protocol]--;
+      this.#foreignHolders--;
+    };
   }
 
   /** True when `addr` is one of our assigned addresses (a tentative one is not, RFC 4862 5.4). */
@@ -349,8 +426,8 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     const nextHop = this.#nextHop;
     let src: Ipv6Addr;
     if (s.src !== undefined && !isIpv6Unspecified(s.src)) {
-      // The sender's source (a connection's): checked, not chosen again.
-      if (!this.isLocal(s.src)) {
+      // A forwarder answers (and refuses, by ICMPv6) from the addresses its flows were sent to.
+      if (this.#foreignHolders === 0 && !this.isLocal(s.src)) {
         this.counters.txErrors++;
         return netError('EADDRNOTAVAIL', `${formatIpv6(s.src)} is not a local address`);
       }
@@ -428,6 +505,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     this.#reassemblyTimeouts$.complete();
     this.reassembler.clear();
     this.pmtu.clear();
+    this.#records?.close();
   }
 
   /**
@@ -485,6 +563,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
       return;
     }
     let multicast = linkMulticast;
+    let foreign = false;
     if (bytes[24] === 0xff) {
       if (!iface.isIpv6GroupMember(bytes, 24)) {
         c.drops.notForUs++;
@@ -493,7 +572,9 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
       multicast = true;
     } else {
       const own = iface.ipv6AddressAt(bytes, 24);
-      if (own !== undefined ? !isAssigned(own) : !this.#isLocalAt(bytes, 24)) {
+      if (own === undefined && this.#foreignHolders !== 0 && !this.#isLocalAt(bytes, 24) && !isIpv6Unspecified(bytes.subarray(24, 40))) {
+        foreign = true; // for another host: a forwarder may take it (its protocol is checked past the chain)
+      } else if (own !== undefined ? !isAssigned(own) : !this.#isLocalAt(bytes, 24)) {
         if (own !== undefined) c.drops.tentativeAddress++;
         else c.drops.notForUs++;
         if (log.enabled) log('%s: drop packet for %s', iface.name, formatIpv6(bytes, 24));
@@ -506,16 +587,17 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
       return;
     }
     // The packet without the link's padding: the bytes themselves when there is none (no view made).
-    this.#deliver(iface, bytes.length === IPV6_HEADER_LEN + p.payloadLength ? bytes : p.packet, multicast, false, checksumVerified);
+    this.#deliver(iface, bytes.length === IPV6_HEADER_LEN + p.payloadLength ? bytes : p.packet, multicast, false, foreign, checksumVerified);
   }
 
   /** Past the checks on the fixed header: the chain (when there is one), reassembly, the demux. */
-  #deliver(iface: NetInterface, packet: Uint8Array, multicast: boolean, reassembled: boolean, checksumVerified = false): void {
+  #deliver(iface: NetInterface, packet: Uint8Array, multicast: boolean, reassembled: boolean, foreign: boolean, checksumVerified = false): void {
     const c = this.counters;
     const nh = packet[6];
     if (nh === IpProtocol.TCP || nh === IpProtocol.UDP || nh === Ipv6NextHeader.ICMPV6) {
+      if (foreign && !this.#takeForeign(nh)) return;
       c.rxDelivered++;
-      this.#input$.next(datagram(iface, packet, nh, IPV6_HEADER_LEN, 6, multicast, reassembled, checksumVerified));
+      this.#input$.next(datagram(iface, packet, nh, IPV6_HEADER_LEN, 6, multicast, reassembled, foreign, checksumVerified));
       return;
     }
     const walk = walkIpv6Chain(packet, this.#chain);
@@ -530,8 +612,9 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
           c.rxNoNextHeader++; // RFC 8200 4.7: nothing to deliver, and nothing to answer
           return;
         }
+        if (foreign && !this.#takeForeign(walk.protocol)) return;
         c.rxDelivered++;
-        this.#input$.next(datagram(iface, packet, walk.protocol, walk.offset, walk.nextHeaderAt, multicast, reassembled, false));
+        this.#input$.next(datagram(iface, packet, walk.protocol, walk.offset, walk.nextHeaderAt, multicast, reassembled, foreign, false));
         return;
       case 'fragment': {
         c.rxFragments++;
@@ -543,12 +626,22 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
           if (r.icmp !== undefined) this.#paramProblems$.next({ iface, packet, code: r.icmp.code, pointer: r.icmp.pointer, multicast });
         } else if (r.kind === 'complete') {
           c.rxReassembled++;
-          this.#deliver(iface, r.packet, multicast, true);
+          this.#deliver(iface, r.packet, multicast, true, foreign);
         }
         this.#timer.set(this.reassembler.nextDeadline());
         return;
       }
     }
+  }
+
+  /** A packet for another host: delivered when a forwarder holds its protocol, else dropped as not for us. */
+  #takeForeign(protocol: number): boolean {
+    if (this.#foreign[protocol] === 0) {
+      this.counters.drops.notForUs++;
+      return false;
+    }
+    this.counters.rxForeign++;
+    return true;
   }
 
   #isLocalAt(bytes: Uint8Array, offset: number): boolean {
@@ -572,7 +665,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
 
 function datagram(
   iface: NetInterface, packet: Uint8Array, protocol: number, offset: number, nextHeaderAt: number, multicast: boolean, reassembled: boolean,
-  checksumVerified: boolean,
+  foreign: boolean, checksumVerified: boolean,
 ): Ipv6Datagram {
   return {
     iface,
@@ -586,9 +679,14 @@ function datagram(
     multicast,
     reassembled,
     checksumVerified,
+    foreign,
   };
 }
 
 function protocolOf(d: Ipv6Datagram): number {
+  return d.protocol;
+}
+
+function protocolOfRecord(d: IpDatagram): number {
   return d.protocol;
 }

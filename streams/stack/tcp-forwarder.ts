@@ -1,10 +1,10 @@
 import { Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
-import type { Ipv4Datagram } from './ipv4-layer.js';
+import type { IpDatagram } from './ip-network.js';
 import type { TcpConnection } from './tcp-connection.js';
 import type { CongestionControlChoice } from '../../src/tcp/congestion/congestion-control.js';
 import { TcpFlags, type TcpRepr } from '../../src/wire/tcp.js';
 import { IcmpUnreachableCode } from '../../src/wire/icmp.js';
-import { type Ipv4Addr, formatIpv4 } from '../../src/ipv4/address.js';
+import type { IpAddr } from '../../src/ip/address-book.js';
 import { createCounters } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { NetstackError, netError } from '../../src/errors.js';
@@ -90,11 +90,19 @@ export interface TcpForwarderHost {
    * Answers `syn` as a listener on its destination would: a connection in SYN-RECEIVED under
    * the 4-tuple, its SYN-ACK sent; `onEstablished` when the handshake completes.
    */
-  open(syn: TcpRepr, local: Ipv4Addr, remote: Ipv4Addr, options: TcpAcceptOptions, onEstablished: (conn: TcpConnection) => void): TcpConnection | NetstackError;
+  open(syn: TcpRepr, local: IpAddr, remote: IpAddr, options: TcpAcceptOptions, onEstablished: (conn: TcpConnection) => void): TcpConnection | NetstackError;
   /** A RST in answer to `syn`, from `local`. */
-  reset(syn: TcpRepr, local: Ipv4Addr, remote: Ipv4Addr): void;
-  /** An ICMP destination unreachable about `datagram` (a copy of the SYN's), from its destination. */
-  unreachable(datagram: Ipv4Datagram, code: number): void;
+  reset(syn: TcpRepr, local: IpAddr, remote: IpAddr): void;
+  /**
+   * A destination unreachable about `datagram` (a copy of the SYN's), from its destination:
+   * ICMP with `code`, or over IPv6 ICMPv6 with the code that means the same (`icmpv6CodeOf`).
+   */
+  unreachable(datagram: IpDatagram, code: number): void;
+  /** Text of an address (IPv6 ids through the stack's address book). */
+  format(addr: IpAddr): string;
+  /** One more reference on an IPv6 id (IPv4 numbers pass), and giving it back: a request holds its addresses until decided. */
+  retain(addr: IpAddr): void;
+  release(addr: IpAddr): void;
 }
 
 /** Bytes of the SYN kept for an ICMP quote: IPv4 header plus this much of TCP (RFC 1812 asks for 8 at least). */
@@ -123,7 +131,7 @@ export class TcpForwarder {
    * A segment for which the layer found no endpoint: true when the forwarder took it (a SYN:
    * a new request, or dropped and counted), false to let the layer answer as a host (RST).
    */
-  offer(d: Ipv4Datagram, seg: TcpRepr): boolean {
+  offer(d: IpDatagram, seg: TcpRepr): boolean {
     if ((seg.flags & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)) !== TcpFlags.SYN) return false;
     const c = this.counters;
     const key = `${d.src}:${seg.srcPort}>${d.dst}:${seg.dstPort}`;
@@ -133,7 +141,7 @@ export class TcpForwarder {
     }
     if (this.#inFlight >= this.maxInFlight) {
       c.drops.inFlightFull++;
-      if (log.tcp.enabled) log.tcp('forward: %d handshakes in flight, SYN for %s:%d dropped', this.#inFlight, formatIpv4(d.dst), seg.dstPort);
+      if (log.tcp.enabled) log.tcp('forward: %d handshakes in flight, SYN for %s:%d dropped', this.#inFlight, this.host.format(d.dst), seg.dstPort);
       return true;
     }
     c.requests++;
@@ -187,12 +195,16 @@ class PendingRequest implements TcpForwardRequest {
   constructor(
     readonly forwarder: TcpForwarder,
     readonly key: string,
-    readonly datagram: Ipv4Datagram,
+    readonly datagram: IpDatagram,
     readonly syn: TcpRepr,
   ) {
-    this.localAddress = formatIpv4(datagram.dst);
+    // The addresses' ids (IPv6) stay held until the request is finished (see #finish).
+    const host = forwarder.host;
+    host.retain(datagram.dst);
+    host.retain(datagram.src);
+    this.localAddress = host.format(datagram.dst);
     this.localPort = syn.dstPort;
-    this.remoteAddress = formatIpv4(datagram.src);
+    this.remoteAddress = host.format(datagram.src);
     this.remotePort = syn.srcPort;
     this.interface = datagram.iface.name;
   }
@@ -241,7 +253,6 @@ class PendingRequest implements TcpForwardRequest {
       throw new NetstackError('ERR_INVALID_ARG_VALUE', `refuse: "${String(how)}" is not 'rst', 'unreachable', 'host-unreachable', 'net-unreachable', 'port-unreachable' or 'drop'`);
     }
     this.#decided('done');
-    this.#finish();
     const f = this.forwarder;
     if (how === 'rst') {
       f.counters.refusedRst++;
@@ -252,6 +263,7 @@ class PendingRequest implements TcpForwardRequest {
       f.counters.refusedUnreachable++;
       f.host.unreachable(this.datagram, code!);
     }
+    this.#finish();
   }
 
   /** No decision in time. */
@@ -283,6 +295,9 @@ class PendingRequest implements TcpForwardRequest {
     this.#released = true;
     this.#state = 'done';
     this.forwarder.release();
+    // A connection made from the request took references of its own.
+    this.forwarder.host.release(this.datagram.dst);
+    this.forwarder.host.release(this.datagram.src);
   }
 }
 
@@ -300,7 +315,18 @@ function refusalCode(how: TcpRefusal): number | undefined {
   }
 }
 
+/**
+ * The ICMPv6 destination unreachable code (RFC 4443 3.1) that means what an ICMP one does: net
+ * unreachable -> 0 no route, port unreachable -> 4, host unreachable (and the rest) -> 3
+ * address unreachable.
+ */
+export function icmpv6CodeOf(icmpCode: number): number {
+  if (icmpCode === IcmpUnreachableCode.NET_UNREACHABLE) return 0;
+  if (icmpCode === IcmpUnreachableCode.PORT_UNREACHABLE) return 4;
+  return 3;
+}
+
 /** What of the SYN's datagram a later ICMP error quotes, copied (the frame's slab is not kept). */
-function copyDatagram(d: Ipv4Datagram): Ipv4Datagram {
+function copyDatagram(d: IpDatagram): IpDatagram {
   return { ...d, header: d.header.slice(), payload: d.payload.slice(0, QUOTE_BYTES) };
 }

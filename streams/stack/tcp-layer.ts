@@ -2,9 +2,9 @@ import { Observable, type SchedulerLike, type Subscriber, type Subscription } fr
 import { randomBytes } from 'node:crypto';
 import type { Ipv4Port, Ipv4Send } from './ipv4-layer.js';
 import type { Ipv6Datagram, Ipv6Send } from './ipv6-layer.js';
-import { IpNetwork, deliverIpv6, ecnOf, type IpDatagram, type Ipv6Transport } from './ip-network.js';
+import { IpNetwork, deliverIpv6, ecnOf, type IpDatagram, type IpSend, type Ipv6Transport } from './ip-network.js';
 import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
-import { hookPoint, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
+import { hookPoint, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
 import { TcpConnection, type TcpConnectionOwner } from './tcp-connection.js';
 import './tcp-socket.js';
 import { TcpConnectionCore, type TcpHost } from '../../src/tcp/connection.js';
@@ -26,13 +26,13 @@ import { EndpointTable } from '../../src/transport/endpoint-table.js';
 import { PortManager } from '../../src/transport/port-manager.js';
 import { IPV4_ANY, formatIpv4 } from '../../src/ipv4/address.js';
 import { AddressBook, IPV6_ID_BASE, IP_ANY4, IP_ANY6, isIpAny, type IpAddr } from '../../src/ip/address-book.js';
-import { ipv6PseudoHeaderSum, ipv6UpperChecksumOk } from '../../src/wire/ipv6.js';
+import { ipv6ChecksumOkFor, ipv6PseudoHeaderSum, ipv6UpperChecksumOk } from '../../src/wire/ipv6.js';
 import { TcpOffset } from '../../src/wire/tcp.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { NetstackError, netError, type NetstackErrorCode } from '../../src/errors.js';
-import { TcpForwarder, createTcpForwardCounters, type TcpAcceptOptions, type TcpForwardOptions, type TcpForwardRequest } from './tcp-forwarder.js';
+import { TcpForwarder, createTcpForwardCounters, icmpv6CodeOf, type TcpAcceptOptions, type TcpForwardOptions, type TcpForwardRequest } from './tcp-forwarder.js';
 
 export interface TcpListenOptions {
   /**
@@ -223,6 +223,8 @@ interface ConnectionEntry {
   readonly ownPort: boolean;
   established: boolean;
   onEstablished: ((conn: TcpConnection) => void) | undefined;
+  /** It holds a reference on its local IPv6 id (a forwarded flow's original destination). */
+  readonly heldLocal?: boolean;
 }
 
 /**
@@ -247,6 +249,8 @@ export class TcpLayer implements Tcp {
   readonly #down: Sink<Ipv4Send>;
   readonly #v6: Ipv6Transport | undefined;
   readonly #down6: Sink<Ipv6Send> | undefined;
+  /** With transport operators over IPv6: segments as records (their ids, maybe rewritten), both ways. */
+  readonly #records6: Boundary<IpDatagram, IpSend> | undefined;
   /** Whether what is below IPv6 finishes a partial checksum. */
   readonly #partialChecksum6: boolean;
   readonly #input6 = (ip: IpDatagram, seg: TcpRepr): void => {
@@ -298,8 +302,9 @@ export class TcpLayer implements Tcp {
     this.#network = new IpNetwork(port.network, options.ipv6?.port.network, this.book);
     this.#down = port.down;
     this.#down6 = options.ipv6?.port.down;
+    this.#records6 = options.ipv6?.records;
     this.#partialChecksum = port.down.partialChecksum === true;
-    this.#partialChecksum6 = options.ipv6?.port.down.partialChecksum === true;
+    this.#partialChecksum6 = (options.ipv6?.records ?? options.ipv6?.port)?.down.partialChecksum === true;
     this.#icmp = options.icmp;
     this.#hooks = hookPoint(options.segments, (s) => this.#dispatch(s.datagram, s.segment), (s) => this.#emit(s.segment, s.src, s.dst, s.onError, s.dontFragment ?? true, s.ecn ?? 0));
     // Without operators the records of the hook items are never made (one less allocation per
@@ -340,7 +345,9 @@ export class TcpLayer implements Tcp {
 
   start(): void {
     this.#subscriptions.push(this.#port.up$.subscribe((d) => this.#input(d)));
-    if (this.#v6 !== undefined) this.#subscriptions.push(this.#v6.port.up$.subscribe((d) => this.#inputIpv6(d)));
+    const records6 = this.#records6;
+    if (records6 !== undefined) this.#subscriptions.push(records6.up$.subscribe((d) => this.#inputRecord6(d)));
+    else if (this.#v6 !== undefined) this.#subscriptions.push(this.#v6.port.up$.subscribe((d) => this.#inputIpv6(d)));
     const errors6 = this.#v6?.icmp?.errors$?.(IpProtocol.TCP);
     if (errors6 !== undefined) this.#subscriptions.push(errors6.subscribe((r) => this.#icmpError(r)));
     if (this.#icmp !== undefined) this.#subscriptions.push(this.#icmp.errors$(IpProtocol.TCP).subscribe((r) => this.#icmpError(r)));
@@ -576,14 +583,24 @@ export class TcpLayer implements Tcp {
       if (!(typeof decisionTimeoutMs === 'number' && decisionTimeoutMs > 0)) problems.push(`decisionTimeoutMs: ${String(decisionTimeoutMs)} is not a positive number`);
       if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `forward: ${problems.join('; ')}`));
       if (this.#forwarder !== undefined) return subscriber.error(netError('EADDRINUSE', 'forward: TCP is already forwarded to another subscriber'));
-      const acceptForeign = this.#network.v4.acceptForeign;
-      if (acceptForeign === undefined) return subscriber.error(new NetstackError('ERR_INVALID_STATE', 'forward: the network layer has no forwarding mode'));
-      const release = acceptForeign.call(this.#network.v4, IpProtocol.TCP);
+      // Both families: SYNs to any IPv4 or IPv6 address.
+      const release = this.#network.acceptForeign(IpProtocol.TCP);
+      if (release === undefined) return subscriber.error(new NetstackError('ERR_INVALID_STATE', 'forward: the network layer has no forwarding mode'));
+      const book = this.book;
       const forwarder = new TcpForwarder(this.forwardCounters, {
         scheduler: this.scheduler,
         open: (syn, local, remote, o, onEstablished) => this.#openForwarded(syn, local, remote, o, onEstablished),
         reset: (syn, local, remote) => this.#reset(syn, local, remote),
-        unreachable: (d, code) => this.#icmp?.sendUnreachable?.(d, code),
+        // Over IPv6 an ICMPv6 destination unreachable, from the original destination.
+        unreachable: (d, code) => {
+          if (d.dst >= IPV6_ID_BASE) this.#v6?.icmp?.sendUnreachable(d.header, d.broadcast, icmpv6CodeOf(code), true);
+          else this.#icmp?.sendUnreachable?.(d, code);
+        },
+        format: (addr) => book.format(addr),
+        retain: (addr) => {
+          book.retain(addr);
+        },
+        release: (addr) => book.release(addr),
       }, subscriber, maxInFlight, decisionTimeoutMs);
       this.#forwarder = forwarder;
       return () => {
@@ -602,11 +619,13 @@ export class TcpLayer implements Tcp {
     if (options.noDelay !== undefined && typeof options.noDelay !== 'boolean') problems.push(`noDelay: ${String(options.noDelay)} is not a boolean`);
     if (problems.length > 0) return new NetstackError('ERR_INVALID_ARG_VALUE', `accept: ${problems.join('; ')}`);
     if (this.endpoints.get(local, syn.dstPort, remote, syn.srcPort) !== undefined) {
-      return netError('EADDRINUSE', `accept ${formatIpv4(local)}:${syn.dstPort}: the 4-tuple is taken`, 'accept');
+      return netError('EADDRINUSE', `accept ${this.book.format(local)}:${syn.dstPort}: the 4-tuple is taken`, 'accept');
     }
     const route = this.#network.routeFor(remote);
     if (!('iface' in route)) return route;
-    let config = clampMssToMtu(this.#config, route.iface.mtu);
+    // The MSS as for a connect: MTU - 40 over IPv4, the path MTU - 60 over IPv6.
+    const v6 = remote >= IPV6_ID_BASE;
+    let config = clampMssToMtu(this.#config, v6 ? this.#network.pathMtu(remote, route.iface) - (IPV6_TCP_HEADERS - 40) : route.iface.mtu);
     if (options.noDelay !== undefined) config = Object.freeze({ ...config, noDelay: options.noDelay });
     if (options.congestionControl !== undefined) config = Object.freeze({ ...config, congestionControl: options.congestionControl });
     // A listener of one SYN: it negotiates the options and sends the SYN-ACK, as for a listen().
@@ -618,10 +637,13 @@ export class TcpLayer implements Tcp {
       },
     });
     const verdict = core.handleSegment(syn, remote, local, this.scheduler.now());
-    if (verdict.kind !== 'created') return netError('ECONNABORTED', `accept ${formatIpv4(local)}:${syn.dstPort}: the SYN was not acceptable`, 'accept');
+    if (verdict.kind !== 'created') return netError('ECONNABORTED', `accept ${this.book.format(local)}:${syn.dstPort}: the SYN was not acceptable`, 'accept');
     verdict.conn.gsoMaxBytes = this.#gsoMaxBytes(remote);
+    // The connection holds both IPv6 ids: its peer's, and the original destination (not ours).
+    this.book.retain(remote);
+    this.book.retain(local);
     const conn = new TcpConnection(verdict.conn, this.#owner);
-    this.#entries.set(conn, { listener: undefined, ownPort: false, established: false, onEstablished });
+    this.#entries.set(conn, { listener: undefined, ownPort: false, established: false, onEstablished, heldLocal: true });
     this.endpoints.insert(local, syn.dstPort, remote, syn.srcPort, conn);
     this.counters.activeConnections++;
     conn.rearm();
@@ -686,6 +708,7 @@ export class TcpLayer implements Tcp {
     this.endpoints.remove(core.localAddr, core.localPort, core.remoteAddr, core.remotePort, conn);
     if (entry.ownPort) this.ports.release(core.localAddr, core.localPort);
     this.book.release(core.remoteAddr);
+    if (entry.heldLocal === true) this.book.release(core.localAddr);
     if (entry.listener !== undefined && !entry.established) {
       this.counters.halfOpenConnections--;
       this.#syncListenerCounters(entry.listener); // it counted the failed handshake
@@ -722,6 +745,34 @@ export class TcpLayer implements Tcp {
       return;
     }
     deliverIpv6(this.book, d, parsed.value, this.#input6);
+  }
+
+  /**
+   * A TCP segment over IPv6 as it came out of the transport operators: the addresses are the
+   * record's ids (an operator may have rewritten them, adjusting the checksum as for IPv4),
+   * held by the boundary while the segment is dispatched.
+   */
+  #inputRecord6(d: IpDatagram): void {
+    const c = this.counters;
+    c.rxSegments++;
+    const v = this.#view.reset(d.payload);
+    const s6 = this.book.bytesOf(d.src);
+    const d6 = this.book.bytesOf(d.dst);
+    const reason = v.check() ?? (s6 !== undefined && d6 !== undefined && ipv6ChecksumOkFor(s6, d6, d.payload, IpProtocol.TCP) ? undefined : 'badChecksum');
+    if (reason !== undefined) {
+      countDrop(c, reason);
+      return;
+    }
+    if (d.broadcast || d6![0] === 0xff) {
+      c.drops.broadcast++;
+      return;
+    }
+    const parsed = parseTcp(d.payload, 0, 0, { verifyChecksum: false });
+    if (!parsed.ok) {
+      countDrop(c, parsed.reason);
+      return;
+    }
+    this.#input6(d, parsed.value);
   }
 
   #input(d: IpDatagram): void {
@@ -768,7 +819,7 @@ export class TcpLayer implements Tcp {
       return;
     }
     // Forwarding: a SYN nobody owns (to any address) becomes a request instead of a RST.
-    if (this.#forwarder !== undefined && d.dst < IPV6_ID_BASE && this.#forwarder.offer(d, seg)) return;
+    if (this.#forwarder !== undefined && this.#forwarder.offer(d, seg)) return;
     c.drops.noEndpoint++;
     this.#reset(seg, d.dst, d.src);
   }
@@ -926,6 +977,7 @@ export class TcpLayer implements Tcp {
     const payload = seg.payload;
     // A large segment (TSO, see #gsoMaxBytes) from the large-packet slab, as over IPv4.
     const pb = gsoSize === 0 ? PacketBuffer.alloc(payload.length) : PacketBuffer.allocLarge(payload.length);
+    const records = this.#records6;
     if (payload.length > 0) pb.buf.set(payload, pb.head);
     pb.gsoSize = gsoSize;
     emitTcp(seg, pb, 0, 0, PARTIAL_CHECKSUM);
@@ -934,6 +986,10 @@ export class TcpLayer implements Tcp {
     pb.buf[at + TCP_CHECKSUM_AT] = sum >>> 8;
     pb.buf[at + TCP_CHECKSUM_AT + 1] = sum & 0xff;
     if (!this.#partialChecksum6) pb.completeChecksum();
+    if (records !== undefined) {
+      records.down.next({ pb, dst, src, protocol: IpProtocol.TCP, ecn, onError });
+      return;
+    }
     // ECN in the traffic class's low bits (RFC 3168 5 and RFC 8200 7).
     down.next({ pb, dst: d6, src: s6, protocol: IpProtocol.TCP, trafficClass: ecn, onError });
   }

@@ -1,6 +1,6 @@
 import { Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
-import type { Ipv4Datagram } from './ipv4-layer.js';
-import { type Ipv4Addr, formatIpv4 } from '../../src/ipv4/address.js';
+import type { IpDatagram } from './ip-network.js';
+import { IPV6_ID_BASE, type IpAddr } from '../../src/ip/address-book.js';
 import { createCounters } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { NetstackError } from '../../src/errors.js';
@@ -75,9 +75,17 @@ export type UdpForwardCounters = ReturnType<typeof createUdpForwardCounters>;
 export interface UdpForwarderHost {
   readonly scheduler: SchedulerLike;
   /** Sends a datagram from any address (the forwarding mode is held); an error when it cannot. */
-  send(src: Ipv4Addr, dst: Ipv4Addr, srcPort: number, dstPort: number, payload: Uint8Array): NetstackError | undefined;
-  /** An ICMP destination unreachable about `datagram`, from its destination (rate limited). */
-  unreachable(datagram: Ipv4Datagram, code: number): void;
+  send(src: IpAddr, dst: IpAddr, srcPort: number, dstPort: number, payload: Uint8Array): NetstackError | undefined;
+  /**
+   * A destination unreachable about `datagram`, from its destination (rate limited): ICMP with
+   * `code`, or over IPv6 ICMPv6 with the code that means the same.
+   */
+  unreachable(datagram: IpDatagram, code: number): void;
+  /** Text of an address (IPv6 ids through the stack's address book). */
+  format(addr: IpAddr): string;
+  /** One more reference on an IPv6 id (IPv4 numbers pass), and giving it back: a session holds its two addresses. */
+  retain(addr: IpAddr): void;
+  release(addr: IpAddr): void;
 }
 
 /** Bytes of a datagram's UDP part kept for an ICMP quote (RFC 1812 asks for 8 at least; Linux quotes more). */
@@ -103,7 +111,7 @@ export class UdpForwarder {
   ) {}
 
   /** A unicast datagram no socket took: into its session (opened on the first datagram). */
-  offer(d: Ipv4Datagram, srcPort: number, dstPort: number, payload: Uint8Array): void {
+  offer(d: IpDatagram, srcPort: number, dstPort: number, payload: Uint8Array): void {
     const c = this.counters;
     const clientKey = d.src * 65536 + srcPort;
     const flowKey = d.dst * 65536 + dstPort;
@@ -112,7 +120,7 @@ export class UdpForwarder {
     if (session === undefined) {
       if (this.#count >= this.options.maxSessions) {
         c.drops.sessionLimit++;
-        if (log.udp.enabled) log.udp('forward: %d sessions, datagram to %s:%d dropped', this.#count, formatIpv4(d.dst), dstPort);
+        if (log.udp.enabled) log.udp('forward: %d sessions, datagram to %s:%d dropped', this.#count, this.host.format(d.dst), dstPort);
         return;
       }
       if (flows === undefined) {
@@ -160,26 +168,33 @@ class Session implements UdpForwardSession {
   readonly flowKey: number;
   readonly datagrams$: Observable<Uint8Array>;
   readonly #forwarder: UdpForwarder;
-  readonly #local: Ipv4Addr;
-  readonly #remote: Ipv4Addr;
+  readonly #local: IpAddr;
+  readonly #remote: IpAddr;
   #queue: Uint8Array[] = [];
   #reader: Subscriber<Uint8Array> | undefined;
   #last: number;
   #timer: Subscription | undefined;
   #closed = false;
-  /** The last datagram received: its IPv4 header and the start of its UDP part, for `refuse()`. */
-  #lastIface: Ipv4Datagram['iface'];
+  /**
+   * The last datagram received: its IPv4 header and the start of its UDP part, or over IPv6
+   * the start of the packet (header, extension headers, UDP), for `refuse()`.
+   */
+  #lastIface: IpDatagram['iface'];
   readonly #quote = new Uint8Array(MAX_IP_HEADER + QUOTE_BYTES);
   #quoteHeader = 0;
   #quoteLength = 0;
 
-  constructor(forwarder: UdpForwarder, d: Ipv4Datagram, srcPort: number, dstPort: number) {
+  constructor(forwarder: UdpForwarder, d: IpDatagram, srcPort: number, dstPort: number) {
     this.#forwarder = forwarder;
+    // The session holds both IPv6 ids (given back by close()).
+    const host = forwarder.host;
+    host.retain(d.dst);
+    host.retain(d.src);
     this.#local = d.dst;
     this.#remote = d.src;
-    this.localAddress = formatIpv4(d.dst);
+    this.localAddress = host.format(d.dst);
     this.localPort = dstPort;
-    this.remoteAddress = formatIpv4(d.src);
+    this.remoteAddress = host.format(d.src);
     this.remotePort = srcPort;
     this.interface = d.iface.name;
     this.#lastIface = d.iface;
@@ -207,7 +222,16 @@ class Session implements UdpForwardSession {
    * Keeps what `refuse()` quotes of `d`: copied into the session's own buffer (the frame's slab
    * is reused), a hundred bytes at most and no allocation.
    */
-  remember(d: Ipv4Datagram): void {
+  remember(d: IpDatagram): void {
+    if (d.dst >= IPV6_ID_BASE) {
+      // IPv6: `header` is the packet from its fixed header; its start is the quote.
+      const n = d.header.length <= this.#quote.length ? d.header.length : this.#quote.length;
+      this.#quote.set(n === d.header.length ? d.header : d.header.subarray(0, n), 0);
+      this.#quoteHeader = n;
+      this.#quoteLength = n;
+      this.#lastIface = d.iface;
+      return;
+    }
     const header = d.header.length <= MAX_IP_HEADER ? d.header.length : MAX_IP_HEADER;
     const data = d.payload.length <= QUOTE_BYTES ? d.payload.length : QUOTE_BYTES;
     const q = this.#quote;
@@ -273,6 +297,8 @@ class Session implements UdpForwardSession {
     this.#timer?.unsubscribe();
     this.#timer = undefined;
     this.#forwarder.remove(this);
+    this.#forwarder.host.release(this.#local);
+    this.#forwarder.host.release(this.#remote);
     this.#queue = [];
     const reader = this.#reader;
     this.#reader = undefined;

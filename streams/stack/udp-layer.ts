@@ -1,9 +1,9 @@
 import { Observable, type Observer, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Ipv4Port, Ipv4Send } from './ipv4-layer.js';
 import type { Ipv6Datagram, Ipv6Send } from './ipv6-layer.js';
-import { IpNetwork, deliverIpv6, type IpDatagram, type Ipv6Transport } from './ip-network.js';
+import { IpNetwork, deliverIpv6, type IpDatagram, type IpSend, type Ipv6Transport } from './ip-network.js';
 import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
-import { hookPoint, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
+import { hookPoint, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
 import { UdpEndpoint, DEFAULT_RECEIVE_QUEUE, type ReceiveQueueOptions, type ReceivedDatagram } from './udp-endpoint.js';
 import { UdpSocket, type UdpSocketHost } from './udp-socket.js';
 import { udpErrorFor } from './udp-icmp-errors.js';
@@ -16,13 +16,14 @@ import { DEFAULT_UDP_QUEUE_LIMITS, type UdpConfig } from '../../src/config/proto
 import { QueueBudget } from './udp-receive-queue.js';
 import { IPV4_BROADCAST, formatIpv4, isMulticast } from '../../src/ipv4/address.js';
 import { AddressBook, IPV6_ID_BASE, IP_ANY4, IP_ANY6, isIpAny, type IpAddr } from '../../src/ip/address-book.js';
-import { fillIpv6UpperChecksum, ipv6UpperChecksumOk } from '../../src/wire/ipv6.js';
+import { fillIpv6UpperChecksum, ipv6ChecksumOkFor, ipv6UpperChecksumOk } from '../../src/wire/ipv6.js';
 import { ipv6EqualsAt, formatIpv6 } from '../../src/ipv6/address.js';
 import { Icmpv6UnreachableCode } from '../../src/wire/icmpv6.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { NetstackError, netError } from '../../src/errors.js';
+import { icmpv6CodeOf } from './tcp-forwarder.js';
 import { UdpForwarder, createUdpForwardCounters, type UdpForwardOptions, type UdpForwardSession } from './udp-forwarder.js';
 
 /** Options of `stack.udp.bind()`. */
@@ -153,6 +154,8 @@ export class UdpLayer implements Udp {
   readonly #down: Sink<Ipv4Send>;
   readonly #v6: Ipv6Transport | undefined;
   readonly #down6: Sink<Ipv6Send> | undefined;
+  /** With transport operators over IPv6: datagrams as records (their ids, maybe rewritten), both ways. */
+  readonly #records6: Boundary<IpDatagram, IpSend> | undefined;
   readonly #input6 = (ip: IpDatagram, v: UdpDatagram): void => {
     if (ip.broadcast) this.counters.rxBroadcast++;
     if (this.#hookedUp) this.#hooks.up({ datagram: ip, srcPort: v.srcPort, dstPort: v.dstPort, payload: v.payload });
@@ -191,6 +194,7 @@ export class UdpLayer implements Udp {
     this.#network = new IpNetwork(port.network, options.ipv6?.port.network, this.book);
     this.#down = port.down;
     this.#down6 = options.ipv6?.port.down;
+    this.#records6 = options.ipv6?.records;
     this.#icmp = options.icmp;
     this.#hooks = hookPoint(options.datagrams, (d) => this.#toSocket(d.datagram, d.srcPort, d.dstPort, d.payload), (d) => this.#emit(d.src, d.dst, d.srcPort, d.dstPort, d.payload, d.onError));
     // Without operators no hook record is made on the way in (one allocation less per datagram).
@@ -213,7 +217,9 @@ export class UdpLayer implements Udp {
   start(): void {
     const observer: Partial<Observer<IpDatagram>> = { next: (d) => this.#input(d) };
     this.#subscriptions.push(this.#port.up$.subscribe(observer));
-    if (this.#v6 !== undefined) this.#subscriptions.push(this.#v6.port.up$.subscribe((d) => this.#inputIpv6(d)));
+    const records6 = this.#records6;
+    if (records6 !== undefined) this.#subscriptions.push(records6.up$.subscribe((d) => this.#inputRecord6(d)));
+    else if (this.#v6 !== undefined) this.#subscriptions.push(this.#v6.port.up$.subscribe((d) => this.#inputIpv6(d)));
     const errors6 = this.#v6?.icmp?.errors$?.(IpProtocol.UDP);
     if (errors6 !== undefined) this.#subscriptions.push(errors6.subscribe((r) => this.#icmpError(r)));
     if (this.#icmp !== undefined) this.#subscriptions.push(this.#icmp.errors$(IpProtocol.UDP).subscribe((r) => this.#icmpError(r)));
@@ -240,15 +246,25 @@ export class UdpLayer implements Udp {
       if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `forward: ${problems.join('; ')}`));
       if (this.#forwarder !== undefined) return subscriber.error(netError('EADDRINUSE', 'forward: UDP is already forwarded to another subscriber'));
       const scheduler = this.#scheduler;
-      const acceptForeign = this.#network.v4.acceptForeign;
-      if (acceptForeign === undefined || scheduler === undefined) {
+      // Both families: datagrams to any IPv4 or IPv6 address.
+      const release = scheduler === undefined ? undefined : this.#network.acceptForeign(IpProtocol.UDP);
+      if (release === undefined || scheduler === undefined) {
         return subscriber.error(new NetstackError('ERR_INVALID_STATE', 'forward: needs a network layer with a forwarding mode and the stack scheduler'));
       }
-      const release = acceptForeign.call(this.#network.v4, IpProtocol.UDP);
+      const book = this.book;
       const forwarder = new UdpForwarder(this.forwardCounters, {
         scheduler,
         send: (src, dst, sp, dp, payload) => this.#sendForwarded(src, dst, sp, dp, payload),
-        unreachable: (d, code) => this.#icmp?.sendUnreachable(d, code),
+        // Over IPv6 an ICMPv6 destination unreachable, from the original destination.
+        unreachable: (d, code) => {
+          if (d.dst >= IPV6_ID_BASE) this.#v6?.icmp?.sendUnreachable(d.header, d.broadcast, icmpv6CodeOf(code), true);
+          else this.#icmp?.sendUnreachable(d, code);
+        },
+        format: (addr) => book.format(addr),
+        retain: (addr) => {
+          book.retain(addr);
+        },
+        release: (addr) => book.release(addr),
       }, subscriber, o);
       this.#forwarder = forwarder;
       return () => {
@@ -366,6 +382,27 @@ export class UdpLayer implements Udp {
     deliverIpv6(this.book, d, v, this.#input6);
   }
 
+  /**
+   * A UDP datagram over IPv6 as it came out of the transport operators: the record's ids (an
+   * operator may have rewritten them) for the checksum and the lookup; a group destination
+   * looks up as `::` (only wildcard sockets take it), as for IPv6's own items.
+   */
+  #inputRecord6(d: IpDatagram): void {
+    const c = this.counters;
+    c.rxDatagrams++;
+    const v = this.#view.reset(d.payload);
+    const s6 = this.book.bytesOf(d.src);
+    const d6 = this.book.bytesOf(d.dst);
+    const message = v.length === d.payload.length ? d.payload : d.payload.subarray(0, v.length);
+    const reason = v.check() ?? (s6 !== undefined && d6 !== undefined && ipv6ChecksumOkFor(s6, d6, message, IpProtocol.UDP) ? undefined : 'badChecksum');
+    if (reason !== undefined) {
+      countDrop(c, reason);
+      if (log.udp.enabled) log.udp('%s: drop from %s (%s)', d.iface.name, this.book.format(d.src), reason);
+      return;
+    }
+    this.#input6(d6![0] === 0xff ? { ...d, dst: IP_ANY6, broadcast: true } : d, v);
+  }
+
   #input(d: IpDatagram): void {
     const c = this.counters;
     c.rxDatagrams++;
@@ -386,7 +423,7 @@ export class UdpLayer implements Udp {
     const ep = this.endpoints.lookup(d.dst, dstPort, d.src, srcPort);
     if (ep === undefined) {
       // Forwarding: a unicast datagram no socket takes (to any address) goes to its session.
-      if (this.#forwarder !== undefined && !d.broadcast && d.dst < IPV6_ID_BASE) {
+      if (this.#forwarder !== undefined && !d.broadcast) {
         this.#forwarder.offer(d, srcPort, dstPort, payload);
         return;
       }
@@ -399,7 +436,7 @@ export class UdpLayer implements Udp {
       return;
     }
     c.rxBytes += payload.length;
-    const address = d.src >= IPV6_ID_BASE ? this.#format6(d.header) : this.#format(d.src);
+    const address = d.src < IPV6_ID_BASE ? this.#format(d.src) : this.#records6 === undefined ? this.#format6(d.header) : this.book.format(d.src);
     const verdict = ep.deliver({ payload, address, port: srcPort, interface: d.iface.name });
     if (verdict === 'ok') c.rxDelivered++;
     else c.drops[verdict]++;
@@ -466,7 +503,8 @@ export class UdpLayer implements Udp {
       emitUdp(repr, pb, 0, 0);
       // The checksum again over IPv6's pseudo-header (0 sent as 0xFFFF: RFC 8200 8.1).
       fillIpv6UpperChecksum(pb.buf, pb.head, pb.length, 6, s6, d6, IpProtocol.UDP);
-      down.next({ pb, dst: d6, src: s6, protocol: IpProtocol.UDP, onError });
+      if (this.#records6 !== undefined) this.#records6.down.next({ pb, dst, src, protocol: IpProtocol.UDP, onError });
+      else down.next({ pb, dst: d6, src: s6, protocol: IpProtocol.UDP, onError });
       return;
     }
     emitUdp(repr, pb, src, dst);

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { parseServe } from '../../bin/cli-args.js';
 import { startStack } from '../../bin/serve.js';
 import { createMemoryWire } from '../../streams/links/memory-wire.js';
+import { createStack } from '../../streams/stack/create-stack.js';
+import { firstValueFrom, lastValueFrom, take, timeout, toArray } from 'rxjs';
 
 const BASE = ['--tap', 'rxt9', '--ip', '198.18.0.2/24'];
 
@@ -56,4 +58,39 @@ describe('bin/cli-args: serve IPv6 options', () => {
     assert.equal(v4.stack.config.ipv6.enabled, false, 'without --ip6/--gw6 the stack stays IPv4-only');
     v4.close();
   });
+
+  it('serve --ip6 --services echo:7,discard:9,chargen:19,http:80,udp-echo:7: every service answers over IPv6 (and IPv4)', async () => {
+    const parsed = parseServe([...BASE, '--ip6', 'fd00:198:18::2/64', '--no-slaac', '--services', 'echo:7,discard:9,chargen:19,http:80,udp-echo:7']);
+    assert.ok(parsed.kind === 'serve', JSON.stringify(parsed));
+    const [link, peer] = createMemoryWire({ mtu: 1500 });
+    const running = startStack(link, parsed.args);
+    const client = createStack({ interfaces: [{ name: 'eth0', link: peer, ipv4: ['198.18.0.1/24'], ipv6: ['fd00:198:18::1/64'] }], ipv6: { dadTransmits: 0, acceptRa: false } });
+    try {
+      await running.stack.inet6.ready(); // the served addresses pass DAD first, as `serve` waits before "ready"
+      const exchange = async (address: string, port: number, send: string): Promise<string> => {
+        const conn = await firstValueFrom(client.tcp.connect({ address, port }));
+        assert.equal(conn.remoteAddress, address);
+        const back = lastValueFrom(conn.data$.pipe(take(port === 19 ? 1 : Infinity), toArray()));
+        conn.write(new TextEncoder().encode(send));
+        if (port !== 19) conn.end();
+        const text = new TextDecoder().decode(Buffer.concat((await back).map((c) => Buffer.from(c))));
+        conn.destroy();
+        return text;
+      };
+      assert.equal(await exchange('fd00:198:18::2', 7, 'hello'), 'hello');
+      assert.equal(await exchange('198.18.0.2', 7, 'hello4'), 'hello4');
+      assert.equal(await exchange('fd00:198:18::2', 9, 'gone'), '');
+      assert.ok((await exchange('fd00:198:18::2', 19, '')).startsWith(' !"#$%'));
+      assert.match(await exchange('fd00:198:18::2', 80, 'GET / HTTP/1.0\r\n\r\n'), /^HTTP\/1\.[01] 200 /);
+      const udp = client.udp.bind({ address: '::' });
+      const echo = firstValueFrom(udp.datagrams$.pipe(take(1), timeout(3000)));
+      udp.send(new Uint8Array([42]), { address: 'fd00:198:18::2', port: 7 });
+      assert.deepEqual([...(await echo).payload], [42]);
+      udp.close();
+    } finally {
+      client.close();
+      running.close();
+    }
+  });
 });
+

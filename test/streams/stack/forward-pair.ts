@@ -7,12 +7,17 @@
  */
 import type { SchedulerLike } from 'rxjs';
 import { createMemoryWire } from '../../../streams/links/memory-wire.js';
-import { createStack, type Stack } from '../../../streams/stack/create-stack.js';
+import { createStack, type Stack, type StackHooks } from '../../../streams/stack/create-stack.js';
 
 export const CLIENT_IP = '198.18.0.1';
 export const GATEWAY_IP = '198.18.0.2';
 /** An address nobody owns, reached through the gateway. */
 export const FAR_IP = '198.18.0.200';
+
+export const CLIENT_IP6 = 'fd00:198:18::1';
+export const GATEWAY_IP6 = 'fd00:198:18::2';
+/** An IPv6 address nobody owns, off the link's prefix: reached through the gateway. */
+export const FAR_IP6 = 'fd00:99::200';
 
 export interface ForwardPair {
   readonly client: Stack;
@@ -20,12 +25,25 @@ export interface ForwardPair {
   close(): void;
 }
 
-export function forwardPair(opts: { scheduler?: SchedulerLike } = {}): ForwardPair {
+/**
+ * `ipv6`: both dual stack as well (fd00:198:18::1 and ::2 on one /64, the client's IPv6 default
+ * route via the gateway; no DAD, no RAs), FAR_IP6 beyond the gateway.
+ */
+export function forwardPair(opts: { scheduler?: SchedulerLike; ipv6?: boolean; gatewayHooks?: StackHooks } = {}): ForwardPair {
   const [lc, lg] = createMemoryWire({ scheduler: opts.scheduler });
+  const v6 = opts.ipv6 === true;
+  const six = { dadTransmits: 0, acceptRa: false };
   const client = createStack(
-    { interfaces: [{ name: 'eth0', link: lc, ipv4: [`${CLIENT_IP}/25`] }], routes: [{ destination: '0.0.0.0/0', gateway: GATEWAY_IP }] },
+    {
+      interfaces: [{ name: 'eth0', link: lc, ipv4: [`${CLIENT_IP}/25`], ...(v6 ? { ipv6: [`${CLIENT_IP6}/64`] } : {}) }],
+      routes: [{ destination: '0.0.0.0/0', gateway: GATEWAY_IP }, ...(v6 ? [{ destination: '::/0', gateway: GATEWAY_IP6 }] : [])],
+      ...(v6 ? { ipv6: six } : {}),
+    },
     { scheduler: opts.scheduler },
   );
-  const gateway = createStack({ interfaces: [{ name: 'eth0', link: lg, ipv4: [`${GATEWAY_IP}/25`] }] }, { scheduler: opts.scheduler });
+  const gateway = createStack(
+    { interfaces: [{ name: 'eth0', link: lg, ipv4: [`${GATEWAY_IP}/25`], ...(v6 ? { ipv6: [`${GATEWAY_IP6}/64`] } : {}) }], ...(v6 ? { ipv6: six } : {}) },
+    { scheduler: opts.scheduler, hooks: opts.gatewayHooks },
+  );
   return { client, gateway, close: () => { client.close(); gateway.close(); } };
 }
