@@ -70,6 +70,7 @@ export async function runFuzz(o: FuzzRunOptions): Promise<FuzzRunResult> {
     const g = grammar.next();
     byKind[g.kind] = (byKind[g.kind] ?? 0) + g.frames.length;
     for (const bytes of g.frames) {
+      if (n === o.frames) break; // a group (a fragment storm...) may cross the count: stop at it exactly
       const at = Math.floor(n / perMs);
       session.advanceTo(at);
       const rec = { at, bytes };
