@@ -90,9 +90,19 @@ export class PacketBuffer {
    */
   gsoSize = 0;
 
+  /**
+   * Payload gathered behind the written bytes instead of copied into `buf` (undefined: none):
+   * a view of memory someone else owns (the TCP send buffer), valid only while the packet is
+   * being sent, synchronously. The packet is then `buf[head..end)` followed by `tail`. Only a
+   * large TCP segment (TSO) bound for a link that gathers (`sendGathered`) has one; whoever
+   * needs the packet contiguous, or keeps it beyond the call, gets it contiguous from `bytes()`
+   * or `own()` (the one copy, made only there).
+   */
+  tail: Uint8Array | undefined = undefined;
+
   constructor(
-    /** The whole backing store. Bytes before `head` are free headroom. */
-    readonly buf: Uint8Array,
+    /** The whole backing store. Bytes before `head` are free headroom. Replaced by `own()`. */
+    public buf: Uint8Array,
     head: number,
     end: number,
   ) {
@@ -124,9 +134,10 @@ export class PacketBuffer {
     return p;
   }
 
-  /** Bytes written so far. */
+  /** Bytes of the packet so far (the gathered `tail` included). */
   get length(): number {
-    return this.end - this.head;
+    const tail = this.tail;
+    return this.end - this.head + (tail === undefined ? 0 : tail.length);
   }
 
   /** Free bytes left in front. */
@@ -145,18 +156,45 @@ export class PacketBuffer {
     return this.head;
   }
 
-  /** View of the packet as written so far (no copy). */
+  /**
+   * View of the packet as written so far: no copy, except for a packet with a gathered `tail`,
+   * which is made contiguous first (`own()`).
+   */
   bytes(): Uint8Array {
+    if (this.tail !== undefined) this.own();
     return this.buf.subarray(this.head, this.end);
+  }
+
+  /**
+   * Makes the packet contiguous and its own: a gathered `tail` is copied behind the written
+   * bytes into a new store (same offsets: headroom, `head` and `csumStart` stay valid). For
+   * whoever keeps the packet beyond the send (a packet waiting for address resolution, an
+   * observer) or needs it in one piece. Nothing to do without a tail.
+   */
+  own(): void {
+    const tail = this.tail;
+    if (tail === undefined) return;
+    const end = this.end;
+    const size = end + tail.length;
+    const next = size > SLAB_MAX_PACKET ? allocLargeBytes(size) : allocBytes(size);
+    next.set(this.buf.subarray(this.head, end), this.head);
+    next.set(tail, end);
+    this.buf = next;
+    this.end = size;
+    this.tail = undefined;
   }
 
   /** Finishes a partial checksum (see `csumStart`); nothing to do when there is none. */
   completeChecksum(): void {
     const start = this.csumStart;
     if (start < 0) return;
+    // The written part's sum carries on into the tail's only at an even length (16-bit words).
+    if (this.tail !== undefined && ((this.end - start) & 1) !== 0) this.own();
     this.csumStart = -1;
     const at = start + this.csumOffset;
-    const c = foldChecksum(onesSum(this.buf, start, this.end - start));
+    const tail = this.tail;
+    const head = onesSum(this.buf, start, this.end - start);
+    const c = foldChecksum(tail === undefined ? head : onesSum(tail, 0, tail.length, head));
     this.buf[at] = c >>> 8;
     this.buf[at + 1] = c & 0xff;
   }

@@ -15,6 +15,7 @@ import type { FrameBoundary, FrameSink } from '../pipeline/link-boundary.js';
 export function pointToPoint(lower: FrameBoundary): NeighborBoundary {
   const down: FrameSink = lower.down;
   const sendPartial = down.sendPartial?.bind(down);
+  const sendGathered = sendPartial === undefined ? undefined : down.sendGathered?.bind(down);
   return {
     up$: lower.up$,
     linkHeaderLength: 0,
@@ -24,6 +25,12 @@ export function pointToPoint(lower: FrameBoundary): NeighborBoundary {
       next(p: NextHopPacket): void {
         const pb = p.pb;
         if (pb.csumStart >= 0) {
+          const tail = pb.tail;
+          if (tail !== undefined && sendGathered !== undefined) {
+            // A large TCP segment's payload stays a view of the send buffer: the link gathers it.
+            sendGathered(pb.buf.subarray(pb.head, pb.end), tail, pb.csumStart - pb.head, pb.csumOffset, pb.gsoSize);
+            return;
+          }
           if (sendPartial !== undefined) {
             sendPartial(pb.bytes(), pb.csumStart - pb.head, pb.csumOffset, pb.gsoSize);
             return;
