@@ -46,6 +46,24 @@ export function allocBytes(size: number): Uint8Array {
   return bytes;
 }
 
+/** Node's allocator of memory it does not zero, where there is one (the core runs without Node too). */
+const unzeroedAlloc = (globalThis as { Buffer?: { allocUnsafeSlow?(size: number): Uint8Array } }).Buffer?.allocUnsafeSlow;
+
+/**
+ * `size` bytes of fresh memory, NOT zeroed: only for storage every byte of which is written
+ * before it is read or sent (a ring buffer whose reads stay within what was written, the target
+ * of a copy that fills it). A new ArrayBuffer is zero-filled by V8 (calloc, then the pages
+ * touched), which for the send buffer's megabytes was work thrown away; Node's allocUnsafeSlow
+ * skips it. A plain Uint8Array over its own ArrayBuffer, like `new Uint8Array(size)` (never a
+ * Buffer: hot paths see one kind of array). Packet memory whose bytes may go out unwritten
+ * (padding, reserved fields, headroom a header does not fill) comes from `allocBytes`, zeroed.
+ */
+export function allocUninitialized(size: number): Uint8Array {
+  if (unzeroedAlloc === undefined || size === 0) return new Uint8Array(size);
+  const b = unzeroedAlloc(size);
+  return new Uint8Array(b.buffer, b.byteOffset, size);
+}
+
 /**
  * Large TCP segments (TSO, `gsoSize`) are carved out of slabs of their own, 1 MiB each: a 64 KiB
  * typed array with a backing store of its own per segment (calloc, ArrayBuffer bookkeeping, a
@@ -176,7 +194,9 @@ export class PacketBuffer {
     if (tail === undefined) return;
     const end = this.end;
     const size = end + tail.length;
-    const next = size > SLAB_MAX_PACKET ? allocLargeBytes(size) : allocBytes(size);
+    // Not zeroed when large: every byte from `head` on is written here, and the headroom in
+    // front is only ever written (prepend) before it is sent.
+    const next = size > SLAB_MAX_PACKET ? allocUninitialized(size) : allocBytes(size);
     next.set(this.buf.subarray(this.head, end), this.head);
     next.set(tail, end);
     this.buf = next;
