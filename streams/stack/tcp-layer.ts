@@ -860,7 +860,7 @@ export class TcpLayer implements Tcp {
     this.#hooks.down({ segment, src, dst, onError, dontFragment, ecn });
   }
 
-  /** Writes the segment into a packet (the payload's one copy) and hands it to IPv4. */
+  /** Writes the segment into a packet (the payload's one copy; none for a large segment, see below) and hands it to IPv4. */
   #emit(seg: TcpRepr, src: IpAddr, dst: IpAddr, onError: ((err: NetstackError) => void) | undefined, dontFragment: boolean, ecn: number, gsoSize = 0): void {
     if (dst >= IPV6_ID_BASE) {
       this.#emitIpv6(seg, src, dst, onError, ecn);
