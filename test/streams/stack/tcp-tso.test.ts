@@ -208,6 +208,39 @@ describe('stack: large TCP segments (TSO)', function () {
     }
   });
 
+  it('an observer of the network tap may keep the packets it sees: their bytes stay those sent', () => {
+    const scheduler = new VirtualTimeScheduler();
+    const [wa, wb] = createMemoryWire({ scheduler, latencyMs: 1 });
+    const la = gatherLink(wa);
+    const written: Uint8Array[] = [];
+    const partial = la.sendPartial!.bind(la);
+    la.sendPartial = (frame, start, offset, gsoSize) => {
+      if (gsoSize !== undefined && gsoSize > 0) written.push(frame.slice(14));
+      partial(frame, start, offset, gsoSize);
+    };
+    // A small send buffer: its ring is reused many times while the observer holds the packets.
+    const a = createStack({ interfaces: [{ name: 'eth0', link: la, ipv4: ['198.18.0.1/24'] }], tcp: { sendBufferMax: 256 * 1024 } }, { scheduler });
+    const b = createStack({ interfaces: [{ name: 'eth0', link: wb, ipv4: ['198.18.0.2/24'] }] }, { scheduler });
+    const kept: PacketBuffer[] = [];
+    const tap = a.taps.network.down$.subscribe((o) => {
+      if (o.pb.gsoSize > 0) kept.push(o.pb);
+    });
+    try {
+      const run = bulk(a, b, 4 * MiB);
+      scheduler.schedule(() => undefined, 60_000);
+      scheduler.flush();
+      assert.equal(run.mismatch(), -1);
+      assert.equal(run.received(), 4 * MiB);
+      assert.ok(kept.length > 20, `${kept.length} large packets kept`);
+      assert.equal(kept.length, written.length);
+      for (let i = 0; i < kept.length; i++) assert.deepEqual(kept[i].bytes().subarray(14), written[i], `packet ${i} as kept = as sent`);
+    } finally {
+      tap.unsubscribe();
+      a.close();
+      b.close();
+    }
+  });
+
   it('a link that does not segment: a connection building large segments still puts only MTU-sized frames on the wire', () => {
     const scheduler = new VirtualTimeScheduler();
     const [wa, wb] = createMemoryWire({ scheduler, latencyMs: 1 });
