@@ -46,6 +46,24 @@ export function allocBytes(size: number): Uint8Array {
   return bytes;
 }
 
+/** Node's allocator of memory it does not zero, where there is one (the core runs without Node too). */
+const unzeroedAlloc = (globalThis as { Buffer?: { allocUnsafeSlow?(size: number): Uint8Array } }).Buffer?.allocUnsafeSlow;
+
+/**
+ * `size` bytes of fresh memory, NOT zeroed: only for storage every byte of which is written
+ * before it is read or sent (a ring buffer whose reads stay within what was written, the target
+ * of a copy that fills it). A new ArrayBuffer is zero-filled by V8 (calloc, then the pages
+ * touched), which for the send buffer's megabytes was work thrown away; Node's allocUnsafeSlow
+ * skips it. A plain Uint8Array over its own ArrayBuffer, like `new Uint8Array(size)` (never a
+ * Buffer: hot paths see one kind of array). Packet memory whose bytes may go out unwritten
+ * (padding, reserved fields, headroom a header does not fill) comes from `allocBytes`, zeroed.
+ */
+export function allocUninitialized(size: number): Uint8Array {
+  if (unzeroedAlloc === undefined || size === 0) return new Uint8Array(size);
+  const b = unzeroedAlloc(size);
+  return new Uint8Array(b.buffer, b.byteOffset, size);
+}
+
 /**
  * Large TCP segments (TSO, `gsoSize`) are carved out of slabs of their own, 1 MiB each: a 64 KiB
  * typed array with a backing store of its own per segment (calloc, ArrayBuffer bookkeeping, a
@@ -90,9 +108,19 @@ export class PacketBuffer {
    */
   gsoSize = 0;
 
+  /**
+   * Payload gathered behind the written bytes instead of copied into `buf` (undefined: none):
+   * a view of memory someone else owns (the TCP send buffer), valid only while the packet is
+   * being sent, synchronously. The packet is then `buf[head..end)` followed by `tail`. Only a
+   * large TCP segment (TSO) bound for a link that gathers (`sendGathered`) has one; whoever
+   * needs the packet contiguous, or keeps it beyond the call, gets it contiguous from `bytes()`
+   * or `own()` (the one copy, made only there).
+   */
+  tail: Uint8Array | undefined = undefined;
+
   constructor(
-    /** The whole backing store. Bytes before `head` are free headroom. */
-    readonly buf: Uint8Array,
+    /** The whole backing store. Bytes before `head` are free headroom. Replaced by `own()`. */
+    public buf: Uint8Array,
     head: number,
     end: number,
   ) {
@@ -124,9 +152,10 @@ export class PacketBuffer {
     return p;
   }
 
-  /** Bytes written so far. */
+  /** Bytes of the packet so far (the gathered `tail` included). */
   get length(): number {
-    return this.end - this.head;
+    const tail = this.tail;
+    return this.end - this.head + (tail === undefined ? 0 : tail.length);
   }
 
   /** Free bytes left in front. */
@@ -145,18 +174,47 @@ export class PacketBuffer {
     return this.head;
   }
 
-  /** View of the packet as written so far (no copy). */
+  /**
+   * View of the packet as written so far: no copy, except for a packet with a gathered `tail`,
+   * which is made contiguous first (`own()`).
+   */
   bytes(): Uint8Array {
+    if (this.tail !== undefined) this.own();
     return this.buf.subarray(this.head, this.end);
+  }
+
+  /**
+   * Makes the packet contiguous and its own: a gathered `tail` is copied behind the written
+   * bytes into a new store (same offsets: headroom, `head` and `csumStart` stay valid). For
+   * whoever keeps the packet beyond the send (a packet waiting for address resolution, an
+   * observer) or needs it in one piece. Nothing to do without a tail.
+   */
+  own(): void {
+    const tail = this.tail;
+    if (tail === undefined) return;
+    const end = this.end;
+    const size = end + tail.length;
+    // Not zeroed when large: every byte from `head` on is written here, and the headroom in
+    // front is only ever written (prepend) before it is sent.
+    const next = size > SLAB_MAX_PACKET ? allocUninitialized(size) : allocBytes(size);
+    next.set(this.buf.subarray(this.head, end), this.head);
+    next.set(tail, end);
+    this.buf = next;
+    this.end = size;
+    this.tail = undefined;
   }
 
   /** Finishes a partial checksum (see `csumStart`); nothing to do when there is none. */
   completeChecksum(): void {
     const start = this.csumStart;
     if (start < 0) return;
+    // The written part's sum carries on into the tail's only at an even length (16-bit words).
+    if (this.tail !== undefined && ((this.end - start) & 1) !== 0) this.own();
     this.csumStart = -1;
     const at = start + this.csumOffset;
-    const c = foldChecksum(onesSum(this.buf, start, this.end - start));
+    const tail = this.tail;
+    const head = onesSum(this.buf, start, this.end - start);
+    const c = foldChecksum(tail === undefined ? head : onesSum(tail, 0, tail.length, head));
     this.buf[at] = c >>> 8;
     this.buf[at + 1] = c & 0xff;
   }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { PacketBuffer, MAX_HEADROOM } from '../src/packet-buffer.js';
+import { PacketBuffer, MAX_HEADROOM, allocUninitialized } from '../src/packet-buffer.js';
+import { internetChecksum } from '../src/wire/checksum.js';
 
 describe('PacketBuffer', () => {
   it('alloc gives zeroed bytes of exactly headroom + payload, head at the headroom', () => {
@@ -43,5 +44,60 @@ describe('PacketBuffer', () => {
     assert.equal(pb.prepend(4), 6);
     assert.deepEqual([...pb.bytes()], [0, 0, 0, 0, 1, 2, 3]);
     assert.throws(() => pb.prepend(7), RangeError);
+  });
+
+  describe('a gathered tail (payload lent, not copied)', () => {
+    /** A packet of `headerLength` written bytes (after 20 of headroom) and a `tailLength` tail. */
+    function gathered(headerLength: number, tailLength: number): { pb: PacketBuffer; expected: number[] } {
+      const pb = PacketBuffer.alloc(0, 20 + headerLength);
+      const at = pb.prepend(headerLength);
+      for (let i = 0; i < headerLength; i++) pb.buf[at + i] = (i * 3 + 1) & 0xff;
+      const lent = new Uint8Array(tailLength + 10).subarray(5, 5 + tailLength); // a view, as the send buffer's
+      for (let i = 0; i < tailLength; i++) lent[i] = (i * 7 + 5) & 0xff;
+      pb.tail = lent;
+      return { pb, expected: [...pb.buf.subarray(at, at + headerLength), ...lent] };
+    }
+
+    it('counts in length; bytes() and own() make the packet whole, same offsets, the tail copied once', () => {
+      const { pb, expected } = gathered(40, 5000);
+      const lent = pb.tail!;
+      assert.equal(pb.length, 5040);
+      const head = pb.head;
+      const bytes = pb.bytes();
+      assert.equal(pb.tail, undefined);
+      assert.equal(pb.head, head, 'head (and the headroom in front) kept');
+      assert.deepEqual([...bytes], expected);
+      lent.fill(0xee); // the lender reuses its memory: the packet has its own copy
+      assert.deepEqual([...pb.bytes()], expected);
+      assert.equal(pb.prepend(20), head - 20, 'headroom still usable');
+    });
+
+    for (const headerLength of [40, 41]) {
+      it(`completeChecksum sums the tail too (written part of ${headerLength % 2 === 0 ? 'even' : 'odd'} length)`, () => {
+        const { pb, expected } = gathered(headerLength, 3001);
+        const start = pb.head;
+        pb.csumStart = start;
+        pb.csumOffset = 16;
+        pb.buf[start + 16] = 0;
+        pb.buf[start + 17] = 0;
+        expected[16] = 0;
+        expected[17] = 0;
+        pb.completeChecksum();
+        const whole = Uint8Array.from(expected);
+        const c = internetChecksum(whole, 0, whole.length);
+        assert.deepEqual([pb.buf[start + 16], pb.buf[start + 17]], [c >>> 8, c & 0xff]);
+        assert.equal(internetChecksum(Uint8Array.from(pb.bytes()), 0, pb.length), 0, 'the finished packet verifies');
+      });
+    }
+  });
+
+  it('allocUninitialized gives a plain Uint8Array of its own, of the size asked; reads after writes see what was written', () => {
+    const b = allocUninitialized(100_000);
+    assert.equal(Object.getPrototypeOf(b), Uint8Array.prototype, 'not a Buffer: one kind of array on hot paths');
+    assert.equal(b.length, 100_000);
+    assert.equal(b.byteOffset, 0);
+    b.fill(7);
+    assert.ok(b.every((x) => x === 7));
+    assert.equal(allocUninitialized(0).length, 0);
   });
 });

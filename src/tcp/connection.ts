@@ -1487,6 +1487,9 @@ export class TcpConnectionCore {
         const allQueued = len === unsent;
         if (!(allQueued && (idle || this.noDelay)) && len * 2 < this.maxSndWnd) return;
       }
+      // A large segment stops where the send buffer's ring wraps (one shorter segment a lap), so
+      // its payload is a view the link gathers, never a copy (send-buffer.ts `contiguous`).
+      if (len > mss && !fin && this.synAcked) len = this.sendBuf.contiguous(seqDiff(this.sndNxt, this.sndUna), len);
       this.sendSegment(this.sndNxt, len, fin, now);
       if (fin || force) return;
     }

@@ -10,7 +10,7 @@
  * buffer memory (views handed out earlier stay valid: the old storage is never reused).
  */
 
-import { allocBytes } from '../packet-buffer.js';
+import { allocBytes, allocUninitialized } from '../packet-buffer.js';
 
 /**
  * Smallest storage: a request/response connection takes and lets go of it on every exchange,
@@ -20,6 +20,8 @@ import { allocBytes } from '../packet-buffer.js';
  */
 const MIN_STORAGE = 512;
 const NONE = new Uint8Array(0);
+/** Up to this size storage comes from the packet slab (allocBytes' own limit). */
+const SMALL_STORAGE = 4096;
 
 export class SendBuffer {
   /** Most bytes the buffer holds (raised by `grow`, send auto-tuning). */
@@ -92,6 +94,18 @@ export class SendBuffer {
     return out;
   }
 
+  /**
+   * How many of the `length` bytes at `offset` lie before the ring's end: all of them when the
+   * range does not wrap (`peek` then gives a view), else those up to the end (at least one).
+   * Requires offset + length <= this.length.
+   */
+  contiguous(offset: number, length: number): number {
+    const size = this.storage.length;
+    let start = this.head + offset;
+    if (start >= size && size > 0) start -= size;
+    return start + length <= size ? length : size - start;
+  }
+
   /** Drops the `n` oldest bytes (they were acknowledged). */
   consume(n: number): void {
     if (n <= 0) return;
@@ -119,7 +133,8 @@ export class SendBuffer {
     size = Math.min(size, this.capacity);
     // Small storage from the shared slab: a connection doing request/response takes and lets go
     // of it on every exchange, and a typed array of its own costs ~1 us in V8 (allocBytes).
-    const next = allocBytes(size);
+    // Larger storage is not zeroed: `peek` only reads bytes `write` put there.
+    const next = size > SMALL_STORAGE ? allocUninitialized(size) : allocBytes(size);
     if (this.used > 0) next.set(this.peek(0, this.used), 0);
     this.storage = next;
     this.head = 0;

@@ -41,7 +41,11 @@ export function segmentTcpWithPseudoSum(pb: PacketBuffer, gsoSize: number, pseud
   const b = pb.buf;
   const at = pb.head;
   const hl = (b[at + DATA_OFFSET] >>> 4) << 2;
-  const total = pb.end - at - hl;
+  // The payload: behind the header in `buf`, or gathered (PacketBuffer.tail), read from there.
+  const tail = pb.tail;
+  const data = tail === undefined ? b : tail;
+  const dataAt = tail === undefined ? at + hl : 0;
+  const total = pb.length - hl;
   const seq0 = ((b[at + SEQ] << 24) | (b[at + SEQ + 1] << 16) | (b[at + SEQ + 2] << 8) | b[at + SEQ + 3]) >>> 0;
   const flags = b[at + FLAGS];
   let pieces = 0;
@@ -49,7 +53,7 @@ export function segmentTcpWithPseudoSum(pb: PacketBuffer, gsoSize: number, pseud
     const n = total - off < gsoSize ? total - off : gsoSize;
     const piece = PacketBuffer.alloc(n);
     const p = piece.buf;
-    p.set(b.subarray(at + hl + off, at + hl + off + n), piece.head);
+    p.set(data.subarray(dataAt + off, dataAt + off + n), piece.head);
     const h = piece.prepend(hl);
     p.set(b.subarray(at, at + hl), h);
     const seq = (seq0 + off) >>> 0;

@@ -433,7 +433,7 @@ export function emitTcp(repr: TcpRepr, pb: PacketBuffer, src: Ipv4Addr, dst: Ipv
       i += 8;
     }
   }
-  const len = pb.end - at;
+  const len = pb.length; // the header just prepended (at === pb.head), the payload, a gathered tail
   if (options?.partialChecksum === true) {
     // Only the pseudo-header sum (folded, not complemented): the link, or pb.completeChecksum(),
     // adds the header and data in later.
@@ -444,9 +444,11 @@ export function emitTcp(repr: TcpRepr, pb: PacketBuffer, src: Ipv4Addr, dst: Ipv
     pb.csumOffset = F.CHECKSUM;
     return;
   }
-  const c = foldChecksum(onesSum(b, at, len, pseudoHeaderSum(src, dst, IpProtocol.TCP, len)));
-  b[at + F.CHECKSUM] = c >>> 8;
-  b[at + F.CHECKSUM + 1] = c & 0xff;
+  if (pb.tail !== undefined) pb.own(); // summed in one piece
+  const whole = pb.buf;
+  const c = foldChecksum(onesSum(whole, at, len, pseudoHeaderSum(src, dst, IpProtocol.TCP, len)));
+  whole[at + F.CHECKSUM] = c >>> 8;
+  whole[at + F.CHECKSUM + 1] = c & 0xff;
 }
 
 export interface TcpEmitOptions {

@@ -43,6 +43,14 @@ export interface Link {
    */
   sendPartial?(frame: Uint8Array, csumStart: number, csumOffset: number, gsoSize?: number): void;
   /**
+   * Optional, for links that gather (a TAP device's writev), with `sendPartial`: the same for a
+   * frame in two pieces, `head` (the headers) followed by `payload`, which is a view of memory
+   * the link does not own (the TCP send buffer), valid only during this call. The link writes
+   * the frame before returning, or copies what it keeps. Offsets are in `head`. Links without it
+   * get such frames contiguous (copied) through `sendPartial`.
+   */
+  sendGathered?(head: Uint8Array, payload: Uint8Array, csumStart: number, csumOffset: number, gsoSize: number): void;
+  /**
    * Optional, for links with TCP segmentation offload: the largest IPv4 packet (headers
    * included) the link takes as one large TCP segment through `sendPartial` with a `gsoSize`
    * (the payload of each segment it is to be cut into; the frame's IPv4 total length covers the

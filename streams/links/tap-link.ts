@@ -74,6 +74,8 @@ export interface TapLinkStats extends TapStats {
   txAcksCoalesced: number;
   /** Large TCP segments written as one frame for the kernel to cut (TSO, virtio_net_hdr GSO TCPV4 or TCPV6). */
   txSuperFrames: number;
+  /** Frames written as headers + a payload gathered from the TCP send buffer (one writev, no copy). */
+  txGathered: number;
   /** Frames received as one large (GSO) TCP segment. */
   rxSuperFrames: number;
   /** Frames with a GSO type we did not ask for (dropped). */
@@ -188,15 +190,22 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   /** Per pending frame: 0, or the gsoSize of a large TCP segment for the kernel to cut. */
   const gso: number[] = [];
   let txSuperFrames = 0;
+  let txGathered = 0;
   let rxSuperFrames = 0;
   let rxGsoDropped = 0;
   let inBatch = false;
   let flushQueued = false;
-  const flush = (): void => {
+  /**
+   * Writes what is pending, and then `gathered` when given (a frame in pieces whose payload is
+   * only lent for this call, see sendGathered): all in one call into the addon, which writes
+   * each at once or queues a copy, so nothing refers to the pieces afterwards.
+   */
+  const flush = (gathered?: Uint8Array[]): void => {
     flushQueued = false;
-    if (pending.length === 0) return;
+    if (pending.length === 0 && gathered === undefined) return;
     if (device.closed) {
       for (const f of pending) if (f !== null) txAfterClose++;
+      if (gathered !== undefined) txAfterClose++;
     } else if (offload) {
       // Each frame behind its virtio_net_hdr: none (a frame alone) for a complete frame, the
       // shared NEEDS_CSUM one for a partial checksum, a GSO one for a large TCP segment.
@@ -214,6 +223,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
           items.push([csumHeader(p >>> 8, p & 0xff), f]);
         }
       }
+      if (gathered !== undefined) items.push(gathered);
       if (items.length === 1 && items[0] instanceof Uint8Array) device.write(items[0]);
       else if (items.length > 0) device.writeBatch(items);
     } else {
@@ -307,6 +317,20 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     }
     enqueue(frame, csumStart * 256 + csumOffset, gsoSize === undefined ? 0 : gsoSize);
   };
+  // A large TCP segment as headers + a payload lent by the send buffer: written now, after what
+  // is pending (order kept), so the payload is never referred to once this returns.
+  const sendGathered = (head: Uint8Array, payload: Uint8Array, csumStart: number, csumOffset: number, gsoSize: number): void => {
+    if (device.closed) {
+      txAfterClose++;
+      return;
+    }
+    if (csumStart > 0xffff || csumOffset > 0xff || csumStart + csumOffset + 2 > head.length) {
+      throw new RangeError(`sendGathered: checksum at ${csumStart}+${csumOffset} outside ${head.length} header bytes`);
+    }
+    txGathered++;
+    if (gsoSize > 0) txSuperFrames++;
+    flush([gsoSize > 0 ? gsoHeader(head, csumStart, csumOffset, gsoSize, ipAt) : csumHeader(csumStart, csumOffset), head, payload]);
+  };
   // One object literal with every member present (sendPartial undefined without offload), so
   // the link has one shape whatever its options: it is on every frame's path, and the offloaded
   // TAP figures proved sensitive to such details (docs/benchmarks.md, "The composed stack").
@@ -325,6 +349,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       enqueue(frame, -1, 0);
     },
     sendPartial: offload ? sendPartial : undefined,
+    sendGathered: offload ? sendGathered : undefined,
     // The largest IPv4 packet TSO takes (its total length field's limit): the kernel cuts it.
     maxGsoBytes: offload ? MAX_GSO_BYTES : 0,
     stats(): TapLinkStats {
@@ -333,6 +358,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
         txAfterClose,
         txAcksCoalesced: coalescer?.coalesced ?? 0,
         txSuperFrames,
+        txGathered,
         rxSuperFrames,
         rxGsoDropped,
         rxSegmentsCoalesced: groStats.coalesced,

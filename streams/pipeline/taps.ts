@@ -1,4 +1,5 @@
 import { Observable, Subject } from 'rxjs';
+import { PacketBuffer } from '../../src/packet-buffer.js';
 import type { Boundary, Sink } from './boundary.js';
 
 /** Observe-only views of a boundary: what crosses it upward and downward. They claim nothing. */
@@ -63,9 +64,15 @@ export class TapPoint<Up, Down> implements BoundaryTaps<Up, Down> {
         complete: () => subscriber.complete(),
       }),
     );
-    const down: Sink<Down> & { sendPartial?: unknown } = {
+    const down: Sink<Down> & { sendPartial?: unknown; sendGathered?: unknown } = {
       next(item) {
-        if (downTap.observed) downTap.next(item);
+        if (downTap.observed) {
+          // Observers may keep what they see: a packet whose payload is only gathered (a view
+          // of the TCP send buffer, PacketBuffer.tail) is made their own first.
+          const pb = (item as { pb?: unknown }).pb;
+          if (pb instanceof PacketBuffer) pb.own();
+          downTap.next(item);
+        }
         below.next(item);
       },
       partialChecksum: below.partialChecksum,
@@ -78,6 +85,21 @@ export class TapPoint<Up, Down> implements BoundaryTaps<Up, Down> {
         if (downTap.observed) downTap.next(frame as Down);
         partial(frame, start, offset, gsoSize);
       };
+      // Gathered frames stay gathered while nobody observes; an observer gets them contiguous.
+      const gathered = (below as { sendGathered?: (head: Uint8Array, payload: Uint8Array, start: number, offset: number, gsoSize: number) => void }).sendGathered;
+      if (gathered !== undefined) {
+        down.sendGathered = (head: Uint8Array, payload: Uint8Array, start: number, offset: number, gsoSize: number) => {
+          if (!downTap.observed) {
+            gathered(head, payload, start, offset, gsoSize);
+            return;
+          }
+          const frame = new Uint8Array(head.length + payload.length);
+          frame.set(head, 0);
+          frame.set(payload, head.length);
+          downTap.next(frame as Down);
+          partial(frame, start, offset, gsoSize);
+        };
+      }
     }
     return { ...boundary, up$, down };
   }

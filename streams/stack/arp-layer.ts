@@ -144,6 +144,7 @@ export class ArpLayer {
     }
     const r = this.cache.resolve(nextHop, { pb, onError }, this.#scheduler.now());
     if (r.mac !== undefined) sendTo(r.mac, pb);
+    else pb.own(); // it waits: a payload gathered from the send buffer is copied (PacketBuffer.tail)
     if (r.actions.length > 0) this.#carryOut(r.actions);
     // Re-arm whenever the packet waits: a new resolution whose first request the rate limit
     // refused comes back with no action, yet its retry/failure deadline must be armed.

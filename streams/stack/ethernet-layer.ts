@@ -129,6 +129,16 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
     const down = this.#down;
     if (pb.csumStart >= 0) {
       if (down.sendPartial !== undefined) {
+        const tail = pb.tail;
+        if (tail !== undefined && down.sendGathered !== undefined) {
+          // A large TCP segment whose payload is a view of the send buffer: the link gathers
+          // header and payload into one write (no copy of the payload on the way).
+          const head = pb.buf.subarray(pb.head, pb.end);
+          this.counters.txFrames++;
+          this.counters.txBytes += head.length + tail.length;
+          down.sendGathered(head, tail, pb.csumStart - pb.head, pb.csumOffset, pb.gsoSize);
+          return;
+        }
         // Transmit checksum offload: the link's device finishes the checksum.
         const frame = pb.bytes();
         this.counters.txFrames++;

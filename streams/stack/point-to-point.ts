@@ -22,6 +22,7 @@ export interface PointToPointBoundary<P extends PendingPacket> extends Boundary<
 export function pointToPoint<P extends PendingPacket = NextHopPacket>(lower: FrameBoundary): PointToPointBoundary<P> {
   const down: FrameSink = lower.down;
   const sendPartial = down.sendPartial?.bind(down);
+  const sendGathered = sendPartial === undefined ? undefined : down.sendGathered?.bind(down);
   return {
     up$: lower.up$,
     linkHeaderLength: 0,
@@ -31,6 +32,12 @@ export function pointToPoint<P extends PendingPacket = NextHopPacket>(lower: Fra
       next(p: P): void {
         const pb = p.pb;
         if (pb.csumStart >= 0) {
+          const tail = pb.tail;
+          if (tail !== undefined && sendGathered !== undefined) {
+            // A large TCP segment's payload stays a view of the send buffer: the link gathers it.
+            sendGathered(pb.buf.subarray(pb.head, pb.end), tail, pb.csumStart - pb.head, pb.csumOffset, pb.gsoSize);
+            return;
+          }
           if (sendPartial !== undefined) {
             sendPartial(pb.bytes(), pb.csumStart - pb.head, pb.csumOffset, pb.gsoSize);
             return;

@@ -942,7 +942,7 @@ export class TcpLayer implements Tcp {
     this.#hooks.down({ segment, src, dst, onError, dontFragment, ecn });
   }
 
-  /** Writes the segment into a packet (the payload's one copy) and hands it to IPv4. */
+  /** Writes the segment into a packet (the payload's one copy; none for a large segment, see below) and hands it to IPv4. */
   #emit(seg: TcpRepr, src: IpAddr, dst: IpAddr, onError: ((err: NetstackError) => void) | undefined, dontFragment: boolean, ecn: number, gsoSize = 0): void {
     if (dst >= IPV6_ID_BASE) {
       this.#emitIpv6(seg, src, dst, onError, ecn, gsoSize);
@@ -950,10 +950,18 @@ export class TcpLayer implements Tcp {
     }
     this.counters.txSegments++;
     const payload = seg.payload;
-    // A large segment (TSO) leaves at once: from the large-packet slab.
-    const pb = gsoSize === 0 ? PacketBuffer.alloc(payload.length) : PacketBuffer.allocLarge(payload.length);
-    if (payload.length > 0) pb.buf.set(payload, pb.head);
-    pb.gsoSize = gsoSize;
+    let pb: PacketBuffer;
+    if (gsoSize === 0) {
+      pb = PacketBuffer.alloc(payload.length);
+      if (payload.length > 0) pb.buf.set(payload, pb.head);
+    } else {
+      // A large segment (TSO) is sent at once, synchronously: its payload stays a view of the
+      // send buffer (valid until acknowledged), gathered behind the headers by a link that can
+      // (a TAP device's writev), copied only by what needs the packet whole (PacketBuffer.tail).
+      pb = PacketBuffer.alloc(0);
+      pb.tail = payload;
+      pb.gsoSize = gsoSize;
+    }
     // Partial checksum, when what is below finishes it (the TAP device with offload, or the
     // Ethernet layer): the bytes are summed once, where they are written last.
     emitTcp(seg, pb, src, dst, this.#partialChecksum ? PARTIAL_CHECKSUM : undefined);

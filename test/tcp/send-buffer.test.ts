@@ -101,6 +101,44 @@ describe('tcp/send-buffer', () => {
     );
   });
 
+  it('contiguous: how much of a range lies before the ring end; peek is a view exactly then, and large storage (not zeroed) never shows an unwritten byte', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 5000, max: 300_000 }),
+        fc.array(fc.tuple(fc.constantFrom('w', 'c', 'p'), fc.nat(100_000), fc.nat(70_000)), { maxLength: 40 }),
+        (capacity, ops) => {
+          const sb = new SendBuffer(capacity);
+          const model: number[] = [];
+          let next = 0;
+          for (const [op, a, b] of ops) {
+            if (op === 'w') {
+              const took = sb.write(bytes(next, a));
+              for (let i = 0; i < took; i++) model.push((next + i) & 0xff);
+              next += took;
+            } else if (op === 'c') {
+              const n = Math.min(a, model.length);
+              sb.consume(n);
+              model.splice(0, n);
+            } else if (model.length > 0) {
+              const off = a % model.length;
+              const len = Math.max(1, Math.min(b, model.length - off));
+              const c = sb.contiguous(off, len);
+              assert.ok(c >= 1 && c <= len);
+              const storage = sb.peek(0, 1).buffer;
+              const before = sb.peek(off, c);
+              assert.equal(before.buffer, storage, 'the part before the ring end is a view');
+              const whole = sb.peek(off, len);
+              if (c === len) assert.equal(whole.buffer, storage, 'a range that does not wrap is a view');
+              else assert.notEqual(whole.buffer, storage, 'a range that wraps is a copy');
+              assert.deepEqual([...whole], model.slice(off, off + len));
+            }
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it('a fractional capacity is taken as whole bytes (a fraction made every later length fractional and bytes went astray)', () => {
     const b = new SendBuffer(1000);
     b.growCapacity(1500.7);

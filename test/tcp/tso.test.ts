@@ -20,6 +20,8 @@ interface Result {
   a: TcpConnectionCore;
   /** Payload lengths of A's segments carrying new data, and of its retransmissions. */
   fresh: number[];
+  /** A's large segments whose payload was a copy, not a view of the send buffer. */
+  copied: number;
   resent: number[];
   received: number;
   now: number;
@@ -35,6 +37,7 @@ function transfer(options: { bytes: number; gsoMaxBytes: number; loss: number; s
   let highest: number | undefined;
   const fresh: number[] = [];
   const resent: number[] = [];
+  let copied = 0;
   let received = 0;
   let written = 0;
   let finished = false;
@@ -52,6 +55,8 @@ function transfer(options: { bytes: number; gsoMaxBytes: number; loss: number; s
         if (highest === undefined || seqLt(highest, end)) highest = end;
       }
       const mss = conn.sndMss;
+      // A copy (SendBuffer.peek across the ring's end) is an array of its own, exactly as long.
+      if (seg.payload.length > mss && seg.payload.buffer.byteLength === seg.payload.length) copied++;
       if (seg.payload.length <= mss) {
         deliver('b', seg);
         return;
@@ -108,7 +113,7 @@ function transfer(options: { bytes: number; gsoMaxBytes: number; loss: number; s
     }
     for (const c of [a, b]) if ((c.nextDeadline() ?? Infinity) <= now) c.handleTimer(now);
   }
-  return { a, fresh, resent, received, now };
+  return { a, fresh, resent, copied, received, now };
 }
 
 const MiB = 1024 * 1024;
@@ -130,6 +135,18 @@ describe('tcp: large segments (TSO)', function () {
     assert.equal(r.a.counters.largeSegmentsSent, large.length);
     assert.ok(r.a.counters.segmentsSent >= (4 * MiB) / mss, 'segmentsSent counts the pieces on the wire');
     assert.equal(r.received, 4 * MiB);
+  });
+
+  it('a large segment stops at the send buffer ring\'s end: its payload is always a view, never a copy', () => {
+    // 16 MiB through a send buffer of at most 1 MiB: the ring wraps some 16 times or more.
+    const r = transfer({ bytes: 16 * MiB, gsoMaxBytes: 65535, loss: 0, seed: 4, delay: 0.05, config: { sendBufferMax: 1 * MiB } });
+    const mss = r.a.sndMss;
+    assert.ok(r.fresh.filter((n) => n > mss).length > 200, 'large segments were sent');
+    assert.equal(r.copied, 0, `${r.copied} large segments copied`);
+    // One shorter segment a lap at most: still mostly whole MSS pieces.
+    const ragged = r.fresh.filter((n) => n > mss && n % mss !== 0).length;
+    assert.ok(ragged <= r.fresh.length / 10, `${ragged} large segments not a multiple of the MSS`);
+    assert.equal(r.received, 16 * MiB);
   });
 
   it('sends segments of at most one MSS without gsoMaxBytes', () => {

@@ -68,4 +68,25 @@ describe('segmentTcp (software TCP segmentation)', () => {
     const pb = large(0, TcpFlags.ACK, false);
     assert.equal(segmentTcp(pb, 1448, SRC, DST, false, () => assert.fail('no piece')), 0);
   });
+
+  it('reads a gathered payload (PacketBuffer.tail) where it is: the same pieces as from a contiguous segment', () => {
+    const mss = 1448;
+    const total = 7 * mss + 99;
+    const whole = large(total, TcpFlags.ACK | TcpFlags.PSH, true);
+    // The same segment with its payload gathered: the header alone in the buffer, the payload lent.
+    const hl = (whole.buf[whole.head + 12] >>> 4) << 2;
+    const split = PacketBuffer.alloc(0, 60);
+    const at = split.prepend(hl);
+    split.buf.set(whole.buf.subarray(whole.head, whole.head + hl), at);
+    split.tail = whole.buf.slice(whole.head + hl, whole.end);
+    split.csumStart = at;
+    split.csumOffset = whole.csumOffset;
+    const fromWhole: number[][] = [];
+    const fromSplit: number[][] = [];
+    segmentTcp(whole, mss, SRC, DST, false, (p) => fromWhole.push([...p.bytes()]));
+    segmentTcp(split, mss, SRC, DST, false, (p) => fromSplit.push([...p.bytes()]));
+    assert.equal(fromSplit.length, 8);
+    assert.deepEqual(fromSplit, fromWhole);
+    assert.notEqual(split.tail, undefined, 'the packet itself was only read');
+  });
 });

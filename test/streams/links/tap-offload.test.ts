@@ -12,6 +12,10 @@ import type { TapLink } from '../../../streams/links/tap-link.js';
 import { udpEchoService } from '../../../streams/services/udp-echo.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../../helpers/netns.js';
 import { waitFor } from '../../helpers/wait-for.js';
+import { PacketBuffer } from '../../../src/packet-buffer.js';
+import { parseIpv4 } from '../../../src/ipv4/address.js';
+import { pseudoHeaderSum } from '../../../src/wire/checksum.js';
+import { emitIpv4, IpProtocol } from '../../../src/wire/ipv4.js';
 
 const SIZE = 4 * 1024 * 1024;
 const PY_DATA = `data = bytes((i * 31 + 7) & 0xff for i in range(${SIZE}))`;
@@ -111,21 +115,26 @@ c.close()`]);
     assert.ok(st.txFrames < SIZE / 1448 / 2, `${st.txFrames} frames for ${SIZE} bytes`);
   });
 
-  it('64 MiB from the stack to the kernel: byte-exact, in large segments written as GSO frames', async () => {
+  it('64 MiB from the stack to the kernel: byte-exact, in large segments written as GSO frames gathered from the send buffer', async () => {
     const s = stackOn(peer(), true);
     stack = s.stack;
     const BIG = 64 * 1024 * 1024;
-    // 1 MiB of pattern, repeated (the client builds the same digest).
+    // 1 MiB blocks of a pattern that differs from block to block (stale bytes of an earlier block
+    // would not match), written from one buffer the writer refills at once (the send buffer copies).
     const block = new Uint8Array(1024 * 1024);
-    for (let i = 0; i < block.length; i++) block[i] = (i * 131 + (i >>> 11)) & 0xff;
+    const fill = (k: number): Uint8Array => {
+      for (let i = 0; i < block.length; i++) block[i] = (i * 131 + (i >>> 11) + k * 7) & 0xff;
+      return block;
+    };
     const expected = createHash('sha256');
-    for (let k = 0; k < BIG / block.length; k++) expected.update(block);
+    for (let k = 0; k < BIG / block.length; k++) expected.update(fill(k));
     sub = stack.tcp.listen({ port: 5002 }).subscribe((c) => {
       let sent = 0;
       const pump = (): void => {
         while (sent < BIG) {
+          const k = sent / block.length;
           sent += block.length;
-          if (!c.write(block)) return;
+          if (!c.write(fill(k))) return;
         }
         c.end();
       };
@@ -149,6 +158,47 @@ print(n, h.hexdigest())`, [], { timeoutMs: 60_000 });
     assert.ok(st.txSuperFrames > BIG / 65536 / 2, `${st.txSuperFrames} GSO frames for 64 MiB`);
     assert.ok(tcp.largeSegmentsSent >= st.txSuperFrames, 'each GSO frame is one large segment of TCP');
     assert.ok(st.txFrames < BIG / 1448 / 4, `${st.txFrames} frames written for 64 MiB`);
+    // Every large segment left as headers + a view of the send buffer (one writev, no copy).
+    assert.equal(st.txGathered, st.txSuperFrames, `${st.txGathered} of ${st.txSuperFrames} GSO frames gathered`);
+  });
+
+  it('sendGathered: a frame the device cannot take yet is queued as a copy, so the lent payload may change as soon as the call returns', async () => {
+    const link = peer().attach({ mac: '02:00:00:00:00:02', offload: true });
+    const listener = peer().spawn('python3', ['-c', `import socket, hashlib
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(('198.18.0.1', 9999))
+u.settimeout(10)
+print('ready', flush=True)
+print(hashlib.sha256(u.recvfrom(65536)[0]).hexdigest(), flush=True)`]);
+    let out = '';
+    listener.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await waitFor('the UDP socket', () => (out.startsWith('ready') ? true : undefined));
+    // A UDP datagram to the kernel, its payload lent as the TCP send buffer's would be.
+    const payload = new Uint8Array(1000);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 13 + 1) & 0xff;
+    const expected = createHash('sha256').update(payload).digest('hex');
+    const src = parseIpv4('198.18.0.2')!;
+    const dst = parseIpv4('198.18.0.1')!;
+    const pb = PacketBuffer.alloc(0);
+    const u = pb.prepend(8);
+    const udpLength = 8 + payload.length;
+    const pseudo = pseudoHeaderSum(src, dst, IpProtocol.UDP, udpLength); // the device finishes it
+    pb.buf.set([40000 >>> 8, 40000 & 0xff, 9999 >>> 8, 9999 & 0xff, udpLength >>> 8, udpLength & 0xff, pseudo >>> 8, pseudo & 0xff], u);
+    pb.tail = payload;
+    emitIpv4({ src, dst, protocol: IpProtocol.UDP, ttl: 64, ident: 1, dontFragment: true, moreFragments: false, fragmentOffset: 0 }, pb);
+    const e = pb.prepend(14);
+    pb.buf.set(link.device.macBytes, e);
+    pb.buf.set([2, 0, 0, 0, 0, 2, 0x08, 0x00], e + 6);
+    const head = pb.buf.subarray(pb.head, pb.end);
+    link.device.holdWrites(true); // as if the kernel said EAGAIN
+    link.sendGathered!(head, payload, 34, 6, 0);
+    assert.equal(link.device.stats().txQueued, 1, 'the frame waits in the device queue');
+    payload.fill(0xee); // the lender reuses its bytes at once (the send buffer after an ACK)
+    head.fill(0);
+    link.device.holdWrites(false);
+    await waitFor('the datagram', () => (out.split('\n').length > 2 ? true : undefined), { timeoutMs: 15_000 });
+    assert.equal(out.split('\n')[1], expected, 'the kernel got the bytes as they were when sent');
+    assert.equal(link.stats().txGathered, 1);
   });
 
   it('without offload, the kernel\'s MTU-sized segments are coalesced per read batch (GRO-like), byte-exact (16 MiB)', async () => {

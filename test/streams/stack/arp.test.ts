@@ -235,6 +235,23 @@ describe('stack: ARP', () => {
     p.close();
   });
 
+  it('a packet whose payload is only lent (PacketBuffer.tail, a large TCP segment\'s) is copied when it waits: it leaves with the bytes it had', () => {
+    const ts = newScheduler();
+    const p = rawPeer({ scheduler: ts, answerArpFor: [] });
+    const lent = new Uint8Array([7, 8, 9, 10]);
+    const pb = PacketBuffer.alloc(0);
+    pb.tail = lent;
+    p.stack.ipv4.send(pb, { dst: ip(PEER_IP), protocol: 253 });
+    lent.fill(0xee); // the lender reuses its bytes once the send returned
+    advance(ts, 100);
+    p.send(arpFrame({ op: ArpOp.REPLY, senderMac: mac(PEER_MAC), senderIp: ip(PEER_IP), targetMac: mac(STACK_MAC), targetIp: ip(STACK_IP) }, mac(STACK_MAC)));
+    advance(ts, 1);
+    const data = p.seen.filter((s) => s.ipv4?.protocol === 253);
+    assert.equal(data.length, 1);
+    assert.deepEqual([...data[0].ipv4!.payload], [7, 8, 9, 10]);
+    p.close();
+  });
+
   it('bounds the queue per destination: the oldest packet is dropped with ENOBUFS', () => {
     const ts = newScheduler();
     const p = rawPeer({ scheduler: ts, answerArpFor: [], config: { arp: { maxQueuePerDestination: 2 } } });

@@ -62,6 +62,28 @@ function tsoLink(inner: Link): Link & { largeFrames: number; maxFrame: number } 
   return link;
 }
 
+/**
+ * `tsoLink(inner)` that also gathers (Link.sendGathered), as the TAP link's writev does: the frame
+ * is put together from its pieces during the call (the payload is only lent for it), then cut.
+ * Records whether each payload was a view of something larger (the send buffer), not a copy.
+ */
+function gatherLink(inner: Link): ReturnType<typeof tsoLink> & { gathered: number; payloadCopies: number; sameStore: number } {
+  const link = Object.assign(tsoLink(inner), { gathered: 0, payloadCopies: 0, sameStore: 0 });
+  let lastStore: ArrayBufferLike | undefined;
+  const sendGathered = (head: Uint8Array, payload: Uint8Array, start: number, offset: number, gsoSize: number): void => {
+    link.gathered++;
+    assert.notEqual(payload.buffer, head.buffer, 'the payload is not in the packet buffer');
+    if (payload.buffer.byteLength === payload.length) link.payloadCopies++;
+    if (payload.buffer === lastStore) link.sameStore++;
+    lastStore = payload.buffer;
+    const frame = new Uint8Array(head.length + payload.length);
+    frame.set(head, 0);
+    frame.set(payload, head.length);
+    link.sendPartial!(frame, start, offset, gsoSize);
+  };
+  return Object.assign(link, { sendGathered });
+}
+
 function bulk(a: Stack, b: Stack, size: number, onConnected?: (c: TcpConnection) => void): { received: () => number; mismatch: () => number; ended: () => boolean } {
   const data = pattern(size, 5);
   let received = 0;
@@ -116,6 +138,104 @@ describe('stack: large TCP segments (TSO)', function () {
       assert.ok(stat(a, 'tcpConnections', 'retransmits') > 0, 'pieces were lost and resent');
       assert.equal(stat(a, 'ipv4', 'txSegmented'), 0, 'nothing cut in software');
     } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('a link that gathers gets each large segment as headers + a view of the send buffer; 1% of the pieces lost, 8 MiB byte-exact', () => {
+    const scheduler = new VirtualTimeScheduler();
+    const [wa, wb] = createMemoryWire({ scheduler, latencyMs: 1 });
+    const la = gatherLink(impairLink(wa, { outbound: { loss: 0.01, seed: 3 }, scheduler }));
+    const a = createStack({ interfaces: [{ name: 'eth0', link: la, ipv4: ['198.18.0.1/24'] }] }, { scheduler });
+    const b = createStack({ interfaces: [{ name: 'eth0', link: wb, ipv4: ['198.18.0.2/24'] }] }, { scheduler });
+    try {
+      const run = bulk(a, b, 8 * MiB);
+      scheduler.schedule(() => undefined, 120_000);
+      scheduler.flush();
+      assert.equal(run.mismatch(), -1, 'byte-exact: no stale byte reached the wire');
+      assert.equal(run.received(), 8 * MiB);
+      assert.ok(run.ended());
+      assert.equal(la.gathered, la.largeFrames, 'every large segment came gathered');
+      assert.ok(la.gathered > 20, `${la.gathered} gathered frames`);
+      assert.equal(la.payloadCopies, 0, 'no payload was a copy of its own');
+      assert.ok(la.sameStore > la.gathered / 2, 'consecutive payloads are views of one store (the ring)');
+      assert.ok(stat(a, 'tcpConnections', 'retransmits') > 0, 'pieces were lost and resent');
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('an observer of the link tap sees whole frames, as written; unobserved, the same link gathers', () => {
+    const scheduler = new VirtualTimeScheduler();
+    const [wa, wb] = createMemoryWire({ scheduler, latencyMs: 1 });
+    const la = gatherLink(wa);
+    const written: Uint8Array[] = [];
+    const partial = la.sendPartial!.bind(la);
+    la.sendPartial = (frame, start, offset, gsoSize) => {
+      if (gsoSize !== undefined && gsoSize > 0) written.push(frame.slice());
+      partial(frame, start, offset, gsoSize);
+    };
+    const a = createStack({ interfaces: [{ name: 'eth0', link: la, ipv4: ['198.18.0.1/24'] }] }, { scheduler });
+    const b = createStack({ interfaces: [{ name: 'eth0', link: wb, ipv4: ['198.18.0.2/24'] }] }, { scheduler });
+    const seen: Uint8Array[] = [];
+    const tap = a.taps.link.down$.subscribe((f) => {
+      if (f.length > 1514) seen.push(f); // kept beyond the call, on purpose
+    });
+    try {
+      const run = bulk(a, b, 2 * MiB);
+      scheduler.schedule(() => undefined, 60_000);
+      scheduler.flush();
+      assert.equal(run.mismatch(), -1);
+      assert.equal(run.received(), 2 * MiB);
+      assert.equal(la.gathered, 0, 'observed: frames go whole');
+      assert.ok(seen.length > 5, `${seen.length} large frames observed`);
+      assert.equal(seen.length, written.length);
+      for (let i = 0; i < seen.length; i++) assert.deepEqual(seen[i], written[i], `frame ${i} as observed = as written`);
+      // Nobody observes any more: the same stack gathers again.
+      tap.unsubscribe();
+      const again = bulk(a, b, 2 * MiB);
+      scheduler.schedule(() => undefined, 60_000);
+      scheduler.flush();
+      assert.equal(again.mismatch(), -1);
+      assert.equal(again.received(), 2 * MiB);
+      assert.ok(la.gathered > 5, `${la.gathered} frames gathered once unobserved`);
+    } finally {
+      tap.unsubscribe();
+      a.close();
+      b.close();
+    }
+  });
+
+  it('an observer of the network tap may keep the packets it sees: their bytes stay those sent', () => {
+    const scheduler = new VirtualTimeScheduler();
+    const [wa, wb] = createMemoryWire({ scheduler, latencyMs: 1 });
+    const la = gatherLink(wa);
+    const written: Uint8Array[] = [];
+    const partial = la.sendPartial!.bind(la);
+    la.sendPartial = (frame, start, offset, gsoSize) => {
+      if (gsoSize !== undefined && gsoSize > 0) written.push(frame.slice(14));
+      partial(frame, start, offset, gsoSize);
+    };
+    // A small send buffer: its ring is reused many times while the observer holds the packets.
+    const a = createStack({ interfaces: [{ name: 'eth0', link: la, ipv4: ['198.18.0.1/24'] }], tcp: { sendBufferMax: 256 * 1024 } }, { scheduler });
+    const b = createStack({ interfaces: [{ name: 'eth0', link: wb, ipv4: ['198.18.0.2/24'] }] }, { scheduler });
+    const kept: PacketBuffer[] = [];
+    const tap = a.taps.network.down$.subscribe((o) => {
+      if (o.pb.gsoSize > 0) kept.push(o.pb);
+    });
+    try {
+      const run = bulk(a, b, 4 * MiB);
+      scheduler.schedule(() => undefined, 60_000);
+      scheduler.flush();
+      assert.equal(run.mismatch(), -1);
+      assert.equal(run.received(), 4 * MiB);
+      assert.ok(kept.length > 20, `${kept.length} large packets kept`);
+      assert.equal(kept.length, written.length);
+      for (let i = 0; i < kept.length; i++) assert.deepEqual(kept[i].bytes().subarray(14), written[i], `packet ${i} as kept = as sent`);
+    } finally {
+      tap.unsubscribe();
       a.close();
       b.close();
     }
