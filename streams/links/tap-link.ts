@@ -19,6 +19,7 @@ import { ETHERNET_HEADER_LEN, EthernetOffset, EtherType } from '../../src/wire/e
 import { IpProtocol, Ipv4Offset } from '../../src/wire/ipv4.js';
 import { TcpOffset } from '../../src/wire/tcp.js';
 import { UdpOffset } from '../../src/wire/udp.js';
+import { atEndOfTask } from '../microtask.js';
 import type { Link } from './link.js';
 import { TapDevice, type TapStats } from './tap-device.js';
 import { AckCoalescer } from './ack-coalescer.js';
@@ -229,7 +230,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     gso[index] = gsoSize;
     if (!inBatch && !flushQueued) {
       flushQueued = true;
-      queueMicrotask(flush);
+      atEndOfTask(flush);
     }
   };
 

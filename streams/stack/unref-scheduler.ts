@@ -1,4 +1,5 @@
 import { Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
+import { atEndOfTask } from '../microtask.js';
 
 /**
  * The stack's default scheduler: `asyncScheduler`'s behaviour (Node timers, `Date.now()` as
@@ -86,7 +87,7 @@ function batchNow(): number {
     // link are tens of microseconds, and the TCP core's path measurements (minimum RTT, delivery
     // per RTT) need them. Timers still run on Node's millisecond timers.
     cachedNow = performance.timeOrigin + performance.now();
-    queueMicrotask(forgetNow);
+    atEndOfTask(forgetNow);
   }
   return cachedNow;
 }
