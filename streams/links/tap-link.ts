@@ -13,6 +13,7 @@
  * link.close();
  */
 import { Subject, type Observable } from 'rxjs';
+import { emptyArray } from '../../src/empty-array.js';
 import { NetstackError } from '../../src/errors.js';
 import { parseMac } from '../../src/mac.js';
 import { ETHERNET_HEADER_LEN, EthernetOffset, EtherType } from '../../src/wire/ethernet.js';
@@ -102,6 +103,7 @@ const TCP = IpProtocol.TCP;
 const TCP_CHECKSUM = TcpOffset.CHECKSUM;
 const UDP = IpProtocol.UDP;
 const UDP_CHECKSUM = UdpOffset.CHECKSUM;
+const EMPTY = new Uint8Array(0);
 
 /** Offload unless told otherwise (option, else RX_NETSTACK_TAP_OFFLOAD=0). */
 /** @internal */
@@ -185,6 +187,10 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   let rxGsoDropped = 0;
   let inBatch = false;
   let flushQueued = false;
+  // What one write hands the addon, kept from flush to flush (the addon copies what it must
+  // queue and keeps no reference): the items, and the [virtio_net_hdr, frame] pairs among them.
+  const items: Array<Uint8Array | Uint8Array[]> = [];
+  const pairs: Uint8Array[][] = [];
   const flush = (): void => {
     flushQueued = false;
     if (pending.length === 0) return;
@@ -193,22 +199,31 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     } else if (offload) {
       // Each frame behind its virtio_net_hdr: none (a frame alone) for a complete frame, the
       // shared NEEDS_CSUM one for a partial checksum, a GSO one for a large TCP segment.
-      const items: Array<Uint8Array | Uint8Array[]> = [];
+      let used = 0;
       for (let i = 0; i < pending.length; i++) {
         const f = pending[i];
         if (f === null) continue;
         const p = partial[i];
         if (p < 0) {
           items.push(f);
-        } else if (gso[i] > 0) {
-          txSuperFrames++;
-          items.push([gsoHeader(f, p >>> 8, p & 0xff, gso[i]), f]);
-        } else {
-          items.push([csumHeader(p >>> 8, p & 0xff), f]);
+          continue;
         }
+        const pair = pairs[used] ?? (pairs[used] = [f, f]);
+        used++;
+        if (gso[i] > 0) {
+          txSuperFrames++;
+          pair[0] = gsoHeader(f, p >>> 8, p & 0xff, gso[i]);
+        } else {
+          pair[0] = csumHeader(p >>> 8, p & 0xff);
+        }
+        pair[1] = f;
+        items.push(pair);
       }
       if (items.length === 1 && items[0] instanceof Uint8Array) device.write(items[0]);
       else if (items.length > 0) device.writeBatch(items);
+      emptyArray(items);
+      // Hold no frame (nor a large segment's header) until the next flush.
+      for (let k = 0; k < used; k++) pairs[k][0] = pairs[k][1] = EMPTY;
     } else {
       let n = 0;
       for (let i = 0; i < pending.length; i++) if (pending[i] !== null) pending[n++] = pending[i];
@@ -216,9 +231,10 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       if (n === 1) device.write(pending[0]!);
       else if (n > 1) device.writeBatch(pending as Uint8Array[]);
     }
-    pending.length = 0;
-    partial.length = 0;
-    gso.length = 0;
+    // Emptied keeping their storage: a flush per packet on request/response paths.
+    emptyArray(pending);
+    emptyArray(partial);
+    emptyArray(gso);
     coalescer?.reset();
   };
 
