@@ -191,6 +191,16 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
   readonly #foreign = new Uint16Array(256);
   /** Holders of the forwarding mode, every protocol: while any, we may send from any address. */
   #foreignHolders = 0;
+  /**
+   * The last route found for a destination (routeFor without an interface): a request/response
+   * flow asks for the same one for every datagram, UDP twice (the socket's checks, then
+   * output). Valid while the route table's version, the number of addresses and the
+   * attachments it was found with stay (see #routeCacheValid).
+   */
+  #cachedDst = -1;
+  #cachedRoute: Ipv4Route | undefined;
+  #cachedRoutesVersion = -1;
+  #cachedAddresses = -1;
 
   constructor(opts: Ipv4LayerOptions) {
     this.#opts = opts;
@@ -237,6 +247,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
    */
   attach(iface: NetInterface, lower: NeighborBoundary): void {
     this.#attached[iface.index] = { iface, down: lower.down };
+    this.#cachedRoute = undefined;
     for (const a of iface.addresses) this.routes.addOnLink(iface.index, a.address, a.prefixLength);
     // A link of bare IP packets (no link header) has no link-level broadcast either.
     const input = lower.linkHeaderLength === 0
@@ -266,6 +277,31 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
 
   /** The interface and source address a datagram to `dst` would leave by. */
   routeFor(dst: Ipv4Addr, iface?: NetInterface): Ipv4Route | NetstackError {
+    if (iface !== undefined || dst === IPV4_BROADCAST) return this.#findRoute(dst, iface);
+    if (dst === this.#cachedDst && this.#cachedRoute !== undefined && this.#routeCacheValid()) return this.#cachedRoute;
+    const route = this.#findRoute(dst, undefined);
+    if ('iface' in route) {
+      this.#cachedDst = dst;
+      this.#cachedRoute = route;
+      this.#cachedRoutesVersion = this.routes.version;
+      this.#cachedAddresses = this.#addressCount();
+    }
+    return route;
+  }
+
+  /** Nothing the cached route was found with has changed (IPv4 addresses are only ever added). */
+  #routeCacheValid(): boolean {
+    return this.routes.version === this.#cachedRoutesVersion && this.#addressCount() === this.#cachedAddresses;
+  }
+
+  #addressCount(): number {
+    const list = this.#attached;
+    let n = 0;
+    for (let i = 0; i < list.length; i++) if (list[i] !== undefined) n += list[i].iface.addresses.length;
+    return n;
+  }
+
+  #findRoute(dst: Ipv4Addr, iface: NetInterface | undefined): Ipv4Route | NetstackError {
     let out: NetInterface | undefined;
     let nextHop = dst;
     if (dst === IPV4_BROADCAST) {
