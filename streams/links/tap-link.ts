@@ -12,7 +12,7 @@
  * link.send(frame);
  * link.close();
  */
-import { Subject, type Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { emptyArray } from '../../src/empty-array.js';
 import { NetstackError } from '../../src/errors.js';
 import { parseMac } from '../../src/mac.js';
@@ -21,6 +21,7 @@ import { IpProtocol, Ipv4Offset } from '../../src/wire/ipv4.js';
 import { TcpOffset } from '../../src/wire/tcp.js';
 import { UdpOffset } from '../../src/wire/udp.js';
 import { atEndOfTask } from '../microtask.js';
+import { PacketSubject } from '../pipeline/packet-subject.js';
 import type { Link } from './link.js';
 import { TapDevice, type TapStats } from './tap-device.js';
 import { AckCoalescer } from './ack-coalescer.js';
@@ -166,7 +167,7 @@ export function tapLink(options: TapLinkOptions): TapLink {
 export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Array | undefined; readonly coalesceAcks: boolean | undefined; readonly coalesceReceived?: boolean | undefined; readonly layer: 'ethernet' | 'ip' }): TapLink {
   const mac = options.mac;
   const ipLayer = options.layer === 'ip';
-  const frames = new Subject<Uint8Array>();
+  const frames = new PacketSubject<Uint8Array>();
   const name = device.name;
   // Read once: the stack may consult `mtu` per packet, and an ioctl each time would cost.
   const mtu = device.mtu;

@@ -6,6 +6,7 @@ import { DeadlineTimer } from './deadline-timer.js';
 import { between, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
 import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 import type { TapPoint } from '../pipeline/taps.js';
+import { PacketSubject } from '../pipeline/packet-subject.js';
 import { Ipv4Packet, emitIpv4, IPV4_MIN_HEADER_LEN, IpProtocol } from '../../src/wire/ipv4.js';
 import { Reassembler, type ExpiredDatagram } from '../../src/ipv4/reassembly.js';
 import { RouteTable } from '../../src/ipv4/route-table.js';
@@ -176,7 +177,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
 
   readonly #demux: Demux<Ipv4Datagram, number>;
   readonly #attached: Attached[] = [];
-  readonly #input$ = new Subject<Ipv4Datagram>();
+  readonly #input$ = new PacketSubject<Ipv4Datagram>();
   /** Where every transport's datagrams enter (through the `transport.down` operator if any). */
   readonly #down: Sink<Ipv4Send>;
   readonly #reassemblyTimeouts$ = new Subject<ReassemblyTimeout>();
