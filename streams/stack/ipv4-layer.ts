@@ -7,7 +7,7 @@ import { between, type Boundary, type BoundaryOperators, type Sink } from '../pi
 import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 import type { TapPoint } from '../pipeline/taps.js';
 import { PacketSubject } from '../pipeline/packet-subject.js';
-import { Ipv4Packet, emitIpv4, IPV4_MIN_HEADER_LEN, IpProtocol } from '../../src/wire/ipv4.js';
+import { Ipv4Packet, emitIpv4, IPV4_MIN_HEADER_LEN, IpProtocol, type Ipv4Repr } from '../../src/wire/ipv4.js';
 import { Reassembler, type ExpiredDatagram } from '../../src/ipv4/reassembly.js';
 import { RouteTable } from '../../src/ipv4/route-table.js';
 import { planFragments, isFragmentError } from '../../src/ipv4/fragmenter.js';
@@ -198,6 +198,13 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
    * output). Valid while the route table's version, the number of addresses and the
    * attachments it was found with stay (see #routeCacheValid).
    */
+  /**
+   * The header of the datagram being sent (whole, not fragmented), filled in for each: emitIpv4
+   * writes it out at once and keeps nothing, so one record serves every packet.
+   */
+  readonly #txRepr: { -readonly [K in keyof Ipv4Repr]: Ipv4Repr[K] } = {
+    src: 0, dst: 0, protocol: 0, ttl: 0, ident: 0, dontFragment: false, moreFragments: false, fragmentOffset: 0, dscp: 0, ecn: 0,
+  };
   #cachedDst = -1;
   #cachedRoute: Ipv4Route | undefined;
   #cachedRoutesVersion = -1;
@@ -357,8 +364,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       // A large TCP segment (TSO): whole to a link that cuts it, else cut here (never fragmented).
       const max = this.#attached[iface.index]?.down.maxGsoBytes ?? 0;
       if (IPV4_MIN_HEADER_LEN + payloadLength <= max && pb.csumStart >= 0 && !this.isLocal(o.dst)) {
-        const ident = this.#ids.next(src, o.dst, o.protocol, true, now);
-        emitIpv4({ src, dst: o.dst, protocol: o.protocol, ttl, ident, dontFragment: true, moreFragments: false, fragmentOffset: 0, dscp: o.dscp, ecn: o.ecn }, pb);
+        this.#emitWhole(pb, src, o, ttl, true, now);
         this.#out({ iface, nextHop, src, dst: o.dst, protocol: o.protocol, pb, onError });
         return undefined;
       }
@@ -372,8 +378,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       return undefined;
     }
     if (IPV4_MIN_HEADER_LEN + payloadLength <= iface.mtu) {
-      const ident = this.#ids.next(src, o.dst, o.protocol, df, now);
-      emitIpv4({ src, dst: o.dst, protocol: o.protocol, ttl, ident, dontFragment: df, moreFragments: false, fragmentOffset: 0, dscp: o.dscp, ecn: o.ecn }, pb);
+      this.#emitWhole(pb, src, o, ttl, df, now);
       this.#out({ iface, nextHop, src, dst: o.dst, protocol: o.protocol, pb, onError });
       return undefined;
     }
@@ -392,6 +397,20 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       this.#out({ iface, nextHop, src, dst: o.dst, protocol: o.protocol, pb: frag, onError });
     }
     return undefined;
+  }
+
+  /** Prepends the header of an unfragmented datagram (through the one #txRepr). */
+  #emitWhole(pb: PacketBuffer, src: Ipv4Addr, o: Ipv4SendOptions, ttl: number, df: boolean, now: number): void {
+    const r = this.#txRepr;
+    r.src = src;
+    r.dst = o.dst;
+    r.protocol = o.protocol;
+    r.ttl = ttl;
+    r.ident = this.#ids.next(src, o.dst, o.protocol, df, now);
+    r.dontFragment = df;
+    r.dscp = o.dscp;
+    r.ecn = o.ecn;
+    emitIpv4(r, pb);
   }
 
   close(): void {

@@ -1,6 +1,6 @@
 /**
- * PacketSubject: a Subject whose next() calls a lone subscriber directly. It must behave as
- * RxJS's Subject in every case the shortcut touches.
+ * PacketSubject: a Subject whose next() walks RxJS's snapshot of the observers by index. It must
+ * behave as RxJS's Subject in every case: each script runs against both and the logs must match.
  */
 import assert from 'node:assert/strict';
 import { ObjectUnsubscribedError, Subject } from 'rxjs';
@@ -39,6 +39,22 @@ describe('PacketSubject', () => {
       s.next(3);
     });
     assert.deepEqual(packet, ['a1', 'a2', 'b2', 'b3']);
+    assert.deepEqual(packet, plain);
+  });
+
+  it('with several subscribers, each gets each value in order; one unsubscribed during a delivery gets nothing more', () => {
+    const [plain, packet] = both((s, log) => {
+      let third: { unsubscribe(): void } | undefined;
+      s.subscribe((v) => {
+        log.push(`a${v}`);
+        if (v === 1) third?.unsubscribe(); // still in the snapshot for this value, but closed: skipped
+      });
+      s.subscribe((v) => log.push(`b${v}`));
+      third = s.subscribe((v) => log.push(`c${v}`));
+      s.next(1);
+      s.next(2);
+    });
+    assert.deepEqual(packet, ['a1', 'b1', 'a2', 'b2']);
     assert.deepEqual(packet, plain);
   });
 
