@@ -19,9 +19,14 @@
  * DIR/MODE.data; --base DIR runs a second nat from another build (DIR/dist/bin/rx-netstack.js,
  * e.g. `npx tsc -p tsconfig.build.json --outDir DIR/dist` of the commit before a change) on a
  * namespace of its own, measured alternately with this one: the ratio of the two is the change. (`--cpu-prof --cpu-prof-dir=DIR`: the profile is written when it stops).
+ * --alloc runs each nat with V8's GC trace (`--trace-gc-nvp`, copied to a file by `tee`) and
+ * adds the bytes it allocated per operation: the sum of the trace's `allocated=` over the GCs
+ * of a run (add `--node-arg --max-semi-space-size=1` for many small GCs, so that the part
+ * allocated before the first and after the last GC of a run matters little). A count that
+ * does not move with the load, unlike CPU seconds.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +67,8 @@ interface ModeCost {
   readonly totals: readonly number[];
   /** Packets both ways on the namespace's NAT device per operation. */
   readonly packets: number;
+  /** Bytes allocated per operation (with --alloc), else NaN. */
+  readonly bytes: number;
 }
 
 /** Packets received plus sent by the namespace's NAT device (tun0 or tap0). */
@@ -71,14 +78,35 @@ async function devicePackets(ns: Netns): Promise<number> {
   return dev?.stats64 === undefined ? 0 : dev.stats64.rx.packets + dev.stats64.tx.packets;
 }
 
-type Target = readonly [name: string, ns: Netns, pid: number];
+/** name, namespace, PID, and with --alloc the file the nat's GC trace goes to. */
+type Target = readonly [name: string, ns: Netns, pid: number, gcTrace?: string];
+
+/** Bytes the GC trace in `file` reports allocated after byte `from` (sum of `allocated=`). */
+function allocatedSince(file: string, from: number): number {
+  const text = readFileSync(file).subarray(from).toString('utf8');
+  let sum = 0;
+  for (const m of text.matchAll(/\ballocated=(\d+)/g)) sum += Number(m[1]);
+  return sum;
+}
+
+/**
+ * Starts a nat in H for namespace `ns`; with `gcTrace`, its stdout (the GC trace and the
+ * `ready` line) is also copied into that file. bash execs node, so the PID is still node's.
+ */
+function startNat(h: Netns, ns: Netns, cli: string, nodeArgs: readonly string[], gcTrace: string | undefined): ReturnType<Netns['spawn']> {
+  const natArgs = [cli, 'nat', '--netns', ns.name, '--cidr', CIDR, '--disable-dns'];
+  if (gcTrace === undefined) return h.spawn('taskset', ['-c', String(CPU), process.execPath, ...nodeArgs, ...natArgs]);
+  const script = 'exec > >(tee "$0"); exec taskset -c "$1" "$2" --trace-gc-nvp "${@:3}"';
+  return h.spawn('bash', ['-c', script, gcTrace, String(CPU), process.execPath, ...nodeArgs, ...natArgs]);
+}
 
 /** `runs` runs of `mode` against each target, alternating (a, b, a, b...), so that a change in the load touches all alike. */
 async function measureMode(targets: readonly Target[], tools: KernelTools, mode: string, seconds: number, runs: number): Promise<ModeCost[]> {
-  const samples = targets.map(() => ({ rates: [] as number[], users: [] as number[], syss: [] as number[], totals: [] as number[], packets: [] as number[] }));
+  const samples = targets.map(() => ({ rates: [] as number[], users: [] as number[], syss: [] as number[], totals: [] as number[], packets: [] as number[], bytes: [] as number[] }));
   for (let i = 0; i < runs; i++) {
-    for (const [k, [, ns, pid]] of targets.entries()) {
+    for (const [k, [, ns, pid, gcTrace]] of targets.entries()) {
       const packetsBefore = await devicePackets(ns);
+      const traceFrom = gcTrace === undefined ? 0 : statSync(gcTrace).size;
       const before = cpuSeconds(pid);
       const r = await client(ns, { cpu: CPU }, tools, [mode, SERVER, MODES[mode].port, String(seconds)], (seconds + 15) * 1000);
       const after = cpuSeconds(pid);
@@ -89,9 +117,10 @@ async function measureMode(targets: readonly Target[], tools: KernelTools, mode:
       s.users.push(((after.user - before.user) / n) * 1e4);
       s.syss.push(((after.sys - before.sys) / n) * 1e4);
       s.totals.push(((after.user + after.sys - before.user - before.sys) / n) * 1e4);
+      s.bytes.push(gcTrace === undefined ? NaN : allocatedSince(gcTrace, traceFrom) / n);
     }
   }
-  return samples.map((s) => ({ rate: median(s.rates), user: median(s.users), sys: median(s.syss), total: median(s.totals), totals: s.totals, packets: median(s.packets) }));
+  return samples.map((s) => ({ rate: median(s.rates), user: median(s.users), sys: median(s.syss), total: median(s.totals), totals: s.totals, packets: median(s.packets), bytes: median(s.bytes) }));
 }
 
 /** strace -c over one run: system calls per transaction, by name (the most frequent first). */
@@ -136,12 +165,14 @@ async function main(): Promise<void> {
   let trace = false;
   let perfDir: string | undefined;
   let base: string | undefined;
+  let alloc = false;
   let modes = ['rr', 'crr', 'udp-rr'];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--slirp') slirp = true;
     else if (argv[i] === '--strace') trace = true;
     else if (argv[i] === '--perf') perfDir = argv[++i];
     else if (argv[i] === '--base') base = argv[++i];
+    else if (argv[i] === '--alloc') alloc = true;
     else if (argv[i] === '--node-arg') nodeArgs.push(argv[++i]);
     else if (argv[i] === '--modes') modes = argv[++i].split(',');
     else positional.push(argv[i]);
@@ -150,6 +181,7 @@ async function main(): Promise<void> {
   const runs = Number(positional[1] ?? '3');
   const cli = fileURLToPath(new URL('../../dist/bin/rx-netstack.js', import.meta.url));
   const made: Netns[] = [];
+  const traceDir = alloc ? mkdtempSync(join(tmpdir(), 'rx-nat-gc-')) : undefined;
   const log = (line: string): void => void process.stdout.write(`${line}\n`);
   try {
     const tools = await buildKernelTools();
@@ -159,16 +191,18 @@ async function main(): Promise<void> {
     made.push(r);
     await h.addAddress(`${SERVER}/32`, 'lo');
     await waitForLine(h.spawn('taskset', ['-c', String(CPU), tools.server, '7', '9', '19', '7']), 'ready', 5_000, 'kserver');
-    const nat = h.spawn('taskset', ['-c', String(CPU), process.execPath, ...nodeArgs, cli, 'nat', '--netns', r.name, '--cidr', CIDR, '--disable-dns']);
+    const natTrace = traceDir === undefined ? undefined : join(traceDir, 'nat.txt');
+    const nat = startNat(h, r, cli, nodeArgs, natTrace);
     await waitForLine(nat, 'ready', 15_000, 'rx-netstack nat');
-    const targets: Target[] = [['nat', r, nat.pid!]];
+    const targets: Target[] = [['nat', r, nat.pid!, natTrace]];
     if (base !== undefined) {
       const r2 = await Netns.create('b');
       made.push(r2);
       const baseCli = join(base, 'dist/bin/rx-netstack.js');
-      const other = h.spawn('taskset', ['-c', String(CPU), process.execPath, ...nodeArgs, baseCli, 'nat', '--netns', r2.name, '--cidr', CIDR, '--disable-dns']);
+      const baseTrace = traceDir === undefined ? undefined : join(traceDir, 'base.txt');
+      const other = startNat(h, r2, baseCli, nodeArgs, baseTrace);
       await waitForLine(other, 'ready', 15_000, `rx-netstack nat from ${base}`);
-      targets.push(['base', r2, other.pid!]);
+      targets.push(['base', r2, other.pid!, baseTrace]);
     }
     if (slirp) {
       const s = await Netns.create('s');
@@ -184,15 +218,16 @@ async function main(): Promise<void> {
       const costs = await measureMode(targets, tools, mode, seconds, runs);
       for (const [k, [name, ns, pid]] of targets.entries()) {
         const c = costs[k];
-        log(`${mode} ${name}: ${c.rate >= 100 ? Math.round(c.rate) : c.rate.toFixed(2)}/s; CPU per 10^4: user ${c.user.toFixed(3)} s, sys ${c.sys.toFixed(3)} s, total ${c.total.toFixed(3)} s (runs ${c.totals.map((t) => t.toFixed(3)).join(' ')}); ${c.packets.toFixed(2)} packets`);
+        log(`${mode} ${name}: ${c.rate >= 100 ? Math.round(c.rate) : c.rate.toFixed(2)}/s; CPU per 10^4: user ${c.user.toFixed(3)} s, sys ${c.sys.toFixed(3)} s, total ${c.total.toFixed(3)} s (runs ${c.totals.map((t) => t.toFixed(3)).join(' ')}); ${c.packets.toFixed(2)} packets${Number.isNaN(c.bytes) ? '' : `; ${Math.round(c.bytes)} bytes allocated`}`);
         if (perfDir !== undefined && name === 'nat') await perfRecord(ns, pid, tools, mode, Math.min(seconds, 2), join(perfDir, `${mode}.data`));
         if (trace) log(`${mode} ${name} syscalls: ${await syscallsPerTransaction(ns, pid, tools, mode, Math.min(seconds, 2))}`);
       }
-      if (costs.length > 1) log(`${mode}: CPU per operation ${targets[0][0]} / ${targets[1][0]} = ${(costs[0].total / costs[1].total).toFixed(3)}`);
+      if (costs.length > 1) log(`${mode}: CPU per operation ${targets[0][0]} / ${targets[1][0]} = ${(costs[0].total / costs[1].total).toFixed(3)}${alloc && targets[1][3] !== undefined ? `, bytes allocated ${(costs[0].bytes / costs[1].bytes).toFixed(3)}` : ''}`);
     }
     log(`load after: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
   } finally {
     for (const ns of made.reverse()) await ns.destroy();
+    if (traceDir !== undefined) rmSync(traceDir, { recursive: true, force: true });
   }
 }
 

@@ -53,9 +53,15 @@ export class RouteTable {
   private lengths: number[] = [];
   private count = 0;
   private order = 0;
+  private changes = 0;
 
   get size(): number {
     return this.count;
+  }
+
+  /** Changes with every route added or removed: a cache of lookups is valid while it stays. */
+  get version(): number {
+    return this.changes;
   }
 
   /**
@@ -94,6 +100,7 @@ export class RouteTable {
     slots.push(slot);
     slots.sort((a, b) => a.metric - b.metric || a.order - b.order);
     this.count++;
+    this.changes++;
     return true;
   }
 
@@ -117,6 +124,7 @@ export class RouteTable {
     if (i < 0) return false;
     slots.splice(i, 1);
     this.count--;
+    this.changes++;
     if (slots.length === 0) {
       map.delete(destination);
       if (map.size === 0) {

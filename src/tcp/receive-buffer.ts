@@ -13,6 +13,7 @@
  */
 
 import { allocBytes } from '../packet-buffer.js';
+import { emptyArray } from '../empty-array.js';
 
 /** Payloads shorter than this are copied rather than kept as views of their frame. */
 const COPY_BELOW = 512;
@@ -194,9 +195,10 @@ export class ReceiveBuffer {
       out = chunk;
       this.first++;
       if (this.first === this.chunks.length) {
-        this.chunks.length = 0;
+        // The list keeps its (small) storage: a drained buffer is the rule on request/response.
+        emptyArray(this.chunks);
         this.first = 0;
-        // Drained: hold no memory for an idle connection (the reader keeps what it took).
+        // Drained: hold no bytes for an idle connection (the reader keeps what it took).
         this.tail = undefined;
         this.tailUsed = 0;
         this.tailOpen = false;

@@ -12,7 +12,8 @@
  * link.send(frame);
  * link.close();
  */
-import { Subject, type Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { emptyArray } from '../../src/empty-array.js';
 import { NetstackError } from '../../src/errors.js';
 import { parseMac } from '../../src/mac.js';
 import { ETHERNET_HEADER_LEN, EthernetOffset, EtherType } from '../../src/wire/ethernet.js';
@@ -20,6 +21,8 @@ import { IpProtocol, Ipv4Offset } from '../../src/wire/ipv4.js';
 import { IPV6_HEADER_LEN, Ipv6Offset } from '../../src/wire/ipv6.js';
 import { TcpOffset } from '../../src/wire/tcp.js';
 import { UdpOffset } from '../../src/wire/udp.js';
+import { atEndOfTask } from '../microtask.js';
+import { PacketSubject } from '../pipeline/packet-subject.js';
 import type { Link } from './link.js';
 import { TapDevice, type TapStats } from './tap-device.js';
 import { AckCoalescer } from './ack-coalescer.js';
@@ -109,6 +112,7 @@ const TCP = IpProtocol.TCP;
 const TCP_CHECKSUM = TcpOffset.CHECKSUM;
 const UDP = IpProtocol.UDP;
 const UDP_CHECKSUM = UdpOffset.CHECKSUM;
+const EMPTY = new Uint8Array(0);
 
 /** Offload unless told otherwise (option, else RX_NETSTACK_TAP_OFFLOAD=0). */
 /** @internal */
@@ -173,7 +177,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   const ipLayer = options.layer === 'ip';
   /** Where the IP header starts in a frame (its version nibble says which family). */
   const ipAt = ipLayer ? 0 : IP_AT;
-  const frames = new Subject<Uint8Array>();
+  const frames = new PacketSubject<Uint8Array>();
   const name = device.name;
   // Read once: the stack may consult `mtu` per packet, and an ioctl each time would cost.
   const mtu = device.mtu;
@@ -195,6 +199,10 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   let rxGsoDropped = 0;
   let inBatch = false;
   let flushQueued = false;
+  // What one write hands the addon, kept from flush to flush (the addon copies what it must
+  // queue and keeps no reference): the items, and the [virtio_net_hdr, frame] pairs among them.
+  const items: Array<Uint8Array | Uint8Array[]> = [];
+  const pairs: Uint8Array[][] = [];
   /**
    * Writes what is pending, and then `gathered` when given (a frame in pieces whose payload is
    * only lent for this call, see sendGathered): all in one call into the addon, which writes
@@ -209,23 +217,32 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     } else if (offload) {
       // Each frame behind its virtio_net_hdr: none (a frame alone) for a complete frame, the
       // shared NEEDS_CSUM one for a partial checksum, a GSO one for a large TCP segment.
-      const items: Array<Uint8Array | Uint8Array[]> = [];
+      let used = 0;
       for (let i = 0; i < pending.length; i++) {
         const f = pending[i];
         if (f === null) continue;
         const p = partial[i];
         if (p < 0) {
           items.push(f);
-        } else if (gso[i] > 0) {
-          txSuperFrames++;
-          items.push([gsoHeader(f, p >>> 8, p & 0xff, gso[i], ipAt), f]);
-        } else {
-          items.push([csumHeader(p >>> 8, p & 0xff), f]);
+          continue;
         }
+        const pair = pairs[used] ?? (pairs[used] = [f, f]);
+        used++;
+        if (gso[i] > 0) {
+          txSuperFrames++;
+          pair[0] = gsoHeader(f, p >>> 8, p & 0xff, gso[i], ipAt);
+        } else {
+          pair[0] = csumHeader(p >>> 8, p & 0xff);
+        }
+        pair[1] = f;
+        items.push(pair);
       }
       if (gathered !== undefined) items.push(gathered);
       if (items.length === 1 && items[0] instanceof Uint8Array) device.write(items[0]);
       else if (items.length > 0) device.writeBatch(items);
+      emptyArray(items);
+      // Hold no frame (nor a large segment's header) until the next flush.
+      for (let k = 0; k < used; k++) pairs[k][0] = pairs[k][1] = EMPTY;
     } else {
       let n = 0;
       for (let i = 0; i < pending.length; i++) if (pending[i] !== null) pending[n++] = pending[i];
@@ -233,9 +250,10 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       if (n === 1) device.write(pending[0]!);
       else if (n > 1) device.writeBatch(pending as Uint8Array[]);
     }
-    pending.length = 0;
-    partial.length = 0;
-    gso.length = 0;
+    // Emptied keeping their storage: a flush per packet on request/response paths.
+    emptyArray(pending);
+    emptyArray(partial);
+    emptyArray(gso);
     coalescer?.reset();
   };
 
@@ -247,7 +265,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     gso[index] = gsoSize;
     if (!inBatch && !flushQueued) {
       flushQueued = true;
-      queueMicrotask(flush);
+      atEndOfTask(flush);
     }
   };
 

@@ -6,7 +6,8 @@ import { DeadlineTimer } from './deadline-timer.js';
 import { between, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
 import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 import type { TapPoint } from '../pipeline/taps.js';
-import { Ipv4Packet, emitIpv4, IPV4_MIN_HEADER_LEN, IpProtocol } from '../../src/wire/ipv4.js';
+import { PacketSubject } from '../pipeline/packet-subject.js';
+import { Ipv4Packet, emitIpv4, IPV4_MIN_HEADER_LEN, IpProtocol, type Ipv4Repr } from '../../src/wire/ipv4.js';
 import { Reassembler, type ExpiredDatagram } from '../../src/ipv4/reassembly.js';
 import { RouteTable } from '../../src/ipv4/route-table.js';
 import { planFragments, isFragmentError } from '../../src/ipv4/fragmenter.js';
@@ -176,7 +177,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
 
   readonly #demux: Demux<Ipv4Datagram, number>;
   readonly #attached: Attached[] = [];
-  readonly #input$ = new Subject<Ipv4Datagram>();
+  readonly #input$ = new PacketSubject<Ipv4Datagram>();
   /** Where every transport's datagrams enter (through the `transport.down` operator if any). */
   readonly #down: Sink<Ipv4Send>;
   readonly #reassemblyTimeouts$ = new Subject<ReassemblyTimeout>();
@@ -191,6 +192,23 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
   readonly #foreign = new Uint16Array(256);
   /** Holders of the forwarding mode, every protocol: while any, we may send from any address. */
   #foreignHolders = 0;
+  /**
+   * The last route found for a destination (routeFor without an interface): a request/response
+   * flow asks for the same one for every datagram, UDP twice (the socket's checks, then
+   * output). Valid while the route table's version, the number of addresses and the
+   * attachments it was found with stay (see #routeCacheValid).
+   */
+  /**
+   * The header of the datagram being sent (whole, not fragmented), filled in for each: emitIpv4
+   * writes it out at once and keeps nothing, so one record serves every packet.
+   */
+  readonly #txRepr: { -readonly [K in keyof Ipv4Repr]: Ipv4Repr[K] } = {
+    src: 0, dst: 0, protocol: 0, ttl: 0, ident: 0, dontFragment: false, moreFragments: false, fragmentOffset: 0, dscp: 0, ecn: 0,
+  };
+  #cachedDst = -1;
+  #cachedRoute: Ipv4Route | undefined;
+  #cachedRoutesVersion = -1;
+  #cachedAddresses = -1;
 
   constructor(opts: Ipv4LayerOptions) {
     this.#opts = opts;
@@ -237,6 +255,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
    */
   attach(iface: NetInterface, lower: NeighborBoundary): void {
     this.#attached[iface.index] = { iface, down: lower.down };
+    this.#cachedRoute = undefined;
     for (const a of iface.addresses) this.routes.addOnLink(iface.index, a.address, a.prefixLength);
     // A link of bare IP packets (no link header) has no link-level broadcast either.
     const input = lower.linkHeaderLength === 0
@@ -266,6 +285,31 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
 
   /** The interface and source address a datagram to `dst` would leave by. */
   routeFor(dst: Ipv4Addr, iface?: NetInterface): Ipv4Route | NetstackError {
+    if (iface !== undefined || dst === IPV4_BROADCAST) return this.#findRoute(dst, iface);
+    if (dst === this.#cachedDst && this.#cachedRoute !== undefined && this.#routeCacheValid()) return this.#cachedRoute;
+    const route = this.#findRoute(dst, undefined);
+    if ('iface' in route) {
+      this.#cachedDst = dst;
+      this.#cachedRoute = route;
+      this.#cachedRoutesVersion = this.routes.version;
+      this.#cachedAddresses = this.#addressCount();
+    }
+    return route;
+  }
+
+  /** Nothing the cached route was found with has changed (IPv4 addresses are only ever added). */
+  #routeCacheValid(): boolean {
+    return this.routes.version === this.#cachedRoutesVersion && this.#addressCount() === this.#cachedAddresses;
+  }
+
+  #addressCount(): number {
+    const list = this.#attached;
+    let n = 0;
+    for (let i = 0; i < list.length; i++) if (list[i] !== undefined) n += list[i].iface.addresses.length;
+    return n;
+  }
+
+  #findRoute(dst: Ipv4Addr, iface: NetInterface | undefined): Ipv4Route | NetstackError {
     let out: NetInterface | undefined;
     let nextHop = dst;
     if (dst === IPV4_BROADCAST) {
@@ -320,8 +364,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       // A large TCP segment (TSO): whole to a link that cuts it, else cut here (never fragmented).
       const max = this.#attached[iface.index]?.down.maxGsoBytes ?? 0;
       if (IPV4_MIN_HEADER_LEN + payloadLength <= max && pb.csumStart >= 0 && !this.isLocal(o.dst)) {
-        const ident = this.#ids.next(src, o.dst, o.protocol, true, now);
-        emitIpv4({ src, dst: o.dst, protocol: o.protocol, ttl, ident, dontFragment: true, moreFragments: false, fragmentOffset: 0, dscp: o.dscp, ecn: o.ecn }, pb);
+        this.#emitWhole(pb, src, o, ttl, true, now);
         this.#out({ iface, nextHop, src, dst: o.dst, protocol: o.protocol, pb, onError });
         return undefined;
       }
@@ -335,8 +378,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       return undefined;
     }
     if (IPV4_MIN_HEADER_LEN + payloadLength <= iface.mtu) {
-      const ident = this.#ids.next(src, o.dst, o.protocol, df, now);
-      emitIpv4({ src, dst: o.dst, protocol: o.protocol, ttl, ident, dontFragment: df, moreFragments: false, fragmentOffset: 0, dscp: o.dscp, ecn: o.ecn }, pb);
+      this.#emitWhole(pb, src, o, ttl, df, now);
       this.#out({ iface, nextHop, src, dst: o.dst, protocol: o.protocol, pb, onError });
       return undefined;
     }
@@ -355,6 +397,20 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       this.#out({ iface, nextHop, src, dst: o.dst, protocol: o.protocol, pb: frag, onError });
     }
     return undefined;
+  }
+
+  /** Prepends the header of an unfragmented datagram (through the one #txRepr). */
+  #emitWhole(pb: PacketBuffer, src: Ipv4Addr, o: Ipv4SendOptions, ttl: number, df: boolean, now: number): void {
+    const r = this.#txRepr;
+    r.src = src;
+    r.dst = o.dst;
+    r.protocol = o.protocol;
+    r.ttl = ttl;
+    r.ident = this.#ids.next(src, o.dst, o.protocol, df, now);
+    r.dontFragment = df;
+    r.dscp = o.dscp;
+    r.ecn = o.ecn;
+    emitIpv4(r, pb);
   }
 
   close(): void {

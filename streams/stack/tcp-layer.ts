@@ -739,7 +739,7 @@ export class TcpLayer implements Tcp {
       c.drops.broadcast++; // TCP is unicast only: a segment to a group is ignored
       return;
     }
-    const parsed = parseTcp(d.payload, 0, 0, { verifyChecksum: false });
+    const parsed = parseTcp(d.payload, 0, 0, CHECKSUM_CHECKED);
     if (!parsed.ok) {
       countDrop(c, parsed.reason);
       return;
@@ -789,7 +789,7 @@ export class TcpLayer implements Tcp {
       c.drops.broadcast++;
       return;
     }
-    const parsed = parseTcp(d.payload, d.src, d.dst, { verifyChecksum: false });
+    const parsed = parseTcp(d.payload, d.src, d.dst, CHECKSUM_CHECKED);
     if (!parsed.ok) {
       countDrop(c, parsed.reason);
       return;
@@ -1004,6 +1004,8 @@ export class TcpLayer implements Tcp {
 }
 
 const PARTIAL_CHECKSUM = Object.freeze({ partialChecksum: true });
+/** parseTcp's options on input, where the checksum was checked (or vouched for) before: one object, not one per segment. */
+const CHECKSUM_CHECKED = Object.freeze({ verifyChecksum: false });
 /** Offset of the checksum field in the TCP header. */
 const TCP_CHECKSUM_AT = TcpOffset.CHECKSUM;
 

@@ -1,4 +1,5 @@
 import { Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
+import { atEndOfTask } from '../microtask.js';
 
 /**
  * The stack's default scheduler: `asyncScheduler`'s behaviour (Node timers, `Date.now()` as
@@ -77,6 +78,8 @@ function runAction(action: { run(): void }): void {
  * microtasks run, as Linux refreshes its per-socket clock once per batch (tcp_mstamp_refresh).
  */
 let cachedNow = -1;
+/** Constant for the process: read once (each read of the getter makes a new number object). */
+const TIME_ORIGIN = performance.timeOrigin;
 const forgetNow = (): void => {
   cachedNow = -1;
 };
@@ -85,8 +88,8 @@ function batchNow(): number {
     // Wall-clock milliseconds like Date.now(), with sub-millisecond resolution: RTTs on a local
     // link are tens of microseconds, and the TCP core's path measurements (minimum RTT, delivery
     // per RTT) need them. Timers still run on Node's millisecond timers.
-    cachedNow = performance.timeOrigin + performance.now();
-    queueMicrotask(forgetNow);
+    cachedNow = TIME_ORIGIN + performance.now();
+    atEndOfTask(forgetNow);
   }
   return cachedNow;
 }

@@ -41,6 +41,23 @@ describe('RouteTable', () => {
     assert.equal(t.lookup(ip('11.0.0.1'))?.nextHop, ip('198.18.0.1'));
   });
 
+  it('version changes with every route added or removed, and only then (what a lookup cache keys on)', () => {
+    const t = new RouteTable();
+    const v0 = t.version;
+    const route = { destination: ip('0.0.0.0'), prefixLength: 0, gateway: ip('198.18.0.1'), interfaceIndex: 0 };
+    assert.equal(t.add(route), true);
+    const v1 = t.version;
+    assert.notEqual(v1, v0);
+    assert.equal(t.add(route), false, 'a duplicate changes nothing');
+    t.lookup(ip('203.0.113.9'));
+    assert.equal(t.version, v1, 'neither does a lookup nor a refused duplicate');
+    assert.equal(t.remove(route), true);
+    assert.notEqual(t.version, v1);
+    const v2 = t.version;
+    assert.equal(t.remove(route), false);
+    assert.equal(t.version, v2);
+  });
+
   it('says ENETUNREACH when nothing matches', () => {
     const t = new RouteTable();
     t.addOnLink(2, ip('198.18.0.2'), 24);

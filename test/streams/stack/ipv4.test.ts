@@ -252,6 +252,28 @@ describe('stack: IPv4 at the wire', () => {
     p.close();
   });
 
+  it('routeFor answers a repeated destination from its cache, and a route or an address added later is seen at once', () => {
+    const { p } = setup({ config: { routes: [{ destination: '0.0.0.0/0', gateway: PEER_IP }] } });
+    const v4 = p.stack.ipv4;
+    const dst = ip('203.0.113.9');
+    const first = v4.routeFor(dst);
+    assert.ok('iface' in first);
+    assert.equal(first.nextHop, ip(PEER_IP));
+    assert.equal(v4.routeFor(dst), first, 'the same destination again: the cached route, nothing new allocated');
+    // A more specific route: the next lookup must take it (the cache is keyed by the table's version).
+    const iface = v4.interfaces[0];
+    v4.routes.add({ destination: ip('203.0.113.0'), prefixLength: 24, gateway: ip('198.18.0.77'), interfaceIndex: iface.index });
+    const second = v4.routeFor(dst);
+    assert.ok('iface' in second);
+    assert.equal(second.nextHop, ip('198.18.0.77'));
+    // The destination becomes one of our addresses: no more TSO towards it (maxGsoBytes 0 for a local one).
+    iface.addAddress(dst, 32);
+    const third = v4.routeFor(dst);
+    assert.notEqual(third, second);
+    assert.ok(v4.isLocal(dst));
+    p.close();
+  });
+
   it('without a route: ENETUNREACH at once', () => {
     const { p } = setup();
     const err = p.stack.ipv4.send(PacketBuffer.withPayload(new Uint8Array(4)), { dst: ip('203.0.113.9'), protocol: 253 });

@@ -1,0 +1,79 @@
+/**
+ * CPU time of `rx-netstack serve` over TAP per request/response transaction: user and system
+ * seconds (from /proc/PID/stat) per 10^4 TCP_RR / UDP_RR transactions and TCP_CRR connections
+ * against its echo services, the kernel client in the stack's namespace, medians of RUNS runs,
+ * everything pinned to CPU 0 (the figure nat-cost.ts gives for the nat, for the stack as a host).
+ *
+ *   node --import tsx bench/kernel/serve-cost.ts [SECONDS] [RUNS] [--base DIR] [--modes rr,crr,udp-rr] [--offload on|off]
+ *
+ * Root; `npx tsc -p tsconfig.build.json` first. --base DIR runs a second `serve` from another
+ * build (DIR/dist/bin/rx-netstack.js) in a namespace of its own, measured alternately with this
+ * one: the ratio of the two is the change. Each namespace has its own TAP device with the
+ * kernel side 198.18.0.1/24 and the stack 198.18.0.2 (tap-bench.ts `stackNamespace`), deleted
+ * afterwards. Options for serve's node go through NODE_OPTIONS (inherited).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildKernelTools } from './build.js';
+import type { Netns } from './netns.js';
+import { client, stackNamespace, STACK_IP } from './tap-bench.js';
+import { median } from '../lib/stats.js';
+
+const CPU = 0;
+const CLK_TCK = 100; // USER_HZ
+const COUNT: Record<string, string> = { rr: 'transactions', crr: 'connections', 'udp-rr': 'transactions' };
+
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime + stime
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const positional: string[] = [];
+  let base: string | undefined;
+  let modes = ['rr', 'crr', 'udp-rr'];
+  let offload = true;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--base') base = argv[++i];
+    else if (argv[i] === '--modes') modes = argv[++i].split(',');
+    else if (argv[i] === '--offload') offload = argv[++i] !== 'off';
+    else positional.push(argv[i]);
+  }
+  const seconds = positional[0] ?? '3';
+  const runs = Number(positional[1] ?? '3');
+  const made: Netns[] = [];
+  const log = (line: string): void => void process.stdout.write(`${line}\n`);
+  try {
+    const tools = await buildKernelTools();
+    const cli = fileURLToPath(new URL('../../dist/bin/rx-netstack.js', import.meta.url));
+    const targets: Array<{ name: string; ns: Netns; pid: number }> = [];
+    const own = await stackNamespace({ cpu: CPU, cli }, made, 'sc', offload);
+    targets.push({ name: 'serve', ns: own.ns, pid: own.serve.pid! });
+    if (base !== undefined) {
+      const other = await stackNamespace({ cpu: CPU, cli: join(base, 'dist/bin/rx-netstack.js') }, made, 'sb', offload);
+      targets.push({ name: 'base', ns: other.ns, pid: other.serve.pid! });
+    }
+    log(`load before: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+    for (const t of targets) for (const mode of modes) await client(t.ns, { cpu: CPU }, tools, [mode, STACK_IP, '7', '1'], 20_000);
+    for (const mode of modes) {
+      const per = targets.map(() => [] as number[]);
+      for (let i = 0; i < runs; i++) {
+        for (const [k, t] of targets.entries()) {
+          const before = cpuSeconds(t.pid);
+          const r = await client(t.ns, { cpu: CPU }, tools, [mode, STACK_IP, '7', seconds], (Number(seconds) + 15) * 1000);
+          per[k].push(((cpuSeconds(t.pid) - before) / Number(r[COUNT[mode]])) * 1e4);
+        }
+      }
+      for (const [k, t] of targets.entries()) log(`${mode} ${t.name}: CPU per 10^4 ${median(per[k]).toFixed(3)} s (runs ${per[k].map((x) => x.toFixed(3)).join(' ')})`);
+      if (targets.length > 1) log(`${mode}: CPU per operation serve / base = ${(median(per[0]) / median(per[1])).toFixed(3)}`);
+    }
+    log(`load after: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+  } finally {
+    for (const ns of made.reverse()) await ns.destroy();
+  }
+}
+
+await main();
