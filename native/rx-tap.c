@@ -444,10 +444,13 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   rx_tap_t *t = h->data;
   if (t->closed) return;
   if (status < 0) {
-    /* libuv turns EPOLLERR into UV_EBADF; a read tells the real cause (EBADFD: device deleted). */
+    /* libuv turns EPOLLERR into UV_EBADF; a read tells the real cause (EBADFD: device deleted).
+     * The tun driver raises EPOLLERR only once its device is gone, so a read that still finds a
+     * frame or nothing (the deletion racing with the queue's purge) means the same: ENODEV. */
     uint8_t probe[64];
     ssize_t r = read(t->fd, probe, sizeof probe);
     if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) fail_device(t, errno, "read", "reading a frame");
+    else if (status == UV_EBADF) fail_device(t, EBADFD, "poll", "watching the TAP fd");
     else fail_device(t, -status, "poll", "watching the TAP fd");
     return;
   }
