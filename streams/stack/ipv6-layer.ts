@@ -1,6 +1,6 @@
 import { Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { createDemux, type Demux } from '../operators/demux.js';
-import { isAssigned, type NetInterface } from './net-interface.js';
+import { isAssigned, type InterfaceIpv6Address, type NetInterface } from './net-interface.js';
 import { Ipv6RouteTable, type Ipv6RouteEntry } from '../../src/ipv6/route-table.js';
 import type { Boundary, Sink } from '../pipeline/boundary.js';
 import type { ProtocolMux } from '../pipeline/protocol-mux.js';
@@ -26,7 +26,10 @@ const log = logger('ipv6');
 /** A received IPv6 packet addressed to us (reassembled if it came in fragments), as the protocols above see it. */
 export interface Ipv6Datagram {
   readonly iface: NetInterface;
-  /** Views into `packet`. */
+  /**
+   * Views into `packet`, made when first read (the layer's records are class instances whose
+   * `src` and `dst` are accessors: a spread copy `{ ...d }` leaves them out, so name them).
+   */
   readonly src: Ipv6Addr;
   readonly dst: Ipv6Addr;
   /** The upper-layer protocol (after the extension headers). */
@@ -281,6 +284,47 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     return { iface: out, nextHop: this.#nextHop, src, maxGsoBytes: this.#attached[out.index]?.down.maxGsoBytes ?? 0 };
   }
 
+  /**
+   * The route cache: the last destination `send` routed (by identity: TCP hands the address
+   * book's copy of a connection's peer, the same array for every segment), with the `iface`
+   * it was asked for, the interface and next hop found, and whether the destination is one of
+   * our addresses in any state. Good while `#stamp()` stays: routes, interfaces and their
+   * address lists unchanged (address states are read per packet). Addresses handed to `send`
+   * are never written afterwards, so identity stands for the bytes.
+   */
+  #rcDst: Ipv6Addr | undefined = undefined;
+  #rcIfaceArg: NetInterface | undefined = undefined;
+  #rcStamp = -1;
+  #rcIface: NetInterface | undefined = undefined;
+  #rcNextHop: Ipv6Addr = new Uint8Array(16);
+  #rcDstOurs = false;
+  /** The last source `send` checked, the stamp then and the address entry that proved it ours. */
+  #scSrc: Ipv6Addr | undefined = undefined;
+  #scStamp = -1;
+  #scEntry: InterfaceIpv6Address | undefined = undefined;
+
+  /** A number that changes whenever a route, an interface or an interface's address list does. */
+  #stamp(): number {
+    const list = this.#attached;
+    let n = this.routes.version + list.length;
+    for (let i = 0; i < list.length; i++) if (list[i] !== undefined) n += list[i].iface.ipv6Generation;
+    return n;
+  }
+
+  /** Our address entry for `addr` on any interface (only an assigned one when `assigned`). */
+  #ownEntry(addr: Ipv6Addr, assigned: boolean): InterfaceIpv6Address | undefined {
+    const list = this.#attached;
+    for (let i = 0; i < list.length; i++) {
+      if (list[i] === undefined) continue;
+      const addrs = list[i].iface.ipv6Addresses;
+      for (let j = 0; j < addrs.length; j++) {
+        const a = addrs[j];
+        if (ipv6EqualsAt(a.address, 0, addr, 0) && (!assigned || isAssigned(a))) return a;
+      }
+    }
+    return undefined;
+  }
+
   /** The next hop #outInterface found (a field, not a record: it runs for every packet sent). */
   #nextHop: Ipv6Addr = new Uint8Array(16);
 
@@ -341,18 +385,43 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
    * known at once; later ones go to `onError`.
    */
   send(s: Ipv6Send): NetstackError | undefined {
-    const iface = this.#outInterface(s.dst, s.iface);
-    if (iface === undefined) {
-      this.counters.txErrors++;
-      return netError('ENETUNREACH', `no route to ${formatIpv6(s.dst)}`);
+    const stamp = this.#stamp();
+    let iface: NetInterface;
+    let nextHop: Ipv6Addr;
+    let dstOurs: boolean;
+    if (s.dst === this.#rcDst && s.iface === this.#rcIfaceArg && stamp === this.#rcStamp) {
+      iface = this.#rcIface!;
+      nextHop = this.#rcNextHop;
+      dstOurs = this.#rcDstOurs;
+    } else {
+      const out = this.#outInterface(s.dst, s.iface);
+      if (out === undefined) {
+        this.counters.txErrors++;
+        return netError('ENETUNREACH', `no route to ${formatIpv6(s.dst)}`);
+      }
+      iface = out;
+      nextHop = this.#nextHop;
+      dstOurs = !isIpv6Multicast(s.dst) && this.#ownEntry(s.dst, false) !== undefined;
+      this.#rcDst = s.dst;
+      this.#rcIfaceArg = s.iface;
+      this.#rcStamp = stamp;
+      this.#rcIface = iface;
+      this.#rcNextHop = nextHop;
+      this.#rcDstOurs = dstOurs;
     }
-    const nextHop = this.#nextHop;
     let src: Ipv6Addr;
     if (s.src !== undefined && !isIpv6Unspecified(s.src)) {
-      // The sender's source (a connection's): checked, not chosen again.
-      if (!this.isLocal(s.src)) {
-        this.counters.txErrors++;
-        return netError('EADDRNOTAVAIL', `${formatIpv6(s.src)} is not a local address`);
+      // The sender's source (a connection's): checked, not chosen again. The entry that proved
+      // it ours last time still does while it is assigned and no address came or went.
+      if (s.src !== this.#scSrc || stamp !== this.#scStamp || !isAssigned(this.#scEntry!)) {
+        const entry = this.#ownEntry(s.src, true);
+        if (entry === undefined) {
+          this.counters.txErrors++;
+          return netError('EADDRNOTAVAIL', `${formatIpv6(s.src)} is not a local address`);
+        }
+        this.#scSrc = s.src;
+        this.#scStamp = stamp;
+        this.#scEntry = entry;
       }
       src = s.src;
     } else {
@@ -364,8 +433,9 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
       src = chosen;
     }
     const maxGsoBytes = this.#attached[iface.index]?.down.maxGsoBytes ?? 0;
-    // To one of our own addresses: looped back (asked once per packet, for #out and TSO alike).
-    const local = !isIpv6Multicast(s.dst) && this.isLocal(s.dst);
+    // To one of our own addresses: looped back (asked once per packet, for #out and TSO alike;
+    // the address scan only when the destination is one of ours in some state).
+    const local = dstOurs && this.isLocal(s.dst);
     const hopLimit = s.hopLimit ?? this.#opts.hopLimit;
     const tc = s.trafficClass ?? 0;
     const pb = s.pb;
@@ -574,19 +644,51 @@ function datagram(
   iface: NetInterface, packet: Uint8Array, protocol: number, offset: number, nextHeaderAt: number, multicast: boolean, reassembled: boolean,
   checksumVerified: boolean,
 ): Ipv6Datagram {
-  return {
-    iface,
-    src: packet.subarray(8, 24),
-    dst: packet.subarray(24, 40),
-    protocol,
-    hopLimit: packet[7],
-    packet,
-    payload: packet.subarray(offset),
-    nextHeaderAt,
-    multicast,
-    reassembled,
-    checksumVerified,
-  };
+  return new ReceivedIpv6Datagram(iface, packet, protocol, offset, nextHeaderAt, multicast, reassembled, checksumVerified);
+}
+
+/**
+ * An `Ipv6Datagram` as the layer delivers it. `src` and `dst` are views made on first read and
+ * kept: TCP and UDP take the addresses from `packet` and never read them, so a TCP or UDP packet
+ * costs one view (its payload), as over IPv4, instead of three. They are accessors on the
+ * prototype, so a spread copy (`{ ...d }`) leaves them out: name them (`{ ...d, src: d.src,
+ * dst: d.dst }`).
+ */
+class ReceivedIpv6Datagram implements Ipv6Datagram {
+  readonly iface: NetInterface;
+  readonly protocol: number;
+  readonly hopLimit: number;
+  readonly packet: Uint8Array;
+  readonly payload: Uint8Array;
+  readonly nextHeaderAt: number;
+  readonly multicast: boolean;
+  readonly reassembled: boolean;
+  readonly checksumVerified: boolean;
+  #src: Ipv6Addr | undefined = undefined;
+  #dst: Ipv6Addr | undefined = undefined;
+
+  constructor(
+    iface: NetInterface, packet: Uint8Array, protocol: number, offset: number, nextHeaderAt: number, multicast: boolean, reassembled: boolean,
+    checksumVerified: boolean,
+  ) {
+    this.iface = iface;
+    this.protocol = protocol;
+    this.hopLimit = packet[7];
+    this.packet = packet;
+    this.payload = packet.subarray(offset);
+    this.nextHeaderAt = nextHeaderAt;
+    this.multicast = multicast;
+    this.reassembled = reassembled;
+    this.checksumVerified = checksumVerified;
+  }
+
+  get src(): Ipv6Addr {
+    return (this.#src ??= this.packet.subarray(8, 24));
+  }
+
+  get dst(): Ipv6Addr {
+    return (this.#dst ??= this.packet.subarray(24, 40));
+  }
 }
 
 function protocolOf(d: Ipv6Datagram): number {
