@@ -16,15 +16,15 @@
  *
  * Pure logic over bytes (Ethernet + IPv4 without options + TCP, or bare IPv4 + TCP on a TUN
  * link: `createTcpCoalescer('ip')`; the same with IPv6 without extension headers, flows of
- * either version in one batch); offsets in ipv4-tcp-frame.ts and ipv6-tcp-frame.ts.
+ * either version in one batch); offsets composed from the wire modules' names, read as
+ * ipv4-tcp-frame.ts and ipv6-tcp-frame.ts read them.
  */
 import { foldChecksum, onesSum, pseudoHeaderSum } from '../../src/wire/checksum.js';
-import { ETHERNET_HEADER_LEN } from '../../src/wire/ethernet.js';
-import { IPV4_MAX_DATAGRAM_LEN, IPV4_MIN_HEADER_LEN, IpProtocol, Ipv4Offset } from '../../src/wire/ipv4.js';
-import { IPV6_HEADER_LEN, IPV6_MAX_PAYLOAD_LEN, Ipv6Offset, ipv6PseudoHeaderSum } from '../../src/wire/ipv6.js';
+import { ETHERNET_HEADER_LEN, EthernetOffset, EtherType } from '../../src/wire/ethernet.js';
+import { IPV4_MAX_DATAGRAM_LEN, IPV4_MIN_HEADER_LEN, IPV4_VERSION, IpProtocol, Ipv4FlagsFrag, Ipv4Offset } from '../../src/wire/ipv4.js';
+import { IPV6_HEADER_LEN, IPV6_MAX_PAYLOAD_LEN, IPV6_VERSION, Ipv6Offset, ipv6PseudoHeaderSum } from '../../src/wire/ipv6.js';
 import { TCP_MIN_HEADER_LEN, TcpFlags, TcpOffset } from '../../src/wire/tcp.js';
-import { bareIpv4TcpReader, ETHERNET_FRAME_READER, readU32 } from './ipv4-tcp-frame.js';
-import { ipv6TcpReader } from './ipv6-tcp-frame.js';
+import { readU32 } from './ipv4-tcp-frame.js';
 
 /** Counts of what a coalescer did. */
 export interface CoalesceStats {
@@ -41,23 +41,32 @@ export interface CoalesceStats {
 export type TcpCoalescer = (frames: Uint8Array[], verified: WeakSet<Uint8Array>, stats: CoalesceStats) => Uint8Array[];
 
 const { ACK, PSH } = TcpFlags;
+const ETHERTYPE_IPV6_HI = EtherType.IPV6 >>> 8;
+const ETHERTYPE_IPV6_LO = EtherType.IPV6 & 0xff;
 
 /** The coalescer for frames of one link layer: 'ethernet' (TAP) or 'ip' (TUN); IPv4 and IPv6 flows alike. */
 export function createTcpCoalescer(layer: 'ethernet' | 'ip'): TcpCoalescer {
   const v4 = familyRuns(layer, 4);
-  const v6 = familyRuns(layer, 6);
+  // IPv6's run logic is made when the first IPv6 frame comes, not before: V8 compiles a closure
+  // made once with its captured numbers as constants, and closures of one source made twice
+  // (one per family) lose that, about 4 % per IPv4 frame measured. A process that never sees
+  // IPv6 (or has one link) keeps IPv4's at its best.
+  let v6: FamilyRuns | undefined;
+  const isIpv6 = layer === 'ethernet'
+    ? (f: Uint8Array) => f.length > ETHERNET_HEADER_LEN && f[EthernetOffset.TYPE] === ETHERTYPE_IPV6_HI && f[EthernetOffset.TYPE + 1] === ETHERTYPE_IPV6_LO
+    : (f: Uint8Array) => f.length > 0 && (f[0] >>> 4) === IPV6_VERSION;
   return function coalesce(frames: Uint8Array[], verified: WeakSet<Uint8Array>, stats: CoalesceStats): Uint8Array[] {
     const n = frames.length;
     if (n < 2) return frames;
     let out: Uint8Array[] | undefined;
     let i = 0;
     while (i < n) {
-      // A frame starts a run of at most one family: IPv4's finder passes over an IPv6 frame at
-      // once (and IPv6's over an IPv4 one), after a byte or two of the headers.
+      // A frame starts a run of at most one family: IPv4's finder passes over an IPv6 frame
+      // after a byte or two of its headers.
       let family = v4;
       let j = v4.runEnd(frames, i, n);
-      if (j - i < 2) {
-        family = v6;
+      if (j - i < 2 && isIpv6(frames[i])) {
+        family = v6 ??= familyRuns(layer, 6);
         j = v6.runEnd(frames, i, n);
       }
       if (j - i < 2) {
@@ -96,12 +105,11 @@ interface FamilyRuns {
  */
 function familyRuns(layer: 'ethernet' | 'ip', version: 4 | 6): FamilyRuns {
   const v6 = version === 6;
-  const r4 = layer === 'ethernet' ? ETHERNET_FRAME_READER : bareIpv4TcpReader();
-  const r6 = ipv6TcpReader(layer);
-  const isPlainTcp = v6 ? r6.isPlainIpv6Tcp : r4.isPlainIpv4Tcp;
-  const ipTotalLength = v6 ? r6.ipTotalLength : r4.ipTotalLength;
-  const tcpHeaderLength = v6 ? r6.tcpHeaderLength : r4.tcpHeaderLength;
-  const tcpFlags = v6 ? r6.tcpFlags : r4.tcpFlags;
+  // The header readers are written out below with this closure's numbers (a branch on `v6`),
+  // not taken from ipv4-tcp-frame.ts / ipv6-tcp-frame.ts as function values: the closures of
+  // both families share their call sites' feedback, where readers of two families would make
+  // each call polymorphic.
+  const ETHERNET = layer === 'ethernet';
   // Offsets composed once (ipv4-tcp-frame.ts says why per-frame code reads only such numbers).
   const LINK_HEADER_LEN = layer === 'ethernet' ? ETHERNET_HEADER_LEN : 0;
   const IP_AT = LINK_HEADER_LEN;
@@ -123,6 +131,16 @@ function familyRuns(layer: 'ethernet' | 'ip', version: 4 | 6): FamilyRuns {
   const TCP_WINDOW_AT = TCP_AT + TcpOffset.WINDOW;
   const TCP_CHECKSUM_AT = TCP_AT + TcpOffset.CHECKSUM;
   const TCP_OPTIONS_AT = TCP_AT + TcpOffset.OPTIONS;
+  const MIN_LEN = TCP_AT + TCP_MIN_HEADER_LEN;
+  const ETHERTYPE_AT = EthernetOffset.TYPE;
+  const ETHERTYPE = v6 ? EtherType.IPV6 : EtherType.IPV4;
+  const VERSION_AT = IP_AT + Ipv4Offset.VER_IHL; // the version nibble's byte in either header
+  /** IPv4: version 4 and IHL 5 (no options) in one byte; IPv6: the version nibble alone. */
+  const VER_IHL_NO_OPTIONS = (IPV4_VERSION << 4) | (IPV4_MIN_HEADER_LEN >>> 2);
+  const PROTOCOL_AT = v6 ? IP_AT + Ipv6Offset.NEXT_HEADER : IP_AT + Ipv4Offset.PROTOCOL;
+  const FLAGS_FRAG_AT = IP_AT + Ipv4Offset.FLAGS_FRAG;
+  const FRAGMENT_BITS = Ipv4FlagsFrag.MF | Ipv4FlagsFrag.OFFSET_MASK;
+  const TCP_DATA_OFFSET_AT = TCP_AT + TcpOffset.DATA_OFFSET;
   /** The largest IP packet a run may become: IPv4's total length, IPv6's header and payload length. */
   const MAX_IP_LENGTH = v6 ? IPV6_HEADER_LEN + IPV6_MAX_PAYLOAD_LEN : IPV4_MAX_DATAGRAM_LEN;
 
@@ -131,6 +149,33 @@ function familyRuns(layer: 'ethernet' | 'ip', version: 4 | 6): FamilyRuns {
     return v6
       ? ipv6PseudoHeaderSum(f, IP_SRC_AT, f, IP_DST_AT, PROTOCOL_TCP, length)
       : pseudoHeaderSum(readU32(f, IP_SRC_AT), readU32(f, IP_DST_AT), PROTOCOL_TCP, length);
+  }
+
+  /**
+   * A packet of this family carrying TCP right after its header, long enough for both headers
+   * (after Ethernet, its EtherType too): IPv4 without options and not a fragment; IPv6 whose
+   * fixed header names TCP (no extension headers).
+   */
+  function isPlainTcp(f: Uint8Array): boolean {
+    if (f.length < MIN_LEN || f[PROTOCOL_AT] !== PROTOCOL_TCP) return false;
+    if (ETHERNET && ((f[ETHERTYPE_AT] << 8) | f[ETHERTYPE_AT + 1]) !== ETHERTYPE) return false;
+    if (v6) return (f[VERSION_AT] >>> 4) === IPV6_VERSION;
+    return f[VERSION_AT] === VER_IHL_NO_OPTIONS && (((f[FLAGS_FRAG_AT] << 8) | f[FLAGS_FRAG_AT + 1]) & FRAGMENT_BITS) === 0;
+  }
+
+  /** The IP packet's length: IPv4's total length; IPv6's 40-byte header and its payload length. */
+  function ipTotalLength(f: Uint8Array): number {
+    const field = (f[IP_LENGTH_AT] << 8) | f[IP_LENGTH_AT + 1];
+    return v6 ? IPV6_HEADER_LEN + field : field;
+  }
+
+  /** The TCP header length in bytes. */
+  function tcpHeaderLength(f: Uint8Array): number {
+    return (f[TCP_DATA_OFFSET_AT] >>> 4) << 2;
+  }
+
+  function tcpFlags(f: Uint8Array): number {
+    return f[TCP_FLAGS_AT];
   }
 
   /** Payload length of a data segment we may coalesce (ACK, maybe PSH, nothing else), else -1. */
