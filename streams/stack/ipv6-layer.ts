@@ -285,21 +285,22 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
   }
 
   /**
-   * The route cache: the last destination `send` routed (by identity: TCP hands the address
-   * book's copy of a connection's peer, the same array for every segment), with the `iface`
-   * it was asked for, the interface and next hop found, and whether the destination is one of
-   * our addresses in any state. Good while `#stamp()` stays: routes, interfaces and their
-   * address lists unchanged (address states are read per packet). Addresses handed to `send`
-   * are never written afterwards, so identity stands for the bytes.
+   * The route cache: the last destination `send` routed (its bytes as four int32 words: a
+   * flow's packets repeat it, and comparing words costs less than routing), with the `iface`
+   * it was asked for, the interface and next hop found (the destination itself when on-link:
+   * then the packet's own array is used), and whether the destination is one of our addresses
+   * in any state. Good while `#stamp()` stays: routes, interfaces and their address lists
+   * unchanged (address states are read per packet).
    */
-  #rcDst: Ipv6Addr | undefined = undefined;
+  #rc0 = 0; #rc1 = 0; #rc2 = 0; #rc3 = 0;
   #rcIfaceArg: NetInterface | undefined = undefined;
   #rcStamp = -1;
   #rcIface: NetInterface | undefined = undefined;
   #rcNextHop: Ipv6Addr = new Uint8Array(16);
+  #rcNextHopIsDst = false;
   #rcDstOurs = false;
-  /** The last source `send` checked, the stamp then and the address entry that proved it ours. */
-  #scSrc: Ipv6Addr | undefined = undefined;
+  /** The last source `send` checked (four words), the stamp then and the address entry that proved it ours. */
+  #sc0 = 0; #sc1 = 0; #sc2 = 0; #sc3 = 0;
   #scStamp = -1;
   #scEntry: InterfaceIpv6Address | undefined = undefined;
 
@@ -386,44 +387,55 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
    */
   send(s: Ipv6Send): NetstackError | undefined {
     const stamp = this.#stamp();
+    const d = s.dst;
+    const d0 = word32(d, 0);
+    const d1 = word32(d, 4);
+    const d2 = word32(d, 8);
+    const d3 = word32(d, 12);
     let iface: NetInterface;
     let nextHop: Ipv6Addr;
     let dstOurs: boolean;
-    if (s.dst === this.#rcDst && s.iface === this.#rcIfaceArg && stamp === this.#rcStamp) {
+    if (d3 === this.#rc3 && d2 === this.#rc2 && d1 === this.#rc1 && d0 === this.#rc0 && s.iface === this.#rcIfaceArg && stamp === this.#rcStamp) {
       iface = this.#rcIface!;
-      nextHop = this.#rcNextHop;
+      nextHop = this.#rcNextHopIsDst ? d : this.#rcNextHop;
       dstOurs = this.#rcDstOurs;
     } else {
-      const out = this.#outInterface(s.dst, s.iface);
+      const out = this.#outInterface(d, s.iface);
       if (out === undefined) {
         this.counters.txErrors++;
-        return netError('ENETUNREACH', `no route to ${formatIpv6(s.dst)}`);
+        return netError('ENETUNREACH', `no route to ${formatIpv6(d)}`);
       }
       iface = out;
       nextHop = this.#nextHop;
-      dstOurs = !isIpv6Multicast(s.dst) && this.#ownEntry(s.dst, false) !== undefined;
-      this.#rcDst = s.dst;
+      dstOurs = !isIpv6Multicast(d) && this.#ownEntry(d, false) !== undefined;
+      this.#rc0 = d0; this.#rc1 = d1; this.#rc2 = d2; this.#rc3 = d3;
       this.#rcIfaceArg = s.iface;
       this.#rcStamp = stamp;
       this.#rcIface = iface;
       this.#rcNextHop = nextHop;
+      this.#rcNextHopIsDst = nextHop === d;
       this.#rcDstOurs = dstOurs;
     }
     let src: Ipv6Addr;
-    if (s.src !== undefined && !isIpv6Unspecified(s.src)) {
+    const given = s.src;
+    if (given !== undefined && !isIpv6Unspecified(given)) {
       // The sender's source (a connection's): checked, not chosen again. The entry that proved
       // it ours last time still does while it is assigned and no address came or went.
-      if (s.src !== this.#scSrc || stamp !== this.#scStamp || !isAssigned(this.#scEntry!)) {
-        const entry = this.#ownEntry(s.src, true);
+      const s0 = word32(given, 0);
+      const s1 = word32(given, 4);
+      const s2 = word32(given, 8);
+      const s3 = word32(given, 12);
+      if (s3 !== this.#sc3 || s2 !== this.#sc2 || s1 !== this.#sc1 || s0 !== this.#sc0 || stamp !== this.#scStamp || !isAssigned(this.#scEntry!)) {
+        const entry = this.#ownEntry(given, true);
         if (entry === undefined) {
           this.counters.txErrors++;
-          return netError('EADDRNOTAVAIL', `${formatIpv6(s.src)} is not a local address`);
+          return netError('EADDRNOTAVAIL', `${formatIpv6(given)} is not a local address`);
         }
-        this.#scSrc = s.src;
+        this.#sc0 = s0; this.#sc1 = s1; this.#sc2 = s2; this.#sc3 = s3;
         this.#scStamp = stamp;
         this.#scEntry = entry;
       }
-      src = s.src;
+      src = given;
     } else {
       const chosen = iface.ipv6SourceFor(s.dst);
       if (chosen === undefined) {
@@ -689,6 +701,11 @@ class ReceivedIpv6Datagram implements Ipv6Datagram {
   get dst(): Ipv6Addr {
     return (this.#dst ??= this.packet.subarray(24, 40));
   }
+}
+
+/** Four bytes as an int32 (the route cache compares addresses by words). */
+function word32(b: Uint8Array, i: number): number {
+  return (b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3];
 }
 
 function protocolOf(d: Ipv6Datagram): number {

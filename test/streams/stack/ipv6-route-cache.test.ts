@@ -1,6 +1,7 @@
 /**
  * Ipv6Layer.send keeps the route of the last destination and the proof of the last source
- * (a cache checked by a stamp of routes and address lists, the address states read per packet):
+ * (keyed by their bytes, checked by a stamp of routes and address lists, the address states
+ * read per packet):
  * every change that alters a route or the addresses must show on the very next packet.
  */
 import assert from 'node:assert/strict';
@@ -36,7 +37,7 @@ describe('Ipv6Layer: the route cache follows every change', () => {
     stack.close();
   });
 
-  /** Sends one packet (always the same `dst` and `src` arrays: the cache is keyed by identity). */
+  /** Sends one packet to `dst` (from `src` when given). */
   function send(dst: Uint8Array, src?: Uint8Array): NetstackError | undefined {
     const pb = PacketBuffer.withPayload(new Uint8Array(8));
     return stack.ipv6!.send({ pb, dst, src, protocol: EXPERIMENTAL });
@@ -71,6 +72,21 @@ describe('Ipv6Layer: the route cache follows every change', () => {
     assert.equal(send(dst, src), undefined);
     entry.state = 'duplicate';
     assert.equal(send(dst, src)?.code, 'EADDRNOTAVAIL', 'a state change alone, no address added or removed');
+  });
+
+  it('keys by the address bytes, not the array: one array rewritten in place, or a fresh copy of the same address', () => {
+    const dst = ipv6Addr('fd00:198:18::5');
+    assert.equal(send(dst), undefined);
+    dst.set(ipv6Addr('fd00:198:77::5')); // off-link, no route
+    assert.equal(send(dst)?.code, 'ENETUNREACH', 'the rewritten bytes are routed, not the array');
+    dst.set(ipv6Addr('fd00:198:18::6'));
+    assert.equal(send(dst), undefined);
+    assert.equal(send(ipv6Addr('fd00:198:18::6')), undefined, 'a copy of the cached address');
+    assert.deepEqual(hops, ['fd00:198:18::5', 'fd00:198:18::6', 'fd00:198:18::6'], 'on-link: the next hop is the packet\'s own destination');
+    const src = ipv6Addr('fd00:198:18::1');
+    assert.equal(send(dst, src), undefined);
+    src.set(ipv6Addr('fd00:198:18::99'));
+    assert.equal(send(dst, src)?.code, 'EADDRNOTAVAIL', 'a source rewritten in place is checked again');
   });
 
   it('a destination that becomes one of our addresses is looped back from the next packet on', () => {
