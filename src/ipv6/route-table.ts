@@ -26,6 +26,13 @@ export interface Ipv6RouteEntry {
 
 export class Ipv6RouteTable {
   readonly #routes: Ipv6RouteEntry[] = [];
+  /** Bumped by every change: whoever caches a lookup compares it (see Ipv6Layer's route cache). */
+  #version = 0;
+
+  /** Changes so far (adds, and removals that removed something): a cached lookup is good while this stays. */
+  get version(): number {
+    return this.#version;
+  }
 
   get size(): number {
     return this.#routes.length;
@@ -41,6 +48,7 @@ export class Ipv6RouteTable {
     let i = 0;
     while (i < this.#routes.length && rank(this.#routes[i]) >= rank(entry)) i++;
     this.#routes.splice(i, 0, entry);
+    this.#version++;
   }
 
   /** Removes the routes `match` accepts; how many went. */
@@ -51,6 +59,7 @@ export class Ipv6RouteTable {
       this.#routes.splice(i, 1);
       n++;
     }
+    if (n > 0) this.#version++;
     return n;
   }
 

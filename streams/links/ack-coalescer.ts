@@ -18,13 +18,16 @@
  * `maxSpan` bytes (default 64 KiB, one GSO super-segment): the sender still gets an ACK at least
  * that often, so its congestion window keeps growing.
  *
- * Pure logic over bytes (Ethernet + IPv4 without options + TCP, offsets in ipv4-tcp-frame.ts),
- * no I/O: the TAP link uses it.
+ * Pure logic over bytes (Ethernet + IPv4 without options + TCP, offsets in ipv4-tcp-frame.ts;
+ * or Ethernet + IPv6 without extension headers + TCP, ipv6-tcp-frame.ts: a flow is keyed by
+ * its IP version, both addresses and both ports), no I/O: the TAP link uses it.
  */
 import { ETHERNET_HEADER_LEN } from '../../src/wire/ethernet.js';
 import { IPV4_MIN_HEADER_LEN, Ipv4Offset } from '../../src/wire/ipv4.js';
 import { TCP_MIN_HEADER_LEN, TcpOffset, TcpFlags, TcpOptionKind, TcpOptionLen } from '../../src/wire/tcp.js';
+import { IPV6_HEADER_LEN, Ipv6Offset } from '../../src/wire/ipv6.js';
 import { ipTotalLength, isPlainIpv4Tcp, readU32, tcpFlags, tcpHeaderLength } from './ipv4-tcp-frame.js';
+import { ETHERNET_IPV6_READER } from './ipv6-tcp-frame.js';
 
 // The frame's layout and the values looked for, composed once from the wire modules' names:
 // per-frame code reads only these module-level numbers (ipv4-tcp-frame.ts says why).
@@ -35,9 +38,15 @@ const TCP_HEADER_LEN = TCP_MIN_HEADER_LEN; // without options
 /** The flow: IPv4 source and destination addresses, then both TCP ports (4 bytes). */
 const SRC_AT = IP_AT + Ipv4Offset.SRC;
 const DST_AT = IP_AT + Ipv4Offset.DST;
-const PORTS_AT = TCP_AT + TcpOffset.SRC_PORT;
-const ACK_AT = TCP_AT + TcpOffset.ACK;
-const OPTIONS_AT = TCP_AT + TcpOffset.OPTIONS;
+const PORTS_OFFSET = TcpOffset.SRC_PORT;
+const ACK_OFFSET = TcpOffset.ACK;
+const OPTIONS_OFFSET = TcpOffset.OPTIONS;
+/** The same over IPv6 (ipv6-tcp-frame.ts): TCP after the 40-byte fixed header, 16-byte addresses. */
+const V6 = ETHERNET_IPV6_READER;
+const TCP6_AT = V6.tcpAt;
+const SRC6_AT = V6.ipAt + Ipv6Offset.SRC;
+const DST6_AT = V6.ipAt + Ipv6Offset.DST;
+const IPV6_HEADER = IPV6_HEADER_LEN;
 /** A pure ACK's TCP header with the timestamps option in the usual layout: NOP, NOP, timestamps. */
 const TIMESTAMPS_ONLY_HEADER_LEN = TCP_HEADER_LEN + 2 /* NOP NOP */ + TcpOptionLen.TIMESTAMPS;
 const NOP = TcpOptionKind.NOP;
@@ -51,9 +60,12 @@ const ACK_SYN_RST = TcpFlags.ACK | TcpFlags.SYN | TcpFlags.RST;
 interface PendingAck {
   /** Index of the frame in the batch. */
   index: number;
-  /** The flow: IPv4 source and destination addresses and TCP ports (both), as numbers. */
-  src: number;
-  dst: number;
+  /**
+   * The flow, as int32 words: IP version, both addresses (IPv4: `a0` source and `a1`
+   * destination, the rest 0; IPv6: `a0..a3` source, `a4..a7` destination) and both TCP ports.
+   */
+  version: number;
+  a0: number; a1: number; a2: number; a3: number; a4: number; a5: number; a6: number; a7: number;
   ports: number;
   ack: number;
   /** ACK number of the first ACK of this chain (span limit). */
@@ -69,6 +81,10 @@ export class AckCoalescer {
   coalesced = 0;
   readonly #pending: PendingAck[] = [];
   readonly #maxSpan: number;
+  // The flow key of the frame at hand (read by #readFlow): fields, not a record per frame.
+  #version = 0;
+  #a0 = 0; #a1 = 0; #a2 = 0; #a3 = 0; #a4 = 0; #a5 = 0; #a6 = 0; #a7 = 0;
+  #ports = 0;
 
   constructor(maxSpan = 65536) {
     this.#maxSpan = maxSpan;
@@ -81,18 +97,22 @@ export class AckCoalescer {
   push(batch: Array<Uint8Array | null>, frame: Uint8Array): void {
     const index = batch.length;
     batch.push(frame);
-    if (!isPureAck(frame)) {
-      if (this.#pending.length > 0 && carriesAck(frame)) this.#piggyback(batch, frame);
+    let tcpAt: number;
+    if (isPureAck(frame)) tcpAt = TCP_AT;
+    else if (isPureAck6(frame)) tcpAt = TCP6_AT;
+    else {
+      if (this.#pending.length > 0) {
+        if (carriesAck(frame)) this.#piggyback(batch, frame, TCP_AT);
+        else if (carriesAck6(frame)) this.#piggyback(batch, frame, TCP6_AT);
+      }
       return;
     }
-    const src = readU32(frame, SRC_AT);
-    const dst = readU32(frame, DST_AT);
-    const ports = readU32(frame, PORTS_AT);
-    const ack = readU32(frame, ACK_AT);
+    this.#readFlow(frame, tcpAt);
+    const ack = readU32(frame, tcpAt + ACK_OFFSET);
     const list = this.#pending;
-    for (let i = 0; i < list.length; i++) {
+    const i = this.#find();
+    if (i >= 0) {
       const p = list[i];
-      if (p.src !== src || p.dst !== dst || p.ports !== ports) continue;
       const advance = (ack - p.ack) | 0; // sequence arithmetic: > 0 when ack is after p.ack
       if (advance > 0 && !p.duplicate && ((ack - p.chainStart) | 0) <= this.#maxSpan) {
         batch[p.index] = null;
@@ -105,27 +125,55 @@ export class AckCoalescer {
       p.ack = ack;
       return;
     }
-    if (list.length < MAX_FLOWS) list.push({ index, src, dst, ports, ack, chainStart: ack, duplicate: false });
+    if (list.length < MAX_FLOWS) {
+      list.push({
+        index, version: this.#version,
+        a0: this.#a0, a1: this.#a1, a2: this.#a2, a3: this.#a3, a4: this.#a4, a5: this.#a5, a6: this.#a6, a7: this.#a7,
+        ports: this.#ports, ack, chainStart: ack, duplicate: false,
+      });
+    }
   }
 
   /** A segment with the ACK flag (and data or FIN): it carries what a waiting pure ACK says. */
-  #piggyback(batch: Array<Uint8Array | null>, frame: Uint8Array): void {
-    const src = readU32(frame, SRC_AT);
-    const dst = readU32(frame, DST_AT);
-    const ports = readU32(frame, PORTS_AT);
+  #piggyback(batch: Array<Uint8Array | null>, frame: Uint8Array, tcpAt: number): void {
+    this.#readFlow(frame, tcpAt);
+    const list = this.#pending;
+    const i = this.#find();
+    if (i < 0) return;
+    const p = list[i];
+    if (!p.duplicate && ((readU32(frame, tcpAt + ACK_OFFSET) - p.ack) | 0) >= 0) {
+      batch[p.index] = null;
+      this.coalesced++;
+    }
+    // Either way no pure ACK of this connection waits any more.
+    list[i] = list[list.length - 1];
+    list.pop();
+  }
+
+  /** Reads the flow key of `frame` (TCP at `tcpAt`: 34 for IPv4, 54 for IPv6) into the key fields. */
+  #readFlow(f: Uint8Array, tcpAt: number): void {
+    this.#ports = word(f, tcpAt + PORTS_OFFSET);
+    if (tcpAt === TCP_AT) {
+      this.#version = 4;
+      this.#a0 = word(f, SRC_AT);
+      this.#a1 = word(f, DST_AT);
+      this.#a2 = 0; this.#a3 = 0; this.#a4 = 0; this.#a5 = 0; this.#a6 = 0; this.#a7 = 0;
+      return;
+    }
+    this.#version = 6;
+    this.#a0 = word(f, SRC6_AT); this.#a1 = word(f, SRC6_AT + 4); this.#a2 = word(f, SRC6_AT + 8); this.#a3 = word(f, SRC6_AT + 12);
+    this.#a4 = word(f, DST6_AT); this.#a5 = word(f, DST6_AT + 4); this.#a6 = word(f, DST6_AT + 8); this.#a7 = word(f, DST6_AT + 12);
+  }
+
+  /** Index in #pending of the flow in the key fields, or -1. */
+  #find(): number {
     const list = this.#pending;
     for (let i = 0; i < list.length; i++) {
       const p = list[i];
-      if (p.src !== src || p.dst !== dst || p.ports !== ports) continue;
-      if (!p.duplicate && ((readU32(frame, ACK_AT) - p.ack) | 0) >= 0) {
-        batch[p.index] = null;
-        this.coalesced++;
-      }
-      // Either way no pure ACK of this connection waits any more.
-      list[i] = list[list.length - 1];
-      list.pop();
-      return;
+      if (p.ports === this.#ports && p.a0 === this.#a0 && p.a1 === this.#a1 && p.version === this.#version &&
+        p.a2 === this.#a2 && p.a3 === this.#a3 && p.a4 === this.#a4 && p.a5 === this.#a5 && p.a6 === this.#a6 && p.a7 === this.#a7) return i;
     }
+    return -1;
   }
 
   /** Forgets the batch (call after writing it). */
@@ -134,9 +182,19 @@ export class AckCoalescer {
   }
 }
 
+/** Four bytes as an int32: flow keys are compared, never computed with. */
+function word(b: Uint8Array, at: number): number {
+  return (b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3];
+}
+
 /** Ethernet/IPv4 (no options, not fragmented)/TCP with ACK set and neither SYN nor RST. */
 function carriesAck(f: Uint8Array): boolean {
   return isPlainIpv4Tcp(f) && (tcpFlags(f) & ACK_SYN_RST) === ACK;
+}
+
+/** Ethernet/IPv6 (no extension headers)/TCP with ACK set and neither SYN nor RST. */
+function carriesAck6(f: Uint8Array): boolean {
+  return V6.isPlainIpv6Tcp(f) && (V6.tcpFlags(f) & ACK_SYN_RST) === ACK;
 }
 
 /** Ethernet/IPv4 (no options, not fragmented)/TCP with only ACK set, no data, no SACK. */
@@ -145,8 +203,22 @@ export function isPureAck(f: Uint8Array): boolean {
   if (tcpFlags(f) !== ACK) return false; // exactly ACK
   const tcpLen = tcpHeaderLength(f);
   if (ipTotalLength(f) !== IP_HEADER_LEN + tcpLen || f.length < TCP_AT + tcpLen) return false;
+  return plainAckOptions(f, TCP_AT, tcpLen);
+}
+
+/** The same over IPv6: Ethernet/IPv6 (no extension headers)/TCP with only ACK set, no data, no SACK. */
+export function isPureAck6(f: Uint8Array): boolean {
+  if (!V6.isPlainIpv6Tcp(f)) return false;
+  if (V6.tcpFlags(f) !== ACK) return false;
+  const tcpLen = V6.tcpHeaderLength(f);
+  if (V6.ipTotalLength(f) !== IPV6_HEADER + tcpLen || f.length < TCP6_AT + tcpLen) return false;
+  return plainAckOptions(f, TCP6_AT, tcpLen);
+}
+
+/** No TCP options, or timestamps only in the usual layout (NOP NOP TS): the later ACK's are the newer ones. */
+function plainAckOptions(f: Uint8Array, tcpAt: number, tcpLen: number): boolean {
   if (tcpLen === TCP_HEADER_LEN) return true;
-  // Timestamps only, in the usual layout (NOP NOP TS): the later ACK's are the newer ones.
-  return tcpLen === TIMESTAMPS_ONLY_HEADER_LEN && f[OPTIONS_AT] === NOP && f[OPTIONS_AT + 1] === NOP &&
-    f[OPTIONS_AT + 2] === TIMESTAMPS && f[OPTIONS_AT + 3] === TIMESTAMPS_LEN;
+  const at = tcpAt + OPTIONS_OFFSET;
+  return tcpLen === TIMESTAMPS_ONLY_HEADER_LEN && f[at] === NOP && f[at + 1] === NOP &&
+    f[at + 2] === TIMESTAMPS && f[at + 3] === TIMESTAMPS_LEN;
 }

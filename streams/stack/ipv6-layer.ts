@@ -1,6 +1,6 @@
 import { Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { createDemux, type Demux } from '../operators/demux.js';
-import { isAssigned, type NetInterface } from './net-interface.js';
+import { isAssigned, type InterfaceIpv6Address, type NetInterface } from './net-interface.js';
 import { Ipv6RouteTable, type Ipv6RouteEntry } from '../../src/ipv6/route-table.js';
 import { between, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
 import type { TapPoint } from '../pipeline/taps.js';
@@ -30,7 +30,10 @@ const log = logger('ipv6');
 /** A received IPv6 packet addressed to us (reassembled if it came in fragments), as the protocols above see it. */
 export interface Ipv6Datagram {
   readonly iface: NetInterface;
-  /** Views into `packet`. */
+  /**
+   * Views into `packet`, made when first read (the layer's records are class instances whose
+   * `src` and `dst` are accessors: a spread copy `{ ...d }` leaves them out, so name them).
+   */
   readonly src: Ipv6Addr;
   readonly dst: Ipv6Addr;
   /** The upper-layer protocol (after the extension headers). */
@@ -358,6 +361,48 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     return { iface: out, nextHop: this.#nextHop, src, maxGsoBytes: this.#attached[out.index]?.down.maxGsoBytes ?? 0 };
   }
 
+  /**
+   * The route cache: the last destination `send` routed (its bytes as four int32 words: a
+   * flow's packets repeat it, and comparing words costs less than routing), with the `iface`
+   * it was asked for, the interface and next hop found (the destination itself when on-link:
+   * then the packet's own array is used), and whether the destination is one of our addresses
+   * in any state. Good while `#stamp()` stays: routes, interfaces and their address lists
+   * unchanged (address states are read per packet).
+   */
+  #rc0 = 0; #rc1 = 0; #rc2 = 0; #rc3 = 0;
+  #rcIfaceArg: NetInterface | undefined = undefined;
+  #rcStamp = -1;
+  #rcIface: NetInterface | undefined = undefined;
+  #rcNextHop: Ipv6Addr = new Uint8Array(16);
+  #rcNextHopIsDst = false;
+  #rcDstOurs = false;
+  /** The last source `send` checked (four words), the stamp then and the address entry that proved it ours. */
+  #sc0 = 0; #sc1 = 0; #sc2 = 0; #sc3 = 0;
+  #scStamp = -1;
+  #scEntry: InterfaceIpv6Address | undefined = undefined;
+
+  /** A number that changes whenever a route, an interface or an interface's address list does. */
+  #stamp(): number {
+    const list = this.#attached;
+    let n = this.routes.version + list.length;
+    for (let i = 0; i < list.length; i++) if (list[i] !== undefined) n += list[i].iface.ipv6Generation;
+    return n;
+  }
+
+  /** Our address entry for `addr` on any interface (only an assigned one when `assigned`). */
+  #ownEntry(addr: Ipv6Addr, assigned: boolean): InterfaceIpv6Address | undefined {
+    const list = this.#attached;
+    for (let i = 0; i < list.length; i++) {
+      if (list[i] === undefined) continue;
+      const addrs = list[i].iface.ipv6Addresses;
+      for (let j = 0; j < addrs.length; j++) {
+        const a = addrs[j];
+        if (ipv6EqualsAt(a.address, 0, addr, 0) && (!assigned || isAssigned(a))) return a;
+      }
+    }
+    return undefined;
+  }
+
   /** The next hop #outInterface found (a field, not a record: it runs for every packet sent). */
   #nextHop: Ipv6Addr = new Uint8Array(16);
 
@@ -418,20 +463,59 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
    * known at once; later ones go to `onError`.
    */
   send(s: Ipv6Send): NetstackError | undefined {
-    const iface = this.#outInterface(s.dst, s.iface);
-    if (iface === undefined) {
-      this.counters.txErrors++;
-      return netError('ENETUNREACH', `no route to ${formatIpv6(s.dst)}`);
-    }
-    const nextHop = this.#nextHop;
-    let src: Ipv6Addr;
-    if (s.src !== undefined && !isIpv6Unspecified(s.src)) {
-      // A forwarder answers (and refuses, by ICMPv6) from the addresses its flows were sent to.
-      if (this.#foreignHolders === 0 && !this.isLocal(s.src)) {
+    const stamp = this.#stamp();
+    const d = s.dst;
+    const d0 = word32(d, 0);
+    const d1 = word32(d, 4);
+    const d2 = word32(d, 8);
+    const d3 = word32(d, 12);
+    let iface: NetInterface;
+    let nextHop: Ipv6Addr;
+    let dstOurs: boolean;
+    if (d3 === this.#rc3 && d2 === this.#rc2 && d1 === this.#rc1 && d0 === this.#rc0 && s.iface === this.#rcIfaceArg && stamp === this.#rcStamp) {
+      iface = this.#rcIface!;
+      nextHop = this.#rcNextHopIsDst ? d : this.#rcNextHop;
+      dstOurs = this.#rcDstOurs;
+    } else {
+      const out = this.#outInterface(d, s.iface);
+      if (out === undefined) {
         this.counters.txErrors++;
-        return netError('EADDRNOTAVAIL', `${formatIpv6(s.src)} is not a local address`);
+        return netError('ENETUNREACH', `no route to ${formatIpv6(d)}`);
       }
-      src = s.src;
+      iface = out;
+      nextHop = this.#nextHop;
+      dstOurs = !isIpv6Multicast(d) && this.#ownEntry(d, false) !== undefined;
+      this.#rc0 = d0; this.#rc1 = d1; this.#rc2 = d2; this.#rc3 = d3;
+      this.#rcIfaceArg = s.iface;
+      this.#rcStamp = stamp;
+      this.#rcIface = iface;
+      this.#rcNextHop = nextHop;
+      this.#rcNextHopIsDst = nextHop === d;
+      this.#rcDstOurs = dstOurs;
+    }
+    let src: Ipv6Addr;
+    const given = s.src;
+    if (given !== undefined && !isIpv6Unspecified(given)) {
+      // The sender's source (a connection's): checked, not chosen again. The entry that proved
+      // it ours last time still does while it is assigned and no address came or went.
+      const s0 = word32(given, 0);
+      const s1 = word32(given, 4);
+      const s2 = word32(given, 8);
+      const s3 = word32(given, 12);
+      if (s3 !== this.#sc3 || s2 !== this.#sc2 || s1 !== this.#sc1 || s0 !== this.#sc0 || stamp !== this.#scStamp || !isAssigned(this.#scEntry!)) {
+        const entry = this.#ownEntry(given, true);
+        if (entry !== undefined) {
+          this.#sc0 = s0; this.#sc1 = s1; this.#sc2 = s2; this.#sc3 = s3;
+          this.#scStamp = stamp;
+          this.#scEntry = entry;
+        } else if (this.#foreignHolders === 0) {
+          // Not ours; only a forwarder answers (and refuses, by ICMPv6) from the addresses its
+          // flows were sent to.
+          this.counters.txErrors++;
+          return netError('EADDRNOTAVAIL', `${formatIpv6(given)} is not a local address`);
+        }
+      }
+      src = given;
     } else {
       const chosen = iface.ipv6SourceFor(s.dst);
       if (chosen === undefined) {
@@ -441,8 +525,9 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
       src = chosen;
     }
     const maxGsoBytes = this.#attached[iface.index]?.down.maxGsoBytes ?? 0;
-    // To one of our own addresses: looped back (asked once per packet, for #out and TSO alike).
-    const local = !isIpv6Multicast(s.dst) && this.isLocal(s.dst);
+    // To one of our own addresses: looped back (asked once per packet, for #out and TSO alike;
+    // the address scan only when the destination is one of ours in some state).
+    const local = dstOurs && this.isLocal(s.dst);
     const hopLimit = s.hopLimit ?? this.#opts.hopLimit;
     const tc = s.trafficClass ?? 0;
     const pb = s.pb;
@@ -667,20 +752,58 @@ function datagram(
   iface: NetInterface, packet: Uint8Array, protocol: number, offset: number, nextHeaderAt: number, multicast: boolean, reassembled: boolean,
   foreign: boolean, checksumVerified: boolean,
 ): Ipv6Datagram {
-  return {
-    iface,
-    src: packet.subarray(8, 24),
-    dst: packet.subarray(24, 40),
-    protocol,
-    hopLimit: packet[7],
-    packet,
-    payload: packet.subarray(offset),
-    nextHeaderAt,
-    multicast,
-    reassembled,
-    checksumVerified,
-    foreign,
-  };
+  return new ReceivedIpv6Datagram(iface, packet, protocol, offset, nextHeaderAt, multicast, reassembled, checksumVerified, foreign);
+}
+
+/**
+ * An `Ipv6Datagram` as the layer delivers it. `src` and `dst` are views made on first read and
+ * kept: TCP and UDP take the addresses from `packet` and never read them, so a TCP or UDP packet
+ * costs one view (its payload), as over IPv4, instead of three. They are accessors on the
+ * prototype, so a spread copy (`{ ...d }`) leaves them out: name them (`{ ...d, src: d.src,
+ * dst: d.dst }`).
+ */
+class ReceivedIpv6Datagram implements Ipv6Datagram {
+  readonly iface: NetInterface;
+  readonly protocol: number;
+  readonly hopLimit: number;
+  readonly packet: Uint8Array;
+  readonly payload: Uint8Array;
+  readonly nextHeaderAt: number;
+  readonly multicast: boolean;
+  readonly reassembled: boolean;
+  readonly checksumVerified: boolean;
+  readonly foreign: boolean;
+  #src: Ipv6Addr | undefined = undefined;
+  #dst: Ipv6Addr | undefined = undefined;
+
+  constructor(
+    iface: NetInterface, packet: Uint8Array, protocol: number, offset: number, nextHeaderAt: number, multicast: boolean, reassembled: boolean,
+    checksumVerified: boolean, foreign: boolean,
+  ) {
+    this.iface = iface;
+    this.protocol = protocol;
+    this.hopLimit = packet[7];
+    this.packet = packet;
+    this.payload = packet.subarray(offset);
+    this.nextHeaderAt = nextHeaderAt;
+    this.multicast = multicast;
+    this.reassembled = reassembled;
+    this.checksumVerified = checksumVerified;
+    this.foreign = foreign;
+  }
+
+  get src(): Ipv6Addr {
+    return (this.#src ??= this.packet.subarray(8, 24));
+  }
+
+  get dst(): Ipv6Addr {
+    return (this.#dst ??= this.packet.subarray(24, 40));
+  }
+}
+
+/** Four bytes as an int32 (the route cache compares addresses by words). */
+function word32(b: Uint8Array, i: number): number {
+  return (b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3];
 }
 
 function protocolOf(d: Ipv6Datagram): number {

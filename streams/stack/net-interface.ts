@@ -54,6 +54,11 @@ export class NetInterface {
   readonly addresses: InterfaceAddress[] = [];
   /** IPv6 addresses (with the link-local one once IPv6 is on); empty on an IPv4-only stack. */
   readonly ipv6Addresses: InterfaceIpv6Address[] = [];
+  /**
+   * Bumped when an IPv6 address is added or removed (not on a state change: readers check
+   * `isAssigned` themselves): IPv6's route cache compares it.
+   */
+  ipv6Generation = 0;
 
   constructor(
     /** Position in the stack's interface list; routes name interfaces by it. */
@@ -98,6 +103,7 @@ export class NetInterface {
       state,
     };
     this.ipv6Addresses.push(entry);
+    this.ipv6Generation++;
     return entry;
   }
 
@@ -105,6 +111,7 @@ export class NetInterface {
   removeIpv6Address(address: Ipv6Addr): InterfaceIpv6Address | undefined {
     const i = this.ipv6Addresses.findIndex((a) => ipv6EqualsAt(a.address, 0, address, 0));
     if (i < 0) return undefined;
+    this.ipv6Generation++;
     return this.ipv6Addresses.splice(i, 1)[0];
   }
 
