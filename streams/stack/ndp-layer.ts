@@ -149,6 +149,7 @@ export class NdpLayer {
     }
     const r = this.cache.resolve(nextHop, { pb, onError }, this.#scheduler.now());
     if (r.mac !== undefined) sendTo(r.mac, pb);
+    else pb.own(); // it waits: a payload gathered from the send buffer is copied (PacketBuffer.tail)
     if (r.actions.length > 0) this.#carryOut(r.actions);
     // Always: unlike ARP, a first use of a stale entry moves it to DELAY without any action,
     // and its probe deadline must be armed (a lazy DeadlineTimer makes this a compare).

@@ -983,14 +983,23 @@ export class TcpLayer implements Tcp {
     }
     this.counters.txSegments++;
     const payload = seg.payload;
-    // A large segment (TSO, see #gsoMaxBytes) from the large-packet slab, as over IPv4.
-    const pb = gsoSize === 0 ? PacketBuffer.alloc(payload.length) : PacketBuffer.allocLarge(payload.length);
+    let pb: PacketBuffer;
+    if (gsoSize === 0) {
+      pb = PacketBuffer.alloc(payload.length);
+      if (payload.length > 0) pb.buf.set(payload, pb.head);
+    } else {
+      // A large segment (TSO, see #gsoMaxBytes), as over IPv4: headers only in the packet, the
+      // payload a view of the send buffer (PacketBuffer.tail) that a gathering link writes
+      // behind them; copied only where the packet is kept or needed whole.
+      pb = PacketBuffer.alloc(0);
+      pb.tail = payload;
+      pb.gsoSize = gsoSize;
+    }
     const records = this.#records6;
-    if (payload.length > 0) pb.buf.set(payload, pb.head);
-    pb.gsoSize = gsoSize;
     emitTcp(seg, pb, 0, 0, PARTIAL_CHECKSUM);
     const at = pb.csumStart;
-    const sum = ipv6PseudoHeaderSum(s6, 0, d6, 0, IpProtocol.TCP, pb.end - at);
+    // TCP length: the header just written (at === pb.head) and the payload, gathered or not.
+    const sum = ipv6PseudoHeaderSum(s6, 0, d6, 0, IpProtocol.TCP, pb.length);
     pb.buf[at + TCP_CHECKSUM_AT] = sum >>> 8;
     pb.buf[at + TCP_CHECKSUM_AT + 1] = sum & 0xff;
     if (!this.#partialChecksum6) pb.completeChecksum();

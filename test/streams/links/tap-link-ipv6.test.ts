@@ -4,7 +4,9 @@
  * segments (checksum offsets from the IPv6 header), received IPv6 GSO segments taken whole with
  * their checksums vouched for, a TUN link carrying both families by the version nibble, and
  * without offload IPv6 TCP coalesced on receipt (gro.ts) and its pure ACKs on sending
- * (ack-coalescer.ts).
+ * (ack-coalescer.ts). With offload, every large segment leaves gathered (headers + a view of the
+ * send buffer in one write, `txGathered`), and is copied only where it is kept: a packet waiting
+ * for Neighbour Discovery, a packet or frame an observer of a tap holds.
  */
 import assert from 'node:assert/strict';
 import { firstValueFrom, lastValueFrom, toArray, type Subscription } from 'rxjs';
@@ -13,7 +15,10 @@ import { deviceLink, type TapLink } from '../../../streams/links/tap-link.js';
 import {
   completePartialChecksum, gsoHeader, VnetFlags, VnetGso, vnetCsumOffset, vnetCsumStart, vnetFlags, vnetGsoSize, vnetGsoType, vnetHdrLen,
 } from '../../../streams/links/virtio-net-hdr.js';
-import { ipv6UpperChecksumOk } from '../../../src/wire/ipv6.js';
+import { ipv6UpperChecksumOk, Ipv6Packet } from '../../../src/wire/ipv6.js';
+import { PacketBuffer } from '../../../src/packet-buffer.js';
+import { parseIpv6 } from '../../../src/ipv6/address.js';
+import { isIpv6Outbound } from '../../../streams/stack/ipv6-layer.js';
 import { IpProtocol } from '../../../src/wire/ipv4.js';
 import { fakeDevicePair, type FakeDevice } from '../../helpers/fake-tap-device.js';
 import { pattern } from '../../helpers/pattern.js';
@@ -42,12 +47,12 @@ interface Pair {
   close(): void;
 }
 
-function pair(layer: 'ethernet' | 'ip', offload: boolean): Pair {
+function pair(layer: 'ethernet' | 'ip', offload: boolean, tcp: { sendBufferMax?: number } = {}): Pair {
   const [da, db] = fakeDevicePair({ offload });
   const la = deviceLink(da.asTapDevice(), { mac: undefined, coalesceAcks: layer === 'ethernet', layer });
   const lb = deviceLink(db.asTapDevice(), { mac: undefined, coalesceAcks: layer === 'ethernet', layer });
   const mac = (n: number) => (layer === 'ethernet' ? { mac: `02:00:00:00:00:0${n}` } : {});
-  const a = createStack({ interfaces: [{ name: 'if0', link: la, ...mac(1), ipv4: ['198.18.0.1/24'], ipv6: [`${A6}/64`] }], ipv6: NO_DAD });
+  const a = createStack({ interfaces: [{ name: 'if0', link: la, ...mac(1), ipv4: ['198.18.0.1/24'], ipv6: [`${A6}/64`] }], ipv6: NO_DAD, tcp });
   const b = createStack({ interfaces: [{ name: 'if0', link: lb, ...mac(2), ipv4: ['198.18.0.2/24'], ipv6: [`${B6}/64`] }], ipv6: NO_DAD });
   return { a, b, la, lb, da, db, close: () => { a.close(); b.close(); } };
 }
@@ -138,12 +143,94 @@ describe('TAP/TUN links: IPv6 offloads', () => {
         assert.equal(p.lb.stats().rxGsoDropped, 0);
         assert.equal(p.b.tcpLayer.counters.drops['badChecksum'], 0);
         assert.equal(p.a.tcpLayer.counters.drops['badChecksum'], 0);
+        // Every large segment, either way, left as headers + a view of the send buffer (one
+        // write, the payload never copied into a packet).
+        for (const [who, link] of [['A', p.la], ['B', p.lb]] as const) {
+          const st = link.stats();
+          assert.ok(st.txSuperFrames > 0, `${who} wrote GSO frames`);
+          assert.equal(st.txGathered, st.txSuperFrames, `${who}: ${st.txGathered} of ${st.txSuperFrames} GSO frames gathered`);
+        }
       } finally {
         sub.unsubscribe();
         p.close();
       }
     });
   }
+
+  it('a packet whose payload is only lent (PacketBuffer.tail, a large TCP segment\'s) is copied when it waits for Neighbour Discovery: it leaves with the bytes it had', async () => {
+    const p = pair('ethernet', true);
+    try {
+      const arrived = firstValueFrom(p.b.ipv6Protocol(253).up$); // RFC 3692 experimentation
+      const lent = new Uint8Array([7, 8, 9, 10]);
+      const pb = PacketBuffer.alloc(0);
+      pb.tail = lent;
+      const err = p.a.ipv6!.send({ pb, dst: parseIpv6(B6)!, protocol: 253 });
+      assert.equal(err, undefined);
+      const entry = p.a.layers.interfaces[0].ndp!.entries().find((e) => e.state === 'incomplete');
+      assert.ok(entry !== undefined, 'the packet waits: B\'s entry is being resolved');
+      lent.fill(0xee); // the lender reuses its bytes once the send returned
+      const d = await arrived;
+      assert.deepEqual([...d.payload], [7, 8, 9, 10]);
+    } finally {
+      p.close();
+    }
+  });
+
+  it('an observer of the network tap may keep the large IPv6 packets it sees: their bytes stay those written', async function () {
+    this.timeout(20_000);
+    // A small send buffer: its ring is reused many times while the observer holds the packets.
+    const p = pair('ethernet', true, { sendBufferMax: 128 * 1024 });
+    const sub = echo(p.b);
+    const kept: PacketBuffer[] = [];
+    const tap = p.a.taps.network.down$.subscribe((o) => {
+      if (isIpv6Outbound(o) && o.pb.gsoSize > 0) kept.push(o.pb);
+    });
+    try {
+      const data = pattern(2 << 20, 11);
+      const got = await roundTrip(p.a, B6, data);
+      assert.ok(Buffer.from(got).equals(Buffer.from(data)), 'the echo is byte-exact');
+      const written = p.da.written.filter((w) => vnetGsoType(w.header) !== VnetGso.NONE);
+      assert.ok(kept.length > 10, `${kept.length} large packets kept`);
+      assert.equal(kept.length, written.length);
+      for (let i = 0; i < kept.length; i++) assert.ok(Buffer.from(kept[i].bytes()).equals(Buffer.from(written[i].frame)), `packet ${i} as kept = as written`);
+      assert.equal(p.la.stats().txGathered, 0, 'observed: made whole for the observer, then written whole');
+    } finally {
+      tap.unsubscribe();
+      sub.unsubscribe();
+      p.close();
+    }
+  });
+
+  it('an observer of the link tap sees whole IPv6 frames as written; unobserved, the same link gathers again', async function () {
+    this.timeout(20_000);
+    const p = pair('ethernet', true);
+    const sub = echo(p.b);
+    const seen: Uint8Array[] = [];
+    const tap = p.a.taps.link.down$.subscribe((f) => {
+      if (f.length > 1514) seen.push(f); // kept beyond the call, on purpose
+    });
+    try {
+      const data = pattern(1 << 20, 12);
+      const got = await roundTrip(p.a, B6, data);
+      assert.ok(Buffer.from(got).equals(Buffer.from(data)), 'the echo is byte-exact');
+      const written = p.da.written.filter((w) => vnetGsoType(w.header) !== VnetGso.NONE);
+      assert.ok(seen.length > 5, `${seen.length} large frames observed`);
+      assert.equal(seen.length, written.length);
+      for (let i = 0; i < seen.length; i++) {
+        assert.ok(Buffer.from(seen[i]).equals(Buffer.from(written[i].frame)), `frame ${i} as observed = as written`);
+        assert.equal(new Ipv6Packet().reset(seen[i].subarray(14)).check(), undefined, 'an IPv6 packet');
+      }
+      assert.equal(p.la.stats().txGathered, 0, 'observed: frames go whole');
+      tap.unsubscribe();
+      const again = await roundTrip(p.a, B6, data);
+      assert.ok(Buffer.from(again).equals(Buffer.from(data)), 'byte-exact again');
+      assert.ok(p.la.stats().txGathered > 5, `${p.la.stats().txGathered} frames gathered once unobserved`);
+    } finally {
+      tap.unsubscribe();
+      sub.unsubscribe();
+      p.close();
+    }
+  });
 
   it('a large IPv6 segment to one of our own addresses is cut in software by IPv6 (loopback), byte-exact', async function () {
     this.timeout(20_000);
