@@ -949,19 +949,7 @@ export class TcpLayer implements Tcp {
       return;
     }
     this.counters.txSegments++;
-    const payload = seg.payload;
-    let pb: PacketBuffer;
-    if (gsoSize === 0) {
-      pb = PacketBuffer.alloc(payload.length);
-      if (payload.length > 0) pb.buf.set(payload, pb.head);
-    } else {
-      // A large segment (TSO) is sent at once, synchronously: its payload stays a view of the
-      // send buffer (valid until acknowledged), gathered behind the headers by a link that can
-      // (a TAP device's writev), copied only by what needs the packet whole (PacketBuffer.tail).
-      pb = PacketBuffer.alloc(0);
-      pb.tail = payload;
-      pb.gsoSize = gsoSize;
-    }
+    const pb = segmentPacket(seg.payload, gsoSize);
     // Partial checksum, when what is below finishes it (the TAP device with offload, or the
     // Ethernet layer): the bytes are summed once, where they are written last.
     emitTcp(seg, pb, src, dst, this.#partialChecksum ? PARTIAL_CHECKSUM : undefined);
@@ -982,19 +970,7 @@ export class TcpLayer implements Tcp {
       return;
     }
     this.counters.txSegments++;
-    const payload = seg.payload;
-    let pb: PacketBuffer;
-    if (gsoSize === 0) {
-      pb = PacketBuffer.alloc(payload.length);
-      if (payload.length > 0) pb.buf.set(payload, pb.head);
-    } else {
-      // A large segment (TSO, see #gsoMaxBytes), as over IPv4: headers only in the packet, the
-      // payload a view of the send buffer (PacketBuffer.tail) that a gathering link writes
-      // behind them; copied only where the packet is kept or needed whole.
-      pb = PacketBuffer.alloc(0);
-      pb.tail = payload;
-      pb.gsoSize = gsoSize;
-    }
+    const pb = segmentPacket(seg.payload, gsoSize);
     const records = this.#records6;
     emitTcp(seg, pb, 0, 0, PARTIAL_CHECKSUM);
     const at = pb.csumStart;
@@ -1046,3 +1022,22 @@ function icmpErrorName(r: IcmpErrorReport): string {
 
 /** Placeholder host until the TcpConnection wrapper installs itself (it does so in its constructor). */
 const NO_HOST = { send: () => undefined };
+
+/**
+ * The packet a segment's headers are written in front of. An MSS-sized one holds its payload (the
+ * one copy). A large segment (TSO, `gsoSize` > 0) is sent at once, synchronously: its payload
+ * stays a view of the send buffer (valid until acknowledged) as `PacketBuffer.tail`, gathered
+ * behind the headers by a link that can (a TAP device's writev) and copied only by what needs
+ * the packet whole or keeps it.
+ */
+function segmentPacket(payload: Uint8Array, gsoSize: number): PacketBuffer {
+  if (gsoSize === 0) {
+    const pb = PacketBuffer.alloc(payload.length);
+    if (payload.length > 0) pb.buf.set(payload, pb.head);
+    return pb;
+  }
+  const pb = PacketBuffer.alloc(0);
+  pb.tail = payload;
+  pb.gsoSize = gsoSize;
+  return pb;
+}
