@@ -1,4 +1,5 @@
-import { from, isObservable, type ObservableInput, type Subscription } from 'rxjs';
+import { Observable, from, isObservable, type ObservableInput, type Subscription } from 'rxjs';
+import { NetstackError, netError } from '../../src/errors.js';
 import { createCounters } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 
@@ -111,5 +112,53 @@ export class EchoForwarder {
     }
     this.counters.replied++;
     this.reply(request);
+  }
+}
+
+/**
+ * A layer's one echo responder (ICMP's and ICMPv6's alike): `forwardEcho()` checks the options,
+ * claims the network layer's forwarding mode for the protocol, and installs an EchoForwarder
+ * for as long as it is subscribed; `close()` completes that subscriber (its teardown lets go).
+ */
+export class EchoForwardSlot {
+  /** While a `forwardEcho()` subscription lasts: answers echo requests to addresses not ours. */
+  forwarder: EchoForwarder | undefined = undefined;
+  #end: (() => void) | undefined = undefined;
+
+  /**
+   * @param acceptForeign the network layer's forwarding mode for the protocol (returns its
+   *   release), or undefined when the layer has none (ERR_INVALID_STATE).
+   * @param reply sends the echo reply a responder agreed to, from the original destination.
+   */
+  forwardEcho(
+    responder: EchoResponder, options: EchoForwardOptions, counters: IcmpForwardCounters,
+    acceptForeign: (() => () => void) | undefined, reply: (request: EchoForwardRequest) => void,
+  ): Observable<never> {
+    return new Observable<never>((subscriber) => {
+      const maxInFlight = options.maxInFlight ?? 256;
+      const problems: string[] = [];
+      if (typeof responder !== 'function') problems.push('responder: not a function');
+      if (!Number.isInteger(maxInFlight) || maxInFlight < 1) problems.push(`maxInFlight: ${String(maxInFlight)} is not a positive integer`);
+      if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `forwardEcho: ${problems.join('; ')}`));
+      if (this.forwarder !== undefined) return subscriber.error(netError('EADDRINUSE', 'forwardEcho: a responder is already installed'));
+      if (acceptForeign === undefined) return subscriber.error(new NetstackError('ERR_INVALID_STATE', 'forwardEcho: the network layer has no forwarding mode'));
+      const release = acceptForeign();
+      const forwarder = new EchoForwarder(counters, responder, maxInFlight, reply);
+      this.forwarder = forwarder;
+      this.#end = () => subscriber.complete();
+      return () => {
+        if (this.forwarder === forwarder) {
+          this.forwarder = undefined;
+          this.#end = undefined;
+        }
+        forwarder.close();
+        release();
+      };
+    });
+  }
+
+  /** The layer closes: the subscriber completes (and its teardown stops forwarding). */
+  close(): void {
+    this.#end?.();
   }
 }

@@ -10,9 +10,9 @@ import { type Ipv4Addr, formatIpv4, parseIpv4 } from '../../src/ipv4/address.js'
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
-import { NetstackError, netError } from '../../src/errors.js';
+import { NetstackError } from '../../src/errors.js';
 import { pingSession, type EchoReply, type PingOptions } from './ping-session.js';
-import { EchoForwarder, createIcmpForwardCounters, type EchoForwardOptions, type EchoForwardRequest, type EchoResponder } from './icmp-echo-forwarder.js';
+import { EchoForwardSlot, createIcmpForwardCounters, type EchoForwardOptions, type EchoForwardRequest, type EchoResponder } from './icmp-echo-forwarder.js';
 
 /** An ICMP error received for a datagram we sent, as handed to the transport that sent it. */
 export interface IcmpErrorReport {
@@ -75,10 +75,8 @@ export class IcmpLayer {
   readonly counters = createIcmpCounters();
   /** Echo forwarding's counters (`stack.stats().icmpForward`). */
   readonly forwardCounters = createIcmpForwardCounters();
-  /** While `forwardEcho()` is subscribed: answers echo requests to addresses not ours. */
-  #echoForwarder: EchoForwarder | undefined;
-  /** Completes the `forwardEcho()` subscriber (the stack closed); its teardown stops forwarding. */
-  #echoForwardEnd: (() => void) | undefined;
+  /** The `forwardEcho()` responder, while one is subscribed. */
+  readonly #echo = new EchoForwardSlot();
 
   readonly #port: Ipv4Port;
   readonly #sources: IcmpSources;
@@ -129,7 +127,7 @@ export class IcmpLayer {
   close(): void {
     for (const s of this.#subscriptions) s.unsubscribe();
     this.#subscriptions.length = 0;
-    this.#echoForwardEnd?.();
+    this.#echo.close();
     this.#reports.complete();
   }
 
@@ -140,28 +138,9 @@ export class IcmpLayer {
    * (EADDRINUSE).
    */
   forwardEcho(responder: EchoResponder, options: EchoForwardOptions = {}): Observable<never> {
-    return new Observable<never>((subscriber) => {
-      const maxInFlight = options.maxInFlight ?? 256;
-      const problems: string[] = [];
-      if (typeof responder !== 'function') problems.push('responder: not a function');
-      if (!Number.isInteger(maxInFlight) || maxInFlight < 1) problems.push(`maxInFlight: ${String(maxInFlight)} is not a positive integer`);
-      if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `forwardEcho: ${problems.join('; ')}`));
-      if (this.#echoForwarder !== undefined) return subscriber.error(netError('EADDRINUSE', 'forwardEcho: a responder is already installed'));
-      const acceptForeign = this.#port.network.acceptForeign;
-      if (acceptForeign === undefined) return subscriber.error(new NetstackError('ERR_INVALID_STATE', 'forwardEcho: the network layer has no forwarding mode'));
-      const release = acceptForeign.call(this.#port.network, IpProtocol.ICMP);
-      const forwarder = new EchoForwarder(this.forwardCounters, responder, maxInFlight, (r) => this.#forwardedReply(r));
-      this.#echoForwarder = forwarder;
-      this.#echoForwardEnd = () => subscriber.complete();
-      return () => {
-        if (this.#echoForwarder === forwarder) {
-          this.#echoForwarder = undefined;
-          this.#echoForwardEnd = undefined;
-        }
-        forwarder.close();
-        release();
-      };
-    });
+    const network = this.#port.network;
+    const acceptForeign = network.acceptForeign === undefined ? undefined : () => network.acceptForeign!(IpProtocol.ICMP);
+    return this.#echo.forwardEcho(responder, options, this.forwardCounters, acceptForeign, (r) => this.#forwardedReply(r));
   }
 
   #forwardedReply(r: EchoForwardRequest): void {
@@ -235,7 +214,7 @@ export class IcmpLayer {
           return;
         }
         // Echo forwarding: a request to an address not ours is the responder's to answer.
-        const forwarder = this.#echoForwarder;
+        const forwarder = this.#echo.forwarder;
         if (forwarder !== undefined && !this.#port.network.isLocal(d.dst)) {
           forwarder.offer({ from: formatIpv4(d.src), to: formatIpv4(d.dst), ident: p.ident, seq: p.seq, data: p.data.slice(), ttl: d.ttl });
           return;

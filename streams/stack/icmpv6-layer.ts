@@ -18,8 +18,8 @@ import { type Ipv6Addr, formatIpv6, ipv6Equals, isIpv6Multicast, isIpv6Unspecifi
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { logger } from '../../src/log.js';
-import { NetstackError, netError } from '../../src/errors.js';
-import { EchoForwarder, type EchoForwardOptions, type EchoForwardRequest, type EchoResponder, type IcmpForwardCounters } from './icmp-echo-forwarder.js';
+import { NetstackError } from '../../src/errors.js';
+import { EchoForwardSlot, type EchoForwardOptions, type EchoForwardRequest, type EchoResponder, type IcmpForwardCounters } from './icmp-echo-forwarder.js';
 
 const log = logger('icmpv6');
 
@@ -85,9 +85,8 @@ export class Icmpv6Layer {
   readonly #reports = new Subject<IcmpErrorReport>();
   readonly #errors: Demux<IcmpErrorReport, number>;
   readonly #book: AddressBook | undefined;
-  /** While `forwardEcho()` is subscribed: answers echo requests to addresses not ours. */
-  #echoForwarder: EchoForwarder | undefined;
-  #echoForwardEnd: (() => void) | undefined;
+  /** The `forwardEcho()` responder, while one is subscribed. */
+  readonly #echo = new EchoForwardSlot();
 
   /**
    * @param port the boundary of IPv6 protocol 58 (claimed by `start()`).
@@ -136,7 +135,7 @@ export class Icmpv6Layer {
     for (const s of this.#subscriptions) s.unsubscribe();
     this.#subscriptions.length = 0;
     this.#reports.complete();
-    this.#echoForwardEnd?.();
+    this.#echo.close();
   }
 
   /**
@@ -146,27 +145,9 @@ export class Icmpv6Layer {
    * where to count (the stack shares IPv4's `icmpForward`). One responder at a time (EADDRINUSE).
    */
   forwardEcho(responder: EchoResponder, options: EchoForwardOptions, counters: IcmpForwardCounters): Observable<never> {
-    return new Observable<never>((subscriber) => {
-      const maxInFlight = options.maxInFlight ?? 256;
-      const problems: string[] = [];
-      if (typeof responder !== 'function') problems.push('responder: not a function');
-      if (!Number.isInteger(maxInFlight) || maxInFlight < 1) problems.push(`maxInFlight: ${String(maxInFlight)} is not a positive integer`);
-      if (problems.length > 0) return subscriber.error(new NetstackError('ERR_INVALID_ARG_VALUE', `forwardEcho: ${problems.join('; ')}`));
-      if (this.#echoForwarder !== undefined) return subscriber.error(netError('EADDRINUSE', 'forwardEcho: a responder is already installed'));
-      const release = this.#port.network.acceptForeign?.(Ipv6NextHeader.ICMPV6);
-      if (release === undefined) return subscriber.error(new NetstackError('ERR_INVALID_STATE', 'forwardEcho: the network layer has no forwarding mode'));
-      const forwarder = new EchoForwarder(counters, responder, maxInFlight, (r) => this.#forwardedReply(r));
-      this.#echoForwarder = forwarder;
-      this.#echoForwardEnd = () => subscriber.complete();
-      return () => {
-        if (this.#echoForwarder === forwarder) {
-          this.#echoForwarder = undefined;
-          this.#echoForwardEnd = undefined;
-        }
-        forwarder.close();
-        release();
-      };
-    });
+    const network = this.#port.network;
+    const acceptForeign = network.acceptForeign === undefined ? undefined : () => network.acceptForeign!(Ipv6NextHeader.ICMPV6);
+    return this.#echo.forwardEcho(responder, options, counters, acceptForeign, (r) => this.#forwardedReply(r));
   }
 
   /** The echo reply a responder agreed to, from the original destination (allowed while the forwarding mode is held). */
@@ -264,7 +245,7 @@ export class Icmpv6Layer {
         }
         // Echo forwarding: a request to an address not ours is the responder's to answer.
         if (d.foreign) {
-          this.#echoForwarder?.offer({ from: formatIpv6(d.src), to: formatIpv6(d.dst), ident: m.ident, seq: m.seq, data: m.data.slice(), ttl: d.hopLimit });
+          this.#echo.forwarder?.offer({ from: formatIpv6(d.src), to: formatIpv6(d.dst), ident: m.ident, seq: m.seq, data: m.data.slice(), ttl: d.hopLimit });
           return;
         }
         const pb = PacketBuffer.withPayload(m.data);
