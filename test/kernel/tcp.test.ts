@@ -62,7 +62,10 @@ def echo_once(n, seed, timeout=60, sock=None):
 
 /** A stack on the peer's TAP device; `wrap` may put operators (impairment) around the link. */
 function stackOn(peer: KernelPeer, wrap: (link: Link) => Link = (l) => l, offload?: boolean): Stack {
-  const link = wrap(peer.attach({ mac: '02:00:00:00:00:02', ...(offload === undefined ? {} : { offload }) }));
+  // Offload off here means "one TCP segment per frame" (loss tests): receive coalescing off too,
+  // or a dropped frame would be a run of segments, as with GSO.
+  const frames = offload === false ? { offload: false, coalesceReceived: false } : offload === undefined ? {} : { offload };
+  const link = wrap(peer.attach({ mac: '02:00:00:00:00:02', ...frames }));
   return createStack({ interfaces: [{ name: 'eth0', link, ipv4: [`${STACK_IP}/24`] }] });
 }
 
@@ -261,8 +264,9 @@ s.close()`, [], { timeoutMs: 20_000 });
   }).timeout(30_000);
 
   it('an echo of 3 MiB through 3% loss each way on the stack\'s link completes byte-exact', async () => {
-    // Loss per Ethernet frame, one TCP segment each: without TAP offload (with it, a dropped
-    // frame may be a 64 KiB GSO segment, and a handful of losses may all hit tails).
+    // Loss per Ethernet frame, one TCP segment each: without TAP offload and receive coalescing
+    // (with them, a dropped frame may be a 64 KiB GSO segment or a coalesced run, and a handful
+    // of losses may all hit tails).
     stack = stackOn(peer(), (link) => impairLink(link, { inbound: { loss: 0.03, seed: 11 }, outbound: { loss: 0.03, seed: 12 } }), false);
     echoService(stack, 7);
     const out = await peer().python(`${PY_ECHO}
