@@ -37,6 +37,7 @@
 
 import { netError, type NetstackError, type NetstackErrorCode } from '../errors.js';
 import { formatIpv4, type Ipv4Addr } from '../ipv4/address.js';
+import { IPV6_ID_BASE, isIpv6 } from '../ip/address-book.js';
 import { log } from '../log.js';
 import { TcpFlags, type TcpRepr } from '../wire/tcp.js';
 import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, MIN_MSS, receiveAutoTuning, receiveBufferLimit, windowScaleFor, type TcpConfig } from './config.js';
@@ -48,7 +49,6 @@ import { createTcpCounters, type TcpCounters } from './counters.js';
 import { EcnState, isEcnSetupSyn, isEcnSetupSynAck } from './ecn.js';
 import { BlackHoleDetector, FLOOR_MSS_IPV6 } from './plpmtud.js';
 import { PathMtu } from './pmtu.js';
-import { IPV6_ID_BASE } from '../ip/address-book.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import { RttEstimator } from './rtt.js';
 import { MAX_SACK_BLOCKS, MAX_SACK_BLOCKS_WITH_TIMESTAMPS, SackReporter } from './sack-blocks.js';
@@ -547,8 +547,9 @@ export class TcpConnectionCore {
     return this.rcvTuner === undefined ? 0 : this.rcvTuner.space;
   }
 
+  /** For logs. The core has no address book: an IPv6 address shows as its id (`[v6 #id]`). */
   toString(): string {
-    return `${formatIpv4(this.localAddr)}:${this.localPort}-${formatIpv4(this.remoteAddr)}:${this.remotePort}`;
+    return `${addrText(this.localAddr)}:${this.localPort}-${addrText(this.remoteAddr)}:${this.remotePort}`;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -2478,4 +2479,8 @@ export class TcpConnectionCore {
       }
     }
   }
+}
+
+function addrText(addr: number): string {
+  return isIpv6(addr) ? `[v6 #${addr - IPV6_ID_BASE}]` : formatIpv4(addr);
 }
