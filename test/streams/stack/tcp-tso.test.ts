@@ -84,6 +84,30 @@ function gatherLink(inner: Link): ReturnType<typeof tsoLink> & { gathered: numbe
   return Object.assign(link, { sendGathered });
 }
 
+/**
+ * Runs `bulk(a, b, size)` to its end in virtual time (`ms` of it) and checks that every byte
+ * arrived, in order and unchanged; returns the run for further checks.
+ */
+function bulkDone(scheduler: VirtualTimeScheduler, a: Stack, b: Stack, size: number, ms = 60_000, onConnected?: (c: TcpConnection) => void): ReturnType<typeof bulk> {
+  const run = bulk(a, b, size, onConnected);
+  scheduler.schedule(() => undefined, ms);
+  scheduler.flush();
+  assert.equal(run.mismatch(), -1, 'byte-exact: no stale byte reached the wire');
+  assert.equal(run.received(), size);
+  return run;
+}
+
+/** The large frames `la` is given to write, copied as written (from byte `from`: 14 skips Ethernet). */
+function recordLargeFrames(la: Link, from = 0): Uint8Array[] {
+  const written: Uint8Array[] = [];
+  const partial = la.sendPartial!.bind(la);
+  la.sendPartial = (frame, start, offset, gsoSize) => {
+    if (gsoSize !== undefined && gsoSize > 0) written.push(frame.slice(from));
+    partial(frame, start, offset, gsoSize);
+  };
+  return written;
+}
+
 function bulk(a: Stack, b: Stack, size: number, onConnected?: (c: TcpConnection) => void): { received: () => number; mismatch: () => number; ended: () => boolean } {
   const data = pattern(size, 5);
   let received = 0;
@@ -126,11 +150,7 @@ describe('stack: large TCP segments (TSO)', function () {
     const a = createStack({ interfaces: [{ name: 'eth0', link: la, ipv4: ['198.18.0.1/24'] }] }, { scheduler });
     const b = createStack({ interfaces: [{ name: 'eth0', link: wb, ipv4: ['198.18.0.2/24'] }] }, { scheduler });
     try {
-      const run = bulk(a, b, 8 * MiB);
-      scheduler.schedule(() => undefined, 120_000);
-      scheduler.flush();
-      assert.equal(run.mismatch(), -1);
-      assert.equal(run.received(), 8 * MiB);
+      const run = bulkDone(scheduler, a, b, 8 * MiB, 120_000);
       assert.ok(run.ended());
       assert.ok(la.largeFrames > 20, `${la.largeFrames} large frames`);
       assert.ok(la.maxFrame > 30_000, `largest frame ${la.maxFrame} bytes`);
@@ -150,11 +170,7 @@ describe('stack: large TCP segments (TSO)', function () {
     const a = createStack({ interfaces: [{ name: 'eth0', link: la, ipv4: ['198.18.0.1/24'] }] }, { scheduler });
     const b = createStack({ interfaces: [{ name: 'eth0', link: wb, ipv4: ['198.18.0.2/24'] }] }, { scheduler });
     try {
-      const run = bulk(a, b, 8 * MiB);
-      scheduler.schedule(() => undefined, 120_000);
-      scheduler.flush();
-      assert.equal(run.mismatch(), -1, 'byte-exact: no stale byte reached the wire');
-      assert.equal(run.received(), 8 * MiB);
+      const run = bulkDone(scheduler, a, b, 8 * MiB, 120_000);
       assert.ok(run.ended());
       assert.equal(la.gathered, la.largeFrames, 'every large segment came gathered');
       assert.ok(la.gathered > 20, `${la.gathered} gathered frames`);
@@ -171,12 +187,7 @@ describe('stack: large TCP segments (TSO)', function () {
     const scheduler = new VirtualTimeScheduler();
     const [wa, wb] = createMemoryWire({ scheduler, latencyMs: 1 });
     const la = gatherLink(wa);
-    const written: Uint8Array[] = [];
-    const partial = la.sendPartial!.bind(la);
-    la.sendPartial = (frame, start, offset, gsoSize) => {
-      if (gsoSize !== undefined && gsoSize > 0) written.push(frame.slice());
-      partial(frame, start, offset, gsoSize);
-    };
+    const written = recordLargeFrames(la);
     const a = createStack({ interfaces: [{ name: 'eth0', link: la, ipv4: ['198.18.0.1/24'] }] }, { scheduler });
     const b = createStack({ interfaces: [{ name: 'eth0', link: wb, ipv4: ['198.18.0.2/24'] }] }, { scheduler });
     const seen: Uint8Array[] = [];
@@ -184,22 +195,14 @@ describe('stack: large TCP segments (TSO)', function () {
       if (f.length > 1514) seen.push(f); // kept beyond the call, on purpose
     });
     try {
-      const run = bulk(a, b, 2 * MiB);
-      scheduler.schedule(() => undefined, 60_000);
-      scheduler.flush();
-      assert.equal(run.mismatch(), -1);
-      assert.equal(run.received(), 2 * MiB);
+      const run = bulkDone(scheduler, a, b, 2 * MiB);
       assert.equal(la.gathered, 0, 'observed: frames go whole');
       assert.ok(seen.length > 5, `${seen.length} large frames observed`);
       assert.equal(seen.length, written.length);
       for (let i = 0; i < seen.length; i++) assert.deepEqual(seen[i], written[i], `frame ${i} as observed = as written`);
       // Nobody observes any more: the same stack gathers again.
       tap.unsubscribe();
-      const again = bulk(a, b, 2 * MiB);
-      scheduler.schedule(() => undefined, 60_000);
-      scheduler.flush();
-      assert.equal(again.mismatch(), -1);
-      assert.equal(again.received(), 2 * MiB);
+      const again = bulkDone(scheduler, a, b, 2 * MiB);
       assert.ok(la.gathered > 5, `${la.gathered} frames gathered once unobserved`);
     } finally {
       tap.unsubscribe();
@@ -212,12 +215,7 @@ describe('stack: large TCP segments (TSO)', function () {
     const scheduler = new VirtualTimeScheduler();
     const [wa, wb] = createMemoryWire({ scheduler, latencyMs: 1 });
     const la = gatherLink(wa);
-    const written: Uint8Array[] = [];
-    const partial = la.sendPartial!.bind(la);
-    la.sendPartial = (frame, start, offset, gsoSize) => {
-      if (gsoSize !== undefined && gsoSize > 0) written.push(frame.slice(14));
-      partial(frame, start, offset, gsoSize);
-    };
+    const written = recordLargeFrames(la, 14);
     // A small send buffer: its ring is reused many times while the observer holds the packets.
     const a = createStack({ interfaces: [{ name: 'eth0', link: la, ipv4: ['198.18.0.1/24'] }], tcp: { sendBufferMax: 256 * 1024 } }, { scheduler });
     const b = createStack({ interfaces: [{ name: 'eth0', link: wb, ipv4: ['198.18.0.2/24'] }] }, { scheduler });
@@ -226,11 +224,7 @@ describe('stack: large TCP segments (TSO)', function () {
       if (o.pb.gsoSize > 0) kept.push(o.pb);
     });
     try {
-      const run = bulk(a, b, 4 * MiB);
-      scheduler.schedule(() => undefined, 60_000);
-      scheduler.flush();
-      assert.equal(run.mismatch(), -1);
-      assert.equal(run.received(), 4 * MiB);
+      const run = bulkDone(scheduler, a, b, 4 * MiB);
       assert.ok(kept.length > 20, `${kept.length} large packets kept`);
       assert.equal(kept.length, written.length);
       for (let i = 0; i < kept.length; i++) assert.deepEqual(kept[i].bytes().subarray(14), written[i], `packet ${i} as kept = as sent`);
@@ -257,15 +251,11 @@ describe('stack: large TCP segments (TSO)', function () {
     const b = createStack({ interfaces: [{ name: 'eth0', link: wb, ipv4: ['198.18.0.2/24'] }] }, { scheduler });
     try {
       let gsoBefore = -1;
-      const run = bulk(a, b, 4 * MiB, (c) => {
+      bulkDone(scheduler, a, b, 4 * MiB, 120_000, (c) => {
         gsoBefore = c.core.gsoMaxBytes;
         c.core.gsoMaxBytes = 0xffff; // as if the route had said so
       });
-      scheduler.schedule(() => undefined, 120_000);
-      scheduler.flush();
       assert.equal(gsoBefore, 0, 'the memory wire does not segment: the core was told MSS-sized');
-      assert.equal(run.mismatch(), -1);
-      assert.equal(run.received(), 4 * MiB);
       assert.ok(stat(a, 'tcpConnections', 'largeSegmentsSent') > 10);
       assert.ok(stat(a, 'ipv4', 'txSegmented') > 10, 'IPv4 cut them');
       assert.ok(largest <= 1514, `largest frame ${largest}`);
