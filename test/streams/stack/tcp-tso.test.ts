@@ -195,14 +195,14 @@ describe('stack: large TCP segments (TSO)', function () {
       if (f.length > 1514) seen.push(f); // kept beyond the call, on purpose
     });
     try {
-      const run = bulkDone(scheduler, a, b, 2 * MiB);
+      bulkDone(scheduler, a, b, 2 * MiB);
       assert.equal(la.gathered, 0, 'observed: frames go whole');
       assert.ok(seen.length > 5, `${seen.length} large frames observed`);
       assert.equal(seen.length, written.length);
       for (let i = 0; i < seen.length; i++) assert.deepEqual(seen[i], written[i], `frame ${i} as observed = as written`);
       // Nobody observes any more: the same stack gathers again.
       tap.unsubscribe();
-      const again = bulkDone(scheduler, a, b, 2 * MiB);
+      bulkDone(scheduler, a, b, 2 * MiB);
       assert.ok(la.gathered > 5, `${la.gathered} frames gathered once unobserved`);
     } finally {
       tap.unsubscribe();
@@ -224,7 +224,7 @@ describe('stack: large TCP segments (TSO)', function () {
       if (o.pb.gsoSize > 0) kept.push(o.pb);
     });
     try {
-      const run = bulkDone(scheduler, a, b, 4 * MiB);
+      bulkDone(scheduler, a, b, 4 * MiB);
       assert.ok(kept.length > 20, `${kept.length} large packets kept`);
       assert.equal(kept.length, written.length);
       for (let i = 0; i < kept.length; i++) assert.deepEqual(kept[i].bytes().subarray(14), written[i], `packet ${i} as kept = as sent`);
