@@ -295,7 +295,7 @@ type RunFigures = Omit<TransferRun, 'stackTxDropped' | 'tapRxDropped'>;
 /** Our sender: the stack writes as fast as it can; kclient reads for `seconds`, then resets. */
 
 async function fromStack(setup: Setup, stack: Stack, seed: number, seconds: number): Promise<RunFigures> {
-  const { ns, tools } = setup;
+  const { ns } = setup;
   let conn: TcpConnection | undefined;
   const chunk = new Uint8Array(64 * 1024).fill(0x78);
   const subs: Subscription[] = [];

@@ -7,7 +7,7 @@
  * 3. on the wire: a raw peer speaks TCP to the service frame by frame.
  */
 import assert from 'node:assert/strict';
-import { concatMap, firstValueFrom, map, mergeMap, take } from 'rxjs';
+import { firstValueFrom, map, mergeMap, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import type { TcpConnection } from '../../streams/index.js';
 import { advance, createStackAndPeer, createStackPair, isTcp, nextFrame, waitFor } from '../../streams/testing/index.js';

@@ -14,7 +14,7 @@ import { TcpFlags, type TcpRepr } from '../wire/tcp.js';
 import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, receiveBufferLimit, windowScaleFor, type TcpConfig } from './config.js';
 import type { ChallengeAckLimiter } from './challenge-ack-limit.js';
 import type { CongestionControlFactory } from './congestion/congestion-control.js';
-import { TcpConnectionCore, type TcpChildObserver, type TcpConnectionOptions, type TcpHost, type TcpMemoryPressure } from './connection.js';
+import { TcpConnectionCore, type TcpConnectionOptions, type TcpHost, type TcpMemoryPressure } from './connection.js';
 import type { IsnGenerator } from './isn.js';
 import type { AddressBytes } from './tuple-bytes.js';
 import { rstForSegment } from './rst.js';

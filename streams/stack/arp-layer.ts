@@ -1,6 +1,6 @@
 import { Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { EthernetOut, EthernetSink } from './ethernet-layer.js';
-import type { Boundary, Sink } from '../pipeline/boundary.js';
+import type { Boundary } from '../pipeline/boundary.js';
 import type { NetInterface } from './net-interface.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { NeighborCache, type NeighborAction, type NeighborChange, type NeighborEntry } from '../../src/arp/neighbor-cache.js';

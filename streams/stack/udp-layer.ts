@@ -4,7 +4,7 @@ import type { Ipv6Datagram, Ipv6Send } from './ipv6-layer.js';
 import { IpNetwork, deliverIpv6, type IpDatagram, type IpSend, type Ipv6Transport } from './ip-network.js';
 import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
 import { hookPoint, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
-import { UdpEndpoint, DEFAULT_RECEIVE_QUEUE, type ReceiveQueueOptions, type ReceivedDatagram } from './udp-endpoint.js';
+import { UdpEndpoint, DEFAULT_RECEIVE_QUEUE, type ReceiveQueueOptions } from './udp-endpoint.js';
 import { UdpSocket, type UdpSocketHost } from './udp-socket.js';
 import { udpErrorFor } from './udp-icmp-errors.js';
 import { UdpDatagram, UDP_HEADER_LEN, emitUdp } from '../../src/wire/udp.js';

@@ -145,7 +145,7 @@ describe('ipv6/slaac (RFC 4862, RFC 4861 6.3, RFC 7217)', () => {
     });
 
     it('an EUI-64 identifier cannot change: a duplicate link-local address is not retried', () => {
-      const m = new SlaacMachine({ acceptRa: false }, (p, counter) => (counter === 0 ? new Uint8Array([2, 0, 0, 0xff, 0xfe, 0, 0, 1]) : undefined), () => 0);
+      const m = new SlaacMachine({ acceptRa: false }, (_p, counter) => (counter === 0 ? new Uint8Array([2, 0, 0, 0xff, 0xfe, 0, 0, 1]) : undefined), () => 0);
       m.start(0);
       assert.deepEqual(show(m.duplicate(ipv6Addr('fe80::200:ff:fe00:1'), 0)), ['remove fe80::200:ff:fe00:1 duplicate']);
       assert.equal(stateOf(m, 'fe80::200:ff:fe00:1'), 'duplicate');

@@ -3,7 +3,7 @@
  * we write reach the kernel. Everything runs in a namespace of the test's own (test/helpers/netns.ts).
  */
 import assert from 'node:assert/strict';
-import { filter, firstValueFrom, take, timeout, toArray } from 'rxjs';
+import { filter, firstValueFrom, timeout } from 'rxjs';
 import { formatIpv4, parseIpv4 } from '../../src/ipv4/address.js';
 import { MAC_BROADCAST, formatMac, parseMac } from '../../src/mac.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';

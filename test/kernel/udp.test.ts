@@ -17,12 +17,6 @@ const HOST_IP = '198.18.0.1';
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const text = (d: { payload: Uint8Array }): string => new TextDecoder().decode(d.payload);
 
-/** Same pattern as the python side's `pattern(size)`. */
-function pattern(size: number): Uint8Array {
-  const b = new Uint8Array(size);
-  for (let i = 0; i < size; i++) b[i] = (i * 7 + size * 13) & 0xff;
-  return b;
-}
 const PY_PATTERN = `def pattern(size):
     return bytes(((j * 7 + size * 13) & 0xff) for j in range(size))
 `;

@@ -85,7 +85,7 @@ describe('testing kit: a stack and a raw peer', () => {
 
   it('expectNoFrame passes on silence and fails on a matching frame', async () => {
     const ts = newScheduler();
-    const { stack, peer, close } = createStackAndPeer({ scheduler: ts });
+    const { peer, close } = createStackAndPeer({ scheduler: ts });
     try {
       const quiet = expectNoFrame(peer, isTcp({ hasFlags: 'RST' }), 100);
       advance(ts, 100);

@@ -14,7 +14,7 @@ import { ArpOp } from '../../../src/wire/arp.js';
 import { IcmpType } from '../../../src/wire/icmp.js';
 import type { NetstackError } from '../../../src/errors.js';
 import {
-  rawPeer, advance, ethFrame, ip, ipv4Frame, ipv4Packet, pingFrame, echoRequest, fragmentFrames, stat, icmpMessage,
+  rawPeer, advance, ethFrame, ip, ipv4Frame, ipv4Packet, pingFrame, echoRequest, fragmentFrames, stat,
   STACK_IP, STACK_MAC, PEER_IP, PEER_MAC, type RawPeer,
 } from './raw-peer.js';
 
