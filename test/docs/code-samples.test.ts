@@ -114,6 +114,9 @@ describe('docs: the TypeScript samples compile and run', function () {
       compilerOptions: {
         ...base.compilerOptions,
         noEmit: true,
+        // A sample may show a declaration or an import for the reader without using it.
+        noUnusedLocals: false,
+        noUnusedParameters: false,
         declaration: false,
         sourceMap: false,
         rootDir: undefined,
