@@ -5,7 +5,11 @@
  *
  *   client 198.18.0.1/25 (default via .2)  <== memory wire ==>  gateway 198.18.0.2/25
  */
-import type { SchedulerLike } from 'rxjs';
+import assert from 'node:assert/strict';
+import { firstValueFrom, lastValueFrom, mergeMap, toArray, type SchedulerLike } from 'rxjs';
+import type { TcpForwardRequest } from '../../../streams/stack/tcp-forwarder.js';
+import { pattern, concat } from './tcp-helpers.js';
+import { stat } from './raw-peer.js';
 import { createMemoryWire } from '../../../streams/links/memory-wire.js';
 import { createStack, type Stack, type StackHooks } from '../../../streams/stack/create-stack.js';
 
@@ -46,4 +50,46 @@ export function forwardPair(opts: { scheduler?: SchedulerLike; ipv6?: boolean; g
     { scheduler: opts.scheduler, hooks: opts.gatewayHooks },
   );
   return { client, gateway, close: () => { client.close(); gateway.close(); } };
+}
+
+/**
+ * The TCP forwarder's basic case, for either family: the gateway accepts every request and
+ * echoes; the client connects to `far` (nobody's address), and the request carries the original
+ * 4-tuple (`far`:80 from `client`), the connection is answered as `far`, and 200 kB come back
+ * byte-exact. `andThen` runs while the forwarder is still subscribed; then it is unsubscribed
+ * (the caller closes the pair).
+ */
+export async function checkForwardedEcho(
+  p: ForwardPair, far: string, client: string, family: 'ipv4' | 'ipv6', andThen?: () => Promise<void>,
+): Promise<void> {
+  const seen: TcpForwardRequest[] = [];
+  const fwd = p.gateway.tcp.forward().pipe(
+    mergeMap((req) => {
+      seen.push(req);
+      return req.accept();
+    }),
+  ).subscribe((c) => c.data$.subscribe({ next: (chunk) => c.write(chunk), complete: () => c.end(), error: () => undefined }));
+  try {
+    const conn = await firstValueFrom(p.client.tcp.connect({ address: far, port: 80 }));
+    assert.equal(conn.remoteAddress, far);
+    assert.equal(seen.length, 1);
+    const req = seen[0];
+    assert.deepEqual(
+      { local: `${req.localAddress}:${req.localPort}`, remote: `${req.remoteAddress}:${req.remotePort}`, iface: req.interface },
+      { local: `${far}:80`, remote: `${client}:${conn.localPort}`, iface: 'eth0' },
+    );
+    const payload = pattern(200_000, 7);
+    const echoed = lastValueFrom(conn.data$.pipe(toArray()));
+    conn.write(payload);
+    conn.end();
+    assert.deepEqual(concat(await echoed), payload);
+    assert.equal(stat(p.gateway, 'tcpForward', 'requests'), 1);
+    assert.equal(stat(p.gateway, 'tcpForward', 'established'), 1);
+    assert.equal(stat(p.gateway, 'tcpForward', 'inFlight'), 0);
+    assert.ok(stat(p.gateway, family, 'rxForeign') > 0);
+    assert.equal(stat(p.gateway, family, 'drops', 'notForUs'), 0);
+    await andThen?.();
+  } finally {
+    fwd.unsubscribe();
+  }
 }

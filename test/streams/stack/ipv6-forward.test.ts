@@ -5,12 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { firstValueFrom, lastValueFrom, mergeMap, take, tap, toArray } from 'rxjs';
-import { forwardPair, CLIENT_IP6, FAR_IP6, FAR_IP, GATEWAY_IP6 } from './forward-pair.js';
+import { checkForwardedEcho, forwardPair, CLIENT_IP6, FAR_IP6, FAR_IP, GATEWAY_IP6 } from './forward-pair.js';
 import type { EchoForwardRequest } from '../../../streams/stack/icmp-echo-forwarder.js';
 import { stat } from './raw-peer.js';
 import { waitFor } from '../../helpers/wait-for.js';
 import { pattern, concat, codeOf } from './tcp-helpers.js';
-import type { TcpForwardRequest } from '../../../streams/stack/tcp-forwarder.js';
 import { formatIpv6, parseIpv6 } from '../../../src/ipv6/address.js';
 import type { UdpForwardSession } from '../../../streams/stack/udp-forwarder.js';
 
@@ -21,42 +20,19 @@ describe('stack: forwarders over IPv6', () => {
   describe('TCP', () => {
     it('accepts a connection to an IPv6 address that is not the stack\'s, as that address, and relays byte-exact', async () => {
       const p = forwardPair({ ipv6: true });
-      const seen: TcpForwardRequest[] = [];
-      const fwd = p.gateway.tcp.forward().pipe(
-        mergeMap((req) => {
-          seen.push(req);
-          return req.accept();
-        }),
-      ).subscribe((c) => c.data$.subscribe({ next: (chunk) => c.write(chunk), complete: () => c.end(), error: () => undefined }));
       try {
-        const conn = await firstValueFrom(p.client.tcp.connect({ address: FAR_IP6, port: 80 }));
-        assert.equal(conn.remoteAddress, FAR_IP6);
-        assert.equal(seen.length, 1);
-        const req = seen[0];
-        assert.deepEqual(
-          { local: `${req.localAddress}:${req.localPort}`, remote: `${req.remoteAddress}:${req.remotePort}`, iface: req.interface },
-          { local: `${FAR_IP6}:80`, remote: `${CLIENT_IP6}:${conn.localPort}`, iface: 'eth0' },
-        );
-        const payload = pattern(200_000, 7);
-        const echoed = lastValueFrom(conn.data$.pipe(toArray()));
-        conn.write(payload);
-        conn.end();
-        assert.deepEqual(concat(await echoed), payload);
-        assert.equal(stat(p.gateway, 'tcpForward', 'established'), 1);
-        assert.equal(stat(p.gateway, 'tcpForward', 'inFlight'), 0);
-        assert.ok(stat(p.gateway, 'ipv6', 'rxForeign') > 0);
-        assert.equal(stat(p.gateway, 'ipv6', 'drops', 'notForUs'), 0);
-        // The forwarded connection held the far address while it lived, and gave it back after.
-        await waitFor('the gateway side closed', () => (p.gateway.tcpLayer.connections().length === 0 ? true : undefined));
-        const book = p.gateway.tcpLayer.book;
-        assert.equal(book.idOf(parseIpv6(FAR_IP6)!), undefined, 'the far address is not held any more');
-        assert.equal(book.idOf(parseIpv6(CLIENT_IP6)!), undefined, 'nor the client');
-        // IPv4 goes on being forwarded by the same subscription.
-        const c4 = await firstValueFrom(p.client.tcp.connect({ address: FAR_IP, port: 80 }));
-        assert.equal(c4.remoteAddress, FAR_IP);
-        c4.destroy();
+        await checkForwardedEcho(p, FAR_IP6, CLIENT_IP6, 'ipv6', async () => {
+          // The forwarded connection held the far address while it lived, and gave it back after.
+          await waitFor('the gateway side closed', () => (p.gateway.tcpLayer.connections().length === 0 ? true : undefined));
+          const book = p.gateway.tcpLayer.book;
+          assert.equal(book.idOf(parseIpv6(FAR_IP6)!), undefined, 'the far address is not held any more');
+          assert.equal(book.idOf(parseIpv6(CLIENT_IP6)!), undefined, 'nor the client');
+          // IPv4 goes on being forwarded by the same subscription.
+          const c4 = await firstValueFrom(p.client.tcp.connect({ address: FAR_IP, port: 80 }));
+          assert.equal(c4.remoteAddress, FAR_IP);
+          c4.destroy();
+        });
       } finally {
-        fwd.unsubscribe();
         p.close();
       }
     });

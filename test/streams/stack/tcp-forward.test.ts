@@ -1,45 +1,19 @@
 import assert from 'node:assert/strict';
-import { firstValueFrom, lastValueFrom, mergeMap, toArray, type Subscription } from 'rxjs';
+import { firstValueFrom, mergeMap, type Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { forwardPair, CLIENT_IP, FAR_IP, GATEWAY_IP } from './forward-pair.js';
+import { checkForwardedEcho, forwardPair, CLIENT_IP, FAR_IP, GATEWAY_IP } from './forward-pair.js';
 import { advance, stat } from './raw-peer.js';
 import { waitFor } from '../../helpers/wait-for.js';
-import { pattern, concat, codeOf } from './tcp-helpers.js';
+import { codeOf } from './tcp-helpers.js';
 import type { TcpForwardRequest } from '../../../streams/stack/tcp-forwarder.js';
 import type { TcpConnection } from '../../../streams/stack/tcp-connection.js';
 
 describe('stack: TCP forwarder', () => {
   it('accepts a connection to an address that is not the stack\'s, as that address, and relays byte-exact', async () => {
     const p = forwardPair();
-    const seen: TcpForwardRequest[] = [];
-    // The forwarder accepts everything and echoes.
-    const fwd = p.gateway.tcp.forward().pipe(
-      mergeMap((req) => {
-        seen.push(req);
-        return req.accept();
-      }),
-    ).subscribe((c) => c.data$.subscribe({ next: (chunk) => c.write(chunk), complete: () => c.end(), error: () => undefined }));
     try {
-      const conn = await firstValueFrom(p.client.tcp.connect({ address: FAR_IP, port: 80 }));
-      assert.equal(conn.remoteAddress, FAR_IP);
-      assert.equal(seen.length, 1);
-      const req = seen[0];
-      assert.deepEqual(
-        { local: `${req.localAddress}:${req.localPort}`, remote: `${req.remoteAddress}:${req.remotePort}`, iface: req.interface },
-        { local: `${FAR_IP}:80`, remote: `${CLIENT_IP}:${conn.localPort}`, iface: 'eth0' },
-      );
-      const payload = pattern(200_000, 7);
-      const echoed = lastValueFrom(conn.data$.pipe(toArray()));
-      conn.write(payload);
-      conn.end();
-      assert.deepEqual(concat(await echoed), payload);
-      assert.equal(stat(p.gateway, 'tcpForward', 'requests'), 1);
-      assert.equal(stat(p.gateway, 'tcpForward', 'established'), 1);
-      assert.equal(stat(p.gateway, 'tcpForward', 'inFlight'), 0);
-      assert.ok(stat(p.gateway, 'ipv4', 'rxForeign') > 0);
-      assert.equal(stat(p.gateway, 'ipv4', 'drops', 'notForUs'), 0);
+      await checkForwardedEcho(p, FAR_IP, CLIENT_IP, 'ipv4');
     } finally {
-      fwd.unsubscribe();
       p.close();
     }
   });
