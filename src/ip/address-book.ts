@@ -72,18 +72,31 @@ export function formatIpAddr(addr: IpAddr, book: AddressBook): string {
   return bytes === undefined ? '?' : formatIpv6(bytes);
 }
 
+/** Slots of a book: at most this many IPv6 addresses held at once (far beyond any limit's memory). */
+export const IPV6_ID_SLOTS = 2 ** 24;
+/** Times a slot is reused before its ids repeat: (2^37 - 2^32) / 2^24. */
+const GENERATIONS = Math.floor((IPV6_ID_LIMIT - IPV6_ID_BASE) / IPV6_ID_SLOTS);
+
 /**
  * The interner of IPv6 addresses: address -> id through an `Ipv6AddressMap` (looked up from
- * packet bytes, no allocation), id -> the 16 bytes and a reference count. Ids of released
- * addresses are reused (last released first); the book never holds more addresses than
- * acquisitions outstanding, plus `::`.
+ * packet bytes, no allocation), id -> the 16 bytes and a reference count. The book never holds
+ * more addresses than acquisitions outstanding, plus `::`.
+ *
+ * An id is a slot and a generation (`IPV6_ID_BASE + generation * IPV6_ID_SLOTS + slot`). A slot
+ * is reused once its address is released, with the next generation, and freed slots are reused
+ * oldest first; so an id kept past its release (an item an operator delayed, a stale record)
+ * names nothing, never another address, until its slot has been reused 7,936 times, which takes
+ * at least 7,936 x (slots free) releases. Every lookup by id checks the whole id.
  */
 export class AddressBook {
   readonly #ids: Ipv6AddressMap<number>;
-  /** By `id - IPV6_ID_BASE`: the address (undefined when free) and its reference count. */
+  /** By slot: the id it holds now (0 when free), the address (undefined when free), its reference count. */
+  readonly #idAt: number[] = [];
   readonly #bytes: (Ipv6Addr | undefined)[] = [];
   readonly #refs: number[] = [];
-  readonly #free: number[] = [];
+  /** Free slots, oldest first from `#freeHead` (a queue: reuse spreads over all free slots). */
+  #free: number[] = [];
+  #freeHead = 0;
   /**
    * The last two addresses `idOf` found, as four int32 words and their id (0: empty): a packet's
    * destination (ours) and its source (the peer of a bulk flow) repeat from packet to packet,
@@ -131,21 +144,28 @@ export class AddressBook {
   acquire(bytes: Uint8Array, offset = 0): IpAddr {
     const known = this.#ids.get(bytes, offset);
     if (known !== undefined) {
-      this.#refs[known - IPV6_ID_BASE]++;
+      this.#refs[slotOf(known)]++;
       return known;
     }
     const addr = bytes.slice(offset, offset + IPV6_ADDR_LEN);
-    let index = this.#free.pop();
-    if (index === undefined) {
-      index = this.#bytes.length;
-      if (IPV6_ID_BASE + index >= IPV6_ID_LIMIT) throw new RangeError('address book: no IPv6 id left');
+    let id: number;
+    const slot = this.#takeFreeSlot();
+    if (slot === undefined) {
+      const fresh = this.#bytes.length;
+      if (fresh >= IPV6_ID_SLOTS) throw new RangeError('address book: no IPv6 id left');
+      id = IPV6_ID_BASE + fresh;
+      this.#idAt.push(id);
       this.#bytes.push(addr);
       this.#refs.push(1);
     } else {
-      this.#bytes[index] = addr;
-      this.#refs[index] = 1;
+      // The next generation of the slot's last id (kept in #idAt as its negative while free).
+      const last = -this.#idAt[slot];
+      const generation = (last - IPV6_ID_BASE - slot) / IPV6_ID_SLOTS + 1;
+      id = IPV6_ID_BASE + (generation === GENERATIONS ? 0 : generation) * IPV6_ID_SLOTS + slot;
+      this.#idAt[slot] = id;
+      this.#bytes[slot] = addr;
+      this.#refs[slot] = 1;
     }
-    const id = IPV6_ID_BASE + index;
     this.#ids.set(addr, id);
     return id;
   }
@@ -156,33 +176,36 @@ export class AddressBook {
    */
   retain(addr: IpAddr): IpAddr {
     if (addr >= IPV6_ID_BASE) {
-      const i = addr - IPV6_ID_BASE;
-      if (this.#bytes[i] === undefined) throw new RangeError(`address book: id ${addr} is not held`);
-      this.#refs[i]++;
+      const slot = this.#heldSlot(addr);
+      if (slot < 0) throw new RangeError(`address book: id ${addr} is not held`);
+      this.#refs[slot]++;
     }
     return addr;
   }
 
   /**
-   * Gives back one reference; at zero the address is forgotten and its id may be reused. An
-   * IPv4 address, `::` and an id not held are ignored (teardown paths call this freely).
+   * Gives back one reference; at zero the address is forgotten and its slot may be reused (under
+   * another id). An IPv4 address, `::` and an id not held are ignored (teardown paths call this
+   * freely).
    */
   release(addr: IpAddr): void {
     if (addr <= IP_ANY6) return;
-    const i = addr - IPV6_ID_BASE;
-    const bytes = this.#bytes[i];
-    if (bytes === undefined) return;
-    if (--this.#refs[i] > 0) return;
-    this.#ids.delete(bytes);
-    this.#bytes[i] = undefined;
-    this.#free.push(i);
+    const slot = this.#heldSlot(addr);
+    if (slot < 0) return;
+    if (--this.#refs[slot] > 0) return;
+    this.#ids.delete(this.#bytes[slot]!);
+    this.#bytes[slot] = undefined;
+    this.#idAt[slot] = -addr;
+    this.#free.push(slot);
     if (this.#c0id === addr) this.#c0id = 0;
     if (this.#c1id === addr) this.#c1id = 0;
   }
 
   /** The 16 bytes of an id (the book's own copy: do not write), or undefined when not held. */
   bytesOf(addr: IpAddr): Ipv6Addr | undefined {
-    return addr >= IPV6_ID_BASE ? this.#bytes[addr - IPV6_ID_BASE] : undefined;
+    if (addr < IPV6_ID_BASE) return undefined;
+    const slot = this.#heldSlot(addr);
+    return slot < 0 ? undefined : this.#bytes[slot];
   }
 
   /** Like `bytesOf` for an id the caller holds: throws when it is not. */
@@ -194,13 +217,40 @@ export class AddressBook {
 
   /** References held on an id (0 when free; IPv4 addresses have none). */
   refCount(addr: IpAddr): number {
-    return addr >= IPV6_ID_BASE && this.#bytes[addr - IPV6_ID_BASE] !== undefined ? this.#refs[addr - IPV6_ID_BASE] : 0;
+    if (addr < IPV6_ID_BASE) return 0;
+    const slot = this.#heldSlot(addr);
+    return slot < 0 ? 0 : this.#refs[slot];
+  }
+
+  /** The slot of `addr` when the book holds exactly that id, else -1 (freed, reused, never given). */
+  #heldSlot(addr: IpAddr): number {
+    const slot = slotOf(addr);
+    return this.#idAt[slot] === addr ? slot : -1;
+  }
+
+  #takeFreeSlot(): number | undefined {
+    const free = this.#free;
+    if (this.#freeHead === free.length) return undefined;
+    const slot = free[this.#freeHead++];
+    if (this.#freeHead === free.length) {
+      free.length = 0;
+      this.#freeHead = 0;
+    } else if (this.#freeHead >= 1024 && this.#freeHead * 2 >= free.length) {
+      this.#free = free.slice(this.#freeHead);
+      this.#freeHead = 0;
+    }
+    return slot;
   }
 
   /** Canonical text of `addr`, either family. */
   format(addr: IpAddr): string {
     return formatIpAddr(addr, this);
   }
+}
+
+/** The slot of an IPv6 id (whichever generation). */
+function slotOf(id: IpAddr): number {
+  return (id - IPV6_ID_BASE) % IPV6_ID_SLOTS;
 }
 
 /** Four bytes as an int32 (signed: what `|` yields), as the address map compares them. */

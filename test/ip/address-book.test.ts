@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  AddressBook, IP_ANY4, IP_ANY6, IPV6_ID_BASE, ipAnyOf, formatIpAddr, isIpAny, isIpv6, parseIpAddr,
+  AddressBook, IP_ANY4, IP_ANY6, IPV6_ID_BASE, IPV6_ID_SLOTS, ipAnyOf, formatIpAddr, isIpAny, isIpv6, parseIpAddr,
 } from '../../src/ip/address-book.js';
 import { ipv6Addr } from '../../src/ipv6/address.js';
 import { parseIpv4 } from '../../src/ipv4/address.js';
@@ -34,7 +34,7 @@ describe('ip/address-book', () => {
     assert.ok(id > IP_ANY6);
   });
 
-  it('counts references: the same id while held, forgotten at zero, ids reused', () => {
+  it('counts references: the same id while held, forgotten at zero, the slot reused under a new id', () => {
     const book = new AddressBook(1);
     const a1 = book.acquire(A);
     const a2 = book.acquire(A.slice());
@@ -50,8 +50,32 @@ describe('ip/address-book', () => {
     assert.equal(book.idOf(A), undefined);
     assert.equal(book.bytesOf(a1), undefined);
     const b = book.acquire(B);
-    assert.equal(b, a1, 'the freed id is reused');
+    assert.notEqual(b, a1, 'a freed id is not given to another address');
+    assert.equal((b - IPV6_ID_BASE) % IPV6_ID_SLOTS, (a1 - IPV6_ID_BASE) % IPV6_ID_SLOTS, 'its slot is reused');
     assert.deepEqual(book.bytes(b), B);
+    assert.equal(book.bytesOf(a1), undefined, 'the old id still names nothing');
+    assert.equal(book.refCount(a1), 0);
+    book.release(a1); // a stale release does not touch the new holder
+    assert.equal(book.refCount(b), 1);
+    assert.throws(() => book.retain(a1), RangeError);
+  });
+
+  it('a stale id never names another address: slots are reused oldest first, each time under a new generation', () => {
+    const book = new AddressBook(1);
+    const addr = (i: number) => ipv6Addr(`fd00::${(i + 1).toString(16)}`);
+    const first = [0, 1, 2].map((i) => book.acquire(addr(i)));
+    const stale = first[1];
+    for (const id of first) book.release(id);
+    // 3 free slots, 3000 more addresses through them: every one gets an id never given before.
+    const seen = new Set(first);
+    for (let i = 3; i < 3003; i++) {
+      const id = book.acquire(addr(i));
+      assert.ok(!seen.has(id), `id ${id} given twice`);
+      seen.add(id);
+      assert.equal(book.bytesOf(stale), undefined);
+      book.release(id);
+    }
+    assert.equal(book.size, 1);
   });
 
   it('stores its own copy of the address (the packet may be reused)', () => {
@@ -127,7 +151,7 @@ describe('ip/address-book', () => {
     book.release(idA);
     assert.equal(book.idOf(a), undefined, 'freed: not found from the cache');
     const idB = book.acquire(b);
-    assert.equal(idB, idA, 'the freed id is reused');
+    assert.notEqual(idB, idA, 'the freed id is not reused for another address');
     assert.equal(book.idOf(a), undefined);
     assert.equal(book.idOf(b), idB);
     assert.equal(book.idOf(c), idC);
