@@ -2134,7 +2134,7 @@ export class TcpConnectionCore {
    */
   private undoEpisode(): void {
     this.undoMarker = undefined;
-    this.cc.undoRecovery();
+    this.cc.undoRecovery?.();
     // Nothing was lost: a loss of data sent before the episode's recovery point may start one.
     if (seqLt(this.sndUna, this.recoveryPoint)) this.recoveryPoint = this.sndUna;
     if (this.lossEpisode !== EPISODE_NONE) {
@@ -2247,7 +2247,7 @@ export class TcpConnectionCore {
     if (outcome === SRTO_SPURIOUS_EIFEL || outcome === SRTO_SPURIOUS_FRTO) {
       if (outcome === SRTO_SPURIOUS_EIFEL) this.counters.spuriousRtoUndos++;
       else this.counters.frtoSpuriousRtos++;
-      this.cc.undoRecovery();
+      this.cc.undoRecovery?.();
       if (seqLt(this.sndNxt, this.sndMax)) this.sndNxt = this.sndMax;
     } else if (outcome === SRTO_SEND_NEW) {
       this.sndNxt = this.sndMax;
