@@ -2096,8 +2096,10 @@ export class TcpConnectionCore {
       f.end(); // undone already (D-SACK, Eifel), or the episode ended
       return;
     }
+    // New data for step 2b as Linux's tcp_process_loss has it: anything queued (a lone FIN too,
+    // a segment of its own in Linux's queue) with the peer's window open beyond SND.MAX.
     const room = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
-    const canSendNew = (this.unsentBytes() > 0 && room > 0) || (this.finQueued && !this.finSent);
+    const canSendNew = room > 0 && (this.unsentBytes() > 0 || (this.finQueued && !this.finSent));
     if (f.onAck(this.sack as SackScoreboard, this.sndUna, advanced, sacked, duplicate, canSendNew) !== FRTO_SPURIOUS) return;
     this.counters.frtoSpuriousRtos++;
     this.eifelTsVal = undefined;
@@ -2242,8 +2244,12 @@ export class TcpConnectionCore {
     const newDataSent = d.newDataSent;
     const room = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndMax);
     const fresh = this.unsentBytes() - seqDiff(this.sndMax, this.sndNxt); // never sent
+    // A lone FIN queued (the application closed after the timeout) is new data too, as in
+    // Linux's tcp_process_loss (the FIN is a segment of its own in its queue); the peer's window
+    // must be open beyond SND.MAX either way.
+    const newData = fresh > 0 || (this.finQueued && !this.finSent);
     const tsEcr = this.tsOk && seg.timestamp !== undefined ? seg.timestamp.tsEcr : undefined;
-    const outcome = d.onAck(this.sndUna, advanced, duplicate, tsEcr, fresh > 0 && room > 0);
+    const outcome = d.onAck(this.sndUna, advanced, duplicate, tsEcr, newData && room > 0);
     if (outcome === SRTO_SPURIOUS_EIFEL || outcome === SRTO_SPURIOUS_FRTO) {
       if (outcome === SRTO_SPURIOUS_EIFEL) this.counters.spuriousRtoUndos++;
       else this.counters.frtoSpuriousRtos++;
@@ -2253,9 +2259,11 @@ export class TcpConnectionCore {
       this.sndNxt = this.sndMax;
       for (let i = 0; i < 2; i++) {
         const unsent = this.unsentBytes();
-        const len = Math.min(unsent, this.sndMss, seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt));
-        if (len <= 0) break;
-        this.sendSegment(this.sndNxt, len, this.finQueued && !this.finSent && len === unsent, now);
+        const len = Math.max(Math.min(unsent, this.sndMss, seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt)), 0);
+        const fin = this.finQueued && !this.finSent && len === unsent;
+        if (len === 0 && !fin) break;
+        this.sendSegment(this.sndNxt, len, fin, now);
+        if (fin) break;
       }
     } else if (outcome === SRTO_REAL && newDataSent) {
       this.sndNxt = this.sndUna;
