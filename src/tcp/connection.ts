@@ -347,6 +347,13 @@ export class TcpConnectionCore {
   private eifelTsVal: number | undefined;
   /** F-RTO (RFC 5682, with SACK): after a first timeout, whether it was spurious. */
   private frto: Frto | undefined;
+  /**
+   * The highest sequence number (exclusive) ever retransmitted, while `rtxPending` (until
+   * SND.UNA passes it): an ACK from below it may answer a retransmission, and its RTT is then
+   * not taken from a send time (Karn).
+   */
+  private rtxHigh = 0;
+  private rtxPending = false;
   /** Without SACK: basic F-RTO (RFC 5682 2) and Eifel (RFC 3522) after a timeout (spurious-rto.ts). */
   private srto: SpuriousRtoDetector | undefined;
   /** Receive-buffer auto-tuning (buffer-tuning.ts), from the first in-order data when on. */
@@ -966,7 +973,7 @@ export class TcpConnectionCore {
     this.sndUna = seg.ack;
     this.synAcked = true;
     this.ecn.active = this.config.ecn === 'on' && !this.synRetransmitted && isEcnSetupSynAck(flags);
-    this.rttOnAck(seg, seg.ack, now);
+    this.rttOnAck(seg, this.iss, seg.ack, now);
     this.rtxAt = NEVER;
     this.establish(now);
     this.ackNow = true;
@@ -1303,7 +1310,7 @@ export class TcpConnectionCore {
     this.tlpOutstanding = false;
     this.sndUna = ack;
     if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
-    this.rttOnAck(seg, ack, now);
+    this.rttOnAck(seg, seqAdd(ack, -acked), ack, now);
     this.retries = 0;
     this.progressAt = now;
     this.softErrorCode = undefined; // data got through: the ICMP error is history (as Linux)
@@ -1530,6 +1537,10 @@ export class TcpConnectionCore {
       this.counters.retransmits++;
       this.counters.retransmittedBytes += Math.min(len, seqDiff(this.sndMax, seq));
       this.rtt.cancelTiming(); // Karn
+      // ... and for the send-time samples (rttOnAck): the highest end ever resent.
+      const rtxEnd = seqLt(end, this.sndMax) ? end : this.sndMax;
+      if (!this.rtxPending || seqGt(rtxEnd, this.rtxHigh)) this.rtxHigh = rtxEnd;
+      this.rtxPending = true;
     }
     // State first, then the segment: the connection is consistent whatever `send` does.
     // RACK's record ends with the data (a SACK block never covers the FIN).
@@ -2390,11 +2401,36 @@ export class TcpConnectionCore {
   }
 
   /**
-   * RTT measurement for an ACK of new data: from the echoed TSecr when timestamps are in use
-   * (every such ACK, retransmissions included: the echo says which copy it answers, RFC 7323
-   * 4.1), else from the one timed segment with Karn's rule.
+   * RTT measurement for an ACK of new data (from `unaBefore` to `ack`), as Linux's
+   * tcp_clean_rtx_queue and tcp_ack_update_rtt: from the send time of the oldest segment it
+   * acknowledges when nothing it may cover was retransmitted (Karn), on the stack's clock,
+   * which resolves microseconds: RACK's record of that segment when RACK runs (a sample per
+   * ACK, one subtraction), else the one segment timed per round trip (RFC 6298). After a
+   * retransmission from the echoed TSecr when timestamps are in use: the echo says which copy
+   * the ACK answers (RFC 7323 4.1), but in whole milliseconds (an srtt from it swung between 0
+   * and 2 ms on a sub-millisecond link), so only then. Else Karn's timed segment.
    */
-  private rttOnAck(seg: TcpRepr, ack: number, now: number): void {
+  private rttOnAck(seg: TcpRepr, unaBefore: number, ack: number, now: number): void {
+    // Karn: could this ACK cover retransmitted data? (Conservative: anything resent at or above
+    // the old SND.UNA, until SND.UNA passes it; or a SYN / SYN-ACK sent more than once.)
+    let retransmitted = unaBefore === this.iss && this.synRetransmitted;
+    if (this.rtxPending) {
+      if (seqGt(this.rtxHigh, unaBefore)) retransmitted = true;
+      if (!seqGt(this.rtxHigh, ack)) this.rtxPending = false;
+    }
+    if (!retransmitted) {
+      const rack = this.rack;
+      const sent = rack !== undefined ? rack.sentAt(unaBefore) : -1;
+      if (sent >= 0) {
+        this.rtt.cancelTiming(); // RACK measures every ACK: the timed segment would only come late
+        this.rtt.sample(now - sent);
+        return;
+      }
+      // The timed segment, if this ACK covers it; else no sample: a millisecond echo mixed in
+      // would undo the precision (one sample per round trip is RFC 6298's own rate).
+      this.rtt.onAck(ack, now);
+      return;
+    }
     if (this.tsOk && seg.timestamp !== undefined) {
       const r = this.ts.rttSample(seg.timestamp.tsEcr, now);
       if (r !== undefined) {
