@@ -1824,6 +1824,10 @@ export class TcpConnectionCore {
       }
       this.lossEpisode = EPISODE_NONE;
       sb.allLost = false;
+    } else if (this.lossEpisode === EPISODE_NONE && advanced && seqGt(this.sndUna, this.recoveryPoint)) {
+      // Between episodes the recovery point follows SND.UNA: left at the ISS, after 2 GiB without
+      // a loss SND.UNA compared below it (modulo 2^32) and no fast recovery could start.
+      this.recoveryPoint = this.sndUna;
     }
     if (this.lossEpisode === EPISODE_RECOVERY && advanced && rack === undefined && seqGeq(this.sndUna, sb.rxtNext)) {
       // A partial ACK (RFC 6582 3.2 step 4, kept with SACK without RACK, as Linux does): the
