@@ -164,6 +164,8 @@ export interface SynCookieParams {
   readonly peerWindowScale?: number;
   /** The SYN offered SACK-permitted (and our SYN-ACK answered it). */
   readonly sackPermitted?: boolean;
+  /** The SYN was ECN-setup and our SYN-ACK answered with ECE (RFC 3168 6.1.1). */
+  readonly ecn?: boolean;
   /** TSval of the completing ACK when timestamps are in use (they were in SYN and SYN-ACK). */
   readonly tsVal?: number;
   /** Its TSecr: the cookie SYN-ACK's TSval, not a clock reading (no RTT sample from it). */
@@ -417,6 +419,7 @@ export class TcpConnectionCore {
     }
     conn.sackOk = params.sackPermitted === true && conn.config.sack;
     if (conn.sackOk) conn.enableSackRecovery();
+    conn.ecn.active = params.ecn === true && conn.config.ecn !== 'off';
     if (params.tsVal !== undefined && conn.config.timestamps) {
       // TS.Recent is the ACK's own TSval (it is acceptable and at Last.ACK.sent = RCV.NXT).
       conn.tsOk = true;
