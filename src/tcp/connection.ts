@@ -164,6 +164,8 @@ export interface SynCookieParams {
   readonly peerWindowScale?: number;
   /** The SYN offered SACK-permitted (and our SYN-ACK answered it). */
   readonly sackPermitted?: boolean;
+  /** The SYN was ECN-setup and our SYN-ACK answered with ECE (RFC 3168 6.1.1). */
+  readonly ecn?: boolean;
   /** TSval of the completing ACK when timestamps are in use (they were in SYN and SYN-ACK). */
   readonly tsVal?: number;
   /** Its TSecr: the cookie SYN-ACK's TSval, not a clock reading (no RTT sample from it). */
@@ -347,6 +349,13 @@ export class TcpConnectionCore {
   private eifelTsVal: number | undefined;
   /** F-RTO (RFC 5682, with SACK): after a first timeout, whether it was spurious. */
   private frto: Frto | undefined;
+  /**
+   * The highest sequence number (exclusive) ever retransmitted, while `rtxPending` (until
+   * SND.UNA passes it): an ACK from below it may answer a retransmission, and its RTT is then
+   * not taken from a send time (Karn).
+   */
+  private rtxHigh = 0;
+  private rtxPending = false;
   /** Without SACK: basic F-RTO (RFC 5682 2) and Eifel (RFC 3522) after a timeout (spurious-rto.ts). */
   private srto: SpuriousRtoDetector | undefined;
   /** Receive-buffer auto-tuning (buffer-tuning.ts), from the first in-order data when on. */
@@ -410,6 +419,7 @@ export class TcpConnectionCore {
     }
     conn.sackOk = params.sackPermitted === true && conn.config.sack;
     if (conn.sackOk) conn.enableSackRecovery();
+    conn.ecn.active = params.ecn === true && conn.config.ecn !== 'off';
     if (params.tsVal !== undefined && conn.config.timestamps) {
       // TS.Recent is the ACK's own TSval (it is acceptable and at Last.ACK.sent = RCV.NXT).
       conn.tsOk = true;
@@ -966,7 +976,7 @@ export class TcpConnectionCore {
     this.sndUna = seg.ack;
     this.synAcked = true;
     this.ecn.active = this.config.ecn === 'on' && !this.synRetransmitted && isEcnSetupSynAck(flags);
-    this.rttOnAck(seg, seg.ack, now);
+    this.rttOnAck(seg, this.iss, seg.ack, now);
     this.rtxAt = NEVER;
     this.establish(now);
     this.ackNow = true;
@@ -1303,7 +1313,7 @@ export class TcpConnectionCore {
     this.tlpOutstanding = false;
     this.sndUna = ack;
     if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
-    this.rttOnAck(seg, ack, now);
+    this.rttOnAck(seg, seqAdd(ack, -acked), ack, now);
     this.retries = 0;
     this.progressAt = now;
     this.softErrorCode = undefined; // data got through: the ICMP error is history (as Linux)
@@ -1530,6 +1540,10 @@ export class TcpConnectionCore {
       this.counters.retransmits++;
       this.counters.retransmittedBytes += Math.min(len, seqDiff(this.sndMax, seq));
       this.rtt.cancelTiming(); // Karn
+      // ... and for the send-time samples (rttOnAck): the highest end ever resent.
+      const rtxEnd = seqLt(end, this.sndMax) ? end : this.sndMax;
+      if (!this.rtxPending || seqGt(rtxEnd, this.rtxHigh)) this.rtxHigh = rtxEnd;
+      this.rtxPending = true;
     }
     // State first, then the segment: the connection is consistent whatever `send` does.
     // RACK's record ends with the data (a SACK block never covers the FIN).
@@ -1813,6 +1827,10 @@ export class TcpConnectionCore {
       }
       this.lossEpisode = EPISODE_NONE;
       sb.allLost = false;
+    } else if (this.lossEpisode === EPISODE_NONE && advanced && seqGt(this.sndUna, this.recoveryPoint)) {
+      // Between episodes the recovery point follows SND.UNA: left at the ISS, after 2 GiB without
+      // a loss SND.UNA compared below it (modulo 2^32) and no fast recovery could start.
+      this.recoveryPoint = this.sndUna;
     }
     if (this.lossEpisode === EPISODE_RECOVERY && advanced && rack === undefined && seqGeq(this.sndUna, sb.rxtNext)) {
       // A partial ACK (RFC 6582 3.2 step 4, kept with SACK without RACK, as Linux does): the
@@ -2096,8 +2114,10 @@ export class TcpConnectionCore {
       f.end(); // undone already (D-SACK, Eifel), or the episode ended
       return;
     }
+    // New data for step 2b as Linux's tcp_process_loss has it: anything queued (a lone FIN too,
+    // a segment of its own in Linux's queue) with the peer's window open beyond SND.MAX.
     const room = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
-    const canSendNew = (this.unsentBytes() > 0 && room > 0) || (this.finQueued && !this.finSent);
+    const canSendNew = room > 0 && (this.unsentBytes() > 0 || (this.finQueued && !this.finSent));
     if (f.onAck(this.sack as SackScoreboard, this.sndUna, advanced, sacked, duplicate, canSendNew) !== FRTO_SPURIOUS) return;
     this.counters.frtoSpuriousRtos++;
     this.eifelTsVal = undefined;
@@ -2134,7 +2154,7 @@ export class TcpConnectionCore {
    */
   private undoEpisode(): void {
     this.undoMarker = undefined;
-    this.cc.undoRecovery();
+    this.cc.undoRecovery?.();
     // Nothing was lost: a loss of data sent before the episode's recovery point may start one.
     if (seqLt(this.sndUna, this.recoveryPoint)) this.recoveryPoint = this.sndUna;
     if (this.lossEpisode !== EPISODE_NONE) {
@@ -2242,20 +2262,26 @@ export class TcpConnectionCore {
     const newDataSent = d.newDataSent;
     const room = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndMax);
     const fresh = this.unsentBytes() - seqDiff(this.sndMax, this.sndNxt); // never sent
+    // A lone FIN queued (the application closed after the timeout) is new data too, as in
+    // Linux's tcp_process_loss (the FIN is a segment of its own in its queue); the peer's window
+    // must be open beyond SND.MAX either way.
+    const newData = fresh > 0 || (this.finQueued && !this.finSent);
     const tsEcr = this.tsOk && seg.timestamp !== undefined ? seg.timestamp.tsEcr : undefined;
-    const outcome = d.onAck(this.sndUna, advanced, duplicate, tsEcr, fresh > 0 && room > 0);
+    const outcome = d.onAck(this.sndUna, advanced, duplicate, tsEcr, newData && room > 0);
     if (outcome === SRTO_SPURIOUS_EIFEL || outcome === SRTO_SPURIOUS_FRTO) {
       if (outcome === SRTO_SPURIOUS_EIFEL) this.counters.spuriousRtoUndos++;
       else this.counters.frtoSpuriousRtos++;
-      this.cc.undoRecovery();
+      this.cc.undoRecovery?.();
       if (seqLt(this.sndNxt, this.sndMax)) this.sndNxt = this.sndMax;
     } else if (outcome === SRTO_SEND_NEW) {
       this.sndNxt = this.sndMax;
       for (let i = 0; i < 2; i++) {
         const unsent = this.unsentBytes();
-        const len = Math.min(unsent, this.sndMss, seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt));
-        if (len <= 0) break;
-        this.sendSegment(this.sndNxt, len, this.finQueued && !this.finSent && len === unsent, now);
+        const len = Math.max(Math.min(unsent, this.sndMss, seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt)), 0);
+        const fin = this.finQueued && !this.finSent && len === unsent;
+        if (len === 0 && !fin) break;
+        this.sendSegment(this.sndNxt, len, fin, now);
+        if (fin) break;
       }
     } else if (outcome === SRTO_REAL && newDataSent) {
       this.sndNxt = this.sndUna;
@@ -2382,11 +2408,36 @@ export class TcpConnectionCore {
   }
 
   /**
-   * RTT measurement for an ACK of new data: from the echoed TSecr when timestamps are in use
-   * (every such ACK, retransmissions included: the echo says which copy it answers, RFC 7323
-   * 4.1), else from the one timed segment with Karn's rule.
+   * RTT measurement for an ACK of new data (from `unaBefore` to `ack`), as Linux's
+   * tcp_clean_rtx_queue and tcp_ack_update_rtt: from the send time of the oldest segment it
+   * acknowledges when nothing it may cover was retransmitted (Karn), on the stack's clock,
+   * which resolves microseconds: RACK's record of that segment when RACK runs (a sample per
+   * ACK, one subtraction), else the one segment timed per round trip (RFC 6298). After a
+   * retransmission from the echoed TSecr when timestamps are in use: the echo says which copy
+   * the ACK answers (RFC 7323 4.1), but in whole milliseconds (an srtt from it swung between 0
+   * and 2 ms on a sub-millisecond link), so only then. Else Karn's timed segment.
    */
-  private rttOnAck(seg: TcpRepr, ack: number, now: number): void {
+  private rttOnAck(seg: TcpRepr, unaBefore: number, ack: number, now: number): void {
+    // Karn: could this ACK cover retransmitted data? (Conservative: anything resent at or above
+    // the old SND.UNA, until SND.UNA passes it; or a SYN / SYN-ACK sent more than once.)
+    let retransmitted = unaBefore === this.iss && this.synRetransmitted;
+    if (this.rtxPending) {
+      if (seqGt(this.rtxHigh, unaBefore)) retransmitted = true;
+      if (!seqGt(this.rtxHigh, ack)) this.rtxPending = false;
+    }
+    if (!retransmitted) {
+      const rack = this.rack;
+      const sent = rack !== undefined ? rack.sentAt(unaBefore) : -1;
+      if (sent >= 0) {
+        this.rtt.cancelTiming(); // RACK measures every ACK: the timed segment would only come late
+        this.rtt.sample(now - sent);
+        return;
+      }
+      // The timed segment, if this ACK covers it; else no sample: a millisecond echo mixed in
+      // would undo the precision (one sample per round trip is RFC 6298's own rate).
+      this.rtt.onAck(ack, now);
+      return;
+    }
     if (this.tsOk && seg.timestamp !== undefined) {
       const r = this.ts.rttSample(seg.timestamp.tsEcr, now);
       if (r !== undefined) {

@@ -51,6 +51,8 @@ export interface TcpInfo {
     readonly receiveWindowScale: number;
     readonly timestamps: boolean;
     readonly sack: boolean;
+    /** ECN (RFC 3168) negotiated in the handshake (Linux's TCPI_OPT_ECN). */
+    readonly ecn: boolean;
   };
   /** Retransmitted segments and retransmission timeouts so far. */
   readonly retransmits: number;
@@ -92,6 +94,7 @@ export function tcpInfo(core: TcpConnectionCore, routeMtu = Number.POSITIVE_INFI
       receiveWindowScale: core.rcvWndScale,
       timestamps: core.timestampsNegotiated,
       sack: core.sackNegotiated,
+      ecn: core.ecnActive,
     }),
     retransmits: c.retransmits,
     timeouts: c.timeouts,

@@ -20,9 +20,10 @@ import type { AddressBytes } from './tuple-bytes.js';
 import { rstForSegment } from './rst.js';
 import { seqAdd, seqGt } from './seq.js';
 import { cookieOptionsFromEcr, cookieTimestamp, SynCookies } from './syn-cookie.js';
+import { isEcnSetupSyn } from './ecn.js';
 import { timestampAt, timestampOffset } from './timestamps.js';
 
-const { SYN, RST, ACK } = TcpFlags;
+const { SYN, RST, ACK, ECE } = TcpFlags;
 const EMPTY = new Uint8Array(0);
 
 export interface TcpListenerOptions {
@@ -227,10 +228,14 @@ export class TcpListener {
       if (this.config.timestamps && seg.timestamp !== undefined) {
         const windowScale = this.config.windowScaling ? seg.windowScale : undefined;
         const sackPermitted = this.config.sack && seg.sackPermitted === true;
+        // ECN as for a SYN kept in the queue (answered unless 'off'), its bit in the cookie's
+        // TSval as Linux's cookie_ecn_ok reads it (no timestamp, no ECN).
+        const ecn = this.config.ecn !== 'off' && isEcnSetupSyn(seg.flags);
         const tsNow = timestampAt(timestampOffset(iss), now);
-        reply.timestamp = { tsVal: cookieTimestamp(tsNow, { windowScale, sackPermitted, ecn: false }), tsEcr: seg.timestamp.tsVal };
+        reply.timestamp = { tsVal: cookieTimestamp(tsNow, { windowScale, sackPermitted, ecn }), tsEcr: seg.timestamp.tsVal };
         if (windowScale !== undefined) reply.windowScale = windowScaleFor(receiveBufferLimit(this.config));
         if (sackPermitted) reply.sackPermitted = true;
+        if (ecn) reply.flags = SYN | ACK | ECE;
       }
       return { kind: 'reply', seg: reply };
     }
@@ -279,16 +284,17 @@ export class TcpListener {
    * or undefined when they cannot be ours: an echo from the future, or an option we would not
    * have offered. Without TSopt the connection runs without window scaling and SACK.
    */
-  private cookieSynOptions(seg: TcpRepr, iss: number, now: number): { peerWindowScale?: number; sackPermitted?: boolean; tsVal?: number; tsEcr?: number } | undefined {
+  private cookieSynOptions(seg: TcpRepr, iss: number, now: number): { peerWindowScale?: number; sackPermitted?: boolean; ecn?: boolean; tsVal?: number; tsEcr?: number } | undefined {
     if (seg.timestamp === undefined) return {};
     if (!this.config.timestamps) return undefined;
     const tsEcr = seg.timestamp.tsEcr;
     if (seqGt(tsEcr, timestampAt(timestampOffset(iss), now))) return undefined;
     const o = cookieOptionsFromEcr(tsEcr);
-    if ((o.sackPermitted && !this.config.sack) || (o.windowScale !== undefined && !this.config.windowScaling)) return undefined;
+    if ((o.sackPermitted && !this.config.sack) || (o.windowScale !== undefined && !this.config.windowScaling) || (o.ecn && this.config.ecn === 'off')) return undefined;
     return {
       ...(o.windowScale !== undefined ? { peerWindowScale: o.windowScale } : {}),
       sackPermitted: o.sackPermitted,
+      ecn: o.ecn,
       tsVal: seg.timestamp.tsVal,
       tsEcr,
     };

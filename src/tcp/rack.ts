@@ -128,6 +128,20 @@ export class Rack {
     return this.count === 0 ? undefined : this.rec[((this.head + this.count - 1) & (this.capacity - 1)) * RECORD + START];
   }
 
+  /**
+   * When the segment holding `una` (the oldest in flight: an ACK advancing SND.UNA from `una`
+   * acknowledges it first) was sent, ms on the caller's clock; -1 when that time does not
+   * measure the ACK: no record holds `una`, or the segment was retransmitted (Karn: the ACK may
+   * answer either copy) or already SACKed (its delivery was seen before this ACK).
+   */
+  sentAt(una: number): number {
+    if (this.count === 0) return -1;
+    const i = this.head * RECORD;
+    const rec = this.rec;
+    if ((rec[i + FLAGS] & (F_RETRANSMITTED | F_DELIVERED)) !== 0 || seqGt(rec[i + START], una) || !seqLt(una, rec[i + END])) return -1;
+    return rec[i + TIME];
+  }
+
   /** A segment [start, end) went out at `now` (new data, or a retransmission). */
   onSend(start: number, end: number, now: number, sndMaxBefore: number): void {
     if (seqLt(start, sndMaxBefore)) {

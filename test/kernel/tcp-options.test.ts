@@ -39,8 +39,8 @@ function tcpOf(frame: Uint8Array): TcpRepr | undefined {
   return r.ok ? { ...r.value, payload: new Uint8Array(r.value.payload.length) } : undefined;
 }
 
-/** Records the TCP segments both ways; `dropIn` may drop a frame from the kernel. */
-function watch(link: Link, dropIn: (seg: TcpRepr) => boolean = () => false): Watched {
+/** Records the TCP segments both ways; `dropIn` may drop a frame from the kernel, `dropOut` one of ours. */
+function watch(link: Link, dropIn: (seg: TcpRepr) => boolean = () => false, dropOut: (seg: TcpRepr) => boolean = () => false): Watched {
   const out: TcpRepr[] = [];
   const inbound: TcpRepr[] = [];
   const wrapped: Link = {
@@ -63,7 +63,10 @@ function watch(link: Link, dropIn: (seg: TcpRepr) => boolean = () => false): Wat
     ),
     send(frame: Uint8Array) {
       const seg = tcpOf(frame);
-      if (seg !== undefined) out.push(seg);
+      if (seg !== undefined) {
+        out.push(seg);
+        if (dropOut(seg)) return;
+      }
       link.send(frame);
     },
     close: () => link.close(),
@@ -71,9 +74,9 @@ function watch(link: Link, dropIn: (seg: TcpRepr) => boolean = () => false): Wat
   return { link: wrapped, out, in: inbound };
 }
 
-function stackOn(peer: KernelPeer, dropIn?: (seg: TcpRepr) => boolean): { stack: Stack; w: Watched } {
+function stackOn(peer: KernelPeer, dropIn?: (seg: TcpRepr) => boolean, dropOut?: (seg: TcpRepr) => boolean): { stack: Stack; w: Watched } {
   // Per-segment watching and dropping: no receive coalescing (it would hand up whole runs).
-  const w = watch(peer.attach({ mac: '02:00:00:00:00:02', offload: false, coalesceReceived: false }), dropIn);
+  const w = watch(peer.attach({ mac: '02:00:00:00:00:02', offload: false, coalesceReceived: false }), dropIn, dropOut);
   return { stack: createStack({ interfaces: [{ name: 'eth0', link: w.link, ipv4: [`${STACK_IP}/24`] }] }), w };
 }
 
@@ -198,4 +201,49 @@ c.close()`, 30_000);
     assert.equal(after.TCPTimeouts - before.TCPTimeouts, 0, 'without a retransmission timeout');
     assert.ok(stack.tcpLayer.connectionCounters().sackAcksSent > 0);
   }).timeout(40_000);
+
+  it('segments of ours lost on the way to Linux: its SACK blocks drive our recovery, without a retransmission timeout', async () => {
+    const size = 600_000;
+    let dataSeen = 0;
+    const dropped: TcpRepr[] = [];
+    // The 20th and 23rd data segments we send, first transmissions only: two holes in one window.
+    const s = stackOn(peer(), undefined, (seg) => {
+      if (seg.payload.length === 0 || dropped.some((d) => d.seq === seg.seq)) return false;
+      dataSeen++;
+      if (dataSeen !== 20 && dataSeen !== 23) return false;
+      dropped.push(seg);
+      return true;
+    });
+    stack = s.stack;
+    const server = await startServer(peer(), `import socket
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(('${HOST_IP}', 5004))
+ls.listen(1)
+ls.settimeout(10)
+print('ready', flush=True)
+c, _ = ls.accept()
+c.settimeout(20)
+got = bytearray()
+while True:
+    b = c.recv(65536)
+    if not b:
+        break
+    got += b
+c.close()
+print('received', 'ok' if bytes(got) == bytes(i % 251 for i in range(${size})) else 'mismatch', len(got))`, 40_000);
+    const conn: TcpConnection = await firstValueFrom(stack.tcp.connect({ address: HOST_IP, port: 5004 }));
+    const ended = lastValueFrom(conn.data$.pipe(toArray()));
+    conn.write(Uint8Array.from({ length: size }, (_, i) => i % 251));
+    conn.end();
+    await ended;
+    const out = await server.done;
+    assert.match(out, new RegExp(`^received ok ${size}$`, 'm'), out);
+    assert.equal(dropped.length, 2, 'two of our data segments were dropped');
+    const sacks = s.w.in.filter((x) => x.sackBlocks !== undefined && x.ack === dropped[0].seq);
+    assert.ok(sacks.length > 0, 'Linux ACKed the first hole with SACK blocks');
+    for (const d of dropped) assert.ok(s.w.out.filter((x) => x.seq === d.seq && x.payload.length > 0).length >= 2, `segment ${d.seq} resent`);
+    assert.ok(conn.counters.sackRecoveries >= 1, 'SACK recovery');
+    assert.equal(conn.counters.timeouts, 0, 'no retransmission timeout');
+  }).timeout(60_000);
 });

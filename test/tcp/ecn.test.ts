@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { TcpConfig } from '../../src/tcp/config.js';
 import { TcpFlags } from '../../src/wire/tcp.js';
+import { tcpInfo } from '../../src/tcp/info.js';
 import {
   ACK, bytes, Harness, LOCAL_ISS, MSS, PSH, RCV_BUF, RECV, recv, recvNothing, REMOTE_ISS, send, SEND, SYN, take, tick,
 } from './harness.js';
@@ -55,6 +56,8 @@ describe('tcp/ecn: negotiation (RFC 3168 6.1.1)', () => {
 
   it('on asks in the SYN and uses ECN when the SYN-ACK has ECE without CWR', () => {
     assert.equal(active(SYN | ACK | ECE).conn.ecnActive, true);
+    assert.equal(tcpInfo(active(SYN | ACK | ECE).conn).options.ecn, true, 'info() shows it negotiated');
+    assert.equal(tcpInfo(active(SYN | ACK).conn).options.ecn, false);
     assert.equal(active(SYN | ACK | ECE | CWR).conn.ecnActive, false, 'both bits: a reflector, not an ECN peer');
     assert.equal(active(SYN | ACK).conn.ecnActive, false);
   });

@@ -6,7 +6,7 @@ import { TcpListener } from '../../src/tcp/listener.js';
 import { seqDiff } from '../../src/tcp/seq.js';
 import { cookieOptionsFromEcr, cookieTimestamp } from '../../src/tcp/syn-cookie.js';
 import { timestampAt, timestampOffset } from '../../src/tcp/timestamps.js';
-import type { TcpRepr } from '../../src/wire/tcp.js';
+import { TcpFlags, type TcpRepr } from '../../src/wire/tcp.js';
 import { bytes, LOCAL_ADDR, LOCAL_PORT, REMOTE_ADDR, SEND, SYN } from './harness.js';
 
 const RCV_BUF = 1 << 20; // window scale 5
@@ -122,5 +122,28 @@ describe('tcp/syn-cookie: SYN options kept in the timestamp (as Linux)', () => {
     const conn = f.ack(synAck, { timestamp: { tsVal: PEER_TS, tsEcr: ts } }, 1010);
     assert.ok(typeof conn !== 'string');
     assert.equal(conn.sackNegotiated, false);
+  });
+
+  it('ECN survives the cookie: an ECN-setup SYN gets ECE on the cookie SYN-ACK and the connection sends ECT', () => {
+    const { ECE, CWR } = TcpFlags;
+    const f = new Fixture();
+    const synAck = f.syn({ flags: SYN | ECE | CWR, timestamp: { tsVal: PEER_TS, tsEcr: 0 } }, 1000);
+    assert.equal(synAck.flags, SYN | TcpFlags.ACK | ECE, 'RFC 3168 6.1.1: the SYN-ACK answers with ECE');
+    const cookieTs = synAck.timestamp?.tsVal as number;
+    assert.equal(cookieOptionsFromEcr(cookieTs).ecn, true);
+    const conn = f.ack(synAck, { timestamp: { tsVal: PEER_TS + 20, tsEcr: cookieTs } }, 1020);
+    assert.ok(typeof conn !== 'string', `connection created (${String(conn)})`);
+    assert.equal(conn.ecnActive, true);
+    // Without an ECN-setup SYN, or with ECN off, nothing is negotiated.
+    const plain = new Fixture();
+    const plainAck = plain.syn({ timestamp: { tsVal: PEER_TS, tsEcr: 0 } }, 1000);
+    assert.equal(plainAck.flags, SYN | TcpFlags.ACK);
+    const c2 = plain.ack(plainAck, { timestamp: { tsVal: PEER_TS + 20, tsEcr: plainAck.timestamp?.tsVal as number } }, 1020);
+    assert.ok(typeof c2 !== 'string' && !c2.ecnActive);
+    const off = new Fixture({ ecn: 'off' });
+    assert.equal(off.syn({ flags: SYN | ECE | CWR, timestamp: { tsVal: PEER_TS, tsEcr: 0 } }, 1000).flags, SYN | TcpFlags.ACK);
+    // An ACK claiming the ECN bit while ECN is off: not one of our cookies.
+    const forged = cookieTimestamp(timestampAt(timestampOffset((synAck.seq) >>> 0), 1000), { windowScale: undefined, sackPermitted: false, ecn: true });
+    assert.equal(off.ack(synAck, { timestamp: { tsVal: PEER_TS + 20, tsEcr: forged } }, 1020), 'reply');
   });
 });

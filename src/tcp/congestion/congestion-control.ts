@@ -57,11 +57,18 @@ export interface CongestionControl {
   exitRecovery(): void;
 
   /**
-   * The last reduction (`enterRecovery`, or the first `onTimeout` of an episode) was spurious:
-   * every retransmission was reported duplicate (D-SACK, RFC 3708). Restore cwnd and ssthresh
-   * to at least what they were before it and leave recovery.
+   * Optional: the last reduction (`enterRecovery`, the fast retransmit of `onDupAck`, or the first
+   * `onTimeout` of an episode) was spurious: D-SACKs reported every retransmission duplicate
+   * (RFC 3708), or Eifel (RFC 3522) or F-RTO (RFC 5682) showed the timeout was. Undo it as RFC
+   * 4015 and Linux's tcp_undo_cwnd_reduction do: cwnd and ssthresh back to at least what they
+   * were before it, recovery left, and the recovery point (RFC 6582 `recover`) back to where it
+   * was, so that a real loss of data sent before the reduction starts fast recovery at once
+   * instead of being taken for the reduction's own duplicates; plus the algorithm's own state
+   * (CUBIC's W_max and epoch). The core calls it from every undo path, with or without SACK.
+   * Default (an algorithm without it): the reduction stands; the core still ends the episode
+   * and resends nothing more.
    */
-  undoRecovery(): void;
+  undoRecovery?(): void;
 
   /** Sending resumes at `now` (ms) after an idle period longer than the RTO (RFC 5681 4.1). */
   onIdleRestart(now: number): void;

@@ -40,6 +40,15 @@ export class Cubic extends NewReno {
   private lastAckAt = 0;
   /** RFC 9438 4.8: the first epoch after a timeout starts at K = 0 from the current cwnd. */
   private afterTimeout = false;
+  /** The curve's state before the last reduction (RFC 9438 4.9), for `undoRecovery`. */
+  private priorWMax = 0;
+  private priorCwndPrior = 0;
+  private priorEpochStart = -1;
+  private priorK = 0;
+  private priorOrigin = 0;
+  private priorWEst = 0;
+  private priorAfterTimeout = false;
+  private undoSaved = false;
 
   constructor(
     initialWindowSegments = 10,
@@ -143,6 +152,44 @@ export class Cubic extends NewReno {
     if (timeout) this.afterTimeout = true;
     this.hystart.stop();
     return Math.max(Math.floor(cwnd * CUBIC_BETA), 2 * this.mss);
+  }
+
+  protected override saveForUndo(): void {
+    super.saveForUndo();
+    this.priorWMax = this.wMax;
+    this.priorCwndPrior = this.cwndPrior;
+    this.priorEpochStart = this.epochStart;
+    this.priorK = this.k;
+    this.priorOrigin = this.origin;
+    this.priorWEst = this.wEst;
+    this.priorAfterTimeout = this.afterTimeout;
+    this.undoSaved = true;
+  }
+
+  /**
+   * A spurious reduction (RFC 9438 4.9): besides cwnd, ssthresh and `recover` (NewReno's undo),
+   * the curve goes back to where it was: W_max (which fast convergence lowered), the prior cwnd,
+   * the epoch with its K and plateau, and W_est, so growth resumes on the curve the flow was on
+   * rather than from a new epoch at the reduced window's plateau. (Linux's cubic restores only
+   * cwnd on undo, tcp_reno_undo_cwnd.) HyStart++, stopped by the reduction, stays stopped.
+   */
+  override undoRecovery(): void {
+    super.undoRecovery();
+    if (!this.undoSaved) return;
+    this.undoSaved = false;
+    this.wMax = this.priorWMax;
+    this.cwndPrior = this.priorCwndPrior;
+    this.epochStart = this.priorEpochStart;
+    this.k = this.priorK;
+    this.origin = this.priorOrigin;
+    this.wEst = this.priorWEst;
+    this.afterTimeout = this.priorAfterTimeout;
+    this.credit = 0;
+  }
+
+  override onEcnEcho(flight: number): void {
+    super.onEcnEcho(flight);
+    this.undoSaved = false; // a real congestion signal: no undo of the curve either
   }
 
   /**

@@ -4,7 +4,7 @@
  * losses in one window recover without a timeout.
  */
 
-import { seqGeq } from '../seq.js';
+import { seqGeq, seqGt } from '../seq.js';
 import type { CongestionAction, CongestionControl, CongestionControlParams } from './congestion-control.js';
 
 /** RFC 5681 3.2: fast retransmit on the third duplicate ACK. */
@@ -27,9 +27,10 @@ export class NewReno implements CongestionControl {
   recover = 0;
 
   protected mss = 536;
-  /** cwnd and ssthresh before the last reduction, for `undoRecovery` (0: nothing to undo). */
+  /** cwnd, ssthresh and `recover` before the last reduction, for `undoRecovery` (priorCwnd 0: nothing to undo). */
   private priorCwnd = 0;
   private priorSsthresh = 0;
+  private priorRecover = 0;
   /** Bytes acknowledged in congestion avoidance since cwnd last grew. */
   protected bytesAcked = 0;
 
@@ -61,6 +62,10 @@ export class NewReno implements CongestionControl {
       this.cwnd = Math.max(this.cwnd - acked + (acked >= this.mss ? this.mss : 0), this.mss);
       return 'retransmit';
     }
+    // `recover` follows SND.UNA once passed, so it stays within 2^31 of it (compared modulo
+    // 2^32): left at the ISS, after 2 GiB without a loss a third duplicate ACK looked below it
+    // and started no fast retransmit. (Below it, after a timeout, it must stay: RFC 6582 4.)
+    if (seqGt(ack, this.recover)) this.recover = ack;
     this.increaseWindow(acked, ack, flightBefore, sndMax, now);
     return 'none';
   }
@@ -97,6 +102,7 @@ export class NewReno implements CongestionControl {
     // RFC 6582 3.2 step 2: only if the ACK covers more than `recover`, so duplicates caused by
     // a timeout's go-back-N retransmissions do not trigger a second reduction.
     if (!seqGeq(ack, this.recover)) return 'none';
+    this.saveForUndo();
     this.ssthresh = this.ssthreshAfterLoss(flight, false);
     this.recover = sndMax;
     this.inRecovery = true;
@@ -105,8 +111,7 @@ export class NewReno implements CongestionControl {
   }
 
   enterRecovery(flight: number, sndMax: number): void {
-    this.priorCwnd = this.cwnd;
-    this.priorSsthresh = this.ssthresh;
+    this.saveForUndo();
     // RFC 5681 (4) here; CUBIC's beta and W_max in its override of ssthreshAfterLoss.
     this.ssthresh = this.ssthreshAfterLoss(flight, false);
     this.cwnd = this.ssthresh;
@@ -121,19 +126,35 @@ export class NewReno implements CongestionControl {
     this.cwnd = this.ssthresh;
   }
 
+  /**
+   * Remembers what a reduction is about to change, for `undoRecovery`. Called before
+   * `ssthreshAfterLoss` (a subclass saves its own state here, before that changes it).
+   */
+  protected saveForUndo(): void {
+    this.priorCwnd = this.cwnd;
+    this.priorSsthresh = this.ssthresh;
+    this.priorRecover = this.recover;
+  }
+
+  /**
+   * RFC 4015 / Linux's tcp_undo_cwnd_reduction: cwnd and ssthresh at least as before the
+   * reduction, and `recover` where it was, so duplicate ACKs for a real loss below the undone
+   * episode's SND.MAX are not ignored as that episode's (RFC 6582 3.2 step 2).
+   */
   undoRecovery(): void {
     if (this.priorCwnd === 0) return;
     this.cwnd = Math.max(this.cwnd, this.priorCwnd);
     this.ssthresh = Math.max(this.ssthresh, this.priorSsthresh);
+    this.recover = this.priorRecover;
     this.priorCwnd = 0;
     this.inRecovery = false;
     this.dupAcks = 0;
+    this.bytesAcked = 0;
   }
 
   onTimeout(flight: number, sndMax: number, firstTimeout: boolean): void {
     if (firstTimeout) {
-      this.priorCwnd = this.cwnd;
-      this.priorSsthresh = this.ssthresh;
+      this.saveForUndo();
       this.ssthresh = this.ssthreshAfterLoss(flight, true);
     }
     this.cwnd = this.mss; // loss window (RFC 5681 3.1)
@@ -149,6 +170,9 @@ export class NewReno implements CongestionControl {
 
   onEcnEcho(flight: number): void {
     // As for a loss (RFC 3168 6.1.2): RFC 5681 (4) here, CUBIC's beta and W_max in the subclass.
+    // Congestion was real: no undo lifts this reduction (Linux's tcp_enter_cwr clears
+    // prior_ssthresh the same way).
+    this.priorCwnd = 0;
     this.ssthresh = this.ssthreshAfterLoss(flight, false);
     this.cwnd = this.ssthresh;
     this.bytesAcked = 0;

@@ -22,6 +22,7 @@ describe('stack: TcpConnection.info() (TCP_INFO)', () => {
     assert.equal(before.state, 'ESTABLISHED');
     assert.equal(before.options.timestamps, true);
     assert.equal(before.options.sack, true);
+    assert.equal(before.options.ecn, false, "ECN 'passive' by default: the client does not ask");
     assert.equal(before.sendMss, 1448, 'MSS 1460 less the 12 bytes of the timestamp option');
     assert.equal(before.congestionControl, 'cubic');
     assert.equal(before.pmtu, 1500, 'the interface MTU while nothing lowered it');

@@ -131,7 +131,9 @@ describe('CUBIC slow start with HyStart++', () => {
   it('a loss ends HyStart++: later slow starts are plain', () => {
     const c = fresh();
     slowStart(c, 2, () => 100);
-    for (let i = 0; i < 3; i++) c.onDupAck(1, c.cwnd, 1 + c.cwnd);
+    const una = c.recover; // (recover follows SND.UNA outside recovery: duplicates come at SND.UNA)
+    for (let i = 0; i < 3; i++) c.onDupAck(una, c.cwnd, una + c.cwnd);
+    assert.equal(c.inRecovery, true);
     assert.equal(c.hystart.phase, 'done');
   });
 });
