@@ -133,7 +133,8 @@ async function syscallsPerTransaction(ns: Netns, pid: number, tools: KernelTools
   const exited = new Promise((resolve) => tracer.once('exit', resolve));
   tracer.kill('SIGINT');
   await exited;
-  const n = Number(r[MODES[mode].count]);
+  // Per operation: per transaction, or per MB for the bulk modes.
+  const n = Number(r[MODES[mode].count]) / (MODES[mode].per ?? 1);
   const lines = readFileSync(out, 'utf8').split('\n');
   rmSync(dir, { recursive: true, force: true });
   const calls: string[] = [];
@@ -144,7 +145,8 @@ async function syscallsPerTransaction(ns: Netns, pid: number, tools: KernelTools
     total += Number(m[1]);
     calls.push(`${m[2]} ${(Number(m[1]) / n).toFixed(2)}`);
   }
-  return `${(total / n).toFixed(2)} per ${MODES[mode].count.replace(/s$/, '')} (${calls.join(', ')})`;
+  const unit = MODES[mode].per === 1e6 ? 'MB' : MODES[mode].count.replace(/s$/, '');
+  return `${(total / n).toFixed(2)} per ${unit} (${calls.join(', ')})`;
 }
 
 /** `perf record -g` of the nat process over one run (run the nat with --node-arg --perf-basic-prof to name JIT frames). */
@@ -219,7 +221,7 @@ async function main(): Promise<void> {
       for (const [k, [name, ns, pid]] of targets.entries()) {
         const c = costs[k];
         log(`${mode} ${name}: ${c.rate >= 100 ? Math.round(c.rate) : c.rate.toFixed(2)}/s; CPU per 10^4: user ${c.user.toFixed(3)} s, sys ${c.sys.toFixed(3)} s, total ${c.total.toFixed(3)} s (runs ${c.totals.map((t) => t.toFixed(3)).join(' ')}); ${c.packets.toFixed(2)} packets${Number.isNaN(c.bytes) ? '' : `; ${Math.round(c.bytes)} bytes allocated`}`);
-        if (perfDir !== undefined && name === 'nat') await perfRecord(ns, pid, tools, mode, Math.min(seconds, 2), join(perfDir, `${mode}.data`));
+        if (perfDir !== undefined && name === (process.env.NAT_COST_PERF_OF ?? 'nat')) await perfRecord(ns, pid, tools, mode, Math.min(seconds, 2), join(perfDir, `${mode}.data`));
         if (trace) log(`${mode} ${name} syscalls: ${await syscallsPerTransaction(ns, pid, tools, mode, Math.min(seconds, 2))}`);
       }
       if (costs.length > 1) log(`${mode}: CPU per operation ${targets[0][0]} / ${targets[1][0]} = ${(costs[0].total / costs[1].total).toFixed(3)}${alloc && targets[1][3] !== undefined ? `, bytes allocated ${(costs[0].bytes / costs[1].bytes).toFixed(3)}` : ''}`);
