@@ -16,7 +16,8 @@
  * --strace counts the nat process's system calls per transaction over one extra run of each
  * mode (strace -c; strace slows the process, so those runs are not timed); --node-arg passes an
  * option to the nat's node; --perf DIR records `perf record -g` of one extra run per mode into
- * DIR/MODE.data; --base DIR runs a second nat from another build (DIR/dist/bin/rx-netstack.js,
+ * DIR/MODE.data (of the base build instead with NAT_COST_PERF_OF=base in the environment;
+ * NAT_COST_PERF_USER=1: user time only); --base DIR runs a second nat from another build (DIR/dist/bin/rx-netstack.js,
  * e.g. `npx tsc -p tsconfig.build.json --outDir DIR/dist` of the commit before a change) on a
  * namespace of its own, measured alternately with this one: the ratio of the two is the change. (`--cpu-prof --cpu-prof-dir=DIR`: the profile is written when it stops).
  * --alloc runs each nat with V8's GC trace (`--trace-gc-nvp`, copied to a file by `tee`) and
