@@ -52,11 +52,14 @@ function socketTarget(socket: Socket): RelayTarget & { write(bytes: Uint8Array):
   };
 }
 
-let readBuffer: Buffer | undefined;
+let readBuffer: Uint8Array | undefined;
 
-/** The addon's TcpSocket read buffer as one Buffer (a read's bytes are its subarray). */
-function sharedReadBuffer(): Buffer {
-  return (readBuffer ??= Buffer.from(loadTapAddon().tcpReadBuffer));
+/**
+ * The addon's TcpSocket read buffer as one Uint8Array (a read's bytes are its subarray: a plain
+ * Uint8Array's is cheaper to make than a Buffer's, whose subclass constructor runs each time).
+ */
+function sharedReadBuffer(): Uint8Array {
+  return (readBuffer ??= new Uint8Array(loadTapAddon().tcpReadBuffer));
 }
 
 /** Below this much room in the send buffer, a host socket's read is not limited to the room. */
