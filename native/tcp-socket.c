@@ -7,12 +7,13 @@
  * Non-blocking, watched by a uv_poll like the TAP fd. connect() starts a non-blocking connect;
  * onConnect(errno) says how it ended (0: connected). Reading: one read() per readable wake-up
  * into a buffer shared by every socket (the module's `tcpReadBuffer`, up to 256 KiB: what a
- * bulk transfer has queued is taken in one call), onData(n) saying its first n bytes are the
- * read, valid only during the call (JavaScript holds one Buffer over it, so each read is a
- * Buffer's subarray, as node:net's onread gives, not a fresh Uint8Array); onData returns how many bytes the next read may take (the room its
- * consumer has: a relay reads no more than its connection's send buffer takes, so nothing read
- * is copied again), 0 or false to pause reading until resume(), true for no limit; onEnd() at the
- * peer's FIN; onError(errno) for a failure (ECONNRESET...), after which nothing more comes.
+ * bulk transfer has queued is taken in one call); onData(n) says its first n bytes are the
+ * read, valid only during the call (JavaScript keeps one view of the buffer and hands on a
+ * subarray: no typed array is made here per read). onData returns how many bytes the next read
+ * may take (the room its consumer has: a relay reads no more than its connection's send buffer
+ * takes, so nothing read is copied a second time), 0 or false to pause reading until
+ * resume(limit), true for no limit; onEnd() at the peer's FIN; onError(errno) for a failure
+ * (ECONNRESET...), after which nothing more comes.
  * Writing: write() sends at once what the kernel takes and copies the rest into this socket's
  * queue, sent when the fd is writable; it returns false while the queue holds bytes, and
  * onDrain() says when it is empty again. end() sends FIN once the queue is empty; close(reset)
