@@ -8,7 +8,8 @@
         "native/write-queue.c",
         "native/rx-slab.c",
         "native/errno-name.c",
-        "native/datagram-socket.c"
+        "native/datagram-socket.c",
+        "native/tcp-socket.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],

@@ -1,15 +1,18 @@
 /**
  * `rx-netstack nat`, TCP: each connection the namespace opens is opened again from this host
- * with node:net, and only once the host's connect has answered does the namespace get its
- * answer: accepted (SYN-ACK from the original destination) and joined both ways, or refused
+ * with a TCP socket of the addon (native/tcp-socket.c: node:net costs a Duplex stream per
+ * connection and its machinery per write), and only once the host's connect has answered does
+ * the namespace get its answer: accepted (SYN-ACK from the original destination) and joined both ways, or refused
  * the way the host's connect failed (RST, ICMP unreachable, or silence for a timeout).
  */
-import { connect, type Socket } from 'node:net';
+import { constants } from 'node:os';
 import type { Subscription } from 'rxjs';
+import { parseIpv4 } from '../src/ipv4/address.js';
+import { loadTapAddon, type NativeTcpSocket } from '../streams/links/tap-native.js';
 import type { Stack } from '../streams/stack/create-stack.js';
 import type { TcpConnection } from '../streams/stack/tcp-connection.js';
 import type { TcpRefusal } from '../streams/stack/tcp-forwarder.js';
-import { HostReader, spliceTcp } from './splice.js';
+import { NativeTcpJoin } from './splice.js';
 
 export interface TcpRelayOptions {
   /** The gateway's address in the namespace: connections to it go to 127.0.0.1 here (or are refused). */
@@ -41,47 +44,71 @@ export function refusalFor(code: string | undefined): TcpRefusal {
   }
 }
 
+/** Node's name for an errno (111 -> 'ECONNREFUSED'). */
+const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+
 /** Starts relaying the namespace's TCP; unsubscribing stops it and resets the relayed connections. */
 export function relayTcp(stack: Stack, options: TcpRelayOptions): Subscription {
-  const live = new Set<Socket>();
+  const live = new Set<NativeTcpSocket>();
+  const timers = new Set<NodeJS.Timeout>();
+  const TcpSocket = loadTapAddon().TcpSocket;
   const timeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
   const subscription = stack.tcp.forward({ maxInFlight: MAX_IN_FLIGHT, decisionTimeoutMs: timeoutMs + 1000 }).subscribe((req) => {
     if (options.refused.includes(req.localAddress) || (req.localAddress === options.gateway && !options.hostLoopback)) {
       req.refuse('rst');
       return;
     }
-    const host = req.localAddress === options.gateway ? '127.0.0.1' : req.localAddress;
-    const reader = new HostReader();
-    const upstream = connect({ host, port: req.localPort, allowHalfOpen: true, noDelay: true, timeout: timeoutMs, onread: reader.onread });
+    const host = parseIpv4(req.localAddress === options.gateway ? '127.0.0.1' : req.localAddress)!;
+    const join = new NativeTcpJoin();
+    let upstream: NativeTcpSocket;
+    try {
+      upstream = new TcpSocket(join.callbacks);
+    } catch (err) {
+      req.refuse(refusalFor((err as NodeJS.ErrnoException).code)); // out of sockets here (EMFILE)
+      return;
+    }
+    join.socket = upstream;
+    const started = upstream.connect(host, req.localPort);
+    if (started < 0) {
+      req.refuse(refusalFor(ERRNO_NAMES.get(-started)));
+      return;
+    }
     live.add(upstream);
-    // Errors after the first (a reset during teardown) are nobody's business but the socket's.
-    upstream.on('error', () => undefined);
-    upstream.once('close', () => live.delete(upstream));
-    let decided = false;
-    upstream.once('timeout', () => {
-      if (decided) return;
-      decided = true;
-      upstream.destroy();
+    const forget = (): void => void live.delete(upstream);
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      upstream.close();
+      forget();
       req.refuse('drop');
-    });
-    upstream.once('error', (err: NodeJS.ErrnoException) => {
-      if (decided) return;
-      decided = true;
-      req.refuse(refusalFor(err.code));
-    });
-    upstream.once('connect', () => {
-      if (decided) return;
-      decided = true;
-      upstream.setTimeout(0);
+    }, timeoutMs);
+    timers.add(timer);
+    join.onConnect = (errno) => {
+      clearTimeout(timer);
+      timers.delete(timer);
+      if (errno !== 0) {
+        forget();
+        req.refuse(refusalFor(ERRNO_NAMES.get(errno)));
+        return;
+      }
       req.accept({ noDelay: true }).subscribe({
-        next: (conn: TcpConnection) => spliceTcp(conn, upstream, reader),
+        next: (conn: TcpConnection) => {
+          conn.closed$.subscribe(forget);
+          join.attach(conn);
+        },
         // The namespace's side gave up (reset, timed out, nat stopping): so does the host's.
-        error: () => upstream.resetAndDestroy(),
+        error: () => {
+          forget();
+          upstream.close(true);
+        },
       });
-    });
+    };
   });
+  // Closed sockets call nothing back, and no connect timer is left to fire on a stopped forwarder.
   subscription.add(() => {
-    for (const socket of live) socket.resetAndDestroy();
+    for (const timer of timers) clearTimeout(timer);
+    timers.clear();
+    for (const socket of live) socket.close(true);
+    live.clear();
   });
   return subscription;
 }

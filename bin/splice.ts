@@ -1,20 +1,21 @@
 /**
- * Joins a connection of the stack with a node:net socket, both ways, without node:stream in
- * between: `relayTo` writes the connection's bytes into the socket (reading the connection only
+ * Joins a connection of the stack with a host TCP socket, both ways, without node:stream in
+ * between: the connection's bytes go to the socket through `relayTo` (the connection read only
  * as fast as the socket takes them, so its window closes when the host side is slow), and the
- * socket's bytes go into the connection, the socket paused while the connection's send buffer
- * is full. A FIN is passed on as a FIN (half-close), a reset as a reset.
+ * socket's bytes into the connection, the socket paused while the connection's send buffer is
+ * full. A FIN is passed on as a FIN (half-close), a reset as a reset.
  *
- * A socket this program opens itself reads through a `HostReader` (net.connect's `onread`):
- * into one buffer shared by all such sockets, straight to the connection, with no Buffer
- * allocated per read and no Readable stream ('data' events) in between. Sockets from a server
- * (published ports) are read through their 'data' events.
+ * Two kinds of host socket: the addon's TcpSocket (`NativeTcpJoin`), which `rx-netstack nat`
+ * opens for each connection of the namespace (read into one buffer shared by all sockets,
+ * handed over as views: no Buffer, stream or event per read, no Writable machinery per write);
+ * and a node:net Socket (`spliceTcp`), for the connections a published port accepts.
  *
- * This is what `rx-netstack nat` does per connection; `stream.pipeline(socket, conn.toSocket(),
- * socket)` does the same job at about twice the CPU per connection and per request.
+ * `stream.pipeline(socket, conn.toSocket(), socket)` does the same job at about twice the CPU
+ * per connection and per request.
  */
 import type { Socket } from 'node:net';
-import { Observable } from 'rxjs';
+import { Observable, Subject } from 'rxjs';
+import { loadTapAddon, type NativeTcpSocket, type NativeTcpSocketCallbacks } from '../streams/links/tap-native.js';
 import { relayTo, type RelayTarget } from '../streams/operators/relay-to.js';
 import type { TcpConnection } from '../streams/stack/tcp-connection.js';
 
@@ -51,104 +52,178 @@ function socketTarget(socket: Socket): RelayTarget & { write(bytes: Uint8Array):
   };
 }
 
-/**
- * What every HostReader reads into. One for all: each read is handed to its connection before
- * the next read of any socket, and what a connection may keep by reference is copied first.
- */
-const SHARED_READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+let readBuffer: Uint8Array | undefined;
 
 /**
- * The reading side of a host socket that `spliceTcp` will join: pass `reader.onread` to
- * `net.connect()`. Bytes that arrive before the join (a server that speaks first) are copied
- * and kept, the socket paused, until `spliceTcp` hands them on.
+ * The addon's TcpSocket read buffer as one Uint8Array (a read's bytes are its subarray: a plain
+ * Uint8Array's is cheaper to make than a Buffer's, whose subclass constructor runs each time).
  */
-export class HostReader {
-  readonly onread = { buffer: SHARED_READ_BUFFER, callback: (n: number, buf: Buffer): boolean => this.#read(n, buf) };
+function sharedReadBuffer(): Uint8Array {
+  return (readBuffer ??= new Uint8Array(loadTapAddon().tcpReadBuffer));
+}
+
+/** Below this much room in the send buffer, a host socket's read is not limited to the room. */
+const MIN_LIMITED_READ = 16 * 1024;
+/** A read limit the addon takes as none (its own largest read). */
+const NO_READ_LIMIT = 0x7fffffff;
+
+/** Joins `conn` and `socket` both ways until both directions have ended or either side resets. */
+export function spliceTcp(conn: TcpConnection, socket: Socket): void {
+  // Host side to the stack's connection.
+  let drainWait: { unsubscribe(): void } | undefined;
+  socket.on('data', (chunk: Buffer) => {
+    let room: boolean;
+    try {
+      room = conn.write(chunk);
+    } catch {
+      // EPIPE: the connection closed under us (reset, timed out); its error path resets the socket.
+      socket.resetAndDestroy();
+      return;
+    }
+    if (room || drainWait !== undefined) return;
+    socket.pause();
+    drainWait = conn.drain$.subscribe({
+      next: () => {
+        drainWait?.unsubscribe();
+        drainWait = undefined;
+        socket.resume();
+      },
+    });
+  });
+  socket.once('end', () => conn.end());
+  // A reset (or any failure) of the host side resets the namespace's side.
+  socket.once('error', () => conn.destroy());
+  // The stack's connection to the host side; its reset or timeout resets the socket.
+  conn.data$.pipe(relayTo(socketTarget(socket))).subscribe({ error: () => socket.resetAndDestroy() });
+}
+
+/**
+ * A connection of the stack joined with a host TCP socket of the addon (native/tcp-socket.c),
+ * which `rx-netstack nat` opens for each connection: pass `join.callbacks` to the TcpSocket,
+ * then `attach(conn)` once the stack's side is established. The same contract as spliceTcp:
+ * both ways with backpressure, FIN as FIN, reset as reset. Bytes the host sends before the
+ * attach are copied and kept, the socket paused.
+ */
+export class NativeTcpJoin {
+  /** The connect's outcome, for whoever opened the socket (0: connected, else the errno). */
+  onConnect: (errno: number) => void = () => undefined;
+  readonly callbacks: NativeTcpSocketCallbacks = {
+    onConnect: (errno) => this.onConnect(errno),
+    onData: (length) => this.#data(length),
+    onEnd: () => this.#end(),
+    onError: () => this.#error(),
+    onDrain: () => this.#drain$.next(),
+  };
+  #socket: NativeTcpSocket | undefined;
   #conn: TcpConnection | undefined;
-  #socket: Socket | undefined;
   #early: Buffer[] | undefined = [];
+  #endedEarly = false;
+  /** The host side failed before the attach. */
+  #failed = false;
   #drainWait: { unsubscribe(): void } | undefined;
+  readonly #drain$ = new Subject<void>();
+  /** The last write to the socket left bytes waiting in it. */
+  #socketBusy = false;
 
-  /** @internal spliceTcp's: from now on the socket's bytes go into `conn`. */
-  attach(conn: TcpConnection, socket: Socket): void {
-    this.#conn = conn;
+  /** The socket the callbacks belong to (set right after making it). */
+  set socket(socket: NativeTcpSocket) {
     this.#socket = socket;
+  }
+
+  /** Joins the established connection `conn` with the socket, both ways. */
+  attach(conn: TcpConnection): void {
+    const socket = this.#socket!;
+    this.#conn = conn;
+    if (this.#failed) {
+      conn.destroy();
+      return;
+    }
     const early = this.#early ?? [];
     this.#early = undefined;
-    // Copies, so the connection may keep them; a full send buffer resumes the socket at its drain.
     let room = true;
-    for (const chunk of early) room = this.#write(chunk, chunk.length, false) && room;
-    if (room && early.length > 0) socket.resume();
+    for (const chunk of early) room = this.#write(chunk, false) && room;
+    if (this.#endedEarly) conn.end();
+    else if (room && early.length > 0) socket.resume(this.#readLimit());
+    // The stack's side to the host: the socket takes every write (keeping what the kernel does
+    // not take yet); reading the connection waits for its drain while bytes wait.
+    const drain$ = this.#drain$.asObservable();
+    const target = {
+      write: (bytes: Uint8Array): boolean => (this.#socketBusy = !socket.write(bytes)) === false,
+      drain$,
+      get error(): Error | undefined {
+        return undefined;
+      },
+      write$: (bytes: Uint8Array) =>
+        new Observable<void>((subscriber) => {
+          if (target.write(bytes)) subscriber.complete();
+          else return drain$.subscribe(() => subscriber.complete());
+          return undefined;
+        }),
+      end: () => socket.end(),
+    };
+    const relay = conn.data$.pipe(relayTo(target)).subscribe({ error: () => socket.close(true) });
+    // Both directions done (or the stack's side failed): the socket goes, once what it still
+    // holds is sent (a reset of the stack's side resets it at once).
+    conn.closed$.subscribe((err) => {
+      relay.unsubscribe();
+      if (err !== undefined || !this.#socketBusy) socket.close(err !== undefined);
+      else this.#drain$.subscribe(() => socket.close(false));
+    });
   }
 
-  /** false pauses the socket (Node's onread contract) until resume(). */
-  #read(n: number, buf: Buffer): boolean {
+  /** How many bytes the socket's next read may take: 0 pauses it. */
+  #data(length: number): number {
+    const view = sharedReadBuffer().subarray(0, length);
     if (this.#early !== undefined) {
-      this.#early.push(Buffer.from(buf.subarray(0, n)));
-      return false;
+      this.#early.push(Buffer.from(view));
+      return 0;
     }
-    return this.#write(buf, n, true);
+    return this.#write(view, true) ? this.#readLimit() : 0;
   }
 
-  #write(buf: Buffer, n: number, shared: boolean): boolean {
+  /**
+   * The next read takes no more than the connection's send buffer does, so what the socket
+   * reads is copied once (into the send buffer), not kept as a copy waiting for room. When
+   * little room is left, a full read anyway (the rest waits as a copy, and its drain resumes):
+   * reads of a few KiB would cost a wake-up each.
+   */
+  #readLimit(): number {
+    const room = this.#conn!.writableRoom;
+    return room >= MIN_LIMITED_READ ? room : NO_READ_LIMIT;
+  }
+
+  #write(bytes: Uint8Array, shared: boolean): boolean {
     const conn = this.#conn!;
     const socket = this.#socket!;
     let room: boolean;
     try {
       // All of it into the send buffer (copied there): the shared buffer is free again at once.
       // Otherwise the connection keeps what does not fit by reference: give it a copy.
-      const chunk = n === buf.length ? buf : buf.subarray(0, n);
-      room = conn.write(shared && conn.writableRoom < n ? Buffer.from(chunk) : chunk);
+      room = conn.write(shared && conn.writableRoom < bytes.length ? Buffer.from(bytes) : bytes);
     } catch {
-      // EPIPE: the connection closed under us (reset, timed out); its error path resets the socket.
-      socket.resetAndDestroy();
+      // EPIPE: the connection closed under us (reset, timed out); its closed$ resets the socket.
       return false;
     }
     if (room || this.#drainWait !== undefined) return room;
-    socket.pause();
     this.#drainWait = conn.drain$.subscribe({
       next: () => {
         this.#drainWait?.unsubscribe();
         this.#drainWait = undefined;
-        socket.resume();
+        socket.resume(this.#readLimit());
       },
     });
     return false;
   }
-}
 
-/**
- * Joins `conn` and `socket` both ways until both directions have ended or either side resets.
- * `reader`: the HostReader the socket was opened with (its `onread`); without one, the socket
- * is read through its 'data' events.
- */
-export function spliceTcp(conn: TcpConnection, socket: Socket, reader?: HostReader): void {
-  // Host side to the stack's connection.
-  if (reader !== undefined) reader.attach(conn, socket);
-  else {
-    let drainWait: { unsubscribe(): void } | undefined;
-    socket.on('data', (chunk: Buffer) => {
-      let room: boolean;
-      try {
-        room = conn.write(chunk);
-      } catch {
-        socket.resetAndDestroy();
-        return;
-      }
-      if (room || drainWait !== undefined) return;
-      socket.pause();
-      drainWait = conn.drain$.subscribe({
-        next: () => {
-          drainWait?.unsubscribe();
-          drainWait = undefined;
-          socket.resume();
-        },
-      });
-    });
+  #end(): void {
+    if (this.#conn === undefined) this.#endedEarly = true;
+    else this.#conn.end();
   }
-  socket.once('end', () => conn.end());
-  // A reset (or any failure) of the host side resets the namespace's side.
-  socket.once('error', () => conn.destroy());
-  // The stack's connection to the host side; its reset or timeout resets the socket.
-  conn.data$.pipe(relayTo(socketTarget(socket))).subscribe({ error: () => socket.resetAndDestroy() });
+
+  /** The host side failed (a reset...): so does the stack's side. */
+  #error(): void {
+    this.#failed = true;
+    this.#drain$.complete();
+    this.#conn?.destroy();
+  }
 }

@@ -33,6 +33,7 @@
 
 #include "errno-name.h"
 #include "datagram-socket.h"
+#include "tcp-socket.h"
 #include "rx-slab.h"
 #include "tap-sys.h"
 #include "write-queue.h"
@@ -1023,6 +1024,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_create_function(env, "externalMemory", NAPI_AUTO_LENGTH, external_memory, NULL, &fn);
   napi_set_named_property(env, exports, "externalMemory", fn);
   rx_datagram_socket_init(env, exports);
+  rx_tcp_socket_init(env, exports);
   return exports;
 }
 

@@ -16,7 +16,8 @@
  * --strace counts the nat process's system calls per transaction over one extra run of each
  * mode (strace -c; strace slows the process, so those runs are not timed); --node-arg passes an
  * option to the nat's node; --perf DIR records `perf record -g` of one extra run per mode into
- * DIR/MODE.data; --base DIR runs a second nat from another build (DIR/dist/bin/rx-netstack.js,
+ * DIR/MODE.data (of the base build instead with NAT_COST_PERF_OF=base in the environment;
+ * NAT_COST_PERF_USER=1: user time only); --base DIR runs a second nat from another build (DIR/dist/bin/rx-netstack.js,
  * e.g. `npx tsc -p tsconfig.build.json --outDir DIR/dist` of the commit before a change) on a
  * namespace of its own, measured alternately with this one: the ratio of the two is the change. (`--cpu-prof --cpu-prof-dir=DIR`: the profile is written when it stops).
  * --alloc runs each nat with V8's GC trace (`--trace-gc-nvp`, copied to a file by `tee`) and
@@ -133,7 +134,8 @@ async function syscallsPerTransaction(ns: Netns, pid: number, tools: KernelTools
   const exited = new Promise((resolve) => tracer.once('exit', resolve));
   tracer.kill('SIGINT');
   await exited;
-  const n = Number(r[MODES[mode].count]);
+  // Per operation: per transaction, or per MB for the bulk modes.
+  const n = Number(r[MODES[mode].count]) / (MODES[mode].per ?? 1);
   const lines = readFileSync(out, 'utf8').split('\n');
   rmSync(dir, { recursive: true, force: true });
   const calls: string[] = [];
@@ -144,7 +146,8 @@ async function syscallsPerTransaction(ns: Netns, pid: number, tools: KernelTools
     total += Number(m[1]);
     calls.push(`${m[2]} ${(Number(m[1]) / n).toFixed(2)}`);
   }
-  return `${(total / n).toFixed(2)} per ${MODES[mode].count.replace(/s$/, '')} (${calls.join(', ')})`;
+  const unit = MODES[mode].per === 1e6 ? 'MB' : MODES[mode].count.replace(/s$/, '');
+  return `${(total / n).toFixed(2)} per ${unit} (${calls.join(', ')})`;
 }
 
 /** `perf record -g` of the nat process over one run (run the nat with --node-arg --perf-basic-prof to name JIT frames). */
@@ -219,7 +222,7 @@ async function main(): Promise<void> {
       for (const [k, [name, ns, pid]] of targets.entries()) {
         const c = costs[k];
         log(`${mode} ${name}: ${c.rate >= 100 ? Math.round(c.rate) : c.rate.toFixed(2)}/s; CPU per 10^4: user ${c.user.toFixed(3)} s, sys ${c.sys.toFixed(3)} s, total ${c.total.toFixed(3)} s (runs ${c.totals.map((t) => t.toFixed(3)).join(' ')}); ${c.packets.toFixed(2)} packets${Number.isNaN(c.bytes) ? '' : `; ${Math.round(c.bytes)} bytes allocated`}`);
-        if (perfDir !== undefined && name === 'nat') await perfRecord(ns, pid, tools, mode, Math.min(seconds, 2), join(perfDir, `${mode}.data`));
+        if (perfDir !== undefined && name === (process.env.NAT_COST_PERF_OF ?? 'nat')) await perfRecord(ns, pid, tools, mode, Math.min(seconds, 2), join(perfDir, `${mode}.data`));
         if (trace) log(`${mode} ${name} syscalls: ${await syscallsPerTransaction(ns, pid, tools, mode, Math.min(seconds, 2))}`);
       }
       if (costs.length > 1) log(`${mode}: CPU per operation ${targets[0][0]} / ${targets[1][0]} = ${(costs[0].total / costs[1].total).toFixed(3)}${alloc && targets[1][3] !== undefined ? `, bytes allocated ${(costs[0].bytes / costs[1].bytes).toFixed(3)}` : ''}`);

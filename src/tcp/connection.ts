@@ -597,7 +597,7 @@ export class TcpConnectionCore {
       throw netError('EPIPE', `write after end on ${this.toString()} (${this._state})`, 'write');
     }
     if (now > this.clock) this.clock = now;
-    const n = this.sendBuf.write(data);
+    const n = this.sendBuf.write(data, now);
     if (n < data.length || this.sendBuf.free === 0) this.wantWritable = true;
     if (n > 0 && (this._state === 'ESTABLISHED' || this._state === 'CLOSE-WAIT')) this.output(now);
     this.flushEvents();
@@ -1304,7 +1304,7 @@ export class TcpConnectionCore {
       dataAcked--;
     }
     if (dataAcked > 0) {
-      this.sendBuf.consume(dataAcked);
+      this.sendBuf.consume(dataAcked, now);
       this.counters.bytesAcked += dataAcked;
     }
     const flightBefore = seqDiff(this.sndMax, this.sndUna);

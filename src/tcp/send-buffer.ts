@@ -7,7 +7,10 @@
  * `peek` hands out segments as views into the ring without copying, except for the rare segment
  * that straddles the end of the ring. Storage is allocated when needed, grows by doubling up to
  * the capacity and is let go once everything is acknowledged, so an idle connection holds no
- * buffer memory (views handed out earlier stay valid: the old storage is never reused).
+ * buffer memory. Large storage an emptied buffer lets go waits in a small pool shared by all
+ * buffers (`spares`) for the next one that grows, but only from a later time of the stack's clock
+ * (a later task) on: views of it handed out earlier (a segment queued for the link in this task)
+ * stay valid until written.
  */
 
 import { allocBytes, allocUninitialized } from '../packet-buffer.js';
@@ -22,6 +25,40 @@ const MIN_STORAGE = 512;
 const NONE = new Uint8Array(0);
 /** Up to this size storage comes from the packet slab (allocBytes' own limit). */
 const SMALL_STORAGE = 4096;
+
+/**
+ * Storage let go by emptied buffers, for the next that grows. A bulk transfer whose bytes are all
+ * acknowledged before the next write would otherwise allocate its whole storage again for every
+ * write (up to a few hundred KiB: malloc, and external memory that makes V8 collect the old
+ * generation more often). Bounded in bytes; not counted by any connection.
+ */
+interface Spare {
+  readonly bytes: Uint8Array;
+  /** The stack's clock when it was let go: handed out only at a later time. */
+  readonly at: number;
+}
+const spares: Spare[] = [];
+let spareBytes = 0;
+const MAX_SPARE_BYTES = 4 << 20;
+
+/** A spare of exactly `size` bytes let go before `now`, taken out of the pool; else undefined. */
+function takeSpare(size: number, now: number): Uint8Array | undefined {
+  for (let i = spares.length - 1; i >= 0; i--) {
+    const spare = spares[i];
+    if (spare.bytes.length !== size || !(spare.at < now)) continue;
+    spares[i] = spares[spares.length - 1];
+    spares.pop();
+    spareBytes -= size;
+    return spare.bytes;
+  }
+  return undefined;
+}
+
+function keepSpare(bytes: Uint8Array, now: number): void {
+  if (Number.isNaN(now) || spareBytes + bytes.length > MAX_SPARE_BYTES) return;
+  spares.push({ bytes, at: now });
+  spareBytes += bytes.length;
+}
 
 export class SendBuffer {
   /** Most bytes the buffer holds (raised by `grow`, send auto-tuning). */
@@ -62,11 +99,14 @@ export class SendBuffer {
     if (capacity > this.capacity) this.capacity = capacity;
   }
 
-  /** Copies as much of `data` as fits; returns the number of bytes taken. */
-  write(data: Uint8Array): number {
+  /**
+   * Copies as much of `data` as fits; returns the number of bytes taken. `now`: the stack's
+   * clock (storage may come from the spares let go before it).
+   */
+  write(data: Uint8Array, now = NaN): number {
     const n = Math.min(data.length, this.capacity - this.used);
     if (n === 0) return 0;
-    if (this.used + n > this.storage.length) this.grow(this.used + n);
+    if (this.used + n > this.storage.length) this.grow(this.used + n, now);
     const size = this.storage.length;
     const tail = (this.head + this.used) % size;
     const first = Math.min(n, size - tail);
@@ -106,13 +146,17 @@ export class SendBuffer {
     return start + length <= size ? length : size - start;
   }
 
-  /** Drops the `n` oldest bytes (they were acknowledged). */
-  consume(n: number): void {
+  /**
+   * Drops the `n` oldest bytes (they were acknowledged). `now`: the stack's clock; large storage
+   * this empties goes to the spares, for other buffers at a later time.
+   */
+  consume(n: number, now = NaN): void {
     if (n <= 0) return;
     if (n > this.used) n = this.used;
     this.used -= n;
     if (this.used === 0) {
       this.head = 0;
+      if (this.storage.length > SMALL_STORAGE) keepSpare(this.storage, now);
       this.storage = NONE;
     } else {
       this.head += n;
@@ -127,14 +171,14 @@ export class SendBuffer {
     this.storage = NONE;
   }
 
-  private grow(needed: number): void {
+  private grow(needed: number, now: number): void {
     let size = Math.max(this.storage.length, MIN_STORAGE);
     while (size < needed) size *= 2;
     size = Math.min(size, this.capacity);
     // Small storage from the shared slab: a connection doing request/response takes and lets go
     // of it on every exchange, and a typed array of its own costs ~1 us in V8 (allocBytes).
     // Larger storage is not zeroed: `peek` only reads bytes `write` put there.
-    const next = size > SMALL_STORAGE ? allocUninitialized(size) : allocBytes(size);
+    const next = size > SMALL_STORAGE ? (takeSpare(size, now) ?? allocUninitialized(size)) : allocBytes(size);
     if (this.used > 0) next.set(this.peek(0, this.used), 0);
     this.storage = next;
     this.head = 0;

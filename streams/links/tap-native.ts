@@ -103,7 +103,44 @@ export type NativeDatagramSocketClass = new (
   onError: (errno: number) => void,
 ) => NativeDatagramSocket;
 
+/** What a TcpSocket of the addon tells (see native/tcp-socket.c). */
+export interface NativeTcpSocketCallbacks {
+  /** The connect ended: 0 connected, else the errno (ECONNREFUSED, EHOSTUNREACH, ETIMEDOUT...). */
+  onConnect(errno: number): void;
+  /**
+   * `length` bytes read, at the start of the module's `tcpReadBuffer` (shared by all sockets,
+   * valid during the call). Returns the most bytes the next read may take (0 or false pauses
+   * reading until resume(); true: no limit).
+   */
+  onData(length: number): number | boolean;
+  /** The peer's FIN. */
+  onEnd(): void;
+  /** The socket failed (ECONNRESET, EPIPE...) and is closed. */
+  onError(errno: number): void;
+  /** The bytes write() kept are all sent. */
+  onDrain(): void;
+}
+
+/** A host TCP client socket of the addon (native/tcp-socket.c). Nothing throws once made. */
+export interface NativeTcpSocket {
+  /** Starts a non-blocking connect to a host-order IPv4 address: 0 (onConnect follows), or -errno. */
+  connect(address: number, port: number): number;
+  /** Sends now what the kernel takes, keeps (copies) the rest: false while bytes wait (onDrain later). */
+  write(data: Uint8Array): boolean;
+  /** FIN once everything written is sent. */
+  end(): void;
+  pause(): void;
+  /** Reading again; `limit`: the most bytes the next read takes (none without). */
+  resume(limit?: number): void;
+  /** Closes at once (waiting bytes are dropped); with an RST when `reset`. */
+  close(reset?: boolean): void;
+  readonly closed: boolean;
+}
+
 export interface NativeTapModule {
+  /** What every TcpSocket reads into (onData(n): its first n bytes). */
+  tcpReadBuffer: ArrayBuffer;
+  TcpSocket: new (callbacks: NativeTcpSocketCallbacks) => NativeTcpSocket;
   DatagramSocket: NativeDatagramSocketClass;
 
   TapHandle: new (

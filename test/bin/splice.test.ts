@@ -1,15 +1,16 @@
 /**
  * bin/splice.ts on the memory wire: a client stack connects through a forwarding gateway stack
- * whose accepted connections are joined with node:net sockets to a server in this process
- * (127.0.0.1, an ephemeral port: nothing is configured anywhere). The HostReader path with two
- * connections sharing its read buffer: bytes the host side sends before the join are kept and
- * handed on; bytes beyond a connection's send buffer are copied before another socket's read
- * reuses the buffer.
+ * whose accepted connections are joined (NativeTcpJoin) with TCP sockets of the addon to a
+ * server in this process (127.0.0.1, an ephemeral port: nothing is configured anywhere). Two
+ * connections share the addon's read buffer: bytes the host side sends before the join are
+ * kept and handed on; bytes beyond a connection's send buffer are copied before another
+ * socket's read reuses the buffer.
  */
 import assert from 'node:assert/strict';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { firstValueFrom, reduce } from 'rxjs';
-import { HostReader, spliceTcp } from '../../bin/splice.js';
+import { NativeTcpJoin } from '../../bin/splice.js';
+import { loadTapAddon, type NativeTcpSocket } from '../../streams/links/tap-native.js';
 import type { TcpForwardRequest } from '../../streams/stack/tcp-forwarder.js';
 import { forwardPair, FAR_IP } from '../streams/stack/forward-pair.js';
 
@@ -22,7 +23,7 @@ function pattern(n: number, seed: number, from = 0): Buffer {
 const FIRST = 1000;
 const REST = 2 << 20;
 
-describe('bin/splice: stack connections joined with host sockets', function () {
+describe('bin/splice: stack connections joined with host sockets of the addon', function () {
   this.timeout(20_000);
 
   it('two at once through the shared read buffer: what each host socket sent before the join (held, paused) and 2 MiB after it arrive in order, byte-exact, then the FIN', async () => {
@@ -36,30 +37,31 @@ describe('bin/splice: stack connections joined with host sockets', function () {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as { port: number }).port;
     const p = forwardPair();
-    const hostSockets: Socket[] = [];
-    const waiting: Array<{ req: TcpForwardRequest; socket: Socket; reader: HostReader }> = [];
+    const hostSockets: NativeTcpSocket[] = [];
+    const waiting: Array<{ req: TcpForwardRequest; join: NativeTcpJoin }> = [];
     let reads = 0;
     let bothRead: () => void = () => undefined;
     const firstReads = new Promise<void>((resolve) => (bothRead = resolve));
     try {
       p.gateway.tcp.forward().subscribe((req) => {
-        const reader = new HostReader();
-        // The reader's callback, watched: the joins wait until both host sockets have read.
-        const onread = {
-          buffer: reader.onread.buffer,
-          callback: (n: number, b: Buffer): boolean => {
+        const join = new NativeTcpJoin();
+        // The join's callbacks, watched: the attaches wait until both host sockets have read.
+        const socket = new (loadTapAddon().TcpSocket)({
+          ...join.callbacks,
+          onData: (length) => {
             if (++reads === 2) bothRead();
-            return reader.onread.callback(n, b);
+            return join.callbacks.onData(length);
           },
-        };
-        const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true, onread });
+        });
+        join.socket = socket;
         hostSockets.push(socket);
-        waiting.push({ req, socket, reader });
+        assert.equal(socket.connect(0x7f000001, port), 0);
+        waiting.push({ req, join });
       });
       const connecting = [0, 1].map(() => firstValueFrom(p.client.tcp.connect({ address: FAR_IP, port: 7 })));
       await firstReads;
       assert.equal(reads, 2, 'one read each, then paused until the join');
-      for (const { req, socket, reader } of waiting) req.accept().subscribe((conn) => spliceTcp(conn, socket, reader));
+      for (const { req, join } of waiting) req.accept().subscribe((conn) => join.attach(conn));
       const conns = await Promise.all(connecting);
       for (const [k, s] of serverSockets.entries()) s.end(pattern(REST, 3 + 2 * k, FIRST));
       const received = await Promise.all(
@@ -77,7 +79,7 @@ describe('bin/splice: stack connections joined with host sockets', function () {
       assert.deepEqual([...seen].sort(), [0, 1]);
       for (const c of conns) c.end();
     } finally {
-      for (const s of hostSockets) s.destroy();
+      for (const s of hostSockets) s.close();
       server.close();
       p.close();
     }

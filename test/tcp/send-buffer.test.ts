@@ -148,4 +148,27 @@ describe('tcp/send-buffer', () => {
     assert.ok(Number.isInteger(b.free) && b.free === 0);
     assert.deepEqual([...b.peek(1490, 10)], [...data.subarray(1490, 1500)]);
   });
+
+  it('large storage an emptied buffer lets go is reused by the next buffer that grows, only at a later time of the clock (views of it handed out in the same task stay intact)', () => {
+    // A capacity no other test uses: its storage size (40,000) is this test's alone in the pool.
+    const n = 40_000;
+    const a = new SendBuffer(n);
+    assert.equal(a.write(bytes(1, n), 10), n);
+    const viewA = a.peek(0, n);
+    a.consume(n, 10);
+    // Same time (the same task): fresh storage, and what A handed out keeps its bytes.
+    const b = new SendBuffer(n);
+    assert.equal(b.write(bytes(2, n), 10), n);
+    assert.notEqual(b.peek(0, n).buffer, viewA.buffer);
+    assert.deepEqual(viewA, bytes(1, n));
+    // Later: A's storage again (no allocation), holding C's own bytes.
+    const c = new SendBuffer(n);
+    assert.equal(c.write(bytes(3, n), 11), n);
+    assert.equal(c.peek(0, n).buffer, viewA.buffer);
+    assert.deepEqual(c.peek(0, n), bytes(3, n));
+    // Taken out of the pool: the next buffer at a later time allocates its own.
+    const d = new SendBuffer(n);
+    d.write(bytes(4, n), 12);
+    assert.notEqual(d.peek(0, n).buffer, viewA.buffer);
+  });
 });

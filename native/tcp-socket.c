@@ -1,0 +1,510 @@
+/*
+ * TcpSocket: a host TCP client socket for `rx-netstack nat`, the outbound half of a relayed
+ * connection. Why not node:net: per connection `net.connect` builds a Socket (a Duplex stream,
+ * its state, timers, a lookup step) and per write goes through the Writable machinery; a relay
+ * needs none of it, and on a connection-rate workload that was a fifth of the nat's CPU.
+ *
+ * Non-blocking, watched by a uv_poll like the TAP fd. connect() starts a non-blocking connect;
+ * onConnect(errno) says how it ended (0: connected). Reading: one read() per readable wake-up
+ * into a buffer shared by every socket (the module's `tcpReadBuffer`, up to 256 KiB: what a
+ * bulk transfer has queued is taken in one call); onData(n) says its first n bytes are the
+ * read, valid only during the call (JavaScript keeps one view of the buffer and hands on a
+ * subarray: no typed array is made here per read). onData returns how many bytes the next read
+ * may take (the room its consumer has: a relay reads no more than its connection's send buffer
+ * takes, so nothing read is copied a second time), 0 or false to pause reading until
+ * resume(limit), true for no limit; onEnd() at the peer's FIN; onError(errno) for a failure
+ * (ECONNRESET...), after which nothing more comes.
+ * Writing: write() sends at once what the kernel takes and copies the rest into this socket's
+ * queue, sent when the fd is writable; it returns false while the queue holds bytes, and
+ * onDrain() says when it is empty again. end() sends FIN once the queue is empty; close(reset)
+ * closes, with an RST when `reset` (SO_LINGER 0).
+ *
+ * Lifetime: an open socket holds its JS object; close() (or a failure) stops the poll and closes
+ * the fd; the struct is freed once the object is finalized and the poll closed.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <node_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "errno-name.h"
+#include "tcp-socket.h"
+
+/* The largest read: what a wake-up of a bulk transfer finds queued is taken in one call. */
+#define TCP_READ_MAX (256 * 1024)
+
+static uint8_t *shared_buf;
+static napi_ref shared_ab;
+
+enum { CB_CONNECT, CB_DATA, CB_END, CB_ERROR, CB_DRAIN, CB_COUNT };
+
+typedef struct {
+  napi_env env;
+  napi_ref wrapper;
+  napi_ref cb[CB_COUNT];
+  napi_async_context async_ctx;
+  uv_poll_t poll;
+  int poll_open;
+  int poll_events;   /* what the poll watches now (0: stopped) */
+  int fd;
+  int connecting;
+  int reading;       /* reading wanted (not paused) */
+  size_t read_limit; /* most bytes the next read takes (onData's answer) */
+  int eof;           /* the peer's FIN was read */
+  int end_pending;   /* end() called: shutdown once the queue is empty */
+  int shut;          /* SHUT_WR done */
+  int closed;
+  int finalized;
+  int in_callback;
+  int pending_err;   /* a write failed: reported from the next wake-up, not inside write() */
+  uint8_t *q;        /* unsent bytes */
+  size_t qoff, qlen, qcap;
+} tcp_socket_t;
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static void maybe_free(tcp_socket_t *s) {
+  if (s->finalized && !s->poll_open) {
+    free(s->q);
+    free(s);
+  }
+}
+
+static void on_poll_closed(uv_handle_t *h) {
+  tcp_socket_t *s = h->data;
+  s->poll_open = 0;
+  maybe_free(s);
+}
+
+static void release_js(tcp_socket_t *s) {
+  for (int i = 0; i < CB_COUNT; i++) {
+    if (s->cb[i] != NULL) {
+      napi_delete_reference(s->env, s->cb[i]);
+      s->cb[i] = NULL;
+    }
+  }
+  if (s->async_ctx != NULL) {
+    napi_async_destroy(s->env, s->async_ctx);
+    s->async_ctx = NULL;
+  }
+  uint32_t count = 0;
+  if (s->wrapper != NULL) napi_reference_unref(s->env, s->wrapper, &count);
+}
+
+static void shutdown_socket(tcp_socket_t *s, int reset) {
+  if (s->closed) return;
+  s->closed = 1;
+  if (s->poll_open) {
+    /* uv_close stops the poll itself: no separate stop (one epoll_ctl less). */
+    s->poll_events = 0;
+    uv_close((uv_handle_t *)&s->poll, on_poll_closed);
+  }
+  if (s->fd >= 0) {
+    if (reset) {
+      struct linger l = { 1, 0 };
+      setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    }
+    close(s->fd);
+  }
+  s->fd = -1;
+  free(s->q);
+  s->q = NULL;
+  s->qoff = s->qlen = s->qcap = 0;
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  tcp_socket_t *s = data;
+  (void)hint;
+  shutdown_socket(s, 0);
+  if (s->wrapper != NULL) {
+    napi_delete_reference(env, s->wrapper);
+    s->wrapper = NULL;
+  }
+  s->finalized = 1;
+  maybe_free(s);
+}
+
+/*
+ * Calls callback `which`; returns its result as a number: a number as it is (negative ones as
+ * 0), false as 0, anything else (true, undefined) as -1.
+ */
+static int64_t call_js(tcp_socket_t *s, int which, size_t argc, napi_value *argv) {
+  napi_env env = s->env;
+  napi_value fn, recv, result = NULL;
+  if (s->cb[which] == NULL || napi_get_reference_value(env, s->cb[which], &fn) != napi_ok || fn == NULL) return -1;
+  napi_get_reference_value(env, s->wrapper, &recv);
+  s->in_callback++;
+  napi_status st = napi_make_callback(env, s->async_ctx, recv, fn, argc, argv, &result);
+  s->in_callback--;
+  if (st == napi_pending_exception) {
+    napi_value exception;
+    napi_get_and_clear_last_exception(env, &exception);
+    napi_fatal_exception(env, exception);
+    return -1;
+  }
+  napi_valuetype t;
+  if (result == NULL || napi_typeof(env, result, &t) != napi_ok) return -1;
+  if (t == napi_boolean) {
+    bool b = true;
+    napi_get_value_bool(env, result, &b);
+    return b ? -1 : 0;
+  }
+  if (t == napi_number) {
+    int64_t n = 0;
+    napi_get_value_int64(env, result, &n);
+    return n < 0 ? 0 : n;
+  }
+  return -1;
+}
+
+static void update_poll(tcp_socket_t *s) {
+  if (s->closed) return;
+  int events = 0;
+  if (s->connecting || s->qlen > 0 || s->pending_err != 0) events |= UV_WRITABLE;
+  if (!s->connecting && s->reading && !s->eof) events |= UV_READABLE;
+  /* Only on a change: each uv_poll_start or stop costs epoll_ctl calls (libuv takes the fd out
+     of epoll and puts it back), and a connection changes its interest a few times at most. */
+  if (events == s->poll_events) return;
+  s->poll_events = events;
+  if (events == 0) uv_poll_stop(&s->poll);
+  else uv_poll_start(&s->poll, events, on_poll);
+}
+
+/* A failure: the socket is done; JavaScript hears onError(errno) once. */
+static void fail(tcp_socket_t *s, int err) {
+  if (s->closed) return;
+  shutdown_socket(s, 0);
+  napi_value arg;
+  napi_create_int32(s->env, err, &arg);
+  call_js(s, CB_ERROR, 1, &arg);
+}
+
+static void maybe_shut(tcp_socket_t *s) {
+  if (s->end_pending && !s->shut && s->qlen == 0 && !s->closed && !s->connecting) {
+    s->shut = 1;
+    shutdown(s->fd, SHUT_WR);
+  }
+}
+
+/* Sends queued bytes; 0, or an errno that failed the socket. */
+static int flush(tcp_socket_t *s) {
+  while (s->qlen > 0) {
+    ssize_t r = send(s->fd, s->q + s->qoff, s->qlen, MSG_NOSIGNAL);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    if (r < 0) return errno;
+    s->qoff += (size_t)r;
+    s->qlen -= (size_t)r;
+  }
+  s->qoff = 0;
+  return 0;
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  tcp_socket_t *s = h->data;
+  if (s->closed) return;
+  napi_env env = s->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  if (s->pending_err != 0) {
+    fail(s, s->pending_err);
+    goto done;
+  }
+  if (s->connecting) {
+    if (status < 0 || (events & UV_WRITABLE)) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+      if (err == 0 && status < 0) err = ECONNREFUSED;
+      napi_value arg;
+      napi_create_int32(env, err, &arg);
+      s->connecting = 0;
+      if (err != 0) shutdown_socket(s, 0);
+      else update_poll(s);
+      call_js(s, CB_CONNECT, 1, &arg);
+    }
+    goto done;
+  }
+  if (status < 0) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    fail(s, err != 0 ? err : ECONNRESET);
+    goto done;
+  }
+  if ((events & UV_WRITABLE) && s->qlen > 0) {
+    int err = flush(s);
+    if (err != 0) {
+      fail(s, err);
+      goto done;
+    }
+    if (s->qlen == 0) {
+      maybe_shut(s);
+      update_poll(s);
+      call_js(s, CB_DRAIN, 0, NULL);
+      if (s->closed) goto done;
+    }
+  }
+  if ((events & UV_READABLE) && s->reading && !s->eof) {
+    ssize_t r;
+    do r = recv(s->fd, shared_buf, s->read_limit, 0);
+    while (r < 0 && errno == EINTR);
+    if (r > 0) {
+      napi_value length;
+      napi_create_uint32(env, (uint32_t)r, &length);
+      int64_t limit = call_js(s, CB_DATA, 1, &length);
+      s->read_limit = limit < 0 || limit > TCP_READ_MAX ? TCP_READ_MAX : (size_t)limit;
+      if (limit == 0 && !s->closed) {
+        s->reading = 0;
+        update_poll(s);
+      }
+    } else if (r == 0) {
+      s->eof = 1;
+      update_poll(s);
+      call_js(s, CB_END, 0, NULL);
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      fail(s, errno);
+    }
+  }
+done:
+  napi_close_handle_scope(env, scope);
+  if (s->closed && s->in_callback == 0) release_js(s);
+}
+
+static tcp_socket_t *this_socket(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+  napi_value self;
+  void *data = NULL;
+  if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok) return NULL;
+  if (napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
+    napi_throw_error(env, "ERR_INVALID_THIS", "not a TcpSocket");
+    return NULL;
+  }
+  return data;
+}
+
+static napi_value int_result(napi_env env, int32_t v) {
+  napi_value out;
+  napi_create_int32(env, v, &out);
+  return out;
+}
+
+/* new TcpSocket({ onConnect, onData, onEnd, onError, onDrain }) */
+static napi_value tcp_new(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], self, name;
+  napi_get_cb_info(env, info, &argc, argv, &self, NULL);
+  static const char *names[CB_COUNT] = { "onConnect", "onData", "onEnd", "onError", "onDrain" };
+  napi_value fns[CB_COUNT];
+  napi_valuetype t = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &t);
+  for (int i = 0; i < CB_COUNT; i++) {
+    napi_valuetype ft = napi_undefined;
+    if (t == napi_object && napi_get_named_property(env, argv[0], names[i], &fns[i]) == napi_ok) napi_typeof(env, fns[i], &ft);
+    if (ft != napi_function) {
+      napi_throw_error(env, "ERR_INVALID_ARG_TYPE", "TcpSocket({ onConnect, onData, onEnd, onError, onDrain }) takes five functions");
+      return NULL;
+    }
+  }
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    const char *code = rx_errno_name(errno);
+    napi_throw_error(env, code != NULL ? code : "EIO", strerror(errno));
+    return NULL;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  tcp_socket_t *s = calloc(1, sizeof *s);
+  uv_loop_t *loop = NULL;
+  if (s == NULL || napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &s->poll, fd) != 0) {
+    free(s);
+    close(fd);
+    napi_throw_error(env, "ENOMEM", "TcpSocket: out of memory");
+    return NULL;
+  }
+  s->env = env;
+  s->fd = fd;
+  s->poll.data = s;
+  s->poll_open = 1;
+  s->reading = 1;
+  s->read_limit = TCP_READ_MAX;
+  for (int i = 0; i < CB_COUNT; i++) napi_create_reference(env, fns[i], 1, &s->cb[i]);
+  napi_create_string_utf8(env, "rx_tcp_socket", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, self, name, &s->async_ctx);
+  napi_wrap(env, self, s, finalize, NULL, &s->wrapper);
+  uint32_t refs;
+  napi_reference_ref(env, s->wrapper, &refs);
+  return self;
+}
+
+/* connect(address: host-order uint32, port): 0 (onConnect follows), or -errno (failed at once). */
+static napi_value tcp_connect(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  tcp_socket_t *s = this_socket(env, info, &argc, argv);
+  if (s == NULL) return NULL;
+  uint32_t addr = 0, port = 0;
+  if (argc < 2 || napi_get_value_uint32(env, argv[0], &addr) != napi_ok || napi_get_value_uint32(env, argv[1], &port) != napi_ok || port > 65535) {
+    napi_throw_error(env, "ERR_INVALID_ARG_TYPE", "connect(address: number, port: number)");
+    return NULL;
+  }
+  if (s->closed) return int_result(env, -EBADF);
+  struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(addr) };
+  int r;
+  do r = connect(s->fd, (struct sockaddr *)&to, sizeof to);
+  while (r < 0 && errno == EINTR);
+  if (r < 0 && errno != EINPROGRESS) {
+    int err = errno;
+    shutdown_socket(s, 0);
+    if (s->in_callback == 0) release_js(s);
+    return int_result(env, -err);
+  }
+  s->connecting = 1;
+  update_poll(s);
+  return int_result(env, 0);
+}
+
+/* write(data): true when all of it is with the kernel; false when some waits here (onDrain later). */
+static napi_value tcp_write(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  tcp_socket_t *s = this_socket(env, info, &argc, argv);
+  if (s == NULL) return NULL;
+  void *data = NULL;
+  size_t len = 0;
+  bool is_ta = false;
+  napi_typedarray_type type;
+  if (argc < 1 || napi_is_typedarray(env, argv[0], &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, argv[0], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    napi_throw_error(env, "ERR_INVALID_ARG_TYPE", "write(data: Uint8Array)");
+    return NULL;
+  }
+  if (s->closed || s->end_pending || s->pending_err != 0) {
+    napi_get_boolean(env, false, &out);
+    return out;
+  }
+  size_t sent = 0;
+  if (s->qlen == 0 && !s->connecting) {
+    while (sent < len) {
+      ssize_t r = send(s->fd, (uint8_t *)data + sent, len - sent, MSG_NOSIGNAL);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (r < 0) {
+        /* Reported as onError from the next wake-up: JavaScript is not re-entered from here. */
+        s->pending_err = errno;
+        update_poll(s);
+        napi_get_boolean(env, false, &out);
+        return out;
+      }
+      sent += (size_t)r;
+    }
+  }
+  if (sent < len) {
+    size_t rest = len - sent;
+    if (s->qoff > 0 && s->qlen > 0) memmove(s->q, s->q + s->qoff, s->qlen);
+    s->qoff = 0;
+    if (s->qlen + rest > s->qcap) {
+      size_t cap = s->qcap == 0 ? 65536 : s->qcap;
+      while (cap < s->qlen + rest) cap *= 2;
+      uint8_t *q = realloc(s->q, cap);
+      if (q == NULL) {
+        s->pending_err = ENOMEM;
+        update_poll(s);
+        napi_get_boolean(env, false, &out);
+        return out;
+      }
+      s->q = q;
+      s->qcap = cap;
+    }
+    memcpy(s->q + s->qlen, (uint8_t *)data + sent, rest);
+    s->qlen += rest;
+    update_poll(s);
+  }
+  napi_get_boolean(env, s->qlen == 0, &out);
+  return out;
+}
+
+/* end(): FIN once everything written is sent. */
+static napi_value tcp_end(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  tcp_socket_t *s = this_socket(env, info, &argc, NULL);
+  if (s == NULL || s->closed) return NULL;
+  s->end_pending = 1;
+  maybe_shut(s);
+  return NULL;
+}
+
+/* pause(), or resume(limit?: number): the most bytes the next read takes (no limit without). */
+static napi_value set_reading(napi_env env, napi_callback_info info, int on) {
+  size_t argc = 1;
+  napi_value argv[1];
+  tcp_socket_t *s = this_socket(env, info, &argc, argv);
+  if (s == NULL || s->closed) return NULL;
+  s->reading = on;
+  if (on) {
+    int64_t limit = TCP_READ_MAX;
+    napi_valuetype t = napi_undefined;
+    if (argc >= 1 && napi_typeof(env, argv[0], &t) == napi_ok && t == napi_number) napi_get_value_int64(env, argv[0], &limit);
+    s->read_limit = limit <= 0 || limit > TCP_READ_MAX ? TCP_READ_MAX : (size_t)limit;
+  }
+  update_poll(s);
+  return NULL;
+}
+
+static napi_value tcp_pause(napi_env env, napi_callback_info info) {
+  return set_reading(env, info, 0);
+}
+
+static napi_value tcp_resume(napi_env env, napi_callback_info info) {
+  return set_reading(env, info, 1);
+}
+
+/* close(reset?: boolean): closes now (queued bytes are dropped); with an RST when `reset`. */
+static napi_value tcp_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  tcp_socket_t *s = this_socket(env, info, &argc, argv);
+  if (s == NULL || s->closed) return NULL;
+  bool reset = false;
+  if (argc >= 1) napi_get_value_bool(env, argv[0], &reset);
+  shutdown_socket(s, reset);
+  if (s->in_callback == 0) release_js(s);
+  return NULL;
+}
+
+static napi_value tcp_closed(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  tcp_socket_t *s = this_socket(env, info, &argc, NULL);
+  if (s == NULL) return NULL;
+  napi_value out;
+  napi_get_boolean(env, s->closed, &out);
+  return out;
+}
+
+void rx_tcp_socket_init(napi_env env, napi_value exports) {
+  napi_value ab;
+  if (shared_ab == NULL) {
+    if (napi_create_arraybuffer(env, TCP_READ_MAX, (void **)&shared_buf, &ab) != napi_ok) return;
+    napi_create_reference(env, ab, 1, &shared_ab);
+  }
+  /* JavaScript views it as one Buffer: onData(n) means its first n bytes. */
+  napi_get_reference_value(env, shared_ab, &ab);
+  napi_set_named_property(env, exports, "tcpReadBuffer", ab);
+  napi_property_descriptor methods[] = {
+    { "connect", NULL, tcp_connect, NULL, NULL, NULL, napi_default, NULL },
+    { "write", NULL, tcp_write, NULL, NULL, NULL, napi_default, NULL },
+    { "end", NULL, tcp_end, NULL, NULL, NULL, napi_default, NULL },
+    { "pause", NULL, tcp_pause, NULL, NULL, NULL, napi_default, NULL },
+    { "resume", NULL, tcp_resume, NULL, NULL, NULL, napi_default, NULL },
+    { "close", NULL, tcp_close, NULL, NULL, NULL, napi_default, NULL },
+    { "closed", NULL, NULL, tcp_closed, NULL, NULL, napi_default, NULL },
+  };
+  napi_value cls;
+  napi_define_class(env, "TcpSocket", NAPI_AUTO_LENGTH, tcp_new, NULL, sizeof methods / sizeof methods[0], methods, &cls);
+  napi_set_named_property(env, exports, "TcpSocket", cls);
+}
