@@ -1324,10 +1324,14 @@ export class TcpConnectionCore {
     if (this.config.sendBufferMax > this.config.sendBufferSize) {
       // The path's delivery per minimum RTT bounds how far the send buffer grows (buffer-tuning.ts).
       const meter = this.delivery ?? (this.delivery = new DeliveryMeter());
-      // RACK's minimum RTT when it runs: taken from each segment's send time on this clock, it
-      // resolves microseconds, where an RTT from the timestamp echo only resolves milliseconds.
+      // RACK's minimum RTT when it runs, else the timed segments' (rtt.ts minTimedRtt): both
+      // are taken from send times on this clock and resolve microseconds, where an RTT from the
+      // timestamp echo only resolves milliseconds (0 on a fast path: no BDP, and the buffer grew
+      // to 2 x cwnd, megabytes that cost more per byte than they bought: `sack: false` was 14 %
+      // dearer per GB for that).
       const rack = this.rack;
-      const minRtt = rack !== undefined && rack.minRtt > 0 ? rack.minRtt : this.rtt.minRtt;
+      const timed = this.rtt.minTimedRtt;
+      const minRtt = rack !== undefined && rack.minRtt > 0 ? rack.minRtt : timed > 0 && timed < Number.POSITIVE_INFINITY ? timed : this.rtt.minRtt;
       meter.onAck(this.counters.bytesAcked, now, minRtt > 0 ? minRtt : Number.POSITIVE_INFINITY);
     }
     if (this.wantWritable && this.config.sendBufferMax > this.sendBuf.capacity) this.expandSendBuffer();
@@ -2390,7 +2394,7 @@ export class TcpConnectionCore {
     if (this.tsOk && seg.timestamp !== undefined) {
       const r = this.ts.rttSample(seg.timestamp.tsEcr, now);
       if (r !== undefined) {
-        this.rtt.cancelTiming();
+        this.rtt.onAckTimedOnly(ack, now); // the fine-grained minimum for buffer sizing only
         this.rtt.sample(r);
         return;
       }
