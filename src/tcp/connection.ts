@@ -1190,6 +1190,15 @@ export class TcpConnectionCore {
     }
     this.probesUnanswered = 0;
     if ((seg.flags & (ECE | CWR)) !== 0) this.onEcnFlags(seg.flags, ack);
+    if (this.isCommonAck(seg, ack)) {
+      // Header prediction (the idea of Linux's tcp_ack fast path): the ACK only moves SND.UNA
+      // forward. RACK takes the records it delivers; loss detection, the scoreboard, recovery,
+      // the undo checks and the probe episode have nothing to do (see isCommonAck).
+      this.onNewAck(ack, now, seg);
+      this.updateSendWindow(seg, ack);
+      if (this.rack !== undefined) this.rack.onAck(this.sndUna, this.sack, false, false, this.sndNxt, now);
+      return this.afterAck(now);
+    }
     const window = seg.window;
     // PRR's DeliveredData (RFC 6937): change in SND.UNA plus change in SACKed bytes.
     const unaBefore = this.sndUna;
@@ -1215,19 +1224,7 @@ export class TcpConnectionCore {
         this.retransmitFirst(now);
       }
     }
-    // Window update (3.10.7.4): only from a segment newer than the last one that set it.
-    if (seqLeq(this.sndUna, ack) && (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLeq(this.sndWl2, ack)))) {
-      const wasZero = this.sndWnd === 0;
-      this.sndWnd = window << this.sndWndScale; // at most 65535 << 14 < 2^30
-      this.sndWl1 = seg.seq;
-      this.sndWl2 = ack;
-      if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
-      if (this.sndWnd > 0) {
-        this.persistBackoff = 0;
-        if (wasZero) this.persistAt = NEVER;
-      }
-    }
-    this.lastPeerWindow = window;
+    this.updateSendWindow(seg, ack);
     if (this.eifelTsVal !== undefined && advanced) this.eifelOnAck(seg);
     if (this.frto !== undefined && this.frto.step !== FRTO_OFF) this.frtoOnAck(advanced, sacked, !advanced && !hasText);
     if (this.srto !== undefined && this.srto.active) this.spuriousRtoOnAck(seg, advanced, !advanced && !hasText, now);
@@ -1240,7 +1237,51 @@ export class TcpConnectionCore {
       }
       if (this.tlp !== undefined && this.tlp.active) this.tlpOnAck(ack, seg.sackBlocks !== undefined && this.sack.lastUpdate.dsack, !advanced && !sacked && !hasText);
     }
+    return this.afterAck(now);
+  }
 
+  /**
+   * An acceptable ACK that only advances SND.UNA, with nothing for the loss machinery: no SACK
+   * blocks, nothing SACKed before, no loss episode, no RACK timer and nothing RACK marked lost
+   * above it, no F-RTO / Eifel / spurious-RTO check or TLP episode running. For such an ACK the
+   * full path (processAck) does exactly what the fast path does (the recovery entry checks fail:
+   * the new ACK zeroes the duplicate count, and no loss is marked); the full path's tests just
+   * cost time on every ACK of a transfer.
+   */
+  private isCommonAck(seg: TcpRepr, ack: number): boolean {
+    return (
+      seg.sackBlocks === undefined &&
+      seqGt(ack, this.sndUna) &&
+      this.lossEpisode === EPISODE_NONE &&
+      this.rackAt === NEVER &&
+      (this.sack === undefined || this.sack.empty) &&
+      (this.rack === undefined || !seqGt(this.rack.lostEdge, ack)) &&
+      this.eifelTsVal === undefined &&
+      (this.frto === undefined || this.frto.step === FRTO_OFF) &&
+      (this.srto === undefined || !this.srto.active) &&
+      (this.tlp === undefined || !this.tlp.active)
+    );
+  }
+
+  /** Window update (3.10.7.4): only from a segment newer than the last one that set it. */
+  private updateSendWindow(seg: TcpRepr, ack: number): void {
+    const window = seg.window;
+    if (seqLeq(this.sndUna, ack) && (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLeq(this.sndWl2, ack)))) {
+      const wasZero = this.sndWnd === 0;
+      this.sndWnd = window << this.sndWndScale; // at most 65535 << 14 < 2^30
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = ack;
+      if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
+      if (this.sndWnd > 0) {
+        this.persistBackoff = 0;
+        if (wasZero) this.persistAt = NEVER;
+      }
+    }
+    this.lastPeerWindow = window;
+  }
+
+  /** Our FIN acknowledged: the state moves on. Returns false when the connection closed. */
+  private afterAck(now: number): boolean {
     if (this.finAcked) {
       switch (this._state) {
         case 'FIN-WAIT-1':
