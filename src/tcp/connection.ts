@@ -262,6 +262,8 @@ export class TcpConnectionCore {
   private readonly sackReport = new SackReporter();
   /** The timestamps option of the last segment sent (see timestampOption). */
   private lastTimestampOption: { readonly tsVal: number; readonly tsEcr: number } | undefined;
+  /** The clock reading `lastTimestampOption`'s TSval was computed for (NaN: none yet). */
+  private lastTimestampClock = Number.NaN;
   private synWindowSent = 0;
   private synAcked = false;
   private synRetransmitted = false;
@@ -1657,7 +1659,7 @@ export class TcpConnectionCore {
       if (active ? this.config.sack : this.sackOk) seg.sackPermitted = true;
       if (active ? this.config.timestamps : this.tsOk) seg.timestamp = { tsVal: this.ts.tsVal(this.clock), tsEcr: active ? 0 : this.ts.tsRecent };
     } else if (this.tsOk && (flags & RST) === 0) {
-      seg.timestamp = this.timestampOption(this.ts.tsVal(this.clock), this.ts.tsRecent);
+      seg.timestamp = this.timestampOption(this.ts.tsRecent);
     }
     if ((flags & ACK) !== 0) {
       if (this.sackOk && (flags & (SYN | RST)) === 0 && (this.recvBuf.outOfOrderCount > 0 || this.sackReport.hasDsack)) {
@@ -1689,8 +1691,14 @@ export class TcpConnectionCore {
    * the same (a burst sent within one millisecond, with TS.Recent unchanged), as records are
    * read-only (TcpRepr). Saves an object and its two numbers on most segments of a transfer.
    */
-  private timestampOption(tsVal: number, tsEcr: number): { readonly tsVal: number; readonly tsEcr: number } {
+  private timestampOption(tsEcr: number): { readonly tsVal: number; readonly tsEcr: number } {
     const last = this.lastTimestampOption;
+    const clock = this.clock;
+    // TSval is computed once per clock reading: every segment of a batch (one task, one reading
+    // of the stack's clock) carries the same one, as Linux stamps a TSO burst once.
+    if (last !== undefined && clock === this.lastTimestampClock && last.tsEcr === tsEcr) return last;
+    this.lastTimestampClock = clock;
+    const tsVal = this.ts.tsVal(clock);
     if (last !== undefined && last.tsVal === tsVal && last.tsEcr === tsEcr) return last;
     return (this.lastTimestampOption = { tsVal, tsEcr });
   }
