@@ -33,6 +33,21 @@ describe('PacketBuffer', () => {
     assert.ok(seen.size > 1);
   });
 
+  it('withPayload: the payload behind zeroed headroom, also in slabs made of recycled memory (they are not zero-filled)', () => {
+    const payload = new Uint8Array(1400).map((_, i) => (i * 7 + 1) & 0xff);
+    // 50 MB of packets, each scribbled over once checked: the slabs of the later ones are made of
+    // memory the allocator had given to earlier ones.
+    for (let i = 0; i < 30_000; i++) {
+      const pb = PacketBuffer.withPayload(payload.subarray(0, i % 1401), 60 + (i % 79));
+      const n = i % 1401;
+      assert.equal(pb.buf.length, pb.head + n);
+      assert.equal(pb.end, pb.head + n);
+      for (let k = 0; k < pb.head; k++) if (pb.buf[k] !== 0) assert.fail(`packet ${i}: headroom byte ${k} is ${pb.buf[k]}`);
+      for (let k = 0; k < n; k++) if (pb.buf[pb.head + k] !== payload[k]) assert.fail(`packet ${i}: payload byte ${k}`);
+      pb.buf.fill(0xee);
+    }
+  });
+
   it('large buffers get storage of their own', () => {
     const pb = PacketBuffer.alloc(60_000);
     assert.equal(pb.buf.byteOffset, 0);

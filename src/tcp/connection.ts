@@ -264,6 +264,8 @@ export class TcpConnectionCore {
   private readonly sackReport = new SackReporter();
   /** The timestamps option of the last segment sent (see timestampOption). */
   private lastTimestampOption: { readonly tsVal: number; readonly tsEcr: number } | undefined;
+  /** The clock reading `lastTimestampOption`'s TSval was computed for (NaN: none yet). */
+  private lastTimestampClock = Number.NaN;
   private synWindowSent = 0;
   private synAcked = false;
   private synRetransmitted = false;
@@ -1200,6 +1202,17 @@ export class TcpConnectionCore {
     }
     this.probesUnanswered = 0;
     if ((seg.flags & (ECE | CWR)) !== 0) this.onEcnFlags(seg.flags, ack);
+    if (this.isCommonAck(seg, ack)) {
+      // Header prediction (the idea of Linux's tcp_ack fast path): the ACK only moves SND.UNA
+      // forward. RACK takes the records it delivers; loss detection, the scoreboard, recovery,
+      // the undo checks and the probe episode have nothing to do (see isCommonAck).
+      this.onNewAck(ack, now, seg);
+      this.updateSendWindow(seg, ack);
+      if (this.rack !== undefined) this.rack.onAck(this.sndUna, this.sack, false, false, this.sndNxt, now);
+      // Between episodes the recovery point follows SND.UNA, as in sackRecoveryOnAck.
+      if (this.sack !== undefined && seqGt(this.sndUna, this.recoveryPoint)) this.recoveryPoint = this.sndUna;
+      return this.afterAck(now);
+    }
     const window = seg.window;
     // PRR's DeliveredData (RFC 6937): change in SND.UNA plus change in SACKed bytes.
     const unaBefore = this.sndUna;
@@ -1225,19 +1238,7 @@ export class TcpConnectionCore {
         this.retransmitFirst(now);
       }
     }
-    // Window update (3.10.7.4): only from a segment newer than the last one that set it.
-    if (seqLeq(this.sndUna, ack) && (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLeq(this.sndWl2, ack)))) {
-      const wasZero = this.sndWnd === 0;
-      this.sndWnd = window << this.sndWndScale; // at most 65535 << 14 < 2^30
-      this.sndWl1 = seg.seq;
-      this.sndWl2 = ack;
-      if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
-      if (this.sndWnd > 0) {
-        this.persistBackoff = 0;
-        if (wasZero) this.persistAt = NEVER;
-      }
-    }
-    this.lastPeerWindow = window;
+    this.updateSendWindow(seg, ack);
     if (this.eifelTsVal !== undefined && advanced) this.eifelOnAck(seg);
     if (this.frto !== undefined && this.frto.step !== FRTO_OFF) this.frtoOnAck(advanced, sacked, !advanced && !hasText);
     if (this.srto !== undefined && this.srto.active) this.spuriousRtoOnAck(seg, advanced, !advanced && !hasText, now);
@@ -1250,7 +1251,51 @@ export class TcpConnectionCore {
       }
       if (this.tlp !== undefined && this.tlp.active) this.tlpOnAck(ack, seg.sackBlocks !== undefined && this.sack.lastUpdate.dsack, !advanced && !sacked && !hasText);
     }
+    return this.afterAck(now);
+  }
 
+  /**
+   * An acceptable ACK that only advances SND.UNA, with nothing for the loss machinery: no SACK
+   * blocks, nothing SACKed before, no loss episode, no RACK timer and nothing RACK marked lost
+   * above it, no F-RTO / Eifel / spurious-RTO check or TLP episode running. For such an ACK the
+   * full path (processAck) does exactly what the fast path does (the recovery entry checks fail:
+   * the new ACK zeroes the duplicate count, and no loss is marked); the full path's tests just
+   * cost time on every ACK of a transfer.
+   */
+  private isCommonAck(seg: TcpRepr, ack: number): boolean {
+    return (
+      seg.sackBlocks === undefined &&
+      seqGt(ack, this.sndUna) &&
+      this.lossEpisode === EPISODE_NONE &&
+      this.rackAt === NEVER &&
+      (this.sack === undefined || this.sack.empty) &&
+      (this.rack === undefined || !seqGt(this.rack.lostEdge, ack)) &&
+      this.eifelTsVal === undefined &&
+      (this.frto === undefined || this.frto.step === FRTO_OFF) &&
+      (this.srto === undefined || !this.srto.active) &&
+      (this.tlp === undefined || !this.tlp.active)
+    );
+  }
+
+  /** Window update (3.10.7.4): only from a segment newer than the last one that set it. */
+  private updateSendWindow(seg: TcpRepr, ack: number): void {
+    const window = seg.window;
+    if (seqLeq(this.sndUna, ack) && (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLeq(this.sndWl2, ack)))) {
+      const wasZero = this.sndWnd === 0;
+      this.sndWnd = window << this.sndWndScale; // at most 65535 << 14 < 2^30
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = ack;
+      if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
+      if (this.sndWnd > 0) {
+        this.persistBackoff = 0;
+        if (wasZero) this.persistAt = NEVER;
+      }
+    }
+    this.lastPeerWindow = window;
+  }
+
+  /** Our FIN acknowledged: the state moves on. Returns false when the connection closed. */
+  private afterAck(now: number): boolean {
     if (this.finAcked) {
       switch (this._state) {
         case 'FIN-WAIT-1':
@@ -1334,10 +1379,14 @@ export class TcpConnectionCore {
     if (this.config.sendBufferMax > this.config.sendBufferSize) {
       // The path's delivery per minimum RTT bounds how far the send buffer grows (buffer-tuning.ts).
       const meter = this.delivery ?? (this.delivery = new DeliveryMeter());
-      // RACK's minimum RTT when it runs: taken from each segment's send time on this clock, it
-      // resolves microseconds, where an RTT from the timestamp echo only resolves milliseconds.
+      // RACK's minimum RTT when it runs, else the timed segments' (rtt.ts minTimedRtt): both
+      // are taken from send times on this clock and resolve microseconds, where an RTT from the
+      // timestamp echo only resolves milliseconds (0 on a fast path: no BDP, and the buffer grew
+      // to 2 x cwnd, megabytes that cost more per byte than they bought: `sack: false` was 14 %
+      // dearer per GB for that).
       const rack = this.rack;
-      const minRtt = rack !== undefined && rack.minRtt > 0 ? rack.minRtt : this.rtt.minRtt;
+      const timed = this.rtt.minTimedRtt;
+      const minRtt = rack !== undefined && rack.minRtt > 0 ? rack.minRtt : timed > 0 && timed < Number.POSITIVE_INFINITY ? timed : this.rtt.minRtt;
       meter.onAck(this.counters.bytesAcked, now, minRtt > 0 ? minRtt : Number.POSITIVE_INFINITY);
     }
     if (this.wantWritable && this.config.sendBufferMax > this.sendBuf.capacity) this.expandSendBuffer();
@@ -1626,7 +1675,7 @@ export class TcpConnectionCore {
       if (active ? this.config.sack : this.sackOk) seg.sackPermitted = true;
       if (active ? this.config.timestamps : this.tsOk) seg.timestamp = { tsVal: this.ts.tsVal(this.clock), tsEcr: active ? 0 : this.ts.tsRecent };
     } else if (this.tsOk && (flags & RST) === 0) {
-      seg.timestamp = this.timestampOption(this.ts.tsVal(this.clock), this.ts.tsRecent);
+      seg.timestamp = this.timestampOption(this.ts.tsRecent);
     }
     if ((flags & ACK) !== 0) {
       if (this.sackOk && (flags & (SYN | RST)) === 0 && (this.recvBuf.outOfOrderCount > 0 || this.sackReport.hasDsack)) {
@@ -1658,8 +1707,14 @@ export class TcpConnectionCore {
    * the same (a burst sent within one millisecond, with TS.Recent unchanged), as records are
    * read-only (TcpRepr). Saves an object and its two numbers on most segments of a transfer.
    */
-  private timestampOption(tsVal: number, tsEcr: number): { readonly tsVal: number; readonly tsEcr: number } {
+  private timestampOption(tsEcr: number): { readonly tsVal: number; readonly tsEcr: number } {
     const last = this.lastTimestampOption;
+    const clock = this.clock;
+    // TSval is computed once per clock reading: every segment of a batch (one task, one reading
+    // of the stack's clock) carries the same one, as Linux stamps a TSO burst once.
+    if (last !== undefined && clock === this.lastTimestampClock && last.tsEcr === tsEcr) return last;
+    this.lastTimestampClock = clock;
+    const tsVal = this.ts.tsVal(clock);
     if (last !== undefined && last.tsVal === tsVal && last.tsEcr === tsEcr) return last;
     return (this.lastTimestampOption = { tsVal, tsEcr });
   }
@@ -2441,7 +2496,7 @@ export class TcpConnectionCore {
     if (this.tsOk && seg.timestamp !== undefined) {
       const r = this.ts.rttSample(seg.timestamp.tsEcr, now);
       if (r !== undefined) {
-        this.rtt.cancelTiming();
+        this.rtt.onAckTimedOnly(ack, now); // the fine-grained minimum for buffer sizing only
         this.rtt.sample(r);
         return;
       }

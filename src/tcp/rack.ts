@@ -8,7 +8,7 @@
  * its ACK (with SACK blocks) shows what is missing, long before the retransmission timeout.
  */
 
-import { seqAdd, seqDiff, seqGt, seqLeq, seqLt, seqMax } from './seq.js';
+import { seqAdd, seqDiff, seqGeq, seqGt, seqLeq, seqLt, seqMax } from './seq.js';
 import { allocBytes } from '../packet-buffer.js';
 import type { SackScoreboard } from './sack-scoreboard.js';
 
@@ -57,14 +57,28 @@ const END = 3;
 const FLAGS = 4;
 /** The records of a Rack that has sent nothing yet (shared, never written: length 0). */
 const NO_RECORDS = new Float64Array(0);
+/**
+ * Most bytes one record covers when segments sent together are merged into it (as a TSO burst
+ * of 64 KiB is one skb, with one timestamp, in Linux).
+ */
+const MERGE_MAX = 64 * 1024;
 /** RFC 8985 6.2: reordering window persistence, in recoveries, after a D-SACK widened it. */
 const REO_WND_PERSIST = 16;
 
 /**
  * Transmit times of the segments in flight, and the RACK state built from them. Records live in
- * a ring in one typed array, aligned with the send buffer (one per segment sent, oldest first):
- * no allocation per segment, the ring doubles when a window holds more segments than it has
- * room for. Retransmissions update the records they overlap.
+ * a ring in one typed array, aligned with the send buffer (oldest first): no allocation per
+ * segment, the ring doubles when a window holds more records than it has room for.
+ *
+ * New segments sent back to back at the same time (one batch: one task, one clock reading) share
+ * one record, up to MERGE_MAX bytes, as Linux's skb of a TSO burst has one timestamp: per
+ * segment the sender then only extends the last record, and an ACK delivers records, not
+ * segments. Where the answer would differ by segment, the record is cut first, so every
+ * decision stays what it is with a record per segment: a cumulative ACK inside a record
+ * delivers its front (the RTT sample is taken when the first bytes are acknowledged, not the
+ * last), SACK edges and a retransmission's range become record boundaries, and among records of
+ * the same transmission the one ending lower was sent first (RFC 8985's tie-break on the end
+ * sequence number, `sentAfter`).
  */
 export class Rack {
   /**
@@ -108,6 +122,8 @@ export class Rack {
   lostRetransmission: number | undefined;
   /** After `lostAt`: the end of the run of segments from the one asked about that share its mark. */
   runEnd = 0;
+  /** Start of the last segment sent for the first time (its record may hold the ones before it). */
+  private lastSegStart = 0;
 
   /** Segments tracked (tests). */
   get records(): number {
@@ -125,7 +141,11 @@ export class Rack {
 
   /** Start of the last segment sent for the first time, or undefined when none is in flight. */
   lastStart(): number | undefined {
-    return this.count === 0 ? undefined : this.rec[((this.head + this.count - 1) & (this.capacity - 1)) * RECORD + START];
+    if (this.count === 0) return undefined;
+    const i = (this.head + this.count - 1) & (this.capacity - 1);
+    const last = this.lastSegStart;
+    // Within the last record (a merged batch): the last segment of it; else the record's start.
+    return seqGeq(last, this.rec[i * RECORD + START]) && seqLt(last, this.rec[i * RECORD + END]) ? last : this.rec[i * RECORD + START];
   }
 
   /**
@@ -145,7 +165,10 @@ export class Rack {
   /** A segment [start, end) went out at `now` (new data, or a retransmission). */
   onSend(start: number, end: number, now: number, sndMaxBefore: number): void {
     if (seqLt(start, sndMaxBefore)) {
-      // A retransmission: restamp what it covers (RACK looks at the latest transmission).
+      // A retransmission: restamp what it covers (RACK looks at the latest transmission), and
+      // only that: a merged record is cut at its edges first.
+      this.splitAt(start);
+      this.splitAt(seqLt(end, sndMaxBefore) ? end : sndMaxBefore);
       const mask = this.capacity - 1;
       for (let k = 0; k < this.count; k++) {
         const i = (this.head + k) & mask;
@@ -158,6 +181,21 @@ export class Rack {
       }
       if (!seqGt(end, sndMaxBefore)) return;
       start = sndMaxBefore;
+    }
+    this.lastSegStart = start >>> 0;
+    if (this.count > 0) {
+      // Sent right behind the last record, at the same time, with nothing (no retransmission)
+      // sent in between, and that record neither resent nor marked: it grows (one record per
+      // batch, see the class comment).
+      const t = ((this.head + this.count - 1) & (this.capacity - 1)) * RECORD;
+      const rec = this.rec;
+      if (
+        rec[t + END] === start >>> 0 && rec[t + TIME] === now && rec[t + ORDER] === this.sends - 1 &&
+        rec[t + FLAGS] === 0 && seqDiff(end, rec[t + START]) <= MERGE_MAX
+      ) {
+        rec[t + END] = end >>> 0;
+        return;
+      }
     }
     if (this.count === this.capacity) this.grow();
     const i = (this.head + this.count) & (this.capacity - 1);
@@ -177,17 +215,31 @@ export class Rack {
   onAck(una: number, sb: SackScoreboard | undefined, scanSacked: boolean, dsack: boolean, sndNxt: number, now: number): void {
     const mask = this.capacity - 1;
     while (this.count > 0 && seqLeq(this.rec[this.head * RECORD + END], una)) {
-      if ((this.rec[this.head * RECORD + FLAGS] & F_DELIVERED) === 0) this.delivered(this.head, now);
+      if ((this.rec[this.head * RECORD + FLAGS] & F_DELIVERED) === 0) this.delivered(this.head, this.rec[this.head * RECORD + END], now);
       this.head = (this.head + 1) & mask;
       this.count--;
     }
+    if (this.count > 0 && seqLt(this.rec[this.head * RECORD + START], una)) {
+      // A merged record acknowledged in part: its front is delivered now, as its own segments
+      // would have been (RACK.rtt and min_RTT from the first bytes acknowledged, not the last).
+      const h = this.head * RECORD;
+      if ((this.rec[h + FLAGS] & F_DELIVERED) === 0) this.delivered(this.head, una >>> 0, now);
+      this.rec[h + START] = una >>> 0;
+    }
     if (scanSacked && sb !== undefined && !sb.empty) {
+      // SACK edges inside merged records become record boundaries: SACKed parts are delivered,
+      // the rest keeps its own mark.
+      for (let r = 0; r < sb.ranges; r++) {
+        const [s, e] = sb.range(r);
+        this.splitAt(s);
+        this.splitAt(e);
+      }
       for (let k = 0; k < this.count; k++) {
         const i = (this.head + k) & mask;
         if ((this.rec[i * RECORD + FLAGS] & F_DELIVERED) !== 0) continue;
         if (sb.isSacked(this.rec[i * RECORD + START]) && sb.isSacked((this.rec[i * RECORD + END] - 1) >>> 0)) {
           this.rec[i * RECORD + FLAGS] |= F_DELIVERED;
-          this.delivered(i, now);
+          this.delivered(i, this.rec[i * RECORD + END], now);
         }
       }
     }
@@ -233,7 +285,7 @@ export class Rack {
       if ((f & F_DELIVERED) !== 0) continue;
       const t = this.rec[i * RECORD + TIME];
       if ((f & F_LOST) === 0) {
-        if (!(this.xmitOrder > this.rec[i * RECORD + ORDER])) continue; // not sent before RACK's segment
+        if (!sentAfter(this.xmitOrder, this.endSeq, this.rec[i * RECORD + ORDER], this.rec[i * RECORD + END])) continue; // not sent before RACK's segment
         const remaining = t + this.rtt + reoWnd - now;
         if (remaining > 0) {
           if (remaining > timeout) timeout = remaining;
@@ -255,21 +307,7 @@ export class Rack {
    */
   lostAt(seq: number): boolean {
     const mask = this.capacity - 1;
-    // Records are in sequence order from the head: binary search for the last start <= seq.
-    let lo = 0;
-    let hi = this.count - 1;
-    let k = -1;
-    const base = this.count > 0 ? this.rec[this.head * RECORD + START] : 0;
-    const at = seqDiff(seq, base);
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (seqDiff(this.rec[((this.head + mid) & mask) * RECORD + START], base) <= at) {
-        k = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
+    const k = this.find(seq);
     if (k < 0 || !seqLt(seq, this.rec[((this.head + k) & mask) * RECORD + END])) {
       this.runEnd = k + 1 < this.count ? this.rec[((this.head + k + 1) & mask) * RECORD + START] : seqAdd(seq, 0x40000000);
       return false;
@@ -301,18 +339,66 @@ export class Rack {
     return n;
   }
 
+  /**
+   * The index (from the head) of the last record starting at or before `seq`, or -1. Records are
+   * in sequence order from the head: a binary search.
+   */
+  private find(seq: number): number {
+    const mask = this.capacity - 1;
+    let lo = 0;
+    let hi = this.count - 1;
+    let k = -1;
+    const base = this.count > 0 ? this.rec[this.head * RECORD + START] : 0;
+    const at = seqDiff(seq, base);
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (seqDiff(this.rec[((this.head + mid) & mask) * RECORD + START], base) <= at) {
+        k = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return k;
+  }
+
+  /** Cuts the record holding `seq` in two there (both keep its time, order and flags); else nothing. */
+  private splitAt(seq: number): void {
+    const k = this.find(seq);
+    if (k < 0) return;
+    let i = ((this.head + k) & (this.capacity - 1)) * RECORD;
+    if (!(seqLt(this.rec[i + START], seq) && seqLt(seq, this.rec[i + END]))) return;
+    if (this.count === this.capacity) {
+      this.grow();
+      i = k * RECORD; // the ring starts at 0 after growing
+    }
+    const mask = this.capacity - 1;
+    const rec = this.rec;
+    // The records after k move up one place, the upper part of k goes in the gap.
+    for (let j = this.count; j > k + 1; j--) {
+      const to = ((this.head + j) & mask) * RECORD;
+      const from = ((this.head + j - 1) & mask) * RECORD;
+      for (let f = 0; f < RECORD; f++) rec[to + f] = rec[from + f];
+    }
+    const n = ((this.head + k + 1) & mask) * RECORD;
+    for (let f = 0; f < RECORD; f++) rec[n + f] = rec[i + f];
+    rec[n + START] = seq >>> 0;
+    rec[i + END] = seq >>> 0;
+    this.count++;
+  }
+
   private markedLost(i: number): boolean {
     return (this.rec[i * RECORD + FLAGS] & (F_LOST | F_DELIVERED)) === F_LOST;
   }
 
-  private delivered(i: number, now: number): void {
+  /** Record `i` delivered up to `end` (its end, or a cumulative ACK inside it). */
+  private delivered(i: number, end: number, now: number): void {
     const t = this.rec[i * RECORD + TIME];
     const rtt = now - t;
     // RFC 8985 6.2 step 2: an ACK sooner than min_RTT after a retransmission was for the original.
     if ((this.rec[i * RECORD + FLAGS] & F_RETRANSMITTED) !== 0 && rtt < this.minRtt) return;
     if (rtt < this.minRtt) this.minRtt = rtt;
-    const end = this.rec[i * RECORD + END];
-    if (this.rec[i * RECORD + ORDER] > this.xmitOrder) {
+    if (sentAfter(this.rec[i * RECORD + ORDER], end, this.xmitOrder, this.endSeq)) {
       this.xmitTs = t;
       this.xmitOrder = this.rec[i * RECORD + ORDER];
       this.endSeq = end;
@@ -336,6 +422,15 @@ export class Rack {
     this.capacity = n;
     this.head = 0;
   }
+}
+
+/**
+ * RFC 8985's RACK_sent_after: transmission (order a, ending at endA) went out after (b, endB).
+ * Records of one transmission (a merged batch cut in parts) share its order: the one ending
+ * higher was sent later.
+ */
+function sentAfter(a: number, endA: number, b: number, endB: number): boolean {
+  return a > b || (a === b && seqGt(endA, endB));
 }
 
 /**

@@ -30,6 +30,13 @@ export class RttEstimator {
   samples = 0;
   /** The smallest sample so far, ms (Infinity until the first): the path's delay without queues. */
   minRtt = Number.POSITIVE_INFINITY;
+  /**
+   * The smallest RTT of a timed segment (ms, Infinity until the first), taken at the clock's full
+   * resolution also while timestamp echoes feed SRTT: a TSecr measures whole milliseconds only,
+   * so on a sub-millisecond path its samples are 0 or 1 and say nothing about the path's delay.
+   * What sizes buffers by the path's delivery (buffer-tuning.ts DeliveryMeter) uses this one.
+   */
+  minTimedRtt = Number.POSITIVE_INFINITY;
   /** Times the RTO has been doubled since the last sample. */
   backoffCount = 0;
 
@@ -67,8 +74,21 @@ export class RttEstimator {
   onAck(ack: number, now: number): boolean {
     if (!this.timing || !seqGeq(ack, this.timedEnd)) return false;
     this.timing = false;
-    this.sample(Math.max(0, now - this.timedAt));
+    const r = Math.max(0, now - this.timedAt);
+    if (r < this.minTimedRtt) this.minTimedRtt = r;
+    this.sample(r);
     return true;
+  }
+
+  /**
+   * An ACK whose RTT sample comes from elsewhere (a timestamp echo): when it covers the timed
+   * segment, that measurement ends and only updates `minTimedRtt` (SRTT takes the other sample).
+   */
+  onAckTimedOnly(ack: number, now: number): void {
+    if (!this.timing || !seqGeq(ack, this.timedEnd)) return;
+    this.timing = false;
+    const r = Math.max(0, now - this.timedAt);
+    if (r < this.minTimedRtt) this.minTimedRtt = r;
   }
 
   /** Karn: a retransmission makes the running measurement ambiguous. */

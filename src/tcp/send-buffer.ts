@@ -54,6 +54,12 @@ function takeSpare(size: number, now: number): Uint8Array | undefined {
   return undefined;
 }
 
+/** Empties the pool (tests: each starts from no spares, whatever ran before). @internal */
+export function dropSendBufferSpares(): void {
+  spares.length = 0;
+  spareBytes = 0;
+}
+
 function keepSpare(bytes: Uint8Array, now: number): void {
   if (Number.isNaN(now) || spareBytes + bytes.length > MAX_SPARE_BYTES) return;
   spares.push({ bytes, at: now });
@@ -64,6 +70,13 @@ export class SendBuffer {
   /** Most bytes the buffer holds (raised by `grow`, send auto-tuning). */
   capacity: number;
   private storage: Uint8Array;
+  /**
+   * `storage`'s ArrayBuffer and offset in it, kept beside it: `peek` makes its view with the
+   * constructor from these (about half the cost of `subarray`, which looks up the species
+   * constructor and reads `.buffer` on every call); a segment's payload is one such view.
+   */
+  private storageBuffer: ArrayBufferLike;
+  private storageOffset = 0;
   /** Index in `storage` of offset 0. */
   private head = 0;
   private used = 0;
@@ -71,6 +84,7 @@ export class SendBuffer {
   constructor(capacity: number) {
     this.capacity = capacity;
     this.storage = NONE;
+    this.storageBuffer = NONE.buffer;
   }
 
   /** Bytes held (unacknowledged, sent or not). */
@@ -126,7 +140,7 @@ export class SendBuffer {
     const size = this.storage.length;
     let start = this.head + offset;
     if (start >= size && size > 0) start -= size;
-    if (start + length <= size) return this.storage.subarray(start, start + length);
+    if (start + length <= size) return new Uint8Array(this.storageBuffer, this.storageOffset + start, length);
     const out = new Uint8Array(length);
     const first = size - start;
     out.set(this.storage.subarray(start, size), 0);
@@ -157,7 +171,7 @@ export class SendBuffer {
     if (this.used === 0) {
       this.head = 0;
       if (this.storage.length > SMALL_STORAGE) keepSpare(this.storage, now);
-      this.storage = NONE;
+      this.setStorage(NONE);
     } else {
       this.head += n;
       if (this.head >= this.storage.length) this.head -= this.storage.length;
@@ -168,7 +182,13 @@ export class SendBuffer {
   clear(): void {
     this.used = 0;
     this.head = 0;
-    this.storage = NONE;
+    this.setStorage(NONE);
+  }
+
+  private setStorage(storage: Uint8Array): void {
+    this.storage = storage;
+    this.storageBuffer = storage.buffer;
+    this.storageOffset = storage.byteOffset;
   }
 
   private grow(needed: number, now: number): void {
@@ -180,7 +200,7 @@ export class SendBuffer {
     // Larger storage is not zeroed: `peek` only reads bytes `write` put there.
     const next = size > SMALL_STORAGE ? (takeSpare(size, now) ?? allocUninitialized(size)) : allocBytes(size);
     if (this.used > 0) next.set(this.peek(0, this.used), 0);
-    this.storage = next;
+    this.setStorage(next);
     this.head = 0;
   }
 }

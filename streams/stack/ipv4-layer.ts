@@ -359,12 +359,11 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     const ttl = o.ttl ?? this.#opts.defaultTtl;
     const df = o.dontFragment === true;
     const payloadLength = pb.length;
-    const now = this.#opts.scheduler.now();
     if (pb.gsoSize > 0 && o.protocol === IpProtocol.TCP) {
       // A large TCP segment (TSO): whole to a link that cuts it, else cut here (never fragmented).
       const max = this.#attached[iface.index]?.down.maxGsoBytes ?? 0;
       if (IPV4_MIN_HEADER_LEN + payloadLength <= max && pb.csumStart >= 0 && !this.isLocal(o.dst)) {
-        this.#emitWhole(pb, src, o, ttl, true, now);
+        this.#emitWhole(pb, src, o, ttl, true);
         this.#out({ iface, nextHop, src, dst: o.dst, protocol: o.protocol, pb, onError });
         return undefined;
       }
@@ -378,7 +377,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       return undefined;
     }
     if (IPV4_MIN_HEADER_LEN + payloadLength <= iface.mtu) {
-      this.#emitWhole(pb, src, o, ttl, df, now);
+      this.#emitWhole(pb, src, o, ttl, df);
       this.#out({ iface, nextHop, src, dst: o.dst, protocol: o.protocol, pb, onError });
       return undefined;
     }
@@ -388,7 +387,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       this.counters.txErrors++;
       return netError('EMSGSIZE', `datagram of ${payloadLength} bytes exceeds ${plans.maxPayload} (MTU ${iface.mtu}${df ? ', DF set' : ''})`);
     }
-    const ident = this.#ids.next(src, o.dst, o.protocol, false, now);
+    const ident = this.#ids.next(src, o.dst, o.protocol, false, this.#opts.scheduler.now());
     const payload = pb.bytes();
     for (const plan of plans) {
       const frag = PacketBuffer.withPayload(payload.subarray(plan.offset, plan.offset + plan.length));
@@ -400,13 +399,14 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
   }
 
   /** Prepends the header of an unfragmented datagram (through the one #txRepr). */
-  #emitWhole(pb: PacketBuffer, src: Ipv4Addr, o: Ipv4SendOptions, ttl: number, df: boolean, now: number): void {
+  #emitWhole(pb: PacketBuffer, src: Ipv4Addr, o: Ipv4SendOptions, ttl: number, df: boolean): void {
     const r = this.#txRepr;
     r.src = src;
     r.dst = o.dst;
     r.protocol = o.protocol;
     r.ttl = ttl;
-    r.ident = this.#ids.next(src, o.dst, o.protocol, df, now);
+    // An atomic datagram (DF, every TCP segment) has ID 0 (RFC 6864): no clock read for it.
+    r.ident = df ? 0 : this.#ids.next(src, o.dst, o.protocol, false, this.#opts.scheduler.now());
     r.dontFragment = df;
     r.dscp = o.dscp;
     r.ecn = o.ecn;

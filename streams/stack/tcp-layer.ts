@@ -1031,11 +1031,7 @@ const NO_HOST = { send: () => undefined };
  * the packet whole or keeps it.
  */
 function segmentPacket(payload: Uint8Array, gsoSize: number): PacketBuffer {
-  if (gsoSize === 0) {
-    const pb = PacketBuffer.alloc(payload.length);
-    if (payload.length > 0) pb.buf.set(payload, pb.head);
-    return pb;
-  }
+  if (gsoSize === 0) return PacketBuffer.withPayload(payload);
   const pb = PacketBuffer.alloc(0);
   pb.tail = payload;
   pb.gsoSize = gsoSize;

@@ -132,6 +132,8 @@ function transfer(options: {
   readEveryMs?: number;
   /** B's reader stops for good at this time. */
   stopReadingAt?: number;
+  /** A bottleneck from A to B (bytes per ms, 40 header bytes counted per segment); default none. */
+  bottleneckBytesPerMs?: number;
   untilMs: number;
 }): Transfer {
   const queue: { at: number; to: 'a' | 'b'; seg: TcpRepr }[] = [];
@@ -167,9 +169,19 @@ function transfer(options: {
         rightEdges.push(seqDiff(edge, firstEdge));
       }
     }
-    // Deliveries stay in time order: one fixed delay per direction.
-    queue.push({ at: now + options.oneWayMs, to, seg: { ...seg, payload: seg.payload.slice() } });
+    // One fixed delay per direction, and behind the bottleneck the time to serialize the segment.
+    let at = now + options.oneWayMs;
+    const rate = options.bottleneckBytesPerMs;
+    if (rate !== undefined && to === 'b') {
+      linkFree = Math.max(linkFree, now) + (seg.payload.length + 40) / rate;
+      at = linkFree + options.oneWayMs;
+    }
+    // Deliveries stay in time order (stable: same-time segments in the order sent).
+    let i = queue.length;
+    while (i > 0 && queue[i - 1].at > at) i--;
+    queue.splice(i, 0, { at, to, seg: { ...seg, payload: seg.payload.slice() } });
   };
+  let linkFree = 0;
   const aHost: TcpHost = { send: link('b'), onEstablished: () => pump(), onWritable: () => pump() };
   const bHost: TcpHost = { send: link('a'), onReadable: () => { if (options.readBytes === undefined && now < (options.stopReadingAt ?? Infinity)) drain(Infinity); } };
   const base = { delayedAckTimeout: 40, congestionControl: 'newreno' as const };
@@ -347,6 +359,26 @@ describe('tcp/buffer-tuning: the send buffer follows what the path delivers, not
     assert.equal(sendBufferTargetFor(1_000_000, 1448, 10, 62_500.3), 250_001 + 14_480);
     assert.equal(sendBufferTargetFor(50_000, 1448, 10, 1_000_000), 100_000, 'a large BDP: cwnd limits');
   });
+
+  for (const sack of [true, false]) {
+    it(`a sub-millisecond path with timestamps (SACK ${sack ? 'on, RACK' : 'off, no RACK'}): the BDP is measured, the buffer stays near it, not 2 x cwnd`, () => {
+      // 1 Gbit/s, 40 us of propagation: about 10 kB per RTT. A timestamp echo measures 0 or 1 ms
+      // here; the buffer's bound needs the RTT at the clock's resolution (RACK's, or the timed
+      // segments' without RACK), else it follows cwnd, which grows while the queue builds.
+      const t = transfer({
+        bytes: 48 * MiB, oneWayMs: 0.02, bottleneckBytesPerMs: 125_000, untilMs: 300,
+        aConfig: { sack, sendBufferSize: 32 * KiB, sendBufferMax: 4 * MiB },
+        bConfig: { sack, receiveBufferSize: 8 * MiB, receiveBufferMax: 8 * MiB },
+      });
+      const info = tcpInfo(t.a);
+      assert.equal(info.options.sack, sack);
+      assert.ok(info.options.timestamps);
+      assert.ok(t.a.counters.sendBufferGrown > 0, 'the buffer grew from its initial 32 KiB');
+      assert.ok(info.sendBuffer < 256 * KiB, `send buffer ${info.sendBuffer} (cwnd ${info.cwnd})`);
+      assert.ok(2 * info.cwnd > 512 * KiB, `cwnd ${info.cwnd}: 2 x cwnd would have made the buffer larger`);
+      assert.ok(goodput(t, 100, 300) > 0.9 * 125_000_000 * (1448 / 1488), `goodput ${Math.round(goodput(t, 100, 300))} B/s`);
+    });
+  }
 
   it('with the cap, a bulk sender on a 50 ms path still grows its buffer to megabytes (the path delivers that much per RTT)', () => {
     const long = transfer({ bytes: 24 * MiB, oneWayMs: 25, aConfig: { sendBufferSize: INITIAL, receiveBufferSize: INITIAL }, bConfig: { receiveBufferSize: INITIAL }, untilMs: 20_000 });

@@ -56,6 +56,22 @@ describe('tcp/rtt (RFC 6298)', () => {
     assert.equal(rtt.onAck(2000, 90), false, 'the second segment was never timed');
   });
 
+  it('minTimedRtt: the timed segments at full resolution, also when another sample (a timestamp echo) feeds SRTT', () => {
+    const rtt = new RttEstimator(CONFIG);
+    assert.equal(rtt.minTimedRtt, Infinity);
+    rtt.startTiming(1000, 10);
+    rtt.onAckTimedOnly(999, 10.03); // does not cover the timed segment: still timing
+    assert.equal(rtt.isTiming, true);
+    rtt.onAckTimedOnly(1000, 10.04);
+    rtt.sample(0); // the echo's whole milliseconds
+    assert.ok(Math.abs(rtt.minTimedRtt - 0.04) < 1e-9);
+    assert.equal(rtt.srtt, 0, 'SRTT took only the other sample');
+    assert.equal(rtt.isTiming, false);
+    rtt.startTiming(2000, 20);
+    assert.equal(rtt.onAck(2000, 20.5), true);
+    assert.ok(Math.abs(rtt.minTimedRtt - 0.04) < 1e-9, 'the smallest is kept');
+  });
+
   it("Karn: a retransmission cancels the measurement", () => {
     const rtt = new RttEstimator(CONFIG);
     rtt.startTiming(0xffff_fff0, 0);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { SendBuffer } from '../../src/tcp/send-buffer.js';
+import { SendBuffer, dropSendBufferSpares } from '../../src/tcp/send-buffer.js';
 
 function bytes(from: number, n: number): Uint8Array {
   const out = new Uint8Array(n);
@@ -150,7 +150,8 @@ describe('tcp/send-buffer', () => {
   });
 
   it('large storage an emptied buffer lets go is reused by the next buffer that grows, only at a later time of the clock (views of it handed out in the same task stay intact)', () => {
-    // A capacity no other test uses: its storage size (40,000) is this test's alone in the pool.
+    // The pool is shared by every buffer of the process: start from an empty one.
+    dropSendBufferSpares();
     const n = 40_000;
     const a = new SendBuffer(n);
     assert.equal(a.write(bytes(1, n), 10), n);
