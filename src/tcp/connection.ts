@@ -1501,7 +1501,7 @@ export class TcpConnectionCore {
       if (this.tlpAt === NEVER && this.sack !== undefined) this.armProbe(now);
       // Nothing in flight, data waiting, window too small to send it: the persist timer
       // guarantees we ask again (RFC 9293 3.8.6.1, also RFC 1122's SWS override timeout).
-      if (this.rtxAt === NEVER && this.persistAt === NEVER && this.sndNxt === this.sndUna && this.unsentBytes() > 0) {
+      if (this.rtxAt === NEVER && this.persistAt === NEVER && this.sndNxt === this.sndUna && (this.unsentBytes() > 0 || this.loneFinWaiting())) {
         this.persistAt = now + this.persistInterval();
       }
     }
@@ -1539,6 +1539,10 @@ export class TcpConnectionCore {
       const fin = wantFin && len === unsent;
       if (large > mss && unsent > mss && !fin && !retransmission && !force && tsoShouldDefer(len, large, this.cc.cwnd, inFlight)) return;
       if (len === 0 && !fin) return;
+      // A lone new FIN needs room for its sequence number in the peer's window (not in cwnd), as
+      // Linux's tcp_snd_wnd_test: into a closed window it would be dropped (Linux counts
+      // TCPZeroWindowDrop); the persist timer asks for the window instead (onPersistTimeout).
+      if (len === 0 && !retransmission && seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt) < 1) return;
       if (len > 0 && len < mss && !retransmission && !force && !fin) {
         // Sender SWS avoidance and Nagle (RFC 9293 3.8.6.2.1, RFC 1122 4.2.3.4): a short
         // segment goes out only if it carries everything queued and nothing is unacknowledged
@@ -2343,8 +2347,21 @@ export class TcpConnectionCore {
     }
   }
 
+  /** Our FIN queued, not yet sent, and no data before it: what waits is the FIN alone. */
+  private loneFinWaiting(): boolean {
+    return this.finQueued && !this.finSent && this.unsentBytes() === 0;
+  }
+
   private onPersistTimeout(now: number): void {
-    if (this.unsentBytes() === 0 || this.rtxAt !== NEVER) return;
+    if (this.rtxAt !== NEVER) return;
+    if (this.loneFinWaiting()) {
+      // The FIN itself is the probe: the peer answers with its window, and from here on it is
+      // resent by the retransmission timer like any segment at SND.UNA.
+      this.counters.zeroWindowProbes++;
+      this.sendSegment(this.sndNxt, 0, true, now); // (arms the retransmission timer)
+      return;
+    }
+    if (this.unsentBytes() === 0) return;
     if (this.probesUnanswered > this.config.dataRetries) {
       this.fail('ETIMEDOUT', 'zero-window probes unanswered');
       return;

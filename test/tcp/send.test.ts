@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {
-  ACK, bytes, established, fireNext, LOCAL_ISS, MSS, PSH, RECV, recv, recvNothing, REMOTE_ISS, send, SEND, SND_BUF, take, tick,
+  ACK, bytes, FIN, established, fireNext, LOCAL_ISS, MSS, PSH, RECV, recv, recvNothing, REMOTE_ISS, send, SEND, SND_BUF, take, tick,
 } from './harness.js';
 
 const L = LOCAL_ISS + 1; // our first data sequence number
@@ -106,6 +106,34 @@ describe('tcp/connection: sending', () => {
       recv(h, data(0, MSS));
       recv(h, data(1000, MSS));
       recv(h, data(2000, MSS, true));
+    });
+
+    it('a lone FIN waits for the window like data (as Linux): the persist timer sends it as the probe', () => {
+      const h = established({ rtt: 100 }); // RTO 300 ms
+      h.conn.write(bytes(100), h.now);
+      recv(h, data(0, 100, true));
+      send(h, ackOf(100, 0)); // all taken, window closed
+      h.conn.close(h.now);
+      recvNothing(h, 'no FIN into a closed window');
+      assert.equal(h.state, 'FIN-WAIT-1');
+      const closedAt = h.now;
+      const waited = fireNext(h) - closedAt;
+      assert.ok(waited >= 300 && waited < 1000, `the persist timer, about one RTO (${waited} ms)`);
+      recv(h, { ...RECV, seq: L + 100, flags: ACK | FIN, payload: bytes(0) }, 'the FIN as the probe');
+      assert.equal(h.conn.counters.zeroWindowProbes, 1);
+      send(h, ackOf(101, 0));
+      assert.equal(h.state, 'FIN-WAIT-2');
+    });
+
+    it('a lone FIN held by a closed window goes out with the window update', () => {
+      const h = established({ rtt: 100 });
+      send(h, ackOf(0, 0));
+      h.conn.close(h.now);
+      recvNothing(h);
+      send(h, ackOf(0, 5000));
+      recv(h, { ...RECV, seq: L, flags: ACK | FIN, payload: bytes(0) });
+      send(h, ackOf(1, 5000));
+      assert.equal(h.state, 'FIN-WAIT-2');
     });
 
     it('a probe byte the peer accepts is acknowledged like data', () => {
