@@ -25,11 +25,12 @@
  * at once (in the finaliser) is what the count needs to stay exact, but V8 remembers the lowest
  * value since the last full collection and counts every rise above it as new external memory:
  * the dip and the rise after it made each dead hidden slab look like 2 MiB just allocated, and
- * a mark-compact started every few slabs (13-20 per GiB received). So the bytes of dead hidden
+ * a mark-compact started every few slabs (9-20 per GiB received). So the bytes of dead hidden
  * slabs are owed instead, and given back in one sum once `owe_max` bytes are owed (or when the
  * pool is closed and empty): V8's count is then below the truth by at most owe_max, an offset
- * (the memory itself is free) that moves only V8's absolute hard limit, and at most one
- * collection is started per owe_max bytes received.
+ * (the memory itself is free) that moves only V8's absolute hard limit, and each sum given back
+ * starts about one collection. Larger sums are cheaper (docs/benchmarks.md: 256 MiB, 4 per GiB;
+ * 1 GiB, 1-2).
  * Nothing here changes when a slab is reused: only the garbage collector gives slabs back, so
  * frames JavaScript holds never see their bytes change.
  * Plain C, single-threaded (everything runs on the Node.js main thread).

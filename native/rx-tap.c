@@ -48,13 +48,13 @@
  * Hidden from V8's external memory count (rx-slab.h): at most 32 (64 MiB, V8's step between
  * full collections for external memory), each for at most the next 64 slabs taken (128 MiB
  * received; a slab whose frames are all dropped dies in the first minor collection). The bytes
- * of dead hidden slabs are given back to V8's count in sums of 512 MiB (rx-slab.h says why). */
+ * of dead hidden slabs are given back to V8's count in sums of 1 GiB (rx-slab.h says why). */
 #define RX_SLAB_SIZE (2u << 20)
 #define RX_SLABS_KEPT 4
 #define RX_SLABS_HIDDEN 32
 #define RX_SLAB_HIDE_AGE 64
 #ifndef RX_SLAB_OWE_MAX
-#define RX_SLAB_OWE_MAX ((int64_t)512 << 20)
+#define RX_SLAB_OWE_MAX ((int64_t)1 << 30)
 #endif
 #define RX_DEFAULT_BATCH 256
 #define RX_MAX_BATCH 4096

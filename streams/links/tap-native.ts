@@ -37,7 +37,7 @@ export interface NativeTapStats {
   rxSlabsHidden: number;
   /**
    * Bytes of dead hidden slabs not yet given back to V8's external memory count: it is below
-   * the truth by this much, at most 512 MiB, given back in one sum (see native/rx-slab.h).
+   * the truth by this much, at most 1 GiB, given back in one sum (see native/rx-slab.h).
    */
   rxSlabBytesOwed: number;
 }
