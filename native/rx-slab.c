@@ -13,16 +13,18 @@ struct rx_slab_pool {
   int hide_max, hide_age;
   int hidden;               /* live slabs hidden: the list oldest..newest */
   rx_slab_t *oldest, *newest;
+  int64_t owed, owe_max;    /* bytes of dead hidden slabs not yet put back into V8's count */
   int refs; /* 1 for the owner while open, 1 per slab taken and not given back */
 };
 
-rx_slab_pool_t *rx_slab_pool_new(size_t slab_size, int keep, int hide_max, int hide_age) {
+rx_slab_pool_t *rx_slab_pool_new(size_t slab_size, int keep, int hide_max, int hide_age, int64_t owe_max) {
   rx_slab_pool_t *p = calloc(1, sizeof *p);
   if (p == NULL) return NULL;
   p->slab_size = slab_size;
   p->keep = keep;
   p->hide_max = hide_max;
   p->hide_age = hide_age;
+  p->owe_max = owe_max;
   p->open = 1;
   p->refs = 1;
   return p;
@@ -88,11 +90,18 @@ rx_slab_t *rx_slab_unhide_aged(rx_slab_pool_t *p) {
   return s;
 }
 
-int rx_slab_give_back(rx_slab_t *s) {
+int64_t rx_slab_give_back(rx_slab_t *s) {
   rx_slab_pool_t *p = s->pool;
-  int was_hidden = s->hidden;
-  if (was_hidden) unlink_hidden(s);
+  if (s->hidden) {
+    unlink_hidden(s);
+    p->owed += (int64_t)s->size;
+  }
   p->live--;
+  int64_t repay = 0;
+  if (p->owed >= p->owe_max || (!p->open && p->live == 0)) {
+    repay = p->owed;
+    p->owed = 0;
+  }
   if (p->open && p->free_count < p->keep) {
     s->next = p->free;
     p->free = s;
@@ -102,14 +111,17 @@ int rx_slab_give_back(rx_slab_t *s) {
     free(s);
   }
   release(p);
-  return was_hidden;
+  return repay;
 }
 
 int rx_slab_pool_live(const rx_slab_pool_t *p) { return p->live; }
 int rx_slab_pool_hidden(const rx_slab_pool_t *p) { return p->hidden; }
+int64_t rx_slab_pool_owed(const rx_slab_pool_t *p) { return p->owed; }
 
-void rx_slab_pool_close(rx_slab_pool_t *p) {
-  if (!p->open) return;
+int64_t rx_slab_pool_close(rx_slab_pool_t *p) {
+  if (!p->open) return 0;
+  int64_t repay = p->owed;
+  p->owed = 0;
   p->open = 0;
   while (p->free != NULL) {
     rx_slab_t *s = p->free;
@@ -119,4 +131,5 @@ void rx_slab_pool_close(rx_slab_pool_t *p) {
   }
   p->free_count = 0;
   release(p);
+  return repay;
 }

@@ -21,6 +21,16 @@
  *     JavaScript keeps it (a receive buffer, a capture, a user's operator holding frames). It
  *     is unhidden (its bytes go back into V8's count) and its place in the budget freed, so
  *     retained memory is always counted and drives V8's full collections as before.
+ * When a hidden slab dies, V8 takes its bytes out of the count a second time. Putting them back
+ * at once (in the finaliser) is what the count needs to stay exact, but V8 remembers the lowest
+ * value since the last full collection and counts every rise above it as new external memory:
+ * the dip and the rise after it made each dead hidden slab look like 2 MiB just allocated, and
+ * a mark-compact started every few slabs (9-20 per GiB received). So the bytes of dead hidden
+ * slabs are owed instead, and given back in one sum once `owe_max` bytes are owed (or when the
+ * pool is closed and empty): V8's count is then below the truth by at most owe_max, an offset
+ * (the memory itself is free) that moves only V8's absolute hard limit, and each sum given back
+ * starts about one collection. Larger sums are cheaper (docs/benchmarks.md: 256 MiB, 4 per GiB;
+ * 1 GiB, 1-2).
  * Nothing here changes when a slab is reused: only the garbage collector gives slabs back, so
  * frames JavaScript holds never see their bytes change.
  * Plain C, single-threaded (everything runs on the Node.js main thread).
@@ -46,21 +56,30 @@ typedef struct rx_slab {
 
 /*
  * A pool of `slab_size`-byte slabs keeping at most `keep` free ones, hiding at most `hide_max`
- * at once, none older than `hide_age` slabs. NULL when out of memory.
+ * at once, none older than `hide_age` slabs, owing V8 at most `owe_max` bytes. NULL when out of
+ * memory.
  */
-rx_slab_pool_t *rx_slab_pool_new(size_t slab_size, int keep, int hide_max, int hide_age);
+rx_slab_pool_t *rx_slab_pool_new(size_t slab_size, int keep, int hide_max, int hide_age, int64_t owe_max);
 /* A free slab, or a new one; NULL when out of memory. */
 rx_slab_t *rx_slab_take(rx_slab_pool_t *pool);
 /* Hides a slab just taken if the budget allows; returns whether it did. */
 int rx_slab_hide(rx_slab_t *slab);
 /* The oldest hidden slab if it is older than the pool's hide_age, unhidden now; else NULL. */
 rx_slab_t *rx_slab_unhide_aged(rx_slab_pool_t *pool);
-/* The slab is no longer referenced: back to the free list, or freed. Returns whether it was hidden. */
-int rx_slab_give_back(rx_slab_t *slab);
-/* Slabs taken and not given back; of them, hidden. */
+/*
+ * The slab is no longer referenced: back to the free list, or freed. Returns the bytes to put
+ * back into V8's external memory count now: 0, or everything owed once owe_max is reached or
+ * the closed pool's last slab came back.
+ */
+int64_t rx_slab_give_back(rx_slab_t *slab);
+/* Slabs taken and not given back; of them, hidden. Bytes owed to V8's count. */
 int rx_slab_pool_live(const rx_slab_pool_t *pool);
 int rx_slab_pool_hidden(const rx_slab_pool_t *pool);
-/* The owner lets go: free slabs are freed now, the pool itself once every slab is back. */
-void rx_slab_pool_close(rx_slab_pool_t *pool);
+int64_t rx_slab_pool_owed(const rx_slab_pool_t *pool);
+/*
+ * The owner lets go: free slabs are freed now, the pool itself once every slab is back. Returns
+ * the bytes owed so far, to put back into V8's count now (slabs still out owe theirs later).
+ */
+int64_t rx_slab_pool_close(rx_slab_pool_t *pool);
 
 #endif

@@ -48,11 +48,15 @@
 /* Receive slabs: 2 MiB (several batches of ordinary frames, 30 GSO frames), 4 kept for reuse.
  * Hidden from V8's external memory count (rx-slab.h): at most 32 (64 MiB, V8's step between
  * full collections for external memory), each for at most the next 64 slabs taken (128 MiB
- * received; a slab whose frames are all dropped dies in the first minor collection). */
+ * received; a slab whose frames are all dropped dies in the first minor collection). The bytes
+ * of dead hidden slabs are given back to V8's count in sums of 1 GiB (rx-slab.h says why). */
 #define RX_SLAB_SIZE (2u << 20)
 #define RX_SLABS_KEPT 4
 #define RX_SLABS_HIDDEN 32
 #define RX_SLAB_HIDE_AGE 64
+#ifndef RX_SLAB_OWE_MAX
+#define RX_SLAB_OWE_MAX ((int64_t)1 << 30)
+#endif
 #define RX_DEFAULT_BATCH 256
 #define RX_MAX_BATCH 4096
 #define RX_DEFAULT_QUEUE 1024
@@ -98,6 +102,7 @@ typedef struct rx_tap {
   int finalized;
 
   rx_slab_pool_t *pool;
+  int64_t owed_at_close;     /* what the closed pool owed V8's count, for tap_close to give back */
   rx_slab_t *cur;            /* the slab being filled */
   napi_ref cur_ref;          /* its ArrayBuffer, held until the slab is retired */
   size_t cur_off;            /* first free byte in it */
@@ -192,8 +197,9 @@ static void shutdown_device(rx_tap_t *t) {
   t->fd = t->ctl = -1;
   rx_wq_free(&t->queue);
   if (t->pool != NULL) {
-    /* The current slab stays alive through cur_ref (released with the other JS references). */
-    rx_slab_pool_close(t->pool);
+    /* The current slab stays alive through cur_ref (released with the other JS references).
+     * What the pool owes V8's count is given back by tap_close (JavaScript may not run here). */
+    t->owed_at_close += rx_slab_pool_close(t->pool);
     t->pool = NULL;
   }
   if (!t->poll_open && !t->idle_open) remove_cleanup_hook(t);
@@ -341,10 +347,12 @@ static void flush_queue(rx_tap_t *t) {
 /* The garbage collector freed a slab's ArrayBuffer: nothing in JavaScript sees it any more. */
 static void slab_finalize(napi_env env, void *data, void *hint) {
   (void)data;
-  int64_t size = (int64_t)((rx_slab_t *)hint)->size, ignored;
+  int64_t ignored;
   /* A hidden slab's bytes were taken out of V8's count when it was made, and V8 has just taken
-   * them out again as its ArrayBuffer died: they go back in (rx-slab.h). */
-  if (rx_slab_give_back(hint)) napi_adjust_external_memory(env, size, &ignored);
+   * them out again as its ArrayBuffer died: the pool owes them to the count and gives back
+   * what it owes in large sums (rx-slab.h says why not here and now). */
+  int64_t repay = rx_slab_give_back(hint);
+  if (repay > 0) napi_adjust_external_memory(env, repay, &ignored);
 }
 
 /* Makes sure the current slab has room for one more read of the largest size. */
@@ -607,7 +615,7 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
   t->busy_poll_ns = (uint64_t)busy_us * 1000;
   t->vnet = vnet;
   t->tun = tun;
-  t->pool = rx_slab_pool_new(RX_SLAB_SIZE, RX_SLABS_KEPT, RX_SLABS_HIDDEN, RX_SLAB_HIDE_AGE);
+  t->pool = rx_slab_pool_new(RX_SLAB_SIZE, RX_SLABS_KEPT, RX_SLABS_HIDDEN, RX_SLAB_HIDE_AGE, RX_SLAB_OWE_MAX);
   if (t->pool == NULL || rx_wq_init(&t->queue, queue) != 0) {
     if (t->pool != NULL) rx_slab_pool_close(t->pool);
     free(t);
@@ -925,6 +933,7 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   set_number(env, out, "busyPollHits", t->stats.busy_poll_hits);
   set_number(env, out, "rxSlabs", t->pool != NULL ? rx_slab_pool_live(t->pool) : 0);
   set_number(env, out, "rxSlabsHidden", t->pool != NULL ? rx_slab_pool_hidden(t->pool) : 0);
+  set_number(env, out, "rxSlabBytesOwed", t->pool != NULL ? (double)rx_slab_pool_owed(t->pool) : 0);
   return out;
 }
 
@@ -956,6 +965,11 @@ static napi_value tap_close(napi_env env, napi_callback_info info) {
   if (t == NULL || t->closed) return NULL;
   t->stats.tx_dropped += (double)t->queue.count;
   shutdown_device(t);
+  if (t->owed_at_close > 0) {
+    int64_t ignored;
+    napi_adjust_external_memory(env, t->owed_at_close, &ignored);
+    t->owed_at_close = 0;
+  }
   release_js(t);
   return NULL;
 }

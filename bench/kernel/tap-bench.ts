@@ -93,16 +93,17 @@ export function pinned(cpu: number | undefined, program: string, args: readonly 
 
 /**
  * A namespace with a TAP device and `rx-netstack serve` on it; `offload` false turns the TAP
- * offloads off; `extraArgs` go to `serve` (e.g. `--busy-poll`).
+ * offloads off; `extraArgs` go to `serve` (e.g. `--busy-poll`), `nodeArgs` to node before the CLI
+ * (V8 flags, for comparisons).
  */
-export async function stackNamespace(o: Pick<TapBenchOptions, 'cpu' | 'cli'>, made: Netns[], role: string, offload: boolean, extraArgs: readonly string[] = []): Promise<{ ns: Netns; serve: ChildProcess }> {
+export async function stackNamespace(o: Pick<TapBenchOptions, 'cpu' | 'cli'>, made: Netns[], role: string, offload: boolean, extraArgs: readonly string[] = [], nodeArgs: readonly string[] = []): Promise<{ ns: Netns; serve: ChildProcess }> {
   const ns = await Netns.create(role);
   made.push(ns);
   await ns.ip(['tuntap', 'add', 'dev', TAP, 'mode', 'tap']);
   await ns.addAddress('198.18.0.1/24', TAP);
   await ns.ip(['link', 'set', TAP, 'up']);
   const [prog, args] = pinned(o.cpu, process.execPath, [
-    o.cli, 'serve', '--tap', TAP, '--ip', `${STACK_IP}/24`, '--services', 'echo:7,discard:9,chargen:19,udp-echo:7', ...extraArgs,
+    ...nodeArgs, o.cli, 'serve', '--tap', TAP, '--ip', `${STACK_IP}/24`, '--services', 'echo:7,discard:9,chargen:19,udp-echo:7', ...extraArgs,
   ]);
   const serve = ns.spawn(prog, args, { RX_NETSTACK_TAP_OFFLOAD: offload ? '1' : '0' });
   await waitForLine(serve, 'ready', 15_000, `rx-netstack serve (offload ${offload ? 'on' : 'off'})`);

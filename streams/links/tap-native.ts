@@ -35,6 +35,11 @@ export interface NativeTapStats {
   rxSlabs: number;
   /** Of them, those whose bytes are not in V8's external memory count (at most 32; see native/rx-slab.h). */
   rxSlabsHidden: number;
+  /**
+   * Bytes of dead hidden slabs not yet given back to V8's external memory count: it is below
+   * the truth by this much, at most 1 GiB, given back in one sum (see native/rx-slab.h).
+   */
+  rxSlabBytesOwed: number;
 }
 
 /** One open TAP queue. Methods throw Errors with `code`, `errno` and `syscall` like node:fs. */
