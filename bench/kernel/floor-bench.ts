@@ -4,7 +4,9 @@
  *
  *   C floor, block   tap-floor.c: a blocking read() per frame, the frame turned around in place
  *   C floor, epoll   tap-floor.c epoll: epoll_wait, the reads, the EAGAIN read (an event loop's shape)
+ *   C floor, epoll, no EAGAIN read   tap-floor.c epoll1: one read per wake-up
  *   Node floor       tap-floor-node.ts: the same in JavaScript on the project's TAP addon
+ *   Node floor, batchLimit 1   the addon reading one frame per wake-up (no EAGAIN read)
  *   stack            `rx-netstack serve` (this tree's dist/), TAP offloads on
  *   stack, base      with --base DIR: DIR/dist/bin/rx-netstack.js the same way
  *   kernel           Linux over a veth pair (kserver.c), the reference of every ratio
@@ -34,10 +36,11 @@ const CLK_TCK = 100; // USER_HZ
 const TAP = 'rxb0';
 const FLOOR_MAC = '02:00:00:00:00:02';
 
-function cpuSeconds(pid: number): number {
+/** [user, system] CPU seconds of `pid` so far. */
+function cpuSeconds(pid: number): [number, number] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime + stime
+  return [Number(fields[11]) / CLK_TCK, Number(fields[12]) / CLK_TCK]; // utime, stime
 }
 
 interface Target {
@@ -83,8 +86,12 @@ async function main(): Promise<void> {
     targets.push({ name: 'C floor, block', ns: cBlock.ns, pid: cBlock.child.pid });
     const cEpoll = await floorNamespace(made, 'fe', tools.floor, [...floorArgs, 'epoll']);
     targets.push({ name: 'C floor, epoll', ns: cEpoll.ns, pid: cEpoll.child.pid });
+    const cEpoll1 = await floorNamespace(made, 'f1', tools.floor, [...floorArgs, 'epoll1']);
+    targets.push({ name: 'C floor, epoll, no EAGAIN read', ns: cEpoll1.ns, pid: cEpoll1.child.pid });
     const nodeFloor = await floorNamespace(made, 'fn', process.execPath, ['--import', 'tsx', join(here, 'tap-floor-node.ts'), ...floorArgs]);
     targets.push({ name: 'Node floor', ns: nodeFloor.ns, pid: nodeFloor.child.pid });
+    const nodeFloor1 = await floorNamespace(made, 'f2', process.execPath, ['--import', 'tsx', join(here, 'tap-floor-node.ts'), ...floorArgs, '1']);
+    targets.push({ name: 'Node floor, batchLimit 1 (no EAGAIN read)', ns: nodeFloor1.ns, pid: nodeFloor1.child.pid });
     const cli = fileURLToPath(new URL('../../dist/bin/rx-netstack.js', import.meta.url));
     const stack = await stackNamespace({ cpu: CPU, cli }, made, 'fs', true);
     targets.push({ name: 'stack', ns: stack.ns, pid: stack.serve.pid });
@@ -103,26 +110,32 @@ async function main(): Promise<void> {
     }
     const rate = targets.map(() => [] as number[]);
     const cpuUs = targets.map(() => [] as number[]);
+    const userUs = targets.map(() => [] as number[]);
     const pingMs = targets.map(() => [] as number[]);
     const timeout = (Number(seconds) + 15) * 1000;
     for (let i = 0; i < runs; i++) {
       for (const [k, t] of targets.entries()) {
-        const before = t.pid === undefined ? 0 : cpuSeconds(t.pid);
+        const before = t.pid === undefined ? [0, 0] : cpuSeconds(t.pid);
         const r = await client(t.ns, { cpu: CPU }, tools, ['udp-rr', STACK_IP, '7', seconds], timeout);
         rate[k].push(Number(r.rate));
-        if (t.pid !== undefined) cpuUs[k].push(((cpuSeconds(t.pid) - before) / Number(r.transactions)) * 1e6);
+        if (t.pid !== undefined) {
+          const [user, system] = cpuSeconds(t.pid);
+          const per = 1e6 / Number(r.transactions);
+          cpuUs[k].push((user - before[0] + system - before[1]) * per);
+          userUs[k].push((user - before[0]) * per);
+        }
         const p = await client(t.ns, { cpu: CPU }, tools, ['ping', STACK_IP, String(pings)], timeout);
         pingMs[k].push(Number(p.medianMs));
       }
     }
     const kernelRate = median(rate[targets.length - 1]);
     const kernelPing = median(pingMs[targets.length - 1]);
-    log('| responder | UDP_RR /s | ratio to kernel | responder CPU us per UDP_RR | ping RTT us | ratio (kernel / it) |');
+    log('| responder | UDP_RR /s | ratio to kernel | responder CPU us per UDP_RR (of it user) | ping RTT us | ratio (kernel / it) |');
     log('|---|---:|---:|---:|---:|---:|');
     for (const [k, t] of targets.entries()) {
       const r = median(rate[k]);
       const p = median(pingMs[k]);
-      const cpu = cpuUs[k].length > 0 ? median(cpuUs[k]).toFixed(2) : '-';
+      const cpu = cpuUs[k].length > 0 ? `${median(cpuUs[k]).toFixed(2)} (${median(userUs[k]).toFixed(2)})` : '-';
       log(`| ${t.name} | ${Math.round(r).toLocaleString('en-US')} | ${(r / kernelRate).toFixed(3)} | ${cpu} | ${(p * 1000).toFixed(1)} | ${(kernelPing / p).toFixed(3)} |`);
     }
     log(`runs (UDP_RR /s): ${targets.map((t, k) => `${t.name}: ${rate[k].map((x) => Math.round(x)).join(' ')}`).join('; ')}`);

@@ -6,7 +6,10 @@
  * The difference between it and tap-floor.c is what Node and the addon cost per transaction;
  * the difference between it and `rx-netstack serve` is what the stack costs.
  *
- *   ip netns exec NS node --import tsx bench/kernel/tap-floor-node.ts TAP IPV4 MAC UDP_PORT
+ *   ip netns exec NS node --import tsx bench/kernel/tap-floor-node.ts TAP IPV4 MAC UDP_PORT [BATCH_LIMIT]
+ *
+ * BATCH_LIMIT (the addon's batchLimit, default 256): most frames read per wake-up; with 1 the
+ * addon reads one frame per wake-up and skips the read that ends each batch with EAGAIN.
  *
  * Prints "ready" once attached; runs until SIGTERM/SIGINT, then prints one JSON line with the
  * frames it answered. No allocation per frame when a wake-up brings one frame (the batch view
@@ -14,7 +17,7 @@
  */
 import { loadTapAddon } from '../../streams/links/tap-native.js';
 
-const [tapName, ipText, macText, portText] = process.argv.slice(2);
+const [tapName, ipText, macText, portText, batchText] = process.argv.slice(2);
 if (portText === undefined) {
   process.stderr.write('usage: tap-floor-node.ts TAP IPV4 MAC UDP_PORT\n');
   process.exit(2);
@@ -75,7 +78,7 @@ function turnAround(f: Uint8Array): boolean {
 }
 
 const addon = loadTapAddon();
-const tap = new addon.TapHandle(tapName, undefined, {});
+const tap = new addon.TapHandle(tapName, undefined, batchText === undefined ? {} : { batchLimit: Number(batchText) });
 const lengths = tap.lengths;
 
 function answer(frame: Uint8Array): void {

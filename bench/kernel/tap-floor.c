@@ -8,10 +8,12 @@
  * read() and one write() per request, no parsing beyond the fields it checks, no allocation.
  * Everything else is dropped. bench/kernel/floor-bench.ts measures it next to the stack.
  *
- * Usage: tap-floor TAP IPV4 MAC UDP_PORT [block|epoll]
+ * Usage: tap-floor TAP IPV4 MAC UDP_PORT [block|epoll|epoll1]
  *   block  (default) a blocking read() per frame: one system call per frame received
  *   epoll  non-blocking fd, epoll_wait() then read() until EAGAIN, the shape of an event loop
  *          (what libuv does for the stack: a wait, the reads, the EAGAIN read that ends them)
+ *   epoll1 the same, but one read() per wake-up and no EAGAIN read: level-triggered epoll
+ *          reports the fd again at once while frames wait (what the EAGAIN read costs)
  * Prints "ready" once attached; runs until killed (SIGTERM/SIGINT), then prints one JSON line
  * with the frames it answered. Run it inside a network namespace (`ip netns exec NS ...`): it
  * attaches to the TAP device of the namespace it runs in and configures nothing.
@@ -118,7 +120,7 @@ static void answer(int fd, uint8_t *f, ssize_t n, const uint8_t ip[4], const uin
 
 int main(int argc, char **argv) {
   if (argc < 5) {
-    fprintf(stderr, "usage: tap-floor TAP IPV4 MAC UDP_PORT [block|epoll]\n");
+    fprintf(stderr, "usage: tap-floor TAP IPV4 MAC UDP_PORT [block|epoll|epoll1]\n");
     return 2;
   }
   uint8_t ip[4], mac[6];
@@ -127,7 +129,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   uint16_t port = (uint16_t)atoi(argv[4]);
-  int use_epoll = argc > 5 && strcmp(argv[5], "epoll") == 0;
+  int use_epoll = argc > 5 && strncmp(argv[5], "epoll", 5) == 0;
+  int one_read = argc > 5 && strcmp(argv[5], "epoll1") == 0;
   /* No SA_RESTART: a signal ends the blocking read or epoll_wait with EINTR. */
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -176,6 +179,7 @@ int main(int argc, char **argv) {
           return 1;
         }
         answer(fd, frame, n, ip, mac, port);
+        if (one_read) break;
       }
     }
   }
