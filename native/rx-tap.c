@@ -53,6 +53,13 @@
 #define RX_SLABS_HIDDEN 32
 #define RX_SLAB_HIDE_AGE 64
 #define RX_DEFAULT_BATCH 256
+/* One read per wake-up while wake-ups bring one frame each (request/response): after this many
+ * batches in a row of exactly one frame, ended by EAGAIN, a wake-up reads one frame and skips
+ * the read that would end in EAGAIN (the poll is level-triggered: a frame left waiting wakes us
+ * again at once). Every RX_SINGLE_PROBE_EVERY-th wake-up reads a whole batch again, so a
+ * backlog is seen and batching comes back within that many wake-ups. */
+#define RX_SINGLE_AFTER 2
+#define RX_SINGLE_PROBE_EVERY 8
 #define RX_MAX_BATCH 4096
 #define RX_DEFAULT_QUEUE 1024
 /* Longest busy-poll window after a batch: 1 s (a larger one is surely a unit mistake). */
@@ -67,6 +74,7 @@ typedef struct {
   double rx_frames, rx_bytes, rx_batches;
   double tx_frames, tx_bytes, tx_queued_total, tx_dropped, tx_errors;
   double busy_poll_hits; /* batches read while a busy-poll window was open */
+  double rx_empty_reads; /* reads that found no frame (EAGAIN), the end of a batch */
 } rx_stats_t;
 
 typedef struct rx_tap {
@@ -101,6 +109,8 @@ typedef struct rx_tap {
   napi_ref cur_ref;          /* its ArrayBuffer, held until the slab is retired */
   size_t cur_off;            /* first free byte in it */
   unsigned batch_limit;
+  unsigned single_streak;    /* whole batches in a row that held exactly one frame */
+  unsigned single_reads;     /* wake-ups served by one read since the last whole batch */
 
   /* Busy polling (opt-in): after each batch an idle handle keeps the event loop from sleeping
    * for busy_poll_ns, so the next frame is picked up by a non-blocking poll instead of a wake-up
@@ -417,12 +427,18 @@ static void read_batch(rx_tap_t *t) {
   size_t room = t->cur->size - t->cur_off;
   size_t off = 0;
   uint32_t n = 0;
-  int err = 0;
-  while (n < t->batch_limit && room - off >= RX_MAX_READ) {
+  int err = 0, drained = 0;
+  int single = t->single_streak >= RX_SINGLE_AFTER && t->single_reads < RX_SINGLE_PROBE_EVERY - 1;
+  uint32_t limit = single ? 1 : t->batch_limit;
+  while (n < limit && room - off >= RX_MAX_READ) {
     ssize_t r = read(t->fd, base + off, RX_MAX_READ);
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
+      else {
+        drained = 1;
+        t->stats.rx_empty_reads++;
+      }
       break;
     }
     if (r == 0) break;
@@ -430,6 +446,11 @@ static void read_batch(rx_tap_t *t) {
     off += (size_t)r;
     t->stats.rx_frames++;
     t->stats.rx_bytes += (double)r;
+  }
+  if (single) t->single_reads++;
+  else {
+    t->single_reads = 0;
+    t->single_streak = n == 1 && drained ? t->single_streak + 1 : 0;
   }
   if (n > 0) {
     if (t->idle_open && uv_is_active((uv_handle_t *)&t->idle)) t->stats.busy_poll_hits++;
@@ -922,6 +943,7 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   set_number(env, out, "txDropped", t->stats.tx_dropped);
   set_number(env, out, "txErrors", t->stats.tx_errors);
   set_number(env, out, "busyPollHits", t->stats.busy_poll_hits);
+  set_number(env, out, "rxEmptyReads", t->stats.rx_empty_reads);
   set_number(env, out, "rxSlabs", t->pool != NULL ? rx_slab_pool_live(t->pool) : 0);
   set_number(env, out, "rxSlabsHidden", t->pool != NULL ? rx_slab_pool_hidden(t->pool) : 0);
   return out;

@@ -31,6 +31,11 @@ export interface NativeTapStats {
   txErrors: number;
   /** Batches read while a busy-poll window was open (TapDeviceOptions.busyPollUs). */
   busyPollHits: number;
+  /**
+   * Reads that found no frame (EAGAIN): the read that ends a batch. While wake-ups bring one
+   * frame each (request/response) most wake-ups read one frame and skip it (native/rx-tap.c).
+   */
+  rxEmptyReads: number;
   /** Receive slabs (2 MiB each) alive: being filled, or held by frames JavaScript still references. */
   rxSlabs: number;
   /** Of them, those whose bytes are not in V8's external memory count (at most 32; see native/rx-slab.h). */

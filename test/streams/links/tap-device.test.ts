@@ -2,7 +2,7 @@
  * TapDevice against the real kernel, in namespaces the tests make (test/helpers/netns.ts).
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { TapDevice } from '../../../streams/links/tap-device.js';
 import { waitFor } from '../../helpers/wait-for.js';
@@ -173,6 +173,38 @@ describeKernelPeer('TapDevice: a device we create', () => {
     assert.equal(off.hits, 0, 'no busy polling unless asked for');
     const on = await run(100_000);
     assert.ok(on.hits >= on.batches / 2, `most batches found the loop spinning (${on.hits} of ${on.batches})`);
+  });
+
+  it('one frame per wake-up is read without the read that ends in EAGAIN; a backlog brings whole batches back', async () => {
+    const device = open(peer(), { up: true });
+    try {
+      await peer().configureHost();
+      /** Per batch: how many of its frames are ARP requests for 198.18.0.100..119 (the burst). */
+      const burstPerBatch: number[] = [];
+      let frames = 0;
+      device.onFrames((batch) => {
+        frames += batch.length;
+        burstPerBatch.push(batch.filter((f) => f.length >= 42 && f[12] === 0x08 && f[13] === 0x06 && f[40] === 0 && f[41] >= 100 && f[41] < 120).length);
+      });
+      // A frame every 20 ms: each wake-up finds one. Without the cut every batch ends with an
+      // empty read; with it only the first two and one probe in eight do.
+      await peer().python(trickle(15));
+      await waitFor('the trickle to arrive', () => (frames >= 15 ? true : undefined));
+      const trickled = device.stats();
+      assert.ok(trickled.rxEmptyReads <= trickled.rxBatches / 2, `empty reads ${trickled.rxEmptyReads} for ${trickled.rxBatches} batches`);
+      // Now a backlog: the event loop is blocked while the kernel queues 20 ARP requests, so the
+      // next wake-ups find them all waiting. One frame per wake-up would take 20 batches; the
+      // probe reads the rest as one batch within eight wake-ups.
+      execFileSync('ip', ['netns', 'exec', peer().netns, 'python3', '-c', `import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(20):
+    s.sendto(b'x', ('198.18.0.%d' % (100 + i), 9))`], { timeout: 10_000 });
+      await waitFor('the burst to arrive', () => (burstPerBatch.reduce((a, b) => a + b, 0) >= 20 ? true : undefined));
+      const burstBatches = burstPerBatch.filter((n) => n > 0);
+      assert.ok(burstBatches.length <= 8, `the 20 waiting frames came in ${burstBatches.length} batches (${burstBatches.join(' ')})`);
+    } finally {
+      device.close();
+    }
   });
 
   it('busyPollUs outside 0..1000000 or not an integer is ERR_INVALID_ARG_VALUE, and nothing is opened', async () => {
