@@ -53,12 +53,14 @@
 #define RX_SLABS_HIDDEN 32
 #define RX_SLAB_HIDE_AGE 64
 #define RX_DEFAULT_BATCH 256
-/* One read per wake-up while wake-ups bring one frame each (request/response): after this many
- * batches in a row of exactly one frame, ended by EAGAIN, a wake-up reads one frame and skips
- * the read that would end in EAGAIN (the poll is level-triggered: a frame left waiting wakes us
- * again at once). Every RX_SINGLE_PROBE_EVERY-th wake-up reads a whole batch again, so a
- * backlog is seen and batching comes back within that many wake-ups. */
-#define RX_SINGLE_AFTER 2
+/* One read per wake-up under request/response: after this many wake-ups in a row that each
+ * found one frame (a batch ended by EAGAIN) and wrote something back before returning, a
+ * wake-up reads one frame and skips the read that would end in EAGAIN (the poll is
+ * level-triggered: a frame left waiting wakes us again at once). A frame that draws no write
+ * (an ACK, a handshake's last step: often one of several arriving together) ends it, and
+ * every RX_SINGLE_PROBE_EVERY-th wake-up reads a whole batch, so a backlog is read in batches
+ * again within that many wake-ups. */
+#define RX_SINGLE_AFTER 4
 #define RX_SINGLE_PROBE_EVERY 8
 #define RX_MAX_BATCH 4096
 #define RX_DEFAULT_QUEUE 1024
@@ -447,15 +449,20 @@ static void read_batch(rx_tap_t *t) {
     t->stats.rx_frames++;
     t->stats.rx_bytes += (double)r;
   }
-  if (single) t->single_reads++;
-  else {
-    t->single_reads = 0;
-    t->single_streak = n == 1 && drained ? t->single_streak + 1 : 0;
-  }
+  /* Frames written or queued by JavaScript while it handled this batch: did it answer? */
+  double sent_before = t->stats.tx_frames + t->stats.tx_queued_total;
   if (n > 0) {
     if (t->idle_open && uv_is_active((uv_handle_t *)&t->idle)) t->stats.busy_poll_hits++;
     deliver(t, off, n);
     if (t->busy_poll_ns != 0 && !t->closed && t->reading) arm_busy_poll(t);
+  }
+  int answered = t->stats.tx_frames + t->stats.tx_queued_total > sent_before;
+  if (single) {
+    t->single_reads++;
+    if (n > 0 && !answered) t->single_streak = 0;
+  } else {
+    t->single_reads = 0;
+    t->single_streak = n == 1 && drained && answered ? t->single_streak + 1 : 0;
   }
   napi_close_handle_scope(t->env, scope);
   if (err != 0 && !t->closed) fail_device(t, err, "read", "reading a frame");

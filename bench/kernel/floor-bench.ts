@@ -8,6 +8,7 @@
  *   Node floor       tap-floor-node.ts: the same in JavaScript on the project's TAP addon
  *   Node floor, batchLimit 1   the addon reading one frame per wake-up (no EAGAIN read)
  *   stack            `rx-netstack serve` (this tree's dist/), TAP offloads on
+ *   stack, no offload   the same with plain frames (as the floors read and write them)
  *   stack, base      with --base DIR: DIR/dist/bin/rx-netstack.js the same way
  *   kernel           Linux over a veth pair (kserver.c), the reference of every ratio
  *
@@ -95,6 +96,8 @@ async function main(): Promise<void> {
     const cli = fileURLToPath(new URL('../../dist/bin/rx-netstack.js', import.meta.url));
     const stack = await stackNamespace({ cpu: CPU, cli }, made, 'fs', true);
     targets.push({ name: 'stack', ns: stack.ns, pid: stack.serve.pid });
+    const plain = await stackNamespace({ cpu: CPU, cli }, made, 'fp', false);
+    targets.push({ name: 'stack, no offload', ns: plain.ns, pid: plain.serve.pid });
     if (base !== undefined) {
       const other = await stackNamespace({ cpu: CPU, cli: join(base, 'dist/bin/rx-netstack.js') }, made, 'fx', true);
       targets.push({ name: 'stack, base', ns: other.ns, pid: other.serve.pid });
