@@ -54,13 +54,16 @@
 #define RX_SLAB_HIDE_AGE 64
 #define RX_DEFAULT_BATCH 256
 /* One read per wake-up under request/response: after this many wake-ups in a row that each
- * found one frame (a batch ended by EAGAIN) and wrote something back before returning, a
- * wake-up reads one frame and skips the read that would end in EAGAIN (the poll is
- * level-triggered: a frame left waiting wakes us again at once). A frame that draws no write
- * (an ACK, a handshake's last step: often one of several arriving together) ends it, and
- * every RX_SINGLE_PROBE_EVERY-th wake-up reads a whole batch, so a backlog is read in batches
- * again within that many wake-ups. */
+ * found one small frame (a batch ended by EAGAIN) and wrote a small answer before returning,
+ * a wake-up reads one frame and skips the read that would end in EAGAIN (the poll is
+ * level-triggered: a frame left waiting wakes us again at once). A wake-up that does not look
+ * like that ends it: a frame that draws no write (an ACK, a handshake's last step: often one
+ * of several arriving together), a large frame either way (bulk data, whose frames queue up
+ * behind each other), a write that had to wait. Every RX_SINGLE_PROBE_EVERY-th wake-up reads a
+ * whole batch, so a backlog is read in batches again within that many wake-ups. */
 #define RX_SINGLE_AFTER 4
+/* "Small": a request or a response, not bulk data (frame bytes, virtio_net_hdr included). */
+#define RX_SINGLE_MAX_BYTES 512
 #define RX_SINGLE_PROBE_EVERY 8
 #define RX_MAX_BATCH 4096
 #define RX_DEFAULT_QUEUE 1024
@@ -449,20 +452,21 @@ static void read_batch(rx_tap_t *t) {
     t->stats.rx_frames++;
     t->stats.rx_bytes += (double)r;
   }
-  /* Frames written or queued by JavaScript while it handled this batch: did it answer? */
-  double sent_before = t->stats.tx_frames + t->stats.tx_queued_total;
+  /* What JavaScript wrote while it handled this batch: a small answer, written at once? */
+  double frames_before = t->stats.tx_frames, bytes_before = t->stats.tx_bytes, queued_before = t->stats.tx_queued_total;
   if (n > 0) {
     if (t->idle_open && uv_is_active((uv_handle_t *)&t->idle)) t->stats.busy_poll_hits++;
     deliver(t, off, n);
     if (t->busy_poll_ns != 0 && !t->closed && t->reading) arm_busy_poll(t);
   }
-  int answered = t->stats.tx_frames + t->stats.tx_queued_total > sent_before;
+  int exchange = n == 1 && off <= RX_SINGLE_MAX_BYTES && t->stats.tx_frames > frames_before &&
+                 t->stats.tx_bytes - bytes_before <= RX_SINGLE_MAX_BYTES && t->stats.tx_queued_total == queued_before;
   if (single) {
     t->single_reads++;
-    if (n > 0 && !answered) t->single_streak = 0;
+    if (n > 0 && !exchange) t->single_streak = 0;
   } else {
     t->single_reads = 0;
-    t->single_streak = n == 1 && drained && answered ? t->single_streak + 1 : 0;
+    t->single_streak = drained && exchange ? t->single_streak + 1 : 0;
   }
   napi_close_handle_scope(t->env, scope);
   if (err != 0 && !t->closed) fail_device(t, err, "read", "reading a frame");
