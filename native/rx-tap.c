@@ -114,7 +114,7 @@ typedef struct rx_tap {
   napi_ref cur_ref;          /* its ArrayBuffer, held until the slab is retired */
   size_t cur_off;            /* first free byte in it */
   unsigned batch_limit;
-  unsigned single_streak;    /* whole batches in a row that held exactly one frame */
+  unsigned single_streak;    /* wake-ups in a row that were one small exchange (see RX_SINGLE_AFTER) */
   unsigned single_reads;     /* wake-ups served by one read since the last whole batch */
 
   /* Busy polling (opt-in): after each batch an idle handle keeps the event loop from sleeping

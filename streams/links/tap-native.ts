@@ -32,8 +32,9 @@ export interface NativeTapStats {
   /** Batches read while a busy-poll window was open (TapDeviceOptions.busyPollUs). */
   busyPollHits: number;
   /**
-   * Reads that found no frame (EAGAIN): the read that ends a batch. While wake-ups bring one
-   * frame each (request/response) most wake-ups read one frame and skip it (native/rx-tap.c).
+   * Reads that found no frame (EAGAIN): the read that ends a batch. Under request/response
+   * (each wake-up one small frame in, a small answer out) most wake-ups read one frame and
+   * skip it; every eighth reads a whole batch (native/rx-tap.c, RX_SINGLE_AFTER).
    */
   rxEmptyReads: number;
   /** Receive slabs (2 MiB each) alive: being filled, or held by frames JavaScript still references. */
