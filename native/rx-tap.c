@@ -58,6 +58,18 @@
 #define RX_SLAB_OWE_MAX ((int64_t)1 << 30)
 #endif
 #define RX_DEFAULT_BATCH 256
+/* One read per wake-up under request/response: after this many wake-ups in a row that each
+ * found one small frame (a batch ended by EAGAIN) and wrote a small answer before returning,
+ * a wake-up reads one frame and skips the read that would end in EAGAIN (the poll is
+ * level-triggered: a frame left waiting wakes us again at once). A wake-up that does not look
+ * like that ends it: a frame that draws no write (an ACK, a handshake's last step: often one
+ * of several arriving together), a large frame either way (bulk data, whose frames queue up
+ * behind each other), a write that had to wait. Every RX_SINGLE_PROBE_EVERY-th wake-up reads a
+ * whole batch, so a backlog is read in batches again within that many wake-ups. */
+#define RX_SINGLE_AFTER 4
+/* "Small": a request or a response, not bulk data (frame bytes, virtio_net_hdr included). */
+#define RX_SINGLE_MAX_BYTES 512
+#define RX_SINGLE_PROBE_EVERY 8
 #define RX_MAX_BATCH 4096
 #define RX_DEFAULT_QUEUE 1024
 /* Longest busy-poll window after a batch: 1 s (a larger one is surely a unit mistake). */
@@ -72,6 +84,7 @@ typedef struct {
   double rx_frames, rx_bytes, rx_batches;
   double tx_frames, tx_bytes, tx_queued_total, tx_dropped, tx_errors;
   double busy_poll_hits; /* batches read while a busy-poll window was open */
+  double rx_empty_reads; /* reads that found no frame (EAGAIN), the end of a batch */
 } rx_stats_t;
 
 typedef struct rx_tap {
@@ -107,6 +120,8 @@ typedef struct rx_tap {
   napi_ref cur_ref;          /* its ArrayBuffer, held until the slab is retired */
   size_t cur_off;            /* first free byte in it */
   unsigned batch_limit;
+  unsigned single_streak;    /* wake-ups in a row that were one small exchange (see RX_SINGLE_AFTER) */
+  unsigned single_reads;     /* wake-ups served by one read since the last whole batch */
 
   /* Busy polling (opt-in): after each batch an idle handle keeps the event loop from sleeping
    * for busy_poll_ns, so the next frame is picked up by a non-blocking poll instead of a wake-up
@@ -426,12 +441,18 @@ static void read_batch(rx_tap_t *t) {
   size_t room = t->cur->size - t->cur_off;
   size_t off = 0;
   uint32_t n = 0;
-  int err = 0;
-  while (n < t->batch_limit && room - off >= RX_MAX_READ) {
+  int err = 0, drained = 0;
+  int single = t->single_streak >= RX_SINGLE_AFTER && t->single_reads < RX_SINGLE_PROBE_EVERY - 1;
+  uint32_t limit = single ? 1 : t->batch_limit;
+  while (n < limit && room - off >= RX_MAX_READ) {
     ssize_t r = read(t->fd, base + off, RX_MAX_READ);
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
+      else {
+        drained = 1;
+        t->stats.rx_empty_reads++;
+      }
       break;
     }
     if (r == 0) break;
@@ -440,10 +461,21 @@ static void read_batch(rx_tap_t *t) {
     t->stats.rx_frames++;
     t->stats.rx_bytes += (double)r;
   }
+  /* What JavaScript wrote while it handled this batch: a small answer, written at once? */
+  double frames_before = t->stats.tx_frames, bytes_before = t->stats.tx_bytes, queued_before = t->stats.tx_queued_total;
   if (n > 0) {
     if (t->idle_open && uv_is_active((uv_handle_t *)&t->idle)) t->stats.busy_poll_hits++;
     deliver(t, off, n);
     if (t->busy_poll_ns != 0 && !t->closed && t->reading) arm_busy_poll(t);
+  }
+  int exchange = n == 1 && off <= RX_SINGLE_MAX_BYTES && t->stats.tx_frames > frames_before &&
+                 t->stats.tx_bytes - bytes_before <= RX_SINGLE_MAX_BYTES && t->stats.tx_queued_total == queued_before;
+  if (single) {
+    t->single_reads++;
+    if (n > 0 && !exchange) t->single_streak = 0;
+  } else {
+    t->single_reads = 0;
+    t->single_streak = drained && exchange ? t->single_streak + 1 : 0;
   }
   napi_close_handle_scope(t->env, scope);
   if (err != 0 && !t->closed) fail_device(t, err, "read", "reading a frame");
@@ -931,6 +963,7 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   set_number(env, out, "txDropped", t->stats.tx_dropped);
   set_number(env, out, "txErrors", t->stats.tx_errors);
   set_number(env, out, "busyPollHits", t->stats.busy_poll_hits);
+  set_number(env, out, "rxEmptyReads", t->stats.rx_empty_reads);
   set_number(env, out, "rxSlabs", t->pool != NULL ? rx_slab_pool_live(t->pool) : 0);
   set_number(env, out, "rxSlabsHidden", t->pool != NULL ? rx_slab_pool_hidden(t->pool) : 0);
   set_number(env, out, "rxSlabBytesOwed", t->pool != NULL ? (double)rx_slab_pool_owed(t->pool) : 0);

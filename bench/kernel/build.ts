@@ -13,9 +13,11 @@ import { run } from './netns.js';
 export interface KernelTools {
   readonly client: string;
   readonly server: string;
+  /** tap-floor.c: the least a user-space responder on a TAP device can do. */
+  readonly floor: string;
 }
 
-const SOURCES = ['kclient.c', 'kserver.c'] as const;
+const SOURCES = ['kclient.c', 'kserver.c', 'tap-floor.c'] as const;
 
 /** Builds (or reuses) the binaries; throws with the compiler's message when it cannot. */
 export async function buildKernelTools(): Promise<KernelTools> {
@@ -24,8 +26,8 @@ export async function buildKernelTools(): Promise<KernelTools> {
   for (const s of SOURCES) hash.update(readFileSync(join(dir, s)));
   const out = join(tmpdir(), `rx-netstack-bench-${hash.digest('hex').slice(0, 12)}`);
   mkdirSync(out, { recursive: true });
-  const tools: KernelTools = { client: join(out, 'kclient'), server: join(out, 'kserver') };
-  for (const [source, binary] of [['kclient.c', tools.client], ['kserver.c', tools.server]] as const) {
+  const tools: KernelTools = { client: join(out, 'kclient'), server: join(out, 'kserver'), floor: join(out, 'tap-floor') };
+  for (const [source, binary] of [['kclient.c', tools.client], ['kserver.c', tools.server], ['tap-floor.c', tools.floor]] as const) {
     if (existsSync(binary)) continue;
     // Build beside and rename: a concurrent run never sees a half-written binary.
     const partial = `${binary}.${process.pid}.tmp`;

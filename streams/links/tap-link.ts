@@ -246,7 +246,8 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     } else {
       let n = 0;
       for (let i = 0; i < pending.length; i++) if (pending[i] !== null) pending[n++] = pending[i];
-      pending.length = n;
+      // Only when an ACK was dropped: `length =` is a call into V8's runtime even when equal.
+      if (n !== pending.length) pending.length = n;
       if (n === 1) device.write(pending[0]!);
       else if (n > 1) device.writeBatch(pending as Uint8Array[]);
     }

@@ -31,6 +31,12 @@ export interface NativeTapStats {
   txErrors: number;
   /** Batches read while a busy-poll window was open (TapDeviceOptions.busyPollUs). */
   busyPollHits: number;
+  /**
+   * Reads that found no frame (EAGAIN): the read that ends a batch. Under request/response
+   * (each wake-up one small frame in, a small answer out) most wake-ups read one frame and
+   * skip it; every eighth reads a whole batch (native/rx-tap.c, RX_SINGLE_AFTER).
+   */
+  rxEmptyReads: number;
   /** Receive slabs (2 MiB each) alive: being filled, or held by frames JavaScript still references. */
   rxSlabs: number;
   /** Of them, those whose bytes are not in V8's external memory count (at most 32; see native/rx-slab.h). */

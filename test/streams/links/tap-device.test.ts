@@ -2,7 +2,7 @@
  * TapDevice against the real kernel, in namespaces the tests make (test/helpers/netns.ts).
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { TapDevice } from '../../../streams/links/tap-device.js';
 import { waitFor } from '../../helpers/wait-for.js';
@@ -14,14 +14,14 @@ const GARP = Uint8Array.from(Buffer.from(
   '020000000002' + 'c6120002' + '000000000000' + 'c6120002', 'hex'));
 
 /**
- * Python that sends one UDP datagram to 198.18.0.<n>:9 every 20 ms, `count` times (each makes
+ * Python that sends one UDP datagram to 198.18.0.<first + i>:9 every 20 ms, `count` times (each makes
  * the kernel broadcast an ARP request); it keeps going when the device vanishes.
  */
-const trickle = (count: number): string => `import socket, time
+const trickle = (count: number, first = 10): string => `import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for i in range(${count}):
     try:
-        s.sendto(b'x', ('198.18.0.%d' % (10 + i), 9))
+        s.sendto(b'x', ('198.18.0.%d' % (${first} + i), 9))
     except OSError:
         pass
     time.sleep(0.02)`;
@@ -173,6 +173,67 @@ describeKernelPeer('TapDevice: a device we create', () => {
     assert.equal(off.hits, 0, 'no busy polling unless asked for');
     const on = await run(100_000);
     assert.ok(on.hits >= on.batches / 2, `most batches found the loop spinning (${on.hits} of ${on.batches})`);
+  });
+
+  it('under request/response a wake-up reads one frame, without the read that ends in EAGAIN; a backlog or a frame left unanswered ends it', async () => {
+    const device = open(peer(), { up: true });
+    try {
+      await peer().configureHost();
+      /** Per batch: how many of its frames are ARP requests for 198.18.0.100..119 (the burst). */
+      const burstPerBatch: number[] = [];
+      let frames = 0;
+      let answer = true;
+      /** Called after each batch is handled; false: answer no more. */
+      let watch: (() => false | undefined) | undefined;
+      device.onFrames((batch) => {
+        frames += batch.length;
+        burstPerBatch.push(batch.filter((f) => f.length >= 42 && f[12] === 0x08 && f[13] === 0x06 && f[40] === 0 && f[41] >= 100 && f[41] < 120).length);
+        // Request/response: every wake-up writes something back before it returns.
+        if (answer) device.write(GARP);
+        if (watch?.() === false) answer = false;
+      });
+      // A frame every 20 ms, each answered: without the cut every batch ends with an empty
+      // read; with it only the first four and one probe in eight do.
+      await peer().python(trickle(20));
+      await waitFor('the trickle to arrive', () => (frames >= 20 ? true : undefined));
+      const trickled = device.stats();
+      assert.ok(trickled.rxEmptyReads <= trickled.rxBatches / 2, `empty reads ${trickled.rxEmptyReads} for ${trickled.rxBatches} batches`);
+      // A backlog: the event loop is blocked while the kernel queues 20 ARP requests, so the
+      // next wake-ups find them all waiting. One frame per wake-up would take 20 batches; the
+      // probe reads the rest as one batch within eight wake-ups.
+      execFileSync('ip', ['netns', 'exec', peer().netns, 'python3', '-c', `import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(20):
+    s.sendto(b'x', ('198.18.0.%d' % (100 + i), 9))`], { timeout: 10_000 });
+      await waitFor('the burst to arrive', () => (burstPerBatch.reduce((a, b) => a + b, 0) >= 20 ? true : undefined));
+      const burstBatches = burstPerBatch.filter((n) => n > 0);
+      assert.ok(burstBatches.length <= 8, `the 20 waiting frames came in ${burstBatches.length} batches (${burstBatches.join(' ')})`);
+      // Back to one frame per wake-up, answered; right after a probe (a batch read to EAGAIN
+      // after single reads) the frames go unanswered: the first such frame ends the single
+      // reads, so every later batch is read to EAGAIN (not only the next probe's, 7 wake-ups on).
+      let lastEmpty = device.stats().rxEmptyReads;
+      let singles = 0;
+      let atSwitch: ReturnType<TapDevice['stats']> | undefined;
+      watch = () => {
+        const s = device.stats();
+        const drained = s.rxEmptyReads > lastEmpty;
+        lastEmpty = s.rxEmptyReads;
+        if (!drained) singles++;
+        else if (singles >= 3 && atSwitch === undefined) {
+          atSwitch = s;
+          return false; // this batch is still answered; the next ones are not
+        }
+        return undefined;
+      };
+      await peer().python(trickle(24, 30));
+      await waitFor('the last trickle to arrive', () => (atSwitch !== undefined && device.stats().rxBatches >= atSwitch.rxBatches + 8 ? true : undefined));
+      const end = device.stats();
+      const batches = end.rxBatches - atSwitch!.rxBatches;
+      const empty = end.rxEmptyReads - atSwitch!.rxEmptyReads;
+      assert.ok(empty >= batches - 1, `unanswered: empty reads ${empty} for ${batches} batches`);
+    } finally {
+      device.close();
+    }
   });
 
   it('busyPollUs outside 0..1000000 or not an integer is ERR_INVALID_ARG_VALUE, and nothing is opened', async () => {

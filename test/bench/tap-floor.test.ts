@@ -1,0 +1,55 @@
+/**
+ * The request/response floor programs (bench/kernel/tap-floor.c and tap-floor-node.ts): each
+ * attached to a TAP device in a namespace made for the test answers the kernel's ARP, a 1-byte
+ * UDP echo exchange (kclient udp-rr) and ICMP echo (kclient ping), with the bytes the kernel
+ * expects (a wrong checksum or address would be dropped and kclient would time out).
+ */
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { buildKernelTools, type KernelTools } from '../../bench/kernel/build.js';
+import { Netns, waitForLine } from '../../bench/kernel/netns.js';
+import { describeKernelPeer } from '../helpers/netns.js';
+
+const FLOOR_NODE = fileURLToPath(new URL('../../bench/kernel/tap-floor-node.ts', import.meta.url));
+const FLOOR_ARGS = ['rxf0', '198.18.0.2', '02:00:00:00:00:02', '7'];
+
+describeKernelPeer('bench/kernel tap-floor responders', function () {
+  this.timeout(60_000);
+  let tools: KernelTools;
+  let ns: Netns | undefined;
+
+  before(async () => {
+    tools = await buildKernelTools();
+  });
+
+  afterEach(async () => {
+    await ns?.destroy();
+    ns = undefined;
+  });
+
+  async function answers(program: string, args: readonly string[]): Promise<void> {
+    ns = await Netns.create('tf');
+    await ns.ip(['tuntap', 'add', 'dev', 'rxf0', 'mode', 'tap']);
+    await ns.addAddress('198.18.0.1/24', 'rxf0');
+    await ns.ip(['link', 'set', 'rxf0', 'up']);
+    await waitForLine(ns.spawn(program, args), 'ready', 15_000, program);
+    const udp = await ns.exec(tools.client, ['udp-rr', '198.18.0.2', '7', '0.2'], 20_000);
+    assert.equal(udp.code, 0, `udp-rr: ${udp.stdout} ${udp.stderr}`);
+    const u = JSON.parse(udp.stdout) as { transactions: number; lost: number };
+    assert.ok(u.transactions > 100 && u.lost === 0, udp.stdout);
+    const ping = await ns.exec(tools.client, ['ping', '198.18.0.2', '20'], 20_000);
+    assert.equal(ping.code, 0, `ping: ${ping.stdout} ${ping.stderr}`);
+    const p = JSON.parse(ping.stdout) as { replies: number; lost: number };
+    assert.equal(p.replies, 20, ping.stdout);
+  }
+
+  for (const mode of ['block', 'epoll', 'epoll1']) {
+    it(`tap-floor.c (${mode}) answers ARP, UDP echo and ping`, async () => {
+      await answers(tools.floor, [...FLOOR_ARGS, mode]);
+    });
+  }
+
+  it('tap-floor-node.ts answers ARP, UDP echo and ping', async () => {
+    await answers(process.execPath, ['--import', 'tsx', FLOOR_NODE, ...FLOOR_ARGS]);
+  });
+});
