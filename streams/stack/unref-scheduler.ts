@@ -94,6 +94,19 @@ function batchNow(): number {
   return cachedNow;
 }
 
+/**
+ * The clock read afresh, not the task's first reading: for what must say when something
+ * happened late in the task (a batch of segments handed to the link, send-stamps.ts). On
+ * `unrefScheduler` the reading also becomes the task's cached one, so no later reading in the
+ * task is older than it; on any other scheduler this is `scheduler.now()`.
+ */
+export function freshNow(scheduler: SchedulerLike): number {
+  if (scheduler !== unrefScheduler) return scheduler.now();
+  if (cachedNow < 0) atEndOfTask(forgetNow);
+  cachedNow = TIME_ORIGIN + performance.now();
+  return cachedNow;
+}
+
 /** An asyncScheduler whose timers do not keep the process alive (see the file comment). */
 export const unrefScheduler: SchedulerLike = {
   now: batchNow,
