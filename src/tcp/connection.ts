@@ -1663,12 +1663,16 @@ export class TcpConnectionCore {
     this.emit(seq, flags, payload, ect);
   }
 
-  /** Tells the host once per batch that send times await their stamp (TcpHost.onSendTimed). */
+  /**
+   * Tells the host once per batch that send times await their stamp (TcpHost.onSendTimed). A
+   * host without the call (or a placeholder before the wiring's own) is not owed a stamp.
+   */
   private noteSendTimed(): void {
     if (this.sendTimesUnstamped) return;
-    this.sendTimesUnstamped = true;
     const host = this.host;
-    if (host.onSendTimed !== undefined) host.onSendTimed(this);
+    if (host.onSendTimed === undefined) return;
+    this.sendTimesUnstamped = true;
+    host.onSendTimed(this);
   }
 
   /** Resends the first unacknowledged segment (fast retransmit, NewReno partial ACK). */
