@@ -79,6 +79,10 @@ const REO_WND_PERSIST = 16;
  * last), SACK edges and a retransmission's range become record boundaries, and among records of
  * the same transmission the one ending lower was sent first (RFC 8985's tie-break on the end
  * sequence number, `sentAfter`).
+ *
+ * A record's time is its batch's build time until `stampSent` gives the records sent since the
+ * last stamp the time the batch left (the wiring calls it once the link has the frames); a
+ * record stamped is never extended, so each batch keeps one time.
  */
 export class Rack {
   /**
