@@ -1,5 +1,6 @@
 import { Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
 import { atEndOfTask } from '../microtask.js';
+import { emptyArray } from '../../src/empty-array.js';
 
 /**
  * The stack's default scheduler: `asyncScheduler`'s behaviour (Node timers, `Date.now()` as
@@ -80,9 +81,18 @@ function runAction(action: { run(): void }): void {
 let cachedNow = -1;
 /** Constant for the process: read once (each read of the getter makes a new number object). */
 const TIME_ORIGIN = performance.timeOrigin;
+/** What runs when the task's reading is dropped (atTaskClockEnd), emptied each time. */
+const atForget: Array<(now: number) => void> = [];
 const forgetNow = (): void => {
   cachedNow = -1;
+  if (atForget.length > 0) runAtForget();
 };
+function runAtForget(): void {
+  // A reading of its own, not cached: the next reading in this task is fresh again, so no later.
+  const now = TIME_ORIGIN + performance.now();
+  for (let i = 0; i < atForget.length; i++) atForget[i](now);
+  emptyArray(atForget);
+}
 function batchNow(): number {
   if (cachedNow < 0) {
     // Wall-clock milliseconds like Date.now(), with sub-millisecond resolution: RTTs on a local
@@ -105,6 +115,18 @@ export function freshNow(scheduler: SchedulerLike): number {
   if (cachedNow < 0) atEndOfTask(forgetNow);
   cachedNow = TIME_ORIGIN + performance.now();
   return cachedNow;
+}
+
+/**
+ * Runs `callback(now)` when the task's clock reading is dropped at the end of the task (the
+ * microtask `batchNow` queued with its first reading, so no microtask of its own), with a fresh
+ * reading; returns false, running nothing, when the task has no reading (then queue your own,
+ * e.g. `atEndOfTask` and `freshNow`). The callback must not register again.
+ */
+export function atTaskClockEnd(callback: (now: number) => void): boolean {
+  if (cachedNow < 0) return false;
+  atForget.push(callback);
+  return true;
 }
 
 /** An asyncScheduler whose timers do not keep the process alive (see the file comment). */
