@@ -13,8 +13,9 @@ export interface TcpInfo {
   readonly rttvarMs: number;
   /**
    * The smallest RTT the sender measured, ms (0 before the first sample; Linux's tcpi_min_rtt):
-   * RACK's from its send times, else the timed segments'. Send times are when a segment left
-   * (the end of the task that built it), so a long task does not count.
+   * RACK's from its send times, else the timed segments', else the smallest sample (the
+   * handshake's). Send times are when a segment left (the end of the task that built it), so a
+   * long task does not count.
    */
   readonly minRttMs: number;
   /** The current retransmission timeout, ms (with backoff). */
