@@ -116,6 +116,15 @@ export interface TcpHost {
   /** The peer's FIN arrived in order: after the readable bytes, the stream ends. */
   onPeerFin?(conn: TcpConnectionCore): void;
   /**
+   * The connection recorded a send time (a data or FIN segment, or a timed SYN) for the first
+   * time since its last `stampSent`: call `conn.stampSent(now)` once the segments built so far
+   * have been handed to the link, so that RTT samples and RACK's loss deadlines count from when
+   * they left rather than from the clock reading the batch was built at. Called at most once per
+   * batch; only note the connection here (do not call back into it). Without it (or without a
+   * stamp) send times are the time passed to the call that built the segment.
+   */
+  onSendTimed?(conn: TcpConnectionCore): void;
+  /**
    * The connection reached CLOSED: gracefully (no error; after TIME-WAIT, LAST-ACK, or `abort`)
    * or with ECONNREFUSED, ECONNRESET or ETIMEDOUT. Release the 4-tuple now.
    */
@@ -302,6 +311,8 @@ export class TcpConnectionCore {
   /** When the oldest outstanding data was last known to progress (user timeout). */
   private progressAt = 0;
   private lastSendAt = NEVER;
+  /** Send times recorded since the last stampSent (host.onSendTimed was told). */
+  private sendTimesUnstamped = false;
 
   private ackNow = false;
   /** In-order bytes received since we last sent an ACK. */
@@ -577,6 +588,7 @@ export class TcpConnectionCore {
     this.setState('SYN-SENT');
     this.sendSyn();
     this.rtt.startTiming(this.sndNxt, now);
+    this.noteSendTimed();
     this.rtxAt = now + this.rtt.rto;
     this.flushEvents();
   }
@@ -788,6 +800,37 @@ export class TcpConnectionCore {
     this.flushEvents();
   }
 
+  /**
+   * The segments built since the last call left at `now`: the wiring hands them to the link at
+   * the end of the task that built them (TcpHost.onSendTimed asked for this call), so their send
+   * times, until now the clock reading that task started with, become the time they left, as
+   * Linux stamps a segment when it is handed to the driver. What is restamped: RACK's records
+   * of those transmissions (the RTT samples taken from them, RACK's min RTT and loss deadlines,
+   * the minimum RTT that bounds the send buffer) and the segment RFC 6298 times. Not restamped:
+   * the timers (RTO, probe, RACK's) armed from the build time, a little early (by the task's
+   * run, far below their granularity), and TSval (taken at build time, as it is on the wire).
+   * A time never moves back, and a record already acknowledged keeps its own. Does nothing when
+   * nothing was recorded since the last call.
+   */
+  stampSent(now: number): void {
+    if (!this.sendTimesUnstamped) return;
+    this.sendTimesUnstamped = false;
+    if (this.rack !== undefined) this.rack.stampSent(now);
+    this.rtt.stampSent(now);
+  }
+
+  /**
+   * The path's minimum RTT as the sender measured it, ms (Infinity before a sample): RACK's
+   * from its per-segment send times when it runs, else the timed segments' (clock resolution),
+   * else the smallest RTT sample. What the send buffer's delivery bound multiplies by.
+   */
+  get minRtt(): number {
+    const rack = this.rack;
+    if (rack !== undefined && rack.minRtt > 0 && rack.minRtt < Number.POSITIVE_INFINITY) return rack.minRtt;
+    const timed = this.rtt.minTimedRtt;
+    return timed > 0 && timed < Number.POSITIVE_INFINITY ? timed : this.rtt.minRtt;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // ICMP errors (the wiring parses them; RFC 5927)
 
@@ -935,6 +978,7 @@ export class TcpConnectionCore {
     this.setState('SYN-RECEIVED');
     this.sendSyn();
     this.rtt.startTiming(this.sndNxt, now);
+    this.noteSendTimed();
     this.rtxAt = now + this.rtt.rto;
   }
 
@@ -1610,6 +1654,7 @@ export class TcpConnectionCore {
       this.tlpAt = NEVER; // rescheduled after new data (RFC 8985 7.2)
     }
     if (seqGt(end, this.sndNxt)) this.sndNxt = end;
+    this.noteSendTimed();
     if (this.blackHole !== undefined && this.blackHole.probeMss !== 0) this.blackHole.onSend(len, end);
     if (fin) this.finSent = true;
     if (this.rtxAt === NEVER) this.rtxAt = now + this.rtt.rto;
@@ -1620,6 +1665,18 @@ export class TcpConnectionCore {
       this.counters.segmentsSent += Math.ceil(len / this.sndMss) - 1;
     }
     this.emit(seq, flags, payload, ect);
+  }
+
+  /**
+   * Tells the host once per batch that send times await their stamp (TcpHost.onSendTimed). A
+   * host without the call (or a placeholder before the wiring's own) is not owed a stamp.
+   */
+  private noteSendTimed(): void {
+    if (this.sendTimesUnstamped) return;
+    const host = this.host;
+    if (host.onSendTimed === undefined) return;
+    this.sendTimesUnstamped = true;
+    host.onSendTimed(this);
   }
 
   /** Resends the first unacknowledged segment (fast retransmit, NewReno partial ACK). */
@@ -2502,7 +2559,7 @@ export class TcpConnectionCore {
       const sent = rack !== undefined ? rack.sentAt(unaBefore) : -1;
       if (sent >= 0) {
         this.rtt.cancelTiming(); // RACK measures every ACK: the timed segment would only come late
-        this.rtt.sample(now - sent);
+        this.rtt.sample(now > sent ? now - sent : 0);
         return;
       }
       // The timed segment, if this ACK covers it; else no sample: a millisecond echo mixed in

@@ -11,7 +11,8 @@
  *   onEstablished(conn) {}, onReadable(conn) { for (let c = conn.read(); c; c = conn.read()) deliver(c); },
  *   onWritable(conn) {}, onPeerFin(conn) {}, onClosed(conn, err) { demux.delete(conn); },
  *   onStateChange(conn, from, to) {},                          // optional, observe only
- * };
+ *   onSendTimed(conn) { batch.push(conn); },                  // optional: then, once the batch
+ * };                                                           // left, conn.stampSent(now)
  * const conn = new TcpConnectionCore({ localAddr, localPort, remoteAddr, remotePort,
  *   iss: isn.isn(localAddr, localPort, remoteAddr, remotePort, now), host, config });
  * conn.connect(now);                                 // or conn.listen() then handleSegment(syn)

@@ -11,6 +11,13 @@ export interface TcpInfo {
   /** Smoothed RTT and its variation (RFC 6298), ms; 0 before the first sample. */
   readonly rttMs: number;
   readonly rttvarMs: number;
+  /**
+   * The smallest RTT the sender measured, ms (0 before the first sample; Linux's tcpi_min_rtt):
+   * RACK's from its send times, else the timed segments', else the smallest sample (the
+   * handshake's). Send times are when a segment left (the end of the task that built it), so a
+   * long task does not count.
+   */
+  readonly minRttMs: number;
   /** The current retransmission timeout, ms (with backoff). */
   readonly rtoMs: number;
   /** Congestion window and slow-start threshold, bytes. */
@@ -73,6 +80,7 @@ export function tcpInfo(core: TcpConnectionCore, routeMtu = Number.POSITIVE_INFI
     state: core.state,
     rttMs: core.srtt,
     rttvarMs: core.rttvar,
+    minRttMs: Number.isFinite(core.minRtt) ? core.minRtt : 0,
     rtoMs: core.rto,
     cwnd: core.cwnd,
     ssthresh: core.ssthresh,

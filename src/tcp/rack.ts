@@ -79,6 +79,10 @@ const REO_WND_PERSIST = 16;
  * last), SACK edges and a retransmission's range become record boundaries, and among records of
  * the same transmission the one ending lower was sent first (RFC 8985's tie-break on the end
  * sequence number, `sentAfter`).
+ *
+ * A record's time is its batch's build time until `stampSent` gives the records sent since the
+ * last stamp the time the batch left (the wiring calls it once the link has the frames); a
+ * record stamped is never extended, so each batch keeps one time.
  */
 export class Rack {
   /**
@@ -124,6 +128,13 @@ export class Rack {
   runEnd = 0;
   /** Start of the last segment sent for the first time (its record may hold the ones before it). */
   private lastSegStart = 0;
+  /**
+   * Records of transmissions numbered from here on (ORDER >= stampOrder) carry their batch's
+   * build time until `stampSent` gives them the time the batch left; `stampLow` is the lowest
+   * sequence number any of them covers (NaN when there is none).
+   */
+  private stampOrder = 0;
+  private stampLow = Number.NaN;
 
   /** Segments tracked (tests). */
   get records(): number {
@@ -169,6 +180,7 @@ export class Rack {
       // only that: a merged record is cut at its edges first.
       this.splitAt(start);
       this.splitAt(seqLt(end, sndMaxBefore) ? end : sndMaxBefore);
+      this.noteUnstamped(start);
       const mask = this.capacity - 1;
       for (let k = 0; k < this.count; k++) {
         const i = (this.head + k) & mask;
@@ -185,18 +197,19 @@ export class Rack {
     this.lastSegStart = start >>> 0;
     if (this.count > 0) {
       // Sent right behind the last record, at the same time, with nothing (no retransmission)
-      // sent in between, and that record neither resent nor marked: it grows (one record per
-      // batch, see the class comment).
+      // sent in between, and that record neither resent, marked nor stamped (its batch has not
+      // left yet): it grows (one record per batch, see the class comment).
       const t = ((this.head + this.count - 1) & (this.capacity - 1)) * RECORD;
       const rec = this.rec;
       if (
         rec[t + END] === start >>> 0 && rec[t + TIME] === now && rec[t + ORDER] === this.sends - 1 &&
-        rec[t + FLAGS] === 0 && seqDiff(end, rec[t + START]) <= MERGE_MAX
+        rec[t + ORDER] >= this.stampOrder && rec[t + FLAGS] === 0 && seqDiff(end, rec[t + START]) <= MERGE_MAX
       ) {
         rec[t + END] = end >>> 0;
         return;
       }
     }
+    this.noteUnstamped(start);
     if (this.count === this.capacity) this.grow();
     const i = (this.head + this.count) & (this.capacity - 1);
     this.rec[i * RECORD + START] = start >>> 0; // as stored in 32 bits before
@@ -205,6 +218,36 @@ export class Rack {
     this.rec[i * RECORD + ORDER] = this.sends++;
     this.rec[i * RECORD + FLAGS] = 0;
     this.count++;
+  }
+
+  /**
+   * The transmissions recorded since the last call left at `now` (the batch they were built in
+   * was handed to the link): their records' times, the build time until now, become `now`, so
+   * every RTT sample and loss deadline taken from them starts when the segments left, not when
+   * the task that built them began (see TcpConnectionCore.stampSent). Records already delivered
+   * keep their time (RACK.xmit_ts and the samples were taken from it); a time never moves back.
+   * Cost: a search and a walk over the records from the lowest one touched since the last call.
+   */
+  stampSent(now: number): void {
+    const from = this.stampOrder;
+    const low = this.stampLow;
+    this.stampOrder = this.sends;
+    this.stampLow = Number.NaN;
+    if (low !== low || this.count === 0) return; // NaN: nothing sent since the last stamp
+    const mask = this.capacity - 1;
+    const rec = this.rec;
+    let k = this.find(low);
+    if (k < 0) k = 0;
+    for (; k < this.count; k++) {
+      const i = ((this.head + k) & mask) * RECORD;
+      if (rec[i + ORDER] >= from && (rec[i + FLAGS] & F_DELIVERED) === 0 && rec[i + TIME] < now) rec[i + TIME] = now;
+    }
+  }
+
+  /** A transmission from `start` on awaits its stamp (see stampSent). */
+  private noteUnstamped(start: number): void {
+    const low = this.stampLow;
+    if (low !== low || seqLt(start, low)) this.stampLow = start >>> 0;
   }
 
   /**
@@ -394,7 +437,9 @@ export class Rack {
   /** Record `i` delivered up to `end` (its end, or a cumulative ACK inside it). */
   private delivered(i: number, end: number, now: number): void {
     const t = this.rec[i * RECORD + TIME];
-    const rtt = now - t;
+    // Never negative: a stamp is never later than a clock reading taken after it, but an ACK
+    // handled before its segment's batch was stamped measures from the build time.
+    const rtt = now > t ? now - t : 0;
     // RFC 8985 6.2 step 2: an ACK sooner than min_RTT after a retransmission was for the original.
     if ((this.rec[i * RECORD + FLAGS] & F_RETRANSMITTED) !== 0 && rtt < this.minRtt) return;
     if (rtt < this.minRtt) this.minRtt = rtt;

@@ -44,6 +44,8 @@ export class RttEstimator {
   private timing = false;
   private timedEnd = 0;
   private timedAt = 0;
+  /** The timed segment's time is its batch's build time until `stampSent` gives the time it left. */
+  private timedUnstamped = false;
 
   constructor(private readonly config: RttConfig) {
     this.baseRto = clamp(config.rtoInitial, config.rtoMin, config.rtoMax);
@@ -65,6 +67,16 @@ export class RttEstimator {
     this.timing = true;
     this.timedEnd = seqEnd;
     this.timedAt = now;
+    this.timedUnstamped = true;
+  }
+
+  /**
+   * The batch the timed segment was built in left at `now` (see TcpConnectionCore.stampSent):
+   * its send time becomes that, if it was started since the last stamp and is still timed.
+   */
+  stampSent(now: number): void {
+    if (this.timedUnstamped && this.timing && now > this.timedAt) this.timedAt = now;
+    this.timedUnstamped = false;
   }
 
   /**

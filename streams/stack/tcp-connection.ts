@@ -28,6 +28,8 @@ export interface TcpConnectionOwner {
   readonly scheduler: SchedulerLike;
   /** `ect`: ECN-capable transport, ECT(0) in the IP header (see TcpHost.send). */
   transmit(conn: TcpConnection, seg: TcpRepr, ect: boolean): void;
+  /** The core recorded send times to be stamped when its segments leave (TcpHost.onSendTimed). */
+  sendTimed?(core: TcpConnectionCore): void;
   /** The connection reached CLOSED: release its 4-tuple (and port). */
   released(conn: TcpConnection): void;
   established(conn: TcpConnection): void;
@@ -136,6 +138,10 @@ export class TcpConnection {
     constructor(readonly conn: TcpConnection) {}
     send(_core: TcpConnectionCore, seg: TcpRepr, ect: boolean): void {
       this.conn.#owner.transmit(this.conn, seg, ect);
+    }
+    onSendTimed(core: TcpConnectionCore): void {
+      const owner = this.conn.#owner;
+      if (owner.sendTimed !== undefined) owner.sendTimed(core);
     }
     onStateChange(_core: TcpConnectionCore, _from: TcpState, to: TcpState): void {
       this.conn.#onStateChange(to);

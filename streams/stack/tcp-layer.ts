@@ -6,6 +6,7 @@ import { IpNetwork, deliverIpv6, ecnOf, type IpDatagram, type IpSend, type Ipv6T
 import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
 import { hookPoint, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
 import { TcpConnection, type TcpConnectionOwner } from './tcp-connection.js';
+import { SendStamps } from './send-stamps.js';
 import './tcp-socket.js';
 import { TcpConnectionCore, type TcpHost } from '../../src/tcp/connection.js';
 import { TcpListener as TcpListenerCore, type TcpListenerCounters, type TcpListenerVerdict } from '../../src/tcp/listener.js';
@@ -277,7 +278,12 @@ export class TcpLayer implements Tcp {
    * Host of a listener's children until their TcpConnection wraps them (the SYN-ACK, or a cookie
    * handshake completed by the ACK, happens inside the listener's call, before the wrapper).
    */
-  readonly #childHost: TcpHost = { send: (core, seg) => this.#out(seg, core.localAddr, core.remoteAddr, undefined, true, 0) };
+  readonly #childHost: TcpHost = {
+    send: (core, seg) => this.#out(seg, core.localAddr, core.remoteAddr, undefined, true, 0),
+    onSendTimed: (core) => this.#sendStamps.note(core),
+  };
+  /** Send times of the segments built in a task become the time the task's frames leave. */
+  readonly #sendStamps: SendStamps;
   /** What every connection of this layer calls back: kept private, one object for all. */
   readonly #owner: TcpConnectionOwner;
   readonly #view = new TcpSegment();
@@ -315,6 +321,7 @@ export class TcpLayer implements Tcp {
     // that may hold segments gets copies it owns.
     this.#copyPayloads = options.segments?.down !== undefined;
     this.scheduler = scheduler;
+    this.#sendStamps = new SendStamps(scheduler);
     const { ephemeralPortRange, ...rest } = config;
     const { limits: limitOptions, core } = splitTcpLimits(rest);
     this.#config = resolveTcpConfig(core);
@@ -328,6 +335,7 @@ export class TcpLayer implements Tcp {
     this.#owner = {
       scheduler,
       transmit: (conn, seg, ect) => this.#transmit(conn, seg, ect),
+      sendTimed: (core) => this.#sendStamps.note(core),
       established: (conn) => this.#established(conn),
       released: (conn) => this.#released(conn),
       // A TIME-WAIT entry recycled to make room is closed quietly (no RST from TIME-WAIT).

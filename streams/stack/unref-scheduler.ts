@@ -1,5 +1,6 @@
 import { Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
 import { atEndOfTask } from '../microtask.js';
+import { emptyArray } from '../../src/empty-array.js';
 
 /**
  * The stack's default scheduler: `asyncScheduler`'s behaviour (Node timers, `Date.now()` as
@@ -80,9 +81,18 @@ function runAction(action: { run(): void }): void {
 let cachedNow = -1;
 /** Constant for the process: read once (each read of the getter makes a new number object). */
 const TIME_ORIGIN = performance.timeOrigin;
+/** What runs when the task's reading is dropped (atTaskClockEnd), emptied each time. */
+const atForget: Array<(now: number) => void> = [];
 const forgetNow = (): void => {
   cachedNow = -1;
+  if (atForget.length > 0) runAtForget();
 };
+function runAtForget(): void {
+  // A reading of its own, not cached: the next reading in this task is fresh again, so no later.
+  const now = TIME_ORIGIN + performance.now();
+  for (let i = 0; i < atForget.length; i++) atForget[i](now);
+  emptyArray(atForget);
+}
 function batchNow(): number {
   if (cachedNow < 0) {
     // Wall-clock milliseconds like Date.now(), with sub-millisecond resolution: RTTs on a local
@@ -92,6 +102,31 @@ function batchNow(): number {
     atEndOfTask(forgetNow);
   }
   return cachedNow;
+}
+
+/**
+ * The clock read afresh, not the task's first reading: for what must say when something
+ * happened late in the task (a batch of segments handed to the link, send-stamps.ts). On
+ * `unrefScheduler` the reading also becomes the task's cached one, so no later reading in the
+ * task is older than it; on any other scheduler this is `scheduler.now()`.
+ */
+export function freshNow(scheduler: SchedulerLike): number {
+  if (scheduler !== unrefScheduler) return scheduler.now();
+  if (cachedNow < 0) atEndOfTask(forgetNow);
+  cachedNow = TIME_ORIGIN + performance.now();
+  return cachedNow;
+}
+
+/**
+ * Runs `callback(now)` when the task's clock reading is dropped at the end of the task (the
+ * microtask `batchNow` queued with its first reading, so no microtask of its own), with a fresh
+ * reading; returns false, running nothing, when the task has no reading (then queue your own,
+ * e.g. `atEndOfTask` and `freshNow`). The callback must not register again.
+ */
+export function atTaskClockEnd(callback: (now: number) => void): boolean {
+  if (cachedNow < 0) return false;
+  atForget.push(callback);
+  return true;
 }
 
 /** An asyncScheduler whose timers do not keep the process alive (see the file comment). */

@@ -35,6 +35,8 @@ describe('stack: TcpConnection.info() (TCP_INFO)', () => {
     assert.equal(after.bytesAcked, 100_000);
     assert.equal(after.unacked, 0);
     assert.ok(after.rttMs >= 10 && after.rttMs < 20, `RTT ${after.rttMs} ms on a 10 ms path`);
+    assert.ok(after.minRttMs >= 10 && after.minRttMs < 11, `min RTT ${after.minRttMs} ms on a 10 ms path`);
+    assert.ok(before.minRttMs >= 10, `min RTT ${before.minRttMs} ms from the handshake (ARP included)`);
     assert.ok(after.segmentsSent > before.segmentsSent);
     assert.equal(server!.info().bytesReceived, 100_000);
     assert.equal(before.bytesAcked, 0, 'a snapshot does not change afterwards');

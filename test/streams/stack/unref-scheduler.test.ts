@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { interval, take, tap, toArray, lastValueFrom } from 'rxjs';
-import { unrefScheduler, refTimer } from '../../../streams/stack/unref-scheduler.js';
+import { TestScheduler } from 'rxjs/testing';
+import { unrefScheduler, refTimer, freshNow, atTaskClockEnd } from '../../../streams/stack/unref-scheduler.js';
 import { DeadlineTimer } from '../../../streams/stack/deadline-timer.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/exits-when-done.ts', import.meta.url));
@@ -79,5 +80,36 @@ describe('stack: unrefScheduler (the default scheduler)', () => {
     const held = await runFixture({ SCHEDULER: 'async' }, 4_000);
     assert.equal(held.code, 'timeout', `with asyncScheduler it exited: ${held.out}`);
     assert.match(held.out, /^hello TIME-WAIT$/m);
+  });
+
+  it('freshNow reads the clock again within a task, and later readings in the task are not older', () => {
+    const first = unrefScheduler.now();
+    const until = performance.now() + 2;
+    while (performance.now() < until) {
+      // the task runs on
+    }
+    assert.equal(unrefScheduler.now(), first, 'one reading per task');
+    const fresh = freshNow(unrefScheduler);
+    assert.ok(fresh - first >= 2, `fresh ${fresh - first} ms after the task's first reading`);
+    assert.equal(unrefScheduler.now(), fresh, 'the task reads the fresh value from then on');
+    const ts = new TestScheduler(() => undefined);
+    assert.equal(freshNow(ts), ts.now(), 'any other scheduler: its now()');
+  });
+
+  it('atTaskClockEnd runs with a fresh reading when the reading of the task is dropped; false without a reading', async () => {
+    await new Promise((resolve) => setImmediate(resolve)); // a task of its own: no reading yet
+    const calls: number[] = [];
+    assert.equal(atTaskClockEnd((now) => calls.push(now)), false, 'no reading in this task yet');
+    const first = unrefScheduler.now();
+    assert.equal(atTaskClockEnd((now) => calls.push(now)), true);
+    const until = performance.now() + 2;
+    while (performance.now() < until) {
+      // the task runs on
+    }
+    assert.deepEqual(calls, [], 'not before the end of the task');
+    await Promise.resolve();
+    await Promise.resolve();
+    assert.equal(calls.length, 1);
+    assert.ok(calls[0] - first >= 2, `${calls[0] - first} ms after the task's first reading`);
   });
 });
