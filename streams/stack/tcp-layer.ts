@@ -19,7 +19,7 @@ import { createTcpCounters, addTcpCounters } from '../../src/tcp/counters.js';
 import { splitTcpLimits, type TcpStackConfig } from '../../src/config/protocol-config.js';
 import { resolveTcpLimits } from '../../src/tcp/limits.js';
 import { TcpLayerLimits, type ListenerSlots } from './tcp-limits.js';
-import { TcpFlags, TcpSegment, emitTcp, parseTcp, type TcpRepr } from '../../src/wire/tcp.js';
+import { TcpFlags, TcpSegment, emitTcp, readTcpRepr, type TcpRepr } from '../../src/wire/tcp.js';
 import { IpProtocol } from '../../src/wire/ipv4.js';
 import { IcmpType, IcmpUnreachableCode } from '../../src/wire/icmp.js';
 import { EndpointTable } from '../../src/transport/endpoint-table.js';
@@ -739,12 +739,12 @@ export class TcpLayer implements Tcp {
       c.drops.broadcast++; // TCP is unicast only: a segment to a group is ignored
       return;
     }
-    const parsed = parseTcp(d.payload, 0, 0, CHECKSUM_CHECKED);
-    if (!parsed.ok) {
-      countDrop(c, parsed.reason);
+    const seg = readTcpRepr(v);
+    if (typeof seg === 'string') {
+      countDrop(c, seg);
       return;
     }
-    deliverIpv6(this.book, d, parsed.value, this.#input6);
+    deliverIpv6(this.book, d, seg, this.#input6);
   }
 
   /**
@@ -767,12 +767,12 @@ export class TcpLayer implements Tcp {
       c.drops.broadcast++;
       return;
     }
-    const parsed = parseTcp(d.payload, 0, 0, { verifyChecksum: false });
-    if (!parsed.ok) {
-      countDrop(c, parsed.reason);
+    const seg = readTcpRepr(v);
+    if (typeof seg === 'string') {
+      countDrop(c, seg);
       return;
     }
-    this.#input6(d, parsed.value);
+    this.#input6(d, seg);
   }
 
   #input(d: IpDatagram): void {
@@ -789,13 +789,14 @@ export class TcpLayer implements Tcp {
       c.drops.broadcast++;
       return;
     }
-    const parsed = parseTcp(d.payload, d.src, d.dst, CHECKSUM_CHECKED);
-    if (!parsed.ok) {
-      countDrop(c, parsed.reason);
+    // The header was checked just above: the record is read from the same view.
+    const seg = readTcpRepr(v);
+    if (typeof seg === 'string') {
+      countDrop(c, seg);
       return;
     }
-    if (this.#hookedUp) this.#hooks.up({ datagram: d, segment: parsed.value });
-    else this.#dispatch(d, parsed.value);
+    if (this.#hookedUp) this.#hooks.up({ datagram: d, segment: seg });
+    else this.#dispatch(d, seg);
   }
 
   /** Hands a checked segment to its endpoint: a connection, a listener, or nobody (RST). */
@@ -989,8 +990,6 @@ export class TcpLayer implements Tcp {
 }
 
 const PARTIAL_CHECKSUM = Object.freeze({ partialChecksum: true });
-/** parseTcp's options on input, where the checksum was checked (or vouched for) before: one object, not one per segment. */
-const CHECKSUM_CHECKED = Object.freeze({ verifyChecksum: false });
 /** Offset of the checksum field in the TCP header. */
 const TCP_CHECKSUM_AT = TcpOffset.CHECKSUM;
 
