@@ -247,6 +247,14 @@ export class TcpLayer implements Tcp {
   readonly #port: Ipv4Port;
   readonly #network: IpNetwork;
   readonly #down: Sink<Ipv4Send>;
+  /**
+   * The record every IPv4 segment is handed down in, refilled for each, when what is below keeps
+   * no record (`Sink.retainsNothing`: IPv4 itself, maybe through taps, no operators); undefined
+   * otherwise, and a fresh record per segment. `#sendRecordBusy` while one is being sent: a
+   * segment sent from inside that call (a nested send) gets a fresh record.
+   */
+  readonly #sendRecord: SendRecord | undefined;
+  #sendRecordBusy = false;
   readonly #v6: Ipv6Transport | undefined;
   readonly #down6: Sink<Ipv6Send> | undefined;
   /** With transport operators over IPv6: segments as records (their ids, maybe rewritten), both ways. */
@@ -304,6 +312,9 @@ export class TcpLayer implements Tcp {
     this.#down6 = options.ipv6?.port.down;
     this.#records6 = options.ipv6?.records;
     this.#partialChecksum = port.down.partialChecksum === true;
+    this.#sendRecord = port.down.retainsNothing === true
+      ? { pb: EMPTY_PACKET, dst: 0, src: 0, protocol: IpProtocol.TCP, onError: undefined, dontFragment: true, ecn: 0 }
+      : undefined;
     this.#partialChecksum6 = (options.ipv6?.records ?? options.ipv6?.port)?.down.partialChecksum === true;
     this.#icmp = options.icmp;
     this.#hooks = hookPoint(options.segments, (s) => this.#dispatch(s.datagram, s.segment), (s) => this.#emit(s.segment, s.src, s.dst, s.onError, s.dontFragment ?? true, s.ecn ?? 0));
@@ -954,7 +965,26 @@ export class TcpLayer implements Tcp {
     // Partial checksum, when what is below finishes it (the TAP device with offload, or the
     // Ethernet layer): the bytes are summed once, where they are written last.
     emitTcp(seg, pb, src, dst, this.#partialChecksum ? PARTIAL_CHECKSUM : undefined);
-    this.#down.next({ pb, dst, src, protocol: IpProtocol.TCP, onError, dontFragment, ecn });
+    const r = this.#sendRecord;
+    if (r === undefined || this.#sendRecordBusy) {
+      this.#down.next({ pb, dst, src, protocol: IpProtocol.TCP, onError, dontFragment, ecn });
+      return;
+    }
+    r.pb = pb;
+    r.dst = dst;
+    r.src = src;
+    r.onError = onError;
+    r.dontFragment = dontFragment;
+    r.ecn = ecn;
+    this.#sendRecordBusy = true;
+    try {
+      this.#down.next(r);
+    } finally {
+      this.#sendRecordBusy = false;
+      // Nothing of the packet stays reachable from the record.
+      r.pb = EMPTY_PACKET;
+      r.onError = undefined;
+    }
   }
 
   /**
@@ -990,6 +1020,18 @@ export class TcpLayer implements Tcp {
 }
 
 const PARTIAL_CHECKSUM = Object.freeze({ partialChecksum: true });
+/** The fields of an Ipv4Send the TCP layer fills in, writable (the refilled record). */
+interface SendRecord {
+  pb: PacketBuffer;
+  dst: IpAddr;
+  src: IpAddr;
+  protocol: number;
+  onError: ((err: NetstackError) => void) | undefined;
+  dontFragment: boolean;
+  ecn: number;
+}
+/** What the refilled send record holds between segments. */
+const EMPTY_PACKET = PacketBuffer.alloc(0);
 /** Offset of the checksum field in the TCP header. */
 const TCP_CHECKSUM_AT = TcpOffset.CHECKSUM;
 
