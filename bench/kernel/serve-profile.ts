@@ -8,9 +8,9 @@
  *
  * --tree DIR profiles another build's serve (DIR/dist/bin/rx-netstack.js) instead of this one.
  * PROFILE_NODE_ARGS (space-separated) replaces `--cpu-prof` with other options for serve's node,
- * e.g. `--import=bench/kernel/heap-sampling.mjs` (absolute path), V8's sampling heap profiler,
- * whose profile heap-per-op.mjs divides by the transactions of both kclient runs (the warm-up's
- * included; both are printed).
+ * e.g. `--import=/abs/path/bench/kernel/heap-sampling.mjs`: V8's sampling heap profiler, started
+ * (SIGUSR2) after the warm-up run, whose profile heap-per-op.mjs divides by the transactions of
+ * the measured run (the last line printed).
  */
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -34,7 +34,9 @@ try {
   const cli = tree === undefined ? fileURLToPath(new URL('../../dist/bin/rx-netstack.js', import.meta.url)) : join(tree, 'dist/bin/rx-netstack.js');
   const { ns, serve } = await stackNamespace({ cpu: 0, cli }, made, 'sp', offload, [], process.env.PROFILE_NODE_ARGS ? process.env.PROFILE_NODE_ARGS.split(' ') : ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
   const warm = await client(ns, { cpu: 0 }, tools, [mode, STACK_IP, '7', '1'], 20_000);
-  process.stdout.write(`${JSON.stringify(warm)}\n`);
+  process.stdout.write(`warm-up ${JSON.stringify(warm)}\n`);
+  // A heap sampler preloaded with heap-sampling.mjs starts now (nothing else in serve listens).
+  if (process.env.PROFILE_NODE_ARGS?.includes('heap-sampling') === true) serve.kill('SIGUSR2');
   const r = await client(ns, { cpu: 0 }, tools, [mode, STACK_IP, '7', seconds], (Number(seconds) + 15) * 1000);
   process.stdout.write(`${JSON.stringify(r)}\n`);
   const exited = once(serve, 'exit');
