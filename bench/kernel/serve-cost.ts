@@ -10,7 +10,8 @@
  * build (DIR/dist/bin/rx-netstack.js) in a namespace of its own, measured alternately with this
  * one: the ratio of the two is the change. Each namespace has its own TAP device with the
  * kernel side 198.18.0.1/24 and the stack 198.18.0.2 (tap-bench.ts `stackNamespace`), deleted
- * afterwards. Options for serve's node go through NODE_OPTIONS (inherited).
+ * afterwards. Options for serve's node go through NODE_OPTIONS (inherited). Each figure is also
+ * given in user CPU alone (the JavaScript's share, without the kernel's work for the TAP device).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +29,12 @@ function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime + stime
+}
+
+/** User CPU seconds alone: the stack's JavaScript (and Node's), without the kernel's TAP work. */
+function userSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[11]) / CLK_TCK;
 }
 
 async function main(): Promise<void> {
@@ -60,15 +67,22 @@ async function main(): Promise<void> {
     for (const t of targets) for (const mode of modes) await client(t.ns, { cpu: CPU }, tools, [mode, STACK_IP, '7', '1'], 20_000);
     for (const mode of modes) {
       const per = targets.map(() => [] as number[]);
+      const user = targets.map(() => [] as number[]);
       for (let i = 0; i < runs; i++) {
         for (const [k, t] of targets.entries()) {
           const before = cpuSeconds(t.pid);
+          const userBefore = userSeconds(t.pid);
           const r = await client(t.ns, { cpu: CPU }, tools, [mode, STACK_IP, '7', seconds], (Number(seconds) + 15) * 1000);
           per[k].push(((cpuSeconds(t.pid) - before) / Number(r[COUNT[mode]])) * 1e4);
+          user[k].push(((userSeconds(t.pid) - userBefore) / Number(r[COUNT[mode]])) * 1e4);
         }
       }
-      for (const [k, t] of targets.entries()) log(`${mode} ${t.name}: CPU per 10^4 ${median(per[k]).toFixed(3)} s (runs ${per[k].map((x) => x.toFixed(3)).join(' ')})`);
-      if (targets.length > 1) log(`${mode}: CPU per operation serve / base = ${(median(per[0]) / median(per[1])).toFixed(3)}`);
+      for (const [k, t] of targets.entries()) {
+        log(`${mode} ${t.name}: CPU per 10^4 ${median(per[k]).toFixed(3)} s (runs ${per[k].map((x) => x.toFixed(3)).join(' ')}), of it user ${median(user[k]).toFixed(3)} s`);
+      }
+      if (targets.length > 1) {
+        log(`${mode}: CPU per operation serve / base = ${(median(per[0]) / median(per[1])).toFixed(3)}, user CPU ${(median(user[0]) / median(user[1])).toFixed(3)}`);
+      }
     }
     log(`load after: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
   } finally {

@@ -45,6 +45,17 @@ export function halfKey(addr: IpAddr, port: number): number {
 export class EndpointTable<E extends {}> {
   readonly #byLocal = new Map<number, Map<number, E>>();
   #size = 0;
+  /**
+   * The last lookup that found an endpoint, and its key: a request/response flow looks up the
+   * same 4-tuple for every packet, and four compares answer it without the two keys (doubles)
+   * and the two map reads. Forgotten on every insert, remove and clear (any of which may change
+   * what a key finds, e.g. a connection inserted beside the listener that matched).
+   */
+  #lastEndpoint: E | undefined;
+  #lastLocalAddr = -1;
+  #lastLocalPort = -1;
+  #lastRemoteAddr = -1;
+  #lastRemotePort = -1;
 
   /** Number of entries stored (a dual-stack endpoint counts twice). */
   get size(): number {
@@ -68,6 +79,7 @@ export class EndpointTable<E extends {}> {
     }
     inner.set(rk, endpoint);
     this.#size++;
+    this.#lastEndpoint = undefined;
     return 'ok';
   }
 
@@ -85,6 +97,7 @@ export class EndpointTable<E extends {}> {
     inner.delete(rk);
     if (inner.size === 0) this.#byLocal.delete(lk);
     this.#size--;
+    this.#lastEndpoint = undefined;
     return true;
   }
 
@@ -122,6 +135,21 @@ export class EndpointTable<E extends {}> {
    * protocol then answers with a RST or an ICMP port unreachable).
    */
   lookup(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): E | undefined {
+    const last = this.#lastEndpoint;
+    if (last !== undefined && localPort === this.#lastLocalPort && remotePort === this.#lastRemotePort
+      && localAddr === this.#lastLocalAddr && remoteAddr === this.#lastRemoteAddr) return last;
+    const e = this.#find(localAddr, localPort, remoteAddr, remotePort);
+    if (e !== undefined) {
+      this.#lastEndpoint = e;
+      this.#lastLocalAddr = localAddr;
+      this.#lastLocalPort = localPort;
+      this.#lastRemoteAddr = remoteAddr;
+      this.#lastRemotePort = remotePort;
+    }
+    return e;
+  }
+
+  #find(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): E | undefined {
     const rk = remoteAddr * 65536 + remotePort;
     // E excludes undefined and null (`E extends {}`), so `!== undefined` means found.
     const exactLocal = this.#byLocal.get(localAddr * 65536 + localPort);
@@ -163,5 +191,6 @@ export class EndpointTable<E extends {}> {
   clear(): void {
     this.#byLocal.clear();
     this.#size = 0;
+    this.#lastEndpoint = undefined;
   }
 }

@@ -308,29 +308,41 @@ export function parseTcp(
   const reason = s.check();
   if (reason !== undefined) return malformed(reason);
   if (opts?.verifyChecksum !== false && !s.verifyChecksum(src, dst)) return malformed('badChecksum');
-  const o: MutableTcpOptions = {
-    mss: undefined, windowScale: undefined, sackPermitted: false, sackBlocks: undefined, timestamp: undefined,
-  };
-  const hl = s.headerLength;
-  if (hl > TCP_MIN_HEADER_LEN) {
-    const bad = parseOptions(bytes, F.OPTIONS, hl, o);
-    if (bad !== undefined) return malformed(bad);
-  }
-  return ok({
-    srcPort: s.srcPort,
-    dstPort: s.dstPort,
-    seq: s.seq,
-    ack: s.ack,
-    flags: s.flags,
-    window: s.window,
-    urgent: s.urgent,
-    mss: o.mss,
-    windowScale: o.windowScale,
-    sackPermitted: o.sackPermitted,
-    sackBlocks: o.sackBlocks,
-    timestamp: o.timestamp,
+  const repr = readTcpRepr(s);
+  return typeof repr === 'string' ? malformed(repr) : ok(repr);
+}
+
+/**
+ * The record of a segment whose header `view.check()` has passed (and whose checksum the caller
+ * has dealt with): what `parseTcp` returns, made straight from the view a layer already holds,
+ * so that input checks the header once and allocates the record alone (no second view, no
+ * separate options object, no result wrapper). The options are parsed into the record itself;
+ * an option that is malformed gives its reason instead. The payload is a view into the bytes.
+ */
+export function readTcpRepr(view: TcpSegment): TcpRepr | TcpMalformedReason {
+  const bytes = view.bytes;
+  const hl = view.headerLength;
+  // Every key present from the start, in one order: one object shape for every received segment.
+  const repr: TcpRepr & MutableTcpOptions = {
+    srcPort: (bytes[F.SRC_PORT] << 8) | bytes[F.SRC_PORT + 1],
+    dstPort: (bytes[F.DST_PORT] << 8) | bytes[F.DST_PORT + 1],
+    seq: readU32(bytes, F.SEQ),
+    ack: readU32(bytes, F.ACK),
+    flags: bytes[F.FLAGS],
+    window: (bytes[F.WINDOW] << 8) | bytes[F.WINDOW + 1],
+    urgent: (bytes[F.URGENT] << 8) | bytes[F.URGENT + 1],
+    mss: undefined,
+    windowScale: undefined,
+    sackPermitted: false,
+    sackBlocks: undefined,
+    timestamp: undefined,
     payload: bytes.subarray(hl),
-  });
+  };
+  if (hl > TCP_MIN_HEADER_LEN) {
+    const bad = parseOptions(bytes, F.OPTIONS, hl, repr);
+    if (bad !== undefined) return bad;
+  }
+  return repr;
 }
 
 /** How many SACK blocks `emitTcp` writes for `repr`: as many as fit after the other options. */

@@ -20,6 +20,13 @@ export interface Sink<T> {
    * `between()` never say so.
    */
   readonly maxGsoBytes?: number;
+  /**
+   * @internal True when whatever is below is done with an item's record (the object passed to
+   * `next`, not what it refers to, such as a packet) when `next` returns, so the layer above may
+   * pass one record, refilled, for every item (no object per packet). Like `partialChecksum`,
+   * sinks made by `between()` never say so: inserted operators may keep what they get.
+   */
+  readonly retainsNothing?: boolean;
 }
 
 /**

@@ -53,6 +53,7 @@ export class TapPoint<Up, Down> implements BoundaryTaps<Up, Down> {
     const upTap = this.#up;
     const downTap = this.#down;
     const below = boundary.down;
+    const retains = below.retainsNothing === true;
     const source$ = boundary.up$;
     const up$ = new Observable<Up>((subscriber) =>
       source$.subscribe({
@@ -71,12 +72,15 @@ export class TapPoint<Up, Down> implements BoundaryTaps<Up, Down> {
           // of the TCP send buffer, PacketBuffer.tail) is made their own first.
           const pb = (item as { pb?: unknown }).pb;
           if (pb instanceof PacketBuffer) pb.own();
-          downTap.next(item);
+          // A record the sender refills for its next item (see Sink.retainsNothing): the
+          // observers get one of their own.
+          downTap.next(retains ? ({ ...(item as object) } as Down) : item);
         }
         below.next(item);
       },
       partialChecksum: below.partialChecksum,
       maxGsoBytes: below.maxGsoBytes,
+      retainsNothing: retains,
     };
     // The link's checksum offload stays usable through a tap: the tap sees the frame as sent.
     const partial = (below as { sendPartial?: (frame: Uint8Array, start: number, offset: number, gsoSize?: number) => void }).sendPartial;

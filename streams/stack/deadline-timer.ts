@@ -1,6 +1,9 @@
 import type { SchedulerLike, Subscription } from 'rxjs';
 import { refTimer } from './unref-scheduler.js';
 
+/** No deadline (armed or wanted). */
+const NONE = Infinity;
+
 /**
  * One re-armable timer on the stack's scheduler, for a sans-IO core that reports its next
  * deadline (`nextDeadline()`) and wants `onTimer(now)` called when it comes.
@@ -11,9 +14,13 @@ import { refTimer } from './unref-scheduler.js';
  * clearTimeout/setTimeout pair per segment.
  */
 export class DeadlineTimer {
-  #armedAt: number | undefined;
+  // Times are numbers, NONE when absent, never undefined: a field that only ever holds numbers
+  // is kept as a raw double and overwritten in place, where a `number | undefined` field boxes
+  // every fractional time stored into it (an allocation per re-arm: a TCP connection re-arms
+  // two or three times per segment).
+  #armedAt = NONE;
   #subscription: Subscription | undefined;
-  #wanted: number | undefined;
+  #wanted = NONE;
   #closed = false;
   #keepAlive = false;
 
@@ -26,12 +33,13 @@ export class DeadlineTimer {
   /** Wants a call at `deadline` (ms, scheduler time); undefined cancels. */
   set(deadline: number | undefined): void {
     if (this.#closed) return;
-    this.#wanted = deadline;
     if (deadline === undefined) {
       // Keep any armed wake-up: it will find nothing wanted and stop. Cheaper than cancelling.
+      this.#wanted = NONE;
       return;
     }
-    if (this.#armedAt !== undefined && this.#armedAt <= deadline) return;
+    this.#wanted = deadline;
+    if (this.#armedAt <= deadline) return;
     this.#arm(deadline);
   }
 
@@ -52,10 +60,10 @@ export class DeadlineTimer {
   /** Cancels for good: no call after this. */
   close(): void {
     this.#closed = true;
-    this.#wanted = undefined;
+    this.#wanted = NONE;
     this.#subscription?.unsubscribe();
     this.#subscription = undefined;
-    this.#armedAt = undefined;
+    this.#armedAt = NONE;
   }
 
   #arm(deadline: number): void {
@@ -71,16 +79,16 @@ export class DeadlineTimer {
 
   #onWake(): void {
     this.#subscription = undefined;
-    this.#armedAt = undefined;
+    this.#armedAt = NONE;
     if (this.#closed) return;
     const wanted = this.#wanted;
-    if (wanted === undefined) return;
+    if (wanted === NONE) return;
     const now = this.scheduler.now();
     if (now < wanted) {
       this.#arm(wanted);
       return;
     }
-    this.#wanted = undefined;
+    this.#wanted = NONE;
     this.fire(now);
   }
 }

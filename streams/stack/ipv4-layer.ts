@@ -215,7 +215,9 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     this.reassembler = new Reassembler<Uint8Array>(opts.reassembly);
     this.#ids = new IpIdGenerator(opts.idTableSize === undefined ? {} : { tableSize: opts.idTableSize });
     // The boundary above IPv4 for all protocols at once: the demux sits on top of it.
-    const send: Sink<Ipv4Send> = { next: (s) => this.#sendItem(s), partialChecksum: true };
+    // #sendItem reads the record while it routes and keeps nothing of it (the neighbour layer
+    // gets a record of its own): a transport may refill one record for every packet.
+    const send: Sink<Ipv4Send> = { next: (s) => this.#sendItem(s), partialChecksum: true, retainsNothing: true };
     const own = { up$: this.#input$.asObservable(), down: send };
     const above = between(opts.taps === undefined ? own : opts.taps.wrap(own), opts.transport);
     this.#down = above.down;

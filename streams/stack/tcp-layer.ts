@@ -20,7 +20,7 @@ import { createTcpCounters, addTcpCounters } from '../../src/tcp/counters.js';
 import { splitTcpLimits, type TcpStackConfig } from '../../src/config/protocol-config.js';
 import { resolveTcpLimits } from '../../src/tcp/limits.js';
 import { TcpLayerLimits, type ListenerSlots } from './tcp-limits.js';
-import { TcpFlags, TcpSegment, emitTcp, parseTcp, type TcpRepr } from '../../src/wire/tcp.js';
+import { TcpFlags, TcpSegment, emitTcp, readTcpRepr, type TcpRepr } from '../../src/wire/tcp.js';
 import { IpProtocol } from '../../src/wire/ipv4.js';
 import { IcmpType, IcmpUnreachableCode } from '../../src/wire/icmp.js';
 import { EndpointTable } from '../../src/transport/endpoint-table.js';
@@ -248,6 +248,14 @@ export class TcpLayer implements Tcp {
   readonly #port: Ipv4Port;
   readonly #network: IpNetwork;
   readonly #down: Sink<Ipv4Send>;
+  /**
+   * The record every IPv4 segment is handed down in, refilled for each, when what is below keeps
+   * no record (`Sink.retainsNothing`: IPv4 itself, maybe through taps, no operators); undefined
+   * otherwise, and a fresh record per segment. `#sendRecordBusy` while one is being sent: a
+   * segment sent from inside that call (a nested send) gets a fresh record.
+   */
+  readonly #sendRecord: SendRecord | undefined;
+  #sendRecordBusy = false;
   readonly #v6: Ipv6Transport | undefined;
   readonly #down6: Sink<Ipv6Send> | undefined;
   /** With transport operators over IPv6: segments as records (their ids, maybe rewritten), both ways. */
@@ -310,6 +318,9 @@ export class TcpLayer implements Tcp {
     this.#down6 = options.ipv6?.port.down;
     this.#records6 = options.ipv6?.records;
     this.#partialChecksum = port.down.partialChecksum === true;
+    this.#sendRecord = port.down.retainsNothing === true
+      ? { pb: EMPTY_PACKET, dst: 0, src: 0, protocol: IpProtocol.TCP, onError: undefined, dontFragment: true, ecn: 0 }
+      : undefined;
     this.#partialChecksum6 = (options.ipv6?.records ?? options.ipv6?.port)?.down.partialChecksum === true;
     this.#icmp = options.icmp;
     this.#hooks = hookPoint(options.segments, (s) => this.#dispatch(s.datagram, s.segment), (s) => this.#emit(s.segment, s.src, s.dst, s.onError, s.dontFragment ?? true, s.ecn ?? 0));
@@ -747,12 +758,12 @@ export class TcpLayer implements Tcp {
       c.drops.broadcast++; // TCP is unicast only: a segment to a group is ignored
       return;
     }
-    const parsed = parseTcp(d.payload, 0, 0, CHECKSUM_CHECKED);
-    if (!parsed.ok) {
-      countDrop(c, parsed.reason);
+    const seg = readTcpRepr(v);
+    if (typeof seg === 'string') {
+      countDrop(c, seg);
       return;
     }
-    deliverIpv6(this.book, d, parsed.value, this.#input6);
+    deliverIpv6(this.book, d, seg, this.#input6);
   }
 
   /**
@@ -775,12 +786,12 @@ export class TcpLayer implements Tcp {
       c.drops.broadcast++;
       return;
     }
-    const parsed = parseTcp(d.payload, 0, 0, { verifyChecksum: false });
-    if (!parsed.ok) {
-      countDrop(c, parsed.reason);
+    const seg = readTcpRepr(v);
+    if (typeof seg === 'string') {
+      countDrop(c, seg);
       return;
     }
-    this.#input6(d, parsed.value);
+    this.#input6(d, seg);
   }
 
   #input(d: IpDatagram): void {
@@ -797,13 +808,14 @@ export class TcpLayer implements Tcp {
       c.drops.broadcast++;
       return;
     }
-    const parsed = parseTcp(d.payload, d.src, d.dst, CHECKSUM_CHECKED);
-    if (!parsed.ok) {
-      countDrop(c, parsed.reason);
+    // The header was checked just above: the record is read from the same view.
+    const seg = readTcpRepr(v);
+    if (typeof seg === 'string') {
+      countDrop(c, seg);
       return;
     }
-    if (this.#hookedUp) this.#hooks.up({ datagram: d, segment: parsed.value });
-    else this.#dispatch(d, parsed.value);
+    if (this.#hookedUp) this.#hooks.up({ datagram: d, segment: seg });
+    else this.#dispatch(d, seg);
   }
 
   /** Hands a checked segment to its endpoint: a connection, a listener, or nobody (RST). */
@@ -961,7 +973,26 @@ export class TcpLayer implements Tcp {
     // Partial checksum, when what is below finishes it (the TAP device with offload, or the
     // Ethernet layer): the bytes are summed once, where they are written last.
     emitTcp(seg, pb, src, dst, this.#partialChecksum ? PARTIAL_CHECKSUM : undefined);
-    this.#down.next({ pb, dst, src, protocol: IpProtocol.TCP, onError, dontFragment, ecn });
+    const r = this.#sendRecord;
+    if (r === undefined || this.#sendRecordBusy) {
+      this.#down.next({ pb, dst, src, protocol: IpProtocol.TCP, onError, dontFragment, ecn });
+      return;
+    }
+    r.pb = pb;
+    r.dst = dst;
+    r.src = src;
+    r.onError = onError;
+    r.dontFragment = dontFragment;
+    r.ecn = ecn;
+    this.#sendRecordBusy = true;
+    try {
+      this.#down.next(r);
+    } finally {
+      this.#sendRecordBusy = false;
+      // Nothing of the packet stays reachable from the record.
+      r.pb = EMPTY_PACKET;
+      r.onError = undefined;
+    }
   }
 
   /**
@@ -997,8 +1028,18 @@ export class TcpLayer implements Tcp {
 }
 
 const PARTIAL_CHECKSUM = Object.freeze({ partialChecksum: true });
-/** parseTcp's options on input, where the checksum was checked (or vouched for) before: one object, not one per segment. */
-const CHECKSUM_CHECKED = Object.freeze({ verifyChecksum: false });
+/** The fields of an Ipv4Send the TCP layer fills in, writable (the refilled record). */
+interface SendRecord {
+  pb: PacketBuffer;
+  dst: IpAddr;
+  src: IpAddr;
+  protocol: number;
+  onError: ((err: NetstackError) => void) | undefined;
+  dontFragment: boolean;
+  ecn: number;
+}
+/** What the refilled send record holds between segments. */
+const EMPTY_PACKET = PacketBuffer.alloc(0);
 /** Offset of the checksum field in the TCP header. */
 const TCP_CHECKSUM_AT = TcpOffset.CHECKSUM;
 

@@ -16,6 +16,53 @@ describe('transport/endpoint-table', () => {
     assert.notEqual(halfKey(A, 1), halfKey(A + 1, 1));
   });
 
+  it('the same lookup repeated answers from the last one until the table changes (insert, remove, clear)', () => {
+    const t = new EndpointTable<string>();
+    t.insert(A, 80, 0, 0, 'listener');
+    assert.equal(t.lookup(A, 80, PEER, 5000), 'listener');
+    assert.equal(t.lookup(A, 80, PEER, 5000), 'listener');
+    t.insert(A, 80, PEER, 5000, 'conn');
+    assert.equal(t.lookup(A, 80, PEER, 5000), 'conn', 'a connection inserted beside the listener that matched');
+    assert.equal(t.lookup(A, 80, PEER, 5000), 'conn');
+    assert.equal(t.lookup(A, 80, PEER, 5001), 'listener', 'another key is looked up');
+    assert.equal(t.lookup(A, 80, PEER, 5000), 'conn');
+    t.remove(A, 80, PEER, 5000);
+    assert.equal(t.lookup(A, 80, PEER, 5000), 'listener', 'the removed connection is not found again');
+    t.clear();
+    assert.equal(t.lookup(A, 80, PEER, 5000), undefined);
+    assert.equal(t.insert(A, 80, PEER, 5000, 'again'), 'ok');
+    assert.equal(t.lookup(A, 80, PEER, 5000), 'again');
+    assert.equal(t.insert(A, 80, PEER, 5000, 'taken'), 'EADDRINUSE');
+    assert.equal(t.lookup(A, 80, PEER, 5000), 'again', 'a refused insert changes nothing');
+  });
+
+  it('lookups agree with a table searched afresh through any sequence of inserts, removes and lookups', () => {
+    const addr = fc.constantFrom(0, A, B);
+    const remote = fc.constantFrom(0, PEER, OTHER_PEER);
+    const port = fc.constantFrom(0, 80, 5000);
+    const op = fc.tuple(fc.constantFrom('insert', 'remove', 'lookup', 'lookup', 'lookup'), addr, fc.constantFrom(80, 81), remote, port);
+    fc.assert(fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+      const t = new EndpointTable<string>();
+      const rows = new Map<string, string>();
+      // The documented order, searched over all rows (no cache, no maps).
+      const find = (la: number, lp: number, ra: number, rp: number): string | undefined =>
+        rows.get(`${la}:${lp}:${ra}:${rp}`) ?? rows.get(`0:${lp}:${ra}:${rp}`) ?? rows.get(`${la}:${lp}:0:0`) ?? rows.get(`0:${lp}:0:0`);
+      ops.forEach(([kind, la, lp, ra, rp], i) => {
+        const remotePort = ra === 0 ? 0 : rp;
+        const key = `${la}:${lp}:${ra}:${remotePort}`;
+        if (kind === 'insert') {
+          const r = t.insert(la, lp, ra, remotePort, `e${i}`);
+          assert.equal(r, rows.has(key) ? 'EADDRINUSE' : 'ok');
+          if (r === 'ok') rows.set(key, `e${i}`);
+        } else if (kind === 'remove') {
+          assert.equal(t.remove(la, lp, ra, remotePort), rows.delete(key));
+        } else if (la !== 0 && ra !== 0 && rp !== 0) {
+          assert.equal(t.lookup(la, lp, ra, rp), find(la, lp, ra, rp));
+        }
+      });
+    }));
+  });
+
   it('finds endpoints in gVisor order: exact, wildcard local + remote, listener on addr:port, listener on *:port', () => {
     const t = new EndpointTable<string>();
     t.insert(0, 80, 0, 0, 'any-listener');

@@ -4,7 +4,7 @@ import { parseIpv4 } from '../../src/ipv4/address.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import { emitIpv4, IpProtocol, parseIpv4 as parseIpv4Packet } from '../../src/wire/ipv4.js';
 import {
-  TCP_MIN_HEADER_LEN, TcpOffset, TcpFlags, TcpOptionKind, TcpOptionLen, TcpSegment, emitTcp, parseTcp, tcpHeaderLen,
+  TCP_MIN_HEADER_LEN, TcpOffset, TcpFlags, TcpOptionKind, TcpOptionLen, TcpSegment, emitTcp, parseTcp, readTcpRepr, tcpHeaderLen,
   type TcpRepr,
 } from '../../src/wire/tcp.js';
 
@@ -183,6 +183,23 @@ describe('wire/tcp', () => {
     for (const options of cases) {
       assert.deepEqual(parseTcp(segmentWithOptions(options), A1, A2), { ok: false, reason: 'badOption' }, `${options}`);
     }
+  });
+
+  it('readTcpRepr reads from a checked view what parseTcp returns, and the malformed option\'s reason', () => {
+    const view = new TcpSegment();
+    const withData = new Uint8Array([...LINUX_SYN, 1, 2, 3]);
+    for (const bytes of [LINUX_SYN, withData, segmentWithOptions([0x01, 0x01, 0x05, 0x0a, 0, 0, 0, 1, 0, 0, 0, 9])]) {
+      assert.equal(view.reset(bytes).check(), undefined);
+      const parsed = parseTcp(bytes, A1, A2, { verifyChecksum: false });
+      assert.ok(parsed.ok);
+      const repr = readTcpRepr(view);
+      assert.deepEqual(repr, parsed.value);
+      // The same keys in the same order (one object shape for every segment).
+      assert.deepEqual(Object.keys(repr), Object.keys(parsed.value));
+      assert.deepEqual((repr as TcpRepr).payload, bytes.subarray(view.headerLength));
+    }
+    assert.deepEqual(readTcpRepr(view.reset(new Uint8Array([...LINUX_SYN, 9]))), { ...(parseTcp(LINUX_SYN, A1, A2) as { value: TcpRepr }).value, payload: new Uint8Array([9]) });
+    assert.equal(readTcpRepr(view.reset(segmentWithOptions([0x02, 0x03, 0x05, 0x01]))), 'badOption');
   });
 
   it('rejects a short header or a bad data offset', () => {

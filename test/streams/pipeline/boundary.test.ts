@@ -39,6 +39,13 @@ describe('pipeline/boundary', () => {
     assert.equal(between(boundary, { up: tap(() => undefined) }).down.partialChecksum, true, 'an up operator changes nothing below');
   });
 
+  it('an inserted down operator hides that what is below keeps no record', () => {
+    const down: Sink<string> = { next: () => undefined, retainsNothing: true };
+    const boundary: Boundary<number, string> = { up$: new Subject<number>(), down };
+    assert.equal(between(boundary, { up: tap(() => undefined) }).down.retainsNothing, true);
+    assert.notEqual(between(boundary, { down: tap(() => undefined) }).down.retainsNothing, true);
+  });
+
   it('hookPoint() calls the handlers straight without operators, through them with', () => {
     const seen: string[] = [];
     const plain = hookPoint<number, number>(undefined, (n) => seen.push(`up${n}`), (n) => seen.push(`down${n}`));
@@ -88,5 +95,34 @@ describe('pipeline/taps', () => {
     (wrapped.down as FrameSink).sendPartial?.(new Uint8Array(60), 34, 16);
     assert.deepEqual(partial, [34]);
     assert.deepEqual(seen, [60]);
+  });
+
+  it('passes on that what is below keeps no record, and shows its observers records of their own', () => {
+    type Rec = { n: number };
+    const below: Rec[] = [];
+    const down: Sink<Rec> = { next: (r) => below.push({ ...r }), retainsNothing: true };
+    const point = new TapPoint<number, Rec>();
+    const wrapped = point.wrap({ up$: new Subject<number>(), down });
+    assert.equal(wrapped.down.retainsNothing, true);
+    const kept: Rec[] = [];
+    point.down$.subscribe((r) => kept.push(r));
+    // The sender refills one record, as the TCP layer does.
+    const record = { n: 0 };
+    for (let i = 1; i <= 3; i++) {
+      record.n = i;
+      wrapped.down.next(record);
+    }
+    assert.deepEqual(below, [{ n: 1 }, { n: 2 }, { n: 3 }]);
+    assert.deepEqual(kept, [{ n: 1 }, { n: 2 }, { n: 3 }], 'what an observer kept is not changed by the next item');
+    assert.ok(kept.every((r) => r !== record));
+    // A sink that may keep its records: observers get the items themselves, and no flag.
+    const plain = new TapPoint<number, Rec>();
+    const seen: Rec[] = [];
+    plain.down$.subscribe((r) => seen.push(r));
+    const mayKeep: Sink<Rec> = { next: () => undefined };
+    const w2 = plain.wrap({ up$: new Subject<number>(), down: mayKeep });
+    assert.notEqual(w2.down.retainsNothing, true);
+    w2.down.next(record);
+    assert.equal(seen[0], record);
   });
 });

@@ -8,7 +8,8 @@ import { advance } from '../stack/raw-peer.js';
 import { createMemoryWire } from '../../../streams/links/memory-wire.js';
 import { linkBoundary } from '../../../streams/pipeline/link-boundary.js';
 import { EthernetLayer } from '../../../streams/stack/ethernet-layer.js';
-import { Ipv4Layer, type Ipv4Datagram } from '../../../streams/stack/ipv4-layer.js';
+import { Ipv4Layer, type Ipv4Datagram, type Ipv4Send } from '../../../streams/stack/ipv4-layer.js';
+import type { Sink } from '../../../streams/pipeline/boundary.js';
 import { staticNeighbors } from '../../../streams/stack/static-neighbors.js';
 import { TcpLayer, type TcpSegmentIn, type TcpSegmentOut } from '../../../streams/stack/tcp-layer.js';
 import { netInterface } from '../../../streams/stack/net-interface.js';
@@ -180,6 +181,60 @@ describe('pipeline: the stack as composed layers', () => {
     ethernet.close();
     peer.close();
   });
+
+  for (const retainsNothing of [true, false]) {
+    it(`TCP over an IPv4 port whose sink ${retainsNothing ? 'keeps no record: one record refilled for every segment, emptied after each' : 'may keep records: a record per segment'}`, () => {
+      const ts = newScheduler();
+      const [ours, theirs] = createMemoryWire({ scheduler: ts });
+      const eth0 = netInterface({ name: 'eth0', link: ours, ipv4: ['198.18.0.2/24'] });
+      const ethernet = new EthernetLayer(eth0, linkBoundary(ours));
+      const ipv4 = new Ipv4Layer({ scheduler: ts, ...DEFAULT_PROTOCOL_CONFIGS.ipv4 });
+      ipv4.attach(eth0, staticNeighbors(ethernet.protocol(EtherType.IPV4), (hop) => (hop === A ? theirs.mac : undefined)));
+      const port = ipv4.protocol(IpProtocol.TCP);
+      assert.equal(port.down.retainsNothing, true, 'IPv4 keeps no record of what it is given');
+      const records: Ipv4Send[] = [];
+      const seen: Array<{ dst: number; length: number }> = [];
+      const down: Sink<Ipv4Send> = {
+        next: (s) => {
+          records.push(s);
+          seen.push({ dst: s.dst, length: s.pb.length });
+          port.down.next(s);
+        },
+        partialChecksum: port.down.partialChecksum,
+        retainsNothing,
+      };
+      const tcp = new TcpLayer({ ...port, down }, ts, DEFAULT_PROTOCOL_CONFIGS.tcp);
+      tcp.start();
+      const peer = memoryPairPeer(theirs, ts);
+      peer.arp.addStatic('198.18.0.2', [...ours.mac!].map((b) => b.toString(16).padStart(2, '0')).join(':'));
+      const echoed: string[] = [];
+      tcp.listen({ port: 7 }).subscribe((c) => c.data$.subscribe((d) => c.write(d)));
+      peer.tcp.connect({ address: '198.18.0.2', port: 7 }).subscribe((c) => {
+        c.data$.subscribe((d) => {
+          echoed.push(dec(d));
+          if (echoed.length < 3) c.write(enc(`again ${echoed.length}`));
+        });
+        c.write(enc('hand-made'));
+      });
+      advance(ts, 100);
+      assert.deepEqual(echoed, ['hand-made', 'again 1', 'again 2'], 'the same exchange either way');
+      assert.ok(seen.length >= 4, 'a SYN-ACK and three replies went down');
+      assert.ok(seen.every((s) => s.dst === A));
+      assert.ok(seen.some((s) => s.length > 20), 'segments with data among them');
+      const distinct = new Set(records).size;
+      if (retainsNothing) {
+        assert.equal(distinct, 1, 'one record for every segment');
+        assert.equal(records[0].pb.length, 0, 'holding no packet between segments');
+        assert.equal(records[0].onError, undefined);
+      } else {
+        assert.equal(distinct, records.length, 'a record of its own for each segment');
+      }
+      tcp.close();
+      ipv4.close();
+      ethernet.close();
+      peer.close();
+    });
+  }
 });
 
 /** An ordinary stack at 198.18.0.1 on `link`. */
