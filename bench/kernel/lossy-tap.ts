@@ -256,7 +256,10 @@ function summarise(runs: readonly TransferRun[]): DirectionResult {
 
 /** The stack on the TAP device, impaired, with static neighbours both ways. */
 function startStack(setup: Setup, rttMs: number, loss: number, seed: number): { stack: Stack; tap: TapLink } {
-  const tap = tapLink({ name: TAP, netns: setup.ns.name, offload: false, up: true });
+  // Loss is a property of the wire: each frame is lost or not. Receive coalescing (gro.ts) would
+  // merge a batch's in-order segments into one frame before the impairment sees them, and a drop
+  // would then take a whole burst (fewer, larger loss events for Linux's sender than for ours).
+  const tap = tapLink({ name: TAP, netns: setup.ns.name, offload: false, up: true, coalesceReceived: false });
   let link: Link = setup.wrapLink !== undefined ? setup.wrapLink(tap, 'tap') : tap;
   if (loss > 0 || rttMs > 0) {
     const path = { loss, delay: rttMs / 2 };
