@@ -9,7 +9,8 @@
         "native/rx-slab.c",
         "native/errno-name.c",
         "native/datagram-socket.c",
-        "native/tcp-socket.c"
+        "native/tcp-socket.c",
+        "native/napi-this.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],

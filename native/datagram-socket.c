@@ -32,6 +32,7 @@
 
 #include "datagram-socket.h"
 #include "errno-name.h"
+#include "napi-this.h"
 
 /* Datagrams read per wake-up at most, so a flood cannot hold the loop. */
 #define DGRAM_READS_PER_WAKE 64
@@ -172,14 +173,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 }
 
 static dgram_socket_t *this_socket(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
-  napi_value self;
-  void *data = NULL;
-  if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok) return NULL;
-  if (napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
-    napi_throw_error(env, "ERR_INVALID_THIS", "not a DatagramSocket");
-    return NULL;
-  }
-  return data;
+  return rx_unwrap_this(env, info, argc, argv, "DatagramSocket");
 }
 
 /* new DatagramSocket('udp' | 'icmp', onMessage, onError): throws an Error with the errno's code

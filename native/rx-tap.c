@@ -37,6 +37,7 @@
 #include "rx-slab.h"
 #include "tap-sys.h"
 #include "write-queue.h"
+#include "napi-this.h"
 
 /* Largest frame a TAP device hands us: 65535 MTU (or a 64 KiB GSO frame) + Ethernet + 802.1Q. */
 #define RX_MAX_FRAME 65556
@@ -542,14 +543,7 @@ static int write_one(rx_tap_t *t, const uint8_t *data, size_t len) {
 /* ---------- N-API plumbing ---------- */
 
 static rx_tap_t *this_tap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
-  napi_value self;
-  void *data = NULL;
-  if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok) return NULL;
-  if (napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
-    throw_code(env, "ERR_INVALID_THIS", "not a TapHandle");
-    return NULL;
-  }
-  return data;
+  return rx_unwrap_this(env, info, argc, argv, "TapHandle");
 }
 
 static rx_tap_t *open_tap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {

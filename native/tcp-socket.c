@@ -35,6 +35,7 @@
 
 #include "errno-name.h"
 #include "tcp-socket.h"
+#include "napi-this.h"
 
 /* The largest read: what a wake-up of a bulk transfer finds queued is taken in one call. */
 #define TCP_READ_MAX (256 * 1024)
@@ -278,14 +279,7 @@ done:
 }
 
 static tcp_socket_t *this_socket(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
-  napi_value self;
-  void *data = NULL;
-  if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok) return NULL;
-  if (napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
-    napi_throw_error(env, "ERR_INVALID_THIS", "not a TcpSocket");
-    return NULL;
-  }
-  return data;
+  return rx_unwrap_this(env, info, argc, argv, "TcpSocket");
 }
 
 static napi_value int_result(napi_env env, int32_t v) {
