@@ -42,3 +42,14 @@ export async function startPython(peer: KernelPeer, source: string, timeoutMs: n
   }
   return { child, done };
 }
+
+/**
+ * Python lines that open the listening TCP socket `ls` on `host:port` (SO_REUSEADDR, backlog 1),
+ * for the kernel-side servers of the tests; the script imports `socket` itself.
+ */
+export function pyListen(host: string, port: number): string {
+  return `ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(('${host}', ${port}))
+ls.listen(1)`;
+}

@@ -10,7 +10,7 @@ import { firstValueFrom } from 'rxjs';
 import { createStack, type Stack } from '../../streams/stack/create-stack.js';
 import { impairLink } from '../../streams/operators/impair.js';
 import { describeKernelPeer, useKernelPeer } from '../helpers/netns.js';
-import { startPython } from '../helpers/python.js';
+import { startPython, pyListen } from '../helpers/python.js';
 import { pattern, PY_PATTERN } from '../helpers/pattern.js';
 
 const STACK_IP = '198.18.0.2';
@@ -44,10 +44,7 @@ describeKernelPeer('kernel peer: TCP through 5 % loss', () => {
     stack = createStack({ interfaces: [{ name: 'eth0', link, ipv4: [`${STACK_IP}/24`] }] });
     const server = await startPython(peer(), `${PY_PATTERN}
 import hashlib, socket, threading, time
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(('${HOST_IP}', 5001))
-ls.listen(1)
+${pyListen(HOST_IP, 5001)}
 print('ready', flush=True)
 c, addr = ls.accept()
 c.settimeout(60)

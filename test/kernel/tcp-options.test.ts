@@ -14,7 +14,7 @@ import { echoService } from '../../streams/services/echo.js';
 import type { TcpConnection } from '../../streams/stack/tcp-connection.js';
 import { parseTcp, TcpFlags, type TcpRepr } from '../../src/wire/tcp.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../helpers/netns.js';
-import { startPython } from '../helpers/python.js';
+import { startPython, pyListen } from '../helpers/python.js';
 
 const STACK_IP = '198.18.0.2';
 const HOST_IP = '198.18.0.1';
@@ -135,10 +135,7 @@ print(got.decode())`, [], { timeoutMs: 10_000 });
     const s = stackOn(peer());
     stack = s.stack;
     const server = await startServer(peer(), `import socket
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(('${HOST_IP}', 5002))
-ls.listen(1)
+${pyListen(HOST_IP, 5002)}
 ls.settimeout(10)
 print('ready', flush=True)
 c, _ = ls.accept()
@@ -175,10 +172,7 @@ c.close()`, 15_000);
     stack = s.stack;
     const before = await tcpExt(peer());
     const server = await startServer(peer(), `import socket
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(('${HOST_IP}', 5003))
-ls.listen(1)
+${pyListen(HOST_IP, 5003)}
 ls.settimeout(10)
 print('ready', flush=True)
 c, _ = ls.accept()
@@ -216,10 +210,7 @@ c.close()`, 30_000);
     });
     stack = s.stack;
     const server = await startServer(peer(), `import socket
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(('${HOST_IP}', 5004))
-ls.listen(1)
+${pyListen(HOST_IP, 5004)}
 ls.settimeout(10)
 print('ready', flush=True)
 c, _ = ls.accept()

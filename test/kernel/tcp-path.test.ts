@@ -13,7 +13,7 @@ import { createStack, type Stack, type StackOptions } from '../../streams/stack/
 import type { TcpConfig } from '../../src/tcp/config.js';
 import { echoService } from '../../streams/services/echo.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../helpers/netns.js';
-import { startPython } from '../helpers/python.js';
+import { startPython, pyListen } from '../helpers/python.js';
 
 const STACK_IP = '198.18.0.2';
 const HOST_IP = '198.18.0.1';
@@ -71,10 +71,7 @@ def checksum(b):
     s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
     while s >> 16: s = (s & 0xffff) + (s >> 16)
     return ~s & 0xffff
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(('${HOST_IP}', 5001))
-ls.listen(1)
+${pyListen(HOST_IP, 5001)}
 sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
 sniff.bind(('${peer().tapName}', 0))
 sniff.settimeout(1)
@@ -199,10 +196,7 @@ print('echo', 'ok' if bytes(got) == data else 'mismatch', len(got))`, [], { time
     // 2: we connect with ecn 'on' to a kernel listener.
     const server = await startPython(p, `${PY_TCP_INFO}
 import socket
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(('${HOST_IP}', 5002))
-ls.listen(1)
+${pyListen(HOST_IP, 5002)}
 print('ready', flush=True)
 c, _ = ls.accept()
 n = 0

@@ -21,7 +21,7 @@ import { chargenService } from '../../streams/services/chargen.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { httpService, HTTP_SERVICE_BODY } from '../../streams/services/http.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../helpers/netns.js';
-import { startPython } from '../helpers/python.js';
+import { startPython, pyListen } from '../helpers/python.js';
 import { pattern, PY_PATTERN } from '../helpers/pattern.js';
 
 const STACK_IP = '198.18.0.2';
@@ -180,10 +180,7 @@ c.close()`, [], { timeoutMs: 20_000 });
     const size = 4 * MIB;
     const server = await startPython(peer(), `${PY_PATTERN}
 import socket, threading
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(('${HOST_IP}', 5001))
-ls.listen(1)
+${pyListen(HOST_IP, 5001)}
 print('ready', flush=True)
 c, addr = ls.accept()
 c.settimeout(30)
