@@ -17,6 +17,7 @@ import { resolve } from 'node:path';
 import { buildKernelTools } from './build.js';
 import type { Netns } from './netns.js';
 import { client, stackNamespace, STACK_IP } from './tap-bench.js';
+import { processCpu, processSwitches } from '../lib/proc-cpu.js';
 
 const runs = Number(process.argv[2] ?? 4);
 const seconds = process.argv[3] ?? '2';
@@ -30,19 +31,9 @@ const trees: Record<string, string> = Object.fromEntries(
 interface ProcCounts { voluntary: number; involuntary: number; writes: number; reads: number; user: number; system: number }
 
 function procCounts(pid: number): ProcCounts {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const io = readFileSync(`/proc/${pid}/io`, 'utf8');
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const num = (re: RegExp, text: string): number => Number(re.exec(text)![1]);
-  return {
-    voluntary: num(/^voluntary_ctxt_switches:\s+(\d+)/m, status),
-    involuntary: num(/^nonvoluntary_ctxt_switches:\s+(\d+)/m, status),
-    writes: num(/syscw: (\d+)/, io),
-    reads: num(/syscr: (\d+)/, io),
-    user: Number(f[11]) / 100, // USER_HZ
-    system: Number(f[12]) / 100,
-  };
+  const num = (re: RegExp): number => Number(re.exec(io)![1]);
+  return { ...processSwitches(pid), ...processCpu(pid), writes: num(/syscw: (\d+)/), reads: num(/syscr: (\d+)/) };
 }
 
 /** The kernel side of the TAP: rx is what the stack wrote, tx what it was given to read. */

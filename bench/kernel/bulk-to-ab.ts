@@ -17,12 +17,12 @@
  * deleted afterwards).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { buildKernelTools } from './build.js';
 import type { Netns } from './netns.js';
 import { client, kernelReference, stackNamespace, STACK_IP } from './tap-bench.js';
 import { median } from '../lib/stats.js';
+import { processCpu, processSwitches } from '../lib/proc-cpu.js';
 
 const runs = Number(process.argv[2] ?? 4);
 const seconds = process.argv[3] ?? '2';
@@ -39,16 +39,7 @@ const trees: Record<string, [string, string]> = Object.fromEntries(
 interface ProcCounts { voluntary: number; involuntary: number; user: number; system: number }
 
 function procCounts(pid: number): ProcCounts {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const num = (re: RegExp): number => Number(re.exec(status)![1]);
-  return {
-    voluntary: num(/^voluntary_ctxt_switches:\s+(\d+)/m),
-    involuntary: num(/^nonvoluntary_ctxt_switches:\s+(\d+)/m),
-    user: Number(f[11]) / 100, // USER_HZ
-    system: Number(f[12]) / 100,
-  };
+  return { ...processSwitches(pid), ...processCpu(pid) };
 }
 
 /** The kernel side of the TAP: rx is what the stack wrote (ACKs), tx what it was given to read. */

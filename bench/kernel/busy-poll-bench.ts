@@ -15,13 +15,13 @@
  * against S, B and the kernel in turn; the figure is the median over runs of each run's p50 and
  * p99. The cost is the stack process's CPU time (user + system, from /proc) per exchange.
  */
-import { readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { client, kernelReference, stackNamespace, STACK_IP } from './tap-bench.js';
 import { buildKernelTools } from './build.js';
 import type { Netns } from './netns.js';
 import { median } from '../lib/stats.js';
 import { exchangesFor, type LatencyKind } from './latency-bench.js';
+import { processCpu } from '../lib/proc-cpu.js';
 
 export interface BusyPollBenchOptions {
   readonly runs: number;
@@ -51,11 +51,10 @@ export interface BusyPollCell {
 
 const PORT: Record<LatencyKind, string> = { ping: '0', udp: '7', tcp: '7' };
 
-/** User + system CPU time of a process, in ms (clock ticks of /proc/<pid>/stat fields 14-15). */
+/** User + system CPU time of a process, in ms. */
 function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  // After "pid (comm) ", field 3 (state) is index 0: utime is field 14 (index 11), stime 15.
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  const { user, system } = processCpu(pid);
+  return (user + system) * 1000;
 }
 
 export async function busyPollBench(o: BusyPollBenchOptions): Promise<BusyPollCell[]> {

@@ -9,13 +9,13 @@
  * Needs root; namespaces and addresses as in tap-bench.ts (198.18.0.0/24, inside namespaces made
  * for the run, deleted afterwards). `--cli` may name another tree's compiled CLI (before/after).
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildKernelTools } from './build.js';
 import type { Netns } from './netns.js';
 import { client, stackNamespace, STACK_IP } from './tap-bench.js';
 import { median } from '../lib/stats.js';
+import { processCpu } from '../lib/proc-cpu.js';
 
 const { values } = parseArgs({
   options: {
@@ -30,13 +30,11 @@ const cli = resolve(values.cli);
 const seconds = Number(values.seconds);
 const runs = Number(values.runs);
 const cpu = Number(values.cpu);
-const TICKS = 100; // USER_HZ
 
 /** [user, system] CPU seconds of `pid` so far. */
 function cpuSeconds(pid: number): [number, number] {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return [Number(fields[11]) / TICKS, Number(fields[12]) / TICKS]; // utime, stime
+  const { user, system } = processCpu(pid);
+  return [user, system];
 }
 
 const tools = await buildKernelTools();

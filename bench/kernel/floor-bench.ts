@@ -31,17 +31,16 @@ import { buildKernelTools } from './build.js';
 import { Netns, waitForLine } from './netns.js';
 import { client, kernelReference, pinned, stackNamespace, STACK_IP } from './tap-bench.js';
 import { median } from '../lib/stats.js';
+import { processCpu } from '../lib/proc-cpu.js';
 
 const CPU = 0;
-const CLK_TCK = 100; // USER_HZ
 const TAP = 'rxb0';
 const FLOOR_MAC = '02:00:00:00:00:02';
 
 /** [user, system] CPU seconds of `pid` so far. */
 function cpuSeconds(pid: number): [number, number] {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return [Number(fields[11]) / CLK_TCK, Number(fields[12]) / CLK_TCK]; // utime, stime
+  const { user, system } = processCpu(pid);
+  return [user, system];
 }
 
 interface Target {

@@ -26,7 +26,7 @@
  * allocated before the first and after the last GC of a run matters little). A count that
  * does not move with the load, unlike CPU seconds.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,11 +35,11 @@ import { buildKernelTools, type KernelTools } from './build.js';
 import { Netns, waitForLine } from './netns.js';
 import { client } from './tap-bench.js';
 import { median } from '../lib/stats.js';
+import { processCpu } from '../lib/proc-cpu.js';
 
 const SERVER = '198.18.0.200';
 const CIDR = '198.18.0.0/25';
 const CPU = 0;
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
 /** kclient modes: the server port, what counts as one operation, and the rate's key. */
 const MODES: Record<string, { port: string; count: string; per?: number; rate?: string }> = {
@@ -53,10 +53,8 @@ const MODES: Record<string, { port: string; count: string; per?: number; rate?: 
 
 /** User and system CPU seconds of `pid` so far. */
 function cpuSeconds(pid: number): { user: number; sys: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 14 and 15 of the whole line (utime, stime) are 12 and 13 after the command.
-  return { user: Number(fields[11]) / CLK_TCK, sys: Number(fields[12]) / CLK_TCK };
+  const { user, system } = processCpu(pid);
+  return { user, sys: system };
 }
 
 interface ModeCost {

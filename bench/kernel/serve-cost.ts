@@ -20,21 +20,19 @@ import { buildKernelTools } from './build.js';
 import type { Netns } from './netns.js';
 import { client, stackNamespace, STACK_IP } from './tap-bench.js';
 import { median } from '../lib/stats.js';
+import { processCpu } from '../lib/proc-cpu.js';
 
 const CPU = 0;
-const CLK_TCK = 100; // USER_HZ
 const COUNT: Record<string, string> = { rr: 'transactions', crr: 'connections', 'udp-rr': 'transactions' };
 
 function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime + stime
+  const { user, system } = processCpu(pid);
+  return user + system;
 }
 
 /** User CPU seconds alone: the stack's JavaScript (and Node's), without the kernel's TAP work. */
 function userSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[11]) / CLK_TCK;
+  return processCpu(pid).user;
 }
 
 async function main(): Promise<void> {
