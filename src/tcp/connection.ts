@@ -1253,8 +1253,6 @@ export class TcpConnectionCore {
       this.onNewAck(ack, now, seg);
       this.updateSendWindow(seg, ack);
       if (this.rack !== undefined) this.rack.onAck(this.sndUna, this.sack, false, false, this.sndNxt, now);
-      // Between episodes the recovery point follows SND.UNA, as in sackRecoveryOnAck.
-      if (this.sack !== undefined && seqGt(this.sndUna, this.recoveryPoint)) this.recoveryPoint = this.sndUna;
       return this.afterAck(now);
     }
     const window = seg.window;
@@ -1408,7 +1406,12 @@ export class TcpConnectionCore {
     this.softErrorCode = undefined; // data got through: the ICMP error is history (as Linux)
     const bh = this.blackHole;
     if (bh !== undefined && (bh.timeouts !== 0 || bh.probeMss !== 0)) bh.onAck(ack, now);
-    if (this.sack !== undefined) this.sack.advance(ack);
+    if (this.sack !== undefined) {
+      this.sack.advance(ack);
+      // Between episodes the recovery point follows SND.UNA: left at the ISS, after 2 GiB without
+      // a loss SND.UNA compared below it (modulo 2^32) and no fast recovery could start.
+      if (this.lossEpisode === EPISODE_NONE) this.recoveryPoint = ack;
+    }
     const wasRecovering = this.cc.inRecovery && this.lossEpisode !== EPISODE_RECOVERY;
     let action: 'none' | 'retransmit' = 'none';
     // In SACK recovery the scoreboard paces sending and cwnd holds at ssthresh (RFC 6675).
@@ -1943,10 +1946,6 @@ export class TcpConnectionCore {
       }
       this.lossEpisode = EPISODE_NONE;
       sb.allLost = false;
-    } else if (this.lossEpisode === EPISODE_NONE && advanced && seqGt(this.sndUna, this.recoveryPoint)) {
-      // Between episodes the recovery point follows SND.UNA: left at the ISS, after 2 GiB without
-      // a loss SND.UNA compared below it (modulo 2^32) and no fast recovery could start.
-      this.recoveryPoint = this.sndUna;
     }
     if (this.lossEpisode === EPISODE_RECOVERY && advanced && rack === undefined && seqGeq(this.sndUna, sb.rxtNext)) {
       // A partial ACK (RFC 6582 3.2 step 4, kept with SACK without RACK, as Linux does): the
