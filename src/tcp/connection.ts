@@ -52,6 +52,7 @@ import { PathMtu } from './pmtu.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import { RttEstimator } from './rtt.js';
 import { MAX_SACK_BLOCKS, MAX_SACK_BLOCKS_WITH_TIMESTAMPS, SackReporter } from './sack-blocks.js';
+import { RTT_FALLBACK_ECR, RTT_FALLBACK_NONE, RTT_FALLBACK_TAKEN, RTT_FALLBACK_TIMED, rttSince, type SackSendTimes } from './sack-rtt.js';
 import { DUP_THRESH, NextSegKind, SackScoreboard } from './sack-scoreboard.js';
 import { Prr } from './prr.js';
 import { Frto, FRTO_NEW_SENT, FRTO_OFF, FRTO_SPURIOUS } from './frto.js';
@@ -369,6 +370,16 @@ export class TcpConnectionCore {
    */
   private rtxHigh = 0;
   private rtxPending = false;
+  /**
+   * RTT at SACK time (sack-rtt.ts): set while an ACK that newly SACKed data is processed with
+   * RACK running, whose send times give a sample once RACK has seen the ACK (rttOnSack). When
+   * the cumulative ACK gave no sample of its own, its fallback (the TSecr echo, `rttFallbackEcr`
+   * ms, or the timed segment, at `rttFallbackAck`) waits until then: Linux prefers the SACK's.
+   */
+  private sackRttDue = false;
+  private rttFallback: number = RTT_FALLBACK_NONE;
+  private rttFallbackAck = 0;
+  private rttFallbackEcr = 0;
   /** Without SACK: basic F-RTO (RFC 5682 2) and Eifel (RFC 3522) after a timeout (spurious-rto.ts). */
   private srto: SpuriousRtoDetector | undefined;
   /** Receive-buffer auto-tuning (buffer-tuning.ts), from the first in-order data when on. */
@@ -1261,6 +1272,7 @@ export class TcpConnectionCore {
     const sackedBefore = this.sack !== undefined ? this.sackedBytes() : 0;
     if (this.frto !== undefined && this.frto.step !== FRTO_OFF) this.frto.before(this.sack as SackScoreboard, this.sndUna);
     const sacked = this.sack !== undefined && seg.sackBlocks !== undefined && this.onSackBlocks(seg.sackBlocks, ack);
+    this.sackRttDue = sacked && this.rack !== undefined;
     const advanced = seqGt(ack, this.sndUna);
     if (advanced) {
       this.onNewAck(ack, now, seg);
@@ -1935,6 +1947,7 @@ export class TcpConnectionCore {
     }
     if (rack !== undefined) {
       rack.onAck(this.sndUna, sb, sacked, dsack, this.sndNxt, now);
+      if (this.sackRttDue) this.rttOnSack(rack.sackSent, now);
       // Detection costs a pass over the flight: only when SACKs or an episode say a loss may be.
       if (!sb.empty || this.lossEpisode !== EPISODE_NONE || this.rackAt !== NEVER) this.rackDetectLoss(now);
     }
@@ -2558,23 +2571,65 @@ export class TcpConnectionCore {
       const sent = rack !== undefined ? rack.sentAt(unaBefore) : -1;
       if (sent >= 0) {
         this.rtt.cancelTiming(); // RACK measures every ACK: the timed segment would only come late
-        this.rtt.sample(now > sent ? now - sent : 0);
+        this.rtt.sample(rttSince(sent, now));
+        if (this.sackRttDue) this.rttFallback = RTT_FALLBACK_TAKEN;
         return;
       }
       // The timed segment, if this ACK covers it; else no sample: a millisecond echo mixed in
       // would undo the precision (one sample per round trip is RFC 6298's own rate).
-      this.rtt.onAck(ack, now);
+      if (this.sackRttDue) this.deferRttFallback(RTT_FALLBACK_TIMED, ack, 0);
+      else this.rtt.onAck(ack, now);
       return;
     }
     if (this.tsOk && seg.timestamp !== undefined) {
       const r = this.ts.rttSample(seg.timestamp.tsEcr, now);
+      if (r !== undefined && this.sackRttDue) {
+        this.deferRttFallback(RTT_FALLBACK_ECR, ack, r);
+        return;
+      }
       if (r !== undefined) {
         this.rtt.onAckTimedOnly(ack, now); // the fine-grained minimum for buffer sizing only
         this.rtt.sample(r);
         return;
       }
     }
-    this.rtt.onAck(ack, now);
+    if (this.sackRttDue) this.deferRttFallback(RTT_FALLBACK_TIMED, ack, 0);
+    else this.rtt.onAck(ack, now);
+  }
+
+  /** The cumulative ACK's fallback sample waits for the SACK's (see `sackRttDue`). */
+  private deferRttFallback(kind: number, ack: number, ecr: number): void {
+    this.rttFallback = kind;
+    this.rttFallbackAck = ack;
+    this.rttFallbackEcr = ecr;
+  }
+
+  /**
+   * RACK has seen an ACK that newly SACKed data (as Linux's tcp_ack_update_rtt): the cumulative
+   * ACK's own send-time sample, if it gave one, stands; else the SACK's, from the segments it
+   * newly SACKed that were never retransmitted (`sent`, sack-rtt.ts: SRTT from the earliest sent,
+   * the minimum and the congestion control from the latest); else the cumulative ACK's fallback.
+   * A SACK of retransmitted data alone gives none (Karn).
+   */
+  private rttOnSack(sent: SackSendTimes, now: number): void {
+    this.sackRttDue = false;
+    const fallback = this.rttFallback;
+    this.rttFallback = RTT_FALLBACK_NONE;
+    if (fallback === RTT_FALLBACK_TAKEN) return;
+    if (sent.any) {
+      // The timed segment's measurement, if this ACK covers it, ends without a sample of its own.
+      if (fallback !== RTT_FALLBACK_NONE) this.rtt.onAckTimedOnly(this.rttFallbackAck, now);
+      this.counters.sackRttSamples++;
+      this.rtt.sample(rttSince(sent.first, now), rttSince(sent.last, now));
+      return;
+    }
+    if (fallback === RTT_FALLBACK_ECR) {
+      // Whole milliseconds, and only because the ACK may answer a retransmission (rttOnAck).
+      this.rtt.onAckTimedOnly(this.rttFallbackAck, now);
+      this.rtt.sample(this.rttFallbackEcr);
+    } else if (fallback === RTT_FALLBACK_TIMED) {
+      this.rtt.onAck(this.rttFallbackAck, now);
+    }
   }
 
   private fail(code: NetstackErrorCode, message: string): void {

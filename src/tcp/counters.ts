@@ -58,6 +58,8 @@ export interface TcpCounters {
   tlpLossesRepaired: number;
   /** Tail loss probes that resent data both copies of which arrived (a D-SACK or duplicate ACK for them): no reduction. */
   tlpSpuriousProbes: number;
+  /** RTT samples taken when an ACK newly SACKed data never retransmitted and its cumulative ACK gave none (as Linux's tcp_sacktag). */
+  sackRttSamples: number;
 
   // Receive side
   outOfOrderSegments: number;
@@ -176,6 +178,7 @@ export function createTcpCounters(): TcpCounters {
     frtoSpuriousRtos: 0,
     tlpLossesRepaired: 0,
     tlpSpuriousProbes: 0,
+    sackRttSamples: 0,
     dupAcksReceived: 0,
     hystartCssEntries: 0,
     hystartExits: 0,
@@ -253,6 +256,7 @@ export function addTcpCounters(into: TcpCounters, from: Readonly<TcpCounters>): 
   into.frtoSpuriousRtos += from.frtoSpuriousRtos;
   into.tlpLossesRepaired += from.tlpLossesRepaired;
   into.tlpSpuriousProbes += from.tlpSpuriousProbes;
+  into.sackRttSamples += from.sackRttSamples;
   into.dupAcksReceived += from.dupAcksReceived;
   into.hystartCssEntries += from.hystartCssEntries;
   into.hystartExits += from.hystartExits;

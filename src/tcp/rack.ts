@@ -11,6 +11,7 @@
 import { seqAdd, seqDiff, seqGeq, seqGt, seqLeq, seqLt, seqMax } from './seq.js';
 import { allocBytes } from '../packet-buffer.js';
 import type { SackScoreboard } from './sack-scoreboard.js';
+import { SackSendTimes } from './sack-rtt.js';
 
 /** RFC 8985 7.2 WCDelAckT: the worst-case delayed-ACK time of a peer, ms. */
 export const WC_DEL_ACK_T = 200;
@@ -113,6 +114,11 @@ export class Rack {
   rtt = 0;
   /** RACK.min_RTT (from RACK's own samples). */
   minRtt = Infinity;
+  /**
+   * After `onAck`: the send times of the segments that ACK newly SACKed and that were never
+   * retransmitted (the RTT sample at SACK time, sack-rtt.ts).
+   */
+  readonly sackSent = new SackSendTimes();
   /** RACK.fack: the highest end of any delivered segment. */
   fack = 0;
   reorderingSeen = false;
@@ -253,10 +259,12 @@ export class Rack {
   /**
    * One ACK (RFC 8985 6.2 steps 1-4): records up to `una` and those the scoreboard now covers
    * are delivered; the newest delivered transmission becomes RACK.xmit_ts, reordering is noted.
-   * `scanSacked` is false when the ACK SACKed nothing new (the SACK scan is skipped).
+   * `scanSacked` is false when the ACK SACKed nothing new (the SACK scan is skipped). The send
+   * times of the newly SACKed segments never retransmitted are left in `sackSent`.
    */
   onAck(una: number, sb: SackScoreboard | undefined, scanSacked: boolean, dsack: boolean, sndNxt: number, now: number): void {
     const mask = this.capacity - 1;
+    this.sackSent.reset();
     while (this.count > 0 && seqLeq(this.rec[this.head * RECORD + END], una)) {
       if ((this.rec[this.head * RECORD + FLAGS] & F_DELIVERED) === 0) this.delivered(this.head, this.rec[this.head * RECORD + END], now);
       this.head = (this.head + 1) & mask;
@@ -281,6 +289,8 @@ export class Rack {
         const i = (this.head + k) & mask;
         if ((this.rec[i * RECORD + FLAGS] & F_DELIVERED) !== 0) continue;
         if (sb.isSacked(this.rec[i * RECORD + START]) && sb.isSacked((this.rec[i * RECORD + END] - 1) >>> 0)) {
+          // Karn: only a segment sent once says which copy the SACK answers.
+          if ((this.rec[i * RECORD + FLAGS] & F_RETRANSMITTED) === 0) this.sackSent.note(this.rec[i * RECORD + TIME]);
           this.rec[i * RECORD + FLAGS] |= F_DELIVERED;
           this.delivered(i, this.rec[i * RECORD + END], now);
         }

@@ -108,8 +108,13 @@ export class RttEstimator {
     this.timing = false;
   }
 
-  /** Feeds one RTT measurement (RFC 6298 2.2, 2.3) and clears the backoff. */
-  sample(r: number): void {
+  /**
+   * Feeds one RTT measurement (RFC 6298 2.2, 2.3) and clears the backoff. `caRtt`, when the ACK
+   * measured a later-sent segment too (a SACK of several, sack-rtt.ts), is the least-queued
+   * sample: the minimum and the congestion control take it, SRTT the conservative `r` (as
+   * Linux's tcp_ack_update_rtt with sack_rtt_us and ca_rtt_us).
+   */
+  sample(r: number, caRtt = r): void {
     if (this.samples === 0) {
       this.srtt = r;
       this.rttvar = r / 2;
@@ -118,10 +123,10 @@ export class RttEstimator {
       this.srtt = 0.875 * this.srtt + 0.125 * r;
     }
     this.samples++;
-    if (r < this.minRtt) this.minRtt = r;
+    if (caRtt < this.minRtt) this.minRtt = caRtt;
     this.backoffCount = 0;
     this.baseRto = clamp(this.srtt + Math.max(CLOCK_GRANULARITY, 4 * this.rttvar), this.config.rtoMin, this.config.rtoMax);
-    if (this.onSample !== undefined) this.onSample(r, this.srtt);
+    if (this.onSample !== undefined) this.onSample(caRtt, this.srtt);
   }
 
   /** The timer expired (RFC 6298 5.5): double the RTO, up to rtoMax. */

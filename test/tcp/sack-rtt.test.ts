@@ -1,0 +1,97 @@
+/**
+ * RTT samples at SACK time (sack-rtt.ts, as Linux's tcp_sacktag_one / tcp_ack_update_rtt): an
+ * ACK that newly SACKs segments sent once measures the path from their send times, also when
+ * the cumulative ACK stands still; SRTT takes the earliest-sent of them, the minimum and the
+ * congestion control the latest; a SACK of retransmitted data gives nothing (Karn). Core in
+ * virtual time, fractional milliseconds; samples read where the congestion control gets them.
+ */
+import assert from 'node:assert/strict';
+import { bytes, fireNext, MSS, send } from './harness.js';
+import { sackAck, sackEstablished, sent } from './sack-harness.js';
+import { NewReno } from '../../src/tcp/congestion/newreno.js';
+
+class Recording extends NewReno {
+  constructor(readonly samples: number[]) {
+    super(10);
+  }
+  onRttSample(rtt: number): void {
+    this.samples.push(rtt);
+  }
+}
+
+function connection(): { h: ReturnType<typeof sackEstablished>; samples: number[] } {
+  const samples: number[] = [];
+  const h = sackEstablished({ config: { rtoMin: 1000, lossDetection: 'rack', congestionControl: () => new Recording(samples) } });
+  samples.length = 0; // the handshake's
+  return { h, samples };
+}
+
+const near = (actual: number, expected: number, what: string): void =>
+  assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: ${actual}, expected ${expected}`);
+
+describe('tcp RTT samples at SACK time', () => {
+  it('an ACK that only SACKs gives a sample equal to the virtual time since the segment left', () => {
+    const { h, samples } = connection();
+    h.now = 200.2;
+    h.conn.write(bytes(4 * MSS), h.now);
+    assert.equal(sent(h).length, 4);
+    const srttBefore = h.conn.srtt;
+    h.now = 200.7;
+    send(h, sackAck(0, [MSS, 2 * MSS])); // SND.UNA does not move: segment 0 is missing
+    assert.equal(samples.length, 1, `samples ${samples.join(', ')}`);
+    near(samples[0], 0.5, 'the congestion control sample');
+    near(h.conn.srtt, 0.875 * srttBefore + 0.125 * 0.5, 'srtt');
+    assert.equal(h.conn.counters.sackRttSamples, 1);
+    // A later ACK SACKing nothing new (the same block again) measures nothing.
+    h.now = 201;
+    send(h, sackAck(0, [MSS, 2 * MSS]));
+    assert.equal(samples.length, 1);
+    assert.equal(h.conn.counters.sackRttSamples, 1);
+  });
+
+  it('several segments newly SACKed: SRTT from the earliest sent, the congestion control from the latest', () => {
+    const { h, samples } = connection();
+    h.now = 200.2;
+    h.conn.write(bytes(2 * MSS), h.now);
+    h.now = 200.4;
+    h.conn.write(bytes(2 * MSS, 2 * MSS), h.now);
+    assert.equal(sent(h).length, 4);
+    const srttBefore = h.conn.srtt;
+    h.now = 200.9;
+    send(h, sackAck(0, [MSS, 4 * MSS])); // segment 1 (sent at 200.2), 2 and 3 (at 200.4)
+    assert.equal(samples.length, 1);
+    near(samples[0], 0.5, 'the congestion control sample (the latest sent)');
+    near(h.conn.srtt, 0.875 * srttBefore + 0.125 * 0.7, 'srtt (from the earliest sent)');
+  });
+
+  it('Karn: a SACK of a retransmitted range gives no sample', () => {
+    const { h, samples } = connection();
+    h.now = 200.2;
+    h.conn.write(bytes(3 * MSS), h.now);
+    sent(h);
+    fireNext(h); // the tail loss probe resends the last segment
+    assert.equal(h.conn.counters.tlpProbes, 1);
+    assert.deepEqual(sent(h), [[2 * MSS, MSS]]);
+    h.now += 0.5;
+    send(h, sackAck(0, [2 * MSS, 3 * MSS])); // which copy? unknowable: no sample
+    assert.deepEqual(samples, []);
+    assert.equal(h.conn.counters.sackRttSamples, 0);
+    // The SACK was taken (the segment is no longer in flight), only its timing was not.
+    h.now += 0.1;
+    send(h, sackAck(0, [MSS, 3 * MSS])); // segment 1, sent once: measured
+    assert.equal(samples.length, 1);
+    assert.equal(h.conn.counters.sackRttSamples, 1);
+  });
+
+  it('an ACK whose cumulative part measures keeps that sample; the SACK adds none', () => {
+    const { h, samples } = connection();
+    h.now = 200.2;
+    h.conn.write(bytes(4 * MSS), h.now);
+    sent(h);
+    h.now = 200.6;
+    send(h, sackAck(MSS, [2 * MSS, 3 * MSS])); // segment 0 cumulatively, segment 2 SACKed
+    assert.equal(samples.length, 1);
+    near(samples[0], 0.4, 'the cumulative sample');
+    assert.equal(h.conn.counters.sackRttSamples, 0);
+  });
+});
