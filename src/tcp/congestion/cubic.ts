@@ -49,6 +49,8 @@ export class Cubic extends NewReno {
   private priorWEst = 0;
   private priorAfterTimeout = false;
   private undoSaved = false;
+  /** The reduction `undoRecovery` would undo was a timeout's (HyStart++ then restarts, as Linux's). */
+  private priorWasTimeout = false;
 
   constructor(
     initialWindowSegments = 10,
@@ -163,6 +165,8 @@ export class Cubic extends NewReno {
     this.priorOrigin = this.origin;
     this.priorWEst = this.wEst;
     this.priorAfterTimeout = this.afterTimeout;
+    this.priorWasTimeout = false;
+    this.hystart.save();
     this.undoSaved = true;
   }
 
@@ -171,7 +175,15 @@ export class Cubic extends NewReno {
    * the curve goes back to where it was: W_max (which fast convergence lowered), the prior cwnd,
    * the epoch with its K and plateau, and W_est, so growth resumes on the curve the flow was on
    * rather than from a new epoch at the reduced window's plateau. (Linux's cubic restores only
-   * cwnd on undo, tcp_reno_undo_cwnd.) HyStart++, stopped by the reduction, stays stopped.
+   * cwnd on undo, tcp_reno_undo_cwnd.)
+   *
+   * HyStart++, stopped by the reduction, comes back as Linux's HyStart is after an undo: the undo
+   * may resume slow start (ssthresh back to "arbitrarily high" when the loss came in the initial
+   * slow start), and a HyStart++ left stopped would let that slow start run to the next loss, one
+   * left in CSS would exit it for nothing. After a fast recovery (or a tail loss probe's
+   * reduction) the state saved before it returns (Linux's cubic leaves HyStart untouched through
+   * recovery); after a timeout HyStart++ starts over (Linux's cubic resets HyStart when the
+   * timeout enters the Loss state, and the undo keeps that).
    */
   override undoRecovery(): void {
     super.undoRecovery();
@@ -185,6 +197,8 @@ export class Cubic extends NewReno {
     this.wEst = this.priorWEst;
     this.afterTimeout = this.priorAfterTimeout;
     this.credit = 0;
+    if (this.priorWasTimeout) this.hystart.restart();
+    else this.hystart.restoreSaved();
   }
 
   override onEcnEcho(flight: number): void {
@@ -205,6 +219,7 @@ export class Cubic extends NewReno {
 
   override onTimeout(flight: number, sndMax: number, firstTimeout: boolean): void {
     super.onTimeout(flight, sndMax, firstTimeout);
+    if (firstTimeout) this.priorWasTimeout = true; // the reduction an undo would undo (saveForUndo ran)
     this.epochStart = -1;
     this.afterTimeout = true;
     this.hystart.stop();

@@ -32,6 +32,8 @@ export class HyStartPlusPlus {
   /** The round ends when the cumulative ACK reaches this. */
   private windowEnd = 0;
   private roundStarted = false;
+  /** The state before a reduction that may be undone (save / restoreSaved); made at the first save. */
+  private saved: HyStartSaved | undefined;
 
   constructor(private readonly minSamples = HYSTART_N_RTT_SAMPLE) {}
 
@@ -87,4 +89,72 @@ export class HyStartPlusPlus {
   stop(): void {
     this.phase = 'done';
   }
+
+  /**
+   * A reduction that may be undone is about to stop HyStart++: keeps its state (phase, round
+   * minima, CSS baseline and rounds, the round's end) for `restoreSaved`.
+   */
+  save(): void {
+    const s = this.saved ?? (this.saved = new HyStartSaved());
+    s.phase = this.phase;
+    s.currentRoundMinRtt = this.currentRoundMinRtt;
+    s.lastRoundMinRtt = this.lastRoundMinRtt;
+    s.rttSampleCount = this.rttSampleCount;
+    s.cssBaselineMinRtt = this.cssBaselineMinRtt;
+    s.cssRounds = this.cssRounds;
+    s.windowEnd = this.windowEnd;
+    s.roundStarted = this.roundStarted;
+    s.valid = true;
+  }
+
+  /**
+   * The reduction was spurious and is undone (Linux's cubic never touches HyStart's state on a
+   * fast recovery, so an undone one leaves it as it was): back to the state `save` kept, so the
+   * slow start the undo resumes goes on with the phase it had (a flow still in slow start is
+   * not left without its exit, one in CSS keeps its slower growth and its round count). The
+   * round in progress then was interrupted: it ends at the first ACK past its end, as usual.
+   * Nothing when nothing was saved (or it was restored already).
+   */
+  restoreSaved(): void {
+    const s = this.saved;
+    if (s === undefined || !s.valid) return;
+    s.valid = false;
+    this.phase = s.phase;
+    this.currentRoundMinRtt = s.currentRoundMinRtt;
+    this.lastRoundMinRtt = s.lastRoundMinRtt;
+    this.rttSampleCount = s.rttSampleCount;
+    this.cssBaselineMinRtt = s.cssBaselineMinRtt;
+    this.cssRounds = s.cssRounds;
+    this.windowEnd = s.windowEnd;
+    this.roundStarted = s.roundStarted;
+  }
+
+  /**
+   * HyStart++ starts over: slow start with no round history, the next ACK opening a round (as
+   * Linux's cubic re-arms its HyStart when a timeout enters the Loss state: bictcp_reset clears
+   * `found`, bictcp_hystart_reset starts a round). What a save kept is dropped.
+   */
+  restart(): void {
+    this.phase = 'slow-start';
+    this.currentRoundMinRtt = Infinity;
+    this.lastRoundMinRtt = Infinity;
+    this.rttSampleCount = 0;
+    this.cssBaselineMinRtt = Infinity;
+    this.cssRounds = 0;
+    this.roundStarted = false;
+    if (this.saved !== undefined) this.saved.valid = false;
+  }
+}
+
+/** HyStart++'s state kept across a reduction that may be undone (HyStartPlusPlus.save). */
+class HyStartSaved {
+  valid = false;
+  phase: HyStartPhase = 'slow-start';
+  currentRoundMinRtt = Infinity;
+  lastRoundMinRtt = Infinity;
+  rttSampleCount = 0;
+  cssBaselineMinRtt = Infinity;
+  cssRounds = 0;
+  windowEnd = 0;
+  roundStarted = false;
 }
