@@ -26,6 +26,13 @@ function connection(): { h: ReturnType<typeof sackEstablished>; samples: number[
   return { h, samples };
 }
 
+/** The peer's ACK (at `now`) and what it should have measured: samples so far, SACK samples so far. */
+function ackAt(h: ReturnType<typeof sackEstablished>, now: number, ack: ReturnType<typeof sackAck>, samples: number[], expected: [number, number]): void {
+  h.now = now;
+  send(h, ack);
+  assert.deepEqual([samples.length, h.conn.counters.sackRttSamples], expected, `samples ${samples.join(', ')}, SACK samples`);
+}
+
 const near = (actual: number, expected: number, what: string): void =>
   assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: ${actual}, expected ${expected}`);
 
@@ -43,10 +50,7 @@ describe('tcp RTT samples at SACK time', () => {
     near(h.conn.srtt, 0.875 * srttBefore + 0.125 * 0.5, 'srtt');
     assert.equal(h.conn.counters.sackRttSamples, 1);
     // A later ACK SACKing nothing new (the same block again) measures nothing.
-    h.now = 201;
-    send(h, sackAck(0, [MSS, 2 * MSS]));
-    assert.equal(samples.length, 1);
-    assert.equal(h.conn.counters.sackRttSamples, 1);
+    ackAt(h, 201, sackAck(0, [MSS, 2 * MSS]), samples, [1, 1]);
   });
 
   it('several segments newly SACKed: SRTT from the earliest sent, the congestion control from the latest', () => {
@@ -72,15 +76,9 @@ describe('tcp RTT samples at SACK time', () => {
     fireNext(h); // the tail loss probe resends the last segment
     assert.equal(h.conn.counters.tlpProbes, 1);
     assert.deepEqual(sent(h), [[2 * MSS, MSS]]);
-    h.now += 0.5;
-    send(h, sackAck(0, [2 * MSS, 3 * MSS])); // which copy? unknowable: no sample
-    assert.deepEqual(samples, []);
-    assert.equal(h.conn.counters.sackRttSamples, 0);
+    ackAt(h, h.now + 0.5, sackAck(0, [2 * MSS, 3 * MSS]), samples, [0, 0]); // which copy? unknowable: no sample
     // The SACK was taken (the segment is no longer in flight), only its timing was not.
-    h.now += 0.1;
-    send(h, sackAck(0, [MSS, 3 * MSS])); // segment 1, sent once: measured
-    assert.equal(samples.length, 1);
-    assert.equal(h.conn.counters.sackRttSamples, 1);
+    ackAt(h, h.now + 0.1, sackAck(0, [MSS, 3 * MSS]), samples, [1, 1]); // segment 1, sent once: measured
   });
 
   it('an ACK whose cumulative part measures keeps that sample; the SACK adds none', () => {

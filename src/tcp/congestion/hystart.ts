@@ -18,7 +18,11 @@ export const HYSTART_CSS_ROUNDS = 5;
 
 export type HyStartPhase = 'slow-start' | 'css' | 'done';
 
-export class HyStartPlusPlus {
+/**
+ * HyStart++'s state: rounds, their RTT minima and the phase. Its own class so that a reduction
+ * that may be undone can keep a copy (HyStartPlusPlus.save) and a restart can copy a fresh one.
+ */
+export class HyStartState {
   phase: HyStartPhase = 'slow-start';
   /** Minimum RTT of the round in progress and of the previous one (Infinity: none yet). */
   currentRoundMinRtt = Infinity;
@@ -30,12 +34,33 @@ export class HyStartPlusPlus {
   /** Rounds completed in CSS. */
   cssRounds = 0;
   /** The round ends when the cumulative ACK reaches this. */
-  private windowEnd = 0;
-  private roundStarted = false;
-  /** The state before a reduction that may be undone (save / restoreSaved); made at the first save. */
-  private saved: HyStartSaved | undefined;
+  protected windowEnd = 0;
+  protected roundStarted = false;
 
-  constructor(private readonly minSamples = HYSTART_N_RTT_SAMPLE) {}
+  /** Becomes a copy of `s`. */
+  copyFrom(s: HyStartState): void {
+    this.phase = s.phase;
+    this.currentRoundMinRtt = s.currentRoundMinRtt;
+    this.lastRoundMinRtt = s.lastRoundMinRtt;
+    this.rttSampleCount = s.rttSampleCount;
+    this.cssBaselineMinRtt = s.cssBaselineMinRtt;
+    this.cssRounds = s.cssRounds;
+    this.windowEnd = s.windowEnd;
+    this.roundStarted = s.roundStarted;
+  }
+}
+
+/** The state of a HyStart++ that has seen nothing (never written). */
+const FRESH = new HyStartState();
+
+export class HyStartPlusPlus extends HyStartState {
+  /** The state before a reduction that may be undone (save / restoreSaved); made at the first save. */
+  private saved: HyStartState | undefined;
+  private savedValid = false;
+
+  constructor(private readonly minSamples = HYSTART_N_RTT_SAMPLE) {
+    super();
+  }
 
   /** An RTT sample (ms). */
   onRttSample(rtt: number): void {
@@ -95,16 +120,8 @@ export class HyStartPlusPlus {
    * minima, CSS baseline and rounds, the round's end) for `restoreSaved`.
    */
   save(): void {
-    const s = this.saved ?? (this.saved = new HyStartSaved());
-    s.phase = this.phase;
-    s.currentRoundMinRtt = this.currentRoundMinRtt;
-    s.lastRoundMinRtt = this.lastRoundMinRtt;
-    s.rttSampleCount = this.rttSampleCount;
-    s.cssBaselineMinRtt = this.cssBaselineMinRtt;
-    s.cssRounds = this.cssRounds;
-    s.windowEnd = this.windowEnd;
-    s.roundStarted = this.roundStarted;
-    s.valid = true;
+    (this.saved ?? (this.saved = new HyStartState())).copyFrom(this);
+    this.savedValid = true;
   }
 
   /**
@@ -116,17 +133,9 @@ export class HyStartPlusPlus {
    * Nothing when nothing was saved (or it was restored already).
    */
   restoreSaved(): void {
-    const s = this.saved;
-    if (s === undefined || !s.valid) return;
-    s.valid = false;
-    this.phase = s.phase;
-    this.currentRoundMinRtt = s.currentRoundMinRtt;
-    this.lastRoundMinRtt = s.lastRoundMinRtt;
-    this.rttSampleCount = s.rttSampleCount;
-    this.cssBaselineMinRtt = s.cssBaselineMinRtt;
-    this.cssRounds = s.cssRounds;
-    this.windowEnd = s.windowEnd;
-    this.roundStarted = s.roundStarted;
+    if (this.saved === undefined || !this.savedValid) return;
+    this.savedValid = false;
+    this.copyFrom(this.saved);
   }
 
   /**
@@ -135,26 +144,7 @@ export class HyStartPlusPlus {
    * `found`, bictcp_hystart_reset starts a round). What a save kept is dropped.
    */
   restart(): void {
-    this.phase = 'slow-start';
-    this.currentRoundMinRtt = Infinity;
-    this.lastRoundMinRtt = Infinity;
-    this.rttSampleCount = 0;
-    this.cssBaselineMinRtt = Infinity;
-    this.cssRounds = 0;
-    this.roundStarted = false;
-    if (this.saved !== undefined) this.saved.valid = false;
+    this.copyFrom(FRESH);
+    this.savedValid = false;
   }
-}
-
-/** HyStart++'s state kept across a reduction that may be undone (HyStartPlusPlus.save). */
-class HyStartSaved {
-  valid = false;
-  phase: HyStartPhase = 'slow-start';
-  currentRoundMinRtt = Infinity;
-  lastRoundMinRtt = Infinity;
-  rttSampleCount = 0;
-  cssBaselineMinRtt = Infinity;
-  cssRounds = 0;
-  windowEnd = 0;
-  roundStarted = false;
 }
