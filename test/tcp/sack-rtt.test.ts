@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { bytes, fireNext, MSS, send } from './harness.js';
 import { sackAck, sackEstablished, sent } from './sack-harness.js';
 import { NewReno } from '../../src/tcp/congestion/newreno.js';
+import { Rack } from '../../src/tcp/rack.js';
+import { SackScoreboard } from '../../src/tcp/sack-scoreboard.js';
 
 class Recording extends NewReno {
   constructor(readonly samples: number[]) {
@@ -91,5 +93,22 @@ describe('tcp RTT samples at SACK time', () => {
     assert.equal(samples.length, 1);
     near(samples[0], 0.4, 'the cumulative sample');
     assert.equal(h.conn.counters.sackRttSamples, 0);
+  });
+
+  it('RACK notes the send times per ACK: a merged batch SACKed in part, a retransmitted record left out', () => {
+    const r = new Rack();
+    r.clear(0);
+    for (let i = 0; i < 4; i++) r.onSend(i * MSS, (i + 1) * MSS, 10, i * MSS); // one batch, one record
+    r.onSend(4 * MSS, 5 * MSS, 20, 4 * MSS);
+    r.onSend(4 * MSS, 5 * MSS, 30, 5 * MSS); // resent
+    const sb = new SackScoreboard();
+    sb.update([[2 * MSS, 3 * MSS]], 0, 5 * MSS);
+    r.onAck(0, sb, true, false, 5 * MSS, 40);
+    assert.deepEqual([r.sackSent.first, r.sackSent.last], [10, 10], 'the SACKed middle of the batch');
+    sb.update([[4 * MSS, 5 * MSS]], 0, 5 * MSS);
+    r.onAck(0, sb, true, false, 5 * MSS, 41);
+    assert.equal(r.sackSent.any, false, 'only the retransmitted segment newly SACKed');
+    r.onAck(0, sb, false, false, 5 * MSS, 42);
+    assert.equal(r.sackSent.any, false, 'each ACK starts empty');
   });
 });
