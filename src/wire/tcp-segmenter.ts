@@ -7,7 +7,16 @@
  * Each piece gets a copy of the TCP header with its own sequence number; PSH and FIN stay only
  * on the last piece and CWR only on the first (as a NIC's TSO does), and the checksum is redone
  * for the piece: complete, or left partial (pseudo-header sum only, csumStart/csumOffset set)
- * when `partial` says what is below finishes it. The payload is copied once into each piece.
+ * when `partial` says what is below finishes it.
+ *
+ * The payload is not copied: each piece is its headers (a small buffer with headroom) followed by
+ * a view of the large segment's payload as `PacketBuffer.tail`, which a link that gathers writes
+ * behind the headers (one writev) and anything that needs the piece whole or keeps it copies
+ * (`bytes()`, `own()`). Copying every byte into fresh packet memory cost more than the copy: at
+ * bulk rates it churned hundreds of MB/s of ArrayBuffers, and V8 counts their bytes as external
+ * memory allocated since the last full GC, which (with a small old generation) started a
+ * mark-compact every few tens of milliseconds (docs/benchmarks.md, "Bulk from the stack without
+ * offload: the garbage collector's trigger").
  */
 import type { Ipv4Addr } from '../ipv4/address.js';
 import { PacketBuffer } from '../packet-buffer.js';
@@ -51,9 +60,10 @@ export function segmentTcpWithPseudoSum(pb: PacketBuffer, gsoSize: number, pseud
   let pieces = 0;
   for (let off = 0; off < total; off += gsoSize) {
     const n = total - off < gsoSize ? total - off : gsoSize;
-    const piece = PacketBuffer.alloc(n);
+    const piece = PacketBuffer.alloc(0);
+    const payload = data.subarray(dataAt + off, dataAt + off + n);
+    piece.tail = payload;
     const p = piece.buf;
-    p.set(data.subarray(dataAt + off, dataAt + off + n), piece.head);
     const h = piece.prepend(hl);
     p.set(b.subarray(at, at + hl), h);
     const seq = (seq0 + off) >>> 0;
@@ -76,7 +86,8 @@ export function segmentTcpWithPseudoSum(pb: PacketBuffer, gsoSize: number, pseud
     } else {
       p[h + CHECKSUM] = 0;
       p[h + CHECKSUM + 1] = 0;
-      const c = foldChecksum(onesSum(p, h, hl + n, pseudo));
+      // The header's length is a multiple of 4: the payload's sum carries on from it.
+      const c = foldChecksum(onesSum(payload, 0, n, onesSum(p, h, hl, pseudo)));
       p[h + CHECKSUM] = c >>> 8;
       p[h + CHECKSUM + 1] = c & 0xff;
     }

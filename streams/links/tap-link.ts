@@ -27,7 +27,7 @@ import type { Link } from './link.js';
 import { TapDevice, type TapStats } from './tap-device.js';
 import { AckCoalescer } from './ack-coalescer.js';
 import { createTcpCoalescer, type CoalesceStats } from './gro.js';
-import { completePartialChecksum, csumHeader, gsoHeader, VnetFlags, VnetGso, vnetCsumOffset, vnetCsumStart, vnetFlags, vnetGsoType } from './virtio-net-hdr.js';
+import { completePartialChecksum, csumHeader, gsoHeader, VNET_HDR_LEN, VnetFlags, VnetGso, vnetCsumOffset, vnetCsumStart, vnetFlags, vnetGsoType } from './virtio-net-hdr.js';
 
 export interface TapLinkOptions {
   /** TAP device name (attached when it exists, created otherwise). */
@@ -188,7 +188,8 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   // so one call into the addon carries them all, and superseded ACKs are dropped on the way.
   const offload = device.offload;
   const coalescer = options.coalesceAcks === false || ipLayer ? undefined : new AckCoalescer();
-  const pending: Array<Uint8Array | null> = [];
+  /** Frames, or complete frames in pieces (sendGathered with no checksum to finish: the pieces, behind a plain virtio_net_hdr with offload). */
+  const pending: Array<Uint8Array | Uint8Array[] | null> = [];
   /** Per pending frame: -1, or its partial checksum as csumStart * 256 + csumOffset. */
   const partial: number[] = [];
   /** Per pending frame: 0, or the gsoSize of a large TCP segment for the kernel to cut. */
@@ -222,7 +223,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
         const f = pending[i];
         if (f === null) continue;
         const p = partial[i];
-        if (p < 0) {
+        if (p < 0 || !(f instanceof Uint8Array)) {
           items.push(f);
           continue;
         }
@@ -248,8 +249,9 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       for (let i = 0; i < pending.length; i++) if (pending[i] !== null) pending[n++] = pending[i];
       // Only when an ACK was dropped: `length =` is a call into V8's runtime even when equal.
       if (n !== pending.length) pending.length = n;
-      if (n === 1) device.write(pending[0]!);
-      else if (n > 1) device.writeBatch(pending as Uint8Array[]);
+      const first = pending[0];
+      if (n === 1 && first instanceof Uint8Array) device.write(first);
+      else if (n > 0) device.writeBatch(pending as Array<Uint8Array | Uint8Array[]>);
     }
     // Emptied keeping their storage: a flush per packet on request/response paths.
     emptyArray(pending);
@@ -336,17 +338,26 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     }
     enqueue(frame, csumStart * 256 + csumOffset, gsoSize === undefined ? 0 : gsoSize);
   };
-  // A large TCP segment as headers + a payload lent by the send buffer: written now, after what
-  // is pending (order kept), so the payload is never referred to once this returns.
+  // A frame as headers + a payload lent by the send buffer. A partial checksum (a large TCP
+  // segment, with offload): written now, after what is pending (order kept), so the device sums
+  // the payload as it is during this call. A complete frame (its checksum already covers the
+  // payload): batched like any other, written at the end of the task.
   const sendGathered = (head: Uint8Array, payload: Uint8Array, csumStart: number, csumOffset: number, gsoSize: number): void => {
     if (device.closed) {
       txAfterClose++;
       return;
     }
+    txGathered++;
+    if (csumStart < 0) {
+      const index = pending.length;
+      enqueue(head, -1, 0);
+      // The ACK coalescer saw the headers (all it reads); the pieces take their place.
+      pending[index] = offload ? [NO_OFFLOAD_HEADER, head, payload] : [head, payload];
+      return;
+    }
     if (csumStart > 0xffff || csumOffset > 0xff || csumStart + csumOffset + 2 > head.length) {
       throw new RangeError(`sendGathered: checksum at ${csumStart}+${csumOffset} outside ${head.length} header bytes`);
     }
-    txGathered++;
     if (gsoSize > 0) txSuperFrames++;
     flush([gsoSize > 0 ? gsoHeader(head, csumStart, csumOffset, gsoSize, ipAt) : csumHeader(csumStart, csumOffset), head, payload]);
   };
@@ -368,7 +379,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       enqueue(frame, -1, 0);
     },
     sendPartial: offload ? sendPartial : undefined,
-    sendGathered: offload ? sendGathered : undefined,
+    sendGathered,
     // The largest IPv4 packet TSO takes (its total length field's limit): the kernel cuts it.
     maxGsoBytes: offload ? MAX_GSO_BYTES : 0,
     stats(): TapLinkStats {
@@ -394,6 +405,9 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   };
 
 }
+
+/** The virtio_net_hdr of a frame that asks nothing of the device (all zero; only read). */
+const NO_OFFLOAD_HEADER = new Uint8Array(VNET_HDR_LEN);
 
 /** True when `offset` from the start of a TCP (UDP) header is its checksum field. */
 function isTransportChecksum(protocol: number, offset: number): boolean {

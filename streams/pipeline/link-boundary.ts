@@ -9,7 +9,10 @@ import type { Boundary, Sink } from './boundary.js';
  */
 export interface FrameSink extends Sink<Uint8Array> {
   sendPartial?(frame: Uint8Array, csumStart: number, csumOffset: number, gsoSize?: number): void;
-  /** The link's `sendGathered` (a frame as headers + a payload view), with `sendPartial`. */
+  /**
+   * The link's `sendGathered` (a frame as headers + a payload view): complete frames with
+   * `csumStart` -1 on any link that gathers, partial ones only with `sendPartial`.
+   */
   sendGathered?(head: Uint8Array, payload: Uint8Array, csumStart: number, csumOffset: number, gsoSize: number): void;
   /** The link's `maxGsoBytes` (TCP segmentation offload), when nothing was inserted below. */
   maxGsoBytes?: number;
@@ -25,7 +28,7 @@ export function linkBoundary(link: Link): FrameBoundary {
     const partial = link.sendPartial.bind(link);
     down.sendPartial = partial;
     if (link.maxGsoBytes !== undefined && link.maxGsoBytes > 0) down.maxGsoBytes = link.maxGsoBytes;
-    if (link.sendGathered !== undefined) down.sendGathered = link.sendGathered.bind(link);
   }
+  if (link.sendGathered !== undefined) down.sendGathered = link.sendGathered.bind(link);
   return { up$: link.frames$, down };
 }

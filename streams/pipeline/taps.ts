@@ -89,21 +89,24 @@ export class TapPoint<Up, Down> implements BoundaryTaps<Up, Down> {
         if (downTap.observed) downTap.next(frame as Down);
         partial(frame, start, offset, gsoSize);
       };
-      // Gathered frames stay gathered while nobody observes; an observer gets them contiguous.
-      const gathered = (below as { sendGathered?: (head: Uint8Array, payload: Uint8Array, start: number, offset: number, gsoSize: number) => void }).sendGathered;
-      if (gathered !== undefined) {
-        down.sendGathered = (head: Uint8Array, payload: Uint8Array, start: number, offset: number, gsoSize: number) => {
-          if (!downTap.observed) {
-            gathered(head, payload, start, offset, gsoSize);
-            return;
-          }
-          const frame = new Uint8Array(head.length + payload.length);
-          frame.set(head, 0);
-          frame.set(payload, head.length);
-          downTap.next(frame as Down);
-          partial(frame, start, offset, gsoSize);
-        };
-      }
+    }
+    // Gathered frames stay gathered while nobody observes; an observer gets them contiguous
+    // (and the link then gets that one frame: complete, or through sendPartial).
+    const gathered = (below as { sendGathered?: (head: Uint8Array, payload: Uint8Array, start: number, offset: number, gsoSize: number) => void }).sendGathered;
+    if (gathered !== undefined) {
+      down.sendGathered = (head: Uint8Array, payload: Uint8Array, start: number, offset: number, gsoSize: number) => {
+        if (!downTap.observed) {
+          gathered(head, payload, start, offset, gsoSize);
+          return;
+        }
+        const frame = new Uint8Array(head.length + payload.length);
+        frame.set(head, 0);
+        frame.set(payload, head.length);
+        downTap.next(frame as Down);
+        if (start < 0) below.next(frame as Down);
+        else if (partial !== undefined) partial(frame, start, offset, gsoSize);
+        else throw new RangeError('sendGathered: a partial checksum on a link without sendPartial');
+      };
     }
     return { ...boundary, up$, down };
   }

@@ -148,6 +148,16 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
       }
       pb.completeChecksum();
     }
+    const tail = pb.tail;
+    if (tail !== undefined && down.sendGathered !== undefined) {
+      // A segment cut in software, its payload a view of the send buffer: the link writes the
+      // finished frame in two pieces (no copy of the payload on the way).
+      const head = pb.buf.subarray(pb.head, pb.end);
+      this.counters.txFrames++;
+      this.counters.txBytes += head.length + tail.length;
+      down.sendGathered(head, tail, -1, 0, 0);
+      return;
+    }
     const frame = pb.bytes();
     this.counters.txFrames++;
     this.counters.txBytes += frame.length;

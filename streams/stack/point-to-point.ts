@@ -22,7 +22,7 @@ export interface PointToPointBoundary<P extends PendingPacket> extends Boundary<
 export function pointToPoint<P extends PendingPacket = NextHopPacket>(lower: FrameBoundary): PointToPointBoundary<P> {
   const down: FrameSink = lower.down;
   const sendPartial = down.sendPartial?.bind(down);
-  const sendGathered = sendPartial === undefined ? undefined : down.sendGathered?.bind(down);
+  const sendGathered = down.sendGathered?.bind(down);
   return {
     up$: lower.up$,
     linkHeaderLength: 0,
@@ -33,7 +33,7 @@ export function pointToPoint<P extends PendingPacket = NextHopPacket>(lower: Fra
         const pb = p.pb;
         if (pb.csumStart >= 0) {
           const tail = pb.tail;
-          if (tail !== undefined && sendGathered !== undefined) {
+          if (tail !== undefined && sendGathered !== undefined && sendPartial !== undefined) {
             // A large TCP segment's payload stays a view of the send buffer: the link gathers it.
             sendGathered(pb.buf.subarray(pb.head, pb.end), tail, pb.csumStart - pb.head, pb.csumOffset, pb.gsoSize);
             return;
@@ -43,6 +43,12 @@ export function pointToPoint<P extends PendingPacket = NextHopPacket>(lower: Fra
             return;
           }
           pb.completeChecksum();
+        }
+        const tail = pb.tail;
+        if (tail !== undefined && sendGathered !== undefined) {
+          // A segment cut in software: its finished header, then its payload (a view).
+          sendGathered(pb.buf.subarray(pb.head, pb.end), tail, -1, 0, 0);
+          return;
         }
         down.next(pb.bytes());
       },

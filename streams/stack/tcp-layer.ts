@@ -969,7 +969,7 @@ export class TcpLayer implements Tcp {
       return;
     }
     this.counters.txSegments++;
-    const pb = segmentPacket(seg.payload, gsoSize);
+    const pb = segmentPacket(seg.payload, gsoSize, !this.#hookedDown);
     // Partial checksum, when what is below finishes it (the TAP device with offload, or the
     // Ethernet layer): the bytes are summed once, where they are written last.
     emitTcp(seg, pb, src, dst, this.#partialChecksum ? PARTIAL_CHECKSUM : undefined);
@@ -1009,7 +1009,7 @@ export class TcpLayer implements Tcp {
       return;
     }
     this.counters.txSegments++;
-    const pb = segmentPacket(seg.payload, gsoSize);
+    const pb = segmentPacket(seg.payload, gsoSize, !this.#hookedDown);
     const records = this.#records6;
     emitTcp(seg, pb, 0, 0, PARTIAL_CHECKSUM);
     const at = pb.csumStart;
@@ -1073,14 +1073,25 @@ function icmpErrorName(r: IcmpErrorReport): string {
 const NO_HOST = { send: () => undefined };
 
 /**
- * The packet a segment's headers are written in front of. An MSS-sized one holds its payload (the
- * one copy). A large segment (TSO, `gsoSize` > 0) is sent at once, synchronously: its payload
- * stays a view of the send buffer (valid until acknowledged) as `PacketBuffer.tail`, gathered
- * behind the headers by a link that can (a TAP device's writev) and copied only by what needs
- * the packet whole or keeps it.
+ * Payloads from this size on are gathered rather than copied (segmentPacket): below it the copy
+ * costs less than a frame in pieces (an array per frame, more work in the addon's writev).
  */
-function segmentPacket(payload: Uint8Array, gsoSize: number): PacketBuffer {
-  if (gsoSize === 0) return PacketBuffer.withPayload(payload);
+const GATHER_MIN = 1024;
+
+/**
+ * The packet a segment's headers are written in front of. Its payload stays a view of the send
+ * buffer (valid until acknowledged: data not yet sent cannot be) as `PacketBuffer.tail`,
+ * gathered behind the headers by a link that can (a TAP device's writev) and copied only by what
+ * needs the packet whole or keeps it, for a large segment (TSO, `gsoSize` > 0, sent at once) and,
+ * when `gather`, for a full-sized one. A small one, or one an operator below TCP may hold
+ * (`gather` false), holds a copy of its payload. Copying every full-sized payload into fresh
+ * packet memory churned ArrayBuffers at the sending rate (hundreds of MB/s); V8 counts their
+ * bytes as external memory allocated since the last full collection, and with a small old
+ * generation that started a mark-compact every few tens of milliseconds (docs/benchmarks.md,
+ * "Bulk from the stack without offload: the collector's trigger").
+ */
+function segmentPacket(payload: Uint8Array, gsoSize: number, gather: boolean): PacketBuffer {
+  if (gsoSize === 0 && !(gather && payload.length >= GATHER_MIN)) return PacketBuffer.withPayload(payload);
   const pb = PacketBuffer.alloc(0);
   pb.tail = payload;
   pb.gsoSize = gsoSize;

