@@ -46,3 +46,10 @@ export function framesInOneBuffer(frames: readonly Uint8Array[]): { buffer: Uint
   }
   return { buffer, batch };
 }
+
+/** `count` back-to-back segments of `size` stream bytes from `from` on, each made by `frame`. */
+export function streamFrames<O extends { seq: number; len: number }>(
+  frame: (o: O) => Uint8Array, count: number, size: number, from = STREAM_ISN, extra?: Partial<O>,
+): Uint8Array[] {
+  return Array.from({ length: count }, (_, k) => frame({ ...extra, seq: from + k * size, len: size } as O));
+}

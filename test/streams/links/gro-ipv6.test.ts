@@ -5,7 +5,7 @@ import { EtherType } from '../../../src/wire/ethernet.js';
 import { IpProtocol } from '../../../src/wire/ipv4.js';
 import { ipv6UpperChecksumOk } from '../../../src/wire/ipv6.js';
 import { parseTcp, TcpFlags } from '../../../src/wire/tcp.js';
-import { framesInOneBuffer, runTcpCoalescer as run, streamByte as byteAt, streamPayload } from '../../helpers/coalescer-runs.js';
+import { framesInOneBuffer, runTcpCoalescer as run, streamByte as byteAt, streamFrames, streamPayload } from '../../helpers/coalescer-runs.js';
 import { tcpIpv4Frame, tcpIpv6Frame } from '../../helpers/tcp-ip-frames.js';
 
 const SRC = ipv6Addr('fd00:198:18::1');
@@ -46,9 +46,7 @@ function segOf(f: Uint8Array, ethernet = true) {
   return { seg: tcp.value, header: ip.subarray(0, 40) };
 }
 
-function stream(count: number, size: number, from = 1000, extra: Partial<SegOptions> = {}): Uint8Array[] {
-  return Array.from({ length: count }, (_, k) => frame({ seq: from + k * size, len: size, ...extra }));
-}
+const stream = (count: number, size: number, from?: number, extra?: Partial<SegOptions>): Uint8Array[] => streamFrames(frame, count, size, from, extra);
 
 describe('createTcpCoalescer over IPv6', () => {
   it('makes one segment of a run: payload byte-exact, payload length and checksum redone, the rest of the header kept', () => {

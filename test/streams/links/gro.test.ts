@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { parseIpv4 as parseAddr } from '../../../src/ipv4/address.js';
 import { parseIpv4 } from '../../../src/wire/ipv4.js';
 import { parseTcp, TcpFlags } from '../../../src/wire/tcp.js';
-import { framesInOneBuffer, runTcpCoalescer as run, streamByte as byteAt, streamPayload } from '../../helpers/coalescer-runs.js';
+import { framesInOneBuffer, runTcpCoalescer as run, streamByte as byteAt, streamFrames, streamPayload } from '../../helpers/coalescer-runs.js';
 import { tcpIpv4Frame } from '../../helpers/tcp-ip-frames.js';
 
 const SRC = parseAddr('198.18.0.1')!;
@@ -35,9 +35,7 @@ function segOf(f: Uint8Array, ethernet = true) {
   return tcp.value;
 }
 
-function stream(count: number, size: number, from = 1000, extra: Partial<SegOptions> = {}): Uint8Array[] {
-  return Array.from({ length: count }, (_, k) => frame({ seq: from + k * size, len: size, ...extra }));
-}
+const stream = (count: number, size: number, from?: number, extra?: Partial<SegOptions>): Uint8Array[] => streamFrames(frame, count, size, from, extra);
 
 describe('createTcpCoalescer (receive coalescing of a batch, GRO-like)', () => {
   it('makes one segment of a run: payload byte-exact, checksums valid, vouched for', () => {
