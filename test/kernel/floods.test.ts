@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { createStack, type Stack } from '../../streams/stack/create-stack.js';
 import { echoService } from '../../streams/services/echo.js';
 import { describeKernelPeer, useKernelPeer } from '../helpers/netns.js';
+import { PY_READ_TO_EOF } from '../helpers/python.js';
 
 const STACK_IP = '198.18.0.2';
 const STACK_MAC = '02:00:00:00:00:02';
@@ -25,7 +26,7 @@ const MIB = 1024 * 1024;
  */
 const PY_FLOOD = String.raw`
 import socket, struct, random, threading, time, sys
-TAP, KIND, N = sys.argv[1], sys.argv[2], int(sys.argv[3])
+${PY_READ_TO_EOF}TAP, KIND, N = sys.argv[1], sys.argv[2], int(sys.argv[3])
 STACK_MAC = bytes.fromhex('020000000002')
 MY_MAC = bytes.fromhex(open('/sys/class/net/%s/address' % TAP).read().strip().replace(':', ''))
 STACK_IP = socket.inet_aton('${STACK_IP}')
@@ -102,12 +103,7 @@ def echo():
         c = socket.create_connection(('${STACK_IP}', 7), timeout=15)
         c.sendall(data)
         c.shutdown(socket.SHUT_WR)
-        got = bytearray()
-        while True:
-            chunk = c.recv(65536)
-            if not chunk:
-                break
-            got += chunk
+        got = read_to_eof(c)
         c.close()
         return bytes(got) == data
     except OSError as e:
@@ -129,7 +125,7 @@ print(sent[0], during, after)
  */
 const PY_CONNECTIONS = String.raw`
 import socket, sys, time
-N = int(sys.argv[1])
+${PY_READ_TO_EOF}N = int(sys.argv[1])
 socks = []
 for i in range(N):
     s = socket.socket()
@@ -160,12 +156,7 @@ data = bytes((i * 5 + 1) & 0xff for i in range(65536))
 c = socket.create_connection(('${STACK_IP}', 7), timeout=15)
 c.sendall(data)
 c.shutdown(socket.SHUT_WR)
-got = bytearray()
-while True:
-    chunk = c.recv(65536)
-    if not chunk:
-        break
-    got += chunk
+got = read_to_eof(c)
 print(connected, bytes(got) == data)
 `;
 

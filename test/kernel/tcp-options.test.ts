@@ -14,7 +14,7 @@ import { echoService } from '../../streams/services/echo.js';
 import type { TcpConnection } from '../../streams/stack/tcp-connection.js';
 import { parseTcp, TcpFlags, type TcpRepr } from '../../src/wire/tcp.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../helpers/netns.js';
-import { startPython, pyListen } from '../helpers/python.js';
+import { startPython, pyListen, PY_READ_TO_EOF } from '../helpers/python.js';
 
 const STACK_IP = '198.18.0.2';
 const HOST_IP = '198.18.0.1';
@@ -210,17 +210,12 @@ c.close()`, 30_000);
     });
     stack = s.stack;
     const server = await startServer(peer(), `import socket
-${pyListen(HOST_IP, 5004)}
+${PY_READ_TO_EOF}${pyListen(HOST_IP, 5004)}
 ls.settimeout(10)
 print('ready', flush=True)
 c, _ = ls.accept()
 c.settimeout(20)
-got = bytearray()
-while True:
-    b = c.recv(65536)
-    if not b:
-        break
-    got += b
+got = read_to_eof(c)
 c.close()
 print('received', 'ok' if bytes(got) == bytes(i % 251 for i in range(${size})) else 'mismatch', len(got))`, 40_000);
     const conn: TcpConnection = await firstValueFrom(stack.tcp.connect({ address: HOST_IP, port: 5004 }));

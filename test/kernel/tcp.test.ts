@@ -21,7 +21,7 @@ import { chargenService } from '../../streams/services/chargen.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { httpService, HTTP_SERVICE_BODY } from '../../streams/services/http.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../helpers/netns.js';
-import { startPython, pyListen } from '../helpers/python.js';
+import { startPython, pyListen, PY_READ_TO_EOF } from '../helpers/python.js';
 import { pattern, PY_PATTERN } from '../helpers/pattern.js';
 
 const STACK_IP = '198.18.0.2';
@@ -33,7 +33,7 @@ const MIB = 1024 * 1024;
  * while the main thread reads to EOF; returns (byte-exact?, bytes back, seconds).
  */
 const PY_ECHO = `${PY_PATTERN}
-import socket, sys, threading, time
+${PY_READ_TO_EOF}import socket, sys, threading, time
 def echo_once(n, seed, timeout=60, sock=None):
     data = pattern(n, seed)
     s = sock or socket.create_connection(('${STACK_IP}', 7), timeout=timeout)
@@ -47,12 +47,7 @@ def echo_once(n, seed, timeout=60, sock=None):
     t = threading.Thread(target=send)
     start = time.monotonic()
     t.start()
-    got = bytearray()
-    while True:
-        chunk = s.recv(1 << 20)
-        if not chunk:
-            break
-        got += chunk
+    got = read_to_eof(s)
     t.join()
     s.close()
     if errors:
@@ -179,7 +174,7 @@ c.close()`, [], { timeoutMs: 20_000 });
     stack = stackOn(peer());
     const size = 4 * MIB;
     const server = await startPython(peer(), `${PY_PATTERN}
-import socket, threading
+${PY_READ_TO_EOF}import socket, threading
 ${pyListen(HOST_IP, 5001)}
 print('ready', flush=True)
 c, addr = ls.accept()
@@ -190,12 +185,7 @@ def send():
     c.shutdown(socket.SHUT_WR)
 t = threading.Thread(target=send)
 t.start()
-got = bytearray()
-while True:
-    chunk = c.recv(1 << 20)
-    if not chunk:
-        break
-    got += chunk
+got = read_to_eof(c)
 t.join()
 print('received', 'ok' if bytes(got) == pattern(${size}, 2) else 'mismatch', len(got))`, 60_000);
     const conn = await firstValueFrom(stack.tcp.connect({ address: HOST_IP, port: 5001 }));
@@ -238,18 +228,13 @@ except socket.timeout:
       echoConnection(conn).subscribe({ error: () => undefined });
     });
     const out = await peer().python(`${PY_PATTERN}
-import socket
+${PY_READ_TO_EOF}import socket
 s = socket.create_connection(('${STACK_IP}', 7), timeout=10)
 data = pattern(200000, 5)
 # Small enough to sit in the buffers of both sides: send it all, half-close, then read.
 s.sendall(data)
 s.shutdown(socket.SHUT_WR)
-got = bytearray()
-while True:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    got += chunk
+got = read_to_eof(s)
 print('echo', 'ok' if bytes(got) == data else 'mismatch', len(got))
 print('eof')
 s.close()`, [], { timeoutMs: 20_000 });

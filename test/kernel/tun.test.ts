@@ -11,13 +11,14 @@ import { tunLink, type TunLink } from '../../streams/links/tun-link.js';
 import { echoConnection, echoService } from '../../streams/services/echo.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../helpers/netns.js';
 import { PY_ICMP_PING } from '../helpers/py-icmp-ping.js';
+import { PY_READ_TO_EOF } from '../helpers/python.js';
 
 const STACK_IP = '198.18.0.2';
 const TUN = 'rxtun0';
 
 /** python3: sends `n` pattern bytes to host:port, half-closes, reads to EOF; prints "exact N" or "differ N". */
 const PY_ECHO = `import socket, sys, threading
-host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+${PY_READ_TO_EOF}host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 data = bytes(((i * 31) ^ (i >> 9)) & 0xff for i in range(n))
 s = socket.create_connection((host, port), timeout=20)
 def send():
@@ -25,12 +26,7 @@ def send():
     s.shutdown(socket.SHUT_WR)
 t = threading.Thread(target=send)
 t.start()
-got = bytearray()
-while True:
-    c = s.recv(1 << 20)
-    if not c:
-        break
-    got += c
+got = read_to_eof(s)
 t.join()
 print(('exact' if bytes(got) == data else 'differ'), len(got), s.getsockname()[1])
 `;
