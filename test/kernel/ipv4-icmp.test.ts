@@ -19,6 +19,7 @@ import { parseIpv4 } from '../../src/wire/ipv4.js';
 import { stat } from '../streams/stack/raw-peer.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../helpers/netns.js';
+import { useCloseAfterEach } from '../helpers/close-after-each.js';
 import { PY_ICMP_PING } from '../helpers/py-icmp-ping.js';
 
 const STACK_IP = '198.18.0.2';
@@ -56,16 +57,12 @@ def send_ip(packet):
 
 describeKernelPeer('kernel peer: ARP, IPv4 and ICMP', () => {
   const peer = useKernelPeer();
-  let stack: Stack | undefined;
-  afterEach(() => {
-    stack?.close();
-    stack = undefined;
-  });
+  const closeAfterTest = useCloseAfterEach<Stack>();
 
   function stackOn(p: KernelPeer, extra: Partial<StackConfigInput<Link>> = {}, options: StackOptions = {}): { stack: Stack; link: TapLink } {
     const link = p.attach({ mac: STACK_MAC });
     const s = createStack({ interfaces: [{ name: 'eth0', link, mac: STACK_MAC, ipv4: [`${STACK_IP}/24`] }], ...extra }, options);
-    stack = s;
+    closeAfterTest(s);
     return { stack: s, link };
   }
 
@@ -153,7 +150,7 @@ print(ping(DST, 1, 56))`);
     // 198.18.0.200 is off the subnet (and still inside the test range).
     const sent: { dst: string; ipDst: number }[] = [];
     const link = peer().attach({ mac: STACK_MAC });
-    stack = createStack(
+    const s = closeAfterTest(createStack(
       { interfaces: [{ name: 'eth0', link, mac: STACK_MAC, ipv4: [`${STACK_IP}/25`] }], routes: [{ destination: '0.0.0.0/0', gateway: HOST_IP }] },
       {
         hooks: {
@@ -164,8 +161,7 @@ print(ping(DST, 1, 56))`);
           }) },
         },
       },
-    );
-    const s = stack;
+    ));
     // The kernel does not forward (ip_forward is 0 in a new namespace): no reply, just the frame.
     await assert.rejects(lastValueFrom(s.icmp.ping('198.18.0.200', { timeout: 3000 })), (err: Error & { code?: string }) => err.code === 'ETIMEDOUT');
     const toFar = sent.filter((f) => f.ipDst === (198 << 24 | 18 << 16 | 200) >>> 0);

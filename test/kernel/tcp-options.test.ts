@@ -14,6 +14,7 @@ import { echoService } from '../../streams/services/echo.js';
 import type { TcpConnection } from '../../streams/stack/tcp-connection.js';
 import { parseTcp, TcpFlags, type TcpRepr } from '../../src/wire/tcp.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../helpers/netns.js';
+import { useCloseAfterEach } from '../helpers/close-after-each.js';
 import { startPython, pyListen, PY_READ_TO_EOF } from '../helpers/python.js';
 
 const STACK_IP = '198.18.0.2';
@@ -100,15 +101,11 @@ const isSynAck = (s: TcpRepr) => (s.flags & (SYN | ACK)) === (SYN | ACK);
 
 describeKernelPeer('kernel peer: TCP options (timestamps, SACK)', () => {
   const peer = useKernelPeer();
-  let stack: Stack | undefined;
-  afterEach(() => {
-    stack?.close();
-    stack = undefined;
-  });
+  const closeAfterTest = useCloseAfterEach<Stack>();
 
   it('Linux connects: its SYN offers TS, SACK and window scale; our SYN-ACK answers all three and echoes its TSval', async () => {
     const s = stackOn(peer());
-    stack = s.stack;
+    const stack = closeAfterTest(s.stack);
     echoService(stack, 7);
     const out = await peer().python(`import socket
 s = socket.create_connection(('${STACK_IP}', 7), timeout=5)
@@ -133,7 +130,7 @@ print(got.decode())`, [], { timeoutMs: 10_000 });
 
   it('we connect: our SYN offers them, Linux answers all three, the connection uses them', async () => {
     const s = stackOn(peer());
-    stack = s.stack;
+    const stack = closeAfterTest(s.stack);
     const server = await startServer(peer(), `import socket
 ${pyListen(HOST_IP, 5002)}
 ls.settimeout(10)
@@ -169,7 +166,7 @@ c.close()`, 15_000);
       }
       return false;
     });
-    stack = s.stack;
+    const stack = closeAfterTest(s.stack);
     const before = await tcpExt(peer());
     const server = await startServer(peer(), `import socket
 ${pyListen(HOST_IP, 5003)}
@@ -208,7 +205,7 @@ c.close()`, 30_000);
       dropped.push(seg);
       return true;
     });
-    stack = s.stack;
+    const stack = closeAfterTest(s.stack);
     const server = await startServer(peer(), `import socket
 ${PY_READ_TO_EOF}${pyListen(HOST_IP, 5004)}
 ls.settimeout(10)
