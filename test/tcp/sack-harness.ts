@@ -89,3 +89,16 @@ export function spuriousSackRecovery(): Harness {
   assert.equal(h.conn.cwnd, 5000, 'recovery ended reduced');
   return h;
 }
+
+/**
+ * Checks what follows a timeout that resent segment 0 with F-RTO off (`frto: false`): the ACK of
+ * the original sends segments 1 and 2 again (go-back-N, cwnd two segments), and no ACK is taken
+ * as a sign the timeout was spurious.
+ */
+export function checkGoBackNWithoutFrto(h: Harness): void {
+  send(h, sackAck(1000));
+  assert.deepEqual(sent(h), [[1000, MSS], [2000, MSS]]);
+  send(h, sackAck(2000));
+  assert.equal(h.conn.counters.frtoSpuriousRtos, 0);
+  assert.ok(h.conn.cwnd < 10 * MSS);
+}
