@@ -14,17 +14,7 @@ import { CHARGEN_CYCLE, chargenService } from '../../../streams/services/chargen
 import { HTTP_SERVICE_BODY, httpService } from '../../../streams/services/http.js';
 import { SERVICES, startServices } from '../../../streams/services/index.js';
 import { waitFor } from '../../helpers/wait-for.js';
-import { concatBytes } from '../../helpers/bytes.js';
-
-function pattern(n: number, seed = 1): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
+import { concatBytes, lcgBytes as pattern } from '../../helpers/bytes.js';
 
 const connect = (s: Stack, port: number): Promise<TcpConnection> => firstValueFrom(s.tcp.connect({ address: '198.18.0.2', port }));
 const serverSide = (s: Stack, port: number): TcpConnection | undefined => s.tcpLayer.connections().find((c) => c.localPort === port);

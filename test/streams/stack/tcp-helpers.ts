@@ -55,25 +55,10 @@ export function tcpPair(opts: TcpPairOptions = {}): TcpPair {
 }
 
 /** `n` pseudo-random bytes (an LCG), different for each seed. */
-export function pattern(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
+export { lcgBytes as pattern } from '../../helpers/bytes.js';
 
-export function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
-}
+/** The chunks in one Uint8Array. */
+export { concatBytes as concat } from '../../helpers/bytes.js';
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
