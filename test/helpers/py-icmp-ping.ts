@@ -3,9 +3,19 @@
  * installed on a fresh machine, so a raw ICMP socket plays it.
  */
 
+/** python3 source of `csum(b)`, the Internet checksum (RFC 1071) of the bytes `b`; needs `import struct`. */
+export const PY_INET_CSUM = `def csum(b):
+    if len(b) % 2:
+        b += b'\\0'
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff)
+    s += s >> 16
+    return (~s) & 0xffff
+`;
+
 /**
  * python3 source defining, on a raw ICMP socket `sock` with echo identifier `ident`:
- * - `csum(b)`: the Internet checksum of `b`;
+ * - `csum(b)`: the Internet checksum of `b` (PY_INET_CSUM);
  * - `echo_request(seq, data)`: an echo request message (no IP header) carrying `data`;
  * - `icmp_in(deadline)`: each ICMP message received before `deadline` (a `time.time()` value),
  *   as `(message without its IP header, source address)`;
@@ -14,14 +24,7 @@
  * It imports socket, struct, os, time and sys.
  */
 export const PY_ICMP_PING = `import socket, struct, os, time, sys
-def csum(b):
-    if len(b) % 2:
-        b += b'\\0'
-    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xffff)
-    s += s >> 16
-    return (~s) & 0xffff
-ident = os.getpid() & 0xffff
+${PY_INET_CSUM}ident = os.getpid() & 0xffff
 sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
 def echo_request(seq, data):
     hdr = struct.pack('!BBHHH', 8, 0, 0, ident, seq)

@@ -12,6 +12,7 @@ import { createStack, type Stack } from '../../streams/stack/create-stack.js';
 import { echoService } from '../../streams/services/echo.js';
 import { describeKernelPeer, useKernelPeer } from '../helpers/netns.js';
 import { PY_READ_TO_EOF } from '../helpers/python.js';
+import { PY_INET_CSUM } from '../helpers/py-icmp-ping.js';
 
 const STACK_IP = '198.18.0.2';
 const STACK_MAC = '02:00:00:00:00:02';
@@ -32,14 +33,7 @@ MY_MAC = bytes.fromhex(open('/sys/class/net/%s/address' % TAP).read().strip().re
 STACK_IP = socket.inet_aton('${STACK_IP}')
 rnd = random.Random(12)
 
-def csum(b):
-    if len(b) % 2:
-        b += b'\0'
-    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xffff)
-    s += s >> 16
-    return (~s) & 0xffff
-
+${PY_INET_CSUM}
 def ipv4(src, proto, payload, ident=0, frag=0x4000, total=None):
     h = struct.pack('!BBHHHBBH4s4s', 0x45, 0, total or 20 + len(payload), ident, frag, 64, proto, 0, src, STACK_IP)
     return h[:10] + struct.pack('!H', csum(h)) + h[12:] + payload
