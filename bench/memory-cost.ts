@@ -20,7 +20,7 @@
  */
 import { firstValueFrom } from 'rxjs';
 import type { Stack } from '../streams/stack/create-stack.js';
-import type { TcpConnection } from '../streams/stack/tcp-connection.js';
+import { crrTransaction } from './lib/crr.js';
 
 // With COST_DIST=<dir of a `tsc -p tsconfig.build.json` output> the stack is the compiled code
 // (what users run; tsx's transform adds helper calls of its own), else these sources.
@@ -62,23 +62,8 @@ async function serve(b: Stack, onDiscard: (n: number) => void): Promise<void> {
   });
 }
 
-const one = new Uint8Array([0x79]);
-
-async function crrOnce(p: Pair): Promise<void> {
-  const conn: TcpConnection = await firstValueFrom(p.a.tcp.connect({ address: '198.18.0.2', port: 7, noDelay: true }));
-  await new Promise<void>((resolve, reject) => {
-    let got = 0;
-    conn.data$.subscribe({
-      next: (c) => {
-        got += c.length;
-        if (got === 1) conn.end();
-      },
-      complete: () => resolve(),
-      error: reject,
-    });
-    conn.write(one);
-  });
-}
+/** One connect / 1-byte echo / close from A to B. */
+const crrOnce = (p: Pair): Promise<void> => crrTransaction(p.a, '198.18.0.2', 7);
 
 /** Writes `bytes` on one connection to B's discard service; resolves when B has read them all. */
 async function bulkOnce(p: Pair, bytes: number, received: () => number): Promise<void> {

@@ -18,8 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { firstValueFrom, type Subscription } from 'rxjs';
 import { createMemoryWire } from '../streams/links/memory-wire.js';
 import { createStack, type Stack } from '../streams/stack/create-stack.js';
-import type { TcpConnection } from '../streams/stack/tcp-connection.js';
 import { median, nowNs, withTimeout } from './lib/stats.js';
+import { crrTransaction } from './lib/crr.js';
 
 export interface MemoryPair {
   readonly a: Stack;
@@ -173,7 +173,6 @@ export async function memoryRr(durationMs: number, runs: number, family: 4 | 6 =
 /** connect + 1-byte echo + close, one at a time, connections per second. */
 export async function memoryCrr(durationMs: number, runs: number, family: 4 | 6 = 4): Promise<RateResult> {
   const samples: number[] = [];
-  const one = new Uint8Array([0x79]);
   for (let run = 0; run < runs; run++) {
     const p = memoryPair(family);
     const subs = servers(p.b, () => undefined);
@@ -183,19 +182,7 @@ export async function memoryCrr(durationMs: number, runs: number, family: 4 | 6 
       const deadline = t0 + durationMs * 1e6;
       let t = t0;
       while (t < deadline) {
-        const conn: TcpConnection = await firstValueFrom(p.a.tcp.connect({ address: addressOfB(family), port: 7, noDelay: true }));
-        await new Promise<void>((resolve, reject) => {
-          let got = 0;
-          conn.data$.subscribe({
-            next: (c) => {
-              got += c.length;
-              if (got === 1) conn.end();
-            },
-            complete: () => resolve(),
-            error: reject,
-          });
-          conn.write(one);
-        });
+        await crrTransaction(p.a, addressOfB(family), 7);
         count++;
         t = nowNs();
       }

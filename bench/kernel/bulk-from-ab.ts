@@ -8,59 +8,35 @@
  *
  *   TREES="old=/tmp/old-tree/dist/bin/rx-netstack.js,new=dist/bin/rx-netstack.js" \
  *     npx tsx bench/kernel/bulk-from-ab.ts [RUNS=4] [SECONDS=2]
+ *   TREES="now=dist/bin/rx-netstack.js,semi1=dist/bin/rx-netstack.js@--max-semi-space-size=1"  # V8 flags per tree
  *
  * Needs root; one namespace per tree (198.18.0.0/24 inside it only, deleted afterwards),
  * everything pinned to CPU 0 as in tap-bench.ts.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { buildKernelTools } from './build.js';
 import type { Netns } from './netns.js';
-import { client, stackNamespace, STACK_IP } from './tap-bench.js';
-import { processCpu, processSwitches } from '../lib/proc-cpu.js';
+import { comparedTrees, serveTrees, tapCounters } from './ab-trees.js';
+import { client, STACK_IP } from './tap-bench.js';
+import { processCpu, processSwitches, processSyscalls } from '../lib/proc-cpu.js';
 
 const runs = Number(process.argv[2] ?? 4);
 const seconds = process.argv[3] ?? '2';
-const trees: Record<string, string> = Object.fromEntries(
-  (process.env.TREES ?? 'now=dist/bin/rx-netstack.js').split(',').map((entry) => {
-    const [name, cli] = entry.split('=');
-    return [name!, resolve(cli!)];
-  }),
-);
+const trees = comparedTrees();
 
-interface ProcCounts { voluntary: number; involuntary: number; writes: number; reads: number; user: number; system: number }
-
-function procCounts(pid: number): ProcCounts {
-  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
-  const num = (re: RegExp): number => Number(re.exec(io)![1]);
-  return { ...processSwitches(pid), ...processCpu(pid), writes: num(/syscw: (\d+)/), reads: num(/syscr: (\d+)/) };
-}
-
-/** The kernel side of the TAP: rx is what the stack wrote, tx what it was given to read. */
-async function tapCounts(ns: Netns): Promise<{ rx: number; tx: number; rxBytes: number }> {
-  const dir = '/sys/class/net/rxb0/statistics';
-  const r = await ns.exec('cat', [`${dir}/rx_packets`, `${dir}/tx_packets`, `${dir}/rx_bytes`]);
-  const [rx, tx, rxBytes] = r.stdout.trim().split('\n').map(Number);
-  return { rx: rx!, tx: tx!, rxBytes: rxBytes! };
-}
+const procCounts = (pid: number) => ({ ...processSwitches(pid), ...processCpu(pid), ...processSyscalls(pid) });
 
 const tools = await buildKernelTools();
 const made: Netns[] = [];
 try {
-  const served: Record<string, { ns: Netns; pid: number }> = {};
-  for (const [name, cli] of Object.entries(trees)) {
-    const { ns, serve } = await stackNamespace({ cpu: 0, cli }, made, name.slice(0, 2), false);
-    served[name] = { ns, pid: serve.pid! };
-    await client(ns, { cpu: 0 }, tools, ['stream-from', STACK_IP, '19', '1'], 20_000); // warm-up
-  }
+  const served = await serveTrees(trees, made, false, tools, ['stream-from', '19']);
   for (let i = 0; i < runs; i++) {
     for (const name of Object.keys(trees)) {
       const { ns, pid } = served[name]!;
       const p0 = procCounts(pid);
-      const t0 = await tapCounts(ns);
+      const t0 = await tapCounters(ns);
       const r = await client(ns, { cpu: 0 }, tools, ['stream-from', STACK_IP, '19', seconds], 30_000);
       const p1 = procCounts(pid);
-      const t1 = await tapCounts(ns);
+      const t1 = await tapCounters(ns);
       const gb = (t1.rxBytes - t0.rxBytes) / 1e9;
       const per = (a: number, b: number, digits = 0): string => ((b - a) / gb).toFixed(digits);
       console.log(

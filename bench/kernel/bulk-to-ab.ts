@@ -17,38 +17,19 @@
  * deleted afterwards).
  */
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { buildKernelTools } from './build.js';
 import type { Netns } from './netns.js';
-import { client, kernelReference, stackNamespace, STACK_IP } from './tap-bench.js';
+import { comparedTrees, serveTrees, tapCounters } from './ab-trees.js';
+import { client, kernelReference, STACK_IP } from './tap-bench.js';
 import { median } from '../lib/stats.js';
 import { processCpu, processSwitches } from '../lib/proc-cpu.js';
 
 const runs = Number(process.argv[2] ?? 4);
 const seconds = process.argv[3] ?? '2';
 const offload = (process.argv[4] ?? 'on') !== 'off';
-/** name -> [compiled CLI, node flags for its process ('' for none)]: `name=cli` or `name=cli@--flag --flag`. */
-const trees: Record<string, [string, string]> = Object.fromEntries(
-  (process.env.TREES ?? 'now=dist/bin/rx-netstack.js').split(',').map((entry) => {
-    const eq = entry.indexOf('=');
-    const [cli, flags] = entry.slice(eq + 1).split('@');
-    return [entry.slice(0, eq), [resolve(cli!), flags ?? '']];
-  }),
-);
+const trees = comparedTrees();
 
-interface ProcCounts { voluntary: number; involuntary: number; user: number; system: number }
-
-function procCounts(pid: number): ProcCounts {
-  return { ...processSwitches(pid), ...processCpu(pid) };
-}
-
-/** The kernel side of the TAP: rx is what the stack wrote (ACKs), tx what it was given to read. */
-async function tapCounts(ns: Netns): Promise<{ rx: number; tx: number; txBytes: number }> {
-  const dir = '/sys/class/net/rxb0/statistics';
-  const r = await ns.exec('cat', [`${dir}/rx_packets`, `${dir}/tx_packets`, `${dir}/tx_bytes`]);
-  const [rx, tx, txBytes] = r.stdout.trim().split('\n').map(Number);
-  return { rx: rx!, tx: tx!, txBytes: txBytes! };
-}
+const procCounts = (pid: number) => ({ ...processSwitches(pid), ...processCpu(pid) });
 
 /** kclient mode, port and the JSON key of its figure: bulk to discard by default. */
 const mode = process.env.MODE ?? 'stream-to';
@@ -58,13 +39,7 @@ const key = mode.startsWith('stream-') ? 'gbps' : 'rate';
 const tools = await buildKernelTools();
 const made: Netns[] = [];
 try {
-  const served: Record<string, { ns: Netns; pid: number }> = {};
-  for (const [name, [cli, flags]] of Object.entries(trees)) {
-    const nodeArgs = flags === '' ? [] : flags.split(' ');
-    const { ns, serve } = await stackNamespace({ cpu: 0, cli }, made, name.slice(0, 2), offload, [], nodeArgs);
-    served[name] = { ns, pid: serve.pid! };
-    await client(ns, { cpu: 0 }, tools, [mode, STACK_IP, port, '1'], 20_000); // warm-up: ARP, the JIT
-  }
+  const served = await serveTrees(trees, made, offload, tools, [mode, port]);
   const { c } = await kernelReference(0, tools, made);
   await client(c, { cpu: 0 }, tools, [mode, STACK_IP, port, '0.5'], 20_000);
   const ratios: Record<string, number[]> = {};
@@ -76,12 +51,12 @@ try {
     for (const name of Object.keys(trees)) {
       const { ns, pid } = served[name]!;
       const p0 = procCounts(pid);
-      const t0 = await tapCounts(ns);
+      const t0 = await tapCounters(ns);
       const perf = process.env.PERF !== undefined && name === Object.keys(trees)[0] ? spawn('perf', ['record', '-q', '-C', '0', '-F', '1999', '-o', `${process.env.PERF}.${i}`], { stdio: 'ignore' }) : undefined;
       const r = await client(ns, { cpu: 0 }, tools, [mode, STACK_IP, port, seconds], 30_000);
       if (perf !== undefined) await new Promise((done) => { perf.once('exit', done); perf.kill('SIGINT'); });
       const p1 = procCounts(pid);
-      const t1 = await tapCounts(ns);
+      const t1 = await tapCounters(ns);
       // Per GB received; for request/response, per 10^4 transactions instead.
       const gb = key === 'gbps' ? (mode === 'stream-to' ? t1.txBytes - t0.txBytes : (Number(r[key]) * Number(seconds) * 1e9) / 8) / 1e9 : (Number(r[key]) * Number(seconds)) / 1e4;
       const per = (a: number, b: number, digits = 0): string => ((b - a) / gb).toFixed(digits);

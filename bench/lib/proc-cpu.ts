@@ -22,3 +22,10 @@ export function processSwitches(pid: number): { voluntary: number; involuntary: 
   const num = (re: RegExp): number => Number(re.exec(status)![1]);
   return { voluntary: num(/^voluntary_ctxt_switches:\s+(\d+)/m), involuntary: num(/^nonvoluntary_ctxt_switches:\s+(\d+)/m) };
 }
+
+/** Write and read system calls of `pid` so far (syscw and syscr of /proc/<pid>/io). */
+export function processSyscalls(pid: number): { writes: number; reads: number } {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const num = (re: RegExp): number => Number(re.exec(io)![1]);
+  return { writes: num(/^syscw: (\d+)/m), reads: num(/^syscr: (\d+)/m) };
+}

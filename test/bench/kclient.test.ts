@@ -6,9 +6,9 @@
  * a namespace made for the test, so only kclient is under test.
  */
 import assert from 'node:assert/strict';
-import { buildKernelTools, type KernelTools } from '../../bench/kernel/build.js';
-import { Netns, waitForLine } from '../../bench/kernel/netns.js';
+import { waitForLine } from '../../bench/kernel/netns.js';
 import { describeKernelPeer } from '../helpers/netns.js';
+import { useBenchNamespaces } from '../helpers/bench-namespaces.js';
 
 /**
  * One connection on 127.0.0.1:9. `sink PAUSE`: reads nothing for PAUSE s, then everything.
@@ -50,24 +50,14 @@ interface BulkResult {
 
 describeKernelPeer('bench/kernel/kclient bulk modes', function () {
   this.timeout(60_000);
-  let tools: KernelTools;
-  let ns: Netns | undefined;
-
-  before(async () => {
-    tools = await buildKernelTools();
-  });
-
-  afterEach(async () => {
-    await ns?.destroy();
-    ns = undefined;
-  });
+  const bench = useBenchNamespaces();
 
   /** Starts the server in a fresh namespace, runs kclient MODE for 0.3 s against it. */
   async function bulk(mode: 'stream-to' | 'stream-from', server: 'sink' | 'source', pauseS: number): Promise<BulkResult> {
-    ns = await Netns.create('kc');
+    const ns = await bench.namespace('kc');
     const child = ns.spawn('python3', ['-c', SERVER, server, String(pauseS)]);
     await waitForLine(child, 'ready', 10_000, 'python server');
-    const r = await ns.exec(tools.client, [mode, '127.0.0.1', '9', '0.3'], 20_000);
+    const r = await ns.exec(bench.tools.client, [mode, '127.0.0.1', '9', '0.3'], 20_000);
     assert.equal(r.code, 0, `kclient ${mode}: ${r.stdout} ${r.stderr}`);
     return JSON.parse(r.stdout) as BulkResult;
   }

@@ -1,6 +1,7 @@
 /** bench/lib/proc-cpu.ts against the test process itself: CPU time that grows with work done. */
 import assert from 'node:assert/strict';
-import { processCpu, processSwitches } from '../../bench/lib/proc-cpu.js';
+import { writeSync, openSync, closeSync } from 'node:fs';
+import { processCpu, processSwitches, processSyscalls } from '../../bench/lib/proc-cpu.js';
 
 describe('bench/lib/proc-cpu', () => {
   it('reads user and system seconds that grow by about the CPU time spent', () => {
@@ -21,5 +22,18 @@ describe('bench/lib/proc-cpu', () => {
     const s = processSwitches(process.pid);
     assert.ok(Number.isInteger(s.voluntary) && s.voluntary > 0);
     assert.ok(Number.isInteger(s.involuntary) && s.involuntary >= 0);
+  });
+
+  it('reads write and read system calls that grow by the calls made', () => {
+    const fd = openSync('/dev/null', 'w');
+    try {
+      const before = processSyscalls(process.pid);
+      for (let i = 0; i < 50; i++) writeSync(fd, 'x');
+      const after = processSyscalls(process.pid);
+      assert.ok(after.writes - before.writes >= 50, `${after.writes - before.writes} writes counted`);
+      assert.ok(Number.isInteger(after.reads) && after.reads >= before.reads);
+    } finally {
+      closeSync(fd);
+    }
   });
 });

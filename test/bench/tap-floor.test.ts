@@ -6,38 +6,28 @@
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { buildKernelTools, type KernelTools } from '../../bench/kernel/build.js';
-import { Netns, waitForLine } from '../../bench/kernel/netns.js';
+import { waitForLine } from '../../bench/kernel/netns.js';
 import { describeKernelPeer } from '../helpers/netns.js';
+import { useBenchNamespaces } from '../helpers/bench-namespaces.js';
 
 const FLOOR_NODE = fileURLToPath(new URL('../../bench/kernel/tap-floor-node.ts', import.meta.url));
 const FLOOR_ARGS = ['rxf0', '198.18.0.2', '02:00:00:00:00:02', '7'];
 
 describeKernelPeer('bench/kernel tap-floor responders', function () {
   this.timeout(60_000);
-  let tools: KernelTools;
-  let ns: Netns | undefined;
-
-  before(async () => {
-    tools = await buildKernelTools();
-  });
-
-  afterEach(async () => {
-    await ns?.destroy();
-    ns = undefined;
-  });
+  const bench = useBenchNamespaces();
 
   async function answers(program: string, args: readonly string[]): Promise<void> {
-    ns = await Netns.create('tf');
+    const ns = await bench.namespace('tf');
     await ns.ip(['tuntap', 'add', 'dev', 'rxf0', 'mode', 'tap']);
     await ns.addAddress('198.18.0.1/24', 'rxf0');
     await ns.ip(['link', 'set', 'rxf0', 'up']);
     await waitForLine(ns.spawn(program, args), 'ready', 15_000, program);
-    const udp = await ns.exec(tools.client, ['udp-rr', '198.18.0.2', '7', '0.2'], 20_000);
+    const udp = await ns.exec(bench.tools.client, ['udp-rr', '198.18.0.2', '7', '0.2'], 20_000);
     assert.equal(udp.code, 0, `udp-rr: ${udp.stdout} ${udp.stderr}`);
     const u = JSON.parse(udp.stdout) as { transactions: number; lost: number };
     assert.ok(u.transactions > 100 && u.lost === 0, udp.stdout);
-    const ping = await ns.exec(tools.client, ['ping', '198.18.0.2', '20'], 20_000);
+    const ping = await ns.exec(bench.tools.client, ['ping', '198.18.0.2', '20'], 20_000);
     assert.equal(ping.code, 0, `ping: ${ping.stdout} ${ping.stderr}`);
     const p = JSON.parse(ping.stdout) as { replies: number; lost: number };
     assert.equal(p.replies, 20, ping.stdout);
@@ -45,7 +35,7 @@ describeKernelPeer('bench/kernel tap-floor responders', function () {
 
   for (const mode of ['block', 'epoll', 'epoll1']) {
     it(`tap-floor.c (${mode}) answers ARP, UDP echo and ping`, async () => {
-      await answers(tools.floor, [...FLOOR_ARGS, mode]);
+      await answers(bench.tools.floor, [...FLOOR_ARGS, mode]);
     });
   }
 

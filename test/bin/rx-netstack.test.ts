@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../helpers/wait-for.js';
 import { describeKernelPeer, useKernelPeer } from '../helpers/netns.js';
+import { PY_READ_TO_EOF } from '../helpers/python.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(root, 'dist/bin/rx-netstack.js');
@@ -208,16 +209,11 @@ except ConnectionRefusedError:
     try {
       const out = await peer().python(`
 import socket, threading, urllib.request
-S = '198.18.0.2'
+${PY_READ_TO_EOF}S = '198.18.0.2'
 data = bytes((i * 7 + (i >> 9)) & 0xff for i in range(300000))
 e = socket.create_connection((S, 7), timeout=10)
 threading.Thread(target=lambda: (e.sendall(data), e.shutdown(socket.SHUT_WR))).start()
-got = bytearray()
-while True:
-    chunk = e.recv(65536)
-    if not chunk:
-        break
-    got += chunk
+got = read_to_eof(e)
 print('echo', 'ok' if bytes(got) == data else 'mismatch %d' % len(got))
 d = socket.create_connection((S, 9), timeout=10)
 d.sendall(data)

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describeKernelPeer, useKernelPeer } from '../helpers/netns.js';
+import { PY_READ_TO_EOF } from '../helpers/python.js';
 import { startExample, type RunningExample } from './run-example.js';
 
 describeKernelPeer('examples/echo-server.ts (TAP, in a test namespace)', () => {
@@ -15,15 +16,10 @@ describeKernelPeer('examples/echo-server.ts (TAP, in a test namespace)', () => {
     await server.waitForLine(/^ready$/);
     assert.match(server.stdout(), new RegExp(`^echo server at 198\\.18\\.0\\.2:7 on TAP ${peer().tapName} in netns ${peer().netns}$`, 'm'));
     const out = await peer().python(`import socket, threading
-data = bytes((i * 13 + (i >> 10)) & 0xff for i in range(300000))
+${PY_READ_TO_EOF}data = bytes((i * 13 + (i >> 10)) & 0xff for i in range(300000))
 s = socket.create_connection(('198.18.0.2', 7), timeout=10)
 threading.Thread(target=lambda: (s.sendall(data), s.shutdown(socket.SHUT_WR))).start()
-got = bytearray()
-while True:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    got += chunk
+got = read_to_eof(s)
 print('port', s.getsockname()[1])
 print('ok' if bytes(got) == data else 'mismatch %d' % len(got))`, [], { timeoutMs: 20_000 });
     const [, port] = /^port (\d+)$/m.exec(out)!;

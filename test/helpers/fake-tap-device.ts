@@ -10,6 +10,7 @@
  */
 import type { TapDevice } from '../../streams/links/tap-device.js';
 import { VNET_HDR_LEN } from '../../streams/links/virtio-net-hdr.js';
+import { concatBytes } from './bytes.js';
 
 export interface FakeDevice {
   readonly name: string;
@@ -64,11 +65,11 @@ class Fake implements FakeDevice {
       } else if (this.offload) {
         // A frame in pieces behind its virtio_net_hdr (the caller's first piece with offload).
         header = item[0].slice(0, VNET_HDR_LEN);
-        frame = concat(item.slice(1));
+        frame = concatBytes(item.slice(1));
       } else {
         // Without offload the pieces are the frame alone (the addon writes them as given).
         header = new Uint8Array(VNET_HDR_LEN);
-        frame = concat(item);
+        frame = concatBytes(item);
       }
       this.written.push({ header, frame });
       this.peer?.receive(header, frame);
@@ -96,16 +97,4 @@ class Fake implements FakeDevice {
   close(): void {
     this.closed = true;
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

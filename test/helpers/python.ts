@@ -53,3 +53,16 @@ ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 ls.bind(('${host}', ${port}))
 ls.listen(1)`;
 }
+
+/**
+ * Python source of `read_to_eof(s)`: every byte the socket `s` receives until the peer ends its
+ * side (its FIN), as bytes. Defined at the top level of a script, before its first use.
+ */
+export const PY_READ_TO_EOF = `def read_to_eof(s):
+    got = bytearray()
+    while True:
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            return bytes(got)
+        got += chunk
+`;

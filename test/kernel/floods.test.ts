@@ -11,6 +11,8 @@ import assert from 'node:assert/strict';
 import { createStack, type Stack } from '../../streams/stack/create-stack.js';
 import { echoService } from '../../streams/services/echo.js';
 import { describeKernelPeer, useKernelPeer } from '../helpers/netns.js';
+import { PY_READ_TO_EOF } from '../helpers/python.js';
+import { PY_INET_CSUM } from '../helpers/py-icmp-ping.js';
 
 const STACK_IP = '198.18.0.2';
 const STACK_MAC = '02:00:00:00:00:02';
@@ -25,20 +27,13 @@ const MIB = 1024 * 1024;
  */
 const PY_FLOOD = String.raw`
 import socket, struct, random, threading, time, sys
-TAP, KIND, N = sys.argv[1], sys.argv[2], int(sys.argv[3])
+${PY_READ_TO_EOF}TAP, KIND, N = sys.argv[1], sys.argv[2], int(sys.argv[3])
 STACK_MAC = bytes.fromhex('020000000002')
 MY_MAC = bytes.fromhex(open('/sys/class/net/%s/address' % TAP).read().strip().replace(':', ''))
 STACK_IP = socket.inet_aton('${STACK_IP}')
 rnd = random.Random(12)
 
-def csum(b):
-    if len(b) % 2:
-        b += b'\0'
-    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xffff)
-    s += s >> 16
-    return (~s) & 0xffff
-
+${PY_INET_CSUM}
 def ipv4(src, proto, payload, ident=0, frag=0x4000, total=None):
     h = struct.pack('!BBHHHBBH4s4s', 0x45, 0, total or 20 + len(payload), ident, frag, 64, proto, 0, src, STACK_IP)
     return h[:10] + struct.pack('!H', csum(h)) + h[12:] + payload
@@ -102,12 +97,7 @@ def echo():
         c = socket.create_connection(('${STACK_IP}', 7), timeout=15)
         c.sendall(data)
         c.shutdown(socket.SHUT_WR)
-        got = bytearray()
-        while True:
-            chunk = c.recv(65536)
-            if not chunk:
-                break
-            got += chunk
+        got = read_to_eof(c)
         c.close()
         return bytes(got) == data
     except OSError as e:
@@ -129,7 +119,7 @@ print(sent[0], during, after)
  */
 const PY_CONNECTIONS = String.raw`
 import socket, sys, time
-N = int(sys.argv[1])
+${PY_READ_TO_EOF}N = int(sys.argv[1])
 socks = []
 for i in range(N):
     s = socket.socket()
@@ -160,12 +150,7 @@ data = bytes((i * 5 + 1) & 0xff for i in range(65536))
 c = socket.create_connection(('${STACK_IP}', 7), timeout=15)
 c.sendall(data)
 c.shutdown(socket.SHUT_WR)
-got = bytearray()
-while True:
-    chunk = c.recv(65536)
-    if not chunk:
-        break
-    got += chunk
+got = read_to_eof(c)
 print(connected, bytes(got) == data)
 `;
 

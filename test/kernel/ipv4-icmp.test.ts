@@ -19,42 +19,16 @@ import { parseIpv4 } from '../../src/wire/ipv4.js';
 import { stat } from '../streams/stack/raw-peer.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../helpers/netns.js';
+import { useCloseAfterEach } from '../helpers/close-after-each.js';
+import { PY_ICMP_PING } from '../helpers/py-icmp-ping.js';
 
 const STACK_IP = '198.18.0.2';
 const HOST_IP = '198.18.0.1';
 const STACK_MAC = '02:00:00:00:00:02';
 
-/** python3: checksum and a raw-socket ping(seq, size) returning True/False/None (match/mismatch/no reply). */
-const PY_PING = `import socket, struct, os, time, sys
-def csum(b):
-    if len(b) % 2:
-        b += b'\\0'
-    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xffff)
-    s += s >> 16
-    return (~s) & 0xffff
+/** python3: the raw-socket ping (see PY_ICMP_PING) towards the stack: ping(DST, seq, size). */
+const PY_PING = `${PY_ICMP_PING}
 DST = '${STACK_IP}'
-ident = os.getpid() & 0xffff
-sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-def ping(seq, size, wait=2.0):
-    data = bytes(((i * 7 + seq) & 0xff) for i in range(size))
-    hdr = struct.pack('!BBHHH', 8, 0, 0, ident, seq)
-    pkt = struct.pack('!BBHHH', 8, 0, csum(hdr + data), ident, seq) + data
-    sock.sendto(pkt, (DST, 0))
-    deadline = time.time() + wait
-    while True:
-        left = deadline - time.time()
-        if left <= 0:
-            return None
-        sock.settimeout(left)
-        try:
-            buf, addr = sock.recvfrom(70000)
-        except socket.timeout:
-            return None
-        ihl = (buf[0] & 15) * 4
-        t, code, _, rid, rseq = struct.unpack('!BBHHH', buf[ihl:ihl + 8])
-        if t == 0 and addr[0] == DST and rid == ident and rseq == seq:
-            return buf[ihl + 8:] == data and csum(buf[ihl:]) == 0
 `;
 
 /**
@@ -74,9 +48,7 @@ def ip_header(payload_len, ident_, flags_frag, proto=1, bad_checksum=False):
         c ^= 0x00ff
     return h[:10] + struct.pack('!H', c) + h[12:]
 def echo(seq, size):
-    data = bytes((i & 0xff) for i in range(size))
-    hdr = struct.pack('!BBHHH', 8, 0, 0, ident, seq)
-    return struct.pack('!BBHHH', 8, 0, csum(hdr + data), ident, seq) + data
+    return echo_request(seq, bytes((i & 0xff) for i in range(size)))
 raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 raw.bind((TAP, 0))
 def send_ip(packet):
@@ -85,23 +57,19 @@ def send_ip(packet):
 
 describeKernelPeer('kernel peer: ARP, IPv4 and ICMP', () => {
   const peer = useKernelPeer();
-  let stack: Stack | undefined;
-  afterEach(() => {
-    stack?.close();
-    stack = undefined;
-  });
+  const closeAfterTest = useCloseAfterEach<Stack>();
 
   function stackOn(p: KernelPeer, extra: Partial<StackConfigInput<Link>> = {}, options: StackOptions = {}): { stack: Stack; link: TapLink } {
     const link = p.attach({ mac: STACK_MAC });
     const s = createStack({ interfaces: [{ name: 'eth0', link, mac: STACK_MAC, ipv4: [`${STACK_IP}/24`] }], ...extra }, options);
-    stack = s;
+    closeAfterTest(s);
     return { stack: s, link };
   }
 
   it('the kernel pings the stack 100 times with no loss', async () => {
     const { stack: s } = stackOn(peer());
     const out = await peer().python(`${PY_PING}
-ok = sum(1 for seq in range(100) if ping(seq, 56) is True)
+ok = sum(1 for seq in range(100) if ping(DST, seq, 56) is True)
 print('replies', ok)`, [], { timeoutMs: 60_000 });
     assert.equal(out.trim(), 'replies 100');
     assert.equal(stat(s, 'icmp', 'rxEchoRequests'), 100);
@@ -113,7 +81,7 @@ print('replies', ok)`, [], { timeoutMs: 60_000 });
     const { stack: s } = stackOn(peer());
     const out = await peer().python(`${PY_PING}
 for i, size in enumerate((1472, 4000, 8000)):
-    print(size, ping(i, size))`);
+    print(size, ping(DST, i, size))`);
     assert.equal(out.trim(), '1472 True\n4000 True\n8000 True');
     assert.equal(stat(s, 'ipv4', 'rxReassembled'), 2, 'the 4000 and 8000-byte requests came in fragments');
     assert.ok(stat(s, 'ipv4', 'txFragments') >= 3 + 6, 'and their replies left in fragments');
@@ -138,7 +106,7 @@ for i, size in enumerate((1472, 4000, 8000)):
   it('the kernel’s neighbour table shows the stack’s MAC, and the stack’s shows the kernel’s', async () => {
     const { stack: s, link } = stackOn(peer());
     const out = await peer().python(`${PY_PING}
-print(ping(1, 56))`);
+print(ping(DST, 1, 56))`);
     assert.equal(out.trim(), 'True');
     const neighbours = await peer().neighbours();
     const entry = neighbours.find((n) => n.dst === STACK_IP);
@@ -168,7 +136,7 @@ print(ping(1, 56))`);
     // Keep using the entry: once its reachable time (~0.5 s) is over, the kernel moves it to
     // DELAY and then PROBE, which asks the known MAC by unicast ARP requests.
     await waitFor('a unicast ARP request from the kernel', async () => {
-      assert.equal((await peer().python(`${PY_PING}\nprint(ping(1, 56))`)).trim(), 'True');
+      assert.equal((await peer().python(`${PY_PING}\nprint(ping(DST, 1, 56))`)).trim(), 'True');
       return unicastRequests.length > 0 ? true : undefined;
     }, { timeoutMs: 15_000, intervalMs: 500 });
     const entry = await waitFor('the kernel entry to be reachable again', async () =>
@@ -182,7 +150,7 @@ print(ping(1, 56))`);
     // 198.18.0.200 is off the subnet (and still inside the test range).
     const sent: { dst: string; ipDst: number }[] = [];
     const link = peer().attach({ mac: STACK_MAC });
-    stack = createStack(
+    const s = closeAfterTest(createStack(
       { interfaces: [{ name: 'eth0', link, mac: STACK_MAC, ipv4: [`${STACK_IP}/25`] }], routes: [{ destination: '0.0.0.0/0', gateway: HOST_IP }] },
       {
         hooks: {
@@ -193,8 +161,7 @@ print(ping(1, 56))`);
           }) },
         },
       },
-    );
-    const s = stack;
+    ));
     // The kernel does not forward (ip_forward is 0 in a new namespace): no reply, just the frame.
     await assert.rejects(lastValueFrom(s.icmp.ping('198.18.0.200', { timeout: 3000 })), (err: Error & { code?: string }) => err.code === 'ETIMEDOUT');
     const toFar = sent.filter((f) => f.ipDst === (198 << 24 | 18 << 16 | 200) >>> 0);
@@ -212,15 +179,8 @@ send_ip(ip_header(len(bad), 0x101, 0, bad_checksum=True) + bad)
 good = echo(2, 56)
 send_ip(ip_header(len(good), 0x102, 0) + good)
 got = set()
-deadline = time.time() + 2
-while time.time() < deadline:
-    sock.settimeout(max(0.01, deadline - time.time()))
-    try:
-        buf, addr = sock.recvfrom(2000)
-    except socket.timeout:
-        break
-    ihl = (buf[0] & 15) * 4
-    t, code, _, rid, rseq = struct.unpack('!BBHHH', buf[ihl:ihl + 8])
+for msg, src in icmp_in(time.time() + 2):
+    t, code, _, rid, rseq = struct.unpack('!BBHHH', msg[:8])
     if t == 0 and rid == ident:
         got.add(rseq)
 print('replies', sorted(got))`, [peer().tapName, link.device.mac]);
@@ -236,18 +196,11 @@ msg = echo(7, 56)
 first = msg[:32]
 send_ip(ip_header(len(first), 0x4242, 0x2000) + first)  # MF, offset 0: the rest never comes
 sent = time.time()
-deadline = sent + 5
-while time.time() < deadline:
-    sock.settimeout(max(0.01, deadline - time.time()))
-    try:
-        buf, addr = sock.recvfrom(2000)
-    except socket.timeout:
-        break
-    ihl = (buf[0] & 15) * 4
-    if buf[ihl] == 11:
-        quoted = buf[ihl + 8:]
+for msg, src in icmp_in(sent + 5):
+    if msg[0] == 11:
+        quoted = msg[8:]
         qid = struct.unpack('!H', quoted[4:6])[0]
-        print('time-exceeded code', buf[ihl + 1], 'quotes id', hex(qid), 'after', round(time.time() - sent, 1))
+        print('time-exceeded code', msg[1], 'quotes id', hex(qid), 'after', round(time.time() - sent, 1))
         break
 else:
     print('no time exceeded')`, [peer().tapName, link.device.mac], { timeoutMs: 15_000 });

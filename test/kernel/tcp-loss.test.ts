@@ -10,6 +10,7 @@ import { firstValueFrom } from 'rxjs';
 import { createStack, type Stack } from '../../streams/stack/create-stack.js';
 import { impairLink } from '../../streams/operators/impair.js';
 import { describeKernelPeer, useKernelPeer } from '../helpers/netns.js';
+import { useCloseAfterEach } from '../helpers/close-after-each.js';
 import { startPython, pyListen } from '../helpers/python.js';
 import { pattern, PY_PATTERN } from '../helpers/pattern.js';
 
@@ -26,11 +27,7 @@ const BOUND_MS = 150_000;
 
 describeKernelPeer('kernel peer: TCP through 5 % loss', () => {
   const peer = useKernelPeer();
-  let stack: Stack | undefined;
-  afterEach(() => {
-    stack?.close();
-    stack = undefined;
-  });
+  const closeAfterTest = useCloseAfterEach<Stack>();
 
   it(`moves 64 MiB from the kernel and 64 MiB to it at once, byte-exact, through 5 % loss each way, within ${BOUND_MS / 1000} s`, async () => {
     // Without TAP offload: the loss then applies per MSS-sized segment, as on a real lossy path.
@@ -41,7 +38,7 @@ describeKernelPeer('kernel peer: TCP through 5 % loss', () => {
       inbound: { loss: 0.05, seed: 21 },
       outbound: { loss: 0.05, seed: 22 },
     });
-    stack = createStack({ interfaces: [{ name: 'eth0', link, ipv4: [`${STACK_IP}/24`] }] });
+    const stack = closeAfterTest(createStack({ interfaces: [{ name: 'eth0', link, ipv4: [`${STACK_IP}/24`] }] }));
     const server = await startPython(peer(), `${PY_PATTERN}
 import hashlib, socket, threading, time
 ${pyListen(HOST_IP, 5001)}

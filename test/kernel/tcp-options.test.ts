@@ -14,7 +14,8 @@ import { echoService } from '../../streams/services/echo.js';
 import type { TcpConnection } from '../../streams/stack/tcp-connection.js';
 import { parseTcp, TcpFlags, type TcpRepr } from '../../src/wire/tcp.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../helpers/netns.js';
-import { startPython, pyListen } from '../helpers/python.js';
+import { useCloseAfterEach } from '../helpers/close-after-each.js';
+import { startPython, pyListen, PY_READ_TO_EOF } from '../helpers/python.js';
 
 const STACK_IP = '198.18.0.2';
 const HOST_IP = '198.18.0.1';
@@ -100,15 +101,11 @@ const isSynAck = (s: TcpRepr) => (s.flags & (SYN | ACK)) === (SYN | ACK);
 
 describeKernelPeer('kernel peer: TCP options (timestamps, SACK)', () => {
   const peer = useKernelPeer();
-  let stack: Stack | undefined;
-  afterEach(() => {
-    stack?.close();
-    stack = undefined;
-  });
+  const closeAfterTest = useCloseAfterEach<Stack>();
 
   it('Linux connects: its SYN offers TS, SACK and window scale; our SYN-ACK answers all three and echoes its TSval', async () => {
     const s = stackOn(peer());
-    stack = s.stack;
+    const stack = closeAfterTest(s.stack);
     echoService(stack, 7);
     const out = await peer().python(`import socket
 s = socket.create_connection(('${STACK_IP}', 7), timeout=5)
@@ -133,7 +130,7 @@ print(got.decode())`, [], { timeoutMs: 10_000 });
 
   it('we connect: our SYN offers them, Linux answers all three, the connection uses them', async () => {
     const s = stackOn(peer());
-    stack = s.stack;
+    const stack = closeAfterTest(s.stack);
     const server = await startServer(peer(), `import socket
 ${pyListen(HOST_IP, 5002)}
 ls.settimeout(10)
@@ -169,7 +166,7 @@ c.close()`, 15_000);
       }
       return false;
     });
-    stack = s.stack;
+    const stack = closeAfterTest(s.stack);
     const before = await tcpExt(peer());
     const server = await startServer(peer(), `import socket
 ${pyListen(HOST_IP, 5003)}
@@ -208,19 +205,14 @@ c.close()`, 30_000);
       dropped.push(seg);
       return true;
     });
-    stack = s.stack;
+    const stack = closeAfterTest(s.stack);
     const server = await startServer(peer(), `import socket
-${pyListen(HOST_IP, 5004)}
+${PY_READ_TO_EOF}${pyListen(HOST_IP, 5004)}
 ls.settimeout(10)
 print('ready', flush=True)
 c, _ = ls.accept()
 c.settimeout(20)
-got = bytearray()
-while True:
-    b = c.recv(65536)
-    if not b:
-        break
-    got += b
+got = read_to_eof(c)
 c.close()
 print('received', 'ok' if bytes(got) == bytes(i % 251 for i in range(${size})) else 'mismatch', len(got))`, 40_000);
     const conn: TcpConnection = await firstValueFrom(stack.tcp.connect({ address: HOST_IP, port: 5004 }));

@@ -13,6 +13,7 @@ import { createStack, type Stack, type StackOptions } from '../../streams/stack/
 import type { TcpConfig } from '../../src/tcp/config.js';
 import { echoService } from '../../streams/services/echo.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../helpers/netns.js';
+import { useCloseAfterEach } from '../helpers/close-after-each.js';
 import { startPython, pyListen } from '../helpers/python.js';
 
 const STACK_IP = '198.18.0.2';
@@ -44,11 +45,7 @@ def tcpi_options(s):
 
 describeKernelPeer('kernel peer: TCP path MTU and ECN', () => {
   const peer = useKernelPeer();
-  let stack: Stack | undefined;
-  afterEach(() => {
-    stack?.close();
-    stack = undefined;
-  });
+  const closeAfterTest = useCloseAfterEach<Stack>();
 
   it('an ICMP fragmentation needed (MTU 1000) from the namespace shrinks the stack\'s segments; every segment carries DF', async () => {
     const size = 2 * 1024 * 1024;
@@ -63,7 +60,7 @@ describeKernelPeer('kernel peer: TCP path MTU and ECN', () => {
       dropped++;
       return false;
     });
-    stack = stackOn(peer(), {}, false, { hooks: { network: { down: narrowHop } } });
+    const stack = closeAfterTest(stackOn(peer(), {}, false, { hooks: { network: { down: narrowHop } } }));
     const server = await startPython(peer(), `${PY_PATTERN}
 import socket, struct, threading, time
 def checksum(b):
@@ -167,7 +164,7 @@ print('data', len(sizes), 'max', max(sizes) if sizes else 0)`, 90_000);
       }
       return d;
     };
-    stack = stackOn(p, { ecn: 'on' }, true, { hooks: { transport: { up: map(router) } } });
+    const stack = closeAfterTest(stackOn(p, { ecn: 'on' }, true, { hooks: { transport: { up: map(router) } } }));
     echoService(stack, 7);
     const size = 4 * 1024 * 1024;
     // 1: the kernel connects (an ECN-setup SYN) to our echo service.

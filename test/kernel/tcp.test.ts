@@ -21,7 +21,8 @@ import { chargenService } from '../../streams/services/chargen.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { httpService, HTTP_SERVICE_BODY } from '../../streams/services/http.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../helpers/netns.js';
-import { startPython, pyListen } from '../helpers/python.js';
+import { useCloseAfterEach } from '../helpers/close-after-each.js';
+import { startPython, pyListen, PY_READ_TO_EOF } from '../helpers/python.js';
 import { pattern, PY_PATTERN } from '../helpers/pattern.js';
 
 const STACK_IP = '198.18.0.2';
@@ -33,7 +34,7 @@ const MIB = 1024 * 1024;
  * while the main thread reads to EOF; returns (byte-exact?, bytes back, seconds).
  */
 const PY_ECHO = `${PY_PATTERN}
-import socket, sys, threading, time
+${PY_READ_TO_EOF}import socket, sys, threading, time
 def echo_once(n, seed, timeout=60, sock=None):
     data = pattern(n, seed)
     s = sock or socket.create_connection(('${STACK_IP}', 7), timeout=timeout)
@@ -47,12 +48,7 @@ def echo_once(n, seed, timeout=60, sock=None):
     t = threading.Thread(target=send)
     start = time.monotonic()
     t.start()
-    got = bytearray()
-    while True:
-        chunk = s.recv(1 << 20)
-        if not chunk:
-            break
-        got += chunk
+    got = read_to_eof(s)
     t.join()
     s.close()
     if errors:
@@ -89,14 +85,10 @@ function curlPath(): string | undefined {
 
 describeKernelPeer('kernel peer: TCP', () => {
   const peer = useKernelPeer();
-  let stack: Stack | undefined;
-  afterEach(() => {
-    stack?.close();
-    stack = undefined;
-  });
+  const closeAfterTest = useCloseAfterEach<Stack>();
 
   it('the kernel echo client gets 16 MiB back byte-exact', async () => {
-    stack = stackOn(peer());
+    const stack = closeAfterTest(stackOn(peer()));
     echoService(stack, 7);
     const out = await peer().python(`${PY_ECHO}
 ok, n, secs = echo_once(16 * 1024 * 1024, 1)
@@ -109,7 +101,7 @@ print('ok' if ok else 'mismatch', n, '%.2f' % secs)`, [], { timeoutMs: 60_000 })
   }).timeout(70_000);
 
   it('200 concurrent kernel connections, each echoed byte-exact', async () => {
-    stack = stackOn(peer());
+    const stack = closeAfterTest(stackOn(peer()));
     echoService(stack, 7);
     const out = await peer().python(`${PY_ECHO}
 from concurrent.futures import ThreadPoolExecutor
@@ -132,7 +124,7 @@ print('bytes', sum(r[1] for r in results))`, [], { timeoutMs: 60_000 });
   it('curl gets 200 from the http service, with a fresh connection each time and with keep-alive', async function () {
     const curl = curlPath();
     assert.ok(curl !== undefined, 'curl is needed for this test (apt-get install curl)');
-    stack = stackOn(peer());
+    const stack = closeAfterTest(stackOn(peer()));
     httpService(stack, 80);
     const url = `http://${STACK_IP}/`;
     const fmt = '%{http_code} %{num_connects}\\n';
@@ -149,7 +141,7 @@ print('bytes', sum(r[1] for r in results))`, [], { timeoutMs: 60_000 });
   }).timeout(30_000);
 
   it('discard takes 1 MiB from the kernel and closes; chargen streams its pattern until the kernel resets', async () => {
-    stack = stackOn(peer());
+    const stack = closeAfterTest(stackOn(peer()));
     discardService(stack, 9);
     chargenService(stack, 19);
     const out = await peer().python(`import socket
@@ -176,10 +168,10 @@ c.close()`, [], { timeoutMs: 20_000 });
   }).timeout(30_000);
 
   it('the stack connects to a kernel server and moves 4 MiB each way at once, byte-exact', async () => {
-    stack = stackOn(peer());
+    const stack = closeAfterTest(stackOn(peer()));
     const size = 4 * MIB;
     const server = await startPython(peer(), `${PY_PATTERN}
-import socket, threading
+${PY_READ_TO_EOF}import socket, threading
 ${pyListen(HOST_IP, 5001)}
 print('ready', flush=True)
 c, addr = ls.accept()
@@ -190,12 +182,7 @@ def send():
     c.shutdown(socket.SHUT_WR)
 t = threading.Thread(target=send)
 t.start()
-got = bytearray()
-while True:
-    chunk = c.recv(1 << 20)
-    if not chunk:
-        break
-    got += chunk
+got = read_to_eof(c)
 t.join()
 print('received', 'ok' if bytes(got) == pattern(${size}, 2) else 'mismatch', len(got))`, 60_000);
     const conn = await firstValueFrom(stack.tcp.connect({ address: HOST_IP, port: 5001 }));
@@ -212,7 +199,7 @@ print('received', 'ok' if bytes(got) == pattern(${size}, 2) else 'mismatch', len
   }).timeout(60_000);
 
   it('a kernel connect to a closed port is refused (RST)', async () => {
-    stack = stackOn(peer());
+    const stack = closeAfterTest(stackOn(peer()));
     const out = await peer().python(`import socket
 s = socket.socket()
 s.settimeout(3)
@@ -229,7 +216,7 @@ except socket.timeout:
   });
 
   it('half-close from the kernel: after shutdown(SHUT_WR) it still gets every echoed byte, then EOF', async () => {
-    stack = stackOn(peer());
+    const stack = closeAfterTest(stackOn(peer()));
     const states: TcpState[] = [];
     const accepted: TcpConnection[] = [];
     stack.tcp.listen({ port: 7 }).subscribe((conn) => {
@@ -238,18 +225,13 @@ except socket.timeout:
       echoConnection(conn).subscribe({ error: () => undefined });
     });
     const out = await peer().python(`${PY_PATTERN}
-import socket
+${PY_READ_TO_EOF}import socket
 s = socket.create_connection(('${STACK_IP}', 7), timeout=10)
 data = pattern(200000, 5)
 # Small enough to sit in the buffers of both sides: send it all, half-close, then read.
 s.sendall(data)
 s.shutdown(socket.SHUT_WR)
-got = bytearray()
-while True:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    got += chunk
+got = read_to_eof(s)
 print('echo', 'ok' if bytes(got) == data else 'mismatch', len(got))
 print('eof')
 s.close()`, [], { timeoutMs: 20_000 });
@@ -264,7 +246,7 @@ s.close()`, [], { timeoutMs: 20_000 });
     // Loss per Ethernet frame, one TCP segment each: without TAP offload and receive coalescing
     // (with them, a dropped frame may be a 64 KiB GSO segment or a coalesced run, and a handful
     // of losses may all hit tails).
-    stack = stackOn(peer(), (link) => impairLink(link, { inbound: { loss: 0.03, seed: 11 }, outbound: { loss: 0.03, seed: 12 } }), false);
+    const stack = closeAfterTest(stackOn(peer(), (link) => impairLink(link, { inbound: { loss: 0.03, seed: 11 }, outbound: { loss: 0.03, seed: 12 } }), false));
     echoService(stack, 7);
     const out = await peer().python(`${PY_ECHO}
 ok, n, secs = echo_once(3 * 1024 * 1024, 9)

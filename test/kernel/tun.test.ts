@@ -10,44 +10,15 @@ import { createStack, type Stack } from '../../streams/stack/create-stack.js';
 import { tunLink, type TunLink } from '../../streams/links/tun-link.js';
 import { echoConnection, echoService } from '../../streams/services/echo.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../helpers/netns.js';
+import { PY_ICMP_PING } from '../helpers/py-icmp-ping.js';
+import { PY_READ_TO_EOF } from '../helpers/python.js';
 
 const STACK_IP = '198.18.0.2';
 const TUN = 'rxtun0';
 
-const PY_PING = `import socket, struct, os, time, sys
-def csum(b):
-    if len(b) % 2:
-        b += b'\\0'
-    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xffff)
-    s += s >> 16
-    return (~s) & 0xffff
-ident = os.getpid() & 0xffff
-sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-def ping(dst, seq, size, wait=2.0):
-    data = bytes(((i * 7 + seq) & 0xff) for i in range(size))
-    hdr = struct.pack('!BBHHH', 8, 0, 0, ident, seq)
-    pkt = struct.pack('!BBHHH', 8, 0, csum(hdr + data), ident, seq) + data
-    sock.sendto(pkt, (dst, 0))
-    deadline = time.time() + wait
-    while True:
-        left = deadline - time.time()
-        if left <= 0:
-            return None
-        sock.settimeout(left)
-        try:
-            buf, addr = sock.recvfrom(70000)
-        except socket.timeout:
-            return None
-        ihl = (buf[0] & 15) * 4
-        t, code, _, rid, rseq = struct.unpack('!BBHHH', buf[ihl:ihl + 8])
-        if t == 0 and addr[0] == dst and rid == ident and rseq == seq:
-            return buf[ihl + 8:] == data and csum(buf[ihl:]) == 0
-`;
-
 /** python3: sends `n` pattern bytes to host:port, half-closes, reads to EOF; prints "exact N" or "differ N". */
 const PY_ECHO = `import socket, sys, threading
-host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+${PY_READ_TO_EOF}host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 data = bytes(((i * 31) ^ (i >> 9)) & 0xff for i in range(n))
 s = socket.create_connection((host, port), timeout=20)
 def send():
@@ -55,12 +26,7 @@ def send():
     s.shutdown(socket.SHUT_WR)
 t = threading.Thread(target=send)
 t.start()
-got = bytearray()
-while True:
-    c = s.recv(1 << 20)
-    if not c:
-        break
-    got += c
+got = read_to_eof(s)
 t.join()
 print(('exact' if bytes(got) == data else 'differ'), len(got), s.getsockname()[1])
 `;
@@ -80,7 +46,7 @@ describeKernelPeer('TUN link against the Linux kernel', function () {
     try {
       assert.equal(link.layer, 'ip');
       assert.equal(link.device.kind, 'tun');
-      const out = await peer().python(`${PY_PING}\nprint(sum(1 for seq in range(20) if ping('${STACK_IP}', seq, 56) is True), ping('${STACK_IP}', 99, 4000))`);
+      const out = await peer().python(`${PY_ICMP_PING}\nprint(sum(1 for seq in range(20) if ping('${STACK_IP}', seq, 56) is True), ping('${STACK_IP}', 99, 4000))`);
       assert.equal(out.trim(), '20 True');
       assert.equal(stack.stats().icmp.txEchoReplies, 21);
       assert.equal(stack.stats()['eth:tun0' as 'eth:x'], undefined, 'no Ethernet layer');
@@ -144,7 +110,7 @@ s.sendto(b'hello', ('198.18.0.200', 53))
 data, addr = s.recvfrom(100)
 print(data.decode(), addr[0], addr[1])`);
       assert.equal(udpOut.trim(), 're:hello 198.18.0.200 53');
-      const pingOut = await p.python(`${PY_PING}\nprint(ping('198.18.0.200', 1, 56), ping('198.18.0.201', 2, 56, 0.5))`);
+      const pingOut = await p.python(`${PY_ICMP_PING}\nprint(ping('198.18.0.200', 1, 56), ping('198.18.0.201', 2, 56, 0.5))`);
       assert.equal(pingOut.trim(), 'True None');
       assert.deepEqual(seen.slice(0, 3), ['tcp 198.18.0.200:80 from 198.18.0.1', 'tcp 198.18.0.200:81 from 198.18.0.1', 'udp 198.18.0.200:53']);
       assert.equal(stack.stats().tcpForward.established, 1);

@@ -9,6 +9,7 @@ import { createStack, type Stack } from '../../streams/stack/create-stack.js';
 import { udpEchoService } from '../../streams/services/udp-echo.js';
 import { stat } from '../streams/stack/raw-peer.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../helpers/netns.js';
+import { useCloseAfterEach } from '../helpers/close-after-each.js';
 import { startPython } from '../helpers/python.js';
 
 const STACK_IP = '198.18.0.2';
@@ -31,14 +32,10 @@ const PYTHON_MS = 20_000;
 
 describeKernelPeer('kernel peer: UDP', () => {
   const peer = useKernelPeer();
-  let stack: Stack | undefined;
-  afterEach(() => {
-    stack?.close();
-    stack = undefined;
-  });
+  const closeAfterTest = useCloseAfterEach<Stack>();
 
   it('echoes 1,000 datagrams of sizes 1..1472 from a kernel socket exactly', async () => {
-    stack = stackOn(peer());
+    const stack = closeAfterTest(stackOn(peer()));
     udpEchoService(stack, 7);
     const out = await peer().python(`${PY_PATTERN}
 import socket, sys
@@ -63,7 +60,7 @@ print('ok', 1000, min(sizes), max(sizes))`, [], { timeoutMs: 60_000 });
   }).timeout(90_000);
 
   it('echoes a 4,000 and a 60,000-byte datagram (fragmented both ways)', async () => {
-    stack = stackOn(peer());
+    const stack = closeAfterTest(stackOn(peer()));
     udpEchoService(stack, 7);
     const out = await peer().python(`${PY_PATTERN}
 import socket, sys
@@ -86,7 +83,7 @@ for size in (4000, 60000):
   }).timeout(30_000);
 
   it('a connected kernel socket sending to a closed port gets ECONNREFUSED', async () => {
-    stack = stackOn(peer());
+    const stack = closeAfterTest(stackOn(peer()));
     const out = await peer().python(`import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(3)
@@ -105,7 +102,7 @@ except socket.timeout:
   });
 
   it('two stack sockets on different ports receive only their own traffic', async () => {
-    stack = stackOn(peer());
+    const stack = closeAfterTest(stackOn(peer()));
     const s1 = stack.udp.bind({ port: 1001 });
     const s2 = stack.udp.bind({ port: 1002, address: STACK_IP });
     const got1 = firstValueFrom(s1.datagrams$.pipe(take(3), toArray(), timeout(5000)));
@@ -127,7 +124,7 @@ for port, msg in ((1001, b'a'), (1002, b'b'), (1001, b'c'), (1002, b'd'), (1001,
   });
 
   it('a stack socket sends to a kernel socket and gets its answer (small and fragmented)', async () => {
-    stack = stackOn(peer());
+    const stack = closeAfterTest(stackOn(peer()));
     const server = await startPython(peer(), `import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(('${HOST_IP}', 5555))
@@ -155,7 +152,7 @@ for i in range(3):
   }).timeout(30_000);
 
   it('a connected stack socket gets ECONNREFUSED from the kernel and keeps working', async () => {
-    stack = stackOn(peer());
+    const stack = closeAfterTest(stackOn(peer()));
     const socket = stack.udp.bind();
     socket.connect({ address: HOST_IP, port: 6666 });
     const refused = firstValueFrom(socket.errors$.pipe(timeout(5000)));
@@ -177,7 +174,7 @@ s.sendto(data[::-1], addr)`, PYTHON_MS);
   }).timeout(30_000);
 
   it('a kernel broadcast to 198.18.0.255 reaches a wildcard stack socket', async () => {
-    stack = stackOn(peer());
+    const stack = closeAfterTest(stackOn(peer()));
     const wild = stack.udp.bind({ port: 7777 });
     const got = firstValueFrom(wild.datagrams$.pipe(timeout(5000)));
     await peer().python(`import socket

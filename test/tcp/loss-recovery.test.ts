@@ -12,27 +12,13 @@ import { timestampOffset } from '../../src/tcp/timestamps.js';
 import { Rack } from '../../src/tcp/rack.js';
 import { SackScoreboard } from '../../src/tcp/sack-scoreboard.js';
 import { TLP_PENDING, TLP_REPAIRED, TLP_SPURIOUS, TlpEpisode } from '../../src/tcp/tlp.js';
-import { L, PEER_TS, sackAck, sackEstablished, sent } from './sack-harness.js';
+import { checkGoBackNWithoutFrto, L, PEER_TS, sackAck, sackEstablished, sackSegmentsAboveFirst, sackSending, sent, spuriousSackRecovery } from './sack-harness.js';
 
 /** Our TSval clock starts here (the default offset for LOCAL_ISS). */
 const OFF = timestampOffset(LOCAL_ISS);
 
 /** Active open with SACK (and timestamps when asked), RTT 100 ms. */
 const established = (options: HarnessOptions = {}, timestamps = false): Harness => sackEstablished(options, { timestamps });
-
-/** Recovery on segment 0 (only it retransmitted), then the late original fills the hole. */
-function spuriousRecovery(): Harness {
-  const h = established();
-  h.conn.write(bytes(10_000), h.now);
-  sent(h);
-  send(h, sackAck(0, [1000, 2000]));
-  send(h, sackAck(0, [1000, 3000]));
-  send(h, sackAck(0, [1000, 4000]));
-  assert.deepEqual(sent(h), [[0, MSS]]);
-  send(h, sackAck(10_000));
-  assert.equal(h.conn.cwnd, 5000, 'recovery ended reduced');
-  return h;
-}
 
 describe('tcp/connection: loss recovery at heavy loss', () => {
   it('RACK: a retransmission delivered below RACK.fack is not reordering; an original is', () => {
@@ -51,12 +37,8 @@ describe('tcp/connection: loss recovery at heavy loss', () => {
   });
 
   it('after a D-SACK undo, a new loss below the old recovery point starts fast recovery at once', () => {
-    const h = established();
-    h.conn.write(bytes(20_000), h.now);
-    sent(h);
-    send(h, sackAck(0, [1000, 2000]));
-    send(h, sackAck(0, [1000, 3000]));
-    send(h, sackAck(0, [1000, 4000]));
+    const h = sackSending(20_000);
+    sackSegmentsAboveFirst(h);
     assert.ok(sent(h).some(([off]) => off === 0), 'fast recovery; its recovery point is above 10000');
     // The original segment 0 was only late; the ACK of it was lost, the next one has a D-SACK
     // for the retransmission, which was needless.
@@ -72,7 +54,7 @@ describe('tcp/connection: loss recovery at heavy loss', () => {
   });
 
   it('D-SACK undo counts bytes: a D-SACK covering half the retransmission undoes nothing, the other half does', () => {
-    const h = spuriousRecovery();
+    const h = spuriousSackRecovery();
     send(h, sackAck(10_000, [0, 500]));
     assert.equal(h.conn.counters.dsacksReceived, 1);
     assert.equal(h.conn.counters.spuriousUndos, 0, 'half the retransmission may have been needed');
@@ -358,12 +340,7 @@ describe('tcp/connection: loss recovery at heavy loss', () => {
     });
 
     it('off (frto: false): go-back-N of the flight after the ACK of the original', () => {
-      const h = timedOut({ frto: false });
-      send(h, sackAck(1000));
-      assert.deepEqual(sent(h), [[1000, MSS], [2000, MSS]]);
-      send(h, sackAck(2000));
-      assert.equal(h.conn.counters.frtoSpuriousRtos, 0);
-      assert.ok(h.conn.cwnd < 10 * MSS);
+      checkGoBackNWithoutFrto(timedOut({ frto: false }));
     });
 
     it('D-SACKs for every retransmission after a timeout undo its reduction (without F-RTO too)', () => {
@@ -378,9 +355,7 @@ describe('tcp/connection: loss recovery at heavy loss', () => {
   describe('partial ACKs with RACK (no NewReno rule: RACK decides)', () => {
     /** Ten segments at 100; at 200 segments 1-3 SACKed: segment 0 lost (reo_wnd 0), resent. */
     function recovering(): Harness {
-      const h = established({ config: { lossDetection: 'rack', rtoMin: 1000 } });
-      h.conn.write(bytes(10_000), h.now);
-      sent(h);
+      const h = sackSending(10_000, { config: { lossDetection: 'rack', rtoMin: 1000 } });
       h.now = 200;
       send(h, sackAck(0, [1000, 4000]));
       assert.deepEqual(sent(h), [[0, MSS]]);

@@ -4,7 +4,7 @@
  * as [stream offset, length] pairs.
  */
 import assert from 'node:assert/strict';
-import { Harness, LOCAL_ISS, MSS, RECV, recv, REMOTE_ISS, send, SEND, SYN, ACK, take, type HarnessOptions } from './harness.js';
+import { bytes, Harness, LOCAL_ISS, MSS, RECV, recv, REMOTE_ISS, send, SEND, SYN, ACK, take, type HarnessOptions } from './harness.js';
 import type { TcpRepr } from '../../src/wire/tcp.js';
 import { seqAdd, seqDiff } from '../../src/tcp/seq.js';
 import { timestampOffset } from '../../src/tcp/timestamps.js';
@@ -58,4 +58,47 @@ export function sent(h: Harness): Array<[number, number]> {
     if (s.payload.length > 0) out.push([seqDiff(s.seq, L), s.payload.length]);
   }
   return out;
+}
+
+/** `sackEstablished`, then `n` stream bytes written and the segments that went out taken unread. */
+export function sackSending(n: number, options: HarnessOptions = {}, handshake: SackHandshake = {}): Harness {
+  const h = sackEstablished(options, handshake);
+  h.conn.write(bytes(n), h.now);
+  sent(h);
+  return h;
+}
+
+/**
+ * The peer SACKs segments 1, 2 and 3 (of MSS bytes) one ACK each, segment 0 still missing:
+ * DupThresh segments above the hole, so loss marking retransmits segment 0.
+ */
+export function sackSegmentsAboveFirst(h: Harness): void {
+  for (const top of [2000, 3000, 4000]) send(h, sackAck(0, [1000, top]));
+}
+
+/**
+ * SACK recovery on segment 0 (only it retransmitted) with 10000 bytes in flight, then the late
+ * original fills the hole: an episode a D-SACK of the retransmission shows was needless.
+ */
+export function spuriousSackRecovery(): Harness {
+  const h = sackSending(10_000);
+  sackSegmentsAboveFirst(h);
+  assert.deepEqual(sent(h), [[0, MSS]]);
+  assert.equal(h.conn.ssthresh, 5000);
+  send(h, sackAck(10_000)); // the original segment 0 was only late
+  assert.equal(h.conn.cwnd, 5000, 'recovery ended reduced');
+  return h;
+}
+
+/**
+ * Checks what follows a timeout that resent segment 0 with F-RTO off (`frto: false`): the ACK of
+ * the original sends segments 1 and 2 again (go-back-N, cwnd two segments), and no ACK is taken
+ * as a sign the timeout was spurious.
+ */
+export function checkGoBackNWithoutFrto(h: Harness): void {
+  send(h, sackAck(1000));
+  assert.deepEqual(sent(h), [[1000, MSS], [2000, MSS]]);
+  send(h, sackAck(2000));
+  assert.equal(h.conn.counters.frtoSpuriousRtos, 0);
+  assert.ok(h.conn.cwnd < 10 * MSS);
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { FIN, bytes, fireNext, Harness, LOCAL_ISS, MSS, recvNothing, REMOTE_ISS, send, SEND, SYN, take } from './harness.js';
 import { seqDiff } from '../../src/tcp/seq.js';
 import { resolveTcpConfig } from '../../src/tcp/config.js';
-import { L, sackAck, sackEstablished, sent } from './sack-harness.js';
+import { L, sackAck, sackEstablished, sackSegmentsAboveFirst, sackSending, sent, spuriousSackRecovery } from './sack-harness.js';
 
 const RACK = { config: { lossDetection: 'rack' } } as const;
 
@@ -24,9 +24,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
     });
 
     it('without the peer agreeing, SACK blocks are ignored and NewReno recovers', () => {
-      const h = sackEstablished({}, { peerSack: false });
-      h.conn.write(bytes(5000), h.now);
-      sent(h);
+      const h = sackSending(5000, {}, { peerSack: false });
       for (let i = 0; i < 3; i++) send(h, sackAck(0, [1000, 2000 + 1000 * i]));
       assert.deepEqual(sent(h), [[0, MSS]]);
       assert.equal(h.conn.counters.sackRecoveries, 0);
@@ -69,13 +67,9 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
   });
 
   it('a partial ACK resends the hole now at SND.UNA without waiting for the RTO', () => {
-    const h = sackEstablished();
-    h.conn.write(bytes(5000), h.now);
-    sent(h);
+    const h = sackSending(5000);
     // Segments 0 and 4 (the tail) are lost.
-    send(h, sackAck(0, [1000, 2000]));
-    send(h, sackAck(0, [1000, 3000]));
-    send(h, sackAck(0, [1000, 4000]));
+    sackSegmentsAboveFirst(h);
     assert.deepEqual(sent(h), [[0, MSS]]);
     send(h, sackAck(4000));
     assert.deepEqual(sent(h), [[4000, MSS]]);
@@ -86,13 +80,9 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
   });
 
   it('rescue retransmission (rule 4): once per episode, the highest unSACKed segment', () => {
-    const h = sackEstablished();
-    h.conn.write(bytes(10_000), h.now);
-    sent(h);
+    const h = sackSending(10_000);
     // Segment 0 lost, 9 (the tail) not yet SACKed.
-    send(h, sackAck(0, [1000, 2000]));
-    send(h, sackAck(0, [1000, 3000]));
-    send(h, sackAck(0, [1000, 4000]));
+    sackSegmentsAboveFirst(h);
     assert.deepEqual(sent(h), [[0, MSS]]);
     assert.equal(h.conn.cwnd, 5000);
     for (const top of [5000, 6000]) {
@@ -106,9 +96,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
   });
 
   it('after a timeout only the holes are resent, not the SACKed data', () => {
-    const h = sackEstablished(); // 'dupack': no tail loss probe first
-    h.conn.write(bytes(10_000), h.now);
-    sent(h);
+    const h = sackSending(10_000); // 'dupack': no tail loss probe first
     // Segment 0 and 5 lost; 1..4 SACKed (recovery starts), then every ACK is lost.
     send(h, sackAck(0, [1000, 5000]));
     // PRR: 4000 delivered x ssthresh 5000 / RecoverFS 10000 = 2000, one segment more than the
@@ -125,9 +113,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
   });
 
   it('a repeated timeout forgets the SACKs (the peer may have reneged) and resends from SND.UNA', () => {
-    const h = sackEstablished();
-    h.conn.write(bytes(3000), h.now);
-    sent(h);
+    const h = sackSending(3000);
     send(h, sackAck(0, [1000, 2000]));
     fireNext(h);
     assert.deepEqual(sent(h), [[0, MSS]]);
@@ -138,9 +124,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
   });
 
   it('counts D-SACK blocks (RFC 2883)', () => {
-    const h = sackEstablished();
-    h.conn.write(bytes(2000), h.now);
-    sent(h);
+    const h = sackSending(2000);
     send(h, sackAck(2000, [0, 1000]));
     assert.equal(h.conn.counters.dsacksReceived, 1);
     recvNothing(h);
@@ -148,9 +132,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
 
   describe('tail loss probe (RFC 8985 7)', () => {
     it('two SRTTs after the last ACK, the last segment is sent again; a lost tail recovers without an RTO', () => {
-      const h = sackEstablished(RACK);
-      h.conn.write(bytes(3000), h.now);
-      sent(h);
+      const h = sackSending(3000, RACK);
       h.now += 100;
       send(h, sackAck(1000));
       const ackedAt = h.now;
@@ -193,9 +175,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
       fireNext(late);
       assert.equal(late.now - t1, 2 * rto, 'the RTO restarted from the probe');
       assert.equal(late.conn.counters.timeouts, 1);
-      const h = sackEstablished({ config: { lossDetection: 'rack', rtoMin: 1000 } });
-      h.conn.write(bytes(500), h.now);
-      sent(h);
+      const h = sackSending(500, { config: { lossDetection: 'rack', rtoMin: 1000 } });
       const t0 = h.now;
       fireNext(h);
       assert.equal(h.now - t0, 2 * h.conn.srtt + 200);
@@ -203,9 +183,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
     });
 
     it("no probes with lossDetection 'dupack'", () => {
-      const h = sackEstablished({ config: { lossDetection: 'dupack' } });
-      h.conn.write(bytes(3000), h.now);
-      sent(h);
+      const h = sackSending(3000, { config: { lossDetection: 'dupack' } });
       fireNext(h);
       assert.equal(h.conn.counters.tlpProbes, 0);
       assert.equal(h.conn.counters.timeouts, 1);
@@ -221,9 +199,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
 
   describe('RACK (RFC 8985 6)', () => {
     it('a segment sent before a SACKed one is lost after RACK.rtt + reo_wnd: the RACK timer', () => {
-      const h = sackEstablished(RACK);
-      h.conn.write(bytes(10_000), h.now);
-      sent(h);
+      const h = sackSending(10_000, RACK);
       h.now += 100;
       send(h, sackAck(0, [1000, 2000])); // segment 1 delivered after 100 ms; 0 not (yet)
       assert.deepEqual(sent(h), [], 'reordering window: min_RTT / 4 = 25 ms');
@@ -235,9 +211,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
     });
 
     it('reordering within the window is not a loss', () => {
-      const h = sackEstablished(RACK);
-      h.conn.write(bytes(10_000), h.now);
-      sent(h);
+      const h = sackSending(10_000, RACK);
       h.now += 100;
       send(h, sackAck(0, [1000, 2000]));
       h.now += 10;
@@ -249,9 +223,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
     });
 
     it('DupThresh segments SACKed and no reordering seen: reo_wnd is 0, the loss is marked at once', () => {
-      const h = sackEstablished(RACK);
-      h.conn.write(bytes(10_000), h.now);
-      sent(h);
+      const h = sackSending(10_000, RACK);
       h.now += 100;
       // Segments 1..3 SACKed together: reo_wnd drops to 0 (DupThresh SACKed, no reordering seen).
       send(h, sackAck(0, [1000, 4000]));
@@ -287,9 +259,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
     });
 
     it('a retransmission in the same instant as the delivery that triggered it is not lost again', () => {
-      const h = sackEstablished(RACK);
-      h.conn.write(bytes(10_000), h.now);
-      sent(h);
+      const h = sackSending(10_000, RACK);
       send(h, sackAck(0, [1000, 4000])); // RTT 0: everything happens at one time
       assert.deepEqual(sent(h), [[0, MSS]]);
       send(h, sackAck(0, [1000, 5000]));
@@ -313,9 +283,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
     });
 
     it('tail loss: the probe is SACKed, RACK marks the segments before it lost, recovery without an RTO', () => {
-      const h = sackEstablished({ config: { lossDetection: 'rack', rtoMin: 1000 } });
-      h.conn.write(bytes(10_000), h.now);
-      sent(h);
+      const h = sackSending(10_000, { config: { lossDetection: 'rack', rtoMin: 1000 } });
       h.now += 100;
       send(h, sackAck(7000)); // 7, 8 and 9 lost
       assert.deepEqual(sent(h), []);
@@ -332,23 +300,8 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
   });
 
   describe('D-SACK undo (RFC 2883, RFC 3708)', () => {
-    /** Recovery on segment 0 (only it retransmitted), then the late original fills the hole. */
-    function spuriousRecovery(): Harness {
-      const h = sackEstablished();
-      h.conn.write(bytes(10_000), h.now);
-      sent(h);
-      send(h, sackAck(0, [1000, 2000]));
-      send(h, sackAck(0, [1000, 3000]));
-      send(h, sackAck(0, [1000, 4000]));
-      assert.deepEqual(sent(h), [[0, MSS]]);
-      assert.equal(h.conn.ssthresh, 5000);
-      send(h, sackAck(10_000)); // the original segment 0 was only late
-      assert.equal(h.conn.cwnd, 5000, 'recovery ended reduced');
-      return h;
-    }
-
     it('every retransmission of the episode reported duplicate: cwnd and ssthresh are restored', () => {
-      const h = spuriousRecovery();
+      const h = spuriousSackRecovery();
       send(h, sackAck(10_000, [0, 1000])); // D-SACK: the retransmission was a duplicate
       assert.equal(h.conn.counters.spuriousUndos, 1);
       assert.equal(h.conn.cwnd, 10_000, 'the cwnd before the reduction');
@@ -356,7 +309,7 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
     });
 
     it('a D-SACK of data never retransmitted (a network duplicate) undoes nothing', () => {
-      const h = spuriousRecovery();
+      const h = spuriousSackRecovery();
       send(h, sackAck(10_000, [5000, 6000]));
       assert.equal(h.conn.counters.dsacksReceived, 1);
       assert.equal(h.conn.counters.spuriousUndos, 0);

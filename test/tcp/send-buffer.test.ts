@@ -8,6 +8,42 @@ function bytes(from: number, n: number): Uint8Array {
   return out;
 }
 
+/** What a property test checks while `driveAgainstModel` runs its operations. */
+interface ModelChecks {
+  /** After a write of `asked` bytes took `took`, the buffer having held `heldBefore`. */
+  readonly wrote?: (asked: number, took: number, heldBefore: number) => void;
+  /** A peek operation: `off` is an offset inside the held bytes, `b` the drawn length, `model` the bytes held. */
+  readonly peek: (off: number, b: number, model: number[]) => void;
+  /** After every operation. */
+  readonly after?: (model: number[]) => void;
+}
+
+/**
+ * Runs random operations on `sb` and on a plain array of the bytes it should hold: ['w', n, _]
+ * writes n more bytes of the stream pattern, ['c', n, _] consumes up to n, ['p', a, b] peeks
+ * (when anything is held) at offset a modulo the length.
+ */
+function driveAgainstModel(sb: SendBuffer, ops: ReadonlyArray<readonly [string, number, number]>, checks: ModelChecks): void {
+  const model: number[] = [];
+  let next = 0;
+  for (const [op, a, b] of ops) {
+    if (op === 'w') {
+      const heldBefore = model.length;
+      const took = sb.write(bytes(next, a));
+      checks.wrote?.(a, took, heldBefore);
+      for (let i = 0; i < took; i++) model.push((next + i) & 0xff);
+      next += took;
+    } else if (op === 'c') {
+      const n = Math.min(a, model.length);
+      sb.consume(n);
+      model.splice(0, n);
+    } else if (model.length > 0) {
+      checks.peek(a % model.length, b, model);
+    }
+    checks.after?.(model);
+  }
+}
+
 describe('tcp/send-buffer', () => {
   it('accepts up to capacity and reports free space', () => {
     const sb = new SendBuffer(10);
@@ -75,27 +111,17 @@ describe('tcp/send-buffer', () => {
         fc.array(fc.tuple(fc.constantFrom('w', 'c', 'p'), fc.nat(3000), fc.nat(3000)), { maxLength: 60 }),
         (capacity, ops) => {
           const sb = new SendBuffer(capacity);
-          const model: number[] = [];
-          let next = 0;
-          for (const [op, a, b] of ops) {
-            if (op === 'w') {
-              const data = bytes(next, a);
-              const took = sb.write(data);
-              assert.equal(took, Math.min(a, capacity - model.length));
-              for (let i = 0; i < took; i++) model.push(data[i]);
-              next += took;
-            } else if (op === 'c') {
-              const n = Math.min(a, model.length);
-              sb.consume(n);
-              model.splice(0, n);
-            } else if (model.length > 0) {
-              const off = a % model.length;
+          driveAgainstModel(sb, ops, {
+            wrote: (asked, took, heldBefore) => assert.equal(took, Math.min(asked, capacity - heldBefore)),
+            peek: (off, b, model) => {
               const len = Math.min(b, model.length - off);
               assert.deepEqual([...sb.peek(off, len)], model.slice(off, off + len));
-            }
-            assert.equal(sb.length, model.length);
-            assert.equal(sb.free, capacity - model.length);
-          }
+            },
+            after: (model) => {
+              assert.equal(sb.length, model.length);
+              assert.equal(sb.free, capacity - model.length);
+            },
+          });
         },
       ),
     );
@@ -108,19 +134,8 @@ describe('tcp/send-buffer', () => {
         fc.array(fc.tuple(fc.constantFrom('w', 'c', 'p'), fc.nat(100_000), fc.nat(70_000)), { maxLength: 40 }),
         (capacity, ops) => {
           const sb = new SendBuffer(capacity);
-          const model: number[] = [];
-          let next = 0;
-          for (const [op, a, b] of ops) {
-            if (op === 'w') {
-              const took = sb.write(bytes(next, a));
-              for (let i = 0; i < took; i++) model.push((next + i) & 0xff);
-              next += took;
-            } else if (op === 'c') {
-              const n = Math.min(a, model.length);
-              sb.consume(n);
-              model.splice(0, n);
-            } else if (model.length > 0) {
-              const off = a % model.length;
+          driveAgainstModel(sb, ops, {
+            peek: (off, b, model) => {
               const len = Math.max(1, Math.min(b, model.length - off));
               const c = sb.contiguous(off, len);
               assert.ok(c >= 1 && c <= len);
@@ -131,8 +146,8 @@ describe('tcp/send-buffer', () => {
               if (c === len) assert.equal(whole.buffer, storage, 'a range that does not wrap is a view');
               else assert.notEqual(whole.buffer, storage, 'a range that wraps is a copy');
               assert.deepEqual([...whole], model.slice(off, off + len));
-            }
-          }
+            },
+          });
         },
       ),
       { numRuns: 60 },

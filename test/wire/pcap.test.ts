@@ -9,16 +9,7 @@ import {
   pcapRecordHeader,
   readPcap,
 } from '../../src/wire/pcap.js';
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+import { concatBytes } from '../helpers/bytes.js';
 
 /** An ARP request frame (42 bytes), as a small realistic record body. */
 const ARP = new Uint8Array([
@@ -77,7 +68,7 @@ describe('wire/pcap', () => {
     const frames = [ARP, new Uint8Array(1514).fill(7), new Uint8Array(0)];
     frames.forEach((f, i) => writer.record(1000 * i + 0.001, f));
     assert.equal(writer.records, 3);
-    const file = readPcap(concat(chunks));
+    const file = readPcap(concatBytes(chunks));
     assert.ok(file.ok);
     assert.equal(file.linkType, LinkType.ETHERNET);
     assert.equal(file.snaplen, 1518);
@@ -127,20 +118,20 @@ describe('wire/pcap', () => {
     assert.ok(!v.ok);
     assert.equal(v.reason, PcapReadError.BAD_VERSION);
 
-    const cutHeader = readPcap(concat([header, rec, rec.subarray(0, 10)]));
+    const cutHeader = readPcap(concatBytes([header, rec, rec.subarray(0, 10)]));
     assert.ok(!cutHeader.ok);
     assert.equal(cutHeader.reason, PcapReadError.TRUNCATED_RECORD_HEADER);
     assert.equal(cutHeader.offset, 24 + rec.length);
     assert.equal(cutHeader.records.length, 1);
     assert.deepEqual(cutHeader.records[0].data, ARP);
 
-    const cutData = readPcap(concat([header, rec, rec.subarray(0, 30)]));
+    const cutData = readPcap(concatBytes([header, rec, rec.subarray(0, 30)]));
     assert.ok(!cutData.ok);
     assert.equal(cutData.reason, PcapReadError.TRUNCATED_RECORD_DATA);
     assert.equal(cutData.records.length, 1);
 
     const huge = pcapRecordHeader(0, 0x7fffffff, 0x7fffffff);
-    const tooLarge = readPcap(concat([header, huge]));
+    const tooLarge = readPcap(concatBytes([header, huge]));
     assert.ok(!tooLarge.ok);
     assert.equal(tooLarge.reason, PcapReadError.RECORD_TOO_LARGE);
   });
@@ -154,7 +145,7 @@ describe('wire/pcap', () => {
   it('never throws on random bytes, with or without a valid header', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), fc.boolean(), (tail, withHeader) => {
-        const bytes = withHeader ? concat([pcapGlobalHeader(), tail]) : tail;
+        const bytes = withHeader ? concatBytes([pcapGlobalHeader(), tail]) : tail;
         const r = readPcap(bytes);
         let end = 24;
         for (const rec of r.records) end += 16 + rec.data.length;
@@ -173,7 +164,7 @@ describe('wire/pcap', () => {
           const chunks: Uint8Array[] = [];
           const w = new PcapWriter((b) => chunks.push(b));
           for (const [ms, f] of recs) w.record(ms, f);
-          const r = readPcap(concat(chunks));
+          const r = readPcap(concatBytes(chunks));
           assert.ok(r.ok);
           assert.deepEqual(r.records.map((x) => [x.timestampUs / 1000, x.data]), recs);
         },

@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
-import { AckCoalescer, isPureAck, isPureAck6 } from '../../../streams/links/ack-coalescer.js';
-import { PacketBuffer } from '../../../src/packet-buffer.js';
-import { emitTcp, TcpFlags, type TcpRepr } from '../../../src/wire/tcp.js';
-import { emitIpv6Header, fillIpv6UpperChecksum } from '../../../src/wire/ipv6.js';
-import { emitIpv4, IpProtocol } from '../../../src/wire/ipv4.js';
-import { emitEthernet, EtherType } from '../../../src/wire/ethernet.js';
+import { isPureAck, isPureAck6 } from '../../../streams/links/ack-coalescer.js';
+import { TcpFlags, type TcpRepr } from '../../../src/wire/tcp.js';
 import { ipv6Addr } from '../../../src/ipv6/address.js';
 import { parseIpv4 } from '../../../src/ipv4/address.js';
+import { runAckCoalescer as run } from '../../helpers/coalescer-runs.js';
+import { tcpIpv4Frame, tcpIpv6Frame } from '../../helpers/tcp-ip-frames.js';
 
 const A = ipv6Addr('fd00:198:18::2');
 const B = ipv6Addr('fd00:198:18::1');
 const C = ipv6Addr('fd00:198:18::3');
-const MAC_A = new Uint8Array([2, 0, 0, 0, 0, 2]);
-const MAC_B = new Uint8Array([2, 0, 0, 0, 0, 1]);
+const LINK = { src: new Uint8Array([2, 0, 0, 0, 0, 2]), dst: new Uint8Array([2, 0, 0, 0, 0, 1]) };
 
 /** A pure ACK from fd00:198:18::2 port 9 to fd00:198:18::1 port 40000, ACK 3000, as the stack sends it. */
 const PURE_ACK_V6 = new Uint8Array([
@@ -37,34 +34,14 @@ const PURE_ACK_V6 = new Uint8Array([
 ]);
 
 function frame6(seg: Partial<TcpRepr> & { ack: number }, opts: { dstPort?: number; dst?: Uint8Array } = {}): Uint8Array {
-  const payload = seg.payload ?? new Uint8Array(0);
-  const repr: TcpRepr = { srcPort: 9, dstPort: opts.dstPort ?? 40000, seq: 1000, flags: TcpFlags.ACK, window: 1000, urgent: 0, ...seg, payload };
-  const dst = opts.dst ?? B;
-  const pb = PacketBuffer.alloc(payload.length);
-  pb.buf.set(payload, pb.head);
-  emitTcp(repr, pb, 0, 0);
-  fillIpv6UpperChecksum(pb.buf, pb.head, pb.length, 16, A, dst, IpProtocol.TCP);
-  emitIpv6Header({ src: A, dst, nextHeader: IpProtocol.TCP, hopLimit: 64 }, pb);
-  emitEthernet({ dst: MAC_B, src: MAC_A, ethertype: EtherType.IPV6 }, pb);
-  return pb.bytes().slice();
+  const repr: TcpRepr = { srcPort: 9, dstPort: opts.dstPort ?? 40000, seq: 1000, flags: TcpFlags.ACK, window: 1000, urgent: 0, ...seg, payload: seg.payload ?? new Uint8Array(0) };
+  return tcpIpv6Frame(repr, { src: A, dst: opts.dst ?? B, hopLimit: 64 }, LINK);
 }
 
 /** An IPv4 pure ACK with the same ports (another flow: another IP version). */
 function frame4(ack: number): Uint8Array {
-  const pb = PacketBuffer.alloc(0);
-  const a = parseIpv4('198.18.0.2')!;
-  const b = parseIpv4('198.18.0.1')!;
-  emitTcp({ srcPort: 9, dstPort: 40000, seq: 1000, ack, flags: TcpFlags.ACK, window: 1000, urgent: 0, payload: new Uint8Array(0) }, pb, a, b);
-  emitIpv4({ src: a, dst: b, protocol: IpProtocol.TCP, ttl: 64, ident: 1, dontFragment: true, moreFragments: false, fragmentOffset: 0 }, pb);
-  emitEthernet({ dst: MAC_B, src: MAC_A, ethertype: EtherType.IPV4 }, pb);
-  return pb.bytes().slice();
-}
-
-function run(frames: Uint8Array[], maxSpan?: number): { kept: Uint8Array[]; coalesced: number } {
-  const c = new AckCoalescer(maxSpan);
-  const batch: Array<Uint8Array | null> = [];
-  for (const f of frames) c.push(batch, f);
-  return { kept: batch.filter((f): f is Uint8Array => f !== null), coalesced: c.coalesced };
+  return tcpIpv4Frame({ srcPort: 9, dstPort: 40000, seq: 1000, ack, flags: TcpFlags.ACK, window: 1000, urgent: 0, payload: new Uint8Array(0) },
+    { src: parseIpv4('198.18.0.2')!, dst: parseIpv4('198.18.0.1')!, ident: 1, dontFragment: true }, LINK);
 }
 
 describe('AckCoalescer over IPv6', () => {

@@ -1,32 +1,17 @@
 import assert from 'node:assert/strict';
-import { AckCoalescer, isPureAck } from '../../../streams/links/ack-coalescer.js';
-import { PacketBuffer } from '../../../src/packet-buffer.js';
-import { emitTcp, TcpFlags, type TcpRepr } from '../../../src/wire/tcp.js';
-import { emitIpv4, IpProtocol } from '../../../src/wire/ipv4.js';
-import { emitEthernet, EtherType } from '../../../src/wire/ethernet.js';
+import { isPureAck } from '../../../streams/links/ack-coalescer.js';
+import { TcpFlags, type TcpRepr } from '../../../src/wire/tcp.js';
 import { parseIpv4 } from '../../../src/ipv4/address.js';
+import { runAckCoalescer as run } from '../../helpers/coalescer-runs.js';
+import { tcpIpv4Frame } from '../../helpers/tcp-ip-frames.js';
 
 const A = parseIpv4('198.18.0.2')!;
 const B = parseIpv4('198.18.0.1')!;
-const MAC_A = new Uint8Array([2, 0, 0, 0, 0, 2]);
-const MAC_B = new Uint8Array([2, 0, 0, 0, 0, 1]);
+const LINK = { src: new Uint8Array([2, 0, 0, 0, 0, 2]), dst: new Uint8Array([2, 0, 0, 0, 0, 1]) };
 
 function frame(seg: Partial<TcpRepr> & { ack: number }, opts: { dstPort?: number; fragment?: boolean } = {}): Uint8Array {
-  const payload = seg.payload ?? new Uint8Array(0);
-  const repr: TcpRepr = { srcPort: 9, dstPort: opts.dstPort ?? 40000, seq: 1000, flags: TcpFlags.ACK, window: 1000, urgent: 0, ...seg, payload };
-  const pb = PacketBuffer.alloc(payload.length);
-  pb.buf.set(payload, pb.head);
-  emitTcp(repr, pb, A, B);
-  emitIpv4({ src: A, dst: B, protocol: IpProtocol.TCP, ttl: 64, ident: 1, dontFragment: !opts.fragment, moreFragments: opts.fragment ?? false, fragmentOffset: 0 }, pb);
-  emitEthernet({ dst: MAC_B, src: MAC_A, ethertype: EtherType.IPV4 }, pb);
-  return pb.bytes().slice();
-}
-
-function run(frames: Uint8Array[], maxSpan?: number): { kept: Uint8Array[]; coalesced: number } {
-  const c = new AckCoalescer(maxSpan);
-  const batch: Array<Uint8Array | null> = [];
-  for (const f of frames) c.push(batch, f);
-  return { kept: batch.filter((f): f is Uint8Array => f !== null), coalesced: c.coalesced };
+  const repr: TcpRepr = { srcPort: 9, dstPort: opts.dstPort ?? 40000, seq: 1000, flags: TcpFlags.ACK, window: 1000, urgent: 0, ...seg, payload: seg.payload ?? new Uint8Array(0) };
+  return tcpIpv4Frame(repr, { src: A, dst: B, ident: 1, dontFragment: !opts.fragment, moreFragments: opts.fragment ?? false }, LINK);
 }
 
 describe('AckCoalescer', () => {

@@ -1,18 +1,16 @@
 import assert from 'node:assert/strict';
 import { ipv6Addr } from '../../../src/ipv6/address.js';
 import { parseIpv4 as parseAddr } from '../../../src/ipv4/address.js';
-import { PacketBuffer } from '../../../src/packet-buffer.js';
-import { emitEthernet, EtherType } from '../../../src/wire/ethernet.js';
-import { emitIpv4, IpProtocol } from '../../../src/wire/ipv4.js';
-import { emitIpv6Header, fillIpv6UpperChecksum, ipv6UpperChecksumOk } from '../../../src/wire/ipv6.js';
-import { emitTcp, parseTcp, TcpFlags, type TcpRepr } from '../../../src/wire/tcp.js';
-import { createTcpCoalescer, type CoalesceStats } from '../../../streams/links/gro.js';
+import { EtherType } from '../../../src/wire/ethernet.js';
+import { IpProtocol } from '../../../src/wire/ipv4.js';
+import { ipv6UpperChecksumOk } from '../../../src/wire/ipv6.js';
+import { parseTcp, TcpFlags } from '../../../src/wire/tcp.js';
+import { framesInOneBuffer, runTcpCoalescer as run, streamByte as byteAt, streamFrames, streamPayload } from '../../helpers/coalescer-runs.js';
+import { tcpIpv4Frame, tcpIpv6Frame } from '../../helpers/tcp-ip-frames.js';
 
 const SRC = ipv6Addr('fd00:198:18::1');
 const DST = ipv6Addr('fd00:198:18::2');
-const MAC_A = new Uint8Array([2, 0, 0, 0, 0, 1]);
-const MAC_B = new Uint8Array([2, 0, 0, 0, 0, 2]);
-const byteAt = (i: number): number => (i * 13 + 5) & 0xff;
+const LINK = { src: new Uint8Array([2, 0, 0, 0, 0, 1]), dst: new Uint8Array([2, 0, 0, 0, 0, 2]) };
 
 interface SegOptions {
   seq: number;
@@ -28,19 +26,11 @@ interface SegOptions {
 
 /** One frame of the stream from [fd00:198:18::1]:5001 (payload bytes by stream offset from seq 1000). */
 function frame(o: SegOptions): Uint8Array {
-  const payload = new Uint8Array(o.len);
-  for (let i = 0; i < o.len; i++) payload[i] = byteAt(o.seq - 1000 + i);
-  const seg: TcpRepr = {
-    srcPort: o.srcPort ?? 5001, dstPort: 40000, seq: o.seq, ack: 77, flags: o.flags ?? TcpFlags.ACK, window: 1000, urgent: 0,
-    timestamp: { tsVal: 5, tsEcr: 6 }, payload,
-  };
-  const pb = PacketBuffer.withPayload(payload);
-  emitTcp(seg, pb, 0, 0);
-  fillIpv6UpperChecksum(pb.buf, pb.head, pb.length, 16, SRC, DST, IpProtocol.TCP);
   const tc = o.trafficClass ?? 0;
-  emitIpv6Header({ src: SRC, dst: DST, nextHeader: IpProtocol.TCP, hopLimit: o.hopLimit ?? 64, dscp: tc >>> 2, ecn: tc & 3, flowLabel: o.flowLabel ?? 0x12345 }, pb);
-  if (o.ethernet !== false) emitEthernet({ dst: MAC_B, src: MAC_A, ethertype: EtherType.IPV6 }, pb);
-  return pb.bytes().slice();
+  return tcpIpv6Frame({
+    srcPort: o.srcPort ?? 5001, dstPort: 40000, seq: o.seq, ack: 77, flags: o.flags ?? TcpFlags.ACK, window: 1000, urgent: 0,
+    timestamp: { tsVal: 5, tsEcr: 6 }, payload: streamPayload(o.seq, o.len),
+  }, { src: SRC, dst: DST, hopLimit: o.hopLimit ?? 64, dscp: tc >>> 2, ecn: tc & 3, flowLabel: o.flowLabel ?? 0x12345 }, o.ethernet === false ? null : LINK);
 }
 
 /** The TCP segment of an IPv6 frame, its checksum (over IPv6's pseudo-header) verified. */
@@ -56,16 +46,7 @@ function segOf(f: Uint8Array, ethernet = true) {
   return { seg: tcp.value, header: ip.subarray(0, 40) };
 }
 
-function run(frames: Uint8Array[], layer: 'ethernet' | 'ip' = 'ethernet') {
-  const stats: CoalesceStats = { coalesced: 0, runs: 0 };
-  const verified = new WeakSet<Uint8Array>();
-  const out = createTcpCoalescer(layer)(frames, verified, stats);
-  return { out, stats, verified };
-}
-
-function stream(count: number, size: number, from = 1000, extra: Partial<SegOptions> = {}): Uint8Array[] {
-  return Array.from({ length: count }, (_, k) => frame({ seq: from + k * size, len: size, ...extra }));
-}
+const stream = (count: number, size: number, from?: number, extra?: Partial<SegOptions>): Uint8Array[] => streamFrames(frame, count, size, from, extra);
 
 describe('createTcpCoalescer over IPv6', () => {
   it('makes one segment of a run: payload byte-exact, payload length and checksum redone, the rest of the header kept', () => {
@@ -87,14 +68,7 @@ describe('createTcpCoalescer over IPv6', () => {
   it('frames of one device batch (one buffer) are coalesced in place, odd sizes too', () => {
     for (const size of [1428, 1427]) {
       const separate = [...stream(5, size), frame({ seq: 1000 + 5 * size, len: 9 })];
-      const buffer = new Uint8Array(separate.reduce((n, f) => n + f.length, 0));
-      const batch: Uint8Array[] = [];
-      let at = 0;
-      for (const f of separate) {
-        buffer.set(f, at);
-        batch.push(buffer.subarray(at, at + f.length));
-        at += f.length;
-      }
+      const { buffer, batch } = framesInOneBuffer(separate);
       const { out } = run(batch);
       assert.equal(out.length, 1);
       assert.equal(out[0].buffer, buffer.buffer, 'built in the batch buffer');
@@ -128,11 +102,8 @@ describe('createTcpCoalescer over IPv6', () => {
     const dst4 = parseAddr('198.18.0.2')!;
     const v4 = Array.from({ length: 3 }, (_, k) => {
       const payload = new Uint8Array(1000).fill(k);
-      const pb = PacketBuffer.withPayload(payload);
-      emitTcp({ srcPort: 5001, dstPort: 40000, seq: 9000 + k * 1000, ack: 1, flags: TcpFlags.ACK, window: 1000, urgent: 0, payload }, pb, src4, dst4);
-      emitIpv4({ src: src4, dst: dst4, protocol: IpProtocol.TCP, ttl: 64, ident: k, dontFragment: true, moreFragments: false, fragmentOffset: 0 }, pb);
-      emitEthernet({ dst: MAC_B, src: MAC_A, ethertype: EtherType.IPV4 }, pb);
-      return pb.bytes().slice();
+      return tcpIpv4Frame({ srcPort: 5001, dstPort: 40000, seq: 9000 + k * 1000, ack: 1, flags: TcpFlags.ACK, window: 1000, urgent: 0, payload },
+        { src: src4, dst: dst4, ident: k, dontFragment: true }, LINK);
     });
     const v6 = stream(3, 1000);
     const { out, stats } = run([...v6, ...v4]);

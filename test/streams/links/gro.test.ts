@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
 import { parseIpv4 as parseAddr } from '../../../src/ipv4/address.js';
-import { PacketBuffer } from '../../../src/packet-buffer.js';
-import { emitEthernet, EtherType } from '../../../src/wire/ethernet.js';
-import { emitIpv4, IpProtocol, parseIpv4 } from '../../../src/wire/ipv4.js';
-import { emitTcp, parseTcp, TcpFlags, type TcpRepr } from '../../../src/wire/tcp.js';
-import { createTcpCoalescer, type CoalesceStats } from '../../../streams/links/gro.js';
+import { parseIpv4 } from '../../../src/wire/ipv4.js';
+import { parseTcp, TcpFlags } from '../../../src/wire/tcp.js';
+import { framesInOneBuffer, runTcpCoalescer as run, streamByte as byteAt, streamFrames, streamPayload } from '../../helpers/coalescer-runs.js';
+import { tcpIpv4Frame } from '../../helpers/tcp-ip-frames.js';
 
 const SRC = parseAddr('198.18.0.1')!;
 const DST = parseAddr('198.18.0.2')!;
-const MAC_A = new Uint8Array([2, 0, 0, 0, 0, 1]);
-const MAC_B = new Uint8Array([2, 0, 0, 0, 0, 2]);
-const byteAt = (i: number): number => (i * 13 + 5) & 0xff;
+const LINK = { src: new Uint8Array([2, 0, 0, 0, 0, 1]), dst: new Uint8Array([2, 0, 0, 0, 0, 2]) };
 
 interface SegOptions {
   seq: number;
@@ -23,18 +20,10 @@ interface SegOptions {
 
 /** One frame of the stream from 198.18.0.1:5001 (payload bytes by stream offset from seq 1000). */
 function frame(o: SegOptions): Uint8Array {
-  const payload = new Uint8Array(o.len);
-  for (let i = 0; i < o.len; i++) payload[i] = byteAt(o.seq - 1000 + i);
-  const seg: TcpRepr = {
+  return tcpIpv4Frame({
     srcPort: o.srcPort ?? 5001, dstPort: 40000, seq: o.seq, ack: 77, flags: o.flags ?? TcpFlags.ACK, window: 1000, urgent: 0,
-    mss: undefined, windowScale: undefined, sackPermitted: undefined, sackBlocks: undefined,
-    timestamp: { tsVal: o.tsVal ?? 5, tsEcr: 6 }, payload,
-  };
-  const pb = PacketBuffer.withPayload(payload);
-  emitTcp(seg, pb, SRC, DST);
-  emitIpv4({ src: SRC, dst: DST, protocol: IpProtocol.TCP, ttl: 64, ident: o.seq & 0xffff, dontFragment: true, moreFragments: false, fragmentOffset: 0 }, pb);
-  if (o.ethernet !== false) emitEthernet({ dst: MAC_B, src: MAC_A, ethertype: EtherType.IPV4 }, pb);
-  return pb.bytes().slice();
+    timestamp: { tsVal: o.tsVal ?? 5, tsEcr: 6 }, payload: streamPayload(o.seq, o.len),
+  }, { src: SRC, dst: DST, ident: o.seq & 0xffff, dontFragment: true }, o.ethernet === false ? null : LINK);
 }
 
 /** The TCP segment of a frame, both checksums verified. */
@@ -46,16 +35,7 @@ function segOf(f: Uint8Array, ethernet = true) {
   return tcp.value;
 }
 
-function run(frames: Uint8Array[], layer: 'ethernet' | 'ip' = 'ethernet') {
-  const stats: CoalesceStats = { coalesced: 0, runs: 0 };
-  const verified = new WeakSet<Uint8Array>();
-  const out = createTcpCoalescer(layer)(frames, verified, stats);
-  return { out, stats, verified };
-}
-
-function stream(count: number, size: number, from = 1000, extra: Partial<SegOptions> = {}): Uint8Array[] {
-  return Array.from({ length: count }, (_, k) => frame({ seq: from + k * size, len: size, ...extra }));
-}
+const stream = (count: number, size: number, from?: number, extra?: Partial<SegOptions>): Uint8Array[] => streamFrames(frame, count, size, from, extra);
 
 describe('createTcpCoalescer (receive coalescing of a batch, GRO-like)', () => {
   it('makes one segment of a run: payload byte-exact, checksums valid, vouched for', () => {
@@ -76,14 +56,7 @@ describe('createTcpCoalescer (receive coalescing of a batch, GRO-like)', () => {
   it('frames read one after the other into one buffer (a device batch) are coalesced in place, byte-exact', () => {
     for (const size of [1448, 1447]) {
       const separate = [...stream(7, size), frame({ seq: 1000 + 7 * size, len: 11, flags: TcpFlags.ACK | TcpFlags.PSH })];
-      const buffer = new Uint8Array(separate.reduce((n, f) => n + f.length, 0));
-      const batch: Uint8Array[] = [];
-      let at = 0;
-      for (const f of separate) {
-        buffer.set(f, at);
-        batch.push(buffer.subarray(at, at + f.length));
-        at += f.length;
-      }
+      const { buffer, batch } = framesInOneBuffer(separate);
       const { out } = run(batch);
       assert.equal(out.length, 1);
       assert.equal(out[0].buffer, buffer.buffer, 'built in the batch buffer');

@@ -5,49 +5,26 @@
  * Without offload (one segment per frame); tap-offload.test.ts covers the offloaded link.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import type { Subscription } from 'rxjs';
 import { createStack } from '../../../streams/stack/create-stack.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../../helpers/netns.js';
 import { waitFor } from '../../helpers/wait-for.js';
+import { pySendHashed, sha256Sink } from '../../helpers/sha256-sink.js';
 
 const SIZE = 4 * 1024 * 1024;
-const SENDER = `import socket, hashlib
-data = bytes((i * 31 + 7) & 0xff for i in range(${SIZE}))
-s = socket.create_connection(('198.18.0.2', 9), timeout=20)
-s.sendall(data)
-s.shutdown(socket.SHUT_WR)
-while s.recv(65536):
-    pass
-print(hashlib.sha256(data).hexdigest())
-`;
+const SENDER = pySendHashed(`data = bytes((i * 31 + 7) & 0xff for i in range(${SIZE}))`, '198.18.0.2', 9, 20);
 
 async function transfer(peer: KernelPeer, coalesceAcks: boolean, offload = false, coalesceReceived = true) {
   const link = peer.attach({ mac: '02:00:00:00:00:02', coalesceAcks, offload, coalesceReceived });
   const stack = createStack({ interfaces: [{ name: 'eth0', link, ipv4: ['198.18.0.2/24'] }] });
-  const hash = createHash('sha256');
-  let received = 0;
-  let done = false;
-  const sub: Subscription = stack.tcp.listen({ port: 9 }).subscribe((c) => {
-    c.data$.subscribe({
-      next: (chunk) => {
-        hash.update(chunk);
-        received += chunk.length;
-      },
-      complete: () => {
-        done = true;
-        c.end();
-      },
-    });
-  });
+  const sink = sha256Sink(stack, 9);
   try {
     const before = await peer.counters();
     const sent = (await peer.python(SENDER, [], { timeoutMs: 30_000 })).trim();
-    await waitFor('the FIN', () => (done ? true : undefined));
+    await waitFor('the FIN', () => (sink.finished ? true : undefined));
     const after = await peer.counters();
     return {
-      received,
-      sameBytes: hash.digest('hex') === sent,
+      received: sink.received,
+      sameBytes: sink.hash.digest('hex') === sent,
       acksCoalesced: link.stats().txAcksCoalesced,
       rxSuperFrames: link.stats().rxSuperFrames,
       // Frames the kernel sent us (tx) and frames we wrote (rx), as the kernel counts them.
@@ -55,7 +32,7 @@ async function transfer(peer: KernelPeer, coalesceAcks: boolean, offload = false
       weWrote: after.rxPackets - before.rxPackets,
     };
   } finally {
-    sub.unsubscribe();
+    sink.subscription.unsubscribe();
     stack.close();
   }
 }

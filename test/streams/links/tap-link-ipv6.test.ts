@@ -22,20 +22,11 @@ import { isIpv6Outbound } from '../../../streams/stack/ipv6-layer.js';
 import { IpProtocol } from '../../../src/wire/ipv4.js';
 import { fakeDevicePair, type FakeDevice } from '../../helpers/fake-tap-device.js';
 import { pattern } from '../../helpers/pattern.js';
+import { concatBytes } from '../../helpers/bytes.js';
 
 const NO_DAD = { dadTransmits: 0, acceptRa: false } as const;
 const A6 = 'fd00:198:18::1';
 const B6 = 'fd00:198:18::2';
-
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
 
 interface Pair {
   readonly a: Stack;
@@ -69,7 +60,7 @@ async function roundTrip(stack: Stack, address: string, bytes: Uint8Array): Prom
   const chunks = lastValueFrom(conn.data$.pipe(toArray()));
   conn.write(bytes);
   conn.end();
-  return concat(await chunks);
+  return concatBytes(await chunks);
 }
 
 describe('TAP/TUN links: IPv6 offloads', () => {

@@ -12,6 +12,7 @@ import type { TapLink } from '../../../streams/links/tap-link.js';
 import { udpEchoService } from '../../../streams/services/udp-echo.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../../helpers/netns.js';
 import { waitFor } from '../../helpers/wait-for.js';
+import { pySendHashed, sha256Sink } from '../../helpers/sha256-sink.js';
 import { PacketBuffer } from '../../../src/packet-buffer.js';
 import { parseIpv4 } from '../../../src/ipv4/address.js';
 import { pseudoHeaderSum } from '../../../src/wire/checksum.js';
@@ -47,32 +48,12 @@ describeKernelPeer('tapLink with checksum and segmentation offload', function ()
     const s = stackOn(peer(), true);
     stack = s.stack;
     assert.equal(s.link.device.offload, true);
-    const hash = createHash('sha256');
-    let received = 0;
-    let done = false;
-    sub = stack.tcp.listen({ port: 9 }).subscribe((c) => {
-      c.data$.subscribe({
-        next: (chunk) => {
-          hash.update(chunk);
-          received += chunk.length;
-        },
-        complete: () => {
-          done = true;
-          c.end();
-        },
-      });
-    });
-    const sent = (await peer().python(`import socket, hashlib
-${PY_DATA}
-s = socket.create_connection(('198.18.0.2', 9), timeout=20)
-s.sendall(data)
-s.shutdown(socket.SHUT_WR)
-while s.recv(65536):
-    pass
-print(hashlib.sha256(data).hexdigest())`, [], { timeoutMs: 30_000 })).trim();
-    await waitFor('the FIN', () => (done ? true : undefined));
-    assert.equal(received, SIZE);
-    assert.equal(hash.digest('hex'), sent);
+    const sink = sha256Sink(stack, 9);
+    sub = sink.subscription;
+    const sent = (await peer().python(pySendHashed(PY_DATA, '198.18.0.2', 9, 20), [], { timeoutMs: 30_000 })).trim();
+    await waitFor('the FIN', () => (sink.finished ? true : undefined));
+    assert.equal(sink.received, SIZE);
+    assert.equal(sink.hash.digest('hex'), sent);
     const st = s.link.stats();
     assert.ok(st.rxSuperFrames > 0, 'some frames were GSO segments');
     assert.ok(st.rxFrames < SIZE / 1460 / 2, `${st.rxFrames} frames for ${SIZE} bytes`);
@@ -205,32 +186,12 @@ print(hashlib.sha256(u.recvfrom(65536)[0]).hexdigest(), flush=True)`]);
     const s = stackOn(peer(), false);
     stack = s.stack;
     const BIG = 16 * 1024 * 1024;
-    const hash = createHash('sha256');
-    let received = 0;
-    let done = false;
-    sub = stack.tcp.listen({ port: 9 }).subscribe((c) => {
-      c.data$.subscribe({
-        next: (chunk) => {
-          hash.update(chunk);
-          received += chunk.length;
-        },
-        complete: () => {
-          done = true;
-          c.end();
-        },
-      });
-    });
-    const sent = (await peer().python(`import socket, hashlib
-data = bytes((i * 131 + (i >> 11)) & 0xff for i in range(1 << 20)) * 16
-s = socket.create_connection(('198.18.0.2', 9), timeout=30)
-s.sendall(data)
-s.shutdown(socket.SHUT_WR)
-while s.recv(65536):
-    pass
-print(hashlib.sha256(data).hexdigest())`, [], { timeoutMs: 60_000 })).trim();
-    await waitFor('the FIN', () => (done ? true : undefined));
-    assert.equal(received, BIG);
-    assert.equal(hash.digest('hex'), sent);
+    const sink = sha256Sink(stack, 9);
+    sub = sink.subscription;
+    const sent = (await peer().python(pySendHashed('data = bytes((i * 131 + (i >> 11)) & 0xff for i in range(1 << 20)) * 16', '198.18.0.2', 9, 30), [], { timeoutMs: 60_000 })).trim();
+    await waitFor('the FIN', () => (sink.finished ? true : undefined));
+    assert.equal(sink.received, BIG);
+    assert.equal(sink.hash.digest('hex'), sent);
     const st = s.link.stats();
     assert.equal(st.rxSuperFrames, 0, 'plain frames from the kernel');
     assert.ok(st.rxCoalescedFrames > 0 && st.rxSegmentsCoalesced > st.rxCoalescedFrames, `${st.rxSegmentsCoalesced} segments in ${st.rxCoalescedFrames} coalesced`);

@@ -8,16 +8,7 @@ import { LinkType, readPcap } from '../../../src/wire/pcap.js';
 import { createMemoryWire } from '../../../streams/links/memory-wire.js';
 import { capture, captureLink } from '../../../streams/operators/capture.js';
 import type { Link } from '../../../streams/links/link.js';
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+import { concatBytes } from '../../helpers/bytes.js';
 
 function frame(id: number, length: number): Uint8Array {
   const f = new Uint8Array(length);
@@ -90,7 +81,7 @@ describe('streams/operators/capture', () => {
       const source = cold('a 9ms b|', values);
       expectObservable(source.pipe(capture({ write: (b: Uint8Array) => chunks.push(b) }, { snaplen: 64, scheduler: ts }))).toBe('a 9ms b|', values);
     });
-    const file = readPcap(concat(chunks));
+    const file = readPcap(concatBytes(chunks));
     assert.ok(file.ok);
     assert.equal(file.snaplen, 64);
     assert.deepEqual(

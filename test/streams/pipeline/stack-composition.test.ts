@@ -155,15 +155,10 @@ describe('pipeline: the stack as composed layers', () => {
 
   it('a stack assembled by hand without ARP or ICMP: TCP to its static neighbour works, an unknown next hop is EHOSTUNREACH', () => {
     const ts = newScheduler();
-    const [ours, theirs] = createMemoryWire({ scheduler: ts });
-    const eth0 = netInterface({ name: 'eth0', link: ours, ipv4: ['198.18.0.2/24'] });
-    const ethernet = new EthernetLayer(eth0, linkBoundary(ours));
-    const ipv4 = new Ipv4Layer({ scheduler: ts, ...DEFAULT_PROTOCOL_CONFIGS.ipv4 });
-    ipv4.attach(eth0, staticNeighbors(ethernet.protocol(EtherType.IPV4), (hop) => (hop === A ? theirs.mac : undefined)));
+    const { ours, theirs, ethernet, ipv4 } = ipv4WithStaticNeighbour(ts);
     const tcp = new TcpLayer(ipv4.protocol(IpProtocol.TCP), ts, DEFAULT_PROTOCOL_CONFIGS.tcp);
     tcp.start();
-    const peer = memoryPairPeer(theirs, ts);
-    peer.arp.addStatic('198.18.0.2', [...ours.mac!].map((b) => b.toString(16).padStart(2, '0')).join(':'));
+    const peer = peerKnowing(ours, theirs, ts);
     const echoed: string[] = [];
     tcp.listen({ port: 7 }).subscribe((c) => c.data$.subscribe((d) => c.write(d)));
     peer.tcp.connect({ address: '198.18.0.2', port: 7 }).subscribe((c) => {
@@ -185,11 +180,7 @@ describe('pipeline: the stack as composed layers', () => {
   for (const retainsNothing of [true, false]) {
     it(`TCP over an IPv4 port whose sink ${retainsNothing ? 'keeps no record: one record refilled for every segment, emptied after each' : 'may keep records: a record per segment'}`, () => {
       const ts = newScheduler();
-      const [ours, theirs] = createMemoryWire({ scheduler: ts });
-      const eth0 = netInterface({ name: 'eth0', link: ours, ipv4: ['198.18.0.2/24'] });
-      const ethernet = new EthernetLayer(eth0, linkBoundary(ours));
-      const ipv4 = new Ipv4Layer({ scheduler: ts, ...DEFAULT_PROTOCOL_CONFIGS.ipv4 });
-      ipv4.attach(eth0, staticNeighbors(ethernet.protocol(EtherType.IPV4), (hop) => (hop === A ? theirs.mac : undefined)));
+      const { ours, theirs, ethernet, ipv4 } = ipv4WithStaticNeighbour(ts);
       const port = ipv4.protocol(IpProtocol.TCP);
       assert.equal(port.down.retainsNothing, true, 'IPv4 keeps no record of what it is given');
       const records: Ipv4Send[] = [];
@@ -205,8 +196,7 @@ describe('pipeline: the stack as composed layers', () => {
       };
       const tcp = new TcpLayer({ ...port, down }, ts, DEFAULT_PROTOCOL_CONFIGS.tcp);
       tcp.start();
-      const peer = memoryPairPeer(theirs, ts);
-      peer.arp.addStatic('198.18.0.2', [...ours.mac!].map((b) => b.toString(16).padStart(2, '0')).join(':'));
+      const peer = peerKnowing(ours, theirs, ts);
       const echoed: string[] = [];
       tcp.listen({ port: 7 }).subscribe((c) => c.data$.subscribe((d) => c.write(d)));
       peer.tcp.connect({ address: '198.18.0.2', port: 7 }).subscribe((c) => {
@@ -238,6 +228,26 @@ describe('pipeline: the stack as composed layers', () => {
 });
 
 /** An ordinary stack at 198.18.0.1 on `link`. */
+/**
+ * Ethernet and IPv4 put together by hand on our end of a memory wire (198.18.0.2/24), without
+ * ARP: 198.18.0.1 is a static neighbour at the other end's MAC.
+ */
+function ipv4WithStaticNeighbour(ts: TestScheduler) {
+  const [ours, theirs] = createMemoryWire({ scheduler: ts });
+  const eth0 = netInterface({ name: 'eth0', link: ours, ipv4: ['198.18.0.2/24'] });
+  const ethernet = new EthernetLayer(eth0, linkBoundary(ours));
+  const ipv4 = new Ipv4Layer({ scheduler: ts, ...DEFAULT_PROTOCOL_CONFIGS.ipv4 });
+  ipv4.attach(eth0, staticNeighbors(ethernet.protocol(EtherType.IPV4), (hop) => (hop === A ? theirs.mac : undefined)));
+  return { ours, theirs, ethernet, ipv4 };
+}
+
+/** A whole stack at the other end of the wire, 198.18.0.2 in its ARP table as our MAC (we answer no ARP). */
+function peerKnowing(ours: Link, theirs: Link, ts: TestScheduler): Stack {
+  const peer = memoryPairPeer(theirs, ts);
+  peer.arp.addStatic('198.18.0.2', [...ours.mac!].map((b) => b.toString(16).padStart(2, '0')).join(':'));
+  return peer;
+}
+
 function memoryPairPeer(link: Link, scheduler: TestScheduler): Stack {
   return createStack({ interfaces: [{ name: 'eth0', link, ipv4: ['198.18.0.1/24'] }] }, { scheduler });
 }

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { filter, firstValueFrom, lastValueFrom, take, timeout, toArray, type Subscription } from 'rxjs';
 import { createMemoryWire } from '../../../streams/links/memory-wire.js';
+import { lcgBytes as pattern } from '../../helpers/bytes.js';
 import { createStack, type Stack } from '../../../streams/stack/create-stack.js';
 import type { TcpConnection } from '../../../streams/stack/tcp-connection.js';
 import { CHARGEN_CYCLE, HTTP_SERVICE_BODY, startServices, udpEchoService } from '../../../streams/services/index.js';
@@ -13,16 +14,6 @@ const NO_DAD = { dadTransmits: 0, acceptRa: false } as const;
 const B4 = '198.18.0.2';
 const B6 = 'fd00:198:18::2';
 const A6 = 'fd00:198:18::1';
-
-function pattern(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
 
 const concat = (chunks: readonly Uint8Array[]): Buffer => Buffer.concat(chunks.map((c) => Buffer.from(c)));
 const connect = (s: Stack, address: string, port: number): Promise<TcpConnection> => firstValueFrom(s.tcp.connect({ address, port }));

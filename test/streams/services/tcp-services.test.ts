@@ -14,26 +14,7 @@ import { CHARGEN_CYCLE, chargenService } from '../../../streams/services/chargen
 import { HTTP_SERVICE_BODY, httpService } from '../../../streams/services/http.js';
 import { SERVICES, startServices } from '../../../streams/services/index.js';
 import { waitFor } from '../../helpers/wait-for.js';
-
-function pattern(n: number, seed = 1): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
-
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
-}
+import { concatBytes, lcgBytes as pattern } from '../../helpers/bytes.js';
 
 const connect = (s: Stack, port: number): Promise<TcpConnection> => firstValueFrom(s.tcp.connect({ address: '198.18.0.2', port }));
 const serverSide = (s: Stack, port: number): TcpConnection | undefined => s.tcpLayer.connections().find((c) => c.localPort === port);
@@ -54,7 +35,7 @@ describe('services: TCP over the memory wire', () => {
       const back = lastValueFrom(conn.data$.pipe(toArray()));
       conn.write(data);
       conn.end();
-      const got = concat(await back);
+      const got = concatBytes(await back);
       assert.equal(got.length, data.length);
       assert.ok(Buffer.from(got).equals(Buffer.from(data)), 'byte-exact');
       // data$ completed on the server's FIN; we closed first, so we wait in TIME-WAIT.
@@ -88,7 +69,7 @@ describe('services: TCP over the memory wire', () => {
       // Reading again lets everything through, in order.
       const back = lastValueFrom(conn.data$.pipe(toArray()));
       conn.end();
-      const got = concat(await back);
+      const got = concatBytes(await back);
       assert.ok(Buffer.from(got).equals(Buffer.from(data)), `byte-exact (${got.length} of ${data.length})`);
       service.unsubscribe();
     });
@@ -109,7 +90,7 @@ describe('services: TCP over the memory wire', () => {
       conn.write(data);
       conn.end();
       await lastValueFrom(conn.data$, { defaultValue: undefined });
-      assert.ok(Buffer.from(concat(got)).equals(Buffer.from(data)), `byte-exact (${concat(got).length} of ${data.length})`);
+      assert.ok(Buffer.from(concatBytes(got)).equals(Buffer.from(data)), `byte-exact (${concatBytes(got).length} of ${data.length})`);
       server.unsubscribe();
     });
 
@@ -201,7 +182,7 @@ describe('services: TCP over the memory wire', () => {
         'GET /nope HTTP/1.1\r\nHost: b\r\n\r\n' +
         'GET / HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n',
       ));
-      const reply = text(concat(await back));
+      const reply = text(concatBytes(await back));
       const statuses = [...reply.matchAll(/^HTTP\/1\.1 (\d+) /gm)].map((m) => m[1]);
       assert.deepEqual(statuses, ['200', '404', '200']);
       assert.equal(reply.split(HTTP_SERVICE_BODY).length - 1, 2);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { filter, firstValueFrom, lastValueFrom, tap, toArray, type Subscription } from 'rxjs';
+import { filter, tap, type Subscription } from 'rxjs';
 import { createMemoryWire } from '../../../streams/links/memory-wire.js';
-import { createStack, type NetworkOutbound, type Stack } from '../../../streams/stack/create-stack.js';
+import { createStack, type NetworkOutbound } from '../../../streams/stack/create-stack.js';
 import { isIpv6Outbound } from '../../../streams/stack/ipv6-layer.js';
-import { pattern, concat } from './tcp-helpers.js';
+import { pattern, echoed } from './tcp-helpers.js';
 import { formatIpv6 } from '../../../src/ipv6/address.js';
 import { formatIpv4 } from '../../../src/ipv4/address.js';
 import { EtherType } from '../../../src/wire/ethernet.js';
@@ -18,15 +18,6 @@ const B6 = 'fd00:198:18::2';
 
 /** The EtherType of a frame. */
 const ethertypeOf = (f: Uint8Array): number => (f[12] << 8) | f[13];
-
-/** Sends `bytes` to an echo server at `address` and collects the echo. */
-async function echoed(stack: Stack, address: string, bytes: Uint8Array): Promise<Uint8Array> {
-  const conn = await firstValueFrom(stack.tcp.connect({ address, port: 7 }));
-  const chunks = lastValueFrom(conn.data$.pipe(toArray()));
-  conn.write(bytes);
-  conn.end();
-  return concat(await chunks);
-}
 
 describe('stack: the network hook and tap over IPv6 (memory wire)', () => {
   it('see IPv6 frames up and Ipv6Outbound packets down beside IPv4; an operator drops IPv6 UDP to one port', async () => {

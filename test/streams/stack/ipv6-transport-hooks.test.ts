@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { concatMap, delay, filter, firstValueFrom, lastValueFrom, map, of, tap, toArray, type MonoTypeOperatorFunction, type Subscription } from 'rxjs';
+import { concatMap, delay, filter, firstValueFrom, map, of, tap, type MonoTypeOperatorFunction, type Subscription } from 'rxjs';
 import { createMemoryWire } from '../../../streams/links/memory-wire.js';
 import { createStack, type Stack, type StackHooks } from '../../../streams/stack/create-stack.js';
 import type { IpDatagram, IpSend } from '../../../streams/stack/ip-network.js';
-import { pattern, concat } from './tcp-helpers.js';
+import { pattern, echoed } from './tcp-helpers.js';
 import { waitFor } from '../../helpers/wait-for.js';
 import { adjustChecksum } from '../../../src/wire/checksum.js';
 import { IpProtocol } from '../../../src/wire/ipv4.js';
@@ -47,15 +47,6 @@ function fix(bytes: Uint8Array, at: number, from: string, to: string): void {
   for (let i = 0; i < f.length; i++) sum = adjustChecksum(sum, f[i], t[i]);
   bytes[at] = sum >>> 8;
   bytes[at + 1] = sum & 0xff;
-}
-
-/** Sends `bytes` to an echo server at `address` and collects the echo. */
-async function echoed(stack: Stack, address: string, bytes: Uint8Array): Promise<Uint8Array> {
-  const conn = await firstValueFrom(stack.tcp.connect({ address, port: 7 }));
-  const chunks = lastValueFrom(conn.data$.pipe(toArray()));
-  conn.write(bytes);
-  conn.end();
-  return concat(await chunks);
 }
 
 function echoServer(stack: Stack, remotes: string[]): Subscription {

@@ -5,11 +5,12 @@
  *
  *   a 198.18.0.1  <== memory wire (optionally impaired each way) ==>  b 198.18.0.2
  */
-import { filter, tap, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom, tap, toArray, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import type { TcpLimitsConfig } from '../../../src/tcp/limits.js';
 import { createMemoryWire, type MemoryWireOptions } from '../../../streams/links/memory-wire.js';
 import { impairLink, type ImpairOptions } from '../../../streams/operators/impair.js';
 import { createStack, type Stack, type StackHooks } from '../../../streams/stack/create-stack.js';
+import { concatBytes } from '../../helpers/bytes.js';
 import type { Ipv4Datagram } from '../../../streams/stack/ipv4-layer.js';
 import { isIpv6Outbound } from '../../../streams/stack/ipv6-layer.js';
 import type { NetworkOutbound } from '../../../streams/stack/create-stack.js';
@@ -55,24 +56,18 @@ export function tcpPair(opts: TcpPairOptions = {}): TcpPair {
 }
 
 /** `n` pseudo-random bytes (an LCG), different for each seed. */
-export function pattern(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
+export { lcgBytes as pattern } from '../../helpers/bytes.js';
 
-export function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
+/** The chunks in one Uint8Array. */
+export { concatBytes as concat } from '../../helpers/bytes.js';
+
+/** Sends `bytes` to an echo server at `address` (port 7), ends, and collects the echo. */
+export async function echoed(stack: Stack, address: string, bytes: Uint8Array): Promise<Uint8Array> {
+  const conn = await firstValueFrom(stack.tcp.connect({ address, port: 7 }));
+  const chunks = lastValueFrom(conn.data$.pipe(toArray()));
+  conn.write(bytes);
+  conn.end();
+  return concatBytes(await chunks);
 }
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
