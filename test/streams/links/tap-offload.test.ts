@@ -32,6 +32,51 @@ function stackOn(peer: KernelPeer, offload: boolean): { link: TapLink; stack: St
   return { link, stack: createStack({ interfaces: [{ name: 'eth0', link, ipv4: ['198.18.0.2/24'] }] }) };
 }
 
+/**
+ * Serves `total` bytes on port 5002 to one connection from the kernel side, which hashes what
+ * it reads; asserts the hash. 1 MiB blocks of a pattern that differs from block to block (stale
+ * bytes of an earlier block would not match), written from one buffer the writer refills at
+ * once (the send buffer copies).
+ */
+async function sendBlocksToKernel(stack: Stack, kernel: KernelPeer, total: number): Promise<void> {
+  const block = new Uint8Array(1024 * 1024);
+  const fill = (k: number): Uint8Array => {
+    for (let i = 0; i < block.length; i++) block[i] = (i * 131 + (i >>> 11) + k * 7) & 0xff;
+    return block;
+  };
+  const expected = createHash('sha256');
+  for (let k = 0; k < total / block.length; k++) expected.update(fill(k));
+  const listening = stack.tcp.listen({ port: 5002 }).subscribe((c) => {
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < total) {
+        const k = sent / block.length;
+        sent += block.length;
+        if (!c.write(fill(k))) return;
+      }
+      c.end();
+    };
+    c.drain$.subscribe(pump);
+    pump();
+  });
+  try {
+    const out = await kernel.python(`import socket, hashlib
+s = socket.create_connection(('198.18.0.2', 5002), timeout=60)
+h = hashlib.sha256()
+n = 0
+while True:
+    b = s.recv(1 << 20)
+    if not b:
+        break
+    h.update(b)
+    n += len(b)
+print(n, h.hexdigest())`, [], { timeoutMs: 60_000 });
+    assert.equal(out.trim(), `${total} ${expected.digest('hex')}`);
+  } finally {
+    listening.unsubscribe();
+  }
+}
+
 describeKernelPeer('tapLink with checksum and segmentation offload', function () {
   this.timeout(60_000);
   const peer = useKernelPeer({ tapName: 'rxoff0' });
@@ -100,40 +145,7 @@ c.close()`]);
     const s = stackOn(peer(), true);
     stack = s.stack;
     const BIG = 64 * 1024 * 1024;
-    // 1 MiB blocks of a pattern that differs from block to block (stale bytes of an earlier block
-    // would not match), written from one buffer the writer refills at once (the send buffer copies).
-    const block = new Uint8Array(1024 * 1024);
-    const fill = (k: number): Uint8Array => {
-      for (let i = 0; i < block.length; i++) block[i] = (i * 131 + (i >>> 11) + k * 7) & 0xff;
-      return block;
-    };
-    const expected = createHash('sha256');
-    for (let k = 0; k < BIG / block.length; k++) expected.update(fill(k));
-    sub = stack.tcp.listen({ port: 5002 }).subscribe((c) => {
-      let sent = 0;
-      const pump = (): void => {
-        while (sent < BIG) {
-          const k = sent / block.length;
-          sent += block.length;
-          if (!c.write(fill(k))) return;
-        }
-        c.end();
-      };
-      c.drain$.subscribe(pump);
-      pump();
-    });
-    const out = await peer().python(`import socket, hashlib
-s = socket.create_connection(('198.18.0.2', 5002), timeout=60)
-h = hashlib.sha256()
-n = 0
-while True:
-    b = s.recv(1 << 20)
-    if not b:
-        break
-    h.update(b)
-    n += len(b)
-print(n, h.hexdigest())`, [], { timeoutMs: 60_000 });
-    assert.equal(out.trim(), `${BIG} ${expected.digest('hex')}`);
+    await sendBlocksToKernel(s.stack, peer(), BIG);
     const st = s.link.stats();
     const tcp = stack.stats().tcpConnections;
     assert.ok(st.txSuperFrames > BIG / 65536 / 2, `${st.txSuperFrames} GSO frames for 64 MiB`);
@@ -141,6 +153,18 @@ print(n, h.hexdigest())`, [], { timeoutMs: 60_000 });
     assert.ok(st.txFrames < BIG / 1448 / 4, `${st.txFrames} frames written for 64 MiB`);
     // Every large segment left as headers + a view of the send buffer (one writev, no copy).
     assert.ok(st.txSuperFrames > 0 && st.txGathered >= st.txSuperFrames, `${st.txGathered} frames gathered, ${st.txSuperFrames} GSO frames`);
+  });
+
+  it('without offload, 16 MiB from the stack to the kernel: byte-exact, full-sized segments written as a header + a view of the send buffer (no payload copy)', async () => {
+    const s = stackOn(peer(), false);
+    stack = s.stack;
+    const SIZE16 = 16 * 1024 * 1024;
+    await sendBlocksToKernel(s.stack, peer(), SIZE16);
+    const st = s.link.stats();
+    assert.equal(st.txSuperFrames, 0, 'no GSO without offload');
+    // Nearly every data segment is full-sized and leaves gathered; ACKs and the handshake whole.
+    assert.ok(st.txGathered > SIZE16 / 1448 * 0.9, `${st.txGathered} of ${st.txFrames} frames gathered for 16 MiB`);
+    assert.ok(st.txFrames > st.txGathered, 'the handshake and the FIN leave whole');
   });
 
   it('sendGathered: a frame the device cannot take yet is queued as a copy, so the lent payload may change as soon as the call returns', async () => {
