@@ -4,11 +4,12 @@
  * Receive: the queue fd is non-blocking and watched by a uv_poll. On each readable wake-up we
  * read every ready frame (one read() is one frame), up to `batchLimit` frames, straight into a
  * receive slab that JavaScript owns as an external ArrayBuffer (rx-slab.h), and call
- * JavaScript ONCE with (a Uint8Array over the batch, count); the frame lengths are in a
- * Uint32Array shared with JavaScript (`lengths`), which JavaScript cuts into Uint8Array views.
- * One native->JS transition per batch and no copy after the kernel's: the views are made by
- * JIT-compiled JavaScript, which is cheaper than creating one typed array per frame through
- * N-API calls. Slabs freed by the garbage collector are reused.
+ * JavaScript ONCE with the slab's ArrayBuffer; where the batch starts in it and how many frames
+ * it holds are in a Uint32Array shared with JavaScript (`batch`), the frame lengths in another
+ * (`lengths`), which JavaScript cuts into Uint8Array views. One native->JS transition per batch,
+ * no object made on the native side per wake-up and no copy after the kernel's: the views are
+ * made by JIT-compiled JavaScript, which is cheaper than creating typed arrays through N-API
+ * calls. Slabs freed by the garbage collector are reused.
  *
  * Send: write() straight to the fd. On EAGAIN (the queue's socket send buffer is full) the
  * frame is copied into a bounded FIFO and the poll also waits for UV_WRITABLE; the FIFO is
@@ -91,10 +92,12 @@ typedef struct {
 typedef struct rx_tap {
   napi_env env;
   napi_ref wrapper;          /* the JS object; strong while open, weak after close */
-  napi_ref on_frames;        /* (buffer, count) => void */
+  napi_ref on_frames;        /* (slab: ArrayBuffer) => void, the batch described by `batch` */
   napi_ref on_error;         /* (error) => void */
   napi_ref lengths_ref;      /* Uint32Array shared with JS */
   uint32_t *lengths;
+  napi_ref batch_ref;        /* Uint32Array shared with JS: [batch offset in the slab, frame count] */
+  uint32_t *batch;
   napi_async_context async_ctx;
   napi_async_cleanup_hook_handle cleanup;
   uv_loop_t *loop;
@@ -114,6 +117,7 @@ typedef struct rx_tap {
   int unrefd;
   int closed;
   int finalized;
+  int bound_write_alive;     /* the writer function (sendFrame) holds `t` as its data until collected */
 
   rx_slab_pool_t *pool;
   int64_t owed_at_close;     /* what the closed pool owed V8's count, for tap_close to give back */
@@ -171,7 +175,7 @@ static napi_value throw_code(napi_env env, const char *code, const char *msg) {
 /* ---------- lifetime ---------- */
 
 static void maybe_free(rx_tap_t *t) {
-  if (t->finalized && !t->poll_open && !t->idle_open) free(t);
+  if (t->finalized && !t->bound_write_alive && !t->poll_open && !t->idle_open) free(t);
 }
 
 static void remove_cleanup_hook(rx_tap_t *t) {
@@ -259,6 +263,7 @@ static void finalize(napi_env env, void *data, void *hint) {
   rx_tap_t *t = data;
   (void)hint;
   delete_ref(env, &t->lengths_ref);
+  delete_ref(env, &t->batch_ref);
   delete_ref(env, &t->wrapper);
   shutdown_device(t);
   t->finalized = 1;
@@ -397,17 +402,19 @@ static int ensure_slab(rx_tap_t *t) {
   return 0;
 }
 
+/* Calls onFrames(slab): the batch's place in the slab and its frame count are in the shared
+ * `batch` array, the frame lengths in `lengths`; JavaScript makes the views. No typed array and
+ * no number is created here: per wake-up, only the callback's own entry into V8. */
 static void deliver(rx_tap_t *t, size_t total, uint32_t count) {
   napi_env env = t->env;
-  napi_value argv[2], ab;
-  size_t start = t->cur_off;
+  napi_value ab;
+  t->batch[0] = (uint32_t)t->cur_off;
+  t->batch[1] = count;
   /* Keep the next batch 64-byte aligned (word access in the checksum, cache lines). */
   t->cur_off += (total + 63) & ~(size_t)63;
   if (napi_get_reference_value(env, t->cur_ref, &ab) != napi_ok || ab == NULL) return;
-  if (napi_create_typedarray(env, napi_uint8_array, total, ab, start, &argv[0]) != napi_ok) return;
-  napi_create_uint32(env, count, &argv[1]);
   t->stats.rx_batches++;
-  call_js(t, t->on_frames, 2, argv);
+  call_js(t, t->on_frames, 1, &ab);
 }
 
 /* ---------- busy polling ---------- */
@@ -555,6 +562,15 @@ static rx_tap_t *open_tap(napi_env env, napi_callback_info info, size_t *argc, n
   return t;
 }
 
+/* A Uint8Array's bytes; napi_get_typedarray_info itself refuses what is not a typed array. */
+static int get_uint8_array_fast(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  napi_typedarray_type type;
+  void *ptr;
+  if (napi_get_typedarray_info(env, v, &type, len, &ptr, NULL, NULL) != napi_ok || type != napi_uint8_array) return -1;
+  *data = ptr;
+  return 0;
+}
+
 static int get_uint8_array(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   bool is_ta = false;
   napi_typedarray_type type;
@@ -593,6 +609,9 @@ static uint32_t get_uint_prop(napi_env env, napi_value obj, const char *key, uin
   if (napi_typeof(env, v, &type) == napi_ok && type == napi_number) napi_get_value_uint32(env, v, &out);
   return out;
 }
+
+static napi_value tap_send_frame(napi_env env, napi_callback_info info);
+static void send_frame_finalize(napi_env env, void *data, void *hint);
 
 /* new TapHandle(name, netns | undefined, { batchLimit?, queueLimit?, vnetHdr?, tun?, busyPollUs? }) */
 static napi_value tap_new(napi_env env, napi_callback_info info) {
@@ -668,6 +687,18 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
   t->lengths = lengths_data;
   napi_create_reference(env, lengths, 1, &t->lengths_ref);
   napi_set_named_property(env, self, "lengths", lengths);
+  napi_value batch_ab, batch_info;
+  void *batch_data;
+  napi_create_arraybuffer(env, 2 * sizeof(uint32_t), &batch_data, &batch_ab);
+  napi_create_typedarray(env, napi_uint32_array, 2, batch_ab, 0, &batch_info);
+  t->batch = batch_data;
+  napi_create_reference(env, batch_info, 1, &t->batch_ref);
+  napi_set_named_property(env, self, "batch", batch_info);
+  napi_value send_frame;
+  napi_create_function(env, "sendFrame", NAPI_AUTO_LENGTH, tap_send_frame, t, &send_frame);
+  napi_add_finalizer(env, send_frame, t, send_frame_finalize, NULL, NULL);
+  t->bound_write_alive = 1;
+  napi_set_named_property(env, self, "sendFrame", send_frame);
   napi_value existed, vnet_value, tun_value;
   napi_get_boolean(env, t->existed, &existed);
   napi_set_named_property(env, self, "existed", existed);
@@ -881,6 +912,35 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
   napi_value out;
   napi_create_int32(env, write_one(t, data, len), &out);
   return out;
+}
+
+/*
+ * sendFrame(frame): write() bound to its device (the function's data is the device), so a call
+ * skips finding `this`'s native object, the costliest part of a method call here. Made once per
+ * handle (the `sendFrame` property); the device's memory stays until the function is collected.
+ */
+static napi_value tap_send_frame(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void *data;
+  napi_get_cb_info(env, info, &argc, argv, NULL, &data);
+  rx_tap_t *t = data;
+  if (t->closed) return throw_code(env, "ERR_LINK_CLOSED", "TAP device is closed");
+  uint8_t *frame;
+  size_t len;
+  if (argc < 1 || get_uint8_array_fast(env, argv[0], &frame, &len) != 0)
+    return throw_code(env, "ERR_INVALID_ARG_TYPE", "frame must be a Uint8Array");
+  napi_value out;
+  napi_create_int32(env, write_one(t, frame, len), &out);
+  return out;
+}
+
+static void send_frame_finalize(napi_env env, void *data, void *hint) {
+  rx_tap_t *t = data;
+  (void)env;
+  (void)hint;
+  t->bound_write_alive = 0;
+  maybe_free(t);
 }
 
 /*

@@ -98,6 +98,10 @@ interface FoundState {
 
 export class TapDevice {
   readonly #handle: NativeTapHandle;
+  // The handle's shared arrays and bound writer, kept here: one field load each per wake-up.
+  readonly #lengths: Uint32Array;
+  readonly #batch: Uint32Array;
+  readonly #sendFrame: (frame: Uint8Array) => number;
   readonly #netns: string | undefined;
   readonly #created: boolean;
   readonly #found: FoundState | undefined;
@@ -125,6 +129,9 @@ export class TapDevice {
       tun: kind === 'tun',
       busyPollUs: checkBusyPoll(options.busyPollUs),
     });
+    this.#lengths = this.#handle.lengths;
+    this.#batch = this.#handle.batch;
+    this.#sendFrame = this.#handle.sendFrame;
     this.#netns = options.netns;
     this.#created = !this.#handle.existed;
     this.#restoreOnClose = options.restoreOnClose ?? true;
@@ -257,7 +264,7 @@ export class TapDevice {
    * Throws ERR_LINK_CLOSED after close.
    */
   write(frame: Uint8Array): boolean {
-    const result = this.#handle.write(frame);
+    const result = this.#sendFrame(frame);
     if (result === WRITE_SENT || result === WRITE_QUEUED) return true;
     if (result < 0) this.#writeFailed(-result);
     return false;
@@ -345,12 +352,12 @@ export class TapDevice {
   }
 
   // Arrow properties: handed to the addon once, bound to this device.
-  readonly #deliver = (batch: Uint8Array, count: number): void => {
+  readonly #deliver = (buffer: ArrayBuffer): void => {
     const callback = this.#framesCb;
     if (callback === undefined) return;
-    const lengths = this.#handle.lengths;
-    const buffer = batch.buffer;
-    let offset = batch.byteOffset;
+    const lengths = this.#lengths;
+    let offset = this.#batch[0];
+    const count = this.#batch[1];
     const frames = new Array<Uint8Array>(count);
     if (!this.#offload) {
       for (let i = 0; i < count; i++) {
