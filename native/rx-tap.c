@@ -117,7 +117,7 @@ typedef struct rx_tap {
   int unrefd;
   int closed;
   int finalized;
-  int bound_write_alive;     /* the writer function (sendFrame) holds `t` as its data until collected */
+  int bound_writers;         /* writer functions (sendFrame, sendWithHeader) not yet collected: their data is `t` */
 
   rx_slab_pool_t *pool;
   int64_t owed_at_close;     /* what the closed pool owed V8's count, for tap_close to give back */
@@ -175,7 +175,7 @@ static napi_value throw_code(napi_env env, const char *code, const char *msg) {
 /* ---------- lifetime ---------- */
 
 static void maybe_free(rx_tap_t *t) {
-  if (t->finalized && !t->bound_write_alive && !t->poll_open && !t->idle_open) free(t);
+  if (t->finalized && t->bound_writers == 0 && !t->poll_open && !t->idle_open) free(t);
 }
 
 static void remove_cleanup_hook(rx_tap_t *t) {
@@ -611,7 +611,17 @@ static uint32_t get_uint_prop(napi_env env, napi_value obj, const char *key, uin
 }
 
 static napi_value tap_send_frame(napi_env env, napi_callback_info info);
-static void send_frame_finalize(napi_env env, void *data, void *hint);
+static napi_value tap_send_with_header(napi_env env, napi_callback_info info);
+static void bound_writer_finalize(napi_env env, void *data, void *hint);
+
+/* Makes `fn` bound to `t` as the handle's property `name` (see send_bound). */
+static void add_bound_writer(napi_env env, napi_value self, rx_tap_t *t, const char *name, napi_callback fn) {
+  napi_value f;
+  if (napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, t, &f) != napi_ok) return;
+  if (napi_add_finalizer(env, f, t, bound_writer_finalize, NULL, NULL) != napi_ok) return;
+  t->bound_writers++;
+  napi_set_named_property(env, self, name, f);
+}
 
 /* new TapHandle(name, netns | undefined, { batchLimit?, queueLimit?, vnetHdr?, tun?, busyPollUs? }) */
 static napi_value tap_new(napi_env env, napi_callback_info info) {
@@ -694,11 +704,8 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
   t->batch = batch_data;
   napi_create_reference(env, batch_info, 1, &t->batch_ref);
   napi_set_named_property(env, self, "batch", batch_info);
-  napi_value send_frame;
-  napi_create_function(env, "sendFrame", NAPI_AUTO_LENGTH, tap_send_frame, t, &send_frame);
-  napi_add_finalizer(env, send_frame, t, send_frame_finalize, NULL, NULL);
-  t->bound_write_alive = 1;
-  napi_set_named_property(env, self, "sendFrame", send_frame);
+  add_bound_writer(env, self, t, "sendFrame", tap_send_frame);
+  add_bound_writer(env, self, t, "sendWithHeader", tap_send_with_header);
   napi_value existed, vnet_value, tun_value;
   napi_get_boolean(env, t->existed, &existed);
   napi_set_named_property(env, self, "existed", existed);
@@ -915,31 +922,50 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
 }
 
 /*
- * sendFrame(frame): write() bound to its device (the function's data is the device), so a call
- * skips finding `this`'s native object, the costliest part of a method call here. Made once per
- * handle (the `sendFrame` property); the device's memory stays until the function is collected.
+ * The writers bound to their device (the function's data is the device), so a call skips
+ * finding `this`'s native object, the costliest part of a method call here, and takes its
+ * arguments without the checks writeBatch needs for arrays. Made once per handle (properties
+ * `sendFrame` and `sendWithHeader`); the device's memory stays until both are collected.
+ *
+ * sendFrame(frame): as write(frame).
+ * sendWithHeader(header, frame): one frame behind its own virtio_net_hdr (one writev), as the
+ * pair [header, frame] in writeBatch; only on a handle opened with vnetHdr.
  */
-static napi_value tap_send_frame(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+static napi_value send_bound(napi_env env, napi_callback_info info, int with_header) {
+  size_t argc = 2;
+  napi_value argv[2];
   void *data;
   napi_get_cb_info(env, info, &argc, argv, NULL, &data);
   rx_tap_t *t = data;
   if (t->closed) return throw_code(env, "ERR_LINK_CLOSED", "TAP device is closed");
-  uint8_t *frame;
-  size_t len;
-  if (argc < 1 || get_uint8_array_fast(env, argv[0], &frame, &len) != 0)
-    return throw_code(env, "ERR_INVALID_ARG_TYPE", "frame must be a Uint8Array");
+  if (with_header && !t->vnet) return throw_code(env, "ERR_INVALID_STATE", "a virtio_net_hdr needs a handle opened with vnetHdr");
+  struct iovec iov[2];
+  size_t n = (size_t)with_header + 1;
+  for (size_t i = 0; i < n; i++) {
+    uint8_t *bytes;
+    size_t len;
+    if (argc <= i || get_uint8_array_fast(env, argv[i], &bytes, &len) != 0)
+      return throw_code(env, "ERR_INVALID_ARG_TYPE", with_header ? "header and frame must be Uint8Arrays" : "frame must be a Uint8Array");
+    iov[i] = (struct iovec){ bytes, len };
+  }
   napi_value out;
-  napi_create_int32(env, write_one(t, frame, len), &out);
+  napi_create_int32(env, with_header ? write_iov(t, iov, 2) : write_one(t, iov[0].iov_base, iov[0].iov_len), &out);
   return out;
 }
 
-static void send_frame_finalize(napi_env env, void *data, void *hint) {
+static napi_value tap_send_frame(napi_env env, napi_callback_info info) {
+  return send_bound(env, info, 0);
+}
+
+static napi_value tap_send_with_header(napi_env env, napi_callback_info info) {
+  return send_bound(env, info, 1);
+}
+
+static void bound_writer_finalize(napi_env env, void *data, void *hint) {
   rx_tap_t *t = data;
   (void)env;
   (void)hint;
-  t->bound_write_alive = 0;
+  t->bound_writers--;
   maybe_free(t);
 }
 

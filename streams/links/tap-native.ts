@@ -86,6 +86,12 @@ export interface NativeTapHandle {
    */
   readonly sendFrame: (frame: Uint8Array) => number;
   /**
+   * One frame behind its own virtio_net_hdr (one writev), bound like `sendFrame`: what the pair
+   * `[header, frame]` is to `writeBatch`. Only on a handle opened with `vnetHdr` (else
+   * ERR_INVALID_STATE).
+   */
+  readonly sendWithHeader: (header: Uint8Array, frame: Uint8Array) => number;
+  /**
    * Writes frames in order. An item is a frame, or a frame gathered from pieces (one writev;
    * with `vnetHdr`, the first piece starts with the virtio_net_hdr). A plain frame gets an
    * all-zero virtio_net_hdr in front when the handle has `vnetHdr`.

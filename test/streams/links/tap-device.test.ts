@@ -132,6 +132,28 @@ describeKernelPeer('TapDevice: a device we create', () => {
     }
   });
 
+  it('write(frame, vnetHeader) puts the given virtio_net_hdr in front with offload, and is ERR_INVALID_STATE without', async () => {
+    const device = open(peer(), { offload: true, up: true });
+    try {
+      // A header the kernel refuses (GSO type 0x7f) shows the header we pass is the one it reads.
+      const bad = new Uint8Array(10);
+      bad[1] = 0x7f;
+      assert.equal(device.write(GARP, bad), false);
+      assert.equal(device.stats().txErrors, 1);
+      assert.equal(device.write(GARP, new Uint8Array(10)), true);
+      assert.equal(device.stats().txFrames, 1);
+      assert.equal(device.stats().txBytes, GARP.length, 'frame bytes only, the header not counted');
+    } finally {
+      device.close();
+    }
+    const plain = open(peer(), { up: true });
+    try {
+      await expectCode(() => plain.write(GARP, new Uint8Array(10)), 'ERR_INVALID_STATE');
+    } finally {
+      plain.close();
+    }
+  });
+
   it('after close: no more frames, a second close is harmless, writing throws ERR_LINK_CLOSED', async () => {
     const device = open(peer(), { up: true });
     await peer().configureHost();
