@@ -7,6 +7,7 @@
  *   C floor, epoll, no EAGAIN read   tap-floor.c epoll1: one read per wake-up
  *   Node floor       tap-floor-node.ts: the same in JavaScript on the project's TAP addon
  *   Node floor, batchLimit 1   the addon reading one frame per wake-up (no EAGAIN read)
+ *   Node floor, base   with --base DIR: DIR's tap-floor-node.ts on DIR's addon
  *   stack            `rx-netstack serve` (this tree's dist/), TAP offloads on
  *   stack, no offload   the same with plain frames (as the floors read and write them)
  *   stack, base      with --base DIR: DIR/dist/bin/rx-netstack.js the same way
@@ -92,6 +93,11 @@ async function main(): Promise<void> {
     targets.push({ name: 'Node floor', ns: nodeFloor.ns, pid: nodeFloor.child.pid });
     const nodeFloor1 = await floorNamespace(made, 'f2', process.execPath, ['--import', 'tsx', join(here, 'tap-floor-node.ts'), ...floorArgs, '1']);
     targets.push({ name: 'Node floor, batchLimit 1 (no EAGAIN read)', ns: nodeFloor1.ns, pid: nodeFloor1.child.pid });
+    if (base !== undefined) {
+      // The base tree's floor script on the base tree's addon: what the addon's changes give.
+      const baseFloor = await floorNamespace(made, 'fo', process.execPath, ['--import', 'tsx', join(base, 'bench/kernel/tap-floor-node.ts'), ...floorArgs]);
+      targets.push({ name: 'Node floor, base', ns: baseFloor.ns, pid: baseFloor.child.pid });
+    }
     const cli = fileURLToPath(new URL('../../dist/bin/rx-netstack.js', import.meta.url));
     const stack = await stackNamespace({ cpu: CPU, cli }, made, 'fs', true);
     targets.push({ name: 'stack', ns: stack.ns, pid: stack.serve.pid });
