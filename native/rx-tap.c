@@ -562,22 +562,12 @@ static rx_tap_t *open_tap(napi_env env, napi_callback_info info, size_t *argc, n
   return t;
 }
 
-/* A Uint8Array's bytes; napi_get_typedarray_info itself refuses what is not a typed array. */
-static int get_uint8_array_fast(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+/* A Uint8Array's bytes, in one N-API call: napi_get_typedarray_info itself refuses (napi_invalid_arg,
+ * no exception) what is not a typed array, so no napi_is_typedarray first. */
+static int get_uint8_array(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   napi_typedarray_type type;
   void *ptr;
   if (napi_get_typedarray_info(env, v, &type, len, &ptr, NULL, NULL) != napi_ok || type != napi_uint8_array) return -1;
-  *data = ptr;
-  return 0;
-}
-
-static int get_uint8_array(napi_env env, napi_value v, uint8_t **data, size_t *len) {
-  bool is_ta = false;
-  napi_typedarray_type type;
-  void *ptr;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return -1;
-  if (napi_get_typedarray_info(env, v, &type, len, &ptr, NULL, NULL) != napi_ok) return -1;
-  if (type != napi_uint8_array) return -1;
   *data = ptr;
   return 0;
 }
@@ -944,7 +934,7 @@ static napi_value send_bound(napi_env env, napi_callback_info info, int with_hea
   for (size_t i = 0; i < n; i++) {
     uint8_t *bytes;
     size_t len;
-    if (argc <= i || get_uint8_array_fast(env, argv[i], &bytes, &len) != 0)
+    if (argc <= i || get_uint8_array(env, argv[i], &bytes, &len) != 0)
       return throw_code(env, "ERR_INVALID_ARG_TYPE", with_header ? "header and frame must be Uint8Arrays" : "frame must be a Uint8Array");
     iov[i] = (struct iovec){ bytes, len };
   }
