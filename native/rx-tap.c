@@ -4,11 +4,12 @@
  * Receive: the queue fd is non-blocking and watched by a uv_poll. On each readable wake-up we
  * read every ready frame (one read() is one frame), up to `batchLimit` frames, straight into a
  * receive slab that JavaScript owns as an external ArrayBuffer (rx-slab.h), and call
- * JavaScript ONCE with (a Uint8Array over the batch, count); the frame lengths are in a
- * Uint32Array shared with JavaScript (`lengths`), which JavaScript cuts into Uint8Array views.
- * One native->JS transition per batch and no copy after the kernel's: the views are made by
- * JIT-compiled JavaScript, which is cheaper than creating one typed array per frame through
- * N-API calls. Slabs freed by the garbage collector are reused.
+ * JavaScript ONCE with the slab's ArrayBuffer; where the batch starts in it and how many frames
+ * it holds are in a Uint32Array shared with JavaScript (`batch`), the frame lengths in another
+ * (`lengths`), which JavaScript cuts into Uint8Array views. One native->JS transition per batch,
+ * no object made on the native side per wake-up and no copy after the kernel's: the views are
+ * made by JIT-compiled JavaScript, which is cheaper than creating typed arrays through N-API
+ * calls. Slabs freed by the garbage collector are reused.
  *
  * Send: write() straight to the fd. On EAGAIN (the queue's socket send buffer is full) the
  * frame is copied into a bounded FIFO and the poll also waits for UV_WRITABLE; the FIFO is
@@ -91,10 +92,12 @@ typedef struct {
 typedef struct rx_tap {
   napi_env env;
   napi_ref wrapper;          /* the JS object; strong while open, weak after close */
-  napi_ref on_frames;        /* (buffer, count) => void */
+  napi_ref on_frames;        /* (slab: ArrayBuffer) => void, the batch described by `batch` */
   napi_ref on_error;         /* (error) => void */
   napi_ref lengths_ref;      /* Uint32Array shared with JS */
   uint32_t *lengths;
+  napi_ref batch_ref;        /* Uint32Array shared with JS: [batch offset in the slab, frame count] */
+  uint32_t *batch;
   napi_async_context async_ctx;
   napi_async_cleanup_hook_handle cleanup;
   uv_loop_t *loop;
@@ -114,6 +117,7 @@ typedef struct rx_tap {
   int unrefd;
   int closed;
   int finalized;
+  int bound_writers;         /* writer functions (sendFrame, sendWithHeader) not yet collected: their data is `t` */
 
   rx_slab_pool_t *pool;
   int64_t owed_at_close;     /* what the closed pool owed V8's count, for tap_close to give back */
@@ -171,7 +175,7 @@ static napi_value throw_code(napi_env env, const char *code, const char *msg) {
 /* ---------- lifetime ---------- */
 
 static void maybe_free(rx_tap_t *t) {
-  if (t->finalized && !t->poll_open && !t->idle_open) free(t);
+  if (t->finalized && t->bound_writers == 0 && !t->poll_open && !t->idle_open) free(t);
 }
 
 static void remove_cleanup_hook(rx_tap_t *t) {
@@ -259,6 +263,7 @@ static void finalize(napi_env env, void *data, void *hint) {
   rx_tap_t *t = data;
   (void)hint;
   delete_ref(env, &t->lengths_ref);
+  delete_ref(env, &t->batch_ref);
   delete_ref(env, &t->wrapper);
   shutdown_device(t);
   t->finalized = 1;
@@ -397,17 +402,19 @@ static int ensure_slab(rx_tap_t *t) {
   return 0;
 }
 
+/* Calls onFrames(slab): the batch's place in the slab and its frame count are in the shared
+ * `batch` array, the frame lengths in `lengths`; JavaScript makes the views. No typed array and
+ * no number is created here: per wake-up, only the callback's own entry into V8. */
 static void deliver(rx_tap_t *t, size_t total, uint32_t count) {
   napi_env env = t->env;
-  napi_value argv[2], ab;
-  size_t start = t->cur_off;
+  napi_value ab;
+  t->batch[0] = (uint32_t)t->cur_off;
+  t->batch[1] = count;
   /* Keep the next batch 64-byte aligned (word access in the checksum, cache lines). */
   t->cur_off += (total + 63) & ~(size_t)63;
   if (napi_get_reference_value(env, t->cur_ref, &ab) != napi_ok || ab == NULL) return;
-  if (napi_create_typedarray(env, napi_uint8_array, total, ab, start, &argv[0]) != napi_ok) return;
-  napi_create_uint32(env, count, &argv[1]);
   t->stats.rx_batches++;
-  call_js(t, t->on_frames, 2, argv);
+  call_js(t, t->on_frames, 1, &ab);
 }
 
 /* ---------- busy polling ---------- */
@@ -555,13 +562,12 @@ static rx_tap_t *open_tap(napi_env env, napi_callback_info info, size_t *argc, n
   return t;
 }
 
+/* A Uint8Array's bytes, in one N-API call: napi_get_typedarray_info itself refuses (napi_invalid_arg,
+ * no exception) what is not a typed array, so no napi_is_typedarray first. */
 static int get_uint8_array(napi_env env, napi_value v, uint8_t **data, size_t *len) {
-  bool is_ta = false;
   napi_typedarray_type type;
   void *ptr;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return -1;
-  if (napi_get_typedarray_info(env, v, &type, len, &ptr, NULL, NULL) != napi_ok) return -1;
-  if (type != napi_uint8_array) return -1;
+  if (napi_get_typedarray_info(env, v, &type, len, &ptr, NULL, NULL) != napi_ok || type != napi_uint8_array) return -1;
   *data = ptr;
   return 0;
 }
@@ -592,6 +598,19 @@ static uint32_t get_uint_prop(napi_env env, napi_value obj, const char *key, uin
   napi_get_named_property(env, obj, key, &v);
   if (napi_typeof(env, v, &type) == napi_ok && type == napi_number) napi_get_value_uint32(env, v, &out);
   return out;
+}
+
+static napi_value tap_send_frame(napi_env env, napi_callback_info info);
+static napi_value tap_send_with_header(napi_env env, napi_callback_info info);
+static void bound_writer_finalize(napi_env env, void *data, void *hint);
+
+/* Makes `fn` bound to `t` as the handle's property `name` (see send_bound). */
+static void add_bound_writer(napi_env env, napi_value self, rx_tap_t *t, const char *name, napi_callback fn) {
+  napi_value f;
+  if (napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, t, &f) != napi_ok) return;
+  if (napi_add_finalizer(env, f, t, bound_writer_finalize, NULL, NULL) != napi_ok) return;
+  t->bound_writers++;
+  napi_set_named_property(env, self, name, f);
 }
 
 /* new TapHandle(name, netns | undefined, { batchLimit?, queueLimit?, vnetHdr?, tun?, busyPollUs? }) */
@@ -668,6 +687,15 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
   t->lengths = lengths_data;
   napi_create_reference(env, lengths, 1, &t->lengths_ref);
   napi_set_named_property(env, self, "lengths", lengths);
+  napi_value batch_ab, batch_info;
+  void *batch_data;
+  napi_create_arraybuffer(env, 2 * sizeof(uint32_t), &batch_data, &batch_ab);
+  napi_create_typedarray(env, napi_uint32_array, 2, batch_ab, 0, &batch_info);
+  t->batch = batch_data;
+  napi_create_reference(env, batch_info, 1, &t->batch_ref);
+  napi_set_named_property(env, self, "batch", batch_info);
+  add_bound_writer(env, self, t, "sendFrame", tap_send_frame);
+  add_bound_writer(env, self, t, "sendWithHeader", tap_send_with_header);
   napi_value existed, vnet_value, tun_value;
   napi_get_boolean(env, t->existed, &existed);
   napi_set_named_property(env, self, "existed", existed);
@@ -881,6 +909,54 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
   napi_value out;
   napi_create_int32(env, write_one(t, data, len), &out);
   return out;
+}
+
+/*
+ * The writers bound to their device (the function's data is the device), so a call skips
+ * finding `this`'s native object, the costliest part of a method call here, and takes its
+ * arguments without the checks writeBatch needs for arrays. Made once per handle (properties
+ * `sendFrame` and `sendWithHeader`); the device's memory stays until both are collected.
+ *
+ * sendFrame(frame): as write(frame).
+ * sendWithHeader(header, frame): one frame behind its own virtio_net_hdr (one writev), as the
+ * pair [header, frame] in writeBatch; only on a handle opened with vnetHdr.
+ */
+static napi_value send_bound(napi_env env, napi_callback_info info, int with_header) {
+  size_t argc = 2;
+  napi_value argv[2];
+  void *data;
+  napi_get_cb_info(env, info, &argc, argv, NULL, &data);
+  rx_tap_t *t = data;
+  if (t->closed) return throw_code(env, "ERR_LINK_CLOSED", "TAP device is closed");
+  if (with_header && !t->vnet) return throw_code(env, "ERR_INVALID_STATE", "a virtio_net_hdr needs a handle opened with vnetHdr");
+  struct iovec iov[2];
+  size_t n = (size_t)with_header + 1;
+  for (size_t i = 0; i < n; i++) {
+    uint8_t *bytes;
+    size_t len;
+    if (argc <= i || get_uint8_array(env, argv[i], &bytes, &len) != 0)
+      return throw_code(env, "ERR_INVALID_ARG_TYPE", with_header ? "header and frame must be Uint8Arrays" : "frame must be a Uint8Array");
+    iov[i] = (struct iovec){ bytes, len };
+  }
+  napi_value out;
+  napi_create_int32(env, with_header ? write_iov(t, iov, 2) : write_one(t, iov[0].iov_base, iov[0].iov_len), &out);
+  return out;
+}
+
+static napi_value tap_send_frame(napi_env env, napi_callback_info info) {
+  return send_bound(env, info, 0);
+}
+
+static napi_value tap_send_with_header(napi_env env, napi_callback_info info) {
+  return send_bound(env, info, 1);
+}
+
+static void bound_writer_finalize(napi_env env, void *data, void *hint) {
+  rx_tap_t *t = data;
+  (void)env;
+  (void)hint;
+  t->bound_writers--;
+  maybe_free(t);
 }
 
 /*

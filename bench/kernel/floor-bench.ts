@@ -7,6 +7,7 @@
  *   C floor, epoll, no EAGAIN read   tap-floor.c epoll1: one read per wake-up
  *   Node floor       tap-floor-node.ts: the same in JavaScript on the project's TAP addon
  *   Node floor, batchLimit 1   the addon reading one frame per wake-up (no EAGAIN read)
+ *   Node floor, base   with --base DIR: DIR's tap-floor-node.ts on DIR's addon
  *   stack            `rx-netstack serve` (this tree's dist/), TAP offloads on
  *   stack, no offload   the same with plain frames (as the floors read and write them)
  *   stack, base      with --base DIR: DIR/dist/bin/rx-netstack.js the same way
@@ -19,7 +20,9 @@
  * time of the responder process (/proc/PID/stat, user + system) per transaction: what each
  * layer adds, C floor -> Node floor -> stack.
  *
- *   node --import tsx bench/kernel/floor-bench.ts [SECONDS] [RUNS] [--base DIR] [--ping N]
+ *   node --import tsx bench/kernel/floor-bench.ts [SECONDS] [RUNS] [--base DIR] [--ping N] [--tcp]
+ *
+ * --tcp: TCP_RR too (to echo:7), for the stacks and the kernel, in the same alternation.
  *
  * Root; `npx tsc -p tsconfig.build.json` first (the stack runs from dist/).
  */
@@ -48,6 +51,8 @@ interface Target {
   readonly ns: Netns;
   /** The responder's PID, for its CPU time (undefined: the kernel, whose work is not one process's). */
   readonly pid: number | undefined;
+  /** Answers TCP (a stack or the kernel; the floors turn around UDP, ICMP and ARP only). */
+  readonly tcp: boolean;
 }
 
 /** A namespace with a TAP device (as stackNamespace makes it) and `program args` attached to it. */
@@ -68,8 +73,10 @@ async function main(): Promise<void> {
   const positional: string[] = [];
   let base: string | undefined;
   let pings = 2000;
+  let tcp = false;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--base') base = argv[++i];
+    else if (argv[i] === '--tcp') tcp = true;
     else if (argv[i] === '--ping') pings = Number(argv[++i]);
     else positional.push(argv[i]);
   }
@@ -83,37 +90,44 @@ async function main(): Promise<void> {
     const floorArgs = [TAP, STACK_IP, FLOOR_MAC, '7'];
     const targets: Target[] = [];
     const cBlock = await floorNamespace(made, 'fb', tools.floor, [...floorArgs, 'block']);
-    targets.push({ name: 'C floor, block', ns: cBlock.ns, pid: cBlock.child.pid });
+    targets.push({ name: 'C floor, block', ns: cBlock.ns, pid: cBlock.child.pid, tcp: false });
     const cEpoll = await floorNamespace(made, 'fe', tools.floor, [...floorArgs, 'epoll']);
-    targets.push({ name: 'C floor, epoll', ns: cEpoll.ns, pid: cEpoll.child.pid });
+    targets.push({ name: 'C floor, epoll', ns: cEpoll.ns, pid: cEpoll.child.pid, tcp: false });
     const cEpoll1 = await floorNamespace(made, 'f1', tools.floor, [...floorArgs, 'epoll1']);
-    targets.push({ name: 'C floor, epoll, no EAGAIN read', ns: cEpoll1.ns, pid: cEpoll1.child.pid });
+    targets.push({ name: 'C floor, epoll, no EAGAIN read', ns: cEpoll1.ns, pid: cEpoll1.child.pid, tcp: false });
     const nodeFloor = await floorNamespace(made, 'fn', process.execPath, ['--import', 'tsx', join(here, 'tap-floor-node.ts'), ...floorArgs]);
-    targets.push({ name: 'Node floor', ns: nodeFloor.ns, pid: nodeFloor.child.pid });
+    targets.push({ name: 'Node floor', ns: nodeFloor.ns, pid: nodeFloor.child.pid, tcp: false });
     const nodeFloor1 = await floorNamespace(made, 'f2', process.execPath, ['--import', 'tsx', join(here, 'tap-floor-node.ts'), ...floorArgs, '1']);
-    targets.push({ name: 'Node floor, batchLimit 1 (no EAGAIN read)', ns: nodeFloor1.ns, pid: nodeFloor1.child.pid });
+    targets.push({ name: 'Node floor, batchLimit 1 (no EAGAIN read)', ns: nodeFloor1.ns, pid: nodeFloor1.child.pid, tcp: false });
+    if (base !== undefined) {
+      // The base tree's floor script on the base tree's addon: what the addon's changes give.
+      const baseFloor = await floorNamespace(made, 'fo', process.execPath, ['--import', 'tsx', join(base, 'bench/kernel/tap-floor-node.ts'), ...floorArgs]);
+      targets.push({ name: 'Node floor, base', ns: baseFloor.ns, pid: baseFloor.child.pid, tcp: false });
+    }
     const cli = fileURLToPath(new URL('../../dist/bin/rx-netstack.js', import.meta.url));
     const stack = await stackNamespace({ cpu: CPU, cli }, made, 'fs', true);
-    targets.push({ name: 'stack', ns: stack.ns, pid: stack.serve.pid });
+    targets.push({ name: 'stack', ns: stack.ns, pid: stack.serve.pid, tcp: true });
     const plain = await stackNamespace({ cpu: CPU, cli }, made, 'fp', false);
-    targets.push({ name: 'stack, no offload', ns: plain.ns, pid: plain.serve.pid });
+    targets.push({ name: 'stack, no offload', ns: plain.ns, pid: plain.serve.pid, tcp: true });
     if (base !== undefined) {
       const other = await stackNamespace({ cpu: CPU, cli: join(base, 'dist/bin/rx-netstack.js') }, made, 'fx', true);
-      targets.push({ name: 'stack, base', ns: other.ns, pid: other.serve.pid });
+      targets.push({ name: 'stack, base', ns: other.ns, pid: other.serve.pid, tcp: true });
     }
     const { c } = await kernelReference(CPU, tools, made);
-    targets.push({ name: 'kernel', ns: c, pid: undefined });
+    targets.push({ name: 'kernel', ns: c, pid: undefined, tcp: true });
 
     log(`load before: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
     // Warm-up: ARP on both sides, the JIT.
     for (const t of targets) {
       await client(t.ns, { cpu: CPU }, tools, ['ping', STACK_IP, '50'], 20_000);
       await client(t.ns, { cpu: CPU }, tools, ['udp-rr', STACK_IP, '7', '0.5'], 20_000);
+      if (tcp && t.tcp) await client(t.ns, { cpu: CPU }, tools, ['rr', STACK_IP, '7', '0.5'], 20_000);
     }
     const rate = targets.map(() => [] as number[]);
     const cpuUs = targets.map(() => [] as number[]);
     const userUs = targets.map(() => [] as number[]);
     const pingMs = targets.map(() => [] as number[]);
+    const tcpRate = targets.map(() => [] as number[]);
     const timeout = (Number(seconds) + 15) * 1000;
     for (let i = 0; i < runs; i++) {
       for (const [k, t] of targets.entries()) {
@@ -128,6 +142,7 @@ async function main(): Promise<void> {
         }
         const p = await client(t.ns, { cpu: CPU }, tools, ['ping', STACK_IP, String(pings)], timeout);
         pingMs[k].push(Number(p.medianMs));
+        if (tcp && t.tcp) tcpRate[k].push(Number((await client(t.ns, { cpu: CPU }, tools, ['rr', STACK_IP, '7', seconds], timeout)).rate));
       }
     }
     const kernelRate = median(rate[targets.length - 1]);
@@ -139,6 +154,17 @@ async function main(): Promise<void> {
       const p = median(pingMs[k]);
       const cpu = cpuUs[k].length > 0 ? `${median(cpuUs[k]).toFixed(2)} (${median(userUs[k]).toFixed(2)})` : '-';
       log(`| ${t.name} | ${Math.round(r).toLocaleString('en-US')} | ${(r / kernelRate).toFixed(3)} | ${cpu} | ${(p * 1000).toFixed(1)} | ${(kernelPing / p).toFixed(3)} |`);
+    }
+    if (tcp) {
+      const kernelTcp = median(tcpRate[targets.length - 1]);
+      log('');
+      log('| responder | TCP_RR /s | ratio to kernel |');
+      log('|---|---:|---:|');
+      for (const [k, t] of targets.entries()) {
+        if (!t.tcp) continue;
+        const r = median(tcpRate[k]);
+        log(`| ${t.name} | ${Math.round(r).toLocaleString('en-US')} | ${(r / kernelTcp).toFixed(3)} |`);
+      }
     }
     log(`runs (UDP_RR /s): ${targets.map((t, k) => `${t.name}: ${rate[k].map((x) => Math.round(x)).join(' ')}`).join('; ')}`);
     log(`load after: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);

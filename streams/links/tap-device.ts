@@ -98,6 +98,11 @@ interface FoundState {
 
 export class TapDevice {
   readonly #handle: NativeTapHandle;
+  // The handle's shared arrays and bound writer, kept here: one field load each per wake-up.
+  readonly #lengths: Uint32Array;
+  readonly #batch: Uint32Array;
+  readonly #sendFrame: (frame: Uint8Array) => number;
+  readonly #sendWithHeader: (header: Uint8Array, frame: Uint8Array) => number;
   readonly #netns: string | undefined;
   readonly #created: boolean;
   readonly #found: FoundState | undefined;
@@ -125,6 +130,10 @@ export class TapDevice {
       tun: kind === 'tun',
       busyPollUs: checkBusyPoll(options.busyPollUs),
     });
+    this.#lengths = this.#handle.lengths;
+    this.#batch = this.#handle.batch;
+    this.#sendFrame = this.#handle.sendFrame;
+    this.#sendWithHeader = this.#handle.sendWithHeader;
     this.#netns = options.netns;
     this.#created = !this.#handle.existed;
     this.#restoreOnClose = options.restoreOnClose ?? true;
@@ -254,10 +263,13 @@ export class TapDevice {
   /**
    * Writes one whole frame. True when the kernel took it or it waits in the write queue; false
    * when it was dropped (queue full, device down, frame refused) and counted in `stats()`.
-   * Throws ERR_LINK_CLOSED after close.
+   * Throws ERR_LINK_CLOSED after close. With `offload`, `vnetHeader` (10 bytes, see
+   * virtio-net-hdr.ts) goes in front of the frame instead of an all-zero one: the frame's
+   * partial checksum or segmentation for the kernel to finish (without `offload`:
+   * ERR_INVALID_STATE). One call into the addon either way, cheaper than a batch of one.
    */
-  write(frame: Uint8Array): boolean {
-    const result = this.#handle.write(frame);
+  write(frame: Uint8Array, vnetHeader?: Uint8Array): boolean {
+    const result = vnetHeader === undefined ? this.#sendFrame(frame) : this.#sendWithHeader(vnetHeader, frame);
     if (result === WRITE_SENT || result === WRITE_QUEUED) return true;
     if (result < 0) this.#writeFailed(-result);
     return false;
@@ -345,12 +357,12 @@ export class TapDevice {
   }
 
   // Arrow properties: handed to the addon once, bound to this device.
-  readonly #deliver = (batch: Uint8Array, count: number): void => {
+  readonly #deliver = (buffer: ArrayBuffer): void => {
     const callback = this.#framesCb;
     if (callback === undefined) return;
-    const lengths = this.#handle.lengths;
-    const buffer = batch.buffer;
-    let offset = batch.byteOffset;
+    const lengths = this.#lengths;
+    let offset = this.#batch[0];
+    const count = this.#batch[1];
     const frames = new Array<Uint8Array>(count);
     if (!this.#offload) {
       for (let i = 0; i < count; i++) {

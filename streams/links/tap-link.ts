@@ -239,7 +239,10 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
         items.push(pair);
       }
       if (gathered !== undefined) items.push(gathered);
-      if (items.length === 1 && items[0] instanceof Uint8Array) device.write(items[0]);
+      // One frame (a request/response path's reply): the addon's two-argument writers, not a batch.
+      const only = items.length === 1 ? items[0] : undefined;
+      if (only instanceof Uint8Array) device.write(only);
+      else if (only !== undefined && only.length === 2) device.write(only[1], only[0]);
       else if (items.length > 0) device.writeBatch(items);
       emptyArray(items);
       // Hold no frame (nor a large segment's header) until the next flush.

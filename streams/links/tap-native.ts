@@ -56,6 +56,11 @@ export interface NativeTapHandle {
   readonly existed: boolean;
   /** Frame lengths of the batch being delivered (shared with C, overwritten per batch). */
   readonly lengths: Uint32Array;
+  /**
+   * The batch being delivered (shared with C, overwritten per batch): `[byte offset of its first
+   * frame in the slab handed to onFrames, frame count]`; the frames follow each other.
+   */
+  readonly batch: Uint32Array;
   /** Opened with IFF_VNET_HDR: each delivered frame starts with a 10-byte virtio_net_hdr. */
   readonly vnetHdr: boolean;
   /** Opened with IFF_TUN: IP packets without an Ethernet header. */
@@ -71,9 +76,21 @@ export interface NativeTapHandle {
   holdWrites(hold: boolean): void;
   /** TUNSETOFFLOAD (TunOffload flags); only on a handle opened with `vnetHdr`. */
   setOffload(flags: number): void;
-  start(onFrames: (batch: Uint8Array, count: number) => void, onError: (error: Error) => void): void;
+  /** `onFrames(slab)`: a batch was read into `slab` where `batch` and `lengths` say. */
+  start(onFrames: (slab: ArrayBuffer) => void, onError: (error: Error) => void): void;
   stop(): void;
   write(frame: Uint8Array): number;
+  /**
+   * `write` bound to this handle: the same result, called as a plain function (no `this`), a
+   * cheaper call per frame. Throws ERR_LINK_CLOSED after close.
+   */
+  readonly sendFrame: (frame: Uint8Array) => number;
+  /**
+   * One frame behind its own virtio_net_hdr (one writev), bound like `sendFrame`: what the pair
+   * `[header, frame]` is to `writeBatch`. Only on a handle opened with `vnetHdr` (else
+   * ERR_INVALID_STATE).
+   */
+  readonly sendWithHeader: (header: Uint8Array, frame: Uint8Array) => number;
   /**
    * Writes frames in order. An item is a frame, or a frame gathered from pieces (one writev;
    * with `vnetHdr`, the first piece starts with the virtio_net_hdr). A plain frame gets an

@@ -51,8 +51,8 @@ class Fake implements FakeDevice {
 
   onError(): void {}
 
-  write(frame: Uint8Array): boolean {
-    return this.writeBatch([frame]) === 1;
+  write(frame: Uint8Array, vnetHeader?: Uint8Array): boolean {
+    return this.writeBatch([vnetHeader === undefined ? frame : [vnetHeader, frame]]) === 1;
   }
 
   writeBatch(items: ReadonlyArray<Uint8Array | readonly Uint8Array[]>): number {

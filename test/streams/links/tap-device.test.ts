@@ -132,6 +132,28 @@ describeKernelPeer('TapDevice: a device we create', () => {
     }
   });
 
+  it('write(frame, vnetHeader) puts the given virtio_net_hdr in front with offload, and is ERR_INVALID_STATE without', async () => {
+    const device = open(peer(), { offload: true, up: true });
+    try {
+      // A header the kernel refuses (GSO type 0x7f) shows the header we pass is the one it reads.
+      const bad = new Uint8Array(10);
+      bad[1] = 0x7f;
+      assert.equal(device.write(GARP, bad), false);
+      assert.equal(device.stats().txErrors, 1);
+      assert.equal(device.write(GARP, new Uint8Array(10)), true);
+      assert.equal(device.stats().txFrames, 1);
+      assert.equal(device.stats().txBytes, GARP.length, 'frame bytes only, the header not counted');
+    } finally {
+      device.close();
+    }
+    const plain = open(peer(), { up: true });
+    try {
+      await expectCode(() => plain.write(GARP, new Uint8Array(10)), 'ERR_INVALID_STATE');
+    } finally {
+      plain.close();
+    }
+  });
+
   it('after close: no more frames, a second close is harmless, writing throws ERR_LINK_CLOSED', async () => {
     const device = open(peer(), { up: true });
     await peer().configureHost();
@@ -312,6 +334,33 @@ for i in range(20):
     assert.equal(out, 'done');
     assert.equal(await peer().linkInfo('rxdev0'), undefined, 'the worker\'s device was released');
     assert.equal(await peer().linkInfo('rxdev1'), undefined);
+  });
+
+  it('the bound writer (sendFrame) writes like write(), and after its handle is closed and collected it throws ERR_LINK_CLOSED instead of touching freed memory', async () => {
+    const addon = fileURLToPath(new URL('../../../build/Release/rx_tap.node', import.meta.url));
+    const netns = peer().netns;
+    const script = `
+      const { TapHandle } = require(${JSON.stringify(addon)});
+      let h = new TapHandle('rxdev0', ${JSON.stringify(netns)});
+      h.setUp(true);
+      const send = h.sendFrame;
+      const garp = Buffer.from(${JSON.stringify(Buffer.from(GARP).toString('hex'))}, 'hex');
+      const results = [send(new Uint8Array(garp)), h.stats().txFrames];
+      try { send('not a frame'); } catch (e) { results.push(e.code); }
+      h.close();
+      h = undefined;
+      setImmediate(() => {
+        globalThis.gc();
+        try { send(new Uint8Array(garp)); } catch (e) { results.push(e.code); }
+        console.log(JSON.stringify(results));
+      });`;
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['--expose-gc', '-e', script], { timeout: 10_000 }, (error, stdout, stderr) => {
+        if (error) reject(new Error(`child failed (${error.code ?? error.signal}): ${stderr}`));
+        else resolve(stdout.trim());
+      });
+    });
+    assert.deepEqual(JSON.parse(out), [0, 1, 'ERR_INVALID_ARG_TYPE', 'ERR_LINK_CLOSED']);
   });
 
   it('queues writes the kernel cannot take yet, in order, bounded, and flushes them when writable', async () => {
