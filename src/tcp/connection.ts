@@ -332,7 +332,10 @@ export class TcpConnectionCore {
   /** connect/listen/fromSynCookie was used: a core opens once. */
   private opened = false;
 
-  /** The SACK scoreboard, created when SACK is negotiated. */
+  /**
+   * The SACK scoreboard, created when SACK is negotiated and there is something to send (see
+   * enableSackRecovery): until then nothing is in flight for it to track.
+   */
   private sack: SackScoreboard | undefined;
   /** RFC 6675 loss episode: none, fast recovery, or resending holes after a timeout. */
   private lossEpisode: LossEpisode = EPISODE_NONE;
@@ -612,6 +615,7 @@ export class TcpConnectionCore {
     }
     if (now > this.clock) this.clock = now;
     const n = this.sendBuf.write(data, now);
+    if (n > 0 && this.sackOk && this.sack === undefined) this.allocateSackRecovery();
     if (n < data.length || this.sendBuf.free === 0) this.wantWritable = true;
     if (n > 0 && (this._state === 'ESTABLISHED' || this._state === 'CLOSE-WAIT')) this.output(now);
     this.flushEvents();
@@ -1899,18 +1903,29 @@ export class TcpConnectionCore {
 
   /**
    * SACK was negotiated (wherever `sackOk` becomes true): the scoreboard, and RACK when loss
-   * detection is 'rack', take over loss recovery.
+   * detection is 'rack', take over loss recovery. They are made once there is data or a FIN to
+   * send (here, or at the first `write` / FIN, see allocateSackRecovery): loss recovery needs
+   * them only for what is in flight, and an idle connection that never sent then holds neither.
    */
   private enableSackRecovery(): void {
+    if (this.sendBuf.length > 0 || this.finQueued) this.allocateSackRecovery();
+    this.recoveryPoint = this.iss; // no episode yet: any SND.UNA past the SYN may start one
+  }
+
+  /**
+   * Makes the scoreboard (and RACK) with SACK negotiated, before the first byte or FIN after the
+   * SYN is sent: nothing has been in flight yet, so both start empty with their edges at SND.UNA
+   * (where the ACKs so far would have moved them).
+   */
+  private allocateSackRecovery(): void {
     if (this.sack === undefined) this.sack = new SackScoreboard();
     if (this.config.lossDetection === 'rack' && this.rack === undefined) {
       this.rack = new Rack();
-      this.rack.clear(this.iss);
+      this.rack.clear(this.sndUna);
       this.sack.externalLoss = true;
-      this.sack.externalEdge = this.iss;
+      this.sack.externalEdge = this.sndUna;
       this.sack.marks = this.rack; // RACK's per-segment loss marks (rack.ts lostAt)
     }
-    this.recoveryPoint = this.iss; // no episode yet: any SND.UNA past the SYN may start one
   }
 
   /** Takes one ACK's SACK blocks; true when they SACKed new data. */
@@ -2504,6 +2519,7 @@ export class TcpConnectionCore {
   private queueFin(): void {
     if (this.finQueued) return;
     this.finQueued = true;
+    if (this.sackOk && this.sack === undefined) this.allocateSackRecovery();
     const start = this.synAcked ? this.sndUna : seqAdd(this.iss, 1);
     this.finSeq = seqAdd(start, this.sendBuf.length);
   }

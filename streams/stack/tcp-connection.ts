@@ -70,7 +70,7 @@ export class TcpConnection {
   readonly remotePort: number;
 
   readonly #owner: TcpConnectionOwner;
-  readonly #timer: DeadlineTimer;
+  readonly #timer: DeadlineTimer<TcpConnection>;
   // Made on the first subscription (most connections are never watched for their state or
   // drain, and their closed$ only by the one who opened them): a connection is cheap to make.
   #state$: BehaviorSubject<TcpState> | undefined;
@@ -116,7 +116,7 @@ export class TcpConnection {
     this.localPort = core.localPort;
     this.remotePort = core.remotePort;
     this.#deliveredState = core.state;
-    this.#timer = new DeadlineTimer(owner.scheduler, this.#onDeadline);
+    this.#timer = new DeadlineTimer<TcpConnection>(owner.scheduler, TcpConnection.#onDeadline, this);
     this.#timer.keepAlive = keepsProcessAlive(core.state);
     if (core.remoteAddr >= IPV6_ID_BASE && owner.formatAddress !== undefined) {
       // IPv6 ids are the book's while the connection holds them: format them now, while it does.
@@ -536,11 +536,11 @@ export class TcpConnection {
     if (this.state === 'SYN-SENT') this.failWith(err);
   };
 
-  /** The timer's call (one function per connection, made with it). */
-  readonly #onDeadline = (now: number): void => {
+  /** The timer's call, one function for all connections (the timer passes its connection as `this`). */
+  static #onDeadline(this: TcpConnection, now: number): void {
     this.core.handleTimer(now);
     this.rearm();
-  };
+  }
 
   /** @internal Re-arms the one timer after any call into the core. */
   rearm(): void {

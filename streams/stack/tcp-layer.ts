@@ -714,7 +714,10 @@ export class TcpLayer implements Tcp {
       this.counters.connectionsAccepted++;
       entry.listener.subscriber.next(conn);
     } else {
-      entry.onEstablished?.(conn);
+      const onEstablished = entry.onEstablished;
+      // Called once: let go of it (and the connect subscriber it holds) for the connection's life.
+      entry.onEstablished = undefined;
+      onEstablished?.(conn);
     }
   }
 
