@@ -62,6 +62,19 @@ export class DeadlineTimer<C = undefined> {
     return this.#keepAlive;
   }
 
+  /**
+   * As `set(undefined)`, but an armed wake-up is cleared now instead of left to run out: for a
+   * deadline that goes away for good rather than moving (a connection's handshake timer once it
+   * is established), so that an idle owner holds no scheduled action.
+   */
+  cancel(): void {
+    this.#wanted = NONE;
+    if (this.#subscription === undefined) return;
+    this.#subscription.unsubscribe();
+    this.#subscription = undefined;
+    this.#armedAt = NONE;
+  }
+
   /** Cancels for good: no call after this. */
   close(): void {
     this.#closed = true;

@@ -553,6 +553,9 @@ export class TcpConnection {
 
   #onStateChange(to: TcpState): void {
     this.#timer.keepAlive = keepsProcessAlive(to);
+    // The handshake's retransmission wake-up (a second or more ahead) is stale now: clear it
+    // rather than keep its timer until then; the re-arm after this call sets what is due.
+    if (to === 'ESTABLISHED') this.#timer.cancel();
     this.#deliveredState = to;
     this.#state$?.next(to);
     if (to === 'TIME-WAIT') {
