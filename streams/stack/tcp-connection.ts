@@ -107,6 +107,8 @@ export class TcpConnection {
   /** Set before aborting the core for an error found outside it (ICMP, ARP). */
   #externalError: NetstackError | undefined;
   #socket: TcpSocket | undefined;
+  /** See onSendError. */
+  #onSendError: ((err: NetstackError) => void) | undefined;
 
   constructor(core: TcpConnectionCore, owner: TcpConnectionOwner) {
     this.core = core;
@@ -530,11 +532,16 @@ export class TcpConnection {
 
   /**
    * @internal Where routing or ARP failures of this connection's segments go: fatal only while
-   * connecting (afterwards TCP just retransmits). One function per connection, made once.
+   * connecting, so there is a function only then (afterwards TCP just retransmits, and a
+   * failure is nobody's to hear: undefined). Made by the first segment sent in SYN-SENT, let go
+   * at ESTABLISHED: an accepted or established connection holds none.
    */
-  readonly onSendError = (err: NetstackError): void => {
-    if (this.state === 'SYN-SENT') this.failWith(err);
-  };
+  get onSendError(): ((err: NetstackError) => void) | undefined {
+    if (this.core.state !== 'SYN-SENT') return undefined;
+    return (this.#onSendError ??= (err: NetstackError): void => {
+      if (this.state === 'SYN-SENT') this.failWith(err);
+    });
+  }
 
   /** The timer's call, one function for all connections (the timer passes its connection as `this`). */
   static #onDeadline(this: TcpConnection, now: number): void {
@@ -555,7 +562,10 @@ export class TcpConnection {
     this.#timer.keepAlive = keepsProcessAlive(to);
     // The handshake's retransmission wake-up (a second or more ahead) is stale now: clear it
     // rather than keep its timer until then; the re-arm after this call sets what is due.
-    if (to === 'ESTABLISHED') this.#timer.cancel();
+    if (to === 'ESTABLISHED') {
+      this.#timer.cancel();
+      this.#onSendError = undefined;
+    }
     this.#deliveredState = to;
     this.#state$?.next(to);
     if (to === 'TIME-WAIT') {
