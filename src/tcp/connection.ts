@@ -73,6 +73,8 @@ type LossEpisode = typeof EPISODE_NONE | typeof EPISODE_RECOVERY | typeof EPISOD
 
 const { FIN, SYN, RST, PSH, ACK, ECE, CWR } = TcpFlags;
 const EMPTY = new Uint8Array(0);
+/** `transitions` with none queued before the first (shared, never written: see setState). */
+const NO_TRANSITIONS: TcpState[] = [];
 const NEVER = Number.POSITIVE_INFINITY;
 /**
  * At most one ACK per this many ms in answer to out-of-window pure ACKs (Linux's
@@ -325,9 +327,11 @@ export class TcpConnectionCore {
   private lastPeerWindow = -1;
 
   private events = 0;
-  /** State transitions not yet reported: [from, to, from, to, ...]. */
-  private transitions: TcpState[] = [];
-  private spareTransitions: TcpState[] | undefined;
+  /**
+   * State transitions not yet reported: [from, to, from, to, ...]. One array per connection,
+   * reused; NO_TRANSITIONS (shared, never written) before the first and while one is reported.
+   */
+  private transitions: TcpState[] = NO_TRANSITIONS;
   private wantWritable = false;
   /** connect/listen/fromSynCookie was used: a core opens once. */
   private opened = false;
@@ -2629,6 +2633,7 @@ export class TcpConnectionCore {
     if (prev === next) return;
     this._state = next;
     if (log.tcp.enabled) log.tcp('%s %s => %s', this.toString(), prev, next);
+    if (this.transitions === NO_TRANSITIONS) this.transitions = [];
     this.transitions.push(prev, next);
     this.events |= EV_STATE;
   }
@@ -2652,14 +2657,13 @@ export class TcpConnectionCore {
       const host = this.host;
       if ((ev & EV_STATE) !== 0) {
         // Handlers may change the state again (a nested call reports those itself): they go to
-        // the spare list while this one is read; emptied, it is the next spare (no array per
-        // flush).
+        // a new list while this one is read; emptied, this one is used again unless they did
+        // (no array per flush, and no spare kept beside it).
         const list = this.transitions;
-        this.transitions = this.spareTransitions ?? [];
-        this.spareTransitions = undefined;
+        this.transitions = NO_TRANSITIONS;
         for (let i = 0; i < list.length; i += 2) host.onStateChange?.(this, list[i], list[i + 1]);
         list.length = 0;
-        this.spareTransitions = list;
+        if (this.transitions === NO_TRANSITIONS) this.transitions = list;
       }
       if ((ev & EV_ESTABLISHED) !== 0) {
         this.parent?.childEstablished(this);

@@ -63,6 +63,9 @@ export interface TcpConnectionOwner {
  * that would pass the bound throws ENOBUFS and queues nothing. While the stack's buffers are
  * above their hard mark (`tcp.memoryHardLimit`) writes wait here too.
  */
+/** `#pending` of a connection whose writes have all fitted the send buffer (shared, never written). */
+const NO_WRITES: Uint8Array[] = [];
+
 export class TcpConnection {
   /** @internal The sans-IO connection this wraps. */
   readonly core: TcpConnectionCore;
@@ -94,7 +97,8 @@ export class TcpConnection {
   #pumping = false;
   /** The current reader has had its end (or error): tell it only once. */
   #readerDone = false;
-  #pending: Uint8Array[] = [];
+  /** Writes waiting for the send buffer: NO_WRITES (shared, never written) until the first. */
+  #pending: Uint8Array[] = NO_WRITES;
   #pendingBytes = 0;
   #endRequested = false;
   /** close() was called: the FIN goes with close semantics (no more reading). */
@@ -410,6 +414,7 @@ export class TcpConnection {
         limits.writeHeld();
         limits.waitForMemory(this);
       }
+      if (this.#pending === NO_WRITES) this.#pending = [];
       this.#pending.push(bytes);
       this.#pendingBytes += bytes.length;
       return false;
@@ -418,6 +423,7 @@ export class TcpConnection {
     const n = this.core.write(bytes, this.#owner.scheduler.now());
     this.rearm();
     if (n < bytes.length) {
+      if (this.#pending === NO_WRITES) this.#pending = [];
       this.#pending.push(bytes.subarray(n));
       this.#pendingBytes += bytes.length - n;
       return false;
@@ -473,7 +479,7 @@ export class TcpConnection {
   /** Aborts: RST to the peer, everything queued is dropped. Idempotent. */
   destroy(): void {
     this.#endRequested = true;
-    this.#pending = [];
+    this.#pending = NO_WRITES;
     this.#pendingBytes = 0;
     this.core.abort(this.#owner.scheduler.now());
     this.rearm();
