@@ -207,7 +207,14 @@ export class TcpConnection {
         subscriber.complete();
         return;
       }
-      return (this.#closed$ ??= new Subject()).subscribe(subscriber);
+      const subject = (this.#closed$ ??= new Subject());
+      const sub = subject.subscribe(subscriber);
+      return () => {
+        sub.unsubscribe();
+        // The last watcher left (connect() watches only until the handshake): let the Subject
+        // go with it rather than keep it for the connection's life; the next makes another.
+        if (this.#closed$ === subject && !subject.observed) this.#closed$ = undefined;
+      };
     });
   }
 
