@@ -111,8 +111,6 @@ export class TcpConnection {
   /** Set before aborting the core for an error found outside it (ICMP, ARP). */
   #externalError: NetstackError | undefined;
   #socket: TcpSocket | undefined;
-  /** See onSendError. */
-  #onSendError: ((err: NetstackError) => void) | undefined;
 
   constructor(core: TcpConnectionCore, owner: TcpConnectionOwner) {
     this.core = core;
@@ -545,15 +543,17 @@ export class TcpConnection {
 
   /**
    * @internal Where routing or ARP failures of this connection's segments go: fatal only while
-   * connecting, so there is a function only then (afterwards TCP just retransmits, and a
-   * failure is nobody's to hear: undefined). Made by the first segment sent in SYN-SENT, let go
-   * at ESTABLISHED: an accepted or established connection holds none.
+   * connecting, so there is a function only then (afterwards TCP just retransmits, and a failure
+   * is nobody's to hear: undefined). Made by `connect()` (watchSendErrors), dropped at
+   * ESTABLISHED: an accepted or established connection holds none. A field, read per segment.
    */
-  get onSendError(): ((err: NetstackError) => void) | undefined {
-    if (this.core.state !== 'SYN-SENT') return undefined;
-    return (this.#onSendError ??= (err: NetstackError): void => {
+  onSendError: ((err: NetstackError) => void) | undefined = undefined;
+
+  /** @internal An active open: failures to send its SYN fail the connect (see onSendError). */
+  watchSendErrors(): void {
+    this.onSendError = (err: NetstackError): void => {
       if (this.state === 'SYN-SENT') this.failWith(err);
-    });
+    };
   }
 
   /** The timer's call, one function for all connections (the timer passes its connection as `this`). */
@@ -577,7 +577,7 @@ export class TcpConnection {
     // rather than keep its timer until then; the re-arm after this call sets what is due.
     if (to === 'ESTABLISHED') {
       this.#timer.cancel();
-      this.#onSendError = undefined;
+      this.onSendError = undefined;
     }
     this.#deliveredState = to;
     this.#state$?.next(to);

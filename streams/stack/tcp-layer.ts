@@ -583,6 +583,7 @@ export class TcpLayer implements Tcp {
       const closedSub = conn.closed$.subscribe((err) => {
         if (!entry.established) subscriber.error(err ?? netError('ECONNABORTED', `connect ${options.address}:${options.port}: aborted`, 'connect'));
       });
+      conn.watchSendErrors();
       core.connect(now);
       conn.rearm();
       return () => {
