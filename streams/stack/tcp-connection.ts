@@ -43,6 +43,9 @@ export interface TcpConnectionOwner {
   routeMtu?(conn: TcpConnection): number;
 }
 
+/** `#pending` of a connection whose writes have all fitted the send buffer (shared, never written). */
+const NO_WRITES: Uint8Array[] = [];
+
 /**
  * A TCP connection as the user holds it, wrapping one sans-IO TcpConnectionCore.
  *
@@ -63,9 +66,6 @@ export interface TcpConnectionOwner {
  * that would pass the bound throws ENOBUFS and queues nothing. While the stack's buffers are
  * above their hard mark (`tcp.memoryHardLimit`) writes wait here too.
  */
-/** `#pending` of a connection whose writes have all fitted the send buffer (shared, never written). */
-const NO_WRITES: Uint8Array[] = [];
-
 export class TcpConnection {
   /** @internal The sans-IO connection this wraps. */
   readonly core: TcpConnectionCore;
