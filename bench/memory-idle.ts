@@ -2,8 +2,18 @@
  * Child process of the idle-memory benchmark (run with --expose-gc): opens N connections
  * between two stacks on the memory wire, lets them go idle, and prints one JSON line with the
  * memory growth per connection end. Usage: node --expose-gc --import tsx bench/memory-idle.ts N
+ *
+ * `--by-object` (by hand, not part of `npm run bench`): also takes a heap snapshot before and
+ * after (in the temporary directory, deleted afterwards) and prints, before the JSON line, what
+ * one connection end adds by kind of object (bytes, objects), largest first. Snapshots are slow
+ * and large: use N of a few thousand.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import { firstValueFrom } from 'rxjs';
+import { heapGrowth, heapKinds } from './lib/heap-diff.js';
 import { memoryPair } from './memory.js';
 import type { TcpConnection } from '../streams/stack/tcp-connection.js';
 
@@ -12,7 +22,8 @@ if (gc === undefined) {
   console.error('memory-idle: run node with --expose-gc');
   process.exit(2);
 }
-const n = Number(process.argv[2] ?? 10_000);
+const byObject = process.argv.includes('--by-object');
+const n = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 10_000);
 if (!Number.isInteger(n) || n < 1 || n > 60_000) {
   console.error('memory-idle: N must be 1..60000');
   process.exit(2);
@@ -30,6 +41,11 @@ async function main(): Promise<void> {
   const warm = await firstValueFrom(p.a.tcp.connect({ address: '198.18.0.2', port: 7 }));
   await new Promise((r) => setTimeout(r, 50));
   settle();
+  const dir = byObject ? mkdtempSync(join(tmpdir(), 'memory-idle-')) : '';
+  // Both snapshots are read after the second is taken: what reading one allocates (strings,
+  // compiled code) is then in neither.
+  const snapshotBefore = byObject ? writeHeapSnapshot(join(dir, 'before.heapsnapshot')) : '';
+  if (byObject) settle();
   const before = process.memoryUsage();
   const clients: TcpConnection[] = [warm];
   const parallel = 256;
@@ -44,6 +60,13 @@ async function main(): Promise<void> {
   const after = process.memoryUsage();
   if (accepted.length !== n + 1) throw new Error(`accepted ${accepted.length} connections, expected ${n + 1}`);
   const ends = 2 * n;
+  if (byObject) {
+    const snapshotAfter = writeHeapSnapshot(join(dir, 'after.heapsnapshot'));
+    const rows = heapGrowth(heapKinds(snapshotBefore), heapKinds(snapshotAfter), ends);
+    rmSync(dir, { recursive: true, force: true });
+    console.log('bytes/end  objects/end  kind (self sizes; "number:" = boxed numbers)');
+    for (const r of rows.slice(0, 40)) console.log(`${r.bytes.toFixed(0).padStart(9)}  ${r.count.toFixed(2).padStart(11)}  ${r.kind}`);
+  }
   const heap = (after.heapUsed - before.heapUsed) / ends;
   const ab = (after.arrayBuffers - before.arrayBuffers) / ends;
   console.log(JSON.stringify({ connections: n, bytesPerConnection: heap + ab, heapBytesPerConnection: heap, arrayBufferBytesPerConnection: ab }));

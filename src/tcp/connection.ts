@@ -74,6 +74,8 @@ type LossEpisode = typeof EPISODE_NONE | typeof EPISODE_RECOVERY | typeof EPISOD
 
 const { FIN, SYN, RST, PSH, ACK, ECE, CWR } = TcpFlags;
 const EMPTY = new Uint8Array(0);
+/** `transitions` with none queued before the first (shared, never written: see setState). */
+const NO_TRANSITIONS: TcpState[] = [];
 const NEVER = Number.POSITIVE_INFINITY;
 /**
  * At most one ACK per this many ms in answer to out-of-window pure ACKs (Linux's
@@ -326,14 +328,19 @@ export class TcpConnectionCore {
   private lastPeerWindow = -1;
 
   private events = 0;
-  /** State transitions not yet reported: [from, to, from, to, ...]. */
-  private transitions: TcpState[] = [];
-  private spareTransitions: TcpState[] | undefined;
+  /**
+   * State transitions not yet reported: [from, to, from, to, ...]. One array per connection,
+   * reused; NO_TRANSITIONS (shared, never written) before the first and while one is reported.
+   */
+  private transitions: TcpState[] = NO_TRANSITIONS;
   private wantWritable = false;
   /** connect/listen/fromSynCookie was used: a core opens once. */
   private opened = false;
 
-  /** The SACK scoreboard, created when SACK is negotiated. */
+  /**
+   * The SACK scoreboard, created when SACK is negotiated and there is something to send (see
+   * enableSackRecovery): until then nothing is in flight for it to track.
+   */
   private sack: SackScoreboard | undefined;
   /** RFC 6675 loss episode: none, fast recovery, or resending holes after a timeout. */
   private lossEpisode: LossEpisode = EPISODE_NONE;
@@ -623,6 +630,7 @@ export class TcpConnectionCore {
     }
     if (now > this.clock) this.clock = now;
     const n = this.sendBuf.write(data, now);
+    if (n > 0 && this.sackOk && this.sack === undefined) this.allocateSackRecovery();
     if (n < data.length || this.sendBuf.free === 0) this.wantWritable = true;
     if (n > 0 && (this._state === 'ESTABLISHED' || this._state === 'CLOSE-WAIT')) this.output(now);
     this.flushEvents();
@@ -1911,18 +1919,29 @@ export class TcpConnectionCore {
 
   /**
    * SACK was negotiated (wherever `sackOk` becomes true): the scoreboard, and RACK when loss
-   * detection is 'rack', take over loss recovery.
+   * detection is 'rack', take over loss recovery. They are made once there is data or a FIN to
+   * send (here, or at the first `write` / FIN, see allocateSackRecovery): loss recovery needs
+   * them only for what is in flight, and an idle connection that never sent then holds neither.
    */
   private enableSackRecovery(): void {
+    if (this.sendBuf.length > 0 || this.finQueued) this.allocateSackRecovery();
+    this.recoveryPoint = this.iss; // no episode yet: any SND.UNA past the SYN may start one
+  }
+
+  /**
+   * Makes the scoreboard (and RACK) with SACK negotiated, before the first byte or FIN after the
+   * SYN is sent: nothing has been in flight yet, so both start empty with their edges at SND.UNA
+   * (where the ACKs so far would have moved them).
+   */
+  private allocateSackRecovery(): void {
     if (this.sack === undefined) this.sack = new SackScoreboard();
     if (this.config.lossDetection === 'rack' && this.rack === undefined) {
       this.rack = new Rack();
-      this.rack.clear(this.iss);
+      this.rack.clear(this.sndUna);
       this.sack.externalLoss = true;
-      this.sack.externalEdge = this.iss;
+      this.sack.externalEdge = this.sndUna;
       this.sack.marks = this.rack; // RACK's per-segment loss marks (rack.ts lostAt)
     }
-    this.recoveryPoint = this.iss; // no episode yet: any SND.UNA past the SYN may start one
   }
 
   /** Takes one ACK's SACK blocks; true when they SACKed new data. */
@@ -2517,6 +2536,7 @@ export class TcpConnectionCore {
   private queueFin(): void {
     if (this.finQueued) return;
     this.finQueued = true;
+    if (this.sackOk && this.sack === undefined) this.allocateSackRecovery();
     const start = this.synAcked ? this.sndUna : seqAdd(this.iss, 1);
     this.finSeq = seqAdd(start, this.sendBuf.length);
   }
@@ -2668,6 +2688,7 @@ export class TcpConnectionCore {
     if (prev === next) return;
     this._state = next;
     if (log.tcp.enabled) log.tcp('%s %s => %s', this.toString(), prev, next);
+    if (this.transitions === NO_TRANSITIONS) this.transitions = [];
     this.transitions.push(prev, next);
     this.events |= EV_STATE;
   }
@@ -2691,14 +2712,13 @@ export class TcpConnectionCore {
       const host = this.host;
       if ((ev & EV_STATE) !== 0) {
         // Handlers may change the state again (a nested call reports those itself): they go to
-        // the spare list while this one is read; emptied, it is the next spare (no array per
-        // flush).
+        // a new list while this one is read; emptied, this one is used again unless they did
+        // (no array per flush, and no spare kept beside it).
         const list = this.transitions;
-        this.transitions = this.spareTransitions ?? [];
-        this.spareTransitions = undefined;
+        this.transitions = NO_TRANSITIONS;
         for (let i = 0; i < list.length; i += 2) host.onStateChange?.(this, list[i], list[i + 1]);
         list.length = 0;
-        this.spareTransitions = list;
+        if (this.transitions === NO_TRANSITIONS) this.transitions = list;
       }
       if ((ev & EV_ESTABLISHED) !== 0) {
         this.parent?.childEstablished(this);

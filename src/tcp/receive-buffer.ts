@@ -31,6 +31,8 @@ interface Piece {
   data: Uint8Array;
 }
 
+const NO_PIECES: Piece[] = [];
+
 export class ReceiveBuffer {
   /** Bytes of in-order data the buffer holds before the window closes (raised by `grow`). */
   capacity: number;
@@ -43,7 +45,11 @@ export class ReceiveBuffer {
   private unread = 0;
   /** Stream position just after the last in-order byte. */
   private end = 0;
-  private readonly ooo: Piece[] = [];
+  /**
+   * Out-of-order pieces, sorted and not overlapping. NO_PIECES (shared, never written) until the
+   * first one arrives: most connections never see a hole.
+   */
+  private ooo: Piece[] = NO_PIECES;
   private oooBytes = 0;
 
   private tail: Uint8Array | undefined;
@@ -173,6 +179,7 @@ export class ReceiveBuffer {
     }
     if (additions.length === 0) return true; // a duplicate of what we hold
     if (this.ooo.length + additions.length > this.maxOutOfOrder) return false;
+    if (this.ooo === NO_PIECES) this.ooo = [];
     // Insert from the back so earlier indices stay valid.
     for (let k = additions.length - 1; k >= 0; k--) {
       const piece = additions[k];
@@ -233,7 +240,7 @@ export class ReceiveBuffer {
     this.chunks.length = 0;
     this.first = 0;
     this.unread = 0;
-    this.ooo.length = 0;
+    this.ooo = NO_PIECES;
     this.oooBytes = 0;
     this.tail = undefined;
     this.tailUsed = 0;

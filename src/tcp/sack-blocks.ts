@@ -23,13 +23,20 @@ export const MAX_SACK_BLOCKS = 4;
 
 export type SackBlock = readonly [number, number];
 
+/** `recent` of a reporter that has seen no out-of-order arrival (shared, never written). */
+const NO_ARRIVALS: number[] = [];
+/**
+ * Where the receive buffer puts the run it finds: one for every reporter (it is read at once,
+ * never kept), not an object per connection.
+ */
+const run = { start: 0, end: 0 };
+
 export class SackReporter {
-  /** Sequence numbers of recent out-of-order arrivals, most recent first. */
-  private readonly recent: number[] = [];
+  /** Sequence numbers of recent out-of-order arrivals, most recent first (own array from the first). */
+  private recent: number[] = NO_ARRIVALS;
   private dsackPending = false;
   private dsackLeft = 0;
   private dsackRight = 0;
-  private readonly run = { start: 0, end: 0 };
 
   /** Whether the next ACK has something to report besides the held runs. */
   get hasDsack(): boolean {
@@ -41,9 +48,9 @@ export class SackReporter {
    * arrivals in the same run are forgotten: the new one now stands for that run.
    */
   onOutOfOrder(seq: number, rcvNxt: number, buf: ReceiveBuffer): void {
+    if (this.recent === NO_ARRIVALS) this.recent = [];
     const r = this.recent;
     const base = buf.inOrderEnd;
-    const run = this.run;
     let kept = 0;
     if (buf.outOfOrderRunAt(base + seqDiff(seq, rcvNxt), run)) {
       for (let i = 0; i < r.length; i++) {
@@ -65,7 +72,7 @@ export class SackReporter {
 
   /** Forgets everything (the receive buffer was cleared). */
   clear(): void {
-    this.recent.length = 0;
+    if (this.recent.length !== 0) this.recent.length = 0;
     this.dsackPending = false;
   }
 
@@ -88,7 +95,6 @@ export class SackReporter {
     }
     const first = blocks.length; // runs start after the D-SACK block
     const base = buf.inOrderEnd;
-    const run = this.run;
     let kept = 0;
     for (let i = 0; i < r.length; i++) {
       const offset = seqDiff(r[i], rcvNxt);
@@ -100,7 +106,7 @@ export class SackReporter {
       for (let k = first; k < blocks.length; k++) if (blocks[k][0] === left) seen = true;
       if (!seen && blocks.length < max) blocks.push([left, seqAdd(rcvNxt, run.end - base)]);
     }
-    r.length = kept;
+    if (r.length !== kept) r.length = kept; // (never writes the shared empty array)
     return blocks.length > 0 ? blocks : undefined;
   }
 }

@@ -19,7 +19,8 @@
  * built per packet, and every comparison is exact (no hash collisions to resolve, unlike folding
  * 96 bits into one 53-bit key). A lookup reads at most two outer entries (the packet's own local
  * half and the wildcard one) and reuses each inner map for both of its steps, so every step
- * costs one inner `Map.get`; an established connection is found with two gets in total.
+ * costs one inner `Map.get`; an established connection is found with two gets in total. A local
+ * half with a single remote (an active open's ephemeral port) holds that entry alone, not a Map.
  *
  * Pure and generic: E is whatever the wiring stores (a Subject, a TCP control block, ...).
  */
@@ -41,9 +42,29 @@ export function halfKey(addr: IpAddr, port: number): number {
   return addr * 65536 + port;
 }
 
+/**
+ * A local half with one remote half under it (a connection from an ephemeral port, the usual
+ * case for every active open): the entry itself rather than a Map of one, which costs about
+ * 180 bytes (the Map and its smallest hash table) per connection. Becomes a Map at the second.
+ */
+class OneRemote<E> {
+  constructor(
+    readonly rk: number,
+    readonly endpoint: E,
+  ) {}
+}
+
+type Remotes<E> = Map<number, E> | OneRemote<E>;
+
+/** The endpoint under remote half `rk`, or undefined. */
+function remoteGet<E>(inner: Remotes<E>, rk: number): E | undefined {
+  if (inner instanceof OneRemote) return inner.rk === rk ? inner.endpoint : undefined;
+  return inner.get(rk);
+}
+
 /** `E extends {}`: any value but null and undefined, so a lookup miss is unambiguous. */
 export class EndpointTable<E extends {}> {
-  readonly #byLocal = new Map<number, Map<number, E>>();
+  readonly #byLocal = new Map<number, Remotes<E>>();
   #size = 0;
   /**
    * The last lookup that found an endpoint, and its key: a request/response flow looks up the
@@ -70,14 +91,16 @@ export class EndpointTable<E extends {}> {
   insert(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number, endpoint: E): EndpointInsert {
     const lk = halfKey(localAddr, localPort);
     const rk = halfKey(remoteAddr, remotePort);
-    let inner = this.#byLocal.get(lk);
+    const inner = this.#byLocal.get(lk);
     if (inner === undefined) {
-      inner = new Map();
-      this.#byLocal.set(lk, inner);
-    } else if (inner.has(rk)) {
+      this.#byLocal.set(lk, new OneRemote(rk, endpoint));
+    } else if (remoteGet(inner, rk) !== undefined) {
       return 'EADDRINUSE';
+    } else if (inner instanceof OneRemote) {
+      this.#byLocal.set(lk, new Map([[inner.rk, inner.endpoint], [rk, endpoint]]));
+    } else {
+      inner.set(rk, endpoint);
     }
-    inner.set(rk, endpoint);
     this.#size++;
     this.#lastEndpoint = undefined;
     return 'ok';
@@ -92,10 +115,15 @@ export class EndpointTable<E extends {}> {
     const inner = this.#byLocal.get(lk);
     if (inner === undefined) return false;
     const rk = halfKey(remoteAddr, remotePort);
-    if (!inner.has(rk)) return false;
-    if (endpoint !== undefined && inner.get(rk) !== endpoint) return false;
-    inner.delete(rk);
-    if (inner.size === 0) this.#byLocal.delete(lk);
+    const held = remoteGet(inner, rk);
+    if (held === undefined) return false;
+    if (endpoint !== undefined && held !== endpoint) return false;
+    if (inner instanceof OneRemote) {
+      this.#byLocal.delete(lk);
+    } else {
+      inner.delete(rk);
+      if (inner.size === 0) this.#byLocal.delete(lk);
+    }
     this.#size--;
     this.#lastEndpoint = undefined;
     return true;
@@ -121,12 +149,13 @@ export class EndpointTable<E extends {}> {
 
   /** The endpoint under exactly this key (no wildcard matching). */
   get(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): E | undefined {
-    return this.#byLocal.get(halfKey(localAddr, localPort))?.get(halfKey(remoteAddr, remotePort));
+    const inner = this.#byLocal.get(halfKey(localAddr, localPort));
+    return inner === undefined ? undefined : remoteGet(inner, halfKey(remoteAddr, remotePort));
   }
 
   /** True when the exact key is taken: `insert` would answer EADDRINUSE. */
   has(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): boolean {
-    return this.#byLocal.get(halfKey(localAddr, localPort))?.has(halfKey(remoteAddr, remotePort)) === true;
+    return this.get(localAddr, localPort, remoteAddr, remotePort) !== undefined;
   }
 
   /**
@@ -154,21 +183,21 @@ export class EndpointTable<E extends {}> {
     // E excludes undefined and null (`E extends {}`), so `!== undefined` means found.
     const exactLocal = this.#byLocal.get(localAddr * 65536 + localPort);
     if (exactLocal !== undefined) {
-      const e = exactLocal.get(rk); // 1. exact 4-tuple
+      const e = remoteGet(exactLocal, rk); // 1. exact 4-tuple
       if (e !== undefined) return e;
     }
     // The wildcard of the packet's family: one compare, no extra lookup.
     const any = localAddr >= IPV6_ID_BASE ? IP_ANY6 : IP_ANY4;
     const anyLocal = localAddr === any ? undefined : this.#byLocal.get(any * 65536 + localPort);
     if (anyLocal !== undefined) {
-      const e = anyLocal.get(rk); // 2. wildcard local address, this remote
+      const e = remoteGet(anyLocal, rk); // 2. wildcard local address, this remote
       if (e !== undefined) return e;
     }
     if (exactLocal !== undefined) {
-      const e = exactLocal.get(0); // 3. listener on (localAddr, localPort)
+      const e = remoteGet(exactLocal, 0); // 3. listener on (localAddr, localPort)
       if (e !== undefined) return e;
     }
-    if (anyLocal !== undefined) return anyLocal.get(0); // 4. listener on (wildcard, localPort)
+    if (anyLocal !== undefined) return remoteGet(anyLocal, 0); // 4. listener on (wildcard, localPort)
     return undefined;
   }
 
@@ -177,6 +206,10 @@ export class EndpointTable<E extends {}> {
     for (const [lk, inner] of this.#byLocal) {
       const localAddr = Math.floor(lk / 65536);
       const localPort = lk % 65536;
+      if (inner instanceof OneRemote) {
+        yield { localAddr, localPort, remoteAddr: Math.floor(inner.rk / 65536), remotePort: inner.rk % 65536, endpoint: inner.endpoint };
+        continue;
+      }
       for (const [rk, endpoint] of inner) {
         yield { localAddr, localPort, remoteAddr: Math.floor(rk / 65536), remotePort: rk % 65536, endpoint };
       }

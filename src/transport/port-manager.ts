@@ -42,17 +42,31 @@ export interface ReserveOptions {
 
 /** Holders of one (address, port). */
 interface Holders {
+  /** The address held (the key of the per-port map, kept here for a port with one address). */
+  readonly addr: IpAddr;
   count: number;
   shared: boolean;
   /** A dual-stack `::` (covers IPv4 too). */
   dual: boolean;
 }
 
+/**
+ * What one port holds: its only address's holders (the usual case: an ephemeral port of one
+ * connection), or a Map by address once there are two. A Map of one would cost about 180 bytes
+ * (the Map and its smallest hash table) per connection.
+ */
+type PortHolders = Holders | Map<IpAddr, Holders>;
+
+function holdersOf(p: PortHolders, addr: IpAddr): Holders | undefined {
+  if (p instanceof Map) return p.get(addr);
+  return p.addr === addr ? p : undefined;
+}
+
 export class PortManager {
   readonly ephemeralRange: readonly [number, number];
   readonly #random: () => number;
-  /** port -> (address -> holders). Per-port maps stay tiny: one entry per bound address. */
-  readonly #ports = new Map<number, Map<IpAddr, Holders>>();
+  /** port -> holders, by address when several. Per-port maps stay tiny: one entry per bound address. */
+  readonly #ports = new Map<number, PortHolders>();
 
   constructor(options: PortManagerOptions = {}) {
     const [lo, hi] = options.ephemeralRange ?? DEFAULT_EPHEMERAL_RANGE;
@@ -86,7 +100,8 @@ export class PortManager {
 
   /** True when anything holds `port` on exactly `addr`. */
   isReserved(addr: IpAddr, port: number): boolean {
-    return this.#ports.get(port)?.has(addr) === true;
+    const p = this.#ports.get(port);
+    return p !== undefined && holdersOf(p, addr) !== undefined;
   }
 
   /**
@@ -115,11 +130,15 @@ export class PortManager {
   /** Drops one hold on (addr, port). Returns false when nothing held it. */
   release(addr: IpAddr, port: number): boolean {
     const byAddr = this.#ports.get(port);
-    const holders = byAddr?.get(addr);
+    const holders = byAddr === undefined ? undefined : holdersOf(byAddr, addr);
     if (byAddr === undefined || holders === undefined) return false;
     if (--holders.count === 0) {
-      byAddr.delete(addr);
-      if (byAddr.size === 0) this.#ports.delete(port);
+      if (!(byAddr instanceof Map)) {
+        this.#ports.delete(port);
+      } else {
+        byAddr.delete(addr);
+        if (byAddr.size === 0) this.#ports.delete(port);
+      }
     }
     return true;
   }
@@ -127,40 +146,49 @@ export class PortManager {
   /** Number of distinct (address, port) pairs held. */
   get size(): number {
     let n = 0;
-    for (const byAddr of this.#ports.values()) n += byAddr.size;
+    for (const byAddr of this.#ports.values()) n += byAddr instanceof Map ? byAddr.size : 1;
     return n;
   }
 
   /** Every held (address, port), for snapshots and debugging. */
   *entries(): IterableIterator<{ addr: IpAddr; port: number; holders: number; shared: boolean; dualStack: boolean }> {
     for (const [port, byAddr] of this.#ports) {
-      for (const [addr, h] of byAddr) yield { addr, port, holders: h.count, shared: h.shared, dualStack: h.dual };
+      for (const h of byAddr instanceof Map ? byAddr.values() : [byAddr]) yield { addr: h.addr, port, holders: h.count, shared: h.shared, dualStack: h.dual };
     }
   }
 
   #free(addr: IpAddr, port: number, shared: boolean, dual: boolean): boolean {
     const byAddr = this.#ports.get(port);
     if (byAddr === undefined) return true;
+    if (!(byAddr instanceof Map)) return !conflicts(addr, shared, dual, byAddr);
     // Per-port maps hold one entry per bound address: a walk costs nothing worth a faster path.
-    for (const [held, h] of byAddr) {
-      if (!overlaps(addr, dual, held, h.dual)) continue;
-      // Two holders of the very same reservation may share it; a dual-stack `::` and a
-      // v6-only one are different reservations under one key, never merged.
-      if (!(shared && h.shared) || (held === addr && h.dual !== dual)) return false;
-    }
+    for (const h of byAddr.values()) if (conflicts(addr, shared, dual, h)) return false;
     return true;
   }
 
   #add(addr: IpAddr, port: number, shared: boolean, dual: boolean): void {
-    let byAddr = this.#ports.get(port);
+    const byAddr = this.#ports.get(port);
     if (byAddr === undefined) {
-      byAddr = new Map();
-      this.#ports.set(port, byAddr);
+      this.#ports.set(port, { addr, count: 1, shared, dual });
+      return;
     }
-    const holders = byAddr.get(addr);
-    if (holders === undefined) byAddr.set(addr, { count: 1, shared, dual });
-    else holders.count++;
+    const holders = holdersOf(byAddr, addr);
+    if (holders !== undefined) {
+      holders.count++;
+    } else if (byAddr instanceof Map) {
+      byAddr.set(addr, { addr, count: 1, shared, dual });
+    } else {
+      this.#ports.set(port, new Map([[byAddr.addr, byAddr], [addr, { addr, count: 1, shared, dual }]]));
+    }
   }
+}
+
+/** True when reserving (addr, shared, dual) is refused because of holders `h` of the same port. */
+function conflicts(addr: IpAddr, shared: boolean, dual: boolean, h: Holders): boolean {
+  if (!overlaps(addr, dual, h.addr, h.dual)) return false;
+  // Two holders of the very same reservation may share it; a dual-stack `::` and a v6-only one
+  // are different reservations under one key, never merged.
+  return !(shared && h.shared) || (h.addr === addr && h.dual !== dual);
 }
 
 function isDual(addr: IpAddr, options: ReserveOptions | undefined): boolean {

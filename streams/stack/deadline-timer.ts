@@ -13,7 +13,7 @@ const NONE = Infinity;
  * connection moves its retransmission deadline on every ACK; this keeps that from costing a
  * clearTimeout/setTimeout pair per segment.
  */
-export class DeadlineTimer {
+export class DeadlineTimer<C = undefined> {
   // Times are numbers, NONE when absent, never undefined: a field that only ever holds numbers
   // is kept as a raw double and overwritten in place, where a `number | undefined` field boxes
   // every fractional time stored into it (an allocation per re-arm: a TCP connection re-arms
@@ -26,8 +26,13 @@ export class DeadlineTimer {
 
   constructor(
     private readonly scheduler: SchedulerLike,
-    /** Called with `now` when the wanted deadline has come. */
-    private readonly fire: (now: number) => void,
+    /**
+     * Called with `now` when the wanted deadline has come, with `context` as `this`: an owner
+     * with many timers (a TCP connection each) passes one shared function and itself rather
+     * than a closure per timer.
+     */
+    private readonly fire: (this: C, now: number) => void,
+    private readonly context?: C,
   ) {}
 
   /** Wants a call at `deadline` (ms, scheduler time); undefined cancels. */
@@ -57,6 +62,19 @@ export class DeadlineTimer {
     return this.#keepAlive;
   }
 
+  /**
+   * As `set(undefined)`, but an armed wake-up is cleared now instead of left to run out: for a
+   * deadline that goes away for good rather than moving (a connection's handshake timer once it
+   * is established), so that an idle owner holds no scheduled action.
+   */
+  cancel(): void {
+    this.#wanted = NONE;
+    if (this.#subscription === undefined) return;
+    this.#subscription.unsubscribe();
+    this.#subscription = undefined;
+    this.#armedAt = NONE;
+  }
+
   /** Cancels for good: no call after this. */
   close(): void {
     this.#closed = true;
@@ -70,12 +88,14 @@ export class DeadlineTimer {
     this.#subscription?.unsubscribe();
     const delay = Math.max(0, deadline - this.scheduler.now());
     this.#armedAt = deadline;
-    this.#subscription = this.scheduler.schedule(this.#wake, delay);
+    this.#subscription = this.scheduler.schedule(DeadlineTimer.#wake, delay, this as DeadlineTimer<unknown>);
     if (this.#keepAlive) refTimer(this.#subscription);
   }
 
-  /** The scheduled work, made once per timer rather than once per arming. */
-  readonly #wake = (): void => this.#onWake();
+  /** The scheduled work, one function for every timer: the timer is its state. */
+  static #wake(this: unknown, timer?: DeadlineTimer<unknown>): void {
+    timer!.#onWake();
+  }
 
   #onWake(): void {
     this.#subscription = undefined;
@@ -89,6 +109,6 @@ export class DeadlineTimer {
       return;
     }
     this.#wanted = NONE;
-    this.fire(now);
+    this.fire.call(this.context as C, now);
   }
 }

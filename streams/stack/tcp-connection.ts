@@ -43,6 +43,9 @@ export interface TcpConnectionOwner {
   routeMtu?(conn: TcpConnection): number;
 }
 
+/** `#pending` of a connection whose writes have all fitted the send buffer (shared, never written). */
+const NO_WRITES: Uint8Array[] = [];
+
 /**
  * A TCP connection as the user holds it, wrapping one sans-IO TcpConnectionCore.
  *
@@ -70,7 +73,7 @@ export class TcpConnection {
   readonly remotePort: number;
 
   readonly #owner: TcpConnectionOwner;
-  readonly #timer: DeadlineTimer;
+  readonly #timer: DeadlineTimer<TcpConnection>;
   // Made on the first subscription (most connections are never watched for their state or
   // drain, and their closed$ only by the one who opened them): a connection is cheap to make.
   #state$: BehaviorSubject<TcpState> | undefined;
@@ -94,7 +97,8 @@ export class TcpConnection {
   #pumping = false;
   /** The current reader has had its end (or error): tell it only once. */
   #readerDone = false;
-  #pending: Uint8Array[] = [];
+  /** Writes waiting for the send buffer: NO_WRITES (shared, never written) until the first. */
+  #pending: Uint8Array[] = NO_WRITES;
   #pendingBytes = 0;
   #endRequested = false;
   /** close() was called: the FIN goes with close semantics (no more reading). */
@@ -116,7 +120,7 @@ export class TcpConnection {
     this.localPort = core.localPort;
     this.remotePort = core.remotePort;
     this.#deliveredState = core.state;
-    this.#timer = new DeadlineTimer(owner.scheduler, this.#onDeadline);
+    this.#timer = new DeadlineTimer<TcpConnection>(owner.scheduler, TcpConnection.#onDeadline, this);
     this.#timer.keepAlive = keepsProcessAlive(core.state);
     if (core.remoteAddr >= IPV6_ID_BASE && owner.formatAddress !== undefined) {
       // IPv6 ids are the book's while the connection holds them: format them now, while it does.
@@ -201,7 +205,14 @@ export class TcpConnection {
         subscriber.complete();
         return;
       }
-      return (this.#closed$ ??= new Subject()).subscribe(subscriber);
+      const subject = (this.#closed$ ??= new Subject());
+      const sub = subject.subscribe(subscriber);
+      return () => {
+        sub.unsubscribe();
+        // The last watcher left (connect() watches only until the handshake): let the Subject
+        // go with it rather than keep it for the connection's life; the next makes another.
+        if (this.#closed$ === subject && !subject.observed) this.#closed$ = undefined;
+      };
     });
   }
 
@@ -408,6 +419,7 @@ export class TcpConnection {
         limits.writeHeld();
         limits.waitForMemory(this);
       }
+      if (this.#pending === NO_WRITES) this.#pending = [];
       this.#pending.push(bytes);
       this.#pendingBytes += bytes.length;
       return false;
@@ -416,6 +428,7 @@ export class TcpConnection {
     const n = this.core.write(bytes, this.#owner.scheduler.now());
     this.rearm();
     if (n < bytes.length) {
+      if (this.#pending === NO_WRITES) this.#pending = [];
       this.#pending.push(bytes.subarray(n));
       this.#pendingBytes += bytes.length - n;
       return false;
@@ -471,7 +484,7 @@ export class TcpConnection {
   /** Aborts: RST to the peer, everything queued is dropped. Idempotent. */
   destroy(): void {
     this.#endRequested = true;
-    this.#pending = [];
+    this.#pending = NO_WRITES;
     this.#pendingBytes = 0;
     this.core.abort(this.#owner.scheduler.now());
     this.rearm();
@@ -530,17 +543,24 @@ export class TcpConnection {
 
   /**
    * @internal Where routing or ARP failures of this connection's segments go: fatal only while
-   * connecting (afterwards TCP just retransmits). One function per connection, made once.
+   * connecting, so there is a function only then (afterwards TCP just retransmits, and a failure
+   * is nobody's to hear: undefined). Made by `connect()` (watchSendErrors), dropped at
+   * ESTABLISHED: an accepted or established connection holds none. A field, read per segment.
    */
-  readonly onSendError = (err: NetstackError): void => {
-    if (this.state === 'SYN-SENT') this.failWith(err);
-  };
+  onSendError: ((err: NetstackError) => void) | undefined = undefined;
 
-  /** The timer's call (one function per connection, made with it). */
-  readonly #onDeadline = (now: number): void => {
+  /** @internal An active open: failures to send its SYN fail the connect (see onSendError). */
+  watchSendErrors(): void {
+    this.onSendError = (err: NetstackError): void => {
+      if (this.state === 'SYN-SENT') this.failWith(err);
+    };
+  }
+
+  /** The timer's call, one function for all connections (the timer passes its connection as `this`). */
+  static #onDeadline(this: TcpConnection, now: number): void {
     this.core.handleTimer(now);
     this.rearm();
-  };
+  }
 
   /** @internal Re-arms the one timer after any call into the core. */
   rearm(): void {
@@ -553,6 +573,12 @@ export class TcpConnection {
 
   #onStateChange(to: TcpState): void {
     this.#timer.keepAlive = keepsProcessAlive(to);
+    // The handshake's retransmission wake-up (a second or more ahead) is stale now: clear it
+    // rather than keep its timer until then; the re-arm after this call sets what is due.
+    if (to === 'ESTABLISHED') {
+      this.#timer.cancel();
+      this.onSendError = undefined;
+    }
     this.#deliveredState = to;
     this.#state$?.next(to);
     if (to === 'TIME-WAIT') {

@@ -583,6 +583,7 @@ export class TcpLayer implements Tcp {
       const closedSub = conn.closed$.subscribe((err) => {
         if (!entry.established) subscriber.error(err ?? netError('ECONNABORTED', `connect ${options.address}:${options.port}: aborted`, 'connect'));
       });
+      conn.watchSendErrors();
       core.connect(now);
       conn.rearm();
       return () => {
@@ -714,7 +715,10 @@ export class TcpLayer implements Tcp {
       this.counters.connectionsAccepted++;
       entry.listener.subscriber.next(conn);
     } else {
-      entry.onEstablished?.(conn);
+      const onEstablished = entry.onEstablished;
+      // Called once: let go of it (and the connect subscriber it holds) for the connection's life.
+      entry.onEstablished = undefined;
+      onEstablished?.(conn);
     }
   }
 

@@ -74,7 +74,8 @@ export class TcpSocket extends Duplex {
   #bytesWritten = 0;
   #timeoutMs = 0;
   readonly #scheduler: SchedulerLike;
-  readonly #idle: DeadlineTimer;
+  /** The idle timer of setTimeout(), made by the first setTimeout with a timeout. */
+  #idle: DeadlineTimer<TcpSocket> | undefined;
   readonly #keepAlive: KeepAliveRef | undefined;
   #subscriptions: Subscription[] = [];
   readonly #reader: TcpReader;
@@ -90,7 +91,6 @@ export class TcpSocket extends Duplex {
     this.#net = net;
     this.#ipv4Mapped = opts.ipv4Mapped === true;
     this.#scheduler = net?.scheduler ?? opts.connection?.scheduler ?? asyncScheduler;
-    this.#idle = new DeadlineTimer(this.#scheduler, () => this.emit('timeout'));
     this.#keepAlive = net === undefined ? undefined : new KeepAliveRef(net.keepAlive);
     this.#reader = {
       push: (chunk) => {
@@ -260,7 +260,7 @@ export class TcpSocket extends Duplex {
       if (ms === 0) this.removeListener('timeout', callback);
       else this.once('timeout', callback);
     }
-    if (this.#timeoutMs === 0) this.#idle.set(undefined);
+    if (this.#timeoutMs === 0) this.#idle?.set(undefined);
     this.#touch();
     return this;
   }
@@ -340,7 +340,7 @@ export class TcpSocket extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#idle.close();
+    this.#idle?.close();
     this.#connecting = false;
     this.#connectSubscription?.unsubscribe(); // aborts a handshake in progress
     this.#connectSubscription = undefined;
@@ -397,8 +397,17 @@ export class TcpSocket extends Duplex {
     this.emit('ready');
   }
 
+  /** The idle timer's call, one for every socket (the timer passes its socket as `this`). */
+  static #idleTimeout(this: TcpSocket): void {
+    this.emit('timeout');
+  }
+
   #touch(): void {
-    if (this.#timeoutMs > 0) this.#idle.set(this.#scheduler.now() + this.#timeoutMs);
+    if (this.#timeoutMs > 0 && !this.destroyed) {
+      // (A destroyed socket's timer is closed; one made now would be a new, live one.)
+      this.#idle ??= new DeadlineTimer<TcpSocket>(this.#scheduler, TcpSocket.#idleTimeout, this);
+      this.#idle.set(this.#scheduler.now() + this.#timeoutMs);
+    }
   }
 }
 

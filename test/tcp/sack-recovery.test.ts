@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { FIN, bytes, fireNext, Harness, LOCAL_ISS, MSS, recvNothing, REMOTE_ISS, send, SEND, SYN, take } from './harness.js';
-import { seqDiff } from '../../src/tcp/seq.js';
+import { ACK, FIN, bytes, fireNext, Harness, LOCAL_ISS, MSS, recv, RECV, recvNothing, REMOTE_ISS, send, SEND, SYN, take } from './harness.js';
+import { seqAdd, seqDiff } from '../../src/tcp/seq.js';
+import type { TcpRepr } from '../../src/wire/tcp.js';
 import { resolveTcpConfig } from '../../src/tcp/config.js';
 import { L, sackAck, sackEstablished, sackSegmentsAboveFirst, sackSending, sent, spuriousSackRecovery } from './sack-harness.js';
 
@@ -315,5 +316,60 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
       assert.equal(h.conn.counters.spuriousUndos, 0);
       assert.equal(h.conn.cwnd, 5000);
     });
+  });
+});
+
+/**
+ * The scoreboard and RACK's state are made when there is something to send, not at the
+ * handshake (an idle connection holds neither): SACK recovery must work whichever way the first
+ * data came, queued before the handshake completed or written long after it.
+ */
+describe('tcp/connection: SACK recovery with the scoreboard made at the first data', () => {
+  const at = (n: number): number => seqAdd(LOCAL_ISS + 1, n);
+  const ackSacking = (n: number, ...blocks: Array<[number, number]>): TcpRepr => ({
+    ...SEND, ack: at(n), sackBlocks: blocks.map(([a, b]) => [at(a), at(b)] as const),
+  });
+  const dataSent = (h: Harness): Array<[number, number]> => {
+    const out: Array<[number, number]> = [];
+    while (h.outbox.length > 0) {
+      const s = take(h);
+      if (s.payload.length > 0) out.push([seqDiff(s.seq, at(0)), s.payload.length]);
+    }
+    return out;
+  };
+  /** Segments 0 and 2 of ten lost, the rest SACKed: SACK recovery resends segment 0 at the third ACK. */
+  const loseFirst = (h: Harness): void => {
+    assert.equal(dataSent(h).length, 10, 'initial window');
+    send(h, ackSacking(0, [1000, 2000]));
+    send(h, ackSacking(0, [3000, 4000], [1000, 2000]));
+    dataSent(h);
+    send(h, ackSacking(0, [3000, 5000], [1000, 2000]));
+    assert.deepEqual(dataSent(h), [[0, MSS]], '3000 bytes SACKed above it: segment 0 is lost');
+    assert.equal(h.conn.counters.sackRecoveries, 1, 'a SACK recovery, not NewReno');
+    assert.equal(h.conn.counters.partialAcks, 0);
+  };
+  const synAck: TcpRepr = { ...SEND, flags: SYN | ACK, seq: REMOTE_ISS, ack: LOCAL_ISS + 1, mss: MSS, sackPermitted: true };
+
+  it('data written while connecting (SYN-SENT) and sent after the SYN-ACK', () => {
+    const h = new Harness({ config: { sack: true, timestamps: false, lossDetection: 'dupack' } });
+    h.conn.connect(h.now);
+    take(h); // the SYN
+    h.conn.write(bytes(16_000), h.now);
+    h.now += 100;
+    send(h, synAck);
+    assert.equal(h.state, 'ESTABLISHED');
+    loseFirst(h);
+  });
+
+  it('data first written a minute after the handshake', () => {
+    const h = new Harness({ config: { sack: true, timestamps: false, lossDetection: 'dupack' } });
+    h.conn.connect(h.now);
+    take(h);
+    h.now += 100;
+    send(h, synAck);
+    recv(h, { ...RECV, seq: at(0) });
+    h.now += 60_000;
+    h.conn.write(bytes(16_000), h.now);
+    loseFirst(h);
   });
 });

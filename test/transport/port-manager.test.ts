@@ -26,6 +26,28 @@ describe('transport/port-manager', () => {
     assert.equal(pm.reserve(A, 80), 'ok');
   });
 
+  it('a port held on one address, then two, then one again: holders, conflicts, size and entries stay right', () => {
+    const pm = new PortManager();
+    const held = (): string[] => [...pm.entries()].map((e) => `${e.addr}:${e.port}x${e.holders}`).sort();
+    assert.equal(pm.reserve(A, 80, { shared: true }), 'ok');
+    assert.equal(pm.reserve(A, 80, { shared: true }), 'ok', 'a second shared holder of the one address');
+    assert.equal(pm.reserve(B, 80), 'ok', 'a second address on the port');
+    assert.deepEqual(held(), [`${A}:80x2`, `${B}:80x1`].sort());
+    assert.equal(pm.size, 2);
+    assert.equal(pm.reserve(IP_ANY4, 80), 'EADDRINUSE', 'the wildcard conflicts with both');
+    assert.equal(pm.release(B, 80), true);
+    assert.equal(pm.isReserved(B, 80), false);
+    assert.equal(pm.release(A, 80), true);
+    assert.equal(pm.isReserved(A, 80), true, 'one holder of A remains');
+    assert.deepEqual(held(), [`${A}:80x1`]);
+    assert.equal(pm.reserve(B, 80), 'ok');
+    assert.equal(pm.release(A, 80), true);
+    assert.equal(pm.release(B, 80), true);
+    assert.equal(pm.size, 0);
+    assert.deepEqual(held(), []);
+    assert.equal(pm.reserve(IP_ANY4, 80), 'ok', 'the port is free again');
+  });
+
   it('the wildcard address conflicts with any specific address on the same port, both ways', () => {
     const pm = new PortManager();
     assert.equal(pm.reserve(A, 53), 'ok');
