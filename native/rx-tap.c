@@ -960,12 +960,51 @@ static void bound_writer_finalize(napi_env env, void *data, void *hint) {
 }
 
 /*
- * writeBatch(frames): how many were sent or queued; -errno at the first fatal error. Each item
- * is a frame (Uint8Array) or a frame gathered from pieces (array of Uint8Array).
+ * writeBatch(frames[, counts]): how many were sent or queued; -errno at the first fatal error.
+ * Without counts each item is a frame (Uint8Array) or a frame gathered from pieces (array of
+ * Uint8Array); with counts (a Uint8Array), the flat form below.
  */
+/* writeBatch(pieces, counts): the flat form. Frame i is the next counts[i] Uint8Arrays of
+   `pieces` (one writev when more than one): no array per frame to look into, two N-API calls a
+   piece. Everything is checked before the first write, so a bad call writes nothing. */
+static napi_value write_batch_flat(napi_env env, rx_tap_t *t, napi_value items, uint32_t n, const uint8_t *counts, size_t frames) {
+  uint32_t sum = 0;
+  for (size_t f = 0; f < frames; f++) {
+    if (counts[f] == 0 || counts[f] > RX_MAX_PARTS)
+      return throw_code(env, "ERR_INVALID_ARG_VALUE", "each frame has 1..64 pieces");
+    sum += counts[f];
+  }
+  if (sum != n) return throw_code(env, "ERR_INVALID_ARG_VALUE", "the piece counts must add up to the number of pieces");
+  int32_t accepted = 0;
+  uint32_t at = 0;
+  struct iovec iov[RX_MAX_PARTS];
+  for (size_t f = 0; f < frames; f++) {
+    uint32_t parts = counts[f];
+    for (uint32_t k = 0; k < parts; k++) {
+      napi_value piece;
+      uint8_t *data;
+      size_t len;
+      napi_get_element(env, items, at + k, &piece);
+      if (get_uint8_array(env, piece, &data, &len) != 0)
+        return throw_code(env, "ERR_INVALID_ARG_TYPE", "pieces must be Uint8Arrays");
+      iov[k] = (struct iovec){ data, len };
+    }
+    at += parts;
+    int rc = parts == 1 ? write_one(t, iov[0].iov_base, iov[0].iov_len) : write_iov(t, iov, (int)parts);
+    if (rc == RX_WRITE_SENT || rc == RX_WRITE_QUEUED) accepted++;
+    else if (rc < 0 && is_fatal(-rc)) {
+      accepted = rc;
+      break;
+    }
+  }
+  napi_value out;
+  napi_create_int32(env, accepted, &out);
+  return out;
+}
+
 static napi_value tap_write_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   rx_tap_t *t = open_tap(env, info, &argc, argv);
   if (t == NULL) return NULL;
   bool is_array = false;
@@ -973,6 +1012,17 @@ static napi_value tap_write_batch(napi_env env, napi_callback_info info) {
     return throw_code(env, "ERR_INVALID_ARG_TYPE", "frames must be an array of Uint8Array");
   uint32_t n;
   napi_get_array_length(env, argv[0], &n);
+  if (argc >= 2) {
+    napi_valuetype type;
+    napi_typeof(env, argv[1], &type);
+    if (type != napi_undefined) {
+      uint8_t *counts;
+      size_t frames;
+      if (get_uint8_array(env, argv[1], &counts, &frames) != 0)
+        return throw_code(env, "ERR_INVALID_ARG_TYPE", "counts must be a Uint8Array");
+      return write_batch_flat(env, t, argv[0], n, counts, frames);
+    }
+  }
   int32_t accepted = 0;
   for (uint32_t i = 0; i < n; i++) {
     napi_value item;

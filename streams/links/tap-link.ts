@@ -112,7 +112,6 @@ const TCP = IpProtocol.TCP;
 const TCP_CHECKSUM = TcpOffset.CHECKSUM;
 const UDP = IpProtocol.UDP;
 const UDP_CHECKSUM = UdpOffset.CHECKSUM;
-const EMPTY = new Uint8Array(0);
 
 /** Offload unless told otherwise (option, else RX_NETSTACK_TAP_OFFLOAD=0). */
 /** @internal */
@@ -201,9 +200,19 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   let inBatch = false;
   let flushQueued = false;
   // What one write hands the addon, kept from flush to flush (the addon copies what it must
-  // queue and keeps no reference): the items, and the [virtio_net_hdr, frame] pairs among them.
-  const items: Array<Uint8Array | Uint8Array[]> = [];
-  const pairs: Uint8Array[][] = [];
+  // queue and keeps no reference): the pieces of the frames in order, flat, and how many pieces
+  // each frame has (writeBatch's flat form: no array per frame for the addon to look into).
+  const pieces: Uint8Array[] = [];
+  let counts = new Uint8Array(64);
+  let frameCount = 0;
+  const addFrame = (n: number): void => {
+    if (frameCount === counts.length) {
+      const grown = new Uint8Array(counts.length * 2);
+      grown.set(counts);
+      counts = grown;
+    }
+    counts[frameCount++] = n;
+  };
   /**
    * Writes what is pending, and then `gathered` when given (a frame in pieces whose payload is
    * only lent for this call, see sendGathered): all in one call into the addon, which writes
@@ -215,46 +224,46 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     if (device.closed) {
       for (const f of pending) if (f !== null) txAfterClose++;
       if (gathered !== undefined) txAfterClose++;
-    } else if (offload) {
-      // Each frame behind its virtio_net_hdr: none (a frame alone) for a complete frame, the
-      // shared NEEDS_CSUM one for a partial checksum, a GSO one for a large TCP segment.
-      let used = 0;
+    } else {
+      let headerPairs = 0;
       for (let i = 0; i < pending.length; i++) {
         const f = pending[i];
         if (f === null) continue;
-        const p = partial[i];
-        if (p < 0 || !(f instanceof Uint8Array)) {
-          items.push(f);
+        if (!(f instanceof Uint8Array)) {
+          // A complete frame in pieces (sendGathered with no checksum to finish).
+          for (let k = 0; k < f.length; k++) pieces.push(f[k]);
+          addFrame(f.length);
           continue;
         }
-        const pair = pairs[used] ?? (pairs[used] = [f, f]);
-        used++;
+        const p = partial[i];
+        if (p < 0) {
+          // A complete frame (with offload the addon puts an all-zero virtio_net_hdr in front).
+          pieces.push(f);
+          addFrame(1);
+          continue;
+        }
+        // With offload: behind the shared NEEDS_CSUM header, or a GSO one for a large TCP segment.
         if (gso[i] > 0) {
           txSuperFrames++;
-          pair[0] = gsoHeader(f, p >>> 8, p & 0xff, gso[i], ipAt);
+          pieces.push(gsoHeader(f, p >>> 8, p & 0xff, gso[i], ipAt));
         } else {
-          pair[0] = csumHeader(p >>> 8, p & 0xff);
+          pieces.push(csumHeader(p >>> 8, p & 0xff));
         }
-        pair[1] = f;
-        items.push(pair);
+        pieces.push(f);
+        addFrame(2);
+        headerPairs++;
       }
-      if (gathered !== undefined) items.push(gathered);
-      // One frame (a request/response path's reply): the addon's two-argument writers, not a batch.
-      const only = items.length === 1 ? items[0] : undefined;
-      if (only instanceof Uint8Array) device.write(only);
-      else if (only !== undefined && only.length === 2) device.write(only[1], only[0]);
-      else if (items.length > 0) device.writeBatch(items);
-      emptyArray(items);
+      if (gathered !== undefined) {
+        for (let k = 0; k < gathered.length; k++) pieces.push(gathered[k]);
+        addFrame(gathered.length);
+      }
+      // One frame (a request/response path's reply): the addon's one- and two-argument writers.
+      if (frameCount === 1 && counts[0] === 1) device.write(pieces[0]);
+      else if (frameCount === 1 && headerPairs === 1) device.write(pieces[1], pieces[0]);
+      else if (frameCount > 0) device.writeBatch(pieces, counts.subarray(0, frameCount));
       // Hold no frame (nor a large segment's header) until the next flush.
-      for (let k = 0; k < used; k++) pairs[k][0] = pairs[k][1] = EMPTY;
-    } else {
-      let n = 0;
-      for (let i = 0; i < pending.length; i++) if (pending[i] !== null) pending[n++] = pending[i];
-      // Only when an ACK was dropped: `length =` is a call into V8's runtime even when equal.
-      if (n !== pending.length) pending.length = n;
-      const first = pending[0];
-      if (n === 1 && first instanceof Uint8Array) device.write(first);
-      else if (n > 0) device.writeBatch(pending as Array<Uint8Array | Uint8Array[]>);
+      emptyArray(pieces);
+      frameCount = 0;
     }
     // Emptied keeping their storage: a flush per packet on request/response paths.
     emptyArray(pending);

@@ -94,9 +94,12 @@ export interface NativeTapHandle {
   /**
    * Writes frames in order. An item is a frame, or a frame gathered from pieces (one writev;
    * with `vnetHdr`, the first piece starts with the virtio_net_hdr). A plain frame gets an
-   * all-zero virtio_net_hdr in front when the handle has `vnetHdr`.
+   * all-zero virtio_net_hdr in front when the handle has `vnetHdr`. With `counts`, the flat
+   * form: `frames` holds pieces only, frame i being the next `counts[i]` of them (1 to 64), which
+   * spares the addon an array per gathered frame; a call whose counts do not add up to the
+   * pieces throws (ERR_INVALID_ARG_VALUE) before writing anything.
    */
-  writeBatch(frames: ReadonlyArray<Uint8Array | readonly Uint8Array[]>): number;
+  writeBatch(frames: ReadonlyArray<Uint8Array | readonly Uint8Array[]>, counts?: Uint8Array): number;
   stats(): NativeTapStats;
   ref(): void;
   unref(): void;

@@ -8,6 +8,7 @@
  * Only what `deviceLink` (streams/links/tap-link.ts) calls is there; every header and frame
  * written is recorded for the test to check with the codecs.
  */
+import assert from 'node:assert/strict';
 import type { TapDevice } from '../../streams/links/tap-device.js';
 import { VNET_HDR_LEN } from '../../streams/links/virtio-net-hdr.js';
 import { concatBytes } from './bytes.js';
@@ -55,7 +56,19 @@ class Fake implements FakeDevice {
     return this.writeBatch([vnetHeader === undefined ? frame : [vnetHeader, frame]]) === 1;
   }
 
-  writeBatch(items: ReadonlyArray<Uint8Array | readonly Uint8Array[]>): number {
+  writeBatch(given: ReadonlyArray<Uint8Array | readonly Uint8Array[]>, counts?: Uint8Array): number {
+    let items = given;
+    if (counts !== undefined) {
+      // The flat form: frame i is the next counts[i] pieces (a frame alone when just one).
+      const framed: Array<Uint8Array | readonly Uint8Array[]> = [];
+      let at = 0;
+      for (const n of counts) {
+        framed.push(n === 1 ? given[at] : (given.slice(at, at + n) as Uint8Array[]));
+        at += n;
+      }
+      assert.equal(at, given.length, 'the piece counts add up to the pieces');
+      items = framed;
+    }
     for (const item of items) {
       let header: Uint8Array;
       let frame: Uint8Array;

@@ -154,6 +154,22 @@ describeKernelPeer('TapDevice: a device we create', () => {
     }
   });
 
+  it('writeBatch\'s flat form: each frame is the next counts[i] pieces (one writev); counts that do not add up are ERR_INVALID_ARG_VALUE and nothing is written', async () => {
+    const device = open(peer(), { up: true });
+    try {
+      const head = GARP.subarray(0, 14);
+      const rest = GARP.subarray(14);
+      assert.equal(device.writeBatch([head, rest, GARP, head, rest], new Uint8Array([2, 1, 2])), 3);
+      assert.equal(device.stats().txFrames, 3);
+      assert.equal(device.stats().txBytes, 3 * GARP.length, 'a frame in pieces is one frame of the whole length');
+      await expectCode(() => device.writeBatch([head, rest, GARP], new Uint8Array([2, 2])), 'ERR_INVALID_ARG_VALUE');
+      await expectCode(() => device.writeBatch([GARP], new Uint8Array([0, 1])), 'ERR_INVALID_ARG_VALUE');
+      assert.equal(device.stats().txFrames, 3, 'a refused batch wrote nothing');
+    } finally {
+      device.close();
+    }
+  });
+
   it('after close: no more frames, a second close is harmless, writing throws ERR_LINK_CLOSED', async () => {
     const device = open(peer(), { up: true });
     await peer().configureHost();
