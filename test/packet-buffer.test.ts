@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { PacketBuffer, MAX_HEADROOM, allocUninitialized } from '../src/packet-buffer.js';
+import { PacketBuffer, MAX_HEADROOM, allocBytes, allocUninitialized, allocUnzeroed } from '../src/packet-buffer.js';
 import { internetChecksum } from '../src/wire/checksum.js';
 
 describe('PacketBuffer', () => {
@@ -114,5 +114,23 @@ describe('PacketBuffer', () => {
     b.fill(7);
     assert.ok(b.every((x) => x === 7));
     assert.equal(allocUninitialized(0).length, 0);
+  });
+
+  it('allocUnzeroed: small blocks share a slab apart from the zeroed one, never overlap, 8-byte aligned; large ones are their own', () => {
+    const zeroed = allocBytes(64);
+    const blocks = Array.from({ length: 100 }, (_, i) => allocUnzeroed(1 + i * 5));
+    for (const [i, b] of blocks.entries()) {
+      assert.equal(Object.getPrototypeOf(b), Uint8Array.prototype);
+      assert.equal(b.length, 1 + i * 5);
+      assert.equal(b.byteOffset % 8, 0);
+      assert.notEqual(b.buffer, zeroed.buffer, 'not from the zeroed packet slab');
+      b.fill(i + 1);
+    }
+    for (const [i, b] of blocks.entries()) assert.ok(b.every((x) => x === i + 1), `block ${i} intact`);
+    assert.ok(blocks.some((b, i) => i > 0 && b.buffer === blocks[i - 1].buffer), 'consecutive small blocks share storage');
+    const large = allocUnzeroed(5000);
+    assert.equal(large.length, 5000);
+    assert.equal(large.byteOffset, 0);
+    assert.equal(large.buffer.byteLength, 5000);
   });
 });

@@ -173,6 +173,19 @@ export class NeighborCache<T> {
     return e.mac;
   }
 
+  /**
+   * The MAC to send to `ip` now, when that needs nothing more: a reachable entry still within
+   * its reachable time, or a static one. No side effect and no allocation (the sender need not
+   * make a queue item for a packet that will not wait); undefined otherwise, and then `resolve`
+   * ages, queues and asks. For these two states `resolve` answers the same MAC and no action.
+   */
+  reachableMac(ip: Ipv4Addr, now: number): MacAddr | undefined {
+    const e = this.table.get(ip);
+    if (e === undefined) return undefined;
+    if (e.state === 'static' || (e.state === 'reachable' && now < e.confirmedAt + this.config.reachableTimeMs)) return e.mac;
+    return undefined;
+  }
+
   /** Where to send `packet` for next hop `ip` (see the top of the file). */
   resolve(ip: Ipv4Addr, packet: T, now: number): Resolution<T> {
     let e = this.table.get(ip);

@@ -12,7 +12,7 @@
  * `seq - rcvNxt` into an offset from the in-order end.
  */
 
-import { allocBytes } from '../packet-buffer.js';
+import { allocUnzeroed } from '../packet-buffer.js';
 import { emptyArray } from '../empty-array.js';
 
 /** Payloads shorter than this are copied rather than kept as views of their frame. */
@@ -252,8 +252,9 @@ export class ReceiveBuffer {
     if (n === 0) return;
     if (n < COPY_BELOW) {
       if (this.tail === undefined || this.tail.length - this.tailUsed < n) {
-        // A slab view: cheap to take and let go (packet-buffer.ts).
-        this.tail = allocBytes(this.tail === undefined ? TAIL_FIRST : Math.min(this.tail.length * 2, TAIL_BLOCK));
+        // A slab view: cheap to take and let go (packet-buffer.ts); not zeroed, since the
+        // chunks handed out are views of bytes copied in here.
+        this.tail = allocUnzeroed(this.tail === undefined ? TAIL_FIRST : Math.min(this.tail.length * 2, TAIL_BLOCK));
         this.tailUsed = 0;
         this.tailOpen = false;
       }

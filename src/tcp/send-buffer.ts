@@ -13,7 +13,7 @@
  * stay valid until written.
  */
 
-import { allocBytes, allocUninitialized } from '../packet-buffer.js';
+import { allocUnzeroed } from '../packet-buffer.js';
 
 /**
  * Smallest storage: a request/response connection takes and lets go of it on every exchange,
@@ -23,7 +23,7 @@ import { allocBytes, allocUninitialized } from '../packet-buffer.js';
  */
 const MIN_STORAGE = 512;
 const NONE = new Uint8Array(0);
-/** Up to this size storage comes from the packet slab (allocBytes' own limit). */
+/** Up to this size storage comes from a shared slab (allocUnzeroed's own limit) and is not kept as a spare. */
 const SMALL_STORAGE = 4096;
 
 /**
@@ -195,10 +195,10 @@ export class SendBuffer {
     let size = Math.max(this.storage.length, MIN_STORAGE);
     while (size < needed) size *= 2;
     size = Math.min(size, this.capacity);
-    // Small storage from the shared slab: a connection doing request/response takes and lets go
-    // of it on every exchange, and a typed array of its own costs ~1 us in V8 (allocBytes).
-    // Larger storage is not zeroed: `peek` only reads bytes `write` put there.
-    const next = size > SMALL_STORAGE ? (takeSpare(size, now) ?? allocUninitialized(size)) : allocBytes(size);
+    // Small storage from a shared slab: a connection doing request/response takes and lets go
+    // of it on every exchange, and a typed array of its own costs ~1 us in V8. None of it is
+    // zeroed: `peek` only reads bytes `write` put there.
+    const next = (size > SMALL_STORAGE ? takeSpare(size, now) : undefined) ?? allocUnzeroed(size);
     if (this.used > 0) next.set(this.peek(0, this.used), 0);
     this.setStorage(next);
     this.head = 0;

@@ -93,7 +93,8 @@ const MAX_GSO_BYTES = 0xffff;
 
 /**
  * Received frames at least this long have their partial checksums vouched for (Link.checksumVerified)
- * instead of completed: summing a short frame is cheaper than the WeakSet entry.
+ * through a WeakSet entry instead of completed: summing a short frame is cheaper than the entry.
+ * A short one is completed and then vouched for through a one-frame slot (see `vouched`).
  */
 const MARK_ABOVE = 512;
 
@@ -290,6 +291,13 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
    * WeakSet keyed by the frame object, so nothing is retained once the frame is garbage.
    */
   const verified = new WeakSet<Uint8Array>();
+  /**
+   * The last short frame vouched for, instead of a WeakSet entry: a frame is handed up alone
+   * and the stack is done with it before the next one is looked at, so while the stack asks
+   * about a frame it is this one. A small request's TCP or UDP checksum completed here is not
+   * summed a second time by the transport.
+   */
+  let vouched: Uint8Array | undefined;
   const acceptOffloaded = (frame: Uint8Array, h: Uint8Array): boolean => {
     const gso = vnetGsoType(h) & ~VnetGso.ECN;
     if (gso !== VnetGso.NONE) {
@@ -311,11 +319,17 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       // skip the check (the kernel sent it and never summed the data). Small ones, and anything
       // else: the checksum is completed here, which costs less than the mark (a WeakSet entry
       // per frame weighs on the garbage collector) and keeps the frame valid wherever it goes.
-      const transport = frame.length >= MARK_ABOVE && (ipLayer ? isIpTransportAt(frame, start, offset) : isEthernetTransportAt(frame, start, offset));
-      if (transport) verified.add(frame);
-      else completePartialChecksum(frame, start, offset);
-    } else if ((flags & VnetFlags.DATA_VALID) !== 0 && frame.length >= MARK_ABOVE) {
-      verified.add(frame);
+      // Small ones: completed, and then vouched for through the one slot (`vouched`).
+      const transport = ipLayer ? isIpTransportAt(frame, start, offset) : isEthernetTransportAt(frame, start, offset);
+      if (transport && frame.length >= MARK_ABOVE) {
+        verified.add(frame);
+        return true;
+      }
+      completePartialChecksum(frame, start, offset);
+      vouched = transport ? frame : undefined;
+    } else if ((flags & VnetFlags.DATA_VALID) !== 0) {
+      if (frame.length >= MARK_ABOVE) verified.add(frame);
+      else vouched = frame;
     }
     return true;
   };
@@ -335,6 +349,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       }
     } finally {
       inBatch = false;
+      vouched = undefined;
       flush();
     }
   });
@@ -413,7 +428,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       device.close();
       frames.complete();
     },
-    checksumVerified: (frame: Uint8Array): boolean => verified.has(frame),
+    checksumVerified: (frame: Uint8Array): boolean => frame === vouched || verified.has(frame),
   };
 
 }

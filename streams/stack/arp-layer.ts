@@ -142,7 +142,14 @@ export class ArpLayer {
       sendTo(mac, pb);
       return;
     }
-    const r = this.cache.resolve(nextHop, { pb, onError }, this.#scheduler.now());
+    const now = this.#scheduler.now();
+    // A known, fresh neighbour (nearly every packet): its MAC at once, no queue item made.
+    const mac = this.cache.reachableMac(nextHop, now);
+    if (mac !== undefined) {
+      sendTo(mac, pb);
+      return;
+    }
+    const r = this.cache.resolve(nextHop, { pb, onError }, now);
     if (r.mac !== undefined) sendTo(r.mac, pb);
     else pb.own(); // it waits: a payload gathered from the send buffer is copied (PacketBuffer.tail)
     if (r.actions.length > 0) this.#carryOut(r.actions);

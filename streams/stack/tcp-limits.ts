@@ -74,6 +74,14 @@ export class TcpLayerLimits implements TcpConnectionLimits {
   readonly #timeWait: TimeWaitTable<TcpConnection>;
   readonly #waiting = new Set<TcpConnection>();
   #waking = false;
+  /**
+   * The connection `account` found last and its slot: a request/response connection accounts
+   * after every call into its core (several per exchange), and a Map lookup keyed by an object
+   * costs a hash probe each time. Forgotten when that connection is released (so nothing here
+   * keeps a closed connection reachable) and on clear().
+   */
+  #lastConn: TcpConnection | undefined;
+  #lastSlot: Slot | undefined;
 
   constructor(config: TcpLimitsConfig, counters: TcpLimitCounters) {
     this.#config = config;
@@ -117,6 +125,7 @@ export class TcpLayerLimits implements TcpConnectionLimits {
 
   /** A connection now exists (active open, or made by `listener`). */
   opened(conn: TcpConnection, listener: ListenerSlots | undefined): void {
+    if (conn === this.#lastConn) this.#forgetLast();
     this.#slots.set(conn, { listener, timeWait: false, charge: 0 });
     this.#counters.connections++;
     if (listener !== undefined) listener.children++;
@@ -139,6 +148,7 @@ export class TcpLayerLimits implements TcpConnectionLimits {
 
   /** `conn` reached CLOSED: everything it held is free. */
   released(conn: TcpConnection): void {
+    if (conn === this.#lastConn) this.#forgetLast();
     const slot = this.#slots.get(conn);
     if (slot === undefined) return;
     this.#slots.delete(conn);
@@ -153,8 +163,10 @@ export class TcpLayerLimits implements TcpConnectionLimits {
   }
 
   account(conn: TcpConnection): void {
-    const slot = this.#slots.get(conn);
+    const slot = conn === this.#lastConn ? this.#lastSlot : this.#slots.get(conn);
     if (slot === undefined) return;
+    this.#lastConn = conn;
+    this.#lastSlot = slot;
     const core = conn.core;
     this.#setCharge(slot, core.readableLength + core.outOfOrderBytes + core.bufferedLength);
   }
@@ -183,9 +195,15 @@ export class TcpLayerLimits implements TcpConnectionLimits {
 
   /** Forgets everything (the stack closed). */
   clear(): void {
+    this.#forgetLast();
     this.#slots.clear();
     this.#timeWait.clear();
     this.#waiting.clear();
+  }
+
+  #forgetLast(): void {
+    this.#lastConn = undefined;
+    this.#lastSlot = undefined;
   }
 
   #freeSlots(slot: Slot): void {

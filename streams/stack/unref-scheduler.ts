@@ -79,8 +79,14 @@ function runAction(action: { run(): void }): void {
  * microtasks run, as Linux refreshes its per-socket clock once per batch (tcp_mstamp_refresh).
  */
 let cachedNow = -1;
+/**
+ * Node's `performance` object, looked up once: the global is a lazy accessor, and reading it
+ * costs a global load that V8 cannot make fast plus Node's getter (about 10 ns per clock read,
+ * 1 % of serve's user time under TCP_RR, which reads the clock twice per transaction).
+ */
+const perf = performance;
 /** Constant for the process: read once (each read of the getter makes a new number object). */
-const TIME_ORIGIN = performance.timeOrigin;
+const TIME_ORIGIN = perf.timeOrigin;
 /** What runs when the task's reading is dropped (atTaskClockEnd), emptied each time. */
 const atForget: Array<(now: number) => void> = [];
 const forgetNow = (): void => {
@@ -89,7 +95,7 @@ const forgetNow = (): void => {
 };
 function runAtForget(): void {
   // A reading of its own, not cached: the next reading in this task is fresh again, so no later.
-  const now = TIME_ORIGIN + performance.now();
+  const now = TIME_ORIGIN + perf.now();
   for (let i = 0; i < atForget.length; i++) atForget[i](now);
   emptyArray(atForget);
 }
@@ -98,7 +104,7 @@ function batchNow(): number {
     // Wall-clock milliseconds like Date.now(), with sub-millisecond resolution: RTTs on a local
     // link are tens of microseconds, and the TCP core's path measurements (minimum RTT, delivery
     // per RTT) need them. Timers still run on Node's millisecond timers.
-    cachedNow = TIME_ORIGIN + performance.now();
+    cachedNow = TIME_ORIGIN + perf.now();
     atEndOfTask(forgetNow);
   }
   return cachedNow;
@@ -113,7 +119,7 @@ function batchNow(): number {
 export function freshNow(scheduler: SchedulerLike): number {
   if (scheduler !== unrefScheduler) return scheduler.now();
   if (cachedNow < 0) atEndOfTask(forgetNow);
-  cachedNow = TIME_ORIGIN + performance.now();
+  cachedNow = TIME_ORIGIN + perf.now();
   return cachedNow;
 }
 

@@ -304,6 +304,19 @@ describe('NeighborCache', () => {
     });
   });
 
+  it('reachableMac: the MAC of a reachable entry within its reachable time or of a static one; nothing for stale, incomplete or unknown', () => {
+    const cache = new NeighborCache<string>({ reachableTimeMs: 1000 });
+    assert.equal(cache.reachableMac(PEER, 0), undefined, 'unknown');
+    cache.resolve(PEER, 'q', 0);
+    assert.equal(cache.reachableMac(PEER, 1), undefined, 'incomplete');
+    cache.receive(PEER, PEER_MAC, true, 10);
+    assert.equal(formatMac(cache.reachableMac(PEER, 500) as MacAddr), formatMac(PEER_MAC));
+    assert.equal(cache.reachableMac(PEER, 1010), undefined, 'past the reachable time: resolve makes it stale and may ask');
+    assert.equal(cache.entries().find((e) => e.ip === PEER)?.state, 'reachable', 'asking changed nothing');
+    cache.addStatic(OTHER, OTHER_MAC, 0);
+    assert.equal(formatMac(cache.reachableMac(OTHER, 1e9) as MacAddr), formatMac(OTHER_MAC), 'static: never ages');
+  });
+
   it('property: every packet is accounted for exactly once, and the bounds always hold', () => {
     const hosts = [1, 2, 3, 4].map((n) => ip(`198.18.0.${n}`));
     const op = fc.oneof(
@@ -350,7 +363,16 @@ describe('NeighborCache', () => {
             const h = hosts[o.h];
             if (o.t === 'resolve') {
               const p = next++;
+              // The allocation-free answer, where there is one, is what resolve answers, with
+              // nothing else to do and no change made by asking.
+              const before = changes;
+              const fast = cache.reachableMac(h, now);
+              assert.equal(changes, before, 'reachableMac changes nothing');
               const r = cache.resolve(h, p, now);
+              if (fast !== undefined) {
+                assert.equal(r.mac, fast);
+                assert.equal(r.actions.length, 0);
+              }
               if (r.mac !== undefined) outcome.set(p, 'sent-now');
               settle(r.actions);
             } else if (o.t === 'reply') settle(cache.receive(h, PEER_MAC, true, now));

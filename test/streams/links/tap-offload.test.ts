@@ -227,6 +227,12 @@ print(hashlib.sha256(u.recvfrom(65536)[0]).hexdigest(), flush=True)`]);
     const s = stackOn(peer(), true);
     stack = s.stack;
     sub = udpEchoService(stack, 7);
+    // Asked after the stack has handled each frame (this subscriber comes after the stack's);
+    // unfragmented datagrams only (the kernel sums fragmented ones itself).
+    const vouched: Array<[number, boolean]> = [];
+    const frames = s.link.frames$.subscribe((f) => {
+      if (f[23] === IpProtocol.UDP && (f[20] & 0x3f) === 0 && f[21] === 0) vouched.push([f.length, s.link.checksumVerified!(f)]);
+    });
     const out = await peer().python(`import socket
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 u.settimeout(3)
@@ -237,8 +243,13 @@ for size in (1, 100, 1472, 3000):
     got, _ = u.recvfrom(65536)
     ok += got == msg
 print(ok)`, [], { timeoutMs: 20_000 });
+    frames.unsubscribe();
     assert.equal(out.trim(), '4');
     assert.equal(stack.udpLayer.counters.drops['badChecksum'], 0);
+    // Every datagram's checksum was the kernel's partial one, finished or vouched for by the
+    // link, small ones included (completed, then vouched for: the transport does not sum again).
+    assert.ok(vouched.some(([n]) => n < 100), 'a small datagram came');
+    assert.deepEqual(vouched.filter(([, v]) => !v), [], 'each UDP frame vouched for');
     const reply = await firstValueFrom(stack.icmp.ping('198.18.0.1', { count: 1 }));
     assert.equal(reply.from, '198.18.0.1');
     assert.ok(Number.isFinite(reply.rttMs) && reply.rttMs >= 0 && reply.rttMs <= 2000, `rtt ${reply.rttMs} within the ping's default timeout (2 s)`);

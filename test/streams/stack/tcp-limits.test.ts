@@ -77,6 +77,32 @@ describe('stack: TCP limits', () => {
     assert.ok(second.conn !== undefined);
   });
 
+  it('buffer memory is accounted per connection whichever connection accounted last, and a released one stops counting', () => {
+    const ts = scheduler();
+    p = tcpPair({ scheduler: ts });
+    const accepted: TcpConnection[] = [];
+    p.b.tcp.listen({ port: 7 }).subscribe((c) => accepted.push(c));
+    const one = connect(p, 7);
+    const two = connect(p, 7);
+    advance(ts, 100);
+    assert.equal(accepted.length, 2);
+    // Unread data waits in b's receive buffers: 100 + 30 bytes on one, 70 on two, interleaved.
+    one.conn!.write(pattern(100));
+    advance(ts, 500);
+    two.conn!.write(pattern(70));
+    advance(ts, 500);
+    one.conn!.write(pattern(30));
+    advance(ts, 500);
+    assert.equal(stat(p.b, 'tcp', 'memoryBytes'), 200);
+    const first = accepted.find((c) => c.remotePort === one.conn!.localPort)!;
+    first.destroy();
+    advance(ts, 500);
+    assert.equal(stat(p.b, 'tcp', 'memoryBytes'), 70, 'the destroyed connection holds nothing');
+    two.conn!.write(pattern(5));
+    advance(ts, 500);
+    assert.equal(stat(p.b, 'tcp', 'memoryBytes'), 75);
+  });
+
   it('maxTimeWait: the oldest TIME-WAIT entry is recycled when the table is full', () => {
     const ts = scheduler();
     p = tcpPair({ scheduler: ts, tcpA: { maxTimeWait: 2 } });
