@@ -154,7 +154,7 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
     }
     const tail = pb.tail;
     if (tail !== undefined && down.sendGathered !== undefined) {
-      // A segment cut in software, its payload a view of the send buffer: the link writes the
+      // A full-sized segment (or a piece cut in software), its payload a view of the send buffer: the link writes the
       // finished frame in two pieces (no copy of the payload on the way).
       const head = pb.buf.subarray(pb.head, pb.end);
       this.counters.txFrames++;
