@@ -91,7 +91,6 @@ export function relayUdp(stack: Stack, options: UdpRelayOptions): Subscription {
       // Connected: only the destination's datagrams arrive. A connect that fails (no route here)
       // answers every datagram of the flow with its error.
       const connected = socket.connect(address, target.port);
-      const send = socket.send;
       const unreachable: UdpRefusal | undefined = connected < 0 ? (udpRefusalFor(ERRNO_NAMES.get(-connected)) ?? 'host-unreachable') : undefined;
       session.datagrams$.subscribe({
         next: (payload) => {
@@ -99,7 +98,7 @@ export function relayUdp(stack: Stack, options: UdpRelayOptions): Subscription {
             session.refuse(unreachable);
             return;
           }
-          const sent = send(payload);
+          const sent = socket.send(payload);
           if (sent < 0) onError(-sent);
         },
         complete: () => {

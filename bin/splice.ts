@@ -153,9 +153,8 @@ export class NativeTcpJoin {
     // The stack's side to the host: the socket takes every write (keeping what the kernel does
     // not take yet); reading the connection waits for its drain while bytes wait.
     const drain$ = this.#drain$.asObservable();
-    const write = socket.write;
     const target = {
-      write: (bytes: Uint8Array): boolean => (this.#socketBusy = !write(bytes)) === false,
+      write: (bytes: Uint8Array): boolean => (this.#socketBusy = !socket.write(bytes)) === false,
       drain$,
       get error(): Error | undefined {
         return undefined;

@@ -18,12 +18,12 @@
  * module's `datagramRead` Uint32Array, so no typed array and no number is made per datagram
  * (JavaScript cuts its view of the buffer). onError(errno) for an error the socket reports (a
  * connected UDP socket's ECONNREFUSED after the far side's ICMP port unreachable...).
- * connect() and send() return 0 or -errno; nothing throws once open. `send` is a function of
- * the socket's own, bound to it (no lookup of `this` per call; it may be called detached).
+ * connect() and send() return 0 or -errno; nothing throws once open. (send is not a function
+ * bound to the socket, as the TAP handle's writers are: making one costs more per socket than
+ * it saves per datagram, and most flows, DNS queries, are one datagram each way.)
  *
  * Lifetime: the open socket holds its JS object (like a listening socket); close() stops the
- * poll and closes the fd; the struct is freed once the object and its `send` are finalized and
- * the poll closed. When the environment ends (a worker thread exits) with the socket open, it
+ * poll and closes the fd; the struct is freed once the object is finalized and the poll closed. When the environment ends (a worker thread exits) with the socket open, it
  * is closed then (socket-env.h).
  */
 #include <errno.h>
@@ -57,7 +57,6 @@ typedef struct {
   int closed;
   int finalized;
   int in_callback;
-  int bound_send;     /* the bound `send` not yet collected: its data is this struct */
 } dgram_socket_t;
 
 static napi_value throw_errno(napi_env env, int err, const char *what) {
@@ -73,7 +72,7 @@ static napi_value throw_errno(napi_env env, int err, const char *what) {
 }
 
 static void maybe_free(dgram_socket_t *s) {
-  if (s->finalized && !s->poll_open && !s->bound_send) free(s);
+  if (s->finalized && !s->poll_open) free(s);
 }
 
 static void on_poll_closed(uv_handle_t *h) {
@@ -185,21 +184,11 @@ static dgram_socket_t *this_socket(napi_env env, napi_callback_info info, size_t
   return rx_unwrap_this(env, info, argc, argv, "DatagramSocket");
 }
 
-static napi_value dgram_send(napi_env env, napi_callback_info info);
-
-static void bound_send_finalize(napi_env env, void *data, void *hint) {
-  dgram_socket_t *s = data;
-  (void)env;
-  (void)hint;
-  s->bound_send = 0;
-  maybe_free(s);
-}
-
 /* new DatagramSocket('udp' | 'icmp', onMessage, onError): throws an Error with the errno's code
    when the kernel refuses the socket (EACCES for 'icmp' outside net.ipv4.ping_group_range). */
 static napi_value dgram_new(napi_env env, napi_callback_info info) {
   size_t argc = 3;
-  napi_value argv[3], self, name, send_fn;
+  napi_value argv[3], self, name;
   napi_get_cb_info(env, info, &argc, argv, &self, NULL);
   char kind[8] = "";
   size_t len = 0;
@@ -242,11 +231,6 @@ static napi_value dgram_new(napi_env env, napi_callback_info info) {
   napi_wrap(env, self, s, finalize, NULL, &s->wrapper);
   uint32_t refs;
   napi_reference_ref(env, s->wrapper, &refs);
-  if (napi_create_function(env, "send", NAPI_AUTO_LENGTH, dgram_send, s, &send_fn) == napi_ok &&
-      napi_add_finalizer(env, send_fn, s, bound_send_finalize, NULL, NULL) == napi_ok) {
-    s->bound_send = 1;
-    napi_set_named_property(env, self, "send", send_fn);
-  }
   uv_poll_start(&s->poll, UV_READABLE, on_poll);
   return self;
 }
@@ -287,15 +271,14 @@ static napi_value dgram_connect(napi_env env, napi_callback_info info) {
 
 /*
  * send(data: Uint8Array[, address, port]): 0, or -errno. Without an address: to the connected
- * peer. Bound to its socket (the function's data), so no `this`; the typed array is read with
- * one N-API call (napi_get_typedarray_info refuses what is not one, with no exception).
+ * peer. The typed array is read with one N-API call (napi_get_typedarray_info refuses what is
+ * not one, with no exception).
  */
 static napi_value dgram_send(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
-  void *bound = NULL;
-  napi_get_cb_info(env, info, &argc, argv, NULL, &bound);
-  dgram_socket_t *s = bound;
+  dgram_socket_t *s = this_socket(env, info, &argc, argv);
+  if (s == NULL) return NULL;
   void *data = NULL;
   size_t len = 0;
   napi_typedarray_type type;
@@ -343,6 +326,7 @@ static napi_value dgram_unref(napi_env env, napi_callback_info info) {
 void rx_datagram_socket_init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
     { "connect", NULL, dgram_connect, NULL, NULL, NULL, napi_default, NULL },
+    { "send", NULL, dgram_send, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, dgram_close, NULL, NULL, NULL, napi_default, NULL },
     { "ref", NULL, dgram_ref, NULL, NULL, NULL, napi_default, NULL },
     { "unref", NULL, dgram_unref, NULL, NULL, NULL, napi_default, NULL },

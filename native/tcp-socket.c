@@ -17,13 +17,12 @@
  * (ECONNRESET...), after which nothing more comes.
  * Writing: write() sends at once what the kernel takes and copies the rest into this socket's
  * queue, sent when the fd is writable; it returns false while the queue holds bytes, and
- * onDrain() says when it is empty again. `write` is a function of the socket's own, bound to it
- * (no lookup of `this` per call). end() sends FIN once the queue is empty; close(reset)
- * closes, with an RST when `reset` (SO_LINGER 0).
+ * onDrain() says when it is empty again. end() sends FIN once the queue is empty; close(reset)
+ * closes, with an RST when `reset` (SO_LINGER 0). (Not a function bound to the socket, as the
+ * TAP handle's writers are: making one costs more per connection than it saves per write.)
  *
  * Lifetime: an open socket holds its JS object; close() (or a failure) stops the poll and closes
- * the fd; the struct is freed once the object and its `write` are finalized and the poll
- * closed. When the environment ends (a worker thread exits) with the socket open, it is closed
+ * the fd; the struct is freed once the object is finalized and the poll closed. When the environment ends (a worker thread exits) with the socket open, it is closed
  * then (socket-env.h).
  */
 #include <errno.h>
@@ -66,7 +65,6 @@ typedef struct {
   int closed;
   int finalized;
   int in_callback;
-  int bound_write;   /* the bound `write` not yet collected: its data is this struct */
   int pending_err;   /* a write failed: reported from the next wake-up, not inside write() */
   uint8_t *q;        /* unsent bytes */
   size_t qoff, qlen, qcap;
@@ -75,7 +73,7 @@ typedef struct {
 static void on_poll(uv_poll_t *h, int status, int events);
 
 static void maybe_free(tcp_socket_t *s) {
-  if (s->finalized && !s->poll_open && !s->bound_write) {
+  if (s->finalized && !s->poll_open) {
     free(s->q);
     free(s);
   }
@@ -291,16 +289,6 @@ static napi_value int_result(napi_env env, int32_t v) {
   return out;
 }
 
-static napi_value tcp_write(napi_env env, napi_callback_info info);
-
-static void bound_write_finalize(napi_env env, void *data, void *hint) {
-  tcp_socket_t *s = data;
-  (void)env;
-  (void)hint;
-  s->bound_write = 0;
-  maybe_free(s);
-}
-
 /* new TcpSocket({ onConnect, onData, onEnd, onError, onDrain }) */
 static napi_value tcp_new(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -354,12 +342,6 @@ static napi_value tcp_new(napi_env env, napi_callback_info info) {
   napi_wrap(env, self, s, finalize, NULL, &s->wrapper);
   uint32_t refs;
   napi_reference_ref(env, s->wrapper, &refs);
-  napi_value write_fn;
-  if (napi_create_function(env, "write", NAPI_AUTO_LENGTH, tcp_write, s, &write_fn) == napi_ok &&
-      napi_add_finalizer(env, write_fn, s, bound_write_finalize, NULL, NULL) == napi_ok) {
-    s->bound_write = 1;
-    napi_set_named_property(env, self, "write", write_fn);
-  }
   return self;
 }
 
@@ -392,15 +374,14 @@ static napi_value tcp_connect(napi_env env, napi_callback_info info) {
 
 /*
  * write(data): true when all of it is with the kernel; false when some waits here (onDrain
- * later). Bound to its socket (the function's data), so no `this`; the typed array is read with
- * one N-API call (napi_get_typedarray_info refuses what is not one, with no exception).
+ * later). The typed array is read with one N-API call (napi_get_typedarray_info refuses what is
+ * not one, with no exception).
  */
 static napi_value tcp_write(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], out;
-  void *bound = NULL;
-  napi_get_cb_info(env, info, &argc, argv, NULL, &bound);
-  tcp_socket_t *s = bound;
+  tcp_socket_t *s = this_socket(env, info, &argc, argv);
+  if (s == NULL) return NULL;
   void *data = NULL;
   size_t len = 0;
   napi_typedarray_type type;
@@ -514,6 +495,7 @@ static napi_value tcp_closed(napi_env env, napi_callback_info info) {
 void rx_tcp_socket_init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
     { "connect", NULL, tcp_connect, NULL, NULL, NULL, napi_default, NULL },
+    { "write", NULL, tcp_write, NULL, NULL, NULL, napi_default, NULL },
     { "end", NULL, tcp_end, NULL, NULL, NULL, napi_default, NULL },
     { "pause", NULL, tcp_pause, NULL, NULL, NULL, napi_default, NULL },
     { "resume", NULL, tcp_resume, NULL, NULL, NULL, napi_default, NULL },

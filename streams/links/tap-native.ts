@@ -113,11 +113,8 @@ export interface NativeTapHandle {
 export interface NativeDatagramSocket {
   /** connect(2) to a host-order IPv4 address and port: 0, or -errno (ENETUNREACH...). */
   connect(address: number, port: number): number;
-  /**
-   * Sends one datagram, to the connected peer or to `address`/`port`: 0, or -errno. The
-   * socket's own function, bound to it: it may be called detached (`const send = socket.send`).
-   */
-  readonly send: (data: Uint8Array, address?: number, port?: number) => number;
+  /** Sends one datagram, to the connected peer or to `address`/`port`: 0, or -errno. */
+  send(data: Uint8Array, address?: number, port?: number): number;
   ref(): void;
   unref(): void;
   close(): void;
@@ -157,11 +154,8 @@ export interface NativeTcpSocketCallbacks {
 export interface NativeTcpSocket {
   /** Starts a non-blocking connect to a host-order IPv4 address: 0 (onConnect follows), or -errno. */
   connect(address: number, port: number): number;
-  /**
-   * Sends now what the kernel takes, keeps (copies) the rest: false while bytes wait (onDrain
-   * later). The socket's own function, bound to it: it may be called detached.
-   */
-  readonly write: (data: Uint8Array) => boolean;
+  /** Sends now what the kernel takes, keeps (copies) the rest: false while bytes wait (onDrain later). */
+  write(data: Uint8Array): boolean;
   /** FIN once everything written is sent. */
   end(): void;
   pause(): void;
