@@ -43,6 +43,14 @@
 
 /* Datagrams read per wake-up at most, so a flood cannot hold the loop. */
 #define DGRAM_READS_PER_WAKE 64
+/* One read per wake-up under request/response (the TAP handle's rule, rx-tap.c): after this
+ * many wake-ups in a row that each found one datagram and then nothing (the read ending in
+ * EAGAIN), a wake-up reads one datagram and skips that last read; the poll is level-triggered,
+ * so a datagram left waiting wakes us again at once. Every DGRAM_SINGLE_PROBE_EVERY-th wake-up
+ * reads until EAGAIN, so a backlog is read in batches again within that many wake-ups. */
+#define DGRAM_SINGLE_AFTER 4
+#define DGRAM_SINGLE_PROBE_EVERY 8
+
 typedef struct {
   rx_env_socket_t link; /* on the environment's list while the poll is open */
   rx_socket_env_t *shared;
@@ -57,6 +65,8 @@ typedef struct {
   int closed;
   int finalized;
   int in_callback;
+  unsigned single_streak; /* wake-ups in a row that found one datagram, then nothing */
+  unsigned single_reads;  /* wake-ups served by one read since the last read to EAGAIN */
 } dgram_socket_t;
 
 static napi_value throw_errno(napi_env env, int err, const char *what) {
@@ -151,12 +161,17 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   uint32_t *read = s->shared->dgram_read;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  for (int i = 0; i < DGRAM_READS_PER_WAKE && !s->closed; i++) {
+  int single = s->single_streak >= DGRAM_SINGLE_AFTER && s->single_reads < DGRAM_SINGLE_PROBE_EVERY - 1;
+  int limit = single ? 1 : DGRAM_READS_PER_WAKE, datagrams = 0, drained = 0;
+  for (int i = 0; i < limit && !s->closed; i++) {
     struct sockaddr_in from;
     socklen_t from_len = sizeof from;
     ssize_t r = recvfrom(s->fd, s->shared->dgram_buf, RX_DGRAM_MAX, 0, (struct sockaddr *)&from, &from_len);
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      drained = 1;
+      break;
+    }
     if (r < 0) {
       /* The socket's pending error (reading it clears it): tell JavaScript, read on. An fd that
          is itself unusable is not polled again. */
@@ -172,7 +187,13 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     read[RX_DGRAM_LENGTH] = (uint32_t)r;
     read[RX_DGRAM_ADDRESS] = ntohl(from.sin_addr.s_addr);
     read[RX_DGRAM_PORT] = ntohs(from.sin_port);
+    datagrams++;
     call_js(s, s->on_message, 0, NULL);
+  }
+  if (single) s->single_reads++;
+  else {
+    s->single_reads = 0;
+    s->single_streak = drained && datagrams == 1 ? s->single_streak + 1 : 0;
   }
   napi_close_handle_scope(env, scope);
   if (s->closed && s->in_callback == 0) release_js(s);
