@@ -10,6 +10,7 @@
         "native/errno-name.c",
         "native/datagram-socket.c",
         "native/tcp-socket.c",
+        "native/socket-env.c",
         "native/napi-this.c"
       ],
       "defines": ["NAPI_VERSION=8"],

@@ -13,7 +13,7 @@
  * source address and that number.
  */
 import { Observable, type Subscription } from 'rxjs';
-import { loadTapAddon, type NativeDatagramSocket } from '../streams/links/tap-native.js';
+import { DATAGRAM_READ, loadTapAddon, type NativeDatagramSocket } from '../streams/links/tap-native.js';
 import type { Stack } from '../streams/stack/create-stack.js';
 import type { EchoForwardRequest } from '../streams/stack/icmp-echo-forwarder.js';
 import { parseIpv4 } from '../src/ipv4/address.js';
@@ -37,6 +37,18 @@ const ICMP_ECHO_REQUEST = 8;
 const ICMP_ECHO_REPLY = 0;
 const MAX_IN_FLIGHT = 256;
 
+/** The addon's ICMP datagram socket, its datagrams handed on as views of the shared buffer. */
+function openIcmpSocket(onMessage: (view: Uint8Array, address: number) => void): NativeDatagramSocket {
+  const addon = loadTapAddon();
+  const bytes = new Uint8Array(addon.datagramReadBuffer);
+  const read = addon.datagramRead;
+  return new addon.DatagramSocket(
+    'icmp',
+    () => onMessage(bytes.subarray(read[DATAGRAM_READ.offset], read[DATAGRAM_READ.offset] + read[DATAGRAM_READ.length]), read[DATAGRAM_READ.address]),
+    () => undefined,
+  );
+}
+
 /** Starts relaying the namespace's pings, or says why it cannot (then nothing is installed). */
 export function relayEcho(stack: Stack, options: EchoRelayOptions = {}): EchoRelay {
   const timeoutMs = options.timeoutMs ?? TIMEOUT_MS;
@@ -48,7 +60,7 @@ export function relayEcho(stack: Stack, options: EchoRelayOptions = {}): EchoRel
   };
   let socket: NativeDatagramSocket;
   try {
-    socket = (options.openSocket ?? ((cb) => new (loadTapAddon().DatagramSocket)('icmp', cb, () => undefined)))(onMessage);
+    socket = (options.openSocket ?? openIcmpSocket)(onMessage);
   } catch (error) {
     return { mode: 'gateway-only', reason: (error as Error).message };
   }

@@ -11,7 +11,7 @@
 import { constants } from 'node:os';
 import type { Subscription } from 'rxjs';
 import { parseIpv4 } from '../src/ipv4/address.js';
-import { loadTapAddon, type NativeDatagramSocket } from '../streams/links/tap-native.js';
+import { DATAGRAM_READ, loadTapAddon, type NativeDatagramSocket } from '../streams/links/tap-native.js';
 import type { Stack } from '../streams/stack/create-stack.js';
 import type { UdpRefusal } from '../streams/stack/udp-forwarder.js';
 
@@ -51,7 +51,11 @@ const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(
 /** Starts relaying the namespace's UDP; unsubscribing ends every flow and closes its socket. */
 export function relayUdp(stack: Stack, options: UdpRelayOptions): Subscription {
   const sockets = new Set<NativeDatagramSocket>();
-  const DatagramSocket = loadTapAddon().DatagramSocket;
+  const addon = loadTapAddon();
+  const DatagramSocket = addon.DatagramSocket;
+  // Where every socket's datagram is read (this thread's, shared by all its sockets).
+  const readBuffer = new Uint8Array(addon.datagramReadBuffer);
+  const read = addon.datagramRead;
   const subscription = stack.udp
     .forward({ maxSessions: MAX_SESSIONS, idleTimeoutMs: options.idleTimeoutMs ?? IDLE_TIMEOUT_MS })
     .subscribe((session) => {
@@ -72,9 +76,13 @@ export function relayUdp(stack: Stack, options: UdpRelayOptions): Subscription {
       };
       // The view is over the addon's shared receive buffer: session.send copies it into the
       // packet it builds before returning.
+      const onMessage = (): void => {
+        const offset = read[DATAGRAM_READ.offset];
+        session.send(readBuffer.subarray(offset, offset + read[DATAGRAM_READ.length]));
+      };
       let socket: NativeDatagramSocket;
       try {
-        socket = new DatagramSocket('udp', (view) => session.send(view), onError);
+        socket = new DatagramSocket('udp', onMessage, onError);
       } catch {
         session.close(); // out of sockets (EMFILE): the datagram is lost, as a router under load loses it
         return;

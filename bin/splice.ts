@@ -53,6 +53,7 @@ function socketTarget(socket: Socket): RelayTarget & { write(bytes: Uint8Array):
 }
 
 let readBuffer: Uint8Array | undefined;
+let readLength: Uint32Array | undefined;
 
 /**
  * The addon's TcpSocket read buffer as one Uint8Array (a read's bytes are its subarray: a plain
@@ -60,6 +61,11 @@ let readBuffer: Uint8Array | undefined;
  */
 function sharedReadBuffer(): Uint8Array {
   return (readBuffer ??= new Uint8Array(loadTapAddon().tcpReadBuffer));
+}
+
+/** How many bytes the read onData() reports holds (the addon's `tcpRead[0]`). */
+function sharedReadLength(): number {
+  return (readLength ??= loadTapAddon().tcpRead)[0];
 }
 
 /** Below this much room in the send buffer, a host socket's read is not limited to the room. */
@@ -109,7 +115,7 @@ export class NativeTcpJoin {
   onConnect: (errno: number) => void = () => undefined;
   readonly callbacks: NativeTcpSocketCallbacks = {
     onConnect: (errno) => this.onConnect(errno),
-    onData: (length) => this.#data(length),
+    onData: () => this.#data(sharedReadLength()),
     onEnd: () => this.#end(),
     onError: () => this.#error(),
     onDrain: () => this.#drain$.next(),

@@ -8,17 +8,23 @@
  * Why not node:dgram for UDP: per datagram it allocates a 64 KiB buffer and shrinks it, builds
  * an address object (the address formatted as a string), and goes through an EventEmitter; a
  * request/response flow pays that on every transaction. Here a datagram is read into one
- * buffer shared by every socket of the process and handed to JavaScript as a view over it,
- * valid only during the callback (the nat copies it into the packet it builds).
+ * buffer shared by every socket of the environment (socket-env.h: the module's
+ * `datagramReadBuffer`), valid only during the callback (the nat copies it into the packet it
+ * builds).
  *
  * Non-blocking, watched by a uv_poll like the TAP fd: each readable wake-up reads what is
- * waiting (a bounded number) and calls onMessage(view, address as a host-order uint32, port) per
- * datagram, or onError(errno) for an error the socket reports (a connected UDP socket's
- * ECONNREFUSED after the far side's ICMP port unreachable...). connect() and send() return 0 or
- * -errno; nothing throws once open.
+ * waiting (a bounded number) and calls onMessage() per datagram, with no arguments: where it is
+ * in the buffer, its length and its source (address as a host-order uint32, port) are in the
+ * module's `datagramRead` Uint32Array, so no typed array and no number is made per datagram
+ * (JavaScript cuts its view of the buffer). onError(errno) for an error the socket reports (a
+ * connected UDP socket's ECONNREFUSED after the far side's ICMP port unreachable...).
+ * connect() and send() return 0 or -errno; nothing throws once open. (send is not a function
+ * bound to the socket, as the TAP handle's writers are: making one costs more per socket than
+ * it saves per datagram, and most flows, DNS queries, are one datagram each way.)
  *
  * Lifetime: the open socket holds its JS object (like a listening socket); close() stops the
- * poll and closes the fd; the struct is freed once the object is finalized and the poll closed.
+ * poll and closes the fd; the struct is freed once the object is finalized and the poll closed. When the environment ends (a worker thread exits) with the socket open, it
+ * is closed then (socket-env.h).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -31,19 +37,23 @@
 #include <uv.h>
 
 #include "datagram-socket.h"
+#include "socket-env.h"
 #include "errno-name.h"
 #include "napi-this.h"
 
 /* Datagrams read per wake-up at most, so a flood cannot hold the loop. */
 #define DGRAM_READS_PER_WAKE 64
-/* Largest datagram: 64 KiB. */
-#define DGRAM_MAX 65536
-
-/* The receive buffer all sockets share (one env: the process's main thread). */
-static uint8_t *shared_buf;
-static napi_ref shared_ab;
+/* One read per wake-up under request/response (the TAP handle's rule, rx-tap.c): after this
+ * many wake-ups in a row that each found one datagram and then nothing (the read ending in
+ * EAGAIN), a wake-up reads one datagram and skips that last read; the poll is level-triggered,
+ * so a datagram left waiting wakes us again at once. Every DGRAM_SINGLE_PROBE_EVERY-th wake-up
+ * reads until EAGAIN, so a backlog is read in batches again within that many wake-ups. */
+#define DGRAM_SINGLE_AFTER 4
+#define DGRAM_SINGLE_PROBE_EVERY 8
 
 typedef struct {
+  rx_env_socket_t link; /* on the environment's list while the poll is open */
+  rx_socket_env_t *shared;
   napi_env env;
   napi_ref wrapper;   /* strong while open */
   napi_ref on_message;
@@ -55,6 +65,8 @@ typedef struct {
   int closed;
   int finalized;
   int in_callback;
+  unsigned single_streak; /* wake-ups in a row that found one datagram, then nothing */
+  unsigned single_reads;  /* wake-ups served by one read since the last read to EAGAIN */
 } dgram_socket_t;
 
 static napi_value throw_errno(napi_env env, int err, const char *what) {
@@ -76,6 +88,7 @@ static void maybe_free(dgram_socket_t *s) {
 static void on_poll_closed(uv_handle_t *h) {
   dgram_socket_t *s = h->data;
   s->poll_open = 0;
+  rx_socket_env_remove(s->shared, &s->link);
   maybe_free(s);
 }
 
@@ -106,6 +119,11 @@ static void shutdown_socket(dgram_socket_t *s) {
   }
   if (s->fd >= 0) close(s->fd);
   s->fd = -1;
+}
+
+/* The environment ends with the socket open. */
+static void teardown(rx_env_socket_t *link) {
+  shutdown_socket((dgram_socket_t *)link);
 }
 
 static void finalize(napi_env env, void *data, void *hint) {
@@ -140,31 +158,42 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   int errored = status < 0, fatal = 0;
   if (!errored && !(events & UV_READABLE)) return;
   napi_env env = s->env;
+  uint32_t *read = s->shared->dgram_read;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  napi_value ab = NULL;
-  napi_get_reference_value(env, shared_ab, &ab);
-  for (int i = 0; i < DGRAM_READS_PER_WAKE && !s->closed; i++) {
+  int single = s->single_streak >= DGRAM_SINGLE_AFTER && s->single_reads < DGRAM_SINGLE_PROBE_EVERY - 1;
+  int limit = single ? 1 : DGRAM_READS_PER_WAKE, datagrams = 0, drained = 0;
+  for (int i = 0; i < limit && !s->closed; i++) {
     struct sockaddr_in from;
     socklen_t from_len = sizeof from;
-    ssize_t r = recvfrom(s->fd, shared_buf, DGRAM_MAX, 0, (struct sockaddr *)&from, &from_len);
+    ssize_t r = recvfrom(s->fd, s->shared->dgram_buf, RX_DGRAM_MAX, 0, (struct sockaddr *)&from, &from_len);
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    napi_value argv[3];
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      drained = 1;
+      break;
+    }
     if (r < 0) {
       /* The socket's pending error (reading it clears it): tell JavaScript, read on. An fd that
          is itself unusable is not polled again. */
       int err = errno;
       if (err == EBADF || err == ENOTSOCK || err == EFAULT || err == EINVAL) fatal = 1;
-      napi_create_int32(env, err, &argv[0]);
-      call_js(s, s->on_error, 1, argv);
+      napi_value code;
+      napi_create_int32(env, err, &code);
+      call_js(s, s->on_error, 1, &code);
       if (fatal) break;
       continue;
     }
-    if (ab == NULL || napi_create_typedarray(env, napi_uint8_array, (size_t)r, ab, 0, &argv[0]) != napi_ok) break;
-    napi_create_uint32(env, ntohl(from.sin_addr.s_addr), &argv[1]);
-    napi_create_uint32(env, ntohs(from.sin_port), &argv[2]);
-    call_js(s, s->on_message, 3, argv);
+    read[RX_DGRAM_OFFSET] = 0;
+    read[RX_DGRAM_LENGTH] = (uint32_t)r;
+    read[RX_DGRAM_ADDRESS] = ntohl(from.sin_addr.s_addr);
+    read[RX_DGRAM_PORT] = ntohs(from.sin_port);
+    datagrams++;
+    call_js(s, s->on_message, 0, NULL);
+  }
+  if (single) s->single_reads++;
+  else {
+    s->single_reads = 0;
+    s->single_streak = drained && datagrams == 1 ? s->single_streak + 1 : 0;
   }
   napi_close_handle_scope(env, scope);
   if (s->closed && s->in_callback == 0) release_js(s);
@@ -194,6 +223,11 @@ static napi_value dgram_new(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_INVALID_ARG_TYPE", "DatagramSocket('udp' | 'icmp', onMessage, onError)");
     return NULL;
   }
+  rx_socket_env_t *shared = rx_socket_env(env);
+  if (shared == NULL || shared->tearing_down) {
+    napi_throw_error(env, "ERR_INVALID_STATE", "DatagramSocket: the addon's environment is not set up");
+    return NULL;
+  }
   int icmp = kind[0] == 'i';
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, icmp ? IPPROTO_ICMP : IPPROTO_UDP);
   if (fd < 0) return throw_errno(env, errno, icmp ? "socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP)" : "socket(AF_INET, SOCK_DGRAM)");
@@ -204,6 +238,9 @@ static napi_value dgram_new(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, ENOMEM, "DatagramSocket");
   }
+  s->shared = shared;
+  s->link.teardown = teardown;
+  rx_socket_env_add(shared, &s->link);
   s->env = env;
   s->fd = fd;
   s->poll.data = s;
@@ -253,7 +290,11 @@ static napi_value dgram_connect(napi_env env, napi_callback_info info) {
   return int_result(env, r < 0 ? -errno : 0);
 }
 
-/* send(data: Uint8Array[, address, port]): 0, or -errno. Without an address: to the connected peer. */
+/*
+ * send(data: Uint8Array[, address, port]): 0, or -errno. Without an address: to the connected
+ * peer. The typed array is read with one N-API call (napi_get_typedarray_info refuses what is
+ * not one, with no exception).
+ */
 static napi_value dgram_send(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -261,12 +302,10 @@ static napi_value dgram_send(napi_env env, napi_callback_info info) {
   if (s == NULL) return NULL;
   void *data = NULL;
   size_t len = 0;
-  bool is_ta = false;
   napi_typedarray_type type;
   struct sockaddr_in to;
   int has_to = argc >= 3;
-  if (argc < 1 || napi_is_typedarray(env, argv[0], &is_ta) != napi_ok || !is_ta ||
-      napi_get_typedarray_info(env, argv[0], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array ||
+  if (argc < 1 || napi_get_typedarray_info(env, argv[0], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array ||
       (has_to && get_address(env, argv[1], argv[2], &to) != 0)) {
     napi_throw_error(env, "ERR_INVALID_ARG_TYPE", "send(data: Uint8Array[, address: number, port: number])");
     return NULL;
@@ -304,12 +343,8 @@ static napi_value dgram_unref(napi_env env, napi_callback_info info) {
   return dgram_set_ref(env, info, 0);
 }
 
+/* The receive buffer and `datagramRead` are the environment's (socket-env.c). */
 void rx_datagram_socket_init(napi_env env, napi_value exports) {
-  if (shared_ab == NULL) {
-    napi_value ab;
-    if (napi_create_arraybuffer(env, DGRAM_MAX, (void **)&shared_buf, &ab) != napi_ok) return;
-    napi_create_reference(env, ab, 1, &shared_ab);
-  }
   napi_property_descriptor methods[] = {
     { "connect", NULL, dgram_connect, NULL, NULL, NULL, napi_default, NULL },
     { "send", NULL, dgram_send, NULL, NULL, NULL, napi_default, NULL },

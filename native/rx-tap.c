@@ -35,6 +35,7 @@
 #include "errno-name.h"
 #include "datagram-socket.h"
 #include "tcp-socket.h"
+#include "socket-env.h"
 #include "rx-slab.h"
 #include "tap-sys.h"
 #include "write-queue.h"
@@ -1190,6 +1191,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "errorFor", fn);
   napi_create_function(env, "externalMemory", NAPI_AUTO_LENGTH, external_memory, NULL, &fn);
   napi_set_named_property(env, exports, "externalMemory", fn);
+  /* Per environment (the main thread, each worker thread): the host sockets' shared state. */
+  if (rx_socket_env_init(env, exports) != 0) return NULL;
   rx_datagram_socket_init(env, exports);
   rx_tcp_socket_init(env, exports);
   return exports;

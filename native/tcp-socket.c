@@ -6,21 +6,24 @@
  *
  * Non-blocking, watched by a uv_poll like the TAP fd. connect() starts a non-blocking connect;
  * onConnect(errno) says how it ended (0: connected). Reading: one read() per readable wake-up
- * into a buffer shared by every socket (the module's `tcpReadBuffer`, up to 256 KiB: what a
- * bulk transfer has queued is taken in one call); onData(n) says its first n bytes are the
- * read, valid only during the call (JavaScript keeps one view of the buffer and hands on a
- * subarray: no typed array is made here per read). onData returns how many bytes the next read
- * may take (the room its consumer has: a relay reads no more than its connection's send buffer
- * takes, so nothing read is copied a second time), 0 or false to pause reading until
+ * into a buffer shared by every socket of the environment (socket-env.h: the module's
+ * `tcpReadBuffer`, up to 256 KiB: what a bulk transfer has queued is taken in one call);
+ * onData() says the read's bytes are at the start of it, as many as the module's `tcpRead[0]`,
+ * valid only during the call (JavaScript keeps one view of the buffer and hands on a subarray:
+ * no typed array and no number is made here per read). onData returns how many bytes the next
+ * read may take (the room its consumer has: a relay reads no more than its connection's send
+ * buffer takes, so nothing read is copied a second time), 0 or false to pause reading until
  * resume(limit), true for no limit; onEnd() at the peer's FIN; onError(errno) for a failure
  * (ECONNRESET...), after which nothing more comes.
  * Writing: write() sends at once what the kernel takes and copies the rest into this socket's
  * queue, sent when the fd is writable; it returns false while the queue holds bytes, and
  * onDrain() says when it is empty again. end() sends FIN once the queue is empty; close(reset)
- * closes, with an RST when `reset` (SO_LINGER 0).
+ * closes, with an RST when `reset` (SO_LINGER 0). (Not a function bound to the socket, as the
+ * TAP handle's writers are: making one costs more per connection than it saves per write.)
  *
  * Lifetime: an open socket holds its JS object; close() (or a failure) stops the poll and closes
- * the fd; the struct is freed once the object is finalized and the poll closed.
+ * the fd; the struct is freed once the object is finalized and the poll closed. When the environment ends (a worker thread exits) with the socket open, it is closed
+ * then (socket-env.h).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -36,16 +39,15 @@
 #include "errno-name.h"
 #include "tcp-socket.h"
 #include "napi-this.h"
+#include "socket-env.h"
 
-/* The largest read: what a wake-up of a bulk transfer finds queued is taken in one call. */
-#define TCP_READ_MAX (256 * 1024)
-
-static uint8_t *shared_buf;
-static napi_ref shared_ab;
+#define TCP_READ_MAX RX_TCP_READ_MAX
 
 enum { CB_CONNECT, CB_DATA, CB_END, CB_ERROR, CB_DRAIN, CB_COUNT };
 
 typedef struct {
+  rx_env_socket_t link; /* on the environment's list while the poll is open */
+  rx_socket_env_t *shared;
   napi_env env;
   napi_ref wrapper;
   napi_ref cb[CB_COUNT];
@@ -80,6 +82,7 @@ static void maybe_free(tcp_socket_t *s) {
 static void on_poll_closed(uv_handle_t *h) {
   tcp_socket_t *s = h->data;
   s->poll_open = 0;
+  rx_socket_env_remove(s->shared, &s->link);
   maybe_free(s);
 }
 
@@ -119,6 +122,11 @@ static void shutdown_socket(tcp_socket_t *s, int reset) {
   s->qoff = s->qlen = s->qcap = 0;
 }
 
+/* The environment ends with the socket open. */
+static void teardown(rx_env_socket_t *link) {
+  shutdown_socket((tcp_socket_t *)link, 0);
+}
+
 static void finalize(napi_env env, void *data, void *hint) {
   tcp_socket_t *s = data;
   (void)hint;
@@ -149,18 +157,12 @@ static int64_t call_js(tcp_socket_t *s, int which, size_t argc, napi_value *argv
     napi_fatal_exception(env, exception);
     return -1;
   }
-  napi_valuetype t;
-  if (result == NULL || napi_typeof(env, result, &t) != napi_ok) return -1;
-  if (t == napi_boolean) {
-    bool b = true;
-    napi_get_value_bool(env, result, &b);
-    return b ? -1 : 0;
-  }
-  if (t == napi_number) {
-    int64_t n = 0;
-    napi_get_value_int64(env, result, &n);
-    return n < 0 ? 0 : n;
-  }
+  /* A number, the usual answer, in one call (napi_number_expected, no exception, otherwise). */
+  int64_t n = 0;
+  if (result == NULL) return -1;
+  if (napi_get_value_int64(env, result, &n) == napi_ok) return n < 0 ? 0 : n;
+  bool b = true;
+  if (napi_get_value_bool(env, result, &b) == napi_ok) return b ? -1 : 0;
   return -1;
 }
 
@@ -254,12 +256,11 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   }
   if ((events & UV_READABLE) && s->reading && !s->eof) {
     ssize_t r;
-    do r = recv(s->fd, shared_buf, s->read_limit, 0);
+    do r = recv(s->fd, s->shared->tcp_buf, s->read_limit, 0);
     while (r < 0 && errno == EINTR);
     if (r > 0) {
-      napi_value length;
-      napi_create_uint32(env, (uint32_t)r, &length);
-      int64_t limit = call_js(s, CB_DATA, 1, &length);
+      s->shared->tcp_read[0] = (uint32_t)r;
+      int64_t limit = call_js(s, CB_DATA, 0, NULL);
       s->read_limit = limit < 0 || limit > TCP_READ_MAX ? TCP_READ_MAX : (size_t)limit;
       if (limit == 0 && !s->closed) {
         s->reading = 0;
@@ -305,6 +306,11 @@ static napi_value tcp_new(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
+  rx_socket_env_t *shared = rx_socket_env(env);
+  if (shared == NULL || shared->tearing_down) {
+    napi_throw_error(env, "ERR_INVALID_STATE", "TcpSocket: the addon's environment is not set up");
+    return NULL;
+  }
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     const char *code = rx_errno_name(errno);
@@ -321,6 +327,9 @@ static napi_value tcp_new(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ENOMEM", "TcpSocket: out of memory");
     return NULL;
   }
+  s->shared = shared;
+  s->link.teardown = teardown;
+  rx_socket_env_add(shared, &s->link);
   s->env = env;
   s->fd = fd;
   s->poll.data = s;
@@ -363,7 +372,11 @@ static napi_value tcp_connect(napi_env env, napi_callback_info info) {
   return int_result(env, 0);
 }
 
-/* write(data): true when all of it is with the kernel; false when some waits here (onDrain later). */
+/*
+ * write(data): true when all of it is with the kernel; false when some waits here (onDrain
+ * later). The typed array is read with one N-API call (napi_get_typedarray_info refuses what is
+ * not one, with no exception).
+ */
 static napi_value tcp_write(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], out;
@@ -371,10 +384,8 @@ static napi_value tcp_write(napi_env env, napi_callback_info info) {
   if (s == NULL) return NULL;
   void *data = NULL;
   size_t len = 0;
-  bool is_ta = false;
   napi_typedarray_type type;
-  if (argc < 1 || napi_is_typedarray(env, argv[0], &is_ta) != napi_ok || !is_ta ||
-      napi_get_typedarray_info(env, argv[0], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+  if (argc < 1 || napi_get_typedarray_info(env, argv[0], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
     napi_throw_error(env, "ERR_INVALID_ARG_TYPE", "write(data: Uint8Array)");
     return NULL;
   }
@@ -480,15 +491,8 @@ static napi_value tcp_closed(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* The read buffer and `tcpRead` are the environment's (socket-env.c). */
 void rx_tcp_socket_init(napi_env env, napi_value exports) {
-  napi_value ab;
-  if (shared_ab == NULL) {
-    if (napi_create_arraybuffer(env, TCP_READ_MAX, (void **)&shared_buf, &ab) != napi_ok) return;
-    napi_create_reference(env, ab, 1, &shared_ab);
-  }
-  /* JavaScript views it as one Buffer: onData(n) means its first n bytes. */
-  napi_get_reference_value(env, shared_ab, &ab);
-  napi_set_named_property(env, exports, "tcpReadBuffer", ab);
   napi_property_descriptor methods[] = {
     { "connect", NULL, tcp_connect, NULL, NULL, NULL, napi_default, NULL },
     { "write", NULL, tcp_write, NULL, NULL, NULL, napi_default, NULL },

@@ -124,26 +124,27 @@ export interface NativeDatagramSocket {
 }
 
 /**
- * `onMessage(view, address, port)`: `view` is over a receive buffer shared by every socket and
- * is valid only during the call (copy what you keep). `onError(errno)`: an error the socket
- * reported (ECONNREFUSED after an ICMP port unreachable to a connected UDP socket...).
+ * `onMessage()`: a datagram was read into the module's `datagramReadBuffer`; `datagramRead`
+ * says where (see DATAGRAM_READ), valid only during the call (copy what you keep: the buffer
+ * is shared by every socket of this thread). No arguments: nothing is made per datagram on the
+ * native side. `onError(errno)`: an error the socket reported (ECONNREFUSED after an ICMP port
+ * unreachable to a connected UDP socket...).
  */
-export type NativeDatagramSocketClass = new (
-  protocol: 'udp' | 'icmp',
-  onMessage: (view: Uint8Array, address: number, port: number) => void,
-  onError: (errno: number) => void,
-) => NativeDatagramSocket;
+export type NativeDatagramSocketClass = new (protocol: 'udp' | 'icmp', onMessage: () => void, onError: (errno: number) => void) => NativeDatagramSocket;
+
+/** The slots of the module's `datagramRead`: the datagram's place in `datagramReadBuffer`, and its source. */
+export const DATAGRAM_READ = { offset: 0, length: 1, address: 2, port: 3 } as const;
 
 /** What a TcpSocket of the addon tells (see native/tcp-socket.c). */
 export interface NativeTcpSocketCallbacks {
   /** The connect ended: 0 connected, else the errno (ECONNREFUSED, EHOSTUNREACH, ETIMEDOUT...). */
   onConnect(errno: number): void;
   /**
-   * `length` bytes read, at the start of the module's `tcpReadBuffer` (shared by all sockets,
-   * valid during the call). Returns the most bytes the next read may take (0 or false pauses
-   * reading until resume(); true: no limit).
+   * Bytes read, at the start of the module's `tcpReadBuffer`, as many as `tcpRead[0]` (shared
+   * by all sockets of this thread, valid during the call). Returns the most bytes the next read
+   * may take (0 or false pauses reading until resume(); true: no limit).
    */
-  onData(length: number): number | boolean;
+  onData(): number | boolean;
   /** The peer's FIN. */
   onEnd(): void;
   /** The socket failed (ECONNRESET, EPIPE...) and is closed. */
@@ -168,9 +169,19 @@ export interface NativeTcpSocket {
   readonly closed: boolean;
 }
 
+/**
+ * The addon. The host sockets' buffers and arrays are per thread (the main thread and each
+ * worker that loads the addon get their own: native/socket-env.h).
+ */
 export interface NativeTapModule {
-  /** What every TcpSocket reads into (onData(n): its first n bytes). */
+  /** What every TcpSocket of this thread reads into (onData(): its first `tcpRead[0]` bytes). */
   tcpReadBuffer: ArrayBuffer;
+  /** [length of the read onData() reports]. */
+  tcpRead: Uint32Array;
+  /** What every DatagramSocket of this thread reads into. */
+  datagramReadBuffer: ArrayBuffer;
+  /** [offset, length, source address (host order), source port] of the datagram onMessage() reports. */
+  datagramRead: Uint32Array;
   TcpSocket: new (callbacks: NativeTcpSocketCallbacks) => NativeTcpSocket;
   DatagramSocket: NativeDatagramSocketClass;
 

@@ -48,9 +48,9 @@ describe('bin/splice: stack connections joined with host sockets of the addon', 
         // The join's callbacks, watched: the attaches wait until both host sockets have read.
         const socket = new (loadTapAddon().TcpSocket)({
           ...join.callbacks,
-          onData: (length) => {
+          onData: () => {
             if (++reads === 2) bothRead();
-            return join.callbacks.onData(length);
+            return join.callbacks.onData();
           },
         });
         join.socket = socket;
