@@ -275,12 +275,46 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     }
   };
 
-  /** What the virtio_net_hdr says about a received frame; false: drop it. */
   /**
-   * Frames whose transport checksum this link vouches for (see Link.checksumVerified): a
-   * WeakSet keyed by the frame object, so nothing is retained once the frame is garbage.
+   * Frames whose transport checksum this link vouches for (see Link.checksumVerified). Without
+   * offload: the frames receive coalescing built (gro.ts), in a WeakSet keyed by the frame
+   * object, so nothing is retained once the frame is garbage.
    */
   const verified = new WeakSet<Uint8Array>();
+  /**
+   * With offload, where in this device's receive slabs the frames it vouches for start: per
+   * slab (an ArrayBuffer) the byte offsets of those frames, in the order read (increasing: a
+   * device fills a slab front to back and never returns to it).
+   * A list per slab rather than a mark per frame: a WeakSet entry per frame (an ephemeron that
+   * V8's scavenges must process) cost about 5 % of the process's CPU in bulk to the stack
+   * (docs/benchmarks.md, session 6). A view of the same bytes from the same start is the same
+   * frame; a copy, or a view starting anywhere else, is not vouched for.
+   */
+  const vouchedStarts = new WeakMap<ArrayBuffer, number[]>();
+  let lastSlab: ArrayBuffer | undefined;
+  let lastStarts: number[] = [];
+  /** Vouches for a frame the device delivered (in the order read). */
+  const vouch = (frame: Uint8Array): void => {
+    const buffer = frame.buffer as ArrayBuffer;
+    if (buffer !== lastSlab) {
+      lastSlab = buffer;
+      let starts = vouchedStarts.get(buffer);
+      if (starts === undefined) vouchedStarts.set(buffer, (starts = []));
+      lastStarts = starts;
+    }
+    lastStarts.push(frame.byteOffset);
+  };
+  /** A large TCP or UDP frame with a partial checksum right after its IP header: left partial, vouched for. */
+  const vouchesPartial = (frame: Uint8Array, start: number, offset: number): boolean =>
+    frame.length >= MARK_ABOVE && (ipLayer ? isIpTransportAt(frame, start, offset) : isEthernetTransportAt(frame, start, offset));
+  /** Link.checksumVerified with offload. */
+  const vouchedInSlab = (frame: Uint8Array): boolean => {
+    if (frame.length < MARK_ABOVE) return false; // small ones were completed instead
+    const buffer = frame.buffer;
+    const starts = buffer === lastSlab ? lastStarts : vouchedStarts.get(buffer as ArrayBuffer);
+    return starts !== undefined && holds(starts, frame.byteOffset);
+  };
+  /** What the virtio_net_hdr says about a received frame; false: drop it. */
   const acceptOffloaded = (frame: Uint8Array, h: Uint8Array): boolean => {
     const gso = vnetGsoType(h) & ~VnetGso.ECN;
     if (gso !== VnetGso.NONE) {
@@ -300,13 +334,12 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       }
       // Large TCP or UDP right after a plain IPv4 header or IPv6's fixed header: the stack may
       // skip the check (the kernel sent it and never summed the data). Small ones, and anything
-      // else: the checksum is completed here, which costs less than the mark (a WeakSet entry
-      // per frame weighs on the garbage collector) and keeps the frame valid wherever it goes.
-      const transport = frame.length >= MARK_ABOVE && (ipLayer ? isIpTransportAt(frame, start, offset) : isEthernetTransportAt(frame, start, offset));
-      if (transport) verified.add(frame);
+      // else: the checksum is completed here, which costs less than the mark and keeps the
+      // frame valid wherever it goes.
+      if (vouchesPartial(frame, start, offset)) vouch(frame);
       else completePartialChecksum(frame, start, offset);
     } else if ((flags & VnetFlags.DATA_VALID) !== 0 && frame.length >= MARK_ABOVE) {
-      verified.add(frame);
+      vouch(frame);
     }
     return true;
   };
@@ -404,9 +437,23 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       device.close();
       frames.complete();
     },
-    checksumVerified: (frame: Uint8Array): boolean => verified.has(frame),
+    checksumVerified: offload ? vouchedInSlab : (frame: Uint8Array): boolean => verified.has(frame),
   };
 
+}
+
+/** Whether the increasing list `sorted` holds `value` (binary search). */
+function holds(sorted: readonly number[], value: number): boolean {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = sorted[mid];
+    if (v === value) return true;
+    if (v < value) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
 }
 
 /** The virtio_net_hdr of a frame that asks nothing of the device (all zero; only read). */
