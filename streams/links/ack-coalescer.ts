@@ -15,8 +15,13 @@
  * Never coalesced: duplicate ACKs (same ACK number: they signal loss to the sender, RFC 5681;
  * neither dropped nor used to drop another),
  * anything carrying data or flags, ACKs with SACK blocks, and chains spanning more than
- * `maxSpan` bytes (default 64 KiB, one GSO super-segment): the sender still gets an ACK at least
- * that often, so its congestion window keeps growing.
+ * `maxSpan` bytes (default MAX_SPAN, 1 MiB: 16 GSO super-segments, half a receive slab's worth).
+ * The ACKs of one batch reach the sender together, at the end of the batch, so an earlier one
+ * tells it nothing the last one does not, except a count: a sender that grows its congestion
+ * window per ACK rather than per byte acknowledged (RFC 3465 with a small L) still hears from us
+ * every MAX_SPAN bytes. Linux's senders count bytes (packets) acknowledged. With 64 KiB GSO
+ * segments a span of 64 KiB wrote an ACK for every second one; 1 MiB writes one per batch of up
+ * to 16 (in bulk to the stack, 7,900 -> 1,430 ACKs per GB: docs/benchmarks.md, session 6).
  *
  * Pure logic over bytes (Ethernet + IPv4 without options + TCP, offsets in ipv4-tcp-frame.ts;
  * or Ethernet + IPv6 without extension headers + TCP, ipv6-tcp-frame.ts: a flow is keyed by
@@ -76,6 +81,8 @@ interface PendingAck {
 }
 
 const MAX_FLOWS = 16;
+/** The longest chain of ACKs coalesced into its last one, in bytes acknowledged. */
+const MAX_SPAN = 1 << 20;
 
 export class AckCoalescer {
   /** ACKs dropped because a later one superseded them. */
@@ -87,7 +94,7 @@ export class AckCoalescer {
   #a0 = 0; #a1 = 0; #a2 = 0; #a3 = 0; #a4 = 0; #a5 = 0; #a6 = 0; #a7 = 0;
   #ports = 0;
 
-  constructor(maxSpan = 65536) {
+  constructor(maxSpan = MAX_SPAN) {
     this.#maxSpan = maxSpan;
   }
 

@@ -65,8 +65,10 @@ export interface Link {
    * Optional, for links with receive checksum offload: true when the link vouches for the
    * transport (TCP/UDP) checksum of `frame`, one of the frames it delivered (the kernel's own
    * packet over TAP, its checksum partial or already verified). The stack then skips verifying
-   * it. Keyed by the frame object: an operator that passes frames on unchanged keeps the
-   * vouching, a modified copy loses it and is verified as usual.
+   * it. An operator that passes frames on unchanged keeps the vouching, a modified copy loses it
+   * and is verified as usual. (The TAP and TUN links with offload answer from where the frame
+   * starts in their receive memory: a view of the same bytes from the same start is vouched for
+   * as well.)
    */
   checksumVerified?(frame: Uint8Array): boolean;
   /** Releases the device; frames$ completes and later sends are dropped. Idempotent. */

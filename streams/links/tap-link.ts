@@ -285,10 +285,10 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     }
   };
 
-  /** What the virtio_net_hdr says about a received frame; false: drop it. */
   /**
-   * Frames whose transport checksum this link vouches for (see Link.checksumVerified): a
-   * WeakSet keyed by the frame object, so nothing is retained once the frame is garbage.
+   * Frames whose transport checksum this link vouches for (see Link.checksumVerified). Without
+   * offload: the frames receive coalescing built (gro.ts), in a WeakSet keyed by the frame
+   * object, so nothing is retained once the frame is garbage.
    */
   const verified = new WeakSet<Uint8Array>();
   /**
@@ -298,6 +298,37 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
    * summed a second time by the transport.
    */
   let vouched: Uint8Array | undefined;
+  /**
+   * With offload, where in this device's receive slabs the frames it vouches for start: per
+   * slab (an ArrayBuffer) the byte offsets of those frames, in the order read (increasing: a
+   * device fills a slab front to back and never returns to it).
+   * A list per slab rather than a mark per frame: a WeakSet entry per frame (an ephemeron that
+   * V8's scavenges must process) cost about 5 % of the process's CPU in bulk to the stack
+   * (docs/benchmarks.md, session 6). A view of the same bytes from the same start is the same
+   * frame; a copy, or a view starting anywhere else, is not vouched for.
+   */
+  const vouchedStarts = new WeakMap<ArrayBuffer, number[]>();
+  let lastSlab: ArrayBuffer | undefined;
+  let lastStarts: number[] = [];
+  /** Vouches for a frame the device delivered (in the order read). */
+  const vouch = (frame: Uint8Array): void => {
+    const buffer = frame.buffer as ArrayBuffer;
+    if (buffer !== lastSlab) {
+      lastSlab = buffer;
+      let starts = vouchedStarts.get(buffer);
+      if (starts === undefined) vouchedStarts.set(buffer, (starts = []));
+      lastStarts = starts;
+    }
+    lastStarts.push(frame.byteOffset);
+  };
+  /** Link.checksumVerified with offload. */
+  const vouchedInSlab = (frame: Uint8Array): boolean => {
+    if (frame.length < MARK_ABOVE) return false; // small ones were completed instead
+    const buffer = frame.buffer;
+    const starts = buffer === lastSlab ? lastStarts : vouchedStarts.get(buffer as ArrayBuffer);
+    return starts !== undefined && holds(starts, frame.byteOffset);
+  };
+  /** What the virtio_net_hdr says about a received frame; false: drop it. */
   const acceptOffloaded = (frame: Uint8Array, h: Uint8Array): boolean => {
     const gso = vnetGsoType(h) & ~VnetGso.ECN;
     if (gso !== VnetGso.NONE) {
@@ -317,18 +348,17 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       }
       // Large TCP or UDP right after a plain IPv4 header or IPv6's fixed header: the stack may
       // skip the check (the kernel sent it and never summed the data). Small ones, and anything
-      // else: the checksum is completed here, which costs less than the mark (a WeakSet entry
-      // per frame weighs on the garbage collector) and keeps the frame valid wherever it goes.
-      // Small ones: completed, and then vouched for through the one slot (`vouched`).
+      // else: the checksum is completed here, which costs less than the mark and keeps the
+      // frame valid wherever it goes; a small one is then vouched for through the one slot.
       const transport = ipLayer ? isIpTransportAt(frame, start, offset) : isEthernetTransportAt(frame, start, offset);
       if (transport && frame.length >= MARK_ABOVE) {
-        verified.add(frame);
+        vouch(frame);
         return true;
       }
       completePartialChecksum(frame, start, offset);
       vouched = transport ? frame : undefined;
     } else if ((flags & VnetFlags.DATA_VALID) !== 0) {
-      if (frame.length >= MARK_ABOVE) verified.add(frame);
+      if (frame.length >= MARK_ABOVE) vouch(frame);
       else vouched = frame;
     }
     return true;
@@ -428,9 +458,25 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       device.close();
       frames.complete();
     },
-    checksumVerified: (frame: Uint8Array): boolean => frame === vouched || verified.has(frame),
+    checksumVerified: offload
+      ? (frame: Uint8Array): boolean => frame === vouched || vouchedInSlab(frame)
+      : (frame: Uint8Array): boolean => frame === vouched || verified.has(frame),
   };
 
+}
+
+/** Whether the increasing list `sorted` holds `value` (binary search). */
+function holds(sorted: readonly number[], value: number): boolean {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = sorted[mid];
+    if (v === value) return true;
+    if (v < value) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
 }
 
 /** The virtio_net_hdr of a frame that asks nothing of the device (all zero; only read). */

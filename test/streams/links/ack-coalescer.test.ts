@@ -83,4 +83,14 @@ describe('AckCoalescer', () => {
     // Chain 10000..12000 (span 2000), then 13000 starts a new one: 13000..15000.
     assert.deepEqual(kept, [acks[2], acks[5]]);
   });
+
+  it('by default spans 1 MiB: a batch of 64 KiB segments gets one ACK per 16 of them', () => {
+    // The ACKs a stack makes for a batch of 20 GSO segments of 45 full-sized segments each.
+    const step = 45 * 1448;
+    const acks = Array.from({ length: 20 }, (_, k) => frame({ ack: 10_000 + (k + 1) * step }));
+    const { kept, coalesced } = run(acks);
+    // 16 steps (1,042,560 bytes) fit in 1 MiB; the 17th starts a new chain that ends the batch.
+    assert.deepEqual(kept, [acks[16], acks[19]]);
+    assert.equal(coalesced, 18);
+  });
 });
