@@ -125,6 +125,13 @@ export interface TapLink extends Link {
   readonly device: TapDevice;
   readonly layer: 'ethernet' | 'ip';
   stats(): TapLinkStats;
+  /**
+   * Says that the inbound frame being handled was answered other than through this link (a NAT
+   * handed it to a host socket, whose reply will come back through that socket), so the
+   * device's one-read-per-wake-up rule for request/response counts it as answered
+   * (TapDevice.answeredElsewhere). Outside the link's inbound batch it does nothing.
+   */
+  answeredElsewhere(): void;
 }
 
 /** Opens the TAP device and wraps it as a Link; throws the device's coded Error on failure. */
@@ -429,6 +436,9 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       frames.complete();
     },
     checksumVerified: (frame: Uint8Array): boolean => frame === vouched || verified.has(frame),
+    answeredElsewhere(): void {
+      if (inBatch) device.answeredElsewhere();
+    },
   };
 
 }
