@@ -22,6 +22,7 @@ import { IPV6_HEADER_LEN, Ipv6Offset } from '../../src/wire/ipv6.js';
 import { TcpOffset } from '../../src/wire/tcp.js';
 import { UdpOffset } from '../../src/wire/udp.js';
 import { atEndOfTask } from '../microtask.js';
+import { inboundBatchEnd, inboundBatchStart } from '../inbound-batch.js';
 import { PacketSubject } from '../pipeline/packet-subject.js';
 import type { Link } from './link.js';
 import { TapDevice, type TapStats } from './tap-device.js';
@@ -348,6 +349,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   device.onError((error) => frames.error(error));
   device.onFrames((batch, headers) => {
     inBatch = true;
+    inboundBatchStart();
     try {
       if (coalesce !== undefined) batch = coalesce(batch, verified, groStats);
       for (let i = 0; i < batch.length; i++) {
@@ -357,6 +359,8 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     } finally {
       inBatch = false;
       vouched = undefined;
+      // Ends the stack's clock task (and stamps the segments sent) before the replies are written.
+      inboundBatchEnd();
       flush();
     }
   });
