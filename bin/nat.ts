@@ -57,11 +57,11 @@ export async function startNat(args: NatArgs, options: NatOptions = {}): Promise
       dnsUpstream = args.dnsUpstream ?? (fromHost === undefined ? undefined : { address: fromHost, port: 53 });
       if (dnsUpstream === undefined) report(`no IPv4 nameserver in ${options.resolvConf ?? '/etc/resolv.conf'}: DNS queries to ${args.dns} go unanswered`);
     }
-    // A datagram or ping handed to a host socket is answered through that socket: the device's
+    // A datagram, ping or TCP data handed to a host socket is answered through that socket: the device's
     // one-read-per-wake-up rule would otherwise see an unanswered frame and read to EAGAIN.
     const answeredElsewhere = (): void => link.answeredElsewhere();
     const relays: Subscription[] = [
-      relayTcp(stack, { gateway: args.gateway, hostLoopback: args.hostLoopback, refused: args.dnsEnabled ? [args.dns] : [] }),
+      relayTcp(stack, { gateway: args.gateway, hostLoopback: args.hostLoopback, refused: args.dnsEnabled ? [args.dns] : [], answeredElsewhere }),
       relayUdp(stack, {
         gateway: args.gateway,
         hostLoopback: args.hostLoopback,
