@@ -25,6 +25,8 @@ export interface EchoRelayOptions {
   readonly maxInFlight?: number;
   /** Opens the host's socket (tests substitute it). Default: the addon's DatagramSocket('icmp'). */
   readonly openSocket?: (onMessage: (view: Uint8Array, address: number) => void) => NativeDatagramSocket;
+  /** Called when a request went out through the host's socket (as UdpRelayOptions.answeredElsewhere). */
+  readonly answeredElsewhere?: () => void;
 }
 
 export type EchoRelay =
@@ -80,6 +82,7 @@ export function relayEcho(stack: Stack, options: EchoRelayOptions = {}): EchoRel
       echo[7] = seq & 0xff;
       echo.set(request.data, 8);
       if (socket.send(echo, address, 0) < 0) return subscriber.next(false);
+      options.answeredElsewhere?.();
       const key = address * 65536 + seq;
       waiting.set(key, (answered) => subscriber.next(answered));
       const timer = setTimeout(() => subscriber.next(false), timeoutMs);

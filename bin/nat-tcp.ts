@@ -23,6 +23,8 @@ export interface TcpRelayOptions {
   readonly refused: readonly string[];
   /** How long the host's connect may take; then the namespace's SYN goes unanswered. Default 20 s. */
   readonly connectTimeoutMs?: number;
+  /** Called when bytes from the namespace went to a host socket (as UdpRelayOptions.answeredElsewhere). */
+  readonly answeredElsewhere?: () => void;
 }
 
 /** Handshakes waiting for the host's connect at once; beyond, SYNs are dropped (the client retries). */
@@ -59,7 +61,7 @@ export function relayTcp(stack: Stack, options: TcpRelayOptions): Subscription {
       return;
     }
     const host = parseIpv4(req.localAddress === options.gateway ? '127.0.0.1' : req.localAddress)!;
-    const join = new NativeTcpJoin();
+    const join = new NativeTcpJoin(options.answeredElsewhere);
     let upstream: NativeTcpSocket;
     try {
       upstream = new TcpSocket(join.callbacks);

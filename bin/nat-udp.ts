@@ -25,6 +25,12 @@ export interface UdpRelayOptions {
   readonly dnsUpstream?: { readonly address: string; readonly port: number };
   /** A flow with no datagram either way for this long ends. Default 60 s. */
   readonly idleTimeoutMs?: number;
+  /**
+   * Called when a datagram from the namespace went out through a host socket: its answer comes
+   * back through that socket, not as a write to the device (TapLink.answeredElsewhere, so the
+   * device reads one frame per wake-up under request/response). Default: nothing.
+   */
+  readonly answeredElsewhere?: () => void;
 }
 
 const DNS_PORT = 53;
@@ -56,6 +62,7 @@ export function relayUdp(stack: Stack, options: UdpRelayOptions): Subscription {
   // Where every socket's datagram is read (this thread's, shared by all its sockets).
   const readBuffer = new Uint8Array(addon.datagramReadBuffer);
   const read = addon.datagramRead;
+  const answered = options.answeredElsewhere;
   const subscription = stack.udp
     .forward({ maxSessions: MAX_SESSIONS, idleTimeoutMs: options.idleTimeoutMs ?? IDLE_TIMEOUT_MS })
     .subscribe((session) => {
@@ -100,6 +107,7 @@ export function relayUdp(stack: Stack, options: UdpRelayOptions): Subscription {
           }
           const sent = socket.send(payload);
           if (sent < 0) onError(-sent);
+          else answered?.();
         },
         complete: () => {
           sockets.delete(socket);

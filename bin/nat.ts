@@ -57,16 +57,20 @@ export async function startNat(args: NatArgs, options: NatOptions = {}): Promise
       dnsUpstream = args.dnsUpstream ?? (fromHost === undefined ? undefined : { address: fromHost, port: 53 });
       if (dnsUpstream === undefined) report(`no IPv4 nameserver in ${options.resolvConf ?? '/etc/resolv.conf'}: DNS queries to ${args.dns} go unanswered`);
     }
+    // A datagram, ping or TCP data handed to a host socket is answered through that socket: the device's
+    // one-read-per-wake-up rule would otherwise see an unanswered frame and read to EAGAIN.
+    const answeredElsewhere = (): void => link.answeredElsewhere();
     const relays: Subscription[] = [
-      relayTcp(stack, { gateway: args.gateway, hostLoopback: args.hostLoopback, refused: args.dnsEnabled ? [args.dns] : [] }),
+      relayTcp(stack, { gateway: args.gateway, hostLoopback: args.hostLoopback, refused: args.dnsEnabled ? [args.dns] : [], answeredElsewhere }),
       relayUdp(stack, {
         gateway: args.gateway,
         hostLoopback: args.hostLoopback,
         ...(args.dnsEnabled ? { dns: args.dns } : {}),
         ...(dnsUpstream === undefined ? {} : { dnsUpstream }),
+        answeredElsewhere,
       }),
     ];
-    const echo = relayEcho(stack);
+    const echo = relayEcho(stack, { answeredElsewhere });
     if (echo.mode === 'host-socket') relays.push(echo.subscription);
     else report(`pings to addresses other than ${addresses.join(', ')} go unanswered: ${echo.reason} (see net.ipv4.ping_group_range)`);
     undo.push('relays', () => relays.forEach((r) => r.unsubscribe()));

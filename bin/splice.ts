@@ -130,6 +130,16 @@ export class NativeTcpJoin {
   readonly #drain$ = new Subject<void>();
   /** The last write to the socket left bytes waiting in it. */
   #socketBusy = false;
+  /** Told when the namespace's bytes went to the socket (the link's answeredElsewhere), if given. */
+  readonly #answered: (() => void) | undefined;
+
+  /**
+   * @param answeredElsewhere called when bytes of the stack's connection were handed to the
+   *   socket: the namespace's request is answered through the host, not by a write to the device.
+   */
+  constructor(answeredElsewhere?: () => void) {
+    this.#answered = answeredElsewhere;
+  }
 
   /** The socket the callbacks belong to (set right after making it). */
   set socket(socket: NativeTcpSocket) {
@@ -154,7 +164,10 @@ export class NativeTcpJoin {
     // not take yet); reading the connection waits for its drain while bytes wait.
     const drain$ = this.#drain$.asObservable();
     const target = {
-      write: (bytes: Uint8Array): boolean => (this.#socketBusy = !socket.write(bytes)) === false,
+      write: (bytes: Uint8Array): boolean => {
+        this.#answered?.();
+        return (this.#socketBusy = !socket.write(bytes)) === false;
+      },
       drain$,
       get error(): Error | undefined {
         return undefined;

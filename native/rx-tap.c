@@ -68,11 +68,18 @@
  * like that ends it: a frame that draws no write (an ACK, a handshake's last step: often one
  * of several arriving together), a large frame either way (bulk data, whose frames queue up
  * behind each other), a write that had to wait. Every RX_SINGLE_PROBE_EVERY-th wake-up reads a
- * whole batch, so a backlog is read in batches again within that many wake-ups. */
+ * whole batch, so a backlog is read in batches again within that many wake-ups. A frame answered
+ * other than by a write to this device (a NAT handing a datagram to a host socket, whose reply
+ * comes back through that socket) counts as answered when JavaScript says so during the wake-up:
+ * it sets the shared `batch` array's third slot (BATCH_ANSWERED), which no call into the addon
+ * costs. */
 #define RX_SINGLE_AFTER 4
 /* "Small": a request or a response, not bulk data (frame bytes, virtio_net_hdr included). */
 #define RX_SINGLE_MAX_BYTES 512
 #define RX_SINGLE_PROBE_EVERY 8
+/* The slot of the shared `batch` array that JavaScript sets to say this wake-up's frame was
+ * answered elsewhere (TapDevice.answeredElsewhere); cleared before each delivery. */
+#define BATCH_ANSWERED 2
 #define RX_MAX_BATCH 4096
 #define RX_DEFAULT_QUEUE 1024
 /* Longest busy-poll window after a batch: 1 s (a larger one is surely a unit mistake). */
@@ -97,7 +104,7 @@ typedef struct rx_tap {
   napi_ref on_error;         /* (error) => void */
   napi_ref lengths_ref;      /* Uint32Array shared with JS */
   uint32_t *lengths;
-  napi_ref batch_ref;        /* Uint32Array shared with JS: [batch offset in the slab, frame count] */
+  napi_ref batch_ref;        /* Uint32Array shared with JS: [batch offset in the slab, frame count, answered elsewhere] */
   uint32_t *batch;
   napi_async_context async_ctx;
   napi_async_cleanup_hook_handle cleanup;
@@ -411,6 +418,7 @@ static void deliver(rx_tap_t *t, size_t total, uint32_t count) {
   napi_value ab;
   t->batch[0] = (uint32_t)t->cur_off;
   t->batch[1] = count;
+  t->batch[BATCH_ANSWERED] = 0;
   /* Keep the next batch 64-byte aligned (word access in the checksum, cache lines). */
   t->cur_off += (total + 63) & ~(size_t)63;
   if (napi_get_reference_value(env, t->cur_ref, &ab) != napi_ok || ab == NULL) return;
@@ -477,7 +485,10 @@ static void read_batch(rx_tap_t *t) {
     deliver(t, off, n);
     if (t->busy_poll_ns != 0 && !t->closed && t->reading) arm_busy_poll(t);
   }
-  int exchange = n == 1 && off <= RX_SINGLE_MAX_BYTES && t->stats.tx_frames > frames_before &&
+  /* Read before anything else can run: the array lives as long as the handle's wrapper, which
+   * nothing can collect while this C frame runs. */
+  int answered = n > 0 && t->batch[BATCH_ANSWERED] != 0;
+  int exchange = n == 1 && off <= RX_SINGLE_MAX_BYTES && (t->stats.tx_frames > frames_before || answered) &&
                  t->stats.tx_bytes - bytes_before <= RX_SINGLE_MAX_BYTES && t->stats.tx_queued_total == queued_before;
   if (single) {
     t->single_reads++;
@@ -690,8 +701,8 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, self, "lengths", lengths);
   napi_value batch_ab, batch_info;
   void *batch_data;
-  napi_create_arraybuffer(env, 2 * sizeof(uint32_t), &batch_data, &batch_ab);
-  napi_create_typedarray(env, napi_uint32_array, 2, batch_ab, 0, &batch_info);
+  napi_create_arraybuffer(env, 3 * sizeof(uint32_t), &batch_data, &batch_ab);
+  napi_create_typedarray(env, napi_uint32_array, 3, batch_ab, 0, &batch_info);
   t->batch = batch_data;
   napi_create_reference(env, batch_info, 1, &t->batch_ref);
   napi_set_named_property(env, self, "batch", batch_info);

@@ -174,15 +174,19 @@ export class NeighborCache<T> {
   }
 
   /**
-   * The MAC to send to `ip` now, when that needs nothing more: a reachable entry still within
-   * its reachable time, or a static one. No side effect and no allocation (the sender need not
-   * make a queue item for a packet that will not wait); undefined otherwise, and then `resolve`
-   * ages, queues and asks. For these two states `resolve` answers the same MAC and no action.
+   * The MAC to send to `ip` now, when that needs nothing more: a reachable or static entry. No
+   * clock, no side effect and no allocation (the sender reads no time and makes no queue item
+   * for a packet that will not wait); undefined otherwise, and then `resolve` ages, queues and
+   * asks. As Linux uses a REACHABLE neighbour without looking at the time on each send, the
+   * reachable time is checked by `expire`, which turns the entry stale at `nextDeadline()`: the
+   * caller runs `expire` then (a timer), and until it does a reachable entry is answered here
+   * even if its time is up (by at most the timer's lateness). While `expire` is up to date
+   * (before `nextDeadline()`), `resolve` answers the same MAC and no action.
    */
-  reachableMac(ip: Ipv4Addr, now: number): MacAddr | undefined {
+  reachableMac(ip: Ipv4Addr): MacAddr | undefined {
     const e = this.table.get(ip);
     if (e === undefined) return undefined;
-    if (e.state === 'static' || (e.state === 'reachable' && now < e.confirmedAt + this.config.reachableTimeMs)) return e.mac;
+    if (e.state === 'static' || e.state === 'reachable') return e.mac;
     return undefined;
   }
 

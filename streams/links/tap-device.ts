@@ -96,6 +96,9 @@ interface FoundState {
   readonly up: boolean;
 }
 
+/** The slot of the handle's shared `batch` array that says "answered elsewhere" (native/rx-tap.c BATCH_ANSWERED). */
+const ANSWERED_SLOT = 2;
+
 export class TapDevice {
   readonly #handle: NativeTapHandle;
   // The handle's shared arrays and bound writer, kept here: one field load each per wake-up.
@@ -302,6 +305,19 @@ export class TapDevice {
   ref(): this {
     this.#handle.ref();
     return this;
+  }
+
+  /**
+   * Says, from inside the frames callback, that the frame being handled was answered other
+   * than by a write to this device: a NAT that hands a datagram to a host socket, whose reply
+   * arrives through that socket. Under request/response the device reads one frame per
+   * wake-up once wake-ups look like one small frame in and its answer out (the read that would
+   * end in EAGAIN is skipped); without this call such a frame looks unanswered and every
+   * wake-up reads until EAGAIN. No call into the addon: one store into an array shared with it.
+   * Outside the frames callback it has no effect.
+   */
+  answeredElsewhere(): void {
+    this.#batch[ANSWERED_SLOT] = 1;
   }
 
   /** For tests: while true, every write waits in the queue as if the kernel said EAGAIN. */

@@ -22,6 +22,7 @@ import { IPV6_HEADER_LEN, Ipv6Offset } from '../../src/wire/ipv6.js';
 import { TcpOffset } from '../../src/wire/tcp.js';
 import { UdpOffset } from '../../src/wire/udp.js';
 import { atEndOfTask } from '../microtask.js';
+import { inboundBatchEnd, inboundBatchStart } from '../inbound-batch.js';
 import { PacketSubject } from '../pipeline/packet-subject.js';
 import type { Link } from './link.js';
 import { TapDevice, type TapStats } from './tap-device.js';
@@ -125,6 +126,13 @@ export interface TapLink extends Link {
   readonly device: TapDevice;
   readonly layer: 'ethernet' | 'ip';
   stats(): TapLinkStats;
+  /**
+   * Says that the inbound frame being handled was answered other than through this link (a NAT
+   * handed it to a host socket, whose reply will come back through that socket), so the
+   * device's one-read-per-wake-up rule for request/response counts it as answered
+   * (TapDevice.answeredElsewhere). Outside the link's inbound batch it does nothing.
+   */
+  answeredElsewhere(): void;
 }
 
 /** Opens the TAP device and wraps it as a Link; throws the device's coded Error on failure. */
@@ -371,6 +379,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   device.onError((error) => frames.error(error));
   device.onFrames((batch, headers) => {
     inBatch = true;
+    inboundBatchStart();
     try {
       if (coalesce !== undefined) batch = coalesce(batch, verified, groStats);
       for (let i = 0; i < batch.length; i++) {
@@ -380,6 +389,8 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     } finally {
       inBatch = false;
       vouched = undefined;
+      // Ends the stack's clock task (and stamps the segments sent) before the replies are written.
+      inboundBatchEnd();
       flush();
     }
   });
@@ -461,6 +472,9 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     checksumVerified: offload
       ? (frame: Uint8Array): boolean => frame === vouched || vouchedInSlab(frame)
       : (frame: Uint8Array): boolean => frame === vouched || verified.has(frame),
+    answeredElsewhere(): void {
+      if (inBatch) device.answeredElsewhere();
+    },
   };
 
 }

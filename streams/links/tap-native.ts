@@ -34,7 +34,8 @@ export interface NativeTapStats {
   /**
    * Reads that found no frame (EAGAIN): the read that ends a batch. Under request/response
    * (each wake-up one small frame in, a small answer out) most wake-ups read one frame and
-   * skip it; every eighth reads a whole batch (native/rx-tap.c, RX_SINGLE_AFTER).
+   * skip it; every eighth reads a whole batch (native/rx-tap.c, RX_SINGLE_AFTER). A frame
+   * answered through another socket counts when `TapDevice.answeredElsewhere()` says so.
    */
   rxEmptyReads: number;
   /** Receive slabs (2 MiB each) alive: being filled, or held by frames JavaScript still references. */
@@ -58,7 +59,9 @@ export interface NativeTapHandle {
   readonly lengths: Uint32Array;
   /**
    * The batch being delivered (shared with C, overwritten per batch): `[byte offset of its first
-   * frame in the slab handed to onFrames, frame count]`; the frames follow each other.
+   * frame in the slab handed to onFrames, frame count, answered elsewhere]`; the frames follow
+   * each other. JavaScript sets the third slot to 1 during onFrames when the frame was answered
+   * other than by a write to the device (TapDevice.answeredElsewhere); C clears it per batch.
    */
   readonly batch: Uint32Array;
   /** Opened with IFF_VNET_HDR: each delivered frame starts with a 10-byte virtio_net_hdr. */

@@ -142,13 +142,15 @@ export class ArpLayer {
       sendTo(mac, pb);
       return;
     }
-    const now = this.#scheduler.now();
-    // A known, fresh neighbour (nearly every packet): its MAC at once, no queue item made.
-    const mac = this.cache.reachableMac(nextHop, now);
+    // A known, fresh neighbour (nearly every packet): its MAC at once, no clock read and no
+    // queue item made. The entry turns stale when its reachable time is up at the timer (the
+    // cache's deadline, always armed while an entry is reachable), not by a reading per packet.
+    const mac = this.cache.reachableMac(nextHop);
     if (mac !== undefined) {
       sendTo(mac, pb);
       return;
     }
+    const now = this.#scheduler.now();
     const r = this.cache.resolve(nextHop, { pb, onError }, now);
     if (r.mac !== undefined) sendTo(r.mac, pb);
     else pb.own(); // it waits: a payload gathered from the send buffer is copied (PacketBuffer.tail)
@@ -161,6 +163,8 @@ export class ArpLayer {
   /** An upper layer saw `ip` answer (e.g. TCP progress): its entry is still good. */
   confirm(ip: Ipv4Addr): void {
     this.cache.confirm(ip, this.#scheduler.now());
+    // The entry's reachable time runs out at a deadline the timer must know (see sendIpv4).
+    this.#rearm();
   }
 
   #input(frame: Uint8Array): void {

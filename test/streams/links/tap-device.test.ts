@@ -274,6 +274,32 @@ for i in range(20):
     }
   });
 
+  it('a frame answered elsewhere (answeredElsewhere(), no write to the device) counts as answered for the one-read rule', async () => {
+    // The same trickle twice: frames left unanswered are every one read to EAGAIN; frames said
+    // to be answered elsewhere (a NAT's host socket) are read one per wake-up after the first four.
+    const run = async (mark: boolean): Promise<{ batches: number; empty: number }> => {
+      const device = open(peer(), { up: true });
+      try {
+        await peer().configureHost();
+        let frames = 0;
+        device.onFrames((batch) => {
+          frames += batch.length;
+          if (mark) device.answeredElsewhere();
+        });
+        await peer().python(trickle(20));
+        await waitFor('the trickle to arrive', () => (frames >= 20 ? true : undefined));
+        const s = device.stats();
+        return { batches: s.rxBatches, empty: s.rxEmptyReads };
+      } finally {
+        device.close();
+      }
+    };
+    const unanswered = await run(false);
+    assert.ok(unanswered.empty >= unanswered.batches, `unanswered: empty reads ${unanswered.empty} for ${unanswered.batches} batches`);
+    const elsewhere = await run(true);
+    assert.ok(elsewhere.empty <= elsewhere.batches / 2, `answered elsewhere: empty reads ${elsewhere.empty} for ${elsewhere.batches} batches`);
+  });
+
   it('busyPollUs outside 0..1000000 or not an integer is ERR_INVALID_ARG_VALUE, and nothing is opened', async () => {
     await expectCode(() => open(peer(), { busyPollUs: -1 }), 'ERR_INVALID_ARG_VALUE');
     await expectCode(() => open(peer(), { busyPollUs: 1_000_001 }), 'ERR_INVALID_ARG_VALUE');

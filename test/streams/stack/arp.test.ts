@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { catchError, defer, filter, map, of } from 'rxjs';
+import { catchError, defer, EMPTY, filter, map, of, Subject, VirtualTimeScheduler, type SchedulerLike } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { createMemoryWire } from '../../../streams/links/memory-wire.js';
 import { createStack, type Stack } from '../../../streams/stack/create-stack.js';
@@ -8,6 +8,9 @@ import { parseArp, ArpOp } from '../../../src/wire/arp.js';
 import { PacketBuffer } from '../../../src/packet-buffer.js';
 import { formatMac, MAC_ZERO } from '../../../src/mac.js';
 import type { NetstackError } from '../../../src/errors.js';
+import { ArpLayer } from '../../../streams/stack/arp-layer.js';
+import type { EthernetOut } from '../../../streams/stack/ethernet-layer.js';
+import type { NetInterface } from '../../../streams/stack/net-interface.js';
 import {
   rawPeer, advance, arpFrame, arpRequest, ethFrame, ip, mac, stat,
   STACK_IP, STACK_MAC, PEER_IP, PEER_MAC,
@@ -92,6 +95,54 @@ describe('stack: ARP', () => {
       assert.equal(formatMac(data[0].eth.dst), PEER_MAC);
       p.close();
     });
+  });
+
+  it('a reachable neighbour is used without a clock read per packet; the timer makes it stale at reachableTimeMs (virtual time)', () => {
+    const vts = new VirtualTimeScheduler();
+    let reads = 0;
+    const scheduler: SchedulerLike = {
+      now: () => {
+        reads++;
+        return vts.now();
+      },
+      schedule: vts.schedule.bind(vts) as SchedulerLike['schedule'],
+    };
+    const iface = {
+      name: 'eth0',
+      mac: mac(STACK_MAC),
+      hasAddress: (a: number) => a === ip(STACK_IP),
+      isDirectedBroadcast: () => false,
+      sourceFor: () => ip(STACK_IP),
+    } as unknown as NetInterface;
+    const arpIn = new Subject<Uint8Array>();
+    const arpOut: EthernetOut[] = [];
+    const sent: Array<{ at: number; dst: string }> = [];
+    const layer = new ArpLayer(iface, { up$: arpIn, down: { next: (o: EthernetOut) => arpOut.push(o) } }, scheduler, {});
+    layer.start();
+    const down = layer.resolver({ up$: EMPTY, down: { next: (o: EthernetOut) => sent.push({ at: vts.now(), dst: formatMac(o.dst) }) } }).down;
+    const send = (): void => down.next({ nextHop: ip(PEER_IP), pb: PacketBuffer.withPayload(new Uint8Array(20)), onError: undefined });
+    arpIn.next(arpRequest(PEER_IP, PEER_MAC, STACK_IP)); // learned at 0: reachable until 30 s
+    arpOut.length = 0; // our reply
+    reads = 0;
+    for (let i = 0; i < 100; i++) send();
+    assert.equal(reads, 0, 'no clock read for a reachable neighbour');
+    assert.equal(sent.length, 100);
+    const states: string[] = [];
+    const sendAndLook = (): void => {
+      send();
+      states.push(layer.entries()[0].state);
+    };
+    vts.schedule(sendAndLook, 29_999);
+    vts.schedule(sendAndLook, 30_001);
+    vts.flush();
+    layer.close();
+    assert.deepEqual(sent.slice(100), [{ at: 29_999, dst: PEER_MAC }, { at: 30_001, dst: PEER_MAC }], 'sent at once either way');
+    // Past the reachable time the timer turned the entry stale: that use re-validated it with a
+    // unicast request (RFC 1122 2.3.2.1), and only that one.
+    assert.equal(arpOut.length, 1);
+    assert.equal(formatMac(arpOut[0].dst), PEER_MAC);
+    assert.deepEqual(states, ['reachable', 'stale']);
+    assert.deepEqual(layer.entries(), [], 'removed at expireTimeMs (60 s), unconfirmed');
   });
 
   it('sends a gratuitous ARP for every address at start', () => {

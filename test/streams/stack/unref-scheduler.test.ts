@@ -9,6 +9,32 @@ import { interval, take, tap, toArray, lastValueFrom } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { unrefScheduler, refTimer, freshNow, atTaskClockEnd } from '../../../streams/stack/unref-scheduler.js';
 import { DeadlineTimer } from '../../../streams/stack/deadline-timer.js';
+import { inboundBatchEnd, inboundBatchStart } from '../../../streams/inbound-batch.js';
+import { deviceLink } from '../../../streams/links/tap-link.js';
+import { fakeDevicePair } from '../../helpers/fake-tap-device.js';
+
+/** Spins for `ms` of wall-clock time (the task runs on). */
+function spin(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // the task runs on
+  }
+}
+
+/** Runs `fn`, counting the promise reactions queued meanwhile (how atEndOfTask queues its work). */
+function countingReactions<T>(fn: () => T): { result: T; reactions: number } {
+  const then = Promise.prototype.then;
+  let reactions = 0;
+  Promise.prototype.then = function (this: Promise<unknown>, ...args: Parameters<typeof then>) {
+    reactions++;
+    return then.apply(this, args);
+  } as typeof then;
+  try {
+    return { result: fn(), reactions };
+  } finally {
+    Promise.prototype.then = then;
+  }
+}
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/exits-when-done.ts', import.meta.url));
 
@@ -94,6 +120,70 @@ describe('stack: unrefScheduler (the default scheduler)', () => {
     assert.equal(unrefScheduler.now(), fresh, 'the task reads the fresh value from then on');
     const ts = new TestScheduler(() => undefined);
     assert.equal(freshNow(ts), ts.now(), 'any other scheduler: its now()');
+  });
+
+  it('inside an inbound batch: one reading, dropped at the end of the batch (callbacks run there), no microtask; a reading after is fresh', async () => {
+    await new Promise((resolve) => setImmediate(resolve)); // a task of its own: no reading yet
+    const calls: number[] = [];
+    let first = 0;
+    const { reactions } = countingReactions(() => {
+      inboundBatchStart();
+      try {
+        first = unrefScheduler.now();
+        assert.equal(atTaskClockEnd((now) => calls.push(now)), true);
+        spin(2);
+        assert.equal(unrefScheduler.now(), first, 'one reading per batch');
+        inboundBatchStart(); // nested: the outer batch's end ends the task
+        inboundBatchEnd();
+        assert.deepEqual(calls, [], 'not at a nested batch\'s end');
+      } finally {
+        inboundBatchEnd();
+      }
+    });
+    assert.equal(reactions, 0, 'no microtask queued for the reading');
+    assert.equal(calls.length, 1, 'run at the end of the batch');
+    assert.ok(calls[0] - first >= 2, `${calls[0] - first} ms after the batch's first reading`);
+    spin(2);
+    const after = unrefScheduler.now();
+    assert.ok(after - first >= 4, `a reading after the batch is fresh (${after - first} ms later)`);
+    // Outside a batch the reading is dropped by a microtask again: the next task reads afresh.
+    await Promise.resolve();
+    await Promise.resolve();
+    spin(1);
+    assert.ok(unrefScheduler.now() > after, 'not stale in the next task');
+  });
+
+  it('a TAP link ends the clock task at the end of its inbound batch, before it writes the replies', async () => {
+    const [da, db] = fakeDevicePair({ offload: false });
+    const la = deviceLink(da.asTapDevice(), { mac: undefined, coalesceAcks: false, layer: 'ethernet' });
+    const lb = deviceLink(db.asTapDevice(), { mac: undefined, coalesceAcks: false, layer: 'ethernet' });
+    const frame = new Uint8Array(60).fill(0xab);
+    let reactions = -1;
+    let writtenAtEnd = -1;
+    let readings: number[] = [];
+    const ended = new Promise<void>((resolve) => {
+      lb.frames$.subscribe((f) => {
+        ({ reactions } = countingReactions(() => {
+          readings = [unrefScheduler.now()];
+          atTaskClockEnd(() => {
+            writtenAtEnd = db.written.length;
+            resolve();
+          });
+          spin(1);
+          readings.push(unrefScheduler.now());
+          lb.send(f); // the reply, written at the batch's end
+        }));
+      });
+    });
+    await new Promise((resolve) => setImmediate(resolve)); // not in the task that sends
+    la.send(frame);
+    await ended;
+    assert.equal(readings[1], readings[0], 'one reading in the batch');
+    assert.equal(reactions, 0, 'neither the clock nor the reply queued a microtask');
+    assert.equal(writtenAtEnd, 0, 'the task ended before the reply was written');
+    assert.equal(db.written.length, 1, 'then the reply was written');
+    la.close();
+    lb.close();
   });
 
   it('atTaskClockEnd runs with a fresh reading when the reading of the task is dropped; false without a reading', async () => {
