@@ -976,6 +976,30 @@ static void bound_writer_finalize(napi_env env, void *data, void *hint) {
  * Without counts each item is a frame (Uint8Array) or a frame gathered from pieces (array of
  * Uint8Array); with counts (a Uint8Array), the flat form below.
  */
+/* Fills `iov` with the `parts` Uint8Arrays of `array` from index `first`; -1 if one is not one. */
+static int pieces_iov(napi_env env, napi_value array, uint32_t first, uint32_t parts, struct iovec *iov) {
+  for (uint32_t k = 0; k < parts; k++) {
+    napi_value piece;
+    uint8_t *data;
+    size_t len;
+    napi_get_element(env, array, first + k, &piece);
+    if (get_uint8_array(env, piece, &data, &len) != 0) return -1;
+    iov[k] = (struct iovec){ data, len };
+  }
+  return 0;
+}
+
+/* Counts one write's outcome into *accepted; false when the batch stops there (a fatal error,
+   which *accepted then holds as -errno). */
+static bool tally_write(int rc, int32_t *accepted) {
+  if (rc == RX_WRITE_SENT || rc == RX_WRITE_QUEUED) (*accepted)++;
+  else if (rc < 0 && is_fatal(-rc)) {
+    *accepted = rc;
+    return false;
+  }
+  return true;
+}
+
 /* writeBatch(pieces, counts): the flat form. Frame i is the next counts[i] Uint8Arrays of
    `pieces` (one writev when more than one): no array per frame to look into, two N-API calls a
    piece. Everything is checked before the first write, so a bad call writes nothing. */
@@ -992,22 +1016,11 @@ static napi_value write_batch_flat(napi_env env, rx_tap_t *t, napi_value items, 
   struct iovec iov[RX_MAX_PARTS];
   for (size_t f = 0; f < frames; f++) {
     uint32_t parts = counts[f];
-    for (uint32_t k = 0; k < parts; k++) {
-      napi_value piece;
-      uint8_t *data;
-      size_t len;
-      napi_get_element(env, items, at + k, &piece);
-      if (get_uint8_array(env, piece, &data, &len) != 0)
-        return throw_code(env, "ERR_INVALID_ARG_TYPE", "pieces must be Uint8Arrays");
-      iov[k] = (struct iovec){ data, len };
-    }
+    if (pieces_iov(env, items, at, parts, iov) != 0)
+      return throw_code(env, "ERR_INVALID_ARG_TYPE", "pieces must be Uint8Arrays");
     at += parts;
     int rc = parts == 1 ? write_one(t, iov[0].iov_base, iov[0].iov_len) : write_iov(t, iov, (int)parts);
-    if (rc == RX_WRITE_SENT || rc == RX_WRITE_QUEUED) accepted++;
-    else if (rc < 0 && is_fatal(-rc)) {
-      accepted = rc;
-      break;
-    }
+    if (!tally_write(rc, &accepted)) break;
   }
   napi_value out;
   napi_create_int32(env, accepted, &out);
@@ -1053,20 +1066,11 @@ static napi_value tap_write_batch(napi_env env, napi_callback_info info) {
           napi_get_array_length(env, item, &parts) != napi_ok || parts == 0 || parts > RX_MAX_PARTS)
         return throw_code(env, "ERR_INVALID_ARG_TYPE", "frames must be Uint8Arrays or arrays of 1..64 Uint8Arrays");
       struct iovec iov[RX_MAX_PARTS];
-      for (uint32_t k = 0; k < parts; k++) {
-        napi_value piece;
-        napi_get_element(env, item, k, &piece);
-        if (get_uint8_array(env, piece, &data, &len) != 0)
-          return throw_code(env, "ERR_INVALID_ARG_TYPE", "frames must be Uint8Arrays or arrays of 1..64 Uint8Arrays");
-        iov[k] = (struct iovec){ data, len };
-      }
+      if (pieces_iov(env, item, 0, parts, iov) != 0)
+        return throw_code(env, "ERR_INVALID_ARG_TYPE", "frames must be Uint8Arrays or arrays of 1..64 Uint8Arrays");
       rc = write_iov(t, iov, (int)parts);
     }
-    if (rc == RX_WRITE_SENT || rc == RX_WRITE_QUEUED) accepted++;
-    else if (rc < 0 && is_fatal(-rc)) {
-      accepted = rc;
-      break;
-    }
+    if (!tally_write(rc, &accepted)) break;
   }
   napi_value out;
   napi_create_int32(env, accepted, &out);
