@@ -102,7 +102,7 @@ export class AckCoalescer {
    * Appends `frame` to `batch`; when it supersedes a pure ACK waiting there, that entry is set
    * to `null` (the writer skips nulls).
    */
-  push(batch: Array<Uint8Array | Uint8Array[] | null>, frame: Uint8Array): void {
+  push(batch: Array<Uint8Array | null>, frame: Uint8Array): void {
     const index = batch.length;
     batch.push(frame);
     let tcpAt: number;
@@ -143,7 +143,7 @@ export class AckCoalescer {
   }
 
   /** A segment with the ACK flag (and data or FIN): it carries what a waiting pure ACK says. */
-  #piggyback(batch: Array<Uint8Array | Uint8Array[] | null>, frame: Uint8Array, tcpAt: number): void {
+  #piggyback(batch: Array<Uint8Array | null>, frame: Uint8Array, tcpAt: number): void {
     this.#readFlow(frame, tcpAt);
     const list = this.#pending;
     const i = this.#find();

@@ -196,8 +196,9 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   // so one call into the addon carries them all, and superseded ACKs are dropped on the way.
   const offload = device.offload;
   const coalescer = options.coalesceAcks === false || ipLayer ? undefined : new AckCoalescer();
-  /** Frames, or complete frames in pieces (sendGathered with no checksum to finish: the pieces, behind a plain virtio_net_hdr with offload). */
-  const pending: Array<Uint8Array | Uint8Array[] | null> = [];
+  const pending: Array<Uint8Array | null> = [];
+  /** Per pending frame: undefined, or the payload lent behind it (sendGathered: `pending` holds its headers). */
+  const tails: Array<Uint8Array | undefined> = [];
   /** Per pending frame: -1, or its partial checksum as csumStart * 256 + csumOffset. */
   const partial: number[] = [];
   /** Per pending frame: 0, or the gsoSize of a large TCP segment for the kernel to cut. */
@@ -223,32 +224,34 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     counts[frameCount++] = n;
   };
   /**
-   * Writes what is pending, and then `gathered` when given (a frame in pieces whose payload is
-   * only lent for this call, see sendGathered): all in one call into the addon, which writes
-   * each at once or queues a copy, so nothing refers to the pieces afterwards.
+   * Writes what is pending, all in one call into the addon, which writes each frame at once or
+   * queues a copy, so nothing refers to the pieces (a lent payload among them) afterwards.
    */
-  const flush = (gathered?: Uint8Array[]): void => {
+  const flush = (): void => {
     flushQueued = false;
-    if (pending.length === 0 && gathered === undefined) return;
+    if (pending.length === 0) return;
     if (device.closed) {
       for (const f of pending) if (f !== null) txAfterClose++;
-      if (gathered !== undefined) txAfterClose++;
     } else {
       let headerPairs = 0;
       for (let i = 0; i < pending.length; i++) {
         const f = pending[i];
         if (f === null) continue;
-        if (!(f instanceof Uint8Array)) {
-          // A complete frame in pieces (sendGathered with no checksum to finish).
-          for (let k = 0; k < f.length; k++) pieces.push(f[k]);
-          addFrame(f.length);
-          continue;
-        }
         const p = partial[i];
+        const tail = tails[i];
         if (p < 0) {
-          // A complete frame (with offload the addon puts an all-zero virtio_net_hdr in front).
-          pieces.push(f);
-          addFrame(1);
+          // A complete frame: alone (with offload the addon puts an all-zero virtio_net_hdr in
+          // front), or its headers and its lent payload (behind an explicit one with offload).
+          if (tail === undefined) {
+            pieces.push(f);
+            addFrame(1);
+          } else if (offload) {
+            pieces.push(NO_OFFLOAD_HEADER, f, tail);
+            addFrame(3);
+          } else {
+            pieces.push(f, tail);
+            addFrame(2);
+          }
           continue;
         }
         // With offload: behind the shared NEEDS_CSUM header, or a GSO one for a large TCP segment.
@@ -259,12 +262,13 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
           pieces.push(csumHeader(p >>> 8, p & 0xff));
         }
         pieces.push(f);
-        addFrame(2);
-        headerPairs++;
-      }
-      if (gathered !== undefined) {
-        for (let k = 0; k < gathered.length; k++) pieces.push(gathered[k]);
-        addFrame(gathered.length);
+        if (tail === undefined) {
+          addFrame(2);
+          headerPairs++;
+        } else {
+          pieces.push(tail);
+          addFrame(3);
+        }
       }
       // One frame (a request/response path's reply): the addon's one- and two-argument writers.
       if (frameCount === 1 && counts[0] === 1) device.write(pieces[0]);
@@ -278,15 +282,18 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     emptyArray(pending);
     emptyArray(partial);
     emptyArray(gso);
+    emptyArray(tails);
     coalescer?.reset();
   };
 
-  const enqueue = (frame: Uint8Array, csum: number, gsoSize: number): void => {
+  /** `tail`: a payload lent behind `frame`'s headers (sendGathered); the ACK coalescer reads only headers. */
+  const enqueue = (frame: Uint8Array, csum: number, gsoSize: number, tail?: Uint8Array): void => {
     const index = pending.length;
     if (coalescer === undefined) pending.push(frame);
     else coalescer.push(pending, frame);
     partial[index] = csum;
     gso[index] = gsoSize;
+    tails[index] = tail;
     if (!inBatch && !flushQueued) {
       flushQueued = true;
       atEndOfTask(flush);
@@ -415,19 +422,17 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       txAfterClose++;
       return;
     }
-    txGathered++;
     if (csumStart < 0) {
-      const index = pending.length;
-      enqueue(head, -1, 0);
-      // The ACK coalescer saw the headers (all it reads); the pieces take their place.
-      pending[index] = offload ? [NO_OFFLOAD_HEADER, head, payload] : [head, payload];
+      txGathered++;
+      enqueue(head, -1, 0, payload);
       return;
     }
     if (csumStart > 0xffff || csumOffset > 0xff || csumStart + csumOffset + 2 > head.length) {
       throw new RangeError(`sendGathered: checksum at ${csumStart}+${csumOffset} outside ${head.length} header bytes`);
     }
-    if (gsoSize > 0) txSuperFrames++;
-    flush([gsoSize > 0 ? gsoHeader(head, csumStart, csumOffset, gsoSize, ipAt) : csumHeader(csumStart, csumOffset), head, payload]);
+    txGathered++;
+    enqueue(head, csumStart * 256 + csumOffset, gsoSize, payload);
+    flush();
   };
   // One object literal with every member present (sendPartial undefined without offload), so
   // the link has one shape whatever its options: it is on every frame's path, and the offloaded
