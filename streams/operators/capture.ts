@@ -17,7 +17,12 @@ export type PcapTarget = string | PcapByteSink;
 export interface CaptureOptions {
   /** Bytes kept per frame; longer frames are truncated in the file. Default 65535. */
   readonly snaplen?: number;
-  /** Its `now()` stamps the records (virtual time under a TestScheduler). Default `Date.now`. */
+  /**
+   * Its `now()` stamps the records (virtual time under a TestScheduler). Default: wall-clock
+   * milliseconds with sub-millisecond resolution (`performance.timeOrigin + performance.now()`),
+   * so the file's microsecond stamps are real: on a local link a whole exchange takes tens of
+   * microseconds, which `Date.now()` would stamp as one instant.
+   */
   readonly scheduler?: SchedulerLike;
   /**
    * Called once when a capture file has been flushed and closed (with the error that ended it,
@@ -85,9 +90,13 @@ function openCapture(target: PcapTarget, options: CaptureOptions): CaptureHandle
   };
 }
 
+function wallClockMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 function nowOf(options: CaptureOptions): () => number {
   const scheduler = options.scheduler;
-  return scheduler === undefined ? Date.now : () => scheduler.now();
+  return scheduler === undefined ? wallClockMs : () => scheduler.now();
 }
 
 /**

@@ -94,6 +94,28 @@ describe('streams/operators/capture', () => {
     assert.deepEqual(file.records[0].data, frame(1, 100).subarray(0, 64));
   });
 
+  it('stamps records by default with the wall clock to the microsecond, not whole milliseconds', () => {
+    const chunks: Uint8Array[] = [];
+    const before = Math.floor((performance.timeOrigin + performance.now()) * 1000);
+    const source = new Subject<Uint8Array>();
+    source.pipe(capture({ write: (b: Uint8Array) => chunks.push(b) })).subscribe();
+    for (let i = 0; i < 8; i++) {
+      // About 0.1 ms apart: a millisecond clock would give most of them the same stamp.
+      const until = performance.now() + 0.1;
+      while (performance.now() < until);
+      source.next(frame(i, 60));
+    }
+    const after = Math.ceil((performance.timeOrigin + performance.now()) * 1000);
+    const file = readPcap(concatBytes(chunks));
+    assert.ok(file.ok);
+    const stamps = file.records.map((r) => r.timestampUs);
+    assert.equal(stamps.length, 8);
+    for (const t of stamps) assert.ok(t >= before && t <= after, `stamp ${t} outside [${before}, ${after}]`);
+    // Eight stamps ~100 us apart: with millisecond stamps at most two distinct values appear.
+    assert.ok(new Set(stamps).size >= 4, `stamps ${stamps.join(', ')}`);
+    assert.ok(stamps.some((t) => t % 1000 !== 0), 'every stamp is a whole millisecond');
+  });
+
   it('a failing file does not stop the frames: onError, then onClose with the error', async () => {
     const path = join(dir, 'no-such-dir', 'x.pcap');
     const errors: Error[] = [];
