@@ -11,8 +11,14 @@ import { pattern, B_IP } from './tcp-helpers.js';
 import type { Stack } from '../../../streams/stack/create-stack.js';
 import type { TcpConnection } from '../../../streams/stack/tcp-connection.js';
 
-/** How long the writing task runs after building its segments, ms. */
-const SPIN_MS = 20;
+/**
+ * How long the writing task runs after building its segments, ms. Long enough that a stall of
+ * the test process on a loaded machine (a few ms, sometimes over ten) in one sample does not
+ * carry the smoothed RTT past half of it, and rounds enough that, without the stamps, the
+ * smoothed RTT would have converged well past that half.
+ */
+const SPIN_MS = 40;
+const ROUNDS = 6;
 
 function spin(ms: number): void {
   const until = performance.now() + ms;
@@ -51,14 +57,14 @@ describe('stack: TCP send times are when the frames leave', () => {
     const server = echoOn(p.b, 7);
     try {
       const conn = await firstValueFrom(p.a.tcp.connect({ address: B_IP, port: 7 }));
-      for (let round = 0; round < 3; round++) {
+      for (let round = 0; round < ROUNDS; round++) {
         const back = echoed(conn, 20_000);
         conn.write(pattern(20_000, round));
         spin(SPIN_MS); // the segments were built at the start of this task; they leave at its end
         await back;
       }
       const info = conn.info();
-      assert.equal(info.bytesAcked, 60_000);
+      assert.equal(info.bytesAcked, ROUNDS * 20_000);
       // Measured from the start of the task, every sample of the data was at least SPIN_MS.
       assert.ok(info.minRttMs > 0 && info.minRttMs < SPIN_MS / 2, `min RTT ${info.minRttMs} ms`);
       assert.ok(info.rttMs < SPIN_MS / 2, `smoothed RTT ${info.rttMs} ms`);
