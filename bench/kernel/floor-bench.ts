@@ -20,9 +20,11 @@
  * time of the responder process (/proc/PID/stat, user + system) per transaction: what each
  * layer adds, C floor -> Node floor -> stack.
  *
- *   node --import tsx bench/kernel/floor-bench.ts [SECONDS] [RUNS] [--base DIR] [--ping N] [--tcp]
+ *   node --import tsx bench/kernel/floor-bench.ts [SECONDS] [RUNS] [--base DIR] [--ping N] [--tcp] [--interval MS]
  *
  * --tcp: TCP_RR too (to echo:7), for the stacks and the kernel, in the same alternation.
+ * --interval MS: also the p50 of echoes spaced MS apart (kclient latency ping), where the
+ * responder sleeps before each request: what waking up costs each of them.
  *
  * Root; `npx tsc -p tsconfig.build.json` first (the stack runs from dist/).
  */
@@ -74,10 +76,12 @@ async function main(): Promise<void> {
   let base: string | undefined;
   let pings = 2000;
   let tcp = false;
+  let intervalMs: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--base') base = argv[++i];
     else if (argv[i] === '--tcp') tcp = true;
     else if (argv[i] === '--ping') pings = Number(argv[++i]);
+    else if (argv[i] === '--interval') intervalMs = Number(argv[++i]);
     else positional.push(argv[i]);
   }
   const seconds = positional[0] ?? '2';
@@ -128,6 +132,7 @@ async function main(): Promise<void> {
     const userUs = targets.map(() => [] as number[]);
     const pingMs = targets.map(() => [] as number[]);
     const tcpRate = targets.map(() => [] as number[]);
+    const spacedMs = targets.map(() => [] as number[]);
     const timeout = (Number(seconds) + 15) * 1000;
     for (let i = 0; i < runs; i++) {
       for (const [k, t] of targets.entries()) {
@@ -142,6 +147,12 @@ async function main(): Promise<void> {
         }
         const p = await client(t.ns, { cpu: CPU }, tools, ['ping', STACK_IP, String(pings)], timeout);
         pingMs[k].push(Number(p.medianMs));
+        if (intervalMs !== undefined) {
+          // Echoes spaced intervalMs apart: the responder sleeps between them (latency after idle).
+          const n = String(Math.max(200, Math.round(1000 / intervalMs)));
+          const l = await client(t.ns, { cpu: CPU }, tools, ['latency', 'ping', STACK_IP, '0', n, String(intervalMs)], timeout + Number(n) * (intervalMs + 5));
+          spacedMs[k].push(Number(l.p50Ms));
+        }
         if (tcp && t.tcp) tcpRate[k].push(Number((await client(t.ns, { cpu: CPU }, tools, ['rr', STACK_IP, '7', seconds], timeout)).rate));
       }
     }
@@ -154,6 +165,16 @@ async function main(): Promise<void> {
       const p = median(pingMs[k]);
       const cpu = cpuUs[k].length > 0 ? `${median(cpuUs[k]).toFixed(2)} (${median(userUs[k]).toFixed(2)})` : '-';
       log(`| ${t.name} | ${Math.round(r).toLocaleString('en-US')} | ${(r / kernelRate).toFixed(3)} | ${cpu} | ${(p * 1000).toFixed(1)} | ${(kernelPing / p).toFixed(3)} |`);
+    }
+    if (intervalMs !== undefined) {
+      const kernelSpaced = median(spacedMs[targets.length - 1]);
+      log('');
+      log(`| responder | ping p50 every ${intervalMs} ms, us | ratio (kernel / it) |`);
+      log('|---|---:|---:|');
+      for (const [k, t] of targets.entries()) {
+        const p = median(spacedMs[k]);
+        log(`| ${t.name} | ${(p * 1000).toFixed(1)} | ${(kernelSpaced / p).toFixed(3)} |`);
+      }
     }
     if (tcp) {
       const kernelTcp = median(tcpRate[targets.length - 1]);

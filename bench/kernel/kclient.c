@@ -350,6 +350,16 @@ static int latency(const char *kind, struct sockaddr_in *a, int count, double in
     rtt[got++] = ms;
   }
   if (got == 0) fail("latency", "no replies");
+  /* KCLIENT_RTT_FILE: every exchange's RTT in ms, in the order sent (to see when the slow ones
+     happen), before the percentiles sort them. */
+  const char *dump = getenv("KCLIENT_RTT_FILE");
+  if (dump != NULL && *dump != '\0') {
+    FILE *f = fopen(dump, "w");
+    if (f != NULL) {
+      for (int i = 0; i < got; i++) fprintf(f, "%.6f\n", rtt[i]);
+      fclose(f);
+    }
+  }
   qsort(rtt, (size_t)got, sizeof *rtt, cmp_double);
   int p99 = (int)((double)got * 0.99);
   if (p99 >= got) p99 = got - 1;
