@@ -40,12 +40,9 @@ export function attachUp<T>(up$: Observable<T>, handler: ((item: T) => void) | O
   return up$.subscribe(new DirectSubscriber(observer));
 }
 
-/**
- * An `UpStream` over any Observable (a link's `frames$`, a Subject): attaching subscribes
- * `source$` once with a `DirectSubscriber`, the root of a direct chain.
- */
-export function upStreamOf<T>(source$: Observable<T>): UpStream<T> {
-  return new UpStream<T>((observer) => source$.subscribe(new DirectSubscriber(observer)));
+/** @internal A Subscriber that calls `observer` itself (see DirectSubscriber below). */
+export function directSubscriber<T>(observer: Observer<T>): Subscriber<T> {
+  return new DirectSubscriber(observer);
 }
 
 /** An observer of `next` alone: an error is reported as unhandled, as RxJS does without a handler. */
@@ -55,8 +52,8 @@ function nextOnly<T>(next: (item: T) => void): Observer<T> {
 
 function noop(): void {}
 
-/** What RxJS does with an error nobody handles: `config.onUnhandledError`, else thrown from a timer. */
-function reportUnhandled(err: unknown): void {
+/** @internal What RxJS does with an error nobody handles: `config.onUnhandledError`, else thrown from a timer. */
+export function reportUnhandled(err: unknown): void {
   const handler = config.onUnhandledError;
   if (handler !== null) {
     handler(err);

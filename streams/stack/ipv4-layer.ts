@@ -7,7 +7,7 @@ import { between, type Boundary, type BoundaryOperators, type Sink } from '../pi
 import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 import type { TapPoint } from '../pipeline/taps.js';
 import { PacketSubject } from '../pipeline/packet-subject.js';
-import { attachUp, upStreamOf } from '../pipeline/up-stream.js';
+import { attachUp } from '../pipeline/up-stream.js';
 import { Ipv4Packet, emitIpv4, IPV4_MIN_HEADER_LEN, IpProtocol, type Ipv4Repr } from '../../src/wire/ipv4.js';
 import { Reassembler, type ExpiredDatagram } from '../../src/ipv4/reassembly.js';
 import { RouteTable } from '../../src/ipv4/route-table.js';
@@ -219,7 +219,8 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     // #sendItem reads the record while it routes and keeps nothing of it (the neighbour layer
     // gets a record of its own): a transport may refill one record for every packet.
     const send: Sink<Ipv4Send> = { next: (s) => this.#sendItem(s), partialChecksum: true, retainsNothing: true };
-    const own = { up$: upStreamOf(this.#input$), down: send };
+    // #input$ is a PacketSubject: its asObservable() is an UpStream (the demux attaches to it).
+    const own = { up$: this.#input$.asObservable(), down: send };
     const above = between(opts.taps === undefined ? own : opts.taps.wrap(own), opts.transport);
     this.#down = above.down;
     this.#demux = createDemux(above.up$, protocolOf, { name: 'ipv4 protocol' });
