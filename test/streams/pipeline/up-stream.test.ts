@@ -10,6 +10,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { attachUp, UpStream } from '../../../streams/pipeline/up-stream.js';
 import { PacketSubject } from '../../../streams/pipeline/packet-subject.js';
 import { TapPoint } from '../../../streams/pipeline/taps.js';
+import { between, type Boundary } from '../../../streams/pipeline/boundary.js';
 import { createDemux } from '../../../streams/operators/demux.js';
 import { memoryPair } from '../stack/memory-pair.js';
 import { advance } from '../stack/raw-peer.js';
@@ -148,6 +149,19 @@ describe('pipeline: UpStream, the direct inbound path', () => {
     attachUp(piped$, (v) => seen.push(v));
     s.next(1);
     assert.deepEqual(seen, [10]);
+  });
+
+  it('between() keeps the direct path with a `down` operator alone, and gives the `up` operator’s output with one', () => {
+    const s = new PacketSubject<number>();
+    const lower: Boundary<number, number> = { up$: s.asObservable(), down: { next: () => undefined } };
+    assert.ok(between(lower, { down: map((v: number) => v) }).up$ instanceof UpStream);
+    const doubled = between(lower, { up: map((v: number) => v * 2) });
+    assert.ok(!(doubled.up$ instanceof UpStream));
+    const seen: number[] = [];
+    attachUp(doubled.up$, (v) => seen.push(v));
+    s.next(1);
+    s.next(2);
+    assert.deepEqual(seen, [2, 4], 'the layer above gets what the operator made, not what came from below');
   });
 
   it('a stack: a transport tap subscribed mid-stream sees the datagrams from then on, none after it leaves; every datagram is delivered', () => {
