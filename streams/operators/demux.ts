@@ -1,5 +1,6 @@
-import { Observable, Subject, type Observer, type Subscriber, type Subscription } from 'rxjs';
+import { Observable, Subject, Subscription, type Observer } from 'rxjs';
 import { NetstackError } from '../../src/errors.js';
+import { attachUp, UpStream } from '../pipeline/up-stream.js';
 
 /**
  * The keyed demux of DESIGN.md: one source stream split into one Observable per key, routed
@@ -19,9 +20,11 @@ import { NetstackError } from '../../src/errors.js';
  *   releases every key; a later subscriber starts a fresh source subscription (as `share()`
  *   with its default resets does).
  *
- * Each claimed key maps straight to its endpoint's Subscriber (a key has at most one, so a
- * Subject in between would add a hop and an array of observers for nothing). The per-item path
- * allocates nothing and creates no closures.
+ * Each claimed key maps straight to its endpoint's observer (a key has at most one, so a
+ * Subject in between would add a hop and an array of observers for nothing). Endpoints are
+ * `UpStream`s: a layer that `attach`es to one (streams/pipeline/up-stream.ts) is called
+ * directly, a subscriber is called as usual; and when `source$` is an `UpStream` the demux
+ * attaches to it likewise. The per-item path allocates nothing and creates no closures.
  *
  * Stats: every routed item is counted in exactly one of `routed` (to an endpoint), `unmatched`
  * (delivered to `unmatched$`) or `dropped` (unmatched, and nobody listened to `unmatched$`).
@@ -50,7 +53,7 @@ export interface DemuxStats {
 }
 
 export interface Demux<T, K> {
-  /** The Observable of one key. Subscribing claims the key (EADDRINUSE if already claimed). */
+  /** The Observable of one key. Subscribing (or attaching) claims the key (EADDRINUSE if already claimed). */
   endpoint(key: K): Observable<T>;
   /** Items that no endpoint claimed (hot; unobserved items are dropped and counted). */
   readonly unmatched$: Observable<T>;
@@ -80,7 +83,7 @@ export function createDemux<T, K>(
 ): Demux<T, K> {
   const name = options.name ?? 'demux';
   const formatKey = options.formatKey ?? String;
-  const endpoints = new Map<K, Subscriber<T>>();
+  const endpoints = new Map<K, Observer<T>>();
   let unmatched = new Subject<T>();
   let unmatchedObservers = 0;
   const stats: DemuxStats = { routed: 0, unmatched: 0, dropped: 0 };
@@ -152,7 +155,7 @@ export function createDemux<T, K>(
   function connect(): void {
     if (connected) return;
     connected = true;
-    const subscription = source$.subscribe(sourceObserver);
+    const subscription = attachUp(source$, sourceObserver);
     // A synchronous source may have ended (or the last subscriber left) during subscribe().
     if (connected) sourceSubscription = subscription;
     else subscription.unsubscribe();
@@ -189,19 +192,19 @@ export function createDemux<T, K>(
     else endedUnmatched.complete();
   }
 
-  function endpoint(key: K): Observable<T> {
-    return new Observable<T>((subscriber) => {
+  function endpoint(key: K): UpStream<T> {
+    return new UpStream<T>((observer) => {
       if (endpoints.has(key)) {
-        subscriber.error(new NetstackError('EADDRINUSE', `${name}: key ${formatKey(key)} is already claimed`));
-        return undefined;
+        observer.error(new NetstackError('EADDRINUSE', `${name}: key ${formatKey(key)} is already claimed`));
+        return Subscription.EMPTY;
       }
-      endpoints.set(key, subscriber);
+      endpoints.set(key, observer);
       connect();
-      return () => {
+      return new Subscription(() => {
         // The key may already be gone (source ended) or, in principle, re-claimed by another.
-        if (endpoints.get(key) === subscriber) endpoints.delete(key);
+        if (endpoints.get(key) === observer) endpoints.delete(key);
         disconnectIfUnused();
-      };
+      });
     });
   }
 

@@ -1,6 +1,7 @@
-import { Observable, Subject } from 'rxjs';
+import { Subject, type Observable } from 'rxjs';
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import type { Boundary, Sink } from './boundary.js';
+import { attachUp, UpStream } from './up-stream.js';
 
 /** Observe-only views of a boundary: what crosses it upward and downward. They claim nothing. */
 export interface BoundaryTaps<Up, Down> {
@@ -55,14 +56,16 @@ export class TapPoint<Up, Down> implements BoundaryTaps<Up, Down> {
     const below = boundary.down;
     const retains = below.retainsNothing === true;
     const source$ = boundary.up$;
-    const up$ = new Observable<Up>((subscriber) =>
-      source$.subscribe({
+    // An UpStream: the layer above attaches to it and is called straight from the closure
+    // below (one boolean test per item while nobody observes); a subscriber gets the same.
+    const up$ = new UpStream<Up>((above) =>
+      attachUp(source$, {
         next(item) {
           if (upTap.observed) upTap.next(item);
-          subscriber.next(item);
+          above.next(item);
         },
-        error: (err) => subscriber.error(err),
-        complete: () => subscriber.complete(),
+        error: (err) => above.error(err),
+        complete: () => above.complete(),
       }),
     );
     const down: Sink<Down> & { sendPartial?: unknown; sendGathered?: unknown } = {

@@ -1,6 +1,7 @@
 import { Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { EthernetOut, EthernetSink } from './ethernet-layer.js';
 import type { Boundary } from '../pipeline/boundary.js';
+import { attachUp } from '../pipeline/up-stream.js';
 import type { NetInterface } from './net-interface.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { NeighborCache, type NeighborAction, type NeighborChange, type NeighborEntry } from '../../src/arp/neighbor-cache.js';
@@ -82,7 +83,7 @@ export class ArpLayer {
   }
 
   start(): void {
-    this.#subscription = this.#arp.up$.subscribe((frame) => this.#input(frame));
+    this.#subscription = attachUp(this.#arp.up$, (frame) => this.#input(frame));
   }
 
   /**

@@ -1,4 +1,4 @@
-import { Observable, type Subscription } from 'rxjs';
+import type { Observable, Subscription } from 'rxjs';
 import { createDemux, type Demux } from '../operators/demux.js';
 import type { NetInterface } from './net-interface.js';
 import { createCounters } from '../../src/stats.js';
@@ -9,6 +9,7 @@ import type { PacketBuffer } from '../../src/packet-buffer.js';
 import type { Boundary, Sink } from '../pipeline/boundary.js';
 import type { FrameBoundary, FrameSink } from '../pipeline/link-boundary.js';
 import type { ProtocolMux } from '../pipeline/protocol-mux.js';
+import { attachUp, UpStream } from '../pipeline/up-stream.js';
 
 export const ETHERNET_DROP_REASONS = ['truncated', 'notForUs', 'vlanTagged', 'unknownEthertype', 'linkClosed'] as const;
 
@@ -65,13 +66,15 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
     this.#iface = iface;
     this.#down = lower.down;
     const raw$ = lower.up$;
-    const accepted$ = new Observable<Uint8Array>((subscriber) =>
-      raw$.subscribe({
+    // Attached to the boundary below when it allows (see UpStream): a frame reaches the
+    // EtherType demux, and the protocol that claimed it, by direct calls.
+    const accepted$ = new UpStream<Uint8Array>((demux) =>
+      attachUp(raw$, {
         next: (frame) => {
-          if (this.#accept(frame)) subscriber.next(frame);
+          if (this.#accept(frame)) demux.next(frame);
         },
-        error: (err) => subscriber.error(err),
-        complete: () => subscriber.complete(),
+        error: (err) => demux.error(err),
+        complete: () => demux.complete(),
       }),
     );
     this.#demux = createDemux(accepted$, frameEthertype, {

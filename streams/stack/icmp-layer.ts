@@ -1,6 +1,7 @@
 import { Observable, Subject, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Ipv4Datagram, Ipv4Port, ReassemblyTimeout } from './ipv4-layer.js';
 import { createDemux, type Demux } from '../operators/demux.js';
+import { attachUp } from '../pipeline/up-stream.js';
 import type { NetInterface } from './net-interface.js';
 import { emitIcmp, IcmpPacket, IcmpType, IcmpUnreachableCode, IcmpTimeExceededCode, parseIcmpQuote, type IcmpRepr } from '../../src/wire/icmp.js';
 import { IpProtocol } from '../../src/wire/ipv4.js';
@@ -104,7 +105,7 @@ export class IcmpLayer {
   }
 
   start(): void {
-    this.#subscriptions.push(this.#port.up$.subscribe((d) => this.#input(d)));
+    this.#subscriptions.push(attachUp(this.#port.up$, (d) => this.#input(d)));
     // Datagrams for a protocol nobody speaks: protocol unreachable (RFC 1122 3.2.2.1).
     const { unmatched$, reassemblyTimeouts$ } = this.#sources;
     if (unmatched$ !== undefined) {

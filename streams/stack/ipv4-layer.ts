@@ -7,6 +7,7 @@ import { between, type Boundary, type BoundaryOperators, type Sink } from '../pi
 import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 import type { TapPoint } from '../pipeline/taps.js';
 import { PacketSubject } from '../pipeline/packet-subject.js';
+import { attachUp } from '../pipeline/up-stream.js';
 import { Ipv4Packet, emitIpv4, IPV4_MIN_HEADER_LEN, IpProtocol, type Ipv4Repr } from '../../src/wire/ipv4.js';
 import { Reassembler, type ExpiredDatagram } from '../../src/ipv4/reassembly.js';
 import { RouteTable } from '../../src/ipv4/route-table.js';
@@ -218,6 +219,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     // #sendItem reads the record while it routes and keeps nothing of it (the neighbour layer
     // gets a record of its own): a transport may refill one record for every packet.
     const send: Sink<Ipv4Send> = { next: (s) => this.#sendItem(s), partialChecksum: true, retainsNothing: true };
+    // #input$ is a PacketSubject: its asObservable() is an UpStream (the demux attaches to it).
     const own = { up$: this.#input$.asObservable(), down: send };
     const above = between(opts.taps === undefined ? own : opts.taps.wrap(own), opts.transport);
     this.#down = above.down;
@@ -263,7 +265,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     const input = lower.linkHeaderLength === 0
       ? (packet: Uint8Array) => this.#inputPacket(iface, packet, false, iface.link.checksumVerified?.(packet) === true)
       : (frame: Uint8Array) => this.#input(iface, frame);
-    this.#subscriptions.push(lower.up$.subscribe(input));
+    this.#subscriptions.push(attachUp(lower.up$, input));
   }
 
   acceptForeign(protocol: number): () => void {

@@ -4,6 +4,7 @@ import { isAssigned, type InterfaceIpv6Address, type NetInterface } from './net-
 import { Ipv6RouteTable, type Ipv6RouteEntry } from '../../src/ipv6/route-table.js';
 import { between, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
 import type { TapPoint } from '../pipeline/taps.js';
+import { attachUp } from '../pipeline/up-stream.js';
 import { Ipv6Records, mappedDemux } from './ipv6-transport-boundary.js';
 import type { IpDatagram, IpSend } from './ip-network.js';
 import type { AddressBook } from '../../src/ip/address-book.js';
@@ -327,7 +328,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     const input = lower.linkHeaderLength === 0
       ? (packet: Uint8Array) => this.#inputPacket(iface, packet, false, iface.link.checksumVerified?.(packet) === true)
       : (frame: Uint8Array) => this.#inputFrame(iface, frame);
-    this.#subscriptions.push(lower.up$.subscribe(input));
+    this.#subscriptions.push(attachUp(lower.up$, input));
   }
 
   acceptForeign(protocol: number): () => void {

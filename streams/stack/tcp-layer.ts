@@ -5,6 +5,7 @@ import type { Ipv6Datagram, Ipv6Send } from './ipv6-layer.js';
 import { IpNetwork, deliverIpv6, ecnOf, type IpDatagram, type IpSend, type Ipv6Transport } from './ip-network.js';
 import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
 import { hookPoint, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
+import { attachUp } from '../pipeline/up-stream.js';
 import { TcpConnection, type TcpConnectionOwner } from './tcp-connection.js';
 import { SendStamps } from './send-stamps.js';
 import './tcp-socket.js';
@@ -363,7 +364,7 @@ export class TcpLayer implements Tcp {
   }
 
   start(): void {
-    this.#subscriptions.push(this.#port.up$.subscribe((d) => this.#input(d)));
+    this.#subscriptions.push(attachUp(this.#port.up$, (d) => this.#input(d)));
     const records6 = this.#records6;
     if (records6 !== undefined) this.#subscriptions.push(records6.up$.subscribe((d) => this.#inputRecord6(d)));
     else if (this.#v6 !== undefined) this.#subscriptions.push(this.#v6.port.up$.subscribe((d) => this.#inputIpv6(d)));

@@ -1,9 +1,10 @@
-import { Observable, type Observer, type SchedulerLike, type Subscription } from 'rxjs';
+import { Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Ipv4Port, Ipv4Send } from './ipv4-layer.js';
 import type { Ipv6Datagram, Ipv6Send } from './ipv6-layer.js';
 import { IpNetwork, deliverIpv6, type IpDatagram, type IpSend, type Ipv6Transport } from './ip-network.js';
 import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
 import { hookPoint, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
+import { attachUp } from '../pipeline/up-stream.js';
 import { UdpEndpoint, DEFAULT_RECEIVE_QUEUE, type ReceiveQueueOptions } from './udp-endpoint.js';
 import { UdpSocket, type UdpSocketHost } from './udp-socket.js';
 import { udpErrorFor } from './udp-icmp-errors.js';
@@ -215,8 +216,7 @@ export class UdpLayer implements Udp {
 
   /** Claims IPv4 protocol 17 and ICMP errors about UDP. */
   start(): void {
-    const observer: Partial<Observer<IpDatagram>> = { next: (d) => this.#input(d) };
-    this.#subscriptions.push(this.#port.up$.subscribe(observer));
+    this.#subscriptions.push(attachUp(this.#port.up$, (d) => this.#input(d)));
     const records6 = this.#records6;
     if (records6 !== undefined) this.#subscriptions.push(records6.up$.subscribe((d) => this.#inputRecord6(d)));
     else if (this.#v6 !== undefined) this.#subscriptions.push(this.#v6.port.up$.subscribe((d) => this.#inputIpv6(d)));
