@@ -965,6 +965,8 @@ export class TcpConnectionCore {
     if (this.recvBuf.inOrderEnd !== inOrderBefore && receiveAutoTuning(this.config)) this.measureReceiveRtt(seg, now);
     if (!this.isClosed()) this.output(now);
     this.flushEvents();
+    // The send buffer emptied by this ACK and not written again from its events: let it go.
+    this.sendBuf.releaseIfEmpty(now);
     return consumed;
   }
 
@@ -1411,7 +1413,9 @@ export class TcpConnectionCore {
       dataAcked--;
     }
     if (dataAcked > 0) {
-      this.sendBuf.consume(dataAcked, now);
+      // Emptied storage is held to the end of handleSegment: a reply written from its events
+      // (the request this ACK came with) takes it again without a new block.
+      this.sendBuf.consume(dataAcked, now, true);
       this.counters.bytesAcked += dataAcked;
     }
     const flightBefore = seqDiff(this.sndMax, this.sndUna);

@@ -95,6 +95,8 @@ export class TcpConnection {
   /** The current reader said "no more" (pull mode) until resumeReading(). */
   #paused = false;
   #pumping = false;
+  /** Inside `handleSegment`: re-arming waits for its end. */
+  #inSegment = false;
   /** The current reader has had its end (or error): tell it only once. */
   #readerDone = false;
   /** Writes waiting for the send buffer: NO_WRITES (shared, never written) until the first. */
@@ -562,9 +564,26 @@ export class TcpConnection {
     this.rearm();
   }
 
+  /**
+   * @internal Hands a segment to the core (the TCP layer's dispatch), then re-arms once: the
+   * calls the segment's events make into this connection (the reader's pump, a reply written
+   * from it) do not re-arm each on their own (a request/response exchange made three re-arms).
+   */
+  handleSegment(seg: TcpRepr, now: number, ce: boolean): boolean {
+    this.#inSegment = true;
+    let consumed: boolean;
+    try {
+      consumed = this.core.handleSegment(seg, now, ce);
+    } finally {
+      this.#inSegment = false;
+    }
+    this.rearm();
+    return consumed;
+  }
+
   /** @internal Re-arms the one timer after any call into the core. */
   rearm(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#inSegment) return;
     this.#timer.set(this.core.nextDeadline());
     this.#owner.limits.account(this);
   }

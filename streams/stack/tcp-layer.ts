@@ -831,8 +831,7 @@ export class TcpLayer implements Tcp {
       // Above the memory hard mark, new data waits at the peer (its ACK still counts here).
       if (seg.payload.length > 0 && this.limits.exhausted) seg = this.limits.refuseData(seg);
       // The ECN field of the datagram (RFC 3168 5): CE is echoed by the connection.
-      const consumed = ep.core.handleSegment(seg, now, ecnOf(d) === IpEcn.CE);
-      ep.rearm();
+      const consumed = ep.handleSegment(seg, now, ecnOf(d) === IpEcn.CE);
       if (consumed) return;
       // A new SYN for a 4-tuple in TIME-WAIT: the old incarnation is gone; offer it to a listener.
       ep = this.endpoints.lookup(d.dst, seg.dstPort, d.src, seg.srcPort);
