@@ -230,6 +230,14 @@ export class TcpConnectionCore {
    * segment is at most one MSS.
    */
   gsoMaxBytes = 0;
+  /**
+   * The reader (the host's `onReadable`) takes each chunk's bytes before the call that made it
+   * readable returns, and keeps no view of it (a relay copying it into another send buffer): a
+   * small in-order payload into an empty receive buffer is then handed over as the view of the
+   * frame it came in, without the copy into the buffer's block (copied at the end of the call
+   * if it was not read). The wiring sets it per reader.
+   */
+  readerCopies = false;
 
   // Receive sequence space.
   irs = 0;
@@ -967,6 +975,8 @@ export class TcpConnectionCore {
     this.flushEvents();
     // The send buffer emptied by this ACK and not written again from its events: let it go.
     this.sendBuf.releaseIfEmpty(now);
+    // A small payload lent to the reader and not read from the events: copied now.
+    this.recvBuf.settle();
     return consumed;
   }
 
@@ -1511,7 +1521,7 @@ export class TcpConnectionCore {
       return false;
     }
     const fillsGap = this.recvBuf.outOfOrderCount > 0;
-    const advanced = this.recvBuf.append(data);
+    const advanced = this.recvBuf.append(data, this.readerCopies);
     this.rcvNxt = seqAdd(this.rcvNxt, advanced);
     this.counters.bytesReceived += advanced;
     this.events |= EV_READABLE;

@@ -16,6 +16,11 @@ import type { ReadableStream, WritableStream } from 'node:stream/web';
 
 /** Where received bytes go: `data$`'s subscriber, or the socket adapter. */
 export interface TcpReader {
+  /**
+   * `push` copies what it takes of each chunk before it returns and keeps no view of it: the
+   * core may then hand over a small payload as the view of its frame (TcpConnectionCore.readerCopies).
+   */
+  readonly copies?: boolean;
   /** Takes a chunk; false asks for no more until `resumeReading()` (backpressure). */
   push(chunk: Uint8Array): boolean;
   /** The peer's FIN, after every byte. */
@@ -323,6 +328,9 @@ export class TcpConnection {
       readonly conn: TcpConnection,
       readonly paced: PacedReader<Uint8Array>,
     ) {}
+    get copies(): boolean {
+      return this.paced.copies === true;
+    }
     push(chunk: Uint8Array): boolean {
       return this.paced.next(chunk);
     }
@@ -381,6 +389,7 @@ export class TcpConnection {
   attachReader(reader: TcpReader, paused = false): NetstackError | undefined {
     if (this.#reader !== undefined) return netError('EBUSY', `${this} already has a reader (data$, readable, iteration or toSocket())`);
     this.#reader = reader;
+    this.core.readerCopies = reader.copies === true;
     this.#paused = paused;
     this.#readerDone = false;
     this.#pump();
@@ -389,13 +398,24 @@ export class TcpConnection {
 
   /** @internal */
   detachReader(reader: TcpReader): void {
-    if (this.#reader === reader) this.#reader = undefined;
+    if (this.#reader === reader) {
+      this.#reader = undefined;
+      this.core.readerCopies = false;
+    }
   }
 
   /** @internal A pull reader that said "no more" wants more now. */
   resumeReading(): void {
     this.#paused = false;
     this.#pump();
+  }
+
+  /**
+   * @internal `write` copies what fits into the send buffer at once (relayTo: see DirectTarget);
+   * a getter, so it costs no field per connection.
+   */
+  get copiesWrites(): boolean {
+    return true;
   }
 
   /**
