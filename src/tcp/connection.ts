@@ -1600,12 +1600,19 @@ export class TcpConnectionCore {
       this.cc.onIdleRestart(now); // RFC 5681 4.1: restart from the initial window after idling
     }
     // TSO: new data in segments of several MSS that the link cuts (tso-size.ts says how many);
-    // retransmissions, PLPMTUD probes and fragmentable paths stay at one MSS.
-    const large = this.gsoMaxBytes === 0 ? mss : this.largeSegmentBytes(mss);
+    // retransmissions, PLPMTUD probes and fragmentable paths stay at one MSS. Sized only once
+    // more than one MSS waits: a smaller segment is the same whatever the size (a request's
+    // reply, the call with nothing to send after each segment received).
+    let large = mss;
+    let sized = this.gsoMaxBytes === 0;
     for (;;) {
       const unsent = this.unsentBytes();
       const wantFin = this.finQueued && !this.finAcked && seqLeq(this.sndNxt, this.finSeq);
       if (unsent === 0 && !wantFin) return;
+      if (!sized && unsent > mss) {
+        large = this.largeSegmentBytes(mss);
+        sized = true;
+      }
       const inFlight = seqDiff(this.sndNxt, this.sndUna);
       // Limited Transmit (RFC 3042): on the first two duplicate ACKs, one new segment each
       // beyond cwnd, so a small window still produces the three duplicates fast retransmit needs.
