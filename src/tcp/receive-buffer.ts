@@ -12,7 +12,7 @@
  * `seq - rcvNxt` into an offset from the in-order end.
  */
 
-import { allocUnzeroed } from '../packet-buffer.js';
+import { allocUnzeroed, copyBytes } from '../packet-buffer.js';
 import { emptyArray } from '../empty-array.js';
 
 /** Payloads shorter than this are copied rather than kept as views of their frame. */
@@ -284,7 +284,7 @@ export class ReceiveBuffer {
     if (n < COPY_BELOW) {
       this.reserveTail(n);
       const tail = this.tail as Uint8Array;
-      tail.set(data, this.tailUsed);
+      copyBytes(tail, data, this.tailUsed);
       const last = this.chunks.length - 1;
       if (this.tailOpen && last >= this.first) {
         const grown = this.chunks[last].length + n;
@@ -317,7 +317,7 @@ export class ReceiveBuffer {
     const n = data.length;
     this.reserveTail(n);
     const tail = this.tail as Uint8Array;
-    tail.set(data, this.tailUsed);
+    copyBytes(tail, data, this.tailUsed);
     const out = tail.subarray(this.tailUsed, this.tailUsed + n);
     this.tailUsed += n;
     return out;

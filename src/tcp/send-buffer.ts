@@ -13,7 +13,7 @@
  * stay valid until written.
  */
 
-import { allocUnzeroed } from '../packet-buffer.js';
+import { allocUnzeroed, copyBytes } from '../packet-buffer.js';
 
 /**
  * Smallest storage: a request/response connection takes and lets go of it on every exchange,
@@ -124,7 +124,7 @@ export class SendBuffer {
     const size = this.storage.length;
     const tail = (this.head + this.used) % size;
     const first = Math.min(n, size - tail);
-    this.storage.set(first === data.length ? data : data.subarray(0, first), tail);
+    copyBytes(this.storage, first === data.length ? data : data.subarray(0, first), tail);
     if (first < n) this.storage.set(data.subarray(first, n), 0);
     this.used += n;
     return n;
