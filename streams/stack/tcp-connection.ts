@@ -611,13 +611,16 @@ export class TcpConnection {
   // --- Called by the core (through the host object made in the constructor) -------------------
 
   #onStateChange(to: TcpState): void {
-    this.#timer.keepAlive = keepsProcessAlive(to);
     // The handshake's retransmission wake-up (a second or more ahead) is stale now: clear it
     // rather than keep its timer until then; the re-arm after this call sets what is due.
+    // Cleared before keepAlive changes: a passive open's timer was not keeping the process
+    // alive, and turning that on for a timer about to go was a ref and an unref of a Node
+    // timer per accepted connection.
     if (to === 'ESTABLISHED') {
       this.#timer.cancel();
       this.onSendError = undefined;
     }
+    this.#timer.keepAlive = keepsProcessAlive(to);
     this.#deliveredState = to;
     this.#state$?.next(to);
     if (to === 'TIME-WAIT') {
