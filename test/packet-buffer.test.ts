@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { PacketBuffer, MAX_HEADROOM, allocBytes, allocUninitialized, allocUnzeroed } from '../src/packet-buffer.js';
+import { PacketBuffer, MAX_HEADROOM, allocBytes, allocUninitialized, allocUnzeroed, copyBytes } from '../src/packet-buffer.js';
 import { internetChecksum } from '../src/wire/checksum.js';
 
 describe('PacketBuffer', () => {
@@ -132,5 +132,21 @@ describe('PacketBuffer', () => {
     assert.equal(large.length, 5000);
     assert.equal(large.byteOffset, 0);
     assert.equal(large.buffer.byteLength, 5000);
+  });
+
+  it('copyBytes copies as set does, short runs byte by byte and longer ones with set, from views at any offset', () => {
+    const backing = Uint8Array.from({ length: 100 }, (_, i) => i + 1);
+    for (let n = 0; n <= 40; n++) {
+      for (const from of [0, 3]) {
+        for (const at of [0, 5]) {
+          const src = backing.subarray(from, from + n);
+          const a = new Uint8Array(64).fill(0xaa);
+          const b = new Uint8Array(64).fill(0xaa);
+          copyBytes(a, src, at);
+          b.set(src, at);
+          assert.deepEqual(a, b, `n ${n} from ${from} at ${at}`);
+        }
+      }
+    }
   });
 });

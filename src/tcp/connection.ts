@@ -230,6 +230,14 @@ export class TcpConnectionCore {
    * segment is at most one MSS.
    */
   gsoMaxBytes = 0;
+  /**
+   * The reader (the host's `onReadable`) takes each chunk's bytes before the call that made it
+   * readable returns, and keeps no view of it (a relay copying it into another send buffer): a
+   * small in-order payload into an empty receive buffer is then handed over as the view of the
+   * frame it came in, without the copy into the buffer's block (copied at the end of the call
+   * if it was not read). The wiring sets it per reader.
+   */
+  readerCopies = false;
 
   // Receive sequence space.
   irs = 0;
@@ -965,6 +973,10 @@ export class TcpConnectionCore {
     if (this.recvBuf.inOrderEnd !== inOrderBefore && receiveAutoTuning(this.config)) this.measureReceiveRtt(seg, now);
     if (!this.isClosed()) this.output(now);
     this.flushEvents();
+    // The send buffer emptied by this ACK and not written again from its events: let it go.
+    this.sendBuf.releaseIfEmpty(now);
+    // A small payload lent to the reader and not read from the events: copied now.
+    this.recvBuf.settle();
     return consumed;
   }
 
@@ -1411,7 +1423,9 @@ export class TcpConnectionCore {
       dataAcked--;
     }
     if (dataAcked > 0) {
-      this.sendBuf.consume(dataAcked, now);
+      // Emptied storage is held to the end of handleSegment: a reply written from its events
+      // (the request this ACK came with) takes it again without a new block.
+      this.sendBuf.consume(dataAcked, now, true);
       this.counters.bytesAcked += dataAcked;
     }
     const flightBefore = seqDiff(this.sndMax, this.sndUna);
@@ -1507,7 +1521,7 @@ export class TcpConnectionCore {
       return false;
     }
     const fillsGap = this.recvBuf.outOfOrderCount > 0;
-    const advanced = this.recvBuf.append(data);
+    const advanced = this.recvBuf.append(data, this.readerCopies);
     this.rcvNxt = seqAdd(this.rcvNxt, advanced);
     this.counters.bytesReceived += advanced;
     this.events |= EV_READABLE;
@@ -1586,12 +1600,19 @@ export class TcpConnectionCore {
       this.cc.onIdleRestart(now); // RFC 5681 4.1: restart from the initial window after idling
     }
     // TSO: new data in segments of several MSS that the link cuts (tso-size.ts says how many);
-    // retransmissions, PLPMTUD probes and fragmentable paths stay at one MSS.
-    const large = this.gsoMaxBytes === 0 ? mss : this.largeSegmentBytes(mss);
+    // retransmissions, PLPMTUD probes and fragmentable paths stay at one MSS. Sized only once
+    // more than one MSS waits: a smaller segment is the same whatever the size (a request's
+    // reply, the call with nothing to send after each segment received).
+    let large = mss;
+    let sized = this.gsoMaxBytes === 0;
     for (;;) {
       const unsent = this.unsentBytes();
       const wantFin = this.finQueued && !this.finAcked && seqLeq(this.sndNxt, this.finSeq);
       if (unsent === 0 && !wantFin) return;
+      if (!sized && unsent > mss) {
+        large = this.largeSegmentBytes(mss);
+        sized = true;
+      }
       const inFlight = seqDiff(this.sndNxt, this.sndUna);
       // Limited Transmit (RFC 3042): on the first two duplicate ACKs, one new segment each
       // beyond cwnd, so a small window still produces the three duplicates fast retransmit needs.

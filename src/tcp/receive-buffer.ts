@@ -12,7 +12,7 @@
  * `seq - rcvNxt` into an offset from the in-order end.
  */
 
-import { allocUnzeroed } from '../packet-buffer.js';
+import { allocUnzeroed, copyBytes } from '../packet-buffer.js';
 import { emptyArray } from '../empty-array.js';
 
 /** Payloads shorter than this are copied rather than kept as views of their frame. */
@@ -56,6 +56,11 @@ export class ReceiveBuffer {
   private tailUsed = 0;
   /** True while the last chunk is a view of `tail` ending at `tailUsed` (so it can grow). */
   private tailOpen = false;
+  /**
+   * True while the first unread chunk is a small payload lent as the view of its frame (see
+   * `append`'s `lend`), not yet copied: `settle` copies it if it is still unread.
+   */
+  private lent = false;
 
   constructor(capacity: number, maxOutOfOrder: number) {
     this.capacity = capacity;
@@ -127,10 +132,24 @@ export class ReceiveBuffer {
   /**
    * Appends in-order data (the bytes at the in-order end), then any out-of-order pieces that
    * have become contiguous. Returns how far the in-order end advanced (>= data.length).
+   *
+   * `lend`: a small payload arriving into an empty buffer is held as the view it came in, not
+   * copied into the block for small payloads, on the caller's promise to call `settle` before
+   * it returns: a reader that takes it within the call (and keeps no view of it) spares the
+   * copy; one that does not gets a copy then. So a frame is never held past the call for a few
+   * bytes (a flood of tiny segments still cannot pin one frame each).
    */
-  append(data: Uint8Array): number {
+  append(data: Uint8Array, lend = false): number {
     const before = this.end;
-    this.pushInOrder(data);
+    if (lend && this.unread === 0 && data.length > 0 && data.length < COPY_BELOW) {
+      this.chunks.push(data);
+      this.lent = true;
+      this.tailOpen = false;
+      this.unread = data.length;
+      this.end += data.length;
+    } else {
+      this.pushInOrder(data);
+    }
     while (this.ooo.length > 0 && this.ooo[0].start <= this.end) {
       const piece = this.ooo.shift() as Piece;
       this.oooBytes -= piece.data.length;
@@ -200,6 +219,7 @@ export class ReceiveBuffer {
     let out: Uint8Array;
     if (chunk.length <= max) {
       out = chunk;
+      this.lent = false;
       this.first++;
       if (this.first === this.chunks.length) {
         // The list keeps its (small) storage: a drained buffer is the rule on request/response.
@@ -235,8 +255,19 @@ export class ReceiveBuffer {
     return this.end - this.unread;
   }
 
+  /** A payload lent by `append` and still unread is copied now (the frame it came in is let go). */
+  settle(): void {
+    if (!this.lent) return;
+    this.lent = false;
+    const last = this.chunks.length - 1;
+    this.chunks[this.first] = this.copyToTail(this.chunks[this.first]);
+    // The copy ends the block's used part: it may grow only if it is also the last chunk.
+    this.tailOpen = this.first === last;
+  }
+
   /** Discards everything (on reset or abort). */
   clear(): void {
+    this.lent = false;
     this.chunks.length = 0;
     this.first = 0;
     this.unread = 0;
@@ -251,20 +282,15 @@ export class ReceiveBuffer {
     const n = data.length;
     if (n === 0) return;
     if (n < COPY_BELOW) {
-      if (this.tail === undefined || this.tail.length - this.tailUsed < n) {
-        // A slab view: cheap to take and let go (packet-buffer.ts); not zeroed, since the
-        // chunks handed out are views of bytes copied in here.
-        this.tail = allocUnzeroed(this.tail === undefined ? TAIL_FIRST : Math.min(this.tail.length * 2, TAIL_BLOCK));
-        this.tailUsed = 0;
-        this.tailOpen = false;
-      }
-      this.tail.set(data, this.tailUsed);
+      this.reserveTail(n);
+      const tail = this.tail as Uint8Array;
+      copyBytes(tail, data, this.tailUsed);
       const last = this.chunks.length - 1;
       if (this.tailOpen && last >= this.first) {
         const grown = this.chunks[last].length + n;
-        this.chunks[last] = this.tail.subarray(this.tailUsed + n - grown, this.tailUsed + n);
+        this.chunks[last] = tail.subarray(this.tailUsed + n - grown, this.tailUsed + n);
       } else {
-        this.chunks.push(this.tail.subarray(this.tailUsed, this.tailUsed + n));
+        this.chunks.push(tail.subarray(this.tailUsed, this.tailUsed + n));
         this.tailOpen = true;
       }
       this.tailUsed += n;
@@ -274,5 +300,26 @@ export class ReceiveBuffer {
     }
     this.unread += n;
     this.end += n;
+  }
+
+  /** Room for `n` (< COPY_BELOW) bytes in the block for small payloads: a new block when short. */
+  private reserveTail(n: number): void {
+    if (this.tail !== undefined && this.tail.length - this.tailUsed >= n) return;
+    // A slab view: cheap to take and let go (packet-buffer.ts); not zeroed, since the chunks
+    // handed out are views of bytes copied in here.
+    this.tail = allocUnzeroed(this.tail === undefined ? TAIL_FIRST : Math.min(this.tail.length * 2, TAIL_BLOCK));
+    this.tailUsed = 0;
+    this.tailOpen = false;
+  }
+
+  /** `data` (< COPY_BELOW bytes) copied into the block for small payloads, as a chunk of its own. */
+  private copyToTail(data: Uint8Array): Uint8Array {
+    const n = data.length;
+    this.reserveTail(n);
+    const tail = this.tail as Uint8Array;
+    copyBytes(tail, data, this.tailUsed);
+    const out = tail.subarray(this.tailUsed, this.tailUsed + n);
+    this.tailUsed += n;
+    return out;
   }
 }

@@ -6,14 +6,14 @@
  * A ring buffer: `write` copies the user's bytes once (the user may reuse their buffer at once),
  * `peek` hands out segments as views into the ring without copying, except for the rare segment
  * that straddles the end of the ring. Storage is allocated when needed, grows by doubling up to
- * the capacity and is let go once everything is acknowledged, so an idle connection holds no
- * buffer memory. Large storage an emptied buffer lets go waits in a small pool shared by all
+ * the capacity and is let go once everything is acknowledged (at the end of the call into the
+ * core that saw the ACK, see `consume`'s `hold`), so an idle connection holds no buffer memory. Large storage an emptied buffer lets go waits in a small pool shared by all
  * buffers (`spares`) for the next one that grows, but only from a later time of the stack's clock
  * (a later task) on: views of it handed out earlier (a segment queued for the link in this task)
  * stay valid until written.
  */
 
-import { allocUnzeroed } from '../packet-buffer.js';
+import { allocUnzeroed, copyBytes } from '../packet-buffer.js';
 
 /**
  * Smallest storage: a request/response connection takes and lets go of it on every exchange,
@@ -124,7 +124,7 @@ export class SendBuffer {
     const size = this.storage.length;
     const tail = (this.head + this.used) % size;
     const first = Math.min(n, size - tail);
-    this.storage.set(first === data.length ? data : data.subarray(0, first), tail);
+    copyBytes(this.storage, first === data.length ? data : data.subarray(0, first), tail);
     if (first < n) this.storage.set(data.subarray(first, n), 0);
     this.used += n;
     return n;
@@ -163,19 +163,34 @@ export class SendBuffer {
   /**
    * Drops the `n` oldest bytes (they were acknowledged). `now`: the stack's clock; large storage
    * this empties goes to the spares, for other buffers at a later time.
+   *
+   * `hold`: storage this empties is kept until `releaseIfEmpty` (the caller's promise to call it
+   * before it returns). A request/response connection's ACK empties the buffer just before the
+   * reply is written in the same call into the core (the request riding on the ACK is read and
+   * answered inside it): without this, the reply took the storage again that the ACK had just
+   * let go, once per transaction.
    */
-  consume(n: number, now = NaN): void {
+  consume(n: number, now = NaN, hold = false): void {
     if (n <= 0) return;
     if (n > this.used) n = this.used;
     this.used -= n;
     if (this.used === 0) {
       this.head = 0;
-      if (this.storage.length > SMALL_STORAGE) keepSpare(this.storage, now);
-      this.setStorage(NONE);
+      if (!hold) this.releaseIfEmpty(now);
     } else {
       this.head += n;
       if (this.head >= this.storage.length) this.head -= this.storage.length;
     }
+  }
+
+  /**
+   * Lets go of the storage when nothing is held (an idle connection holds no buffer memory);
+   * large storage goes to the spares, for other buffers at a later time of `now`.
+   */
+  releaseIfEmpty(now = NaN): void {
+    if (this.used !== 0 || this.storage === NONE) return;
+    if (this.storage.length > SMALL_STORAGE) keepSpare(this.storage, now);
+    this.setStorage(NONE);
   }
 
   /** Drops everything and returns the storage to its initial size (on reset or abort). */

@@ -8,6 +8,11 @@ export const pacedRead: unique symbol = Symbol('rx-netstack.pacedRead');
 
 /** The consumer side of a paced read. */
 export interface PacedReader<T> {
+  /**
+   * `next` takes what it needs of each value before it returns and keeps no reference to it
+   * (it copies the bytes on): a source may then hand over views it could not let be kept.
+   */
+  readonly copies?: boolean;
   /** Takes one value; returning false asks for nothing more until `resume()`. */
   next(value: T): boolean;
   error(err: unknown): void;

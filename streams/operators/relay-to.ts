@@ -18,6 +18,11 @@ export interface RelayTarget {
  */
 interface DirectTarget extends RelayTarget {
   write(bytes: Uint8Array): boolean;
+  /**
+   * `write` copies the bytes it takes at once (a connection's send buffer), so the relay keeps no
+   * view of a chunk but one whose write waited (at most one: reading stops until the drain).
+   */
+  readonly copiesWrites?: boolean;
   readonly drain$: Observable<void>;
   readonly error?: Error;
 }
@@ -87,6 +92,11 @@ class DirectRelay implements PacedReader<Uint8Array>, Unsubscribable {
     readonly endTarget: boolean,
     readonly subscriber: Subscriber<never>,
   ) {}
+
+  /** The source may lend views (see PacedReader.copies) when the target copies what it writes. */
+  get copies(): boolean {
+    return this.target.copiesWrites === true;
+  }
 
   start(source: PacedObservable<Uint8Array>): Unsubscribable {
     const paced = source[pacedRead](this);

@@ -16,6 +16,11 @@ import type { ReadableStream, WritableStream } from 'node:stream/web';
 
 /** Where received bytes go: `data$`'s subscriber, or the socket adapter. */
 export interface TcpReader {
+  /**
+   * `push` copies what it takes of each chunk before it returns and keeps no view of it: the
+   * core may then hand over a small payload as the view of its frame (TcpConnectionCore.readerCopies).
+   */
+  readonly copies?: boolean;
   /** Takes a chunk; false asks for no more until `resumeReading()` (backpressure). */
   push(chunk: Uint8Array): boolean;
   /** The peer's FIN, after every byte. */
@@ -95,6 +100,8 @@ export class TcpConnection {
   /** The current reader said "no more" (pull mode) until resumeReading(). */
   #paused = false;
   #pumping = false;
+  /** Inside `handleSegment`: re-arming waits for its end. */
+  #inSegment = false;
   /** The current reader has had its end (or error): tell it only once. */
   #readerDone = false;
   /** Writes waiting for the send buffer: NO_WRITES (shared, never written) until the first. */
@@ -321,6 +328,9 @@ export class TcpConnection {
       readonly conn: TcpConnection,
       readonly paced: PacedReader<Uint8Array>,
     ) {}
+    get copies(): boolean {
+      return this.paced.copies === true;
+    }
     push(chunk: Uint8Array): boolean {
       return this.paced.next(chunk);
     }
@@ -379,6 +389,7 @@ export class TcpConnection {
   attachReader(reader: TcpReader, paused = false): NetstackError | undefined {
     if (this.#reader !== undefined) return netError('EBUSY', `${this} already has a reader (data$, readable, iteration or toSocket())`);
     this.#reader = reader;
+    this.core.readerCopies = reader.copies === true;
     this.#paused = paused;
     this.#readerDone = false;
     this.#pump();
@@ -387,13 +398,24 @@ export class TcpConnection {
 
   /** @internal */
   detachReader(reader: TcpReader): void {
-    if (this.#reader === reader) this.#reader = undefined;
+    if (this.#reader === reader) {
+      this.#reader = undefined;
+      this.core.readerCopies = false;
+    }
   }
 
   /** @internal A pull reader that said "no more" wants more now. */
   resumeReading(): void {
     this.#paused = false;
     this.#pump();
+  }
+
+  /**
+   * @internal `write` copies what fits into the send buffer at once (relayTo: see DirectTarget);
+   * a getter, so it costs no field per connection.
+   */
+  get copiesWrites(): boolean {
+    return true;
   }
 
   /**
@@ -562,9 +584,26 @@ export class TcpConnection {
     this.rearm();
   }
 
+  /**
+   * @internal Hands a segment to the core (the TCP layer's dispatch), then re-arms once: the
+   * calls the segment's events make into this connection (the reader's pump, a reply written
+   * from it) do not re-arm each on their own (a request/response exchange made three re-arms).
+   */
+  handleSegment(seg: TcpRepr, now: number, ce: boolean): boolean {
+    this.#inSegment = true;
+    let consumed: boolean;
+    try {
+      consumed = this.core.handleSegment(seg, now, ce);
+    } finally {
+      this.#inSegment = false;
+    }
+    this.rearm();
+    return consumed;
+  }
+
   /** @internal Re-arms the one timer after any call into the core. */
   rearm(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#inSegment) return;
     this.#timer.set(this.core.nextDeadline());
     this.#owner.limits.account(this);
   }
@@ -572,13 +611,16 @@ export class TcpConnection {
   // --- Called by the core (through the host object made in the constructor) -------------------
 
   #onStateChange(to: TcpState): void {
-    this.#timer.keepAlive = keepsProcessAlive(to);
     // The handshake's retransmission wake-up (a second or more ahead) is stale now: clear it
     // rather than keep its timer until then; the re-arm after this call sets what is due.
+    // Cleared before keepAlive changes: a passive open's timer was not keeping the process
+    // alive, and turning that on for a timer about to go was a ref and an unref of a Node
+    // timer per accepted connection.
     if (to === 'ESTABLISHED') {
       this.#timer.cancel();
       this.onSendError = undefined;
     }
+    this.#timer.keepAlive = keepsProcessAlive(to);
     this.#deliveredState = to;
     this.#state$?.next(to);
     if (to === 'TIME-WAIT') {

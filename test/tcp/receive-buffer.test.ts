@@ -48,6 +48,69 @@ describe('tcp/receive-buffer', () => {
     assert.deepEqual([...(rb.read() as Uint8Array)], [...bytes(10, 10)]);
   });
 
+  it('lend: a small payload into an empty buffer is read as its own view; unread at settle it is copied', () => {
+    const rb = new ReceiveBuffer(64 * 1024, 8);
+    const a = bytes(0, 1);
+    rb.append(a, true);
+    assert.equal(rb.read(), a, 'the very view, no copy');
+    rb.settle();
+    // Not read before settle: copied, the frame may be let go (mutations do not show).
+    const b = bytes(1, 5);
+    rb.append(b, true);
+    const c = bytes(6, 3);
+    rb.append(c, true); // not empty any more: copied as before
+    rb.settle();
+    b.fill(0xee);
+    c.fill(0xee);
+    assert.deepEqual(drain(rb), [...bytes(1, 8)]);
+    // Partly read before settle: the rest is copied.
+    const d = bytes(9, 4);
+    rb.append(d, true);
+    assert.deepEqual([...(rb.read(1) as Uint8Array)], [...bytes(9, 1)]);
+    rb.settle();
+    d.fill(0xee);
+    rb.append(bytes(13, 2), true);
+    assert.deepEqual(drain(rb), [...bytes(10, 5)]);
+    // Without lend, copied at once (as the test above).
+    const e = bytes(15, 2);
+    rb.append(e);
+    assert.notEqual(rb.read(), e);
+  });
+
+  it('lend keeps the byte stream exact under random appends, reads and settles (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('a', 'r', 's'), fc.integer({ min: 1, max: 700 }), fc.boolean()), { maxLength: 60 }),
+        (ops) => {
+          const rb = new ReceiveBuffer(1 << 20, 8);
+          let written = 0;
+          const got: number[] = [];
+          const lentFrames: Uint8Array[] = [];
+          for (const [op, n, lend] of ops) {
+            if (op === 'a') {
+              const data = bytes(written, n);
+              rb.append(data, lend);
+              if (n < 512) lentFrames.push(data);
+              written += n;
+            } else if (op === 'r') {
+              const chunk = rb.read(n);
+              if (chunk !== undefined) got.push(...chunk);
+            } else {
+              rb.settle();
+              // Small frames may be reused once settled: what is still held must not show it.
+              for (const f of lentFrames) f.fill(0xee);
+              lentFrames.length = 0;
+            }
+          }
+          rb.settle();
+          for (const f of lentFrames) f.fill(0xee);
+          got.push(...drain(rb));
+          assert.deepEqual(got, [...bytes(0, written)]);
+        },
+      ),
+    );
+  });
+
   it('reads at most max bytes and keeps the rest', () => {
     const rb = new ReceiveBuffer(64 * 1024, 8);
     rb.append(bytes(0, 1000));

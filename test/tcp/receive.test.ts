@@ -18,6 +18,35 @@ describe('tcp/connection: receiving', () => {
     assert.equal(chunk, payload, 'the payload view itself, not a copy');
   });
 
+  it('readerCopies: a small payload read from the readable event is the frame\'s own view; one left unread is copied when handleSegment returns', () => {
+    const h = established();
+    h.conn.readerCopies = true;
+    const core = h.conn;
+    const chunks: Uint8Array[] = [];
+    let reading = true;
+    core.host = { send: () => undefined, onReadable: () => {
+      if (!reading) return;
+      for (let c = core.read(); c !== undefined; c = core.read()) chunks.push(c);
+    } };
+    const first = bytes(1);
+    send(h, { ...SEND, payload: first });
+    assert.equal(chunks[0], first, 'handed over as it came, no copy');
+    reading = false;
+    const second = bytes(3, 1);
+    send(h, { ...SEND, seq: R + 1, payload: second });
+    second.fill(0xee); // the frame is not held past the call
+    const kept = core.read() as Uint8Array;
+    assert.notEqual(kept, second);
+    assert.deepEqual([...kept], [...bytes(3, 1)]);
+    // Without the flag (the default), a small payload is copied even when read at once.
+    core.readerCopies = false;
+    reading = true;
+    const third = bytes(2, 4);
+    send(h, { ...SEND, seq: R + 4, payload: third });
+    assert.notEqual(chunks[1], third);
+    assert.deepEqual([...chunks[1]], [...bytes(2, 4)]);
+  });
+
   it('delays the ACK of a single segment by delayedAckTimeout', () => {
     const h = established();
     send(h, { ...SEND, payload: bytes(100) });

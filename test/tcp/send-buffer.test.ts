@@ -104,6 +104,27 @@ describe('tcp/send-buffer', () => {
     assert.equal(view[5], 5, 'a view handed out earlier is still intact');
   });
 
+  it('consume with hold keeps emptied storage until releaseIfEmpty (a reply written in the same call reuses it)', () => {
+    const sb = new SendBuffer(256 * 1024);
+    sb.write(bytes(0, 10));
+    const first = sb.peek(0, 10);
+    sb.consume(10, 5, true);
+    assert.equal(sb.length, 0);
+    assert.equal(sb.allocated, 512, 'held');
+    sb.write(bytes(10, 3));
+    const again = sb.peek(0, 3);
+    assert.equal(again.buffer, first.buffer);
+    assert.equal(again.byteOffset, first.byteOffset, 'written from the start of the same block');
+    sb.releaseIfEmpty(5);
+    assert.equal(sb.allocated, 512, 'not empty: kept');
+    sb.consume(3, 5, true);
+    sb.releaseIfEmpty(5);
+    assert.equal(sb.allocated, 0, 'empty: let go');
+    sb.write(bytes(0, 1));
+    sb.consume(1);
+    assert.equal(sb.allocated, 0, 'without hold, let go at once as before');
+  });
+
   it('behaves like a byte queue under random writes, consumes and peeks (property)', () => {
     fc.assert(
       fc.property(

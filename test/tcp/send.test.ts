@@ -316,6 +316,34 @@ describe('tcp/connection: sending', () => {
       assert.equal(payloads.length, 3);
       assert.equal(payloads[0].buffer, payloads[1].buffer, 'same underlying storage');
     });
+
+    it('request/response: the ACK that empties the buffer keeps its storage for a reply written from the same segment\'s events, and a pure ACK lets it go', () => {
+      const h = established();
+      const payloads: Uint8Array[] = [];
+      const core = h.conn;
+      core.host = {
+        send: (_c, seg) => {
+          if (seg.payload.length > 0) payloads.push(seg.payload);
+        },
+        // An echo: the request is read and answered inside handleSegment.
+        onReadable: () => {
+          for (let chunk = core.read(); chunk !== undefined; chunk = core.read()) core.write(chunk, h.now);
+        },
+      };
+      core.write(bytes(1), h.now);
+      // The peer ACKs our byte and sends one of its own (a transaction's request).
+      send(h, { ...SEND, ack: L + 1, payload: bytes(1, 7) });
+      assert.equal(payloads.length, 2, 'the reply went out');
+      assert.equal(payloads[1].buffer, payloads[0].buffer, 'the same storage');
+      assert.equal(payloads[1].byteOffset, payloads[0].byteOffset, 'the same block, from its start');
+      assert.deepEqual([...payloads[1]], [...bytes(1, 7)]);
+      // A pure ACK empties it with nothing written back: the storage goes (an idle connection
+      // holds none), and the next write takes a new block.
+      send(h, { ...SEND, seq: REMOTE_ISS + 2, ack: L + 2 });
+      core.write(bytes(1, 9), h.now);
+      assert.equal(payloads.length, 3);
+      assert.ok(payloads[2].buffer !== payloads[0].buffer || payloads[2].byteOffset !== payloads[0].byteOffset, 'a new block');
+    });
   });
 });
 

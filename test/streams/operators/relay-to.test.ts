@@ -231,6 +231,29 @@ describe('operators: pacedConcatMap', () => {
     assert.deepEqual(out, [10, 20, 30]);
   });
 
+  it('relaying into a connection lets its source lend small payloads (the core\'s readerCopies); a plain data$ reader does not', () => {
+    const ts = newScheduler();
+    const p = tcpPair({ scheduler: ts });
+    let server: TcpConnection | undefined;
+    p.b.tcp.listen({ port: 7 }).subscribe((c) => (server = c));
+    let client: TcpConnection | undefined;
+    p.a.tcp.connect({ address: B_IP, port: 7 }).subscribe((c) => (client = c));
+    advance(ts, 10);
+    const plain = server!.data$.subscribe();
+    assert.equal(server!.core.readerCopies, false);
+    plain.unsubscribe();
+    const echo = server!.data$.pipe(relayTo(server!)).subscribe();
+    assert.equal(server!.core.readerCopies, true);
+    const back: number[] = [];
+    client!.data$.subscribe((c) => back.push(...c));
+    client!.write(pattern(5));
+    advance(ts, 20);
+    assert.deepEqual(back, [...pattern(5)], 'echoed');
+    echo.unsubscribe();
+    assert.equal(server!.core.readerCopies, false, 'the reader left');
+    p.close();
+  });
+
   it('writes to a connection directly (no write$ per chunk), waits on drain$ when write says false, ends it on the FIN', () => {
     const ts = newScheduler();
     const p = tcpPair({ scheduler: ts, tcpB: small });
