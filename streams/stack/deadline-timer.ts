@@ -1,5 +1,5 @@
 import type { SchedulerLike, Subscription } from 'rxjs';
-import { refTimer } from './unref-scheduler.js';
+import { refTimer, scheduleKeptAlive } from './unref-scheduler.js';
 
 /** No deadline (armed or wanted). */
 const NONE = Infinity;
@@ -88,8 +88,9 @@ export class DeadlineTimer<C = undefined> {
     this.#subscription?.unsubscribe();
     const delay = Math.max(0, deadline - this.scheduler.now());
     this.#armedAt = deadline;
-    this.#subscription = this.scheduler.schedule(DeadlineTimer.#wake, delay, this as DeadlineTimer<unknown>);
-    if (this.#keepAlive) refTimer(this.#subscription);
+    this.#subscription = this.#keepAlive
+      ? scheduleKeptAlive(this.scheduler, DeadlineTimer.#wake, delay, this as DeadlineTimer<unknown>)
+      : this.scheduler.schedule(DeadlineTimer.#wake, delay, this as DeadlineTimer<unknown>);
   }
 
   /** The scheduled work, one function for every timer: the timer is its state. */

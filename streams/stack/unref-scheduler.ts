@@ -31,6 +31,12 @@ class UnrefAction<T> extends Subscription implements SchedulerAction<T> {
     super.unsubscribe();
   }
 
+  /** @internal Whether the timers keep the process alive, set before the first `schedule` (see scheduleKeptAlive). */
+  presetRef(on: boolean): this {
+    this.#ref = on;
+    return this;
+  }
+
   schedule(state?: T, delay = 0): Subscription {
     if (this.closed) return this;
     this.#state = state;
@@ -171,6 +177,16 @@ export const unrefScheduler: SchedulerLike = {
     return new UnrefAction<T>(work).schedule(state, delay);
   },
 };
+
+/**
+ * `scheduler.schedule(work, delay, state)`, whose timer keeps the process alive on
+ * `unrefScheduler` (as `refTimer` after it, without the unref and ref of the Node timer in
+ * between: a connection that is sending arms its timer this way at every re-arm).
+ */
+export function scheduleKeptAlive<T>(scheduler: SchedulerLike, work: (this: SchedulerAction<T>, state?: T) => void, delay: number, state?: T): Subscription {
+  if (scheduler === unrefScheduler) return new UnrefAction<T>(work).presetRef(true).schedule(state, delay);
+  return scheduler.schedule(work, delay, state);
+}
 
 /**
  * Makes a timer scheduled on `unrefScheduler` keep the process alive (`on`, the default) or

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { interval, take, tap, toArray, lastValueFrom } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { unrefScheduler, refTimer, freshNow, atTaskClockEnd } from '../../../streams/stack/unref-scheduler.js';
+import { unrefScheduler, refTimer, freshNow, atTaskClockEnd, scheduleKeptAlive } from '../../../streams/stack/unref-scheduler.js';
 import { DeadlineTimer } from '../../../streams/stack/deadline-timer.js';
 import { inboundBatchEnd, inboundBatchStart } from '../../../streams/inbound-batch.js';
 import { deviceLink } from '../../../streams/links/tap-link.js';
@@ -93,6 +93,37 @@ describe('stack: unrefScheduler (the default scheduler)', () => {
     timer.keepAlive = true;
     assert.equal(timer.keepAlive, true);
     timer.close();
+  });
+
+  it('scheduleKeptAlive: a timer that keeps the process alive from the start; a keep-alive DeadlineTimer arms such timers', async () => {
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const plain = unrefScheduler.schedule(() => undefined, 1000);
+    assert.equal(timers(), before, 'the stack\'s timers do not hold the process');
+    plain.unsubscribe();
+    let ran = false;
+    const kept = scheduleKeptAlive(unrefScheduler, () => void (ran = true), 1000);
+    assert.equal(timers(), before + 1, 'kept alive');
+    kept.unsubscribe();
+    assert.equal(timers(), before);
+    assert.equal(ran, false);
+    // On another scheduler it is plain scheduling.
+    const ts = new TestScheduler(() => undefined);
+    let virtual = false;
+    scheduleKeptAlive(ts, () => void (virtual = true), 5);
+    ts.flush();
+    assert.equal(virtual, true);
+    // A DeadlineTimer with keepAlive arms kept-alive timers, re-arms included, and lets go on close.
+    const timer = new DeadlineTimer(unrefScheduler, () => undefined);
+    timer.keepAlive = true;
+    timer.set(unrefScheduler.now() + 1000);
+    assert.equal(timers(), before + 1);
+    timer.set(unrefScheduler.now() + 500);
+    assert.equal(timers(), before + 1, 'the re-armed wake-up is kept alive, the first one gone');
+    timer.keepAlive = false;
+    assert.equal(timers(), before);
+    timer.close();
+    await Promise.resolve();
   });
 
   it('a program that made two stacks, exchanged over TCP and closed the connection exits by itself (TIME-WAIT does not hold it)', async function () {
