@@ -141,8 +141,8 @@ export interface TcpHost {
    * the ACK built once, when the host calls `conn.sendDeferredAck(now)` at the end of that batch
    * (which it then must do), instead of now; an ACK is still built at once whenever 128 KiB
    * are waiting for one. Everything an ACK says is cumulative, and the batch's replies leave
-   * together at its end anyway, so the ACKs left out said nothing the later ones do not. Asked
-   * at most once per batch (the core remembers the answer); only note the connection here (do
+   * together at its end anyway, so the ACKs left out said nothing the later ones do not. Once
+   * it said yes, not asked again until `sendDeferredAck`; only note the connection here (do
    * not call back into it). Never asked for out-of-order data, a FIN, a gap filling, quick
    * ACKs, or with `delayedAckTimeout` 0: those ACK at once. Without it every ACK is built when
    * owed.

@@ -4,7 +4,7 @@
  * must be ACKed at once still is.
  */
 import assert from 'node:assert/strict';
-import { ACK, bytes, established, type Harness, MSS, RCV_BUF, recv, RECV, recvNothing, REMOTE_ISS, RST, send, SEND, take } from './harness.js';
+import { ACK, bytes, established, type Harness, LOCAL_ISS, MSS, RCV_BUF, recv, RECV, recvNothing, REMOTE_ISS, RST, send, SEND, SYN, synSent, take } from './harness.js';
 
 const R = REMOTE_ISS + 1;
 
@@ -56,6 +56,24 @@ describe('tcp/connection: ACKs deferred to the end of a batch', () => {
     assert.equal(h.conn.counters.windowUpdates, 1);
     h.conn.sendDeferredAck(h.now);
     recvNothing(h, 'the window update acknowledged everything');
+  });
+
+  it('an ACK is still built at once whenever 128 KiB wait for one', () => {
+    // A 512 KiB window: window scaling on both sides (the peer's SYN-ACK offers it too).
+    const h = synSent({ config: { windowScaling: true, receiveBufferSize: 512 << 10, receiveBufferMax: 512 << 10 } });
+    send(h, { ...SEND, flags: SYN | ACK, seq: REMOTE_ISS, ack: LOCAL_ISS + 1, mss: MSS, windowScale: 0 });
+    take(h);
+    assert.equal(h.state, 'ESTABLISHED');
+    const batch = deferring(h);
+    const acks: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      data(h, i * MSS);
+      while (h.outbox.length > 0) acks.push(take(h).ack - R);
+    }
+    assert.equal(batch.asked, 1);
+    assert.deepEqual(acks, [132, 264].map((n) => n * MSS), 'one ACK each time 128 KiB (132 segments of 1000) waited');
+    h.conn.sendDeferredAck(h.now);
+    assert.equal(take(h).ack - R, 300 * MSS, 'the rest at the end of the batch');
   });
 
   it('a host that declines gets the ACK at once, every second full segment, as before', () => {
