@@ -11,6 +11,8 @@
 let depth = 0;
 /** Run when the outermost batch ends (one hook: the clock's). */
 let atEnd: (() => void) | undefined;
+/** Work registered for the end of the current outermost batch (atInboundBatchEnd), in order. */
+const pending: Array<() => void> = [];
 
 /** True between a link's `inboundBatchStart` and its matching `inboundBatchEnd`. */
 export function inInboundBatch(): boolean {
@@ -25,7 +27,30 @@ export function inboundBatchStart(): void {
 /** The batch's frames are handled (before the link writes the replies). */
 export function inboundBatchEnd(): void {
   if (depth === 0) return;
+  // Still inside the batch while it runs: what that work sends joins the batch's replies, and
+  // it reads the batch's clock.
+  if (depth === 1 && pending.length > 0) runPending();
   if (--depth === 0 && atEnd !== undefined) atEnd();
+}
+
+/**
+ * Runs `callback` when the current outermost batch has handed up its frames, before the link
+ * writes the replies (and before the clock's reading is dropped): for work that would be done
+ * per frame and is wanted once per batch (the TCP layer's deferred ACKs). Returns false, doing
+ * nothing, outside a batch. A callback registered while they run (by one of them) runs too.
+ */
+export function atInboundBatchEnd(callback: () => void): boolean {
+  if (depth === 0) return false;
+  pending.push(callback);
+  return true;
+}
+
+function runPending(): void {
+  try {
+    for (let i = 0; i < pending.length; i++) pending[i]();
+  } finally {
+    pending.length = 0;
+  }
 }
 
 /** @internal Sets what runs at the end of the outermost batch (the per-task clock's hook). */

@@ -78,6 +78,14 @@ const EMPTY = new Uint8Array(0);
 const NO_TRANSITIONS: TcpState[] = [];
 const NEVER = Number.POSITIVE_INFINITY;
 /**
+ * Most in-order bytes a deferred ACK (TcpHost.deferAck) waits for: beyond, an ACK is built at once
+ * (and the next one deferred again). 128 KiB: one ACK built per two 64 KiB segments instead of
+ * one per segment, with the ACKs written as before (the TAP link's coalescer keeps one per MiB of
+ * a batch). Deferring every ACK to the end of the batch (1 MiB here) halved the ACKs written and
+ * made bulk to the stack unstable: some runs 10 % slower (docs/benchmarks.md, session 7).
+ */
+const ACK_DEFER_MAX = 128 << 10;
+/**
  * At most one ACK per this many ms in answer to out-of-window pure ACKs (Linux's
  * tcp_invalid_ratelimit, 500 ms). Without it two ends that both probe a zero window answer each
  * other's unacceptable ACK with one of their own, forever.
@@ -127,6 +135,19 @@ export interface TcpHost {
    * stamp) send times are the time passed to the call that built the segment.
    */
   onSendTimed?(conn: TcpConnectionCore): void;
+  /**
+   * In-order data owes the peer an ACK (RFC 1122's every-second-full-segment rule) while the
+   * host is handing the connection a batch of segments it read together: return true to have
+   * the ACK built once, when the host calls `conn.sendDeferredAck(now)` at the end of that batch
+   * (which it then must do), instead of now; an ACK is still built at once whenever 128 KiB
+   * are waiting for one. Everything an ACK says is cumulative, and the batch's replies leave
+   * together at its end anyway, so the ACKs left out said nothing the later ones do not. Once
+   * it said yes, not asked again until `sendDeferredAck`; only note the connection here (do
+   * not call back into it). Never asked for out-of-order data, a FIN, a gap filling, quick
+   * ACKs, or with `delayedAckTimeout` 0: those ACK at once. Without it every ACK is built when
+   * owed.
+   */
+  deferAck?(conn: TcpConnectionCore): boolean;
   /**
    * The connection reached CLOSED: gracefully (no error; after TIME-WAIT, LAST-ACK, or `abort`)
    * or with ECONNREFUSED, ECONNRESET or ETIMEDOUT. Release the 4-tuple now.
@@ -326,6 +347,8 @@ export class TcpConnectionCore {
   private sendTimesUnstamped = false;
 
   private ackNow = false;
+  /** An ACK owed for in-order data waits for the host's sendDeferredAck (TcpHost.deferAck). */
+  private ackDeferred = false;
   /** In-order bytes received since we last sent an ACK. */
   private unackedBytes = 0;
   /** Quick-ACK mode (quick-ack.ts): in-order segments still to be ACKed without delay. */
@@ -667,6 +690,20 @@ export class TcpConnectionCore {
     }
     this.flushEvents();
     return chunk;
+  }
+
+  /**
+   * The end of the host's batch (TcpHost.deferAck): the ACK deferred during it leaves now, with
+   * the window as it is after the reader's reads, unless a segment sent since (data, a window
+   * update, another ACK) already carried it or the connection has closed. Nothing when no ACK
+   * was deferred.
+   */
+  sendDeferredAck(now: number): void {
+    if (!this.ackDeferred) return;
+    this.ackDeferred = false;
+    if (now > this.clock) this.clock = now;
+    if (this.unackedBytes > 0 && acceptsText(this._state) && !this.orphaned) this.sendAck();
+    this.flushEvents();
   }
 
   /**
@@ -1536,8 +1573,17 @@ export class TcpConnectionCore {
     } else {
       // RFC 1122 4.2.3.2: ACK at least every second full-sized segment, else within the delay.
       this.unackedBytes += data.length;
-      if (this.unackedBytes >= 2 * this.rcvMss || this.config.delayedAckTimeout === 0) this.ackNow = true;
-      else if (this.delackAt === NEVER) this.delackAt = now + this.config.delayedAckTimeout;
+      if (this.config.delayedAckTimeout === 0) this.ackNow = true;
+      else if (this.unackedBytes >= 2 * this.rcvMss) {
+        // Inside a batch the host may take the ACK to its end, until ACK_DEFER_MAX bytes wait
+        // for it; else it leaves with this call.
+        if (this.unackedBytes >= ACK_DEFER_MAX) this.ackNow = true;
+        else if (!this.ackDeferred) {
+          const host = this.host;
+          if (host.deferAck !== undefined && host.deferAck(this)) this.ackDeferred = true;
+          else this.ackNow = true;
+        }
+      } else if (this.delackAt === NEVER) this.delackAt = now + this.config.delayedAckTimeout;
     }
     if (this.peerFinPending && this.rcvNxt === this.peerFinSeq) this.receiveFin(now);
     return true;

@@ -394,11 +394,16 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
         frames.next(batch[i]);
       }
     } finally {
-      inBatch = false;
       vouched = undefined;
-      // Ends the stack's clock task (and stamps the segments sent) before the replies are written.
-      inboundBatchEnd();
-      flush();
+      // Ends the stack's clock task (and stamps the segments sent) before the replies are
+      // written; what the batch's end sends (the TCP layer's deferred ACKs) is still a reply
+      // of the batch, queued for the flush below.
+      try {
+        inboundBatchEnd();
+      } finally {
+        inBatch = false;
+        flush();
+      }
     }
   });
 

@@ -35,6 +35,8 @@ export interface TcpConnectionOwner {
   transmit(conn: TcpConnection, seg: TcpRepr, ect: boolean): void;
   /** The core recorded send times to be stamped when its segments leave (TcpHost.onSendTimed). */
   sendTimed?(core: TcpConnectionCore): void;
+  /** The core's ACK may wait for the end of the inbound batch (TcpHost.deferAck): true if it will. */
+  deferAck?(core: TcpConnectionCore): boolean;
   /** The connection reached CLOSED: release its 4-tuple (and port). */
   released(conn: TcpConnection): void;
   established(conn: TcpConnection): void;
@@ -153,6 +155,10 @@ export class TcpConnection {
     onSendTimed(core: TcpConnectionCore): void {
       const owner = this.conn.#owner;
       if (owner.sendTimed !== undefined) owner.sendTimed(core);
+    }
+    deferAck(core: TcpConnectionCore): boolean {
+      const owner = this.conn.#owner;
+      return owner.deferAck !== undefined && owner.deferAck(core);
     }
     onStateChange(_core: TcpConnectionCore, _from: TcpState, to: TcpState): void {
       this.conn.#onStateChange(to);

@@ -8,6 +8,7 @@ import { hookPoint, type Boundary, type BoundaryOperators, type Sink } from '../
 import { attachUp } from '../pipeline/up-stream.js';
 import { TcpConnection, type TcpConnectionOwner } from './tcp-connection.js';
 import { SendStamps } from './send-stamps.js';
+import { DeferredAcks } from './deferred-acks.js';
 import './tcp-socket.js';
 import { TcpConnectionCore, type TcpHost } from '../../src/tcp/connection.js';
 import { TcpListener as TcpListenerCore, type TcpListenerCounters, type TcpListenerVerdict } from '../../src/tcp/listener.js';
@@ -293,6 +294,8 @@ export class TcpLayer implements Tcp {
   };
   /** Send times of the segments built in a task become the time the task's frames leave. */
   readonly #sendStamps: SendStamps;
+  /** ACKs for in-order data owed during a link's inbound batch, built once at its end. */
+  readonly #deferredAcks: DeferredAcks;
   /** What every connection of this layer calls back: kept private, one object for all. */
   readonly #owner: TcpConnectionOwner;
   readonly #view = new TcpSegment();
@@ -334,6 +337,7 @@ export class TcpLayer implements Tcp {
     this.#copyPayloads = options.segments?.down !== undefined;
     this.scheduler = scheduler;
     this.#sendStamps = new SendStamps(scheduler);
+    this.#deferredAcks = new DeferredAcks(scheduler);
     const { ephemeralPortRange, ...rest } = config;
     const { limits: limitOptions, core } = splitTcpLimits(rest);
     this.#config = resolveTcpConfig(core);
@@ -348,6 +352,7 @@ export class TcpLayer implements Tcp {
       scheduler,
       transmit: (conn, seg, ect) => this.#transmit(conn, seg, ect),
       sendTimed: (core) => this.#sendStamps.note(core),
+      deferAck: (core) => this.#deferredAcks.defer(core),
       established: (conn) => this.#established(conn),
       released: (conn) => this.#released(conn),
       // A TIME-WAIT entry recycled to make room is closed quietly (no RST from TIME-WAIT).
