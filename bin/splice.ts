@@ -166,7 +166,9 @@ export class NativeTcpJoin {
     const target = {
       write: (bytes: Uint8Array): boolean => {
         this.#answered?.();
-        return (this.#socketBusy = !socket.write(bytes)) === false;
+        // The host's answer, when it ran during the write (a CPU shared with it), is read at
+        // once (onData before this returns) and goes into the namespace in this same task.
+        return (this.#socketBusy = !socket.writeAndRead(bytes)) === false;
       },
       drain$,
       get error(): Error | undefined {
