@@ -176,8 +176,13 @@ export interface NativeTcpSocketCallbacks {
 
 /** A host TCP client socket of the addon (native/tcp-socket.c). Nothing throws once made. */
 export interface NativeTcpSocket {
-  /** Starts a non-blocking connect to a host-order IPv4 address: 0 (onConnect follows), or -errno. */
-  connect(address: number, port: number): number;
+  /**
+   * Starts a non-blocking connect to a host-order IPv4 address: 0 (onConnect follows), or -errno.
+   * With `settle`, a connect the kernel finished within the call (a server on this host: the
+   * handshake runs inside connect(2)) returns 1 with no onConnect to follow, or -errno when it
+   * was refused there.
+   */
+  connect(address: number, port: number, settle?: boolean): number;
   /** Sends now what the kernel takes, keeps (copies) the rest: false while bytes wait (onDrain later). */
   write(data: Uint8Array): boolean;
   /**

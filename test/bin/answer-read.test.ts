@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { constants } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { DATAGRAM_READ, loadTapAddon } from '../../streams/links/tap-native.js';
 
@@ -27,7 +28,7 @@ const answered = () => { Atomics.add(counter, 0, 1); Atomics.notify(counter, 0);
 const answer = (text) => text.includes('T') ? 'late' : text.includes('A') ? 'A' : undefined;
 const udp = dgram.createSocket('udp4');
 udp.on('message', (m, r) => { const a = answer(m.toString()); if (a !== undefined) udp.send(a, r.port, r.address, answered); });
-const tcp = net.createServer((s) => s.on('data', (d) => { const a = answer(d.toString()); if (a !== undefined) s.write(a, answered); }));
+const tcp = net.createServer((s) => s.on('error', () => undefined).on('data', (d) => { const a = answer(d.toString()); if (a !== undefined) s.write(a, answered); }));
 udp.bind(0, '127.0.0.1', () => tcp.listen(0, '127.0.0.1', () => parentPort.postMessage({ udp: udp.address().port, tcp: tcp.address().port })));
 parentPort.on('message', () => { udp.close(); tcp.close(); parentPort.close(); });
 `;
@@ -82,6 +83,33 @@ describe('addon host sockets: the answer read right after a send', function () {
       assert.throws(() => socket.sendAndReceive('x' as unknown as Uint8Array), { code: 'ERR_INVALID_ARG_TYPE' });
     } finally {
       socket.close();
+    }
+  });
+
+  it("TcpSocket.connect(..., settle): to a server on this host the connect is done within the call (1, no onConnect); a closed port is ECONNREFUSED at once", async () => {
+    const addon = loadTapAddon();
+    const connects: number[] = [];
+    const callbacks = {
+      onConnect: (errno: number) => void connects.push(errno),
+      onData: () => 65536,
+      onEnd: () => undefined,
+      onError: () => undefined,
+      onDrain: () => undefined,
+    };
+    const socket = new addon.TcpSocket(callbacks);
+    const refused = new addon.TcpSocket(callbacks);
+    try {
+      assert.equal(socket.connect(LOOPBACK, ports.tcp, true), 1);
+      // Connected: the echo works without any onConnect.
+      assert.equal(socket.write(Buffer.from('A')), true);
+      answeredTimes(1);
+      // A port nobody listens on (the UDP server's number: TCP on it is closed).
+      assert.equal(refused.connect(LOOPBACK, ports.udp, true), -constants.errno.ECONNREFUSED);
+      await new Promise((resolve) => setTimeout(resolve, 20)); // a wrongly queued onConnect would come by now
+      assert.deepEqual(connects, []);
+    } finally {
+      socket.close(true);
+      refused.close(true);
     }
   });
 
