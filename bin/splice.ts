@@ -180,7 +180,8 @@ export class NativeTcpJoin {
           else return drain$.subscribe(() => subscriber.complete());
           return undefined;
         }),
-      end: () => socket.end(),
+      // The host's FIN in return, when it closed as ours arrived, is read at once too.
+      end: () => socket.endAndRead(),
     };
     const relay = conn.data$.pipe(relayTo(target)).subscribe({ error: () => socket.close(true) });
     // Both directions done (or the stack's side failed): the socket goes, once what it still

@@ -438,39 +438,51 @@ static napi_value tcp_write(napi_env env, napi_callback_info info) {
  * goes out at its end). Only when all of `data` went to the kernel and reading is on. Where
  * the answer comes later, the read finds nothing: after ANSWER_MISSES such reads in a row it
  * is skipped, tried again every ANSWER_PROBE_EVERY-th call, and the poll delivers the answer.
- * The peer's FIN or an error found here is left to the poll (an error the read took is
- * reported from the next wake-up, as a failed write's).
+ * The peer's FIN found here goes to onEnd() likewise; an error the read took is reported from
+ * the next wake-up, as a failed write's.
  */
 static napi_value tcp_write_and_read(napi_env env, napi_callback_info info) {
   return write_maybe_read(env, info, 1);
 }
 
-/* One read of what is waiting, for writeAndRead; false when an exception is pending. */
+/* Calls callback `which` from inside a method JavaScript called: a plain call (the caller's task
+   runs its microtasks afterwards); an exception stays pending and reaches that caller. */
+static napi_status call_js_now(napi_env env, tcp_socket_t *s, int which, napi_value *result) {
+  napi_value fn, recv_this;
+  if (s->cb[which] == NULL || napi_get_reference_value(env, s->cb[which], &fn) != napi_ok || fn == NULL) return napi_ok;
+  napi_get_reference_value(env, s->wrapper, &recv_this);
+  s->in_callback++;
+  napi_status st = napi_call_function(env, recv_this, fn, 0, NULL, result);
+  s->in_callback--;
+  return st;
+}
+
+/* One read of what is waiting, for writeAndRead and endAndRead: bytes to onData, the peer's FIN
+   to onEnd, an error kept for the next wake-up; false when an exception is pending. */
 static int read_answer(napi_env env, tcp_socket_t *s) {
   if (s->answer_misses >= ANSWER_MISSES && ++s->answer_skips % ANSWER_PROBE_EVERY != 0) return 1;
   ssize_t r;
   do r = recv(s->fd, s->shared->tcp_buf, s->read_limit, 0);
   while (r < 0 && errno == EINTR);
-  if (r <= 0) {
-    if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+  if (r < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
       s->pending_err = errno;
       update_poll(s);
-    } else if (r < 0) {
+    } else {
       s->answer_misses++;
     }
     return 1;
   }
   s->answer_misses = 0;
   s->answer_skips = 0;
+  napi_value result = NULL;
+  if (r == 0) {
+    s->eof = 1;
+    update_poll(s);
+    return call_js_now(env, s, CB_END, &result) == napi_ok;
+  }
   s->shared->tcp_read[0] = (uint32_t)r;
-  napi_value fn, recv_this, result = NULL;
-  if (s->cb[CB_DATA] == NULL || napi_get_reference_value(env, s->cb[CB_DATA], &fn) != napi_ok || fn == NULL) return 1;
-  napi_get_reference_value(env, s->wrapper, &recv_this);
-  s->in_callback++;
-  /* A plain call: the caller's task runs its microtasks afterwards; an exception reaches it. */
-  napi_status st = napi_call_function(env, recv_this, fn, 0, NULL, &result);
-  s->in_callback--;
-  if (st != napi_ok) return 0;
+  if (call_js_now(env, s, CB_DATA, &result) != napi_ok) return 0;
   if (!s->closed) take_read_limit(s, callback_answer(env, result));
   return 1;
 }
@@ -548,6 +560,26 @@ static napi_value tcp_end(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * endAndRead(): end(), then, when the FIN went out now, one read of what the peer already sent
+ * in return (writeAndRead's read: on a CPU shared with it, a peer that closes when we do has
+ * run and sent its FIN before shutdown(2) returns): its FIN to onEnd(), bytes to onData(),
+ * before this returns.
+ */
+static napi_value tcp_end_and_read(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  tcp_socket_t *s = this_socket(env, info, &argc, NULL);
+  if (s == NULL || s->closed) return NULL;
+  s->end_pending = 1;
+  maybe_shut(s);
+  if (s->shut && s->reading && !s->eof && s->pending_err == 0) {
+    int ok = read_answer(env, s);
+    if (s->closed && s->in_callback == 0) release_js(s);
+    if (!ok) return NULL;
+  }
+  return NULL;
+}
+
 /* pause(), or resume(limit?: number): the most bytes the next read takes (no limit without). */
 static napi_value set_reading(napi_env env, napi_callback_info info, int on) {
   size_t argc = 1;
@@ -602,6 +634,7 @@ void rx_tcp_socket_init(napi_env env, napi_value exports) {
     { "write", NULL, tcp_write, NULL, NULL, NULL, napi_default, NULL },
     { "writeAndRead", NULL, tcp_write_and_read, NULL, NULL, NULL, napi_default, NULL },
     { "end", NULL, tcp_end, NULL, NULL, NULL, napi_default, NULL },
+    { "endAndRead", NULL, tcp_end_and_read, NULL, NULL, NULL, napi_default, NULL },
     { "pause", NULL, tcp_pause, NULL, NULL, NULL, napi_default, NULL },
     { "resume", NULL, tcp_resume, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, tcp_close, NULL, NULL, NULL, napi_default, NULL },

@@ -189,12 +189,19 @@ export interface NativeTcpSocket {
    * `write`, then, when all of `data` went to the kernel, one read of what the peer has already
    * sent back (on a CPU shared with it, the peer runs on the way out of the send) and `onData()`
    * for it before returning: no poll wake-up for the answer. While such reads find nothing (4 in
-   * a row), they are skipped, tried again every 16th call; the poll delivers as usual. A FIN or
-   * an error the read finds is left to the poll (onEnd, onError from the next wake-up).
+   * a row), they are skipped, tried again every 16th call; the poll delivers as usual. The
+   * peer's FIN found so goes to `onEnd()` before returning too; an error, to `onError` from the
+   * next wake-up.
    */
   writeAndRead(data: Uint8Array): boolean;
   /** FIN once everything written is sent. */
   end(): void;
+  /**
+   * `end()`, then, when the FIN went out at once, `writeAndRead`'s read (sharing its count of
+   * misses): a peer on the same CPU that closes when we do has sent its FIN before this returns
+   * (`onEnd()`, or `onData()` for bytes it sent first).
+   */
+  endAndRead(): void;
   pause(): void;
   /** Reading again; `limit`: the most bytes the next read takes (none without). */
   resume(limit?: number): void;

@@ -26,9 +26,14 @@ const net = require('node:net');
 const counter = new Int32Array(workerData);
 const answered = () => { Atomics.add(counter, 0, 1); Atomics.notify(counter, 0); };
 const answer = (text) => text.includes('T') ? 'late' : text.includes('A') ? 'A' : undefined;
+const finish = (s) => s.end(answered); // 'F': the server closes its side first
 const udp = dgram.createSocket('udp4');
 udp.on('message', (m, r) => { const a = answer(m.toString()); if (a !== undefined) udp.send(a, r.port, r.address, answered); });
-const tcp = net.createServer((s) => s.on('error', () => undefined).on('data', (d) => { const a = answer(d.toString()); if (a !== undefined) s.write(a, answered); }));
+const tcp = net.createServer((s) => s.on('error', () => undefined).on('data', (d) => {
+  if (d.toString().includes('F')) return finish(s);
+  const a = answer(d.toString());
+  if (a !== undefined) s.write(a, answered);
+}));
 udp.bind(0, '127.0.0.1', () => tcp.listen(0, '127.0.0.1', () => parentPort.postMessage({ udp: udp.address().port, tcp: tcp.address().port })));
 parentPort.on('message', () => { udp.close(); tcp.close(); parentPort.close(); });
 `;
@@ -111,6 +116,37 @@ describe('addon host sockets: the answer read right after a send', function () {
       socket.close(true);
       refused.close(true);
     }
+  });
+
+  it("TcpSocket.endAndRead: the peer's FIN already waiting goes to onEnd before it returns (end() leaves it to the poll)", async () => {
+    const addon = loadTapAddon();
+    const run = async (how: 'end' | 'endAndRead'): Promise<{ atOnce: boolean; later: boolean }> => {
+      let ended = 0;
+      let connected: (errno: number) => void = () => undefined;
+      const connect = new Promise<number>((resolve) => (connected = resolve));
+      const socket = new addon.TcpSocket({
+        onConnect: (errno) => connected(errno),
+        onData: () => 65536,
+        onEnd: () => void ended++,
+        onError: () => undefined,
+        onDrain: () => undefined,
+      });
+      try {
+        const before = Atomics.load(counter, 0);
+        assert.equal(socket.connect(LOOPBACK, ports.tcp), 0);
+        assert.equal(await connect, 0);
+        assert.equal(socket.write(Buffer.from('F')), true);
+        answeredTimes(before + 1); // the server's FIN is with the kernel: waiting in our socket
+        socket[how]();
+        const atOnce = ended === 1;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return { atOnce, later: ended === 1 };
+      } finally {
+        socket.close();
+      }
+    };
+    assert.deepEqual(await run('endAndRead'), { atOnce: true, later: true });
+    assert.deepEqual(await run('end'), { atOnce: false, later: true });
   });
 
   it('TcpSocket.writeAndRead: a waiting answer goes to onData before it returns; after 4 empty reads only every 16th call reads', async () => {
