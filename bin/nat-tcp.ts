@@ -30,6 +30,8 @@ export interface TcpRelayOptions {
 /** Handshakes waiting for the host's connect at once; beyond, SYNs are dropped (the client retries). */
 const MAX_IN_FLIGHT = 512;
 const CONNECT_TIMEOUT_MS = 20_000;
+/** TcpSocket.connect(..., settle) when the kernel finished the connect within the call. */
+const CONNECTED_AT_ONCE = 1;
 
 /** What the namespace sees for the way the host's connect failed. */
 export function refusalFor(code: string | undefined): TcpRefusal {
@@ -70,23 +72,16 @@ export function relayTcp(stack: Stack, options: TcpRelayOptions): Subscription {
       return;
     }
     join.socket = upstream;
-    const started = upstream.connect(host, req.localPort);
+    // To a server on this host the handshake ends inside connect(): then it is answered at once,
+    // in this task (no wake-up of the socket's poll, no connect timer).
+    const started = upstream.connect(host, req.localPort, true);
     if (started < 0) {
       req.refuse(refusalFor(ERRNO_NAMES.get(-started)));
       return;
     }
     live.add(upstream);
     const forget = (): void => void live.delete(upstream);
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      upstream.close();
-      forget();
-      req.refuse('drop');
-    }, timeoutMs);
-    timers.add(timer);
-    join.onConnect = (errno) => {
-      clearTimeout(timer);
-      timers.delete(timer);
+    const settled = (errno: number): void => {
       if (errno !== 0) {
         forget();
         req.refuse(refusalFor(ERRNO_NAMES.get(errno)));
@@ -103,6 +98,22 @@ export function relayTcp(stack: Stack, options: TcpRelayOptions): Subscription {
           upstream.close(true);
         },
       });
+    };
+    if (started === CONNECTED_AT_ONCE) {
+      settled(0);
+      return;
+    }
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      upstream.close();
+      forget();
+      req.refuse('drop');
+    }, timeoutMs);
+    timers.add(timer);
+    join.onConnect = (errno) => {
+      clearTimeout(timer);
+      timers.delete(timer);
+      settled(errno);
     };
   });
   // Closed sockets call nothing back, and no connect timer is left to fire on a stopped forwarder.

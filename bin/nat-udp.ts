@@ -105,7 +105,9 @@ export function relayUdp(stack: Stack, options: UdpRelayOptions): Subscription {
             session.refuse(unreachable);
             return;
           }
-          const sent = socket.send(payload);
+          // The answer, when the destination ran during the send (a CPU shared with it), is
+          // read at once and goes back into the namespace in this same batch of the device.
+          const sent = socket.sendAndReceive(payload);
           if (sent < 0) onError(-sent);
           else answered?.();
         },

@@ -166,7 +166,9 @@ export class NativeTcpJoin {
     const target = {
       write: (bytes: Uint8Array): boolean => {
         this.#answered?.();
-        return (this.#socketBusy = !socket.write(bytes)) === false;
+        // The host's answer, when it ran during the write (a CPU shared with it), is read at
+        // once (onData before this returns) and goes into the namespace in this same task.
+        return (this.#socketBusy = !socket.writeAndRead(bytes)) === false;
       },
       drain$,
       get error(): Error | undefined {
@@ -178,7 +180,8 @@ export class NativeTcpJoin {
           else return drain$.subscribe(() => subscriber.complete());
           return undefined;
         }),
-      end: () => socket.end(),
+      // The host's FIN in return, when it closed as ours arrived, is read at once too.
+      end: () => socket.endAndRead(),
     };
     const relay = conn.data$.pipe(relayTo(target)).subscribe({ error: () => socket.close(true) });
     // Both directions done (or the stack's side failed): the socket goes, once what it still

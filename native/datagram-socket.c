@@ -50,6 +50,10 @@
  * reads until EAGAIN, so a backlog is read in batches again within that many wake-ups. */
 #define DGRAM_SINGLE_AFTER 4
 #define DGRAM_SINGLE_PROBE_EVERY 8
+/* sendAndReceive's read after the send: once this many in a row found nothing, the read is
+ * skipped, except every DGRAM_ANSWER_PROBE_EVERY-th call, which tries again. */
+#define DGRAM_ANSWER_MISSES 4
+#define DGRAM_ANSWER_PROBE_EVERY 16
 
 typedef struct {
   rx_env_socket_t link; /* on the environment's list while the poll is open */
@@ -67,6 +71,8 @@ typedef struct {
   int in_callback;
   unsigned single_streak; /* wake-ups in a row that found one datagram, then nothing */
   unsigned single_reads;  /* wake-ups served by one read since the last read to EAGAIN */
+  unsigned answer_misses; /* sendAndReceive reads in a row that found nothing */
+  unsigned answer_skips;  /* sendAndReceive calls since reads were skipped */
 } dgram_socket_t;
 
 static napi_value throw_errno(napi_env env, int err, const char *what) {
@@ -150,6 +156,15 @@ static void call_js(dgram_socket_t *s, napi_ref fn_ref, size_t argc, napi_value 
   }
 }
 
+/* Where the datagram just read is, for JavaScript (the shared `datagramRead`). */
+static void publish_read(dgram_socket_t *s, ssize_t r, const struct sockaddr_in *from) {
+  uint32_t *read = s->shared->dgram_read;
+  read[RX_DGRAM_OFFSET] = 0;
+  read[RX_DGRAM_LENGTH] = (uint32_t)r;
+  read[RX_DGRAM_ADDRESS] = ntohl(from->sin_addr.s_addr);
+  read[RX_DGRAM_PORT] = ntohs(from->sin_port);
+}
+
 static void on_poll(uv_poll_t *h, int status, int events) {
   dgram_socket_t *s = h->data;
   if (s->closed) return;
@@ -158,7 +173,6 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   int errored = status < 0, fatal = 0;
   if (!errored && !(events & UV_READABLE)) return;
   napi_env env = s->env;
-  uint32_t *read = s->shared->dgram_read;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
   int single = s->single_streak >= DGRAM_SINGLE_AFTER && s->single_reads < DGRAM_SINGLE_PROBE_EVERY - 1;
@@ -183,10 +197,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
       if (fatal) break;
       continue;
     }
-    read[RX_DGRAM_OFFSET] = 0;
-    read[RX_DGRAM_LENGTH] = (uint32_t)r;
-    read[RX_DGRAM_ADDRESS] = ntohl(from.sin_addr.s_addr);
-    read[RX_DGRAM_PORT] = ntohs(from.sin_port);
+    publish_read(s, r, &from);
     datagrams++;
     call_js(s, s->on_message, 0, NULL);
   }
@@ -317,6 +328,70 @@ static napi_value dgram_send(napi_env env, napi_callback_info info) {
   return int_result(env, r < 0 ? -errno : 0);
 }
 
+/* Calls a callback from inside a method JavaScript called: a plain call (the caller's task runs
+   its microtasks afterwards); an exception it throws stays pending and reaches that caller. */
+static napi_status call_js_now(dgram_socket_t *s, napi_ref fn_ref, size_t argc, napi_value *argv) {
+  napi_env env = s->env;
+  napi_value fn, recv, ignored;
+  if (fn_ref == NULL || napi_get_reference_value(env, fn_ref, &fn) != napi_ok || fn == NULL) return napi_ok;
+  napi_get_reference_value(env, s->wrapper, &recv);
+  s->in_callback++;
+  napi_status st = napi_call_function(env, recv, fn, argc, argv, &ignored);
+  s->in_callback--;
+  return st;
+}
+
+/*
+ * sendAndReceive(data: Uint8Array): send's result (0, or -errno), after reading one datagram
+ * that is already waiting, the answer to this one, and calling onMessage() (or onError(errno))
+ * for it before returning. On a CPU shared with the peer, the peer runs as the send wakes it
+ * (the scheduler switches to it on the way out of the system call) and its answer is queued
+ * before send returns: read here, it costs no poll wake-up and joins the caller's task (the
+ * nat's TUN batch, whose write to the device goes out at its end). Where the answer comes
+ * later (the peer on another CPU, a slow server), the read finds nothing: after
+ * DGRAM_ANSWER_MISSES such reads in a row it is skipped, tried again every
+ * DGRAM_ANSWER_PROBE_EVERY-th call, and the poll delivers the answer as before.
+ */
+static napi_value dgram_send_and_receive(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  dgram_socket_t *s = this_socket(env, info, &argc, argv);
+  if (s == NULL) return NULL;
+  void *data = NULL;
+  size_t len = 0;
+  napi_typedarray_type type;
+  if (argc < 1 || napi_get_typedarray_info(env, argv[0], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    napi_throw_error(env, "ERR_INVALID_ARG_TYPE", "sendAndReceive(data: Uint8Array)");
+    return NULL;
+  }
+  if (s->closed) return int_result(env, -EBADF);
+  ssize_t r;
+  do r = send(s->fd, data, len, 0);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return int_result(env, -errno);
+  if (s->answer_misses >= DGRAM_ANSWER_MISSES && ++s->answer_skips % DGRAM_ANSWER_PROBE_EVERY != 0) return int_result(env, 0);
+  struct sockaddr_in from;
+  socklen_t from_len = sizeof from;
+  do r = recvfrom(s->fd, s->shared->dgram_buf, RX_DGRAM_MAX, 0, (struct sockaddr *)&from, &from_len);
+  while (r < 0 && errno == EINTR);
+  napi_status st = napi_ok;
+  if (r >= 0) {
+    s->answer_misses = 0;
+    s->answer_skips = 0;
+    publish_read(s, r, &from);
+    st = call_js_now(s, s->on_message, 0, NULL);
+  } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    s->answer_misses++;
+  } else {
+    /* The socket's pending error, which the read took: JavaScript hears of it as from the poll. */
+    napi_value code;
+    napi_create_int32(env, errno, &code);
+    st = call_js_now(s, s->on_error, 1, &code);
+  }
+  if (s->closed && s->in_callback == 0) release_js(s);
+  return st == napi_ok ? int_result(env, 0) : NULL;
+}
+
 static napi_value dgram_close(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   dgram_socket_t *s = this_socket(env, info, &argc, NULL);
@@ -348,6 +423,7 @@ void rx_datagram_socket_init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
     { "connect", NULL, dgram_connect, NULL, NULL, NULL, napi_default, NULL },
     { "send", NULL, dgram_send, NULL, NULL, NULL, napi_default, NULL },
+    { "sendAndReceive", NULL, dgram_send_and_receive, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, dgram_close, NULL, NULL, NULL, napi_default, NULL },
     { "ref", NULL, dgram_ref, NULL, NULL, NULL, napi_default, NULL },
     { "unref", NULL, dgram_unref, NULL, NULL, NULL, napi_default, NULL },

@@ -80,6 +80,16 @@
 /* The slot of the shared `batch` array that JavaScript sets to say this wake-up's frame was
  * answered elsewhere (TapDevice.answeredElsewhere); cleared before each delivery. */
 #define BATCH_ANSWERED 2
+/* After a wake-up's one small frame drew a small answer written to this device, the peer that
+ * shares our CPU ran on the way out of that write (the scheduler switches to the reader it woke)
+ * and has often written its next request before we get the CPU back: the device is read again
+ * at once, and such a frame is served in the same wake-up (no poll, no second entry into
+ * JavaScript's event loop), up to RX_EXCHANGES_PER_WAKE frames. After RX_REREAD_MISSES such
+ * reads in a row found nothing (the peer on another CPU, or slower), only every
+ * RX_REREAD_PROBE_EVERY-th chance is taken. */
+#define RX_EXCHANGES_PER_WAKE 16
+#define RX_REREAD_MISSES 4
+#define RX_REREAD_PROBE_EVERY 16
 #define RX_MAX_BATCH 4096
 #define RX_DEFAULT_QUEUE 1024
 /* Longest busy-poll window after a batch: 1 s (a larger one is surely a unit mistake). */
@@ -95,6 +105,8 @@ typedef struct {
   double tx_frames, tx_bytes, tx_queued_total, tx_dropped, tx_errors;
   double busy_poll_hits; /* batches read while a busy-poll window was open */
   double rx_empty_reads; /* reads that found no frame (EAGAIN), the end of a batch */
+  double rx_rereads;     /* frames read in the wake-up of the exchange before (RX_EXCHANGES_PER_WAKE) */
+  double rx_reread_misses; /* such reads that found nothing (not counted in rx_empty_reads) */
 } rx_stats_t;
 
 typedef struct rx_tap {
@@ -135,6 +147,8 @@ typedef struct rx_tap {
   unsigned batch_limit;
   unsigned single_streak;    /* wake-ups in a row that were one small exchange (see RX_SINGLE_AFTER) */
   unsigned single_reads;     /* wake-ups served by one read since the last whole batch */
+  unsigned reread_misses;    /* reads right after an exchange in a row that found nothing */
+  unsigned reread_skips;     /* chances of such a read not taken since they kept missing */
 
   /* Busy polling (opt-in): after each batch an idle handle keeps the event loop from sleeping
    * for busy_poll_ns, so the next frame is picked up by a non-blocking poll instead of a wake-up
@@ -496,6 +510,39 @@ static void read_batch(rx_tap_t *t) {
   } else {
     t->single_reads = 0;
     t->single_streak = drained && exchange ? t->single_streak + 1 : 0;
+  }
+  /* Our answer went out through the device: the next request may be there already. */
+  int wrote = exchange && t->stats.tx_frames > frames_before;
+  for (unsigned turns = 1; wrote && err == 0 && turns < RX_EXCHANGES_PER_WAKE && !t->closed && t->reading; turns++) {
+    if (t->reread_misses >= RX_REREAD_MISSES && ++t->reread_skips % RX_REREAD_PROBE_EVERY != 0) break;
+    if (ensure_slab(t) != 0) break; /* the next wake-up meets the failure */
+    base = t->cur->data + t->cur_off;
+    ssize_t r;
+    do r = read(t->fd, base, RX_MAX_READ);
+    while (r < 0 && errno == EINTR);
+    if (r <= 0) {
+      if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
+      else if (r < 0) {
+        t->stats.rx_reread_misses++;
+        t->reread_misses++;
+      }
+      break;
+    }
+    t->reread_misses = 0;
+    t->reread_skips = 0;
+    t->lengths[0] = (uint32_t)r;
+    t->stats.rx_frames++;
+    t->stats.rx_bytes += (double)r;
+    t->stats.rx_rereads++;
+    frames_before = t->stats.tx_frames;
+    bytes_before = t->stats.tx_bytes;
+    queued_before = t->stats.tx_queued_total;
+    deliver(t, (size_t)r, 1);
+    answered = t->batch[BATCH_ANSWERED] != 0;
+    wrote = (size_t)r <= RX_SINGLE_MAX_BYTES && t->stats.tx_frames > frames_before &&
+            t->stats.tx_bytes - bytes_before <= RX_SINGLE_MAX_BYTES && t->stats.tx_queued_total == queued_before;
+    /* A frame that was not a small exchange ends the one-read rule, as in a wake-up of its own. */
+    if (!wrote && !(answered && (size_t)r <= RX_SINGLE_MAX_BYTES)) t->single_streak = 0;
   }
   napi_close_handle_scope(t->env, scope);
   if (err != 0 && !t->closed) fail_device(t, err, "read", "reading a frame");
@@ -1100,6 +1147,8 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   set_number(env, out, "txErrors", t->stats.tx_errors);
   set_number(env, out, "busyPollHits", t->stats.busy_poll_hits);
   set_number(env, out, "rxEmptyReads", t->stats.rx_empty_reads);
+  set_number(env, out, "rxRereads", t->stats.rx_rereads);
+  set_number(env, out, "rxRereadMisses", t->stats.rx_reread_misses);
   set_number(env, out, "rxSlabs", t->pool != NULL ? rx_slab_pool_live(t->pool) : 0);
   set_number(env, out, "rxSlabsHidden", t->pool != NULL ? rx_slab_pool_hidden(t->pool) : 0);
   set_number(env, out, "rxSlabBytesOwed", t->pool != NULL ? (double)rx_slab_pool_owed(t->pool) : 0);

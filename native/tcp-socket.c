@@ -28,6 +28,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <node_api.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +44,10 @@
 #include "socket-env.h"
 
 #define TCP_READ_MAX RX_TCP_READ_MAX
+/* writeAndRead's read after the write: once this many in a row found nothing, the read is
+ * skipped, except every ANSWER_PROBE_EVERY-th call. */
+#define ANSWER_MISSES 4
+#define ANSWER_PROBE_EVERY 16
 
 enum { CB_CONNECT, CB_DATA, CB_END, CB_ERROR, CB_DRAIN, CB_COUNT };
 
@@ -66,6 +72,8 @@ typedef struct {
   int finalized;
   int in_callback;
   int pending_err;   /* a write failed: reported from the next wake-up, not inside write() */
+  unsigned answer_misses; /* writeAndRead reads in a row that found nothing */
+  unsigned answer_skips;  /* writeAndRead calls since such reads were skipped */
   uint8_t *q;        /* unsent bytes */
   size_t qoff, qlen, qcap;
 } tcp_socket_t;
@@ -139,6 +147,18 @@ static void finalize(napi_env env, void *data, void *hint) {
   maybe_free(s);
 }
 
+/* A callback's result as a number: a number as it is (negative ones as 0), false as 0, anything
+   else (true, undefined) as -1. A number, the usual answer, costs one call (napi_number_expected,
+   no exception, otherwise). */
+static int64_t callback_answer(napi_env env, napi_value result) {
+  int64_t n = 0;
+  if (result == NULL) return -1;
+  if (napi_get_value_int64(env, result, &n) == napi_ok) return n < 0 ? 0 : n;
+  bool b = true;
+  if (napi_get_value_bool(env, result, &b) == napi_ok) return b ? -1 : 0;
+  return -1;
+}
+
 /*
  * Calls callback `which`; returns its result as a number: a number as it is (negative ones as
  * 0), false as 0, anything else (true, undefined) as -1.
@@ -157,13 +177,7 @@ static int64_t call_js(tcp_socket_t *s, int which, size_t argc, napi_value *argv
     napi_fatal_exception(env, exception);
     return -1;
   }
-  /* A number, the usual answer, in one call (napi_number_expected, no exception, otherwise). */
-  int64_t n = 0;
-  if (result == NULL) return -1;
-  if (napi_get_value_int64(env, result, &n) == napi_ok) return n < 0 ? 0 : n;
-  bool b = true;
-  if (napi_get_value_bool(env, result, &b) == napi_ok) return b ? -1 : 0;
-  return -1;
+  return callback_answer(env, result);
 }
 
 static void update_poll(tcp_socket_t *s) {
@@ -207,6 +221,15 @@ static int flush(tcp_socket_t *s) {
   }
   s->qoff = 0;
   return 0;
+}
+
+/* onData's answer: the most bytes the next read takes; 0 pauses reading. */
+static void take_read_limit(tcp_socket_t *s, int64_t limit) {
+  s->read_limit = limit < 0 || limit > TCP_READ_MAX ? TCP_READ_MAX : (size_t)limit;
+  if (limit == 0 && !s->closed) {
+    s->reading = 0;
+    update_poll(s);
+  }
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
@@ -260,12 +283,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     while (r < 0 && errno == EINTR);
     if (r > 0) {
       s->shared->tcp_read[0] = (uint32_t)r;
-      int64_t limit = call_js(s, CB_DATA, 0, NULL);
-      s->read_limit = limit < 0 || limit > TCP_READ_MAX ? TCP_READ_MAX : (size_t)limit;
-      if (limit == 0 && !s->closed) {
-        s->reading = 0;
-        update_poll(s);
-      }
+      take_read_limit(s, call_js(s, CB_DATA, 0, NULL));
     } else if (r == 0) {
       s->eof = 1;
       update_poll(s);
@@ -345,10 +363,17 @@ static napi_value tcp_new(napi_env env, napi_callback_info info) {
   return self;
 }
 
-/* connect(address: host-order uint32, port): 0 (onConnect follows), or -errno (failed at once). */
+/*
+ * connect(address: host-order uint32, port, settle?: boolean): 0 (onConnect follows), or -errno
+ * (failed at once). With `settle`, a connect the kernel finished inside the call returns 1
+ * and no onConnect follows (or -errno when it was refused there): to a server on this host the
+ * whole handshake runs inside connect(2) (loopback delivers in the same system call, and the
+ * SYN-ACK waiting in the socket's backlog is processed before the call returns), so waiting for
+ * the poll to say so would cost a wake-up per connection. Found with a poll(2) of no timeout.
+ */
 static napi_value tcp_connect(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   tcp_socket_t *s = this_socket(env, info, &argc, argv);
   if (s == NULL) return NULL;
   uint32_t addr = 0, port = 0;
@@ -367,6 +392,27 @@ static napi_value tcp_connect(napi_env env, napi_callback_info info) {
     if (s->in_callback == 0) release_js(s);
     return int_result(env, -err);
   }
+  bool settle = false;
+  if (argc >= 3) napi_get_value_bool(env, argv[2], &settle);
+  if (settle) {
+    struct pollfd p = { .fd = s->fd, .events = POLLOUT };
+    int n;
+    do n = poll(&p, 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n == 1) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+      if (err == 0 && (p.revents & (POLLERR | POLLHUP))) err = ECONNREFUSED;
+      if (err != 0) {
+        shutdown_socket(s, 0);
+        if (s->in_callback == 0) release_js(s);
+        return int_result(env, -err);
+      }
+      update_poll(s); /* reading from now on */
+      return int_result(env, 1);
+    }
+  }
   s->connecting = 1;
   update_poll(s);
   return int_result(env, 0);
@@ -377,7 +423,71 @@ static napi_value tcp_connect(napi_env env, napi_callback_info info) {
  * later). The typed array is read with one N-API call (napi_get_typedarray_info refuses what is
  * not one, with no exception).
  */
+static napi_value write_maybe_read(napi_env env, napi_callback_info info, int then_read);
+
 static napi_value tcp_write(napi_env env, napi_callback_info info) {
+  return write_maybe_read(env, info, 0);
+}
+
+/*
+ * writeAndRead(data): write's answer, after reading what the peer has already sent back, the
+ * answer to these bytes, and calling onData() for it before returning. On a CPU shared with
+ * the peer, the peer runs as the send wakes it (the scheduler switches to it on the way out
+ * of the system call), and its answer is queued before send returns: read here, it costs no
+ * poll wake-up and joins the caller's task (the nat's TUN batch, whose write to the device
+ * goes out at its end). Only when all of `data` went to the kernel and reading is on. Where
+ * the answer comes later, the read finds nothing: after ANSWER_MISSES such reads in a row it
+ * is skipped, tried again every ANSWER_PROBE_EVERY-th call, and the poll delivers the answer.
+ * The peer's FIN found here goes to onEnd() likewise; an error the read took is reported from
+ * the next wake-up, as a failed write's.
+ */
+static napi_value tcp_write_and_read(napi_env env, napi_callback_info info) {
+  return write_maybe_read(env, info, 1);
+}
+
+/* Calls callback `which` from inside a method JavaScript called: a plain call (the caller's task
+   runs its microtasks afterwards); an exception stays pending and reaches that caller. */
+static napi_status call_js_now(napi_env env, tcp_socket_t *s, int which, napi_value *result) {
+  napi_value fn, recv_this;
+  if (s->cb[which] == NULL || napi_get_reference_value(env, s->cb[which], &fn) != napi_ok || fn == NULL) return napi_ok;
+  napi_get_reference_value(env, s->wrapper, &recv_this);
+  s->in_callback++;
+  napi_status st = napi_call_function(env, recv_this, fn, 0, NULL, result);
+  s->in_callback--;
+  return st;
+}
+
+/* One read of what is waiting, for writeAndRead and endAndRead: bytes to onData, the peer's FIN
+   to onEnd, an error kept for the next wake-up; false when an exception is pending. */
+static int read_answer(napi_env env, tcp_socket_t *s) {
+  if (s->answer_misses >= ANSWER_MISSES && ++s->answer_skips % ANSWER_PROBE_EVERY != 0) return 1;
+  ssize_t r;
+  do r = recv(s->fd, s->shared->tcp_buf, s->read_limit, 0);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      s->pending_err = errno;
+      update_poll(s);
+    } else {
+      s->answer_misses++;
+    }
+    return 1;
+  }
+  s->answer_misses = 0;
+  s->answer_skips = 0;
+  napi_value result = NULL;
+  if (r == 0) {
+    s->eof = 1;
+    update_poll(s);
+    return call_js_now(env, s, CB_END, &result) == napi_ok;
+  }
+  s->shared->tcp_read[0] = (uint32_t)r;
+  if (call_js_now(env, s, CB_DATA, &result) != napi_ok) return 0;
+  if (!s->closed) take_read_limit(s, callback_answer(env, result));
+  return 1;
+}
+
+static napi_value write_maybe_read(napi_env env, napi_callback_info info, int then_read) {
   size_t argc = 1;
   napi_value argv[1], out;
   tcp_socket_t *s = this_socket(env, info, &argc, argv);
@@ -430,7 +540,13 @@ static napi_value tcp_write(napi_env env, napi_callback_info info) {
     s->qlen += rest;
     update_poll(s);
   }
-  napi_get_boolean(env, s->qlen == 0, &out);
+  int all_sent = s->qlen == 0;
+  if (then_read && all_sent && s->reading && !s->eof && !s->closed && !s->connecting && s->pending_err == 0) {
+    int ok = read_answer(env, s);
+    if (s->closed && s->in_callback == 0) release_js(s);
+    if (!ok) return NULL;
+  }
+  napi_get_boolean(env, all_sent, &out);
   return out;
 }
 
@@ -441,6 +557,26 @@ static napi_value tcp_end(napi_env env, napi_callback_info info) {
   if (s == NULL || s->closed) return NULL;
   s->end_pending = 1;
   maybe_shut(s);
+  return NULL;
+}
+
+/*
+ * endAndRead(): end(), then, when the FIN went out now, one read of what the peer already sent
+ * in return (writeAndRead's read: on a CPU shared with it, a peer that closes when we do has
+ * run and sent its FIN before shutdown(2) returns): its FIN to onEnd(), bytes to onData(),
+ * before this returns.
+ */
+static napi_value tcp_end_and_read(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  tcp_socket_t *s = this_socket(env, info, &argc, NULL);
+  if (s == NULL || s->closed) return NULL;
+  s->end_pending = 1;
+  maybe_shut(s);
+  if (s->shut && s->reading && !s->eof && s->pending_err == 0) {
+    int ok = read_answer(env, s);
+    if (s->closed && s->in_callback == 0) release_js(s);
+    if (!ok) return NULL;
+  }
   return NULL;
 }
 
@@ -496,7 +632,9 @@ void rx_tcp_socket_init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
     { "connect", NULL, tcp_connect, NULL, NULL, NULL, napi_default, NULL },
     { "write", NULL, tcp_write, NULL, NULL, NULL, napi_default, NULL },
+    { "writeAndRead", NULL, tcp_write_and_read, NULL, NULL, NULL, napi_default, NULL },
     { "end", NULL, tcp_end, NULL, NULL, NULL, napi_default, NULL },
+    { "endAndRead", NULL, tcp_end_and_read, NULL, NULL, NULL, napi_default, NULL },
     { "pause", NULL, tcp_pause, NULL, NULL, NULL, napi_default, NULL },
     { "resume", NULL, tcp_resume, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, tcp_close, NULL, NULL, NULL, napi_default, NULL },

@@ -38,6 +38,15 @@ export interface NativeTapStats {
    * answered through another socket counts when `TapDevice.answeredElsewhere()` says so.
    */
   rxEmptyReads: number;
+  /**
+   * Frames read in the same wake-up right after the answer to the frame before went out through
+   * the device: on a CPU shared with the peer, the peer runs during our write and sends its next
+   * request before we sleep (native/rx-tap.c, RX_EXCHANGES_PER_WAKE: up to 16 per wake-up;
+   * after 4 such reads in a row found nothing, every 16th chance is taken).
+   */
+  rxRereads: number;
+  /** Such reads that found nothing (not in `rxEmptyReads`). */
+  rxRereadMisses: number;
   /** Receive slabs (2 MiB each) alive: being filled, or held by frames JavaScript still references. */
   rxSlabs: number;
   /** Of them, those whose bytes are not in V8's external memory count (at most 32; see native/rx-slab.h). */
@@ -121,6 +130,15 @@ export interface NativeDatagramSocket {
   connect(address: number, port: number): number;
   /** Sends one datagram, to the connected peer or to `address`/`port`: 0, or -errno. */
   send(data: Uint8Array, address?: number, port?: number): number;
+  /**
+   * Sends one datagram to the connected peer (0, or -errno, as `send`), then reads one datagram
+   * already waiting, the answer of a peer that ran while we sent (on a CPU shared with it, the
+   * scheduler switches to the woken peer on the way out of the send), and calls `onMessage()`
+   * (or `onError(errno)`) for it before returning: no poll wake-up for it. While such reads find
+   * nothing (4 in a row), they are skipped, tried again every 16th call; the answer then comes
+   * through the poll as usual.
+   */
+  sendAndReceive(data: Uint8Array): number;
   ref(): void;
   unref(): void;
   close(): void;
@@ -158,12 +176,32 @@ export interface NativeTcpSocketCallbacks {
 
 /** A host TCP client socket of the addon (native/tcp-socket.c). Nothing throws once made. */
 export interface NativeTcpSocket {
-  /** Starts a non-blocking connect to a host-order IPv4 address: 0 (onConnect follows), or -errno. */
-  connect(address: number, port: number): number;
+  /**
+   * Starts a non-blocking connect to a host-order IPv4 address: 0 (onConnect follows), or -errno.
+   * With `settle`, a connect the kernel finished within the call (a server on this host: the
+   * handshake runs inside connect(2)) returns 1 with no onConnect to follow, or -errno when it
+   * was refused there.
+   */
+  connect(address: number, port: number, settle?: boolean): number;
   /** Sends now what the kernel takes, keeps (copies) the rest: false while bytes wait (onDrain later). */
   write(data: Uint8Array): boolean;
+  /**
+   * `write`, then, when all of `data` went to the kernel, one read of what the peer has already
+   * sent back (on a CPU shared with it, the peer runs on the way out of the send) and `onData()`
+   * for it before returning: no poll wake-up for the answer. While such reads find nothing (4 in
+   * a row), they are skipped, tried again every 16th call; the poll delivers as usual. The
+   * peer's FIN found so goes to `onEnd()` before returning too; an error, to `onError` from the
+   * next wake-up.
+   */
+  writeAndRead(data: Uint8Array): boolean;
   /** FIN once everything written is sent. */
   end(): void;
+  /**
+   * `end()`, then, when the FIN went out at once, `writeAndRead`'s read (sharing its count of
+   * misses): a peer on the same CPU that closes when we do has sent its FIN before this returns
+   * (`onEnd()`, or `onData()` for bytes it sent first).
+   */
+  endAndRead(): void;
   pause(): void;
   /** Reading again; `limit`: the most bytes the next read takes (none without). */
   resume(limit?: number): void;
