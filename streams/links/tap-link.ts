@@ -12,7 +12,7 @@
  * link.send(frame);
  * link.close();
  */
-import type { Observable } from 'rxjs';
+import { Subject, type Observable } from 'rxjs';
 import { emptyArray } from '../../src/empty-array.js';
 import { NetstackError } from '../../src/errors.js';
 import { parseMac } from '../../src/mac.js';
@@ -143,6 +143,13 @@ export interface TapLink extends Link {
    * (TapDevice.answeredElsewhere). Outside the link's inbound batch it does nothing.
    */
   answeredElsewhere(): void;
+  /**
+   * Errors with the device's coded Error when the device fails (deleted under us...), as
+   * `frames$` does; completes on close. It carries no frames: a program that only watches for
+   * the failure watches this, not `frames$`, whose subscribers are shown every frame (a second
+   * subscriber of `frames$` keeps a received batch's memory from being reused: `recycleSlabs`).
+   */
+  readonly failed$: Observable<never>;
 }
 
 /** Opens the TAP device and wraps it as a Link; throws the device's coded Error on failure. */
@@ -407,7 +414,11 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   const coalesce = offload || options.coalesceReceived === false ? undefined : createTcpCoalescer(options.layer);
   const groStats: CoalesceStats = { coalesced: 0, runs: 0 };
 
-  device.onError((error) => frames.error(error));
+  const failed = new Subject<never>();
+  device.onError((error) => {
+    failed.error(error);
+    frames.error(error);
+  });
   // Coalesced frames are rebuilt in the batch's memory and may outlive it (gro.ts): never reused.
   const recycle = options.recycleSlabs !== false && coalesce === undefined;
   device.onFrames((batch, headers) => {
@@ -487,6 +498,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     mtu,
     layer: options.layer,
     frames$: frames.asObservable() as Observable<Uint8Array>,
+    failed$: failed.asObservable(),
     send(frame: Uint8Array): void {
       if (device.closed) {
         txAfterClose++;
@@ -516,6 +528,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       flush(); // what was sent before close (an RST, a FIN) still goes out
       device.close();
       frames.complete();
+      failed.complete();
     },
     checksumVerified: offload
       ? (frame: Uint8Array): boolean => frame === vouched || vouchedInSlab(frame)
