@@ -9,7 +9,8 @@
  * (`lengths`), which JavaScript cuts into Uint8Array views. One native->JS transition per batch,
  * no object made on the native side per wake-up and no copy after the kernel's: the views are
  * made by JIT-compiled JavaScript, which is cheaper than creating typed arrays through N-API
- * calls. Slabs freed by the garbage collector are reused.
+ * calls. Slabs freed by the garbage collector are reused; a batch whose frames JavaScript
+ * vouches it no longer looks at (BATCH_RECYCLE) has its memory taken by the next batch at once.
  *
  * Send: write() straight to the fd. On EAGAIN (the queue's socket send buffer is full) the
  * frame is copied into a bounded FIFO and the poll also waits for UV_WRITABLE; the FIFO is
