@@ -17,19 +17,28 @@
 
 let released = false;
 let pinned = false;
+/** The frame being emitted: its memory and where it lies in it. */
+let leasedBuffer: ArrayBufferLike | undefined;
+let leasedStart = 0;
+let leasedEnd = 0;
 
-/** @internal The link, before it emits a frame: nothing is known of it yet (held). */
-export function leaseFrame(): void {
+/** @internal The link, before it emits `frame`: nothing is known of it yet (held). */
+export function leaseFrame(frame: Uint8Array): void {
   released = false;
   pinned = false;
+  leasedBuffer = frame.buffer;
+  leasedStart = frame.byteOffset;
+  leasedEnd = frame.byteOffset + frame.length;
 }
 
 /**
- * @internal The path that consumed the frame being handed up, when it knows that no view of the
- * frame's bytes outlives the call (see TcpLayer's dispatch to an established connection).
+ * @internal The path that consumed a packet, when it knows that no view of it outlives the call
+ * (see TcpLayer's dispatch to an established connection). `view` is the part it consumed (a
+ * TCP payload): it releases the frame being emitted only if it lies inside it, since an
+ * operator on the way may hand up, during this emit, a frame it held from an earlier one.
  */
-export function releaseFrame(): void {
-  released = true;
+export function releaseFrame(view: Uint8Array): void {
+  if (view.buffer === leasedBuffer && view.byteOffset >= leasedStart && view.byteOffset + view.length <= leasedEnd) released = true;
 }
 
 /** @internal Something showed the frame to code that may keep it: held, whatever comes after. */
@@ -39,5 +48,6 @@ export function pinFrame(): void {
 
 /** @internal The link, after the emit: whether the frame's bytes may still be looked at. */
 export function frameHeld(): boolean {
+  leasedBuffer = undefined; // keeps no slab alive between emits
   return pinned || !released;
 }

@@ -432,7 +432,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       if (coalesce !== undefined) batch = coalesce(batch, verified, groStats);
       for (let i = 0; i < batch.length; i++) {
         if (headers !== undefined && !acceptOffloaded(batch[i], headers[i])) continue;
-        leaseFrame();
+        leaseFrame(batch[i]);
         frames.next(batch[i]);
         if (frameHeld()) held = true;
       }

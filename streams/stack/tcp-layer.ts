@@ -846,7 +846,8 @@ export class TcpLayer implements Tcp {
       // The ECN field of the datagram (RFC 3168 5): CE is echoed by the connection.
       const consumed = ep.handleSegment(seg, now, ecnOf(d) === IpEcn.CE);
       if (consumed) {
-        if (mayRelease && ep.keptNoViewOf(payloadBytes)) releaseFrame();
+        // The whole segment (`d.payload`): it lies in the frame being handed up iff it came in it.
+        if (mayRelease && ep.keptNoViewOf(payloadBytes)) releaseFrame(d.payload);
         return;
       }
       // A new SYN for a 4-tuple in TIME-WAIT: the old incarnation is gone; offer it to a listener.

@@ -68,7 +68,20 @@ async function exchange(p: Pair, port: number, bytes: Uint8Array): Promise<Uint8
   const back = readAll(conn);
   conn.write(bytes);
   conn.end();
-  return back;
+  const got = await back;
+  assertNoneCorrupt(p.server);
+  return got;
+}
+
+/**
+ * No frame reached the server's IPv4 or TCP with bytes changed: a frame overwritten while still
+ * in use fails a checksum there (TCP would then recover by retransmission, hiding it from the
+ * bytes compared).
+ */
+function assertNoneCorrupt(stack: Stack): void {
+  const ipDrops = Object.values(stack.ipv4.counters.drops as Record<string, number>).reduce((a, b) => a + b, 0);
+  assert.equal(ipDrops, 0, 'no IPv4 datagram dropped');
+  assert.equal(stack.tcpLayer.counters.drops['badChecksum'], 0, 'no TCP checksum failed');
 }
 
 /** A server on `port` whose connections are handled by `handle`. */
@@ -244,6 +257,49 @@ describe('TAP link: a receive batch reused while in cache', () => {
       capture.unsubscribe();
       s.unsubscribe();
       p.close();
+    }
+  });
+
+  it('an operator on the link that hands up a frame it held from an earlier emit: the frame it holds meanwhile is intact', async () => {
+    // Between the link and the stack: every 5th large frame is kept (its view, not a copy) and
+    // handed up during the emit of the next such frame, in its place. So while the link emits
+    // one frame, the stack consumes another: releasing the one it consumed must not release the
+    // one being emitted, which the operator keeps.
+    const swap: MonoTypeOperatorFunction<Uint8Array> = (source) =>
+      new Observable<Uint8Array>((subscriber) => {
+        let n = 0;
+        let held: Uint8Array | undefined;
+        return source.subscribe({
+          next: (frame) => {
+            if (frame.length > 1000 && ++n % 5 === 0) {
+              const previous = held;
+              held = frame;
+              if (previous !== undefined) subscriber.next(previous);
+              return;
+            }
+            subscriber.next(frame);
+          },
+          error: (e) => subscriber.error(e),
+          complete: () => subscriber.complete(),
+        });
+      });
+    const [da, db] = fakeDevicePair({ offload: true });
+    da.poisonRecycled(POISON);
+    db.poisonRecycled(POISON);
+    const la = deviceLink(da.asTapDevice(), { mac: undefined, coalesceAcks: undefined, layer: 'ethernet' });
+    const lb = deviceLink(db.asTapDevice(), { mac: undefined, coalesceAcks: undefined, layer: 'ethernet' });
+    const swapped = { ...lb, frames$: lb.frames$.pipe(swap) };
+    const client = createStack({ interfaces: [{ name: 'if0', link: la, mac: '02:00:00:00:00:01', ipv4: ['198.18.0.1/24'] }] });
+    const server = createStack({ interfaces: [{ name: 'if0', link: swapped, mac: '02:00:00:00:00:02', ipv4: ['198.18.0.2/24'] }] });
+    const s = server.tcp.listen({ port: 7 }).subscribe((c) => c.data$.pipe(relayTo(c)).subscribe());
+    try {
+      const sent = pattern(SIZE, 13);
+      const back = await exchange({ client, server, serverDevice: db, clientDevice: da, serverLink: lb, close: () => undefined }, 7, sent);
+      assert.ok(Buffer.from(back).equals(Buffer.from(sent)), 'the echo is the bytes sent');
+    } finally {
+      s.unsubscribe();
+      client.close();
+      server.close();
     }
   });
 
