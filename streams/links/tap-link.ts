@@ -425,16 +425,16 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     inBatch = true;
     inboundBatchStart();
     // Held unless every frame is released by the one path that consumed it (frame-lease.ts),
-    // and only when the stack is the one observer of `frames$` (a user's second subscriber
-    // would see every frame).
-    let held = !recycle || frames.observers.length !== 1;
+    // and only while the stack is the one observer of `frames$` (a user's second subscriber
+    // sees every frame; asked after each frame, since one may come during the batch).
+    let held = !recycle;
     try {
       if (coalesce !== undefined) batch = coalesce(batch, verified, groStats);
       for (let i = 0; i < batch.length; i++) {
         if (headers !== undefined && !acceptOffloaded(batch[i], headers[i])) continue;
         leaseFrame(batch[i]);
         frames.next(batch[i]);
-        if (frameHeld()) held = true;
+        if (frameHeld() || frames.observers.length !== 1) held = true;
       }
     } finally {
       vouched = undefined;

@@ -303,6 +303,45 @@ describe('TAP link: a receive batch reused while in cache', () => {
     }
   });
 
+  it("a subscriber of the link's frames$ that comes during a batch: the frames it kept are intact", async () => {
+    const p = pair();
+    const kept: Array<{ view: Uint8Array; copy: Uint8Array }> = [];
+    let capture: Subscription | undefined;
+    let done!: () => void;
+    const finished = new Promise<void>((r) => (done = r));
+    let received = 0;
+    const s = serve(p.server, 9, (c) => {
+      const data$ = c.data$;
+      assert.ok(isPaced(data$));
+      data$[pacedRead]({
+        copies: true,
+        next: (chunk) => {
+          received += chunk.length;
+          // Half way, from inside a frame's handling: a capture subscribes to the link.
+          if (capture === undefined && received >= SIZE / 2) {
+            capture = p.serverLink.frames$.subscribe((frame) => kept.push({ view: frame, copy: frame.slice() }));
+          }
+          return true;
+        },
+        complete: () => {
+          c.end();
+          done();
+        },
+        error: (err) => assert.fail(err as Error),
+      });
+    });
+    try {
+      await exchange(p, 9, pattern(SIZE, 14));
+      await finished;
+      assert.ok(kept.length > 0, 'the capture saw frames');
+      for (const k of kept) assert.ok(Buffer.from(k.view).equals(Buffer.from(k.copy)), 'a frame the capture kept still holds its bytes');
+    } finally {
+      capture?.unsubscribe();
+      s.unsubscribe();
+      p.close();
+    }
+  });
+
   it('a transport hook that keeps payloads: they are intact, and no batch is reused', async () => {
     const kept: Array<{ view: Uint8Array; copy: Uint8Array }> = [];
     const keep: MonoTypeOperatorFunction<{ payload: Uint8Array }> = map((d) => {
