@@ -133,8 +133,9 @@ export async function serve(options: ServeOptions): Promise<Server> {
     });
     // tapLink.close() also puts a pre-existing device back as found (MTU, MAC, up/down).
     undo.push({ what: `attach ${options.tap}`, run: () => tap.close() });
-    // The device dying (deleted under us...) errors frames$: the program ends with status 1.
-    const fatal = tap.frames$.subscribe({ error: (error: Error) => options.onFatal?.(error) });
+    // The device dying (deleted under us...) errors failed$ (watched there, not on frames$, whose
+    // second subscriber would keep received batches from being reused): the program ends with status 1.
+    const fatal = tap.failed$.subscribe({ error: (error: Error) => options.onFatal?.(error) });
     undo.push({ what: 'watch the device', run: () => fatal.unsubscribe() });
     options.report?.(
       `${tap.device.created ? 'created' : 'attached to'} TAP device ${tap.name}${netns === undefined ? '' : ` in netns ${netns}`}` +

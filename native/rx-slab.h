@@ -32,7 +32,10 @@
  * starts about one collection. Larger sums are cheaper (docs/benchmarks.md: 256 MiB, 4 per GiB;
  * 1 GiB, 1-2).
  * Nothing here changes when a slab is reused: only the garbage collector gives slabs back, so
- * frames JavaScript holds never see their bytes change.
+ * frames JavaScript holds never see their bytes change. (The owner may read a new batch over
+ * the last batch of the slab it is filling, when JavaScript vouches that no frame of that batch
+ * is looked at again: rx-tap.c BATCH_RECYCLE. That is the same slab and ArrayBuffer, so nothing
+ * here or in V8's count changes.)
  * Plain C, single-threaded (everything runs on the Node.js main thread).
  */
 #ifndef RX_SLAB_H

@@ -9,7 +9,8 @@
  * (`lengths`), which JavaScript cuts into Uint8Array views. One native->JS transition per batch,
  * no object made on the native side per wake-up and no copy after the kernel's: the views are
  * made by JIT-compiled JavaScript, which is cheaper than creating typed arrays through N-API
- * calls. Slabs freed by the garbage collector are reused.
+ * calls. Slabs freed by the garbage collector are reused; a batch whose frames JavaScript
+ * vouches it no longer looks at (BATCH_RECYCLE) has its memory taken by the next batch at once.
  *
  * Send: write() straight to the fd. On EAGAIN (the queue's socket send buffer is full) the
  * frame is copied into a bounded FIFO and the poll also waits for UV_WRITABLE; the FIFO is
@@ -90,6 +91,15 @@
 #define RX_EXCHANGES_PER_WAKE 16
 #define RX_REREAD_MISSES 4
 #define RX_REREAD_PROBE_EVERY 16
+/* The slot JavaScript sets, during a delivery, to say that nothing will look at this batch's
+ * frames once the callback returns (TapDevice.recycleBatch: the link's frame lease found every
+ * frame consumed by a path that keeps no view). The next batch is then read into the same slab
+ * memory, from this batch's start, while it is still in the CPU's cache: the kernel's copy into
+ * it is the largest cost of bulk receiving. Cleared before each delivery; anything else
+ * (JavaScript threw, the device closed) leaves the region to the garbage collector as before.
+ * No ArrayBuffer is made or dropped by a reuse, so V8's external memory count is unchanged. */
+#define BATCH_RECYCLE 3
+#define BATCH_SLOTS 4
 #define RX_MAX_BATCH 4096
 #define RX_DEFAULT_QUEUE 1024
 /* Longest busy-poll window after a batch: 1 s (a larger one is surely a unit mistake). */
@@ -107,6 +117,7 @@ typedef struct {
   double rx_empty_reads; /* reads that found no frame (EAGAIN), the end of a batch */
   double rx_rereads;     /* frames read in the wake-up of the exchange before (RX_EXCHANGES_PER_WAKE) */
   double rx_reread_misses; /* such reads that found nothing (not counted in rx_empty_reads) */
+  double rx_slab_reuses; /* batches whose slab region the next batch was read into (BATCH_RECYCLE) */
 } rx_stats_t;
 
 typedef struct rx_tap {
@@ -134,6 +145,7 @@ typedef struct rx_tap {
   int poll_open;             /* uv_poll_init done and its close callback not yet run */
   int reading;
   int hold_writes;           /* test switch: queue every write as if the fd said EAGAIN */
+  int poison;                /* test switch: -1, or the byte a recycled region is filled with before reuse */
   int unrefd;
   int closed;
   int finalized;
@@ -237,6 +249,7 @@ static void shutdown_device(rx_tap_t *t) {
   if (t->fd >= 0) close(t->fd);
   if (t->ctl >= 0) close(t->ctl);
   t->fd = t->ctl = -1;
+  t->poison = -1;
   rx_wq_free(&t->queue);
   if (t->pool != NULL) {
     /* The current slab stays alive through cur_ref (released with the other JS references).
@@ -433,11 +446,23 @@ static void deliver(rx_tap_t *t, size_t total, uint32_t count) {
   t->batch[0] = (uint32_t)t->cur_off;
   t->batch[1] = count;
   t->batch[BATCH_ANSWERED] = 0;
+  t->batch[BATCH_RECYCLE] = 0;
+  size_t start = t->cur_off;
+  rx_slab_t *slab = t->cur;
   /* Keep the next batch 64-byte aligned (word access in the checksum, cache lines). */
   t->cur_off += (total + 63) & ~(size_t)63;
   if (napi_get_reference_value(env, t->cur_ref, &ab) != napi_ok || ab == NULL) return;
   t->stats.rx_batches++;
   call_js(t, t->on_frames, 1, &ab);
+  /* Read after the callback (and the microtasks run at its end): JavaScript vouched that no
+   * view of this batch is looked at again. Only this batch's region is reused: earlier batches
+   * of the slab may still be referenced. */
+  if (t->batch[BATCH_RECYCLE] != 0 && !t->closed && t->cur == slab) {
+    t->batch[BATCH_RECYCLE] = 0;
+    if (t->poison >= 0) memset(slab->data + start, t->poison, t->cur_off - start);
+    t->cur_off = start;
+    t->stats.rx_slab_reuses++;
+  }
 }
 
 /* ---------- busy polling ---------- */
@@ -711,6 +736,7 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
   if (t == NULL) return throw_code(env, "ENOMEM", "out of memory");
   t->env = env;
   t->fd = t->ctl = -1;
+  t->poison = -1;
   if (napi_get_uv_event_loop(env, &t->loop) != napi_ok) {
     free(t);
     return throw_code(env, "ERR_INTERNAL", "no event loop");
@@ -748,8 +774,8 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, self, "lengths", lengths);
   napi_value batch_ab, batch_info;
   void *batch_data;
-  napi_create_arraybuffer(env, 3 * sizeof(uint32_t), &batch_data, &batch_ab);
-  napi_create_typedarray(env, napi_uint32_array, 3, batch_ab, 0, &batch_info);
+  napi_create_arraybuffer(env, BATCH_SLOTS * sizeof(uint32_t), &batch_data, &batch_ab);
+  napi_create_typedarray(env, napi_uint32_array, BATCH_SLOTS, batch_ab, 0, &batch_info);
   t->batch = batch_data;
   napi_create_reference(env, batch_info, 1, &t->batch_ref);
   napi_set_named_property(env, self, "batch", batch_info);
@@ -920,6 +946,22 @@ static napi_value tap_hold_writes(napi_env env, napi_callback_info info) {
     return throw_code(env, "ERR_INVALID_ARG_TYPE", "hold must be a boolean");
   t->hold_writes = hold;
   update_poll(t);
+  return NULL;
+}
+
+/*
+ * poisonRecycled(byte): for tests, a recycled batch region is filled with `byte` (0-255) before
+ * the next batch is read into it, so a view kept by mistake sees garbage at once; -1: off.
+ */
+static napi_value tap_poison_recycled(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  rx_tap_t *t = open_tap(env, info, &argc, argv);
+  if (t == NULL) return NULL;
+  int32_t byte = -1;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &byte) != napi_ok || byte < -1 || byte > 255)
+    return throw_code(env, "ERR_INVALID_ARG_VALUE", "poison must be an integer -1..255");
+  t->poison = byte;
   return NULL;
 }
 
@@ -1149,6 +1191,7 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   set_number(env, out, "rxEmptyReads", t->stats.rx_empty_reads);
   set_number(env, out, "rxRereads", t->stats.rx_rereads);
   set_number(env, out, "rxRereadMisses", t->stats.rx_reread_misses);
+  set_number(env, out, "rxSlabReuses", t->stats.rx_slab_reuses);
   set_number(env, out, "rxSlabs", t->pool != NULL ? rx_slab_pool_live(t->pool) : 0);
   set_number(env, out, "rxSlabsHidden", t->pool != NULL ? rx_slab_pool_hidden(t->pool) : 0);
   set_number(env, out, "rxSlabBytesOwed", t->pool != NULL ? (double)rx_slab_pool_owed(t->pool) : 0);
@@ -1237,6 +1280,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "setUp", NULL, tap_set_up, NULL, NULL, NULL, napi_default, NULL },
     { "setSndbuf", NULL, tap_set_sndbuf, NULL, NULL, NULL, napi_default, NULL },
     { "holdWrites", NULL, tap_hold_writes, NULL, NULL, NULL, napi_default, NULL },
+    { "poisonRecycled", NULL, tap_poison_recycled, NULL, NULL, NULL, napi_default, NULL },
     { "setOffload", NULL, tap_set_offload, NULL, NULL, NULL, napi_default, NULL },
     { "start", NULL, tap_start, NULL, NULL, NULL, napi_default, NULL },
     { "stop", NULL, tap_stop, NULL, NULL, NULL, napi_default, NULL },

@@ -98,6 +98,8 @@ interface FoundState {
 
 /** The slot of the handle's shared `batch` array that says "answered elsewhere" (native/rx-tap.c BATCH_ANSWERED). */
 const ANSWERED_SLOT = 2;
+/** The `batch` slot that asks the addon to read the next batch into this batch's memory (rx-tap.c BATCH_RECYCLE). */
+const RECYCLE_SLOT = 3;
 
 export class TapDevice {
   readonly #handle: NativeTapHandle;
@@ -318,6 +320,25 @@ export class TapDevice {
    */
   answeredElsewhere(): void {
     this.#batch[ANSWERED_SLOT] = 1;
+  }
+
+  /**
+   * @internal Called during `onFrames`' callback: nothing will look at this batch's frames (or
+   * their headers) once the callback returns, so the device reads its next batch into the same
+   * memory while it is still in the CPU's cache (`stats().rxSlabReuses` counts it). The caller
+   * must know it: the link's frame lease (streams/frame-lease.ts) says so only when every frame
+   * was consumed by a path that keeps no view. Outside the callback it does nothing.
+   */
+  recycleBatch(): void {
+    this.#batch[RECYCLE_SLOT] = 1;
+  }
+
+  /**
+   * @internal For tests: fill a recycled batch's memory with `byte` before the next batch is
+   * read into it, so a view kept by mistake reads garbage at once; undefined turns it off.
+   */
+  poisonRecycled(byte: number | undefined): void {
+    this.#handle.poisonRecycled(byte ?? -1);
   }
 
   /** For tests: while true, every write waits in the queue as if the kernel said EAGAIN. */

@@ -12,7 +12,7 @@
  * link.send(frame);
  * link.close();
  */
-import type { Observable } from 'rxjs';
+import { Subject, type Observable } from 'rxjs';
 import { emptyArray } from '../../src/empty-array.js';
 import { NetstackError } from '../../src/errors.js';
 import { parseMac } from '../../src/mac.js';
@@ -23,6 +23,7 @@ import { TcpOffset } from '../../src/wire/tcp.js';
 import { UdpOffset } from '../../src/wire/udp.js';
 import { atEndOfTask } from '../microtask.js';
 import { inboundBatchEnd, inboundBatchStart } from '../inbound-batch.js';
+import { frameHeld, leaseFrame } from '../frame-lease.js';
 import { PacketSubject } from '../pipeline/packet-subject.js';
 import type { Link } from './link.js';
 import { TapDevice, type TapStats } from './tap-device.js';
@@ -69,6 +70,15 @@ export interface TapLinkOptions {
    * stack runs once per run. Default true.
    */
   readonly coalesceReceived?: boolean;
+  /**
+   * Read the next batch into the same slab memory as the last one (still in the CPU's cache)
+   * when the stack proved that nothing keeps a view of any of its frames (streams/frame-lease.ts:
+   * TCP data to an established connection whose reader copies or keeps nothing, such as
+   * `relayTo` into a connection or the discard service). Any frame held elsewhere keeps the
+   * whole batch's memory as before. Never with receive coalescing (`coalesceReceived` without
+   * offload). Default true.
+   */
+  readonly recycleSlabs?: boolean;
 }
 
 export interface TapLinkStats extends TapStats {
@@ -133,6 +143,13 @@ export interface TapLink extends Link {
    * (TapDevice.answeredElsewhere). Outside the link's inbound batch it does nothing.
    */
   answeredElsewhere(): void;
+  /**
+   * Errors with the device's coded Error when the device fails (deleted under us...), as
+   * `frames$` does; completes on close. It carries no frames: a program that only watches for
+   * the failure watches this, not `frames$`, whose subscribers are shown every frame (a second
+   * subscriber of `frames$` keeps a received batch's memory from being reused: `recycleSlabs`).
+   */
+  readonly failed$: Observable<never>;
 }
 
 /** Opens the TAP device and wraps it as a Link; throws the device's coded Error on failure. */
@@ -171,7 +188,7 @@ export function tapLink(options: TapLinkOptions): TapLink {
       offload,
     });
   const device = openWithOffload(open, options.offload);
-  return deviceLink(device, { mac, coalesceAcks: options.coalesceAcks, coalesceReceived: options.coalesceReceived, layer: 'ethernet' });
+  return deviceLink(device, { mac, coalesceAcks: options.coalesceAcks, coalesceReceived: options.coalesceReceived, recycleSlabs: options.recycleSlabs, layer: 'ethernet' });
 }
 
 /**
@@ -180,7 +197,7 @@ export function tapLink(options: TapLinkOptions): TapLink {
  * no Ethernet header, so ACK coalescing (which reads Ethernet offsets) is off, and the TCP merge
  * reads bare IPv4 packets.
  */
-export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Array | undefined; readonly coalesceAcks: boolean | undefined; readonly coalesceReceived?: boolean | undefined; readonly layer: 'ethernet' | 'ip' }): TapLink {
+export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Array | undefined; readonly coalesceAcks: boolean | undefined; readonly coalesceReceived?: boolean | undefined; readonly recycleSlabs?: boolean | undefined; readonly layer: 'ethernet' | 'ip' }): TapLink {
   const mac = options.mac;
   const ipLayer = options.layer === 'ip';
   /** Where the IP header starts in a frame (its version nibble says which family). */
@@ -343,6 +360,20 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     const starts = buffer === lastSlab ? lastStarts : vouchedStarts.get(buffer as ArrayBuffer);
     return starts !== undefined && holds(starts, frame.byteOffset);
   };
+  /**
+   * Forgets what was vouched for in the batch starting with `first`, whose memory the device
+   * reads the next batch into: a frame of that batch starting where one of this did is another
+   * frame. This batch's starts are the last of its slab's list (a slab is filled front to back,
+   * and a recycled region is the last one filled).
+   */
+  const forgetVouched = (first: Uint8Array): void => {
+    const buffer = first.buffer;
+    const starts = buffer === lastSlab ? lastStarts : vouchedStarts.get(buffer as ArrayBuffer);
+    if (starts === undefined) return;
+    const from = first.byteOffset;
+    while (starts.length > 0 && starts[starts.length - 1] >= from) starts.pop();
+  };
+
   /** What the virtio_net_hdr says about a received frame; false: drop it. */
   const acceptOffloaded = (frame: Uint8Array, h: Uint8Array): boolean => {
     const gso = vnetGsoType(h) & ~VnetGso.ECN;
@@ -383,15 +414,27 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   const coalesce = offload || options.coalesceReceived === false ? undefined : createTcpCoalescer(options.layer);
   const groStats: CoalesceStats = { coalesced: 0, runs: 0 };
 
-  device.onError((error) => frames.error(error));
+  const failed = new Subject<never>();
+  device.onError((error) => {
+    failed.error(error);
+    frames.error(error);
+  });
+  // Coalesced frames are rebuilt in the batch's memory and may outlive it (gro.ts): never reused.
+  const recycle = options.recycleSlabs !== false && coalesce === undefined;
   device.onFrames((batch, headers) => {
     inBatch = true;
     inboundBatchStart();
+    // Held unless every frame is released by the one path that consumed it (frame-lease.ts),
+    // and only while the stack is the one observer of `frames$` (a user's second subscriber
+    // sees every frame; asked after each frame, since one may come during the batch).
+    let held = !recycle;
     try {
       if (coalesce !== undefined) batch = coalesce(batch, verified, groStats);
       for (let i = 0; i < batch.length; i++) {
         if (headers !== undefined && !acceptOffloaded(batch[i], headers[i])) continue;
+        leaseFrame(batch[i]);
         frames.next(batch[i]);
+        if (frameHeld() || frames.observers.length !== 1) held = true;
       }
     } finally {
       vouched = undefined;
@@ -404,6 +447,12 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
         inBatch = false;
         flush();
       }
+    }
+    // The replies are written (the addon writes each frame at once or queues a copy), and no
+    // view of the batch is kept: its memory may take the next batch.
+    if (!held && batch.length > 0 && !device.closed) {
+      forgetVouched(batch[0]);
+      device.recycleBatch();
     }
   });
 
@@ -449,6 +498,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     mtu,
     layer: options.layer,
     frames$: frames.asObservable() as Observable<Uint8Array>,
+    failed$: failed.asObservable(),
     send(frame: Uint8Array): void {
       if (device.closed) {
         txAfterClose++;
@@ -478,6 +528,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       flush(); // what was sent before close (an RST, a FIN) still goes out
       device.close();
       frames.complete();
+      failed.complete();
     },
     checksumVerified: offload
       ? (frame: Uint8Array): boolean => frame === vouched || vouchedInSlab(frame)

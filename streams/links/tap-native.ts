@@ -47,6 +47,11 @@ export interface NativeTapStats {
   rxRereads: number;
   /** Such reads that found nothing (not in `rxEmptyReads`). */
   rxRereadMisses: number;
+  /**
+   * Batches whose slab memory the next batch was read into, because nothing kept a view of their
+   * frames (TapDevice.recycleBatch): the kernel's copy then lands in memory still in cache.
+   */
+  rxSlabReuses: number;
   /** Receive slabs (2 MiB each) alive: being filled, or held by frames JavaScript still references. */
   rxSlabs: number;
   /** Of them, those whose bytes are not in V8's external memory count (at most 32; see native/rx-slab.h). */
@@ -86,6 +91,7 @@ export interface NativeTapHandle {
   setUp(up: boolean): void;
   setSndbuf(bytes: number): void;
   holdWrites(hold: boolean): void;
+  poisonRecycled(byte: number): void;
   /** TUNSETOFFLOAD (TunOffload flags); only on a handle opened with `vnetHdr`. */
   setOffload(flags: number): void;
   /** `onFrames(slab)`: a batch was read into `slab` where `batch` and `lengths` say. */

@@ -1,4 +1,5 @@
-import { Subject, type MonoTypeOperatorFunction, type Observable } from 'rxjs';
+import { Subject, tap, type MonoTypeOperatorFunction, type Observable } from 'rxjs';
+import { pinFrame } from '../frame-lease.js';
 
 /**
  * Where a layer hands items down to the layer below: `next(item)`. An rxjs Subject or Observer
@@ -71,7 +72,8 @@ export function between<Up, Down, B extends Boundary<Up, Down>>(boundary: B, ops
     entry.pipe(ops.down).subscribe({ next: (item) => below.next(item) });
     down = entry;
   }
-  const up$ = ops.up === undefined ? boundary.up$ : boundary.up$.pipe(ops.up);
+  // An operator may keep what it gets: the received frame under each item is held (frame-lease.ts).
+  const up$ = ops.up === undefined ? boundary.up$ : boundary.up$.pipe(tap(pinFrame), ops.up);
   return { ...boundary, up$, down };
 }
 
@@ -94,12 +96,17 @@ export function hookPoint<Up, Down>(
   onUp: (item: Up) => void,
   onDown: (item: Down) => void,
 ): { readonly up: (item: Up) => void; readonly down: (item: Down) => void } {
-  return { up: through(ops?.up, onUp), down: through(ops?.down, onDown) };
+  return { up: through(ops?.up, onUp, true), down: through(ops?.down, onDown, false) };
 }
 
-function through<T>(op: MonoTypeOperatorFunction<T> | undefined, handler: (item: T) => void): (item: T) => void {
+/** `inbound`: an operator may keep what it gets, so the received frame under each item is held (frame-lease.ts). */
+function through<T>(op: MonoTypeOperatorFunction<T> | undefined, handler: (item: T) => void, inbound: boolean): (item: T) => void {
   if (op === undefined) return handler;
   const entry = new Subject<T>();
   entry.pipe(op).subscribe({ next: handler });
-  return (item) => entry.next(item);
+  if (!inbound) return (item) => entry.next(item);
+  return (item) => {
+    pinFrame();
+    entry.next(item);
+  };
 }

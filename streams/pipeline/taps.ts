@@ -2,6 +2,7 @@ import { Subject, type Observable } from 'rxjs';
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import type { Boundary, Sink } from './boundary.js';
 import { attachUp, UpStream } from './up-stream.js';
+import { pinFrame } from '../frame-lease.js';
 
 /** Observe-only views of a boundary: what crosses it upward and downward. They claim nothing. */
 export interface BoundaryTaps<Up, Down> {
@@ -41,6 +42,8 @@ export class TapPoint<Up, Down> implements BoundaryTaps<Up, Down> {
 
   /** @internal Shows an item to the observers of `up$` (for a boundary whose own items are of another type). */
   showUp(item: Up): void {
+    // The observers may keep what they see: the received frame under it is held (frame-lease.ts).
+    pinFrame();
     this.#up.next(item);
   }
 
@@ -61,7 +64,11 @@ export class TapPoint<Up, Down> implements BoundaryTaps<Up, Down> {
     const up$ = new UpStream<Up>((above) =>
       attachUp(source$, {
         next(item) {
-          if (upTap.observed) upTap.next(item);
+          if (upTap.observed) {
+            // The observers may keep what they see: the received frame under it is held (frame-lease.ts).
+            pinFrame();
+            upTap.next(item);
+          }
           above.next(item);
         },
         error: (err) => above.error(err),

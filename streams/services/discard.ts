@@ -2,6 +2,7 @@ import { Observable, type Subscription } from 'rxjs';
 import type { Tcp, TcpListenOptions } from '../stack/tcp-layer.js';
 import type { TcpConnection } from '../stack/tcp-connection.js';
 import { tcpService } from './tcp-service.js';
+import { isPaced, pacedRead } from '../operators/paced-concat-map.js';
 
 /**
  * The TCP discard service (RFC 863): reads everything and throws it away; answers the peer's
@@ -14,15 +15,22 @@ export function discardService(stack: { readonly tcp: Tcp }, port: number, optio
   return tcpService(stack, port, discardConnection, options);
 }
 
-/** Reads and drops until the peer's FIN, then ends `conn`. */
+/**
+ * Reads and drops until the peer's FIN, then ends `conn`. A paced reader that declares it keeps
+ * nothing of what it reads (`copies`), so received frames read whole within their handling may
+ * have their memory reused at once (frame-lease.ts).
+ */
 export function discardConnection(conn: TcpConnection): Observable<never> {
-  return new Observable<never>((subscriber) =>
-    conn.data$.subscribe({
-      complete: () => {
+  return new Observable<never>((subscriber) => {
+    const done = {
+      complete: (): void => {
         conn.end();
         subscriber.complete();
       },
-      error: (err: unknown) => subscriber.error(err),
-    }),
-  );
+      error: (err: unknown): void => subscriber.error(err),
+    };
+    const data$ = conn.data$;
+    if (!isPaced(data$)) return data$.subscribe(done);
+    return data$[pacedRead]({ copies: true, next: () => true, ...done });
+  });
 }

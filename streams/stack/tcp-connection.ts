@@ -607,6 +607,20 @@ export class TcpConnection {
     return consumed;
   }
 
+  /**
+   * @internal Right after `handleSegment`: whether nothing keeps a view of that segment's payload
+   * (`payloadBytes` long), so the frame it came in may be overwritten (frame-lease.ts). Only in
+   * ESTABLISHED, and for data only when a reader that copies (or keeps nothing) took all of it
+   * within the call: nothing unread, nothing out of order, and the reader not paused (a relay
+   * whose target was full keeps the view of the chunk it could not write).
+   */
+  keptNoViewOf(payloadBytes: number): boolean {
+    const core = this.core;
+    if (core.state !== 'ESTABLISHED') return false;
+    if (payloadBytes === 0) return true;
+    return core.readerCopies && !this.#paused && core.readableLength === 0 && core.outOfOrderBytes === 0;
+  }
+
   /** @internal Re-arms the one timer after any call into the core. */
   rearm(): void {
     if (this.#closed || this.#inSegment) return;

@@ -4,6 +4,7 @@ import type { Ipv4Port, Ipv4Send } from './ipv4-layer.js';
 import type { Ipv6Datagram, Ipv6Send } from './ipv6-layer.js';
 import { IpNetwork, deliverIpv6, ecnOf, type IpDatagram, type IpSend, type Ipv6Transport } from './ip-network.js';
 import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
+import { releaseFrame } from '../frame-lease.js';
 import { hookPoint, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
 import { attachUp } from '../pipeline/up-stream.js';
 import { TcpConnection, type TcpConnectionOwner } from './tcp-connection.js';
@@ -825,20 +826,30 @@ export class TcpLayer implements Tcp {
       return;
     }
     if (this.#hookedUp) this.#hooks.up({ datagram: d, segment: seg });
-    else this.#dispatch(d, seg);
+    else this.#dispatch(d, seg, !d.reassembled);
   }
 
-  /** Hands a checked segment to its endpoint: a connection, a listener, or nobody (RST). */
-  #dispatch(d: IpDatagram, seg: TcpRepr): void {
+  /**
+   * Hands a checked segment to its endpoint: a connection, a listener, or nobody (RST).
+   * `mayRelease`: the segment is a view of the received frame the link is handing up (IPv4, not
+   * reassembled, no operator on the way), which is released (frame-lease.ts) when an established
+   * connection took it and kept no view of its payload.
+   */
+  #dispatch(d: IpDatagram, seg: TcpRepr, mayRelease = false): void {
     const c = this.counters;
     const now = this.scheduler.now();
     let ep = this.endpoints.lookup(d.dst, seg.dstPort, d.src, seg.srcPort);
     if (ep instanceof TcpConnection) {
+      const payloadBytes = seg.payload.length;
       // Above the memory hard mark, new data waits at the peer (its ACK still counts here).
-      if (seg.payload.length > 0 && this.limits.exhausted) seg = this.limits.refuseData(seg);
+      if (payloadBytes > 0 && this.limits.exhausted) seg = this.limits.refuseData(seg);
       // The ECN field of the datagram (RFC 3168 5): CE is echoed by the connection.
       const consumed = ep.handleSegment(seg, now, ecnOf(d) === IpEcn.CE);
-      if (consumed) return;
+      if (consumed) {
+        // The whole segment (`d.payload`): it lies in the frame being handed up iff it came in it.
+        if (mayRelease && ep.keptNoViewOf(payloadBytes)) releaseFrame(d.payload);
+        return;
+      }
       // A new SYN for a 4-tuple in TIME-WAIT: the old incarnation is gone; offer it to a listener.
       ep = this.endpoints.lookup(d.dst, seg.dstPort, d.src, seg.srcPort);
       if (ep instanceof TcpConnection) return;

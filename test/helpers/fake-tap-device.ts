@@ -7,6 +7,11 @@
  *
  * Only what `deviceLink` (streams/links/tap-link.ts) calls is there; every header and frame
  * written is recorded for the test to check with the codecs.
+ *
+ * Like the addon, a batch is delivered as views into a receive slab (2 MiB, filled front to
+ * back), and a batch the link recycles (TapDevice.recycleBatch) has its memory taken by the next
+ * one; `poisonRecycled(byte)` fills that memory with `byte` first, so a view kept by mistake
+ * reads garbage.
  */
 import assert from 'node:assert/strict';
 import type { TapDevice } from '../../streams/links/tap-device.js';
@@ -20,9 +25,15 @@ export interface FakeDevice {
   readonly closed: boolean;
   /** Every frame written, with its virtio_net_hdr (a zero one when written without). */
   readonly written: Array<{ header: Uint8Array; frame: Uint8Array }>;
+  /** Batches whose memory the next batch took (the link recycled them). */
+  readonly reuses: number;
+  /** Fill a recycled batch's memory with `byte` before it is reused (undefined: off). */
+  poisonRecycled(byte: number | undefined): void;
   /** This device as `deviceLink` takes it. */
   asTapDevice(): TapDevice;
 }
+
+const SLAB_SIZE = 2 << 20;
 
 export function fakeDevicePair(opts: { offload: boolean; mtu?: number }): [FakeDevice, FakeDevice] {
   const a = new Fake('fake0', opts.mtu ?? 1500, opts.offload);
@@ -39,6 +50,11 @@ class Fake implements FakeDevice {
   #onFrames: ((frames: Uint8Array[], headers: Uint8Array[] | undefined) => void) | undefined;
   readonly #inbox: Array<{ header: Uint8Array; frame: Uint8Array }> = [];
   #scheduled = false;
+  #slab = new ArrayBuffer(SLAB_SIZE);
+  #used = 0;
+  #recycle = false;
+  #poison: number | undefined;
+  reuses = 0;
 
   constructor(readonly name: string, readonly mtu: number, readonly offload: boolean) {}
 
@@ -99,12 +115,55 @@ class Fake implements FakeDevice {
       this.#scheduled = false;
       const batch = this.#inbox.splice(0);
       if (this.closed || this.#onFrames === undefined || batch.length === 0) return;
-      this.#onFrames(batch.map((e) => e.frame), this.offload ? batch.map((e) => e.header) : undefined);
+      this.#deliver(batch);
     });
   }
 
+  /** Copies the batch into the slab (header, then frame, as read from a device) and hands over views. */
+  #deliver(batch: Array<{ header: Uint8Array; frame: Uint8Array }>): void {
+    let total = 0;
+    for (const e of batch) total += (this.offload ? VNET_HDR_LEN : 0) + e.frame.length;
+    if (this.#slab.byteLength - this.#used < total) {
+      this.#slab = new ArrayBuffer(Math.max(SLAB_SIZE, total));
+      this.#used = 0;
+    }
+    const slab = this.#slab;
+    const start = this.#used;
+    const bytes = new Uint8Array(slab);
+    const frames: Uint8Array[] = [];
+    const headers: Uint8Array[] = [];
+    let at = start;
+    for (const e of batch) {
+      if (this.offload) {
+        bytes.set(e.header, at);
+        headers.push(new Uint8Array(slab, at, VNET_HDR_LEN));
+        at += VNET_HDR_LEN;
+      }
+      bytes.set(e.frame, at);
+      frames.push(new Uint8Array(slab, at, e.frame.length));
+      at += e.frame.length;
+    }
+    this.#used = start + ((total + 63) & ~63);
+    this.#recycle = false;
+    (this.#onFrames as (frames: Uint8Array[], headers: Uint8Array[] | undefined) => void)(frames, this.offload ? headers : undefined);
+    if (this.#recycle && !this.closed && slab === this.#slab) {
+      this.#recycle = false;
+      if (this.#poison !== undefined) bytes.fill(this.#poison, start, this.#used);
+      this.#used = start;
+      this.reuses++;
+    }
+  }
+
+  recycleBatch(): void {
+    this.#recycle = true;
+  }
+
+  poisonRecycled(byte: number | undefined): void {
+    this.#poison = byte;
+  }
+
   stats(): Record<string, number> {
-    return { rxFrames: 0, txFrames: this.written.length };
+    return { rxFrames: 0, txFrames: this.written.length, rxSlabReuses: this.reuses };
   }
 
   close(): void {

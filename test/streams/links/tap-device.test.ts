@@ -334,6 +334,46 @@ for i in range(20):
     assert.ok(elsewhere.empty <= elsewhere.batches / 2, `answered elsewhere: empty reads ${elsewhere.empty} for ${elsewhere.batches} batches`);
   });
 
+  it('recycleBatch(): the next batch is read over the last one (rxSlabReuses), which poisonRecycled fills first; without it, frames stay', async () => {
+    // Each batch's first frame is kept as the view the device gave; checked on the next
+    // macrotask (after the wake-up's poll callback, before the next), once per batch.
+    const run = async (recycle: boolean): Promise<{ reuses: number; poisoned: number; intact: number; offsets: Set<number> }> => {
+      const device = open(peer(), { up: true });
+      try {
+        await peer().configureHost();
+        device.poisonRecycled(0x5a);
+        let frames = 0;
+        let poisoned = 0;
+        let intact = 0;
+        const offsets = new Set<number>();
+        device.onFrames((batch) => {
+          frames += batch.length;
+          const view = batch[0];
+          const copy = view.slice();
+          offsets.add(view.byteOffset);
+          if (recycle) device.recycleBatch();
+          setImmediate(() => {
+            if (view.every((b) => b === 0x5a)) poisoned++;
+            else if (Buffer.from(view).equals(Buffer.from(copy))) intact++;
+          });
+        });
+        await peer().python(trickle(10));
+        await waitFor('the trickle to arrive', () => (frames >= 10 ? true : undefined));
+        return { reuses: device.stats().rxSlabReuses, poisoned, intact, offsets };
+      } finally {
+        device.close();
+      }
+    };
+    const kept = await run(false);
+    assert.equal(kept.reuses, 0);
+    assert.equal(kept.poisoned, 0);
+    assert.ok(kept.intact >= 5, `frames intact: ${kept.intact}`);
+    const recycled = await run(true);
+    assert.ok(recycled.reuses >= 5, `reuses: ${recycled.reuses}`);
+    assert.ok(recycled.poisoned >= 5, `recycled frames poisoned: ${recycled.poisoned}`);
+    assert.equal(recycled.offsets.size, 1, 'every batch read into the same place');
+  });
+
   it('busyPollUs outside 0..1000000 or not an integer is ERR_INVALID_ARG_VALUE, and nothing is opened', async () => {
     await expectCode(() => open(peer(), { busyPollUs: -1 }), 'ERR_INVALID_ARG_VALUE');
     await expectCode(() => open(peer(), { busyPollUs: 1_000_001 }), 'ERR_INVALID_ARG_VALUE');

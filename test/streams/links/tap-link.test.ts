@@ -71,15 +71,20 @@ describeKernelPeer('tapLink', () => {
     assert.ok(await peer().linkInfo(), 'a persistent device stays');
   });
 
-  it('frames$ errors with the coded error when the device is deleted', async () => {
+  it('frames$ and failed$ error with the coded error when the device is deleted', async () => {
     const link = peer().attach();
     const failure = firstValueFrom(link.frames$.pipe(timeout(5000))).then(
       () => assert.fail('expected an error, got a frame'),
       (error: Error & { code?: string }) => error,
     );
+    const failed = firstValueFrom(link.failed$.pipe(timeout(5000)), { defaultValue: undefined }).then(
+      () => assert.fail('expected an error, got completion'),
+      (error: Error & { code?: string }) => error,
+    );
     await peer().ip(['link', 'del', 'rxlnk0']);
     const error = await failure;
     assert.equal(error.code, 'ENODEV');
+    assert.equal((await failed).code, 'ENODEV');
     assert.equal(link.device.closed, true);
     link.send(GARP); // harmless after the failure
     link.close();
