@@ -42,7 +42,9 @@ export async function startNat(args: NatArgs, options: NatOptions = {}): Promise
   const undo = new UndoList(report);
   try {
     const link = await plumbNamespace(args, undo, report);
-    const fatal = link.frames$.subscribe({ error: (error: Error) => options.onFatal?.(error) });
+    // The device dying errors failed$ (a second subscriber of frames$ would count as one that
+    // may keep frames, and hold every receive batch's memory: tap-link.ts, recycleSlabs).
+    const fatal = link.failed$.subscribe({ error: (error: Error) => options.onFatal?.(error) });
     undo.push('watch the device', () => fatal.unsubscribe());
 
     const addresses = [args.gateway, ...(args.dnsEnabled ? [args.dns] : [])];

@@ -385,6 +385,21 @@ print(u.recvfrom(100)[0].decode())`);
     assert.doesNotMatch(await ns.ip(['link', 'show']), /tap0/);
   });
 
+  it('the device deleted under it: the nat says the link failed (ENODEV) and exits 1', async () => {
+    const child = h.spawn(process.execPath, [CLI, 'nat', '--netns', ns.netns, '--cidr', '198.18.0.0/25', '--disable-dns']);
+    let err = '';
+    child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await printed(child, 'ready', 'rx-netstack nat');
+    try {
+      await ns.ip(['link', 'del', 'tun0']);
+      assert.equal(await exit, 1, err);
+      assert.match(err, /link failed: .*ENODEV/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
   it('a failed setup (NS has a default route already) exits 1 and leaves NS as found', async () => {
     await ns.ip(['route', 'add', 'blackhole', 'default']);
     try {
