@@ -20,12 +20,12 @@ const LIMITS = { maxConnections: 512, maxTimeWait: 512 } as const;
 const BACKLOG = 128;
 const MIB = 1024 * 1024;
 /**
- * Frames the TAP device queues for us (its txqueuelen; the kernel's default is 500 for a TAP
- * device, 1000 in some versions). Room for a whole flood: frames the kernel dropped at a full
- * queue would be the legitimate client's too, as often as the attacker's, whenever this process
- * is slow to read (a loaded machine). A cookie handshake whose ACK and first data segments were
- * dropped there is reset, rightly (the later segments do not carry the cookie's ISN + 1, see
- * TcpListener): the echo then failed for the machine's load, not the stack's behaviour.
+ * Frames the TAP device queues for us (its txqueuelen, 1000 by default): room for a whole flood
+ * (20,000 frames at most). Frames the kernel dropped at a full queue would be the legitimate
+ * client's too, as often as the attacker's, whenever this process is slow to read (a loaded
+ * machine). A cookie handshake whose ACK and first data segments were dropped there is reset,
+ * rightly (the later segments do not carry the cookie's ISN + 1, see TcpListener): the echo then
+ * failed for the machine's load, not for the stack's behaviour.
  */
 const TAP_QUEUE_FRAMES = 32_768;
 
