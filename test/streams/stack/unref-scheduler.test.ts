@@ -38,18 +38,37 @@ function countingReactions<T>(fn: () => T): { result: T; reactions: number } {
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/exits-when-done.ts', import.meta.url));
 
-/** Runs the fixture; resolves with its exit code and output, or 'timeout' (after killing it) when it is still running after `ms`. */
+/** The line the fixture prints once its exchange is done and the client is in TIME-WAIT. */
+const DONE_LINE = /^hello TIME-WAIT$/m;
+/** How long the fixture may take to start and print DONE_LINE (tsx compiles it first: seconds on a loaded machine). */
+const START_MS = 30_000;
+
+/**
+ * Runs the fixture; resolves with its exit code and output, or 'timeout' (after killing it) when
+ * it is still running `ms` after it printed DONE_LINE (or START_MS after it started, when it
+ * never printed it). Counted from the line, not from the start: how long node and tsx take to
+ * start depends on the machine's load, and the question is what the program does once done.
+ */
 function runFixture(env: Record<string, string>, ms: number): Promise<{ code: number | null | 'timeout'; out: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (after: number): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        // Still alive: stop it (by its PID) and report.
+        if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+        resolve({ code: 'timeout', out });
+      }, after);
+    };
+    arm(START_MS);
+    child.stdout.on('data', (b: Buffer) => {
+      const done = DONE_LINE.test(out);
+      out += b.toString();
+      if (!done && DONE_LINE.test(out)) arm(ms);
+    });
     child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-    const timer = setTimeout(() => {
-      // Still alive: stop it (by its PID) and report.
-      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-      resolve({ code: 'timeout', out });
-    }, ms);
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(err);
@@ -127,16 +146,17 @@ describe('stack: unrefScheduler (the default scheduler)', () => {
   });
 
   it('a program that made two stacks, exchanged over TCP and closed the connection exits by itself (TIME-WAIT does not hold it)', async function () {
-    this.timeout(40_000);
-    const done = await runFixture({}, 15_000);
-    assert.notEqual(done.code, 'timeout', `the program did not exit within 15 s: ${done.out}`);
+    this.timeout(2 * START_MS + 20_000);
+    // Both bounds are well inside TIME-WAIT (60 s), which would hold a program whose timers are ref'd.
+    const done = await runFixture({}, 10_000);
+    assert.match(done.out, DONE_LINE, 'it did the exchange and was in TIME-WAIT when done');
+    assert.notEqual(done.code, 'timeout', `the program did not exit within 10 s of being done: ${done.out}`);
     assert.equal(done.code, 0, done.out);
-    assert.match(done.out, /^hello TIME-WAIT$/m, 'it did the exchange and was in TIME-WAIT when done');
     // The same program on asyncScheduler is still running (its TIME-WAIT timer is ref'd): the
     // check above can fail.
-    const held = await runFixture({ SCHEDULER: 'async' }, 4_000);
+    const held = await runFixture({ SCHEDULER: 'async' }, 2_000);
+    assert.match(held.out, DONE_LINE);
     assert.equal(held.code, 'timeout', `with asyncScheduler it exited: ${held.out}`);
-    assert.match(held.out, /^hello TIME-WAIT$/m);
   });
 
   it('freshNow reads the clock again within a task, and later readings in the task are not older', () => {
