@@ -20,7 +20,7 @@ import { relayTo, type RelayTarget } from '../streams/operators/relay-to.js';
 import type { TcpConnection } from '../streams/stack/tcp-connection.js';
 
 /** A net.Socket as a target of `relayTo` that writes synchronously (`write` + `drain$`). */
-function socketTarget(socket: Socket): RelayTarget & { write(bytes: Uint8Array): boolean; readonly drain$: Observable<void> } {
+function socketTarget(socket: Socket): RelayTarget & { write(bytes: Uint8Array): boolean; readonly copiesWrites: boolean; readonly drain$: Observable<void> } {
   const drain$ = new Observable<void>((subscriber) => {
     if (socket.destroyed) {
       subscriber.complete();
@@ -41,6 +41,8 @@ function socketTarget(socket: Socket): RelayTarget & { write(bytes: Uint8Array):
   const write = (bytes: Uint8Array): boolean => socket.write(Buffer.from(bytes));
   return {
     write,
+    // Buffer.from copies: the relay may hand this target views it keeps no hold on.
+    copiesWrites: true,
     drain$,
     write$: (bytes) =>
       new Observable<void>((subscriber) => {
@@ -164,6 +166,10 @@ export class NativeTcpJoin {
     // not take yet); reading the connection waits for its drain while bytes wait.
     const drain$ = this.#drain$.asObservable();
     const target = {
+      // The addon's write sends what the kernel takes and copies the rest into its queue: it
+      // keeps no view of the bytes, so the relay may lend it the frames' own views (and a
+      // receive batch nothing else kept can be read over: tap-link.ts, recycleSlabs).
+      copiesWrites: true,
       write: (bytes: Uint8Array): boolean => {
         this.#answered?.();
         // The host's answer, when it ran during the write (a CPU shared with it), is read at
