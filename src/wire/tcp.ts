@@ -248,12 +248,9 @@ interface MutableTcpOptions {
 /**
  * Walks the option list into `out`. Known kinds must have their defined length; any option
  * whose length byte is missing, below 2 or runs past the header is 'badOption'. Unknown kinds
- * are skipped by their length. A repeated option overwrites the earlier one. `spare`: a timestamps
- * record to refill instead of a new one (readTcpReprInto).
+ * are skipped by their length. A repeated option overwrites the earlier one.
  */
-function parseOptions(
-  b: Uint8Array, start: number, end: number, out: MutableTcpOptions, spare?: { tsVal: number; tsEcr: number },
-): TcpMalformedReason | undefined {
+function parseOptions(b: Uint8Array, start: number, end: number, out: MutableTcpOptions): TcpMalformedReason | undefined {
   let i = start;
   while (i < end) {
     const kind = b[i];
@@ -286,17 +283,10 @@ function parseOptions(
         out.sackBlocks = blocks;
         break;
       }
-      case TcpOptionKind.TIMESTAMPS: {
+      case TcpOptionKind.TIMESTAMPS:
         if (len !== TcpOptionLen.TIMESTAMPS) return 'badOption';
-        if (spare === undefined) {
-          out.timestamp = { tsVal: readU32(b, i + 2), tsEcr: readU32(b, i + 6) };
-        } else {
-          spare.tsVal = readU32(b, i + 2);
-          spare.tsEcr = readU32(b, i + 6);
-          out.timestamp = spare;
-        }
+        out.timestamp = { tsVal: readU32(b, i + 2), tsEcr: readU32(b, i + 6) };
         break;
-      }
       default:
         break;
     }
@@ -353,58 +343,6 @@ export function readTcpRepr(view: TcpSegment): TcpRepr | TcpMalformedReason {
     if (bad !== undefined) return bad;
   }
   return repr;
-}
-
-/**
- * A received segment's record that `readTcpReprInto` refills for each segment: the same keys in
- * the same order as `readTcpRepr`'s (one object shape for the core), and a timestamps record of
- * its own, refilled too.
- */
-export class ReusableTcpRepr {
-  readonly repr: TcpRepr & MutableTcpOptions = {
-    srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0, urgent: 0,
-    mss: undefined, windowScale: undefined, sackPermitted: false, sackBlocks: undefined, timestamp: undefined,
-    payload: new Uint8Array(0),
-  };
-  readonly spare = { tsVal: 0, tsEcr: 0 };
-}
-
-/**
- * `readTcpRepr` into a record refilled for every segment (`ReusableTcpRepr`): nothing allocated
- * but the payload's view (and SACK blocks, fresh each time). For a receiver that keeps neither
- * the record nor its timestamps record past its call: the next segment overwrites both. SACK
- * blocks and the payload view are the segment's own, as from `readTcpRepr`.
- */
-export function readTcpReprInto(view: TcpSegment, into: ReusableTcpRepr): TcpRepr | TcpMalformedReason {
-  const bytes = view.bytes;
-  const hl = view.headerLength;
-  const r = into.repr;
-  r.srcPort = (bytes[F.SRC_PORT] << 8) | bytes[F.SRC_PORT + 1];
-  r.dstPort = (bytes[F.DST_PORT] << 8) | bytes[F.DST_PORT + 1];
-  r.seq = readU32(bytes, F.SEQ);
-  r.ack = readU32(bytes, F.ACK);
-  r.flags = bytes[F.FLAGS];
-  r.window = (bytes[F.WINDOW] << 8) | bytes[F.WINDOW + 1];
-  r.urgent = (bytes[F.URGENT] << 8) | bytes[F.URGENT + 1];
-  r.mss = undefined;
-  r.windowScale = undefined;
-  r.sackPermitted = false;
-  r.sackBlocks = undefined;
-  r.timestamp = undefined;
-  r.payload = bytes.subarray(hl);
-  if (hl > TCP_MIN_HEADER_LEN) {
-    const bad = parseOptions(bytes, F.OPTIONS, hl, r, into.spare);
-    if (bad !== undefined) return bad;
-  }
-  return r;
-}
-
-/**
- * A copy of a received record that its receiver may keep: the record and its timestamps record
- * (both refilled by `readTcpReprInto`), sharing the payload view and SACK blocks.
- */
-export function copyTcpRepr(seg: TcpRepr): TcpRepr {
-  return { ...seg, timestamp: seg.timestamp === undefined ? undefined : { tsVal: seg.timestamp.tsVal, tsEcr: seg.timestamp.tsEcr } };
 }
 
 /** How many SACK blocks `emitTcp` writes for `repr`: as many as fit after the other options. */

@@ -23,7 +23,7 @@ import { createTcpCounters, addTcpCounters } from '../../src/tcp/counters.js';
 import { splitTcpLimits, type TcpStackConfig } from '../../src/config/protocol-config.js';
 import { resolveTcpLimits } from '../../src/tcp/limits.js';
 import { TcpLayerLimits, type ListenerSlots } from './tcp-limits.js';
-import { ReusableTcpRepr, TcpFlags, TcpSegment, copyTcpRepr, emitTcp, readTcpRepr, readTcpReprInto, type TcpRepr } from '../../src/wire/tcp.js';
+import { TcpFlags, TcpSegment, emitTcp, readTcpRepr, type TcpRepr } from '../../src/wire/tcp.js';
 import { IpProtocol } from '../../src/wire/ipv4.js';
 import { IcmpType, IcmpUnreachableCode } from '../../src/wire/icmp.js';
 import { EndpointTable } from '../../src/transport/endpoint-table.js';
@@ -300,15 +300,6 @@ export class TcpLayer implements Tcp {
   /** What every connection of this layer calls back: kept private, one object for all. */
   readonly #owner: TcpConnectionOwner;
   readonly #view = new TcpSegment();
-  /**
-   * The record every IPv4 segment is read into when no segment hook sees it (hooks may keep what
-   * they get): nothing the dispatch hands it to keeps it past the call (connections and listeners
-   * read its fields; the forwarder, which queues a SYN, gets a copy). `#rxBusy` while one is
-   * dispatched: a segment arriving from inside that call (an in-memory link delivering a reply
-   * at once) gets a fresh record.
-   */
-  readonly #rx = new ReusableTcpRepr();
-  #rxBusy = false;
   readonly #entries = new Map<TcpConnection, ConnectionEntry>();
   /** Stack-wide limits: connections, TIME-WAIT, buffer memory, pending writes. */
   readonly limits: TcpLayerLimits;
@@ -829,37 +820,22 @@ export class TcpLayer implements Tcp {
       return;
     }
     // The header was checked just above: the record is read from the same view.
-    if (this.#hookedUp || this.#rxBusy) {
-      const seg = readTcpRepr(v);
-      if (typeof seg === 'string') {
-        countDrop(c, seg);
-        return;
-      }
-      if (this.#hookedUp) this.#hooks.up({ datagram: d, segment: seg });
-      else this.#dispatch(d, seg, !d.reassembled);
-      return;
-    }
-    const seg = readTcpReprInto(v, this.#rx);
+    const seg = readTcpRepr(v);
     if (typeof seg === 'string') {
       countDrop(c, seg);
       return;
     }
-    this.#rxBusy = true;
-    try {
-      this.#dispatch(d, seg, !d.reassembled, true);
-    } finally {
-      this.#rxBusy = false;
-    }
+    if (this.#hookedUp) this.#hooks.up({ datagram: d, segment: seg });
+    else this.#dispatch(d, seg, !d.reassembled);
   }
 
   /**
    * Hands a checked segment to its endpoint: a connection, a listener, or nobody (RST).
    * `mayRelease`: the segment is a view of the received frame the link is handing up (IPv4, not
    * reassembled, no operator on the way), which is released (frame-lease.ts) when an established
-   * connection took it and kept no view of its payload. `shared`: `seg` is the layer's refilled
-   * record (#rx), copied for whatever may keep it.
+   * connection took it and kept no view of its payload.
    */
-  #dispatch(d: IpDatagram, seg: TcpRepr, mayRelease = false, shared = false): void {
+  #dispatch(d: IpDatagram, seg: TcpRepr, mayRelease = false): void {
     const c = this.counters;
     const now = this.scheduler.now();
     let ep = this.endpoints.lookup(d.dst, seg.dstPort, d.src, seg.srcPort);
@@ -883,7 +859,7 @@ export class TcpLayer implements Tcp {
       return;
     }
     // Forwarding: a SYN nobody owns (to any address) becomes a request instead of a RST.
-    if (this.#forwarder !== undefined && this.#forwarder.offer(d, shared ? copyTcpRepr(seg) : seg)) return;
+    if (this.#forwarder !== undefined && this.#forwarder.offer(d, seg)) return;
     c.drops.noEndpoint++;
     this.#reset(seg, d.dst, d.src);
   }
