@@ -89,7 +89,7 @@ describe('stack: TCP forwarder', () => {
     }
   });
 
-  it('a pending request keeps its own SYN while later segments arrive (the layer refills one record for each)', () => {
+  it('a pending request keeps its own SYN, timestamps included, while later segments arrive', () => {
     const ts = new TestScheduler(() => undefined);
     const p = forwardPair({ scheduler: ts });
     // The request's SYN as the forwarder keeps it (the accepting connection is built from it).
