@@ -7,6 +7,7 @@ import { waitFor } from '../../helpers/wait-for.js';
 import { codeOf } from './tcp-helpers.js';
 import type { TcpForwardRequest } from '../../../streams/stack/tcp-forwarder.js';
 import type { TcpConnection } from '../../../streams/stack/tcp-connection.js';
+import type { TcpRepr } from '../../../src/wire/tcp.js';
 
 describe('stack: TCP forwarder', () => {
   it('accepts a connection to an address that is not the stack\'s, as that address, and relays byte-exact', async () => {
@@ -84,6 +85,34 @@ describe('stack: TCP forwarder', () => {
       assert.match(bad.message, /decisionTimeoutMs/);
     } finally {
       first.unsubscribe();
+      p.close();
+    }
+  });
+
+  it('a pending request keeps its own SYN, timestamps included, while later segments arrive', () => {
+    const ts = new TestScheduler(() => undefined);
+    const p = forwardPair({ scheduler: ts });
+    // The request's SYN as the forwarder keeps it (the accepting connection is built from it).
+    const synOf = (req: TcpForwardRequest): TcpRepr => (req as unknown as { syn: TcpRepr }).syn;
+    const requests: TcpForwardRequest[] = [];
+    const seen: string[] = [];
+    const fwd = p.gateway.tcp.forward().subscribe((req) => {
+      requests.push(req);
+      seen.push(JSON.stringify({ ...synOf(req), payload: undefined }));
+    });
+    const conns: Subscription[] = [];
+    try {
+      for (let i = 0; i < 3; i++) conns.push(p.client.tcp.connect({ address: FAR_IP, port: 80 + i }).subscribe({ error: () => undefined }));
+      advance(ts, 100);
+      assert.equal(requests.length, 3);
+      assert.deepEqual(requests.map((r) => synOf(r).dstPort), [80, 81, 82]);
+      assert.ok(synOf(requests[0]).timestamp !== undefined, 'the SYN had timestamps');
+      // Every field, the timestamps' too, as when each request was made.
+      assert.deepEqual(requests.map((r) => JSON.stringify({ ...synOf(r), payload: undefined })), seen);
+      assert.notEqual(synOf(requests[0]).timestamp, synOf(requests[1]).timestamp);
+    } finally {
+      for (const c of conns) c.unsubscribe();
+      fwd.unsubscribe();
       p.close();
     }
   });
