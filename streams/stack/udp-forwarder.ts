@@ -1,4 +1,4 @@
-import { Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
+import { Observable, type SchedulerAction, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import type { IpDatagram } from './ip-network.js';
 import { IPV6_ID_BASE, type IpAddr } from '../../src/ip/address-book.js';
 import { createCounters } from '../../src/stats.js';
@@ -11,7 +11,10 @@ import { IpProtocol } from '../../src/wire/ipv4.js';
 export interface UdpForwardOptions {
   /** Sessions at once; a datagram that would open one more is dropped (`drops.sessionLimit`). Default 1024. */
   readonly maxSessions?: number;
-  /** A session with no datagram either way for this long ends (`sessionsExpired`). Default 60,000 ms. */
+  /**
+   * A session with no datagram either way for this long ends (`sessionsExpired`), within a
+   * quarter of it more (the idle timer ticks every quarter). Default 60,000 ms.
+   */
   readonly idleTimeoutMs?: number;
   /** Datagrams a session holds while its `datagrams$` has no subscriber (more: `drops.queueFull`). Default 64. */
   readonly queueLimit?: number;
@@ -92,6 +95,13 @@ export interface UdpForwarderHost {
 const QUOTE_BYTES = 64;
 /** The longest IPv4 header (with options). */
 const MAX_IP_HEADER = 60;
+/**
+ * The idle timer ticks this many times per idle timeout; a session ends after that many ticks
+ * in a row saw no datagram. A datagram then only sets a flag (no clock read per datagram, two
+ * per request/response otherwise); the session ends between the timeout and a tick more after
+ * its last datagram.
+ */
+const IDLE_TICKS = 4;
 
 /**
  * The UDP forwarder (gVisor's udp.Forwarder, with sessions): datagrams that no socket takes,
@@ -133,7 +143,7 @@ export class UdpForwarder {
       this.#count++;
       c.sessions = this.#count;
       c.sessionsOpened++;
-      session.deliver(payload);
+      session.deliver(payload, true);
       this.subscriber.next(session);
       return;
     }
@@ -172,7 +182,10 @@ class Session implements UdpForwardSession {
   readonly #remote: IpAddr;
   #queue: Uint8Array[] = [];
   #reader: Subscriber<Uint8Array> | undefined;
-  #last: number;
+  /** A datagram either way since the idle timer's last tick. */
+  #active = false;
+  /** The idle timer's ticks in a row that saw no datagram. */
+  #quietTicks = 0;
   #timer: Subscription | undefined;
   #closed = false;
   /**
@@ -200,8 +213,7 @@ class Session implements UdpForwardSession {
     this.#lastIface = d.iface;
     this.clientKey = d.src * 65536 + srcPort;
     this.flowKey = d.dst * 65536 + dstPort;
-    this.#last = forwarder.host.scheduler.now();
-    this.#arm(forwarder.options.idleTimeoutMs);
+    this.#arm(forwarder.options.idleTimeoutMs / IDLE_TICKS);
     this.datagrams$ = new Observable<Uint8Array>((subscriber) => {
       if (this.#closed && this.#queue.length === 0) {
         subscriber.complete();
@@ -260,12 +272,13 @@ class Session implements UdpForwardSession {
     return true;
   }
 
-  deliver(payload: Uint8Array): void {
+  /** A datagram of the flow; `first`: the one that opened the session (the idle time starts with it). */
+  deliver(payload: Uint8Array, first = false): void {
     const f = this.#forwarder;
     const c = f.counters;
     c.rxDatagrams++;
     c.rxBytes += payload.length;
-    this.#last = f.host.scheduler.now();
+    this.#active = !first;
     const reader = this.#reader;
     if (reader !== undefined) reader.next(payload);
     else if (this.#queue.length < f.options.queueLimit) this.#queue.push(payload);
@@ -287,7 +300,7 @@ class Session implements UdpForwardSession {
     }
     c.txDatagrams++;
     c.txBytes += payload.length;
-    this.#last = f.host.scheduler.now();
+    this.#active = true;
     return true;
   }
 
@@ -305,20 +318,25 @@ class Session implements UdpForwardSession {
     reader?.complete();
   }
 
-  /** One timer per session, re-armed only when it fires early (activity moved the deadline). */
-  #arm(delay: number): void {
-    this.#timer = this.#forwarder.host.scheduler.schedule(() => {
-      this.#timer = undefined;
-      if (this.#closed) return;
-      const idle = this.#forwarder.options.idleTimeoutMs;
-      const left = this.#last + idle - this.#forwarder.host.scheduler.now();
-      if (left > 0) {
-        this.#arm(left);
+  /**
+   * One timer per session, ticking every `tick` ms (the same action rescheduled: an async
+   * scheduler keeps its interval); the session ends at the IDLE_TICKS-th quiet tick in a row.
+   */
+  #arm(tick: number): void {
+    const session = this;
+    this.#timer = this.#forwarder.host.scheduler.schedule(function (this: SchedulerAction<undefined>) {
+      if (session.#closed) return;
+      if (session.#active) {
+        session.#active = false;
+        session.#quietTicks = 0;
+      } else if (++session.#quietTicks >= IDLE_TICKS) {
+        session.#timer = undefined;
+        session.#forwarder.counters.sessionsExpired++;
+        session.close();
         return;
       }
-      this.#forwarder.counters.sessionsExpired++;
-      this.close();
-    }, delay);
+      this.schedule(undefined, tick);
+    }, tick);
   }
 }
 

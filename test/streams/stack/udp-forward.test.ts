@@ -66,7 +66,7 @@ describe('stack: UDP forwarder', () => {
     }
   });
 
-  it('ends an idle session after idleTimeoutMs, and activity either way keeps it (virtual time)', () => {
+  it('ends an idle session after idleTimeoutMs (within a quarter more), and activity either way keeps it (virtual time)', () => {
     const ts = new TestScheduler(() => undefined);
     const p = forwardPair({ scheduler: ts });
     const ended: string[] = [];
@@ -81,14 +81,17 @@ describe('stack: UDP forwarder', () => {
       sock.send(enc('y'), { address: FAR_IP, port: 2 });
       advance(ts, 100);
       assert.equal(sessions.length, 2);
-      // Session 2 answers at 6 s: its idle timer runs from then.
+      // Session 2 answers at 6 s: its idle time runs from then. The timer ticks every 2.5 s and
+      // ends a session at its fourth quiet tick in a row: the tick at 7.5 s saw the answer.
       advance(ts, 5900);
       assert.ok(sessions[1].send(enc('reply')));
       advance(ts, 4100); // t = 10.1 s
-      assert.deepEqual(ended, ['1@10000']);
+      assert.deepEqual(ended, ['1@10000'], 'a session nothing crossed after its first datagram ends at idleTimeoutMs');
       assert.equal(stat(p.gateway, 'udpForward', 'sessions'), 1);
-      advance(ts, 6000); // t = 16.1 s
-      assert.deepEqual(ended, ['1@10000', '2@16000']);
+      advance(ts, 6000); // t = 16.1 s: idle 10.1 s, not yet the fourth quiet tick
+      assert.deepEqual(ended, ['1@10000']);
+      advance(ts, 1500); // t = 17.6 s
+      assert.deepEqual(ended, ['1@10000', '2@17500'], 'ended within a quarter of idleTimeoutMs after its last datagram');
       assert.equal(stat(p.gateway, 'udpForward', 'sessionsExpired'), 2);
       assert.equal(sessions[0].send(enc('late')), false, 'an ended session sends nothing');
       // The flow comes back: a new session.
