@@ -112,6 +112,12 @@ const IDLE_TICKS = 4;
 export class UdpForwarder {
   readonly #byClient = new Map<number, Map<number, Session>>();
   #count = 0;
+  /**
+   * The session of the last datagram: a request/response flow sends every datagram on it, and
+   * four compares find it without the two keys (doubles) and the two map reads. Forgotten when
+   * it ends.
+   */
+  #last: Session | undefined;
 
   constructor(
     readonly counters: UdpForwardCounters,
@@ -122,6 +128,12 @@ export class UdpForwarder {
 
   /** A unicast datagram no socket took: into its session (opened on the first datagram). */
   offer(d: IpDatagram, srcPort: number, dstPort: number, payload: Uint8Array): void {
+    const last = this.#last;
+    if (last !== undefined && last.remotePort === srcPort && last.localPort === dstPort && last.remote === d.src && last.local === d.dst) {
+      last.remember(d);
+      last.deliver(payload);
+      return;
+    }
     const c = this.counters;
     const clientKey = d.src * 65536 + srcPort;
     const flowKey = d.dst * 65536 + dstPort;
@@ -140,6 +152,7 @@ export class UdpForwarder {
       session = new Session(this, d, srcPort, dstPort);
       session.remember(d);
       flows.set(flowKey, session);
+      this.#last = session;
       this.#count++;
       c.sessions = this.#count;
       c.sessionsOpened++;
@@ -147,6 +160,7 @@ export class UdpForwarder {
       this.subscriber.next(session);
       return;
     }
+    this.#last = session;
     session.remember(d);
     session.deliver(payload);
   }
@@ -158,6 +172,7 @@ export class UdpForwarder {
 
   /** @internal A session ended: out of the tables. */
   remove(s: Session): void {
+    if (this.#last === s) this.#last = undefined;
     const flows = this.#byClient.get(s.clientKey);
     if (flows === undefined || flows.get(s.flowKey) !== s) return;
     flows.delete(s.flowKey);
@@ -178,8 +193,9 @@ class Session implements UdpForwardSession {
   readonly flowKey: number;
   readonly datagrams$: Observable<Uint8Array>;
   readonly #forwarder: UdpForwarder;
-  readonly #local: IpAddr;
-  readonly #remote: IpAddr;
+  /** @internal The destination's and the client's addresses (IPv6: the address book's ids). */
+  readonly local: IpAddr;
+  readonly remote: IpAddr;
   #queue: Uint8Array[] = [];
   #reader: Subscriber<Uint8Array> | undefined;
   /** A datagram either way since the idle timer's last tick. */
@@ -203,8 +219,8 @@ class Session implements UdpForwardSession {
     const host = forwarder.host;
     host.retain(d.dst);
     host.retain(d.src);
-    this.#local = d.dst;
-    this.#remote = d.src;
+    this.local = d.dst;
+    this.remote = d.src;
     this.localAddress = host.format(d.dst);
     this.localPort = dstPort;
     this.remoteAddress = host.format(d.src);
@@ -265,7 +281,7 @@ class Session implements UdpForwardSession {
     if (log.udp.enabled) log.udp('forward: %s:%d refused (%s) to %s:%d', this.localAddress, this.localPort, how, this.remoteAddress, this.remotePort);
     const q = this.#quote;
     f.host.unreachable({
-      iface: this.#lastIface, src: this.#remote, dst: this.#local, protocol: IpProtocol.UDP, ttl: 0,
+      iface: this.#lastIface, src: this.remote, dst: this.local, protocol: IpProtocol.UDP, ttl: 0,
       header: q.subarray(0, this.#quoteHeader), payload: q.subarray(this.#quoteHeader, this.#quoteLength),
       broadcast: false, reassembled: false, checksumVerified: false,
     }, code);
@@ -292,7 +308,7 @@ class Session implements UdpForwardSession {
       c.txErrors++;
       return false;
     }
-    const err = f.host.send(this.#local, this.#remote, this.localPort, this.remotePort, payload);
+    const err = f.host.send(this.local, this.remote, this.localPort, this.remotePort, payload);
     if (err !== undefined) {
       c.txErrors++;
       if (log.udp.enabled) log.udp('forward: reply to %s:%d failed: %s', this.remoteAddress, this.remotePort, err.message);
@@ -310,8 +326,8 @@ class Session implements UdpForwardSession {
     this.#timer?.unsubscribe();
     this.#timer = undefined;
     this.#forwarder.remove(this);
-    this.#forwarder.host.release(this.#local);
-    this.#forwarder.host.release(this.#remote);
+    this.#forwarder.host.release(this.local);
+    this.#forwarder.host.release(this.remote);
     this.#queue = [];
     const reader = this.#reader;
     this.#reader = undefined;
