@@ -335,8 +335,8 @@ class Session implements UdpForwardSession {
   }
 
   /**
-   * One timer per session, ticking every `tick` ms (the same action rescheduled: an async
-   * scheduler keeps its interval); the session ends at the IDLE_TICKS-th quiet tick in a row.
+   * One timer per session, ticking every `tick` ms (the same action rescheduled, no new one per
+   * tick); the session ends at the IDLE_TICKS-th quiet tick in a row.
    */
   #arm(tick: number): void {
     const session = this;
