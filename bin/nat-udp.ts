@@ -63,6 +63,18 @@ export function relayUdp(stack: Stack, options: UdpRelayOptions): Subscription {
   const readBuffer = new Uint8Array(addon.datagramReadBuffer);
   const read = addon.datagramRead;
   const answered = options.answeredElsewhere;
+  // The last view made over the read buffer, reused while datagrams land at the same place with
+  // the same length (request/response: every answer): one typed array less per datagram. Its
+  // bytes are the buffer's, overwritten by the next read either way.
+  let view = readBuffer.subarray(0, 0);
+  let viewOffset = 0;
+  const viewOf = (offset: number, length: number): Uint8Array => {
+    if (offset !== viewOffset || length !== view.length) {
+      view = readBuffer.subarray(offset, offset + length);
+      viewOffset = offset;
+    }
+    return view;
+  };
   const subscription = stack.udp
     .forward({ maxSessions: MAX_SESSIONS, idleTimeoutMs: options.idleTimeoutMs ?? IDLE_TIMEOUT_MS })
     .subscribe((session) => {
@@ -84,8 +96,7 @@ export function relayUdp(stack: Stack, options: UdpRelayOptions): Subscription {
       // The view is over the addon's shared receive buffer: session.send copies it into the
       // packet it builds before returning.
       const onMessage = (): void => {
-        const offset = read[DATAGRAM_READ.offset];
-        session.send(readBuffer.subarray(offset, offset + read[DATAGRAM_READ.length]));
+        session.send(viewOf(read[DATAGRAM_READ.offset], read[DATAGRAM_READ.length]));
       };
       let socket: NativeDatagramSocket;
       try {

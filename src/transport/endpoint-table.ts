@@ -167,6 +167,9 @@ export class EndpointTable<E extends {}> {
     const last = this.#lastEndpoint;
     if (last !== undefined && localPort === this.#lastLocalPort && remotePort === this.#lastRemotePort
       && localAddr === this.#lastLocalAddr && remoteAddr === this.#lastRemoteAddr) return last;
+    // An empty table (a NAT's UDP, where every datagram goes to the forwarder) misses without
+    // making the two keys (doubles) and reading the map twice.
+    if (this.#size === 0) return undefined;
     const e = this.#find(localAddr, localPort, remoteAddr, remotePort);
     if (e !== undefined) {
       this.#lastEndpoint = e;

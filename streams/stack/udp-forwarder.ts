@@ -1,4 +1,4 @@
-import { Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
+import { Observable, type SchedulerAction, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import type { IpDatagram } from './ip-network.js';
 import { IPV6_ID_BASE, type IpAddr } from '../../src/ip/address-book.js';
 import { createCounters } from '../../src/stats.js';
@@ -11,7 +11,10 @@ import { IpProtocol } from '../../src/wire/ipv4.js';
 export interface UdpForwardOptions {
   /** Sessions at once; a datagram that would open one more is dropped (`drops.sessionLimit`). Default 1024. */
   readonly maxSessions?: number;
-  /** A session with no datagram either way for this long ends (`sessionsExpired`). Default 60,000 ms. */
+  /**
+   * A session with no datagram either way for this long ends (`sessionsExpired`), within a
+   * quarter of it more (the idle timer ticks every quarter). Default 60,000 ms.
+   */
   readonly idleTimeoutMs?: number;
   /** Datagrams a session holds while its `datagrams$` has no subscriber (more: `drops.queueFull`). Default 64. */
   readonly queueLimit?: number;
@@ -92,6 +95,13 @@ export interface UdpForwarderHost {
 const QUOTE_BYTES = 64;
 /** The longest IPv4 header (with options). */
 const MAX_IP_HEADER = 60;
+/**
+ * The idle timer ticks this many times per idle timeout; a session ends after that many ticks
+ * in a row saw no datagram. A datagram then only sets a flag (no clock read per datagram, two
+ * per request/response otherwise); the session ends between the timeout and a tick more after
+ * its last datagram.
+ */
+const IDLE_TICKS = 4;
 
 /**
  * The UDP forwarder (gVisor's udp.Forwarder, with sessions): datagrams that no socket takes,
@@ -102,6 +112,12 @@ const MAX_IP_HEADER = 60;
 export class UdpForwarder {
   readonly #byClient = new Map<number, Map<number, Session>>();
   #count = 0;
+  /**
+   * The session of the last datagram: a request/response flow sends every datagram on it, and
+   * four compares find it without the two keys (doubles) and the two map reads. Forgotten when
+   * it ends.
+   */
+  #last: Session | undefined;
 
   constructor(
     readonly counters: UdpForwardCounters,
@@ -112,6 +128,12 @@ export class UdpForwarder {
 
   /** A unicast datagram no socket took: into its session (opened on the first datagram). */
   offer(d: IpDatagram, srcPort: number, dstPort: number, payload: Uint8Array): void {
+    const last = this.#last;
+    if (last !== undefined && last.remotePort === srcPort && last.localPort === dstPort && last.remote === d.src && last.local === d.dst) {
+      last.remember(d);
+      last.deliver(payload);
+      return;
+    }
     const c = this.counters;
     const clientKey = d.src * 65536 + srcPort;
     const flowKey = d.dst * 65536 + dstPort;
@@ -130,13 +152,15 @@ export class UdpForwarder {
       session = new Session(this, d, srcPort, dstPort);
       session.remember(d);
       flows.set(flowKey, session);
+      this.#last = session;
       this.#count++;
       c.sessions = this.#count;
       c.sessionsOpened++;
-      session.deliver(payload);
+      session.deliver(payload, true);
       this.subscriber.next(session);
       return;
     }
+    this.#last = session;
     session.remember(d);
     session.deliver(payload);
   }
@@ -148,6 +172,7 @@ export class UdpForwarder {
 
   /** @internal A session ended: out of the tables. */
   remove(s: Session): void {
+    if (this.#last === s) this.#last = undefined;
     const flows = this.#byClient.get(s.clientKey);
     if (flows === undefined || flows.get(s.flowKey) !== s) return;
     flows.delete(s.flowKey);
@@ -168,11 +193,15 @@ class Session implements UdpForwardSession {
   readonly flowKey: number;
   readonly datagrams$: Observable<Uint8Array>;
   readonly #forwarder: UdpForwarder;
-  readonly #local: IpAddr;
-  readonly #remote: IpAddr;
+  /** @internal The destination's and the client's addresses (IPv6: the address book's ids). */
+  readonly local: IpAddr;
+  readonly remote: IpAddr;
   #queue: Uint8Array[] = [];
   #reader: Subscriber<Uint8Array> | undefined;
-  #last: number;
+  /** A datagram either way since the idle timer's last tick. */
+  #active = false;
+  /** The idle timer's ticks in a row that saw no datagram. */
+  #quietTicks = 0;
   #timer: Subscription | undefined;
   #closed = false;
   /**
@@ -190,8 +219,8 @@ class Session implements UdpForwardSession {
     const host = forwarder.host;
     host.retain(d.dst);
     host.retain(d.src);
-    this.#local = d.dst;
-    this.#remote = d.src;
+    this.local = d.dst;
+    this.remote = d.src;
     this.localAddress = host.format(d.dst);
     this.localPort = dstPort;
     this.remoteAddress = host.format(d.src);
@@ -200,8 +229,7 @@ class Session implements UdpForwardSession {
     this.#lastIface = d.iface;
     this.clientKey = d.src * 65536 + srcPort;
     this.flowKey = d.dst * 65536 + dstPort;
-    this.#last = forwarder.host.scheduler.now();
-    this.#arm(forwarder.options.idleTimeoutMs);
+    this.#arm(forwarder.options.idleTimeoutMs / IDLE_TICKS);
     this.datagrams$ = new Observable<Uint8Array>((subscriber) => {
       if (this.#closed && this.#queue.length === 0) {
         subscriber.complete();
@@ -253,19 +281,20 @@ class Session implements UdpForwardSession {
     if (log.udp.enabled) log.udp('forward: %s:%d refused (%s) to %s:%d', this.localAddress, this.localPort, how, this.remoteAddress, this.remotePort);
     const q = this.#quote;
     f.host.unreachable({
-      iface: this.#lastIface, src: this.#remote, dst: this.#local, protocol: IpProtocol.UDP, ttl: 0,
+      iface: this.#lastIface, src: this.remote, dst: this.local, protocol: IpProtocol.UDP, ttl: 0,
       header: q.subarray(0, this.#quoteHeader), payload: q.subarray(this.#quoteHeader, this.#quoteLength),
       broadcast: false, reassembled: false, checksumVerified: false,
     }, code);
     return true;
   }
 
-  deliver(payload: Uint8Array): void {
+  /** A datagram of the flow; `first`: the one that opened the session (the idle time starts with it). */
+  deliver(payload: Uint8Array, first = false): void {
     const f = this.#forwarder;
     const c = f.counters;
     c.rxDatagrams++;
     c.rxBytes += payload.length;
-    this.#last = f.host.scheduler.now();
+    this.#active = !first;
     const reader = this.#reader;
     if (reader !== undefined) reader.next(payload);
     else if (this.#queue.length < f.options.queueLimit) this.#queue.push(payload);
@@ -279,7 +308,7 @@ class Session implements UdpForwardSession {
       c.txErrors++;
       return false;
     }
-    const err = f.host.send(this.#local, this.#remote, this.localPort, this.remotePort, payload);
+    const err = f.host.send(this.local, this.remote, this.localPort, this.remotePort, payload);
     if (err !== undefined) {
       c.txErrors++;
       if (log.udp.enabled) log.udp('forward: reply to %s:%d failed: %s', this.remoteAddress, this.remotePort, err.message);
@@ -287,7 +316,7 @@ class Session implements UdpForwardSession {
     }
     c.txDatagrams++;
     c.txBytes += payload.length;
-    this.#last = f.host.scheduler.now();
+    this.#active = true;
     return true;
   }
 
@@ -297,28 +326,33 @@ class Session implements UdpForwardSession {
     this.#timer?.unsubscribe();
     this.#timer = undefined;
     this.#forwarder.remove(this);
-    this.#forwarder.host.release(this.#local);
-    this.#forwarder.host.release(this.#remote);
+    this.#forwarder.host.release(this.local);
+    this.#forwarder.host.release(this.remote);
     this.#queue = [];
     const reader = this.#reader;
     this.#reader = undefined;
     reader?.complete();
   }
 
-  /** One timer per session, re-armed only when it fires early (activity moved the deadline). */
-  #arm(delay: number): void {
-    this.#timer = this.#forwarder.host.scheduler.schedule(() => {
-      this.#timer = undefined;
-      if (this.#closed) return;
-      const idle = this.#forwarder.options.idleTimeoutMs;
-      const left = this.#last + idle - this.#forwarder.host.scheduler.now();
-      if (left > 0) {
-        this.#arm(left);
+  /**
+   * One timer per session, ticking every `tick` ms (the same action rescheduled, no new one per
+   * tick); the session ends at the IDLE_TICKS-th quiet tick in a row.
+   */
+  #arm(tick: number): void {
+    const session = this;
+    this.#timer = this.#forwarder.host.scheduler.schedule(function (this: SchedulerAction<undefined>) {
+      if (session.#closed) return;
+      if (session.#active) {
+        session.#active = false;
+        session.#quietTicks = 0;
+      } else if (++session.#quietTicks >= IDLE_TICKS) {
+        session.#timer = undefined;
+        session.#forwarder.counters.sessionsExpired++;
+        session.close();
         return;
       }
-      this.#forwarder.counters.sessionsExpired++;
-      this.close();
-    }, delay);
+      this.schedule(undefined, tick);
+    }, tick);
   }
 }
 

@@ -251,14 +251,15 @@ print('exact' if bytes(got) == data else 'differ', len(got))`, [], { timeoutMs: 
     assert.equal(out.trim(), `exact ${1 << 20}`);
   });
 
-  it('UDP: an echo in H answers NS, from the address NS sent to', async () => {
+  it('UDP: an echo in H answers NS, from the address NS sent to (answers of one length and of others, each its own bytes)', async () => {
+    const pings = ['ping0', 'ping1', 'a longer ping2', 'ping3'];
     const out = await ns.python(`import socket
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5)
-for i in range(3):
-    u.sendto(b'ping%d' % i, ('${SERVER}', 7))
+for p in ${JSON.stringify(pings)}:
+    u.sendto(p.encode(), ('${SERVER}', 7))
     d, a = u.recvfrom(100)
     print(d.decode(), a[0], a[1])`);
-    assert.deepEqual(out.trim().split('\n'), [0, 1, 2].map((i) => `re:ping${i} ${SERVER} 7`));
+    assert.deepEqual(out.trim().split('\n'), pings.map((p) => `re:${p} ${SERVER} 7`));
   });
 
   it('DNS: a query to 198.18.0.3 is answered by the resolver in H (a name it knows, and NXDOMAIN)', async () => {

@@ -46,6 +46,42 @@ describe('stack: UDP forwarder', () => {
     }
   });
 
+  it('interleaved flows each reach their own session; a closed session is not found again for its flow', async () => {
+    const p = forwardPair();
+    const got: string[] = [];
+    const sessions: UdpForwardSession[] = [];
+    const fwd = p.gateway.udp.forward().subscribe((s) => {
+      sessions.push(s);
+      s.datagrams$.subscribe((d) => got.push(`${sessions.indexOf(s)}:${s.localPort}<${s.remotePort} ${dec(d)}`));
+    });
+    const a = p.client.udp.bind({ port: 7001 });
+    const b = p.client.udp.bind({ port: 7002 });
+    try {
+      // The same flow twice in a row (the second from the remembered session), then others
+      // differing in one field each: the client's port, the destination's port, its address.
+      a.send(enc('1'), { address: FAR_IP, port: 9 });
+      a.send(enc('2'), { address: FAR_IP, port: 9 });
+      b.send(enc('3'), { address: FAR_IP, port: 9 });
+      a.send(enc('4'), { address: FAR_IP, port: 10 });
+      a.send(enc('5'), { address: '198.18.0.201', port: 9 });
+      a.send(enc('6'), { address: FAR_IP, port: 9 });
+      await waitFor('six datagrams in sessions', () => (got.length === 6 ? true : undefined));
+      assert.deepEqual(got, ['0:9<7001 1', '0:9<7001 2', '1:9<7002 3', '2:10<7001 4', '3:9<7001 5', '0:9<7001 6']);
+      assert.equal(sessions[3].localAddress, '198.18.0.201');
+      // The flow's session, the last one used, ends: its next datagram opens a new one.
+      sessions[0].close();
+      a.send(enc('7'), { address: FAR_IP, port: 9 });
+      await waitFor('the seventh datagram in a session', () => (got.length === 7 ? true : undefined));
+      assert.equal(got[6], '4:9<7001 7');
+      assert.equal(stat(p.gateway, 'udpForward', 'sessionsOpened'), 5);
+    } finally {
+      a.close();
+      b.close();
+      fwd.unsubscribe();
+      p.close();
+    }
+  });
+
   it('holds the first datagrams until datagrams$ is subscribed', async () => {
     const p = forwardPair();
     const sessions: UdpForwardSession[] = [];
@@ -66,7 +102,7 @@ describe('stack: UDP forwarder', () => {
     }
   });
 
-  it('ends an idle session after idleTimeoutMs, and activity either way keeps it (virtual time)', () => {
+  it('ends an idle session after idleTimeoutMs (within a quarter more), and activity either way keeps it (virtual time)', () => {
     const ts = new TestScheduler(() => undefined);
     const p = forwardPair({ scheduler: ts });
     const ended: string[] = [];
@@ -81,14 +117,17 @@ describe('stack: UDP forwarder', () => {
       sock.send(enc('y'), { address: FAR_IP, port: 2 });
       advance(ts, 100);
       assert.equal(sessions.length, 2);
-      // Session 2 answers at 6 s: its idle timer runs from then.
+      // Session 2 answers at 6 s: its idle time runs from then. The timer ticks every 2.5 s and
+      // ends a session at its fourth quiet tick in a row: the tick at 7.5 s saw the answer.
       advance(ts, 5900);
       assert.ok(sessions[1].send(enc('reply')));
       advance(ts, 4100); // t = 10.1 s
-      assert.deepEqual(ended, ['1@10000']);
+      assert.deepEqual(ended, ['1@10000'], 'a session nothing crossed after its first datagram ends at idleTimeoutMs');
       assert.equal(stat(p.gateway, 'udpForward', 'sessions'), 1);
-      advance(ts, 6000); // t = 16.1 s
-      assert.deepEqual(ended, ['1@10000', '2@16000']);
+      advance(ts, 6000); // t = 16.1 s: idle 10.1 s, not yet the fourth quiet tick
+      assert.deepEqual(ended, ['1@10000']);
+      advance(ts, 1500); // t = 17.6 s
+      assert.deepEqual(ended, ['1@10000', '2@17500'], 'ended within a quarter of idleTimeoutMs after its last datagram');
       assert.equal(stat(p.gateway, 'udpForward', 'sessionsExpired'), 2);
       assert.equal(sessions[0].send(enc('late')), false, 'an ended session sends nothing');
       // The flow comes back: a new session.
