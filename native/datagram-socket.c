@@ -302,10 +302,32 @@ static napi_value dgram_connect(napi_env env, napi_callback_info info) {
 }
 
 /*
- * send(data: Uint8Array[, address, port]): 0, or -errno. Without an address: to the connected
- * peer. The typed array is read with one N-API call (napi_get_typedarray_info refuses what is
- * not one, with no exception).
+ * The arguments of send / sendAndReceive: data (a Uint8Array, read with one N-API call:
+ * napi_get_typedarray_info refuses what is not one, with no exception), and where `with_to`,
+ * an optional address and port (has_to). False, with ERR_INVALID_ARG_TYPE thrown, when wrong.
  */
+static int read_send_args(napi_env env, size_t argc, napi_value *argv, int with_to, void **data, size_t *len,
+                          struct sockaddr_in *to, int *has_to) {
+  napi_typedarray_type type;
+  *has_to = with_to && argc >= 3;
+  if (argc < 1 || napi_get_typedarray_info(env, argv[0], &type, len, data, NULL, NULL) != napi_ok || type != napi_uint8_array ||
+      (*has_to && get_address(env, argv[1], argv[2], to) != 0)) {
+    napi_throw_error(env, "ERR_INVALID_ARG_TYPE",
+                     with_to ? "send(data: Uint8Array[, address: number, port: number])" : "sendAndReceive(data: Uint8Array)");
+    return 0;
+  }
+  return 1;
+}
+
+/* One datagram out (to `to`, or the connected peer when NULL): bytes sent, or -1 with errno. */
+static ssize_t send_datagram(dgram_socket_t *s, const void *data, size_t len, const struct sockaddr_in *to) {
+  ssize_t r;
+  do r = to != NULL ? sendto(s->fd, data, len, 0, (const struct sockaddr *)to, sizeof *to) : send(s->fd, data, len, 0);
+  while (r < 0 && errno == EINTR);
+  return r;
+}
+
+/* send(data: Uint8Array[, address, port]): 0, or -errno. Without an address: to the connected peer. */
 static napi_value dgram_send(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -313,18 +335,11 @@ static napi_value dgram_send(napi_env env, napi_callback_info info) {
   if (s == NULL) return NULL;
   void *data = NULL;
   size_t len = 0;
-  napi_typedarray_type type;
   struct sockaddr_in to;
-  int has_to = argc >= 3;
-  if (argc < 1 || napi_get_typedarray_info(env, argv[0], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array ||
-      (has_to && get_address(env, argv[1], argv[2], &to) != 0)) {
-    napi_throw_error(env, "ERR_INVALID_ARG_TYPE", "send(data: Uint8Array[, address: number, port: number])");
-    return NULL;
-  }
+  int has_to;
+  if (!read_send_args(env, argc, argv, 1, &data, &len, &to, &has_to)) return NULL;
   if (s->closed) return int_result(env, -EBADF);
-  ssize_t r;
-  do r = has_to ? sendto(s->fd, data, len, 0, (struct sockaddr *)&to, sizeof to) : send(s->fd, data, len, 0);
-  while (r < 0 && errno == EINTR);
+  ssize_t r = send_datagram(s, data, len, has_to ? &to : NULL);
   return int_result(env, r < 0 ? -errno : 0);
 }
 
@@ -359,15 +374,10 @@ static napi_value dgram_send_and_receive(napi_env env, napi_callback_info info) 
   if (s == NULL) return NULL;
   void *data = NULL;
   size_t len = 0;
-  napi_typedarray_type type;
-  if (argc < 1 || napi_get_typedarray_info(env, argv[0], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-    napi_throw_error(env, "ERR_INVALID_ARG_TYPE", "sendAndReceive(data: Uint8Array)");
-    return NULL;
-  }
+  int has_to;
+  if (!read_send_args(env, argc, argv, 0, &data, &len, NULL, &has_to)) return NULL;
   if (s->closed) return int_result(env, -EBADF);
-  ssize_t r;
-  do r = send(s->fd, data, len, 0);
-  while (r < 0 && errno == EINTR);
+  ssize_t r = send_datagram(s, data, len, NULL);
   if (r < 0) return int_result(env, -errno);
   if (s->answer_misses >= DGRAM_ANSWER_MISSES && ++s->answer_skips % DGRAM_ANSWER_PROBE_EVERY != 0) return int_result(env, 0);
   struct sockaddr_in from;

@@ -487,6 +487,13 @@ static int read_answer(napi_env env, tcp_socket_t *s) {
   return 1;
 }
 
+/* read_answer, then the socket's JavaScript side let go if a callback closed it. */
+static int read_answer_and_settle(napi_env env, tcp_socket_t *s) {
+  int ok = read_answer(env, s);
+  if (s->closed && s->in_callback == 0) release_js(s);
+  return ok;
+}
+
 static napi_value write_maybe_read(napi_env env, napi_callback_info info, int then_read) {
   size_t argc = 1;
   napi_value argv[1], out;
@@ -542,42 +549,35 @@ static napi_value write_maybe_read(napi_env env, napi_callback_info info, int th
   }
   int all_sent = s->qlen == 0;
   if (then_read && all_sent && s->reading && !s->eof && !s->closed && !s->connecting && s->pending_err == 0) {
-    int ok = read_answer(env, s);
-    if (s->closed && s->in_callback == 0) release_js(s);
-    if (!ok) return NULL;
+    if (!read_answer_and_settle(env, s)) return NULL;
   }
   napi_get_boolean(env, all_sent, &out);
   return out;
 }
 
-/* end(): FIN once everything written is sent. */
-static napi_value tcp_end(napi_env env, napi_callback_info info) {
-  size_t argc = 0;
-  tcp_socket_t *s = this_socket(env, info, &argc, NULL);
-  if (s == NULL || s->closed) return NULL;
-  s->end_pending = 1;
-  maybe_shut(s);
-  return NULL;
-}
-
 /*
- * endAndRead(): end(), then, when the FIN went out now, one read of what the peer already sent
+ * end(): FIN once everything written is sent.
+ * endAndRead(): the same, then, when the FIN went out now, one read of what the peer already sent
  * in return (writeAndRead's read: on a CPU shared with it, a peer that closes when we do has
  * run and sent its FIN before shutdown(2) returns): its FIN to onEnd(), bytes to onData(),
  * before this returns.
  */
-static napi_value tcp_end_and_read(napi_env env, napi_callback_info info) {
+static napi_value end_maybe_read(napi_env env, napi_callback_info info, int then_read) {
   size_t argc = 0;
   tcp_socket_t *s = this_socket(env, info, &argc, NULL);
   if (s == NULL || s->closed) return NULL;
   s->end_pending = 1;
   maybe_shut(s);
-  if (s->shut && s->reading && !s->eof && s->pending_err == 0) {
-    int ok = read_answer(env, s);
-    if (s->closed && s->in_callback == 0) release_js(s);
-    if (!ok) return NULL;
-  }
+  if (then_read && s->shut && s->reading && !s->eof && s->pending_err == 0) read_answer_and_settle(env, s);
   return NULL;
+}
+
+static napi_value tcp_end(napi_env env, napi_callback_info info) {
+  return end_maybe_read(env, info, 0);
+}
+
+static napi_value tcp_end_and_read(napi_env env, napi_callback_info info) {
+  return end_maybe_read(env, info, 1);
 }
 
 /* pause(), or resume(limit?: number): the most bytes the next read takes (no limit without). */

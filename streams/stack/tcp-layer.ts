@@ -178,7 +178,7 @@ export const TCP_LAYER_DROP_REASONS = [
   'memoryLimit',
 ] as const;
 
-/** Listener counters summed into the layer's (#syncListenerCounters names each: keep the two in step). */
+/** Listener counters summed into the layer's (see #syncListenerCounters). */
 const LISTENER_FIELDS = ['synReceived', 'synCookiesSent', 'synCookiesAccepted', 'synCookiesRejected', 'halfOpenFailed', 'acceptQueueOverflows'] as const;
 
 function createTcpLayerCounters() {
@@ -922,41 +922,15 @@ export class TcpLayer implements Tcp {
 
   /** Adds what a listener counted since the last sync into the layer's counters. */
   #syncListenerCounters(listener: ListenEndpoint): void {
-    // Field by field rather than a loop over LISTENER_FIELDS: this runs for every SYN, and a
-    // loop's `from[f]` is a keyed access of six names at one site (megamorphic), four per field.
-    const a: Readonly<TcpListenerCounters> = listener.core.counters;
-    const b: Readonly<TcpListenerCounters> | undefined = listener.core4?.counters;
-    const s = listener.synced;
-    const c = this.counters;
-    let v = b === undefined ? a.synReceived : a.synReceived + b.synReceived;
-    if (v !== s.synReceived) {
-      c.synReceived += v - s.synReceived;
-      s.synReceived = v;
-    }
-    v = b === undefined ? a.synCookiesSent : a.synCookiesSent + b.synCookiesSent;
-    if (v !== s.synCookiesSent) {
-      c.synCookiesSent += v - s.synCookiesSent;
-      s.synCookiesSent = v;
-    }
-    v = b === undefined ? a.synCookiesAccepted : a.synCookiesAccepted + b.synCookiesAccepted;
-    if (v !== s.synCookiesAccepted) {
-      c.synCookiesAccepted += v - s.synCookiesAccepted;
-      s.synCookiesAccepted = v;
-    }
-    v = b === undefined ? a.synCookiesRejected : a.synCookiesRejected + b.synCookiesRejected;
-    if (v !== s.synCookiesRejected) {
-      c.synCookiesRejected += v - s.synCookiesRejected;
-      s.synCookiesRejected = v;
-    }
-    v = b === undefined ? a.halfOpenFailed : a.halfOpenFailed + b.halfOpenFailed;
-    if (v !== s.halfOpenFailed) {
-      c.halfOpenFailed += v - s.halfOpenFailed;
-      s.halfOpenFailed = v;
-    }
-    v = b === undefined ? a.acceptQueueOverflows : a.acceptQueueOverflows + b.acceptQueueOverflows;
-    if (v !== s.acceptQueueOverflows) {
-      c.acceptQueueOverflows += v - s.acceptQueueOverflows;
-      s.acceptQueueOverflows = v;
+    const from: Readonly<TcpListenerCounters> = listener.core.counters;
+    const from4: Readonly<TcpListenerCounters> | undefined = listener.core4?.counters;
+    for (const f of LISTENER_FIELDS) {
+      const now = from[f] + (from4 === undefined ? 0 : from4[f]);
+      const delta = now - listener.synced[f];
+      if (delta !== 0) {
+        this.counters[f] += delta;
+        listener.synced[f] = now;
+      }
     }
   }
 
