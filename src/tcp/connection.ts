@@ -2071,7 +2071,11 @@ export class TcpConnectionCore {
     const lost = this.rack !== undefined
       ? seqGt(this.rack.lostEdge, this.sndUna)
       : sacked && sb.isLost(this.sndUna, this.sndUna, this.sndMax, this.sndMss);
-    if (!(this.dupAcks >= DUP_THRESH || lost)) return;
+    // Three duplicate ACKs while the segment at SND.UNA is a retransmission still in flight (the
+    // last episode's, behind a queue) prove nothing about it: they come from data sent before
+    // it. Only RACK's timing can find that copy lost (RFC 8985 6.2).
+    const dupAckLoss = this.dupAcks >= DUP_THRESH && !(this.rack !== undefined && this.rack.resentInFlight(this.sndUna));
+    if (!(dupAckLoss || lost)) return;
     if (seqLt(this.sndUna, this.recoveryPoint)) return;
     this.lossEpisode = EPISODE_RECOVERY;
     this.recoveryPoint = this.sndMax;
@@ -2090,6 +2094,17 @@ export class TcpConnectionCore {
     // nothing sent after it could only be found by the RTO.
     if (reoTimeout) this.prr.onAck(this.sndMss, sb.pipe(this.sndUna, this.sndMax, this.sndMss), this.cc.ssthresh, this.sndMss);
     // The first hole goes out whatever the pipe (RFC 6675 5 step 4.2); output() sends the rest.
+    // When RACK found the loss, that hole is the first segment it marked lost: the one at
+    // SND.UNA may be a retransmission still in flight (the last episode's, behind a queue), and
+    // resending it again is spurious twice over: its ACK, taken for the newest copy's, gives
+    // RACK a short RTT that makes everything sent before it look lost (a cascade of hundreds of
+    // D-SACKed retransmissions on a path whose queue drains; see the lossy-path test).
+    if (lost) {
+      if (sb.nextSeg(this.sndUna, this.sndMax, this.sndMss, false, this.recoveryPoint) === NextSegKind.LOST) {
+        this.sackSend(NextSegKind.LOST, sb.segSeq, sb.segLen, now);
+      }
+      return;
+    }
     const len = this.holeAt(this.sndUna);
     if (len > 0) this.sackSend(NextSegKind.LOST, this.sndUna, len, now);
   }
