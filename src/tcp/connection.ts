@@ -238,6 +238,8 @@ export class TcpConnectionCore {
   sndWl2 = 0;
   /** Largest window the peer has offered (RFC 9293 3.8.6.2.1, RFC 5961 5.2). */
   maxSndWnd = 0;
+  /** End of the last short new-data segment sent (Minshall's Nagle: see transmitData). */
+  private sndSml: number;
   sndWndScale = 0;
   /**
    * Effective send MSS: min(peer's MSS option or 536, config.mss), less the 12 bytes of the
@@ -439,6 +441,7 @@ export class TcpConnectionCore {
     this.sndUna = this.iss;
     this.sndNxt = this.iss;
     this.sndMax = this.iss;
+    this.sndSml = this.iss;
     this.sndMss = Math.min(DEFAULT_PEER_MSS, this.config.mss);
     this.sendBuf = new SendBuffer(this.config.sendBufferSize);
     const windowSegments = Math.ceil(this.config.receiveBufferSize / this.config.mss);
@@ -879,6 +882,13 @@ export class TcpConnectionCore {
   stampSent(now: number): void {
     if (!this.sendTimesUnstamped) return;
     this.sendTimesUnstamped = false;
+    // The tail loss probe, armed at about 2 SRTT from the build time, is the exception to "far
+    // below their granularity": a task that runs longer than that after its writes (a reply
+    // built, then 40 ms of other work) would have the probe fire as its frames leave, and resend
+    // the last of them at once (a spurious retransmission, and an RTT sample from the echoed
+    // TSval, which is the build time). It waits from the stamp instead.
+    const late = now - this.lastSendAt;
+    if (late > 0 && this.tlpAt !== NEVER && this.tlpAt >= this.lastSendAt) this.tlpAt += late;
     if (this.rack !== undefined) this.rack.stampSent(now);
     this.rtt.stampSent(now);
   }
@@ -1679,11 +1689,15 @@ export class TcpConnectionCore {
       if (len === 0 && !retransmission && seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt) < 1) return;
       if (len > 0 && len < mss && !retransmission && !force && !fin) {
         // Sender SWS avoidance and Nagle (RFC 9293 3.8.6.2.1, RFC 1122 4.2.3.4): a short
-        // segment goes out only if it carries everything queued and nothing is unacknowledged
-        // (or Nagle is off), or if it is at least half the largest window the peer offered.
-        const idle = this.sndUna === this.sndMax;
+        // segment goes out only if it carries everything queued and no other short segment is
+        // unacknowledged (or Nagle is off), or if it is at least half the largest window the
+        // peer offered. Nagle in Minshall's form, as Linux's: holding the tail of a write behind
+        // its full-sized segments gains nothing (they leave anyway) and makes a reply one
+        // byte over a segment wait for the peer's delayed ACK, a transfer's last bytes for the
+        // ACK of all the rest (or, that segment lost, for a tail loss probe).
+        const smallOut = seqGt(this.sndSml, this.sndUna) && seqLeq(this.sndSml, this.sndNxt);
         const allQueued = len === unsent;
-        if (!(allQueued && (idle || this.noDelay)) && len * 2 < this.maxSndWnd) return;
+        if (!(allQueued && (!smallOut || this.noDelay)) && len * 2 < this.maxSndWnd) return;
       }
       // A large segment stops where the send buffer's ring wraps (one shorter segment a lap), so
       // its payload is a view the link gathers, never a copy (send-buffer.ts `contiguous`).
@@ -1741,6 +1755,7 @@ export class TcpConnectionCore {
       if (this.sndUna === this.sndMax) this.progressAt = now;
       if (!seqLt(seq, this.sndMax)) this.rtt.startTiming(end, now);
       this.sndMax = end;
+      if (len % this.sndMss !== 0) this.sndSml = end; // a short segment, or a large one's short last piece
       this.tlpAt = NEVER; // rescheduled after new data (RFC 8985 7.2)
     }
     if (seqGt(end, this.sndNxt)) this.sndNxt = end;
@@ -2071,7 +2086,11 @@ export class TcpConnectionCore {
     const lost = this.rack !== undefined
       ? seqGt(this.rack.lostEdge, this.sndUna)
       : sacked && sb.isLost(this.sndUna, this.sndUna, this.sndMax, this.sndMss);
-    if (!(this.dupAcks >= DUP_THRESH || lost)) return;
+    // Three duplicate ACKs while the segment at SND.UNA is a retransmission still in flight (the
+    // last episode's, behind a queue) prove nothing about it: they come from data sent before
+    // it. Only RACK's timing can find that copy lost (RFC 8985 6.2).
+    const dupAckLoss = this.dupAcks >= DUP_THRESH && !(this.rack !== undefined && this.rack.resentInFlight(this.sndUna));
+    if (!(dupAckLoss || lost)) return;
     if (seqLt(this.sndUna, this.recoveryPoint)) return;
     this.lossEpisode = EPISODE_RECOVERY;
     this.recoveryPoint = this.sndMax;
@@ -2090,6 +2109,17 @@ export class TcpConnectionCore {
     // nothing sent after it could only be found by the RTO.
     if (reoTimeout) this.prr.onAck(this.sndMss, sb.pipe(this.sndUna, this.sndMax, this.sndMss), this.cc.ssthresh, this.sndMss);
     // The first hole goes out whatever the pipe (RFC 6675 5 step 4.2); output() sends the rest.
+    // When RACK found the loss, that hole is the first segment it marked lost: the one at
+    // SND.UNA may be a retransmission still in flight (the last episode's, behind a queue), and
+    // resending it again is spurious twice over: its ACK, taken for the newest copy's, gives
+    // RACK a short RTT that makes everything sent before it look lost (a cascade of hundreds of
+    // D-SACKed retransmissions on a path whose queue drains; see the lossy-path test).
+    if (lost) {
+      if (sb.nextSeg(this.sndUna, this.sndMax, this.sndMss, false, this.recoveryPoint) === NextSegKind.LOST) {
+        this.sackSend(NextSegKind.LOST, sb.segSeq, sb.segLen, now);
+      }
+      return;
+    }
     const len = this.holeAt(this.sndUna);
     if (len > 0) this.sackSend(NextSegKind.LOST, this.sndUna, len, now);
   }

@@ -377,6 +377,19 @@ export class Rack {
   }
 
   /**
+   * Whether the segment holding byte `seq` was retransmitted and that copy is neither delivered
+   * nor marked lost: a copy still in flight, whose duplicate ACKs (caused by data sent before it)
+   * say nothing about it.
+   */
+  resentInFlight(seq: number): boolean {
+    const k = this.find(seq);
+    if (k < 0) return false;
+    const i = ((this.head + k) & (this.capacity - 1)) * RECORD;
+    if (!seqLt(seq, this.rec[i + END])) return false;
+    return (this.rec[i + FLAGS] & (F_RETRANSMITTED | F_DELIVERED | F_LOST)) === F_RETRANSMITTED;
+  }
+
+  /**
    * UnSACKed bytes at or above `una` of the segments marked lost (not in the network: pipe leaves
    * them out). `edge`: no segment from there on is marked (RACK.lostEdge): the scan stops there.
    */

@@ -30,24 +30,39 @@ describe('tcp/connection: closing', () => {
       h.conn.write(bytes(2500), h.now);
       recv(h, { ...RECV, payload: bytes(1000) });
       recv(h, { ...RECV, seq: LOCAL_ISS + 1001, payload: bytes(1000, 1000) });
-      recvNothing(h, 'Nagle holds the last 500 bytes while data is unacknowledged');
+      recv(h, { ...RECV, seq: LOCAL_ISS + 2001, flags: ACK | PSH, payload: bytes(500, 2000) }, 'no short segment unacknowledged: the tail goes (Minshall)');
+      h.conn.write(bytes(300, 2500), h.now);
+      recvNothing(h, 'Nagle holds 300 bytes while the short segment before them is unacknowledged');
       h.conn.shutdown(h.now);
       assert.equal(h.state, 'FIN-WAIT-1');
-      recv(h, { ...RECV, seq: LOCAL_ISS + 2001, flags: FIN | ACK | PSH, payload: bytes(500, 2000) }, 'no more data can come: the FIN goes with it');
-      send(h, { ...SEND, ack: LOCAL_ISS + 2501 });
+      recv(h, { ...RECV, seq: LOCAL_ISS + 2501, flags: FIN | ACK | PSH, payload: bytes(300, 2500) }, 'no more data can come: the FIN goes with it');
+      send(h, { ...SEND, ack: LOCAL_ISS + 2801 });
       assert.equal(h.state, 'FIN-WAIT-1', 'data acknowledged, FIN not yet');
-      send(h, { ...SEND, ack: LOCAL_ISS + 2502 });
+      send(h, { ...SEND, ack: LOCAL_ISS + 2802 });
       assert.equal(h.state, 'FIN-WAIT-2');
     });
 
     it('puts the FIN on the last data segment when shutdown comes first', () => {
       const h = established({ config: { noDelay: false } });
-      h.conn.write(bytes(1000), h.now);
-      recv(h, { ...RECV, flags: ACK | PSH, payload: bytes(1000) });
-      h.conn.write(bytes(10, 1000), h.now); // held by Nagle: 1000 bytes unacknowledged
+      h.conn.write(bytes(10), h.now);
+      recv(h, { ...RECV, flags: ACK | PSH, payload: bytes(10) });
+      h.conn.write(bytes(10, 10), h.now); // held by Nagle: a short segment is unacknowledged
       recvNothing(h);
       h.conn.shutdown(h.now);
-      recv(h, { ...RECV, seq: LOCAL_ISS + 1001, flags: FIN | ACK | PSH, payload: bytes(10, 1000) });
+      recv(h, { ...RECV, seq: LOCAL_ISS + 11, flags: FIN | ACK | PSH, payload: bytes(10, 10) });
+    });
+
+    it("Nagle in Minshall's form: a write's short tail leaves with its full segments, the next short write waits", () => {
+      const h = established({ config: { noDelay: false } });
+      h.conn.write(bytes(1010), h.now);
+      recv(h, { ...RECV, payload: bytes(1000) });
+      recv(h, { ...RECV, seq: LOCAL_ISS + 1001, flags: ACK | PSH, payload: bytes(10, 1000) }, 'full segments unacknowledged do not hold the tail');
+      h.conn.write(bytes(10, 1010), h.now);
+      recvNothing(h, 'the first short segment is unacknowledged');
+      send(h, { ...SEND, ack: LOCAL_ISS + 1001 });
+      recvNothing(h, 'still unacknowledged');
+      send(h, { ...SEND, ack: LOCAL_ISS + 1011 });
+      recv(h, { ...RECV, seq: LOCAL_ISS + 1011, flags: ACK | PSH, payload: bytes(10, 1010) });
     });
 
     it('retransmits a lost FIN', () => {

@@ -271,15 +271,16 @@ describe('tcp/connection: SACK loss recovery (RFC 6675)', () => {
 
     it('the probe resends the last segment as it was sent, FIN included', () => {
       const h = sackEstablished({ config: { lossDetection: 'rack', rtoMin: 1000 } });
-      h.conn.write(bytes(2500), h.now);
-      h.conn.shutdown(h.now);
-      sent(h);
+      h.conn.write(bytes(500), h.now); // a short segment, unacknowledged: Nagle holds the next short tail
+      h.conn.write(bytes(2100), h.now); // two full segments, 100 bytes held
+      h.conn.shutdown(h.now); // ... which leave with the FIN
+      assert.deepEqual(sent(h), [[0, 500], [500, MSS], [1500, MSS], [2500, 100]]);
       h.now += 100;
       send(h, sackAck(1000));
       fireNext(h);
       const probe = take(h);
-      assert.equal(seqDiff(probe.seq, L), 2000);
-      assert.equal(probe.payload.length, 500);
+      assert.equal(seqDiff(probe.seq, L), 2500);
+      assert.equal(probe.payload.length, 100);
       assert.ok((probe.flags & FIN) !== 0);
     });
 

@@ -6,7 +6,7 @@
  * measures t2 - t1. Samples are read where the congestion control gets them (`onRttSample`).
  */
 import assert from 'node:assert/strict';
-import { bytes, MSS, send } from './harness.js';
+import { bytes, fireNext, MSS, send } from './harness.js';
 import { sackAck, sackEstablished, sent } from './sack-harness.js';
 import { NewReno } from '../../src/tcp/congestion/newreno.js';
 import type { Harness } from './harness.js';
@@ -113,6 +113,33 @@ describe('tcp send times stamped when the batch leaves (stampSent)', () => {
     h.now = 300.25;
     send(h, sackAck(5 * MSS));
     near(samples, [0.1, 0.2, 0.25]);
+  });
+
+  it('the tail loss probe waits from the stamp: a task that ran past it does not fire it as its frames leave', () => {
+    for (const stamp of [true, false]) {
+      const { h } = connection('rack', true);
+      h.now = 200;
+      h.conn.write(bytes(MSS), h.now);
+      sent(h);
+      h.conn.stampSent(200);
+      h.now = 201;
+      send(h, sackAck(MSS));
+      h.now = 300;
+      h.conn.write(bytes(2 * MSS), h.now);
+      sent(h);
+      const armed = h.conn.nextDeadline() as number;
+      // The task that built them goes on 10 ms past the probe's time before they leave.
+      const left = armed + 10;
+      if (stamp) h.conn.stampSent(left);
+      h.now = left;
+      h.conn.handleTimer(h.now);
+      if (stamp) {
+        assert.deepEqual(sent(h), [], 'nothing resent as the frames leave');
+        assert.ok(Math.abs(fireNext(h) - (armed + (left - 300))) < 1e-9, 'the probe, as far from the stamp as it was from the build');
+      }
+      assert.deepEqual(sent(h), [[2 * MSS, MSS]], 'the probe resends the last segment');
+      assert.equal(h.conn.counters.tlpProbes, 1);
+    }
   });
 
   it('RACK loss marking counts from the stamp: a segment that left just before a delivered one is not lost', () => {
