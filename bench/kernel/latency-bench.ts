@@ -55,6 +55,9 @@ export function exchangesFor(intervalMs: number, shrink = 1): number {
 }
 
 const PORT: Record<LatencyKind, string> = { ping: '0', udp: '7', tcp: '7' };
+/** Warm-up runs per kind and target (see latencyBench), and exchanges in each. */
+const WARM_RUNS = 5;
+const WARM_EXCHANGES = 1000;
 
 export async function latencyBench(o: LatencyBenchOptions): Promise<LatencyCell[]> {
   const made: Netns[] = [];
@@ -65,8 +68,15 @@ export async function latencyBench(o: LatencyBenchOptions): Promise<LatencyCell[
       const r = await client(ns, o, tools, ['latency', kind, STACK_IP, PORT[kind], String(count), String(intervalMs)], timeout);
       return { p50: Number(r.p50Ms), p99: Number(r.p99Ms) };
     };
-    // Warm-up (ARP on both sides, the stack's JIT on every path), not measured.
-    for (const ns of [s, c]) for (const kind of LATENCY_KINDS) await once(ns, kind, 200, 0);
+    // Warm-up, not measured: ARP on both sides, and the stack's JavaScript to its steady state,
+    // as a server that has been up a while is. That takes more than one connection: V8 settles
+    // the TCP connection objects' field representations over the first few (a sequence number
+    // above 2^30 turns a field from small integer to double, a new field type widens another,
+    // and each such change deoptimizes the TCP code that relied on the old shape), so with one
+    // warm-up connection of 200 exchanges the first two measured TCP runs took most of those
+    // deoptimizations: p50 20-25 us and p99 1.5-2 ms back to back, against 8-10 us and 0.04-0.2
+    // ms from the third run on. Each kind: WARM_RUNS runs (a new connection each for TCP).
+    for (let w = 0; w < WARM_RUNS; w++) for (const ns of [s, c]) for (const kind of LATENCY_KINDS) await once(ns, kind, WARM_EXCHANGES, 0);
 
     const intervals = o.intervalsMs ?? LATENCY_INTERVALS_MS;
     const samples = new Map<string, { stack: Array<{ p50: number; p99: number }>; kernel: Array<{ p50: number; p99: number }> }>();
