@@ -6,6 +6,7 @@
  *
  *   node --import tsx bench/core-cost.ts crr 2000    # connect, 1 byte each way, close, TIME-WAIT
  *   node --import tsx bench/core-cost.ts bulk 64     # 64 MiB one way on one connection
+ *   node --import tsx bench/core-cost.ts rr 100000   # 1-byte request, echoed reply, one connection
  *
  * With COST_DIST=<compiled tree> the core is the compiled code. Prints one JSON line.
  * `WHAT=core bench/cost.sh` counts its instructions and allocations.
@@ -42,7 +43,11 @@ const host: TcpHost = {
     if (to !== undefined) queue.push({ to, seg: { ...seg, payload: seg.payload.slice() } });
   },
   onReadable(conn) {
-    for (let c = conn.read(); c !== undefined; c = conn.read()) readBytes += c.length;
+    for (let c = conn.read(); c !== undefined; c = conn.read()) {
+      readBytes += c.length;
+      // rr: the server echoes what it read from within the event, as an echo service does.
+      if (conn === rrServer) conn.write(c, now);
+    }
   },
 };
 
@@ -85,6 +90,25 @@ function pair(): [Core, Core] {
 }
 
 const one = new Uint8Array([0x79]);
+let rrServer: Core | undefined;
+let rrClient: Core | undefined;
+
+/** TCP_RR: one byte to the server, its echo back, the next request when the reply is read. */
+function rr(n: number): void {
+  if (rrClient === undefined) {
+    const [a, b] = pair();
+    b.listen();
+    a.connect(now);
+    settle([a, b]);
+    rrClient = a;
+    rrServer = b;
+  }
+  const conns = [rrClient, rrServer as Core];
+  for (let i = 0; i < n; i++) {
+    rrClient.write(one, now);
+    settle(conns);
+  }
+}
 
 function crrOnce(): void {
   const [a, b] = pair();
@@ -128,6 +152,7 @@ function bulk(bytes: number): void {
 const [mode = 'crr', sizeArg = '1000'] = process.argv.slice(2);
 const size = Number(sizeArg);
 if (mode === 'crr') for (let i = 0; i < 500; i++) crrOnce();
+else if (mode === 'rr') rr(20_000);
 else bulk(16 * 1024 * 1024);
 // Marks for bench/cost.sh's allocation sum, with a full GC at each when --expose-gc is on.
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -136,8 +161,9 @@ console.error('MEASURE-START');
 const seg0 = segments;
 const t0 = process.hrtime.bigint();
 if (mode === 'crr') for (let i = 0; i < size; i++) crrOnce();
+else if (mode === 'rr') rr(size);
 else bulk(size * 1024 * 1024);
 const ns = Number(process.hrtime.bigint() - t0);
 gc?.();
 console.error('MEASURE-END');
-console.log(JSON.stringify({ mode, size, ms: ns / 1e6, perUnitUs: mode === 'crr' ? ns / size / 1000 : undefined, segments: segments - seg0 }));
+console.log(JSON.stringify({ mode, size, ms: ns / 1e6, perUnitUs: mode === 'crr' || mode === 'rr' ? ns / size / 1000 : undefined, segments: segments - seg0 }));
