@@ -53,7 +53,10 @@ export class RttEstimator {
 
   /** The current retransmission timeout, with backoff applied, within [rtoMin, rtoMax]. */
   get rto(): number {
-    return Math.min(this.baseRto * 2 ** this.backoffCount, this.config.rtoMax);
+    // Without backoff (nearly always) no power: `2 ** n` with a variable n is a call into the C
+    // library's pow, made for every segment sent and every write to an idle connection.
+    const n = this.backoffCount;
+    return Math.min(n === 0 ? this.baseRto : this.baseRto * 2 ** n, this.config.rtoMax);
   }
 
   /** True while a segment is being timed. */
