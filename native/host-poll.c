@@ -26,7 +26,13 @@ static void on_epoll(uv_poll_t *h, int status, int events) {
     /* The table may have grown (a callback opened a socket): looked up afresh each time. */
     if (slot == 0 || slot > e->nslots || e->slots[slot - 1].gen != gen) continue;
     rx_host_watch_t *w = e->slots[slot - 1].w;
-    if (w == NULL || w->events == 0) continue;
+    if (w == NULL) continue;
+    if (w->events == 0) {
+      /* It stopped watching (level-triggered: it would be reported again at every wake-up). */
+      epoll_ctl(e->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+      w->in_set = 0;
+      continue;
+    }
     uint32_t got = ready[i].events;
     if (got & EPOLLERR) {
       w->ready(w, UV_EBADF, 0);
@@ -96,8 +102,7 @@ static uint32_t epoll_events(int events) {
 int rx_host_poll_watch(rx_socket_env_t *e, rx_host_watch_t *w, int events) {
   if (events == w->events) return 0;
   if (events == 0) {
-    /* Out of the set (a socket watching nothing must not be woken by a hang-up). */
-    epoll_ctl(e->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+    /* Left in the set: usually closed before an event for it comes (which takes it out). */
     w->events = 0;
     if (!w->unrefd) count_alive(e, -1);
     return 0;
@@ -106,7 +111,8 @@ int rx_host_poll_watch(rx_socket_env_t *e, rx_host_watch_t *w, int events) {
   if (r != 0) return r;
   if (w->slot == 0 && (r = take_slot(e, w)) != 0) return r;
   struct epoll_event ev = { .events = epoll_events(events), .data.u64 = event_key(e, w->slot) };
-  if (epoll_ctl(e->epfd, w->events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, w->fd, &ev) != 0) return -errno;
+  if (epoll_ctl(e->epfd, w->in_set ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w->fd, &ev) != 0) return -errno;
+  w->in_set = 1;
   if (w->events == 0 && !w->unrefd) count_alive(e, 1);
   w->events = events;
   return 0;
@@ -115,6 +121,7 @@ int rx_host_poll_watch(rx_socket_env_t *e, rx_host_watch_t *w, int events) {
 void rx_host_poll_forget(rx_socket_env_t *e, rx_host_watch_t *w) {
   if (w->events != 0 && !w->unrefd) count_alive(e, -1);
   w->events = 0;
+  w->in_set = 0;
   if (w->slot == 0) return;
   rx_host_slot_t *s = &e->slots[w->slot - 1];
   s->w = NULL;

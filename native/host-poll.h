@@ -5,7 +5,9 @@
  * socket already is, and an epoll add and delete to probe the fd; each uv_poll_start: a delete
  * and an add; the close: a delete), about 6 epoll_ctl and an ioctl per nat TCP connection. Here a
  * socket is added once when it first watches something, changed (EPOLL_CTL_MOD) when what it
- * watches changes, and leaves the set by its close(2): 1 to 2 epoll_ctl per connection. One
+ * watches changes, and leaves the set by its close(2): 1 epoll_ctl per connection. A socket
+ * that stops watching (a TCP socket after the peer's FIN, about to be closed) stays in the set
+ * until an event for it comes, which takes it out then (EPOLL_CTL_DEL): most are closed first. One
  * wake-up of the loop dispatches every ready socket (up to RX_HOST_POLL_BATCH) in one callback.
  *
  * Level-triggered, like uv_poll: a socket left readable is reported again at the next wake-up
@@ -37,14 +39,16 @@ typedef void (*rx_host_ready_cb)(rx_host_watch_t *w, int status, int events);
 struct rx_host_watch {
   rx_host_ready_cb ready;
   int fd;
-  int events;    /* UV_READABLE | UV_WRITABLE watched now; 0: not in the set */
+  int events;    /* UV_READABLE | UV_WRITABLE watched now; 0: none */
+  int in_set;    /* in the epoll set (possibly watching nothing: taken out by its next event) */
   int unrefd;    /* watching does not keep the event loop alive (unref()) */
   uint32_t slot; /* the environment's table: index + 1; 0: none */
 };
 
 /*
- * Watches `events` (UV_READABLE | UV_WRITABLE; 0 takes the socket out of the set) of w->fd:
- * 0, or -errno (the epoll set could not be made, the fd refused). Only system calls on a change.
+ * Watches `events` (UV_READABLE | UV_WRITABLE; 0: none, its callback is not called) of w->fd:
+ * 0, or -errno (the epoll set could not be made, the fd refused). A system call only when it
+ * watches something else than before.
  */
 int rx_host_poll_watch(struct rx_socket_env *e, rx_host_watch_t *w, int events);
 /* Before the socket's fd is closed: its slot is let go (the close itself takes it out of the set). */

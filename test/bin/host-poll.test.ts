@@ -2,12 +2,14 @@
  * The addon's host sockets under one epoll set per thread (native/host-poll.c), watched by one
  * uv_poll: what a TCP connection costs in system calls, sockets closed and opened by the
  * callback of another socket ready in the same wake-up, a socket's error (EPOLLERR) reported
- * and the socket still heard afterwards, and which sockets keep the event loop alive. Servers
+ * and the socket still heard afterwards, a socket that stops watching (paused, or at the peer's
+ * FIN) left in the set until an event for it comes, and which sockets keep the event loop alive. Servers
  * on 127.0.0.1, ephemeral ports: nothing configured anywhere.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
+import { createServer, type Socket as NetSocket } from 'node:net';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
@@ -166,6 +168,58 @@ describe('addon host sockets: one epoll set per thread', function () {
         socket.close();
       }
     });
+  });
+
+  it('a TCP socket that stops watching stays quiet: paused, the bytes that arrive are read once it resumes; at the peer\'s FIN, left open, it costs no CPU', async () => {
+    let peer: NetSocket | undefined;
+    const server = createServer((c) => (peer = c));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const addon = loadTapAddon();
+    const read = new Uint8Array(addon.tcpReadBuffer);
+    const got: string[] = [];
+    let ended = false;
+    let signal: () => void = () => undefined;
+    const socket = new addon.TcpSocket({
+      onConnect: () => undefined,
+      onData: () => {
+        got.push(Buffer.from(read.subarray(0, addon.tcpRead[0])).toString());
+        signal();
+        return 65536;
+      },
+      onEnd: () => {
+        ended = true;
+        signal();
+      },
+      onError: () => undefined,
+      onDrain: () => undefined,
+    });
+    const next = (): Promise<void> => new Promise<void>((resolve) => (signal = resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      assert.equal(socket.connect(LOOPBACK, port, true), 1);
+      while (peer === undefined) await new Promise((resolve) => setImmediate(resolve));
+      socket.pause();
+      peer.write('while paused');
+      // Its readiness takes it out of the set at the next wake-up; nothing is read.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.deepEqual(got, []);
+      let heard = next();
+      socket.resume();
+      await heard;
+      assert.deepEqual(got, ['while paused']);
+      heard = next();
+      peer.end();
+      await heard;
+      assert.equal(ended, true);
+      // At EOF it watches nothing but stays readable: a socket left in a level-triggered set would spin the loop.
+      const before = process.cpuUsage();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const used = process.cpuUsage(before);
+      assert.ok(used.user + used.system < 100_000, `CPU while idle at EOF: ${used.user + used.system} us`);
+    } finally {
+      socket.close();
+      server.close();
+    }
   });
 
   it('a watching socket keeps the process running until it is closed; an unref()d one does not', async () => {
