@@ -130,6 +130,51 @@ describe('addon host sockets: one epoll set per thread', function () {
       }
     });
 
+    it('150 sockets with an answer waiting at once (more than one wake-up dispatches, the table grown twice): every one is heard once', async () => {
+      const shared = new Int32Array(new SharedArrayBuffer(4));
+      const echo = new Worker(
+        `const { workerData, parentPort } = require('node:worker_threads');
+         const s = require('node:dgram').createSocket('udp4');
+         const n = new Int32Array(workerData);
+         s.on('message', (m, r) => s.send(m, r.port, r.address, () => { Atomics.add(n, 0, 1); Atomics.notify(n, 0); }));
+         s.bind(0, '127.0.0.1', () => parentPort.postMessage(s.address().port));
+         parentPort.on('message', () => { s.close(); parentPort.close(); });`,
+        { eval: true, workerData: shared.buffer },
+      );
+      const [echoPort] = (await once(echo, 'message')) as [number];
+      const addon = loadTapAddon();
+      const heard = new Map<number, number>();
+      let all: () => void = () => undefined;
+      const done = new Promise<void>((resolve) => (all = resolve));
+      const sockets: NativeDatagramSocket[] = [];
+      try {
+        for (let i = 0; i < 150; i++) {
+          const socket = new addon.DatagramSocket(
+            'udp',
+            () => {
+              heard.set(i, (heard.get(i) ?? 0) + 1);
+              if (heard.size === 150) all();
+            },
+            () => undefined,
+          );
+          sockets.push(socket);
+          assert.equal(socket.connect(LOOPBACK, echoPort), 0);
+        }
+        // Every answer with the kernel before this thread returns to the event loop.
+        for (const socket of sockets) assert.equal(socket.send(Buffer.from('x')), 0);
+        for (let i = 0; i < 200 && Atomics.load(shared, 0) < 150; i++) Atomics.wait(shared, 0, Atomics.load(shared, 0), 50);
+        assert.equal(Atomics.load(shared, 0), 150);
+        await done;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.equal(heard.size, 150);
+        assert.ok([...heard.values()].every((n) => n === 1), 'each heard once');
+      } finally {
+        for (const s of sockets) s.close();
+        echo.postMessage('stop');
+        await once(echo, 'exit');
+      }
+    });
+
     it("a socket's error (the ICMP port unreachable of a closed port) reaches onError, and the socket is heard again once a server answers there", async () => {
       const addon = loadTapAddon();
       // A port nobody listens on: the server's, closed.
