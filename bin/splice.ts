@@ -65,6 +65,17 @@ function sharedReadBuffer(): Uint8Array {
   return (readBuffer ??= new Uint8Array(loadTapAddon().tcpReadBuffer));
 }
 
+/**
+ * The first `length` bytes of the shared read buffer. The last view is reused while reads have
+ * the same length (request/response: every answer): one typed array less per read. Nothing
+ * keeps it: a connection's write copies it (or is given a copy, see #write).
+ */
+let readView: Uint8Array | undefined;
+function sharedReadView(length: number): Uint8Array {
+  if (readView === undefined || readView.length !== length) readView = sharedReadBuffer().subarray(0, length);
+  return readView;
+}
+
 /** How many bytes the read onData() reports holds (the addon's `tcpRead[0]`). */
 function sharedReadLength(): number {
   return (readLength ??= loadTapAddon().tcpRead)[0];
@@ -227,7 +238,7 @@ export class NativeTcpJoin implements RelayTarget {
 
   /** How many bytes the socket's next read may take: 0 pauses it. */
   #data(length: number): number {
-    const view = sharedReadBuffer().subarray(0, length);
+    const view = sharedReadView(length);
     if (this.#waitingForConn) {
       (this.#early ??= []).push(Buffer.from(view));
       return 0;
