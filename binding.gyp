@@ -11,6 +11,7 @@
         "native/datagram-socket.c",
         "native/tcp-socket.c",
         "native/socket-env.c",
+        "native/host-poll.c",
         "native/napi-this.c"
       ],
       "defines": ["NAPI_VERSION=8"],

@@ -32,6 +32,9 @@ const MAX_IN_FLIGHT = 512;
 const CONNECT_TIMEOUT_MS = 20_000;
 /** TcpSocket.connect(..., settle) when the kernel finished the connect within the call. */
 const CONNECTED_AT_ONCE = 1;
+/** Every accepted connection's options (one object, not one per connection). */
+const ACCEPT_OPTIONS = { noDelay: true } as const;
+const LOOPBACK = parseIpv4('127.0.0.1')!;
 
 /** What the namespace sees for the way the host's connect failed. */
 export function refusalFor(code: string | undefined): TcpRefusal {
@@ -57,12 +60,22 @@ export function relayTcp(stack: Stack, options: TcpRelayOptions): Subscription {
   const timers = new Set<NodeJS.Timeout>();
   const TcpSocket = loadTapAddon().TcpSocket;
   const timeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+  // The last destination's text and number: a client connecting again and again to one server
+  // has its address parsed once.
+  let lastText = '';
+  let lastHost = 0;
   const subscription = stack.tcp.forward({ maxInFlight: MAX_IN_FLIGHT, decisionTimeoutMs: timeoutMs + 1000 }).subscribe((req) => {
     if (options.refused.includes(req.localAddress) || (req.localAddress === options.gateway && !options.hostLoopback)) {
       req.refuse('rst');
       return;
     }
-    const host = parseIpv4(req.localAddress === options.gateway ? '127.0.0.1' : req.localAddress)!;
+    let host: number;
+    if (req.localAddress === options.gateway) host = LOOPBACK;
+    else if (req.localAddress === lastText) host = lastHost;
+    else {
+      host = lastHost = parseIpv4(req.localAddress)!;
+      lastText = req.localAddress;
+    }
     const join = new NativeTcpJoin(options.answeredElsewhere);
     let upstream: NativeTcpSocket;
     try {
@@ -87,7 +100,7 @@ export function relayTcp(stack: Stack, options: TcpRelayOptions): Subscription {
         req.refuse(refusalFor(ERRNO_NAMES.get(errno)));
         return;
       }
-      req.accept({ noDelay: true }).subscribe({
+      req.accept(ACCEPT_OPTIONS).subscribe({
         next: (conn: TcpConnection) => {
           conn.closed$.subscribe(forget);
           join.attach(conn);

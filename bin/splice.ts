@@ -65,6 +65,17 @@ function sharedReadBuffer(): Uint8Array {
   return (readBuffer ??= new Uint8Array(loadTapAddon().tcpReadBuffer));
 }
 
+/**
+ * The first `length` bytes of the shared read buffer. The last view is reused while reads have
+ * the same length (request/response: every answer): one typed array less per read. Nothing
+ * keeps it: a connection's write copies it (or is given a copy, see #write).
+ */
+let readView: Uint8Array | undefined;
+function sharedReadView(length: number): Uint8Array {
+  if (readView === undefined || readView.length !== length) readView = sharedReadBuffer().subarray(0, length);
+  return readView;
+}
+
 /** How many bytes the read onData() reports holds (the addon's `tcpRead[0]`). */
 function sharedReadLength(): number {
   return (readLength ??= loadTapAddon().tcpRead)[0];
@@ -111,8 +122,12 @@ export function spliceTcp(conn: TcpConnection, socket: Socket): void {
  * then `attach(conn)` once the stack's side is established. The same contract as spliceTcp:
  * both ways with backpressure, FIN as FIN, reset as reset. Bytes the host sends before the
  * attach are copied and kept, the socket paused.
+ *
+ * The join is itself relayTo's target for the stack's side (`write`, `write$`, `end`, `drain$`:
+ * methods, not closures made per connection; its drain Subject made when a write first waits),
+ * since a connection-rate workload makes one per connection.
  */
-export class NativeTcpJoin {
+export class NativeTcpJoin implements RelayTarget {
   /** The connect's outcome, for whoever opened the socket (0: connected, else the errno). */
   onConnect: (errno: number) => void = () => undefined;
   readonly callbacks: NativeTcpSocketCallbacks = {
@@ -120,16 +135,25 @@ export class NativeTcpJoin {
     onData: () => this.#data(sharedReadLength()),
     onEnd: () => this.#end(),
     onError: () => this.#error(),
-    onDrain: () => this.#drain$.next(),
+    onDrain: () => this.#drain$?.next(),
   };
+  /**
+   * relayTo may lend `write` the frames' own views: the addon's write sends what the kernel
+   * takes and copies the rest into its queue, keeping no view (a receive batch nothing else
+   * kept can then be read over: tap-link.ts, recycleSlabs).
+   */
+  readonly copiesWrites = true;
   #socket: NativeTcpSocket | undefined;
   #conn: TcpConnection | undefined;
-  #early: Buffer[] | undefined = [];
+  /** Not attached yet (what the host sends meanwhile is kept in #early). */
+  #waitingForConn = true;
+  #early: Buffer[] | undefined;
   #endedEarly = false;
   /** The host side failed before the attach. */
   #failed = false;
   #drainWait: { unsubscribe(): void } | undefined;
-  readonly #drain$ = new Subject<void>();
+  /** Made when first needed (most connections never wait for the socket's drain). */
+  #drain$: Subject<void> | undefined;
   /** The last write to the socket left bytes waiting in it. */
   #socketBusy = false;
   /** Told when the namespace's bytes went to the socket (the link's answeredElsewhere), if given. */
@@ -156,54 +180,67 @@ export class NativeTcpJoin {
       conn.destroy();
       return;
     }
-    const early = this.#early ?? [];
+    const early = this.#early;
     this.#early = undefined;
+    this.#waitingForConn = false;
     let room = true;
-    for (const chunk of early) room = this.#write(chunk, false) && room;
+    if (early !== undefined) for (const chunk of early) room = this.#write(chunk, false) && room;
     if (this.#endedEarly) conn.end();
-    else if (room && early.length > 0) socket.resume(this.#readLimit());
-    // The stack's side to the host: the socket takes every write (keeping what the kernel does
-    // not take yet); reading the connection waits for its drain while bytes wait.
-    const drain$ = this.#drain$.asObservable();
-    const target = {
-      // The addon's write sends what the kernel takes and copies the rest into its queue: it
-      // keeps no view of the bytes, so the relay may lend it the frames' own views (and a
-      // receive batch nothing else kept can be read over: tap-link.ts, recycleSlabs).
-      copiesWrites: true,
-      write: (bytes: Uint8Array): boolean => {
-        this.#answered?.();
-        // The host's answer, when it ran during the write (a CPU shared with it), is read at
-        // once (onData before this returns) and goes into the namespace in this same task.
-        return (this.#socketBusy = !socket.writeAndRead(bytes)) === false;
-      },
-      drain$,
-      get error(): Error | undefined {
-        return undefined;
-      },
-      write$: (bytes: Uint8Array) =>
-        new Observable<void>((subscriber) => {
-          if (target.write(bytes)) subscriber.complete();
-          else return drain$.subscribe(() => subscriber.complete());
-          return undefined;
-        }),
-      // The host's FIN in return, when it closed as ours arrived, is read at once too.
-      end: () => socket.endAndRead(),
-    };
-    const relay = conn.data$.pipe(relayTo(target)).subscribe({ error: () => socket.close(true) });
+    else if (room && early !== undefined) socket.resume(this.#readLimit());
+    // The stack's side to the host (this join as the target): the socket takes every write
+    // (keeping what the kernel does not take yet); reading the connection waits for its drain
+    // while bytes wait.
+    const relay = conn.data$.pipe(relayTo(this)).subscribe({ error: () => socket.close(true) });
     // Both directions done (or the stack's side failed): the socket goes, once what it still
     // holds is sent (a reset of the stack's side resets it at once).
     conn.closed$.subscribe((err) => {
       relay.unsubscribe();
       if (err !== undefined || !this.#socketBusy) socket.close(err !== undefined);
-      else this.#drain$.subscribe(() => socket.close(false));
+      else this.drain$.subscribe(() => socket.close(false));
     });
+  }
+
+  /** @internal relayTo's target: bytes of the stack's connection to the socket; false while some wait in it. */
+  write(bytes: Uint8Array): boolean {
+    this.#answered?.();
+    // The host's answer, when it ran during the write (a CPU shared with it), is read at once
+    // (onData before this returns) and goes into the namespace in this same task.
+    return (this.#socketBusy = !this.#socket!.writeAndRead(bytes)) === false;
+  }
+
+  /** @internal relayTo's target: `write`, completing once the socket took everything. */
+  write$(bytes: Uint8Array): Observable<void> {
+    return new Observable<void>((subscriber) => {
+      if (this.write(bytes)) subscriber.complete();
+      else return this.drain$.subscribe(() => subscriber.complete());
+      return undefined;
+    });
+  }
+
+  /** @internal relayTo's target: the stack's side ended; the host's FIN in return, when it closed as ours arrived, is read at once too. */
+  end(): void {
+    this.#socket!.endAndRead();
+  }
+
+  /** @internal relayTo's target: the socket's queue emptied (completes when the socket failed). */
+  get drain$(): Observable<void> {
+    if (this.#drain$ === undefined) {
+      this.#drain$ = new Subject<void>();
+      if (this.#failed) this.#drain$.complete();
+    }
+    return this.#drain$;
+  }
+
+  /** @internal relayTo's target: no error of its own to report (a failed socket resets the connection). */
+  get error(): Error | undefined {
+    return undefined;
   }
 
   /** How many bytes the socket's next read may take: 0 pauses it. */
   #data(length: number): number {
-    const view = sharedReadBuffer().subarray(0, length);
-    if (this.#early !== undefined) {
-      this.#early.push(Buffer.from(view));
+    const view = sharedReadView(length);
+    if (this.#waitingForConn) {
+      (this.#early ??= []).push(Buffer.from(view));
       return 0;
     }
     return this.#write(view, true) ? this.#readLimit() : 0;
@@ -251,7 +288,7 @@ export class NativeTcpJoin {
   /** The host side failed (a reset...): so does the stack's side. */
   #error(): void {
     this.#failed = true;
-    this.#drain$.complete();
+    this.#drain$?.complete();
     this.#conn?.destroy();
   }
 }

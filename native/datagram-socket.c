@@ -12,7 +12,8 @@
  * `datagramReadBuffer`), valid only during the callback (the nat copies it into the packet it
  * builds).
  *
- * Non-blocking, watched by a uv_poll like the TAP fd: each readable wake-up reads what is
+ * Non-blocking, watched by the environment's epoll set of host sockets (host-poll.h, one uv_poll
+ * for all of them): each readable wake-up reads what is
  * waiting (a bounded number) and calls onMessage() per datagram, with no arguments: where it is
  * in the buffer, its length and its source (address as a host-order uint32, port) are in the
  * module's `datagramRead` Uint32Array, so no typed array and no number is made per datagram
@@ -22,12 +23,14 @@
  * bound to the socket, as the TAP handle's writers are: making one costs more per socket than
  * it saves per datagram, and most flows, DNS queries, are one datagram each way.)
  *
- * Lifetime: the open socket holds its JS object (like a listening socket); close() stops the
- * poll and closes the fd; the struct is freed once the object is finalized and the poll closed. When the environment ends (a worker thread exits) with the socket open, it
- * is closed then (socket-env.h).
+ * Lifetime: the open socket holds its JS object (like a listening socket); close() lets go of
+ * its place in the epoll set and closes the fd; the struct is freed once the object is
+ * finalized. When the environment ends (a worker thread exits) with the socket open, it is
+ * closed then (socket-env.h).
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <node_api.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +40,7 @@
 #include <uv.h>
 
 #include "datagram-socket.h"
+#include "host-poll.h"
 #include "socket-env.h"
 #include "errno-name.h"
 #include "napi-this.h"
@@ -56,15 +60,14 @@
 #define DGRAM_ANSWER_PROBE_EVERY 16
 
 typedef struct {
-  rx_env_socket_t link; /* on the environment's list while the poll is open */
+  rx_env_socket_t link; /* on the environment's list while open */
   rx_socket_env_t *shared;
   napi_env env;
   napi_ref wrapper;   /* strong while open */
   napi_ref on_message;
   napi_ref on_error;
   napi_async_context async_ctx;
-  uv_poll_t poll;
-  int poll_open;
+  rx_host_watch_t watch; /* its place in the environment's epoll set */
   int fd;
   int closed;
   int finalized;
@@ -87,16 +90,6 @@ static napi_value throw_errno(napi_env env, int err, const char *what) {
   return NULL;
 }
 
-static void maybe_free(dgram_socket_t *s) {
-  if (s->finalized && !s->poll_open) free(s);
-}
-
-static void on_poll_closed(uv_handle_t *h) {
-  dgram_socket_t *s = h->data;
-  s->poll_open = 0;
-  rx_socket_env_remove(s->shared, &s->link);
-  maybe_free(s);
-}
 
 static void delete_ref(napi_env env, napi_ref *ref) {
   if (*ref != NULL) {
@@ -119,10 +112,9 @@ static void release_js(dgram_socket_t *s) {
 static void shutdown_socket(dgram_socket_t *s) {
   if (s->closed) return;
   s->closed = 1;
-  if (s->poll_open) {
-    uv_poll_stop(&s->poll);
-    uv_close((uv_handle_t *)&s->poll, on_poll_closed);
-  }
+  /* Its close(2) takes the fd out of the epoll set: no epoll_ctl. */
+  rx_host_poll_forget(s->shared, &s->watch);
+  rx_socket_env_remove(s->shared, &s->link);
   if (s->fd >= 0) close(s->fd);
   s->fd = -1;
 }
@@ -138,7 +130,7 @@ static void finalize(napi_env env, void *data, void *hint) {
   shutdown_socket(s);
   delete_ref(env, &s->wrapper);
   s->finalized = 1;
-  maybe_free(s);
+  free(s);
 }
 
 static void call_js(dgram_socket_t *s, napi_ref fn_ref, size_t argc, napi_value *argv) {
@@ -165,11 +157,11 @@ static void publish_read(dgram_socket_t *s, ssize_t r, const struct sockaddr_in 
   read[RX_DGRAM_PORT] = ntohs(from->sin_port);
 }
 
-static void on_poll(uv_poll_t *h, int status, int events) {
-  dgram_socket_t *s = h->data;
+static void on_ready(rx_host_watch_t *w, int status, int events) {
+  dgram_socket_t *s = (dgram_socket_t *)((char *)w - offsetof(dgram_socket_t, watch));
   if (s->closed) return;
-  /* A pending socket error (EPOLLERR) comes as UV_EBADF and libuv stops the poll: the reads
-     below collect the error, and the poll is started again. */
+  /* A pending socket error (EPOLLERR) comes as UV_EBADF: the reads below collect it (and the
+     error is gone from the level-triggered set). */
   int errored = status < 0, fatal = 0;
   if (!errored && !(events & UV_READABLE)) return;
   napi_env env = s->env;
@@ -208,8 +200,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   }
   napi_close_handle_scope(env, scope);
   if (s->closed && s->in_callback == 0) release_js(s);
-  else if (fatal) uv_poll_stop(&s->poll);
-  else if (errored && !s->closed) uv_poll_start(&s->poll, UV_READABLE, on_poll);
+  else if (fatal && !s->closed) rx_host_poll_watch(s->shared, &s->watch, 0);
 }
 
 static dgram_socket_t *this_socket(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
@@ -243,19 +234,23 @@ static napi_value dgram_new(napi_env env, napi_callback_info info) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, icmp ? IPPROTO_ICMP : IPPROTO_UDP);
   if (fd < 0) return throw_errno(env, errno, icmp ? "socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP)" : "socket(AF_INET, SOCK_DGRAM)");
   dgram_socket_t *s = calloc(1, sizeof *s);
-  uv_loop_t *loop = NULL;
-  if (s == NULL || napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &s->poll, fd) != 0) {
+  int err = ENOMEM;
+  if (s != NULL) {
+    s->watch.fd = fd;
+    s->watch.ready = on_ready;
+    err = -rx_host_poll_watch(shared, &s->watch, UV_READABLE);
+  }
+  if (err != 0) {
+    if (s != NULL) rx_host_poll_forget(shared, &s->watch);
     free(s);
     close(fd);
-    return throw_errno(env, ENOMEM, "DatagramSocket");
+    return throw_errno(env, err, "DatagramSocket");
   }
   s->shared = shared;
   s->link.teardown = teardown;
   rx_socket_env_add(shared, &s->link);
   s->env = env;
   s->fd = fd;
-  s->poll.data = s;
-  s->poll_open = 1;
   napi_create_reference(env, argv[1], 1, &s->on_message);
   napi_create_reference(env, argv[2], 1, &s->on_error);
   napi_create_string_utf8(env, "rx_datagram_socket", NAPI_AUTO_LENGTH, &name);
@@ -263,7 +258,6 @@ static napi_value dgram_new(napi_env env, napi_callback_info info) {
   napi_wrap(env, self, s, finalize, NULL, &s->wrapper);
   uint32_t refs;
   napi_reference_ref(env, s->wrapper, &refs);
-  uv_poll_start(&s->poll, UV_READABLE, on_poll);
   return self;
 }
 
@@ -415,8 +409,7 @@ static napi_value dgram_set_ref(napi_env env, napi_callback_info info, int ref) 
   size_t argc = 0;
   dgram_socket_t *s = this_socket(env, info, &argc, NULL);
   if (s == NULL || s->closed) return NULL;
-  if (ref) uv_ref((uv_handle_t *)&s->poll);
-  else uv_unref((uv_handle_t *)&s->poll);
+  rx_host_poll_ref(s->shared, &s->watch, ref);
   return NULL;
 }
 

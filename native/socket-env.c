@@ -1,19 +1,25 @@
 #include <stdlib.h>
 
+#include "host-poll.h"
 #include "socket-env.h"
 
-/* Closes every open socket; Node runs the loop until the last close callback removes the hook. */
+/* The epoll set's uv_poll has closed (or there was none): Node may end the environment. */
+static void on_set_closed(rx_socket_env_t *e) {
+  if (e->cleanup != NULL) {
+    napi_remove_async_cleanup_hook(e->cleanup);
+    e->cleanup = NULL;
+  }
+}
+
+/* Closes every open socket, then the epoll set's uv_poll; Node runs the loop until its close
+   callback removes the hook. */
 static void on_env_teardown(napi_async_cleanup_hook_handle handle, void *arg) {
   rx_socket_env_t *e = arg;
   (void)handle;
   e->tearing_down = 1;
-  if (e->open.next == &e->open) {
-    napi_remove_async_cleanup_hook(e->cleanup);
-    e->cleanup = NULL;
-    return;
-  }
-  /* teardown() only starts the close: the socket stays listed until its close callback. */
-  for (rx_env_socket_t *s = e->open.next; s != &e->open; s = s->next) s->teardown(s);
+  /* teardown() takes the socket off the list. */
+  while (e->open.next != &e->open) e->open.next->teardown(e->open.next);
+  rx_host_poll_close(e, on_set_closed);
 }
 
 static void finalize_env(napi_env env, void *data, void *hint) {
@@ -40,6 +46,7 @@ int rx_socket_env_init(napi_env env, napi_value exports) {
     return -1;
   }
   e->env = env;
+  e->epfd = -1;
   e->open.prev = e->open.next = &e->open;
   if (napi_set_instance_data(env, e, finalize_env, NULL) != napi_ok) {
     free(e);
@@ -71,8 +78,4 @@ void rx_socket_env_remove(rx_socket_env_t *e, rx_env_socket_t *s) {
   s->prev->next = s->next;
   s->next->prev = s->prev;
   s->prev = s->next = NULL;
-  if (e->tearing_down && e->cleanup != NULL && e->open.next == &e->open) {
-    napi_remove_async_cleanup_hook(e->cleanup);
-    e->cleanup = NULL;
-  }
 }

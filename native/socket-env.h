@@ -8,8 +8,9 @@
  *   - the Uint32Arrays, shared with JavaScript, that say where a read's bytes are (and for a
  *     datagram, where from): set before each callback, so the callback gets no arguments;
  *   - the open sockets, closed when the environment goes away (a worker thread ends with sockets
- *     open): Node waits for their uv handles to close while the addon's code is still loaded
- *     (without this, a close callback ran after the addon was unloaded: a crash).
+ *     open), and the epoll set that watches them (host-poll.h) with its one uv_poll: Node waits
+ *     for that handle to close while the addon's code is still loaded (without this, a close
+ *     callback ran after the addon was unloaded: a crash).
  *
  * Kept as the addon's instance data (napi_set_instance_data), made by the module's init.
  */
@@ -18,6 +19,7 @@
 
 #include <node_api.h>
 #include <stdint.h>
+#include <uv.h>
 
 /* Largest datagram: 64 KiB. */
 #define RX_DGRAM_MAX 65536
@@ -27,23 +29,38 @@
 /* datagramRead's slots: where the datagram is in datagramReadBuffer, and its source. */
 enum { RX_DGRAM_OFFSET, RX_DGRAM_LENGTH, RX_DGRAM_ADDRESS, RX_DGRAM_PORT, RX_DGRAM_SLOTS };
 
-/* A socket on the environment's list while its uv handle is open. */
+/* A socket on the environment's list while it is open. */
 typedef struct rx_env_socket {
   struct rx_env_socket *prev, *next;
-  /* Closes the socket's fd and starts closing its uv handle (nothing may call JavaScript). */
+  /* Closes the socket (nothing may call JavaScript); it leaves the list. */
   void (*teardown)(struct rx_env_socket *);
 } rx_env_socket_t;
 
+/* A slot of the host sockets' epoll set (host-poll.c): the socket, and a count of its reuses. */
 typedef struct {
+  struct rx_host_watch *w; /* NULL: free */
+  uint32_t gen;
+  uint32_t next_free;      /* index + 1 of the next free slot; 0: none */
+} rx_host_slot_t;
+
+typedef struct rx_socket_env {
   napi_env env;
   uint8_t *dgram_buf;   /* RX_DGRAM_MAX bytes: `datagramReadBuffer` */
   uint32_t *dgram_read; /* RX_DGRAM_SLOTS: `datagramRead` */
   uint8_t *tcp_buf;     /* RX_TCP_READ_MAX bytes: `tcpReadBuffer` */
   uint32_t *tcp_read;   /* [length]: `tcpRead` */
   napi_ref refs[4];     /* the four above, held for the environment's life */
-  rx_env_socket_t open; /* list head: sockets whose uv handle is open */
+  rx_env_socket_t open; /* list head: open sockets */
   napi_async_cleanup_hook_handle cleanup;
   int tearing_down;
+  /* The host sockets' epoll set (host-poll.c), made by the first socket that watches. */
+  int epfd;              /* -1: none yet */
+  uv_poll_t epoll_poll;  /* on epfd, while poll_open */
+  int poll_open;         /* 1 open, 2 closing */
+  unsigned alive;        /* sockets in the set that keep the loop alive (the poll is ref'd while > 0) */
+  rx_host_slot_t *slots;
+  uint32_t nslots, free_head;
+  void (*poll_closed)(struct rx_socket_env *);
 } rx_socket_env_t;
 
 /* Makes the environment's state and puts its buffers and arrays on `exports`; 0, or -1 with an
@@ -51,7 +68,7 @@ typedef struct {
 int rx_socket_env_init(napi_env env, napi_value exports);
 /* The environment's state (NULL before rx_socket_env_init). */
 rx_socket_env_t *rx_socket_env(napi_env env);
-/* A socket's uv handle was opened / has finished closing. */
+/* A socket is open / was closed (its fd closed, its slot in the epoll set let go). */
 void rx_socket_env_add(rx_socket_env_t *e, rx_env_socket_t *s);
 void rx_socket_env_remove(rx_socket_env_t *e, rx_env_socket_t *s);
 

@@ -4,7 +4,9 @@
  * its state, timers, a lookup step) and per write goes through the Writable machinery; a relay
  * needs none of it, and on a connection-rate workload that was a fifth of the nat's CPU.
  *
- * Non-blocking, watched by a uv_poll like the TAP fd. connect() starts a non-blocking connect;
+ * Non-blocking, watched by the environment's epoll set of host sockets (host-poll.h: one uv_poll
+ * for all of them, 1 to 2 epoll_ctl per connection where a uv_poll of its own cost about 6 and an
+ * ioctl). connect() starts a non-blocking connect;
  * onConnect(errno) says how it ended (0: connected). Reading: one read() per readable wake-up
  * into a buffer shared by every socket of the environment (socket-env.h: the module's
  * `tcpReadBuffer`, up to 256 KiB: what a bulk transfer has queued is taken in one call);
@@ -21,15 +23,17 @@
  * closes, with an RST when `reset` (SO_LINGER 0). (Not a function bound to the socket, as the
  * TAP handle's writers are: making one costs more per connection than it saves per write.)
  *
- * Lifetime: an open socket holds its JS object; close() (or a failure) stops the poll and closes
- * the fd; the struct is freed once the object is finalized and the poll closed. When the environment ends (a worker thread exits) with the socket open, it is closed
- * then (socket-env.h).
+ * Lifetime: an open socket holds its JS object; close() (or a failure) lets go of its place in
+ * the epoll set and closes the fd; the struct is freed once the object is finalized. When the
+ * environment ends (a worker thread exits) with the socket open, it is closed then
+ * (socket-env.h).
  */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <node_api.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +43,7 @@
 #include <uv.h>
 
 #include "errno-name.h"
+#include "host-poll.h"
 #include "tcp-socket.h"
 #include "napi-this.h"
 #include "socket-env.h"
@@ -52,15 +57,13 @@
 enum { CB_CONNECT, CB_DATA, CB_END, CB_ERROR, CB_DRAIN, CB_COUNT };
 
 typedef struct {
-  rx_env_socket_t link; /* on the environment's list while the poll is open */
+  rx_env_socket_t link; /* on the environment's list while open */
   rx_socket_env_t *shared;
   napi_env env;
   napi_ref wrapper;
   napi_ref cb[CB_COUNT];
   napi_async_context async_ctx;
-  uv_poll_t poll;
-  int poll_open;
-  int poll_events;   /* what the poll watches now (0: stopped) */
+  rx_host_watch_t watch; /* its place in the environment's epoll set (watch.events: what it watches now) */
   int fd;
   int connecting;
   int reading;       /* reading wanted (not paused) */
@@ -78,21 +81,7 @@ typedef struct {
   size_t qoff, qlen, qcap;
 } tcp_socket_t;
 
-static void on_poll(uv_poll_t *h, int status, int events);
-
-static void maybe_free(tcp_socket_t *s) {
-  if (s->finalized && !s->poll_open) {
-    free(s->q);
-    free(s);
-  }
-}
-
-static void on_poll_closed(uv_handle_t *h) {
-  tcp_socket_t *s = h->data;
-  s->poll_open = 0;
-  rx_socket_env_remove(s->shared, &s->link);
-  maybe_free(s);
-}
+static void on_ready(rx_host_watch_t *w, int status, int events);
 
 static void release_js(tcp_socket_t *s) {
   for (int i = 0; i < CB_COUNT; i++) {
@@ -112,11 +101,9 @@ static void release_js(tcp_socket_t *s) {
 static void shutdown_socket(tcp_socket_t *s, int reset) {
   if (s->closed) return;
   s->closed = 1;
-  if (s->poll_open) {
-    /* uv_close stops the poll itself: no separate stop (one epoll_ctl less). */
-    s->poll_events = 0;
-    uv_close((uv_handle_t *)&s->poll, on_poll_closed);
-  }
+  /* Its close(2) below takes the fd out of the epoll set: no epoll_ctl. */
+  rx_host_poll_forget(s->shared, &s->watch);
+  rx_socket_env_remove(s->shared, &s->link);
   if (s->fd >= 0) {
     if (reset) {
       struct linger l = { 1, 0 };
@@ -144,7 +131,8 @@ static void finalize(napi_env env, void *data, void *hint) {
     s->wrapper = NULL;
   }
   s->finalized = 1;
-  maybe_free(s);
+  free(s->q);
+  free(s);
 }
 
 /* A callback's result as a number: a number as it is (negative ones as 0), false as 0, anything
@@ -185,12 +173,11 @@ static void update_poll(tcp_socket_t *s) {
   int events = 0;
   if (s->connecting || s->qlen > 0 || s->pending_err != 0) events |= UV_WRITABLE;
   if (!s->connecting && s->reading && !s->eof) events |= UV_READABLE;
-  /* Only on a change: each uv_poll_start or stop costs epoll_ctl calls (libuv takes the fd out
-     of epoll and puts it back), and a connection changes its interest a few times at most. */
-  if (events == s->poll_events) return;
-  s->poll_events = events;
-  if (events == 0) uv_poll_stop(&s->poll);
-  else uv_poll_start(&s->poll, events, on_poll);
+  /* An epoll_ctl only on a change (rx_host_poll_watch): a connection changes its interest a few
+     times at most. An fd the set refuses (out of memory, the watch limit) is kept as the error
+     the socket reports (from a wake-up, or as a failed write). */
+  int err = rx_host_poll_watch(s->shared, &s->watch, events);
+  if (err < 0 && s->pending_err == 0) s->pending_err = -err;
 }
 
 /* A failure: the socket is done; JavaScript hears onError(errno) once. */
@@ -232,8 +219,8 @@ static void take_read_limit(tcp_socket_t *s, int64_t limit) {
   }
 }
 
-static void on_poll(uv_poll_t *h, int status, int events) {
-  tcp_socket_t *s = h->data;
+static void on_ready(rx_host_watch_t *w, int status, int events) {
+  tcp_socket_t *s = (tcp_socket_t *)((char *)w - offsetof(tcp_socket_t, watch));
   if (s->closed) return;
   napi_env env = s->env;
   napi_handle_scope scope;
@@ -338,8 +325,7 @@ static napi_value tcp_new(napi_env env, napi_callback_info info) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   tcp_socket_t *s = calloc(1, sizeof *s);
-  uv_loop_t *loop = NULL;
-  if (s == NULL || napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &s->poll, fd) != 0) {
+  if (s == NULL) {
     free(s);
     close(fd);
     napi_throw_error(env, "ENOMEM", "TcpSocket: out of memory");
@@ -350,8 +336,8 @@ static napi_value tcp_new(napi_env env, napi_callback_info info) {
   rx_socket_env_add(shared, &s->link);
   s->env = env;
   s->fd = fd;
-  s->poll.data = s;
-  s->poll_open = 1;
+  s->watch.fd = fd;
+  s->watch.ready = on_ready;
   s->reading = 1;
   s->read_limit = TCP_READ_MAX;
   for (int i = 0; i < CB_COUNT; i++) napi_create_reference(env, fns[i], 1, &s->cb[i]);

@@ -134,8 +134,9 @@ export class TcpForwarder {
   offer(d: IpDatagram, seg: TcpRepr): boolean {
     if ((seg.flags & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)) !== TcpFlags.SYN) return false;
     const c = this.counters;
-    const key = `${d.src}:${seg.srcPort}>${d.dst}:${seg.dstPort}`;
-    if (this.#pending.has(key)) {
+    // A key only while requests wait: most are decided within the subscriber's call below.
+    const key = this.#pending.size > 0 ? requestKey(d, seg) : undefined;
+    if (key !== undefined && this.#pending.has(key)) {
       c.drops.duplicateSyn++;
       return true;
     }
@@ -146,10 +147,19 @@ export class TcpForwarder {
     }
     c.requests++;
     this.#take();
-    const request = new PendingRequest(this, key, copyDatagram(d), seg.payload.length > 0 ? { ...seg, payload: seg.payload.slice() } : seg);
-    this.#pending.set(key, request);
-    request.timer = refTimer(this.host.scheduler.schedule(() => request.expire(), this.decisionTimeoutMs));
+    const request = new PendingRequest(this, d, seg.payload.length > 0 ? { ...seg, payload: seg.payload.slice() } : seg);
     this.subscriber.next(request);
+    // Decided within the call (a NAT whose host connect finished at once), the SYN's datagram
+    // was still the frame's: no copy of it, no key, no decision timer.
+    if (!request.waiting) return true;
+    if (this.#closed) {
+      request.abandon();
+      return true;
+    }
+    // It waits: what a refusal quotes is copied (the frame's memory is reused), a timer set.
+    request.wait(key ?? requestKey(d, seg), copyDatagram(d));
+    this.#pending.set(request.key, request);
+    request.timer = refTimer(this.host.scheduler.schedule(() => request.expire(), this.decisionTimeoutMs));
     return true;
   }
 
@@ -166,7 +176,7 @@ export class TcpForwarder {
 
   /** @internal */
   forget(key: string): void {
-    this.#pending.delete(key);
+    if (key !== '') this.#pending.delete(key);
   }
 
   #take(): void {
@@ -189,17 +199,28 @@ class PendingRequest implements TcpForwardRequest {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly interface: string;
+  /** The original destination and the client (IPv6: the address book's ids). */
+  readonly local: IpAddr;
+  readonly remote: IpAddr;
+  /** In the forwarder's table of waiting requests under this key ('' while offered). */
+  key = '';
   timer: Subscription | undefined;
   #state: RequestState = 'pending';
+  /**
+   * The SYN's datagram, for a refusal's ICMP quote: the frame's own while the subscriber is
+   * called (valid until the offer returns), a copy once the request waits beyond it.
+   */
+  #datagram: IpDatagram | undefined;
 
   constructor(
     readonly forwarder: TcpForwarder,
-    readonly key: string,
-    readonly datagram: IpDatagram,
+    datagram: IpDatagram,
     readonly syn: TcpRepr,
   ) {
     // The addresses' ids (IPv6) stay held until the request is finished (see #finish).
     const host = forwarder.host;
+    this.local = datagram.dst;
+    this.remote = datagram.src;
     host.retain(datagram.dst);
     host.retain(datagram.src);
     this.localAddress = host.format(datagram.dst);
@@ -207,6 +228,20 @@ class PendingRequest implements TcpForwardRequest {
     this.remoteAddress = host.format(datagram.src);
     this.remotePort = syn.srcPort;
     this.interface = datagram.iface.name;
+    this.#datagram = datagram;
+  }
+
+  /** @internal Not decided during the offer. */
+  get waiting(): boolean {
+    if (this.#state === 'pending') return true;
+    this.#datagram = undefined; // the frame's: not kept past the offer
+    return false;
+  }
+
+  /** @internal It waits for a decision under `key`, with its own copy of the SYN's datagram. */
+  wait(key: string, datagram: IpDatagram): void {
+    this.key = key;
+    this.#datagram = datagram;
   }
 
   accept(options: TcpAcceptOptions = {}): Observable<TcpConnection> {
@@ -219,7 +254,7 @@ class PendingRequest implements TcpForwardRequest {
       const f = this.forwarder;
       f.counters.accepted++;
       let established = false;
-      const opened = f.host.open(this.syn, this.datagram.dst, this.datagram.src, options, (conn) => {
+      const opened = f.host.open(this.syn, this.local, this.remote, options, (conn) => {
         established = true;
         f.counters.established++;
         this.#finish();
@@ -256,12 +291,12 @@ class PendingRequest implements TcpForwardRequest {
     const f = this.forwarder;
     if (how === 'rst') {
       f.counters.refusedRst++;
-      f.host.reset(this.syn, this.datagram.dst, this.datagram.src);
+      f.host.reset(this.syn, this.local, this.remote);
     } else if (how === 'drop') {
       f.counters.refusedDrop++;
     } else {
       f.counters.refusedUnreachable++;
-      f.host.unreachable(this.datagram, code!);
+      f.host.unreachable(this.#datagram!, code!);
     }
     this.#finish();
   }
@@ -294,11 +329,17 @@ class PendingRequest implements TcpForwardRequest {
     if (this.#released) return;
     this.#released = true;
     this.#state = 'done';
+    this.#datagram = undefined;
     this.forwarder.release();
     // A connection made from the request took references of its own.
-    this.forwarder.host.release(this.datagram.dst);
-    this.forwarder.host.release(this.datagram.src);
+    this.forwarder.host.release(this.local);
+    this.forwarder.host.release(this.remote);
   }
+}
+
+/** A request's key in the table of those waiting: its 4-tuple. */
+function requestKey(d: IpDatagram, seg: TcpRepr): string {
+  return `${d.src}:${seg.srcPort}>${d.dst}:${seg.dstPort}`;
 }
 
 function refusalCode(how: TcpRefusal): number | undefined {

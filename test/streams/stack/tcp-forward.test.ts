@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { firstValueFrom, mergeMap, type Subscription } from 'rxjs';
+import { firstValueFrom, mergeMap, type SchedulerLike, type Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { checkForwardedEcho, forwardPair, CLIENT_IP, FAR_IP, GATEWAY_IP } from './forward-pair.js';
 import { advance, stat } from './raw-peer.js';
@@ -110,6 +110,46 @@ describe('stack: TCP forwarder', () => {
       // Every field, the timestamps' too, as when each request was made.
       assert.deepEqual(requests.map((r) => JSON.stringify({ ...synOf(r), payload: undefined })), seen);
       assert.notEqual(synOf(requests[0]).timestamp, synOf(requests[1]).timestamp);
+    } finally {
+      for (const c of conns) c.unsubscribe();
+      fwd.unsubscribe();
+      p.close();
+    }
+  });
+
+  it('a request decided within its offer sets no decision timer; one decided later has its timer and quotes its own SYN when refused', () => {
+    const ts = new TestScheduler(() => undefined);
+    // The decision timers are the only actions scheduled 7,777 ms ahead.
+    let decisionTimers = 0;
+    const counting: SchedulerLike = {
+      now: () => ts.now(),
+      schedule: ((...args: Parameters<TestScheduler['schedule']>) => {
+        if (args[1] === 7777) decisionTimers++;
+        return ts.schedule(...args);
+      }) as SchedulerLike['schedule'],
+    };
+    const p = forwardPair({ scheduler: counting });
+    const later: TcpForwardRequest[] = [];
+    const fwd = p.gateway.tcp.forward({ decisionTimeoutMs: 7777 }).subscribe((req) => {
+      if (req.localPort === 80) req.refuse('unreachable');
+      else later.push(req);
+    });
+    const errors: string[] = [];
+    const conns: Subscription[] = [];
+    try {
+      for (const port of [80, 81]) conns.push(p.client.tcp.connect({ address: FAR_IP, port }).subscribe({ error: (e: unknown) => errors.push(`${port} ${codeOf(e)}`) }));
+      advance(ts, 100);
+      assert.deepEqual(errors, ['80 EHOSTUNREACH']);
+      assert.equal(later.length, 1);
+      assert.equal(decisionTimers, 1, 'a timer for the request that waits, none for the one refused at once');
+      // More frames through the gateway meanwhile (another connection, refused at once), then the late refusal.
+      conns.push(p.client.tcp.connect({ address: FAR_IP, port: 80 }).subscribe({ error: (e: unknown) => errors.push(`80 ${codeOf(e)}`) }));
+      advance(ts, 100);
+      later[0].refuse('unreachable');
+      advance(ts, 100);
+      assert.deepEqual(errors, ['80 EHOSTUNREACH', '80 EHOSTUNREACH', '81 EHOSTUNREACH']);
+      assert.equal(stat(p.gateway, 'tcpForward', 'timeouts'), 0);
+      assert.equal(stat(p.gateway, 'tcpForward', 'inFlight'), 0);
     } finally {
       for (const c of conns) c.unsubscribe();
       fwd.unsubscribe();

@@ -1,0 +1,159 @@
+/* The host sockets' epoll set, one per environment: see host-poll.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "host-poll.h"
+#include "socket-env.h"
+
+static uint64_t event_key(const rx_socket_env_t *e, uint32_t slot) {
+  return ((uint64_t)e->slots[slot - 1].gen << 32) | slot;
+}
+
+/* One wake-up: every ready socket of the set (a bounded number), each to its callback. */
+static void on_epoll(uv_poll_t *h, int status, int events) {
+  rx_socket_env_t *e = h->data;
+  (void)status;
+  (void)events;
+  struct epoll_event ready[RX_HOST_POLL_BATCH];
+  int n;
+  do n = epoll_wait(e->epfd, ready, RX_HOST_POLL_BATCH, 0);
+  while (n < 0 && errno == EINTR);
+  for (int i = 0; i < n && e->poll_open == 1; i++) {
+    uint32_t slot = (uint32_t)ready[i].data.u64;
+    uint32_t gen = (uint32_t)(ready[i].data.u64 >> 32);
+    /* The table may have grown (a callback opened a socket): looked up afresh each time. */
+    if (slot == 0 || slot > e->nslots || e->slots[slot - 1].gen != gen) continue;
+    rx_host_watch_t *w = e->slots[slot - 1].w;
+    if (w == NULL) continue;
+    if (w->events == 0) {
+      /* It stopped watching (level-triggered: it would be reported again at every wake-up). */
+      epoll_ctl(e->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+      w->in_set = 0;
+      continue;
+    }
+    uint32_t got = ready[i].events;
+    if (got & EPOLLERR) {
+      w->ready(w, UV_EBADF, 0);
+      continue;
+    }
+    int ev = 0;
+    if (got & (EPOLLIN | EPOLLHUP)) ev |= w->events & UV_READABLE;
+    if (got & (EPOLLOUT | EPOLLHUP)) ev |= w->events & UV_WRITABLE;
+    if (ev != 0) w->ready(w, 0, ev);
+  }
+}
+
+static int open_set(rx_socket_env_t *e) {
+  if (e->poll_open == 1) return 0;
+  if (e->poll_open != 0 || e->tearing_down) return -EBADF;
+  uv_loop_t *loop = NULL;
+  if (napi_get_uv_event_loop(e->env, &loop) != napi_ok) return -EINVAL;
+  int fd = epoll_create1(EPOLL_CLOEXEC);
+  if (fd < 0) return -errno;
+  int r = uv_poll_init(loop, &e->epoll_poll, fd);
+  if (r != 0) {
+    close(fd);
+    return r;
+  }
+  e->epfd = fd;
+  e->epoll_poll.data = e;
+  e->poll_open = 1;
+  uv_poll_start(&e->epoll_poll, UV_READABLE, on_epoll);
+  /* Nothing watched yet: the set keeps the loop alive only while a socket does. */
+  uv_unref((uv_handle_t *)&e->epoll_poll);
+  return 0;
+}
+
+static int take_slot(rx_socket_env_t *e, rx_host_watch_t *w) {
+  if (e->free_head == 0) {
+    uint32_t n = e->nslots == 0 ? 64 : e->nslots * 2;
+    rx_host_slot_t *grown = realloc(e->slots, n * sizeof *grown);
+    if (grown == NULL) return -ENOMEM;
+    for (uint32_t i = e->nslots; i < n; i++) {
+      grown[i].w = NULL;
+      grown[i].gen = 0;
+      grown[i].next_free = i + 1 < n ? i + 2 : 0;
+    }
+    e->slots = grown;
+    e->free_head = e->nslots + 1;
+    e->nslots = n;
+  }
+  uint32_t slot = e->free_head;
+  rx_host_slot_t *s = &e->slots[slot - 1];
+  e->free_head = s->next_free;
+  s->w = w;
+  s->next_free = 0;
+  w->slot = slot;
+  return 0;
+}
+
+/* Counts a socket that keeps the loop alive in or out; the set's poll is ref'd while any does. */
+static void count_alive(rx_socket_env_t *e, int delta) {
+  if (delta > 0 && e->alive++ == 0 && e->poll_open == 1) uv_ref((uv_handle_t *)&e->epoll_poll);
+  if (delta < 0 && --e->alive == 0 && e->poll_open == 1) uv_unref((uv_handle_t *)&e->epoll_poll);
+}
+
+static uint32_t epoll_events(int events) {
+  return ((events & UV_READABLE) ? EPOLLIN : 0) | ((events & UV_WRITABLE) ? EPOLLOUT : 0);
+}
+
+int rx_host_poll_watch(rx_socket_env_t *e, rx_host_watch_t *w, int events) {
+  if (events == w->events) return 0;
+  if (events == 0) {
+    /* Left in the set: usually closed before an event for it comes (which takes it out). */
+    w->events = 0;
+    if (!w->unrefd) count_alive(e, -1);
+    return 0;
+  }
+  int r = open_set(e);
+  if (r != 0) return r;
+  if (w->slot == 0 && (r = take_slot(e, w)) != 0) return r;
+  struct epoll_event ev = { .events = epoll_events(events), .data.u64 = event_key(e, w->slot) };
+  if (epoll_ctl(e->epfd, w->in_set ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w->fd, &ev) != 0) return -errno;
+  w->in_set = 1;
+  if (w->events == 0 && !w->unrefd) count_alive(e, 1);
+  w->events = events;
+  return 0;
+}
+
+void rx_host_poll_forget(rx_socket_env_t *e, rx_host_watch_t *w) {
+  if (w->events != 0 && !w->unrefd) count_alive(e, -1);
+  w->events = 0;
+  w->in_set = 0;
+  if (w->slot == 0) return;
+  rx_host_slot_t *s = &e->slots[w->slot - 1];
+  s->w = NULL;
+  s->gen++; /* an event of this socket already fetched is skipped */
+  s->next_free = e->free_head;
+  e->free_head = w->slot;
+  w->slot = 0;
+}
+
+void rx_host_poll_ref(rx_socket_env_t *e, rx_host_watch_t *w, int ref) {
+  if (ref == !w->unrefd) return;
+  w->unrefd = !ref;
+  if (w->events != 0) count_alive(e, ref ? 1 : -1);
+}
+
+static void on_set_closed(uv_handle_t *h) {
+  rx_socket_env_t *e = h->data;
+  close(e->epfd);
+  e->epfd = -1;
+  e->poll_open = 0;
+  free(e->slots);
+  e->slots = NULL;
+  e->nslots = e->free_head = 0;
+  if (e->poll_closed != NULL) e->poll_closed(e);
+}
+
+void rx_host_poll_close(rx_socket_env_t *e, void (*done)(rx_socket_env_t *)) {
+  if (e->poll_open != 1) {
+    if (e->poll_open == 0) done(e);
+    return;
+  }
+  e->poll_open = 2;
+  e->poll_closed = done;
+  uv_close((uv_handle_t *)&e->epoll_poll, on_set_closed);
+}

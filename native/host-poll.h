@@ -1,0 +1,61 @@
+/*
+ * The host sockets' epoll set: one per environment (socket-env.h), watched by one uv_poll on its
+ * fd, instead of a uv_poll per socket. Why: libuv's uv_poll costs system calls per socket that a
+ * relayed connection pays each time (uv_poll_init: an ioctl to set non-blocking mode, which the
+ * socket already is, and an epoll add and delete to probe the fd; each uv_poll_start: a delete
+ * and an add; the close: a delete), about 6 epoll_ctl and an ioctl per nat TCP connection. Here a
+ * socket is added once when it first watches something, changed (EPOLL_CTL_MOD) when what it
+ * watches changes, and leaves the set by its close(2): 1 epoll_ctl per connection. A socket
+ * that stops watching (a TCP socket after the peer's FIN, about to be closed) stays in the set
+ * until an event for it comes, which takes it out then (EPOLL_CTL_DEL): most are closed first. One
+ * wake-up of the loop dispatches every ready socket (up to RX_HOST_POLL_BATCH) in one callback.
+ *
+ * Level-triggered, like uv_poll: a socket left readable is reported again at the next wake-up
+ * (the datagram socket's one-read-per-wake-up rule relies on it).
+ *
+ * An event names its socket by a slot in the environment's table and the slot's generation, not
+ * by pointer: a socket closed by an earlier callback of the same batch (or closed and its slot
+ * taken by a new socket) has its stale event skipped, and its memory may be freed at any time.
+ */
+#ifndef RX_HOST_POLL_H
+#define RX_HOST_POLL_H
+
+#include <stdint.h>
+
+struct rx_socket_env;
+
+/* Ready sockets dispatched per wake-up at most (the rest come at the next, level-triggered). */
+#define RX_HOST_POLL_BATCH 64
+
+typedef struct rx_host_watch rx_host_watch_t;
+
+/*
+ * A socket's readiness: `events` UV_READABLE / UV_WRITABLE among those it watches (a hang-up
+ * reported as both, as libuv does), or `status` < 0 (UV_EBADF, as uv_poll says it) when the
+ * socket has a pending error (EPOLLERR), with `events` 0.
+ */
+typedef void (*rx_host_ready_cb)(rx_host_watch_t *w, int status, int events);
+
+struct rx_host_watch {
+  rx_host_ready_cb ready;
+  int fd;
+  int events;    /* UV_READABLE | UV_WRITABLE watched now; 0: none */
+  int in_set;    /* in the epoll set (possibly watching nothing: taken out by its next event) */
+  int unrefd;    /* watching does not keep the event loop alive (unref()) */
+  uint32_t slot; /* the environment's table: index + 1; 0: none */
+};
+
+/*
+ * Watches `events` (UV_READABLE | UV_WRITABLE; 0: none, its callback is not called) of w->fd:
+ * 0, or -errno (the epoll set could not be made, the fd refused). A system call only when it
+ * watches something else than before.
+ */
+int rx_host_poll_watch(struct rx_socket_env *e, rx_host_watch_t *w, int events);
+/* Before the socket's fd is closed: its slot is let go (the close itself takes it out of the set). */
+void rx_host_poll_forget(struct rx_socket_env *e, rx_host_watch_t *w);
+/* ref() / unref(): whether watching keeps the event loop alive. */
+void rx_host_poll_ref(struct rx_socket_env *e, rx_host_watch_t *w, int ref);
+/* The environment ends: the set's uv_poll is closed; `done` is called once it is (at once when there is none). */
+void rx_host_poll_close(struct rx_socket_env *e, void (*done)(struct rx_socket_env *));
+
+#endif
