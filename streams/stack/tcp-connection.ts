@@ -7,7 +7,7 @@ import type { TcpRepr } from '../../src/wire/tcp.js';
 import { formatIpv4 } from '../../src/ipv4/address.js';
 import { IPV6_ID_BASE } from '../../src/ip/address-book.js';
 import { NetstackError, netError } from '../../src/errors.js';
-import { DeadlineTimer } from './deadline-timer.js';
+import type { QueuedTimer, TimerQueue } from './timer-queue.js';
 import type { TcpSocket } from './tcp-socket.js';
 import type { TcpConnectionLimits } from './tcp-limits.js';
 import { pacedRead, type PacedObservable, type PacedReader, type PacedSubscription } from '../operators/paced-concat-map.js';
@@ -31,6 +31,8 @@ export interface TcpReader {
 /** What the connection needs from the TCP layer that owns it. */
 export interface TcpConnectionOwner {
   readonly scheduler: SchedulerLike;
+  /** The connections' timers: one wake-up on `scheduler` for all of them (timer-queue.ts). */
+  readonly timers: TimerQueue;
   /** `ect`: ECN-capable transport, ECT(0) in the IP header (see TcpHost.send). */
   transmit(conn: TcpConnection, seg: TcpRepr, ect: boolean): void;
   /** The core recorded send times to be stamped when its segments leave (TcpHost.onSendTimed). */
@@ -80,7 +82,7 @@ export class TcpConnection {
   readonly remotePort: number;
 
   readonly #owner: TcpConnectionOwner;
-  readonly #timer: DeadlineTimer<TcpConnection>;
+  readonly #timer: QueuedTimer<TcpConnection>;
   // Made on the first subscription (most connections are never watched for their state or
   // drain, and their closed$ only by the one who opened them): a connection is cheap to make.
   #state$: BehaviorSubject<TcpState> | undefined;
@@ -129,7 +131,7 @@ export class TcpConnection {
     this.localPort = core.localPort;
     this.remotePort = core.remotePort;
     this.#deliveredState = core.state;
-    this.#timer = new DeadlineTimer<TcpConnection>(owner.scheduler, TcpConnection.#onDeadline, this);
+    this.#timer = owner.timers.timer<TcpConnection>(TcpConnection.#onDeadline, this);
     this.#timer.keepAlive = keepsProcessAlive(core.state);
     if (core.remoteAddr >= IPV6_ID_BASE && owner.formatAddress !== undefined) {
       // IPv6 ids are the book's while the connection holds them: format them now, while it does.

@@ -8,6 +8,7 @@ import { releaseFrame } from '../frame-lease.js';
 import { hookPoint, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
 import { attachUp } from '../pipeline/up-stream.js';
 import { TcpConnection, type TcpConnectionOwner } from './tcp-connection.js';
+import { TimerQueue } from './timer-queue.js';
 import { SendStamps } from './send-stamps.js';
 import { DeferredAcks } from './deferred-acks.js';
 import './tcp-socket.js';
@@ -246,6 +247,8 @@ export class TcpLayer implements Tcp {
   readonly ports: PortManager;
   readonly endpoints = new EndpointTable<Endpoint>();
   readonly scheduler: SchedulerLike;
+  /** @internal The connections' timers: one scheduler wake-up for all of them (timer-queue.ts). */
+  readonly timers: TimerQueue;
   /** IPv6 ids of the addresses the connections hold (the stack's, shared with UDP). */
   readonly book: AddressBook;
   readonly #port: Ipv4Port;
@@ -337,6 +340,7 @@ export class TcpLayer implements Tcp {
     // that may hold segments gets copies it owns.
     this.#copyPayloads = options.segments?.down !== undefined;
     this.scheduler = scheduler;
+    this.timers = new TimerQueue(scheduler);
     this.#sendStamps = new SendStamps(scheduler);
     this.#deferredAcks = new DeferredAcks(scheduler);
     const { ephemeralPortRange, ...rest } = config;
@@ -351,6 +355,7 @@ export class TcpLayer implements Tcp {
     this.#maxPerListener = limitConfig.maxConnectionsPerListener;
     this.#owner = {
       scheduler,
+      timers: this.timers,
       transmit: (conn, seg, ect) => this.#transmit(conn, seg, ect),
       sendTimed: (core) => this.#sendStamps.note(core),
       deferAck: (core) => this.#deferredAcks.defer(core),
