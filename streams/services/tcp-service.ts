@@ -1,6 +1,6 @@
-import { mergeMap, Observable, type Subscription } from 'rxjs';
+import { Subscription, type Observable, type Observer } from 'rxjs';
 import type { Tcp, TcpListenOptions } from '../stack/tcp-layer.js';
-import type { TcpConnection } from '../stack/tcp-connection.js';
+import type { FinishWatcher, TcpConnection } from '../stack/tcp-connection.js';
 import { logger } from '../../src/log.js';
 
 const log = logger('services');
@@ -24,44 +24,101 @@ export function tcpService(
   handle: ConnectionHandler,
   options: Omit<TcpListenOptions, 'port'> = {},
 ): Subscription {
-  let listening = false;
-  let failure: unknown;
-  const subscription = stack.tcp
-    .listen({ ...options, port })
-    .pipe(mergeMap((conn) => connectionLifetime(conn, handle)))
-    .subscribe({
-      error: (err: unknown) => {
-        if (!listening) failure = err;
-        else if (log.enabled) log('listener on port %d failed: %s', port, (err as Error).message);
-      },
-    });
-  listening = true;
-  if (failure !== undefined) throw failure;
-  return subscription;
+  const connections = new ServiceConnections(port, handle);
+  connections.listener = stack.tcp.listen({ ...options, port }).subscribe(connections);
+  connections.listening = true;
+  if (connections.failure !== undefined) throw connections.failure;
+  return new Subscription(() => connections.stop());
 }
 
 /**
- * Completes when `conn` is finished (closed$: TIME-WAIT, CLOSED or failed); unsubscribed
- * earlier (service stopped), it aborts `conn`. A finished connection is left alone: TIME-WAIT
- * runs its course in the stack.
+ * A service's accepted connections: the listener's observer, and the set of connections whose
+ * work runs. It is what `listen().pipe(mergeMap((conn) => lifetime(conn)))` was, without an
+ * inner subscriber, an Observable of the lifetime and a `closed$` subscription (with its
+ * Subject) for every connection: a connection-per-request client pays those per request.
  */
-function connectionLifetime(conn: TcpConnection, handle: ConnectionHandler): Observable<never> {
-  return new Observable<never>((subscriber) => {
-    let finished = false;
-    const work = handle(conn).subscribe({
-      error: (err: unknown) => {
-        // The connection failed (reset, timeout): closed$ follows and ends this lifetime.
-        if (log.enabled) log('%s: %s', conn.toString(), (err as Error).message);
-      },
-    });
-    const closed = conn.closed$.subscribe(() => {
-      finished = true;
-      subscriber.complete();
-    });
-    return () => {
-      work.unsubscribe();
-      closed.unsubscribe();
-      if (!finished) conn.destroy();
-    };
-  });
+class ServiceConnections implements Observer<TcpConnection> {
+  listener: Subscription | undefined;
+  listening = false;
+  failure: unknown;
+  readonly #live = new Set<ConnectionLifetime>();
+  #stopped = false;
+
+  constructor(
+    readonly port: number,
+    readonly handle: ConnectionHandler,
+  ) {}
+
+  next(conn: TcpConnection): void {
+    if (this.#stopped) return;
+    const lifetime = new ConnectionLifetime(conn, this);
+    this.#live.add(lifetime);
+    lifetime.start();
+  }
+
+  /** The listener failed: as mergeMap's error, the connections still running are aborted. */
+  error(err: unknown): void {
+    if (!this.listening) this.failure = err;
+    else if (log.enabled) log('listener on port %d failed: %s', this.port, (err as Error).message);
+    this.stop();
+  }
+
+  complete(): void {}
+
+  /** @internal A lifetime ended (its connection finished). */
+  ended(lifetime: ConnectionLifetime): void {
+    this.#live.delete(lifetime);
+  }
+
+  /** Stops listening, then aborts the connections still running (as mergeMap's teardown did). */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.listener?.unsubscribe();
+    for (const lifetime of this.#live) lifetime.abort();
+    this.#live.clear();
+  }
+}
+
+/**
+ * One accepted connection's work: `handle(conn)` stays subscribed until the connection is
+ * finished (TIME-WAIT, CLOSED or failed); aborted earlier (service stopped), it destroys `conn`.
+ * A finished connection is left alone: TIME-WAIT runs its course in the stack. The object is the
+ * work's observer and the connection's finish watcher (no closures per connection).
+ */
+class ConnectionLifetime implements Partial<Observer<unknown>>, FinishWatcher {
+  #work: Subscription | undefined;
+  #finished = false;
+
+  constructor(
+    readonly conn: TcpConnection,
+    readonly service: ServiceConnections,
+  ) {}
+
+  start(): void {
+    this.#work = this.service.handle(this.conn).subscribe(this);
+    // After the work's subscription, as closed$ was: a connection the work finished at once is
+    // reported here, synchronously, and its work let go.
+    this.conn.watchFinish(this);
+  }
+
+  error(err: unknown): void {
+    // The connection failed (reset, timeout): its finish follows and ends this lifetime.
+    if (log.enabled) log('%s: %s', this.conn.toString(), (err as Error).message);
+  }
+
+  connectionFinished(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.service.ended(this);
+    this.#work?.unsubscribe();
+  }
+
+  abort(): void {
+    this.#work?.unsubscribe();
+    if (!this.#finished) {
+      this.#finished = true;
+      this.conn.destroy();
+    }
+  }
 }

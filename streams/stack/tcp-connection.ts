@@ -52,6 +52,11 @@ export interface TcpConnectionOwner {
   routeMtu?(conn: TcpConnection): number;
 }
 
+/** Told once when a connection is finished for its user (see TcpConnection.watchFinish). */
+export interface FinishWatcher {
+  connectionFinished(conn: TcpConnection, error: NetstackError | undefined): void;
+}
+
 /** `#pending` of a connection whose writes have all fitted the send buffer (shared, never written). */
 const NO_WRITES: Uint8Array[] = [];
 
@@ -122,6 +127,7 @@ export class TcpConnection {
   /** Set before aborting the core for an error found outside it (ICMP, ARP). */
   #externalError: NetstackError | undefined;
   #socket: TcpSocket | undefined;
+  #finishWatcher: FinishWatcher | undefined;
 
   constructor(core: TcpConnectionCore, owner: TcpConnectionOwner) {
     this.core = core;
@@ -229,6 +235,17 @@ export class TcpConnection {
         if (this.#closed$ === subject && !subject.observed) this.#closed$ = undefined;
       };
     });
+  }
+
+  /**
+   * @internal `closed$` without an Observable, a Subject and a subscription: `watcher` is told
+   * once, after closed$'s subscribers (at once if the connection is already finished). One
+   * watcher per connection, for the stack's own services (tcp-service.ts: one per accepted
+   * connection); a second replaces the first.
+   */
+  watchFinish(watcher: FinishWatcher): void {
+    if (this.#finished) watcher.connectionFinished(this, this.#error);
+    else this.#finishWatcher = watcher;
   }
 
   /** Emits each time bytes that `write()` could not place have all gone into the send buffer. */
@@ -707,6 +724,11 @@ export class TcpConnection {
     this.#finished = true;
     this.#closed$?.next(err);
     this.#closed$?.complete();
+    const watcher = this.#finishWatcher;
+    if (watcher !== undefined) {
+      this.#finishWatcher = undefined;
+      watcher.connectionFinished(this, err);
+    }
   }
 
   /**
