@@ -85,6 +85,9 @@ const NEVER = Number.POSITIVE_INFINITY;
  * made bulk to the stack unstable: some runs 10 % slower (docs/benchmarks.md, session 7).
  */
 const ACK_DEFER_MAX = 128 << 10;
+/** Why a pure ACK waits for the end of the host's batch (TcpConnectionCore.ackOwed). */
+const OWED_FIN_ACK = 1;
+const OWED_WINDOW_UPDATE = 2;
 /**
  * At most one ACK per this many ms in answer to out-of-window pure ACKs (Linux's
  * tcp_invalid_ratelimit, 500 ms). Without it two ends that both probe a zero window answer each
@@ -349,6 +352,13 @@ export class TcpConnectionCore {
   private ackNow = false;
   /** An ACK owed for in-order data waits for the host's sendDeferredAck (TcpHost.deferAck). */
   private ackDeferred = false;
+  /**
+   * A pure ACK the batch's end owes even without unacknowledged data (OWED_FIN_ACK,
+   * OWED_WINDOW_UPDATE), unless a segment sent before then carries it (emit clears this): the
+   * ACK of a FIN that the application answers with its own FIN, or the window a read opened and
+   * a reply then advertises. Without a deferring host both leave at once, as before.
+   */
+  private ackOwed = 0;
   /** In-order bytes received since we last sent an ACK. */
   private unackedBytes = 0;
   /** Quick-ACK mode (quick-ack.ts): in-order segments still to be ACKed without delay. */
@@ -684,12 +694,33 @@ export class TcpConnectionCore {
       const current = Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
       const free = this.recvBuf.free;
       if (free - current >= this.swsThreshold() && free >= 2 * current) {
+        // Inside a batch the update waits for its end: a reply written from this read (an echo,
+        // a request answered) carries the new window, and the pure ACK is never built.
+        if (this.deferOwedAck(OWED_WINDOW_UPDATE)) return this.readDone(chunk);
         this.counters.windowUpdates++;
         this.sendAck();
       }
     }
+    return this.readDone(chunk);
+  }
+
+  private readDone(chunk: Uint8Array): Uint8Array {
     this.flushEvents();
     return chunk;
+  }
+
+  /**
+   * Has the host take a pure ACK (`why`: OWED_FIN_ACK or OWED_WINDOW_UPDATE) to the end of its
+   * batch (TcpHost.deferAck); false when it will not (then send it now).
+   */
+  private deferOwedAck(why: number): boolean {
+    if (!this.ackDeferred) {
+      const host = this.host;
+      if (host.deferAck === undefined || !host.deferAck(this)) return false;
+      this.ackDeferred = true;
+    }
+    this.ackOwed |= why;
+    return true;
   }
 
   /**
@@ -702,7 +733,12 @@ export class TcpConnectionCore {
     if (!this.ackDeferred) return;
     this.ackDeferred = false;
     if (now > this.clock) this.clock = now;
-    if (this.unackedBytes > 0 && acceptsText(this._state) && !this.orphaned) this.sendAck();
+    const owed = this.ackOwed;
+    this.ackOwed = 0;
+    if (owed !== 0 ? !this.isClosed() : this.unackedBytes > 0 && acceptsText(this._state) && !this.orphaned) {
+      if ((owed & OWED_WINDOW_UPDATE) !== 0) this.counters.windowUpdates++;
+      this.sendAck();
+    }
     this.flushEvents();
   }
 
@@ -1594,7 +1630,11 @@ export class TcpConnectionCore {
     this.rcvNxt = seqAdd(this.rcvNxt, 1);
     this.finReceived = true;
     this.peerFinPending = false;
-    this.ackNow = true; // never delay the ACK of a FIN
+    // Never delay the ACK of a FIN, but in a passive close inside a batch it waits for the
+    // batch's end (the same write): a server that closes when it sees the FIN (an echo, a
+    // request/response protocol) sends its FIN first, which carries the ACK (one segment built,
+    // not two; on the wire the link's ACK coalescer dropped the pure ACK anyway).
+    if (!(this._state === 'ESTABLISHED' && this.deferOwedAck(OWED_FIN_ACK))) this.ackNow = true;
     this.events |= EV_PEER_FIN;
     switch (this._state) {
       case 'SYN-RECEIVED':
@@ -1845,6 +1885,7 @@ export class TcpConnectionCore {
       }
       this.ts.lastAckSent = this.rcvNxt;
       this.ackNow = false;
+      this.ackOwed = 0;
       this.delackAt = NEVER;
       this.unackedBytes = 0;
     }
