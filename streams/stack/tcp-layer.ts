@@ -13,7 +13,7 @@ import { SendStamps } from './send-stamps.js';
 import { DeferredAcks } from './deferred-acks.js';
 import './tcp-socket.js';
 import { TcpConnectionCore, type TcpHost } from '../../src/tcp/connection.js';
-import { TcpListener as TcpListenerCore, type TcpListenerCounters, type TcpListenerVerdict } from '../../src/tcp/listener.js';
+import { TcpListener as TcpListenerCore, type TcpListenerVerdict } from '../../src/tcp/listener.js';
 import { IPV6_TCP_HEADERS, clampMssToMtu, fixedBufferProblems, resolveTcpConfig, withFixedBuffers, type TcpConfig } from '../../src/tcp/config.js';
 import { isCongestionControlChoice, type CongestionControlChoice } from '../../src/tcp/congestion/congestion-control.js';
 import { IsnGenerator } from '../../src/tcp/isn.js';
@@ -179,7 +179,7 @@ export const TCP_LAYER_DROP_REASONS = [
   'memoryLimit',
 ] as const;
 
-/** Listener counters summed into the layer's (see #syncListenerCounters). */
+/** Listener counters summed into the layer's (each listener counts them there too: TcpListenerOptions.totals). */
 const LISTENER_FIELDS = ['synReceived', 'synCookiesSent', 'synCookiesAccepted', 'synCookiesRejected', 'halfOpenFailed', 'acceptQueueOverflows'] as const;
 
 function createTcpLayerCounters() {
@@ -201,10 +201,6 @@ function createTcpLayerCounters() {
 class ListenEndpoint implements ListenerSlots {
   /** Connections it made that are not finished yet (the limits count them). */
   children = 0;
-  /** The listener's counters as last added into the layer's. */
-  readonly synced: Record<(typeof LISTENER_FIELDS)[number], number> = {
-    synReceived: 0, synCookiesSent: 0, synCookiesAccepted: 0, synCookiesRejected: 0, halfOpenFailed: 0, acceptQueueOverflows: 0,
-  };
   constructor(
     readonly core: TcpListenerCore,
     readonly subscriber: Subscriber<TcpConnection>,
@@ -478,7 +474,7 @@ export class TcpLayer implements Tcp {
           // queue only ever holds the connection being handed over.
           backlog, maxHalfOpen: backlog, synCookies: options.synCookies ?? true,
           config, host: this.#childHost, isn: this.#isn, cookieSecret: this.#cookieSecret, challengeAcks: this.#challengeAcks, memory: this.limits.memory,
-          addressBytes: this.#addressBytes,
+          addressBytes: this.#addressBytes, totals: this.counters,
           onAcceptable: (l) => {
             while (l.accept() !== undefined);
           },
@@ -499,7 +495,6 @@ export class TcpLayer implements Tcp {
         // Half-open children die with their listener (RST): nobody would ever accept them.
         core.close(this.scheduler.now());
         listener.core4?.close(this.scheduler.now());
-        this.#syncListenerCounters(listener);
       };
     });
   }
@@ -744,10 +739,7 @@ export class TcpLayer implements Tcp {
     if (entry.ownPort) this.ports.release(core.localAddr, core.localPort);
     this.book.release(core.remoteAddr);
     if (entry.heldLocal === true) this.book.release(core.localAddr);
-    if (entry.listener !== undefined && !entry.established) {
-      this.counters.halfOpenConnections--;
-      this.#syncListenerCounters(entry.listener); // it counted the failed handshake
-    }
+    if (entry.listener !== undefined && !entry.established) this.counters.halfOpenConnections--;
     addTcpCounters(this.closedConnectionCounters, core.counters);
     this.counters.activeConnections--;
     this.counters.connectionsClosed++;
@@ -874,7 +866,6 @@ export class TcpLayer implements Tcp {
     // backlog (the peer resends it). Nothing is allocated for it.
     if ((seg.flags & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)) === TcpFlags.SYN && !this.limits.admitSyn(listener)) return;
     const verdict = listener.coreFor(d.dst).handleSegment(seg, d.src, d.dst, now);
-    this.#syncListenerCounters(listener);
     this.#onListenerVerdict(listener, verdict, d);
   }
 
@@ -922,20 +913,6 @@ export class TcpLayer implements Tcp {
             c.drops.listenerNotSyn++;
             return;
         }
-    }
-  }
-
-  /** Adds what a listener counted since the last sync into the layer's counters. */
-  #syncListenerCounters(listener: ListenEndpoint): void {
-    const from: Readonly<TcpListenerCounters> = listener.core.counters;
-    const from4: Readonly<TcpListenerCounters> | undefined = listener.core4?.counters;
-    for (const f of LISTENER_FIELDS) {
-      const now = from[f] + (from4 === undefined ? 0 : from4[f]);
-      const delta = now - listener.synced[f];
-      if (delta !== 0) {
-        this.counters[f] += delta;
-        listener.synced[f] = now;
-      }
     }
   }
 
