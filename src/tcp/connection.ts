@@ -74,7 +74,7 @@ type LossEpisode = typeof EPISODE_NONE | typeof EPISODE_RECOVERY | typeof EPISOD
 
 const { FIN, SYN, RST, PSH, ACK, ECE, CWR } = TcpFlags;
 const EMPTY = new Uint8Array(0);
-/** `transitions` with none queued before the first (shared, never written: see setState). */
+/** `transitions` before the first (shared, never written: see setState). */
 const NO_TRANSITIONS: TcpState[] = [];
 const NEVER = Number.POSITIVE_INFINITY;
 /**
@@ -370,10 +370,14 @@ export class TcpConnectionCore {
 
   private events = 0;
   /**
-   * State transitions not yet reported: [from, to, from, to, ...]. One array per connection,
-   * reused; NO_TRANSITIONS (shared, never written) before the first and while one is reported.
+   * State transitions: [from, to, from, to, ...], those from `transitionsRead` to
+   * `transitionsEnd` not yet reported. One array per connection (NO_TRANSITIONS, shared and
+   * never written, before the first), never truncated: both indices go back to 0 once all are
+   * reported (`length = 0` was a call into V8's runtime at every report, five per connection).
    */
   private transitions: TcpState[] = NO_TRANSITIONS;
+  private transitionsRead = 0;
+  private transitionsEnd = 0;
   private wantWritable = false;
   /** connect/listen/fromSynCookie was used: a core opens once. */
   private opened = false;
@@ -2797,7 +2801,10 @@ export class TcpConnectionCore {
     this._state = next;
     if (log.tcp.enabled) log.tcp('%s %s => %s', this.toString(), prev, next);
     if (this.transitions === NO_TRANSITIONS) this.transitions = [];
-    this.transitions.push(prev, next);
+    const end = this.transitionsEnd;
+    this.transitions[end] = prev;
+    this.transitions[end + 1] = next;
+    this.transitionsEnd = end + 2;
     this.events |= EV_STATE;
   }
 
@@ -2819,14 +2826,16 @@ export class TcpConnectionCore {
       this.events = 0;
       const host = this.host;
       if ((ev & EV_STATE) !== 0) {
-        // Handlers may change the state again (a nested call reports those itself): they go to
-        // a new list while this one is read; emptied, this one is used again unless they did
-        // (no array per flush, and no spare kept beside it).
+        // Handlers may change the state again: those are appended, and reported in order by
+        // this loop or by a nested call's flush (which goes on from where this one is).
         const list = this.transitions;
-        this.transitions = NO_TRANSITIONS;
-        for (let i = 0; i < list.length; i += 2) host.onStateChange?.(this, list[i], list[i + 1]);
-        list.length = 0;
-        if (this.transitions === NO_TRANSITIONS) this.transitions = list;
+        while (this.transitionsRead < this.transitionsEnd) {
+          const i = this.transitionsRead;
+          this.transitionsRead = i + 2;
+          host.onStateChange?.(this, list[i], list[i + 1]);
+        }
+        this.transitionsRead = 0;
+        this.transitionsEnd = 0;
       }
       if ((ev & EV_ESTABLISHED) !== 0) {
         this.parent?.childEstablished(this);
