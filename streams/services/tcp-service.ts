@@ -41,7 +41,12 @@ class ServiceConnections implements Observer<TcpConnection> {
   listener: Subscription | undefined;
   listening = false;
   failure: unknown;
-  readonly #live = new Set<ConnectionLifetime>();
+  /**
+   * The lifetimes still running, newest first, a doubly linked list through their `newer` and
+   * `older` (a Set's add and delete hash the object: two probes per connection for a list that
+   * is only ever walked when the service stops).
+   */
+  #head: ConnectionLifetime | undefined;
   #stopped = false;
 
   constructor(
@@ -52,7 +57,12 @@ class ServiceConnections implements Observer<TcpConnection> {
   next(conn: TcpConnection): void {
     if (this.#stopped) return;
     const lifetime = new ConnectionLifetime(conn, this);
-    this.#live.add(lifetime);
+    const head = this.#head;
+    if (head !== undefined) {
+      lifetime.older = head;
+      head.newer = lifetime;
+    }
+    this.#head = lifetime;
     lifetime.start();
   }
 
@@ -67,7 +77,11 @@ class ServiceConnections implements Observer<TcpConnection> {
 
   /** @internal A lifetime ended (its connection finished). */
   ended(lifetime: ConnectionLifetime): void {
-    this.#live.delete(lifetime);
+    const { newer, older } = lifetime;
+    if (newer !== undefined) newer.older = older;
+    else if (this.#head === lifetime) this.#head = older;
+    if (older !== undefined) older.newer = newer;
+    lifetime.newer = lifetime.older = undefined;
   }
 
   /** Stops listening, then aborts the connections still running (as mergeMap's teardown did). */
@@ -75,8 +89,11 @@ class ServiceConnections implements Observer<TcpConnection> {
     if (this.#stopped) return;
     this.#stopped = true;
     this.listener?.unsubscribe();
-    for (const lifetime of this.#live) lifetime.abort();
-    this.#live.clear();
+    // Oldest first, as the Set was walked: the list is newest first.
+    const running: ConnectionLifetime[] = [];
+    for (let l = this.#head; l !== undefined; l = l.older) running.push(l);
+    this.#head = undefined;
+    for (let i = running.length - 1; i >= 0; i--) running[i].abort();
   }
 }
 
@@ -87,6 +104,9 @@ class ServiceConnections implements Observer<TcpConnection> {
  * work's observer and the connection's finish watcher (no closures per connection).
  */
 class ConnectionLifetime implements Partial<Observer<unknown>>, FinishWatcher {
+  /** Neighbours in the service's list of running lifetimes (not `next`: this is an Observer). */
+  newer: ConnectionLifetime | undefined;
+  older: ConnectionLifetime | undefined;
   #work: Subscription | undefined;
   #finished = false;
 

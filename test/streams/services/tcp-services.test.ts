@@ -150,6 +150,26 @@ describe('services: TCP over the memory wire', () => {
       assert.equal(torn.length, 3, 'finished connections are not torn down again');
     });
 
+    it('stopping resets every connection still open, and none that finished (the oldest, the newest, one in between)', async () => {
+      const accepted: TcpConnection[] = [];
+      let allAccepted: () => void;
+      const five = new Promise<void>((resolve) => (allAccepted = resolve));
+      const service = tcpService(p.b, 7, (conn) => {
+        if (accepted.push(conn) === 5) allAccepted();
+        return echoConnection(conn);
+      });
+      const conns: TcpConnection[] = [];
+      for (let i = 0; i < 5; i++) conns.push(await connect(p.a, 7));
+      await five;
+      // Finish the first, the third and the last (each end's closed$ after its FIN exchange).
+      for (const i of [0, 2, 4]) conns[i].end();
+      await Promise.all([0, 2, 4].map((i) => firstValueFrom(accepted[i].closed$)));
+      const results = conns.map((c) => firstValueFrom(c.closed$));
+      service.unsubscribe();
+      const errs = await Promise.all(results);
+      assert.deepEqual(errs.map((e) => e?.code), [undefined, 'ECONNRESET', undefined, 'ECONNRESET', undefined]);
+    });
+
     it('a listener that fails after listening aborts the connections it accepted (as unsubscribing does)', async () => {
       const fail = new Subject<TcpConnection>();
       const failing = { tcp: { ...p.b.tcp, listen: (o: TcpListenOptions) => merge(p.b.tcp.listen(o), fail.pipe(mergeMap(() => throwError(() => new Error('gone'))))) } };
