@@ -128,6 +128,8 @@ export class TcpConnection {
   #externalError: NetstackError | undefined;
   #socket: TcpSocket | undefined;
   #finishWatcher: FinishWatcher | undefined;
+  /** @internal The owner's record of this connection while it is live (the TCP layer's entry). */
+  ownerEntry: unknown = undefined;
 
   constructor(core: TcpConnectionCore, owner: TcpConnectionOwner) {
     this.core = core;
