@@ -1,4 +1,5 @@
-import { Subscription, type Observable, type Observer } from 'rxjs';
+import { Subscription, type Observable, type Observer, type Unsubscribable } from 'rxjs';
+import type { RelaySink } from '../operators/relay-to.js';
 import type { Tcp, TcpListenOptions } from '../stack/tcp-layer.js';
 import type { FinishWatcher, TcpConnection } from '../stack/tcp-connection.js';
 import { logger } from '../../src/log.js';
@@ -7,6 +8,17 @@ const log = logger('services');
 
 /** What a TCP service does with one accepted connection, for as long as it lives. */
 export type ConnectionHandler = (conn: TcpConnection) => Observable<unknown>;
+
+/**
+ * @internal A handler's work started without an Observable (the stack's own services): reports
+ * to `sink` as the handler's Observable would to its subscriber; the result stops it.
+ */
+export const directWork: unique symbol = Symbol('rx-netstack.directWork');
+
+/** @internal A handler that can also start its work directly (see directWork). */
+export interface DirectConnectionHandler extends ConnectionHandler {
+  [directWork]?: (conn: TcpConnection, sink: RelaySink) => Unsubscribable;
+}
 
 /**
  * Listens on `port` at once and runs `handle(conn)` for every accepted connection.
@@ -49,10 +61,15 @@ class ServiceConnections implements Observer<TcpConnection> {
   #head: ConnectionLifetime | undefined;
   #stopped = false;
 
+  /** The handler's direct start, when it has one (directWork). */
+  readonly direct: ((conn: TcpConnection, sink: RelaySink) => Unsubscribable) | undefined;
+
   constructor(
     readonly port: number,
     readonly handle: ConnectionHandler,
-  ) {}
+  ) {
+    this.direct = (handle as DirectConnectionHandler)[directWork];
+  }
 
   next(conn: TcpConnection): void {
     if (this.#stopped) return;
@@ -103,11 +120,13 @@ class ServiceConnections implements Observer<TcpConnection> {
  * A finished connection is left alone: TIME-WAIT runs its course in the stack. The object is the
  * work's observer and the connection's finish watcher (no closures per connection).
  */
-class ConnectionLifetime implements Partial<Observer<unknown>>, FinishWatcher {
+class ConnectionLifetime implements Partial<Observer<unknown>>, FinishWatcher, RelaySink {
   /** Neighbours in the service's list of running lifetimes (not `next`: this is an Observer). */
   newer: ConnectionLifetime | undefined;
   older: ConnectionLifetime | undefined;
-  #work: Subscription | undefined;
+  #work: Unsubscribable | undefined;
+  /** The work completed or failed (RelaySink.closed). */
+  #workDone = false;
   #finished = false;
 
   constructor(
@@ -116,15 +135,40 @@ class ConnectionLifetime implements Partial<Observer<unknown>>, FinishWatcher {
   ) {}
 
   start(): void {
-    this.#work = this.service.handle(this.conn).subscribe(this);
+    const direct = this.service.direct;
+    if (direct === undefined) this.#work = this.service.handle(this.conn).subscribe(this);
+    else {
+      const work = direct(this.conn, this);
+      // Ended already (inside the call): let it go now, as a completed subscription is.
+      if (this.#workDone) work.unsubscribe();
+      else this.#work = work;
+    }
     // After the work's subscription, as closed$ was: a connection the work finished at once is
     // reported here, synchronously, and its work let go.
     this.conn.watchFinish(this);
   }
 
+  get closed(): boolean {
+    return this.#workDone;
+  }
+
   error(err: unknown): void {
     // The connection failed (reset, timeout): its finish follows and ends this lifetime.
     if (log.enabled) log('%s: %s', this.conn.toString(), (err as Error).message);
+    this.#endWork();
+  }
+
+  complete(): void {
+    this.#endWork();
+  }
+
+  /** The work ended by itself: its teardown runs now (as a subscription's on complete or error). */
+  #endWork(): void {
+    if (this.#workDone) return;
+    this.#workDone = true;
+    const work = this.#work;
+    this.#work = undefined;
+    work?.unsubscribe();
   }
 
   connectionFinished(): void {

@@ -336,6 +336,14 @@ export class TcpConnection {
     return data$;
   }
 
+  /**
+   * @internal `data$[pacedRead]` without making `data$`: the connection is a paced source itself
+   * (the stack's services relay from it directly, relay-to.ts `relayDirectly`).
+   */
+  [pacedRead](paced: PacedReader<Uint8Array>): PacedSubscription {
+    return this.#readPaced(paced);
+  }
+
   /** `data$` read at its consumer's pace (pacedConcatMap, relayTo): the same reader slot. */
   #readPaced(paced: PacedReader<Uint8Array>): PacedSubscription {
     // One object is both the reader and the subscription (an echo or relay makes one per
