@@ -130,6 +130,8 @@ export class TcpConnection {
   #finishWatcher: FinishWatcher | undefined;
   /** @internal The owner's record of this connection while it is live (the TCP layer's entry). */
   ownerEntry: unknown = undefined;
+  /** @internal What it holds of the stack-wide limits while it is live (tcp-limits.ts). */
+  limitSlot: unknown = undefined;
 
   constructor(core: TcpConnectionCore, owner: TcpConnectionOwner) {
     this.core = core;
