@@ -1,3 +1,5 @@
+import { emptyArray } from '../src/empty-array.js';
+
 /**
  * Whether a link's inbound batch is being processed: the frames of one device wake-up, handed
  * up one after another in one synchronous run (tap-link.ts marks it). Work that would otherwise
@@ -49,7 +51,9 @@ function runPending(): void {
   try {
     for (let i = 0; i < pending.length; i++) pending[i]();
   } finally {
-    pending.length = 0;
+    // Not `length = 0`: that drops the array's storage, and the next batch's first callback
+    // allocated it again (emptyArray).
+    emptyArray(pending);
   }
 }
 

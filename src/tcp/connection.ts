@@ -74,7 +74,7 @@ type LossEpisode = typeof EPISODE_NONE | typeof EPISODE_RECOVERY | typeof EPISOD
 
 const { FIN, SYN, RST, PSH, ACK, ECE, CWR } = TcpFlags;
 const EMPTY = new Uint8Array(0);
-/** `transitions` with none queued before the first (shared, never written: see setState). */
+/** `transitions` before the first (shared, never written: see setState). */
 const NO_TRANSITIONS: TcpState[] = [];
 const NEVER = Number.POSITIVE_INFINITY;
 /**
@@ -85,6 +85,9 @@ const NEVER = Number.POSITIVE_INFINITY;
  * made bulk to the stack unstable: some runs 10 % slower (docs/benchmarks.md, session 7).
  */
 const ACK_DEFER_MAX = 128 << 10;
+/** Why a pure ACK waits for the end of the host's batch (TcpConnectionCore.ackOwed). */
+const OWED_FIN_ACK = 1;
+const OWED_WINDOW_UPDATE = 2;
 /**
  * At most one ACK per this many ms in answer to out-of-window pure ACKs (Linux's
  * tcp_invalid_ratelimit, 500 ms). Without it two ends that both probe a zero window answer each
@@ -351,6 +354,13 @@ export class TcpConnectionCore {
   private ackNow = false;
   /** An ACK owed for in-order data waits for the host's sendDeferredAck (TcpHost.deferAck). */
   private ackDeferred = false;
+  /**
+   * A pure ACK the batch's end owes even without unacknowledged data (OWED_FIN_ACK,
+   * OWED_WINDOW_UPDATE), unless a segment sent before then carries it (emit clears this): the
+   * ACK of a FIN that the application answers with its own FIN, or the window a read opened and
+   * a reply then advertises. Without a deferring host both leave at once, as before.
+   */
+  private ackOwed = 0;
   /** In-order bytes received since we last sent an ACK. */
   private unackedBytes = 0;
   /** Quick-ACK mode (quick-ack.ts): in-order segments still to be ACKed without delay. */
@@ -362,10 +372,14 @@ export class TcpConnectionCore {
 
   private events = 0;
   /**
-   * State transitions not yet reported: [from, to, from, to, ...]. One array per connection,
-   * reused; NO_TRANSITIONS (shared, never written) before the first and while one is reported.
+   * State transitions: [from, to, from, to, ...], those from `transitionsRead` to
+   * `transitionsEnd` not yet reported. One array per connection (NO_TRANSITIONS, shared and
+   * never written, before the first), never truncated: both indices go back to 0 once all are
+   * reported (`length = 0` was a call into V8's runtime at every report, five per connection).
    */
   private transitions: TcpState[] = NO_TRANSITIONS;
+  private transitionsRead = 0;
+  private transitionsEnd = 0;
   private wantWritable = false;
   /** connect/listen/fromSynCookie was used: a core opens once. */
   private opened = false;
@@ -687,12 +701,33 @@ export class TcpConnectionCore {
       const current = Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
       const free = this.recvBuf.free;
       if (free - current >= this.swsThreshold() && free >= 2 * current) {
+        // Inside a batch the update waits for its end: a reply written from this read (an echo,
+        // a request answered) carries the new window, and the pure ACK is never built.
+        if (this.deferOwedAck(OWED_WINDOW_UPDATE)) return this.readDone(chunk);
         this.counters.windowUpdates++;
         this.sendAck();
       }
     }
+    return this.readDone(chunk);
+  }
+
+  private readDone(chunk: Uint8Array): Uint8Array {
     this.flushEvents();
     return chunk;
+  }
+
+  /**
+   * Has the host take a pure ACK (`why`: OWED_FIN_ACK or OWED_WINDOW_UPDATE) to the end of its
+   * batch (TcpHost.deferAck); false when it will not (then send it now).
+   */
+  private deferOwedAck(why: number): boolean {
+    if (!this.ackDeferred) {
+      const host = this.host;
+      if (host.deferAck === undefined || !host.deferAck(this)) return false;
+      this.ackDeferred = true;
+    }
+    this.ackOwed |= why;
+    return true;
   }
 
   /**
@@ -705,7 +740,12 @@ export class TcpConnectionCore {
     if (!this.ackDeferred) return;
     this.ackDeferred = false;
     if (now > this.clock) this.clock = now;
-    if (this.unackedBytes > 0 && acceptsText(this._state) && !this.orphaned) this.sendAck();
+    const owed = this.ackOwed;
+    this.ackOwed = 0;
+    if (owed !== 0 ? !this.isClosed() : this.unackedBytes > 0 && acceptsText(this._state) && !this.orphaned) {
+      if ((owed & OWED_WINDOW_UPDATE) !== 0) this.counters.windowUpdates++;
+      this.sendAck();
+    }
     this.flushEvents();
   }
 
@@ -1604,7 +1644,11 @@ export class TcpConnectionCore {
     this.rcvNxt = seqAdd(this.rcvNxt, 1);
     this.finReceived = true;
     this.peerFinPending = false;
-    this.ackNow = true; // never delay the ACK of a FIN
+    // Never delay the ACK of a FIN, but in a passive close inside a batch it waits for the
+    // batch's end (the same write): a server that closes when it sees the FIN (an echo, a
+    // request/response protocol) sends its FIN first, which carries the ACK (one segment built,
+    // not two; on the wire the link's ACK coalescer dropped the pure ACK anyway).
+    if (!(this._state === 'ESTABLISHED' && this.deferOwedAck(OWED_FIN_ACK))) this.ackNow = true;
     this.events |= EV_PEER_FIN;
     switch (this._state) {
       case 'SYN-RECEIVED':
@@ -1860,6 +1904,7 @@ export class TcpConnectionCore {
       }
       this.ts.lastAckSent = this.rcvNxt;
       this.ackNow = false;
+      this.ackOwed = 0;
       this.delackAt = NEVER;
       this.unackedBytes = 0;
     }
@@ -2786,7 +2831,10 @@ export class TcpConnectionCore {
     this._state = next;
     if (log.tcp.enabled) log.tcp('%s %s => %s', this.toString(), prev, next);
     if (this.transitions === NO_TRANSITIONS) this.transitions = [];
-    this.transitions.push(prev, next);
+    const end = this.transitionsEnd;
+    this.transitions[end] = prev;
+    this.transitions[end + 1] = next;
+    this.transitionsEnd = end + 2;
     this.events |= EV_STATE;
   }
 
@@ -2808,14 +2856,16 @@ export class TcpConnectionCore {
       this.events = 0;
       const host = this.host;
       if ((ev & EV_STATE) !== 0) {
-        // Handlers may change the state again (a nested call reports those itself): they go to
-        // a new list while this one is read; emptied, this one is used again unless they did
-        // (no array per flush, and no spare kept beside it).
+        // Handlers may change the state again: those are appended, and reported in order by
+        // this loop or by a nested call's flush (which goes on from where this one is).
         const list = this.transitions;
-        this.transitions = NO_TRANSITIONS;
-        for (let i = 0; i < list.length; i += 2) host.onStateChange?.(this, list[i], list[i + 1]);
-        list.length = 0;
-        if (this.transitions === NO_TRANSITIONS) this.transitions = list;
+        while (this.transitionsRead < this.transitionsEnd) {
+          const i = this.transitionsRead;
+          this.transitionsRead = i + 2;
+          host.onStateChange?.(this, list[i], list[i + 1]);
+        }
+        this.transitionsRead = 0;
+        this.transitionsEnd = 0;
       }
       if ((ev & EV_ESTABLISHED) !== 0) {
         this.parent?.childEstablished(this);

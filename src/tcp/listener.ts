@@ -53,7 +53,15 @@ export interface TcpListenerOptions {
   readonly memory?: TcpMemoryPressure;
   /** A connection entered the accept queue. */
   readonly onAcceptable?: (listener: TcpListener) => void;
+  /**
+   * Counted here as well as in `counters` (a stack's TCP layer passes its own counters, which
+   * sum its listeners' without a pass over them after every segment and every closed child).
+   */
+  readonly totals?: TcpListenerTotals;
 }
+
+/** The listener counters a stack sums over its listeners (TcpListenerOptions.totals). */
+export type TcpListenerTotals = Pick<TcpListenerCounters, 'synReceived' | 'synCookiesSent' | 'synCookiesAccepted' | 'synCookiesRejected' | 'halfOpenFailed' | 'acceptQueueOverflows'>;
 
 export type TcpListenerVerdict =
   | { readonly kind: 'created'; readonly conn: TcpConnectionCore }
@@ -105,6 +113,8 @@ export class TcpListener {
   };
 
   private readonly options: TcpListenerOptions;
+  /** options.totals, or a sink of its own. */
+  private readonly totals: TcpListenerTotals;
   private readonly config: TcpConfig;
   private readonly cookies: SynCookies | undefined;
   /** When this listener last answered with a cookie (its half-open queue overflowed). */
@@ -121,6 +131,7 @@ export class TcpListener {
     this.backlog = options.backlog ?? 128;
     this.maxHalfOpen = options.maxHalfOpen ?? 256;
     this.config = options.config ?? DEFAULT_TCP_CONFIG;
+    this.totals = options.totals ?? { synReceived: 0, synCookiesSent: 0, synCookiesAccepted: 0, synCookiesRejected: 0, halfOpenFailed: 0, acceptQueueOverflows: 0 };
     this.cookies = options.synCookies === false ? undefined : new SynCookies(options.cookieSecret, options.addressBytes);
   }
 
@@ -184,6 +195,7 @@ export class TcpListener {
     this.halfOpen.delete(conn);
     if (this.acceptQueue.length >= this.backlog) {
       this.counters.acceptQueueOverflows++;
+      this.totals.acceptQueueOverflows++;
       conn.parent = undefined;
       conn.abort(this.lastNow);
       return;
@@ -194,13 +206,17 @@ export class TcpListener {
 
   /** @internal Called by a child connection when it reaches CLOSED before being accepted. */
   childClosed(conn: TcpConnectionCore): void {
-    if (this.halfOpen.delete(conn)) this.counters.halfOpenFailed++;
+    if (this.halfOpen.delete(conn)) {
+      this.counters.halfOpenFailed++;
+      this.totals.halfOpenFailed++;
+    }
     const i = this.acceptQueue.indexOf(conn);
     if (i >= 0) this.acceptQueue.splice(i, 1);
   }
 
   private onSyn(seg: TcpRepr, remoteAddr: Ipv4Addr, localAddr: Ipv4Addr, now: number): TcpListenerVerdict {
     this.counters.synReceived++;
+    this.totals.synReceived++;
     if (this.acceptQueue.length >= this.backlog) {
       this.counters.listenOverflows++;
       return { kind: 'dropped', reason: 'acceptQueueFull' };
@@ -212,6 +228,7 @@ export class TcpListener {
       }
       const iss = this.cookies.encode(localAddr, this.localPort, remoteAddr, seg.srcPort, seg.seq, seg.mss ?? DEFAULT_PEER_MSS, now);
       this.counters.synCookiesSent++;
+      this.totals.synCookiesSent++;
       this.lastCookieSentAt = now;
       const reply: TcpRepr = {
         srcPort: this.localPort,
@@ -260,6 +277,7 @@ export class TcpListener {
     const synOptions = mss === undefined ? undefined : this.cookieSynOptions(seg, iss, now);
     if (mss === undefined || synOptions === undefined) {
       this.counters.synCookiesRejected++;
+      this.totals.synCookiesRejected++;
       return undefined;
     }
     if (this.acceptQueue.length >= this.backlog) {
@@ -267,6 +285,7 @@ export class TcpListener {
       return { kind: 'dropped', reason: 'acceptQueueFull' };
     }
     this.counters.synCookiesAccepted++;
+    this.totals.synCookiesAccepted++;
     const options = this.childOptions(remoteAddr, localAddr, seg.srcPort, iss);
     const conn = TcpConnectionCore.fromSynCookie(options, { irs, mss, window: this.cookieWindow(), ...synOptions });
     conn.parent = this;

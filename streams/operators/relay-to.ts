@@ -1,4 +1,4 @@
-import { Observable, type OperatorFunction, type Subscriber, type Subscription, type Unsubscribable } from 'rxjs';
+import { Observable, type OperatorFunction, type Subscription, type Unsubscribable } from 'rxjs';
 import { isPaced, pacedConcatMap, pacedRead, type PacedObservable, type PacedReader, type PacedSubscription } from './paced-concat-map.js';
 import { netError } from '../../src/errors.js';
 
@@ -25,6 +25,27 @@ interface DirectTarget extends RelayTarget {
   readonly copiesWrites?: boolean;
   readonly drain$: Observable<void>;
   readonly error?: Error;
+}
+
+/** @internal What a direct relay reports to: its Subscriber, or a service's connection lifetime. */
+export interface RelaySink {
+  /** No more reports wanted (the subscriber unsubscribed, or the relay already ended). */
+  readonly closed: boolean;
+  error(err: unknown): void;
+  complete(): void;
+}
+
+/** @internal Anything read at its consumer's pace: a paced `data$`, or a TcpConnection itself. */
+export type PacedSource = Pick<PacedObservable<Uint8Array>, typeof pacedRead>;
+
+/**
+ * @internal `source.pipe(relayTo(target))` without an Observable or a Subscriber: for the stack's
+ * own services (tcp-service.ts), which make one relay per accepted connection. `sink` hears the
+ * end (after `target` is ended, when `end`) or the error; the result stops the relay.
+ */
+export function relayDirectly(source: PacedSource, target: RelayTarget, end: boolean, sink: RelaySink): Unsubscribable {
+  if (!isDirect(target)) throw new TypeError('relayDirectly: the target has no synchronous write');
+  return new DirectRelay(target, end, sink).start(source);
 }
 
 function isDirect(target: RelayTarget): target is DirectTarget {
@@ -90,7 +111,7 @@ class DirectRelay implements PacedReader<Uint8Array>, Unsubscribable {
   constructor(
     readonly target: DirectTarget,
     readonly endTarget: boolean,
-    readonly subscriber: Subscriber<never>,
+    readonly subscriber: RelaySink,
   ) {}
 
   /** The source may lend views (see PacedReader.copies) when the target copies what it writes. */
@@ -98,7 +119,7 @@ class DirectRelay implements PacedReader<Uint8Array>, Unsubscribable {
     return this.target.copiesWrites === true;
   }
 
-  start(source: PacedObservable<Uint8Array>): Unsubscribable {
+  start(source: PacedSource): Unsubscribable {
     const paced = source[pacedRead](this);
     this.#paced = paced;
     if (this.#resumeWanted && !this.subscriber.closed) paced.resume();

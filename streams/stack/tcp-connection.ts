@@ -7,7 +7,7 @@ import type { TcpRepr } from '../../src/wire/tcp.js';
 import { formatIpv4 } from '../../src/ipv4/address.js';
 import { IPV6_ID_BASE } from '../../src/ip/address-book.js';
 import { NetstackError, netError } from '../../src/errors.js';
-import { DeadlineTimer } from './deadline-timer.js';
+import type { QueuedTimer, TimerQueue } from './timer-queue.js';
 import type { TcpSocket } from './tcp-socket.js';
 import type { TcpConnectionLimits } from './tcp-limits.js';
 import { pacedRead, type PacedObservable, type PacedReader, type PacedSubscription } from '../operators/paced-concat-map.js';
@@ -31,6 +31,8 @@ export interface TcpReader {
 /** What the connection needs from the TCP layer that owns it. */
 export interface TcpConnectionOwner {
   readonly scheduler: SchedulerLike;
+  /** The connections' timers: one wake-up on `scheduler` for all of them (timer-queue.ts). */
+  readonly timers: TimerQueue;
   /** `ect`: ECN-capable transport, ECT(0) in the IP header (see TcpHost.send). */
   transmit(conn: TcpConnection, seg: TcpRepr, ect: boolean): void;
   /** The core recorded send times to be stamped when its segments leave (TcpHost.onSendTimed). */
@@ -48,6 +50,11 @@ export interface TcpConnectionOwner {
   formatAddress?(addr: number): string;
   /** The MTU of the route to the connection's peer (the interface's, or a lower learnt path MTU). */
   routeMtu?(conn: TcpConnection): number;
+}
+
+/** Told once when a connection is finished for its user (see TcpConnection.watchFinish). */
+export interface FinishWatcher {
+  connectionFinished(conn: TcpConnection, error: NetstackError | undefined): void;
 }
 
 /** `#pending` of a connection whose writes have all fitted the send buffer (shared, never written). */
@@ -80,7 +87,7 @@ export class TcpConnection {
   readonly remotePort: number;
 
   readonly #owner: TcpConnectionOwner;
-  readonly #timer: DeadlineTimer<TcpConnection>;
+  readonly #timer: QueuedTimer<TcpConnection>;
   // Made on the first subscription (most connections are never watched for their state or
   // drain, and their closed$ only by the one who opened them): a connection is cheap to make.
   #state$: BehaviorSubject<TcpState> | undefined;
@@ -120,6 +127,11 @@ export class TcpConnection {
   /** Set before aborting the core for an error found outside it (ICMP, ARP). */
   #externalError: NetstackError | undefined;
   #socket: TcpSocket | undefined;
+  #finishWatcher: FinishWatcher | undefined;
+  /** @internal The owner's record of this connection while it is live (the TCP layer's entry). */
+  ownerEntry: unknown = undefined;
+  /** @internal What it holds of the stack-wide limits while it is live (tcp-limits.ts). */
+  limitSlot: unknown = undefined;
 
   constructor(core: TcpConnectionCore, owner: TcpConnectionOwner) {
     this.core = core;
@@ -129,7 +141,7 @@ export class TcpConnection {
     this.localPort = core.localPort;
     this.remotePort = core.remotePort;
     this.#deliveredState = core.state;
-    this.#timer = new DeadlineTimer<TcpConnection>(owner.scheduler, TcpConnection.#onDeadline, this);
+    this.#timer = owner.timers.timer<TcpConnection>(TcpConnection.#onDeadline, this);
     this.#timer.keepAlive = keepsProcessAlive(core.state);
     if (core.remoteAddr >= IPV6_ID_BASE && owner.formatAddress !== undefined) {
       // IPv6 ids are the book's while the connection holds them: format them now, while it does.
@@ -229,6 +241,17 @@ export class TcpConnection {
     });
   }
 
+  /**
+   * @internal `closed$` without an Observable, a Subject and a subscription: `watcher` is told
+   * once, after closed$'s subscribers (at once if the connection is already finished). One
+   * watcher per connection, for the stack's own services (tcp-service.ts: one per accepted
+   * connection); a second replaces the first.
+   */
+  watchFinish(watcher: FinishWatcher): void {
+    if (this.#finished) watcher.connectionFinished(this, this.#error);
+    else this.#finishWatcher = watcher;
+  }
+
   /** Emits each time bytes that `write()` could not place have all gone into the send buffer. */
   get drain$(): Observable<void> {
     return new Observable<void>((subscriber) => this.#drainSubject().subscribe(subscriber));
@@ -313,6 +336,14 @@ export class TcpConnection {
     }) as PacedObservable<Uint8Array>;
     data$[pacedRead] = (reader) => this.#readPaced(reader);
     return data$;
+  }
+
+  /**
+   * @internal `data$[pacedRead]` without making `data$`: the connection is a paced source itself
+   * (the stack's services relay from it directly, relay-to.ts `relayDirectly`).
+   */
+  [pacedRead](paced: PacedReader<Uint8Array>): PacedSubscription {
+    return this.#readPaced(paced);
   }
 
   /** `data$` read at its consumer's pace (pacedConcatMap, relayTo): the same reader slot. */
@@ -705,6 +736,11 @@ export class TcpConnection {
     this.#finished = true;
     this.#closed$?.next(err);
     this.#closed$?.complete();
+    const watcher = this.#finishWatcher;
+    if (watcher !== undefined) {
+      this.#finishWatcher = undefined;
+      watcher.connectionFinished(this, err);
+    }
   }
 
   /**

@@ -8,11 +8,12 @@ import { releaseFrame } from '../frame-lease.js';
 import { hookPoint, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
 import { attachUp } from '../pipeline/up-stream.js';
 import { TcpConnection, type TcpConnectionOwner } from './tcp-connection.js';
+import { TimerQueue } from './timer-queue.js';
 import { SendStamps } from './send-stamps.js';
 import { DeferredAcks } from './deferred-acks.js';
 import './tcp-socket.js';
 import { TcpConnectionCore, type TcpHost } from '../../src/tcp/connection.js';
-import { TcpListener as TcpListenerCore, type TcpListenerCounters, type TcpListenerVerdict } from '../../src/tcp/listener.js';
+import { TcpListener as TcpListenerCore, type TcpListenerVerdict } from '../../src/tcp/listener.js';
 import { IPV6_TCP_HEADERS, clampMssToMtu, fixedBufferProblems, resolveTcpConfig, withFixedBuffers, type TcpConfig } from '../../src/tcp/config.js';
 import { isCongestionControlChoice, type CongestionControlChoice } from '../../src/tcp/congestion/congestion-control.js';
 import { IsnGenerator } from '../../src/tcp/isn.js';
@@ -178,7 +179,7 @@ export const TCP_LAYER_DROP_REASONS = [
   'memoryLimit',
 ] as const;
 
-/** Listener counters summed into the layer's (see #syncListenerCounters). */
+/** Listener counters summed into the layer's (each listener counts them there too: TcpListenerOptions.totals). */
 const LISTENER_FIELDS = ['synReceived', 'synCookiesSent', 'synCookiesAccepted', 'synCookiesRejected', 'halfOpenFailed', 'acceptQueueOverflows'] as const;
 
 function createTcpLayerCounters() {
@@ -200,10 +201,6 @@ function createTcpLayerCounters() {
 class ListenEndpoint implements ListenerSlots {
   /** Connections it made that are not finished yet (the limits count them). */
   children = 0;
-  /** The listener's counters as last added into the layer's. */
-  readonly synced: Record<(typeof LISTENER_FIELDS)[number], number> = {
-    synReceived: 0, synCookiesSent: 0, synCookiesAccepted: 0, synCookiesRejected: 0, halfOpenFailed: 0, acceptQueueOverflows: 0,
-  };
   constructor(
     readonly core: TcpListenerCore,
     readonly subscriber: Subscriber<TcpConnection>,
@@ -221,14 +218,24 @@ class ListenEndpoint implements ListenerSlots {
 type Endpoint = TcpConnection | ListenEndpoint;
 
 /** Bookkeeping per connection the layer keeps beside it. */
-interface ConnectionEntry {
-  readonly listener: ListenEndpoint | undefined;
-  /** A port the connection reserved itself (active open): released when it closes. */
-  readonly ownPort: boolean;
-  established: boolean;
-  onEstablished: ((conn: TcpConnection) => void) | undefined;
-  /** It holds a reference on its local IPv6 id (a forwarded flow's original destination). */
-  readonly heldLocal?: boolean;
+/**
+ * The layer's record of a live connection, kept on the connection itself (`TcpConnection.ownerEntry`)
+ * and in a doubly linked list in the order made: a Map keyed by the connection cost a hash
+ * probe at every insert, look-up and delete (three or four per connection).
+ */
+class ConnectionEntry {
+  established = false;
+  older: ConnectionEntry | undefined;
+  newer: ConnectionEntry | undefined;
+  constructor(
+    readonly conn: TcpConnection,
+    readonly listener: ListenEndpoint | undefined,
+    /** A port the connection reserved itself (active open): released when it closes. */
+    readonly ownPort: boolean,
+    public onEstablished: ((conn: TcpConnection) => void) | undefined,
+    /** It holds a reference on its local IPv6 id (a forwarded flow's original destination). */
+    readonly heldLocal: boolean,
+  ) {}
 }
 
 /**
@@ -246,6 +253,8 @@ export class TcpLayer implements Tcp {
   readonly ports: PortManager;
   readonly endpoints = new EndpointTable<Endpoint>();
   readonly scheduler: SchedulerLike;
+  /** @internal The connections' timers: one scheduler wake-up for all of them (timer-queue.ts). */
+  readonly timers: TimerQueue;
   /** IPv6 ids of the addresses the connections hold (the stack's, shared with UDP). */
   readonly book: AddressBook;
   readonly #port: Ipv4Port;
@@ -300,7 +309,9 @@ export class TcpLayer implements Tcp {
   /** What every connection of this layer calls back: kept private, one object for all. */
   readonly #owner: TcpConnectionOwner;
   readonly #view = new TcpSegment();
-  readonly #entries = new Map<TcpConnection, ConnectionEntry>();
+  /** The live connections' entries, oldest first (ConnectionEntry). */
+  #oldest: ConnectionEntry | undefined;
+  #newest: ConnectionEntry | undefined;
   /** Stack-wide limits: connections, TIME-WAIT, buffer memory, pending writes. */
   readonly limits: TcpLayerLimits;
   readonly #subscriptions: Subscription[] = [];
@@ -337,6 +348,7 @@ export class TcpLayer implements Tcp {
     // that may hold segments gets copies it owns.
     this.#copyPayloads = options.segments?.down !== undefined;
     this.scheduler = scheduler;
+    this.timers = new TimerQueue(scheduler);
     this.#sendStamps = new SendStamps(scheduler);
     this.#deferredAcks = new DeferredAcks(scheduler);
     const { ephemeralPortRange, ...rest } = config;
@@ -351,6 +363,7 @@ export class TcpLayer implements Tcp {
     this.#maxPerListener = limitConfig.maxConnectionsPerListener;
     this.#owner = {
       scheduler,
+      timers: this.timers,
       transmit: (conn, seg, ect) => this.#transmit(conn, seg, ect),
       sendTimed: (core) => this.#sendStamps.note(core),
       deferAck: (core) => this.#deferredAcks.defer(core),
@@ -385,7 +398,7 @@ export class TcpLayer implements Tcp {
     for (const sub of this.#subscriptions) sub.unsubscribe();
     this.#subscriptions.length = 0;
     this.#forwarder?.subscriber.complete();
-    for (const conn of [...this.#entries.keys()]) conn.destroy();
+    for (const conn of this.connections()) conn.destroy();
     this.limits.clear();
     for (const e of this.endpoints.entries()) {
       if (e.endpoint instanceof ListenEndpoint) e.endpoint.subscriber.complete();
@@ -403,7 +416,7 @@ export class TcpLayer implements Tcp {
     const id = this.book.idOf(bytes);
     if (id === undefined) return; // never used by anything: nothing holds it
     const text = this.book.format(id);
-    for (const conn of [...this.#entries.keys()]) {
+    for (const conn of this.connections()) {
       if (conn.core.localAddr !== id) continue;
       conn.failWith(netError('EADDRNOTAVAIL', `${text}: the local address is gone (its valid lifetime ended)`));
     }
@@ -416,14 +429,42 @@ export class TcpLayer implements Tcp {
 
   /** Live connections (a snapshot). */
   connections(): TcpConnection[] {
-    return [...this.#entries.keys()];
+    const live: TcpConnection[] = [];
+    for (let e = this.#oldest; e !== undefined; e = e.newer) live.push(e.conn);
+    return live;
+  }
+
+  /** Records `entry` as its connection's (see ConnectionEntry). */
+  #add(entry: ConnectionEntry): void {
+    entry.conn.ownerEntry = entry;
+    const newest = this.#newest;
+    entry.older = newest;
+    if (newest === undefined) this.#oldest = entry;
+    else newest.newer = entry;
+    this.#newest = entry;
+  }
+
+  /** The entry of `conn` if it is live here. */
+  #entryOf(conn: TcpConnection): ConnectionEntry | undefined {
+    const entry = conn.ownerEntry;
+    return entry instanceof ConnectionEntry ? entry : undefined;
+  }
+
+  #remove(entry: ConnectionEntry): void {
+    entry.conn.ownerEntry = undefined;
+    const { older, newer } = entry;
+    if (older === undefined) this.#oldest = newer;
+    else older.newer = newer;
+    if (newer === undefined) this.#newest = older;
+    else newer.older = older;
+    entry.older = entry.newer = undefined;
   }
 
   /** Stack-wide TCP counters: closed connections plus live ones. */
   connectionCounters() {
     const sum = createTcpCounters();
     addTcpCounters(sum, this.closedConnectionCounters);
-    for (const c of this.#entries.keys()) addTcpCounters(sum, c.counters);
+    for (let e = this.#oldest; e !== undefined; e = e.newer) addTcpCounters(sum, e.conn.counters);
     return sum;
   }
 
@@ -473,7 +514,7 @@ export class TcpLayer implements Tcp {
           // queue only ever holds the connection being handed over.
           backlog, maxHalfOpen: backlog, synCookies: options.synCookies ?? true,
           config, host: this.#childHost, isn: this.#isn, cookieSecret: this.#cookieSecret, challengeAcks: this.#challengeAcks, memory: this.limits.memory,
-          addressBytes: this.#addressBytes,
+          addressBytes: this.#addressBytes, totals: this.counters,
           onAcceptable: (l) => {
             while (l.accept() !== undefined);
           },
@@ -494,7 +535,6 @@ export class TcpLayer implements Tcp {
         // Half-open children die with their listener (RST): nobody would ever accept them.
         core.close(this.scheduler.now());
         listener.core4?.close(this.scheduler.now());
-        this.#syncListenerCounters(listener);
       };
     });
   }
@@ -571,19 +611,16 @@ export class TcpLayer implements Tcp {
       core.gsoMaxBytes = route.maxGsoBytes ?? 0;
       if (this.#hookedDown || !(v6 ? this.#partialChecksum6 : this.#partialChecksum)) core.gsoMaxBytes = 0;
       const conn = new TcpConnection(core, this.#owner);
-      const entry: ConnectionEntry = {
-        listener: undefined, ownPort: true, established: false,
-        onEstablished: (c) => {
-          subscriber.next(c);
-          subscriber.complete();
-        },
-      };
+      const entry = new ConnectionEntry(conn, undefined, true, (c) => {
+        subscriber.next(c);
+        subscriber.complete();
+      }, false);
       if (this.endpoints.insert(src, localPort, dst, options.port, conn) !== 'ok') {
         // The 4-tuple is taken (e.g. an accepted connection in TIME-WAIT on an explicit localPort).
         this.ports.release(src, localPort);
         return fail(netError('EADDRINUSE', `connect ${options.address}:${options.port} from port ${localPort}: connection exists`, 'connect'));
       }
-      this.#entries.set(conn, entry);
+      this.#add(entry);
       this.limits.opened(conn, undefined);
       this.counters.connectionsOpened++;
       this.counters.activeConnections++;
@@ -670,7 +707,7 @@ export class TcpLayer implements Tcp {
     this.book.retain(remote);
     this.book.retain(local);
     const conn = new TcpConnection(verdict.conn, this.#owner);
-    this.#entries.set(conn, { listener: undefined, ownPort: false, established: false, onEstablished, heldLocal: true });
+    this.#add(new ConnectionEntry(conn, undefined, false, onEstablished, true));
     this.endpoints.insert(local, syn.dstPort, remote, syn.srcPort, conn);
     this.counters.activeConnections++;
     conn.rearm();
@@ -714,7 +751,7 @@ export class TcpLayer implements Tcp {
   }
 
   #established(conn: TcpConnection): void {
-    const entry = this.#entries.get(conn);
+    const entry = this.#entryOf(conn);
     if (entry === undefined || entry.established) return;
     entry.established = true;
     if (entry.listener !== undefined) {
@@ -730,19 +767,16 @@ export class TcpLayer implements Tcp {
   }
 
   #released(conn: TcpConnection): void {
-    const entry = this.#entries.get(conn);
+    const entry = this.#entryOf(conn);
     if (entry === undefined) return;
-    this.#entries.delete(conn);
+    this.#remove(entry);
     this.limits.released(conn);
     const core = conn.core;
     this.endpoints.remove(core.localAddr, core.localPort, core.remoteAddr, core.remotePort, conn);
     if (entry.ownPort) this.ports.release(core.localAddr, core.localPort);
     this.book.release(core.remoteAddr);
-    if (entry.heldLocal === true) this.book.release(core.localAddr);
-    if (entry.listener !== undefined && !entry.established) {
-      this.counters.halfOpenConnections--;
-      this.#syncListenerCounters(entry.listener); // it counted the failed handshake
-    }
+    if (entry.heldLocal) this.book.release(core.localAddr);
+    if (entry.listener !== undefined && !entry.established) this.counters.halfOpenConnections--;
     addTcpCounters(this.closedConnectionCounters, core.counters);
     this.counters.activeConnections--;
     this.counters.connectionsClosed++;
@@ -869,7 +903,6 @@ export class TcpLayer implements Tcp {
     // backlog (the peer resends it). Nothing is allocated for it.
     if ((seg.flags & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)) === TcpFlags.SYN && !this.limits.admitSyn(listener)) return;
     const verdict = listener.coreFor(d.dst).handleSegment(seg, d.src, d.dst, now);
-    this.#syncListenerCounters(listener);
     this.#onListenerVerdict(listener, verdict, d);
   }
 
@@ -887,7 +920,7 @@ export class TcpLayer implements Tcp {
         this.book.retain(core.remoteAddr);
         core.gsoMaxBytes = this.#gsoMaxBytes(core.remoteAddr);
         const conn = new TcpConnection(core, this.#owner); // becomes the core's host
-        this.#entries.set(conn, { listener, ownPort: false, established: false, onEstablished: undefined });
+        this.#add(new ConnectionEntry(conn, listener, false, undefined, false));
         this.endpoints.insert(core.localAddr, core.localPort, core.remoteAddr, core.remotePort, conn);
         this.limits.opened(conn, listener);
         c.activeConnections++;
@@ -917,20 +950,6 @@ export class TcpLayer implements Tcp {
             c.drops.listenerNotSyn++;
             return;
         }
-    }
-  }
-
-  /** Adds what a listener counted since the last sync into the layer's counters. */
-  #syncListenerCounters(listener: ListenEndpoint): void {
-    const from: Readonly<TcpListenerCounters> = listener.core.counters;
-    const from4: Readonly<TcpListenerCounters> | undefined = listener.core4?.counters;
-    for (const f of LISTENER_FIELDS) {
-      const now = from[f] + (from4 === undefined ? 0 : from4[f]);
-      const delta = now - listener.synced[f];
-      if (delta !== 0) {
-        this.counters[f] += delta;
-        listener.synced[f] = now;
-      }
     }
   }
 

@@ -52,11 +52,22 @@ export interface TcpConnectionLimits {
   writeRefused(): void;
 }
 
-interface Slot {
-  readonly listener: ListenerSlots | undefined;
-  timeWait: boolean;
+/**
+ * What a connection holds of the limits, kept on the connection (`TcpConnection.limitSlot`): a
+ * Map keyed by the connection cost a hash probe at every accounting (after each call into its
+ * core), and its insert and delete per connection grew and shrank the table (an allocation each
+ * way for a server with few connections open at a time).
+ */
+class Slot {
+  timeWait = false;
   /** Bytes charged to the memory account. */
-  charge: number;
+  charge = 0;
+  constructor(
+    readonly limits: TcpLayerLimits,
+    /** The limits' generation it was made in (clear() starts a new one). */
+    readonly generation: number,
+    readonly listener: ListenerSlots | undefined,
+  ) {}
 }
 
 /**
@@ -70,18 +81,11 @@ export class TcpLayerLimits implements TcpConnectionLimits {
   readonly maxPendingWrite: number;
   readonly #config: TcpLimitsConfig;
   readonly #counters: TcpLimitCounters;
-  readonly #slots = new Map<TcpConnection, Slot>();
+  /** Bumped by clear(): slots of an earlier generation are no longer counted. */
+  #generation = 0;
   readonly #timeWait: TimeWaitTable<TcpConnection>;
   readonly #waiting = new Set<TcpConnection>();
   #waking = false;
-  /**
-   * The connection `account` found last and its slot: a request/response connection accounts
-   * after every call into its core (several per exchange), and a Map lookup keyed by an object
-   * costs a hash probe each time. Forgotten when that connection is released (so nothing here
-   * keeps a closed connection reachable) and on clear().
-   */
-  #lastConn: TcpConnection | undefined;
-  #lastSlot: Slot | undefined;
 
   constructor(config: TcpLimitsConfig, counters: TcpLimitCounters) {
     this.#config = config;
@@ -125,8 +129,7 @@ export class TcpLayerLimits implements TcpConnectionLimits {
 
   /** A connection now exists (active open, or made by `listener`). */
   opened(conn: TcpConnection, listener: ListenerSlots | undefined): void {
-    if (conn === this.#lastConn) this.#forgetLast();
-    this.#slots.set(conn, { listener, timeWait: false, charge: 0 });
+    conn.limitSlot = new Slot(this, this.#generation, listener);
     this.#counters.connections++;
     if (listener !== undefined) listener.children++;
   }
@@ -136,7 +139,7 @@ export class TcpLayerLimits implements TcpConnectionLimits {
    * the entry to recycle (close) to stay within `maxTimeWait`, if any.
    */
   enteredTimeWait(conn: TcpConnection): TcpConnection | undefined {
-    const slot = this.#slots.get(conn);
+    const slot = this.#slotOf(conn);
     if (slot === undefined || slot.timeWait) return undefined;
     this.#freeSlots(slot);
     slot.timeWait = true;
@@ -148,11 +151,10 @@ export class TcpLayerLimits implements TcpConnectionLimits {
 
   /** `conn` reached CLOSED: everything it held is free. */
   released(conn: TcpConnection): void {
-    if (conn === this.#lastConn) this.#forgetLast();
-    const slot = this.#slots.get(conn);
+    const slot = this.#slotOf(conn);
     if (slot === undefined) return;
-    this.#slots.delete(conn);
-    this.#waiting.delete(conn);
+    conn.limitSlot = undefined;
+    if (this.#waiting.size > 0) this.#waiting.delete(conn);
     if (slot.timeWait) {
       this.#timeWait.delete(conn);
       this.#counters.timeWaitConnections--;
@@ -163,10 +165,8 @@ export class TcpLayerLimits implements TcpConnectionLimits {
   }
 
   account(conn: TcpConnection): void {
-    const slot = conn === this.#lastConn ? this.#lastSlot : this.#slots.get(conn);
+    const slot = this.#slotOf(conn);
     if (slot === undefined) return;
-    this.#lastConn = conn;
-    this.#lastSlot = slot;
     const core = conn.core;
     this.#setCharge(slot, core.readableLength + core.outOfOrderBytes + core.bufferedLength);
   }
@@ -195,15 +195,15 @@ export class TcpLayerLimits implements TcpConnectionLimits {
 
   /** Forgets everything (the stack closed). */
   clear(): void {
-    this.#forgetLast();
-    this.#slots.clear();
+    this.#generation++;
     this.#timeWait.clear();
     this.#waiting.clear();
   }
 
-  #forgetLast(): void {
-    this.#lastConn = undefined;
-    this.#lastSlot = undefined;
+  /** The slot `conn` holds here, if it holds one of this generation. */
+  #slotOf(conn: TcpConnection): Slot | undefined {
+    const slot = conn.limitSlot;
+    return slot instanceof Slot && slot.limits === this && slot.generation === this.#generation ? slot : undefined;
   }
 
   #freeSlots(slot: Slot): void {

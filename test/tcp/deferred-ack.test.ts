@@ -4,7 +4,7 @@
  * must be ACKed at once still is.
  */
 import assert from 'node:assert/strict';
-import { ACK, bytes, established, type Harness, LOCAL_ISS, MSS, RCV_BUF, recv, RECV, recvNothing, REMOTE_ISS, RST, send, SEND, SYN, synSent, take } from './harness.js';
+import { ACK, bytes, established, FIN, type Harness, LOCAL_ISS, MSS, RCV_BUF, recv, RECV, recvNothing, REMOTE_ISS, RST, send, SEND, SYN, synSent, take } from './harness.js';
 
 const R = REMOTE_ISS + 1;
 
@@ -45,17 +45,71 @@ describe('tcp/connection: ACKs deferred to the end of a batch', () => {
     assert.equal(batch.asked, 2);
   });
 
-  it('a window update sent while the reader reads carries the deferred ACK', () => {
+  it('a window update owed by the reader\'s reads waits for the end of the batch, and carries the deferred ACK', () => {
     const h = established();
     deferring(h);
     for (let i = 0; i < 5; i++) data(h, i * MSS);
     recvNothing(h);
     assert.equal(h.readAll().length, 5 * MSS);
+    recvNothing(h, 'inside the batch the window update is not built yet');
+    assert.equal(h.conn.counters.windowUpdates, 0);
+    h.conn.sendDeferredAck(h.now);
     const update = take(h);
     assert.equal(update.ack, R + 5 * MSS);
+    assert.equal(update.window, RCV_BUF, 'the window the reads opened');
     assert.equal(h.conn.counters.windowUpdates, 1);
     h.conn.sendDeferredAck(h.now);
     recvNothing(h, 'the window update acknowledged everything');
+  });
+
+  it('a reply written after the read carries the window it opened: no window update is built', () => {
+    const h = established();
+    deferring(h);
+    for (let i = 0; i < 5; i++) data(h, i * MSS);
+    assert.equal(h.readAll().length, 5 * MSS);
+    h.conn.write(bytes(10), h.now);
+    const reply = take(h);
+    assert.equal(reply.payload.length, 10);
+    assert.equal(reply.ack, R + 5 * MSS);
+    assert.equal(reply.window, RCV_BUF);
+    h.conn.sendDeferredAck(h.now);
+    recvNothing(h, 'the reply said it all');
+    assert.equal(h.conn.counters.windowUpdates, 0);
+  });
+
+  it('the ACK of a FIN in ESTABLISHED waits for the end of the batch; our FIN sent before then carries it', () => {
+    const h = established();
+    deferring(h);
+    send(h, { ...SEND, seq: R, flags: FIN | ACK });
+    assert.equal(h.state, 'CLOSE-WAIT');
+    recvNothing(h, 'no pure ACK built inside the batch');
+    h.conn.shutdown(h.now); // the application answers the FIN with its own
+    recv(h, { ...RECV, flags: FIN | ACK, ack: R + 1, window: RCV_BUF - 1 });
+    h.conn.sendDeferredAck(h.now);
+    recvNothing(h, 'the FIN acknowledged the peer\'s');
+  });
+
+  it('a FIN the application does not answer in the batch is ACKed at its end; declined, at once', () => {
+    const h = established();
+    deferring(h);
+    send(h, { ...SEND, seq: R, flags: FIN | ACK });
+    recvNothing(h);
+    h.conn.sendDeferredAck(h.now);
+    recv(h, { ...RECV, ack: R + 1, window: RCV_BUF - 1 });
+    const declined = established();
+    deferring(declined).open = false;
+    send(declined, { ...SEND, seq: R, flags: FIN | ACK });
+    recv(declined, { ...RECV, ack: R + 1, window: RCV_BUF - 1 }, 'outside a batch: at once, as before');
+    // Active close (FIN-WAIT-2): no FIN of ours follows, the ACK is built at once.
+    const active = established();
+    active.conn.shutdown(active.now);
+    take(active);
+    send(active, { ...SEND, seq: R, ack: LOCAL_ISS + 2 });
+    assert.equal(active.state, 'FIN-WAIT-2');
+    deferring(active);
+    send(active, { ...SEND, seq: R, ack: LOCAL_ISS + 2, flags: FIN | ACK });
+    assert.equal(active.state, 'TIME-WAIT');
+    recv(active, { ...RECV, seq: LOCAL_ISS + 2, ack: R + 1, window: RCV_BUF - 1 });
   });
 
   it('an ACK is still built at once whenever 128 KiB wait for one', () => {

@@ -191,6 +191,20 @@ describe('tcp/listener', () => {
     });
   });
 
+  it('counts the six summed counters into `totals` as well, as they happen (a layer\'s counters: no sync pass)', () => {
+    const totals = { synReceived: 0, synCookiesSent: 0, synCookiesAccepted: 0, synCookiesRejected: 0, halfOpenFailed: 0, acceptQueueOverflows: 0, unrelated: 7 };
+    const f = new Fixture({ maxHalfOpen: 1, backlog: 1, totals });
+    const a = created(f.syn(1));
+    const synAck = (f.syn(2, 0, 5000) as { seg: TcpRepr }).seg; // a cookie: the half-open queue is full
+    assert.equal(f.listener.handleSegment({ ...SEND, srcPort: 2, seq: 5001, ack: (synAck.seq + 2) >>> 0 }, REMOTE_ADDR, LOCAL_ADDR, 0).kind, 'reply', 'forged cookie');
+    created(f.listener.handleSegment({ ...SEND, srcPort: 2, seq: 5001, ack: synAck.seq + 1 }, REMOTE_ADDR, LOCAL_ADDR, 0));
+    a.handleSegment({ ...SEND, srcPort: 1, flags: RST, seq: 1001, ack: 0 }, 0);
+    const expected = { synReceived: 2, synCookiesSent: 1, synCookiesAccepted: 1, synCookiesRejected: 1, halfOpenFailed: 1, acceptQueueOverflows: 0 };
+    const c = f.listener.counters;
+    assert.deepEqual({ synReceived: c.synReceived, synCookiesSent: c.synCookiesSent, synCookiesAccepted: c.synCookiesAccepted, synCookiesRejected: c.synCookiesRejected, halfOpenFailed: c.halfOpenFailed, acceptQueueOverflows: c.acceptQueueOverflows }, expected);
+    assert.deepEqual(totals, { ...expected, unrelated: 7 });
+  });
+
   it('close resets pending connections and answers later SYNs with RST', () => {
     const f = new Fixture();
     const a = created(f.syn(1));

@@ -4,11 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { filter, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom, merge, mergeMap, Observable, Subject, take, throwError, toArray } from 'rxjs';
 import { memoryPair } from '../stack/memory-pair.js';
 import type { Stack } from '../../../streams/stack/create-stack.js';
 import type { TcpConnection } from '../../../streams/stack/tcp-connection.js';
-import { echoService } from '../../../streams/services/echo.js';
+import { echoConnection, echoService } from '../../../streams/services/echo.js';
+import { tcpService } from '../../../streams/services/tcp-service.js';
+import type { TcpListenOptions } from '../../../streams/stack/tcp-layer.js';
 import { discardService } from '../../../streams/services/discard.js';
 import { CHARGEN_CYCLE, chargenService } from '../../../streams/services/chargen.js';
 import { HTTP_SERVICE_BODY, httpService } from '../../../streams/services/http.js';
@@ -109,6 +111,73 @@ describe('services: TCP over the memory wire', () => {
       const err = await failed;
       assert.equal(err?.code, 'ECONNRESET');
       await assert.rejects(connect(p.a, 7), (e: { code?: string }) => e.code === 'ECONNREFUSED');
+    });
+  });
+
+  describe('tcpService', () => {
+    it('keeps each connection\'s work subscribed until the connection is finished, then lets it go (work that ends it at once included)', async () => {
+      const torn: string[] = [];
+      const accepted: TcpConnection[] = [];
+      let allAccepted: () => void;
+      const three = new Promise<void>((resolve) => (allAccepted = resolve));
+      let n = 0;
+      const service = tcpService(p.b, 7, (conn) => {
+        if (accepted.push(conn) === 3) allAccepted();
+        const destroyAtOnce = n++ === 1;
+        return new Observable<never>(() => {
+          // A handler that ends its connection from inside its subscription: finished before
+          // the service watches it, and still let go. The others echo until the peer's FIN.
+          if (destroyAtOnce) {
+            conn.destroy();
+            return () => torn.push('destroyed');
+          }
+          const echo = echoConnection(conn).subscribe();
+          return () => {
+            echo.unsubscribe();
+            torn.push(conn.state);
+          };
+        });
+      });
+      const conns = [await connect(p.a, 7), await connect(p.a, 7), await connect(p.a, 7)];
+      await three;
+      assert.deepEqual(torn, ['destroyed'], 'the destroyed one let go; the work of the open ones stays subscribed');
+      conns[0].end();
+      conns[2].end();
+      await Promise.all(accepted.map((c) => firstValueFrom(c.closed$)));
+      // closed$'s subscribers are told first, then the service: its teardown has run by now.
+      assert.deepEqual(torn, ['destroyed', 'CLOSED', 'CLOSED'], 'let go when finished (after LAST-ACK), not when the echo sent its FIN');
+      service.unsubscribe();
+      assert.equal(torn.length, 3, 'finished connections are not torn down again');
+    });
+
+    it('stopping resets every connection still open, and none that finished (the oldest, the newest, one in between)', async () => {
+      const accepted: TcpConnection[] = [];
+      let allAccepted: () => void;
+      const five = new Promise<void>((resolve) => (allAccepted = resolve));
+      const service = tcpService(p.b, 7, (conn) => {
+        if (accepted.push(conn) === 5) allAccepted();
+        return echoConnection(conn);
+      });
+      const conns: TcpConnection[] = [];
+      for (let i = 0; i < 5; i++) conns.push(await connect(p.a, 7));
+      await five;
+      // Finish the first, the third and the last (each end's closed$ after its FIN exchange).
+      for (const i of [0, 2, 4]) conns[i].end();
+      await Promise.all([0, 2, 4].map((i) => firstValueFrom(accepted[i].closed$)));
+      const results = conns.map((c) => firstValueFrom(c.closed$));
+      service.unsubscribe();
+      const errs = await Promise.all(results);
+      assert.deepEqual(errs.map((e) => e?.code), [undefined, 'ECONNRESET', undefined, 'ECONNRESET', undefined]);
+    });
+
+    it('a listener that fails after listening aborts the connections it accepted (as unsubscribing does)', async () => {
+      const fail = new Subject<TcpConnection>();
+      const failing = { tcp: { ...p.b.tcp, listen: (o: TcpListenOptions) => merge(p.b.tcp.listen(o), fail.pipe(mergeMap(() => throwError(() => new Error('gone'))))) } };
+      tcpService(failing, 7, echoConnection);
+      const conn = await connect(p.a, 7);
+      const closed = firstValueFrom(conn.closed$);
+      fail.next(conn);
+      assert.equal((await closed)?.code, 'ECONNRESET');
     });
   });
 
