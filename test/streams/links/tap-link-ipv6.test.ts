@@ -240,7 +240,7 @@ describe('TAP/TUN links: IPv6 offloads', () => {
     }
   });
 
-  it('TAP without offload: IPv6 TCP segments of a batch are coalesced on receipt and pure ACKs coalesced on sending, byte-exact (1 MiB)', async function () {
+  it('TAP without offload: IPv6 TCP segments of a batch are coalesced on receipt, pure ACKs few (per batch, or merged by the link), byte-exact (1 MiB)', async function () {
     this.timeout(20_000);
     const p = pair('ethernet', false);
     const sub = echo(p.b);
@@ -254,9 +254,14 @@ describe('TAP/TUN links: IPv6 offloads', () => {
       const rx = p.lb.stats();
       assert.ok(rx.rxSegmentsCoalesced > 0 && rx.rxCoalescedFrames > 0, `B coalesced IPv6 segments (${rx.rxSegmentsCoalesced} in ${rx.rxCoalescedFrames} runs)`);
       assert.ok(p.b.tcpLayer.counters.rxSegments < p.da.written.length, 'B\'s TCP saw fewer segments than A wrote frames');
-      // ACK coalescing: a pure IPv6 ACK superseded by a later one of the batch was not written.
-      const acks = p.la.stats().txAcksCoalesced + p.lb.stats().txAcksCoalesced;
-      assert.ok(acks > 0, 'some IPv6 pure ACKs were coalesced');
+      // Few pure ACKs: the stack builds an owed ACK (and a read's window update) once per
+      // inbound batch, and the link's coalescer (its IPv6 rules: ack-coalescer-ipv6.test.ts)
+      // drops one superseded within a batch; either way far fewer than one per data segment.
+      const frames = [...p.da.written, ...p.db.written].map((w) => w.frame).filter((f) => f[12] === 0x86 && f[13] === 0xdd && f[20] === IpProtocol.TCP);
+      const payload = (f: Uint8Array) => ((f[18] << 8) | f[19]) - (f[54 + 12] >> 4) * 4;
+      const pureAcks = frames.filter((f) => payload(f) === 0 && f[54 + 13] === 0x10).length;
+      const dataFrames = frames.filter((f) => payload(f) > 0).length;
+      assert.ok(pureAcks * 2 < dataFrames, `${pureAcks} pure ACKs for ${dataFrames} data segments`);
       assert.equal(p.b.tcpLayer.counters.drops['badChecksum'], 0);
       assert.equal(p.a.tcpLayer.counters.drops['badChecksum'], 0);
     } finally {
