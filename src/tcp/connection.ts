@@ -1621,10 +1621,14 @@ export class TcpConnectionCore {
       this.counters.quickAcks++;
       this.ackNow = true;
     } else {
-      // RFC 1122 4.2.3.2: ACK at least every second full-sized segment, else within the delay.
+      // RFC 1122 4.2.3.2: ACK at least every second full-sized segment, else within the delay;
+      // as Linux's __tcp_ack_snd_check, at once when more than one full segment's worth waits
+      // (a full segment and a short one: a write's tail). Held for the delay, that tail's ACK
+      // came after the sender's tail loss probe (2 SRTT, no delayed-ACK allowance with two
+      // segments in flight), which resent it for nothing on a clean path.
       this.unackedBytes += data.length;
       if (this.config.delayedAckTimeout === 0) this.ackNow = true;
-      else if (this.unackedBytes >= 2 * this.rcvMss) {
+      else if (this.unackedBytes > this.rcvMss) {
         // Inside a batch the host may take the ACK to its end, until ACK_DEFER_MAX bytes wait
         // for it; else it leaves with this call.
         if (this.unackedBytes >= ACK_DEFER_MAX) this.ackNow = true;

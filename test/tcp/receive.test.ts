@@ -68,6 +68,17 @@ describe('tcp/connection: receiving', () => {
     assert.equal(h.conn.nextDeadline(), undefined, 'the delayed-ACK timer was cancelled');
   });
 
+  it('ACKs at once when more than one full segment waits: a full segment and a short tail (as Linux)', () => {
+    const h = established();
+    send(h, { ...SEND, payload: bytes(MSS) });
+    recvNothing(h, 'one full segment: the ACK waits');
+    send(h, { ...SEND, seq: R + MSS, payload: bytes(10, MSS) });
+    recv(h, { ...RECV, ack: R + MSS + 10, window: RCV_BUF - MSS - 10 }, 'the tail is not held for the delay');
+    // Short segments alone still wait until more than a full segment's worth is owed.
+    send(h, { ...SEND, seq: R + MSS + 10, payload: bytes(100, MSS + 10) });
+    recvNothing(h);
+  });
+
   it('acks every segment when delayedAckTimeout is 0', () => {
     const h = established({ config: { delayedAckTimeout: 0 } });
     send(h, { ...SEND, payload: bytes(10) });
