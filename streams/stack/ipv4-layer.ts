@@ -158,6 +158,11 @@ export interface Ipv4LayerOptions {
 interface Attached {
   readonly iface: NetInterface;
   readonly down: Sink<Ipv4Outbound>;
+  /**
+   * The record every packet is handed down in, refilled for each, when `down` keeps none
+   * (`Sink.retainsNothing`); undefined otherwise (a fresh record per packet).
+   */
+  readonly record: { -readonly [K in keyof Ipv4Outbound]: Ipv4Outbound[K] } | undefined;
 }
 
 /**
@@ -206,6 +211,8 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
   readonly #txRepr: { -readonly [K in keyof Ipv4Repr]: Ipv4Repr[K] } = {
     src: 0, dst: 0, protocol: 0, ttl: 0, ident: 0, dontFragment: false, moreFragments: false, fragmentOffset: 0, dscp: 0, ecn: 0,
   };
+  /** An Ipv4Outbound record is being handed down: a packet sent from inside that call gets a fresh one. */
+  #outRecordBusy = false;
   #cachedDst = -1;
   #cachedRoute: Ipv4Route | undefined;
   #cachedRoutesVersion = -1;
@@ -258,7 +265,8 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
    * `resolver()`, or `staticNeighbors()`), and adds routes for the interface's subnets.
    */
   attach(iface: NetInterface, lower: NeighborBoundary): void {
-    this.#attached[iface.index] = { iface, down: lower.down };
+    const record = lower.down.retainsNothing === true ? { iface, nextHop: 0, src: 0, dst: 0, protocol: 0, pb: EMPTY_PACKET, onError: undefined } : undefined;
+    this.#attached[iface.index] = { iface, down: lower.down, record };
     this.#cachedRoute = undefined;
     for (const a of iface.addresses) this.routes.addOnLink(iface.index, a.address, a.prefixLength);
     // A link of bare IP packets (no link header) has no link-level broadcast either.
@@ -368,21 +376,18 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       const max = this.#attached[iface.index]?.down.maxGsoBytes ?? 0;
       if (IPV4_MIN_HEADER_LEN + payloadLength <= max && pb.csumStart >= 0 && !this.isLocal(o.dst)) {
         this.#emitWhole(pb, src, o, ttl, true);
-        this.#out({ iface, nextHop, src, dst: o.dst, protocol: o.protocol, pb, onError });
+        this.#out(iface, nextHop, src, o.dst, o.protocol, pb, onError);
         return undefined;
       }
       const gsoSize = pb.gsoSize;
       pb.gsoSize = 0;
       this.counters.txSegmented++;
-      // The pieces' checksums are left partial: #out completes them where nothing below will.
-      segmentTcp(pb, gsoSize, src, o.dst, true, (piece) => {
-        this.#route(piece, o, onError);
-      });
+      this.#segment(pb, gsoSize, src, o, onError);
       return undefined;
     }
     if (IPV4_MIN_HEADER_LEN + payloadLength <= iface.mtu) {
       this.#emitWhole(pb, src, o, ttl, df);
-      this.#out({ iface, nextHop, src, dst: o.dst, protocol: o.protocol, pb, onError });
+      this.#out(iface, nextHop, src, o.dst, o.protocol, pb, onError);
       return undefined;
     }
     pb.completeChecksum(); // fragments carry the finished transport checksum
@@ -391,15 +396,28 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       this.counters.txErrors++;
       return netError('EMSGSIZE', `datagram of ${payloadLength} bytes exceeds ${plans.maxPayload} (MTU ${iface.mtu}${df ? ', DF set' : ''})`);
     }
-    const ident = this.#ids.next(src, o.dst, o.protocol, false, this.#opts.scheduler.now());
+    // The sender's record may be refilled by a send nested in #out: its fields are read first.
+    const { dst, protocol, dscp, ecn } = o;
+    const ident = this.#ids.next(src, dst, protocol, false, this.#opts.scheduler.now());
     const payload = pb.bytes();
     for (const plan of plans) {
       const frag = PacketBuffer.withPayload(payload.subarray(plan.offset, plan.offset + plan.length));
-      emitIpv4({ src, dst: o.dst, protocol: o.protocol, ttl, ident, dontFragment: false, moreFragments: plan.more, fragmentOffset: plan.offset, dscp: o.dscp, ecn: o.ecn }, frag);
+      emitIpv4({ src, dst, protocol, ttl, ident, dontFragment: false, moreFragments: plan.more, fragmentOffset: plan.offset, dscp, ecn }, frag);
       this.counters.txFragments++;
-      this.#out({ iface, nextHop, src, dst: o.dst, protocol: o.protocol, pb: frag, onError });
+      this.#out(iface, nextHop, src, dst, protocol, frag, onError);
     }
     return undefined;
+  }
+
+  /**
+   * A large TCP segment cut here (the link cannot). A method of its own: the closure it makes
+   * captures the send's options, and in #route that made V8 allocate a context on every call.
+   */
+  #segment(pb: PacketBuffer, gsoSize: number, src: Ipv4Addr, o: Ipv4SendOptions, onError: ((err: NetstackError) => void) | undefined): void {
+    // The pieces' checksums are left partial: #out completes them where nothing below will.
+    segmentTcp(pb, gsoSize, src, o.dst, true, (piece) => {
+      this.#route(piece, o, onError);
+    });
   }
 
   /** Prepends the header of an unfragmented datagram (through the one #txRepr). */
@@ -426,22 +444,43 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     this.reassembler.clear();
   }
 
-  #out(o: Ipv4Outbound): void {
+  #out(iface: NetInterface, nextHop: Ipv4Addr, src: Ipv4Addr, dst: Ipv4Addr, protocol: number, pb: PacketBuffer, onError: ((err: NetstackError) => void) | undefined): void {
     this.counters.txPackets++;
-    const attached = this.#attached[o.iface.index];
+    const attached = this.#attached[iface.index];
     if (attached === undefined) return;
-    if (this.isLocal(o.dst)) {
+    if (this.isLocal(dst)) {
       // Loopback: a datagram to one of our own addresses never touches the link.
-      o.pb.completeChecksum();
-      const bytes = o.pb.bytes().slice();
+      pb.completeChecksum();
+      const bytes = pb.bytes().slice();
       // A datagram in flight keeps the process alive, as one on a link would.
-      refTimer(this.#opts.scheduler.schedule(() => this.#inputPacket(o.iface, bytes, false, false)));
+      refTimer(this.#opts.scheduler.schedule(() => this.#inputPacket(iface, bytes, false, false)));
       return;
     }
     const down = attached.down;
     // An operator inserted below sees (and may log or capture) a finished packet.
-    if (down.partialChecksum !== true) o.pb.completeChecksum();
-    down.next(o);
+    if (down.partialChecksum !== true) pb.completeChecksum();
+    const r = attached.record;
+    if (r === undefined || this.#outRecordBusy) {
+      down.next({ iface, nextHop, src, dst, protocol, pb, onError });
+      return;
+    }
+    // What is below keeps no record (ARP's resolver, maybe through taps): one, refilled.
+    r.iface = iface;
+    r.nextHop = nextHop;
+    r.src = src;
+    r.dst = dst;
+    r.protocol = protocol;
+    r.pb = pb;
+    r.onError = onError;
+    this.#outRecordBusy = true;
+    try {
+      down.next(r);
+    } finally {
+      this.#outRecordBusy = false;
+      // Nothing of the packet stays reachable from the record.
+      r.pb = EMPTY_PACKET;
+      r.onError = undefined;
+    }
   }
 
   #input(iface: NetInterface, frame: Uint8Array): void {
@@ -535,6 +574,9 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
 }
 
 const ALL_HOSTS = 0xe0000001;
+
+/** What a refilled Ipv4Outbound record holds between packets. */
+const EMPTY_PACKET = PacketBuffer.alloc(0);
 
 function protocolOf(d: Ipv4Datagram): number {
   return d.protocol;

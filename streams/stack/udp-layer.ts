@@ -175,6 +175,14 @@ export class UdpLayer implements Udp {
   readonly #subscriptions: Subscription[] = [];
   // Scratch record reused by every send: emitUdp reads it synchronously.
   readonly #txRepr = { srcPort: 0, dstPort: 0, payload: new Uint8Array(0) };
+  /**
+   * The record every IPv4 datagram is handed down in, refilled for each, when what is below
+   * keeps no record (`Sink.retainsNothing`: IPv4 itself, maybe through taps, no operators);
+   * undefined otherwise, and a fresh record per datagram. `#sendRecordBusy` while one is being
+   * sent: a datagram sent from inside that call (a nested send) gets a fresh record.
+   */
+  readonly #sendRecord: { pb: PacketBuffer; dst: IpAddr; src: IpAddr; readonly protocol: number; onError: ((err: NetstackError) => void) | undefined } | undefined;
+  #sendRecordBusy = false;
   // One-entry cache: consecutive datagrams mostly come from the same sender.
   #lastSrc = -1;
   #lastSrcText = '';
@@ -194,6 +202,7 @@ export class UdpLayer implements Udp {
     this.book = options.ipv6?.book ?? new AddressBook();
     this.#network = new IpNetwork(port.network, options.ipv6?.port.network, this.book);
     this.#down = port.down;
+    this.#sendRecord = port.down.retainsNothing === true ? { pb: EMPTY_PACKET, dst: 0, src: 0, protocol: IpProtocol.UDP, onError: undefined } : undefined;
     this.#down6 = options.ipv6?.port.down;
     this.#records6 = options.ipv6?.records;
     this.#icmp = options.icmp;
@@ -508,7 +517,24 @@ export class UdpLayer implements Udp {
       return;
     }
     emitUdp(repr, pb, src, dst);
-    this.#down.next({ pb, dst, src, protocol: IpProtocol.UDP, onError });
+    const r = this.#sendRecord;
+    if (r === undefined || this.#sendRecordBusy) {
+      this.#down.next({ pb, dst, src, protocol: IpProtocol.UDP, onError });
+      return;
+    }
+    r.pb = pb;
+    r.dst = dst;
+    r.src = src;
+    r.onError = onError;
+    this.#sendRecordBusy = true;
+    try {
+      this.#down.next(r);
+    } finally {
+      this.#sendRecordBusy = false;
+      // Nothing of the datagram stays reachable from the record.
+      r.pb = EMPTY_PACKET;
+      r.onError = undefined;
+    }
   }
 
   /** The source address for `dst`, or why the socket may not send there (as sendto(2) answers). */
@@ -611,3 +637,6 @@ export class UdpLayer implements Udp {
     ep.fail(netError(code, `${this.book.format(r.remoteAddress)}:${r.remotePort}: ICMP type ${r.type} code ${r.code} from ${r.fromText ?? formatIpv4(r.from)}`, 'recv'));
   }
 }
+
+/** What the refilled send record holds between datagrams. */
+const EMPTY_PACKET = PacketBuffer.alloc(0);
