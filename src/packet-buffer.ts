@@ -94,6 +94,8 @@ let payloadSlabBase = 0;
 let payloadSlabUsed = 0;
 /** The default headroom's zeros, copied in with `set` (a `fill` with a range costs more: a runtime call). */
 const ZERO_HEADROOM = new Uint8Array(MAX_HEADROOM);
+/** A headroom up to this size (an exact one, such as `UDP_IPV4_ETHERNET_HEADROOM`) is zeroed by a loop. */
+const ZERO_LOOP_MAX = 64;
 
 function allocForPayload(headroom: number, payloadLength: number): Uint8Array {
   const size = headroom + payloadLength;
@@ -106,7 +108,8 @@ function allocForPayload(headroom: number, payloadLength: number): Uint8Array {
   }
   const bytes = new Uint8Array(payloadSlab, payloadSlabBase + payloadSlabUsed, size);
   if (headroom === MAX_HEADROOM) bytes.set(ZERO_HEADROOM);
-  else if (headroom > 0) bytes.fill(0, 0, headroom);
+  else if (headroom <= ZERO_LOOP_MAX) for (let i = 0; i < headroom; i++) bytes[i] = 0;
+  else bytes.fill(0, 0, headroom);
   payloadSlabUsed += (size + 7) & ~7;
   return bytes;
 }
@@ -225,12 +228,13 @@ export class PacketBuffer {
   }
 
   /**
-   * Claims `n` bytes in front of what is written and returns their offset in `buf`.
-   * Throws a RangeError if the headroom is exhausted: that is a bug in the caller (headroom is
-   * sized for the largest headers), never a consequence of input from the wire.
+   * Claims `n` bytes in front of what is written and returns their offset in `buf`. A packet
+   * made with less headroom than that (the exact room of the usual headers, under a layer with
+   * a longer header) is moved first into a new buffer with room to spare: offsets into the old
+   * `buf` (not `head` or `csumStart`, which move with it) are then stale.
    */
   prepend(n: number): number {
-    if (n > this.head) throw new RangeError(`PacketBuffer: prepend(${n}) exceeds headroom ${this.head}`);
+    if (n > this.head) growHeadroom(this, n);
     this.head -= n;
     return this.head;
   }
@@ -241,7 +245,10 @@ export class PacketBuffer {
    */
   bytes(): Uint8Array {
     if (this.tail !== undefined) this.own();
-    return this.buf.subarray(this.head, this.end);
+    const buf = this.buf;
+    // A packet made with exactly the headroom its headers took fills its buffer: no view to make.
+    if (this.head === 0 && this.end === buf.length) return buf;
+    return buf.subarray(this.head, this.end);
   }
 
   /**
@@ -279,4 +286,19 @@ export class PacketBuffer {
     this.buf[at] = c >>> 8;
     this.buf[at + 1] = c & 0xff;
   }
+}
+
+/**
+ * Rare: `pb` needs `n` bytes in front and has fewer. Its bytes move into a new zeroed buffer
+ * with `n` bytes of room and MAX_HEADROOM more besides; `head`, `end` and `csumStart` move with
+ * them.
+ */
+function growHeadroom(pb: PacketBuffer, n: number): void {
+  const extra = n - pb.head + MAX_HEADROOM;
+  const buf = new Uint8Array(pb.buf.length + extra);
+  buf.set(pb.buf.subarray(pb.head, pb.end), pb.head + extra);
+  pb.buf = buf;
+  pb.head += extra;
+  pb.end += extra;
+  if (pb.csumStart >= 0) pb.csumStart += extra;
 }

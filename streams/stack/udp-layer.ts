@@ -20,7 +20,8 @@ import { AddressBook, IPV6_ID_BASE, IP_ANY4, IP_ANY6, isIpAny, type IpAddr } fro
 import { fillIpv6UpperChecksum, ipv6ChecksumOkFor, ipv6UpperChecksumOk } from '../../src/wire/ipv6.js';
 import { ipv6EqualsAt, formatIpv6 } from '../../src/ipv6/address.js';
 import { Icmpv6UnreachableCode } from '../../src/wire/icmpv6.js';
-import { PacketBuffer } from '../../src/packet-buffer.js';
+import { MAX_HEADROOM, PacketBuffer } from '../../src/packet-buffer.js';
+import { ETHERNET_HEADER_LEN } from '../../src/wire/ethernet.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { NetstackError, netError } from '../../src/errors.js';
@@ -121,6 +122,15 @@ function createUdpCounters() {
     UDP_DROP_REASONS,
   );
 }
+
+/**
+ * The room an IPv4 datagram is made with in front of its payload: its UDP header, IPv4's
+ * (without options: the stack sends none) and Ethernet's. Exactly what they take, so the
+ * finished frame fills its buffer and the link is handed that buffer (`PacketBuffer.bytes()`
+ * makes no view); over a link of bare IP packets 14 bytes stay unused, and a longer link header
+ * of a layer of one's own makes `prepend` move the packet (PacketBuffer.prepend).
+ */
+const UDP_IPV4_HEADROOM = ETHERNET_HEADER_LEN + IPV4_MIN_HEADER_LEN + UDP_HEADER_LEN;
 
 /** Largest UDP payload in one IPv4 datagram: 65,535 - 20 - 8. */
 export const UDP_MAX_PAYLOAD = 0xffff - IPV4_MIN_HEADER_LEN - UDP_HEADER_LEN;
@@ -497,7 +507,7 @@ export class UdpLayer implements Udp {
 
   /** Writes the header (and checksum: 0 is sent as 0xFFFF) and hands the datagram to IPv4. */
   #emit(src: IpAddr, dst: IpAddr, srcPort: number, dstPort: number, payload: Uint8Array, onError: ((err: NetstackError) => void) | undefined): void {
-    const pb = PacketBuffer.withPayload(payload);
+    const pb = PacketBuffer.withPayload(payload, dst >= IPV6_ID_BASE ? MAX_HEADROOM : UDP_IPV4_HEADROOM);
     const repr = this.#txRepr;
     repr.srcPort = srcPort;
     repr.dstPort = dstPort;
