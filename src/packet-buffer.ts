@@ -94,10 +94,8 @@ let payloadSlabBase = 0;
 let payloadSlabUsed = 0;
 /** The default headroom's zeros, copied in with `set` (a `fill` with a range costs more: a runtime call). */
 const ZERO_HEADROOM = new Uint8Array(MAX_HEADROOM);
-/** A headroom up to this size (an exact one, such as `UDP_IPV4_ETHERNET_HEADROOM`) is zeroed by a loop. */
-const ZERO_LOOP_MAX = 64;
 
-function allocForPayload(headroom: number, payloadLength: number): Uint8Array {
+function allocForPayload(headroom: number, payloadLength: number, zeroHeadroom = true): Uint8Array {
   const size = headroom + payloadLength;
   if (size > SLAB_MAX_PACKET || unzeroedAlloc === undefined) return allocBytes(size);
   if (payloadSlab === undefined || payloadSlabUsed + size > SLAB_SIZE) {
@@ -107,9 +105,11 @@ function allocForPayload(headroom: number, payloadLength: number): Uint8Array {
     payloadSlabUsed = 0;
   }
   const bytes = new Uint8Array(payloadSlab, payloadSlabBase + payloadSlabUsed, size);
-  if (headroom === MAX_HEADROOM) bytes.set(ZERO_HEADROOM);
-  else if (headroom <= ZERO_LOOP_MAX) for (let i = 0; i < headroom; i++) bytes[i] = 0;
-  else bytes.fill(0, 0, headroom);
+  // Not when the caller's headers will fill the headroom (PacketBuffer.withPayloadInFull).
+  if (zeroHeadroom) {
+    if (headroom === MAX_HEADROOM) bytes.set(ZERO_HEADROOM);
+    else if (headroom > 0) bytes.fill(0, 0, headroom);
+  }
   payloadSlabUsed += (size + 7) & ~7;
   return bytes;
 }
@@ -212,6 +212,19 @@ export class PacketBuffer {
     const n = payload.length;
     const p = new PacketBuffer(allocForPayload(headroom, n), headroom, headroom + n);
     // Every byte from `headroom` on is written here (allocForPayload zeroed only the headroom).
+    copyBytes(p.buf, payload, headroom);
+    return p;
+  }
+
+  /**
+   * Like `withPayload`, for a packet whose headers will take exactly `headroom` bytes, each
+   * header writing every byte of its own (the stack's UDP, IPv4 and Ethernet headers do): the
+   * headroom is not zeroed (it is all overwritten before the packet leaves; until then its bytes
+   * are whatever the slab held), and the finished packet fills `buf` (`bytes()` is `buf`).
+   */
+  static withPayloadInFull(payload: Uint8Array, headroom: number): PacketBuffer {
+    const n = payload.length;
+    const p = new PacketBuffer(allocForPayload(headroom, n, false), headroom, headroom + n);
     copyBytes(p.buf, payload, headroom);
     return p;
   }

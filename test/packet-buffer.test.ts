@@ -69,6 +69,17 @@ describe('PacketBuffer', () => {
     assert.ok(pb.head >= 128, 'room to spare in front');
   });
 
+  it('withPayloadInFull: the payload behind headroom left as the slab had it, for headers that fill it; the finished packet is its buffer', () => {
+    const pb = PacketBuffer.withPayloadInFull(new Uint8Array([1, 2, 3]), 4);
+    assert.equal(pb.head, 4);
+    assert.equal(pb.buf.length, 7);
+    assert.deepEqual([...pb.buf.subarray(4)], [1, 2, 3]);
+    const at = pb.prepend(4);
+    pb.buf.set([9, 8, 7, 6], at);
+    assert.equal(pb.bytes(), pb.buf, 'no view made');
+    assert.deepEqual([...pb.bytes()], [9, 8, 7, 6, 1, 2, 3]);
+  });
+
   it('bytes() of a packet that fills its buffer (exact headroom, all of it taken) is the buffer itself, else a view', () => {
     const pb = PacketBuffer.withPayload(new Uint8Array([1, 2, 3]), 4);
     assert.notEqual(pb.bytes(), pb.buf);

@@ -20,7 +20,8 @@ import { AddressBook, IPV6_ID_BASE, IP_ANY4, IP_ANY6, isIpAny, type IpAddr } fro
 import { fillIpv6UpperChecksum, ipv6ChecksumOkFor, ipv6UpperChecksumOk } from '../../src/wire/ipv6.js';
 import { ipv6EqualsAt, formatIpv6 } from '../../src/ipv6/address.js';
 import { Icmpv6UnreachableCode } from '../../src/wire/icmpv6.js';
-import { MAX_HEADROOM, PacketBuffer } from '../../src/packet-buffer.js';
+import { PacketBuffer } from '../../src/packet-buffer.js';
+import type { NetInterface } from './net-interface.js';
 import { ETHERNET_HEADER_LEN } from '../../src/wire/ethernet.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
@@ -124,13 +125,15 @@ function createUdpCounters() {
 }
 
 /**
- * The room an IPv4 datagram is made with in front of its payload: its UDP header, IPv4's
- * (without options: the stack sends none) and Ethernet's. Exactly what they take, so the
- * finished frame fills its buffer and the link is handed that buffer (`PacketBuffer.bytes()`
- * makes no view); over a link of bare IP packets 14 bytes stay unused, and a longer link header
- * of a layer of one's own makes `prepend` move the packet (PacketBuffer.prepend).
+ * The room a datagram to IPv4 is made with in front of its payload on the way the stack sends
+ * it (no operators): its UDP header, IPv4's (without options: the stack sends none) and the
+ * link's (Ethernet's 14 bytes, none on a link of bare IP packets). Exactly what they take, each
+ * writing every byte of its own, so the headroom needs no zeroing and the finished frame is its
+ * buffer (`PacketBuffer.withPayloadInFull`: `bytes()` makes no view). A longer link header (a
+ * layer of one's own) makes `prepend` move the packet.
  */
 const UDP_IPV4_HEADROOM = ETHERNET_HEADER_LEN + IPV4_MIN_HEADER_LEN + UDP_HEADER_LEN;
+const UDP_IPV4_IP_LINK_HEADROOM = IPV4_MIN_HEADER_LEN + UDP_HEADER_LEN;
 
 /** Largest UDP payload in one IPv4 datagram: 65,535 - 20 - 8. */
 export const UDP_MAX_PAYLOAD = 0xffff - IPV4_MIN_HEADER_LEN - UDP_HEADER_LEN;
@@ -193,6 +196,8 @@ export class UdpLayer implements Udp {
    */
   readonly #sendRecord: { pb: PacketBuffer; dst: IpAddr; src: IpAddr; readonly protocol: number; onError: ((err: NetstackError) => void) | undefined } | undefined;
   #sendRecordBusy = false;
+  /** The headroom for the interface `#checkDestination` found last (see UDP_IPV4_HEADROOM), for the send that asked. */
+  #txHeadroom = 0;
   // One-entry cache: consecutive datagrams mostly come from the same sender.
   #lastSrc = -1;
   #lastSrcText = '';
@@ -216,7 +221,7 @@ export class UdpLayer implements Udp {
     this.#down6 = options.ipv6?.port.down;
     this.#records6 = options.ipv6?.records;
     this.#icmp = options.icmp;
-    this.#hooks = hookPoint(options.datagrams, (d) => this.#toSocket(d.datagram, d.srcPort, d.dstPort, d.payload), (d) => this.#emit(d.src, d.dst, d.srcPort, d.dstPort, d.payload, d.onError));
+    this.#hooks = hookPoint(options.datagrams, (d) => this.#toSocket(d.datagram, d.srcPort, d.dstPort, d.payload), (d) => this.#emit(d.src, d.dst, d.srcPort, d.dstPort, d.payload, d.onError, 0));
     // Without operators no hook record is made on the way in (one allocation less per datagram).
     this.#hookedUp = options.datagrams?.up !== undefined;
     this.#hookedDown = options.datagrams?.down !== undefined;
@@ -302,7 +307,7 @@ export class UdpLayer implements Udp {
     this.counters.txDatagrams++;
     this.counters.txBytes += payload.length;
     if (this.#hookedDown) this.#hooks.down({ src, dst, srcPort, dstPort, payload, onError: undefined });
-    else this.#emit(src, dst, srcPort, dstPort, payload, undefined);
+    else this.#emit(src, dst, srcPort, dstPort, payload, undefined, headroomFor(route.iface));
     return undefined;
   }
 
@@ -501,13 +506,17 @@ export class UdpLayer implements Udp {
     const check = this.#checkDestination(ep, dst);
     if (typeof check !== 'number') return check;
     if (this.#hookedDown) this.#hooks.down({ src: check, dst, srcPort: ep.localPort, dstPort, payload: bytes, onError: ep.onSendError });
-    else this.#emit(check, dst, ep.localPort, dstPort, bytes, ep.onSendError);
+    else this.#emit(check, dst, ep.localPort, dstPort, bytes, ep.onSendError, this.#txHeadroom);
     return undefined;
   }
 
-  /** Writes the header (and checksum: 0 is sent as 0xFFFF) and hands the datagram to IPv4. */
-  #emit(src: IpAddr, dst: IpAddr, srcPort: number, dstPort: number, payload: Uint8Array, onError: ((err: NetstackError) => void) | undefined): void {
-    const pb = PacketBuffer.withPayload(payload, dst >= IPV6_ID_BASE ? MAX_HEADROOM : UDP_IPV4_HEADROOM);
+  /**
+   * Writes the header (and checksum: 0 is sent as 0xFFFF) and hands the datagram to IPv4.
+   * `headroom`: the exact room of the headers below (UDP_IPV4_HEADROOM, for the interface the
+   * route leaves by), or 0 when not known (after operators): the default, zeroed.
+   */
+  #emit(src: IpAddr, dst: IpAddr, srcPort: number, dstPort: number, payload: Uint8Array, onError: ((err: NetstackError) => void) | undefined, headroom: number): void {
+    const pb = headroom === 0 || dst >= IPV6_ID_BASE ? PacketBuffer.withPayload(payload) : PacketBuffer.withPayloadInFull(payload, headroom);
     const repr = this.#txRepr;
     repr.srcPort = srcPort;
     repr.dstPort = dstPort;
@@ -557,6 +566,7 @@ export class UdpLayer implements Udp {
     if (v6 ? this.book.bytesOf(dst)?.[0] === 0xff : isMulticast(dst)) return netError('ENETUNREACH', `${this.book.format(dst)}: multicast is not supported`);
     const route = this.#network.routeFor(dst);
     if (!('iface' in route)) return route;
+    this.#txHeadroom = headroomFor(route.iface);
     if (!v6 && (dst === IPV4_BROADCAST || route.iface.isDirectedBroadcast(dst)) && !ep.broadcast) {
       return netError('EACCES', `${formatIpv4(dst)} is a broadcast address and the socket was not bound with broadcast: true`);
     }
@@ -650,3 +660,8 @@ export class UdpLayer implements Udp {
 
 /** What the refilled send record holds between datagrams. */
 const EMPTY_PACKET = PacketBuffer.alloc(0);
+
+/** The exact headroom of a datagram to IPv4 leaving by `iface` (see UDP_IPV4_HEADROOM). */
+function headroomFor(iface: NetInterface): number {
+  return iface.link.layer === 'ip' ? UDP_IPV4_IP_LINK_HEADROOM : UDP_IPV4_HEADROOM;
+}
