@@ -295,6 +295,40 @@ export function ipv4HeaderLen(repr: Ipv4Repr): number {
 }
 
 /**
+ * Writes a 20-byte IPv4 header (no options, not a fragment) at `b[at..at+20)`, its checksum
+ * summed from the field values rather than read back from the bytes: the header of a whole
+ * datagram on the way out, as `emitIpv4` writes it for such a repr. `tos` is the DSCP/ECN
+ * byte; `total` the datagram's length, header included (the caller keeps it within 65,535).
+ */
+export function writeIpv4Header(b: Uint8Array, at: number, tos: number, total: number, ident: number, dontFragment: boolean, ttl: number, protocol: number, src: Ipv4Addr, dst: Ipv4Addr): void {
+  const flags = dontFragment ? DF : 0;
+  b[at] = 0x45;
+  b[at + 1] = tos;
+  b[at + 2] = total >>> 8;
+  b[at + 3] = total & 0xff;
+  b[at + 4] = ident >>> 8;
+  b[at + 5] = ident & 0xff;
+  b[at + 6] = flags >>> 8;
+  b[at + 7] = 0;
+  b[at + 8] = ttl;
+  b[at + 9] = protocol;
+  b[at + 12] = src >>> 24;
+  b[at + 13] = (src >>> 16) & 0xff;
+  b[at + 14] = (src >>> 8) & 0xff;
+  b[at + 15] = src & 0xff;
+  b[at + 16] = dst >>> 24;
+  b[at + 17] = (dst >>> 16) & 0xff;
+  b[at + 18] = (dst >>> 8) & 0xff;
+  b[at + 19] = dst & 0xff;
+  let sum = (0x4500 | tos) + total + ident + flags + ((ttl << 8) | protocol) + (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  const c = ~sum & 0xffff;
+  b[at + 10] = c >>> 8;
+  b[at + 11] = c & 0xff;
+}
+
+/**
  * Prepends the IPv4 header in front of what `pb` holds (the payload) and fills in the total
  * length (header + everything in `pb`) and the header checksum.
  * Throws RangeError for options over 40 bytes, a datagram over 65,535 bytes or a fragment offset

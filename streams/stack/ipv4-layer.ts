@@ -8,7 +8,7 @@ import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 import type { TapPoint } from '../pipeline/taps.js';
 import { PacketSubject } from '../pipeline/packet-subject.js';
 import { attachUp } from '../pipeline/up-stream.js';
-import { Ipv4Packet, emitIpv4, IPV4_MIN_HEADER_LEN, IpProtocol, type Ipv4Repr } from '../../src/wire/ipv4.js';
+import { Ipv4Packet, emitIpv4, writeIpv4Header, IPV4_MIN_HEADER_LEN, IpProtocol } from '../../src/wire/ipv4.js';
 import { Reassembler, type ExpiredDatagram } from '../../src/ipv4/reassembly.js';
 import { RouteTable } from '../../src/ipv4/route-table.js';
 import { planFragments, isFragmentError } from '../../src/ipv4/fragmenter.js';
@@ -204,17 +204,12 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
    * output). Valid while the route table's version, the number of addresses and the
    * attachments it was found with stay (see #routeCacheValid).
    */
-  /**
-   * The header of the datagram being sent (whole, not fragmented), filled in for each: emitIpv4
-   * writes it out at once and keeps nothing, so one record serves every packet.
-   */
-  readonly #txRepr: { -readonly [K in keyof Ipv4Repr]: Ipv4Repr[K] } = {
-    src: 0, dst: 0, protocol: 0, ttl: 0, ident: 0, dontFragment: false, moreFragments: false, fragmentOffset: 0, dscp: 0, ecn: 0,
-  };
   /** An Ipv4Outbound record is being handed down: a packet sent from inside that call gets a fresh one. */
   #outRecordBusy = false;
   #cachedDst = -1;
   #cachedRoute: Ipv4Route | undefined;
+  /** The cached destination is one of our addresses (valid with #cachedRoute: addresses are only added). */
+  #cachedLocal = false;
   #cachedRoutesVersion = -1;
   #cachedAddresses = -1;
 
@@ -303,6 +298,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     if ('iface' in route) {
       this.#cachedDst = dst;
       this.#cachedRoute = route;
+      this.#cachedLocal = this.isLocal(dst);
       this.#cachedRoutesVersion = this.routes.version;
       this.#cachedAddresses = this.#addressCount();
     }
@@ -363,7 +359,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     }
     const { iface, nextHop } = route;
     let src = route.src;
-    if (o.src !== undefined && o.src !== 0) {
+    if (o.src !== undefined && o.src !== 0 && o.src !== src) {
       // A forwarder answers (and refuses, by ICMP) from the addresses its flows were sent to.
       if (!this.isLocal(o.src) && this.#foreignHolders === 0) return netError('EADDRNOTAVAIL', `${formatIpv4(o.src)} is not a local address`);
       src = o.src;
@@ -376,7 +372,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       const max = this.#attached[iface.index]?.down.maxGsoBytes ?? 0;
       if (IPV4_MIN_HEADER_LEN + payloadLength <= max && pb.csumStart >= 0 && !this.isLocal(o.dst)) {
         this.#emitWhole(pb, src, o, ttl, true);
-        this.#out(iface, nextHop, src, o.dst, o.protocol, pb, onError);
+        this.#out(iface, nextHop, src, o.dst, o.protocol, pb, onError, false);
         return undefined;
       }
       const gsoSize = pb.gsoSize;
@@ -387,7 +383,9 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     }
     if (IPV4_MIN_HEADER_LEN + payloadLength <= iface.mtu) {
       this.#emitWhole(pb, src, o, ttl, df);
-      this.#out(iface, nextHop, src, o.dst, o.protocol, pb, onError);
+      // A flow's packets ask the cached route: whether its destination is ours is known.
+      const local = route === this.#cachedRoute && o.dst === this.#cachedDst ? this.#cachedLocal : this.isLocal(o.dst);
+      this.#out(iface, nextHop, src, o.dst, o.protocol, pb, onError, local);
       return undefined;
     }
     pb.completeChecksum(); // fragments carry the finished transport checksum
@@ -404,7 +402,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       const frag = PacketBuffer.withPayload(payload.subarray(plan.offset, plan.offset + plan.length));
       emitIpv4({ src, dst, protocol, ttl, ident, dontFragment: false, moreFragments: plan.more, fragmentOffset: plan.offset, dscp, ecn }, frag);
       this.counters.txFragments++;
-      this.#out(iface, nextHop, src, dst, protocol, frag, onError);
+      this.#out(iface, nextHop, src, dst, protocol, frag, onError, this.isLocal(dst));
     }
     return undefined;
   }
@@ -420,19 +418,14 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     });
   }
 
-  /** Prepends the header of an unfragmented datagram (through the one #txRepr). */
+  /** Prepends the header of an unfragmented datagram. */
   #emitWhole(pb: PacketBuffer, src: Ipv4Addr, o: Ipv4SendOptions, ttl: number, df: boolean): void {
-    const r = this.#txRepr;
-    r.src = src;
-    r.dst = o.dst;
-    r.protocol = o.protocol;
-    r.ttl = ttl;
     // An atomic datagram (DF, every TCP segment) has ID 0 (RFC 6864): no clock read for it.
-    r.ident = df ? 0 : this.#ids.next(src, o.dst, o.protocol, false, this.#opts.scheduler.now());
-    r.dontFragment = df;
-    r.dscp = o.dscp;
-    r.ecn = o.ecn;
-    emitIpv4(r, pb);
+    const ident = df ? 0 : this.#ids.next(src, o.dst, o.protocol, false, this.#opts.scheduler.now());
+    const tos = (((o.dscp ?? 0) & 0x3f) << 2) | ((o.ecn ?? 0) & 3);
+    // Within 65,535: #route checked it against the MTU or the link's largest segment.
+    const total = IPV4_MIN_HEADER_LEN + pb.length;
+    writeIpv4Header(pb.buf, pb.prepend(IPV4_MIN_HEADER_LEN), tos, total, ident, df, ttl, o.protocol, src, o.dst);
   }
 
   close(): void {
@@ -444,11 +437,12 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     this.reassembler.clear();
   }
 
-  #out(iface: NetInterface, nextHop: Ipv4Addr, src: Ipv4Addr, dst: Ipv4Addr, protocol: number, pb: PacketBuffer, onError: ((err: NetstackError) => void) | undefined): void {
+  /** `local`: `dst` is one of our addresses (the datagram loops back). */
+  #out(iface: NetInterface, nextHop: Ipv4Addr, src: Ipv4Addr, dst: Ipv4Addr, protocol: number, pb: PacketBuffer, onError: ((err: NetstackError) => void) | undefined, local: boolean): void {
     this.counters.txPackets++;
     const attached = this.#attached[iface.index];
     if (attached === undefined) return;
-    if (this.isLocal(dst)) {
+    if (local) {
       // Loopback: a datagram to one of our own addresses never touches the link.
       pb.completeChecksum();
       const bytes = pb.bytes().slice();

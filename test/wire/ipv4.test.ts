@@ -5,7 +5,7 @@ import { PacketBuffer } from '../../src/packet-buffer.js';
 import { onesSum } from '../../src/wire/checksum.js';
 import {
   IPV4_MIN_HEADER_LEN, IPV4_VERSION, IpProtocol, Ipv4Offset, Ipv4FlagsFrag, Ipv4Packet, emitIpv4, ipv4HeaderLen,
-  parseIpv4, type Ipv4Repr,
+  parseIpv4, writeIpv4Header, type Ipv4Repr,
 } from '../../src/wire/ipv4.js';
 
 const A1 = parseAddr('198.18.0.1')!;
@@ -233,5 +233,20 @@ describe('wire/ipv4', () => {
       assert.equal(headerLength, 20 + r.options.length);
       assert.deepEqual(got, payload);
     }));
+  });
+
+  it('property: writeIpv4Header writes the bytes emitIpv4 writes for a whole datagram without options', () => {
+    const word = fc.integer({ min: 0, max: 0xffffffff });
+    fc.assert(fc.property(
+      fc.record({ src: word, dst: word, protocol: fc.integer({ min: 0, max: 255 }), ttl: fc.integer({ min: 0, max: 255 }), ident: fc.integer({ min: 0, max: 0xffff }), dontFragment: fc.boolean(), dscp: fc.integer({ min: 0, max: 63 }), ecn: fc.integer({ min: 0, max: 3 }), length: fc.integer({ min: 0, max: 1480 }) }),
+      (r) => {
+        const payload = new Uint8Array(r.length).fill(0xa5);
+        const expected = PacketBuffer.withPayload(payload);
+        emitIpv4({ src: r.src, dst: r.dst, protocol: r.protocol, ttl: r.ttl, ident: r.ident, dontFragment: r.dontFragment, moreFragments: false, fragmentOffset: 0, dscp: r.dscp, ecn: r.ecn }, expected);
+        const got = PacketBuffer.withPayloadInFull(payload, 20);
+        writeIpv4Header(got.buf, got.prepend(20), (r.dscp << 2) | r.ecn, 20 + r.length, r.ident, r.dontFragment, r.ttl, r.protocol, r.src, r.dst);
+        assert.deepEqual(got.bytes(), expected.bytes());
+      },
+    ));
   });
 });
