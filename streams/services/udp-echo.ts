@@ -1,5 +1,4 @@
 import { Subscription } from 'rxjs';
-import { attachUp } from '../pipeline/up-stream.js';
 import type { Udp, UdpBindOptions } from '../stack/udp-layer.js';
 import type { UdpSocket } from '../stack/udp-socket.js';
 
@@ -20,9 +19,8 @@ import type { UdpSocket } from '../stack/udp-socket.js';
 export function udpEchoService(stack: { readonly udp: Udp }, port: number, options: Omit<UdpBindOptions, 'port'> = {}): Subscription {
   const socket = options.address !== undefined ? stack.udp.bind({ ...options, port }) : bindBothFamilies(stack.udp, { ...options, port });
   const subscription = new Subscription(() => socket.close());
-  // Attached (datagrams$ is an UpStream): each datagram comes by a direct call, no Subscriber.
   subscription.add(
-    attachUp(socket.datagrams$, (d) => {
+    socket.datagrams$.subscribe((d) => {
       // A datagram from 0.0.0.0 (a host without an address yet, RFC 1122 3.2.1.3) or from
       // port 0 cannot be answered: send() would throw for that destination.
       if (d.port === 0 || d.address === '0.0.0.0' || d.address === '::') return;

@@ -1,5 +1,4 @@
-import { Subject, Subscription, type Observable, type Observer } from 'rxjs';
-import { UpStream, reportUnhandled } from '../pipeline/up-stream.js';
+import { Observable, Subject, type Subscriber } from 'rxjs';
 import { DatagramQueue, type QueueBudget } from './udp-receive-queue.js';
 import type { IpAddr } from '../../src/ip/address-book.js';
 import type { NetstackError } from '../../src/errors.js';
@@ -71,12 +70,8 @@ export class UdpEndpoint {
   /** Called once when the endpoint ends (for `bind$`). */
   onEnd: (() => void) | undefined;
 
-  /**
-   * Subscribers, and observers attached to `datagrams$` (an UpStream: the echo service takes
-   * datagrams by a direct call, no Subscriber between). Copy-on-write: deliver() iterates the
-   * array it read, attach and detach replace it.
-   */
-  #subscribers: Observer<ReceivedDatagram>[] = [];
+  /** Copy-on-write: deliver() iterates the array it read, subscribe/unsubscribe replace it. */
+  #subscribers: Subscriber<ReceivedDatagram>[] = [];
   /** Async iterators in progress: while there is one, datagrams also go to the receive queue. */
   #pullers = 0;
   /** `next()` calls waiting for a datagram, oldest first. */
@@ -90,25 +85,20 @@ export class UdpEndpoint {
     this.broadcast = broadcast;
     this.queue = new DatagramQueue(queue.maxDatagrams, queue.maxBytes, budget);
     this.errors$ = this.#errors.asObservable();
-    this.datagrams$ = new UpStream<ReceivedDatagram>((observer) => this.#attach(observer));
-  }
-
-  /** A subscriber (a Subscriber) or an attached observer takes the datagrams from now on. */
-  #attach(observer: Observer<ReceivedDatagram>): Subscription {
-    if (this.closed) {
-      observer.complete();
-      return Subscription.EMPTY;
-    }
-    // Queued datagrams first, in order. One that arrives meanwhile (only by re-entry) is
-    // queued behind them, since this observer is not in the list yet. A Subscriber may be
-    // closed by what it is given; a plain observer cannot be, before it is attached.
-    const subscriber = observer as { readonly closed?: boolean };
-    const q = this.queue;
-    while (subscriber.closed !== true && q.length > 0) deliverTo(observer, q.shift()!);
-    if (subscriber.closed === true) return Subscription.EMPTY;
-    this.#subscribers = [...this.#subscribers, observer];
-    return new Subscription(() => {
-      this.#subscribers = this.#subscribers.filter((s) => s !== observer);
+    this.datagrams$ = new Observable<ReceivedDatagram>((subscriber) => {
+      if (this.closed) {
+        subscriber.complete();
+        return undefined;
+      }
+      // Queued datagrams first, in order. One that arrives meanwhile (only by re-entry) is
+      // queued behind them, since this subscriber is not in the list yet.
+      const q = this.queue;
+      while (!subscriber.closed && q.length > 0) subscriber.next(q.shift()!);
+      if (subscriber.closed) return undefined;
+      this.#subscribers = [...this.#subscribers, subscriber];
+      return () => {
+        this.#subscribers = this.#subscribers.filter((s) => s !== subscriber);
+      };
     });
   }
 
@@ -126,15 +116,8 @@ export class UdpEndpoint {
     c.rxBytes += d.payload.length;
     const subs = this.#subscribers;
     if (subs.length > 0) {
-      if (subs.length === 1) deliverTo(subs[0], d);
-      else {
-        for (let i = 0; i < subs.length; i++) {
-          // One detached during this delivery gets nothing more (a Subscriber would be closed;
-          // a plain observer has to be looked for).
-          if (this.#subscribers !== subs && !this.#subscribers.includes(subs[i])) continue;
-          deliverTo(subs[i], d);
-        }
-      }
+      if (subs.length === 1) subs[0].next(d);
+      else for (let i = 0; i < subs.length; i++) subs[i].next(d);
       if (this.#pullers === 0) return 'ok';
     }
     // Nobody subscribed, or an iterator reads too: a waiting next() takes it, else the queue.
@@ -216,17 +199,5 @@ export class UdpEndpoint {
     const onEnd = this.onEnd;
     this.onEnd = undefined;
     onEnd?.();
-  }
-}
-
-/**
- * One datagram to one observer. What an attached observer throws is reported as RxJS reports a
- * subscriber's error, and delivery goes on (a Subscriber catches its own).
- */
-function deliverTo(observer: Observer<ReceivedDatagram>, d: ReceivedDatagram): void {
-  try {
-    observer.next(d);
-  } catch (err) {
-    reportUnhandled(err);
   }
 }
