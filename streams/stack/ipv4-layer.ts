@@ -8,6 +8,7 @@ import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 import type { TapPoint } from '../pipeline/taps.js';
 import { PacketSubject } from '../pipeline/packet-subject.js';
 import { attachUp } from '../pipeline/up-stream.js';
+import { ETHERNET_HEADER_LEN } from '../../src/wire/ethernet.js';
 import { Ipv4Packet, emitIpv4, writeIpv4Header, IPV4_MIN_HEADER_LEN, IpProtocol } from '../../src/wire/ipv4.js';
 import { Reassembler, type ExpiredDatagram } from '../../src/ipv4/reassembly.js';
 import { RouteTable } from '../../src/ipv4/route-table.js';
@@ -266,7 +267,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     for (const a of iface.addresses) this.routes.addOnLink(iface.index, a.address, a.prefixLength);
     // A link of bare IP packets (no link header) has no link-level broadcast either.
     const input = lower.linkHeaderLength === 0
-      ? (packet: Uint8Array) => this.#inputPacket(iface, packet, false, iface.link.checksumVerified?.(packet) === true)
+      ? (packet: Uint8Array) => this.#inputPacket(iface, packet, 0, false, iface.link.checksumVerified?.(packet) === true)
       : (frame: Uint8Array) => this.#input(iface, frame);
     this.#subscriptions.push(attachUp(lower.up$, input));
   }
@@ -447,7 +448,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       pb.completeChecksum();
       const bytes = pb.bytes().slice();
       // A datagram in flight keeps the process alive, as one on a link would.
-      refTimer(this.#opts.scheduler.schedule(() => this.#inputPacket(iface, bytes, false, false)));
+      refTimer(this.#opts.scheduler.schedule(() => this.#inputPacket(iface, bytes, 0, false, false)));
       return;
     }
     const down = attached.down;
@@ -481,13 +482,15 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     // Link-level broadcast/multicast: the group bit of the destination MAC. A link with
     // checksum offload may vouch for the transport checksum of the frame it delivered.
     const verified = iface.link.checksumVerified?.(frame) === true;
-    this.#inputPacket(iface, frame.subarray(14), (frame[0] & 1) !== 0, verified);
+    // Read in place, from byte 14: no view of the IPv4 part is made.
+    this.#inputPacket(iface, frame, ETHERNET_HEADER_LEN, (frame[0] & 1) !== 0, verified);
   }
 
-  #inputPacket(iface: NetInterface, bytes: Uint8Array, linkBroadcast: boolean, checksumVerified: boolean): void {
+  /** The IPv4 packet in `bytes` from `at` on (14 in an Ethernet frame, 0 for a bare packet). */
+  #inputPacket(iface: NetInterface, bytes: Uint8Array, at: number, linkBroadcast: boolean, checksumVerified: boolean): void {
     const c = this.counters;
     c.rxPackets++;
-    const p = this.#view.reset(bytes);
+    const p = this.#view.reset(bytes, at);
     const reason = p.check() ?? (p.verifyChecksum() ? undefined : 'badChecksum');
     if (reason !== undefined) {
       countDrop(c, reason);
@@ -518,7 +521,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       return;
     }
     const hl = p.headerLength;
-    const header = bytes.subarray(0, hl);
+    const header = bytes.subarray(at, at + hl);
     if (!p.isFragment) {
       c.rxDelivered++;
       this.#input$.next({ iface, src, dst, protocol: p.protocol, ttl, header, payload: p.payload, broadcast, reassembled: false, checksumVerified });

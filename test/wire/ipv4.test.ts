@@ -167,6 +167,28 @@ describe('wire/ipv4', () => {
     assert.equal(p.check(), undefined);
   });
 
+  it('a view reset at an offset reads the packet in place (as behind an Ethernet header): the same fields, checks, views and setters', () => {
+    for (const packet of [PLAIN_PADDED, WITH_OPTIONS]) {
+      const frame = new Uint8Array(14 + packet.length);
+      frame.fill(0xee, 0, 14);
+      frame.set(packet, 14);
+      const alone = new Ipv4Packet(packet.slice());
+      const inFrame = new Ipv4Packet().reset(frame, 14);
+      assert.equal(inFrame.check(), alone.check());
+      assert.equal(inFrame.verifyChecksum(), true);
+      for (const field of ['version', 'headerLength', 'totalLength', 'ident', 'dontFragment', 'isFragment', 'ttl', 'protocol', 'src', 'dst'] as const) {
+        assert.equal(inFrame[field], alone[field], field);
+      }
+      assert.deepEqual(inFrame.payload, alone.payload);
+      assert.deepEqual(inFrame.options, alone.options);
+      inFrame.ttl = 1;
+      inFrame.fillChecksum();
+      assert.equal(inFrame.verifyChecksum(), true);
+      assert.deepEqual(frame.subarray(0, 14), new Uint8Array(14).fill(0xee), 'nothing written in front of it');
+      assert.equal(new Ipv4Packet().reset(frame.subarray(0, 14 + 19), 14).check(), 'truncated', 'lengths counted from the offset');
+    }
+  });
+
   it('Ipv4Offset gives the offsets of the fields in a real header (frozen)', () => {
     const b = WITH_OPTIONS;
     const u16 = (at: number): number => (b[at] << 8) | b[at + 1];
