@@ -95,7 +95,7 @@ let payloadSlabUsed = 0;
 /** The default headroom's zeros, copied in with `set` (a `fill` with a range costs more: a runtime call). */
 const ZERO_HEADROOM = new Uint8Array(MAX_HEADROOM);
 
-function allocForPayload(headroom: number, payloadLength: number): Uint8Array {
+function allocForPayload(headroom: number, payloadLength: number, zeroHeadroom = true): Uint8Array {
   const size = headroom + payloadLength;
   if (size > SLAB_MAX_PACKET || unzeroedAlloc === undefined) return allocBytes(size);
   if (payloadSlab === undefined || payloadSlabUsed + size > SLAB_SIZE) {
@@ -105,8 +105,11 @@ function allocForPayload(headroom: number, payloadLength: number): Uint8Array {
     payloadSlabUsed = 0;
   }
   const bytes = new Uint8Array(payloadSlab, payloadSlabBase + payloadSlabUsed, size);
-  if (headroom === MAX_HEADROOM) bytes.set(ZERO_HEADROOM);
-  else if (headroom > 0) bytes.fill(0, 0, headroom);
+  // Not when the caller's headers will fill the headroom (PacketBuffer.withPayloadInFull).
+  if (zeroHeadroom) {
+    if (headroom === MAX_HEADROOM) bytes.set(ZERO_HEADROOM);
+    else if (headroom > 0) bytes.fill(0, 0, headroom);
+  }
   payloadSlabUsed += (size + 7) & ~7;
   return bytes;
 }
@@ -213,6 +216,19 @@ export class PacketBuffer {
     return p;
   }
 
+  /**
+   * Like `withPayload`, for a packet whose headers will take exactly `headroom` bytes, each
+   * header writing every byte of its own (the stack's UDP, IPv4 and Ethernet headers do): the
+   * headroom is not zeroed (it is all overwritten before the packet leaves; until then its bytes
+   * are whatever the slab held), and the finished packet fills `buf` (`bytes()` is `buf`).
+   */
+  static withPayloadInFull(payload: Uint8Array, headroom: number): PacketBuffer {
+    const n = payload.length;
+    const p = new PacketBuffer(allocForPayload(headroom, n, false), headroom, headroom + n);
+    copyBytes(p.buf, payload, headroom);
+    return p;
+  }
+
   /** Bytes of the packet so far (the gathered `tail` included). */
   get length(): number {
     const tail = this.tail;
@@ -225,12 +241,13 @@ export class PacketBuffer {
   }
 
   /**
-   * Claims `n` bytes in front of what is written and returns their offset in `buf`.
-   * Throws a RangeError if the headroom is exhausted: that is a bug in the caller (headroom is
-   * sized for the largest headers), never a consequence of input from the wire.
+   * Claims `n` bytes in front of what is written and returns their offset in `buf`. A packet
+   * made with less headroom than that (the exact room of the usual headers, under a layer with
+   * a longer header) is moved first into a new buffer with room to spare: offsets into the old
+   * `buf` (not `head` or `csumStart`, which move with it) are then stale.
    */
   prepend(n: number): number {
-    if (n > this.head) throw new RangeError(`PacketBuffer: prepend(${n}) exceeds headroom ${this.head}`);
+    if (n > this.head) growHeadroom(this, n);
     this.head -= n;
     return this.head;
   }
@@ -241,7 +258,10 @@ export class PacketBuffer {
    */
   bytes(): Uint8Array {
     if (this.tail !== undefined) this.own();
-    return this.buf.subarray(this.head, this.end);
+    const buf = this.buf;
+    // A packet made with exactly the headroom its headers took fills its buffer: no view to make.
+    if (this.head === 0 && this.end === buf.length) return buf;
+    return buf.subarray(this.head, this.end);
   }
 
   /**
@@ -279,4 +299,19 @@ export class PacketBuffer {
     this.buf[at] = c >>> 8;
     this.buf[at + 1] = c & 0xff;
   }
+}
+
+/**
+ * Rare: `pb` needs `n` bytes in front and has fewer. Its bytes move into a new zeroed buffer
+ * with `n` bytes of room and MAX_HEADROOM more besides; `head`, `end` and `csumStart` move with
+ * them.
+ */
+function growHeadroom(pb: PacketBuffer, n: number): void {
+  const extra = n - pb.head + MAX_HEADROOM;
+  const buf = new Uint8Array(pb.buf.length + extra);
+  buf.set(pb.buf.subarray(pb.head, pb.end), pb.head + extra);
+  pb.buf = buf;
+  pb.head += extra;
+  pb.end += extra;
+  if (pb.csumStart >= 0) pb.csumStart += extra;
 }

@@ -54,11 +54,38 @@ describe('PacketBuffer', () => {
     assert.equal(pb.buf.buffer.byteLength, MAX_HEADROOM + 60_000);
   });
 
-  it('prepend moves head down and throws beyond the headroom', () => {
+  it('prepend moves head down; beyond the headroom the packet moves to a larger buffer, partial checksum and all', () => {
     const pb = PacketBuffer.withPayload(new Uint8Array([1, 2, 3]), 10);
     assert.equal(pb.prepend(4), 6);
     assert.deepEqual([...pb.bytes()], [0, 0, 0, 0, 1, 2, 3]);
-    assert.throws(() => pb.prepend(7), RangeError);
+    pb.buf[6] = 9;
+    pb.csumStart = 6;
+    const before = pb.buf;
+    const at = pb.prepend(7);
+    assert.notEqual(pb.buf, before, 'a new buffer');
+    assert.equal(pb.buf[at + 7], 9, 'the written bytes moved behind the new header');
+    assert.equal(pb.csumStart, at + 7, 'the partial checksum start moved with them');
+    assert.deepEqual([...pb.bytes()], [0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 1, 2, 3]);
+    assert.ok(pb.head >= 128, 'room to spare in front');
+  });
+
+  it('withPayloadInFull: the payload behind headroom left as the slab had it, for headers that fill it; the finished packet is its buffer', () => {
+    const pb = PacketBuffer.withPayloadInFull(new Uint8Array([1, 2, 3]), 4);
+    assert.equal(pb.head, 4);
+    assert.equal(pb.buf.length, 7);
+    assert.deepEqual([...pb.buf.subarray(4)], [1, 2, 3]);
+    const at = pb.prepend(4);
+    pb.buf.set([9, 8, 7, 6], at);
+    assert.equal(pb.bytes(), pb.buf, 'no view made');
+    assert.deepEqual([...pb.bytes()], [9, 8, 7, 6, 1, 2, 3]);
+  });
+
+  it('bytes() of a packet that fills its buffer (exact headroom, all of it taken) is the buffer itself, else a view', () => {
+    const pb = PacketBuffer.withPayload(new Uint8Array([1, 2, 3]), 4);
+    assert.notEqual(pb.bytes(), pb.buf);
+    pb.prepend(4);
+    assert.equal(pb.bytes(), pb.buf);
+    assert.deepEqual([...pb.bytes()], [0, 0, 0, 0, 1, 2, 3]);
   });
 
   describe('a gathered tail (payload lent, not copied)', () => {

@@ -139,6 +139,14 @@ export class NeighborCache<T> {
   onChange: ((change: NeighborChange) => void) | undefined;
 
   private readonly table = new Map<Ipv4Addr, Entry<T>>();
+  /**
+   * The entry `reachableMac` found last, and its address: a flow asks for the same next hop for
+   * every packet, and a Map probe keyed by an address of 2^30 or more (most IPv4 addresses: no
+   * small integer for V8) hashes a heap number in the runtime. Forgotten on every change of the
+   * table (tableSet, tableDelete); the entry's state and MAC are read afresh at each use.
+   */
+  private lastIp = -1;
+  private lastEntry: Entry<T> | undefined = undefined;
   /** Incomplete entries that hold packets. */
   private readonly pending = new Set<Entry<T>>();
   private readonly requestBucket: TokenBucket;
@@ -184,10 +192,25 @@ export class NeighborCache<T> {
    * (before `nextDeadline()`), `resolve` answers the same MAC and no action.
    */
   reachableMac(ip: Ipv4Addr): MacAddr | undefined {
-    const e = this.table.get(ip);
-    if (e === undefined) return undefined;
+    let e = this.lastEntry;
+    if (e === undefined || this.lastIp !== ip) {
+      e = this.table.get(ip);
+      if (e === undefined) return undefined;
+      this.lastIp = ip;
+      this.lastEntry = e;
+    }
     if (e.state === 'static' || e.state === 'reachable') return e.mac;
     return undefined;
+  }
+
+  private tableSet(ip: Ipv4Addr, e: Entry<T>): void {
+    this.lastEntry = undefined;
+    this.table.set(ip, e);
+  }
+
+  private tableDelete(ip: Ipv4Addr): void {
+    this.lastEntry = undefined;
+    this.table.delete(ip);
   }
 
   /** Where to send `packet` for next hop `ip` (see the top of the file). */
@@ -214,7 +237,7 @@ export class NeighborCache<T> {
         lastRequestAt: -Infinity,
         fast: undefined,
       };
-      this.table.set(ip, e);
+      this.tableSet(ip, e);
       this.enqueue(e, packet, actions);
       this.emit('added', e);
       this.request(e, now, undefined, actions);
@@ -258,7 +281,7 @@ export class NeighborCache<T> {
     if (e === undefined) {
       if (!targetIsOurs || !this.makeRoom()) return [];
       e = this.newResolved(senderIp, senderMac, 'reachable', now);
-      this.table.set(senderIp, e);
+      this.tableSet(senderIp, e);
       this.noteDeadline(now + this.config.reachableTimeMs);
       this.emit('added', e);
       return [];
@@ -313,7 +336,7 @@ export class NeighborCache<T> {
       return packets.length === 0 ? [] : [{ kind: 'send', ip, mac: old.mac as MacAddr, packets }];
     }
     const e = this.newResolved(ip, mac, 'static', now);
-    this.table.set(ip, e);
+    this.tableSet(ip, e);
     this.emit(old === undefined ? 'added' : 'updated', e);
     return [];
   }
@@ -324,7 +347,7 @@ export class NeighborCache<T> {
     if (e === undefined) return [];
     const packets = e.queue;
     this.unqueueAll(e);
-    this.table.delete(ip);
+    this.tableDelete(ip);
     if (e.state === 'static') this.staticCount--;
     this.emit('removed', e, 'deleted');
     return packets.length === 0 ? [] : [{ kind: 'fail', ip, code: 'EHOSTUNREACH', packets }];
@@ -380,7 +403,7 @@ export class NeighborCache<T> {
       this.emit('updated', e);
     }
     if (e.state === 'stale' && now >= e.confirmedAt + this.config.expireTimeMs) {
-      this.table.delete(e.ip);
+      this.tableDelete(e.ip);
       this.emit('removed', e, 'expired');
       return false;
     }
@@ -410,7 +433,7 @@ export class NeighborCache<T> {
   private fail(e: Entry<T>, actions: NeighborAction<T>[]): void {
     const packets = e.queue;
     this.unqueueAll(e);
-    this.table.delete(e.ip);
+    this.tableDelete(e.ip);
     this.counters.failed++;
     this.emit('removed', e, 'failed');
     if (packets.length > 0) actions.push({ kind: 'fail', ip: e.ip, code: 'EHOSTUNREACH', packets });
@@ -463,7 +486,7 @@ export class NeighborCache<T> {
       if (victim === undefined || e.confirmedAt < victim.confirmedAt) victim = e;
     }
     if (victim === undefined) return false;
-    this.table.delete(victim.ip);
+    this.tableDelete(victim.ip);
     this.counters.evicted++;
     this.emit('removed', victim, 'evicted');
     return true;

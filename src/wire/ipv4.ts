@@ -117,14 +117,21 @@ export type Ipv4ParseOptions = ChecksumParseOptions;
  */
 export class Ipv4Packet {
   bytes: Uint8Array;
+  /** Where the header starts in `bytes` (14 in an Ethernet frame read in place). */
+  at: number;
 
-  constructor(bytes: Uint8Array = new Uint8Array(0)) {
+  constructor(bytes: Uint8Array = new Uint8Array(0), at = 0) {
     this.bytes = bytes;
+    this.at = at;
   }
 
-  /** Rebinds the view to other bytes without allocating. */
-  reset(bytes: Uint8Array): this {
+  /**
+   * Rebinds the view to other bytes without allocating: the packet from `at` on (a received
+   * frame is read in place, without a view of its IPv4 part).
+   */
+  reset(bytes: Uint8Array, at = 0): this {
     this.bytes = bytes;
+    this.at = at;
     return this;
   }
 
@@ -134,7 +141,7 @@ export class Ipv4Packet {
    * The checksum is checked separately by `verifyChecksum()`.
    */
   check(): Ipv4MalformedReason | undefined {
-    const len = this.bytes.length;
+    const len = this.bytes.length - this.at;
     if (len < IPV4_MIN_HEADER_LEN) return 'truncated';
     if (this.version !== IPV4_VERSION) return 'badVersion';
     const hl = this.headerLength;
@@ -146,42 +153,42 @@ export class Ipv4Packet {
   }
 
   get version(): number {
-    return this.bytes[F.VER_IHL] >>> 4;
+    return this.bytes[this.at + F.VER_IHL] >>> 4;
   }
 
   /** Header length in bytes (IHL * 4). */
   get headerLength(): number {
-    return (this.bytes[F.VER_IHL] & 0x0f) << 2;
+    return (this.bytes[this.at + F.VER_IHL] & 0x0f) << 2;
   }
 
   get dscp(): number {
-    return this.bytes[F.DSCP_ECN] >>> 2;
+    return this.bytes[this.at + F.DSCP_ECN] >>> 2;
   }
 
   get ecn(): number {
-    return this.bytes[F.DSCP_ECN] & 3;
+    return this.bytes[this.at + F.DSCP_ECN] & 3;
   }
 
   get totalLength(): number {
-    return (this.bytes[F.TOTAL_LENGTH] << 8) | this.bytes[F.TOTAL_LENGTH + 1];
+    return (this.bytes[this.at + F.TOTAL_LENGTH] << 8) | this.bytes[this.at + F.TOTAL_LENGTH + 1];
   }
 
   set totalLength(value: number) {
-    this.bytes[F.TOTAL_LENGTH] = value >>> 8;
-    this.bytes[F.TOTAL_LENGTH + 1] = value & 0xff;
+    this.bytes[this.at + F.TOTAL_LENGTH] = value >>> 8;
+    this.bytes[this.at + F.TOTAL_LENGTH + 1] = value & 0xff;
   }
 
   get ident(): number {
-    return (this.bytes[F.IDENT] << 8) | this.bytes[F.IDENT + 1];
+    return (this.bytes[this.at + F.IDENT] << 8) | this.bytes[this.at + F.IDENT + 1];
   }
 
   set ident(value: number) {
-    this.bytes[F.IDENT] = value >>> 8;
-    this.bytes[F.IDENT + 1] = value & 0xff;
+    this.bytes[this.at + F.IDENT] = value >>> 8;
+    this.bytes[this.at + F.IDENT + 1] = value & 0xff;
   }
 
   private get flagsFrag(): number {
-    return (this.bytes[F.FLAGS_FRAG] << 8) | this.bytes[F.FLAGS_FRAG + 1];
+    return (this.bytes[this.at + F.FLAGS_FRAG] << 8) | this.bytes[this.at + F.FLAGS_FRAG + 1];
   }
 
   get dontFragment(): boolean {
@@ -203,60 +210,61 @@ export class Ipv4Packet {
   }
 
   get ttl(): number {
-    return this.bytes[F.TTL];
+    return this.bytes[this.at + F.TTL];
   }
 
   set ttl(value: number) {
-    this.bytes[F.TTL] = value;
+    this.bytes[this.at + F.TTL] = value;
   }
 
   get protocol(): number {
-    return this.bytes[F.PROTOCOL];
+    return this.bytes[this.at + F.PROTOCOL];
   }
 
   get checksum(): number {
-    return (this.bytes[F.CHECKSUM] << 8) | this.bytes[F.CHECKSUM + 1];
+    return (this.bytes[this.at + F.CHECKSUM] << 8) | this.bytes[this.at + F.CHECKSUM + 1];
   }
 
   get src(): Ipv4Addr {
-    return readIpv4(this.bytes, F.SRC);
+    return readIpv4(this.bytes, this.at + F.SRC);
   }
 
   set src(addr: Ipv4Addr) {
-    writeIpv4(this.bytes, F.SRC, addr);
+    writeIpv4(this.bytes, this.at + F.SRC, addr);
   }
 
   get dst(): Ipv4Addr {
-    return readIpv4(this.bytes, F.DST);
+    return readIpv4(this.bytes, this.at + F.DST);
   }
 
   set dst(addr: Ipv4Addr) {
-    writeIpv4(this.bytes, F.DST, addr);
+    writeIpv4(this.bytes, this.at + F.DST, addr);
   }
 
   /** Raw option bytes as a view (empty when IHL is 5). */
   get options(): Uint8Array {
-    return this.bytes.subarray(F.OPTIONS, this.headerLength);
+    return this.bytes.subarray(this.at + F.OPTIONS, this.at + this.headerLength);
   }
 
   /** The payload, cut at the total length (trailing link padding excluded). */
   get payload(): Uint8Array {
-    return this.bytes.subarray(this.headerLength, this.totalLength);
+    return this.bytes.subarray(this.at + this.headerLength, this.at + this.totalLength);
   }
 
   /** True when the header checksum is right. */
   verifyChecksum(): boolean {
-    return onesSum(this.bytes, 0, this.headerLength) === 0xffff;
+    return onesSum(this.bytes, this.at, this.headerLength) === 0xffff;
   }
 
   /** Recomputes the header checksum in place (after setters changed the header). */
   fillChecksum(): void {
     const b = this.bytes;
-    b[F.CHECKSUM] = 0;
-    b[F.CHECKSUM + 1] = 0;
-    const c = internetChecksum(b, 0, this.headerLength);
-    b[F.CHECKSUM] = c >>> 8;
-    b[F.CHECKSUM + 1] = c & 0xff;
+    const at = this.at;
+    b[at + F.CHECKSUM] = 0;
+    b[at + F.CHECKSUM + 1] = 0;
+    const c = internetChecksum(b, at, this.headerLength);
+    b[at + F.CHECKSUM] = c >>> 8;
+    b[at + F.CHECKSUM + 1] = c & 0xff;
   }
 }
 
@@ -292,6 +300,40 @@ export function parseIpv4(bytes: Uint8Array, opts?: Ipv4ParseOptions): ParseResu
 export function ipv4HeaderLen(repr: Ipv4Repr): number {
   const n = repr.options ? repr.options.length : 0;
   return IPV4_MIN_HEADER_LEN + ((n + 3) & ~3);
+}
+
+/**
+ * Writes a 20-byte IPv4 header (no options, not a fragment) at `b[at..at+20)`, its checksum
+ * summed from the field values rather than read back from the bytes: the header of a whole
+ * datagram on the way out, as `emitIpv4` writes it for such a repr. `tos` is the DSCP/ECN
+ * byte; `total` the datagram's length, header included (the caller keeps it within 65,535).
+ */
+export function writeIpv4Header(b: Uint8Array, at: number, tos: number, total: number, ident: number, dontFragment: boolean, ttl: number, protocol: number, src: Ipv4Addr, dst: Ipv4Addr): void {
+  const flags = dontFragment ? DF : 0;
+  b[at] = 0x45;
+  b[at + 1] = tos;
+  b[at + 2] = total >>> 8;
+  b[at + 3] = total & 0xff;
+  b[at + 4] = ident >>> 8;
+  b[at + 5] = ident & 0xff;
+  b[at + 6] = flags >>> 8;
+  b[at + 7] = 0;
+  b[at + 8] = ttl;
+  b[at + 9] = protocol;
+  b[at + 12] = src >>> 24;
+  b[at + 13] = (src >>> 16) & 0xff;
+  b[at + 14] = (src >>> 8) & 0xff;
+  b[at + 15] = src & 0xff;
+  b[at + 16] = dst >>> 24;
+  b[at + 17] = (dst >>> 16) & 0xff;
+  b[at + 18] = (dst >>> 8) & 0xff;
+  b[at + 19] = dst & 0xff;
+  let sum = (0x4500 | tos) + total + ident + flags + ((ttl << 8) | protocol) + (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  const c = ~sum & 0xffff;
+  b[at + 10] = c >>> 8;
+  b[at + 11] = c & 0xff;
 }
 
 /**

@@ -97,7 +97,8 @@ export class ArpLayer {
     this.#ipv4SendTo = sendTo !== undefined ? sendTo : (dst, pb) => down.next({ dst, pb });
     const partialChecksum = lower.down.partialChecksum === true;
     const maxGsoBytes = lower.down.maxGsoBytes;
-    return { up$: lower.up$, down: { next: (p: NextHopPacket) => this.sendIpv4(p.nextHop, p.pb, p.onError), partialChecksum, maxGsoBytes } };
+    // The record is read at once and kept by nothing (a waiting packet gets an item of its own).
+    return { up$: lower.up$, down: { next: (p: NextHopPacket) => this.sendIpv4(p.nextHop, p.pb, p.onError), partialChecksum, maxGsoBytes, retainsNothing: true } };
   }
 
   close(): void {

@@ -8,7 +8,8 @@ import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 import type { TapPoint } from '../pipeline/taps.js';
 import { PacketSubject } from '../pipeline/packet-subject.js';
 import { attachUp } from '../pipeline/up-stream.js';
-import { Ipv4Packet, emitIpv4, IPV4_MIN_HEADER_LEN, IpProtocol, type Ipv4Repr } from '../../src/wire/ipv4.js';
+import { ETHERNET_HEADER_LEN } from '../../src/wire/ethernet.js';
+import { Ipv4Packet, emitIpv4, writeIpv4Header, IPV4_MIN_HEADER_LEN, IpProtocol } from '../../src/wire/ipv4.js';
 import { Reassembler, type ExpiredDatagram } from '../../src/ipv4/reassembly.js';
 import { RouteTable } from '../../src/ipv4/route-table.js';
 import { planFragments, isFragmentError } from '../../src/ipv4/fragmenter.js';
@@ -158,6 +159,11 @@ export interface Ipv4LayerOptions {
 interface Attached {
   readonly iface: NetInterface;
   readonly down: Sink<Ipv4Outbound>;
+  /**
+   * The record every packet is handed down in, refilled for each, when `down` keeps none
+   * (`Sink.retainsNothing`); undefined otherwise (a fresh record per packet).
+   */
+  readonly record: { -readonly [K in keyof Ipv4Outbound]: Ipv4Outbound[K] } | undefined;
 }
 
 /**
@@ -199,15 +205,12 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
    * output). Valid while the route table's version, the number of addresses and the
    * attachments it was found with stay (see #routeCacheValid).
    */
-  /**
-   * The header of the datagram being sent (whole, not fragmented), filled in for each: emitIpv4
-   * writes it out at once and keeps nothing, so one record serves every packet.
-   */
-  readonly #txRepr: { -readonly [K in keyof Ipv4Repr]: Ipv4Repr[K] } = {
-    src: 0, dst: 0, protocol: 0, ttl: 0, ident: 0, dontFragment: false, moreFragments: false, fragmentOffset: 0, dscp: 0, ecn: 0,
-  };
+  /** An Ipv4Outbound record is being handed down: a packet sent from inside that call gets a fresh one. */
+  #outRecordBusy = false;
   #cachedDst = -1;
   #cachedRoute: Ipv4Route | undefined;
+  /** The cached destination is one of our addresses (valid with #cachedRoute: addresses are only added). */
+  #cachedLocal = false;
   #cachedRoutesVersion = -1;
   #cachedAddresses = -1;
 
@@ -258,12 +261,13 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
    * `resolver()`, or `staticNeighbors()`), and adds routes for the interface's subnets.
    */
   attach(iface: NetInterface, lower: NeighborBoundary): void {
-    this.#attached[iface.index] = { iface, down: lower.down };
+    const record = lower.down.retainsNothing === true ? { iface, nextHop: 0, src: 0, dst: 0, protocol: 0, pb: EMPTY_PACKET, onError: undefined } : undefined;
+    this.#attached[iface.index] = { iface, down: lower.down, record };
     this.#cachedRoute = undefined;
     for (const a of iface.addresses) this.routes.addOnLink(iface.index, a.address, a.prefixLength);
     // A link of bare IP packets (no link header) has no link-level broadcast either.
     const input = lower.linkHeaderLength === 0
-      ? (packet: Uint8Array) => this.#inputPacket(iface, packet, false, iface.link.checksumVerified?.(packet) === true)
+      ? (packet: Uint8Array) => this.#inputPacket(iface, packet, 0, false, iface.link.checksumVerified?.(packet) === true)
       : (frame: Uint8Array) => this.#input(iface, frame);
     this.#subscriptions.push(attachUp(lower.up$, input));
   }
@@ -295,6 +299,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     if ('iface' in route) {
       this.#cachedDst = dst;
       this.#cachedRoute = route;
+      this.#cachedLocal = this.isLocal(dst);
       this.#cachedRoutesVersion = this.routes.version;
       this.#cachedAddresses = this.#addressCount();
     }
@@ -355,7 +360,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     }
     const { iface, nextHop } = route;
     let src = route.src;
-    if (o.src !== undefined && o.src !== 0) {
+    if (o.src !== undefined && o.src !== 0 && o.src !== src) {
       // A forwarder answers (and refuses, by ICMP) from the addresses its flows were sent to.
       if (!this.isLocal(o.src) && this.#foreignHolders === 0) return netError('EADDRNOTAVAIL', `${formatIpv4(o.src)} is not a local address`);
       src = o.src;
@@ -368,21 +373,20 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       const max = this.#attached[iface.index]?.down.maxGsoBytes ?? 0;
       if (IPV4_MIN_HEADER_LEN + payloadLength <= max && pb.csumStart >= 0 && !this.isLocal(o.dst)) {
         this.#emitWhole(pb, src, o, ttl, true);
-        this.#out({ iface, nextHop, src, dst: o.dst, protocol: o.protocol, pb, onError });
+        this.#out(iface, nextHop, src, o.dst, o.protocol, pb, onError, false);
         return undefined;
       }
       const gsoSize = pb.gsoSize;
       pb.gsoSize = 0;
       this.counters.txSegmented++;
-      // The pieces' checksums are left partial: #out completes them where nothing below will.
-      segmentTcp(pb, gsoSize, src, o.dst, true, (piece) => {
-        this.#route(piece, o, onError);
-      });
+      this.#segment(pb, gsoSize, src, o, onError);
       return undefined;
     }
     if (IPV4_MIN_HEADER_LEN + payloadLength <= iface.mtu) {
       this.#emitWhole(pb, src, o, ttl, df);
-      this.#out({ iface, nextHop, src, dst: o.dst, protocol: o.protocol, pb, onError });
+      // A flow's packets ask the cached route: whether its destination is ours is known.
+      const local = route === this.#cachedRoute && o.dst === this.#cachedDst ? this.#cachedLocal : this.isLocal(o.dst);
+      this.#out(iface, nextHop, src, o.dst, o.protocol, pb, onError, local);
       return undefined;
     }
     pb.completeChecksum(); // fragments carry the finished transport checksum
@@ -391,30 +395,38 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       this.counters.txErrors++;
       return netError('EMSGSIZE', `datagram of ${payloadLength} bytes exceeds ${plans.maxPayload} (MTU ${iface.mtu}${df ? ', DF set' : ''})`);
     }
-    const ident = this.#ids.next(src, o.dst, o.protocol, false, this.#opts.scheduler.now());
+    // The sender's record may be refilled by a send nested in #out: its fields are read first.
+    const { dst, protocol, dscp, ecn } = o;
+    const ident = this.#ids.next(src, dst, protocol, false, this.#opts.scheduler.now());
     const payload = pb.bytes();
     for (const plan of plans) {
       const frag = PacketBuffer.withPayload(payload.subarray(plan.offset, plan.offset + plan.length));
-      emitIpv4({ src, dst: o.dst, protocol: o.protocol, ttl, ident, dontFragment: false, moreFragments: plan.more, fragmentOffset: plan.offset, dscp: o.dscp, ecn: o.ecn }, frag);
+      emitIpv4({ src, dst, protocol, ttl, ident, dontFragment: false, moreFragments: plan.more, fragmentOffset: plan.offset, dscp, ecn }, frag);
       this.counters.txFragments++;
-      this.#out({ iface, nextHop, src, dst: o.dst, protocol: o.protocol, pb: frag, onError });
+      this.#out(iface, nextHop, src, dst, protocol, frag, onError, this.isLocal(dst));
     }
     return undefined;
   }
 
-  /** Prepends the header of an unfragmented datagram (through the one #txRepr). */
+  /**
+   * A large TCP segment cut here (the link cannot). A method of its own: the closure it makes
+   * captures the send's options, and in #route that made V8 allocate a context on every call.
+   */
+  #segment(pb: PacketBuffer, gsoSize: number, src: Ipv4Addr, o: Ipv4SendOptions, onError: ((err: NetstackError) => void) | undefined): void {
+    // The pieces' checksums are left partial: #out completes them where nothing below will.
+    segmentTcp(pb, gsoSize, src, o.dst, true, (piece) => {
+      this.#route(piece, o, onError);
+    });
+  }
+
+  /** Prepends the header of an unfragmented datagram. */
   #emitWhole(pb: PacketBuffer, src: Ipv4Addr, o: Ipv4SendOptions, ttl: number, df: boolean): void {
-    const r = this.#txRepr;
-    r.src = src;
-    r.dst = o.dst;
-    r.protocol = o.protocol;
-    r.ttl = ttl;
     // An atomic datagram (DF, every TCP segment) has ID 0 (RFC 6864): no clock read for it.
-    r.ident = df ? 0 : this.#ids.next(src, o.dst, o.protocol, false, this.#opts.scheduler.now());
-    r.dontFragment = df;
-    r.dscp = o.dscp;
-    r.ecn = o.ecn;
-    emitIpv4(r, pb);
+    const ident = df ? 0 : this.#ids.next(src, o.dst, o.protocol, false, this.#opts.scheduler.now());
+    const tos = (((o.dscp ?? 0) & 0x3f) << 2) | ((o.ecn ?? 0) & 3);
+    // Within 65,535: #route checked it against the MTU or the link's largest segment.
+    const total = IPV4_MIN_HEADER_LEN + pb.length;
+    writeIpv4Header(pb.buf, pb.prepend(IPV4_MIN_HEADER_LEN), tos, total, ident, df, ttl, o.protocol, src, o.dst);
   }
 
   close(): void {
@@ -426,35 +438,59 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     this.reassembler.clear();
   }
 
-  #out(o: Ipv4Outbound): void {
+  /** `local`: `dst` is one of our addresses (the datagram loops back). */
+  #out(iface: NetInterface, nextHop: Ipv4Addr, src: Ipv4Addr, dst: Ipv4Addr, protocol: number, pb: PacketBuffer, onError: ((err: NetstackError) => void) | undefined, local: boolean): void {
     this.counters.txPackets++;
-    const attached = this.#attached[o.iface.index];
+    const attached = this.#attached[iface.index];
     if (attached === undefined) return;
-    if (this.isLocal(o.dst)) {
+    if (local) {
       // Loopback: a datagram to one of our own addresses never touches the link.
-      o.pb.completeChecksum();
-      const bytes = o.pb.bytes().slice();
+      pb.completeChecksum();
+      const bytes = pb.bytes().slice();
       // A datagram in flight keeps the process alive, as one on a link would.
-      refTimer(this.#opts.scheduler.schedule(() => this.#inputPacket(o.iface, bytes, false, false)));
+      refTimer(this.#opts.scheduler.schedule(() => this.#inputPacket(iface, bytes, 0, false, false)));
       return;
     }
     const down = attached.down;
     // An operator inserted below sees (and may log or capture) a finished packet.
-    if (down.partialChecksum !== true) o.pb.completeChecksum();
-    down.next(o);
+    if (down.partialChecksum !== true) pb.completeChecksum();
+    const r = attached.record;
+    if (r === undefined || this.#outRecordBusy) {
+      down.next({ iface, nextHop, src, dst, protocol, pb, onError });
+      return;
+    }
+    // What is below keeps no record (ARP's resolver, maybe through taps): one, refilled.
+    r.iface = iface;
+    r.nextHop = nextHop;
+    r.src = src;
+    r.dst = dst;
+    r.protocol = protocol;
+    r.pb = pb;
+    r.onError = onError;
+    this.#outRecordBusy = true;
+    try {
+      down.next(r);
+    } finally {
+      this.#outRecordBusy = false;
+      // Nothing of the packet stays reachable from the record.
+      r.pb = EMPTY_PACKET;
+      r.onError = undefined;
+    }
   }
 
   #input(iface: NetInterface, frame: Uint8Array): void {
     // Link-level broadcast/multicast: the group bit of the destination MAC. A link with
     // checksum offload may vouch for the transport checksum of the frame it delivered.
     const verified = iface.link.checksumVerified?.(frame) === true;
-    this.#inputPacket(iface, frame.subarray(14), (frame[0] & 1) !== 0, verified);
+    // Read in place, from byte 14: no view of the IPv4 part is made.
+    this.#inputPacket(iface, frame, ETHERNET_HEADER_LEN, (frame[0] & 1) !== 0, verified);
   }
 
-  #inputPacket(iface: NetInterface, bytes: Uint8Array, linkBroadcast: boolean, checksumVerified: boolean): void {
+  /** The IPv4 packet in `bytes` from `at` on (14 in an Ethernet frame, 0 for a bare packet). */
+  #inputPacket(iface: NetInterface, bytes: Uint8Array, at: number, linkBroadcast: boolean, checksumVerified: boolean): void {
     const c = this.counters;
     c.rxPackets++;
-    const p = this.#view.reset(bytes);
+    const p = this.#view.reset(bytes, at);
     const reason = p.check() ?? (p.verifyChecksum() ? undefined : 'badChecksum');
     if (reason !== undefined) {
       countDrop(c, reason);
@@ -485,7 +521,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       return;
     }
     const hl = p.headerLength;
-    const header = bytes.subarray(0, hl);
+    const header = bytes.subarray(at, at + hl);
     if (!p.isFragment) {
       c.rxDelivered++;
       this.#input$.next({ iface, src, dst, protocol: p.protocol, ttl, header, payload: p.payload, broadcast, reassembled: false, checksumVerified });
@@ -535,6 +571,9 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
 }
 
 const ALL_HOSTS = 0xe0000001;
+
+/** What a refilled Ipv4Outbound record holds between packets. */
+const EMPTY_PACKET = PacketBuffer.alloc(0);
 
 function protocolOf(d: Ipv4Datagram): number {
   return d.protocol;

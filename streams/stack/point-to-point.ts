@@ -29,6 +29,8 @@ export function pointToPoint<P extends PendingPacket = NextHopPacket>(lower: Fra
     down: {
       partialChecksum: true,
       maxGsoBytes: down.maxGsoBytes,
+      // Only the packet is read, at once: the layer above may refill one record.
+      retainsNothing: true,
       next(p: P): void {
         const pb = p.pb;
         if (pb.csumStart >= 0) {

@@ -22,6 +22,8 @@ export function staticNeighbors(lower: Boundary<Uint8Array, EthernetOut>, macFor
     down: {
       partialChecksum: down.partialChecksum === true,
       maxGsoBytes: down.maxGsoBytes,
+      // The record is read at once and kept by nothing: IPv4 may refill one.
+      retainsNothing: true,
       next(p: NextHopPacket): void {
         const mac = macFor(p.nextHop);
         if (mac === undefined) p.onError?.(netError('EHOSTUNREACH', `no static neighbour for ${formatIpv4(p.nextHop)}`));

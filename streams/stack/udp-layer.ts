@@ -21,6 +21,8 @@ import { fillIpv6UpperChecksum, ipv6ChecksumOkFor, ipv6UpperChecksumOk } from '.
 import { ipv6EqualsAt, formatIpv6 } from '../../src/ipv6/address.js';
 import { Icmpv6UnreachableCode } from '../../src/wire/icmpv6.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
+import type { NetInterface } from './net-interface.js';
+import { ETHERNET_HEADER_LEN } from '../../src/wire/ethernet.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { NetstackError, netError } from '../../src/errors.js';
@@ -122,6 +124,17 @@ function createUdpCounters() {
   );
 }
 
+/**
+ * The room a datagram to IPv4 is made with in front of its payload on the way the stack sends
+ * it (no operators): its UDP header, IPv4's (without options: the stack sends none) and the
+ * link's (Ethernet's 14 bytes, none on a link of bare IP packets). Exactly what they take, each
+ * writing every byte of its own, so the headroom needs no zeroing and the finished frame is its
+ * buffer (`PacketBuffer.withPayloadInFull`: `bytes()` makes no view). A longer link header (a
+ * layer of one's own) makes `prepend` move the packet.
+ */
+const UDP_IPV4_HEADROOM = ETHERNET_HEADER_LEN + IPV4_MIN_HEADER_LEN + UDP_HEADER_LEN;
+const UDP_IPV4_IP_LINK_HEADROOM = IPV4_MIN_HEADER_LEN + UDP_HEADER_LEN;
+
 /** Largest UDP payload in one IPv4 datagram: 65,535 - 20 - 8. */
 export const UDP_MAX_PAYLOAD = 0xffff - IPV4_MIN_HEADER_LEN - UDP_HEADER_LEN;
 
@@ -175,6 +188,16 @@ export class UdpLayer implements Udp {
   readonly #subscriptions: Subscription[] = [];
   // Scratch record reused by every send: emitUdp reads it synchronously.
   readonly #txRepr = { srcPort: 0, dstPort: 0, payload: new Uint8Array(0) };
+  /**
+   * The record every IPv4 datagram is handed down in, refilled for each, when what is below
+   * keeps no record (`Sink.retainsNothing`: IPv4 itself, maybe through taps, no operators);
+   * undefined otherwise, and a fresh record per datagram. `#sendRecordBusy` while one is being
+   * sent: a datagram sent from inside that call (a nested send) gets a fresh record.
+   */
+  readonly #sendRecord: { pb: PacketBuffer; dst: IpAddr; src: IpAddr; readonly protocol: number; onError: ((err: NetstackError) => void) | undefined } | undefined;
+  #sendRecordBusy = false;
+  /** The headroom for the interface `#checkDestination` found last (see UDP_IPV4_HEADROOM), for the send that asked. */
+  #txHeadroom = 0;
   // One-entry cache: consecutive datagrams mostly come from the same sender.
   #lastSrc = -1;
   #lastSrcText = '';
@@ -194,10 +217,11 @@ export class UdpLayer implements Udp {
     this.book = options.ipv6?.book ?? new AddressBook();
     this.#network = new IpNetwork(port.network, options.ipv6?.port.network, this.book);
     this.#down = port.down;
+    this.#sendRecord = port.down.retainsNothing === true ? { pb: EMPTY_PACKET, dst: 0, src: 0, protocol: IpProtocol.UDP, onError: undefined } : undefined;
     this.#down6 = options.ipv6?.port.down;
     this.#records6 = options.ipv6?.records;
     this.#icmp = options.icmp;
-    this.#hooks = hookPoint(options.datagrams, (d) => this.#toSocket(d.datagram, d.srcPort, d.dstPort, d.payload), (d) => this.#emit(d.src, d.dst, d.srcPort, d.dstPort, d.payload, d.onError));
+    this.#hooks = hookPoint(options.datagrams, (d) => this.#toSocket(d.datagram, d.srcPort, d.dstPort, d.payload), (d) => this.#emit(d.src, d.dst, d.srcPort, d.dstPort, d.payload, d.onError, 0));
     // Without operators no hook record is made on the way in (one allocation less per datagram).
     this.#hookedUp = options.datagrams?.up !== undefined;
     this.#hookedDown = options.datagrams?.down !== undefined;
@@ -283,7 +307,7 @@ export class UdpLayer implements Udp {
     this.counters.txDatagrams++;
     this.counters.txBytes += payload.length;
     if (this.#hookedDown) this.#hooks.down({ src, dst, srcPort, dstPort, payload, onError: undefined });
-    else this.#emit(src, dst, srcPort, dstPort, payload, undefined);
+    else this.#emit(src, dst, srcPort, dstPort, payload, undefined, headroomFor(route.iface));
     return undefined;
   }
 
@@ -482,13 +506,17 @@ export class UdpLayer implements Udp {
     const check = this.#checkDestination(ep, dst);
     if (typeof check !== 'number') return check;
     if (this.#hookedDown) this.#hooks.down({ src: check, dst, srcPort: ep.localPort, dstPort, payload: bytes, onError: ep.onSendError });
-    else this.#emit(check, dst, ep.localPort, dstPort, bytes, ep.onSendError);
+    else this.#emit(check, dst, ep.localPort, dstPort, bytes, ep.onSendError, this.#txHeadroom);
     return undefined;
   }
 
-  /** Writes the header (and checksum: 0 is sent as 0xFFFF) and hands the datagram to IPv4. */
-  #emit(src: IpAddr, dst: IpAddr, srcPort: number, dstPort: number, payload: Uint8Array, onError: ((err: NetstackError) => void) | undefined): void {
-    const pb = PacketBuffer.withPayload(payload);
+  /**
+   * Writes the header (and checksum: 0 is sent as 0xFFFF) and hands the datagram to IPv4.
+   * `headroom`: the exact room of the headers below (UDP_IPV4_HEADROOM, for the interface the
+   * route leaves by), or 0 when not known (after operators): the default, zeroed.
+   */
+  #emit(src: IpAddr, dst: IpAddr, srcPort: number, dstPort: number, payload: Uint8Array, onError: ((err: NetstackError) => void) | undefined, headroom: number): void {
+    const pb = headroom === 0 || dst >= IPV6_ID_BASE ? PacketBuffer.withPayload(payload) : PacketBuffer.withPayloadInFull(payload, headroom);
     const repr = this.#txRepr;
     repr.srcPort = srcPort;
     repr.dstPort = dstPort;
@@ -508,7 +536,24 @@ export class UdpLayer implements Udp {
       return;
     }
     emitUdp(repr, pb, src, dst);
-    this.#down.next({ pb, dst, src, protocol: IpProtocol.UDP, onError });
+    const r = this.#sendRecord;
+    if (r === undefined || this.#sendRecordBusy) {
+      this.#down.next({ pb, dst, src, protocol: IpProtocol.UDP, onError });
+      return;
+    }
+    r.pb = pb;
+    r.dst = dst;
+    r.src = src;
+    r.onError = onError;
+    this.#sendRecordBusy = true;
+    try {
+      this.#down.next(r);
+    } finally {
+      this.#sendRecordBusy = false;
+      // Nothing of the datagram stays reachable from the record.
+      r.pb = EMPTY_PACKET;
+      r.onError = undefined;
+    }
   }
 
   /** The source address for `dst`, or why the socket may not send there (as sendto(2) answers). */
@@ -521,6 +566,7 @@ export class UdpLayer implements Udp {
     if (v6 ? this.book.bytesOf(dst)?.[0] === 0xff : isMulticast(dst)) return netError('ENETUNREACH', `${this.book.format(dst)}: multicast is not supported`);
     const route = this.#network.routeFor(dst);
     if (!('iface' in route)) return route;
+    this.#txHeadroom = headroomFor(route.iface);
     if (!v6 && (dst === IPV4_BROADCAST || route.iface.isDirectedBroadcast(dst)) && !ep.broadcast) {
       return netError('EACCES', `${formatIpv4(dst)} is a broadcast address and the socket was not bound with broadcast: true`);
     }
@@ -610,4 +656,12 @@ export class UdpLayer implements Udp {
     c.icmpErrorsReported++;
     ep.fail(netError(code, `${this.book.format(r.remoteAddress)}:${r.remotePort}: ICMP type ${r.type} code ${r.code} from ${r.fromText ?? formatIpv4(r.from)}`, 'recv'));
   }
+}
+
+/** What the refilled send record holds between datagrams. */
+const EMPTY_PACKET = PacketBuffer.alloc(0);
+
+/** The exact headroom of a datagram to IPv4 leaving by `iface` (see UDP_IPV4_HEADROOM). */
+function headroomFor(iface: NetInterface): number {
+  return iface.link.layer === 'ip' ? UDP_IPV4_IP_LINK_HEADROOM : UDP_IPV4_HEADROOM;
 }

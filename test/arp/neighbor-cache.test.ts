@@ -332,6 +332,22 @@ describe('NeighborCache', () => {
     assert.equal(formatMac(cache.reachableMac(OTHER) as MacAddr), formatMac(OTHER_MAC), 'static: never ages');
   });
 
+  it('reachableMac answers a repeated address from the entry it found last, and never from a removed or replaced one', () => {
+    const cache = new NeighborCache<string>({ reachableTimeMs: 1000 });
+    cache.receive(PEER, PEER_MAC, true, 0);
+    assert.equal(formatMac(cache.reachableMac(PEER) as MacAddr), formatMac(PEER_MAC));
+    assert.equal(formatMac(cache.reachableMac(PEER) as MacAddr), formatMac(PEER_MAC), 'again, from the remembered entry');
+    cache.remove(PEER);
+    assert.equal(cache.reachableMac(PEER), undefined, 'removed: not answered from the remembered entry');
+    cache.addStatic(PEER, OTHER_MAC, 1);
+    assert.equal(formatMac(cache.reachableMac(PEER) as MacAddr), formatMac(OTHER_MAC), 'a new entry for the address');
+    cache.receive(OTHER, OTHER_MAC, true, 2);
+    assert.equal(formatMac(cache.reachableMac(OTHER) as MacAddr), formatMac(OTHER_MAC), 'another address looked up');
+    cache.expire(5000);
+    assert.equal(cache.reachableMac(OTHER), undefined, 'turned stale: its state is read at each use');
+    assert.equal(formatMac(cache.reachableMac(PEER) as MacAddr), formatMac(OTHER_MAC), 'static: still answered');
+  });
+
   it('property: every packet is accounted for exactly once, and the bounds always hold', () => {
     const hosts = [1, 2, 3, 4].map((n) => ip(`198.18.0.${n}`));
     const op = fc.oneof(

@@ -5,7 +5,7 @@ import { PacketBuffer } from '../../src/packet-buffer.js';
 import { onesSum } from '../../src/wire/checksum.js';
 import {
   IPV4_MIN_HEADER_LEN, IPV4_VERSION, IpProtocol, Ipv4Offset, Ipv4FlagsFrag, Ipv4Packet, emitIpv4, ipv4HeaderLen,
-  parseIpv4, type Ipv4Repr,
+  parseIpv4, writeIpv4Header, type Ipv4Repr,
 } from '../../src/wire/ipv4.js';
 
 const A1 = parseAddr('198.18.0.1')!;
@@ -167,6 +167,28 @@ describe('wire/ipv4', () => {
     assert.equal(p.check(), undefined);
   });
 
+  it('a view reset at an offset reads the packet in place (as behind an Ethernet header): the same fields, checks, views and setters', () => {
+    for (const packet of [PLAIN_PADDED, WITH_OPTIONS]) {
+      const frame = new Uint8Array(14 + packet.length);
+      frame.fill(0xee, 0, 14);
+      frame.set(packet, 14);
+      const alone = new Ipv4Packet(packet.slice());
+      const inFrame = new Ipv4Packet().reset(frame, 14);
+      assert.equal(inFrame.check(), alone.check());
+      assert.equal(inFrame.verifyChecksum(), true);
+      for (const field of ['version', 'headerLength', 'totalLength', 'ident', 'dontFragment', 'isFragment', 'ttl', 'protocol', 'src', 'dst'] as const) {
+        assert.equal(inFrame[field], alone[field], field);
+      }
+      assert.deepEqual(inFrame.payload, alone.payload);
+      assert.deepEqual(inFrame.options, alone.options);
+      inFrame.ttl = 1;
+      inFrame.fillChecksum();
+      assert.equal(inFrame.verifyChecksum(), true);
+      assert.deepEqual(frame.subarray(0, 14), new Uint8Array(14).fill(0xee), 'nothing written in front of it');
+      assert.equal(new Ipv4Packet().reset(frame.subarray(0, 14 + 19), 14).check(), 'truncated', 'lengths counted from the offset');
+    }
+  });
+
   it('Ipv4Offset gives the offsets of the fields in a real header (frozen)', () => {
     const b = WITH_OPTIONS;
     const u16 = (at: number): number => (b[at] << 8) | b[at + 1];
@@ -233,5 +255,20 @@ describe('wire/ipv4', () => {
       assert.equal(headerLength, 20 + r.options.length);
       assert.deepEqual(got, payload);
     }));
+  });
+
+  it('property: writeIpv4Header writes the bytes emitIpv4 writes for a whole datagram without options', () => {
+    const word = fc.integer({ min: 0, max: 0xffffffff });
+    fc.assert(fc.property(
+      fc.record({ src: word, dst: word, protocol: fc.integer({ min: 0, max: 255 }), ttl: fc.integer({ min: 0, max: 255 }), ident: fc.integer({ min: 0, max: 0xffff }), dontFragment: fc.boolean(), dscp: fc.integer({ min: 0, max: 63 }), ecn: fc.integer({ min: 0, max: 3 }), length: fc.integer({ min: 0, max: 1480 }) }),
+      (r) => {
+        const payload = new Uint8Array(r.length).fill(0xa5);
+        const expected = PacketBuffer.withPayload(payload);
+        emitIpv4({ src: r.src, dst: r.dst, protocol: r.protocol, ttl: r.ttl, ident: r.ident, dontFragment: r.dontFragment, moreFragments: false, fragmentOffset: 0, dscp: r.dscp, ecn: r.ecn }, expected);
+        const got = PacketBuffer.withPayloadInFull(payload, 20);
+        writeIpv4Header(got.buf, got.prepend(20), (r.dscp << 2) | r.ecn, 20 + r.length, r.ident, r.dontFragment, r.ttl, r.protocol, r.src, r.dst);
+        assert.deepEqual(got.bytes(), expected.bytes());
+      },
+    ));
   });
 });

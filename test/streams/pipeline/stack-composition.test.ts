@@ -12,6 +12,8 @@ import { Ipv4Layer, type Ipv4Datagram, type Ipv4Send } from '../../../streams/st
 import type { Sink } from '../../../streams/pipeline/boundary.js';
 import { staticNeighbors } from '../../../streams/stack/static-neighbors.js';
 import { TcpLayer, type TcpSegmentIn, type TcpSegmentOut } from '../../../streams/stack/tcp-layer.js';
+import { UdpLayer } from '../../../streams/stack/udp-layer.js';
+import type { NeighborBoundary, NextHopPacket } from '../../../streams/stack/arp-layer.js';
 import { netInterface } from '../../../streams/stack/net-interface.js';
 import type { TcpConnection } from '../../../streams/stack/tcp-connection.js';
 import type { ReceivedDatagram } from '../../../streams/stack/udp-endpoint.js';
@@ -225,6 +227,116 @@ describe('pipeline: the stack as composed layers', () => {
       peer.close();
     });
   }
+
+  for (const retainsNothing of [true, false]) {
+    it(`UDP over an IPv4 port whose sink ${retainsNothing ? 'keeps no record: one record refilled for every datagram, emptied after each' : 'may keep records: a record per datagram'}`, () => {
+      const ts = newScheduler();
+      const { ours, theirs, ethernet, ipv4 } = ipv4WithStaticNeighbour(ts);
+      const port = ipv4.protocol(IpProtocol.UDP);
+      const records: Ipv4Send[] = [];
+      const seen: Array<{ dst: number; length: number }> = [];
+      const down: Sink<Ipv4Send> = {
+        next: (s) => {
+          records.push(s);
+          seen.push({ dst: s.dst, length: s.pb.length });
+          port.down.next(s);
+        },
+        partialChecksum: port.down.partialChecksum,
+        retainsNothing,
+      };
+      const udp = new UdpLayer({ ...port, down }, DEFAULT_PROTOCOL_CONFIGS.udp);
+      udp.start();
+      const echo = udp.bind({ port: 7 });
+      echo.datagrams$.subscribe((d) => echo.send(d.payload, d));
+      const peer = peerKnowing(ours, theirs, ts);
+      const client = peer.udp.bind({});
+      const echoed: string[] = [];
+      client.datagrams$.subscribe((d) => echoed.push(dec(d.payload)));
+      for (const text of ['one', 'two', 'three']) client.send(enc(text), { address: '198.18.0.2', port: 7 });
+      advance(ts, 10);
+      assert.deepEqual(echoed, ['one', 'two', 'three'], 'the same exchange either way');
+      assert.deepEqual(seen, [{ dst: A, length: 11 }, { dst: A, length: 11 }, { dst: A, length: 13 }], 'each datagram as sent');
+      const distinct = new Set(records).size;
+      if (retainsNothing) {
+        assert.equal(distinct, 1, 'one record for every datagram');
+        assert.equal(records[0].pb.length, 0, 'holding no packet between datagrams');
+        assert.equal(records[0].onError, undefined);
+      } else {
+        assert.equal(distinct, 3, 'a record of its own for each datagram');
+      }
+      udp.close();
+      ipv4.close();
+      ethernet.close();
+      peer.close();
+    });
+
+    it(`IPv4 over a neighbour boundary that ${retainsNothing ? 'keeps no record: one Ipv4Outbound refilled for every packet, emptied after each' : 'may keep records: a record per packet'}`, () => {
+      const ts = newScheduler();
+      const [ours, theirs] = createMemoryWire({ scheduler: ts });
+      const eth0 = netInterface({ name: 'eth0', link: ours, ipv4: ['198.18.0.2/24'] });
+      const ethernet = new EthernetLayer(eth0, linkBoundary(ours));
+      const ipv4 = new Ipv4Layer({ scheduler: ts, ...DEFAULT_PROTOCOL_CONFIGS.ipv4 });
+      const lower = staticNeighbors(ethernet.protocol(EtherType.IPV4), (hop) => (hop === A ? theirs.mac : undefined));
+      assert.equal(lower.down.retainsNothing, true, 'static neighbours keep no record');
+      const records: NextHopPacket[] = [];
+      const seen: Array<{ nextHop: number; length: number }> = [];
+      const boundary: NeighborBoundary = {
+        up$: lower.up$,
+        down: {
+          next: (p) => {
+            records.push(p);
+            seen.push({ nextHop: p.nextHop, length: p.pb.length });
+            lower.down.next(p);
+          },
+          partialChecksum: lower.down.partialChecksum,
+          retainsNothing,
+        },
+      };
+      ipv4.attach(eth0, boundary);
+      const frames: Uint8Array[] = [];
+      theirs.frames$.subscribe((f) => frames.push(f));
+      for (let i = 0; i < 3; i++) {
+        const pb = PacketBuffer.withPayload(enc(`datagram ${i}`));
+        assert.equal(ipv4.send(pb, { dst: A, protocol: 253 }), undefined);
+      }
+      advance(ts, 10);
+      assert.equal(frames.length, 3, 'three frames on the wire either way');
+      assert.deepEqual(seen, [0, 1, 2].map(() => ({ nextHop: A, length: 30 })));
+      const distinct = new Set(records).size;
+      if (retainsNothing) {
+        assert.equal(distinct, 1, 'one record for every packet');
+        assert.equal(records[0].pb.length, 0, 'holding no packet between packets');
+      } else {
+        assert.equal(distinct, 3, 'a record of its own for each packet');
+      }
+      ipv4.close();
+      ethernet.close();
+    });
+  }
+
+  it('the network tap\'s observers get a record of their own for each packet (IPv4 refills one below the tap)', () => {
+    const ts = newScheduler();
+    const p = memoryPair({ scheduler: ts });
+    const tapped: Array<{ dst: number; length: number }> = [];
+    const objects = new Set<object>();
+    const sub = p.b.taps.network.down$.subscribe((o) => {
+      objects.add(o);
+      tapped.push({ dst: (o as { dst: number }).dst, length: (o as { pb: PacketBuffer }).pb.length });
+    });
+    const echo = p.b.udp.bind({ port: 7 });
+    echo.datagrams$.subscribe((d) => echo.send(d.payload, d));
+    const client = p.a.udp.bind({});
+    const echoed: string[] = [];
+    client.datagrams$.subscribe((d) => echoed.push(dec(d.payload)));
+    for (const text of ['a', 'bb']) client.send(enc(text), { address: '198.18.0.2', port: 7 });
+    advance(ts, 100);
+    assert.deepEqual(echoed, ['a', 'bb']);
+    const udpOut = tapped.filter((t) => t.length === 29 || t.length === 30);
+    assert.deepEqual(udpOut, [{ dst: A, length: 29 }, { dst: A, length: 30 }], 'each reply as it went, kept by the observer');
+    assert.equal(objects.size, tapped.length, 'no record shown twice');
+    sub.unsubscribe();
+    p.close();
+  });
 });
 
 /** An ordinary stack at 198.18.0.1 on `link`. */

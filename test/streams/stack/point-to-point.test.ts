@@ -48,4 +48,32 @@ describe('stack: IPv4 straight on a link of IP packets (pointToPoint)', () => {
       b.close();
     }
   });
+
+  it('UDP datagrams go out as whole IPv4 packets (made with room for IPv4 and UDP only: every byte written)', async () => {
+    const [la, lb] = ipPair();
+    const a = createStack({ interfaces: [{ name: 'tun0', link: la, ipv4: ['198.18.0.1/32'] }], routes: [{ destination: '0.0.0.0/0', interface: 'tun0' }] });
+    const b = createStack({ interfaces: [{ name: 'tun0', link: lb, ipv4: ['198.18.0.2/32'] }], routes: [{ destination: '0.0.0.0/0', interface: 'tun0' }] });
+    const echo = b.udp.bind({ port: 7 });
+    echo.datagrams$.subscribe((d) => echo.send(d.payload, d));
+    const client = a.udp.bind({});
+    try {
+      const back = firstValueFrom(client.datagrams$);
+      client.send(new Uint8Array([1, 2, 3]), { address: '198.18.0.2', port: 7 });
+      assert.deepEqual([...(await back).payload], [1, 2, 3]);
+      for (const p of [...la.sent, ...lb.sent]) {
+        assert.equal(p[0], 0x45, 'IPv4 from the first byte');
+        assert.equal(p.length, 20 + 8 + 3);
+        assert.equal((p[2] << 8) | p[3], p.length, 'total length');
+      }
+      assert.equal(lb.sent.length, 1);
+      assert.equal(a.stats().udp.drops.badChecksum, 0);
+      assert.equal(b.stats().udp.drops.badChecksum, 0);
+      assert.equal(a.stats().ipv4.drops.badChecksum + b.stats().ipv4.drops.badChecksum, 0);
+    } finally {
+      echo.close();
+      client.close();
+      a.close();
+      b.close();
+    }
+  });
 });
