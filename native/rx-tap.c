@@ -129,6 +129,8 @@ typedef struct rx_tap {
   uint32_t *lengths;
   napi_ref batch_ref;        /* Uint32Array shared with JS: [batch offset in the slab, frame count, answered elsewhere] */
   uint32_t *batch;
+  napi_ref wake_time_ref;    /* Float64Array shared with JS: [CLOCK_MONOTONIC in ms when the batch was handed over] */
+  double *wake_time;
   napi_async_context async_ctx;
   napi_async_cleanup_hook_handle cleanup;
   uv_loop_t *loop;
@@ -299,6 +301,7 @@ static void finalize(napi_env env, void *data, void *hint) {
   (void)hint;
   delete_ref(env, &t->lengths_ref);
   delete_ref(env, &t->batch_ref);
+  delete_ref(env, &t->wake_time_ref);
   delete_ref(env, &t->wrapper);
   shutdown_device(t);
   t->finalized = 1;
@@ -447,6 +450,11 @@ static void deliver(rx_tap_t *t, size_t total, uint32_t count) {
   t->batch[1] = count;
   t->batch[BATCH_ANSWERED] = 0;
   t->batch[BATCH_RECYCLE] = 0;
+  /* The batch's time, read once here rather than by JavaScript (a call into the runtime and
+   * Node's receiver check per batch): the stack's clock takes it as its reading for the whole
+   * batch (streams/stack/unref-scheduler.ts). uv_hrtime is CLOCK_MONOTONIC, the clock behind
+   * performance.now() and process.hrtime(), so JavaScript converts it by a constant. */
+  t->wake_time[0] = (double)uv_hrtime() / 1e6;
   size_t start = t->cur_off;
   rx_slab_t *slab = t->cur;
   /* Keep the next batch 64-byte aligned (word access in the checksum, cache lines). */
@@ -779,6 +787,13 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
   t->batch = batch_data;
   napi_create_reference(env, batch_info, 1, &t->batch_ref);
   napi_set_named_property(env, self, "batch", batch_info);
+  napi_value time_ab, time_info;
+  void *time_data;
+  napi_create_arraybuffer(env, sizeof(double), &time_data, &time_ab);
+  napi_create_typedarray(env, napi_float64_array, 1, time_ab, 0, &time_info);
+  t->wake_time = time_data;
+  napi_create_reference(env, time_info, 1, &t->wake_time_ref);
+  napi_set_named_property(env, self, "wakeTime", time_info);
   add_bound_writer(env, self, t, "sendFrame", tap_send_frame);
   add_bound_writer(env, self, t, "sendWithHeader", tap_send_with_header);
   napi_value existed, vnet_value, tun_value;
@@ -1267,6 +1282,14 @@ static napi_value external_memory(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* monotonicNow(): CLOCK_MONOTONIC (uv_hrtime) in ms, the clock of the handles' `wakeTime`. */
+static napi_value monotonic_now(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  napi_create_double(env, (double)uv_hrtime() / 1e6, &out);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
     { "name", NULL, NULL, tap_name, NULL, NULL, napi_default, NULL },
@@ -1299,6 +1322,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "errorFor", fn);
   napi_create_function(env, "externalMemory", NAPI_AUTO_LENGTH, external_memory, NULL, &fn);
   napi_set_named_property(env, exports, "externalMemory", fn);
+  napi_create_function(env, "monotonicNow", NAPI_AUTO_LENGTH, monotonic_now, NULL, &fn);
+  napi_set_named_property(env, exports, "monotonicNow", fn);
   /* Per environment (the main thread, each worker thread): the host sockets' shared state. */
   if (rx_socket_env_init(env, exports) != 0) return NULL;
   rx_datagram_socket_init(env, exports);

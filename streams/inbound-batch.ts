@@ -13,6 +13,8 @@ import { emptyArray } from '../src/empty-array.js';
 let depth = 0;
 /** Run when the outermost batch ends (one hook: the clock's). */
 let atEnd: (() => void) | undefined;
+/** Run when an outermost batch begins with the time its frames were read (the clock's hook). */
+let atStart: ((time: number) => void) | undefined;
 /** Work registered for the end of the current outermost batch (atInboundBatchEnd), in order. */
 const pending: Array<() => void> = [];
 
@@ -21,9 +23,14 @@ export function inInboundBatch(): boolean {
   return depth > 0;
 }
 
-/** A link begins handing up one wake-up's frames. Must be matched, in the same task (a `finally`). */
-export function inboundBatchStart(): void {
-  depth++;
+/**
+ * A link begins handing up one wake-up's frames. Must be matched, in the same task (a `finally`).
+ * `time`: when the frames were read, on the stack's clock (clock-base.ts), where the device says
+ * (the TAP addon reads it once per wake-up): the stack's per-task clock takes it as its reading
+ * for the batch instead of reading the clock itself. Ignored for a nested batch.
+ */
+export function inboundBatchStart(time?: number): void {
+  if (++depth === 1 && time !== undefined && atStart !== undefined) atStart(time);
 }
 
 /** The batch's frames are handled (before the link writes the replies). */
@@ -55,6 +62,11 @@ function runPending(): void {
     // allocated it again (emptyArray).
     emptyArray(pending);
   }
+}
+
+/** @internal Sets what takes the time an outermost batch was read (the per-task clock's hook). */
+export function setInboundBatchStart(hook: (time: number) => void): void {
+  atStart = hook;
 }
 
 /** @internal Sets what runs at the end of the outermost batch (the per-task clock's hook). */

@@ -38,6 +38,7 @@ import {
   type NativeTapStats,
 } from './tap-native.js';
 import { TunOffload, VNET_HDR_LEN } from './virtio-net-hdr.js';
+import { clockFromMonotonic } from '../clock-base.js';
 
 const log = createDebug('rx-netstack:link:tap');
 
@@ -96,6 +97,9 @@ interface FoundState {
   readonly up: boolean;
 }
 
+/** What `onFrames` calls once per batch (see there). */
+export type FramesCallback = (frames: Uint8Array[], headers: Uint8Array[] | undefined, time: number) => void;
+
 /** The slot of the handle's shared `batch` array that says "answered elsewhere" (native/rx-tap.c BATCH_ANSWERED). */
 const ANSWERED_SLOT = 2;
 /** The `batch` slot that asks the addon to read the next batch into this batch's memory (rx-tap.c BATCH_RECYCLE). */
@@ -106,6 +110,7 @@ export class TapDevice {
   // The handle's shared arrays and bound writer, kept here: one field load each per wake-up.
   readonly #lengths: Uint32Array;
   readonly #batch: Uint32Array;
+  readonly #wakeTime: Float64Array;
   readonly #sendFrame: (frame: Uint8Array) => number;
   readonly #sendWithHeader: (header: Uint8Array, frame: Uint8Array) => number;
   readonly #netns: string | undefined;
@@ -113,7 +118,7 @@ export class TapDevice {
   readonly #found: FoundState | undefined;
   readonly #restoreOnClose: boolean;
   #lastName: string;
-  #framesCb: ((frames: Uint8Array[], headers: Uint8Array[] | undefined) => void) | undefined;
+  #framesCb: FramesCallback | undefined;
   readonly #offload: boolean;
   readonly #kind: 'tap' | 'tun';
   #errorCb: ((error: Error) => void) | undefined;
@@ -137,6 +142,7 @@ export class TapDevice {
     });
     this.#lengths = this.#handle.lengths;
     this.#batch = this.#handle.batch;
+    this.#wakeTime = this.#handle.wakeTime;
     this.#sendFrame = this.#handle.sendFrame;
     this.#sendWithHeader = this.#handle.sendWithHeader;
     this.#netns = options.netns;
@@ -251,8 +257,10 @@ export class TapDevice {
    * callback. Reading starts with the first call; frames that arrive before are left to the
    * kernel's queue (which drops beyond its length). With `offload`, `headers[i]` is the 10-byte
    * virtio_net_hdr of `frames[i]` (see virtio-net-hdr.ts); without, `headers` is undefined.
+   * `time`: when the batch was handed over, in the stack's clock (`performance.timeOrigin +
+   * performance.now()` ms; read by the addon, never later than performance.now()).
    */
-  onFrames(callback: (frames: Uint8Array[], headers: Uint8Array[] | undefined) => void): void {
+  onFrames(callback: FramesCallback): void {
     this.#framesCb = callback;
     this.#handle.start(this.#deliver, this.#fail);
   }
@@ -403,6 +411,7 @@ export class TapDevice {
     const lengths = this.#lengths;
     let offset = this.#batch[0];
     const count = this.#batch[1];
+    const time = clockFromMonotonic(this.#wakeTime[0]);
     const frames = new Array<Uint8Array>(count);
     if (!this.#offload) {
       for (let i = 0; i < count; i++) {
@@ -410,7 +419,7 @@ export class TapDevice {
         frames[i] = new Uint8Array(buffer, offset, length);
         offset += length;
       }
-      callback(frames, undefined);
+      callback(frames, undefined, time);
       return;
     }
     const headers = new Array<Uint8Array>(count);
@@ -420,7 +429,7 @@ export class TapDevice {
       frames[i] = new Uint8Array(buffer, offset + VNET_HDR_LEN, length - VNET_HDR_LEN);
       offset += length;
     }
-    callback(frames, headers);
+    callback(frames, headers, time);
   };
 
   readonly #fail = (error: Error): void => {

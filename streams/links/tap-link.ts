@@ -421,9 +421,10 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   });
   // Coalesced frames are rebuilt in the batch's memory and may outlive it (gro.ts): never reused.
   const recycle = options.recycleSlabs !== false && coalesce === undefined;
-  device.onFrames((batch, headers) => {
+  device.onFrames((batch, headers, time) => {
     inBatch = true;
-    inboundBatchStart();
+    // The addon's reading of the clock for this wake-up becomes the stack's for the batch.
+    inboundBatchStart(time);
     // Held unless every frame is released by the one path that consumed it (frame-lease.ts),
     // and only while the stack is the one observer of `frames$` (a user's second subscriber
     // sees every frame; asked after each frame, since one may come during the batch).

@@ -78,6 +78,12 @@ export interface NativeTapHandle {
    * other than by a write to the device (TapDevice.answeredElsewhere); C clears it per batch.
    */
   readonly batch: Uint32Array;
+  /**
+   * `[CLOCK_MONOTONIC in ms]` (uv_hrtime / 1e6, the clock behind performance.now()), read by C
+   * when it hands a batch to onFrames (shared with C, overwritten per batch): the batch's time,
+   * with no call into the runtime for it (clock-base.ts converts it to the stack's clock).
+   */
+  readonly wakeTime: Float64Array;
   /** Opened with IFF_VNET_HDR: each delivered frame starts with a 10-byte virtio_net_hdr. */
   readonly vnetHdr: boolean;
   /** Opened with IFF_TUN: IP packets without an Ethernet header. */
@@ -239,6 +245,8 @@ export interface NativeTapModule {
   ) => NativeTapHandle;
   /** The Error the addon would make for `errno` (positive) in `syscall`. */
   errorFor(errno: number, syscall: string, detail: string): Error & { code: string };
+  /** CLOCK_MONOTONIC in ms (uv_hrtime / 1e6), the clock of `TapHandle.wakeTime` (tests). */
+  monotonicNow(): number;
   /** V8's count of external memory now, without the receive slabs hidden from it (native/rx-slab.h). */
   externalMemory(): number;
 }

@@ -1,6 +1,7 @@
 import { Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
 import { atEndOfTask } from '../microtask.js';
-import { inInboundBatch, setInboundBatchEnd } from '../inbound-batch.js';
+import { inInboundBatch, setInboundBatchEnd, setInboundBatchStart } from '../inbound-batch.js';
+import { TIME_ORIGIN } from '../clock-base.js';
 import { emptyArray } from '../../src/empty-array.js';
 
 /**
@@ -87,7 +88,10 @@ function runAction(action: { run(): void }): void {
  * inside a link's inbound batch (inbound-batch.ts), at the batch's end, which the link marks
  * anyway; elsewhere (timers, user calls) in a microtask. A request/response transaction is one
  * batch of one frame, so it pays no promise reaction for its clock (the microtask was 1.6 % of
- * serve's user time under UDP_RR, 3.3 % under TCP_RR).
+ * serve's user time under UDP_RR, 3.3 % under TCP_RR). Where the batch comes from the TAP addon,
+ * the reading is not even taken here: the addon reads the clock when it hands the batch over
+ * (in C, no call) and the link passes it on (inboundBatchStart), so a UDP or TCP
+ * request/response transaction reads the clock in JavaScript only for its send stamps.
  */
 let cachedNow = -1;
 /** Whether a microtask that drops the reading is queued (at most one at a time). */
@@ -98,8 +102,6 @@ let forgetQueued = false;
  * 1 % of serve's user time under TCP_RR, which reads the clock twice per transaction).
  */
 const perf = performance;
-/** Constant for the process: read once (each read of the getter makes a new number object). */
-const TIME_ORIGIN = perf.timeOrigin;
 /** What runs when the task's reading is dropped (atTaskClockEnd), emptied each time. */
 const atForget: Array<(now: number) => void> = [];
 /** Drops the task's reading (and runs what waits for that): the task is over. */
@@ -134,6 +136,13 @@ function batchNow(): number {
   }
   return cachedNow;
 }
+
+// The start of a link's inbound batch whose device read the clock when it handed the frames
+// over: that is the task's reading (the batch's end drops it). A reading already taken in this
+// task is replaced only by a later one, so the clock never moves back within a task.
+setInboundBatchStart((time) => {
+  if (time > cachedNow) cachedNow = time;
+});
 
 // The end of a link's inbound batch (inbound-batch.ts): the task's work is done, before the link
 // writes the replies. A reading taken during the batch is dropped here, and what waits for that

@@ -12,6 +12,8 @@ import { DeadlineTimer } from '../../../streams/stack/deadline-timer.js';
 import { inboundBatchEnd, inboundBatchStart } from '../../../streams/inbound-batch.js';
 import { deviceLink } from '../../../streams/links/tap-link.js';
 import { fakeDevicePair } from '../../helpers/fake-tap-device.js';
+import { TIME_ORIGIN, clockFromMonotonic } from '../../../streams/clock-base.js';
+import { loadTapAddon } from '../../../streams/links/tap-native.js';
 
 /** Spins for `ms` of wall-clock time (the task runs on). */
 function spin(ms: number): void {
@@ -202,6 +204,53 @@ describe('stack: unrefScheduler (the default scheduler)', () => {
     await Promise.resolve();
     spin(1);
     assert.ok(unrefScheduler.now() > after, 'not stale in the next task');
+  });
+
+  it('a batch that brings the time its frames were read (the TAP addon\'s reading): that is the reading of the batch, no clock read; a reading already taken gives way only to a later one', async () => {
+    await new Promise((resolve) => setImmediate(resolve)); // a task of its own: no reading yet
+    const read = TIME_ORIGIN + performance.now() - 5; // as if read 5 ms ago by the device
+    inboundBatchStart(read);
+    try {
+      assert.equal(unrefScheduler.now(), read, 'the batch\'s time, not a reading of the clock');
+      inboundBatchStart(read + 1000); // nested: the outer batch's time stays
+      inboundBatchEnd();
+      assert.equal(unrefScheduler.now(), read);
+    } finally {
+      inboundBatchEnd();
+    }
+    const after = unrefScheduler.now();
+    assert.ok(after - read >= 5, `dropped at the end of the batch: the next reading is the clock's (${after - read} ms later)`);
+    // A reading taken before the batch in the same task: an older batch time does not move it back.
+    inboundBatchStart(read);
+    try {
+      assert.equal(unrefScheduler.now(), after, 'the clock never moves back within a task');
+    } finally {
+      inboundBatchEnd();
+    }
+    const later = TIME_ORIGIN + performance.now() + 1;
+    unrefScheduler.now();
+    inboundBatchStart(later);
+    try {
+      assert.equal(unrefScheduler.now(), later, 'a later batch time replaces an earlier reading');
+    } finally {
+      inboundBatchEnd();
+    }
+  });
+
+  it('clockFromMonotonic: the addon\'s CLOCK_MONOTONIC on the stack\'s base, never later than performance.now() and within microseconds of it', function () {
+    let addon;
+    try {
+      addon = loadTapAddon();
+    } catch {
+      this.skip();
+    }
+    for (let i = 0; i < 1000; i++) {
+      const before = TIME_ORIGIN + performance.now();
+      const converted = clockFromMonotonic(addon.monotonicNow());
+      const after = TIME_ORIGIN + performance.now();
+      assert.ok(converted <= after, `not later than a reading after it (${converted - after} ms)`);
+      assert.ok(converted >= before - 0.01, `not more than 10 us before a reading before it (${before - converted} ms)`);
+    }
   });
 
   it('a TAP link ends the clock task at the end of its inbound batch, before it writes the replies', async () => {
