@@ -65,6 +65,7 @@ import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt } from './seq
 import { acceptsText, canUserSend, type TcpState } from './state.js';
 import { TcpTimestamps, timestampOffset } from './timestamps.js';
 import { tsoSegmentBytes, tsoShouldDefer } from './tso-size.js';
+import type { ChildQueue } from './child-queue.js';
 
 /** RFC 6675 loss episodes (SACK only): none, fast recovery, holes resent after a timeout. */
 const EPISODE_NONE = 0;
@@ -227,6 +228,12 @@ export class TcpConnectionCore {
   host: TcpHost;
   /** The listener that created this connection, if any. */
   parent: TcpChildObserver | undefined;
+  /** @internal The listener's queue (half-open or accept) holding this connection, and its neighbours there (child-queue.ts). */
+  queue: ChildQueue<TcpConnectionCore> | undefined = undefined;
+  /** @internal */
+  queuePrev: TcpConnectionCore | undefined = undefined;
+  /** @internal */
+  queueNext: TcpConnectionCore | undefined = undefined;
   readonly counters: TcpCounters = createTcpCounters();
 
   // Send sequence space (RFC 9293 3.3.1). Public for inspection; only the core writes them.

@@ -15,6 +15,7 @@ import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, receiveBufferLimit, windowScaleFo
 import type { ChallengeAckLimiter } from './challenge-ack-limit.js';
 import type { CongestionControlFactory } from './congestion/congestion-control.js';
 import { TcpConnectionCore, type TcpConnectionOptions, type TcpHost, type TcpMemoryPressure } from './connection.js';
+import { ChildQueue } from './child-queue.js';
 import type { IsnGenerator } from './isn.js';
 import type { AddressBytes } from './tuple-bytes.js';
 import { rstForSegment } from './rst.js';
@@ -119,8 +120,8 @@ export class TcpListener {
   private readonly cookies: SynCookies | undefined;
   /** When this listener last answered with a cookie (its half-open queue overflowed). */
   private lastCookieSentAt = Number.NEGATIVE_INFINITY;
-  private readonly halfOpen = new Set<TcpConnectionCore>();
-  private readonly acceptQueue: TcpConnectionCore[] = [];
+  private readonly halfOpen = new ChildQueue<TcpConnectionCore>();
+  private readonly acceptQueue = new ChildQueue<TcpConnectionCore>();
   private closed = false;
   private lastNow = 0;
 
@@ -142,7 +143,7 @@ export class TcpListener {
 
   /** Established connections waiting for `accept`. */
   get acceptQueueLength(): number {
-    return this.acceptQueue.length;
+    return this.acceptQueue.size;
   }
 
   /**
@@ -181,9 +182,7 @@ export class TcpListener {
   close(now: number): void {
     this.closed = true;
     this.lastNow = now;
-    const doomed = [...this.halfOpen, ...this.acceptQueue];
-    this.halfOpen.clear();
-    this.acceptQueue.length = 0;
+    const doomed = [...this.halfOpen.drain(), ...this.acceptQueue.drain()];
     for (const conn of doomed) {
       conn.parent = undefined;
       conn.abort(now);
@@ -192,8 +191,8 @@ export class TcpListener {
 
   /** @internal Called by a child connection when its handshake completes. */
   childEstablished(conn: TcpConnectionCore): void {
-    this.halfOpen.delete(conn);
-    if (this.acceptQueue.length >= this.backlog) {
+    this.halfOpen.remove(conn);
+    if (this.acceptQueue.size >= this.backlog) {
       this.counters.acceptQueueOverflows++;
       this.totals.acceptQueueOverflows++;
       conn.parent = undefined;
@@ -206,18 +205,17 @@ export class TcpListener {
 
   /** @internal Called by a child connection when it reaches CLOSED before being accepted. */
   childClosed(conn: TcpConnectionCore): void {
-    if (this.halfOpen.delete(conn)) {
+    if (this.halfOpen.remove(conn)) {
       this.counters.halfOpenFailed++;
       this.totals.halfOpenFailed++;
     }
-    const i = this.acceptQueue.indexOf(conn);
-    if (i >= 0) this.acceptQueue.splice(i, 1);
+    this.acceptQueue.remove(conn);
   }
 
   private onSyn(seg: TcpRepr, remoteAddr: Ipv4Addr, localAddr: Ipv4Addr, now: number): TcpListenerVerdict {
     this.counters.synReceived++;
     this.totals.synReceived++;
-    if (this.acceptQueue.length >= this.backlog) {
+    if (this.acceptQueue.size >= this.backlog) {
       this.counters.listenOverflows++;
       return { kind: 'dropped', reason: 'acceptQueueFull' };
     }
@@ -258,7 +256,7 @@ export class TcpListener {
     }
     const conn = this.createChild(remoteAddr, localAddr, seg.srcPort, this.options.isn.isn(localAddr, this.localPort, remoteAddr, seg.srcPort, now));
     conn.listen();
-    this.halfOpen.add(conn);
+    this.halfOpen.push(conn);
     conn.handleSegment(seg, now);
     return { kind: 'created', conn };
   }
@@ -280,7 +278,7 @@ export class TcpListener {
       this.totals.synCookiesRejected++;
       return undefined;
     }
-    if (this.acceptQueue.length >= this.backlog) {
+    if (this.acceptQueue.size >= this.backlog) {
       this.counters.listenOverflows++;
       return { kind: 'dropped', reason: 'acceptQueueFull' };
     }
