@@ -50,7 +50,7 @@ import { EcnState, isEcnSetupSyn, isEcnSetupSynAck } from './ecn.js';
 import { BlackHoleDetector, FLOOR_MSS_IPV6 } from './plpmtud.js';
 import { PathMtu } from './pmtu.js';
 import { ReceiveBuffer } from './receive-buffer.js';
-import { RttEstimator } from './rtt.js';
+import { RttEstimator, type RttSampleSink } from './rtt.js';
 import { MAX_SACK_BLOCKS, MAX_SACK_BLOCKS_WITH_TIMESTAMPS, SackReporter } from './sack-blocks.js';
 import { RTT_FALLBACK_ECR, RTT_FALLBACK_NONE, RTT_FALLBACK_TAKEN, RTT_FALLBACK_TIMED, rttSince, type SackSendTimes } from './sack-rtt.js';
 import { DUP_THRESH, NextSegKind, SackScoreboard } from './sack-scoreboard.js';
@@ -470,7 +470,7 @@ export class TcpConnectionCore {
     this.rtt = new RttEstimator(this.config);
     this.cc = (options.congestion ?? congestionControlFactory(this.config.congestionControl))({ initialWindowSegments: this.config.initialCwndSegments, counters: this.counters });
     // Every RTT sample, whatever measured it, reaches an algorithm that wants them.
-    if (this.cc.onRttSample !== undefined) this.rtt.onSample = this.cc.onRttSample.bind(this.cc);
+    if (this.cc.onRttSample !== undefined) this.rtt.sampleSink = this.cc as RttSampleSink;
     this.ts = new TcpTimestamps(options.tsOffset ?? timestampOffset(this.iss));
     this.challengeAckLimiter = options.challengeAcks;
     this.memory = options.memory;

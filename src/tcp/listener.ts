@@ -124,6 +124,8 @@ export class TcpListener {
   private readonly acceptQueue = new ChildQueue<TcpConnectionCore>();
   private closed = false;
   private lastNow = 0;
+  /** See childOptions. */
+  private readonly child: { -readonly [K in keyof TcpConnectionOptions]: TcpConnectionOptions[K] };
 
   constructor(options: TcpListenerOptions) {
     this.options = options;
@@ -134,6 +136,19 @@ export class TcpListener {
     this.config = options.config ?? DEFAULT_TCP_CONFIG;
     this.totals = options.totals ?? { synReceived: 0, synCookiesSent: 0, synCookiesAccepted: 0, synCookiesRejected: 0, halfOpenFailed: 0, acceptQueueOverflows: 0 };
     this.cookies = options.synCookies === false ? undefined : new SynCookies(options.cookieSecret, options.addressBytes);
+    this.child = {
+      localAddr: 0,
+      localPort: this.localPort,
+      remoteAddr: 0,
+      remotePort: 0,
+      iss: 0,
+      host: options.host,
+      config: this.config,
+      // Undefined when not set (the core takes that as absent): one shape for every child.
+      congestion: options.congestion,
+      challengeAcks: options.challengeAcks,
+      memory: options.memory,
+    };
   }
 
   /** Half-open connections (SYN-RECEIVED). */
@@ -323,20 +338,17 @@ export class TcpListener {
     return conn;
   }
 
+  /**
+   * The options of the child about to be made: one record per listener, rewritten per child (the
+   * core's constructor copies what it needs and keeps none of it), not an object per SYN.
+   */
   private childOptions(remoteAddr: Ipv4Addr, localAddr: Ipv4Addr, remotePort: number, iss: number): TcpConnectionOptions {
-    return {
-      localAddr,
-      localPort: this.localPort,
-      remoteAddr,
-      remotePort,
-      iss,
-      host: this.options.host,
-      config: this.config,
-      // Undefined when not set (the core takes that as absent): one shape, no spread per SYN.
-      congestion: this.options.congestion,
-      challengeAcks: this.options.challengeAcks,
-      memory: this.options.memory,
-    };
+    const o = this.child;
+    o.localAddr = localAddr;
+    o.remoteAddr = remoteAddr;
+    o.remotePort = remotePort;
+    o.iss = iss;
+    return o;
   }
 
   private cookieWindow(): number {

@@ -19,9 +19,17 @@ export interface RttConfig {
   readonly rtoMax: number;
 }
 
+/** What takes every RTT sample (a congestion control that wants them). */
+export interface RttSampleSink {
+  onRttSample(rtt: number, srtt: number): void;
+}
+
 export class RttEstimator {
-  /** Called with each sample and the SRTT after it (the congestion control's RTT feed). */
-  onSample: ((rtt: number, srtt: number) => void) | undefined = undefined;
+  /**
+   * Given each sample and the SRTT after it (the congestion control's RTT feed): the algorithm
+   * itself, called as a method (a bound function per connection would be one more object to make).
+   */
+  sampleSink: RttSampleSink | undefined = undefined;
   /** Smoothed RTT, ms (0 until the first sample). */
   srtt = 0;
   /** RTT variation, ms. */
@@ -129,7 +137,7 @@ export class RttEstimator {
     if (caRtt < this.minRtt) this.minRtt = caRtt;
     this.backoffCount = 0;
     this.baseRto = clamp(this.srtt + Math.max(CLOCK_GRANULARITY, 4 * this.rttvar), this.config.rtoMin, this.config.rtoMax);
-    if (this.onSample !== undefined) this.onSample(caRtt, this.srtt);
+    if (this.sampleSink !== undefined) this.sampleSink.onRttSample(caRtt, this.srtt);
   }
 
   /** The timer expired (RFC 6298 5.5): double the RTO, up to rtoMax. */
