@@ -379,10 +379,17 @@ export class TcpConnectionCore {
 
   private events = 0;
   /**
-   * State transitions: [from, to, from, to, ...], those from `transitionsRead` to
-   * `transitionsEnd` not yet reported. One array per connection (NO_TRANSITIONS, shared and
-   * never written, before the first), never truncated: both indices go back to 0 once all are
-   * reported (`length = 0` was a call into V8's runtime at every report, five per connection).
+   * The state transition not yet reported, when only one is (nearly always: each is reported
+   * at the end of the call that made it): `pendingTo` undefined when there is none. No array is
+   * made for it (one per connection was ~180 bytes, most of them for its first growth).
+   */
+  private pendingFrom: TcpState = 'CLOSED';
+  private pendingTo: TcpState | undefined = undefined;
+  /**
+   * Transitions made while another was pending: [from, to, from, to, ...], those from
+   * `transitionsRead` to `transitionsEnd` not yet reported, all later than `pendingTo`'s. Made
+   * at the first such (NO_TRANSITIONS, shared and never written, before), never truncated: both
+   * indices go back to 0 once all are reported (`length = 0` was a call into V8's runtime).
    */
   private transitions: TcpState[] = NO_TRANSITIONS;
   private transitionsRead = 0;
@@ -2837,11 +2844,18 @@ export class TcpConnectionCore {
     if (prev === next) return;
     this._state = next;
     if (log.tcp.enabled) log.tcp('%s %s => %s', this.toString(), prev, next);
-    if (this.transitions === NO_TRANSITIONS) this.transitions = [];
-    const end = this.transitionsEnd;
-    this.transitions[end] = prev;
-    this.transitions[end + 1] = next;
-    this.transitionsEnd = end + 2;
+    if (this.pendingTo === undefined && this.transitionsRead === this.transitionsEnd) {
+      // Nothing else waits to be reported: this one is next (and the list stays unmade).
+      this.pendingFrom = prev;
+      this.pendingTo = next;
+    } else {
+      // Behind what waits (the pending one, or earlier ones in the list): in order after them.
+      if (this.transitions === NO_TRANSITIONS) this.transitions = [];
+      const end = this.transitionsEnd;
+      this.transitions[end] = prev;
+      this.transitions[end + 1] = next;
+      this.transitionsEnd = end + 2;
+    }
     this.events |= EV_STATE;
   }
 
@@ -2865,11 +2879,20 @@ export class TcpConnectionCore {
       if ((ev & EV_STATE) !== 0) {
         // Handlers may change the state again: those are appended, and reported in order by
         // this loop or by a nested call's flush (which goes on from where this one is).
-        const list = this.transitions;
-        while (this.transitionsRead < this.transitionsEnd) {
-          const i = this.transitionsRead;
-          this.transitionsRead = i + 2;
-          host.onStateChange?.(this, list[i], list[i + 1]);
+        // The pending one is always the oldest (the list is used only behind it), so it goes first.
+        for (;;) {
+          const to = this.pendingTo;
+          if (to !== undefined) {
+            this.pendingTo = undefined;
+            host.onStateChange?.(this, this.pendingFrom, to);
+          } else if (this.transitionsRead < this.transitionsEnd) {
+            const i = this.transitionsRead;
+            this.transitionsRead = i + 2;
+            const list = this.transitions;
+            host.onStateChange?.(this, list[i], list[i + 1]);
+          } else {
+            break;
+          }
         }
         this.transitionsRead = 0;
         this.transitionsEnd = 0;
