@@ -30,6 +30,8 @@ export class RttEstimator {
    * itself, called as a method (a bound function per connection would be one more object to make).
    */
   sampleSink: RttSampleSink | undefined = undefined;
+  /** Called with each sample and the SRTT after it, after `sampleSink` (for users of the estimator alone). */
+  onSample: ((rtt: number, srtt: number) => void) | undefined = undefined;
   /** Smoothed RTT, ms (0 until the first sample). */
   srtt = 0;
   /** RTT variation, ms. */
@@ -138,6 +140,7 @@ export class RttEstimator {
     this.backoffCount = 0;
     this.baseRto = clamp(this.srtt + Math.max(CLOCK_GRANULARITY, 4 * this.rttvar), this.config.rtoMin, this.config.rtoMax);
     if (this.sampleSink !== undefined) this.sampleSink.onRttSample(caRtt, this.srtt);
+    if (this.onSample !== undefined) this.onSample(caRtt, this.srtt);
   }
 
   /** The timer expired (RFC 6298 5.5): double the RTO, up to rtoMax. */
