@@ -50,7 +50,7 @@ import { EcnState, isEcnSetupSyn, isEcnSetupSynAck } from './ecn.js';
 import { BlackHoleDetector, FLOOR_MSS_IPV6 } from './plpmtud.js';
 import { PathMtu } from './pmtu.js';
 import { ReceiveBuffer } from './receive-buffer.js';
-import { RttEstimator } from './rtt.js';
+import { RttEstimator, type RttSampleSink } from './rtt.js';
 import { MAX_SACK_BLOCKS, MAX_SACK_BLOCKS_WITH_TIMESTAMPS, SackReporter } from './sack-blocks.js';
 import { RTT_FALLBACK_ECR, RTT_FALLBACK_NONE, RTT_FALLBACK_TAKEN, RTT_FALLBACK_TIMED, rttSince, type SackSendTimes } from './sack-rtt.js';
 import { DUP_THRESH, NextSegKind, SackScoreboard } from './sack-scoreboard.js';
@@ -65,6 +65,7 @@ import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt } from './seq
 import { acceptsText, canUserSend, type TcpState } from './state.js';
 import { TcpTimestamps, timestampOffset } from './timestamps.js';
 import { tsoSegmentBytes, tsoShouldDefer } from './tso-size.js';
+import type { ChildQueue } from './child-queue.js';
 
 /** RFC 6675 loss episodes (SACK only): none, fast recovery, holes resent after a timeout. */
 const EPISODE_NONE = 0;
@@ -227,6 +228,12 @@ export class TcpConnectionCore {
   host: TcpHost;
   /** The listener that created this connection, if any. */
   parent: TcpChildObserver | undefined;
+  /** @internal The listener's queue (half-open or accept) holding this connection, and its neighbours there (child-queue.ts). */
+  queue: ChildQueue<TcpConnectionCore> | undefined = undefined;
+  /** @internal */
+  queuePrev: TcpConnectionCore | undefined = undefined;
+  /** @internal */
+  queueNext: TcpConnectionCore | undefined = undefined;
   readonly counters: TcpCounters = createTcpCounters();
 
   // Send sequence space (RFC 9293 3.3.1). Public for inspection; only the core writes them.
@@ -372,10 +379,17 @@ export class TcpConnectionCore {
 
   private events = 0;
   /**
-   * State transitions: [from, to, from, to, ...], those from `transitionsRead` to
-   * `transitionsEnd` not yet reported. One array per connection (NO_TRANSITIONS, shared and
-   * never written, before the first), never truncated: both indices go back to 0 once all are
-   * reported (`length = 0` was a call into V8's runtime at every report, five per connection).
+   * The state transition not yet reported, when only one is (nearly always: each is reported
+   * at the end of the call that made it): `pendingTo` undefined when there is none. No array is
+   * made for it (one per connection was ~180 bytes, most of them for its first growth).
+   */
+  private pendingFrom: TcpState = 'CLOSED';
+  private pendingTo: TcpState | undefined = undefined;
+  /**
+   * Transitions made while another was pending: [from, to, from, to, ...], those from
+   * `transitionsRead` to `transitionsEnd` not yet reported, all later than `pendingTo`'s. Made
+   * at the first such (NO_TRANSITIONS, shared and never written, before), never truncated: both
+   * indices go back to 0 once all are reported (`length = 0` was a call into V8's runtime).
    */
   private transitions: TcpState[] = NO_TRANSITIONS;
   private transitionsRead = 0;
@@ -463,7 +477,7 @@ export class TcpConnectionCore {
     this.rtt = new RttEstimator(this.config);
     this.cc = (options.congestion ?? congestionControlFactory(this.config.congestionControl))({ initialWindowSegments: this.config.initialCwndSegments, counters: this.counters });
     // Every RTT sample, whatever measured it, reaches an algorithm that wants them.
-    if (this.cc.onRttSample !== undefined) this.rtt.onSample = this.cc.onRttSample.bind(this.cc);
+    if (this.cc.onRttSample !== undefined) this.rtt.sampleSink = this.cc as RttSampleSink;
     this.ts = new TcpTimestamps(options.tsOffset ?? timestampOffset(this.iss));
     this.challengeAckLimiter = options.challengeAcks;
     this.memory = options.memory;
@@ -2834,11 +2848,18 @@ export class TcpConnectionCore {
     if (prev === next) return;
     this._state = next;
     if (log.tcp.enabled) log.tcp('%s %s => %s', this.toString(), prev, next);
-    if (this.transitions === NO_TRANSITIONS) this.transitions = [];
-    const end = this.transitionsEnd;
-    this.transitions[end] = prev;
-    this.transitions[end + 1] = next;
-    this.transitionsEnd = end + 2;
+    if (this.pendingTo === undefined && this.transitionsRead === this.transitionsEnd) {
+      // Nothing else waits to be reported: this one is next (and the list stays unmade).
+      this.pendingFrom = prev;
+      this.pendingTo = next;
+    } else {
+      // Behind what waits (the pending one, or earlier ones in the list): in order after them.
+      if (this.transitions === NO_TRANSITIONS) this.transitions = [];
+      const end = this.transitionsEnd;
+      this.transitions[end] = prev;
+      this.transitions[end + 1] = next;
+      this.transitionsEnd = end + 2;
+    }
     this.events |= EV_STATE;
   }
 
@@ -2862,11 +2883,20 @@ export class TcpConnectionCore {
       if ((ev & EV_STATE) !== 0) {
         // Handlers may change the state again: those are appended, and reported in order by
         // this loop or by a nested call's flush (which goes on from where this one is).
-        const list = this.transitions;
-        while (this.transitionsRead < this.transitionsEnd) {
-          const i = this.transitionsRead;
-          this.transitionsRead = i + 2;
-          host.onStateChange?.(this, list[i], list[i + 1]);
+        // The pending one is always the oldest (the list is used only behind it), so it goes first.
+        for (;;) {
+          const to = this.pendingTo;
+          if (to !== undefined) {
+            this.pendingTo = undefined;
+            host.onStateChange?.(this, this.pendingFrom, to);
+          } else if (this.transitionsRead < this.transitionsEnd) {
+            const i = this.transitionsRead;
+            this.transitionsRead = i + 2;
+            const list = this.transitions;
+            host.onStateChange?.(this, list[i], list[i + 1]);
+          } else {
+            break;
+          }
         }
         this.transitionsRead = 0;
         this.transitionsEnd = 0;

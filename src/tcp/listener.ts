@@ -15,6 +15,7 @@ import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, receiveBufferLimit, windowScaleFo
 import type { ChallengeAckLimiter } from './challenge-ack-limit.js';
 import type { CongestionControlFactory } from './congestion/congestion-control.js';
 import { TcpConnectionCore, type TcpConnectionOptions, type TcpHost, type TcpMemoryPressure } from './connection.js';
+import { ChildQueue } from './child-queue.js';
 import type { IsnGenerator } from './isn.js';
 import type { AddressBytes } from './tuple-bytes.js';
 import { rstForSegment } from './rst.js';
@@ -119,10 +120,12 @@ export class TcpListener {
   private readonly cookies: SynCookies | undefined;
   /** When this listener last answered with a cookie (its half-open queue overflowed). */
   private lastCookieSentAt = Number.NEGATIVE_INFINITY;
-  private readonly halfOpen = new Set<TcpConnectionCore>();
-  private readonly acceptQueue: TcpConnectionCore[] = [];
+  private readonly halfOpen = new ChildQueue<TcpConnectionCore>();
+  private readonly acceptQueue = new ChildQueue<TcpConnectionCore>();
   private closed = false;
   private lastNow = 0;
+  /** See childOptions. */
+  private readonly child: { -readonly [K in keyof TcpConnectionOptions]: TcpConnectionOptions[K] };
 
   constructor(options: TcpListenerOptions) {
     this.options = options;
@@ -133,6 +136,19 @@ export class TcpListener {
     this.config = options.config ?? DEFAULT_TCP_CONFIG;
     this.totals = options.totals ?? { synReceived: 0, synCookiesSent: 0, synCookiesAccepted: 0, synCookiesRejected: 0, halfOpenFailed: 0, acceptQueueOverflows: 0 };
     this.cookies = options.synCookies === false ? undefined : new SynCookies(options.cookieSecret, options.addressBytes);
+    this.child = {
+      localAddr: 0,
+      localPort: this.localPort,
+      remoteAddr: 0,
+      remotePort: 0,
+      iss: 0,
+      host: options.host,
+      config: this.config,
+      // Undefined when not set (the core takes that as absent): one shape for every child.
+      congestion: options.congestion,
+      challengeAcks: options.challengeAcks,
+      memory: options.memory,
+    };
   }
 
   /** Half-open connections (SYN-RECEIVED). */
@@ -142,7 +158,7 @@ export class TcpListener {
 
   /** Established connections waiting for `accept`. */
   get acceptQueueLength(): number {
-    return this.acceptQueue.length;
+    return this.acceptQueue.size;
   }
 
   /**
@@ -181,9 +197,7 @@ export class TcpListener {
   close(now: number): void {
     this.closed = true;
     this.lastNow = now;
-    const doomed = [...this.halfOpen, ...this.acceptQueue];
-    this.halfOpen.clear();
-    this.acceptQueue.length = 0;
+    const doomed = [...this.halfOpen.drain(), ...this.acceptQueue.drain()];
     for (const conn of doomed) {
       conn.parent = undefined;
       conn.abort(now);
@@ -192,8 +206,8 @@ export class TcpListener {
 
   /** @internal Called by a child connection when its handshake completes. */
   childEstablished(conn: TcpConnectionCore): void {
-    this.halfOpen.delete(conn);
-    if (this.acceptQueue.length >= this.backlog) {
+    this.halfOpen.remove(conn);
+    if (this.acceptQueue.size >= this.backlog) {
       this.counters.acceptQueueOverflows++;
       this.totals.acceptQueueOverflows++;
       conn.parent = undefined;
@@ -206,18 +220,17 @@ export class TcpListener {
 
   /** @internal Called by a child connection when it reaches CLOSED before being accepted. */
   childClosed(conn: TcpConnectionCore): void {
-    if (this.halfOpen.delete(conn)) {
+    if (this.halfOpen.remove(conn)) {
       this.counters.halfOpenFailed++;
       this.totals.halfOpenFailed++;
     }
-    const i = this.acceptQueue.indexOf(conn);
-    if (i >= 0) this.acceptQueue.splice(i, 1);
+    this.acceptQueue.remove(conn);
   }
 
   private onSyn(seg: TcpRepr, remoteAddr: Ipv4Addr, localAddr: Ipv4Addr, now: number): TcpListenerVerdict {
     this.counters.synReceived++;
     this.totals.synReceived++;
-    if (this.acceptQueue.length >= this.backlog) {
+    if (this.acceptQueue.size >= this.backlog) {
       this.counters.listenOverflows++;
       return { kind: 'dropped', reason: 'acceptQueueFull' };
     }
@@ -258,7 +271,7 @@ export class TcpListener {
     }
     const conn = this.createChild(remoteAddr, localAddr, seg.srcPort, this.options.isn.isn(localAddr, this.localPort, remoteAddr, seg.srcPort, now));
     conn.listen();
-    this.halfOpen.add(conn);
+    this.halfOpen.push(conn);
     conn.handleSegment(seg, now);
     return { kind: 'created', conn };
   }
@@ -280,7 +293,7 @@ export class TcpListener {
       this.totals.synCookiesRejected++;
       return undefined;
     }
-    if (this.acceptQueue.length >= this.backlog) {
+    if (this.acceptQueue.size >= this.backlog) {
       this.counters.listenOverflows++;
       return { kind: 'dropped', reason: 'acceptQueueFull' };
     }
@@ -325,20 +338,17 @@ export class TcpListener {
     return conn;
   }
 
+  /**
+   * The options of the child about to be made: one record per listener, rewritten per child (the
+   * core's constructor copies what it needs and keeps none of it), not an object per SYN.
+   */
   private childOptions(remoteAddr: Ipv4Addr, localAddr: Ipv4Addr, remotePort: number, iss: number): TcpConnectionOptions {
-    return {
-      localAddr,
-      localPort: this.localPort,
-      remoteAddr,
-      remotePort,
-      iss,
-      host: this.options.host,
-      config: this.config,
-      // Undefined when not set (the core takes that as absent): one shape, no spread per SYN.
-      congestion: this.options.congestion,
-      challengeAcks: this.options.challengeAcks,
-      memory: this.options.memory,
-    };
+    const o = this.child;
+    o.localAddr = localAddr;
+    o.remoteAddr = remoteAddr;
+    o.remotePort = remotePort;
+    o.iss = iss;
+    return o;
   }
 
   private cookieWindow(): number {

@@ -33,13 +33,27 @@ interface Piece {
 
 const NO_PIECES: Piece[] = [];
 
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * An empty list with room for two chunks: a connection's first pushes fit it (a short one holds
+ * one or two chunks at a time), where an empty `[]` grew to 17 slots (about 150 bytes) at its
+ * first push. Pops leave a short array's storage in place (empty-array.ts).
+ */
+function chunkList(): Uint8Array[] {
+  const list = [NO_BYTES, NO_BYTES];
+  list.pop();
+  list.pop();
+  return list;
+}
+
 export class ReceiveBuffer {
   /** Bytes of in-order data the buffer holds before the window closes (raised by `grow`). */
   capacity: number;
   /** Most out-of-order pieces held at once. */
   maxOutOfOrder: number;
 
-  private chunks: Uint8Array[] = [];
+  private chunks: Uint8Array[] = chunkList();
   /** Index of the first unread chunk in `chunks` (a cheap queue without shift()). */
   private first = 0;
   private unread = 0;

@@ -19,8 +19,18 @@ export interface RttConfig {
   readonly rtoMax: number;
 }
 
+/** What takes every RTT sample (a congestion control that wants them). */
+export interface RttSampleSink {
+  onRttSample(rtt: number, srtt: number): void;
+}
+
 export class RttEstimator {
-  /** Called with each sample and the SRTT after it (the congestion control's RTT feed). */
+  /**
+   * Given each sample and the SRTT after it (the congestion control's RTT feed): the algorithm
+   * itself, called as a method (a bound function per connection would be one more object to make).
+   */
+  sampleSink: RttSampleSink | undefined = undefined;
+  /** Called with each sample and the SRTT after it, after `sampleSink` (for users of the estimator alone). */
   onSample: ((rtt: number, srtt: number) => void) | undefined = undefined;
   /** Smoothed RTT, ms (0 until the first sample). */
   srtt = 0;
@@ -129,6 +139,7 @@ export class RttEstimator {
     if (caRtt < this.minRtt) this.minRtt = caRtt;
     this.backoffCount = 0;
     this.baseRto = clamp(this.srtt + Math.max(CLOCK_GRANULARITY, 4 * this.rttvar), this.config.rtoMin, this.config.rtoMax);
+    if (this.sampleSink !== undefined) this.sampleSink.onRttSample(caRtt, this.srtt);
     if (this.onSample !== undefined) this.onSample(caRtt, this.srtt);
   }
 

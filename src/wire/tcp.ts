@@ -78,6 +78,8 @@ export const TCP_MIN_HEADER_LEN = 20;
 export const TCP_MAX_HEADER_LEN = 60;
 /** Room for options: 40 bytes. */
 const MAX_OPTIONS_LEN = TCP_MAX_HEADER_LEN - TCP_MIN_HEADER_LEN;
+/** The payload of every received segment that has none (length 0: nothing can be written to it). */
+const NO_PAYLOAD = new Uint8Array(0);
 
 /** Option kinds (RFC 9293 3.2, RFC 7323, RFC 2018). Unknown kinds are skipped on parse. */
 export const TcpOptionKind = {
@@ -298,8 +300,9 @@ function parseOptions(b: Uint8Array, start: number, end: number, out: MutableTcp
 /**
  * Parses a segment (the IPv4 payload, cut at the IP total length) from `src` to `dst`. Never
  * throws. The result always has every TcpRepr key: absent options are `undefined`, and
- * `sackPermitted` is a boolean. The payload is a view into `bytes`. Values are as sent (no
- * clamping of the window scale, options reported whatever the flags).
+ * `sackPermitted` is a boolean. The payload is a view into `bytes` (a shared empty array when
+ * the segment has none). Values are as sent (no clamping of the window scale, options reported
+ * whatever the flags).
  */
 export function parseTcp(
   bytes: Uint8Array, src: Ipv4Addr, dst: Ipv4Addr, opts?: TcpParseOptions,
@@ -317,7 +320,8 @@ export function parseTcp(
  * has dealt with): what `parseTcp` returns, made straight from the view a layer already holds,
  * so that input checks the header once and allocates the record alone (no second view, no
  * separate options object, no result wrapper). The options are parsed into the record itself;
- * an option that is malformed gives its reason instead. The payload is a view into the bytes.
+ * an option that is malformed gives its reason instead. The payload is a view into the bytes
+ * (one shared empty array for a segment without payload).
  */
 export function readTcpRepr(view: TcpSegment): TcpRepr | TcpMalformedReason {
   const bytes = view.bytes;
@@ -336,7 +340,9 @@ export function readTcpRepr(view: TcpSegment): TcpRepr | TcpMalformedReason {
     sackPermitted: false,
     sackBlocks: undefined,
     timestamp: undefined,
-    payload: bytes.subarray(hl),
+    // No payload (a SYN, a pure ACK, a FIN: most of a short connection's segments): one shared
+    // empty array rather than a view made per segment (a typed array object, ~100 bytes).
+    payload: hl === bytes.length ? NO_PAYLOAD : bytes.subarray(hl),
   };
   if (hl > TCP_MIN_HEADER_LEN) {
     const bad = parseOptions(bytes, F.OPTIONS, hl, repr);

@@ -4,6 +4,15 @@ import { RttEstimator } from '../../src/tcp/rtt.js';
 const CONFIG = { rtoInitial: 1000, rtoMin: 200, rtoMax: 60_000 };
 
 describe('tcp/rtt (RFC 6298)', () => {
+  it('gives every sample (the least-queued one) and the SRTT after it to its sink, as a method, then to onSample', () => {
+    const rtt = new RttEstimator(CONFIG);
+    const seen: string[] = [];
+    rtt.sampleSink = { onRttSample(r, srtt) { seen.push(`sink ${r} ${srtt} ${this === rtt.sampleSink}`); } };
+    rtt.onSample = (r, srtt) => void seen.push(`fn ${r} ${srtt}`);
+    rtt.sample(100, 80);
+    assert.deepEqual(seen, ['sink 80 100 true', 'fn 80 100']);
+  });
+
   it('starts at the initial RTO', () => {
     assert.equal(new RttEstimator(CONFIG).rto, 1000);
   });

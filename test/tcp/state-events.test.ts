@@ -37,4 +37,22 @@ describe('tcp/connection: state transitions reported to the host', () => {
     p.conn.shutdown(p.now);
     assert.deepEqual(order, ['SYN-RECEIVED>ESTABLISHED', 'ESTABLISHED>CLOSE-WAIT', 'CLOSE-WAIT>LAST-ACK'], 'a later call reports only its own');
   });
+
+  it('a transition made while reporting the first of two: after the second (the first is held apart from the later ones)', () => {
+    const p = synReceived();
+    const order: string[] = [];
+    p.conn.host = {
+      ...p.conn.host,
+      onStateChange: (_c, from, to) => {
+        order.push(`${from}>${to}`);
+        // Reported ESTABLISHED while CLOSE-WAIT waits: the FIN queued now comes after it.
+        if (to === 'ESTABLISHED') p.conn.shutdown(p.now);
+      },
+    };
+    send(p, { ...SEND, flags: ACK | FIN, seq: R, ack: p.conn.iss + 1 });
+    assert.deepEqual(order, ['SYN-RECEIVED>ESTABLISHED', 'ESTABLISHED>CLOSE-WAIT', 'CLOSE-WAIT>LAST-ACK']);
+    assert.equal(p.conn.state, 'LAST-ACK');
+    send(p, { ...SEND, seq: R + 1, ack: p.conn.sndNxt });
+    assert.deepEqual(order.slice(3), ['LAST-ACK>CLOSED'], 'the next call reports only its own');
+  });
 });

@@ -202,6 +202,19 @@ describe('wire/tcp', () => {
     assert.equal(readTcpRepr(view.reset(segmentWithOptions([0x02, 0x03, 0x05, 0x01]))), 'badOption');
   });
 
+  it('gives every segment without payload one shared empty payload, and a segment with data a view of it', () => {
+    const view = new TcpSegment();
+    const a = readTcpRepr(view.reset(new Uint8Array(LINUX_SYN))) as TcpRepr;
+    const b = readTcpRepr(view.reset(new Uint8Array(LINUX_SYN))) as TcpRepr;
+    assert.equal(a.payload.length, 0);
+    assert.equal(a.payload, b.payload); // no typed array made per segment
+    const bytes = new Uint8Array([...LINUX_SYN, 7, 8]);
+    const c = readTcpRepr(view.reset(bytes)) as TcpRepr;
+    assert.equal(c.payload.buffer, bytes.buffer);
+    assert.equal(c.payload.byteOffset, bytes.byteOffset + view.headerLength);
+    assert.deepEqual([...c.payload], [7, 8]);
+  });
+
   it('rejects a short header or a bad data offset', () => {
     assert.deepEqual(parseTcp(LINUX_SYN.subarray(0, 19), A1, A2), { ok: false, reason: 'truncated' });
     const low = LINUX_SYN.slice();

@@ -18,6 +18,17 @@ export const CUBIC_BETA = 0.7;
 /** RFC 9438 4.3: the Reno-friendly additive increase that matches Reno's average rate. */
 export const CUBIC_ALPHA = (3 * (1 - CUBIC_BETA)) / (1 + CUBIC_BETA);
 
+/** The curve's variables saved for an undo (Cubic.saveForUndo). */
+class CubicCurve {
+  wMax = 0;
+  cwndPrior = 0;
+  epochStart = -1;
+  k = 0;
+  origin = 0;
+  wEst = 0;
+  afterTimeout = false;
+}
+
 export class Cubic extends NewReno {
   override readonly name: string = 'cubic';
   /** Window (bytes) just before the last reduction, lowered by fast convergence. */
@@ -40,14 +51,12 @@ export class Cubic extends NewReno {
   private lastAckAt = 0;
   /** RFC 9438 4.8: the first epoch after a timeout starts at K = 0 from the current cwnd. */
   private afterTimeout = false;
-  /** The curve's state before the last reduction (RFC 9438 4.9), for `undoRecovery`. */
-  private priorWMax = 0;
-  private priorCwndPrior = 0;
-  private priorEpochStart = -1;
-  private priorK = 0;
-  private priorOrigin = 0;
-  private priorWEst = 0;
-  private priorAfterTimeout = false;
+  /**
+   * The curve's state before the last reduction (RFC 9438 4.9), for `undoRecovery`: made at the
+   * first reduction (most connections never have one, and its numbers were boxed fields built
+   * with every connection).
+   */
+  private prior: CubicCurve | undefined = undefined;
   private undoSaved = false;
   /** The reduction `undoRecovery` would undo was a timeout's (HyStart++ then restarts, as Linux's). */
   private priorWasTimeout = false;
@@ -158,13 +167,14 @@ export class Cubic extends NewReno {
 
   protected override saveForUndo(): void {
     super.saveForUndo();
-    this.priorWMax = this.wMax;
-    this.priorCwndPrior = this.cwndPrior;
-    this.priorEpochStart = this.epochStart;
-    this.priorK = this.k;
-    this.priorOrigin = this.origin;
-    this.priorWEst = this.wEst;
-    this.priorAfterTimeout = this.afterTimeout;
+    const p = this.prior ?? (this.prior = new CubicCurve());
+    p.wMax = this.wMax;
+    p.cwndPrior = this.cwndPrior;
+    p.epochStart = this.epochStart;
+    p.k = this.k;
+    p.origin = this.origin;
+    p.wEst = this.wEst;
+    p.afterTimeout = this.afterTimeout;
     this.priorWasTimeout = false;
     this.hystart.save();
     this.undoSaved = true;
@@ -187,15 +197,16 @@ export class Cubic extends NewReno {
    */
   override undoRecovery(): void {
     super.undoRecovery();
-    if (!this.undoSaved) return;
+    const p = this.prior;
+    if (!this.undoSaved || p === undefined) return;
     this.undoSaved = false;
-    this.wMax = this.priorWMax;
-    this.cwndPrior = this.priorCwndPrior;
-    this.epochStart = this.priorEpochStart;
-    this.k = this.priorK;
-    this.origin = this.priorOrigin;
-    this.wEst = this.priorWEst;
-    this.afterTimeout = this.priorAfterTimeout;
+    this.wMax = p.wMax;
+    this.cwndPrior = p.cwndPrior;
+    this.epochStart = p.epochStart;
+    this.k = p.k;
+    this.origin = p.origin;
+    this.wEst = p.wEst;
+    this.afterTimeout = p.afterTimeout;
     this.credit = 0;
     if (this.priorWasTimeout) this.hystart.restart();
     else this.hystart.restoreSaved();
