@@ -1681,7 +1681,7 @@ export class TcpConnectionCore {
       if (len > mss && len < unsent) len -= len % mss;
       // A short window for a large segment: wait for the ACK in flight (tso-size.ts).
       const fin = wantFin && len === unsent;
-      if (large > mss && unsent > mss && !fin && !retransmission && !force && tsoShouldDefer(len, large, this.cc.cwnd, inFlight)) return;
+      if (large > mss && unsent > mss && !fin && !retransmission && !force && tsoShouldDefer(len, large, this.cc.cwnd, inFlight, mss)) return;
       if (len === 0 && !fin) return;
       // A lone new FIN needs room for its sequence number in the peer's window (not in cwnd), as
       // Linux's tcp_snd_wnd_test: into a closed window it would be dropped (Linux counts
