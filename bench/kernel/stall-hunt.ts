@@ -188,6 +188,8 @@ export function shapes(quick: boolean): Shape[] {
   }
   for (const size of [1, 1449, 5000, 65536]) {
     out.push({ req: 100, res: size, how: 'one', nodelay: false, newconn: true, n: 10 });
+    out.push({ req: 100, res: size, how: 'two', nodelay: false, newconn: true, n: 10 });
+    out.push({ req: size, res: 100, how: 'two', nodelay: false, newconn: true, n: 10 });
     out.push({ req: 100, res: size, how: 'two', nodelay: false, shut: true, n: 10 });
     out.push({ req: 100, res: size, how: 'two', nodelay: false, idle: 0.5, n: 6 });
     out.push({ req: size, res: 100, how: 'two', nodelay: false, idle: 0.5, n: 6 });
