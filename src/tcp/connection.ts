@@ -1604,9 +1604,12 @@ export class TcpConnectionCore {
       if (this.quickAcksDeferrable && this.config.delayedAckTimeout !== 0) this.deferOrAck(data.length);
       else this.ackNow = true;
     } else {
-      // RFC 1122 4.2.3.2: ACK at least every second full-sized segment, else within the delay.
+      // RFC 1122 4.2.3.2: ACK at least every second full-sized segment, else within the delay;
+      // as Linux (__tcp_ack_snd_check), once more than one full segment's bytes wait: a short
+      // segment and a full one (a Nagle sender's head, then a full segment with the tail held
+      // for our ACK) are ACKed at once, not at the delayed-ACK timer.
       if (this.config.delayedAckTimeout === 0) this.ackNow = true;
-      else if (this.unackedBytes + data.length >= 2 * this.rcvMss) this.deferOrAck(data.length);
+      else if (this.unackedBytes + data.length > this.rcvMss) this.deferOrAck(data.length);
       else {
         this.unackedBytes += data.length;
         if (this.delackAt === NEVER) this.delackAt = now + this.config.delayedAckTimeout;
