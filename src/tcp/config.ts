@@ -133,6 +133,14 @@ export interface TcpConfig {
    * before it arrives without a retransmission (it was spurious: ACKs late or lost). Default true.
    */
   readonly frto: boolean;
+  /**
+   * ACK at once the first in-order segments of a connection, and those after a pause in the
+   * peer's data longer than the RTO (quick-ACK mode, as Linux's tcp_event_data_recv), unless the
+   * connection is interactive (it answered data within the delayed-ACK time: its answers carry
+   * the ACKs). A sender restarting from a small window, or a Nagle sender holding the rest of a
+   * reply for the ACK of its head, is not left waiting for the delayed-ACK timer. Default true.
+   */
+  readonly quickAckStart: boolean;
 }
 
 /** Values of `TcpConfig.lossDetection`. */
@@ -172,6 +180,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   mtuProbeInterval: 600_000,
   lossDetection: 'rack',
   frto: true,
+  quickAckStart: true,
 });
 
 /** Smallest MSS we accept from a peer or a configuration (Linux tcp_min_snd_mss is 48). */

@@ -372,6 +372,15 @@ export class TcpConnectionCore {
   private unackedBytes = 0;
   /** Quick-ACK mode (quick-ack.ts): in-order segments still to be ACKed without delay. */
   private quickAcks = 0;
+  /** The quick ACKs were given for a start or an idle gap: they may wait for the batch's end. */
+  private quickAcksDeferrable = false;
+  /** When in-order data last arrived (NEVER: none yet). */
+  private lastDataAt = NEVER;
+  /**
+   * Interactive (Linux's pingpong mode): we answered data within the delayed-ACK time, so our
+   * ACKs ride on the answers and a start or an idle gap gives no quick ACKs (quick-ack.ts).
+   */
+  private interactive = false;
   /** Duplicate ACKs in a row, for Limited Transmit (RFC 3042). */
   private dupAcks = 0;
   /** The raw window field of the peer's last acceptable segment (duplicate-ACK test). */
@@ -913,6 +922,7 @@ export class TcpConnectionCore {
         this.delackAt = NEVER;
         this.counters.delayedAcks++;
         this.ackNow = true;
+        this.interactive = false; // the answer did not come in time to carry the ACK
       }
       if (this.keepaliveAt <= now && !this.isClosed()) this.onKeepaliveTimeout(now);
       if (this.blackHole !== undefined && this.blackHole.probeAt <= now && !this.isClosed()) this.onMtuProbeTimer();
@@ -1254,7 +1264,7 @@ export class TcpConnectionCore {
         if (segLen > 0) {
           this.counters.duplicateSegments++;
           this.ackNow = true;
-          this.quickAcks = quickAckBudget(this.recvBuf.free, this.rcvMss); // the peer missed our ACK
+          this.enterQuickAck(false); // the peer missed our ACK
           if (this.sackOk && data.length > 0) this.sackReport.onDuplicate(seq, seqAdd(seq, data.length));
           if (fin && this._state === 'TIME-WAIT') this.closeAt = now + 2 * this.config.msl;
         } else {
@@ -1622,6 +1632,18 @@ export class TcpConnectionCore {
       return false;
     }
     const fillsGap = this.recvBuf.outOfOrderCount > 0;
+    // The first data, or data after a gap longer than the RTO: the sender may be starting (or
+    // restarting) from a small window, so its first segments are ACKed at once, unless we are
+    // interactive (our answer will carry the ACK), as Linux's tcp_event_data_recv. Without this
+    // a reply whose head a Nagle sender sent alone (the rest held for its ACK) waited for our
+    // delayed-ACK timer.
+    if ((now - this.lastDataAt > this.rtt.rto || this.lastDataAt === NEVER) && this.config.quickAckStart) {
+      if (!this.interactive && this.quickAcks === 0) {
+        this.quickAcks = quickAckBudget(this.recvBuf.free, this.rcvMss);
+        this.quickAcksDeferrable = true;
+      }
+    }
+    this.lastDataAt = now;
     const advanced = this.recvBuf.append(data, this.readerCopies);
     this.rcvNxt = seqAdd(this.rcvNxt, advanced);
     this.counters.bytesReceived += advanced;
@@ -1629,32 +1651,49 @@ export class TcpConnectionCore {
     if (data.length > this.rcvMss) this.rcvMss = Math.min(data.length, this.config.mss);
     if (fillsGap) {
       this.ackNow = true; // RFC 5681 4.2: ACK at once when a gap (partly) fills
-      if (this.recvBuf.outOfOrderCount === 0) this.quickAcks = quickAckBudget(this.recvBuf.free, this.rcvMss);
-    } else if (this.quickAcks > 0) {
+      if (this.recvBuf.outOfOrderCount === 0) this.enterQuickAck(false);
+    } else if (this.quickAcks > 0 && !this.interactive) {
       this.quickAcks--;
       this.counters.quickAcks++;
-      this.ackNow = true;
+      if (this.quickAcksDeferrable && this.config.delayedAckTimeout !== 0) this.deferOrAck(data.length);
+      else this.ackNow = true;
     } else {
       // RFC 1122 4.2.3.2: ACK at least every second full-sized segment, else within the delay;
-      // as Linux's __tcp_ack_snd_check, at once when more than one full segment's worth waits
-      // (a full segment and a short one: a write's tail). Held for the delay, that tail's ACK
-      // came after the sender's tail loss probe (2 SRTT, no delayed-ACK allowance with two
-      // segments in flight), which resent it for nothing on a clean path.
-      this.unackedBytes += data.length;
+      // as Linux (__tcp_ack_snd_check), once more than one full segment's bytes wait: a short
+      // segment and a full one (a Nagle sender's head, then a full segment with the tail held
+      // for our ACK), or a full one and a write's short tail, are ACKed at once, not at the
+      // delayed-ACK timer (held for it, a tail's ACK also came after the sender's tail loss
+      // probe: 2 SRTT, no delayed-ACK allowance with two segments in flight).
       if (this.config.delayedAckTimeout === 0) this.ackNow = true;
-      else if (this.unackedBytes > this.rcvMss) {
-        // Inside a batch the host may take the ACK to its end, until ACK_DEFER_MAX bytes wait
-        // for it; else it leaves with this call.
-        if (this.unackedBytes >= ACK_DEFER_MAX) this.ackNow = true;
-        else if (!this.ackDeferred) {
-          const host = this.host;
-          if (host.deferAck !== undefined && host.deferAck(this)) this.ackDeferred = true;
-          else this.ackNow = true;
-        }
-      } else if (this.delackAt === NEVER) this.delackAt = now + this.config.delayedAckTimeout;
+      else if (this.unackedBytes + data.length > this.rcvMss) this.deferOrAck(data.length);
+      else {
+        this.unackedBytes += data.length;
+        if (this.delackAt === NEVER) this.delackAt = now + this.config.delayedAckTimeout;
+      }
     }
     if (this.peerFinPending && this.rcvNxt === this.peerFinSeq) this.receiveFin(now);
     return true;
+  }
+
+  /**
+   * An ACK owed now for `n` more in-order bytes: inside a batch the host may take it to the
+   * batch's end, until ACK_DEFER_MAX bytes wait for it; else it leaves with this call.
+   */
+  private deferOrAck(n: number): void {
+    this.unackedBytes += n;
+    if (this.unackedBytes >= ACK_DEFER_MAX) this.ackNow = true;
+    else if (!this.ackDeferred) {
+      const host = this.host;
+      if (host.deferAck !== undefined && host.deferAck(this)) this.ackDeferred = true;
+      else this.ackNow = true;
+    }
+  }
+
+  /** Quick-ACK mode for recovery (a gap filled, a duplicate): ACK at once, interactive or not. */
+  private enterQuickAck(deferrable: boolean): void {
+    this.quickAcks = quickAckBudget(this.recvBuf.free, this.rcvMss);
+    this.quickAcksDeferrable = deferrable;
+    this.interactive = false;
   }
 
   /** The peer's FIN, in order (3.10.7.4 eighth). */
@@ -1743,7 +1782,7 @@ export class TcpConnectionCore {
       if (len > mss && len < unsent) len -= len % mss;
       // A short window for a large segment: wait for the ACK in flight (tso-size.ts).
       const fin = wantFin && len === unsent;
-      if (large > mss && unsent > mss && !fin && !retransmission && !force && tsoShouldDefer(len, large, this.cc.cwnd, inFlight)) return;
+      if (large > mss && unsent > mss && !fin && !retransmission && !force && tsoShouldDefer(len, large, this.cc.cwnd, inFlight, mss)) return;
       if (len === 0 && !fin) return;
       // A lone new FIN needs room for its sequence number in the peer's window (not in cwnd), as
       // Linux's tcp_snd_wnd_test: into a closed window it would be dropped (Linux counts
@@ -1818,6 +1857,8 @@ export class TcpConnectionCore {
       if (!seqLt(seq, this.sndMax)) this.rtt.startTiming(end, now);
       this.sndMax = end;
       if (len % this.sndMss !== 0) this.sndSml = end; // a short segment, or a large one's short last piece
+      // An answer within the delayed-ACK time of the data it answers (Linux's pingpong).
+      if (len > 0 && this.lastDataAt !== NEVER && now - this.lastDataAt < this.config.delayedAckTimeout) this.interactive = true;
       this.tlpAt = NEVER; // rescheduled after new data (RFC 8985 7.2)
     }
     if (seqGt(end, this.sndNxt)) this.sndNxt = end;

@@ -56,9 +56,15 @@ const WIN_DIVISOR = 3;
  * Whether to hold back a new-data segment of `len` bytes (less than the `goal` tsoSegmentBytes
  * chose, less than what is queued) while `inFlight` bytes are unacknowledged, as Linux's
  * tcp_tso_should_defer: an ACK is coming that will let a larger segment go, unless a third of
- * `cwnd` is free already. Nothing is held once the flight is empty (no timer is needed: the ACK
- * of the flight sends it).
+ * `cwnd` is free already. Only while at least two full segments are in flight: the peer ACKs
+ * those at once (RFC 5681 4.2: at least every second full-sized segment), so the wait is a
+ * round trip. Less than that (a response's header, a short reply) may be acknowledged only by
+ * the peer's delayed-ACK timer: a body written after it waited 40 ms (Linux sends it, finding
+ * the window free: its own test is on the room, min(send_win, cong_win), and its writer is
+ * woken only when a third of the send buffer is free, which keeps bulk segments large; here the
+ * host refills the buffer on every ACK, so the test stays on the segment's length). Nothing is
+ * held once the flight is empty (no timer is needed: the ACK of the flight sends it).
  */
-export function tsoShouldDefer(len: number, goal: number, cwnd: number, inFlight: number): boolean {
-  return inFlight > 0 && len < goal && len * WIN_DIVISOR < cwnd;
+export function tsoShouldDefer(len: number, goal: number, cwnd: number, inFlight: number, mss: number): boolean {
+  return inFlight >= 2 * mss && len < goal && len * WIN_DIVISOR < cwnd;
 }

@@ -49,6 +49,9 @@ export const TEST_CONFIG: Partial<TcpConfig> = {
   msl: MSL,
   // The core's tests check RFC 5681/6582 numbers; CUBIC has tests of its own (cubic.test.ts).
   congestionControl: 'newreno',
+  // The receiving tests check the steady state's delayed ACKs from the first segment on;
+  // quick-ack.test.ts turns the start's quick ACKs on.
+  quickAckStart: false,
 };
 
 export const EMPTY = new Uint8Array(0);

@@ -79,6 +79,19 @@ describe('tcp/connection: receiving', () => {
     recvNothing(h);
   });
 
+  it('ACKs at once when more than one full segment of bytes waits: a short head, then a full segment (as Linux)', () => {
+    // A Nagle sender's reply: 200 bytes alone, then a full segment, the rest held for our ACK.
+    const h = established();
+    send(h, { ...SEND, payload: bytes(MSS) });
+    recvNothing(h);
+    tick(h, 40);
+    recv(h, { ...RECV, ack: R + MSS, window: RCV_BUF - MSS });
+    send(h, { ...SEND, seq: R + MSS, payload: bytes(200, MSS) });
+    recvNothing(h, 'one short segment: the delayed ACK');
+    send(h, { ...SEND, seq: R + MSS + 200, payload: bytes(MSS, MSS + 200) });
+    recv(h, { ...RECV, ack: R + 2 * MSS + 200, window: RCV_BUF - 2 * MSS - 200 }, 'not 40 ms later');
+  });
+
   it('acks every segment when delayedAckTimeout is 0', () => {
     const h = established({ config: { delayedAckTimeout: 0 } });
     send(h, { ...SEND, payload: bytes(10) });

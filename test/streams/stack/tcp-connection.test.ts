@@ -270,7 +270,8 @@ describe('stack: a TCP connection as the user holds it', () => {
       const run = (noDelay: boolean): number[] => {
         const sent: SeenSegment[] = [];
         const ts = new TestScheduler((x, y) => assert.deepStrictEqual(x, y));
-        const p = tcpPair({ scheduler: ts, hooksA: { network: { down: tcpOutputTap(ts, sent) } } });
+        // b's delayed ACK releases Nagle: quickAckStart off, or b would ACK its first data at once.
+        const p = tcpPair({ scheduler: ts, tcpB: { quickAckStart: false }, hooksA: { network: { down: tcpOutputTap(ts, sent) } } });
         // b does not read: reading would send a window update (its SYN-ACK offered 64 KiB of its
         // 256 KiB buffer), and that ACK would release Nagle early.
         p.b.tcp.listen({ port: 7 }).subscribe();

@@ -82,7 +82,8 @@ describe('stack: TCP timers in virtual time (marbles)', () => {
     ts.run(({ expectObservable }) => {
       const p = tcpPair({
         scheduler: ts,
-        tcpB: { receiveBufferSize: 8192, receiveBufferMax: 8192 },
+        // quickAckStart off: the times below are of the delayed ACKs from b's first segment on.
+        tcpB: { receiveBufferSize: 8192, receiveBufferMax: 8192, quickAckStart: false },
         // A one-byte segment from a is a zero-window probe (the last window b offered was 0).
         hooksB: { transport: { up: tcpInputTap(ts, toB, (s) => (s.len === 1 && probes.next(s.at), false)) } },
         hooksA: { transport: { up: tcpInputTap(ts, toA, (s) => ((s.flags & TcpFlags.SYN) === 0 && windows.next(s.window), false)) } },

@@ -313,7 +313,8 @@ describe('stack: toSocket() in virtual time', () => {
   /** A connected socket pair on a TestScheduler (streams still tick on the real event loop). */
   function virtualPair(sent: SeenSegment[]) {
     const ts = new TestScheduler((x, y) => assert.deepStrictEqual(x, y));
-    const p = tcpPair({ scheduler: ts, hooksA: { network: { down: tcpOutputTap(ts, sent) } } });
+    // b's delayed ACK is what releases Nagle: quickAckStart off, or b would ACK its first data at once.
+    const p = tcpPair({ scheduler: ts, tcpB: { quickAckStart: false }, hooksA: { network: { down: tcpOutputTap(ts, sent) } } });
     let server: TcpConnection | undefined;
     let client: TcpConnection | undefined;
     p.b.tcp.listen({ port: 7 }).subscribe((c) => (server = c));
