@@ -147,13 +147,6 @@ export class NeighborCache<T> {
    */
   private lastIp = -1;
   private lastEntry: Entry<T> | undefined = undefined;
-  /**
-   * Bumped at every change of the table (an entry added, replaced or removed): an entry found
-   * before is still the table's entry for its address while this stays (a flow's cached
-   * neighbour, streams/stack/route-cache.ts). Changes of an entry's state or MAC need no bump:
-   * whoever keeps the entry reads them afresh.
-   */
-  generation = 0;
   /** Incomplete entries that hold packets. */
   private readonly pending = new Set<Entry<T>>();
   private readonly requestBucket: TokenBucket;
@@ -210,22 +203,12 @@ export class NeighborCache<T> {
     return undefined;
   }
 
-  /**
-   * The table's entry for `ip` when it answers a MAC at once (as `reachableMac`), else
-   * undefined: kept by a flow with `generation`, its `state` and `mac` read at each use.
-   */
-  reachableEntry(ip: Ipv4Addr): { readonly state: NeighborState; readonly mac: MacAddr | undefined } | undefined {
-    return this.reachableMac(ip) === undefined ? undefined : this.lastEntry;
-  }
-
   private tableSet(ip: Ipv4Addr, e: Entry<T>): void {
-    this.generation++;
     this.lastEntry = undefined;
     this.table.set(ip, e);
   }
 
   private tableDelete(ip: Ipv4Addr): void {
-    this.generation++;
     this.lastEntry = undefined;
     this.table.delete(ip);
   }

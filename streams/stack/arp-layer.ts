@@ -13,7 +13,6 @@ import { MAC_BROADCAST, MAC_ZERO, type MacAddr } from '../../src/mac.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { NetstackError, netError } from '../../src/errors.js';
-import type { Ipv4RouteCache, NeighborRef } from './route-cache.js';
 
 /** A packet waiting for its next hop's MAC, and whom to tell if it never gets one. */
 export interface PendingPacket {
@@ -24,8 +23,6 @@ export interface PendingPacket {
 /** What IPv4 hands to neighbour resolution: a packet (IPv4 header included) for `nextHop`. */
 export interface NextHopPacket extends PendingPacket {
   readonly nextHop: Ipv4Addr;
-  /** The sending flow's cache (route-cache.ts): its neighbour part is kept here. */
-  readonly routeCache?: Ipv4RouteCache | undefined;
 }
 
 /** The boundary under IPv4 on one interface: IPv4 frames up, packets for a next hop down. */
@@ -101,7 +98,7 @@ export class ArpLayer {
     const partialChecksum = lower.down.partialChecksum === true;
     const maxGsoBytes = lower.down.maxGsoBytes;
     // The record is read at once and kept by nothing (a waiting packet gets an item of its own).
-    return { up$: lower.up$, down: { next: (p: NextHopPacket) => this.sendIpv4(p.nextHop, p.pb, p.onError, p.routeCache), partialChecksum, maxGsoBytes, retainsNothing: true } };
+    return { up$: lower.up$, down: { next: (p: NextHopPacket) => this.sendIpv4(p.nextHop, p.pb, p.onError), partialChecksum, maxGsoBytes, retainsNothing: true } };
   }
 
   close(): void {
@@ -134,20 +131,9 @@ export class ArpLayer {
    * and multicast map to group MACs; unicast next hops go through the neighbour cache, waiting
    * for resolution when needed. A failed resolution calls `onError` with EHOSTUNREACH.
    */
-  sendIpv4(nextHop: Ipv4Addr, pb: PacketBuffer, onError?: (err: NetstackError) => void, routeCache?: Ipv4RouteCache): void {
+  sendIpv4(nextHop: Ipv4Addr, pb: PacketBuffer, onError?: (err: NetstackError) => void): void {
     const sendTo = this.#ipv4SendTo;
     if (sendTo === undefined) throw new NetstackError('ERR_INVALID_STATE', 'ArpLayer: sendIpv4 before resolver()');
-    // The flow's cached neighbour (route-cache.ts): still the table's entry for this next hop
-    // while the table's generation stays (a unicast next hop: only such are cached), its state
-    // and MAC read now.
-    const cache = this.cache;
-    if (routeCache !== undefined && routeCache.neighbours === cache && routeCache.neighbourGeneration === cache.generation && routeCache.nextHop === nextHop) {
-      const e: NeighborRef | undefined = routeCache.neighbour;
-      if (e !== undefined && (e.state === 'reachable' || e.state === 'static')) {
-        sendTo(e.mac as MacAddr, pb);
-        return;
-      }
-    }
     if (nextHop === IPV4_BROADCAST || this.#iface.isDirectedBroadcast(nextHop)) {
       sendTo(MAC_BROADCAST, pb);
       return;
@@ -161,14 +147,8 @@ export class ArpLayer {
     // A known, fresh neighbour (nearly every packet): its MAC at once, no clock read and no
     // queue item made. The entry turns stale when its reachable time is up at the timer (the
     // cache's deadline, always armed while an entry is reachable), not by a reading per packet.
-    const mac = cache.reachableMac(nextHop);
+    const mac = this.cache.reachableMac(nextHop);
     if (mac !== undefined) {
-      if (routeCache !== undefined) {
-        routeCache.neighbours = cache;
-        routeCache.neighbourGeneration = cache.generation;
-        routeCache.nextHop = nextHop;
-        routeCache.neighbour = cache.reachableEntry(nextHop);
-      }
       sendTo(mac, pb);
       return;
     }

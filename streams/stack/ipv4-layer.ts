@@ -7,7 +7,6 @@ import { between, type Boundary, type BoundaryOperators, type Sink } from '../pi
 import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 import type { TapPoint } from '../pipeline/taps.js';
 import { PacketSubject } from '../pipeline/packet-subject.js';
-import { type Ipv4RouteCache, ipv4Addresses } from './route-cache.js';
 import { attachUp } from '../pipeline/up-stream.js';
 import { ETHERNET_HEADER_LEN } from '../../src/wire/ethernet.js';
 import { Ipv4Packet, emitIpv4, writeIpv4Header, IPV4_MIN_HEADER_LEN, IpProtocol } from '../../src/wire/ipv4.js';
@@ -59,8 +58,6 @@ export interface Ipv4Outbound {
   /** Header and payload (one fragment when fragmented). An operator may read or drop it, not resize it. */
   readonly pb: PacketBuffer;
   readonly onError: ((err: NetstackError) => void) | undefined;
-  /** The sending flow's cache, for the neighbour layer's part of it (route-cache.ts); absent: none. */
-  readonly routeCache?: Ipv4RouteCache | undefined;
 }
 
 export interface Ipv4SendOptions {
@@ -75,11 +72,6 @@ export interface Ipv4SendOptions {
   readonly ecn?: number;
   /** Outgoing interface for the limited broadcast 255.255.255.255 (default: the first). */
   readonly iface?: NetInterface;
-  /**
-   * The sending flow's own cache of its route and next hop (a TCP connection's): used while
-   * still valid, refilled otherwise (route-cache.ts). Absent: the layer's one-entry cache.
-   */
-  readonly routeCache?: Ipv4RouteCache | undefined;
 }
 
 /**
@@ -269,11 +261,9 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
    * `resolver()`, or `staticNeighbors()`), and adds routes for the interface's subnets.
    */
   attach(iface: NetInterface, lower: NeighborBoundary): void {
-    const record = lower.down.retainsNothing === true ? { iface, nextHop: 0, src: 0, dst: 0, protocol: 0, pb: EMPTY_PACKET, onError: undefined, routeCache: undefined } : undefined;
+    const record = lower.down.retainsNothing === true ? { iface, nextHop: 0, src: 0, dst: 0, protocol: 0, pb: EMPTY_PACKET, onError: undefined } : undefined;
     this.#attached[iface.index] = { iface, down: lower.down, record };
     this.#cachedRoute = undefined;
-    // Routes cached by flows (route-cache.ts) were found without this interface.
-    ipv4Addresses.generation++;
     for (const a of iface.addresses) this.routes.addOnLink(iface.index, a.address, a.prefixLength);
     // A link of bare IP packets (no link header) has no link-level broadcast either.
     const input = lower.linkHeaderLength === 0
@@ -311,36 +301,21 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       this.#cachedRoute = route;
       this.#cachedLocal = this.isLocal(dst);
       this.#cachedRoutesVersion = this.routes.version;
-      this.#cachedAddresses = ipv4Addresses.generation;
+      this.#cachedAddresses = this.#addressCount();
     }
     return route;
   }
 
   /** Nothing the cached route was found with has changed (IPv4 addresses are only ever added). */
   #routeCacheValid(): boolean {
-    return this.routes.version === this.#cachedRoutesVersion && ipv4Addresses.generation === this.#cachedAddresses;
+    return this.routes.version === this.#cachedRoutesVersion && this.#addressCount() === this.#cachedAddresses;
   }
 
-  /**
-   * The route of a flow that keeps its own cache `c`: the cached one while the route table's
-   * version and the addresses' generation it was found with stay, else found (through the
-   * layer's one-entry cache) and kept in `c` with whether `dst` is ours. Undefined when no
-   * route was found (routeFor's error then says why).
-   */
-  #flowRoute(c: Ipv4RouteCache, dst: Ipv4Addr): Ipv4Route | undefined {
-    if (c.owner === this && c.dst === dst && c.routesVersion === this.routes.version && c.addressGeneration === ipv4Addresses.generation) return c.route;
-    const route = this.routeFor(dst);
-    if (!('iface' in route)) return undefined;
-    c.owner = this;
-    c.dst = dst;
-    c.route = route;
-    c.local = route === this.#cachedRoute && dst === this.#cachedDst ? this.#cachedLocal : this.isLocal(dst);
-    c.routesVersion = this.#cachedRoutesVersion;
-    c.addressGeneration = this.#cachedAddresses;
-    c.linkHeaderLength = route.iface.link.layer === 'ip' ? 0 : ETHERNET_HEADER_LEN;
-    // The next hop may have changed, or become a directed broadcast: its neighbour is found again.
-    c.neighbours = undefined;
-    return route;
+  #addressCount(): number {
+    const list = this.#attached;
+    let n = 0;
+    for (let i = 0; i < list.length; i++) if (list[i] !== undefined) n += list[i].iface.addresses.length;
+    return n;
   }
 
   #findRoute(dst: Ipv4Addr, iface: NetInterface | undefined): Ipv4Route | NetstackError {
@@ -378,8 +353,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
   }
 
   #route(pb: PacketBuffer, o: Ipv4SendOptions, onError: ((err: NetstackError) => void) | undefined): NetstackError | undefined {
-    const cache = o.iface === undefined && o.dst !== IPV4_BROADCAST ? o.routeCache : undefined;
-    const route = (cache !== undefined ? this.#flowRoute(cache, o.dst) : undefined) ?? this.routeFor(o.dst, o.iface);
+    const route = this.routeFor(o.dst, o.iface);
     if (!('iface' in route)) {
       this.counters.txErrors++;
       return route;
@@ -399,7 +373,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       const max = this.#attached[iface.index]?.down.maxGsoBytes ?? 0;
       if (IPV4_MIN_HEADER_LEN + payloadLength <= max && pb.csumStart >= 0 && !this.isLocal(o.dst)) {
         this.#emitWhole(pb, src, o, ttl, true);
-        this.#out(iface, nextHop, src, o.dst, o.protocol, pb, onError, false, cache);
+        this.#out(iface, nextHop, src, o.dst, o.protocol, pb, onError, false);
         return undefined;
       }
       const gsoSize = pb.gsoSize;
@@ -410,10 +384,9 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     }
     if (IPV4_MIN_HEADER_LEN + payloadLength <= iface.mtu) {
       this.#emitWhole(pb, src, o, ttl, df);
-      // A flow's packets ask a cached route: whether its destination is ours is known.
-      const local = cache !== undefined && route === cache.route ? cache.local
-        : route === this.#cachedRoute && o.dst === this.#cachedDst ? this.#cachedLocal : this.isLocal(o.dst);
-      this.#out(iface, nextHop, src, o.dst, o.protocol, pb, onError, local, cache);
+      // A flow's packets ask the cached route: whether its destination is ours is known.
+      const local = route === this.#cachedRoute && o.dst === this.#cachedDst ? this.#cachedLocal : this.isLocal(o.dst);
+      this.#out(iface, nextHop, src, o.dst, o.protocol, pb, onError, local);
       return undefined;
     }
     pb.completeChecksum(); // fragments carry the finished transport checksum
@@ -466,7 +439,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
   }
 
   /** `local`: `dst` is one of our addresses (the datagram loops back). */
-  #out(iface: NetInterface, nextHop: Ipv4Addr, src: Ipv4Addr, dst: Ipv4Addr, protocol: number, pb: PacketBuffer, onError: ((err: NetstackError) => void) | undefined, local: boolean, routeCache?: Ipv4RouteCache): void {
+  #out(iface: NetInterface, nextHop: Ipv4Addr, src: Ipv4Addr, dst: Ipv4Addr, protocol: number, pb: PacketBuffer, onError: ((err: NetstackError) => void) | undefined, local: boolean): void {
     this.counters.txPackets++;
     const attached = this.#attached[iface.index];
     if (attached === undefined) return;
@@ -483,7 +456,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     if (down.partialChecksum !== true) pb.completeChecksum();
     const r = attached.record;
     if (r === undefined || this.#outRecordBusy) {
-      down.next({ iface, nextHop, src, dst, protocol, pb, onError, routeCache });
+      down.next({ iface, nextHop, src, dst, protocol, pb, onError });
       return;
     }
     // What is below keeps no record (ARP's resolver, maybe through taps): one, refilled.
@@ -494,7 +467,6 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     r.protocol = protocol;
     r.pb = pb;
     r.onError = onError;
-    r.routeCache = routeCache;
     this.#outRecordBusy = true;
     try {
       down.next(r);
@@ -503,7 +475,6 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       // Nothing of the packet stays reachable from the record.
       r.pb = EMPTY_PACKET;
       r.onError = undefined;
-      r.routeCache = undefined;
     }
   }
 

@@ -6,7 +6,6 @@ import {
   type Ipv6Addr, Ipv6Addresses, ipv6CommonPrefixLength, ipv6EqualsAt, ipv6InPrefix, ipv6Network, isIpv6LinkLocal, solicitedNodeAddress,
 } from '../../src/ipv6/address.js';
 import type { Ipv6AddressOrigin, Ipv6AddressState } from '../../src/ipv6/slaac.js';
-import { ipv4Addresses } from './route-cache.js';
 
 /** One IPv6 address of an interface. */
 export interface InterfaceIpv6Address {
@@ -84,8 +83,6 @@ export class NetInterface {
     const broadcast = prefixLength >= 31 ? IPV4_BROADCAST : (network | ~mask) >>> 0;
     const entry: InterfaceAddress = { address, prefixLength, network, broadcast };
     this.addresses.push(entry);
-    // Cached routes know whether their destination is ours and which source they use.
-    ipv4Addresses.generation++;
     return entry;
   }
 

@@ -13,7 +13,6 @@ import type { TcpConnectionLimits } from './tcp-limits.js';
 import { pacedRead, type PacedObservable, type PacedReader, type PacedSubscription } from '../operators/paced-concat-map.js';
 import { tcpReadable, tcpWritable, tcpChunks } from './tcp-web-streams.js';
 import type { ReadableStream, WritableStream } from 'node:stream/web';
-import type { Ipv4RouteCache } from './route-cache.js';
 
 /** Where received bytes go: `data$`'s subscriber, or the socket adapter. */
 export interface TcpReader {
@@ -133,8 +132,6 @@ export class TcpConnection {
   ownerEntry: unknown = undefined;
   /** @internal What it holds of the stack-wide limits while it is live (tcp-limits.ts). */
   limitSlot: unknown = undefined;
-  /** @internal Its route and next hop, kept by the layers below for its segments (route-cache.ts). */
-  routeCache: Ipv4RouteCache | undefined = undefined;
 
   constructor(core: TcpConnectionCore, owner: TcpConnectionOwner) {
     this.core = core;

@@ -24,8 +24,8 @@ import { createTcpCounters, addTcpCounters } from '../../src/tcp/counters.js';
 import { splitTcpLimits, type TcpStackConfig } from '../../src/config/protocol-config.js';
 import { resolveTcpLimits } from '../../src/tcp/limits.js';
 import { TcpLayerLimits, type ListenerSlots } from './tcp-limits.js';
-import { TcpFlags, TcpSegment, emitTcp, readTcpRepr, tcpHeaderLen, type TcpRepr } from '../../src/wire/tcp.js';
-import { IpProtocol, IPV4_MIN_HEADER_LEN } from '../../src/wire/ipv4.js';
+import { TcpFlags, TcpSegment, emitTcp, readTcpRepr, type TcpRepr } from '../../src/wire/tcp.js';
+import { IpProtocol } from '../../src/wire/ipv4.js';
 import { IcmpType, IcmpUnreachableCode } from '../../src/wire/icmp.js';
 import { EndpointTable } from '../../src/transport/endpoint-table.js';
 import { PortManager } from '../../src/transport/port-manager.js';
@@ -34,7 +34,6 @@ import { AddressBook, IPV6_ID_BASE, IP_ANY4, IP_ANY6, isIpAny, type IpAddr } fro
 import { ipv6ChecksumOkFor, ipv6PseudoHeaderSum, ipv6UpperChecksumOk } from '../../src/wire/ipv6.js';
 import { TcpOffset } from '../../src/wire/tcp.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
-import { Ipv4RouteCache } from './route-cache.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { NetstackError, netError, type NetstackErrorCode } from '../../src/errors.js';
@@ -336,7 +335,7 @@ export class TcpLayer implements Tcp {
     this.#records6 = options.ipv6?.records;
     this.#partialChecksum = port.down.partialChecksum === true;
     this.#sendRecord = port.down.retainsNothing === true
-      ? { pb: EMPTY_PACKET, dst: 0, src: 0, protocol: IpProtocol.TCP, onError: undefined, dontFragment: true, ecn: 0, routeCache: undefined }
+      ? { pb: EMPTY_PACKET, dst: 0, src: 0, protocol: IpProtocol.TCP, onError: undefined, dontFragment: true, ecn: 0 }
       : undefined;
     this.#partialChecksum6 = (options.ipv6?.records ?? options.ipv6?.port)?.down.partialChecksum === true;
     this.#icmp = options.icmp;
@@ -737,14 +736,7 @@ export class TcpLayer implements Tcp {
     const core = conn.core;
     // A segment longer than the MSS is a large one (TSO, see #gsoMaxBytes): the link cuts it.
     const gsoSize = seg.payload.length > core.sndMss ? core.sndMss : 0;
-    const remote = core.remoteAddr;
-    if (this.#hookedDown || remote >= IPV6_ID_BASE) {
-      this.#out(seg, core.localAddr, remote, conn.onSendError, core.dontFragment, ect ? IpEcn.ECT0 : IpEcn.NOT_ECT, gsoSize);
-      return;
-    }
-    // Its route and next hop, kept for its segments by IPv4 and ARP (route-cache.ts).
-    const cache = conn.routeCache ?? (conn.routeCache = new Ipv4RouteCache());
-    this.#emit(seg, core.localAddr, remote, conn.onSendError, core.dontFragment, ect ? IpEcn.ECT0 : IpEcn.NOT_ECT, gsoSize, cache);
+    this.#out(seg, core.localAddr, core.remoteAddr, conn.onSendError, core.dontFragment, ect ? IpEcn.ECT0 : IpEcn.NOT_ECT, gsoSize);
   }
 
   /**
@@ -1010,25 +1002,19 @@ export class TcpLayer implements Tcp {
   }
 
   /** Writes the segment into a packet (the payload's one copy; none for a large segment, see below) and hands it to IPv4. */
-  #emit(seg: TcpRepr, src: IpAddr, dst: IpAddr, onError: ((err: NetstackError) => void) | undefined, dontFragment: boolean, ecn: number, gsoSize = 0, routeCache?: Ipv4RouteCache): void {
+  #emit(seg: TcpRepr, src: IpAddr, dst: IpAddr, onError: ((err: NetstackError) => void) | undefined, dontFragment: boolean, ecn: number, gsoSize = 0): void {
     if (dst >= IPV6_ID_BASE) {
       this.#emitIpv6(seg, src, dst, onError, ecn, gsoSize);
       return;
     }
     this.counters.txSegments++;
-    // A connection's segment, its link known from its cached route: made with exactly the room
-    // of its headers, each writing every byte of its own (no zeroing, and the finished frame is
-    // the packet's whole buffer). A stale hint only costs a move in `prepend`.
-    const link = routeCache === undefined ? -1 : routeCache.linkHeaderLength;
-    const pb = link >= 0 && gsoSize === 0 && seg.payload.length < GATHER_MIN
-      ? PacketBuffer.withPayloadInFull(seg.payload, link + IPV4_MIN_HEADER_LEN + tcpHeaderLen(seg))
-      : segmentPacket(seg.payload, gsoSize, !this.#hookedDown);
+    const pb = segmentPacket(seg.payload, gsoSize, !this.#hookedDown);
     // Partial checksum, when what is below finishes it (the TAP device with offload, or the
     // Ethernet layer): the bytes are summed once, where they are written last.
     emitTcp(seg, pb, src, dst, this.#partialChecksum ? PARTIAL_CHECKSUM : undefined);
     const r = this.#sendRecord;
     if (r === undefined || this.#sendRecordBusy) {
-      this.#down.next({ pb, dst, src, protocol: IpProtocol.TCP, onError, dontFragment, ecn, routeCache });
+      this.#down.next({ pb, dst, src, protocol: IpProtocol.TCP, onError, dontFragment, ecn });
       return;
     }
     r.pb = pb;
@@ -1037,7 +1023,6 @@ export class TcpLayer implements Tcp {
     r.onError = onError;
     r.dontFragment = dontFragment;
     r.ecn = ecn;
-    r.routeCache = routeCache;
     this.#sendRecordBusy = true;
     try {
       this.#down.next(r);
@@ -1046,7 +1031,6 @@ export class TcpLayer implements Tcp {
       // Nothing of the packet stays reachable from the record.
       r.pb = EMPTY_PACKET;
       r.onError = undefined;
-      r.routeCache = undefined;
     }
   }
 
@@ -1092,7 +1076,6 @@ interface SendRecord {
   onError: ((err: NetstackError) => void) | undefined;
   dontFragment: boolean;
   ecn: number;
-  routeCache: Ipv4RouteCache | undefined;
 }
 /** What the refilled send record holds between segments. */
 const EMPTY_PACKET = PacketBuffer.alloc(0);

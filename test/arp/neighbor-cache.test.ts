@@ -348,31 +348,6 @@ describe('NeighborCache', () => {
     assert.equal(formatMac(cache.reachableMac(PEER) as MacAddr), formatMac(OTHER_MAC), 'static: still answered');
   });
 
-  it('generation: changes when an entry is added, replaced or removed, not on look-ups or state changes; reachableEntry is the table\'s entry', () => {
-    const cache = new NeighborCache<string>({ reachableTimeMs: 1000 });
-    const g0 = cache.generation;
-    cache.receive(PEER, PEER_MAC, true, 0);
-    const g1 = cache.generation;
-    assert.notEqual(g1, g0, 'added');
-    const e = cache.reachableEntry(PEER);
-    assert.ok(e !== undefined);
-    assert.equal(e.state, 'reachable');
-    assert.equal(formatMac(e.mac as MacAddr), formatMac(PEER_MAC));
-    assert.equal(cache.reachableEntry(PEER), e, 'the same entry again');
-    assert.equal(cache.reachableEntry(OTHER), undefined, 'none for an unknown address');
-    assert.equal(cache.generation, g1, 'look-ups change nothing');
-    cache.expire(5000);
-    assert.equal(e.state, 'stale', 'the kept entry shows its state');
-    assert.equal(cache.reachableEntry(PEER), undefined, 'not reachable: not answered');
-    assert.equal(cache.generation, g1, 'a state change is not a table change');
-    cache.addStatic(PEER, OTHER_MAC, 6000);
-    const g2 = cache.generation;
-    assert.notEqual(g2, g1, 'replaced');
-    assert.notEqual(cache.reachableEntry(PEER), e, 'a new entry');
-    cache.remove(PEER);
-    assert.notEqual(cache.generation, g2, 'removed');
-  });
-
   it('property: every packet is accounted for exactly once, and the bounds always hold', () => {
     const hosts = [1, 2, 3, 4].map((n) => ip(`198.18.0.${n}`));
     const op = fc.oneof(
