@@ -258,7 +258,8 @@ export function kernelPeerUnavailable(): string | undefined {
   return undefined;
 }
 
-function isCI(): boolean {
+/** Whether this run is CI's (CI set, and not to 0 or false): there nothing may be skipped. */
+export function isCI(): boolean {
   const ci = process.env.CI;
   return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
 }
