@@ -10,6 +10,8 @@
  *
  *   COST_DIST=$PWD/dist taskset -c 0 node --import tsx bench/inbound-cost.ts [N=1000000] [ROUNDS=5]
  */
+import { batchCost, tenths, udpRequestFrame } from './lib/udp-batch-cost.js';
+
 if (process.env.COST_DIST === undefined) throw new Error('COST_DIST: the dist directory of a compiled tree');
 const root = `${process.env.COST_DIST}/`;
 const { createStack } = (await import(`${root}streams/stack/create-stack.js`)) as typeof import('../streams/stack/create-stack.js');
@@ -22,40 +24,9 @@ const stack = createStack({ interfaces: [{ name: 'eth0', link, ipv4: ['198.18.0.
 let received = 0;
 stack.udp.bind({ port: 7 }).datagrams$.subscribe(() => received++);
 
-/** 198.18.0.1:12345 -> 198.18.0.2:7, one byte, no UDP checksum (0: none). */
-function datagramFrame(): Uint8Array {
-  const f = new Uint8Array(14 + 20 + 8 + 1);
-  f.set(ourMac, 0);
-  f.set([2, 0, 0, 0, 0, 1, 0x08, 0x00], 6);
-  const ip = 14;
-  f.set([0x45, 0, 0, 29, 0, 0, 0x40, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2], ip);
-  let sum = 0;
-  for (let i = 0; i < 20; i += 2) sum += (f[ip + i] << 8) | f[ip + i + 1];
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  const checksum = ~sum & 0xffff;
-  f[ip + 10] = checksum >>> 8;
-  f[ip + 11] = checksum & 0xff;
-  f.set([0x30, 0x39, 0, 7, 0, 9, 0, 0, 0x61], ip + 20);
-  return f;
-}
-
-const BATCH = 32;
-const batch = Array.from({ length: BATCH }, datagramFrame);
-function run(n: number): void {
-  for (let i = 0; i < n; i += BATCH) for (let j = 0; j < BATCH; j++) frames.next(batch[j]);
-}
-
 const n = Number(process.argv[2] ?? 1_000_000);
 const rounds = Number(process.argv[3] ?? 5);
-run(200_000);
-const perFrame: number[] = [];
-for (let r = 0; r < rounds; r++) {
-  const u0 = process.cpuUsage();
-  run(n);
-  const u = process.cpuUsage(u0);
-  perFrame.push(((u.user + u.system) * 1000) / n);
-}
-const sorted = [...perFrame].sort((x, y) => x - y);
-if (received !== 200_000 + rounds * n) throw new Error(`received ${received} datagrams, sent ${200_000 + rounds * n}`);
-console.log(JSON.stringify({ nsPerFrame: perFrame.map((x) => Math.round(x * 10) / 10), median: Math.round(sorted[rounds >> 1] * 10) / 10 }));
+const cost = batchCost((f) => frames.next(f), udpRequestFrame(ourMac), n, rounds);
+if (received !== cost.pushed) throw new Error(`received ${received} datagrams, sent ${cost.pushed}`);
+console.log(JSON.stringify({ nsPerFrame: cost.perFrame.map(tenths), median: tenths(cost.median) }));
 stack.close();
