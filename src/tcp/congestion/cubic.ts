@@ -18,8 +18,28 @@ export const CUBIC_BETA = 0.7;
 /** RFC 9438 4.3: the Reno-friendly additive increase that matches Reno's average rate. */
 export const CUBIC_ALPHA = (3 * (1 - CUBIC_BETA)) / (1 + CUBIC_BETA);
 
-/** The curve's variables saved for an undo (Cubic.saveForUndo). */
-class CubicCurve {
+/** The curve's variables: Cubic's own, and a copy saved for an undo (Cubic.saveForUndo). */
+interface CurveState {
+  wMax: number;
+  cwndPrior: number;
+  epochStart: number;
+  k: number;
+  origin: number;
+  wEst: number;
+}
+
+/** Copies the curve's variables (a reduction's save, an undo's restore: not per ACK). */
+function copyCurve(to: CurveState, from: CurveState): void {
+  to.wMax = from.wMax;
+  to.cwndPrior = from.cwndPrior;
+  to.epochStart = from.epochStart;
+  to.k = from.k;
+  to.origin = from.origin;
+  to.wEst = from.wEst;
+}
+
+/** The saved copy, made at the first reduction. */
+class CubicCurve implements CurveState {
   wMax = 0;
   cwndPrior = 0;
   epochStart = -1;
@@ -29,7 +49,7 @@ class CubicCurve {
   afterTimeout = false;
 }
 
-export class Cubic extends NewReno {
+export class Cubic extends NewReno implements CurveState {
   override readonly name: string = 'cubic';
   /** Window (bytes) just before the last reduction, lowered by fast convergence. */
   wMax = 0;
@@ -168,12 +188,7 @@ export class Cubic extends NewReno {
   protected override saveForUndo(): void {
     super.saveForUndo();
     const p = this.prior ?? (this.prior = new CubicCurve());
-    p.wMax = this.wMax;
-    p.cwndPrior = this.cwndPrior;
-    p.epochStart = this.epochStart;
-    p.k = this.k;
-    p.origin = this.origin;
-    p.wEst = this.wEst;
+    copyCurve(p, this);
     p.afterTimeout = this.afterTimeout;
     this.priorWasTimeout = false;
     this.hystart.save();
@@ -200,12 +215,7 @@ export class Cubic extends NewReno {
     const p = this.prior;
     if (!this.undoSaved || p === undefined) return;
     this.undoSaved = false;
-    this.wMax = p.wMax;
-    this.cwndPrior = p.cwndPrior;
-    this.epochStart = p.epochStart;
-    this.k = p.k;
-    this.origin = p.origin;
-    this.wEst = p.wEst;
+    copyCurve(this, p);
     this.afterTimeout = p.afterTimeout;
     this.credit = 0;
     if (this.priorWasTimeout) this.hystart.restart();
