@@ -258,4 +258,47 @@ print('ok' if ok else 'mismatch', n, '%.2f' % secs)`, [], { timeoutMs: 60_000 })
     assert.ok(counters.retransmits > 0, 'we lost and retransmitted segments');
     assert.ok(counters.outOfOrderSegments > 0, 'the kernel\'s segments after a loss were held until the gap filled');
   }).timeout(70_000);
+
+  it("a reply one segment and a bit long leaves whole at once, its short tail not held for the kernel's ACK of the first segment (Minshall's Nagle, as Linux)", async () => {
+    const stack = closeAfterTest(stackOn(peer(), (l) => l, false)); // MSS-sized segments: the tail is a segment of its own
+    const REPLY = 2000;
+    const sub = stack.tcp.listen({ port: 8080 }).subscribe((conn) => {
+      conn.data$.subscribe({ next: () => conn.write(new Uint8Array(REPLY).fill(0x72)), error: () => undefined });
+    });
+    // What crossed the link, in order: our data segments by payload length, the kernel's frames.
+    const events: Array<'in' | number> = [];
+    const payload = (f: Uint8Array): number => {
+      if (f.length < 54 || f[12] !== 0x08 || f[13] !== 0x00 || f[23] !== 6) return -1;
+      const ihl = (f[14] & 15) * 4;
+      if (((f[14 + ihl] << 8) | f[15 + ihl]) !== 8080) return -1; // from our port 8080
+      return ((f[16] << 8) | f[17]) - ihl - (f[14 + ihl + 12] >> 4) * 4;
+    };
+    const outSub = stack.taps.link.down$.subscribe((f) => {
+      const n = payload(f);
+      if (n > 0) events.push(n);
+    });
+    const inSub = stack.taps.link.up$.subscribe(() => events.push('in'));
+    try {
+      // Twenty exchanges on one connection: past the kernel's quick-ACK start, it delays the ACK
+      // of a lone full segment (40 ms), which classic Nagle made the tail wait for.
+      const out = await peer().python(`import socket
+s = socket.create_connection(('${STACK_IP}', 8080), timeout=10)
+for i in range(20):
+    s.sendall(b'q')
+    got = 0
+    while got < ${REPLY}:
+        got += len(s.recv(65536))
+s.close()
+print('done')`, [], { timeoutMs: 30_000 });
+      assert.equal(out.trim(), 'done');
+      const mss = 1460 - 12; // the timestamps option in every segment
+      const replies = events.flatMap((e, i) => (e === mss ? [i] : []));
+      assert.equal(replies.length, 20, `20 full segments sent: ${JSON.stringify(events.slice(0, 12))}`);
+      for (const at of replies) assert.equal(events[at + 1], REPLY - mss, `each full segment followed at once by its ${REPLY - mss}-byte tail, nothing received between: ${JSON.stringify(events.slice(at - 1, at + 3))}`);
+    } finally {
+      outSub.unsubscribe();
+      inSub.unsubscribe();
+      sub.unsubscribe();
+    }
+  }).timeout(40_000);
 });
