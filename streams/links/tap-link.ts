@@ -246,6 +246,15 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
    */
   const flush = (): void => {
     flushQueued = false;
+    if (single !== undefined) {
+      // The one complete frame of this task or batch (a request/response path's reply): written
+      // by the addon's one-argument writer, no list or piece made.
+      const frame = single;
+      single = undefined;
+      if (device.closed) txAfterClose++;
+      else device.write(frame);
+      return;
+    }
     if (pending.length === 0) return;
     if (device.closed) {
       for (const f of pending) if (f !== null) txAfterClose++;
@@ -303,8 +312,19 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     coalescer?.reset();
   };
 
+  /**
+   * The first complete frame sent while nothing is pending, held here rather than in the lists:
+   * most flushes on request/response paths write one frame. A second frame moves it to the
+   * lists first (order, and the ACK coalescer, see both).
+   */
+  let single: Uint8Array | undefined;
   /** `tail`: a payload lent behind `frame`'s headers (sendGathered); the ACK coalescer reads only headers. */
   const enqueue = (frame: Uint8Array, csum: number, gsoSize: number, tail?: Uint8Array): void => {
+    if (single !== undefined) {
+      const first = single;
+      single = undefined;
+      enqueue(first, -1, 0);
+    }
     const index = pending.length;
     if (coalescer === undefined) pending.push(frame);
     else coalescer.push(pending, frame);
@@ -503,6 +523,14 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     send(frame: Uint8Array): void {
       if (device.closed) {
         txAfterClose++;
+        return;
+      }
+      if (single === undefined && pending.length === 0) {
+        single = frame;
+        if (!inBatch && !flushQueued) {
+          flushQueued = true;
+          atEndOfTask(flush);
+        }
         return;
       }
       enqueue(frame, -1, 0);
