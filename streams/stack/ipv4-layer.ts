@@ -1,4 +1,4 @@
-import { Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { Observable, Subject, type SchedulerLike, type Subscription } from 'rxjs';
 import { createDemux, type Demux } from '../operators/demux.js';
 import type { NetInterface } from './net-interface.js';
 import type { FrameOut, NeighborBoundary } from './arp-layer.js';
@@ -224,6 +224,10 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
    */
   /** An Ipv4Outbound record is being handed down: a packet sent from inside that call gets a fresh one. */
   #outRecordBusy = false;
+  /** No transport operator on the way up (see #inputPacket). */
+  readonly #upPlain: boolean;
+  /** Subscribers of observe$ (see #inputPacket). */
+  #observers = 0;
   /** Where the frame #fusedFrame made last goes (its interface's FrameOut), until #fusedSend. */
   #fusedTo: FrameOut | undefined;
   #cachedDst = -1;
@@ -236,6 +240,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
   constructor(opts: Ipv4LayerOptions) {
     this.#opts = opts;
     this.reassembler = new Reassembler<Uint8Array>(opts.reassembly);
+    this.#upPlain = opts.transport?.up === undefined;
     this.#ids = new IpIdGenerator(opts.idTableSize === undefined ? {} : { tableSize: opts.idTableSize });
     // The boundary above IPv4 for all protocols at once: the demux sits on top of it.
     // #sendItem reads the record while it routes and keeps nothing of it (the neighbour layer
@@ -268,7 +273,16 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
   }
 
   observe$(protocol?: number): Observable<Ipv4Datagram> {
-    return this.#demux.observe$(protocol);
+    const inner$ = this.#demux.observe$(protocol);
+    // Counted: while anyone observes, datagrams are plain records (see #inputPacket).
+    return new Observable<Ipv4Datagram>((subscriber) => {
+      this.#observers++;
+      const sub = inner$.subscribe(subscriber);
+      return () => {
+        sub.unsubscribe();
+        this.#observers--;
+      };
+    });
   }
 
   /** Partial datagrams given up on (after their first fragment came): ICMP time exceeded. */
@@ -581,12 +595,19 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       return;
     }
     const hl = p.headerLength;
-    const header = bytes.subarray(at, at + hl);
     if (!p.isFragment) {
       c.rxDelivered++;
-      this.#input$.next({ iface, src, dst, protocol: p.protocol, ttl, header, payload: p.payload, broadcast, reassembled: false, checksumVerified });
+      // On the plain stack the stack's own transports get the datagram with its header's view
+      // made only if read (ICMP errors quote it); anyone else who may copy the record with a
+      // spread (an operator, an observer) gets every field as a plain property.
+      if (this.#upPlain && this.#observers === 0 && this.#opts.taps?.upObserved !== true) {
+        this.#input$.next(new ReceivedIpv4(iface, src, dst, p.protocol, ttl, p.payload, broadcast, checksumVerified, bytes, at, at + hl));
+      } else {
+        this.#input$.next({ iface, src, dst, protocol: p.protocol, ttl, header: bytes.subarray(at, at + hl), payload: p.payload, broadcast, reassembled: false, checksumVerified });
+      }
       return;
     }
+    const header = bytes.subarray(at, at + hl);
     c.rxFragments++;
     const now = this.#opts.scheduler.now();
     const protocol = p.protocol;
@@ -631,6 +652,44 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
 }
 
 const ALL_HOSTS = 0xe0000001;
+
+/**
+ * A received whole datagram as the stack's own transports get it: the header's view is made
+ * when first read (most datagrams are never asked for it: only ICMP errors and ECN quote it).
+ * An accessor on the prototype, so a spread copy (`{ ...d }`) would leave `header` out: only
+ * handed to the stack's own layers (#inputPacket says when).
+ */
+class ReceivedIpv4 implements Ipv4Datagram {
+  readonly reassembled = false;
+  // Private: a spread copy (tcp-forwarder.ts's quote) takes none of them, the frame included.
+  readonly #bytes: Uint8Array;
+  readonly #headerAt: number;
+  readonly #headerEnd: number;
+  #header: Uint8Array | undefined;
+
+  constructor(
+    readonly iface: NetInterface,
+    readonly src: Ipv4Addr,
+    readonly dst: Ipv4Addr,
+    readonly protocol: number,
+    readonly ttl: number,
+    readonly payload: Uint8Array,
+    readonly broadcast: boolean,
+    readonly checksumVerified: boolean,
+    bytes: Uint8Array,
+    headerAt: number,
+    headerEnd: number,
+  ) {
+    this.#bytes = bytes;
+    this.#headerAt = headerAt;
+    this.#headerEnd = headerEnd;
+  }
+
+  get header(): Uint8Array {
+    if (this.#header === undefined) this.#header = this.#bytes.subarray(this.#headerAt, this.#headerEnd);
+    return this.#header;
+  }
+}
 
 /** What a refilled Ipv4Outbound record holds between packets. */
 const EMPTY_PACKET = PacketBuffer.alloc(0);
