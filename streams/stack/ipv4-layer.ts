@@ -601,7 +601,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       // made only if read (ICMP errors quote it); anyone else who may copy the record with a
       // spread (an operator, an observer) gets every field as a plain property.
       if (this.#upPlain && this.#observers === 0 && this.#opts.taps?.upObserved !== true) {
-        this.#input$.next(new ReceivedIpv4(iface, src, dst, p.protocol, ttl, p.payload, broadcast, checksumVerified, bytes, at, at + hl));
+        this.#input$.next(new ReceivedIpv4(iface, src, dst, p.protocol, ttl, broadcast, checksumVerified, bytes, at, at + hl, at + p.totalLength));
       } else {
         this.#input$.next({ iface, src, dst, protocol: p.protocol, ttl, header: bytes.subarray(at, at + hl), payload: p.payload, broadcast, reassembled: false, checksumVerified });
       }
@@ -654,18 +654,21 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
 const ALL_HOSTS = 0xe0000001;
 
 /**
- * A received whole datagram as the stack's own transports get it: the header's view is made
- * when first read (most datagrams are never asked for it: only ICMP errors and ECN quote it).
- * An accessor on the prototype, so a spread copy (`{ ...d }`) would leave `header` out: only
- * handed to the stack's own layers (#inputPacket says when).
+ * @internal A received whole datagram as the stack's own transports get it: the views of its
+ * header and payload are made when first read (ICMP errors and ECN quote the header; UDP reads
+ * its datagram in place, `frame`/`payloadAt`/`payloadEnd`, and makes only its own payload's
+ * view). Accessors on the prototype, so a spread copy (`{ ...d }`) would leave `header` and
+ * `payload` out: only handed to the stack's own layers (#inputPacket says when).
  */
-class ReceivedIpv4 implements Ipv4Datagram {
+export class ReceivedIpv4 implements Ipv4Datagram {
   readonly reassembled = false;
   // Private: a spread copy (tcp-forwarder.ts's quote) takes none of them, the frame included.
   readonly #bytes: Uint8Array;
   readonly #headerAt: number;
-  readonly #headerEnd: number;
+  readonly #payloadAt: number;
+  readonly #end: number;
   #header: Uint8Array | undefined;
+  #payload: Uint8Array | undefined;
 
   constructor(
     readonly iface: NetInterface,
@@ -673,21 +676,40 @@ class ReceivedIpv4 implements Ipv4Datagram {
     readonly dst: Ipv4Addr,
     readonly protocol: number,
     readonly ttl: number,
-    readonly payload: Uint8Array,
     readonly broadcast: boolean,
     readonly checksumVerified: boolean,
     bytes: Uint8Array,
     headerAt: number,
-    headerEnd: number,
+    payloadAt: number,
+    end: number,
   ) {
     this.#bytes = bytes;
     this.#headerAt = headerAt;
-    this.#headerEnd = headerEnd;
+    this.#payloadAt = payloadAt;
+    this.#end = end;
   }
 
   get header(): Uint8Array {
-    if (this.#header === undefined) this.#header = this.#bytes.subarray(this.#headerAt, this.#headerEnd);
+    if (this.#header === undefined) this.#header = this.#bytes.subarray(this.#headerAt, this.#payloadAt);
     return this.#header;
+  }
+
+  get payload(): Uint8Array {
+    if (this.#payload === undefined) this.#payload = this.#bytes.subarray(this.#payloadAt, this.#end);
+    return this.#payload;
+  }
+
+  /** The frame (or packet) the datagram is in: its payload runs from `payloadAt` to `payloadEnd`. */
+  get frame(): Uint8Array {
+    return this.#bytes;
+  }
+
+  get payloadAt(): number {
+    return this.#payloadAt;
+  }
+
+  get payloadEnd(): number {
+    return this.#end;
   }
 }
 

@@ -1,5 +1,5 @@
 import { Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import type { Ipv4Port, Ipv4Send, WholeOut } from './ipv4-layer.js';
+import { ReceivedIpv4, type Ipv4Port, type Ipv4Send, type WholeOut } from './ipv4-layer.js';
 import type { Ipv6Datagram, Ipv6Send } from './ipv6-layer.js';
 import { IpNetwork, deliverIpv6, type IpDatagram, type IpSend, type Ipv6Transport } from './ip-network.js';
 import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
@@ -434,7 +434,8 @@ export class UdpLayer implements Udp {
   #input(d: IpDatagram): void {
     const c = this.counters;
     c.rxDatagrams++;
-    const v = this.#view.reset(d.payload);
+    // IPv4's own record: the datagram read in place in the frame (no view of the IP payload).
+    const v = d instanceof ReceivedIpv4 ? this.#view.reset(d.frame, d.payloadAt, d.payloadEnd) : this.#view.reset(d.payload);
     const reason = v.check() ?? (d.checksumVerified || v.verifyChecksum(d.src, d.dst) ? undefined : 'badChecksum');
     if (reason !== undefined) {
       countDrop(c, reason);
