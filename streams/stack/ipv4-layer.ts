@@ -699,6 +699,11 @@ export class ReceivedIpv4 implements Ipv4Datagram {
     return this.#payload;
   }
 
+  /** The ECN field (the low two bits of the TOS byte), read in the frame. */
+  get ecn(): number {
+    return this.#bytes[this.#headerAt + 1] & 3;
+  }
+
   /** The frame (or packet) the datagram is in: its payload runs from `payloadAt` to `payloadEnd`. */
   get frame(): Uint8Array {
     return this.#bytes;
