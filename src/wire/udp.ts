@@ -49,62 +49,73 @@ export type UdpParseOptions = ChecksumParseOptions;
 /** A view over a UDP datagram. Getters other than `check()` assume it returned undefined. */
 export class UdpDatagram {
   bytes: Uint8Array;
+  /** Where the datagram starts in `bytes` (a received frame is read in place). */
+  at = 0;
+  /** Where the bytes available to it end (the IP payload's end: link padding beyond is not its). */
+  end: number;
 
   constructor(bytes: Uint8Array = new Uint8Array(0)) {
     this.bytes = bytes;
+    this.end = bytes.length;
   }
 
-  /** Rebinds the view to other bytes without allocating. */
-  reset(bytes: Uint8Array): this {
+  /**
+   * Rebinds the view to other bytes without allocating: the datagram from `at` to `end` (by
+   * default all of `bytes`), read in place without a view of its own.
+   */
+  reset(bytes: Uint8Array, at = 0, end = bytes.length): this {
     this.bytes = bytes;
+    this.at = at;
+    this.end = end;
     return this;
   }
 
   /** Undefined when the header is present and 8 <= length field <= the bytes available. */
   check(): UdpMalformedReason | undefined {
-    if (this.bytes.length < UDP_HEADER_LEN) return 'truncated';
+    const available = this.end - this.at;
+    if (available < UDP_HEADER_LEN) return 'truncated';
     const len = this.length;
-    if (len < UDP_HEADER_LEN || len > this.bytes.length) return 'badLength';
+    if (len < UDP_HEADER_LEN || len > available) return 'badLength';
     return undefined;
   }
 
   get srcPort(): number {
-    return (this.bytes[F.SRC_PORT] << 8) | this.bytes[F.SRC_PORT + 1];
+    return (this.bytes[this.at + F.SRC_PORT] << 8) | this.bytes[this.at + F.SRC_PORT + 1];
   }
 
   set srcPort(value: number) {
-    this.bytes[F.SRC_PORT] = value >>> 8;
-    this.bytes[F.SRC_PORT + 1] = value & 0xff;
+    this.bytes[this.at + F.SRC_PORT] = value >>> 8;
+    this.bytes[this.at + F.SRC_PORT + 1] = value & 0xff;
   }
 
   get dstPort(): number {
-    return (this.bytes[F.DST_PORT] << 8) | this.bytes[F.DST_PORT + 1];
+    return (this.bytes[this.at + F.DST_PORT] << 8) | this.bytes[this.at + F.DST_PORT + 1];
   }
 
   set dstPort(value: number) {
-    this.bytes[F.DST_PORT] = value >>> 8;
-    this.bytes[F.DST_PORT + 1] = value & 0xff;
+    this.bytes[this.at + F.DST_PORT] = value >>> 8;
+    this.bytes[this.at + F.DST_PORT + 1] = value & 0xff;
   }
 
   /** The length field: header + data. */
   get length(): number {
-    return (this.bytes[F.LENGTH] << 8) | this.bytes[F.LENGTH + 1];
+    return (this.bytes[this.at + F.LENGTH] << 8) | this.bytes[this.at + F.LENGTH + 1];
   }
 
   get checksum(): number {
-    return (this.bytes[F.CHECKSUM] << 8) | this.bytes[F.CHECKSUM + 1];
+    return (this.bytes[this.at + F.CHECKSUM] << 8) | this.bytes[this.at + F.CHECKSUM + 1];
   }
 
   /** The data, cut at the length field. */
   get payload(): Uint8Array {
-    return this.bytes.subarray(F.PAYLOAD, this.length);
+    return this.bytes.subarray(this.at + F.PAYLOAD, this.at + this.length);
   }
 
   /** True when the checksum is right, or absent (0). */
   verifyChecksum(src: Ipv4Addr, dst: Ipv4Addr): boolean {
     if (this.checksum === 0) return true;
     const len = this.length;
-    return onesSum(this.bytes, 0, len, pseudoHeaderSum(src, dst, IpProtocol.UDP, len)) === 0xffff;
+    return onesSum(this.bytes, this.at, len, pseudoHeaderSum(src, dst, IpProtocol.UDP, len)) === 0xffff;
   }
 }
 
@@ -133,6 +144,26 @@ export function emitUdp(repr: UdpRepr, pb: PacketBuffer, src: Ipv4Addr, dst: Ipv
   b[at + F.SRC_PORT + 1] = repr.srcPort & 0xff;
   b[at + F.DST_PORT] = (repr.dstPort >>> 8) & 0xff;
   b[at + F.DST_PORT + 1] = repr.dstPort & 0xff;
+  b[at + F.LENGTH] = len >>> 8;
+  b[at + F.LENGTH + 1] = len & 0xff;
+  b[at + F.CHECKSUM] = 0;
+  b[at + F.CHECKSUM + 1] = 0;
+  let c = foldChecksum(onesSum(b, at, len, pseudoHeaderSum(src, dst, IpProtocol.UDP, len)));
+  if (c === 0) c = 0xffff; // 0 on the wire would mean "no checksum" (RFC 768)
+  b[at + F.CHECKSUM] = c >>> 8;
+  b[at + F.CHECKSUM + 1] = c & 0xff;
+}
+
+/**
+ * Writes the 8-byte UDP header at `at` in `b`, in front of the `len - 8` data bytes already
+ * there, with its checksum (pseudo-header for src -> dst; 0 sent as 0xFFFF): the bytes
+ * `emitUdp` writes, for a caller that made the whole frame itself.
+ */
+export function writeUdpHeader(b: Uint8Array, at: number, srcPort: number, dstPort: number, len: number, src: Ipv4Addr, dst: Ipv4Addr): void {
+  b[at + F.SRC_PORT] = (srcPort >>> 8) & 0xff;
+  b[at + F.SRC_PORT + 1] = srcPort & 0xff;
+  b[at + F.DST_PORT] = (dstPort >>> 8) & 0xff;
+  b[at + F.DST_PORT + 1] = dstPort & 0xff;
   b[at + F.LENGTH] = len >>> 8;
   b[at + F.LENGTH + 1] = len & 0xff;
   b[at + F.CHECKSUM] = 0;

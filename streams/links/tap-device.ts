@@ -119,6 +119,8 @@ export class TapDevice {
   readonly #restoreOnClose: boolean;
   #lastName: string;
   #framesCb: FramesCallback | undefined;
+  /** See headersInPlace(). */
+  #headersInPlace = false;
   readonly #offload: boolean;
   readonly #kind: 'tap' | 'tun';
   #errorCb: ((error: Error) => void) | undefined;
@@ -263,6 +265,16 @@ export class TapDevice {
   onFrames(callback: FramesCallback): void {
     this.#framesCb = callback;
     this.#handle.start(this.#deliver, this.#fail);
+  }
+
+  /**
+   * @internal With `offload`: from now on `onFrames`' callback gets no `headers` (undefined);
+   * each frame's virtio_net_hdr stays in front of it, the VNET_HDR_LEN bytes before
+   * `frame.byteOffset` in `frame.buffer`, for a reader that reads it there (the TAP link): no
+   * view and no list made per batch for the headers. Without `offload` nothing changes.
+   */
+  headersInPlace(): void {
+    this.#headersInPlace = true;
   }
 
   /**
@@ -413,10 +425,13 @@ export class TapDevice {
     const count = this.#batch[1];
     const time = clockFromMonotonic(this.#wakeTime[0]);
     const frames = new Array<Uint8Array>(count);
-    if (!this.#offload) {
+    if (!this.#offload || this.#headersInPlace) {
+      // (With offload and headersInPlace: each frame's header stays where it was read, in
+      // front of it in the same memory; only the frames' views are made.)
+      const skip = this.#offload ? VNET_HDR_LEN : 0;
       for (let i = 0; i < count; i++) {
         const length = lengths[i];
-        frames[i] = new Uint8Array(buffer, offset, length);
+        frames[i] = new Uint8Array(buffer, offset + skip, length - skip);
         offset += length;
       }
       callback(frames, undefined, time);

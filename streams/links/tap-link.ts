@@ -29,7 +29,7 @@ import type { Link } from './link.js';
 import { TapDevice, type TapStats } from './tap-device.js';
 import { AckCoalescer } from './ack-coalescer.js';
 import { createTcpCoalescer, type CoalesceStats } from './gro.js';
-import { completePartialChecksum, csumHeader, gsoHeader, VNET_HDR_LEN, VnetFlags, VnetGso, vnetCsumOffset, vnetCsumStart, vnetFlags, vnetGsoType } from './virtio-net-hdr.js';
+import { completePartialChecksum, csumHeader, gsoHeader, VNET_HDR_LEN, VnetFlags, VnetGso, VnetOffset } from './virtio-net-hdr.js';
 
 export interface TapLinkOptions {
   /** TAP device name (attached when it exists, created otherwise). */
@@ -124,6 +124,11 @@ const TCP = IpProtocol.TCP;
 const TCP_CHECKSUM = TcpOffset.CHECKSUM;
 const UDP = IpProtocol.UDP;
 const UDP_CHECKSUM = UdpOffset.CHECKSUM;
+/** The received virtio_net_hdr's fields acceptOffloaded reads (little-endian 16-bit ones). */
+const VNET_FLAGS = VnetOffset.FLAGS;
+const VNET_GSO_TYPE = VnetOffset.GSO_TYPE;
+const VNET_CSUM_START = VnetOffset.CSUM_START;
+const VNET_CSUM_OFFSET = VnetOffset.CSUM_OFFSET;
 
 /** Offload unless told otherwise (option, else RX_NETSTACK_TAP_OFFLOAD=0). */
 /** @internal */
@@ -246,6 +251,15 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
    */
   const flush = (): void => {
     flushQueued = false;
+    if (single !== undefined) {
+      // The one complete frame of this task or batch (a request/response path's reply): written
+      // by the addon's one-argument writer, no list or piece made.
+      const frame = single;
+      single = undefined;
+      if (device.closed) txAfterClose++;
+      else device.write(frame);
+      return;
+    }
     if (pending.length === 0) return;
     if (device.closed) {
       for (const f of pending) if (f !== null) txAfterClose++;
@@ -303,8 +317,19 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     coalescer?.reset();
   };
 
+  /**
+   * The first complete frame sent while nothing is pending, held here rather than in the lists:
+   * most flushes on request/response paths write one frame. A second frame moves it to the
+   * lists first (order, and the ACK coalescer, see both).
+   */
+  let single: Uint8Array | undefined;
   /** `tail`: a payload lent behind `frame`'s headers (sendGathered); the ACK coalescer reads only headers. */
   const enqueue = (frame: Uint8Array, csum: number, gsoSize: number, tail?: Uint8Array): void => {
+    if (single !== undefined) {
+      const first = single;
+      single = undefined;
+      enqueue(first, -1, 0);
+    }
     const index = pending.length;
     if (coalescer === undefined) pending.push(frame);
     else coalescer.push(pending, frame);
@@ -374,9 +399,25 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     while (starts.length > 0 && starts[starts.length - 1] >= from) starts.pop();
   };
 
-  /** What the virtio_net_hdr says about a received frame; false: drop it. */
-  const acceptOffloaded = (frame: Uint8Array, h: Uint8Array): boolean => {
-    const gso = vnetGsoType(h) & ~VnetGso.ECN;
+  /**
+   * With offload, the received frames' headers are read where the device left them, in front
+   * of each frame (TapDevice.headersInPlace: no view per frame): through a view of the whole
+   * receive slab, made when a batch comes in another slab than the last.
+   */
+  let headerSlab: ArrayBufferLike | undefined;
+  let headerBytes: Uint8Array = new Uint8Array(0);
+  const headerAt = (frame: Uint8Array): number => {
+    const buffer = frame.buffer;
+    if (buffer !== headerSlab) {
+      headerSlab = buffer;
+      headerBytes = new Uint8Array(buffer);
+    }
+    return frame.byteOffset - VNET_HDR_LEN;
+  };
+
+  /** What the virtio_net_hdr (in `hb` from `ha`) says about a received frame; false: drop it. */
+  const acceptOffloaded = (frame: Uint8Array, hb: Uint8Array, ha: number): boolean => {
+    const gso = hb[ha + VNET_GSO_TYPE] & ~VnetGso.ECN;
     if (gso !== VnetGso.NONE) {
       if (gso !== VnetGso.TCPV4 && gso !== VnetGso.TCPV6) {
         rxGsoDropped++;
@@ -384,10 +425,10 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       }
       rxSuperFrames++;
     }
-    const flags = vnetFlags(h);
+    const flags = hb[ha + VNET_FLAGS];
     if ((flags & VnetFlags.NEEDS_CSUM) !== 0) {
-      const start = vnetCsumStart(h);
-      const offset = vnetCsumOffset(h);
+      const start = hb[ha + VNET_CSUM_START] | (hb[ha + VNET_CSUM_START + 1] << 8);
+      const offset = hb[ha + VNET_CSUM_OFFSET] | (hb[ha + VNET_CSUM_OFFSET + 1] << 8);
       if (start + offset + 2 > frame.length) {
         rxGsoDropped++;
         return false;
@@ -421,6 +462,8 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   });
   // Coalesced frames are rebuilt in the batch's memory and may outlive it (gro.ts): never reused.
   const recycle = options.recycleSlabs !== false && coalesce === undefined;
+  // With offload, the headers are read in front of the frames (see headerAt).
+  if (offload) device.headersInPlace();
   device.onFrames((batch, headers, time) => {
     inBatch = true;
     // The addon's reading of the clock for this wake-up becomes the stack's for the batch.
@@ -432,7 +475,15 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     try {
       if (coalesce !== undefined) batch = coalesce(batch, verified, groStats);
       for (let i = 0; i < batch.length; i++) {
-        if (headers !== undefined && !acceptOffloaded(batch[i], headers[i])) continue;
+        if (offload) {
+          let ok: boolean;
+          if (headers !== undefined) ok = acceptOffloaded(batch[i], headers[i], 0);
+          else {
+            const at = headerAt(batch[i]); // first: it changes headerBytes when the slab changed
+            ok = acceptOffloaded(batch[i], headerBytes, at);
+          }
+          if (!ok) continue;
+        }
         leaseFrame(batch[i]);
         frames.next(batch[i]);
         if (frameHeld() || frames.observers.length !== 1) held = true;
@@ -503,6 +554,14 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     send(frame: Uint8Array): void {
       if (device.closed) {
         txAfterClose++;
+        return;
+      }
+      if (single === undefined && pending.length === 0) {
+        single = frame;
+        if (!inBatch && !flushQueued) {
+          flushQueued = true;
+          atEndOfTask(flush);
+        }
         return;
       }
       enqueue(frame, -1, 0);

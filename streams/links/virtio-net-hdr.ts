@@ -49,6 +49,9 @@ if (endianness() !== 'LE') {
   throw new Error('virtio-net-hdr: only little-endian hosts are supported');
 }
 
+/** Where the fields are in the header (16-bit fields little-endian, as the getters below read them). */
+export const VnetOffset = { FLAGS: 0, GSO_TYPE: 1, HDR_LEN: 2, GSO_SIZE: 4, CSUM_START: 6, CSUM_OFFSET: 8 } as const;
+
 const u16 = (b: Uint8Array, i: number): number => b[i] | (b[i + 1] << 8);
 
 export function vnetFlags(h: Uint8Array): number {

@@ -28,6 +28,21 @@ export interface Sink<T> {
    * sinks made by `between()` never say so: inserted operators may keep what they get.
    */
   readonly retainsNothing?: boolean;
+  /**
+   * @internal A fused way past the layers below (see `FusedOut`), offered by a layer for its
+   * plain form only: sinks made by `between()` with a `down` operator never carry it, and a
+   * tap point's wrapper says `ready()` false while anyone observes what crosses it.
+   */
+  readonly fused?: FusedOut;
+}
+
+/**
+ * @internal What a fused way out has in common at every level: `ready()` says whether it may
+ * be taken now (false while a tap point on the way has observers, who must see each item
+ * cross). The members beyond it are the level's own (ARP's `FrameOut`, IPv4's `WholeOut`).
+ */
+export interface FusedOut {
+  ready(): boolean;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { Subject, type Observable } from 'rxjs';
 import { PacketBuffer } from '../../src/packet-buffer.js';
-import type { Boundary, Sink } from './boundary.js';
+import type { Boundary, FusedOut, Sink } from './boundary.js';
 import { attachUp, UpStream } from './up-stream.js';
 import { pinFrame } from '../frame-lease.js';
 
@@ -75,7 +75,7 @@ export class TapPoint<Up, Down> implements BoundaryTaps<Up, Down> {
         complete: () => above.complete(),
       }),
     );
-    const down: Sink<Down> & { sendPartial?: unknown; sendGathered?: unknown } = {
+    const down: Sink<Down> & { sendPartial?: unknown; sendGathered?: unknown; fused?: FusedOut } = {
       next(item) {
         if (downTap.observed) {
           // Observers may keep what they see: a packet whose payload is only gathered (a view
@@ -92,6 +92,15 @@ export class TapPoint<Up, Down> implements BoundaryTaps<Up, Down> {
       maxGsoBytes: below.maxGsoBytes,
       retainsNothing: retains,
     };
+    // A fused way past the layers below (Sink.fused) is taken only while nobody observes this
+    // boundary: the observers see every item, so they send it the long way. Its other members
+    // are the inner one's, through the prototype.
+    const fused = below.fused;
+    if (fused !== undefined) {
+      const outer = Object.create(fused) as { ready(): boolean };
+      outer.ready = () => !downTap.observed && fused.ready();
+      down.fused = outer;
+    }
     // The link's checksum offload stays usable through a tap: the tap sees the frame as sent.
     const partial = (below as { sendPartial?: (frame: Uint8Array, start: number, offset: number, gsoSize?: number) => void }).sendPartial;
     if (partial !== undefined) {

@@ -1,6 +1,6 @@
 import { Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { EthernetOut, EthernetSink } from './ethernet-layer.js';
-import type { Boundary } from '../pipeline/boundary.js';
+import type { Boundary, FusedOut } from '../pipeline/boundary.js';
 import { attachUp } from '../pipeline/up-stream.js';
 import type { NetInterface } from './net-interface.js';
 import { DeadlineTimer } from './deadline-timer.js';
@@ -32,6 +32,21 @@ export interface NeighborBoundary extends Boundary<Uint8Array, NextHopPacket> {
    * absent) or 0 (a link of bare IP packets, see `pointToPoint`).
    */
   readonly linkHeaderLength?: number;
+}
+
+/**
+ * @internal ARP's fused way out (Sink.fused of the resolver's `down`): a sender above that
+ * writes a whole IPv4 frame itself asks for the next hop's MAC and hands over the frame. Only
+ * for a neighbour already known and fresh (the packet would leave at once on the long way too);
+ * anything else (unknown, stale, broadcast, multicast) takes `next` with a record.
+ */
+export interface FrameOut extends FusedOut {
+  /** The next hop's MAC when it is known and reachable now; undefined: send the long way. */
+  macFor(nextHop: Ipv4Addr): Uint8Array | undefined;
+  /** Our MAC: the frame's source. */
+  readonly srcMac: Uint8Array;
+  /** A finished frame (Ethernet header with `macFor`'s MAC and `srcMac`, checksums complete) to the link. */
+  send(frame: Uint8Array): void;
 }
 
 export const ARP_DROP_REASONS = ['truncated', 'badHardwareType', 'badProtocolType', 'badAddressLength', 'unknownOp', 'unresolved', 'queueFull'] as const;
@@ -97,8 +112,23 @@ export class ArpLayer {
     this.#ipv4SendTo = sendTo !== undefined ? sendTo : (dst, pb) => down.next({ dst, pb });
     const partialChecksum = lower.down.partialChecksum === true;
     const maxGsoBytes = lower.down.maxGsoBytes;
+    // Whole frames written above go straight to Ethernet's writer, when it has one.
+    const sendFrame = (lower.down as EthernetSink).sendFrame;
+    const srcMac = (lower.down as EthernetSink).srcMac;
+    const fused: FrameOut | undefined = sendFrame === undefined || srcMac === undefined ? undefined : {
+      ready: () => true,
+      macFor: (nextHop) => this.#freshMac(nextHop),
+      srcMac,
+      send: sendFrame,
+    };
     // The record is read at once and kept by nothing (a waiting packet gets an item of its own).
-    return { up$: lower.up$, down: { next: (p: NextHopPacket) => this.sendIpv4(p.nextHop, p.pb, p.onError), partialChecksum, maxGsoBytes, retainsNothing: true } };
+    return { up$: lower.up$, down: { next: (p: NextHopPacket) => this.sendIpv4(p.nextHop, p.pb, p.onError), partialChecksum, maxGsoBytes, retainsNothing: true, fused } };
+  }
+
+  /** A unicast next hop's MAC when known and fresh (as `sendIpv4` finds it: no clock read), else undefined. */
+  #freshMac(nextHop: Ipv4Addr): Uint8Array | undefined {
+    if (nextHop === IPV4_BROADCAST || isMulticast(nextHop) || this.#iface.isDirectedBroadcast(nextHop)) return undefined;
+    return this.cache.reachableMac(nextHop);
   }
 
   close(): void {

@@ -35,6 +35,14 @@ export interface EthernetOut {
  */
 export interface EthernetSink extends Sink<EthernetOut> {
   sendTo?(dst: Uint8Array, pb: PacketBuffer): void;
+  /**
+   * A finished frame of this EtherType whose 14-byte header the caller wrote (the destination,
+   * `srcMac`, the EtherType) and whose checksums are complete: counted and handed to the link
+   * as `send` hands a frame it made (for a fused way out, see ArpLayer's `FrameOut`).
+   */
+  sendFrame?(frame: Uint8Array): void;
+  /** Our MAC on this interface: the source of every frame sent. */
+  readonly srcMac?: Uint8Array;
 }
 
 /**
@@ -103,6 +111,8 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
     const down: EthernetSink = {
       next: (o: EthernetOut) => this.send(o.dst, ethertype, o.pb),
       sendTo: (dst: Uint8Array, pb: PacketBuffer) => this.send(dst, ethertype, pb),
+      sendFrame: (frame: Uint8Array) => this.sendFrame(frame),
+      srcMac: this.#iface.mac,
       partialChecksum: true,
       maxGsoBytes: this.#down.maxGsoBytes,
     };
@@ -169,6 +179,17 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
     this.counters.txFrames++;
     this.counters.txBytes += frame.length;
     down.next(frame);
+  }
+
+  /** @internal A finished frame (header and checksums written by the caller: see EthernetSink.sendFrame) to the link. */
+  sendFrame(frame: Uint8Array): void {
+    if (this.#closed) {
+      this.counters.drops.linkClosed++;
+      return;
+    }
+    this.counters.txFrames++;
+    this.counters.txBytes += frame.length;
+    this.#down.next(frame);
   }
 
   close(): void {

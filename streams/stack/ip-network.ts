@@ -1,7 +1,7 @@
 import type { Observable } from 'rxjs';
 import type { NetInterface } from './net-interface.js';
 import type { IcmpErrorReport } from './icmp-layer.js';
-import type { Ipv4Network } from './ipv4-layer.js';
+import { ReceivedIpv4, type Ipv4Network } from './ipv4-layer.js';
 import type { Ipv6Datagram, Ipv6Network, Ipv6Port } from './ipv6-layer.js';
 import { AddressBook, IPV6_ID_BASE, IP_ANY4, IP_ANY6, parseIpAddr, type IpAddr } from '../../src/ip/address-book.js';
 import { IPV6_TCP_HEADERS } from '../../src/tcp/config.js';
@@ -83,6 +83,8 @@ export interface Ipv6Transport {
  * IPv6's traffic class (bits 4-5 of byte 1).
  */
 export function ecnOf(d: IpDatagram): number {
+  // IPv4's own record reads it in the frame (no view of the header made for it).
+  if (d instanceof ReceivedIpv4) return d.ecn;
   return d.dst >= IPV6_ID_BASE ? (d.header[1] >>> 4) & 3 : d.header[1] & 3;
 }
 

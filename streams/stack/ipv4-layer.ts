@@ -1,14 +1,14 @@
-import { Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { Observable, Subject, type SchedulerLike, type Subscription } from 'rxjs';
 import { createDemux, type Demux } from '../operators/demux.js';
 import type { NetInterface } from './net-interface.js';
-import type { NeighborBoundary } from './arp-layer.js';
+import type { FrameOut, NeighborBoundary } from './arp-layer.js';
 import { DeadlineTimer } from './deadline-timer.js';
-import { between, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
+import { between, type Boundary, type BoundaryOperators, type FusedOut, type Sink } from '../pipeline/boundary.js';
 import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 import type { TapPoint } from '../pipeline/taps.js';
 import { PacketSubject } from '../pipeline/packet-subject.js';
 import { attachUp } from '../pipeline/up-stream.js';
-import { ETHERNET_HEADER_LEN } from '../../src/wire/ethernet.js';
+import { ETHERNET_HEADER_LEN, EtherType } from '../../src/wire/ethernet.js';
 import { Ipv4Packet, emitIpv4, writeIpv4Header, IPV4_MIN_HEADER_LEN, IpProtocol } from '../../src/wire/ipv4.js';
 import { Reassembler, type ExpiredDatagram } from '../../src/ipv4/reassembly.js';
 import { RouteTable } from '../../src/ipv4/route-table.js';
@@ -17,7 +17,7 @@ import { segmentTcp } from '../../src/wire/tcp-segmenter.js';
 import { IpIdGenerator } from '../../src/ipv4/ip-id.js';
 import type { ReassemblyConfig } from '../../src/ipv4/config.js';
 import { type Ipv4Addr, IPV4_BROADCAST, isMulticast, formatIpv4 } from '../../src/ipv4/address.js';
-import { PacketBuffer } from '../../src/packet-buffer.js';
+import { PacketBuffer, allocUnzeroed } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { netError, type NetstackError } from '../../src/errors.js';
@@ -113,6 +113,21 @@ export interface Ipv4Route {
   readonly maxGsoBytes?: number;
 }
 
+/**
+ * @internal IPv4's fused way out (Sink.fused of the transports' `down`), for a whole datagram
+ * on the plain stack: no transport or network operators, no observers at the taps on the way,
+ * the destination's route cached and not ours, the next hop's MAC known and fresh, the
+ * datagram within the MTU. `frame` then returns the whole frame with the Ethernet and IPv4
+ * headers written (the same bytes, IP ID included, as the long way writes), the transport's
+ * `transportLength` bytes last for the caller to fill, complete with their checksum, before
+ * it hands the frame to `send`; undefined: send the long way (`next`). One frame at a time:
+ * `send` right after `frame`.
+ */
+export interface WholeOut extends FusedOut {
+  frame(dst: Ipv4Addr, src: Ipv4Addr, protocol: number, transportLength: number): Uint8Array | undefined;
+  send(frame: Uint8Array): void;
+}
+
 /** The boundary between IPv4 and one transport protocol, with the network's routing services. */
 export interface Ipv4Port extends Boundary<Ipv4Datagram, Ipv4Send> {
   readonly network: Ipv4Network;
@@ -164,6 +179,8 @@ interface Attached {
    * (`Sink.retainsNothing`); undefined otherwise (a fresh record per packet).
    */
   readonly record: { -readonly [K in keyof Ipv4Outbound]: Ipv4Outbound[K] } | undefined;
+  /** The neighbour layer's fused way out (ARP's `FrameOut`), when `down` offers one. */
+  readonly fused: FrameOut | undefined;
 }
 
 /**
@@ -207,6 +224,12 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
    */
   /** An Ipv4Outbound record is being handed down: a packet sent from inside that call gets a fresh one. */
   #outRecordBusy = false;
+  /** No transport operator on the way up (see #inputPacket). */
+  readonly #upPlain: boolean;
+  /** Subscribers of observe$ (see #inputPacket). */
+  #observers = 0;
+  /** Where the frame #fusedFrame made last goes (its interface's FrameOut), until #fusedSend. */
+  #fusedTo: FrameOut | undefined;
   #cachedDst = -1;
   #cachedRoute: Ipv4Route | undefined;
   /** The cached destination is one of our addresses (valid with #cachedRoute: addresses are only added). */
@@ -217,11 +240,17 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
   constructor(opts: Ipv4LayerOptions) {
     this.#opts = opts;
     this.reassembler = new Reassembler<Uint8Array>(opts.reassembly);
+    this.#upPlain = opts.transport?.up === undefined;
     this.#ids = new IpIdGenerator(opts.idTableSize === undefined ? {} : { tableSize: opts.idTableSize });
     // The boundary above IPv4 for all protocols at once: the demux sits on top of it.
     // #sendItem reads the record while it routes and keeps nothing of it (the neighbour layer
     // gets a record of its own): a transport may refill one record for every packet.
-    const send: Sink<Ipv4Send> = { next: (s) => this.#sendItem(s), partialChecksum: true, retainsNothing: true };
+    const fused: WholeOut = {
+      ready: () => true,
+      frame: (dst, src, protocol, transportLength) => this.#fusedFrame(dst, src, protocol, transportLength),
+      send: (frame) => this.#fusedSend(frame),
+    };
+    const send: Sink<Ipv4Send> = { next: (s) => this.#sendItem(s), partialChecksum: true, retainsNothing: true, fused };
     // #input$ is a PacketSubject: its asObservable() is an UpStream (the demux attaches to it).
     const own = { up$: this.#input$.asObservable(), down: send };
     const above = between(opts.taps === undefined ? own : opts.taps.wrap(own), opts.transport);
@@ -244,7 +273,16 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
   }
 
   observe$(protocol?: number): Observable<Ipv4Datagram> {
-    return this.#demux.observe$(protocol);
+    const inner$ = this.#demux.observe$(protocol);
+    // Counted: while anyone observes, datagrams are plain records (see #inputPacket).
+    return new Observable<Ipv4Datagram>((subscriber) => {
+      this.#observers++;
+      const sub = inner$.subscribe(subscriber);
+      return () => {
+        sub.unsubscribe();
+        this.#observers--;
+      };
+    });
   }
 
   /** Partial datagrams given up on (after their first fragment came): ICMP time exceeded. */
@@ -262,7 +300,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
    */
   attach(iface: NetInterface, lower: NeighborBoundary): void {
     const record = lower.down.retainsNothing === true ? { iface, nextHop: 0, src: 0, dst: 0, protocol: 0, pb: EMPTY_PACKET, onError: undefined } : undefined;
-    this.#attached[iface.index] = { iface, down: lower.down, record };
+    this.#attached[iface.index] = { iface, down: lower.down, record, fused: lower.down.fused as FrameOut | undefined };
     this.#cachedRoute = undefined;
     for (const a of iface.addresses) this.routes.addOnLink(iface.index, a.address, a.prefixLength);
     // A link of bare IP packets (no link header) has no link-level broadcast either.
@@ -419,6 +457,42 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     });
   }
 
+  /** WholeOut.frame: see there. The route is the one cached (the transport just asked routeFor). */
+  #fusedFrame(dst: Ipv4Addr, src: Ipv4Addr, protocol: number, transportLength: number): Uint8Array | undefined {
+    const route = this.#cachedRoute;
+    if (route === undefined || dst !== this.#cachedDst || this.#cachedLocal || src !== route.src || !this.#routeCacheValid()) return undefined;
+    const total = IPV4_MIN_HEADER_LEN + transportLength;
+    const iface = route.iface;
+    if (total > iface.mtu) return undefined;
+    const out = this.#attached[iface.index]?.fused;
+    if (out === undefined || !out.ready()) return undefined;
+    const mac = out.macFor(route.nextHop);
+    if (mac === undefined) return undefined;
+    // Every byte is written: the headers here, the transport's by the caller.
+    const frame = allocUnzeroed(ETHERNET_HEADER_LEN + total);
+    const srcMac = out.srcMac;
+    for (let i = 0; i < 6; i++) {
+      frame[i] = mac[i];
+      frame[6 + i] = srcMac[i];
+    }
+    frame[12] = ETHERTYPE_IPV4 >>> 8;
+    frame[13] = ETHERTYPE_IPV4 & 0xff;
+    // As #emitWhole for a datagram without DF (UDP's): its ID, the default TTL, TOS 0.
+    const ident = this.#ids.next(src, dst, protocol, false, this.#opts.scheduler.now());
+    writeIpv4Header(frame, ETHERNET_HEADER_LEN, 0, total, ident, false, this.#opts.defaultTtl, protocol, src, dst);
+    this.counters.txPackets++;
+    this.#fusedTo = out;
+    return frame;
+  }
+
+  /** WholeOut.send: the frame #fusedFrame made, its transport bytes written, to its interface's link. */
+  #fusedSend(frame: Uint8Array): void {
+    const out = this.#fusedTo;
+    if (out === undefined) throw new RangeError('WholeOut.send without a frame from WholeOut.frame');
+    this.#fusedTo = undefined;
+    out.send(frame);
+  }
+
   /** Prepends the header of an unfragmented datagram. */
   #emitWhole(pb: PacketBuffer, src: Ipv4Addr, o: Ipv4SendOptions, ttl: number, df: boolean): void {
     // An atomic datagram (DF, every TCP segment) has ID 0 (RFC 6864): no clock read for it.
@@ -521,12 +595,19 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       return;
     }
     const hl = p.headerLength;
-    const header = bytes.subarray(at, at + hl);
     if (!p.isFragment) {
       c.rxDelivered++;
-      this.#input$.next({ iface, src, dst, protocol: p.protocol, ttl, header, payload: p.payload, broadcast, reassembled: false, checksumVerified });
+      // On the plain stack the stack's own transports get the datagram with its header's view
+      // made only if read (ICMP errors quote it); anyone else who may copy the record with a
+      // spread (an operator, an observer) gets every field as a plain property.
+      if (this.#upPlain && this.#observers === 0 && this.#opts.taps?.upObserved !== true) {
+        this.#input$.next(new ReceivedIpv4(iface, src, dst, p.protocol, ttl, broadcast, checksumVerified, bytes, at, at + hl, at + p.totalLength));
+      } else {
+        this.#input$.next({ iface, src, dst, protocol: p.protocol, ttl, header: bytes.subarray(at, at + hl), payload: p.payload, broadcast, reassembled: false, checksumVerified });
+      }
       return;
     }
+    const header = bytes.subarray(at, at + hl);
     c.rxFragments++;
     const now = this.#opts.scheduler.now();
     const protocol = p.protocol;
@@ -572,6 +653,71 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
 
 const ALL_HOSTS = 0xe0000001;
 
+/**
+ * @internal A received whole datagram as the stack's own transports get it: the views of its
+ * header and payload are made when first read (ICMP errors and ECN quote the header; UDP reads
+ * its datagram in place, `frame`/`payloadAt`/`payloadEnd`, and makes only its own payload's
+ * view). Accessors on the prototype, so a spread copy (`{ ...d }`) would leave `header` and
+ * `payload` out: only handed to the stack's own layers (#inputPacket says when).
+ */
+export class ReceivedIpv4 implements Ipv4Datagram {
+  readonly reassembled = false;
+  // Private: a spread copy (tcp-forwarder.ts's quote) takes none of them, the frame included.
+  readonly #bytes: Uint8Array;
+  readonly #headerAt: number;
+  readonly #payloadAt: number;
+  readonly #end: number;
+  #header: Uint8Array | undefined;
+  #payload: Uint8Array | undefined;
+
+  constructor(
+    readonly iface: NetInterface,
+    readonly src: Ipv4Addr,
+    readonly dst: Ipv4Addr,
+    readonly protocol: number,
+    readonly ttl: number,
+    readonly broadcast: boolean,
+    readonly checksumVerified: boolean,
+    bytes: Uint8Array,
+    headerAt: number,
+    payloadAt: number,
+    end: number,
+  ) {
+    this.#bytes = bytes;
+    this.#headerAt = headerAt;
+    this.#payloadAt = payloadAt;
+    this.#end = end;
+  }
+
+  get header(): Uint8Array {
+    if (this.#header === undefined) this.#header = this.#bytes.subarray(this.#headerAt, this.#payloadAt);
+    return this.#header;
+  }
+
+  get payload(): Uint8Array {
+    if (this.#payload === undefined) this.#payload = this.#bytes.subarray(this.#payloadAt, this.#end);
+    return this.#payload;
+  }
+
+  /** The ECN field (the low two bits of the TOS byte), read in the frame. */
+  get ecn(): number {
+    return this.#bytes[this.#headerAt + 1] & 3;
+  }
+
+  /** The frame (or packet) the datagram is in: its payload runs from `payloadAt` to `payloadEnd`. */
+  get frame(): Uint8Array {
+    return this.#bytes;
+  }
+
+  get payloadAt(): number {
+    return this.#payloadAt;
+  }
+
+  get payloadEnd(): number {
+    return this.#end;
+  }
+}
+
 /** What a refilled Ipv4Outbound record holds between packets. */
 const EMPTY_PACKET = PacketBuffer.alloc(0);
 
@@ -582,3 +728,6 @@ function protocolOf(d: Ipv4Datagram): number {
 function fragmentKey(src: number, dst: number, protocol: number, id: number): string {
   return `${src}:${dst}:${protocol}:${id}`;
 }
+
+/** The EtherType #fusedFrame writes (a module-level number on the per-frame path). */
+const ETHERTYPE_IPV4 = EtherType.IPV4;

@@ -1,5 +1,5 @@
 import { Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import type { Ipv4Port, Ipv4Send } from './ipv4-layer.js';
+import { ReceivedIpv4, type Ipv4Port, type Ipv4Send, type WholeOut } from './ipv4-layer.js';
 import type { Ipv6Datagram, Ipv6Send } from './ipv6-layer.js';
 import { IpNetwork, deliverIpv6, type IpDatagram, type IpSend, type Ipv6Transport } from './ip-network.js';
 import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
@@ -8,7 +8,7 @@ import { attachUp } from '../pipeline/up-stream.js';
 import { UdpEndpoint, DEFAULT_RECEIVE_QUEUE, type ReceiveQueueOptions } from './udp-endpoint.js';
 import { UdpSocket, type UdpSocketHost } from './udp-socket.js';
 import { udpErrorFor } from './udp-icmp-errors.js';
-import { UdpDatagram, UDP_HEADER_LEN, emitUdp } from '../../src/wire/udp.js';
+import { UdpDatagram, UDP_HEADER_LEN, emitUdp, writeUdpHeader } from '../../src/wire/udp.js';
 import { IpProtocol, IPV4_MIN_HEADER_LEN } from '../../src/wire/ipv4.js';
 import { IcmpType, IcmpUnreachableCode } from '../../src/wire/icmp.js';
 import { EndpointTable } from '../../src/transport/endpoint-table.js';
@@ -20,7 +20,7 @@ import { AddressBook, IPV6_ID_BASE, IP_ANY4, IP_ANY6, isIpAny, type IpAddr } fro
 import { fillIpv6UpperChecksum, ipv6ChecksumOkFor, ipv6UpperChecksumOk } from '../../src/wire/ipv6.js';
 import { ipv6EqualsAt, formatIpv6 } from '../../src/ipv6/address.js';
 import { Icmpv6UnreachableCode } from '../../src/wire/icmpv6.js';
-import { PacketBuffer } from '../../src/packet-buffer.js';
+import { PacketBuffer, copyBytes } from '../../src/packet-buffer.js';
 import type { NetInterface } from './net-interface.js';
 import { ETHERNET_HEADER_LEN } from '../../src/wire/ethernet.js';
 import { createCounters, countDrop } from '../../src/stats.js';
@@ -196,6 +196,8 @@ export class UdpLayer implements Udp {
    */
   readonly #sendRecord: { pb: PacketBuffer; dst: IpAddr; src: IpAddr; readonly protocol: number; onError: ((err: NetstackError) => void) | undefined } | undefined;
   #sendRecordBusy = false;
+  /** IPv4's fused way out (see WholeOut), when what is below offers it and UDP has no `down` operator. */
+  readonly #fused: WholeOut | undefined;
   /** The headroom for the interface `#checkDestination` found last (see UDP_IPV4_HEADROOM), for the send that asked. */
   #txHeadroom = 0;
   // One-entry cache: consecutive datagrams mostly come from the same sender.
@@ -217,6 +219,8 @@ export class UdpLayer implements Udp {
     this.book = options.ipv6?.book ?? new AddressBook();
     this.#network = new IpNetwork(port.network, options.ipv6?.port.network, this.book);
     this.#down = port.down;
+    // IPv4's fused way out, unless UDP's own operators must see each datagram (see WholeOut).
+    this.#fused = options.datagrams?.down === undefined ? (port.down.fused as WholeOut | undefined) : undefined;
     this.#sendRecord = port.down.retainsNothing === true ? { pb: EMPTY_PACKET, dst: 0, src: 0, protocol: IpProtocol.UDP, onError: undefined } : undefined;
     this.#down6 = options.ipv6?.port.down;
     this.#records6 = options.ipv6?.records;
@@ -430,7 +434,8 @@ export class UdpLayer implements Udp {
   #input(d: IpDatagram): void {
     const c = this.counters;
     c.rxDatagrams++;
-    const v = this.#view.reset(d.payload);
+    // IPv4's own record: the datagram read in place in the frame (no view of the IP payload).
+    const v = d instanceof ReceivedIpv4 ? this.#view.reset(d.frame, d.payloadAt, d.payloadEnd) : this.#view.reset(d.payload);
     const reason = v.check() ?? (d.checksumVerified || v.verifyChecksum(d.src, d.dst) ? undefined : 'badChecksum');
     if (reason !== undefined) {
       countDrop(c, reason);
@@ -506,7 +511,12 @@ export class UdpLayer implements Udp {
     const check = this.#checkDestination(ep, dst);
     if (typeof check !== 'number') return check;
     if (this.#hookedDown) this.#hooks.down({ src: check, dst, srcPort: ep.localPort, dstPort, payload: bytes, onError: ep.onSendError });
-    else this.#emit(check, dst, ep.localPort, dstPort, bytes, ep.onSendError, this.#txHeadroom);
+    else {
+      // The plain stack's way for a datagram to IPv4 on an Ethernet link, when IPv4 offers it now.
+      const fused = this.#fused;
+      if (fused !== undefined && dst < IPV6_ID_BASE && this.#txHeadroom === UDP_IPV4_HEADROOM && fused.ready() && this.#emitFused(fused, check, dst, ep.localPort, dstPort, bytes)) return undefined;
+      this.#emit(check, dst, ep.localPort, dstPort, bytes, ep.onSendError, this.#txHeadroom);
+    }
     return undefined;
   }
 
@@ -536,6 +546,27 @@ export class UdpLayer implements Udp {
       return;
     }
     emitUdp(repr, pb, src, dst);
+    this.#sendDown(pb, dst, src, onError);
+  }
+
+  /**
+   * A datagram to IPv4 on the plain stack, as one frame written here (see WholeOut): the
+   * headers below by IPv4's `frame`, the UDP header and payload here, no packet or record made.
+   * False when the way is not plain now: the caller sends the long way.
+   */
+  #emitFused(fused: WholeOut, src: IpAddr, dst: IpAddr, srcPort: number, dstPort: number, payload: Uint8Array): boolean {
+    const len = UDP_HEADER_LEN + payload.length;
+    const frame = fused.frame(dst, src, IpProtocol.UDP, len);
+    if (frame === undefined) return false;
+    const at = frame.length - len;
+    copyBytes(frame, payload, at + UDP_HEADER_LEN);
+    writeUdpHeader(frame, at, srcPort, dstPort, len, src, dst);
+    fused.send(frame);
+    return true;
+  }
+
+  /** Hands a UDP datagram (header written) to IPv4, in the refilled record when one may be. */
+  #sendDown(pb: PacketBuffer, dst: IpAddr, src: IpAddr, onError: ((err: NetstackError) => void) | undefined): void {
     const r = this.#sendRecord;
     if (r === undefined || this.#sendRecordBusy) {
       this.#down.next({ pb, dst, src, protocol: IpProtocol.UDP, onError });

@@ -48,6 +48,7 @@ class Fake implements FakeDevice {
   closed = false;
   readonly written: Array<{ header: Uint8Array; frame: Uint8Array }> = [];
   #onFrames: ((frames: Uint8Array[], headers: Uint8Array[] | undefined) => void) | undefined;
+  #headersInPlace = false;
   readonly #inbox: Array<{ header: Uint8Array; frame: Uint8Array }> = [];
   #scheduled = false;
   #slab = new ArrayBuffer(SLAB_SIZE);
@@ -67,6 +68,11 @@ class Fake implements FakeDevice {
   }
 
   onError(): void {}
+
+  /** As TapDevice.headersInPlace: with offload, no header views; each header before its frame in the slab. */
+  headersInPlace(): void {
+    this.#headersInPlace = true;
+  }
 
   write(frame: Uint8Array, vnetHeader?: Uint8Array): boolean {
     return this.writeBatch([vnetHeader === undefined ? frame : [vnetHeader, frame]]) === 1;
@@ -145,7 +151,7 @@ class Fake implements FakeDevice {
     }
     this.#used = start + ((total + 63) & ~63);
     this.#recycle = false;
-    (this.#onFrames as (frames: Uint8Array[], headers: Uint8Array[] | undefined) => void)(frames, this.offload ? headers : undefined);
+    (this.#onFrames as (frames: Uint8Array[], headers: Uint8Array[] | undefined) => void)(frames, this.offload && !this.#headersInPlace ? headers : undefined);
     if (this.#recycle && !this.closed && slab === this.#slab) {
       this.#recycle = false;
       if (this.#poison !== undefined) bytes.fill(this.#poison, start, this.#used);

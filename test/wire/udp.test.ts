@@ -88,6 +88,25 @@ describe('wire/udp', () => {
     assert.ok(d.verifyChecksum(A2, A1));
   });
 
+  it('a view reset at an offset reads the datagram in place (as inside a frame): the same fields, checks, payload and checksum', () => {
+    // 34 bytes in front (Ethernet + IPv4), 4 bytes of link padding after: neither is the datagram's.
+    const frame = new Uint8Array(34 + HELLO_DATAGRAM.length + 4);
+    frame.fill(0xee);
+    frame.set(HELLO_DATAGRAM, 34);
+    const end = 34 + HELLO_DATAGRAM.length;
+    const d = new UdpDatagram().reset(frame, 34, end);
+    assert.equal(d.check(), undefined);
+    assert.deepEqual([d.srcPort, d.dstPort, d.length, d.checksum], [57359, 7, 13, 0x4fc3]);
+    assert.deepEqual(d.payload, HELLO);
+    assert.equal(d.payload.byteOffset, 34 + UDP_HEADER_LEN, 'a view of the frame');
+    assert.ok(d.verifyChecksum(A1, A2));
+    // The length field is checked against `end`, not the padding behind it.
+    assert.equal(new UdpDatagram().reset(frame, 34, end - 1).check(), 'badLength');
+    assert.equal(new UdpDatagram().reset(frame, 34, 34 + 7).check(), 'truncated');
+    // And the plain form still reads from 0 to the end.
+    assert.equal(new UdpDatagram().reset(HELLO_DATAGRAM).check(), undefined);
+  });
+
   it('UdpOffset gives the offsets of the fields in a real datagram (frozen)', () => {
     const b = HELLO_DATAGRAM;
     const u16 = (at: number): number => (b[at] << 8) | b[at + 1];

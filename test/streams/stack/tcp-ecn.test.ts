@@ -4,6 +4,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { advance } from './raw-peer.js';
 import { tcpPair, pattern, concat, B_IP } from './tcp-helpers.js';
 import { TcpFlags } from '../../../src/wire/tcp.js';
+import { onesSum } from '../../../src/wire/checksum.js';
 import type { Ipv4Datagram } from '../../../streams/stack/ipv4-layer.js';
 import type { TcpConnection } from '../../../streams/stack/tcp-connection.js';
 
@@ -52,6 +53,49 @@ describe('stack: TCP ECN over the memory wire', () => {
     assert.equal(server.counters.ecnCeReceived, 1);
     assert.equal(conn.counters.ecnReductions, 1);
     assert.equal(conn.counters.retransmits, 0, 'a reduction without loss');
+    for (const s of subs) s.unsubscribe();
+    p.close();
+  });
+
+  it('a CE mark made under IPv4 (at the link) is read from the plain stack\'s own record too', () => {
+    const ts = new TestScheduler((x, y) => assert.deepStrictEqual(x, y));
+    let dataFrames = 0;
+    let marked = 0;
+    // b's link input marks the fifth data frame CE and fixes the IPv4 header checksum: no
+    // transport operator, so b's IPv4 hands TCP its own record (ReceivedIpv4, ECN read in place).
+    const router = map((frame: Uint8Array) => {
+      if (frame[12] !== 0x08 || frame[13] !== 0x00 || frame[14 + 9] !== 6) return frame;
+      const ihl = (frame[14] & 0x0f) << 2;
+      const total = (frame[16] << 8) | frame[17];
+      const tcpAt = 14 + ihl;
+      if (total - ihl - ((frame[tcpAt + 12] >> 4) << 2) > 0 && ++dataFrames === 5) {
+        frame[15] |= 3;
+        frame[24] = frame[25] = 0;
+        const c = ~onesSum(frame, 14, ihl, 0) & 0xffff;
+        frame[24] = c >> 8;
+        frame[25] = c & 0xff;
+        marked++;
+      }
+      return frame;
+    });
+    const p = tcpPair({ scheduler: ts, tcpA: { ecn: 'on' }, hooksB: { link: { up: router } } });
+    const got: Uint8Array[] = [];
+    let server: TcpConnection | undefined;
+    const subs: Subscription[] = [p.b.tcp.listen({ port: 9 }).subscribe((c) => {
+      server = c;
+      c.data$.subscribe((x) => got.push(x.slice()));
+    })];
+    let conn: TcpConnection | undefined;
+    subs.push(p.a.tcp.connect({ address: B_IP, port: 9 }).subscribe((c) => (conn = c)));
+    advance(ts, 10);
+    assert.ok(conn && server);
+    const payload = pattern(100_000);
+    conn.write(payload);
+    advance(ts, 1000);
+    assert.deepEqual(concat(got), payload);
+    assert.equal(marked, 1);
+    assert.equal(server.counters.ecnCeReceived, 1);
+    assert.equal(conn.counters.ecnReductions, 1);
     for (const s of subs) s.unsubscribe();
     p.close();
   });
