@@ -8,6 +8,7 @@ import { IPV6_TCP_HEADERS } from '../../src/tcp/config.js';
 import { netError, type NetstackError } from '../../src/errors.js';
 import type { PacketBuffer } from '../../src/packet-buffer.js';
 import type { Boundary } from '../pipeline/boundary.js';
+import { Ipv4Received } from './ipv4-received.js';
 
 /**
  * A datagram as TCP and UDP see it, either family: the very shape of `Ipv4Datagram` (the same
@@ -83,6 +84,8 @@ export interface Ipv6Transport {
  * IPv6's traffic class (bits 4-5 of byte 1).
  */
 export function ecnOf(d: IpDatagram): number {
+  // A datagram IPv4 handed up as received: read in place (no view of its header made).
+  if (d instanceof Ipv4Received) return d.packet[d.headerAt + 1] & 3;
   return d.dst >= IPV6_ID_BASE ? (d.header[1] >>> 4) & 3 : d.header[1] & 3;
 }
 

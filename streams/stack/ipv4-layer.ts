@@ -22,6 +22,7 @@ import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { netError, type NetstackError } from '../../src/errors.js';
 import { refTimer } from './unref-scheduler.js';
+import { Ipv4Received } from './ipv4-received.js';
 
 /** A received IPv4 datagram (reassembled if it came in fragments), as the transports see it. */
 export interface Ipv4Datagram {
@@ -213,9 +214,16 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
   #cachedLocal = false;
   #cachedRoutesVersion = -1;
   #cachedAddresses = -1;
+  /**
+   * No operator above IPv4 (`transport.up`): an unfragmented datagram goes up as an
+   * `Ipv4Received`, its header and payload views made only if read. An operator may spread
+   * a record (`{ ...d, payload }`), which would leave those accessors out: it gets plain records.
+   */
+  readonly #lazyViews: boolean;
 
   constructor(opts: Ipv4LayerOptions) {
     this.#opts = opts;
+    this.#lazyViews = opts.transport?.up === undefined;
     this.reassembler = new Reassembler<Uint8Array>(opts.reassembly);
     this.#ids = new IpIdGenerator(opts.idTableSize === undefined ? {} : { tableSize: opts.idTableSize });
     // The boundary above IPv4 for all protocols at once: the demux sits on top of it.
@@ -521,12 +529,13 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       return;
     }
     const hl = p.headerLength;
-    const header = bytes.subarray(at, at + hl);
     if (!p.isFragment) {
       c.rxDelivered++;
-      this.#input$.next({ iface, src, dst, protocol: p.protocol, ttl, header, payload: p.payload, broadcast, reassembled: false, checksumVerified });
+      if (this.#lazyViews) this.#input$.next(new Ipv4Received(iface, src, dst, p.protocol, ttl, bytes, at, at + hl, at + p.totalLength, broadcast, checksumVerified));
+      else this.#input$.next({ iface, src, dst, protocol: p.protocol, ttl, header: bytes.subarray(at, at + hl), payload: p.payload, broadcast, reassembled: false, checksumVerified });
       return;
     }
+    const header = bytes.subarray(at, at + hl);
     c.rxFragments++;
     const now = this.#opts.scheduler.now();
     const protocol = p.protocol;

@@ -25,6 +25,7 @@ import { splitTcpLimits, type TcpStackConfig } from '../../src/config/protocol-c
 import { resolveTcpLimits } from '../../src/tcp/limits.js';
 import { TcpLayerLimits, type ListenerSlots } from './tcp-limits.js';
 import { TcpFlags, TcpSegment, emitTcp, readTcpRepr, type TcpRepr } from '../../src/wire/tcp.js';
+import { Ipv4Received } from './ipv4-received.js';
 import { IpProtocol } from '../../src/wire/ipv4.js';
 import { IcmpType, IcmpUnreachableCode } from '../../src/wire/icmp.js';
 import { EndpointTable } from '../../src/transport/endpoint-table.js';
@@ -842,7 +843,8 @@ export class TcpLayer implements Tcp {
   #input(d: IpDatagram): void {
     const c = this.counters;
     c.rxSegments++;
-    const v = this.#view.reset(d.payload);
+    // A datagram IPv4 handed up as received is read in place: no view of its payload.
+    const v = d instanceof Ipv4Received ? this.#view.reset(d.packet, d.payloadAt, d.payloadEnd) : this.#view.reset(d.payload);
     const reason = v.check() ?? (d.checksumVerified || v.verifyChecksum(d.src, d.dst) ? undefined : 'badChecksum');
     if (reason !== undefined) {
       countDrop(c, reason);
@@ -880,8 +882,9 @@ export class TcpLayer implements Tcp {
       // The ECN field of the datagram (RFC 3168 5): CE is echoed by the connection.
       const consumed = ep.handleSegment(seg, now, ecnOf(d) === IpEcn.CE);
       if (consumed) {
-        // The whole segment (`d.payload`): it lies in the frame being handed up iff it came in it.
-        if (mayRelease && ep.keptNoViewOf(payloadBytes)) releaseFrame(d.payload);
+        // The whole segment (`d.payload`): it lies in the frame being handed up iff it came in it
+        // (so does the received bytes' view an Ipv4Received holds, without making the payload's).
+        if (mayRelease && ep.keptNoViewOf(payloadBytes)) releaseFrame(d instanceof Ipv4Received ? d.packet : d.payload);
         return;
       }
       // A new SYN for a 4-tuple in TIME-WAIT: the old incarnation is gone; offer it to a listener.
