@@ -10,10 +10,13 @@ import type { Ipv4Addr } from '../../src/ipv4/address.js';
  * header nor of its payload (two typed-array objects, about 200 bytes, per received frame).
  *
  * `header` and `payload` are accessors of this class, as `src` and `dst` of an IPv6 datagram
- * are: a spread copy (`{ ...d }`) leaves them out. Transport operators (which may spread) get
- * plain records instead (Ipv4Layer makes these only without them).
+ * are: a spread copy (`{ ...d }`) leaves them out (and copies `packet`, which holds the whole
+ * frame). Transport operators (which may spread) get plain records instead (Ipv4Layer makes
+ * these only without them); a consumer that keeps a datagram copies the fields it needs.
  */
 export class Ipv4Received implements Ipv4Datagram {
+  /** Never: a reassembled datagram is a plain record (its header and payload are copies). */
+  readonly reassembled = false;
   #header: Uint8Array | undefined;
   #payload: Uint8Array | undefined;
 
@@ -32,10 +35,6 @@ export class Ipv4Received implements Ipv4Datagram {
     readonly broadcast: boolean,
     readonly checksumVerified: boolean,
   ) {}
-
-  get reassembled(): boolean {
-    return false;
-  }
 
   get header(): Uint8Array {
     return (this.#header ??= this.packet.subarray(this.headerAt, this.payloadAt));
