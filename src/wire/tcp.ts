@@ -115,115 +115,133 @@ export type TcpParseOptions = ChecksumParseOptions;
  */
 export class TcpSegment {
   bytes: Uint8Array;
+  /** Where the segment starts in `bytes` and where it ends (a received frame read in place). */
+  at: number;
+  end: number;
 
-  constructor(bytes: Uint8Array = new Uint8Array(0)) {
+  constructor(bytes: Uint8Array = new Uint8Array(0), at = 0, end = bytes.length) {
     this.bytes = bytes;
+    this.at = at;
+    this.end = end;
   }
 
-  /** Rebinds the view to other bytes without allocating. */
-  reset(bytes: Uint8Array): this {
+  /**
+   * Rebinds the view to other bytes without allocating: the segment from `at` to `end` (a
+   * received datagram's payload read in place in its frame, without a view of it).
+   */
+  reset(bytes: Uint8Array, at = 0, end = bytes.length): this {
     this.bytes = bytes;
+    this.at = at;
+    this.end = end;
     return this;
+  }
+
+  /** The segment's length in bytes (header and data). */
+  get length(): number {
+    return this.end - this.at;
   }
 
   /** Undefined when the header, with its options, is all there. Options are checked by parse. */
   check(): TcpMalformedReason | undefined {
-    if (this.bytes.length < TCP_MIN_HEADER_LEN) return 'truncated';
+    const len = this.end - this.at;
+    if (len < TCP_MIN_HEADER_LEN) return 'truncated';
     const hl = this.headerLength;
     if (hl < TCP_MIN_HEADER_LEN) return 'badDataOffset';
-    if (hl > this.bytes.length) return 'truncated';
+    if (hl > len) return 'truncated';
     return undefined;
   }
 
   get srcPort(): number {
-    return (this.bytes[F.SRC_PORT] << 8) | this.bytes[F.SRC_PORT + 1];
+    return (this.bytes[this.at + F.SRC_PORT] << 8) | this.bytes[this.at + F.SRC_PORT + 1];
   }
 
   set srcPort(value: number) {
-    this.bytes[F.SRC_PORT] = value >>> 8;
-    this.bytes[F.SRC_PORT + 1] = value & 0xff;
+    this.bytes[this.at + F.SRC_PORT] = value >>> 8;
+    this.bytes[this.at + F.SRC_PORT + 1] = value & 0xff;
   }
 
   get dstPort(): number {
-    return (this.bytes[F.DST_PORT] << 8) | this.bytes[F.DST_PORT + 1];
+    return (this.bytes[this.at + F.DST_PORT] << 8) | this.bytes[this.at + F.DST_PORT + 1];
   }
 
   set dstPort(value: number) {
-    this.bytes[F.DST_PORT] = value >>> 8;
-    this.bytes[F.DST_PORT + 1] = value & 0xff;
+    this.bytes[this.at + F.DST_PORT] = value >>> 8;
+    this.bytes[this.at + F.DST_PORT + 1] = value & 0xff;
   }
 
   get seq(): number {
-    return readU32(this.bytes, F.SEQ);
+    return readU32(this.bytes, this.at + F.SEQ);
   }
 
   set seq(value: number) {
-    writeU32(this.bytes, F.SEQ, value);
+    writeU32(this.bytes, this.at + F.SEQ, value);
   }
 
   get ack(): number {
-    return readU32(this.bytes, F.ACK);
+    return readU32(this.bytes, this.at + F.ACK);
   }
 
   set ack(value: number) {
-    writeU32(this.bytes, F.ACK, value);
+    writeU32(this.bytes, this.at + F.ACK, value);
   }
 
   /** Header length in bytes (data offset * 4). */
   get headerLength(): number {
-    return (this.bytes[F.DATA_OFFSET] >>> 4) << 2;
+    return (this.bytes[this.at + F.DATA_OFFSET] >>> 4) << 2;
   }
 
   /** Control bits (TcpFlags). The experimental NS bit (offset 12 bit 0) is not included. */
   get flags(): number {
-    return this.bytes[F.FLAGS];
+    return this.bytes[this.at + F.FLAGS];
   }
 
   set flags(value: number) {
-    this.bytes[F.FLAGS] = value;
+    this.bytes[this.at + F.FLAGS] = value;
   }
 
   get window(): number {
-    return (this.bytes[F.WINDOW] << 8) | this.bytes[F.WINDOW + 1];
+    return (this.bytes[this.at + F.WINDOW] << 8) | this.bytes[this.at + F.WINDOW + 1];
   }
 
   set window(value: number) {
-    this.bytes[F.WINDOW] = value >>> 8;
-    this.bytes[F.WINDOW + 1] = value & 0xff;
+    this.bytes[this.at + F.WINDOW] = value >>> 8;
+    this.bytes[this.at + F.WINDOW + 1] = value & 0xff;
   }
 
   get checksum(): number {
-    return (this.bytes[F.CHECKSUM] << 8) | this.bytes[F.CHECKSUM + 1];
+    return (this.bytes[this.at + F.CHECKSUM] << 8) | this.bytes[this.at + F.CHECKSUM + 1];
   }
 
   get urgent(): number {
-    return (this.bytes[F.URGENT] << 8) | this.bytes[F.URGENT + 1];
+    return (this.bytes[this.at + F.URGENT] << 8) | this.bytes[this.at + F.URGENT + 1];
   }
 
   /** Raw option bytes as a view. */
   get options(): Uint8Array {
-    return this.bytes.subarray(F.OPTIONS, this.headerLength);
+    return this.bytes.subarray(this.at + F.OPTIONS, this.at + this.headerLength);
   }
 
   /** The data after the header, as a view. */
   get payload(): Uint8Array {
-    return this.bytes.subarray(this.headerLength);
+    return this.bytes.subarray(this.at + this.headerLength, this.end);
   }
 
   /** True when the checksum over pseudo-header, header and data is right. */
   verifyChecksum(src: Ipv4Addr, dst: Ipv4Addr): boolean {
-    const len = this.bytes.length;
-    return onesSum(this.bytes, 0, len, pseudoHeaderSum(src, dst, IpProtocol.TCP, len)) === 0xffff;
+    const len = this.end - this.at;
+    return onesSum(this.bytes, this.at, len, pseudoHeaderSum(src, dst, IpProtocol.TCP, len)) === 0xffff;
   }
 
   /** Recomputes the checksum in place (after setters changed the segment). */
   fillChecksum(src: Ipv4Addr, dst: Ipv4Addr): void {
     const b = this.bytes;
-    b[F.CHECKSUM] = 0;
-    b[F.CHECKSUM + 1] = 0;
-    const c = foldChecksum(onesSum(b, 0, b.length, pseudoHeaderSum(src, dst, IpProtocol.TCP, b.length)));
-    b[F.CHECKSUM] = c >>> 8;
-    b[F.CHECKSUM + 1] = c & 0xff;
+    const at = this.at;
+    b[at + F.CHECKSUM] = 0;
+    b[at + F.CHECKSUM + 1] = 0;
+    const len = this.end - at;
+    const c = foldChecksum(onesSum(b, at, len, pseudoHeaderSum(src, dst, IpProtocol.TCP, len)));
+    b[at + F.CHECKSUM] = c >>> 8;
+    b[at + F.CHECKSUM + 1] = c & 0xff;
   }
 }
 
@@ -325,16 +343,18 @@ export function parseTcp(
  */
 export function readTcpRepr(view: TcpSegment): TcpRepr | TcpMalformedReason {
   const bytes = view.bytes;
+  const at = view.at;
+  const end = view.end;
   const hl = view.headerLength;
   // Every key present from the start, in one order: one object shape for every received segment.
   const repr: TcpRepr & MutableTcpOptions = {
-    srcPort: (bytes[F.SRC_PORT] << 8) | bytes[F.SRC_PORT + 1],
-    dstPort: (bytes[F.DST_PORT] << 8) | bytes[F.DST_PORT + 1],
-    seq: readU32(bytes, F.SEQ),
-    ack: readU32(bytes, F.ACK),
-    flags: bytes[F.FLAGS],
-    window: (bytes[F.WINDOW] << 8) | bytes[F.WINDOW + 1],
-    urgent: (bytes[F.URGENT] << 8) | bytes[F.URGENT + 1],
+    srcPort: (bytes[at + F.SRC_PORT] << 8) | bytes[at + F.SRC_PORT + 1],
+    dstPort: (bytes[at + F.DST_PORT] << 8) | bytes[at + F.DST_PORT + 1],
+    seq: readU32(bytes, at + F.SEQ),
+    ack: readU32(bytes, at + F.ACK),
+    flags: bytes[at + F.FLAGS],
+    window: (bytes[at + F.WINDOW] << 8) | bytes[at + F.WINDOW + 1],
+    urgent: (bytes[at + F.URGENT] << 8) | bytes[at + F.URGENT + 1],
     mss: undefined,
     windowScale: undefined,
     sackPermitted: false,
@@ -342,10 +362,10 @@ export function readTcpRepr(view: TcpSegment): TcpRepr | TcpMalformedReason {
     timestamp: undefined,
     // No payload (a SYN, a pure ACK, a FIN: most of a short connection's segments): one shared
     // empty array rather than a view made per segment (a typed array object, ~100 bytes).
-    payload: hl === bytes.length ? NO_PAYLOAD : bytes.subarray(hl),
+    payload: at + hl === end ? NO_PAYLOAD : bytes.subarray(at + hl, end),
   };
   if (hl > TCP_MIN_HEADER_LEN) {
-    const bad = parseOptions(bytes, F.OPTIONS, hl, repr);
+    const bad = parseOptions(bytes, at + F.OPTIONS, at + hl, repr);
     if (bad !== undefined) return bad;
   }
   return repr;

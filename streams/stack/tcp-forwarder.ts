@@ -367,7 +367,15 @@ export function icmpv6CodeOf(icmpCode: number): number {
   return 3;
 }
 
-/** What of the SYN's datagram a later ICMP error quotes, copied (the frame's slab is not kept). */
+/**
+ * What of the SYN's datagram a later ICMP error quotes, copied (the frame's slab is not kept).
+ * Every field named: a spread would also copy what a received datagram holds of its frame
+ * (Ipv4Received's `packet`) and leave out its accessors.
+ */
 function copyDatagram(d: IpDatagram): IpDatagram {
-  return { ...d, header: d.header.slice(), payload: d.payload.slice(0, QUOTE_BYTES) };
+  return {
+    iface: d.iface, src: d.src, dst: d.dst, protocol: d.protocol, ttl: d.ttl,
+    header: d.header.slice(), payload: d.payload.slice(0, QUOTE_BYTES),
+    broadcast: d.broadcast, reassembled: d.reassembled, checksumVerified: d.checksumVerified,
+  };
 }

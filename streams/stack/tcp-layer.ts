@@ -1,6 +1,6 @@
 import { Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import { randomBytes } from 'node:crypto';
-import type { Ipv4Port, Ipv4Send } from './ipv4-layer.js';
+import { ReceivedIpv4, type Ipv4Port, type Ipv4Send } from './ipv4-layer.js';
 import type { Ipv6Datagram, Ipv6Send } from './ipv6-layer.js';
 import { IpNetwork, deliverIpv6, ecnOf, type IpDatagram, type IpSend, type Ipv6Transport } from './ip-network.js';
 import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
@@ -842,7 +842,8 @@ export class TcpLayer implements Tcp {
   #input(d: IpDatagram): void {
     const c = this.counters;
     c.rxSegments++;
-    const v = this.#view.reset(d.payload);
+    // A datagram IPv4 handed up as received is read in place: no view of its payload.
+    const v = d instanceof ReceivedIpv4 ? this.#view.reset(d.frame, d.payloadAt, d.payloadEnd) : this.#view.reset(d.payload);
     const reason = v.check() ?? (d.checksumVerified || v.verifyChecksum(d.src, d.dst) ? undefined : 'badChecksum');
     if (reason !== undefined) {
       countDrop(c, reason);
@@ -880,8 +881,9 @@ export class TcpLayer implements Tcp {
       // The ECN field of the datagram (RFC 3168 5): CE is echoed by the connection.
       const consumed = ep.handleSegment(seg, now, ecnOf(d) === IpEcn.CE);
       if (consumed) {
-        // The whole segment (`d.payload`): it lies in the frame being handed up iff it came in it.
-        if (mayRelease && ep.keptNoViewOf(payloadBytes)) releaseFrame(d.payload);
+        // The whole segment (`d.payload`): it lies in the frame being handed up iff it came in it
+        // (so does the frame a ReceivedIpv4 holds, without making the payload's view).
+        if (mayRelease && ep.keptNoViewOf(payloadBytes)) releaseFrame(d instanceof ReceivedIpv4 ? d.frame : d.payload);
         return;
       }
       // A new SYN for a 4-tuple in TIME-WAIT: the old incarnation is gone; offer it to a listener.

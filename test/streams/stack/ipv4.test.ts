@@ -6,13 +6,15 @@ import assert from 'node:assert/strict';
 import { TestScheduler } from 'rxjs/testing';
 import { createMemoryWire } from '../../../streams/links/memory-wire.js';
 import { createStack } from '../../../streams/stack/create-stack.js';
-import type { Ipv4Datagram } from '../../../streams/stack/ipv4-layer.js';
+import { ReceivedIpv4, type Ipv4Datagram } from '../../../streams/stack/ipv4-layer.js';
 import { PacketBuffer } from '../../../src/packet-buffer.js';
 import { formatMac } from '../../../src/mac.js';
 import { EtherType } from '../../../src/wire/ethernet.js';
 import { ArpOp } from '../../../src/wire/arp.js';
 import { IcmpType } from '../../../src/wire/icmp.js';
 import type { NetstackError } from '../../../src/errors.js';
+import { map } from 'rxjs';
+import { TcpFlags, emitTcp, parseTcp } from '../../../src/wire/tcp.js';
 import {
   rawPeer, advance, ethFrame, ip, ipv4Frame, ipv4Packet, pingFrame, echoRequest, fragmentFrames, stat,
   STACK_IP, STACK_MAC, PEER_IP, PEER_MAC, type RawPeer,
@@ -81,6 +83,63 @@ describe('stack: IPv4 at the wire', () => {
     assert.ok(echo?.kind === 'echo-reply');
     assert.equal(echo.seq, 3);
     assert.deepEqual(echo.data, echoRequest(9, 3).subarray(8), 'the data starts after the options');
+    p.close();
+  });
+
+  it('hands a datagram up as received: header and payload read from the frame on first use (options and padding honoured)', () => {
+    const { ts, p } = setup();
+    const got: Ipv4Datagram[] = [];
+    const sub = p.stack.ipv4.protocol(253).up$.subscribe((d) => got.push(d));
+    const options = new Uint8Array([1, 1, 1, 0]); // NOP NOP NOP EOL: a 24-byte header
+    const packet = ipv4Packet({ protocol: 253, options }, new Uint8Array([5, 6, 7]));
+    const padded = new Uint8Array(46).fill(0xee);
+    padded.set(packet);
+    p.send(ipv4Frame(padded));
+    advance(ts, 1);
+    assert.equal(got.length, 1);
+    const d = got[0];
+    assert.ok(d instanceof ReceivedIpv4, 'no operator above IPv4: the received record, no views made');
+    assert.equal(d.header.length, 24);
+    assert.deepEqual([...d.payload], [5, 6, 7], 'the payload ends at the total length, not at the padding');
+    assert.deepEqual([...d.header], [...packet.subarray(0, 24)]);
+    assert.equal(d.payload, d.payload, 'a view is made once');
+    assert.equal(d.reassembled, false);
+    sub.unsubscribe();
+    p.close();
+  });
+
+  it('with a transport operator above IPv4, datagrams are plain records: a spread copy keeps header and payload', () => {
+    const { ts, p } = setup({ hooks: { transport: { up: map((d) => ({ ...d, ttl: d.ttl - 1 })) } } });
+    const got: Ipv4Datagram[] = [];
+    const sub = p.stack.ipv4.protocol(253).up$.subscribe((d) => got.push(d));
+    const packet = ipv4Packet({ protocol: 253 }, new Uint8Array([1, 2, 3, 4]));
+    p.send(ipv4Frame(packet));
+    advance(ts, 1);
+    assert.equal(got.length, 1);
+    assert.equal(got[0].ttl, 63);
+    assert.deepEqual([...got[0].payload], [1, 2, 3, 4]);
+    assert.deepEqual([...got[0].header], [...packet.subarray(0, 20)]);
+    sub.unsubscribe();
+    p.close();
+  });
+
+  it('TCP reads a segment in place behind IP options: a SYN in a 28-byte header is answered with a SYN-ACK', () => {
+    const { ts, p } = setup();
+    const sub = p.stack.tcp.listen({ port: 80 }).subscribe();
+    const pb = PacketBuffer.withPayload(new Uint8Array(0), 100);
+    emitTcp({ srcPort: 40000, dstPort: 80, seq: 1000, ack: 0, flags: TcpFlags.SYN, window: 65535, urgent: 0, mss: 1460, payload: new Uint8Array(0) }, pb, ip(PEER_IP), ip(STACK_IP));
+    const options = new Uint8Array([1, 1, 1, 1, 1, 1, 1, 0]); // a 28-byte IPv4 header
+    p.send(ipv4Frame(ipv4Packet({ protocol: 6, options }, pb.bytes().slice())));
+    advance(ts, 1);
+    const synAcks = p.seen.filter((s) => s.ipv4?.protocol === 6).map((s) => parseTcp(s.ipv4!.payload, s.ipv4!.src, s.ipv4!.dst));
+    assert.equal(synAcks.length, 1);
+    const r = synAcks[0];
+    assert.ok(r.ok);
+    assert.equal(r.value.flags, TcpFlags.SYN | TcpFlags.ACK);
+    assert.equal(r.value.ack, 1001);
+    assert.equal(r.value.dstPort, 40000);
+    assert.equal(stat(p.stack, 'tcp', 'drops', 'badChecksum'), 0);
+    sub.unsubscribe();
     p.close();
   });
 
