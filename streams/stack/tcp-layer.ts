@@ -24,9 +24,8 @@ import { createTcpCounters, addTcpCounters } from '../../src/tcp/counters.js';
 import { splitTcpLimits, type TcpStackConfig } from '../../src/config/protocol-config.js';
 import { resolveTcpLimits } from '../../src/tcp/limits.js';
 import { TcpLayerLimits, type ListenerSlots } from './tcp-limits.js';
-import { TcpFlags, TcpSegment, emitTcp, readTcpRepr, tcpHeaderLen, type TcpRepr } from '../../src/wire/tcp.js';
-import { IpProtocol, IPV4_MIN_HEADER_LEN } from '../../src/wire/ipv4.js';
-import { ETHERNET_HEADER_LEN } from '../../src/wire/ethernet.js';
+import { TcpFlags, TcpSegment, emitTcp, readTcpRepr, type TcpRepr } from '../../src/wire/tcp.js';
+import { IpProtocol } from '../../src/wire/ipv4.js';
 import { IcmpType, IcmpUnreachableCode } from '../../src/wire/icmp.js';
 import { EndpointTable } from '../../src/transport/endpoint-table.js';
 import { PortManager } from '../../src/transport/port-manager.js';
@@ -1009,7 +1008,7 @@ export class TcpLayer implements Tcp {
       return;
     }
     this.counters.txSegments++;
-    const pb = segmentPacket(seg.payload, gsoSize, !this.#hookedDown, seg);
+    const pb = segmentPacket(seg.payload, gsoSize, !this.#hookedDown);
     // Partial checksum, when what is below finishes it (the TAP device with offload, or the
     // Ethernet layer): the bytes are summed once, where they are written last.
     emitTcp(seg, pb, src, dst, this.#partialChecksum ? PARTIAL_CHECKSUM : undefined);
@@ -1119,16 +1118,6 @@ const NO_HOST = { send: () => undefined };
 const GATHER_MIN = 1024;
 
 /**
- * The room a copied segment to IPv4 is made with in front of its TCP header: IPv4's header
- * (without options: the stack sends none) and Ethernet's. The TCP, IPv4 (`writeIpv4Header`) and
- * Ethernet writers each write every byte of their own, so the headroom is not zeroed, and the
- * finished frame is its buffer (`PacketBuffer.withPayloadInFull`: no view made for the link;
- * UDP does the same). On a link of bare IP packets 14 bytes stay unused in front (`bytes()` then
- * makes the view it always made); a longer link header makes `prepend` move the packet.
- */
-const TCP_IPV4_LINK_HEADROOM = ETHERNET_HEADER_LEN + IPV4_MIN_HEADER_LEN;
-
-/**
  * The packet a segment's headers are written in front of. Its payload stays a view of the send
  * buffer (valid until acknowledged: data not yet sent cannot be) as `PacketBuffer.tail`,
  * gathered behind the headers by a link that can (a TAP device's writev) and copied only by what
@@ -1140,11 +1129,8 @@ const TCP_IPV4_LINK_HEADROOM = ETHERNET_HEADER_LEN + IPV4_MIN_HEADER_LEN;
  * generation that started a mark-compact every few tens of milliseconds (docs/benchmarks.md,
  * "Bulk from the stack without offload: the collector's trigger").
  */
-function segmentPacket(payload: Uint8Array, gsoSize: number, gather: boolean, ipv4?: TcpRepr): PacketBuffer {
-  if (gsoSize === 0 && !(gather && payload.length >= GATHER_MIN)) {
-    // To IPv4: made with exactly the room its headers take (see TCP_IPV4_LINK_HEADROOM).
-    return ipv4 === undefined ? PacketBuffer.withPayload(payload) : PacketBuffer.withPayloadInFull(payload, TCP_IPV4_LINK_HEADROOM + tcpHeaderLen(ipv4));
-  }
+function segmentPacket(payload: Uint8Array, gsoSize: number, gather: boolean): PacketBuffer {
+  if (gsoSize === 0 && !(gather && payload.length >= GATHER_MIN)) return PacketBuffer.withPayload(payload);
   const pb = PacketBuffer.alloc(0);
   pb.tail = payload;
   pb.gsoSize = gsoSize;
