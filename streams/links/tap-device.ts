@@ -98,7 +98,7 @@ interface FoundState {
 }
 
 /** What `onFrames` calls once per batch (see there). */
-export type FramesCallback = (frames: Uint8Array[], headers: Uint8Array[] | undefined, time: number) => void;
+export type FramesCallback = (frames: Uint8Array[], headers: Uint8Array[] | undefined, time: number, slab: ArrayBuffer) => void;
 
 /** The slot of the handle's shared `batch` array that says "answered elsewhere" (native/rx-tap.c BATCH_ANSWERED). */
 const ANSWERED_SLOT = 2;
@@ -419,7 +419,7 @@ export class TapDevice {
         frames[i] = new Uint8Array(buffer, offset, length);
         offset += length;
       }
-      callback(frames, undefined, time);
+      callback(frames, undefined, time, buffer);
       return;
     }
     const headers = new Array<Uint8Array>(count);
@@ -429,7 +429,7 @@ export class TapDevice {
       frames[i] = new Uint8Array(buffer, offset + VNET_HDR_LEN, length - VNET_HDR_LEN);
       offset += length;
     }
-    callback(frames, headers, time);
+    callback(frames, headers, time, buffer);
   };
 
   readonly #fail = (error: Error): void => {

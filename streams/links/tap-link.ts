@@ -366,8 +366,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
    * frame. This batch's starts are the last of its slab's list (a slab is filled front to back,
    * and a recycled region is the last one filled).
    */
-  const forgetVouched = (first: Uint8Array): void => {
-    const buffer = first.buffer;
+  const forgetVouched = (first: Uint8Array, buffer: ArrayBufferLike = first.buffer): void => {
     const starts = buffer === lastSlab ? lastStarts : vouchedStarts.get(buffer as ArrayBuffer);
     if (starts === undefined) return;
     const from = first.byteOffset;
@@ -421,7 +420,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   });
   // Coalesced frames are rebuilt in the batch's memory and may outlive it (gro.ts): never reused.
   const recycle = options.recycleSlabs !== false && coalesce === undefined;
-  device.onFrames((batch, headers, time) => {
+  device.onFrames((batch, headers, time, slab) => {
     inBatch = true;
     // The addon's reading of the clock for this wake-up becomes the stack's for the batch.
     inboundBatchStart(time);
@@ -429,11 +428,15 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     // and only while the stack is the one observer of `frames$` (a user's second subscriber
     // sees every frame; asked after each frame, since one may come during the batch).
     let held = !recycle;
+    // The frames' ArrayBuffer as the device knows it, so that no frame's is asked for
+    // (`.buffer` is a call into the runtime, two per request/response exchange); coalesced
+    // frames may lie elsewhere.
+    const buffer = coalesce === undefined ? slab : undefined;
     try {
       if (coalesce !== undefined) batch = coalesce(batch, verified, groStats);
       for (let i = 0; i < batch.length; i++) {
         if (headers !== undefined && !acceptOffloaded(batch[i], headers[i])) continue;
-        leaseFrame(batch[i]);
+        leaseFrame(batch[i], buffer ?? batch[i].buffer);
         frames.next(batch[i]);
         if (frameHeld() || frames.observers.length !== 1) held = true;
       }
@@ -452,7 +455,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     // The replies are written (the addon writes each frame at once or queues a copy), and no
     // view of the batch is kept: its memory may take the next batch.
     if (!held && batch.length > 0 && !device.closed) {
-      forgetVouched(batch[0]);
+      forgetVouched(batch[0], buffer ?? batch[0].buffer);
       device.recycleBatch();
     }
   });
