@@ -258,7 +258,10 @@ export class TapDevice {
    * kernel's queue (which drops beyond its length). With `offload`, `headers[i]` is the 10-byte
    * virtio_net_hdr of `frames[i]` (see virtio-net-hdr.ts); without, `headers` is undefined.
    * `time`: when the batch was handed over, in the stack's clock (`performance.timeOrigin +
-   * performance.now()` ms; read by the addon, never later than performance.now()).
+   * performance.now()` ms; read by the addon, never later than performance.now()). `slab`:
+   * the ArrayBuffer every frame and header of the batch is a view of (a frame's `.buffer` is a
+   * call into the runtime). The frames a wake-up re-reads after an answered exchange share one
+   * callback scope: their microtasks run after the next of them (docs/api.md).
    */
   onFrames(callback: FramesCallback): void {
     this.#framesCb = callback;
