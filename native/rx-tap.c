@@ -136,6 +136,8 @@ typedef struct rx_tap {
   uv_loop_t *loop;
   int in_callback;           /* depth of JS calls in progress from the poll */
   int release_pending;       /* close() ran inside a callback: release JS state after it */
+  napi_callback_scope exchange_scope; /* open while a wake-up's further exchanges are served (see call_js) */
+  int exchange_scope_open;
 
   int fd, ctl;
   char name[IFNAMSIZ];
@@ -310,21 +312,51 @@ static void finalize(napi_env env, void *data, void *hint) {
 
 /* ---------- calling JavaScript from the poll ---------- */
 
+static void close_exchange_scope(rx_tap_t *t);
+
 static void call_js(rx_tap_t *t, napi_ref fn_ref, size_t argc, napi_value *argv) {
   napi_env env = t->env;
   napi_value fn, recv;
   if (fn_ref == NULL || napi_get_reference_value(env, fn_ref, &fn) != napi_ok || fn == NULL) return;
   if (t->wrapper == NULL || napi_get_reference_value(env, t->wrapper, &recv) != napi_ok || recv == NULL)
     napi_get_undefined(env, &recv);
-  /* make_callback runs nextTicks and microtasks afterwards, as for any Node I/O callback. */
   t->in_callback++;
-  napi_status status = napi_make_callback(env, t->async_ctx, recv, fn, argc, argv, NULL);
+  /* make_callback runs nextTicks and microtasks afterwards, as for any Node I/O callback. Inside
+   * a wake-up's exchange scope (open_exchange_scope) a plain call: they run when it closes. */
+  napi_status status = t->exchange_scope_open ? napi_call_function(env, recv, fn, argc, argv, NULL)
+                                              : napi_make_callback(env, t->async_ctx, recv, fn, argc, argv, NULL);
   t->in_callback--;
   if (status == napi_pending_exception) {
     napi_value exception;
     napi_get_and_clear_last_exception(env, &exception);
+    close_exchange_scope(t); /* reported as from a callback of its own, the scope done */
     napi_fatal_exception(env, exception); /* 'uncaughtException', like a throwing listener */
   }
+  if (t->release_pending && t->in_callback == 0) release_js(t);
+}
+
+/* The frames a wake-up serves after its first exchange (read_batch's re-reads: the peer's next
+ * request, there as soon as our reply's write returned) are handed to JavaScript inside one
+ * callback scope, one plain call each, instead of one napi_make_callback each: its entry and
+ * exit (async context, the microtask and nextTick checkpoint) were a few percent of a
+ * request/response transaction's CPU. Microtasks and nextTicks of those calls then run when the
+ * scope closes: after the last of them, or at once when a call wrote no answer (an answer may
+ * be waiting in a microtask), as the frames of one batch share one callback. */
+static int open_exchange_scope(rx_tap_t *t) {
+  if (t->exchange_scope_open) return 1;
+  napi_value recv;
+  if (t->async_ctx == NULL || t->wrapper == NULL || napi_get_reference_value(t->env, t->wrapper, &recv) != napi_ok || recv == NULL) return 0;
+  if (napi_open_callback_scope(t->env, recv, t->async_ctx, &t->exchange_scope) != napi_ok) return 0;
+  t->exchange_scope_open = 1;
+  t->in_callback++; /* our async context is in use until the scope closes (release_js waits) */
+  return 1;
+}
+
+static void close_exchange_scope(rx_tap_t *t) {
+  if (!t->exchange_scope_open) return;
+  t->exchange_scope_open = 0;
+  napi_close_callback_scope(t->env, t->exchange_scope); /* runs the microtasks and nextTicks */
+  t->in_callback--;
   if (t->release_pending && t->in_callback == 0) release_js(t);
 }
 
@@ -570,13 +602,18 @@ static void read_batch(rx_tap_t *t) {
     frames_before = t->stats.tx_frames;
     bytes_before = t->stats.tx_bytes;
     queued_before = t->stats.tx_queued_total;
+    open_exchange_scope(t);
     deliver(t, (size_t)r, 1);
+    /* No answer written: one may wait in a microtask, which runs when the scope closes, as it
+     * ran at the end of a delivery of its own. */
+    if (t->exchange_scope_open && !(t->stats.tx_frames > frames_before)) close_exchange_scope(t);
     answered = t->batch[BATCH_ANSWERED] != 0;
     wrote = (size_t)r <= RX_SINGLE_MAX_BYTES && t->stats.tx_frames > frames_before &&
             t->stats.tx_bytes - bytes_before <= RX_SINGLE_MAX_BYTES && t->stats.tx_queued_total == queued_before;
     /* A frame that was not a small exchange ends the one-read rule, as in a wake-up of its own. */
     if (!wrote && !(answered && (size_t)r <= RX_SINGLE_MAX_BYTES)) t->single_streak = 0;
   }
+  close_exchange_scope(t);
   napi_close_handle_scope(t->env, scope);
   if (err != 0 && !t->closed) fail_device(t, err, "read", "reading a frame");
 }

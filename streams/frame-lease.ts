@@ -23,10 +23,10 @@ let leasedStart = 0;
 let leasedEnd = 0;
 
 /** @internal The link, before it emits `frame`: nothing is known of it yet (held). */
-export function leaseFrame(frame: Uint8Array): void {
+export function leaseFrame(frame: Uint8Array, buffer: ArrayBufferLike = frame.buffer): void {
   released = false;
   pinned = false;
-  leasedBuffer = frame.buffer;
+  leasedBuffer = buffer;
   leasedStart = frame.byteOffset;
   leasedEnd = frame.byteOffset + frame.length;
 }

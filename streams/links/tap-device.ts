@@ -98,7 +98,7 @@ interface FoundState {
 }
 
 /** What `onFrames` calls once per batch (see there). */
-export type FramesCallback = (frames: Uint8Array[], headers: Uint8Array[] | undefined, time: number) => void;
+export type FramesCallback = (frames: Uint8Array[], headers: Uint8Array[] | undefined, time: number, slab: ArrayBuffer) => void;
 
 /** The slot of the handle's shared `batch` array that says "answered elsewhere" (native/rx-tap.c BATCH_ANSWERED). */
 const ANSWERED_SLOT = 2;
@@ -260,7 +260,10 @@ export class TapDevice {
    * kernel's queue (which drops beyond its length). With `offload`, `headers[i]` is the 10-byte
    * virtio_net_hdr of `frames[i]` (see virtio-net-hdr.ts); without, `headers` is undefined.
    * `time`: when the batch was handed over, in the stack's clock (`performance.timeOrigin +
-   * performance.now()` ms; read by the addon, never later than performance.now()).
+   * performance.now()` ms; read by the addon, never later than performance.now()). `slab`:
+   * the ArrayBuffer every frame and header of the batch is a view of (a frame's `.buffer` is a
+   * call into the runtime). The frames a wake-up re-reads after an answered exchange share one
+   * callback scope: their microtasks run after the next of them (docs/api.md).
    */
   onFrames(callback: FramesCallback): void {
     this.#framesCb = callback;
@@ -434,7 +437,7 @@ export class TapDevice {
         frames[i] = new Uint8Array(buffer, offset + skip, length - skip);
         offset += length;
       }
-      callback(frames, undefined, time);
+      callback(frames, undefined, time, buffer);
       return;
     }
     const headers = new Array<Uint8Array>(count);
@@ -444,7 +447,7 @@ export class TapDevice {
       frames[i] = new Uint8Array(buffer, offset + VNET_HDR_LEN, length - VNET_HDR_LEN);
       offset += length;
     }
-    callback(frames, headers, time);
+    callback(frames, headers, time, buffer);
   };
 
   readonly #fail = (error: Error): void => {

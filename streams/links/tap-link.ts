@@ -391,8 +391,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
    * frame. This batch's starts are the last of its slab's list (a slab is filled front to back,
    * and a recycled region is the last one filled).
    */
-  const forgetVouched = (first: Uint8Array): void => {
-    const buffer = first.buffer;
+  const forgetVouched = (first: Uint8Array, buffer: ArrayBufferLike = first.buffer): void => {
     const starts = buffer === lastSlab ? lastStarts : vouchedStarts.get(buffer as ArrayBuffer);
     if (starts === undefined) return;
     const from = first.byteOffset;
@@ -406,8 +405,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
    */
   let headerSlab: ArrayBufferLike | undefined;
   let headerBytes: Uint8Array = new Uint8Array(0);
-  const headerAt = (frame: Uint8Array): number => {
-    const buffer = frame.buffer;
+  const headerAt = (frame: Uint8Array, buffer: ArrayBufferLike): number => {
     if (buffer !== headerSlab) {
       headerSlab = buffer;
       headerBytes = new Uint8Array(buffer);
@@ -464,7 +462,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   const recycle = options.recycleSlabs !== false && coalesce === undefined;
   // With offload, the headers are read in front of the frames (see headerAt).
   if (offload) device.headersInPlace();
-  device.onFrames((batch, headers, time) => {
+  device.onFrames((batch, headers, time, slab) => {
     inBatch = true;
     // The addon's reading of the clock for this wake-up becomes the stack's for the batch.
     inboundBatchStart(time);
@@ -472,6 +470,10 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     // and only while the stack is the one observer of `frames$` (a user's second subscriber
     // sees every frame; asked after each frame, since one may come during the batch).
     let held = !recycle;
+    // The frames' ArrayBuffer as the device knows it, so that no frame's is asked for
+    // (`.buffer` is a call into the runtime, two per request/response exchange); coalesced
+    // frames may lie elsewhere.
+    const buffer = coalesce === undefined ? slab : undefined;
     try {
       if (coalesce !== undefined) batch = coalesce(batch, verified, groStats);
       for (let i = 0; i < batch.length; i++) {
@@ -479,12 +481,12 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
           let ok: boolean;
           if (headers !== undefined) ok = acceptOffloaded(batch[i], headers[i], 0);
           else {
-            const at = headerAt(batch[i]); // first: it changes headerBytes when the slab changed
+            const at = headerAt(batch[i], buffer ?? batch[i].buffer); // first: it changes headerBytes when the slab changed
             ok = acceptOffloaded(batch[i], headerBytes, at);
           }
           if (!ok) continue;
         }
-        leaseFrame(batch[i]);
+        leaseFrame(batch[i], buffer ?? batch[i].buffer);
         frames.next(batch[i]);
         if (frameHeld() || frames.observers.length !== 1) held = true;
       }
@@ -503,7 +505,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     // The replies are written (the addon writes each frame at once or queues a copy), and no
     // view of the batch is kept: its memory may take the next batch.
     if (!held && batch.length > 0 && !device.closed) {
-      forgetVouched(batch[0]);
+      forgetVouched(batch[0], buffer ?? batch[0].buffer);
       device.recycleBatch();
     }
   });

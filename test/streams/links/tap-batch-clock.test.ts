@@ -53,9 +53,9 @@ describeKernelPeer('TAP: the batch\'s time, read by the addon', () => {
     const times: number[] = [];
     const onFrames = device.onFrames.bind(device);
     device.onFrames = (callback) =>
-      onFrames((frames, headers, time) => {
+      onFrames((frames, headers, time, slab) => {
         times.push(time);
-        callback(frames, headers, time);
+        callback(frames, headers, time, slab);
       });
     const link = deviceLink(device, { mac: undefined, coalesceAcks: false, layer: 'ethernet' });
     const readings: Array<{ now: number; batch: number }> = [];

@@ -36,13 +36,13 @@ describe('TAP link: ACKs deferred to the end of the inbound batch', () => {
     let allowed = 0;
     const onFrames = receiver.onFrames.bind(receiver);
     receiver.onFrames = (callback) =>
-      onFrames((frames, headers, time) => {
+      onFrames((frames, headers, time, slab) => {
         batches++;
         largest = Math.max(largest, frames.length);
         let bytes = 0;
         for (const f of frames) bytes += f.length;
         allowed += 1 + Math.floor(bytes / (128 << 10));
-        callback(frames, headers, time);
+        callback(frames, headers, time, slab);
       });
     const la = deviceLink(da.asTapDevice(), { mac: undefined, coalesceAcks: false, layer: 'ethernet' });
     const lb = deviceLink(receiver, { mac: undefined, coalesceAcks: false, layer: 'ethernet' });
