@@ -938,21 +938,30 @@ export class TcpConnectionCore {
    * Linux stamps a segment when it is handed to the driver. What is restamped: RACK's records
    * of those transmissions (the RTT samples taken from them, RACK's min RTT and loss deadlines,
    * the minimum RTT that bounds the send buffer) and the segment RFC 6298 times. Not restamped:
-   * the timers (RTO, probe, RACK's) armed from the build time, a little early (by the task's
-   * run, far below their granularity), and TSval (taken at build time, as it is on the wire).
+   * RACK's reordering timer, armed from the build time a little early (it fires, finds the
+   * restamped records not yet due and waits again), and TSval (taken at build time, as it is on
+   * the wire).
    * A time never moves back, and a record already acknowledged keeps its own. Does nothing when
    * nothing was recorded since the last call.
    */
   stampSent(now: number): void {
     if (!this.sendTimesUnstamped) return;
     this.sendTimesUnstamped = false;
-    // The tail loss probe, armed at about 2 SRTT from the build time, is the exception to "far
-    // below their granularity": a task that runs longer than that after its writes (a reply
-    // built, then 40 ms of other work) would have the probe fire as its frames leave, and resend
-    // the last of them at once (a spurious retransmission, and an RTT sample from the echoed
-    // TSval, which is the build time). It waits from the stamp instead.
+    // The tail loss probe, armed at about 2 SRTT from the build time: a task that runs longer
+    // than that after its writes (a reply built, then 40 ms of other work) would have the probe
+    // fire as its frames leave, and resend the last of them at once (a spurious retransmission,
+    // and an RTT sample from the echoed TSval, which is the build time). It waits from the
+    // stamp instead.
     const late = now - this.lastSendAt;
-    if (late > 0 && this.tlpAt !== NEVER && this.tlpAt >= this.lastSendAt) this.tlpAt += late;
+    if (late > 0) {
+      if (this.tlpAt !== NEVER && this.tlpAt >= this.lastSendAt) this.tlpAt += late;
+      // The retransmission timer likewise, when it was (re)armed by this task (no earlier than
+      // the last send, with the RTO it has now): it would fire as the frames leave after a task
+      // longer than the RTO, and resend the first of them before its ACK could come (a
+      // spurious timeout, cwnd down to one segment until the undo). An RTO armed by an earlier
+      // task covers data that left then, and keeps its time.
+      if (this.rtxAt !== NEVER && this.rtxAt >= this.lastSendAt + this.rtt.rto) this.rtxAt += late;
+    }
     if (this.rack !== undefined) this.rack.stampSent(now);
     this.rtt.stampSent(now);
   }

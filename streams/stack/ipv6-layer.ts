@@ -5,6 +5,7 @@ import { Ipv6RouteTable, type Ipv6RouteEntry } from '../../src/ipv6/route-table.
 import { between, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
 import type { TapPoint } from '../pipeline/taps.js';
 import { attachUp } from '../pipeline/up-stream.js';
+import { PacketSubject } from '../pipeline/packet-subject.js';
 import { Ipv6Records, mappedDemux } from './ipv6-transport-boundary.js';
 import type { IpDatagram, IpSend } from './ip-network.js';
 import type { AddressBook } from '../../src/ip/address-book.js';
@@ -238,7 +239,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
   readonly #recordDown: Sink<IpSend> | undefined;
   readonly #records: Ipv6Records | undefined;
   readonly #attached: Attached[] = [];
-  readonly #input$ = new Subject<Ipv6Datagram>();
+  readonly #input$ = new PacketSubject<Ipv6Datagram>();
   readonly #down: Sink<Ipv6Send>;
   readonly #paramProblems$ = new Subject<Ipv6ParamProblemEvent>();
   readonly #reassemblyTimeouts$ = new Subject<Ipv6ReassemblyTimeout>();
@@ -259,6 +260,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     this.#chain = opts.chain ?? IPV6_CHAIN_DEFAULTS;
     this.reassembler = new Ipv6Reassembler(opts.reassembly);
     this.pmtu = new Ipv6PmtuCache(opts.pmtu);
+    // #input$ is a PacketSubject: its asObservable() is an UpStream (the demux attaches to it).
     const own: Boundary<Ipv6Datagram, Ipv6Send> = { up$: this.#input$.asObservable(), down: { next: (s: Ipv6Send) => this.#sendItem(s), partialChecksum: true } };
     const t = opts.transport;
     const records = t === undefined ? undefined : new Ipv6Records(t.book, this.counters, (a) => this.isLocal(a));

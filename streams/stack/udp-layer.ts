@@ -246,8 +246,8 @@ export class UdpLayer implements Udp {
   start(): void {
     this.#subscriptions.push(attachUp(this.#port.up$, (d) => this.#input(d)));
     const records6 = this.#records6;
-    if (records6 !== undefined) this.#subscriptions.push(records6.up$.subscribe((d) => this.#inputRecord6(d)));
-    else if (this.#v6 !== undefined) this.#subscriptions.push(this.#v6.port.up$.subscribe((d) => this.#inputIpv6(d)));
+    if (records6 !== undefined) this.#subscriptions.push(attachUp(records6.up$, (d) => this.#inputRecord6(d)));
+    else if (this.#v6 !== undefined) this.#subscriptions.push(attachUp(this.#v6.port.up$, (d) => this.#inputIpv6(d)));
     const errors6 = this.#v6?.icmp?.errors$?.(IpProtocol.UDP);
     if (errors6 !== undefined) this.#subscriptions.push(errors6.subscribe((r) => this.#icmpError(r)));
     if (this.#icmp !== undefined) this.#subscriptions.push(this.#icmp.errors$(IpProtocol.UDP).subscribe((r) => this.#icmpError(r)));

@@ -142,6 +142,49 @@ describe('tcp send times stamped when the batch leaves (stampSent)', () => {
     }
   });
 
+  it('the retransmission timer waits from the stamp: a task longer than the RTO does not fire it as its frames leave', () => {
+    for (const stamp of [true, false]) {
+      const { h } = connection('dupack', false);
+      h.now = 200;
+      h.conn.write(bytes(MSS), h.now);
+      sent(h);
+      h.conn.stampSent(200);
+      h.now = 201;
+      send(h, sackAck(MSS));
+      h.now = 300;
+      h.conn.write(bytes(2 * MSS), h.now);
+      assert.equal(sent(h).length, 2);
+      const armed = h.conn.nextDeadline() as number;
+      assert.ok(armed >= 300 + 1000, 'the RTO (rtoMin 1000) is what is armed');
+      // The task goes on 10 ms past the RTO before its frames leave.
+      const left = armed + 10;
+      if (stamp) h.conn.stampSent(left);
+      h.now = left;
+      h.conn.handleTimer(h.now);
+      if (stamp) {
+        assert.deepEqual(sent(h), [], 'nothing resent as the frames leave');
+        assert.equal(h.conn.counters.timeouts, 0);
+        assert.ok(Math.abs(fireNext(h) - (armed + (left - 300))) < 1e-9, 'the RTO, as far from the stamp as it was from the build');
+      }
+      assert.deepEqual(sent(h), [[MSS, MSS]], 'the timeout resends the first segment');
+      assert.equal(h.conn.counters.timeouts, 1);
+    }
+  });
+
+  it('an RTO armed by an earlier task keeps its time when a later task sends more', () => {
+    const { h } = connection('dupack', false);
+    h.now = 200;
+    h.conn.write(bytes(MSS), h.now);
+    sent(h);
+    h.conn.stampSent(200);
+    const armed = h.conn.nextDeadline() as number;
+    h.now = 500; // no ACK yet; a second write, its frames leaving 5 ms later
+    h.conn.write(bytes(MSS), h.now);
+    sent(h);
+    h.conn.stampSent(505);
+    assert.equal(h.conn.nextDeadline(), armed, 'the first segment is still timed from when it left');
+  });
+
   it('RACK loss marking counts from the stamp: a segment that left just before a delivered one is not lost', () => {
     for (const stamp of [true, false]) {
       const { h } = connection('rack', true);
