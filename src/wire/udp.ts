@@ -139,25 +139,13 @@ export function emitUdp(repr: UdpRepr, pb: PacketBuffer, src: Ipv4Addr, dst: Ipv
   const len = UDP_HEADER_LEN + pb.length;
   if (len > 0xffff) throw new RangeError(`UDP datagram too long: ${len} bytes`);
   const at = pb.prepend(UDP_HEADER_LEN);
-  const b = pb.buf;
-  b[at + F.SRC_PORT] = (repr.srcPort >>> 8) & 0xff;
-  b[at + F.SRC_PORT + 1] = repr.srcPort & 0xff;
-  b[at + F.DST_PORT] = (repr.dstPort >>> 8) & 0xff;
-  b[at + F.DST_PORT + 1] = repr.dstPort & 0xff;
-  b[at + F.LENGTH] = len >>> 8;
-  b[at + F.LENGTH + 1] = len & 0xff;
-  b[at + F.CHECKSUM] = 0;
-  b[at + F.CHECKSUM + 1] = 0;
-  let c = foldChecksum(onesSum(b, at, len, pseudoHeaderSum(src, dst, IpProtocol.UDP, len)));
-  if (c === 0) c = 0xffff; // 0 on the wire would mean "no checksum" (RFC 768)
-  b[at + F.CHECKSUM] = c >>> 8;
-  b[at + F.CHECKSUM + 1] = c & 0xff;
+  writeUdpHeader(pb.buf, at, repr.srcPort, repr.dstPort, len, src, dst);
 }
 
 /**
  * Writes the 8-byte UDP header at `at` in `b`, in front of the `len - 8` data bytes already
- * there, with its checksum (pseudo-header for src -> dst; 0 sent as 0xFFFF): the bytes
- * `emitUdp` writes, for a caller that made the whole frame itself.
+ * there, with its checksum (pseudo-header for src -> dst; 0 sent as 0xFFFF): what `emitUdp`
+ * writes, also for a caller that made the whole frame itself.
  */
 export function writeUdpHeader(b: Uint8Array, at: number, srcPort: number, dstPort: number, len: number, src: Ipv4Addr, dst: Ipv4Addr): void {
   b[at + F.SRC_PORT] = (srcPort >>> 8) & 0xff;

@@ -115,24 +115,32 @@ describe('tcp send times stamped when the batch leaves (stampSent)', () => {
     near(samples, [0.1, 0.2, 0.25]);
   });
 
+  /**
+   * A first round trip at 200-201, then 2 MSS written at 300 by a task that goes on 10 ms past
+   * the timer armed for them (`armed`) before they leave (stamped at `left` when `stamp`).
+   */
+  function pastArmedTimer(h: Harness, stamp: boolean): { armed: number; left: number } {
+    h.now = 200;
+    h.conn.write(bytes(MSS), h.now);
+    sent(h);
+    h.conn.stampSent(200);
+    h.now = 201;
+    send(h, sackAck(MSS));
+    h.now = 300;
+    h.conn.write(bytes(2 * MSS), h.now);
+    assert.equal(sent(h).length, 2);
+    const armed = h.conn.nextDeadline() as number;
+    const left = armed + 10;
+    if (stamp) h.conn.stampSent(left);
+    h.now = left;
+    h.conn.handleTimer(h.now);
+    return { armed, left };
+  }
+
   it('the tail loss probe waits from the stamp: a task that ran past it does not fire it as its frames leave', () => {
     for (const stamp of [true, false]) {
       const { h } = connection('rack', true);
-      h.now = 200;
-      h.conn.write(bytes(MSS), h.now);
-      sent(h);
-      h.conn.stampSent(200);
-      h.now = 201;
-      send(h, sackAck(MSS));
-      h.now = 300;
-      h.conn.write(bytes(2 * MSS), h.now);
-      sent(h);
-      const armed = h.conn.nextDeadline() as number;
-      // The task that built them goes on 10 ms past the probe's time before they leave.
-      const left = armed + 10;
-      if (stamp) h.conn.stampSent(left);
-      h.now = left;
-      h.conn.handleTimer(h.now);
+      const { armed, left } = pastArmedTimer(h, stamp);
       if (stamp) {
         assert.deepEqual(sent(h), [], 'nothing resent as the frames leave');
         assert.ok(Math.abs(fireNext(h) - (armed + (left - 300))) < 1e-9, 'the probe, as far from the stamp as it was from the build');
@@ -145,22 +153,8 @@ describe('tcp send times stamped when the batch leaves (stampSent)', () => {
   it('the retransmission timer waits from the stamp: a task longer than the RTO does not fire it as its frames leave', () => {
     for (const stamp of [true, false]) {
       const { h } = connection('dupack', false);
-      h.now = 200;
-      h.conn.write(bytes(MSS), h.now);
-      sent(h);
-      h.conn.stampSent(200);
-      h.now = 201;
-      send(h, sackAck(MSS));
-      h.now = 300;
-      h.conn.write(bytes(2 * MSS), h.now);
-      assert.equal(sent(h).length, 2);
-      const armed = h.conn.nextDeadline() as number;
-      assert.ok(armed >= 300 + 1000, 'the RTO (rtoMin 1000) is what is armed');
-      // The task goes on 10 ms past the RTO before its frames leave.
-      const left = armed + 10;
-      if (stamp) h.conn.stampSent(left);
-      h.now = left;
-      h.conn.handleTimer(h.now);
+      const { armed, left } = pastArmedTimer(h, stamp);
+      assert.ok(armed >= 300 + 1000, 'the RTO (rtoMin 1000) is what was armed');
       if (stamp) {
         assert.deepEqual(sent(h), [], 'nothing resent as the frames leave');
         assert.equal(h.conn.counters.timeouts, 0);

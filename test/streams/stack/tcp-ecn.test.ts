@@ -2,11 +2,42 @@ import assert from 'node:assert/strict';
 import { map, type Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { advance } from './raw-peer.js';
-import { tcpPair, pattern, concat, B_IP } from './tcp-helpers.js';
+import { tcpPair, pattern, concat, B_IP, type TcpPairOptions } from './tcp-helpers.js';
 import { TcpFlags } from '../../../src/wire/tcp.js';
 import { onesSum } from '../../../src/wire/checksum.js';
 import type { Ipv4Datagram } from '../../../streams/stack/ipv4-layer.js';
 import type { TcpConnection } from '../../../streams/stack/tcp-connection.js';
+
+/**
+ * a (ECN on) connects to b's port 9 through b's `hooksB` and sends 100,000 bytes; asserts they
+ * arrived whole. `connected` runs once the handshake is done.
+ */
+function transfer(ts: TestScheduler, hooksB: TcpPairOptions['hooksB'], connected?: () => void): { conn: TcpConnection; server: TcpConnection; close: () => void } {
+  const p = tcpPair({ scheduler: ts, tcpA: { ecn: 'on' }, hooksB });
+  const got: Uint8Array[] = [];
+  let server: TcpConnection | undefined;
+  const subs: Subscription[] = [p.b.tcp.listen({ port: 9 }).subscribe((c) => {
+    server = c;
+    c.data$.subscribe((x) => got.push(x.slice()));
+  })];
+  let conn: TcpConnection | undefined;
+  subs.push(p.a.tcp.connect({ address: B_IP, port: 9 }).subscribe((c) => (conn = c)));
+  advance(ts, 10);
+  assert.ok(conn && server);
+  connected?.();
+  const payload = pattern(100_000);
+  conn.write(payload);
+  advance(ts, 1000);
+  assert.deepEqual(concat(got), payload);
+  return {
+    conn,
+    server,
+    close: () => {
+      for (const s of subs) s.unsubscribe();
+      p.close();
+    },
+  };
+}
 
 describe('stack: TCP ECN over the memory wire', () => {
   it('negotiates ECN, sends data ECT(0), and a CE mark on the way makes the sender reduce once', () => {
@@ -30,31 +61,17 @@ describe('stack: TCP ECN over the memory wire', () => {
       }
       return d;
     });
-    const p = tcpPair({ scheduler: ts, tcpA: { ecn: 'on' }, hooksB: { transport: { up: router } } });
-    const got: Uint8Array[] = [];
-    let server: TcpConnection | undefined;
-    const subs: Subscription[] = [p.b.tcp.listen({ port: 9 }).subscribe((c) => {
-      server = c;
-      c.data$.subscribe((x) => got.push(x.slice()));
-    })];
-    let conn: TcpConnection | undefined;
-    subs.push(p.a.tcp.connect({ address: B_IP, port: 9 }).subscribe((c) => (conn = c)));
-    advance(ts, 10);
-    assert.ok(conn && server);
-    assert.equal(synFlags[0] & (TcpFlags.ECE | TcpFlags.CWR), TcpFlags.ECE | TcpFlags.CWR, 'an ECN-setup SYN');
+    const { conn, server, close } = transfer(ts, { transport: { up: router } }, () => {
+      assert.equal(synFlags[0] & (TcpFlags.ECE | TcpFlags.CWR), TcpFlags.ECE | TcpFlags.CWR, 'an ECN-setup SYN');
+    });
     assert.equal(conn.core.ecnActive, true);
     assert.equal(server.core.ecnActive, true);
-    const payload = pattern(100_000);
-    conn.write(payload);
-    advance(ts, 1000);
-    assert.deepEqual(concat(got), payload);
     assert.equal(marked, 1);
     assert.ok(ecnOfData.length > 5 && ecnOfData.every((e) => e === 2), 'data is ECT(0)');
     assert.equal(server.counters.ecnCeReceived, 1);
     assert.equal(conn.counters.ecnReductions, 1);
     assert.equal(conn.counters.retransmits, 0, 'a reduction without loss');
-    for (const s of subs) s.unsubscribe();
-    p.close();
+    close();
   });
 
   it('a CE mark made under IPv4 (at the link) is read from the plain stack\'s own record too', () => {
@@ -78,25 +95,10 @@ describe('stack: TCP ECN over the memory wire', () => {
       }
       return frame;
     });
-    const p = tcpPair({ scheduler: ts, tcpA: { ecn: 'on' }, hooksB: { link: { up: router } } });
-    const got: Uint8Array[] = [];
-    let server: TcpConnection | undefined;
-    const subs: Subscription[] = [p.b.tcp.listen({ port: 9 }).subscribe((c) => {
-      server = c;
-      c.data$.subscribe((x) => got.push(x.slice()));
-    })];
-    let conn: TcpConnection | undefined;
-    subs.push(p.a.tcp.connect({ address: B_IP, port: 9 }).subscribe((c) => (conn = c)));
-    advance(ts, 10);
-    assert.ok(conn && server);
-    const payload = pattern(100_000);
-    conn.write(payload);
-    advance(ts, 1000);
-    assert.deepEqual(concat(got), payload);
+    const { conn, server, close } = transfer(ts, { link: { up: router } });
     assert.equal(marked, 1);
     assert.equal(server.counters.ecnCeReceived, 1);
     assert.equal(conn.counters.ecnReductions, 1);
-    for (const s of subs) s.unsubscribe();
-    p.close();
+    close();
   });
 });
