@@ -54,7 +54,12 @@ interface Marks {
   written: number;
   out: number;
   minflt: number;
+  /** Reply frames handed to the link, and how many of them followed an ACK (round trips after the first). */
+  frames: number;
+  rounds: number;
 }
+/** An ACK arrived since the last reply frame: the next reply frame starts a round trip. */
+let ackSeen = false;
 let current: Marks | undefined;
 const done: Marks[] = [];
 
@@ -65,7 +70,10 @@ function probe(link: Link): Link {
       if (frame.length > 150 && frame.length < 250) {
         if (current !== undefined) done.push(current);
         if (process.env.IDLE_MARK) console.log('MARK request in');
-        current = { in: mono(), sent: NaN, done: NaN, data: NaN, written: NaN, out: NaN, minflt: process.resourceUsage().minorPageFault };
+        current = { in: mono(), sent: NaN, done: NaN, data: NaN, written: NaN, out: NaN, minflt: process.resourceUsage().minorPageFault, frames: 0, rounds: 1 };
+        ackSeen = false;
+      } else {
+        ackSeen = true;
       }
       sub.next(frame);
     },
@@ -73,6 +81,11 @@ function probe(link: Link): Link {
     complete: () => sub.complete(),
   }));
   const out = (frame: Uint8Array, payload = 0): void => {
+    if (current !== undefined && frame.length + payload > 66) {
+      current.frames++;
+      if (ackSeen && current.frames > 1) current.rounds++;
+      ackSeen = false;
+    }
     if (current !== undefined && Number.isNaN(current.out) && frame.length + payload > 66) {
       current.out = mono();
       current.minflt = process.resourceUsage().minorPageFault - current.minflt;
@@ -114,7 +127,7 @@ async function main(): Promise<void> {
     close = () => stack.close();
     let port = 21000;
     const reply = new Map<number, Buffer>();
-    console.log('res idle | sent->in | in->data | in->written | in->first out | minflt | client ms (medians, us; client ms)');
+    console.log('res idle | sent->in | in->data | in->written | in->first out | minflt | frames | round trips | client ms (medians, us; client ms)');
     for (let round = 0; round < ROUNDS; round++) {
       for (const res of sizes) {
         if (!reply.has(res)) reply.set(res, Buffer.alloc(res, 0x78));
@@ -148,8 +161,8 @@ async function main(): Promise<void> {
           const ms = client.map(([a, b]) => b - a);
           const rows = done.slice(1); // the first exchange's code is the least warm
           const us = (f: (m: Marks) => number): string => (median(rows.map(f)) * 1000).toFixed(0);
-          console.log(`${res} ${idle} | ${us((m) => m.in - m.sent)} | ${us((m) => m.data - m.in)} | ${us((m) => m.written - m.in)} | ${us((m) => m.out - m.in)} | ${median(rows.map((m) => m.minflt))} | ${median(ms.slice(1)).toFixed(2)}`);
-          if (args.includes('--all')) for (const [i, m] of rows.entries()) console.log(`   ${ms[i + 1].toFixed(2)} ms ${((m.in - m.sent) * 1000).toFixed(0)} ${((m.data - m.in) * 1000).toFixed(0)} ${((m.written - m.in) * 1000).toFixed(0)} ${((m.out - m.in) * 1000).toFixed(0)} flt ${m.minflt}`);
+          console.log(`${res} ${idle} | ${us((m) => m.in - m.sent)} | ${us((m) => m.data - m.in)} | ${us((m) => m.written - m.in)} | ${us((m) => m.out - m.in)} | ${median(rows.map((m) => m.minflt))} | ${median(rows.map((m) => m.frames))} | ${median(rows.map((m) => m.rounds))} | ${median(ms.slice(1)).toFixed(2)}`);
+          if (args.includes('--all')) for (const [i, m] of rows.entries()) console.log(`   ${ms[i + 1].toFixed(2)} ms ${((m.in - m.sent) * 1000).toFixed(0)} ${((m.data - m.in) * 1000).toFixed(0)} ${((m.written - m.in) * 1000).toFixed(0)} ${((m.out - m.in) * 1000).toFixed(0)} flt ${m.minflt} frames ${m.frames} rounds ${m.rounds}`);
         }
       }
     }
