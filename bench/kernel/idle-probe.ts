@@ -1,13 +1,17 @@
 /**
  * Where the time goes between a request that arrives after a quiet spell and the first segment
- * of the stack's reply: a kernel client (rr-peer.py) sends 100 bytes after `idle` seconds of
- * quiet, the stack's server answers with `res` bytes in one write. Per exchange, microseconds
- * from the request frame's arrival at the link (the link's frames$ emitting it) to: the
- * server's 'data' event, the end of its write() call, the first reply segment handed to the
- * link; and the whole exchange as the client saw it. Root only.
+ * of the stack's reply: a kernel client (a Python script, in the TAP device's namespace) sends
+ * 100 bytes after `idle` seconds of quiet on one connection, the stack's server answers with
+ * `res` bytes in one write. Per exchange, microseconds on CLOCK_MONOTONIC (both processes read
+ * it) from the client's send to the request frame reaching the link's frames$, from there to
+ * the server's 'data' event, to the end of its write() call and to the first reply segment
+ * handed to the link; minor page faults from the frame to that segment; the reply's frames and
+ * the round trips among them (a frame after an ACK starts one); the client's milliseconds.
+ * Medians leave out each connection's first exchange. `--fresh`: a new Buffer per reply (as
+ * stall-hunt.ts's server writes); `--all`: every exchange; IDLE_MARK=1 prints a line at each
+ * request (to place V8's --trace-* output). Root only.
  *
- *   npx tsx bench/kernel/idle-probe.ts [--res 1,65536] [--idle 0.1,1.2] [--n 8] [--rounds 1]
- *                                      [--flags V8FLAGS (for the child re-exec)]
+ *   npx tsx bench/kernel/idle-probe.ts [--res 1,65536] [--idle 0.1,1.2] [--n 8] [--rounds 1] [--fresh] [--all]
  */
 import { createStack } from '../../streams/stack/create-stack.js';
 import { tapLink } from '../../streams/links/tap-link.js';
