@@ -9,10 +9,13 @@
  * the round trips among them (a frame after an ACK starts one); the client's milliseconds.
  * Medians leave out each connection's first exchange. `--fresh`: a new Buffer per reply (as
  * stall-hunt.ts's server writes); `--all`: every exchange; IDLE_MARK=1 prints a line at each
- * request (to place V8's --trace-* output). Root only.
+ * request (to place V8's --trace-* output); `--pages` (quiet spells of 0.5 s or more): KiB of
+ * memory the process referenced from 0.2 s into the quiet to the first reply segment
+ * (clear_refs, then smaps_rollup's Referenced). Root only.
  *
- *   npx tsx bench/kernel/idle-probe.ts [--res 1,65536] [--idle 0.1,1.2] [--n 8] [--rounds 1] [--fresh] [--all]
+ *   npx tsx bench/kernel/idle-probe.ts [--res 1,65536] [--idle 0.1,1.2] [--n 8] [--rounds 1] [--fresh] [--all] [--pages]
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createStack } from '../../streams/stack/create-stack.js';
 import { tapLink } from '../../streams/links/tap-link.js';
 import type { Link } from '../../streams/links/link.js';
@@ -61,6 +64,14 @@ interface Marks {
   /** Reply frames handed to the link, and how many of them followed an ACK (round trips after the first). */
   frames: number;
   rounds: number;
+  /** With --pages: KiB of memory referenced from the quiet spell's start to the first reply segment. */
+  referencedKiB: number;
+}
+const PAGES = args.includes('--pages');
+/** Referenced KiB of this process (smaps_rollup), since the last clear_refs. */
+function referencedKiB(): number {
+  const m = /^Referenced:\s+(\d+) kB/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
+  return m === null ? NaN : Number(m[1]);
 }
 /** An ACK arrived since the last reply frame: the next reply frame starts a round trip. */
 let ackSeen = false;
@@ -74,7 +85,7 @@ function probe(link: Link): Link {
       if (frame.length > 150 && frame.length < 250) {
         if (current !== undefined) done.push(current);
         if (process.env.IDLE_MARK) console.log('MARK request in');
-        current = { in: mono(), sent: NaN, done: NaN, data: NaN, written: NaN, out: NaN, minflt: process.resourceUsage().minorPageFault, frames: 0, rounds: 1 };
+        current = { in: mono(), sent: NaN, done: NaN, data: NaN, written: NaN, out: NaN, minflt: process.resourceUsage().minorPageFault, frames: 0, rounds: 1, referencedKiB: NaN };
         ackSeen = false;
       } else {
         ackSeen = true;
@@ -93,6 +104,10 @@ function probe(link: Link): Link {
     if (current !== undefined && Number.isNaN(current.out) && frame.length + payload > 66) {
       current.out = mono();
       current.minflt = process.resourceUsage().minorPageFault - current.minflt;
+      if (PAGES) {
+        current.referencedKiB = referencedKiB();
+        if (process.env.IDLE_SMAPS) writeFileSync(process.env.IDLE_SMAPS, readFileSync('/proc/self/smaps', 'utf8'));
+      }
     }
   };
   const own: Partial<Link> = {
@@ -147,6 +162,8 @@ async function main(): Promise<void> {
                 have -= 100;
                 sock.write(args.includes('--fresh') ? Buffer.alloc(res, 0x78) : reply.get(res)!);
                 if (current !== undefined && Number.isNaN(current.written)) current.written = mono();
+                // Clear the pages' referenced bits once this exchange is over, in the quiet spell.
+                if (PAGES && idle >= 0.5) setTimeout(() => writeFileSync('/proc/self/clear_refs', '1'), 200);
               }
             });
           });
@@ -165,7 +182,7 @@ async function main(): Promise<void> {
           const ms = client.map(([a, b]) => b - a);
           const rows = done.slice(1); // the first exchange's code is the least warm
           const us = (f: (m: Marks) => number): string => (median(rows.map(f)) * 1000).toFixed(0);
-          console.log(`${res} ${idle} | ${us((m) => m.in - m.sent)} | ${us((m) => m.data - m.in)} | ${us((m) => m.written - m.in)} | ${us((m) => m.out - m.in)} | ${median(rows.map((m) => m.minflt))} | ${median(rows.map((m) => m.frames))} | ${median(rows.map((m) => m.rounds))} | ${median(ms.slice(1)).toFixed(2)}`);
+          console.log(`${res} ${idle} | ${us((m) => m.in - m.sent)} | ${us((m) => m.data - m.in)} | ${us((m) => m.written - m.in)} | ${us((m) => m.out - m.in)} | ${median(rows.map((m) => m.minflt))} | ${median(rows.map((m) => m.frames))} | ${median(rows.map((m) => m.rounds))} | ${median(ms.slice(1)).toFixed(2)}${PAGES ? ` | referenced ${median(rows.map((m) => m.referencedKiB))} KiB` : ''}`);
           if (args.includes('--all')) for (const [i, m] of rows.entries()) console.log(`   ${ms[i + 1].toFixed(2)} ms ${((m.in - m.sent) * 1000).toFixed(0)} ${((m.data - m.in) * 1000).toFixed(0)} ${((m.written - m.in) * 1000).toFixed(0)} ${((m.out - m.in) * 1000).toFixed(0)} flt ${m.minflt} frames ${m.frames} rounds ${m.rounds}`);
         }
       }
