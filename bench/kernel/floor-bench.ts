@@ -20,11 +20,12 @@
  * time of the responder process (/proc/PID/stat, user + system) per transaction: what each
  * layer adds, C floor -> Node floor -> stack.
  *
- *   node --import tsx bench/kernel/floor-bench.ts [SECONDS] [RUNS] [--base DIR] [--ping N] [--tcp] [--interval MS]
+ *   node --import tsx bench/kernel/floor-bench.ts [SECONDS] [RUNS] [--base DIR] [--ping N] [--tcp] [--interval MS] [--count N]
  *
  * --tcp: TCP_RR too (to echo:7), for the stacks and the kernel, in the same alternation.
  * --interval MS: also the p50 of echoes spaced MS apart (kclient latency ping), where the
- * responder sleeps before each request: what waking up costs each of them.
+ * responder sleeps before each request: what waking up costs each of them. --count N: that many
+ * spaced echoes per run (default max(200, 1000 / MS); fewer for long intervals).
  *
  * Root; `npx tsc -p tsconfig.build.json` first (the stack runs from dist/).
  */
@@ -77,11 +78,13 @@ async function main(): Promise<void> {
   let pings = 2000;
   let tcp = false;
   let intervalMs: number | undefined;
+  let count: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--base') base = argv[++i];
     else if (argv[i] === '--tcp') tcp = true;
     else if (argv[i] === '--ping') pings = Number(argv[++i]);
     else if (argv[i] === '--interval') intervalMs = Number(argv[++i]);
+    else if (argv[i] === '--count') count = Number(argv[++i]);
     else positional.push(argv[i]);
   }
   const seconds = positional[0] ?? '2';
@@ -149,7 +152,7 @@ async function main(): Promise<void> {
         pingMs[k].push(Number(p.medianMs));
         if (intervalMs !== undefined) {
           // Echoes spaced intervalMs apart: the responder sleeps between them (latency after idle).
-          const n = String(Math.max(200, Math.round(1000 / intervalMs)));
+          const n = String(count ?? Math.max(200, Math.round(1000 / intervalMs)));
           const l = await client(t.ns, { cpu: CPU }, tools, ['latency', 'ping', STACK_IP, '0', n, String(intervalMs)], timeout + Number(n) * (intervalMs + 5));
           spacedMs[k].push(Number(l.p50Ms));
         }

@@ -10,7 +10,7 @@
 
 import type { CongestionControlParams, CongestionCounters } from './congestion-control.js';
 import { HyStartPlusPlus } from './hystart.js';
-import { ABC_LIMIT_SEGMENTS, NewReno, cwndLimited } from './newreno.js';
+import { NewReno, cwndLimited } from './newreno.js';
 
 /** RFC 9438 4.1 constants. */
 export const CUBIC_C = 0.4;
@@ -143,7 +143,13 @@ export class Cubic extends NewReno implements CurveState {
   }
 
   private slowStart(acked: number, ack: number, sndMax: number): void {
-    const inc = Math.min(acked, ABC_LIMIT_SEGMENTS * this.mss);
+    // Every byte the ACK covers counts, up to ssthresh (Linux's tcp_slow_start; RFC 9406 4.2's
+    // L = infinity), not at most RFC 3465's L = 2 segments: a peer that receives our TSO bursts
+    // whole (Linux behind a TAP device, any receiver with GRO) ACKs each burst once, so with
+    // L = 2 cwnd grew by 2 segments per round trip instead of doubling (a 256 KiB reply after an
+    // idle restart: 10 round trips, Linux's sender 5). The burst an ACK releases is then twice
+    // what it covers, as Linux's unpaced sender's. NewReno keeps L = 2 (RFC 5681 as written).
+    const inc = Math.min(acked, this.ssthresh - this.cwnd);
     if (this.hystart.phase === 'done') {
       this.cwnd += inc;
       return;
