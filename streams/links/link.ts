@@ -29,6 +29,14 @@ export interface Link {
    */
   readonly frames$: Observable<Uint8Array>;
   /**
+   * Optional: delivers on `frames$`, before returning, what the link's device holds now (a
+   * TAP or TUN link). The stack calls it when its timers fire late, the event loop having been
+   * held up: Node runs due timers before it polls, so the frames that came meanwhile (the ACK
+   * that would cancel a retransmission) are read first. A link without it is read when the
+   * loop polls, as always.
+   */
+  pollInput?(): void;
+  /**
    * Writes one whole frame. The link owns `frame` afterwards (it may queue it); the caller must
    * not modify it. Never throws for a full queue: a link that cannot take more counts a drop.
    */

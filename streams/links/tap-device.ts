@@ -357,6 +357,18 @@ export class TapDevice {
   }
 
   /**
+   * @internal Reads what waits in the device now and hands it to `onFrames` as a wake-up would,
+   * before returning; the frames read (0 when closed, not reading, or called from inside
+   * `onFrames`). For a caller that knows the event loop was held up: Node runs due timers
+   * before it polls, so a timer that fired late would otherwise act before the frames that
+   * arrived meanwhile (see createStack's late-timer drain).
+   */
+  drain(): number {
+    if (this.#closed) return 0;
+    return this.#handle.drain();
+  }
+
+  /**
    * @internal For tests: fill a recycled batch's memory with `byte` before the next batch is
    * read into it, so a view kept by mistake reads garbage at once; undefined turns it off.
    */

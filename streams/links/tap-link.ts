@@ -570,6 +570,9 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     },
     sendPartial: offload ? sendPartial : undefined,
     sendGathered,
+    pollInput(): void {
+      if (!inBatch) device.drain();
+    },
     // The largest IPv4 packet TSO takes (its total length field's limit): the kernel cuts it.
     maxGsoBytes: offload ? MAX_GSO_BYTES : 0,
     stats(): TapLinkStats {

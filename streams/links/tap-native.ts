@@ -103,6 +103,8 @@ export interface NativeTapHandle {
   /** `onFrames(slab)`: a batch was read into `slab` where `batch` and `lengths` say. */
   start(onFrames: (slab: ArrayBuffer) => void, onError: (error: Error) => void): void;
   stop(): void;
+  /** Reads and delivers what waits now, as a wake-up would (not from inside a delivery); the frames read. */
+  drain(): number;
   write(frame: Uint8Array): number;
   /**
    * `write` bound to this handle: the same result, called as a plain function (no `this`), a

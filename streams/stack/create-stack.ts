@@ -233,6 +233,15 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
   const udp = new UdpLayer(ipv4.protocol(IpProtocol.UDP), config.udp, { icmp, datagrams: hooks.udp, scheduler, ipv6: over6(IpProtocol.UDP) });
   const tcp = new TcpLayer(ipv4.protocol(IpProtocol.TCP), scheduler, config.tcp, { icmp, segments: hooks.tcp, ipv6: over6(IpProtocol.TCP) });
 
+  // A late wake-up of TCP's timers (the event loop held up past a timer's time) reads what the
+  // links hold first: an ACK that came meanwhile cancels its retransmission before it fires.
+  const pollable = config.interfaces.map((c) => c.link).filter((link) => link.pollInput !== undefined);
+  if (pollable.length > 0) {
+    tcp.timers.onLateWake = () => {
+      for (const link of pollable) link.pollInput!();
+    };
+  }
+
   // Claim the protocols before the links start delivering.
   for (const l of interfaces) l.arp?.start();
   icmp.start();

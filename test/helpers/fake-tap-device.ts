@@ -164,6 +164,11 @@ class Fake implements FakeDevice {
     this.#recycle = true;
   }
 
+  /** Frames are handed over as the test delivers them: nothing waits to be drained. */
+  drain(): number {
+    return 0;
+  }
+
   poisonRecycled(byte: number | undefined): void {
     this.#poison = byte;
   }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { SchedulerAction, SchedulerLike, Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { TimerQueue } from '../../../streams/stack/timer-queue.js';
+import { LATE_WAKE_MS, TimerQueue } from '../../../streams/stack/timer-queue.js';
 import { DeadlineTimer } from '../../../streams/stack/deadline-timer.js';
 import { unrefScheduler } from '../../../streams/stack/unref-scheduler.js';
 import { advance } from './raw-peer.js';
@@ -23,6 +23,37 @@ function counting(): { ts: TestScheduler; scheduler: SchedulerLike; live: () => 
 }
 
 describe('stack/timer-queue', () => {
+  it('a wake-up that comes late (the loop held up) calls onLateWake first, which may cancel what was due; one on time does not', () => {
+    const ts = new TestScheduler((a, b) => assert.deepStrictEqual(a, b));
+    let skew = 0; // how far behind the virtual clock the wake-up runs
+    const scheduler: SchedulerLike = {
+      now: () => ts.now() + skew,
+      schedule: (work, delay, state) => ts.schedule(work as (this: SchedulerAction<unknown>, state?: unknown) => void, delay, state),
+    };
+    const q = new TimerQueue(scheduler);
+    const events: string[] = [];
+    const rto = q.timer(() => events.push('rto'), undefined);
+    const other = q.timer(() => events.push('other'), undefined);
+    q.onLateWake = () => {
+      events.push('drain');
+      rto.set(undefined); // what the drained input does: the ACK cancels the retransmission
+    };
+    rto.set(10);
+    advance(ts, 10);
+    assert.deepEqual(events, ['rto'], 'on time: no drain');
+    events.length = 0;
+    rto.set(ts.now() + 10);
+    other.set(ts.now() + 10);
+    skew = LATE_WAKE_MS + 5;
+    advance(ts, 10);
+    assert.deepEqual(events, ['drain', 'other'], 'late: the links are read first, and the cancelled timer does not fire');
+    skew = LATE_WAKE_MS - 5;
+    events.length = 0;
+    rto.set(ts.now() + 10);
+    advance(ts, 10);
+    assert.deepEqual(events, ['rto'], 'a little late (within a timer\'s ordinary lateness): no drain');
+  });
+
   it('fires many timers from one scheduled wake-up, in deadline order, equal deadlines in the order queued', () => {
     const { ts, scheduler, live } = counting();
     const q = new TimerQueue(scheduler);
