@@ -19,6 +19,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createStack } from '../../streams/stack/create-stack.js';
 import { tapLink } from '../../streams/links/tap-link.js';
 import type { Link } from '../../streams/links/link.js';
+import { watchedLink } from '../lib/watched-link.js';
 import { Netns } from './netns.js';
 import { median } from '../lib/stats.js';
 
@@ -80,21 +81,16 @@ const done: Marks[] = [];
 
 /** Marks the request's arrival (an inbound frame of 100 payload-ish bytes) and the first reply frame. */
 function probe(link: Link): Link {
-  const frames$ = new (link.frames$.constructor as typeof import('rxjs').Observable<Uint8Array>)((sub) => link.frames$.subscribe({
-    next(frame) {
-      if (frame.length > 150 && frame.length < 250) {
-        if (current !== undefined) done.push(current);
-        if (process.env.IDLE_MARK) console.log('MARK request in');
-        current = { in: mono(), sent: NaN, done: NaN, data: NaN, written: NaN, out: NaN, minflt: process.resourceUsage().minorPageFault, frames: 0, rounds: 1, referencedKiB: NaN };
-        ackSeen = false;
-      } else {
-        ackSeen = true;
-      }
-      sub.next(frame);
-    },
-    error: (e) => sub.error(e),
-    complete: () => sub.complete(),
-  }));
+  const onIn = (frame: Uint8Array): void => {
+    if (frame.length > 150 && frame.length < 250) {
+      if (current !== undefined) done.push(current);
+      if (process.env.IDLE_MARK) console.log('MARK request in');
+      current = { in: mono(), sent: NaN, done: NaN, data: NaN, written: NaN, out: NaN, minflt: process.resourceUsage().minorPageFault, frames: 0, rounds: 1, referencedKiB: NaN };
+      ackSeen = false;
+    } else {
+      ackSeen = true;
+    }
+  };
   const out = (frame: Uint8Array, payload = 0): void => {
     if (current !== undefined && frame.length + payload > 66) {
       current.frames++;
@@ -110,28 +106,7 @@ function probe(link: Link): Link {
       }
     }
   };
-  const own: Partial<Link> = {
-    frames$,
-    send(frame: Uint8Array) {
-      out(frame);
-      link.send(frame);
-    },
-    sendPartial: link.sendPartial === undefined ? undefined : (frame: Uint8Array, a: number, b: number, g?: number) => {
-      out(frame);
-      link.sendPartial!(frame, a, b, g);
-    },
-    sendGathered: link.sendGathered === undefined ? undefined : (head: Uint8Array, payload: Uint8Array, a: number, b: number, g: number) => {
-      out(head, payload.length);
-      link.sendGathered!(head, payload, a, b, g);
-    },
-  };
-  return new Proxy(link, {
-    get(target, prop) {
-      if (prop in own) return (own as Record<PropertyKey, unknown>)[prop];
-      const v = Reflect.get(target, prop, target) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
+  return watchedLink(link, onIn, out);
 }
 
 async function main(): Promise<void> {

@@ -3,8 +3,8 @@
  * first frame, direction, flags, relative sequence numbers, payload length, window), for reading
  * where an exchange waited. Bench-only: frames are decoded only here, and only when asked.
  */
-import { Observable, share } from 'rxjs';
 import type { Link } from '../../streams/links/link.js';
+import { watchedLink } from '../lib/watched-link.js';
 
 export function traceLink(link: Link, print: (line: string) => void = console.log): Link {
   let t0 = -1;
@@ -33,35 +33,5 @@ export function traceLink(link: Link, print: (line: string) => void = console.lo
     const rb = base.get(rkey) ?? ack;
     print(`${(now - t0).toFixed(2).padStart(9)} ${dir} ${sport}>${dport} ${flags.padEnd(3)} seq ${(seq - b) >>> 0} ack ${(ack - rb) >>> 0} len ${len} win ${dv.getUint16(t + 14)}`);
   };
-  const frames$ = new Observable<Uint8Array>((sub) => link.frames$.subscribe({
-    next(frame) {
-      line('in ', frame);
-      sub.next(frame);
-    },
-    error: (e) => sub.error(e),
-    complete: () => sub.complete(),
-  })).pipe(share());
-  const own: Partial<Link> = {
-    frames$,
-    send(frame: Uint8Array) {
-      line('out', frame);
-      link.send(frame);
-    },
-    sendPartial: link.sendPartial === undefined ? undefined : (frame: Uint8Array, a: number, b: number, g?: number) => {
-      line('out', frame);
-      link.sendPartial!(frame, a, b, g);
-    },
-    sendGathered: link.sendGathered === undefined ? undefined : (head: Uint8Array, payload: Uint8Array, a: number, b: number, g: number) => {
-      line('out', head, 0);
-      link.sendGathered!(head, payload, a, b, g);
-    },
-  };
-  // Everything else (close, checksumVerified, mtu...) is the link's own, called on it.
-  return new Proxy(link, {
-    get(target, prop) {
-      if (prop in own) return (own as Record<PropertyKey, unknown>)[prop];
-      const v = Reflect.get(target, prop, target) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
+  return watchedLink(link, (frame) => line('in ', frame), (frame) => line('out', frame));
 }
