@@ -1,3 +1,4 @@
+import { RecordLender, NO_PACKET } from '../pipeline/lent-record.js';
 import { Observable, Subject, type SchedulerLike, type Subscription } from 'rxjs';
 import { createDemux, type Demux } from '../operators/demux.js';
 import type { NetInterface } from './net-interface.js';
@@ -176,9 +177,9 @@ interface Attached {
   readonly down: Sink<Ipv4Outbound>;
   /**
    * The record every packet is handed down in, refilled for each, when `down` keeps none
-   * (`Sink.retainsNothing`); undefined otherwise (a fresh record per packet).
+   * (`Sink.retainsNothing`); none otherwise (a fresh record per packet; see RecordLender).
    */
-  readonly record: { -readonly [K in keyof Ipv4Outbound]: Ipv4Outbound[K] } | undefined;
+  readonly record: RecordLender<{ -readonly [K in keyof Ipv4Outbound]: Ipv4Outbound[K] }>;
   /** The neighbour layer's fused way out (ARP's `FrameOut`), when `down` offers one. */
   readonly fused: FrameOut | undefined;
 }
@@ -222,8 +223,6 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
    * output). Valid while the route table's version, the number of addresses and the
    * attachments it was found with stay (see #routeCacheValid).
    */
-  /** An Ipv4Outbound record is being handed down: a packet sent from inside that call gets a fresh one. */
-  #outRecordBusy = false;
   /** No transport operator on the way up (see #inputPacket). */
   readonly #upPlain: boolean;
   /** Subscribers of observe$ (see #inputPacket). */
@@ -299,7 +298,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
    * `resolver()`, or `staticNeighbors()`), and adds routes for the interface's subnets.
    */
   attach(iface: NetInterface, lower: NeighborBoundary): void {
-    const record = lower.down.retainsNothing === true ? { iface, nextHop: 0, src: 0, dst: 0, protocol: 0, pb: EMPTY_PACKET, onError: undefined } : undefined;
+    const record = new RecordLender(lower.down.retainsNothing === true ? { iface, nextHop: 0, src: 0, dst: 0, protocol: 0, pb: NO_PACKET, onError: undefined as ((err: NetstackError) => void) | undefined } : undefined);
     this.#attached[iface.index] = { iface, down: lower.down, record, fused: lower.down.fused as FrameOut | undefined };
     this.#cachedRoute = undefined;
     for (const a of iface.addresses) this.routes.addOnLink(iface.index, a.address, a.prefixLength);
@@ -528,8 +527,8 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     const down = attached.down;
     // An operator inserted below sees (and may log or capture) a finished packet.
     if (down.partialChecksum !== true) pb.completeChecksum();
-    const r = attached.record;
-    if (r === undefined || this.#outRecordBusy) {
+    const r = attached.record.take();
+    if (r === undefined) {
       down.next({ iface, nextHop, src, dst, protocol, pb, onError });
       return;
     }
@@ -541,14 +540,10 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     r.protocol = protocol;
     r.pb = pb;
     r.onError = onError;
-    this.#outRecordBusy = true;
     try {
       down.next(r);
     } finally {
-      this.#outRecordBusy = false;
-      // Nothing of the packet stays reachable from the record.
-      r.pb = EMPTY_PACKET;
-      r.onError = undefined;
+      attached.record.giveBack();
     }
   }
 
@@ -718,8 +713,6 @@ export class ReceivedIpv4 implements Ipv4Datagram {
   }
 }
 
-/** What a refilled Ipv4Outbound record holds between packets. */
-const EMPTY_PACKET = PacketBuffer.alloc(0);
 
 function protocolOf(d: Ipv4Datagram): number {
   return d.protocol;

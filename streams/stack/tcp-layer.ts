@@ -1,3 +1,4 @@
+import { RecordLender, NO_PACKET } from '../pipeline/lent-record.js';
 import { Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import { randomBytes } from 'node:crypto';
 import { ReceivedIpv4, type Ipv4Port, type Ipv4Send } from './ipv4-layer.js';
@@ -263,11 +264,9 @@ export class TcpLayer implements Tcp {
   /**
    * The record every IPv4 segment is handed down in, refilled for each, when what is below keeps
    * no record (`Sink.retainsNothing`: IPv4 itself, maybe through taps, no operators); undefined
-   * otherwise, and a fresh record per segment. `#sendRecordBusy` while one is being sent: a
-   * segment sent from inside that call (a nested send) gets a fresh record.
+   * otherwise, and a fresh one per segment (see RecordLender).
    */
-  readonly #sendRecord: SendRecord | undefined;
-  #sendRecordBusy = false;
+  readonly #sendRecord: RecordLender<SendRecord>;
   readonly #v6: Ipv6Transport | undefined;
   readonly #down6: Sink<Ipv6Send> | undefined;
   /** With transport operators over IPv6: segments as records (their ids, maybe rewritten), both ways. */
@@ -334,9 +333,9 @@ export class TcpLayer implements Tcp {
     this.#down6 = options.ipv6?.port.down;
     this.#records6 = options.ipv6?.records;
     this.#partialChecksum = port.down.partialChecksum === true;
-    this.#sendRecord = port.down.retainsNothing === true
-      ? { pb: EMPTY_PACKET, dst: 0, src: 0, protocol: IpProtocol.TCP, onError: undefined, dontFragment: true, ecn: 0 }
-      : undefined;
+    this.#sendRecord = new RecordLender<SendRecord>(port.down.retainsNothing === true
+      ? { pb: NO_PACKET, dst: 0, src: 0, protocol: IpProtocol.TCP, onError: undefined, dontFragment: true, ecn: 0 }
+      : undefined);
     this.#partialChecksum6 = (options.ipv6?.records ?? options.ipv6?.port)?.down.partialChecksum === true;
     this.#icmp = options.icmp;
     this.#hooks = hookPoint(options.segments, (s) => this.#dispatch(s.datagram, s.segment), (s) => this.#emit(s.segment, s.src, s.dst, s.onError, s.dontFragment ?? true, s.ecn ?? 0));
@@ -1014,8 +1013,8 @@ export class TcpLayer implements Tcp {
     // Partial checksum, when what is below finishes it (the TAP device with offload, or the
     // Ethernet layer): the bytes are summed once, where they are written last.
     emitTcp(seg, pb, src, dst, this.#partialChecksum ? PARTIAL_CHECKSUM : undefined);
-    const r = this.#sendRecord;
-    if (r === undefined || this.#sendRecordBusy) {
+    const r = this.#sendRecord.take();
+    if (r === undefined) {
       this.#down.next({ pb, dst, src, protocol: IpProtocol.TCP, onError, dontFragment, ecn });
       return;
     }
@@ -1025,14 +1024,10 @@ export class TcpLayer implements Tcp {
     r.onError = onError;
     r.dontFragment = dontFragment;
     r.ecn = ecn;
-    this.#sendRecordBusy = true;
     try {
       this.#down.next(r);
     } finally {
-      this.#sendRecordBusy = false;
-      // Nothing of the packet stays reachable from the record.
-      r.pb = EMPTY_PACKET;
-      r.onError = undefined;
+      this.#sendRecord.giveBack();
     }
   }
 
@@ -1079,8 +1074,6 @@ interface SendRecord {
   dontFragment: boolean;
   ecn: number;
 }
-/** What the refilled send record holds between segments. */
-const EMPTY_PACKET = PacketBuffer.alloc(0);
 /** Offset of the checksum field in the TCP header. */
 const TCP_CHECKSUM_AT = TcpOffset.CHECKSUM;
 

@@ -1,3 +1,4 @@
+import { RecordLender, NO_PACKET } from '../pipeline/lent-record.js';
 import { Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { ReceivedIpv4, type Ipv4Port, type Ipv4Send, type WholeOut } from './ipv4-layer.js';
 import type { Ipv6Datagram, Ipv6Send } from './ipv6-layer.js';
@@ -191,11 +192,9 @@ export class UdpLayer implements Udp {
   /**
    * The record every IPv4 datagram is handed down in, refilled for each, when what is below
    * keeps no record (`Sink.retainsNothing`: IPv4 itself, maybe through taps, no operators);
-   * undefined otherwise, and a fresh record per datagram. `#sendRecordBusy` while one is being
-   * sent: a datagram sent from inside that call (a nested send) gets a fresh record.
+   * no record otherwise, and a fresh one per datagram (see RecordLender).
    */
-  readonly #sendRecord: { pb: PacketBuffer; dst: IpAddr; src: IpAddr; readonly protocol: number; onError: ((err: NetstackError) => void) | undefined } | undefined;
-  #sendRecordBusy = false;
+  readonly #sendRecord: RecordLender<{ pb: PacketBuffer; dst: IpAddr; src: IpAddr; readonly protocol: number; onError: ((err: NetstackError) => void) | undefined }>;
   /** IPv4's fused way out (see WholeOut), when what is below offers it and UDP has no `down` operator. */
   readonly #fused: WholeOut | undefined;
   /** The headroom for the interface `#checkDestination` found last (see UDP_IPV4_HEADROOM), for the send that asked. */
@@ -221,7 +220,7 @@ export class UdpLayer implements Udp {
     this.#down = port.down;
     // IPv4's fused way out, unless UDP's own operators must see each datagram (see WholeOut).
     this.#fused = options.datagrams?.down === undefined ? (port.down.fused as WholeOut | undefined) : undefined;
-    this.#sendRecord = port.down.retainsNothing === true ? { pb: EMPTY_PACKET, dst: 0, src: 0, protocol: IpProtocol.UDP, onError: undefined } : undefined;
+    this.#sendRecord = new RecordLender(port.down.retainsNothing === true ? { pb: NO_PACKET, dst: 0, src: 0, protocol: IpProtocol.UDP, onError: undefined } : undefined);
     this.#down6 = options.ipv6?.port.down;
     this.#records6 = options.ipv6?.records;
     this.#icmp = options.icmp;
@@ -567,8 +566,8 @@ export class UdpLayer implements Udp {
 
   /** Hands a UDP datagram (header written) to IPv4, in the refilled record when one may be. */
   #sendDown(pb: PacketBuffer, dst: IpAddr, src: IpAddr, onError: ((err: NetstackError) => void) | undefined): void {
-    const r = this.#sendRecord;
-    if (r === undefined || this.#sendRecordBusy) {
+    const r = this.#sendRecord.take();
+    if (r === undefined) {
       this.#down.next({ pb, dst, src, protocol: IpProtocol.UDP, onError });
       return;
     }
@@ -576,14 +575,10 @@ export class UdpLayer implements Udp {
     r.dst = dst;
     r.src = src;
     r.onError = onError;
-    this.#sendRecordBusy = true;
     try {
       this.#down.next(r);
     } finally {
-      this.#sendRecordBusy = false;
-      // Nothing of the datagram stays reachable from the record.
-      r.pb = EMPTY_PACKET;
-      r.onError = undefined;
+      this.#sendRecord.giveBack();
     }
   }
 
@@ -689,8 +684,6 @@ export class UdpLayer implements Udp {
   }
 }
 
-/** What the refilled send record holds between datagrams. */
-const EMPTY_PACKET = PacketBuffer.alloc(0);
 
 /** The exact headroom of a datagram to IPv4 leaving by `iface` (see UDP_IPV4_HEADROOM). */
 function headroomFor(iface: NetInterface): number {
