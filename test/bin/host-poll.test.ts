@@ -34,6 +34,26 @@ function countCalls(file: string, name: string): number {
   return readFileSync(file, 'utf8').split('\n').filter((line) => line.startsWith(`${name}(`)).length;
 }
 
+/**
+ * A UDP echo on 127.0.0.1 in a worker, which counts in `shared[0]` (and notifies) each answer it
+ * has handed to the kernel: a test can wait for answers without returning to the event loop.
+ * Posting it any message closes it.
+ */
+async function countingEcho(): Promise<{ shared: Int32Array; echo: Worker; echoPort: number }> {
+  const shared = new Int32Array(new SharedArrayBuffer(4));
+  const echo = new Worker(
+    `const { workerData, parentPort } = require('node:worker_threads');
+     const s = require('node:dgram').createSocket('udp4');
+     const n = new Int32Array(workerData);
+     s.on('message', (m, r) => s.send(m, r.port, r.address, () => { Atomics.add(n, 0, 1); Atomics.notify(n, 0); }));
+     s.bind(0, '127.0.0.1', () => parentPort.postMessage(s.address().port));
+     parentPort.on('message', () => { s.close(); parentPort.close(); });`,
+    { eval: true, workerData: shared.buffer },
+  );
+  const [echoPort] = (await once(echo, 'message')) as [number];
+  return { shared, echo, echoPort };
+}
+
 describe('addon host sockets: one epoll set per thread', function () {
   this.timeout(60_000);
 
@@ -84,17 +104,7 @@ describe('addon host sockets: one epoll set per thread', function () {
     it('a socket closed by the callback of another ready in the same wake-up hears nothing more; a socket opened there (its slot) hears only its own', async () => {
       // The echo runs in a worker and says when both answers are with the kernel; this thread
       // waits for that without returning to the event loop, so one wake-up finds both ready.
-      const shared = new Int32Array(new SharedArrayBuffer(4));
-      const echo = new Worker(
-        `const { workerData, parentPort } = require('node:worker_threads');
-         const s = require('node:dgram').createSocket('udp4');
-         const n = new Int32Array(workerData);
-         s.on('message', (m, r) => s.send(m, r.port, r.address, () => { Atomics.add(n, 0, 1); Atomics.notify(n, 0); }));
-         s.bind(0, '127.0.0.1', () => parentPort.postMessage(s.address().port));
-         parentPort.on('message', () => { s.close(); parentPort.close(); });`,
-        { eval: true, workerData: shared.buffer },
-      );
-      const [echoPort] = (await once(echo, 'message')) as [number];
+      const { shared, echo, echoPort } = await countingEcho();
       const addon = loadTapAddon();
       const heard: string[] = [];
       const sockets: Record<string, NativeDatagramSocket> = {};
@@ -138,17 +148,7 @@ describe('addon host sockets: one epoll set per thread', function () {
     });
 
     it('150 sockets with an answer waiting at once (more than one wake-up dispatches, the table grown twice): every one is heard once', async () => {
-      const shared = new Int32Array(new SharedArrayBuffer(4));
-      const echo = new Worker(
-        `const { workerData, parentPort } = require('node:worker_threads');
-         const s = require('node:dgram').createSocket('udp4');
-         const n = new Int32Array(workerData);
-         s.on('message', (m, r) => s.send(m, r.port, r.address, () => { Atomics.add(n, 0, 1); Atomics.notify(n, 0); }));
-         s.bind(0, '127.0.0.1', () => parentPort.postMessage(s.address().port));
-         parentPort.on('message', () => { s.close(); parentPort.close(); });`,
-        { eval: true, workerData: shared.buffer },
-      );
-      const [echoPort] = (await once(echo, 'message')) as [number];
+      const { shared, echo, echoPort } = await countingEcho();
       const addon = loadTapAddon();
       const heard = new Map<number, number>();
       let all: () => void = () => undefined;
