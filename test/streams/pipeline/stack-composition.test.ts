@@ -30,6 +30,25 @@ const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
 const A = ipv4Addr('198.18.0.1');
 const B = ipv4Addr('198.18.0.2');
 
+/**
+ * A sink in front of `below` that records every record handed to it (and its destination and
+ * length at that moment, before it may be refilled), declaring `retainsNothing` as asked.
+ */
+function recordingSink(below: Sink<Ipv4Send>, retainsNothing: boolean): { down: Sink<Ipv4Send>; records: Ipv4Send[]; seen: Array<{ dst: number; length: number }> } {
+  const records: Ipv4Send[] = [];
+  const seen: Array<{ dst: number; length: number }> = [];
+  const down: Sink<Ipv4Send> = {
+    next: (s) => {
+      records.push(s);
+      seen.push({ dst: s.dst, length: s.pb.length });
+      below.next(s);
+    },
+    partialChecksum: below.partialChecksum,
+    retainsNothing,
+  };
+  return { down, records, seen };
+}
+
 describe('pipeline: the stack as composed layers', () => {
   it('hooks.tcp.up sees checked segments with their datagram, and may drop them: no RST for a port it hides', () => {
     const ts = newScheduler();
@@ -185,17 +204,7 @@ describe('pipeline: the stack as composed layers', () => {
       const { ours, theirs, ethernet, ipv4 } = ipv4WithStaticNeighbour(ts);
       const port = ipv4.protocol(IpProtocol.TCP);
       assert.equal(port.down.retainsNothing, true, 'IPv4 keeps no record of what it is given');
-      const records: Ipv4Send[] = [];
-      const seen: Array<{ dst: number; length: number }> = [];
-      const down: Sink<Ipv4Send> = {
-        next: (s) => {
-          records.push(s);
-          seen.push({ dst: s.dst, length: s.pb.length });
-          port.down.next(s);
-        },
-        partialChecksum: port.down.partialChecksum,
-        retainsNothing,
-      };
+      const { down, records, seen } = recordingSink(port.down, retainsNothing);
       const tcp = new TcpLayer({ ...port, down }, ts, DEFAULT_PROTOCOL_CONFIGS.tcp);
       tcp.start();
       const peer = peerKnowing(ours, theirs, ts);
@@ -233,17 +242,7 @@ describe('pipeline: the stack as composed layers', () => {
       const ts = newScheduler();
       const { ours, theirs, ethernet, ipv4 } = ipv4WithStaticNeighbour(ts);
       const port = ipv4.protocol(IpProtocol.UDP);
-      const records: Ipv4Send[] = [];
-      const seen: Array<{ dst: number; length: number }> = [];
-      const down: Sink<Ipv4Send> = {
-        next: (s) => {
-          records.push(s);
-          seen.push({ dst: s.dst, length: s.pb.length });
-          port.down.next(s);
-        },
-        partialChecksum: port.down.partialChecksum,
-        retainsNothing,
-      };
+      const { down, records, seen } = recordingSink(port.down, retainsNothing);
       const udp = new UdpLayer({ ...port, down }, DEFAULT_PROTOCOL_CONFIGS.udp);
       udp.start();
       const echo = udp.bind({ port: 7 });
