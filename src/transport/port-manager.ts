@@ -104,6 +104,11 @@ export class PortManager {
     return p !== undefined && holdersOf(p, addr) !== undefined;
   }
 
+  /** True when nothing holds `port` on any address of either family. */
+  isUnused(port: number): boolean {
+    return !this.#ports.has(port);
+  }
+
   /**
    * Reserves a free port from the ephemeral range for `addr` and returns it, or undefined when
    * every port is taken (the caller raises EADDRINUSE or EADDRNOTAVAIL). Like RFC 6056's

@@ -35,8 +35,11 @@ export function createStackNet(stack: Stack, keepAlive = new KeepAliveHolder()):
       const options = { dualStack: dualStack && addr === IP_ANY6 };
       // Found by the port manager, then released: listen() reserves it again at once
       // (synchronously, so nothing can take it in between).
+      // A port nothing holds in either family comes first: families are otherwise independent
+      // (0.0.0.0 and a v6-only '::' may share a port), and two servers asking for "any port"
+      // would then get the same one by chance, each seeing only its family's clients.
       const ports = stack.tcpLayer.ports;
-      const port = ports.allocateEphemeral(addr, undefined, options);
+      const port = ports.allocateEphemeral(addr, (p) => ports.isUnused(p), options) ?? ports.allocateEphemeral(addr, undefined, options);
       if (port !== undefined) ports.release(addr, port);
       return port;
     },

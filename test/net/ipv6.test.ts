@@ -91,6 +91,29 @@ describe('stack.net over IPv6 (memory wire)', () => {
     }
   });
 
+  it('port 0 picks a port nothing holds in either family, so servers on 0.0.0.0 and on :: (ipv6Only) never share one by chance', async () => {
+    // Two ports to pick from: a picker that only checks the family would give both servers the
+    // same port half the time (and the ECONNREFUSED checks above would then connect instead).
+    const [wa] = createMemoryWire();
+    const s = createStack({ interfaces: [{ name: 'eth0', link: wa, ipv4: [`${B4}/24`], ipv6: [`${B6}/64`] }], ipv6: NO_DAD, tcp: { ephemeralPortRange: [50000, 50001] } });
+    try {
+      for (let round = 0; round < 16; round++) {
+        const only6 = s.net.createServer().listen({ port: 0, host: '::', ipv6Only: true });
+        const v4 = s.net.createServer().listen(0, '0.0.0.0');
+        const ports = [await listening(only6), await listening(v4)];
+        assert.notEqual(ports[0], ports[1], `round ${round}: both on ${ports[0]}`);
+        only6.close();
+        v4.close();
+      }
+      // With every port held in the other family, a port free in this one is still found.
+      const held = [s.net.createServer().listen({ port: 0, host: '::', ipv6Only: true }), s.net.createServer().listen({ port: 0, host: '::', ipv6Only: true })];
+      assert.deepEqual((await Promise.all(held.map(listening))).sort(), [50000, 50001]);
+      assert.ok([50000, 50001].includes(await listening(s.net.createServer().listen(0, '0.0.0.0'))));
+    } finally {
+      s.close();
+    }
+  });
+
   it('hosts: ::1 is ENETUNREACH (no loopback); a lookup answers IPv6 for family 6, with a lookup event saying family 6', async () => {
     const p = dualPair();
     const { server, port } = await echoServer(p);

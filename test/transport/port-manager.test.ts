@@ -203,4 +203,14 @@ describe('transport/port-manager: IPv6 and dual stack (Linux bind rules)', () =>
     assert.equal(pm.allocateEphemeral(IP_ANY6, undefined, DUAL), 40001);
     assert.equal(pm.allocateEphemeral(IP_ANY6, undefined, DUAL), undefined);
   });
+
+  it('isUnused: false while anything holds the port, in either family', () => {
+    const pm = new PortManager();
+    assert.equal(pm.isUnused(5000), true);
+    assert.equal(pm.reserve(IP_ANY6, 5000), 'ok');
+    assert.equal(pm.isUnused(5000), false, 'a v6-only hold');
+    assert.equal(pm.isFree(IP_ANY4, 5000), true, 'IPv4 may still take it');
+    pm.release(IP_ANY6, 5000);
+    assert.equal(pm.isUnused(5000), true);
+  });
 });
