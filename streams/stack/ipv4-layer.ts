@@ -731,6 +731,11 @@ export class ReceivedIpv4 implements Ipv4Datagram {
     return this.#bytes;
   }
 
+  /** Where the IPv4 header starts in `frame` (it runs to `payloadAt`). */
+  get headerAt(): number {
+    return this.#headerAt;
+  }
+
   get payloadAt(): number {
     return this.#payloadAt;
   }
