@@ -15,12 +15,16 @@
  * carried: through a NAT, the client's bytes are acknowledged by the NAT, whose buffers are
  * bounded, so over seconds that is the rate end to end.
  *
- * Standalone: node --import tsx bench/kernel/nat-bench.ts [SECONDS] [RUNS] [MTU]  (root; builds
- * nothing: run `npx tsc -p tsconfig.build.json` first)
+ * Standalone: node --import tsx bench/kernel/nat-bench.ts [SECONDS] [RUNS] [MTU] [--unpinned]
+ * [--cli PATH]  (root; builds nothing: run `npx tsc -p tsconfig.build.json` first). --unpinned
+ * leaves every process to the scheduler (how a user runs the nat; pinned to one CPU, a chain
+ * of processes that wake each other is measured in its best case); --cli runs the nat of
+ * another build (PATH/dist/bin/rx-netstack.js, e.g. /tmp/base-tree) against slirp4netns.
  */
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { buildKernelTools } from './build.js';
 import { Netns, waitForLine } from './netns.js';
 import { client } from './tap-bench.js';
@@ -150,7 +154,12 @@ function fmt(x: number): string {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [seconds = '2', runs = '3', mtu = '1500'] = process.argv.slice(2);
+  const argv = process.argv.slice(2);
+  const unpinned = argv.includes('--unpinned');
+  const cliAt = argv.indexOf('--cli');
+  const cliRoot = cliAt >= 0 ? argv[cliAt + 1] : undefined;
+  const positional = argv.filter((a, i) => !a.startsWith('--') && (cliAt < 0 || i !== cliAt + 1));
+  const [seconds = '2', runs = '3', mtu = '1500'] = positional;
   const missing = natBenchUnavailable();
   if (missing !== undefined) {
     process.stderr.write(`nat-bench: ${missing}\n`);
@@ -160,8 +169,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     durationS: Number(seconds),
     runs: Number(runs),
     mtu: Number(mtu),
-    cpu: 0,
-    cli: fileURLToPath(new URL('../../dist/bin/rx-netstack.js', import.meta.url)),
+    cpu: unpinned ? undefined : 0,
+    cli: cliRoot === undefined ? fileURLToPath(new URL('../../dist/bin/rx-netstack.js', import.meta.url)) : join(cliRoot, 'dist/bin/rx-netstack.js'),
     log: (line) => process.stderr.write(`nat-bench: ${line}\n`),
   });
   process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -3,6 +3,7 @@ import { Observable, Subject, type SchedulerLike, type Subscription } from 'rxjs
 import { createDemux, type Demux } from '../operators/demux.js';
 import type { NetInterface } from './net-interface.js';
 import type { FrameOut, NeighborBoundary } from './arp-layer.js';
+import type { PacketOut } from './point-to-point.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { between, type Boundary, type BoundaryOperators, type FusedOut, type Sink } from '../pipeline/boundary.js';
 import type { ProtocolMux } from '../pipeline/protocol-mux.js';
@@ -117,9 +118,11 @@ export interface Ipv4Route {
 /**
  * @internal IPv4's fused way out (Sink.fused of the transports' `down`), for a whole datagram
  * on the plain stack: no transport or network operators, no observers at the taps on the way,
- * the destination's route cached and not ours, the next hop's MAC known and fresh, the
- * datagram within the MTU. `frame` then returns the whole frame with the Ethernet and IPv4
- * headers written (the same bytes, IP ID included, as the long way writes), the transport's
+ * the destination's route cached and not ours, the source the route's (or any, while a
+ * forwarder holds the forwarding mode), the next hop's MAC known and fresh on an Ethernet link
+ * (a link of bare IP packets, TUN, has none to know), the datagram within the MTU. `frame`
+ * then returns the whole frame with the link's header (Ethernet's, or none) and the IPv4
+ * header written (the same bytes, IP ID included, as the long way writes), the transport's
  * `transportLength` bytes last for the caller to fill, complete with their checksum, before
  * it hands the frame to `send`; undefined: send the long way (`next`). One frame at a time:
  * `send` right after `frame`.
@@ -182,6 +185,8 @@ interface Attached {
   readonly record: RecordLender<{ -readonly [K in keyof Ipv4Outbound]: Ipv4Outbound[K] }>;
   /** The neighbour layer's fused way out (ARP's `FrameOut`), when `down` offers one. */
   readonly fused: FrameOut | undefined;
+  /** The point-to-point boundary's fused way out (a link of bare IP packets), when `down` offers one. */
+  readonly packetOut: PacketOut | undefined;
 }
 
 /**
@@ -227,8 +232,8 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
   readonly #upPlain: boolean;
   /** Subscribers of observe$ (see #inputPacket). */
   #observers = 0;
-  /** Where the frame #fusedFrame made last goes (its interface's FrameOut), until #fusedSend. */
-  #fusedTo: FrameOut | undefined;
+  /** Where the frame #fusedFrame made last goes (its interface's FrameOut or PacketOut), until #fusedSend. */
+  #fusedTo: FrameOut | PacketOut | undefined;
   #cachedDst = -1;
   #cachedRoute: Ipv4Route | undefined;
   /** The cached destination is one of our addresses (valid with #cachedRoute: addresses are only added). */
@@ -299,7 +304,12 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
    */
   attach(iface: NetInterface, lower: NeighborBoundary): void {
     const record = new RecordLender(lower.down.retainsNothing === true ? { iface, nextHop: 0, src: 0, dst: 0, protocol: 0, pb: NO_PACKET, onError: undefined as ((err: NetstackError) => void) | undefined } : undefined);
-    this.#attached[iface.index] = { iface, down: lower.down, record, fused: lower.down.fused as FrameOut | undefined };
+    // The fused way below is ARP's FrameOut over Ethernet, the point-to-point PacketOut over a
+    // link of bare IP packets (the two are told apart here, once, not per datagram).
+    const fused = lower.down.fused as FrameOut | PacketOut | undefined;
+    const packetOut = fused !== undefined && 'linkHeaderLength' in fused && fused.linkHeaderLength === 0 ? fused : undefined;
+    const frameOut = fused !== undefined && packetOut === undefined ? (fused as FrameOut) : undefined;
+    this.#attached[iface.index] = { iface, down: lower.down, record, fused: frameOut, packetOut };
     this.#cachedRoute = undefined;
     for (const a of iface.addresses) this.routes.addOnLink(iface.index, a.address, a.prefixLength);
     // A link of bare IP packets (no link header) has no link-level broadcast either.
@@ -459,11 +469,28 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
   /** WholeOut.frame: see there. The route is the one cached (the transport just asked routeFor). */
   #fusedFrame(dst: Ipv4Addr, src: Ipv4Addr, protocol: number, transportLength: number): Uint8Array | undefined {
     const route = this.#cachedRoute;
-    if (route === undefined || dst !== this.#cachedDst || this.#cachedLocal || src !== route.src || !this.#routeCacheValid()) return undefined;
+    if (route === undefined || dst !== this.#cachedDst || this.#cachedLocal || !this.#routeCacheValid()) return undefined;
+    // Another source than the route's: a forwarder's answer from the address its flow was sent
+    // to, allowed while the forwarding mode is held (as #route allows it; any other such
+    // source takes the long way, which checks it).
+    if (src !== route.src && this.#foreignHolders === 0) return undefined;
     const total = IPV4_MIN_HEADER_LEN + transportLength;
     const iface = route.iface;
     if (total > iface.mtu) return undefined;
-    const out = this.#attached[iface.index]?.fused;
+    const attached = this.#attached[iface.index];
+    if (attached === undefined) return undefined;
+    const bare = attached.packetOut;
+    if (bare !== undefined) {
+      // A link of bare IP packets (TUN): the packet is the frame, no next hop to resolve.
+      if (!bare.ready()) return undefined;
+      const packet = allocUnzeroed(total);
+      const id = this.#ids.next(src, dst, protocol, false, this.#opts.scheduler.now());
+      writeIpv4Header(packet, 0, 0, total, id, false, this.#opts.defaultTtl, protocol, src, dst);
+      this.counters.txPackets++;
+      this.#fusedTo = bare;
+      return packet;
+    }
+    const out = attached.fused;
     if (out === undefined || !out.ready()) return undefined;
     const mac = out.macFor(route.nextHop);
     if (mac === undefined) return undefined;
@@ -702,6 +729,11 @@ export class ReceivedIpv4 implements Ipv4Datagram {
   /** The frame (or packet) the datagram is in: its payload runs from `payloadAt` to `payloadEnd`. */
   get frame(): Uint8Array {
     return this.#bytes;
+  }
+
+  /** Where the IPv4 header starts in `frame` (it runs to `payloadAt`). */
+  get headerAt(): number {
+    return this.#headerAt;
   }
 
   get payloadAt(): number {

@@ -1,11 +1,24 @@
 import { filter, share } from 'rxjs';
 import type { NextHopPacket, PendingPacket } from './arp-layer.js';
-import type { Boundary } from '../pipeline/boundary.js';
+import type { Boundary, FusedOut } from '../pipeline/boundary.js';
 import type { FrameBoundary, FrameSink } from '../pipeline/link-boundary.js';
 
 /** A boundary under an IP layer on a link of bare IP packets: no link header to skip. */
 export interface PointToPointBoundary<P extends PendingPacket> extends Boundary<Uint8Array, P> {
   readonly linkHeaderLength: 0;
+}
+
+/**
+ * @internal The point-to-point boundary's fused way out (Sink.fused of its `down`), the
+ * counterpart of ARP's `FrameOut` on a link without a link header: a sender above that writes a
+ * whole IP packet itself (headers and checksums complete) hands it to the link as it is. The
+ * long way does the same with a finished packet; this skips the record and the packet object.
+ */
+export interface PacketOut extends FusedOut {
+  /** No link header: the packet is the frame (tells it from ARP's `FrameOut`). */
+  readonly linkHeaderLength: 0;
+  /** A finished IP packet (checksums complete) to the link. */
+  send(packet: Uint8Array): void;
 }
 
 /**
@@ -23,6 +36,8 @@ export function pointToPoint<P extends PendingPacket = NextHopPacket>(lower: Fra
   const down: FrameSink = lower.down;
   const sendPartial = down.sendPartial?.bind(down);
   const sendGathered = down.sendGathered?.bind(down);
+  // A finished packet goes to the link's `next`, as the long way hands one (see PacketOut).
+  const fused: PacketOut = { ready: () => true, linkHeaderLength: 0, send: (packet) => down.next(packet) };
   return {
     up$: lower.up$,
     linkHeaderLength: 0,
@@ -31,6 +46,7 @@ export function pointToPoint<P extends PendingPacket = NextHopPacket>(lower: Fra
       maxGsoBytes: down.maxGsoBytes,
       // Only the packet is read, at once: the layer above may refill one record.
       retainsNothing: true,
+      fused,
       next(p: P): void {
         const pb = p.pb;
         if (pb.csumStart >= 0) {

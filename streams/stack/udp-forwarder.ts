@@ -1,5 +1,6 @@
 import { Observable, type SchedulerAction, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import type { IpDatagram } from './ip-network.js';
+import { ReceivedIpv4 } from './ipv4-layer.js';
 import { IPV6_ID_BASE, type IpAddr } from '../../src/ip/address-book.js';
 import { createCounters } from '../../src/stats.js';
 import { log } from '../../src/log.js';
@@ -260,9 +261,24 @@ class Session implements UdpForwardSession {
       this.#lastIface = d.iface;
       return;
     }
+    const q = this.#quote;
+    if (d instanceof ReceivedIpv4) {
+      // IPv4's own record: header and UDP part lie one after the other in the frame, copied
+      // from there byte by byte (a few dozen bytes: no header or payload view made, no `set`).
+      const frame = d.frame;
+      const at = d.headerAt;
+      const payloadAt = d.payloadAt;
+      const rest = d.payloadEnd - payloadAt;
+      const header = payloadAt - at; // at most 60 (IHL)
+      const n = header + (rest <= QUOTE_BYTES ? rest : QUOTE_BYTES);
+      for (let i = 0; i < n; i++) q[i] = frame[at + i];
+      this.#quoteHeader = header;
+      this.#quoteLength = n;
+      this.#lastIface = d.iface;
+      return;
+    }
     const header = d.header.length <= MAX_IP_HEADER ? d.header.length : MAX_IP_HEADER;
     const data = d.payload.length <= QUOTE_BYTES ? d.payload.length : QUOTE_BYTES;
-    const q = this.#quote;
     q.set(header === d.header.length ? d.header : d.header.subarray(0, header), 0);
     q.set(data === d.payload.length ? d.payload : d.payload.subarray(0, data), header);
     this.#quoteHeader = header;

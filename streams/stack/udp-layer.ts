@@ -310,7 +310,13 @@ export class UdpLayer implements Udp {
     this.counters.txDatagrams++;
     this.counters.txBytes += payload.length;
     if (this.#hookedDown) this.#hooks.down({ src, dst, srcPort, dstPort, payload, onError: undefined });
-    else this.#emit(src, dst, srcPort, dstPort, payload, undefined, headroomFor(route.iface));
+    else {
+      // The plain stack's way, as a socket's datagram takes it (IPv4 allows the foreign source
+      // while the forwarding mode is held): over TUN, the nat's answers into the namespace.
+      const fused = this.#fused;
+      if (fused !== undefined && dst < IPV6_ID_BASE && fused.ready() && this.#emitFused(fused, src, dst, srcPort, dstPort, payload)) return undefined;
+      this.#emit(src, dst, srcPort, dstPort, payload, undefined, headroomFor(route.iface));
+    }
     return undefined;
   }
 
@@ -511,9 +517,10 @@ export class UdpLayer implements Udp {
     if (typeof check !== 'number') return check;
     if (this.#hookedDown) this.#hooks.down({ src: check, dst, srcPort: ep.localPort, dstPort, payload: bytes, onError: ep.onSendError });
     else {
-      // The plain stack's way for a datagram to IPv4 on an Ethernet link, when IPv4 offers it now.
+      // The plain stack's way for a datagram to IPv4 (on an Ethernet link or one of bare IP
+      // packets), when IPv4 offers it now.
       const fused = this.#fused;
-      if (fused !== undefined && dst < IPV6_ID_BASE && this.#txHeadroom === UDP_IPV4_HEADROOM && fused.ready() && this.#emitFused(fused, check, dst, ep.localPort, dstPort, bytes)) return undefined;
+      if (fused !== undefined && dst < IPV6_ID_BASE && fused.ready() && this.#emitFused(fused, check, dst, ep.localPort, dstPort, bytes)) return undefined;
       this.#emit(check, dst, ep.localPort, dstPort, bytes, ep.onSendError, this.#txHeadroom);
     }
     return undefined;
