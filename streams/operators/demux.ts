@@ -65,6 +65,8 @@ export interface Demux<T, K> {
   observe$(key?: K): Observable<T>;
   /** Whether `key` is currently claimed by a subscriber. */
   has(key: K): boolean;
+  /** @internal Whether anyone subscribes to `observe$` (of any key): an item that skips the demux would go unseen. */
+  readonly observed: boolean;
   /** Number of claimed keys. */
   readonly size: number;
   /** Live counters (read them; do not write them). */
@@ -228,6 +230,9 @@ export function createDemux<T, K>(
     has: (key: K) => endpoints.has(key),
     get size() {
       return endpoints.size;
+    },
+    get observed() {
+      return taps > 0;
     },
     stats,
   };

@@ -1,7 +1,7 @@
 import { Subject, type Observable } from 'rxjs';
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import type { Boundary, FusedOut, Sink } from './boundary.js';
-import { attachUp, UpStream } from './up-stream.js';
+import { attachUp, directOf, UpStream, type DirectIn } from './up-stream.js';
 import { pinFrame } from '../frame-lease.js';
 
 /** Observe-only views of a boundary: what crosses it upward and downward. They claim nothing. */
@@ -61,6 +61,12 @@ export class TapPoint<Up, Down> implements BoundaryTaps<Up, Down> {
     const source$ = boundary.up$;
     // An UpStream: the layer above attaches to it and is called straight from the closure
     // below (one boolean test per item while nobody observes); a subscriber gets the same.
+    // The direct way in below (DirectIn), closed while anyone observes this boundary's up$.
+    const inner = directOf(source$);
+    const direct: DirectIn<Up> | undefined = inner === undefined ? undefined : {
+      take: (handler, via) => inner.take(handler, via ?? direct),
+      open: () => !upTap.observed && inner.open(),
+    };
     const up$ = new UpStream<Up>((above) =>
       attachUp(source$, {
         next(item) {
@@ -74,6 +80,7 @@ export class TapPoint<Up, Down> implements BoundaryTaps<Up, Down> {
         error: (err) => above.error(err),
         complete: () => above.complete(),
       }),
+      direct,
     );
     const down: Sink<Down> & { sendPartial?: unknown; sendGathered?: unknown; fused?: FusedOut } = {
       next(item) {

@@ -15,17 +15,46 @@ import { config, Observable, Subscriber, Subscription, type Observer } from 'rxj
  */
 export class UpStream<T> extends Observable<T> {
   readonly #attach: (observer: Observer<T>) => Subscription;
+  /** @internal The direct way in past the hops below this stream, when a layer offers one (see DirectIn). */
+  readonly direct: DirectIn<T> | undefined;
 
   /** `attach(observer)` delivers to `observer` until the returned Subscription is unsubscribed. */
-  constructor(attach: (observer: Observer<T>) => Subscription) {
+  constructor(attach: (observer: Observer<T>) => Subscription, direct?: DirectIn<T>) {
     super((subscriber) => attach(subscriber));
     this.#attach = attach;
+    this.direct = direct;
   }
 
   /** Delivers to `observer` by direct calls (no Subscriber per hop) until unsubscribed. */
   attach(observer: Observer<T>): Subscription {
     return this.#attach(observer);
   }
+}
+
+/**
+ * @internal The inbound counterpart of `Sink.fused`: a layer further down offers to call the
+ * layer that attaches to this stream straight from its own input, past the hops between
+ * (demuxes, tap points), while `open()` says nobody observes them. The layer above still
+ * attaches as usual (that claims its key and keeps the stream running, and it is the way
+ * items take whenever the direct way is closed); `take` adds its handler at the bottom. Only
+ * `UpStream`s carry it: whatever is inserted (`pipe()`, `between()` with an `up` operator)
+ * makes a plain Observable, so an operator always sees every item. A tap point's wrapper
+ * passes it on, closed while anyone observes its `up$`.
+ */
+export interface DirectIn<T> {
+  /**
+   * Calls `handler` for the items the layer below would have passed up this stream, from
+   * below, whenever `(via ?? this).open()`, until the Subscription is unsubscribed. The layer
+   * above takes it together with its attachment and lets go of both together.
+   */
+  take(handler: (item: T) => void, via?: DirectIn<T>): Subscription;
+  /** Whether an item may skip the hops this way skips now (no observer of any of them). */
+  open(): boolean;
+}
+
+/** `up$`'s direct way in, when it is an `UpStream` that offers one. */
+export function directOf<T>(up$: Observable<T>): DirectIn<T> | undefined {
+  return up$ instanceof UpStream ? (up$ as UpStream<T>).direct : undefined;
 }
 
 /**
@@ -110,4 +139,17 @@ class DirectSubscriber<T> extends Subscriber<T> {
       this.unsubscribe();
     }
   }
+}
+
+/**
+ * `attachUp(up$, handler)`, and the direct way in too when `up$` offers one: `handler` is then
+ * also called from the layer below while the hops between are unobserved. One Subscription for
+ * both. `handler` must not depend on which way an item came.
+ */
+export function attachUpDirect<T>(up$: Observable<T>, handler: (item: T) => void): Subscription {
+  const subscription = attachUp(up$, handler);
+  const direct = directOf(up$);
+  // Not when the attachment failed (a claimed key): the holder's direct way stays its own.
+  if (direct !== undefined && !subscription.closed) subscription.add(direct.take(handler));
+  return subscription;
 }

@@ -1,4 +1,4 @@
-import type { Observable, Subscription } from 'rxjs';
+import { Subscription, type Observable } from 'rxjs';
 import { createDemux, type Demux } from '../operators/demux.js';
 import type { NetInterface } from './net-interface.js';
 import { createCounters } from '../../src/stats.js';
@@ -9,7 +9,7 @@ import type { PacketBuffer } from '../../src/packet-buffer.js';
 import type { Boundary, Sink } from '../pipeline/boundary.js';
 import type { FrameBoundary, FrameSink } from '../pipeline/link-boundary.js';
 import type { ProtocolMux } from '../pipeline/protocol-mux.js';
-import { attachUp, UpStream } from '../pipeline/up-stream.js';
+import { attachUp, reportUnhandled, UpStream, type DirectIn } from '../pipeline/up-stream.js';
 
 export const ETHERNET_DROP_REASONS = ['truncated', 'notForUs', 'vlanTagged', 'unknownEthertype', 'linkClosed'] as const;
 
@@ -69,6 +69,8 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
   readonly #demux: Demux<Uint8Array, number>;
   readonly #subscriptions: Subscription[] = [];
   #closed = false;
+  /** Who took IPv4's direct way in (see `protocol`), and the gate it asks. */
+  #ipv4Direct: { readonly handler: (frame: Uint8Array) => void; readonly via: DirectIn<Uint8Array> } | undefined;
 
   constructor(iface: NetInterface, lower: FrameBoundary) {
     this.#iface = iface;
@@ -79,7 +81,19 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
     const accepted$ = new UpStream<Uint8Array>((demux) =>
       attachUp(raw$, {
         next: (frame) => {
-          if (this.#accept(frame)) demux.next(frame);
+          if (!this.#accept(frame)) return;
+          // The direct way in (DirectIn): an IPv4 frame goes straight to IPv4's input while
+          // nobody observes the demux or the hops above it; the rest through the demux.
+          const direct = this.#ipv4Direct;
+          if (direct !== undefined && frame[12] === 0x08 && frame[13] === 0x00 && direct.via.open()) {
+            try {
+              direct.handler(frame);
+            } catch (err) {
+              reportUnhandled(err);
+            }
+            return;
+          }
+          demux.next(frame);
         },
         error: (err) => demux.error(err),
         complete: () => demux.complete(),
@@ -116,7 +130,22 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
       partialChecksum: true,
       maxGsoBytes: this.#down.maxGsoBytes,
     };
-    return { up$: this.#demux.endpoint(ethertype), down };
+    if (ethertype !== EtherType.IPV4) return { up$: this.#demux.endpoint(ethertype), down };
+    // IPv4's frames may come by the direct way in (DirectIn), past the demux while nobody
+    // observes it: the layer that claims 0x0800 takes it with its attachment.
+    const endpoint$ = this.#demux.endpoint(ethertype);
+    const demux = this.#demux;
+    const direct: DirectIn<Uint8Array> = {
+      take: (handler, via) => {
+        const taken = { handler, via: via ?? direct };
+        this.#ipv4Direct = taken;
+        return new Subscription(() => {
+          if (this.#ipv4Direct === taken) this.#ipv4Direct = undefined;
+        });
+      },
+      open: () => !demux.observed,
+    };
+    return { up$: new UpStream<Uint8Array>((observer) => attachUp(endpoint$, observer), direct), down };
   }
 
   get unmatched$(): Observable<Uint8Array> {

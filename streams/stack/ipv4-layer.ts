@@ -1,5 +1,5 @@
 import { RecordLender, NO_PACKET } from '../pipeline/lent-record.js';
-import { Observable, Subject, type SchedulerLike, type Subscription } from 'rxjs';
+import { Observable, Subject, Subscription, type SchedulerLike } from 'rxjs';
 import { createDemux, type Demux } from '../operators/demux.js';
 import type { NetInterface } from './net-interface.js';
 import type { FrameOut, NeighborBoundary } from './arp-layer.js';
@@ -9,7 +9,7 @@ import { between, type Boundary, type BoundaryOperators, type FusedOut, type Sin
 import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 import type { TapPoint } from '../pipeline/taps.js';
 import { PacketSubject } from '../pipeline/packet-subject.js';
-import { attachUp } from '../pipeline/up-stream.js';
+import { attachUp, attachUpDirect, reportUnhandled, UpStream, type DirectIn } from '../pipeline/up-stream.js';
 import { ETHERNET_HEADER_LEN, EtherType } from '../../src/wire/ethernet.js';
 import { Ipv4Packet, emitIpv4, writeIpv4Header, IPV4_MIN_HEADER_LEN, IpProtocol } from '../../src/wire/ipv4.js';
 import { Reassembler, type ExpiredDatagram } from '../../src/ipv4/reassembly.js';
@@ -230,6 +230,8 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
    */
   /** No transport operator on the way up (see #inputPacket). */
   readonly #upPlain: boolean;
+  /** Per protocol number, the transport that took the direct way in (see `protocol`). */
+  readonly #direct: (((d: Ipv4Datagram) => void) | undefined)[] = new Array(256).fill(undefined);
   /** Subscribers of observe$ (see #inputPacket). */
   #observers = 0;
   /** Where the frame #fusedFrame made last goes (its interface's FrameOut or PacketOut), until #fusedSend. */
@@ -268,7 +270,20 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
    * protocol number: EADDRINUSE if taken), `Ipv4Send`s going down, and the routing services.
    */
   protocol(protocol: number): Ipv4Port {
-    return { up$: this.#demux.endpoint(protocol), down: this.#down, network: this };
+    // The transport that claims the protocol may take the direct way in (DirectIn): the plain
+    // branch of #inputPacket, which has checked that nobody observes or changes what goes up,
+    // then calls it itself (no Subject, tap point or demux between).
+    const endpoint$ = this.#demux.endpoint(protocol);
+    const direct: DirectIn<Ipv4Datagram> = {
+      take: (handler) => {
+        this.#direct[protocol] = handler;
+        return new Subscription(() => {
+          if (this.#direct[protocol] === handler) this.#direct[protocol] = undefined;
+        });
+      },
+      open: () => true,
+    };
+    return { up$: new UpStream<Ipv4Datagram>((observer) => attachUp(endpoint$, observer), direct), down: this.#down, network: this };
   }
 
   /** Datagrams of protocols nobody claimed (ICMP answers them with protocol unreachable). */
@@ -316,7 +331,8 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     const input = lower.linkHeaderLength === 0
       ? (packet: Uint8Array) => this.#inputPacket(iface, packet, 0, false, iface.link.checksumVerified?.(packet) === true)
       : (frame: Uint8Array) => this.#input(iface, frame);
-    this.#subscriptions.push(attachUp(lower.up$, input));
+    // The frames may come past the hops below by the direct way in (DirectIn) while unobserved.
+    this.#subscriptions.push(attachUpDirect(lower.up$, input));
   }
 
   acceptForeign(protocol: number): () => void {
@@ -623,7 +639,19 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       // made only if read (ICMP errors quote it); anyone else who may copy the record with a
       // spread (an operator, an observer) gets every field as a plain property.
       if (this.#upPlain && this.#observers === 0 && this.#opts.taps?.upObserved !== true) {
-        this.#input$.next(new ReceivedIpv4(iface, src, dst, p.protocol, ttl, broadcast, checksumVerified, bytes, at, at + hl, at + p.totalLength));
+        const d = new ReceivedIpv4(iface, src, dst, p.protocol, ttl, broadcast, checksumVerified, bytes, at, at + hl, at + p.totalLength);
+        // The same conditions leave nothing to see or change on the way to the transport: one
+        // that took the direct way in gets it from here (the demux's routing, by hand).
+        const direct = this.#direct[d.protocol];
+        if (direct === undefined) {
+          this.#input$.next(d);
+          return;
+        }
+        try {
+          direct(d);
+        } catch (err) {
+          reportUnhandled(err);
+        }
       } else {
         this.#input$.next({ iface, src, dst, protocol: p.protocol, ttl, header: bytes.subarray(at, at + hl), payload: p.payload, broadcast, reassembled: false, checksumVerified });
       }

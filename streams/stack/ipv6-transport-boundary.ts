@@ -147,6 +147,9 @@ export function mappedDemux<T, U, K>(demux: Demux<T, K>, fn: (item: T) => U | un
     get size() {
       return demux.size;
     },
+    get observed() {
+      return demux.observed;
+    },
     get stats() {
       return demux.stats;
     },

@@ -5,7 +5,7 @@ import type { Ipv6Datagram, Ipv6Send } from './ipv6-layer.js';
 import { IpNetwork, deliverIpv6, type IpDatagram, type IpSend, type Ipv6Transport } from './ip-network.js';
 import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
 import { hookPoint, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
-import { attachUp } from '../pipeline/up-stream.js';
+import { attachUp, attachUpDirect } from '../pipeline/up-stream.js';
 import { UdpEndpoint, DEFAULT_RECEIVE_QUEUE, type ReceiveQueueOptions } from './udp-endpoint.js';
 import { UdpSocket, type UdpSocketHost } from './udp-socket.js';
 import { udpErrorFor } from './udp-icmp-errors.js';
@@ -243,7 +243,8 @@ export class UdpLayer implements Udp {
 
   /** Claims IPv4 protocol 17 and ICMP errors about UDP. */
   start(): void {
-    this.#subscriptions.push(attachUp(this.#port.up$, (d) => this.#input(d)));
+    // IPv4's datagrams may come by the direct way in (DirectIn) on the plain stack.
+    this.#subscriptions.push(attachUpDirect(this.#port.up$, (d) => this.#input(d)));
     const records6 = this.#records6;
     if (records6 !== undefined) this.#subscriptions.push(attachUp(records6.up$, (d) => this.#inputRecord6(d)));
     else if (this.#v6 !== undefined) this.#subscriptions.push(attachUp(this.#v6.port.up$, (d) => this.#inputIpv6(d)));
