@@ -1,6 +1,7 @@
 import { Observable, Subject, Subscription, type Observer } from 'rxjs';
 import { NetstackError } from '../../src/errors.js';
 import { attachUp, UpStream } from '../pipeline/up-stream.js';
+import { GateKeeper, type DirectGate } from '../pipeline/direct-gate.js';
 
 /**
  * The keyed demux of DESIGN.md: one source stream split into one Observable per key, routed
@@ -67,6 +68,8 @@ export interface Demux<T, K> {
   has(key: K): boolean;
   /** @internal Whether anyone subscribes to `observe$` (of any key): an item that skips the demux would go unseen. */
   readonly observed: boolean;
+  /** @internal Shuts `gate` (a direct way in past this demux) while anyone subscribes to `observe$`. */
+  keepGate(gate: DirectGate): Subscription;
   /** Number of claimed keys. */
   readonly size: number;
   /** Live counters (read them; do not write them). */
@@ -97,6 +100,7 @@ export function createDemux<T, K>(
   const observeAll = new Subject<T>();
   const observeKey = new Map<K, Subject<T>>();
   let taps = 0;
+  const keeper = new GateKeeper();
 
   // One observer object for the life of the demux: the per-item path creates nothing.
   const sourceObserver: Observer<T> = {
@@ -146,9 +150,11 @@ export function createDemux<T, K>(
       }
       const inner = subject.subscribe(subscriber);
       taps++;
+      keeper.observed = true;
       return () => {
         inner.unsubscribe();
         taps--;
+        keeper.observed = taps > 0;
         if (key !== undefined && !subject.observed && observeKey.get(key) === subject) observeKey.delete(key);
       };
     });
@@ -234,6 +240,7 @@ export function createDemux<T, K>(
     get observed() {
       return taps > 0;
     },
+    keepGate: (gate: DirectGate) => keeper.keep(gate),
     stats,
   };
 }

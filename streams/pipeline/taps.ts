@@ -1,4 +1,5 @@
-import { Subject, type Observable } from 'rxjs';
+import { Observable, Subject, type Subscription } from 'rxjs';
+import { GateKeeper, type DirectGate } from './direct-gate.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import type { Boundary, FusedOut, Sink } from './boundary.js';
 import { attachUp, directOf, UpStream, type DirectIn } from './up-stream.js';
@@ -22,8 +23,25 @@ export class TapPoint<Up, Down> implements BoundaryTaps<Up, Down> {
   readonly #up = new Subject<Up>();
   readonly #down = new Subject<Down>();
 
+  /** Keeps the gates of the direct ways in past this point shut while `up$` is observed. */
+  readonly #upKeeper = new GateKeeper();
+
   get up$(): Observable<Up> {
-    return this.#up.asObservable();
+    const up = this.#up;
+    const keeper = this.#upKeeper;
+    return new Observable<Up>((subscriber) => {
+      const inner = up.subscribe(subscriber);
+      keeper.observed = up.observed;
+      return () => {
+        inner.unsubscribe();
+        keeper.observed = up.observed;
+      };
+    });
+  }
+
+  /** @internal Shuts `gate` while anyone observes `up$` (a layer that skips this point by itself). */
+  keepUp(gate: DirectGate): Subscription {
+    return this.#upKeeper.keep(gate);
   }
 
   get down$(): Observable<Down> {
@@ -63,9 +81,13 @@ export class TapPoint<Up, Down> implements BoundaryTaps<Up, Down> {
     // below (one boolean test per item while nobody observes); a subscriber gets the same.
     // The direct way in below (DirectIn), closed while anyone observes this boundary's up$.
     const inner = directOf(source$);
+    const keeper = this.#upKeeper;
     const direct: DirectIn<Up> | undefined = inner === undefined ? undefined : {
-      take: (handler, via) => inner.take(handler, via ?? direct),
-      open: () => !upTap.observed && inner.open(),
+      take: (handler, gate) => {
+        const taken = keeper.keep(gate);
+        taken.add(inner.take(handler, gate));
+        return taken;
+      },
     };
     const up$ = new UpStream<Up>((above) =>
       attachUp(source$, {

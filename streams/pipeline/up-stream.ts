@@ -1,4 +1,5 @@
 import { config, Observable, Subscriber, Subscription, type Observer } from 'rxjs';
+import { DirectGate } from './direct-gate.js';
 
 /**
  * The inbound side of a boundary as the stack's own layers take it: an Observable like any
@@ -34,22 +35,21 @@ export class UpStream<T> extends Observable<T> {
 /**
  * @internal The inbound counterpart of `Sink.fused`: a layer further down offers to call the
  * layer that attaches to this stream straight from its own input, past the hops between
- * (demuxes, tap points), while `open()` says nobody observes them. The layer above still
+ * (demuxes, tap points), while its gate is open (nobody observes them). The layer above still
  * attaches as usual (that claims its key and keeps the stream running, and it is the way
  * items take whenever the direct way is closed); `take` adds its handler at the bottom. Only
  * `UpStream`s carry it: whatever is inserted (`pipe()`, `between()` with an `up` operator)
  * makes a plain Observable, so an operator always sees every item. A tap point's wrapper
- * passes it on, closed while anyone observes its `up$`.
+ * passes it on, and keeps the gate shut while anyone observes its `up$`.
  */
 export interface DirectIn<T> {
   /**
    * Calls `handler` for the items the layer below would have passed up this stream, from
-   * below, whenever `(via ?? this).open()`, until the Subscription is unsubscribed. The layer
-   * above takes it together with its attachment and lets go of both together.
+   * below, whenever `gate.shut === 0`, until the Subscription is unsubscribed. Every hop the
+   * way skips keeps `gate` (GateKeeper) from here until then. The layer above takes it
+   * together with its attachment and lets go of both together.
    */
-  take(handler: (item: T) => void, via?: DirectIn<T>): Subscription;
-  /** Whether an item may skip the hops this way skips now (no observer of any of them). */
-  open(): boolean;
+  take(handler: (item: T) => void, gate: DirectGate): Subscription;
 }
 
 /** `up$`'s direct way in, when it is an `UpStream` that offers one. */
@@ -150,6 +150,6 @@ export function attachUpDirect<T>(up$: Observable<T>, handler: (item: T) => void
   const subscription = attachUp(up$, handler);
   const direct = directOf(up$);
   // Not when the attachment failed (a claimed key): the holder's direct way stays its own.
-  if (direct !== undefined && !subscription.closed) subscription.add(direct.take(handler));
+  if (direct !== undefined && !subscription.closed) subscription.add(direct.take(handler, new DirectGate()));
   return subscription;
 }

@@ -1,4 +1,4 @@
-import { Subscription, type Observable } from 'rxjs';
+import type { Observable, Subscription } from 'rxjs';
 import { createDemux, type Demux } from '../operators/demux.js';
 import type { NetInterface } from './net-interface.js';
 import { createCounters } from '../../src/stats.js';
@@ -10,6 +10,7 @@ import type { Boundary, Sink } from '../pipeline/boundary.js';
 import type { FrameBoundary, FrameSink } from '../pipeline/link-boundary.js';
 import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 import { attachUp, reportUnhandled, UpStream, type DirectIn } from '../pipeline/up-stream.js';
+import type { DirectGate } from '../pipeline/direct-gate.js';
 
 export const ETHERNET_DROP_REASONS = ['truncated', 'notForUs', 'vlanTagged', 'unknownEthertype', 'linkClosed'] as const;
 
@@ -69,8 +70,8 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
   readonly #demux: Demux<Uint8Array, number>;
   readonly #subscriptions: Subscription[] = [];
   #closed = false;
-  /** Who took IPv4's direct way in (see `protocol`), and the gate it asks. */
-  #ipv4Direct: { readonly handler: (frame: Uint8Array) => void; readonly via: DirectIn<Uint8Array> } | undefined;
+  /** Who took IPv4's direct way in (see `protocol`), and the gate the hops it skips keep. */
+  #ipv4Direct: { readonly handler: (frame: Uint8Array) => void; readonly gate: DirectGate } | undefined;
 
   constructor(iface: NetInterface, lower: FrameBoundary) {
     this.#iface = iface;
@@ -85,7 +86,7 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
           // The direct way in (DirectIn): an IPv4 frame goes straight to IPv4's input while
           // nobody observes the demux or the hops above it; the rest through the demux.
           const direct = this.#ipv4Direct;
-          if (direct !== undefined && frame[12] === 0x08 && frame[13] === 0x00 && direct.via.open()) {
+          if (direct !== undefined && frame[12] === 0x08 && frame[13] === 0x00 && direct.gate.shut === 0) {
             try {
               direct.handler(frame);
             } catch (err) {
@@ -136,14 +137,15 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
     const endpoint$ = this.#demux.endpoint(ethertype);
     const demux = this.#demux;
     const direct: DirectIn<Uint8Array> = {
-      take: (handler, via) => {
-        const taken = { handler, via: via ?? direct };
+      take: (handler, gate) => {
+        const taken = { handler, gate };
         this.#ipv4Direct = taken;
-        return new Subscription(() => {
+        const subscription = demux.keepGate(gate);
+        subscription.add(() => {
           if (this.#ipv4Direct === taken) this.#ipv4Direct = undefined;
         });
+        return subscription;
       },
-      open: () => !demux.observed,
     };
     return { up$: new UpStream<Uint8Array>((observer) => attachUp(endpoint$, observer), direct), down };
   }

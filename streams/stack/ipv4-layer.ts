@@ -10,6 +10,7 @@ import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 import type { TapPoint } from '../pipeline/taps.js';
 import { PacketSubject } from '../pipeline/packet-subject.js';
 import { attachUp, attachUpDirect, reportUnhandled, UpStream, type DirectIn } from '../pipeline/up-stream.js';
+import { DirectGate } from '../pipeline/direct-gate.js';
 import { ETHERNET_HEADER_LEN, EtherType } from '../../src/wire/ethernet.js';
 import { Ipv4Packet, emitIpv4, writeIpv4Header, IPV4_MIN_HEADER_LEN, IpProtocol } from '../../src/wire/ipv4.js';
 import { Reassembler, type ExpiredDatagram } from '../../src/ipv4/reassembly.js';
@@ -230,10 +231,14 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
    */
   /** No transport operator on the way up (see #inputPacket). */
   readonly #upPlain: boolean;
-  /** Per protocol number, the transport that took the direct way in (see `protocol`). */
-  readonly #direct: (((d: Ipv4Datagram) => void) | undefined)[] = new Array(256).fill(undefined);
-  /** Subscribers of observe$ (see #inputPacket). */
-  #observers = 0;
+  /** Per protocol number, the transport that took the direct way in (see `protocol`), and the gate of any hop above its port. */
+  readonly #direct: ({ readonly handler: (d: Ipv4Datagram) => void; readonly gate: DirectGate } | undefined)[] = new Array(256).fill(undefined);
+  /**
+   * Open (0) while nothing may see or change a datagram between #inputPacket and its
+   * transport: no transport operator, no observer of the transport tap point or of observe$
+   * (see #inputPacket). Kept by those hops as observers come and go.
+   */
+  readonly #plain = new DirectGate();
   /** Where the frame #fusedFrame made last goes (its interface's FrameOut or PacketOut), until #fusedSend. */
   #fusedTo: FrameOut | PacketOut | undefined;
   #cachedDst = -1;
@@ -262,6 +267,9 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     const above = between(opts.taps === undefined ? own : opts.taps.wrap(own), opts.transport);
     this.#down = above.down;
     this.#demux = createDemux(above.up$, protocolOf, { name: 'ipv4 protocol' });
+    if (!this.#upPlain) this.#plain.shut++;
+    if (opts.taps !== undefined) this.#subscriptions.push(opts.taps.keepUp(this.#plain));
+    this.#subscriptions.push(this.#demux.keepGate(this.#plain));
     this.#timer = new DeadlineTimer(opts.scheduler, (now) => this.#expire(now));
   }
 
@@ -275,13 +283,13 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     // then calls it itself (no Subject, tap point or demux between).
     const endpoint$ = this.#demux.endpoint(protocol);
     const direct: DirectIn<Ipv4Datagram> = {
-      take: (handler) => {
-        this.#direct[protocol] = handler;
+      take: (handler, gate) => {
+        const taken = { handler, gate };
+        this.#direct[protocol] = taken;
         return new Subscription(() => {
-          if (this.#direct[protocol] === handler) this.#direct[protocol] = undefined;
+          if (this.#direct[protocol] === taken) this.#direct[protocol] = undefined;
         });
       },
-      open: () => true,
     };
     return { up$: new UpStream<Ipv4Datagram>((observer) => attachUp(endpoint$, observer), direct), down: this.#down, network: this };
   }
@@ -293,15 +301,8 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
 
   observe$(protocol?: number): Observable<Ipv4Datagram> {
     const inner$ = this.#demux.observe$(protocol);
-    // Counted: while anyone observes, datagrams are plain records (see #inputPacket).
-    return new Observable<Ipv4Datagram>((subscriber) => {
-      this.#observers++;
-      const sub = inner$.subscribe(subscriber);
-      return () => {
-        sub.unsubscribe();
-        this.#observers--;
-      };
-    });
+    // While anyone observes, datagrams are plain records (see #inputPacket): the demux keeps #plain shut.
+    return inner$;
   }
 
   /** Partial datagrams given up on (after their first fragment came): ICMP time exceeded. */
@@ -638,17 +639,17 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       // On the plain stack the stack's own transports get the datagram with its header's view
       // made only if read (ICMP errors quote it); anyone else who may copy the record with a
       // spread (an operator, an observer) gets every field as a plain property.
-      if (this.#upPlain && this.#observers === 0 && this.#opts.taps?.upObserved !== true) {
+      if (this.#plain.shut === 0) {
         const d = new ReceivedIpv4(iface, src, dst, p.protocol, ttl, broadcast, checksumVerified, bytes, at, at + hl, at + p.totalLength);
         // The same conditions leave nothing to see or change on the way to the transport: one
         // that took the direct way in gets it from here (the demux's routing, by hand).
         const direct = this.#direct[d.protocol];
-        if (direct === undefined) {
+        if (direct === undefined || direct.gate.shut !== 0) {
           this.#input$.next(d);
           return;
         }
         try {
-          direct(d);
+          direct.handler(d);
         } catch (err) {
           reportUnhandled(err);
         }

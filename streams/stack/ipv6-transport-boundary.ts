@@ -150,6 +150,7 @@ export function mappedDemux<T, U, K>(demux: Demux<T, K>, fn: (item: T) => U | un
     get observed() {
       return demux.observed;
     },
+    keepGate: (gate) => demux.keepGate(gate),
     get stats() {
       return demux.stats;
     },
