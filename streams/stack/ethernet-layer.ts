@@ -66,6 +66,8 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
 
   readonly #iface: NetInterface;
   readonly #down: FrameSink;
+  /** The room the link's `sendInRoom` needs in front of a frame; Infinity without it (never enough). */
+  readonly #frameRoom: number;
   readonly #demux: Demux<Uint8Array, number>;
   readonly #subscriptions: Subscription[] = [];
   #closed = false;
@@ -73,6 +75,7 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
   constructor(iface: NetInterface, lower: FrameBoundary) {
     this.#iface = iface;
     this.#down = lower.down;
+    this.#frameRoom = this.#down.sendInRoom !== undefined && this.#down.frameRoom !== undefined ? this.#down.frameRoom : Infinity;
     const raw$ = lower.up$;
     // Attached to the boundary below when it allows (see UpStream): a frame reaches the
     // EtherType demux, and the protocol that claimed it, by direct calls.
@@ -144,6 +147,18 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
     b[at + 12] = ethertype >>> 8;
     b[at + 13] = ethertype & 0xff;
     const down = this.#down;
+    // A link that writes a header of its own in front of each frame (TAP with offload) writes
+    // it into the packet's unused headroom, so the device takes the frame as one piece. Not for
+    // a large segment (its own header) nor a gathered payload.
+    if (this.#frameRoom <= at && pb.tail === undefined && pb.gsoSize === 0) {
+      const end = pb.end;
+      this.counters.txFrames++;
+      this.counters.txBytes += end - at;
+      const start = pb.csumStart;
+      if (start >= 0 && down.sendPartial === undefined) pb.completeChecksum();
+      down.sendInRoom!(pb.buf, at, end, pb.csumStart < 0 ? -1 : start - at, pb.csumOffset);
+      return;
+    }
     if (pb.csumStart >= 0) {
       if (down.sendPartial !== undefined) {
         const tail = pb.tail;
