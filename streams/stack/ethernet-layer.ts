@@ -36,11 +36,15 @@ export interface EthernetOut {
 export interface EthernetSink extends Sink<EthernetOut> {
   sendTo?(dst: Uint8Array, pb: PacketBuffer): void;
   /**
-   * A finished frame of this EtherType whose 14-byte header the caller wrote (the destination,
-   * `srcMac`, the EtherType) and whose checksums are complete: counted and handed to the link
-   * as `send` hands a frame it made (for a fused way out, see ArpLayer's `FrameOut`).
+   * A finished frame of this EtherType, `buf[head..]`, whose 14-byte header the caller wrote (the
+   * destination, `srcMac`, the EtherType) and whose checksums are complete: counted and handed
+   * to the link as `send` hands a frame it made (for a fused way out, see ArpLayer's
+   * `FrameOut`). The `head` bytes in front are the frame's own room: with `frameRoom` of them
+   * or more, the link writes its header there (Link.sendInRoom).
    */
-  sendFrame?(frame: Uint8Array): void;
+  sendFrame?(buf: Uint8Array, head: number): void;
+  /** The room the link wants in front of a frame for its own header (Link.frameRoom); 0: none. */
+  readonly frameRoom?: number;
   /** Our MAC on this interface: the source of every frame sent. */
   readonly srcMac?: Uint8Array;
 }
@@ -114,7 +118,8 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
     const down: EthernetSink = {
       next: (o: EthernetOut) => this.send(o.dst, ethertype, o.pb),
       sendTo: (dst: Uint8Array, pb: PacketBuffer) => this.send(dst, ethertype, pb),
-      sendFrame: (frame: Uint8Array) => this.sendFrame(frame),
+      sendFrame: (buf: Uint8Array, head: number) => this.sendFrame(buf, head),
+      frameRoom: this.#frameRoom === Infinity ? 0 : this.#frameRoom,
       srcMac: this.#iface.mac,
       partialChecksum: true,
       maxGsoBytes: this.#down.maxGsoBytes,
@@ -196,15 +201,16 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
     down.next(frame);
   }
 
-  /** @internal A finished frame (header and checksums written by the caller: see EthernetSink.sendFrame) to the link. */
-  sendFrame(frame: Uint8Array): void {
+  /** @internal A finished frame, `buf[head..]` (header and checksums written by the caller: see EthernetSink.sendFrame), to the link. */
+  sendFrame(buf: Uint8Array, head: number): void {
     if (this.#closed) {
       this.counters.drops.linkClosed++;
       return;
     }
     this.counters.txFrames++;
-    this.counters.txBytes += frame.length;
-    this.#down.next(frame);
+    this.counters.txBytes += buf.length - head;
+    if (this.#frameRoom <= head) this.#down.sendInRoom!(buf, head, buf.length, -1, 0);
+    else this.#down.next(head === 0 ? buf : buf.subarray(head));
   }
 
   close(): void {
