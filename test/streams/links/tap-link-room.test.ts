@@ -190,4 +190,34 @@ describe('TAP link: a frame with room in front written as one piece', () => {
       server.close();
     }
   });
+
+  it('an observer of the link tap sees each frame as written, and the frames still go as spans', async () => {
+    const [da, db] = fakeDevicePair({ offload: true });
+    const la = deviceLink(da.asTapDevice(), { mac: undefined, coalesceAcks: undefined, layer: 'ethernet' });
+    const lb = deviceLink(db.asTapDevice(), { mac: undefined, coalesceAcks: undefined, layer: 'ethernet' });
+    const client = createStack({ interfaces: [{ name: 'if0', link: la, mac: '02:00:00:00:00:01', ipv4: ['198.18.0.1/24'] }] });
+    const server = createStack({ interfaces: [{ name: 'if0', link: lb, mac: '02:00:00:00:00:02', ipv4: ['198.18.0.2/24'] }] });
+    const s = server.tcp.listen({ port: 7 }).subscribe((c) => c.data$.pipe(relayTo(c)).subscribe());
+    try {
+      const conn = await firstValueFrom(client.tcp.connect({ address: '198.18.0.2', port: 7 }));
+      const seen: Uint8Array[] = [];
+      const tap = server.taps.link.down$.subscribe((f) => seen.push(f.slice()));
+      const written = db.written.length;
+      const spans = db.spans;
+      for (let i = 0; i < 5; i++) {
+        const back = firstValueFrom(conn.data$);
+        conn.write(new Uint8Array([i]));
+        await back;
+      }
+      tap.unsubscribe();
+      await endOfTask();
+      assert.ok(db.spans - spans >= 5, 'the replies went as spans while observed');
+      assert.deepEqual(seen, db.written.slice(written).map((w) => w.frame), 'the observer saw each frame written');
+      conn.end();
+    } finally {
+      s.unsubscribe();
+      client.close();
+      server.close();
+    }
+  });
 });
