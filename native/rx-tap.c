@@ -731,6 +731,7 @@ static uint32_t get_uint_prop(napi_env env, napi_value obj, const char *key, uin
 
 static napi_value tap_send_frame(napi_env env, napi_callback_info info);
 static napi_value tap_send_with_header(napi_env env, napi_callback_info info);
+static napi_value tap_send_span(napi_env env, napi_callback_info info);
 static void bound_writer_finalize(napi_env env, void *data, void *hint);
 
 /* Makes `fn` bound to `t` as the handle's property `name` (see send_bound). */
@@ -833,6 +834,7 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, self, "wakeTime", time_info);
   add_bound_writer(env, self, t, "sendFrame", tap_send_frame);
   add_bound_writer(env, self, t, "sendWithHeader", tap_send_with_header);
+  add_bound_writer(env, self, t, "sendSpan", tap_send_span);
   napi_value existed, vnet_value, tun_value;
   napi_get_boolean(env, t->existed, &existed);
   napi_set_named_property(env, self, "existed", existed);
@@ -1094,7 +1096,7 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
  * The writers bound to their device (the function's data is the device), so a call skips
  * finding `this`'s native object, the costliest part of a method call here, and takes its
  * arguments without the checks writeBatch needs for arrays. Made once per handle (properties
- * `sendFrame` and `sendWithHeader`); the device's memory stays until both are collected.
+ * `sendFrame`, `sendWithHeader` and `sendSpan`); the device's memory stays until all are collected.
  *
  * sendFrame(frame): as write(frame).
  * sendWithHeader(header, frame): one frame behind its own virtio_net_hdr (one writev), as the
@@ -1128,6 +1130,34 @@ static napi_value tap_send_frame(napi_env env, napi_callback_info info) {
 
 static napi_value tap_send_with_header(napi_env env, napi_callback_info info) {
   return send_bound(env, info, 1);
+}
+
+/*
+ * sendSpan(bytes, start, end): bytes[start, end) as one frame in one write() of one piece, bound
+ * like sendFrame. On a handle opened with vnetHdr the span begins with the frame's own
+ * virtio_net_hdr, written by the caller into room in front of the frame (the packet's headroom),
+ * so no second piece (and no writev) is needed for it. Same results as write().
+ */
+static napi_value tap_send_span(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  void *data;
+  napi_get_cb_info(env, info, &argc, argv, NULL, &data);
+  rx_tap_t *t = data;
+  if (t->closed) return throw_code(env, "ERR_LINK_CLOSED", "TAP device is closed");
+  uint8_t *bytes;
+  size_t len;
+  uint32_t start = 0, end = 0;
+  if (argc < 3 || get_uint8_array(env, argv[0], &bytes, &len) != 0 || napi_get_value_uint32(env, argv[1], &start) != napi_ok ||
+      napi_get_value_uint32(env, argv[2], &end) != napi_ok)
+    return throw_code(env, "ERR_INVALID_ARG_TYPE", "sendSpan(bytes: Uint8Array, start: number, end: number)");
+  size_t least = t->vnet ? RX_VNET_HDR_LEN : 1;
+  if (start > end || end > len || end - start < least)
+    return throw_code(env, "ERR_OUT_OF_RANGE", "the span must lie in bytes and hold a frame (behind its virtio_net_hdr with vnetHdr)");
+  struct iovec iov = { bytes + start, end - start };
+  napi_value out;
+  napi_create_int32(env, write_iov(t, &iov, 1), &out);
+  return out;
 }
 
 static void bound_writer_finalize(napi_env env, void *data, void *hint) {

@@ -181,7 +181,11 @@ export class PacketBuffer {
   tail: Uint8Array | undefined = undefined;
 
   constructor(
-    /** The whole backing store. Bytes before `head` are free headroom. Replaced by `own()`. */
+    /**
+     * The whole backing store. Bytes before `head` are free headroom, the packet's own: the
+     * layers below may write into what their headers leave of it (a TAP link's virtio_net_hdr,
+     * Link.sendInRoom). Replaced by `own()`.
+     */
     public buf: Uint8Array,
     head: number,
     end: number,

@@ -62,6 +62,20 @@ export interface Link {
    */
   sendGathered?(head: Uint8Array, payload: Uint8Array, csumStart: number, csumOffset: number, gsoSize: number): void;
   /**
+   * Optional, for links that write a header of their own in front of every frame (a TAP device
+   * with offload: the 10-byte virtio_net_hdr): how many bytes of room `sendInRoom` needs in
+   * front of a frame. Present exactly when `sendInRoom` is.
+   */
+  readonly frameRoom?: number;
+  /**
+   * Optional, with `frameRoom`: like `send` (`csumStart` -1) or `sendPartial` (`csumStart` >= 0,
+   * offsets from `head`) for the frame `buf[head, end)`, whose packet owns the `frameRoom` bytes
+   * in front of it (`head >= frameRoom`: the headroom its headers did not take). The link writes
+   * its own header there and the device takes header and frame as one piece (one `write`, not a
+   * `writev` of two). The link owns `buf` afterwards, as `send` owns its frame.
+   */
+  sendInRoom?(buf: Uint8Array, head: number, end: number, csumStart: number, csumOffset: number): void;
+  /**
    * Optional, for links with TCP segmentation offload: the largest IPv4 packet (headers
    * included) the link takes as one large TCP segment through `sendPartial` with a `gsoSize`
    * (the payload of each segment it is to be cut into; the frame's IPv4 total length covers the

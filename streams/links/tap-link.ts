@@ -29,7 +29,7 @@ import type { Link } from './link.js';
 import { TapDevice, type TapStats } from './tap-device.js';
 import { AckCoalescer } from './ack-coalescer.js';
 import { createTcpCoalescer, type CoalesceStats } from './gro.js';
-import { completePartialChecksum, csumHeader, gsoHeader, VNET_HDR_LEN, VnetFlags, VnetGso, VnetOffset } from './virtio-net-hdr.js';
+import { completePartialChecksum, csumHeader, gsoHeader, putFrameHeader, VNET_HDR_LEN, VnetFlags, VnetGso, VnetOffset } from './virtio-net-hdr.js';
 
 export interface TapLinkOptions {
   /** TAP device name (attached when it exists, created otherwise). */
@@ -260,6 +260,20 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       else device.write(frame);
       return;
     }
+    if (roomBuf !== undefined) {
+      // The same, for a frame with room in front (sendInRoom): its virtio_net_hdr written there,
+      // header and frame go as one piece.
+      const buf = roomBuf;
+      roomBuf = undefined;
+      if (device.closed) txAfterClose++;
+      else {
+        const at = roomHead - VNET_HDR_LEN;
+        const csum = roomCsum;
+        putFrameHeader(buf, at, csum < 0 ? -1 : csum >>> 8, csum & 0xff);
+        device.writeSpan(buf, at, roomEnd);
+      }
+      return;
+    }
     if (pending.length === 0) return;
     if (device.closed) {
       for (const f of pending) if (f !== null) txAfterClose++;
@@ -323,12 +337,25 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
    * lists first (order, and the ACK coalescer, see both).
    */
   let single: Uint8Array | undefined;
+  /**
+   * The same for a frame given with room in front (sendInRoom, with offload): `buf[roomHead,
+   * roomEnd)`, its partial checksum as in `partial` (-1: complete). At most one of `single` and
+   * this is set.
+   */
+  let roomBuf: Uint8Array | undefined;
+  let roomHead = 0;
+  let roomEnd = 0;
+  let roomCsum = -1;
   /** `tail`: a payload lent behind `frame`'s headers (sendGathered); the ACK coalescer reads only headers. */
   const enqueue = (frame: Uint8Array, csum: number, gsoSize: number, tail?: Uint8Array): void => {
     if (single !== undefined) {
       const first = single;
       single = undefined;
       enqueue(first, -1, 0);
+    } else if (roomBuf !== undefined) {
+      const first = roomBuf;
+      roomBuf = undefined;
+      enqueue(first.subarray(roomHead, roomEnd), roomCsum, 0);
     }
     const index = pending.length;
     if (coalescer === undefined) pending.push(frame);
@@ -542,6 +569,31 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     enqueue(head, csumStart * 256 + csumOffset, gsoSize, payload);
     flush();
   };
+  // A frame whose packet has room in front of it (Link.sendInRoom): its virtio_net_hdr goes
+  // there, so the device writes one piece. Held as the one frame of the task or batch, as
+  // `send` holds its first; behind others, a view in the lists like any frame.
+  const sendInRoom = (buf: Uint8Array, head: number, end: number, csumStart: number, csumOffset: number): void => {
+    if (device.closed) {
+      txAfterClose++;
+      return;
+    }
+    if (head < VNET_HDR_LEN || end > buf.length || (csumStart >= 0 && (csumStart > 0xffff || csumOffset > 0xff || head + csumStart + csumOffset + 2 > end))) {
+      throw new RangeError(`sendInRoom: a frame at ${head}..${end} of ${buf.length} bytes (checksum at ${csumStart}+${csumOffset}) with ${VNET_HDR_LEN} bytes of room`);
+    }
+    const csum = csumStart < 0 ? -1 : csumStart * 256 + csumOffset;
+    if (single === undefined && roomBuf === undefined && pending.length === 0) {
+      roomBuf = buf;
+      roomHead = head;
+      roomEnd = end;
+      roomCsum = csum;
+      if (!inBatch && !flushQueued) {
+        flushQueued = true;
+        atEndOfTask(flush);
+      }
+      return;
+    }
+    enqueue(buf.subarray(head, end), csum, 0);
+  };
   // One object literal with every member present (sendPartial undefined without offload), so
   // the link has one shape whatever its options: it is on every frame's path, and the offloaded
   // TAP figures proved sensitive to such details (docs/benchmarks.md, "The composed stack").
@@ -558,7 +610,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
         txAfterClose++;
         return;
       }
-      if (single === undefined && pending.length === 0) {
+      if (single === undefined && roomBuf === undefined && pending.length === 0) {
         single = frame;
         if (!inBatch && !flushQueued) {
           flushQueued = true;
@@ -570,6 +622,8 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     },
     sendPartial: offload ? sendPartial : undefined,
     sendGathered,
+    frameRoom: offload ? VNET_HDR_LEN : undefined,
+    sendInRoom: offload ? sendInRoom : undefined,
     pollInput(): void {
       if (!inBatch) device.drain();
     },

@@ -118,6 +118,13 @@ export interface NativeTapHandle {
    */
   readonly sendWithHeader: (header: Uint8Array, frame: Uint8Array) => number;
   /**
+   * `bytes[start, end)` as one frame in one `write` of one piece, bound like `sendFrame`. With
+   * `vnetHdr` the span begins with the frame's own virtio_net_hdr (the caller wrote it into room
+   * in front of the frame), so the frame needs no second piece. ERR_OUT_OF_RANGE when the span
+   * is outside `bytes` or shorter than the header.
+   */
+  readonly sendSpan: (bytes: Uint8Array, start: number, end: number) => number;
+  /**
    * Writes frames in order. An item is a frame, or a frame gathered from pieces (one writev;
    * with `vnetHdr`, the first piece starts with the virtio_net_hdr). A plain frame gets an
    * all-zero virtio_net_hdr in front when the handle has `vnetHdr`. With `counts`, the flat

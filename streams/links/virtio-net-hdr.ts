@@ -122,6 +122,29 @@ export function csumHeader(csumStart: number, csumOffset: number): Uint8Array {
 const NEEDS_CSUM = VnetFlags.NEEDS_CSUM;
 
 /**
+ * Writes the header of an ordinary frame at `out[at..at + VNET_HDR_LEN)`: all zero (nothing asked
+ * of the device) when `csumStart` is negative, else NEEDS_CSUM with the partial checksum's place
+ * (as `csumHeader`). Byte by byte: for the room in front of a frame about to be written, where a
+ * record or a `set` would cost more than the ten stores.
+ */
+export function putFrameHeader(out: Uint8Array, at: number, csumStart: number, csumOffset: number): void {
+  if (csumStart < 0) {
+    for (let i = 0; i < VNET_HDR_LEN; i++) out[at + i] = 0;
+    return;
+  }
+  out[at] = NEEDS_CSUM;
+  out[at + 1] = 0; // VIRTIO_NET_HDR_GSO_NONE
+  out[at + 2] = 0; // hdr_len
+  out[at + 3] = 0;
+  out[at + 4] = 0; // gso_size
+  out[at + 5] = 0;
+  out[at + 6] = csumStart & 0xff; // little-endian, as the device reads it
+  out[at + 7] = csumStart >>> 8;
+  out[at + 8] = csumOffset & 0xff;
+  out[at + 9] = csumOffset >>> 8;
+}
+
+/**
  * The header of a large TCP segment for the device to cut (GSO TCPV4 or TCPV6, TSO): `frame`
  * holds the headers of the first segment (the IP header's length covering the whole) and every
  * payload byte, its IP header at `ipAt` (14 after Ethernet, 0 on a TUN link: its version nibble

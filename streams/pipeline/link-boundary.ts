@@ -14,6 +14,9 @@ export interface FrameSink extends Sink<Uint8Array> {
    * `csumStart` -1 on any link that gathers, partial ones only with `sendPartial`.
    */
   sendGathered?(head: Uint8Array, payload: Uint8Array, csumStart: number, csumOffset: number, gsoSize: number): void;
+  /** The link's `frameRoom` and `sendInRoom` (a frame with room in front for the link's own header), when nothing was inserted below. */
+  frameRoom?: number;
+  sendInRoom?(buf: Uint8Array, head: number, end: number, csumStart: number, csumOffset: number): void;
   /** The link's `maxGsoBytes` (TCP segmentation offload), when nothing was inserted below. */
   maxGsoBytes?: number;
 }
@@ -28,6 +31,10 @@ export function linkBoundary(link: Link): FrameBoundary {
     const partial = link.sendPartial.bind(link);
     down.sendPartial = partial;
     if (link.maxGsoBytes !== undefined && link.maxGsoBytes > 0) down.maxGsoBytes = link.maxGsoBytes;
+  }
+  if (link.sendInRoom !== undefined && link.frameRoom !== undefined) {
+    down.sendInRoom = link.sendInRoom.bind(link);
+    down.frameRoom = link.frameRoom;
   }
   if (link.sendGathered !== undefined) down.sendGathered = link.sendGathered.bind(link);
   return { up$: link.frames$, down };

@@ -104,7 +104,7 @@ export class TapPoint<Up, Down> implements BoundaryTaps<Up, Down> {
       }),
       direct,
     );
-    const down: Sink<Down> & { sendPartial?: unknown; sendGathered?: unknown; fused?: FusedOut } = {
+    const down: Sink<Down> & { sendPartial?: unknown; sendGathered?: unknown; sendInRoom?: unknown; frameRoom?: number; fused?: FusedOut } = {
       next(item) {
         if (downTap.observed) {
           // Observers may keep what they see: a packet whose payload is only gathered (a view
@@ -136,6 +136,16 @@ export class TapPoint<Up, Down> implements BoundaryTaps<Up, Down> {
       down.sendPartial = (frame: Uint8Array, start: number, offset: number, gsoSize?: number) => {
         if (downTap.observed) downTap.next(frame as Down);
         partial(frame, start, offset, gsoSize);
+      };
+    }
+    // A frame with room in front for the link's own header (the link writes only into that room):
+    // the observers see the frame, a view of the same bytes.
+    const inRoom = (below as { sendInRoom?: (buf: Uint8Array, head: number, end: number, start: number, offset: number) => void }).sendInRoom;
+    if (inRoom !== undefined) {
+      down.frameRoom = (below as { frameRoom?: number }).frameRoom;
+      down.sendInRoom = (buf: Uint8Array, head: number, end: number, start: number, offset: number) => {
+        if (downTap.observed) downTap.next(buf.subarray(head, end) as Down);
+        inRoom(buf, head, end, start, offset);
       };
     }
     // Gathered frames stay gathered while nobody observes; an observer gets them contiguous

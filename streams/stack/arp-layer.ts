@@ -45,8 +45,13 @@ export interface FrameOut extends FusedOut {
   macFor(nextHop: Ipv4Addr): Uint8Array | undefined;
   /** Our MAC: the frame's source. */
   readonly srcMac: Uint8Array;
-  /** A finished frame (Ethernet header with `macFor`'s MAC and `srcMac`, checksums complete) to the link. */
-  send(frame: Uint8Array): void;
+  /**
+   * The room to leave in front of a frame for the link's own header (EthernetSink.frameRoom):
+   * a frame made with it goes to the device in one piece.
+   */
+  readonly frameRoom: number;
+  /** A finished frame, `buf[head..]` (Ethernet header with `macFor`'s MAC and `srcMac`, checksums complete), to the link. */
+  send(buf: Uint8Array, head: number): void;
 }
 
 export const ARP_DROP_REASONS = ['truncated', 'badHardwareType', 'badProtocolType', 'badAddressLength', 'unknownOp', 'unresolved', 'queueFull'] as const;
@@ -119,6 +124,7 @@ export class ArpLayer {
       ready: () => true,
       macFor: (nextHop) => this.#freshMac(nextHop),
       srcMac,
+      frameRoom: (lower.down as EthernetSink).frameRoom ?? 0,
       send: sendFrame,
     };
     // The record is read at once and kept by nothing (a waiting packet gets an item of its own).

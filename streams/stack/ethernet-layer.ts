@@ -37,11 +37,15 @@ export interface EthernetOut {
 export interface EthernetSink extends Sink<EthernetOut> {
   sendTo?(dst: Uint8Array, pb: PacketBuffer): void;
   /**
-   * A finished frame of this EtherType whose 14-byte header the caller wrote (the destination,
-   * `srcMac`, the EtherType) and whose checksums are complete: counted and handed to the link
-   * as `send` hands a frame it made (for a fused way out, see ArpLayer's `FrameOut`).
+   * A finished frame of this EtherType, `buf[head..]`, whose 14-byte header the caller wrote (the
+   * destination, `srcMac`, the EtherType) and whose checksums are complete: counted and handed
+   * to the link as `send` hands a frame it made (for a fused way out, see ArpLayer's
+   * `FrameOut`). The `head` bytes in front are the frame's own room: with `frameRoom` of them
+   * or more, the link writes its header there (Link.sendInRoom).
    */
-  sendFrame?(frame: Uint8Array): void;
+  sendFrame?(buf: Uint8Array, head: number): void;
+  /** The room the link wants in front of a frame for its own header (Link.frameRoom); 0: none. */
+  readonly frameRoom?: number;
   /** Our MAC on this interface: the source of every frame sent. */
   readonly srcMac?: Uint8Array;
 }
@@ -67,6 +71,8 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
 
   readonly #iface: NetInterface;
   readonly #down: FrameSink;
+  /** The room the link's `sendInRoom` needs in front of a frame; Infinity without it (never enough). */
+  readonly #frameRoom: number;
   readonly #demux: Demux<Uint8Array, number>;
   readonly #subscriptions: Subscription[] = [];
   #closed = false;
@@ -76,6 +82,7 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
   constructor(iface: NetInterface, lower: FrameBoundary) {
     this.#iface = iface;
     this.#down = lower.down;
+    this.#frameRoom = this.#down.sendInRoom !== undefined && this.#down.frameRoom !== undefined ? this.#down.frameRoom : Infinity;
     const raw$ = lower.up$;
     // Attached to the boundary below when it allows (see UpStream): a frame reaches the
     // EtherType demux, and the protocol that claimed it, by direct calls.
@@ -126,7 +133,8 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
     const down: EthernetSink = {
       next: (o: EthernetOut) => this.send(o.dst, ethertype, o.pb),
       sendTo: (dst: Uint8Array, pb: PacketBuffer) => this.send(dst, ethertype, pb),
-      sendFrame: (frame: Uint8Array) => this.sendFrame(frame),
+      sendFrame: (buf: Uint8Array, head: number) => this.sendFrame(buf, head),
+      frameRoom: this.#frameRoom === Infinity ? 0 : this.#frameRoom,
       srcMac: this.#iface.mac,
       partialChecksum: true,
       maxGsoBytes: this.#down.maxGsoBytes,
@@ -175,6 +183,18 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
     b[at + 12] = ethertype >>> 8;
     b[at + 13] = ethertype & 0xff;
     const down = this.#down;
+    // A link that writes a header of its own in front of each frame (TAP with offload) writes
+    // it into the packet's unused headroom, so the device takes the frame as one piece. Not for
+    // a large segment (its own header) nor a gathered payload.
+    if (this.#frameRoom <= at && pb.tail === undefined && pb.gsoSize === 0) {
+      const end = pb.end;
+      this.counters.txFrames++;
+      this.counters.txBytes += end - at;
+      const start = pb.csumStart;
+      if (start >= 0 && down.sendPartial === undefined) pb.completeChecksum();
+      down.sendInRoom!(pb.buf, at, end, pb.csumStart < 0 ? -1 : start - at, pb.csumOffset);
+      return;
+    }
     if (pb.csumStart >= 0) {
       if (down.sendPartial !== undefined) {
         const tail = pb.tail;
@@ -212,15 +232,16 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
     down.next(frame);
   }
 
-  /** @internal A finished frame (header and checksums written by the caller: see EthernetSink.sendFrame) to the link. */
-  sendFrame(frame: Uint8Array): void {
+  /** @internal A finished frame, `buf[head..]` (header and checksums written by the caller: see EthernetSink.sendFrame), to the link. */
+  sendFrame(buf: Uint8Array, head: number): void {
     if (this.#closed) {
       this.counters.drops.linkClosed++;
       return;
     }
     this.counters.txFrames++;
-    this.counters.txBytes += frame.length;
-    this.#down.next(frame);
+    this.counters.txBytes += buf.length - head;
+    if (this.#frameRoom <= head) this.#down.sendInRoom!(buf, head, buf.length, -1, 0);
+    else this.#down.next(head === 0 ? buf : buf.subarray(head));
   }
 
   close(): void {

@@ -126,7 +126,8 @@ export interface Ipv4Route {
  * header written (the same bytes, IP ID included, as the long way writes), the transport's
  * `transportLength` bytes last for the caller to fill, complete with their checksum, before
  * it hands the frame to `send`; undefined: send the long way (`next`). One frame at a time:
- * `send` right after `frame`.
+ * `send` right after `frame`. The array may begin with room for the link's own header in front
+ * of the frame (FrameOut.frameRoom): the caller finds its bytes from the end.
  */
 export interface WholeOut extends FusedOut {
   frame(dst: Ipv4Addr, src: Ipv4Addr, protocol: number, transportLength: number): Uint8Array | undefined;
@@ -511,18 +512,20 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     if (out === undefined || !out.ready()) return undefined;
     const mac = out.macFor(route.nextHop);
     if (mac === undefined) return undefined;
-    // Every byte is written: the headers here, the transport's by the caller.
-    const frame = allocUnzeroed(ETHERNET_HEADER_LEN + total);
+    // Every byte of the frame is written: the headers here, the transport's by the caller. The
+    // room in front (the link's header, a TAP device's virtio_net_hdr) is the link's to write.
+    const at = out.frameRoom;
+    const frame = allocUnzeroed(at + ETHERNET_HEADER_LEN + total);
     const srcMac = out.srcMac;
     for (let i = 0; i < 6; i++) {
-      frame[i] = mac[i];
-      frame[6 + i] = srcMac[i];
+      frame[at + i] = mac[i];
+      frame[at + 6 + i] = srcMac[i];
     }
-    frame[12] = ETHERTYPE_IPV4 >>> 8;
-    frame[13] = ETHERTYPE_IPV4 & 0xff;
+    frame[at + 12] = ETHERTYPE_IPV4 >>> 8;
+    frame[at + 13] = ETHERTYPE_IPV4 & 0xff;
     // As #emitWhole for a datagram without DF (UDP's): its ID, the default TTL, TOS 0.
     const ident = this.#ids.next(src, dst, protocol, false, this.#opts.scheduler.now());
-    writeIpv4Header(frame, ETHERNET_HEADER_LEN, 0, total, ident, false, this.#opts.defaultTtl, protocol, src, dst);
+    writeIpv4Header(frame, at + ETHERNET_HEADER_LEN, 0, total, ident, false, this.#opts.defaultTtl, protocol, src, dst);
     this.counters.txPackets++;
     this.#fusedTo = out;
     return frame;
@@ -533,7 +536,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     const out = this.#fusedTo;
     if (out === undefined) throw new RangeError('WholeOut.send without a frame from WholeOut.frame');
     this.#fusedTo = undefined;
-    out.send(frame);
+    out.send(frame, out.frameRoom);
   }
 
   /** Prepends the header of an unfragmented datagram. */

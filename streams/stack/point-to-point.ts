@@ -17,8 +17,10 @@ export interface PointToPointBoundary<P extends PendingPacket> extends Boundary<
 export interface PacketOut extends FusedOut {
   /** No link header: the packet is the frame (tells it from ARP's `FrameOut`). */
   readonly linkHeaderLength: 0;
-  /** A finished IP packet (checksums complete) to the link. */
-  send(packet: Uint8Array): void;
+  /** No room in front for the link (a TUN link's virtio_net_hdr goes the usual way): FrameOut's shape. */
+  readonly frameRoom: 0;
+  /** A finished IP packet (checksums complete), `buf[head..]`, to the link. */
+  send(buf: Uint8Array, head: number): void;
 }
 
 /**
@@ -37,7 +39,7 @@ export function pointToPoint<P extends PendingPacket = NextHopPacket>(lower: Fra
   const sendPartial = down.sendPartial?.bind(down);
   const sendGathered = down.sendGathered?.bind(down);
   // A finished packet goes to the link's `next`, as the long way hands one (see PacketOut).
-  const fused: PacketOut = { ready: () => true, linkHeaderLength: 0, send: (packet) => down.next(packet) };
+  const fused: PacketOut = { ready: () => true, linkHeaderLength: 0, frameRoom: 0, send: (buf, head) => down.next(head === 0 ? buf : buf.subarray(head)) };
   return {
     up$: lower.up$,
     linkHeaderLength: 0,

@@ -27,6 +27,8 @@ export interface FakeDevice {
   readonly written: Array<{ header: Uint8Array; frame: Uint8Array }>;
   /** Batches whose memory the next batch took (the link recycled them). */
   readonly reuses: number;
+  /** Frames written as one span (writeSpan: with offload, behind a header in their own room). */
+  readonly spans: number;
   /** Fill a recycled batch's memory with `byte` before it is reused (undefined: off). */
   poisonRecycled(byte: number | undefined): void;
   /** This device as `deviceLink` takes it. */
@@ -56,6 +58,7 @@ class Fake implements FakeDevice {
   #recycle = false;
   #poison: number | undefined;
   reuses = 0;
+  spans = 0;
 
   constructor(readonly name: string, readonly mtu: number, readonly offload: boolean) {}
 
@@ -76,6 +79,13 @@ class Fake implements FakeDevice {
 
   write(frame: Uint8Array, vnetHeader?: Uint8Array): boolean {
     return this.writeBatch([vnetHeader === undefined ? frame : [vnetHeader, frame]]) === 1;
+  }
+
+  /** As TapDevice.writeSpan: `bytes[start, end)`, with offload its virtio_net_hdr first. */
+  writeSpan(bytes: Uint8Array, start: number, end: number): boolean {
+    this.spans++;
+    const span = bytes.subarray(start, end);
+    return this.writeBatch([this.offload ? [span.subarray(0, VNET_HDR_LEN), span.subarray(VNET_HDR_LEN)] : span]) === 1;
   }
 
   writeBatch(given: ReadonlyArray<Uint8Array | readonly Uint8Array[]>, counts?: Uint8Array): number {

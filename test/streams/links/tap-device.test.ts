@@ -154,6 +154,38 @@ describeKernelPeer('TapDevice: a device we create', () => {
     }
   });
 
+  it('writeSpan(bytes, start, end): the span is header and frame in one piece with offload, the frame alone without; a span outside bytes or shorter than the header is ERR_OUT_OF_RANGE', async () => {
+    const device = open(peer(), { offload: true, up: true });
+    try {
+      // Room in front of the frame, the header written there: a header the kernel refuses (GSO
+      // type 0x7f) shows the bytes in front are the ones it reads as the header.
+      const buf = new Uint8Array(16 + GARP.length);
+      buf.set(GARP, 16);
+      buf[6 + 1] = 0x7f;
+      assert.equal(device.writeSpan(buf, 6, buf.length), false);
+      assert.equal(device.stats().txErrors, 1);
+      buf[6 + 1] = 0;
+      assert.equal(device.writeSpan(buf, 6, buf.length), true);
+      assert.equal(device.stats().txFrames, 1);
+      assert.equal(device.stats().txBytes, GARP.length, 'frame bytes only, the header not counted');
+      await expectCode(() => device.writeSpan(buf, 6, buf.length + 1), 'ERR_OUT_OF_RANGE');
+      await expectCode(() => device.writeSpan(buf, 6, 15), 'ERR_OUT_OF_RANGE');
+      await expectCode(() => device.writeSpan(buf, 20, 10), 'ERR_OUT_OF_RANGE');
+      assert.equal(device.stats().txFrames, 1, 'nothing written by a refused call');
+    } finally {
+      device.close();
+    }
+    const plain = open(peer(), { up: true });
+    try {
+      const buf = new Uint8Array(4 + GARP.length);
+      buf.set(GARP, 4);
+      assert.equal(plain.writeSpan(buf, 4, buf.length), true);
+      assert.equal(plain.stats().txBytes, GARP.length);
+    } finally {
+      plain.close();
+    }
+  });
+
   it('writeBatch\'s flat form: each frame is the next counts[i] pieces (one writev); counts that do not add up are ERR_INVALID_ARG_VALUE and nothing is written', async () => {
     const device = open(peer(), { up: true });
     try {
