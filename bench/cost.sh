@@ -37,6 +37,8 @@ trap 'rm -rf "$tmp" "$dist"' EXIT
 cd "$tree"
 npx tsc -p tsconfig.build.json --outDir "$dist" >/dev/null
 npx esbuild "$here/$script.ts" --format=esm --platform=node --log-level=warning --outfile="$dist/bench/$script.js"
+# The helpers the script imports (bench/lib/crr.ts), compiled beside it (esbuild does not bundle here).
+npx esbuild "$here"/lib/*.ts --format=esm --platform=node --log-level=warning --outdir="$dist/bench/lib"
 export COST_DIST="$dist"
 run="$dist/bench/$script.js"
 
