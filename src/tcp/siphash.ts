@@ -6,16 +6,12 @@
  * word is a pair of uint32 halves in a Uint32Array: [v0lo, v0hi, v1lo, v1hi, ...].
  */
 
-/**
- * The state after a run: v0..v3 as [lo, hi] pairs. Read by hash32/hash64 only: the rounds keep
- * the state in locals (a round through the array was about a fifth slower: a connection's ISN
- * is one hash per SYN).
- */
 const V0 = 0, V1 = 2, V2 = 4, V3 = 6;
 
 export class SipHash24 {
   private readonly k = new Uint32Array(4); // k0lo, k0hi, k1lo, k1hi
   private readonly v = new Uint32Array(8);
+  private readonly m = new Uint32Array(2);
 
   /** `key` must be 16 bytes. */
   constructor(key: Uint8Array) {
@@ -38,87 +34,78 @@ export class SipHash24 {
     return out;
   }
 
-  /**
-   * The compression of every 8-byte block (the last one: the remaining bytes, little-endian,
-   * with len mod 256 in the top byte), then the finalisation; each 64-bit word is two int32
-   * halves (lo, hi), additions carry from lo into hi.
-   */
   private run(msg: Uint8Array): void {
-    const k = this.k;
+    const v = this.v, k = this.k, m = this.m;
     // "somepseudorandomlygeneratedbytes"
-    let v0l = k[0] ^ 0x70736575, v0h = k[1] ^ 0x736f6d65;
-    let v1l = k[2] ^ 0x6e646f6d, v1h = k[3] ^ 0x646f7261;
-    let v2l = k[0] ^ 0x6e657261, v2h = k[1] ^ 0x6c796765;
-    let v3l = k[2] ^ 0x79746573, v3h = k[3] ^ 0x74656462;
+    v[V0] = k[0] ^ 0x70736575; v[V0 + 1] = k[1] ^ 0x736f6d65;
+    v[V1] = k[2] ^ 0x6e646f6d; v[V1 + 1] = k[3] ^ 0x646f7261;
+    v[V2] = k[0] ^ 0x6e657261; v[V2 + 1] = k[1] ^ 0x6c796765;
+    v[V3] = k[2] ^ 0x79746573; v[V3 + 1] = k[3] ^ 0x74656462;
     const len = msg.length;
     const whole = len - (len % 8);
-    // Blocks 0..last are compressed (two rounds each); one step more is the finalisation.
-    const last = whole / 8;
-    for (let b = 0; b <= last + 1; b++) {
-      let ml = 0, mh = 0;
-      let rounds = 2;
-      if (b < last) {
-        ml = readLe32(msg, b * 8);
-        mh = readLe32(msg, b * 8 + 4);
-      } else if (b === last) {
-        mh = (len & 0xff) << 24;
-        for (let i = whole; i < len; i++) {
-          const shift = (i - whole) * 8;
-          if (shift < 32) ml |= msg[i] << shift;
-          else mh |= msg[i] << (shift - 32);
-        }
-      } else {
-        v2l ^= 0xff;
-        rounds = 4;
-      }
-      v3l ^= ml; v3h ^= mh;
-      for (let r = 0; r < rounds; r++) {
-        let lo, t;
-        // v0 += v1; v1 <<<= 13; v1 ^= v0; v0 <<<= 32
-        lo = (v0l >>> 0) + (v1l >>> 0);
-        v0h = (v0h + v1h + (lo > 0xffffffff ? 1 : 0)) | 0;
-        v0l = lo | 0;
-        t = v1l;
-        v1l = (v1l << 13) | (v1h >>> 19);
-        v1h = (v1h << 13) | (t >>> 19);
-        v1l ^= v0l; v1h ^= v0h;
-        t = v0l; v0l = v0h; v0h = t;
-        // v2 += v3; v3 <<<= 16; v3 ^= v2
-        lo = (v2l >>> 0) + (v3l >>> 0);
-        v2h = (v2h + v3h + (lo > 0xffffffff ? 1 : 0)) | 0;
-        v2l = lo | 0;
-        t = v3l;
-        v3l = (v3l << 16) | (v3h >>> 16);
-        v3h = (v3h << 16) | (t >>> 16);
-        v3l ^= v2l; v3h ^= v2h;
-        // v0 += v3; v3 <<<= 21; v3 ^= v0
-        lo = (v0l >>> 0) + (v3l >>> 0);
-        v0h = (v0h + v3h + (lo > 0xffffffff ? 1 : 0)) | 0;
-        v0l = lo | 0;
-        t = v3l;
-        v3l = (v3l << 21) | (v3h >>> 11);
-        v3h = (v3h << 21) | (t >>> 11);
-        v3l ^= v0l; v3h ^= v0h;
-        // v2 += v1; v1 <<<= 17; v1 ^= v2; v2 <<<= 32
-        lo = (v2l >>> 0) + (v1l >>> 0);
-        v2h = (v2h + v1h + (lo > 0xffffffff ? 1 : 0)) | 0;
-        v2l = lo | 0;
-        t = v1l;
-        v1l = (v1l << 17) | (v1h >>> 15);
-        v1h = (v1h << 17) | (t >>> 15);
-        v1l ^= v2l; v1h ^= v2h;
-        t = v2l; v2l = v2h; v2h = t;
-      }
-      v0l ^= ml; v0h ^= mh;
+    for (let i = 0; i < whole; i += 8) {
+      m[0] = readLe32(msg, i);
+      m[1] = readLe32(msg, i + 4);
+      this.compress();
     }
+    // Last block: the remaining bytes, little-endian, with len mod 256 in the top byte.
+    let lo = 0, hi = (len & 0xff) << 24;
+    for (let i = whole; i < len; i++) {
+      const shift = (i - whole) * 8;
+      if (shift < 32) lo |= msg[i] << shift;
+      else hi |= msg[i] << (shift - 32);
+    }
+    m[0] = lo;
+    m[1] = hi;
+    this.compress();
+    v[V2] ^= 0xff;
+    for (let r = 0; r < 4; r++) this.round();
+  }
+
+  private compress(): void {
+    const v = this.v, m = this.m;
+    v[V3] ^= m[0]; v[V3 + 1] ^= m[1];
+    this.round();
+    this.round();
+    v[V0] ^= m[0]; v[V0 + 1] ^= m[1];
+  }
+
+  private round(): void {
     const v = this.v;
-    v[V0] = v0l; v[V0 + 1] = v0h;
-    v[V1] = v1l; v[V1 + 1] = v1h;
-    v[V2] = v2l; v[V2 + 1] = v2h;
-    v[V3] = v3l; v[V3 + 1] = v3h;
+    add(v, V0, V1); rotl(v, V1, 13); xor(v, V1, V0); swap(v, V0);
+    add(v, V2, V3); rotl(v, V3, 16); xor(v, V3, V2);
+    add(v, V0, V3); rotl(v, V3, 21); xor(v, V3, V0);
+    add(v, V2, V1); rotl(v, V1, 17); xor(v, V1, V2); swap(v, V2);
   }
 }
 
 function readLe32(b: Uint8Array, i: number): number {
   return (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)) >>> 0;
+}
+
+/** v[a] += v[b] (64-bit). */
+function add(v: Uint32Array, a: number, b: number): void {
+  const lo = v[a] + v[b];
+  v[a + 1] = v[a + 1] + v[b + 1] + (lo > 0xffffffff ? 1 : 0);
+  v[a] = lo;
+}
+
+/** v[a] ^= v[b] (64-bit). */
+function xor(v: Uint32Array, a: number, b: number): void {
+  v[a] ^= v[b];
+  v[a + 1] ^= v[b + 1];
+}
+
+/** Rotate left by 32: swap the halves. */
+function swap(v: Uint32Array, a: number): void {
+  const t = v[a];
+  v[a] = v[a + 1];
+  v[a + 1] = t;
+}
+
+/** Rotate left by n, 0 < n < 32. */
+function rotl(v: Uint32Array, a: number, n: number): void {
+  const lo = v[a], hi = v[a + 1];
+  v[a] = (lo << n) | (hi >>> (32 - n));
+  v[a + 1] = (hi << n) | (lo >>> (32 - n));
 }
