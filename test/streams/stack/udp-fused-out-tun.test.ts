@@ -2,14 +2,12 @@ import assert from 'node:assert/strict';
 import { map } from 'rxjs';
 import { createStack, type Stack, type StackHooks } from '../../../streams/stack/create-stack.js';
 import { PacketSubject } from '../../../streams/pipeline/packet-subject.js';
-import type { Sink } from '../../../streams/pipeline/boundary.js';
-import type { Ipv4Send } from '../../../streams/stack/ipv4-layer.js';
 import type { UdpForwardSession } from '../../../streams/stack/udp-forwarder.js';
 import type { UdpSocket } from '../../../streams/stack/udp-socket.js';
-import { onesSum, pseudoHeaderSum } from '../../../src/wire/checksum.js';
 import { writeUdpHeader } from '../../../src/wire/udp.js';
 import { IpProtocol } from '../../../src/wire/ipv4.js';
 import { ipv4Packet, stat } from './raw-peer.js';
+import { assertUdpChecksumsOk, countLongWay, withoutIpv4Id } from './fused-out-checks.js';
 
 // On a link of bare IP packets (TUN) a datagram to IPv4 leaves by the fused way too (IPv4's
 // WholeOut over the point-to-point boundary's PacketOut): one packet written by IPv4 and UDP,
@@ -44,31 +42,15 @@ function stackOnRecordingTun(hooks?: StackHooks, ipv6 = false): TunStack {
   return { stack, sent, inbound };
 }
 
-/** Counts the datagrams handed down through IPv4's transport boundary (the long way's entry). */
-function countLongWay(stack: Stack): { count: number } {
-  const seen = { count: 0 };
-  const down = stack.ipv4.protocol(17).down as Sink<Ipv4Send> & { next(s: Ipv4Send): void };
-  const next = down.next.bind(down);
-  down.next = (s: Ipv4Send) => {
-    seen.count++;
-    next(s);
-  };
-  return seen;
-}
-
 /** The packet with its IPv4 ID and header checksum zeroed (the ID differs from datagram to datagram). */
 function withoutId(packet: Uint8Array): number[] {
-  const copy = [...packet];
-  copy[4] = copy[5] = copy[10] = copy[11] = 0;
-  return copy;
+  return withoutIpv4Id(packet, 0);
 }
 
 /** Checks the IPv4 header checksum and the UDP checksum of an IPv4 + UDP packet. */
 function assertChecksumsOk(packet: Uint8Array, src = OUR_ADDR, dst = PEER_ADDR): void {
   assert.equal(packet[0], 0x45, 'IPv4, no options, from the first byte');
-  assert.equal(onesSum(packet, 0, 20, 0), 0xffff, 'IPv4 header checksum');
-  const len = packet.length - 20;
-  assert.equal(onesSum(packet, 20, len, pseudoHeaderSum(src, dst, IpProtocol.UDP, len)), 0xffff, 'UDP checksum');
+  assertUdpChecksumsOk(packet, 0, src, dst);
 }
 
 /** A UDP datagram from the peer (port 5353) to `dst`:`port`, as an IPv4 packet. */

@@ -2,11 +2,9 @@ import assert from 'node:assert/strict';
 import { map } from 'rxjs';
 import { createStack, type Stack, type StackHooks } from '../../../streams/stack/create-stack.js';
 import { PacketSubject } from '../../../streams/pipeline/packet-subject.js';
-import type { Sink } from '../../../streams/pipeline/boundary.js';
-import type { Ipv4Send } from '../../../streams/stack/ipv4-layer.js';
 import type { UdpSocket } from '../../../streams/stack/udp-socket.js';
-import { onesSum, pseudoHeaderSum } from '../../../src/wire/checksum.js';
 import { stat } from './raw-peer.js';
+import { assertUdpChecksumsOk, countLongWay, withoutIpv4Id } from './fused-out-checks.js';
 
 // A datagram to IPv4 on the plain stack leaves by the fused way (udp-layer.ts #emitFused, IPv4's
 // WholeOut, ARP's FrameOut): one frame written by IPv4 and UDP, no packet or record handed
@@ -31,30 +29,14 @@ function stackOnRecordingLink(hooks?: StackHooks): { stack: Stack; sent: Uint8Ar
   return { stack, sent, socket };
 }
 
-/** Counts the datagrams handed down through IPv4's transport boundary (the long way's entry). */
-function countLongWay(stack: Stack): { count: number } {
-  const seen = { count: 0 };
-  const down = stack.ipv4.protocol(17).down as Sink<Ipv4Send> & { next(s: Ipv4Send): void };
-  const next = down.next.bind(down);
-  down.next = (s: Ipv4Send) => {
-    seen.count++;
-    next(s);
-  };
-  return seen;
-}
-
-/** The frame with its IPv4 ID and header checksum zeroed (the ID differs from datagram to datagram). */
+/** The frame with its IPv4 ID and header checksum zeroed. */
 function withoutId(frame: Uint8Array): number[] {
-  const copy = [...frame];
-  copy[18] = copy[19] = copy[24] = copy[25] = 0;
-  return copy;
+  return withoutIpv4Id(frame, 14);
 }
 
 /** Checks the IPv4 header checksum and the UDP checksum of an Ethernet + IPv4 + UDP frame. */
 function assertChecksumsOk(frame: Uint8Array): void {
-  assert.equal(onesSum(frame, 14, 20, 0), 0xffff, 'IPv4 header checksum');
-  const len = frame.length - 34;
-  assert.equal(onesSum(frame, 34, len, pseudoHeaderSum(OUR_ADDR, PEER_ADDR, 17, len)), 0xffff, 'UDP checksum');
+  assertUdpChecksumsOk(frame, 14, OUR_ADDR, PEER_ADDR);
 }
 
 describe('stack: UDP datagrams to IPv4 by the fused way out', () => {
