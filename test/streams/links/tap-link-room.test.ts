@@ -39,6 +39,16 @@ const u16le = (b: Uint8Array, at: number): number => b[at] | (b[at + 1] << 8);
 /** Resolves after the microtasks of the current task (the link's end-of-task flush) ran. */
 const endOfTask = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** Two stacks (client 198.18.0.1, server 198.18.0.2) on a pair of fake TAP devices with offload. */
+function stacksOnFakeTaps(): { da: ReturnType<typeof fakeDevicePair>[0]; db: ReturnType<typeof fakeDevicePair>[1]; client: ReturnType<typeof createStack>; server: ReturnType<typeof createStack> } {
+  const [da, db] = fakeDevicePair({ offload: true });
+  const la = deviceLink(da.asTapDevice(), { mac: undefined, coalesceAcks: undefined, layer: 'ethernet' });
+  const lb = deviceLink(db.asTapDevice(), { mac: undefined, coalesceAcks: undefined, layer: 'ethernet' });
+  const client = createStack({ interfaces: [{ name: 'if0', link: la, mac: '02:00:00:00:00:01', ipv4: ['198.18.0.1/24'] }] });
+  const server = createStack({ interfaces: [{ name: 'if0', link: lb, mac: '02:00:00:00:00:02', ipv4: ['198.18.0.2/24'] }] });
+  return { da, db, client, server };
+}
+
 describe('TAP link: a frame with room in front written as one piece', () => {
   it('is offered with offload only, asking for the virtio_net_hdr room', () => {
     const [plain] = fakeDevicePair({ offload: false });
@@ -131,11 +141,7 @@ describe('TAP link: a frame with room in front written as one piece', () => {
   });
 
   it('a TCP echo between two stacks: the segments go as spans, every byte comes back, no checksum fails', async () => {
-    const [da, db] = fakeDevicePair({ offload: true });
-    const la = deviceLink(da.asTapDevice(), { mac: undefined, coalesceAcks: undefined, layer: 'ethernet' });
-    const lb = deviceLink(db.asTapDevice(), { mac: undefined, coalesceAcks: undefined, layer: 'ethernet' });
-    const client = createStack({ interfaces: [{ name: 'if0', link: la, mac: '02:00:00:00:00:01', ipv4: ['198.18.0.1/24'] }] });
-    const server = createStack({ interfaces: [{ name: 'if0', link: lb, mac: '02:00:00:00:00:02', ipv4: ['198.18.0.2/24'] }] });
+    const { da, db, client, server } = stacksOnFakeTaps();
     const s = server.tcp.listen({ port: 7 }).subscribe((c) => c.data$.pipe(relayTo(c)).subscribe());
     try {
       const conn = await firstValueFrom(client.tcp.connect({ address: '198.18.0.2', port: 7 }));
@@ -157,11 +163,7 @@ describe('TAP link: a frame with room in front written as one piece', () => {
   });
 
   it('UDP by the fused way out: the datagrams go as spans, and arrive whole', async () => {
-    const [da, db] = fakeDevicePair({ offload: true });
-    const la = deviceLink(da.asTapDevice(), { mac: undefined, coalesceAcks: undefined, layer: 'ethernet' });
-    const lb = deviceLink(db.asTapDevice(), { mac: undefined, coalesceAcks: undefined, layer: 'ethernet' });
-    const client = createStack({ interfaces: [{ name: 'if0', link: la, mac: '02:00:00:00:00:01', ipv4: ['198.18.0.1/24'] }] });
-    const server = createStack({ interfaces: [{ name: 'if0', link: lb, mac: '02:00:00:00:00:02', ipv4: ['198.18.0.2/24'] }] });
+    const { da, client, server } = stacksOnFakeTaps();
     client.arp.addStatic('198.18.0.2', '02:00:00:00:00:02');
     server.arp.addStatic('198.18.0.1', '02:00:00:00:00:01');
     try {
@@ -192,11 +194,7 @@ describe('TAP link: a frame with room in front written as one piece', () => {
   });
 
   it('an observer of the link tap sees each frame as written, and the frames still go as spans', async () => {
-    const [da, db] = fakeDevicePair({ offload: true });
-    const la = deviceLink(da.asTapDevice(), { mac: undefined, coalesceAcks: undefined, layer: 'ethernet' });
-    const lb = deviceLink(db.asTapDevice(), { mac: undefined, coalesceAcks: undefined, layer: 'ethernet' });
-    const client = createStack({ interfaces: [{ name: 'if0', link: la, mac: '02:00:00:00:00:01', ipv4: ['198.18.0.1/24'] }] });
-    const server = createStack({ interfaces: [{ name: 'if0', link: lb, mac: '02:00:00:00:00:02', ipv4: ['198.18.0.2/24'] }] });
+    const { db, client, server } = stacksOnFakeTaps();
     const s = server.tcp.listen({ port: 7 }).subscribe((c) => c.data$.pipe(relayTo(c)).subscribe());
     try {
       const conn = await firstValueFrom(client.tcp.connect({ address: '198.18.0.2', port: 7 }));
