@@ -582,11 +582,18 @@ int main(int argc, char **argv) {
   }
   const char *mode = argv[1];
   if (strcmp(mode, "latency") == 0) {
-    if (argc < 7) return 2;
+    if (argc < 7) {
+      fprintf(stderr, "usage: kclient latency ping|udp|tcp HOST PORT COUNT INTERVAL_MS\n");
+      return 2;
+    }
     struct sockaddr_in la = addr_of(argv[3], atoi(argv[4]));
     int count = atoi(argv[5]);
     double interval = atof(argv[6]);
-    if (count < 1 || count > 100000 || interval < 0 || interval > 1000) return 2;
+    /* Spaced up to a minute apart (idle-probe's quiet periods are seconds long). */
+    if (count < 1 || count > 100000 || interval < 0 || interval > 60000) {
+      fprintf(stderr, "kclient latency: COUNT 1..100000 and INTERVAL_MS 0..60000\n");
+      return 2;
+    }
     return latency(argv[2], &la, count, interval);
   }
   if (strcmp(mode, "ping") == 0) {
