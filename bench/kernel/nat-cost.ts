@@ -64,6 +64,8 @@ interface ModeCost {
   readonly sys: number;
   readonly total: number;
   readonly totals: readonly number[];
+  /** User CPU of each run, per 10^4. */
+  readonly users: readonly number[];
   /** Packets both ways on the namespace's NAT device per operation. */
   readonly packets: number;
   /** Bytes allocated per operation (with --alloc), else NaN. */
@@ -119,7 +121,7 @@ async function measureMode(targets: readonly Target[], tools: KernelTools, mode:
       s.bytes.push(gcTrace === undefined ? NaN : allocatedSince(gcTrace, traceFrom) / n);
     }
   }
-  return samples.map((s) => ({ rate: median(s.rates), user: median(s.users), sys: median(s.syss), total: median(s.totals), totals: s.totals, packets: median(s.packets), bytes: median(s.bytes) }));
+  return samples.map((s) => ({ rate: median(s.rates), user: median(s.users), sys: median(s.syss), total: median(s.totals), totals: s.totals, users: s.users, packets: median(s.packets), bytes: median(s.bytes) }));
 }
 
 /** strace -c over one run: system calls per transaction, by name (the most frequent first). */
@@ -219,11 +221,11 @@ async function main(): Promise<void> {
       const costs = await measureMode(targets, tools, mode, seconds, runs);
       for (const [k, [name, ns, pid]] of targets.entries()) {
         const c = costs[k];
-        log(`${mode} ${name}: ${c.rate >= 100 ? Math.round(c.rate) : c.rate.toFixed(2)}/s; CPU per 10^4: user ${c.user.toFixed(3)} s, sys ${c.sys.toFixed(3)} s, total ${c.total.toFixed(3)} s (runs ${c.totals.map((t) => t.toFixed(3)).join(' ')}); ${c.packets.toFixed(2)} packets${Number.isNaN(c.bytes) ? '' : `; ${Math.round(c.bytes)} bytes allocated`}`);
+        log(`${mode} ${name}: ${c.rate >= 100 ? Math.round(c.rate) : c.rate.toFixed(2)}/s; CPU per 10^4: user ${c.user.toFixed(4)} s, sys ${c.sys.toFixed(4)} s, total ${c.total.toFixed(4)} s (runs ${c.totals.map((t) => t.toFixed(3)).join(' ')}; user ${c.users.map((t) => t.toFixed(4)).join(' ')}); ${c.packets.toFixed(2)} packets${Number.isNaN(c.bytes) ? '' : `; ${Math.round(c.bytes)} bytes allocated`}`);
         if (perfDir !== undefined && name === (process.env.NAT_COST_PERF_OF ?? 'nat')) await perfRecord(ns, pid, tools, mode, Math.min(seconds, 2), join(perfDir, `${mode}.data`));
         if (trace) log(`${mode} ${name} syscalls: ${await syscallsPerTransaction(ns, pid, tools, mode, Math.min(seconds, 2))}`);
       }
-      if (costs.length > 1) log(`${mode}: CPU per operation ${targets[0][0]} / ${targets[1][0]} = ${(costs[0].total / costs[1].total).toFixed(3)}${alloc && targets[1][3] !== undefined ? `, bytes allocated ${(costs[0].bytes / costs[1].bytes).toFixed(3)}` : ''}`);
+      if (costs.length > 1) log(`${mode}: CPU per operation ${targets[0][0]} / ${targets[1][0]} = ${(costs[0].total / costs[1].total).toFixed(3)} (user ${(costs[0].user / costs[1].user).toFixed(3)})${alloc && targets[1][3] !== undefined ? `, bytes allocated ${(costs[0].bytes / costs[1].bytes).toFixed(3)}` : ''}`);
     }
     log(`load after: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
   } finally {
