@@ -33,7 +33,10 @@ export interface TcpConnectionOwner {
   readonly scheduler: SchedulerLike;
   /** The connections' timers: one wake-up on `scheduler` for all of them (timer-queue.ts). */
   readonly timers: TimerQueue;
-  /** `ect`: ECN-capable transport, ECT(0) in the IP header (see TcpHost.send). */
+  /**
+   * `ect`: ECN-capable transport, ECT(0) in the IP header (see TcpHost.send). `seg` may be the
+   * core's shared record (TcpHost.readsSegmentsOnly): read it before returning, keep a copy.
+   */
   transmit(conn: TcpConnection, seg: TcpRepr, ect: boolean): void;
   /** The core recorded send times to be stamped when its segments leave (TcpHost.onSendTimed). */
   sendTimed?(core: TcpConnectionCore): void;
@@ -161,6 +164,14 @@ export class TcpConnection {
    */
   static readonly #Host = class ConnectionHost implements TcpHost {
     constructor(readonly conn: TcpConnection) {}
+    /**
+     * The owner writes a segment into its packet before `transmit` returns (an operator on the
+     * way down gets a copy): the core may lend its refilled record. A getter, not a field: no
+     * slot in every connection's host.
+     */
+    get readsSegmentsOnly(): boolean {
+      return true;
+    }
     send(_core: TcpConnectionCore, seg: TcpRepr, ect: boolean): void {
       this.conn.#owner.transmit(this.conn, seg, ect);
     }

@@ -997,8 +997,14 @@ export class TcpLayer implements Tcp {
       return;
     }
     // A segment's payload is a view into the send buffer, valid until acknowledged: an operator
-    // that may hold segments gets a copy it owns.
-    const segment = this.#copyPayloads && seg.payload.length > 0 ? { ...seg, payload: seg.payload.slice() } : seg;
+    // that may hold segments gets a copy it owns. The record itself may be the core's shared
+    // one (refilled for its next segment): an operator always gets a record of its own.
+    const ts = seg.timestamp;
+    const segment: TcpRepr = {
+      ...seg,
+      timestamp: ts === undefined ? undefined : { tsVal: ts.tsVal, tsEcr: ts.tsEcr },
+      payload: this.#copyPayloads && seg.payload.length > 0 ? seg.payload.slice() : seg.payload,
+    };
     this.#hooks.down({ segment, src, dst, onError, dontFragment, ecn });
   }
 
