@@ -33,11 +33,13 @@ export interface TcpConnectionOwner {
   readonly scheduler: SchedulerLike;
   /** The connections' timers: one wake-up on `scheduler` for all of them (timer-queue.ts). */
   readonly timers: TimerQueue;
-  /**
-   * `ect`: ECN-capable transport, ECT(0) in the IP header (see TcpHost.send). `seg` may be the
-   * core's shared record (TcpHost.readsSegmentsOnly): read it before returning, keep a copy.
-   */
+  /** `ect`: ECN-capable transport, ECT(0) in the IP header (see TcpHost.send). */
   transmit(conn: TcpConnection, seg: TcpRepr, ect: boolean): void;
+  /**
+   * `transmit` reads `seg` before it returns and keeps nothing of it (no operator on the way
+   * down): the core may lend its refilled record (TcpHost.readsSegmentsOnly).
+   */
+  readonly readsSegmentsOnly: boolean;
   /** The core recorded send times to be stamped when its segments leave (TcpHost.onSendTimed). */
   sendTimed?(core: TcpConnectionCore): void;
   /** The core's ACK may wait for the end of the inbound batch (TcpHost.deferAck): true if it will. */
@@ -164,13 +166,9 @@ export class TcpConnection {
    */
   static readonly #Host = class ConnectionHost implements TcpHost {
     constructor(readonly conn: TcpConnection) {}
-    /**
-     * The owner writes a segment into its packet before `transmit` returns (an operator on the
-     * way down gets a copy): the core may lend its refilled record. A getter, not a field: no
-     * slot in every connection's host.
-     */
+    /** As the owner says (a getter, not a field: no slot in every connection's host). */
     get readsSegmentsOnly(): boolean {
-      return true;
+      return this.conn.#owner.readsSegmentsOnly;
     }
     send(_core: TcpConnectionCore, seg: TcpRepr, ect: boolean): void {
       this.conn.#owner.transmit(this.conn, seg, ect);

@@ -364,6 +364,8 @@ export class TcpLayer implements Tcp {
       scheduler,
       timers: this.timers,
       transmit: (conn, seg, ect) => this.#transmit(conn, seg, ect),
+      // #emit reads a segment into its packet and keeps nothing; operators may keep segments.
+      readsSegmentsOnly: !this.#hookedDown,
       sendTimed: (core) => this.#sendStamps.note(core),
       deferAck: (core) => this.#deferredAcks.defer(core),
       established: (conn) => this.#established(conn),
@@ -997,14 +999,9 @@ export class TcpLayer implements Tcp {
       return;
     }
     // A segment's payload is a view into the send buffer, valid until acknowledged: an operator
-    // that may hold segments gets a copy it owns. The record itself may be the core's shared
-    // one (refilled for its next segment): an operator always gets a record of its own.
-    const ts = seg.timestamp;
-    const segment: TcpRepr = {
-      ...seg,
-      timestamp: ts === undefined ? undefined : { tsVal: ts.tsVal, tsEcr: ts.tsEcr },
-      payload: this.#copyPayloads && seg.payload.length > 0 ? seg.payload.slice() : seg.payload,
-    };
+    // that may hold segments gets a copy it owns. (The records are the core's own: with
+    // operators on the way down, `readsSegmentsOnly` is false.)
+    const segment = this.#copyPayloads && seg.payload.length > 0 ? { ...seg, payload: seg.payload.slice() } : seg;
     this.#hooks.down({ segment, src, dst, onError, dontFragment, ecn });
   }
 
