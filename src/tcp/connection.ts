@@ -98,6 +98,17 @@ const SHARED_SEGMENT: TcpRepr = {
 const SHARED_TIMESTAMP = { tsVal: 0, tsEcr: 0 };
 /** SHARED_SEGMENT is in a host's hands (a `send` that makes another core send gets its own record). */
 let sharedSegmentBusy = false;
+/**
+ * The payload of a shared segment of up to SHARED_PAYLOAD_MAX bytes: a view of that length
+ * into one scratch array, made once per length (a request/response exchange's reply makes no
+ * view of the send buffer).
+ */
+const SHARED_PAYLOAD_MAX = 64;
+const SHARED_PAYLOAD = new Uint8Array(SHARED_PAYLOAD_MAX);
+const SHARED_PAYLOAD_VIEWS: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(SHARED_PAYLOAD_MAX + 1).fill(undefined);
+function sharedPayload(len: number): Uint8Array {
+  return (SHARED_PAYLOAD_VIEWS[len] ??= SHARED_PAYLOAD.subarray(0, len));
+}
 /** `transitions` before the first (shared, never written: see setState). */
 const NO_TRANSITIONS: TcpState[] = [];
 const NEVER = Number.POSITIVE_INFINITY;
@@ -1864,7 +1875,9 @@ export class TcpConnectionCore {
   private sendSegment(seq: number, len: number, fin: boolean, now: number): void {
     const start = this.synAcked ? this.sndUna : seqAdd(this.iss, 1);
     const offset = seqDiff(seq, start);
-    const payload = len > 0 ? this.sendBuf.peek(offset, len) : EMPTY;
+    // A few bytes for a host that gets the shared record (emit decides alike: nothing between
+    // here and there sends) are copied into a shared view of their length, not viewed in place.
+    const payload = len === 0 ? EMPTY : len <= SHARED_PAYLOAD_MAX && !sharedSegmentBusy && this.host.readsSegmentsOnly === true ? this.sendBuf.copyOut(offset, sharedPayload(len)) : this.sendBuf.peek(offset, len);
     let flags = ACK;
     if (fin) flags |= FIN;
     if (len > 0 && offset + len === this.sendBuf.length) flags |= PSH;
