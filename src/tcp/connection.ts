@@ -19,9 +19,10 @@
  * conn.handleTimer(now);
  * ```
  *
- * Outgoing segments go to `host.send(conn, seg)`. The record is fresh, but its payload is a view
- * into the send buffer that stays valid only until those bytes are acknowledged: encode (copy)
- * it into the packet buffer before `send` returns. Events (`onReadable`, `onClosed`, ...) are
+ * Outgoing segments go to `host.send(conn, seg)`. The record is fresh (unless the host says it
+ * only reads segments: then it is one record refilled for every segment, TcpHost.readsSegmentsOnly),
+ * but its payload is a view into the send buffer that stays valid only until those bytes are
+ * acknowledged: encode (copy) it into the packet buffer before `send` returns. Events (`onReadable`, `onClosed`, ...) are
  * delivered at the end of the call that caused them, when the connection is consistent, so a
  * handler may call back into the connection.
  *

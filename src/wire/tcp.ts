@@ -257,6 +257,12 @@ function writeU32(b: Uint8Array, at: number, value: number): void {
 }
 
 /** Option fields as parse fills them in. */
+/** A timestamps option's values, writable: a record a reader refills (see readTcpRepr). */
+export interface TcpTimestampRecord {
+  tsVal: number;
+  tsEcr: number;
+}
+
 interface MutableTcpOptions {
   mss: number | undefined;
   windowScale: number | undefined;
@@ -270,7 +276,7 @@ interface MutableTcpOptions {
  * whose length byte is missing, below 2 or runs past the header is 'badOption'. Unknown kinds
  * are skipped by their length. A repeated option overwrites the earlier one.
  */
-function parseOptions(b: Uint8Array, start: number, end: number, out: MutableTcpOptions): TcpMalformedReason | undefined {
+function parseOptions(b: Uint8Array, start: number, end: number, out: MutableTcpOptions, ts: TcpTimestampRecord | undefined): TcpMalformedReason | undefined {
   let i = start;
   while (i < end) {
     const kind = b[i];
@@ -305,7 +311,12 @@ function parseOptions(b: Uint8Array, start: number, end: number, out: MutableTcp
       }
       case TcpOptionKind.TIMESTAMPS:
         if (len !== TcpOptionLen.TIMESTAMPS) return 'badOption';
-        out.timestamp = { tsVal: readU32(b, i + 2), tsEcr: readU32(b, i + 6) };
+        if (ts === undefined) out.timestamp = { tsVal: readU32(b, i + 2), tsEcr: readU32(b, i + 6) };
+        else {
+          ts.tsVal = readU32(b, i + 2);
+          ts.tsEcr = readU32(b, i + 6);
+          out.timestamp = ts;
+        }
         break;
       default:
         break;
@@ -339,9 +350,11 @@ export function parseTcp(
  * so that input checks the header once and allocates the record alone (no second view, no
  * separate options object, no result wrapper). The options are parsed into the record itself;
  * an option that is malformed gives its reason instead. The payload is a view into the bytes
- * (one shared empty array for a segment without payload).
+ * (one shared empty array for a segment without payload). `timestamp`: a record to refill with
+ * the timestamps option instead of making one (the caller then owns what it holds, and must
+ * give a segment that leaves its hands a record of its own).
  */
-export function readTcpRepr(view: TcpSegment): TcpRepr | TcpMalformedReason {
+export function readTcpRepr(view: TcpSegment, timestamp?: TcpTimestampRecord): TcpRepr | TcpMalformedReason {
   const bytes = view.bytes;
   const at = view.at;
   const end = view.end;
@@ -365,7 +378,7 @@ export function readTcpRepr(view: TcpSegment): TcpRepr | TcpMalformedReason {
     payload: at + hl === end ? NO_PAYLOAD : bytes.subarray(at + hl, end),
   };
   if (hl > TCP_MIN_HEADER_LEN) {
-    const bad = parseOptions(bytes, at + F.OPTIONS, at + hl, repr);
+    const bad = parseOptions(bytes, at + F.OPTIONS, at + hl, repr, timestamp);
     if (bad !== undefined) return bad;
   }
   return repr;
