@@ -19,10 +19,9 @@
  * conn.handleTimer(now);
  * ```
  *
- * Outgoing segments go to `host.send(conn, seg)`. The record is fresh (unless the host says it
- * only reads segments: then it is one record refilled for every segment, TcpHost.readsSegmentsOnly),
- * but its payload is a view into the send buffer that stays valid only until those bytes are
- * acknowledged: encode (copy) it into the packet buffer before `send` returns. Events (`onReadable`, `onClosed`, ...) are
+ * Outgoing segments go to `host.send(conn, seg)`. The record is fresh, but its payload is a view
+ * into the send buffer that stays valid only until those bytes are acknowledged: encode (copy)
+ * it into the packet buffer before `send` returns. Events (`onReadable`, `onClosed`, ...) are
  * delivered at the end of the call that caused them, when the connection is consistent, so a
  * handler may call back into the connection.
  *
@@ -76,40 +75,6 @@ type LossEpisode = typeof EPISODE_NONE | typeof EPISODE_RECOVERY | typeof EPISOD
 
 const { FIN, SYN, RST, PSH, ACK, ECE, CWR } = TcpFlags;
 const EMPTY = new Uint8Array(0);
-/**
- * The segment record lent to hosts that only read segments (TcpHost.readsSegmentsOnly), and its
- * timestamps record: refilled for each segment, so a request/response exchange makes neither.
- * Every TcpRepr key in parseTcp's order, as every other segment record (one hidden class).
- */
-const SHARED_SEGMENT: TcpRepr = {
-  srcPort: 0,
-  dstPort: 0,
-  seq: 0,
-  ack: 0,
-  flags: 0,
-  window: 0,
-  urgent: 0,
-  mss: undefined,
-  windowScale: undefined,
-  sackPermitted: undefined,
-  sackBlocks: undefined,
-  timestamp: undefined,
-  payload: EMPTY,
-};
-const SHARED_TIMESTAMP = { tsVal: 0, tsEcr: 0 };
-/** SHARED_SEGMENT is in a host's hands (a `send` that makes another core send gets its own record). */
-let sharedSegmentBusy = false;
-/**
- * The payload of a shared segment of up to SHARED_PAYLOAD_MAX bytes: a view of that length
- * into one scratch array, made once per length (a request/response exchange's reply makes no
- * view of the send buffer).
- */
-const SHARED_PAYLOAD_MAX = 64;
-const SHARED_PAYLOAD = new Uint8Array(SHARED_PAYLOAD_MAX);
-const SHARED_PAYLOAD_VIEWS: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(SHARED_PAYLOAD_MAX + 1).fill(undefined);
-function sharedPayload(len: number): Uint8Array {
-  return (SHARED_PAYLOAD_VIEWS[len] ??= SHARED_PAYLOAD.subarray(0, len));
-}
 /** `transitions` before the first (shared, never written: see setState). */
 const NO_TRANSITIONS: TcpState[] = [];
 const NEVER = Number.POSITIVE_INFINITY;
@@ -152,12 +117,6 @@ export interface TcpHost {
    * `ect`: send it ECN-capable, ECT(0) in the IP header (new data on an ECN connection).
    */
   send(conn: TcpConnectionCore, seg: TcpRepr, ect: boolean): void;
-  /**
-   * True: `send` reads `seg` (and its timestamps record) before it returns and keeps neither,
-   * so the core may hand it a record it refills for its next segment (one shared by every
-   * core: no record made per segment). Absent or false: every segment is a record of its own.
-   */
-  readonly readsSegmentsOnly?: boolean;
   /**
    * Every state change, in order, delivered with the other events at the end of the call that
    * caused it (before onEstablished/onReadable/.../onClosed of the same call).
@@ -356,9 +315,9 @@ export class TcpConnectionCore {
   private readonly ts: TcpTimestamps;
   /** Which SACK / D-SACK blocks our next ACK reports (used only when sackOk). */
   private readonly sackReport = new SackReporter();
-  /** TSval of the last segment sent (see tsValNow). */
-  private lastTsVal = 0;
-  /** The clock reading `lastTsVal` was computed for (NaN: none yet). */
+  /** The timestamps option of the last segment sent (see timestampOption). */
+  private lastTimestampOption: { readonly tsVal: number; readonly tsEcr: number } | undefined;
+  /** The clock reading `lastTimestampOption`'s TSval was computed for (NaN: none yet). */
   private lastTimestampClock = Number.NaN;
   private synWindowSent = 0;
   private synAcked = false;
@@ -1876,9 +1835,7 @@ export class TcpConnectionCore {
   private sendSegment(seq: number, len: number, fin: boolean, now: number): void {
     const start = this.synAcked ? this.sndUna : seqAdd(this.iss, 1);
     const offset = seqDiff(seq, start);
-    // A few bytes for a host that gets the shared record (emit decides alike: nothing between
-    // here and there sends) are copied into a shared view of their length, not viewed in place.
-    const payload = len === 0 ? EMPTY : len <= SHARED_PAYLOAD_MAX && !sharedSegmentBusy && this.host.readsSegmentsOnly === true ? this.sendBuf.copyOut(offset, sharedPayload(len)) : this.sendBuf.peek(offset, len);
+    const payload = len > 0 ? this.sendBuf.peek(offset, len) : EMPTY;
     let flags = ACK;
     if (fin) flags |= FIN;
     if (len > 0 && offset + len === this.sendBuf.length) flags |= PSH;
@@ -1970,46 +1927,24 @@ export class TcpConnectionCore {
   private emit(seq: number, flags: number, payload: Uint8Array, ect = false): void {
     // The receiver's echo of CE (RFC 3168 6.1.3): on every segment but SYNs and RSTs.
     if (this.ecn.echo && (flags & (SYN | RST)) === 0) flags |= ECE;
-    const ack = (flags & ACK) !== 0 ? this.rcvNxt : 0;
-    const window = (flags & RST) !== 0 ? 0 : (flags & SYN) !== 0 ? this.synWindow() : this.windowField();
-    // A host that only reads segments gets the shared record, refilled (unless a segment is
-    // being sent already: a host's `send` that makes another core send gets a record of its own).
-    const borrowed = !sharedSegmentBusy && this.host.readsSegmentsOnly === true;
-    let seg: TcpRepr;
-    if (borrowed) {
-      seg = SHARED_SEGMENT;
-      seg.srcPort = this.localPort;
-      seg.dstPort = this.remotePort;
-      seg.seq = seq;
-      seg.ack = ack;
-      seg.flags = flags;
-      seg.window = window;
-      seg.mss = undefined;
-      seg.windowScale = undefined;
-      seg.sackPermitted = undefined;
-      seg.sackBlocks = undefined;
-      seg.timestamp = undefined;
-      seg.payload = payload;
-    } else {
-      // Every TcpRepr key in parseTcp's order, the absent options undefined: every segment (ours
-      // and parsed ones) has one hidden class, and setting an option adds no property (adding
-      // `timestamp` to every segment was a map transition and a property array each time).
-      seg = {
-        srcPort: this.localPort,
-        dstPort: this.remotePort,
-        seq,
-        ack,
-        flags,
-        window,
-        urgent: 0,
-        mss: undefined,
-        windowScale: undefined,
-        sackPermitted: undefined,
-        sackBlocks: undefined,
-        timestamp: undefined,
-        payload,
-      };
-    }
+    // Every TcpRepr key in parseTcp's order, the absent options undefined: every segment (ours
+    // and parsed ones) has one hidden class, and setting an option adds no property (adding
+    // `timestamp` to every segment was a map transition and a property array each time).
+    const seg: TcpRepr = {
+      srcPort: this.localPort,
+      dstPort: this.remotePort,
+      seq,
+      ack: (flags & ACK) !== 0 ? this.rcvNxt : 0,
+      flags,
+      window: (flags & RST) !== 0 ? 0 : (flags & SYN) !== 0 ? this.synWindow() : this.windowField(),
+      urgent: 0,
+      mss: undefined,
+      windowScale: undefined,
+      sackPermitted: undefined,
+      sackBlocks: undefined,
+      timestamp: undefined,
+      payload,
+    };
     if ((flags & SYN) !== 0) {
       seg.mss = this.config.mss;
       if (this.wsOption !== undefined) seg.windowScale = this.wsOption;
@@ -2018,11 +1953,7 @@ export class TcpConnectionCore {
       if (active ? this.config.sack : this.sackOk) seg.sackPermitted = true;
       if (active ? this.config.timestamps : this.tsOk) seg.timestamp = { tsVal: this.ts.tsVal(this.clock), tsEcr: active ? 0 : this.ts.tsRecent };
     } else if (this.tsOk && (flags & RST) === 0) {
-      if (borrowed) {
-        SHARED_TIMESTAMP.tsVal = this.tsValNow();
-        SHARED_TIMESTAMP.tsEcr = this.ts.tsRecent;
-        seg.timestamp = SHARED_TIMESTAMP;
-      } else seg.timestamp = { tsVal: this.tsValNow(), tsEcr: this.ts.tsRecent };
+      seg.timestamp = this.timestampOption(this.ts.tsRecent);
     }
     if ((flags & ACK) !== 0) {
       if (this.sackOk && (flags & (SYN | RST)) === 0 && (this.recvBuf.outOfOrderCount > 0 || this.sackReport.hasDsack)) {
@@ -2047,32 +1978,24 @@ export class TcpConnectionCore {
     }
     this.counters.segmentsSent++;
     if ((flags & RST) !== 0) this.counters.rstSent++;
-    if (!borrowed) {
-      this.host.send(this, seg, ect);
-      return;
-    }
-    sharedSegmentBusy = true;
-    try {
-      this.host.send(this, seg, ect);
-    } finally {
-      sharedSegmentBusy = false;
-      // Nothing of the last segment stays reachable from the shared record (its payload is a
-      // view of this connection's send buffer).
-      seg.payload = EMPTY;
-      seg.sackBlocks = undefined;
-    }
+    this.host.send(this, seg, ect);
   }
 
   /**
-   * TSval for the current clock reading, computed once per reading: every segment of a batch
-   * (one task, one reading of the stack's clock) carries the same one, as Linux stamps a TSO
-   * burst once.
+   * The timestamps option of a segment: the previous segment's record again when the values are
+   * the same (a burst sent within one millisecond, with TS.Recent unchanged), as records are
+   * read-only (TcpRepr). Saves an object and its two numbers on most segments of a transfer.
    */
-  private tsValNow(): number {
+  private timestampOption(tsEcr: number): { readonly tsVal: number; readonly tsEcr: number } {
+    const last = this.lastTimestampOption;
     const clock = this.clock;
-    if (clock === this.lastTimestampClock) return this.lastTsVal;
+    // TSval is computed once per clock reading: every segment of a batch (one task, one reading
+    // of the stack's clock) carries the same one, as Linux stamps a TSO burst once.
+    if (last !== undefined && clock === this.lastTimestampClock && last.tsEcr === tsEcr) return last;
     this.lastTimestampClock = clock;
-    return (this.lastTsVal = this.ts.tsVal(clock));
+    const tsVal = this.ts.tsVal(clock);
+    if (last !== undefined && last.tsVal === tsVal && last.tsEcr === tsEcr) return last;
+    return (this.lastTimestampOption = { tsVal, tsEcr });
   }
 
   /** The window in a SYN or SYN-ACK: never scaled (RFC 7323 2.2). */

@@ -149,23 +149,6 @@ export class SendBuffer {
   }
 
   /**
-   * Copies the `into.length` bytes starting `offset` bytes after the oldest held byte into
-   * `into`, one by one (for a few bytes: no view made, no builtin called). Returns `into`.
-   * Requires offset + into.length <= this.length.
-   */
-  copyOut(offset: number, into: Uint8Array): Uint8Array {
-    const storage = this.storage;
-    const size = storage.length;
-    let at = this.head + offset;
-    if (at >= size) at -= size;
-    for (let i = 0; i < into.length; i++) {
-      into[i] = storage[at++];
-      if (at === size) at = 0;
-    }
-    return into;
-  }
-
-  /**
    * How many of the `length` bytes at `offset` lie before the ring's end: all of them when the
    * range does not wrap (`peek` then gives a view), else those up to the end (at least one).
    * Requires offset + length <= this.length.

@@ -257,12 +257,6 @@ function writeU32(b: Uint8Array, at: number, value: number): void {
 }
 
 /** Option fields as parse fills them in. */
-/** A timestamps option's values, writable: a record a reader refills (see readTcpRepr). */
-export interface TcpTimestampRecord {
-  tsVal: number;
-  tsEcr: number;
-}
-
 interface MutableTcpOptions {
   mss: number | undefined;
   windowScale: number | undefined;
@@ -276,7 +270,7 @@ interface MutableTcpOptions {
  * whose length byte is missing, below 2 or runs past the header is 'badOption'. Unknown kinds
  * are skipped by their length. A repeated option overwrites the earlier one.
  */
-function parseOptions(b: Uint8Array, start: number, end: number, out: MutableTcpOptions, ts: TcpTimestampRecord | undefined): TcpMalformedReason | undefined {
+function parseOptions(b: Uint8Array, start: number, end: number, out: MutableTcpOptions): TcpMalformedReason | undefined {
   let i = start;
   while (i < end) {
     const kind = b[i];
@@ -311,12 +305,7 @@ function parseOptions(b: Uint8Array, start: number, end: number, out: MutableTcp
       }
       case TcpOptionKind.TIMESTAMPS:
         if (len !== TcpOptionLen.TIMESTAMPS) return 'badOption';
-        if (ts === undefined) out.timestamp = { tsVal: readU32(b, i + 2), tsEcr: readU32(b, i + 6) };
-        else {
-          ts.tsVal = readU32(b, i + 2);
-          ts.tsEcr = readU32(b, i + 6);
-          out.timestamp = ts;
-        }
+        out.timestamp = { tsVal: readU32(b, i + 2), tsEcr: readU32(b, i + 6) };
         break;
       default:
         break;
@@ -350,11 +339,9 @@ export function parseTcp(
  * so that input checks the header once and allocates the record alone (no second view, no
  * separate options object, no result wrapper). The options are parsed into the record itself;
  * an option that is malformed gives its reason instead. The payload is a view into the bytes
- * (one shared empty array for a segment without payload). `timestamp`: a record to refill with
- * the timestamps option instead of making one (the caller then owns what it holds, and must
- * give a segment that leaves its hands a record of its own).
+ * (one shared empty array for a segment without payload).
  */
-export function readTcpRepr(view: TcpSegment, timestamp?: TcpTimestampRecord): TcpRepr | TcpMalformedReason {
+export function readTcpRepr(view: TcpSegment): TcpRepr | TcpMalformedReason {
   const bytes = view.bytes;
   const at = view.at;
   const end = view.end;
@@ -378,7 +365,7 @@ export function readTcpRepr(view: TcpSegment, timestamp?: TcpTimestampRecord): T
     payload: at + hl === end ? NO_PAYLOAD : bytes.subarray(at + hl, end),
   };
   if (hl > TCP_MIN_HEADER_LEN) {
-    const bad = parseOptions(bytes, at + F.OPTIONS, at + hl, repr, timestamp);
+    const bad = parseOptions(bytes, at + F.OPTIONS, at + hl, repr);
     if (bad !== undefined) return bad;
   }
   return repr;

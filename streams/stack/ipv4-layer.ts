@@ -437,8 +437,8 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       // A large TCP segment (TSO): whole to a link that cuts it, else cut here (never fragmented).
       const max = this.#attached[iface.index]?.down.maxGsoBytes ?? 0;
       if (IPV4_MIN_HEADER_LEN + payloadLength <= max && pb.csumStart >= 0 && !this.isLocal(o.dst)) {
-        this.#emitWhole(pb, src | 0, o, ttl, true);
-        this.#out(iface, nextHop | 0, src | 0, o.dst | 0, o.protocol, pb, onError, false);
+        this.#emitWhole(pb, src, o, ttl, true);
+        this.#out(iface, nextHop, src, o.dst, o.protocol, pb, onError, false);
         return undefined;
       }
       const gsoSize = pb.gsoSize;
@@ -448,12 +448,10 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       return undefined;
     }
     if (IPV4_MIN_HEADER_LEN + payloadLength <= iface.mtu) {
-      this.#emitWhole(pb, src | 0, o, ttl, df);
+      this.#emitWhole(pb, src, o, ttl, df);
       // A flow's packets ask the cached route: whether its destination is ours is known.
       const local = route === this.#cachedRoute && o.dst === this.#cachedDst ? this.#cachedLocal : this.isLocal(o.dst);
-      // Addresses go to the calls below as int32 (`| 0`, taken back with `>>> 0`): an address
-      // above 2^31 as a plain number argument was a heap number made per packet.
-      this.#out(iface, nextHop | 0, src | 0, o.dst | 0, o.protocol, pb, onError, local);
+      this.#out(iface, nextHop, src, o.dst, o.protocol, pb, onError, local);
       return undefined;
     }
     pb.completeChecksum(); // fragments carry the finished transport checksum
@@ -542,10 +540,9 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
   }
 
   /** Prepends the header of an unfragmented datagram. */
-  /** `src` as uint32 or int32 (the header's bytes are the same; see #out). */
   #emitWhole(pb: PacketBuffer, src: Ipv4Addr, o: Ipv4SendOptions, ttl: number, df: boolean): void {
     // An atomic datagram (DF, every TCP segment) has ID 0 (RFC 6864): no clock read for it.
-    const ident = df ? 0 : this.#ids.next(src >>> 0, o.dst, o.protocol, false, this.#opts.scheduler.now());
+    const ident = df ? 0 : this.#ids.next(src, o.dst, o.protocol, false, this.#opts.scheduler.now());
     const tos = (((o.dscp ?? 0) & 0x3f) << 2) | ((o.ecn ?? 0) & 3);
     // Within 65,535: #route checked it against the MTU or the link's largest segment.
     const total = IPV4_MIN_HEADER_LEN + pb.length;
@@ -561,15 +558,8 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     this.reassembler.clear();
   }
 
-  /**
-   * `local`: `dst` is one of our addresses (the datagram loops back). The addresses may come as
-   * int32 (`addr | 0`: a small integer, where a uint32 above 2^31 is a heap number made for the
-   * call): taken back to uint32 here.
-   */
+  /** `local`: `dst` is one of our addresses (the datagram loops back). */
   #out(iface: NetInterface, nextHop: Ipv4Addr, src: Ipv4Addr, dst: Ipv4Addr, protocol: number, pb: PacketBuffer, onError: ((err: NetstackError) => void) | undefined, local: boolean): void {
-    nextHop >>>= 0;
-    src >>>= 0;
-    dst >>>= 0;
     this.counters.txPackets++;
     const attached = this.#attached[iface.index];
     if (attached === undefined) return;

@@ -35,11 +35,6 @@ export interface TcpConnectionOwner {
   readonly timers: TimerQueue;
   /** `ect`: ECN-capable transport, ECT(0) in the IP header (see TcpHost.send). */
   transmit(conn: TcpConnection, seg: TcpRepr, ect: boolean): void;
-  /**
-   * `transmit` reads `seg` before it returns and keeps nothing of it (no operator on the way
-   * down): the core may lend its refilled record (TcpHost.readsSegmentsOnly).
-   */
-  readonly readsSegmentsOnly: boolean;
   /** The core recorded send times to be stamped when its segments leave (TcpHost.onSendTimed). */
   sendTimed?(core: TcpConnectionCore): void;
   /** The core's ACK may wait for the end of the inbound batch (TcpHost.deferAck): true if it will. */
@@ -166,10 +161,6 @@ export class TcpConnection {
    */
   static readonly #Host = class ConnectionHost implements TcpHost {
     constructor(readonly conn: TcpConnection) {}
-    /** As the owner says (a getter, not a field: no slot in every connection's host). */
-    get readsSegmentsOnly(): boolean {
-      return this.conn.#owner.readsSegmentsOnly;
-    }
     send(_core: TcpConnectionCore, seg: TcpRepr, ect: boolean): void {
       this.conn.#owner.transmit(this.conn, seg, ect);
     }

@@ -25,7 +25,7 @@ import { createTcpCounters, addTcpCounters } from '../../src/tcp/counters.js';
 import { splitTcpLimits, type TcpStackConfig } from '../../src/config/protocol-config.js';
 import { resolveTcpLimits } from '../../src/tcp/limits.js';
 import { TcpLayerLimits, type ListenerSlots } from './tcp-limits.js';
-import { TcpFlags, TcpSegment, emitTcp, readTcpRepr, type TcpRepr, type TcpTimestampRecord } from '../../src/wire/tcp.js';
+import { TcpFlags, TcpSegment, emitTcp, readTcpRepr, type TcpRepr } from '../../src/wire/tcp.js';
 import { IpProtocol } from '../../src/wire/ipv4.js';
 import { IcmpType, IcmpUnreachableCode } from '../../src/wire/icmp.js';
 import { EndpointTable } from '../../src/transport/endpoint-table.js';
@@ -284,10 +284,6 @@ export class TcpLayer implements Tcp {
   readonly #copyPayloads: boolean;
   readonly #hookedUp: boolean;
   readonly #hookedDown: boolean;
-  /** The timestamps record IPv4 segments without segment operators are read into (see #input). */
-  readonly #rxTimestamp: TcpTimestampRecord = { tsVal: 0, tsEcr: 0 };
-  /** #rxTimestamp belongs to a segment being dispatched. */
-  #rxTimestampBusy = false;
   readonly #config: TcpConfig;
   readonly #maxPerListener: number;
   /** See #connectConfig: key `mtu * 3 + (noDelay undefined 0, true 1, false 2)`. */
@@ -368,8 +364,6 @@ export class TcpLayer implements Tcp {
       scheduler,
       timers: this.timers,
       transmit: (conn, seg, ect) => this.#transmit(conn, seg, ect),
-      // #emit reads a segment into its packet and keeps nothing; operators may keep segments.
-      readsSegmentsOnly: !this.#hookedDown,
       sendTimed: (core) => this.#sendStamps.note(core),
       deferAck: (core) => this.#deferredAcks.defer(core),
       established: (conn) => this.#established(conn),
@@ -859,37 +853,14 @@ export class TcpLayer implements Tcp {
       c.drops.broadcast++;
       return;
     }
-    // The header was checked just above: the record is read from the same view. Its timestamps
-    // go into the layer's refilled record unless one is being dispatched already (a segment
-    // input during another's dispatch gets its own).
-    const lend = !this.#hookedUp && !this.#rxTimestampBusy;
-    const seg = readTcpRepr(v, lend ? this.#rxTimestamp : undefined);
+    // The header was checked just above: the record is read from the same view.
+    const seg = readTcpRepr(v);
     if (typeof seg === 'string') {
       countDrop(c, seg);
       return;
     }
-    if (!lend) {
-      if (this.#hookedUp) this.#hooks.up({ datagram: d, segment: seg });
-      else this.#dispatch(d, seg, !d.reassembled);
-      return;
-    }
-    this.#rxTimestampBusy = true;
-    try {
-      this.#dispatch(d, seg, !d.reassembled);
-    } finally {
-      this.#rxTimestampBusy = false;
-    }
-  }
-
-  /**
-   * A segment whose timestamps are the layer's refilled record, given a record of its own
-   * before it goes anywhere but a connection's `handleSegment` (which reads the values and keeps
-   * none): a listener, the forwarder, a limit's copy.
-   */
-  #ownTimestamp(seg: TcpRepr): TcpRepr {
-    const ts = seg.timestamp;
-    if (ts === this.#rxTimestamp) seg.timestamp = { tsVal: ts.tsVal, tsEcr: ts.tsEcr };
-    return seg;
+    if (this.#hookedUp) this.#hooks.up({ datagram: d, segment: seg });
+    else this.#dispatch(d, seg, !d.reassembled);
   }
 
   /**
@@ -918,7 +889,6 @@ export class TcpLayer implements Tcp {
       ep = this.endpoints.lookup(d.dst, seg.dstPort, d.src, seg.srcPort);
       if (ep instanceof TcpConnection) return;
     }
-    seg = this.#ownTimestamp(seg);
     if (ep instanceof ListenEndpoint) {
       this.#toListener(ep, d, seg, now);
       return;
@@ -1027,8 +997,7 @@ export class TcpLayer implements Tcp {
       return;
     }
     // A segment's payload is a view into the send buffer, valid until acknowledged: an operator
-    // that may hold segments gets a copy it owns. (The records are the core's own: with
-    // operators on the way down, `readsSegmentsOnly` is false.)
+    // that may hold segments gets a copy it owns.
     const segment = this.#copyPayloads && seg.payload.length > 0 ? { ...seg, payload: seg.payload.slice() } : seg;
     this.#hooks.down({ segment, src, dst, onError, dontFragment, ecn });
   }
