@@ -122,7 +122,7 @@ export class TapDevice {
   #framesCb: FramesCallback | undefined;
   /** See headersInPlace(). */
   #headersInPlace = false;
-  /** See reuseBatchArray(): the one `frames` array every batch is handed in, else undefined. */
+  /** See reuseBatchArray(): the one-element `frames` array every batch of one frame is handed in. */
   #batchArray: Uint8Array[] | undefined;
   /**
    * The views of the last batch when its receiver gave its memory back (recycleBatch), with
@@ -294,13 +294,15 @@ export class TapDevice {
   }
 
   /**
-   * @internal From now on every batch is handed to `onFrames`' callback in the same `frames`
-   * array (its length set to the batch's count), refilled for each batch: for a receiver that
-   * keeps no reference to the array itself once the callback returns (the TAP link), so no
-   * array is made per wake-up. The frames in it are views as before, which it may keep.
+   * @internal From now on every batch of one frame (each exchange under request/response) is
+   * handed to `onFrames`' callback in the same one-element `frames` array, refilled: for a
+   * receiver that keeps no reference to the array itself once the callback returns (the TAP
+   * link), so no array is made per exchange. Larger batches get an array of their own (a reused
+   * one would have its length changed, a call into the runtime). The frames are views as
+   * before, which the receiver may keep.
    */
   reuseBatchArray(): void {
-    this.#batchArray ??= [];
+    this.#batchArray ??= new Array<Uint8Array>(1);
   }
 
   /**
@@ -429,7 +431,7 @@ export class TapDevice {
     if (this.#closed) return;
     this.#closed = true;
     this.#framesCb = undefined;
-    if (this.#batchArray !== undefined) this.#batchArray.length = 0; // keeps no slab alive
+    this.#batchArray = undefined; // keeps no slab alive
     this.#recycledViews = undefined;
     this.#recycledSlab = undefined;
     if (!this.#handle.closed) {
@@ -490,9 +492,8 @@ export class TapDevice {
     if (this.#recycledSlab === buffer && this.#recycledOffset === start) old = this.#recycledViews;
     this.#recycledViews = undefined;
     this.#recycledSlab = undefined;
-    let frames = this.#batchArray;
-    if (frames === undefined) frames = new Array<Uint8Array>(count);
-    else if (frames.length !== count) frames.length = count;
+    const single = this.#batchArray;
+    const frames = count === 1 && single !== undefined ? single : new Array<Uint8Array>(count);
     let offset = start;
     if (!this.#offload || this.#headersInPlace) {
       // (With offload and headersInPlace: each frame's header stays where it was read, in
@@ -524,6 +525,9 @@ export class TapDevice {
       this.#recycledViews = frames;
       this.#recycledSlab = buffer;
       this.#recycledOffset = start;
+    } else if (frames === single) {
+      // Its frame is the receiver's now: the array does not keep it (nor its slab) alive.
+      (single as (Uint8Array | undefined)[])[0] = undefined;
     }
   };
 
