@@ -521,12 +521,15 @@ export class TapDevice {
       callback(frames, headers, time, buffer);
     }
     // Not reached when the callback threw: the addon then keeps the batch's memory too.
-    if (this.#batch[RECYCLE_SLOT] !== 0 && !this.#closed) {
+    const recycled = this.#batch[RECYCLE_SLOT] !== 0 && !this.#closed;
+    if (recycled) {
       this.#recycledViews = frames;
       this.#recycledSlab = buffer;
       this.#recycledOffset = start;
-    } else if (frames === single) {
-      // Its frame is the receiver's now: the array does not keep it (nor its slab) alive.
+    }
+    if (single !== undefined && !(recycled && frames === single)) {
+      // Its frame is the receiver's (or an older batch's): the array keeps neither it nor its
+      // slab alive.
       (single as (Uint8Array | undefined)[])[0] = undefined;
     }
   };
