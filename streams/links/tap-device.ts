@@ -122,6 +122,17 @@ export class TapDevice {
   #framesCb: FramesCallback | undefined;
   /** See headersInPlace(). */
   #headersInPlace = false;
+  /** See reuseBatchArray(): the one-element `frames` array every batch of one frame is handed in. */
+  #batchArray: Uint8Array[] | undefined;
+  /**
+   * The views of the last batch when its receiver gave its memory back (recycleBatch), with
+   * the slab and offset it started at: the next batch is read into that memory, and a frame of
+   * it with the same place and length is handed over in the same view (nothing looks at the old
+   * one again; see #deliver). Undefined otherwise.
+   */
+  #recycledViews: Uint8Array[] | undefined;
+  #recycledSlab: ArrayBuffer | undefined;
+  #recycledOffset = 0;
   readonly #offload: boolean;
   readonly #kind: 'tap' | 'tun';
   #errorCb: ((error: Error) => void) | undefined;
@@ -283,6 +294,18 @@ export class TapDevice {
   }
 
   /**
+   * @internal From now on every batch of one frame (each exchange under request/response) is
+   * handed to `onFrames`' callback in the same one-element `frames` array, refilled: for a
+   * receiver that keeps no reference to the array itself once the callback returns (the TAP
+   * link), so no array is made per exchange. Larger batches get an array of their own (a reused
+   * one would have its length changed, a call into the runtime). The frames are views as
+   * before, which the receiver may keep.
+   */
+  reuseBatchArray(): void {
+    this.#batchArray ??= new Array<Uint8Array>(1);
+  }
+
+  /**
    * Receives the fatal error (device deleted, fd unusable) that closes the device. Without a
    * callback such an error is thrown as an uncaught exception, like an EventEmitter 'error'.
    */
@@ -366,7 +389,9 @@ export class TapDevice {
    * their headers) once the callback returns, so the device reads its next batch into the same
    * memory while it is still in the CPU's cache (`stats().rxSlabReuses` counts it). The caller
    * must know it: the link's frame lease (streams/frame-lease.ts) says so only when every frame
-   * was consumed by a path that keeps no view. Outside the callback it does nothing.
+   * was consumed by a path that keeps no view. A frame of the next batch that lies where one of
+   * this batch lay, with its length, is handed over in the same view object. Outside the
+   * callback it does nothing.
    */
   recycleBatch(): void {
     this.#batch[RECYCLE_SLOT] = 1;
@@ -406,6 +431,9 @@ export class TapDevice {
     if (this.#closed) return;
     this.#closed = true;
     this.#framesCb = undefined;
+    this.#batchArray = undefined; // keeps no slab alive
+    this.#recycledViews = undefined;
+    this.#recycledSlab = undefined;
     if (!this.#handle.closed) {
       this.#lastName = this.#handle.name;
       this.#handle.stop();
@@ -452,30 +480,58 @@ export class TapDevice {
     const callback = this.#framesCb;
     if (callback === undefined) return;
     const lengths = this.#lengths;
-    let offset = this.#batch[0];
+    const start = this.#batch[0];
     const count = this.#batch[1];
     const time = clockFromMonotonic(this.#wakeTime[0]);
-    const frames = new Array<Uint8Array>(count);
+    // The last batch's views, when its memory is what this batch was read into (the addon
+    // takes a batch's region back only when its receiver said nothing looks at its frames
+    // again, and only for the next batch: same slab, same start). Under request/response with
+    // the TCP layer's release (frame-lease.ts) that is every exchange: one frame of the same
+    // length in the same place, whose view is then not made again.
+    let old: Uint8Array[] | undefined;
+    if (this.#recycledSlab === buffer && this.#recycledOffset === start) old = this.#recycledViews;
+    this.#recycledViews = undefined;
+    this.#recycledSlab = undefined;
+    const single = this.#batchArray;
+    const frames = count === 1 && single !== undefined ? single : new Array<Uint8Array>(count);
+    let offset = start;
     if (!this.#offload || this.#headersInPlace) {
       // (With offload and headersInPlace: each frame's header stays where it was read, in
       // front of it in the same memory; only the frames' views are made.)
       const skip = this.#offload ? VNET_HDR_LEN : 0;
       for (let i = 0; i < count; i++) {
         const length = lengths[i];
-        frames[i] = new Uint8Array(buffer, offset + skip, length - skip);
+        // `old` may be `frames` itself (the reused array): slot i is read before it is written.
+        const was = old !== undefined && i < old.length ? old[i] : undefined;
+        frames[i] =
+          was !== undefined && was.byteOffset === offset + skip && was.length === length - skip
+            ? was
+            : new Uint8Array(buffer, offset + skip, length - skip);
         offset += length;
       }
       callback(frames, undefined, time, buffer);
-      return;
+    } else {
+      const headers = new Array<Uint8Array>(count);
+      for (let i = 0; i < count; i++) {
+        const length = lengths[i];
+        headers[i] = new Uint8Array(buffer, offset, VNET_HDR_LEN);
+        frames[i] = new Uint8Array(buffer, offset + VNET_HDR_LEN, length - VNET_HDR_LEN);
+        offset += length;
+      }
+      callback(frames, headers, time, buffer);
     }
-    const headers = new Array<Uint8Array>(count);
-    for (let i = 0; i < count; i++) {
-      const length = lengths[i];
-      headers[i] = new Uint8Array(buffer, offset, VNET_HDR_LEN);
-      frames[i] = new Uint8Array(buffer, offset + VNET_HDR_LEN, length - VNET_HDR_LEN);
-      offset += length;
+    // Not reached when the callback threw: the addon then keeps the batch's memory too.
+    const recycled = this.#batch[RECYCLE_SLOT] !== 0 && !this.#closed;
+    if (recycled) {
+      this.#recycledViews = frames;
+      this.#recycledSlab = buffer;
+      this.#recycledOffset = start;
     }
-    callback(frames, headers, time, buffer);
+    if (single !== undefined && !(recycled && frames === single)) {
+      // Its frame is the receiver's (or an older batch's): the array keeps neither it nor its
+      // slab alive.
+      (single as (Uint8Array | undefined)[])[0] = undefined;
+    }
   };
 
   readonly #fail = (error: Error): void => {

@@ -489,6 +489,8 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   const recycle = options.recycleSlabs !== false && coalesce === undefined;
   // With offload, the headers are read in front of the frames (see headerAt).
   if (offload) device.headersInPlace();
+  // The batch's array is not kept past the callback below: the device hands every batch in one.
+  device.reuseBatchArray();
   device.onFrames((batch, headers, time, slab) => {
     inBatch = true;
     // The addon's reading of the clock for this wake-up becomes the stack's for the batch.

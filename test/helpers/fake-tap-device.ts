@@ -51,6 +51,7 @@ class Fake implements FakeDevice {
   readonly written: Array<{ header: Uint8Array; frame: Uint8Array }> = [];
   #onFrames: ((frames: Uint8Array[], headers: Uint8Array[] | undefined) => void) | undefined;
   #headersInPlace = false;
+  #batchArray: Uint8Array[] | undefined;
   readonly #inbox: Array<{ header: Uint8Array; frame: Uint8Array }> = [];
   #scheduled = false;
   #slab = new ArrayBuffer(SLAB_SIZE);
@@ -75,6 +76,11 @@ class Fake implements FakeDevice {
   /** As TapDevice.headersInPlace: with offload, no header views; each header before its frame in the slab. */
   headersInPlace(): void {
     this.#headersInPlace = true;
+  }
+
+  /** As TapDevice.reuseBatchArray: every batch handed over in the same array, refilled. */
+  reuseBatchArray(): void {
+    this.#batchArray ??= [];
   }
 
   write(frame: Uint8Array, vnetHeader?: Uint8Array): boolean {
@@ -146,7 +152,8 @@ class Fake implements FakeDevice {
     const slab = this.#slab;
     const start = this.#used;
     const bytes = new Uint8Array(slab);
-    const frames: Uint8Array[] = [];
+    const frames: Uint8Array[] = this.#batchArray ?? [];
+    frames.length = 0;
     const headers: Uint8Array[] = [];
     let at = start;
     for (const e of batch) {
