@@ -115,17 +115,22 @@ describe('tcp send times stamped when the batch leaves (stampSent)', () => {
     near(samples, [0.1, 0.2, 0.25]);
   });
 
-  /**
-   * A first round trip at 200-201, then 2 MSS written at 300 by a task that goes on 10 ms past
-   * the timer armed for them (`armed`) before they leave (stamped at `left` when `stamp`).
-   */
-  function pastArmedTimer(h: Harness, stamp: boolean): { armed: number; left: number } {
+  /** One MSS sent and stamped at 200 and SACKed at 201: a first round trip of 1 ms. */
+  function firstRoundTrip(h: Harness): void {
     h.now = 200;
     h.conn.write(bytes(MSS), h.now);
     sent(h);
     h.conn.stampSent(200);
     h.now = 201;
     send(h, sackAck(MSS));
+  }
+
+  /**
+   * A first round trip at 200-201, then 2 MSS written at 300 by a task that goes on 10 ms past
+   * the timer armed for them (`armed`) before they leave (stamped at `left` when `stamp`).
+   */
+  function pastArmedTimer(h: Harness, stamp: boolean): { armed: number; left: number } {
+    firstRoundTrip(h);
     h.now = 300;
     h.conn.write(bytes(2 * MSS), h.now);
     assert.equal(sent(h).length, 2);
@@ -183,12 +188,7 @@ describe('tcp send times stamped when the batch leaves (stampSent)', () => {
     for (const stamp of [true, false]) {
       const { h } = connection('rack', true);
       // A first round trip sets RACK's min RTT and RTT to 1 ms (reo_wnd = min RTT / 4 = 0.25).
-      h.now = 200;
-      h.conn.write(bytes(MSS), h.now);
-      sent(h);
-      h.conn.stampSent(200);
-      h.now = 201;
-      send(h, sackAck(MSS));
+      firstRoundTrip(h);
       // Segment 1 built at 300 in a long task that ends at 302; segment 2 sent at 302.1 and SACKed
       // 1 ms later. RACK (RFC 8985 6.2): segment 1 is lost when it was sent more than reo_wnd
       // before segment 2: 0.1 ms before by its stamp, 2.1 ms by its build time.
