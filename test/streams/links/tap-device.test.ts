@@ -13,6 +13,12 @@ const GARP = Uint8Array.from(Buffer.from(
   'ffffffffffff' + '020000000002' + '0806' + '0001' + '0800' + '06' + '04' + '0001' +
   '020000000002' + 'c6120002' + '000000000000' + 'c6120002', 'hex'));
 
+/** An ARP request from 198.18.0.2 for the kernel's address (198.18.0.1), and a test for its answer. */
+const ARP_REQUEST = Uint8Array.from(Buffer.from(
+  'ffffffffffff' + '020000000002' + '0806' + '0001' + '0800' + '06' + '04' + '0001' +
+  '020000000002' + 'c6120002' + '000000000000' + 'c6120001', 'hex'));
+const isArpReply = (f: Uint8Array): boolean => f.length >= 42 && f[12] === 0x08 && f[13] === 0x06 && f[21] === 2 && f[31] === 1;
+
 /**
  * Python that sends one UDP datagram to 198.18.0.<first + i>:9 every 20 ms, `count` times (each makes
  * the kernel broadcast an ARP request); it keeps going when the device vanishes.
@@ -330,17 +336,13 @@ for i in range(20):
     const device = open(peer(), { up: true });
     try {
       await peer().configureHost();
-      const request = Uint8Array.from(Buffer.from(
-        'ffffffffffff' + '020000000002' + '0806' + '0001' + '0800' + '06' + '04' + '0001' +
-        '020000000002' + 'c6120002' + '000000000000' + 'c6120001', 'hex'));
-      const isReply = (f: Uint8Array): boolean => f.length >= 42 && f[12] === 0x08 && f[13] === 0x06 && f[21] === 2 && f[31] === 1;
       let replies = 0;
       const TOTAL = 48;
       device.onFrames((batch) => {
-        for (const f of batch) if (isReply(f) && ++replies < TOTAL) device.write(request);
+        for (const f of batch) if (isArpReply(f) && ++replies < TOTAL) device.write(ARP_REQUEST);
       });
       const before = device.stats();
-      device.write(request);
+      device.write(ARP_REQUEST);
       await waitFor('the chain of answers', () => (replies >= TOTAL ? true : undefined));
       const s = device.stats();
       const rereads = s.rxRereads - before.rxRereads;
@@ -352,12 +354,6 @@ for i in range(20):
       device.close();
     }
   });
-
-  /** ARP requests for the kernel's address and their answers (see the test above). */
-  const ARP_REQUEST = Uint8Array.from(Buffer.from(
-    'ffffffffffff' + '020000000002' + '0806' + '0001' + '0800' + '06' + '04' + '0001' +
-    '020000000002' + 'c6120002' + '000000000000' + 'c6120001', 'hex'));
-  const isArpReply = (f: Uint8Array): boolean => f.length >= 42 && f[12] === 0x08 && f[13] === 0x06 && f[21] === 2 && f[31] === 1;
 
   it('the exchanges a wake-up serves after its first share one callback: a microtask of one runs after the next is handed over, and all of them before the wake-up ends', async () => {
     const device = open(peer(), { up: true });
