@@ -33,6 +33,7 @@ import type { NeighborChange } from '../../src/arp/neighbor-cache.js';
 import { createStackNet } from '../net/stack-net.js';
 import type { NetModule } from '../net/create-net.js';
 import { unrefScheduler } from './unref-scheduler.js';
+import { watchHeldInput } from './late-wake.js';
 import { pointToPoint, splitByIpVersion } from './point-to-point.js';
 import type { EchoForwardOptions, EchoResponder } from './icmp-echo-forwarder.js';
 
@@ -157,6 +158,8 @@ export interface StackParts {
   readonly ipv6: Ipv6Layer | undefined;
   readonly icmpv6: Icmpv6Layer | undefined;
   readonly taps: { readonly link: TapPoint<Uint8Array, Uint8Array>; readonly network: TapPoint<Uint8Array, NetworkOutbound>; readonly transport: TapPoint<IpDatagram, IpSend> };
+  /** Takes the links out of late-wake.ts's reading (undefined: no link can be read on demand). */
+  readonly unwatchHeldInput?: (() => void) | undefined;
 }
 
 /**
@@ -233,14 +236,13 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
   const udp = new UdpLayer(ipv4.protocol(IpProtocol.UDP), config.udp, { icmp, datagrams: hooks.udp, scheduler, ipv6: over6(IpProtocol.UDP) });
   const tcp = new TcpLayer(ipv4.protocol(IpProtocol.TCP), scheduler, config.tcp, { icmp, segments: hooks.tcp, ipv6: over6(IpProtocol.TCP) });
 
-  // A late wake-up of TCP's timers (the event loop held up past a timer's time) reads what the
-  // links hold first: an ACK that came meanwhile cancels its retransmission before it fires.
+  // A timer of the stack's held up past its time (the event loop was busy) reads what the links
+  // hold first (late-wake.ts): an ACK that came meanwhile cancels its retransmission, an ARP
+  // reply its resolution's failure, an echo reply its ping's timeout.
   const pollable = config.interfaces.map((c) => c.link).filter((link) => link.pollInput !== undefined);
-  if (pollable.length > 0) {
-    tcp.timers.onLateWake = () => {
-      for (const link of pollable) link.pollInput!();
-    };
-  }
+  const unwatchHeldInput = pollable.length === 0 ? undefined : watchHeldInput(scheduler, () => {
+    for (const link of pollable) link.pollInput!();
+  });
 
   // Claim the protocols before the links start delivering.
   for (const l of interfaces) l.arp?.start();
@@ -269,7 +271,7 @@ export function createStack(input: StackConfigInput<Link>, options: StackOptions
   }
   // IPv6 addresses: link-local added, all tentative until DAD passes; router solicitations.
   for (const l of interfaces) l.autoconf?.start();
-  return new Stack({ config, scheduler, interfaces, ipv4, icmp, udp, tcp, ipv6, icmpv6, taps });
+  return new Stack({ config, scheduler, interfaces, ipv4, icmp, udp, tcp, ipv6, icmpv6, taps, unwatchHeldInput });
 }
 
 /**
@@ -583,6 +585,7 @@ export class Stack {
     if (this.#closed) return;
     this.#closed = true;
     const p = this.#parts;
+    p.unwatchHeldInput?.();
     p.tcp.close();
     p.udp.close();
     p.icmp.close();

@@ -1,5 +1,6 @@
 import type { SchedulerLike, Subscription } from 'rxjs';
 import { refTimer, scheduleKeptAlive } from './unref-scheduler.js';
+import { readIfHeldUp } from './late-wake.js';
 
 /** No deadline (armed or wanted). */
 const NONE = Infinity;
@@ -12,6 +13,10 @@ const NONE = Infinity;
  * (when the earlier wake-up fires, it finds nothing due and re-arms for the real deadline). A TCP
  * connection moves its retransmission deadline on every ACK; this keeps that from costing a
  * clearTimeout/setTimeout pair per segment.
+ *
+ * A wake-up that comes more than LATE_WAKE_MS after the deadline (the event loop was held up)
+ * reads the stack's links first and then looks again (late-wake.ts): the input that came
+ * meanwhile may have moved or cancelled the deadline.
  */
 export class DeadlineTimer<C = undefined> {
   // Times are numbers, NONE when absent, never undefined: a field that only ever holds numbers
@@ -102,12 +107,24 @@ export class DeadlineTimer<C = undefined> {
     this.#subscription = undefined;
     this.#armedAt = NONE;
     if (this.#closed) return;
-    const wanted = this.#wanted;
+    let wanted = this.#wanted;
     if (wanted === NONE) return;
-    const now = this.scheduler.now();
+    let now = this.scheduler.now();
     if (now < wanted) {
       this.#arm(wanted);
       return;
+    }
+    if (readIfHeldUp(this.scheduler, wanted, now)) {
+      // The input read may have set, cancelled or closed this timer (a set() meanwhile armed a
+      // wake-up of its own: #armedAt was cleared above).
+      if (this.#closed) return;
+      wanted = this.#wanted;
+      if (wanted === NONE) return;
+      now = this.scheduler.now();
+      if (now < wanted) {
+        if (this.#armedAt > wanted) this.#arm(wanted);
+        return;
+      }
     }
     this.#wanted = NONE;
     this.fire.call(this.context as C, now);

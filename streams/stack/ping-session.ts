@@ -8,6 +8,7 @@
 import { Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { NetstackError, netError } from '../../src/errors.js';
 import { refTimer } from './unref-scheduler.js';
+import { readIfHeldUp } from './late-wake.js';
 
 /** One answered echo request. */
 export interface EchoReply {
@@ -90,9 +91,13 @@ export function pingSession<D>(address: string, options: PingOptions, family: Pi
       family.send(ident, mySeq, size, fail);
       if (subscriber.closed) return;
       // A ping in progress keeps the process alive (the stack's other timers do not).
+      const dueAt = scheduler.now() + timeout;
       timers.push(
         refTimer(scheduler.schedule(() => {
-          if (sentAt.has(mySeq)) fail(netError('ETIMEDOUT', `no echo reply from ${address} for seq ${mySeq} within ${timeout} ms`));
+          if (!sentAt.has(mySeq)) return;
+          // Held up past the timeout (late-wake.ts): the reply may be waiting in the link.
+          if (readIfHeldUp(scheduler, dueAt, scheduler.now()) && !sentAt.has(mySeq)) return;
+          fail(netError('ETIMEDOUT', `no echo reply from ${address} for seq ${mySeq} within ${timeout} ms`));
         }, timeout)),
       );
       if (seq < count) timers.push(refTimer(scheduler.schedule(sendOne, interval)));

@@ -5,13 +5,6 @@ import { DeadlineTimer } from './deadline-timer.js';
 const NONE = Infinity;
 
 /**
- * How late (ms) a wake-up must be to count as held up (TimerQueue.onLateWake): well past a timer's
- * ordinary lateness (Node's timers run within about a millisecond of their time), well below the
- * shortest retransmission timeout (200 ms).
- */
-export const LATE_WAKE_MS = 20;
-
-/**
  * Many deadlines on one scheduler wake-up: a binary heap of `QueuedTimer`s ordered by deadline
  * (then by the order they were queued), with ONE `DeadlineTimer` armed for the earliest.
  *
@@ -25,7 +18,9 @@ export const LATE_WAKE_MS = 20;
  * Semantics are `DeadlineTimer`'s, per timer: lazy for later deadlines, `cancel()` and `close()`
  * take the timer out at once, `keepAlive` (see unref-scheduler.ts): the queue's wake-up keeps
  * the process alive while any queued timer wants that. Works on any scheduler (TestScheduler's
- * virtual time included); timers due at the same time fire in the order they were queued.
+ * virtual time included); timers due at the same time fire in the order they were queued. A
+ * wake-up held up past its time reads the links first (the DeadlineTimer's rule, late-wake.ts),
+ * so an ACK that came meanwhile cancels its retransmission before the queue fires it.
  */
 export class TimerQueue {
   /** The heap: heap[0] is the earliest; each timer knows its index (for removal). */
@@ -35,14 +30,6 @@ export class TimerQueue {
   /** Queued timers with keepAlive on: the wake-up keeps the process alive while there are any. */
   #keptAlive = 0;
   readonly #wakeUp: DeadlineTimer<TimerQueue>;
-  /**
-   * Called before the timers of a wake-up that came more than LATE_WAKE_MS after the earliest
-   * was due: the event loop was held up (a long task, a pause), and Node runs due timers before
-   * it polls, so input that arrived meanwhile (the ACK that cancels a retransmission) would be
-   * read only after they fired. The stack reads its links here (Link.pollInput).
-   */
-  onLateWake: (() => void) | undefined = undefined;
-
   constructor(readonly scheduler: SchedulerLike) {
     this.#wakeUp = new DeadlineTimer<TimerQueue>(scheduler, TimerQueue.#wake, this);
   }
@@ -99,8 +86,6 @@ export class TimerQueue {
   }
 
   static #wake(this: TimerQueue, now: number): void {
-    const heap = this.#heap;
-    if (this.onLateWake !== undefined && heap.length > 0 && now - heap[0].at > LATE_WAKE_MS) this.onLateWake();
     this.#fireDue(now);
   }
 

@@ -7,6 +7,7 @@ import { log } from '../../src/log.js';
 import { NetstackError } from '../../src/errors.js';
 import { IcmpUnreachableCode } from '../../src/wire/icmp.js';
 import { IpProtocol } from '../../src/wire/ipv4.js';
+import { readIfHeldUp } from './late-wake.js';
 
 /** Options of `stack.udp.forward()`. */
 export interface UdpForwardOptions {
@@ -356,7 +357,12 @@ class Session implements UdpForwardSession {
    */
   #arm(tick: number): void {
     const session = this;
-    this.#timer = this.#forwarder.host.scheduler.schedule(function (this: SchedulerAction<undefined>) {
+    const scheduler = this.#forwarder.host.scheduler;
+    let dueAt = scheduler.now() + tick;
+    this.#timer = scheduler.schedule(function (this: SchedulerAction<undefined>) {
+      if (session.#closed) return;
+      // Held up past the tick (late-wake.ts): a datagram of the session may be waiting in the link.
+      if (!session.#active && session.#quietTicks + 1 >= IDLE_TICKS) readIfHeldUp(scheduler, dueAt, scheduler.now());
       if (session.#closed) return;
       if (session.#active) {
         session.#active = false;
@@ -367,6 +373,7 @@ class Session implements UdpForwardSession {
         session.close();
         return;
       }
+      dueAt = scheduler.now() + tick;
       this.schedule(undefined, tick);
     }, tick);
   }

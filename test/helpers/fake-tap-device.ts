@@ -31,6 +31,13 @@ export interface FakeDevice {
   readonly spans: number;
   /** Fill a recycled batch's memory with `byte` before it is reused (undefined: off). */
   poisonRecycled(byte: number | undefined): void;
+  /**
+   * While on, frames that arrive wait in the device (no wake-up delivers them) until the link
+   * drains it (`drain()`, Link.pollInput) or the hold ends: a device whose input came while the
+   * event loop was held up and has not polled yet. Frames waiting now: `waiting`.
+   */
+  holdDelivery(on: boolean): void;
+  readonly waiting: number;
   /** This device as `deviceLink` takes it. */
   asTapDevice(): TapDevice;
 }
@@ -128,13 +135,29 @@ class Fake implements FakeDevice {
     return items.length;
   }
 
+  #held = false;
+
+  holdDelivery(on: boolean): void {
+    this.#held = on;
+    if (!on && this.#inbox.length > 0) this.#scheduleDelivery();
+  }
+
+  get waiting(): number {
+    return this.#inbox.length;
+  }
+
   receive(header: Uint8Array, frame: Uint8Array): void {
     if (this.closed) return;
     this.#inbox.push({ header, frame: frame.slice() });
+    if (!this.#held) this.#scheduleDelivery();
+  }
+
+  #scheduleDelivery(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
+      if (this.#held) return;
       const batch = this.#inbox.splice(0);
       if (this.closed || this.#onFrames === undefined || batch.length === 0) return;
       this.#deliver(batch);
@@ -181,9 +204,12 @@ class Fake implements FakeDevice {
     this.#recycle = true;
   }
 
-  /** Frames are handed over as the test delivers them: nothing waits to be drained. */
+  /** Delivers what waits now, as the addon's read before returning (TapDevice.drain). */
   drain(): number {
-    return 0;
+    const batch = this.#inbox.splice(0);
+    if (this.closed || this.#onFrames === undefined || batch.length === 0) return 0;
+    this.#deliver(batch);
+    return batch.length;
   }
 
   poisonRecycled(byte: number | undefined): void {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { SchedulerAction, SchedulerLike, Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { LATE_WAKE_MS, TimerQueue } from '../../../streams/stack/timer-queue.js';
+import { TimerQueue } from '../../../streams/stack/timer-queue.js';
+import { LATE_WAKE_MS, watchHeldInput } from '../../../streams/stack/late-wake.js';
 import { DeadlineTimer } from '../../../streams/stack/deadline-timer.js';
 import { unrefScheduler } from '../../../streams/stack/unref-scheduler.js';
 import { advance } from './raw-peer.js';
@@ -23,7 +24,7 @@ function counting(): { ts: TestScheduler; scheduler: SchedulerLike; live: () => 
 }
 
 describe('stack/timer-queue', () => {
-  it('a wake-up that comes late (the loop held up) calls onLateWake first, which may cancel what was due; one on time does not', () => {
+  it('a wake-up that comes late (the loop held up) reads the held input first, which may cancel what was due; one on time does not', () => {
     const ts = new TestScheduler((a, b) => assert.deepStrictEqual(a, b));
     let skew = 0; // how far behind the virtual clock the wake-up runs
     const scheduler: SchedulerLike = {
@@ -34,10 +35,10 @@ describe('stack/timer-queue', () => {
     const events: string[] = [];
     const rto = q.timer(() => events.push('rto'), undefined);
     const other = q.timer(() => events.push('other'), undefined);
-    q.onLateWake = () => {
+    const unwatch = watchHeldInput(scheduler, () => {
       events.push('drain');
       rto.set(undefined); // what the drained input does: the ACK cancels the retransmission
-    };
+    });
     rto.set(10);
     advance(ts, 10);
     assert.deepEqual(events, ['rto'], 'on time: no drain');
@@ -52,6 +53,48 @@ describe('stack/timer-queue', () => {
     rto.set(ts.now() + 10);
     advance(ts, 10);
     assert.deepEqual(events, ['rto'], 'a little late (within a timer\'s ordinary lateness): no drain');
+    unwatch();
+    skew = LATE_WAKE_MS + 5;
+    events.length = 0;
+    rto.set(ts.now() + 10);
+    advance(ts, 10);
+    assert.deepEqual(events, ['rto'], 'once the stack is closed its links are not read');
+  });
+
+  it('a late DeadlineTimer whose held input moves its deadline later waits for it; one moved earlier fires now', () => {
+    const ts = new TestScheduler((a, b) => assert.deepStrictEqual(a, b));
+    let skew = 0; // set after arming: the wake-up runs this far behind the virtual clock
+    const scheduler: SchedulerLike = {
+      now: () => ts.now() + skew,
+      schedule: (work, delay, state) => ts.schedule(work as (this: SchedulerAction<unknown>, state?: unknown) => void, delay, state),
+    };
+    const fired: number[] = [];
+    const timer = new DeadlineTimer(scheduler, (now) => fired.push(now));
+    let moveTo = 0;
+    const unwatch = watchHeldInput(scheduler, () => timer.set(moveTo));
+    try {
+      // The input read moves the deadline past now (a retransmission timer restarted by an ACK).
+      timer.set(ts.now() + 10);
+      skew = LATE_WAKE_MS + 5;
+      moveTo = ts.now() + 10 + skew + 100;
+      advance(ts, 10);
+      assert.deepEqual(fired, [], 'moved later: not fired at the late wake-up');
+      skew = 0;
+      advance(ts, 200);
+      assert.equal(fired.length, 1, 'fired at the new deadline');
+      // Moved, but still due: fires at once, with the clock read after the input.
+      fired.length = 0;
+      timer.set(ts.now() + 10);
+      skew = LATE_WAKE_MS + 5;
+      moveTo = ts.now() + 11;
+      advance(ts, 10);
+      assert.equal(fired.length, 1, 'still due after the input: fired');
+      skew = 0;
+      advance(ts, 50);
+      assert.equal(fired.length, 1, 'and only once');
+    } finally {
+      unwatch();
+    }
   });
 
   it('fires many timers from one scheduled wake-up, in deadline order, equal deadlines in the order queued', () => {
