@@ -110,27 +110,32 @@ export function relayUdp(stack: Stack, options: UdpRelayOptions): Subscription {
     return view;
   };
   const offload = options.offload;
-  // Sockets whose flow is in the device's table now.
-  const offloaded = new Set<NativeDatagramSocket>();
+  /** A session's flow as the offload sees it: its socket, and whether the flow table relayed a datagram since the idle timer last asked. */
+  interface Flow {
+    readonly socket: NativeDatagramSocket;
+    active: boolean;
+  }
+  // The flows in the device's table now.
+  const offloaded = new Set<Flow>();
   const flowCounts = new Float64Array(5);
   const registry = stack.statsRegistry;
   type Counts = Record<string, number>;
   const ipv4 = registry.get('ipv4') as Counts;
   const udp = registry.get('udp') as Counts;
   const forwarded = registry.get('udpForward') as Counts;
-  /** Takes what the flow path relayed for `socket` into the stack's counters; whether it saw a datagram. */
-  const fold = (socket: NativeDatagramSocket): boolean => {
+  /** Takes what the flow table relayed for `flow` into the stack's counters (and its activity into `flow.active`). */
+  const fold = (flow: Flow): void => {
     const n = flowCounts;
     n.fill(0);
-    socket.takeFlowCounts(n);
-    if (n[FLOW_ACTIVE] === 0) return false;
+    flow.socket.takeFlowCounts(n);
+    if (n[FLOW_ACTIVE] === 0) return;
+    flow.active = true;
     const rx = n[FLOW_RX_DATAGRAMS];
     const tx = n[FLOW_TX_DATAGRAMS];
     ipv4.rxPackets += rx;
     ipv4.rxDelivered += rx;
     ipv4.rxForeign += rx;
-    udp.rxDatagrams += rx;
-    udp.rxBytes += n[FLOW_RX_BYTES];
+    udp.rxDatagrams += rx; // (its rxBytes counts what sockets bound here take, not forwarded datagrams)
     forwarded.rxDatagrams += rx;
     forwarded.rxBytes += n[FLOW_RX_BYTES];
     ipv4.txPackets += tx;
@@ -138,22 +143,28 @@ export function relayUdp(stack: Stack, options: UdpRelayOptions): Subscription {
     udp.txBytes += n[FLOW_TX_BYTES];
     forwarded.txDatagrams += tx;
     forwarded.txBytes += n[FLOW_TX_BYTES];
-    return true;
   };
   const foldAll = (): void => {
-    for (const socket of offloaded) fold(socket);
+    for (const flow of offloaded) fold(flow);
   };
-  /** The flow of `socket` goes the stack's way again; its counts are folded first. */
-  const takeBack = (socket: NativeDatagramSocket): void => {
-    if (!offloaded.delete(socket)) return;
-    socket.offloadEnd();
-    fold(socket);
+  /** The idle timer's question: did the flow table relay a datagram of `flow` since it last asked? */
+  const wasActive = (flow: Flow): boolean => {
+    fold(flow);
+    const active = flow.active;
+    flow.active = false;
+    return active;
+  };
+  /** `flow` goes the stack's way again; its counts are folded first. */
+  const takeBack = (flow: Flow): void => {
+    if (!offloaded.delete(flow)) return;
+    flow.socket.offloadEnd();
+    fold(flow);
   };
   let stopFolding: (() => void) | undefined;
   if (offload !== undefined) {
     stopFolding = registry.beforeSnapshot(foldAll);
     offload.gate.onShut = () => {
-      for (const socket of [...offloaded]) takeBack(socket);
+      for (const flow of [...offloaded]) takeBack(flow);
     };
   }
   const subscription = stack.udp
@@ -174,7 +185,7 @@ export function relayUdp(stack: Stack, options: UdpRelayOptions): Subscription {
       let mayOffload = offload !== undefined;
       const onError = (errno: number): void => {
         mayOffload = false;
-        takeBack(socket);
+        takeBack(flow);
         const how = udpRefusalFor(ERRNO_NAMES.get(errno));
         if (how !== undefined) session.refuse(how);
       };
@@ -191,10 +202,11 @@ export function relayUdp(stack: Stack, options: UdpRelayOptions): Subscription {
         return;
       }
       sockets.add(socket);
+      const flow: Flow = { socket, active: false };
       const client = parseIpv4(session.remoteAddress);
       const destination = parseIpv4(session.localAddress);
       if (client === undefined || destination === undefined) mayOffload = false; // IPv6: not offloaded
-      else if (offload !== undefined) session.setActivityProbe(() => fold(socket));
+      else if (offload !== undefined) session.setActivityProbe(() => wasActive(flow));
       // Connected: only the destination's datagrams arrive. A connect that fails (no route here)
       // answers every datagram of the flow with its error.
       const connected = socket.connect(address, target.port);
@@ -213,15 +225,15 @@ export function relayUdp(stack: Stack, options: UdpRelayOptions): Subscription {
             answered?.();
             // Established (a datagram went out and nothing failed): the device's flow table
             // takes the next ones while nothing observes the hops it skips.
-            if (mayOffload && offload !== undefined && offload.gate.shut === 0 && !offloaded.has(socket)) {
+            if (mayOffload && offload !== undefined && offload.gate.shut === 0 && !offloaded.has(flow)) {
               const r = socket.offload(offload.device, client!, session.remotePort, destination!, session.localPort, offload.ttl, randomInt(65536), offload.mtu);
-              if (r === 0) offloaded.add(socket);
+              if (r === 0) offloaded.add(flow);
               else mayOffload = false;
             }
           }
         },
         complete: () => {
-          takeBack(socket);
+          takeBack(flow);
           sockets.delete(socket);
           socket.close();
         },
