@@ -101,7 +101,7 @@ export async function startNat(args: NatArgs, options: NatOptions = {}): Promise
 /**
  * The UDP flow offload of a TUN device (bin/nat-udp.ts), unless turned off (--disable-udp-offload,
  * RX_NETSTACK_NAT_UDP_OFFLOAD=0): its gate is shut while the link, network or transport tap point
- * is observed either way (the nat's stack has no operators).
+ * is observed either way, or IPv4's `observe$` (the nat's stack has no operators).
  */
 function udpFlowOffload(args: NatArgs, stack: Stack, link: TapLink): UdpFlowOffload | undefined {
   if (args.udpOffload === false || process.env.RX_NETSTACK_NAT_UDP_OFFLOAD === '0' || args.device.kind !== 'tun') return undefined;
@@ -113,5 +113,6 @@ function udpFlowOffload(args: NatArgs, stack: Stack, link: TapLink): UdpFlowOffl
     point.keepUp(gate);
     point.keepDown(gate);
   }
+  stack.ipv4.keepObserveGate(gate);
   return { device: link.device.nativeHandle, mtu: link.mtu, ttl: IPV4_OUTPUT_DEFAULTS.defaultTtl, gate };
 }

@@ -28,6 +28,8 @@ const { createInterface } = await import('node:readline');
 const parsed = parseNat(['--netns', netns, '--cidr', '198.18.0.0/25', '--disable-dns']);
 const nat = await startNat(parsed.args, { udpIdleTimeoutMs: Number(idle) });
 let observed = 0;
+let ipv4Seen = 0;
+let ipv4Watch;
 const answers = {
   stats: () => ({ stats: nat.stack.stats(), device: nat.link.device.stats() }),
   observe: () => {
@@ -35,6 +37,15 @@ const answers = {
     return { observing: true };
   },
   observed: () => ({ observed }),
+  'observe-ipv4': () => {
+    ipv4Seen = 0;
+    ipv4Watch = nat.stack.ipv4.observe$(17).subscribe(() => ipv4Seen++);
+    return { observing: true };
+  },
+  'unobserve-ipv4': () => {
+    ipv4Watch.unsubscribe();
+    return { seen: ipv4Seen };
+  },
 };
 createInterface({ input: process.stdin }).on('line', async (line) => {
   if (line === 'quit') { await nat.close(); process.exit(0); }
@@ -189,7 +200,36 @@ except socket.timeout:
     print(ok, 'timeout')`);
     assert.equal(out.trim(), '10 refused');
     // The flow was the flow table's when the server went away.
-    assert.ok((await ask<Snapshot>('stats')).device.rxFlowFrames - before >= 8);
+    const now = await ask<Snapshot>('stats');
+    const relayed = now.device.rxFlowFrames - before;
+    assert.ok(relayed >= 8, `relayed natively: ${relayed} (${JSON.stringify(now.stats.udpForward)}, ${JSON.stringify(now.device)})`);
+  });
+
+  it('IPv4 observe$ subscribed mid-flow sees every later datagram; once it goes, the flow is offloaded again', async () => {
+    const client = ns.spawn('python3', ['-u', '-c', `import socket, sys
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5)
+def run(n, tag):
+    ok = 0
+    for i in range(n):
+        p = b'%s %d' % (tag, i)
+        u.sendto(p, ('${SERVER}', 7)); ok += u.recv(100) == p
+    return ok
+print('first', run(10, b'a'))
+sys.stdin.readline()
+print('second', run(25, b'b'))
+sys.stdin.readline()
+print('third', run(20, b'c'))`]);
+    const said = lines(client);
+    assert.equal(await said(), 'first 10');
+    assert.deepEqual(await ask('observe-ipv4'), { observing: true });
+    const whileSeen = (await ask<Snapshot>('stats')).device.rxFlowFrames;
+    client.stdin!.write('go\n');
+    assert.equal(await said(), 'second 25');
+    assert.deepEqual(await ask('unobserve-ipv4'), { seen: 25 });
+    assert.equal((await ask<Snapshot>('stats')).device.rxFlowFrames, whileSeen, 'nothing relayed natively while observed');
+    client.stdin!.write('go\n');
+    assert.equal(await said(), 'third 20');
+    assert.ok((await ask<Snapshot>('stats')).device.rxFlowFrames - whileSeen >= 15, 'offloaded again');
   });
 
   it('an observer attached mid-flow sees every later datagram (the flow goes back to the stack)', async () => {
