@@ -19,9 +19,9 @@
  *
  * Neither calls into JavaScript. Every datagram is counted, per flow and per table, and
  * JavaScript folds the counts into the stack's counters when it reads them. An error on the host
- * socket takes the flow out of the table and reaches JavaScript as the socket's onError, the
- * datagram that met it included (see rx_flow_input); EAGAIN on the socket, an answer larger than
- * the device's MTU allows, or a frame that is not plain, goes the JavaScript way.
+ * socket takes the flow out of the table and reaches JavaScript as the socket's onError (a send
+ * that fails loses its datagram, as sendAndReceive's does); EAGAIN on the socket, an answer
+ * larger than the device's MTU allows, or a frame that is not plain, goes the JavaScript way.
  */
 #ifndef RX_UDP_FLOW_H
 #define RX_UDP_FLOW_H
@@ -56,7 +56,7 @@ struct rx_udp_flow {
   uint32_t client, dest;    /* network order: the namespace's source, its original destination */
   uint16_t cport, dport;    /* network order */
   int fd;                   /* the connected host socket */
-  void *socket;             /* its DatagramSocket, for on_error */
+  void *socket;             /* its DatagramSocket, for on_event */
   rx_flow_event_fn on_event;
   uint16_t ip_id;           /* the last IPv4 ID used */
   uint8_t ttl;
