@@ -12,7 +12,8 @@
         "native/tcp-socket.c",
         "native/socket-env.c",
         "native/host-poll.c",
-        "native/napi-this.c"
+        "native/napi-this.c",
+        "native/udp-flow.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],

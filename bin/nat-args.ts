@@ -24,6 +24,9 @@ export const NAT_USAGE = `usage: rx-netstack nat --netns NS [options]
   --dns-upstream A[:P]      where DNS queries go (default: first nameserver of /etc/resolv.conf)
   --disable-host-loopback   refuse connections to the gateway (by default they reach 127.0.0.1 here)
   --publish [A:]H:N[/udp]   host port H (on address A, default all) to port N of NS; repeatable
+  --disable-udp-offload     every UDP datagram through the stack (by default, on a TUN device,
+                            established UDP flows are relayed in native code; also
+                            RX_NETSTACK_NAT_UDP_OFFLOAD=0)
   -h, --help                this text
 
 Prints "ready" on stdout once NS is connected; runs until SIGINT or SIGTERM, then removes what it
@@ -53,6 +56,12 @@ export interface NatArgs {
   readonly dnsUpstream?: { readonly address: string; readonly port: number };
   readonly hostLoopback: boolean;
   readonly publish: readonly PublishSpec[];
+  /**
+   * Established UDP flows relayed by the TUN device's flow table in the addon (bin/nat-udp.ts);
+   * never with a TAP device. Default true; false with --disable-udp-offload (or the environment's
+   * RX_NETSTACK_NAT_UDP_OFFLOAD=0, read when the nat starts).
+   */
+  readonly udpOffload?: boolean;
 }
 
 export const NAT_DEFAULTS = { device: 'tun0', cidr: '10.0.2.0/24', mtu: 1500 } as const;
@@ -73,11 +82,12 @@ const OPTIONS = {
   'disable-dns': { type: 'boolean' },
   'dns-upstream': { type: 'string' },
   'disable-host-loopback': { type: 'boolean' },
+  'disable-udp-offload': { type: 'boolean' },
   publish: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const FLAGS: ReadonlySet<string> = new Set(['dns', 'disable-dns', 'disable-host-loopback', 'help']);
+const FLAGS: ReadonlySet<string> = new Set(['dns', 'disable-dns', 'disable-host-loopback', 'disable-udp-offload', 'help']);
 
 export type ParsedNat =
   | { readonly kind: 'nat'; readonly args: NatArgs }
@@ -159,6 +169,7 @@ export function parseNat(argv: readonly string[]): ParsedNat {
       ...(dnsUpstream === undefined ? {} : { dnsUpstream }),
       hostLoopback: values['disable-host-loopback'] !== true,
       publish,
+      udpOffload: values['disable-udp-offload'] !== true,
     },
   };
 }

@@ -10,13 +10,16 @@
  */
 import type { Subscription } from 'rxjs';
 import type { TapLink } from '../streams/links/tap-link.js';
+import { DirectGate } from '../streams/pipeline/direct-gate.js';
+import { TapPoint } from '../streams/pipeline/taps.js';
+import { IPV4_OUTPUT_DEFAULTS } from '../src/ipv4/config.js';
 import { createStack, type Stack } from '../streams/stack/create-stack.js';
 import type { NatArgs } from './nat-args.js';
 import { plumbNamespace, UndoList } from './nat-device.js';
 import { relayEcho } from './nat-icmp.js';
 import { publish } from './nat-publish.js';
 import { relayTcp } from './nat-tcp.js';
-import { relayUdp } from './nat-udp.js';
+import { relayUdp, type UdpFlowOffload } from './nat-udp.js';
 import { hostNameserver } from './resolv-conf.js';
 import type { Running } from './run-server.js';
 
@@ -27,6 +30,8 @@ export interface NatOptions {
   readonly onFatal?: (error: Error) => void;
   /** Where the host's resolvers are read when there is no --dns-upstream. Default /etc/resolv.conf. */
   readonly resolvConf?: string;
+  /** A UDP flow with no datagram either way for this long ends (tests). Default 60 s. */
+  readonly udpIdleTimeoutMs?: number;
 }
 
 export interface Nat extends Running {
@@ -62,6 +67,7 @@ export async function startNat(args: NatArgs, options: NatOptions = {}): Promise
     // A datagram, ping or TCP data handed to a host socket is answered through that socket: the device's
     // one-read-per-wake-up rule would otherwise see an unanswered frame and read to EAGAIN.
     const answeredElsewhere = (): void => link.answeredElsewhere();
+    const offload = udpFlowOffload(args, stack, link);
     const relays: Subscription[] = [
       relayTcp(stack, { gateway: args.gateway, hostLoopback: args.hostLoopback, refused: args.dnsEnabled ? [args.dns] : [], answeredElsewhere }),
       relayUdp(stack, {
@@ -70,6 +76,8 @@ export async function startNat(args: NatArgs, options: NatOptions = {}): Promise
         ...(args.dnsEnabled ? { dns: args.dns } : {}),
         ...(dnsUpstream === undefined ? {} : { dnsUpstream }),
         answeredElsewhere,
+        ...(offload === undefined ? {} : { offload }),
+        ...(options.udpIdleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.udpIdleTimeoutMs }),
       }),
     ];
     const echo = relayEcho(stack, { answeredElsewhere });
@@ -88,4 +96,23 @@ export async function startNat(args: NatArgs, options: NatOptions = {}): Promise
     await undo.run();
     throw error;
   }
+}
+
+/**
+ * The UDP flow offload of a TUN device (bin/nat-udp.ts), unless turned off (--disable-udp-offload,
+ * RX_NETSTACK_NAT_UDP_OFFLOAD=0): its gate is shut while the link, network or transport tap point
+ * is observed either way, or IPv4's `observe$` (the nat's stack has no operators).
+ */
+function udpFlowOffload(args: NatArgs, stack: Stack, link: TapLink): UdpFlowOffload | undefined {
+  if (args.udpOffload === false || process.env.RX_NETSTACK_NAT_UDP_OFFLOAD === '0' || args.device.kind !== 'tun') return undefined;
+  const gate = new DirectGate();
+  for (const point of [stack.taps.link, stack.taps.network, stack.taps.transport]) {
+    // A stack's taps are TapPoints; something else could not tell us of its observers: no offload.
+    if (!(point instanceof TapPoint)) return undefined;
+    // Kept for the stack's life: the gate is the relay's, and both end with the nat.
+    point.keepUp(gate);
+    point.keepDown(gate);
+  }
+  stack.ipv4.keepObserveGate(gate);
+  return { device: link.device.nativeHandle, mtu: link.mtu, ttl: IPV4_OUTPUT_DEFAULTS.defaultTtl, gate };
 }

@@ -44,6 +44,7 @@
 #include "socket-env.h"
 #include "errno-name.h"
 #include "napi-this.h"
+#include "udp-flow.h"
 
 /* Datagrams read per wake-up at most, so a flood cannot hold the loop. */
 #define DGRAM_READS_PER_WAKE 64
@@ -68,6 +69,7 @@ typedef struct {
   napi_ref on_error;
   napi_async_context async_ctx;
   rx_host_watch_t watch; /* its place in the environment's epoll set */
+  rx_udp_flow_t flow;    /* its flow, while registered with a TUN device's flow table (udp-flow.h) */
   int fd;
   int closed;
   int finalized;
@@ -112,6 +114,7 @@ static void release_js(dgram_socket_t *s) {
 static void shutdown_socket(dgram_socket_t *s) {
   if (s->closed) return;
   s->closed = 1;
+  rx_flow_remove(&s->flow);
   /* Its close(2) takes the fd out of the epoll set: no epoll_ctl. */
   rx_host_poll_forget(s->shared, &s->watch);
   rx_socket_env_remove(s->shared, &s->link);
@@ -157,6 +160,37 @@ static void publish_read(dgram_socket_t *s, ssize_t r, const struct sockaddr_in 
   read[RX_DGRAM_PORT] = ntohs(from->sin_port);
 }
 
+/*
+ * What the flow path hands back (udp-flow.h): an error (the flow is out of the table already)
+ * to onError, as the poll reports it; or an answer it could not send itself, copied from the
+ * flow's packet buffer into the shared receive buffer, to onMessage. Needs a handle scope (the
+ * poll's, or the TUN device's read loop's).
+ */
+static void flow_event_js(dgram_socket_t *s, int err, size_t len) {
+  if (s->closed) return;
+  if (err != 0) {
+    napi_value code;
+    napi_create_int32(s->env, err, &code);
+    call_js(s, s->on_error, 1, &code);
+  } else {
+    size_t room;
+    memmove(s->shared->dgram_buf, rx_flow_answer_room(&s->flow, &room), len);
+    uint32_t *read = s->shared->dgram_read;
+    read[RX_DGRAM_OFFSET] = 0;
+    read[RX_DGRAM_LENGTH] = (uint32_t)len;
+    read[RX_DGRAM_ADDRESS] = ntohl(s->flow.dest);
+    read[RX_DGRAM_PORT] = ntohs(s->flow.dport);
+    call_js(s, s->on_message, 0, NULL);
+  }
+}
+
+/* From the TUN device's read loop (rx_flow_input). */
+static void flow_event(void *socket, int err, size_t len) {
+  dgram_socket_t *s = socket;
+  flow_event_js(s, err, len);
+  if (s->closed && s->in_callback == 0) release_js(s);
+}
+
 static void on_ready(rx_host_watch_t *w, int status, int events) {
   dgram_socket_t *s = (dgram_socket_t *)((char *)w - offsetof(dgram_socket_t, watch));
   if (s->closed) return;
@@ -172,7 +206,30 @@ static void on_ready(rx_host_watch_t *w, int status, int events) {
   for (int i = 0; i < limit && !s->closed; i++) {
     struct sockaddr_in from;
     socklen_t from_len = sizeof from;
-    ssize_t r = recvfrom(s->fd, s->shared->dgram_buf, RX_DGRAM_MAX, 0, (struct sockaddr *)&from, &from_len);
+    ssize_t r;
+    if (s->flow.table != NULL) {
+      /* An offloaded flow: the answer is read behind room for its headers and goes to the TUN
+         device from here (udp-flow.h); one the flow cannot send goes on to onMessage. */
+      size_t room;
+      uint8_t *into = rx_flow_answer_room(&s->flow, &room);
+      r = recv(s->fd, into, room, 0);
+      if (r >= 0) {
+        datagrams++;
+        rx_flow_table_t *table = s->flow.table;
+        if (!rx_flow_answer(&s->flow, (size_t)r)) flow_event_js(s, 0, (size_t)r);
+        else if (table->after_answer != NULL) {
+          /* The device's read loop may call JavaScript, which may close this socket: its memory
+             is kept (as during a callback) until the loop ends here. */
+          s->in_callback++;
+          table->after_answer(table->dev);
+          s->in_callback--;
+        }
+        continue;
+      }
+      if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) rx_flow_remove(&s->flow);
+    } else {
+      r = recvfrom(s->fd, s->shared->dgram_buf, RX_DGRAM_MAX, 0, (struct sockaddr *)&from, &from_len);
+    }
     if (r < 0 && errno == EINTR) continue;
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       drained = 1;
@@ -421,6 +478,82 @@ static napi_value dgram_unref(napi_env env, napi_callback_info info) {
   return dgram_set_ref(env, info, 0);
 }
 
+/*
+ * offload(tun: TapHandle, client, clientPort, destination, destinationPort, ttl, ipId, mtu): the
+ * socket's flow (addresses host-order uint32) is relayed by the TUN device's read loop and this
+ * socket's readiness from now on (udp-flow.h); replies get `ttl` and IPv4 IDs from ipId + 1, and
+ * go the JavaScript way when longer than `mtu`. 0, or -errno: EEXIST (the 4-tuple is another
+ * socket's), EBADF (closed, or `tun` not an open device).
+ */
+static napi_value dgram_offload(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  dgram_socket_t *s = this_socket(env, info, &argc, argv);
+  if (s == NULL) return NULL;
+  uint32_t v[7];
+  int bad = argc < 8;
+  for (size_t i = 1; i < 8 && !bad; i++) bad = napi_get_value_uint32(env, argv[i], &v[i - 1]) != napi_ok;
+  if (bad || v[1] > 65535 || v[3] > 65535 || v[4] > 255 || v[5] > 65535) {
+    napi_throw_error(env, "ERR_INVALID_ARG_TYPE", "offload(tun, client, clientPort, destination, destinationPort, ttl, ipId, mtu)");
+    return NULL;
+  }
+  if (s->closed) return int_result(env, -EBADF);
+  rx_flow_table_t *table = rx_tap_flow_table(env, argv[0], v[6]);
+  if (table == NULL) return int_result(env, -EBADF);
+  rx_udp_flow_t *f = &s->flow;
+  if (f->table != NULL) return int_result(env, f->table == table ? 0 : -EEXIST);
+  f->client = htonl(v[0]);
+  f->cport = htons((uint16_t)v[1]);
+  f->dest = htonl(v[2]);
+  f->dport = htons((uint16_t)v[3]);
+  f->ttl = (uint8_t)v[4];
+  f->ip_id = (uint16_t)v[5];
+  f->fd = s->fd;
+  f->socket = s;
+  f->on_event = flow_event;
+  return int_result(env, rx_flow_add(table, f));
+}
+
+/* offloadEnd(): the flow goes the JavaScript way again (nothing when it is not offloaded). */
+static napi_value dgram_offload_end(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  dgram_socket_t *s = this_socket(env, info, &argc, NULL);
+  if (s == NULL) return NULL;
+  rx_flow_remove(&s->flow);
+  return NULL;
+}
+
+/*
+ * takeFlowCounts(out: Float64Array(5)): what the flow path relayed since the last call
+ * (datagrams and payload bytes from the namespace, then to it, then the datagrams either way),
+ * added to out[0..4] and zeroed here. Returns whether the flow is still offloaded.
+ */
+static napi_value dgram_take_flow_counts(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  dgram_socket_t *s = this_socket(env, info, &argc, argv);
+  if (s == NULL) return NULL;
+  napi_typedarray_type type;
+  size_t len = 0;
+  void *data = NULL;
+  if (argc < 1 || napi_get_typedarray_info(env, argv[0], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_float64_array ||
+      len < RX_FLOW_COUNTS + 1) {
+    napi_throw_error(env, "ERR_INVALID_ARG_TYPE", "takeFlowCounts(out: Float64Array(5))");
+    return NULL;
+  }
+  double *out = data;
+  rx_udp_flow_t *f = &s->flow;
+  for (int i = 0; i < RX_FLOW_COUNTS; i++) {
+    out[i] += f->counts[i];
+    f->counts[i] = 0;
+  }
+  out[RX_FLOW_COUNTS] += f->active;
+  f->active = 0;
+  napi_value result;
+  napi_get_boolean(env, f->table != NULL, &result);
+  return result;
+}
+
 /* The receive buffer and `datagramRead` are the environment's (socket-env.c). */
 void rx_datagram_socket_init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
@@ -428,6 +561,9 @@ void rx_datagram_socket_init(napi_env env, napi_value exports) {
     { "send", NULL, dgram_send, NULL, NULL, NULL, napi_default, NULL },
     { "sendAndReceive", NULL, dgram_send_and_receive, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, dgram_close, NULL, NULL, NULL, napi_default, NULL },
+    { "offload", NULL, dgram_offload, NULL, NULL, NULL, napi_default, NULL },
+    { "offloadEnd", NULL, dgram_offload_end, NULL, NULL, NULL, napi_default, NULL },
+    { "takeFlowCounts", NULL, dgram_take_flow_counts, NULL, NULL, NULL, napi_default, NULL },
     { "ref", NULL, dgram_ref, NULL, NULL, NULL, napi_default, NULL },
     { "unref", NULL, dgram_unref, NULL, NULL, NULL, napi_default, NULL },
   };

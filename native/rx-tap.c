@@ -41,6 +41,7 @@
 #include "tap-sys.h"
 #include "write-queue.h"
 #include "napi-this.h"
+#include "udp-flow.h"
 
 /* Largest frame a TAP device hands us: 65535 MTU (or a 64 KiB GSO frame) + Ethernet + 802.1Q. */
 #define RX_MAX_FRAME 65556
@@ -118,6 +119,7 @@ typedef struct {
   double rx_rereads;     /* frames read in the wake-up of the exchange before (RX_EXCHANGES_PER_WAKE) */
   double rx_reread_misses; /* such reads that found nothing (not counted in rx_empty_reads) */
   double rx_slab_reuses; /* batches whose slab region the next batch was read into (BATCH_RECYCLE) */
+  double rx_flow_frames; /* frames relayed by the UDP flow table (udp-flow.h), not handed to JavaScript */
 } rx_stats_t;
 
 typedef struct rx_tap {
@@ -175,7 +177,15 @@ typedef struct rx_tap {
   uint64_t busy_until;       /* uv_hrtime() at which the current window closes */
   rx_write_queue_t queue;
   rx_stats_t stats;
+  /* The nat's offloaded UDP flows (udp-flow.h), on a TUN device: opened by the first flow. */
+  rx_flow_table_t flows;
+  int flows_open;
+  unsigned flow_reread_misses; /* reads after a polled answer in a row that found nothing */
+  unsigned flow_reread_skips;
 } rx_tap_t;
+
+/* Marks TapHandle objects, so rx_tap_flow_table can tell one from another class's object. */
+static const napi_type_tag TAP_TAG = { 0x72785f7461705f68ULL, 0x616e646c65763131ULL };
 
 /* ---------- errors ---------- */
 
@@ -255,6 +265,10 @@ static void shutdown_device(rx_tap_t *t) {
   t->fd = t->ctl = -1;
   t->poison = -1;
   rx_wq_free(&t->queue);
+  if (t->flows_open) {
+    rx_flow_table_clear(&t->flows); /* the flows' sockets go the JavaScript way */
+    t->flows_open = 0;
+  }
   if (t->pool != NULL) {
     /* The current slab stays alive through cur_ref (released with the other JS references).
      * What the pool owes V8's count is given back by tap_close (JavaScript may not run here). */
@@ -539,7 +553,7 @@ static void read_batch(rx_tap_t *t) {
   uint32_t n = 0;
   int err = 0, drained = 0;
   int single = t->single_streak >= RX_SINGLE_AFTER && t->single_reads < RX_SINGLE_PROBE_EVERY - 1;
-  uint32_t limit = single ? 1 : t->batch_limit;
+  uint32_t limit = single ? 1 : t->batch_limit, relayed = 0;
   while (n < limit && room - off >= RX_MAX_READ) {
     ssize_t r = read(t->fd, base + off, RX_MAX_READ);
     if (r < 0) {
@@ -552,6 +566,15 @@ static void read_batch(rx_tap_t *t) {
       break;
     }
     if (r == 0) break;
+    /* An offloaded UDP flow's datagram is relayed there and then (udp-flow.h); its buffer space
+       is read into again. Bounded like a batch; a frame relayed counts as one read. */
+    if (t->flows_open && t->flows.count != 0 && rx_flow_input(&t->flows, base + off, (size_t)r)) {
+      t->stats.rx_frames++;
+      t->stats.rx_bytes += (double)r;
+      t->stats.rx_flow_frames++;
+      if (++relayed >= t->batch_limit || t->closed) break;
+      continue;
+    }
     t->lengths[n++] = (uint32_t)r;
     off += (size_t)r;
     t->stats.rx_frames++;
@@ -595,6 +618,13 @@ static void read_batch(rx_tap_t *t) {
     }
     t->reread_misses = 0;
     t->reread_skips = 0;
+    /* An offloaded flow's datagram, relayed here as in the loop above (the exchanges go on). */
+    if (t->flows_open && t->flows.count != 0 && rx_flow_input(&t->flows, base, (size_t)r)) {
+      t->stats.rx_frames++;
+      t->stats.rx_bytes += (double)r;
+      t->stats.rx_flow_frames++;
+      continue;
+    }
     t->lengths[0] = (uint32_t)r;
     t->stats.rx_frames++;
     t->stats.rx_bytes += (double)r;
@@ -846,6 +876,7 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
   napi_create_string_utf8(env, "rx_tap", NAPI_AUTO_LENGTH, &resource_name);
   napi_async_init(env, self, resource_name, &t->async_ctx);
   napi_wrap(env, self, t, finalize, NULL, &t->wrapper);
+  napi_type_tag_object(env, self, &TAP_TAG);
   uint32_t refs;
   napi_reference_ref(env, t->wrapper, &refs); /* strong while open */
   napi_add_async_cleanup_hook(env, on_env_teardown, t, &t->cleanup);
@@ -1224,6 +1255,41 @@ static napi_value write_batch_flat(napi_env env, rx_tap_t *t, napi_value items, 
   return out;
 }
 
+/* The flow table's write of a reply (udp-flow.h): one piece, behind its virtio_net_hdr with vnetHdr. */
+static int flow_write(void *dev, const uint8_t *bytes, size_t len) {
+  struct iovec iov = { (void *)bytes, len };
+  return write_iov(dev, &iov, 1);
+}
+
+/* After a polled answer went out (udp-flow.h after_answer): the device is read at once, with
+ * the re-read rule of an exchange (RX_REREAD_MISSES, RX_REREAD_PROBE_EVERY). */
+static void flow_after_answer(void *dev) {
+  rx_tap_t *t = dev;
+  if (t->closed || !t->reading) return;
+  if (t->flow_reread_misses >= RX_REREAD_MISSES && ++t->flow_reread_skips % RX_REREAD_PROBE_EVERY != 0) return;
+  double before = t->stats.rx_frames;
+  read_batch(t);
+  if (t->stats.rx_frames > before) t->flow_reread_misses = t->flow_reread_skips = 0;
+  else t->flow_reread_misses++;
+}
+
+rx_flow_table_t *rx_tap_flow_table(napi_env env, napi_value handle, unsigned mtu) {
+  bool tagged = false;
+  void *data = NULL;
+  if (napi_check_object_type_tag(env, handle, &TAP_TAG, &tagged) != napi_ok || !tagged || napi_unwrap(env, handle, &data) != napi_ok ||
+      data == NULL)
+    return NULL;
+  rx_tap_t *t = data;
+  if (t->closed || !t->tun) return NULL;
+  if (!t->flows_open) {
+    if (rx_flow_table_init(&t->flows, t, flow_write, t->vnet ? RX_VNET_HDR_LEN : 0) != 0) return NULL;
+    t->flows.after_answer = flow_after_answer;
+    t->flows_open = 1;
+  }
+  t->flows.mtu = mtu;
+  return &t->flows;
+}
+
 static napi_value tap_write_batch(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -1300,6 +1366,7 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   set_number(env, out, "rxRereads", t->stats.rx_rereads);
   set_number(env, out, "rxRereadMisses", t->stats.rx_reread_misses);
   set_number(env, out, "rxSlabReuses", t->stats.rx_slab_reuses);
+  set_number(env, out, "rxFlowFrames", t->stats.rx_flow_frames);
   set_number(env, out, "rxSlabs", t->pool != NULL ? rx_slab_pool_live(t->pool) : 0);
   set_number(env, out, "rxSlabsHidden", t->pool != NULL ? rx_slab_pool_hidden(t->pool) : 0);
   set_number(env, out, "rxSlabBytesOwed", t->pool != NULL ? (double)rx_slab_pool_owed(t->pool) : 0);

@@ -90,6 +90,19 @@ export type StatsSnapshot = { readonly [name: string]: Snapshot };
  */
 export class StatsRegistry {
   readonly #entries = new Map<string, object>();
+  readonly #before = new Set<() => void>();
+
+  /**
+   * Calls `fold` before every `snapshot()`: a part that counts elsewhere (native code relaying
+   * datagrams for the stack) adds its counts into the registered counters then. Returns the
+   * function that removes it.
+   */
+  beforeSnapshot(fold: () => void): () => void {
+    this.#before.add(fold);
+    return () => {
+      this.#before.delete(fold);
+    };
+  }
 
   /**
    * Registers `counters` under `name` (e.g. `eth`, `tcp`, `link:tap0`) and returns the function
@@ -126,6 +139,7 @@ export class StatsRegistry {
 
   /** A deep-frozen, JSON-able copy of every registered counter object. */
   snapshot(): StatsSnapshot {
+    for (const fold of this.#before) fold();
     const out: Record<string, Snapshot> = {};
     for (const [name, counters] of this.#entries) out[name] = frozenCopy(counters, 0);
     return Object.freeze(out);

@@ -116,6 +116,23 @@ describe('stats', () => {
       assert.equal(reg.unregister('udp'), false);
       assert.deepEqual(reg.snapshot(), {});
     });
+
+    it('beforeSnapshot: counts kept elsewhere are folded in before every snapshot, until removed', () => {
+      const reg = new StatsRegistry();
+      const udp = { rxDatagrams: 1 };
+      reg.register('udp', udp);
+      let elsewhere = 5;
+      const off = reg.beforeSnapshot(() => {
+        udp.rxDatagrams += elsewhere;
+        elsewhere = 0;
+      });
+      assert.equal((reg.snapshot().udp as { rxDatagrams: number }).rxDatagrams, 6);
+      elsewhere = 2;
+      assert.equal((reg.snapshot().udp as { rxDatagrams: number }).rxDatagrams, 8);
+      off();
+      elsewhere = 3;
+      assert.equal((reg.snapshot().udp as { rxDatagrams: number }).rxDatagrams, 8);
+    });
   });
 
   it('frozenCopy keeps only JSON-able data', () => {

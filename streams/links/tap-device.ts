@@ -384,6 +384,11 @@ export class TapDevice {
     this.#batch[ANSWERED_SLOT] = 1;
   }
 
+  /** @internal The addon's handle: the nat registers its offloaded UDP flows with it (native/udp-flow.h). */
+  get nativeHandle(): NativeTapHandle {
+    return this.#handle;
+  }
+
   /**
    * @internal Called during `onFrames`' callback: nothing will look at this batch's frames (or
    * their headers) once the callback returns, so the device reads its next batch into the same

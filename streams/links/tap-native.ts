@@ -52,6 +52,11 @@ export interface NativeTapStats {
    * frames (TapDevice.recycleBatch): the kernel's copy then lands in memory still in cache.
    */
   rxSlabReuses: number;
+  /**
+   * Frames (in rxFrames) relayed by the device's UDP flow table (the nat's offloaded flows,
+   * native/udp-flow.h) instead of going to JavaScript.
+   */
+  rxFlowFrames: number;
   /** Receive slabs (2 MiB each) alive: being filled, or held by frames JavaScript still references. */
   rxSlabs: number;
   /** Of them, those whose bytes are not in V8's external memory count (at most 32; see native/rx-slab.h). */
@@ -160,6 +165,23 @@ export interface NativeDatagramSocket {
    * through the poll as usual.
    */
   sendAndReceive(data: Uint8Array): number;
+  /**
+   * Offloads the socket's flow to a TUN device's flow table (native/udp-flow.h): the namespace's
+   * datagrams of the 4-tuple (addresses host-order) are sent on this socket by the device's read
+   * loop, and its answers written to the device (TTL `ttl`, IPv4 IDs from `ipId` + 1; longer
+   * than `mtu`: onMessage as before), neither calling JavaScript. 0, or -errno (EEXIST: the
+   * 4-tuple is another socket's; EBADF: closed, or not an open TUN handle). An error of the
+   * socket takes the flow out and reaches onError.
+   */
+  offload(tun: NativeTapHandle, client: number, clientPort: number, destination: number, destinationPort: number, ttl: number, ipId: number, mtu: number): number;
+  /** The flow goes the JavaScript way again. */
+  offloadEnd(): void;
+  /**
+   * Adds what the flow path relayed since the last call to `out` ([datagrams from the namespace,
+   * their payload bytes, datagrams to it, their payload bytes, datagrams either way]) and zeroes
+   * it; whether the flow is still offloaded.
+   */
+  takeFlowCounts(out: Float64Array): boolean;
   ref(): void;
   unref(): void;
   close(): void;

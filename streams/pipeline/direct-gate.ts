@@ -10,6 +10,8 @@ import { Subscription } from 'rxjs';
  */
 export class DirectGate {
   shut = 0;
+  /** Called each time a hop shuts the gate (one more observer), after `shut` grew: a way that must leave at once. */
+  onShut: (() => void) | undefined = undefined;
 }
 
 /**
@@ -28,14 +30,20 @@ export class GateKeeper {
     if (now === this.#observed) return;
     this.#observed = now;
     const step = now ? 1 : -1;
-    for (const gate of this.#gates) gate.shut += step;
+    for (const gate of this.#gates) {
+      gate.shut += step;
+      if (now) gate.onShut?.();
+    }
   }
 
   /** Shuts `gate` while this hop is observed, until the Subscription is unsubscribed. */
   keep(gate: DirectGate): Subscription {
     if (this.#gates.has(gate)) return new Subscription();
     this.#gates.add(gate);
-    if (this.#observed) gate.shut++;
+    if (this.#observed) {
+      gate.shut++;
+      gate.onShut?.();
+    }
     return new Subscription(() => {
       if (!this.#gates.delete(gate)) return;
       if (this.#observed) gate.shut--;

@@ -25,6 +25,8 @@ export class TapPoint<Up, Down> implements BoundaryTaps<Up, Down> {
 
   /** Keeps the gates of the direct ways in past this point shut while `up$` is observed. */
   readonly #upKeeper = new GateKeeper();
+  /** The same for `down$` (a way out that skips this point: the nat's offloaded UDP flows). */
+  readonly #downKeeper = new GateKeeper();
 
   get up$(): Observable<Up> {
     const up = this.#up;
@@ -45,7 +47,21 @@ export class TapPoint<Up, Down> implements BoundaryTaps<Up, Down> {
   }
 
   get down$(): Observable<Down> {
-    return this.#down.asObservable();
+    const down = this.#down;
+    const keeper = this.#downKeeper;
+    return new Observable<Down>((subscriber) => {
+      const inner = down.subscribe(subscriber);
+      keeper.observed = down.observed;
+      return () => {
+        inner.unsubscribe();
+        keeper.observed = down.observed;
+      };
+    });
+  }
+
+  /** @internal Shuts `gate` while anyone observes `down$` (a way out that skips this point by itself). */
+  keepDown(gate: DirectGate): Subscription {
+    return this.#downKeeper.keep(gate);
   }
 
   /** @internal Whether anyone observes `up$` (a boundary that converts its items for the observers asks first). */

@@ -306,6 +306,11 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     return inner$;
   }
 
+  /** @internal Shuts `gate` while anyone subscribes to `observe$` (a way that skips IPv4: the nat's offloaded UDP flows). */
+  keepObserveGate(gate: DirectGate): Subscription {
+    return this.#demux.keepGate(gate);
+  }
+
   /** Partial datagrams given up on (after their first fragment came): ICMP time exceeded. */
   get reassemblyTimeouts$(): Observable<ReassemblyTimeout> {
     return this.#reassemblyTimeouts$.asObservable();

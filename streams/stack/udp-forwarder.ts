@@ -64,6 +64,12 @@ export interface UdpForwardSession {
   refuse(how?: UdpRefusal): boolean;
   /** Ends the session now (datagrams$ completes; the next datagram of the flow opens a new one). */
   close(): void;
+  /**
+   * For a flow relayed outside the stack (the nat's native flow offload): at each tick of the
+   * idle timer that saw no datagram here, `probe()` says whether the flow had datagrams there
+   * since it was last asked; true keeps the session alive. `undefined` removes it.
+   */
+  setActivityProbe(probe: (() => boolean) | undefined): void;
 }
 
 export const UDP_FORWARD_DROP_REASONS = ['sessionLimit', 'queueFull'] as const;
@@ -206,6 +212,7 @@ class Session implements UdpForwardSession {
   #quietTicks = 0;
   #timer: Subscription | undefined;
   #closed = false;
+  #probe: (() => boolean) | undefined;
   /**
    * The last datagram received: its IPv4 header and the start of its UDP part, or over IPv6
    * the start of the packet (header, extension headers, UDP), for `refuse()`.
@@ -337,6 +344,10 @@ class Session implements UdpForwardSession {
     return true;
   }
 
+  setActivityProbe(probe: (() => boolean) | undefined): void {
+    this.#probe = probe;
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -364,7 +375,7 @@ class Session implements UdpForwardSession {
       // Held up past the tick (late-wake.ts): a datagram of the session may be waiting in the link.
       if (!session.#active && session.#quietTicks + 1 >= IDLE_TICKS) readIfHeldUp(scheduler, dueAt, scheduler.now());
       if (session.#closed) return;
-      if (session.#active) {
+      if (session.#active || session.#probe?.() === true) {
         session.#active = false;
         session.#quietTicks = 0;
       } else if (++session.#quietTicks >= IDLE_TICKS) {

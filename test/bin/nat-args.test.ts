@@ -27,6 +27,11 @@ describe('bin/nat-args: rx-netstack nat options', () => {
     );
     assert.equal(a.dnsUpstream, undefined);
     assert.deepEqual(a.publish, []);
+    assert.equal(a.udpOffload, true);
+  });
+
+  it('--disable-udp-offload: every UDP datagram through the stack', () => {
+    assert.equal(ok(['--netns', 'box', '--disable-udp-offload']).udpOffload, false);
   });
 
   it('derives the addresses from --cidr (its network, whatever host bits were given)', () => {

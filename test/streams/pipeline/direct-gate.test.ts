@@ -100,4 +100,37 @@ describe('pipeline: the direct way in’s gate', () => {
     demux.observe$().subscribe();
     assert.equal(gate.shut, 0, 'let go: no longer kept');
   });
+
+  it('onShut is called each time a hop shuts the gate; a tap point keeps a gate for down$ as for up$', () => {
+    const point = new TapPoint<number, number>();
+    const gate = new DirectGate();
+    let shuts = 0;
+    gate.onShut = () => {
+      assert.ok(gate.shut > 0, 'called after shut grew');
+      shuts++;
+    };
+    const keptUp = point.keepUp(gate);
+    const keptDown = point.keepDown(gate);
+    const up = point.up$.subscribe();
+    assert.equal(gate.shut, 1);
+    assert.equal(shuts, 1);
+    const down = point.down$.subscribe();
+    assert.equal(gate.shut, 2);
+    assert.equal(shuts, 2);
+    up.unsubscribe();
+    down.unsubscribe();
+    assert.equal(gate.shut, 0);
+    assert.equal(shuts, 2, 'not called when it opens');
+    // A gate kept by a hop already observed is shut (and told) at once.
+    const watching = point.down$.subscribe();
+    const late = new DirectGate();
+    let lateShuts = 0;
+    late.onShut = () => lateShuts++;
+    point.keepDown(late);
+    assert.equal(late.shut, 1);
+    assert.equal(lateShuts, 1);
+    watching.unsubscribe();
+    keptUp.unsubscribe();
+    keptDown.unsubscribe();
+  });
 });

@@ -141,6 +141,35 @@ describe('stack: UDP forwarder', () => {
     }
   });
 
+  it('setActivityProbe: a flow relayed elsewhere keeps its session while the probe says so (virtual time)', () => {
+    const ts = new TestScheduler(() => undefined);
+    const p = forwardPair({ scheduler: ts });
+    const ended: number[] = [];
+    let elsewhere = true;
+    let asked = 0;
+    const fwd = p.gateway.udp.forward({ idleTimeoutMs: 10_000 }).subscribe((s) => {
+      s.setActivityProbe(() => {
+        asked++;
+        return elsewhere;
+      });
+      s.datagrams$.subscribe({ complete: () => ended.push(ts.now()) });
+    });
+    const sock = p.client.udp.bind({ port: 7001 });
+    try {
+      sock.send(enc('x'), { address: FAR_IP, port: 1 });
+      advance(ts, 30_000);
+      assert.deepEqual(ended, [], 'kept alive by the probe alone');
+      assert.ok(asked >= 10);
+      elsewhere = false; // quiet from t = 30 s: the fourth quiet tick ends it
+      advance(ts, 10_100);
+      assert.deepEqual(ended, [40_000]);
+    } finally {
+      sock.close();
+      fwd.unsubscribe();
+      p.close();
+    }
+  });
+
   it('bounds sessions (drops.sessionLimit); one subscriber; unsubscribing ends the sessions; bad options named', async () => {
     const ts = new TestScheduler(() => undefined);
     const p = forwardPair({ scheduler: ts });
