@@ -215,15 +215,7 @@ static void on_ready(rx_host_watch_t *w, int status, int events) {
       r = recv(s->fd, into, room, 0);
       if (r >= 0) {
         datagrams++;
-        rx_flow_table_t *table = s->flow.table;
         if (!rx_flow_answer(&s->flow, (size_t)r)) flow_event_js(s, 0, (size_t)r);
-        else if (table->after_answer != NULL) {
-          /* The device's read loop may call JavaScript, which may close this socket: its memory
-             is kept (as during a callback) until the loop ends here. */
-          s->in_callback++;
-          table->after_answer(table->dev);
-          s->in_callback--;
-        }
         continue;
       }
       if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) rx_flow_remove(&s->flow);

@@ -180,8 +180,6 @@ typedef struct rx_tap {
   /* The nat's offloaded UDP flows (udp-flow.h), on a TUN device: opened by the first flow. */
   rx_flow_table_t flows;
   int flows_open;
-  unsigned flow_reread_misses; /* reads after a polled answer in a row that found nothing */
-  unsigned flow_reread_skips;
 } rx_tap_t;
 
 /* Marks TapHandle objects, so rx_tap_flow_table can tell one from another class's object. */
@@ -1261,18 +1259,6 @@ static int flow_write(void *dev, const uint8_t *bytes, size_t len) {
   return write_iov(dev, &iov, 1);
 }
 
-/* After a polled answer went out (udp-flow.h after_answer): the device is read at once, with
- * the re-read rule of an exchange (RX_REREAD_MISSES, RX_REREAD_PROBE_EVERY). */
-static void flow_after_answer(void *dev) {
-  rx_tap_t *t = dev;
-  if (t->closed || !t->reading) return;
-  if (t->flow_reread_misses >= RX_REREAD_MISSES && ++t->flow_reread_skips % RX_REREAD_PROBE_EVERY != 0) return;
-  double before = t->stats.rx_frames;
-  read_batch(t);
-  if (t->stats.rx_frames > before) t->flow_reread_misses = t->flow_reread_skips = 0;
-  else t->flow_reread_misses++;
-}
-
 rx_flow_table_t *rx_tap_flow_table(napi_env env, napi_value handle, unsigned mtu) {
   bool tagged = false;
   void *data = NULL;
@@ -1283,7 +1269,6 @@ rx_flow_table_t *rx_tap_flow_table(napi_env env, napi_value handle, unsigned mtu
   if (t->closed || !t->tun) return NULL;
   if (!t->flows_open) {
     if (rx_flow_table_init(&t->flows, t, flow_write, t->vnet ? RX_VNET_HDR_LEN : 0) != 0) return NULL;
-    t->flows.after_answer = flow_after_answer;
     t->flows_open = 1;
   }
   t->flows.mtu = mtu;

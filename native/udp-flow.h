@@ -70,12 +70,6 @@ struct rx_flow_table {
   unsigned count;
   void *dev;
   rx_flow_write_fn write;
-  /*
-   * Called after an answer that came by the host socket's poll was written to the device: the
-   * client, woken by that write on a CPU it shares with us, has often sent its next datagram
-   * already, which the device's read loop takes now instead of after a turn of the event loop.
-   */
-  void (*after_answer)(void *dev);
   size_t vnet_len;          /* the device's virtio_net_hdr length (0: none) */
   unsigned mtu;             /* replies longer than this go the JavaScript way */
   double counts[RX_FLOW_COUNTS];
