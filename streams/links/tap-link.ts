@@ -30,6 +30,7 @@ import { TapDevice, type TapStats } from './tap-device.js';
 import { AckCoalescer } from './ack-coalescer.js';
 import { createTcpCoalescer, type CoalesceStats } from './gro.js';
 import { completePartialChecksum, csumHeader, gsoHeader, putFrameHeader, VNET_HDR_LEN, VnetFlags, VnetGso, VnetOffset } from './virtio-net-hdr.js';
+import { foldChecksum, onesSum } from '../../src/wire/checksum.js';
 
 export interface TapLinkOptions {
   /** TAP device name (attached when it exists, created otherwise). */
@@ -129,6 +130,9 @@ const VNET_FLAGS = VnetOffset.FLAGS;
 const VNET_GSO_TYPE = VnetOffset.GSO_TYPE;
 const VNET_CSUM_START = VnetOffset.CSUM_START;
 const VNET_CSUM_OFFSET = VnetOffset.CSUM_OFFSET;
+
+/** Experiment: replies shorter than this (bytes) go with a complete checksum and flags 0 instead of NEEDS_CSUM. */
+const FULL_CSUM_BELOW = Number(process.env.RX_NETSTACK_TAP_FULL_CSUM_BELOW ?? 0);
 
 /** Offload unless told otherwise (option, else RX_NETSTACK_TAP_OFFLOAD=0). */
 /** @internal */
@@ -269,7 +273,14 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       else {
         const at = roomHead - VNET_HDR_LEN;
         const csum = roomCsum;
-        putFrameHeader(buf, at, csum < 0 ? -1 : csum >>> 8, csum & 0xff);
+        if (csum >= 0 && FULL_CSUM_BELOW > 0 && roomEnd - roomHead < FULL_CSUM_BELOW) {
+          const start = roomHead + (csum >>> 8);
+          const field = start + (csum & 0xff);
+          const c = foldChecksum(onesSum(buf, start, roomEnd - start)) || 0xffff;
+          buf[field] = c >>> 8;
+          buf[field + 1] = c & 0xff;
+          putFrameHeader(buf, at, -1, 0);
+        } else putFrameHeader(buf, at, csum < 0 ? -1 : csum >>> 8, csum & 0xff);
         device.writeSpan(buf, at, roomEnd);
       }
       return;
