@@ -5,10 +5,6 @@
  *
  * - `on`:    IFF_VNET_HDR with checksum offload and TSO (TUNSETOFFLOAD CSUM|TSO4|TSO6)
  * - `off`:   a plain TAP device (no virtio_net_hdr)
- * - `full`:  as `on`, replies under 128 bytes written with a complete checksum and flags 0
- *            instead of NEEDS_CSUM (RX_NETSTACK_TAP_FULL_CSUM_BELOW=128)
- * - `partial`: as `on`, UDP replies (complete from the stack) written back into the partial form
- *            with NEEDS_CSUM (RX_NETSTACK_TAP_PARTIAL_UDP=1)
  * - `txoff`: as `on`, with the kernel side's transmit checksum off (`ethtool -K <tap> tx off`
  *            inside the namespace: requests arrive complete, not NEEDS_CSUM)
  *
@@ -95,8 +91,6 @@ async function serveVariant(v: string, made: Netns[]): Promise<{ ns: Netns; serv
   await ns.ip(['link', 'set', TAP, 'up']);
   const [prog, args] = pinned(CPU, process.execPath, [cli, 'serve', '--tap', TAP, '--ip', `${STACK_IP}/24`, '--services', 'echo:7,discard:9,chargen:19,udp-echo:7']);
   const env: Record<string, string> = { RX_NETSTACK_TAP_OFFLOAD: v === 'off' ? '0' : '1' };
-  if (v === 'full') env.RX_NETSTACK_TAP_FULL_CSUM_BELOW = '128';
-  if (v === 'partial') env.RX_NETSTACK_TAP_PARTIAL_UDP = '1';
   const serve = ns.spawn(prog, args, env);
   await waitForLine(serve, 'ready', 15_000, `rx-netstack serve (${v})`);
   return { ns, serve };

@@ -30,7 +30,6 @@ import { TapDevice, type TapStats } from './tap-device.js';
 import { AckCoalescer } from './ack-coalescer.js';
 import { createTcpCoalescer, type CoalesceStats } from './gro.js';
 import { completePartialChecksum, csumHeader, gsoHeader, putFrameHeader, VNET_HDR_LEN, VnetFlags, VnetGso, VnetOffset } from './virtio-net-hdr.js';
-import { foldChecksum, onesSum } from '../../src/wire/checksum.js';
 
 export interface TapLinkOptions {
   /** TAP device name (attached when it exists, created otherwise). */
@@ -130,33 +129,6 @@ const VNET_FLAGS = VnetOffset.FLAGS;
 const VNET_GSO_TYPE = VnetOffset.GSO_TYPE;
 const VNET_CSUM_START = VnetOffset.CSUM_START;
 const VNET_CSUM_OFFSET = VnetOffset.CSUM_OFFSET;
-
-/** Experiment: replies shorter than this (bytes) go with a complete checksum and flags 0 instead of NEEDS_CSUM. */
-const FULL_CSUM_BELOW = Number(process.env.RX_NETSTACK_TAP_FULL_CSUM_BELOW ?? 0);
-
-/** Experiment: complete UDP checksums of replies written back into the partial form (NEEDS_CSUM). */
-const PARTIAL_UDP = process.env.RX_NETSTACK_TAP_PARTIAL_UDP === '1';
-
-/**
- * Experiment: when `buf[head..end)` is an unfragmented IPv4/UDP frame (20-byte IP header) with a
- * checksum, puts the pseudo-header's sum in its checksum field (the form NEEDS_CSUM asks the
- * device to finish: summing from the UDP header to the end gives the same complete value back).
- */
-function reopenUdpChecksum(buf: Uint8Array, head: number, end: number): boolean {
-  const ip = head + ETHERNET_HEADER_LEN;
-  if (end - ip < 28 || buf[head + 12] !== 0x08 || buf[head + 13] !== 0x00 || buf[ip] !== 0x45 || buf[ip + 9] !== IpProtocol.UDP) return false;
-  if ((buf[ip + 6] & 0x3f) !== 0 || buf[ip + 7] !== 0) return false;
-  const udp = ip + 20;
-  if (buf[udp + 6] === 0 && buf[udp + 7] === 0) return false;
-  const udpLen = (buf[udp + 4] << 8) | buf[udp + 5];
-  let sum = ((buf[ip + 12] << 8) | buf[ip + 13]) + ((buf[ip + 14] << 8) | buf[ip + 15]) + ((buf[ip + 16] << 8) | buf[ip + 17]) + ((buf[ip + 18] << 8) | buf[ip + 19]);
-  sum += IpProtocol.UDP + udpLen;
-  sum = (sum & 0xffff) + (sum >>> 16);
-  sum = (sum & 0xffff) + (sum >>> 16);
-  buf[udp + 6] = sum >>> 8;
-  buf[udp + 7] = sum & 0xff;
-  return true;
-}
 
 /** Offload unless told otherwise (option, else RX_NETSTACK_TAP_OFFLOAD=0). */
 /** @internal */
@@ -297,16 +269,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       else {
         const at = roomHead - VNET_HDR_LEN;
         const csum = roomCsum;
-        if (csum >= 0 && FULL_CSUM_BELOW > 0 && roomEnd - roomHead < FULL_CSUM_BELOW) {
-          const start = roomHead + (csum >>> 8);
-          const field = start + (csum & 0xff);
-          const c = foldChecksum(onesSum(buf, start, roomEnd - start)) || 0xffff;
-          buf[field] = c >>> 8;
-          buf[field + 1] = c & 0xff;
-          putFrameHeader(buf, at, -1, 0);
-        } else if (csum < 0 && PARTIAL_UDP && reopenUdpChecksum(buf, roomHead, roomEnd)) {
-          putFrameHeader(buf, at, ETHERNET_HEADER_LEN + 20, UdpOffset.CHECKSUM);
-        } else putFrameHeader(buf, at, csum < 0 ? -1 : csum >>> 8, csum & 0xff);
+        putFrameHeader(buf, at, csum < 0 ? -1 : csum >>> 8, csum & 0xff);
         device.writeSpan(buf, at, roomEnd);
       }
       return;
