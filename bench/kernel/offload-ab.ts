@@ -5,6 +5,7 @@
  *
  * - `on`:    IFF_VNET_HDR with checksum offload and TSO (TUNSETOFFLOAD CSUM|TSO4|TSO6)
  * - `off`:   a plain TAP device (no virtio_net_hdr)
+ * - `base`:  as `on`, another tree's build (--base DIR: DIR/dist/bin/rx-netstack.js)
  * - `txoff`: as `on`, with the kernel side's transmit checksum off (`ethtool -K <tap> tx off`
  *            inside the namespace: requests arrive complete, not NEEDS_CSUM)
  *
@@ -12,7 +13,7 @@
  * whole busy time per 10^4 (/proc/stat: serve, the client, the softirqs; anything else on CPU 0
  * too, hence alternating rounds and medians).
  *
- *   node --import tsx bench/kernel/offload-ab.ts [ROUNDS=6] [SECONDS=3] [--modes udp-rr,rr,crr] [--variants on,off,txoff] [--cli PATH]
+ *   node --import tsx bench/kernel/offload-ab.ts [ROUNDS=6] [SECONDS=3] [--modes udp-rr,rr,crr] [--variants on,off,txoff,base] [--cli PATH] [--base DIR]
  *   FEATURES=1 ...    # print each device's ethtool -k features that are on (not fixed)
  *   PERF=prefix ...   # perf record -g of CPU 0 during each variant's first round (prefix.MODE.VARIANT)
  *
@@ -43,11 +44,13 @@ const argv = process.argv.slice(2);
 const positional: string[] = [];
 let modes = ['udp-rr'];
 let variants = ['on', 'off'];
+let baseCli: string | undefined;
 let cli = fileURLToPath(new URL('../../dist/bin/rx-netstack.js', import.meta.url));
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === '--modes') modes = argv[++i].split(',');
   else if (argv[i] === '--variants') variants = argv[++i].split(',');
   else if (argv[i] === '--cli') cli = argv[++i];
+  else if (argv[i] === '--base') baseCli = `${argv[++i]}/dist/bin/rx-netstack.js`;
   else positional.push(argv[i]);
 }
 const rounds = Number(positional[0] ?? 6);
@@ -89,7 +92,8 @@ async function serveVariant(v: string, made: Netns[]): Promise<{ ns: Netns; serv
   await ns.ip(['tuntap', 'add', 'dev', TAP, 'mode', 'tap']);
   await ns.addAddress('198.18.0.1/24', TAP);
   await ns.ip(['link', 'set', TAP, 'up']);
-  const [prog, args] = pinned(CPU, process.execPath, [cli, 'serve', '--tap', TAP, '--ip', `${STACK_IP}/24`, '--services', 'echo:7,discard:9,chargen:19,udp-echo:7']);
+  if (v === 'base' && baseCli === undefined) throw new Error('variant base needs --base DIR');
+  const [prog, args] = pinned(CPU, process.execPath, [v === 'base' ? baseCli! : cli, 'serve', '--tap', TAP, '--ip', `${STACK_IP}/24`, '--services', 'echo:7,discard:9,chargen:19,udp-echo:7']);
   const env: Record<string, string> = { RX_NETSTACK_TAP_OFFLOAD: v === 'off' ? '0' : '1' };
   const serve = ns.spawn(prog, args, env);
   await waitForLine(serve, 'ready', 15_000, `rx-netstack serve (${v})`);
