@@ -250,14 +250,13 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
     }
     this.counters.txFrames++;
     this.counters.txBytes += buf.length - head;
-    if (this.#frameRoom <= head) {
-      if (csumStart < 0 || this.#down.sendPartial !== undefined) {
-        this.#down.sendInRoom!(buf, head, buf.length, csumStart < 0 ? -1 : csumStart - head, csumOffset);
-        return;
-      }
+    const inRoom = this.#frameRoom <= head;
+    // A partial checksum only where the link finishes it (with room: sendInRoom), else here.
+    if (csumStart >= 0 && !(inRoom && this.#down.sendPartial !== undefined)) {
+      completeChecksumAt(buf, csumStart, csumOffset);
+      csumStart = -1;
     }
-    if (csumStart >= 0) completeChecksumAt(buf, csumStart, csumOffset);
-    if (this.#frameRoom <= head) this.#down.sendInRoom!(buf, head, buf.length, -1, 0);
+    if (inRoom) this.#down.sendInRoom!(buf, head, buf.length, csumStart < 0 ? -1 : csumStart - head, csumOffset);
     else this.#down.next(head === 0 ? buf : buf.subarray(head));
   }
 
