@@ -19,10 +19,8 @@ export interface PacketOut extends FusedOut {
   readonly linkHeaderLength: 0;
   /** No room in front for the link (a TUN link's virtio_net_hdr goes the usual way): FrameOut's shape. */
   readonly frameRoom: 0;
-  /** The link finishes a partial transport checksum (`sendPartial`: a TUN device with offload), as FrameOut's. */
-  readonly partialChecksum: boolean;
-  /** A finished IP packet, `buf[head..]` (checksums complete, or one partial at `csumStart + csumOffset`, an index in `buf`, as `partialChecksum` allows), to the link. */
-  send(buf: Uint8Array, head: number, csumStart?: number, csumOffset?: number): void;
+  /** A finished IP packet (checksums complete), `buf[head..]`, to the link. */
+  send(buf: Uint8Array, head: number): void;
 }
 
 /**
@@ -40,20 +38,8 @@ export function pointToPoint<P extends PendingPacket = NextHopPacket>(lower: Fra
   const down: FrameSink = lower.down;
   const sendPartial = down.sendPartial?.bind(down);
   const sendGathered = down.sendGathered?.bind(down);
-  // A finished packet goes to the link's `next`, as the long way hands one (see PacketOut); one
-  // with a partial checksum to `sendPartial`, only offered when the link has it.
-  const fused: PacketOut = {
-    ready: () => true,
-    linkHeaderLength: 0,
-    frameRoom: 0,
-    partialChecksum: sendPartial !== undefined,
-    send: (buf, head, csumStart = -1, csumOffset = 0) => {
-      const packet = head === 0 ? buf : buf.subarray(head);
-      if (csumStart < 0) down.next(packet);
-      else if (sendPartial !== undefined) sendPartial(packet, csumStart - head, csumOffset);
-      else throw new RangeError('PacketOut.send: a partial checksum on a link that cannot finish it');
-    },
-  };
+  // A finished packet goes to the link's `next`, as the long way hands one (see PacketOut).
+  const fused: PacketOut = { ready: () => true, linkHeaderLength: 0, frameRoom: 0, send: (buf, head) => down.next(head === 0 ? buf : buf.subarray(head)) };
   return {
     up$: lower.up$,
     linkHeaderLength: 0,
