@@ -197,4 +197,55 @@ describe('stack: UDP datagrams to IPv4 by the fused way out, on a link of bare I
       assertChecksumsOk(r.sent[0], FAR_ADDR, PEER_ADDR);
     });
   });
+
+  it('leaves the UDP checksum partial on a TUN link that finishes it (offload, room in front), the rest as the long way writes', () => {
+    const sent: Array<{ packet: Uint8Array; csumStart: number; csumOffset: number }> = [];
+    const inbound = new PacketSubject<Uint8Array>();
+    const link = {
+      name: 'tun0', layer: 'ip' as const, mtu: 1500, frames$: inbound.asObservable(), close(): void {},
+      send: (p: Uint8Array) => void sent.push({ packet: p.slice(), csumStart: -1, csumOffset: 0 }),
+      sendPartial: (p: Uint8Array, csumStart: number, csumOffset: number) => void sent.push({ packet: p.slice(), csumStart, csumOffset }),
+      // Room for the device's header in front of a packet (TUN with offload): the fused way uses it.
+      frameRoom: 10,
+      sendInRoom: (buf: Uint8Array, head: number, end: number, csumStart: number, csumOffset: number) => {
+        assert.ok(head >= 10, 'the room is there');
+        sent.push({ packet: buf.slice(head, end), csumStart, csumOffset });
+      },
+    };
+    stack = createStack({ interfaces: [{ name: 'tun0', link, ipv4: ['198.18.0.2/24'] }] });
+    sent.length = 0;
+    const longWay = countLongWay(stack);
+    const socket = stack.udp.bind({ port: 7 });
+    const payload = new Uint8Array([5, 4, 3, 2, 1]);
+    socket.send(payload, { address: PEER, port: 4000 });
+    assert.equal(longWay.count, 0, 'the fused way was taken');
+    const sub = stack.taps.transport.down$.subscribe(() => undefined);
+    socket.send(payload, { address: PEER, port: 4000 });
+    sub.unsubscribe();
+    const [fused, long] = sent;
+    assert.equal(fused.csumStart, 20, "UDP's checksum after a 20-byte IPv4 header");
+    assert.equal(fused.csumOffset, 6);
+    assert.equal(long.csumStart, -1);
+    assert.throws(() => assertChecksumsOk(fused.packet), 'the field holds the pseudo-header sum only');
+    // Finished as the device does: the sum from csumStart to the end, complemented.
+    const done = fused.packet.slice();
+    let sum = 0;
+    for (let i = 20; i < done.length; i += 2) sum += (done[i] << 8) | (i + 1 < done.length ? done[i + 1] : 0);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    const c = ~sum & 0xffff || 0xffff;
+    done[26] = c >>> 8;
+    done[27] = c & 0xff;
+    assertChecksumsOk(done);
+    assert.deepEqual(withoutId(done), withoutId(long.packet));
+  });
+
+  it('writes complete packets on a TUN link that cannot finish a checksum (no room, no offload)', () => {
+    const r = stackOnRecordingTun();
+    stack = r.stack;
+    const longWay = countLongWay(stack);
+    stack.udp.bind({ port: 7 }).send(new Uint8Array([1, 2, 3]), { address: PEER, port: 4000 });
+    assert.equal(longWay.count, 0, 'the fused way was taken');
+    assert.equal(r.sent.length, 1);
+    assertChecksumsOk(r.sent[0]);
+  });
 });
