@@ -133,9 +133,8 @@ export interface WholeOut extends FusedOut {
   frame(dst: Ipv4Addr, src: Ipv4Addr, protocol: number, transportLength: number): Uint8Array | undefined;
   /**
    * Whether the frame `frame` just made may go with its transport checksum partial (the
-   * pseudo-header's sum only, FrameOut's or PacketOut's `partialChecksum`): its link finishes it
-   * (a TAP or TUN device with checksum offload), so neither we nor the receiving kernel sum the
-   * datagram.
+   * pseudo-header's sum only, FrameOut.partialChecksum): its link finishes it (a TAP device with
+   * checksum offload), so neither we nor the receiving kernel sum the datagram.
    */
   partialChecksum(): boolean;
   /** The frame `frame` made, complete, or with the partial checksum at `csumStart + csumOffset` (`csumStart` an index in `frame`) when `partialChecksum()` said so. */
@@ -268,7 +267,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     const fused: WholeOut = {
       ready: () => true,
       frame: (dst, src, protocol, transportLength) => this.#fusedFrame(dst, src, protocol, transportLength),
-      partialChecksum: () => this.#fusedTo?.partialChecksum === true,
+      partialChecksum: () => (this.#fusedTo as FrameOut | undefined)?.partialChecksum === true,
       send: (frame, csumStart, csumOffset) => this.#fusedSend(frame, csumStart, csumOffset),
     };
     const send: Sink<Ipv4Send> = { next: (s) => this.#sendItem(s), partialChecksum: true, retainsNothing: true, fused };
@@ -508,13 +507,11 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     if (attached === undefined) return undefined;
     const bare = attached.packetOut;
     if (bare !== undefined) {
-      // A link of bare IP packets (TUN): the packet is the frame, no next hop to resolve; the
-      // room in front (the device's virtio_net_hdr with offload) is the link's to write.
+      // A link of bare IP packets (TUN): the packet is the frame, no next hop to resolve.
       if (!bare.ready()) return undefined;
-      const room = bare.frameRoom;
-      const packet = allocUnzeroed(room + total);
+      const packet = allocUnzeroed(total);
       const id = this.#ids.next(src, dst, protocol, false, this.#opts.scheduler.now());
-      writeIpv4Header(packet, room, 0, total, id, false, this.#opts.defaultTtl, protocol, src, dst);
+      writeIpv4Header(packet, 0, 0, total, id, false, this.#opts.defaultTtl, protocol, src, dst);
       this.counters.txPackets++;
       this.#fusedTo = bare;
       return packet;
@@ -547,8 +544,9 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     const out = this.#fusedTo;
     if (out === undefined) throw new RangeError('WholeOut.send without a frame from WholeOut.frame');
     this.#fusedTo = undefined;
-    if (csumStart >= 0 && !out.partialChecksum) throw new RangeError('WholeOut.send: a partial checksum where partialChecksum() is false');
-    out.send(frame, out.frameRoom, csumStart, csumOffset);
+    if (csumStart < 0) out.send(frame, out.frameRoom);
+    else if ((out as FrameOut).partialChecksum === true) (out as FrameOut).send(frame, out.frameRoom, csumStart, csumOffset);
+    else throw new RangeError('WholeOut.send: a partial checksum where partialChecksum() is false');
   }
 
   /** Prepends the header of an unfragmented datagram. */

@@ -17,16 +17,10 @@ export interface PointToPointBoundary<P extends PendingPacket> extends Boundary<
 export interface PacketOut extends FusedOut {
   /** No link header: the packet is the frame (tells it from ARP's `FrameOut`). */
   readonly linkHeaderLength: 0;
-  /**
-   * The room the link wants in front of a packet for its own header (Link.frameRoom: a TUN
-   * device's virtio_net_hdr with offload), 0: none. A packet made with it goes to the device in
-   * one piece, as FrameOut's.
-   */
-  readonly frameRoom: number;
-  /** A packet made with `frameRoom` in front may carry a partial transport checksum the link finishes (a TUN device with offload), as FrameOut's. */
-  readonly partialChecksum: boolean;
-  /** A finished IP packet, `buf[head..]` (checksums complete, or one partial at `csumStart + csumOffset`, an index in `buf`, as `partialChecksum` allows), to the link. */
-  send(buf: Uint8Array, head: number, csumStart?: number, csumOffset?: number): void;
+  /** No room in front for the link (a TUN link's virtio_net_hdr goes the usual way): FrameOut's shape. */
+  readonly frameRoom: 0;
+  /** A finished IP packet (checksums complete), `buf[head..]`, to the link. */
+  send(buf: Uint8Array, head: number): void;
 }
 
 /**
@@ -44,24 +38,8 @@ export function pointToPoint<P extends PendingPacket = NextHopPacket>(lower: Fra
   const down: FrameSink = lower.down;
   const sendPartial = down.sendPartial?.bind(down);
   const sendGathered = down.sendGathered?.bind(down);
-  // A finished packet goes to the link's `next`, as the long way hands one (see PacketOut); one
-  // made with room in front to `sendInRoom` (the link writes its header there: one piece), its
-  // checksum partial only where the link finishes it.
-  const sendInRoom = down.sendInRoom?.bind(down);
-  const room = sendInRoom !== undefined && down.frameRoom !== undefined ? down.frameRoom : 0;
-  const fused: PacketOut = {
-    ready: () => true,
-    linkHeaderLength: 0,
-    frameRoom: room,
-    partialChecksum: room > 0 && sendPartial !== undefined,
-    send: (buf, head, csumStart = -1, csumOffset = 0) => {
-      if (csumStart >= 0 && !(room > 0 && head >= room && sendPartial !== undefined)) {
-        throw new RangeError('PacketOut.send: a partial checksum on a link that cannot finish it');
-      }
-      if (room > 0 && head >= room) sendInRoom!(buf, head, buf.length, csumStart < 0 ? -1 : csumStart - head, csumOffset);
-      else down.next(head === 0 ? buf : buf.subarray(head));
-    },
-  };
+  // A finished packet goes to the link's `next`, as the long way hands one (see PacketOut).
+  const fused: PacketOut = { ready: () => true, linkHeaderLength: 0, frameRoom: 0, send: (buf, head) => down.next(head === 0 ? buf : buf.subarray(head)) };
   return {
     up$: lower.up$,
     linkHeaderLength: 0,

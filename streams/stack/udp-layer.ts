@@ -567,7 +567,7 @@ export class UdpLayer implements Udp {
     if (frame === undefined) return false;
     const at = frame.length - len;
     copyBytes(frame, payload, at + UDP_HEADER_LEN);
-    // Partial where the link finishes it (TAP or TUN with offload): the device is told NEEDS_CSUM, so
+    // Partial where the link finishes it (TAP with offload): the device is told NEEDS_CSUM, so
     // the kernel neither parses the headers to find UDP nor sums the datagram to verify it.
     if (fused.partialChecksum()) {
       writeUdpHeader(frame, at, srcPort, dstPort, len, src, dst, true);
