@@ -145,15 +145,23 @@ export function emitUdp(repr: UdpRepr, pb: PacketBuffer, src: Ipv4Addr, dst: Ipv
 /**
  * Writes the 8-byte UDP header at `at` in `b`, in front of the `len - 8` data bytes already
  * there, with its checksum (pseudo-header for src -> dst; 0 sent as 0xFFFF): what `emitUdp`
- * writes, also for a caller that made the whole frame itself.
+ * writes, also for a caller that made the whole frame itself. `partial`: only the
+ * pseudo-header's sum (folded, not complemented) goes in the field, for a link that finishes
+ * the checksum (checksum offload) to add the header and data in.
  */
-export function writeUdpHeader(b: Uint8Array, at: number, srcPort: number, dstPort: number, len: number, src: Ipv4Addr, dst: Ipv4Addr): void {
+export function writeUdpHeader(b: Uint8Array, at: number, srcPort: number, dstPort: number, len: number, src: Ipv4Addr, dst: Ipv4Addr, partial = false): void {
   b[at + F.SRC_PORT] = (srcPort >>> 8) & 0xff;
   b[at + F.SRC_PORT + 1] = srcPort & 0xff;
   b[at + F.DST_PORT] = (dstPort >>> 8) & 0xff;
   b[at + F.DST_PORT + 1] = dstPort & 0xff;
   b[at + F.LENGTH] = len >>> 8;
   b[at + F.LENGTH + 1] = len & 0xff;
+  if (partial) {
+    const p = pseudoHeaderSum(src, dst, IpProtocol.UDP, len);
+    b[at + F.CHECKSUM] = p >>> 8;
+    b[at + F.CHECKSUM + 1] = p & 0xff;
+    return;
+  }
   b[at + F.CHECKSUM] = 0;
   b[at + F.CHECKSUM + 1] = 0;
   let c = foldChecksum(onesSum(b, at, len, pseudoHeaderSum(src, dst, IpProtocol.UDP, len)));

@@ -50,8 +50,14 @@ export interface FrameOut extends FusedOut {
    * a frame made with it goes to the device in one piece.
    */
   readonly frameRoom: number;
-  /** A finished frame, `buf[head..]` (Ethernet header with `macFor`'s MAC and `srcMac`, checksums complete), to the link. */
-  send(buf: Uint8Array, head: number): void;
+  /**
+   * `send` may be given a partial transport checksum (the pseudo-header's sum at `csumStart +
+   * csumOffset`, `csumStart` an index in `buf`) for the link to finish: a frame made with
+   * `frameRoom` in front goes to a device that finishes it (checksum offload).
+   */
+  readonly partialChecksum: boolean;
+  /** A finished frame, `buf[head..]` (Ethernet header with `macFor`'s MAC and `srcMac`; checksums complete, or one partial as `partialChecksum` allows), to the link. */
+  send(buf: Uint8Array, head: number, csumStart?: number, csumOffset?: number): void;
 }
 
 export const ARP_DROP_REASONS = ['truncated', 'badHardwareType', 'badProtocolType', 'badAddressLength', 'unknownOp', 'unresolved', 'queueFull'] as const;
@@ -125,6 +131,7 @@ export class ArpLayer {
       macFor: (nextHop) => this.#freshMac(nextHop),
       srcMac,
       frameRoom: (lower.down as EthernetSink).frameRoom ?? 0,
+      partialChecksum: (lower.down as EthernetSink).partialFrames === true,
       send: sendFrame,
     };
     // The record is read at once and kept by nothing (a waiting packet gets an item of its own).

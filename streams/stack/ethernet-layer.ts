@@ -4,6 +4,7 @@ import type { NetInterface } from './net-interface.js';
 import { createCounters } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { EtherType, ETHERNET_HEADER_LEN } from '../../src/wire/ethernet.js';
+import { foldChecksum, onesSum } from '../../src/wire/checksum.js';
 import { formatMac, macEquals, macKey } from '../../src/mac.js';
 import type { PacketBuffer } from '../../src/packet-buffer.js';
 import type { Boundary, Sink } from '../pipeline/boundary.js';
@@ -41,9 +42,17 @@ export interface EthernetSink extends Sink<EthernetOut> {
    * destination, `srcMac`, the EtherType) and whose checksums are complete: counted and handed
    * to the link as `send` hands a frame it made (for a fused way out, see ArpLayer's
    * `FrameOut`). The `head` bytes in front are the frame's own room: with `frameRoom` of them
-   * or more, the link writes its header there (Link.sendInRoom).
+   * or more, the link writes its header there (Link.sendInRoom). With `csumStart` (an index in
+   * `buf`, -1: none) the transport checksum there is partial (the pseudo-header's sum at
+   * `csumStart + csumOffset`): the link finishes it when `partialFrames` says it can, else it is
+   * completed here.
    */
-  sendFrame?(buf: Uint8Array, head: number): void;
+  sendFrame?(buf: Uint8Array, head: number, csumStart?: number, csumOffset?: number): void;
+  /**
+   * Frames given to `sendFrame` with room for the link's header may carry a partial transport
+   * checksum that the link finishes (a TAP device with checksum offload: NEEDS_CSUM).
+   */
+  readonly partialFrames?: boolean;
   /** The room the link wants in front of a frame for its own header (Link.frameRoom); 0: none. */
   readonly frameRoom?: number;
   /** Our MAC on this interface: the source of every frame sent. */
@@ -133,8 +142,9 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
     const down: EthernetSink = {
       next: (o: EthernetOut) => this.send(o.dst, ethertype, o.pb),
       sendTo: (dst: Uint8Array, pb: PacketBuffer) => this.send(dst, ethertype, pb),
-      sendFrame: (buf: Uint8Array, head: number) => this.sendFrame(buf, head),
+      sendFrame: (buf: Uint8Array, head: number, csumStart?: number, csumOffset?: number) => this.sendFrame(buf, head, csumStart, csumOffset),
       frameRoom: this.#frameRoom === Infinity ? 0 : this.#frameRoom,
+      partialFrames: this.#frameRoom !== Infinity && this.#down.sendPartial !== undefined,
       srcMac: this.#iface.mac,
       partialChecksum: true,
       maxGsoBytes: this.#down.maxGsoBytes,
@@ -233,14 +243,20 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
   }
 
   /** @internal A finished frame, `buf[head..]` (header and checksums written by the caller: see EthernetSink.sendFrame), to the link. */
-  sendFrame(buf: Uint8Array, head: number): void {
+  sendFrame(buf: Uint8Array, head: number, csumStart = -1, csumOffset = 0): void {
     if (this.#closed) {
       this.counters.drops.linkClosed++;
       return;
     }
     this.counters.txFrames++;
     this.counters.txBytes += buf.length - head;
-    if (this.#frameRoom <= head) this.#down.sendInRoom!(buf, head, buf.length, -1, 0);
+    const inRoom = this.#frameRoom <= head;
+    // A partial checksum only where the link finishes it (with room: sendInRoom), else here.
+    if (csumStart >= 0 && !(inRoom && this.#down.sendPartial !== undefined)) {
+      completeChecksumAt(buf, csumStart, csumOffset);
+      csumStart = -1;
+    }
+    if (inRoom) this.#down.sendInRoom!(buf, head, buf.length, csumStart < 0 ? -1 : csumStart - head, csumOffset);
     else this.#down.next(head === 0 ? buf : buf.subarray(head));
   }
 
@@ -280,4 +296,15 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
 function frameEthertype(frame: Uint8Array): number | undefined {
   const type = (frame[12] << 8) | frame[13];
   return type === EtherType.VLAN ? undefined : type;
+}
+
+/**
+ * Finishes a partial transport checksum in place: sums `buf` from `csumStart` to the end, the
+ * pseudo-header's sum in the field included. A result of 0 goes as 0xFFFF (the same value in
+ * ones' complement; UDP's 0 would mean "no checksum"), as Linux finishes one.
+ */
+function completeChecksumAt(buf: Uint8Array, csumStart: number, csumOffset: number): void {
+  const c = foldChecksum(onesSum(buf, csumStart, buf.length - csumStart)) || 0xffff;
+  buf[csumStart + csumOffset] = c >>> 8;
+  buf[csumStart + csumOffset + 1] = c & 0xff;
 }

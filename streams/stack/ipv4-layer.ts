@@ -131,7 +131,14 @@ export interface Ipv4Route {
  */
 export interface WholeOut extends FusedOut {
   frame(dst: Ipv4Addr, src: Ipv4Addr, protocol: number, transportLength: number): Uint8Array | undefined;
-  send(frame: Uint8Array): void;
+  /**
+   * Whether the frame `frame` just made may go with its transport checksum partial (the
+   * pseudo-header's sum only, FrameOut.partialChecksum): its link finishes it (a TAP device with
+   * checksum offload), so neither we nor the receiving kernel sum the datagram.
+   */
+  partialChecksum(): boolean;
+  /** The frame `frame` made, complete, or with the partial checksum at `csumStart + csumOffset` (`csumStart` an index in `frame`) when `partialChecksum()` said so. */
+  send(frame: Uint8Array, csumStart?: number, csumOffset?: number): void;
 }
 
 /** The boundary between IPv4 and one transport protocol, with the network's routing services. */
@@ -260,7 +267,8 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     const fused: WholeOut = {
       ready: () => true,
       frame: (dst, src, protocol, transportLength) => this.#fusedFrame(dst, src, protocol, transportLength),
-      send: (frame) => this.#fusedSend(frame),
+      partialChecksum: () => (this.#fusedTo as FrameOut | undefined)?.partialChecksum === true,
+      send: (frame, csumStart, csumOffset) => this.#fusedSend(frame, csumStart, csumOffset),
     };
     const send: Sink<Ipv4Send> = { next: (s) => this.#sendItem(s), partialChecksum: true, retainsNothing: true, fused };
     // #input$ is a PacketSubject: its asObservable() is an UpStream (the demux attaches to it).
@@ -537,11 +545,13 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
   }
 
   /** WholeOut.send: the frame #fusedFrame made, its transport bytes written, to its interface's link. */
-  #fusedSend(frame: Uint8Array): void {
+  #fusedSend(frame: Uint8Array, csumStart = -1, csumOffset = 0): void {
     const out = this.#fusedTo;
     if (out === undefined) throw new RangeError('WholeOut.send without a frame from WholeOut.frame');
     this.#fusedTo = undefined;
-    out.send(frame, out.frameRoom);
+    if (csumStart < 0) out.send(frame, out.frameRoom);
+    else if ((out as FrameOut).partialChecksum === true) (out as FrameOut).send(frame, out.frameRoom, csumStart, csumOffset);
+    else throw new RangeError('WholeOut.send: a partial checksum where partialChecksum() is false');
   }
 
   /** Prepends the header of an unfragmented datagram. */

@@ -9,7 +9,7 @@ import { attachUp, attachUpDirect } from '../pipeline/up-stream.js';
 import { UdpEndpoint, DEFAULT_RECEIVE_QUEUE, type ReceiveQueueOptions } from './udp-endpoint.js';
 import { UdpSocket, type UdpSocketHost } from './udp-socket.js';
 import { udpErrorFor } from './udp-icmp-errors.js';
-import { UdpDatagram, UDP_HEADER_LEN, emitUdp, writeUdpHeader } from '../../src/wire/udp.js';
+import { UdpDatagram, UdpOffset, UDP_HEADER_LEN, emitUdp, writeUdpHeader } from '../../src/wire/udp.js';
 import { IpProtocol, IPV4_MIN_HEADER_LEN } from '../../src/wire/ipv4.js';
 import { IcmpType, IcmpUnreachableCode } from '../../src/wire/icmp.js';
 import { EndpointTable } from '../../src/transport/endpoint-table.js';
@@ -567,8 +567,15 @@ export class UdpLayer implements Udp {
     if (frame === undefined) return false;
     const at = frame.length - len;
     copyBytes(frame, payload, at + UDP_HEADER_LEN);
-    writeUdpHeader(frame, at, srcPort, dstPort, len, src, dst);
-    fused.send(frame);
+    // Partial where the link finishes it (TAP with offload): the device is told NEEDS_CSUM, so
+    // the kernel neither parses the headers to find UDP nor sums the datagram to verify it.
+    if (fused.partialChecksum()) {
+      writeUdpHeader(frame, at, srcPort, dstPort, len, src, dst, true);
+      fused.send(frame, at, UdpOffset.CHECKSUM);
+    } else {
+      writeUdpHeader(frame, at, srcPort, dstPort, len, src, dst);
+      fused.send(frame);
+    }
     return true;
   }
 

@@ -135,4 +135,75 @@ describe('stack: UDP datagrams to IPv4 by the fused way out', () => {
     assert.equal(r.sent.length, 1);
     assert.deepEqual([r.sent[0][12], r.sent[0][13]], [0x08, 0x06], 'an ARP request, the datagram queued');
   });
+
+  describe('on a link that writes its header in front of the frame (TAP with offload)', () => {
+    const ROOM = 10;
+    /** A stack on a link with room for its header in front of each frame and, with `partial`, checksum offload. */
+    function stackOnRoomLink(partial: boolean): { stack: Stack; sent: Array<{ frame: Uint8Array; csumStart: number; csumOffset: number }>; socket: UdpSocket } {
+      const sent: Array<{ frame: Uint8Array; csumStart: number; csumOffset: number }> = [];
+      const frames = new PacketSubject<Uint8Array>();
+      const link = {
+        name: 'room0', mtu: 1500, mac: OUR_MAC, frames$: frames.asObservable(), close(): void {},
+        send: (f: Uint8Array) => void sent.push({ frame: f.slice(), csumStart: -1, csumOffset: 0 }),
+        frameRoom: ROOM,
+        sendInRoom: (buf: Uint8Array, head: number, end: number, csumStart: number, csumOffset: number) => {
+          assert.ok(head >= ROOM, 'the room is there');
+          sent.push({ frame: buf.slice(head, end), csumStart, csumOffset });
+        },
+        sendPartial: partial ? (f: Uint8Array, csumStart: number, csumOffset: number) => void sent.push({ frame: f.slice(), csumStart, csumOffset }) : undefined,
+      };
+      const stack = createStack({ interfaces: [{ name: 'eth0', link, ipv4: ['198.18.0.2/24'] }] });
+      stack.arp.addStatic(PEER, '02:00:00:00:00:01');
+      sent.length = 0;
+      return { stack, sent, socket: stack.udp.bind({ port: 7 }) };
+    }
+
+    /** Finishes a partial checksum as the device does: the sum from csumStart to the end, complemented. */
+    function finish(frame: Uint8Array, csumStart: number, csumOffset: number): Uint8Array {
+      const f = frame.slice();
+      let sum = 0;
+      for (let i = csumStart; i < f.length; i += 2) sum += (f[i] << 8) | (i + 1 < f.length ? f[i + 1] : 0);
+      while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+      const c = ~sum & 0xffff || 0xffff;
+      f[csumStart + csumOffset] = c >>> 8;
+      f[csumStart + csumOffset + 1] = c & 0xff;
+      return f;
+    }
+
+    it('leaves the UDP checksum partial for the device to finish: finished, the bytes the long way writes', () => {
+      const r = stackOnRoomLink(true);
+      stack = r.stack;
+      const longWay = countLongWay(stack);
+      const payload = new Uint8Array([9, 8, 7]);
+      r.socket.send(payload, { address: PEER, port: 4000 });
+      assert.equal(longWay.count, 0, 'the fused way was taken');
+      const sub = stack.taps.transport.down$.subscribe(() => undefined);
+      r.socket.send(payload, { address: PEER, port: 4000 });
+      sub.unsubscribe();
+      assert.equal(longWay.count, 1);
+      const [fused, long] = r.sent;
+      // NEEDS_CSUM's place: UDP's checksum field after Ethernet and a 20-byte IPv4 header.
+      assert.equal(fused.csumStart, 14 + 20);
+      assert.equal(fused.csumOffset, 6);
+      assert.equal(long.csumStart, -1, 'the long way (UDP emits complete checksums) unchanged');
+      // The field holds the pseudo-header's sum, not a finished checksum...
+      assert.throws(() => assertChecksumsOk(fused.frame));
+      // ...which, finished, is right, and the frame is the one the long way writes.
+      const finished = finish(fused.frame, fused.csumStart, fused.csumOffset);
+      assertChecksumsOk(finished);
+      assertChecksumsOk(long.frame);
+      assert.deepEqual(withoutId(finished), withoutId(long.frame));
+    });
+
+    it('writes a complete checksum when the link cannot finish one', () => {
+      const r = stackOnRoomLink(false);
+      stack = r.stack;
+      const longWay = countLongWay(stack);
+      r.socket.send(new Uint8Array([1, 2, 3, 4, 5]), { address: PEER, port: 4000 });
+      assert.equal(longWay.count, 0, 'the fused way was taken');
+      assert.equal(r.sent.length, 1);
+      assert.equal(r.sent[0].csumStart, -1);
+      assertChecksumsOk(r.sent[0].frame);
+    });
+  });
 });
