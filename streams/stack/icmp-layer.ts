@@ -309,7 +309,7 @@ export class IcmpLayer {
         frame[o + 5] = ident & 0xff;
         frame[o + 6] = seq >>> 8;
         frame[o + 7] = seq & 0xff;
-        const sum = internetChecksum(frame, o, length);
+        const sum = replyChecksum(bytes, at) ?? internetChecksum(frame, o, length);
         frame[o + 2] = sum >>> 8;
         frame[o + 3] = sum & 0xff;
         c.txEchoReplies++;
@@ -357,6 +357,21 @@ export class IcmpLayer {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * The checksum of the echo reply to the request at `at` (its checksum verified), from the
+ * request's own (RFC 1624): the reply differs only in its first word (type 8 and the code
+ * become 0), so the sum of the rest, R, is known without reading it again: the request's words
+ * sum to 0 (mod 0xffff), so R = -(first word + checksum). The value is exactly the one a sum
+ * over the reply gives (internetChecksum, as emitIcmp writes it), except when R is 0 mod
+ * 0xffff, where that sum tells +0 (every byte zero) from -0: undefined then, sum the reply.
+ */
+function replyChecksum(request: Uint8Array, at: number): number | undefined {
+  const first = (request[at] << 8) | request[at + 1];
+  const checksum = (request[at + 2] << 8) | request[at + 3];
+  const r = (0x1fffe - first - checksum) % 0xffff;
+  return r === 0 ? undefined : ~r & 0xffff;
+}
 
 /** True when an ICMP message is an error (or too short to tell), so it must not be answered. */
 function isIcmpError(payload: Uint8Array): boolean {

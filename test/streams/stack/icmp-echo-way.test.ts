@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { map, type Subscription } from 'rxjs';
+import { map, type Observable, type Subscription } from 'rxjs';
 import { createStack, type Stack, type StackHooks } from '../../../streams/stack/create-stack.js';
 import { PacketSubject } from '../../../streams/pipeline/packet-subject.js';
 import { PacketBuffer } from '../../../src/packet-buffer.js';
@@ -43,7 +43,9 @@ function requests(): Uint8Array[] {
   const big = icmpEchoFrame({ eth, ip, ident: 7, seq: 9, data: bigData }).subarray(ICMP_AT);
   return [
     ping,
+    // The reply's words (ident, seq, data) summing to -0 and to +0: checksum 0x0000 and 0xffff.
     icmpEchoFrame({ eth, ip, ident: 0, seq: 0xffff, data: new Uint8Array(0) }),
+    icmpEchoFrame({ eth, ip, ident: 0, seq: 0, data: new Uint8Array(2) }),
     icmpEchoFrame({ eth, ip, ident: 0xffff, seq: 2, data: 'odd' }),
     icmpEchoFrame({ eth, ip, ident: 3, seq: 3, data: new Uint8Array(1472).fill(0xab) }),
     icmpEchoFrame({ eth, ip: { ...ip, dscp: 46, ecn: 1 }, ident: 4, seq: 4 }),
@@ -161,7 +163,7 @@ describe('stack: the echo request’s way (direct in to ICMP, the reply by the f
         const ping = icmpEchoFrame({ eth, ip, ident: 1, seq: 1 });
         assert.deepEqual(ways(() => run.frames.next(ping)), { buffers: 0, subjects: 1 }, 'only the link’s Subject, no PacketBuffer');
         for (const tap of ['up$', 'down$'] as const) {
-          const sub = run.stack.taps.transport[tap].subscribe(() => {});
+          const sub = (run.stack.taps.transport[tap] as Observable<unknown>).subscribe(() => {});
           const n = ways(() => run.frames.next(ping));
           sub.unsubscribe();
           // Observing what goes up closes the way in only; what goes down, the way out only.
@@ -191,14 +193,14 @@ describe('stack: the echo request’s way (direct in to ICMP, the reply by the f
         for (const s of subs) s.unsubscribe();
         assert.deepEqual(long.replies, direct.replies);
         assert.deepEqual(long.stats, direct.stats);
-        // Answered: the eleven requests to us (the reassembled one once, its reply in two
+        // Answered: the twelve requests to us (the reassembled one once, its reply in two
         // fragments), not the broadcast, the foreign, the bad or short ones; and UDP's port
         // unreachable for the datagram to port 9.
-        assert.equal(seen.down, 12, 'what the transport tap saw go down');
-        assert.equal(direct.replies.length, 13, 'frames: the 2,008-byte reply in two');
+        assert.equal(seen.down, 13, 'what the transport tap saw go down');
+        assert.equal(direct.replies.length, 14, 'frames: the 2,008-byte reply in two');
         const s = direct.stats as { icmp: Record<string, number> & { drops: Record<string, number> }; ipv4: { drops: Record<string, number> } };
-        assert.equal(s.icmp.rxEchoRequests, 12);
-        assert.equal(s.icmp.txEchoReplies, 11);
+        assert.equal(s.icmp.rxEchoRequests, 13);
+        assert.equal(s.icmp.txEchoReplies, 12);
         assert.equal(s.icmp.drops.badChecksum, 1);
         assert.equal(s.icmp.drops.truncated, 2);
         assert.equal(s.icmp.drops.broadcastEcho, 1);
@@ -219,12 +221,32 @@ describe('stack: the echo request’s way (direct in to ICMP, the reply by the f
         assert.equal(first[ICMP_AT], 0);
         assert.deepEqual([...first.subarray(ICMP_AT + 4)], [...req.subarray(ICMP_AT + 4)], 'ident, seq and data');
         assert.equal(internetChecksum(first, ICMP_AT, first.length - ICMP_AT), 0, 'the ICMP checksum');
+        // -0 and +0: the checksums a sum over the reply gives (0x0000, 0xffff).
+        assert.deepEqual([...reply(direct.replies[1]).subarray(ICMP_AT, ICMP_AT + 4)], [0, 0, 0, 0]);
+        assert.deepEqual([...reply(direct.replies[2]).subarray(ICMP_AT, ICMP_AT + 4)], [0, 0, 0xff, 0xff]);
         // The DSCP kept, the ECN not; a code other than 0 answered with code 0; the options not returned.
-        assert.equal(reply(direct.replies[4])[15], 46 << 2);
-        assert.equal(reply(direct.replies[6])[14], 0x45);
-        assert.equal(reply(direct.replies[7])[ICMP_AT + 1], 0);
+        assert.equal(reply(direct.replies[5])[15], 46 << 2);
+        assert.equal(reply(direct.replies[7])[14], 0x45);
+        assert.equal(reply(direct.replies[8])[ICMP_AT + 1], 0);
         // From the address pinged (the second one, not the route's).
-        assert.deepEqual([...reply(direct.replies[8]).subarray(26, 30)], [198, 18, 0, 3]);
+        assert.deepEqual([...reply(direct.replies[9]).subarray(26, 30)], [198, 18, 0, 3]);
+      });
+
+      it('sends the same reply checksums as a sum over the reply for 500 requests of random contents', () => {
+        let seed = 12345;
+        const random = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 16;
+        const many = Array.from({ length: 500 }, () => {
+          const data = Uint8Array.from({ length: random() % 70 }, () => random() & 0xff);
+          return icmpEchoFrame({ eth, ip, ident: random() & 0xffff, seq: random() & 0xffff, data });
+        });
+        const direct = feed(make(room), many);
+        const sub = (r: Run): Subscription => r.stack.taps.transport.down$.subscribe(() => {});
+        const observedRun = make(room);
+        const s = sub(observedRun);
+        const long = feed(observedRun, many);
+        s.unsubscribe();
+        assert.equal(direct.replies.length, 500);
+        assert.deepEqual(long.replies, direct.replies);
       });
 
       it('takes the long way for operators at the transport boundary, which see each reply', () => {
@@ -232,8 +254,8 @@ describe('stack: the echo request’s way (direct in to ICMP, the reply by the f
         let up = 0;
         let down = 0;
         const hooked = feed(make(room, { transport: { up: map((d) => (up++, d)), down: map((s) => (down++, s)) } }), requests());
-        assert.equal(up, 18, 'every datagram IPv4 delivered (the reassembled one once)');
-        assert.equal(down, 12);
+        assert.equal(up, 19, 'every datagram IPv4 delivered (the reassembled one once)');
+        assert.equal(down, 13);
         assert.deepEqual(hooked.replies, direct.replies);
         assert.deepEqual(hooked.stats, direct.stats);
       });
