@@ -156,6 +156,36 @@ describe('stack: the echo request’s way (direct in to ICMP, the reply by the f
     return run;
   };
 
+  it('on a link of bare IP packets (TUN): the fused way out while unobserved, the same replies as the long way', () => {
+    const tun = (observe: boolean): { replies: string[]; stats: unknown; buffers: number } => {
+      const inbound = new PacketSubject<Uint8Array>();
+      const sent: Uint8Array[] = [];
+      const link = { name: 'tun0', layer: 'ip' as const, mtu: 1500, frames$: inbound.asObservable(), send: (p: Uint8Array) => void sent.push(p.slice()), close(): void {} };
+      const stack = createStack({ interfaces: [{ name: 'tun0', link, ipv4: [`${OUR}/24`, `${SECOND}/24`] }] });
+      stacks.push(stack);
+      const sub = observe ? stack.taps.transport.down$.subscribe(() => {}) : undefined;
+      const { buffers } = ways(() => {
+        for (const f of requests()) if (f[12] === 0x08 && f[13] === 0x00) inbound.next(f.slice(14));
+      });
+      sub?.unsubscribe();
+      const replies = sent.map((p) => {
+        assert.equal(internetChecksum(p, 0, (p[0] & 0x0f) << 2), 0, 'the IPv4 header checksum');
+        const g = p.slice();
+        g[4] = g[5] = g[10] = g[11] = 0;
+        return Buffer.from(g).toString('hex');
+      });
+      return { replies, stats: JSON.parse(JSON.stringify(stack.stats())), buffers };
+    };
+    const direct = tun(false);
+    const long = tun(true);
+    assert.equal(direct.replies.length, 14);
+    assert.deepEqual(long.replies, direct.replies);
+    assert.deepEqual(long.stats, direct.stats);
+    // The long way's PacketBuffers: one per echo reply and the port unreachable's; the fused
+    // way makes them only for the replies it cannot take (too big, from the second address).
+    assert.ok(direct.buffers < long.buffers - 8, `${direct.buffers} PacketBuffers against ${long.buffers}`);
+  });
+
   for (const room of [false, true]) {
     describe(room ? 'a link with room in front (sendInRoom)' : 'a link of plain frames', () => {
       it('answers by the direct way in and the fused way out while unobserved, the long way while observed', () => {
