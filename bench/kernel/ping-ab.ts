@@ -84,6 +84,10 @@ async function main(): Promise<void> {
       const cells = SPACED.map((_, j) => `${f(median(p50[j][k]))} / ${f(median(p99[j][k]))}`);
       log(`| ${t.name} | ${cpu} | ${cells.join(' | ')} | ${(kernelAt2 / median(p50[1][k])).toFixed(3)} |`);
     }
+    // Within each round the two trees ran minutes apart at most: the median of the rounds'
+    // ratios is steadier than the ratio of the medians when other work comes and goes.
+    const ratio = (xs: number[], ys: number[]): string => median(xs.map((x, i) => ys[i] / x)).toFixed(3);
+    log(`tree / base, median of the rounds' ratios: CPU per echo ${ratio(cpuUs[0], cpuUs[1])}, user ${ratio(userUs[0], userUs[1])}; p50 back to back ${ratio(p50[0][0], p50[0][1])}, every 2 ms ${ratio(p50[1][0], p50[1][1])}, every 10 ms ${ratio(p50[2][0], p50[2][1])}`);
     for (const [k, t] of targets.entries()) {
       log(`runs ${t.name}: cpu ${cpuUs[k].map((x) => x.toFixed(2)).join(' ')}; p50@2ms ${p50[1][k].map(f).join(' ')}; p50@10ms ${p50[2][k].map(f).join(' ')}`);
     }
