@@ -242,6 +242,25 @@ describe('TAP link: a receive batch reused while in cache', () => {
     }
   });
 
+  it("an observe$ subscriber of the Ethernet demux that keeps TCP's frames: they are intact, and no batch is reused", async () => {
+    const p = pair();
+    const kept: Array<{ view: Uint8Array; copy: Uint8Array }> = [];
+    const observer = p.server.layers.interfaces[0].ethernet!.observe$(0x0800).subscribe((frame) => kept.push({ view: frame, copy: frame.slice() }));
+    const s = p.server.tcp.listen({ port: 7 }).subscribe((c) => c.data$.pipe(relayTo(c)).subscribe());
+    try {
+      const sent = pattern(SIZE, 12);
+      const back = await exchange(p, 7, sent);
+      assert.ok(Buffer.from(back).equals(Buffer.from(sent)), 'the echo is the bytes sent');
+      assert.ok(kept.length > 0, 'the observer saw frames');
+      for (const k of kept) assert.ok(Buffer.from(k.view).equals(Buffer.from(k.copy)), 'a frame the observer kept still holds its bytes');
+      assert.equal(p.serverDevice.reuses, 0);
+    } finally {
+      observer.unsubscribe();
+      s.unsubscribe();
+      p.close();
+    }
+  });
+
   it("a second subscriber of the link's frames$ that keeps them: they are intact, and no batch is reused", async () => {
     const p = pair();
     const kept: Array<{ view: Uint8Array; copy: Uint8Array }> = [];
