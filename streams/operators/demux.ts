@@ -2,6 +2,7 @@ import { Observable, Subject, Subscription, type Observer } from 'rxjs';
 import { NetstackError } from '../../src/errors.js';
 import { attachUp, UpStream } from '../pipeline/up-stream.js';
 import { GateKeeper, type DirectGate } from '../pipeline/direct-gate.js';
+import { pinFrame } from '../frame-lease.js';
 
 /**
  * The keyed demux of DESIGN.md: one source stream split into one Observable per key, routed
@@ -137,8 +138,18 @@ export function createDemux<T, K>(
   };
 
   function notifyTaps(key: K | undefined, item: T): void {
-    if (observeAll.observed) observeAll.next(item);
-    if (key !== undefined) observeKey.get(key)?.next(item);
+    // An observer may keep what it is shown (a frame, or a record with views of it): the
+    // frame being handed up is held for good (frame-lease.ts), whatever its consumer says.
+    if (observeAll.observed) {
+      pinFrame();
+      observeAll.next(item);
+    }
+    if (key === undefined) return;
+    const subject = observeKey.get(key);
+    if (subject !== undefined) {
+      pinFrame();
+      subject.next(item);
+    }
   }
 
   function observe$(key?: K): Observable<T> {

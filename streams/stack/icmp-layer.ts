@@ -1,15 +1,16 @@
 import { Observable, Subject, type SchedulerLike, type Subscription } from 'rxjs';
-import type { Ipv4Datagram, Ipv4Port, ReassemblyTimeout } from './ipv4-layer.js';
+import { ReceivedIpv4, type Ipv4Datagram, type Ipv4Port, type ReassemblyTimeout, type WholeOut } from './ipv4-layer.js';
 import { createDemux, type Demux } from '../operators/demux.js';
-import { attachUp } from '../pipeline/up-stream.js';
+import { attachUpDirect } from '../pipeline/up-stream.js';
 import type { NetInterface } from './net-interface.js';
-import { emitIcmp, IcmpPacket, IcmpType, IcmpUnreachableCode, IcmpTimeExceededCode, parseIcmpQuote, type IcmpRepr } from '../../src/wire/icmp.js';
+import { emitIcmp, ICMP_HEADER_LEN, IcmpPacket, IcmpType, IcmpUnreachableCode, IcmpTimeExceededCode, parseIcmpQuote, type IcmpRepr } from '../../src/wire/icmp.js';
 import { IpProtocol } from '../../src/wire/ipv4.js';
 import { TokenBucket } from '../../src/icmp/rate-limiter.js';
 import type { IcmpConfig } from '../../src/ipv4/config.js';
 import { type Ipv4Addr, formatIpv4, parseIpv4 } from '../../src/ipv4/address.js';
-import { PacketBuffer } from '../../src/packet-buffer.js';
-import { createCounters, countDrop } from '../../src/stats.js';
+import { PacketBuffer, copyBytes } from '../../src/packet-buffer.js';
+import { internetChecksum, onesSum } from '../../src/wire/checksum.js';
+import { createCounters } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { NetstackError } from '../../src/errors.js';
 import { pingSession, type EchoReply, type PingOptions } from './ping-session.js';
@@ -80,6 +81,8 @@ export class IcmpLayer {
   readonly #echo = new EchoForwardSlot();
 
   readonly #port: Ipv4Port;
+  /** IPv4's fused way out (see WholeOut), for echo replies, when what is below offers it. */
+  readonly #fused: WholeOut | undefined;
   readonly #sources: IcmpSources;
   readonly #reports = new Subject<IcmpErrorReport>();
   readonly #errors: Demux<IcmpErrorReport, number>;
@@ -96,6 +99,7 @@ export class IcmpLayer {
    */
   constructor(port: Ipv4Port, scheduler: SchedulerLike, config: Readonly<IcmpConfig>, sources: IcmpSources = {}) {
     this.#port = port;
+    this.#fused = port.down.fused as WholeOut | undefined;
     this.#sources = sources;
     this.#scheduler = scheduler;
     this.#bucket = new TokenBucket(config.errorRatePerSecond, config.errorBurst);
@@ -105,7 +109,8 @@ export class IcmpLayer {
   }
 
   start(): void {
-    this.#subscriptions.push(attachUp(this.#port.up$, (d) => this.#input(d)));
+    // IPv4's datagrams may come by the direct way in (DirectIn) on the plain stack.
+    this.#subscriptions.push(attachUpDirect(this.#port.up$, (d) => this.#input(d)));
     // Datagrams for a protocol nobody speaks: protocol unreachable (RFC 1122 3.2.2.1).
     const { unmatched$, reassemblyTimeouts$ } = this.#sources;
     if (unmatched$ !== undefined) {
@@ -200,32 +205,35 @@ export class IcmpLayer {
   #input(d: Ipv4Datagram): void {
     const c = this.counters;
     c.rxMessages++;
-    const p = this.#view.reset(d.payload);
-    const reason = p.check() ?? (p.verifyChecksum() ? undefined : 'badChecksum');
-    if (reason !== undefined) {
-      countDrop(c, reason);
+    // The stack's own record (the direct way in, or the plain stack): the message is read where
+    // it lies in the frame, no view made. Anything else (an operator's or observer's copy, a
+    // reassembled datagram): its payload.
+    let bytes: Uint8Array;
+    let at: number;
+    let length: number;
+    if (d instanceof ReceivedIpv4) {
+      bytes = d.frame;
+      at = d.payloadAt;
+      length = d.payloadEnd - at;
+    } else {
+      bytes = d.payload;
+      at = 0;
+      length = bytes.length;
+    }
+    if (length < ICMP_HEADER_LEN) {
+      c.drops.truncated++;
       return;
     }
+    if (onesSum(bytes, at, length) !== 0xffff) {
+      c.drops.badChecksum++;
+      return;
+    }
+    if (bytes[at] === IcmpType.ECHO_REQUEST) {
+      this.#echoRequest(d, bytes, at, length);
+      return;
+    }
+    const p = this.#view.reset(d.payload);
     switch (p.type) {
-      case IcmpType.ECHO_REQUEST: {
-        c.rxEchoRequests++;
-        // Like Linux's icmp_echo_ignore_broadcasts: broadcast pings are a smurf amplifier.
-        if (d.broadcast) {
-          c.drops.broadcastEcho++;
-          return;
-        }
-        // Echo forwarding: a request to an address not ours is the responder's to answer.
-        const forwarder = this.#echo.forwarder;
-        if (forwarder !== undefined && !this.#port.network.isLocal(d.dst)) {
-          forwarder.offer({ from: formatIpv4(d.src), to: formatIpv4(d.dst), ident: p.ident, seq: p.seq, data: p.data.slice(), ttl: d.ttl });
-          return;
-        }
-        const pb = PacketBuffer.withPayload(p.data);
-        emitIcmp({ kind: 'echo-reply', ident: p.ident, seq: p.seq, data: EMPTY }, pb);
-        c.txEchoReplies++;
-        this.#port.down.next({ pb, dst: d.src, src: d.dst, protocol: IpProtocol.ICMP, dscp: d.header[1] >>> 2 });
-        return;
-      }
       case IcmpType.ECHO_REPLY: {
         c.rxEchoReplies++;
         const handler = this.#pings.get(p.ident);
@@ -262,6 +270,59 @@ export class IcmpLayer {
     }
   }
 
+  /**
+   * An echo request (checked: whole header, good checksum) in `bytes` from `at`, `length` bytes.
+   * The reply is IPv4's fused way out when it offers one now (the frame written here, one
+   * piece), else a PacketBuffer sent the long way: the same bytes either way (WholeOut).
+   */
+  #echoRequest(d: Ipv4Datagram, bytes: Uint8Array, at: number, length: number): void {
+    const c = this.counters;
+    c.rxEchoRequests++;
+    // Like Linux's icmp_echo_ignore_broadcasts: broadcast pings are a smurf amplifier.
+    if (d.broadcast) {
+      c.drops.broadcastEcho++;
+      return;
+    }
+    const ident = (bytes[at + 4] << 8) | bytes[at + 5];
+    const seq = (bytes[at + 6] << 8) | bytes[at + 7];
+    // Echo forwarding: a request to an address not ours is the responder's to answer.
+    const forwarder = this.#echo.forwarder;
+    if (forwarder !== undefined && !this.#port.network.isLocal(d.dst)) {
+      forwarder.offer({ from: formatIpv4(d.src), to: formatIpv4(d.dst), ident, seq, data: bytes.slice(at + ICMP_HEADER_LEN, at + length), ttl: d.ttl });
+      return;
+    }
+    // The reply keeps the request's DSCP (ECN not: the reply is not ECN-capable).
+    const tos = (d instanceof ReceivedIpv4 ? d.frame[d.headerAt + 1] : d.header[1]) & 0xfc;
+    const fused = this.#fused;
+    // The fused way needs the route cached (routeFor) for the destination, as UDP's send asks it.
+    if (fused !== undefined && fused.ready() && 'iface' in this.#port.network.routeFor(d.src)) {
+      const frame = fused.frame(d.src, d.dst, IpProtocol.ICMP, length, tos);
+      if (frame !== undefined) {
+        // The ICMP message last in the frame (see WholeOut): as emitIcmp writes an echo reply.
+        const o = frame.length - length;
+        copyBytes(frame, bytes.subarray(at + ICMP_HEADER_LEN, at + length), o + ICMP_HEADER_LEN);
+        frame[o] = IcmpType.ECHO_REPLY;
+        frame[o + 1] = 0;
+        frame[o + 2] = 0;
+        frame[o + 3] = 0;
+        frame[o + 4] = ident >>> 8;
+        frame[o + 5] = ident & 0xff;
+        frame[o + 6] = seq >>> 8;
+        frame[o + 7] = seq & 0xff;
+        const sum = replyChecksum(bytes, at) ?? internetChecksum(frame, o, length);
+        frame[o + 2] = sum >>> 8;
+        frame[o + 3] = sum & 0xff;
+        c.txEchoReplies++;
+        fused.send(frame);
+        return;
+      }
+    }
+    const pb = PacketBuffer.withPayload(bytes.subarray(at + ICMP_HEADER_LEN, at + length));
+    emitIcmp({ kind: 'echo-reply', ident, seq, data: EMPTY }, pb);
+    c.txEchoReplies++;
+    this.#port.down.next({ pb, dst: d.src, src: d.dst, protocol: IpProtocol.ICMP, dscp: tos >>> 2 });
+  }
+
   #reassemblyTimeout(t: ReassemblyTimeout): void {
     const { expired: e, iface, broadcast } = t;
     if (e.first === undefined) return;
@@ -296,6 +357,21 @@ export class IcmpLayer {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * The checksum of the echo reply to the request at `at` (its checksum verified), from the
+ * request's own (RFC 1624): the reply differs only in its first word (type 8 and the code
+ * become 0), so the sum of the rest, R, is known without reading it again: the request's words
+ * sum to 0 (mod 0xffff), so R = -(first word + checksum). The value is exactly the one a sum
+ * over the reply gives (internetChecksum, as emitIcmp writes it), except when R is 0 mod
+ * 0xffff, where that sum tells +0 (every byte zero) from -0: undefined then, sum the reply.
+ */
+function replyChecksum(request: Uint8Array, at: number): number | undefined {
+  const first = (request[at] << 8) | request[at + 1];
+  const checksum = (request[at + 2] << 8) | request[at + 3];
+  const r = (0x1fffe - first - checksum) % 0xffff;
+  return r === 0 ? undefined : ~r & 0xffff;
+}
 
 /** True when an ICMP message is an error (or too short to tell), so it must not be answered. */
 function isIcmpError(payload: Uint8Array): boolean {

@@ -130,7 +130,8 @@ export interface Ipv4Route {
  * of the frame (FrameOut.frameRoom): the caller finds its bytes from the end.
  */
 export interface WholeOut extends FusedOut {
-  frame(dst: Ipv4Addr, src: Ipv4Addr, protocol: number, transportLength: number): Uint8Array | undefined;
+  /** `tos`: the TOS byte (DSCP and ECN) the long way would write from the send's `dscp`/`ecn`; default 0. */
+  frame(dst: Ipv4Addr, src: Ipv4Addr, protocol: number, transportLength: number, tos?: number): Uint8Array | undefined;
   /**
    * Whether the frame `frame` just made may go with its transport checksum partial (the
    * pseudo-header's sum only, FrameOut.partialChecksum): its link finishes it (a TAP device with
@@ -266,7 +267,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     // gets a record of its own): a transport may refill one record for every packet.
     const fused: WholeOut = {
       ready: () => true,
-      frame: (dst, src, protocol, transportLength) => this.#fusedFrame(dst, src, protocol, transportLength),
+      frame: (dst, src, protocol, transportLength, tos) => this.#fusedFrame(dst, src, protocol, transportLength, tos ?? 0),
       partialChecksum: () => (this.#fusedTo as FrameOut | undefined)?.partialChecksum === true,
       send: (frame, csumStart, csumOffset) => this.#fusedSend(frame, csumStart, csumOffset),
     };
@@ -498,7 +499,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
   }
 
   /** WholeOut.frame: see there. The route is the one cached (the transport just asked routeFor). */
-  #fusedFrame(dst: Ipv4Addr, src: Ipv4Addr, protocol: number, transportLength: number): Uint8Array | undefined {
+  #fusedFrame(dst: Ipv4Addr, src: Ipv4Addr, protocol: number, transportLength: number, tos: number): Uint8Array | undefined {
     const route = this.#cachedRoute;
     if (route === undefined || dst !== this.#cachedDst || this.#cachedLocal || !this.#routeCacheValid()) return undefined;
     // Another source than the route's: a forwarder's answer from the address its flow was sent
@@ -516,7 +517,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       if (!bare.ready()) return undefined;
       const packet = allocUnzeroed(total);
       const id = this.#ids.next(src, dst, protocol, false, this.#opts.scheduler.now());
-      writeIpv4Header(packet, 0, 0, total, id, false, this.#opts.defaultTtl, protocol, src, dst);
+      writeIpv4Header(packet, 0, tos, total, id, false, this.#opts.defaultTtl, protocol, src, dst);
       this.counters.txPackets++;
       this.#fusedTo = bare;
       return packet;
@@ -536,9 +537,9 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     }
     frame[at + 12] = ETHERTYPE_IPV4 >>> 8;
     frame[at + 13] = ETHERTYPE_IPV4 & 0xff;
-    // As #emitWhole for a datagram without DF (UDP's): its ID, the default TTL, TOS 0.
+    // As #emitWhole for a datagram without DF (UDP's, an echo reply): its ID, the default TTL.
     const ident = this.#ids.next(src, dst, protocol, false, this.#opts.scheduler.now());
-    writeIpv4Header(frame, at + ETHERNET_HEADER_LEN, 0, total, ident, false, this.#opts.defaultTtl, protocol, src, dst);
+    writeIpv4Header(frame, at + ETHERNET_HEADER_LEN, tos, total, ident, false, this.#opts.defaultTtl, protocol, src, dst);
     this.counters.txPackets++;
     this.#fusedTo = out;
     return frame;

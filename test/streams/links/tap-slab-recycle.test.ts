@@ -6,7 +6,8 @@
  * view the user or the stack kept must still read the bytes that were sent.
  */
 import assert from 'node:assert/strict';
-import { firstValueFrom, map, Observable, type MonoTypeOperatorFunction, type Subscription } from 'rxjs';
+import { firstValueFrom, map, Observable, toArray, type MonoTypeOperatorFunction, type Subscription } from 'rxjs';
+import { internetChecksum } from '../../../src/wire/checksum.js';
 import { createStack, type Stack } from '../../../streams/stack/create-stack.js';
 import { deviceLink, type TapLink } from '../../../streams/links/tap-link.js';
 import { discardService } from '../../../streams/services/discard.js';
@@ -241,6 +242,25 @@ describe('TAP link: a receive batch reused while in cache', () => {
     }
   });
 
+  it("an observe$ subscriber of the Ethernet demux that keeps TCP's frames: they are intact, and no batch is reused", async () => {
+    const p = pair();
+    const kept: Array<{ view: Uint8Array; copy: Uint8Array }> = [];
+    const observer = p.server.layers.interfaces[0].ethernet!.observe$(0x0800).subscribe((frame) => kept.push({ view: frame, copy: frame.slice() }));
+    const s = p.server.tcp.listen({ port: 7 }).subscribe((c) => c.data$.pipe(relayTo(c)).subscribe());
+    try {
+      const sent = pattern(SIZE, 12);
+      const back = await exchange(p, 7, sent);
+      assert.ok(Buffer.from(back).equals(Buffer.from(sent)), 'the echo is the bytes sent');
+      assert.ok(kept.length > 0, 'the observer saw frames');
+      for (const k of kept) assert.ok(Buffer.from(k.view).equals(Buffer.from(k.copy)), 'a frame the observer kept still holds its bytes');
+      assert.equal(p.serverDevice.reuses, 0);
+    } finally {
+      observer.unsubscribe();
+      s.unsubscribe();
+      p.close();
+    }
+  });
+
   it("a second subscriber of the link's frames$ that keeps them: they are intact, and no batch is reused", async () => {
     const p = pair();
     const kept: Array<{ view: Uint8Array; copy: Uint8Array }> = [];
@@ -414,6 +434,23 @@ describe('TAP link: a receive batch reused while in cache', () => {
       assert.equal(p.serverDevice.reuses, 0);
     } finally {
       server.close();
+      p.close();
+    }
+  });
+
+  it('an observe$ subscriber of the Ethernet demux that keeps the frames: they are intact, no batch reused', async () => {
+    const p = pair();
+    const kept: Uint8Array[] = [];
+    const s = p.server.layers.interfaces[0].ethernet!.observe$(0x0800).subscribe((f) => kept.push(f));
+    try {
+      await firstValueFrom(p.client.icmp.ping('198.18.0.2', { count: 8, interval: 1, size: 200 }).pipe(toArray()));
+      assert.equal(kept.length, 8);
+      const copies = kept.map((f) => f.slice());
+      // The kept frames still hold the requests: ICMP's checksum over each checks, none poisoned.
+      for (const f of copies) assert.equal(internetChecksum(f, 34, f.length - 34), 0, 'an intact echo request');
+      assert.equal(p.serverDevice.reuses, 0);
+    } finally {
+      s.unsubscribe();
       p.close();
     }
   });
