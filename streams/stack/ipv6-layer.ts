@@ -6,7 +6,7 @@ import { between, type Boundary, type BoundaryOperators, type Sink } from '../pi
 import type { TapPoint } from '../pipeline/taps.js';
 import { attachUp, attachUpDirect, reportUnhandled, UpStream, type DirectIn } from '../pipeline/up-stream.js';
 import { DirectGate } from '../pipeline/direct-gate.js';
-import { InPlace } from './received-ip.js';
+import type { InPlace } from './received-ip.js';
 import { PacketSubject } from '../pipeline/packet-subject.js';
 import { Ipv6Records, mappedDemux } from './ipv6-transport-boundary.js';
 import type { IpDatagram, IpSend } from './ip-network.js';
@@ -827,16 +827,22 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
 /**
  * @internal A received `Ipv6Datagram` as the layer hands it to the stack's own protocols while
  * nothing observes the hops above (see #up): read in place, like IPv4's record (InPlace,
- * received-ip.ts), so the views of its addresses, packet and payload are made only when read.
+ * received-ip.ts: the same shape), so the views of its addresses, packet and payload are made
+ * only when read.
  * TCP and UDP read their segment from `frame` between `payloadAt` and `payloadEnd`, and the
  * addresses at `headerAt + 8` and `+ 24`, so a segment costs no view of the IP packet. The
  * views are accessors on the prototype: a spread copy (`{ ...d }`) leaves them out.
  */
-export class ReceivedIpv6 extends InPlace implements Ipv6Datagram {
+export class ReceivedIpv6 implements Ipv6Datagram, InPlace {
   readonly hopLimit: number;
+  readonly #bytes: Uint8Array;
+  readonly #headerAt: number;
+  readonly #payloadAt: number;
+  readonly #end: number;
   #src: Ipv6Addr | undefined = undefined;
   #dst: Ipv6Addr | undefined = undefined;
   #packet: Uint8Array | undefined = undefined;
+  #payload: Uint8Array | undefined = undefined;
 
   constructor(
     readonly iface: NetInterface,
@@ -851,23 +857,46 @@ export class ReceivedIpv6 extends InPlace implements Ipv6Datagram {
     readonly checksumVerified: boolean,
     readonly foreign: boolean,
   ) {
-    super(bytes, headerAt, payloadAt, end);
+    this.#bytes = bytes;
+    this.#headerAt = headerAt;
+    this.#payloadAt = payloadAt;
+    this.#end = end;
     this.hopLimit = bytes[headerAt + 7];
   }
 
+  get frame(): Uint8Array {
+    return this.#bytes;
+  }
+
+  get headerAt(): number {
+    return this.#headerAt;
+  }
+
+  get payloadAt(): number {
+    return this.#payloadAt;
+  }
+
+  get payloadEnd(): number {
+    return this.#end;
+  }
+
+  get payload(): Uint8Array {
+    return (this.#payload ??= this.#bytes.subarray(this.#payloadAt, this.#end));
+  }
+
   get src(): Ipv6Addr {
-    return (this.#src ??= this.frame.subarray(this.headerAt + 8, this.headerAt + 24));
+    return (this.#src ??= this.#bytes.subarray(this.#headerAt + 8, this.#headerAt + 24));
   }
 
   get dst(): Ipv6Addr {
-    return (this.#dst ??= this.frame.subarray(this.headerAt + 24, this.headerAt + 40));
+    return (this.#dst ??= this.#bytes.subarray(this.#headerAt + 24, this.#headerAt + 40));
   }
 
   get packet(): Uint8Array {
     if (this.#packet === undefined) {
-      const bytes = this.frame;
-      const at = this.headerAt;
-      const end = this.payloadEnd;
+      const bytes = this.#bytes;
+      const at = this.#headerAt;
+      const end = this.#end;
       this.#packet = at === 0 && end === bytes.length ? bytes : bytes.subarray(at, end);
     }
     return this.#packet;
