@@ -228,7 +228,7 @@ export function deliverIpv6<T>(book: AddressBook, d: Ipv6Datagram, arg: T, deliv
   try {
     deliver(
       inPlace
-        ? new ReceivedIp(d.iface, src, dst, d.protocol, d.hopLimit, d.multicast, true, p, at, d.payloadAt, d.payloadEnd, true)
+        ? new ReceivedIp(d.iface, src, dst, d.protocol, d.hopLimit, d.multicast, true, p, at, d.payloadAt, d.payloadEnd)
         : ipDatagramOf(d, src, dst),
       arg,
     );

@@ -1,5 +1,5 @@
 import type { NetInterface } from './net-interface.js';
-import type { IpAddr } from '../../src/ip/address-book.js';
+import { IPV6_ID_BASE, type IpAddr } from '../../src/ip/address-book.js';
 
 /**
  * @internal A received packet read in place: where it lies in the frame (or packet) it came
@@ -30,7 +30,9 @@ export interface InPlace {
  * IPv4's straight from its layer, IPv6's made once its addresses have ids (`deliverIpv6`).
  * `header` is made when first read (ICMP errors quote it): IPv4's header alone, or for IPv6 the
  * whole packet from its fixed header (what `IpDatagram.header` means there). The ECN field is
- * read in the frame: the low two bits of IPv4's TOS byte, bits 4-5 of IPv6's second byte.
+ * read in the frame: the low two bits of IPv4's TOS byte, bits 4-5 of IPv6's second byte. Which
+ * family is told by the destination (an IPv6 id is above every IPv4 number), only when `header`
+ * or `ecn` is read: IPv4's record has no field more than before it served both.
  */
 export class ReceivedIp implements InPlace {
   readonly reassembled = false;
@@ -39,10 +41,6 @@ export class ReceivedIp implements InPlace {
   readonly #headerAt: number;
   readonly #payloadAt: number;
   readonly #end: number;
-  /** Where `header` ends: the payload (IPv4) or the packet's end (IPv6). */
-  readonly #headerEnd: number;
-  /** 0 for IPv4, 4 for IPv6: where the ECN bits sit in the header's second byte. */
-  readonly #ecnShift: number;
   #header: Uint8Array | undefined;
   #payload: Uint8Array | undefined;
 
@@ -58,18 +56,16 @@ export class ReceivedIp implements InPlace {
     headerAt: number,
     payloadAt: number,
     end: number,
-    v6 = false,
   ) {
     this.#bytes = bytes;
     this.#headerAt = headerAt;
     this.#payloadAt = payloadAt;
     this.#end = end;
-    this.#headerEnd = v6 ? end : payloadAt;
-    this.#ecnShift = v6 ? 4 : 0;
   }
 
   get header(): Uint8Array {
-    if (this.#header === undefined) this.#header = this.#bytes.subarray(this.#headerAt, this.#headerEnd);
+    // IPv4's header alone; for IPv6 the packet from its fixed header.
+    if (this.#header === undefined) this.#header = this.#bytes.subarray(this.#headerAt, this.dst >= IPV6_ID_BASE ? this.#end : this.#payloadAt);
     return this.#header;
   }
 
@@ -80,7 +76,7 @@ export class ReceivedIp implements InPlace {
 
   /** The ECN field (RFC 3168), read in the frame. */
   get ecn(): number {
-    return (this.#bytes[this.#headerAt + 1] >>> this.#ecnShift) & 3;
+    return (this.#bytes[this.#headerAt + 1] >>> (this.dst >= IPV6_ID_BASE ? 4 : 0)) & 3;
   }
 
   get frame(): Uint8Array {
