@@ -25,13 +25,16 @@ import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { netError, type NetstackError } from '../../src/errors.js';
 import { refTimer } from './unref-scheduler.js';
-import { ReceivedIp as ReceivedIpv4 } from './received-ip.js';
+import { ReceivedIp } from './received-ip.js';
 
 /**
  * @internal IPv4's received whole datagram as the stack's own transports get it: the record both
- * families share (received-ip.ts), its header's and payload's views made only when read.
+ * families share (`ReceivedIp`, received-ip.ts), its header's and payload's views made only when
+ * read. The name IPv4's callers knew it by.
  */
-export { ReceivedIpv4 };
+export const ReceivedIpv4 = ReceivedIp;
+/** @internal */
+export type ReceivedIpv4 = ReceivedIp;
 
 /** A received IPv4 datagram (reassembled if it came in fragments), as the transports see it. */
 export interface Ipv4Datagram {
@@ -650,7 +653,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       // made only if read (ICMP errors quote it); anyone else who may copy the record with a
       // spread (an operator, an observer) gets every field as a plain property.
       if (this.#plain.shut === 0) {
-        const d = new ReceivedIpv4(iface, src, dst, p.protocol, ttl, broadcast, checksumVerified, bytes, at, at + hl, at + p.totalLength);
+        const d = new ReceivedIp(iface, src, dst, p.protocol, ttl, broadcast, checksumVerified, bytes, at, at + hl, at + p.totalLength);
         // The same conditions leave nothing to see or change on the way to the transport: one
         // that took the direct way in gets it from here (the demux's routing, by hand).
         const direct = this.#direct[d.protocol];
