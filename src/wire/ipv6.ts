@@ -260,6 +260,29 @@ export function ipv6UpperChecksumOk(header: Uint8Array, message: Uint8Array, pro
 }
 
 /**
+ * `ipv6UpperChecksumOk` read in place: the packet's fixed header at `bytes[headerAt..]`, the
+ * upper-layer message at `bytes[at..end)` (a received frame, no view of either made).
+ */
+export function ipv6ChecksumOkAt(bytes: Uint8Array, headerAt: number, at: number, end: number, protocol: number): boolean {
+  const len = end - at;
+  const sum = onesSum(bytes, at, len, ipv6PseudoHeaderSum(bytes, headerAt + Ipv6Offset.SRC, bytes, headerAt + Ipv6Offset.DST, protocol, len));
+  if (sum !== 0xffff) return false;
+  return !(protocol === 17 && len >= 8 && bytes[at + 6] === 0 && bytes[at + 7] === 0);
+}
+
+/**
+ * Why the IPv6 packet at `bytes[at..]` fails `Ipv6Packet.check()` (the same tests, read in
+ * place), or undefined when its fixed header is whole and its payload length fits.
+ */
+export function checkIpv6At(bytes: Uint8Array, at: number): Ipv6MalformedReason | undefined {
+  const available = bytes.length - at;
+  if (available < IPV6_HEADER_LEN) return 'truncated';
+  if (bytes[at] >>> 4 !== IPV6_VERSION) return 'badVersion';
+  if (IPV6_HEADER_LEN + ((bytes[at + 4] << 8) | bytes[at + 5]) > available) return 'badPayloadLength';
+  return undefined;
+}
+
+/**
  * `ipv6UpperChecksumOk` for addresses given apart from the packet (an operator at the transport
  * boundary may have rewritten them, as a NAT does, with the checksum adjusted to match).
  */

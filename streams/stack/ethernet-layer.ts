@@ -87,6 +87,8 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
   #closed = false;
   /** Who took IPv4's direct way in (see `protocol`), and the gate the hops it skips keep. */
   #ipv4Direct: { readonly handler: (frame: Uint8Array) => void; readonly gate: DirectGate } | undefined;
+  /** The same for IPv6's frames. */
+  #ipv6Direct: { readonly handler: (frame: Uint8Array) => void; readonly gate: DirectGate } | undefined;
 
   constructor(iface: NetInterface, lower: FrameBoundary) {
     this.#iface = iface;
@@ -99,10 +101,10 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
       attachUp(raw$, {
         next: (frame) => {
           if (!this.#accept(frame)) return;
-          // The direct way in (DirectIn): an IPv4 frame goes straight to IPv4's input while
-          // nobody observes the demux or the hops above it; the rest through the demux.
-          const direct = this.#ipv4Direct;
-          if (direct !== undefined && frame[12] === 0x08 && frame[13] === 0x00 && direct.gate.shut === 0) {
+          // The direct way in (DirectIn): an IPv4 or IPv6 frame goes straight to its layer's
+          // input while nobody observes the demux or the hops above it; the rest through the demux.
+          const direct = frame[12] === 0x08 && frame[13] === 0x00 ? this.#ipv4Direct : frame[12] === 0x86 && frame[13] === 0xdd ? this.#ipv6Direct : undefined;
+          if (direct !== undefined && direct.gate.shut === 0) {
             try {
               direct.handler(frame);
             } catch (err) {
@@ -149,18 +151,21 @@ export class EthernetLayer implements ProtocolMux<number, Uint8Array, EthernetOu
       partialChecksum: true,
       maxGsoBytes: this.#down.maxGsoBytes,
     };
-    if (ethertype !== EtherType.IPV4) return { up$: this.#demux.endpoint(ethertype), down };
-    // IPv4's frames may come by the direct way in (DirectIn), past the demux while nobody
-    // observes it: the layer that claims 0x0800 takes it with its attachment.
+    const v4 = ethertype === EtherType.IPV4;
+    if (!v4 && ethertype !== EtherType.IPV6) return { up$: this.#demux.endpoint(ethertype), down };
+    // IPv4's and IPv6's frames may come by the direct way in (DirectIn), past the demux while
+    // nobody observes it: the layer that claims 0x0800 (0x86DD) takes it with its attachment.
     const endpoint$ = this.#demux.endpoint(ethertype);
     const demux = this.#demux;
     const direct: DirectIn<Uint8Array> = {
       take: (handler, gate) => {
         const taken = { handler, gate };
-        this.#ipv4Direct = taken;
+        if (v4) this.#ipv4Direct = taken;
+        else this.#ipv6Direct = taken;
         const subscription = demux.keepGate(gate);
         subscription.add(() => {
-          if (this.#ipv4Direct === taken) this.#ipv4Direct = undefined;
+          if (v4 && this.#ipv4Direct === taken) this.#ipv4Direct = undefined;
+          if (!v4 && this.#ipv6Direct === taken) this.#ipv6Direct = undefined;
         });
         return subscription;
       },

@@ -1,8 +1,9 @@
 import type { Observable } from 'rxjs';
 import type { NetInterface } from './net-interface.js';
 import type { IcmpErrorReport } from './icmp-layer.js';
-import { ReceivedIpv4, type Ipv4Network } from './ipv4-layer.js';
-import type { Ipv6Datagram, Ipv6Network, Ipv6Port } from './ipv6-layer.js';
+import type { Ipv4Network } from './ipv4-layer.js';
+import { ReceivedIpv6, type Ipv6Datagram, type Ipv6Network, type Ipv6Port } from './ipv6-layer.js';
+import { ReceivedIp } from './received-ip.js';
 import { AddressBook, IPV6_ID_BASE, IP_ANY4, IP_ANY6, parseIpAddr, type IpAddr } from '../../src/ip/address-book.js';
 import { IPV6_TCP_HEADERS } from '../../src/tcp/config.js';
 import { netError, type NetstackError } from '../../src/errors.js';
@@ -83,8 +84,8 @@ export interface Ipv6Transport {
  * IPv6's traffic class (bits 4-5 of byte 1).
  */
 export function ecnOf(d: IpDatagram): number {
-  // IPv4's own record reads it in the frame (no view of the header made for it).
-  if (d instanceof ReceivedIpv4) return d.ecn;
+  // The received record reads it in the frame (no view of the header made for it).
+  if (d instanceof ReceivedIp) return d.ecn;
   return d.dst >= IPV6_ID_BASE ? (d.header[1] >>> 4) & 3 : d.header[1] & 3;
 }
 
@@ -214,14 +215,23 @@ export function ipDatagramOf(d: Ipv6Datagram, src: IpAddr, dst: IpAddr): IpDatag
  * never grows with what peers send.
  */
 export function deliverIpv6<T>(book: AddressBook, d: Ipv6Datagram, arg: T, deliver: (ip: IpDatagram, arg: T) => void): void {
-  const p = d.packet;
+  // IPv6's received record is read in place (its addresses in the frame, no view made) and
+  // becomes the transports' received record, as IPv4's datagrams come (ReceivedIp).
+  const inPlace = d instanceof ReceivedIpv6 && !d.reassembled;
+  const p = inPlace ? d.frame : d.packet;
+  const at = inPlace ? d.headerAt : 0;
   // Another host's address (a forwarder's flow) is a stranger too: held only while handled.
-  const knownDst = p[24] === 0xff ? IP_ANY6 : book.idOf(p, 24);
-  const dst = knownDst ?? book.acquire(p, 24);
-  const known = book.idOf(p, 8);
-  const src = known ?? book.acquire(p, 8);
+  const knownDst = p[at + 24] === 0xff ? IP_ANY6 : book.idOf(p, at + 24);
+  const dst = knownDst ?? book.acquire(p, at + 24);
+  const known = book.idOf(p, at + 8);
+  const src = known ?? book.acquire(p, at + 8);
   try {
-    deliver(ipDatagramOf(d, src, dst), arg);
+    deliver(
+      inPlace
+        ? new ReceivedIp(d.iface, src, dst, d.protocol, d.hopLimit, d.multicast, true, p, at, d.payloadAt, d.payloadEnd)
+        : ipDatagramOf(d, src, dst),
+      arg,
+    );
   } finally {
     if (known === undefined) book.release(src);
     if (knownDst === undefined && d.foreign) book.release(dst);

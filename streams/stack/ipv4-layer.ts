@@ -25,6 +25,16 @@ import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { netError, type NetstackError } from '../../src/errors.js';
 import { refTimer } from './unref-scheduler.js';
+import { ReceivedIp } from './received-ip.js';
+
+/**
+ * @internal IPv4's received whole datagram as the stack's own transports get it: the record both
+ * families share (`ReceivedIp`, received-ip.ts), its header's and payload's views made only when
+ * read. The name IPv4's callers knew it by.
+ */
+export const ReceivedIpv4 = ReceivedIp;
+/** @internal */
+export type ReceivedIpv4 = ReceivedIp;
 
 /** A received IPv4 datagram (reassembled if it came in fragments), as the transports see it. */
 export interface Ipv4Datagram {
@@ -659,7 +669,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       // made only if read (ICMP errors quote it); anyone else who may copy the record with a
       // spread (an operator, an observer) gets every field as a plain property.
       if (this.#plain.shut === 0) {
-        const d = new ReceivedIpv4(iface, src, dst, p.protocol, ttl, broadcast, checksumVerified, bytes, at, at + hl, at + p.totalLength);
+        const d = new ReceivedIp(iface, src, dst, p.protocol, ttl, broadcast, checksumVerified, bytes, at, at + hl, at + p.totalLength);
         // The same conditions leave nothing to see or change on the way to the transport: one
         // that took the direct way in gets it from here (the demux's routing, by hand).
         const direct = this.#direct[d.protocol];
@@ -722,77 +732,6 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
 }
 
 const ALL_HOSTS = 0xe0000001;
-
-/**
- * @internal A received whole datagram as the stack's own transports get it: the views of its
- * header and payload are made when first read (ICMP errors and ECN quote the header; UDP reads
- * its datagram in place, `frame`/`payloadAt`/`payloadEnd`, and makes only its own payload's
- * view). Accessors on the prototype, so a spread copy (`{ ...d }`) would leave `header` and
- * `payload` out: only handed to the stack's own layers (#inputPacket says when).
- */
-export class ReceivedIpv4 implements Ipv4Datagram {
-  readonly reassembled = false;
-  // Private: a spread copy (tcp-forwarder.ts's quote) takes none of them, the frame included.
-  readonly #bytes: Uint8Array;
-  readonly #headerAt: number;
-  readonly #payloadAt: number;
-  readonly #end: number;
-  #header: Uint8Array | undefined;
-  #payload: Uint8Array | undefined;
-
-  constructor(
-    readonly iface: NetInterface,
-    readonly src: Ipv4Addr,
-    readonly dst: Ipv4Addr,
-    readonly protocol: number,
-    readonly ttl: number,
-    readonly broadcast: boolean,
-    readonly checksumVerified: boolean,
-    bytes: Uint8Array,
-    headerAt: number,
-    payloadAt: number,
-    end: number,
-  ) {
-    this.#bytes = bytes;
-    this.#headerAt = headerAt;
-    this.#payloadAt = payloadAt;
-    this.#end = end;
-  }
-
-  get header(): Uint8Array {
-    if (this.#header === undefined) this.#header = this.#bytes.subarray(this.#headerAt, this.#payloadAt);
-    return this.#header;
-  }
-
-  get payload(): Uint8Array {
-    if (this.#payload === undefined) this.#payload = this.#bytes.subarray(this.#payloadAt, this.#end);
-    return this.#payload;
-  }
-
-  /** The ECN field (the low two bits of the TOS byte), read in the frame. */
-  get ecn(): number {
-    return this.#bytes[this.#headerAt + 1] & 3;
-  }
-
-  /** The frame (or packet) the datagram is in: its payload runs from `payloadAt` to `payloadEnd`. */
-  get frame(): Uint8Array {
-    return this.#bytes;
-  }
-
-  /** Where the IPv4 header starts in `frame` (it runs to `payloadAt`). */
-  get headerAt(): number {
-    return this.#headerAt;
-  }
-
-  get payloadAt(): number {
-    return this.#payloadAt;
-  }
-
-  get payloadEnd(): number {
-    return this.#end;
-  }
-}
-
 
 function protocolOf(d: Ipv4Datagram): number {
   return d.protocol;

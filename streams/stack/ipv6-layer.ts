@@ -1,11 +1,14 @@
-import { Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { Subject, Subscription, type Observable, type SchedulerLike } from 'rxjs';
 import { createDemux, type Demux } from '../operators/demux.js';
 import { isAssigned, type InterfaceIpv6Address, type NetInterface } from './net-interface.js';
 import { Ipv6RouteTable, type Ipv6RouteEntry } from '../../src/ipv6/route-table.js';
 import { between, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
 import type { TapPoint } from '../pipeline/taps.js';
-import { attachUp } from '../pipeline/up-stream.js';
+import { attachUp, attachUpDirect, reportUnhandled, UpStream, type DirectIn } from '../pipeline/up-stream.js';
+import { DirectGate } from '../pipeline/direct-gate.js';
+import type { InPlace } from './received-ip.js';
 import { PacketSubject } from '../pipeline/packet-subject.js';
+import { RecordLender, NO_PACKET } from '../pipeline/lent-record.js';
 import { Ipv6Records, mappedDemux } from './ipv6-transport-boundary.js';
 import type { IpDatagram, IpSend } from './ip-network.js';
 import type { AddressBook } from '../../src/ip/address-book.js';
@@ -13,7 +16,7 @@ import type { ProtocolMux } from '../pipeline/protocol-mux.js';
 import type { PendingPacket } from './arp-layer.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { refTimer } from './unref-scheduler.js';
-import { Ipv6Packet, emitIpv6Header, IPV6_HEADER_LEN, Ipv6NextHeader, ipv6PseudoHeaderSum } from '../../src/wire/ipv6.js';
+import { emitIpv6Header, checkIpv6At, IPV6_HEADER_LEN, Ipv6NextHeader, ipv6PseudoHeaderSum } from '../../src/wire/ipv6.js';
 import { segmentTcpWithPseudoSum } from '../../src/wire/tcp-segmenter.js';
 import { walkIpv6Chain, IPV6_CHAIN_DEFAULTS, type Ipv6ChainLimits } from '../../src/wire/ipv6-ext.js';
 import { Ipv6Reassembler, type Ipv6ExpiredDatagram } from '../../src/ipv6/reassembly.js';
@@ -206,7 +209,15 @@ export interface Ipv6LayerOptions {
 interface Attached {
   readonly iface: NetInterface;
   readonly down: Sink<Ipv6NextHopPacket>;
+  /** One record refilled for every packet, when what is below keeps none (Sink.retainsNothing: NDP's resolver, maybe through taps). */
+  readonly record: RecordLender<OutboundRecord>;
 }
+
+/** An `Ipv6Outbound`, writable: the record #out refills. */
+type OutboundRecord = { -readonly [K in keyof Ipv6Outbound]: Ipv6Outbound[K] };
+
+/** What a lent record's addresses point at between packets (nothing of the last packet's). */
+const NO_ADDRESS: Ipv6Addr = new Uint8Array(16);
 
 /**
  * IPv6 for the whole stack (RFC 8200), beside Ipv4Layer: header validation, the extension
@@ -245,7 +256,15 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
   readonly #reassemblyTimeouts$ = new Subject<Ipv6ReassemblyTimeout>();
   readonly #opts: Ipv6LayerOptions;
   readonly #chain: Readonly<Ipv6ChainLimits>;
-  readonly #view = new Ipv6Packet();
+  /** Per protocol number, the transport that took the direct way in (see `protocol`), and the gate of any hop above its port. */
+  readonly #direct: ({ readonly handler: (d: Ipv6Datagram) => void; readonly gate: DirectGate } | undefined)[] = new Array(256).fill(undefined);
+  /**
+   * Open (0) while nothing may see or change a packet between #inputPacket and the protocol
+   * above: no transport operator, no observer of the transport tap point or of observe$. While
+   * open the protocols get `ReceivedIpv6` records (views made only when read), and a transport
+   * that took the direct way is called from #inputPacket itself. Kept by those hops.
+   */
+  readonly #plain = new DirectGate();
   readonly #timer: DeadlineTimer;
   readonly #subscriptions: Subscription[] = [];
   /** Per protocol number: how many hold the forwarding mode (see `acceptForeign`). */
@@ -272,6 +291,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
       this.#demux = createDemux(above.up$, protocolOf, { name: 'ipv6 protocol' });
       this.#recordDemux = undefined;
       this.#recordDown = undefined;
+      if (records !== undefined && t?.taps !== undefined) this.#subscriptions.push(t.taps.keepUp(this.#plain));
     } else {
       // Operators: every item crosses as a record, and the protocols that take IPv6's own
       // items (ICMPv6, the user's) get them converted back from what came out.
@@ -282,13 +302,29 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
       this.#recordDown = recordDown;
       this.#demux = mappedDemux(this.#recordDemux, (r) => records.fromRecord(r));
       this.#down = { next: (s: Ipv6Send) => recordDown.next(records.toSend(s)) };
+      this.#plain.shut++; // every item crosses the operators, as a record
     }
+    this.#subscriptions.push(this.#demux.keepGate(this.#plain));
     this.#timer = new DeadlineTimer(opts.scheduler, (now) => this.#expire(now));
   }
 
   /** The boundary of one upper-layer protocol (subscribing claims it: EADDRINUSE if taken). */
   protocol(protocol: number): Ipv6Port {
-    return { up$: this.#demux.endpoint(protocol), down: this.#down, network: this };
+    const endpoint$ = this.#demux.endpoint(protocol);
+    // With operators every item takes the long way (the gate stays shut): no direct way offered.
+    if (this.#recordDemux !== undefined) return { up$: endpoint$, down: this.#down, network: this };
+    // The protocol that claims the number may take the direct way in (DirectIn), as over IPv4:
+    // #up, which has checked that nobody observes or changes what goes up, calls it itself.
+    const direct: DirectIn<Ipv6Datagram> = {
+      take: (handler, gate) => {
+        const taken = { handler, gate };
+        this.#direct[protocol] = taken;
+        return new Subscription(() => {
+          if (this.#direct[protocol] === taken) this.#direct[protocol] = undefined;
+        });
+      },
+    };
+    return { up$: new UpStream<Ipv6Datagram>((observer) => attachUp(endpoint$, observer), direct), down: this.#down, network: this };
   }
 
   /**
@@ -325,12 +361,16 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
 
   /** Runs IPv6 on an interface, over the boundary below it (`NdpLayer.resolver()`). */
   attach(iface: NetInterface, lower: Ipv6NeighborBoundary): void {
-    this.#attached[iface.index] = { iface, down: lower.down };
+    const record = new RecordLender<OutboundRecord>(lower.down.retainsNothing === true
+      ? { iface, nextHop: NO_ADDRESS, src: NO_ADDRESS, dst: NO_ADDRESS, protocol: 0, pb: NO_PACKET, onError: undefined }
+      : undefined);
+    this.#attached[iface.index] = { iface, down: lower.down, record };
     // A link of bare IP packets (TUN) has no link header, and no link-level multicast either.
     const input = lower.linkHeaderLength === 0
-      ? (packet: Uint8Array) => this.#inputPacket(iface, packet, false, iface.link.checksumVerified?.(packet) === true)
+      ? (packet: Uint8Array) => this.#inputPacket(iface, packet, 0, false, iface.link.checksumVerified?.(packet) === true)
       : (frame: Uint8Array) => this.#inputFrame(iface, frame);
-    this.#subscriptions.push(attachUp(lower.up$, input));
+    // The frames may come past the hops below by the direct way in (DirectIn) while unobserved.
+    this.#subscriptions.push(attachUpDirect(lower.up$, input));
   }
 
   acceptForeign(protocol: number): () => void {
@@ -625,67 +665,99 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
       // Loopback: a packet to one of our own addresses never touches the link.
       pb.completeChecksum();
       const bytes = pb.bytes().slice();
-      refTimer(this.#opts.scheduler.schedule(() => this.#inputPacket(iface, bytes, false)));
+      refTimer(this.#opts.scheduler.schedule(() => this.#inputPacket(iface, bytes, 0, false, false)));
       return;
     }
     const down = attached.down;
     if (down.partialChecksum !== true) pb.completeChecksum();
-    const item: Ipv6Outbound = { nextHop, pb, onError, iface, src, dst, protocol };
-    down.next(item);
+    const r = attached.record.take();
+    if (r === undefined) {
+      const item: Ipv6Outbound = { nextHop, pb, onError, iface, src, dst, protocol };
+      down.next(item);
+      return;
+    }
+    // What is below keeps no record (NDP's resolver): one, refilled, as IPv4's way out does.
+    r.nextHop = nextHop;
+    r.pb = pb;
+    r.onError = onError;
+    r.src = src;
+    r.dst = dst;
+    r.protocol = protocol;
+    try {
+      down.next(r);
+    } finally {
+      attached.record.giveBack();
+      r.nextHop = NO_ADDRESS;
+      r.src = NO_ADDRESS;
+      r.dst = NO_ADDRESS;
+    }
   }
 
   #inputFrame(iface: NetInterface, frame: Uint8Array): void {
     // The group bit of the destination MAC: a link-level multicast or broadcast frame.
     // A link with checksum offload may vouch for the transport checksum of the frame it delivered.
-    this.#inputPacket(iface, frame.subarray(14), (frame[0] & 1) !== 0, iface.link.checksumVerified?.(frame) === true);
+    // Read in place, from byte 14: no view of the IPv6 part is made.
+    this.#inputPacket(iface, frame, 14, (frame[0] & 1) !== 0, iface.link.checksumVerified?.(frame) === true);
   }
 
-  #inputPacket(iface: NetInterface, bytes: Uint8Array, linkMulticast: boolean, checksumVerified = false): void {
+  /** The IPv6 packet in `bytes` from `at` on (14 in an Ethernet frame, 0 for a bare packet). */
+  #inputPacket(iface: NetInterface, bytes: Uint8Array, at: number, linkMulticast: boolean, checksumVerified: boolean): void {
     const c = this.counters;
     c.rxPackets++;
-    const p = this.#view.reset(bytes);
-    const reason = p.check();
+    const reason = checkIpv6At(bytes, at);
     if (reason !== undefined) {
       countDrop(c, reason);
       if (log.enabled) log('%s: drop malformed (%s)', iface.name, reason);
       return;
     }
+    const dstAt = at + 24;
     let multicast = linkMulticast;
     let foreign = false;
-    if (bytes[24] === 0xff) {
-      if (!iface.isIpv6GroupMember(bytes, 24)) {
+    if (bytes[dstAt] === 0xff) {
+      if (!iface.isIpv6GroupMember(bytes, dstAt)) {
         c.drops.notForUs++;
         return;
       }
       multicast = true;
     } else {
-      const own = iface.ipv6AddressAt(bytes, 24);
-      if (own === undefined && this.#foreignHolders !== 0 && !this.#isLocalAt(bytes, 24) && !isIpv6Unspecified(bytes.subarray(24, 40))) {
+      const own = iface.ipv6AddressAt(bytes, dstAt);
+      if (own === undefined && this.#foreignHolders !== 0 && !this.#isLocalAt(bytes, dstAt) && !isIpv6Unspecified(bytes.subarray(dstAt, dstAt + 16))) {
         foreign = true; // for another host: a forwarder may take it (its protocol is checked past the chain)
-      } else if (own !== undefined ? !isAssigned(own) : !this.#isLocalAt(bytes, 24)) {
+      } else if (own !== undefined ? !isAssigned(own) : !this.#isLocalAt(bytes, dstAt)) {
         if (own !== undefined) c.drops.tentativeAddress++;
         else c.drops.notForUs++;
-        if (log.enabled) log('%s: drop packet for %s', iface.name, formatIpv6(bytes, 24));
+        if (log.enabled) log('%s: drop packet for %s', iface.name, formatIpv6(bytes, dstAt));
         return;
       }
     }
     // RFC 4291 2.7: a multicast address is never a source.
-    if (bytes[8] === 0xff) {
+    if (bytes[at + 8] === 0xff) {
       c.drops.badSource++;
       return;
     }
-    // The packet without the link's padding: the bytes themselves when there is none (no view made).
-    this.#deliver(iface, bytes.length === IPV6_HEADER_LEN + p.payloadLength ? bytes : p.packet, multicast, false, foreign, checksumVerified);
+    // Without the link's padding: the packet ends where its payload length says.
+    const end = at + IPV6_HEADER_LEN + ((bytes[at + 4] << 8) | bytes[at + 5]);
+    const nh = bytes[at + 6];
+    if (nh === IpProtocol.TCP || nh === IpProtocol.UDP || nh === Ipv6NextHeader.ICMPV6) {
+      // The common case: no extension header, the upper layer at byte 40, read in place.
+      if (foreign && !this.#takeForeign(nh)) return;
+      c.rxDelivered++;
+      this.#up(iface, bytes, at, at + IPV6_HEADER_LEN, end, nh, 6, multicast, false, foreign, checksumVerified, true);
+      return;
+    }
+    // The packet itself when it is all of `bytes` (a bare packet, no padding): no view made.
+    this.#deliver(iface, at === 0 && end === bytes.length ? bytes : bytes.subarray(at, end), multicast, false, foreign);
   }
 
-  /** Past the checks on the fixed header: the chain (when there is one), reassembly, the demux. */
-  #deliver(iface: NetInterface, packet: Uint8Array, multicast: boolean, reassembled: boolean, foreign: boolean, checksumVerified = false): void {
+  /** Past the checks on the fixed header, a packet with extension headers: the chain, reassembly, the demux. */
+  #deliver(iface: NetInterface, packet: Uint8Array, multicast: boolean, reassembled: boolean, foreign: boolean): void {
     const c = this.counters;
     const nh = packet[6];
     if (nh === IpProtocol.TCP || nh === IpProtocol.UDP || nh === Ipv6NextHeader.ICMPV6) {
+      // A reassembled packet without other extension headers.
       if (foreign && !this.#takeForeign(nh)) return;
       c.rxDelivered++;
-      this.#input$.next(datagram(iface, packet, nh, IPV6_HEADER_LEN, 6, multicast, reassembled, foreign, checksumVerified));
+      this.#up(iface, packet, 0, IPV6_HEADER_LEN, packet.length, nh, 6, multicast, reassembled, foreign, false, false);
       return;
     }
     const walk = walkIpv6Chain(packet, this.#chain);
@@ -702,7 +774,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
         }
         if (foreign && !this.#takeForeign(walk.protocol)) return;
         c.rxDelivered++;
-        this.#input$.next(datagram(iface, packet, walk.protocol, walk.offset, walk.nextHeaderAt, multicast, reassembled, foreign, false));
+        this.#up(iface, packet, 0, walk.offset, packet.length, walk.protocol, walk.nextHeaderAt, multicast, reassembled, foreign, false, false);
         return;
       case 'fragment': {
         c.rxFragments++;
@@ -720,6 +792,38 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
         return;
       }
     }
+  }
+
+  /**
+   * A checked packet (at `bytes[at..end)`, its upper layer from `payloadAt`) up to its protocol.
+   * On the plain stack (#plain open) as a `ReceivedIpv6` (views made only when read), straight
+   * to the transport that took the direct way when `direct` allows (a packet without extension
+   * headers: the others take the long way); else, while anyone may copy it with a spread (an
+   * observer, an operator), with every field a plain property.
+   */
+  #up(
+    iface: NetInterface, bytes: Uint8Array, at: number, payloadAt: number, end: number, protocol: number, nextHeaderAt: number,
+    multicast: boolean, reassembled: boolean, foreign: boolean, checksumVerified: boolean, direct: boolean,
+  ): void {
+    if (this.#plain.shut === 0) {
+      const d = new ReceivedIpv6(iface, bytes, at, payloadAt, end, protocol, nextHeaderAt, multicast, reassembled, checksumVerified, foreign);
+      const taken = direct ? this.#direct[protocol] : undefined;
+      if (taken === undefined || taken.gate.shut !== 0) {
+        this.#input$.next(d);
+        return;
+      }
+      try {
+        taken.handler(d);
+      } catch (err) {
+        reportUnhandled(err);
+      }
+      return;
+    }
+    const packet = at === 0 && end === bytes.length ? bytes : bytes.subarray(at, end);
+    this.#input$.next({
+      iface, src: packet.subarray(8, 24), dst: packet.subarray(24, 40), protocol, hopLimit: packet[7], packet, payload: packet.subarray(payloadAt - at),
+      nextHeaderAt, multicast, reassembled, checksumVerified, foreign,
+    });
   }
 
   /** A packet for another host: delivered when a forwarder holds its protocol, else dropped as not for us. */
@@ -751,56 +855,82 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
   }
 }
 
-function datagram(
-  iface: NetInterface, packet: Uint8Array, protocol: number, offset: number, nextHeaderAt: number, multicast: boolean, reassembled: boolean,
-  foreign: boolean, checksumVerified: boolean,
-): Ipv6Datagram {
-  return new ReceivedIpv6Datagram(iface, packet, protocol, offset, nextHeaderAt, multicast, reassembled, checksumVerified, foreign);
-}
-
 /**
- * An `Ipv6Datagram` as the layer delivers it. `src` and `dst` are views made on first read and
- * kept: TCP and UDP take the addresses from `packet` and never read them, so a TCP or UDP packet
- * costs one view (its payload), as over IPv4, instead of three. They are accessors on the
- * prototype, so a spread copy (`{ ...d }`) leaves them out: name them (`{ ...d, src: d.src,
- * dst: d.dst }`).
+ * @internal A received `Ipv6Datagram` as the layer hands it to the stack's own protocols while
+ * nothing observes the hops above (see #up): read in place, like IPv4's record (InPlace,
+ * received-ip.ts: the same shape), so the views of its addresses, packet and payload are made
+ * only when read.
+ * TCP and UDP read their segment from `frame` between `payloadAt` and `payloadEnd`, and the
+ * addresses at `headerAt + 8` and `+ 24`, so a segment costs no view of the IP packet. The
+ * views are accessors on the prototype: a spread copy (`{ ...d }`) leaves them out.
  */
-class ReceivedIpv6Datagram implements Ipv6Datagram {
-  readonly iface: NetInterface;
-  readonly protocol: number;
+export class ReceivedIpv6 implements Ipv6Datagram, InPlace {
   readonly hopLimit: number;
-  readonly packet: Uint8Array;
-  readonly payload: Uint8Array;
-  readonly nextHeaderAt: number;
-  readonly multicast: boolean;
-  readonly reassembled: boolean;
-  readonly checksumVerified: boolean;
-  readonly foreign: boolean;
+  readonly #bytes: Uint8Array;
+  readonly #headerAt: number;
+  readonly #payloadAt: number;
+  readonly #end: number;
   #src: Ipv6Addr | undefined = undefined;
   #dst: Ipv6Addr | undefined = undefined;
+  #packet: Uint8Array | undefined = undefined;
+  #payload: Uint8Array | undefined = undefined;
 
   constructor(
-    iface: NetInterface, packet: Uint8Array, protocol: number, offset: number, nextHeaderAt: number, multicast: boolean, reassembled: boolean,
-    checksumVerified: boolean, foreign: boolean,
+    readonly iface: NetInterface,
+    bytes: Uint8Array,
+    headerAt: number,
+    payloadAt: number,
+    end: number,
+    readonly protocol: number,
+    readonly nextHeaderAt: number,
+    readonly multicast: boolean,
+    readonly reassembled: boolean,
+    readonly checksumVerified: boolean,
+    readonly foreign: boolean,
   ) {
-    this.iface = iface;
-    this.protocol = protocol;
-    this.hopLimit = packet[7];
-    this.packet = packet;
-    this.payload = packet.subarray(offset);
-    this.nextHeaderAt = nextHeaderAt;
-    this.multicast = multicast;
-    this.reassembled = reassembled;
-    this.checksumVerified = checksumVerified;
-    this.foreign = foreign;
+    this.#bytes = bytes;
+    this.#headerAt = headerAt;
+    this.#payloadAt = payloadAt;
+    this.#end = end;
+    this.hopLimit = bytes[headerAt + 7];
+  }
+
+  get frame(): Uint8Array {
+    return this.#bytes;
+  }
+
+  get headerAt(): number {
+    return this.#headerAt;
+  }
+
+  get payloadAt(): number {
+    return this.#payloadAt;
+  }
+
+  get payloadEnd(): number {
+    return this.#end;
+  }
+
+  get payload(): Uint8Array {
+    return (this.#payload ??= this.#bytes.subarray(this.#payloadAt, this.#end));
   }
 
   get src(): Ipv6Addr {
-    return (this.#src ??= this.packet.subarray(8, 24));
+    return (this.#src ??= this.#bytes.subarray(this.#headerAt + 8, this.#headerAt + 24));
   }
 
   get dst(): Ipv6Addr {
-    return (this.#dst ??= this.packet.subarray(24, 40));
+    return (this.#dst ??= this.#bytes.subarray(this.#headerAt + 24, this.#headerAt + 40));
+  }
+
+  get packet(): Uint8Array {
+    if (this.#packet === undefined) {
+      const bytes = this.#bytes;
+      const at = this.#headerAt;
+      const end = this.#end;
+      this.#packet = at === 0 && end === bytes.length ? bytes : bytes.subarray(at, end);
+    }
+    return this.#packet;
   }
 }
 

@@ -1,13 +1,14 @@
 import { RecordLender, NO_PACKET } from '../pipeline/lent-record.js';
 import { Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import { randomBytes } from 'node:crypto';
-import { ReceivedIpv4, type Ipv4Port, type Ipv4Send } from './ipv4-layer.js';
-import type { Ipv6Datagram, Ipv6Send } from './ipv6-layer.js';
+import type { Ipv4Port, Ipv4Send } from './ipv4-layer.js';
+import { ReceivedIpv6, type Ipv6Datagram, type Ipv6Send } from './ipv6-layer.js';
+import { ReceivedIp } from './received-ip.js';
 import { IpNetwork, deliverIpv6, ecnOf, type IpDatagram, type IpSend, type Ipv6Transport } from './ip-network.js';
 import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
 import { releaseFrame } from '../frame-lease.js';
 import { hookPoint, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
-import { attachUp } from '../pipeline/up-stream.js';
+import { attachUp, attachUpDirect } from '../pipeline/up-stream.js';
 import { TcpConnection, type TcpConnectionOwner } from './tcp-connection.js';
 import { TimerQueue } from './timer-queue.js';
 import { SendStamps } from './send-stamps.js';
@@ -32,7 +33,7 @@ import { EndpointTable } from '../../src/transport/endpoint-table.js';
 import { PortManager } from '../../src/transport/port-manager.js';
 import { IPV4_ANY, formatIpv4 } from '../../src/ipv4/address.js';
 import { AddressBook, IPV6_ID_BASE, IP_ANY4, IP_ANY6, isIpAny, type IpAddr } from '../../src/ip/address-book.js';
-import { ipv6ChecksumOkFor, ipv6PseudoHeaderSum, ipv6UpperChecksumOk } from '../../src/wire/ipv6.js';
+import { ipv6ChecksumOkAt, ipv6ChecksumOkFor, ipv6PseudoHeaderSum, ipv6UpperChecksumOk } from '../../src/wire/ipv6.js';
 import { TcpOffset } from '../../src/wire/tcp.js';
 import { PacketBuffer } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
@@ -275,7 +276,8 @@ export class TcpLayer implements Tcp {
   readonly #partialChecksum6: boolean;
   readonly #input6 = (ip: IpDatagram, seg: TcpRepr): void => {
     if (this.#hookedUp) this.#hooks.up({ datagram: ip, segment: seg });
-    else this.#dispatch(ip, seg);
+    // A segment read in place in the frame being handed up (the received record) may release it.
+    else this.#dispatch(ip, seg, ip instanceof ReceivedIp);
   };
   readonly #icmp: TcpIcmp | undefined;
   readonly #hooks: { readonly up: (s: TcpSegmentIn) => void; readonly down: (s: TcpSegmentOut) => void };
@@ -385,7 +387,8 @@ export class TcpLayer implements Tcp {
     this.#subscriptions.push(attachUp(this.#port.up$, (d) => this.#input(d)));
     const records6 = this.#records6;
     if (records6 !== undefined) this.#subscriptions.push(attachUp(records6.up$, (d) => this.#inputRecord6(d)));
-    else if (this.#v6 !== undefined) this.#subscriptions.push(attachUp(this.#v6.port.up$, (d) => this.#inputIpv6(d)));
+    // IPv6's packets without extension headers may come by the direct way in (DirectIn) on the plain stack.
+    else if (this.#v6 !== undefined) this.#subscriptions.push(attachUpDirect(this.#v6.port.up$, (d) => this.#inputIpv6(d)));
     const errors6 = this.#v6?.icmp?.errors$?.(IpProtocol.TCP);
     if (errors6 !== undefined) this.#subscriptions.push(errors6.subscribe((r) => this.#icmpError(r)));
     if (this.#icmp !== undefined) this.#subscriptions.push(this.#icmp.errors$(IpProtocol.TCP).subscribe((r) => this.#icmpError(r)));
@@ -792,17 +795,28 @@ export class TcpLayer implements Tcp {
   #inputIpv6(d: Ipv6Datagram): void {
     const c = this.counters;
     c.rxSegments++;
-    const v = this.#view.reset(d.payload);
-    const reason = v.check() ?? (d.checksumVerified || ipv6UpperChecksumOk(d.packet, d.payload, IpProtocol.TCP) ? undefined : 'badChecksum');
+    // IPv6's received record is read in place, as IPv4's: no view of the packet or its payload.
+    let reason;
+    let group;
+    if (d instanceof ReceivedIpv6) {
+      const frame = d.frame;
+      const v = this.#view.reset(frame, d.payloadAt, d.payloadEnd);
+      reason = v.check() ?? (d.checksumVerified || ipv6ChecksumOkAt(frame, d.headerAt, d.payloadAt, d.payloadEnd, IpProtocol.TCP) ? undefined : 'badChecksum');
+      group = frame[d.headerAt + 24] === 0xff;
+    } else {
+      const v = this.#view.reset(d.payload);
+      reason = v.check() ?? (d.checksumVerified || ipv6UpperChecksumOk(d.packet, d.payload, IpProtocol.TCP) ? undefined : 'badChecksum');
+      group = d.packet[24] === 0xff;
+    }
     if (reason !== undefined) {
       countDrop(c, reason);
       return;
     }
-    if (d.packet[24] === 0xff) {
+    if (group) {
       c.drops.broadcast++; // TCP is unicast only: a segment to a group is ignored
       return;
     }
-    const seg = readTcpRepr(v);
+    const seg = readTcpRepr(this.#view);
     if (typeof seg === 'string') {
       countDrop(c, seg);
       return;
@@ -842,7 +856,7 @@ export class TcpLayer implements Tcp {
     const c = this.counters;
     c.rxSegments++;
     // A datagram IPv4 handed up as received is read in place: no view of its payload.
-    const v = d instanceof ReceivedIpv4 ? this.#view.reset(d.frame, d.payloadAt, d.payloadEnd) : this.#view.reset(d.payload);
+    const v = d instanceof ReceivedIp ? this.#view.reset(d.frame, d.payloadAt, d.payloadEnd) : this.#view.reset(d.payload);
     const reason = v.check() ?? (d.checksumVerified || v.verifyChecksum(d.src, d.dst) ? undefined : 'badChecksum');
     if (reason !== undefined) {
       countDrop(c, reason);
@@ -865,8 +879,8 @@ export class TcpLayer implements Tcp {
 
   /**
    * Hands a checked segment to its endpoint: a connection, a listener, or nobody (RST).
-   * `mayRelease`: the segment is a view of the received frame the link is handing up (IPv4, not
-   * reassembled, no operator on the way), which is released (frame-lease.ts) when an established
+   * `mayRelease`: the segment is a view of the received frame the link is handing up (not
+   * reassembled, no operator on the way; over IPv6, a record read in place), which is released (frame-lease.ts) when an established
    * connection took it and kept no view of its payload.
    */
   #dispatch(d: IpDatagram, seg: TcpRepr, mayRelease = false): void {
@@ -881,8 +895,8 @@ export class TcpLayer implements Tcp {
       const consumed = ep.handleSegment(seg, now, ecnOf(d) === IpEcn.CE);
       if (consumed) {
         // The whole segment (`d.payload`): it lies in the frame being handed up iff it came in it
-        // (so does the frame a ReceivedIpv4 holds, without making the payload's view).
-        if (mayRelease && ep.keptNoViewOf(payloadBytes)) releaseFrame(d instanceof ReceivedIpv4 ? d.frame : d.payload);
+        // (so does the frame a ReceivedIp holds, without making the payload's view).
+        if (mayRelease && ep.keptNoViewOf(payloadBytes)) releaseFrame(d instanceof ReceivedIp ? d.frame : d.payload);
         return;
       }
       // A new SYN for a 4-tuple in TIME-WAIT: the old incarnation is gone; offer it to a listener.

@@ -1,7 +1,8 @@
 import { RecordLender, NO_PACKET } from '../pipeline/lent-record.js';
 import { Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import { ReceivedIpv4, type Ipv4Port, type Ipv4Send, type WholeOut } from './ipv4-layer.js';
-import type { Ipv6Datagram, Ipv6Send } from './ipv6-layer.js';
+import type { Ipv4Port, Ipv4Send, WholeOut } from './ipv4-layer.js';
+import { ReceivedIpv6, type Ipv6Datagram, type Ipv6Send } from './ipv6-layer.js';
+import { ReceivedIp } from './received-ip.js';
 import { IpNetwork, deliverIpv6, type IpDatagram, type IpSend, type Ipv6Transport } from './ip-network.js';
 import type { IcmpErrorReport, IcmpLayer } from './icmp-layer.js';
 import { hookPoint, type Boundary, type BoundaryOperators, type Sink } from '../pipeline/boundary.js';
@@ -18,7 +19,7 @@ import { DEFAULT_UDP_QUEUE_LIMITS, type UdpConfig } from '../../src/config/proto
 import { QueueBudget } from './udp-receive-queue.js';
 import { IPV4_BROADCAST, formatIpv4, isMulticast } from '../../src/ipv4/address.js';
 import { AddressBook, IPV6_ID_BASE, IP_ANY4, IP_ANY6, isIpAny, type IpAddr } from '../../src/ip/address-book.js';
-import { fillIpv6UpperChecksum, ipv6ChecksumOkFor, ipv6UpperChecksumOk } from '../../src/wire/ipv6.js';
+import { fillIpv6UpperChecksum, ipv6ChecksumOkAt, ipv6ChecksumOkFor, ipv6UpperChecksumOk } from '../../src/wire/ipv6.js';
 import { ipv6EqualsAt, formatIpv6 } from '../../src/ipv6/address.js';
 import { Icmpv6UnreachableCode } from '../../src/wire/icmpv6.js';
 import { PacketBuffer, copyBytes } from '../../src/packet-buffer.js';
@@ -247,7 +248,8 @@ export class UdpLayer implements Udp {
     this.#subscriptions.push(attachUpDirect(this.#port.up$, (d) => this.#input(d)));
     const records6 = this.#records6;
     if (records6 !== undefined) this.#subscriptions.push(attachUp(records6.up$, (d) => this.#inputRecord6(d)));
-    else if (this.#v6 !== undefined) this.#subscriptions.push(attachUp(this.#v6.port.up$, (d) => this.#inputIpv6(d)));
+    // IPv6's packets without extension headers may come by the direct way in (DirectIn) on the plain stack.
+    else if (this.#v6 !== undefined) this.#subscriptions.push(attachUpDirect(this.#v6.port.up$, (d) => this.#inputIpv6(d)));
     const errors6 = this.#v6?.icmp?.errors$?.(IpProtocol.UDP);
     if (errors6 !== undefined) this.#subscriptions.push(errors6.subscribe((r) => this.#icmpError(r)));
     if (this.#icmp !== undefined) this.#subscriptions.push(this.#icmp.errors$(IpProtocol.UDP).subscribe((r) => this.#icmpError(r)));
@@ -406,8 +408,17 @@ export class UdpLayer implements Udp {
   #inputIpv6(d: Ipv6Datagram): void {
     const c = this.counters;
     c.rxDatagrams++;
-    const v = this.#view.reset(d.payload);
-    const reason = v.check() ?? (d.checksumVerified || ipv6UpperChecksumOk(d.packet, v.length === d.payload.length ? d.payload : d.payload.subarray(0, v.length), IpProtocol.UDP) ? undefined : 'badChecksum');
+    let reason;
+    if (d instanceof ReceivedIpv6) {
+      // IPv6's received record, read in place as IPv4's: no view of the packet or its payload.
+      const frame = d.frame;
+      const v = this.#view.reset(frame, d.payloadAt, d.payloadEnd);
+      reason = v.check() ?? (d.checksumVerified || ipv6ChecksumOkAt(frame, d.headerAt, d.payloadAt, d.payloadAt + v.length, IpProtocol.UDP) ? undefined : 'badChecksum');
+    } else {
+      const v = this.#view.reset(d.payload);
+      reason = v.check() ?? (d.checksumVerified || ipv6UpperChecksumOk(d.packet, v.length === d.payload.length ? d.payload : d.payload.subarray(0, v.length), IpProtocol.UDP) ? undefined : 'badChecksum');
+    }
+    const v = this.#view;
     if (reason !== undefined) {
       countDrop(c, reason);
       if (log.udp.enabled) log.udp('%s: drop from %s (%s)', d.iface.name, formatIpv6(d.packet, 8), reason);
@@ -441,7 +452,7 @@ export class UdpLayer implements Udp {
     const c = this.counters;
     c.rxDatagrams++;
     // IPv4's own record: the datagram read in place in the frame (no view of the IP payload).
-    const v = d instanceof ReceivedIpv4 ? this.#view.reset(d.frame, d.payloadAt, d.payloadEnd) : this.#view.reset(d.payload);
+    const v = d instanceof ReceivedIp ? this.#view.reset(d.frame, d.payloadAt, d.payloadEnd) : this.#view.reset(d.payload);
     const reason = v.check() ?? (d.checksumVerified || v.verifyChecksum(d.src, d.dst) ? undefined : 'badChecksum');
     if (reason !== undefined) {
       countDrop(c, reason);
@@ -471,18 +482,18 @@ export class UdpLayer implements Udp {
       return;
     }
     c.rxBytes += payload.length;
-    const address = d.src < IPV6_ID_BASE ? this.#format(d.src) : this.#records6 === undefined ? this.#format6(d.header) : this.book.format(d.src);
+    const address = d.src < IPV6_ID_BASE ? this.#format(d.src) : this.#records6 !== undefined ? this.book.format(d.src) : d instanceof ReceivedIp ? this.#format6(d.frame, d.headerAt) : this.#format6(d.header, 0);
     const verdict = ep.deliver({ payload, address, port: srcPort, interface: d.iface.name });
     if (verdict === 'ok') c.rxDelivered++;
     else c.drops[verdict]++;
   }
 
-  /** The source of an IPv6 packet (bytes 8-23) as text, from a one-entry cache. */
-  #format6(packet: Uint8Array): string {
+  /** The source of the IPv6 packet at `bytes[at..]` (its bytes 8-23) as text, from a one-entry cache. */
+  #format6(bytes: Uint8Array, at: number): string {
     const last = this.#lastSrc6;
-    if (this.#lastSrc6Text === '' || !ipv6EqualsAt(packet, 8, last, 0)) {
-      last.set(packet.subarray(8, 24));
-      this.#lastSrc6Text = formatIpv6(packet, 8);
+    if (this.#lastSrc6Text === '' || !ipv6EqualsAt(bytes, at + 8, last, 0)) {
+      for (let i = 0; i < 16; i++) last[i] = bytes[at + 8 + i];
+      this.#lastSrc6Text = formatIpv6(bytes, at + 8);
     }
     return this.#lastSrc6Text;
   }

@@ -71,4 +71,33 @@ describe('stack: the network hook and tap over IPv6 (memory wire)', () => {
       b.close();
     }
   });
+  it('a tap observer that keeps what it sees gets a record of its own per packet (IPv6 lends one record below it otherwise)', async () => {
+    const [la, lb] = createMemoryWire({ mtu: 1500 });
+    const a = createStack({ interfaces: [{ name: 'eth0', link: la, ipv4: [`${A4}/24`], ipv6: [`${A6}/64`] }], ipv6: NO_DAD });
+    const b = createStack({ interfaces: [{ name: 'eth0', link: lb, ipv4: [`${B4}/24`], ipv6: [`${B6}/64`] }], ipv6: NO_DAD });
+    const kept: NetworkOutbound[] = [];
+    const sub = b.taps.network.down$.subscribe((o) => {
+      if (isIpv6Outbound(o) && o.protocol === IpProtocol.UDP) kept.push(o);
+    });
+    const server = a.udp.bind({ address: '::', port: 9000 });
+    const got: number[] = [];
+    const s2 = server.datagrams$.subscribe((d) => got.push(d.payload[0]));
+    const c6 = b.udp.bind({ address: '::' });
+    try {
+      for (let i = 1; i <= 3; i++) c6.send(new Uint8Array([i]), { address: A6, port: 9000 });
+      await waitFor('three datagrams', () => (got.length >= 3 ? true : undefined));
+      assert.equal(kept.length, 3);
+      assert.equal(new Set(kept).size, 3, 'three records, not one refilled');
+      // Each still names its own packet (its one payload byte last; the link's header may have been prepended since).
+      assert.deepEqual(kept.map((o) => o.pb.bytes()[o.pb.length - 1]), [1, 2, 3]);
+      assert.deepEqual(kept.map((o) => (isIpv6Outbound(o) ? formatIpv6(o.dst) : '')), [A6, A6, A6]);
+    } finally {
+      sub.unsubscribe();
+      s2.unsubscribe();
+      server.close();
+      c6.close();
+      a.close();
+      b.close();
+    }
+  });
 });
