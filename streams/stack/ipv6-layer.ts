@@ -8,7 +8,6 @@ import { attachUp, attachUpDirect, reportUnhandled, UpStream, type DirectIn } fr
 import { DirectGate } from '../pipeline/direct-gate.js';
 import type { InPlace } from './received-ip.js';
 import { PacketSubject } from '../pipeline/packet-subject.js';
-import { RecordLender, NO_PACKET } from '../pipeline/lent-record.js';
 import { Ipv6Records, mappedDemux } from './ipv6-transport-boundary.js';
 import type { IpDatagram, IpSend } from './ip-network.js';
 import type { AddressBook } from '../../src/ip/address-book.js';
@@ -209,15 +208,7 @@ export interface Ipv6LayerOptions {
 interface Attached {
   readonly iface: NetInterface;
   readonly down: Sink<Ipv6NextHopPacket>;
-  /** One record refilled for every packet, when what is below keeps none (Sink.retainsNothing: NDP's resolver, maybe through taps). */
-  readonly record: RecordLender<OutboundRecord>;
 }
-
-/** An `Ipv6Outbound`, writable: the record #out refills. */
-type OutboundRecord = { -readonly [K in keyof Ipv6Outbound]: Ipv6Outbound[K] };
-
-/** What a lent record's addresses point at between packets (nothing of the last packet's). */
-const NO_ADDRESS: Ipv6Addr = new Uint8Array(16);
 
 /**
  * IPv6 for the whole stack (RFC 8200), beside Ipv4Layer: header validation, the extension
@@ -361,10 +352,7 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
 
   /** Runs IPv6 on an interface, over the boundary below it (`NdpLayer.resolver()`). */
   attach(iface: NetInterface, lower: Ipv6NeighborBoundary): void {
-    const record = new RecordLender<OutboundRecord>(lower.down.retainsNothing === true
-      ? { iface, nextHop: NO_ADDRESS, src: NO_ADDRESS, dst: NO_ADDRESS, protocol: 0, pb: NO_PACKET, onError: undefined }
-      : undefined);
-    this.#attached[iface.index] = { iface, down: lower.down, record };
+    this.#attached[iface.index] = { iface, down: lower.down };
     // A link of bare IP packets (TUN) has no link header, and no link-level multicast either.
     const input = lower.linkHeaderLength === 0
       ? (packet: Uint8Array) => this.#inputPacket(iface, packet, 0, false, iface.link.checksumVerified?.(packet) === true)
@@ -670,27 +658,8 @@ export class Ipv6Layer implements ProtocolMux<number, Ipv6Datagram, Ipv6Send>, I
     }
     const down = attached.down;
     if (down.partialChecksum !== true) pb.completeChecksum();
-    const r = attached.record.take();
-    if (r === undefined) {
-      const item: Ipv6Outbound = { nextHop, pb, onError, iface, src, dst, protocol };
-      down.next(item);
-      return;
-    }
-    // What is below keeps no record (NDP's resolver): one, refilled, as IPv4's way out does.
-    r.nextHop = nextHop;
-    r.pb = pb;
-    r.onError = onError;
-    r.src = src;
-    r.dst = dst;
-    r.protocol = protocol;
-    try {
-      down.next(r);
-    } finally {
-      attached.record.giveBack();
-      r.nextHop = NO_ADDRESS;
-      r.src = NO_ADDRESS;
-      r.dst = NO_ADDRESS;
-    }
+    const item: Ipv6Outbound = { nextHop, pb, onError, iface, src, dst, protocol };
+    down.next(item);
   }
 
   #inputFrame(iface: NetInterface, frame: Uint8Array): void {

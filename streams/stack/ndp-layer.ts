@@ -115,8 +115,7 @@ export class NdpLayer {
     const partialChecksum = lower.down.partialChecksum === true;
     // The link's TSO limit passes through: a large TCP segment is resolved like any packet.
     const maxGsoBytes = lower.down.maxGsoBytes;
-    // sendIpv6 reads the record's fields and keeps none of it: IPv6 may refill one record.
-    return { up$: lower.up$, down: { next: (p: Ipv6NextHopPacket) => this.sendIpv6(p.nextHop, p.pb, p.onError), partialChecksum, maxGsoBytes, retainsNothing: true } };
+    return { up$: lower.up$, down: { next: (p: Ipv6NextHopPacket) => this.sendIpv6(p.nextHop, p.pb, p.onError), partialChecksum, maxGsoBytes } };
   }
 
   close(): void {
