@@ -384,7 +384,8 @@ export class TcpLayer implements Tcp {
   }
 
   start(): void {
-    this.#subscriptions.push(attachUp(this.#port.up$, (d) => this.#input(d)));
+    // IPv4's datagrams may come by the direct way in (DirectIn) on the plain stack, as UDP's do.
+    this.#subscriptions.push(attachUpDirect(this.#port.up$, (d) => this.#input(d)));
     const records6 = this.#records6;
     if (records6 !== undefined) this.#subscriptions.push(attachUp(records6.up$, (d) => this.#inputRecord6(d)));
     // IPv6's packets without extension headers may come by the direct way in (DirectIn) on the plain stack.
