@@ -28,9 +28,11 @@ export const NAT_USAGE = `usage: rx-netstack nat --netns NS [options]
                             established UDP flows are relayed in native code; also
                             RX_NETSTACK_NAT_UDP_OFFLOAD=0)
   --sched-slice US          this process's scheduling slice in microseconds (Linux 6.12 and
-                            later; default 6000; 100..100000, or 0 to leave the kernel's): longer
-                            than its peers' so that request/response through the nat costs
-                            fewer context switches when they share a CPU
+                            later; 100..100000, or 0 to leave the kernel's; default 6000 on a
+                            machine with one CPU, else 0): longer than its peers' so that
+                            request/response through the nat costs fewer context switches
+                            when they share a CPU (on several CPUs it made runs spread over
+                            them slower more often)
   -h, --help                this text
 
 Prints "ready" on stdout once NS is connected; runs until SIGINT or SIGTERM, then removes what it
@@ -66,11 +68,17 @@ export interface NatArgs {
    * RX_NETSTACK_NAT_UDP_OFFLOAD=0, read when the nat starts).
    */
   readonly udpOffload?: boolean;
-  /** The event loop thread's scheduling slice in us (bin/nat-sched.ts); 0: the kernel's. Default NAT_DEFAULTS.schedSliceUs. */
+  /**
+   * The event loop thread's scheduling slice in us (bin/nat-sched.ts); 0: the kernel's.
+   * Undefined (no --sched-slice): NAT_DEFAULTS.schedSliceUs on a machine with one CPU, else 0.
+   */
   readonly schedSliceUs?: number;
 }
 
-/** schedSliceUs: about four times the kernel's default slice on 2 CPUs (1.4 ms), twice it on 8 or more (2.8 ms); bin/nat-sched.ts. */
+/**
+ * schedSliceUs: the slice --sched-slice's default gives on a one-CPU machine (bin/nat-sched.ts):
+ * about four times the kernel's default slice on 1-2 CPUs (1.4 ms at most), twice it on 8 or more (2.8 ms).
+ */
 export const NAT_DEFAULTS = { device: 'tun0', cidr: '10.0.2.0/24', mtu: 1500, schedSliceUs: 6000 } as const;
 /** Offsets in the network, as slirp4netns has them. */
 const GATEWAY_OFFSET = 2;
@@ -159,7 +167,7 @@ export function parseNat(argv: readonly string[]): ParsedNat {
   if (upstreamText !== undefined && !dnsEnabled) problems.push('--dns-upstream: not with --disable-dns');
 
   const sliceText = text('sched-slice');
-  let schedSliceUs: number = NAT_DEFAULTS.schedSliceUs;
+  let schedSliceUs: number | undefined;
   if (sliceText !== undefined) {
     schedSliceUs = /^[0-9]+$/.test(sliceText) ? Number(sliceText) : NaN;
     if (!(schedSliceUs === 0 || (schedSliceUs >= 100 && schedSliceUs <= 100_000))) {
@@ -187,7 +195,7 @@ export function parseNat(argv: readonly string[]): ParsedNat {
       hostLoopback: values['disable-host-loopback'] !== true,
       publish,
       udpOffload: values['disable-udp-offload'] !== true,
-      schedSliceUs,
+      ...(schedSliceUs === undefined ? {} : { schedSliceUs }),
     },
   };
 }

@@ -8,8 +8,11 @@
  * runs on, sleeps in epoll, and then preempts the peer that woke it: two more context switches
  * and an event-loop turn per exchange); a longer slice gives the nat a later deadline than its
  * peers, so a woken peer preempts it (shorter slices may) and it does not preempt them. Across
- * CPUs it changes nothing: a slice only orders the tasks of one run queue. docs/benchmarks.md,
- * "Session 11: the nat's UDP_RR, the whole chain".
+ * CPUs it orders nothing between the nat and its peers, yet with everything unpinned on two CPUs
+ * the runs went to the slow mode where the three sit on different CPUs (15,000/s against up to
+ * 110,000) more often than without it; so the nat applies it by default only on a machine with
+ * one CPU, where every peer shares it, and --sched-slice asks for it elsewhere (a nat pinned
+ * with its peers). docs/benchmarks.md, "Session 11: the nat's UDP_RR, the whole chain".
  */
 import { loadTapAddon } from '../streams/links/tap-native.js';
 

@@ -8,6 +8,7 @@
  * to other addresses go out through the host's ICMP datagram socket (nat-icmp.ts), or, where the
  * host refuses that socket, unanswered.
  */
+import { cpus } from 'node:os';
 import type { Subscription } from 'rxjs';
 import type { TapLink } from '../streams/links/tap-link.js';
 import { DirectGate } from '../streams/pipeline/direct-gate.js';
@@ -53,7 +54,8 @@ export async function startNat(args: NatArgs, options: NatOptions = {}): Promise
     const fatal = link.failed$.subscribe({ error: (error: Error) => options.onFatal?.(error) });
     undo.push('watch the device', () => fatal.unsubscribe());
     // This thread runs every relay (and the flow offload's native reads and writes).
-    const restoreSlice = applySchedSlice(args.schedSliceUs ?? NAT_DEFAULTS.schedSliceUs, report);
+    // By default only where every peer shares our CPU: a machine with one (bin/nat-sched.ts).
+    const restoreSlice = applySchedSlice(args.schedSliceUs ?? (cpus().length === 1 ? NAT_DEFAULTS.schedSliceUs : 0), report);
     if (restoreSlice !== undefined) undo.push('scheduling slice', restoreSlice);
 
     const addresses = [args.gateway, ...(args.dnsEnabled ? [args.dns] : [])];
