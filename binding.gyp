@@ -13,7 +13,8 @@
         "native/socket-env.c",
         "native/host-poll.c",
         "native/napi-this.c",
-        "native/udp-flow.c"
+        "native/udp-flow.c",
+        "native/sched-slice.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],

@@ -8,16 +8,18 @@
  * to other addresses go out through the host's ICMP datagram socket (nat-icmp.ts), or, where the
  * host refuses that socket, unanswered.
  */
+import { cpus } from 'node:os';
 import type { Subscription } from 'rxjs';
 import type { TapLink } from '../streams/links/tap-link.js';
 import { DirectGate } from '../streams/pipeline/direct-gate.js';
 import { TapPoint } from '../streams/pipeline/taps.js';
 import { IPV4_OUTPUT_DEFAULTS } from '../src/ipv4/config.js';
 import { createStack, type Stack } from '../streams/stack/create-stack.js';
-import type { NatArgs } from './nat-args.js';
+import { NAT_DEFAULTS, type NatArgs } from './nat-args.js';
 import { plumbNamespace, UndoList } from './nat-device.js';
 import { relayEcho } from './nat-icmp.js';
 import { publish } from './nat-publish.js';
+import { applySchedSlice } from './nat-sched.js';
 import { relayTcp } from './nat-tcp.js';
 import { relayUdp, type UdpFlowOffload } from './nat-udp.js';
 import { hostNameserver } from './resolv-conf.js';
@@ -51,6 +53,10 @@ export async function startNat(args: NatArgs, options: NatOptions = {}): Promise
     // may keep frames, and hold every receive batch's memory: tap-link.ts, recycleSlabs).
     const fatal = link.failed$.subscribe({ error: (error: Error) => options.onFatal?.(error) });
     undo.push('watch the device', () => fatal.unsubscribe());
+    // This thread runs every relay (and the flow offload's native reads and writes).
+    // By default only where every peer shares our CPU: a machine with one (bin/nat-sched.ts).
+    const restoreSlice = applySchedSlice(args.schedSliceUs ?? (cpus().length === 1 ? NAT_DEFAULTS.schedSliceUs : 0), report);
+    if (restoreSlice !== undefined) undo.push('scheduling slice', restoreSlice);
 
     const addresses = [args.gateway, ...(args.dnsEnabled ? [args.dns] : [])];
     const stack = createStack({

@@ -42,6 +42,7 @@
 #include "write-queue.h"
 #include "napi-this.h"
 #include "udp-flow.h"
+#include "sched-slice.h"
 
 /* Largest frame a TAP device hands us: 65535 MTU (or a 64 KiB GSO frame) + Ethernet + 802.1Q. */
 #define RX_MAX_FRAME 65556
@@ -1474,6 +1475,7 @@ static napi_value init(napi_env env, napi_value exports) {
   if (rx_socket_env_init(env, exports) != 0) return NULL;
   rx_datagram_socket_init(env, exports);
   rx_tcp_socket_init(env, exports);
+  rx_sched_slice_init(env, exports);
   return exports;
 }
 

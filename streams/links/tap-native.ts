@@ -280,6 +280,13 @@ export interface NativeTapModule {
   monotonicNow(): number;
   /** V8's count of external memory now, without the receive slabs hidden from it (native/rx-slab.h). */
   externalMemory(): number;
+  /**
+   * Sets the calling thread's EEVDF slice (us, 100..100000) while it is SCHED_OTHER; the slice
+   * then reported (0: the kernel has none per thread), or -errno (native/sched-slice.c).
+   */
+  setSchedSlice(us: number): number;
+  /** The calling thread's slice in us (0: not reported), or -errno. */
+  schedSlice(): number;
 }
 
 let cached: NativeTapModule | undefined;

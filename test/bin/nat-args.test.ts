@@ -28,6 +28,15 @@ describe('bin/nat-args: rx-netstack nat options', () => {
     assert.equal(a.dnsUpstream, undefined);
     assert.deepEqual(a.publish, []);
     assert.equal(a.udpOffload, true);
+    assert.equal(a.schedSliceUs, undefined, 'the nat decides: 6000 on a one-CPU machine, else the kernel\'s');
+  });
+
+  it('--sched-slice US: 0 (the kernel default) or 100..100000; anything else named', () => {
+    assert.equal(ok(['--netns', 'box', '--sched-slice', '0']).schedSliceUs, 0);
+    assert.equal(ok(['--netns', 'box', '--sched-slice', '100000']).schedSliceUs, 100_000);
+    for (const bad of ['99', '100001', '3ms', '-1']) {
+      assert.ok(problems(['--netns', 'box', `--sched-slice=${bad}`]).some((p) => p.startsWith('--sched-slice:')), bad);
+    }
   });
 
   it('--disable-udp-offload: every UDP datagram through the stack', () => {

@@ -11,14 +11,15 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadTapAddon } from '../../streams/links/tap-native.js';
 import { ensureDist, ROOT } from '../helpers/dist.js';
 import { createKernelPeer, describeKernelPeer, type KernelPeer } from '../helpers/netns.js';
 
 const CLI = join(ROOT, 'dist/bin/rx-netstack.js');
-const SOURCES = ['bin/rx-netstack.ts', 'bin/nat.ts', 'bin/nat-args.ts', 'bin/nat-device.ts', 'bin/nat-tcp.ts', 'bin/nat-udp.ts', 'bin/nat-icmp.ts', 'bin/nat-publish.ts'];
+const SOURCES = ['bin/rx-netstack.ts', 'bin/nat.ts', 'bin/nat-args.ts', 'bin/nat-device.ts', 'bin/nat-tcp.ts', 'bin/nat-udp.ts', 'bin/nat-icmp.ts', 'bin/nat-publish.ts', 'bin/nat-sched.ts'];
 const SERVER = '198.18.0.200';
 const UNREACHABLE = '198.18.0.201';
 
@@ -211,6 +212,23 @@ describeKernelPeer('bin/rx-netstack nat: a namespace reaches the host through it
   it('plumbs NS like slirp4netns --configure: 198.18.0.100/25 on tun0, default route via 198.18.0.2', async () => {
     assert.match(await ns.ip(['-4', 'addr', 'show', 'dev', 'tun0']), /inet 198\.18\.0\.100\/25/);
     assert.match(await ns.ip(['route', 'show', 'default']), /^default via 198\.18\.0\.2 dev tun0/);
+  });
+
+  it('runs its event loop thread with the kernel\'s slice on several CPUs; --sched-slice 6000 sets 6 ms (where the kernel has per-thread slices)', async function () {
+    if (loadTapAddon().schedSlice() <= 0) this.skip(); // a kernel without per-thread slices (before 6.12)
+    // `ip netns exec` execs node, so the child's PID is the nat's main thread.
+    const sliceOf = (pid: number): number => Number(/^se\.slice\s*:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/sched`, 'utf8'))![1]);
+    if (cpus().length > 1) assert.equal(sliceOf(nat.pid!), loadTapAddon().schedSlice() * 1000, 'the kernel\'s default, as this thread has');
+    const other = await createKernelPeer({ createTap: false });
+    const sliced = h.spawn(process.execPath, [CLI, 'nat', '--netns', other.netns, '--cidr', '198.18.0.0/25', '--disable-dns', '--tun', 'tun1', '--sched-slice', '6000']);
+    try {
+      await printed(sliced, 'ready', 'rx-netstack nat --sched-slice 6000');
+      assert.equal(sliceOf(sliced.pid!), 6_000_000);
+    } finally {
+      sliced.kill('SIGTERM');
+      await new Promise((resolve) => sliced.once('exit', resolve));
+      await other.destroy();
+    }
   });
 
   it('curl in NS fetches from an HTTP server in H (small page, and 3 MiB byte-exact)', async () => {

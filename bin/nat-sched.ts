@@ -1,0 +1,32 @@
+/**
+ * The nat's event loop thread gets a longer EEVDF slice than the default (Linux 6.12 and later,
+ * native/sched-slice.c). Why: a request/response exchange through the nat is a chain of
+ * wake-ups (client -> nat -> server -> nat -> client). Where the chain shares a CPU, a peer the
+ * nat wakes should run at once (its answer is then there when the nat reads right after its
+ * send), and the nat, woken by a peer, should not preempt that peer before it goes to sleep in
+ * its own read. With equal slices the scheduler does the opposite about half the time (the nat
+ * runs on, sleeps in epoll, and then preempts the peer that woke it: two more context switches
+ * and an event-loop turn per exchange); a longer slice gives the nat a later deadline than its
+ * peers, so a woken peer preempts it (shorter slices may) and it does not preempt them. Across
+ * CPUs it orders nothing between the nat and its peers, yet with everything unpinned on two CPUs
+ * the runs went to the slow mode where the three sit on different CPUs (15,000/s against up to
+ * 110,000) more often than without it; so the nat applies it by default only on a machine with
+ * one CPU, where every peer shares it, and --sched-slice asks for it elsewhere (a nat pinned
+ * with its peers). docs/benchmarks.md, "Session 11: the nat's UDP_RR, the whole chain".
+ */
+import { loadTapAddon } from '../streams/links/tap-native.js';
+
+/**
+ * Sets the calling thread's slice to `us` (0: leave it); returns the undo (the slice it had), or
+ * undefined when nothing was changed (a kernel without per-thread slices, a policy other than
+ * SCHED_OTHER, a refusal), with the reason given to `report`.
+ */
+export function applySchedSlice(us: number, report: (line: string) => void): (() => void) | undefined {
+  if (us === 0) return undefined;
+  const addon = loadTapAddon();
+  const before = addon.schedSlice();
+  const now = addon.setSchedSlice(us);
+  if (now === us) return () => void (before > 0 ? addon.setSchedSlice(before) : undefined);
+  report(now < 0 ? `scheduling slice left as it is: ${addon.errorFor(-now, 'sched_setattr', '').code}` : 'scheduling slice left as it is: this kernel has no per-thread slice');
+  return undefined;
+}
