@@ -6,9 +6,12 @@
  * pinned to CPU 0, namespaces as tap-bench.ts `stackNamespace` (offload on), deleted afterwards.
  * Figures are medians over RUNS of each run's figure.
  *
- *   node --import tsx bench/kernel/ping-ab.ts [RUNS=5] [COUNT=50000] --base DIR [--tree DIR]
+ *   node --import tsx bench/kernel/ping-ab.ts [RUNS=5] [COUNT=50000] --base DIR [--tree DIR] [--kind ping|tcp|udp]
  *
  * --base DIR and --tree DIR (default: this tree) are compiled trees (dist/bin/rx-netstack.js).
+ * --kind tcp (or udp) measures the echo service on port 7 instead: one connection per figure,
+ * one byte each way per exchange (kclient `latency tcp`), the CPU around COUNT back-to-back
+ * exchanges of that mode.
  * Root; `npx tsc -p tsconfig.build.json` first.
  */
 import { readFileSync } from 'node:fs';
@@ -33,13 +36,20 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const positional: string[] = [];
   let base: string | undefined;
+  let kind = 'ping';
   let tree = fileURLToPath(new URL('../..', import.meta.url));
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--base') base = argv[++i];
     else if (argv[i] === '--tree') tree = argv[++i];
+    else if (argv[i] === '--kind') kind = argv[++i];
     else positional.push(argv[i]);
   }
   if (base === undefined) throw new Error('--base DIR: the compiled tree to compare against');
+  if (kind !== 'ping' && kind !== 'tcp' && kind !== 'udp') throw new Error('--kind: ping, tcp or udp');
+  const port = kind === 'ping' ? '0' : '7';
+  // The back-to-back load the CPU is measured around: kclient's `ping` for echoes, else the
+  // latency mode with no spacing.
+  const load = (n: number): string[] => (kind === 'ping' ? ['ping', STACK_IP, String(n)] : ['latency', kind, STACK_IP, port, String(n), '0']);
   const runs = Number(positional[0] ?? '5');
   const count = Number(positional[1] ?? '50000');
   const log = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -54,7 +64,8 @@ async function main(): Promise<void> {
     const { c } = await kernelReference(CPU, tools, made);
     targets.push({ name: 'kernel', ns: c, pid: undefined });
     log(`load before: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
-    for (const t of targets) await client(t.ns, { cpu: CPU }, tools, ['ping', STACK_IP, '2000'], 30_000);
+    log(`kind: ${kind}`);
+    for (const t of targets) await client(t.ns, { cpu: CPU }, tools, load(2000), 30_000);
     const cpuUs = targets.map(() => [] as number[]);
     const userUs = targets.map(() => [] as number[]);
     const p50 = SPACED.map(() => targets.map(() => [] as number[]));
@@ -63,13 +74,13 @@ async function main(): Promise<void> {
       for (const [k, t] of targets.entries()) {
         if (t.pid !== undefined) {
           const before = processCpu(t.pid);
-          await client(t.ns, { cpu: CPU }, tools, ['ping', STACK_IP, String(count)], 120_000);
+          await client(t.ns, { cpu: CPU }, tools, load(count), 120_000);
           const after = processCpu(t.pid);
           cpuUs[k].push(((after.user - before.user + after.system - before.system) * 1e6) / count);
           userUs[k].push(((after.user - before.user) * 1e6) / count);
         }
         for (const [j, [interval, n]] of SPACED.entries()) {
-          const r = await client(t.ns, { cpu: CPU }, tools, ['latency', 'ping', STACK_IP, '0', String(n), String(interval)], 60_000);
+          const r = await client(t.ns, { cpu: CPU }, tools, ['latency', kind, STACK_IP, port, String(n), String(interval)], 60_000);
           p50[j][k].push(Number(r.p50Ms) * 1000);
           p99[j][k].push(Number(r.p99Ms) * 1000);
         }
