@@ -9,8 +9,7 @@
  * (`releaseFrame`), and anything that showed the frame to code the stack does not control
  * (a tap's observer, an inserted operator, a second subscriber of the link) pins it for good
  * (`pinFrame`), whatever the consumer says afterwards. Paths that never call either (ARP,
- * ICMP but for the echo requests it answers, UDP, IPv6, listeners, reassembly, a user's claim)
- * leave the frame held.
+ * ICMP, UDP, IPv6, listeners, reassembly, a user's claim) leave the frame held.
  *
  * Module state, like inbound-batch.ts: the stack runs on one thread and a frame is handled to
  * the end before the link emits the next.

@@ -10,7 +10,6 @@ import type { IcmpConfig } from '../../src/ipv4/config.js';
 import { type Ipv4Addr, formatIpv4, parseIpv4 } from '../../src/ipv4/address.js';
 import { PacketBuffer, copyBytes } from '../../src/packet-buffer.js';
 import { internetChecksum, onesSum } from '../../src/wire/checksum.js';
-import { releaseFrame } from '../frame-lease.js';
 import { createCounters } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { NetstackError } from '../../src/errors.js';
@@ -315,7 +314,6 @@ export class IcmpLayer {
         frame[o + 3] = sum & 0xff;
         c.txEchoReplies++;
         fused.send(frame);
-        this.#answered(d);
         return;
       }
     }
@@ -323,17 +321,6 @@ export class IcmpLayer {
     emitIcmp({ kind: 'echo-reply', ident, seq, data: EMPTY }, pb);
     c.txEchoReplies++;
     this.#port.down.next({ pb, dst: d.src, src: d.dst, protocol: IpProtocol.ICMP, dscp: tos >>> 2 });
-    this.#answered(d);
-  }
-
-  /**
-   * The request is answered, its data copied into the reply, and nothing here keeps a view of
-   * its frame: the link may read its next batch into the same memory (frame-lease.ts; a tap
-   * observer or operator that saw the frame has pinned it already). Only the stack's own
-   * record of a frame being handed up (a reassembled datagram is a copy: nothing to give).
-   */
-  #answered(d: Ipv4Datagram): void {
-    if (d instanceof ReceivedIpv4) releaseFrame(d.frame);
   }
 
   #reassemblyTimeout(t: ReassemblyTimeout): void {
