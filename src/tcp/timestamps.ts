@@ -9,7 +9,7 @@
  * Timestamp values compare modulo 2^32, like sequence numbers.
  */
 
-import { seqGeq, seqLeq, seqLt } from './seq.js';
+import { SEQ_FIELD_SEED, seqGeq, seqLeq, seqLt } from './seq.js';
 
 /**
  * A TS.Recent not refreshed for this long is invalid (RFC 7323 5.5): the peer's 1 ms clock may
@@ -40,18 +40,22 @@ export function timestampAt(offset: number, now: number): number {
 
 export class TcpTimestamps {
   /** The peer's TSval to echo (RFC 7323 4.3 TS.Recent). */
-  tsRecent = 0;
+  tsRecent = SEQ_FIELD_SEED;
   /** When TS.Recent was last set, ms (for the 24-day rule). */
   tsRecentAt = 0;
   /** The ACK field of the last ACK we sent (RFC 7323 4.3 Last.ACK.sent). */
-  lastAckSent = 0;
+  lastAckSent = SEQ_FIELD_SEED;
   /**
    * An echo that measures nothing: a SYN cookie's TSval, whose low bits carry options rather
    * than the clock (up to 63 ms off). Undefined for other connections.
    */
   unusableEcr: number | undefined;
 
-  constructor(readonly offset: number) {}
+  constructor(readonly offset: number) {
+    // Doubles from construction (see SEQ_FIELD_SEED), then their first values.
+    this.tsRecent = 0;
+    this.lastAckSent = 0;
+  }
 
   /** Our TSval at `now` (ms). */
   tsVal(now: number): number {
