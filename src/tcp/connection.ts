@@ -61,7 +61,7 @@ import { TLP_REPAIRED, TLP_SPURIOUS, TlpEpisode } from './tlp.js';
 import { SpuriousRtoDetector, SRTO_REAL, SRTO_SEND_NEW, SRTO_SPURIOUS_EIFEL, SRTO_SPURIOUS_FRTO } from './spurious-rto.js';
 import { quickAckBudget } from './quick-ack.js';
 import { SendBuffer } from './send-buffer.js';
-import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt, SEQ_FIELD_SEED } from './seq.js';
+import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt } from './seq.js';
 import { acceptsText, canUserSend, type TcpState } from './state.js';
 import { TcpTimestamps, timestampOffset } from './timestamps.js';
 import { tsoSegmentBytes, tsoShouldDefer } from './tso-size.js';
@@ -244,8 +244,8 @@ export class TcpConnectionCore {
   sndMax: number;
   /** Send window in bytes (already scaled). */
   sndWnd = 0;
-  sndWl1 = SEQ_FIELD_SEED;
-  sndWl2 = SEQ_FIELD_SEED;
+  sndWl1 = 0;
+  sndWl2 = 0;
   /** Largest window the peer has offered (RFC 9293 3.8.6.2.1, RFC 5961 5.2). */
   maxSndWnd = 0;
   /** End of the last short new-data segment sent (Minshall's Nagle: see transmitData). */
@@ -273,11 +273,11 @@ export class TcpConnectionCore {
   readerCopies = false;
 
   // Receive sequence space.
-  irs = SEQ_FIELD_SEED;
-  rcvNxt = SEQ_FIELD_SEED;
+  irs = 0;
+  rcvNxt = 0;
   rcvWndScale = 0;
   /** RCV.NXT + the window last advertised: never moved left (RFC 9293 3.8.6). */
-  private rcvAdvRight = SEQ_FIELD_SEED;
+  private rcvAdvRight = 0;
   private maxRcvWnd = 0;
   /** Largest segment seen from the peer (for "every second full-sized segment"). */
   private rcvMss = DEFAULT_PEER_MSS;
@@ -325,7 +325,7 @@ export class TcpConnectionCore {
   private passiveOpen = false;
   /** The user called shutdown/close: a FIN follows the queued data at `finSeq`. */
   private finQueued = false;
-  private finSeq = SEQ_FIELD_SEED;
+  private finSeq = 0;
   private finSent = false;
   private finAcked = false;
   private finReceived = false;
@@ -415,7 +415,7 @@ export class TcpConnectionCore {
   /** RFC 6675 loss episode: none, fast recovery, or resending holes after a timeout. */
   private lossEpisode: LossEpisode = EPISODE_NONE;
   /** RFC 6675 RecoveryPoint, exclusive: the episode ends when SND.UNA reaches it. */
-  private recoveryPoint = SEQ_FIELD_SEED;
+  private recoveryPoint = 0;
   /** Tail loss probe timer (RFC 8985 7), and whether a probe awaits its ACK. */
   private tlpAt = NEVER;
   private tlpOutstanding = false;
@@ -474,9 +474,6 @@ export class TcpConnectionCore {
     this.noDelay = this.config.noDelay;
     this.keepaliveOn = this.config.keepalive;
     this.keepaliveIdle = this.config.keepaliveIdle;
-    // Sequence-number fields: doubles from construction (see SEQ_FIELD_SEED), then their values.
-    this.sndUna = this.sndNxt = this.sndMax = this.sndSml = SEQ_FIELD_SEED;
-    this.sndWl1 = this.sndWl2 = this.irs = this.rcvNxt = this.rcvAdvRight = this.finSeq = this.recoveryPoint = 0;
     this.iss = options.iss >>> 0;
     this.sndUna = this.iss;
     this.sndNxt = this.iss;

@@ -6,7 +6,7 @@
  */
 
 import { TcpFlags } from '../wire/tcp.js';
-import { SEQ_FIELD_SEED, seqGt } from './seq.js';
+import { seqGt } from './seq.js';
 
 const { ECE, CWR } = TcpFlags;
 
@@ -36,11 +36,7 @@ export class EcnState {
   /** Sender: the window was reduced; the next new data segment carries CWR. */
   cwrPending = false;
   /** Sender: no new reduction until an ACK beyond this (SND.MAX at the last reduction). */
-  private recover = SEQ_FIELD_SEED;
-
-  constructor() {
-    this.recover = 0; // a double from construction (see SEQ_FIELD_SEED)
-  }
+  private recover = 0;
 
   /** A datagram with CE arrived. Returns true when the echo starts now (ACK at once). */
   onCongestionExperienced(): boolean {

@@ -8,7 +8,7 @@
  * its ACK (with SACK blocks) shows what is missing, long before the retransmission timeout.
  */
 
-import { SEQ_FIELD_SEED, seqAdd, seqDiff, seqGeq, seqGt, seqLeq, seqLt, seqMax } from './seq.js';
+import { seqAdd, seqDiff, seqGeq, seqGt, seqLeq, seqLt, seqMax } from './seq.js';
 import { allocBytes } from '../packet-buffer.js';
 import type { SackScoreboard } from './sack-scoreboard.js';
 import { SackSendTimes } from './sack-rtt.js';
@@ -101,9 +101,6 @@ export class Rack {
   private count = 0;
 
   constructor() {
-    // Doubles from construction (see SEQ_FIELD_SEED), then their first values.
-    this.lostEdge = 0;
-    this.lastSegStart = 0;
     // No records until the first segment is sent (see grow): a connection that never sends
     // data costs no record storage, and a short one only the first few records.
     this.rec = NO_RECORDS;
@@ -130,13 +127,13 @@ export class Rack {
   /** RACK.dsack_round: a D-SACK widens the window at most once per round trip (SND.NXT then). */
   private dsackRound: number | undefined;
   /** After `detectLoss`: unSACKed data below this edge is lost (SND.UNA when none is). */
-  lostEdge = SEQ_FIELD_SEED;
+  lostEdge = 0;
   /** After `detectLoss`: the lowest retransmission found lost again, or undefined. */
   lostRetransmission: number | undefined;
   /** After `lostAt`: the end of the run of segments from the one asked about that share its mark. */
   runEnd = 0;
   /** Start of the last segment sent for the first time (its record may hold the ones before it). */
-  private lastSegStart = SEQ_FIELD_SEED;
+  private lastSegStart = 0;
   /**
    * Records of transmissions numbered from here on (ORDER >= stampOrder) carry their batch's
    * build time until `stampSent` gives them the time the batch left; `stampLow` is the lowest

@@ -6,7 +6,7 @@
  * tell which copy it answers, and the backed-off RTO is kept until a fresh sample arrives.
  */
 
-import { SEQ_FIELD_SEED, seqGeq } from './seq.js';
+import { seqGeq } from './seq.js';
 
 /** Clock granularity G of RFC 6298 2, ms (`now` is in ms). */
 const CLOCK_GRANULARITY = 1;
@@ -52,13 +52,12 @@ export class RttEstimator {
 
   private baseRto: number;
   private timing = false;
-  private timedEnd = SEQ_FIELD_SEED;
+  private timedEnd = 0;
   private timedAt = 0;
   /** The timed segment's time is its batch's build time until `stampSent` gives the time it left. */
   private timedUnstamped = false;
 
   constructor(private readonly config: RttConfig) {
-    this.timedEnd = 0; // a double from construction (see SEQ_FIELD_SEED)
     this.baseRto = clamp(config.rtoInitial, config.rtoMin, config.rtoMax);
   }
 

@@ -7,16 +7,6 @@
  * numbers inside one connection's windows).
  */
 
-/**
- * The first value stored in a field that holds sequence numbers (or other 32-bit values such as
- * timestamps): not a small integer, so V8 makes the field a double from the object's
- * construction. A field first given a small integer is widened to double the first time a
- * connection's random ISS or timestamp offset puts a value above 2^30, which deoptimizes the
- * code built for the old shape, at a different connection of each process's first few.
- * Overwritten before use.
- */
-export const SEQ_FIELD_SEED = 0x80000000;
-
 /** `a + n` modulo 2^32 (n may be negative). Result is a uint32. */
 export function seqAdd(a: number, n: number): number {
   return (a + n) >>> 0;

@@ -9,7 +9,7 @@
  * Timestamp values compare modulo 2^32, like sequence numbers.
  */
 
-import { SEQ_FIELD_SEED, seqGeq, seqLeq, seqLt } from './seq.js';
+import { seqGeq, seqLeq, seqLt } from './seq.js';
 
 /**
  * A TS.Recent not refreshed for this long is invalid (RFC 7323 5.5): the peer's 1 ms clock may
@@ -40,22 +40,18 @@ export function timestampAt(offset: number, now: number): number {
 
 export class TcpTimestamps {
   /** The peer's TSval to echo (RFC 7323 4.3 TS.Recent). */
-  tsRecent = SEQ_FIELD_SEED;
+  tsRecent = 0;
   /** When TS.Recent was last set, ms (for the 24-day rule). */
   tsRecentAt = 0;
   /** The ACK field of the last ACK we sent (RFC 7323 4.3 Last.ACK.sent). */
-  lastAckSent = SEQ_FIELD_SEED;
+  lastAckSent = 0;
   /**
    * An echo that measures nothing: a SYN cookie's TSval, whose low bits carry options rather
    * than the clock (up to 63 ms off). Undefined for other connections.
    */
   unusableEcr: number | undefined;
 
-  constructor(readonly offset: number) {
-    // Doubles from construction (see SEQ_FIELD_SEED), then their first values.
-    this.tsRecent = 0;
-    this.lastAckSent = 0;
-  }
+  constructor(readonly offset: number) {}
 
   /** Our TSval at `now` (ms). */
   tsVal(now: number): number {

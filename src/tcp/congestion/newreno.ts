@@ -4,7 +4,7 @@
  * losses in one window recover without a timeout.
  */
 
-import { SEQ_FIELD_SEED, seqGeq, seqGt } from '../seq.js';
+import { seqGeq, seqGt } from '../seq.js';
 import type { CongestionAction, CongestionControl, CongestionControlParams } from './congestion-control.js';
 
 /** RFC 5681 3.2: fast retransmit on the third duplicate ACK. */
@@ -24,20 +24,17 @@ export class NewReno implements CongestionControl {
    * RFC 6582 `recover`, kept exclusive: the SND.MAX at the time recovery (or a timeout) began;
    * an ACK at or beyond it covers everything that was outstanding then.
    */
-  recover = SEQ_FIELD_SEED;
+  recover = 0;
 
   protected mss = 536;
   /** cwnd, ssthresh and `recover` before the last reduction, for `undoRecovery` (priorCwnd 0: nothing to undo). */
   private priorCwnd = 0;
   private priorSsthresh = 0;
-  private priorRecover = SEQ_FIELD_SEED;
+  private priorRecover = 0;
   /** Bytes acknowledged in congestion avoidance since cwnd last grew. */
   protected bytesAcked = 0;
 
   constructor(protected readonly initialWindowSegments = 10) {
-    // Doubles from construction (see SEQ_FIELD_SEED), then their first values.
-    this.recover = 0;
-    this.priorRecover = 0;
     this.cwnd = initialWindowSegments * this.mss;
   }
 
