@@ -68,6 +68,25 @@ print('listening', flush=True)
 for t in ts: t.join()
 `;
 
+/**
+ * A python client in NS: rounds of echoes to SERVER:7 (`counts[i]` datagrams each), printing
+ * "first N", "second N", ... (N the echoes that came back right) and waiting for a line on
+ * stdin between rounds.
+ */
+function echoRounds(counts: readonly number[]): string {
+  const names = ['first', 'second', 'third', 'fourth'];
+  const rounds = counts.map((n, i) => `print('${names[i]}', run(${n}, b'${String.fromCharCode(97 + i)}'))`).join('\nsys.stdin.readline()\n');
+  return `import socket, sys
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5)
+def run(n, tag):
+    ok = 0
+    for i in range(n):
+        p = b'%s %d' % (tag, i)
+        u.sendto(p, ('${SERVER}', 7)); ok += u.recv(100) == p
+    return ok
+${rounds}`;
+}
+
 /** Lines of a child's stdout, one at a time. */
 function lines(child: ChildProcess): () => Promise<string> {
   const queue: string[] = [];
@@ -213,19 +232,7 @@ print(ok, result)`);
   });
 
   it('IPv4 observe$ subscribed mid-flow sees every later datagram; once it goes, the flow is offloaded again', async () => {
-    const client = ns.spawn('python3', ['-u', '-c', `import socket, sys
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5)
-def run(n, tag):
-    ok = 0
-    for i in range(n):
-        p = b'%s %d' % (tag, i)
-        u.sendto(p, ('${SERVER}', 7)); ok += u.recv(100) == p
-    return ok
-print('first', run(10, b'a'))
-sys.stdin.readline()
-print('second', run(25, b'b'))
-sys.stdin.readline()
-print('third', run(20, b'c'))`]);
+    const client = ns.spawn('python3', ['-u', '-c', echoRounds([10, 25, 20])]);
     const said = lines(client);
     assert.equal(await said(), 'first 10');
     assert.deepEqual(await ask('observe-ipv4'), { observing: true });
@@ -240,17 +247,7 @@ print('third', run(20, b'c'))`]);
   });
 
   it('an observer attached mid-flow sees every later datagram (the flow goes back to the stack)', async () => {
-    const client = ns.spawn('python3', ['-u', '-c', `import socket, sys
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5)
-def run(n, tag):
-    ok = 0
-    for i in range(n):
-        p = b'%s %d' % (tag, i)
-        u.sendto(p, ('${SERVER}', 7)); ok += u.recv(100) == p
-    return ok
-print('first', run(20, b'a'))
-sys.stdin.readline()
-print('second', run(30, b'b'))`]);
+    const client = ns.spawn('python3', ['-u', '-c', echoRounds([20, 30])]);
     const said = lines(client);
     const before = (await ask<Snapshot>('stats')).device.rxFlowFrames;
     assert.equal(await said(), 'first 20');

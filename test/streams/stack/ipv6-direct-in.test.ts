@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { map, type Subscription } from 'rxjs';
 import { createStack, type Stack, type StackHooks } from '../../../streams/stack/create-stack.js';
 import { PacketSubject } from '../../../streams/pipeline/packet-subject.js';
+import { subjectDeliveries } from '../../helpers/subject-deliveries.js';
 import { ReceivedIpv6, type Ipv6Datagram } from '../../../streams/stack/ipv6-layer.js';
 import { EtherType, emitEthernet } from '../../../src/wire/ethernet.js';
 import { emitIpv6Header, fillIpv6UpperChecksum, Ipv6NextHeader } from '../../../src/wire/ipv6.js';
@@ -159,23 +160,6 @@ function feed(run: Run, frames: Uint8Array[]): { delivered: string[]; sent: stri
   delete stats.arp;
   for (const k of Object.keys(stats)) if (k.startsWith('neighbors')) delete stats[k];
   return { delivered: run.delivered, sent: run.sent, stats };
-}
-
-/** How many PacketSubject deliveries `fn` makes (the link's own, plus IPv6's to the protocols on the long way). */
-function subjectDeliveries(fn: () => void): number {
-  const proto = PacketSubject.prototype as unknown as { next(v: unknown): void };
-  const next = proto.next;
-  let calls = 0;
-  proto.next = function (this: unknown, v: unknown) {
-    calls++;
-    next.call(this, v);
-  };
-  try {
-    fn();
-  } finally {
-    proto.next = next;
-  }
-  return calls;
 }
 
 describe('stack: IPv6’s direct way in (frames past the hops while nothing observes them)', () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { map, type Subscription } from 'rxjs';
 import { createStack, type Stack, type StackHooks } from '../../../streams/stack/create-stack.js';
 import { PacketSubject } from '../../../streams/pipeline/packet-subject.js';
+import { subjectDeliveries } from '../../helpers/subject-deliveries.js';
 import { ipv4Frame, tcpFrame } from '../../../streams/testing/frames.js';
 import { TcpFlags } from '../../../src/wire/tcp.js';
 
@@ -68,23 +69,6 @@ function feed(run: Run, frames: Uint8Array[]): { answers: string[]; stats: unkno
   for (const f of frames) run.frames.next(f);
   const s = run.stack.stats() as unknown as Record<string, unknown>;
   return { answers: run.answers, stats: JSON.parse(JSON.stringify({ ipv4: s.ipv4, tcp: s.tcp, tcpListeners: s.tcpListeners })) };
-}
-
-/** How many PacketSubject deliveries `fn` makes (the link's own, plus IPv4's to the transports on the long way). */
-function subjectDeliveries(fn: () => void): number {
-  const proto = PacketSubject.prototype as unknown as { next(v: unknown): void };
-  const next = proto.next;
-  let calls = 0;
-  proto.next = function (this: unknown, v: unknown) {
-    calls++;
-    next.call(this, v);
-  };
-  try {
-    fn();
-  } finally {
-    proto.next = next;
-  }
-  return calls;
 }
 
 describe('stack: the direct way in for TCP over IPv4 (segments past IPv4’s Subject while nothing observes them)', () => {

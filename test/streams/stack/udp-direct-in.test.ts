@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { map, type Subscription } from 'rxjs';
 import { createStack, type Stack, type StackHooks } from '../../../streams/stack/create-stack.js';
 import { PacketSubject } from '../../../streams/pipeline/packet-subject.js';
+import { subjectDeliveries } from '../../helpers/subject-deliveries.js';
 import { arpRequestFrame, ethernetFrame, icmpEchoFrame, ipv4Frame, udpFrame } from '../../../streams/testing/frames.js';
 
 // On the plain stack an IPv4 frame goes from Ethernet's filter straight to IPv4's input, and a
@@ -77,23 +78,6 @@ function stackWith(hooks?: StackHooks): Run {
 function feed(run: Run, frames: Uint8Array[]): { delivered: string[]; stats: unknown } {
   for (const f of frames) run.frames.next(f);
   return { delivered: run.delivered, stats: JSON.parse(JSON.stringify(run.stack.stats())) };
-}
-
-/** How many PacketSubject deliveries `fn` makes (the link's own, plus IPv4's to the transports on the long way). */
-function subjectDeliveries(fn: () => void): number {
-  const proto = PacketSubject.prototype as unknown as { next(v: unknown): void };
-  const next = proto.next;
-  let calls = 0;
-  proto.next = function (this: unknown, v: unknown) {
-    calls++;
-    next.call(this, v);
-  };
-  try {
-    fn();
-  } finally {
-    proto.next = next;
-  }
-  return calls;
 }
 
 describe('stack: the direct way in (IPv4/UDP frames past the hops while nothing observes them)', () => {
