@@ -3,8 +3,10 @@
  * the run, instead of hiding behind `--exit` or hanging CI.
  *
  * - Between test files: whatever keeps the event loop alive (handles, timers, immediates) that was
- *   not there when the run began, other than stdio, is recorded against the file that just
- *   finished (after a short grace period for closes already under way).
+ *   not there when the run began, other than stdio, and was there when the file's last test
+ *   ended, is recorded against that file (after a short grace period for closes already under
+ *   way). Not what the next file's `before` hooks started meanwhile: they run before the root
+ *   beforeEach that notices the new file.
  * - After the last test: the same check, then the run FAILS listing every file and what it left.
  * - Watchdogs (unref'd, so they never keep the process alive themselves): a run that lasts longer
  *   than RX_NETSTACK_TEST_WATCHDOG_MINUTES (default 15), or a process still alive 10 s after the
@@ -118,16 +120,28 @@ interface Leftover {
   readonly handles: string[];
 }
 
-function leftoverNow(since = baseline, sinceHandles = baselineHandles): Leftover | undefined {
+/** What was active when a test ended: the counts and the handles (the root afterEach). */
+interface Snapshot {
+  readonly counts: Map<string, number>;
+  readonly handles: Set<unknown>;
+}
+
+/**
+ * What is active now beyond `since`; with `endedWith`, only what was already active then (a
+ * file's leftovers are judged from its last test's end: the next file's `before` hooks, which
+ * run before the root beforeEach that notices the new file, may have started things of their own).
+ */
+function leftoverNow(since = baseline, sinceHandles = baselineHandles, endedWith?: Snapshot): Leftover | undefined {
   const types: string[] = [];
   for (const [type, n] of resourceCounts()) {
-    const extra = n - (since.get(type) ?? 0);
+    const active = endedWith === undefined ? n : Math.min(n, endedWith.counts.get(type) ?? 0);
+    const extra = active - (since.get(type) ?? 0);
     if (extra > 0) types.push(extra === 1 ? type : `${type} x${extra}`);
   }
   if (types.length === 0) return undefined;
   const skip = new Set([...stdio(), ...sinceHandles]);
   const handles = activeHandles()
-    .filter((h) => !skip.has(h))
+    .filter((h) => !skip.has(h) && (endedWith === undefined || endedWith.handles.has(h)))
     .map(describeHandle);
   return { types, handles };
 }
@@ -135,11 +149,11 @@ function leftoverNow(since = baseline, sinceHandles = baselineHandles): Leftover
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** What is left once closes under way have had `GRACE_MS` to finish. */
-async function settledLeftover(): Promise<Leftover | undefined> {
+async function settledLeftover(endedWith?: Snapshot): Promise<Leftover | undefined> {
   const deadline = Date.now() + GRACE_MS;
   for (;;) {
     await turn();
-    const left = leftoverNow();
+    const left = leftoverNow(baseline, baselineHandles, endedWith);
     if (left === undefined || Date.now() >= deadline) return left;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -155,9 +169,11 @@ function formatLeftover(left: Leftover): string {
 const leaks: { file: string; left: Leftover }[] = [];
 let lastFile: string | undefined;
 let currentTitle = '(before the first test)';
+/** What was active when the last test ended. */
+let lastEnd: Snapshot | undefined;
 
-async function checkFile(file: string | undefined): Promise<void> {
-  const left = await settledLeftover();
+async function checkFile(file: string | undefined, endedWith?: Snapshot): Promise<void> {
+  const left = await settledLeftover(endedWith);
   if (left === undefined) return;
   leaks.push({ file: file ?? '(unknown file)', left });
   // Do not report the same leftovers against every later file.
@@ -194,8 +210,12 @@ export const mochaHooks: RootHookObject = {
     const test = this.currentTest;
     currentTitle = test?.fullTitle() ?? currentTitle;
     const file = test?.file;
-    if (lastFile !== undefined && file !== lastFile) await checkFile(lastFile);
+    if (lastFile !== undefined && file !== lastFile) await checkFile(lastFile, lastEnd);
     lastFile = file;
+  },
+
+  afterEach() {
+    lastEnd = { counts: resourceCounts(), handles: new Set(activeHandles()) };
   },
 
   async afterAll() {
