@@ -35,6 +35,7 @@ import { buildKernelTools, type KernelTools } from './build.js';
 import { Netns, waitForLine } from './netns.js';
 import { client } from './tap-bench.js';
 import { median } from '../lib/stats.js';
+import { perfDuring } from '../lib/perf-during.js';
 import { processCpu } from '../lib/proc-cpu.js';
 
 const SERVER = '198.18.0.200';
@@ -152,12 +153,8 @@ async function syscallsPerTransaction(ns: Netns, pid: number, tools: KernelTools
 
 /** `perf record -g` of the nat process over one run (run the nat with --node-arg --perf-basic-prof to name JIT frames). */
 async function perfRecord(ns: Netns, pid: number, tools: KernelTools, mode: string, seconds: number, out: string): Promise<void> {
-  const recorder = spawn('perf', ['record', '-q', '-F', '4000', '-g', ...(process.env.NAT_COST_PERF_USER === '1' ? ['--all-user'] : []), '-o', out, '-p', String(pid)], { stdio: 'ignore' });
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  await client(ns, { cpu: CPU }, tools, [mode, SERVER, MODES[mode].port, String(seconds)], (seconds + 15) * 1000);
-  const exited = new Promise((resolve) => recorder.once('exit', resolve));
-  recorder.kill('SIGINT');
-  await exited;
+  const args = ['record', '-q', '-F', '4000', '-g', ...(process.env.NAT_COST_PERF_USER === '1' ? ['--all-user'] : []), '-o', out, '-p', String(pid)];
+  await perfDuring(args, () => client(ns, { cpu: CPU }, tools, [mode, SERVER, MODES[mode].port, String(seconds)], (seconds + 15) * 1000), 500);
 }
 
 async function main(): Promise<void> {

@@ -21,7 +21,7 @@
  * scheduling from outside, for experiments (`--base .` gives the same build untouched beside it). The client's figures come
  * from GNU time (`%U %S %w %c`: CPU to 10 ms, so use runs of a few seconds).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { buildKernelTools, type KernelTools } from './build.js';
 import { Netns, waitForLine } from './netns.js';
 import { median } from '../lib/stats.js';
+import { perfDuring } from '../lib/perf-during.js';
 
 const SERVER = '198.18.0.200';
 const CIDR = '198.18.0.0/25';
@@ -135,12 +136,7 @@ function medianFigures(runs: readonly RunFigures[]): RunFigures {
 const fmt = (p: ProcFigures): string => `${p.user.toFixed(2)}+${p.sys.toFixed(2)} us, cs ${p.vol.toFixed(2)}/${p.invol.toFixed(2)}`;
 
 async function perfSched(ns: Netns, tools: KernelTools, mode: string, unpinned: boolean, out: string): Promise<void> {
-  const recorder = spawn('perf', ['sched', 'record', '-q', ...(unpinned ? ['-a'] : ['-C', String(CPU)]), '-o', out], { stdio: 'ignore' });
-  await new Promise((resolve) => setTimeout(resolve, 700));
-  await timedClient(ns, tools, [mode, SERVER, '7', '1'], unpinned, 1);
-  const exited = new Promise((resolve) => recorder.once('exit', resolve));
-  recorder.kill('SIGINT');
-  await exited;
+  await perfDuring(['sched', 'record', '-q', ...(unpinned ? ['-a'] : ['-C', String(CPU)]), '-o', out], () => timedClient(ns, tools, [mode, SERVER, '7', '1'], unpinned, 1), 700);
 }
 
 async function main(): Promise<void> {
