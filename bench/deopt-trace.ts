@@ -9,6 +9,7 @@
  *   COST_DIST=$PWD/dist node --trace-deopt --import tsx bench/deopt-trace.ts [NEW=5] [EACH=300] [WARM=20000] > out.txt
  */
 import { writeSync } from 'node:fs';
+import { echoExchanges } from './lib/echo-exchanges.js';
 
 if (process.env.COST_DIST === undefined) throw new Error('COST_DIST: the dist directory of a compiled tree');
 const root = `${process.env.COST_DIST}/`;
@@ -33,19 +34,8 @@ function marker(text: string): void {
   writeSync(1, `=== phase ${text}\n`);
 }
 
-async function exchanges(conn: Conn, n: number): Promise<void> {
-  let left = n;
-  await new Promise<void>((resolve) => {
-    const sub = conn.data$.subscribe(() => {
-      if (--left > 0) {
-        conn.write(one);
-        return;
-      }
-      sub.unsubscribe();
-      resolve();
-    });
-    conn.write(one);
-  });
+function exchanges(conn: Conn, n: number): Promise<void> {
+  return echoExchanges(conn, n, one);
 }
 
 /** One connection: opened, n exchanges, closed by us, and a pause for the close to finish. */

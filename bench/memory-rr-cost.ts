@@ -8,6 +8,8 @@
  *
  *   COST_DIST=$PWD/dist taskset -c 0 node --import tsx bench/memory-rr-cost.ts [N=60000]
  */
+import { echoExchanges } from './lib/echo-exchanges.js';
+
 if (process.env.COST_DIST === undefined) throw new Error('COST_DIST: the dist directory of a compiled tree');
 const root = `${process.env.COST_DIST}/`;
 const { createMemoryWire } = (await import(`${root}streams/links/memory-wire.js`)) as typeof import('../streams/links/memory-wire.js');
@@ -19,20 +21,7 @@ const b = createStack({ interfaces: [{ name: 'eth0', link: lb, ipv4: ['198.18.0.
 b.tcp.listen({ port: 7 }).subscribe((c) => c.data$.subscribe((d) => c.write(d)));
 const conn = await firstValueFrom(a.tcp.connect({ address: '198.18.0.2', port: 7 }));
 const one = new Uint8Array([1]);
-async function run(n: number): Promise<void> {
-  let left = n;
-  await new Promise<void>((resolve) => {
-    const sub = conn.data$.subscribe(() => {
-      if (--left > 0) {
-        conn.write(one);
-        return;
-      }
-      sub.unsubscribe();
-      resolve();
-    });
-    conn.write(one);
-  });
-}
+const run = (n: number): Promise<void> => echoExchanges(conn, n, one);
 await run(20000);
 const n = Number(process.argv[2] ?? 60000);
 const u0 = process.cpuUsage();

@@ -3,6 +3,7 @@ import { map, type Subscription } from 'rxjs';
 import { createStack, type Stack, type StackHooks } from '../../../streams/stack/create-stack.js';
 import { PacketSubject } from '../../../streams/pipeline/packet-subject.js';
 import { subjectDeliveries } from '../../helpers/subject-deliveries.js';
+import { useCloseAfterEach } from '../../helpers/close-after-each.js';
 import { ReceivedIpv6, type Ipv6Datagram } from '../../../streams/stack/ipv6-layer.js';
 import { EtherType, emitEthernet } from '../../../src/wire/ethernet.js';
 import { emitIpv6Header, fillIpv6UpperChecksum, Ipv6NextHeader } from '../../../src/wire/ipv6.js';
@@ -163,13 +164,10 @@ function feed(run: Run, frames: Uint8Array[]): { delivered: string[]; sent: stri
 }
 
 describe('stack: IPv6’s direct way in (frames past the hops while nothing observes them)', () => {
-  const stacks: Stack[] = [];
-  afterEach(() => {
-    for (const s of stacks.splice(0)) s.close();
-  });
+  const closeAfterTest = useCloseAfterEach<Stack>();
   const make = (hooks?: StackHooks): Run => {
     const run = stackWith(hooks);
-    stacks.push(run.stack);
+    closeAfterTest(run.stack);
     return run;
   };
 

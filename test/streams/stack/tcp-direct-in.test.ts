@@ -3,6 +3,7 @@ import { map, type Subscription } from 'rxjs';
 import { createStack, type Stack, type StackHooks } from '../../../streams/stack/create-stack.js';
 import { PacketSubject } from '../../../streams/pipeline/packet-subject.js';
 import { subjectDeliveries } from '../../helpers/subject-deliveries.js';
+import { useCloseAfterEach } from '../../helpers/close-after-each.js';
 import { ipv4Frame, tcpFrame } from '../../../streams/testing/frames.js';
 import { TcpFlags } from '../../../src/wire/tcp.js';
 
@@ -72,13 +73,10 @@ function feed(run: Run, frames: Uint8Array[]): { answers: string[]; stats: unkno
 }
 
 describe('stack: the direct way in for TCP over IPv4 (segments past IPv4’s Subject while nothing observes them)', () => {
-  const stacks: Stack[] = [];
-  afterEach(() => {
-    for (const s of stacks.splice(0)) s.close();
-  });
+  const closeAfterTest = useCloseAfterEach<Stack>();
   const make = (hooks?: StackHooks): Run => {
     const run = stackWith(hooks);
-    stacks.push(run.stack);
+    closeAfterTest(run.stack);
     return run;
   };
 

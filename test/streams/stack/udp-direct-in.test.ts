@@ -3,6 +3,7 @@ import { map, type Subscription } from 'rxjs';
 import { createStack, type Stack, type StackHooks } from '../../../streams/stack/create-stack.js';
 import { PacketSubject } from '../../../streams/pipeline/packet-subject.js';
 import { subjectDeliveries } from '../../helpers/subject-deliveries.js';
+import { useCloseAfterEach } from '../../helpers/close-after-each.js';
 import { arpRequestFrame, ethernetFrame, icmpEchoFrame, ipv4Frame, udpFrame } from '../../../streams/testing/frames.js';
 
 // On the plain stack an IPv4 frame goes from Ethernet's filter straight to IPv4's input, and a
@@ -81,13 +82,10 @@ function feed(run: Run, frames: Uint8Array[]): { delivered: string[]; stats: unk
 }
 
 describe('stack: the direct way in (IPv4/UDP frames past the hops while nothing observes them)', () => {
-  const stacks: Stack[] = [];
-  afterEach(() => {
-    for (const s of stacks.splice(0)) s.close();
-  });
+  const closeAfterTest = useCloseAfterEach<Stack>();
   const make = (hooks?: StackHooks): Run => {
     const run = stackWith(hooks);
-    stacks.push(run.stack);
+    closeAfterTest(run.stack);
     return run;
   };
 
