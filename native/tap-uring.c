@@ -34,10 +34,6 @@ static int sys_enter(int ring, unsigned to_submit, unsigned min_complete, unsign
   return (int)syscall(__NR_io_uring_enter, ring, to_submit, min_complete, flags, NULL, 0);
 }
 
-static int sys_register(int ring, unsigned op, void *arg, unsigned n) {
-  return (int)syscall(__NR_io_uring_register, ring, op, arg, n);
-}
-
 static void unmap_all(rx_uring_t *u) {
   if (u->sqes != NULL) munmap(u->sqes, u->sqes_len);
   if (u->cq_map != NULL && u->cq_map != u->sq_map) munmap(u->cq_map, u->cq_len);
@@ -56,8 +52,7 @@ static void fill_sqe(rx_uring_t *u, unsigned slot, const rx_uring_frame_t *f, un
   struct io_uring_sqe *sqe = (struct io_uring_sqe *)u->sqes + slot;
   memset(sqe, 0, sizeof *sqe);
   sqe->opcode = IORING_OP_WRITEV;
-  sqe->fd = u->fixed ? 0 : u->target;
-  sqe->flags = u->fixed ? IOSQE_FIXED_FILE : 0;
+  sqe->fd = u->target;
   sqe->off = (uint64_t)-1; /* the file's position: a character device has none to keep */
   sqe->addr = (uint64_t)(uintptr_t)f->iov;
   sqe->len = (unsigned)f->n;
@@ -151,9 +146,9 @@ int rx_uring_open(rx_uring_t *u, int fd) {
   u->cq_tail = (unsigned *)(c + p.cq_off.tail);
   u->cq_mask = (unsigned *)(c + p.cq_off.ring_mask);
   u->cqes = c + p.cq_off.cqes;
-  /* A registered file saves looking the fd up per entry; not having it is no failure. */
-  int fds[1] = { fd };
-  u->fixed = sys_register(ring, IORING_REGISTER_FILES, fds, 1) == 0;
+  /* No registered file (IORING_REGISTER_FILES, which would save a look-up per entry): it would
+   * hold the device open after close() until the ring's teardown, which the kernel finishes
+   * later in a worker, so a device we created would outlive its close. */
   u->rw_flags = probe_nowait(u);
   return 0;
 fail: {

@@ -25,7 +25,6 @@
 
 typedef struct {
   int ring;                 /* the io_uring fd, -1: none */
-  int fixed;                /* the target fd is registered as fixed file 0 */
   int target;               /* the fd written to */
   void *sq_map, *cq_map;    /* the rings (the same mapping with IORING_FEAT_SINGLE_MMAP) */
   size_t sq_len, cq_len;
