@@ -14,7 +14,8 @@
         "native/host-poll.c",
         "native/napi-this.c",
         "native/udp-flow.c",
-        "native/sched-slice.c"
+        "native/sched-slice.c",
+        "native/tap-uring.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],

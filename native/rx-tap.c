@@ -43,6 +43,7 @@
 #include "napi-this.h"
 #include "udp-flow.h"
 #include "sched-slice.h"
+#include "tap-uring.h"
 
 /* Largest frame a TAP device hands us: 65535 MTU (or a 64 KiB GSO frame) + Ethernet + 802.1Q. */
 #define RX_MAX_FRAME 65556
@@ -51,6 +52,10 @@
 #define RX_MAX_READ (RX_MAX_FRAME + RX_VNET_HDR_LEN)
 /* Most pieces of one gathered frame (writev). */
 #define RX_MAX_PARTS 64
+/* Pieces of the frames gathered for one io_uring submission (tx_chunk_t): room for a full
+ * chunk of frames of three pieces (a header, a TCP segment's headers, its payload), or fewer
+ * frames of more. */
+#define RX_CHUNK_IOV (RX_URING_ENTRIES * 4)
 /* Receive slabs: 2 MiB (several batches of ordinary frames, 30 GSO frames), 4 kept for reuse.
  * Hidden from V8's external memory count (rx-slab.h): at most 32 (64 MiB, V8's step between
  * full collections for external memory), each for at most the next 64 slabs taken (128 MiB
@@ -121,7 +126,19 @@ typedef struct {
   double rx_reread_misses; /* such reads that found nothing (not counted in rx_empty_reads) */
   double rx_slab_reuses; /* batches whose slab region the next batch was read into (BATCH_RECYCLE) */
   double rx_flow_frames; /* frames relayed by the UDP flow table (udp-flow.h), not handed to JavaScript */
+  double tx_submits;     /* io_uring_enter calls that wrote several frames (tap-uring.h) */
+  double tx_uring_frames; /* frames those calls carried */
+  double tx_reordered;   /* frames written by io_uring after an earlier one of the same call had to wait */
 } rx_stats_t;
+
+/* The frames of one writeBatch gathered for one io_uring submission. */
+typedef struct {
+  rx_uring_frame_t frames[RX_URING_ENTRIES];
+  size_t lens[RX_URING_ENTRIES]; /* frame bytes, virtio_net_hdr not counted (as tx_bytes) */
+  int32_t res[RX_URING_ENTRIES];
+  struct iovec iov[RX_CHUNK_IOV];
+  unsigned count, used;           /* frames, and pieces of iov taken */
+} tx_chunk_t;
 
 typedef struct rx_tap {
   napi_env env;
@@ -181,6 +198,10 @@ typedef struct rx_tap {
   /* The nat's offloaded UDP flows (udp-flow.h), on a TUN device: opened by the first flow. */
   rx_flow_table_t flows;
   int flows_open;
+  /* Several frames of one writeBatch in one system call (tap-uring.h); ring -1: plain writes,
+   * decided at open (the option, or io_uring refused). */
+  rx_uring_t uring;
+  tx_chunk_t chunk;
 } rx_tap_t;
 
 /* Marks TapHandle objects, so rx_tap_flow_table can tell one from another class's object. */
@@ -264,6 +285,7 @@ static void shutdown_device(rx_tap_t *t) {
   t->fd = t->ctl = -1;
   t->poison = -1;
   rx_wq_free(&t->queue);
+  rx_uring_close(&t->uring);
   if (t->flows_open) {
     rx_flow_table_clear(&t->flows); /* the flows' sockets go the JavaScript way */
     t->flows_open = 0;
@@ -667,6 +689,23 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 
 /* ---------- writing ---------- */
 
+/* A frame the device cannot take now: a copy waits in the queue (or is dropped beyond its bound). */
+static int queue_frame(rx_tap_t *t, const struct iovec *iov, int n) {
+  if (rx_wq_push_iov(&t->queue, iov, n) != 0) {
+    t->stats.tx_dropped++;
+    return RX_WRITE_DROPPED;
+  }
+  t->stats.tx_queued_total++;
+  if (t->queue.count == 1) update_poll(t);
+  return RX_WRITE_QUEUED;
+}
+
+/* A write that failed for good: counted, and -errno for the caller. */
+static int write_failed(rx_tap_t *t, int err) {
+  t->stats.tx_errors++;
+  return -(err == EBADFD ? ENODEV : err); /* EBADFD: the device was deleted */
+}
+
 /* Writes one frame gathered from `n` pieces (one writev: the TAP device takes a frame per call). */
 static int write_iov(rx_tap_t *t, const struct iovec *iov, int n) {
   size_t len = 0;
@@ -681,19 +720,9 @@ static int write_iov(rx_tap_t *t, const struct iovec *iov, int n) {
       t->stats.tx_bytes += (double)len;
       return RX_WRITE_SENT;
     }
-    if (!is_transient(errno)) {
-      int err = errno == EBADFD ? ENODEV : errno; /* EBADFD: the device was deleted */
-      t->stats.tx_errors++;
-      return -err;
-    }
+    if (!is_transient(errno)) return write_failed(t, errno);
   }
-  if (rx_wq_push_iov(&t->queue, iov, n) != 0) {
-    t->stats.tx_dropped++;
-    return RX_WRITE_DROPPED;
-  }
-  t->stats.tx_queued_total++;
-  if (t->queue.count == 1) update_poll(t);
-  return RX_WRITE_QUEUED;
+  return queue_frame(t, iov, n);
 }
 
 /* A plain Ethernet frame; with IFF_VNET_HDR an all-zero header (no offload) goes in front. */
@@ -703,6 +732,83 @@ static int write_one(rx_tap_t *t, const uint8_t *data, size_t len) {
   if (t->vnet) iov[n++] = (struct iovec){ (void *)zero_vnet_hdr, RX_VNET_HDR_LEN };
   iov[n++] = (struct iovec){ (void *)data, len };
   return write_iov(t, iov, n);
+}
+
+/* ---------- several frames per system call (tap-uring.h) ---------- */
+
+/* Room in the chunk for a frame of `parts` pieces, behind an all-zero virtio_net_hdr when
+ * `bare` (as write_one puts one in front of a plain frame with vnetHdr). Writes the chunk first
+ * when it is full (false: the batch stopped there). */
+static bool chunk_room(rx_tap_t *t, uint32_t parts, int bare, int32_t *accepted, struct iovec **iov);
+static bool write_chunk(rx_tap_t *t, int32_t *accepted);
+static bool tally_write(int rc, int32_t *accepted);
+
+/* Takes the frame whose pieces chunk_room's iov now holds. */
+static void chunk_commit(rx_tap_t *t, uint32_t parts, int bare) {
+  tx_chunk_t *c = &t->chunk;
+  struct iovec *iov = c->iov + c->used;
+  if (bare) iov[0] = (struct iovec){ (void *)zero_vnet_hdr, RX_VNET_HDR_LEN };
+  int n = (int)parts + bare;
+  size_t len = 0;
+  for (int i = 0; i < n; i++) len += iov[i].iov_len;
+  if (t->vnet) len -= RX_VNET_HDR_LEN;
+  c->frames[c->count] = (rx_uring_frame_t){ iov, n };
+  c->lens[c->count] = len;
+  c->count++;
+  c->used += (unsigned)n;
+}
+
+static bool chunk_room(rx_tap_t *t, uint32_t parts, int bare, int32_t *accepted, struct iovec **iov) {
+  tx_chunk_t *c = &t->chunk;
+  if (c->count == RX_URING_ENTRIES || c->used + parts + (unsigned)bare > RX_CHUNK_IOV) {
+    if (!write_chunk(t, accepted)) return false;
+  }
+  *iov = c->iov + c->used + bare;
+  return true;
+}
+
+/*
+ * Writes the gathered frames, in order: with io_uring in one system call when there are
+ * several, io_uring is on and nothing waits in the queue (a queued frame goes first, and a
+ * held device queues everything), else one write each as before. Each frame's result is
+ * handled as write_iov handles a write's: counted, queued on EAGAIN, an error returned.
+ * Tallies them as writeBatch does; false when the batch stops at a fatal error.
+ */
+static bool write_chunk(rx_tap_t *t, int32_t *accepted) {
+  tx_chunk_t *c = &t->chunk;
+  unsigned count = c->count;
+  c->count = c->used = 0;
+  bool go_on = true;
+  if (count < 2 || t->uring.ring < 0 || t->queue.count != 0 || t->hold_writes) {
+    for (unsigned i = 0; i < count && go_on; i++) go_on = tally_write(write_iov(t, c->frames[i].iov, c->frames[i].n), accepted);
+    return go_on;
+  }
+  /* A failing ring is given up (plain writes from now on); res says what it wrote. */
+  if (rx_uring_writev(&t->uring, c->frames, count, c->res) != 0) rx_uring_close(&t->uring);
+  t->stats.tx_submits++;
+  int waited = 0;
+  /* Every result is counted, even past a fatal one (those frames were written or tried). */
+  for (unsigned i = 0; i < count; i++) {
+    int32_t r = c->res[i];
+    int rc;
+    if (r == RX_URING_NOT_DONE) {
+      if (!go_on) break; /* never tried: the batch stopped before it */
+      rc = write_iov(t, c->frames[i].iov, c->frames[i].n);
+    } else if (r >= 0) {
+      t->stats.tx_frames++;
+      t->stats.tx_bytes += (double)c->lens[i];
+      t->stats.tx_uring_frames++;
+      if (waited) t->stats.tx_reordered++; /* no TCP harm; the device's send buffer was full */
+      rc = RX_WRITE_SENT;
+    } else if (is_transient(-r)) {
+      rc = queue_frame(t, c->frames[i].iov, c->frames[i].n);
+      waited = 1;
+    } else {
+      rc = write_failed(t, -r);
+    }
+    if (go_on) go_on = tally_write(rc, accepted);
+  }
+  return go_on;
 }
 
 /* ---------- N-API plumbing ---------- */
@@ -736,6 +842,15 @@ static int get_string(napi_env env, napi_value v, char *buf, size_t size) {
   if (napi_typeof(env, v, &type) != napi_ok || type != napi_string) return -1;
   if (napi_get_value_string_utf8(env, v, buf, size, &len) != napi_ok) return -1;
   return len + 1 >= size ? -2 : 0; /* -2: too long for the buffer */
+}
+
+static bool get_bool_prop_or(napi_env env, napi_value obj, const char *key, bool fallback) {
+  napi_value v;
+  bool has = false, out = fallback;
+  if (napi_has_named_property(env, obj, key, &has) != napi_ok || !has) return fallback;
+  napi_get_named_property(env, obj, key, &v);
+  if (napi_get_value_bool(env, v, &out) != napi_ok) return fallback;
+  return out;
 }
 
 static bool get_bool_prop(napi_env env, napi_value obj, const char *key) {
@@ -772,7 +887,9 @@ static void add_bound_writer(napi_env env, napi_value self, rx_tap_t *t, const c
   napi_set_named_property(env, self, name, f);
 }
 
-/* new TapHandle(name, netns | undefined, { batchLimit?, queueLimit?, vnetHdr?, tun?, busyPollUs? }) */
+/* new TapHandle(name, netns | undefined, { batchLimit?, queueLimit?, vnetHdr?, tun?, busyPollUs?, uring? }):
+ * `uring` (default true) writes a writeBatch's frames with io_uring, several per system call,
+ * where the kernel allows it (tap-uring.h); false, or io_uring refused: one write each. */
 static napi_value tap_new(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3], self, new_target;
@@ -793,7 +910,7 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
     ns = netns;
   }
   uint32_t batch = RX_DEFAULT_BATCH, queue = RX_DEFAULT_QUEUE, busy_us = 0;
-  bool vnet = false, tun = false;
+  bool vnet = false, tun = false, uring = true;
   if (argc >= 3) {
     napi_typeof(env, argv[2], &type);
     if (type == napi_object) {
@@ -802,6 +919,7 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
       vnet = get_bool_prop(env, argv[2], "vnetHdr");
       tun = get_bool_prop(env, argv[2], "tun");
       busy_us = get_uint_prop(env, argv[2], "busyPollUs", 0);
+      uring = get_bool_prop_or(env, argv[2], "uring", true);
     }
   }
   if (batch < 1 || batch > RX_MAX_BATCH) return throw_code(env, "ERR_OUT_OF_RANGE", "batchLimit must be 1..4096");
@@ -810,6 +928,7 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
   rx_tap_t *t = calloc(1, sizeof *t);
   if (t == NULL) return throw_code(env, "ENOMEM", "out of memory");
   t->env = env;
+  t->uring.ring = -1;
   t->fd = t->ctl = -1;
   t->poison = -1;
   if (napi_get_uv_event_loop(env, &t->loop) != napi_ok) {
@@ -837,6 +956,9 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
   }
   t->fd = opened.fd;
   t->ctl = opened.ctl;
+  /* Decided once: where io_uring is disabled (the sysctl) or filtered (seccomp: ENOSYS, EPERM),
+   * the ring stays -1 and every frame is written with write() as before. */
+  if (uring) rx_uring_open(&t->uring, t->fd);
   t->existed = opened.existed;
   memcpy(t->name, opened.name, IFNAMSIZ);
 
@@ -1240,15 +1362,21 @@ static napi_value write_batch_flat(napi_env env, rx_tap_t *t, napi_value items, 
   if (sum != n) return throw_code(env, "ERR_INVALID_ARG_VALUE", "the piece counts must add up to the number of pieces");
   int32_t accepted = 0;
   uint32_t at = 0;
-  struct iovec iov[RX_MAX_PARTS];
-  for (size_t f = 0; f < frames; f++) {
+  t->chunk.count = t->chunk.used = 0;
+  bool go_on = true;
+  for (size_t f = 0; f < frames && go_on; f++) {
     uint32_t parts = counts[f];
-    if (pieces_iov(env, items, at, parts, iov) != 0)
+    int bare = parts == 1 && t->vnet;
+    struct iovec *iov;
+    if (!(go_on = chunk_room(t, parts, bare, &accepted, &iov))) break;
+    if (pieces_iov(env, items, at, parts, iov) != 0) {
+      write_chunk(t, &accepted); /* the frames before it go out, as they did one by one */
       return throw_code(env, "ERR_INVALID_ARG_TYPE", "pieces must be Uint8Arrays");
+    }
     at += parts;
-    int rc = parts == 1 ? write_one(t, iov[0].iov_base, iov[0].iov_len) : write_iov(t, iov, (int)parts);
-    if (!tally_write(rc, &accepted)) break;
+    chunk_commit(t, parts, bare);
   }
+  if (go_on) write_chunk(t, &accepted);
   napi_value out;
   napi_create_int32(env, accepted, &out);
   return out;
@@ -1298,29 +1426,34 @@ static napi_value tap_write_batch(napi_env env, napi_callback_info info) {
     }
   }
   int32_t accepted = 0;
-  for (uint32_t i = 0; i < n; i++) {
+  t->chunk.count = t->chunk.used = 0;
+  bool go_on = true;
+  for (uint32_t i = 0; i < n && go_on; i++) {
     napi_value item;
     uint8_t *data;
     size_t len;
     napi_get_element(env, argv[0], i, &item);
-    int rc;
+    struct iovec *iov;
     if (get_uint8_array(env, item, &data, &len) == 0) {
-      rc = write_one(t, data, len);
-    } else {
-      /* A gathered frame: an array of pieces written with one writev (the caller supplies the
-         virtio_net_hdr as the first piece when the handle has vnetHdr). */
-      bool parts_array = false;
-      uint32_t parts = 0;
-      if (napi_is_array(env, item, &parts_array) != napi_ok || !parts_array ||
-          napi_get_array_length(env, item, &parts) != napi_ok || parts == 0 || parts > RX_MAX_PARTS)
-        return throw_code(env, "ERR_INVALID_ARG_TYPE", "frames must be Uint8Arrays or arrays of 1..64 Uint8Arrays");
-      struct iovec iov[RX_MAX_PARTS];
-      if (pieces_iov(env, item, 0, parts, iov) != 0)
-        return throw_code(env, "ERR_INVALID_ARG_TYPE", "frames must be Uint8Arrays or arrays of 1..64 Uint8Arrays");
-      rc = write_iov(t, iov, (int)parts);
+      if (!(go_on = chunk_room(t, 1, t->vnet, &accepted, &iov))) break;
+      iov[0] = (struct iovec){ data, len };
+      chunk_commit(t, 1, t->vnet);
+      continue;
     }
-    if (!tally_write(rc, &accepted)) break;
+    /* A gathered frame: an array of pieces written with one writev (the caller supplies the
+       virtio_net_hdr as the first piece when the handle has vnetHdr). */
+    bool parts_array = false;
+    uint32_t parts = 0;
+    if (napi_is_array(env, item, &parts_array) != napi_ok || !parts_array || napi_get_array_length(env, item, &parts) != napi_ok ||
+        parts == 0 || parts > RX_MAX_PARTS || !(go_on = chunk_room(t, parts, 0, &accepted, &iov)) ||
+        pieces_iov(env, item, 0, parts, iov) != 0) {
+      if (!go_on) break;
+      write_chunk(t, &accepted); /* the frames before it go out, as they did one by one */
+      return throw_code(env, "ERR_INVALID_ARG_TYPE", "frames must be Uint8Arrays or arrays of 1..64 Uint8Arrays");
+    }
+    chunk_commit(t, parts, 0);
   }
+  if (go_on) write_chunk(t, &accepted);
   napi_value out;
   napi_create_int32(env, accepted, &out);
   return out;
@@ -1353,6 +1486,10 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   set_number(env, out, "rxRereadMisses", t->stats.rx_reread_misses);
   set_number(env, out, "rxSlabReuses", t->stats.rx_slab_reuses);
   set_number(env, out, "rxFlowFrames", t->stats.rx_flow_frames);
+  set_number(env, out, "txUring", t->uring.ring >= 0 ? 1 : 0);
+  set_number(env, out, "txSubmits", t->stats.tx_submits);
+  set_number(env, out, "txUringFrames", t->stats.tx_uring_frames);
+  set_number(env, out, "txReordered", t->stats.tx_reordered);
   set_number(env, out, "rxSlabs", t->pool != NULL ? rx_slab_pool_live(t->pool) : 0);
   set_number(env, out, "rxSlabsHidden", t->pool != NULL ? rx_slab_pool_hidden(t->pool) : 0);
   set_number(env, out, "rxSlabBytesOwed", t->pool != NULL ? (double)rx_slab_pool_owed(t->pool) : 0);

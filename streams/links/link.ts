@@ -53,12 +53,11 @@ export interface Link {
   /**
    * Optional, for links that gather (a TAP device's writev): a frame in two pieces, `head` (the
    * headers) followed by `payload`, a view of memory the link does not own (the TCP send
-   * buffer). With a partial checksum (`csumStart` >= 0, only on a link with `sendPartial`; offsets
-   * in `head`): as `sendPartial`, the payload valid only during this call, so the link writes the
-   * frame before returning or copies what it keeps. With `csumStart` -1, a complete frame (a
-   * segment cut in software): the payload stays unchanged until the end of the current task
-   * (it is data not yet acknowledged), so the link may batch it with its other frames. Links
-   * without it get such frames contiguous (copied) through `send` or `sendPartial`.
+   * buffer) that stays unchanged until the end of the current task (it is data not yet
+   * acknowledged), so the link may batch the frame with its other frames and write it then.
+   * With a partial checksum (`csumStart` >= 0, only on a link with `sendPartial`; offsets in
+   * `head`): as `sendPartial`. With `csumStart` -1, a complete frame (a segment cut in software).
+   * Links without it get such frames contiguous (copied) through `send` or `sendPartial`.
    */
   sendGathered?(head: Uint8Array, payload: Uint8Array, csumStart: number, csumOffset: number, gsoSize: number): void;
   /**

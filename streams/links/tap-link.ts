@@ -550,10 +550,10 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     }
     enqueue(frame, csumStart * 256 + csumOffset, gsoSize === undefined ? 0 : gsoSize);
   };
-  // A frame as headers + a payload lent by the send buffer. A partial checksum (a large TCP
-  // segment, with offload): written now, after what is pending (order kept), so the device sums
-  // the payload as it is during this call. A complete frame (its checksum already covers the
-  // payload): batched like any other, written at the end of the task.
+  // A frame as headers + a payload lent by the send buffer (unchanged until the end of the task:
+  // data not yet acknowledged), batched like any other frame: a large TCP segment with a partial
+  // checksum (offload) too, so the segments an inbound batch of ACKs releases leave in one
+  // writeBatch, which the device writes with one system call (io_uring; native/tap-uring.h).
   const sendGathered = (head: Uint8Array, payload: Uint8Array, csumStart: number, csumOffset: number, gsoSize: number): void => {
     if (device.closed) {
       txAfterClose++;
@@ -569,7 +569,6 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     }
     txGathered++;
     enqueue(head, csumStart * 256 + csumOffset, gsoSize, payload);
-    flush();
   };
   // A frame whose packet has room in front of it (Link.sendInRoom): its virtio_net_hdr goes
   // there, so the device writes one piece. Held as the one frame of the task or batch, as

@@ -57,6 +57,20 @@ export interface NativeTapStats {
    * native/udp-flow.h) instead of going to JavaScript.
    */
   rxFlowFrames: number;
+  /**
+   * 1 when a writeBatch's frames go out through io_uring, several per system call
+   * (native/tap-uring.h); 0 when turned off (TapDeviceOptions.uring) or refused by the kernel.
+   */
+  txUring: number;
+  /** io_uring_enter calls that wrote several frames of one writeBatch. */
+  txSubmits: number;
+  /** Frames (in txFrames) those calls wrote: txUringFrames / txSubmits frames per call. */
+  txUringFrames: number;
+  /**
+   * Frames such a call wrote after an earlier frame of it found the device full and was queued
+   * (so they left before it). Needs a device send buffer set small (setSndbuf); 0 otherwise.
+   */
+  txReordered: number;
   /** Receive slabs (2 MiB each) alive: being filled, or held by frames JavaScript still references. */
   rxSlabs: number;
   /** Of them, those whose bytes are not in V8's external memory count (at most 32; see native/rx-slab.h). */
@@ -272,7 +286,7 @@ export interface NativeTapModule {
   TapHandle: new (
     name: string,
     netns: string | undefined,
-    options: { batchLimit?: number; queueLimit?: number; vnetHdr?: boolean; tun?: boolean; busyPollUs?: number },
+    options: { batchLimit?: number; queueLimit?: number; vnetHdr?: boolean; tun?: boolean; busyPollUs?: number; uring?: boolean },
   ) => NativeTapHandle;
   /** The Error the addon would make for `errno` (positive) in `syscall`. */
   errorFor(errno: number, syscall: string, detail: string): Error & { code: string };

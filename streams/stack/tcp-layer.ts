@@ -1131,7 +1131,7 @@ const GATHER_MIN = 1024;
  * The packet a segment's headers are written in front of. Its payload stays a view of the send
  * buffer (valid until acknowledged: data not yet sent cannot be) as `PacketBuffer.tail`,
  * gathered behind the headers by a link that can (a TAP device's writev) and copied only by what
- * needs the packet whole or keeps it, for a large segment (TSO, `gsoSize` > 0, sent at once) and,
+ * needs the packet whole or keeps it, for a large segment (TSO, `gsoSize` > 0) and,
  * when `gather`, for a full-sized one. A small one, or one an operator below TCP may hold
  * (`gather` false), holds a copy of its payload. Copying every full-sized payload into fresh
  * packet memory churned ArrayBuffers at the sending rate (hundreds of MB/s); V8 counts their

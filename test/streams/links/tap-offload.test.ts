@@ -187,7 +187,7 @@ c.close()`]);
     assert.ok(st.txFrames > st.txGathered, 'the handshake and the FIN leave whole');
   });
 
-  it('sendGathered: a frame the device cannot take yet is queued as a copy, so the lent payload may change as soon as the call returns', async () => {
+  it('sendGathered: a frame the device cannot take yet is queued as a copy when the link writes it (the end of the task), so the lent payload may change after that', async () => {
     const link = peer().attach({ mac: '02:00:00:00:00:02', offload: true });
     const listener = peer().spawn('python3', ['-c', `import socket, hashlib
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -217,6 +217,8 @@ print(hashlib.sha256(u.recvfrom(65536)[0]).hexdigest(), flush=True)`]);
     const head = pb.buf.subarray(pb.head, pb.end);
     link.device.holdWrites(true); // as if the kernel said EAGAIN
     link.sendGathered!(head, payload, 34, 6, 0);
+    assert.equal(link.device.stats().txQueued, 0, 'batched with the task\'s other frames (the payload is unchanged until the task ends)');
+    await new Promise((done) => setImmediate(done));
     assert.equal(link.device.stats().txQueued, 1, 'the frame waits in the device queue');
     payload.fill(0xee); // the lender reuses its bytes at once (the send buffer after an ACK)
     head.fill(0);
