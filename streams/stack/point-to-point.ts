@@ -38,10 +38,6 @@ export function pointToPoint<P extends PendingPacket = NextHopPacket>(lower: Fra
   const down: FrameSink = lower.down;
   const sendPartial = down.sendPartial?.bind(down);
   const sendGathered = down.sendGathered?.bind(down);
-  const sendInRoom = down.sendInRoom?.bind(down);
-  // The room the link writes its own header into (a TUN device's virtio_net_hdr, with offload);
-  // Infinity without sendInRoom: never enough.
-  const frameRoom = sendInRoom !== undefined && down.frameRoom !== undefined ? down.frameRoom : Infinity;
   // A finished packet goes to the link's `next`, as the long way hands one (see PacketOut).
   const fused: PacketOut = { ready: () => true, linkHeaderLength: 0, frameRoom: 0, send: (buf, head) => down.next(head === 0 ? buf : buf.subarray(head)) };
   return {
@@ -55,18 +51,6 @@ export function pointToPoint<P extends PendingPacket = NextHopPacket>(lower: Fra
       fused,
       next(p: P): void {
         const pb = p.pb;
-        const head = pb.head;
-        // A packet with room of its own in front (TCP's segments are made with a link header's
-        // room, unused here) goes as one piece: the link writes its header into that room and
-        // the device takes header and packet with one write, not a writev of two (as the
-        // Ethernet layer does over TAP). Not a large segment (its own header) nor a gathered
-        // payload. A partial checksum is left to a link that finishes it, else completed here.
-        if (frameRoom <= head && pb.tail === undefined && pb.gsoSize === 0) {
-          const start = pb.csumStart;
-          if (start >= 0 && sendPartial === undefined) pb.completeChecksum();
-          sendInRoom!(pb.buf, head, pb.end, pb.csumStart < 0 ? -1 : start - head, pb.csumOffset);
-          return;
-        }
         if (pb.csumStart >= 0) {
           const tail = pb.tail;
           if (tail !== undefined && sendGathered !== undefined && sendPartial !== undefined) {
