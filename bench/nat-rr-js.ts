@@ -10,13 +10,15 @@
  * measured here, alternating trees:
  *
  *   node --import tsx bench/nat-rr-js.ts [TRANSACTIONS] [ROUNDS]
- *       prints CPU us per transaction (user + system of this process) for each round, the median
+ *       prints CPU us per transaction (user + system of this process) for each round, the median,
+ *       and `nat`: the wall-clock us per transaction spent inside the nat's device callback
  *
  * The tree measured is the one this file is in: copy it into another checkout for an A/B, and
  * alternate the two, pinned (`taskset -c 1`), under the bench lock. Compiled (tsc, and esbuild
  * for this file and test/helpers/fake-tap-device.ts + bytes.ts into dist/) it runs without the
  * TypeScript loader. Session 12: about 17 us per transaction on one CPU (both stacks and the
- * fake devices), rounds of one tree within about 7 %. Not repeatable under cachegrind: the
+ * fake devices), rounds of one tree within about 7 %; the nat's part 4.4-5.8 us (a busy
+ * machine moves it by 15 %: read medians of many alternating runs). Not repeatable under cachegrind: the
  * stacks' timers run on the wall clock, which valgrind slows 50-fold (80,000 to 166,000
  * instructions per transaction for two runs of one tree).
  */
@@ -74,6 +76,23 @@ Object.defineProperty(addon, 'TcpSocket', { value: EchoSocket, configurable: tru
 const [natDev, clientDev] = fakeDevicePair({ offload: true });
 // The addon's one-read rule is not modelled: the mark is a store into its batch array.
 Object.assign(natDev, { answeredElsewhere: (): void => undefined });
+// The nat's share: everything the nat does for a transaction happens inside its device's batch
+// callback (the request up, the relay, the fake host's answer, the reply written at the batch's
+// end), timed here (two clock reads per batch).
+let natMs = 0;
+const natOnFrames = natDev.asTapDevice().onFrames.bind(natDev.asTapDevice());
+Object.assign(natDev, {
+  onFrames(callback: Parameters<typeof natOnFrames>[0]): void {
+    natOnFrames((...args: Parameters<typeof callback>) => {
+      const t = performance.now();
+      try {
+        callback(...args);
+      } finally {
+        natMs += performance.now() - t;
+      }
+    });
+  },
+});
 const natLink = deviceLink(natDev.asTapDevice(), { mac: undefined, coalesceAcks: false, layer: 'ip' });
 const clientLink = deviceLink(clientDev.asTapDevice(), { mac: undefined, coalesceAcks: false, layer: 'ip' });
 const nat = createStack({ interfaces: [{ name: 'tun0', link: natLink, ipv4: ['198.18.0.2/25'] }] });
@@ -103,14 +122,19 @@ async function exchange(n: number): Promise<void> {
 
 await exchange(WARMUP);
 const perRound: number[] = [];
+const natPerRound: number[] = [];
 for (let r = 0; r < rounds; r++) {
   const before = process.cpuUsage();
+  natMs = 0;
   await exchange(transactions);
   const used = process.cpuUsage(before);
   perRound.push((used.user + used.system) / transactions);
+  natPerRound.push((natMs * 1000) / transactions);
 }
-const sorted = [...perRound].sort((a, b) => a - b);
-console.log(JSON.stringify({ transactions, rounds: perRound.map((x) => Number(x.toFixed(3))), median: Number(sorted[Math.floor(sorted.length / 2)].toFixed(3)), natDrops: nat.stats().tcp.drops }));
+const median = (xs: number[]): number => Number([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)].toFixed(3));
+const fixed = (xs: number[]): number[] => xs.map((x) => Number(x.toFixed(3)));
+// `median`: the process's CPU us per transaction; `nat`: wall us inside the nat's batch callback.
+console.log(JSON.stringify({ transactions, rounds: fixed(perRound), median: median(perRound), natRounds: fixed(natPerRound), nat: median(natPerRound), natDrops: nat.stats().tcp.drops }));
 relay.unsubscribe();
 conn.destroy();
 nat.close();
