@@ -4,14 +4,16 @@
  * ..., kernel, tree A, ...), everything pinned to CPU 0 as in tap-bench.ts. Per run: the rate,
  * its ratio to the kernel's run of the same round, and what the serving process spent per GB
  * received: CPU seconds (user, system), context switches, the TAP's counters (frames the stack
- * read: the kernel's GSO packets with offload; frames it wrote: its ACKs). Medians at the end.
+ * read: the kernel's GSO packets with offload; frames it wrote: its ACKs), read system calls
+ * (/proc/PID/io syscr: the frames plus the reads that found nothing). Medians at the end.
  *
  *   TREES="base=/tmp/base-tree/dist/bin/rx-netstack.js,now=dist/bin/rx-netstack.js" \
  *     npx tsx bench/kernel/bulk-to-ab.ts [RUNS=4] [SECONDS=2] [OFFLOAD=on|off]
  *   TREES="now=dist/bin/rx-netstack.js,semi1=dist/bin/rx-netstack.js@--max-semi-space-size=1"  # V8 flags per tree
  *   MODE=stream-from|rr|crr|udp-rr ...  # bulk from chargen:19, or a request/response figure against
  *                                        # echo:7 (rate, /s; CPU per 10^4 transactions) instead
- *   PERF=file ...   # perf record of CPU 0 during the first tree's runs (NODE_OPTIONS=--perf-basic-prof names JS)
+ *   PERF=file ...   # perf record of CPU 0 during the first tree's runs (NODE_OPTIONS=--perf-basic-prof names JS);
+ *                   # PERF_G=1 records call graphs too (-g)
  *
  * Needs root; one namespace per tree plus the kernel's two (198.18.0.0/24 inside them only,
  * deleted afterwards).
@@ -22,14 +24,14 @@ import type { Netns } from './netns.js';
 import { comparedTrees, serveTrees, tapCounters } from './ab-trees.js';
 import { client, kernelReference, STACK_IP } from './tap-bench.js';
 import { median } from '../lib/stats.js';
-import { processCpu, processSwitches } from '../lib/proc-cpu.js';
+import { processCpu, processSwitches, processSyscalls } from '../lib/proc-cpu.js';
 
 const runs = Number(process.argv[2] ?? 4);
 const seconds = process.argv[3] ?? '2';
 const offload = (process.argv[4] ?? 'on') !== 'off';
 const trees = comparedTrees();
 
-const procCounts = (pid: number) => ({ ...processSwitches(pid), ...processCpu(pid) });
+const procCounts = (pid: number) => ({ ...processSwitches(pid), ...processCpu(pid), ...processSyscalls(pid) });
 
 /** kclient mode, port and the JSON key of its figure: bulk to discard by default. */
 const mode = process.env.MODE ?? 'stream-to';
@@ -52,7 +54,7 @@ try {
       const { ns, pid } = served[name]!;
       const p0 = procCounts(pid);
       const t0 = await tapCounters(ns);
-      const perf = process.env.PERF !== undefined && name === Object.keys(trees)[0] ? spawn('perf', ['record', '-q', '-C', '0', '-F', '1999', '-o', `${process.env.PERF}.${i}`], { stdio: 'ignore' }) : undefined;
+      const perf = process.env.PERF !== undefined && name === Object.keys(trees)[0] ? spawn('perf', ['record', '-q', '-C', '0', '-F', '1999', ...(process.env.PERF_G === undefined ? [] : ['-g']), '-o', `${process.env.PERF}.${i}`], { stdio: 'ignore' }) : undefined;
       const r = await client(ns, { cpu: 0 }, tools, [mode, STACK_IP, port, seconds], 30_000);
       if (perf !== undefined) await new Promise((done) => { perf.once('exit', done); perf.kill('SIGINT'); });
       const p1 = procCounts(pid);
@@ -65,7 +67,7 @@ try {
       lines[name] =
         `CPU ${per(p0.user + p0.system, p1.user + p1.system, 3)} s/GB (user ${per(p0.user, p1.user, 2)}, system ${per(p0.system, p1.system, 2)}), ` +
         `switches ${per(p0.voluntary, p1.voluntary)} voluntary ${per(p0.involuntary, p1.involuntary)} involuntary, ` +
-        `per GB read ${per(t0.tx, t1.tx)} written ${per(t0.rx, t1.rx)}`;
+        `per GB read ${per(t0.tx, t1.tx)} written ${per(t0.rx, t1.rx)}, read calls ${per(p0.reads, p1.reads)}`;
     }
     const k = Number((await client(c, { cpu: 0 }, tools, [mode, STACK_IP, port, seconds], 30_000))[key]);
     kernel.push(k);
