@@ -1,8 +1,9 @@
 /**
  * A CPU profile of `rx-netstack serve` over TAP under one kclient workload: serve runs with
  * `node --cpu-prof` in a namespace of its own (tap-bench.ts `stackNamespace`), kclient drives
- * MODE against its echo service for SECONDS (stream-to: discard:9; stream-from: chargen:19), then serve is stopped by SIGTERM (it exits, and
- * V8 writes the .cpuprofile into DIR). Root; `npx tsc -p tsconfig.build.json` first.
+ * MODE against its echo service (stream-to: discard:9; stream-from: chargen:19) for SECONDS,
+ * then serve is stopped by SIGTERM (it exits, and V8 writes the .cpuprofile into DIR). Root;
+ * `npx tsc -p tsconfig.build.json` first.
  *
  *   node --import tsx bench/kernel/serve-profile.ts DIR [MODE=rr] [SECONDS=5] [--offload on|off] [--tree DIR]
  *
