@@ -5,7 +5,9 @@
  * its ratio to the kernel's run of the same round, and what the serving process spent per GB
  * received: CPU seconds (user, system), context switches, the TAP's counters (frames the stack
  * read: the kernel's GSO packets with offload; frames it wrote: its ACKs), read system calls
- * (/proc/PID/io syscr: the frames plus the reads that found nothing). Medians at the end.
+ * (/proc/PID/io syscr: the frames plus the reads that found nothing); for bulk to the stack also
+ * the kernel receiver's packets in and out per GB in its run (veth rxv1: GRO packets, ACKs).
+ * Medians at the end.
  *
  *   TREES="base=/tmp/base-tree/dist/bin/rx-netstack.js,now=dist/bin/rx-netstack.js" \
  *     npx tsx bench/kernel/bulk-to-ab.ts [RUNS=4] [SECONDS=2] [OFFLOAD=on|off]
@@ -42,7 +44,14 @@ const tools = await buildKernelTools();
 const made: Netns[] = [];
 try {
   const served = await serveTrees(trees, made, offload, tools, [mode, port]);
-  const { c } = await kernelReference(0, tools, made);
+  const { c, k: kns } = await kernelReference(0, tools, made);
+  // The kernel's receiver (kserver, behind veth rxv1): packets it took (GRO/GSO ones) and sent (its ACKs).
+  const vethCounters = async (): Promise<{ rx: number; tx: number; rxBytes: number }> => {
+    const dir = '/sys/class/net/rxv1/statistics';
+    const r = await kns.exec('cat', [`${dir}/rx_packets`, `${dir}/tx_packets`, `${dir}/rx_bytes`]);
+    const [rx, tx, rxBytes] = r.stdout.trim().split('\n').map(Number);
+    return { rx: rx!, tx: tx!, rxBytes: rxBytes! };
+  };
   await client(c, { cpu: 0 }, tools, [mode, STACK_IP, port, '0.5'], 20_000);
   const ratios: Record<string, number[]> = {};
   const cpus: Record<string, number[]> = {};
@@ -69,8 +78,14 @@ try {
         `switches ${per(p0.voluntary, p1.voluntary)} voluntary ${per(p0.involuntary, p1.involuntary)} involuntary, ` +
         `per GB read ${per(t0.tx, t1.tx)} written ${per(t0.rx, t1.rx)}, read calls ${per(p0.reads, p1.reads)}`;
     }
+    const v0 = await vethCounters();
     const k = Number((await client(c, { cpu: 0 }, tools, [mode, STACK_IP, port, seconds], 30_000))[key]);
+    const v1 = await vethCounters();
     kernel.push(k);
+    if (mode === 'stream-to') {
+      const gb = (v1.rxBytes - v0.rxBytes) / 1e9;
+      console.log(`round ${i + 1} kernel receiver: per GB read ${((v1.rx - v0.rx) / gb).toFixed(0)} written ${((v1.tx - v0.tx) / gb).toFixed(0)}`);
+    }
     for (const name of Object.keys(trees)) {
       const ratio = rates[name]! / k;
       (ratios[name] ??= []).push(ratio);
