@@ -104,7 +104,13 @@
  * memory, from this batch's start, while it is still in the CPU's cache: the kernel's copy into
  * it is the largest cost of bulk receiving. Cleared before each delivery; anything else
  * (JavaScript threw, the device closed) leaves the region to the garbage collector as before.
- * No ArrayBuffer is made or dropped by a reuse, so V8's external memory count is unchanged. */
+ * No ArrayBuffer is made or dropped by a reuse, so V8's external memory count is unchanged.
+ * Except when the batch was cut short by the slab's end (it ended for want of room for another
+ * read, not on EAGAIN or the batch limit) and did not start at the slab's beginning: reused in
+ * place, its region would cut every later batch just as short, for good (a region with room for
+ * one 64 KiB read gives batches of one frame, each ending in its own ACK: the "ACK per frame"
+ * regime of bulk to the stack in docs/benchmarks.md). The slab is then retired instead
+ * (rx_slab_moves) and the next batch starts a fresh one, where it has all the room. */
 #define BATCH_RECYCLE 3
 #define BATCH_SLOTS 4
 #define RX_MAX_BATCH 4096
@@ -125,6 +131,7 @@ typedef struct {
   double rx_rereads;     /* frames read in the wake-up of the exchange before (RX_EXCHANGES_PER_WAKE) */
   double rx_reread_misses; /* such reads that found nothing (not counted in rx_empty_reads) */
   double rx_slab_reuses; /* batches whose slab region the next batch was read into (BATCH_RECYCLE) */
+  double rx_slab_moves;  /* recycled batches cut short by the slab's end: the next one took a fresh slab */
   double rx_flow_frames; /* frames relayed by the UDP flow table (udp-flow.h), not handed to JavaScript */
   double tx_submits;     /* io_uring_enter calls that wrote several frames (tap-uring.h) */
   double tx_uring_frames; /* frames those calls carried */
@@ -510,7 +517,7 @@ static int ensure_slab(rx_tap_t *t) {
 /* Calls onFrames(slab): the batch's place in the slab and its frame count are in the shared
  * `batch` array, the frame lengths in `lengths`; JavaScript makes the views. No typed array and
  * no number is created here: per wake-up, only the callback's own entry into V8. */
-static void deliver(rx_tap_t *t, size_t total, uint32_t count) {
+static void deliver(rx_tap_t *t, size_t total, uint32_t count, int cut) {
   napi_env env = t->env;
   napi_value ab;
   t->batch[0] = (uint32_t)t->cur_off;
@@ -535,8 +542,15 @@ static void deliver(rx_tap_t *t, size_t total, uint32_t count) {
   if (t->batch[BATCH_RECYCLE] != 0 && !t->closed && t->cur == slab) {
     t->batch[BATCH_RECYCLE] = 0;
     if (t->poison >= 0) memset(slab->data + start, t->poison, t->cur_off - start);
-    t->cur_off = start;
-    t->stats.rx_slab_reuses++;
+    if (cut && start != 0) {
+      /* No room for a whole batch from `start` (BATCH_RECYCLE says why): the next batch goes to
+       * a fresh slab (ensure_slab), whose start later batches reuse. */
+      t->cur_off = slab->size;
+      t->stats.rx_slab_moves++;
+    } else {
+      t->cur_off = start;
+      t->stats.rx_slab_reuses++;
+    }
   }
 }
 
@@ -605,7 +619,8 @@ static void read_batch(rx_tap_t *t) {
   double frames_before = t->stats.tx_frames, bytes_before = t->stats.tx_bytes, queued_before = t->stats.tx_queued_total;
   if (n > 0) {
     if (t->idle_open && uv_is_active((uv_handle_t *)&t->idle)) t->stats.busy_poll_hits++;
-    deliver(t, off, n);
+    /* Cut short: the loop ended for want of room for another read (frames may still wait). */
+    deliver(t, off, n, err == 0 && !drained && n < limit && room - off < RX_MAX_READ);
     if (t->busy_poll_ns != 0 && !t->closed && t->reading) arm_busy_poll(t);
   }
   /* Read before anything else can run: the array lives as long as the handle's wrapper, which
@@ -654,7 +669,7 @@ static void read_batch(rx_tap_t *t) {
     bytes_before = t->stats.tx_bytes;
     queued_before = t->stats.tx_queued_total;
     open_exchange_scope(t);
-    deliver(t, (size_t)r, 1);
+    deliver(t, (size_t)r, 1, 0);
     /* No answer written: one may wait in a microtask, which runs when the scope closes, as it
      * ran at the end of a delivery of its own. */
     if (t->exchange_scope_open && !(t->stats.tx_frames > frames_before)) close_exchange_scope(t);
@@ -1485,6 +1500,7 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   set_number(env, out, "rxRereads", t->stats.rx_rereads);
   set_number(env, out, "rxRereadMisses", t->stats.rx_reread_misses);
   set_number(env, out, "rxSlabReuses", t->stats.rx_slab_reuses);
+  set_number(env, out, "rxSlabMoves", t->stats.rx_slab_moves);
   set_number(env, out, "rxFlowFrames", t->stats.rx_flow_frames);
   set_number(env, out, "txUring", t->uring.ring >= 0 ? 1 : 0);
   set_number(env, out, "txSubmits", t->stats.tx_submits);

@@ -1,8 +1,9 @@
 /**
  * A CPU profile of `rx-netstack serve` over TAP under one kclient workload: serve runs with
  * `node --cpu-prof` in a namespace of its own (tap-bench.ts `stackNamespace`), kclient drives
- * MODE against its echo service for SECONDS, then serve is stopped by SIGTERM (it exits, and
- * V8 writes the .cpuprofile into DIR). Root; `npx tsc -p tsconfig.build.json` first.
+ * MODE against its echo service (stream-to: discard:9; stream-from: chargen:19) for SECONDS,
+ * then serve is stopped by SIGTERM (it exits, and V8 writes the .cpuprofile into DIR). Root;
+ * `npx tsc -p tsconfig.build.json` first.
  *
  *   node --import tsx bench/kernel/serve-profile.ts DIR [MODE=rr] [SECONDS=5] [--offload on|off] [--tree DIR]
  *
@@ -33,11 +34,13 @@ try {
   const tools = await buildKernelTools();
   const cli = tree === undefined ? fileURLToPath(new URL('../../dist/bin/rx-netstack.js', import.meta.url)) : join(tree, 'dist/bin/rx-netstack.js');
   const { ns, serve } = await stackNamespace({ cpu: 0, cli }, made, 'sp', offload, [], process.env.PROFILE_NODE_ARGS ? process.env.PROFILE_NODE_ARGS.split(' ') : ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
-  const warm = await client(ns, { cpu: 0 }, tools, [mode, STACK_IP, '7', '1'], 20_000);
+  // Bulk to the stack goes to discard:9, bulk from it to chargen:19, the rest to echo:7.
+  const port = mode === 'stream-to' ? '9' : mode === 'stream-from' ? '19' : '7';
+  const warm = await client(ns, { cpu: 0 }, tools, [mode, STACK_IP, port, '1'], 20_000);
   process.stdout.write(`warm-up ${JSON.stringify(warm)}\n`);
   // A heap sampler preloaded with heap-sampling.mjs starts now (nothing else in serve listens).
   if (process.env.PROFILE_NODE_ARGS?.includes('heap-sampling') === true) serve.kill('SIGUSR2');
-  const r = await client(ns, { cpu: 0 }, tools, [mode, STACK_IP, '7', seconds], (Number(seconds) + 15) * 1000);
+  const r = await client(ns, { cpu: 0 }, tools, [mode, STACK_IP, port, seconds], (Number(seconds) + 15) * 1000);
   process.stdout.write(`${JSON.stringify(r)}\n`);
   const exited = once(serve, 'exit');
   serve.kill('SIGTERM');

@@ -53,6 +53,13 @@ export interface NativeTapStats {
    */
   rxSlabReuses: number;
   /**
+   * Batches given back as for `rxSlabReuses` whose read was cut short by their slab's end (no
+   * room for another 64 KiB read) and that did not start at its beginning: instead of being
+   * read into again (which would cut every later batch as short) their slab was retired and the
+   * next batch read into a fresh one.
+   */
+  rxSlabMoves: number;
+  /**
    * Frames (in rxFrames) relayed by the device's UDP flow table (the nat's offloaded flows,
    * native/udp-flow.h) instead of going to JavaScript.
    */

@@ -483,6 +483,52 @@ for i in range(20):
     assert.equal(recycled.offsets.size, 1, 'every batch read into the same place');
   });
 
+  it('recycleBatch() of a batch cut short by its slab\'s end: the next batch starts a fresh slab (rxSlabMoves) instead of that region again', async () => {
+    // 60,000-byte datagrams (MTU 65000) to a neighbour behind the device: ~60 KB frames, as the
+    // GSO frames of bulk TCP. Batches are kept (not given back) until one ends where the slab
+    // has room for one more read only; from then on every batch is given back. Reused in place,
+    // that region would take one frame per batch for good.
+    const SLAB = 2 << 20;
+    const MAX_READ = 65556 + 10; // what one read needs (rx-tap.c RX_MAX_READ)
+    const device = open(peer(), { up: true, mtu: 65000 });
+    try {
+      await peer().configureHost();
+      await peer().ip(['neigh', 'replace', '198.18.0.77', 'lladdr', '02:00:00:00:00:77', 'dev', peer().tapName, 'nud', 'permanent']);
+      const batches: { slab: ArrayBuffer; start: number; frames: number; recycled: boolean }[] = [];
+      let giveBack = false;
+      device.onFrames((batch, _headers, _time, slab) => {
+        const start = batch[0].byteOffset;
+        const last = batch[batch.length - 1];
+        const room = SLAB - ((last.byteOffset + last.length + 63) & ~63);
+        // The batch that leaves room for exactly one read is kept too; those after it are given back.
+        const recycled = giveBack;
+        if (room >= MAX_READ && room < 2 * MAX_READ) giveBack = true;
+        if (recycled) device.recycleBatch();
+        batches.push({ slab, start, frames: batch.length, recycled });
+      });
+      const sender = `import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(60):
+    s.sendto(bytes(60000), ('198.18.0.77', 9))
+    time.sleep(0.004)`;
+      await peer().python(sender);
+      await waitFor('the datagrams to arrive', () => (batches.reduce((n, b) => n + b.frames, 0) >= 60 ? true : undefined));
+      const first = batches.findIndex((b) => b.recycled);
+      assert.ok(first > 0 && first < batches.length - 2, `a batch given back in the slab's last read's room, then more: ${first} of ${batches.length}`);
+      const cut = batches[first];
+      assert.ok(cut.start > 0 && SLAB - cut.start < 2 * MAX_READ, `it had room for one read: ${cut.start}`);
+      const next = batches[first + 1];
+      assert.notEqual(next.slab, cut.slab, 'the next batch is read into another slab');
+      assert.equal(next.start, 0, 'from its start');
+      assert.ok(device.stats().rxSlabMoves >= 1, `rxSlabMoves: ${device.stats().rxSlabMoves}`);
+      // The batches after it are read into that slab's start again (given back in place).
+      assert.ok(batches.slice(first + 2).every((b) => b.slab === next.slab && b.start === 0), 'later batches at the fresh slab\'s start');
+      assert.ok(device.stats().rxSlabReuses >= 1, `rxSlabReuses: ${device.stats().rxSlabReuses}`);
+    } finally {
+      device.close();
+    }
+  });
+
   it('reuseBatchArray(): one array for every batch of one frame; a frame read where a recycled one lay comes in its view again, a kept frame stays valid and is never handed over again', async () => {
     const device = open(peer(), { up: true });
     try {
