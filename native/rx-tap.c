@@ -659,8 +659,14 @@ static void read_batch(rx_tap_t *t) {
     answered = t->batch[BATCH_ANSWERED] != 0;
     wrote = (size_t)r <= RX_SINGLE_MAX_BYTES && t->stats.tx_frames > frames_before &&
             t->stats.tx_bytes - bytes_before <= RX_SINGLE_MAX_BYTES && t->stats.tx_queued_total == queued_before;
-    /* A frame that was not a small exchange ends the one-read rule, as in a wake-up of its own. */
-    if (!wrote && !(answered && (size_t)r <= RX_SINGLE_MAX_BYTES)) t->single_streak = 0;
+    /* A large frame, or a write that was large or had to wait, ends the one-read rule, as in a
+     * wake-up of its own. A small frame that drew nothing does not: it is the peer's ACK of our
+     * answer, which its kernel made inside our write (TCP_CRR: the ACK of the SYN-ACK, of the
+     * reply, of our FIN), the exchange's own tail rather than frames queueing up; the next
+     * wake-up's one read still judges what comes next. */
+    int small = (size_t)r <= RX_SINGLE_MAX_BYTES;
+    int silent = t->stats.tx_frames == frames_before && t->stats.tx_queued_total == queued_before;
+    if (!wrote && !(small && (answered || silent))) t->single_streak = 0;
   }
   close_exchange_scope(t);
   napi_close_handle_scope(t->env, scope);
