@@ -616,6 +616,9 @@ static void read_batch(rx_tap_t *t) {
     int quiet = drained && largest <= RX_SINGLE_MAX_BYTES && !answered && t->stats.tx_frames == frames_before &&
                 t->stats.tx_queued_total == queued_before;
     if (n > 0 && !exchange && !quiet) t->single_streak = 0;
+    /* A re-read would have saved that wake-up (the peer answers our answer's ACK in our write
+     * but sends what comes next later: a slower peer, another CPU): re-read again. */
+    if (n > 0 && quiet) t->reread_misses = 0;
   } else {
     if (!(drained && exchange)) t->single_streak = 0;
     else {
