@@ -128,7 +128,6 @@ typedef struct {
   double rx_empty_reads; /* reads that found no frame (EAGAIN), the end of a batch */
   double rx_rereads;     /* frames read in the wake-up of the exchange before (RX_EXCHANGES_PER_WAKE) */
   double rx_reread_misses; /* such reads that found nothing (not counted in rx_empty_reads) */
-  double rx_reread_silent; /* such reads whose frame drew nothing (an ACK of our answer): misses too */
   double rx_slab_reuses; /* batches whose slab region the next batch was read into (BATCH_RECYCLE) */
   double rx_flow_frames; /* frames relayed by the UDP flow table (udp-flow.h), not handed to JavaScript */
 } rx_stats_t;
@@ -177,7 +176,6 @@ typedef struct rx_tap {
   unsigned single_streak;    /* wake-ups in a row that were one small exchange (see RX_SINGLE_AFTER) */
   unsigned expect_frames;    /* the most frames one of those wake-ups found: the reads a wake-up makes */
   unsigned single_reads;     /* wake-ups served by expect_frames reads since the last whole batch */
-  unsigned window_most;      /* the most frames of those wake-ups: what the next whole batch relearns from */
   unsigned reread_misses;    /* reads right after an exchange in a row that found nothing */
   unsigned reread_skips;     /* chances of such a read not taken since they kept missing */
 
@@ -609,28 +607,15 @@ static void read_batch(rx_tap_t *t) {
                  t->stats.tx_queued_total == queued_before;
   if (single) {
     t->single_reads++;
-    if (n > t->window_most) t->window_most = n;
-    /* Fewer small frames than expected that drew nothing, read to EAGAIN (the ACK of our last
-     * answer, the peer not yet run to send what comes with it): nothing was left waiting, so
-     * the rule holds; what comes next is judged by the next wake-up. */
-    int quiet = drained && largest <= RX_SINGLE_MAX_BYTES && !answered && t->stats.tx_frames == frames_before &&
-                t->stats.tx_queued_total == queued_before;
-    if (n > 0 && !exchange && !quiet) t->single_streak = 0;
-    /* A re-read would have saved that wake-up (the peer answers our answer's ACK in our write
-     * but sends what comes next later: a slower peer, another CPU): re-read again. */
-    if (n > 0 && quiet) t->reread_misses = 0;
+    if (n > 0 && !exchange) t->single_streak = 0;
   } else {
+    t->single_reads = 0;
     if (!(drained && exchange)) t->single_streak = 0;
     else {
-      /* The most frames of a wake-up (one that finds fewer costs only its EAGAIN): while the
-       * streak is learned, of its wake-ups; at a whole batch after limited ones, of those and
-       * this one, so a count that fell (TCP_RR after TCP_CRR) is relearned there. */
-      unsigned most = t->single_streak == 0 ? 0 : t->single_reads > 0 ? t->window_most : t->expect_frames;
-      t->expect_frames = n > most ? n : most;
+      /* The most frames of the streak's wake-ups: one that finds fewer costs only its EAGAIN. */
+      if (t->single_streak == 0 || n > t->expect_frames) t->expect_frames = n;
       t->single_streak++;
     }
-    t->single_reads = 0;
-    t->window_most = 0;
   }
   /* Our answer to a lone request went out through the device: the next may be there already
    * (not where the exchanges are of several frames: one read would split one). */
@@ -650,10 +635,10 @@ static void read_batch(rx_tap_t *t) {
       }
       break;
     }
+    t->reread_misses = 0;
+    t->reread_skips = 0;
     /* An offloaded flow's datagram, relayed here as in the loop above (the exchanges go on). */
     if (t->flows_open && t->flows.count != 0 && rx_flow_input(&t->flows, base, (size_t)r)) {
-      t->reread_misses = 0;
-      t->reread_skips = 0;
       t->stats.rx_frames++;
       t->stats.rx_bytes += (double)r;
       t->stats.rx_flow_frames++;
@@ -680,18 +665,8 @@ static void read_batch(rx_tap_t *t) {
      * reply, of our FIN), the exchange's own tail rather than frames queueing up; the next
      * wake-up's one read still judges what comes next. */
     int small = (size_t)r <= RX_SINGLE_MAX_BYTES;
-    int silent = !answered && t->stats.tx_frames == frames_before && t->stats.tx_queued_total == queued_before;
+    int silent = t->stats.tx_frames == frames_before && t->stats.tx_queued_total == queued_before;
     if (!wrote && !(small && (answered || silent))) t->single_streak = 0;
-    /* Such a frame saved no wake-up (the next request still needs the poll): it counts as a miss
-     * of the re-read, so a peer whose every answer draws an ACK first (TCP_CRR) has it read with
-     * the next request, in one batch of the learned two frames, not a delivery of its own. */
-    if (silent) {
-      t->stats.rx_reread_silent++;
-      t->reread_misses++;
-    } else {
-      t->reread_misses = 0;
-      t->reread_skips = 0;
-    }
   }
   close_exchange_scope(t);
   napi_close_handle_scope(t->env, scope);
@@ -1402,7 +1377,6 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   set_number(env, out, "rxEmptyReads", t->stats.rx_empty_reads);
   set_number(env, out, "rxRereads", t->stats.rx_rereads);
   set_number(env, out, "rxRereadMisses", t->stats.rx_reread_misses);
-  set_number(env, out, "rxRereadSilent", t->stats.rx_reread_silent);
   set_number(env, out, "rxSlabReuses", t->stats.rx_slab_reuses);
   set_number(env, out, "rxFlowFrames", t->stats.rx_flow_frames);
   set_number(env, out, "rxSlabs", t->pool != NULL ? rx_slab_pool_live(t->pool) : 0);

@@ -48,11 +48,6 @@ export interface NativeTapStats {
   /** Such reads that found nothing (not in `rxEmptyReads`). */
   rxRereadMisses: number;
   /**
-   * Such reads whose frame drew nothing (the peer's ACK of our answer, as under TCP_CRR): they
-   * saved no wake-up, so they count as misses too, and the frame waits for the next wake-up.
-   */
-  rxRereadSilent: number;
-  /**
    * Batches whose slab memory the next batch was read into, because nothing kept a view of their
    * frames (TapDevice.recycleBatch): the kernel's copy then lands in memory still in cache.
    */
