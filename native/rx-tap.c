@@ -64,31 +64,22 @@
 #define RX_SLAB_OWE_MAX ((int64_t)1 << 30)
 #endif
 #define RX_DEFAULT_BATCH 256
-/* As many reads per wake-up as the exchange needs, under request/response: after this many
- * wake-ups in a row that were each one small exchange (at most RX_EXPECT_MAX small frames, the
- * batch ended by EAGAIN, a small answer written before returning), a wake-up reads at most as
- * many frames as the most of those wake-ups found (`expect_frames`) and skips the read that would
- * end in EAGAIN (the poll is level-triggered: a frame left waiting wakes us again at once). One
- * frame for TCP_RR and UDP_RR; two for TCP_CRR, where every wake-up finds an ACK beside the
- * frame that draws the answer (the last ACK and the next SYN, the handshake's ACK and the
- * request, the ACK of the reply and the FIN). A wake-up that finds fewer ends in the EAGAIN read
- * it always did, so the rule never reads more often than reading to EAGAIN would, and saves a
- * read whenever the count repeats. A wake-up that does not look like an exchange ends it: frames
- * that draw no write (ACKs alone, a handshake's last step: often several arriving together), a
- * large frame either way (bulk data, whose frames queue up behind each other), a write that had
- * to wait. Every RX_SINGLE_PROBE_EVERY-th wake-up reads a whole batch, so a backlog is read in
- * batches again within that many wake-ups, and a count that grew is learned there. A frame
- * answered other than by a write to this device (a NAT handing a datagram to a host socket,
- * whose reply comes back through that socket) counts as answered when JavaScript says so during
- * the wake-up: it sets the shared `batch` array's third slot (BATCH_ANSWERED), which no call into
- * the addon costs. */
+/* One read per wake-up under request/response: after this many wake-ups in a row that each
+ * found one small frame (a batch ended by EAGAIN) and wrote a small answer before returning,
+ * a wake-up reads one frame and skips the read that would end in EAGAIN (the poll is
+ * level-triggered: a frame left waiting wakes us again at once). A wake-up that does not look
+ * like that ends it: a frame that draws no write (an ACK, a handshake's last step: often one
+ * of several arriving together), a large frame either way (bulk data, whose frames queue up
+ * behind each other), a write that had to wait. Every RX_SINGLE_PROBE_EVERY-th wake-up reads a
+ * whole batch, so a backlog is read in batches again within that many wake-ups. A frame answered
+ * other than by a write to this device (a NAT handing a datagram to a host socket, whose reply
+ * comes back through that socket) counts as answered when JavaScript says so during the wake-up:
+ * it sets the shared `batch` array's third slot (BATCH_ANSWERED), which no call into the addon
+ * costs. */
 #define RX_SINGLE_AFTER 4
-/* "Small": a request or a response, not bulk data (frame bytes, virtio_net_hdr included; for the
- * answer, per frame the wake-up read). */
+/* "Small": a request or a response, not bulk data (frame bytes, virtio_net_hdr included). */
 #define RX_SINGLE_MAX_BYTES 512
 #define RX_SINGLE_PROBE_EVERY 8
-/* The most frames per wake-up the rule above learns (more is a burst, not an exchange). */
-#define RX_EXPECT_MAX 4
 /* The slot of the shared `batch` array that JavaScript sets to say this wake-up's frame was
  * answered elsewhere (TapDevice.answeredElsewhere); cleared before each delivery. */
 #define BATCH_ANSWERED 2
@@ -174,8 +165,7 @@ typedef struct rx_tap {
   size_t cur_off;            /* first free byte in it */
   unsigned batch_limit;
   unsigned single_streak;    /* wake-ups in a row that were one small exchange (see RX_SINGLE_AFTER) */
-  unsigned expect_frames;    /* the most frames one of those wake-ups found: the reads a wake-up makes */
-  unsigned single_reads;     /* wake-ups served by expect_frames reads since the last whole batch */
+  unsigned single_reads;     /* wake-ups served by one read since the last whole batch */
   unsigned reread_misses;    /* reads right after an exchange in a row that found nothing */
   unsigned reread_skips;     /* chances of such a read not taken since they kept missing */
 
@@ -562,8 +552,7 @@ static void read_batch(rx_tap_t *t) {
   uint32_t n = 0;
   int err = 0, drained = 0;
   int single = t->single_streak >= RX_SINGLE_AFTER && t->single_reads < RX_SINGLE_PROBE_EVERY - 1;
-  uint32_t limit = single ? t->expect_frames : t->batch_limit, relayed = 0;
-  size_t largest = 0;
+  uint32_t limit = single ? 1 : t->batch_limit, relayed = 0;
   while (n < limit && room - off >= RX_MAX_READ) {
     ssize_t r = read(t->fd, base + off, RX_MAX_READ);
     if (r < 0) {
@@ -587,7 +576,6 @@ static void read_batch(rx_tap_t *t) {
     }
     t->lengths[n++] = (uint32_t)r;
     off += (size_t)r;
-    if ((size_t)r > largest) largest = (size_t)r;
     t->stats.rx_frames++;
     t->stats.rx_bytes += (double)r;
   }
@@ -601,25 +589,17 @@ static void read_batch(rx_tap_t *t) {
   /* Read before anything else can run: the array lives as long as the handle's wrapper, which
    * nothing can collect while this C frame runs. */
   int answered = n > 0 && t->batch[BATCH_ANSWERED] != 0;
-  int exchange = n >= 1 && n <= RX_EXPECT_MAX && largest <= RX_SINGLE_MAX_BYTES &&
-                 (t->stats.tx_frames > frames_before || answered) &&
-                 t->stats.tx_bytes - bytes_before <= (double)n * RX_SINGLE_MAX_BYTES &&
-                 t->stats.tx_queued_total == queued_before;
+  int exchange = n == 1 && off <= RX_SINGLE_MAX_BYTES && (t->stats.tx_frames > frames_before || answered) &&
+                 t->stats.tx_bytes - bytes_before <= RX_SINGLE_MAX_BYTES && t->stats.tx_queued_total == queued_before;
   if (single) {
     t->single_reads++;
     if (n > 0 && !exchange) t->single_streak = 0;
   } else {
     t->single_reads = 0;
-    if (!(drained && exchange)) t->single_streak = 0;
-    else {
-      /* The most frames of the streak's wake-ups: one that finds fewer costs only its EAGAIN. */
-      if (t->single_streak == 0 || n > t->expect_frames) t->expect_frames = n;
-      t->single_streak++;
-    }
+    t->single_streak = drained && exchange ? t->single_streak + 1 : 0;
   }
-  /* Our answer to a lone request went out through the device: the next may be there already
-   * (not where the exchanges are of several frames: one read would split one). */
-  int wrote = exchange && n == 1 && t->expect_frames == 1 && t->stats.tx_frames > frames_before;
+  /* Our answer went out through the device: the next request may be there already. */
+  int wrote = exchange && t->stats.tx_frames > frames_before;
   for (unsigned turns = 1; wrote && err == 0 && turns < RX_EXCHANGES_PER_WAKE && !t->closed && t->reading; turns++) {
     if (t->reread_misses >= RX_REREAD_MISSES && ++t->reread_skips % RX_REREAD_PROBE_EVERY != 0) break;
     if (ensure_slab(t) != 0) break; /* the next wake-up meets the failure */
