@@ -616,6 +616,9 @@ static void read_batch(rx_tap_t *t) {
              t->stats.tx_frames == frames_before && t->stats.tx_queued_total == queued_before;
   if (lone) t->lone_share += (65536u - t->lone_share) >> 4;
   else if (carry && n > 0) t->lone_share -= t->lone_share >> 4;
+  /* One frame that drew an answer: no frame had been left here (the peer's ACK rides on its
+   * next request, as under TCP_RR): re-read again. */
+  if (carry && n == 1 && exchange) t->silent_rereads = 0;
   if (single) {
     t->single_reads++;
     if (n > 0 && !exchange && !lone) t->single_streak = 0;
