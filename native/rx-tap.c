@@ -98,6 +98,18 @@
 #define RX_EXCHANGES_PER_WAKE 16
 #define RX_REREAD_MISSES 4
 #define RX_REREAD_PROBE_EVERY 16
+/* A re-read whose frame draws nothing is the peer's ACK of our answer, made by its kernel inside
+ * our write (TCP_CRR: of the SYN-ACK, the reply, our FIN). When the peer shares our CPU it has
+ * mostly sent its next frame by our next system call, so reading the ACK apart costs a delivery
+ * to JavaScript that reading it with that frame would not. After RX_DEFER_AFTER such re-reads in
+ * a row the ACK is left for the next wake-up, which may then read one frame more than the one-
+ * read rule allows. Where the peer is slower that wake-up finds the ACK alone (a wake-up more
+ * than re-reading it would have cost): a running share of such outcomes (of 65536, each outcome
+ * weighing 1/16) stops the deferral above RX_DEFER_LONE_MAX; then only every
+ * RX_DEFER_SAMPLE_EVERY-th chance defers, to notice a change back. */
+#define RX_DEFER_AFTER 4
+#define RX_DEFER_LONE_MAX 16384u
+#define RX_DEFER_SAMPLE_EVERY 32
 /* The slot JavaScript sets, during a delivery, to say that nothing will look at this batch's
  * frames once the callback returns (TapDevice.recycleBatch: the link's frame lease found every
  * frame consumed by a path that keeps no view). The next batch is then read into the same slab
@@ -130,6 +142,7 @@ typedef struct {
   double rx_empty_reads; /* reads that found no frame (EAGAIN), the end of a batch */
   double rx_rereads;     /* frames read in the wake-up of the exchange before (RX_EXCHANGES_PER_WAKE) */
   double rx_reread_misses; /* such reads that found nothing (not counted in rx_empty_reads) */
+  double rx_rereads_deferred; /* such reads not made, their frame left for the next wake-up (RX_DEFER_AFTER) */
   double rx_slab_reuses; /* batches whose slab region the next batch was read into (BATCH_RECYCLE) */
   double rx_slab_moves;  /* recycled batches cut short by the slab's end: the next one took a fresh slab */
   double rx_flow_frames; /* frames relayed by the UDP flow table (udp-flow.h), not handed to JavaScript */
@@ -192,6 +205,10 @@ typedef struct rx_tap {
   unsigned single_reads;     /* wake-ups served by one read since the last whole batch */
   unsigned reread_misses;    /* reads right after an exchange in a row that found nothing */
   unsigned reread_skips;     /* chances of such a read not taken since they kept missing */
+  unsigned silent_rereads;   /* re-reads in a row whose frame drew nothing (see RX_DEFER_AFTER) */
+  int deferred;              /* the last wake-up left such a frame for this one */
+  unsigned lone_share;       /* of 65536: wake-ups after a deferral that found the frame alone */
+  unsigned defer_samples;    /* chances to defer while lone_share is high */
 
   /* Busy polling (opt-in): after each batch an idle handle keeps the event loop from sleeping
    * for busy_poll_ns, so the next frame is picked up by a non-blocking poll instead of a wake-up
@@ -588,7 +605,9 @@ static void read_batch(rx_tap_t *t) {
   uint32_t n = 0;
   int err = 0, drained = 0;
   int single = t->single_streak >= RX_SINGLE_AFTER && t->single_reads < RX_SINGLE_PROBE_EVERY - 1;
-  uint32_t limit = single ? 1 : t->batch_limit, relayed = 0;
+  int carry = t->deferred; /* the last wake-up left its ACK for this one */
+  t->deferred = 0;
+  uint32_t limit = single ? 1 + (uint32_t)carry : t->batch_limit, relayed = 0;
   while (n < limit && room - off >= RX_MAX_READ) {
     ssize_t r = read(t->fd, base + off, RX_MAX_READ);
     if (r < 0) {
@@ -626,18 +645,33 @@ static void read_batch(rx_tap_t *t) {
   /* Read before anything else can run: the array lives as long as the handle's wrapper, which
    * nothing can collect while this C frame runs. */
   int answered = n > 0 && t->batch[BATCH_ANSWERED] != 0;
-  int exchange = n == 1 && off <= RX_SINGLE_MAX_BYTES && (t->stats.tx_frames > frames_before || answered) &&
+  int exchange = n >= 1 && n <= 1 + (uint32_t)carry && off <= (size_t)n * RX_SINGLE_MAX_BYTES &&
+                 (t->stats.tx_frames > frames_before || answered) &&
                  t->stats.tx_bytes - bytes_before <= RX_SINGLE_MAX_BYTES && t->stats.tx_queued_total == queued_before;
+  /* The frame left here came alone and drew nothing: re-reading it would have saved this wake-up. */
+  int lone = carry && n == 1 && drained && off <= RX_SINGLE_MAX_BYTES && !answered &&
+             t->stats.tx_frames == frames_before && t->stats.tx_queued_total == queued_before;
+  if (lone) t->lone_share += (65536u - t->lone_share) >> 4;
+  else if (carry && n > 0) t->lone_share -= t->lone_share >> 4;
+  /* One frame that drew an answer: no frame had been left here (the peer's ACK rides on its
+   * next request, as under TCP_RR): re-read again. */
+  if (carry && n == 1 && exchange) t->silent_rereads = 0;
   if (single) {
     t->single_reads++;
-    if (n > 0 && !exchange) t->single_streak = 0;
+    if (n > 0 && !exchange && !lone) t->single_streak = 0;
   } else {
     t->single_reads = 0;
-    t->single_streak = drained && exchange ? t->single_streak + 1 : 0;
+    if (!lone) t->single_streak = drained && exchange ? t->single_streak + 1 : 0;
   }
   /* Our answer went out through the device: the next request may be there already. */
   int wrote = exchange && t->stats.tx_frames > frames_before;
   for (unsigned turns = 1; wrote && err == 0 && turns < RX_EXCHANGES_PER_WAKE && !t->closed && t->reading; turns++) {
+    if (t->silent_rereads >= RX_DEFER_AFTER &&
+        (t->lone_share < RX_DEFER_LONE_MAX || ++t->defer_samples % RX_DEFER_SAMPLE_EVERY == 0)) {
+      t->deferred = 1;
+      t->stats.rx_rereads_deferred++;
+      break;
+    }
     if (t->reread_misses >= RX_REREAD_MISSES && ++t->reread_skips % RX_REREAD_PROBE_EVERY != 0) break;
     if (ensure_slab(t) != 0) break; /* the next wake-up meets the failure */
     base = t->cur->data + t->cur_off;
@@ -676,8 +710,15 @@ static void read_batch(rx_tap_t *t) {
     answered = t->batch[BATCH_ANSWERED] != 0;
     wrote = (size_t)r <= RX_SINGLE_MAX_BYTES && t->stats.tx_frames > frames_before &&
             t->stats.tx_bytes - bytes_before <= RX_SINGLE_MAX_BYTES && t->stats.tx_queued_total == queued_before;
-    /* A frame that was not a small exchange ends the one-read rule, as in a wake-up of its own. */
-    if (!wrote && !(answered && (size_t)r <= RX_SINGLE_MAX_BYTES)) t->single_streak = 0;
+    /* A large frame, or a write that was large or had to wait, ends the one-read rule, as in a
+     * wake-up of its own. A small frame that drew nothing does not: it is the peer's ACK of our
+     * answer, which its kernel made inside our write (TCP_CRR: the ACK of the SYN-ACK, of the
+     * reply, of our FIN), the exchange's own tail rather than frames queueing up; the next
+     * wake-up's one read still judges what comes next. */
+    int small = (size_t)r <= RX_SINGLE_MAX_BYTES;
+    int silent = t->stats.tx_frames == frames_before && t->stats.tx_queued_total == queued_before;
+    if (!wrote && !(small && (answered || silent))) t->single_streak = 0;
+    t->silent_rereads = small && silent && !answered ? t->silent_rereads + 1 : 0;
   }
   close_exchange_scope(t);
   napi_close_handle_scope(t->env, scope);
@@ -1499,6 +1540,7 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   set_number(env, out, "rxEmptyReads", t->stats.rx_empty_reads);
   set_number(env, out, "rxRereads", t->stats.rx_rereads);
   set_number(env, out, "rxRereadMisses", t->stats.rx_reread_misses);
+  set_number(env, out, "rxRereadsDeferred", t->stats.rx_rereads_deferred);
   set_number(env, out, "rxSlabReuses", t->stats.rx_slab_reuses);
   set_number(env, out, "rxSlabMoves", t->stats.rx_slab_moves);
   set_number(env, out, "rxFlowFrames", t->stats.rx_flow_frames);

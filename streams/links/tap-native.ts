@@ -48,6 +48,12 @@ export interface NativeTapStats {
   /** Such reads that found nothing (not in `rxEmptyReads`). */
   rxRereadMisses: number;
   /**
+   * Such reads not made: after four in a row read a frame that drew nothing (the peer's ACK of
+   * our answer), that frame is left for the next wake-up, to come with the peer's next frame
+   * in one delivery (native/rx-tap.c, RX_DEFER_AFTER).
+   */
+  rxRereadsDeferred: number;
+  /**
    * Batches whose slab memory the next batch was read into, because nothing kept a view of their
    * frames (TapDevice.recycleBatch): the kernel's copy then lands in memory still in cache.
    */
