@@ -910,12 +910,7 @@ static bool get_bool_prop_or(napi_env env, napi_value obj, const char *key, bool
 }
 
 static bool get_bool_prop(napi_env env, napi_value obj, const char *key) {
-  napi_value v;
-  bool has = false, out = false;
-  if (napi_has_named_property(env, obj, key, &has) != napi_ok || !has) return false;
-  napi_get_named_property(env, obj, key, &v);
-  if (napi_get_value_bool(env, v, &out) != napi_ok) return false;
-  return out;
+  return get_bool_prop_or(env, obj, key, false);
 }
 
 static uint32_t get_uint_prop(napi_env env, napi_value obj, const char *key, uint32_t fallback) {
