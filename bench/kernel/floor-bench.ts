@@ -23,7 +23,7 @@
  *   node --import tsx bench/kernel/floor-bench.ts [SECONDS] [RUNS] [--base DIR] [--ping N] [--tcp] [--interval MS] [--count N]
  *
  * --tcp: TCP_RR too (to echo:7), for the stacks and the kernel, in the same alternation.
- * --interval MS: also the p50 of echoes spaced MS apart (kclient latency ping), where the
+ * --interval MS: also the p50 and p99 of echoes spaced MS apart (kclient latency ping), where the
  * responder sleeps before each request: what waking up costs each of them. --count N: that many
  * spaced echoes per run (default max(200, 1000 / MS); fewer for long intervals).
  *
@@ -136,6 +136,7 @@ async function main(): Promise<void> {
     const pingMs = targets.map(() => [] as number[]);
     const tcpRate = targets.map(() => [] as number[]);
     const spacedMs = targets.map(() => [] as number[]);
+    const spacedP99Ms = targets.map(() => [] as number[]);
     const timeout = (Number(seconds) + 15) * 1000;
     for (let i = 0; i < runs; i++) {
       for (const [k, t] of targets.entries()) {
@@ -155,6 +156,7 @@ async function main(): Promise<void> {
           const n = String(count ?? Math.max(200, Math.round(1000 / intervalMs)));
           const l = await client(t.ns, { cpu: CPU }, tools, ['latency', 'ping', STACK_IP, '0', n, String(intervalMs)], timeout + Number(n) * (intervalMs + 5));
           spacedMs[k].push(Number(l.p50Ms));
+          spacedP99Ms[k].push(Number(l.p99Ms));
         }
         if (tcp && t.tcp) tcpRate[k].push(Number((await client(t.ns, { cpu: CPU }, tools, ['rr', STACK_IP, '7', seconds], timeout)).rate));
       }
@@ -172,11 +174,12 @@ async function main(): Promise<void> {
     if (intervalMs !== undefined) {
       const kernelSpaced = median(spacedMs[targets.length - 1]);
       log('');
-      log(`| responder | ping p50 every ${intervalMs} ms, us | ratio (kernel / it) |`);
-      log('|---|---:|---:|');
+      log(`| responder | ping p50 every ${intervalMs} ms, us | ratio (kernel / it) | p99, us | p99 / p50 |`);
+      log('|---|---:|---:|---:|---:|');
       for (const [k, t] of targets.entries()) {
         const p = median(spacedMs[k]);
-        log(`| ${t.name} | ${(p * 1000).toFixed(1)} | ${(kernelSpaced / p).toFixed(3)} |`);
+        const p99 = median(spacedP99Ms[k]);
+        log(`| ${t.name} | ${(p * 1000).toFixed(1)} | ${(kernelSpaced / p).toFixed(3)} | ${(p99 * 1000).toFixed(1)} | ${(p99 / p).toFixed(1)} |`);
       }
     }
     if (tcp) {
