@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { map, type Subscription } from 'rxjs';
+import type { Subscription } from 'rxjs';
 import { createStack, type Stack, type StackHooks } from '../../../streams/stack/create-stack.js';
+import { countingHooks } from '../../helpers/counting-hooks.js';
 import { PacketSubject } from '../../../streams/pipeline/packet-subject.js';
 import { subjectDeliveries } from '../../helpers/subject-deliveries.js';
 import { useCloseAfterEach } from '../../helpers/close-after-each.js';
@@ -248,17 +249,10 @@ describe('stack: IPv6’s direct way in (frames past the hops while nothing obse
     assert.deepEqual(observed.sent, direct.sent);
     assert.deepEqual(observed.stats, direct.stats);
 
-    let networkOp = 0;
-    let transportOp = 0;
-    const hooked = feed(
-      make({
-        network: { up: map((f) => (networkOp++, f)) },
-        transport: { up: map((d) => (transportOp++, d)) },
-      }),
-      mixedFrames(),
-    );
-    assert.equal(networkOp, 26);
-    assert.equal(transportOp, 18);
+    const counting = countingHooks();
+    const hooked = feed(make(counting.hooks), mixedFrames());
+    assert.equal(counting.count.network, 26);
+    assert.equal(counting.count.transport, 18);
     assert.deepEqual(hooked.delivered, direct.delivered);
     assert.deepEqual(hooked.sent, direct.sent);
     assert.deepEqual(hooked.stats, direct.stats);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { map, type Subscription } from 'rxjs';
+import type { Subscription } from 'rxjs';
 import { createStack, type Stack, type StackHooks } from '../../../streams/stack/create-stack.js';
+import { countingHooks } from '../../helpers/counting-hooks.js';
 import { PacketSubject } from '../../../streams/pipeline/packet-subject.js';
 import { subjectDeliveries } from '../../helpers/subject-deliveries.js';
 import { useCloseAfterEach } from '../../helpers/close-after-each.js';
@@ -146,17 +147,10 @@ describe('stack: the direct way in (IPv4/UDP frames past the hops while nothing 
     assert.deepEqual(observed.delivered, direct.delivered);
     assert.deepEqual(observed.stats, direct.stats);
 
-    let networkOp = 0;
-    let transportOp = 0;
-    const hooked = feed(
-      make({
-        network: { up: map((f) => (networkOp++, f)) },
-        transport: { up: map((d) => (transportOp++, d)) },
-      }),
-      mixedFrames(),
-    );
-    assert.equal(networkOp, 15);
-    assert.equal(transportOp, 10);
+    const counting = countingHooks();
+    const hooked = feed(make(counting.hooks), mixedFrames());
+    assert.equal(counting.count.network, 15);
+    assert.equal(counting.count.transport, 10);
     assert.deepEqual(hooked.delivered, direct.delivered);
     assert.deepEqual(hooked.stats, direct.stats);
   });
