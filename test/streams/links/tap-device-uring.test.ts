@@ -165,7 +165,7 @@ describeKernelPeer('TapDevice: several frames per system call (io_uring)', () =>
   for (const uring of [true, false]) {
     it(`a device that answers EAGAIN for real (small send buffer, a slow bridge port): every frame queued and sent once, none dropped (${uring ? 'io_uring' : 'plain writes'})`, async () => {
       const p = peer();
-      const device = open({ uring, writeQueueLimit: 1000 });
+      const device = open({ uring, writeQueueLimit: 1000, sendBuffer: 16_384 });
       try {
         await p.ip(['link', 'add', 'rxurbr', 'type', 'bridge']);
         await p.ip(['link', 'add', 'rxurv0', 'type', 'veth', 'peer', 'name', 'rxurv1']);
@@ -174,7 +174,6 @@ describeKernelPeer('TapDevice: several frames per system call (io_uring)', () =>
         await p.run('tc', ['qdisc', 'add', 'dev', 'rxurv0', 'root', 'tbf', 'rate', '8mbit', 'burst', '1600', 'limit', '4000000']);
         const far = '02:00:00:00:00:99';
         await p.run('bridge', ['fdb', 'add', far, 'dev', 'rxurv0', 'master', 'static']);
-        device.nativeHandle.setSndbuf(16_384);
         const count = 300;
         // 1,000-byte frames to the far address; bytes 40-41 number them.
         const frames = Array.from({ length: count }, (_, i) => {
