@@ -10,11 +10,23 @@
  * peers, so a woken peer preempts it (shorter slices may) and it does not preempt them. Across
  * CPUs it orders nothing between the nat and its peers, yet with everything unpinned on two CPUs
  * the runs went to the slow mode where the three sit on different CPUs (15,000/s against up to
- * 110,000) more often than without it; so the nat applies it by default only on a machine with
- * one CPU, where every peer shares it, and --sched-slice asks for it elsewhere (a nat pinned
- * with its peers). docs/benchmarks.md, "Session 11: the nat's UDP_RR, the whole chain".
+ * 110,000) more often than without it; so the nat applies it by default only where its thread
+ * may run on one CPU alone (its affinity when it starts: a machine with one CPU, or a nat pinned
+ * by taskset or a cpuset), and --sched-slice asks for it elsewhere. A nat that can move cannot
+ * fall into that slow mode through its slice: it is never given one. docs/benchmarks.md,
+ * "Session 11: the nat's UDP_RR, the whole chain" and "Session 13: the nat's request/response".
  */
+import { availableParallelism } from 'node:os';
 import { loadTapAddon } from '../streams/links/tap-native.js';
+
+/**
+ * The slice the nat takes without --sched-slice: `longUs` when the calling thread's CPU affinity
+ * (sched_getaffinity, through libuv's uv_available_parallelism) allows one CPU, else 0 (the
+ * kernel's). `cpusAllowed` is for tests.
+ */
+export function defaultSchedSliceUs(longUs: number, cpusAllowed: number = availableParallelism()): number {
+  return cpusAllowed === 1 ? longUs : 0;
+}
 
 /**
  * Sets the calling thread's slice to `us` (0: leave it); returns the undo (the slice it had), or

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { applySchedSlice } from '../../bin/nat-sched.js';
+import { availableParallelism } from 'node:os';
+import { applySchedSlice, defaultSchedSliceUs } from '../../bin/nat-sched.js';
 import { loadTapAddon } from '../../streams/links/tap-native.js';
 
 /** The slice the kernel reports for this thread, in ns. */
@@ -54,5 +55,15 @@ describe('bin/nat-sched: the event loop thread\'s scheduling slice', () => {
     assert.throws(() => (addon.setSchedSlice as (us: unknown) => number)('6000'), { code: 'ERR_INVALID_ARG_TYPE' });
     assert.throws(() => (addon.setSchedSlice as () => number)(), { code: 'ERR_INVALID_ARG_TYPE' });
     assert.equal(addon.schedSlice(), before);
+  });
+  it('defaultSchedSliceUs: the long slice only where the thread may run on one CPU (its affinity), else the kernel\'s (0)', () => {
+    assert.equal(defaultSchedSliceUs(6000, 1), 6000);
+    assert.equal(defaultSchedSliceUs(6000, 2), 0);
+    assert.equal(defaultSchedSliceUs(6000, 64), 0);
+    // Without the count: this thread's affinity as the kernel reports it.
+    const allowed = /^Cpus_allowed_list:\s*(.*)$/m.exec(readFileSync('/proc/thread-self/status', 'utf8'))![1];
+    const one = /^\d+$/.test(allowed.trim());
+    assert.equal(availableParallelism() === 1, one, allowed);
+    assert.equal(defaultSchedSliceUs(6000), one ? 6000 : 0);
   });
 });
