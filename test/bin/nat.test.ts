@@ -12,8 +12,9 @@
 import assert from 'node:assert/strict';
 import { execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cpusAllowed } from '../../bin/nat-sched.js';
 import { loadTapAddon } from '../../streams/links/tap-native.js';
 import { ensureDist, ROOT } from '../helpers/dist.js';
 import { createKernelPeer, describeKernelPeer, type KernelPeer } from '../helpers/netns.js';
@@ -219,7 +220,7 @@ describeKernelPeer('bin/rx-netstack nat: a namespace reaches the host through it
     const kernels = loadTapAddon().schedSlice() * 1000;
     // `ip netns exec` and taskset exec node, so the child's PID is the nat's main thread.
     const sliceOf = (pid: number): number => Number(/^se\.slice\s*:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/sched`, 'utf8'))![1]);
-    if (perThread && availableParallelism() > 1) assert.equal(sliceOf(nat.pid!), kernels, 'the kernel\'s default, as this thread has');
+    if (perThread && cpusAllowed() > 1) assert.equal(sliceOf(nat.pid!), kernels, 'the kernel\'s default, as this thread has');
     const other = await createKernelPeer({ createTap: false });
     const taskset = ['taskset', '-c', '0'];
     const cases: Array<[string, string[], string[], number]> = [

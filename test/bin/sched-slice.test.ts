@@ -6,8 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { applySchedSlice, defaultSchedSliceUs } from '../../bin/nat-sched.js';
+import { applySchedSlice, countCpuList, cpusAllowed, defaultSchedSliceUs } from '../../bin/nat-sched.js';
 import { loadTapAddon } from '../../streams/links/tap-native.js';
 
 /** The slice the kernel reports for this thread, in ns. */
@@ -63,7 +62,16 @@ describe('bin/nat-sched: the event loop thread\'s scheduling slice', () => {
     // Without the count: this thread's affinity as the kernel reports it.
     const allowed = /^Cpus_allowed_list:\s*(.*)$/m.exec(readFileSync('/proc/thread-self/status', 'utf8'))![1];
     const one = /^\d+$/.test(allowed.trim());
-    assert.equal(availableParallelism() === 1, one, allowed);
+    assert.equal(cpusAllowed() === 1, one, allowed);
     assert.equal(defaultSchedSliceUs(6000), one ? 6000 : 0);
+  });
+
+  it('countCpuList: CPUs named by a Cpus_allowed_list value; anything else undefined', () => {
+    assert.equal(countCpuList('0'), 1);
+    assert.equal(countCpuList('3\n'), 1);
+    assert.equal(countCpuList('0-1'), 2);
+    assert.equal(countCpuList('0,2-3,7'), 4);
+    assert.equal(countCpuList('0-63'), 64);
+    for (const bad of ['', 'x', '1-0', '0-', '0,,1', 'ff']) assert.equal(countCpuList(bad), undefined, JSON.stringify(bad));
   });
 });
