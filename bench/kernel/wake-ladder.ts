@@ -6,8 +6,10 @@
  * p99 per run. Beside them, per echo, what the responder process did: minor page faults, CPU
  * time, context switches of all its threads (voluntary), from /proc.
  *
- *   node --import tsx bench/kernel/wake-ladder.ts [--rungs a,b,..] [--intervals 10,2] [--count N] [--rounds R] [--list]
+ *   node --import tsx bench/kernel/wake-ladder.ts [--rungs a,b,..] [--intervals 10,2] [--count N] [--rounds R] [--warm N] [--list]
  *
+ * --warm N: back-to-back pings to every responder before measuring (default 20,000: V8 done
+ * compiling the stack's ICMP path; see the warm-up below).
  * --rungs: keys from --list (default: all but the optional ones); the kernel (veth, kserver) is
  * always measured too. --count: echoes per run (default 400). --rounds: runs per rung and
  * interval, alternating the rungs (default 3). Each figure is the median of its runs; the
@@ -51,11 +53,13 @@ async function main(): Promise<void> {
   let intervals = [10, 2];
   let count = 400;
   let rounds = 3;
+  let warm = 20_000;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--rungs') keys = argv[++i].split(',');
     else if (argv[i] === '--intervals') intervals = argv[++i].split(',').map(Number);
     else if (argv[i] === '--count') count = Number(argv[++i]);
     else if (argv[i] === '--rounds') rounds = Number(argv[++i]);
+    else if (argv[i] === '--warm') warm = Number(argv[++i]);
     else if (argv[i] === '--list') {
       for (const r of RUNGS) process.stdout.write(`${r.key.padEnd(18)} ${r.name}${r.optional ? ' (optional)' : ''}\n`);
       return;
@@ -78,7 +82,10 @@ async function main(): Promise<void> {
     const { c } = await kernelReference(CPU, tools, made);
     live.push({ rung: { key: 'kernel', name: 'kernel (veth, kserver)' }, ns: c, pid: undefined });
     log(`load before: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
-    for (const l of live) await client(l.ns, { cpu: CPU }, tools, ['ping', STACK_IP, '200'], 20_000); // ARP, the JIT
+    // ARP, and the JIT to its steady state: with 200 warm-up pings the stack was still compiling
+    // its ICMP path with TurboFan during the measured runs (--trace-opt: ~20 functions per 1,000
+    // spaced pings, one 21 ms job on a worker thread sharing CPU 0); after 20,000, none.
+    for (const l of live) await client(l.ns, { cpu: CPU }, tools, ['ping', STACK_IP, String(warm)], 60_000 + warm);
     type Cell = { p50: number[]; p99: number[]; faults: number[]; cpuUs: number[]; switches: number[] };
     const cells = live.map(() => intervals.map((): Cell => ({ p50: [], p99: [], faults: [], cpuUs: [], switches: [] })));
     for (let round = 0; round < rounds; round++) {

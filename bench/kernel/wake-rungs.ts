@@ -60,6 +60,10 @@ export const RUNGS: readonly Rung[] = [
   { key: 'node-single', name: 'Node floor, --single-threaded', command: node(['--single-threaded']), optional: true },
   { key: 'node-mlock', name: 'Node floor, mlockall (preload)', command: node([], (t) => ({ LD_PRELOAD: t.mlockPreload })), optional: true },
   { key: 'stack', name: 'stack (serve)' },
+  { key: 'stack-largepages', name: 'stack, --use-largepages=silent', nodeArgs: ['--use-largepages=silent'], optional: true },
+  { key: 'stack-stgc', name: 'stack, --single-threaded-gc', nodeArgs: ['--single-threaded-gc'], optional: true },
+  { key: 'stack-st', name: 'stack, --single-threaded', nodeArgs: ['--single-threaded'], optional: true },
+  { key: 'stack-noconc', name: 'stack, --no-concurrent-recompilation', nodeArgs: ['--no-concurrent-recompilation'], optional: true },
 ];
 
 export interface Live {

@@ -175,7 +175,7 @@ async function main(): Promise<void> {
     const tools = await buildKernelTools();
     const live = await start(rung, tools, made, 'wt');
     if (live.pid === undefined) throw new Error('no responder PID');
-    await client(live.ns, { cpu: CPU }, tools, ['ping', STACK_IP, '200'], 20_000);
+    await client(live.ns, { cpu: CPU }, tools, ['ping', STACK_IP, '20000'], 80_000); // the JIT settled: see wake-ladder.ts
     const tids = new Set(readdirSync(`/proc/${live.pid}/task`).map(Number));
     mkdirSync(inst);
     const w = (file: string, value: string): void => writeFileSync(join(inst, file), value);
