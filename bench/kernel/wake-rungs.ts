@@ -58,6 +58,7 @@ export const RUNGS: readonly Rung[] = [
   { key: 'node-noopt', name: 'Node floor, --no-opt', command: node(['--no-opt']), optional: true },
   { key: 'node-jitless', name: 'Node floor, --jitless', command: node(['--jitless']), optional: true },
   { key: 'node-single', name: 'Node floor, --single-threaded', command: node(['--single-threaded']), optional: true },
+  { key: 'node-tick1', name: 'Node floor, an empty timer every 1 ms', command: node([], () => ({ TAP_FLOOR_TICK_MS: '1' })), optional: true },
   { key: 'node-mlock', name: 'Node floor, mlockall (preload)', command: node([], (t) => ({ LD_PRELOAD: t.mlockPreload })), optional: true },
   { key: 'stack', name: 'stack (serve)' },
   { key: 'stack-largepages', name: 'stack, --use-largepages=silent', nodeArgs: ['--use-largepages=silent'], optional: true },
