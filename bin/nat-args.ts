@@ -28,11 +28,12 @@ export const NAT_USAGE = `usage: rx-netstack nat --netns NS [options]
                             established UDP flows are relayed in native code; also
                             RX_NETSTACK_NAT_UDP_OFFLOAD=0)
   --sched-slice US          this process's scheduling slice in microseconds (Linux 6.12 and
-                            later; 100..100000, or 0 to leave the kernel's; default 6000 on a
-                            machine with one CPU, else 0): longer than its peers' so that
+                            later; 100..100000, or 0 to leave the kernel's; default 6000 when
+                            this process may run on one CPU only (one CPU, or pinned by taskset
+                            or a cpuset), else 0): longer than its peers' so that
                             request/response through the nat costs fewer context switches
-                            when they share a CPU (on several CPUs it made runs spread over
-                            them slower more often)
+                            when they share its CPU (free to move over several CPUs, runs with
+                            it fell into a slow mode more often)
   -h, --help                this text
 
 Prints "ready" on stdout once NS is connected; runs until SIGINT or SIGTERM, then removes what it
@@ -70,13 +71,14 @@ export interface NatArgs {
   readonly udpOffload?: boolean;
   /**
    * The event loop thread's scheduling slice in us (bin/nat-sched.ts); 0: the kernel's.
-   * Undefined (no --sched-slice): NAT_DEFAULTS.schedSliceUs on a machine with one CPU, else 0.
+   * Undefined (no --sched-slice): NAT_DEFAULTS.schedSliceUs when the nat's CPU affinity allows
+   * one CPU when it starts (a one-CPU machine, taskset, a cpuset), else 0.
    */
   readonly schedSliceUs?: number;
 }
 
 /**
- * schedSliceUs: the slice --sched-slice's default gives on a one-CPU machine (bin/nat-sched.ts):
+ * schedSliceUs: the slice --sched-slice's default gives a nat confined to one CPU (bin/nat-sched.ts):
  * about four times the kernel's default slice on 1-2 CPUs (1.4 ms at most), twice it on 8 or more (2.8 ms).
  */
 export const NAT_DEFAULTS = { device: 'tun0', cidr: '10.0.2.0/24', mtu: 1500, schedSliceUs: 6000 } as const;

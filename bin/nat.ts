@@ -8,7 +8,6 @@
  * to other addresses go out through the host's ICMP datagram socket (nat-icmp.ts), or, where the
  * host refuses that socket, unanswered.
  */
-import { cpus } from 'node:os';
 import type { Subscription } from 'rxjs';
 import type { TapLink } from '../streams/links/tap-link.js';
 import { DirectGate } from '../streams/pipeline/direct-gate.js';
@@ -19,7 +18,7 @@ import { NAT_DEFAULTS, type NatArgs } from './nat-args.js';
 import { plumbNamespace, UndoList } from './nat-device.js';
 import { relayEcho } from './nat-icmp.js';
 import { publish } from './nat-publish.js';
-import { applySchedSlice } from './nat-sched.js';
+import { applySchedSlice, defaultSchedSliceUs } from './nat-sched.js';
 import { relayTcp } from './nat-tcp.js';
 import { relayUdp, type UdpFlowOffload } from './nat-udp.js';
 import { hostNameserver } from './resolv-conf.js';
@@ -54,8 +53,8 @@ export async function startNat(args: NatArgs, options: NatOptions = {}): Promise
     const fatal = link.failed$.subscribe({ error: (error: Error) => options.onFatal?.(error) });
     undo.push('watch the device', () => fatal.unsubscribe());
     // This thread runs every relay (and the flow offload's native reads and writes).
-    // By default only where every peer shares our CPU: a machine with one (bin/nat-sched.ts).
-    const restoreSlice = applySchedSlice(args.schedSliceUs ?? (cpus().length === 1 ? NAT_DEFAULTS.schedSliceUs : 0), report);
+    // By default only where this thread cannot move: its affinity allows one CPU (bin/nat-sched.ts).
+    const restoreSlice = applySchedSlice(args.schedSliceUs ?? defaultSchedSliceUs(NAT_DEFAULTS.schedSliceUs), report);
     if (restoreSlice !== undefined) undo.push('scheduling slice', restoreSlice);
 
     const addresses = [args.gateway, ...(args.dnsEnabled ? [args.dns] : [])];

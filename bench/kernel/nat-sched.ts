@@ -11,6 +11,7 @@
  *
  *   node --import tsx bench/kernel/nat-sched.ts [SECONDS] [RUNS] [--modes udp-rr,rr] [--unpinned]
  *        [--perf-sched DIR] [--base DIR] [--nat-arg ARG]... [--base-arg ARG]... [--batch | --slice-us N]
+ *        [--relays-on CPU]
  *
  * --perf-sched DIR records `perf sched record` of CPU 0 (all CPUs with --unpinned) over one
  * extra one-second run per target and mode into DIR/MODE-NAME.data (read it with
@@ -19,7 +20,9 @@
  * nats, --base-arg to the base only (`--base . --base-arg --sched-slice --base-arg 0`). --batch (SCHED_BATCH) and
  * --slice-us N (SCHED_OTHER with an EEVDF slice of N us) set the first nat's main thread's
  * scheduling from outside, for experiments (`--base .` gives the same build untouched beside it). The client's figures come
- * from GNU time (`%U %S %w %c`: CPU to 10 ms, so use runs of a few seconds).
+ * from GNU time (`%U %S %w %c`: CPU to 10 ms, so use runs of a few seconds). --relays-on CPU pins
+ * only the relays (the nats and slirp4netns) to CPU and leaves the client and the server to the
+ * scheduler (busy time then of all CPUs): a nat pinned by its user, its peers free to move.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -150,6 +153,7 @@ async function main(): Promise<void> {
   let modes = ['udp-rr'];
   let batch = false;
   let sliceUs: number | undefined;
+  let relayCpu: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--unpinned') unpinned = true;
     else if (argv[i] === '--perf-sched') perfDir = argv[++i];
@@ -159,11 +163,14 @@ async function main(): Promise<void> {
     else if (argv[i] === '--batch') batch = true;
     else if (argv[i] === '--slice-us') sliceUs = Number(argv[++i]);
     else if (argv[i] === '--modes') modes = argv[++i].split(',');
+    else if (argv[i] === '--relays-on') relayCpu = Number(argv[++i]);
     else positional.push(argv[i]);
   }
   const seconds = Number(positional[0] ?? '3');
   const runs = Number(positional[1] ?? '3');
+  if (relayCpu !== undefined) unpinned = true; // the client, the server and the busy time
   const pin = (prog: string, args: readonly string[]): [string, string[]] => (unpinned ? [prog, [...args]] : ['taskset', ['-c', String(CPU), prog, ...args]]);
+  const pinRelay = (prog: string, args: readonly string[]): [string, string[]] => (relayCpu === undefined ? pin(prog, args) : ['taskset', ['-c', String(relayCpu), prog, ...args]]);
   const cli = fileURLToPath(new URL('../../dist/bin/rx-netstack.js', import.meta.url));
   const made: Netns[] = [];
   const log = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -178,7 +185,7 @@ async function main(): Promise<void> {
     const startNat = async (name: string, dist: string, extra: readonly string[]): Promise<void> => {
       const ns = await Netns.create(name.slice(0, 1));
       made.push(ns);
-      const nat = h.spawn(...pin(process.execPath, [dist, 'nat', '--netns', ns.name, '--cidr', CIDR, '--disable-dns', ...natArgs, ...extra]));
+      const nat = h.spawn(...pinRelay(process.execPath, [dist, 'nat', '--netns', ns.name, '--cidr', CIDR, '--disable-dns', ...natArgs, ...extra]));
       await waitForLine(nat, 'ready', 15_000, `rx-netstack nat (${name})`);
       targets.push([name, ns, nat.pid!]);
     };
@@ -188,10 +195,10 @@ async function main(): Promise<void> {
     if (base !== undefined) await startNat('base', join(base, 'dist/bin/rx-netstack.js'), baseArgs);
     const s = await Netns.create('s');
     made.push(s);
-    const slirp = h.spawn(...pin('slirp4netns', ['--configure', '--cidr', CIDR, '--disable-dns', '--netns-type=path', `/var/run/netns/${s.name}`, 'tap0']));
+    const slirp = h.spawn(...pinRelay('slirp4netns', ['--configure', '--cidr', CIDR, '--disable-dns', '--netns-type=path', `/var/run/netns/${s.name}`, 'tap0']));
     for (let i = 0; i < 300 && !(await s.ip(['route', 'show', 'default'])).includes('default'); i++) await new Promise((res) => setTimeout(res, 50));
     targets.push(['slirp4netns', s, slirp.pid!]);
-    log(`load before: ${readFileSync('/proc/loadavg', 'utf8').trim()}; ${unpinned ? 'unpinned' : `pinned to CPU ${CPU}`}`);
+    log(`load before: ${readFileSync('/proc/loadavg', 'utf8').trim()}; ${relayCpu !== undefined ? `relays pinned to CPU ${relayCpu}, client and server unpinned` : unpinned ? 'unpinned' : `pinned to CPU ${CPU}`}`);
     for (const [, ns] of targets) for (const mode of modes) await timedClient(ns, tools, [mode, SERVER, '7', '1'], unpinned, 1);
     for (const mode of modes) {
       const all = targets.map(() => [] as RunFigures[]);

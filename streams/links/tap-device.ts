@@ -66,6 +66,15 @@ export interface TapDeviceOptions {
   /** Most frames waiting for the fd to become writable; more are dropped. Default 1024. */
   readonly writeQueueLimit?: number;
   /**
+   * How many bytes of our written frames the kernel may hold at once (TUNSETSNDBUF, like QEMU's
+   * `sndbuf=`), 1..2147483647. The kernel consumes most frames inside write(), but one it keeps
+   * (a bridge forwarding it into a slow or full queue) stays charged to the device until it
+   * leaves: past this many bytes a write answers EAGAIN, the frame waits in `writeQueueLimit`'s
+   * queue, and beyond that it is dropped and counted, so a slow port pushes back instead of
+   * letting the kernel's memory grow. Default: leave it (tun's own default has no limit).
+   */
+  readonly sendBuffer?: number;
+  /**
    * Busy polling, opt-in (like Linux's SO_BUSY_POLL): after each batch, keep the event loop from
    * sleeping for this many microseconds, so that a frame arriving within the window is read by a
    * non-blocking poll instead of waking the process from sleep. Trades CPU (the loop spins, other
@@ -151,6 +160,7 @@ export class TapDevice {
   constructor(options: TapDeviceOptions, kind: 'tap' | 'tun');
   constructor(options: TapDeviceOptions, kind: 'tap' | 'tun' = 'tap') {
     const mac = options.mac === undefined ? undefined : toMacBytes(options.mac);
+    const sendBuffer = checkSendBuffer(options.sendBuffer);
     const { TapHandle } = loadTapAddon();
     this.#offload = options.offload === true;
     this.#kind = kind;
@@ -185,6 +195,7 @@ export class TapDevice {
       if (options.mtu !== undefined) this.mtu = options.mtu;
       if (mac !== undefined) this.#handle.setMac(mac);
       if (options.up !== undefined) this.#handle.setUp(options.up);
+      if (sendBuffer !== undefined) this.#handle.setSndbuf(sendBuffer);
     } catch (error) {
       this.close();
       throw error;
@@ -576,6 +587,14 @@ function toMacBytes(mac: string | Uint8Array): Uint8Array {
 }
 
 /** Validates `busyPollUs` here, with the option's name (the addon would coerce a bad number). */
+function checkSendBuffer(bytes: number | undefined): number | undefined {
+  if (bytes === undefined) return undefined;
+  if (!Number.isInteger(bytes) || bytes < 1 || bytes > 0x7fff_ffff) {
+    throw new NetstackError('ERR_INVALID_ARG_VALUE', `sendBuffer must be an integer 1..2147483647 bytes (got ${String(bytes)})`);
+  }
+  return bytes;
+}
+
 function checkBusyPoll(us: number | undefined): number {
   if (us === undefined) return 0;
   if (!Number.isInteger(us) || us < 0 || us > 1_000_000) {

@@ -50,6 +50,8 @@ export interface TapLinkOptions {
   readonly writeQueueLimit?: number;
   /** Busy-poll window after each batch, in microseconds (TapDeviceOptions.busyPollUs). Default 0 (off). */
   readonly busyPollUs?: number;
+  /** Bytes of written frames the kernel may hold (TapDeviceOptions.sendBuffer). Default: tun's own (no limit). */
+  readonly sendBuffer?: number;
   /**
    * Drop a pure TCP ACK that a later pure ACK of the same connection, sent while the same
    * inbound batch is processed, supersedes (see ack-coalescer.ts). Default true.
@@ -190,6 +192,7 @@ export function tapLink(options: TapLinkOptions): TapLink {
       batchLimit: options.batchLimit,
       writeQueueLimit: options.writeQueueLimit,
       busyPollUs: options.busyPollUs,
+      sendBuffer: options.sendBuffer,
       offload,
     });
   const device = openWithOffload(open, options.offload);

@@ -81,7 +81,7 @@ export interface NativeTapStats {
   txUringFrames: number;
   /**
    * Frames such a call wrote after an earlier frame of it found the device full and was queued
-   * (so they left before it). Needs a device send buffer set small (setSndbuf); 0 otherwise.
+   * (so they left before it). Needs a small device send buffer (TapDeviceOptions.sendBuffer); 0 otherwise.
    */
   txReordered: number;
   /** Receive slabs (2 MiB each) alive: being filled, or held by frames JavaScript still references. */

@@ -29,6 +29,8 @@ export interface TunLinkOptions {
   readonly writeQueueLimit?: number;
   /** Busy-poll window after each batch, in microseconds (TapDeviceOptions.busyPollUs). Default 0 (off). */
   readonly busyPollUs?: number;
+  /** Bytes of written frames the kernel may hold (TapDeviceOptions.sendBuffer). Default: tun's own (no limit). */
+  readonly sendBuffer?: number;
   /**
    * Checksum and segmentation offload with the kernel (IFF_VNET_HDR, TUN_F_CSUM|TUN_F_TSO4): the
    * kernel hands over its TCP in segments of up to 64 KiB with partial checksums (vouched for
@@ -57,6 +59,7 @@ export function tunLink(options: TunLinkOptions): TunLink {
       batchLimit: options.batchLimit,
       writeQueueLimit: options.writeQueueLimit,
       busyPollUs: options.busyPollUs,
+      sendBuffer: options.sendBuffer,
       offload,
     });
   const device = openWithOffload(open, options.offload);

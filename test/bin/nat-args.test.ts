@@ -28,7 +28,7 @@ describe('bin/nat-args: rx-netstack nat options', () => {
     assert.equal(a.dnsUpstream, undefined);
     assert.deepEqual(a.publish, []);
     assert.equal(a.udpOffload, true);
-    assert.equal(a.schedSliceUs, undefined, 'the nat decides: 6000 on a one-CPU machine, else the kernel\'s');
+    assert.equal(a.schedSliceUs, undefined, 'the nat decides: 6000 when pinned to one CPU, else the kernel\'s');
   });
 
   it('--sched-slice US: 0 (the kernel default) or 100..100000; anything else named', () => {

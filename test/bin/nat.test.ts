@@ -12,8 +12,9 @@
 import assert from 'node:assert/strict';
 import { execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cpusAllowed } from '../../bin/nat-sched.js';
 import { loadTapAddon } from '../../streams/links/tap-native.js';
 import { ensureDist, ROOT } from '../helpers/dist.js';
 import { createKernelPeer, describeKernelPeer, type KernelPeer } from '../helpers/netns.js';
@@ -214,24 +215,34 @@ describeKernelPeer('bin/rx-netstack nat: a namespace reaches the host through it
     assert.match(await ns.ip(['route', 'show', 'default']), /^default via 198\.18\.0\.2 dev tun0/);
   });
 
-  it('runs its event loop thread with the kernel\'s slice on several CPUs; --sched-slice 6000 sets 6 ms (a kernel without per-thread slices: says so and runs)', async () => {
+  it('runs its event loop thread with the kernel\'s slice when free to move over CPUs, 6 ms when pinned to one (taskset) or with --sched-slice 6000, the kernel\'s with --sched-slice 0 (a kernel without per-thread slices: says so and runs)', async () => {
     const perThread = loadTapAddon().schedSlice() > 0; // Linux 6.12 and later
-    // `ip netns exec` execs node, so the child's PID is the nat's main thread.
+    const kernels = loadTapAddon().schedSlice() * 1000;
+    // `ip netns exec` and taskset exec node, so the child's PID is the nat's main thread.
     const sliceOf = (pid: number): number => Number(/^se\.slice\s*:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/sched`, 'utf8'))![1]);
-    if (perThread && cpus().length > 1) assert.equal(sliceOf(nat.pid!), loadTapAddon().schedSlice() * 1000, 'the kernel\'s default, as this thread has');
+    if (perThread && cpusAllowed() > 1) assert.equal(sliceOf(nat.pid!), kernels, 'the kernel\'s default, as this thread has');
     const other = await createKernelPeer({ createTap: false });
-    const sliced = h.spawn(process.execPath, [CLI, 'nat', '--netns', other.netns, '--cidr', '198.18.0.0/25', '--disable-dns', '--tun', 'tun1', '--sched-slice', '6000']);
-    let said = '';
-    sliced.stderr!.on('data', (chunk: Buffer) => (said += chunk.toString()));
-    try {
-      await printed(sliced, 'ready', 'rx-netstack nat --sched-slice 6000');
-      if (perThread) assert.equal(sliceOf(sliced.pid!), 6_000_000);
-      else assert.match(said, /scheduling slice left as it is/);
-    } finally {
-      sliced.kill('SIGTERM');
-      await new Promise((resolve) => sliced.once('exit', resolve));
-      await other.destroy();
+    const taskset = ['taskset', '-c', '0'];
+    const cases: Array<[string, string[], string[], number]> = [
+      ['taskset -c 0', taskset, [], 6_000_000],
+      ['--sched-slice 6000', [], ['--sched-slice', '6000'], 6_000_000],
+      ['taskset -c 0, --sched-slice 0', taskset, ['--sched-slice', '0'], kernels],
+    ];
+    for (const [what, before, extra, expected] of cases) {
+      const [program, ...head] = [...before, process.execPath, CLI];
+      const child = h.spawn(program, [...head, 'nat', '--netns', other.netns, '--cidr', '198.18.0.0/25', '--disable-dns', '--tun', 'tun1', ...extra]);
+      let said = '';
+      child.stderr!.on('data', (chunk: Buffer) => (said += chunk.toString()));
+      try {
+        await printed(child, 'ready', `rx-netstack nat (${what})`);
+        if (perThread) assert.equal(sliceOf(child.pid!), expected, what);
+        else if (expected !== kernels) assert.match(said, /scheduling slice left as it is/, what);
+      } finally {
+        child.kill('SIGTERM');
+        await new Promise((resolve) => child.once('exit', resolve));
+      }
     }
+    await other.destroy();
   });
 
   it('curl in NS fetches from an HTTP server in H (small page, and 3 MiB byte-exact)', async () => {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { applySchedSlice } from '../../bin/nat-sched.js';
+import { applySchedSlice, countCpuList, cpusAllowed, defaultSchedSliceUs } from '../../bin/nat-sched.js';
 import { loadTapAddon } from '../../streams/links/tap-native.js';
 
 /** The slice the kernel reports for this thread, in ns. */
@@ -54,5 +54,24 @@ describe('bin/nat-sched: the event loop thread\'s scheduling slice', () => {
     assert.throws(() => (addon.setSchedSlice as (us: unknown) => number)('6000'), { code: 'ERR_INVALID_ARG_TYPE' });
     assert.throws(() => (addon.setSchedSlice as () => number)(), { code: 'ERR_INVALID_ARG_TYPE' });
     assert.equal(addon.schedSlice(), before);
+  });
+  it('defaultSchedSliceUs: the long slice only where the thread may run on one CPU (its affinity), else the kernel\'s (0)', () => {
+    assert.equal(defaultSchedSliceUs(6000, 1), 6000);
+    assert.equal(defaultSchedSliceUs(6000, 2), 0);
+    assert.equal(defaultSchedSliceUs(6000, 64), 0);
+    // Without the count: this thread's affinity as the kernel reports it.
+    const allowed = /^Cpus_allowed_list:\s*(.*)$/m.exec(readFileSync('/proc/thread-self/status', 'utf8'))![1];
+    const one = /^\d+$/.test(allowed.trim());
+    assert.equal(cpusAllowed() === 1, one, allowed);
+    assert.equal(defaultSchedSliceUs(6000), one ? 6000 : 0);
+  });
+
+  it('countCpuList: CPUs named by a Cpus_allowed_list value; anything else undefined', () => {
+    assert.equal(countCpuList('0'), 1);
+    assert.equal(countCpuList('3\n'), 1);
+    assert.equal(countCpuList('0-1'), 2);
+    assert.equal(countCpuList('0,2-3,7'), 4);
+    assert.equal(countCpuList('0-63'), 64);
+    for (const bad of ['', 'x', '1-0', '0-', '0,,1', 'ff']) assert.equal(countCpuList(bad), undefined, JSON.stringify(bad));
   });
 });

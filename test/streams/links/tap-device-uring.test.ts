@@ -1,9 +1,10 @@
 /**
  * A writeBatch's frames through io_uring, several per system call (native/tap-uring.h), against
  * the real kernel in namespaces the tests make: the frames reach the kernel in order with the
- * counters plain writes keep, a failing write is counted as before, the option and
- * RX_NETSTACK_TAP_URING=0 give plain writes, and a bulk transfer from the stack writes several
- * frames per submission.
+ * counters plain writes keep, a failing write is counted as before, a device that answers EAGAIN
+ * (a small send buffer and a bridge port that holds the frames) queues what it refused and sends
+ * every frame once, the option and RX_NETSTACK_TAP_URING=0 give plain writes, and a bulk transfer
+ * from the stack writes several frames per submission.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -156,6 +157,69 @@ describeKernelPeer('TapDevice: several frames per system call (io_uring)', () =>
       device.close();
     }
   });
+
+  // tun's own send buffer is effectively unlimited and the kernel consumes a frame inside write(),
+  // so a real EAGAIN needs both a small send buffer (TUNSETSNDBUF) and frames the kernel holds
+  // on to: a bridge forwards our unicast frames (the very skbs we wrote, still charged to the
+  // device's socket) into a slow token bucket on another port, which lets them go at 8 Mbit/s.
+  for (const uring of [true, false]) {
+    it(`a device that answers EAGAIN for real (small send buffer, a slow bridge port): every frame queued and sent once, none dropped (${uring ? 'io_uring' : 'plain writes'})`, async () => {
+      const p = peer();
+      const device = open({ uring, writeQueueLimit: 1000, sendBuffer: 16_384 });
+      try {
+        await p.ip(['link', 'add', 'rxurbr', 'type', 'bridge']);
+        await p.ip(['link', 'add', 'rxurv0', 'type', 'veth', 'peer', 'name', 'rxurv1']);
+        for (const port of [p.tapName, 'rxurv0']) await p.ip(['link', 'set', port, 'master', 'rxurbr']);
+        for (const dev of ['rxurbr', 'rxurv0', 'rxurv1']) await p.ip(['link', 'set', dev, 'up']);
+        await p.run('tc', ['qdisc', 'add', 'dev', 'rxurv0', 'root', 'tbf', 'rate', '8mbit', 'burst', '1600', 'limit', '4000000']);
+        const far = '02:00:00:00:00:99';
+        await p.run('bridge', ['fdb', 'add', far, 'dev', 'rxurv0', 'master', 'static']);
+        const count = 300;
+        // 1,000-byte frames to the far address; bytes 40-41 number them.
+        const frames = Array.from({ length: count }, (_, i) => {
+          const f = new Uint8Array(1000);
+          f.set(GARP);
+          f.set([0x02, 0, 0, 0, 0, 0x99], 0);
+          f[40] = i >> 8;
+          f[41] = i & 0xff;
+          return f;
+        });
+        const child = p.spawn('python3', ['-c', `import socket
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+s.bind(('rxurv1', 0))
+s.settimeout(10)
+print('ready', flush=True)
+seen = []
+while len(seen) < ${count}:
+    f = s.recv(2048)
+    seen.append(f[40] * 256 + f[41])
+print(' '.join(map(str, seen)), flush=True)`]);
+        let out = '';
+        child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        await waitFor('the packet socket', () => (out.startsWith('ready') ? true : undefined));
+        let accepted = 0;
+        for (let i = 0; i < count; i += 60) accepted += device.writeBatch(frames.slice(i, i + 60));
+        assert.equal(accepted, count, 'every frame accepted (written or queued)');
+        const held = device.stats();
+        assert.ok(held.txQueuedTotal > 0, `the device said EAGAIN and frames were queued (${JSON.stringify(held)})`);
+        if (uring && held.txUring === 1) assert.ok(held.txSubmits > 0, 'batches went through io_uring');
+        const seen = await waitFor('every frame on the far port', () => (out.split('\n').length > 2 ? out.split('\n')[1].split(' ').map(Number) : undefined), { timeoutMs: 15_000 });
+        const s = device.stats();
+        assert.equal(s.txQueued, 0, 'the queue drained when the device became writable');
+        assert.equal(s.txFrames, count);
+        assert.equal(s.txDropped, 0);
+        assert.equal(s.txErrors, 0);
+        assert.deepEqual([...seen].sort((a, b) => a - b), Array.from({ length: count }, (_, i) => i), 'each frame once');
+        // Only a frame that io_uring wrote after an earlier one of its call was queued may overtake.
+        if (s.txReordered === 0) assert.deepEqual(seen, Array.from({ length: count }, (_, i) => i), 'first in, first out');
+        else assert.ok(uring, 'plain writes never reorder');
+      } finally {
+        device.close();
+        await p.ip(['link', 'del', 'rxurv0']).catch(() => undefined);
+        await p.ip(['link', 'del', 'rxurbr']).catch(() => undefined);
+      }
+    }).timeout(30_000);
+  }
 
   it('uring: false, or RX_NETSTACK_TAP_URING=0 when the option is not given, writes one frame per system call', async () => {
     const saved = process.env.RX_NETSTACK_TAP_URING;

@@ -618,6 +618,13 @@ for i in range(60):
     assert.equal(await peer().linkInfo(), undefined);
   });
 
+  it('sendBuffer outside 1..2147483647 or not an integer is ERR_INVALID_ARG_VALUE, and nothing is opened', async () => {
+    for (const sendBuffer of [0, -1, 2 ** 31, 1.5, Number.NaN]) {
+      await expectCode(() => open(peer(), { sendBuffer }), 'ERR_INVALID_ARG_VALUE');
+    }
+    assert.equal(await peer().linkInfo(), undefined);
+  });
+
   it('a busy-polling device does not keep the process alive once unref\'d, nor after close mid-window', async () => {
     const addon = fileURLToPath(new URL('../../../build/Release/rx_tap.node', import.meta.url));
     const netns = peer().netns;
