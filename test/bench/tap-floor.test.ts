@@ -1,5 +1,5 @@
 /**
- * The request/response floor programs (bench/kernel/tap-floor.c and tap-floor-node.ts): each
+ * The request/response floor programs (bench/kernel/tap-floor.c, tap-ladder.c and tap-floor-node.ts): each
  * attached to a TAP device in a namespace made for the test answers the kernel's ARP, a 1-byte
  * UDP echo exchange (kclient udp-rr) and ICMP echo (kclient ping), with the bytes the kernel
  * expects (a wrong checksum or address would be dropped and kclient would time out).
@@ -38,6 +38,20 @@ describeKernelPeer('bench/kernel tap-floor responders', function () {
       await answers(bench.tools.floor, [...FLOOR_ARGS, mode]);
     });
   }
+
+  // The wake-up ladder's rungs (wake-rungs.ts): every loop, and the traits it adds.
+  for (const opts of [['--loop', 'epoll2'], ['--loop', 'uv'], ['--loop', 'uv-idle'], ['--touch', '2', '--stride', '65536', '--huge', '--threads', '2', '--tick', '5']]) {
+    it(`tap-ladder.c (${opts.join(' ')}) answers ARP, UDP echo and ping`, async () => {
+      await answers(bench.tools.ladder, [...FLOOR_ARGS, ...opts]);
+    });
+  }
+
+  it('tap-ladder.c refuses an unknown option', async () => {
+    const ns = await bench.namespace('tl');
+    const r = await ns.exec(bench.tools.ladder, [...FLOOR_ARGS, '--bogus'], 10_000);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unknown option --bogus/);
+  });
 
   it('tap-floor-node.ts answers ARP, UDP echo and ping', async () => {
     await answers(process.execPath, ['--import', 'tsx', FLOOR_NODE, ...FLOOR_ARGS]);
