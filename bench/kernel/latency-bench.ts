@@ -57,7 +57,7 @@ export function exchangesFor(intervalMs: number, shrink = 1): number {
 const PORT: Record<LatencyKind, string> = { ping: '0', udp: '7', tcp: '7' };
 /** Warm-up runs per kind and target (see latencyBench), and exchanges in each. */
 const WARM_RUNS = 5;
-const WARM_EXCHANGES = 1000;
+const WARM_EXCHANGES = 4000;
 
 export async function latencyBench(o: LatencyBenchOptions): Promise<LatencyCell[]> {
   const made: Netns[] = [];
@@ -75,8 +75,13 @@ export async function latencyBench(o: LatencyBenchOptions): Promise<LatencyCell[
     // and each such change deoptimizes the TCP code that relied on the old shape), so with one
     // warm-up connection of 200 exchanges the first two measured TCP runs took most of those
     // deoptimizations: p50 20-25 us and p99 1.5-2 ms back to back, against 8-10 us and 0.04-0.2
-    // ms from the third run on. Each kind: WARM_RUNS runs (a new connection each for TCP).
-    for (let w = 0; w < WARM_RUNS; w++) for (const ns of [s, c]) for (const kind of LATENCY_KINDS) await once(ns, kind, WARM_EXCHANGES, 0);
+    // ms from the third run on. Each kind: WARM_RUNS runs (a new connection each for TCP), 20,000
+    // exchanges in all, as floor-bench: after 5,000 a couple of V8's optimizing compile jobs
+    // still ran in the first measured runs, on a V8 thread sharing the pinned CPU (one such job
+    // took 21 ms; docs/benchmarks.md "Session 13: the tail after idle, rung by rung"). A shrunk
+    // run warms less.
+    const warm = Math.max(200, Math.round(WARM_EXCHANGES / (o.shrink ?? 1)));
+    for (let w = 0; w < WARM_RUNS; w++) for (const ns of [s, c]) for (const kind of LATENCY_KINDS) await once(ns, kind, warm, 0);
 
     const intervals = o.intervalsMs ?? LATENCY_INTERVALS_MS;
     const samples = new Map<string, { stack: Array<{ p50: number; p99: number }>; kernel: Array<{ p50: number; p99: number }> }>();
