@@ -7,7 +7,6 @@ import { setFlagsFromString } from 'node:v8';
  */
 export function hasFastProperties(object: object): boolean {
   setFlagsFromString('--allow-natives-syntax');
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- V8's natives syntax exists only in code compiled after the flag
   const check = new Function('o', 'return %HasFastProperties(o)') as (o: object) => boolean;
   return check(object);
 }
