@@ -7,6 +7,7 @@
  */
 
 import { foldChecksum, onesSum } from './wire/checksum.js';
+import { bufferOf, byteOffsetOf, setBytes } from './byte-view.js';
 
 /** Ethernet (14, or 18 with an 802.1Q tag) + IPv4 with options (60) + TCP with options (60). */
 export const MAX_HEADROOM = 18 + 60 + 60;
@@ -57,7 +58,7 @@ const COPY_LOOP_MAX = 16;
 export function copyBytes(dst: Uint8Array, src: Uint8Array, at: number): void {
   const n = src.length;
   if (n > COPY_LOOP_MAX) {
-    dst.set(src, at);
+    setBytes(dst, src, at);
     return;
   }
   for (let i = 0; i < n; i++) dst[at + i] = src[i];
@@ -78,7 +79,7 @@ const unzeroedAlloc = (globalThis as { Buffer?: { allocUnsafeSlow?(size: number)
 export function allocUninitialized(size: number): Uint8Array {
   if (unzeroedAlloc === undefined || size === 0) return new Uint8Array(size);
   const b = unzeroedAlloc(size);
-  return new Uint8Array(b.buffer, b.byteOffset, size);
+  return new Uint8Array(bufferOf(b), byteOffsetOf(b), size);
 }
 
 /**
@@ -100,14 +101,14 @@ function allocForPayload(headroom: number, payloadLength: number, zeroHeadroom =
   if (size > SLAB_MAX_PACKET || unzeroedAlloc === undefined) return allocBytes(size);
   if (payloadSlab === undefined || payloadSlabUsed + size > SLAB_SIZE) {
     const s = allocUninitialized(SLAB_SIZE);
-    payloadSlab = s.buffer as ArrayBuffer;
-    payloadSlabBase = s.byteOffset;
+    payloadSlab = bufferOf(s) as ArrayBuffer;
+    payloadSlabBase = byteOffsetOf(s);
     payloadSlabUsed = 0;
   }
   const bytes = new Uint8Array(payloadSlab, payloadSlabBase + payloadSlabUsed, size);
   // Not when the caller's headers will fill the headroom (PacketBuffer.withPayloadInFull).
   if (zeroHeadroom) {
-    if (headroom === MAX_HEADROOM) bytes.set(ZERO_HEADROOM);
+    if (headroom === MAX_HEADROOM) setBytes(bytes, ZERO_HEADROOM);
     else if (headroom > 0) bytes.fill(0, 0, headroom);
   }
   payloadSlabUsed += (size + 7) & ~7;

@@ -15,6 +15,8 @@
  * the end before the link emits the next.
  */
 
+import { bufferOf, byteOffsetOf } from '../src/byte-view.js';
+
 let released = false;
 let pinned = false;
 /** The frame being emitted: its memory and where it lies in it. */
@@ -23,12 +25,13 @@ let leasedStart = 0;
 let leasedEnd = 0;
 
 /** @internal The link, before it emits `frame`: nothing is known of it yet (held). */
-export function leaseFrame(frame: Uint8Array, buffer: ArrayBufferLike = frame.buffer): void {
+export function leaseFrame(frame: Uint8Array, buffer: ArrayBufferLike = bufferOf(frame)): void {
   released = false;
   pinned = false;
   leasedBuffer = buffer;
-  leasedStart = frame.byteOffset;
-  leasedEnd = frame.byteOffset + frame.length;
+  const start = byteOffsetOf(frame);
+  leasedStart = start;
+  leasedEnd = start + frame.length;
 }
 
 /**
@@ -38,7 +41,9 @@ export function leaseFrame(frame: Uint8Array, buffer: ArrayBufferLike = frame.bu
  * operator on the way may hand up, during this emit, a frame it held from an earlier one.
  */
 export function releaseFrame(view: Uint8Array): void {
-  if (view.buffer === leasedBuffer && view.byteOffset >= leasedStart && view.byteOffset + view.length <= leasedEnd) released = true;
+  if (bufferOf(view) !== leasedBuffer) return;
+  const start = byteOffsetOf(view);
+  if (start >= leasedStart && start + view.length <= leasedEnd) released = true;
 }
 
 /** @internal Something showed the frame to code that may keep it: held, whatever comes after. */

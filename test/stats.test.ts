@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { NetstackError } from '../src/errors.js';
+import { hasFastProperties } from './helpers/fast-properties.js';
 import {
   StatsRegistry,
   countDrop,
@@ -26,6 +27,22 @@ describe('stats', () => {
     });
     assert.deepEqual(Object.keys(c.drops), [...ETH_REASONS], 'reasons keep their order');
     assert.deepEqual(dropCounts(['a', 'b']), { a: 0, b: 0 });
+  });
+
+  it('large counters stay fast-mode objects, one hidden class per field list (the TCP layer has 30-odd fields)', () => {
+    // Assigned one by one by name (`c[field] = 0`), V8 turns an object of more than 16 fields
+    // into a hash table, and each increment on a hot path into a generic look-up.
+    const fields = Array.from({ length: 40 }, (_, i) => `field${i}`);
+    const reasons = Array.from({ length: 30 }, (_, i) => `reason${i}`);
+    const c = createCounters(fields, reasons);
+    assert.equal(hasFastProperties(c), true);
+    assert.equal(hasFastProperties(c.drops), true);
+    assert.deepEqual(Object.keys(c), [...fields, 'drops', 'otherDrops']);
+    assert.ok(c.otherDrops instanceof Map);
+    c.field39++;
+    countDrop(c, 'reason29');
+    assert.equal(c.field39, 1);
+    assert.equal(c.drops.reason29, 1);
   });
 
   it('hot paths increment fields directly', () => {

@@ -10,6 +10,7 @@
 
 import { seqAdd, seqDiff, seqGeq, seqGt, seqLeq, seqLt, seqMax } from './seq.js';
 import { allocBytes } from '../packet-buffer.js';
+import { bufferOf, byteOffsetOf } from '../byte-view.js';
 import type { SackScoreboard } from './sack-scoreboard.js';
 import { SackSendTimes } from './sack-rtt.js';
 
@@ -508,5 +509,5 @@ function sentAfter(a: number, endA: number, b: number, endB: number): boolean {
  */
 function records(n: number): Float64Array {
   const bytes = allocBytes(n * RECORD * 8);
-  return new Float64Array(bytes.buffer, bytes.byteOffset, n * RECORD);
+  return new Float64Array(bufferOf(bytes), byteOffsetOf(bytes), n * RECORD);
 }

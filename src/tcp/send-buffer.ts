@@ -14,6 +14,7 @@
  */
 
 import { allocUnzeroed, copyBytes } from '../packet-buffer.js';
+import { bufferOf, byteOffsetOf, setBytes } from '../byte-view.js';
 
 /**
  * Smallest storage: a request/response connection takes and lets go of it on every exchange,
@@ -23,6 +24,7 @@ import { allocUnzeroed, copyBytes } from '../packet-buffer.js';
  */
 const MIN_STORAGE = 512;
 const NONE = new Uint8Array(0);
+const NONE_BUFFER = NONE.buffer;
 /** Up to this size storage comes from a shared slab (allocUnzeroed's own limit) and is not kept as a spare. */
 const SMALL_STORAGE = 4096;
 
@@ -84,7 +86,7 @@ export class SendBuffer {
   constructor(capacity: number) {
     this.capacity = capacity;
     this.storage = NONE;
-    this.storageBuffer = NONE.buffer;
+    this.storageBuffer = NONE_BUFFER;
   }
 
   /** Bytes held (unacknowledged, sent or not). */
@@ -125,7 +127,7 @@ export class SendBuffer {
     const tail = (this.head + this.used) % size;
     const first = Math.min(n, size - tail);
     copyBytes(this.storage, first === data.length ? data : data.subarray(0, first), tail);
-    if (first < n) this.storage.set(data.subarray(first, n), 0);
+    if (first < n) setBytes(this.storage, data.subarray(first, n), 0);
     this.used += n;
     return n;
   }
@@ -202,8 +204,8 @@ export class SendBuffer {
 
   private setStorage(storage: Uint8Array): void {
     this.storage = storage;
-    this.storageBuffer = storage.buffer;
-    this.storageOffset = storage.byteOffset;
+    this.storageBuffer = bufferOf(storage);
+    this.storageOffset = byteOffsetOf(storage);
   }
 
   private grow(needed: number, now: number): void {
@@ -214,7 +216,7 @@ export class SendBuffer {
     // of it on every exchange, and a typed array of its own costs ~1 us in V8. None of it is
     // zeroed: `peek` only reads bytes `write` put there.
     const next = (size > SMALL_STORAGE ? takeSpare(size, now) : undefined) ?? allocUnzeroed(size);
-    if (this.used > 0) next.set(this.peek(0, this.used), 0);
+    if (this.used > 0) setBytes(next, this.peek(0, this.used), 0);
     this.setStorage(next);
     this.head = 0;
   }

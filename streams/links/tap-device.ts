@@ -29,6 +29,7 @@
 import { constants as osConstants } from 'node:os';
 import createDebug from 'debug';
 import { NetstackError } from '../../src/errors.js';
+import { byteOffsetOf } from '../../src/byte-view.js';
 import { formatMac, parseMac } from '../../src/mac.js';
 import {
   WRITE_QUEUED,
@@ -528,7 +529,7 @@ export class TapDevice {
         // `old` may be `frames` itself (the reused array): slot i is read before it is written.
         const was = old !== undefined && i < old.length ? old[i] : undefined;
         frames[i] =
-          was !== undefined && was.byteOffset === offset + skip && was.length === length - skip
+          was !== undefined && byteOffsetOf(was) === offset + skip && was.length === length - skip
             ? was
             : new Uint8Array(buffer, offset + skip, length - skip);
         offset += length;

@@ -14,6 +14,7 @@
  */
 import { Subject, type Observable } from 'rxjs';
 import { emptyArray } from '../../src/empty-array.js';
+import { bufferOf, byteOffsetOf } from '../../src/byte-view.js';
 import { NetstackError } from '../../src/errors.js';
 import { parseMac } from '../../src/mac.js';
 import { ETHERNET_HEADER_LEN, EthernetOffset, EtherType } from '../../src/wire/ethernet.js';
@@ -399,21 +400,21 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   let lastStarts: number[] = [];
   /** Vouches for a frame the device delivered (in the order read). */
   const vouch = (frame: Uint8Array): void => {
-    const buffer = frame.buffer as ArrayBuffer;
+    const buffer = bufferOf(frame) as ArrayBuffer;
     if (buffer !== lastSlab) {
       lastSlab = buffer;
       let starts = vouchedStarts.get(buffer);
       if (starts === undefined) vouchedStarts.set(buffer, (starts = []));
       lastStarts = starts;
     }
-    lastStarts.push(frame.byteOffset);
+    lastStarts.push(byteOffsetOf(frame));
   };
   /** Link.checksumVerified with offload. */
   const vouchedInSlab = (frame: Uint8Array): boolean => {
     if (frame.length < MARK_ABOVE) return false; // small ones were completed instead
-    const buffer = frame.buffer;
+    const buffer = bufferOf(frame);
     const starts = buffer === lastSlab ? lastStarts : vouchedStarts.get(buffer as ArrayBuffer);
-    return starts !== undefined && holds(starts, frame.byteOffset);
+    return starts !== undefined && holds(starts, byteOffsetOf(frame));
   };
   /**
    * Forgets what was vouched for in the batch starting with `first`, whose memory the device
@@ -421,10 +422,10 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
    * frame. This batch's starts are the last of its slab's list (a slab is filled front to back,
    * and a recycled region is the last one filled).
    */
-  const forgetVouched = (first: Uint8Array, buffer: ArrayBufferLike = first.buffer): void => {
+  const forgetVouched = (first: Uint8Array, buffer: ArrayBufferLike = bufferOf(first)): void => {
     const starts = buffer === lastSlab ? lastStarts : vouchedStarts.get(buffer as ArrayBuffer);
     if (starts === undefined) return;
-    const from = first.byteOffset;
+    const from = byteOffsetOf(first);
     while (starts.length > 0 && starts[starts.length - 1] >= from) starts.pop();
   };
 
@@ -440,7 +441,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
       headerSlab = buffer;
       headerBytes = new Uint8Array(buffer);
     }
-    return frame.byteOffset - VNET_HDR_LEN;
+    return byteOffsetOf(frame) - VNET_HDR_LEN;
   };
 
   /** What the virtio_net_hdr (in `hb` from `ha`) says about a received frame; false: drop it. */
@@ -513,12 +514,12 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
           let ok: boolean;
           if (headers !== undefined) ok = acceptOffloaded(batch[i], headers[i], 0);
           else {
-            const at = headerAt(batch[i], buffer ?? batch[i].buffer); // first: it changes headerBytes when the slab changed
+            const at = headerAt(batch[i], buffer ?? bufferOf(batch[i])); // first: it changes headerBytes when the slab changed
             ok = acceptOffloaded(batch[i], headerBytes, at);
           }
           if (!ok) continue;
         }
-        leaseFrame(batch[i], buffer ?? batch[i].buffer);
+        leaseFrame(batch[i], buffer ?? bufferOf(batch[i]));
         frames.next(batch[i]);
         if (frameHeld() || frames.observers.length !== 1) held = true;
       }
@@ -537,7 +538,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
     // The replies are written (the addon writes each frame at once or queues a copy), and no
     // view of the batch is kept: its memory may take the next batch.
     if (!held && batch.length > 0 && !device.closed) {
-      forgetVouched(batch[0], buffer ?? batch[0].buffer);
+      forgetVouched(batch[0], buffer ?? bufferOf(batch[0]));
       device.recycleBatch();
     }
   });
