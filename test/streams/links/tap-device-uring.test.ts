@@ -32,21 +32,25 @@ function uringAllowed(): boolean {
   }
 }
 
-/** A packet socket on the device inside the namespace that prints byte 41 of the first `n` ARP frames, in order. */
-function arpOrder(peer: KernelPeer, name: string, n: number): { ready: Promise<true>; order: Promise<number[]>; child: ChildProcess } {
+/**
+ * A packet socket on the device inside the namespace that prints the numbers of the first `n`
+ * ARP frames, in order: byte 41, or with `wide` bytes 40-41.
+ */
+function arpOrder(peer: KernelPeer, name: string, n: number, { wide = false, timeoutMs = 10_000 } = {}): { ready: Promise<true>; order: Promise<number[]>; child: ChildProcess } {
   const child = peer.spawn('python3', ['-c', `import socket
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
 s.bind(('${name}', 0))
-s.settimeout(5)
+s.settimeout(${Math.ceil(timeoutMs / 2000)})
 print('ready', flush=True)
 seen = []
 while len(seen) < ${n}:
-    seen.append(s.recv(2048)[41])
+    f = s.recv(2048)
+    seen.append(${wide ? 'f[40] * 256 + f[41]' : 'f[41]'})
 print(' '.join(map(str, seen)), flush=True)`]);
   let out = '';
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
   const ready = waitFor('the packet socket', () => (out.startsWith('ready') ? true : undefined));
-  const order = waitFor('the order seen by the kernel', () => (out.split('\n').length > 2 ? out.split('\n')[1].split(' ').map(Number) : undefined), { timeoutMs: 10_000 });
+  const order = waitFor('the order seen by the kernel', () => (out.split('\n').length > 2 ? out.split('\n')[1].split(' ').map(Number) : undefined), { timeoutMs });
   return { ready, order, child };
 }
 
@@ -184,26 +188,15 @@ describeKernelPeer('TapDevice: several frames per system call (io_uring)', () =>
           f[41] = i & 0xff;
           return f;
         });
-        const child = p.spawn('python3', ['-c', `import socket
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
-s.bind(('rxurv1', 0))
-s.settimeout(10)
-print('ready', flush=True)
-seen = []
-while len(seen) < ${count}:
-    f = s.recv(2048)
-    seen.append(f[40] * 256 + f[41])
-print(' '.join(map(str, seen)), flush=True)`]);
-        let out = '';
-        child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-        await waitFor('the packet socket', () => (out.startsWith('ready') ? true : undefined));
+        const { ready, order } = arpOrder(p, 'rxurv1', count, { wide: true, timeoutMs: 15_000 });
+        await ready;
         let accepted = 0;
         for (let i = 0; i < count; i += 60) accepted += device.writeBatch(frames.slice(i, i + 60));
         assert.equal(accepted, count, 'every frame accepted (written or queued)');
         const held = device.stats();
         assert.ok(held.txQueuedTotal > 0, `the device said EAGAIN and frames were queued (${JSON.stringify(held)})`);
         if (uring && held.txUring === 1) assert.ok(held.txSubmits > 0, 'batches went through io_uring');
-        const seen = await waitFor('every frame on the far port', () => (out.split('\n').length > 2 ? out.split('\n')[1].split(' ').map(Number) : undefined), { timeoutMs: 15_000 });
+        const seen = await order;
         const s = device.stats();
         assert.equal(s.txQueued, 0, 'the queue drained when the device became writable');
         assert.equal(s.txFrames, count);
