@@ -587,7 +587,7 @@ function toMacBytes(mac: string | Uint8Array): Uint8Array {
   return bytes;
 }
 
-/** Validates `busyPollUs` here, with the option's name (the addon would coerce a bad number). */
+/** Validates `sendBuffer` here, with the option's name (the addon would coerce a bad number). */
 function checkSendBuffer(bytes: number | undefined): number | undefined {
   if (bytes === undefined) return undefined;
   if (!Number.isInteger(bytes) || bytes < 1 || bytes > 0x7fff_ffff) {
@@ -596,6 +596,7 @@ function checkSendBuffer(bytes: number | undefined): number | undefined {
   return bytes;
 }
 
+/** Validates `busyPollUs` here, with the option's name (the addon would coerce a bad number). */
 function checkBusyPoll(us: number | undefined): number {
   if (us === undefined) return 0;
   if (!Number.isInteger(us) || us < 0 || us > 1_000_000) {
