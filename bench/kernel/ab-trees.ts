@@ -2,7 +2,8 @@
  * Side by side runs of several compiled trees against the kernel's TAP peer (bulk-to-ab.ts,
  * bulk-from-ab.ts): which trees, one serving namespace each, and the counters read around a run.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { KernelTools } from './build.js';
 import type { Netns } from './netns.js';
 import { client, stackNamespace, STACK_IP } from './tap-bench.js';
@@ -46,4 +47,17 @@ export async function tapCounters(ns: Netns): Promise<{ rx: number; tx: number; 
   const r = await ns.exec('cat', [`${dir}/rx_packets`, `${dir}/tx_packets`, `${dir}/rx_bytes`, `${dir}/tx_bytes`]);
   const [rx, tx, rxBytes, txBytes] = r.stdout.trim().split('\n').map(Number);
   return { rx: rx!, tx: tx!, rxBytes: rxBytes!, txBytes: txBytes! };
+}
+
+/**
+ * Takes `--tree DIR` out of `argv` (in place) and returns the CLI to serve with: DIR's
+ * dist/bin/rx-netstack.js, or this tree's without the option.
+ */
+export function takeTreeCli(argv: string[]): string {
+  const at = argv.indexOf('--tree');
+  if (at < 0) return fileURLToPath(new URL('../../dist/bin/rx-netstack.js', import.meta.url));
+  const tree = argv[at + 1];
+  if (tree === undefined) throw new Error('--tree needs a directory');
+  argv.splice(at, 2);
+  return join(tree, 'dist/bin/rx-netstack.js');
 }

@@ -8,16 +8,13 @@
  * Root; `npx tsc -p tsconfig.build.json` first. The namespace (tap-bench.ts `stackNamespace`)
  * is deleted afterwards.
  */
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildKernelTools } from './build.js';
 import type { Netns } from './netns.js';
 import { client, stackNamespace, STACK_IP } from './tap-bench.js';
+import { takeTreeCli } from './ab-trees.js';
 
 const argv = process.argv.slice(2);
-const treeAt = argv.indexOf('--tree');
-const tree = treeAt < 0 ? undefined : argv[treeAt + 1];
-if (treeAt >= 0) argv.splice(treeAt, 2);
+const cli = takeTreeCli(argv);
 const seconds = argv[0] ?? '1';
 
 async function packets(ns: Netns): Promise<{ rx: number; tx: number }> {
@@ -31,7 +28,6 @@ async function packets(ns: Netns): Promise<{ rx: number; tx: number }> {
 const made: Netns[] = [];
 try {
   const tools = await buildKernelTools();
-  const cli = tree === undefined ? fileURLToPath(new URL('../../dist/bin/rx-netstack.js', import.meta.url)) : join(tree, 'dist/bin/rx-netstack.js');
   const { ns } = await stackNamespace({ cpu: 0, cli }, made, 'cf', true);
   await client(ns, { cpu: 0 }, tools, ['crr', STACK_IP, '7', '1'], 20_000);
   const before = await packets(ns);

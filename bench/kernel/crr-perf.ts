@@ -13,23 +13,19 @@
  * Writes OUT (perf.data); read it with `perf report -i OUT --comm node --sort dso,sym`.
  * The namespace (198.18.0.0/24 inside it only) is deleted afterwards.
  */
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildKernelTools } from './build.js';
 import type { Netns } from './netns.js';
 import { client, stackNamespace, STACK_IP } from './tap-bench.js';
 import { perfDuring } from '../lib/perf-during.js';
+import { takeTreeCli } from './ab-trees.js';
 
 const argv = process.argv.slice(2);
-const treeAt = argv.indexOf('--tree');
-const tree = treeAt < 0 ? undefined : argv[treeAt + 1];
-if (treeAt >= 0) argv.splice(treeAt, 2);
+const cli = takeTreeCli(argv);
 const [out, mode = 'crr', seconds = '3'] = argv;
 if (out === undefined) throw new Error('usage: crr-perf.ts OUT [MODE] [SECONDS] [--tree DIR]');
 const made: Netns[] = [];
 try {
   const tools = await buildKernelTools();
-  const cli = tree === undefined ? fileURLToPath(new URL('../../dist/bin/rx-netstack.js', import.meta.url)) : join(tree, 'dist/bin/rx-netstack.js');
   const { ns } = await stackNamespace({ cpu: 0, cli }, made, 'cp', true, [], ['--perf-basic-prof', ...(process.env.PERF_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')]);
   await client(ns, { cpu: 0 }, tools, [mode, STACK_IP, '7', process.env.WARM ?? '6'], 60_000);
   let result: Record<string, number | string> = {};

@@ -8,22 +8,18 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildKernelTools } from './build.js';
 import type { Netns } from './netns.js';
 import { client, stackNamespace, STACK_IP } from './tap-bench.js';
+import { takeTreeCli } from './ab-trees.js';
 
 const argv = process.argv.slice(2);
-const treeAt = argv.indexOf('--tree');
-const tree = treeAt < 0 ? undefined : argv[treeAt + 1];
-if (treeAt >= 0) argv.splice(treeAt, 2);
+const cli = takeTreeCli(argv);
 const [seconds = '1', mode = 'crr'] = argv;
 
 const made: Netns[] = [];
 try {
   const tools = await buildKernelTools();
-  const cli = tree === undefined ? fileURLToPath(new URL('../../dist/bin/rx-netstack.js', import.meta.url)) : join(tree, 'dist/bin/rx-netstack.js');
   const { ns, serve } = await stackNamespace({ cpu: 0, cli }, made, 'cs', true, [], process.env.CRR_NODE_ARGS?.split(' ') ?? []);
   await client(ns, { cpu: 0 }, tools, [mode, STACK_IP, '7', '1'], 20_000);
   const perfStat = process.env.CRR_SYSCALLS_PERF !== undefined;

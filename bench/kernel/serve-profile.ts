@@ -14,25 +14,21 @@
  * the measured run (the last line printed).
  */
 import { once } from 'node:events';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildKernelTools } from './build.js';
 import type { Netns } from './netns.js';
 import { client, stackNamespace, STACK_IP } from './tap-bench.js';
+import { takeTreeCli } from './ab-trees.js';
 
 const argv = process.argv.slice(2);
 const offloadAt = argv.indexOf('--offload');
 const offload = offloadAt < 0 || argv[offloadAt + 1] !== 'off';
 if (offloadAt >= 0) argv.splice(offloadAt, 2);
-const treeAt = argv.indexOf('--tree');
-const tree = treeAt < 0 ? undefined : argv[treeAt + 1];
-if (treeAt >= 0) argv.splice(treeAt, 2);
+const cli = takeTreeCli(argv);
 const [dir, mode = 'rr', seconds = '5'] = argv;
 if (dir === undefined) throw new Error('usage: serve-profile.ts DIR [MODE] [SECONDS] [--offload on|off] [--tree DIR]');
 const made: Netns[] = [];
 try {
   const tools = await buildKernelTools();
-  const cli = tree === undefined ? fileURLToPath(new URL('../../dist/bin/rx-netstack.js', import.meta.url)) : join(tree, 'dist/bin/rx-netstack.js');
   const { ns, serve } = await stackNamespace({ cpu: 0, cli }, made, 'sp', offload, [], process.env.PROFILE_NODE_ARGS ? process.env.PROFILE_NODE_ARGS.split(' ') : ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
   // Bulk to the stack goes to discard:9, bulk from it to chargen:19, the rest to echo:7.
   const port = mode === 'stream-to' ? '9' : mode === 'stream-from' ? '19' : '7';
