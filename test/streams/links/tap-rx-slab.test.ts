@@ -40,6 +40,17 @@ function intact(p: Uint8Array): boolean {
   return p[SIZE - 1] === ((i * 7 + SIZE - 1) & 0xff);
 }
 
+/**
+ * Lets the TAP device's transmit queue (the frames the kernel holds for us to read) hold more
+ * frames than a test phase sends: on a loaded machine the reader can stall for a few hundred ms
+ * while a sender keeps its pace, and a full queue drops frames the test counts on. A stalled
+ * reader with the default 1,000 then loses frames; with this none (checked by hand: 5,000
+ * frames sent to an unread device, 4,001 dropped at 1,000, none at 20,000).
+ */
+async function deepenQueue(peer: KernelPeer, dev: string): Promise<void> {
+  await peer.ip(['link', 'set', 'dev', dev, 'txqueuelen', '20000']);
+}
+
 describeKernelPeer('TAP receive slabs', function () {
   this.timeout(60_000);
   const peer = useKernelPeer({ tapName: 'rxslab0' });
@@ -47,6 +58,7 @@ describeKernelPeer('TAP receive slabs', function () {
   for (const offload of [false, true]) {
     it(`kept frames stay intact while dropped ones' slabs are recycled (offload ${offload})`, async () => {
       await peer().ip(['neigh', 'replace', '198.18.0.2', 'lladdr', STACK_MAC, 'dev', 'rxslab0', 'nud', 'permanent']);
+      await deepenQueue(peer(), 'rxslab0');
       const tap = new TapDevice({ name: 'rxslab0', netns: peer().netns, offload });
       try {
         const kept: Uint8Array[] = [];
@@ -146,6 +158,7 @@ describeKernelPeer('TAP receive slabs and V8\'s external memory count', () => {
   it('hides young slabs from V8\'s external memory count, at most 32, and counts again those JavaScript keeps', async function () {
     this.timeout(60_000);
     await peer().ip(['neigh', 'replace', '198.18.0.2', 'lladdr', '02:00:00:00:00:02', 'dev', 'rxslab1']);
+    await deepenQueue(peer(), 'rxslab1');
     const device = new TapDevice({ name: 'rxslab1', netns: peer().netns, batchLimit: 64 });
     const kept: Uint8Array[] = [];
     let keep = true;
@@ -191,6 +204,7 @@ describeKernelPeer('TAP receive slabs and V8\'s external memory count', () => {
   it('owes V8 the bytes of hidden slabs that died, at most 1 GiB, and gives them back on close', async function () {
     this.timeout(60_000);
     await peer().ip(['neigh', 'replace', '198.18.0.2', 'lladdr', '02:00:00:00:00:02', 'dev', 'rxslab1']);
+    await deepenQueue(peer(), 'rxslab1');
     const externalBefore = await settledExternalMemory();
     const device = new TapDevice({ name: 'rxslab1', netns: peer().netns, batchLimit: 64 });
     let received = 0;
