@@ -54,6 +54,13 @@ export interface NativeTapStats {
    */
   rxRereadsDeferred: number;
   /**
+   * Re-reads that took the frame behind the first one too, both delivered together (the peer's
+   * ACK and its next frame, queued while it ran on the way out of our write), and such second
+   * reads that found nothing (native/rx-tap.c, RX_PAIR_MISSES).
+   */
+  rxPairReads: number;
+  rxPairMisses: number;
+  /**
    * Batches whose slab memory the next batch was read into, because nothing kept a view of their
    * frames (TapDevice.recycleBatch): the kernel's copy then lands in memory still in cache.
    */
