@@ -3,10 +3,13 @@
  * turn (the kernel's default, an EEVDF slice of SLICE us, SCHED_BATCH), kclient MODE for SECONDS
  * each, ROUNDS alternating rounds: rate, serve's CPU, system calls and context switches per
  * connection (/proc). Pinned to CPU 0. Root; the namespace is deleted afterwards.
+ * CRR_TRACE=FILE first records 1 s of CPU 0's read/write/epoll_pwait returns and switches
+ * (`perf script -i FILE` shows each wake-up's system calls in order).
  *
  *   node --import tsx bench/kernel/crr-slice.ts [SECONDS=2] [ROUNDS=3] [MODE=crr] [SLICE=6000] [--tree DIR]
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { buildKernelTools } from './build.js';
 import type { Netns } from './netns.js';
 import { client, stackNamespace, STACK_IP } from './tap-bench.js';
@@ -37,8 +40,6 @@ try {
   const pid = serve.pid!;
   await client(ns, { cpu: 0 }, tools, [mode, STACK_IP, '7', '3'], 20_000);
   if (process.env.CRR_TRACE !== undefined) {
-    const { spawn } = await import('node:child_process');
-    const { once } = await import('node:events');
     const perf = spawn('perf', ['record', '-q', '-o', process.env.CRR_TRACE, '-e', 'syscalls:sys_exit_read,syscalls:sys_exit_write,syscalls:sys_exit_epoll_pwait,sched:sched_switch', '-C', '0'], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 300));
     await client(ns, { cpu: 0 }, tools, [mode, STACK_IP, '7', '1'], 20_000);
