@@ -153,8 +153,8 @@ typedef struct {
   double rx_rereads;     /* frames read in the wake-up of the exchange before (RX_EXCHANGES_PER_WAKE) */
   double rx_reread_misses; /* such reads that found nothing (not counted in rx_empty_reads) */
   double rx_rereads_deferred; /* such reads not made, their frame left for the next wake-up (RX_DEFER_AFTER) */
-  double rx_pair_reads;    /* re-reads that took a second frame with the first (RX_PAIR_MISSES) */
-  double rx_pair_misses;   /* such second reads that found nothing */
+  double rx_pair_reads;    /* pairs read as one exchange, by a re-read or a wake-up's first reads (RX_PAIR_MISSES) */
+  double rx_pair_misses;   /* pair reads whose second frame was not there */
   double rx_slab_reuses; /* batches whose slab region the next batch was read into (BATCH_RECYCLE) */
   double rx_slab_moves;  /* recycled batches cut short by the slab's end: the next one took a fresh slab */
   double rx_flow_frames; /* frames relayed by the UDP flow table (udp-flow.h), not handed to JavaScript */

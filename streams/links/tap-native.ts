@@ -54,9 +54,9 @@ export interface NativeTapStats {
    */
   rxRereadsDeferred: number;
   /**
-   * Re-reads that took the frame behind the first one too, both delivered together (the peer's
-   * ACK and its next frame, queued while it ran on the way out of our write), and such second
-   * reads that found nothing (native/rx-tap.c, RX_PAIR_MISSES).
+   * Pairs read as one exchange and delivered together (the peer's ACK and its next frame, queued
+   * while it ran on the way out of our write), by a re-read or by a wake-up's first reads, and
+   * pair reads whose second frame was not there (native/rx-tap.c, RX_PAIR_MISSES).
    */
   rxPairReads: number;
   rxPairMisses: number;
