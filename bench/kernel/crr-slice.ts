@@ -4,7 +4,7 @@
  * each, ROUNDS alternating rounds: rate, serve's CPU, system calls and context switches per
  * connection (/proc). Pinned to CPU 0. Root; the namespace is deleted afterwards.
  * CRR_TRACE=FILE first records 1 s of CPU 0's read/write/epoll_pwait returns and switches
- * (`perf script -i FILE` shows each wake-up's system calls in order).
+ * (`perf script -i FILE` shows each wake-up's system calls in order). CRR_UNPINNED=1: nothing pinned.
  *
  *   node --import tsx bench/kernel/crr-slice.ts [SECONDS=2] [ROUNDS=3] [MODE=crr] [SLICE=6000] [--tree DIR]
  */
@@ -20,6 +20,7 @@ import { median } from '../lib/stats.js';
 const argv = process.argv.slice(2);
 const cli = takeTreeCli(argv);
 const [seconds = '2', rounds = '3', mode = 'crr', slice = '6000'] = argv;
+const cpu = process.env.CRR_UNPINNED === '1' ? undefined : 0;
 
 function setSched(tid: number, policy: number, runtimeNs: number): void {
   const code = [
@@ -36,13 +37,13 @@ function setSched(tid: number, policy: number, runtimeNs: number): void {
 const made: Netns[] = [];
 try {
   const tools = await buildKernelTools();
-  const { ns, serve } = await stackNamespace({ cpu: 0, cli }, made, 'sl', true);
+  const { ns, serve } = await stackNamespace({ cpu, cli }, made, 'sl', true);
   const pid = serve.pid!;
-  await client(ns, { cpu: 0 }, tools, [mode, STACK_IP, '7', '3'], 20_000);
+  await client(ns, { cpu }, tools, [mode, STACK_IP, '7', '3'], 20_000);
   if (process.env.CRR_TRACE !== undefined) {
     const perf = spawn('perf', ['record', '-q', '-o', process.env.CRR_TRACE, '-e', 'syscalls:sys_exit_read,syscalls:sys_exit_write,syscalls:sys_exit_epoll_pwait,sched:sched_switch', '-C', '0'], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 300));
-    await client(ns, { cpu: 0 }, tools, [mode, STACK_IP, '7', '1'], 20_000);
+    await client(ns, { cpu }, tools, [mode, STACK_IP, '7', '1'], 20_000);
     perf.kill('SIGINT');
     await once(perf, 'exit');
   }
@@ -52,7 +53,7 @@ try {
     for (const [name, policy, runtime] of settings) {
       setSched(pid, policy, runtime);
       const c0 = processCpu(pid), s0 = processSwitches(pid), y0 = processSyscalls(pid);
-      const res = await client(ns, { cpu: 0 }, tools, [mode, STACK_IP, '7', seconds], (Number(seconds) + 15) * 1000);
+      const res = await client(ns, { cpu }, tools, [mode, STACK_IP, '7', seconds], (Number(seconds) + 15) * 1000);
       const c1 = processCpu(pid), s1 = processSwitches(pid), y1 = processSyscalls(pid);
       const n = Number(res.connections ?? res.transactions);
       const row = [Number(res.rate), ((c1.user + c1.system - c0.user - c0.system) / n) * 1e6, ((c1.user - c0.user) / n) * 1e6, (s1.voluntary - s0.voluntary) / n, (s1.involuntary - s0.involuntary) / n, (y1.reads - y0.reads) / n, (y1.writes - y0.writes) / n];
