@@ -110,6 +110,16 @@
 #define RX_DEFER_AFTER 4
 #define RX_DEFER_LONE_MAX 16384u
 #define RX_DEFER_SAMPLE_EVERY 32
+/* Where a deferral would be chosen, the re-read first tries to take the ACK and the frame behind
+ * it together (a pair read): the peer sharing our CPU ran on the way out of our write and has
+ * mostly queued both by then (TCP_CRR: [ACK of the SYN-ACK, request], [ACK of the reply, FIN],
+ * [SYN, ACK of our FIN]), so both go to JavaScript in one delivery and the wake-up goes on
+ * serving, instead of leaving them for a poll and a turn of the event loop. A second read that
+ * finds nothing costs a read; after RX_PAIR_MISSES of those in a row (the peer on another CPU,
+ * or slower) the deferral above is used again, a pair read tried at every
+ * RX_PAIR_PROBE_EVERY-th chance to notice a change back. */
+#define RX_PAIR_MISSES 4
+#define RX_PAIR_PROBE_EVERY 16
 /* The slot JavaScript sets, during a delivery, to say that nothing will look at this batch's
  * frames once the callback returns (TapDevice.recycleBatch: the link's frame lease found every
  * frame consumed by a path that keeps no view). The next batch is then read into the same slab
@@ -143,6 +153,8 @@ typedef struct {
   double rx_rereads;     /* frames read in the wake-up of the exchange before (RX_EXCHANGES_PER_WAKE) */
   double rx_reread_misses; /* such reads that found nothing (not counted in rx_empty_reads) */
   double rx_rereads_deferred; /* such reads not made, their frame left for the next wake-up (RX_DEFER_AFTER) */
+  double rx_pair_reads;    /* pairs read as one exchange, by a re-read or a wake-up's first reads (RX_PAIR_MISSES) */
+  double rx_pair_misses;   /* pair reads whose second frame was not there */
   double rx_slab_reuses; /* batches whose slab region the next batch was read into (BATCH_RECYCLE) */
   double rx_slab_moves;  /* recycled batches cut short by the slab's end: the next one took a fresh slab */
   double rx_flow_frames; /* frames relayed by the UDP flow table (udp-flow.h), not handed to JavaScript */
@@ -209,6 +221,8 @@ typedef struct rx_tap {
   int deferred;              /* the last wake-up left such a frame for this one */
   unsigned lone_share;       /* of 65536: wake-ups after a deferral that found the frame alone */
   unsigned defer_samples;    /* chances to defer while lone_share is high */
+  unsigned pair_misses;      /* pair reads in a row whose second read found nothing (RX_PAIR_MISSES) */
+  unsigned pair_skips;       /* chances of a pair read not taken since they kept missing */
 
   /* Busy polling (opt-in): after each batch an idle handle keeps the event loop from sleeping
    * for busy_poll_ns, so the next frame is picked up by a non-blocking poll instead of a wake-up
@@ -607,7 +621,12 @@ static void read_batch(rx_tap_t *t) {
   int single = t->single_streak >= RX_SINGLE_AFTER && t->single_reads < RX_SINGLE_PROBE_EVERY - 1;
   int carry = t->deferred; /* the last wake-up left its ACK for this one */
   t->deferred = 0;
-  uint32_t limit = single ? 1 + (uint32_t)carry : t->batch_limit, relayed = 0;
+  /* Pair reads are on (RX_PAIR_MISSES): the frames waiting now are such a pair too, the peer's
+   * ACK and its next frame, and are read as one exchange like a deferral's. */
+  int pairing = t->silent_rereads >= RX_DEFER_AFTER && t->pair_misses < RX_PAIR_MISSES &&
+                !(t->flows_open && t->flows.count != 0);
+  int extra = carry || pairing;
+  uint32_t limit = single ? 1 + (uint32_t)extra : t->batch_limit, relayed = 0;
   while (n < limit && room - off >= RX_MAX_READ) {
     ssize_t r = read(t->fd, base + off, RX_MAX_READ);
     if (r < 0) {
@@ -645,7 +664,7 @@ static void read_batch(rx_tap_t *t) {
   /* Read before anything else can run: the array lives as long as the handle's wrapper, which
    * nothing can collect while this C frame runs. */
   int answered = n > 0 && t->batch[BATCH_ANSWERED] != 0;
-  int exchange = n >= 1 && n <= 1 + (uint32_t)carry && off <= (size_t)n * RX_SINGLE_MAX_BYTES &&
+  int exchange = n >= 1 && n <= 1 + (uint32_t)extra && off <= (size_t)n * RX_SINGLE_MAX_BYTES &&
                  (t->stats.tx_frames > frames_before || answered) &&
                  t->stats.tx_bytes - bytes_before <= RX_SINGLE_MAX_BYTES && t->stats.tx_queued_total == queued_before;
   /* The frame left here came alone and drew nothing: re-reading it would have saved this wake-up. */
@@ -656,6 +675,14 @@ static void read_batch(rx_tap_t *t) {
   /* One frame that drew an answer: no frame had been left here (the peer's ACK rides on its
    * next request, as under TCP_RR): re-read again. */
   if (carry && n == 1 && exchange) t->silent_rereads = 0;
+  /* A pair's first frame already taken (a re-read's pair that missed): as a pair read that missed. */
+  else if (pairing && single && n == 1 && drained) {
+    t->stats.rx_pair_misses++;
+    t->pair_misses++;
+  } else if (pairing && n == 2 && exchange) {
+    t->stats.rx_pair_reads++;
+    t->pair_misses = 0;
+  }
   if (single) {
     t->single_reads++;
     if (n > 0 && !exchange && !lone) t->single_streak = 0;
@@ -666,7 +693,10 @@ static void read_batch(rx_tap_t *t) {
   /* Our answer went out through the device: the next request may be there already. */
   int wrote = exchange && t->stats.tx_frames > frames_before;
   for (unsigned turns = 1; wrote && err == 0 && turns < RX_EXCHANGES_PER_WAKE && !t->closed && t->reading; turns++) {
-    if (t->silent_rereads >= RX_DEFER_AFTER &&
+    /* No pair reads beside offloaded UDP flows: their datagrams are relayed frame by frame. */
+    int pair = t->silent_rereads >= RX_DEFER_AFTER && !(t->flows_open && t->flows.count != 0) &&
+               (t->pair_misses < RX_PAIR_MISSES || ++t->pair_skips % RX_PAIR_PROBE_EVERY == 0);
+    if (!pair && t->silent_rereads >= RX_DEFER_AFTER &&
         (t->lone_share < RX_DEFER_LONE_MAX || ++t->defer_samples % RX_DEFER_SAMPLE_EVERY == 0)) {
       t->deferred = 1;
       t->stats.rx_rereads_deferred++;
@@ -699,26 +729,51 @@ static void read_batch(rx_tap_t *t) {
     t->stats.rx_frames++;
     t->stats.rx_bytes += (double)r;
     t->stats.rx_rereads++;
+    /* The pair's second frame, behind the first in the slab as in a batch. */
+    size_t got = (size_t)r;
+    uint32_t count = 1;
+    if (pair && (size_t)r <= RX_SINGLE_MAX_BYTES && t->cur->size - t->cur_off - (size_t)r >= RX_MAX_READ) {
+      ssize_t r2;
+      do r2 = read(t->fd, base + r, RX_MAX_READ);
+      while (r2 < 0 && errno == EINTR);
+      if (r2 > 0) {
+        t->lengths[1] = (uint32_t)r2;
+        got += (size_t)r2;
+        count = 2;
+        t->stats.rx_frames++;
+        t->stats.rx_bytes += (double)r2;
+        t->stats.rx_pair_reads++;
+        t->pair_misses = 0;
+        t->pair_skips = 0;
+      } else if (r2 < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        err = errno; /* the first frame is still delivered; the failure ends the loop below */
+      } else if (r2 < 0) {
+        t->stats.rx_pair_misses++;
+        t->pair_misses++;
+      }
+    }
     frames_before = t->stats.tx_frames;
     bytes_before = t->stats.tx_bytes;
     queued_before = t->stats.tx_queued_total;
     open_exchange_scope(t);
-    deliver(t, (size_t)r, 1, 0);
+    deliver(t, got, count, 0);
     /* No answer written: one may wait in a microtask, which runs when the scope closes, as it
      * ran at the end of a delivery of its own. */
     if (t->exchange_scope_open && !(t->stats.tx_frames > frames_before)) close_exchange_scope(t);
     answered = t->batch[BATCH_ANSWERED] != 0;
-    wrote = (size_t)r <= RX_SINGLE_MAX_BYTES && t->stats.tx_frames > frames_before &&
+    wrote = err == 0 && got <= count * RX_SINGLE_MAX_BYTES && t->stats.tx_frames > frames_before &&
             t->stats.tx_bytes - bytes_before <= RX_SINGLE_MAX_BYTES && t->stats.tx_queued_total == queued_before;
     /* A large frame, or a write that was large or had to wait, ends the one-read rule, as in a
      * wake-up of its own. A small frame that drew nothing does not: it is the peer's ACK of our
      * answer, which its kernel made inside our write (TCP_CRR: the ACK of the SYN-ACK, of the
      * reply, of our FIN), the exchange's own tail rather than frames queueing up; the next
      * wake-up's one read still judges what comes next. */
-    int small = (size_t)r <= RX_SINGLE_MAX_BYTES;
+    int small = got <= count * RX_SINGLE_MAX_BYTES;
     int silent = t->stats.tx_frames == frames_before && t->stats.tx_queued_total == queued_before;
     if (!wrote && !(small && (answered || silent))) t->single_streak = 0;
-    t->silent_rereads = small && silent && !answered ? t->silent_rereads + 1 : 0;
+    /* A pair's answer is its second frame's: its first, the ACK, drew nothing, as the silent
+     * re-reads that led to the pair read; the pair reads go on. */
+    if (count == 1) t->silent_rereads = small && silent && !answered ? t->silent_rereads + 1 : 0;
   }
   close_exchange_scope(t);
   napi_close_handle_scope(t->env, scope);
@@ -1536,6 +1591,8 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   set_number(env, out, "rxRereads", t->stats.rx_rereads);
   set_number(env, out, "rxRereadMisses", t->stats.rx_reread_misses);
   set_number(env, out, "rxRereadsDeferred", t->stats.rx_rereads_deferred);
+  set_number(env, out, "rxPairReads", t->stats.rx_pair_reads);
+  set_number(env, out, "rxPairMisses", t->stats.rx_pair_misses);
   set_number(env, out, "rxSlabReuses", t->stats.rx_slab_reuses);
   set_number(env, out, "rxSlabMoves", t->stats.rx_slab_moves);
   set_number(env, out, "rxFlowFrames", t->stats.rx_flow_frames);

@@ -54,6 +54,13 @@ export interface NativeTapStats {
    */
   rxRereadsDeferred: number;
   /**
+   * Pairs read as one exchange and delivered together (the peer's ACK and its next frame, queued
+   * while it ran on the way out of our write), by a re-read or by a wake-up's first reads, and
+   * pair reads whose second frame was not there (native/rx-tap.c, RX_PAIR_MISSES).
+   */
+  rxPairReads: number;
+  rxPairMisses: number;
+  /**
    * Batches whose slab memory the next batch was read into, because nothing kept a view of their
    * frames (TapDevice.recycleBatch): the kernel's copy then lands in memory still in cache.
    */

@@ -449,6 +449,57 @@ for i in range(20):
       // wake-ups the share of them stops the deferral (one chance in 32 still defers).
       const deferred = s.rxRereadsDeferred - before.rxRereadsDeferred;
       assert.ok(deferred >= 1 && deferred <= 6, `replies left for the next wake-up: ${deferred}`);
+      // Before deferring, pair reads (the reply and a frame behind it) are tried: nothing is
+      // behind it here, so after four misses only one chance in 16 tries one.
+      const pairMisses = s.rxPairMisses - before.rxPairMisses;
+      assert.ok(pairMisses >= 1 && pairMisses <= 4 + Math.ceil(wakeups / 16), `pair reads that missed: ${pairMisses} for ${wakeups} wake-ups`);
+      assert.equal(s.rxPairReads - before.rxPairReads, 0);
+    } finally {
+      device.close();
+    }
+  });
+
+  it('a re-read that finds the peer\'s silent frame (its ACK) takes the frame queued behind it too, and the exchanges go on in the same wake-up (pair reads)', async () => {
+    // TCP_CRR's shape: our answer makes the peer queue two frames before we read again, its
+    // ACK (drawing nothing) and its next request. Here each answer is two ARP requests for the
+    // kernel's address, which it answers inside our writes: the first from 198.18.0.3 (its reply
+    // left unanswered: the "ACK"), then one from 198.18.0.2 (its reply draws the next pair).
+    // Without pair reads the re-read took the ACK alone (or, after four, left it to the next
+    // wake-up): a poll and a wake-up per exchange.
+    const device = open(peer(), { up: true });
+    try {
+      await peer().configureHost();
+      const arpFrom3 = Uint8Array.from(ARP_REQUEST);
+      arpFrom3.set([0x02, 0, 0, 0, 0, 0x03], 6); // Ethernet source
+      arpFrom3.set([0x02, 0, 0, 0, 0, 0x03], 22); // sender MAC
+      arpFrom3[31] = 3; // sender IP 198.18.0.3
+      const replyTo = (f: Uint8Array, last: number): boolean => isArpReply(f) && f[38] === 198 && f[39] === 18 && f[40] === 0 && f[41] === last;
+      let requests = 0;
+      let acks = 0;
+      const TOTAL = 64;
+      const answer = (): void => {
+        device.write(arpFrom3);
+        device.write(ARP_REQUEST);
+      };
+      device.onFrames((batch) => {
+        for (const f of batch) {
+          if (replyTo(f, 3)) acks++;
+          else if (replyTo(f, 2) && ++requests < TOTAL) answer();
+        }
+      });
+      const before = device.stats();
+      // The first request alone, as a connection's SYN comes: a wake-up of one exchange.
+      device.write(ARP_REQUEST);
+      await waitFor('the chain of exchanges', () => (requests >= TOTAL ? true : undefined));
+      const s = device.stats();
+      const pairs = s.rxPairReads - before.rxPairReads;
+      const rereads = s.rxRereads - before.rxRereads;
+      const wakeups = s.rxBatches - before.rxBatches - rereads;
+      assert.ok(acks >= TOTAL - 2, `silent frames seen: ${acks}`);
+      // Four re-reads of the ACK alone teach the rule; from then on pairs, 16 exchanges a wake-up.
+      assert.ok(pairs >= TOTAL / 2, `pair reads: ${pairs} for ${TOTAL} exchanges`);
+      assert.ok(wakeups <= TOTAL / 4, `wake-ups: ${wakeups} for ${TOTAL} exchanges`);
+      assert.ok(s.rxPairMisses - before.rxPairMisses <= 2, `pair reads that missed: ${s.rxPairMisses - before.rxPairMisses}`);
     } finally {
       device.close();
     }
