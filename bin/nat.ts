@@ -56,8 +56,6 @@ export async function startNat(args: NatArgs, options: NatOptions = {}): Promise
     // By default only where this thread cannot move: its affinity allows one CPU (bin/nat-sched.ts).
     const restoreSlice = applySchedSlice(args.schedSliceUs ?? defaultSchedSliceUs(NAT_DEFAULTS.schedSliceUs), report);
     if (restoreSlice !== undefined) undo.push('scheduling slice', restoreSlice);
-    // The sleep between wake-ups in the addon's hands (tap-native.ts ownSleep), unless turned off.
-    if (process.env.RX_NETSTACK_NAT_OWN_SLEEP !== '0') link.device.nativeHandle.ownSleep(true);
 
     const addresses = [args.gateway, ...(args.dnsEnabled ? [args.dns] : [])];
     const stack = createStack({

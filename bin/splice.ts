@@ -15,7 +15,7 @@
  */
 import type { Socket } from 'node:net';
 import { Observable, Subject } from 'rxjs';
-import { loadTapAddon, TCP_WRITE_AND_READ, type NativeTcpSocket, type NativeTcpSocketCallbacks } from '../streams/links/tap-native.js';
+import { loadTapAddon, type NativeTcpSocket, type NativeTcpSocketCallbacks } from '../streams/links/tap-native.js';
 import { relayTo, type RelayTarget } from '../streams/operators/relay-to.js';
 import type { TcpConnection } from '../streams/stack/tcp-connection.js';
 
@@ -132,7 +132,7 @@ export class NativeTcpJoin implements RelayTarget {
   onConnect: (errno: number) => void = () => undefined;
   readonly callbacks: NativeTcpSocketCallbacks = {
     onConnect: (errno) => this.onConnect(errno),
-    onData: () => (this.#readLimitSet = this.#data(sharedReadLength())),
+    onData: () => this.#data(sharedReadLength()),
     onEnd: () => this.#end(),
     onError: () => this.#error(),
     onDrain: () => this.#drain$?.next(),
@@ -156,12 +156,6 @@ export class NativeTcpJoin implements RelayTarget {
   #drain$: Subject<void> | undefined;
   /** The last write to the socket left bytes waiting in it. */
   #socketBusy = false;
-  /**
-   * The socket's read limit as last set (onData's answer, resume, pause: 0): an answer
-   * writeAndRead returns changes it only by a call, made when it differs (under request/response
-   * the answer's limit is the same each time, so none is made).
-   */
-  #readLimitSet = NO_READ_LIMIT;
   /** Told when the namespace's bytes went to the socket (the link's answeredElsewhere), if given. */
   readonly #answered: (() => void) | undefined;
 
@@ -192,7 +186,7 @@ export class NativeTcpJoin implements RelayTarget {
     let room = true;
     if (early !== undefined) for (const chunk of early) room = this.#write(chunk, false) && room;
     if (this.#endedEarly) conn.end();
-    else if (room && early !== undefined) this.#setReadLimit(this.#readLimit());
+    else if (room && early !== undefined) socket.resume(this.#readLimit());
     // The stack's side to the host (this join as the target): the socket takes every write
     // (keeping what the kernel does not take yet); reading the connection waits for its drain
     // while bytes wait.
@@ -210,12 +204,8 @@ export class NativeTcpJoin implements RelayTarget {
   write(bytes: Uint8Array): boolean {
     this.#answered?.();
     // The host's answer, when it ran during the write (a CPU shared with it), is read at once
-    // (returned by the call) and goes into the namespace in this same task.
-    const got = this.#socket!.writeAndRead(bytes);
-    if (got === TCP_WRITE_AND_READ.waiting) return !(this.#socketBusy = true);
-    this.#socketBusy = false;
-    if (got !== 0) this.#answer(got);
-    return true;
+    // (onData before this returns) and goes into the namespace in this same task.
+    return (this.#socketBusy = !this.#socket!.writeAndRead(bytes)) === false;
   }
 
   /** @internal relayTo's target: `write`, completing once the socket took everything. */
@@ -229,8 +219,7 @@ export class NativeTcpJoin implements RelayTarget {
 
   /** @internal relayTo's target: the stack's side ended; the host's FIN in return, when it closed as ours arrived, is read at once too. */
   end(): void {
-    const got = this.#socket!.endAndRead();
-    if (got !== 0) this.#answer(got);
+    this.#socket!.endAndRead();
   }
 
   /** @internal relayTo's target: the socket's queue emptied (completes when the socket failed). */
@@ -245,23 +234,6 @@ export class NativeTcpJoin implements RelayTarget {
   /** @internal relayTo's target: no error of its own to report (a failed socket resets the connection). */
   get error(): Error | undefined {
     return undefined;
-  }
-
-  /** What writeAndRead or endAndRead read (a length, or the FIN), handled as onData / onEnd would be. */
-  #answer(got: number): void {
-    if (got === TCP_WRITE_AND_READ.end) {
-      this.#end();
-      return;
-    }
-    const limit = this.#data(got);
-    if (limit !== this.#readLimitSet) this.#setReadLimit(limit);
-  }
-
-  /** Sets the socket's read limit (0: pauses it; resume when it is more). */
-  #setReadLimit(limit: number): void {
-    this.#readLimitSet = limit;
-    if (limit === 0) this.#socket!.pause();
-    else this.#socket!.resume(limit);
   }
 
   /** How many bytes the socket's next read may take: 0 pauses it. */
@@ -287,6 +259,7 @@ export class NativeTcpJoin implements RelayTarget {
 
   #write(bytes: Uint8Array, shared: boolean): boolean {
     const conn = this.#conn!;
+    const socket = this.#socket!;
     let room: boolean;
     try {
       // All of it into the send buffer (copied there): the shared buffer is free again at once.
@@ -301,7 +274,7 @@ export class NativeTcpJoin implements RelayTarget {
       next: () => {
         this.#drainWait?.unsubscribe();
         this.#drainWait = undefined;
-        this.#setReadLimit(this.#readLimit());
+        socket.resume(this.#readLimit());
       },
     });
     return false;

@@ -13,17 +13,9 @@ static uint64_t event_key(const rx_socket_env_t *e, uint32_t slot) {
 
 /* One wake-up: every ready socket of the set (a bounded number), each to its callback. */
 static void on_epoll(uv_poll_t *h, int status, int events) {
+  rx_socket_env_t *e = h->data;
   (void)status;
   (void)events;
-  rx_host_poll_dispatch(h->data);
-}
-
-int rx_host_poll_fd(const rx_socket_env_t *e) {
-  return e->poll_open == 1 ? e->epfd : -1;
-}
-
-void rx_host_poll_dispatch(rx_socket_env_t *e) {
-  if (e->poll_open != 1) return;
   struct epoll_event ready[RX_HOST_POLL_BATCH];
   int n;
   do n = epoll_wait(e->epfd, ready, RX_HOST_POLL_BATCH, 0);

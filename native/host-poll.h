@@ -55,10 +55,6 @@ int rx_host_poll_watch(struct rx_socket_env *e, rx_host_watch_t *w, int events);
 void rx_host_poll_forget(struct rx_socket_env *e, rx_host_watch_t *w);
 /* ref() / unref(): whether watching keeps the event loop alive. */
 void rx_host_poll_ref(struct rx_socket_env *e, rx_host_watch_t *w, int ref);
-/* The set's epoll fd while it is open (-1: none), for a wait of its own (rx-tap.c ownSleep). */
-int rx_host_poll_fd(const struct rx_socket_env *e);
-/* What the set's poll does when it is readable: every ready socket (a bounded number) to its callback. */
-void rx_host_poll_dispatch(struct rx_socket_env *e);
 /* The environment ends: the set's uv_poll is closed; `done` is called once it is (at once when there is none). */
 void rx_host_poll_close(struct rx_socket_env *e, void (*done)(struct rx_socket_env *));
 

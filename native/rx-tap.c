@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <uv.h>
@@ -45,7 +44,6 @@
 #include "udp-flow.h"
 #include "sched-slice.h"
 #include "tap-uring.h"
-#include "host-poll.h"
 
 /* Largest frame a TAP device hands us: 65535 MTU (or a 64 KiB GSO frame) + Ethernet + 802.1Q. */
 #define RX_MAX_FRAME 65556
@@ -228,10 +226,6 @@ typedef struct rx_tap {
    * decided at open (the option, or io_uring refused). */
   rx_uring_t uring;
   tx_chunk_t chunk;
-  /* ownSleep (opt-in, see sleep_here): an epoll set of the device, the host sockets' set and
-   * libuv's own backend fd; -1 while off. */
-  int sleep_fd;
-  int sleep_host_fd;         /* the host set's fd in it (-1: none yet) */
 } rx_tap_t;
 
 /* Marks TapHandle objects, so rx_tap_flow_table can tell one from another class's object. */
@@ -310,8 +304,6 @@ static void shutdown_device(rx_tap_t *t) {
     uv_idle_stop(&t->idle);
     uv_close((uv_handle_t *)&t->idle, on_idle_closed);
   }
-  if (t->sleep_fd >= 0) close(t->sleep_fd);
-  t->sleep_fd = -1;
   if (t->fd >= 0) close(t->fd);
   if (t->ctl >= 0) close(t->ctl);
   t->fd = t->ctl = -1;
@@ -733,53 +725,6 @@ static void read_batch(rx_tap_t *t) {
   if (err != 0 && !t->closed) fail_device(t, err, "read", "reading a frame");
 }
 
-/* ---------- the sleep in the handle's own hands (ownSleep) ---------- */
-
-/* Wake-ups served by one sleep_here before libuv's loop gets its turn anyway. */
-#define RX_OWN_SLEEP_TURNS 4096
-enum { SLEEP_TUN = 1, SLEEP_HOST = 2, SLEEP_LOOP = 3 };
-
-/*
- * After a wake-up's frames, the wait for the next one, here instead of in libuv: the device,
- * the host sockets' set and libuv's backend fd (uv_backend_fd, public) in one epoll set, waited
- * on until libuv's next timer (uv_backend_timeout after uv_update_time, public). Why: Node runs
- * its loop with UV_METRICS_IDLE_TIME, and libuv then polls once without blocking before each
- * blocking poll, a system call per sleep that this wait does not make, nor a turn of the loop's
- * other phases. A frame or a host socket's event is served here (the next sleep too); anything
- * else of libuv's (another fd of its set ready, a timer due, an idle handle or a pending
- * callback: uv_backend_timeout 0) ends the wait, and libuv's loop runs as usual. Bounded in
- * turns. Only from the poll's callback, with no JavaScript on the stack: each delivery runs its
- * own callback scope (its microtasks and nextTicks) as from the loop.
- */
-static void sleep_here(rx_tap_t *t) {
-  rx_socket_env_t *e = rx_socket_env(t->env);
-  struct epoll_event ev[4];
-  for (unsigned turn = 0; turn < RX_OWN_SLEEP_TURNS; turn++) {
-    if (t->closed || !t->reading || t->queue.count > 0 || t->exchange_scope_open) return;
-    int hfd = e != NULL ? rx_host_poll_fd(e) : -1;
-    if (hfd != t->sleep_host_fd && hfd >= 0) {
-      struct epoll_event add = { .events = EPOLLIN, .data.u32 = SLEEP_HOST };
-      if (epoll_ctl(t->sleep_fd, EPOLL_CTL_ADD, hfd, &add) != 0 && errno != EEXIST) return;
-      t->sleep_host_fd = hfd;
-    }
-    uv_update_time(t->loop);
-    int timeout = uv_backend_timeout(t->loop);
-    if (timeout == 0) return;
-    int n;
-    do n = epoll_wait(t->sleep_fd, ev, 4, timeout);
-    while (n < 0 && errno == EINTR);
-    if (n <= 0) return; /* libuv's timer is due (or the wait failed: libuv's poll as usual) */
-    int tun = 0, host = 0;
-    for (int i = 0; i < n; i++) {
-      if (ev[i].data.u32 == SLEEP_TUN) tun = 1;
-      else if (ev[i].data.u32 == SLEEP_HOST) host = 1;
-    }
-    if (!tun && !host) return; /* libuv's own */
-    if (host && e != NULL) rx_host_poll_dispatch(e);
-    if (tun && !t->closed && t->reading) read_batch(t);
-  }
-}
-
 static void on_poll(uv_poll_t *h, int status, int events) {
   rx_tap_t *t = h->data;
   if (t->closed) return;
@@ -795,10 +740,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     return;
   }
   if (events & UV_WRITABLE) flush_queue(t);
-  if (!t->closed && t->reading && (events & UV_READABLE)) {
-    read_batch(t);
-    if (t->sleep_fd >= 0) sleep_here(t);
-  }
+  if (!t->closed && t->reading && (events & UV_READABLE)) read_batch(t);
 }
 
 /* ---------- writing ---------- */
@@ -1039,7 +981,6 @@ static napi_value tap_new(napi_env env, napi_callback_info info) {
   t->env = env;
   t->uring.ring = -1;
   t->fd = t->ctl = -1;
-  t->sleep_fd = t->sleep_host_fd = -1;
   t->poison = -1;
   if (napi_get_uv_event_loop(env, &t->loop) != napi_ok) {
     free(t);
@@ -1300,33 +1241,6 @@ static napi_value tap_start(napi_env env, napi_callback_info info) {
   napi_create_reference(env, argv[1], 1, &t->on_error);
   t->reading = 1;
   update_poll(t);
-  return NULL;
-}
-
-/* ownSleep(on): the wait after a wake-up in the handle's own hands (sleep_here) or libuv's. */
-static napi_value tap_own_sleep(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  rx_tap_t *t = open_tap(env, info, &argc, argv);
-  if (t == NULL) return NULL;
-  bool on = false;
-  if (argc < 1 || napi_get_value_bool(env, argv[0], &on) != napi_ok) return throw_code(env, "ERR_INVALID_ARG_TYPE", "ownSleep(on: boolean)");
-  if (!on) {
-    if (t->sleep_fd >= 0) close(t->sleep_fd);
-    t->sleep_fd = t->sleep_host_fd = -1;
-    return NULL;
-  }
-  if (t->sleep_fd >= 0) return NULL;
-  int fd = epoll_create1(EPOLL_CLOEXEC);
-  if (fd < 0) return throw_code(env, "EMFILE", strerror(errno));
-  struct epoll_event tun = { .events = EPOLLIN, .data.u32 = SLEEP_TUN }, loop = { .events = EPOLLIN, .data.u32 = SLEEP_LOOP };
-  if (epoll_ctl(fd, EPOLL_CTL_ADD, t->fd, &tun) != 0 || epoll_ctl(fd, EPOLL_CTL_ADD, uv_backend_fd(t->loop), &loop) != 0) {
-    int err = errno;
-    close(fd);
-    return throw_code(env, "EINVAL", strerror(err));
-  }
-  t->sleep_fd = fd;
-  t->sleep_host_fd = -1;
   return NULL;
 }
 
@@ -1729,7 +1643,6 @@ static napi_value init(napi_env env, napi_value exports) {
     { "setOffload", NULL, tap_set_offload, NULL, NULL, NULL, napi_default, NULL },
     { "start", NULL, tap_start, NULL, NULL, NULL, napi_default, NULL },
     { "stop", NULL, tap_stop, NULL, NULL, NULL, napi_default, NULL },
-    { "ownSleep", NULL, tap_own_sleep, NULL, NULL, NULL, napi_default, NULL },
     { "drain", NULL, tap_drain, NULL, NULL, NULL, napi_default, NULL },
     { "write", NULL, tap_write, NULL, NULL, NULL, napi_default, NULL },
     { "writeBatch", NULL, tap_write_batch, NULL, NULL, NULL, napi_default, NULL },

@@ -53,9 +53,6 @@
  * skipped, except every ANSWER_PROBE_EVERY-th call. */
 #define ANSWER_MISSES 4
 #define ANSWER_PROBE_EVERY 16
-/* writeAndRead's results besides 0 and a read's length (tap-native.ts TCP_WRITE_AND_READ). */
-#define WR_WAITING (-1)
-#define WR_END (-2)
 
 enum { CB_CONNECT, CB_DATA, CB_END, CB_ERROR, CB_DRAIN, CB_COUNT };
 
@@ -419,31 +416,37 @@ static napi_value tcp_write(napi_env env, napi_callback_info info) {
 }
 
 /*
- * writeAndRead(data): write, then, when all of `data` went to the kernel and reading is on, one
- * read of what the peer has already sent back, the answer to these bytes. On a CPU shared with
- * the peer, the peer runs as the send wakes it (the scheduler switches to it on the way out of
- * the system call), and its answer is queued before send returns: read here, it costs no poll
- * wake-up and joins the caller's task (the nat's TUN batch, whose write to the device goes out
- * at its end). The answer is returned, not handed to onData: JavaScript handles it after the
- * call, one entry into JavaScript from C fewer per exchange (a third of the crossings of a
- * request/response transaction). Returns WR_WAITING (-1: some bytes wait in the queue, write's
- * false; also for a closed or failed socket, and then nothing is read), 0 (all sent, nothing
- * read), n > 0 (all sent, n bytes at the start of the shared read buffer, as onData's), or
- * WR_END (-2: all sent, the peer's FIN read: onEnd's). After a returned answer the next read's
- * limit stays as it was: JavaScript sets it (resume, pause) when the answer changed it. Where
- * the answer comes later, the read finds nothing: after ANSWER_MISSES such reads in a row it is
- * skipped, tried again every ANSWER_PROBE_EVERY-th call, and the poll delivers the answer
- * (onData). An error the read took is reported from the next wake-up, as a failed write's.
+ * writeAndRead(data): write's answer, after reading what the peer has already sent back, the
+ * answer to these bytes, and calling onData() for it before returning. On a CPU shared with
+ * the peer, the peer runs as the send wakes it (the scheduler switches to it on the way out
+ * of the system call), and its answer is queued before send returns: read here, it costs no
+ * poll wake-up and joins the caller's task (the nat's TUN batch, whose write to the device
+ * goes out at its end). Only when all of `data` went to the kernel and reading is on. Where
+ * the answer comes later, the read finds nothing: after ANSWER_MISSES such reads in a row it
+ * is skipped, tried again every ANSWER_PROBE_EVERY-th call, and the poll delivers the answer.
+ * The peer's FIN found here goes to onEnd() likewise; an error the read took is reported from
+ * the next wake-up, as a failed write's.
  */
 static napi_value tcp_write_and_read(napi_env env, napi_callback_info info) {
   return write_maybe_read(env, info, 1);
 }
 
-/* One read of what is waiting, for writeAndRead and endAndRead, returned to the caller: n > 0
-   bytes (at the start of the shared buffer), WR_END for the peer's FIN, 0 for nothing (skipped,
-   nothing there, or an error kept for the next wake-up). */
-static int32_t read_answer(tcp_socket_t *s) {
-  if (s->answer_misses >= ANSWER_MISSES && ++s->answer_skips % ANSWER_PROBE_EVERY != 0) return 0;
+/* Calls callback `which` from inside a method JavaScript called: a plain call (the caller's task
+   runs its microtasks afterwards); an exception stays pending and reaches that caller. */
+static napi_status call_js_now(napi_env env, tcp_socket_t *s, int which, napi_value *result) {
+  napi_value fn, recv_this;
+  if (s->cb[which] == NULL || napi_get_reference_value(env, s->cb[which], &fn) != napi_ok || fn == NULL) return napi_ok;
+  napi_get_reference_value(env, s->wrapper, &recv_this);
+  s->in_callback++;
+  napi_status st = napi_call_function(env, recv_this, fn, 0, NULL, result);
+  s->in_callback--;
+  return st;
+}
+
+/* One read of what is waiting, for writeAndRead and endAndRead: bytes to onData, the peer's FIN
+   to onEnd, an error kept for the next wake-up; false when an exception is pending. */
+static int read_answer(napi_env env, tcp_socket_t *s) {
+  if (s->answer_misses >= ANSWER_MISSES && ++s->answer_skips % ANSWER_PROBE_EVERY != 0) return 1;
   ssize_t r;
   do r = recv(s->fd, s->shared->tcp_buf, s->read_limit, 0);
   while (r < 0 && errno == EINTR);
@@ -454,25 +457,27 @@ static int32_t read_answer(tcp_socket_t *s) {
     } else {
       s->answer_misses++;
     }
-    return 0;
+    return 1;
   }
   s->answer_misses = 0;
   s->answer_skips = 0;
+  napi_value result = NULL;
   if (r == 0) {
     s->eof = 1;
     update_poll(s);
-    return WR_END;
+    return call_js_now(env, s, CB_END, &result) == napi_ok;
   }
   s->shared->tcp_read[0] = (uint32_t)r;
-  return (int32_t)r;
+  if (call_js_now(env, s, CB_DATA, &result) != napi_ok) return 0;
+  if (!s->closed) take_read_limit(s, callback_answer(env, result));
+  return 1;
 }
 
-/* write's false, writeAndRead's WR_WAITING. */
-static napi_value not_sent(napi_env env, int then_read) {
-  napi_value out;
-  if (then_read) return int_result(env, WR_WAITING);
-  napi_get_boolean(env, false, &out);
-  return out;
+/* read_answer, then the socket's JavaScript side let go if a callback closed it. */
+static int read_answer_and_settle(napi_env env, tcp_socket_t *s) {
+  int ok = read_answer(env, s);
+  if (s->closed && s->in_callback == 0) release_js(s);
+  return ok;
 }
 
 static napi_value write_maybe_read(napi_env env, napi_callback_info info, int then_read) {
@@ -487,7 +492,10 @@ static napi_value write_maybe_read(napi_env env, napi_callback_info info, int th
     napi_throw_error(env, "ERR_INVALID_ARG_TYPE", "write(data: Uint8Array)");
     return NULL;
   }
-  if (s->closed || s->end_pending || s->pending_err != 0) return not_sent(env, then_read);
+  if (s->closed || s->end_pending || s->pending_err != 0) {
+    napi_get_boolean(env, false, &out);
+    return out;
+  }
   size_t sent = 0;
   if (s->qlen == 0 && !s->connecting) {
     while (sent < len) {
@@ -498,7 +506,8 @@ static napi_value write_maybe_read(napi_env env, napi_callback_info info, int th
         /* Reported as onError from the next wake-up: JavaScript is not re-entered from here. */
         s->pending_err = errno;
         update_poll(s);
-        return not_sent(env, then_read);
+        napi_get_boolean(env, false, &out);
+        return out;
       }
       sent += (size_t)r;
     }
@@ -514,7 +523,8 @@ static napi_value write_maybe_read(napi_env env, napi_callback_info info, int th
       if (q == NULL) {
         s->pending_err = ENOMEM;
         update_poll(s);
-        return not_sent(env, then_read);
+        napi_get_boolean(env, false, &out);
+        return out;
       }
       s->q = q;
       s->qcap = cap;
@@ -524,33 +534,28 @@ static napi_value write_maybe_read(napi_env env, napi_callback_info info, int th
     update_poll(s);
   }
   int all_sent = s->qlen == 0;
-  if (!then_read) {
-    napi_get_boolean(env, all_sent, &out);
-    return out;
+  if (then_read && all_sent && s->reading && !s->eof && !s->closed && !s->connecting && s->pending_err == 0) {
+    if (!read_answer_and_settle(env, s)) return NULL;
   }
-  int32_t result = WR_WAITING;
-  if (all_sent) result = s->reading && !s->eof && !s->closed && !s->connecting && s->pending_err == 0 ? read_answer(s) : 0;
-  return int_result(env, result);
+  napi_get_boolean(env, all_sent, &out);
+  return out;
 }
 
 /*
  * end(): FIN once everything written is sent.
  * endAndRead(): the same, then, when the FIN went out now, one read of what the peer already sent
  * in return (writeAndRead's read: on a CPU shared with it, a peer that closes when we do has
- * run and sent its FIN before shutdown(2) returns), returned as writeAndRead returns it: WR_END
- * for its FIN, n > 0 for bytes, 0 for nothing (or nothing read).
+ * run and sent its FIN before shutdown(2) returns): its FIN to onEnd(), bytes to onData(),
+ * before this returns.
  */
 static napi_value end_maybe_read(napi_env env, napi_callback_info info, int then_read) {
   size_t argc = 0;
   tcp_socket_t *s = this_socket(env, info, &argc, NULL);
-  if (s == NULL) return NULL;
-  int32_t result = 0;
-  if (!s->closed) {
-    s->end_pending = 1;
-    maybe_shut(s);
-    if (then_read && s->shut && s->reading && !s->eof && s->pending_err == 0) result = read_answer(s);
-  }
-  return then_read ? int_result(env, result) : NULL;
+  if (s == NULL || s->closed) return NULL;
+  s->end_pending = 1;
+  maybe_shut(s);
+  if (then_read && s->shut && s->reading && !s->eof && s->pending_err == 0) read_answer_and_settle(env, s);
+  return NULL;
 }
 
 static napi_value tcp_end(napi_env env, napi_callback_info info) {

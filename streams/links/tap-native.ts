@@ -135,14 +135,6 @@ export interface NativeTapHandle {
   /** `onFrames(slab)`: a batch was read into `slab` where `batch` and `lengths` say. */
   start(onFrames: (slab: ArrayBuffer) => void, onError: (error: Error) => void): void;
   stop(): void;
-  /**
-   * The wait after a wake-up's frames in the handle's own hands (true) or libuv's (false, the
-   * default): the device, the addon's host sockets and libuv's backend fd in one epoll set,
-   * waited on until libuv's next timer; frames and host sockets' events are served there, and
-   * anything else of libuv's ends the wait (native/rx-tap.c, sleep_here). Saves the poll without
-   * a timeout that libuv makes before every sleep under Node's idle-time metrics.
-   */
-  ownSleep(on: boolean): void;
   /** Reads and delivers what waits now, as a wake-up would (not from inside a delivery); the frames read. */
   drain(): number;
   write(frame: Uint8Array): number;
@@ -234,9 +226,6 @@ export type NativeDatagramSocketClass = new (protocol: 'udp' | 'icmp', onMessage
 /** The slots of the module's `datagramRead`: the datagram's place in `datagramReadBuffer`, and its source. */
 export const DATAGRAM_READ = { offset: 0, length: 1, address: 2, port: 3 } as const;
 
-/** TcpSocket.writeAndRead's and endAndRead's results besides 0 and an answer's length. */
-export const TCP_WRITE_AND_READ = { waiting: -1, end: -2 } as const;
-
 /** What a TcpSocket of the addon tells (see native/tcp-socket.c). */
 export interface NativeTcpSocketCallbacks {
   /** The connect ended: 0 connected, else the errno (ECONNREFUSED, EHOSTUNREACH, ETIMEDOUT...). */
@@ -268,26 +257,21 @@ export interface NativeTcpSocket {
   write(data: Uint8Array): boolean;
   /**
    * `write`, then, when all of `data` went to the kernel, one read of what the peer has already
-   * sent back (on a CPU shared with it, the peer runs on the way out of the send), returned for
-   * the caller to handle after the call (no `onData()` from inside it, no poll wake-up for the
-   * answer): `TCP_WRITE_AND_READ.waiting` (-1) when bytes wait in the socket (`write`'s false;
-   * also for a closed or failed socket, nothing read); 0 when all went and nothing was read;
-   * n > 0, n bytes of answer at the start of `tcpReadBuffer` (as `onData()`'s, valid until the
-   * next read); `TCP_WRITE_AND_READ.end` (-2) when all went and the peer's FIN was read (as
-   * `onEnd()`). The next read's limit is left as it was (set it with resume, or pause). While
-   * such reads find nothing (4 in a row), they are skipped, tried again every 16th call; the
-   * poll delivers as usual. An error the read took goes to `onError` from the next wake-up.
+   * sent back (on a CPU shared with it, the peer runs on the way out of the send) and `onData()`
+   * for it before returning: no poll wake-up for the answer. While such reads find nothing (4 in
+   * a row), they are skipped, tried again every 16th call; the poll delivers as usual. The
+   * peer's FIN found so goes to `onEnd()` before returning too; an error, to `onError` from the
+   * next wake-up.
    */
-  writeAndRead(data: Uint8Array): number;
+  writeAndRead(data: Uint8Array): boolean;
   /** FIN once everything written is sent. */
   end(): void;
   /**
    * `end()`, then, when the FIN went out at once, `writeAndRead`'s read (sharing its count of
-   * misses), its outcome returned as there: a peer on the same CPU that closes when we do has
-   * sent its FIN before this returns (`TCP_WRITE_AND_READ.end`, or n > 0 for bytes it sent
-   * first); 0 for nothing.
+   * misses): a peer on the same CPU that closes when we do has sent its FIN before this returns
+   * (`onEnd()`, or `onData()` for bytes it sent first).
    */
-  endAndRead(): number;
+  endAndRead(): void;
   pause(): void;
   /** Reading again; `limit`: the most bytes the next read takes (none without). */
   resume(limit?: number): void;
