@@ -12,7 +12,7 @@ import { firstValueFrom, map } from 'rxjs';
 import { deviceLink } from '../../../streams/links/tap-link.js';
 import { VnetFlags, VnetOffset } from '../../../streams/links/virtio-net-hdr.js';
 import { createStack, type Stack, type StackHooks } from '../../../streams/stack/create-stack.js';
-import type { TcpSocket } from '../../../streams/stack/tcp-socket.js';
+import type { TcpConnection } from '../../../streams/stack/tcp-connection.js';
 import { onesSum, pseudoHeaderSum } from '../../../src/wire/checksum.js';
 import { IpProtocol } from '../../../src/wire/ipv4.js';
 import { TcpOffset } from '../../../src/wire/tcp.js';
@@ -27,7 +27,7 @@ interface Pair {
   readonly client: Stack;
   readonly server: Stack;
   readonly clientDev: FakeDevice;
-  readonly conn: TcpSocket;
+  readonly conn: TcpConnection;
   /** Bytes the server echoed back so far, as the client read them. */
   readonly echoed: number[];
   /** IPv4's header offset in the frames (14 behind Ethernet, 0 on TUN). */
