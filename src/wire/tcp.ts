@@ -396,19 +396,11 @@ export function tcpHeaderLen(repr: TcpRepr): number {
 }
 
 /**
- * Prepends the TCP header and options in front of the data already in `pb` (repr.payload is
- * ignored: write the data into the buffer first) and computes the checksum with the
- * pseudo-header for src -> dst.
- *
- * Options are laid out as Linux does, each piece padded with NOPs to 4 bytes: MSS; SACK-permitted
- * folded into the timestamps' padding (`04 02 08 0a ...`, else `01 01 08 0a ...` or
- * `01 01 04 02`); `01 03 03 ws`; `01 01 05 len blocks...`. SACK blocks beyond the 40-byte
- * option space are left out (the first ones are kept: RFC 2018 puts the newest first).
+ * Writes the TCP header and options of `repr` (`hl` = tcpHeaderLen(repr) bytes) at `b[at]`, the
+ * checksum field zero: emitTcp's layout, for a caller that writes the segment into memory of its
+ * own (the TCP layer's fused way out, a frame made by the layers below) and sums it itself.
  */
-export function emitTcp(repr: TcpRepr, pb: PacketBuffer, src: Ipv4Addr, dst: Ipv4Addr, options?: TcpEmitOptions): void {
-  const hl = tcpHeaderLen(repr);
-  const at = pb.prepend(hl);
-  const b = pb.buf;
+export function writeTcpHeader(b: Uint8Array, at: number, repr: TcpRepr, hl: number): void {
   b[at + F.SRC_PORT] = (repr.srcPort >>> 8) & 0xff;
   b[at + F.SRC_PORT + 1] = repr.srcPort & 0xff;
   b[at + F.DST_PORT] = (repr.dstPort >>> 8) & 0xff;
@@ -471,6 +463,23 @@ export function emitTcp(repr: TcpRepr, pb: PacketBuffer, src: Ipv4Addr, dst: Ipv
       i += 8;
     }
   }
+}
+
+/**
+ * Prepends the TCP header and options in front of the data already in `pb` (repr.payload is
+ * ignored: write the data into the buffer first) and computes the checksum with the
+ * pseudo-header for src -> dst.
+ *
+ * Options are laid out as Linux does, each piece padded with NOPs to 4 bytes: MSS; SACK-permitted
+ * folded into the timestamps' padding (`04 02 08 0a ...`, else `01 01 08 0a ...` or
+ * `01 01 04 02`); `01 03 03 ws`; `01 01 05 len blocks...`. SACK blocks beyond the 40-byte
+ * option space are left out (the first ones are kept: RFC 2018 puts the newest first).
+ */
+export function emitTcp(repr: TcpRepr, pb: PacketBuffer, src: Ipv4Addr, dst: Ipv4Addr, options?: TcpEmitOptions): void {
+  const hl = tcpHeaderLen(repr);
+  const at = pb.prepend(hl);
+  const b = pb.buf;
+  writeTcpHeader(b, at, repr, hl);
   const len = pb.length; // the header just prepended (at === pb.head), the payload, a gathered tail
   if (options?.partialChecksum === true) {
     // Only the pseudo-header sum (folded, not complemented): the link, or pb.completeChecksum(),

@@ -140,8 +140,12 @@ export interface Ipv4Route {
  * of the frame (FrameOut.frameRoom): the caller finds its bytes from the end.
  */
 export interface WholeOut extends FusedOut {
-  /** `tos`: the TOS byte (DSCP and ECN) the long way would write from the send's `dscp`/`ecn`; default 0. */
-  frame(dst: Ipv4Addr, src: Ipv4Addr, protocol: number, transportLength: number, tos?: number): Uint8Array | undefined;
+  /**
+   * `tos`: the TOS byte (DSCP and ECN) the long way would write from the send's `dscp`/`ecn`;
+   * default 0. `dontFragment`: an atomic datagram (DF set, ID 0, RFC 6864), as the long way
+   * writes every TCP segment; default false (an ID from the generator, as UDP's).
+   */
+  frame(dst: Ipv4Addr, src: Ipv4Addr, protocol: number, transportLength: number, tos?: number, dontFragment?: boolean): Uint8Array | undefined;
   /**
    * Whether the frame `frame` just made may go with its transport checksum partial (the
    * pseudo-header's sum only, FrameOut.partialChecksum): its link finishes it (a TAP device with
@@ -277,8 +281,8 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     // gets a record of its own): a transport may refill one record for every packet.
     const fused: WholeOut = {
       ready: () => true,
-      frame: (dst, src, protocol, transportLength, tos) => this.#fusedFrame(dst, src, protocol, transportLength, tos ?? 0),
-      partialChecksum: () => (this.#fusedTo as FrameOut | undefined)?.partialChecksum === true,
+      frame: (dst, src, protocol, transportLength, tos, dontFragment) => this.#fusedFrame(dst, src, protocol, transportLength, tos ?? 0, dontFragment === true),
+      partialChecksum: () => this.#fusedTo?.partialChecksum === true,
       send: (frame, csumStart, csumOffset) => this.#fusedSend(frame, csumStart, csumOffset),
     };
     const send: Sink<Ipv4Send> = { next: (s) => this.#sendItem(s), partialChecksum: true, retainsNothing: true, fused };
@@ -509,7 +513,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
   }
 
   /** WholeOut.frame: see there. The route is the one cached (the transport just asked routeFor). */
-  #fusedFrame(dst: Ipv4Addr, src: Ipv4Addr, protocol: number, transportLength: number, tos: number): Uint8Array | undefined {
+  #fusedFrame(dst: Ipv4Addr, src: Ipv4Addr, protocol: number, transportLength: number, tos: number, df: boolean): Uint8Array | undefined {
     const route = this.#cachedRoute;
     if (route === undefined || dst !== this.#cachedDst || this.#cachedLocal || !this.#routeCacheValid()) return undefined;
     // Another source than the route's: a forwarder's answer from the address its flow was sent
@@ -526,8 +530,9 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
       // A link of bare IP packets (TUN): the packet is the frame, no next hop to resolve.
       if (!bare.ready()) return undefined;
       const packet = allocUnzeroed(total);
-      const id = this.#ids.next(src, dst, protocol, false, this.#opts.scheduler.now());
-      writeIpv4Header(packet, 0, tos, total, id, false, this.#opts.defaultTtl, protocol, src, dst);
+      // As #emitWhole: an atomic datagram (DF) has ID 0 and reads no clock.
+      const id = df ? 0 : this.#ids.next(src, dst, protocol, false, this.#opts.scheduler.now());
+      writeIpv4Header(packet, 0, tos, total, id, df, this.#opts.defaultTtl, protocol, src, dst);
       this.counters.txPackets++;
       this.#fusedTo = bare;
       return packet;
@@ -547,9 +552,10 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     }
     frame[at + 12] = ETHERTYPE_IPV4 >>> 8;
     frame[at + 13] = ETHERTYPE_IPV4 & 0xff;
-    // As #emitWhole for a datagram without DF (UDP's, an echo reply): its ID, the default TTL.
-    const ident = this.#ids.next(src, dst, protocol, false, this.#opts.scheduler.now());
-    writeIpv4Header(frame, at + ETHERNET_HEADER_LEN, tos, total, ident, false, this.#opts.defaultTtl, protocol, src, dst);
+    // As #emitWhole: an ID for a datagram without DF (UDP's, an echo reply), 0 for an atomic one
+    // (TCP's); the default TTL.
+    const ident = df ? 0 : this.#ids.next(src, dst, protocol, false, this.#opts.scheduler.now());
+    writeIpv4Header(frame, at + ETHERNET_HEADER_LEN, tos, total, ident, df, this.#opts.defaultTtl, protocol, src, dst);
     this.counters.txPackets++;
     this.#fusedTo = out;
     return frame;
@@ -561,7 +567,7 @@ export class Ipv4Layer implements ProtocolMux<number, Ipv4Datagram, Ipv4Send>, I
     if (out === undefined) throw new RangeError('WholeOut.send without a frame from WholeOut.frame');
     this.#fusedTo = undefined;
     if (csumStart < 0) out.send(frame, out.frameRoom);
-    else if ((out as FrameOut).partialChecksum === true) (out as FrameOut).send(frame, out.frameRoom, csumStart, csumOffset);
+    else if (out.partialChecksum === true) out.send(frame, out.frameRoom, csumStart, csumOffset);
     else throw new RangeError('WholeOut.send: a partial checksum where partialChecksum() is false');
   }
 

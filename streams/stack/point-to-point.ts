@@ -19,8 +19,17 @@ export interface PacketOut extends FusedOut {
   readonly linkHeaderLength: 0;
   /** No room in front for the link (a TUN link's virtio_net_hdr goes the usual way): FrameOut's shape. */
   readonly frameRoom: 0;
-  /** A finished IP packet (checksums complete), `buf[head..]`, to the link. */
-  send(buf: Uint8Array, head: number): void;
+  /**
+   * The link finishes a partial transport checksum (a TUN device with offload, `sendPartial`):
+   * `send` may then be given one, as the long way hands such a packet over.
+   */
+  readonly partialChecksum: boolean;
+  /**
+   * An IP packet, `buf[head..]`, to the link: finished (checksums complete), or with its
+   * transport checksum partial at `csumStart + csumOffset` (`csumStart` an index in `buf`, past
+   * `head`) where `partialChecksum` says the link finishes it.
+   */
+  send(buf: Uint8Array, head: number, csumStart?: number, csumOffset?: number): void;
 }
 
 /**
@@ -38,8 +47,20 @@ export function pointToPoint<P extends PendingPacket = NextHopPacket>(lower: Fra
   const down: FrameSink = lower.down;
   const sendPartial = down.sendPartial?.bind(down);
   const sendGathered = down.sendGathered?.bind(down);
-  // A finished packet goes to the link's `next`, as the long way hands one (see PacketOut).
-  const fused: PacketOut = { ready: () => true, linkHeaderLength: 0, frameRoom: 0, send: (buf, head) => down.next(head === 0 ? buf : buf.subarray(head)) };
+  // A finished packet goes to the link's `next`, one with a partial checksum to `sendPartial`, as
+  // the long way hands them (see PacketOut).
+  const fused: PacketOut = {
+    ready: () => true,
+    linkHeaderLength: 0,
+    frameRoom: 0,
+    partialChecksum: sendPartial !== undefined,
+    send: (buf, head, csumStart = -1, csumOffset = 0) => {
+      const packet = head === 0 ? buf : buf.subarray(head);
+      if (csumStart < 0) down.next(packet);
+      else if (sendPartial !== undefined) sendPartial(packet, csumStart - head, csumOffset, undefined);
+      else throw new RangeError('PacketOut.send: a partial checksum to a link that cannot finish it');
+    },
+  };
   return {
     up$: lower.up$,
     linkHeaderLength: 0,

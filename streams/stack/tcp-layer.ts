@@ -1,7 +1,7 @@
 import { RecordLender, NO_PACKET } from '../pipeline/lent-record.js';
 import { Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import { randomBytes } from 'node:crypto';
-import type { Ipv4Port, Ipv4Send } from './ipv4-layer.js';
+import type { Ipv4Port, Ipv4Send, WholeOut } from './ipv4-layer.js';
 import { ReceivedIpv6, type Ipv6Datagram, type Ipv6Send } from './ipv6-layer.js';
 import { ReceivedIp } from './received-ip.js';
 import { IpNetwork, deliverIpv6, ecnOf, type IpDatagram, type IpSend, type Ipv6Transport } from './ip-network.js';
@@ -26,7 +26,8 @@ import { createTcpCounters, addTcpCounters } from '../../src/tcp/counters.js';
 import { splitTcpLimits, type TcpStackConfig } from '../../src/config/protocol-config.js';
 import { resolveTcpLimits } from '../../src/tcp/limits.js';
 import { TcpLayerLimits, type ListenerSlots } from './tcp-limits.js';
-import { TcpFlags, TcpSegment, emitTcp, readTcpRepr, type TcpRepr } from '../../src/wire/tcp.js';
+import { TcpFlags, TcpSegment, emitTcp, readTcpRepr, tcpHeaderLen, writeTcpHeader, type TcpRepr } from '../../src/wire/tcp.js';
+import { foldChecksum, onesSum, pseudoHeaderSum } from '../../src/wire/checksum.js';
 import { IpProtocol } from '../../src/wire/ipv4.js';
 import { IcmpType, IcmpUnreachableCode } from '../../src/wire/icmp.js';
 import { EndpointTable } from '../../src/transport/endpoint-table.js';
@@ -35,7 +36,7 @@ import { IPV4_ANY, formatIpv4 } from '../../src/ipv4/address.js';
 import { AddressBook, IPV6_ID_BASE, IP_ANY4, IP_ANY6, isIpAny, type IpAddr } from '../../src/ip/address-book.js';
 import { ipv6ChecksumOkAt, ipv6ChecksumOkFor, ipv6PseudoHeaderSum, ipv6UpperChecksumOk } from '../../src/wire/ipv6.js';
 import { TcpOffset } from '../../src/wire/tcp.js';
-import { PacketBuffer } from '../../src/packet-buffer.js';
+import { PacketBuffer, copyBytes } from '../../src/packet-buffer.js';
 import { createCounters, countDrop } from '../../src/stats.js';
 import { log } from '../../src/log.js';
 import { NetstackError, netError, type NetstackErrorCode } from '../../src/errors.js';
@@ -286,6 +287,12 @@ export class TcpLayer implements Tcp {
   readonly #copyPayloads: boolean;
   readonly #hookedUp: boolean;
   readonly #hookedDown: boolean;
+  /**
+   * IPv4's fused way out (see WholeOut), when what is below offers it and no `segments.down`
+   * operator must see each segment: a connection's small segments are written straight into
+   * the frame (#emitFused) while every tap on the way is unobserved.
+   */
+  readonly #fused: WholeOut | undefined;
   readonly #config: TcpConfig;
   readonly #maxPerListener: number;
   /** See #connectConfig: key `mtu * 3 + (noDelay undefined 0, true 1, false 2)`. */
@@ -348,6 +355,7 @@ export class TcpLayer implements Tcp {
     // A segment's payload is a view into the send buffer, valid until acknowledged: an operator
     // that may hold segments gets copies it owns.
     this.#copyPayloads = options.segments?.down !== undefined;
+    this.#fused = this.#hookedDown ? undefined : (port.down.fused as WholeOut | undefined);
     this.scheduler = scheduler;
     this.timers = new TimerQueue(scheduler);
     this.#sendStamps = new SendStamps(scheduler);
@@ -739,7 +747,45 @@ export class TcpLayer implements Tcp {
     const core = conn.core;
     // A segment longer than the MSS is a large one (TSO, see #gsoMaxBytes): the link cuts it.
     const gsoSize = seg.payload.length > core.sndMss ? core.sndMss : 0;
-    this.#out(seg, core.localAddr, core.remoteAddr, conn.onSendError, core.dontFragment, ect ? IpEcn.ECT0 : IpEcn.NOT_ECT, gsoSize);
+    const ecn = ect ? IpEcn.ECT0 : IpEcn.NOT_ECT;
+    // A connection's small segment over IPv4 on the plain stack: straight into the frame. A
+    // larger one keeps the long way, whose packet gathers its payload from the send buffer.
+    const fused = this.#fused;
+    const remote = core.remoteAddr;
+    if (fused !== undefined && gsoSize === 0 && remote < IPV6_ID_BASE && seg.payload.length < GATHER_MIN && fused.ready() && this.#emitFused(fused, seg, core.localAddr, remote, core.dontFragment, ecn)) return;
+    this.#out(seg, core.localAddr, remote, conn.onSendError, core.dontFragment, ecn, gsoSize);
+  }
+
+  /**
+   * A segment to IPv4 on the plain stack as one frame written here (see WholeOut): the headers
+   * below by IPv4's `frame` (the route cached, the next hop known, within the MTU), the TCP
+   * header and payload here, no packet or record made; the same bytes as the long way (#emit,
+   * IPv4's #route, the link's boundary) writes. False when the way is not plain now: the caller
+   * sends the long way, whose errors go to the connection.
+   */
+  #emitFused(fused: WholeOut, seg: TcpRepr, src: IpAddr, dst: IpAddr, dontFragment: boolean, ecn: number): boolean {
+    const hl = tcpHeaderLen(seg);
+    const payload = seg.payload;
+    const len = hl + payload.length;
+    const frame = fused.frame(dst, src, IpProtocol.TCP, len, ecn & 3, dontFragment);
+    if (frame === undefined) return false;
+    this.counters.txSegments++;
+    const at = frame.length - len;
+    writeTcpHeader(frame, at, seg, hl);
+    if (payload.length > 0) copyBytes(frame, payload, at + hl);
+    const pseudo = pseudoHeaderSum(src, dst, IpProtocol.TCP, len);
+    if (fused.partialChecksum()) {
+      // The pseudo-header's sum only (as emitTcp's partial checksum): the link finishes it.
+      frame[at + TCP_CHECKSUM_AT] = pseudo >>> 8;
+      frame[at + TCP_CHECKSUM_AT + 1] = pseudo & 0xff;
+      fused.send(frame, at, TCP_CHECKSUM_AT);
+      return true;
+    }
+    const c = foldChecksum(onesSum(frame, at, len, pseudo));
+    frame[at + TCP_CHECKSUM_AT] = c >>> 8;
+    frame[at + TCP_CHECKSUM_AT + 1] = c & 0xff;
+    fused.send(frame);
+    return true;
   }
 
   /**
