@@ -8,12 +8,13 @@
  *
  *   node --import tsx bench/kernel/crr-slice.ts [SECONDS=2] [ROUNDS=3] [MODE=crr] [SLICE=6000] [--tree DIR]
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { buildKernelTools } from './build.js';
 import type { Netns } from './netns.js';
 import { client, stackNamespace, STACK_IP } from './tap-bench.js';
 import { takeTreeCli } from './ab-trees.js';
+import { setSched } from './sched-attr.js';
 import { processCpu, processSwitches, processSyscalls } from '../lib/proc-cpu.js';
 import { median } from '../lib/stats.js';
 
@@ -21,18 +22,6 @@ const argv = process.argv.slice(2);
 const cli = takeTreeCli(argv);
 const [seconds = '2', rounds = '3', mode = 'crr', slice = '6000'] = argv;
 const cpu = process.env.CRR_UNPINNED === '1' ? undefined : 0;
-
-function setSched(tid: number, policy: number, runtimeNs: number): void {
-  const code = [
-    'import ctypes, struct, sys',
-    'tid, policy, runtime = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])',
-    'attr = struct.pack("=IIQiIQQQ", 48, policy, 0, 0, 0, runtime, 0, 0)',
-    'buf = ctypes.create_string_buffer(attr, 48)',
-    'libc = ctypes.CDLL(None, use_errno=True)',
-    'if libc.syscall(314, tid, buf, 0) != 0: sys.exit("sched_setattr: errno %d" % ctypes.get_errno())',
-  ].join('\n');
-  execFileSync('python3', ['-c', code, String(tid), String(policy), String(runtimeNs)]);
-}
 
 const made: Netns[] = [];
 try {
@@ -47,11 +36,11 @@ try {
     perf.kill('SIGINT');
     await once(perf, 'exit');
   }
-  const settings: Array<[string, number, number]> = [['default', 0, 0], [`slice ${slice}`, 0, Number(slice) * 1000], ['batch', 3, 0]];
+  const settings: Array<[string, { batch?: boolean; sliceUs?: number }]> = [['default', {}], [`slice ${slice}`, { sliceUs: Number(slice) }], ['batch', { batch: true }]];
   const results = new Map<string, number[][]>(settings.map(([n]) => [n, []]));
   for (let r = 0; r < Number(rounds); r++) {
-    for (const [name, policy, runtime] of settings) {
-      setSched(pid, policy, runtime);
+    for (const [name, how] of settings) {
+      setSched(pid, how);
       const c0 = processCpu(pid), s0 = processSwitches(pid), y0 = processSyscalls(pid);
       const res = await client(ns, { cpu }, tools, [mode, STACK_IP, '7', seconds], (Number(seconds) + 15) * 1000);
       const c1 = processCpu(pid), s1 = processSwitches(pid), y1 = processSyscalls(pid);

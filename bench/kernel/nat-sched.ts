@@ -24,7 +24,6 @@
  * only the relays (the nats and slirp4netns) to CPU and leaves the client and the server to the
  * scheduler (busy time then of all CPUs): a nat pinned by its user, its peers free to move.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +32,7 @@ import { buildKernelTools, type KernelTools } from './build.js';
 import { Netns, waitForLine } from './netns.js';
 import { median } from '../lib/stats.js';
 import { perfDuring } from '../lib/perf-during.js';
+import { setSched } from './sched-attr.js';
 
 const SERVER = '198.18.0.200';
 const CIDR = '198.18.0.0/25';
@@ -80,22 +80,6 @@ async function timedClient(ns: Netns, tools: KernelTools, args: readonly string[
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/**
- * Sets the scheduling of thread `tid` for an experiment: SCHED_BATCH, or SCHED_OTHER with an
- * EEVDF slice of `sliceUs` (sched_setattr's sched_runtime, Linux 6.12 and later).
- */
-function setSched(tid: number, how: { batch?: boolean; sliceUs?: number }): void {
-  const code = [
-    'import ctypes, struct, sys',
-    'tid, policy, runtime = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])',
-    'attr = struct.pack("=IIQiIQQQ", 48, policy, 0, 0, 0, runtime, 0, 0)',
-    'buf = ctypes.create_string_buffer(attr, 48)',
-    'libc = ctypes.CDLL(None, use_errno=True)',
-    'if libc.syscall(314, tid, buf, 0) != 0: sys.exit("sched_setattr: errno %d" % ctypes.get_errno())',
-  ].join('\n');
-  execFileSync('python3', ['-c', code, String(tid), how.batch === true ? '3' : '0', String(Math.round((how.sliceUs ?? 0) * 1000))]);
 }
 
 type Target = readonly [name: string, ns: Netns, pid: number];
