@@ -102,11 +102,18 @@ function startNat(h: Netns, ns: Netns, cli: string, nodeArgs: readonly string[],
   return h.spawn('bash', ['-c', script, gcTrace, String(CPU), process.execPath, ...nodeArgs, ...natArgs]);
 }
 
-/** `runs` runs of `mode` against each target, alternating (a, b, a, b...), so that a change in the load touches all alike. */
+/**
+ * `runs` runs of `mode` against each target, alternating so that a change in the load touches all
+ * alike, in ABBA order (a, b, then b, a, ...): whichever nat ran first in a pair showed 2-8 % less
+ * user time in session 14, so each target goes first in half the pairs.
+ */
 async function measureMode(targets: readonly Target[], tools: KernelTools, mode: string, seconds: number, runs: number): Promise<ModeCost[]> {
   const samples = targets.map(() => ({ rates: [] as number[], users: [] as number[], syss: [] as number[], totals: [] as number[], packets: [] as number[], bytes: [] as number[] }));
+  const forward = [...targets.keys()];
+  const backward = [...forward].reverse();
   for (let i = 0; i < runs; i++) {
-    for (const [k, [, ns, pid, gcTrace]] of targets.entries()) {
+    for (const k of i % 2 === 0 ? forward : backward) {
+      const [, ns, pid, gcTrace] = targets[k];
       const packetsBefore = await devicePackets(ns);
       const traceFrom = gcTrace === undefined ? 0 : statSync(gcTrace).size;
       const before = cpuSeconds(pid);
