@@ -289,7 +289,7 @@ export class TcpLayer implements Tcp {
   readonly #hookedDown: boolean;
   /**
    * IPv4's fused way out (see WholeOut), when what is below offers it and no `segments.down`
-   * operator must see each segment: a connection's small segments are written straight into
+   * operator must see each segment: small segments (a connection's, a SYN-ACK, a reset) are written straight into
    * the frame (#emitFused) while every tap on the way is unobserved.
    */
   readonly #fused: WholeOut | undefined;
@@ -747,13 +747,7 @@ export class TcpLayer implements Tcp {
     const core = conn.core;
     // A segment longer than the MSS is a large one (TSO, see #gsoMaxBytes): the link cuts it.
     const gsoSize = seg.payload.length > core.sndMss ? core.sndMss : 0;
-    const ecn = ect ? IpEcn.ECT0 : IpEcn.NOT_ECT;
-    // A connection's small segment over IPv4 on the plain stack: straight into the frame. A
-    // larger one keeps the long way, whose packet gathers its payload from the send buffer.
-    const fused = this.#fused;
-    const remote = core.remoteAddr;
-    if (fused !== undefined && gsoSize === 0 && remote < IPV6_ID_BASE && seg.payload.length < GATHER_MIN && fused.ready() && this.#emitFused(fused, seg, core.localAddr, remote, core.dontFragment, ecn)) return;
-    this.#out(seg, core.localAddr, remote, conn.onSendError, core.dontFragment, ecn, gsoSize);
+    this.#out(seg, core.localAddr, core.remoteAddr, conn.onSendError, core.dontFragment, ect ? IpEcn.ECT0 : IpEcn.NOT_ECT, gsoSize);
   }
 
   /**
@@ -1069,6 +1063,11 @@ export class TcpLayer implements Tcp {
       this.#emitIpv6(seg, src, dst, onError, ecn, gsoSize);
       return;
     }
+    // A small segment on the plain stack goes straight into the frame (IPv4's fused way out),
+    // whoever sends it: a connection, a listener's SYN-ACK, a reset. A larger one keeps the long
+    // way, whose packet gathers its payload from the send buffer instead of copying it.
+    const fused = this.#fused;
+    if (fused !== undefined && gsoSize === 0 && seg.payload.length < GATHER_MIN && fused.ready() && this.#emitFused(fused, seg, src, dst, dontFragment, ecn)) return;
     this.counters.txSegments++;
     const pb = segmentPacket(seg.payload, gsoSize, !this.#hookedDown);
     // Partial checksum, when what is below finishes it (the TAP device with offload, or the

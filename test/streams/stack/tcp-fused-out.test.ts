@@ -27,6 +27,7 @@ interface Pair {
   readonly client: Stack;
   readonly server: Stack;
   readonly clientDev: FakeDevice;
+  readonly serverDev: FakeDevice;
   readonly conn: TcpConnection;
   /** Bytes the server echoed back so far, as the client read them. */
   readonly echoed: number[];
@@ -46,7 +47,7 @@ async function echoPair(layer: 'ip' | 'ethernet', offload: boolean, clientHooks?
   const conn = await firstValueFrom(client.tcp.connect({ address: '198.18.0.2', port: 7 }));
   const echoed: number[] = [];
   conn.data$.subscribe({ next: (d) => echoed.push(...d), error: () => undefined });
-  return { client, server, clientDev: cd, conn, echoed, ipAt: eth ? 14 : 0 };
+  return { client, server, clientDev: cd, serverDev: sd, conn, echoed, ipAt: eth ? 14 : 0 };
 }
 
 /** Writes `data` and waits (bounded) until all of it came back. */
@@ -120,8 +121,8 @@ for (const layer of ['ip', 'ethernet'] as const) {
 
       it('takes it for small segments while unobserved: data byte-exact, counters and checksums as the long way', async () => {
         const p = (pair = await echoPair(layer, offload));
-        const clientLong = countLongWay(p.client);
-        const serverLong = countLongWay(p.server);
+        const clientLong = countLongWay(p.client, IpProtocol.TCP);
+        const serverLong = countLongWay(p.server, IpProtocol.TCP);
         const seg0 = stat(p.client, 'tcp', 'txSegments');
         const pkt0 = stat(p.client, 'ipv4', 'txPackets');
         const w0 = p.clientDev.written.length;
@@ -139,9 +140,37 @@ for (const layer of ['ip', 'ethernet'] as const) {
         assert.ok(clientLong.count > 0);
       });
 
+      it('takes it for a listener\'s SYN-ACK and for a reset to a closed port, checksums complete or partial as the link takes them', async () => {
+        const p = (pair = await echoPair(layer, offload));
+        const serverLong = countLongWay(p.server, IpProtocol.TCP);
+        const w0 = p.serverDev.written.length;
+        const second = await firstValueFrom(p.client.tcp.connect({ address: '198.18.0.2', port: 7 }));
+        await assert.rejects(firstValueFrom(p.client.tcp.connect({ address: '198.18.0.2', port: 9 })), { code: 'ECONNREFUSED' });
+        second.destroy();
+        assert.equal(serverLong.count, 0, "the server's SYN-ACK and reset took the fused way");
+        const written = p.serverDev.written.slice(w0);
+        const flags = written.map(({ frame }) => frame[p.ipAt + 20 + TcpOffset.FLAGS]);
+        assert.ok(flags.some((f) => (f & 0x12) === 0x12), 'a SYN-ACK written');
+        assert.ok(flags.some((f) => (f & 0x04) !== 0), 'a reset written');
+        for (const { header, frame } of written) {
+          const ip = frame.subarray(p.ipAt).slice();
+          assert.equal(onesSum(ip, 0, 20, 0), 0xffff, 'IPv4 header checksum');
+          const len = ip.length - 20;
+          const pseudo = pseudoHeaderSum(SERVER_ADDR, CLIENT_ADDR, IpProtocol.TCP, len);
+          if ((header[VnetOffset.FLAGS] & VnetFlags.NEEDS_CSUM) !== 0) {
+            assert.ok(offload, 'a partial checksum only where the link finishes it');
+            assert.equal((ip[20 + TcpOffset.CHECKSUM] << 8) | ip[21 + TcpOffset.CHECKSUM], pseudo, 'the pseudo-header sum');
+            const c = ~onesSum(ip, 20, len, 0) & 0xffff;
+            ip[20 + TcpOffset.CHECKSUM] = c >>> 8;
+            ip[21 + TcpOffset.CHECKSUM] = c & 0xff;
+          }
+          assert.equal(onesSum(ip, 20, len, pseudo), 0xffff, 'TCP checksum');
+        }
+      });
+
       it('gives every segment to an observer of the transport taps, with the bytes the fused way writes', async () => {
         const p = (pair = await echoPair(layer, offload));
-        const longWay = countLongWay(p.client);
+        const longWay = countLongWay(p.client, IpProtocol.TCP);
         const w0 = p.clientDev.written.length;
         await echo(p, message(5, 1));
         assert.equal(longWay.count, 0);
@@ -168,7 +197,7 @@ for (const layer of ['ip', 'ethernet'] as const) {
 
       it('shows every frame to an observer of the link taps (the fused frame crosses the link boundary)', async () => {
         const p = (pair = await echoPair(layer, offload));
-        const longWay = countLongWay(p.client);
+        const longWay = countLongWay(p.client, IpProtocol.TCP);
         const link: Uint8Array[] = [];
         const sub = p.client.taps.link.down$.subscribe((f) => link.push(f.slice()));
         const w0 = p.clientDev.written.length;
