@@ -486,6 +486,16 @@ function ipv6Note(ratio: number, kind: 'ns' | 'rate'): string {
   return `IPv6/IPv4 ${ratio.toFixed(3)} (${within ? 'within' : 'outside'} 10 %)`;
 }
 
+/**
+ * A TAP row's note: the median of the run-by-run ratios beside the ratio of the medians. The runs
+ * alternate stack and kernel, so a pair shares the machine's speed of its minute; when the speed
+ * shifts during a figure's runs (a third at times on this kind of guest), the two medians can
+ * come from different phases and the paired figure is the steadier one.
+ */
+function pairedNote(paired: number): string {
+  return `run by run ${paired.toFixed(3)}`;
+}
+
 function tapRows(t: TapBenchResult): Row[] {
   const figures: Array<[string, string, Figure, number]> = [
     ['bulk to the stack (discard:9)', 'Gbit/s', t.bulkToStack, GVISOR_RATIOS.bulkToStack],
@@ -496,11 +506,11 @@ function tapRows(t: TapBenchResult): Row[] {
     ['ping RTT (ratio = kernel/stack)', 'ms', t.ping, GVISOR_RATIOS.ping],
   ];
   const rows: Row[] = figures.map(([name, unit, f, gvisorRatio]) => ({
-    group: 'TAP vs kernel', name, unit, value: f.stack, kernel: f.kernel, ratio: f.ratio, gvisorRatio,
+    group: 'TAP vs kernel', name, unit, value: f.stack, kernel: f.kernel, ratio: f.ratio, gvisorRatio, note: pairedNote(f.pairedRatio),
   }));
   for (const [name, unit, f, gvisorRatio] of figures) {
     if (f.plain === undefined) continue;
-    rows.push({ group: 'TAP, no offload', name, unit, value: f.plain, kernel: f.kernel, ratio: f.plainRatio, gvisorRatio });
+    rows.push({ group: 'TAP, no offload', name, unit, value: f.plain, kernel: f.kernel, ratio: f.plainRatio, gvisorRatio, note: pairedNote(f.plainPairedRatio!) });
   }
   return rows;
 }
@@ -516,7 +526,7 @@ function natRows(t: NatBenchResult): Row[] {
   ];
   return figures.map(([name, unit, f]) => ({
     group: 'nat vs slirp4netns', name, unit, value: f.nat,
-    note: `slirp4netns ${formatValue(f.slirp)}; nat/slirp4netns ${f.ratio.toFixed(2)}`,
+    note: `slirp4netns ${formatValue(f.slirp)}; nat/slirp4netns ${f.ratio.toFixed(2)}, run by run ${f.pairedRatio.toFixed(2)}`,
   }));
 }
 

@@ -9,8 +9,9 @@
  *   namespace S:  connected by `slirp4netns --configure --cidr 198.18.0.0/25` (TAP tap0,
  *                 S is 198.18.0.100) + the client
  *
- * Both at MTU 1500 (the default of both), DNS off. Runs alternate (nat, slirp4netns, nat...), each
- * figure is the median of its runs. With `cpu` set, both NAT programs, the server and the client
+ * Both at MTU 1500 (the default of both), DNS off. Runs alternate in ABBA order (nat,
+ * slirp4netns, slirp4netns, nat...); each figure is the median of its runs, and the median of the
+ * run-by-run ratios is given beside the ratio of the medians. With `cpu` set, both NAT programs, the server and the client
  * are pinned to that CPU, as in tap-bench.ts. Bulk figures are what the client's connection
  * carried: through a NAT, the client's bytes are acknowledged by the NAT, whose buffers are
  * bounded, so over seconds that is the rate end to end.
@@ -28,7 +29,7 @@ import { join } from 'node:path';
 import { buildKernelTools } from './build.js';
 import { Netns, waitForLine } from './netns.js';
 import { client } from './tap-bench.js';
-import { median } from '../lib/stats.js';
+import { median, medianRatio } from '../lib/stats.js';
 
 export interface NatBenchOptions {
   readonly durationS: number;
@@ -46,6 +47,8 @@ export interface NatFigure {
   readonly slirp: number;
   /** nat / slirp4netns: above 1, rx-netstack is faster. */
   readonly ratio: number;
+  /** The median of the run-by-run ratios (each nat run against the slirp4netns run beside it). */
+  readonly pairedRatio: number;
   readonly natRuns: readonly number[];
   readonly slirpRuns: readonly number[];
 }
@@ -122,12 +125,20 @@ export async function natBench(o: NatBenchOptions): Promise<NatBenchResult> {
     const measure = async (name: string, args: readonly string[], key: string): Promise<NatFigure> => {
       const natRuns: number[] = [];
       const slirpRuns: number[] = [];
+      // ABBA order: whichever program runs first in a pair may find the machine in a different
+      // state (session 14 saw a first-run bias of 2-8 % in CPU per operation), so each goes
+      // first in half of the pairs.
       for (let i = 0; i < o.runs; i++) {
+        const slirpFirst = (i & 1) === 1;
+        if (slirpFirst) slirpRuns.push(Number((await client(s, o, tools, args, timeout))[key]));
         natRuns.push(Number((await client(r, o, tools, args, timeout))[key]));
-        slirpRuns.push(Number((await client(s, o, tools, args, timeout))[key]));
+        if (!slirpFirst) slirpRuns.push(Number((await client(s, o, tools, args, timeout))[key]));
       }
-      const f: NatFigure = { nat: median(natRuns), slirp: median(slirpRuns), ratio: median(natRuns) / median(slirpRuns), natRuns, slirpRuns };
-      o.log(`${name}: nat ${fmt(f.nat)}, slirp4netns ${fmt(f.slirp)}, ratio ${f.ratio.toFixed(3)}`);
+      const f: NatFigure = {
+        nat: median(natRuns), slirp: median(slirpRuns), ratio: median(natRuns) / median(slirpRuns),
+        pairedRatio: medianRatio(natRuns, slirpRuns), natRuns, slirpRuns,
+      };
+      o.log(`${name}: nat ${fmt(f.nat)}, slirp4netns ${fmt(f.slirp)}, ratio ${f.ratio.toFixed(3)}, run by run ${f.pairedRatio.toFixed(3)}`);
       return f;
     };
     // Warm-up, not measured: every path the figures take (connection setup and teardown, UDP

@@ -17,7 +17,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { buildKernelTools, type KernelTools } from './build.js';
 import { Netns, waitForLine } from './netns.js';
-import { median } from '../lib/stats.js';
+import { median, medianRatio } from '../lib/stats.js';
 
 export interface TapBenchOptions {
   /** Seconds per run of each figure. */
@@ -43,11 +43,17 @@ export interface Figure {
   readonly kernel: number;
   /** stack / kernel, or kernel / stack for latencies (higher is better either way). */
   readonly ratio: number;
+  /**
+   * The median of the run-by-run ratios (each stack run against the kernel run taken right after
+   * it): steadier than `ratio` when the machine changes speed during a figure's runs.
+   */
+  readonly pairedRatio: number;
   readonly stackRuns: readonly number[];
   readonly kernelRuns: readonly number[];
   /** The stack with the TAP offloads off, when measured. */
   readonly plain?: number;
   readonly plainRatio?: number;
+  readonly plainPairedRatio?: number;
   readonly plainRuns?: readonly number[];
 }
 
@@ -159,10 +165,11 @@ function figure(stackRuns: number[], kernelRuns: number[], plainRuns: number[], 
   const stack = median(stackRuns);
   const kernel = median(kernelRuns);
   const ratioOf = (x: number): number => (lowerIsBetter ? kernel / x : x / kernel);
-  const f: Figure = { stack, kernel, ratio: ratioOf(stack), stackRuns, kernelRuns };
+  const pairedOf = (runs: readonly number[]): number => (lowerIsBetter ? medianRatio(kernelRuns, runs) : medianRatio(runs, kernelRuns));
+  const f: Figure = { stack, kernel, ratio: ratioOf(stack), pairedRatio: pairedOf(stackRuns), stackRuns, kernelRuns };
   if (plainRuns.length === 0) return f;
   const plain = median(plainRuns);
-  return { ...f, plain, plainRatio: ratioOf(plain), plainRuns };
+  return { ...f, plain, plainRatio: ratioOf(plain), plainPairedRatio: pairedOf(plainRuns), plainRuns };
 }
 
 function rssBytes(pid: number): number {
@@ -187,8 +194,8 @@ export async function tapBench(o: TapBenchOptions): Promise<TapBenchResult> {
         kernelRuns.push(Number((await client(c, o, tools, args, timeout))[key]));
       }
       const f = figure(stackRuns, kernelRuns, plainRuns, lowerIsBetter);
-      const plainText = f.plain === undefined ? '' : `, without offload ${fmt(f.plain)} (ratio ${f.plainRatio!.toFixed(3)})`;
-      o.log(`${name}: stack ${fmt(f.stack)}, kernel ${fmt(f.kernel)}, ratio ${f.ratio.toFixed(3)}${plainText}`);
+      const plainText = f.plain === undefined ? '' : `, without offload ${fmt(f.plain)} (ratio ${f.plainRatio!.toFixed(3)}, run by run ${f.plainPairedRatio!.toFixed(3)})`;
+      o.log(`${name}: stack ${fmt(f.stack)}, kernel ${fmt(f.kernel)}, ratio ${f.ratio.toFixed(3)}, run by run ${f.pairedRatio.toFixed(3)}${plainText}`);
       return f;
     };
     // Warm-up (ARP on both sides, the stack's JIT), not measured. Every kind of exchange measured

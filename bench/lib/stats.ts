@@ -7,6 +7,19 @@ export function median(values: readonly number[]): number {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/**
+ * The median of the ratios a[i] / b[i] of runs taken side by side (run i of each target in the
+ * same minutes). When the machine changes speed between runs, every target moves with it, and
+ * the ratio of each pair keeps what the separate medians lose; pairs with a missing side (a
+ * longer list's tail) are left out.
+ */
+export function medianRatio(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length);
+  const ratios: number[] = [];
+  for (let i = 0; i < n; i++) ratios.push(a[i] / b[i]);
+  return median(ratios);
+}
+
 /** Monotonic time in nanoseconds, as a number (exact far beyond any benchmark's length). */
 export function nowNs(): number {
   return Number(process.hrtime.bigint());
