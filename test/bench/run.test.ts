@@ -99,9 +99,11 @@ describe('bench harness (quick smoke run)', function () {
     const rows = report.rows.filter((r) => r.group === 'TAP vs kernel');
     assert.equal(rows.length, 6);
     for (const key of ['bulkToStack', 'bulkFromStack', 'tcpRr', 'tcpCrr', 'udpRr', 'ping']) {
-      const f = tap[key] as { stack: number; kernel: number; ratio: number };
+      const f = tap[key] as { stack: number; kernel: number; ratio: number; pairedRatio: number };
       assert.ok(f.stack > 0 && f.kernel > 0 && Number.isFinite(f.ratio), `${key}: ${JSON.stringify(f)}`);
+      assert.ok(Number.isFinite(f.pairedRatio) && f.pairedRatio > 0, `${key}: run-by-run ratio ${JSON.stringify(f)}`);
     }
+    for (const r of rows) assert.match(r.note ?? '', /^run by run \d+\.\d{3}$/, r.name);
   });
 
   it('nat section: rx-netstack nat and slirp4netns measured on the same topology (as root); elsewhere says why it skipped, and fails under CI', async () => {
@@ -118,8 +120,9 @@ describe('bench harness (quick smoke run)', function () {
     assert.equal(nat.failed, undefined, `nat benchmark failed: ${String(nat.failed)}`);
     assert.equal(report.rows.filter((r) => r.group === 'nat vs slirp4netns').length, 5);
     for (const key of ['bulkOut', 'bulkIn', 'tcpRr', 'tcpCrr', 'udpRr']) {
-      const f = nat[key] as { nat: number; slirp: number; ratio: number };
+      const f = nat[key] as { nat: number; slirp: number; ratio: number; pairedRatio: number };
       assert.ok(f.nat > 0 && f.slirp > 0 && Number.isFinite(f.ratio), `${key}: ${JSON.stringify(f)}`);
+      assert.ok(Number.isFinite(f.pairedRatio) && f.pairedRatio > 0, `${key}: run-by-run ratio ${JSON.stringify(f)}`);
     }
   });
 
