@@ -44,8 +44,8 @@ export interface Figure {
   /** stack / kernel, or kernel / stack for latencies (higher is better either way). */
   readonly ratio: number;
   /**
-   * The median of the run-by-run ratios (each stack run against the kernel run taken right after
-   * it): steadier than `ratio` when the machine changes speed during a figure's runs.
+   * The median of the run-by-run ratios (each stack run against the kernel run of the same round,
+   * seconds apart): steadier than `ratio` when the machine changes speed during a figure's runs.
    */
   readonly pairedRatio: number;
   readonly stackRuns: readonly number[];
