@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { format } from 'node:util';
 import createDebug from 'debug';
 import { LOG_ROOT, log, logger } from '../src/log.js';
+import { hasFastProperties } from './helpers/fast-properties.js';
 
 describe('log', () => {
   // Leave DEBUG as the person running the tests set it.
@@ -47,5 +48,19 @@ describe('log', () => {
     } finally {
       log.eth.log = savedLog;
     }
+  });
+
+  it("keeps debug's module object in fast mode, so `enabled` checks on hot paths are field loads", () => {
+    // Dictionary mode made every `log.X.enabled` a generic look-up (createDebug.namespaces).
+    assert.equal(hasFastProperties(createDebug), true);
+    // And enabling and disabling still work through it, and leave it fast.
+    createDebug.enable('rx-netstack:tcp');
+    assert.equal(log.tcp.enabled, true);
+    createDebug.disable();
+    assert.equal(log.tcp.enabled, false);
+    log.tcp.enabled = true;
+    assert.equal(log.tcp.enabled, true);
+    log.tcp.enabled = false;
+    assert.equal(hasFastProperties(createDebug), true);
   });
 });
