@@ -49,6 +49,18 @@ export const log = {
 
 export type LogLayer = keyof typeof log;
 
+/**
+ * `d.enabled` as a function for a hot path: the debugger's own getter, so it answers exactly as
+ * `d.enabled` does (DEBUG, `createDebug.enable()`/`disable()`, `d.enabled = x`). Reading the
+ * property is a generic look-up from optimized code: every debugger made after the first has
+ * its own accessor pair on a map of its own, and V8 keeps all but the first in dictionary mode;
+ * the getter, held in a constant, is a call that TurboFan inlines.
+ */
+export function enabledCheck(d: Debugger): () => boolean {
+  const getter = Object.getOwnPropertyDescriptor(d, 'enabled')?.get;
+  return getter === undefined ? () => d.enabled : (getter.bind(d) as () => boolean);
+}
+
 // Debuggers for finer namespaces are cached: creating one per call would allocate and would
 // lose `enabled` caching inside `debug`.
 const byNamespace = new Map<string, Debugger>();
