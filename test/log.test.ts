@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { format } from 'node:util';
 import createDebug from 'debug';
-import { LOG_ROOT, log, logger } from '../src/log.js';
+import { LOG_ROOT, enabledCheck, log, logger } from '../src/log.js';
+import { hasFastProperties } from './helpers/fast-properties.js';
 
 describe('log', () => {
   // Leave DEBUG as the person running the tests set it.
@@ -47,5 +48,44 @@ describe('log', () => {
     } finally {
       log.eth.log = savedLog;
     }
+  });
+
+  it("keeps debug's module object in fast mode, so `enabled` checks on hot paths are field loads", () => {
+    // Dictionary mode made every `log.X.enabled` a generic look-up (createDebug.namespaces).
+    assert.equal(hasFastProperties(createDebug), true);
+    // And enabling and disabling still work through it, and leave it fast.
+    createDebug.enable('rx-netstack:tcp');
+    assert.equal(log.tcp.enabled, true);
+    createDebug.disable();
+    assert.equal(log.tcp.enabled, false);
+    log.tcp.enabled = true;
+    try {
+      assert.equal(log.tcp.enabled, true);
+    } finally {
+      // null ends the override (debug's setter): DEBUG decides again.
+      (log.tcp as { enabled: boolean | null }).enabled = null;
+    }
+    assert.equal(hasFastProperties(createDebug), true);
+  });
+
+  it('enabledCheck(d) answers as d.enabled does: patterns, enable/disable, the override', () => {
+    const tcpOn = enabledCheck(log.tcp);
+    const ccOn = enabledCheck(logger('tcp:cc'));
+    assert.equal(tcpOn(), false);
+    createDebug.enable('rx-netstack:tcp');
+    assert.equal(tcpOn(), true);
+    assert.equal(ccOn(), false);
+    createDebug.enable('rx-netstack:tcp:*');
+    assert.equal(tcpOn(), false);
+    assert.equal(ccOn(), true);
+    createDebug.disable();
+    assert.equal(ccOn(), false);
+    log.tcp.enabled = true;
+    try {
+      assert.equal(tcpOn(), true);
+    } finally {
+      (log.tcp as { enabled: boolean | null }).enabled = null;
+    }
+    assert.equal(tcpOn(), false);
   });
 });

@@ -27,7 +27,10 @@ export function comparedTrees(spec = process.env.TREES ?? 'now=dist/bin/rx-netst
 
 /**
  * One namespace per tree (recorded in `made`, for the caller to destroy) serving on CPU 0, each
- * warmed up by a one-second client run of `warmUp` (kclient mode and port): ARP, the JIT.
+ * warmed up by a client run of `warmUp` (kclient mode and port): ARP, the JIT. WARM seconds
+ * (default 5): after one second TCP_CRR's rate still climbs for several more (V8 still tiering
+ * the connection's setup and teardown up on the same CPU; session 15), so a shorter warm-up
+ * measures that climb in the first rounds.
  */
 export async function serveTrees(
   trees: Record<string, ComparedTree>, made: Netns[], offload: boolean, tools: KernelTools, warmUp: readonly [string, string],
@@ -36,7 +39,7 @@ export async function serveTrees(
   for (const [name, { cli, nodeArgs }] of Object.entries(trees)) {
     const { ns, serve } = await stackNamespace({ cpu: 0, cli }, made, name.slice(0, 2), offload, [], nodeArgs);
     served[name] = { ns, pid: serve.pid! };
-    await client(ns, { cpu: 0 }, tools, [warmUp[0], STACK_IP, warmUp[1], '1'], 20_000);
+    await client(ns, { cpu: 0 }, tools, [warmUp[0], STACK_IP, warmUp[1], process.env.WARM ?? '5'], 60_000);
   }
   return served;
 }

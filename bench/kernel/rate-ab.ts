@@ -34,10 +34,15 @@ try {
         rates.get(name)!.push(Number(r.rate));
       }
     }
-    const kernel = median(rates.get('kernel')!);
+    const kernelRuns = rates.get('kernel')!;
+    const kernel = median(kernelRuns);
     for (const [name, runs] of rates) {
       const m = median(runs);
-      log(`${mode} ${name}: ${m.toFixed(0)}/s (runs ${runs.map((x) => x.toFixed(0)).join(' ')})${name === 'kernel' ? '' : `, ${(m / kernel).toFixed(3)} of the kernel`}`);
+      // Each round's own ratio to the kernel's run next to it: the machine's phases (a third
+      // slower for minutes) move both, so the median of these holds where the medians' ratio does not.
+      const own = runs.map((x, i) => x / kernelRuns[i]!);
+      const ownText = `; by round ${own.map((x) => x.toFixed(2)).join(' ')}, median ${median(own).toFixed(3)}`;
+      log(`${mode} ${name}: ${m.toFixed(0)}/s (runs ${runs.map((x) => x.toFixed(0)).join(' ')})${name === 'kernel' ? '' : `, ${(m / kernel).toFixed(3)} of the kernel${ownText}`}`);
     }
   }
   log(`load after: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);

@@ -38,7 +38,7 @@
 import { netError, type NetstackError, type NetstackErrorCode } from '../errors.js';
 import { formatIpv4, type Ipv4Addr } from '../ipv4/address.js';
 import { IPV6_ID_BASE, isIpv6 } from '../ip/address-book.js';
-import { log } from '../log.js';
+import { enabledCheck, log } from '../log.js';
 import { TcpFlags, type TcpRepr } from '../wire/tcp.js';
 import { DEFAULT_PEER_MSS, DEFAULT_TCP_CONFIG, MIN_MSS, receiveAutoTuning, receiveBufferLimit, windowScaleFor, type TcpConfig } from './config.js';
 import { DeliveryMeter, ReceiveBufferTuner, sendBufferTargetFor } from './buffer-tuning.js';
@@ -66,6 +66,9 @@ import { acceptsText, canUserSend, type TcpState } from './state.js';
 import { TcpTimestamps, timestampOffset } from './timestamps.js';
 import { tsoSegmentBytes, tsoShouldDefer } from './tso-size.js';
 import type { ChildQueue } from './child-queue.js';
+
+/** `log.tcp.enabled` for setState, 5-6 times per connection (log.ts `enabledCheck` says why). */
+const tcpLogOn = enabledCheck(log.tcp);
 
 /** RFC 6675 loss episodes (SACK only): none, fast recovery, holes resent after a timeout. */
 const EPISODE_NONE = 0;
@@ -1056,7 +1059,7 @@ export class TcpConnectionCore {
     if (this.mssCeiling === 0) this.mssCeiling = this.sndMss;
     if (mss === this.sndMss) return;
     this.counters.pmtuChanges++;
-    if (log.tcp.enabled) log.tcp('%s path MSS %d => %d', this.toString(), this.sndMss, mss);
+    if (tcpLogOn()) log.tcp('%s path MSS %d => %d', this.toString(), this.sndMss, mss);
     this.sndMss = mss;
     this.cc.onMssChange?.(mss);
   }
@@ -2899,7 +2902,7 @@ export class TcpConnectionCore {
     const prev = this._state;
     if (prev === next) return;
     this._state = next;
-    if (log.tcp.enabled) log.tcp('%s %s => %s', this.toString(), prev, next);
+    if (tcpLogOn()) log.tcp('%s %s => %s', this.toString(), prev, next);
     if (this.pendingTo === undefined && this.transitionsRead === this.transitionsEnd) {
       // Nothing else waits to be reported: this one is next (and the list stays unmade).
       this.pendingFrom = prev;

@@ -49,10 +49,14 @@ export function halfKey(addr: IpAddr, port: number): number {
  */
 class OneRemote<E> {
   constructor(
-    readonly rk: number,
-    readonly endpoint: E,
+    /** PARKED when the holder is empty (see EndpointTable's #parked). */
+    public rk: number,
+    public endpoint: E | undefined,
   ) {}
 }
+
+/** An emptied OneRemote's remote key: no remote half has it (keys are 0 or more). */
+const PARKED = -1;
 
 type Remotes<E> = Map<number, E> | OneRemote<E>;
 
@@ -77,6 +81,16 @@ export class EndpointTable<E extends {}> {
   #lastLocalPort = -1;
   #lastRemoteAddr = -1;
   #lastRemotePort = -1;
+  /**
+   * The local half whose one remote was removed last, its emptied holder kept in #byLocal
+   * (PARKED), or PARKED. A server's connections all share one local half (its address and
+   * port): deleting that key from the Map when a connection goes and setting it again when the
+   * next one comes made V8 rebuild the Map's hash table every few connections (Runtime_MapGrow,
+   * about 0.7 % of serve's samples under TCP_CRR); the next connection on the same half now
+   * refills the holder. One holder at most, so active opens (a new ephemeral half each) keep no
+   * more than one empty key.
+   */
+  #parked = PARKED;
 
   /** Number of entries stored (a dual-stack endpoint counts twice). */
   get size(): number {
@@ -94,10 +108,15 @@ export class EndpointTable<E extends {}> {
     const inner = this.#byLocal.get(lk);
     if (inner === undefined) {
       this.#byLocal.set(lk, new OneRemote(rk, endpoint));
+    } else if (lk === this.#parked) {
+      (inner as OneRemote<E>).rk = rk;
+      (inner as OneRemote<E>).endpoint = endpoint;
+      this.#parked = PARKED;
     } else if (remoteGet(inner, rk) !== undefined) {
       return 'EADDRINUSE';
     } else if (inner instanceof OneRemote) {
-      this.#byLocal.set(lk, new Map([[inner.rk, inner.endpoint], [rk, endpoint]]));
+      // Not parked (that case is above): it holds an endpoint.
+      this.#byLocal.set(lk, new Map<number, E>([[inner.rk, inner.endpoint as E], [rk, endpoint]]));
     } else {
       inner.set(rk, endpoint);
     }
@@ -119,7 +138,10 @@ export class EndpointTable<E extends {}> {
     if (held === undefined) return false;
     if (endpoint !== undefined && held !== endpoint) return false;
     if (inner instanceof OneRemote) {
-      this.#byLocal.delete(lk);
+      if (this.#parked !== PARKED) this.#byLocal.delete(this.#parked);
+      inner.rk = PARKED;
+      inner.endpoint = undefined;
+      this.#parked = lk;
     } else {
       inner.delete(rk);
       if (inner.size === 0) this.#byLocal.delete(lk);
@@ -210,7 +232,8 @@ export class EndpointTable<E extends {}> {
       const localAddr = Math.floor(lk / 65536);
       const localPort = lk % 65536;
       if (inner instanceof OneRemote) {
-        yield { localAddr, localPort, remoteAddr: Math.floor(inner.rk / 65536), remotePort: inner.rk % 65536, endpoint: inner.endpoint };
+        const endpoint = inner.endpoint;
+        if (endpoint !== undefined) yield { localAddr, localPort, remoteAddr: Math.floor(inner.rk / 65536), remotePort: inner.rk % 65536, endpoint };
         continue;
       }
       for (const [rk, endpoint] of inner) {
@@ -226,6 +249,7 @@ export class EndpointTable<E extends {}> {
   /** Removes everything. */
   clear(): void {
     this.#byLocal.clear();
+    this.#parked = PARKED;
     this.#size = 0;
     this.#lastEndpoint = undefined;
   }

@@ -140,6 +140,47 @@ describe('transport/endpoint-table', () => {
     assert.equal(t.lookup(A, 7, PEER, 1234), undefined);
   });
 
+  it("a server's connections coming and going on one local half do not rebuild the table's Map", () => {
+    // Each delete and set of the same key made V8 rehash the Map every few connections
+    // (Runtime_MapGrow under TCP_CRR); the emptied holder is kept and refilled instead.
+    const t = new EndpointTable<string>();
+    t.insert(IP_ANY4, 7, 0, 0, 'listener');
+    t.insert(A, 7, PEER, 40000, 'first');
+    t.remove(A, 7, PEER, 40000);
+    const calls = { set: 0, delete: 0 };
+    const { set, delete: del } = Map.prototype;
+    Map.prototype.set = function (this: Map<unknown, unknown>, k: unknown, v: unknown) {
+      calls.set++;
+      return set.call(this, k, v);
+    };
+    Map.prototype.delete = function (this: Map<unknown, unknown>, k: unknown) {
+      calls.delete++;
+      return del.call(this, k);
+    };
+    try {
+      for (let port = 40001; port < 40101; port++) {
+        assert.equal(t.insert(A, 7, PEER, port, `c${port}`), 'ok');
+        assert.equal(t.lookup(A, 7, PEER, port), `c${port}`);
+        assert.equal(t.remove(A, 7, PEER, port), true);
+        assert.equal(t.lookup(A, 7, PEER, port), 'listener', 'the emptied holder hides nothing');
+      }
+    } finally {
+      Map.prototype.set = set;
+      Map.prototype.delete = del;
+    }
+    assert.deepEqual(calls, { set: 0, delete: 0 });
+    assert.equal(t.size, 1);
+    assert.deepEqual([...t].map((e) => e.endpoint), ['listener']);
+    // Another half emptied: the earlier holder goes, so at most one empty key stays.
+    t.insert(B, 7, PEER, 1, 'b');
+    t.remove(B, 7, PEER, 1);
+    assert.equal(t.insert(A, 7, PEER, 2, 'a'), 'ok');
+    assert.equal(t.insert(A, 7, PEER, 3, 'a2'), 'ok', 'a second remote on the refilled half');
+    assert.equal(t.lookup(A, 7, PEER, 3), 'a2');
+    assert.equal(t.lookup(A, 7, PEER, 2), 'a');
+    assert.equal(t.size, 3);
+  });
+
   describe('property: agrees with a brute-force reference', () => {
     interface Row { la: number; lp: number; ra: number; rp: number; e: number }
 
