@@ -22,7 +22,10 @@
  *       this tree, DIR's, DIR's, this tree's (ABBA), so a phase of a shared machine falls on
  *       both; prints each tree's CPU us per transaction per round and the median of the
  *       rounds' ratios (this / DIR). Session 14: two processes of one tree moved by 20-70 %
- *       from one run to the next on a busy machine; the ratio within a round far less. Compiled (tsc, and esbuild
+ *       from one run to the next on a busy machine; the ratio within a round far less.
+ *       Session 15: the ratio leans towards the process's own tree coming out slower (A/A runs
+ *       from one tree 0.99-1.33, from the other 0.96-1.04): run it from each tree against the
+ *       other and take the geometric mean of the first ratio and the inverse of the second. Compiled (tsc, and esbuild
  * for this file and test/helpers/fake-tap-device.ts + bytes.ts into dist/) it runs without the
  * TypeScript loader. Session 12: about 17 us per transaction on one CPU (both stacks and the
  * fake devices), rounds of one tree within about 7 %; the nat's part 4.4-5.8 us (a busy
