@@ -34,6 +34,12 @@ export const NAT_USAGE = `usage: rx-netstack nat --netns NS [options]
                             request/response through the nat costs fewer context switches
                             when they share its CPU (free to move over several CPUs, runs with
                             it fell into a slow mode more often)
+  --sleep own|libuv         where the wait between wake-ups is made (default own: by the TUN
+                            device's handle with poll(2) on the device and the host sockets'
+                            own fds, served there; libuv: by Node's event loop, epoll)
+  --busy-poll US            with --sleep own: poll without blocking for up to US microseconds
+                            before each sleep (0..1000000; default 0, off): a free CPU's worth
+                            of polling for fewer wake-ups, for request/response between CPUs
   -h, --help                this text
 
 Prints "ready" on stdout once NS is connected; runs until SIGINT or SIGTERM, then removes what it
@@ -75,6 +81,10 @@ export interface NatArgs {
    * one CPU when it starts (a one-CPU machine, taskset, a cpuset), else 0.
    */
   readonly schedSliceUs?: number;
+  /** --sleep: 'own' (the TUN handle's poll(2), native/rx-tap.c sleep_here) or 'libuv'. Default own. */
+  readonly sleep: 'own' | 'libuv';
+  /** --busy-poll: microseconds of non-blocking polls before each own sleep; 0 (the default): none. */
+  readonly busyPollUs: number;
 }
 
 /**
@@ -102,6 +112,8 @@ const OPTIONS = {
   'disable-udp-offload': { type: 'boolean' },
   publish: { type: 'string', multiple: true },
   'sched-slice': { type: 'string' },
+  sleep: { type: 'string' },
+  'busy-poll': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -126,7 +138,7 @@ export function parseNat(argv: readonly string[]): ParsedNat {
     }
   }
   if (values.help === true) return { kind: 'help' };
-  const text = (name: 'netns' | 'tun' | 'tap' | 'cidr' | 'mtu' | 'dns-upstream' | 'sched-slice'): string | undefined => {
+  const text = (name: 'netns' | 'tun' | 'tap' | 'cidr' | 'mtu' | 'dns-upstream' | 'sched-slice' | 'sleep' | 'busy-poll'): string | undefined => {
     const v = values[name];
     return typeof v === 'string' ? v : undefined;
   };
@@ -177,6 +189,17 @@ export function parseNat(argv: readonly string[]): ParsedNat {
     }
   }
 
+  const sleepText = text('sleep') ?? 'own';
+  const sleep = sleepText === 'own' || sleepText === 'libuv' ? sleepText : undefined;
+  if (sleep === undefined) problems.push(`--sleep: "${sleepText}" is not own or libuv`);
+  const busyText = text('busy-poll');
+  let busyPollUs = 0;
+  if (busyText !== undefined) {
+    busyPollUs = /^[0-9]+$/.test(busyText) ? Number(busyText) : NaN;
+    if (!(busyPollUs >= 0 && busyPollUs <= 1_000_000)) problems.push(`--busy-poll: "${busyText}" is not an integer from 0 to 1000000 (microseconds)`);
+    else if (busyPollUs > 0 && sleep === 'libuv') problems.push('--busy-poll: only with --sleep own (the default)');
+  }
+
   const publish = parsePublish((values.publish as string[] | undefined) ?? [], problems);
 
   if (problems.length > 0 || cidr === undefined) return { kind: 'invalid', problems };
@@ -198,6 +221,8 @@ export function parseNat(argv: readonly string[]): ParsedNat {
       publish,
       udpOffload: values['disable-udp-offload'] !== true,
       ...(schedSliceUs === undefined ? {} : { schedSliceUs }),
+      sleep: sleep!,
+      busyPollUs,
     },
   };
 }

@@ -1,5 +1,6 @@
 /* The host sockets' epoll set, one per environment: see host-poll.h. */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -11,38 +12,65 @@ static uint64_t event_key(const rx_socket_env_t *e, uint32_t slot) {
   return ((uint64_t)e->slots[slot - 1].gen << 32) | slot;
 }
 
-/* One wake-up: every ready socket of the set (a bounded number), each to its callback. */
-static void on_epoll(uv_poll_t *h, int status, int events) {
-  rx_socket_env_t *e = h->data;
-  (void)status;
-  (void)events;
+/* One ready socket, named by its event key (slot and generation), to its callback; `got` in
+   epoll's bits (poll's POLLIN, POLLOUT, POLLERR, POLLHUP have the same values). */
+static void dispatch_one(rx_socket_env_t *e, uint64_t key, uint32_t got) {
+  uint32_t slot = (uint32_t)key;
+  uint32_t gen = (uint32_t)(key >> 32);
+  /* The table may have grown (a callback opened a socket): looked up afresh each time. */
+  if (slot == 0 || slot > e->nslots || e->slots[slot - 1].gen != gen) return;
+  rx_host_watch_t *w = e->slots[slot - 1].w;
+  if (w == NULL) return;
+  if (w->events == 0) {
+    /* It stopped watching (level-triggered: it would be reported again at every wake-up). */
+    if (w->in_set) epoll_ctl(e->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+    w->in_set = 0;
+    return;
+  }
+  if (got & EPOLLERR) {
+    w->ready(w, UV_EBADF, 0);
+    return;
+  }
+  int ev = 0;
+  if (got & (EPOLLIN | EPOLLHUP)) ev |= w->events & UV_READABLE;
+  if (got & (EPOLLOUT | EPOLLHUP)) ev |= w->events & UV_WRITABLE;
+  if (ev != 0) w->ready(w, 0, ev);
+}
+
+void rx_host_poll_dispatch(rx_socket_env_t *e) {
+  if (e->poll_open != 1) return;
   struct epoll_event ready[RX_HOST_POLL_BATCH];
   int n;
   do n = epoll_wait(e->epfd, ready, RX_HOST_POLL_BATCH, 0);
   while (n < 0 && errno == EINTR);
-  for (int i = 0; i < n && e->poll_open == 1; i++) {
-    uint32_t slot = (uint32_t)ready[i].data.u64;
-    uint32_t gen = (uint32_t)(ready[i].data.u64 >> 32);
-    /* The table may have grown (a callback opened a socket): looked up afresh each time. */
-    if (slot == 0 || slot > e->nslots || e->slots[slot - 1].gen != gen) continue;
-    rx_host_watch_t *w = e->slots[slot - 1].w;
-    if (w == NULL) continue;
-    if (w->events == 0) {
-      /* It stopped watching (level-triggered: it would be reported again at every wake-up). */
-      epoll_ctl(e->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-      w->in_set = 0;
-      continue;
-    }
-    uint32_t got = ready[i].events;
-    if (got & EPOLLERR) {
-      w->ready(w, UV_EBADF, 0);
-      continue;
-    }
-    int ev = 0;
-    if (got & (EPOLLIN | EPOLLHUP)) ev |= w->events & UV_READABLE;
-    if (got & (EPOLLOUT | EPOLLHUP)) ev |= w->events & UV_WRITABLE;
-    if (ev != 0) w->ready(w, 0, ev);
+  for (int i = 0; i < n && e->poll_open == 1; i++) dispatch_one(e, ready[i].data.u64, ready[i].events);
+}
+
+/* One wake-up: every ready socket of the set (a bounded number), each to its callback. */
+static void on_epoll(uv_poll_t *h, int status, int events) {
+  (void)status;
+  (void)events;
+  rx_host_poll_dispatch(h->data);
+}
+
+int rx_host_poll_fds(rx_socket_env_t *e, struct pollfd *fds, uint64_t *keys, int max) {
+  if (e->poll_open != 1 || e->watching > (uint32_t)max) return -1;
+  int n = 0;
+  for (uint32_t i = 0; i < e->nslots && n < (int)e->watching; i++) {
+    rx_host_watch_t *w = e->slots[i].w;
+    if (w == NULL || w->events == 0) continue;
+    fds[n].fd = w->fd;
+    fds[n].events = (short)(((w->events & UV_READABLE) ? POLLIN : 0) | ((w->events & UV_WRITABLE) ? POLLOUT : 0));
+    fds[n].revents = 0;
+    keys[n++] = event_key(e, i + 1);
   }
+  return n;
+}
+
+void rx_host_poll_ready(rx_socket_env_t *e, uint64_t key, short revents) {
+  if (e->poll_open != 1) return;
+  e->direct_dispatches++;
+  dispatch_one(e, key, (uint32_t)(uint16_t)revents);
 }
 
 static int open_set(rx_socket_env_t *e) {
@@ -104,6 +132,7 @@ int rx_host_poll_watch(rx_socket_env_t *e, rx_host_watch_t *w, int events) {
   if (events == 0) {
     /* Left in the set: usually closed before an event for it comes (which takes it out). */
     w->events = 0;
+    e->watching--;
     if (!w->unrefd) count_alive(e, -1);
     return 0;
   }
@@ -114,12 +143,14 @@ int rx_host_poll_watch(rx_socket_env_t *e, rx_host_watch_t *w, int events) {
   if (epoll_ctl(e->epfd, w->in_set ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w->fd, &ev) != 0) return -errno;
   w->in_set = 1;
   if (w->events == 0 && !w->unrefd) count_alive(e, 1);
+  if (w->events == 0) e->watching++;
   w->events = events;
   return 0;
 }
 
 void rx_host_poll_forget(rx_socket_env_t *e, rx_host_watch_t *w) {
   if (w->events != 0 && !w->unrefd) count_alive(e, -1);
+  if (w->events != 0) e->watching--;
   w->events = 0;
   w->in_set = 0;
   if (w->slot == 0) return;
@@ -145,6 +176,7 @@ static void on_set_closed(uv_handle_t *h) {
   free(e->slots);
   e->slots = NULL;
   e->nslots = e->free_head = 0;
+  e->watching = 0;
   if (e->poll_closed != NULL) e->poll_closed(e);
 }
 

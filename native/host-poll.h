@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 struct rx_socket_env;
+struct pollfd;
 
 /* Ready sockets dispatched per wake-up at most (the rest come at the next, level-triggered). */
 #define RX_HOST_POLL_BATCH 64
@@ -55,6 +56,18 @@ int rx_host_poll_watch(struct rx_socket_env *e, rx_host_watch_t *w, int events);
 void rx_host_poll_forget(struct rx_socket_env *e, rx_host_watch_t *w);
 /* ref() / unref(): whether watching keeps the event loop alive. */
 void rx_host_poll_ref(struct rx_socket_env *e, rx_host_watch_t *w, int ref);
+/* What the set's poll does when it is readable: every ready socket (a bounded number) to its callback. */
+void rx_host_poll_dispatch(struct rx_socket_env *e);
+/*
+ * For a poll(2) of the sockets' own fds instead of the set (rx-tap.c's own sleep: a wake-up
+ * through poll(2) is a synchronous one, which the scheduler may serve on the waker's CPU; one
+ * through an epoll set never is): fills `fds` (events asked) and `keys` with every socket that
+ * watches something and returns how many, or -1 when there are more than `max` (or no set).
+ */
+int rx_host_poll_fds(struct rx_socket_env *e, struct pollfd *fds, uint64_t *keys, int max);
+/* One socket poll(2) found ready (`key` from rx_host_poll_fds, `revents` from poll) to its callback,
+   as the set's wake-up would (a socket closed since is skipped). */
+void rx_host_poll_ready(struct rx_socket_env *e, uint64_t key, short revents);
 /* The environment ends: the set's uv_poll is closed; `done` is called once it is (at once when there is none). */
 void rx_host_poll_close(struct rx_socket_env *e, void (*done)(struct rx_socket_env *));
 

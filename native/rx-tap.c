@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <uv.h>
@@ -44,6 +45,7 @@
 #include "udp-flow.h"
 #include "sched-slice.h"
 #include "tap-uring.h"
+#include "host-poll.h"
 
 /* Largest frame a TAP device hands us: 65535 MTU (or a 64 KiB GSO frame) + Ethernet + 802.1Q. */
 #define RX_MAX_FRAME 65556
@@ -149,6 +151,9 @@ typedef struct {
   double rx_frames, rx_bytes, rx_batches;
   double tx_frames, tx_bytes, tx_queued_total, tx_dropped, tx_errors;
   double busy_poll_hits; /* batches read while a busy-poll window was open */
+  double own_sleeps;      /* poll(2) calls of the own sleep that waited and returned an event (sleep_here) */
+  double own_sleep_exits; /* own sleeps ended for libuv (its fd, a timer, an immediate, too many sockets) */
+  double own_busy_hits;   /* own sleeps whose event came during the busy poll (no sleep) */
   double rx_empty_reads; /* reads that found no frame (EAGAIN), the end of a batch */
   double rx_rereads;     /* frames read in the wake-up of the exchange before (RX_EXCHANGES_PER_WAKE) */
   double rx_reread_misses; /* such reads that found nothing (not counted in rx_empty_reads) */
@@ -240,6 +245,9 @@ typedef struct rx_tap {
    * decided at open (the option, or io_uring refused). */
   rx_uring_t uring;
   tx_chunk_t chunk;
+  /* ownSleep (see sleep_here): the wait between wake-ups made here, with poll(2), instead of libuv's. */
+  int own_sleep;
+  uint64_t own_busy_ns; /* ownSleep's busy poll: non-blocking polls for this long before it sleeps (0: off) */
 } rx_tap_t;
 
 /* Marks TapHandle objects, so rx_tap_flow_table can tell one from another class's object. */
@@ -780,6 +788,91 @@ static void read_batch(rx_tap_t *t) {
   if (err != 0 && !t->closed) fail_device(t, err, "read", "reading a frame");
 }
 
+/* ---------- the sleep in the handle's own hands (ownSleep) ---------- */
+
+/* Wake-ups served by one sleep_here before libuv's loop gets its turn anyway. */
+#define RX_OWN_SLEEP_TURNS 4096
+/* Host sockets polled by their own fds at most; with more, the sleep is libuv's. */
+#define RX_OWN_SLEEP_SOCKETS 8
+
+/*
+ * After a wake-up's frames, the wait for the next frame or a host socket's event, here with
+ * poll(2) instead of in libuv's epoll_wait. Why: where the woken nat runs. A wake-up through
+ * poll(2) (pollwake) passes on the waker's "sync" hint (a socket's or the TUN device's
+ * sk_data_ready wakes synchronously), so the scheduler may run the nat on the waker's CPU,
+ * which is about to sleep (the client after its request, the server after its answer); an
+ * epoll set's callback drops the hint (ep_poll_callback wakes with wake_up()), so a nat free
+ * to move is woken on the CPU it slept on, idle by then, through an IPI: four cross-CPU
+ * wake-ups per TCP_RR transaction where slirp4netns (poll(2)) has two (docs/benchmarks.md,
+ * Session 15). The device's fd, each host socket's own fd (host-poll.h rx_host_poll_fds;
+ * not the sockets' epoll set, whose wake-up is an epoll one) and libuv's backend fd
+ * (uv_backend_fd, public) are polled until libuv's next timer (uv_backend_timeout after
+ * uv_update_time, public). A frame or a socket's event is served here and the wait repeats;
+ * anything of libuv's (its backend fd readable with neither of ours, a timer due, an idle
+ * handle or a pending callback: uv_backend_timeout 0), more than RX_OWN_SLEEP_SOCKETS sockets,
+ * or a write queue ends it, and libuv's loop runs as usual. Only from the poll's callback, with
+ * no JavaScript on the stack: each delivery runs its own callback scope (its microtasks and
+ * nextTicks) as from the loop. Not made by libuv, the wait counts as busy time in
+ * performance.eventLoopUtilization().
+ */
+static void sleep_here(rx_tap_t *t) {
+  rx_socket_env_t *e = rx_socket_env(t->env);
+  struct pollfd fds[2 + RX_OWN_SLEEP_SOCKETS];
+  uint64_t keys[RX_OWN_SLEEP_SOCKETS];
+  int backend = uv_backend_fd(t->loop);
+  for (unsigned turn = 0; turn < RX_OWN_SLEEP_TURNS; turn++) {
+    if (t->closed || !t->reading || t->queue.count > 0 || t->exchange_scope_open) return;
+    int nhost = e != NULL ? rx_host_poll_fds(e, fds + 2, keys, RX_OWN_SLEEP_SOCKETS) : 0;
+    if (nhost < 0) nhost = e != NULL && e->poll_open == 1 ? -1 : 0;
+    if (nhost < 0) {
+      t->stats.own_sleep_exits++;
+      return;
+    }
+    uv_update_time(t->loop);
+    int timeout = uv_backend_timeout(t->loop);
+    if (timeout == 0) {
+      t->stats.own_sleep_exits++;
+      return;
+    }
+    fds[0].fd = t->fd;
+    fds[0].events = POLLIN;
+    fds[0].revents = 0;
+    fds[1].fd = backend;
+    fds[1].events = POLLIN;
+    fds[1].revents = 0;
+    int n = 0;
+    if (t->own_busy_ns != 0) {
+      /* The busy poll (opt-in): the peer's next frame or answer is often a few tens of
+       * microseconds away, less than a sleep and a wake-up on another CPU cost. */
+      uint64_t until = uv_hrtime() + t->own_busy_ns;
+      do n = poll(fds, (nfds_t)(2 + nhost), 0);
+      while ((n == 0 || (n < 0 && errno == EINTR)) && uv_hrtime() < until);
+      if (n > 0) t->stats.own_busy_hits++;
+    }
+    if (n <= 0) {
+      do n = poll(fds, (nfds_t)(2 + nhost), timeout);
+      while (n < 0 && errno == EINTR);
+    }
+    if (n <= 0) { /* libuv's timer is due (or the wait failed: libuv's poll as usual) */
+      t->stats.own_sleep_exits++;
+      return;
+    }
+    int ours = (fds[0].revents != 0);
+    for (int i = 0; i < nhost; i++) ours |= fds[2 + i].revents != 0;
+    if (!ours) { /* libuv's own */
+      t->stats.own_sleep_exits++;
+      return;
+    }
+    t->stats.own_sleeps++;
+    for (int i = 0; i < nhost && !t->closed; i++)
+      if (fds[2 + i].revents != 0) rx_host_poll_ready(e, keys[i], fds[2 + i].revents);
+    if (t->closed) return;
+    if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) return; /* on_poll reports it from libuv's poll */
+    if ((fds[0].revents & POLLIN) && t->reading) read_batch(t);
+  }
+  t->stats.own_sleep_exits++;
+}
+
 static void on_poll(uv_poll_t *h, int status, int events) {
   rx_tap_t *t = h->data;
   if (t->closed) return;
@@ -795,7 +888,10 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     return;
   }
   if (events & UV_WRITABLE) flush_queue(t);
-  if (!t->closed && t->reading && (events & UV_READABLE)) read_batch(t);
+  if (!t->closed && t->reading && (events & UV_READABLE)) {
+    read_batch(t);
+    if (t->own_sleep) sleep_here(t);
+  }
 }
 
 /* ---------- writing ---------- */
@@ -1299,6 +1395,29 @@ static napi_value tap_start(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ownSleep(on, busyPollUs?): the wait after a wake-up in the handle's own hands (sleep_here) or
+   libuv's; busyPollUs (0..1000000, default 0): non-blocking polls for that long before it sleeps. */
+static napi_value tap_own_sleep(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  rx_tap_t *t = open_tap(env, info, &argc, argv);
+  if (t == NULL) return NULL;
+  bool on = false;
+  if (argc < 1 || napi_get_value_bool(env, argv[0], &on) != napi_ok) return throw_code(env, "ERR_INVALID_ARG_TYPE", "ownSleep(on: boolean, busyPollUs?: number)");
+  uint32_t busy_us = 0;
+  napi_valuetype bt = napi_undefined;
+  if (argc >= 2) napi_typeof(env, argv[1], &bt);
+  if (bt != napi_undefined) {
+    double d = -1;
+    if (bt != napi_number || napi_get_value_double(env, argv[1], &d) != napi_ok || !(d >= 0 && d <= RX_MAX_BUSY_POLL_US) || d != (double)(uint32_t)d)
+      return throw_code(env, "ERR_OUT_OF_RANGE", "ownSleep: busyPollUs must be an integer 0..1000000");
+    busy_us = (uint32_t)d;
+  }
+  t->own_sleep = on;
+  t->own_busy_ns = on ? (uint64_t)busy_us * 1000 : 0;
+  return NULL;
+}
+
 /* stop(): stop reading (frames wait in the kernel queue, which drops beyond its length). */
 static napi_value tap_stop(napi_env env, napi_callback_info info) {
   size_t argc = 0;
@@ -1587,6 +1706,13 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   set_number(env, out, "txDropped", t->stats.tx_dropped);
   set_number(env, out, "txErrors", t->stats.tx_errors);
   set_number(env, out, "busyPollHits", t->stats.busy_poll_hits);
+  set_number(env, out, "ownSleeps", t->stats.own_sleeps);
+  set_number(env, out, "ownSleepExits", t->stats.own_sleep_exits);
+  set_number(env, out, "ownBusyHits", t->stats.own_busy_hits);
+  {
+    rx_socket_env_t *e = rx_socket_env(env);
+    set_number(env, out, "hostDirectDispatches", e != NULL ? e->direct_dispatches : 0);
+  }
   set_number(env, out, "rxEmptyReads", t->stats.rx_empty_reads);
   set_number(env, out, "rxRereads", t->stats.rx_rereads);
   set_number(env, out, "rxRereadMisses", t->stats.rx_reread_misses);
@@ -1700,6 +1826,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "setOffload", NULL, tap_set_offload, NULL, NULL, NULL, napi_default, NULL },
     { "start", NULL, tap_start, NULL, NULL, NULL, napi_default, NULL },
     { "stop", NULL, tap_stop, NULL, NULL, NULL, napi_default, NULL },
+    { "ownSleep", NULL, tap_own_sleep, NULL, NULL, NULL, napi_default, NULL },
     { "drain", NULL, tap_drain, NULL, NULL, NULL, napi_default, NULL },
     { "write", NULL, tap_write, NULL, NULL, NULL, napi_default, NULL },
     { "writeBatch", NULL, tap_write_batch, NULL, NULL, NULL, napi_default, NULL },

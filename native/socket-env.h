@@ -60,6 +60,8 @@ typedef struct rx_socket_env {
   unsigned alive;        /* sockets in the set that keep the loop alive (the poll is ref'd while > 0) */
   rx_host_slot_t *slots;
   uint32_t nslots, free_head;
+  uint32_t watching;         /* sockets of the set that watch something (events != 0) */
+  double direct_dispatches;  /* sockets' events dispatched from a poll(2) of their own fds (rx_host_poll_ready) */
   void (*poll_closed)(struct rx_socket_env *);
 } rx_socket_env_t;
 

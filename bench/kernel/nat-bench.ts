@@ -21,6 +21,8 @@
  * leaves every process to the scheduler (how a user runs the nat; pinned to one CPU, a chain
  * of processes that wake each other is measured in its best case); --cli runs the nat of
  * another build (PATH/dist/bin/rx-netstack.js, e.g. /tmp/base-tree) against slirp4netns.
+ * --nat-arg ARG (repeatable) passes an option to the nat (`--nat-arg --busy-poll --nat-arg 50`):
+ * for measuring an option; the default figure is the nat's default behaviour, without it.
  */
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
@@ -39,6 +41,8 @@ export interface NatBenchOptions {
   readonly cpu: number | undefined;
   /** Path of the compiled CLI (dist/bin/rx-netstack.js). */
   readonly cli: string;
+  /** More options for the nat (none by default). */
+  readonly natArgs?: readonly string[];
   readonly log: (line: string) => void;
 }
 
@@ -110,7 +114,7 @@ export async function natBench(o: NatBenchOptions): Promise<NatBenchResult> {
     const [kprog, kargs] = pinned(o.cpu, tools.server, ['7', '9', '19', '7']);
     await waitForLine(h.spawn(kprog, kargs), 'ready', 5_000, 'kserver');
 
-    const [nprog, nargs] = pinned(o.cpu, process.execPath, [o.cli, 'nat', '--netns', r.name, '--cidr', CIDR, '--mtu', String(mtu), '--disable-dns']);
+    const [nprog, nargs] = pinned(o.cpu, process.execPath, [o.cli, 'nat', '--netns', r.name, '--cidr', CIDR, '--mtu', String(mtu), '--disable-dns', ...(o.natArgs ?? [])]);
     await waitForLine(h.spawn(nprog, nargs), 'ready', 15_000, 'rx-netstack nat');
 
     const [sprog, sargs] = pinned(o.cpu, 'slirp4netns', [
@@ -169,7 +173,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const unpinned = argv.includes('--unpinned');
   const cliAt = argv.indexOf('--cli');
   const cliRoot = cliAt >= 0 ? argv[cliAt + 1] : undefined;
-  const positional = argv.filter((a, i) => !a.startsWith('--') && (cliAt < 0 || i !== cliAt + 1));
+  const natArgs = argv.flatMap((a, i) => (i > 0 && argv[i - 1] === '--nat-arg' ? [a] : []));
+  const positional = argv.filter((a, i) => !a.startsWith('--') && (cliAt < 0 || i !== cliAt + 1) && (i === 0 || argv[i - 1] !== '--nat-arg'));
   const [seconds = '2', runs = '3', mtu = '1500'] = positional;
   const missing = natBenchUnavailable();
   if (missing !== undefined) {
@@ -182,6 +187,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     mtu: Number(mtu),
     cpu: unpinned ? undefined : 0,
     cli: cliRoot === undefined ? fileURLToPath(new URL('../../dist/bin/rx-netstack.js', import.meta.url)) : join(cliRoot, 'dist/bin/rx-netstack.js'),
+    natArgs,
     log: (line) => process.stderr.write(`nat-bench: ${line}\n`),
   });
   process.stdout.write(`${JSON.stringify(result)}\n`);

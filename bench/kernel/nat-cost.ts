@@ -17,7 +17,9 @@
  * mode (strace -c; strace slows the process, so those runs are not timed); --node-arg passes an
  * option to the nat's node; --perf DIR records `perf record -g` of one extra run per mode into
  * DIR/MODE.data (of the base build instead with NAT_COST_PERF_OF=base in the environment;
- * NAT_COST_PERF_USER=1: user time only); --base DIR runs a second nat from another build (DIR/dist/bin/rx-netstack.js,
+ * NAT_COST_PERF_USER=1: user time only); --unpinned runs the nats, kserver, slirp4netns and the
+ * client free to move over every CPU (no taskset), as nat-bench's and nat-sched's --unpinned;
+ * --base DIR runs a second nat from another build (DIR/dist/bin/rx-netstack.js,
  * e.g. `npx tsc -p tsconfig.build.json --outDir DIR/dist` of the commit before a change) on a
  * namespace of its own, measured alternately with this one: the ratio of the two is the change. (`--cpu-prof --cpu-prof-dir=DIR`: the profile is written when it stops).
  * --alloc runs each nat with V8's GC trace (`--trace-gc-nvp`, copied to a file by `tee`) and
@@ -33,7 +35,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildKernelTools, type KernelTools } from './build.js';
 import { Netns, waitForLine } from './netns.js';
-import { client } from './tap-bench.js';
+import { client, pinned } from './tap-bench.js';
 import { median } from '../lib/stats.js';
 import { perfDuring } from '../lib/perf-during.js';
 import { processCpu } from '../lib/proc-cpu.js';
@@ -41,6 +43,11 @@ import { processCpu } from '../lib/proc-cpu.js';
 const SERVER = '198.18.0.200';
 const CIDR = '198.18.0.0/25';
 const CPU = 0;
+/** --unpinned: no CPU for anything (set once in main). */
+let pinCpu: number | undefined = CPU;
+
+/** `cmd args` under taskset -c CPU, or as it is when unpinned. */
+const pinnedArgv = (cmd: string, args: readonly string[]): [string, string[]] => pinned(pinCpu, cmd, args);
 
 /** kclient modes: the server port, what counts as one operation, and the rate's key. */
 const MODES: Record<string, { port: string; count: string; per?: number; rate?: string }> = {
@@ -97,9 +104,10 @@ function allocatedSince(file: string, from: number): number {
  */
 function startNat(h: Netns, ns: Netns, cli: string, nodeArgs: readonly string[], gcTrace: string | undefined): ReturnType<Netns['spawn']> {
   const natArgs = [cli, 'nat', '--netns', ns.name, '--cidr', CIDR, '--disable-dns'];
-  if (gcTrace === undefined) return h.spawn('taskset', ['-c', String(CPU), process.execPath, ...nodeArgs, ...natArgs]);
-  const script = 'exec > >(tee "$0"); exec taskset -c "$1" "$2" --trace-gc-nvp "${@:3}"';
-  return h.spawn('bash', ['-c', script, gcTrace, String(CPU), process.execPath, ...nodeArgs, ...natArgs]);
+  if (gcTrace === undefined) return h.spawn(...pinnedArgv(process.execPath, [...nodeArgs, ...natArgs]));
+  const script = 'exec > >(tee "$0"); exec "${@:1}" --trace-gc-nvp "${@:2}"';
+  const [cmd, rest] = pinnedArgv(process.execPath, []);
+  return h.spawn('bash', ['-c', script, gcTrace, cmd, ...rest, ...nodeArgs, ...natArgs]);
 }
 
 /**
@@ -117,7 +125,7 @@ async function measureMode(targets: readonly Target[], tools: KernelTools, mode:
       const packetsBefore = await devicePackets(ns);
       const traceFrom = gcTrace === undefined ? 0 : statSync(gcTrace).size;
       const before = cpuSeconds(pid);
-      const r = await client(ns, { cpu: CPU }, tools, [mode, SERVER, MODES[mode].port, String(seconds)], (seconds + 15) * 1000);
+      const r = await client(ns, { cpu: pinCpu }, tools, [mode, SERVER, MODES[mode].port, String(seconds)], (seconds + 15) * 1000);
       const after = cpuSeconds(pid);
       const n = Number(r[MODES[mode].count]) / (MODES[mode].per ?? 1);
       const s = samples[k];
@@ -138,7 +146,7 @@ async function syscallsPerTransaction(ns: Netns, pid: number, tools: KernelTools
   const out = join(dir, 'strace.txt');
   const tracer = spawn('strace', ['-c', '-f', '-o', out, '-p', String(pid)], { stdio: 'ignore' });
   await new Promise((resolve) => setTimeout(resolve, 500));
-  const r = await client(ns, { cpu: CPU }, tools, [mode, SERVER, MODES[mode].port, String(seconds)], (seconds + 15) * 1000);
+  const r = await client(ns, { cpu: pinCpu }, tools, [mode, SERVER, MODES[mode].port, String(seconds)], (seconds + 15) * 1000);
   const exited = new Promise((resolve) => tracer.once('exit', resolve));
   tracer.kill('SIGINT');
   await exited;
@@ -159,9 +167,14 @@ async function syscallsPerTransaction(ns: Netns, pid: number, tools: KernelTools
 }
 
 /** `perf record -g` of the nat process over one run (run the nat with --node-arg --perf-basic-prof to name JIT frames). */
-async function perfRecord(ns: Netns, pid: number, tools: KernelTools, mode: string, seconds: number, out: string): Promise<void> {
+async function perfRecord(ns: Netns, pid: number, tools: KernelTools, mode: string, seconds: number, out: string): Promise<number> {
   const args = ['record', '-q', '-F', '4000', '-g', ...(process.env.NAT_COST_PERF_USER === '1' ? ['--all-user'] : []), '-o', out, '-p', String(pid)];
-  await perfDuring(args, () => client(ns, { cpu: CPU }, tools, [mode, SERVER, MODES[mode].port, String(seconds)], (seconds + 15) * 1000), 500);
+  let done = NaN;
+  await perfDuring(args, async () => {
+    const r = await client(ns, { cpu: pinCpu }, tools, [mode, SERVER, MODES[mode].port, String(seconds)], (seconds + 15) * 1000);
+    done = Number(r[MODES[mode].count]) / (MODES[mode].per ?? 1);
+  }, 500);
+  return done;
 }
 
 async function main(): Promise<void> {
@@ -182,6 +195,7 @@ async function main(): Promise<void> {
     else if (argv[i] === '--alloc') alloc = true;
     else if (argv[i] === '--node-arg') nodeArgs.push(argv[++i]);
     else if (argv[i] === '--modes') modes = argv[++i].split(',');
+    else if (argv[i] === '--unpinned') pinCpu = undefined;
     else positional.push(argv[i]);
   }
   const seconds = Number(positional[0] ?? '3');
@@ -197,7 +211,7 @@ async function main(): Promise<void> {
     const r = await Netns.create('r');
     made.push(r);
     await h.addAddress(`${SERVER}/32`, 'lo');
-    await waitForLine(h.spawn('taskset', ['-c', String(CPU), tools.server, '7', '9', '19', '7']), 'ready', 5_000, 'kserver');
+    await waitForLine(h.spawn(...pinnedArgv(tools.server, ['7', '9', '19', '7'])), 'ready', 5_000, 'kserver');
     const natTrace = traceDir === undefined ? undefined : join(traceDir, 'nat.txt');
     const nat = startNat(h, r, cli, nodeArgs, natTrace);
     await waitForLine(nat, 'ready', 15_000, 'rx-netstack nat');
@@ -214,19 +228,19 @@ async function main(): Promise<void> {
     if (slirp) {
       const s = await Netns.create('s');
       made.push(s);
-      const child = h.spawn('taskset', ['-c', String(CPU), 'slirp4netns', '--configure', '--cidr', CIDR, '--disable-dns', '--netns-type=path', `/var/run/netns/${s.name}`, 'tap0']);
+      const child = h.spawn(...pinnedArgv('slirp4netns', ['--configure', '--cidr', CIDR, '--disable-dns', '--netns-type=path', `/var/run/netns/${s.name}`, 'tap0']));
       for (let i = 0; i < 300 && !(await s.ip(['route', 'show', 'default'])).includes('default'); i++) await new Promise((res) => setTimeout(res, 50));
       targets.push(['slirp4netns', s, child.pid!]);
     }
     log(`load before: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
     // Warm-up (the JIT compiles every path before it is timed).
-    for (const [, ns] of targets) for (const mode of modes) await client(ns, { cpu: CPU }, tools, [mode, SERVER, MODES[mode].port, '1'], 20_000);
+    for (const [, ns] of targets) for (const mode of modes) await client(ns, { cpu: pinCpu }, tools, [mode, SERVER, MODES[mode].port, '1'], 20_000);
     for (const mode of modes) {
       const costs = await measureMode(targets, tools, mode, seconds, runs);
       for (const [k, [name, ns, pid]] of targets.entries()) {
         const c = costs[k];
         log(`${mode} ${name}: ${c.rate >= 100 ? Math.round(c.rate) : c.rate.toFixed(2)}/s; CPU per 10^4: user ${c.user.toFixed(4)} s, sys ${c.sys.toFixed(4)} s, total ${c.total.toFixed(4)} s (runs ${c.totals.map((t) => t.toFixed(3)).join(' ')}; user ${c.users.map((t) => t.toFixed(4)).join(' ')}); ${c.packets.toFixed(2)} packets${Number.isNaN(c.bytes) ? '' : `; ${Math.round(c.bytes)} bytes allocated`}`);
-        if (perfDir !== undefined && name === (process.env.NAT_COST_PERF_OF ?? 'nat')) await perfRecord(ns, pid, tools, mode, Math.min(seconds, 2), join(perfDir, `${mode}.data`));
+        if (perfDir !== undefined && name === (process.env.NAT_COST_PERF_OF ?? 'nat')) log(`${mode} ${name}: perf record of ${await perfRecord(ns, pid, tools, mode, Math.min(seconds, 2), join(perfDir, `${mode}.data`))} operations (and perf's own start and stop) in ${join(perfDir, `${mode}.data`)}`);
         if (trace) log(`${mode} ${name} syscalls: ${await syscallsPerTransaction(ns, pid, tools, mode, Math.min(seconds, 2))}`);
       }
       if (costs.length > 1) log(`${mode}: CPU per operation ${targets[0][0]} / ${targets[1][0]} = ${(costs[0].total / costs[1].total).toFixed(3)} (user ${(costs[0].user / costs[1].user).toFixed(3)})${alloc && targets[1][3] !== undefined ? `, bytes allocated ${(costs[0].bytes / costs[1].bytes).toFixed(3)}` : ''}`);

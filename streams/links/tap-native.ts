@@ -142,6 +142,14 @@ export interface NativeTapHandle {
   /** `onFrames(slab)`: a batch was read into `slab` where `batch` and `lengths` say. */
   start(onFrames: (slab: ArrayBuffer) => void, onError: (error: Error) => void): void;
   stop(): void;
+  /**
+   * The wait after a wake-up's frames in the handle's own hands (true) or libuv's (false, the
+   * default): the device, the addon's host sockets and libuv's backend fd in one epoll set,
+   * waited on until libuv's next timer; frames and host sockets' events are served there, and
+   * anything else of libuv's ends the wait (native/rx-tap.c, sleep_here). Saves the poll without
+   * a timeout that libuv makes before every sleep under Node's idle-time metrics.
+   */
+  ownSleep(on: boolean, busyPollUs?: number): void;
   /** Reads and delivers what waits now, as a wake-up would (not from inside a delivery); the frames read. */
   drain(): number;
   write(frame: Uint8Array): number;

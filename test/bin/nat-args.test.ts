@@ -39,6 +39,20 @@ describe('bin/nat-args: rx-netstack nat options', () => {
     }
   });
 
+  it('--sleep own|libuv (default own) and --busy-poll US (0..1000000, default 0, only with --sleep own)', () => {
+    const a = ok(['--netns', 'box']);
+    assert.deepEqual({ sleep: a.sleep, busy: a.busyPollUs }, { sleep: 'own', busy: 0 });
+    assert.equal(ok(['--netns', 'box', '--sleep', 'libuv']).sleep, 'libuv');
+    assert.equal(ok(['--netns', 'box', '--busy-poll', '50']).busyPollUs, 50);
+    assert.equal(ok(['--netns', 'box', '--sleep', 'libuv', '--busy-poll', '0']).busyPollUs, 0);
+    assert.equal(ok(['--netns', 'box', '--busy-poll', '1000000']).busyPollUs, 1_000_000);
+    assert.ok(problems(['--netns', 'box', '--sleep', 'epoll']).some((p) => p.startsWith('--sleep:')));
+    for (const bad of ['1000001', '5us', '-1', '']) {
+      assert.ok(problems(['--netns', 'box', `--busy-poll=${bad}`]).some((p) => p.startsWith('--busy-poll:')), bad);
+    }
+    assert.ok(problems(['--netns', 'box', '--sleep', 'libuv', '--busy-poll', '20']).some((p) => p === '--busy-poll: only with --sleep own (the default)'));
+  });
+
   it('--disable-udp-offload: every UDP datagram through the stack', () => {
     assert.equal(ok(['--netns', 'box', '--disable-udp-offload']).udpOffload, false);
   });
