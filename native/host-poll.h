@@ -59,9 +59,9 @@ void rx_host_poll_ref(struct rx_socket_env *e, rx_host_watch_t *w, int ref);
 /* What the set's poll does when it is readable: every ready socket (a bounded number) to its callback. */
 void rx_host_poll_dispatch(struct rx_socket_env *e);
 /*
- * For a poll(2) of the sockets' own fds instead of the set (rx-tap.c's own sleep: a wake-up
- * through poll(2) is a synchronous one, which the scheduler may serve on the waker's CPU; one
- * through an epoll set never is): fills `fds` (events asked) and `keys` with every socket that
+ * For a poll(2) of the sockets' own fds instead of the set (rx-tap.c's own sleep, which waits
+ * for the device, the sockets and libuv's backend in one call and dispatches a socket's event
+ * without the set's epoll_wait): fills `fds` (events asked) and `keys` with every socket that
  * watches something and returns how many, or -1 when there are more than `max` (or no set).
  */
 int rx_host_poll_fds(struct rx_socket_env *e, struct pollfd *fds, uint64_t *keys, int max);

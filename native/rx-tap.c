@@ -797,23 +797,22 @@ static void read_batch(rx_tap_t *t) {
 
 /*
  * After a wake-up's frames, the wait for the next frame or a host socket's event, here with
- * poll(2) instead of in libuv's epoll_wait. Why: where the woken nat runs. A wake-up through
- * poll(2) (pollwake) passes on the waker's "sync" hint (a socket's or the TUN device's
- * sk_data_ready wakes synchronously), so the scheduler may run the nat on the waker's CPU,
- * which is about to sleep (the client after its request, the server after its answer); an
- * epoll set's callback drops the hint (ep_poll_callback wakes with wake_up()), so a nat free
- * to move is woken on the CPU it slept on, idle by then, through an IPI: four cross-CPU
- * wake-ups per TCP_RR transaction where slirp4netns (poll(2)) has two (docs/benchmarks.md,
- * Session 15). The device's fd, each host socket's own fd (host-poll.h rx_host_poll_fds;
- * not the sockets' epoll set, whose wake-up is an epoll one) and libuv's backend fd
- * (uv_backend_fd, public) are polled until libuv's next timer (uv_backend_timeout after
- * uv_update_time, public). A frame or a socket's event is served here and the wait repeats;
- * anything of libuv's (its backend fd readable with neither of ours, a timer due, an idle
- * handle or a pending callback: uv_backend_timeout 0), more than RX_OWN_SLEEP_SOCKETS sockets,
- * or a write queue ends it, and libuv's loop runs as usual. Only from the poll's callback, with
- * no JavaScript on the stack: each delivery runs its own callback scope (its microtasks and
- * nextTicks) as from the loop. Not made by libuv, the wait counts as busy time in
- * performance.eventLoopUtilization().
+ * poll(2) instead of in libuv's epoll_wait. What it saves is CPU per wake-up: libuv's poll
+ * without a timeout before each sleep (Node runs its loop with idle-time metrics), the nested
+ * epoll_wait of the host sockets' set, and a turn of the loop's other phases; an unpinned nat
+ * TCP_RR exchange makes 6.2 system calls instead of 9.2 and costs about 0.95 of the CPU
+ * (docs/benchmarks.md, Session 15). It was first meant to get poll(2)'s synchronous wake-ups
+ * and with them the waker's CPU; measured, it does not: this kernel packs a wakee onto its
+ * waker's CPU by how long the wakee runs, not by the kind of wake-up. The device's fd, each
+ * host socket's own fd (host-poll.h rx_host_poll_fds; not the sockets' epoll set) and libuv's
+ * backend fd (uv_backend_fd, public) are polled until libuv's next timer (uv_backend_timeout
+ * after uv_update_time, public). A frame or a socket's event is served here and the wait
+ * repeats; anything of libuv's (its backend fd readable with neither of ours, a timer due, an
+ * idle handle or a pending callback: uv_backend_timeout 0), more than RX_OWN_SLEEP_SOCKETS
+ * sockets, a write queue, or ownSleep(false) ends it, and libuv's loop runs as usual. Only from
+ * the poll's callback, with no JavaScript on the stack: each delivery runs its own callback scope
+ * (its microtasks and nextTicks) as from the loop. Not made by libuv, the wait counts as busy
+ * time in performance.eventLoopUtilization().
  */
 static void sleep_here(rx_tap_t *t) {
   rx_socket_env_t *e = rx_socket_env(t->env);
@@ -821,7 +820,7 @@ static void sleep_here(rx_tap_t *t) {
   uint64_t keys[RX_OWN_SLEEP_SOCKETS];
   int backend = uv_backend_fd(t->loop);
   for (unsigned turn = 0; turn < RX_OWN_SLEEP_TURNS; turn++) {
-    if (t->closed || !t->reading || t->queue.count > 0 || t->exchange_scope_open) return;
+    if (t->closed || !t->reading || !t->own_sleep || t->queue.count > 0 || t->exchange_scope_open) return;
     int nhost = e != NULL ? rx_host_poll_fds(e, fds + 2, keys, RX_OWN_SLEEP_SOCKETS) : 0;
     if (nhost < 0) nhost = e != NULL && e->poll_open == 1 ? -1 : 0;
     if (nhost < 0) {

@@ -144,10 +144,12 @@ export interface NativeTapHandle {
   stop(): void;
   /**
    * The wait after a wake-up's frames in the handle's own hands (true) or libuv's (false, the
-   * default): the device, the addon's host sockets and libuv's backend fd in one epoll set,
-   * waited on until libuv's next timer; frames and host sockets' events are served there, and
-   * anything else of libuv's ends the wait (native/rx-tap.c, sleep_here). Saves the poll without
-   * a timeout that libuv makes before every sleep under Node's idle-time metrics.
+   * default): poll(2) of the device, the addon's host sockets' own fds and libuv's backend fd,
+   * until libuv's next timer; frames and host sockets' events are served there, and anything
+   * else of libuv's ends the wait (native/rx-tap.c, sleep_here). Saves per wake-up the poll
+   * without a timeout that libuv makes before every sleep under Node's idle-time metrics, the
+   * host sockets' set's epoll_wait and a turn of the loop. `busyPollUs`: non-blocking polls for
+   * that long before each wait (0..1000000, default 0).
    */
   ownSleep(on: boolean, busyPollUs?: number): void;
   /** Reads and delivers what waits now, as a wake-up would (not from inside a delivery); the frames read. */
