@@ -10,8 +10,7 @@
  * while polling without blocking (ownBusyHits).
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { lines } from '../helpers/child-lines.js';
 import { ensureDist, ROOT } from '../helpers/dist.js';
 import { createKernelPeer, describeKernelPeer, type KernelPeer } from '../helpers/netns.js';
 
@@ -67,29 +66,6 @@ for i in range(${EXCHANGES}):
     ok += got == p
 s.close()
 print(ok)`;
-
-/** Lines of a child's stdout, one at a time (10 s each at most). */
-function lines(child: ChildProcess): () => Promise<string> {
-  const queue: string[] = [];
-  const waiting: Array<(line: string) => void> = [];
-  let err = '';
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    const w = waiting.shift();
-    if (w !== undefined) w(line);
-    else queue.push(line);
-  });
-  return () =>
-    new Promise((resolve, reject) => {
-      const line = queue.shift();
-      if (line !== undefined) return resolve(line);
-      const timer = setTimeout(() => reject(new Error(`no line from the child in 10 s; stderr: ${err}`)), 10_000);
-      waiting.push((l) => {
-        clearTimeout(timer);
-        resolve(l);
-      });
-    });
-}
 
 interface DeviceStats {
   ownSleeps: number;
