@@ -32,6 +32,16 @@ export interface NativeTapStats {
   /** Batches read while a busy-poll window was open (TapDeviceOptions.busyPollUs). */
   busyPollHits: number;
   /**
+   * The wait between wake-ups in the handle's own hands (`ownSleep`, which `rx-netstack nat`
+   * turns on; 0 otherwise): waits that returned a frame or a host socket's event, waits handed
+   * back to libuv's loop, events found by the busy poll before a wait, and host sockets' events
+   * dispatched from that wait (native/rx-tap.c sleep_here).
+   */
+  ownSleeps: number;
+  ownSleepExits: number;
+  ownBusyHits: number;
+  hostDirectDispatches: number;
+  /**
    * Reads that found no frame (EAGAIN): the read that ends a batch. Under request/response
    * (each wake-up one small frame in, a small answer out) most wake-ups read one frame and
    * skip it; every eighth reads a whole batch (native/rx-tap.c, RX_SINGLE_AFTER). A frame

@@ -264,6 +264,44 @@ describeKernelPeer('TapDevice: a device we create', () => {
     assert.deepEqual(inWindow.filter((b) => !b.hit), [], `every batch within the window found the loop spinning (${seen})`);
   });
 
+  it('the own wait (ownSleep, as the nat uses it): frames after a wake-up are served from its poll(2); ownSleep(false) from such a delivery ends the wait at once', async () => {
+    // The kernel sends a frame every 20 ms. After the first wake-up the handle waits itself until
+    // libuv's next timer (none due for 10 s here), so the next frames are served from that wait
+    // (ownSleeps). Turned off from inside one of those deliveries, the wait must end there: no
+    // further frame served by it and no further wait handed back to libuv, while frames keep
+    // coming through libuv's loop.
+    const device = open(peer(), { up: true });
+    try {
+      await peer().configureHost();
+      const handle = device.nativeHandle;
+      handle.ownSleep(true);
+      let atOff: { ownSleeps: number; ownSleepExits: number } | undefined;
+      let after = 0;
+      let settle!: () => void;
+      const done = new Promise<void>((resolve) => (settle = resolve));
+      device.onFrames(() => {
+        const s = device.stats();
+        if (atOff === undefined) {
+          if (s.ownSleeps > 0) {
+            handle.ownSleep(false);
+            atOff = { ownSleeps: s.ownSleeps, ownSleepExits: s.ownSleepExits };
+          }
+        } else if (++after === 3) settle();
+      });
+      const guard = setTimeout(() => settle(), 10_000);
+      const trickling = peer().python(trickle(20));
+      await done;
+      clearTimeout(guard);
+      assert.ok(atOff !== undefined, 'a frame was served from the own wait');
+      assert.equal(after, 3, 'frames kept coming after the wait was turned off');
+      const s = device.stats();
+      assert.deepEqual({ ownSleeps: s.ownSleeps, ownSleepExits: s.ownSleepExits }, atOff, 'nothing served or waited by the own wait after ownSleep(false)');
+      await trickling;
+    } finally {
+      device.close();
+    }
+  });
+
   it('under request/response a wake-up reads one frame, without the read that ends in EAGAIN; a backlog or a frame left unanswered ends it', async () => {
     const device = open(peer(), { up: true });
     try {
