@@ -11,8 +11,9 @@
  */
 import assert from 'node:assert/strict';
 import { lines } from '../helpers/child-lines.js';
+import { natPeers } from '../helpers/nat-peers.js';
 import { ensureDist, ROOT } from '../helpers/dist.js';
-import { createKernelPeer, describeKernelPeer, type KernelPeer } from '../helpers/netns.js';
+import { describeKernelPeer, type KernelPeer } from '../helpers/netns.js';
 
 const SOURCES = ['bin/nat.ts', 'bin/nat-args.ts', 'bin/nat-device.ts', 'bin/nat-tcp.ts', 'bin/splice.ts'];
 const SERVER = '198.18.0.200';
@@ -82,11 +83,7 @@ describeKernelPeer('nat: the wait between wake-ups in the TUN handle\'s hands (-
   before(async function () {
     this.timeout(30_000);
     ensureDist(SOURCES);
-    h = await createKernelPeer({ createTap: false });
-    ns = await createKernelPeer({ createTap: false });
-    await h.ip(['addr', 'add', `${SERVER}/32`, 'dev', 'lo']);
-    const server = h.spawn('python3', ['-u', '-c', PY_SERVER]);
-    assert.equal(await lines(server)(), 'listening');
+    ({ h, ns } = await natPeers(SERVER, PY_SERVER));
   });
 
   after(async () => {

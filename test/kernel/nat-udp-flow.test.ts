@@ -11,8 +11,9 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { lines } from '../helpers/child-lines.js';
+import { natPeers } from '../helpers/nat-peers.js';
 import { ensureDist, ROOT } from '../helpers/dist.js';
-import { createKernelPeer, describeKernelPeer, type KernelPeer } from '../helpers/netns.js';
+import { describeKernelPeer, type KernelPeer } from '../helpers/netns.js';
 
 const SOURCES = ['bin/nat.ts', 'bin/nat-args.ts', 'bin/nat-device.ts', 'bin/nat-udp.ts', 'streams/pipeline/taps.ts', 'streams/pipeline/direct-gate.ts', 'src/stats.ts'];
 const SERVER = '198.18.0.200';
@@ -110,11 +111,7 @@ describeKernelPeer('nat: established UDP flows relayed by the TUN device flow ta
   before(async function () {
     this.timeout(30_000);
     ensureDist(SOURCES);
-    h = await createKernelPeer({ createTap: false });
-    ns = await createKernelPeer({ createTap: false });
-    await h.ip(['addr', 'add', `${SERVER}/32`, 'dev', 'lo']);
-    const servers = h.spawn('python3', ['-u', '-c', PY_SERVERS]);
-    assert.equal(await lines(servers)(), 'listening');
+    ({ h, ns } = await natPeers(SERVER, PY_SERVERS));
     driver = h.spawn(process.execPath, ['--input-type=module', '-e', DRIVER, ROOT, ns.netns, String(IDLE_MS)]);
     next = lines(driver);
     assert.equal(await next(), 'ready');
