@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { buildKernelTools } from './build.js';
 import type { Netns } from './netns.js';
 import { client, stackNamespace, STACK_IP } from './tap-bench.js';
-import { median } from '../lib/stats.js';
+import { median, medianRatio } from '../lib/stats.js';
 import { processCpu } from '../lib/proc-cpu.js';
 
 const CPU = 0;
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
         log(`${mode} ${t.name}: CPU per 10^4 ${median(per[k]).toFixed(3)} s (runs ${per[k].map((x) => x.toFixed(3)).join(' ')}), of it user ${median(user[k]).toFixed(3)} s`);
       }
       if (targets.length > 1) {
-        const pairwise = median(per[0].map((x, i) => x / per[1][i]));
+        const pairwise = medianRatio(per[0], per[1]);
         log(`${mode}: CPU per operation serve / base = ${(median(per[0]) / median(per[1])).toFixed(3)}, user CPU ${(median(user[0]) / median(user[1])).toFixed(3)}, median of the rounds' ratios ${pairwise.toFixed(3)}`);
       }
     }
