@@ -50,11 +50,46 @@ export interface NatRr {
   exchange(n: number): Promise<void>;
   /** Wall-clock ms spent inside the nat's device callback so far. */
   natMs(): number;
+  /**
+   * The median of the nat's callbacks' wall us since the last call (evictions excluded): a
+   * callback that another process preempted or an interrupt lengthened falls in the tail, which
+   * the mean per transaction (`natMs`) takes in whole.
+   */
+  natMedianUs(): number;
   drops(): unknown;
   close(): void;
 }
 
-export async function setupNatRr(): Promise<NatRr> {
+/**
+ * `--cold BYTES`: what the other processes leave of the caches and the TLB, made before each of
+ * the nat's two wake-ups of a pinned transaction (the request from the client, the answer from
+ * the server inside the `send`): write one byte per 64-byte line of a BYTES buffer (larger than
+ * the L2 cache evicts the nat's lines from it; larger than the last-level cache, from all) and
+ * make one system call (getrusage: with PTI and no PCID, as on this machine, each entry to the
+ * kernel empties the TLB of user pages). Its time is not counted in `natMs`.
+ */
+export interface NatRrOptions {
+  coldBytes?: number;
+}
+
+function evictor(bytes: number): () => number {
+  if (bytes <= 0) return () => 0;
+  const buf = new Uint8Array(bytes);
+  const stride = Number(process.env.COLD_STRIDE ?? '64');
+  const syscall = process.env.COLD_SYSCALL !== '0';
+  let v = 0;
+  return (): number => {
+    const t = performance.now();
+    v = (v + 1) & 0xff;
+    for (let i = 0; i < bytes; i += stride) buf[i] = v;
+    if (syscall) process.cpuUsage();
+    return performance.now() - t;
+  };
+}
+
+export async function setupNatRr(options: NatRrOptions = {}): Promise<NatRr> {
+  const evict = evictor(options.coldBytes ?? 0);
+  let evictMs = 0;
   const addon = loadTapAddon();
   const readBuffer = new Uint8Array(addon.tcpReadBuffer);
   const readLength = addon.tcpRead;
@@ -73,6 +108,7 @@ export async function setupNatRr(): Promise<NatRr> {
     writeAndRead(data: Uint8Array): boolean {
       if (this.closed) return false;
       if (this.#reading) {
+        evictMs += evict();
         readBuffer.set(data, 0);
         readLength[0] = data.length;
         this.cb.onData();
@@ -102,15 +138,21 @@ export async function setupNatRr(): Promise<NatRr> {
   // callback (the request up, the relay, the fake host's answer, the reply written at the batch's
   // end), timed here (two clock reads per batch).
   let natMs = 0;
+  const natSamples = new Float64Array(1 << 20);
+  let natSampled = 0;
   const natOnFrames = natDev.asTapDevice().onFrames.bind(natDev.asTapDevice());
   Object.assign(natDev, {
     onFrames(callback: Parameters<typeof natOnFrames>[0]): void {
       natOnFrames((...args: Parameters<typeof callback>) => {
+        evict();
+        evictMs = 0;
         const t = performance.now();
         try {
           callback(...args);
         } finally {
-          natMs += performance.now() - t;
+          const ms = performance.now() - t - evictMs;
+          natMs += ms;
+          if (natSampled < natSamples.length) natSamples[natSampled++] = ms;
         }
       });
     },
@@ -145,6 +187,11 @@ export async function setupNatRr(): Promise<NatRr> {
   return {
     exchange,
     natMs: () => natMs,
+    natMedianUs(): number {
+      const sorted = natSamples.slice(0, natSampled).sort();
+      natSampled = 0;
+      return sorted.length === 0 ? 0 : sorted[sorted.length >> 1] * 1000;
+    },
     drops: () => nat.stats().tcp.drops,
     close(): void {
       relay.unsubscribe();
@@ -158,37 +205,72 @@ export async function setupNatRr(): Promise<NatRr> {
 const median = (xs: number[]): number => Number([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)].toFixed(3));
 const fixed = (xs: number[]): number[] => xs.map((x) => Number(x.toFixed(3)));
 
-/** CPU us per transaction (user + system of this process) of `n` transactions through `t`. */
-async function cpuPer(t: NatRr, n: number): Promise<number> {
+/** `--median-callback`: the `nat` figures are the median callback's us, not the mean per transaction. */
+let medianCallback = false;
+
+/** CPU us per transaction (user + system of this process) of `n` transactions through `t`, and the nat's callback's wall us per transaction. */
+async function cpuPer(t: NatRr, n: number): Promise<[number, number]> {
+  t.natMedianUs(); // starts the round's samples
+  const ms0 = t.natMs();
   const before = process.cpuUsage();
   await t.exchange(n);
   const used = process.cpuUsage(before);
-  return (used.user + used.system) / n;
+  return [(used.user + used.system) / n, medianCallback ? t.natMedianUs() : ((t.natMs() - ms0) * 1000) / n];
 }
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const abAt = args.indexOf('--ab');
   const abDir = abAt >= 0 ? args.splice(abAt, 2)[1] : undefined;
+  const coldAt = args.indexOf('--cold');
+  const coldBytes = coldAt >= 0 ? Number(args.splice(coldAt, 2)[1]) : 0;
+  const medianAt = args.indexOf('--median-callback');
+  if (medianAt >= 0) {
+    args.splice(medianAt, 1);
+    medianCallback = true;
+  }
   const transactions = Number(args[0] ?? '20000');
   const rounds = Number(args[1] ?? '5');
-  const here = await setupNatRr();
+  const here = await setupNatRr({ coldBytes });
   if (abDir !== undefined) {
-    const other = (await import(pathToFileURL(resolve(abDir, 'dist/bench/nat-rr-js.js')).href)) as { setupNatRr(): Promise<NatRr> };
-    const there = await other.setupNatRr();
+    const other = (await import(pathToFileURL(resolve(abDir, 'dist/bench/nat-rr-js.js')).href)) as { setupNatRr(o?: NatRrOptions): Promise<NatRr> };
+    const there = await other.setupNatRr({ coldBytes });
     const a: number[] = [];
     const b: number[] = [];
     const ratios: number[] = [];
+    const natA: number[] = [];
+    const natB: number[] = [];
+    const natRatios: number[] = [];
     for (let r = 0; r < rounds; r++) {
       const a1 = await cpuPer(here, transactions);
       const b1 = await cpuPer(there, transactions);
       const b2 = await cpuPer(there, transactions);
       const a2 = await cpuPer(here, transactions);
-      a.push((a1 + a2) / 2);
-      b.push((b1 + b2) / 2);
-      ratios.push((a1 + a2) / (b1 + b2));
+      a.push((a1[0] + a2[0]) / 2);
+      b.push((b1[0] + b2[0]) / 2);
+      ratios.push((a1[0] + a2[0]) / (b1[0] + b2[0]));
+      natA.push((a1[1] + a2[1]) / 2);
+      natB.push((b1[1] + b2[1]) / 2);
+      natRatios.push((a1[1] + a2[1]) / (b1[1] + b2[1]));
     }
-    console.log(JSON.stringify({ transactions, rounds, this: fixed(a), other: fixed(b), ratios: fixed(ratios), median: median(ratios), thisMedian: median(a), otherMedian: median(b) }));
+    // With --cold the process's CPU includes the evictions: read `nat*` (the callback, evictions excluded).
+    console.log(
+      JSON.stringify({
+        transactions,
+        rounds,
+        coldBytes,
+        this: fixed(a),
+        other: fixed(b),
+        ratios: fixed(ratios),
+        median: median(ratios),
+        thisMedian: median(a),
+        otherMedian: median(b),
+        natThis: fixed(natA),
+        natOther: fixed(natB),
+        natRatios: fixed(natRatios),
+        natMedian: median(natRatios),
+      }),
+    );
     there.close();
     here.close();
     return;
@@ -196,12 +278,12 @@ async function main(): Promise<void> {
   const perRound: number[] = [];
   const natPerRound: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    const ms0 = here.natMs();
-    perRound.push(await cpuPer(here, transactions));
-    natPerRound.push(((here.natMs() - ms0) * 1000) / transactions);
+    const [cpu, natUs] = await cpuPer(here, transactions);
+    perRound.push(cpu);
+    natPerRound.push(natUs);
   }
-  // `median`: the process's CPU us per transaction; `nat`: wall us inside the nat's batch callback.
-  console.log(JSON.stringify({ transactions, rounds: fixed(perRound), median: median(perRound), natRounds: fixed(natPerRound), nat: median(natPerRound), natDrops: here.drops() }));
+  // `median`: the process's CPU us per transaction (with --cold, the evictions too); `nat`: wall us inside the nat's batch callback (evictions excluded).
+  console.log(JSON.stringify({ transactions, coldBytes, rounds: fixed(perRound), median: median(perRound), natRounds: fixed(natPerRound), nat: median(natPerRound), natDrops: here.drops() }));
   here.close();
 }
 
