@@ -32,6 +32,18 @@
  * machine moves it by 15 %: read medians of many alternating runs). Not repeatable under cachegrind: the
  * stacks' timers run on the wall clock, which valgrind slows 50-fold (80,000 to 166,000
  * instructions per transaction for two runs of one tree).
+ *
+ *   node dist/bench/nat-rr-js.js [TRANSACTIONS] [ROUNDS] --cold BYTES [--median-callback]
+ *       the nat's callback cold (see NatRrOptions below: the caches and the TLB emptied before
+ *       each of its two wake-ups, as the client, the server and the kernel leave them pinned on
+ *       one CPU; 262144 is what session 16 used); `--median-callback`: `nat` is the median
+ *       callback's wall us instead of the mean per transaction (a callback another process
+ *       preempted falls in the tail). Session 16, in one phase: hot 3.2-3.3 us, cold 4.5-5.2; the cold cost is
+ *       the TLB's (a system call alone +1.3 us, 256 KiB of lines in 64 pages +0.2, 4,096 pages
+ *       one line each +2.9), so it counts the distinct pages of code and data a transaction
+ *       touches. Compare trees with separate processes, alternating, ten or more each (the
+ *       median of each tree's): in one process (`--ab`) the two trees' code and objects lie
+ *       where they lie, and cold an A/A gave 0.85-1.12; alternating processes, 1.005.
  */
 import { firstValueFrom } from 'rxjs';
 import { deviceLink } from '../streams/links/tap-link.js';
