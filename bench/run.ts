@@ -357,7 +357,7 @@ async function main(): Promise<void> {
             value: c.stack.p50,
             kernel: c.kernel.p50,
             ratio: c.ratioP50,
-            note: `p99 ${c.stack.p99.toFixed(3)} ms (kernel ${c.kernel.p99.toFixed(3)})`,
+            note: `p99 ${c.stack.p99.toFixed(3)} ms (kernel ${c.kernel.p99.toFixed(3)}); run by run ${c.pairedRatioP50.toFixed(3)}`,
           });
         }
       } catch (error) {

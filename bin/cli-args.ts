@@ -39,6 +39,9 @@ export const SERVE_USAGE = `usage: rx-netstack serve --tap NAME --ip CIDR [optio
   --pcap FILE        record every frame in and out to FILE (classic pcap)
   --busy-poll US     after each batch keep polling the device for US microseconds
                      instead of sleeping (lower latency at low load, more CPU; default off)
+  --sleep own|libuv  where the wait between wake-ups is made (default own: by the TAP
+                     device's handle, with poll(2) of the device and libuv's own fd, one
+                     system call and a turn of the loop fewer per wake-up; libuv: Node's loop)
   -h, --help         this text
 
 Prints "ready" on stdout once attached; runs until SIGINT or SIGTERM.`;
@@ -85,6 +88,12 @@ export interface ServeArgs {
   readonly pcap?: string;
   /** Busy-poll window in microseconds (TapLinkOptions.busyPollUs); absent: off. */
   readonly busyPollUs?: number;
+  /**
+   * Where the wait between wake-ups is made (`--sleep`): 'own' (absent, the default) by the TAP
+   * device's handle (TapDevice.nativeHandle.ownSleep, native/rx-tap.c sleep_here), 'libuv' by
+   * Node's event loop.
+   */
+  readonly sleep?: 'own' | 'libuv';
 }
 
 export type ParsedCommand =
@@ -110,6 +119,7 @@ const OPTIONS = {
   services: { type: 'string' },
   pcap: { type: 'string' },
   'busy-poll': { type: 'string' },
+  sleep: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -228,6 +238,9 @@ export function parseServe(argv: readonly string[]): ParsedCommand {
     if (!(busyPollUs >= 0 && busyPollUs <= 1_000_000)) problems.push(`--busy-poll: "${busyText}" is not an integer from 0 to 1000000 (microseconds)`);
   }
 
+  const sleepText = text('sleep');
+  if (sleepText !== undefined && sleepText !== 'own' && sleepText !== 'libuv') problems.push(`--sleep: "${sleepText}" is not own or libuv`);
+
   if (problems.length > 0) return { kind: 'invalid', problems };
   return {
     kind: 'serve',
@@ -245,6 +258,7 @@ export function parseServe(argv: readonly string[]): ParsedCommand {
       services,
       ...(pcap === undefined ? {} : { pcap }),
       ...(busyPollUs === undefined || busyPollUs === 0 ? {} : { busyPollUs }),
+      ...(sleepText === 'libuv' ? { sleep: 'libuv' as const } : {}),
     },
   };
 }

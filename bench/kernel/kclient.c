@@ -19,7 +19,9 @@
  *                                           for byte, all held open at once, then closed
  *   kclient latency     KIND HOST PORT COUNT INTERVAL_MS
  *                                           COUNT request/response exchanges (KIND ping: ICMP
- *                                           echo; udp: 1 byte to a UDP echo; tcp: 1 byte on one
+ *                                           echo; ping-recv: the same waiting in recv() as udp
+ *                                           does, not poll() then recv(); udp: 1 byte to a UDP
+ *                                           echo; tcp: 1 byte on one
  *                                           TCP echo connection), one every INTERVAL_MS (0: back
  *                                           to back), each timed alone: p50, p99, min, max in ms
  *   kclient send-for    HOST PORT SECONDS [CC]  lossy paths: send as fast as TCP lets us until the
@@ -246,8 +248,10 @@ static int cmp_double(const void *x, const void *y) {
   return a < b ? -1 : a > b;
 }
 
-/* One ICMP echo with sequence `seq` on raw socket `fd`; its RTT in ms, or -1 when none came in 1 s. */
-static double ping_once(const char *mode, int fd, struct sockaddr_in *a, uint16_t id, int seq) {
+/* One ICMP echo with sequence `seq` on raw socket `fd`; its RTT in ms, or -1 when none came in 1 s.
+   `blocking`: wait in recv() itself (the socket has a 1 s SO_RCVTIMEO), as the UDP kinds do,
+   instead of poll() and then recv(): one system call fewer between the reply and its time. */
+static double ping_once(const char *mode, int fd, struct sockaddr_in *a, uint16_t id, int seq, int blocking) {
   uint8_t pkt[64];
   memset(pkt, 0, sizeof pkt);
   struct icmphdr *h = (struct icmphdr *)pkt;
@@ -261,9 +265,10 @@ static double ping_once(const char *mode, int fd, struct sockaddr_in *a, uint16_
   for (;;) {
     struct pollfd pf = { fd, POLLIN, 0 };
     int remaining = (int)((t0 + 1.0 - now()) * 1000);
-    if (remaining <= 0 || poll(&pf, 1, remaining) <= 0) return -1;
+    if (remaining <= 0 || (!blocking && poll(&pf, 1, remaining) <= 0)) return -1;
     uint8_t in[1500];
     ssize_t n = recv(fd, in, sizeof in, 0);
+    if (n < 0 && blocking) return -1;
     if (n < 28) continue;
     int ihl = (in[0] & 0x0f) * 4;
     struct icmphdr *r = (struct icmphdr *)(in + ihl);
@@ -279,7 +284,7 @@ static int ping(struct sockaddr_in *a, int count) {
   uint16_t id = (uint16_t)getpid();
   int got = 0, lost = 0;
   for (int seq = 0; seq < count; seq++) {
-    double ms = ping_once("ping", fd, a, id, seq);
+    double ms = ping_once("ping", fd, a, id, seq, 0);
     if (ms < 0) {
       if (++lost > 10) fail("ping", "too many lost echoes");
       continue;
@@ -298,15 +303,19 @@ static int ping(struct sockaddr_in *a, int count) {
  * 0 they go back to back. Every exchange is timed on its own.
  */
 static int latency(const char *kind, struct sockaddr_in *a, int count, double interval_ms) {
-  int k = strcmp(kind, "ping") == 0 ? 0 : strcmp(kind, "udp") == 0 ? 1 : strcmp(kind, "tcp") == 0 ? 2 : -1;
+  int k = strcmp(kind, "ping") == 0 ? 0 : strcmp(kind, "udp") == 0 ? 1 : strcmp(kind, "tcp") == 0 ? 2 : strcmp(kind, "ping-recv") == 0 ? 3 : -1;
   if (k < 0) {
     printf("{\"mode\":\"latency\",\"error\":\"unknown kind %s\"}\n", kind);
     return 2;
   }
   int fd;
-  if (k == 0) {
+  if (k == 0 || k == 3) {
     fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
     if (fd < 0) fail("latency", "socket(SOCK_RAW)");
+    if (k == 3) {
+      struct timeval tv = { 1, 0 };
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    }
   } else if (k == 1) {
     fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) fail("latency", "socket");
@@ -333,8 +342,8 @@ static int latency(const char *kind, struct sockaddr_in *a, int count, double in
       }
     }
     double ms = -1;
-    if (k == 0) {
-      ms = ping_once("latency", fd, a, id, i);
+    if (k == 0 || k == 3) {
+      ms = ping_once("latency", fd, a, id, i, k == 3);
     } else {
       char c = 'l';
       double t0 = now();
@@ -583,7 +592,7 @@ int main(int argc, char **argv) {
   const char *mode = argv[1];
   if (strcmp(mode, "latency") == 0) {
     if (argc < 7) {
-      fprintf(stderr, "usage: kclient latency ping|udp|tcp HOST PORT COUNT INTERVAL_MS\n");
+      fprintf(stderr, "usage: kclient latency ping|ping-recv|udp|tcp HOST PORT COUNT INTERVAL_MS\n");
       return 2;
     }
     struct sockaddr_in la = addr_of(argv[3], atoi(argv[4]));

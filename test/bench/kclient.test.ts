@@ -87,3 +87,28 @@ describeKernelPeer('bench/kernel/kclient bulk modes', function () {
     assert.ok(r.bytes > 0 && r.gbps > 0, JSON.stringify(r));
   });
 });
+
+describeKernelPeer('bench/kernel/kclient latency ping-recv', function () {
+  this.timeout(30_000);
+  const bench = useBenchNamespaces();
+
+  it('times each echo waiting in recv() (no poll): the kernel on a namespace\'s loopback answers every one', async () => {
+    const ns = await bench.namespace('kl');
+    const r = await ns.exec(bench.tools.client, ['latency', 'ping-recv', '127.0.0.1', '0', '50', '0'], 20_000);
+    assert.equal(r.code, 0, `${r.stdout} ${r.stderr}`);
+    const j = JSON.parse(r.stdout) as { kind: string; replies: number; lost: number; p50Ms: number };
+    assert.deepEqual([j.kind, j.replies, j.lost], ['ping-recv', 50, 0]);
+    assert.ok(j.p50Ms > 0 && j.p50Ms < 100, JSON.stringify(j));
+  });
+
+  it('an echo nobody answers is given up after its second (the receive timeout), not waited for forever', async () => {
+    const ns = await bench.namespace('kl');
+    await ns.exec('sysctl', ['-q', '-w', 'net.ipv4.icmp_echo_ignore_all=1'], 5_000);
+    const started = Date.now();
+    const r = await ns.exec(bench.tools.client, ['latency', 'ping-recv', '127.0.0.1', '0', '2', '0'], 20_000);
+    const took = Date.now() - started;
+    assert.notEqual(r.code, 0);
+    assert.match(r.stdout, /no replies/);
+    assert.ok(took >= 1900 && took < 6000, `two unanswered echoes took ${took} ms`);
+  });
+});
