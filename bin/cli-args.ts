@@ -39,9 +39,9 @@ export const SERVE_USAGE = `usage: rx-netstack serve --tap NAME --ip CIDR [optio
   --pcap FILE        record every frame in and out to FILE (classic pcap)
   --busy-poll US     after each batch keep polling the device for US microseconds
                      instead of sleeping (lower latency at low load, more CPU; default off)
-  --sleep own|libuv  where the wait between wake-ups is made (default own: by the TAP
-                     device's handle, with poll(2) of the device and libuv's own fd, one
-                     system call and a turn of the loop fewer per wake-up; libuv: Node's loop)
+  --sleep own|libuv  where the wait between wake-ups is made (default libuv: Node's loop;
+                     own: by the TAP device's handle, with poll(2) of the device and libuv's
+                     own fd, less CPU per sporadic request, a little more under steady load)
   -h, --help         this text
 
 Prints "ready" on stdout once attached; runs until SIGINT or SIGTERM.`;
@@ -89,9 +89,10 @@ export interface ServeArgs {
   /** Busy-poll window in microseconds (TapLinkOptions.busyPollUs); absent: off. */
   readonly busyPollUs?: number;
   /**
-   * Where the wait between wake-ups is made (`--sleep`): 'own' (absent, the default) by the TAP
-   * device's handle (TapDevice.nativeHandle.ownSleep, native/rx-tap.c sleep_here), 'libuv' by
-   * Node's event loop.
+   * Where the wait between wake-ups is made (`--sleep`): 'libuv' (absent, the default) by
+   * Node's event loop, 'own' by the TAP device's handle (TapDevice.nativeHandle.ownSleep,
+   * native/tap-own-wait.c). Not the default: measured in session 16, it saves 5-8 % of the CPU
+   * per spaced request and costs 3-7 % per back-to-back exchange (docs/benchmarks.md).
    */
   readonly sleep?: 'own' | 'libuv';
 }
@@ -258,7 +259,7 @@ export function parseServe(argv: readonly string[]): ParsedCommand {
       services,
       ...(pcap === undefined ? {} : { pcap }),
       ...(busyPollUs === undefined || busyPollUs === 0 ? {} : { busyPollUs }),
-      ...(sleepText === 'libuv' ? { sleep: 'libuv' as const } : {}),
+      ...(sleepText === 'own' ? { sleep: 'own' as const } : {}),
     },
   };
 }

@@ -131,13 +131,13 @@ export async function serve(options: ServeOptions): Promise<Server> {
       ...(options.busyPollUs === undefined ? {} : { busyPollUs: options.busyPollUs }),
       up: true,
     });
-    // The wait between wake-ups in the device handle's hands (--sleep own, the default; as the
-    // nat's): poll(2) of the device and libuv's own fd until libuv's next timer, a frame served
-    // there, anything else of Node's handed back to its loop (native/rx-tap.c sleep_here). Per
-    // wake-up it saves libuv's poll without a timeout (Node's idle-time metrics) and a turn of
-    // the loop: the CPU of a spaced request (docs/benchmarks.md, "Session 16: the ping's p50
-    // every 2 ms"). During a --busy-poll window (a libuv idle handle) the wait is the loop's.
-    if (options.sleep !== 'libuv') tap.device.nativeHandle.ownSleep(true);
+    // --sleep own: the wait between wake-ups in the device handle's hands (as the nat's):
+    // poll(2) of the device and libuv's own fd until libuv's next timer, a frame served there,
+    // anything else of Node's handed back to its loop (native/tap-own-wait.c). It saves libuv's
+    // poll without a timeout and a turn of the loop per wake-up: less CPU per sporadic request,
+    // a little more when requests come back to back, where it finds nothing to wait for
+    // (docs/benchmarks.md, "Session 16: the ping's p50 every 2 ms"). So not the default.
+    if (options.sleep === 'own') tap.device.nativeHandle.ownSleep(true);
     // tapLink.close() also puts a pre-existing device back as found (MTU, MAC, up/down).
     undo.push({ what: `attach ${options.tap}`, run: () => tap.close() });
     // The device dying (deleted under us...) errors failed$ (watched there, not on frames$, whose

@@ -1,10 +1,10 @@
 /**
- * `rx-netstack serve --sleep own|libuv` (default own): after a wake-up the TAP device's handle
- * waits itself, with poll(2) of the device and libuv's own fd (native/rx-tap.c sleep_here), and
- * serves the next frame there. The option's parsing, and `serve()` over a real TAP device in a
- * namespace of the test's own: spaced pings and UDP echoes from the kernel side, every one
- * answered, and by default frames served by the own wait (the device's `ownSleeps`); with
- * `--sleep libuv` none.
+ * `rx-netstack serve --sleep own|libuv` (default libuv): with `own`, after a wake-up the TAP
+ * device's handle waits itself, with poll(2) of the device and libuv's own fd
+ * (native/tap-own-wait.c), and serves the next frame there. The option's parsing, and `serve()`
+ * over a real TAP device in a namespace of the test's own: spaced pings and UDP echoes from the
+ * kernel side, every one answered; with `--sleep own` frames served by the own wait (the
+ * device's `ownSleeps`), by default and with `--sleep libuv` none.
  */
 import assert from 'node:assert/strict';
 import { parseServe } from '../../bin/cli-args.js';
@@ -15,16 +15,16 @@ const BASE = ['--tap', 'rxt9', '--ip', '198.18.0.2/24'];
 const SPACED = 30;
 
 describe('bin/cli-args: serve --sleep', () => {
-  it('own by default (no field), --sleep libuv kept, anything else named as a problem', () => {
+  it('libuv by default (no field), --sleep own kept, anything else named as a problem', () => {
     const plain = parseServe(BASE);
     assert.ok(plain.kind === 'serve');
     assert.equal(plain.args.sleep, undefined);
-    const own = parseServe([...BASE, '--sleep', 'own']);
-    assert.ok(own.kind === 'serve');
-    assert.equal(own.args.sleep, undefined);
     const libuv = parseServe([...BASE, '--sleep', 'libuv']);
     assert.ok(libuv.kind === 'serve');
-    assert.equal(libuv.args.sleep, 'libuv');
+    assert.equal(libuv.args.sleep, undefined);
+    const own = parseServe([...BASE, '--sleep', 'own']);
+    assert.ok(own.kind === 'serve');
+    assert.equal(own.args.sleep, 'own');
     const bad = parseServe([...BASE, '--sleep', 'never']);
     assert.ok(bad.kind === 'invalid');
     assert.deepEqual(bad.problems, ['--sleep: "never" is not own or libuv']);
@@ -88,8 +88,8 @@ describeKernelPeer('bin/serve: the wait between wake-ups (--sleep)', function ()
     }
   }
 
-  it('by default: every ping and echo answered, frames served from the own wait', async () => {
-    const r = await spaced(undefined);
+  it('--sleep own: every ping and echo answered, frames served from the own wait', async () => {
+    const r = await spaced('own');
     assert.deepEqual([r.pings, r.echoes], [SPACED, SPACED]);
     // A frame comes 20 ms after the last answer; the wait lasts until libuv's next timer or
     // until something of libuv's (the python child's pipes, this test's timers) wakes it, so not
@@ -97,9 +97,11 @@ describeKernelPeer('bin/serve: the wait between wake-ups (--sleep)', function ()
     assert.ok(r.ownSleeps >= SPACED / 3, `frames served from the own wait: ${r.ownSleeps} (waits handed back: ${r.ownSleepExits})`);
   });
 
-  it('--sleep libuv: the same answers, every wait libuv\'s', async () => {
-    const r = await spaced('libuv');
-    assert.deepEqual([r.pings, r.echoes], [SPACED, SPACED]);
-    assert.deepEqual([r.ownSleeps, r.ownSleepExits], [0, 0]);
-  });
+  for (const sleep of [undefined, 'libuv'] as const) {
+    it(`${sleep === undefined ? 'by default' : '--sleep libuv'}: the same answers, every wait libuv's`, async () => {
+      const r = await spaced(sleep);
+      assert.deepEqual([r.pings, r.echoes], [SPACED, SPACED]);
+      assert.deepEqual([r.ownSleeps, r.ownSleepExits], [0, 0]);
+    });
+  }
 });
