@@ -213,7 +213,8 @@ static napi_value tap_start(napi_env env, napi_callback_info info) {
 }
 
 /* ownSleep(on, busyPollUs?): the wait after a wake-up in the handle's own hands (tap_sleep_here) or
-   libuv's; busyPollUs (0..1000000, default 0): non-blocking polls for that long before it sleeps. */
+   libuv's. busyPollUs (0..1000000; deprecated, the open option busyPollUs is the same setting):
+   when given, sets the handle's one busy-poll window, which either wait honours; absent: unchanged. */
 static napi_value tap_own_sleep(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -221,17 +222,19 @@ static napi_value tap_own_sleep(napi_env env, napi_callback_info info) {
   if (t == NULL) return NULL;
   bool on = false;
   if (argc < 1 || napi_get_value_bool(env, argv[0], &on) != napi_ok) return tap_throw_code(env, "ERR_INVALID_ARG_TYPE", "ownSleep(on: boolean, busyPollUs?: number)");
-  uint32_t busy_us = 0;
+  int64_t busy_us = -1;
   napi_valuetype bt = napi_undefined;
   if (argc >= 2) napi_typeof(env, argv[1], &bt);
   if (bt != napi_undefined) {
     double d = -1;
     if (bt != napi_number || napi_get_value_double(env, argv[1], &d) != napi_ok || !(d >= 0 && d <= RX_MAX_BUSY_POLL_US) || d != (double)(uint32_t)d)
       return tap_throw_code(env, "ERR_OUT_OF_RANGE", "ownSleep: busyPollUs must be an integer 0..1000000");
-    busy_us = (uint32_t)d;
+    busy_us = (int64_t)d;
   }
   t->own_sleep = on;
-  t->own_busy_ns = on ? (uint64_t)busy_us * 1000 : 0;
+  if (busy_us >= 0) t->busy_poll_ns = (uint64_t)busy_us * 1000;
+  /* A libuv window's idle handle would end the own wait at once (tap_arm_busy_poll). */
+  if (on && t->idle_open && uv_is_active((uv_handle_t *)&t->idle)) uv_idle_stop(&t->idle);
   return NULL;
 }
 

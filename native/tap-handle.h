@@ -138,6 +138,7 @@ typedef struct {
   double own_sleeps;      /* poll(2) calls of the own sleep that waited and returned an event (tap_sleep_here) */
   double own_sleep_exits; /* own sleeps ended for libuv (its fd, a timer, an immediate, too many sockets) */
   double own_busy_hits;   /* own sleeps whose event came during the busy poll (no sleep) */
+  double own_set_wakes;   /* own sleeps that found the host sockets' epoll set ready (more than RX_OWN_SLEEP_SOCKETS) */
   double rx_empty_reads; /* reads that found no frame (EAGAIN), the end of a batch */
   double rx_rereads;     /* frames read in the wake-up of the exchange before (RX_EXCHANGES_PER_WAKE) */
   double rx_reread_misses; /* such reads that found nothing (not counted in rx_empty_reads) */
@@ -213,9 +214,11 @@ typedef struct rx_tap {
   unsigned pair_misses;      /* pair reads in a row whose second read found nothing (RX_PAIR_MISSES) */
   unsigned pair_skips;       /* chances of a pair read not taken since they kept missing */
 
-  /* Busy polling (opt-in): after each batch an idle handle keeps the event loop from sleeping
-   * for busy_poll_ns, so the next frame is picked up by a non-blocking poll instead of a wake-up
-   * from sleep. Unref'd: it never keeps the process alive on its own. */
+  /* Busy polling (opt-in, the option busyPollUs): for busy_poll_ns after each batch (and, in the
+   * own wait, after each host socket's event served) the next one is looked for without
+   * sleeping: by the own wait's non-blocking polls (tap-own-wait.c), or, with libuv's wait, by an
+   * idle handle that keeps the event loop from blocking (unref'd: it never keeps the process
+   * alive on its own). One window, busy_until, opened by tap_arm_busy_poll. */
   uv_idle_t idle;
   int idle_open;             /* uv_idle_init done and its close callback not yet run */
   uint64_t busy_poll_ns;     /* 0: off */
@@ -231,7 +234,6 @@ typedef struct rx_tap {
   tx_chunk_t chunk;
   /* ownSleep (see tap_sleep_here): the wait between wake-ups made here, with poll(2), instead of libuv's. */
   int own_sleep;
-  uint64_t own_busy_ns; /* ownSleep's busy poll: non-blocking polls for this long before it sleeps (0: off) */
 } rx_tap_t;
 
 /* Marks TapHandle objects, so rx_tap_flow_table can tell one from another class's object (rx-tap.c). */

@@ -31,9 +31,12 @@ static void on_idle(uv_idle_t *h) {
   if (t->closed || !t->reading || uv_hrtime() >= t->busy_until) uv_idle_stop(h);
 }
 
-/* Opens (or extends) the busy-poll window after a batch. */
+/* Opens (or extends) the busy-poll window after a batch or an event served. */
 void tap_arm_busy_poll(rx_tap_t *t) {
   t->busy_until = uv_hrtime() + t->busy_poll_ns;
+  /* The own wait polls without blocking until busy_until by itself; an active idle handle would
+   * end it at once (uv_backend_timeout 0 is libuv's work to do). */
+  if (t->own_sleep) return;
   if (!t->idle_open) {
     if (uv_idle_init(t->loop, &t->idle) != 0) return;
     t->idle.data = t;

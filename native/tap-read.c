@@ -134,7 +134,7 @@ void tap_read_batch(rx_tap_t *t) {
   /* What JavaScript wrote while it handled this batch: a small answer, written at once? */
   double frames_before = t->stats.tx_frames, bytes_before = t->stats.tx_bytes, queued_before = t->stats.tx_queued_total;
   if (n > 0) {
-    if (t->idle_open && uv_is_active((uv_handle_t *)&t->idle)) t->stats.busy_poll_hits++;
+    if (t->busy_poll_ns != 0 && uv_hrtime() < t->busy_until) t->stats.busy_poll_hits++;
     /* Cut short: the loop ended for want of room for another read (frames may still wait). */
     deliver(t, off, n, err == 0 && !drained && n < limit && room - off < RX_MAX_READ);
     if (t->busy_poll_ns != 0 && !t->closed && t->reading) tap_arm_busy_poll(t);
