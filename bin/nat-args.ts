@@ -35,11 +35,12 @@ export const NAT_USAGE = `usage: rx-netstack nat --netns NS [options]
                             when they share its CPU (free to move over several CPUs, runs with
                             it fell into a slow mode more often)
   --sleep own|libuv         where the wait between wake-ups is made (default own: by the TUN
-                            device's handle with poll(2) on the device and the host sockets'
-                            own fds, served there; libuv: by Node's event loop, epoll)
-  --busy-poll US            with --sleep own: poll without blocking for up to US microseconds
-                            before each sleep (0..1000000; default 0, off): a free CPU's worth
-                            of polling for fewer wake-ups, for request/response between CPUs
+                            device's handle with poll(2) on the device and the host sockets,
+                            served there; libuv: by Node's event loop, epoll)
+  --busy-poll US            for US microseconds after each batch of frames (and, with --sleep
+                            own, each host socket's event) look for the next without sleeping
+                            (0..1000000; default 0, off): a free CPU's worth of polling for
+                            fewer wake-ups, for request/response between CPUs
   -h, --help                this text
 
 Prints "ready" on stdout once NS is connected; runs until SIGINT or SIGTERM, then removes what it
@@ -81,9 +82,9 @@ export interface NatArgs {
    * one CPU when it starts (a one-CPU machine, taskset, a cpuset), else 0.
    */
   readonly schedSliceUs?: number;
-  /** --sleep: 'own' (the TUN handle's poll(2), native/rx-tap.c sleep_here) or 'libuv'. Default own. */
+  /** --sleep: 'own' (the TUN handle's poll(2), native/tap-own-wait.c) or 'libuv'. Default own. */
   readonly sleep: 'own' | 'libuv';
-  /** --busy-poll: microseconds of non-blocking polls before each own sleep; 0 (the default): none. */
+  /** --busy-poll: the TUN handle's busy-poll window in microseconds (TapLinkOptions.busyPollUs), with either wait; 0 (the default): none. */
   readonly busyPollUs: number;
 }
 
@@ -197,7 +198,6 @@ export function parseNat(argv: readonly string[]): ParsedNat {
   if (busyText !== undefined) {
     busyPollUs = /^[0-9]+$/.test(busyText) ? Number(busyText) : NaN;
     if (!(busyPollUs >= 0 && busyPollUs <= 1_000_000)) problems.push(`--busy-poll: "${busyText}" is not an integer from 0 to 1000000 (microseconds)`);
-    else if (busyPollUs > 0 && sleep === 'libuv') problems.push('--busy-poll: only with --sleep own (the default)');
   }
 
   const publish = parsePublish((values.publish as string[] | undefined) ?? [], problems);

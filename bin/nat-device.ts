@@ -52,7 +52,8 @@ export async function plumbNamespace(args: NatArgs, undo: UndoList, report: (lin
   if (!existsSync(`${NETNS_DIR}/${netns}`)) {
     throw Object.assign(new Error(`no network namespace "${netns}" (make it first: ip netns add ${netns})`), { code: 'ENOENT' });
   }
-  const options = { name, netns, mtu: args.mtu, up: true };
+  // --busy-poll: the device's one busy-poll window, honoured by either wait (--sleep).
+  const options = { name, netns, mtu: args.mtu, up: true, ...(args.busyPollUs > 0 ? { busyPollUs: args.busyPollUs } : {}) };
   const link = args.device.kind === 'tun' ? tunLink(options) : tapLink(options);
   // close() puts a pre-existing device back as found (MTU, up/down); one we created goes away.
   undo.push(`attach ${name}`, () => link.close());

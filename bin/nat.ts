@@ -57,9 +57,9 @@ export async function startNat(args: NatArgs, options: NatOptions = {}): Promise
     const restoreSlice = applySchedSlice(args.schedSliceUs ?? defaultSchedSliceUs(NAT_DEFAULTS.schedSliceUs), report);
     if (restoreSlice !== undefined) undo.push('scheduling slice', restoreSlice);
     // The sleep between wake-ups in the TUN handle's hands (--sleep own, the default: poll(2) of the
-    // device, the host sockets' own fds and libuv's backend fd, saving libuv's extra poll and the
-    // loop's turn per wake-up; native/rx-tap.c sleep_here), with --busy-poll's polls before it.
-    if (args.sleep === 'own') link.device.nativeHandle.ownSleep(true, args.busyPollUs);
+    // device, the host sockets and libuv's backend fd, saving libuv's extra poll and the loop's
+    // turn per wake-up; native/tap-own-wait.c). --busy-poll is the link's busyPollUs (nat-device.ts).
+    if (args.sleep === 'own') link.device.nativeHandle.ownSleep(true);
 
     const addresses = [args.gateway, ...(args.dnsEnabled ? [args.dns] : [])];
     const stack = createStack({

@@ -53,18 +53,53 @@ static void on_epoll(uv_poll_t *h, int status, int events) {
   rx_host_poll_dispatch(h->data);
 }
 
-int rx_host_poll_fds(rx_socket_env_t *e, struct pollfd *fds, uint64_t *keys, int max) {
-  if (e->poll_open != 1 || e->watching > (uint32_t)max) return -1;
-  int n = 0;
-  for (uint32_t i = 0; i < e->nslots && n < (int)e->watching; i++) {
-    rx_host_watch_t *w = e->slots[i].w;
-    if (w == NULL || w->events == 0) continue;
-    fds[n].fd = w->fd;
-    fds[n].events = (short)(((w->events & UV_READABLE) ? POLLIN : 0) | ((w->events & UV_WRITABLE) ? POLLOUT : 0));
-    fds[n].revents = 0;
-    keys[n++] = event_key(e, i + 1);
+int rx_host_poll_list(rx_socket_env_t *e, const struct pollfd **fds, const uint64_t **keys) {
+  if (e->poll_open != 1) return -1;
+  *fds = e->pfds;
+  *keys = e->pkeys;
+  return (int)e->npfds;
+}
+
+int rx_host_poll_set_fd(rx_socket_env_t *e) {
+  return e->poll_open == 1 ? e->epfd : -1;
+}
+
+/* Puts a socket that watches `events` into the poll list, or changes what it asks there. */
+static int list_put(rx_socket_env_t *e, rx_host_watch_t *w, int events) {
+  if (w->pidx == 0) {
+    if (e->npfds == e->pcap) {
+      uint32_t n = e->pcap == 0 ? 16 : e->pcap * 2;
+      struct pollfd *fds = realloc(e->pfds, n * sizeof *fds);
+      if (fds == NULL) return -ENOMEM;
+      e->pfds = fds;
+      uint64_t *keys = realloc(e->pkeys, n * sizeof *keys);
+      if (keys == NULL) return -ENOMEM;
+      e->pkeys = keys;
+      e->pcap = n;
+    }
+    w->pidx = ++e->npfds;
+    e->pfds[w->pidx - 1].fd = w->fd;
+    e->pfds[w->pidx - 1].revents = 0;
+    e->pkeys[w->pidx - 1] = event_key(e, w->slot);
   }
-  return n;
+  e->pfds[w->pidx - 1].events = (short)(((events & UV_READABLE) ? POLLIN : 0) | ((events & UV_WRITABLE) ? POLLOUT : 0));
+  return 0;
+}
+
+/* Takes a socket out of the poll list: the last entry moves into its place. */
+static void list_drop(rx_socket_env_t *e, rx_host_watch_t *w) {
+  if (w->pidx == 0 || w->pidx > e->npfds) { /* the list was let go with the set (on_set_closed) */
+    w->pidx = 0;
+    return;
+  }
+  uint32_t at = w->pidx - 1, last = e->npfds - 1;
+  w->pidx = 0;
+  e->npfds--;
+  if (at == last) return;
+  e->pfds[at] = e->pfds[last];
+  e->pkeys[at] = e->pkeys[last];
+  rx_host_watch_t *moved = e->slots[(uint32_t)e->pkeys[at] - 1].w;
+  if (moved != NULL) moved->pidx = at + 1;
 }
 
 void rx_host_poll_ready(rx_socket_env_t *e, uint64_t key, short revents) {
@@ -133,14 +168,21 @@ int rx_host_poll_watch(rx_socket_env_t *e, rx_host_watch_t *w, int events) {
     /* Left in the set: usually closed before an event for it comes (which takes it out). */
     w->events = 0;
     e->watching--;
+    list_drop(e, w);
     if (!w->unrefd) count_alive(e, -1);
     return 0;
   }
   int r = open_set(e);
   if (r != 0) return r;
   if (w->slot == 0 && (r = take_slot(e, w)) != 0) return r;
+  if ((r = list_put(e, w, events)) != 0) return r;
   struct epoll_event ev = { .events = epoll_events(events), .data.u64 = event_key(e, w->slot) };
-  if (epoll_ctl(e->epfd, w->in_set ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w->fd, &ev) != 0) return -errno;
+  if (epoll_ctl(e->epfd, w->in_set ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w->fd, &ev) != 0) {
+    r = -errno;
+    if (w->events == 0) list_drop(e, w);
+    else list_put(e, w, w->events); /* what it watched before, as the set still has it */
+    return r;
+  }
   w->in_set = 1;
   if (w->events == 0 && !w->unrefd) count_alive(e, 1);
   if (w->events == 0) e->watching++;
@@ -149,6 +191,7 @@ int rx_host_poll_watch(rx_socket_env_t *e, rx_host_watch_t *w, int events) {
 }
 
 void rx_host_poll_forget(rx_socket_env_t *e, rx_host_watch_t *w) {
+  list_drop(e, w);
   if (w->events != 0 && !w->unrefd) count_alive(e, -1);
   if (w->events != 0) e->watching--;
   w->events = 0;
@@ -175,6 +218,11 @@ static void on_set_closed(uv_handle_t *h) {
   e->poll_open = 0;
   free(e->slots);
   e->slots = NULL;
+  free(e->pfds);
+  free(e->pkeys);
+  e->pfds = NULL;
+  e->pkeys = NULL;
+  e->npfds = e->pcap = 0;
   e->nslots = e->free_head = 0;
   e->watching = 0;
   if (e->poll_closed != NULL) e->poll_closed(e);

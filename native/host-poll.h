@@ -44,6 +44,7 @@ struct rx_host_watch {
   int in_set;    /* in the epoll set (possibly watching nothing: taken out by its next event) */
   int unrefd;    /* watching does not keep the event loop alive (unref()) */
   uint32_t slot; /* the environment's table: index + 1; 0: none */
+  uint32_t pidx; /* the environment's poll list (rx_host_poll_list): index + 1; 0: not in it */
 };
 
 /*
@@ -59,13 +60,19 @@ void rx_host_poll_ref(struct rx_socket_env *e, rx_host_watch_t *w, int ref);
 /* What the set's poll does when it is readable: every ready socket (a bounded number) to its callback. */
 void rx_host_poll_dispatch(struct rx_socket_env *e);
 /*
- * For a poll(2) of the sockets' own fds instead of the set (rx-tap.c's own sleep, which waits
- * for the device, the sockets and libuv's backend in one call and dispatches a socket's event
- * without the set's epoll_wait): fills `fds` (events asked) and `keys` with every socket that
- * watches something and returns how many, or -1 when there are more than `max` (or no set).
+ * For a poll(2) of the sockets' own fds instead of the set (tap-own-wait.c, which waits for the
+ * device, the sockets and libuv's backend in one call and dispatches a socket's event without
+ * the set's epoll_wait): every socket that watches something, as `fds` (events asked; revents
+ * 0) and their `keys`, and how many; -1 when there is no set. The list is kept up to date by
+ * watch and forget (a socket is added, changed or removed there, the last one moved into a
+ * removed one's place), not made per call: its pointers are valid until the next watch or
+ * forget, so a caller copies what it polls before dispatching.
  */
-int rx_host_poll_fds(struct rx_socket_env *e, struct pollfd *fds, uint64_t *keys, int max);
-/* One socket poll(2) found ready (`key` from rx_host_poll_fds, `revents` from poll) to its callback,
+int rx_host_poll_list(struct rx_socket_env *e, const struct pollfd **fds, const uint64_t **keys);
+/* The set's own fd (readable while a watched socket is ready), for a poll(2) of the set as one
+   fd when there are too many sockets to poll one by one; -1 when there is no set. */
+int rx_host_poll_set_fd(struct rx_socket_env *e);
+/* One socket poll(2) found ready (`key` from rx_host_poll_list, `revents` from poll) to its callback,
    as the set's wake-up would (a socket closed since is skipped). */
 void rx_host_poll_ready(struct rx_socket_env *e, uint64_t key, short revents);
 /* The environment ends: the set's uv_poll is closed; `done` is called once it is (at once when there is none). */

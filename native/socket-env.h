@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+struct pollfd;
+
 /* Largest datagram: 64 KiB. */
 #define RX_DGRAM_MAX 65536
 /* The largest TCP read: what a wake-up of a bulk transfer finds queued is taken in one call. */
@@ -61,6 +63,11 @@ typedef struct rx_socket_env {
   rx_host_slot_t *slots;
   uint32_t nslots, free_head;
   uint32_t watching;         /* sockets of the set that watch something (events != 0) */
+  /* The same sockets as a poll(2) list (host-poll.h rx_host_poll_list), kept up to date by
+   * watch and forget: the fds with their events, and each one's event key (slot, generation). */
+  struct pollfd *pfds;
+  uint64_t *pkeys;
+  uint32_t npfds, pcap;
   double direct_dispatches;  /* sockets' events dispatched from a poll(2) of their own fds (rx_host_poll_ready) */
   void (*poll_closed)(struct rx_socket_env *);
 } rx_socket_env_t;

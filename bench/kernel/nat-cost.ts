@@ -27,6 +27,9 @@
  * of a run (add `--node-arg --max-semi-space-size=1` for many small GCs, so that the part
  * allocated before the first and after the last GC of a run matters little). A count that
  * does not move with the load, unlike CPU seconds.
+ * --idle N opens N TCP connections to the server's echo port through each NAT before the runs
+ * and leaves them idle until the end (a nat with many connections: each one a host socket the
+ * nat watches), held by a python process in each namespace.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -186,6 +189,7 @@ async function main(): Promise<void> {
   let perfDir: string | undefined;
   let base: string | undefined;
   let alloc = false;
+  let idle = 0;
   let modes = ['rr', 'crr', 'udp-rr'];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--slirp') slirp = true;
@@ -196,6 +200,7 @@ async function main(): Promise<void> {
     else if (argv[i] === '--node-arg') nodeArgs.push(argv[++i]);
     else if (argv[i] === '--modes') modes = argv[++i].split(',');
     else if (argv[i] === '--unpinned') pinCpu = undefined;
+    else if (argv[i] === '--idle') idle = Number(argv[++i]);
     else positional.push(argv[i]);
   }
   const seconds = Number(positional[0] ?? '3');
@@ -231,6 +236,12 @@ async function main(): Promise<void> {
       const child = h.spawn(...pinnedArgv('slirp4netns', ['--configure', '--cidr', CIDR, '--disable-dns', '--netns-type=path', `/var/run/netns/${s.name}`, 'tap0']));
       for (let i = 0; i < 300 && !(await s.ip(['route', 'show', 'default'])).includes('default'); i++) await new Promise((res) => setTimeout(res, 50));
       targets.push(['slirp4netns', s, child.pid!]);
+    }
+    if (idle > 0) {
+      // Killed with their namespaces (Netns.destroy ends what runs in it).
+      const hold = `import socket, sys, time\nc = [socket.create_connection(('${SERVER}', 7), timeout=5) for _ in range(${idle})]\nprint('ready', flush=True)\ntime.sleep(3600)`;
+      for (const [name, ns] of targets) await waitForLine(ns.spawn('python3', ['-u', '-c', hold]), 'ready', 15_000, `${idle} idle connections through ${name}`);
+      log(`${idle} idle connections open through each NAT`);
     }
     log(`load before: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
     // Warm-up (the JIT compiles every path before it is timed).

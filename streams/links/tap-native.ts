@@ -29,17 +29,20 @@ export interface NativeTapStats {
   txDropped: number;
   /** Frames the kernel refused (EIO while the device is down, EINVAL for a runt, ...). */
   txErrors: number;
-  /** Batches read while a busy-poll window was open (TapDeviceOptions.busyPollUs). */
+  /** Batches read while the busy-poll window was open (TapDeviceOptions.busyPollUs), with either wait. */
   busyPollHits: number;
   /**
    * The wait between wake-ups in the handle's own hands (`ownSleep`, which `rx-netstack nat`
    * turns on; 0 otherwise): waits that returned a frame or a host socket's event, waits handed
-   * back to libuv's loop, events found by the busy poll before a wait, and host sockets' events
-   * dispatched from that wait (native/rx-tap.c sleep_here).
+   * back to libuv's loop, events found while its busy-poll window was open (no sleep), waits
+   * whose host sockets' events came through their epoll set polled as one fd (more than 8
+   * sockets watched), and host sockets' events dispatched from that wait by their own fds
+   * (native/tap-own-wait.c).
    */
   ownSleeps: number;
   ownSleepExits: number;
   ownBusyHits: number;
+  ownSetWakes: number;
   hostDirectDispatches: number;
   /**
    * Reads that found no frame (EAGAIN): the read that ends a batch. Under request/response
@@ -154,12 +157,15 @@ export interface NativeTapHandle {
   stop(): void;
   /**
    * The wait after a wake-up's frames in the handle's own hands (true) or libuv's (false, the
-   * default): poll(2) of the device, the addon's host sockets' own fds and libuv's backend fd,
+   * default): poll(2) of the device, the addon's host sockets and libuv's backend fd,
    * until libuv's next timer; frames and host sockets' events are served there, and anything
-   * else of libuv's ends the wait (native/rx-tap.c, sleep_here). Saves per wake-up the poll
+   * else of libuv's ends the wait (native/tap-own-wait.c). Saves per wake-up the poll
    * without a timeout that libuv makes before every sleep under Node's idle-time metrics, the
-   * host sockets' set's epoll_wait and a turn of the loop. `busyPollUs`: non-blocking polls for
-   * that long before each wait (0..1000000, default 0).
+   * host sockets' set's epoll_wait and a turn of the loop. Up to 8 watched host sockets are
+   * polled by their own fds, more through their epoll set as one fd. The handle's busy-poll
+   * window (the open option `busyPollUs`) makes the wait poll without blocking while it is open.
+   * @deprecated `busyPollUs` here: when given it sets that same window (0..1000000); pass the
+   * open option instead (TapDeviceOptions.busyPollUs).
    */
   ownSleep(on: boolean, busyPollUs?: number): void;
   /** Reads and delivers what waits now, as a wake-up would (not from inside a delivery); the frames read. */

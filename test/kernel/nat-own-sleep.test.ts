@@ -1,13 +1,15 @@
 /**
- * `rx-netstack nat`'s own sleep (--sleep own, the default; native/rx-tap.c sleep_here): after a
- * TUN wake-up the device's handle waits itself, with poll(2) on the device and the host sockets'
- * own fds, and serves what comes there. Over a real TUN device between two namespaces of the
+ * `rx-netstack nat`'s own sleep (--sleep own, the default; native/tap-own-wait.c): after a
+ * TUN wake-up the device's handle waits itself, with poll(2) on the device and the host sockets
+ * (their own fds, or with more than 8 their epoll set as one fd), and serves what comes there. Over a real TUN device between two namespaces of the
  * test's own (H plays the host, the nat runs there driven through stdin so the test can read the
  * device's counters; NS is the namespace): a python client in NS makes request/response
  * exchanges on one TCP connection with an echo server in H. Checked: every answer right, the
  * host socket's answers dispatched from the own sleep's poll (hostDirectDispatches) and the
- * waits made there (ownSleeps); with --sleep libuv neither; with --busy-poll, events found
- * while polling without blocking (ownBusyHits).
+ * waits made there (ownSleeps); the same with 20 idle connections open beside it, through the
+ * sockets' set (ownSetWakes); with --sleep libuv neither; with --busy-poll, events found
+ * while polling without blocking (ownBusyHits), and with --sleep libuv batches read in the
+ * window (busyPollHits).
  */
 import assert from 'node:assert/strict';
 import { lines } from '../helpers/child-lines.js';
@@ -51,8 +53,12 @@ while True:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 `;
 
-/** The client in NS: EXCHANGES requests of their own bytes on one connection, each answer read whole; prints how many came back right. */
-const PY_CLIENT = `import socket
+/**
+ * The client in NS: `idle` connections opened and left idle, then EXCHANGES requests of their
+ * own bytes on one more, each answer read whole; prints how many came back right.
+ */
+const pyClient = (idle = 0): string => `import socket
+idle = [socket.create_connection(('${SERVER}', 7), timeout=5) for _ in range(${idle})]
 s = socket.create_connection(('${SERVER}', 7), timeout=5)
 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 ok = 0
@@ -66,12 +72,15 @@ for i in range(${EXCHANGES}):
         got += d
     ok += got == p
 s.close()
+for c in idle: c.close()
 print(ok)`;
 
 interface DeviceStats {
   ownSleeps: number;
   ownSleepExits: number;
   ownBusyHits: number;
+  ownSetWakes: number;
+  busyPollHits: number;
   hostDirectDispatches: number;
 }
 
@@ -92,7 +101,7 @@ describeKernelPeer('nat: the wait between wake-ups in the TUN handle\'s hands (-
   });
 
   /** Runs a nat with `extra` options, the client's exchanges through it; the answers that came back right and the device's counters' growth. */
-  async function exchange(extra: readonly string[]): Promise<{ ok: number; d: DeviceStats }> {
+  async function exchange(extra: readonly string[], idle = 0): Promise<{ ok: number; d: DeviceStats }> {
     const driver = h.spawn(process.execPath, ['--input-type=module', '-e', DRIVER, ROOT, ns.netns, ...extra]);
     const next = lines(driver);
     try {
@@ -102,7 +111,7 @@ describeKernelPeer('nat: the wait between wake-ups in the TUN handle\'s hands (-
         return JSON.parse(await next()) as DeviceStats;
       };
       const before = await ask();
-      const ok = Number((await ns.python(PY_CLIENT)).trim());
+      const ok = Number((await ns.python(pyClient(idle))).trim());
       const after = await ask();
       const d = Object.fromEntries(Object.keys(after).map((k) => [k, after[k as keyof DeviceStats] - before[k as keyof DeviceStats]])) as unknown as DeviceStats;
       if (process.env.NAT_OWN_SLEEP_VERBOSE === '1') console.log(extra, d);
@@ -124,6 +133,15 @@ describeKernelPeer('nat: the wait between wake-ups in the TUN handle\'s hands (-
     assert.ok(d.hostDirectDispatches >= 10, `host events dispatched from the own poll: ${d.hostDirectDispatches}`);
     assert.ok(d.ownSleeps >= EXCHANGES / 4, `own sleeps that returned an event: ${d.ownSleeps}`);
     assert.equal(d.ownBusyHits, 0, 'no busy poll by default');
+    assert.equal(d.ownSetWakes, 0, 'one connection: its socket polled by its own fd');
+  });
+
+  it('with 20 idle connections open (21 host sockets): the same answers, the waits still the own sleep\'s, through the sockets\' set', async () => {
+    const { ok, d } = await exchange([], 20);
+    assert.equal(ok, EXCHANGES);
+    // Before, more than 8 host sockets handed every wait back to libuv (no own sleep at all).
+    assert.ok(d.ownSleeps >= EXCHANGES / 4, `own sleeps that returned an event: ${d.ownSleeps}`);
+    assert.ok(d.ownSetWakes >= 10, `host events found through the set polled as one fd: ${d.ownSetWakes}`);
   });
 
   it('--sleep libuv: the same answers, every wait libuv\'s (no own sleep, no direct dispatch)', async () => {
@@ -132,12 +150,19 @@ describeKernelPeer('nat: the wait between wake-ups in the TUN handle\'s hands (-
     assert.deepEqual({ own: d.ownSleeps, exits: d.ownSleepExits, direct: d.hostDirectDispatches }, { own: 0, exits: 0, direct: 0 });
   });
 
-  it('--busy-poll US: events found by the polls without blocking before a sleep', async () => {
+  it('--busy-poll US: events found by the polls without blocking (the window after each batch or host event)', async () => {
     const { ok, d } = await exchange(['--busy-poll', '5000']);
     assert.equal(ok, EXCHANGES);
     // 5 ms covers a python peer's answer and next request nearly always (a few tens of us to a
     // millisecond): 506 of 509 waits here on a quiet machine, 26 under a test run beside it.
     assert.ok(d.ownBusyHits >= 10, `events found while busy-polling: ${d.ownBusyHits}`);
     assert.ok(d.hostDirectDispatches >= 10, `${d.hostDirectDispatches}`);
+  });
+
+  it('--busy-poll US with --sleep libuv: the same window, kept by libuv\'s loop not blocking (batches read in it)', async () => {
+    const { ok, d } = await exchange(['--sleep', 'libuv', '--busy-poll', '5000']);
+    assert.equal(ok, EXCHANGES);
+    assert.equal(d.ownSleeps, 0);
+    assert.ok(d.busyPollHits >= 10, `batches read while the window was open: ${d.busyPollHits}`);
   });
 });

@@ -1,0 +1,110 @@
+/* The wait between wake-ups in the handle's own hands (ownSleep): see tap_sleep_here. */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+
+#include "host-poll.h"
+#include "socket-env.h"
+#include "tap-handle.h"
+#include "tap-napi.h"
+
+/* ---------- the sleep in the handle's own hands (ownSleep) ---------- */
+
+/* Wake-ups served by one tap_sleep_here before libuv's loop gets its turn anyway. */
+#define RX_OWN_SLEEP_TURNS 4096
+/* Host sockets polled by their own fds at most; with more, the sockets' epoll set is polled as one
+ * fd (host-poll.h rx_host_poll_set_fd) and its ready sockets fetched with one epoll_wait: poll(2)
+ * costs the kernel a look at every fd it is given, each call, where the set's costs stay flat. */
+#define RX_OWN_SLEEP_SOCKETS 8
+
+/*
+ * After a wake-up's frames, the wait for the next frame or a host socket's event, here with
+ * poll(2) instead of in libuv's epoll_wait. What it saves is CPU per wake-up: libuv's poll
+ * without a timeout before each sleep (Node runs its loop with idle-time metrics), the nested
+ * epoll_wait of the host sockets' set, and a turn of the loop's other phases; an unpinned nat
+ * TCP_RR exchange makes 6.2 system calls instead of 9.2 and costs about 0.95 of the CPU
+ * (docs/benchmarks.md, Session 15). It was first meant to get poll(2)'s synchronous wake-ups
+ * and with them the waker's CPU; measured, it does not: this kernel packs a wakee onto its
+ * waker's CPU by how long the wakee runs, not by the kind of wake-up. The device's fd, the host
+ * sockets (each one's own fd, from the list host-poll.c keeps as they watch and forget, when
+ * there are at most RX_OWN_SLEEP_SOCKETS; else the sockets' epoll set as one fd) and libuv's
+ * backend fd (uv_backend_fd, public) are polled until libuv's next timer (uv_backend_timeout
+ * after uv_update_time, public). A frame or a socket's event is served here and the wait
+ * repeats; anything of libuv's (its backend fd readable with none of ours, a timer due, an
+ * idle handle or a pending callback: uv_backend_timeout 0), a write queue, or ownSleep(false)
+ * ends it, and libuv's loop runs as usual. While the handle's busy-poll window is open
+ * (busyPollUs: tap-poll.c, opened after each batch and here after each socket event served)
+ * the poll does not block. Only from the poll's callback, with no JavaScript on the stack: each
+ * delivery runs its own callback scope (its microtasks and nextTicks) as from the loop. Not made
+ * by libuv, the wait counts as busy time in performance.eventLoopUtilization().
+ */
+void tap_sleep_here(rx_tap_t *t) {
+  rx_socket_env_t *e = rx_socket_env(t->env);
+  struct pollfd fds[2 + RX_OWN_SLEEP_SOCKETS];
+  uint64_t keys[RX_OWN_SLEEP_SOCKETS];
+  int backend = uv_backend_fd(t->loop);
+  for (unsigned turn = 0; turn < RX_OWN_SLEEP_TURNS; turn++) {
+    if (t->closed || !t->reading || !t->own_sleep || t->queue.count > 0 || t->exchange_scope_open) return;
+    /* The host sockets: copied from the kept list (a socket's callback may change it), or the set. */
+    const struct pollfd *list = NULL;
+    const uint64_t *list_keys = NULL;
+    int watched = e != NULL ? rx_host_poll_list(e, &list, &list_keys) : -1;
+    int nhost = 0, whole_set = 0;
+    if (watched > RX_OWN_SLEEP_SOCKETS) {
+      fds[2] = (struct pollfd){ .fd = rx_host_poll_set_fd(e), .events = POLLIN };
+      nhost = 1;
+      whole_set = 1;
+    } else if (watched > 0) {
+      memcpy(fds + 2, list, (size_t)watched * sizeof *list);
+      memcpy(keys, list_keys, (size_t)watched * sizeof *keys);
+      nhost = watched;
+    }
+    uv_update_time(t->loop);
+    int timeout = uv_backend_timeout(t->loop);
+    if (timeout == 0) {
+      t->stats.own_sleep_exits++;
+      return;
+    }
+    fds[0].fd = t->fd;
+    fds[0].events = POLLIN;
+    fds[0].revents = 0;
+    fds[1].fd = backend;
+    fds[1].events = POLLIN;
+    fds[1].revents = 0;
+    int n = 0;
+    if (t->busy_poll_ns != 0 && uv_hrtime() < t->busy_until) {
+      /* The busy poll (opt-in): the peer's next frame or answer is often a few tens of
+       * microseconds away, less than a sleep and a wake-up on another CPU cost. */
+      do n = poll(fds, (nfds_t)(2 + nhost), 0);
+      while ((n == 0 || (n < 0 && errno == EINTR)) && uv_hrtime() < t->busy_until);
+      if (n > 0) t->stats.own_busy_hits++;
+    }
+    if (n <= 0) {
+      do n = poll(fds, (nfds_t)(2 + nhost), timeout);
+      while (n < 0 && errno == EINTR);
+    }
+    if (n <= 0) { /* libuv's timer is due (or the wait failed: libuv's poll as usual) */
+      t->stats.own_sleep_exits++;
+      return;
+    }
+    int hosts = 0;
+    for (int i = 0; i < nhost; i++) hosts |= fds[2 + i].revents != 0;
+    if (fds[0].revents == 0 && !hosts) { /* libuv's own */
+      t->stats.own_sleep_exits++;
+      return;
+    }
+    t->stats.own_sleeps++;
+    if (whole_set && hosts) {
+      t->stats.own_set_wakes++;
+      rx_host_poll_dispatch(e); /* every ready socket of the set (a bounded number) */
+    } else {
+      for (int i = 0; i < nhost && !t->closed; i++)
+        if (fds[2 + i].revents != 0) rx_host_poll_ready(e, keys[i], fds[2 + i].revents);
+    }
+    if (t->closed) return;
+    if (hosts && t->busy_poll_ns != 0) tap_arm_busy_poll(t); /* the window after a socket's event served */
+    if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) return; /* on_poll reports it from libuv's poll */
+    if ((fds[0].revents & POLLIN) && t->reading) tap_read_batch(t);
+  }
+  t->stats.own_sleep_exits++;
+}

@@ -1,0 +1,184 @@
+/**
+ * The TAP handle's own wait (ownSleep; native/tap-own-wait.c) with the addon's host sockets and
+ * with its busy-poll window, over a real TAP device in a namespace of the test's own. The host
+ * sockets are DatagramSockets on 127.0.0.1 answered by a UDP echo in a worker thread (its own
+ * event loop, so its answers come while this thread waits in the handle's poll(2)); what wakes
+ * the handle first is a datagram the kernel peer sends every 20 ms (each makes the kernel send
+ * an ARP request on the device).
+ *
+ * Checked: with more watched sockets than the wait polls one by one (8), the wait is still the
+ * handle's own, through the sockets' epoll set polled as one fd (ownSetWakes, ownSleeps) and
+ * every answer served once; as sockets are closed (their places in the kept poll list taken by
+ * others) the remaining ones are polled by their own fds (hostDirectDispatches), and a socket
+ * closed by another's callback in the middle of a wait is never served again; the handle's
+ * busy-poll window (the open option busyPollUs) makes the own wait find frames without sleeping.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { TapDevice } from '../../../streams/links/tap-device.js';
+import { loadTapAddon, type NativeDatagramSocket } from '../../../streams/links/tap-native.js';
+import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../../helpers/netns.js';
+
+const LOOPBACK = 0x7f000001;
+
+/** Python that sends one UDP datagram to 198.18.0.<10 + i>:9 every 20 ms, `count` times. */
+const trickle = (count: number): string => `import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(${count}):
+    try:
+        s.sendto(b'x', ('198.18.0.%d' % (10 + i), 9))
+    except OSError:
+        pass
+    time.sleep(0.02)`;
+
+/** A UDP echo on 127.0.0.1 in a worker thread; posting it any message closes it. */
+async function workerEcho(): Promise<{ echo: Worker; port: number }> {
+  const echo = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     const s = require('node:dgram').createSocket('udp4');
+     s.on('message', (m, r) => s.send(m, r.port, r.address));
+     s.bind(0, '127.0.0.1', () => parentPort.postMessage(s.address().port));
+     parentPort.on('message', () => { s.close(); parentPort.close(); });`,
+    { eval: true },
+  );
+  const [port] = (await once(echo, 'message')) as [number];
+  return { echo, port };
+}
+
+describeKernelPeer('TapHandle: the own wait with host sockets and the busy-poll window', function () {
+  this.timeout(60_000);
+  const peer = useKernelPeer({ createTap: false, tapName: 'rxdev0' });
+  const open = (p: KernelPeer, extra: Partial<ConstructorParameters<typeof TapDevice>[0]> = {}): TapDevice =>
+    new TapDevice({ name: p.tapName, netns: p.netns, up: true, ...extra });
+
+  it('more than 8 host sockets: served from the own wait through their epoll set; as sockets close, by their own fds; a socket closed mid-wait is not served', async () => {
+    const addon = loadTapAddon();
+    const { echo, port } = await workerEcho();
+    const device = open(peer());
+    const sockets: Array<NativeDatagramSocket | undefined> = [];
+    const served: number[] = [];
+    // Set per round: the sockets that ask, and which socket's callback closes which other one.
+    let closeFrom: { by: number; victim: number } | undefined;
+    let closedAt = -1;
+    let answers = 0;
+    let roundDone: (() => void) | undefined;
+    let expected = 0;
+    try {
+      await peer().configureHost();
+      const handle = device.nativeHandle;
+      handle.ownSleep(true);
+      for (let i = 0; i < 12; i++) {
+        const index = i;
+        const s = new addon.DatagramSocket('udp', () => {
+          served[index] = (served[index] ?? 0) + 1;
+          answers++;
+          if (closeFrom?.by === index && sockets[closeFrom.victim] !== undefined) {
+            sockets[closeFrom.victim]!.close();
+            sockets[closeFrom.victim] = undefined;
+            closedAt = served[closeFrom.victim] ?? 0;
+          }
+          if (answers === expected) roundDone?.();
+        }, (errno) => assert.fail(`socket ${index}: errno ${errno}`));
+        assert.equal(s.connect(LOOPBACK, port), 0);
+        sockets.push(s);
+      }
+
+      /** One round: at the first TAP delivery every open socket sends; waits for `want` answers. */
+      const round = async (want: number): Promise<Record<string, number>> => {
+        const before = handle.stats();
+        answers = 0;
+        expected = want;
+        const done = new Promise<void>((resolve) => (roundDone = resolve));
+        let sent = false;
+        device.onFrames(() => {
+          if (sent) return;
+          sent = true;
+          // From inside a delivery: the answers come while the handle waits in its own poll(2).
+          for (const s of sockets) if (s !== undefined) assert.equal(s.send(new Uint8Array([1, 2, 3])), 0);
+        });
+        const guard = setTimeout(() => roundDone?.(), 10_000);
+        const trickling = peer().python(trickle(10));
+        await done;
+        clearTimeout(guard);
+        await trickling;
+        const after = handle.stats();
+        const d: Record<string, number> = {};
+        for (const key of ['ownSleeps', 'ownSetWakes', 'hostDirectDispatches', 'ownSleepExits'] as const) d[key] = after[key] - before[key];
+        return d;
+      };
+
+      // 12 sockets watched: more than the wait polls one by one.
+      const first = await round(12);
+      assert.equal(answers, 12, 'every socket answered');
+      assert.deepEqual(served, new Array(12).fill(1), 'each socket served once');
+      assert.ok(first.ownSetWakes >= 1, `the answers came through the set polled by the own wait: ${JSON.stringify(first)}`);
+      assert.ok(first.ownSleeps >= first.ownSetWakes, JSON.stringify(first));
+      assert.equal(first.hostDirectDispatches, 0, 'no socket polled by its own fd while more than 8 are watched');
+
+      // Close six, from the front, the middle and the end of the poll list: 6 left, polled by
+      // their own fds from the list as watch and forget left it.
+      for (const i of [0, 3, 5, 6, 9, 11]) {
+        sockets[i]!.close();
+        sockets[i] = undefined;
+      }
+      served.fill(0);
+      // Socket 1's callback closes socket 10 (whose answer is on its way, or already waiting).
+      closeFrom = { by: 1, victim: 10 };
+      const second = await round(5);
+      assert.ok(closedAt >= 0, 'socket 1 was served and closed socket 10');
+      assert.equal(served[10] ?? 0, closedAt, 'socket 10 was not served after it was closed');
+      for (const i of [2, 4, 7, 8]) assert.equal(served[i], 1, `socket ${i} served once`);
+      assert.equal(second.ownSetWakes, 0, 'with 6 sockets, no set poll');
+      assert.ok(second.hostDirectDispatches >= 1, `answers dispatched from the own poll(2) by their own fds: ${JSON.stringify(second)}`);
+      closeFrom = undefined;
+    } finally {
+      for (const s of sockets) s?.close();
+      device.close();
+      echo.postMessage('close');
+    }
+  });
+
+  it('the busy-poll window (open option busyPollUs) with the own wait: frames found by its polls without sleeping; ownSleep(on, US) sets the same window', async () => {
+    // A frame every 20 ms; a 100 ms window re-opened after each batch covers the next one.
+    const run = async (busyPollUs: number | undefined, viaOwnSleep = false): Promise<{ ownBusyHits: number; busyPollHits: number; ownSleeps: number }> => {
+      const device = open(peer(), busyPollUs === undefined || viaOwnSleep ? {} : { busyPollUs });
+      try {
+        await peer().configureHost();
+        const handle = device.nativeHandle;
+        if (viaOwnSleep) handle.ownSleep(true, busyPollUs);
+        else handle.ownSleep(true);
+        let frames = 0;
+        device.onFrames(() => void frames++);
+        await peer().python(trickle(8));
+        const s = handle.stats();
+        assert.ok(frames >= 4, `frames delivered: ${frames}`);
+        return { ownBusyHits: s.ownBusyHits, busyPollHits: s.busyPollHits, ownSleeps: s.ownSleeps };
+      } finally {
+        device.close();
+      }
+    };
+    const off = await run(undefined);
+    assert.deepEqual({ own: off.ownBusyHits, batches: off.busyPollHits }, { own: 0, batches: 0 }, 'no busy poll unless asked for');
+    const on = await run(100_000);
+    assert.ok(on.ownBusyHits >= 1, `frames found by the own wait's polls without sleeping: ${JSON.stringify(on)}`);
+    assert.ok(on.busyPollHits >= 1, `batches read in the window: ${JSON.stringify(on)}`);
+    const deprecated = await run(100_000, true);
+    assert.ok(deprecated.ownBusyHits >= 1, `ownSleep(true, US) opens the same window: ${JSON.stringify(deprecated)}`);
+  });
+
+  it('ownSleep(on, busyPollUs): busyPollUs must be an integer 0..1000000 (ERR_OUT_OF_RANGE), and a bad call changes nothing', () => {
+    const device = open(peer());
+    try {
+      const handle = device.nativeHandle;
+      for (const bad of [-1, 1_000_001, 2.5, '50']) {
+        assert.throws(() => handle.ownSleep(true, bad as number), { code: 'ERR_OUT_OF_RANGE' }, String(bad));
+      }
+      assert.throws(() => handle.ownSleep('yes' as unknown as boolean), { code: 'ERR_INVALID_ARG_TYPE' });
+      handle.ownSleep(true, 0);
+      handle.ownSleep(false);
+    } finally {
+      device.close();
+    }
+  });
+});
