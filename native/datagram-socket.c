@@ -48,7 +48,7 @@
 
 /* Datagrams read per wake-up at most, so a flood cannot hold the loop. */
 #define DGRAM_READS_PER_WAKE 64
-/* One read per wake-up under request/response (the TAP handle's rule, rx-tap.c): after this
+/* One read per wake-up under request/response (the TAP handle's rule, tap-read.c): after this
  * many wake-ups in a row that each found one datagram and then nothing (the read ending in
  * EAGAIN), a wake-up reads one datagram and skips that last read; the poll is level-triggered,
  * so a datagram left waiting wakes us again at once. Every DGRAM_SINGLE_PROBE_EVERY-th wake-up

@@ -14,7 +14,7 @@
  * slab dies young. V8 also runs a minor collection whenever young ArrayBuffers hold a few tens
  * of MiB (seen as scavenges for "external memory pressure" about every 45 MiB), which frees
  * them: that bounds their memory without a full collection. So the owner takes a new slab's
- * bytes back out of V8's count (rx-tap.c) while the pool's budget allows:
+ * bytes back out of V8's count (tap-read.c) while the pool's budget allows:
  *   - at most `hide_max` slabs are hidden at once, so memory V8 does not know about is at most
  *     hide_max * slab_size; beyond it slabs are counted as before;
  *   - a hidden slab still alive after `hide_age` newer slabs were taken is no longer young:
@@ -34,7 +34,7 @@
  * Nothing here changes when a slab is reused: only the garbage collector gives slabs back, so
  * frames JavaScript holds never see their bytes change. (The owner may read a new batch over
  * the last batch of the slab it is filling, when JavaScript vouches that no frame of that batch
- * is looked at again: rx-tap.c BATCH_RECYCLE. That is the same slab and ArrayBuffer, so nothing
+ * is looked at again: tap-read.c BATCH_RECYCLE. That is the same slab and ArrayBuffer, so nothing
  * here or in V8's count changes.)
  * Plain C, single-threaded (everything runs on the Node.js main thread).
  */

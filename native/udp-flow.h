@@ -6,7 +6,7 @@
  * (a DatagramSocket), and what the reply's IPv4 header needs (TTL, the next IPv4 ID). From then
  * on:
  *
- *   - the device's read loop (rx-tap.c) hands each frame it reads to rx_flow_input first: an
+ *   - the device's read loop (tap-read.c) hands each frame it reads to rx_flow_input first: an
  *     IPv4 datagram of a registered flow that needs nothing of the stack (no options, not a
  *     fragment, UDP, both checksums right or the UDP one left to us by the kernel with
  *     VIRTIO_NET_HDR_F_NEEDS_CSUM, lengths consistent, TTL not 0) has its payload sent on the
@@ -84,7 +84,7 @@ int rx_flow_table_init(rx_flow_table_t *t, void *dev, rx_flow_write_fn write, si
 void rx_flow_table_clear(rx_flow_table_t *t);
 
 /*
- * The flow table of the TapHandle object `handle` (rx-tap.c; a TUN device's), opened on first
+ * The flow table of the TapHandle object `handle` (tap-send.c rx_tap_flow_table; a TUN device's), opened on first
  * use, its MTU set to `mtu`; NULL when `handle` is not an open TapHandle or the table cannot be
  * made.
  */

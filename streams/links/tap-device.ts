@@ -117,9 +117,9 @@ interface FoundState {
 /** What `onFrames` calls once per batch (see there). */
 export type FramesCallback = (frames: Uint8Array[], headers: Uint8Array[] | undefined, time: number, slab: ArrayBuffer) => void;
 
-/** The slot of the handle's shared `batch` array that says "answered elsewhere" (native/rx-tap.c BATCH_ANSWERED). */
+/** The slot of the handle's shared `batch` array that says "answered elsewhere" (native/tap-handle.h BATCH_ANSWERED). */
 const ANSWERED_SLOT = 2;
-/** The `batch` slot that asks the addon to read the next batch into this batch's memory (rx-tap.c BATCH_RECYCLE). */
+/** The `batch` slot that asks the addon to read the next batch into this batch's memory (native/tap-handle.h BATCH_RECYCLE). */
 const RECYCLE_SLOT = 3;
 
 export class TapDevice {

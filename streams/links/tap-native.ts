@@ -47,14 +47,14 @@ export interface NativeTapStats {
   /**
    * Reads that found no frame (EAGAIN): the read that ends a batch. Under request/response
    * (each wake-up one small frame in, a small answer out) most wake-ups read one frame and
-   * skip it; every eighth reads a whole batch (native/rx-tap.c, RX_SINGLE_AFTER). A frame
+   * skip it; every eighth reads a whole batch (native/tap-read.c, RX_SINGLE_AFTER). A frame
    * answered through another socket counts when `TapDevice.answeredElsewhere()` says so.
    */
   rxEmptyReads: number;
   /**
    * Frames read in the same wake-up right after the answer to the frame before went out through
    * the device: on a CPU shared with the peer, the peer runs during our write and sends its next
-   * request before we sleep (native/rx-tap.c, RX_EXCHANGES_PER_WAKE: up to 16 per wake-up;
+   * request before we sleep (native/tap-read.c, RX_EXCHANGES_PER_WAKE: up to 16 per wake-up;
    * after 4 such reads in a row found nothing, every 16th chance is taken).
    */
   rxRereads: number;
@@ -63,13 +63,13 @@ export interface NativeTapStats {
   /**
    * Such reads not made: after four in a row read a frame that drew nothing (the peer's ACK of
    * our answer), that frame is left for the next wake-up, to come with the peer's next frame
-   * in one delivery (native/rx-tap.c, RX_DEFER_AFTER).
+   * in one delivery (native/tap-read.c, RX_DEFER_AFTER).
    */
   rxRereadsDeferred: number;
   /**
    * Pairs read as one exchange and delivered together (the peer's ACK and its next frame, queued
    * while it ran on the way out of our write), by a re-read or by a wake-up's first reads, and
-   * pair reads whose second frame was not there (native/rx-tap.c, RX_PAIR_MISSES).
+   * pair reads whose second frame was not there (native/tap-read.c, RX_PAIR_MISSES).
    */
   rxPairReads: number;
   rxPairMisses: number;

@@ -1,5 +1,5 @@
 /**
- * The time of a TAP batch (native/rx-tap.c reads CLOCK_MONOTONIC when it hands a batch over,
+ * The time of a TAP batch (native/tap-read.c reads CLOCK_MONOTONIC when it hands a batch over,
  * through the handle's shared `wakeTime`): TapDevice.onFrames' `time`, and the stack's per-task
  * clock taking it for the batch (streams/stack/unref-scheduler.ts), against the real kernel.
  */

@@ -615,7 +615,7 @@ for i in range(20):
     // has room for one more read only; from then on every batch is given back. Reused in place,
     // that region would take one frame per batch for good.
     const SLAB = 2 << 20;
-    const MAX_READ = 65556 + 10; // what one read needs (rx-tap.c RX_MAX_READ)
+    const MAX_READ = 65556 + 10; // what one read needs (native/tap-handle.h RX_MAX_READ)
     const device = open(peer(), { up: true, mtu: 65000 });
     try {
       await peer().configureHost();

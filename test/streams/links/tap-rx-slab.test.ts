@@ -99,7 +99,7 @@ describeKernelPeer('TAP receive slabs', function () {
   }
 });
 
-/** Size of a receive slab (native/rx-tap.c) and how many the addon hides from V8 at most. */
+/** Size of a receive slab (native/tap-handle.h RX_SLAB_SIZE) and how many the addon hides from V8 at most. */
 const SLAB = 2 * 1024 * 1024;
 const HIDDEN_MAX = 32;
 /** 60 kB frames per slab: a read needs room for the largest frame (64 KiB) left in the slab. */
