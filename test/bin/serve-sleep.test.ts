@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { parseServe } from '../../bin/cli-args.js';
 import { serve, type Server } from '../../bin/serve.js';
 import { describeKernelPeer, useKernelPeer } from '../helpers/netns.js';
+import { PY_ICMP_PING } from '../helpers/py-icmp-ping.js';
 
 const BASE = ['--tap', 'rxt9', '--ip', '198.18.0.2/24'];
 const SPACED = 30;
@@ -32,28 +33,11 @@ describe('bin/cli-args: serve --sleep', () => {
 });
 
 /** In the peer: SPACED pings and SPACED UDP echoes, 20 ms apart, each awaited; prints how many came back. */
-const PY_SPACED = `import socket, struct, os, time
-def csum(b):
-    if len(b) % 2: b += b'\\0'
-    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xffff); s += s >> 16
-    return ~s & 0xffff
-icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-icmp.settimeout(2)
-ident = os.getpid() & 0xffff
+const PY_SPACED = `${PY_ICMP_PING}
 pings = 0
 for seq in range(${SPACED}):
     time.sleep(0.02)
-    body = struct.pack('!BBHHH', 8, 0, 0, ident, seq) + b'x' * 56
-    body = body[:2] + struct.pack('!H', csum(body)) + body[4:]
-    icmp.sendto(body, ('198.18.0.2', 0))
-    while True:
-        buf, _ = icmp.recvfrom(2000)
-        ihl = (buf[0] & 15) * 4
-        t, _, _, rid, rseq = struct.unpack('!BBHHH', buf[ihl:ihl + 8])
-        if t == 0 and rid == ident and rseq == seq:
-            pings += 1
-            break
+    pings += ping('198.18.0.2', seq, 56) is True
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 u.settimeout(2)
 echoes = 0

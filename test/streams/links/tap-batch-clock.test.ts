@@ -10,16 +10,9 @@ import { TIME_ORIGIN } from '../../../streams/clock-base.js';
 import { unrefScheduler } from '../../../streams/stack/unref-scheduler.js';
 import { waitFor } from '../../helpers/wait-for.js';
 import { describeKernelPeer, useKernelPeer } from '../../helpers/netns.js';
+import { pyArpTrickle } from '../../helpers/py-arp-trickle.js';
 
-/** Python that sends `count` UDP datagrams to unresolved 198.18.0.x, 10 ms apart: the kernel broadcasts an ARP request for each. */
-const trickle = (count: number): string => `import socket, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for i in range(${count}):
-    try:
-        s.sendto(b'x', ('198.18.0.%d' % (10 + i), 9))
-    except OSError:
-        pass
-    time.sleep(0.01)`;
+const trickle = (count: number): string => pyArpTrickle(count, { intervalS: 0.01 });
 
 const clockNow = (): number => TIME_ORIGIN + performance.now();
 

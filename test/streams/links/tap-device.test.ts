@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { TapDevice } from '../../../streams/links/tap-device.js';
 import { waitFor } from '../../helpers/wait-for.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../../helpers/netns.js';
+import { pyArpTrickle } from '../../helpers/py-arp-trickle.js';
 
 /** A 42-byte gratuitous ARP from 198.18.0.2 (02:00:00:00:00:02): harmless for the kernel. */
 const GARP = Uint8Array.from(Buffer.from(
@@ -19,18 +20,7 @@ const ARP_REQUEST = Uint8Array.from(Buffer.from(
   '020000000002' + 'c6120002' + '000000000000' + 'c6120001', 'hex'));
 const isArpReply = (f: Uint8Array): boolean => f.length >= 42 && f[12] === 0x08 && f[13] === 0x06 && f[21] === 2 && f[31] === 1;
 
-/**
- * Python that sends one UDP datagram to 198.18.0.<first + i>:9 every 20 ms, `count` times (each makes
- * the kernel broadcast an ARP request); it keeps going when the device vanishes.
- */
-const trickle = (count: number, first = 10): string => `import socket, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for i in range(${count}):
-    try:
-        s.sendto(b'x', ('198.18.0.%d' % (${first} + i), 9))
-    except OSError:
-        pass
-    time.sleep(0.02)`;
+const trickle = (count: number, first = 10): string => pyArpTrickle(count, { first });
 
 async function expectCode(fn: () => unknown, code: string, syscall?: string): Promise<Error & { code: string }> {
   let caught: unknown;

@@ -19,18 +19,11 @@ import { Worker } from 'node:worker_threads';
 import { TapDevice } from '../../../streams/links/tap-device.js';
 import { loadTapAddon, type NativeDatagramSocket } from '../../../streams/links/tap-native.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../../helpers/netns.js';
+import { pyArpTrickle } from '../../helpers/py-arp-trickle.js';
 
 const LOOPBACK = 0x7f000001;
 
-/** Python that sends one UDP datagram to 198.18.0.<10 + i>:9 every 20 ms, `count` times. */
-const trickle = (count: number): string => `import socket, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for i in range(${count}):
-    try:
-        s.sendto(b'x', ('198.18.0.%d' % (10 + i), 9))
-    except OSError:
-        pass
-    time.sleep(0.02)`;
+const trickle = (count: number): string => pyArpTrickle(count);
 
 /** A UDP echo on 127.0.0.1 in a worker thread; posting it any message closes it. */
 async function workerEcho(): Promise<{ echo: Worker; port: number }> {
