@@ -101,13 +101,23 @@ describeKernelPeer('TapHandle: the own wait with host sockets and the busy-poll 
         return d;
       };
 
-      // 12 sockets watched: more than the wait polls one by one.
-      const first = await round(12);
-      assert.equal(answers, 12, 'every socket answered');
-      assert.deepEqual(served, new Array(12).fill(1), 'each socket served once');
-      assert.ok(first.ownSetWakes >= 1, `the answers came through the set polled by the own wait: ${JSON.stringify(first)}`);
-      assert.ok(first.ownSleeps >= first.ownSetWakes, JSON.stringify(first));
-      assert.equal(first.hostDirectDispatches, 0, 'no socket polled by its own fd while more than 8 are watched');
+      // 12 sockets watched: more than the wait polls one by one. Whether the answers come while
+      // the handle is in its own wait is timing: the wait hands back to libuv's loop when
+      // anything of libuv's is ready (the python child's pipes, the worker's messages), and libuv
+      // then serves the set itself. So up to ROUNDS rounds, each answered right, until one had
+      // its answers through the set from the own wait (on a quiet machine the first).
+      const ROUNDS = 6;
+      const firsts: Record<string, number>[] = [];
+      for (let r = 0; r < ROUNDS && !firsts.some((d) => d.ownSetWakes >= 1); r++) {
+        served.fill(0);
+        const first = await round(12);
+        assert.equal(answers, 12, 'every socket answered');
+        assert.deepEqual(served, new Array(12).fill(1), 'each socket served once');
+        assert.ok(first.ownSleeps >= first.ownSetWakes, JSON.stringify(first));
+        assert.equal(first.hostDirectDispatches, 0, 'no socket polled by its own fd while more than 8 are watched');
+        firsts.push(first);
+      }
+      assert.ok(firsts.some((d) => d.ownSetWakes >= 1), `the answers came through the set polled by the own wait in one of ${ROUNDS} rounds: ${JSON.stringify(firsts)}`);
 
       // Close six, from the front, the middle and the end of the poll list: 6 left, polled by
       // their own fds from the list as watch and forget left it.
@@ -123,8 +133,18 @@ describeKernelPeer('TapHandle: the own wait with host sockets and the busy-poll 
       assert.equal(served[10] ?? 0, closedAt, 'socket 10 was not served after it was closed');
       for (const i of [2, 4, 7, 8]) assert.equal(served[i], 1, `socket ${i} served once`);
       assert.equal(second.ownSetWakes, 0, 'with 6 sockets, no set poll');
-      assert.ok(second.hostDirectDispatches >= 1, `answers dispatched from the own poll(2) by their own fds: ${JSON.stringify(second)}`);
       closeFrom = undefined;
+      // As above: until a round had answers dispatched from the own poll(2) by their own fds.
+      const seconds = [second];
+      for (let r = 1; r < ROUNDS && !seconds.some((d) => d.hostDirectDispatches >= 1); r++) {
+        served.fill(0);
+        const again = await round(5);
+        for (const i of [1, 2, 4, 7, 8]) assert.equal(served[i], 1, `socket ${i} served once`);
+        assert.equal(served[10] ?? 0, 0, 'socket 10, closed, not served');
+        assert.equal(again.ownSetWakes, 0, 'with 5 sockets, no set poll');
+        seconds.push(again);
+      }
+      assert.ok(seconds.some((d) => d.hostDirectDispatches >= 1), `answers dispatched from the own poll(2) by their own fds in one of ${ROUNDS} rounds: ${JSON.stringify(seconds)}`);
     } finally {
       for (const s of sockets) s?.close();
       device.close();
