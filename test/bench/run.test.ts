@@ -137,14 +137,17 @@ describe('bench harness (quick smoke run)', function () {
     }
     assert.ok(Array.isArray(latency), `latency benchmarks failed: ${JSON.stringify(latency)}`);
     const seen = new Set<string>();
-    for (const cell of latency as Array<{ kind: string; intervalMs: number; stack: { p50: number; p99: number }; kernel: { p50: number; p99: number } }>) {
+    for (const cell of latency as Array<{ kind: string; intervalMs: number; stack: { p50: number; p99: number }; kernel: { p50: number; p99: number }; pairedRatioP50: number }>) {
       seen.add(`${cell.kind}@${cell.intervalMs}`);
+      assert.ok(Number.isFinite(cell.pairedRatioP50) && cell.pairedRatioP50 > 0, `${cell.kind}@${cell.intervalMs}: run-by-run ratio ${cell.pairedRatioP50}`);
       for (const [who, p] of [['stack', cell.stack], ['kernel', cell.kernel]] as const) {
         assert.ok(p.p50 > 0 && Number.isFinite(p.p50), `${cell.kind}@${cell.intervalMs} ${who} p50 ${p.p50}`);
         assert.ok(p.p99 >= p.p50, `${cell.kind}@${cell.intervalMs} ${who}: p99 ${p.p99} below p50 ${p.p50}`);
       }
     }
     for (const kind of ['ping', 'udp', 'tcp']) for (const i of [0, 1, 2, 5, 10]) assert.ok(seen.has(`${kind}@${i}`), `${kind} every ${i} ms measured`);
-    assert.equal(report.rows.filter((r) => r.group === 'latency').length, 15);
+    const rows = report.rows.filter((r) => r.group === 'latency');
+    assert.equal(rows.length, 15);
+    for (const r of rows) assert.match(r.note ?? '', /; run by run \d+\.\d{3}$/, r.name);
   });
 });
