@@ -3,7 +3,7 @@
  * Ethernet -> IPv4 -> UDP -> `datagrams$`, on a link of our own that hands them over in batches
  * of 32 from a PacketSubject (as the TAP link does after a wake-up). No reply, no clock, no
  * device: what is left is the layers' input work and how each hands the packet to the next
- * (the inbound hops of docs/pipelines.md, "What the composition costs"). Nanoseconds of CPU
+ * (the inbound hops of docs/pipelines.md "What the composition costs"). Nanoseconds of CPU
  * (user + system, process.cpuUsage) per frame, ROUNDS rounds of N frames after a warm-up,
  * printed with their median. COST_DIST is a compiled tree's dist (`npx tsc -p
  * tsconfig.build.json`): run two trees alternately, pinned, under the bench lock.

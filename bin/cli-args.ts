@@ -92,7 +92,8 @@ export interface ServeArgs {
    * Where the wait between wake-ups is made (`--sleep`): 'libuv' (absent, the default) by
    * Node's event loop, 'own' by the TAP device's handle (TapDevice.nativeHandle.ownSleep,
    * native/tap-own-wait.c). Not the default: measured in session 16, it saves 5-8 % of the CPU
-   * per spaced request and costs 3-7 % per back-to-back exchange (docs/benchmarks.md).
+   * per spaced request and costs 3-7 % per back-to-back exchange (docs/history/session-16.md
+   * "Session 16: the ping's p50 every 2 ms").
    */
   readonly sleep?: 'own' | 'libuv';
 }

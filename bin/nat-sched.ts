@@ -13,8 +13,9 @@
  * 110,000) more often than without it; so the nat applies it by default only where its thread
  * may run on one CPU alone (its affinity when it starts: a machine with one CPU, or a nat pinned
  * by taskset or a cpuset), and --sched-slice asks for it elsewhere. A nat that can move cannot
- * fall into that slow mode through its slice: it is never given one. docs/benchmarks.md,
- * "Session 11: the nat's UDP_RR, the whole chain" and "Session 13: the nat's request/response".
+ * fall into that slow mode through its slice: it is never given one. docs/history/session-11.md
+ * "Session 11: the nat's UDP_RR, the whole chain" and docs/history/session-13.md
+ * "Session 13: the nat's request/response".
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';

@@ -2,7 +2,7 @@
  * Runs `serve` as a program: progress on stderr, the line `ready` on stdout once attached, clean
  * shutdown on SIGINT/SIGTERM (exit 0), exit 1 when setup fails or the device dies.
  *
- * Signals (see docs/cli.md, "Stopping"): the handlers stay installed until the process exits.
+ * Signals (see docs/cli.md "Stopping"): the handlers stay installed until the process exits.
  * A Ctrl-C typed under `npm start` or `npx` arrives twice (from the terminal, and forwarded by
  * npm), and sudo may relay it once more; with a one-shot handler the repeat found the default
  * action back in place and killed the process half-way through its cleanup, leaving the

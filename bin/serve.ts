@@ -136,7 +136,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     // anything else of Node's handed back to its loop (native/tap-own-wait.c). It saves libuv's
     // poll without a timeout and a turn of the loop per wake-up: less CPU per sporadic request,
     // a little more when requests come back to back, where it finds nothing to wait for
-    // (docs/benchmarks.md, "Session 16: the ping's p50 every 2 ms"). So not the default.
+    // (docs/history/session-16.md "Session 16: the ping's p50 every 2 ms"). So not the default.
     if (options.sleep === 'own') tap.device.nativeHandle.ownSleep(true);
     // tapLink.close() also puts a pre-existing device back as found (MTU, MAC, up/down).
     undo.push({ what: `attach ${options.tap}`, run: () => tap.close() });

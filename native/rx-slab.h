@@ -10,7 +10,8 @@
  *
  * Hidden slabs. V8 adds every new external ArrayBuffer's bytes to its external memory count,
  * and growth of that count since the last full collection starts another one: in bulk over TAP
- * with offload, 26-38 mark-compacts per GiB received (docs/benchmarks.md), although almost every
+ * with offload, 26-38 mark-compacts per GiB received (docs/history/topics.md "Bulk to the stack:
+ * the mark-compacts were the slabs' own bookkeeping"), although almost every
  * slab dies young. V8 also runs a minor collection whenever young ArrayBuffers hold a few tens
  * of MiB (seen as scavenges for "external memory pressure" about every 45 MiB), which frees
  * them: that bounds their memory without a full collection. So the owner takes a new slab's
@@ -29,7 +30,7 @@
  * slabs are owed instead, and given back in one sum once `owe_max` bytes are owed (or when the
  * pool is closed and empty): V8's count is then below the truth by at most owe_max, an offset
  * (the memory itself is free) that moves only V8's absolute hard limit, and each sum given back
- * starts about one collection. Larger sums are cheaper (docs/benchmarks.md: 256 MiB, 4 per GiB;
+ * starts about one collection. Larger sums are cheaper (same section: 256 MiB, 4 per GiB;
  * 1 GiB, 1-2).
  * Nothing here changes when a slab is reused: only the garbage collector gives slabs back, so
  * frames JavaScript holds never see their bytes change. (The owner may read a new batch over

@@ -117,7 +117,8 @@
  * read, not on EAGAIN or the batch limit) and did not start at the slab's beginning: reused in
  * place, its region would cut every later batch just as short, for good (a region with room for
  * one 64 KiB read gives batches of one frame, each ending in its own ACK: the "ACK per frame"
- * regime of bulk to the stack in docs/benchmarks.md). The slab is then retired instead
+ * regime of docs/history/session-12.md "Session 12: bulk to the stack"). The slab is then
+ * retired instead
  * (rx_slab_moves) and the next batch starts a fresh one, where it has all the room. */
 #define BATCH_RECYCLE 3
 #define BATCH_SLOTS 4

@@ -23,7 +23,8 @@
  * without a timeout before each sleep (Node runs its loop with idle-time metrics), the nested
  * epoll_wait of the host sockets' set, and a turn of the loop's other phases; an unpinned nat
  * TCP_RR exchange makes 6.2 system calls instead of 9.2 and costs about 0.95 of the CPU
- * (docs/benchmarks.md, Session 15). It was first meant to get poll(2)'s synchronous wake-ups
+ * (docs/history/session-15.md "Session 15: the nat's TCP_RR when it is free to move").
+ * It was first meant to get poll(2)'s synchronous wake-ups
  * and with them the waker's CPU; measured, it does not: this kernel packs a wakee onto its
  * waker's CPU by how long the wakee runs, not by the kind of wake-up. The device's fd, the host
  * sockets (each one's own fd, from the list host-poll.c keeps as they watch and forget, when

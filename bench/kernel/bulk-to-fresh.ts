@@ -6,7 +6,8 @@
  * (where the slab's fill point stands once the warm-up's held frames are left behind) lasts for
  * its life, so bulk-to-ab.ts, which keeps one process per tree, samples few such states; this
  * samples one per round. Per round and tree: the median ratio to the kernel's runs and the ACKs
- * written per GB (the slow regime of docs/benchmarks.md "Session 12: bulk to the stack" writes
+ * written per GB (the slow regime of docs/history/session-12.md "Session 12: bulk to the stack"
+ * writes
  * one per frame or two).
  *
  *   TREES="base=/tmp/base/dist/bin/rx-netstack.js,now=dist/bin/rx-netstack.js" \

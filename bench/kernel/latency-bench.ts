@@ -85,7 +85,8 @@ export async function latencyBench(o: LatencyBenchOptions): Promise<LatencyCell[
     // ms from the third run on. Each kind: WARM_RUNS runs (a new connection each for TCP), 20,000
     // exchanges in all, as floor-bench: after 5,000 a couple of V8's optimizing compile jobs
     // still ran in the first measured runs, on a V8 thread sharing the pinned CPU (one such job
-    // took 21 ms; docs/benchmarks.md "Session 13: the tail after idle, rung by rung"). A shrunk
+    // took 21 ms; docs/history/session-13.md "Session 13: the tail after idle, rung by rung").
+    // A shrunk
     // run warms less.
     const warm = Math.max(200, Math.round(WARM_EXCHANGES / (o.shrink ?? 1)));
     for (let w = 0; w < WARM_RUNS; w++) for (const ns of [s, c]) for (const kind of LATENCY_KINDS) await once(ns, kind, warm, 0);

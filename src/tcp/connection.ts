@@ -86,7 +86,8 @@ const NEVER = Number.POSITIVE_INFINITY;
  * (and the next one deferred again). 128 KiB: one ACK built per two 64 KiB segments instead of
  * one per segment, with the ACKs written as before (the TAP link's coalescer keeps one per MiB of
  * a batch). Deferring every ACK to the end of the batch (1 MiB here) halved the ACKs written and
- * made bulk to the stack unstable: some runs 10 % slower (docs/benchmarks.md, session 7; the
+ * made bulk to the stack unstable: some runs 10 % slower (docs/history/topics.md "Session 7: bulk
+ * to the stack"; the
  * slow runs were more likely the receive slab's, found in session 12, where 1 MiB measured the
  * same as 128 KiB).
  */

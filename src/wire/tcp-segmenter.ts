@@ -15,8 +15,8 @@
  * (`bytes()`, `own()`). Copying every byte into fresh packet memory cost more than the copy: at
  * bulk rates it churned hundreds of MB/s of ArrayBuffers, and V8 counts their bytes as external
  * memory allocated since the last full GC, which (with a small old generation) started a
- * mark-compact every few tens of milliseconds (docs/benchmarks.md, "Bulk from the stack without
- * offload: the garbage collector's trigger").
+ * mark-compact every few tens of milliseconds (docs/history/topics.md "Bulk from the stack
+ * without offload: the collector's trigger").
  */
 import type { Ipv4Addr } from '../ipv4/address.js';
 import { PacketBuffer } from '../packet-buffer.js';

@@ -21,7 +21,8 @@
  * window per ACK rather than per byte acknowledged (RFC 3465 with a small L) still hears from us
  * every MAX_SPAN bytes. Linux's senders count bytes (packets) acknowledged. With 64 KiB GSO
  * segments a span of 64 KiB wrote an ACK for every second one; 1 MiB writes one per batch of up
- * to 16 (in bulk to the stack, 7,900 -> 1,430 ACKs per GB: docs/benchmarks.md, session 6).
+ * to 16 (in bulk to the stack, 7,900 -> 1,430 ACKs per GB:
+ * docs/history/topics.md "Bulk to the stack, session 6").
  *
  * Pure logic over bytes (Ethernet + IPv4 without options + TCP, offsets in ipv4-tcp-frame.ts;
  * or Ethernet + IPv6 without extension headers + TCP, ipv6-tcp-frame.ts: a flow is keyed by

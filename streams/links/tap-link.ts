@@ -392,7 +392,8 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
    * device fills a slab front to back and never returns to it).
    * A list per slab rather than a mark per frame: a WeakSet entry per frame (an ephemeron that
    * V8's scavenges must process) cost about 5 % of the process's CPU in bulk to the stack
-   * (docs/benchmarks.md, session 6). A view of the same bytes from the same start is the same
+   * (docs/history/topics.md "Bulk to the stack, session 6"). A view of the same bytes from the
+   * same start is the same
    * frame; a copy, or a view starting anywhere else, is not vouched for.
    */
   const vouchedStarts = new WeakMap<ArrayBuffer, number[]>();
@@ -601,7 +602,7 @@ export function deviceLink(device: TapDevice, options: { readonly mac: Uint8Arra
   };
   // One object literal with every member present (sendPartial undefined without offload), so
   // the link has one shape whatever its options: it is on every frame's path, and the offloaded
-  // TAP figures proved sensitive to such details (docs/benchmarks.md, "The composed stack").
+  // TAP figures proved sensitive to such details (docs/history/topics.md "The composed stack").
   return {
     name,
     device,

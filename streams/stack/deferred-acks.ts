@@ -11,7 +11,8 @@ import { atInboundBatchEnd } from '../inbound-batch.js';
  * In bulk to the stack over TAP with offload, every 64 KiB segment owed an ACK; the TCP core
  * built each (a record, its headers, a packet buffer) and the link's ACK coalescer then dropped
  * nearly all of them before writing (ack-coalescer.ts): ~14 of every 15 built for nothing. Now
- * half as many are built, and the ones written are the same (docs/benchmarks.md, session 7).
+ * half as many are built, and the ones written are the same (docs/history/topics.md
+ * "Session 7: bulk to the stack").
  * Outside a batch (in-memory links, timers, user calls) nothing is deferred.
  */
 export class DeferredAcks {

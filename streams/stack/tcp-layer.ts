@@ -1181,7 +1181,7 @@ const GATHER_MIN = 1024;
  * (`gather` false), holds a copy of its payload. Copying every full-sized payload into fresh
  * packet memory churned ArrayBuffers at the sending rate (hundreds of MB/s); V8 counts their
  * bytes as external memory allocated since the last full collection, and with a small old
- * generation that started a mark-compact every few tens of milliseconds (docs/benchmarks.md,
+ * generation that started a mark-compact every few tens of milliseconds (docs/history/topics.md
  * "Bulk from the stack without offload: the collector's trigger").
  */
 function segmentPacket(payload: Uint8Array, gsoSize: number, gather: boolean): PacketBuffer {

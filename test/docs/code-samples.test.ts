@@ -87,7 +87,7 @@ function run(args: string[], cwd: string, timeoutMs: number): Promise<{ code: nu
   });
 }
 
-/** `docs/x.md` sample n -> `docs-x-md-n.ts`. */
+/** `docs/<name>.md` sample n -> `docs-<name>-md-n.ts`. */
 const fileOf = (s: Sample, n: number): string => `${s.doc.replace(/\W+/g, '-')}-${n}.ts`;
 
 describe('docs: the TypeScript samples compile and run', function () {
