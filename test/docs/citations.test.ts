@@ -14,13 +14,16 @@
  * unquoted "session N" or "section" after the path.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, join, normalize, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Where citations live: sources, tools, tests and docs. */
-const TOP = ['README.md', 'docs', 'src', 'streams', 'native', 'bin', 'bench', 'test', 'examples', 'scripts', 'fuzz'];
+const TOP = [
+  'README.md', 'package.json', 'tsconfig.json', 'tsconfig.build.json', 'binding.gyp', '.mocharc.cjs',
+  'docs', 'src', 'streams', 'native', 'bin', 'bench', 'test', 'examples', 'scripts', 'fuzz', '.ci',
+];
 const SKIP_DIRS = new Set(['node_modules', 'dist', 'build', 'results', '.git']);
 const EXTS = new Set(['.ts', '.mts', '.js', '.mjs', '.cjs', '.c', '.h', '.md', '.sh', '.py', '.gyp']);
 /** This file's own examples are deliberately wrong. */
@@ -198,7 +201,7 @@ function repositorySources(): Source[] {
   const walk = (rel: string): void => {
     const abs = join(ROOT, rel);
     if (!existsSync(abs)) return;
-    if (rel.endsWith('.md') && !rel.includes('/')) {
+    if (statSync(abs).isFile()) {
       out.push({ path: rel, text: readFileSync(abs, 'utf8') });
       return;
     }
