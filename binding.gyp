@@ -25,7 +25,8 @@
         "native/napi-this.c",
         "native/udp-flow.c",
         "native/sched-slice.c",
-        "native/tap-uring.c"
+        "native/tap-uring.c",
+        "native/heap-pages.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],

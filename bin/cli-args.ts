@@ -13,6 +13,8 @@ import {
   parseIpv6Prefix, type Ipv6Addr,
 } from '../src/ipv6/address.js';
 import { parseNat, type NatArgs } from './nat-args.js';
+import type { HeapPagesMode } from '../streams/links/heap-pages.js';
+import { parseHeapPages } from './heap-pages-arg.js';
 
 export const SERVE_USAGE = `usage: rx-netstack serve --tap NAME --ip CIDR [options]
 
@@ -42,6 +44,9 @@ export const SERVE_USAGE = `usage: rx-netstack serve --tap NAME --ip CIDR [optio
   --sleep own|libuv  where the wait between wake-ups is made (default libuv: Node's loop;
                      own: by the TAP device's handle, with poll(2) of the device and libuv's
                      own fd, less CPU per sporadic request, a little more under steady load)
+  --heap-pages MODE  where V8 maps the JavaScript heap's pages: packed (next to each other,
+                     the default), huge (packed, and advised to use 2 MiB pages) or off
+                     (V8's random addresses)
   -h, --help         this text
 
 Prints "ready" on stdout once attached; runs until SIGINT or SIGTERM.`;
@@ -96,6 +101,8 @@ export interface ServeArgs {
    * "Session 16: the ping's p50 every 2 ms").
    */
   readonly sleep?: 'own' | 'libuv';
+  /** `--heap-pages` (streams/links/heap-pages.ts); absent: HEAP_PAGES_DEFAULT. */
+  readonly heapPages?: HeapPagesMode;
 }
 
 export type ParsedCommand =
@@ -122,6 +129,7 @@ const OPTIONS = {
   pcap: { type: 'string' },
   'busy-poll': { type: 'string' },
   sleep: { type: 'string' },
+  'heap-pages': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -242,6 +250,7 @@ export function parseServe(argv: readonly string[]): ParsedCommand {
 
   const sleepText = text('sleep');
   if (sleepText !== undefined && sleepText !== 'own' && sleepText !== 'libuv') problems.push(`--sleep: "${sleepText}" is not own or libuv`);
+  const heapPages = parseHeapPages(text('heap-pages'), problems);
 
   if (problems.length > 0) return { kind: 'invalid', problems };
   return {
@@ -261,6 +270,7 @@ export function parseServe(argv: readonly string[]): ParsedCommand {
       ...(pcap === undefined ? {} : { pcap }),
       ...(busyPollUs === undefined || busyPollUs === 0 ? {} : { busyPollUs }),
       ...(sleepText === 'own' ? { sleep: 'own' as const } : {}),
+      ...(heapPages === undefined ? {} : { heapPages }),
     },
   };
 }

@@ -3,6 +3,8 @@
  * bad option at once. The addresses inside the namespace follow slirp4netns: in the network of
  * --cidr, the gateway is .2, the DNS forwarder .3 and the namespace's own address .100.
  */
+import type { HeapPagesMode } from '../streams/links/heap-pages.js';
+import { parseHeapPages } from './heap-pages-arg.js';
 import { parseArgs } from 'node:util';
 import { formatIpv4, parseIpv4 } from '../src/ipv4/address.js';
 import { parseIpv4Cidr } from '../src/config/codecs.js';
@@ -41,6 +43,9 @@ export const NAT_USAGE = `usage: rx-netstack nat --netns NS [options]
                             own, each host socket's event) look for the next without sleeping
                             (0..1000000; default 0, off): a free CPU's worth of polling for
                             fewer wake-ups, for request/response between CPUs
+  --heap-pages MODE         where V8 maps the JavaScript heap's pages: packed (next to each
+                            other, the default), huge (packed, and advised to use 2 MiB pages)
+                            or off (V8's random addresses)
   -h, --help                this text
 
 Prints "ready" on stdout once NS is connected; runs until SIGINT or SIGTERM, then removes what it
@@ -86,6 +91,8 @@ export interface NatArgs {
   readonly sleep: 'own' | 'libuv';
   /** --busy-poll: the TUN handle's busy-poll window in microseconds (TapLinkOptions.busyPollUs), with either wait; 0 (the default): none. */
   readonly busyPollUs: number;
+  /** `--heap-pages` (streams/links/heap-pages.ts); absent: HEAP_PAGES_DEFAULT (bin/heap-pages-arg.ts). */
+  readonly heapPages?: HeapPagesMode;
 }
 
 /**
@@ -115,6 +122,7 @@ const OPTIONS = {
   'sched-slice': { type: 'string' },
   sleep: { type: 'string' },
   'busy-poll': { type: 'string' },
+  'heap-pages': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -139,7 +147,7 @@ export function parseNat(argv: readonly string[]): ParsedNat {
     }
   }
   if (values.help === true) return { kind: 'help' };
-  const text = (name: 'netns' | 'tun' | 'tap' | 'cidr' | 'mtu' | 'dns-upstream' | 'sched-slice' | 'sleep' | 'busy-poll'): string | undefined => {
+  const text = (name: 'netns' | 'tun' | 'tap' | 'cidr' | 'mtu' | 'dns-upstream' | 'sched-slice' | 'sleep' | 'busy-poll' | 'heap-pages'): string | undefined => {
     const v = values[name];
     return typeof v === 'string' ? v : undefined;
   };
@@ -200,6 +208,8 @@ export function parseNat(argv: readonly string[]): ParsedNat {
     if (!(busyPollUs >= 0 && busyPollUs <= 1_000_000)) problems.push(`--busy-poll: "${busyText}" is not an integer from 0 to 1000000 (microseconds)`);
   }
 
+  const heapPages = parseHeapPages(text('heap-pages'), problems);
+
   const publish = parsePublish((values.publish as string[] | undefined) ?? [], problems);
 
   if (problems.length > 0 || cidr === undefined) return { kind: 'invalid', problems };
@@ -223,6 +233,7 @@ export function parseNat(argv: readonly string[]): ParsedNat {
       ...(schedSliceUs === undefined ? {} : { schedSliceUs }),
       sleep: sleep!,
       busyPollUs,
+      ...(heapPages === undefined ? {} : { heapPages }),
     },
   };
 }

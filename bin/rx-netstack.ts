@@ -6,15 +6,26 @@
  *                     [--netns NS] [--host-ip CIDR] [--services LIST] [--pcap FILE]
  *   rx-netstack nat --netns NS [--tun NAME | --tap NAME] [--cidr C] [--mtu N] [--dns | --disable-dns]
  *                   [--dns-upstream A[:P]] [--disable-host-loopback] [--publish [A:]H:N[/udp]]...
+ *   (both: [--heap-pages packed|huge|off])
  *
  * Exit codes: 0 after SIGINT/SIGTERM (and for --help), 1 when setup fails or the device dies,
  * 2 for bad options or no command at all.
+ *
+ * Only the option parsers are imported up front: --heap-pages is applied before the stack's
+ * modules load (their code and objects are most of the heap's long-lived pages), then the
+ * command's module is imported.
  */
 import { SERVE_USAGE, parseCommand } from './cli-args.js';
 import { NAT_USAGE } from './nat-args.js';
-import { startNat } from './nat.js';
 import { netnsHint } from './netns-hint.js';
-import { runProgram, runServer } from './run-server.js';
+import { applyHeapPages } from './heap-pages-arg.js';
+import type { HeapPagesMode } from '../streams/links/heap-pages.js';
+
+/** --heap-pages, before the stack's modules load: V8's pages mapped from here on are placed by it. */
+function heapPagesFirst(mode: HeapPagesMode | undefined): void {
+  const problem = applyHeapPages(mode);
+  if (problem !== undefined) process.stderr.write(`rx-netstack: ${problem}\n`);
+}
 
 const argv = process.argv.slice(2);
 const command = parseCommand(argv);
@@ -39,6 +50,8 @@ switch (command.kind) {
       process.exitCode = 1;
       break;
     }
+    heapPagesFirst(command.args.heapPages);
+    const { runServer } = await import('./run-server.js');
     await runServer(command.args);
     break;
   }
@@ -50,6 +63,8 @@ switch (command.kind) {
       break;
     }
     const { args } = command;
+    heapPagesFirst(args.heapPages);
+    const [{ runProgram }, { startNat }] = await Promise.all([import('./run-server.js'), import('./nat.js')]);
     await runProgram({
       start: (report, onFatal) => startNat(args, { report, onFatal }),
       afterReady: (nat) => [

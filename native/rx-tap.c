@@ -34,6 +34,7 @@
 #include "tcp-socket.h"
 #include "socket-env.h"
 #include "sched-slice.h"
+#include "heap-pages.h"
 #include "tap-handle.h"
 #include "tap-napi.h"
 
@@ -392,6 +393,7 @@ static napi_value init(napi_env env, napi_value exports) {
   rx_datagram_socket_init(env, exports);
   rx_tcp_socket_init(env, exports);
   rx_sched_slice_init(env, exports);
+  rx_heap_pages_init(env, exports);
   return exports;
 }
 

@@ -78,6 +78,7 @@ export type {
   CongestionControlParams,
   CongestionCounters,
 } from '../src/tcp/congestion/congestion-control.js';
+export { setHeapPages, heapPages, HEAP_PAGES_MODES, type HeapPagesMode, type HeapPagesStats } from './links/heap-pages.js';
 export { tapLink, type TapLink, type TapLinkOptions, type TapLinkStats } from './links/tap-link.js';
 export { TapDevice, type TapDeviceOptions } from './links/tap-device.js';
 export { tunLink, type TunLink, type TunLinkOptions } from './links/tun-link.js';

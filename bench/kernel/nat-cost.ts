@@ -19,6 +19,8 @@
  * DIR/MODE.data (of the base build instead with NAT_COST_PERF_OF=base in the environment;
  * NAT_COST_PERF_USER=1: user time only); --unpinned runs the nats, kserver, slirp4netns and the
  * client free to move over every CPU (no taskset), as nat-bench's and nat-sched's --unpinned;
+ * --nat-arg ARG / --base-arg ARG (repeatable) pass an option to this tree's nat / to --base's
+ * (`--base .` with `--nat-arg --heap-pages --nat-arg off`: one option A/B from one tree);
  * --base DIR runs a second nat from another build (DIR/dist/bin/rx-netstack.js,
  * e.g. `npx tsc -p tsconfig.build.json --outDir DIR/dist` of the commit before a change) on a
  * namespace of its own, measured alternately with this one: the ratio of the two is the change. (`--cpu-prof --cpu-prof-dir=DIR`: the profile is written when it stops).
@@ -105,8 +107,8 @@ function allocatedSince(file: string, from: number): number {
  * Starts a nat in H for namespace `ns`; with `gcTrace`, its stdout (the GC trace and the
  * `ready` line) is also copied into that file. bash execs node, so the PID is still node's.
  */
-function startNat(h: Netns, ns: Netns, cli: string, nodeArgs: readonly string[], gcTrace: string | undefined): ReturnType<Netns['spawn']> {
-  const natArgs = [cli, 'nat', '--netns', ns.name, '--cidr', CIDR, '--disable-dns'];
+function startNat(h: Netns, ns: Netns, cli: string, nodeArgs: readonly string[], gcTrace: string | undefined, extra: readonly string[] = []): ReturnType<Netns['spawn']> {
+  const natArgs = [cli, 'nat', '--netns', ns.name, '--cidr', CIDR, '--disable-dns', ...extra];
   if (gcTrace === undefined) return h.spawn(...pinnedArgv(process.execPath, [...nodeArgs, ...natArgs]));
   const script = 'exec > >(tee "$0"); exec "${@:1}" --trace-gc-nvp "${@:2}"';
   const [cmd, rest] = pinnedArgv(process.execPath, []);
@@ -184,6 +186,8 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const positional: string[] = [];
   const nodeArgs: string[] = [];
+  const natExtra: string[] = [];
+  const baseExtra: string[] = [];
   let slirp = false;
   let trace = false;
   let perfDir: string | undefined;
@@ -198,6 +202,8 @@ async function main(): Promise<void> {
     else if (argv[i] === '--base') base = argv[++i];
     else if (argv[i] === '--alloc') alloc = true;
     else if (argv[i] === '--node-arg') nodeArgs.push(argv[++i]);
+    else if (argv[i] === '--nat-arg') natExtra.push(argv[++i]);
+    else if (argv[i] === '--base-arg') baseExtra.push(argv[++i]);
     else if (argv[i] === '--modes') modes = argv[++i].split(',');
     else if (argv[i] === '--unpinned') pinCpu = undefined;
     else if (argv[i] === '--idle') idle = Number(argv[++i]);
@@ -218,7 +224,7 @@ async function main(): Promise<void> {
     await h.addAddress(`${SERVER}/32`, 'lo');
     await waitForLine(h.spawn(...pinnedArgv(tools.server, ['7', '9', '19', '7'])), 'ready', 5_000, 'kserver');
     const natTrace = traceDir === undefined ? undefined : join(traceDir, 'nat.txt');
-    const nat = startNat(h, r, cli, nodeArgs, natTrace);
+    const nat = startNat(h, r, cli, nodeArgs, natTrace, natExtra);
     await waitForLine(nat, 'ready', 15_000, 'rx-netstack nat');
     const targets: Target[] = [['nat', r, nat.pid!, natTrace]];
     if (base !== undefined) {
@@ -226,7 +232,7 @@ async function main(): Promise<void> {
       made.push(r2);
       const baseCli = join(base, 'dist/bin/rx-netstack.js');
       const baseTrace = traceDir === undefined ? undefined : join(traceDir, 'base.txt');
-      const other = startNat(h, r2, baseCli, nodeArgs, baseTrace);
+      const other = startNat(h, r2, baseCli, nodeArgs, baseTrace, baseExtra);
       await waitForLine(other, 'ready', 15_000, `rx-netstack nat from ${base}`);
       targets.push(['base', r2, other.pid!, baseTrace]);
     }

@@ -28,6 +28,8 @@ export interface Rung {
   readonly command?: (tools: KernelTools) => [string, string[], Record<string, string>];
   /** Node flags for the stack rung. */
   readonly nodeArgs?: readonly string[];
+  /** `serve` options for the stack rung. */
+  readonly serveArgs?: readonly string[];
 }
 
 const ladder = (...opts: string[]) => (t: KernelTools): [string, string[], Record<string, string>] => [t.ladder, [...FLOOR_ARGS, ...opts], {}];
@@ -65,6 +67,9 @@ export const RUNGS: readonly Rung[] = [
   { key: 'stack-stgc', name: 'stack, --single-threaded-gc', nodeArgs: ['--single-threaded-gc'], optional: true },
   { key: 'stack-st', name: 'stack, --single-threaded', nodeArgs: ['--single-threaded'], optional: true },
   { key: 'stack-noconc', name: 'stack, --no-concurrent-recompilation', nodeArgs: ['--no-concurrent-recompilation'], optional: true },
+  // Session 17: V8's heap pages at its random addresses (`stack` packs them by default) or on huge pages.
+  { key: 'stack-heap-off', name: 'stack, --heap-pages off', serveArgs: ['--heap-pages', 'off'], optional: true },
+  { key: 'stack-heap-huge', name: 'stack, --heap-pages huge', serveArgs: ['--heap-pages', 'huge'], optional: true },
 ];
 
 export interface Live {
@@ -76,7 +81,7 @@ export interface Live {
 export async function start(rung: Rung, tools: KernelTools, made: Netns[], role: string): Promise<Live> {
   if (rung.command === undefined) {
     const cli = fileURLToPath(new URL('../../dist/bin/rx-netstack.js', import.meta.url));
-    const s = await stackNamespace({ cpu: CPU, cli }, made, role, true, [], rung.nodeArgs ?? []);
+    const s = await stackNamespace({ cpu: CPU, cli }, made, role, true, rung.serveArgs ?? [], rung.nodeArgs ?? []);
     return { rung, ns: s.ns, pid: s.serve.pid };
   }
   const ns = await Netns.create(role);

@@ -3,6 +3,7 @@
  * `npm install`) and describes its shape. Loaded on first use, so importing the package on a
  * machine without the addon fails only when a TAP device is actually opened.
  */
+import type { HeapPagesMode, HeapPagesStats } from './heap-pages.js';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -347,6 +348,9 @@ export interface NativeTapModule {
   setSchedSlice(us: number): number;
   /** The calling thread's slice in us (0: not reported), or -errno. */
   schedSlice(): number;
+  /** Where V8 maps its heap pages from now on (native/heap-pages.c; streams/links/heap-pages.ts). */
+  setHeapPages(mode: HeapPagesMode): HeapPagesStats;
+  heapPages(): HeapPagesStats;
 }
 
 let cached: NativeTapModule | undefined;

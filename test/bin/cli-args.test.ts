@@ -7,6 +7,21 @@ import { firstValueFrom, lastValueFrom, take, timeout, toArray } from 'rxjs';
 
 const BASE = ['--tap', 'rxt9', '--ip', '198.18.0.2/24'];
 
+describe('bin/cli-args: serve --heap-pages', () => {
+  it('packed|huge|off (absent: left to the default, HEAP_PAGES_DEFAULT); a bad value named with the other problems', () => {
+    const plain = parseServe(BASE);
+    assert.ok(plain.kind === 'serve' && plain.args.heapPages === undefined);
+    for (const mode of ['packed', 'huge', 'off'] as const) {
+      const r = parseServe([...BASE, '--heap-pages', mode]);
+      assert.ok(r.kind === 'serve' && r.args.heapPages === mode, mode);
+    }
+    const bad = parseServe([...BASE, '--heap-pages', 'big', '--sleep', 'epoll']);
+    assert.ok(bad.kind === 'invalid');
+    assert.ok(bad.problems.includes('--heap-pages: "big" is not one of packed, huge, off'), bad.problems.join('; '));
+    assert.ok(bad.problems.some((p) => p.startsWith('--sleep:')));
+  });
+});
+
 describe('bin/cli-args: serve IPv6 options', () => {
   it('--ip6 (repeatable, canonical text), --gw6, --no-slaac', () => {
     const r = parseServe([...BASE, '--ip6', 'FD00:198:18:0::2/64', '--ip6', '2001:db8::7/64', '--gw6', 'FE80::1', '--no-slaac']);

@@ -53,6 +53,14 @@ describe('bin/nat-args: rx-netstack nat options', () => {
     assert.equal(ok(['--netns', 'box', '--sleep', 'libuv', '--busy-poll', '20']).busyPollUs, 20);
   });
 
+  it('--heap-pages packed|huge|off (absent: left to the default), a bad value named', () => {
+    assert.equal(ok(['--netns', 'box']).heapPages, undefined);
+    for (const mode of ['packed', 'huge', 'off'] as const) assert.equal(ok(['--netns', 'box', '--heap-pages', mode]).heapPages, mode);
+    for (const bad of ['Packed', 'on', '']) {
+      assert.ok(problems(['--netns', 'box', `--heap-pages=${bad}`]).includes(`--heap-pages: "${bad}" is not one of packed, huge, off`), bad);
+    }
+  });
+
   it('--disable-udp-offload: every UDP datagram through the stack', () => {
     assert.equal(ok(['--netns', 'box', '--disable-udp-offload']).udpOffload, false);
   });
