@@ -1,11 +1,12 @@
 /*
- * V8's heap pages packed next to each other (docs/architecture.md, "The V8 heap's pages").
+ * V8's heap pages packed next to each other (docs/architecture.md "The V8 heap's pages").
  *
  * Node as built here (no pointer compression) has V8 map every 256 KiB heap page with a
  * separate mmap at a random hint address, so a process's pages lie scattered over the address
  * space: each page is a 2 MiB region of its own, with a page-table page of its own. Every page
  * walk after a TLB flush then misses in more places, and on a shadow-paging hypervisor the
- * host rebuilds that much more after it reclaims (docs/benchmarks.md, sessions 13, 16 and 17).
+ * host rebuilds that much more after it reclaims (docs/history/session-13.md "Session 13: the
+ * tail after idle"; what packing them measured: docs/history/session-17-heap17.md).
  *
  * setHeapPages('packed') redirects the mmap and mmap64 imports of the object that holds V8 (the
  * node binary, or libnode.so: found as the object that defines N-API) to a wrapper that drops

@@ -1,6 +1,6 @@
 /*
  * Where V8 maps its heap pages: packed next to each other instead of at random addresses
- * (docs/architecture.md, "The V8 heap's pages").
+ * (docs/architecture.md "The V8 heap's pages").
  */
 #ifndef RX_HEAP_PAGES_H
 #define RX_HEAP_PAGES_H

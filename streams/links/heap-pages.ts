@@ -4,7 +4,7 @@
  * every page is a 2 MiB region of the address space of its own (a page-table page each). After a
  * system call empties the TLB (PTI without PCID), or after a shadow-paging hypervisor reclaims,
  * each such region costs a walk or a rebuild of its own. `setHeapPages('packed')` has the pages
- * mapped from then on placed next to each other; docs/architecture.md, "The V8 heap's pages".
+ * mapped from then on placed next to each other; docs/architecture.md "The V8 heap's pages".
  */
 import { loadTapAddon } from './tap-native.js';
 
