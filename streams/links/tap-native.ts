@@ -164,10 +164,11 @@ export interface NativeTapHandle {
    * host sockets' set's epoll_wait and a turn of the loop. Up to 8 watched host sockets are
    * polled by their own fds, more through their epoll set as one fd. The handle's busy-poll
    * window (the open option `busyPollUs`) makes the wait poll without blocking while it is open.
-   * @deprecated `busyPollUs` here: when given it sets that same window (0..1000000); pass the
-   * open option instead (TapDeviceOptions.busyPollUs).
+   * @throws TypeError `ERR_INVALID_ARG_TYPE` when `on` is not a boolean; `ERR_INVALID_ARG_VALUE`
+   * for a second argument (the busy-poll window it once set is the open option
+   * TapDeviceOptions.busyPollUs).
    */
-  ownSleep(on: boolean, busyPollUs?: number): void;
+  ownSleep(on: boolean): void;
   /** Reads and delivers what waits now, as a wake-up would (not from inside a delivery); the frames read. */
   drain(): number;
   write(frame: Uint8Array): number;

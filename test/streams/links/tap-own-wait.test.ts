@@ -11,7 +11,8 @@
  * every answer served once; as sockets are closed (their places in the kept poll list taken by
  * others) the remaining ones are polled by their own fds (hostDirectDispatches), and a socket
  * closed by another's callback in the middle of a wait is never served again; the handle's
- * busy-poll window (the open option busyPollUs) makes the own wait find frames without sleeping.
+ * busy-poll window (the open option busyPollUs) makes the own wait find frames without sleeping;
+ * ownSleep takes no second argument (the busy-poll window it once set is the open option).
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -20,6 +21,7 @@ import { TapDevice } from '../../../streams/links/tap-device.js';
 import { loadTapAddon, type NativeDatagramSocket } from '../../../streams/links/tap-native.js';
 import { describeKernelPeer, useKernelPeer, type KernelPeer } from '../../helpers/netns.js';
 import { pyArpTrickle } from '../../helpers/py-arp-trickle.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 const LOOPBACK = 0x7f000001;
 
@@ -152,15 +154,14 @@ describeKernelPeer('TapHandle: the own wait with host sockets and the busy-poll 
     }
   });
 
-  it('the busy-poll window (open option busyPollUs) with the own wait: frames found by its polls without sleeping; ownSleep(on, US) sets the same window', async () => {
+  it('the busy-poll window (open option busyPollUs) with the own wait: frames found by its polls without sleeping', async () => {
     // A frame every 20 ms; a 100 ms window re-opened after each batch covers the next one.
-    const run = async (busyPollUs: number | undefined, viaOwnSleep = false): Promise<{ ownBusyHits: number; busyPollHits: number; ownSleeps: number }> => {
-      const device = open(peer(), busyPollUs === undefined || viaOwnSleep ? {} : { busyPollUs });
+    const run = async (busyPollUs: number | undefined): Promise<{ ownBusyHits: number; busyPollHits: number; ownSleeps: number }> => {
+      const device = open(peer(), busyPollUs === undefined ? {} : { busyPollUs });
       try {
         await peer().configureHost();
         const handle = device.nativeHandle;
-        if (viaOwnSleep) handle.ownSleep(true, busyPollUs);
-        else handle.ownSleep(true);
+        handle.ownSleep(true);
         let frames = 0;
         device.onFrames(() => void frames++);
         await peer().python(trickle(8));
@@ -176,19 +177,32 @@ describeKernelPeer('TapHandle: the own wait with host sockets and the busy-poll 
     const on = await run(100_000);
     assert.ok(on.ownBusyHits >= 1, `frames found by the own wait's polls without sleeping: ${JSON.stringify(on)}`);
     assert.ok(on.busyPollHits >= 1, `batches read in the window: ${JSON.stringify(on)}`);
-    const deprecated = await run(100_000, true);
-    assert.ok(deprecated.ownBusyHits >= 1, `ownSleep(true, US) opens the same window: ${JSON.stringify(deprecated)}`);
   });
 
-  it('ownSleep(on, busyPollUs): busyPollUs must be an integer 0..1000000 (ERR_OUT_OF_RANGE), and a bad call changes nothing', () => {
+  it('ownSleep(on) takes a boolean and nothing else: a busy-poll argument is a TypeError (ERR_INVALID_ARG_VALUE) that changes nothing', async () => {
     const device = open(peer());
     try {
       const handle = device.nativeHandle;
-      for (const bad of [-1, 1_000_001, 2.5, '50']) {
-        assert.throws(() => handle.ownSleep(true, bad as number), { code: 'ERR_OUT_OF_RANGE' }, String(bad));
+      const call = handle.ownSleep as unknown as (...args: unknown[]) => void;
+      for (const second of [50, 0, -1, '50', null]) {
+        assert.throws(() => call.call(handle, true, second), (e: unknown) => {
+          assert.ok(e instanceof TypeError, String(e));
+          assert.equal((e as { code?: string }).code, 'ERR_INVALID_ARG_VALUE');
+          assert.match((e as Error).message, /busyPollUs/, 'the message names the open option');
+          return true;
+        }, String(second));
       }
-      assert.throws(() => handle.ownSleep('yes' as unknown as boolean), { code: 'ERR_INVALID_ARG_TYPE' });
-      handle.ownSleep(true, 0);
+      assert.throws(() => call.call(handle, 'yes'), (e: unknown) => e instanceof TypeError && (e as { code?: string }).code === 'ERR_INVALID_ARG_TYPE');
+      // The refused calls turned nothing on: no own wait, no window (a trickle's frames come
+      // through libuv's wait, none from the own one, no batch inside a busy-poll window).
+      await peer().configureHost();
+      let frames = 0;
+      device.onFrames(() => void frames++);
+      await peer().python(trickle(4));
+      await waitFor('the trickle', () => (frames >= 3 ? true : undefined));
+      const s = handle.stats();
+      assert.deepEqual({ ownSleeps: s.ownSleeps, busyPollHits: s.busyPollHits }, { ownSleeps: 0, busyPollHits: 0 });
+      handle.ownSleep(true);
       handle.ownSleep(false);
     } finally {
       device.close();
