@@ -61,8 +61,9 @@
  * level-triggered: a frame left waiting wakes us again at once). A wake-up that does not look
  * like that ends it: a frame that draws no write (an ACK, a handshake's last step: often one
  * of several arriving together), a large frame either way (bulk data, whose frames queue up
- * behind each other), a write that had to wait. Every RX_SINGLE_PROBE_EVERY-th wake-up reads a
- * whole batch, so a backlog is read in batches again within that many wake-ups. A frame answered
+ * behind each other), a write that had to wait. Every RX_SINGLE_PROBE_EVERY-th wake-up probes
+ * with a batch read to EAGAIN after its frame was handed over and answered (tap-read.c
+ * probe_after), so a backlog is read in batches again within that many wake-ups. A frame answered
  * other than by a write to this device (a NAT handing a datagram to a host socket, whose reply
  * comes back through that socket) counts as answered when JavaScript says so during the wake-up:
  * it sets the shared `batch` array's third slot (BATCH_ANSWERED), which no call into the addon
@@ -140,6 +141,8 @@ typedef struct {
   double own_busy_hits;   /* own sleeps whose event came during the busy poll (no sleep) */
   double own_set_wakes;   /* own sleeps that found the host sockets' epoll set ready (more than RX_OWN_SLEEP_SOCKETS) */
   double rx_empty_reads; /* reads that found no frame (EAGAIN), the end of a batch */
+  double rx_probes;      /* probes of the one-read rule made after the wake-up's frame was handed over */
+  double rx_probe_hits;  /* of those, probes that found frames (handed over as one batch each) */
   double rx_rereads;     /* frames read in the wake-up of the exchange before (RX_EXCHANGES_PER_WAKE) */
   double rx_reread_misses; /* such reads that found nothing (not counted in rx_empty_reads) */
   double rx_rereads_deferred; /* such reads not made, their frame left for the next wake-up (RX_DEFER_AFTER) */

@@ -47,10 +47,15 @@ export interface NativeTapStats {
   /**
    * Reads that found no frame (EAGAIN): the read that ends a batch. Under request/response
    * (each wake-up one small frame in, a small answer out) most wake-ups read one frame and
-   * skip it; every eighth reads a whole batch (native/tap-read.c, RX_SINGLE_AFTER). A frame
+   * skip it; every eighth probes for a backlog with a batch read to EAGAIN, made after its
+   * frame was handed over and answered (native/tap-read.c, RX_SINGLE_AFTER, probe_after). A frame
    * answered through another socket counts when `TapDevice.answeredElsewhere()` says so.
    */
   rxEmptyReads: number;
+  /** Those probes (each a batch read after the wake-up's one frame was answered). */
+  rxProbes: number;
+  /** Probes that found frames waiting (handed over as one batch each, not counted in `rxRereads`). */
+  rxProbeHits: number;
   /**
    * Frames read in the same wake-up right after the answer to the frame before went out through
    * the device: on a CPU shared with the peer, the peer runs during our write and sends its next
