@@ -140,6 +140,7 @@ typedef struct {
   double own_sleep_exits; /* own sleeps ended for libuv (its fd, a timer, an immediate, too many sockets) */
   double own_busy_hits;   /* own sleeps whose event came during the busy poll (no sleep) */
   double own_set_wakes;   /* own sleeps that found the host sockets' epoll set ready (more than RX_OWN_SLEEP_SOCKETS) */
+  double own_hot_wakes;   /* own sleeps, with the set polled as one fd, served by the sockets served last by their own fds (no epoll_wait) */
   double rx_empty_reads; /* reads that found no frame (EAGAIN), the end of a batch */
   double rx_probes;      /* probes of the one-read rule made after the wake-up's frame was handed over */
   double rx_probe_hits;  /* of those, probes that found frames (handed over as one batch each) */
@@ -237,6 +238,10 @@ typedef struct rx_tap {
   tx_chunk_t chunk;
   /* ownSleep (see tap_sleep_here): the wait between wake-ups made here, with poll(2), instead of libuv's. */
   int own_sleep;
+  /* Turns the own wait lets the host sockets' set stay readable beside a hot socket before it
+   * fetches the set (tap_sleep_here): 0 or 1 at first, doubled up to RX_OWN_SLEEP_PATIENCE while
+   * such fetches find only hot sockets, back to 1 when one finds another socket. */
+  unsigned own_set_patience;
 } rx_tap_t;
 
 /* Marks TapHandle objects, so rx_tap_flow_table can tell one from another class's object (rx-tap.c). */

@@ -29,6 +29,7 @@ napi_value tap_stats(napi_env env, napi_callback_info info) {
   set_number(env, out, "ownSleepExits", t->stats.own_sleep_exits);
   set_number(env, out, "ownBusyHits", t->stats.own_busy_hits);
   set_number(env, out, "ownSetWakes", t->stats.own_set_wakes);
+  set_number(env, out, "ownHotWakes", t->stats.own_hot_wakes);
   {
     rx_socket_env_t *e = rx_socket_env(env);
     set_number(env, out, "hostDirectDispatches", e != NULL ? e->direct_dispatches : 0);

@@ -36,13 +36,15 @@ export interface NativeTapStats {
    * turns on; 0 otherwise): waits that returned a frame or a host socket's event, waits handed
    * back to libuv's loop, events found while its busy-poll window was open (no sleep), waits
    * whose host sockets' events came through their epoll set polled as one fd (more than 8
-   * sockets watched), and host sockets' events dispatched from that wait by their own fds
-   * (native/tap-own-wait.c).
+   * sockets watched), waits with that many sockets served instead by the two sockets served
+   * last, polled by their own fds beside the set (no epoll_wait of the set), and host sockets'
+   * events dispatched from the wait by their own fds (native/tap-own-wait.c).
    */
   ownSleeps: number;
   ownSleepExits: number;
   ownBusyHits: number;
   ownSetWakes: number;
+  ownHotWakes: number;
   hostDirectDispatches: number;
   /**
    * Reads that found no frame (EAGAIN): the read that ends a batch. Under request/response
