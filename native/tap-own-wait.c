@@ -33,7 +33,8 @@
  * and with them the waker's CPU; measured, it does not: this kernel packs a wakee onto its
  * waker's CPU by how long the wakee runs, not by the kind of wake-up. The device's fd, the host
  * sockets (each one's own fd, from the list host-poll.c keeps as they watch and forget, when
- * there are at most RX_OWN_SLEEP_SOCKETS; else the sockets' epoll set as one fd) and libuv's
+ * there are at most RX_OWN_SLEEP_SOCKETS; else the sockets' epoll set as one fd, with the sockets
+ * served last by their own fds beside it) and libuv's
  * backend fd (uv_backend_fd, public) are polled until libuv's next timer (uv_backend_timeout
  * after uv_update_time, public). A frame or a socket's event is served here and the wait
  * repeats; anything of libuv's (its backend fd readable with none of ours, a timer due, an
