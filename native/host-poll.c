@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -10,6 +11,15 @@
 
 static uint64_t event_key(const rx_socket_env_t *e, uint32_t slot) {
   return ((uint64_t)e->slots[slot - 1].gen << 32) | slot;
+}
+
+/* The socket `key` was just served: first among the hot ones (the others move down). */
+static void note_hot(rx_socket_env_t *e, uint64_t key) {
+  if (e->hot[0] == key) return;
+  int i = 1;
+  while (i < RX_HOST_HOT - 1 && e->hot[i] != key) i++;
+  for (; i > 0; i--) e->hot[i] = e->hot[i - 1];
+  e->hot[0] = key;
 }
 
 /* One ready socket, named by its event key (slot and generation), to its callback; `got` in
@@ -34,23 +44,33 @@ static void dispatch_one(rx_socket_env_t *e, uint64_t key, uint32_t got) {
   int ev = 0;
   if (got & (EPOLLIN | EPOLLHUP)) ev |= w->events & UV_READABLE;
   if (got & (EPOLLOUT | EPOLLHUP)) ev |= w->events & UV_WRITABLE;
-  if (ev != 0) w->ready(w, 0, ev);
+  if (ev == 0) return;
+  note_hot(e, key);
+  w->ready(w, 0, ev);
 }
 
-void rx_host_poll_dispatch(rx_socket_env_t *e) {
-  if (e->poll_open != 1) return;
+int rx_host_poll_dispatch(rx_socket_env_t *e) {
+  if (e->poll_open != 1) return 0;
   struct epoll_event ready[RX_HOST_POLL_BATCH];
-  int n;
+  uint64_t hot[RX_HOST_HOT];
+  memcpy(hot, e->hot, sizeof hot);
+  int n, others = 0;
   do n = epoll_wait(e->epfd, ready, RX_HOST_POLL_BATCH, 0);
   while (n < 0 && errno == EINTR);
-  for (int i = 0; i < n && e->poll_open == 1; i++) dispatch_one(e, ready[i].data.u64, ready[i].events);
+  for (int i = 0; i < n && e->poll_open == 1; i++) {
+    int known = 0;
+    for (int j = 0; j < RX_HOST_HOT; j++) known |= ready[i].data.u64 == hot[j];
+    others += !known;
+    dispatch_one(e, ready[i].data.u64, ready[i].events);
+  }
+  return others;
 }
 
 /* One wake-up: every ready socket of the set (a bounded number), each to its callback. */
 static void on_epoll(uv_poll_t *h, int status, int events) {
   (void)status;
   (void)events;
-  rx_host_poll_dispatch(h->data);
+  (void)rx_host_poll_dispatch(h->data);
 }
 
 int rx_host_poll_list(rx_socket_env_t *e, const struct pollfd **fds, const uint64_t **keys) {
@@ -62,6 +82,22 @@ int rx_host_poll_list(rx_socket_env_t *e, const struct pollfd **fds, const uint6
 
 int rx_host_poll_set_fd(rx_socket_env_t *e) {
   return e->poll_open == 1 ? e->epfd : -1;
+}
+
+int rx_host_poll_hot(rx_socket_env_t *e, struct pollfd *fds, uint64_t *keys, int max) {
+  if (e->poll_open != 1) return 0;
+  int n = 0;
+  for (int i = 0; i < RX_HOST_HOT && n < max && e->hot[i] != 0; i++) {
+    uint64_t key = e->hot[i];
+    uint32_t slot = (uint32_t)key;
+    /* Closed since (its slot let go or taken by another socket), or watching nothing: skipped. */
+    if (slot == 0 || slot > e->nslots || e->slots[slot - 1].gen != (uint32_t)(key >> 32)) continue;
+    rx_host_watch_t *w = e->slots[slot - 1].w;
+    if (w == NULL || w->events == 0) continue;
+    fds[n] = (struct pollfd){ .fd = w->fd, .events = (short)(((w->events & UV_READABLE) ? POLLIN : 0) | ((w->events & UV_WRITABLE) ? POLLOUT : 0)) };
+    keys[n++] = key;
+  }
+  return n;
 }
 
 /* Puts a socket that watches `events` into the poll list, or changes what it asks there. */
@@ -223,6 +259,7 @@ static void on_set_closed(uv_handle_t *h) {
   e->pfds = NULL;
   e->pkeys = NULL;
   e->npfds = e->pcap = 0;
+  for (int i = 0; i < RX_HOST_HOT; i++) e->hot[i] = 0;
   e->nslots = e->free_head = 0;
   e->watching = 0;
   if (e->poll_closed != NULL) e->poll_closed(e);

@@ -57,8 +57,9 @@ int rx_host_poll_watch(struct rx_socket_env *e, rx_host_watch_t *w, int events);
 void rx_host_poll_forget(struct rx_socket_env *e, rx_host_watch_t *w);
 /* ref() / unref(): whether watching keeps the event loop alive. */
 void rx_host_poll_ref(struct rx_socket_env *e, rx_host_watch_t *w, int ref);
-/* What the set's poll does when it is readable: every ready socket (a bounded number) to its callback. */
-void rx_host_poll_dispatch(struct rx_socket_env *e);
+/* What the set's poll does when it is readable: every ready socket (a bounded number) to its
+   callback. Returns how many of them were not among the hot ones (rx_host_poll_hot) before. */
+int rx_host_poll_dispatch(struct rx_socket_env *e);
 /*
  * For a poll(2) of the sockets' own fds instead of the set (tap-own-wait.c, which waits for the
  * device, the sockets and libuv's backend in one call and dispatches a socket's event without
@@ -72,6 +73,14 @@ int rx_host_poll_list(struct rx_socket_env *e, const struct pollfd **fds, const 
 /* The set's own fd (readable while a watched socket is ready), for a poll(2) of the set as one
    fd when there are too many sockets to poll one by one; -1 when there is no set. */
 int rx_host_poll_set_fd(struct rx_socket_env *e);
+/*
+ * The sockets served last (up to `max`, at most RX_HOST_HOT, newest first) that still watch
+ * something, as `fds` (events asked; revents 0) and their `keys`: for a poll(2) of their own fds
+ * beside the set's fd, so that a wake-up by a socket that was active a moment ago is served by
+ * rx_host_poll_ready without the set's epoll_wait. The set's fd is readable then too (the same
+ * socket is ready in it); the caller still fetches the set when it stays readable.
+ */
+int rx_host_poll_hot(struct rx_socket_env *e, struct pollfd *fds, uint64_t *keys, int max);
 /* One socket poll(2) found ready (`key` from rx_host_poll_list, `revents` from poll) to its callback,
    as the set's wake-up would (a socket closed since is skipped). */
 void rx_host_poll_ready(struct rx_socket_env *e, uint64_t key, short revents);

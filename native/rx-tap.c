@@ -213,27 +213,22 @@ static napi_value tap_start(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* ownSleep(on, busyPollUs?): the wait after a wake-up in the handle's own hands (tap_sleep_here) or
-   libuv's. busyPollUs (0..1000000; deprecated, the open option busyPollUs is the same setting):
-   when given, sets the handle's one busy-poll window, which either wait honours; absent: unchanged. */
+/* ownSleep(on): the wait after a wake-up in the handle's own hands (tap_sleep_here) or libuv's.
+   Its busy-poll window is the open option busyPollUs: the second argument that once set it too
+   (sessions 15-16) is refused, so a caller still passing it learns that its window is not set. */
 static napi_value tap_own_sleep(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   rx_tap_t *t = tap_this_open(env, info, &argc, argv);
   if (t == NULL) return NULL;
   bool on = false;
-  if (argc < 1 || napi_get_value_bool(env, argv[0], &on) != napi_ok) return tap_throw_code(env, "ERR_INVALID_ARG_TYPE", "ownSleep(on: boolean, busyPollUs?: number)");
-  int64_t busy_us = -1;
-  napi_valuetype bt = napi_undefined;
-  if (argc >= 2) napi_typeof(env, argv[1], &bt);
-  if (bt != napi_undefined) {
-    double d = -1;
-    if (bt != napi_number || napi_get_value_double(env, argv[1], &d) != napi_ok || !(d >= 0 && d <= RX_MAX_BUSY_POLL_US) || d != (double)(uint32_t)d)
-      return tap_throw_code(env, "ERR_OUT_OF_RANGE", "ownSleep: busyPollUs must be an integer 0..1000000");
-    busy_us = (int64_t)d;
-  }
+  if (argc < 1 || napi_get_value_bool(env, argv[0], &on) != napi_ok) return tap_throw_type_code(env, "ERR_INVALID_ARG_TYPE", "ownSleep(on: boolean)");
+  napi_valuetype second = napi_undefined;
+  if (argc >= 2) napi_typeof(env, argv[1], &second);
+  if (second != napi_undefined)
+    return tap_throw_type_code(env, "ERR_INVALID_ARG_VALUE",
+                               "ownSleep(on) takes no busy-poll argument: use the open option busyPollUs (TapDeviceOptions.busyPollUs)");
   t->own_sleep = on;
-  if (busy_us >= 0) t->busy_poll_ns = (uint64_t)busy_us * 1000;
   /* A libuv window's idle handle would end the own wait at once (tap_arm_busy_poll). */
   if (on && t->idle_open && uv_is_active((uv_handle_t *)&t->idle)) uv_idle_stop(&t->idle);
   return NULL;

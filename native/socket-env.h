@@ -31,6 +31,9 @@ struct pollfd;
 /* datagramRead's slots: where the datagram is in datagramReadBuffer, and its source. */
 enum { RX_DGRAM_OFFSET, RX_DGRAM_LENGTH, RX_DGRAM_ADDRESS, RX_DGRAM_PORT, RX_DGRAM_SLOTS };
 
+/* Sockets served last whose keys the environment keeps (host-poll.h rx_host_poll_hot). */
+#define RX_HOST_HOT 2
+
 /* A socket on the environment's list while it is open. */
 typedef struct rx_env_socket {
   struct rx_env_socket *prev, *next;
@@ -69,6 +72,7 @@ typedef struct rx_socket_env {
   uint64_t *pkeys;
   uint32_t npfds, pcap;
   double direct_dispatches;  /* sockets' events dispatched from a poll(2) of their own fds (rx_host_poll_ready) */
+  uint64_t hot[RX_HOST_HOT]; /* event keys of the sockets served last, newest first (rx_host_poll_hot); 0: none */
   void (*poll_closed)(struct rx_socket_env *);
 } rx_socket_env_t;
 

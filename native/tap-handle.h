@@ -61,8 +61,9 @@
  * level-triggered: a frame left waiting wakes us again at once). A wake-up that does not look
  * like that ends it: a frame that draws no write (an ACK, a handshake's last step: often one
  * of several arriving together), a large frame either way (bulk data, whose frames queue up
- * behind each other), a write that had to wait. Every RX_SINGLE_PROBE_EVERY-th wake-up reads a
- * whole batch, so a backlog is read in batches again within that many wake-ups. A frame answered
+ * behind each other), a write that had to wait. Every RX_SINGLE_PROBE_EVERY-th wake-up probes
+ * with a batch read to EAGAIN after its frame was handed over and answered (tap-read.c
+ * probe_after), so a backlog is read in batches again within that many wake-ups. A frame answered
  * other than by a write to this device (a NAT handing a datagram to a host socket, whose reply
  * comes back through that socket) counts as answered when JavaScript says so during the wake-up:
  * it sets the shared `batch` array's third slot (BATCH_ANSWERED), which no call into the addon
@@ -140,7 +141,10 @@ typedef struct {
   double own_sleep_exits; /* own sleeps ended for libuv (its fd, a timer, an immediate, too many sockets) */
   double own_busy_hits;   /* own sleeps whose event came during the busy poll (no sleep) */
   double own_set_wakes;   /* own sleeps that found the host sockets' epoll set ready (more than RX_OWN_SLEEP_SOCKETS) */
+  double own_hot_wakes;   /* own sleeps, with the set polled as one fd, served by the sockets served last by their own fds (no epoll_wait) */
   double rx_empty_reads; /* reads that found no frame (EAGAIN), the end of a batch */
+  double rx_probes;      /* probes of the one-read rule made after the wake-up's frame was handed over */
+  double rx_probe_hits;  /* of those, probes that found frames (handed over as one batch each) */
   double rx_rereads;     /* frames read in the wake-up of the exchange before (RX_EXCHANGES_PER_WAKE) */
   double rx_reread_misses; /* such reads that found nothing (not counted in rx_empty_reads) */
   double rx_rereads_deferred; /* such reads not made, their frame left for the next wake-up (RX_DEFER_AFTER) */
@@ -235,6 +239,10 @@ typedef struct rx_tap {
   tx_chunk_t chunk;
   /* ownSleep (see tap_sleep_here): the wait between wake-ups made here, with poll(2), instead of libuv's. */
   int own_sleep;
+  /* Turns the own wait lets the host sockets' set stay readable beside a hot socket before it
+   * fetches the set (tap_sleep_here): 0 or 1 at first, doubled up to RX_OWN_SLEEP_PATIENCE while
+   * such fetches find only hot sockets, back to 1 when one finds another socket. */
+  unsigned own_set_patience;
 } rx_tap_t;
 
 /* Marks TapHandle objects, so rx_tap_flow_table can tell one from another class's object (rx-tap.c). */

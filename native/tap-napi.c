@@ -41,6 +41,11 @@ napi_value tap_throw_code(napi_env env, const char *code, const char *msg) {
   return NULL;
 }
 
+napi_value tap_throw_type_code(napi_env env, const char *code, const char *msg) {
+  napi_throw_type_error(env, code, msg);
+  return NULL;
+}
+
 /* ---------- N-API plumbing ---------- */
 
 rx_tap_t *tap_this(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {

@@ -8,6 +8,8 @@
 napi_value tap_make_error(napi_env env, int err, const char *syscall, const char *detail);
 napi_value tap_throw_error(napi_env env, const rx_tap_error_t *e);
 napi_value tap_throw_code(napi_env env, const char *code, const char *msg);
+/* The same as a TypeError (a wrong argument, as Node throws ERR_INVALID_ARG_TYPE / _VALUE). */
+napi_value tap_throw_type_code(napi_env env, const char *code, const char *msg);
 /* `this`'s handle (or NULL with an exception pending); _open: also throws ERR_LINK_CLOSED once closed. */
 rx_tap_t *tap_this(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv);
 rx_tap_t *tap_this_open(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv);

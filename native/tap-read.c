@@ -83,6 +83,102 @@ static void deliver(rx_tap_t *t, size_t total, uint32_t count, int cut) {
   }
 }
 
+/* One run of reads into the current slab, from its free offset (ensure_slab done). */
+typedef struct {
+  size_t off;   /* bytes read for JavaScript */
+  uint32_t n;   /* frames read for JavaScript (lengths in t->lengths) */
+  int err;      /* a read's errno other than EAGAIN; 0: none */
+  int drained;  /* the run ended on EAGAIN */
+} rx_reads_t;
+
+/* Reads up to `limit` frames (an offloaded UDP flow's datagrams relayed, not counted in `n`). */
+static rx_reads_t read_frames(rx_tap_t *t, uint32_t limit) {
+  rx_reads_t rd = { 0, 0, 0, 0 };
+  uint8_t *base = t->cur->data + t->cur_off;
+  size_t room = t->cur->size - t->cur_off;
+  uint32_t relayed = 0;
+  while (rd.n < limit && room - rd.off >= RX_MAX_READ) {
+    ssize_t r = read(t->fd, base + rd.off, RX_MAX_READ);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) rd.err = errno;
+      else {
+        rd.drained = 1;
+        t->stats.rx_empty_reads++;
+      }
+      break;
+    }
+    if (r == 0) break;
+    /* An offloaded UDP flow's datagram is relayed there and then (udp-flow.h); its buffer space
+       is read into again. Bounded like a batch; a frame relayed counts as one read. */
+    if (t->flows_open && t->flows.count != 0 && rx_flow_input(&t->flows, base + rd.off, (size_t)r)) {
+      t->stats.rx_frames++;
+      t->stats.rx_bytes += (double)r;
+      t->stats.rx_flow_frames++;
+      if (++relayed >= t->batch_limit || t->closed) break;
+      continue;
+    }
+    t->lengths[rd.n++] = (uint32_t)r;
+    rd.off += (size_t)r;
+    t->stats.rx_frames++;
+    t->stats.rx_bytes += (double)r;
+  }
+  return rd;
+}
+
+/* Delivers a run's frames (`room`: the slab's room when it began) with the busy-poll window's
+ * bookkeeping. Cut short: the run ended for want of room for another read (frames may still wait). */
+static void hand_over(rx_tap_t *t, const rx_reads_t *rd, uint32_t limit, size_t room) {
+  if (t->busy_poll_ns != 0 && uv_hrtime() < t->busy_until) t->stats.busy_poll_hits++;
+  deliver(t, rd->off, rd->n, rd->err == 0 && !rd->drained && rd->n < limit && room - rd->off < RX_MAX_READ);
+  if (t->busy_poll_ns != 0 && !t->closed && t->reading) tap_arm_busy_poll(t);
+}
+
+/* One small frame that drew one small answer: written to the device since `before` (tx_frames,
+ * tx_bytes, tx_queued_total), nothing queued, or answered elsewhere (BATCH_ANSWERED). */
+static int small_exchange(const rx_tap_t *t, uint32_t n, size_t off, uint32_t most, const double before[3]) {
+  int answered = t->batch[BATCH_ANSWERED] != 0;
+  return n >= 1 && n <= most && off <= (size_t)n * RX_SINGLE_MAX_BYTES && (t->stats.tx_frames > before[0] || answered) &&
+         t->stats.tx_bytes - before[1] <= RX_SINGLE_MAX_BYTES && t->stats.tx_queued_total == before[2];
+}
+
+/*
+ * The probe of the one-read rule (RX_SINGLE_PROBE_EVERY), made after the wake-up's frame was
+ * handed over and answered: a batch read to EAGAIN. Made before the delivery, as it once was, its
+ * read (EAGAIN, when nothing else waits) sat between the request and our answer, in the peer's
+ * round trip, one spaced exchange in eight (docs/history/session-17-tidy17.md). What it decides
+ * is the same: nothing waiting, the pattern holds; a backlog (read and handed over here as one
+ * batch) ends the single reads. Made after our answer, it may also find what that answer drew
+ * from a peer sharing our CPU, as the re-read after an answer does, and judges it by the
+ * re-read's rule: one small frame that drew a small answer or nothing (the peer's next request,
+ * or its ACK of our answer made inside our write), or two that drew a small answer (TCP_CRR's
+ * ACK and next request: a pair read's shape), keep the pattern; more frames, a large one or a
+ * large or queued answer end it. Returns whether the probe's frames drew an answer written to
+ * the device (the re-reads after an answer go on from it); a read's failure in `err`.
+ */
+static int probe_after(rx_tap_t *t, int *err) {
+  if (t->closed || !t->reading || ensure_slab(t) != 0) return 0; /* the next wake-up meets a failure */
+  t->stats.rx_probes++;
+  size_t room = t->cur->size - t->cur_off;
+  double before[3] = { t->stats.tx_frames, t->stats.tx_bytes, t->stats.tx_queued_total };
+  rx_reads_t rd = read_frames(t, t->batch_limit);
+  *err = rd.err;
+  if (rd.n == 0) {
+    if (!rd.drained) t->single_streak = 0;
+    return 0;
+  }
+  t->stats.rx_probe_hits++;
+  /* Handed over in the wake-up's exchange scope, as a re-read's frame is (tap_call_js). */
+  tap_open_exchange_scope(t);
+  hand_over(t, &rd, t->batch_limit, room);
+  if (t->exchange_scope_open && !(t->stats.tx_frames > before[0])) tap_close_exchange_scope(t);
+  int exchange = small_exchange(t, rd.n, rd.off, 2, before);
+  int silent = rd.n == 1 && rd.off <= RX_SINGLE_MAX_BYTES && t->stats.tx_frames == before[0] &&
+               t->stats.tx_queued_total == before[2];
+  t->single_streak = rd.drained && (exchange || silent) ? t->single_streak + 1 : 0;
+  return rd.err == 0 && exchange && t->stats.tx_frames > before[0];
+}
+
 void tap_read_batch(rx_tap_t *t) {
   napi_handle_scope scope;
   napi_open_handle_scope(t->env, &scope);
@@ -91,12 +187,10 @@ void tap_read_batch(rx_tap_t *t) {
     tap_fail_device(t, ENOMEM, "read", "allocating a receive slab");
     return;
   }
-  uint8_t *base = t->cur->data + t->cur_off;
   size_t room = t->cur->size - t->cur_off;
-  size_t off = 0;
-  uint32_t n = 0;
-  int err = 0, drained = 0;
   int single = t->single_streak >= RX_SINGLE_AFTER && t->single_reads < RX_SINGLE_PROBE_EVERY - 1;
+  /* The probe's turn: read as the single reads do, and probe for more after the callback. */
+  int probe = t->single_streak >= RX_SINGLE_AFTER && !single;
   int carry = t->deferred; /* the last wake-up left its ACK for this one */
   t->deferred = 0;
   /* Pair reads are on (RX_PAIR_MISSES): the frames waiting now are such a pair too, the peer's
@@ -104,47 +198,19 @@ void tap_read_batch(rx_tap_t *t) {
   int pairing = t->silent_rereads >= RX_DEFER_AFTER && t->pair_misses < RX_PAIR_MISSES &&
                 !(t->flows_open && t->flows.count != 0);
   int extra = carry || pairing;
-  uint32_t limit = single ? 1 + (uint32_t)extra : t->batch_limit, relayed = 0;
-  while (n < limit && room - off >= RX_MAX_READ) {
-    ssize_t r = read(t->fd, base + off, RX_MAX_READ);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
-      else {
-        drained = 1;
-        t->stats.rx_empty_reads++;
-      }
-      break;
-    }
-    if (r == 0) break;
-    /* An offloaded UDP flow's datagram is relayed there and then (udp-flow.h); its buffer space
-       is read into again. Bounded like a batch; a frame relayed counts as one read. */
-    if (t->flows_open && t->flows.count != 0 && rx_flow_input(&t->flows, base + off, (size_t)r)) {
-      t->stats.rx_frames++;
-      t->stats.rx_bytes += (double)r;
-      t->stats.rx_flow_frames++;
-      if (++relayed >= t->batch_limit || t->closed) break;
-      continue;
-    }
-    t->lengths[n++] = (uint32_t)r;
-    off += (size_t)r;
-    t->stats.rx_frames++;
-    t->stats.rx_bytes += (double)r;
-  }
+  uint32_t limit = single || probe ? 1 + (uint32_t)extra : t->batch_limit;
+  rx_reads_t rd = read_frames(t, limit);
+  size_t off = rd.off;
+  uint32_t n = rd.n;
+  int err = rd.err, drained = rd.drained;
   /* What JavaScript wrote while it handled this batch: a small answer, written at once? */
   double frames_before = t->stats.tx_frames, bytes_before = t->stats.tx_bytes, queued_before = t->stats.tx_queued_total;
-  if (n > 0) {
-    if (t->busy_poll_ns != 0 && uv_hrtime() < t->busy_until) t->stats.busy_poll_hits++;
-    /* Cut short: the loop ended for want of room for another read (frames may still wait). */
-    deliver(t, off, n, err == 0 && !drained && n < limit && room - off < RX_MAX_READ);
-    if (t->busy_poll_ns != 0 && !t->closed && t->reading) tap_arm_busy_poll(t);
-  }
+  if (n > 0) hand_over(t, &rd, limit, room);
   /* Read before anything else can run: the array lives as long as the handle's wrapper, which
    * nothing can collect while this C frame runs. */
   int answered = n > 0 && t->batch[BATCH_ANSWERED] != 0;
-  int exchange = n >= 1 && n <= 1 + (uint32_t)extra && off <= (size_t)n * RX_SINGLE_MAX_BYTES &&
-                 (t->stats.tx_frames > frames_before || answered) &&
-                 t->stats.tx_bytes - bytes_before <= RX_SINGLE_MAX_BYTES && t->stats.tx_queued_total == queued_before;
+  double before[3] = { frames_before, bytes_before, queued_before };
+  int exchange = n > 0 && small_exchange(t, n, off, 1 + (uint32_t)extra, before);
   /* The frame left here came alone and drew nothing: re-reading it would have saved this wake-up. */
   int lone = carry && n == 1 && drained && off <= RX_SINGLE_MAX_BYTES && !answered &&
              t->stats.tx_frames == frames_before && t->stats.tx_queued_total == queued_before;
@@ -161,15 +227,19 @@ void tap_read_batch(rx_tap_t *t) {
     t->stats.rx_pair_reads++;
     t->pair_misses = 0;
   }
+  /* Our answer went out through the device: the next request may be there already. */
+  int wrote = exchange && t->stats.tx_frames > frames_before;
   if (single) {
     t->single_reads++;
     if (n > 0 && !exchange && !lone) t->single_streak = 0;
+  } else if (probe && n > 0 && !drained && err == 0) {
+    t->single_reads = 0;
+    if (!exchange) t->single_streak = 0; /* the frame drew nothing: the next wake-up reads a batch */
+    else wrote = probe_after(t, &err);
   } else {
     t->single_reads = 0;
     if (!lone) t->single_streak = drained && exchange ? t->single_streak + 1 : 0;
   }
-  /* Our answer went out through the device: the next request may be there already. */
-  int wrote = exchange && t->stats.tx_frames > frames_before;
   for (unsigned turns = 1; wrote && err == 0 && turns < RX_EXCHANGES_PER_WAKE && !t->closed && t->reading; turns++) {
     /* No pair reads beside offloaded UDP flows: their datagrams are relayed frame by frame. */
     int pair = t->silent_rereads >= RX_DEFER_AFTER && !(t->flows_open && t->flows.count != 0) &&
@@ -182,7 +252,7 @@ void tap_read_batch(rx_tap_t *t) {
     }
     if (t->reread_misses >= RX_REREAD_MISSES && ++t->reread_skips % RX_REREAD_PROBE_EVERY != 0) break;
     if (ensure_slab(t) != 0) break; /* the next wake-up meets the failure */
-    base = t->cur->data + t->cur_off;
+    uint8_t *base = t->cur->data + t->cur_off;
     ssize_t r;
     do r = read(t->fd, base, RX_MAX_READ);
     while (r < 0 && errno == EINTR);

@@ -29,11 +29,14 @@ napi_value tap_stats(napi_env env, napi_callback_info info) {
   set_number(env, out, "ownSleepExits", t->stats.own_sleep_exits);
   set_number(env, out, "ownBusyHits", t->stats.own_busy_hits);
   set_number(env, out, "ownSetWakes", t->stats.own_set_wakes);
+  set_number(env, out, "ownHotWakes", t->stats.own_hot_wakes);
   {
     rx_socket_env_t *e = rx_socket_env(env);
     set_number(env, out, "hostDirectDispatches", e != NULL ? e->direct_dispatches : 0);
   }
   set_number(env, out, "rxEmptyReads", t->stats.rx_empty_reads);
+  set_number(env, out, "rxProbes", t->stats.rx_probes);
+  set_number(env, out, "rxProbeHits", t->stats.rx_probe_hits);
   set_number(env, out, "rxRereads", t->stats.rx_rereads);
   set_number(env, out, "rxRereadMisses", t->stats.rx_reread_misses);
   set_number(env, out, "rxRereadsDeferred", t->stats.rx_rereads_deferred);

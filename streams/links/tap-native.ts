@@ -37,21 +37,28 @@ export interface NativeTapStats {
    * turns on; 0 otherwise): waits that returned a frame or a host socket's event, waits handed
    * back to libuv's loop, events found while its busy-poll window was open (no sleep), waits
    * whose host sockets' events came through their epoll set polled as one fd (more than 8
-   * sockets watched), and host sockets' events dispatched from that wait by their own fds
-   * (native/tap-own-wait.c).
+   * sockets watched), waits with that many sockets served instead by the two sockets served
+   * last, polled by their own fds beside the set (no epoll_wait of the set), and host sockets'
+   * events dispatched from the wait by their own fds (native/tap-own-wait.c).
    */
   ownSleeps: number;
   ownSleepExits: number;
   ownBusyHits: number;
   ownSetWakes: number;
+  ownHotWakes: number;
   hostDirectDispatches: number;
   /**
    * Reads that found no frame (EAGAIN): the read that ends a batch. Under request/response
    * (each wake-up one small frame in, a small answer out) most wake-ups read one frame and
-   * skip it; every eighth reads a whole batch (native/tap-read.c, RX_SINGLE_AFTER). A frame
+   * skip it; every eighth probes for a backlog with a batch read to EAGAIN, made after its
+   * frame was handed over and answered (native/tap-read.c, RX_SINGLE_AFTER, probe_after). A frame
    * answered through another socket counts when `TapDevice.answeredElsewhere()` says so.
    */
   rxEmptyReads: number;
+  /** Those probes (each a batch read after the wake-up's one frame was answered). */
+  rxProbes: number;
+  /** Probes that found frames waiting (handed over as one batch each, not counted in `rxRereads`). */
+  rxProbeHits: number;
   /**
    * Frames read in the same wake-up right after the answer to the frame before went out through
    * the device: on a CPU shared with the peer, the peer runs during our write and sends its next
@@ -165,10 +172,11 @@ export interface NativeTapHandle {
    * host sockets' set's epoll_wait and a turn of the loop. Up to 8 watched host sockets are
    * polled by their own fds, more through their epoll set as one fd. The handle's busy-poll
    * window (the open option `busyPollUs`) makes the wait poll without blocking while it is open.
-   * @deprecated `busyPollUs` here: when given it sets that same window (0..1000000); pass the
-   * open option instead (TapDeviceOptions.busyPollUs).
+   * @throws TypeError `ERR_INVALID_ARG_TYPE` when `on` is not a boolean; `ERR_INVALID_ARG_VALUE`
+   * for a second argument (the busy-poll window it once set is the open option
+   * TapDeviceOptions.busyPollUs).
    */
-  ownSleep(on: boolean, busyPollUs?: number): void;
+  ownSleep(on: boolean): void;
   /** Reads and delivers what waits now, as a wake-up would (not from inside a delivery); the frames read. */
   drain(): number;
   write(frame: Uint8Array): number;
