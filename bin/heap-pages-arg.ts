@@ -6,7 +6,7 @@ import { HEAP_PAGES_MODES, setHeapPages, type HeapPagesMode } from '../streams/l
 
 /**
  * What `serve` and `nat` set without `--heap-pages`: measured in session 17
- * (docs/history/session-17-heap17.md).
+ * (docs/history/session-17.md "Session 17: the V8 heap on few 2 MiB regions").
  */
 export const HEAP_PAGES_DEFAULT: HeapPagesMode = 'packed';
 

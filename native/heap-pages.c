@@ -6,7 +6,8 @@
  * space: each page is a 2 MiB region of its own, with a page-table page of its own. Every page
  * walk after a TLB flush then misses in more places, and on a shadow-paging hypervisor the
  * host rebuilds that much more after it reclaims (docs/history/session-13.md "Session 13: the
- * tail after idle"; what packing them measured: docs/history/session-17-heap17.md).
+ * tail after idle"; what packing them measured: docs/history/session-17.md "Session 17: the
+ * V8 heap on few 2 MiB regions").
  *
  * setHeapPages('packed') redirects the mmap and mmap64 imports of the object that holds V8 (the
  * node binary, or libnode.so: found as the object that defines N-API) to a wrapper that drops

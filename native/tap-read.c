@@ -146,15 +146,16 @@ static int small_exchange(const rx_tap_t *t, uint32_t n, size_t off, uint32_t mo
  * The probe of the one-read rule (RX_SINGLE_PROBE_EVERY), made after the wake-up's frame was
  * handed over and answered: a batch read to EAGAIN. Made before the delivery, as it once was, its
  * read (EAGAIN, when nothing else waits) sat between the request and our answer, in the peer's
- * round trip, one spaced exchange in eight (docs/history/session-17-tidy17.md). What it decides
- * is the same: nothing waiting, the pattern holds; a backlog (read and handed over here as one
- * batch) ends the single reads. Made after our answer, it may also find what that answer drew
- * from a peer sharing our CPU, as the re-read after an answer does, and judges it by the
- * re-read's rule: one small frame that drew a small answer or nothing (the peer's next request,
- * or its ACK of our answer made inside our write), or two that drew a small answer (TCP_CRR's
- * ACK and next request: a pair read's shape), keep the pattern; more frames, a large one or a
- * large or queued answer end it. Returns whether the probe's frames drew an answer written to
- * the device (the re-reads after an answer go on from it); a read's failure in `err`.
+ * round trip, one spaced exchange in eight (docs/history/session-17.md "Session 17: the own
+ * wait's and the read path's loose ends"). What it decides is the same: nothing waiting, the
+ * pattern holds; a backlog (read and handed over here as one batch) ends the single reads. Made
+ * after our answer, it may also find what that answer drew from a peer sharing our CPU, as the
+ * re-read after an answer does, and judges it by the re-read's rule: one small frame that drew a
+ * small answer or nothing (the peer's next request, or its ACK of our answer made inside our
+ * write), or two that drew a small answer (TCP_CRR's ACK and next request: a pair read's
+ * shape), keep the pattern; more frames, a large one or a large or queued answer end it. Returns
+ * whether the probe's frames drew an answer written to the device (the re-reads after an answer
+ * go on from it); a read's failure in `err`.
  */
 static int probe_after(rx_tap_t *t, int *err) {
   if (t->closed || !t->reading || ensure_slab(t) != 0) return 0; /* the next wake-up meets a failure */
