@@ -43,6 +43,41 @@ async function workerEcho(): Promise<{ echo: Worker; port: number }> {
   return { echo, port };
 }
 
+/** The own wait's counters a round compares. */
+const OWN_WAIT_COUNTERS = ['ownSleeps', 'ownSetWakes', 'ownHotWakes', 'hostDirectDispatches', 'ownSleepExits'] as const;
+
+/**
+ * One round: at the device's first delivery in it (an ARP request from the peer's trickle),
+ * `ask` makes sockets send, from inside the delivery, so their answers come while the handle
+ * waits in its own poll(2). `arm` is handed the round's end, for the sockets' callbacks to call
+ * once every answer came (a 10 s guard ends it otherwise: the caller's counts then fail).
+ * Resolves with the own wait's counters' change over the round.
+ */
+async function ownWaitRound(
+  device: TapDevice, trickling: () => Promise<unknown>, ask: () => void, arm: (end: () => void) => void,
+): Promise<Record<string, number>> {
+  const handle = device.nativeHandle;
+  const before = handle.stats();
+  let end!: () => void;
+  const done = new Promise<void>((resolve) => (end = resolve));
+  arm(end);
+  let sent = false;
+  device.onFrames(() => {
+    if (sent) return;
+    sent = true;
+    ask();
+  });
+  const guard = setTimeout(end, 10_000);
+  const trickle = trickling();
+  await done;
+  clearTimeout(guard);
+  await trickle;
+  const after = handle.stats();
+  const d: Record<string, number> = {};
+  for (const key of OWN_WAIT_COUNTERS) d[key] = after[key] - before[key];
+  return d;
+}
+
 describeKernelPeer('TapHandle: the own wait with host sockets and the busy-poll window', function () {
   this.timeout(60_000);
   const peer = useKernelPeer({ createTap: false, tapName: 'rxdev0' });
@@ -82,27 +117,12 @@ describeKernelPeer('TapHandle: the own wait with host sockets and the busy-poll 
       }
 
       /** One round: at the first TAP delivery every open socket sends; waits for `want` answers. */
-      const round = async (want: number): Promise<Record<string, number>> => {
-        const before = handle.stats();
+      const round = (want: number): Promise<Record<string, number>> => {
         answers = 0;
         expected = want;
-        const done = new Promise<void>((resolve) => (roundDone = resolve));
-        let sent = false;
-        device.onFrames(() => {
-          if (sent) return;
-          sent = true;
-          // From inside a delivery: the answers come while the handle waits in its own poll(2).
+        return ownWaitRound(device, () => peer().python(trickle(10)), () => {
           for (const s of sockets) if (s !== undefined) assert.equal(s.send(new Uint8Array([1, 2, 3])), 0);
-        });
-        const guard = setTimeout(() => roundDone?.(), 10_000);
-        const trickling = peer().python(trickle(10));
-        await done;
-        clearTimeout(guard);
-        await trickling;
-        const after = handle.stats();
-        const d: Record<string, number> = {};
-        for (const key of ['ownSleeps', 'ownSetWakes', 'ownHotWakes', 'hostDirectDispatches', 'ownSleepExits'] as const) d[key] = after[key] - before[key];
-        return d;
+        }, (end) => (roundDone = end));
       };
 
       // 12 sockets watched: more than the wait polls one by one. Whether the answers come while
@@ -186,27 +206,11 @@ describeKernelPeer('TapHandle: the own wait with host sockets and the busy-poll 
         sockets.push(s);
       }
       // Every socket asked once first (libuv or the own wait serves them), so all 12 watch.
-      const round = async (first: () => void, expect: number): Promise<Record<string, number>> => {
-        const before = handle.stats();
+      const round = (first: () => void, expect: number): Promise<Record<string, number>> => {
         served.fill(0);
         total = 0;
         want = expect;
-        const done = new Promise<void>((resolve) => (roundDone = resolve));
-        let sent = false;
-        device.onFrames(() => {
-          if (sent) return;
-          sent = true;
-          first(); // from inside a delivery: the answers come while the handle waits in its own poll(2)
-        });
-        const guard = setTimeout(() => roundDone?.(), 10_000);
-        const trickling = peer().python(trickle(10));
-        await done;
-        clearTimeout(guard);
-        await trickling;
-        const after = handle.stats();
-        const d: Record<string, number> = {};
-        for (const key of ['ownSleeps', 'ownSetWakes', 'ownHotWakes', 'hostDirectDispatches', 'ownSleepExits'] as const) d[key] = after[key] - before[key];
-        return d;
+        return ownWaitRound(device, () => peer().python(trickle(10)), first, (end) => (roundDone = end));
       };
       // Whether the answers come while the handle is in its own wait is timing (it hands back to
       // libuv when the python child's pipes or the worker's messages are ready, and libuv then
