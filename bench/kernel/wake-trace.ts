@@ -10,7 +10,9 @@
  *
  * --raw FILE keeps the trace text. --footprint N: also, N times, the memory the responder touches
  * answering one echo after idle: its pages' referenced bits cleared (/proc/PID/clear_refs), one
- * ping 10 ms later, then the Referenced total of /proc/PID/smaps_rollup (pages of 4 KiB or more).
+ * ping 10 ms later, then the Referenced total of /proc/PID/smaps_rollup (pages of 4 KiB or more),
+ * and the 2 MiB regions those pages lie in: in all, in anonymous mappings, in file-backed ones
+ * (the last echo's, per file).
  * Root (tracefs at /sys/kernel/tracing).
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
@@ -40,21 +42,35 @@ function cpus(): string[] {
  * referenced pages lie in, at least and at most: a mapping within one region counts once for all
  * mappings there; a larger one at least ceil(referenced / 2 MiB), at most the regions it spans.
  */
-function referenced(pid: number): { anon: number; file: number; regionsMin: number; regionsMax: number } {
+interface Referenced {
+  anon: number;
+  file: number;
+  regionsMin: number;
+  regionsMax: number;
+  /** The same lower bound of regions, for the anonymous mappings alone and per file-backed path. */
+  anonRegions: number;
+  fileRegions: Map<string, number>;
+}
+function referenced(pid: number): Referenced {
   let anon = 0;
   let file = 0;
   let isFile = false;
+  let path = '';
   let start = 0n;
   let end = 0n;
   const small = new Set<bigint>();
   let bigMin = 0;
   let bigMax = 0;
+  // Per class, regions counted as for the total (a region with mappings of several classes
+  // counts once in each).
+  const byClass = new Map<string, { small: Set<bigint>; big: number }>();
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
     const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
     if (head !== null) {
       start = BigInt(`0x${head[1]}`);
       end = BigInt(`0x${head[2]}`);
       isFile = head[3] !== '0' && head[4].startsWith('/');
+      path = isFile ? head[4] : '';
       continue;
     }
     const m = /^Referenced:\s+(\d+) kB/.exec(line);
@@ -64,13 +80,24 @@ function referenced(pid: number): { anon: number; file: number; regionsMin: numb
     else anon += kib;
     const first = start >> 21n;
     const last = (end - 1n) >> 21n;
-    if (first === last) small.add(first);
-    else {
+    const cls = byClass.get(path) ?? { small: new Set<bigint>(), big: 0 };
+    byClass.set(path, cls);
+    if (first === last) {
+      small.add(first);
+      cls.small.add(first);
+    } else {
       bigMin += Math.ceil(kib / 2048);
       bigMax += Math.min(Number(last - first + 1n), Math.ceil(kib / 4));
+      cls.big += Math.ceil(kib / 2048);
     }
   }
-  return { anon, file, regionsMin: small.size + bigMin, regionsMax: small.size + bigMax };
+  const fileRegions = new Map<string, number>();
+  let anonRegions = 0;
+  for (const [name, c] of byClass) {
+    if (name === '') anonRegions = c.small.size + c.big;
+    else fileRegions.set(name, c.small.size + c.big);
+  }
+  return { anon, file, regionsMin: small.size + bigMin, regionsMax: small.size + bigMax, anonRegions, fileRegions };
 }
 
 async function main(): Promise<void> {
@@ -144,6 +171,9 @@ async function main(): Promise<void> {
       const file: number[] = [];
       const regionsMin: number[] = [];
       const regionsMax: number[] = [];
+      const anonRegions: number[] = [];
+      const fileRegions: number[] = [];
+      let lastFiles = new Map<string, number>();
       for (let i = 0; i < footprint; i++) {
         writeFileSync(`/proc/${live.pid}/clear_refs`, '1');
         await sleep(10);
@@ -153,9 +183,14 @@ async function main(): Promise<void> {
         file.push(r.file);
         regionsMin.push(r.regionsMin);
         regionsMax.push(r.regionsMax);
+        anonRegions.push(r.anonRegions);
+        fileRegions.push([...r.fileRegions.values()].reduce((a, b) => a + b, 0));
+        lastFiles = r.fileRegions;
       }
       log('');
       log(`memory one echo after 10 ms idle touches (referenced, KiB; median of ${footprint}): anonymous ${pct(anon, 0.5)} (${Math.min(...anon)}-${Math.max(...anon)}), file-backed ${pct(file, 0.5)} (shared pages count when anyone touched them); 2 MiB regions ${pct(regionsMin, 0.5)}-${pct(regionsMax, 0.5)}`);
+      const files = [...lastFiles].sort((a, b) => b[1] - a[1]).map(([n, c]) => `${n.split('/').pop()} ${c}`);
+      log(`  of them (lower bounds, median): anonymous ${pct(anonRegions, 0.5)}, file-backed ${pct(fileRegions, 0.5)} (last echo: ${files.join(', ')})`);
     }
   } finally {
     if (existsSync(inst)) {
