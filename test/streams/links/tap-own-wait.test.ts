@@ -43,6 +43,22 @@ async function workerEcho(): Promise<{ echo: Worker; port: number }> {
   return { echo, port };
 }
 
+/**
+ * `sockets` filled with `count` DatagramSockets connected to the echo on `port`; each answer calls
+ * `onAnswer` with the socket's index (a socket's error fails the test).
+ */
+function connectSockets<S extends NativeDatagramSocket | undefined>(
+  sockets: S[], count: number, port: number, onAnswer: (index: number, socket: NativeDatagramSocket) => void,
+): void {
+  const addon = loadTapAddon();
+  for (let i = 0; i < count; i++) {
+    const index = i;
+    const s: NativeDatagramSocket = new addon.DatagramSocket('udp', () => onAnswer(index, s), (errno) => assert.fail(`socket ${index}: errno ${errno}`));
+    assert.equal(s.connect(LOOPBACK, port), 0);
+    sockets.push(s as S);
+  }
+}
+
 /** The own wait's counters a round compares. */
 const OWN_WAIT_COUNTERS = ['ownSleeps', 'ownSetWakes', 'ownHotWakes', 'hostDirectDispatches', 'ownSleepExits'] as const;
 
@@ -85,7 +101,6 @@ describeKernelPeer('TapHandle: the own wait with host sockets and the busy-poll 
     new TapDevice({ name: p.tapName, netns: p.netns, up: true, ...extra });
 
   it('more than 8 host sockets: served from the own wait through their epoll set; as sockets close, by their own fds; a socket closed mid-wait is not served', async () => {
-    const addon = loadTapAddon();
     const { echo, port } = await workerEcho();
     const device = open(peer());
     const sockets: Array<NativeDatagramSocket | undefined> = [];
@@ -100,21 +115,16 @@ describeKernelPeer('TapHandle: the own wait with host sockets and the busy-poll 
       await peer().configureHost();
       const handle = device.nativeHandle;
       handle.ownSleep(true);
-      for (let i = 0; i < 12; i++) {
-        const index = i;
-        const s = new addon.DatagramSocket('udp', () => {
-          served[index] = (served[index] ?? 0) + 1;
-          answers++;
-          if (closeFrom?.by === index && sockets[closeFrom.victim] !== undefined) {
-            sockets[closeFrom.victim]!.close();
-            sockets[closeFrom.victim] = undefined;
-            closedAt = served[closeFrom.victim] ?? 0;
-          }
-          if (answers === expected) roundDone?.();
-        }, (errno) => assert.fail(`socket ${index}: errno ${errno}`));
-        assert.equal(s.connect(LOOPBACK, port), 0);
-        sockets.push(s);
-      }
+      connectSockets(sockets, 12, port, (index) => {
+        served[index] = (served[index] ?? 0) + 1;
+        answers++;
+        if (closeFrom?.by === index && sockets[closeFrom.victim] !== undefined) {
+          sockets[closeFrom.victim]!.close();
+          sockets[closeFrom.victim] = undefined;
+          closedAt = served[closeFrom.victim] ?? 0;
+        }
+        if (answers === expected) roundDone?.();
+      });
 
       /** One round: at the first TAP delivery every open socket sends; waits for `want` answers. */
       const round = (want: number): Promise<Record<string, number>> => {
@@ -178,7 +188,6 @@ describeKernelPeer('TapHandle: the own wait with host sockets and the busy-poll 
   });
 
   it('more than 8 host sockets, one of them busy: its answers served by its own fd beside the set (no epoll_wait of the set); the others\' answers still served, each once', async () => {
-    const addon = loadTapAddon();
     const { echo, port } = await workerEcho();
     const device = open(peer());
     const sockets: NativeDatagramSocket[] = [];
@@ -191,20 +200,15 @@ describeKernelPeer('TapHandle: the own wait with host sockets and the busy-poll 
       await peer().configureHost();
       const handle = device.nativeHandle;
       handle.ownSleep(true);
-      for (let i = 0; i < 12; i++) {
-        const index = i;
-        const s = new addon.DatagramSocket('udp', () => {
-          served[index]++;
-          total++;
-          // Socket 0 ping-pongs with the echo from inside its callback (the own wait's turn);
-          // at its 10th answer the idle sockets 5..11 ask once each, beside it.
-          if (index === 0 && served[0] < EXCHANGES) assert.equal(s.send(new Uint8Array([0])), 0);
-          if (index === 0 && served[0] === 10) for (let j = 5; j < 12; j++) assert.equal(sockets[j].send(new Uint8Array([j])), 0);
-          if (total === want) roundDone?.();
-        }, (errno) => assert.fail(`socket ${index}: errno ${errno}`));
-        assert.equal(s.connect(LOOPBACK, port), 0);
-        sockets.push(s);
-      }
+      connectSockets(sockets, 12, port, (index, s) => {
+        served[index]++;
+        total++;
+        // Socket 0 ping-pongs with the echo from inside its callback (the own wait's turn);
+        // at its 10th answer the idle sockets 5..11 ask once each, beside it.
+        if (index === 0 && served[0] < EXCHANGES) assert.equal(s.send(new Uint8Array([0])), 0);
+        if (index === 0 && served[0] === 10) for (let j = 5; j < 12; j++) assert.equal(sockets[j].send(new Uint8Array([j])), 0);
+        if (total === want) roundDone?.();
+      });
       // Every socket asked once first (libuv or the own wait serves them), so all 12 watch.
       const round = (first: () => void, expect: number): Promise<Record<string, number>> => {
         served.fill(0);
